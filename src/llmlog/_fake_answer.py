@@ -174,12 +174,18 @@ def _chosen_tool(prompt: Prompt) -> Tool | None:
     return None
 
 
+def _proper_noun(text: str) -> str:
+    """The last capitalized word that does not start a sentence ("Weather in Paris?" -> Paris)."""
+    names = [m.group(1) for m in re.finditer(r"(?<![.?!]\s)(?<!^)\b([A-Z][a-z]+)\b", text)]
+    names = [n for n in names if not text.startswith(n)]
+    return names[-1] if names else "example"
+
+
 def _arguments_for(tool: Tool, user_text: str) -> dict[str, Any]:
     """Fill the required (or else all) parameters with values taken from the prompt."""
     properties = tool.parameters.get("properties") or {}
     wanted = tool.parameters.get("required") or list(properties)
-    capitalized = [w for w in re.findall(r"\b[A-Z][a-z]+\b", user_text)]
-    word = capitalized[-1] if capitalized else "example"
+    word = _proper_noun(user_text)
     arguments: dict[str, Any] = {}
     for name in wanted:
         spec = properties.get(name) or {}
