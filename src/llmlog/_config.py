@@ -1,0 +1,192 @@
+"""Settings: the one table of ``LLMLOG_*`` variables, and reading them.
+
+Every setting is a field of :class:`Settings`; its metadata holds the doc and
+(where the values are a closed set) the allowed values. The environment
+variable is ``LLMLOG_`` + the field name upper-cased; ``instrument()`` takes
+the field name as a keyword. The launcher's flags and the README table are
+generated from these fields, so nothing here may be declared twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+PREFIX = "LLMLOG_"
+DEFAULT_OUTPUT = "./llm_logs/llmlog.jsonl"
+REDACT_LEVELS = ("off", "secrets", "pii", "ner")
+REDACT_OPERATORS = ("tag", "numbered", "hash")
+PROVIDERS = ("openai", "anthropic")
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off", ""})
+
+
+def _setting(default: Any, doc: str, choices: tuple[str, ...] = (), secret: bool = False) -> Any:
+    metadata = {"doc": doc, "choices": choices, "secret": secret}
+    if isinstance(default, Mapping):  # dataclasses refuse mutable defaults
+        return field(default_factory=lambda: MappingProxyType(dict(default)), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved llmlog settings (keyword arguments win over the environment)."""
+
+    enabled: bool = _setting(False, "Activate llmlog at interpreter start (the `.pth` hook).")
+    output: str = _setting(
+        DEFAULT_OUTPUT, "Where records go: `stdout`, `stderr`, or a JSONL file path."
+    )
+    max_bytes: int = _setting(50 * 1024 * 1024, "Rotate the log file when it reaches this size.")
+    backup_count: int = _setting(20, "Rotated files to keep (`0` keeps none).")
+    retention_days: float = _setting(30.0, "Delete rotated files older than this (`0`: no limit).")
+    capture: str = _setting(
+        "full",
+        "`full` logs prompts and outputs; `metadata` drops their text, keeps everything else.",
+        ("full", "metadata"),
+    )
+    max_field_chars: int = _setting(
+        100_000, "Cut any single text longer than this (the record says what was cut)."
+    )
+    service: str = _setting("", "Service name in `process.service` (default: the program name).")
+    queue_size: int = _setting(10_000, "Records waiting for the writer before new ones are dropped.")
+    disabled_providers: tuple[str, ...] = _setting(
+        (), "Comma-separated providers not to instrument.", PROVIDERS
+    )
+    redact: str = _setting(
+        "pii", "Redaction level: `off`, `secrets`, `pii` or `ner`.", REDACT_LEVELS
+    )
+    redact_operator: str = _setting(
+        "tag",
+        "`tag` (`<EMAIL_ADDRESS>`), `numbered` (`<EMAIL_ADDRESS_1>`) or `hash` (keyed).",
+        REDACT_OPERATORS,
+    )
+    redact_key: str = _setting(
+        "", "Secret (>= 16 bytes) keying `hash` redaction and `prompt_hash`.", secret=True
+    )
+    redact_patterns: Mapping[str, str] = _setting(
+        MappingProxyType({}), 'Extra patterns as JSON, `{"ENTITY": "regex", ...}`.'
+    )
+    redact_deny: tuple[str, ...] = _setting((), "Comma-separated terms always redacted.")
+    ner_model: str = _setting(
+        "en_core_web_sm", "Installed spaCy model used by the `ner` level (never downloaded)."
+    )
+    flush_timeout: float = _setting(5.0, "Seconds to drain pending records at exit.")
+    strict: bool = _setting(False, "Exit the app if activation fails instead of running unlogged.")
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, **overrides: Any
+    ) -> Settings:
+        """Read ``LLMLOG_*`` from ``environ`` (default ``os.environ``); ``overrides`` win.
+
+        Raises ``ValueError`` naming the variable, the value and what is allowed.
+        """
+        env = os.environ if environ is None else environ
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(overrides) - set(known))
+        if unknown:
+            raise ValueError(
+                f"unknown llmlog setting(s) {', '.join(unknown)}; "
+                f"known: {', '.join(sorted(known))}"
+            )
+        values: dict[str, Any] = {}
+        for name, f in known.items():
+            var = env_name(name)
+            if name in overrides:
+                raw, where = overrides[name], f"{name}= (env {var})"
+            elif var in env:
+                raw, where = env[var], var
+            else:
+                continue
+            values[name] = _parse(f, raw, where)
+        return cls(**values)
+
+
+def env_name(field_name: str) -> str:
+    """``max_bytes`` -> ``LLMLOG_MAX_BYTES``."""
+    return PREFIX + field_name.upper()
+
+
+def settings_table() -> Iterator[tuple[str, str, str, str]]:
+    """(variable, type, default, doc) rows, in declaration order."""
+    for f in dataclasses.fields(Settings):
+        yield env_name(f.name), type_label(f), default_label(f), f.metadata["doc"]
+
+
+def type_label(f: dataclasses.Field[Any]) -> str:
+    choices = f.metadata["choices"]
+    kind = _kind(f)
+    if choices:
+        names = " / ".join(choices)
+        return f"list of {names}" if kind == "tuple" else names
+    return {"tuple": "list", "Mapping": "json", "float": "number"}.get(kind, kind)
+
+
+def default_label(f: dataclasses.Field[Any]) -> str:
+    value = f.default if f.default_factory is dataclasses.MISSING else f.default_factory()
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, tuple):
+        return ",".join(value)
+    if isinstance(value, Mapping):
+        return json.dumps(dict(value)) if value else ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _kind(f: dataclasses.Field[Any]) -> str:
+    text = str(f.type)
+    return text.split("[", 1)[0]
+
+
+def _parse(f: dataclasses.Field[Any], raw: Any, where: str) -> Any:
+    kind, choices = _kind(f), f.metadata["choices"]
+    shown = "<hidden>" if f.metadata["secret"] else repr(raw)
+
+    def bad(expected: str) -> ValueError:
+        return ValueError(f"{where}={shown} is not valid: expected {expected}")
+
+    if kind == "bool":
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise bad("one of 1, 0, true, false, yes, no, on, off")
+    if kind in ("int", "float"):
+        try:
+            number = int(raw) if kind == "int" else float(raw)
+        except (TypeError, ValueError):
+            raise bad(f"a non-negative {'whole ' if kind == 'int' else ''}number") from None
+        if isinstance(raw, bool) or number < 0:
+            raise bad(f"a non-negative {'whole ' if kind == 'int' else ''}number")
+        return number
+    if kind == "tuple":
+        items = raw.split(",") if isinstance(raw, str) else list(raw)
+        values = tuple(str(item).strip() for item in items if str(item).strip())
+        for value in values:
+            if choices and value not in choices:
+                raise bad(f"a comma-separated list of {', '.join(choices)}")
+        return values
+    if kind == "Mapping":
+        try:
+            value = json.loads(raw) if isinstance(raw, str) else dict(raw)
+        except (TypeError, ValueError):
+            raise bad('a JSON object such as {"ENTITY": "regex"}') from None
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        ):
+            raise bad('a JSON object of strings such as {"ENTITY": "regex"}')
+        return MappingProxyType(value)
+    text = str(raw)
+    if choices and text not in choices:
+        raise bad(f"one of {', '.join(choices)}")
+    return text

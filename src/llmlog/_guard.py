@@ -1,0 +1,93 @@
+"""The internal-error guard: llmlog's own bugs never reach the app.
+
+Every place where llmlog code runs inside the app's call (wrappers, stream
+proxies, finalizers, the writer) goes through :func:`report_internal_error`.
+It prints one traceback per place on stderr, counts every occurrence, and
+lets the app carry on. Under llmlog's own test suite
+(``LLMLOG_RAISE_INTERNAL_ERRORS=1``) it re-raises, so bugs are not hidden.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import traceback
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import ParamSpec, TypeVar
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+_lock = threading.Lock()
+_reported: set[str] = set()
+counts: Counter[str] = Counter()
+"""How often each kind of trouble happened in this process (place -> count)."""
+
+
+def _raise_mode() -> bool:
+    return os.environ.get("LLMLOG_RAISE_INTERNAL_ERRORS", "") == "1"
+
+
+def warn_once(key: str, message: str) -> None:
+    """Print ``message`` on stderr the first time ``key`` is seen; count every time."""
+    with _lock:
+        counts[key] += 1
+        if key in _reported:
+            return
+        _reported.add(key)
+    try:
+        sys.stderr.write(f"llmlog: {message}\n")
+        sys.stderr.flush()
+    except Exception:  # stderr itself may be gone at shutdown
+        pass
+
+
+def report_internal_error(exc: BaseException, where: str) -> None:
+    """Report an llmlog bug at ``where`` once (with traceback) and count it.
+
+    Re-raises ``exc`` when ``LLMLOG_RAISE_INTERNAL_ERRORS=1``.
+    """
+    if _raise_mode():
+        raise exc
+    text = "".join(traceback.format_exception(exc)).rstrip()
+    warn_once(
+        f"bug:{where}",
+        f"internal error in {where} (the app's call was not affected; "
+        f"further errors here are counted, not printed):\n{text}",
+    )
+
+
+@contextmanager
+def guarded(where: str) -> Iterator[None]:
+    """Run a block of llmlog code; any ``Exception`` is reported, never propagated."""
+    try:
+        yield
+    except Exception as exc:
+        report_internal_error(exc, where)
+
+
+def guard(where: str, default: _T) -> Callable[[Callable[_P, _T]], Callable[_P, _T]]:
+    """Decorator form of :func:`guarded` returning ``default`` after an error."""
+
+    def decorate(func: Callable[_P, _T]) -> Callable[_P, _T]:
+        def run(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+            try:
+                return func(*args, **kwargs)
+            except Exception as exc:
+                report_internal_error(exc, where)
+                return default
+
+        run.__name__ = getattr(func, "__name__", "guarded")
+        run.__doc__ = func.__doc__
+        return run
+
+    return decorate
+
+
+def _reset_for_tests() -> None:
+    with _lock:
+        _reported.clear()
+        counts.clear()

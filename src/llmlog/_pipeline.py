@@ -1,0 +1,378 @@
+"""The pipeline: bounded queue, one writer thread, processor chain, sinks.
+
+The caller's thread only calls :func:`submit` with a finished
+:class:`~llmlog._record.Capture` (one ``put`` on a bounded queue). The writer
+thread turns it into a record (the provider's ``extract``), runs it through a
+structlog logger built with ``wrap_logger`` (never ``structlog.configure``:
+the host's logging is the host's), and hands the rendered line to the sinks.
+The queue drains on :func:`flush`, at interpreter exit, and at the end of a
+``multiprocessing`` child; after ``fork()`` the child starts afresh.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import queue
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import structlog
+
+from llmlog import _guard
+from llmlog._config import Settings
+from llmlog._record import (
+    EVENT_CALL,
+    EVENT_DROPPED,
+    FIELDS,
+    SCHEMA_VERSION,
+    STATUS_CANCELLED,
+    STATUS_ERROR,
+    Capture,
+    iso_utc,
+    new_id,
+)
+from llmlog._version import __version__
+from llmlog.processors import MetadataOnly, PromptHash, Truncate, render
+from llmlog.sinks import FileSink, Sink, sink_for
+
+FULL_QUEUE_WAIT = 0.05
+"""Seconds the caller waits for room in a full queue before the record is dropped."""
+
+Processor = Callable[[Any, str, dict[str, Any]], Any]
+
+
+class _Flush:
+    __slots__ = ("done",)
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+
+
+_STOP = object()
+
+
+class _SinkLogger:
+    """The structlog "logger" at the end of the chain: writes to the sinks."""
+
+    def __init__(self, sinks: Sequence[Sink]) -> None:
+        self.sinks = list(sinks)
+
+    def msg(self, line: bytes) -> None:
+        for sink in self.sinks:
+            sink.write(line)
+
+    info = msg
+
+
+def _error_fields(exc: BaseException) -> dict[str, Any]:
+    status_code = getattr(exc, "status_code", None)
+    message = getattr(exc, "message", None)
+    return {
+        "type": type(exc).__name__,
+        "message": message if isinstance(message, str) else str(exc),
+        "status_code": status_code if isinstance(status_code, int) else None,
+        "body": getattr(exc, "body", None),
+    }
+
+
+def _status(cap: Capture) -> str:
+    if cap.error is not None and cap.status not in (STATUS_CANCELLED,):
+        cancelled = isinstance(cap.error, KeyboardInterrupt | GeneratorExit) or (
+            type(cap.error).__name__ == "CancelledError"
+        )
+        return STATUS_CANCELLED if cancelled else STATUS_ERROR
+    return cap.status
+
+
+class CaptureToRecord:
+    """First processor: a Capture becomes a schema-1 record, fields in order."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.service = settings.service or _program_name()
+        self.host = socket.gethostname()
+        self._sdk_versions: dict[str, str | None] = {}
+
+    def __call__(self, _logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+        cap = event_dict.pop("_capture", None)
+        if cap is None:
+            return event_dict
+        fields: dict[str, Any] = {}
+        try:
+            fields = cap.extract(cap)
+        except Exception as exc:
+            _guard.report_internal_error(exc, f"{cap.provider} extraction")
+        context = cap.context or {}
+        record: dict[str, Any] = dict.fromkeys(FIELDS)
+        record.update(
+            event=EVENT_CALL,
+            schema=SCHEMA_VERSION,
+            id=new_id(cap.start_ns),
+            ts=iso_utc(cap.start_ns),
+            provider=cap.provider,
+            operation=cap.operation,
+            method=cap.method,
+            latency_ms=cap.latency_ms,
+            ttft_ms=cap.ttft_ms,
+            stream=cap.stream,
+            status=_status(cap),
+            error=_error_fields(cap.error) if cap.error is not None else None,
+            session_id=context.get("session_id"),
+            user_id=context.get("user_id"),
+            template=context.get("template"),
+            tags=context.get("tags"),
+            redactions={},
+            process=self._process(cap.provider),
+        )
+        if cap.trace_ids is not None:
+            record["trace_id"], record["span_id"] = cap.trace_ids
+        for key, value in fields.items():
+            if key in record and key not in ("event", "schema", "id", "ts", "process"):
+                record[key] = value
+        return record
+
+    def _process(self, provider: str) -> dict[str, Any]:
+        if provider not in self._sdk_versions:
+            module = sys.modules.get(provider)
+            self._sdk_versions[provider] = getattr(module, "__version__", None)
+        return {
+            "service": self.service,
+            "pid": os.getpid(),
+            "host": self.host,
+            "sdk": {"name": provider, "version": self._sdk_versions[provider]},
+            "llmlog": __version__,
+        }
+
+
+def _program_name() -> str:
+    argv0 = sys.argv[0] if sys.argv and sys.argv[0] else "python"
+    name = os.path.basename(argv0)
+    return name[:-3] if name.endswith(".py") else name or "python"
+
+
+def build_processors(settings: Settings) -> list[Processor]:
+    """The chain, in order. Optional stages are imported here, on the writer thread."""
+    chain: list[Processor] = [CaptureToRecord(settings), PromptHash(settings.redact_key)]
+    try:
+        from llmlog.cost import add_cost
+    except ImportError:  # pragma: no cover - the cost module ships with llmlog
+        pass
+    else:
+        chain.append(add_cost)
+    if settings.capture == "metadata":
+        chain.append(MetadataOnly())
+    from llmlog.redaction import Redact
+
+    chain.append(Redact(settings))
+    chain.append(Truncate(settings.max_field_chars))
+    chain.append(render)
+    return chain
+
+
+class Pipeline:
+    """One process's queue, writer thread and sinks."""
+
+    def __init__(self, settings: Settings, sinks: Sequence[Sink] | None = None) -> None:
+        self.settings = settings
+        self._sinks = list(sinks) if sinks is not None else [_default_sink(settings)]
+        self._reset()
+
+    def _reset(self) -> None:
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=self.settings.queue_size or 1)
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self._pid = os.getpid()
+        self._dropped = 0
+        self._logger: Any = None
+
+    # caller thread -------------------------------------------------------------
+    def submit(self, cap: Capture) -> None:
+        """Enqueue a finished call; never blocks the caller for long, never raises."""
+        if self._thread is None or self._pid != os.getpid():
+            self._start()
+        try:
+            self._queue.put_nowait(cap)
+        except queue.Full:
+            try:
+                self._queue.put(cap, timeout=FULL_QUEUE_WAIT)
+            except queue.Full:
+                self._dropped += 1
+                _guard.warn_once(
+                    "queue_full",
+                    "the record queue is full (raise LLMLOG_QUEUE_SIZE?); records are "
+                    "being dropped and counted in an llmlog.dropped record",
+                )
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything submitted so far is written; False on timeout."""
+        if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+            return self._queue.empty()
+        marker = _Flush()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            self._queue.put(marker, timeout=timeout)
+        except queue.Full:
+            return False
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        return marker.done.wait(remaining)
+
+    def close(self, timeout: float | None) -> None:
+        """Drain (bounded by ``timeout``), stop the writer, close the sinks."""
+        self.flush(timeout)
+        if self._thread is not None and self._thread.is_alive() and self._pid == os.getpid():
+            try:
+                self._queue.put(_STOP, timeout=0.1)
+                self._thread.join(0.5)
+            except queue.Full:
+                pass
+        for sink in self._sinks:
+            sink.close()
+
+    def after_fork_in_child(self) -> None:
+        """A forked child must not inherit the parent's queue, thread or descriptors."""
+        for sink in self._sinks:
+            if isinstance(sink, FileSink):
+                sink.forget_after_fork()
+        self._reset()
+
+    # writer thread -------------------------------------------------------------
+    def _start(self) -> None:
+        with self._start_lock:
+            if self._pid != os.getpid():
+                self.after_fork_in_child()
+            if self._thread is not None:
+                return
+            self._thread = threading.Thread(target=self._run, name="llmlog-writer", daemon=True)
+            self._thread.start()
+            _register_exit_hooks()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                item = self._queue.get(timeout=1.0)
+            except queue.Empty:
+                self._report_dropped()
+                continue
+            if item is _STOP:
+                self._report_dropped()
+                return
+            if isinstance(item, _Flush):
+                self._report_dropped()
+                item.done.set()
+                continue
+            self._emit(EVENT_CALL, {"_capture": item})
+
+    def _emit(self, event: str, fields: dict[str, Any]) -> None:
+        try:
+            if self._logger is None:
+                self._logger = structlog.wrap_logger(
+                    _SinkLogger(self._sinks),
+                    processors=build_processors(self.settings),
+                    wrapper_class=structlog.BoundLogger,
+                    cache_logger_on_first_use=False,
+                )
+            self._logger.info(event, **fields)
+        except Exception as exc:
+            _guard.report_internal_error(exc, "the llmlog writer")
+
+    def _report_dropped(self) -> None:
+        if self._dropped:
+            count, self._dropped = self._dropped, 0
+            self._emit(
+                EVENT_DROPPED,
+                {"schema": SCHEMA_VERSION, "id": new_id(), "ts": iso_utc(time.time_ns()),
+                 "count": count},
+            )
+
+
+def _default_sink(settings: Settings) -> Sink:
+    return sink_for(
+        settings.output,
+        max_bytes=settings.max_bytes,
+        backup_count=settings.backup_count,
+        retention_days=settings.retention_days,
+    )
+
+
+# The process's pipeline and its lifecycle hooks --------------------------------
+
+_current: Pipeline | None = None
+_hooks_lock = threading.Lock()
+_exit_hooks_pid: int | None = None
+
+
+def current() -> Pipeline | None:
+    return _current
+
+
+def configure(settings: Settings, sinks: Sequence[Sink] | None = None) -> Pipeline:
+    """Install a pipeline for ``settings``, draining the previous one first."""
+    global _current
+    previous = _current
+    _current = Pipeline(settings, sinks)
+    if previous is not None:
+        previous.close(settings.flush_timeout)
+    return _current
+
+
+def submit(cap: Capture) -> None:
+    pipeline = _current
+    if pipeline is not None:
+        pipeline.submit(cap)
+
+
+def flush(timeout: float | None = None) -> bool:
+    pipeline = _current
+    return True if pipeline is None else pipeline.flush(timeout)
+
+
+def shutdown() -> None:
+    """Drain and stop; no pipeline afterwards."""
+    global _current
+    pipeline, _current = _current, None
+    if pipeline is not None:
+        pipeline.close(pipeline.settings.flush_timeout)
+
+
+def _at_exit() -> None:
+    pipeline = _current
+    if pipeline is not None and pipeline._pid == os.getpid():
+        with _guard.guarded("draining at exit"):
+            if not pipeline.flush(pipeline.settings.flush_timeout):
+                _guard.warn_once(
+                    "exit_timeout",
+                    f"records still pending after LLMLOG_FLUSH_TIMEOUT="
+                    f"{pipeline.settings.flush_timeout}s at exit were lost",
+                )
+
+
+def _register_exit_hooks() -> None:
+    """atexit in every process; multiprocessing's finalizers in its children.
+
+    A ``multiprocessing`` child ends with ``os._exit``: atexit never runs
+    there, but ``multiprocessing.util``'s finalizers do. Registered when the
+    writer starts, i.e. after the child's finalizer registry was reset.
+    """
+    global _exit_hooks_pid
+    with _hooks_lock:
+        if _exit_hooks_pid == os.getpid():
+            return
+        _exit_hooks_pid = os.getpid()
+    atexit.register(_at_exit)
+    mp_util = sys.modules.get("multiprocessing.util")
+    if mp_util is not None:
+        mp_util.Finalize(None, _at_exit, exitpriority=100)
+
+
+def _after_fork_in_child() -> None:
+    global _exit_hooks_pid
+    _exit_hooks_pid = None
+    if _current is not None:
+        _current.after_fork_in_child()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -1,0 +1,190 @@
+"""The normalized record: field names, schema version, and the call capture.
+
+This is the one place where record field names live. Instrumentors fill a
+:class:`Capture` on the caller's thread (cheap: references, copies, clocks) and
+the writer thread turns it into a record with the provider's ``extract``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final
+
+SCHEMA_VERSION: Final = 1
+EVENT_CALL: Final = "llm.call"
+EVENT_DROPPED: Final = "llmlog.dropped"
+
+# Statuses of a call.
+STATUS_OK: Final = "ok"
+STATUS_ERROR: Final = "error"
+STATUS_CANCELLED: Final = "cancelled"
+
+# Every top-level field of a schema-1 record, in the order they are written.
+FIELDS: Final[tuple[str, ...]] = (
+    "event",
+    "schema",
+    "id",
+    "ts",
+    "provider",
+    "operation",
+    "method",
+    "request_id",
+    "response_id",
+    "model",
+    "response_model",
+    "params",
+    "system",
+    "messages",
+    "output",
+    "usage",
+    "cost_usd",
+    "price_source",
+    "latency_ms",
+    "ttft_ms",
+    "stream",
+    "status",
+    "error",
+    "prompt_hash",
+    "session_id",
+    "user_id",
+    "template",
+    "tags",
+    "trace_id",
+    "span_id",
+    "redactions",
+    "truncated",
+    "process",
+)
+
+# Keys of the nested objects.
+OUTPUT_FIELDS: Final = ("text", "tool_calls", "finish_reason", "refusal", "parsed")
+USAGE_FIELDS: Final = (
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "total_tokens",
+)
+ERROR_FIELDS: Final = ("type", "message", "status_code", "body")
+
+# Free-text fields a redactor must visit (paths into the record).
+TEXT_FIELDS: Final = ("system", "messages", "output", "error", "template", "params", "tags")
+# Fields dropped when capture is "metadata".
+CONTENT_FIELDS: Final = ("system", "messages")
+CONTENT_OUTPUT_FIELDS: Final = ("text", "tool_calls", "refusal", "parsed", "thinking")
+
+
+def empty_output() -> dict[str, Any]:
+    """An ``output`` object with every key present and nothing in it."""
+    return {"text": None, "tool_calls": [], "finish_reason": None, "refusal": None, "parsed": None}
+
+
+def usage_record(
+    *,
+    input_tokens: int | None = None,
+    output_tokens: int | None = None,
+    cached_input_tokens: int | None = None,
+    cache_write_tokens: int | None = None,
+    reasoning_tokens: int | None = None,
+    total_tokens: int | None = None,
+    raw: Any = None,
+) -> dict[str, Any]:
+    """A normalized ``usage`` object; ``total_tokens`` is derived when absent."""
+    if total_tokens is None and input_tokens is not None and output_tokens is not None:
+        total_tokens = input_tokens + output_tokens
+    return {
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "cached_input_tokens": cached_input_tokens,
+        "cache_write_tokens": cache_write_tokens,
+        "reasoning_tokens": reasoning_tokens,
+        "total_tokens": total_tokens,
+        "raw": raw,
+    }
+
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_id(now_ns: int | None = None) -> str:
+    """A ULID: 26 characters, sortable by creation time, unique without coordination."""
+    ms = (time.time_ns() if now_ns is None else now_ns) // 1_000_000
+    value = (ms << 80) | int.from_bytes(os.urandom(10), "big")
+    chars = []
+    for _ in range(26):
+        chars.append(_CROCKFORD[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+def iso_utc(epoch_ns: int) -> str:
+    """UTC ISO-8601 with microseconds and a ``Z``, e.g. ``2026-01-02T03:04:05.123456Z``."""
+    seconds, ns = divmod(epoch_ns, 1_000_000_000)
+    dt = datetime.fromtimestamp(seconds, UTC).replace(microsecond=ns // 1000)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(slots=True, eq=False)
+class Capture:
+    """What one intercepted call leaves behind on the caller's thread.
+
+    Everything here is cheap to fill: references to immutable SDK objects, a
+    structural copy of the request kwargs, clock readings, the llmlog context.
+    ``extract`` (a provider function, run on the writer thread) turns it into
+    record fields.
+    """
+
+    provider: str
+    method: str
+    operation: str
+    kwargs: dict[str, Any]
+    extract: Callable[[Capture], dict[str, Any]]
+    start_ns: int = field(default_factory=time.time_ns)
+    start_perf: float = field(default_factory=time.perf_counter)
+    end_perf: float | None = None
+    first_chunk_perf: float | None = None
+    context: Mapping[str, Any] | None = None
+    trace_ids: tuple[str, str] | None = None
+    result: Any = None
+    error: BaseException | None = None
+    chunks: list[Any] | None = None
+    stream: bool = False
+    status: str = STATUS_OK
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def latency_ms(self) -> float | None:
+        if self.end_perf is None:
+            return None
+        return round((self.end_perf - self.start_perf) * 1000.0, 3)
+
+    @property
+    def ttft_ms(self) -> float | None:
+        if self.first_chunk_perf is None:
+            return None
+        return round((self.first_chunk_perf - self.start_perf) * 1000.0, 3)
+
+
+def media_stub(kind: str, mime: str | None, data: str | bytes) -> dict[str, Any]:
+    """Stand-in for inline media: what it was, never the bytes themselves.
+
+    ``data`` is the base64 text (or raw bytes) the app sent; the stub keeps the
+    decoded size and a sha256 of the decoded bytes so identical images group.
+    """
+    import base64
+    import binascii
+    import hashlib
+
+    if isinstance(data, str):
+        try:
+            raw = base64.b64decode(data, validate=False)
+        except (binascii.Error, ValueError):
+            raw = data.encode("utf-8", "replace")
+    else:
+        raw = data
+    return {"type": kind, "mime": mime, "bytes": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}

@@ -1,0 +1,31 @@
+"""Instrumentors: one module per provider SDK, sharing ``_base`` and ``_stream``."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+
+from llmlog._config import PROVIDERS
+from llmlog.instrumentors import _base
+
+log = logging.getLogger("llmlog")
+
+
+def install(disabled: tuple[str, ...] = ()) -> list[str]:
+    """Patch every provider not in ``disabled`` whose SDK is installed; their names."""
+    installed = []
+    for name in PROVIDERS:
+        if name in disabled or importlib.util.find_spec(name) is None:
+            continue
+        module = importlib.import_module(f"llmlog.instrumentors.{name}")
+        _base.install(module.PROVIDER)
+        installed.append(name)
+    if not installed:
+        log.debug("llmlog: no provider SDK installed; nothing to patch yet")
+    return installed
+
+
+def uninstall() -> None:
+    """Remove every patch llmlog made."""
+    _base.uninstall_all()

@@ -1,0 +1,247 @@
+"""Patch mechanics: the patch table as data, wrappers, install and remove.
+
+Provider modules describe *what* to patch (:class:`Target` rows) and how to
+read a call (:class:`Provider`); this module does the patching, the same way
+for every provider:
+
+- patches are installed by post-import hooks, so ``instrument()`` imports no
+  SDK and a hook that fails can never break the app's ``import openai``;
+- a target missing from the installed SDK version is skipped with one debug line;
+- each wrapper's handle is kept, so ``uninstrument()`` removes exactly our
+  wrapper with ``wrapt.unwrap_object`` even under another library's wrapper;
+- a module-level switch turns stale bound wrappers (SDK objects such as
+  ``with_raw_response`` capture the method once) into pass-throughs.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+import wrapt
+
+from llmlog import _context, _guard, _pipeline
+from llmlog._record import STATUS_CANCELLED, STATUS_ERROR, STATUS_OK, Capture
+
+log = logging.getLogger("llmlog")
+
+Wrapper = Callable[[Any, Any, tuple[Any, ...], dict[str, Any]], Any]
+
+
+@dataclass(frozen=True)
+class Target:
+    """One row of a provider's patch table."""
+
+    module: str
+    qualname: str
+    method: str
+    operation: str
+    is_async: bool
+
+
+@dataclass(frozen=True)
+class Provider:
+    """What llmlog knows about one SDK: where to patch and how to read a call."""
+
+    name: str
+    targets: tuple[Target, ...]
+    extract: Callable[[Capture], dict[str, Any]]
+    on_result: Callable[[Capture, Any], Any]
+    helpers: tuple[Target, ...] = ()
+    helper_wrappers: Mapping[str, Wrapper] = field(default_factory=dict)
+
+
+_active = False
+_in_call: ContextVar[bool] = ContextVar("llmlog_in_call", default=False)
+_lock = threading.RLock()
+_handles: dict[tuple[str, str], tuple[ModuleType, Any]] = {}
+_hooked_modules: set[str] = set()
+_wanted: dict[str, Provider] = {}
+
+
+def is_active() -> bool:
+    return _active
+
+
+def finish(
+    cap: Capture,
+    *,
+    result: Any = None,
+    error: BaseException | None = None,
+    status: str | None = None,
+) -> None:
+    """Close a capture (end time, status, outcome) and submit it; once only."""
+    if cap.end_perf is not None:
+        return
+    cap.end_perf = time.perf_counter()
+    if result is not None:
+        cap.result = result
+    if error is not None:
+        cap.error = error
+    cap.status = status or (STATUS_ERROR if error is not None else STATUS_OK)
+    _pipeline.submit(cap)
+
+
+def snapshot(value: Any) -> Any:
+    """Copy containers recursively, keep leaves: the app may mutate its lists later."""
+    if isinstance(value, dict):
+        return {k: snapshot(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [snapshot(v) for v in value]
+    return value
+
+
+def _trace_ids() -> tuple[str, str] | None:
+    trace = sys.modules.get("opentelemetry.trace")
+    if trace is None:
+        return None
+    ctx = trace.get_current_span().get_span_context()
+    if not ctx.is_valid:
+        return None
+    return f"{ctx.trace_id:032x}", f"{ctx.span_id:016x}"
+
+
+def _start(provider: Provider, target: Target, kwargs: dict[str, Any]) -> Capture:
+    return Capture(
+        provider=provider.name,
+        method=target.method,
+        operation=target.operation,
+        kwargs=snapshot(kwargs),
+        extract=provider.extract,
+        context=_context.snapshot(),
+        trace_ids=_trace_ids(),
+    )
+
+
+def _deliver(provider: Provider, cap: Capture, result: Any) -> Any:
+    try:
+        return provider.on_result(cap, result)
+    except Exception as exc:
+        _guard.report_internal_error(exc, f"{provider.name} {cap.method}")
+        with _guard.guarded(f"{provider.name} {cap.method}"):
+            finish(cap, result=result)
+        return result
+
+
+def make_wrapper(provider: Provider, target: Target) -> Wrapper:
+    """The wrapt wrapper for one target (an ``async def`` for async targets)."""
+
+    def begin(kwargs: dict[str, Any]) -> Capture | None:
+        if not _active or _in_call.get():
+            return None
+        try:
+            return _start(provider, target, kwargs)
+        except Exception as exc:
+            _guard.report_internal_error(exc, f"{provider.name} {target.method}")
+            return None
+
+    def failed(cap: Capture, exc: BaseException) -> None:
+        with _guard.guarded(f"{provider.name} {target.method}"):
+            cancelled = isinstance(exc, KeyboardInterrupt) or type(exc).__name__ == "CancelledError"
+            finish(cap, error=exc, status=STATUS_CANCELLED if cancelled else STATUS_ERROR)
+
+    if target.is_async:
+
+        async def async_wrapper(
+            wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+        ) -> Any:
+            cap = begin(kwargs)
+            if cap is None:
+                return await wrapped(*args, **kwargs)
+            token = _in_call.set(True)
+            try:
+                result = await wrapped(*args, **kwargs)
+            except BaseException as exc:
+                failed(cap, exc)
+                raise
+            finally:
+                _in_call.reset(token)
+            return _deliver(provider, cap, result)
+
+        return async_wrapper
+
+    def sync_wrapper(
+        wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        cap = begin(kwargs)
+        if cap is None:
+            return wrapped(*args, **kwargs)
+        token = _in_call.set(True)
+        try:
+            result = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            failed(cap, exc)
+            raise
+        finally:
+            _in_call.reset(token)
+        return _deliver(provider, cap, result)
+
+    return sync_wrapper
+
+
+def _patch_module(module: ModuleType) -> None:
+    """Post-import hook: wrap every wanted target living in ``module``. Never raises."""
+    try:
+        with _lock:
+            for provider in list(_wanted.values()):
+                for target in provider.targets + provider.helpers:
+                    if target.module != module.__name__:
+                        continue
+                    key = (target.module, target.qualname)
+                    if key in _handles:
+                        continue
+                    if target in provider.helpers:
+                        wrapper = provider.helper_wrappers[target.qualname]
+                    else:
+                        wrapper = make_wrapper(provider, target)
+                    try:
+                        wrapt.resolve_path(module, target.qualname)
+                    except (AttributeError, wrapt.PathResolutionError):
+                        log.debug("llmlog: %s.%s not in this SDK version; skipped", *key)
+                        continue
+                    handle = wrapt.wrap_function_wrapper(module, target.qualname, wrapper)
+                    _handles[key] = (module, handle)
+    except Exception as exc:
+        # A failing import hook would break the app's own import: never let it.
+        _guard.report_internal_error(exc, f"patching {getattr(module, '__name__', module)}")
+
+
+def install(provider: Provider) -> None:
+    """Patch ``provider``'s targets now or whenever their modules get imported."""
+    global _active
+    with _lock:
+        _wanted[provider.name] = provider
+        _active = True
+        for target in provider.targets + provider.helpers:
+            if target.module in _hooked_modules:
+                module = sys.modules.get(target.module)
+                if module is not None:
+                    _patch_module(module)
+                continue
+            _hooked_modules.add(target.module)
+            wrapt.register_post_import_hook(_patch_module, target.module)
+
+
+def uninstall_all() -> None:
+    """Remove every wrapper we installed; stale bound wrappers become pass-throughs."""
+    global _active
+    with _lock:
+        _active = False
+        _wanted.clear()
+        for (_module_name, qualname), (module, handle) in list(_handles.items()):
+            with _guard.guarded("uninstrument"):
+                wrapt.unwrap_object(module, qualname, handle)
+        _handles.clear()
+
+
+def installed() -> list[tuple[str, str]]:
+    """(module, qualname) of every live patch: for tests and ``llmlog doctor``-like checks."""
+    with _lock:
+        return sorted(_handles)

@@ -1,0 +1,194 @@
+"""Transparent stream proxies that finish their call's record exactly once.
+
+The proxy *is* the SDK's stream as far as the app can tell (``isinstance``
+holds, every attribute is forwarded, ``with`` returns the proxy). On the
+caller's thread it only appends each chunk to the capture; turning chunks
+into output and usage is the provider's ``extract``, on the writer thread.
+
+The record is finished on the first of: exhaustion (``ok``), an exception
+from the stream (``error``, partial output kept), ``close()`` or leaving a
+``with`` block early (``cancelled``), garbage collection of an abandoned
+stream (``cancelled``). Breaking out of a ``for`` loop alone finishes
+nothing: the app may resume iterating.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from types import TracebackType
+from typing import Any
+
+import wrapt
+
+from llmlog import _guard
+from llmlog._record import STATUS_CANCELLED, STATUS_ERROR, STATUS_OK, Capture
+from llmlog.instrumentors._base import finish
+
+IsContent = Callable[[Any], bool]
+
+
+class _Finisher:
+    """Shared once-only ending for both proxies (state kept on the capture)."""
+
+    _self_cap: Capture
+    _self_is_content: IsContent | None
+    _self_done: bool
+
+    def _self_setup(self, cap: Capture, wrapped: Any, is_content: IsContent | None) -> None:
+        cap.stream = True
+        cap.chunks = []
+        if cap.result is None:
+            cap.result = wrapped
+        self._self_cap = cap
+        self._self_is_content = is_content
+        self._self_done = False
+
+    def _self_add(self, chunk: Any) -> None:
+        cap = self._self_cap
+        cap.chunks.append(chunk)  # type: ignore[union-attr]
+        if cap.first_chunk_perf is None and (
+            self._self_is_content is None or self._self_is_content(chunk)
+        ):
+            cap.first_chunk_perf = time.perf_counter()
+
+    def _self_end(self, error: BaseException | None = None, *, early: bool = False) -> None:
+        if self._self_done:
+            return
+        self._self_done = True
+        with _guard.guarded(f"{self._self_cap.provider} stream"):
+            if error is not None:
+                finish(self._self_cap, error=error, status=STATUS_ERROR)
+            else:
+                finish(self._self_cap, status=STATUS_CANCELLED if early else STATUS_OK)
+
+    def __del__(self) -> None:
+        try:
+            if not self._self_done:
+                self._self_end(early=True)
+        except Exception:  # interpreter shutdown: nothing sensible left to do
+            pass
+
+
+class SyncStreamProxy(_Finisher, wrapt.ObjectProxy):  # type: ignore[misc]
+    """Proxy for ``openai.Stream`` / ``anthropic.Stream`` and the like."""
+
+    def __init__(self, wrapped: Any, cap: Capture, is_content: IsContent | None = None) -> None:
+        super().__init__(wrapped)
+        self._self_setup(cap, wrapped, is_content)
+
+    def __iter__(self) -> Iterator[Any]:
+        cap = self._self_cap
+        append = cap.chunks.append  # type: ignore[union-attr]
+        chunks = iter(self.__wrapped__)
+        try:
+            if cap.first_chunk_perf is None:
+                for chunk in chunks:
+                    self._self_add(chunk)
+                    yield chunk
+                    if cap.first_chunk_perf is not None:
+                        break
+            for chunk in chunks:  # the hot loop: one append per chunk, nothing else
+                append(chunk)
+                yield chunk
+        except GeneratorExit:
+            raise
+        except BaseException as exc:
+            self._self_end(exc)
+            raise
+        self._self_end()
+
+    def __next__(self) -> Any:
+        try:
+            chunk = self.__wrapped__.__next__()
+        except StopIteration:
+            self._self_end()
+            raise
+        except BaseException as exc:
+            self._self_end(exc)
+            raise
+        self._self_add(chunk)
+        return chunk
+
+    def __enter__(self) -> SyncStreamProxy:
+        self.__wrapped__.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> Any:
+        try:
+            return self.__wrapped__.__exit__(exc_type, exc, tb)
+        finally:
+            self._self_end(early=True)
+
+    def close(self) -> Any:
+        try:
+            return self.__wrapped__.close()
+        finally:
+            self._self_end(early=True)
+
+
+class AsyncStreamProxy(_Finisher, wrapt.ObjectProxy):  # type: ignore[misc]
+    """Proxy for ``openai.AsyncStream`` / ``anthropic.AsyncStream`` and the like."""
+
+    def __init__(self, wrapped: Any, cap: Capture, is_content: IsContent | None = None) -> None:
+        super().__init__(wrapped)
+        self._self_setup(cap, wrapped, is_content)
+
+    async def __aiter__(self) -> AsyncIterator[Any]:
+        cap = self._self_cap
+        append = cap.chunks.append  # type: ignore[union-attr]
+        chunks = aiter(self.__wrapped__)
+        try:
+            if cap.first_chunk_perf is None:
+                async for chunk in chunks:
+                    self._self_add(chunk)
+                    yield chunk
+                    if cap.first_chunk_perf is not None:
+                        break
+            async for chunk in chunks:
+                append(chunk)
+                yield chunk
+        except GeneratorExit:
+            raise
+        except BaseException as exc:
+            self._self_end(exc)
+            raise
+        self._self_end()
+
+    async def __anext__(self) -> Any:
+        try:
+            chunk = await self.__wrapped__.__anext__()
+        except StopAsyncIteration:
+            self._self_end()
+            raise
+        except BaseException as exc:
+            self._self_end(exc)
+            raise
+        self._self_add(chunk)
+        return chunk
+
+    async def __aenter__(self) -> AsyncStreamProxy:
+        await self.__wrapped__.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> Any:
+        try:
+            return await self.__wrapped__.__aexit__(exc_type, exc, tb)
+        finally:
+            self._self_end(early=True)
+
+    async def close(self) -> Any:
+        try:
+            return await self.__wrapped__.close()
+        finally:
+            self._self_end(early=True)

@@ -1,0 +1,151 @@
+"""Processors of llmlog's pipeline, each a plain structlog processor.
+
+A processor is a callable ``(logger, method_name, event_dict) -> event_dict``
+run on the writer thread. None of them mutates a container it was given:
+event dicts may hold references to the app's own objects, so a changed field
+is a new object.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from llmlog._record import CONTENT_FIELDS, EVENT_CALL
+
+_JSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+
+
+def to_jsonable(value: Any) -> Any:
+    """orjson's fallback for what it cannot encode itself: never fails."""
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):
+        try:
+            return dump(mode="json", warnings=False)
+        except Exception:
+            pass
+    if isinstance(value, bytes | bytearray | memoryview):
+        return {"type": "bytes", "bytes": len(value)}
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    if isinstance(value, Mapping):
+        return dict(value)
+    return repr(value)
+
+
+def render(_logger: Any, _method: str, event_dict: dict[str, Any]) -> bytes:
+    """Final processor: one JSON object on one line (newlines inside are escaped)."""
+    return orjson.dumps(
+        event_dict, default=to_jsonable, option=_JSON_OPTIONS | orjson.OPT_APPEND_NEWLINE
+    )
+
+
+class PromptHash:
+    """``prompt_hash``: sha256 of the canonical, unredacted (system, messages, model).
+
+    Identical prompts get identical hashes, so "has this happened before?" is
+    a ``GROUP BY``. With ``key`` (``LLMLOG_REDACT_KEY``) it is an HMAC, so a
+    hash of a short secret prompt cannot be reversed by guessing.
+    """
+
+    def __init__(self, key: str = "") -> None:
+        self._key = key.encode("utf-8") if key else b""
+
+    def __call__(self, _logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+        if event_dict.get("event") != EVENT_CALL or event_dict.get("messages") is None:
+            return event_dict
+        canonical = orjson.dumps(
+            [event_dict.get("system"), event_dict.get("messages"), event_dict.get("model")],
+            default=to_jsonable,
+            option=_JSON_OPTIONS | orjson.OPT_SORT_KEYS,
+        )
+        if self._key:
+            digest = hmac.new(self._key, canonical, hashlib.sha256).hexdigest()
+        else:
+            digest = hashlib.sha256(canonical).hexdigest()
+        return {**event_dict, "prompt_hash": digest}
+
+
+_OUTPUT_TEXT_KEYS = ("text", "refusal", "parsed", "thinking")
+
+
+class MetadataOnly:
+    """``LLMLOG_CAPTURE=metadata``: drop prompt and output text, keep the rest.
+
+    Message roles and counts, tool names, usage, latency and errors stay.
+    """
+
+    def __call__(self, _logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+        if event_dict.get("event") != EVENT_CALL:
+            return event_dict
+        new = dict(event_dict)
+        for name in CONTENT_FIELDS:
+            if name == "messages" and isinstance(new.get("messages"), list):
+                new["messages"] = [_role_only(m) for m in new["messages"]]
+            elif new.get(name) is not None:
+                new[name] = None
+        output = new.get("output")
+        if isinstance(output, Mapping):
+            stripped = {k: (None if k in _OUTPUT_TEXT_KEYS else v) for k, v in output.items()}
+            calls = output.get("tool_calls")
+            if isinstance(calls, list):
+                stripped["tool_calls"] = [_tool_call_meta(c) for c in calls]
+            new["output"] = stripped
+        template = new.get("template")
+        if isinstance(template, Mapping) and template.get("variables") is not None:
+            new["template"] = {**template, "variables": None}
+        return new
+
+
+def _role_only(message: Any) -> Any:
+    if isinstance(message, Mapping):
+        return {"role": message.get("role")}
+    return {"role": None}
+
+
+def _tool_call_meta(call: Any) -> Any:
+    if isinstance(call, Mapping):
+        return {k: v for k, v in call.items() if k in ("id", "type", "name")}
+    return None
+
+
+class Truncate:
+    """Cut any string longer than ``max_chars``; record each cut in ``truncated``.
+
+    ``truncated`` maps the field's path (``messages[0].content``) to its
+    original length, so a reader knows exactly what is missing.
+    """
+
+    SKIP = frozenset({"event", "id", "ts", "truncated", "redactions", "process"})
+
+    def __init__(self, max_chars: int) -> None:
+        self.max_chars = max_chars
+
+    def __call__(self, _logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+        if not self.max_chars:
+            return event_dict
+        cuts: dict[str, int] = {}
+        new = {
+            key: (value if key in self.SKIP else self._cut(value, key, cuts))
+            for key, value in event_dict.items()
+        }
+        if not cuts:
+            return event_dict
+        new["truncated"] = {**(event_dict.get("truncated") or {}), **cuts}
+        return new
+
+    def _cut(self, value: Any, path: str, cuts: dict[str, int]) -> Any:
+        if isinstance(value, str):
+            if len(value) <= self.max_chars:
+                return value
+            cuts[path] = len(value)
+            return value[: self.max_chars] + f"…[truncated {len(value) - self.max_chars} chars]"
+        if isinstance(value, Mapping):
+            return {k: self._cut(v, f"{path}.{k}", cuts) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self._cut(v, f"{path}[{i}]", cuts) for i, v in enumerate(value)]
+        return value

@@ -1,0 +1,205 @@
+"""Where rendered records go: a private rotating JSONL file, or stdout/stderr.
+
+All I/O of llmlog lives here. A sink takes one rendered line (bytes ending in
+a newline) at a time, on the writer thread. A sink never raises: trouble
+(disk full, permission denied, directory deleted) is reported once on
+stderr, counted, and the sink tries again a little later.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Protocol
+
+from llmlog._guard import counts, warn_once
+
+RETRY_SECONDS = 1.0
+
+
+class Sink(Protocol):
+    """Anything that takes rendered lines."""
+
+    def write(self, line: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def rotated_name(active: Path, now_ns: int | None = None, pid: int | None = None) -> Path:
+    """``llmlog.jsonl`` -> ``llmlog-20261122T204739.123456Z-4242.jsonl`` (sorts by time)."""
+    ns = time.time_ns() if now_ns is None else now_ns
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(ns // 1_000_000_000))
+    micros = (ns // 1000) % 1_000_000
+    return active.with_name(
+        f"{active.stem}-{stamp}.{micros:06d}Z-{os.getpid() if pid is None else pid}{active.suffix}"
+    )
+
+
+def rotated_files(active: Path) -> list[Path]:
+    """The rotated siblings of ``active``, oldest first (plain or gzip-compressed)."""
+    found = [
+        p
+        for p in active.parent.glob(f"{active.stem}-*")
+        if p.name.endswith((active.suffix, active.suffix + ".gz"))
+    ]
+    return sorted(found, key=lambda p: p.name)
+
+
+class FileSink:
+    """Append-only JSONL file: 0600 file, 0700 directory, size rotation, retention.
+
+    Each record is one ``os.write`` of one whole line to an ``O_APPEND``
+    descriptor, so several processes can share the file without interleaving.
+    Rotation renames the file under an exclusive ``flock``; other processes
+    notice the new inode before their next write and reopen, so a line written
+    in between lands in the rotated file, never nowhere.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        max_bytes: int = 0,
+        backup_count: int = 20,
+        retention_days: float = 0.0,
+    ) -> None:
+        self.path = Path(path)
+        self.max_bytes = max_bytes
+        self.backup_count = backup_count
+        self.retention_days = retention_days
+        self._fd: int | None = None
+        self._retry_at = 0.0
+
+    def write(self, line: bytes) -> None:
+        if time.monotonic() < self._retry_at:
+            counts["sink_lost"] += 1
+            return
+        try:
+            fd = self._current_fd()
+            if self.max_bytes and os.fstat(fd).st_size + len(line) > self.max_bytes:
+                fd = self._rotate(fd)
+            os.write(fd, line)
+        except OSError as exc:
+            self._fail(exc)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            try:
+                os.close(self._fd)
+            except OSError:
+                pass
+            self._fd = None
+
+    def forget_after_fork(self) -> None:
+        """In a forked child: drop the inherited descriptor (reopened on next write)."""
+        self._fd = None
+
+    def _fail(self, exc: OSError) -> None:
+        counts["sink_lost"] += 1
+        self.close()
+        self._retry_at = time.monotonic() + RETRY_SECONDS
+        warn_once(
+            f"sink:{self.path}",
+            f"cannot write to {self.path}: {exc.strerror or exc}; records are being lost "
+            "(the app is unaffected; llmlog keeps retrying)",
+        )
+
+    def _open(self) -> int:
+        directory = self.path.parent
+        if not directory.exists():
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+        return os.open(self.path, flags, 0o600)
+
+    def _current_fd(self) -> int:
+        """Our descriptor, reopened if another process rotated the file away."""
+        if self._fd is not None:
+            try:
+                on_disk = os.stat(self.path)
+                mine = os.fstat(self._fd)
+                if (on_disk.st_ino, on_disk.st_dev) == (mine.st_ino, mine.st_dev):
+                    return self._fd
+            except FileNotFoundError:
+                pass
+            self.close()
+        self._fd = self._open()
+        return self._fd
+
+    def _rotate(self, fd: int) -> int:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            # Another process may have rotated while we waited for the lock.
+            on_disk = os.stat(self.path)
+            mine = os.fstat(fd)
+            same_file = (on_disk.st_ino, on_disk.st_dev) == (mine.st_ino, mine.st_dev)
+            if same_file and mine.st_size > 0:
+                os.rename(self.path, rotated_name(self.path))
+        except FileNotFoundError:
+            pass
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        self.close()
+        self._prune()
+        return self._current_fd()
+
+    def _prune(self) -> None:
+        """Keep at most ``backup_count`` rotated files, none older than the retention."""
+        backups = rotated_files(self.path)
+        doomed = backups[: max(0, len(backups) - self.backup_count)]
+        if self.retention_days > 0:
+            cutoff = time.time() - self.retention_days * 86400
+            for p in backups:
+                try:
+                    if p.stat().st_mtime < cutoff:
+                        doomed.append(p)
+                except FileNotFoundError:
+                    continue
+        for p in doomed:
+            try:
+                p.unlink()
+            except FileNotFoundError:
+                pass
+
+
+class StreamSink:
+    """``stdout`` or ``stderr``, looked up at each write (tests and apps swap them)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def write(self, line: bytes) -> None:
+        try:
+            stream = getattr(sys, self.name)
+            stream.write(line.decode("utf-8"))
+            stream.flush()
+        except (OSError, ValueError, AttributeError) as exc:
+            counts["sink_lost"] += 1
+            warn_once(f"sink:{self.name}", f"cannot write to {self.name}: {exc}")
+
+    def close(self) -> None:
+        pass
+
+
+class MemorySink:
+    """Keeps lines in a list (``llmlog.testing``)."""
+
+    def __init__(self) -> None:
+        self.lines: list[bytes] = []
+
+    def write(self, line: bytes) -> None:
+        self.lines.append(line)
+
+    def close(self) -> None:
+        pass
+
+
+def sink_for(output: str, *, max_bytes: int, backup_count: int, retention_days: float) -> Sink:
+    """The sink ``LLMLOG_OUTPUT`` names."""
+    if output in ("stdout", "stderr"):
+        return StreamSink(output)
+    return FileSink(
+        output, max_bytes=max_bytes, backup_count=backup_count, retention_days=retention_days
+    )

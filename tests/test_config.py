@@ -1,0 +1,101 @@
+"""Settings: one table, read from the environment and keyword arguments."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import pytest
+
+from llmlog._config import DEFAULT_OUTPUT, Settings, env_name, settings_table
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+class TestDefaults:
+    def test_defaults_are_private_and_sane(self) -> None:
+        """Without any variable: redaction pii, full capture, the default file."""
+        s = Settings.from_env({})
+        assert s.redact == "pii"
+        assert s.capture == "full"
+        assert s.output == DEFAULT_OUTPUT == "./llm_logs/llmlog.jsonl"
+        assert s.enabled is False
+
+    def test_every_required_variable_is_declared(self) -> None:
+        """The variables the core issue names all exist, spelled exactly so."""
+        names = {row[0] for row in settings_table()}
+        required = {
+            "LLMLOG_ENABLED", "LLMLOG_OUTPUT", "LLMLOG_MAX_BYTES", "LLMLOG_BACKUP_COUNT",
+            "LLMLOG_RETENTION_DAYS", "LLMLOG_CAPTURE", "LLMLOG_MAX_FIELD_CHARS",
+            "LLMLOG_SERVICE", "LLMLOG_QUEUE_SIZE", "LLMLOG_DISABLED_PROVIDERS", "LLMLOG_REDACT",
+        }
+        assert required <= names
+
+
+class TestParsing:
+    def test_environment_values_are_typed(self) -> None:
+        """Integers, booleans, lists and JSON come out typed."""
+        s = Settings.from_env(
+            {
+                "LLMLOG_MAX_BYTES": "1024",
+                "LLMLOG_ENABLED": "yes",
+                "LLMLOG_DISABLED_PROVIDERS": "openai, anthropic",
+                "LLMLOG_REDACT_PATTERNS": '{"EMPLOYEE_ID": "EMP-[0-9]{6}"}',
+                "LLMLOG_RETENTION_DAYS": "1.5",
+            }
+        )
+        assert s.max_bytes == 1024
+        assert s.enabled is True
+        assert s.disabled_providers == ("openai", "anthropic")
+        assert s.redact_patterns == {"EMPLOYEE_ID": "EMP-[0-9]{6}"}
+        assert s.retention_days == 1.5
+
+    def test_keyword_arguments_win_over_the_environment(self) -> None:
+        """instrument(capture=...) beats LLMLOG_CAPTURE."""
+        s = Settings.from_env({"LLMLOG_CAPTURE": "full"}, capture="metadata")
+        assert s.capture == "metadata"
+
+    @pytest.mark.parametrize(
+        ("env", "fragment"),
+        [
+            ({"LLMLOG_CAPTURE": "everything"}, "LLMLOG_CAPTURE='everything'"),
+            ({"LLMLOG_REDACT": "max"}, "one of off, secrets, pii, ner"),
+            ({"LLMLOG_MAX_BYTES": "big"}, "LLMLOG_MAX_BYTES='big'"),
+            ({"LLMLOG_QUEUE_SIZE": "-1"}, "non-negative"),
+            ({"LLMLOG_ENABLED": "maybe"}, "LLMLOG_ENABLED"),
+            ({"LLMLOG_DISABLED_PROVIDERS": "openai,cohere"}, "openai, anthropic"),
+            ({"LLMLOG_REDACT_PATTERNS": "[1, 2]"}, "JSON object"),
+        ],
+    )
+    def test_bad_values_name_variable_value_and_allowed(
+        self, env: dict[str, str], fragment: str
+    ) -> None:
+        """A bad value is a ValueError naming the variable, the value and what is allowed."""
+        with pytest.raises(ValueError, match=re.escape(fragment)) as info:
+            Settings.from_env(env)
+        assert next(iter(env)) in str(info.value)
+
+    def test_bad_keyword_names_the_keyword_and_the_variable(self) -> None:
+        """instrument(redact='max') says both `redact=` and LLMLOG_REDACT."""
+        with pytest.raises(ValueError, match=r"redact= \(env LLMLOG_REDACT\)='max'"):
+            Settings.from_env({}, redact="max")
+
+    def test_unknown_keyword_is_refused(self) -> None:
+        """A misspelt setting is an error, not silently ignored."""
+        with pytest.raises(ValueError, match="unknown llmlog setting"):
+            Settings.from_env({}, reddact="off")
+
+
+class TestTable:
+    def test_env_names_follow_field_names(self) -> None:
+        """Every field maps to LLMLOG_<FIELD>."""
+        for f in dataclasses.fields(Settings):
+            assert env_name(f.name) == "LLMLOG_" + f.name.upper()
+
+    def test_readme_settings_table_is_generated_from_the_code(self) -> None:
+        """The README's settings table is exactly `python -m llmlog._docs settings`."""
+        from llmlog._docs import settings_markdown
+
+        text = README.read_text()
+        assert settings_markdown() in text
