@@ -1,0 +1,146 @@
+"""Anthropic request kwargs -> the prompt side of a record (model, params, system, messages).
+
+Runs on the writer thread over the kwargs snapshot the wrapper took on the
+caller's thread. Everything returned is plain JSON data: SDK sentinels are left
+out, pydantic objects (content blocks an app passes back from an earlier
+response) are dumped, inline base64 media becomes a media stub, and headers that
+could carry credentials never reach the record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+from llmlog._record import media_stub
+
+# Keys that form the prompt or have their own record field; everything else is a param.
+_NOT_PARAMS: Final = frozenset({"messages", "system", "model", "stream", "requests"})
+# Header names whose values may be credentials; matched as lowercase substrings.
+_SECRET_HEADER_PARTS: Final = ("auth", "key", "token", "secret", "cookie", "signature")
+# SDK plumbing headers the raw-response wrappers add (one of them holds a class).
+_SDK_HEADER_PREFIXES: Final = ("x-stainless-", "____stainless")
+_SENTINEL_NAMES: Final = frozenset({"NotGiven", "Omit"})
+_MAX_REPR: Final = 200
+
+
+def is_sentinel(value: object) -> bool:
+    """True for the SDK's "argument not given" markers (``not_given``, ``omit``)."""
+    cls = type(value)
+    return cls.__name__ in _SENTINEL_NAMES and cls.__module__.startswith("anthropic")
+
+
+def plain(value: Any) -> Any:
+    """A JSON-safe copy of ``value`` with inline base64 media replaced by stubs.
+
+    Never mutates ``value``: the snapshot may share leaves with the app's data.
+    """
+    if value is None or isinstance(value, str | bool | int | float):
+        return value
+    if isinstance(value, Mapping):
+        return _plain_mapping(value)
+    if isinstance(value, list | tuple):
+        return [plain(item) for item in value]
+    dump = getattr(value, "model_dump", None)
+    if callable(dump) and not isinstance(value, type):
+        return plain(dump(mode="json", exclude_unset=True))
+    if isinstance(value, type):
+        return f"{value.__module__}.{value.__qualname__}"
+    if isinstance(value, bytes | bytearray):
+        return media_stub("binary", None, bytes(value))
+    text = repr(value)
+    return text if len(text) <= _MAX_REPR else text[:_MAX_REPR] + "..."
+
+
+def _plain_mapping(block: Mapping[Any, Any]) -> Any:
+    source = block.get("source")
+    if isinstance(source, Mapping) and source.get("type") == "base64":
+        return _media_block_stub(block, source)
+    return {str(key): plain(item) for key, item in block.items() if not is_sentinel(item)}
+
+
+def _media_block_stub(block: Mapping[Any, Any], source: Mapping[Any, Any]) -> dict[str, Any]:
+    kind = str(block.get("type") or "media")
+    mime = source.get("media_type")
+    data = source.get("data")
+    if isinstance(data, str | bytes):
+        return media_stub(kind, mime, data)
+    # A file object or path (the SDK reads it while sending): describe it, never read it here.
+    stub = media_stub(kind, mime, b"")
+    stub["bytes"] = stub["sha256"] = None
+    return stub
+
+
+def system_text(system: Any) -> str | None:
+    """The system prompt as one text: a string as is, a list of text blocks joined by newlines."""
+    if system is None or is_sentinel(system):
+        return None
+    if isinstance(system, str):
+        return system
+    if isinstance(system, list | tuple):
+        texts = [_block_text(block) for block in system]
+        return "\n".join(text for text in texts if text is not None)
+    return _block_text(system)
+
+
+def _block_text(block: Any) -> str | None:
+    text = block.get("text") if isinstance(block, Mapping) else getattr(block, "text", None)
+    return text if isinstance(text, str) else None
+
+
+def messages_record(messages: Any) -> list[Any] | None:
+    """The ``messages`` list as sent, as plain data (content strings and blocks kept)."""
+    if messages is None or is_sentinel(messages):
+        return None
+    if isinstance(messages, list | tuple):
+        return [plain(message) for message in messages]
+    # An iterator the SDK consumed: the snapshot cannot hold its items.
+    return None
+
+
+def params_record(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """Every request argument except the prompt and fields the record holds on its own."""
+    params: dict[str, Any] = {}
+    for name, value in kwargs.items():
+        if name in _NOT_PARAMS or is_sentinel(value) or value is None:
+            continue
+        if name == "extra_headers":
+            headers = safe_headers(value)
+            if headers:
+                params[name] = headers
+            continue
+        params[name] = plain(value)
+    return params
+
+
+def safe_headers(headers: Any) -> dict[str, Any]:
+    """Extra headers without credentials and without the SDK's own plumbing headers."""
+    if not isinstance(headers, Mapping):
+        return {}
+    kept: dict[str, Any] = {}
+    for name, value in headers.items():
+        lowered = str(name).lower()
+        if lowered.startswith(_SDK_HEADER_PREFIXES):
+            continue
+        if any(part in lowered for part in _SECRET_HEADER_PARTS):
+            continue
+        if is_sentinel(value):
+            continue
+        kept[str(name)] = plain(value)
+    return kept
+
+
+def batch_request_summary(requests: Any) -> tuple[str | None, dict[str, Any]]:
+    """(model, params) for ``batches.create``: the shared model and a count, never the prompts."""
+    if not isinstance(requests, list | tuple):
+        return None, {}
+    models = {_batch_model(item) for item in requests}
+    model = models.pop() if len(models) == 1 else None
+    return (model if isinstance(model, str) else None), {"requests": len(requests)}
+
+
+def _batch_model(item: Any) -> Any:
+    params = item.get("params") if isinstance(item, Mapping) else getattr(item, "params", None)
+    if isinstance(params, Mapping):
+        return params.get("model")
+    return getattr(params, "model", None)

@@ -1,0 +1,219 @@
+"""Anthropic responses -> the answer side of a record (output, usage, ids).
+
+Pure functions over a ``Message`` (pydantic object or its JSON dict) or over the
+raw stream events of one call, so the same code reads ``create``, ``parse``,
+streams and raw-response bodies. Runs on the writer thread and tolerates partial
+or odd data: a stream cut short still yields what arrived.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from llmlog._record import empty_output, usage_record
+from llmlog.instrumentors._anthropic_request import plain
+
+_REFUSAL = "refusal"
+
+
+def field_of(obj: Any, name: str) -> Any:
+    """``obj.name`` for SDK objects, ``obj[name]`` for JSON dicts, None when absent."""
+    if isinstance(obj, Mapping):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def normalized_usage(usage: Any) -> dict[str, Any] | None:
+    """Usage with ``input_tokens`` meaning all input (plain + cache read + cache write).
+
+    Anthropic's own ``input_tokens`` excludes cached input; OpenAI's includes it.
+    Summing makes the field mean the same for both providers; the parts stay
+    visible in ``cached_input_tokens`` / ``cache_write_tokens`` and ``raw``.
+    """
+    if usage is None:
+        return None
+    raw = plain(usage)
+    if not isinstance(raw, dict):
+        return None
+    plain_input = _count(raw.get("input_tokens"))
+    cache_read = _count(raw.get("cache_read_input_tokens"))
+    cache_write = _count(raw.get("cache_creation_input_tokens"))
+    parts = [n for n in (plain_input, cache_read, cache_write) if n is not None]
+    details = raw.get("output_tokens_details")
+    thinking = _count(details.get("thinking_tokens")) if isinstance(details, dict) else None
+    return usage_record(
+        input_tokens=sum(parts) if parts else None,
+        output_tokens=_count(raw.get("output_tokens")),
+        cached_input_tokens=cache_read,
+        cache_write_tokens=cache_write,
+        reasoning_tokens=thinking,
+        raw={key: value for key, value in raw.items() if value is not None},
+    )
+
+
+def _arguments_text(tool_input: Any) -> str:
+    """Tool input as JSON text, the form OpenAI records use for ``arguments``."""
+    return json.dumps(plain(tool_input), ensure_ascii=False, separators=(",", ":"))
+
+
+def message_output(message: Any) -> dict[str, Any]:
+    """``output`` for a complete message: text, tool calls, thinking, stop reason."""
+    texts: list[str] = []
+    thoughts: list[str] = []
+    tool_calls: list[dict[str, Any]] = []
+    for block in field_of(message, "content") or ():
+        kind = field_of(block, "type")
+        if kind == "text":
+            texts.append(field_of(block, "text") or "")
+        elif kind == "thinking":
+            thoughts.append(field_of(block, "thinking") or "")
+        elif kind == "tool_use":
+            tool_calls.append(
+                {
+                    "id": field_of(block, "id"),
+                    "name": field_of(block, "name"),
+                    "arguments": _arguments_text(field_of(block, "input")),
+                }
+            )
+    output = _output(texts, thoughts, tool_calls, message)
+    parsed = getattr(message, "parsed_output", None) if not isinstance(message, Mapping) else None
+    if parsed is not None:
+        output["parsed"] = plain(parsed)
+    return output
+
+
+def _output(
+    texts: list[str], thoughts: list[str], tool_calls: list[dict[str, Any]], final: Any
+) -> dict[str, Any]:
+    output = empty_output()
+    output["text"] = "".join(texts) if texts else None
+    output["tool_calls"] = tool_calls
+    output["thinking"] = "\n".join(thoughts) if thoughts else None
+    stop_reason = field_of(final, "stop_reason")
+    output["finish_reason"] = stop_reason
+    if stop_reason == _REFUSAL:
+        output["refusal"] = _refusal_text(field_of(final, "stop_details"))
+    return output
+
+
+def _refusal_text(details: Any) -> str:
+    """Why the model refused: the explanation, else the category, else just "refusal"."""
+    for name in ("explanation", "category"):
+        value = field_of(details, name) if details is not None else None
+        if isinstance(value, str) and value:
+            return value
+    return _REFUSAL
+
+
+@dataclass
+class _Block:
+    kind: Any
+    id: Any = None
+    name: Any = None
+    parts: list[str] = field(default_factory=list)
+
+
+@dataclass
+class StreamSummary:
+    """What the raw events of one streamed call add up to."""
+
+    response_id: Any = None
+    response_model: Any = None
+    output: dict[str, Any] = field(default_factory=empty_output)
+    usage: dict[str, Any] | None = None
+
+
+def summarize_events(events: Iterable[Any]) -> StreamSummary:
+    """Fold raw stream events into output and usage.
+
+    ``message_delta.usage`` holds running totals, not increments: its
+    ``output_tokens`` replaces the earlier count, and input or cache counts it
+    carries replace those from ``message_start`` (as the SDK's accumulator does).
+    """
+    summary = StreamSummary()
+    blocks: dict[int, _Block] = {}
+    usage: dict[str, Any] | None = None
+    final: dict[str, Any] = {}
+    for event in events:
+        kind = field_of(event, "type")
+        if kind == "content_block_delta":
+            _apply_delta(blocks, field_of(event, "index"), field_of(event, "delta"))
+        elif kind == "content_block_start":
+            block = field_of(event, "content_block")
+            index = field_of(event, "index")
+            if isinstance(index, int):
+                blocks[index] = _Block(
+                    field_of(block, "type"), field_of(block, "id"), field_of(block, "name")
+                )
+                _seed_block(blocks[index], block)
+        elif kind == "message_start":
+            message = field_of(event, "message")
+            summary.response_id = field_of(message, "id")
+            summary.response_model = field_of(message, "model")
+            start_usage = plain(field_of(message, "usage"))
+            usage = dict(start_usage) if isinstance(start_usage, dict) else None
+        elif kind == "message_delta":
+            delta = field_of(event, "delta")
+            final["stop_reason"] = field_of(delta, "stop_reason")
+            final["stop_details"] = field_of(delta, "stop_details")
+            delta_usage = plain(field_of(event, "usage"))
+            if isinstance(delta_usage, dict):
+                usage = (usage or {}) | {k: v for k, v in delta_usage.items() if v is not None}
+    summary.output = _stream_output(blocks, final)
+    summary.usage = normalized_usage(usage)
+    return summary
+
+
+def _seed_block(state: _Block, block: Any) -> None:
+    """Text or thinking a ``content_block_start`` already carries (usually empty)."""
+    if state.kind == "text":
+        state.parts.append(field_of(block, "text") or "")
+    elif state.kind == "thinking":
+        state.parts.append(field_of(block, "thinking") or "")
+
+
+def _apply_delta(blocks: dict[int, _Block], index: Any, delta: Any) -> None:
+    state = blocks.get(index) if isinstance(index, int) else None
+    if state is None:
+        return
+    kind = field_of(delta, "type")
+    if kind == "text_delta":
+        state.parts.append(field_of(delta, "text") or "")
+    elif kind == "thinking_delta":
+        state.parts.append(field_of(delta, "thinking") or "")
+    elif kind == "input_json_delta":
+        state.parts.append(field_of(delta, "partial_json") or "")
+
+
+def _streamed_arguments(joined: str) -> str:
+    """The assembled input JSON, spelled as for a non-streamed call; kept as is if cut short."""
+    if not joined:
+        return "{}"  # a tool without input streams no JSON at all
+    try:
+        return _arguments_text(json.loads(joined))
+    except ValueError:
+        return joined
+
+
+def _stream_output(blocks: dict[int, _Block], final: dict[str, Any]) -> dict[str, Any]:
+    texts: list[str] = []
+    thoughts: list[str] = []
+    tool_calls: list[dict[str, Any]] = []
+    for index in sorted(blocks):
+        state = blocks[index]
+        joined = "".join(state.parts)
+        if state.kind == "text":
+            texts.append(joined)
+        elif state.kind == "thinking":
+            thoughts.append(joined)
+        elif state.kind == "tool_use":
+            arguments = _streamed_arguments(joined)
+            tool_calls.append({"id": state.id, "name": state.name, "arguments": arguments})
+    return _output(texts, thoughts, tool_calls, final)

@@ -1,0 +1,104 @@
+"""The ``messages.stream()`` helper: one record however the app consumes it.
+
+``messages.stream()`` does not call ``create``: it returns a manager that sends
+the request only in ``__enter__`` / ``__aenter__``. The manager proxy starts the
+call's clock there, lets the SDK build its ``MessageStream``, then puts the
+stream proxy in place of the message stream's raw event stream. Every way of
+reading the helper (iterating events, ``text_stream``, ``get_final_message()``,
+``get_final_text()``, ``until_done()``) pulls from that raw stream, and
+``close()`` closes it, so each path ends in exactly one record while the app
+keeps the SDK's own ``MessageStream`` object.
+"""
+
+from __future__ import annotations
+
+import time
+from types import TracebackType
+from typing import Any
+
+import wrapt
+
+from llmlog import _guard
+from llmlog._record import STATUS_CANCELLED, STATUS_ERROR, Capture
+from llmlog.instrumentors._base import finish
+from llmlog.instrumentors._stream import AsyncStreamProxy, IsContent, SyncStreamProxy
+
+
+def _restart_clock(cap: Capture) -> None:
+    """The request leaves in ``__enter__``, not when ``stream()`` built the manager."""
+    cap.start_ns = time.time_ns()
+    cap.start_perf = time.perf_counter()
+
+
+def _failed(cap: Capture, exc: BaseException) -> None:
+    with _guard.guarded(f"{cap.provider} {cap.method}"):
+        cancelled = isinstance(exc, KeyboardInterrupt) or type(exc).__name__ == "CancelledError"
+        finish(cap, error=exc, status=STATUS_CANCELLED if cancelled else STATUS_ERROR)
+
+
+def _intercept(message_stream: Any, cap: Capture, proxy_type: type, is_content: IsContent) -> None:
+    """Route the helper's raw events through a stream proxy (the helper reads only those)."""
+    try:
+        raw_stream = message_stream._raw_stream
+        message_stream._raw_stream = proxy_type(raw_stream, cap, is_content)
+    except Exception as exc:
+        # An SDK version without ``_raw_stream``: no events, but still one record.
+        _guard.report_internal_error(exc, f"{cap.provider} {cap.method}")
+        with _guard.guarded(f"{cap.provider} {cap.method}"):
+            finish(cap)
+
+
+class MessageStreamManagerProxy(wrapt.ObjectProxy[Any]):
+    """Stands in for ``MessageStreamManager`` (and the beta one); ``isinstance`` holds."""
+
+    def __init__(self, wrapped: Any, cap: Capture, is_content: IsContent) -> None:
+        super().__init__(wrapped)
+        self._self_cap = cap
+        self._self_is_content = is_content
+
+    def __enter__(self) -> Any:
+        cap = self._self_cap
+        _restart_clock(cap)
+        try:
+            message_stream = self.__wrapped__.__enter__()
+        except BaseException as exc:
+            _failed(cap, exc)
+            raise
+        _intercept(message_stream, cap, SyncStreamProxy, self._self_is_content)
+        return message_stream
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> Any:
+        return self.__wrapped__.__exit__(exc_type, exc, tb)
+
+
+class AsyncMessageStreamManagerProxy(wrapt.ObjectProxy[Any]):
+    """Stands in for ``AsyncMessageStreamManager`` (and the beta one)."""
+
+    def __init__(self, wrapped: Any, cap: Capture, is_content: IsContent) -> None:
+        super().__init__(wrapped)
+        self._self_cap = cap
+        self._self_is_content = is_content
+
+    async def __aenter__(self) -> Any:
+        cap = self._self_cap
+        _restart_clock(cap)
+        try:
+            message_stream = await self.__wrapped__.__aenter__()
+        except BaseException as exc:
+            _failed(cap, exc)
+            raise
+        _intercept(message_stream, cap, AsyncStreamProxy, self._self_is_content)
+        return message_stream
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> Any:
+        return await self.__wrapped__.__aexit__(exc_type, exc, tb)

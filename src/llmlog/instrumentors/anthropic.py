@@ -1,0 +1,239 @@
+"""The Anthropic instrumentor: what to patch in the ``anthropic`` SDK and how to read a call.
+
+Patch points are methods, listed as data in :data:`TARGETS`. ``messages.stream()``
+and ``messages.parse()`` do not go through ``create``, so each is patched on its
+own (no call is logged twice). The Bedrock and Vertex beta resources copy the
+beta functions into their class bodies at import, so their copies are separate
+rows. ``on_result`` runs on the caller's thread and only picks a proxy or keeps
+a reference; ``extract`` builds the record fields on the writer thread.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, Final
+
+from llmlog import _guard
+from llmlog._record import Capture, empty_output
+from llmlog.instrumentors._anthropic_request import (
+    batch_request_summary,
+    messages_record,
+    params_record,
+    system_text,
+)
+from llmlog.instrumentors._anthropic_response import (
+    field_of,
+    message_output,
+    normalized_usage,
+    summarize_events,
+)
+from llmlog.instrumentors._anthropic_streams import (
+    AsyncMessageStreamManagerProxy,
+    MessageStreamManagerProxy,
+)
+from llmlog.instrumentors._base import Provider, Target, finish
+from llmlog.instrumentors._stream import AsyncStreamProxy, SyncStreamProxy
+
+OP_MESSAGES: Final = "messages"
+OP_COUNT_TOKENS: Final = "messages.count_tokens"
+OP_BATCHES: Final = "messages.batches"
+
+_MESSAGES: Final = "anthropic.resources.messages.messages"
+_BATCHES: Final = "anthropic.resources.messages.batches"
+_BETA: Final = "anthropic.resources.beta.messages.messages"
+_BETA_BATCHES: Final = "anthropic.resources.beta.messages.batches"
+_BEDROCK_BETA: Final = "anthropic.lib.bedrock._beta_messages"
+_VERTEX_BETA: Final = "anthropic.lib.vertex._beta_messages"
+
+# (method, operation, async class's method is a coroutine). ``stream`` is a plain
+# ``def`` on the async class too: it returns a manager, the request comes later.
+_MESSAGE_METHODS: Final = (
+    ("create", OP_MESSAGES, True),
+    ("stream", OP_MESSAGES, False),
+    ("parse", OP_MESSAGES, True),
+    ("count_tokens", OP_COUNT_TOKENS, True),
+)
+_NO_COUNT_TOKENS: Final = _MESSAGE_METHODS[:3]
+
+
+def _rows(
+    module: str,
+    prefix: str,
+    classes: tuple[str, str],
+    methods: tuple[tuple[str, str, bool], ...],
+) -> tuple[Target, ...]:
+    sync_class, async_class = classes
+    rows = []
+    for name, operation, async_is_coroutine in methods:
+        method = f"{prefix}.{name}"
+        rows.append(Target(module, f"{sync_class}.{name}", method, operation, False))
+        rows.append(Target(module, f"{async_class}.{name}", method, operation, async_is_coroutine))
+    return tuple(rows)
+
+
+_BATCH_CREATE: Final = (("create", OP_BATCHES, True),)
+_MESSAGE_CLASSES: Final = ("Messages", "AsyncMessages")
+_BATCH_CLASSES: Final = ("Batches", "AsyncBatches")
+
+TARGETS: Final[tuple[Target, ...]] = (
+    _rows(_MESSAGES, "messages", _MESSAGE_CLASSES, _MESSAGE_METHODS)
+    + _rows(_BATCHES, "messages.batches", _BATCH_CLASSES, _BATCH_CREATE)
+    + _rows(_BETA, "beta.messages", _MESSAGE_CLASSES, _MESSAGE_METHODS)
+    + _rows(_BETA_BATCHES, "beta.messages.batches", _BATCH_CLASSES, _BATCH_CREATE)
+    # The platform copies: Bedrock's beta has no count_tokens, Vertex's has.
+    + _rows(_BEDROCK_BETA, "beta.messages", _MESSAGE_CLASSES, _NO_COUNT_TOKENS)
+    + _rows(_VERTEX_BETA, "beta.messages", _MESSAGE_CLASSES, _MESSAGE_METHODS)
+)
+
+
+def is_content_event(event: Any) -> bool:
+    """The first ``content_block_delta`` is the first content (``ttft_ms``)."""
+    return getattr(event, "type", None) == "content_block_delta"
+
+
+# What ``on_result`` does with a result, by the result's class.
+_PLAIN, _STREAM, _ASYNC_STREAM, _MANAGER, _ASYNC_MANAGER, _RAW = range(6)
+
+
+_kind_by_class: dict[type, int] = {}
+
+
+def _result_kind(result: Any) -> int:
+    """Classify a result by its class, once per class; later calls are a dict lookup."""
+    cls = type(result)
+    kind = _kind_by_class.get(cls)
+    if kind is None:
+        kind = _kind_by_class[cls] = _classify(cls)
+    return kind
+
+
+def _classify(cls: type) -> int:
+    from anthropic import AsyncStream, Stream
+    from anthropic.lib import streaming
+
+    kinds: list[tuple[tuple[type, ...], int]] = [
+        ((Stream,), _STREAM),
+        ((AsyncStream,), _ASYNC_STREAM),
+        ((streaming.MessageStreamManager, streaming.BetaMessageStreamManager), _MANAGER),
+        (
+            (streaming.AsyncMessageStreamManager, streaming.BetaAsyncMessageStreamManager),
+            _ASYNC_MANAGER,
+        ),
+    ]
+    try:
+        from anthropic._response import APIResponse, AsyncAPIResponse
+
+        kinds.append(((APIResponse, AsyncAPIResponse), _RAW))
+    except ImportError:  # a future SDK moved its private module: raw results stay plain
+        pass
+    for classes, kind in kinds:
+        if issubclass(cls, classes):
+            return kind
+    return _PLAIN
+
+
+def on_result(cap: Capture, result: Any) -> Any:
+    """What the app gets back: the result itself, or a proxy that finishes the record later."""
+    kind = _result_kind(result)
+    if kind == _STREAM:
+        return SyncStreamProxy(result, cap, is_content_event)
+    if kind == _ASYNC_STREAM:
+        return AsyncStreamProxy(result, cap, is_content_event)
+    if kind == _MANAGER:
+        return MessageStreamManagerProxy(result, cap, is_content_event)
+    if kind == _ASYNC_MANAGER:
+        return AsyncMessageStreamManagerProxy(result, cap, is_content_event)
+    if kind == _RAW:
+        # Decided now: the app may read a streamed body later, on its own thread.
+        cap.extra["body_read"] = bool(result.http_response.is_closed)
+    finish(cap, result=result)
+    return result
+
+
+def extract(cap: Capture) -> dict[str, Any]:
+    """Record fields for one call (writer thread)."""
+    fields = _request_fields(cap.operation, cap.kwargs)
+    response, raw_response = _response_of(cap)
+    if cap.chunks is not None:
+        summary = summarize_events(cap.chunks)
+        fields.update(
+            response_id=summary.response_id,
+            response_model=summary.response_model,
+            output=summary.output,
+            usage=summary.usage,
+        )
+    elif response is not None:
+        fields.update(_answer_fields(cap.operation, response))
+    fields["request_id"] = _request_id(cap, response, raw_response)
+    return fields
+
+
+def _request_fields(operation: str, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    params = params_record(kwargs)
+    if operation == OP_BATCHES:
+        model, summary = batch_request_summary(kwargs.get("requests"))
+        return {"model": model, "params": summary | params}
+    model = kwargs.get("model")
+    return {
+        "model": model if isinstance(model, str) else None,
+        "params": params,
+        "system": system_text(kwargs.get("system")),
+        "messages": messages_record(kwargs.get("messages")),
+    }
+
+
+def _response_of(cap: Capture) -> tuple[Any, Any]:
+    """(the response object or JSON body if there is one to read, the HTTP response)."""
+    result = cap.result
+    if result is None:
+        return None, None
+    raw_response = getattr(result, "http_response", None)
+    if raw_response is not None:  # with_raw_response / with_streaming_response
+        if not cap.extra.get("body_read"):
+            return None, raw_response
+        with _guard.guarded(f"{cap.provider} {cap.method} raw body"):
+            return json.loads(raw_response.content), raw_response
+        return None, raw_response
+    if cap.chunks is not None:  # a stream: the result is the SDK stream object
+        return None, getattr(result, "response", None)
+    return result, None
+
+
+def _answer_fields(operation: str, response: Any) -> dict[str, Any]:
+    if operation == OP_COUNT_TOKENS:
+        output = empty_output()
+        output["token_count"] = field_of(response, "input_tokens")
+        return {"output": output}
+    if operation == OP_BATCHES:
+        output = empty_output()
+        output["batch_status"] = field_of(response, "processing_status")
+        return {"response_id": field_of(response, "id"), "output": output}
+    return {
+        "response_id": field_of(response, "id"),
+        "response_model": field_of(response, "model"),
+        "output": message_output(response),
+        "usage": normalized_usage(field_of(response, "usage")),
+    }
+
+
+def _request_id(cap: Capture, response: Any, raw_response: Any) -> str | None:
+    """From the ``request-id`` header, the parsed object, or the SDK's error."""
+    headers = getattr(raw_response, "headers", None)
+    if headers is not None:
+        value = headers.get("request-id")
+        if isinstance(value, str):
+            return value
+    for source in (response, cap.error):
+        value = getattr(source, "_request_id", None) or getattr(source, "request_id", None)
+        if isinstance(value, str):
+            return value
+    return None
+
+
+PROVIDER: Final = Provider(
+    name="anthropic",
+    targets=TARGETS,
+    extract=extract,
+    on_result=on_result,
+)
