@@ -3,8 +3,24 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+
+import pytest
 
 os.environ["LLMLOG_RAISE_INTERNAL_ERRORS"] = "1"
 # Tests must never read settings from the developer's or CI's environment.
-for _name in [n for n in os.environ if n.startswith("LLMLOG_") and n != "LLMLOG_RAISE_INTERNAL_ERRORS"]:
-    del os.environ[_name]
+for _name in [n for n in os.environ if n.startswith("LLMLOG_")]:
+    if _name != "LLMLOG_RAISE_INTERNAL_ERRORS":
+        del os.environ[_name]
+
+
+@pytest.fixture
+def toy() -> Iterator[object]:
+    """Records of calls made through the toy SDK (``tests/support/toy_sdk.py``)."""
+    from llmlog.instrumentors import _base
+    from llmlog.testing import capture_records
+    from support import toy_instrumentor
+
+    with capture_records(redact="off") as cap:
+        _base.install(toy_instrumentor.PROVIDER)
+        yield cap

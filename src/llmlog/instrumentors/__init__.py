@@ -18,6 +18,8 @@ def install(disabled: tuple[str, ...] = ()) -> list[str]:
     for name in PROVIDERS:
         if name in disabled or importlib.util.find_spec(name) is None:
             continue
+        if importlib.util.find_spec(f"llmlog.instrumentors.{name}") is None:
+            continue  # a partial checkout; every release ships both
         module = importlib.import_module(f"llmlog.instrumentors.{name}")
         _base.install(module.PROVIDER)
         installed.append(name)

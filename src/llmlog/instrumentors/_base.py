@@ -134,8 +134,8 @@ def make_wrapper(provider: Provider, target: Target) -> Wrapper:
     """The wrapt wrapper for one target (an ``async def`` for async targets)."""
 
     def begin(kwargs: dict[str, Any]) -> Capture | None:
-        if not _active or _in_call.get():
-            return None
+        if _wanted.get(provider.name) is not provider or _in_call.get():
+            return None  # uninstrumented (a stale bound wrapper), or a nested call
         try:
             return _start(provider, target, kwargs)
         except Exception as exc:

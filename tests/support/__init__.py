@@ -1,0 +1,1 @@
+"""Test doubles that are real code paths: a tiny SDK and its instrumentor."""

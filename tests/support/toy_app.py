@@ -1,0 +1,63 @@
+"""A toy app for subprocess tests: ``python toy_app.py OUTPUT N [MODE]``.
+
+Instruments llmlog (settings from the environment), makes N toy calls and
+exits the way MODE says: ``exit`` (normal end), ``fork`` (a forked child makes
+the calls), ``mp-fork`` / ``mp-spawn`` (a multiprocessing child does).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import llmlog  # noqa: E402
+from llmlog.instrumentors import _base  # noqa: E402
+from support import toy_instrumentor, toy_sdk  # noqa: E402
+
+
+def setup(output: str) -> None:
+    llmlog.instrument(output=output, redact=os.environ.get("TOY_REDACT", "off"))
+    _base.install(toy_instrumentor.PROVIDER)
+
+
+def calls(n: int, tag: str) -> None:
+    client = toy_sdk.Client()
+    for i in range(n):
+        answer = client.create(messages=[{"role": "user", "content": f"{tag} {i}"}], model="toy")
+        assert answer.text == f"{tag} {i}"
+
+
+def child(output: str, n: int) -> None:
+    setup(output)
+    calls(n, f"child-{os.getpid()}")
+
+
+def main() -> None:
+    output, n, mode = sys.argv[1], int(sys.argv[2]), (sys.argv[3] if len(sys.argv) > 3 else "exit")
+    if mode == "exit":
+        setup(output)
+        calls(n, "main")
+    elif mode == "fork":
+        setup(output)
+        calls(1, "parent-before")
+        pid = os.fork()
+        if pid == 0:
+            calls(n, "forked")
+            llmlog.flush(10)
+            os._exit(0)
+        os.waitpid(pid, 0)
+        calls(1, "parent-after")
+    elif mode in ("mp-fork", "mp-spawn"):
+        setup(output)
+        ctx = multiprocessing.get_context(mode[3:])
+        proc = ctx.Process(target=child, args=(output, n))
+        proc.start()
+        proc.join()
+        sys.exit(proc.exitcode)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""The pipeline: nothing lost at exit, in forks, under load; the app never harmed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from llmlog import _guard, _pipeline
+from llmlog._config import Settings
+from llmlog._record import Capture
+
+TOY_APP = Path(__file__).parent / "support" / "toy_app.py"
+
+
+def run_toy(output: Path | str, n: int, mode: str = "exit", **env: str) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, **env}
+    return subprocess.run(
+        [sys.executable, str(TOY_APP), str(output), str(n), mode],
+        capture_output=True, text=True, env=full_env, timeout=240, check=False,
+    )
+
+
+def read_lines(directory: Path) -> list[dict[str, object]]:
+    lines: list[dict[str, object]] = []
+    for path in sorted(directory.glob("*.jsonl")):
+        for line in path.read_text().splitlines():
+            lines.append(json.loads(line))
+    return lines
+
+
+class TestNothingIsLost:
+    def test_exit_drains_every_record(self, tmp_path: Path) -> None:
+        """A process logging 10,000 records and exiting at once leaves 10,000 lines."""
+        out = tmp_path / "logs" / "llmlog.jsonl"
+        proc = run_toy(out, 10_000)
+        assert proc.returncode == 0, proc.stderr
+        records = read_lines(out.parent)
+        assert len(records) == 10_000
+        assert len({r["id"] for r in records}) == 10_000
+
+    def test_a_forked_child_writes_its_own_records(self, tmp_path: Path) -> None:
+        """os.fork(): the child's records are written by the child, none twice."""
+        out = tmp_path / "llmlog.jsonl"
+        proc = run_toy(out, 50, "fork")
+        assert proc.returncode == 0, proc.stderr
+        texts = [r["output"]["text"] for r in read_lines(tmp_path)]  # type: ignore[index]
+        assert sorted(texts) == sorted(["parent-before 0", "parent-after 0"]
+                                       + [f"forked {i}" for i in range(50)])
+        pids = {r["process"]["pid"] for r in read_lines(tmp_path)}  # type: ignore[index]
+        assert len(pids) == 2
+
+    @pytest.mark.parametrize("mode", ["mp-fork", "mp-spawn"])
+    def test_a_multiprocessing_child_writes_its_records(self, tmp_path: Path, mode: str) -> None:
+        """multiprocessing children end with os._exit (fork) or sys.exit (spawn): all written."""
+        out = tmp_path / "llmlog.jsonl"
+        proc = run_toy(out, 500, mode)
+        assert proc.returncode == 0, proc.stderr
+        assert len(read_lines(tmp_path)) == 500
+
+    def test_two_processes_share_a_rotating_file(self, tmp_path: Path) -> None:
+        """2 x 10,000 records into one file rotating every 256 KB: 20,000 intact lines."""
+        out = tmp_path / "llmlog.jsonl"
+        env = {"LLMLOG_MAX_BYTES": str(256 * 1024), "LLMLOG_BACKUP_COUNT": "1000"}
+        procs = [
+            subprocess.Popen(
+                [sys.executable, str(TOY_APP), str(out), "10000"],
+                env={**os.environ, **env}, stderr=subprocess.PIPE, text=True,
+            )
+            for _ in range(2)
+        ]
+        for p in procs:
+            assert p.wait(timeout=240) == 0, p.stderr.read() if p.stderr else ""
+        records = read_lines(tmp_path)
+        assert len(list(tmp_path.glob("llmlog-*.jsonl"))) > 2
+        assert len(records) == 20_000
+        assert len({r["id"] for r in records}) == 20_000
+
+
+class TestNeverHarmsTheApp:
+    def test_a_full_disk_is_reported_once_and_the_app_carries_on(self) -> None:
+        """Writing to /dev/full: every call succeeds; stderr says so exactly once."""
+        proc = run_toy("/dev/full", 200)
+        assert proc.returncode == 0
+        assert proc.stderr.count("cannot write to /dev/full") == 1
+
+    def test_an_unusable_directory_is_reported_once(self, tmp_path: Path) -> None:
+        """The log path under a regular file (not a directory): calls succeed, one message."""
+        blocker = tmp_path / "not-a-dir"
+        blocker.write_text("")
+        proc = run_toy(blocker / "llmlog.jsonl", 50)
+        assert proc.returncode == 0
+        assert proc.stderr.count("cannot write to") == 1
+        assert "not-a-dir" in proc.stderr
+
+
+class _BlockedSink:
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.lines: list[bytes] = []
+
+    def write(self, line: bytes) -> None:
+        self.release.wait(10)
+        self.lines.append(line)
+
+    def close(self) -> None:
+        pass
+
+
+def _capture(i: int) -> Capture:
+    return Capture(provider="toy", method="create", operation="chat",
+                   kwargs={"messages": [{"role": "user", "content": str(i)}]},
+                   extract=lambda cap: {}, end_perf=0.0)
+
+
+class TestBackPressure:
+    def test_a_full_queue_drops_counts_and_says_so(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """Queue of 2 behind a stuck sink: extra records are dropped, counted in a record."""
+        _guard._reset_for_tests()
+        sink = _BlockedSink()
+        pipeline = _pipeline.Pipeline(Settings(queue_size=2, redact="off"), sinks=[sink])
+        for i in range(10):
+            pipeline.submit(_capture(i))
+        sink.release.set()
+        assert pipeline.flush(10)
+        records = [json.loads(line) for line in sink.lines]
+        dropped = [r for r in records if r["event"] == "llmlog.dropped"]
+        calls = [r for r in records if r["event"] == "llm.call"]
+        assert len(calls) + sum(r["count"] for r in dropped) == 10
+        assert dropped and len(calls) <= 3 + 1
+        assert capsys.readouterr().err.count("queue is full") == 1
+        pipeline.close(1)
+
+    def test_flush_times_out_instead_of_hanging(self) -> None:
+        """flush(timeout) returns False while the writer is stuck."""
+        sink = _BlockedSink()
+        pipeline = _pipeline.Pipeline(Settings(redact="off"), sinks=[sink])
+        pipeline.submit(_capture(0))
+        assert pipeline.flush(0.2) is False
+        sink.release.set()
+        assert pipeline.flush(10) is True
+        pipeline.close(1)

@@ -1,0 +1,129 @@
+"""Stream proxies: transparent, and exactly one record on every way a stream ends."""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+from support import toy_sdk
+
+from llmlog.testing import CapturedRecords
+
+MESSAGES = [{"role": "user", "content": "one two three four"}]
+
+
+def open_stream(**kwargs: object) -> toy_sdk.Stream:
+    return toy_sdk.Client().create(messages=MESSAGES, model="toy-1", stream=True, **kwargs)
+
+
+class TestSyncStreams:
+    def test_the_proxy_passes_isinstance_and_attributes(self, toy: CapturedRecords) -> None:
+        """isinstance holds and the SDK object's attributes are reachable."""
+        stream = open_stream()
+        assert isinstance(stream, toy_sdk.Stream)
+        assert stream.closed is False
+        list(stream)
+
+    def test_exhaustion_gives_one_ok_record_with_ttft(self, toy: CapturedRecords) -> None:
+        """Reading to the end: status ok, every chunk in the output, ttft measured."""
+        assert list(open_stream()) == ["one", "two", "three", "four"]
+        [record] = toy.calls
+        assert record["stream"] is True
+        assert record["status"] == "ok"
+        assert record["output"]["text"] == "one two three four"
+        assert 0 <= record["ttft_ms"] <= record["latency_ms"]
+
+    def test_next_works_like_iteration(self, toy: CapturedRecords) -> None:
+        """Explicit next() until StopIteration finishes the record once."""
+        stream = open_stream()
+        got = [next(stream) for _ in range(4)]
+        with pytest.raises(StopIteration):
+            next(stream)
+        assert got == ["one", "two", "three", "four"]
+        assert len(toy.calls) == 1
+
+    def test_with_returns_the_proxy_and_leaving_early_cancels(
+        self, toy: CapturedRecords
+    ) -> None:
+        """`with stream as s` gives the proxy; leaving after one chunk records cancelled."""
+        stream = open_stream()
+        with stream as inner:
+            assert inner is stream
+            for word in inner:
+                assert word == "one"
+                break
+        [record] = toy.calls
+        assert record["status"] == "cancelled"
+        assert record["output"]["text"] == "one"
+
+    def test_close_cancels_once(self, toy: CapturedRecords) -> None:
+        """close() then exhaustion attempts: still exactly one record."""
+        stream = open_stream()
+        next(stream)
+        stream.close()
+        stream.close()
+        assert list(stream) == []
+        assert [r["status"] for r in toy.calls] == ["cancelled"]
+
+    def test_an_error_mid_stream_keeps_partial_output(self, toy: CapturedRecords) -> None:
+        """The SDK's exception propagates as is; the record has status error and the partial text."""
+        stream = open_stream(fail_after=2)
+        seen = []
+        with pytest.raises(toy_sdk.ToyError) as info:
+            for word in stream:
+                seen.append(word)
+        assert seen == ["one", "two"]
+        [record] = toy.calls
+        assert record["status"] == "error"
+        assert record["error"]["message"] == info.value.message
+        assert record["output"]["text"] == "one two"
+
+    def test_an_abandoned_stream_is_recorded_when_collected(self, toy: CapturedRecords) -> None:
+        """A stream the app drops half-read still yields its one record."""
+        stream = open_stream()
+        next(stream)
+        del stream
+        gc.collect()
+        [record] = toy.calls
+        assert record["status"] == "cancelled"
+        assert record["output"]["text"] == "one"
+
+    def test_breaking_a_loop_does_not_end_the_record(self, toy: CapturedRecords) -> None:
+        """The app may resume iterating after `break`: the record waits for the real end."""
+        stream = open_stream()
+        for word in stream:
+            break
+        rest = list(stream)
+        assert [word, *rest] == ["one", "two", "three", "four"]
+        [record] = toy.calls
+        assert record["status"] == "ok"
+        assert record["output"]["text"] == "one two three four"
+
+
+class TestAsyncStreams:
+    async def test_async_iteration_records_once(self, toy: CapturedRecords) -> None:
+        """`async for` to the end: one ok record with the whole text."""
+        stream = await toy_sdk.Client().acreate(messages=MESSAGES, model="toy-1", stream=True)
+        assert isinstance(stream, toy_sdk.AsyncStream)
+        words = [w async for w in stream]
+        assert words == ["one", "two", "three", "four"]
+        [record] = toy.calls
+        assert (record["status"], record["output"]["text"]) == ("ok", "one two three four")
+
+    async def test_async_with_returns_proxy_and_early_exit_cancels(
+        self, toy: CapturedRecords
+    ) -> None:
+        """`async with` yields the proxy; leaving early records cancelled with partial text."""
+        stream = await toy_sdk.Client().acreate(messages=MESSAGES, model="toy-1", stream=True)
+        async with stream as inner:
+            assert inner is stream
+            assert await inner.__anext__() == "one"
+        [record] = toy.calls
+        assert (record["status"], record["output"]["text"]) == ("cancelled", "one")
+
+    async def test_async_close_cancels(self, toy: CapturedRecords) -> None:
+        """await stream.close() ends the record once."""
+        stream = await toy_sdk.Client().acreate(messages=MESSAGES, model="toy-1", stream=True)
+        await stream.close()
+        await stream.close()
+        assert [r["status"] for r in toy.calls] == ["cancelled"]
