@@ -1,0 +1,99 @@
+"""What to look for at each level, and merging what the tiers found.
+
+A :class:`Detector` only finds spans; replacing them (and any key used to
+hash them) stays with :mod:`llmlog.redaction` in the app's process. That keeps
+the worker process stateless and the redaction key out of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from llmlog._redact_secrets import CustomPatterns, Span, find_secrets
+
+LEVELS_WITH_PRESIDIO = frozenset({"pii", "ner"})
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """Everything that decides what a detector finds; plain data, so it can cross a pipe."""
+
+    level: str
+    patterns: tuple[tuple[str, str], ...] = ()
+    deny: tuple[str, ...] = ()
+    ner_model: str = ""
+
+    @property
+    def uses_presidio(self) -> bool:
+        return self.level in LEVELS_WITH_PRESIDIO
+
+    def to_wire(self) -> list[object]:
+        return [self.level, [list(p) for p in self.patterns], list(self.deny), self.ner_model]
+
+    @classmethod
+    def from_wire(cls, data: Sequence[object]) -> DetectorConfig:
+        level, patterns, deny, ner_model = data
+        assert isinstance(patterns, list) and isinstance(deny, list)
+        return cls(
+            level=str(level),
+            patterns=tuple((str(e), str(r)) for e, r in patterns),
+            deny=tuple(str(t) for t in deny),
+            ner_model=str(ner_model),
+        )
+
+
+class Detector:
+    """Finds the spans to redact in texts, for one :class:`DetectorConfig`."""
+
+    def __init__(self, config: DetectorConfig) -> None:
+        self.config = config
+        self._custom = CustomPatterns(dict(config.patterns), config.deny)
+        self._ner_model = config.ner_model if config.level == "ner" else None
+
+    def find(self, text: str) -> list[Span]:
+        """Merged, non-overlapping spans, in order."""
+        if self.config.level == "off" or not text:
+            return []
+        spans = find_secrets(text)
+        if self._custom:
+            spans += self._custom.find(text)
+        if self.config.uses_presidio:
+            from llmlog._redact_presidio import find_pii
+
+            spans += without_overlaps(find_pii(text, self._ner_model), spans)
+        return merge_spans(spans)
+
+    def find_all(self, texts: Iterable[str]) -> list[list[Span]]:
+        return [self.find(text) for text in texts]
+
+
+def without_overlaps(spans: Iterable[Span], winners: Sequence[Span]) -> list[Span]:
+    """``spans`` minus those overlapping a winner.
+
+    The vendor-anchored secret patterns are more specific than presidio's: a
+    token in ``https://TOKEN@github.com`` is an API key, not an email address.
+    """
+    return [s for s in spans if not any(s[0] < w[1] and w[0] < s[1] for w in winners)]
+
+
+def merge_spans(spans: Iterable[Span]) -> list[Span]:
+    """Overlapping spans become one covering all of them, named after the longest.
+
+    Covering the union matters more than the label: a partly replaced value
+    (an email whose domain was also matched as something else) must not leak.
+    """
+    merged: list[Span] = []
+    longest: list[int] = []
+    for start, end, entity in sorted(spans, key=lambda s: (s[0], -(s[1] - s[0]), s[2])):
+        if end <= start:
+            continue
+        if merged and start < merged[-1][1]:
+            m_start, m_end, m_entity = merged[-1]
+            if end - start > longest[-1]:
+                m_entity, longest[-1] = entity, end - start
+            merged[-1] = (m_start, max(m_end, end), m_entity)
+        else:
+            merged.append((start, end, entity))
+            longest.append(end - start)
+    return merged

@@ -1,0 +1,78 @@
+"""What a found value is replaced with: a tag, a per-record number, or a keyed hash.
+
+An operator instance lives for one record, so ``numbered`` restarts at 1 for
+every record while ``hash`` (keyed with ``LLMLOG_REDACT_KEY``) gives the same
+token for the same value in every record and process. The key never leaves
+this module and is never logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections import Counter
+from collections.abc import Callable, Sequence
+
+from llmlog._redact_secrets import Span
+
+# Given (entity, value) returns the replacement text.
+Replacer = Callable[[str, str], str]
+MIN_KEY_BYTES = 16
+_HASH_HEX_CHARS = 16
+
+
+def tag(entity: str, _value: str) -> str:
+    """``<EMAIL_ADDRESS>``: says what was there, nothing more."""
+    return f"<{entity}>"
+
+
+class Numbered:
+    """``<EMAIL_ADDRESS_1>``: the same value gets the same number within one record."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, str], int] = {}
+        self._next: Counter[str] = Counter()
+
+    def __call__(self, entity: str, value: str) -> str:
+        number = self._seen.get((entity, value))
+        if number is None:
+            self._next[entity] += 1
+            number = self._seen[(entity, value)] = self._next[entity]
+        return f"<{entity}_{number}>"
+
+
+class KeyedHash:
+    """``<EMAIL_ADDRESS:9f86d081884c7d65>``: HMAC-SHA256 of the value, stable everywhere.
+
+    Keyed, because phone numbers and SSNs are few enough to brute-force from a
+    plain hash.
+    """
+
+    def __init__(self, key: str) -> None:
+        self._key = key.encode("utf-8")
+
+    def __call__(self, entity: str, value: str) -> str:
+        digest = hmac.new(self._key, value.encode("utf-8"), hashlib.sha256).hexdigest()
+        return f"<{entity}:{digest[:_HASH_HEX_CHARS]}>"
+
+
+def operator_factory(name: str, key: str) -> Callable[[], Replacer]:
+    """A function returning a fresh replacer for each record."""
+    if name == "numbered":
+        return Numbered
+    if name == "hash":
+        keyed = KeyedHash(key)
+        return lambda: keyed
+    return lambda: tag
+
+
+def apply_spans(text: str, spans: Sequence[Span], replace: Replacer) -> str:
+    """``text`` with each (sorted, non-overlapping) span replaced."""
+    parts: list[str] = []
+    position = 0
+    for start, end, entity in spans:
+        parts.append(text[position:start])
+        parts.append(replace(entity, text[start:end]))
+        position = end
+    parts.append(text[position:])
+    return "".join(parts)

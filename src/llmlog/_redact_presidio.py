@@ -1,0 +1,159 @@
+"""The presidio tier, built to work offline with a curated recognizer set.
+
+Why curated: presidio's default registry tags model names, timestamps and
+request ids (DATE_TIME, URL, UUID, US_DRIVER_LICENSE...), which would destroy
+the most useful fields of an LLM log. Why offline by construction: the default
+engine downloads a spaCy model, and tldextract fetches the public suffix list
+with no timeout. Everything here is imported lazily, off the caller's thread.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from pathlib import Path
+from typing import Any, Final
+
+from llmlog._redact_secrets import Span
+
+SCORE_THRESHOLD: Final = 0.4
+# National formats are only found for these regions (international `+CC` numbers
+# are found for every region). Each region costs one phonenumbers pass.
+PHONE_REGIONS: Final = ("US", "GB", "DE", "FR", "IN", "BR")
+NER_ENTITIES: Final = ("PERSON", "LOCATION", "NRP")
+_QUIET_LOGGERS: Final = ("presidio-analyzer", "presidio_analyzer", "tldextract")
+
+# A phone match glued to a word, a dash or a dot is part of something else:
+# `claude-sonnet-4-5-20250929`, a UUID, a version, a file name.
+_GLUED_BEFORE: Final = re.compile(r"[\w\-./]$")
+_GLUED_AFTER: Final = re.compile(r"^[\w\-]|^\.\d")
+_DATE: Final = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# `v1.2.3.4`, `version 1.2.3.4`, `pkg==1.2.3.4`: a version, not an address.
+_VERSION_BEFORE: Final = re.compile(r"(?i)(?:\bv|\bversion:?\s*|\bver\.?\s*|[=<>~^]=?\s*)$")
+
+
+def ner_model_problem(model: str) -> str | None:
+    """Why the ``ner`` level cannot run with ``model``, or None if it can. Never downloads."""
+    try:
+        import spacy.util
+    except ImportError:
+        return "the `ner` redaction level needs spaCy: pip install 'presidio-analyzer'"
+    path = Path(model).expanduser()
+    if path.is_dir() and (path / "config.cfg").is_file():
+        return None
+    if spacy.util.is_package(model):
+        return None
+    return (
+        f"the `ner` redaction level needs the spaCy model {model!r}, which is not installed. "
+        f"Install it yourself (e.g. `pip install <wheel of {model}>` from your own index or "
+        "file; llmlog never downloads models), point LLMLOG_NER_MODEL at an installed "
+        "package or a model directory, or use LLMLOG_REDACT=pii"
+    )
+
+
+def quiet_loggers() -> None:
+    """Keep presidio's and tldextract's logging out of the host application's logs.
+
+    Only loggers the application has not configured itself are touched.
+    """
+    for name in _QUIET_LOGGERS:
+        log = logging.getLogger(name)
+        if log.handlers or log.level != logging.NOTSET:
+            continue
+        log.addHandler(logging.NullHandler())
+        log.propagate = False
+
+
+@functools.lru_cache(maxsize=4)
+def offline_analyzer(ner_model: str | None = None) -> Any:
+    """A presidio ``AnalyzerEngine`` that never touches the network (cached per model)."""
+    quiet_loggers()
+    from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+    from presidio_analyzer.nlp_engine import NoOpNlpEngine, SpacyNlpEngine
+    from presidio_analyzer.predefined_recognizers import (
+        CreditCardRecognizer,
+        CryptoRecognizer,
+        EmailRecognizer,
+        IbanRecognizer,
+        IpRecognizer,
+        PhoneRecognizer,
+        SpacyRecognizer,
+        UsItinRecognizer,
+        UsSsnRecognizer,
+    )
+    from tldextract import TLDExtract
+
+    # Our own extractor with no suffix-list URLs: the bundled snapshot, no fetch, no cache
+    # writes, and no change to tldextract's module default that the app may rely on.
+    offline_tld = TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+    class OfflineEmailRecognizer(EmailRecognizer):
+        def validate_result(self, pattern_text: str) -> bool:
+            return bool(offline_tld(pattern_text).fqdn)
+
+    recognizers = [
+        OfflineEmailRecognizer(),
+        PhoneRecognizer(supported_regions=PHONE_REGIONS),
+        CreditCardRecognizer(),
+        # Built in Python, IbanRecognizer is case-sensitive unless told otherwise.
+        IbanRecognizer(regex_flags=re.IGNORECASE | re.MULTILINE | re.DOTALL),
+        UsSsnRecognizer(),
+        UsItinRecognizer(),
+        IpRecognizer(),
+        CryptoRecognizer(),
+    ]
+    nlp_engine: Any
+    if ner_model is None:
+        nlp_engine = NoOpNlpEngine(models=[{"lang_code": "en", "model_name": "none"}])
+    else:
+        import spacy
+
+        nlp_engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": ner_model}])
+        # Set by hand so that presidio's load() (which may download) never runs.
+        nlp_engine.nlp = {"en": spacy.load(ner_model)}
+        recognizers.append(SpacyRecognizer(supported_entities=list(NER_ENTITIES)))
+    registry = RecognizerRegistry(supported_languages=["en"], recognizers=recognizers)
+    analyzer = AnalyzerEngine(registry=registry, supported_languages=["en"], nlp_engine=nlp_engine)
+    # Warm-up: the first call loads phonenumbers metadata and compiles regexes.
+    analyzer.analyze("warm up: a@example.com +1 212 555 0147", language="en")
+    return analyzer
+
+
+def find_pii(text: str, ner_model: str | None = None) -> list[Span]:
+    """PII spans in ``text`` found by the offline presidio engine, look-alikes removed."""
+    results = offline_analyzer(ner_model).analyze(
+        text, language="en", score_threshold=SCORE_THRESHOLD
+    )
+    return [
+        (r.start, r.end, r.entity_type)
+        for r in results
+        if not is_look_alike(text, r.start, r.end, r.entity_type)
+    ]
+
+
+def recognizer_spans(recognizers: list[Any], text: str) -> list[Span]:
+    """Spans from the app's own presidio recognizers, run directly (no NLP artifacts)."""
+    spans: list[Span] = []
+    for recognizer in recognizers:
+        for r in recognizer.analyze(text, recognizer.supported_entities, None) or ():
+            if r.score >= SCORE_THRESHOLD:
+                spans.append((r.start, r.end, r.entity_type))
+    return spans
+
+
+def is_look_alike(text: str, start: int, end: int, entity: str) -> bool:
+    """True for matches that are known to be something else in LLM traffic."""
+    value = text[start:end]
+    if entity == "PHONE_NUMBER":
+        return bool(
+            _GLUED_BEFORE.search(text[max(0, start - 1) : start])
+            or _GLUED_AFTER.search(text[end : end + 2])
+            or _DATE.match(value)
+        )
+    if entity == "IP_ADDRESS":
+        if ":" in value:  # IPv6: `c::d` in code has no digit; `::1` is no one's address
+            groups = [g for g in value.split(":") if g]
+            return not any(ch.isdigit() for ch in value) or len(groups) < 2
+        return bool(_VERSION_BEFORE.search(text[max(0, start - 10) : start]))
+    return False

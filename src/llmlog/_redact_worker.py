@@ -1,0 +1,216 @@
+"""The presidio tier in a worker process, so it never holds the app's GIL.
+
+A writer *thread* running presidio makes every app thread that wants the GIL
+back wait up to one switch interval (5 ms) per wake-up. Here the writer thread
+sends the texts over a pipe and waits on it (waiting releases the GIL); a child
+process does the matching and sends back spans only.
+
+The child is started lazily on first use, once per process (a forked child
+starts its own). It speaks length-prefixed JSON on stdin/stdout, is started with
+``python -P`` (the app's working directory cannot shadow modules) and
+``LLMLOG_ENABLED=0`` (it must not log itself), and it exits when its stdin
+closes, i.e. when the app exits or dies, so it never holds up interpreter exit.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import struct
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Final
+
+import orjson
+
+from llmlog._redact_detect import Detector, DetectorConfig
+from llmlog._redact_secrets import Span
+
+_HEADER: Final = struct.Struct(">I")
+# Generous: the first request waits for importing presidio and building the
+# engine (seconds on a loaded machine, more with a large spaCy model).
+START_TIMEOUT_S: Final = 120.0
+REQUEST_TIMEOUT_S: Final = 60.0
+_BOOT: Final = (
+    "import sys; sys.path.insert(0, sys.argv[1]); from llmlog._redact_worker import serve; serve()"
+)
+
+
+class WorkerError(RuntimeError):
+    """The worker process failed, died or timed out; the record's text must not be written."""
+
+
+class WorkerUnavailable(RuntimeError):
+    """No worker process can be started here (e.g. an embedded interpreter)."""
+
+
+class WorkerClient:
+    """The app side of one worker process; used from the writer thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._pid = os.getpid()
+
+    def find_all(self, config: DetectorConfig, texts: Sequence[str]) -> list[list[Span]]:
+        """Spans for each text, computed in the worker process."""
+        with self._lock:
+            if self._pid != os.getpid():  # forked: the pipes belong to the parent
+                self.forget()
+            first = self._proc is None
+            proc = self._proc or self._start()
+            timeout = START_TIMEOUT_S if first else REQUEST_TIMEOUT_S
+            payload = orjson.dumps([config.to_wire(), list(texts)])
+            try:
+                _write_frame(proc, payload, timeout)
+                reply = orjson.loads(_read_frame(proc, timeout + len(payload) / 50_000))
+            except (OSError, WorkerError, orjson.JSONDecodeError) as exc:
+                self._kill()
+                raise WorkerError(f"redaction worker failed: {exc}") from None
+            if reply[0] == "error":
+                raise WorkerError(f"redaction worker failed: {reply[1]}")
+            return [[(s, e, str(kind)) for s, e, kind in spans] for spans in reply[1]]
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        if not sys.executable or not hasattr(select, "poll"):
+            raise WorkerUnavailable("no interpreter to start, or no poll() on this platform")
+        package_root = str(Path(__file__).resolve().parent.parent)
+        env = dict(os.environ)
+        env.update(
+            LLMLOG_ENABLED="0",
+            TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS="",
+            HF_HUB_OFFLINE="1",
+            PYTHONWARNINGS="ignore",
+        )
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-P", "-c", _BOOT, package_root],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                env=env,
+                close_fds=True,
+            )
+        except OSError as exc:
+            raise WorkerUnavailable(f"cannot start {sys.executable}: {exc}") from None
+        return self._proc
+
+    def forget(self) -> None:
+        """In a forked child: drop the parent's worker without touching it."""
+        proc, self._proc = self._proc, None
+        self._pid = os.getpid()
+        if proc is not None:
+            for pipe in (proc.stdin, proc.stdout):
+                if pipe is not None:
+                    pipe.close()
+            proc.returncode = 0  # not ours to reap: the parent owns that process
+
+    def close(self, timeout: float = 1.0) -> None:
+        """Ask the worker to exit (EOF), kill it after ``timeout``."""
+        with self._lock:
+            proc, self._proc = self._proc, None
+            if proc is None or self._pid != os.getpid():
+                return
+            if proc.stdin is not None:
+                proc.stdin.close()
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
+
+    @property
+    def worker_pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    def _kill(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            proc.kill()
+            proc.wait()
+            for pipe in (proc.stdin, proc.stdout):
+                if pipe is not None:
+                    pipe.close()
+
+
+def _write_frame(proc: subprocess.Popen[bytes], payload: bytes, timeout: float) -> None:
+    assert proc.stdin is not None
+    fd, data = proc.stdin.fileno(), memoryview(_HEADER.pack(len(payload)) + payload)
+    deadline = time.monotonic() + timeout
+    while data:
+        _wait(fd, deadline, writable=True)
+        data = data[os.write(fd, data) :]
+
+
+def _read_frame(proc: subprocess.Popen[bytes], timeout: float) -> bytes:
+    assert proc.stdout is not None
+    fd, deadline = proc.stdout.fileno(), time.monotonic() + timeout
+    (size,) = _HEADER.unpack(_read_exact(fd, _HEADER.size, deadline))
+    return _read_exact(fd, size, deadline)
+
+
+def _read_exact(fd: int, size: int, deadline: float) -> bytes:
+    chunks, remaining = [], size
+    while remaining:
+        _wait(fd, deadline, writable=False)
+        chunk = os.read(fd, min(remaining, 1 << 20))
+        if not chunk:
+            raise WorkerError("the worker process exited")
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def _wait(fd: int, deadline: float, *, writable: bool) -> None:
+    # poll, not select: the app may hold more than FD_SETSIZE descriptors.
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT if writable else select.POLLIN)
+    left_ms = max(deadline - time.monotonic(), 0.0) * 1000
+    if not poller.poll(left_ms):
+        raise WorkerError("the worker process did not answer in time")
+
+
+_client = WorkerClient()
+
+
+def client() -> WorkerClient:
+    """This process's worker client (the worker itself starts on first use)."""
+    return _client
+
+
+def _after_fork_in_child() -> None:
+    _client._lock = threading.Lock()  # the parent's lock may have been held at fork
+    _client.forget()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def serve() -> None:
+    """The worker's main loop: read a request, answer with spans, until stdin closes."""
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # stray prints from libraries must not corrupt the protocol
+    source = sys.stdin.buffer
+    detectors: dict[DetectorConfig, Detector] = {}
+    while True:
+        header = source.read(_HEADER.size)
+        if len(header) < _HEADER.size:
+            return
+        (size,) = _HEADER.unpack(header)
+        reply: list[Any]
+        try:
+            config_wire, texts = orjson.loads(source.read(size))
+            config = DetectorConfig.from_wire(config_wire)
+            detector = detectors.get(config) or detectors.setdefault(config, Detector(config))
+            reply = ["ok", detector.find_all(texts)]
+        except Exception as exc:  # answer, never die: the app side reports it
+            reply = ["error", f"{type(exc).__name__}: {str(exc)[:300]}"]
+        body = orjson.dumps(reply)
+        out.write(_HEADER.pack(len(body)) + body)
+        out.flush()

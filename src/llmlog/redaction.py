@@ -1,0 +1,247 @@
+"""Redaction: secrets and PII removed from every free-text field before any sink.
+
+Levels (``LLMLOG_REDACT``):
+
+- ``off``: nothing is removed (llmlog says so once on stderr).
+- ``secrets``: API keys and tokens, JWTs, bearer tokens, private-key blocks,
+  ``password=``/``api_key=`` assignments, passwords in URLs. Plain ``re``,
+  run on the writer thread.
+- ``pii`` (default): ``secrets`` plus email, phone, payment card (Luhn), IBAN,
+  US SSN/ITIN, IP address and crypto wallet, through presidio with an offline
+  engine and a curated recognizer set.
+- ``ner``: ``pii`` plus person names, locations and nationalities/groups,
+  through a spaCy model the user has installed. Nothing is ever downloaded.
+
+For ``pii`` and ``ner`` the matching runs in a worker process, so a busy
+redactor never holds the application's GIL; the writer thread waits for it, so
+no record is ever written less redacted than configured.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Final
+
+from llmlog import _guard
+from llmlog._config import Settings
+from llmlog._record import TEXT_FIELDS
+from llmlog._redact_detect import Detector, DetectorConfig, merge_spans
+from llmlog._redact_operators import MIN_KEY_BYTES, Replacer, apply_spans, operator_factory
+from llmlog._redact_secrets import Span, compile_patterns
+from llmlog._redact_worker import WorkerUnavailable, client
+
+__all__ = ["FAILED_MARKER", "Redact", "add_recognizer", "remove_recognizer", "validate"]
+
+FAILED_MARKER: Final = "<REDACTION_FAILED>"
+"""What a field holds when redacting it failed: never its unredacted text."""
+
+# Keys whose values are identifiers the record defines, not free text. Inside the
+# app's own data (params such as `metadata`, template variables, tags) every key counts.
+_IDENTIFIER_KEYS: Final = frozenset(
+    {"type", "role", "id", "tool_call_id", "tool_use_id", "call_id", "mime", "sha256"}
+    | {"bytes", "index", "finish_reason", "status_code"}
+)
+_APP_DATA_FIELDS: Final = frozenset({"params", "template", "tags"})
+_NO_KEYS: Final[frozenset[str]] = frozenset()
+_SCALARS: Final = (int, float, bool, type(None))
+
+_app_recognizers: list[Any] = []
+
+
+def add_recognizer(recognizer: Any) -> None:
+    """Use one of your own presidio recognizers (e.g. a ``PatternRecognizer``) at every level
+    but ``off``. It runs on the writer thread, for every :class:`Redact` in this process."""
+    _app_recognizers.append(recognizer)
+
+
+def remove_recognizer(recognizer: Any) -> None:
+    """Stop using a recognizer given to :func:`add_recognizer`."""
+    _app_recognizers.remove(recognizer)
+
+
+def validate(settings: Settings) -> None:
+    """Fail fast, on the caller's thread, on settings redaction cannot honour.
+
+    Cheap for every level but ``ner`` (which checks that the spaCy model is
+    installed, without ever downloading it). Raises ``ValueError``.
+    """
+    _check_cheap(settings)
+    if settings.redact in ("pii", "ner") and importlib.util.find_spec("presidio_analyzer") is None:
+        raise ValueError(
+            f"LLMLOG_REDACT={settings.redact} needs presidio-analyzer, which is not installed: "
+            "pip install presidio-analyzer, or use LLMLOG_REDACT=secrets"
+        )
+    if settings.redact == "ner":
+        from llmlog._redact_presidio import ner_model_problem
+
+        problem = ner_model_problem(settings.ner_model)
+        if problem is not None:
+            raise ValueError(problem)
+
+
+def _check_cheap(settings: Settings) -> None:
+    if settings.redact == "off":
+        _guard.warn_once(
+            "redact_off", "LLMLOG_REDACT=off: prompts and outputs are logged unredacted"
+        )
+    key_bytes = len(settings.redact_key.encode("utf-8"))
+    if settings.redact_operator == "hash" and not key_bytes:
+        raise ValueError(
+            "LLMLOG_REDACT_OPERATOR=hash needs a secret key: set LLMLOG_REDACT_KEY "
+            f"(at least {MIN_KEY_BYTES} bytes, kept out of the logs)"
+        )
+    if 0 < key_bytes < MIN_KEY_BYTES:
+        raise ValueError(
+            f"LLMLOG_REDACT_KEY is too short ({key_bytes} bytes): "
+            f"use at least {MIN_KEY_BYTES} random bytes"
+        )
+    compile_patterns(settings.redact_patterns)
+
+
+class Redact:
+    """Processor returning a new event dict whose free-text fields are redacted.
+
+    Never mutates what it is given (those may be the app's own objects), never
+    touches ids, model names, timestamps or numbers, and records
+    ``redactions: {ENTITY_TYPE: count}``. Runs on the writer thread only.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        recognizers: Iterable[Any] = (),
+        *,
+        in_process: bool = False,
+    ) -> None:
+        """``recognizers``: your own presidio recognizers, for this processor only.
+
+        ``in_process=True`` runs presidio on the calling thread instead of the
+        worker process (for comparison in benchmarks; it costs the app GIL time).
+        """
+        _check_cheap(settings)
+        self.level = settings.redact
+        self._config = DetectorConfig(
+            level=settings.redact,
+            patterns=tuple(sorted(settings.redact_patterns.items())),
+            deny=tuple(settings.redact_deny),
+            ner_model=settings.ner_model,
+        )
+        self._new_replacer = operator_factory(settings.redact_operator, settings.redact_key)
+        self._recognizers = list(recognizers)
+        self._in_process = in_process or not self._config.uses_presidio
+        self._local: Detector | None = None
+
+    def warm_up(self) -> None:
+        """Start the worker and build the engine now (call on the writer thread)."""
+        self._find_all(["warm up"])
+
+    def __call__(self, logger: Any, method_name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+        if self.level == "off":
+            return event_dict
+        fields = {
+            name: event_dict[name] for name in TEXT_FIELDS if event_dict.get(name) is not None
+        }
+        skips = {name: _skipped_keys(name) for name in fields}
+        texts = list(
+            dict.fromkeys(s for name, value in fields.items() for s in _texts(value, skips[name]))
+        )
+        out = dict(event_dict)
+        counts: Counter[str] = Counter(event_dict.get("redactions") or {})
+        try:
+            found = dict(zip(texts, self._find_all(texts), strict=True))
+        except Exception as exc:
+            out.update(dict.fromkeys(fields, FAILED_MARKER))
+            out["redactions"] = dict(counts)
+            _guard.report_internal_error(exc, "redaction")
+            return out
+        replace = _TextReplacer(found, self._new_replacer(), counts)
+        for name, value in fields.items():
+            try:
+                out[name] = _rebuild(value, replace, skips[name])
+            except Exception as exc:
+                out[name] = FAILED_MARKER
+                _guard.report_internal_error(exc, f"redaction of {name}")
+        out["redactions"] = dict(counts)
+        return out
+
+    def _find_all(self, texts: list[str]) -> list[list[Span]]:
+        if not texts:
+            return []
+        found = self._detect(texts)
+        recognizers = self._recognizers + _app_recognizers
+        if recognizers:
+            from llmlog._redact_presidio import recognizer_spans
+
+            found = [
+                merge_spans(spans + recognizer_spans(recognizers, text))
+                for spans, text in zip(found, texts, strict=True)
+            ]
+        return found
+
+    def _detect(self, texts: list[str]) -> list[list[Span]]:
+        if not self._in_process:
+            try:
+                return client().find_all(self._config, texts)
+            except WorkerUnavailable:
+                self._in_process = True  # same redaction, paid for on this thread
+        if self._local is None:
+            self._local = Detector(self._config)
+        return self._local.find_all(texts)
+
+
+class _TextReplacer:
+    """Replaces one record's strings, counting every replacement it makes."""
+
+    def __init__(
+        self, found: dict[str, list[Span]], replacer: Replacer, counts: Counter[str]
+    ) -> None:
+        self._found, self._replacer, self._counts = found, replacer, counts
+        self._done: dict[str, str] = {}
+
+    def __call__(self, text: str) -> str:
+        spans = self._found.get(text)
+        if not spans:
+            return text
+        self._counts.update(entity for _, _, entity in spans)
+        if text not in self._done:
+            self._done[text] = apply_spans(text, spans, self._replacer)
+        return self._done[text]
+
+
+def _skipped_keys(field_name: str) -> frozenset[str]:
+    return _NO_KEYS if field_name in _APP_DATA_FIELDS else _IDENTIFIER_KEYS
+
+
+def _texts(value: Any, skip: frozenset[str]) -> Iterator[str]:
+    """Every string that :func:`_rebuild` would pass to its replacer."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if key not in skip:
+                yield from _texts(item, skip)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            yield from _texts(item, skip)
+    elif not isinstance(value, _SCALARS):
+        yield str(value)
+
+
+def _rebuild(value: Any, replace: Callable[[str], str], skip: frozenset[str]) -> Any:
+    """A copy of ``value`` with every free-text string replaced; containers are new."""
+    if isinstance(value, str):
+        return replace(value)
+    if isinstance(value, dict):
+        return {
+            key: item if key in skip else _rebuild(item, replace, skip)
+            for key, item in value.items()
+        }
+    if isinstance(value, tuple):
+        return tuple(_rebuild(item, replace, skip) for item in value)
+    if isinstance(value, list | set | frozenset):
+        return [_rebuild(item, replace, skip) for item in value]
+    if isinstance(value, _SCALARS):
+        return value
+    return replace(str(value))  # an object would be rendered with str() anyway
