@@ -1,0 +1,235 @@
+"""Anthropic request kwargs -> model, params, system and messages of the record."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+
+import anthropic
+import httpx2
+import orjson
+import pydantic
+from anthropic.types import TextBlock
+
+from anthropic_fakes import PNG_B64
+from llmlog.instrumentors._anthropic_request import (
+    batch_request_summary,
+    is_sentinel,
+    messages_record,
+    params_record,
+    plain,
+    safe_headers,
+    system_text,
+)
+
+
+class TestSentinels:
+    def test_sdk_markers_are_sentinels(self) -> None:
+        """``omit`` and ``not_given`` mean "argument absent" and are recognised as such."""
+        assert is_sentinel(anthropic.omit)
+        assert is_sentinel(anthropic.not_given)
+
+    def test_ordinary_values_are_not_sentinels(self) -> None:
+        """None, False and empty containers are real values an app may send."""
+        for value in (None, False, 0, "", [], {}):
+            assert not is_sentinel(value)
+
+
+class TestSystem:
+    def test_string_system_prompt_is_kept_whole(self) -> None:
+        """A string system prompt is the text, unchanged."""
+        assert system_text("You are terse.") == "You are terse."
+
+    def test_text_blocks_are_joined_by_newlines(self) -> None:
+        """A list of text blocks (e.g. with cache_control) becomes one text."""
+        blocks = [
+            {"type": "text", "text": "Rule one.", "cache_control": {"type": "ephemeral"}},
+            {"type": "text", "text": "Rule two."},
+        ]
+        assert system_text(blocks) == "Rule one.\nRule two."
+
+    def test_pydantic_text_blocks_are_read_too(self) -> None:
+        """Blocks given as SDK objects are read like dicts."""
+        assert system_text([TextBlock(type="text", text="From a model.")]) == "From a model."
+
+    def test_absent_system_is_none(self) -> None:
+        """No system argument (or the SDK's omit marker) gives null, not an empty string."""
+        assert system_text(None) is None
+        assert system_text(anthropic.omit) is None
+
+
+class TestMessages:
+    def test_plain_messages_are_kept_as_sent(self) -> None:
+        """Role and content (string or blocks) pass through unchanged."""
+        messages = [
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": [{"type": "text", "text": "Hello"}]},
+        ]
+        assert messages_record(messages) == messages
+
+    def test_result_is_a_new_container(self) -> None:
+        """The record never shares lists or dicts with the app's conversation."""
+        messages = [{"role": "user", "content": [{"type": "text", "text": "Hi"}]}]
+        recorded = messages_record(messages)
+        assert recorded is not None
+        recorded[0]["content"][0]["text"] = "changed"
+        assert messages[0]["content"][0]["text"] == "Hi"
+
+    def test_inline_base64_image_becomes_a_stub(self) -> None:
+        """The image bytes are never recorded: type, mime, decoded size and sha256 instead."""
+        image = {
+            "type": "image",
+            "source": {"type": "base64", "media_type": "image/png", "data": PNG_B64},
+        }
+        recorded = messages_record([{"role": "user", "content": [image, "x"]}])
+        assert recorded is not None
+        raw = base64.b64decode(PNG_B64)
+        assert recorded[0]["content"][0] == {
+            "type": "image",
+            "mime": "image/png",
+            "bytes": len(raw),
+            "sha256": hashlib.sha256(raw).hexdigest(),
+        }
+        assert PNG_B64 not in orjson.dumps(recorded).decode()
+
+    def test_inline_pdf_inside_a_tool_result_becomes_a_stub(self) -> None:
+        """Media nested in tool results is found too."""
+        document = {
+            "type": "document",
+            "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0="},
+        }
+        tool_result = {"type": "tool_result", "tool_use_id": "t1", "content": [document]}
+        recorded = messages_record([{"role": "user", "content": [tool_result]}])
+        assert recorded is not None
+        stub = recorded[0]["content"][0]["content"][0]
+        assert stub["type"] == "document"
+        assert stub["mime"] == "application/pdf"
+        assert stub["bytes"] == len(b"%PDF-")
+
+    def test_media_given_as_a_file_is_described_not_read(self) -> None:
+        """A file object is left unread (its position is the SDK's business)."""
+        handle = io.BytesIO(b"\x89PNG")
+        image = {"type": "image", "source": {"type": "base64", "media_type": "image/png"}}
+        image["source"]["data"] = handle  # type: ignore[index]
+        recorded = messages_record([{"role": "user", "content": [image]}])
+        assert recorded is not None
+        assert recorded[0]["content"][0]["bytes"] is None
+        assert handle.tell() == 0
+
+    def test_url_images_are_kept(self) -> None:
+        """An image by URL carries no bytes and stays as sent."""
+        image = {"type": "image", "source": {"type": "url", "url": "https://example.com/a.png"}}
+        assert messages_record([{"role": "user", "content": [image]}]) == [
+            {"role": "user", "content": [image]}
+        ]
+
+    def test_response_blocks_passed_back_are_dumped_to_plain_data(self) -> None:
+        """Apps pass ``response.content`` (SDK objects) back as the assistant turn."""
+        blocks = [TextBlock(type="text", text="Earlier answer")]
+        recorded = messages_record([{"role": "assistant", "content": blocks}])
+        assert recorded == [
+            {"role": "assistant", "content": [{"type": "text", "text": "Earlier answer"}]}
+        ]
+
+    def test_messages_from_a_consumed_iterator_are_unknown(self) -> None:
+        """A generator was used up by the SDK; the record says null rather than guessing."""
+        assert messages_record(iter([{"role": "user", "content": "x"}])) is None
+
+
+class TestParams:
+    def test_prompt_model_and_sentinels_are_not_params(self) -> None:
+        """Params are everything else the app chose; unset arguments are left out."""
+        kwargs = {
+            "model": "m",
+            "messages": [],
+            "system": "s",
+            "stream": True,
+            "max_tokens": 100,
+            "metadata": {"user_id": "u1"},
+            "thinking": {"type": "enabled", "budget_tokens": 1024},
+            "tool_choice": {"type": "auto"},
+            "tools": [{"name": "t", "input_schema": {"type": "object"}}],
+            "stop_sequences": anthropic.omit,
+            "timeout": anthropic.not_given,
+        }
+        assert params_record(kwargs) == {
+            "max_tokens": 100,
+            "metadata": {"user_id": "u1"},
+            "thinking": {"type": "enabled", "budget_tokens": 1024},
+            "tool_choice": {"type": "auto"},
+            "tools": [{"name": "t", "input_schema": {"type": "object"}}],
+        }
+
+    def test_sampling_settings_in_extra_body_are_kept(self) -> None:
+        """anthropic 2.x takes temperature and friends only through ``extra_body``."""
+        params = params_record({"max_tokens": 5, "extra_body": {"temperature": 0.2, "top_k": 5}})
+        assert params["extra_body"] == {"temperature": 0.2, "top_k": 5}
+
+    def test_output_format_type_is_named(self) -> None:
+        """``parse(output_format=Model)`` records the type's name, a JSON string."""
+
+        class Answer(pydantic.BaseModel):
+            value: int
+
+        params = params_record({"output_format": Answer})
+        assert params["output_format"].endswith("Answer")
+
+    def test_timeout_objects_become_text(self) -> None:
+        """Non-JSON leaves are written as their short repr, so the record always renders."""
+        params = params_record({"timeout": httpx2.Timeout(5.0)})
+        assert "5.0" in params["timeout"]
+        orjson.dumps(params)
+
+
+class TestHeaders:
+    def test_credentials_never_reach_the_record(self) -> None:
+        """Auth, key and token headers are dropped whatever their case."""
+        headers = {
+            "X-Api-Key": "sk-ant-secret",
+            "Authorization": "Bearer t",
+            "anthropic-beta": "tools-2024",
+            "X-Auth-Token": "t",
+        }
+        assert safe_headers(headers) == {"anthropic-beta": "tools-2024"}
+
+    def test_sdk_plumbing_headers_are_dropped(self) -> None:
+        """The raw-response wrappers' headers (one holds a class) are not the app's params."""
+        headers = {"X-Stainless-Raw-Response": "raw", "____stainless_override_cast_to": object}
+        assert safe_headers(headers) == {}
+
+    def test_extra_headers_param_left_out_when_nothing_remains(self) -> None:
+        """No empty ``extra_headers: {}`` in params after filtering."""
+        assert params_record({"extra_headers": {"x-api-key": "k"}}) == {}
+
+
+class TestPlain:
+    def test_bytes_become_a_stub(self) -> None:
+        """Binary values are summarized like media."""
+        stub = plain(b"abc")
+        assert stub["bytes"] == 3
+        assert stub["type"] == "binary"
+
+    def test_long_reprs_are_cut(self) -> None:
+        """An odd object never floods the record."""
+
+        class Odd:
+            def __repr__(self) -> str:
+                return "x" * 1000
+
+        assert len(plain(Odd())) < 300
+
+
+class TestBatches:
+    def test_shared_model_and_count_without_prompts(self) -> None:
+        """A batch records how many requests and their model, not every prompt."""
+        requests = [
+            {"custom_id": str(i), "params": {"model": "m1", "max_tokens": 5, "messages": []}}
+            for i in range(3)
+        ]
+        assert batch_request_summary(requests) == ("m1", {"requests": 3})
+
+    def test_mixed_models_leave_model_null(self) -> None:
+        """No single model to name: null, never a pick."""
+        requests = [{"params": {"model": "m1"}}, {"params": {"model": "m2"}}]
+        assert batch_request_summary(requests) == (None, {"requests": 2})
