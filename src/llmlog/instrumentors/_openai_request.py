@@ -1,0 +1,300 @@
+"""OpenAI request kwargs -> record fields: ``system``, ``messages``, ``params``, ``model``.
+
+Pure functions run on the writer thread over the kwargs snapshot taken at
+call time. Inline media (data URLs, base64 audio and files) never reaches the
+record: it becomes a :func:`~llmlog._record.media_stub`. Secrets in headers
+never reach it either.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+from llmlog._record import media_stub
+
+# Request kwargs that hold the prompt (per operation); they go to system/messages, not params.
+PROMPT_KEYS: Final[Mapping[str, frozenset[str]]] = {
+    "chat.completions": frozenset({"messages"}),
+    "responses": frozenset({"input", "instructions"}),
+    "completions": frozenset({"prompt"}),
+    "embeddings": frozenset({"input"}),
+    "images": frozenset({"prompt", "image", "mask"}),
+    "audio.transcriptions": frozenset({"file", "prompt"}),
+    "audio.translations": frozenset({"file", "prompt"}),
+    "audio.speech": frozenset({"input", "instructions"}),
+    "moderations": frozenset({"input"}),
+}
+# Kwargs that have their own record field.
+_OWN_FIELDS: Final = frozenset({"model", "stream"})
+# Headers that carry credentials, and the SDK's own bookkeeping headers.
+_SECRET_HEADERS: Final = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "api-key",
+        "x-api-key",
+        "openai-api-key",
+        "ocp-apim-subscription-key",
+        "cookie",
+    }
+)
+_SDK_HEADER_PREFIX: Final = "x-stainless-"
+_SYSTEM_ROLES: Final = frozenset({"system", "developer"})
+# Fields whose string value is raw base64 (no data: prefix), and the media kind it holds.
+_RAW_BASE64_FIELDS: Final = {"data": "audio", "file_data": "file"}
+
+
+def is_sentinel(value: Any) -> bool:
+    """``NOT_GIVEN`` / ``Omit``: the SDK's markers for "this argument was not passed"."""
+    cls = type(value)
+    return cls.__name__ in ("NotGiven", "Omit") and cls.__module__.startswith("openai")
+
+
+def plain(value: Any) -> Any:
+    """A JSON-ready copy of a request value; sentinels inside containers are dropped."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items() if not is_sentinel(v)}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [plain(v) for v in value if not is_sentinel(v)]
+    if isinstance(value, bytes | bytearray | memoryview):
+        return media_stub("bytes", None, bytes(value))
+    if inspect.isclass(value):
+        return _class_description(value)
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):
+        try:
+            return dump(mode="json", exclude_none=True, warnings=False)
+        except Exception:
+            return repr(value)
+    return repr(value)
+
+
+def _class_description(cls: type) -> dict[str, Any]:
+    """A response/text format given as a pydantic class: its name and JSON schema."""
+    described: dict[str, Any] = {"class": f"{cls.__module__}.{cls.__qualname__}"}
+    schema = getattr(cls, "model_json_schema", None)
+    if callable(schema):
+        with contextlib.suppress(Exception):
+            described["json_schema"] = schema()
+    return described
+
+
+def headers_for_record(headers: Any) -> dict[str, Any] | None:
+    """The app's ``extra_headers`` without credentials or the SDK's ``X-Stainless-*``."""
+    if not isinstance(headers, Mapping):
+        return None
+    kept = {
+        str(name): plain(value)
+        for name, value in headers.items()
+        if not is_sentinel(value)
+        and str(name).lower() not in _SECRET_HEADERS
+        and not str(name).lower().startswith(_SDK_HEADER_PREFIX)
+    }
+    return kept or None
+
+
+def params(kwargs: Mapping[str, Any], operation: str) -> dict[str, Any]:
+    """Every request argument except the prompt, the model and ``stream``."""
+    skip = PROMPT_KEYS.get(operation, frozenset()) | _OWN_FIELDS
+    out: dict[str, Any] = {}
+    for name, value in kwargs.items():
+        if name in skip or is_sentinel(value) or (value is None and name.startswith("extra_")):
+            continue
+        if name == "extra_headers":
+            headers = headers_for_record(value)
+            if headers:
+                out[name] = headers
+            continue
+        out[name] = plain(value)
+    return out
+
+
+def model_requested(kwargs: Mapping[str, Any]) -> str | None:
+    """The ``model`` argument (an Azure deployment name on Azure)."""
+    model = kwargs.get("model")
+    return model if isinstance(model, str) else None
+
+
+def stub_media(value: Any, key: str = "") -> Any:
+    """A JSON-ready copy of message content with inline media replaced by stubs."""
+    if isinstance(value, str):
+        if value.startswith("data:") and ";base64," in value[:200]:
+            header, _, payload = value.partition(",")
+            mime = header[5:].split(";", 1)[0] or None
+            kind = mime.split("/", 1)[0] if mime else "file"
+            return media_stub(_media_kind(kind), mime, payload)
+        if key in _RAW_BASE64_FIELDS and len(value) > 64:
+            return media_stub(_RAW_BASE64_FIELDS[key], None, value)
+        return value
+    if isinstance(value, Mapping):
+        stubbed = {str(k): stub_media(v, str(k)) for k, v in value.items() if not is_sentinel(v)}
+        if key == "input_audio" and isinstance(stubbed.get("data"), dict):
+            fmt = value.get("format")
+            stubbed["data"]["mime"] = f"audio/{fmt}" if isinstance(fmt, str) else None
+        return stubbed
+    if isinstance(value, list | tuple):
+        return [stub_media(v, key) for v in value]
+    if _is_file_like(value):
+        return file_stub(value)
+    if hasattr(value, "model_dump"):
+        return stub_media(plain(value), key)
+    return plain(value)
+
+
+def _media_kind(major: str) -> str:
+    return major if major in ("image", "audio", "video", "text") else "file"
+
+
+def _is_file_like(value: Any) -> bool:
+    return hasattr(value, "read") or type(value).__name__.endswith("Path")
+
+
+def file_stub(value: Any) -> dict[str, Any]:
+    """An uploaded file (bytes, path, open file or ``(name, content, mime)`` tuple) as a stub.
+
+    Open files are never read here (the app owns their position); bytes are
+    hashed so identical uploads group.
+    """
+    name: Any = None
+    mime: Any = None
+    content = value
+    if isinstance(value, tuple) and value:
+        name = value[0]
+        content = value[1] if len(value) > 1 else None
+        mime = value[2] if len(value) > 2 else None
+    if isinstance(content, bytes | bytearray | memoryview):
+        stub = media_stub("file", mime if isinstance(mime, str) else None, bytes(content))
+    else:
+        stub = {"type": "file", "mime": mime if isinstance(mime, str) else None}
+        name = name or getattr(content, "name", None) or (str(content) if content else None)
+    stub["name"] = str(name) if name is not None else None
+    return stub
+
+
+def _text_of(content: Any) -> str | None:
+    """The text of a message's content: a string, or the text parts joined."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list | tuple):
+        texts = [_field(p, "text") for p in content]
+        return "\n".join(t for t in texts if isinstance(t, str)) or None
+    return None
+
+
+def _field(obj: Any, name: str) -> Any:
+    if isinstance(obj, Mapping):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
+def _as_message(item: Any) -> Any:
+    if isinstance(item, Mapping):
+        return item
+    if hasattr(item, "model_dump"):
+        return plain(item)
+    return item
+
+
+def split_system(items: Iterable[Any]) -> tuple[list[str], list[Any]]:
+    """Leading system/developer messages -> system texts; the rest stays in place.
+
+    Only the leading ones move, so ``system`` + ``messages`` is still the
+    conversation exactly as sent; a developer message later on stays where it was.
+    """
+    system: list[str] = []
+    rest: list[Any] = []
+    leading = True
+    for raw in items:
+        item = _as_message(raw)
+        role = _field(item, "role")
+        if leading and role in _SYSTEM_ROLES:
+            text = _text_of(_field(item, "content"))
+            if text is not None:
+                system.append(text)
+                continue
+        leading = False
+        rest.append(item)
+    return system, rest
+
+
+def normalize_message(item: Any) -> Any:
+    """One chat message / Responses input item, JSON-ready, media stubbed."""
+    message = _as_message(item)
+    if isinstance(message, Mapping):
+        return stub_media(message)
+    return plain(message)
+
+
+def chat_prompt(kwargs: Mapping[str, Any]) -> tuple[str | None, list[Any] | None]:
+    """Chat Completions: (system, messages)."""
+    messages = kwargs.get("messages")
+    if not isinstance(messages, list | tuple):
+        return None, None
+    system, rest = split_system(messages)
+    return _joined(system), [normalize_message(m) for m in rest]
+
+
+def responses_prompt(kwargs: Mapping[str, Any]) -> tuple[str | None, list[Any] | None]:
+    """Responses: (``instructions`` + leading system/developer items, input items)."""
+    system: list[str] = []
+    instructions = kwargs.get("instructions")
+    if isinstance(instructions, str):
+        system.append(instructions)
+    items = kwargs.get("input")
+    if isinstance(items, str):
+        return _joined(system), [{"role": "user", "content": items}]
+    if not isinstance(items, list | tuple):
+        return _joined(system), None
+    leading, rest = split_system(items)
+    return _joined(system + leading), [normalize_message(m) for m in rest]
+
+
+def texts_prompt(value: Any) -> list[Any] | None:
+    """A ``prompt``/``input`` of text(s) or token arrays as user messages."""
+    if value is None or is_sentinel(value):
+        return None
+    if isinstance(value, str):
+        return [{"role": "user", "content": value}]
+    if isinstance(value, list | tuple):
+        if value and all(isinstance(v, int) for v in value):
+            return [{"role": "user", "content": {"tokens": len(value)}}]
+        return [
+            {"role": "user", "content": v if isinstance(v, str) else _token_or_part(v)}
+            for v in value
+        ]
+    return [{"role": "user", "content": plain(value)}]
+
+
+def _token_or_part(value: Any) -> Any:
+    if isinstance(value, list | tuple) and all(isinstance(v, int) for v in value):
+        return {"tokens": len(value)}
+    return stub_media(value)
+
+
+def media_prompt(kwargs: Mapping[str, Any], operation: str) -> list[Any] | None:
+    """Images / audio: the text prompt and the uploaded files (as stubs) as one user message."""
+    parts: list[Any] = []
+    for name in ("prompt", "input"):
+        text = kwargs.get(name)
+        if isinstance(text, str) and name in PROMPT_KEYS.get(operation, ()):
+            parts.append({"type": "text", "text": text})
+    for name in ("file", "image", "mask"):
+        upload = kwargs.get(name)
+        if upload is None or is_sentinel(upload) or name not in PROMPT_KEYS.get(operation, ()):
+            continue
+        uploads = upload if isinstance(upload, list) else [upload]
+        parts.extend({"type": name, name: file_stub(u)} for u in uploads)
+    if not parts:
+        return None
+    if len(parts) == 1 and parts[0].get("type") == "text":
+        return [{"role": "user", "content": parts[0]["text"]}]
+    return [{"role": "user", "content": parts}]
+
+
+def _joined(texts: list[str]) -> str | None:
+    return "\n\n".join(texts) if texts else None

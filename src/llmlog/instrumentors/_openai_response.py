@@ -1,0 +1,389 @@
+"""OpenAI response objects -> record fields: output, usage, response id and model.
+
+Pure functions run on the writer thread. Every reader accepts the SDK's
+pydantic model *or* the same data as a plain dict (what a raw response's
+JSON body decodes to), so ``with_raw_response`` is read without ever calling
+``.parse()`` behind the app's back.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from llmlog._record import STATUS_ERROR, empty_output, media_stub, usage_record
+from llmlog.instrumentors._openai_request import plain
+
+Reply = dict[str, Any]
+"""Record fields read from a response: response_id, response_model, output, usage (+ error)."""
+
+
+def field(obj: Any, name: str) -> Any:
+    """``obj.name`` for SDK models, ``obj[name]`` for decoded JSON; None when absent."""
+    if isinstance(obj, Mapping):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def raw_usage(usage: Any) -> Any:
+    """The provider's usage object exactly as it arrived (only the keys it sent)."""
+    if isinstance(usage, Mapping):
+        return dict(usage)
+    dump = getattr(usage, "model_dump", None)
+    if callable(dump):
+        try:
+            return dump(mode="json", exclude_unset=True, warnings=False)
+        except Exception:
+            return None
+    return None
+
+
+def completion_usage(usage: Any) -> dict[str, Any] | None:
+    """Chat / legacy ``CompletionUsage``; ``prompt_tokens`` already includes cached ones."""
+    if usage is None:
+        return None
+    prompt_details = field(usage, "prompt_tokens_details")
+    completion_details = field(usage, "completion_tokens_details")
+    return usage_record(
+        input_tokens=_int(field(usage, "prompt_tokens")),
+        output_tokens=_int(field(usage, "completion_tokens")),
+        cached_input_tokens=_int(field(prompt_details, "cached_tokens")),
+        cache_write_tokens=_int(field(prompt_details, "cache_write_tokens")),
+        reasoning_tokens=_int(field(completion_details, "reasoning_tokens")),
+        total_tokens=_int(field(usage, "total_tokens")),
+        raw=raw_usage(usage),
+    )
+
+
+def input_output_usage(usage: Any) -> dict[str, Any] | None:
+    """Responses / images / transcription usage (``input_tokens`` + ``output_tokens``)."""
+    if usage is None:
+        return None
+    input_details = field(usage, "input_tokens_details")
+    output_details = field(usage, "output_tokens_details")
+    return usage_record(
+        input_tokens=_int(field(usage, "input_tokens")),
+        output_tokens=_int(field(usage, "output_tokens")),
+        cached_input_tokens=_int(field(input_details, "cached_tokens")),
+        cache_write_tokens=_int(field(input_details, "cache_write_tokens")),
+        reasoning_tokens=_int(field(output_details, "reasoning_tokens")),
+        total_tokens=_int(field(usage, "total_tokens")),
+        raw=raw_usage(usage),
+    )
+
+
+def tool_call(call: Any) -> dict[str, Any]:
+    """A chat tool call, flat: ``{id, type, name, arguments}``."""
+    kind = field(call, "type") or "function"
+    if kind == "custom":
+        custom = field(call, "custom")
+        name, arguments = field(custom, "name"), field(custom, "input")
+    else:
+        function = field(call, "function")
+        name, arguments = field(function, "name"), field(function, "arguments")
+    return {"id": field(call, "id"), "type": kind, "name": name, "arguments": arguments}
+
+
+def chat_choice(choice: Any) -> dict[str, Any]:
+    """One ``choices[i]`` of a ChatCompletion as an ``output`` object."""
+    message = field(choice, "message")
+    output = empty_output()
+    output["text"] = _str(field(message, "content"))
+    output["refusal"] = _str(field(message, "refusal"))
+    output["finish_reason"] = field(choice, "finish_reason")
+    calls = [tool_call(c) for c in field(message, "tool_calls") or ()]
+    legacy_call = field(message, "function_call")
+    if legacy_call is not None:
+        calls.append(
+            {
+                "id": None,
+                "type": "function",
+                "name": field(legacy_call, "name"),
+                "arguments": field(legacy_call, "arguments"),
+            }
+        )
+    output["tool_calls"] = calls
+    parsed = field(message, "parsed")
+    if parsed is not None:
+        output["parsed"] = plain(parsed)
+    audio = field(message, "audio")
+    if audio is not None:
+        output["audio"] = audio_output(audio)
+    thinking = _str(field(message, "reasoning_content"))
+    if thinking:
+        output["thinking"] = thinking
+    return output
+
+
+def audio_output(audio: Any) -> dict[str, Any]:
+    """Generated audio: id and transcript kept, the base64 data replaced by a stub."""
+    data = field(audio, "data")
+    return {
+        "id": field(audio, "id"),
+        "transcript": field(audio, "transcript"),
+        "data": media_stub("audio", None, data) if isinstance(data, str) else None,
+    }
+
+
+def _with_choices(outputs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Choice 0 is the output; with ``n > 1`` every choice is also listed."""
+    if not outputs:
+        return empty_output()
+    output = dict(outputs[0])
+    if len(outputs) > 1:
+        output["choices"] = outputs
+    return output
+
+
+def _ids(obj: Any) -> Reply:
+    return {"response_id": _str(field(obj, "id")), "response_model": _str(field(obj, "model"))}
+
+
+def read_chat(completion: Any) -> Reply:
+    """ChatCompletion / ParsedChatCompletion."""
+    outputs = [chat_choice(c) for c in field(completion, "choices") or ()]
+    return {
+        **_ids(completion),
+        "output": _with_choices(outputs),
+        "usage": completion_usage(field(completion, "usage")),
+    }
+
+
+def read_completion(completion: Any) -> Reply:
+    """Legacy Completion."""
+    outputs = []
+    for choice in field(completion, "choices") or ():
+        output = empty_output()
+        output["text"] = _str(field(choice, "text"))
+        output["finish_reason"] = field(choice, "finish_reason")
+        outputs.append(output)
+    return {
+        **_ids(completion),
+        "output": _with_choices(outputs),
+        "usage": completion_usage(field(completion, "usage")),
+    }
+
+
+def responses_item_call(item: Any) -> dict[str, Any] | None:
+    """A tool call among a Response's output items (no result payloads, ever)."""
+    kind = field(item, "type")
+    if not isinstance(kind, str):
+        return None
+    if kind == "function_call":
+        return {
+            "id": field(item, "call_id"),
+            "type": "function",
+            "name": field(item, "name"),
+            "arguments": field(item, "arguments"),
+        }
+    if kind == "custom_tool_call":
+        return {
+            "id": field(item, "call_id"),
+            "type": "custom",
+            "name": field(item, "name"),
+            "arguments": field(item, "input"),
+        }
+    if kind.endswith("_call"):
+        return {
+            "id": field(item, "call_id") or field(item, "id"),
+            "type": kind,
+            "name": _str(field(item, "name")),
+            "arguments": _str(field(item, "arguments")),
+        }
+    return None
+
+
+def read_response(response: Any) -> Reply:
+    """Responses API ``Response`` / ``ParsedResponse`` (also a stream's terminal event)."""
+    texts: list[str] = []
+    refusals: list[str] = []
+    thinking: list[str] = []
+    calls: list[dict[str, Any]] = []
+    for item in field(response, "output") or ():
+        kind = field(item, "type")
+        if kind == "message":
+            for part in field(item, "content") or ():
+                part_type = field(part, "type")
+                if part_type == "output_text" and isinstance(field(part, "text"), str):
+                    texts.append(field(part, "text"))
+                elif part_type == "refusal" and isinstance(field(part, "refusal"), str):
+                    refusals.append(field(part, "refusal"))
+        elif kind == "reasoning":
+            for part in [*(field(item, "summary") or ()), *(field(item, "content") or ())]:
+                if isinstance(field(part, "text"), str):
+                    thinking.append(field(part, "text"))
+        else:
+            call = responses_item_call(item)
+            if call is not None:
+                calls.append(call)
+    output = empty_output()
+    output["text"] = "".join(texts) if texts else None
+    output["refusal"] = "".join(refusals) if refusals else None
+    output["tool_calls"] = calls
+    output["finish_reason"] = responses_finish_reason(response)
+    if thinking:
+        output["thinking"] = "\n".join(thinking)
+    parsed = _parsed_response(response)
+    if parsed is not None:
+        output["parsed"] = plain(parsed)
+    reply: Reply = {
+        **_ids(response),
+        "output": output,
+        "usage": input_output_usage(field(response, "usage")),
+    }
+    error = field(response, "error")
+    if error is not None and field(response, "status") == "failed":
+        reply["status"] = STATUS_ERROR
+        reply["error"] = {
+            "type": _str(field(error, "code")) or "response.failed",
+            "message": _str(field(error, "message")),
+            "status_code": None,
+            "body": plain(error),
+        }
+    return reply
+
+
+def responses_finish_reason(response: Any) -> str | None:
+    """``completed`` / ``failed`` ..., or why it is ``incomplete`` (e.g. ``max_output_tokens``)."""
+    status = _str(field(response, "status"))
+    if status == "incomplete":
+        reason = _str(field(field(response, "incomplete_details"), "reason"))
+        return reason or status
+    return status
+
+
+def _parsed_response(response: Any) -> Any:
+    if isinstance(response, Mapping) or not hasattr(response, "output_parsed"):
+        return None
+    try:
+        return response.output_parsed
+    except Exception:
+        return None
+
+
+def read_embeddings(response: Any) -> Reply:
+    """How many vectors and of what size; never the vectors themselves."""
+    data = field(response, "data") or []
+    output = empty_output()
+    output["embeddings"] = len(data)
+    output["dimensions"] = _dimensions(field(data[0], "embedding")) if data else None
+    usage = field(response, "usage")
+    return {
+        "response_id": None,
+        "response_model": _str(field(response, "model")),
+        "output": output,
+        "usage": None
+        if usage is None
+        else usage_record(
+            input_tokens=_int(field(usage, "prompt_tokens")),
+            total_tokens=_int(field(usage, "total_tokens")),
+            raw=raw_usage(usage),
+        ),
+    }
+
+
+def _dimensions(vector: Any) -> int | None:
+    if isinstance(vector, list):
+        return len(vector)
+    if isinstance(vector, str):  # encoding_format="base64": little-endian float32
+        try:
+            return len(base64.b64decode(vector)) // 4
+        except (binascii.Error, ValueError):
+            return None
+    return None
+
+
+def read_images(response: Any) -> Reply:
+    """Image URLs kept, generated base64 images stubbed, revised prompts as text."""
+    images = []
+    revised = []
+    for image in field(response, "data") or ():
+        b64 = field(image, "b64_json")
+        images.append(
+            {
+                "url": _str(field(image, "url")),
+                "b64_json": media_stub("image", None, b64) if isinstance(b64, str) else None,
+            }
+        )
+        if isinstance(field(image, "revised_prompt"), str):
+            revised.append(field(image, "revised_prompt"))
+    output = empty_output()
+    output["text"] = "\n".join(revised) if revised else None
+    output["images"] = images
+    return {
+        "response_id": None,
+        "response_model": None,
+        "output": output,
+        "usage": input_output_usage(field(response, "usage")),
+    }
+
+
+def read_transcript(response: Any) -> Reply:
+    """Transcription / translation: the text, and usage when billed in tokens."""
+    output = empty_output()
+    output["text"] = response if isinstance(response, str) else _str(field(response, "text"))
+    usage = field(response, "usage")
+    tokens = usage is not None and field(usage, "type") != "duration"
+    return {
+        "response_id": None,
+        "response_model": None,
+        "output": output,
+        "usage": input_output_usage(usage)
+        if tokens
+        else (None if usage is None else usage_record(raw=raw_usage(usage))),
+    }
+
+
+def read_speech(response: Any) -> Reply:
+    """Generated speech: only what the headers say (the audio body is the app's)."""
+    http = field(response, "response") or field(response, "http_response") or response
+    headers = field(http, "headers")
+    size = headers.get("content-length") if headers is not None else None
+    output = empty_output()
+    output["audio"] = {
+        "type": "audio",
+        "mime": headers.get("content-type") if headers is not None else None,
+        "bytes": int(size) if isinstance(size, str) and size.isdigit() else None,
+    }
+    return {"response_id": None, "response_model": None, "output": output, "usage": None}
+
+
+def read_moderation(response: Any) -> Reply:
+    """Which inputs were flagged and for which categories."""
+    results = []
+    for result in field(response, "results") or ():
+        categories = field(result, "categories")
+        flagged = plain(categories) if categories is not None else {}
+        results.append(
+            {
+                "flagged": bool(field(result, "flagged")),
+                "categories": sorted(k for k, v in flagged.items() if v is True),
+            }
+        )
+    output = empty_output()
+    output["moderation"] = results
+    return {**_ids(response), "output": output, "usage": None}
+
+
+READERS: Mapping[str, Callable[[Any], Reply]] = {
+    "chat.completions": read_chat,
+    "responses": read_response,
+    "completions": read_completion,
+    "embeddings": read_embeddings,
+    "images": read_images,
+    "audio.transcriptions": read_transcript,
+    "audio.translations": read_transcript,
+    "audio.speech": read_speech,
+    "moderations": read_moderation,
+}
+"""Non-stream result reader per ``operation``."""

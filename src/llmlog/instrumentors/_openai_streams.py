@@ -1,0 +1,308 @@
+"""OpenAI stream chunks/events -> the same record fields as a non-stream reply.
+
+Run on the writer thread over ``cap.chunks`` (every chunk the app received,
+in order). Streams may be partial (closed early, failed mid-way) and chunks
+may have empty ``choices`` (the ``include_usage`` chunk, Azure's filter
+results): the accumulators keep whatever arrived. No usage in the stream
+means ``usage: None``, never a guess.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from llmlog._record import STATUS_ERROR, empty_output, media_stub
+from llmlog.instrumentors._openai_response import (
+    Reply,
+    completion_usage,
+    field,
+    input_output_usage,
+    read_response,
+    responses_item_call,
+)
+
+
+class _Choice:
+    """What one ``choices[index]`` of a chat / completions stream has said so far."""
+
+    __slots__ = ("calls", "finish_reason", "refusal", "text", "thinking")
+
+    def __init__(self) -> None:
+        self.text: list[str] = []
+        self.refusal: list[str] = []
+        self.thinking: list[str] = []
+        self.calls: dict[int, dict[str, Any]] = {}
+        self.finish_reason: Any = None
+
+    def add_tool_call(self, fragment: Any) -> None:
+        """Ids, types and names arrive once per ``index``; ``arguments`` in pieces."""
+        index = field(fragment, "index")
+        call = self.calls.setdefault(
+            index if isinstance(index, int) else len(self.calls),
+            {"id": None, "type": "function", "name": None, "arguments": []},
+        )
+        if field(fragment, "id"):
+            call["id"] = field(fragment, "id")
+        if field(fragment, "type"):
+            call["type"] = field(fragment, "type")
+        self._add_function(call, field(fragment, "function") or field(fragment, "custom"))
+
+    def add_function_call(self, fragment: Any) -> None:
+        """The legacy ``function_call`` delta (one call, no index)."""
+        call = self.calls.setdefault(
+            -1, {"id": None, "type": "function", "name": None, "arguments": []}
+        )
+        self._add_function(call, fragment)
+
+    @staticmethod
+    def _add_function(call: dict[str, Any], function: Any) -> None:
+        if function is None:
+            return
+        if field(function, "name"):
+            call["name"] = field(function, "name")
+        piece = field(function, "arguments") or field(function, "input")
+        if isinstance(piece, str):
+            call["arguments"].append(piece)
+
+    def output(self) -> dict[str, Any]:
+        output = empty_output()
+        output["text"] = "".join(self.text) or None
+        output["refusal"] = "".join(self.refusal) or None
+        output["finish_reason"] = self.finish_reason
+        output["tool_calls"] = [
+            {**call, "arguments": "".join(call["arguments"])}
+            for _, call in sorted(self.calls.items(), key=lambda item: item[0])
+        ]
+        if self.thinking:
+            output["thinking"] = "".join(self.thinking)
+        return output
+
+
+def _outputs(choices: Mapping[int, _Choice]) -> dict[str, Any]:
+    outputs = [choice.output() for _, choice in sorted(choices.items())]
+    if not outputs:
+        return empty_output()
+    output = dict(outputs[0])
+    if len(outputs) > 1:
+        output["choices"] = outputs
+    return output
+
+
+def _index(choice: Any) -> int:
+    index = field(choice, "index")
+    return index if isinstance(index, int) else 0
+
+
+def accumulate_chat(chunks: Iterable[Any]) -> Reply:
+    """``ChatCompletionChunk``s -> text, tool calls assembled per index, finish reason, usage."""
+    choices: dict[int, _Choice] = {}
+    response_id = model = usage = None
+    for chunk in chunks:
+        response_id = response_id or field(chunk, "id")
+        model = model or field(chunk, "model")
+        if field(chunk, "usage") is not None:
+            usage = field(chunk, "usage")
+        for choice in field(chunk, "choices") or ():
+            state = choices.setdefault(_index(choice), _Choice())
+            delta = field(choice, "delta")
+            if delta is not None:
+                _add_chat_delta(state, delta)
+            if field(choice, "finish_reason") is not None:
+                state.finish_reason = field(choice, "finish_reason")
+    return {
+        "response_id": response_id,
+        "response_model": model,
+        "output": _outputs(choices),
+        "usage": completion_usage(usage),
+    }
+
+
+def _add_chat_delta(state: _Choice, delta: Any) -> None:
+    for name, parts in (
+        ("content", state.text),
+        ("refusal", state.refusal),
+        ("reasoning_content", state.thinking),
+    ):
+        piece = field(delta, name)
+        if isinstance(piece, str):
+            parts.append(piece)
+    for fragment in field(delta, "tool_calls") or ():
+        state.add_tool_call(fragment)
+    if field(delta, "function_call") is not None:
+        state.add_function_call(field(delta, "function_call"))
+
+
+def accumulate_completion(chunks: Iterable[Any]) -> Reply:
+    """Legacy ``Completion`` chunks -> text per choice, finish reason, usage."""
+    choices: dict[int, _Choice] = {}
+    response_id = model = usage = None
+    for chunk in chunks:
+        response_id = response_id or field(chunk, "id")
+        model = model or field(chunk, "model")
+        if field(chunk, "usage") is not None:
+            usage = field(chunk, "usage")
+        for choice in field(chunk, "choices") or ():
+            state = choices.setdefault(_index(choice), _Choice())
+            if isinstance(field(choice, "text"), str):
+                state.text.append(field(choice, "text"))
+            if field(choice, "finish_reason") is not None:
+                state.finish_reason = field(choice, "finish_reason")
+    return {
+        "response_id": response_id,
+        "response_model": model,
+        "output": _outputs(choices),
+        "usage": completion_usage(usage),
+    }
+
+
+_TERMINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
+_TEXT_DELTAS = {
+    "response.output_text.delta": "text",
+    "response.refusal.delta": "refusal",
+    "response.reasoning_summary_text.delta": "thinking",
+    "response.reasoning_text.delta": "thinking",
+}
+
+
+def accumulate_responses(events: Iterable[Any]) -> Reply:
+    """Responses events: the terminal event's full ``response`` when it came, else the deltas."""
+    events = list(events)
+    error_event = None
+    for event in reversed(events):
+        kind = field(event, "type")
+        if kind in _TERMINAL_EVENTS:
+            reply = read_response(field(event, "response"))
+            break
+        if kind == "error" and error_event is None:
+            error_event = event
+    else:
+        reply = _responses_from_deltas(events)
+    if error_event is not None:
+        reply["status"] = STATUS_ERROR
+        reply["error"] = {
+            "type": field(error_event, "code") or "error",
+            "message": field(error_event, "message"),
+            "status_code": None,
+            "body": {"code": field(error_event, "code"), "param": field(error_event, "param")},
+        }
+    return reply
+
+
+def _responses_from_deltas(events: list[Any]) -> Reply:
+    """A partial Responses stream (closed early or failed): rebuild what arrived."""
+    pieces: dict[str, list[str]] = {"text": [], "refusal": [], "thinking": []}
+    calls: dict[int, dict[str, Any]] = {}
+    response_id = model = None
+    for event in events:
+        kind = field(event, "type")
+        if kind in _TEXT_DELTAS and isinstance(field(event, "delta"), str):
+            pieces[_TEXT_DELTAS[kind]].append(field(event, "delta"))
+        elif kind in ("response.created", "response.in_progress", "response.queued"):
+            response = field(event, "response")
+            response_id = response_id or field(response, "id")
+            model = model or field(response, "model")
+        elif kind in ("response.output_item.added", "response.output_item.done"):
+            call = responses_item_call(field(event, "item"))
+            if call is not None:
+                call["arguments"] = [call["arguments"]] if call["arguments"] else []
+                calls[field(event, "output_index")] = call
+        elif kind == "response.function_call_arguments.delta":
+            call = calls.get(field(event, "output_index"))
+            if call is not None and isinstance(field(event, "delta"), str):
+                call["arguments"].append(field(event, "delta"))
+    output = empty_output()
+    output["text"] = "".join(pieces["text"]) or None
+    output["refusal"] = "".join(pieces["refusal"]) or None
+    output["tool_calls"] = [
+        {**call, "arguments": "".join(call["arguments"])} for _, call in sorted(calls.items())
+    ]
+    if pieces["thinking"]:
+        output["thinking"] = "".join(pieces["thinking"])
+    return {"response_id": response_id, "response_model": model, "output": output, "usage": None}
+
+
+def accumulate_images(events: Iterable[Any]) -> Reply:
+    """Image generation/edit events: final images (stubbed) and usage from ``*.completed``."""
+    images = []
+    usage = None
+    for event in events:
+        kind = field(event, "type")
+        if isinstance(kind, str) and kind.endswith(".completed"):
+            b64 = field(event, "b64_json")
+            images.append(
+                {"url": None, "b64_json": media_stub("image", None, b64) if b64 else None}
+            )
+            usage = field(event, "usage") or usage
+    output = empty_output()
+    output["images"] = images
+    return {
+        "response_id": None,
+        "response_model": None,
+        "output": output,
+        "usage": input_output_usage(usage),
+    }
+
+
+def accumulate_transcript(events: Iterable[Any]) -> Reply:
+    """Transcription events: the ``done`` text (or the deltas so far) and its usage."""
+    deltas: list[str] = []
+    text = usage = None
+    for event in events:
+        kind = field(event, "type")
+        if kind == "transcript.text.delta" and isinstance(field(event, "delta"), str):
+            deltas.append(field(event, "delta"))
+        elif kind == "transcript.text.done":
+            text = field(event, "text")
+            usage = field(event, "usage")
+    output = empty_output()
+    output["text"] = text if isinstance(text, str) else ("".join(deltas) or None)
+    return {
+        "response_id": None,
+        "response_model": None,
+        "output": output,
+        "usage": input_output_usage(usage),
+    }
+
+
+ACCUMULATORS: Mapping[str, Callable[[Iterable[Any]], Reply]] = {
+    "chat.completions": accumulate_chat,
+    "responses": accumulate_responses,
+    "completions": accumulate_completion,
+    "images": accumulate_images,
+    "audio.transcriptions": accumulate_transcript,
+}
+"""Stream accumulator per ``operation``."""
+
+
+def _chat_has_content(chunk: Any) -> bool:
+    for choice in field(chunk, "choices") or ():
+        delta = field(choice, "delta")
+        if field(delta, "content") or field(delta, "tool_calls") or field(delta, "refusal"):
+            return True
+        if field(delta, "function_call") or field(delta, "reasoning_content"):
+            return True
+    return False
+
+
+def _completion_has_content(chunk: Any) -> bool:
+    return any(field(choice, "text") for choice in field(chunk, "choices") or ())
+
+
+def _event_has_content(event: Any) -> bool:
+    kind = field(event, "type")
+    return isinstance(kind, str) and (
+        kind.endswith(".delta") or kind.endswith(".partial_image") or kind.endswith(".completed")
+    )
+
+
+CONTENT_TESTS: Mapping[str, Callable[[Any], bool]] = {
+    "chat.completions": _chat_has_content,
+    "completions": _completion_has_content,
+}
+"""``is_content(chunk)`` per operation (for ``ttft_ms``); other streams carry typed events."""
+
+
+def is_content_for(operation: str) -> Callable[[Any], bool]:
+    """The first-content test for a stream of ``operation``."""
+    return CONTENT_TESTS.get(operation, _event_has_content)

@@ -1,0 +1,362 @@
+"""The OpenAI instrumentor: what to patch in the ``openai`` SDK and how to read a call.
+
+Patch points are methods, listed as data in :data:`TARGETS`. The
+``chat.completions.stream()`` and ``responses.stream()`` helpers call
+``create`` (or ``retrieve``), so they are not patched themselves (one record,
+not two); ``parse()`` posts on its own, so it is. Azure, Bedrock and the
+module-level client use the same resource classes, so they are covered too.
+
+``on_result`` runs on the caller's thread and only picks a proxy or keeps a
+reference; ``extract`` builds the record fields on the writer thread.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from contextvars import ContextVar
+from typing import Any, Final
+
+from llmlog import _guard
+from llmlog._record import Capture
+from llmlog.instrumentors import _openai_request as request
+from llmlog.instrumentors._base import Provider, Target, Wrapper, finish
+from llmlog.instrumentors._openai_response import READERS, Reply
+from llmlog.instrumentors._openai_streams import ACCUMULATORS, is_content_for
+from llmlog.instrumentors._stream import AsyncStreamProxy, SyncStreamProxy
+
+_HELPER_HEADER: Final = "X-Stainless-Helper-Method"
+
+# (module, (sync class, async class), method names, record `method` prefix, operation)
+_TABLE: Final = (
+    (
+        "openai.resources.chat.completions.completions",
+        ("Completions", "AsyncCompletions"),
+        ("create", "parse"),
+        "chat.completions",
+        "chat.completions",
+    ),
+    (
+        "openai.resources.responses.responses",
+        ("Responses", "AsyncResponses"),
+        ("create", "parse", "retrieve"),
+        "responses",
+        "responses",
+    ),
+    (
+        "openai.resources.beta.responses.responses",
+        ("Responses", "AsyncResponses"),
+        ("create", "retrieve"),
+        "beta.responses",
+        "responses",
+    ),
+    (
+        "openai.resources.completions",
+        ("Completions", "AsyncCompletions"),
+        ("create",),
+        "completions",
+        "completions",
+    ),
+    (
+        "openai.resources.embeddings",
+        ("Embeddings", "AsyncEmbeddings"),
+        ("create",),
+        "embeddings",
+        "embeddings",
+    ),
+    (
+        "openai.resources.images",
+        ("Images", "AsyncImages"),
+        ("generate", "edit", "create_variation"),
+        "images",
+        "images",
+    ),
+    (
+        "openai.resources.audio.transcriptions",
+        ("Transcriptions", "AsyncTranscriptions"),
+        ("create",),
+        "audio.transcriptions",
+        "audio.transcriptions",
+    ),
+    (
+        "openai.resources.audio.translations",
+        ("Translations", "AsyncTranslations"),
+        ("create",),
+        "audio.translations",
+        "audio.translations",
+    ),
+    (
+        "openai.resources.audio.speech",
+        ("Speech", "AsyncSpeech"),
+        ("create",),
+        "audio.speech",
+        "audio.speech",
+    ),
+    (
+        "openai.resources.moderations",
+        ("Moderations", "AsyncModerations"),
+        ("create",),
+        "moderations",
+        "moderations",
+    ),
+)
+
+# Every patched async method is an ``async def`` (behind a sync ``required_args`` shim,
+# so introspection cannot tell): the table says so instead.
+TARGETS: Final[tuple[Target, ...]] = tuple(
+    Target(module, f"{cls}.{name}", f"{prefix}.{name}", operation, cls == classes[1])
+    for module, classes, names, prefix, operation in _TABLE
+    for name in names
+    for cls in classes
+)
+
+
+# ---------------------------------------------------------------------------- caller thread
+
+_helper_method: ContextVar[str | None] = ContextVar("llmlog_openai_helper", default=None)
+
+# What ``on_result`` does with a result, by the result's class.
+_PLAIN, _STREAM, _ASYNC_STREAM, _RAW_READ, _RAW_UNREAD = range(5)
+
+
+_kinds: dict[type, int] = {}
+
+
+def _result_kind(cls: type) -> int:
+    """Classify a result class once; later calls are a dict lookup."""
+    kind = _kinds.get(cls)
+    if kind is None:
+        kind = _kinds[cls] = _classify(cls)
+    return kind
+
+
+def _classify(cls: type) -> int:
+    from openai import AsyncStream, Stream
+
+    kinds: list[tuple[tuple[type, ...], int]] = [
+        ((Stream,), _STREAM),
+        ((AsyncStream,), _ASYNC_STREAM),
+    ]
+    try:  # private modules: a future SDK may move them, then raw results stay plain
+        from openai._legacy_response import LegacyAPIResponse
+        from openai._response import APIResponse, AsyncAPIResponse
+
+        kinds += [((LegacyAPIResponse,), _RAW_READ), ((APIResponse, AsyncAPIResponse), _RAW_UNREAD)]
+    except ImportError:  # pragma: no cover - depends on the SDK version
+        pass
+    for classes, kind in kinds:
+        if issubclass(cls, classes):
+            return kind
+    return _PLAIN
+
+
+def _stream_proxy(cap: Capture, stream: Any) -> Any:
+    proxy_class = (
+        AsyncStreamProxy if _result_kind(type(stream)) == _ASYNC_STREAM else SyncStreamProxy
+    )
+    return proxy_class(stream, cap, is_content_for(cap.operation))
+
+
+def _proxy_raw_stream(cap: Capture, raw: Any) -> Any:
+    """``with_raw_response.create(stream=True)``: the app's later ``.parse()`` yields our proxy.
+
+    ``LegacyAPIResponse.parse()`` caches what it builds, so building the stream
+    now and putting the proxy in its place changes nothing the app can see,
+    except that the chunks it reads are recorded.
+    """
+    cache = getattr(raw, "_parsed_by_type", None)
+    stream = raw.parse()
+    proxy = _stream_proxy(cap, stream)
+    if isinstance(cache, dict):
+        for key, value in cache.items():
+            if value is stream:
+                cache[key] = proxy
+    return raw
+
+
+def on_result(cap: Capture, result: Any) -> Any:
+    """What the app gets back: the result itself, or a proxy that finishes the record later."""
+    label = _helper_method.get()
+    if label is not None:
+        cap.method = label
+    kind = _result_kind(type(result))
+    if kind in (_STREAM, _ASYNC_STREAM):
+        return _stream_proxy(cap, result)
+    if cap.method.endswith(".retrieve") and cap.kwargs.get("stream") is not True:
+        return result  # fetching a stored response is not a model call: no record
+    if kind == _RAW_READ:
+        if getattr(result, "_stream", False):
+            return _proxy_raw_stream(cap, result)
+        cap.extra["body_read"] = True
+    finish(cap, result=result)
+    return result
+
+
+def _labelled(label: str) -> Wrapper:
+    """Helper-manager ``__enter__``: calls made inside are labelled with the helper's name."""
+
+    def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        token = _helper_method.set(label)
+        try:
+            return wrapped(*args, **kwargs)
+        finally:
+            _helper_method.reset(token)
+
+    return wrapper
+
+
+def _async_labelled(label: str) -> Wrapper:
+    async def wrapper(
+        wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        token = _helper_method.set(label)
+        try:
+            return await wrapped(*args, **kwargs)
+        finally:
+            _helper_method.reset(token)
+
+    return wrapper
+
+
+def _close_raw_stream(instance: Any) -> None:
+    raw_stream = getattr(instance, "_raw_stream", None)
+    if isinstance(raw_stream, SyncStreamProxy):
+        raw_stream._self_end(early=True)
+
+
+def _helper_close(
+    wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """``ChatCompletionStream.close()`` closes the HTTP response, bypassing our proxy: finish it."""
+    try:
+        return wrapped(*args, **kwargs)
+    finally:
+        with _guard.guarded("openai stream helper close"):
+            _close_raw_stream(instance)
+
+
+async def _async_helper_close(
+    wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    try:
+        return await wrapped(*args, **kwargs)
+    finally:
+        with _guard.guarded("openai stream helper close"):
+            raw_stream = getattr(instance, "_raw_stream", None)
+            if isinstance(raw_stream, AsyncStreamProxy):
+                raw_stream._self_end(early=True)
+
+
+_CHAT_STREAMING: Final = "openai.lib.streaming.chat._completions"
+_RESPONSES_STREAMING: Final = "openai.lib.streaming.responses._responses"
+_HELPER_WRAPPERS: Final[Mapping[str, Wrapper]] = {
+    "ChatCompletionStream.close": _helper_close,
+    "AsyncChatCompletionStream.close": _async_helper_close,
+    "ResponseStream.close": _helper_close,
+    "AsyncResponseStream.close": _async_helper_close,
+    "ResponseStreamManager.__enter__": _labelled("responses.stream"),
+    "AsyncResponseStreamManager.__aenter__": _async_labelled("responses.stream"),
+}
+HELPERS: Final[tuple[Target, ...]] = tuple(
+    Target(
+        _CHAT_STREAMING if qualname.startswith(("Chat", "AsyncChat")) else _RESPONSES_STREAMING,
+        qualname,
+        qualname,
+        "helper",
+        qualname.startswith("Async"),
+    )
+    for qualname in _HELPER_WRAPPERS
+)
+
+
+# ---------------------------------------------------------------------------- writer thread
+
+
+def request_fields(operation: str, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """``model``, ``params``, ``system`` and ``messages`` from the request kwargs."""
+    system: str | None = None
+    messages: list[Any] | None
+    if operation == "chat.completions":
+        system, messages = request.chat_prompt(kwargs)
+    elif operation == "responses":
+        system, messages = request.responses_prompt(kwargs)
+    elif operation == "completions":
+        messages = request.texts_prompt(kwargs.get("prompt"))
+    elif operation in ("embeddings", "moderations", "audio.speech"):
+        messages = request.texts_prompt(kwargs.get("input"))
+        instructions = kwargs.get("instructions")
+        system = instructions if isinstance(instructions, str) else None
+    else:
+        messages = request.media_prompt(kwargs, operation)
+    return {
+        "model": request.model_requested(kwargs),
+        "params": request.params(kwargs, operation),
+        "system": system,
+        "messages": messages,
+    }
+
+
+def _body(cap: Capture) -> Any:
+    """The response to read: the SDK object, or a raw response's decoded JSON body."""
+    result = cap.result
+    http = getattr(result, "http_response", None)
+    if http is None:
+        return result
+    if not cap.extra.get("body_read"):
+        return None  # with_streaming_response: the body is the app's to read
+    if cap.operation == "audio.speech":
+        return result
+    try:
+        return json.loads(http.content)
+    except ValueError:
+        return http.text  # e.g. a transcription with response_format="text"
+
+
+def _request_id(cap: Capture) -> str | None:
+    result = cap.result
+    request_id = getattr(result, "_request_id", None)
+    if isinstance(request_id, str):
+        return request_id
+    for name in ("http_response", "response"):
+        headers = getattr(getattr(result, name, None), "headers", None)
+        if headers is not None and hasattr(headers, "get"):
+            found = headers.get("x-request-id")
+            if isinstance(found, str):
+                return found
+    request_id = getattr(cap.error, "request_id", None)
+    return request_id if isinstance(request_id, str) else None
+
+
+def _helper_label(kwargs: Mapping[str, Any]) -> str | None:
+    headers = kwargs.get("extra_headers")
+    label = headers.get(_HELPER_HEADER) if isinstance(headers, Mapping) else None
+    return label if isinstance(label, str) else None
+
+
+def extract(cap: Capture) -> dict[str, Any]:
+    """Record fields for one call (writer thread)."""
+    fields = request_fields(cap.operation, cap.kwargs)
+    label = _helper_label(cap.kwargs)
+    if label is not None:
+        fields["method"] = label
+    reply: Reply | None = None
+    if cap.chunks is not None:
+        accumulate = ACCUMULATORS.get(cap.operation)
+        reply = accumulate(cap.chunks) if accumulate is not None else None
+    elif cap.result is not None:
+        body = _body(cap)
+        reply = READERS[cap.operation](body) if body is not None else None
+    if reply is not None:
+        fields.update(reply)
+    fields["request_id"] = _request_id(cap)
+    return fields
+
+
+PROVIDER: Final = Provider(
+    name="openai",
+    targets=TARGETS,
+    extract=extract,
+    on_result=on_result,
+    helpers=HELPERS,
+    helper_wrappers=_HELPER_WRAPPERS,
+)
