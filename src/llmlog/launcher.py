@@ -1,0 +1,169 @@
+"""``llmlog-run [options] COMMAND [ARGS...]``: run any Python program with llmlog on.
+
+Every option is a ``LLMLOG_*`` setting (generated from the settings table, so
+the two cannot drift). The launcher checks the values, exports them with
+``LLMLOG_ENABLED=1``, puts the bootstrap folder (which holds nothing but a
+``sitecustomize.py``) first on ``PYTHONPATH`` and then *execs* the command:
+the app keeps the launcher's pid, receives its signals directly and its exit
+status is the launcher's. Child Python processes inherit the environment and
+are logged too. ``python -I``, ``-E`` and ``-S`` skip ``PYTHONPATH`` or
+``site`` and so defeat the launcher.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import shutil
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from llmlog._config import Settings, default_label, env_name, type_label
+
+__all__ = ["BOOTSTRAP_DIR", "child_environment", "main"]
+
+#: The folder put first on ``PYTHONPATH``; it holds only ``sitecustomize.py``.
+BOOTSTRAP_DIR = str(Path(__file__).resolve().parent / "_bootstrap")
+#: Settings the launcher sets itself rather than taking as options.
+_IMPLIED = frozenset({"enabled"})
+_PROG = "llmlog-run"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse options, validate them, and exec the command (returns only on failure)."""
+    parser = _parser()
+    args = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
+    command = list(args.command)
+    if command[:1] == ["--"]:
+        command = command[1:]
+    if not command:
+        parser.print_usage(sys.stderr)
+        print(f"{_PROG}: error: no command given, e.g. {_PROG} python app.py", file=sys.stderr)
+        return 2
+    overrides = {
+        f.name: getattr(args, f.name) for f in _option_fields() if getattr(args, f.name) is not None
+    }
+    try:
+        env = child_environment(os.environ, overrides)
+    except _BadValue as bad:
+        print(f"{_PROG}: error: {bad}", file=sys.stderr)
+        return 2
+    _exec(command, env)
+
+
+def child_environment(base: Mapping[str, str], overrides: Mapping[str, Any]) -> dict[str, str]:
+    """The app's environment: ``base`` + ``LLMLOG_ENABLED=1`` + the options, bootstrap first.
+
+    Raises :class:`_BadValue` (a ``ValueError``) naming the option or variable
+    and the allowed values when a value is not valid.
+    """
+    env = dict(base)
+    for name, value in overrides.items():
+        env[env_name(name)] = _env_text(value)
+    env[env_name("enabled")] = "1"
+    for name in overrides:
+        try:
+            Settings.from_env({env_name(name): env[env_name(name)]})
+        except ValueError as exc:
+            raise _BadValue(f"argument --{_flag(name)}: {exc}") from None
+    try:
+        Settings.from_env(env)
+    except ValueError as exc:
+        raise _BadValue(f"from the environment: {exc}") from None
+    entries = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != BOOTSTRAP_DIR]
+    env["PYTHONPATH"] = os.pathsep.join([BOOTSTRAP_DIR, *entries])
+    return env
+
+
+class _BadValue(ValueError):
+    """A setting the launcher refuses before starting the app (exit status 2)."""
+
+
+def _exec(command: list[str], env: dict[str, str]) -> NoReturn:
+    program = command[0]
+    if os.sep not in program and shutil.which(program, path=env.get("PATH")) is None:
+        _die(127, f"command not found: {program}")
+    if os.sep in program and not os.path.exists(program):
+        _die(127, f"no such file: {program}")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execvpe(program, command, env)
+    except OSError as exc:
+        _die(126, f"cannot run {program}: {exc.strerror or exc}")
+
+
+def _die(status: int, message: str) -> NoReturn:
+    print(f"{_PROG}: {message}", file=sys.stderr)
+    raise SystemExit(status)
+
+
+def _option_fields() -> list[dataclasses.Field[Any]]:
+    return [f for f in dataclasses.fields(Settings) if f.name not in _IMPLIED]
+
+
+def _flag(name: str) -> str:
+    return name.replace("_", "-")
+
+
+def _env_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=_PROG,
+        usage=f"{_PROG} [options] COMMAND [ARGS...]",
+        description="Run COMMAND (any Python program or console script) with every OpenAI "
+        "and Anthropic SDK call logged. Each option sets the LLMLOG_* variable named in "
+        "its help; the command and its Python child processes inherit them.",
+        epilog="The command replaces llmlog-run (same pid, signals and exit status). "
+        "Exit status 2: bad option; 127: command not found. python -I, -E and -S "
+        "ignore PYTHONPATH or site and therefore run without llmlog.",
+    )
+    group = parser.add_argument_group("llmlog settings (default: the environment, else shown)")
+    for f in _option_fields():
+        help_text = f"{_plain(f.metadata['doc'])} [{env_name(f.name)}, default: {_shown(f)}]"
+        if isinstance(f.default, bool):
+            group.add_argument(
+                f"--{_flag(f.name)}",
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                help=help_text,
+            )
+        else:
+            group.add_argument(
+                f"--{_flag(f.name)}",
+                metavar=_metavar(f),
+                default=None,
+                help=help_text,
+            )
+    parser.add_argument("command", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    return parser
+
+
+def _metavar(f: dataclasses.Field[Any]) -> str:
+    choices = f.metadata["choices"]
+    if not choices:
+        return {"str": "TEXT"}.get(type_label(f), type_label(f).upper())
+    listed = "{" + ",".join(choices) + "}"
+    return listed + "[,...]" if isinstance(f.default, tuple) else listed
+
+
+def _shown(f: dataclasses.Field[Any]) -> str:
+    label = default_label(f)
+    return label if label else "none"
+
+
+def _plain(doc: str) -> str:
+    """Settings docs are Markdown (for the README); help text is plain."""
+    return doc.replace("`", "").replace("%", "%%")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
