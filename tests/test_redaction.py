@@ -1,0 +1,350 @@
+"""The redaction processor: what it removes, what it leaves, and how it fails."""
+
+from __future__ import annotations
+
+import copy
+import os
+import signal
+from typing import Any
+
+import httpx2
+import openai
+import pytest
+
+from data.redaction_corpus import LOOK_ALIKES, PII, SECRETS
+from llmlog import _guard
+from llmlog._config import Settings
+from llmlog._redact_worker import client
+from llmlog.redaction import FAILED_MARKER, Redact, add_recognizer, remove_recognizer, validate
+
+KEY = "0123456789abcdef-test-key"
+
+
+def redact(text: str, **settings: Any) -> str:
+    """Redact one user message with the given settings; return its new content."""
+    record = {"messages": [{"role": "user", "content": text}]}
+    out = Redact(Settings(**settings))(None, "info", record)
+    content: str = out["messages"][0]["content"]
+    return content
+
+
+def full_record() -> dict[str, Any]:
+    """A record with planted values in every free-text field and in fields never to touch."""
+    email = "jane.doe@example.com"
+    return {
+        "event": "llm.call",
+        "id": "01JD0000000000000000000000",
+        "ts": "2026-11-22T20:51:55.123456Z",
+        "request_id": "req_" + email,  # not free text: must stay even when it looks like PII
+        "response_id": "chatcmpl-AbC123",
+        "model": "gpt-4o-2024-08-06",
+        "system": f"You help {email}.",
+        "messages": [
+            {"role": "user", "content": [{"type": "text", "text": f"I am {email}"}]},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "call_1",
+                        "type": "function",
+                        "function": {"name": "lookup", "arguments": f'{{"email": "{email}"}}'},
+                    }
+                ],
+            },
+            {"role": "tool", "tool_call_id": "call_1", "content": f"found {email}"},
+        ],
+        "output": {
+            "text": f"Hello {email}",
+            "tool_calls": [{"id": "call_2", "arguments": {"to": email}}],
+            "finish_reason": "stop",
+            "refusal": None,
+            "parsed": {"contact": email, "age": 42},
+            "thinking": f"user is {email}",
+        },
+        "error": {
+            "type": "APIError",
+            "message": f"bad {email}",
+            "status_code": 400,
+            "body": {"m": email},
+        },
+        "template": {"name": "greet", "version": "3", "variables": {"who": email}},
+        "params": {"temperature": 0.2, "user": email, "metadata": {"id": email}, "stop": ("END",)},
+        "tags": [email, "prod"],
+        "usage": {"input_tokens": 12, "output_tokens": 5, "raw": {"note": email}},
+        "latency_ms": 123.4,
+    }
+
+
+class TestFields:
+    def test_every_free_text_field_is_redacted(self) -> None:
+        """Each field named in TEXT_FIELDS, at any depth and in every part, loses the value."""
+        out = Redact(Settings(redact="pii"))(None, "info", full_record())
+        for name in ("system", "messages", "output", "error", "template", "params", "tags"):
+            assert "jane.doe@example.com" not in repr(out[name]), name
+        assert out["messages"][1]["tool_calls"][0]["function"]["arguments"] == (
+            '{"email": "<EMAIL_ADDRESS>"}'
+        )
+        assert out["params"]["metadata"] == {"id": "<EMAIL_ADDRESS>"}
+        assert out["redactions"] == {"EMAIL_ADDRESS": 14}
+
+    def test_ids_models_timestamps_and_numbers_are_left_alone(self) -> None:
+        """Fields the record defines keep their exact values, even when they look like PII."""
+        before = full_record()
+        out = Redact(Settings(redact="pii"))(None, "info", full_record())
+        for name in ("id", "ts", "request_id", "response_id", "model", "usage", "latency_ms"):
+            assert out[name] == before[name], name
+        assert out["messages"][1]["tool_calls"][0]["id"] == "call_1"
+        assert out["messages"][2]["tool_call_id"] == "call_1"
+        assert out["output"]["parsed"]["age"] == 42
+        assert out["params"]["temperature"] == 0.2
+        assert out["params"]["stop"] == ("END",)
+        assert out["error"]["status_code"] == 400
+
+    def test_input_containers_are_never_mutated(self) -> None:
+        """The event dict and everything in it may be the app's own objects: all stay as given."""
+        record = full_record()
+        snapshot = copy.deepcopy(record)
+        out = Redact(Settings(redact="pii"))(None, "info", record)
+        assert record == snapshot
+        assert out is not record
+        assert out["messages"] is not record["messages"]
+        assert out["messages"][0]["content"] is not record["messages"][0]["content"]
+
+    def test_a_record_without_findings_says_so(self) -> None:
+        """``redactions`` is an empty dict when nothing was found; the text is unchanged."""
+        out = Redact(Settings(redact="pii"))(None, "info", {"messages": ["hello there"]})
+        assert out == {"messages": ["hello there"], "redactions": {}}
+
+    def test_level_off_returns_the_record_untouched(self) -> None:
+        """``off`` does no work at all."""
+        record = full_record()
+        assert Redact(Settings(redact="off"))(None, "info", record) is record
+
+    def test_objects_are_redacted_through_their_text(self) -> None:
+        """A value that is not plain data is rendered as text, so it is redacted as text."""
+
+        class Note:
+            def __str__(self) -> str:
+                return "write to jane.doe@example.com"
+
+        out = Redact(Settings(redact="pii"))(None, "info", {"params": {"note": Note()}})
+        assert out["params"]["note"] == "write to <EMAIL_ADDRESS>"
+
+
+class TestAccuracy:
+    """The planted corpus (tests/data/redaction_corpus.py): full recall, no false positives."""
+
+    @pytest.mark.parametrize(("entity", "template", "value"), SECRETS + PII)
+    def test_pii_level_catches_every_planted_value(
+        self, entity: str, template: str, value: str
+    ) -> None:
+        """At ``pii`` the whole value is replaced by its tag and nothing around it changes."""
+        text = template.format(v=value)
+        assert redact(text, redact="pii") == template.format(v=f"<{entity}>")
+
+    @pytest.mark.parametrize(("entity", "template", "value"), SECRETS)
+    def test_secrets_level_catches_every_planted_secret(
+        self, entity: str, template: str, value: str
+    ) -> None:
+        """At ``secrets`` every key, token and assigned password is replaced."""
+        text = template.format(v=value)
+        assert redact(text, redact="secrets") == template.format(v=f"<{entity}>")
+
+    @pytest.mark.parametrize(("entity", "template", "value"), PII)
+    def test_secrets_level_leaves_pii(self, entity: str, template: str, value: str) -> None:
+        """``secrets`` is what it says: emails, phones and cards pass through."""
+        text = template.format(v=value)
+        assert redact(text, redact="secrets") == text
+
+    @pytest.mark.parametrize("level", ["secrets", "pii"])
+    @pytest.mark.parametrize("text", LOOK_ALIKES)
+    def test_look_alikes_are_left_alone(self, level: str, text: str) -> None:
+        """Bad-checksum cards/IBANs, versions, model names, timestamps, ids and code stay."""
+        assert redact(text, redact=level) == text
+
+
+class TestOperators:
+    TEXT = "a@example.com, b@example.com, a@example.com"
+
+    def test_tag_is_the_default(self) -> None:
+        """Each value becomes ``<ENTITY_TYPE>``."""
+        assert redact(self.TEXT) == "<EMAIL_ADDRESS>, <EMAIL_ADDRESS>, <EMAIL_ADDRESS>"
+
+    def test_numbered_gives_one_number_per_value_within_a_record(self) -> None:
+        """Same value, same number; numbering restarts with every record."""
+        processor = Redact(Settings(redact="pii", redact_operator="numbered"))
+        record = {"system": "b@example.com", "messages": [self.TEXT]}
+        first = processor(None, "info", record)
+        assert first["system"] == "<EMAIL_ADDRESS_1>"
+        assert first["messages"] == ["<EMAIL_ADDRESS_2>, <EMAIL_ADDRESS_1>, <EMAIL_ADDRESS_2>"]
+        second = processor(None, "info", {"messages": ["a@example.com"]})
+        assert second["messages"] == ["<EMAIL_ADDRESS_1>"]
+
+    def test_hash_is_stable_across_records_and_instances_and_keyed(self) -> None:
+        """Same key and value give the same token everywhere; another key gives another."""
+        one = redact(self.TEXT, redact_operator="hash", redact_key=KEY)
+        two = redact("a@example.com", redact_operator="hash", redact_key=KEY)
+        other_key = redact("a@example.com", redact_operator="hash", redact_key=KEY + "x")
+        tokens = one.split(", ")
+        assert tokens[0] == tokens[2] == two != tokens[1]
+        assert two.startswith("<EMAIL_ADDRESS:") and two != other_key
+        assert KEY not in one
+
+    def test_counts_are_per_occurrence(self) -> None:
+        """``redactions`` counts every replaced occurrence, never the values."""
+        out = Redact(Settings(redact="pii"))(None, "info", {"messages": [self.TEXT, self.TEXT]})
+        assert out["redactions"] == {"EMAIL_ADDRESS": 6}
+
+
+class TestCustomDetection:
+    def test_user_patterns_and_deny_terms_apply_at_every_level(self) -> None:
+        """``redact_patterns`` and ``redact_deny`` work with ``secrets`` and ``pii`` alike."""
+        for level in ("secrets", "pii"):
+            out = redact(
+                "EMP-123456 works on project falcon (not falconry)",
+                redact=level,
+                redact_patterns={"EMPLOYEE_ID": r"EMP-\d{6}"},
+                redact_deny=("Project Falcon",),
+            )
+            assert out == "<EMPLOYEE_ID> works on <DENY_LIST> (not falconry)"
+
+    def test_presidio_recognizers_from_the_app(self) -> None:
+        """A recognizer passed to Redact or to add_recognizer is used; removal stops it."""
+        from presidio_analyzer import Pattern, PatternRecognizer
+
+        ticket = PatternRecognizer(
+            supported_entity="TICKET", patterns=[Pattern("ticket", r"\bTCK-\d{4}\b", 0.9)]
+        )
+        record = {"messages": ["see TCK-1234"]}
+        local = Redact(Settings(redact="secrets"), recognizers=[ticket])(None, "info", record)
+        assert local["messages"] == ["see <TICKET>"]
+        add_recognizer(ticket)
+        try:
+            assert redact("see TCK-1234", redact="pii") == "see <TICKET>"
+        finally:
+            remove_recognizer(ticket)
+        assert redact("see TCK-1234", redact="pii") == "see TCK-1234"
+
+
+class TestFailures:
+    @pytest.fixture
+    def reported(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Internal errors reported as in production (once on stderr), not raised."""
+        monkeypatch.delenv("LLMLOG_RAISE_INTERNAL_ERRORS")
+        _guard._reset_for_tests()
+
+    @pytest.mark.usefixtures("reported")
+    def test_a_failing_detector_writes_markers_and_reports_once(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Text fields become the marker (never the raw text); the failure is printed once."""
+
+        class Broken:
+            supported_entities = ["X"]
+
+            def analyze(self, *args: Any) -> list[Any]:
+                raise RuntimeError("recognizer bug")
+
+        processor = Redact(Settings(redact="secrets"), recognizers=[Broken()])
+        for _ in range(2):
+            out = processor(None, "info", full_record())
+            assert out["system"] == out["messages"] == out["output"] == FAILED_MARKER
+            assert out["model"] == "gpt-4o-2024-08-06"
+        assert capsys.readouterr().err.count("internal error in redaction") == 1
+        assert _guard.counts["bug:redaction"] == 2
+
+    @pytest.mark.usefixtures("reported")
+    def test_a_dead_worker_fails_one_record_and_is_restarted(self) -> None:
+        """If the worker process dies, that record gets markers and the next one is redacted."""
+        processor = Redact(Settings(redact="pii"))
+        processor.warm_up()
+        pid = client().worker_pid
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        failed = processor(None, "info", {"messages": ["a@example.com"]})
+        assert failed["messages"] == FAILED_MARKER
+        again = processor(None, "info", {"messages": ["a@example.com"]})
+        assert again["messages"] == ["<EMAIL_ADDRESS>"]
+        assert client().worker_pid not in (None, pid)
+
+
+class TestValidate:
+    def test_hash_needs_a_key(self) -> None:
+        """``hash`` without ``redact_key`` is refused, naming the variable to set."""
+        with pytest.raises(ValueError, match="LLMLOG_REDACT_KEY"):
+            validate(Settings(redact_operator="hash"))
+
+    def test_short_keys_are_refused_without_showing_them(self) -> None:
+        """A key under 16 bytes is refused; the message gives its length, not its value."""
+        with pytest.raises(ValueError, match=r"too short \(6 bytes\)") as info:
+            validate(Settings(redact_key="hunter"))
+        assert "hunter" not in str(info.value)
+
+    def test_invalid_patterns_are_named(self) -> None:
+        """A bad regex in ``redact_patterns`` is refused with the entity it belongs to."""
+        with pytest.raises(ValueError, match="ORDER"):
+            validate(Settings(redact_patterns={"ORDER": "ORD-(\\d+"}))
+
+    def test_ner_without_an_installed_model_fails_clearly(self) -> None:
+        """``ner`` with a model that is not installed says what to install; nothing is fetched."""
+        with pytest.raises(ValueError, match="not installed") as info:
+            validate(Settings(redact="ner", ner_model="en_core_web_sm"))
+        assert "en_core_web_sm" in str(info.value)
+        assert "never downloads" in str(info.value)
+
+    def test_valid_settings_pass(self) -> None:
+        """The defaults and a proper hash set-up are accepted."""
+        validate(Settings())
+        validate(Settings(redact_operator="hash", redact_key=KEY))
+
+    def test_off_says_once_that_prompts_are_logged_unredacted(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Turning redaction off is explicit: one line on stderr per process."""
+        _guard._reset_for_tests()
+        validate(Settings(redact="off"))
+        Redact(Settings(redact="off"))
+        assert capsys.readouterr().err.count("logged unredacted") == 1
+
+
+class TestThroughTheSDK:
+    def test_app_messages_stay_intact_while_the_record_is_redacted(self) -> None:
+        """A real OpenAI client call: the app's list is unchanged, the written record is not."""
+        from llmlog.testing import capture_records
+
+        def reply(request: httpx2.Request) -> httpx2.Response:
+            return httpx2.Response(
+                200,
+                json={
+                    "id": "chatcmpl-1",
+                    "object": "chat.completion",
+                    "created": 1,
+                    "model": "gpt-4o-2024-08-06",
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": "Noted, +1 415-555-0132."},
+                            "finish_reason": "stop",
+                        }
+                    ],
+                    "usage": {"prompt_tokens": 9, "completion_tokens": 4, "total_tokens": 13},
+                },
+            )
+
+        sdk = openai.OpenAI(
+            api_key="x", http_client=httpx2.Client(transport=httpx2.MockTransport(reply))
+        )
+        messages = [{"role": "user", "content": "I am jane.doe@example.com, call +1 415-555-0132"}]
+        snapshot = copy.deepcopy(messages)
+        with capture_records(redact="pii") as cap:
+            sdk.chat.completions.create(model="gpt-4o-2024-08-06", messages=messages)  # type: ignore[arg-type]
+            records = cap.calls
+        assert messages == snapshot
+        assert len(records) == 1
+        record = records[0]
+        assert "jane.doe" not in repr(record["messages"])
+        assert "<EMAIL_ADDRESS>" in repr(record["messages"])
+        assert record["output"]["text"] == "Noted, <PHONE_NUMBER>."
+        assert record["redactions"] == {"EMAIL_ADDRESS": 1, "PHONE_NUMBER": 2}
+        assert record["model"] == "gpt-4o-2024-08-06"
