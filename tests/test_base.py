@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+
 import pytest
 import wrapt
-from support import toy_instrumentor, toy_sdk
 
 from llmlog import _guard
 from llmlog.instrumentors import _base
 from llmlog.testing import CapturedRecords, capture_records
+from support import toy_instrumentor, toy_sdk
 
 MESSAGES = [{"role": "user", "content": "hello there world"}]
 
@@ -27,9 +28,7 @@ class TestCalls:
         assert record["status"] == "ok"
         assert record["latency_ms"] >= 0
 
-    def test_the_sdks_exception_propagates_as_the_same_object(
-        self, toy: CapturedRecords
-    ) -> None:
+    def test_the_sdks_exception_propagates_as_the_same_object(self, toy: CapturedRecords) -> None:
         """Same type, same object; the record says error with the status code."""
         client = toy_sdk.Client()
         with pytest.raises(toy_sdk.ToyError) as info:
@@ -64,9 +63,16 @@ class TestCalls:
             await asyncio.sleep(10)
 
         with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(toy_sdk.Client, "acreate", wrapt.FunctionWrapper(
-                slow, _base.make_wrapper(toy_instrumentor.PROVIDER, toy_instrumentor.PROVIDER.targets[1])
-            ))
+            mp.setattr(
+                toy_sdk.Client,
+                "acreate",
+                wrapt.FunctionWrapper(
+                    slow,
+                    _base.make_wrapper(
+                        toy_instrumentor.PROVIDER, toy_instrumentor.PROVIDER.targets[1]
+                    ),
+                ),
+            )
             task = asyncio.ensure_future(toy_sdk.Client().acreate(messages=MESSAGES, model="m"))
             await asyncio.sleep(0.01)
             task.cancel()
@@ -78,7 +84,10 @@ class TestCalls:
 
 class TestNeverHarmsTheApp:
     def test_a_bug_in_extraction_leaves_the_call_unharmed(
-        self, toy: CapturedRecords, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+        self,
+        toy: CapturedRecords,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
     ) -> None:
         """Extraction blowing up: the app still gets its answer; stderr says so once."""
         monkeypatch.setenv("LLMLOG_RAISE_INTERNAL_ERRORS", "0")
@@ -145,8 +154,10 @@ class TestInstallation:
         """A patch-table row naming something this SDK version lacks is not fatal."""
         provider = _base.Provider(
             name="toy",
-            targets=(*toy_instrumentor.PROVIDER.targets,
-                     _base.Target(toy_instrumentor.MODULE, "Client.gone", "gone", "chat", False)),
+            targets=(
+                *toy_instrumentor.PROVIDER.targets,
+                _base.Target(toy_instrumentor.MODULE, "Client.gone", "gone", "chat", False),
+            ),
             extract=toy_instrumentor.extract,
             on_result=toy_instrumentor.on_result,
         )

@@ -26,9 +26,17 @@ class TestDefaults:
         """The variables the core issue names all exist, spelled exactly so."""
         names = {row[0] for row in settings_table()}
         required = {
-            "LLMLOG_ENABLED", "LLMLOG_OUTPUT", "LLMLOG_MAX_BYTES", "LLMLOG_BACKUP_COUNT",
-            "LLMLOG_RETENTION_DAYS", "LLMLOG_CAPTURE", "LLMLOG_MAX_FIELD_CHARS",
-            "LLMLOG_SERVICE", "LLMLOG_QUEUE_SIZE", "LLMLOG_DISABLED_PROVIDERS", "LLMLOG_REDACT",
+            "LLMLOG_ENABLED",
+            "LLMLOG_OUTPUT",
+            "LLMLOG_MAX_BYTES",
+            "LLMLOG_BACKUP_COUNT",
+            "LLMLOG_RETENTION_DAYS",
+            "LLMLOG_CAPTURE",
+            "LLMLOG_MAX_FIELD_CHARS",
+            "LLMLOG_SERVICE",
+            "LLMLOG_QUEUE_SIZE",
+            "LLMLOG_DISABLED_PROVIDERS",
+            "LLMLOG_REDACT",
         }
         assert required <= names
 

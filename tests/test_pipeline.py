@@ -18,11 +18,17 @@ from llmlog._record import Capture
 TOY_APP = Path(__file__).parent / "support" / "toy_app.py"
 
 
-def run_toy(output: Path | str, n: int, mode: str = "exit", **env: str) -> subprocess.CompletedProcess[str]:
+def run_toy(
+    output: Path | str, n: int, mode: str = "exit", **env: str
+) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, **env}
     return subprocess.run(
         [sys.executable, str(TOY_APP), str(output), str(n), mode],
-        capture_output=True, text=True, env=full_env, timeout=240, check=False,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=240,
+        check=False,
     )
 
 
@@ -50,8 +56,9 @@ class TestNothingIsLost:
         proc = run_toy(out, 50, "fork")
         assert proc.returncode == 0, proc.stderr
         texts = [r["output"]["text"] for r in read_lines(tmp_path)]  # type: ignore[index]
-        assert sorted(texts) == sorted(["parent-before 0", "parent-after 0"]
-                                       + [f"forked {i}" for i in range(50)])
+        assert sorted(texts) == sorted(
+            ["parent-before 0", "parent-after 0"] + [f"forked {i}" for i in range(50)]
+        )
         pids = {r["process"]["pid"] for r in read_lines(tmp_path)}  # type: ignore[index]
         assert len(pids) == 2
 
@@ -70,7 +77,9 @@ class TestNothingIsLost:
         procs = [
             subprocess.Popen(
                 [sys.executable, str(TOY_APP), str(out), "10000"],
-                env={**os.environ, **env}, stderr=subprocess.PIPE, text=True,
+                env={**os.environ, **env},
+                stderr=subprocess.PIPE,
+                text=True,
             )
             for _ in range(2)
         ]
@@ -113,13 +122,20 @@ class _BlockedSink:
 
 
 def _capture(i: int) -> Capture:
-    return Capture(provider="toy", method="create", operation="chat",
-                   kwargs={"messages": [{"role": "user", "content": str(i)}]},
-                   extract=lambda cap: {}, end_perf=0.0)
+    return Capture(
+        provider="toy",
+        method="create",
+        operation="chat",
+        kwargs={"messages": [{"role": "user", "content": str(i)}]},
+        extract=lambda cap: {},
+        end_perf=0.0,
+    )
 
 
 class TestBackPressure:
-    def test_a_full_queue_drops_counts_and_says_so(self, capsys: pytest.CaptureFixture[str]) -> None:
+    def test_a_full_queue_drops_counts_and_says_so(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         """Queue of 2 behind a stuck sink: extra records are dropped, counted in a record."""
         _guard._reset_for_tests()
         sink = _BlockedSink()

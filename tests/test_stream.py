@@ -5,9 +5,9 @@ from __future__ import annotations
 import gc
 
 import pytest
-from support import toy_sdk
 
 from llmlog.testing import CapturedRecords
+from support import toy_sdk
 
 MESSAGES = [{"role": "user", "content": "one two three four"}]
 
@@ -42,9 +42,7 @@ class TestSyncStreams:
         assert got == ["one", "two", "three", "four"]
         assert len(toy.calls) == 1
 
-    def test_with_returns_the_proxy_and_leaving_early_cancels(
-        self, toy: CapturedRecords
-    ) -> None:
+    def test_with_returns_the_proxy_and_leaving_early_cancels(self, toy: CapturedRecords) -> None:
         """`with stream as s` gives the proxy; leaving after one chunk records cancelled."""
         stream = open_stream()
         with stream as inner:
@@ -66,7 +64,7 @@ class TestSyncStreams:
         assert [r["status"] for r in toy.calls] == ["cancelled"]
 
     def test_an_error_mid_stream_keeps_partial_output(self, toy: CapturedRecords) -> None:
-        """The SDK's exception propagates as is; the record has status error and the partial text."""
+        """The SDK's exception propagates as is; status error, the partial text kept."""
         stream = open_stream(fail_after=2)
         seen = []
         with pytest.raises(toy_sdk.ToyError) as info:
@@ -91,10 +89,9 @@ class TestSyncStreams:
     def test_breaking_a_loop_does_not_end_the_record(self, toy: CapturedRecords) -> None:
         """The app may resume iterating after `break`: the record waits for the real end."""
         stream = open_stream()
-        for word in stream:
-            break
+        first = next(iter(stream))
         rest = list(stream)
-        assert [word, *rest] == ["one", "two", "three", "four"]
+        assert [first, *rest] == ["one", "two", "three", "four"]
         [record] = toy.calls
         assert record["status"] == "ok"
         assert record["output"]["text"] == "one two three four"

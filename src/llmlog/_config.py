@@ -53,7 +53,9 @@ class Settings:
         100_000, "Cut any single text longer than this (the record says what was cut)."
     )
     service: str = _setting("", "Service name in `process.service` (default: the program name).")
-    queue_size: int = _setting(10_000, "Records waiting for the writer before new ones are dropped.")
+    queue_size: int = _setting(
+        10_000, "Records waiting for the writer before new ones are dropped."
+    )
     disabled_providers: tuple[str, ...] = _setting(
         (), "Comma-separated providers not to instrument.", PROVIDERS
     )
@@ -79,9 +81,7 @@ class Settings:
     strict: bool = _setting(False, "Exit the app if activation fails instead of running unlogged.")
 
     @classmethod
-    def from_env(
-        cls, environ: Mapping[str, str] | None = None, **overrides: Any
-    ) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Read ``LLMLOG_*`` from ``environ`` (default ``os.environ``); ``overrides`` win.
 
         Raises ``ValueError`` naming the variable, the value and what is allowed.
@@ -91,8 +91,7 @@ class Settings:
         unknown = sorted(set(overrides) - set(known))
         if unknown:
             raise ValueError(
-                f"unknown llmlog setting(s) {', '.join(unknown)}; "
-                f"known: {', '.join(sorted(known))}"
+                f"unknown llmlog setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
             )
         values: dict[str, Any] = {}
         for name, f in known.items():
@@ -172,20 +171,20 @@ def _parse(f: dataclasses.Field[Any], raw: Any, where: str) -> Any:
     if kind == "tuple":
         items = raw.split(",") if isinstance(raw, str) else list(raw)
         values = tuple(str(item).strip() for item in items if str(item).strip())
-        for value in values:
-            if choices and value not in choices:
+        for item in values:
+            if choices and item not in choices:
                 raise bad(f"a comma-separated list of {', '.join(choices)}")
         return values
     if kind == "Mapping":
         try:
-            value = json.loads(raw) if isinstance(raw, str) else dict(raw)
+            mapping = json.loads(raw) if isinstance(raw, str) else dict(raw)
         except (TypeError, ValueError):
             raise bad('a JSON object such as {"ENTITY": "regex"}') from None
-        if not isinstance(value, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        if not isinstance(mapping, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()
         ):
             raise bad('a JSON object of strings such as {"ENTITY": "regex"}')
-        return MappingProxyType(value)
+        return MappingProxyType(mapping)
     text = str(raw)
     if choices and text not in choices:
         raise bad(f"one of {', '.join(choices)}")

@@ -73,7 +73,7 @@ def _merged(
     return MappingProxyType(new)
 
 
-class context:  # noqa: N801 - used like a function: `with llmlog.context(...)`
+class context:
     """Attach session, user, template and tags to the calls made inside.
 
     Use as ``with llmlog.context(session_id="s1"):`` or as a decorator on a sync
@@ -112,16 +112,18 @@ class context:  # noqa: N801 - used like a function: `with llmlog.context(...)`
 
             @functools.wraps(func)
             async def run_async(*args: Any, **kwargs: Any) -> Any:
-                with context(session_id=values[0], user_id=values[1],
-                             template=values[2], tags=values[3]):
+                with context(
+                    session_id=values[0], user_id=values[1], template=values[2], tags=values[3]
+                ):
                     return await func(*args, **kwargs)
 
             return run_async  # type: ignore[return-value]
 
         @functools.wraps(func)
         def run(*args: Any, **kwargs: Any) -> Any:
-            with context(session_id=values[0], user_id=values[1],
-                         template=values[2], tags=values[3]):
+            with context(
+                session_id=values[0], user_id=values[1], template=values[2], tags=values[3]
+            ):
                 return func(*args, **kwargs)
 
         return run  # type: ignore[return-value]

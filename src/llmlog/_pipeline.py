@@ -43,7 +43,7 @@ from llmlog.sinks import FileSink, Sink, sink_for
 FULL_QUEUE_WAIT = 0.05
 """Seconds the caller waits for room in a full queue before the record is dropped."""
 
-Processor = Callable[[Any, str, dict[str, Any]], Any]
+Processor = Callable[[Any, str, Any], Any]
 
 
 class _Flush:
@@ -284,8 +284,12 @@ class Pipeline:
             count, self._dropped = self._dropped, 0
             self._emit(
                 EVENT_DROPPED,
-                {"schema": SCHEMA_VERSION, "id": new_id(), "ts": iso_utc(time.time_ns()),
-                 "count": count},
+                {
+                    "schema": SCHEMA_VERSION,
+                    "id": new_id(),
+                    "ts": iso_utc(time.time_ns()),
+                    "count": count,
+                },
             )
 
 

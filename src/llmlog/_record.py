@@ -187,4 +187,9 @@ def media_stub(kind: str, mime: str | None, data: str | bytes) -> dict[str, Any]
             raw = data.encode("utf-8", "replace")
     else:
         raw = data
-    return {"type": kind, "mime": mime, "bytes": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}
+    return {
+        "type": kind,
+        "mime": mime,
+        "bytes": len(raw),
+        "sha256": hashlib.sha256(raw).hexdigest(),
+    }

@@ -8,6 +8,7 @@ stderr, counted, and the sink tries again a little later.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import sys
@@ -87,10 +88,8 @@ class FileSink:
 
     def close(self) -> None:
         if self._fd is not None:
-            try:
+            with contextlib.suppress(OSError):
                 os.close(self._fd)
-            except OSError:
-                pass
             self._fd = None
 
     def forget_after_fork(self) -> None:
@@ -158,10 +157,8 @@ class FileSink:
                 except FileNotFoundError:
                     continue
         for p in doomed:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 p.unlink()
-            except FileNotFoundError:
-                pass
 
 
 class StreamSink:

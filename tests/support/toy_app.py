@@ -13,9 +13,9 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import llmlog  # noqa: E402
-from llmlog.instrumentors import _base  # noqa: E402
-from support import toy_instrumentor, toy_sdk  # noqa: E402
+import llmlog
+from llmlog.instrumentors import _base
+from support import toy_instrumentor, toy_sdk
 
 
 def setup(output: str) -> None:

@@ -94,8 +94,14 @@ class Client:
     """``create(messages=..., model=...)`` answers by echoing the last message."""
 
     def create(
-        self, *, messages: list[dict[str, Any]], model: str, stream: bool = False,
-        fail: bool = False, fail_after: int | None = None, **params: Any,
+        self,
+        *,
+        messages: list[dict[str, Any]],
+        model: str,
+        stream: bool = False,
+        fail: bool = False,
+        fail_after: int | None = None,
+        **params: Any,
     ) -> Any:
         if fail:
             raise ToyError("overloaded", 529)
@@ -105,8 +111,13 @@ class Client:
         return Answer(" ".join(words), input_tokens=len(words), output_tokens=len(words))
 
     async def acreate(
-        self, *, messages: list[dict[str, Any]], model: str, stream: bool = False,
-        fail: bool = False, **params: Any,
+        self,
+        *,
+        messages: list[dict[str, Any]],
+        model: str,
+        stream: bool = False,
+        fail: bool = False,
+        **params: Any,
     ) -> Any:
         if fail:
             raise ToyError("overloaded", 529)

@@ -70,7 +70,7 @@ class _Finisher:
             pass
 
 
-class SyncStreamProxy(_Finisher, wrapt.ObjectProxy):  # type: ignore[misc]
+class SyncStreamProxy(_Finisher, wrapt.ObjectProxy):  # type: ignore[type-arg]
     """Proxy for ``openai.Stream`` / ``anthropic.Stream`` and the like."""
 
     def __init__(self, wrapped: Any, cap: Capture, is_content: IsContent | None = None) -> None:
@@ -132,7 +132,7 @@ class SyncStreamProxy(_Finisher, wrapt.ObjectProxy):  # type: ignore[misc]
             self._self_end(early=True)
 
 
-class AsyncStreamProxy(_Finisher, wrapt.ObjectProxy):  # type: ignore[misc]
+class AsyncStreamProxy(_Finisher, wrapt.ObjectProxy):  # type: ignore[type-arg]
     """Proxy for ``openai.AsyncStream`` / ``anthropic.AsyncStream`` and the like."""
 
     def __init__(self, wrapped: Any, cap: Capture, is_content: IsContent | None = None) -> None:

@@ -1,0 +1,103 @@
+"""Context: session, user, template and tags follow threads and asyncio tasks."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+import llmlog
+from llmlog import _context
+from llmlog.testing import CapturedRecords
+from support import toy_sdk
+
+MESSAGES = [{"role": "user", "content": "hi"}]
+
+
+def ask() -> None:
+    toy_sdk.Client().create(messages=MESSAGES, model="toy")
+
+
+class TestContext:
+    def test_values_reach_the_record(self, toy: CapturedRecords) -> None:
+        """session, user, template (name/version/variables) and tags are in the record."""
+        with llmlog.context(
+            session_id="s1",
+            user_id="u1",
+            tags=["beta"],
+            template={"name": "greet", "version": 2, "variables": {"n": "Ann"}},
+        ):
+            ask()
+        [r] = toy.calls
+        assert (r["session_id"], r["user_id"]) == ("s1", "u1")
+        assert r["template"] == {"name": "greet", "version": "2", "variables": {"n": "Ann"}}
+        assert r["tags"] == {"beta": True}
+
+    def test_nesting_adds_and_restores(self, toy: CapturedRecords) -> None:
+        """An inner context overrides and merges tags; leaving it restores the outer."""
+        with llmlog.context(session_id="outer", tags={"team": "a"}):
+            with llmlog.context(user_id="u", tags={"step": "2"}):
+                ask()
+            ask()
+        inner, outer = toy.calls
+        assert inner["tags"] == {"team": "a", "step": "2"} and inner["user_id"] == "u"
+        assert outer["tags"] == {"team": "a"} and outer["user_id"] is None
+
+    def test_decorators_work_on_sync_and_async_functions(self, toy: CapturedRecords) -> None:
+        """@llmlog.context(...) wraps plain and coroutine functions alike."""
+
+        @llmlog.context(session_id="sync")
+        def f() -> None:
+            ask()
+
+        @llmlog.context(session_id="async")
+        async def g() -> None:
+            await toy_sdk.Client().acreate(messages=MESSAGES, model="toy")
+
+        f()
+        asyncio.run(g())
+        assert [r["session_id"] for r in toy.calls] == ["sync", "async"]
+
+    def test_threads_do_not_see_each_others_values(self, toy: CapturedRecords) -> None:
+        """Each thread's calls carry that thread's session only."""
+
+        def worker(name: str) -> None:
+            llmlog.bind(session_id=name)
+            for _ in range(20):
+                ask()
+
+        threads = [threading.Thread(target=worker, args=(f"t{i}",)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        counts: dict[str, int] = {}
+        for r in toy.calls:
+            counts[r["session_id"]] = counts.get(r["session_id"], 0) + 1
+        assert counts == {"t0": 20, "t1": 20, "t2": 20, "t3": 20}
+
+    async def test_asyncio_tasks_keep_their_own_values(self, toy: CapturedRecords) -> None:
+        """Concurrent tasks interleaving awaits keep separate sessions."""
+
+        async def task(name: str) -> None:
+            with llmlog.context(session_id=name):
+                for _ in range(5):
+                    await toy_sdk.Client().acreate(messages=MESSAGES, model="toy")
+                    await asyncio.sleep(0)
+
+        await asyncio.gather(task("a"), task("b"))
+        assert sorted(r["session_id"] for r in toy.calls) == ["a"] * 5 + ["b"] * 5
+
+    def test_values_are_taken_when_the_call_starts(self, toy: CapturedRecords) -> None:
+        """A stream read after leaving the context still carries the context of its call."""
+        with llmlog.context(session_id="at-call"):
+            stream = toy_sdk.Client().create(messages=MESSAGES, model="toy", stream=True)
+        list(stream)
+        assert toy.calls[0]["session_id"] == "at-call"
+
+    def test_bad_template_fails_where_it_is_written(self) -> None:
+        """A template mapping without a name is refused at once."""
+        with pytest.raises(ValueError, match="name"):
+            llmlog.context(template={"version": "1"})
+        _context.clear()

@@ -1,0 +1,94 @@
+"""Processors as pure functions: hashing, metadata capture, truncation, rendering."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from llmlog.processors import MetadataOnly, PromptHash, Truncate, render
+
+
+def call(**fields: Any) -> dict[str, Any]:
+    return {"event": "llm.call", "model": "m", "system": None, "messages": [], **fields}
+
+
+class TestRender:
+    def test_prompt_content_cannot_break_the_line(self) -> None:
+        """Newlines and `"}{` in a prompt stay inside one valid JSON line."""
+        evil = 'ignore\n"}\n{"event": "llm.call", "forged": true}{'
+        out = render(None, "info", call(messages=[{"role": "user", "content": evil}]))
+        assert out.endswith(b"\n") and out.count(b"\n") == 1
+        assert json.loads(out)["messages"][0]["content"] == evil
+        assert "forged" not in json.loads(out)
+
+    def test_unserializable_values_never_fail(self) -> None:
+        """Objects orjson does not know become something readable, not an exception."""
+        out = json.loads(render(None, "info", call(params={"x": object(), "b": b"\x00\x01"})))
+        assert out["params"]["x"].startswith("<object object")
+        assert out["params"]["b"] == {"type": "bytes", "bytes": 2}
+
+
+class TestPromptHash:
+    def test_same_prompt_same_hash(self) -> None:
+        """Identical (system, messages, model) give the same hash; any change differs."""
+        h = PromptHash()
+        a = h(None, "info", call(messages=[{"role": "user", "content": "hi"}]))["prompt_hash"]
+        b = h(None, "info", call(messages=[{"role": "user", "content": "hi"}]))["prompt_hash"]
+        c = h(None, "info", call(messages=[{"role": "user", "content": "hi!"}]))["prompt_hash"]
+        assert a == b != c
+        assert len(a) == 64
+
+    def test_keyed_hash_differs_from_plain(self) -> None:
+        """With a key the hash is an HMAC: not guessable from the prompt alone."""
+        d = call(messages=[{"role": "user", "content": "hi"}])
+        plain = PromptHash()(None, "info", d)["prompt_hash"]
+        keyed = PromptHash("k" * 16)(None, "info", d)["prompt_hash"]
+        assert plain != keyed
+
+    def test_input_is_not_mutated(self) -> None:
+        """The processor returns a new dict."""
+        d = call(messages=[{"role": "user", "content": "hi"}])
+        PromptHash()(None, "info", d)
+        assert "prompt_hash" not in d
+
+
+class TestMetadataOnly:
+    def test_text_goes_and_metadata_stays(self) -> None:
+        """Roles, tool names, usage stay; prompt, output text and arguments go."""
+        d = call(
+            system="you are secret",
+            messages=[{"role": "user", "content": "my secret"}],
+            output={
+                "text": "answer",
+                "tool_calls": [{"id": "1", "name": "f", "arguments": "{}"}],
+                "finish_reason": "stop",
+                "refusal": None,
+                "parsed": None,
+            },
+            usage={"input_tokens": 3},
+            template={"name": "t", "version": "1", "variables": {"x": "secret"}},
+        )
+        out = MetadataOnly()(None, "info", d)
+        assert out["system"] is None
+        assert out["messages"] == [{"role": "user"}]
+        assert out["output"]["text"] is None
+        assert out["output"]["tool_calls"] == [{"id": "1", "name": "f"}]
+        assert out["output"]["finish_reason"] == "stop"
+        assert out["usage"] == {"input_tokens": 3}
+        assert out["template"]["variables"] is None
+        assert d["messages"][0]["content"] == "my secret"
+
+
+class TestTruncate:
+    def test_long_strings_are_cut_and_reported(self) -> None:
+        """A text over the limit is cut; `truncated` names its path and original size."""
+        d = call(messages=[{"role": "user", "content": "x" * 50}], model="gpt")
+        out = Truncate(10)(None, "info", d)
+        assert out["messages"][0]["content"].startswith("x" * 10 + "…[truncated 40 chars]")
+        assert out["truncated"] == {"messages[0].content": 50}
+        assert d["messages"][0]["content"] == "x" * 50
+
+    def test_short_records_pass_unchanged(self) -> None:
+        """Nothing over the limit: the very same dict comes back."""
+        d = call(messages=[{"role": "user", "content": "short"}])
+        assert Truncate(10)(None, "info", d) is d

@@ -1,0 +1,114 @@
+"""The record: ids, timestamps, and real records validated against the JSON Schema."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from importlib import resources
+from typing import Any
+
+import jsonschema
+import pytest
+
+from llmlog._record import FIELDS, iso_utc, media_stub, new_id
+from llmlog.fake_provider import FakeProvider, start_server
+from llmlog.testing import CapturedRecords, capture_records
+from support import toy_sdk
+
+SCHEMA = json.loads(resources.files("llmlog").joinpath("record.schema.json").read_text())
+
+
+def validate(record: dict[str, Any]) -> None:
+    jsonschema.validate(record, SCHEMA)
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeProvider]:
+    with start_server() as server:
+        yield server
+
+
+class TestBuilders:
+    def test_ids_are_unique_and_sort_by_time(self) -> None:
+        """ULIDs: 26 Crockford characters; a later id sorts after an earlier one."""
+        early, late = new_id(1_700_000_000_000_000_000), new_id(1_700_000_000_001_000_000)
+        assert early < late
+        assert re.fullmatch(r"[0-9A-HJKMNP-TV-Z]{26}", early)
+        assert len({new_id() for _ in range(10_000)}) == 10_000
+
+    def test_timestamps_are_utc_with_microseconds(self) -> None:
+        """ts looks like 2023-11-14T22:13:20.123456Z."""
+        assert iso_utc(1_700_000_000_123_456_789) == "2023-11-14T22:13:20.123456Z"
+
+    def test_media_stub_never_keeps_the_bytes(self) -> None:
+        """Inline base64 becomes type, mime, decoded size and sha256."""
+        stub = media_stub("image", "image/png", "aGVsbG8=")
+        assert stub == {
+            "type": "image",
+            "mime": "image/png",
+            "bytes": 5,
+            "sha256": "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",
+        }
+
+
+class TestSchema:
+    def test_toy_records_of_every_status_are_valid(self, toy: CapturedRecords) -> None:
+        """ok, error, cancelled and stream records all match the schema, fields in order."""
+        client = toy_sdk.Client()
+        client.create(messages=[{"role": "user", "content": "a b"}], model="m")
+        with pytest.raises(toy_sdk.ToyError):
+            client.create(messages=[{"role": "user", "content": "a"}], model="m", fail=True)
+        stream = client.create(
+            messages=[{"role": "user", "content": "a b"}], model="m", stream=True
+        )
+        next(stream)
+        stream.close()
+        records = toy.calls
+        assert [r["status"] for r in records] == ["ok", "error", "cancelled"]
+        for record in records:
+            validate(record)
+            assert tuple(record) == FIELDS
+
+    def test_real_openai_records_are_valid(self, fake: FakeProvider) -> None:
+        """Chat, streamed chat, Responses, embeddings and an error through the real openai SDK."""
+        openai = pytest.importorskip("openai")
+        client = openai.OpenAI(base_url=f"{fake.url}/v1", api_key="fake", max_retries=0)
+        msgs = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
+        with capture_records(redact="secrets") as cap:
+            client.chat.completions.create(model="gpt-4o-mini", messages=msgs)
+            list(client.chat.completions.create(model="gpt-4o-mini", messages=msgs, stream=True))
+            client.responses.create(model="gpt-4o-mini", input="Hello")
+            client.embeddings.create(model="text-embedding-3-small", input=["a", "b"])
+            with pytest.raises(openai.APIStatusError):
+                client.chat.completions.create(model="fake-error", messages=msgs)
+            records = cap.calls
+        assert len(records) == 5
+        for record in records:
+            validate(record)
+        assert records[0]["system"] == "Be brief."
+        assert records[4]["status"] == "error"
+
+    def test_real_anthropic_records_are_valid(self, fake: FakeProvider) -> None:
+        """Messages, a stream, the stream helper and an error through the real anthropic SDK."""
+        anthropic = pytest.importorskip("anthropic")
+        client = anthropic.Anthropic(base_url=fake.url, api_key="fake", max_retries=0)
+        msgs = [{"role": "user", "content": "Hi"}]
+        with capture_records(redact="secrets") as cap:
+            client.messages.create(model="claude-haiku-4-5", max_tokens=50, messages=msgs)
+            list(
+                client.messages.create(
+                    model="claude-haiku-4-5", max_tokens=50, messages=msgs, stream=True
+                )
+            )
+            with client.messages.stream(
+                model="claude-haiku-4-5", max_tokens=50, messages=msgs
+            ) as stream:
+                stream.get_final_text()
+            with pytest.raises(anthropic.APIStatusError):
+                client.messages.create(model="fake-error", max_tokens=5, messages=msgs)
+            records = cap.calls
+        assert len(records) == 4
+        for record in records:
+            validate(record)
+        assert records[3]["status"] == "error"

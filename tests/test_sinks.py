@@ -1,0 +1,112 @@
+"""Sinks: private files, rotation and retention, trouble reported never raised."""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from pathlib import Path
+
+import pytest
+
+from llmlog import _guard
+from llmlog.sinks import FileSink, StreamSink, rotated_files, rotated_name, sink_for
+
+
+def line(i: int, size: int = 100) -> bytes:
+    return (f'{{"i": {i}, "pad": "' + "x" * size + '"}\n').encode()
+
+
+class TestFileSink:
+    def test_file_is_0600_and_directory_0700(self, tmp_path: Path) -> None:
+        """Prompts are private: only the owner may read the log or list its folder."""
+        sink = FileSink(tmp_path / "new" / "llmlog.jsonl")
+        sink.write(line(0))
+        sink.close()
+        assert stat.S_IMODE(os.stat(tmp_path / "new" / "llmlog.jsonl").st_mode) == 0o600
+        assert stat.S_IMODE(os.stat(tmp_path / "new").st_mode) == 0o700
+
+    def test_lines_are_appended_whole(self, tmp_path: Path) -> None:
+        """Each write is one whole line at the end of the file."""
+        path = tmp_path / "llmlog.jsonl"
+        path.write_bytes(line(-1))
+        sink = FileSink(path)
+        for i in range(3):
+            sink.write(line(i))
+        assert path.read_bytes().splitlines() == [line(i).rstrip() for i in (-1, 0, 1, 2)]
+
+    def test_rotation_keeps_every_line(self, tmp_path: Path) -> None:
+        """Past max_bytes the file is renamed aside; no line is lost or split."""
+        path = tmp_path / "llmlog.jsonl"
+        sink = FileSink(path, max_bytes=1000, backup_count=100)
+        for i in range(50):
+            sink.write(line(i))
+        backups = rotated_files(path)
+        assert len(backups) >= 4
+        everything = b"".join(p.read_bytes() for p in [*backups, path])
+        assert everything == b"".join(line(i) for i in range(50))
+        assert all(p.stat().st_size <= 1000 for p in [*backups, path])
+
+    def test_backup_count_limits_rotated_files(self, tmp_path: Path) -> None:
+        """Only the newest backup_count rotated files are kept."""
+        path = tmp_path / "llmlog.jsonl"
+        sink = FileSink(path, max_bytes=300, backup_count=2)
+        for i in range(40):
+            sink.write(line(i))
+        assert len(rotated_files(path)) == 2
+
+    def test_retention_deletes_old_rotated_files(self, tmp_path: Path) -> None:
+        """Rotated files older than retention_days go at the next rotation."""
+        path = tmp_path / "llmlog.jsonl"
+        old = rotated_name(path, now_ns=1_000_000_000_000_000_000, pid=1)
+        old.write_bytes(line(0))
+        two_days_ago = time.time() - 2 * 86400
+        os.utime(old, (two_days_ago, two_days_ago))
+        sink = FileSink(path, max_bytes=200, backup_count=100, retention_days=1)
+        for i in range(5):
+            sink.write(line(i))
+        assert not old.exists()
+        assert rotated_files(path)
+
+    def test_a_file_rotated_by_another_process_is_reopened(self, tmp_path: Path) -> None:
+        """When the path points at a new file, the next line goes to the new file."""
+        path = tmp_path / "llmlog.jsonl"
+        sink = FileSink(path)
+        sink.write(line(0))
+        path.rename(tmp_path / "llmlog-elsewhere.jsonl")
+        sink.write(line(1))
+        assert path.read_bytes() == line(1)
+
+    def test_rotated_names_sort_by_time(self, tmp_path: Path) -> None:
+        """Rotated file names sort in the order they were made."""
+        path = tmp_path / "llmlog.jsonl"
+        a = rotated_name(path, now_ns=1_700_000_000_000_000_000, pid=99)
+        b = rotated_name(path, now_ns=1_700_000_000_500_000_000, pid=1)
+        assert a.name < b.name
+        assert a.name.startswith("llmlog-20231114T") and a.name.endswith("-99.jsonl")
+
+    def test_write_errors_are_reported_once_and_retried(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A failing disk: no exception, one message, lost lines counted, recovery later."""
+        _guard._reset_for_tests()
+        blocker = tmp_path / "file"
+        blocker.write_text("")
+        sink = FileSink(blocker / "llmlog.jsonl")
+        for i in range(5):
+            sink.write(line(i))
+        assert capsys.readouterr().err.count("cannot write to") == 1
+        assert _guard.counts["sink_lost"] == 5
+        blocker.unlink()
+        monkeypatch.setattr(time, "monotonic", lambda: 1e12)
+        sink.write(line(9))
+        assert (blocker / "llmlog.jsonl").read_bytes() == line(9)
+
+
+class TestStreamSink:
+    def test_stdout_is_looked_up_at_each_write(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """Writes go to whatever sys.stdout is at the time."""
+        sink = sink_for("stdout", max_bytes=0, backup_count=0, retention_days=0)
+        assert isinstance(sink, StreamSink)
+        sink.write(b'{"a": 1}\n')
+        assert capsys.readouterr().out == '{"a": 1}\n'
