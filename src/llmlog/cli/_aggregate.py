@@ -1,0 +1,225 @@
+"""Per-group call statistics, computed by DuckDB or by streaming in Python.
+
+Both engines return the same :class:`GroupStats` rows for the same records
+(the tests hold them to it): DuckDB for speed over big logs, Python so that
+``stats`` and ``check`` work without the optional extra. Percentiles are
+linear-interpolated, like DuckDB's ``quantile_cont``.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from llmlog.cli import _duck
+from llmlog.cli._filters import Filters, template_name
+from llmlog.cli._logs import CliError, warn
+from llmlog.cli._select import call_records
+
+__all__ = ["GROUP_KEYS", "GroupStats", "aggregate"]
+
+QUANTILES = (0.5, 0.95, 0.99)
+
+# --by value -> (key of a record in Python, the same key in SQL)
+GROUP_KEYS: dict[str, str] = {
+    "model": "model",
+    "provider": "provider",
+    "template": "template_name",
+    "session": "session_id",
+    "day": "substr(ts, 1, 10)",
+    "status": "status",
+}
+
+
+@dataclass
+class GroupStats:
+    """What ``stats`` reports for one group of calls."""
+
+    key: str | None
+    calls: int = 0
+    errors: int = 0
+    latency_ms: list[float | None] = field(default_factory=lambda: [None, None, None])
+    ttft_ms: list[float | None] = field(default_factory=lambda: [None, None, None])
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_input_tokens: int = 0
+    cost_usd: float | None = None
+    unpriced: int = 0
+
+    @property
+    def error_rate(self) -> float:
+        return self.errors / self.calls if self.calls else 0.0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "calls": self.calls,
+            "errors": self.errors,
+            "error_rate": round(self.error_rate, 6),
+            "latency_ms": _named_quantiles(self.latency_ms),
+            "ttft_ms": _named_quantiles(self.ttft_ms),
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cached_input_tokens": self.cached_input_tokens,
+            "cost_usd": None if self.cost_usd is None else round(self.cost_usd, 6),
+            "unpriced_calls": self.unpriced,
+        }
+
+
+def _named_quantiles(values: list[float | None]) -> dict[str, float | None]:
+    return {
+        f"p{round(q * 100)}": None if v is None else round(v, 3)
+        for q, v in zip(QUANTILES, values, strict=True)
+    }
+
+
+def aggregate(
+    files: list[Path], filters: Filters, by: str | None, engine: str = "auto"
+) -> list[GroupStats]:
+    """One :class:`GroupStats` per group (or one for everything when ``by`` is None)."""
+    if by is not None and by not in GROUP_KEYS:
+        raise CliError(f"cannot group by {by!r}; choose one of {', '.join(GROUP_KEYS)}")
+    use_duckdb = engine == "duckdb" or (engine == "auto" and _duck.available())
+    rows = _with_duckdb(files, filters, by) if use_duckdb else _with_python(files, filters, by)
+    if by == "day":
+        return sorted(rows, key=lambda g: g.key or "")
+    return sorted(rows, key=lambda g: (-g.calls, g.key or ""))
+
+
+def _with_duckdb(files: list[Path], filters: Filters, by: str | None) -> list[GroupStats]:
+    con = _duck.connect()
+    where, params = filters.sql_where()
+    key = f"CAST({GROUP_KEYS[by]} AS VARCHAR)" if by else "NULL"
+    quantiles = "[" + ", ".join(str(q) for q in QUANTILES) + "]"
+    query = f"""
+        SELECT broken_file,
+               {key} AS key,
+               count(*) AS calls,
+               count(*) FILTER (WHERE status = 'error') AS errors,
+               quantile_cont(latency_ms, {quantiles}) AS latency,
+               quantile_cont(ttft_ms, {quantiles}) AS ttft,
+               coalesce(sum(usage.input_tokens), 0),
+               coalesce(sum(usage.output_tokens), 0),
+               coalesce(sum(usage.cached_input_tokens), 0),
+               sum(cost_usd),
+               count(*) FILTER (WHERE cost_usd IS NULL)
+        FROM {_duck.stats_source(files)}
+        WHERE broken_file IS NOT NULL OR ({where})
+        GROUP BY ALL
+    """
+    try:
+        rows = con.execute(query, params).fetchall()
+    finally:
+        con.close()
+    result = []
+    for broken_file, *row in rows:
+        if broken_file is not None:
+            warn(f"{broken_file}: skipped {row[1]} line(s) that are not complete JSON records")
+            continue
+        latency, ttft = row[3], row[4]
+        result.append(
+            GroupStats(
+                key=row[0],
+                calls=row[1],
+                errors=row[2],
+                latency_ms=list(latency) if latency is not None else [None] * len(QUANTILES),
+                ttft_ms=list(ttft) if ttft is not None else [None] * len(QUANTILES),
+                input_tokens=int(row[5]),
+                output_tokens=int(row[6]),
+                cached_input_tokens=int(row[7]),
+                cost_usd=row[8],
+                unpriced=row[9],
+            )
+        )
+    if by is None and not result:
+        return [GroupStats(key=None)]
+    return result
+
+
+class _Accumulator:
+    """Running totals for one group; latencies kept as packed doubles (8 bytes each)."""
+
+    __slots__ = ("cost_parts", "latencies", "stats", "ttfts")
+
+    def __init__(self, key: str | None) -> None:
+        self.stats = GroupStats(key=key)
+        self.latencies = array("d")
+        self.ttfts = array("d")
+        self.cost_parts: list[float] = []
+
+    def add(self, record: dict[str, Any]) -> None:
+        stats = self.stats
+        stats.calls += 1
+        if record.get("status") == "error":
+            stats.errors += 1
+        _append_number(self.latencies, record.get("latency_ms"))
+        _append_number(self.ttfts, record.get("ttft_ms"))
+        usage = record.get("usage")
+        if isinstance(usage, dict):
+            stats.input_tokens += _whole(usage.get("input_tokens"))
+            stats.output_tokens += _whole(usage.get("output_tokens"))
+            stats.cached_input_tokens += _whole(usage.get("cached_input_tokens"))
+        cost = record.get("cost_usd")
+        if isinstance(cost, int | float) and not isinstance(cost, bool):
+            self.cost_parts.append(float(cost))
+            if len(self.cost_parts) > 4096:
+                self.cost_parts = [math.fsum(self.cost_parts)]
+        else:
+            stats.unpriced += 1
+
+    def finish(self) -> GroupStats:
+        stats = self.stats
+        stats.latency_ms = _quantiles(self.latencies)
+        stats.ttft_ms = _quantiles(self.ttfts)
+        stats.cost_usd = math.fsum(self.cost_parts) if self.cost_parts else None
+        return stats
+
+
+def _append_number(values: array[float], value: Any) -> None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        values.append(float(value))
+
+
+def _whole(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _quantiles(values: array[float]) -> list[float | None]:
+    if not values:
+        return [None] * len(QUANTILES)
+    ordered = sorted(values)
+    result: list[float | None] = []
+    for q in QUANTILES:
+        position = q * (len(ordered) - 1)
+        low = math.floor(position)
+        high = min(low + 1, len(ordered) - 1)
+        result.append(ordered[low] + (ordered[high] - ordered[low]) * (position - low))
+    return result
+
+
+def python_key(record: dict[str, Any], by: str | None) -> str | None:
+    if by is None:
+        return None
+    if by == "template":
+        return template_name(record)
+    if by == "day":
+        ts = record.get("ts")
+        return ts[:10] if isinstance(ts, str) else None
+    value = record.get({"session": "session_id"}.get(by, by))
+    return None if value is None else str(value)
+
+
+def _with_python(files: list[Path], filters: Filters, by: str | None) -> list[GroupStats]:
+    groups: dict[str | None, _Accumulator] = {}
+    if by is None:
+        groups[None] = _Accumulator(None)
+    for record in call_records(files, filters):
+        key = python_key(record, by)
+        accumulator = groups.get(key)
+        if accumulator is None:
+            accumulator = groups[key] = _Accumulator(key)
+        accumulator.add(record)
+    return [accumulator.finish() for accumulator in groups.values()]

@@ -1,0 +1,104 @@
+"""A logged call as an OpenAI chat fine-tuning example, ``{"messages": [...]}``.
+
+Only what can be written faithfully is exported: a successful call whose
+conversation was logged in full, as text. Anything else is skipped with a
+reason the export command counts and reports.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["to_openai_chat"]
+
+_MESSAGE_KEYS = ("role", "content", "name", "tool_call_id", "tool_calls")
+
+
+def _text_content(content: Any) -> str | None:
+    """A string, or a list made only of text parts, as one string; else None."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list) and content:
+        texts = []
+        for part in content:
+            if not isinstance(part, dict) or part.get("type") not in ("text", "input_text"):
+                return None
+            text = part.get("text")
+            if not isinstance(text, str):
+                return None
+            texts.append(text)
+        return "".join(texts)
+    return None
+
+
+def _tool_calls(calls: Any) -> list[dict[str, Any]] | None:
+    """Logged tool calls (``{id, name, arguments}``) in OpenAI's request shape."""
+    if not isinstance(calls, list) or not calls:
+        return None
+    converted = []
+    for call in calls:
+        if not isinstance(call, dict) or not isinstance(call.get("name"), str):
+            return None
+        arguments = call.get("arguments")
+        converted.append(
+            {
+                "id": call.get("id"),
+                "type": "function",
+                "function": {
+                    "name": call["name"],
+                    "arguments": arguments if isinstance(arguments, str) else "{}",
+                },
+            }
+        )
+    return converted
+
+
+def _message(message: Any) -> dict[str, Any] | None:
+    if not isinstance(message, dict) or ("content" not in message and "tool_calls" not in message):
+        return None
+    role = message.get("role")
+    if role not in ("system", "developer", "user", "assistant", "tool"):
+        return None
+    converted: dict[str, Any] = {"role": role}
+    content = message.get("content")
+    if content is not None:
+        text = _text_content(content)
+        if text is None:
+            return None
+        converted["content"] = text
+    for key in _MESSAGE_KEYS[2:]:
+        if message.get(key) is not None:
+            converted[key] = message[key]
+    return converted
+
+
+def to_openai_chat(record: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
+    """``(example, "")``, or ``(None, reason)`` when the call cannot be exported."""
+    if record.get("status") != "ok":
+        return None, "not successful"
+    messages = record.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return None, "without logged messages"
+    output = record.get("output") if isinstance(record.get("output"), dict) else {}
+    assert isinstance(output, dict)
+    answer = output.get("text")
+    calls = _tool_calls(output.get("tool_calls"))
+    if not isinstance(answer, str) and calls is None:
+        return None, "without a text or tool-call answer"
+    conversation: list[dict[str, Any]] = []
+    system = record.get("system")
+    if isinstance(system, str) and system:
+        conversation.append({"role": "system", "content": system})
+    for message in messages:
+        converted = _message(message)
+        if converted is None:
+            return None, "with non-text or metadata-only messages"
+        conversation.append(converted)
+    final: dict[str, Any] = {
+        "role": "assistant",
+        "content": answer if isinstance(answer, str) else None,
+    }
+    if calls is not None:
+        final["tool_calls"] = calls
+    conversation.append(final)
+    return {"messages": conversation}, ""

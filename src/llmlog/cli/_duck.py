@@ -1,0 +1,90 @@
+"""DuckDB over the log files (the optional ``llmlog[query]`` extra).
+
+DuckDB is imported here only, and only when a command needs it, so every
+other command works without it. Two relations are offered: ``stats_source``
+reads just the columns ``stats`` needs with fixed types (fast, and a record of
+an unexpected shape cannot change the types), and ``create_calls_view``
+exposes whole records, types inferred, for ``llmlog sql``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from llmlog.cli._logs import CliError
+
+__all__ = ["available", "connect", "create_calls_view", "stats_source"]
+
+INSTALL_HINT = "DuckDB is not installed; install it with: pip install 'llmlog[query]'"
+# A record may carry several fields of up to LLMLOG_MAX_FIELD_CHARS each.
+_MAX_OBJECT_BYTES = 512 * 1024 * 1024
+
+_STATS_COLUMNS = {
+    "event": "VARCHAR",
+    "ts": "VARCHAR",
+    "provider": "VARCHAR",
+    "model": "VARCHAR",
+    "response_model": "VARCHAR",
+    "status": "VARCHAR",
+    "latency_ms": "DOUBLE",
+    "ttft_ms": "DOUBLE",
+    "usage": "STRUCT(input_tokens BIGINT, output_tokens BIGINT, cached_input_tokens BIGINT)",
+    "cost_usd": "DOUBLE",
+    "session_id": "VARCHAR",
+    "user_id": "VARCHAR",
+    "template": "JSON",
+}
+
+
+def available() -> bool:
+    try:
+        import duckdb  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def connect() -> Any:
+    """An in-memory DuckDB connection, or a :class:`CliError` saying how to install it."""
+    try:
+        import duckdb
+    except ImportError:
+        raise CliError(INSTALL_HINT) from None
+    return duckdb.connect(":memory:")
+
+
+def _file_list(files: list[Path]) -> str:
+    return "[" + ", ".join(_quote(str(path)) for path in files) + "]"
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def stats_source(files: list[Path]) -> str:
+    """A SQL subquery yielding one typed row per line, with ``template_name``.
+
+    A line that is not a JSON object (a writer that crashed mid-line) comes
+    out as a row whose ``event`` is NULL and whose ``broken_file`` names its
+    file, so the caller can skip it and say so; other events are left out.
+    """
+    columns = "{" + ", ".join(f"{_quote(k)}: {_quote(v)}" for k, v in _STATS_COLUMNS.items()) + "}"
+    return (
+        "(SELECT *, coalesce(template->>'name', "
+        "CASE WHEN json_type(template) = 'VARCHAR' THEN template->>'$' END) AS template_name, "
+        "CASE WHEN event IS NULL THEN filename END AS broken_file "
+        f"FROM read_json({_file_list(files)}, format='newline_delimited', columns={columns}, "
+        f"ignore_errors=true, filename=true, maximum_object_size={_MAX_OBJECT_BYTES}) "
+        "WHERE event IS NULL OR event = 'llm.call')"
+    )
+
+
+def create_calls_view(con: Any, files: list[Path]) -> None:
+    """The ``calls`` view: every record of every file, nested fields as structs."""
+    con.execute(
+        "CREATE VIEW calls AS SELECT * FROM read_json("
+        f"{_file_list(files)}, format='newline_delimited', union_by_name=true, "
+        f"ignore_errors=true, maximum_object_size={_MAX_OBJECT_BYTES}) "
+        "WHERE event = 'llm.call'"
+    )

@@ -1,0 +1,207 @@
+"""The filters every command shares, as a Python predicate and as SQL.
+
+``--model gpt-4o*`` style globs, ``--since 24h`` / ``--since 2026-01-02``,
+``--min-latency 2s``. Both forms must select exactly the same records: the
+DuckDB path of ``stats`` and the pure-Python path are compared in the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeAlias
+
+from llmlog.cli._logs import CliError
+
+__all__ = ["Filters", "Subcommands", "add_filter_args", "parse_duration_s", "parse_time"]
+
+# What `add_subparsers()` returns (a string: the class is not subscriptable at run time).
+Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+_UNITS_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|m|h|d|w)?\s*$")
+
+
+def parse_duration_s(text: str, default_unit: str = "s") -> float:
+    """``"500ms"`` -> 0.5, ``"24h"`` -> 86400.0; a bare number uses ``default_unit``."""
+    match = _DURATION.match(text)
+    if not match:
+        raise CliError(f"{text!r} is not a duration; use e.g. 500ms, 5s, 30m, 24h, 7d")
+    return float(match.group(1)) * _UNITS_S[match.group(2) or default_unit]
+
+
+def parse_time(text: str, now: datetime | None = None) -> str:
+    """A ``--since``/``--until`` value as a record-style ``ts`` string (UTC).
+
+    Accepts a duration back from now (``24h``, ``7d``) or an ISO date/time;
+    a time without a zone is taken as UTC.
+    """
+    now = now or datetime.now(UTC)
+    if _DURATION.match(text):
+        moment = now - timedelta(seconds=parse_duration_s(text, default_unit="h"))
+    else:
+        try:
+            moment = datetime.fromisoformat(text.strip())
+        except ValueError:
+            raise CliError(
+                f"{text!r} is not a time; use a duration back from now (24h, 7d) "
+                "or an ISO date/time (2026-01-31, 2026-01-31T12:00)"
+            ) from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def add_filter_args(parser: argparse.ArgumentParser, *, limit: bool = True) -> None:
+    group = parser.add_argument_group("filters")
+    group.add_argument("--model", help="model or response model (glob: 'gpt-4o*')")
+    group.add_argument("--provider", help="openai, anthropic, ...")
+    group.add_argument("--status", help="ok, error or cancelled")
+    group.add_argument("--session", help="session id")
+    group.add_argument("--user", help="user id")
+    group.add_argument("--template", help="prompt template name (glob)")
+    group.add_argument("--since", help="24h, 7d, or an ISO date/time (UTC)")
+    group.add_argument("--until", help="24h, 7d, or an ISO date/time (UTC)")
+    group.add_argument(
+        "--min-latency", help="only calls at least this slow: 500ms, 2s (bare number: seconds)"
+    )
+    if limit:
+        group.add_argument(
+            "--limit", type=_positive_int, help="at most N records (the most recent)"
+        )
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def template_name(record: dict[str, Any]) -> str | None:
+    template = record.get("template")
+    if isinstance(template, dict):
+        name = template.get("name")
+        return name if isinstance(name, str) else None
+    return template if isinstance(template, str) else None
+
+
+def _glob(pattern: str) -> Callable[[Any], bool]:
+    if not any(ch in pattern for ch in "*?["):
+        return lambda value: value == pattern
+    regex = re.compile(fnmatch.translate(pattern))
+    return lambda value: isinstance(value, str) and regex.match(value) is not None
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Resolved filter values; ``None`` means "no filter"."""
+
+    model: str | None = None
+    provider: str | None = None
+    status: str | None = None
+    session: str | None = None
+    user: str | None = None
+    template: str | None = None
+    since: str | None = None
+    until: str | None = None
+    min_latency_ms: float | None = None
+    limit: int | None = None
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> Filters:
+        min_latency = getattr(args, "min_latency", None)
+        return cls(
+            model=args.model,
+            provider=args.provider,
+            status=args.status,
+            session=args.session,
+            user=args.user,
+            template=args.template,
+            since=parse_time(args.since) if args.since else None,
+            until=parse_time(args.until) if args.until else None,
+            min_latency_ms=parse_duration_s(min_latency) * 1000 if min_latency else None,
+            limit=getattr(args, "limit", None),
+        )
+
+    def predicate(self) -> Callable[[dict[str, Any]], bool]:
+        """A function telling whether one record passes every filter."""
+        checks: list[Callable[[dict[str, Any]], bool]] = []
+        if self.model is not None:
+            match_model = _glob(self.model)
+            checks.append(
+                lambda r: match_model(r.get("model")) or match_model(r.get("response_model"))
+            )
+        for field, wanted in (
+            ("provider", self.provider),
+            ("status", self.status),
+            ("session_id", self.session),
+            ("user_id", self.user),
+        ):
+            if wanted is not None:
+                checks.append(_equals(field, wanted))
+        if self.template is not None:
+            match_template = _glob(self.template)
+            checks.append(lambda r: match_template(template_name(r)))
+        if self.since is not None:
+            since = self.since
+            checks.append(lambda r: isinstance(r.get("ts"), str) and r["ts"] >= since)
+        if self.until is not None:
+            until = self.until
+            checks.append(lambda r: isinstance(r.get("ts"), str) and r["ts"] < until)
+        if self.min_latency_ms is not None:
+            floor = self.min_latency_ms
+            checks.append(lambda r: _number(r.get("latency_ms")) >= floor)
+        return lambda record: all(check(record) for check in checks)
+
+    def sql_where(self) -> tuple[str, list[Any]]:
+        """The same selection as :meth:`predicate`, as a SQL condition and its parameters.
+
+        Column names are those of the ``calls`` relation built in ``_duck``.
+        """
+        clauses: list[str] = []
+        params: list[Any] = []
+        if self.model is not None:
+            op = "GLOB" if any(ch in self.model for ch in "*?[") else "="
+            clauses.append(f"(model {op} ? OR response_model {op} ?)")
+            params += [self.model, self.model]
+        for column, wanted in (
+            ("provider", self.provider),
+            ("status", self.status),
+            ("session_id", self.session),
+            ("user_id", self.user),
+        ):
+            if wanted is not None:
+                clauses.append(f"{column} = ?")
+                params.append(wanted)
+        if self.template is not None:
+            op = "GLOB" if any(ch in self.template for ch in "*?[") else "="
+            clauses.append(f"template_name {op} ?")
+            params.append(self.template)
+        if self.since is not None:
+            clauses.append("ts >= ?")
+            params.append(self.since)
+        if self.until is not None:
+            clauses.append("ts < ?")
+            params.append(self.until)
+        if self.min_latency_ms is not None:
+            clauses.append("coalesce(latency_ms, -1) >= ?")
+            params.append(self.min_latency_ms)
+        return (" AND ".join(clauses) or "TRUE"), params
+
+
+def _equals(field: str, wanted: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda record: record.get(field) == wanted
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return -1.0

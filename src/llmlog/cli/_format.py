@@ -1,0 +1,137 @@
+"""Turning records and numbers into text a person reads in a terminal."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["cost", "duration_ms", "one_line", "output_text", "prompt_text", "table", "tokens"]
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: frozenset[int]) -> str:
+    """A plain-text table; columns whose index is in ``right`` are right-aligned."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [
+            cell.rjust(width) if index in right else cell.ljust(width)
+            for index, (cell, width) in enumerate(zip(cells, widths, strict=True))
+        ]
+        return "  ".join(parts).rstrip()
+
+    rule = "  ".join("-" * width for width in widths)
+    return "\n".join([line(headers), rule, *(line(row) for row in rows)])
+
+
+def duration_ms(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if value >= 10_000:
+        return f"{value / 1000:.1f}s"
+    if value >= 1000:
+        return f"{value / 1000:.2f}s"
+    return f"{value:.0f}ms"
+
+
+def tokens(value: int) -> str:
+    if value >= 10_000_000:
+        return f"{value / 1_000_000:.1f}M"
+    if value >= 10_000:
+        return f"{value / 1000:.1f}k"
+    return str(value)
+
+
+def cost(value: float | None, unpriced: int = 0) -> str:
+    if value is None:
+        return "-" if unpriced else "$0"
+    text = f"${value:.4f}" if value < 1 else f"${value:,.2f}"
+    return text + ("*" if unpriced else "")
+
+
+def _text_of(content: Any) -> str:
+    """Readable text of a message ``content``: a string, or the text of its parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        pieces = []
+        for part in content:
+            if isinstance(part, dict):
+                text = part.get("text")
+                if isinstance(text, str):
+                    pieces.append(text)
+                elif part.get("type"):
+                    pieces.append(f"[{part['type']}]")
+            elif isinstance(part, str):
+                pieces.append(part)
+        return " ".join(pieces)
+    return ""
+
+
+def prompt_text(record: dict[str, Any]) -> str:
+    """The last user turn, which is what a person recognises a call by."""
+    messages = record.get("messages")
+    if isinstance(messages, list):
+        for message in reversed(messages):
+            if isinstance(message, dict) and message.get("role") == "user":
+                return _text_of(message.get("content"))
+        if messages and isinstance(messages[-1], dict):
+            return _text_of(messages[-1].get("content"))
+    return ""
+
+
+def output_text(record: dict[str, Any]) -> str:
+    output = record.get("output")
+    if not isinstance(output, dict):
+        return ""
+    text = output.get("text")
+    if isinstance(text, str) and text:
+        return text
+    calls = output.get("tool_calls")
+    if isinstance(calls, list) and calls:
+        names = [str(c.get("name")) for c in calls if isinstance(c, dict)]
+        return "tool calls: " + ", ".join(names)
+    refusal = output.get("refusal")
+    return f"refusal: {refusal}" if isinstance(refusal, str) else ""
+
+
+def _squash(text: str, width: int) -> str:
+    flat = " ".join(text.split())
+    if len(flat) <= width:
+        return flat
+    return flat[: max(width - 1, 0)] + "…"
+
+
+def one_line(record: dict[str, Any], width: int | None = None) -> str:
+    """``ts  id  model  status  latency  tokens  cost  prompt -> output`` on one line."""
+    width = width or shutil.get_terminal_size((120, 24)).columns
+    ts = str(record.get("ts") or "")[:19].replace("T", " ")
+    usage = record.get("usage") if isinstance(record.get("usage"), dict) else {}
+    assert isinstance(usage, dict)
+    tokens_in, tokens_out = usage.get("input_tokens"), usage.get("output_tokens")
+    token_text = f"{tokens_in if tokens_in is not None else '?'}>{tokens_out or 0}"
+    price = record.get("cost_usd")
+    status = str(record.get("status") or "?")
+    if status == "error" and isinstance(record.get("error"), dict):
+        status = f"error:{record['error'].get('status_code') or record['error'].get('type')}"
+    head = "  ".join(
+        [
+            ts,
+            str(record.get("id") or "")[:12],
+            str(record.get("response_model") or record.get("model") or "?"),
+            status,
+            duration_ms(record.get("latency_ms")),
+            token_text,
+            cost(price if isinstance(price, float | int) else None, unpriced=1),
+        ]
+    )
+    room = max(width - len(head) - 2, 20)
+    prompt = prompt_text(record)
+    answer = output_text(record)
+    if status.startswith("error") and isinstance(record.get("error"), dict):
+        answer = str(record["error"].get("message") or "")
+    half = room // 2
+    body = f"{_squash(prompt, half - 2)} → {_squash(answer, room - min(len(prompt), half - 2) - 3)}"
+    return f"{head}  {body}"

@@ -1,0 +1,168 @@
+"""Finding the log files and streaming their records.
+
+The CLI finds the log the way the writer does (``LLMLOG_OUTPUT`` or the
+default path), and reads every rotated file next to it, compressed or not, in
+time order. A line that does not parse (a writer that crashed mid-line) is
+skipped with one warning per file, never a traceback.
+"""
+
+from __future__ import annotations
+
+import gzip
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO, cast
+
+import orjson
+
+from llmlog._config import Settings
+
+__all__ = ["CliError", "LogLocation", "iter_records", "locate"]
+
+_SUFFIXES = (".jsonl", ".jsonl.gz")
+
+
+class CliError(Exception):
+    """A problem the user can fix; printed as one line, exit status 2."""
+
+
+@dataclass(frozen=True)
+class LogLocation:
+    """Where the log is: a directory, or one file and its rotated siblings."""
+
+    path: Path
+    is_dir: bool
+
+    def files(self) -> list[Path]:
+        """Every log file, oldest first; the active file (no timestamp) last."""
+        if self.is_dir:
+            if not self.path.is_dir():
+                raise CliError(f"log directory {self.path} does not exist")
+            found = [p for p in self.path.iterdir() if p.is_file() and p.name.endswith(_SUFFIXES)]
+            return sorted(found, key=_age_key)
+        parent = self.path.parent
+        if not parent.is_dir():
+            raise CliError(f"log directory {parent} does not exist (no logs written yet?)")
+        stem = _stem(self.path.name)
+        rotated = [
+            p
+            for p in parent.iterdir()
+            if p.is_file() and p.name.startswith(stem + "-") and p.name.endswith(_SUFFIXES)
+        ]
+        found = sorted(rotated, key=_age_key)
+        if self.path.is_file():
+            found.append(self.path)
+        return found
+
+    def existing_files(self) -> list[Path]:
+        """Like :meth:`files`, but an empty log is an error the user should hear about."""
+        found = self.files()
+        if not found:
+            raise CliError(f"no log files at {self.path} (nothing logged yet?)")
+        return found
+
+
+def _stem(name: str) -> str:
+    for suffix in _SUFFIXES:
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return Path(name).stem
+
+
+def _age_key(path: Path) -> tuple[float, str]:
+    # Oldest first, so records come out roughly in time order; a rotated file
+    # is never written again, so its modification time is when it was closed.
+    return (path.stat().st_mtime, path.name)
+
+
+def locate(log: str | None) -> LogLocation:
+    """``--log`` if given, else ``LLMLOG_OUTPUT``, else the default path."""
+    if log is None:
+        try:
+            output = Settings.from_env().output
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
+        if output in ("stdout", "stderr"):
+            raise CliError(
+                f"LLMLOG_OUTPUT is {output!r}, so there is no log file to read; "
+                "pass --log PATH (a file or a directory)"
+            )
+        log = output
+    path = Path(log).expanduser()
+    return LogLocation(path, is_dir=path.is_dir() or log.endswith(("/", "\\")))
+
+
+def open_lines(path: Path) -> BinaryIO:
+    """The file as a binary stream, decompressed when it ends in ``.gz``."""
+    try:
+        if path.name.endswith(".gz"):
+            return cast(BinaryIO, gzip.open(path, "rb"))
+        return path.open("rb")
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def iter_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(line number, raw line) for every non-empty line of one file."""
+    with open_lines(path) as stream:
+        try:
+            for number, line in enumerate(stream, start=1):
+                if line.strip():
+                    yield number, line
+        except (OSError, EOFError) as exc:
+            warn(f"{path}: stopped reading at a damaged part ({exc})")
+
+
+_warned: set[str] = set()
+
+
+def warn(message: str) -> None:
+    """One warning on stderr; the same one is not repeated within a command."""
+    if message in _warned:
+        return
+    _warned.add(message)
+    sys.stderr.write(f"llmlog: warning: {message}\n")
+
+
+def reset_warnings() -> None:
+    """Forget warnings given so far (each command run starts afresh)."""
+    _warned.clear()
+
+
+def parse_line(path: Path, number: int, line: bytes, bad: list[int]) -> dict[str, Any] | None:
+    """One record, or None (remembered in ``bad``) for a line that is not a record."""
+    try:
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        bad.append(number)
+        return None
+    if not isinstance(record, dict):
+        bad.append(number)
+        return None
+    return record
+
+
+def iter_records(files: list[Path], needle: bytes | None = None) -> Iterator[dict[str, Any]]:
+    """Every record of every file, in file order.
+
+    ``needle`` skips, before parsing, lines that do not contain those bytes:
+    a cheap prefilter for commands that look for one id or one word.
+    """
+    for path in files:
+        bad: list[int] = []
+        for number, line in iter_lines(path):
+            if needle is not None and needle not in line:
+                continue
+            record = parse_line(path, number, line, bad)
+            if record is not None:
+                yield record
+        report_bad_lines(path, bad)
+
+
+def report_bad_lines(path: Path, bad: list[int]) -> None:
+    if not bad:
+        return
+    where = f"line {bad[0]}" if len(bad) == 1 else f"{len(bad)} lines (first: line {bad[0]})"
+    warn(f"{path}: skipped {where} that is not a complete JSON record")

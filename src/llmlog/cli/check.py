@@ -1,0 +1,171 @@
+"""``llmlog check``: thresholds for cron and CI; exit 1 with one message per breach."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from llmlog.cli._aggregate import aggregate
+from llmlog.cli._filters import Filters, Subcommands, add_filter_args, parse_duration_s
+from llmlog.cli._format import cost, duration_ms
+from llmlog.cli._logs import CliError, locate
+from llmlog.cli._pii import PiiScanner
+from llmlog.cli._select import call_records
+
+__all__ = ["HEDGES", "register"]
+
+# Phrases of an answer that is unsure of itself or declines; lower case.
+HEDGES = (
+    "i'm not sure",
+    "i am not sure",
+    "i'm not certain",
+    "i am not certain",
+    "as an ai",
+    "as a language model",
+    "i don't know",
+    "i do not know",
+    "i cannot be sure",
+    "i can't be sure",
+    "i'm unable to",
+    "i am unable to",
+    "i cannot help",
+    "i can't help",
+    "i don't have access",
+    "i do not have access",
+)
+_HEDGE_PATTERN = re.compile("|".join(re.escape(h) for h in HEDGES))
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'"})
+
+
+def register(commands: Subcommands, parents: list[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "check",
+        parents=parents,
+        help="exit 1 when a threshold is breached (for cron and CI)",
+        description="Check the calls in the window against thresholds; print one line "
+        "per breach and exit 1, or exit 0 when all hold.",
+    )
+    parser.add_argument("--max-error-rate", type=_rate, help="e.g. 1%% or 0.01")
+    parser.add_argument("--max-p95-latency", help="e.g. 5s or 800ms")
+    parser.add_argument("--max-cost-per-day", type=_dollars, help="USD per UTC day, e.g. 50")
+    parser.add_argument(
+        "--max-uncertain-rate",
+        type=_rate,
+        help='share of answers that hedge ("I\'m not sure", "as an AI"), e.g. 5%%',
+    )
+    parser.add_argument(
+        "--pii", action="store_true", help="fail if logged text still holds PII or secrets"
+    )
+    add_filter_args(parser, limit=False)
+    parser.set_defaults(func=run)
+
+
+def _rate(text: str) -> float:
+    cleaned = text.strip()
+    try:
+        value = float(cleaned[:-1]) / 100 if cleaned.endswith("%") else float(cleaned)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a rate; use e.g. 1% or 0.01") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not between 0% and 100%")
+    return value
+
+
+def _dollars(text: str) -> float:
+    try:
+        value = float(text.strip().lstrip("$"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an amount; use e.g. 50") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must not be negative")
+    return value
+
+
+@dataclass
+class _TextFindings:
+    answers: int = 0
+    hedging: int = 0
+    pii: Counter[str] | None = None
+    pii_records: int = 0
+    first_pii_id: str | None = None
+
+
+def _scan_texts(files: list[Path], filters: Filters, hedges: bool, pii: bool) -> _TextFindings:
+    found = _TextFindings(pii=Counter())
+    scanner = PiiScanner() if pii else None
+    for record in call_records(files, filters):
+        if hedges and record.get("status") == "ok":
+            output = record.get("output")
+            text = output.get("text") if isinstance(output, dict) else None
+            if isinstance(text, str) and text.strip():
+                found.answers += 1
+                if _HEDGE_PATTERN.search(text.lower().translate(_APOSTROPHES)):
+                    found.hedging += 1
+        if scanner is not None:
+            entities = scanner.scan(record)
+            if entities:
+                assert found.pii is not None
+                found.pii.update(entities)
+                found.pii_records += 1
+                found.first_pii_id = found.first_pii_id or str(record.get("id"))
+    return found
+
+
+def run(args: argparse.Namespace) -> int:
+    max_p95 = parse_duration_s(args.max_p95_latency) * 1000 if args.max_p95_latency else None
+    wanted = (args.max_error_rate, max_p95, args.max_cost_per_day, args.max_uncertain_rate)
+    if all(value is None for value in wanted) and not args.pii:
+        raise CliError(
+            "nothing to check; give at least one of --max-error-rate, --max-p95-latency, "
+            "--max-cost-per-day, --max-uncertain-rate, --pii"
+        )
+    files = locate(args.log).existing_files()
+    filters = Filters.from_args(args)
+    overall = aggregate(files, filters, by=None)[0]
+    breaches: list[str] = []
+    if args.max_error_rate is not None and overall.error_rate > args.max_error_rate:
+        breaches.append(
+            f"error rate {overall.error_rate:.2%} > {args.max_error_rate:.2%} "
+            f"({overall.errors} of {overall.calls} calls)"
+        )
+    p95 = overall.latency_ms[1]
+    if max_p95 is not None and p95 is not None and p95 > max_p95:
+        breaches.append(f"p95 latency {duration_ms(p95)} > {duration_ms(max_p95)}")
+    if args.max_cost_per_day is not None:
+        over = [
+            day
+            for day in aggregate(files, filters, by="day")
+            if day.cost_usd is not None and day.cost_usd > args.max_cost_per_day
+        ]
+        if over:
+            worst = max(over, key=lambda day: day.cost_usd or 0.0)
+            days = f"on {len(over)} days, highest " if len(over) > 1 else "on "
+            breaches.append(
+                f"cost per day over {cost(args.max_cost_per_day)} {days}"
+                f"{worst.key}: {cost(worst.cost_usd)}"
+            )
+    if args.max_uncertain_rate is not None or args.pii:
+        texts = _scan_texts(files, filters, args.max_uncertain_rate is not None, args.pii)
+        if args.max_uncertain_rate is not None and texts.answers:
+            rate = texts.hedging / texts.answers
+            if rate > args.max_uncertain_rate:
+                breaches.append(
+                    f"uncertain answers {rate:.2%} > {args.max_uncertain_rate:.2%} "
+                    f"({texts.hedging} of {texts.answers} answers hedge)"
+                )
+        if texts.pii:
+            kinds = ", ".join(f"{kind} x{count}" for kind, count in sorted(texts.pii.items()))
+            breaches.append(
+                f"unredacted PII in {texts.pii_records} calls ({kinds}); "
+                f"first: llmlog show {texts.first_pii_id}"
+            )
+    for breach in breaches:
+        sys.stdout.write(f"FAIL {breach}\n")
+    if breaches:
+        return 1
+    sys.stdout.write(f"ok: {overall.calls} calls checked, every threshold holds\n")
+    return 0

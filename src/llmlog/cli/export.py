@@ -1,0 +1,223 @@
+"""``llmlog export``: evaluation datasets and fine-tuning files from real traffic."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from llmlog.cli._chat import to_openai_chat
+from llmlog.cli._filters import Filters, Subcommands, add_filter_args, template_name
+from llmlog.cli._format import output_text, prompt_text
+from llmlog.cli._logs import CliError, locate
+from llmlog.cli._select import select
+
+__all__ = ["FLAT_COLUMNS", "flat_row", "register"]
+
+FORMATS = ("jsonl", "csv", "parquet", "openai-chat")
+
+# Columns of the csv and parquet exports; nested values are JSON text.
+FLAT_COLUMNS = (
+    "id", "ts", "provider", "operation", "model", "response_model", "status",
+    "latency_ms", "ttft_ms", "input_tokens", "output_tokens", "cached_input_tokens",
+    "reasoning_tokens", "cost_usd", "session_id", "user_id", "template", "template_version",
+    "system", "prompt", "messages", "output", "finish_reason", "tool_calls", "error_type",
+    "error_message", "prompt_hash",
+)  # fmt: skip
+
+
+def register(commands: Subcommands, parents: list[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "export",
+        parents=parents,
+        help="write calls as jsonl, csv, parquet or an OpenAI fine-tuning file",
+        description="jsonl: the records as logged. csv/parquet: one flat row per call. "
+        "openai-chat: {messages: [...]} per successful call, for fine-tuning and evals.",
+    )
+    parser.add_argument("--format", choices=FORMATS, default="jsonl")
+    parser.add_argument("-o", "--output", help="file to write (default: standard output)")
+    add_filter_args(parser)
+    parser.set_defaults(func=run)
+
+
+def _json_text(value: Any) -> str | None:
+    if value is None or value == [] or value == {}:
+        return None
+    return value if isinstance(value, str) else orjson.dumps(value).decode()
+
+
+def flat_row(record: dict[str, Any]) -> dict[str, Any]:
+    """One call as a flat row of :data:`FLAT_COLUMNS` (numbers stay numbers)."""
+    usage = record.get("usage") if isinstance(record.get("usage"), dict) else {}
+    output = record.get("output") if isinstance(record.get("output"), dict) else {}
+    error = record.get("error") if isinstance(record.get("error"), dict) else {}
+    template = record.get("template")
+    assert isinstance(usage, dict) and isinstance(output, dict) and isinstance(error, dict)
+    return {
+        "id": record.get("id"),
+        "ts": record.get("ts"),
+        "provider": record.get("provider"),
+        "operation": record.get("operation"),
+        "model": record.get("model"),
+        "response_model": record.get("response_model"),
+        "status": record.get("status"),
+        "latency_ms": record.get("latency_ms"),
+        "ttft_ms": record.get("ttft_ms"),
+        "input_tokens": usage.get("input_tokens"),
+        "output_tokens": usage.get("output_tokens"),
+        "cached_input_tokens": usage.get("cached_input_tokens"),
+        "reasoning_tokens": usage.get("reasoning_tokens"),
+        "cost_usd": record.get("cost_usd"),
+        "session_id": record.get("session_id"),
+        "user_id": record.get("user_id"),
+        "template": template_name(record),
+        "template_version": template.get("version") if isinstance(template, dict) else None,
+        "system": _json_text(record.get("system")),
+        "prompt": prompt_text(record) or None,
+        "messages": _json_text(record.get("messages")),
+        "output": output_text(record) or None,
+        "finish_reason": output.get("finish_reason"),
+        "tool_calls": _json_text(output.get("tool_calls")),
+        "error_type": error.get("type"),
+        "error_message": error.get("message"),
+        "prompt_hash": record.get("prompt_hash"),
+    }
+
+
+@contextmanager
+def _opened(path: str | None, binary: bool) -> Iterator[IO[Any]]:
+    if path is None:
+        yield sys.stdout.buffer if binary else sys.stdout
+        return
+    try:
+        stream = open(path, "wb" if binary else "w", newline="" if not binary else None)  # noqa: SIM115
+    except OSError as exc:
+        raise CliError(f"cannot write {path}: {exc.strerror or exc}") from None
+    with stream:
+        yield stream
+
+
+def run(args: argparse.Namespace) -> int:
+    files = locate(args.log).existing_files()
+    records = select(files, Filters.from_args(args))
+    if args.format == "parquet":
+        if args.output is None:
+            raise CliError("parquet needs a file: add -o FILE.parquet")
+        count = _write_parquet(Path(args.output), (flat_row(r) for r in records))
+    elif args.format == "csv":
+        with _opened(args.output, binary=False) as out:
+            writer = csv.DictWriter(out, fieldnames=FLAT_COLUMNS)
+            writer.writeheader()
+            count = 0
+            for count, record in enumerate(records, start=1):  # noqa: B007 - count is used after
+                writer.writerow(flat_row(record))
+    elif args.format == "openai-chat":
+        count = _write_chat(args.output, records)
+    else:
+        with _opened(args.output, binary=True) as out:
+            count = 0
+            for record in records:
+                out.write(orjson.dumps(record) + b"\n")
+                count += 1
+    if args.output is not None:
+        sys.stderr.write(f"llmlog: wrote {count} calls to {args.output}\n")
+    return 0
+
+
+def _write_chat(output: str | None, records: Iterable[dict[str, Any]]) -> int:
+    skipped: Counter[str] = Counter()
+    count = 0
+    with _opened(output, binary=True) as out:
+        for record in records:
+            example, reason = to_openai_chat(record)
+            if example is None:
+                skipped[reason] += 1
+                continue
+            out.write(orjson.dumps(example) + b"\n")
+            count += 1
+    if skipped:
+        reasons = ", ".join(f"{n} {why}" for why, n in skipped.most_common())
+        sys.stderr.write(f"llmlog: skipped {sum(skipped.values())} calls ({reasons})\n")
+    return count
+
+
+def _write_parquet(path: Path, rows: Iterable[dict[str, Any]]) -> int:
+    """Parquet through pyarrow (``llmlog[parquet]``), else DuckDB (``llmlog[query]``)."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        return _write_parquet_duckdb(path, rows)
+    schema = pa.schema([(name, _ARROW_TYPES.get(name, pa.string())) for name in FLAT_COLUMNS])
+    count = 0
+    try:
+        with pq.ParquetWriter(str(path), schema) as writer:
+            batch: list[dict[str, Any]] = []
+            for row in rows:
+                batch.append(row)
+                count += 1
+                if len(batch) >= 10_000:
+                    writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+                    batch = []
+            writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+    except OSError as exc:
+        raise CliError(f"cannot write {path}: {exc}") from None
+    return count
+
+
+def _arrow_types() -> dict[str, Any]:
+    try:
+        import pyarrow as pa
+    except ImportError:
+        return {}
+    numbers = ("latency_ms", "ttft_ms", "cost_usd")
+    counts = ("input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens")
+    return {**dict.fromkeys(numbers, pa.float64()), **dict.fromkeys(counts, pa.int64())}
+
+
+_ARROW_TYPES = _arrow_types()
+
+
+def _write_parquet_duckdb(path: Path, rows: Iterable[dict[str, Any]]) -> int:
+    from llmlog.cli import _duck
+
+    con = _duck.connect() if _duck.available() else None
+    if con is None:
+        raise CliError(
+            "parquet needs pyarrow or DuckDB: pip install 'llmlog[parquet]' (or 'llmlog[query]')"
+        )
+    tmp = path.with_name(path.name + ".staging.jsonl")
+    count = 0
+    try:
+        with tmp.open("wb") as staging:
+            for row in rows:
+                staging.write(orjson.dumps(row) + b"\n")
+                count += 1
+        columns = ", ".join(
+            f"'{name}': '{_DUCK_TYPES.get(name, 'VARCHAR')}'" for name in FLAT_COLUMNS
+        )
+        target = str(path).replace("'", "''")
+        source = str(tmp).replace("'", "''")
+        con.execute(
+            f"COPY (SELECT * FROM read_json('{source}', format='newline_delimited', "
+            f"columns={{{columns}}})) TO '{target}' (FORMAT parquet)"
+        )
+    finally:
+        tmp.unlink(missing_ok=True)
+        con.close()
+    return count
+
+
+_DUCK_TYPES = {
+    **dict.fromkeys(("latency_ms", "ttft_ms", "cost_usd"), "DOUBLE"),
+    **dict.fromkeys(
+        ("input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens"), "BIGINT"
+    ),
+}

@@ -1,0 +1,158 @@
+"""``llmlog replay ID``: send a logged request again and compare the answers.
+
+The new call goes through the real SDK with llmlog instrumented, so it is
+logged like any other call, into the same log, linked to the original by
+``replay_of``. Old and new answers are printed side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import os
+import shutil
+import sys
+import textwrap
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from llmlog.cli._filters import Filters, Subcommands
+from llmlog.cli._format import cost, duration_ms, output_text
+from llmlog.cli._logs import CliError, LogLocation, locate
+from llmlog.cli._replayable import ReplayRequest, replay_request
+from llmlog.cli._select import call_records, find_record
+
+__all__ = ["register"]
+
+_KEY_VARIABLES = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+
+
+def register(commands: Subcommands, parents: list[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "replay",
+        parents=parents,
+        help="send a logged request again; show old and new answers side by side",
+        description="Re-sends the request with the real SDK (needs the provider's API key "
+        "in the environment, or --provider-url). The new call is logged with "
+        "replay_of = the original id.",
+    )
+    parser.add_argument("id", help="record id, or a unique prefix of it")
+    parser.add_argument("--model", help="send to this model instead of the logged one")
+    parser.add_argument(
+        "--provider-url",
+        help="base URL of the API to send to, e.g. the fake provider http://127.0.0.1:8089",
+    )
+    parser.set_defaults(func=run)
+
+
+def _client(provider: str, url: str | None) -> Any:
+    key_variable = _KEY_VARIABLES[provider]
+    api_key = os.environ.get(key_variable)
+    if api_key is None and url is None:
+        raise CliError(f"set {key_variable} or pass --provider-url to replay a {provider} call")
+    try:
+        if provider == "openai":
+            import openai
+
+            if url is not None and urlsplit(url).path in ("", "/"):
+                url = url.rstrip("/") + "/v1"  # the OpenAI SDK's base URL includes /v1
+            return openai.OpenAI(api_key=api_key or "llmlog-replay", base_url=url, max_retries=0)
+        import anthropic
+
+        return anthropic.Anthropic(api_key=api_key or "llmlog-replay", base_url=url, max_retries=0)
+    except ImportError:
+        raise CliError(f"the {provider} SDK is not installed: pip install {provider}") from None
+
+
+def _link(original_id: str) -> AbstractContextManager[Any]:
+    """The llmlog context that marks the new call as a replay of ``original_id``."""
+    import llmlog
+
+    if "replay_of" in inspect.signature(llmlog.context).parameters:
+        return llmlog.context(replay_of=original_id)  # type: ignore[call-arg]
+    return llmlog.context(tags={"replay_of": original_id})
+
+
+def _active_file(location: LogLocation) -> Path:
+    if not location.is_dir:
+        return location.path
+    current = [p for p in location.files() if not p.name.endswith(".gz")]
+    return current[-1] if current else location.path / "llmlog.jsonl"
+
+
+def _send(request: ReplayRequest, client: Any, original_id: str, log_file: Path) -> None:
+    import llmlog
+
+    target = client
+    for name in request.method:
+        target = getattr(target, name)
+    llmlog.instrument(output=str(log_file))
+    try:
+        with _link(original_id):
+            target(**request.kwargs)
+    except Exception as exc:
+        status = getattr(exc, "status_code", None)
+        raise CliError(
+            f"the replay failed ({type(exc).__name__}{f' {status}' if status else ''}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}); the failed call is logged too"
+        ) from None
+    finally:
+        llmlog.flush(30.0)
+        llmlog.uninstrument()
+
+
+def _is_replay_of(record: dict[str, Any], original_id: str) -> bool:
+    tags = record.get("tags")
+    linked = record.get("replay_of") or (tags.get("replay_of") if isinstance(tags, dict) else None)
+    return linked == original_id
+
+
+def run(args: argparse.Namespace) -> int:
+    location = locate(args.log)
+    original = find_record(location.existing_files(), args.id)
+    original_id = str(original.get("id"))
+    request = replay_request(original, model=args.model)
+    client = _client(request.provider, args.provider_url)
+    _send(request, client, original_id, _active_file(location))
+    replays = list(
+        call_records(location.files(), Filters(), also=lambda r: _is_replay_of(r, original_id))
+    )
+    if not replays:
+        raise CliError("the replay was sent but its record was not found in the log")
+    sys.stdout.write(side_by_side(original, replays[-1]) + "\n")
+    return 0
+
+
+def _summary(record: dict[str, Any]) -> list[str]:
+    usage = record.get("usage") if isinstance(record.get("usage"), dict) else {}
+    assert isinstance(usage, dict)
+    price = record.get("cost_usd")
+    return [
+        f"{record.get('id')}",
+        f"{record.get('response_model') or record.get('model')}  {record.get('status')}",
+        f"{duration_ms(record.get('latency_ms'))}  "
+        f"{usage.get('input_tokens')}>{usage.get('output_tokens')} tokens  "
+        f"{cost(price) if isinstance(price, int | float) else 'unpriced'}",
+        "",
+    ]
+
+
+def side_by_side(original: dict[str, Any], replay: dict[str, Any], width: int | None = None) -> str:
+    """Two columns: the logged answer on the left, the replayed one on the right."""
+    width = width or shutil.get_terminal_size((120, 24)).columns
+    column = max((width - 3) // 2, 20)
+
+    def lines(title: str, record: dict[str, Any]) -> list[str]:
+        body: list[str] = [title, *_summary(record)]
+        text = output_text(record) or str((record.get("error") or {}).get("message") or "")
+        for paragraph in text.splitlines() or [""]:
+            body.extend(textwrap.wrap(paragraph, column) or [""])
+        return body
+
+    left, right = lines("original", original), lines("replay", replay)
+    rows = max(len(left), len(right))
+    left += [""] * (rows - len(left))
+    right += [""] * (rows - len(right))
+    return "\n".join(f"{a.ljust(column)} | {b}".rstrip() for a, b in zip(left, right, strict=True))

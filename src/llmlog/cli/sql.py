@@ -1,0 +1,71 @@
+"""``llmlog sql``: DuckDB SQL over the logs, as a view named ``calls``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+import orjson
+
+from llmlog.cli import _duck
+from llmlog.cli._filters import Subcommands
+from llmlog.cli._format import table
+from llmlog.cli._logs import CliError, locate
+
+__all__ = ["register"]
+
+
+def register(commands: Subcommands, parents: list[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "sql",
+        parents=parents,
+        help="run DuckDB SQL over the view `calls` (needs llmlog[query])",
+        description="Every record is a row of the view `calls`; nested fields are "
+        "structs, e.g. usage.input_tokens, template.name, output.text.",
+        epilog='example: llmlog sql "SELECT model, count(*), sum(cost_usd) FROM calls '
+        'GROUP BY model"',
+    )
+    parser.add_argument("query", help="a SQL query over the view `calls`")
+    parser.add_argument("--json", action="store_true", help="rows as JSON lines")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    con = _duck.connect()
+    files = locate(args.log).existing_files()
+    import duckdb
+
+    try:
+        _duck.create_calls_view(con, files)
+        result = con.execute(args.query)
+        headers = [column[0] for column in result.description or []]
+        rows = result.fetchall()
+    except duckdb.Error as exc:
+        raise CliError(f"query failed: {_first_line(exc)}") from None
+    finally:
+        con.close()
+    if args.json:
+        for row in rows:
+            sys.stdout.write(
+                orjson.dumps(dict(zip(headers, row, strict=True)), default=str).decode()
+            )
+            sys.stdout.write("\n")
+        return 0
+    text_rows = [[_cell(value) for value in row] for row in rows]
+    sys.stdout.write(table(headers, text_rows, right=frozenset()) + "\n")
+    sys.stdout.write(f"({len(rows)} row{'s' if len(rows) != 1 else ''})\n")
+    return 0
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    text = str(value) if not isinstance(value, dict | list) else orjson.dumps(value).decode()
+    return text if len(text) <= 80 else text[:79] + "…"

@@ -1,0 +1,85 @@
+"""``llmlog stats``: calls, errors, latency and TTFT percentiles, tokens and cost per group."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import orjson
+
+from llmlog.cli._aggregate import GROUP_KEYS, GroupStats, aggregate
+from llmlog.cli._filters import Filters, Subcommands, add_filter_args
+from llmlog.cli._format import cost, duration_ms, table, tokens
+from llmlog.cli._logs import locate
+
+__all__ = ["register"]
+
+
+def register(commands: Subcommands, parents: list[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "stats",
+        parents=parents,
+        help="calls, error rate, latency/TTFT percentiles, tokens and cost",
+        description="Summarise calls, overall or per group. Cost marked * leaves out "
+        "calls that could not be priced.",
+    )
+    parser.add_argument("--by", help=f"group by one of: {', '.join(GROUP_KEYS)}")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument(
+        "--engine",
+        choices=("auto", "duckdb", "python"),
+        default="auto",
+        help="auto uses DuckDB when installed (fast on big logs)",
+    )
+    add_filter_args(parser, limit=False)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    files = locate(args.log).existing_files()
+    groups = aggregate(files, Filters.from_args(args), args.by, engine=args.engine)
+    if args.json:
+        sys.stdout.write(
+            orjson.dumps(
+                {"by": args.by, "groups": [g.as_json() for g in groups]},
+                option=orjson.OPT_INDENT_2,
+            ).decode()
+            + "\n"
+        )
+        return 0
+    sys.stdout.write(render(groups, args.by) + "\n")
+    return 0
+
+
+def render(groups: list[GroupStats], by: str | None) -> str:
+    headers = [
+        by or "all",
+        "calls",
+        "errors",
+        "err%",
+        "p50",
+        "p95",
+        "p99",
+        "ttft p50",
+        "ttft p95",
+        "in",
+        "out",
+        "cached",
+        "cost",
+    ]
+    rows = [
+        [
+            "(none)" if g.key is None and by else (g.key or "all"),
+            str(g.calls),
+            str(g.errors),
+            f"{g.error_rate * 100:.1f}",
+            *(duration_ms(v) for v in g.latency_ms),
+            *(duration_ms(v) for v in g.ttft_ms[:2]),
+            tokens(g.input_tokens),
+            tokens(g.output_tokens),
+            tokens(g.cached_input_tokens),
+            cost(g.cost_usd, g.unpriced),
+        ]
+        for g in groups
+    ]
+    return table(headers, rows, right=frozenset(range(1, len(headers))))

@@ -1,0 +1,231 @@
+"""Cost at write time: ``cost_usd`` and ``price_source`` from the genai-prices table.
+
+Prices come only from the ``genai-prices`` package (a maintained table with
+historic prices and cache/reasoning partitions); none are written here. An
+unpriced call gets ``cost_usd: None``, never 0, and ``price_source`` says why.
+
+The processor runs on the writer thread for every record, so it is built to be
+cheap after the first call per model: the model lookup is cached per
+``(provider, model)``, and for a model whose price is linear in token counts
+(every model without volume tiers) the per-token rates are derived once from
+genai-prices itself and verified, so a record costs a few multiplications
+instead of genai-prices' full decomposition (~100 µs).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import MutableMapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Final
+
+from llmlog._guard import report_internal_error
+
+__all__ = ["add_cost", "price"]
+
+_MTOK: Final = 1_000_000
+# genai-prices usage keys, in the order of the tuples below. input_tokens and
+# output_tokens are totals; the others are partitions of them, which is how
+# genai-prices avoids charging a cached token twice.
+_KEYS: Final = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "output_reasoning_tokens",
+)
+# A point inside the valid region (partitions never exceed their totals, even
+# after adding one more million of any key) at which the rates are probed.
+_PROBE: Final = (8 * _MTOK, 8 * _MTOK, 2 * _MTOK, 2 * _MTOK, _MTOK, 2 * _MTOK)
+
+Counts = tuple[int, int, int, int, int, int]
+
+
+class _Unpriced(Exception):
+    """The call cannot be priced for an ordinary reason (not an llmlog bug)."""
+
+
+class _Table:
+    """genai-prices lookups, cached for the life of one price snapshot."""
+
+    def __init__(self) -> None:
+        import genai_prices
+        from genai_prices import data_snapshot
+
+        self._snapshot_module = data_snapshot
+        self.snapshot: Any = data_snapshot.get_snapshot()
+        self.version = f"genai-prices {genai_prices.__version__}"
+        if self.snapshot.from_auto_update:
+            self.version += f" (updated {self.snapshot.timestamp:%Y-%m-%dT%H:%M})"
+        self._models: dict[tuple[str | None, str], tuple[Any, Any] | None] = {}
+        # id(ModelPrice) -> (the ModelPrice, kept alive; its rates or None if not linear)
+        self._rates: dict[int, tuple[Any, tuple[float, ...] | None]] = {}
+
+    def is_current(self) -> bool:
+        return self._snapshot_module.get_snapshot() is self.snapshot
+
+    def model(self, provider: str | None, model_ref: str) -> tuple[Any, Any] | None:
+        """(genai Provider, ModelInfo) for a model name, or None when unknown."""
+        key = (provider, model_ref)
+        if key not in self._models:
+            self._models[key] = self._find(provider, model_ref)
+        return self._models[key]
+
+    def _find(self, provider: str | None, model_ref: str) -> tuple[Any, Any] | None:
+        attempts = [provider, None] if provider else [None]
+        for provider_id in attempts:
+            try:
+                found: tuple[Any, Any] = self.snapshot.find_provider_model(
+                    model_ref, None, provider_id, None
+                )
+            except LookupError:
+                continue
+            return found
+        return None
+
+    def rates(self, model_price: Any) -> tuple[float, ...] | None:
+        """Per-token USD rates for each of ``_KEYS``, or None if pricing is not linear."""
+        cached = self._rates.get(id(model_price))
+        if cached is None or cached[0] is not model_price:
+            cached = (model_price, _linear_rates(model_price))
+            self._rates[id(model_price)] = cached
+        return cached[1]
+
+
+def _exact_price(model_price: Any, counts: tuple[int, ...]) -> Decimal:
+    from genai_prices import Usage
+
+    usage = Usage(**dict(zip(_KEYS, counts, strict=True)))
+    return Decimal(model_price.calc_price(usage)["total_price"])
+
+
+def _linear_rates(model_price: Any) -> tuple[float, ...] | None:
+    """Derive per-token rates from genai-prices, and prove them at the probe point.
+
+    Volume tiers (a different rate above a token threshold) and anything else
+    that is not a fixed rate per token fail the proof; those models keep
+    going through genai-prices' own calculation.
+    """
+    from genai_prices.types import TieredPrices
+
+    if any(isinstance(value, TieredPrices) for value in vars(model_price).values()):
+        return None
+    try:
+        at_probe = _exact_price(model_price, _PROBE)
+        rates = []
+        for index in range(len(_KEYS)):
+            bumped = list(_PROBE)
+            bumped[index] += _MTOK
+            rates.append((_exact_price(model_price, tuple(bumped)) - at_probe) / _MTOK)
+    except (ValueError, ArithmeticError, LookupError):
+        return None
+    predicted = sum((rate * count for rate, count in zip(rates, _PROBE, strict=True)), Decimal(0))
+    if abs(predicted - at_probe) > Decimal("1e-9"):
+        return None
+    return tuple(float(rate) for rate in rates)
+
+
+_table: _Table | None = None
+
+
+def _current_table() -> _Table:
+    global _table
+    if _table is None or not _table.is_current():
+        _table = _Table()
+    return _table
+
+
+def _count(value: Any) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _Unpriced("unpriced: usage has a token count that is not a whole number")
+    return value
+
+
+def _cache_write_1h(provider: str | None, usage: dict[str, Any]) -> int:
+    """Anthropic splits cache writes by lifetime; the 1-hour kind costs more."""
+    raw = usage.get("raw")
+    if provider != "anthropic" or not isinstance(raw, dict):
+        return 0
+    creation = raw.get("cache_creation")
+    if not isinstance(creation, dict):
+        return 0
+    value = creation.get("ephemeral_1h_input_tokens")
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def _counts(provider: str | None, usage: Any) -> Counts:
+    if not isinstance(usage, dict):
+        raise _Unpriced("unpriced: no usage")
+    if usage.get("input_tokens") is None and usage.get("output_tokens") is None:
+        raise _Unpriced("unpriced: no usage")
+    input_tokens = _count(usage.get("input_tokens"))
+    output_tokens = _count(usage.get("output_tokens"))
+    cached = _count(usage.get("cached_input_tokens"))
+    cache_write = _count(usage.get("cache_write_tokens"))
+    cache_write_1h = min(_cache_write_1h(provider, usage), cache_write)
+    reasoning = _count(usage.get("reasoning_tokens"))
+    if cached + cache_write > input_tokens:
+        raise _Unpriced("unpriced: cached tokens exceed input tokens")
+    if reasoning > output_tokens:
+        # Both providers bill reasoning inside output; a count outside it is
+        # priced as plain output rather than dropped.
+        reasoning = 0
+    return (input_tokens, output_tokens, cached, cache_write, cache_write_1h, reasoning)
+
+
+def _when(ts: Any) -> datetime:
+    if isinstance(ts, str):
+        try:
+            parsed = datetime.fromisoformat(ts)
+        except ValueError:
+            return datetime.now(UTC)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return datetime.now(UTC)
+
+
+def price(record: MutableMapping[str, Any]) -> tuple[float | None, str]:
+    """``(cost_usd, price_source)`` for one record; ``cost_usd`` is None when unpriced.
+
+    Prefers ``response_model`` (the model that actually ran, often a dated
+    snapshot) and falls back to the requested ``model``.
+    """
+    provider = record.get("provider")
+    provider = provider if isinstance(provider, str) else None
+    try:
+        counts = _counts(provider, record.get("usage"))
+    except _Unpriced as reason:
+        return None, str(reason)
+    table = _current_table()
+    found = None
+    names = [record.get("response_model"), record.get("model")]
+    for name in names:
+        if isinstance(name, str) and name and (found := table.model(provider, name)):
+            break
+    if found is None:
+        shown = next((n for n in names if isinstance(n, str) and n), None)
+        return None, f"unpriced: model {shown!r} is not in {table.version}"
+    genai_provider, model_info = found
+    model_price = model_info.get_prices(_when(record.get("ts")))
+    rates = table.rates(model_price)
+    if rates is not None:
+        cost = math.fsum(rate * count for rate, count in zip(rates, counts, strict=True))
+    else:
+        try:
+            cost = float(_exact_price(model_price, counts))
+        except (ValueError, ArithmeticError) as exc:
+            return None, f"unpriced: {table.version} could not price this usage ({exc})"
+    return round(cost, 12), f"{table.version} {genai_provider.id}:{model_info.id}"
+
+
+def add_cost(logger: Any, method_name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """Processor: fill ``cost_usd`` and ``price_source`` (never raises into the pipeline)."""
+    try:
+        event_dict["cost_usd"], event_dict["price_source"] = price(event_dict)
+    except Exception as exc:
+        event_dict["cost_usd"], event_dict["price_source"] = None, "unpriced: internal error"
+        report_internal_error(exc, "cost")
+    return event_dict
