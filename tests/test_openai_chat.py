@@ -1,0 +1,309 @@
+"""Chat Completions through real openai clients: create, parse, the stream helper, raw responses, Azure."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from typing import Any
+
+import httpx2
+import openai
+import openai_fakes as fakes
+import pydantic
+import pytest
+
+import llmlog.testing
+from llmlog.testing import CapturedRecords
+
+MESSAGES = [
+    {"role": "system", "content": "You are terse."},
+    {"role": "user", "content": "Say hello"},
+]
+
+
+@pytest.fixture
+def llm() -> Iterator[CapturedRecords]:
+    with llmlog.testing.capture_records(redact="off") as cap:
+        yield cap
+
+
+class City(pydantic.BaseModel):
+    name: str
+
+
+def parse_fake() -> fakes.FakeOpenAI:
+    return fakes.FakeOpenAI(
+        routes={
+            "/chat/completions": lambda body: fakes.json_response(
+                fakes.chat_completion('{"name":"Oslo"}')
+            )
+        }
+    )
+
+
+class TestCreate:
+    def test_one_record_with_the_whole_call(self, llm: CapturedRecords) -> None:
+        """A plain call: model, params, system, messages, output, usage, ids, latency."""
+        client = fakes.sync_client(fakes.default_fake())
+        client.chat.completions.create(model="gpt-4o", messages=MESSAGES, temperature=0.1, seed=7)
+        [record] = llm.calls
+        assert record["provider"] == "openai"
+        assert (record["operation"], record["method"]) == (
+            "chat.completions",
+            "chat.completions.create",
+        )
+        assert (record["model"], record["response_model"]) == ("gpt-4o", fakes.SERVED_MODEL)
+        assert record["params"] == {"temperature": 0.1, "seed": 7}
+        assert record["system"] == "You are terse."
+        assert record["messages"] == [{"role": "user", "content": "Say hello"}]
+        assert record["output"]["text"] == "Hello there!"
+        assert record["usage"]["input_tokens"] == 20 and record["usage"]["cached_input_tokens"] == 8
+        assert (record["request_id"], record["response_id"]) == (fakes.REQUEST_ID, fakes.CHAT_ID)
+        assert record["status"] == "ok" and record["stream"] is False and record["latency_ms"] > 0
+
+    def test_messages_are_a_snapshot(self, llm: CapturedRecords) -> None:
+        """The app appending to its messages list after the call does not change the record."""
+        client = fakes.sync_client(fakes.default_fake())
+        messages: list[dict[str, Any]] = [{"role": "user", "content": "first"}]
+        client.chat.completions.create(model="gpt-4o", messages=messages)
+        messages.append({"role": "assistant", "content": "later"})
+        messages[0]["content"] = "changed"
+        assert llm.calls[0]["messages"] == [{"role": "user", "content": "first"}]
+
+    def test_api_key_never_reaches_the_record(self, llm: CapturedRecords) -> None:
+        """Neither the client's key nor an Authorization header passed per call is logged."""
+        client = fakes.sync_client(fakes.default_fake())
+        client.chat.completions.create(
+            model="gpt-4o", messages=MESSAGES, extra_headers={"Authorization": "Bearer sk-per-call"}
+        )
+        text = repr(llm.records)
+        assert "sk-test-key-do-not-log" not in text and "sk-per-call" not in text
+
+    def test_stream_records_text_tool_calls_and_ttft(self, llm: CapturedRecords) -> None:
+        """A streamed answer: text joined, tool-call fragments assembled, ttft, usage null."""
+        fake = fakes.FakeOpenAI(
+            routes={
+                "/chat/completions": lambda body: fakes.sse_response(
+                    fakes.chat_chunks(
+                        ("Let me ", "check."),
+                        tool_call=("call_1", "weather", ['{"ci', 'ty":"Oslo"}']),
+                    )
+                )
+            }
+        )
+        client = fakes.sync_client(fake)
+        stream = client.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True)
+        assert isinstance(stream, openai.Stream)
+        chunks = list(stream)
+        assert len(chunks) == 7
+        [record] = llm.calls
+        assert record["stream"] is True and record["status"] == "ok"
+        assert record["output"]["text"] == "Let me check."
+        assert record["output"]["tool_calls"] == [
+            {"id": "call_1", "type": "function", "name": "weather", "arguments": '{"city":"Oslo"}'}
+        ]
+        assert record["output"]["finish_reason"] == "tool_calls"
+        assert record["usage"] is None
+        assert 0 <= record["ttft_ms"] <= record["latency_ms"]
+        assert record["request_id"] == fakes.REQUEST_ID
+
+    def test_stream_usage_comes_from_the_include_usage_chunk(self, llm: CapturedRecords) -> None:
+        """With stream_options.include_usage the final empty-choices chunk gives usage."""
+        fake = fakes.default_fake()
+        client = fakes.sync_client(fake)
+        stream = client.chat.completions.create(
+            model="gpt-4o", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+        )
+        for _ in stream:
+            pass
+        assert llm.calls[0]["usage"]["output_tokens"] == 5
+        assert llm.calls[0]["params"]["stream_options"] == {"include_usage": True}
+
+    def test_stream_options_are_never_injected(self, llm: CapturedRecords) -> None:
+        """The request the SDK sends is exactly the app's: no stream_options added."""
+        fake = fakes.default_fake()
+        client = fakes.sync_client(fake)
+        list(client.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True))
+        assert "stream_options" not in fake.bodies()[0]
+
+    async def test_async_create_and_stream(self, llm: CapturedRecords) -> None:
+        """AsyncOpenAI: a plain call and a stream each give one complete record."""
+        client = fakes.async_client(fakes.default_fake())
+        await client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+        stream = await client.chat.completions.create(
+            model="gpt-4o", messages=MESSAGES, stream=True
+        )
+        assert isinstance(stream, openai.AsyncStream)
+        async with stream as entered:
+            assert entered is stream
+            texts = [c.choices[0].delta.content async for c in entered if c.choices]
+        assert "".join(t or "" for t in texts) == "Hello!"
+        plain, streamed = llm.calls
+        assert plain["output"]["text"] == "Hello there!"
+        assert streamed["output"]["text"] == "Hello!" and streamed["status"] == "ok"
+
+
+class TestParse:
+    def test_parse_is_recorded_with_the_parsed_object(self, llm: CapturedRecords) -> None:
+        """parse() bypasses create: it has its own record, with output.parsed."""
+        client = fakes.sync_client(parse_fake())
+        completion = client.chat.completions.parse(
+            model="gpt-4o", messages=MESSAGES, response_format=City
+        )
+        assert completion.choices[0].message.parsed == City(name="Oslo")
+        [record] = llm.calls
+        assert record["method"] == "chat.completions.parse"
+        assert record["output"]["parsed"] == {"name": "Oslo"}
+        assert record["params"]["response_format"]["class"].endswith("City")
+
+    async def test_async_parse(self, llm: CapturedRecords) -> None:
+        """AsyncCompletions.parse is recorded once."""
+        client = fakes.async_client(parse_fake())
+        await client.chat.completions.parse(model="gpt-4o", messages=MESSAGES, response_format=City)
+        [record] = llm.calls
+        assert record["method"] == "chat.completions.parse" and record["output"]["parsed"] == {
+            "name": "Oslo"
+        }
+
+
+class TestStreamHelper:
+    def test_helper_read_to_the_end_is_one_record(self, llm: CapturedRecords) -> None:
+        """chat.completions.stream() calls create: one record, labelled with the helper."""
+        client = fakes.sync_client(fakes.default_fake())
+        with client.chat.completions.stream(model="gpt-4o", messages=MESSAGES) as stream:
+            final = stream.get_final_completion()
+        assert final.choices[0].message.content == "Hello!"
+        [record] = llm.calls
+        assert record["method"] == "chat.completions.stream"
+        assert record["status"] == "ok" and record["output"]["text"] == "Hello!"
+
+    def test_leaving_the_helper_block_early_records_at_once(self, llm: CapturedRecords) -> None:
+        """Breaking out of the helper's with-block gives a cancelled record right away, not at GC."""
+        client = fakes.sync_client(fakes.default_fake())
+        gc.disable()
+        try:
+            with client.chat.completions.stream(model="gpt-4o", messages=MESSAGES) as stream:
+                for _event in stream:
+                    break
+            [record] = llm.calls
+        finally:
+            gc.enable()
+        assert record["status"] == "cancelled" and record["method"] == "chat.completions.stream"
+
+    async def test_async_helper_early_exit(self, llm: CapturedRecords) -> None:
+        """The async helper: leaving early records cancelled at once."""
+        client = fakes.async_client(fakes.default_fake())
+        gc.disable()
+        try:
+            async with client.chat.completions.stream(model="gpt-4o", messages=MESSAGES) as stream:
+                async for _event in stream:
+                    break
+            [record] = llm.calls
+        finally:
+            gc.enable()
+        assert record["status"] == "cancelled"
+
+
+class TestRawResponses:
+    def test_with_raw_response_gives_the_sdk_object_and_a_full_record(
+        self, llm: CapturedRecords
+    ) -> None:
+        """with_raw_response: the app's LegacyAPIResponse is untouched; the record has output and usage."""
+        client = fakes.sync_client(fakes.default_fake())
+        raw = client.chat.completions.with_raw_response.create(model="gpt-4o", messages=MESSAGES)
+        assert type(raw).__name__ == "LegacyAPIResponse"
+        assert raw._parsed_by_type == {}  # nothing parsed behind the app's back
+        assert raw.parse().choices[0].message.content == "Hello there!"
+        [record] = llm.calls
+        assert record["output"]["text"] == "Hello there!" and record["usage"]["total_tokens"] == 25
+        assert record["request_id"] == fakes.REQUEST_ID
+
+    def test_raw_stream_parse_yields_a_recorded_stream(self, llm: CapturedRecords) -> None:
+        """with_raw_response + stream=True: .parse() gives a Stream whose chunks are recorded."""
+        client = fakes.sync_client(fakes.default_fake())
+        raw = client.chat.completions.with_raw_response.create(
+            model="gpt-4o", messages=MESSAGES, stream=True
+        )
+        stream = raw.parse()
+        assert isinstance(stream, openai.Stream) and raw.parse() is stream
+        assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == "Hello!"
+        [record] = llm.calls
+        assert record["stream"] is True and record["output"]["text"] == "Hello!"
+
+    def test_with_streaming_response_is_metadata_only(self, llm: CapturedRecords) -> None:
+        """with_streaming_response: the body is the app's; the record keeps request id and prompt."""
+        client = fakes.sync_client(fakes.default_fake())
+        with client.chat.completions.with_streaming_response.create(
+            model="gpt-4o", messages=MESSAGES
+        ) as response:
+            assert response.parse().choices[0].message.content == "Hello there!"
+        [record] = llm.calls
+        assert record["request_id"] == fakes.REQUEST_ID
+        assert record["messages"] == [{"role": "user", "content": "Say hello"}]
+        assert record["output"] is None and record["usage"] is None
+
+    async def test_async_raw_response(self, llm: CapturedRecords) -> None:
+        """Async with_raw_response is recorded with output."""
+        client = fakes.async_client(fakes.default_fake())
+        raw = await client.chat.completions.with_raw_response.create(
+            model="gpt-4o", messages=MESSAGES
+        )
+        assert raw.parse().choices[0].message.content == "Hello there!"
+        assert llm.calls[0]["output"]["text"] == "Hello there!"
+
+
+class TestClients:
+    def test_azure_deployment_is_the_model_and_the_real_model_is_reported(
+        self, llm: CapturedRecords
+    ) -> None:
+        """AzureOpenAI: model = deployment name; response_model = what the service says."""
+        fake = fakes.default_fake()
+        client = fakes.azure_client(fake)
+        client.chat.completions.create(model="my-gpt4o-deployment", messages=MESSAGES)
+        assert "/deployments/my-gpt4o-deployment/" in str(fake.requests[0].url)
+        [record] = llm.calls
+        assert (record["model"], record["response_model"]) == (
+            "my-gpt4o-deployment",
+            fakes.SERVED_MODEL,
+        )
+        assert "azure-key-do-not-log" not in repr(record)
+
+    def test_module_level_client(
+        self, llm: CapturedRecords, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """openai.chat.completions.create(...) through the module-level client is recorded."""
+        monkeypatch.setattr(openai, "api_key", "sk-module")
+        monkeypatch.setattr(
+            openai,
+            "http_client",
+            httpx2.Client(transport=httpx2.MockTransport(fakes.default_fake())),
+        )
+        monkeypatch.setattr(openai, "max_retries", 0)
+        monkeypatch.setattr(openai, "_client", None)
+        openai.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+        assert [r["method"] for r in llm.calls] == ["chat.completions.create"]
+
+    def test_client_created_before_instrumenting(self) -> None:
+        """A client (and its resources) made before instrument() is recorded too."""
+        client = fakes.sync_client(fakes.default_fake())
+        client.chat.completions.create(model="gpt-4o", messages=MESSAGES)  # resources cached now
+        with llmlog.testing.capture_records(redact="off") as llm:
+            client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+            assert len(llm.calls) == 1
+
+    def test_errors_are_recorded_with_status_and_body(self, llm: CapturedRecords) -> None:
+        """A 429: the app gets the SDK's exception; the record has type, status code, body, request id."""
+        fake = fakes.FakeOpenAI(
+            routes={
+                "/chat/completions": lambda body: fakes.json_response(
+                    fakes.error_body(), 429, "req_err"
+                )
+            }
+        )
+        client = fakes.sync_client(fake)
+        with pytest.raises(openai.RateLimitError):
+            client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+        [record] = llm.calls
+        assert record["status"] == "error" and record["request_id"] == "req_err"
+        assert record["error"]["type"] == "RateLimitError" and record["error"]["status_code"] == 429
+        assert record["error"]["body"]["code"] == "rate_limit_exceeded"
