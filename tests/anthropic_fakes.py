@@ -18,7 +18,10 @@ Handler = Callable[[httpx2.Request], httpx2.Response]
 
 MODEL = "claude-haiku-4-5"
 REQUEST_ID = "req_011CTestRequest"
-PNG_B64 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+PNG_B64 = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJ"
+    "AAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
 
 
 def usage(
@@ -148,6 +151,11 @@ def sse_body(events: Iterable[dict[str, Any]], *, ping: bool = True) -> bytes:
 
 def error_event(message: str = "Overloaded") -> dict[str, Any]:
     return {"type": "error", "error": {"type": "overloaded_error", "message": message}}
+
+
+def events_failing_after_first_text() -> list[dict[str, Any]]:
+    """A stream that sends "Hel", then an ``event: error`` (the SDK raises mid-iteration)."""
+    return [*stream_events(["Hel", "lo"])[:3], error_event()]
 
 
 def json_handler(

@@ -38,6 +38,7 @@ from llmlog.instrumentors._stream import AsyncStreamProxy, SyncStreamProxy
 OP_MESSAGES: Final = "messages"
 OP_COUNT_TOKENS: Final = "messages.count_tokens"
 OP_BATCHES: Final = "messages.batches"
+_RAW_MODE_HEADER: Final = "x-stainless-raw-response"
 
 _MESSAGES: Final = "anthropic.resources.messages.messages"
 _BATCHES: Final = "anthropic.resources.messages.batches"
@@ -93,7 +94,7 @@ def is_content_event(event: Any) -> bool:
 
 
 # What ``on_result`` does with a result, by the result's class.
-_PLAIN, _STREAM, _ASYNC_STREAM, _MANAGER, _ASYNC_MANAGER, _RAW = range(6)
+_PLAIN, _STREAM, _ASYNC_STREAM, _MANAGER, _ASYNC_MANAGER = range(5)
 
 
 _kind_by_class: dict[type, int] = {}
@@ -121,12 +122,6 @@ def _classify(cls: type) -> int:
             _ASYNC_MANAGER,
         ),
     ]
-    try:
-        from anthropic._response import APIResponse, AsyncAPIResponse
-
-        kinds.append(((APIResponse, AsyncAPIResponse), _RAW))
-    except ImportError:  # a future SDK moved its private module: raw results stay plain
-        pass
     for classes, kind in kinds:
         if issubclass(cls, classes):
             return kind
@@ -144,9 +139,6 @@ def on_result(cap: Capture, result: Any) -> Any:
         return MessageStreamManagerProxy(result, cap, is_content_event)
     if kind == _ASYNC_MANAGER:
         return AsyncMessageStreamManagerProxy(result, cap, is_content_event)
-    if kind == _RAW:
-        # Decided now: the app may read a streamed body later, on its own thread.
-        cap.extra["body_read"] = bool(result.http_response.is_closed)
     finish(cap, result=result)
     return result
 
@@ -190,7 +182,7 @@ def _response_of(cap: Capture) -> tuple[Any, Any]:
         return None, None
     raw_response = getattr(result, "http_response", None)
     if raw_response is not None:  # with_raw_response / with_streaming_response
-        if not cap.extra.get("body_read"):
+        if not _body_was_read(cap.kwargs):
             return None, raw_response
         with _guard.guarded(f"{cap.provider} {cap.method} raw body"):
             return json.loads(raw_response.content), raw_response
@@ -198,6 +190,19 @@ def _response_of(cap: Capture) -> tuple[Any, Any]:
     if cap.chunks is not None:  # a stream: the result is the SDK stream object
         return None, getattr(result, "response", None)
     return result, None
+
+
+def _body_was_read(kwargs: Mapping[str, Any]) -> bool:
+    """True for ``with_raw_response`` without ``stream=True``: the SDK read the body.
+
+    ``with_streaming_response`` (mode "stream") and raw SSE bodies are the app's to
+    read; llmlog never touches them, so those records carry metadata only.
+    """
+    headers = kwargs.get("extra_headers")
+    if not isinstance(headers, Mapping) or kwargs.get("stream") is True:
+        return False
+    modes = [value for name, value in headers.items() if str(name).lower() == _RAW_MODE_HEADER]
+    return modes == ["raw"]
 
 
 def _answer_fields(operation: str, response: Any) -> dict[str, Any]:

@@ -1,0 +1,478 @@
+"""The Anthropic instrumentor end to end: real ``anthropic`` clients over a fake transport.
+
+Each entry point, sync and async, leaves exactly one record with the prompt,
+the answer, usage and ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import anthropic
+import pydantic
+import pytest
+
+import anthropic_fakes as fake
+import llmlog.testing
+from llmlog.instrumentors import anthropic as instrumentor
+from llmlog.testing import CapturedRecords
+
+
+@pytest.fixture
+def cap() -> Iterator[CapturedRecords]:
+    with llmlog.testing.capture_records(disabled_providers=("openai",)) as captured:
+        yield captured
+
+
+def only(cap: CapturedRecords) -> dict[str, Any]:
+    records = cap.calls
+    assert len(records) == 1, records
+    return records[0]
+
+
+class Answer(pydantic.BaseModel):
+    city: str
+
+
+ANSWER_JSON = '{"city": "Paris"}'
+
+
+class TestCreate:
+    def test_plain_call_is_recorded_with_prompt_answer_and_usage(
+        self, cap: CapturedRecords
+    ) -> None:
+        """One record: ids, model, params, system, messages, output, normalized usage."""
+        body = fake.message(usage_body=fake.usage(12, 7, cache_read=8, cache_write=3))
+        client = fake.sync_client(fake.json_handler(body))
+        client.messages.create(
+            model=fake.MODEL,
+            max_tokens=64,
+            system=[{"type": "text", "text": "Be brief."}],
+            messages=fake.user("Hi"),
+            metadata={"user_id": "u-1"},
+            extra_body={"temperature": 0.1},
+        )
+        record = only(cap)
+        assert record["provider"] == "anthropic"
+        assert record["method"] == "messages.create"
+        assert record["operation"] == "messages"
+        assert record["request_id"] == fake.REQUEST_ID
+        assert record["response_id"] == "msg_01Test"
+        assert record["model"] == record["response_model"] == fake.MODEL
+        assert record["params"] == {
+            "max_tokens": 64,
+            "metadata": {"user_id": "u-1"},
+            "extra_body": {"temperature": 0.1},
+        }
+        assert record["system"] == "Be brief."
+        assert record["messages"] == [{"role": "user", "content": "Hi"}]
+        assert record["output"]["text"] == "Hello there."
+        assert record["output"]["finish_reason"] == "end_turn"
+        assert record["usage"]["input_tokens"] == 23
+        assert record["usage"]["cached_input_tokens"] == 8
+        assert record["usage"]["cache_write_tokens"] == 3
+        assert (record["status"], record["stream"]) == ("ok", False)
+
+    async def test_async_call_is_recorded(self, cap: CapturedRecords) -> None:
+        """``AsyncAnthropic`` records the same fields."""
+        client = fake.async_client(fake.json_handler(fake.message()))
+        await client.messages.create(model=fake.MODEL, max_tokens=5, messages=fake.user())
+        record = only(cap)
+        assert record["method"] == "messages.create"
+        assert record["output"]["text"] == "Hello there."
+        assert record["request_id"] == fake.REQUEST_ID
+
+    def test_messages_are_a_snapshot(self, cap: CapturedRecords) -> None:
+        """The app appending to its history after the call does not change the record."""
+        history: list[dict[str, Any]] = [
+            {"role": "user", "content": [{"type": "text", "text": "Q"}]}
+        ]
+        client = fake.sync_client(fake.json_handler(fake.message()))
+        reply = client.messages.create(model=fake.MODEL, max_tokens=5, messages=history)
+        history.append({"role": "assistant", "content": reply.content})
+        history[0]["content"][0]["text"] = "edited"
+        assert only(cap)["messages"] == [
+            {"role": "user", "content": [{"type": "text", "text": "Q"}]}
+        ]
+
+    def test_inline_image_is_never_written(self, cap: CapturedRecords) -> None:
+        """A base64 image in the prompt is a stub in the record."""
+        image = {
+            "type": "image",
+            "source": {"type": "base64", "media_type": "image/png", "data": fake.PNG_B64},
+        }
+        client = fake.sync_client(fake.json_handler(fake.message()))
+        client.messages.create(
+            model=fake.MODEL, max_tokens=5, messages=[{"role": "user", "content": [image]}]
+        )
+        stub = only(cap)["messages"][0]["content"][0]
+        assert stub["type"] == "image"
+        assert stub["mime"] == "image/png"
+        assert "data" not in stub
+
+    def test_tool_use_and_thinking_are_recorded(self, cap: CapturedRecords) -> None:
+        """Tool calls and thinking come out of the content blocks."""
+        content = [
+            {"type": "thinking", "thinking": "Weather tool.", "signature": "s"},
+            fake.tool_use_block(),
+        ]
+        client = fake.sync_client(
+            fake.json_handler(fake.message(content=content, stop_reason="tool_use"))
+        )
+        client.messages.create(
+            model=fake.MODEL,
+            max_tokens=5,
+            messages=fake.user(),
+            tools=[{"name": "get_weather", "input_schema": {"type": "object"}}],
+            tool_choice={"type": "auto"},
+            thinking={"type": "enabled", "budget_tokens": 1024},
+        )
+        record = only(cap)
+        assert record["output"]["tool_calls"][0]["name"] == "get_weather"
+        assert record["output"]["thinking"] == "Weather tool."
+        assert record["output"]["finish_reason"] == "tool_use"
+        assert set(record["params"]) >= {"tools", "tool_choice", "thinking"}
+
+    def test_http_error_is_recorded_with_request_id(self, cap: CapturedRecords) -> None:
+        """A 400 leaves an error record with status code, body and the error's request id."""
+        body = {"type": "error", "error": {"type": "invalid_request_error", "message": "bad"}}
+        client = fake.sync_client(fake.json_handler(body, status=400, request_id="req_bad"))
+        with pytest.raises(anthropic.BadRequestError):
+            client.messages.create(model=fake.MODEL, max_tokens=5, messages=fake.user())
+        record = only(cap)
+        assert record["status"] == "error"
+        assert record["error"]["type"] == "BadRequestError"
+        assert record["error"]["status_code"] == 400
+        assert record["request_id"] == "req_bad"
+        assert record["output"] is None
+
+
+class TestCreateStream:
+    def test_streamed_call_is_one_record_with_assembled_output(self, cap: CapturedRecords) -> None:
+        """stream=True: text, tool call and cumulative usage assembled, ttft present."""
+        events = fake.stream_events(["Hel", "lo"], tool_json=['{"city"', ': "Paris"}'])
+        client = fake.sync_client(fake.sse_handler(events))
+        stream = client.messages.create(
+            model=fake.MODEL, max_tokens=5, messages=fake.user(), stream=True
+        )
+        seen = [event.type for event in stream]
+        assert "message_stop" in seen
+        record = only(cap)
+        assert record["stream"] is True
+        assert record["status"] == "ok"
+        assert record["output"]["text"] == "Hello"
+        assert record["output"]["tool_calls"][0]["arguments"] == '{"city":"Paris"}'
+        assert record["usage"]["output_tokens"] == 15
+        assert record["usage"]["input_tokens"] == 33
+        assert record["ttft_ms"] is not None
+        assert record["request_id"] == fake.REQUEST_ID
+        assert record["response_id"] == "msg_01Stream"
+
+    async def test_async_streamed_call_is_one_record(self, cap: CapturedRecords) -> None:
+        """``AsyncStream`` is proxied the same way."""
+        client = fake.async_client(fake.sse_handler(fake.stream_events(["a", "b"])))
+        stream = await client.messages.create(
+            model=fake.MODEL, max_tokens=5, messages=fake.user(), stream=True
+        )
+        async for _event in stream:
+            pass
+        record = only(cap)
+        assert record["output"]["text"] == "ab"
+        assert record["stream"] is True
+
+    def test_error_event_mid_stream_keeps_partial_output(self, cap: CapturedRecords) -> None:
+        """``event: error`` raises in the app and leaves an error record with the text so far."""
+        events = fake.events_failing_after_first_text()
+        client = fake.sync_client(fake.sse_handler(events))
+        stream = client.messages.create(
+            model=fake.MODEL, max_tokens=5, messages=fake.user(), stream=True
+        )
+        with pytest.raises(anthropic.APIStatusError):
+            for _event in stream:
+                pass
+        record = only(cap)
+        assert record["status"] == "error"
+        assert record["output"]["text"] == "Hel"
+        assert record["request_id"] == fake.REQUEST_ID
+
+    async def test_async_error_event_mid_stream(self, cap: CapturedRecords) -> None:
+        """The async twin records the same partial error."""
+        events = fake.events_failing_after_first_text()
+        client = fake.async_client(fake.sse_handler(events))
+        stream = await client.messages.create(
+            model=fake.MODEL, max_tokens=5, messages=fake.user(), stream=True
+        )
+        with pytest.raises(anthropic.APIStatusError):
+            async for _event in stream:
+                pass
+        record = only(cap)
+        assert (record["status"], record["output"]["text"]) == ("error", "Hel")
+
+    def test_closing_early_is_a_cancelled_record(self, cap: CapturedRecords) -> None:
+        """Leaving a ``with`` block after one event: status cancelled, partial kept."""
+        client = fake.sync_client(fake.sse_handler(fake.stream_events(["Hel", "lo"])))
+        stream = client.messages.create(
+            model=fake.MODEL, max_tokens=5, messages=fake.user(), stream=True
+        )
+        with stream:
+            for event in stream:
+                if event.type == "content_block_delta":
+                    break
+        record = only(cap)
+        assert record["status"] == "cancelled"
+        assert record["output"]["text"] == "Hel"
+
+
+class TestParse:
+    def test_parse_is_recorded_with_the_parsed_object(self, cap: CapturedRecords) -> None:
+        """``messages.parse`` (not routed through create) logs once, with ``parsed``."""
+        client = fake.sync_client(fake.json_handler(fake.message(ANSWER_JSON)))
+        result = client.messages.parse(
+            model=fake.MODEL, max_tokens=5, messages=fake.user(), output_format=Answer
+        )
+        assert result.parsed_output == Answer(city="Paris")
+        record = only(cap)
+        assert record["method"] == "messages.parse"
+        assert record["output"]["parsed"] == {"city": "Paris"}
+        assert record["params"]["output_format"].endswith("Answer")
+
+    async def test_async_parse_is_recorded(self, cap: CapturedRecords) -> None:
+        """The async twin logs once with ``parsed``."""
+        client = fake.async_client(fake.json_handler(fake.message(ANSWER_JSON)))
+        await client.messages.parse(
+            model=fake.MODEL, max_tokens=5, messages=fake.user(), output_format=Answer
+        )
+        assert only(cap)["output"]["parsed"] == {"city": "Paris"}
+
+
+class TestMetadataCalls:
+    def test_count_tokens_is_a_metadata_record(self, cap: CapturedRecords) -> None:
+        """count_tokens bills nothing: the count is in output, usage stays null."""
+        client = fake.sync_client(fake.json_handler({"input_tokens": 42}))
+        client.messages.count_tokens(model=fake.MODEL, messages=fake.user(), system="S")
+        record = only(cap)
+        assert record["operation"] == "messages.count_tokens"
+        assert record["output"]["token_count"] == 42
+        assert record["usage"] is None
+        assert record["cost_usd"] is None
+
+    async def test_async_count_tokens(self, cap: CapturedRecords) -> None:
+        """The async twin gives the same record."""
+        client = fake.async_client(fake.json_handler({"input_tokens": 42}))
+        await client.messages.count_tokens(model=fake.MODEL, messages=fake.user())
+        assert only(cap)["output"]["token_count"] == 42
+
+    def test_batch_create_is_a_metadata_record(self, cap: CapturedRecords) -> None:
+        """A batch job: its id and status, the request count and model, no prompts."""
+        requests = [
+            {"custom_id": str(i), "params": {"model": fake.MODEL, "max_tokens": 5, "messages": []}}
+            for i in range(2)
+        ]
+        client = fake.sync_client(fake.json_handler(batch_body()))
+        client.messages.batches.create(requests=requests)  # type: ignore[arg-type]
+        record = only(cap)
+        assert record["method"] == "messages.batches.create"
+        assert record["operation"] == "messages.batches"
+        assert record["response_id"] == "msgbatch_01"
+        assert record["model"] == fake.MODEL
+        assert record["params"] == {"requests": 2}
+        assert record["output"]["batch_status"] == "in_progress"
+        assert record["messages"] is None
+
+    async def test_async_batch_create(self, cap: CapturedRecords) -> None:
+        """The async twin gives the same record."""
+        client = fake.async_client(fake.json_handler(batch_body()))
+        await client.messages.batches.create(requests=[])
+        assert only(cap)["response_id"] == "msgbatch_01"
+
+
+def batch_body() -> dict[str, Any]:
+    return {
+        "id": "msgbatch_01",
+        "type": "message_batch",
+        "processing_status": "in_progress",
+        "request_counts": {
+            "processing": 2,
+            "succeeded": 0,
+            "errored": 0,
+            "canceled": 0,
+            "expired": 0,
+        },
+        "created_at": "2026-01-01T00:00:00Z",
+        "expires_at": "2026-01-02T00:00:00Z",
+        "ended_at": None,
+        "archived_at": None,
+        "cancel_initiated_at": None,
+        "results_url": None,
+    }
+
+
+class TestBeta:
+    def test_beta_create_is_recorded(self, cap: CapturedRecords) -> None:
+        """``beta.messages.create`` is its own entry point with its own method name."""
+        client = fake.sync_client(fake.json_handler(fake.message()))
+        client.beta.messages.create(model=fake.MODEL, max_tokens=5, messages=fake.user())
+        record = only(cap)
+        assert record["method"] == "beta.messages.create"
+        assert record["output"]["text"] == "Hello there."
+
+    async def test_async_beta_streamed_create(self, cap: CapturedRecords) -> None:
+        """Beta streams are proxied like first-party ones."""
+        client = fake.async_client(fake.sse_handler(fake.stream_events(["x"])))
+        stream = await client.beta.messages.create(
+            model=fake.MODEL, max_tokens=5, messages=fake.user(), stream=True
+        )
+        async for _event in stream:
+            pass
+        assert only(cap)["output"]["text"] == "x"
+
+    def test_beta_parse_and_count_tokens(self, cap: CapturedRecords) -> None:
+        """beta parse and count_tokens log one record each."""
+        client = fake.sync_client(
+            fake.routed_handler(
+                {
+                    "/v1/messages": fake.json_handler(fake.message(ANSWER_JSON)),
+                    "/v1/messages/count_tokens": fake.json_handler({"input_tokens": 3}),
+                }
+            )
+        )
+        client.beta.messages.parse(
+            model=fake.MODEL, max_tokens=5, messages=fake.user(), output_format=Answer
+        )
+        client.beta.messages.count_tokens(model=fake.MODEL, messages=fake.user())
+        methods = [record["method"] for record in cap.calls]
+        assert methods == ["beta.messages.parse", "beta.messages.count_tokens"]
+
+    async def test_async_beta_batch_create(self, cap: CapturedRecords) -> None:
+        """beta batches.create is covered too."""
+        client = fake.async_client(fake.json_handler(batch_body()))
+        await client.beta.messages.batches.create(requests=[])
+        assert only(cap)["method"] == "beta.messages.batches.create"
+
+
+class TestPlatforms:
+    def bedrock(self, body: dict[str, Any]) -> anthropic.AnthropicBedrock:
+        return anthropic.AnthropicBedrock(
+            api_key="k",
+            aws_region="us-east-1",
+            http_client=fake.httpx2.Client(
+                transport=fake.httpx2.MockTransport(fake.json_handler(body))
+            ),
+        )
+
+    def vertex(self, body: dict[str, Any]) -> anthropic.AnthropicVertex:
+        return anthropic.AnthropicVertex(
+            access_token="t",
+            region="us-east5",
+            project_id="p",
+            http_client=fake.httpx2.Client(
+                transport=fake.httpx2.MockTransport(fake.json_handler(body))
+            ),
+        )
+
+    def test_bedrock_messages_and_beta_copy(self, cap: CapturedRecords) -> None:
+        """Bedrock's first-party messages and its copied beta functions each log once."""
+        client = self.bedrock(fake.message())
+        client.messages.create(model=fake.MODEL, max_tokens=5, messages=fake.user())
+        client.beta.messages.create(model=fake.MODEL, max_tokens=5, messages=fake.user())
+        assert [r["method"] for r in cap.calls] == ["messages.create", "beta.messages.create"]
+
+    def test_vertex_beta_copy_including_count_tokens(self, cap: CapturedRecords) -> None:
+        """Vertex's beta class copies count_tokens as well; it is patched too."""
+        client = self.vertex(fake.message())
+        client.beta.messages.create(model=fake.MODEL, max_tokens=5, messages=fake.user())
+        assert only(cap)["method"] == "beta.messages.create"
+
+    async def test_async_bedrock_beta_copy(self, cap: CapturedRecords) -> None:
+        """The async Bedrock beta copy is its own target."""
+        client = anthropic.AsyncAnthropicBedrock(
+            api_key="k",
+            aws_region="us-east-1",
+            http_client=fake.httpx2.AsyncClient(
+                transport=fake.httpx2.MockTransport(fake.json_handler(fake.message()))
+            ),
+        )
+        await client.beta.messages.create(model=fake.MODEL, max_tokens=5, messages=fake.user())
+        assert only(cap)["method"] == "beta.messages.create"
+
+    def test_every_platform_copy_is_in_the_patch_table(self) -> None:
+        """The table names each copied function object that exists in this SDK."""
+        from anthropic.lib.bedrock import _beta_messages as bedrock
+        from anthropic.lib.vertex import _beta_messages as vertex
+
+        rows = {(t.module, t.qualname) for t in instrumentor.TARGETS}
+        for module in (bedrock, vertex):
+            for cls in ("Messages", "AsyncMessages"):
+                for name in ("create", "stream", "parse", "count_tokens"):
+                    if name in vars(getattr(module, cls)):
+                        assert (module.__name__, f"{cls}.{name}") in rows
+
+
+class TestRawResponses:
+    def test_with_raw_response_reads_the_body_without_parsing_for_the_app(
+        self, cap: CapturedRecords
+    ) -> None:
+        """The app gets the SDK's APIResponse; the record has output and usage from the body."""
+        client = fake.sync_client(fake.json_handler(fake.message()))
+        response = client.messages.with_raw_response.create(
+            model=fake.MODEL, max_tokens=5, messages=fake.user()
+        )
+        assert isinstance(response, anthropic._response.APIResponse)
+        record = only(cap)
+        assert record["output"]["text"] == "Hello there."
+        assert record["usage"]["output_tokens"] == 7
+        assert record["request_id"] == fake.REQUEST_ID
+        assert record["params"] == {"max_tokens": 5}
+        assert response.parse().content[0].text == "Hello there."
+
+    def test_raw_parse_leaves_the_post_parser_to_the_app(self, cap: CapturedRecords) -> None:
+        """beta ``with_raw_response.parse``: llmlog reads the JSON, the app's parse still works."""
+        client = fake.sync_client(fake.json_handler(fake.message(ANSWER_JSON)))
+        response = client.beta.messages.with_raw_response.parse(
+            model=fake.MODEL, max_tokens=5, messages=fake.user(), output_format=Answer
+        )
+        record = only(cap)
+        assert record["output"]["text"] == ANSWER_JSON
+        assert record["output"]["parsed"] is None
+        assert response.parse().parsed_output == Answer(city="Paris")
+
+    def test_with_streaming_response_is_metadata_only(self, cap: CapturedRecords) -> None:
+        """An unread body belongs to the app: the record has the request id, no output."""
+        client = fake.sync_client(fake.json_handler(fake.message()))
+        with client.messages.with_streaming_response.create(
+            model=fake.MODEL, max_tokens=5, messages=fake.user()
+        ) as response:
+            assert response.parse().content[0].text == "Hello there."
+        record = only(cap)
+        assert record["request_id"] == fake.REQUEST_ID
+        assert record["output"] is None
+        assert record["usage"] is None
+        assert record["status"] == "ok"
+
+    async def test_async_raw_and_streaming_response(self, cap: CapturedRecords) -> None:
+        """Async twins: raw read gives output, streaming response stays metadata only."""
+        client = fake.async_client(fake.json_handler(fake.message()))
+        raw = await client.messages.with_raw_response.create(
+            model=fake.MODEL, max_tokens=5, messages=fake.user()
+        )
+        assert (await raw.parse()).content[0].text == "Hello there."
+        async with client.messages.with_streaming_response.create(
+            model=fake.MODEL, max_tokens=5, messages=fake.user()
+        ) as response:
+            await response.read()
+        first, second = cap.calls
+        assert first["output"]["text"] == "Hello there."
+        assert second["output"] is None
+        assert second["request_id"] == fake.REQUEST_ID
+
+    def test_raw_streamed_create_is_metadata_only(self, cap: CapturedRecords) -> None:
+        """Raw + stream=True: the SSE body is the app's to read; the app's stream works."""
+        client = fake.sync_client(fake.sse_handler(fake.stream_events(["a"])))
+        response = client.messages.with_raw_response.create(
+            model=fake.MODEL, max_tokens=5, messages=fake.user(), stream=True
+        )
+        assert [e.type for e in response.parse()][-1] == "message_stop"
+        record = only(cap)
+        assert record["output"] is None
+        assert record["request_id"] == fake.REQUEST_ID

@@ -1,0 +1,245 @@
+"""``messages.stream()``: one record however the app reads the helper, sync and async."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import anthropic
+import pytest
+from anthropic.lib.streaming import (
+    AsyncMessageStream,
+    AsyncMessageStreamManager,
+    BetaMessageStream,
+    MessageStream,
+    MessageStreamManager,
+)
+
+import anthropic_fakes as fake
+import llmlog.testing
+from llmlog._record import iso_utc
+from llmlog.testing import CapturedRecords
+
+EVENTS = fake.stream_events(["Hel", "lo"], tool_json=['{"city": "Paris"}'])
+
+
+@pytest.fixture
+def cap() -> Iterator[CapturedRecords]:
+    with llmlog.testing.capture_records(disabled_providers=("openai",)) as captured:
+        yield captured
+
+
+def only(cap: CapturedRecords) -> dict[str, Any]:
+    records = cap.calls
+    assert len(records) == 1, records
+    return records[0]
+
+
+def assert_complete(record: dict[str, Any]) -> None:
+    assert record["method"] == "messages.stream"
+    assert record["status"] == "ok"
+    assert record["stream"] is True
+    assert record["output"]["text"] == "Hello"
+    assert record["output"]["tool_calls"][0]["arguments"] == '{"city":"Paris"}'
+    assert record["usage"]["output_tokens"] == 15
+    assert record["request_id"] == fake.REQUEST_ID
+    assert record["ttft_ms"] is not None
+
+
+def iterate_events(stream: MessageStream[Any]) -> object:
+    return [event.type for event in stream]
+
+
+def read_text_stream(stream: MessageStream[Any]) -> object:
+    return "".join(stream.text_stream)
+
+
+def final_message(stream: MessageStream[Any]) -> object:
+    return stream.get_final_message().content[0]
+
+
+def final_text(stream: MessageStream[Any]) -> object:
+    return stream.get_final_text()
+
+
+def until_done(stream: MessageStream[Any]) -> object:
+    stream.until_done()
+    return stream.current_message_snapshot.id
+
+
+READERS: list[Callable[[MessageStream[Any]], object]] = [
+    iterate_events,
+    read_text_stream,
+    final_message,
+    final_text,
+    until_done,
+]
+
+
+class TestSyncHelper:
+    @pytest.mark.parametrize("read", READERS, ids=lambda f: f.__name__)
+    def test_every_way_of_reading_ends_in_one_record(
+        self, cap: CapturedRecords, read: Callable[[MessageStream[Any]], object]
+    ) -> None:
+        """Events, text_stream, get_final_message/text, until_done: one full record each."""
+        client = fake.sync_client(fake.sse_handler(EVENTS))
+        with client.messages.stream(model=fake.MODEL, max_tokens=5, messages=fake.user()) as s:
+            assert read(s)
+        assert_complete(only(cap))
+
+    def test_app_gets_the_sdks_own_objects(self, cap: CapturedRecords) -> None:
+        """The manager passes isinstance, and ``with`` yields the SDK's MessageStream."""
+        client = fake.sync_client(fake.sse_handler(EVENTS))
+        manager = client.messages.stream(model=fake.MODEL, max_tokens=5, messages=fake.user())
+        assert isinstance(manager, MessageStreamManager)
+        with manager as stream:
+            assert type(stream) is MessageStream
+            assert stream.request_id == fake.REQUEST_ID
+            assert stream.get_final_text() == "Hello"
+
+    def test_clock_starts_when_the_block_is_entered(self, cap: CapturedRecords) -> None:
+        """The request is sent in ``__enter__``, so that is when the call starts."""
+        client = fake.sync_client(fake.sse_handler(EVENTS))
+        manager = client.messages.stream(model=fake.MODEL, max_tokens=5, messages=fake.user())
+        between = time.time_ns()
+        with manager as stream:
+            stream.until_done()
+        assert only(cap)["ts"] >= iso_utc(between)
+
+    def test_leaving_the_block_early_is_cancelled_with_partial_output(
+        self, cap: CapturedRecords
+    ) -> None:
+        """Breaking out after the first text: status cancelled, text so far kept."""
+        client = fake.sync_client(fake.sse_handler(EVENTS))
+        with client.messages.stream(model=fake.MODEL, max_tokens=5, messages=fake.user()) as s:
+            for text in s.text_stream:
+                assert text == "Hel"
+                break
+        record = only(cap)
+        assert record["status"] == "cancelled"
+        assert record["output"]["text"] == "Hel"
+
+    def test_request_failure_in_enter_is_an_error_record(self, cap: CapturedRecords) -> None:
+        """A 529 at connect time raises from ``with`` and leaves one error record."""
+        body = {"type": "error", "error": {"type": "overloaded_error", "message": "busy"}}
+        client = fake.sync_client(fake.json_handler(body, status=529, request_id="req_529"))
+        with (
+            pytest.raises(anthropic.APIStatusError),
+            client.messages.stream(model=fake.MODEL, max_tokens=5, messages=fake.user()),
+        ):
+            pass
+        record = only(cap)
+        assert record["status"] == "error"
+        assert record["error"]["status_code"] == 529
+        assert record["request_id"] == "req_529"
+
+    def test_error_event_mid_stream(self, cap: CapturedRecords) -> None:
+        """``event: error`` propagates from get_final_text and leaves a partial error record."""
+        events = fake.events_failing_after_first_text()
+        client = fake.sync_client(fake.sse_handler(events))
+        with (
+            pytest.raises(anthropic.APIStatusError),
+            client.messages.stream(model=fake.MODEL, max_tokens=5, messages=fake.user()) as s,
+        ):
+            s.get_final_text()
+        record = only(cap)
+        assert (record["status"], record["output"]["text"]) == ("error", "Hel")
+
+    def test_a_manager_never_entered_sends_nothing_and_logs_nothing(
+        self, cap: CapturedRecords
+    ) -> None:
+        """No request was made, so there is no call to record."""
+        seen: list[Any] = []
+        client = fake.sync_client(fake.sse_handler(EVENTS, seen=seen))
+        client.messages.stream(model=fake.MODEL, max_tokens=5, messages=fake.user())
+        assert (seen, cap.calls) == ([], [])
+
+    def test_beta_helper_is_recorded_under_its_own_name(self, cap: CapturedRecords) -> None:
+        """``beta.messages.stream()`` works the same way."""
+        client = fake.sync_client(fake.sse_handler(EVENTS))
+        with client.beta.messages.stream(
+            model=fake.MODEL, max_tokens=5, messages=fake.user()
+        ) as stream:
+            assert type(stream) is BetaMessageStream
+            assert stream.get_final_text() == "Hello"
+        record = only(cap)
+        assert record["method"] == "beta.messages.stream"
+        assert record["output"]["text"] == "Hello"
+
+    def test_helper_does_not_also_log_create(self, cap: CapturedRecords) -> None:
+        """stream() builds its own request; a second record would double count."""
+        client = fake.sync_client(fake.sse_handler(EVENTS))
+        with client.messages.stream(model=fake.MODEL, max_tokens=5, messages=fake.user()) as s:
+            s.until_done()
+        assert [r["method"] for r in cap.calls] == ["messages.stream"]
+
+
+class TestAsyncHelper:
+    async def test_iterating_events(self, cap: CapturedRecords) -> None:
+        """async for over the helper's events: one full record."""
+        client = fake.async_client(fake.sse_handler(EVENTS))
+        manager = client.messages.stream(model=fake.MODEL, max_tokens=5, messages=fake.user())
+        assert isinstance(manager, AsyncMessageStreamManager)
+        async with manager as stream:
+            assert type(stream) is AsyncMessageStream
+            async for _event in stream:
+                pass
+        assert_complete(only(cap))
+
+    async def test_text_stream(self, cap: CapturedRecords) -> None:
+        """text_stream: one full record."""
+        client = fake.async_client(fake.sse_handler(EVENTS))
+        async with client.messages.stream(
+            model=fake.MODEL, max_tokens=5, messages=fake.user()
+        ) as stream:
+            assert "".join([t async for t in stream.text_stream]) == "Hello"
+        assert_complete(only(cap))
+
+    async def test_get_final_message_and_text(self, cap: CapturedRecords) -> None:
+        """get_final_message then get_final_text: still one record."""
+        client = fake.async_client(fake.sse_handler(EVENTS))
+        async with client.messages.stream(
+            model=fake.MODEL, max_tokens=5, messages=fake.user()
+        ) as stream:
+            assert (await stream.get_final_message()).id == "msg_01Stream"
+            assert await stream.get_final_text() == "Hello"
+        assert_complete(only(cap))
+
+    async def test_until_done(self, cap: CapturedRecords) -> None:
+        """until_done: one full record."""
+        client = fake.async_client(fake.sse_handler(EVENTS))
+        async with client.messages.stream(
+            model=fake.MODEL, max_tokens=5, messages=fake.user()
+        ) as stream:
+            await stream.until_done()
+        assert_complete(only(cap))
+
+    async def test_leaving_early_is_cancelled(self, cap: CapturedRecords) -> None:
+        """Leaving the async block after one event: cancelled."""
+        client = fake.async_client(fake.sse_handler(EVENTS))
+        async with client.messages.stream(
+            model=fake.MODEL, max_tokens=5, messages=fake.user()
+        ) as stream:
+            async for _event in stream:
+                break
+        assert only(cap)["status"] == "cancelled"
+
+    async def test_request_failure_in_aenter(self, cap: CapturedRecords) -> None:
+        """An HTTP error raised by ``async with`` leaves one error record."""
+        body = {"type": "error", "error": {"type": "api_error", "message": "boom"}}
+        client = fake.async_client(fake.json_handler(body, status=500))
+        with pytest.raises(anthropic.InternalServerError):
+            async with client.messages.stream(model=fake.MODEL, max_tokens=5, messages=fake.user()):
+                pass
+        record = only(cap)
+        assert (record["status"], record["error"]["status_code"]) == ("error", 500)
+
+    async def test_async_beta_helper(self, cap: CapturedRecords) -> None:
+        """``beta.messages.stream()`` on the async client."""
+        client = fake.async_client(fake.sse_handler(EVENTS))
+        async with client.beta.messages.stream(
+            model=fake.MODEL, max_tokens=5, messages=fake.user()
+        ) as stream:
+            assert await stream.get_final_text() == "Hello"
+        assert only(cap)["method"] == "beta.messages.stream"
