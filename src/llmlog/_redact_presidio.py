@@ -59,7 +59,9 @@ def quiet_loggers() -> None:
     """
     for name in _QUIET_LOGGERS:
         log = logging.getLogger(name)
-        if log.handlers or log.level != logging.NOTSET:
+        # presidio adds a NullHandler to its own logger; any other handler or a level is the app's.
+        configured = any(not isinstance(h, logging.NullHandler) for h in log.handlers)
+        if configured or log.level != logging.NOTSET:
             continue
         log.addHandler(logging.NullHandler())
         log.propagate = False

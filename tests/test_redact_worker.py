@@ -1,0 +1,201 @@
+"""The presidio tier's worker process: lazy, offline, fork-safe, gone with the app."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from llmlog._config import Settings
+from llmlog._redact_worker import client
+from llmlog.redaction import Redact
+
+SRC = str(Path(__file__).resolve().parent.parent / "src")
+
+
+def run_python(code: str, env_extra: dict[str, str] | None = None) -> str:
+    """Run ``code`` in a fresh interpreter with llmlog importable; return its stdout."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([SRC, os.environ.get("PYTHONPATH", "")])}
+    env.update(env_extra or {})
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def pid_alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie waiting for an absent reaper counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    try:
+        return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+class TestLaziness:
+    def test_nothing_heavy_happens_until_the_first_record(self) -> None:
+        """validate() and Redact() import no presidio and start no process; the app process
+        never imports presidio at all, since the matching happens in the worker."""
+        out = run_python(
+            """
+            import sys
+            from llmlog._config import Settings
+            from llmlog._redact_worker import client
+            from llmlog.redaction import Redact, validate
+            validate(Settings())
+            processor = Redact(Settings())
+            print("presidio_analyzer" in sys.modules, client().worker_pid)
+            record = processor(None, "info", {"messages": ["mail a@example.com"]})
+            print(record["messages"][0], "presidio_analyzer" in sys.modules)
+            print(client().worker_pid is not None)
+            """
+        )
+        assert out.split("\n")[:3] == ["False None", "mail <EMAIL_ADDRESS> False", "True"]
+
+    def test_without_a_worker_the_same_redaction_runs_in_process(self) -> None:
+        """Where no worker can be started, records are still redacted as configured."""
+        out = run_python(
+            """
+            import sys
+            from llmlog._config import Settings
+            from llmlog.redaction import Redact
+            processor = Redact(Settings())
+            sys.executable = ""
+            print(processor(None, "info", {"messages": ["mail a@example.com"]})["messages"][0])
+            print("presidio_analyzer" in sys.modules)
+            """
+        )
+        assert out.split("\n")[:2] == ["mail <EMAIL_ADDRESS>", "True"]
+
+
+class TestOffline:
+    def test_nothing_is_downloaded_at_any_level(self, tmp_path: Path) -> None:
+        """With every socket blocked (in the app and, through sitecustomize, in the worker),
+        all levels build and redact, and no connection is ever attempted."""
+        attempts = tmp_path / "attempts.txt"
+        site = tmp_path / "site"
+        site.mkdir()
+        (site / "sitecustomize.py").write_text(
+            textwrap.dedent(
+                f"""
+                import socket
+
+                def _blocked(*args, **kwargs):
+                    with open({str(attempts)!r}, "a") as log:
+                        log.write(repr(args[1:2]) + "\\n")
+                    raise OSError("network blocked by the test")
+
+                socket.socket.connect = _blocked
+                socket.socket.connect_ex = _blocked
+                socket.getaddrinfo = _blocked
+                socket.create_connection = _blocked
+                """
+            )
+        )
+        import spacy
+
+        model = tmp_path / "blank_model"
+        spacy.blank("en").to_disk(model)
+        out = run_python(
+            f"""
+            from llmlog._config import Settings
+            from llmlog.redaction import Redact, validate
+            text = "mail a@example.com or +44 20 7946 0958, key sk-proj-abc123DEF456ghi789JKL0"
+            for level, in_process in [("secrets", False), ("pii", False), ("pii", True),
+                                      ("ner", False)]:
+                settings = Settings(redact=level, ner_model={str(model)!r})
+                validate(settings)
+                processor = Redact(settings, in_process=in_process)
+                print(processor(None, "info", {{"messages": [text]}})["messages"][0])
+            """,
+            {"PYTHONPATH": os.pathsep.join([str(site), SRC])},
+        )
+        assert out.splitlines() == [
+            "mail a@example.com or +44 20 7946 0958, key <API_KEY>",
+            "mail <EMAIL_ADDRESS> or <PHONE_NUMBER>, key <API_KEY>",
+            "mail <EMAIL_ADDRESS> or <PHONE_NUMBER>, key <API_KEY>",
+            "mail <EMAIL_ADDRESS> or <PHONE_NUMBER>, key <API_KEY>",
+        ]
+        assert not attempts.exists(), attempts.read_text()
+
+    def test_presidio_logging_stays_out_of_the_app_logs(self) -> None:
+        """In-process presidio logs nothing through the app's root logger."""
+        out = run_python(
+            """
+            import logging, io
+            stream = io.StringIO()
+            logging.basicConfig(stream=stream, level=logging.DEBUG)
+            from llmlog._config import Settings
+            from llmlog.redaction import Redact
+            Redact(Settings(), in_process=True)(None, "info", {"messages": ["a@example.com"]})
+            print(repr([l for l in stream.getvalue().splitlines() if "presidio" in l.lower()
+                        or "tldextract" in l.lower()]))
+            """
+        )
+        assert out.strip() == "[]"
+
+
+class TestProcessLifecycle:
+    def test_a_forked_child_gets_its_own_worker(self) -> None:
+        """After fork the child never talks to the parent's worker; both keep working."""
+        processor = Redact(Settings(redact="pii"))
+        processor.warm_up()
+        parent_worker = client().worker_pid
+        read_end, write_end = os.pipe()
+        child = os.fork()
+        if child == 0:  # pragma: no cover - runs in the child
+            try:
+                out = processor(None, "info", {"messages": ["a@example.com"]})
+                os.write(write_end, f"{out['messages'][0]} {client().worker_pid}".encode())
+            finally:
+                os._exit(0)
+        os.close(write_end)
+        os.waitpid(child, 0)
+        with os.fdopen(read_end) as pipe:
+            text, child_worker = pipe.read().split()
+        assert text == "<EMAIL_ADDRESS>"
+        assert int(child_worker) != parent_worker
+        out = processor(None, "info", {"messages": ["b@example.com"]})
+        assert out["messages"] == ["<EMAIL_ADDRESS>"]
+        assert client().worker_pid == parent_worker
+
+    @pytest.mark.parametrize("ending", ["exit", "kill"])
+    def test_the_worker_ends_with_the_app(self, ending: str) -> None:
+        """Whether the app exits normally or is killed, its worker goes too."""
+        code = """
+            import os, signal, sys
+            from llmlog._config import Settings
+            from llmlog._redact_worker import client
+            from llmlog.redaction import Redact
+            Redact(Settings()).warm_up()
+            print(client().worker_pid, flush=True)
+            if sys.argv[-1] == "kill":
+                os.kill(os.getpid(), signal.SIGKILL)
+            """
+        env = {**os.environ, "PYTHONPATH": SRC}
+        done = subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(code), ending],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        worker = int(done.stdout.split()[0])
+        deadline = time.monotonic() + 60
+        while pid_alive(worker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not pid_alive(worker)
