@@ -1,4 +1,4 @@
-"""Chat Completions through real openai clients: create, parse, the stream helper, raw responses, Azure."""
+"""Chat Completions through real openai clients: create, parse, stream helper, raw, Azure."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from typing import Any
 
 import httpx2
 import openai
-import openai_fakes as fakes
 import pydantic
 import pytest
 
 import llmlog.testing
+import openai_fakes as fakes
 from llmlog.testing import CapturedRecords
 
 MESSAGES = [
@@ -178,7 +178,7 @@ class TestStreamHelper:
         assert record["status"] == "ok" and record["output"]["text"] == "Hello!"
 
     def test_leaving_the_helper_block_early_records_at_once(self, llm: CapturedRecords) -> None:
-        """Breaking out of the helper's with-block gives a cancelled record right away, not at GC."""
+        """Leaving the helper's with-block early records cancelled at once, not at GC."""
         client = fakes.sync_client(fakes.default_fake())
         gc.disable()
         try:
@@ -208,7 +208,7 @@ class TestRawResponses:
     def test_with_raw_response_gives_the_sdk_object_and_a_full_record(
         self, llm: CapturedRecords
     ) -> None:
-        """with_raw_response: the app's LegacyAPIResponse is untouched; the record has output and usage."""
+        """with_raw_response: the app's object is untouched; the record has output and usage."""
         client = fakes.sync_client(fakes.default_fake())
         raw = client.chat.completions.with_raw_response.create(model="gpt-4o", messages=MESSAGES)
         assert type(raw).__name__ == "LegacyAPIResponse"
@@ -231,7 +231,7 @@ class TestRawResponses:
         assert record["stream"] is True and record["output"]["text"] == "Hello!"
 
     def test_with_streaming_response_is_metadata_only(self, llm: CapturedRecords) -> None:
-        """with_streaming_response: the body is the app's; the record keeps request id and prompt."""
+        """with_streaming_response: the body is the app's; the record keeps request id, prompt."""
         client = fakes.sync_client(fakes.default_fake())
         with client.chat.completions.with_streaming_response.create(
             model="gpt-4o", messages=MESSAGES
@@ -292,7 +292,7 @@ class TestClients:
             assert len(llm.calls) == 1
 
     def test_errors_are_recorded_with_status_and_body(self, llm: CapturedRecords) -> None:
-        """A 429: the app gets the SDK's exception; the record has type, status code, body, request id."""
+        """A 429: the app gets the SDK exception; the record has type, status, body, request id."""
         fake = fakes.FakeOpenAI(
             routes={
                 "/chat/completions": lambda body: fakes.json_response(

@@ -22,7 +22,7 @@ class Answer(pydantic.BaseModel):
 
 class TestParams:
     def test_everything_but_prompt_model_and_stream(self) -> None:
-        """params keeps every other argument; the prompt, model and stream have fields of their own."""
+        """params keeps every other argument; prompt, model and stream have their own fields."""
         kwargs = {
             "model": "gpt-4o",
             "messages": [{"role": "user", "content": "hi"}],

@@ -38,7 +38,7 @@ class TestChat:
         assert reply["usage"]["raw"]["prompt_tokens_details"]["cached_tokens"] == 8
 
     def test_usage_is_normalized_with_cached_tokens_included_in_input(self) -> None:
-        """input_tokens = prompt_tokens (cached included); cached, cache-write and reasoning broken out."""
+        """input_tokens = prompt_tokens (cached included); cached, writes, reasoning split out."""
         body = fakes.chat_completion()
         body["usage"]["prompt_tokens_details"]["cache_write_tokens"] = 3
         usage = response.read_chat(ChatCompletion.model_validate(body))["usage"]

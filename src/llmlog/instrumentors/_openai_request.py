@@ -154,6 +154,16 @@ def _is_file_like(value: Any) -> bool:
     return hasattr(value, "read") or type(value).__name__.endswith("Path")
 
 
+def _is_upload_tuple(value: Any) -> bool:
+    """``(name, content[, mime])`` (the kwargs snapshot turns the tuple into a list)."""
+    return (
+        isinstance(value, tuple | list)
+        and 2 <= len(value) <= 4
+        and (value[0] is None or isinstance(value[0], str))
+        and (isinstance(value[1], bytes | bytearray | memoryview) or _is_file_like(value[1]))
+    )
+
+
 def file_stub(value: Any) -> dict[str, Any]:
     """An uploaded file (bytes, path, open file or ``(name, content, mime)`` tuple) as a stub.
 
@@ -163,7 +173,7 @@ def file_stub(value: Any) -> dict[str, Any]:
     name: Any = None
     mime: Any = None
     content = value
-    if isinstance(value, tuple) and value:
+    if _is_upload_tuple(value):
         name = value[0]
         content = value[1] if len(value) > 1 else None
         mime = value[2] if len(value) > 2 else None
@@ -287,7 +297,7 @@ def media_prompt(kwargs: Mapping[str, Any], operation: str) -> list[Any] | None:
         upload = kwargs.get(name)
         if upload is None or is_sentinel(upload) or name not in PROMPT_KEYS.get(operation, ()):
             continue
-        uploads = upload if isinstance(upload, list) else [upload]
+        uploads = upload if isinstance(upload, list) and not _is_upload_tuple(upload) else [upload]
         parts.extend({"type": name, name: file_stub(u)} for u in uploads)
     if not parts:
         return None

@@ -1,0 +1,141 @@
+"""Legacy completions, embeddings, images, audio and moderations through real openai clients."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+
+import pytest
+
+import llmlog.testing
+import openai_fakes as fakes
+from llmlog.testing import CapturedRecords
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+@pytest.fixture
+def llm() -> Iterator[CapturedRecords]:
+    with llmlog.testing.capture_records(redact="off") as cap:
+        yield cap
+
+
+class TestCompletions:
+    def test_legacy_completion(self, llm: CapturedRecords) -> None:
+        """completions.create: the prompt as a user message, text, finish reason, usage."""
+        client = fakes.sync_client(fakes.default_fake())
+        client.completions.create(model="gpt-3.5-turbo-instruct", prompt="Hello", max_tokens=2)
+        [record] = llm.calls
+        assert (record["operation"], record["method"]) == ("completions", "completions.create")
+        assert record["messages"] == [{"role": "user", "content": "Hello"}]
+        assert record["params"] == {"max_tokens": 2}
+        assert (
+            record["output"]["text"] == " world" and record["output"]["finish_reason"] == "length"
+        )
+        assert record["usage"]["input_tokens"] == 3
+
+    def test_legacy_completion_stream(self, llm: CapturedRecords) -> None:
+        """A streamed legacy completion joins the text deltas; no usage chunk means usage null."""
+        client = fakes.sync_client(fakes.default_fake())
+        list(client.completions.create(model="gpt-3.5-turbo-instruct", prompt="Hello", stream=True))
+        [record] = llm.calls
+        assert record["output"]["text"] == " world" and record["usage"] is None
+
+
+class TestEmbeddings:
+    def test_usage_and_dimensions_never_vectors(self, llm: CapturedRecords) -> None:
+        """embeddings.create: inputs, count and dimensions, usage; no vector in the record."""
+        client = fakes.sync_client(fakes.default_fake())
+        result = client.embeddings.create(
+            model="text-embedding-3-small", input=["a", "b"], dimensions=8
+        )
+        assert len(result.data[0].embedding) == 8
+        [record] = llm.calls
+        assert record["output"]["embeddings"] == 2 and record["output"]["dimensions"] == 8
+        assert record["params"] == {"dimensions": 8}
+        assert record["usage"]["input_tokens"] == 7
+        assert "0.5" not in repr(record["output"])
+
+    async def test_async_raw_response(self, llm: CapturedRecords) -> None:
+        """Async with_raw_response embeddings are read from the JSON body."""
+        client = fakes.async_client(fakes.default_fake())
+        raw = await client.embeddings.with_raw_response.create(
+            model="text-embedding-3-small", input="a"
+        )
+        assert raw.http_response.status_code == 200
+        assert llm.calls[0]["output"]["dimensions"] == 8
+
+
+class TestImagesAudioModerations:
+    def test_image_generation(self, llm: CapturedRecords) -> None:
+        """images.generate: prompt, stubbed image, revised prompt, usage."""
+        client = fakes.sync_client(fakes.default_fake())
+        client.images.generate(model="gpt-image-1", prompt="a red cat", size="1024x1024")
+        [record] = llm.calls
+        assert (record["operation"], record["method"]) == ("images", "images.generate")
+        assert record["messages"] == [{"role": "user", "content": "a red cat"}]
+        assert record["params"] == {"size": "1024x1024"}
+        assert record["output"]["images"][0]["b64_json"]["type"] == "image"
+        assert record["usage"]["total_tokens"] == 150
+
+    def test_image_edit_uploads_are_stubs(self, llm: CapturedRecords) -> None:
+        """images.edit: the uploaded image is a stub (size, hash, name), never its bytes."""
+        client = fakes.sync_client(fakes.default_fake())
+        client.images.edit(
+            model="gpt-image-1", image=("cat.png", PNG, "image/png"), prompt="add a hat"
+        )
+        [record] = llm.calls
+        text, image = record["messages"][0]["content"]
+        assert text == {"type": "text", "text": "add a hat"}
+        assert image["image"]["bytes"] == len(PNG) and image["image"]["name"] == "cat.png"
+
+    async def test_transcription(self, llm: CapturedRecords) -> None:
+        """audio.transcriptions.create: file stub, text, token usage."""
+        client = fakes.async_client(fakes.default_fake())
+        audio = io.BytesIO(b"ID3 audio")
+        audio.name = "note.mp3"
+        result = await client.audio.transcriptions.create(model="gpt-4o-transcribe", file=audio)
+        assert result.text == "hello from audio"
+        [record] = llm.calls
+        assert (
+            record["output"]["text"] == "hello from audio" and record["usage"]["total_tokens"] == 18
+        )
+        assert record["messages"][0]["content"] == [
+            {"type": "file", "file": {"type": "file", "mime": None, "name": "note.mp3"}}
+        ]
+
+    def test_translation(self, llm: CapturedRecords) -> None:
+        """audio.translations.create: the translated text."""
+        client = fakes.sync_client(fakes.default_fake())
+        client.audio.translations.create(model="whisper-1", file=("a.mp3", b"ID3", "audio/mpeg"))
+        assert llm.calls[0]["output"]["text"] == "hello translated"
+
+    def test_speech_is_metadata_only(self, llm: CapturedRecords) -> None:
+        """audio.speech.create: input text and voice recorded; of the audio only mime and size."""
+        client = fakes.sync_client(fakes.default_fake())
+        audio = client.audio.speech.create(model="gpt-4o-mini-tts", voice="alloy", input="Hello")
+        assert audio.content == b"ID3fake-mp3-bytes"
+        [record] = llm.calls
+        assert record["messages"] == [{"role": "user", "content": "Hello"}]
+        assert record["params"] == {"voice": "alloy"}
+        assert record["output"]["audio"] == {"type": "audio", "mime": "audio/mpeg", "bytes": 17}
+        assert record["request_id"] == fakes.REQUEST_ID
+
+    def test_speech_streaming_response_leaves_the_body_alone(self, llm: CapturedRecords) -> None:
+        """with_streaming_response speech: the app streams the audio; the record is metadata."""
+        client = fakes.sync_client(fakes.default_fake())
+        with client.audio.speech.with_streaming_response.create(
+            model="gpt-4o-mini-tts", voice="alloy", input="Hello"
+        ) as response:
+            assert b"".join(response.iter_bytes()) == b"ID3fake-mp3-bytes"
+        [record] = llm.calls
+        assert record["output"] is None and record["request_id"] == fakes.REQUEST_ID
+
+    def test_moderation(self, llm: CapturedRecords) -> None:
+        """moderations.create: input, flagged categories, id and model."""
+        client = fakes.sync_client(fakes.default_fake())
+        client.moderations.create(model="omni-moderation-latest", input="some text")
+        [record] = llm.calls
+        assert record["messages"] == [{"role": "user", "content": "some text"}]
+        assert record["output"]["moderation"] == [{"flagged": True, "categories": ["violence"]}]
+        assert record["response_id"] == "modr-1"

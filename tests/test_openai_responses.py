@@ -1,0 +1,186 @@
+"""Responses API through real openai clients: create, stream, parse, the stream helper, retrieve."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from typing import Any
+
+import httpx2
+import openai
+import pydantic
+import pytest
+
+import llmlog.testing
+import openai_fakes as fakes
+from llmlog.testing import CapturedRecords
+
+
+@pytest.fixture
+def llm() -> Iterator[CapturedRecords]:
+    with llmlog.testing.capture_records(redact="off") as cap:
+        yield cap
+
+
+class Weather(pydantic.BaseModel):
+    city: str
+
+
+def retrieve_fake() -> fakes.FakeOpenAI:
+    """GET /responses/{id}: the stored response, or its events again with ?stream=true."""
+
+    fake = fakes.FakeOpenAI()
+
+    def route(_body: dict[str, Any]) -> httpx2.Response:
+        if fake.requests[-1].url.params.get("stream") == "true":
+            return fakes.sse_response(fakes.response_events(), named=True, done=False)
+        return fakes.json_response(fakes.response_object())
+
+    fake.routes["/responses"] = route
+    return fake
+
+
+class TestCreate:
+    def test_plain_response(self, llm: CapturedRecords) -> None:
+        """instructions are the system prompt; text, reasoning, usage and ids are recorded."""
+        client = fakes.sync_client(fakes.default_fake())
+        result = client.responses.create(
+            model="gpt-4o", instructions="Be brief.", input="Hi", max_output_tokens=50
+        )
+        assert result.output_text == "Hi from responses"
+        [record] = llm.calls
+        assert (record["operation"], record["method"]) == ("responses", "responses.create")
+        assert record["system"] == "Be brief."
+        assert record["messages"] == [{"role": "user", "content": "Hi"}]
+        assert record["params"] == {"max_output_tokens": 50}
+        assert record["output"]["text"] == "Hi from responses"
+        assert record["output"]["thinking"] == "thinking briefly"
+        assert record["usage"]["input_tokens"] == 30 and record["usage"]["reasoning_tokens"] == 3
+        assert (record["response_id"], record["request_id"]) == (
+            fakes.RESPONSE_ID,
+            fakes.REQUEST_ID,
+        )
+
+    def test_stream_uses_the_terminal_event(self, llm: CapturedRecords) -> None:
+        """A streamed response: full output and usage from response.completed."""
+        client = fakes.sync_client(fakes.default_fake())
+        events = list(client.responses.create(model="gpt-4o", input="Hi", stream=True))
+        assert events[-1].type == "response.completed"
+        [record] = llm.calls
+        assert record["stream"] is True and record["status"] == "ok"
+        assert (
+            record["output"]["text"] == "Hi from responses"
+            and record["usage"]["total_tokens"] == 42
+        )
+        assert record["ttft_ms"] is not None
+
+    def test_stream_closed_early_keeps_the_partial_text(self, llm: CapturedRecords) -> None:
+        """Closing a stream before response.completed: cancelled, with the deltas read so far."""
+        client = fakes.sync_client(fakes.default_fake())
+        stream = client.responses.create(model="gpt-4o", input="Hi", stream=True)
+        for event in stream:
+            if event.type == "response.output_text.delta":
+                break
+        stream.close()
+        [record] = llm.calls
+        assert record["status"] == "cancelled"
+        assert record["output"]["text"] == "Hi "
+        assert record["usage"] is None and record["response_id"] == fakes.RESPONSE_ID
+
+    def test_error_event_makes_an_error_record(self, llm: CapturedRecords) -> None:
+        """An `error` event in the stream makes the record an error, with its message."""
+        events = fakes.response_events(complete=False)
+        events.append(
+            {
+                "type": "error",
+                "code": "server_error",
+                "message": "overloaded",
+                "param": None,
+                "sequence_number": 99,
+            }
+        )
+        fake = fakes.FakeOpenAI(
+            routes={"/responses": lambda body: fakes.sse_response(events, named=True, done=False)}
+        )
+        client = fakes.sync_client(fake)
+        list(client.responses.create(model="gpt-4o", input="Hi", stream=True))
+        [record] = llm.calls
+        assert record["status"] == "error"
+        assert record["error"]["message"] == "overloaded"
+        assert record["output"]["text"] == "Hi from responses"
+
+    async def test_async_create_and_stream(self, llm: CapturedRecords) -> None:
+        """AsyncOpenAI responses, plain and streamed."""
+        client = fakes.async_client(fakes.default_fake())
+        await client.responses.create(model="gpt-4o", input="Hi")
+        stream = await client.responses.create(model="gpt-4o", input="Hi", stream=True)
+        assert isinstance(stream, openai.AsyncStream)
+        _ = [event async for event in stream]
+        assert [r["output"]["text"] for r in llm.calls] == ["Hi from responses"] * 2
+
+
+class TestHelpers:
+    def test_parse(self, llm: CapturedRecords) -> None:
+        """responses.parse posts on its own: one record with the parsed object."""
+        body = fakes.response_object('{"city":"Oslo"}')
+        fake = fakes.FakeOpenAI(routes={"/responses": lambda _: fakes.json_response(body)})
+        client = fakes.sync_client(fake)
+        parsed = client.responses.parse(model="gpt-4o", input="Where?", text_format=Weather)
+        assert parsed.output_parsed == Weather(city="Oslo")
+        [record] = llm.calls
+        assert record["method"] == "responses.parse" and record["output"]["parsed"] == {
+            "city": "Oslo"
+        }
+
+    def test_stream_helper_is_one_record_labelled_with_the_helper(
+        self, llm: CapturedRecords
+    ) -> None:
+        """responses.stream() calls create: one record, method responses.stream."""
+        client = fakes.sync_client(fakes.default_fake())
+        with client.responses.stream(model="gpt-4o", input="Hi") as stream:
+            final = stream.get_final_response()
+        assert final.output_text == "Hi from responses"
+        [record] = llm.calls
+        assert record["method"] == "responses.stream" and record["status"] == "ok"
+
+    def test_stream_helper_left_early_records_at_once(self, llm: CapturedRecords) -> None:
+        """Leaving the responses.stream() block early records cancelled without waiting for GC."""
+        client = fakes.sync_client(fakes.default_fake())
+        gc.disable()
+        try:
+            with client.responses.stream(model="gpt-4o", input="Hi") as stream:
+                for _event in stream:
+                    break
+            [record] = llm.calls
+        finally:
+            gc.enable()
+        assert record["status"] == "cancelled"
+
+    async def test_async_stream_helper(self, llm: CapturedRecords) -> None:
+        """The async responses.stream() helper: one record labelled responses.stream."""
+        client = fakes.async_client(fakes.default_fake())
+        async with client.responses.stream(model="gpt-4o", input="Hi") as stream:
+            await stream.get_final_response()
+        [record] = llm.calls
+        assert (
+            record["method"] == "responses.stream"
+            and record["output"]["text"] == "Hi from responses"
+        )
+
+
+class TestRetrieve:
+    def test_retrieve_stream_is_recorded(self, llm: CapturedRecords) -> None:
+        """responses.retrieve(stream=True) resumes generation: it is recorded."""
+        client = fakes.sync_client(retrieve_fake())
+        list(client.responses.retrieve(fakes.RESPONSE_ID, stream=True))
+        [record] = llm.calls
+        assert (
+            record["method"] == "responses.retrieve"
+            and record["output"]["text"] == "Hi from responses"
+        )
+
+    def test_plain_retrieve_is_not_a_model_call(self, llm: CapturedRecords) -> None:
+        """Fetching a stored response (no stream) makes no record."""
+        client = fakes.sync_client(retrieve_fake())
+        assert client.responses.retrieve(fakes.RESPONSE_ID).id == fakes.RESPONSE_ID
+        assert llm.calls == []
