@@ -47,10 +47,12 @@ def activate(**settings: Any) -> bool:
     On failure: one message on stderr, ``LLMLOG_ENABLED=0`` in the environment
     so child processes do not repeat it, and ``False``. Under strict mode (the
     ``strict`` setting or ``LLMLOG_STRICT``) the process exits with
-    :data:`EXIT_CODE` instead. Only the first call in a process does anything.
+    :data:`EXIT_CODE` instead. Repeated calls without settings do nothing;
+    explicit settings are applied even after an activation from the environment
+    (a ``sitecustomize`` runs after the ``.pth`` line and should win).
     """
     global _outcome
-    if _outcome is not None:
+    if _outcome is not None and not settings:
         return _outcome
     _outcome = False
     strict = is_on(str(settings.get("strict", ""))) or is_on(os.environ.get("LLMLOG_STRICT"))

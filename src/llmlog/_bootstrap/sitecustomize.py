@@ -12,10 +12,16 @@ from __future__ import annotations
 import os
 import sys
 
-_STRICT_VALUES = ("1", "true", "yes", "on")
+_TRUE = ("1", "true", "yes", "on")
+
+
+def _is_on(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in _TRUE
 
 
 def _activate() -> None:
+    if not _is_on("LLMLOG_ENABLED"):  # turned off, or a failure already reported upstream
+        return
     try:
         from llmlog._activate import activate_from_env
     except Exception as exc:  # this interpreter cannot import llmlog: say so, never crash
@@ -23,7 +29,7 @@ def _activate() -> None:
             "llmlog: not activated, the application runs without LLM logging: "
             f"cannot import llmlog in {sys.executable} ({type(exc).__name__}: {exc})\n"
         )
-        if os.environ.get("LLMLOG_STRICT", "").strip().lower() in _STRICT_VALUES:
+        if _is_on("LLMLOG_STRICT"):
             os._exit(78)
         os.environ["LLMLOG_ENABLED"] = "0"
     else:

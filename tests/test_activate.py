@@ -1,0 +1,212 @@
+"""Activation from the environment: on, off, and never taking the application down.
+
+Each test runs a fresh interpreter, as activation happens once per process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, NoReturn
+
+import pytest
+
+from llmlog import _activate
+from llmlog.fake_provider import FakeProvider, start_server
+
+CALL_CLAUDE = """
+import anthropic
+anthropic.Anthropic().messages.create(
+    model="claude-haiku-4-5", max_tokens=20, messages=[{"role": "user", "content": "Hello"}]
+)
+print("app ran")
+"""
+ACTIVATE = "from llmlog._activate import activate_from_env\nprint(activate_from_env())\n"
+#: Prints whether llmlog's pipeline runs, without the cost of importing an SDK.
+STATE = "import llmlog._pipeline\nprint('on' if llmlog._pipeline.current() else 'off')\n"
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeProvider]:
+    with start_server() as server:
+        yield server
+
+
+@pytest.fixture
+def out(tmp_path: Path) -> Path:
+    return tmp_path / "log.jsonl"
+
+
+def run(code: str, env: dict[str, str], fake: FakeProvider) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a new interpreter after setting ``env`` (the LLMLOG_* settings).
+
+    The settings are applied by the code itself, not passed at start-up, so the
+    installed ``.pth`` line stays out of the way and ``activate_from_env`` is
+    what is tested.
+    """
+    full = {k: v for k, v in os.environ.items() if not k.startswith("LLMLOG_")}
+    full.update(fake.env())
+    prelude = f"import os\nos.environ.update({env!r})\n"
+    return subprocess.run(
+        [sys.executable, "-c", prelude + textwrap.dedent(code)],
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def records(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+class TestSwitch:
+    @pytest.mark.parametrize("value", ["", "0", "false", "off", "no"])
+    def test_off_values_do_not_instrument(self, fake: FakeProvider, out: Path, value: str) -> None:
+        """Empty or off values leave the SDKs alone: nothing is logged."""
+        result = run(ACTIVATE + STATE, {"LLMLOG_ENABLED": value}, fake)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.split() == ["False", "off"]
+
+    @pytest.mark.parametrize("value", ["1", "true", "YES", " on "])
+    def test_on_values_activate(self, fake: FakeProvider, out: Path, value: str) -> None:
+        """Truthy values start llmlog, silently."""
+        env = {"LLMLOG_ENABLED": value, "LLMLOG_OUTPUT": str(out)}
+        result = run(ACTIVATE + STATE, env, fake)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.split() == ["True", "on"]
+        assert result.stderr == ""
+
+    def test_calls_are_logged_with_settings_from_the_environment(
+        self, fake: FakeProvider, out: Path
+    ) -> None:
+        """An SDK call made after activation lands in LLMLOG_OUTPUT, redacted as configured."""
+        env = {"LLMLOG_ENABLED": "1", "LLMLOG_OUTPUT": str(out), "LLMLOG_CAPTURE": "metadata"}
+        env["LLMLOG_REDACT"] = "secrets"  # Presidio's start-up is not what is tested here
+        result = run(ACTIVATE + CALL_CLAUDE, env, fake)
+        assert result.returncode == 0, result.stderr
+        [record] = records(out)
+        assert record["provider"] == "anthropic"
+        assert "Hello" not in json.dumps(record["messages"])
+
+    def test_second_call_is_a_no_op(self, fake: FakeProvider, out: Path) -> None:
+        """The .pth line and the bootstrap may both activate: one instrumentation, one record."""
+        env = {"LLMLOG_ENABLED": "1", "LLMLOG_OUTPUT": str(out), "LLMLOG_REDACT": "secrets"}
+        result = run(ACTIVATE + ACTIVATE + CALL_CLAUDE, env, fake)
+        assert result.stdout.split() == ["True", "True", "app", "ran"]
+        assert len(records(out)) == 1
+
+    def test_explicit_settings_win_after_environment_activation(
+        self, fake: FakeProvider, out: Path, tmp_path: Path
+    ) -> None:
+        """A sitecustomize with explicit settings overrides what the .pth line set up."""
+        other = tmp_path / "explicit.jsonl"
+        code = (
+            ACTIVATE + f"from llmlog._activate import activate\nactivate(output={str(other)!r})\n"
+        )
+        env = {"LLMLOG_ENABLED": "1", "LLMLOG_OUTPUT": str(out), "LLMLOG_REDACT": "secrets"}
+        result = run(code + CALL_CLAUDE, env, fake)
+        assert result.returncode == 0, result.stderr
+        assert records(out) == []
+        assert len(records(other)) == 1
+
+
+class TestFailures:
+    def test_bad_setting_is_reported_once_and_the_app_runs(
+        self, fake: FakeProvider, out: Path
+    ) -> None:
+        """One stderr line names the variable and the allowed values; the app goes on unlogged."""
+        env = {"LLMLOG_ENABLED": "1", "LLMLOG_OUTPUT": str(out), "LLMLOG_REDACT": "bogus"}
+        result = run(ACTIVATE + ACTIVATE + STATE + "print('app ran')", env, fake)
+        assert result.returncode == 0
+        assert result.stdout.split() == ["False", "False", "off", "app", "ran"]
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1
+        assert "not activated" in lines[0] and "LLMLOG_REDACT='bogus'" in lines[0]
+        assert "off, secrets, pii, ner" in lines[0]
+        assert records(out) == []
+
+    def test_failure_switches_children_off(self, fake: FakeProvider, out: Path) -> None:
+        """After a failure LLMLOG_ENABLED=0, so child processes do not repeat the message."""
+        env = {"LLMLOG_ENABLED": "1", "LLMLOG_FLUSH_TIMEOUT": "soon"}
+        result = run(ACTIVATE + "import os; print(os.environ['LLMLOG_ENABLED'])", env, fake)
+        assert result.stdout.split() == ["False", "0"]
+
+    def test_strict_mode_stops_before_the_app(self, fake: FakeProvider, out: Path) -> None:
+        """LLMLOG_STRICT=1: the process exits with status 78 and the app never runs."""
+        env = {"LLMLOG_ENABLED": "1", "LLMLOG_STRICT": "1", "LLMLOG_REDACT": "bogus"}
+        result = run(ACTIVATE + "print('app ran')", env, fake)
+        assert result.returncode == _activate.EXIT_CODE == 78
+        assert "app ran" not in result.stdout
+        assert "LLMLOG_STRICT=1, stopping" in result.stderr
+        assert "Traceback" not in result.stderr
+
+    def test_settings_redaction_cannot_honour_are_a_failure(
+        self, fake: FakeProvider, out: Path
+    ) -> None:
+        """A value valid on its own but unusable (hash without key) is reported too."""
+        env = {"LLMLOG_ENABLED": "1", "LLMLOG_REDACT_OPERATOR": "hash"}
+        result = run(ACTIVATE + STATE, env, fake)
+        assert result.returncode == 0
+        assert "not activated" in result.stderr and "LLMLOG_REDACT_KEY" in result.stderr
+
+    def test_no_sdk_installed_is_a_failure(self, fake: FakeProvider, out: Path) -> None:
+        """With neither SDK importable there is nothing to log: say so."""
+        hide = "import sys; sys.modules['openai'] = None; sys.modules['anthropic'] = None\n"
+        env = {"LLMLOG_ENABLED": "1", "LLMLOG_OUTPUT": str(out)}
+        result = run(hide + ACTIVATE, env, fake)
+        assert result.stdout.split() == ["False"]
+        assert "no supported SDK is installed" in result.stderr
+
+    def test_disabled_provider_does_not_count_as_missing(
+        self, fake: FakeProvider, out: Path
+    ) -> None:
+        """Only the SDKs that would be instrumented must be installed."""
+        hide = "import sys; sys.modules['openai'] = None\n"
+        env = {
+            "LLMLOG_ENABLED": "1",
+            "LLMLOG_OUTPUT": str(out),
+            "LLMLOG_DISABLED_PROVIDERS": "openai",
+        }
+        result = run(hide + ACTIVATE + STATE, env, fake)
+        assert result.stdout.split() == ["True", "on"]
+
+    def test_a_crash_inside_instrument_is_contained(self, fake: FakeProvider, out: Path) -> None:
+        """Even an unexpected exception from llmlog itself only produces the message."""
+        breaking = "import llmlog\ndef broken(**kw): raise RuntimeError('boom')\n"
+        breaking += "llmlog.instrument = broken\n"
+        env = {"LLMLOG_ENABLED": "1", "LLMLOG_OUTPUT": str(out)}
+        result = run(breaking + ACTIVATE + "print('app ran')", env, fake)
+        assert result.returncode == 0
+        assert "RuntimeError: boom" in result.stderr
+        assert result.stdout.split() == ["False", "app", "ran"]
+
+
+class TestFail:
+    def test_strict_calls_stop_with_the_exit_code(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """fail(strict=True) says why, then stops with EXIT_CODE (os._exit in real use)."""
+
+        class Stopped(Exception):
+            pass
+
+        def stop(code: int) -> NoReturn:
+            raise Stopped(code)
+
+        with pytest.raises(Stopped) as stopped:
+            _activate.fail("because", strict=True, stop=stop)
+        assert stopped.value.args == (78,)
+        assert capsys.readouterr().err == (
+            "llmlog: activation failed and LLMLOG_STRICT=1, stopping: because\n"
+        )
+
+    def test_is_on_accepts_the_settings_spellings(self) -> None:
+        """is_on matches the settings table's truthy values, case- and space-insensitive."""
+        assert [_activate.is_on(v) for v in ("1", " True ", "yes", "ON")] == [True] * 4
+        assert [_activate.is_on(v) for v in ("", None, "0", "2", "off")] == [False] * 5
