@@ -61,7 +61,7 @@ class Detector:
         if self.config.uses_presidio:
             from llmlog._redact_presidio import find_pii
 
-            spans += without_overlaps(find_pii(text, self._ner_model), spans)
+            spans += without_overlaps(find_pii(text, spans, self._ner_model), spans)
         return merge_spans(spans)
 
     def find_all(self, texts: Iterable[str]) -> list[list[Span]]:

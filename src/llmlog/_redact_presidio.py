@@ -12,6 +12,8 @@ from __future__ import annotations
 import functools
 import logging
 import re
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -67,9 +69,22 @@ def quiet_loggers() -> None:
         log.propagate = False
 
 
+@dataclass(frozen=True)
+class OfflineEngine:
+    """The analyzer for every entity but phone numbers, and the phone recognizer apart.
+
+    Phone matching (``phonenumbers``, once per region) costs more than everything
+    else together and grows with every digit run in the text, so it runs last, on
+    the text with what the other recognizers found blanked out.
+    """
+
+    analyzer: Any
+    phone: Any
+
+
 @functools.lru_cache(maxsize=4)
-def offline_analyzer(ner_model: str | None = None) -> Any:
-    """A presidio ``AnalyzerEngine`` that never touches the network (cached per model)."""
+def offline_engine(ner_model: str | None = None) -> OfflineEngine:
+    """The presidio engine that never touches the network (built once per model)."""
     quiet_loggers()
     from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
     from presidio_analyzer.nlp_engine import NoOpNlpEngine, SpacyNlpEngine
@@ -94,9 +109,8 @@ def offline_analyzer(ner_model: str | None = None) -> Any:
         def validate_result(self, pattern_text: str) -> bool:
             return bool(offline_tld(pattern_text).fqdn)
 
-    recognizers = [
+    recognizers: list[Any] = [
         OfflineEmailRecognizer(),
-        PhoneRecognizer(supported_regions=PHONE_REGIONS),
         CreditCardRecognizer(),
         # Built in Python, IbanRecognizer is case-sensitive unless told otherwise.
         IbanRecognizer(regex_flags=re.IGNORECASE | re.MULTILINE | re.DOTALL),
@@ -116,22 +130,41 @@ def offline_analyzer(ner_model: str | None = None) -> Any:
         nlp_engine.nlp = {"en": spacy.load(ner_model)}
         recognizers.append(SpacyRecognizer(supported_entities=list(NER_ENTITIES)))
     registry = RecognizerRegistry(supported_languages=["en"], recognizers=recognizers)
-    analyzer = AnalyzerEngine(registry=registry, supported_languages=["en"], nlp_engine=nlp_engine)
-    # Warm-up: the first call loads phonenumbers metadata and compiles regexes.
-    analyzer.analyze("warm up: a@example.com +1 212 555 0147", language="en")
-    return analyzer
-
-
-def find_pii(text: str, ner_model: str | None = None) -> list[Span]:
-    """PII spans in ``text`` found by the offline presidio engine, look-alikes removed."""
-    results = offline_analyzer(ner_model).analyze(
-        text, language="en", score_threshold=SCORE_THRESHOLD
+    engine = OfflineEngine(
+        analyzer=AnalyzerEngine(
+            registry=registry, supported_languages=["en"], nlp_engine=nlp_engine
+        ),
+        phone=PhoneRecognizer(supported_regions=PHONE_REGIONS),
     )
-    return [
-        (r.start, r.end, r.entity_type)
-        for r in results
-        if not is_look_alike(text, r.start, r.end, r.entity_type)
-    ]
+    # Warm-up: the first call loads phonenumbers metadata and compiles regexes.
+    find_pii("warm up: a@example.com +1 212 555 0147", (), ner_model, engine)
+    return engine
+
+
+def find_pii(
+    text: str,
+    known: Iterable[Span] = (),
+    ner_model: str | None = None,
+    engine: OfflineEngine | None = None,
+) -> list[Span]:
+    """PII spans in ``text`` found by the offline engine, look-alikes removed.
+
+    ``known``: spans already found elsewhere (secrets); no phone number is looked for there.
+    """
+    engine = engine or offline_engine(ner_model)
+    results = engine.analyzer.analyze(text, language="en", score_threshold=SCORE_THRESHOLD)
+    spans = [(r.start, r.end, r.entity_type) for r in results]
+    phones = engine.phone.analyze(_blank(text, [*spans, *known]), ["PHONE_NUMBER"], None)
+    spans += [(r.start, r.end, r.entity_type) for r in phones if r.score >= SCORE_THRESHOLD]
+    return [s for s in spans if not is_look_alike(text, *s)]
+
+
+def _blank(text: str, spans: Iterable[Span]) -> str:
+    """``text`` with the spans replaced by spaces (so offsets still match)."""
+    chars = list(text)
+    for start, end, _ in spans:
+        chars[start:end] = " " * (end - start)
+    return "".join(chars)
 
 
 def recognizer_spans(recognizers: list[Any], text: str) -> list[Span]:

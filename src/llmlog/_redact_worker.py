@@ -194,6 +194,8 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 
 def serve() -> None:
     """The worker's main loop: read a request, answer with spans, until stdin closes."""
+    # Background work: under CPU contention the app's own threads go first.
+    os.nice(10)
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # stray prints from libraries must not corrupt the protocol
     source = sys.stdin.buffer
