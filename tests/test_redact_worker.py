@@ -66,20 +66,24 @@ class TestLaziness:
         )
         assert out.split("\n")[:3] == ["False None", "mail <EMAIL_ADDRESS> False", "True"]
 
-    def test_without_a_worker_the_same_redaction_runs_in_process(self) -> None:
-        """Where no worker can be started, records are still redacted as configured."""
+    @pytest.mark.parametrize("executable", ["''", "shutil.which('false')"])
+    def test_without_a_worker_the_same_redaction_runs_in_process(self, executable: str) -> None:
+        """Where no worker can be started (no interpreter; one that exits at once), records are
+        still redacted as configured, on the writer thread."""
         out = run_python(
-            """
-            import sys
+            f"""
+            import shutil, sys
             from llmlog._config import Settings
             from llmlog.redaction import Redact
             processor = Redact(Settings())
-            sys.executable = ""
-            print(processor(None, "info", {"messages": ["mail a@example.com"]})["messages"][0])
+            sys.executable = {executable}
+            for _ in range(2):
+                record = processor(None, "info", {{"messages": ["mail a@example.com"]}})
+                print(record["messages"][0])
             print("presidio_analyzer" in sys.modules)
             """
         )
-        assert out.split("\n")[:2] == ["mail <EMAIL_ADDRESS>", "True"]
+        assert out.split("\n")[:3] == ["mail <EMAIL_ADDRESS>", "mail <EMAIL_ADDRESS>", "True"]
 
 
 class TestOffline:

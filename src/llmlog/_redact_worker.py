@@ -55,12 +55,16 @@ class WorkerClient:
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
         self._pid = os.getpid()
+        self._answered = False  # a worker has worked in this process
+        self._unavailable: str | None = None
 
     def find_all(self, config: DetectorConfig, texts: Sequence[str]) -> list[list[Span]]:
         """Spans for each text, computed in the worker process."""
         with self._lock:
             if self._pid != os.getpid():  # forked: the pipes belong to the parent
                 self.forget()
+            if self._unavailable is not None:
+                raise WorkerUnavailable(self._unavailable)
             first = self._proc is None
             proc = self._proc or self._start()
             timeout = START_TIMEOUT_S if first else REQUEST_TIMEOUT_S
@@ -70,7 +74,11 @@ class WorkerClient:
                 reply = orjson.loads(_read_frame(proc, timeout + len(payload) / 50_000))
             except (OSError, WorkerError, orjson.JSONDecodeError) as exc:
                 self._kill()
+                if not self._answered:  # it cannot even start here: stop trying
+                    self._unavailable = f"the redaction worker cannot start: {exc}"
+                    raise WorkerUnavailable(self._unavailable) from None
                 raise WorkerError(f"redaction worker failed: {exc}") from None
+            self._answered = True
             if reply[0] == "error":
                 raise WorkerError(f"redaction worker failed: {reply[1]}")
             return [[(s, e, str(kind)) for s, e, kind in spans] for spans in reply[1]]
@@ -96,13 +104,14 @@ class WorkerClient:
                 close_fds=True,
             )
         except OSError as exc:
-            raise WorkerUnavailable(f"cannot start {sys.executable}: {exc}") from None
+            self._unavailable = f"cannot start {sys.executable}: {exc}"
+            raise WorkerUnavailable(self._unavailable) from None
         return self._proc
 
     def forget(self) -> None:
         """In a forked child: drop the parent's worker without touching it."""
         proc, self._proc = self._proc, None
-        self._pid = os.getpid()
+        self._pid, self._answered = os.getpid(), False
         if proc is not None:
             for pipe in (proc.stdin, proc.stdout):
                 if pipe is not None:

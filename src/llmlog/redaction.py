@@ -184,8 +184,9 @@ class Redact:
         if not self._in_process:
             try:
                 return client().find_all(self._config, texts)
-            except WorkerUnavailable:
+            except WorkerUnavailable as exc:
                 self._in_process = True  # same redaction, paid for on this thread
+                _guard.warn_once("redact_in_process", f"{exc}; redacting on the writer thread")
         if self._local is None:
             self._local = Detector(self._config)
         return self._local.find_all(texts)
