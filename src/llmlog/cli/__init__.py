@@ -58,7 +58,10 @@ def _forward(name: str, rest: list[str]) -> int:
         )
         return 2
     entry: Callable[[list[str]], int | None] = module.main
-    return entry(rest) or 0
+    try:
+        return entry(rest) or 0
+    except SystemExit as exc:  # argparse's --help and usage errors
+        return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 2
 
 
 def _parents(dotted: str) -> list[str]:

@@ -117,7 +117,8 @@ def _with_duckdb(files: list[Path], filters: Filters, by: str | None) -> list[Gr
     result = []
     for broken_file, *row in rows:
         if broken_file is not None:
-            warn(f"{broken_file}: skipped {row[1]} line(s) that are not complete JSON records")
+            lines = f"{row[1]} line{'s' if row[1] > 1 else ''}"
+            warn(f"{broken_file}: skipped {lines} (not a complete JSON record)")
             continue
         latency, ttft = row[3], row[4]
         result.append(

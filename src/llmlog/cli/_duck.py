@@ -22,6 +22,7 @@ _MAX_OBJECT_BYTES = 512 * 1024 * 1024
 
 _STATS_COLUMNS = {
     "event": "VARCHAR",
+    "id": "VARCHAR",
     "ts": "VARCHAR",
     "provider": "VARCHAR",
     "model": "VARCHAR",

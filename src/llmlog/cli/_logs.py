@@ -164,5 +164,10 @@ def iter_records(files: list[Path], needle: bytes | None = None) -> Iterator[dic
 def report_bad_lines(path: Path, bad: list[int]) -> None:
     if not bad:
         return
-    where = f"line {bad[0]}" if len(bad) == 1 else f"{len(bad)} lines (first: line {bad[0]})"
-    warn(f"{path}: skipped {where} that is not a complete JSON record")
+    if not bad[0]:  # lines read without numbering (following a growing file)
+        where = "a line" if len(bad) == 1 else f"{len(bad)} lines"
+    elif len(bad) == 1:
+        where = f"line {bad[0]}"
+    else:
+        where = f"{len(bad)} lines (first: line {bad[0]})"
+    warn(f"{path}: skipped {where} (not a complete JSON record)")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -69,53 +70,70 @@ def follow(
     poll_s: float = 0.25,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> Iterator[dict[str, Any]]:
-    """Records appended to the newest log file from now on, across rotations.
+    """Records appended to the active log file from now on, across rotations.
 
-    Starts at the current end of the newest file. When the writer rotates (a
-    newer file appears, or the file is replaced or shrinks), the rest of the old
-    file is read and reading continues at the start of the new one.
+    Like ``tail -F``: the open file is read to its end even after the writer
+    renames it away; when a new file appears under the watched name, reading
+    moves to it from its start. A half-written line waits for its newline.
     """
-    current, position = _newest(location), 0
-    if current is not None:
-        position = current.stat().st_size
+    path = _watched_path(location)
+    stream = _open_at(path, end=True) if path is not None else None
     pending = b""
-    while not should_stop():
-        newest = _newest(location)
-        if current is not None:
-            chunk, position = _read_from(current, position)
-            pending += chunk
-            *lines, pending = pending.split(b"\n")
-            bad: list[int] = []
-            for line in lines:
-                if line.strip() and (record := parse_line(current, 0, line, bad)) is not None:
-                    yield record
-            report_bad_lines(current, bad)
-        if newest is not None and (newest != current or _shrunk(newest, position)):
-            current, position, pending = newest, 0, b""
-            continue
-        time.sleep(poll_s)
-
-
-def _newest(location: LogLocation) -> Path | None:
-    files = [p for p in location.files() if not p.name.endswith(".gz")]
-    return files[-1] if files else None
-
-
-def _shrunk(path: Path, position: int) -> bool:
     try:
-        return path.stat().st_size < position
-    except OSError:
-        return False
+        while not should_stop():
+            if stream is not None:
+                pending += stream.read()
+                *lines, pending = pending.split(b"\n")
+                yield from _parse_all(path, lines)
+            path = path or _watched_path(location)
+            if path is not None and _replaced(path, stream):
+                if stream is not None:
+                    stream.close()
+                stream, pending = _open_at(path, end=False), b""
+                continue
+            time.sleep(poll_s)
+    finally:
+        if stream is not None:
+            stream.close()
 
 
-def _read_from(path: Path, position: int) -> tuple[bytes, int]:
+def _watched_path(location: LogLocation) -> Path | None:
+    if not location.is_dir:
+        return location.path
+    current = [p for p in location.files() if not p.name.endswith(".gz")]
+    return current[-1] if current else None
+
+
+def _open_at(path: Path | None, end: bool) -> BinaryIO | None:
+    if path is None:
+        return None
     try:
-        with path.open("rb") as stream:
-            stream.seek(position)
-            data = stream.read()
+        stream = path.open("rb")
     except OSError:
-        return b"", position
-    return data, position + len(data)
+        return None
+    if end:
+        stream.seek(0, os.SEEK_END)
+    return stream
+
+
+def _replaced(path: Path, stream: BinaryIO | None) -> bool:
+    """A different file now has the watched name, or the file was truncated."""
+    try:
+        now = path.stat()
+    except OSError:
+        return False  # rotated away, the new one not there yet: keep reading the old one
+    if stream is None:
+        return True
+    return now.st_ino != os.fstat(stream.fileno()).st_ino or now.st_size < stream.tell()
+
+
+def _parse_all(path: Path | None, lines: list[bytes]) -> Iterator[dict[str, Any]]:
+    bad: list[int] = []
+    shown = path or Path("log")
+    for line in lines:
+        if line.strip() and (record := parse_line(shown, 0, line, bad)) is not None:
+            yield record
+    report_bad_lines(shown, bad)
 
 
 def run_show(args: argparse.Namespace) -> int:

@@ -1,0 +1,172 @@
+"""``llmlog tail``, ``show`` and ``search`` on logs the real pipeline wrote."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from llmlog.cli import main
+from llmlog.cli._logs import locate
+from llmlog.cli.browse import follow
+from test_cli_main import PROMPTS, make_real_log, schema_record, write_jsonl
+
+
+@pytest.fixture(scope="module")
+def real_log(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Any]]:
+    return make_real_log(tmp_path_factory)
+
+
+class TestTail:
+    def test_one_line_per_call_oldest_first(
+        self, real_log: tuple[Path, list[Any]], capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Each call is one line with its time, id, model, status and the prompt."""
+        path, records = real_log
+        assert main(["tail", "--log", str(path)]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert len(lines) == 4
+        for line, record in zip(lines, records, strict=True):
+            assert record["id"][:12] in line
+        assert "gpt-4o-2025" in lines[0] and " ok " in lines[0]
+        assert "error:500" in lines[3]
+
+    def test_limit_keeps_the_most_recent(
+        self, real_log: tuple[Path, list[Any]], capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """--limit 2 shows the last two calls."""
+        path, records = real_log
+        assert main(["tail", "--log", str(path), "--limit", "2"]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert [records[2]["id"][:12] in lines[0], records[3]["id"][:12] in lines[1]] == [
+            True,
+            True,
+        ]
+
+    def test_filters_apply(
+        self, real_log: tuple[Path, list[Any]], capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """--provider anthropic shows only the Anthropic call."""
+        path, records = real_log
+        assert main(["tail", "--log", str(path), "--provider", "anthropic"]) == 0
+        (line,) = capsys.readouterr().out.splitlines()
+        assert records[2]["id"][:12] in line
+
+    def test_follow_yields_records_appended_later_even_across_rotation(
+        self, tmp_path: Path
+    ) -> None:
+        """New lines are seen as written; a half-written line waits for its end;
+        after rotation the new active file is followed."""
+        active = write_jsonl(tmp_path / "llmlog.jsonl", [schema_record(1)])
+        seen: list[dict[str, Any]] = []
+        stop = threading.Event()
+
+        def read() -> None:
+            for record in follow(locate(str(active)), poll_s=0.01, should_stop=stop.is_set):
+                seen.append(record)
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        try:
+            time.sleep(0.1)
+            line = orjson.dumps(schema_record(2)) + b"\n"
+            with active.open("ab") as out:
+                out.write(line[:20])
+                out.flush()
+                time.sleep(0.1)
+                out.write(line[20:])
+            _wait_for(lambda: len(seen) == 1)
+            active.rename(tmp_path / "llmlog-20260101T000000Z-1.jsonl")
+            time.sleep(0.05)
+            write_jsonl(active, [schema_record(3)])
+            _wait_for(lambda: len(seen) == 2)
+        finally:
+            stop.set()
+            reader.join(5)
+        assert [r["id"] for r in seen] == [schema_record(2)["id"], schema_record(3)["id"]]
+
+
+def _wait_for(condition: Any, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+class TestShow:
+    def test_a_unique_prefix_shows_the_whole_call(
+        self, real_log: tuple[Path, list[Any]], capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """System prompt, user message, output, tokens and cost are all there."""
+        path, records = real_log
+        record = records[0]
+        assert main(["show", "--log", str(path), record["id"][:-3]]) == 0
+        out = capsys.readouterr().out
+        assert record["id"] in out
+        assert "Be brief." in out and PROMPTS[0] in out and record["output"]["text"] in out
+        assert "genai-prices" in out and "greet" in out
+
+    def test_json_is_the_record_as_logged(
+        self, real_log: tuple[Path, list[Any]], capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """--json prints the record itself, indented."""
+        path, records = real_log
+        assert main(["show", "--log", str(path), "--json", records[2]["id"]]) == 0
+        assert orjson.loads(capsys.readouterr().out) == records[2]
+
+    def test_an_ambiguous_prefix_lists_candidates(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A prefix shared by several ids is refused, naming them."""
+        log = write_jsonl(tmp_path / "l.jsonl", [schema_record(1), schema_record(2)])
+        assert main(["show", "--log", str(log), "01TEST"]) == 2
+        err = capsys.readouterr().err
+        assert "matches 2 records" in err and schema_record(1)["id"] in err
+
+    def test_an_unknown_id_is_an_error(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """No match: exit 2 with the prefix in the message."""
+        log = write_jsonl(tmp_path / "l.jsonl", [schema_record(1)])
+        assert main(["show", "--log", str(log), "ZZZ"]) == 2
+        assert "no record with an id starting 'ZZZ'" in capsys.readouterr().err
+
+
+class TestSearch:
+    def test_finds_text_in_prompts_case_insensitively(
+        self, real_log: tuple[Path, list[Any]], capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """'PARIS' finds the call whose prompt says Paris."""
+        path, records = real_log
+        assert main(["search", "--log", str(path), "PARIS"]) == 0
+        (line,) = capsys.readouterr().out.splitlines()
+        assert records[0]["id"][:12] in line
+
+    def test_finds_text_in_outputs_and_system_prompts(
+        self, real_log: tuple[Path, list[Any]], capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Output text and the system prompt are searched too."""
+        path, records = real_log
+        assert main(["search", "--log", str(path), "no real model was called"]) == 0
+        assert len(capsys.readouterr().out.splitlines()) == 3
+        assert main(["search", "--log", str(path), "you are terse"]) == 0
+        assert records[2]["id"][:12] in capsys.readouterr().out
+
+    def test_no_match_exits_1(
+        self, real_log: tuple[Path, list[Any]], capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Nothing found says so on stderr and exits 1 (like grep)."""
+        assert main(["search", "--log", str(real_log[0]), "zebra"]) == 1
+        assert "no calls contain 'zebra'" in capsys.readouterr().err
+
+    def test_search_combines_with_filters(
+        self, real_log: tuple[Path, list[Any]], capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """--status error narrows a search to failed calls."""
+        path, records = real_log
+        assert main(["search", "--log", str(path), "fail", "--status", "error"]) == 0
+        (line,) = capsys.readouterr().out.splitlines()
+        assert records[3]["id"][:12] in line

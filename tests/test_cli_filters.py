@@ -1,0 +1,110 @@
+"""The filters shared by every command: parsing, and Python and SQL selecting alike."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from llmlog.cli import _duck
+from llmlog.cli._filters import Filters, add_filter_args, parse_duration_s, parse_time
+from llmlog.cli._logs import CliError
+from test_cli_main import schema_record, write_jsonl
+
+NOW = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
+
+
+class TestParsing:
+    @pytest.mark.parametrize(
+        ("text", "seconds"),
+        [
+            ("500ms", 0.5),
+            ("5s", 5.0),
+            ("2", 2.0),
+            ("1.5m", 90.0),
+            ("24h", 86400.0),
+            ("7d", 604800.0),
+        ],
+    )
+    def test_durations(self, text: str, seconds: float) -> None:
+        """Durations take ms, s, m, h, d, w; a bare number is seconds."""
+        assert parse_duration_s(text) == seconds
+
+    def test_a_bad_duration_says_what_is_expected(self) -> None:
+        """'fast' is not a duration; the message shows examples."""
+        with pytest.raises(CliError, match="500ms, 5s"):
+            parse_duration_s("fast")
+
+    def test_since_as_a_duration_counts_back_from_now(self) -> None:
+        """--since 24h is the same instant a day earlier, written like a record's ts."""
+        assert parse_time("24h", now=NOW) == "2026-01-09T12:00:00.000000Z"
+        assert parse_time("30m", now=NOW) == "2026-01-10T11:30:00.000000Z"
+
+    def test_since_as_an_iso_time_is_utc_unless_it_says_otherwise(self) -> None:
+        """A date is midnight UTC; an offset is converted to UTC."""
+        assert parse_time("2026-01-05") == "2026-01-05T00:00:00.000000Z"
+        assert parse_time("2026-01-05T02:00+02:00") == "2026-01-05T00:00:00.000000Z"
+
+    def test_a_bad_time_is_a_clear_error(self) -> None:
+        """'yesterday' is refused with examples of what works."""
+        with pytest.raises(CliError, match="ISO date"):
+            parse_time("yesterday")
+
+    def test_limit_must_be_positive(self) -> None:
+        """--limit 0 is an argparse error, not an empty result."""
+        parser = argparse.ArgumentParser()
+        add_filter_args(parser)
+        with pytest.raises(SystemExit):
+            parser.parse_args(["--limit", "0"])
+
+
+RECORDS = [
+    schema_record(1, model="gpt-4o", session_id="a", latency_ms=100.0),
+    schema_record(2, model="gpt-4o-mini", response_model="gpt-4o-mini-2024", user_id="u"),
+    schema_record(3, provider="anthropic", model="claude-x", status="error", latency_ms=3000.0),
+    schema_record(4, template={"name": "greet", "version": "1", "variables": None}),
+    schema_record(5, template="plain-name", latency_ms=None),
+    schema_record(6, session_id="a", ts="2026-02-01T00:00:00.000000Z"),
+]
+
+CASES: list[tuple[dict[str, Any], list[int]]] = [
+    ({"model": "gpt-4o"}, [1, 4, 5, 6]),
+    ({"model": "gpt-4o-mini*"}, [2]),
+    ({"model": "*2024"}, [2]),
+    ({"provider": "anthropic"}, [3]),
+    ({"status": "error"}, [3]),
+    ({"session": "a"}, [1, 6]),
+    ({"user": "u"}, [2]),
+    ({"template": "greet"}, [4]),
+    ({"template": "plain-*"}, [5]),
+    ({"since": "2026-01-04T10:00:00.000000Z"}, [3, 4, 5, 6]),
+    ({"until": "2026-01-04T10:00:00.000000Z"}, [1, 2]),
+    ({"min_latency_ms": 1000.0}, [3]),
+    ({"session": "a", "since": "2026-01-03T00:00:00.000000Z"}, [6]),
+]
+
+
+class TestSelection:
+    @pytest.mark.parametrize(("values", "expected"), CASES)
+    def test_python_predicate(self, values: dict[str, Any], expected: list[int]) -> None:
+        """Each filter keeps exactly the records it names."""
+        keep = Filters(**values).predicate()
+        assert [int(r["id"][-3:]) for r in RECORDS if keep(r)] == expected
+
+    @pytest.mark.parametrize(("values", "expected"), CASES)
+    def test_sql_condition_selects_the_same(
+        self, tmp_path: Path, values: dict[str, Any], expected: list[int]
+    ) -> None:
+        """The SQL form used by DuckDB selects the same records as the Python form."""
+        log = write_jsonl(tmp_path / "l.jsonl", RECORDS)
+        where, params = Filters(**values).sql_where()
+        query = (
+            f"SELECT id FROM {_duck.stats_source([log])} "
+            f"WHERE event IS NOT NULL AND {where} ORDER BY id"
+        )
+        rows = duckdb.connect().execute(query, params).fetchall()
+        assert [int(row[0][-3:]) for row in rows] == expected

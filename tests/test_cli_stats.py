@@ -1,0 +1,190 @@
+"""``llmlog stats`` (and the aggregation behind it): both engines, every grouping."""
+
+from __future__ import annotations
+
+import gzip
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from llmlog.cli import main
+from test_cli_main import make_real_log, schema_record, write_jsonl
+
+ENGINES = ("duckdb", "python")
+
+
+@pytest.fixture(scope="module")
+def real_log(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Any]]:
+    return make_real_log(tmp_path_factory)
+
+
+def stats_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
+    assert main(["stats", "--json", *argv]) == 0
+    result: dict[str, Any] = orjson.loads(capsys.readouterr().out)
+    return result
+
+
+class TestOnARealLog:
+    @pytest.mark.parametrize("engine", ENGINES)
+    def test_totals_match_the_records(
+        self, real_log: tuple[Path, list[Any]], engine: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Calls, errors, tokens and cost add up to what the pipeline wrote."""
+        path, records = real_log
+        (group,) = stats_json(capsys, "--log", str(path), "--engine", engine)["groups"]
+        assert group["calls"] == 4 and group["errors"] == 1 and group["error_rate"] == 0.25
+        assert group["input_tokens"] == sum(
+            (r["usage"] or {}).get("input_tokens") or 0 for r in records
+        )
+        assert group["cost_usd"] == pytest.approx(
+            sum(r["cost_usd"] for r in records if r["cost_usd"] is not None), abs=1e-6
+        )
+        assert group["unpriced_calls"] == 1
+        assert group["ttft_ms"]["p50"] == pytest.approx(records[1]["ttft_ms"], abs=1e-3)
+
+    @pytest.mark.parametrize("by", ["model", "provider", "template", "session", "day", "status"])
+    def test_both_engines_agree_for_every_grouping(
+        self, real_log: tuple[Path, list[Any]], by: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """DuckDB and the pure-Python path report the same groups and numbers."""
+        path = str(real_log[0])
+        duck = stats_json(capsys, "--log", path, "--by", by, "--engine", "duckdb")
+        python = stats_json(capsys, "--log", path, "--by", by, "--engine", "python")
+        assert _flat(duck).keys() == _flat(python).keys()
+        for key, value in _flat(duck).items():
+            assert python_value_matches(value, _flat(python)[key]), key
+
+    def test_groups_by_provider(
+        self, real_log: tuple[Path, list[Any]], capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Three OpenAI calls and one Anthropic call, busiest group first."""
+        groups = stats_json(capsys, "--log", str(real_log[0]), "--by", "provider")["groups"]
+        assert [(g["key"], g["calls"]) for g in groups] == [("openai", 3), ("anthropic", 1)]
+
+    def test_template_and_session_come_from_llmlog_context(
+        self, real_log: tuple[Path, list[Any]], capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """The two calls made inside llmlog.context(template=greet) group under its name."""
+        groups = stats_json(capsys, "--log", str(real_log[0]), "--by", "template")["groups"]
+        assert {g["key"]: g["calls"] for g in groups} == {"greet": 2, None: 2}
+
+    def test_the_default_output_is_a_table(
+        self, real_log: tuple[Path, list[Any]], capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A header with the percentile columns, one row per model, unpriced cost marked."""
+        assert main(["stats", "--log", str(real_log[0]), "--by", "model"]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert lines[0].split()[:7] == ["model", "calls", "errors", "err%", "p50", "p95", "p99"]
+        assert any(line.startswith("fake-error") and line.rstrip().endswith("-") for line in lines)
+        assert len(lines) == 2 + 4
+
+
+def _flat(value: Any, path: str = "") -> dict[str, Any]:
+    if isinstance(value, dict):
+        return {
+            k: v for key, item in value.items() for k, v in _flat(item, f"{path}.{key}").items()
+        }
+    if isinstance(value, list):
+        return {
+            k: v for i, item in enumerate(value) for k, v in _flat(item, f"{path}[{i}]").items()
+        }
+    return {path: value}
+
+
+def python_value_matches(a: Any, b: Any) -> bool:
+    # Rounded outputs (3 decimals) may differ by one unit in the last place.
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, abs_tol=2e-3)
+    return bool(a == b)
+
+
+class TestNumbers:
+    @pytest.mark.parametrize("engine", ENGINES)
+    def test_percentiles_interpolate_linearly(
+        self, tmp_path: Path, engine: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Latencies 1..100 ms give p50 50.5, p95 95.05, p99 99.01 (DuckDB's quantile_cont)."""
+        log = write_jsonl(tmp_path / "l.jsonl", [schema_record(n) for n in range(1, 101)])
+        (group,) = stats_json(capsys, "--log", str(log), "--engine", engine)["groups"]
+        assert group["latency_ms"] == {"p50": 50.5, "p95": 95.05, "p99": 99.01}
+        assert group["ttft_ms"] == {"p50": None, "p95": None, "p99": None}
+
+    @pytest.mark.parametrize("engine", ENGINES)
+    def test_an_empty_selection_is_zero_calls(
+        self, tmp_path: Path, engine: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Filters that match nothing give one group with 0 calls, not an error."""
+        log = write_jsonl(tmp_path / "l.jsonl", [schema_record(1)])
+        result = stats_json(capsys, "--log", str(log), "--engine", engine, "--model", "nope")
+        assert result["groups"][0]["calls"] == 0
+        assert result["groups"][0]["cost_usd"] is None
+
+    @pytest.mark.parametrize("engine", ENGINES)
+    def test_days_are_listed_in_date_order(
+        self, tmp_path: Path, engine: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """--by day sorts by the day, not by the number of calls."""
+        log = write_jsonl(tmp_path / "l.jsonl", [schema_record(n) for n in (3, 1, 2, 2)])
+        groups = stats_json(capsys, "--log", str(log), "--by", "day", "--engine", engine)["groups"]
+        assert [g["key"] for g in groups] == ["2026-01-02", "2026-01-03", "2026-01-04"]
+
+
+class TestFilesAndDamage:
+    @pytest.mark.parametrize("engine", ENGINES)
+    def test_rotated_and_compressed_files_are_all_read(
+        self, tmp_path: Path, engine: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """The active file, a rotated file and a gzipped rotated file are one log."""
+        write_jsonl(tmp_path / "llmlog-20260101T000000Z-1.jsonl", [schema_record(1)])
+        with gzip.open(tmp_path / "llmlog-20251231T000000Z-1.jsonl.gz", "wb") as packed:
+            packed.write(orjson.dumps(schema_record(2)) + b"\n")
+        active = write_jsonl(tmp_path / "llmlog.jsonl", [schema_record(3)])
+        write_jsonl(tmp_path / "other.jsonl", [schema_record(4)])
+        by_file = stats_json(capsys, "--log", str(active), "--engine", engine)
+        by_dir = stats_json(capsys, "--log", str(tmp_path), "--engine", engine)
+        assert by_file["groups"][0]["calls"] == 3
+        assert by_dir["groups"][0]["calls"] == 4
+
+    @pytest.mark.parametrize("engine", ENGINES)
+    def test_a_truncated_last_line_is_skipped_with_one_warning(
+        self, tmp_path: Path, engine: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A writer that crashed mid-line costs one record and a warning, not a traceback."""
+        log = write_jsonl(
+            tmp_path / "l.jsonl", [schema_record(1), schema_record(2)], tail=b'{"event":"llm.ca'
+        )
+        assert main(["stats", "--json", "--log", str(log), "--engine", engine]) == 0
+        captured = capsys.readouterr()
+        assert orjson.loads(captured.out)["groups"][0]["calls"] == 2
+        assert captured.err.count("warning") == 1
+        assert "not a complete JSON record" in captured.err
+
+    def test_an_unknown_grouping_is_a_clear_error(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """--by colour names the valid choices and exits 2."""
+        log = write_jsonl(tmp_path / "l.jsonl", [schema_record(1)])
+        assert main(["stats", "--log", str(log), "--by", "colour"]) == 2
+        err = capsys.readouterr().err
+        assert "cannot group by 'colour'" in err and "model, provider, template" in err
+
+    def test_an_empty_directory_says_nothing_was_logged(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """No log files is an error that says so."""
+        assert main(["stats", "--log", str(tmp_path)]) == 2
+        assert "no log files" in capsys.readouterr().err
+
+    def test_without_duckdb_the_python_engine_is_used(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """stats works without the optional extra."""
+        monkeypatch.setitem(sys.modules, "duckdb", None)
+        log = write_jsonl(tmp_path / "l.jsonl", [schema_record(n) for n in range(1, 5)])
+        (group,) = stats_json(capsys, "--log", str(log))["groups"]
+        assert group["calls"] == 4
+        assert math.isclose(group["latency_ms"]["p50"], 2.5)

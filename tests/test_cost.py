@@ -1,0 +1,232 @@
+"""``llmlog.cost``: cost_usd and price_source from genai-prices, at write time."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import httpx2
+import openai
+import pytest
+from genai_prices import Usage, calc_price
+
+from llmlog.cost import add_cost
+from llmlog.testing import capture_records
+
+TS = "2026-03-01T12:00:00.000000Z"
+
+
+def record(
+    model: str | None = "gpt-4o",
+    provider: str = "openai",
+    response_model: str | None = None,
+    **usage: Any,
+) -> dict[str, Any]:
+    full = {
+        "input_tokens": None,
+        "output_tokens": None,
+        "cached_input_tokens": None,
+        "cache_write_tokens": None,
+        "reasoning_tokens": None,
+        "total_tokens": None,
+        "raw": None,
+    }
+    full.update(usage)
+    return {
+        "provider": provider,
+        "model": model,
+        "response_model": response_model,
+        "ts": TS,
+        "usage": full if usage else None,
+    }
+
+
+def genai(model: str, provider: str, **usage: int) -> float:
+    from datetime import datetime
+
+    when = datetime.fromisoformat(TS)
+    result = calc_price(Usage(**usage), model, provider_id=provider, genai_request_timestamp=when)
+    return float(Decimal(result.total_price))
+
+
+class TestPricing:
+    def test_plain_call_costs_what_genai_prices_says(self) -> None:
+        """Input and output tokens are priced with genai-prices' table, nothing hand-written."""
+        out = add_cost(None, "", record(input_tokens=1000, output_tokens=500))
+        assert out["cost_usd"] == pytest.approx(
+            genai("gpt-4o", "openai", input_tokens=1000, output_tokens=500)
+        )
+        assert out["price_source"] == "genai-prices 0.2.3 openai:gpt-4o"
+
+    def test_cached_input_is_part_of_input_and_charged_once_at_the_cache_rate(self) -> None:
+        """input_tokens includes cached ones; the cached share is priced lower, not twice."""
+        out = add_cost(
+            None, "", record(input_tokens=1000, output_tokens=10, cached_input_tokens=800)
+        )
+        expected = genai(
+            "gpt-4o", "openai", input_tokens=1000, output_tokens=10, cache_read_tokens=800
+        )
+        uncached = genai("gpt-4o", "openai", input_tokens=1000, output_tokens=10)
+        assert out["cost_usd"] == pytest.approx(expected)
+        assert out["cost_usd"] < uncached
+
+    def test_anthropic_cache_writes_and_one_hour_writes_are_priced_as_anthropic_does(
+        self,
+    ) -> None:
+        """Cache writes cost more than input; 1-hour writes (from raw usage) more still."""
+        raw = {"cache_creation": {"ephemeral_1h_input_tokens": 300}}
+        rec = record(
+            "claude-sonnet-4-5",
+            "anthropic",
+            input_tokens=2000,
+            output_tokens=100,
+            cached_input_tokens=500,
+            cache_write_tokens=1000,
+            raw=raw,
+        )
+        out = add_cost(None, "", rec)
+        expected = genai(
+            "claude-sonnet-4-5",
+            "anthropic",
+            input_tokens=2000,
+            output_tokens=100,
+            cache_read_tokens=500,
+            cache_write_tokens=1000,
+            cache_write_1h_tokens=300,
+        )
+        assert out["cost_usd"] == pytest.approx(expected)
+        assert out["price_source"].endswith("anthropic:claude-sonnet-4-5")
+
+    def test_reasoning_tokens_are_priced_inside_output(self) -> None:
+        """Reasoning is part of output; it is not added on top of it."""
+        with_reasoning = add_cost(
+            None, "", record("o3", input_tokens=100, output_tokens=1000, reasoning_tokens=900)
+        )
+        without = add_cost(None, "", record("o3", input_tokens=100, output_tokens=1000))
+        assert with_reasoning["cost_usd"] == pytest.approx(without["cost_usd"])
+
+    def test_response_model_is_preferred_over_the_requested_alias(self) -> None:
+        """The dated snapshot that actually ran decides the price when the table knows it."""
+        out = add_cost(
+            None,
+            "",
+            record("gpt-4o", response_model="gpt-4o-mini-2024-07-18", input_tokens=1000),
+        )
+        assert out["price_source"].endswith("openai:gpt-4o-mini")
+
+    def test_an_unknown_response_model_falls_back_to_the_requested_model(self) -> None:
+        """A proxy's made-up response model does not lose a known requested model's price."""
+        out = add_cost(
+            None, "", record("gpt-4o", response_model="my-proxy-build-7", input_tokens=10)
+        )
+        assert out["price_source"].endswith("openai:gpt-4o")
+
+    def test_volume_tiered_prices_follow_genai_prices(self) -> None:
+        """Above a long-context threshold every token costs the tier price, as billed."""
+        long = record("claude-sonnet-4-5", "anthropic", input_tokens=300_000, output_tokens=10)
+        out = add_cost(None, "", long)
+        expected = genai("claude-sonnet-4-5", "anthropic", input_tokens=300_000, output_tokens=10)
+        assert out["cost_usd"] == pytest.approx(expected)
+
+    @pytest.mark.parametrize(
+        ("model", "provider"),
+        [("gpt-4o-mini", "openai"), ("o3", "openai"), ("claude-haiku-4-5", "anthropic")],
+    )
+    def test_fast_path_agrees_with_genai_prices_on_many_usages(
+        self, model: str, provider: str
+    ) -> None:
+        """The cached per-token rates give genai-prices' own answer for any usage mix."""
+        for tokens in (1, 7, 999, 123_456):
+            usage = {"input_tokens": tokens * 3, "output_tokens": tokens * 2}
+            rec = record(
+                model,
+                provider,
+                cached_input_tokens=tokens,
+                reasoning_tokens=tokens,
+                **usage,
+            )
+            expected = genai(
+                model,
+                provider,
+                cache_read_tokens=tokens,
+                output_reasoning_tokens=tokens,
+                **usage,
+            )
+            assert add_cost(None, "", rec)["cost_usd"] == pytest.approx(expected, rel=1e-9)
+
+
+class TestUnpriced:
+    def test_unknown_model_is_null_never_zero(self) -> None:
+        """A model missing from the table gets cost_usd None and a reason naming it."""
+        out = add_cost(None, "", record("my-finetune-xyz", input_tokens=10, output_tokens=5))
+        assert out["cost_usd"] is None
+        assert "my-finetune-xyz" in out["price_source"]
+        assert "genai-prices" in out["price_source"]
+
+    def test_no_usage_is_null(self) -> None:
+        """A failed call without usage is unpriced, not free."""
+        out = add_cost(None, "", record())
+        assert (out["cost_usd"], out["price_source"]) == (None, "unpriced: no usage")
+
+    def test_cached_tokens_beyond_input_are_refused(self) -> None:
+        """Inconsistent usage is not guessed at."""
+        out = add_cost(None, "", record(input_tokens=10, cached_input_tokens=20))
+        assert out["cost_usd"] is None
+        assert "exceed" in out["price_source"]
+
+    @pytest.mark.parametrize("bad", ["12", -3, 1.5, True])
+    def test_a_token_count_that_is_not_a_whole_number_is_unpriced(self, bad: Any) -> None:
+        """Garbage in usage gives None, not an exception in the writer thread."""
+        out = add_cost(None, "", record(input_tokens=bad, output_tokens=1))
+        assert out["cost_usd"] is None
+
+    def test_a_record_without_model_is_unpriced(self) -> None:
+        """Neither model nor response model: nothing to look up."""
+        out = add_cost(None, "", record(None, input_tokens=1))
+        assert out["cost_usd"] is None and out["price_source"].startswith("unpriced")
+
+
+class TestThroughThePipeline:
+    def test_a_real_openai_call_is_logged_with_its_cost(self) -> None:
+        """cost_usd is filled on the writer thread for a call made through the real SDK."""
+        body = {
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "created": 1,
+            "model": "gpt-4o-2024-08-06",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": "hi"},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {
+                "prompt_tokens": 1200,
+                "completion_tokens": 30,
+                "total_tokens": 1230,
+                "prompt_tokens_details": {"cached_tokens": 1024},
+            },
+        }
+
+        def handler(request: httpx2.Request) -> httpx2.Response:
+            return httpx2.Response(200, content=json.dumps(body).encode())
+
+        client = openai.OpenAI(
+            api_key="x", http_client=httpx2.Client(transport=httpx2.MockTransport(handler))
+        )
+        with capture_records(redact="off") as cap:
+            client.chat.completions.create(
+                model="gpt-4o", messages=[{"role": "user", "content": "hi"}]
+            )
+            (logged,) = cap.calls
+        expected = genai(
+            "gpt-4o-2024-08-06",
+            "openai",
+            input_tokens=1200,
+            output_tokens=30,
+            cache_read_tokens=1024,
+        )
+        assert logged["cost_usd"] == pytest.approx(expected, rel=1e-9)
+        assert logged["price_source"].startswith("genai-prices ")
