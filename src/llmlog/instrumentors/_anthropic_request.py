@@ -22,6 +22,8 @@ _SECRET_HEADER_PARTS: Final = ("auth", "key", "token", "secret", "cookie", "sign
 _SDK_HEADER_PREFIXES: Final = ("x-stainless-", "____stainless")
 _SENTINEL_NAMES: Final = frozenset({"NotGiven", "Omit"})
 _MAX_REPR: Final = 200
+# Exact types that are already JSON: checked with one set lookup (the writer's hot path).
+_JSON_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
 
 
 def is_sentinel(value: object) -> bool:
@@ -35,7 +37,18 @@ def plain(value: Any) -> Any:
 
     Never mutates ``value``: the snapshot may share leaves with the app's data.
     """
-    if value is None or isinstance(value, str | bool | int | float):
+    cls = type(value)
+    if cls in _JSON_SCALARS:
+        return value
+    if cls is dict:
+        return _plain_mapping(value)
+    if cls is list or cls is tuple:
+        return [plain(item) for item in value]
+    return _plain_other(value)
+
+
+def _plain_other(value: Any) -> Any:
+    if isinstance(value, str | bool | int | float):  # subclasses, e.g. str enums
         return value
     if isinstance(value, Mapping):
         return _plain_mapping(value)
@@ -54,9 +67,13 @@ def plain(value: Any) -> Any:
 
 def _plain_mapping(block: Mapping[Any, Any]) -> Any:
     source = block.get("source")
-    if isinstance(source, Mapping) and source.get("type") == "base64":
+    if source is not None and isinstance(source, Mapping) and source.get("type") == "base64":
         return _media_block_stub(block, source)
-    return {str(key): plain(item) for key, item in block.items() if not is_sentinel(item)}
+    return {
+        key if type(key) is str else str(key): plain(item)
+        for key, item in block.items()
+        if type(item) in _JSON_SCALARS or not is_sentinel(item)
+    }
 
 
 def _media_block_stub(block: Mapping[Any, Any], source: Mapping[Any, Any]) -> dict[str, Any]:

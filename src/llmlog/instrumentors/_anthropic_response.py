@@ -11,19 +11,42 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from llmlog._record import empty_output, usage_record
 from llmlog.instrumentors._anthropic_request import plain
 
 _REFUSAL = "refusal"
+_MISSING: Final = object()
 
 
 def field_of(obj: Any, name: str) -> Any:
     """``obj.name`` for SDK objects, ``obj[name]`` for JSON dicts, None when absent."""
-    if isinstance(obj, Mapping):
+    if type(obj) is dict:
         return obj.get(name)
-    return getattr(obj, name, None)
+    value = getattr(obj, name, _MISSING)
+    if value is not _MISSING:
+        return value
+    # isinstance() on pydantic objects is slow, so Mapping is only tried last.
+    return obj.get(name) if isinstance(obj, Mapping) else None
+
+
+def _fields(obj: Any) -> dict[str, Any] | None:
+    """The fields of a small SDK object (or JSON dict) as a new dict, None-valued ones left out.
+
+    Reads a pydantic object's ``__dict__`` and extras: a tenth of what ``model_dump`` costs.
+    """
+    if obj is None:
+        return None
+    if type(obj) is dict:
+        items = obj
+    elif hasattr(obj, "__pydantic_extra__"):
+        items = obj.__dict__ | (obj.__pydantic_extra__ or {})
+    elif isinstance(obj, Mapping):
+        items = dict(obj)
+    else:
+        return None
+    return {key: plain(value) for key, value in items.items() if value is not None}
 
 
 def _count(value: Any) -> int | None:
@@ -37,10 +60,8 @@ def normalized_usage(usage: Any) -> dict[str, Any] | None:
     Summing makes the field mean the same for both providers; the parts stay
     visible in ``cached_input_tokens`` / ``cache_write_tokens`` and ``raw``.
     """
-    if usage is None:
-        return None
-    raw = plain(usage)
-    if not isinstance(raw, dict):
+    raw = _fields(usage)
+    if raw is None:
         return None
     plain_input = _count(raw.get("input_tokens"))
     cache_read = _count(raw.get("cache_read_input_tokens"))
@@ -54,7 +75,7 @@ def normalized_usage(usage: Any) -> dict[str, Any] | None:
         cached_input_tokens=cache_read,
         cache_write_tokens=cache_write,
         reasoning_tokens=thinking,
-        raw={key: value for key, value in raw.items() if value is not None},
+        raw=raw,
     )
 
 
@@ -83,10 +104,22 @@ def message_output(message: Any) -> dict[str, Any]:
                 }
             )
     output = _output(texts, thoughts, tool_calls, message)
-    parsed = getattr(message, "parsed_output", None) if not isinstance(message, Mapping) else None
-    if parsed is not None:
-        output["parsed"] = plain(parsed)
+    if _may_have_parsed_output(type(message)):
+        parsed = message.parsed_output
+        if parsed is not None:
+            output["parsed"] = plain(parsed)
     return output
+
+
+_parsed_output_by_class: dict[type, bool] = {}
+
+
+def _may_have_parsed_output(cls: type) -> bool:
+    """Whether a message class is a ``ParsedMessage`` (looked up once per class)."""
+    known = _parsed_output_by_class.get(cls)
+    if known is None:
+        known = _parsed_output_by_class[cls] = cls is not dict and hasattr(cls, "parsed_output")
+    return known
 
 
 def _output(
@@ -144,7 +177,12 @@ def summarize_events(events: Iterable[Any]) -> StreamSummary:
     for event in events:
         kind = field_of(event, "type")
         if kind == "content_block_delta":
-            _apply_delta(blocks, field_of(event, "index"), field_of(event, "delta"))
+            state = blocks.get(field_of(event, "index"))
+            if state is not None:
+                delta = field_of(event, "delta")
+                name = _DELTA_TEXT_FIELD.get(field_of(delta, "type"))
+                if name is not None:
+                    state.parts.append(field_of(delta, name) or "")
         elif kind == "content_block_start":
             block = field_of(event, "content_block")
             index = field_of(event, "index")
@@ -157,18 +195,25 @@ def summarize_events(events: Iterable[Any]) -> StreamSummary:
             message = field_of(event, "message")
             summary.response_id = field_of(message, "id")
             summary.response_model = field_of(message, "model")
-            start_usage = plain(field_of(message, "usage"))
-            usage = dict(start_usage) if isinstance(start_usage, dict) else None
+            usage = _fields(field_of(message, "usage"))
         elif kind == "message_delta":
             delta = field_of(event, "delta")
             final["stop_reason"] = field_of(delta, "stop_reason")
             final["stop_details"] = field_of(delta, "stop_details")
-            delta_usage = plain(field_of(event, "usage"))
-            if isinstance(delta_usage, dict):
-                usage = (usage or {}) | {k: v for k, v in delta_usage.items() if v is not None}
+            delta_usage = _fields(field_of(event, "usage"))
+            if delta_usage is not None:
+                usage = (usage or {}) | delta_usage
     summary.output = _stream_output(blocks, final)
     summary.usage = normalized_usage(usage)
     return summary
+
+
+# Where each kind of delta carries its text; other deltas (signatures, citations) add none.
+_DELTA_TEXT_FIELD: Final = {
+    "text_delta": "text",
+    "thinking_delta": "thinking",
+    "input_json_delta": "partial_json",
+}
 
 
 def _seed_block(state: _Block, block: Any) -> None:
@@ -177,19 +222,6 @@ def _seed_block(state: _Block, block: Any) -> None:
         state.parts.append(field_of(block, "text") or "")
     elif state.kind == "thinking":
         state.parts.append(field_of(block, "thinking") or "")
-
-
-def _apply_delta(blocks: dict[int, _Block], index: Any, delta: Any) -> None:
-    state = blocks.get(index) if isinstance(index, int) else None
-    if state is None:
-        return
-    kind = field_of(delta, "type")
-    if kind == "text_delta":
-        state.parts.append(field_of(delta, "text") or "")
-    elif kind == "thinking_delta":
-        state.parts.append(field_of(delta, "thinking") or "")
-    elif kind == "input_json_delta":
-        state.parts.append(field_of(delta, "partial_json") or "")
 
 
 def _streamed_arguments(joined: str) -> str:
