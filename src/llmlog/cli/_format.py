@@ -47,7 +47,10 @@ def tokens(value: int) -> str:
 def cost(value: float | None, unpriced: int = 0) -> str:
     if value is None:
         return "-" if unpriced else "$0"
-    text = f"${value:.4f}" if value < 1 else f"${value:,.2f}"
+    if value >= 1:
+        text = f"${value:,.2f}"
+    else:
+        text = f"${value:.4f}" if value >= 0.01 or value == 0 else f"${value:.6f}"
     return text + ("*" if unpriced else "")
 
 

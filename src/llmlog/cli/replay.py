@@ -85,10 +85,14 @@ def _active_file(location: LogLocation) -> Path:
 def _send(request: ReplayRequest, client: Any, original_id: str, log_file: Path) -> None:
     import llmlog
 
+    try:
+        llmlog.instrument(output=str(log_file))
+    except ValueError as exc:  # a bad LLMLOG_* value in the environment
+        raise CliError(str(exc)) from None
+    # Looked up after instrumenting: a method fetched earlier would be the unpatched one.
     target = client
     for name in request.method:
         target = getattr(target, name)
-    llmlog.instrument(output=str(log_file))
     try:
         with _link(original_id):
             target(**request.kwargs)

@@ -1,0 +1,123 @@
+"""``llmlog check``: thresholds for cron and CI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from llmlog.cli import main
+from test_cli_main import make_real_log, schema_record, write_jsonl
+
+
+@pytest.fixture(scope="module")
+def real_log(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Any]]:
+    return make_real_log(tmp_path_factory)
+
+
+def check(capsys: pytest.CaptureFixture[str], log: Path, *argv: str) -> tuple[int, list[str]]:
+    status = main(["check", "--log", str(log), *argv])
+    return status, capsys.readouterr().out.splitlines()
+
+
+class TestThresholds:
+    def test_all_thresholds_holding_exits_0(
+        self, real_log: tuple[Path, list[Any]], capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Generous limits: exit 0 and one 'ok' line."""
+        status, lines = check(
+            capsys, real_log[0], "--max-error-rate", "50%", "--max-p95-latency", "60s",
+            "--max-cost-per-day", "10",
+        )  # fmt: skip
+        assert status == 0 and lines == ["ok: 4 calls checked, every threshold holds"]
+
+    def test_each_breach_is_one_message_and_exit_1(
+        self, real_log: tuple[Path, list[Any]], capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Error rate 25% over 1%, p95 over 1ms and cost over $0: three FAIL lines."""
+        status, lines = check(
+            capsys, real_log[0], "--max-error-rate", "1%", "--max-p95-latency", "1ms",
+            "--max-cost-per-day", "0",
+        )  # fmt: skip
+        assert status == 1 and len(lines) == 3
+        assert lines[0] == "FAIL error rate 25.00% > 1.00% (1 of 4 calls)"
+        assert lines[1].startswith("FAIL p95 latency")
+        assert lines[2].startswith("FAIL cost per day over $0")
+
+    def test_cost_per_day_names_the_worst_day(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Two expensive days: one message with the count and the highest day."""
+        records = [schema_record(n, cost_usd=c) for n, c in ((1, 30.0), (2, 70.0), (3, 1.0))]
+        status, lines = check(
+            capsys, write_jsonl(tmp_path / "l.jsonl", records), "--max-cost-per-day", "20"
+        )
+        assert status == 1
+        assert lines == ["FAIL cost per day over $20.00 on 2 days, highest 2026-01-03: $70.00"]
+
+    def test_hedging_answers_count_against_the_uncertain_rate(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """'I'm not sure' and 'As an AI' (any case, curly apostrophes too) are hedges."""
+        texts = ["Paris.", "I\u2019m not sure, maybe Lyon.", "AS AN AI I cannot say.", "Rome."]
+        records = [
+            schema_record(n, output={"text": t, "tool_calls": [], "finish_reason": "stop"})
+            for n, t in enumerate(texts)
+        ]
+        log = write_jsonl(tmp_path / "l.jsonl", records)
+        status, lines = check(capsys, log, "--max-uncertain-rate", "10%")
+        assert status == 1
+        assert lines == ["FAIL uncertain answers 50.00% > 10.00% (2 of 4 answers hedge)"]
+        assert check(capsys, log, "--max-uncertain-rate", "50%")[0] == 0
+
+    def test_since_limits_the_window(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """An old error outside --since does not count."""
+        records = [schema_record(1, status="error"), schema_record(5)]
+        log = write_jsonl(tmp_path / "l.jsonl", records)
+        assert check(capsys, log, "--max-error-rate", "0")[0] == 1
+        assert check(capsys, log, "--max-error-rate", "0", "--since", "2026-01-05")[0] == 0
+
+
+class TestPii:
+    def test_unredacted_pii_is_found_and_redacted_tags_are_not(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """An email logged in clear fails --pii; a `<EMAIL_ADDRESS>` tag does not."""
+        clear = schema_record(1, messages=[{"role": "user", "content": "mail bob@example.com"}])
+        tagged = schema_record(
+            2,
+            messages=[{"role": "user", "content": "mail <EMAIL_ADDRESS>"}],
+            redactions={"EMAIL_ADDRESS": 1},
+        )
+        status, lines = check(capsys, write_jsonl(tmp_path / "a.jsonl", [clear, tagged]), "--pii")
+        assert status == 1
+        assert lines == [
+            f"FAIL unredacted PII in 1 calls (EMAIL_ADDRESS x1); first: llmlog show {clear['id']}"
+        ]
+        assert check(capsys, write_jsonl(tmp_path / "b" / "b.jsonl", [tagged]), "--pii")[0] == 0
+
+    def test_a_real_log_redacted_at_the_secrets_level_still_holds_no_secret(
+        self, real_log: tuple[Path, list[Any]], capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """The API key the app sent was redacted by the writer; --pii finds nothing left."""
+        assert check(capsys, real_log[0], "--pii")[0] == 0
+
+
+class TestUsage:
+    def test_no_threshold_is_a_usage_error(
+        self, real_log: tuple[Path, list[Any]], capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """`llmlog check` alone says which options exist."""
+        assert main(["check", "--log", str(real_log[0])]) == 2
+        assert "--max-error-rate" in capsys.readouterr().err
+
+    @pytest.mark.parametrize("value", ["lots", "150%", "-1"])
+    def test_a_bad_rate_is_refused(
+        self, real_log: tuple[Path, list[Any]], value: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Rates are 0..100% or 0..1."""
+        assert main(["check", "--log", str(real_log[0]), "--max-error-rate", value]) == 2
+        assert "--max-error-rate" in capsys.readouterr().err

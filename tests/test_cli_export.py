@@ -1,0 +1,164 @@
+"""``llmlog export``: jsonl, csv, parquet and OpenAI chat fine-tuning files."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow.parquet as pq
+import pytest
+
+from llmlog.cli import main
+from llmlog.cli.export import FLAT_COLUMNS, _write_parquet_duckdb, flat_row
+from test_cli_main import PROMPTS, make_real_log, schema_record, write_jsonl
+
+
+@pytest.fixture(scope="module")
+def real_log(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Any]]:
+    return make_real_log(tmp_path_factory)
+
+
+def export(log: Path, *argv: str) -> int:
+    return main(["export", "--log", str(log), *argv])
+
+
+class TestFormats:
+    def test_jsonl_is_the_records_as_logged(
+        self, real_log: tuple[Path, list[Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Filtered records, unchanged, one per line; the count goes to stderr."""
+        path, records = real_log
+        out = tmp_path / "ok.jsonl"
+        assert export(path, "--status", "ok", "-o", str(out)) == 0
+        assert [orjson.loads(line) for line in out.read_bytes().splitlines()] == records[:3]
+        assert "wrote 3 calls" in capsys.readouterr().err
+
+    def test_jsonl_goes_to_stdout_without_a_file(
+        self, real_log: tuple[Path, list[Any]], capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """No -o: standard output, so it pipes; --limit keeps the most recent."""
+        path, records = real_log
+        assert export(path, "--limit", "1") == 0
+        assert orjson.loads(capsys.readouterr().out) == records[-1]
+
+    def test_csv_has_one_flat_row_per_call(
+        self, real_log: tuple[Path, list[Any]], tmp_path: Path
+    ) -> None:
+        """Header of FLAT_COLUMNS; prompt, output, tokens and template readable as text."""
+        path, records = real_log
+        out = tmp_path / "calls.csv"
+        assert export(path, "--format", "csv", "-o", str(out)) == 0
+        with out.open(newline="") as stream:
+            rows = list(csv.DictReader(stream))
+        assert list(rows[0]) == list(FLAT_COLUMNS) and len(rows) == 4
+        assert rows[0]["prompt"] == PROMPTS[0] and rows[0]["system"] == "Be brief."
+        assert rows[0]["output"] == records[0]["output"]["text"]
+        assert rows[0]["template"] == "greet" and rows[0]["template_version"] == "2"
+        assert rows[3]["error_type"] == "InternalServerError"
+
+    def test_parquet_keeps_numbers_as_numbers(
+        self, real_log: tuple[Path, list[Any]], tmp_path: Path
+    ) -> None:
+        """Through pyarrow: typed columns, the same rows as flat_row."""
+        path, records = real_log
+        out = tmp_path / "calls.parquet"
+        assert export(path, "--format", "parquet", "-o", str(out)) == 0
+        table = pq.read_table(out)
+        assert table.column_names == list(FLAT_COLUMNS)
+        assert table.to_pylist() == [flat_row(r) for r in records]
+
+    def test_parquet_through_duckdb_when_pyarrow_is_missing(
+        self, real_log: tuple[Path, list[Any]], tmp_path: Path
+    ) -> None:
+        """The DuckDB fallback writes the same rows."""
+        records = real_log[1]
+        out = tmp_path / "duck.parquet"
+        assert _write_parquet_duckdb(out, (flat_row(r) for r in records)) == 4
+        assert pq.read_table(out).to_pylist() == [flat_row(r) for r in records]
+        assert list(tmp_path.iterdir()) == [out]
+
+    def test_parquet_without_either_library_says_what_to_install(
+        self,
+        real_log: tuple[Path, list[Any]],
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        """No pyarrow, no DuckDB: a clear error naming the extras."""
+        monkeypatch.setitem(sys.modules, "pyarrow", None)
+        monkeypatch.setitem(sys.modules, "duckdb", None)
+        assert export(real_log[0], "--format", "parquet", "-o", str(tmp_path / "x.parquet")) == 2
+        assert "llmlog[parquet]" in capsys.readouterr().err
+
+    def test_parquet_needs_a_file(
+        self, real_log: tuple[Path, list[Any]], capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Binary output never goes to the terminal."""
+        assert export(real_log[0], "--format", "parquet") == 2
+        assert "-o FILE.parquet" in capsys.readouterr().err
+
+
+class TestOpenAIChat:
+    def test_successful_calls_become_fine_tuning_examples(
+        self, real_log: tuple[Path, list[Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """system + messages + the assistant's answer; the failed call is skipped and counted."""
+        path, records = real_log
+        out = tmp_path / "train.jsonl"
+        assert export(path, "--format", "openai-chat", "-o", str(out)) == 0
+        examples = [orjson.loads(line) for line in out.read_bytes().splitlines()]
+        assert len(examples) == 3
+        assert examples[0] == {
+            "messages": [
+                {"role": "system", "content": "Be brief."},
+                {"role": "user", "content": PROMPTS[0]},
+                {"role": "assistant", "content": records[0]["output"]["text"]},
+            ]
+        }
+        assert "skipped 1 calls (1 not successful)" in capsys.readouterr().err
+
+    def test_tool_calls_are_written_in_openai_shape(self, tmp_path: Path) -> None:
+        """A logged {id, name, arguments} becomes a function tool call."""
+        call = {"id": "call_1", "name": "weather", "arguments": '{"city":"Paris"}'}
+        record = schema_record(
+            1, output={"text": None, "tool_calls": [call], "finish_reason": "tool_calls"}
+        )
+        out = tmp_path / "t.jsonl"
+        assert (
+            export(
+                write_jsonl(tmp_path / "l.jsonl", [record]),
+                "--format",
+                "openai-chat",
+                "-o",
+                str(out),
+            )
+            == 0
+        )
+        (example,) = [orjson.loads(line) for line in out.read_bytes().splitlines()]
+        assert example["messages"][-1] == {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "weather", "arguments": '{"city":"Paris"}'},
+                }
+            ],
+        }
+
+    def test_metadata_only_and_media_calls_are_skipped(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Roles without text, or an image kept as a hash, cannot make an example."""
+        metadata_only = schema_record(1, messages=[{"role": "user"}])
+        image = {"type": "image", "mime": "image/png", "bytes": 10, "sha256": "ab"}
+        with_media = schema_record(2, messages=[{"role": "user", "content": [image]}])
+        log = write_jsonl(tmp_path / "l.jsonl", [metadata_only, with_media])
+        assert export(log, "--format", "openai-chat") == 0
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        assert "skipped 2 calls (2 with non-text or metadata-only messages)" in captured.err
