@@ -121,6 +121,11 @@ class TestFields:
         record = full_record()
         assert Redact(Settings(redact="off"))(None, "info", record) is record
 
+    def test_text_that_is_not_valid_unicode_is_still_redacted(self) -> None:
+        """A lone surrogate (possible in decoded JSON) does not stop the email being found."""
+        out = Redact(Settings(redact="pii"))(None, "info", {"messages": ["\ud800 a@example.com"]})
+        assert out["messages"] == ["\ud800 <EMAIL_ADDRESS>"]
+
     def test_objects_are_redacted_through_their_text(self) -> None:
         """A value that is not plain data is rendered as text, so it is redacted as text."""
 

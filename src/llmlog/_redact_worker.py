@@ -14,8 +14,11 @@ closes, i.e. when the app exits or dies, so it never holds up interpreter exit.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import select
+import signal
 import struct
 import subprocess
 import sys
@@ -31,6 +34,7 @@ from llmlog._redact_detect import Detector, DetectorConfig
 from llmlog._redact_secrets import Span
 
 _HEADER: Final = struct.Struct(">I")
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
 # Generous: the first request waits for importing presidio and building the
 # engine (seconds on a loaded machine, more with a large spaCy model).
 START_TIMEOUT_S: Final = 120.0
@@ -68,7 +72,7 @@ class WorkerClient:
             first = self._proc is None
             proc = self._proc or self._start()
             timeout = START_TIMEOUT_S if first else REQUEST_TIMEOUT_S
-            payload = orjson.dumps([config.to_wire(), list(texts)])
+            payload = _encode_request(config, texts)
             try:
                 _write_frame(proc, payload, timeout)
                 reply = orjson.loads(_read_frame(proc, timeout + len(payload) / 50_000))
@@ -102,6 +106,7 @@ class WorkerClient:
                 stderr=subprocess.DEVNULL,
                 env=env,
                 close_fds=True,
+                start_new_session=True,  # Ctrl-C in a terminal is for the app, not for us
             )
         except OSError as exc:
             self._unavailable = f"cannot start {sys.executable}: {exc}"
@@ -146,6 +151,14 @@ class WorkerClient:
             for pipe in (proc.stdin, proc.stdout):
                 if pipe is not None:
                     pipe.close()
+
+
+def _encode_request(config: DetectorConfig, texts: Sequence[str]) -> bytes:
+    try:
+        return orjson.dumps([config.to_wire(), list(texts)])
+    except TypeError:  # lone surrogates are not UTF-8; one U+FFFD each keeps every offset
+        clean = [_SURROGATE.sub("\ufffd", text) for text in texts]
+        return orjson.dumps([config.to_wire(), clean])
 
 
 def _write_frame(proc: subprocess.Popen[bytes], payload: bytes, timeout: float) -> None:
@@ -204,7 +217,9 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 def serve() -> None:
     """The worker's main loop: read a request, answer with spans, until stdin closes."""
     # Background work: under CPU contention the app's own threads go first.
-    os.nice(10)
+    with contextlib.suppress(OSError):
+        os.nice(10)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # stray prints from libraries must not corrupt the protocol
     source = sys.stdin.buffer
