@@ -6,6 +6,7 @@ import dataclasses
 import json
 import os
 import signal
+import site
 import subprocess
 import sys
 import textwrap
@@ -301,6 +302,17 @@ class TestEndToEnd:
         texts = sorted(r["messages"][0]["content"] for r in records)
         assert texts == ["hi from child", "hi from parent"]
         assert len({r["process"]["pid"] for r in records}) == 2
+
+    @pytest.mark.skipif(
+        not any((Path(d) / "llmlog.pth").exists() for d in site.getsitepackages()),
+        reason="llmlog.pth not installed (pip install -e .)",
+    )
+    def test_python_dash_I_skips_the_bootstrap_but_the_installed_line_activates(self) -> None:
+        """-I ignores PYTHONPATH (no bootstrap, no chaining); LLMLOG_ENABLED still works."""
+        code = "import sys; a = sys.modules.get('llmlog._activate')\n"
+        code += "print(bool(a and a._outcome), 'sitecustomize' in sys.modules)"
+        result = launch(["--redact", "secrets", PY, "-I", "-c", code])
+        assert result.stdout.split() == ["True", "False"], result.stderr
 
     def test_python_dash_S_runs_unlogged(self, fake: FakeProvider, tmp_path: Path) -> None:
         """Documented limit: `python -S` skips site, hence the bootstrap and the .pth line."""

@@ -6,8 +6,9 @@ the two cannot drift). The launcher checks the values, exports them with
 ``sitecustomize.py``) first on ``PYTHONPATH`` and then *execs* the command:
 the app keeps the launcher's pid, receives its signals directly and its exit
 status is the launcher's. Child Python processes inherit the environment and
-are logged too. ``python -I``, ``-E`` and ``-S`` skip ``PYTHONPATH`` or
-``site`` and so defeat the launcher.
+are logged too. ``python -S`` skips ``site`` and so runs unlogged; ``-I`` and
+``-E`` ignore ``PYTHONPATH``, so the bootstrap is not found and only an
+installed ``llmlog.pth`` (which reads ``LLMLOG_ENABLED``) can still activate.
 """
 
 from __future__ import annotations
@@ -123,8 +124,9 @@ def _parser() -> argparse.ArgumentParser:
         "and Anthropic SDK call logged. Each option sets the LLMLOG_* variable named in "
         "its help; the command and its Python child processes inherit them.",
         epilog="The command replaces llmlog-run (same pid, signals and exit status). "
-        "Exit status 2: bad option; 127: command not found. python -I, -E and -S "
-        "ignore PYTHONPATH or site and therefore run without llmlog.",
+        "Exit status 2: bad option; 127: command not found. python -S runs unlogged; "
+        "python -I and -E ignore PYTHONPATH, so only llmlog installed in that interpreter "
+        "(its .pth line) can still log.",
     )
     group = parser.add_argument_group("llmlog settings (default: the environment, else shown)")
     for f in _option_fields():
