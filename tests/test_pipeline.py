@@ -70,10 +70,23 @@ class TestNothingIsLost:
         assert proc.returncode == 0, proc.stderr
         assert len(read_lines(tmp_path)) == 500
 
+    def test_a_stream_still_open_at_exit_is_recorded(self, tmp_path: Path) -> None:
+        """A half-read stream the app still holds at exit: one cancelled record, partial text."""
+        out = tmp_path / "llmlog.jsonl"
+        proc = run_toy(out, 1, "open-stream")
+        assert proc.returncode == 0, proc.stderr
+        [record] = read_lines(tmp_path)
+        assert record["status"] == "cancelled"
+        assert record["output"]["text"] == "left"  # type: ignore[index]
+
     def test_two_processes_share_a_rotating_file(self, tmp_path: Path) -> None:
         """2 x 10,000 records into one file rotating every 256 KB: 20,000 intact lines."""
         out = tmp_path / "llmlog.jsonl"
-        env = {"LLMLOG_MAX_BYTES": str(256 * 1024), "LLMLOG_BACKUP_COUNT": "1000"}
+        env = {
+            "LLMLOG_MAX_BYTES": str(256 * 1024),
+            "LLMLOG_BACKUP_COUNT": "1000",
+            "LLMLOG_FLUSH_TIMEOUT": "120",  # a loaded 2-core machine drains slowly
+        }
         procs = [
             subprocess.Popen(
                 [sys.executable, str(TOY_APP), str(out), "10000"],

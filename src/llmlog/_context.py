@@ -92,6 +92,12 @@ class context:
     ) -> None:
         _template(template)  # validate now, where the mistake is made
         self._values = (session_id, user_id, template, tags)
+        self._kwargs = {
+            "session_id": session_id,
+            "user_id": user_id,
+            "template": template,
+            "tags": tags,
+        }
         self._tokens: list[Token[Mapping[str, Any]]] = []
 
     def __enter__(self) -> context:

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from llmlog._record import CONTENT_FIELDS, EVENT_CALL
+from llmlog._record import CONTENT_FIELDS, EVENT_CALL, TEXT_FIELDS
 
 _JSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 
@@ -116,11 +116,10 @@ def _tool_call_meta(call: Any) -> Any:
 class Truncate:
     """Cut any string longer than ``max_chars``; record each cut in ``truncated``.
 
-    ``truncated`` maps the field's path (``messages[0].content``) to its
-    original length, so a reader knows exactly what is missing.
+    Only the free-text fields are visited. ``truncated`` maps the field's
+    path (``messages[0].content``) to its original length, so a reader knows
+    exactly what is missing. Containers are rebuilt only where something was cut.
     """
-
-    SKIP = frozenset({"event", "id", "ts", "truncated", "redactions", "process"})
 
     def __init__(self, max_chars: int) -> None:
         self.max_chars = max_chars
@@ -129,14 +128,30 @@ class Truncate:
         if not self.max_chars:
             return event_dict
         cuts: dict[str, int] = {}
-        new = {
-            key: (value if key in self.SKIP else self._cut(value, key, cuts))
-            for key, value in event_dict.items()
-        }
-        if not cuts:
+        changed = {}
+        for key in TEXT_FIELDS:
+            value = event_dict.get(key)
+            if value is not None and self._too_long(value):
+                new = self._cut(value, key, cuts)
+                if new is not value:
+                    changed[key] = new
+        if not changed:
             return event_dict
-        new["truncated"] = {**(event_dict.get("truncated") or {}), **cuts}
-        return new
+        return {
+            **event_dict,
+            **changed,
+            "truncated": {**(event_dict.get("truncated") or {}), **cuts},
+        }
+
+    def _too_long(self, value: Any) -> bool:
+        """Cheap first pass: most records have nothing to cut."""
+        if isinstance(value, str):
+            return len(value) > self.max_chars
+        if isinstance(value, dict):
+            return any(self._too_long(v) for v in value.values())
+        if isinstance(value, list):
+            return any(self._too_long(v) for v in value)
+        return False
 
     def _cut(self, value: Any, path: str, cuts: dict[str, int]) -> Any:
         if isinstance(value, str):
@@ -144,8 +159,12 @@ class Truncate:
                 return value
             cuts[path] = len(value)
             return value[: self.max_chars] + f"…[truncated {len(value) - self.max_chars} chars]"
-        if isinstance(value, Mapping):
-            return {k: self._cut(v, f"{path}.{k}", cuts) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [self._cut(v, f"{path}[{i}]", cuts) for i, v in enumerate(value)]
+        if isinstance(value, dict):
+            new_items = {k: self._cut(v, f"{path}.{k}", cuts) for k, v in value.items()}
+            same = all(new_items[k] is v for k, v in value.items())
+            return value if same else new_items
+        if isinstance(value, list):
+            new_list = [self._cut(v, f"{path}[{i}]", cuts) for i, v in enumerate(value)]
+            same = all(a is b for a, b in zip(new_list, value, strict=True))
+            return value if same else new_list
         return value

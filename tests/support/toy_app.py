@@ -2,7 +2,8 @@
 
 Instruments llmlog (settings from the environment), makes N toy calls and
 exits the way MODE says: ``exit`` (normal end), ``fork`` (a forked child makes
-the calls), ``mp-fork`` / ``mp-spawn`` (a multiprocessing child does).
+the calls), ``mp-fork`` / ``mp-spawn`` (a multiprocessing child does), ``open-stream``
+(a stream still open, half-read, when the interpreter exits).
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ def child(output: str, n: int) -> None:
     calls(n, f"child-{os.getpid()}")
 
 
+KEPT: object = None
+
+
 def main() -> None:
     output, n, mode = sys.argv[1], int(sys.argv[2]), (sys.argv[3] if len(sys.argv) > 3 else "exit")
     if mode == "exit":
@@ -50,6 +54,13 @@ def main() -> None:
             os._exit(0)
         os.waitpid(pid, 0)
         calls(1, "parent-after")
+    elif mode == "open-stream":
+        setup(output)
+        global KEPT
+        KEPT = toy_sdk.Client().create(
+            messages=[{"role": "user", "content": "left open at exit"}], model="toy", stream=True
+        )
+        next(KEPT)
     elif mode in ("mp-fork", "mp-spawn"):
         setup(output)
         ctx = multiprocessing.get_context(mode[3:])

@@ -89,12 +89,21 @@ def finish(
     _pipeline.submit(cap)
 
 
+_LEAVES = frozenset({str, int, float, bool, type(None), bytes})
+
+
 def snapshot(value: Any) -> Any:
-    """Copy containers recursively, keep leaves: the app may mutate its lists later."""
-    if isinstance(value, dict):
-        return {k: snapshot(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [snapshot(v) for v in value]
+    """Copy containers recursively, keep leaves: the app may mutate its lists later.
+
+    Runs on the caller's thread for every call, hence the exact-type fast paths.
+    """
+    kind = type(value)
+    if kind in _LEAVES:
+        return value
+    if kind is dict or isinstance(value, dict):
+        return {k: v if type(v) in _LEAVES else snapshot(v) for k, v in value.items()}
+    if kind is list or kind is tuple or isinstance(value, list | tuple):
+        return [v if type(v) in _LEAVES else snapshot(v) for v in value]
     return value
 
 

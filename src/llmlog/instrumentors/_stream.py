@@ -8,24 +8,40 @@ into output and usage is the provider's ``extract``, on the writer thread.
 The record is finished on the first of: exhaustion (``ok``), an exception
 from the stream (``error``, partial output kept), ``close()`` or leaving a
 ``with`` block early (``cancelled``), garbage collection of an abandoned
-stream (``cancelled``). Breaking out of a ``for`` loop alone finishes
-nothing: the app may resume iterating.
+stream (``cancelled``), interpreter exit while still open (``cancelled``).
+Breaking out of a ``for`` loop alone finishes nothing: the app may resume
+iterating.
 """
 
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from types import TracebackType
 from typing import Any
 
 import wrapt
 
-from llmlog import _guard
+from llmlog import _guard, _pipeline
 from llmlog._record import STATUS_CANCELLED, STATUS_ERROR, STATUS_OK, Capture
 from llmlog.instrumentors._base import finish
 
 IsContent = Callable[[Any], bool]
+
+_open: dict[int, weakref.ref[Any]] = {}
+"""Streams not finished yet, so that interpreter exit can still record them."""
+
+
+def finish_open_streams() -> None:
+    """At exit: every stream still open ends as ``cancelled`` with what it read."""
+    for ref in list(_open.values()):
+        proxy = ref()
+        if proxy is not None:
+            proxy._self_end(early=True)
+
+
+_pipeline.before_exit.append(finish_open_streams)
 
 
 class _Finisher:
@@ -43,6 +59,8 @@ class _Finisher:
         self._self_cap = cap
         self._self_is_content = is_content
         self._self_done = False
+        key = id(self)
+        _open[key] = weakref.ref(self, lambda _ref: _open.pop(key, None))
 
     def _self_add(self, chunk: Any) -> None:
         cap = self._self_cap
@@ -56,6 +74,7 @@ class _Finisher:
         if self._self_done:
             return
         self._self_done = True
+        _open.pop(id(self), None)
         with _guard.guarded(f"{self._self_cap.provider} stream"):
             if error is not None:
                 finish(self._self_cap, error=error, status=STATUS_ERROR)
