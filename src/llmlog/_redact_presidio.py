@@ -35,6 +35,13 @@ _DATE: Final = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _VERSION_BEFORE: Final = re.compile(r"(?i)(?:\bv|\bversion:?\s*|\bver\.?\s*|[=<>~^]=?\s*)$")
 
 
+# An SSN written right after the word: presidio's recognizer scores undashed
+# numbers too low without NLP context, and rejects published sample numbers.
+_LABELLED_SSN: Final = re.compile(
+    r"(?i)\b(?:ssn|social security(?: number| no\.?)?)\W{0,3}(?P<v>\d{3}([- ]?)\d{2}\2\d{4})\b"
+)
+
+
 def ner_model_problem(model: str) -> str | None:
     """Why the ``ner`` level cannot run with ``model``, or None if it can. Never downloads."""
     try:
@@ -154,6 +161,7 @@ def find_pii(
     engine = engine or offline_engine(ner_model)
     results = engine.analyzer.analyze(text, language="en", score_threshold=SCORE_THRESHOLD)
     spans = [(r.start, r.end, r.entity_type) for r in results]
+    spans += [(m.start("v"), m.end("v"), "US_SSN") for m in _LABELLED_SSN.finditer(text)]
     phones = engine.phone.analyze(_blank(text, [*spans, *known]), ["PHONE_NUMBER"], None)
     spans += [(r.start, r.end, r.entity_type) for r in phones if r.score >= SCORE_THRESHOLD]
     return [s for s in spans if not is_look_alike(text, *s)]

@@ -123,22 +123,6 @@ class WorkerClient:
                     pipe.close()
             proc.returncode = 0  # not ours to reap: the parent owns that process
 
-    def close(self, timeout: float = 1.0) -> None:
-        """Ask the worker to exit (EOF), kill it after ``timeout``."""
-        with self._lock:
-            proc, self._proc = self._proc, None
-            if proc is None or self._pid != os.getpid():
-                return
-            if proc.stdin is not None:
-                proc.stdin.close()
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            if proc.stdout is not None:
-                proc.stdout.close()
-
     @property
     def worker_pid(self) -> int | None:
         return self._proc.pid if self._proc is not None else None
@@ -233,7 +217,9 @@ def serve() -> None:
         try:
             config_wire, texts = orjson.loads(source.read(size))
             config = DetectorConfig.from_wire(config_wire)
-            detector = detectors.get(config) or detectors.setdefault(config, Detector(config))
+            detector = detectors.get(config)
+            if detector is None:
+                detector = detectors[config] = Detector(config)
             reply = ["ok", detector.find_all(texts)]
         except Exception as exc:  # answer, never die: the app side reports it
             reply = ["error", f"{type(exc).__name__}: {str(exc)[:300]}"]

@@ -99,6 +99,8 @@ PII: list[tuple[str, str, str]] = [
     ("IBAN_CODE", "NL account {v}.", "NL91 ABNA 0417 1643 00"),
     ("US_SSN", "SSN {v} on file", "512-44-7830"),
     ("US_SSN", "social security number: {v}", "536-22-8726"),
+    ("US_SSN", "ssn:{v}", "512447830"),
+    ("US_SSN", "SSN {v} (the sample number)", "123-45-6789"),
     ("US_ITIN", "ITIN {v}", "912-70-1234"),
     ("IP_ADDRESS", "server at {v} is down", "203.0.113.42"),
     ("IP_ADDRESS", "ssh from {v} port 22", "10.0.0.7"),
