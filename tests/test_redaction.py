@@ -313,39 +313,34 @@ class TestValidate:
         assert capsys.readouterr().err.count("logged unredacted") == 1
 
 
+def chat_reply(request: httpx2.Request) -> httpx2.Response:
+    """The provider's answer: a completion that itself contains a phone number."""
+    return httpx2.Response(
+        200,
+        json={
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "created": 1,
+            "model": "gpt-4o-2024-08-06",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": "Noted, +1 415-555-0132."},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {"prompt_tokens": 9, "completion_tokens": 4, "total_tokens": 13},
+        },
+    )
+
+
 class TestThroughTheSDK:
-    def test_app_messages_stay_intact_while_the_record_is_redacted(self) -> None:
-        """A real OpenAI client call: the app's list is unchanged, the written record is not."""
-        from llmlog.testing import capture_records
+    """Real OpenAI clients over MockTransport, instrumented through the real pipeline."""
 
-        def reply(request: httpx2.Request) -> httpx2.Response:
-            return httpx2.Response(
-                200,
-                json={
-                    "id": "chatcmpl-1",
-                    "object": "chat.completion",
-                    "created": 1,
-                    "model": "gpt-4o-2024-08-06",
-                    "choices": [
-                        {
-                            "index": 0,
-                            "message": {"role": "assistant", "content": "Noted, +1 415-555-0132."},
-                            "finish_reason": "stop",
-                        }
-                    ],
-                    "usage": {"prompt_tokens": 9, "completion_tokens": 4, "total_tokens": 13},
-                },
-            )
+    MESSAGES = [{"role": "user", "content": "I am jane.doe@example.com, call +1 415-555-0132"}]
 
-        sdk = openai.OpenAI(
-            api_key="x", http_client=httpx2.Client(transport=httpx2.MockTransport(reply))
-        )
-        messages = [{"role": "user", "content": "I am jane.doe@example.com, call +1 415-555-0132"}]
-        snapshot = copy.deepcopy(messages)
-        with capture_records(redact="pii") as cap:
-            sdk.chat.completions.create(model="gpt-4o-2024-08-06", messages=messages)  # type: ignore[arg-type]
-            records = cap.calls
-        assert messages == snapshot
+    def check(self, messages: list[dict[str, str]], records: list[dict[str, Any]]) -> None:
+        assert messages == self.MESSAGES
         assert len(records) == 1
         record = records[0]
         assert "jane.doe" not in repr(record["messages"])
@@ -353,3 +348,25 @@ class TestThroughTheSDK:
         assert record["output"]["text"] == "Noted, <PHONE_NUMBER>."
         assert record["redactions"] == {"EMAIL_ADDRESS": 1, "PHONE_NUMBER": 2}
         assert record["model"] == "gpt-4o-2024-08-06"
+
+    def test_app_messages_stay_intact_while_the_record_is_redacted(self) -> None:
+        """The app's messages list is unchanged after the call; the written record is redacted."""
+        from llmlog.testing import capture_records
+
+        transport = httpx2.MockTransport(chat_reply)
+        sdk = openai.OpenAI(api_key="x", http_client=httpx2.Client(transport=transport))
+        messages = copy.deepcopy(self.MESSAGES)
+        with capture_records(redact="pii") as cap:
+            sdk.chat.completions.create(model="gpt-4o-2024-08-06", messages=messages)  # type: ignore[arg-type]
+            self.check(messages, cap.calls)
+
+    async def test_async_client_too(self) -> None:
+        """The same through ``AsyncOpenAI``."""
+        from llmlog.testing import capture_records
+
+        transport = httpx2.MockTransport(chat_reply)
+        sdk = openai.AsyncOpenAI(api_key="x", http_client=httpx2.AsyncClient(transport=transport))
+        messages = copy.deepcopy(self.MESSAGES)
+        with capture_records(redact="pii") as cap:
+            await sdk.chat.completions.create(model="gpt-4o-2024-08-06", messages=messages)  # type: ignore[arg-type]
+            self.check(messages, cap.calls)
