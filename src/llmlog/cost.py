@@ -6,19 +6,19 @@ unpriced call gets ``cost_usd: None``, never 0, and ``price_source`` says why.
 
 The processor runs on the writer thread for every record, so it is built to be
 cheap after the first call per model: the model lookup is cached per
-``(provider, model)``, and for a model whose price is linear in token counts
-(every model without volume tiers) the per-token rates are derived once from
-genai-prices itself and verified, so a record costs a few multiplications
-instead of genai-prices' full decomposition (~100 µs).
+``(provider, model)``, and the per-token rates (linear below any volume tier)
+are derived once from genai-prices itself and verified, so a record costs a
+few multiplications instead of genai-prices' full decomposition (~100 µs).
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import MutableMapping
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from llmlog._guard import report_internal_error
 
@@ -43,6 +43,13 @@ _PROBE: Final = (8 * _MTOK, 8 * _MTOK, 2 * _MTOK, 2 * _MTOK, _MTOK, 2 * _MTOK)
 Counts = tuple[int, int, int, int, int, int]
 
 
+class _Rates(NamedTuple):
+    """USD per token for each of ``_KEYS``, valid while input tokens <= ``max_input``."""
+
+    per_token: tuple[float, ...]
+    max_input: int | None
+
+
 class _Unpriced(Exception):
     """The call cannot be priced for an ordinary reason (not an llmlog bug)."""
 
@@ -61,7 +68,7 @@ class _Table:
             self.version += f" (updated {self.snapshot.timestamp:%Y-%m-%dT%H:%M})"
         self._models: dict[tuple[str | None, str], tuple[Any, Any] | None] = {}
         # id(ModelPrice) -> (the ModelPrice, kept alive; its rates or None if not linear)
-        self._rates: dict[int, tuple[Any, tuple[float, ...] | None]] = {}
+        self._rates: dict[int, tuple[Any, _Rates | None]] = {}
 
     def is_current(self) -> bool:
         return self._snapshot_module.get_snapshot() is self.snapshot
@@ -85,7 +92,7 @@ class _Table:
             return found
         return None
 
-    def rates(self, model_price: Any) -> tuple[float, ...] | None:
+    def rates(self, model_price: Any) -> _Rates | None:
         """Per-token USD rates for each of ``_KEYS``, or None if pricing is not linear."""
         cached = self._rates.get(id(model_price))
         if cached is None or cached[0] is not model_price:
@@ -101,30 +108,38 @@ def _exact_price(model_price: Any, counts: tuple[int, ...]) -> Decimal:
     return Decimal(model_price.calc_price(usage)["total_price"])
 
 
-def _linear_rates(model_price: Any) -> tuple[float, ...] | None:
+def _linear_rates(model_price: Any) -> _Rates | None:
     """Derive per-token rates from genai-prices, and prove them at the probe point.
 
-    Volume tiers (a different rate above a token threshold) and anything else
-    that is not a fixed rate per token fail the proof; those models keep
-    going through genai-prices' own calculation.
+    Volume tiers charge every token a higher rate once input passes a
+    threshold; below the lowest threshold the base prices apply, so the rates
+    come from a copy with only base prices and hold up to that threshold.
+    Anything else that is not a fixed rate per token fails the proof, and
+    those models keep going through genai-prices' own calculation.
     """
     from genai_prices.types import TieredPrices
 
-    if any(isinstance(value, TieredPrices) for value in vars(model_price).values()):
-        return None
+    base_only = copy.copy(model_price)
+    limit: int | None = None
+    for key, value in vars(model_price).items():
+        if isinstance(value, TieredPrices):
+            vars(base_only)[key] = value.base
+            lowest = min((tier.start for tier in value.tiers), default=None)
+            if lowest is not None:
+                limit = lowest if limit is None else min(limit, lowest)
     try:
-        at_probe = _exact_price(model_price, _PROBE)
+        at_probe = _exact_price(base_only, _PROBE)
         rates = []
         for index in range(len(_KEYS)):
             bumped = list(_PROBE)
             bumped[index] += _MTOK
-            rates.append((_exact_price(model_price, tuple(bumped)) - at_probe) / _MTOK)
+            rates.append((_exact_price(base_only, tuple(bumped)) - at_probe) / _MTOK)
     except (ValueError, ArithmeticError, LookupError):
         return None
     predicted = sum((rate * count for rate, count in zip(rates, _PROBE, strict=True)), Decimal(0))
     if abs(predicted - at_probe) > Decimal("1e-9"):
         return None
-    return tuple(float(rate) for rate in rates)
+    return _Rates(tuple(float(rate) for rate in rates), limit)
 
 
 _table: _Table | None = None
@@ -211,8 +226,8 @@ def price(record: MutableMapping[str, Any]) -> tuple[float | None, str]:
     genai_provider, model_info = found
     model_price = model_info.get_prices(_when(record.get("ts")))
     rates = table.rates(model_price)
-    if rates is not None:
-        cost = math.fsum(rate * count for rate, count in zip(rates, counts, strict=True))
+    if rates is not None and (rates.max_input is None or counts[0] <= rates.max_input):
+        cost = math.fsum(rate * n for rate, n in zip(rates.per_token, counts, strict=True))
     else:
         try:
             cost = float(_exact_price(model_price, counts))

@@ -118,7 +118,10 @@ def _with_duckdb(files: list[Path], filters: Filters, by: str | None) -> list[Gr
     for broken_file, *row in rows:
         if broken_file is not None:
             lines = f"{row[1]} line{'s' if row[1] > 1 else ''}"
-            warn(f"{broken_file}: skipped {lines} (not a complete JSON record)")
+            warn(
+                f"{broken_file}: skipped {lines} (not a complete JSON record, "
+                f"or larger than {_duck.MAX_OBJECT_BYTES // 2**20} MB)"
+            )
             continue
         latency, ttft = row[3], row[4]
         result.append(

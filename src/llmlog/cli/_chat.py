@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from llmlog.cli._format import mapping
+
 __all__ = ["to_openai_chat"]
 
 _MESSAGE_KEYS = ("role", "content", "name", "tool_call_id", "tool_calls")
@@ -79,8 +81,7 @@ def to_openai_chat(record: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
     messages = record.get("messages")
     if not isinstance(messages, list) or not messages:
         return None, "without logged messages"
-    output = record.get("output") if isinstance(record.get("output"), dict) else {}
-    assert isinstance(output, dict)
+    output = mapping(record, "output")
     answer = output.get("text")
     calls = _tool_calls(output.get("tool_calls"))
     if not isinstance(answer, str) and calls is None:

@@ -17,8 +17,10 @@ from llmlog.cli._logs import CliError
 __all__ = ["available", "connect", "create_calls_view", "stats_source"]
 
 INSTALL_HINT = "DuckDB is not installed; install it with: pip install 'llmlog[query]'"
-# A record may carry several fields of up to LLMLOG_MAX_FIELD_CHARS each.
-_MAX_OBJECT_BYTES = 512 * 1024 * 1024
+# DuckDB's reader keeps buffers of this size per thread, so memory grows with
+# it (16 MB: ~170 MB peak; 512 MB: ~780 MB). A record larger than this (many
+# fields near LLMLOG_MAX_FIELD_CHARS) is skipped like a damaged line.
+MAX_OBJECT_BYTES = 16 * 1024 * 1024
 
 _STATS_COLUMNS = {
     "event": "VARCHAR",
@@ -52,7 +54,9 @@ def connect() -> Any:
         import duckdb
     except ImportError:
         raise CliError(INSTALL_HINT) from None
-    return duckdb.connect(":memory:")
+    con = duckdb.connect(":memory:")
+    con.execute("SET enable_progress_bar = false")  # it would draw on our stderr
+    return con
 
 
 def _file_list(files: list[Path]) -> str:
@@ -76,7 +80,7 @@ def stats_source(files: list[Path]) -> str:
         "CASE WHEN json_type(template) = 'VARCHAR' THEN template->>'$' END) AS template_name, "
         "CASE WHEN event IS NULL THEN filename END AS broken_file "
         f"FROM read_json({_file_list(files)}, format='newline_delimited', columns={columns}, "
-        f"ignore_errors=true, filename=true, maximum_object_size={_MAX_OBJECT_BYTES}) "
+        f"ignore_errors=true, filename=true, maximum_object_size={MAX_OBJECT_BYTES}) "
         "WHERE event IS NULL OR event = 'llm.call')"
     )
 
@@ -86,6 +90,6 @@ def create_calls_view(con: Any, files: list[Path]) -> None:
     con.execute(
         "CREATE VIEW calls AS SELECT * FROM read_json("
         f"{_file_list(files)}, format='newline_delimited', union_by_name=true, "
-        f"ignore_errors=true, maximum_object_size={_MAX_OBJECT_BYTES}) "
+        f"ignore_errors=true, maximum_object_size={MAX_OBJECT_BYTES}) "
         "WHERE event = 'llm.call'"
     )

@@ -6,7 +6,22 @@ import shutil
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["cost", "duration_ms", "one_line", "output_text", "prompt_text", "table", "tokens"]
+__all__ = [
+    "cost",
+    "duration_ms",
+    "mapping",
+    "one_line",
+    "output_text",
+    "prompt_text",
+    "table",
+    "tokens",
+]
+
+
+def mapping(record: dict[str, Any], key: str) -> dict[str, Any]:
+    """``record[key]`` when it is an object, else an empty one (absent, null, damaged)."""
+    value = record.get(key)
+    return value if isinstance(value, dict) else {}
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: frozenset[int]) -> str:
@@ -111,8 +126,7 @@ def one_line(record: dict[str, Any], width: int | None = None) -> str:
     """``ts  id  model  status  latency  tokens  cost  prompt -> output`` on one line."""
     width = width or shutil.get_terminal_size((120, 24)).columns
     ts = str(record.get("ts") or "")[:19].replace("T", " ")
-    usage = record.get("usage") if isinstance(record.get("usage"), dict) else {}
-    assert isinstance(usage, dict)
+    usage = mapping(record, "usage")
     tokens_in, tokens_out = usage.get("input_tokens"), usage.get("output_tokens")
     token_text = f"{tokens_in if tokens_in is not None else '?'}>{tokens_out or 0}"
     price = record.get("cost_usd")

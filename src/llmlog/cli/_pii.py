@@ -14,7 +14,6 @@ import sys
 from typing import Any
 
 from llmlog._config import Settings
-from llmlog.redaction import Redact
 
 __all__ = ["PiiScanner"]
 
@@ -30,6 +29,8 @@ class PiiScanner:
                 "llmlog: warning: presidio-analyzer is not installed; "
                 "checking for secrets only, not for PII\n"
             )
+        from llmlog.redaction import Redact
+
         self.level = level
         self._redact = Redact(Settings(redact=level), in_process=True)
 

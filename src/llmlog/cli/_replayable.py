@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from llmlog.cli._format import mapping
 from llmlog.cli._logs import CliError
 
 __all__ = ["ReplayRequest", "replay_request"]
@@ -96,8 +97,7 @@ def replay_request(record: dict[str, Any], model: str | None = None) -> ReplayRe
         raise CliError(
             f"record {record.get('id')} cannot be replayed unchanged: " + "; ".join(found)
         )
-    params = record.get("params") if isinstance(record.get("params"), dict) else {}
-    assert isinstance(params, dict)
+    params = mapping(record, "params")
     kwargs = {k: v for k, v in params.items() if k not in _DROPPED_PARAMS}
     kwargs["model"] = model or record.get("model")
     if not isinstance(kwargs["model"], str):

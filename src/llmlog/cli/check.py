@@ -13,7 +13,6 @@ from llmlog.cli._aggregate import aggregate
 from llmlog.cli._filters import Filters, Subcommands, add_filter_args, parse_duration_s
 from llmlog.cli._format import cost, duration_ms
 from llmlog.cli._logs import CliError, locate
-from llmlog.cli._pii import PiiScanner
 from llmlog.cli._select import call_records
 
 __all__ = ["HEDGES", "register"]
@@ -96,7 +95,11 @@ class _TextFindings:
 
 def _scan_texts(files: list[Path], filters: Filters, hedges: bool, pii: bool) -> _TextFindings:
     found = _TextFindings(pii=Counter())
-    scanner = PiiScanner() if pii else None
+    scanner = None
+    if pii:
+        from llmlog.cli._pii import PiiScanner  # loads the redaction engine: only when asked
+
+        scanner = PiiScanner()
     for record in call_records(files, filters):
         if hedges and record.get("status") == "ok":
             output = record.get("output")

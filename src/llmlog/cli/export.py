@@ -15,7 +15,7 @@ import orjson
 
 from llmlog.cli._chat import to_openai_chat
 from llmlog.cli._filters import Filters, Subcommands, add_filter_args, template_name
-from llmlog.cli._format import output_text, prompt_text
+from llmlog.cli._format import mapping, output_text, prompt_text
 from llmlog.cli._logs import CliError, locate
 from llmlog.cli._select import select
 
@@ -55,11 +55,12 @@ def _json_text(value: Any) -> str | None:
 
 def flat_row(record: dict[str, Any]) -> dict[str, Any]:
     """One call as a flat row of :data:`FLAT_COLUMNS` (numbers stay numbers)."""
-    usage = record.get("usage") if isinstance(record.get("usage"), dict) else {}
-    output = record.get("output") if isinstance(record.get("output"), dict) else {}
-    error = record.get("error") if isinstance(record.get("error"), dict) else {}
+    usage, output, error = (
+        mapping(record, "usage"),
+        mapping(record, "output"),
+        mapping(record, "error"),
+    )
     template = record.get("template")
-    assert isinstance(usage, dict) and isinstance(output, dict) and isinstance(error, dict)
     return {
         "id": record.get("id"),
         "ts": record.get("ts"),
@@ -155,7 +156,10 @@ def _write_parquet(path: Path, rows: Iterable[dict[str, Any]]) -> int:
         import pyarrow.parquet as pq
     except ImportError:
         return _write_parquet_duckdb(path, rows)
-    schema = pa.schema([(name, _ARROW_TYPES.get(name, pa.string())) for name in FLAT_COLUMNS])
+    numbers = ("latency_ms", "ttft_ms", "cost_usd")
+    counts = ("input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens")
+    types = {**dict.fromkeys(numbers, pa.float64()), **dict.fromkeys(counts, pa.int64())}
+    schema = pa.schema([(name, types.get(name, pa.string())) for name in FLAT_COLUMNS])
     count = 0
     try:
         with pq.ParquetWriter(str(path), schema) as writer:
@@ -170,19 +174,6 @@ def _write_parquet(path: Path, rows: Iterable[dict[str, Any]]) -> int:
     except OSError as exc:
         raise CliError(f"cannot write {path}: {exc}") from None
     return count
-
-
-def _arrow_types() -> dict[str, Any]:
-    try:
-        import pyarrow as pa
-    except ImportError:
-        return {}
-    numbers = ("latency_ms", "ttft_ms", "cost_usd")
-    counts = ("input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens")
-    return {**dict.fromkeys(numbers, pa.float64()), **dict.fromkeys(counts, pa.int64())}
-
-
-_ARROW_TYPES = _arrow_types()
 
 
 def _write_parquet_duckdb(path: Path, rows: Iterable[dict[str, Any]]) -> int:

@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from llmlog.cli._filters import Filters, Subcommands
-from llmlog.cli._format import cost, duration_ms, output_text
+from llmlog.cli._format import cost, duration_ms, mapping, output_text
 from llmlog.cli._logs import CliError, LogLocation, locate
 from llmlog.cli._replayable import ReplayRequest, replay_request
 from llmlog.cli._select import call_records, find_record
@@ -130,8 +130,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _summary(record: dict[str, Any]) -> list[str]:
-    usage = record.get("usage") if isinstance(record.get("usage"), dict) else {}
-    assert isinstance(usage, dict)
+    usage = mapping(record, "usage")
     price = record.get("cost_usd")
     return [
         f"{record.get('id')}",
