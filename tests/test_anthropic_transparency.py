@@ -187,11 +187,11 @@ class TestLlmlogBugsStayInside:
         """If reading the result fails inside llmlog, the app still gets its Message."""
         monkeypatch.setenv("LLMLOG_RAISE_INTERNAL_ERRORS", "0")
 
-        class Broken(dict[type, int]):
-            def get(self, key: Any, default: Any = None) -> Any:
+        class Broken(dict[type, Any]):
+            def __contains__(self, key: object) -> bool:
                 raise RuntimeError("llmlog bug")
 
-        monkeypatch.setattr(instrumentor, "_kind_by_class", Broken())
+        monkeypatch.setattr(instrumentor, "_proxy_by_class", Broken())
         reply = create(fake.sync_client(fake.json_handler(fake.message())))
         assert type(reply) is anthropic.types.Message
         assert reply.content[0].text == "Hello there."  # type: ignore[union-attr]

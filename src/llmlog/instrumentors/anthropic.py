@@ -11,7 +11,7 @@ a reference; ``extract`` builds the record fields on the writer thread.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from llmlog import _guard
@@ -33,7 +33,9 @@ from llmlog.instrumentors._anthropic_streams import (
     MessageStreamManagerProxy,
 )
 from llmlog.instrumentors._base import Provider, Target, finish
-from llmlog.instrumentors._stream import AsyncStreamProxy, SyncStreamProxy
+from llmlog.instrumentors._stream import AsyncStreamProxy, IsContent, SyncStreamProxy
+
+ProxyType = Callable[[Any, Capture, IsContent], Any]
 
 OP_MESSAGES: Final = "messages"
 OP_COUNT_TOKENS: Final = "messages.count_tokens"
@@ -93,52 +95,45 @@ def is_content_event(event: Any) -> bool:
     return getattr(event, "type", None) == "content_block_delta"
 
 
-# What ``on_result`` does with a result, by the result's class.
-_PLAIN, _STREAM, _ASYNC_STREAM, _MANAGER, _ASYNC_MANAGER = range(5)
+# A result's class -> the proxy that stands in for it (None: the call is complete).
+_proxy_by_class: dict[type, ProxyType | None] = {}
 
 
-_kind_by_class: dict[type, int] = {}
-
-
-def _result_kind(result: Any) -> int:
-    """Classify a result by its class, once per class; later calls are a dict lookup."""
+def _proxy_for(result: Any) -> ProxyType | None:
+    """Classify a result by its class once; later calls are a dict lookup."""
     cls = type(result)
-    kind = _kind_by_class.get(cls)
-    if kind is None:
-        kind = _kind_by_class[cls] = _classify(cls)
-    return kind
+    if cls not in _proxy_by_class:
+        _proxy_by_class[cls] = _classify(cls)
+    return _proxy_by_class[cls]
 
 
-def _classify(cls: type) -> int:
+def _classify(cls: type) -> ProxyType | None:
     from anthropic import AsyncStream, Stream
     from anthropic.lib import streaming
 
-    kinds: list[tuple[tuple[type, ...], int]] = [
-        ((Stream,), _STREAM),
-        ((AsyncStream,), _ASYNC_STREAM),
-        ((streaming.MessageStreamManager, streaming.BetaMessageStreamManager), _MANAGER),
+    proxies: list[tuple[tuple[type, ...], ProxyType]] = [
+        ((Stream,), SyncStreamProxy),
+        ((AsyncStream,), AsyncStreamProxy),
+        (
+            (streaming.MessageStreamManager, streaming.BetaMessageStreamManager),
+            MessageStreamManagerProxy,
+        ),
         (
             (streaming.AsyncMessageStreamManager, streaming.BetaAsyncMessageStreamManager),
-            _ASYNC_MANAGER,
+            AsyncMessageStreamManagerProxy,
         ),
     ]
-    for classes, kind in kinds:
+    for classes, proxy in proxies:
         if issubclass(cls, classes):
-            return kind
-    return _PLAIN
+            return proxy
+    return None
 
 
 def on_result(cap: Capture, result: Any) -> Any:
     """What the app gets back: the result itself, or a proxy that finishes the record later."""
-    kind = _result_kind(result)
-    if kind == _STREAM:
-        return SyncStreamProxy(result, cap, is_content_event)
-    if kind == _ASYNC_STREAM:
-        return AsyncStreamProxy(result, cap, is_content_event)
-    if kind == _MANAGER:
-        return MessageStreamManagerProxy(result, cap, is_content_event)
-    if kind == _ASYNC_MANAGER:
-        return AsyncMessageStreamManagerProxy(result, cap, is_content_event)
+    proxy = _proxy_for(result)
+    if proxy is not None:
+        return proxy(result, cap, is_content_event)
     finish(cap, result=result)
     return result
 
