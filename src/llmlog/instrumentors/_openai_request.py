@@ -197,13 +197,13 @@ def _text_of(content: Any) -> str | None:
 
 
 def _field(obj: Any, name: str) -> Any:
-    if isinstance(obj, Mapping):
+    if isinstance(obj, dict):
         return obj.get(name)
     return getattr(obj, name, None)
 
 
 def _as_message(item: Any) -> Any:
-    if isinstance(item, Mapping):
+    if isinstance(item, dict):
         return item
     if hasattr(item, "model_dump"):
         return plain(item)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Mapping
+from types import SimpleNamespace
 from typing import Any
 
 from llmlog._record import STATUS_ERROR, empty_output, media_stub, usage_record
@@ -21,10 +22,23 @@ Reply = dict[str, Any]
 
 
 def field(obj: Any, name: str) -> Any:
-    """``obj.name`` for SDK models, ``obj[name]`` for decoded JSON; None when absent."""
-    if isinstance(obj, Mapping):
+    """``obj.name`` for SDK models, ``obj[name]`` for decoded JSON; None when absent.
+
+    Decoded JSON and the kwargs snapshot are plain dicts, so the cheap ``dict``
+    check comes first (this runs for every stream chunk on the writer thread).
+    """
+    if isinstance(obj, dict):
         return obj.get(name)
     return getattr(obj, name, None)
+
+
+def extra(obj: Any, name: str) -> Any:
+    """A field the SDK's model does not declare (e.g. ``reasoning_content`` from
+    OpenAI-compatible servers): read from pydantic's extras, no failing lookup."""
+    if isinstance(obj, dict):
+        return obj.get(name)
+    extras = getattr(obj, "__pydantic_extra__", None)
+    return extras.get(name) if extras else None
 
 
 def _int(value: Any) -> int | None:
@@ -39,6 +53,10 @@ def raw_usage(usage: Any) -> Any:
     """The provider's usage object exactly as it arrived (only the keys it sent)."""
     if isinstance(usage, Mapping):
         return dict(usage)
+    if isinstance(usage, SimpleNamespace):  # a decoded-JSON chunk read as attributes
+        return {
+            k: raw_usage(v) if isinstance(v, SimpleNamespace) else v for k, v in vars(usage).items()
+        }
     dump = getattr(usage, "model_dump", None)
     if callable(dump):
         try:
@@ -119,7 +137,7 @@ def chat_choice(choice: Any) -> dict[str, Any]:
     audio = field(message, "audio")
     if audio is not None:
         output["audio"] = audio_output(audio)
-    thinking = _str(field(message, "reasoning_content"))
+    thinking = _str(extra(message, "reasoning_content"))
     if thinking:
         output["thinking"] = thinking
     return output

@@ -10,12 +10,14 @@ means ``usage: None``, never a guess.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from types import SimpleNamespace
 from typing import Any
 
 from llmlog._record import STATUS_ERROR, empty_output, media_stub
 from llmlog.instrumentors._openai_response import (
     Reply,
     completion_usage,
+    extra,
     field,
     input_output_usage,
     read_response,
@@ -90,26 +92,44 @@ def _outputs(choices: Mapping[int, _Choice]) -> dict[str, Any]:
 
 
 def _index(choice: Any) -> int:
-    index = field(choice, "index")
+    index = getattr(choice, "index", None)
     return index if isinstance(index, int) else 0
 
 
+def as_attributes(value: Any) -> Any:
+    """Decoded-JSON chunks as attribute objects, the way the SDK yields them."""
+    if isinstance(value, dict):
+        return SimpleNamespace(**{k: as_attributes(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return [as_attributes(v) for v in value]
+    return value
+
+
 def accumulate_chat(chunks: Iterable[Any]) -> Reply:
-    """``ChatCompletionChunk``s -> text, tool calls assembled per index, finish reason, usage."""
+    """``ChatCompletionChunk``s -> text, tool calls assembled per index, finish reason, usage.
+
+    The hot loop of a streamed record (hundreds of chunks, on the writer thread):
+    plain attribute reads only, which the SDK's models answer from their ``__dict__``.
+    """
     choices: dict[int, _Choice] = {}
     response_id = model = usage = None
     for chunk in chunks:
-        response_id = response_id or field(chunk, "id")
-        model = model or field(chunk, "model")
-        if field(chunk, "usage") is not None:
-            usage = field(chunk, "usage")
-        for choice in field(chunk, "choices") or ():
-            state = choices.setdefault(_index(choice), _Choice())
-            delta = field(choice, "delta")
+        if isinstance(chunk, dict):
+            chunk = as_attributes(chunk)
+        if response_id is None:
+            response_id = getattr(chunk, "id", None)
+            model = getattr(chunk, "model", None)
+        chunk_usage = getattr(chunk, "usage", None)
+        if chunk_usage is not None:
+            usage = chunk_usage
+        for choice in getattr(chunk, "choices", None) or ():
+            state = _state(choices, choice)
+            delta = getattr(choice, "delta", None)
             if delta is not None:
                 _add_chat_delta(state, delta)
-            if field(choice, "finish_reason") is not None:
-                state.finish_reason = field(choice, "finish_reason")
+            finish_reason = getattr(choice, "finish_reason", None)
+            if finish_reason is not None:
+                state.finish_reason = finish_reason
     return {
         "response_id": response_id,
         "response_model": model,
@@ -119,18 +139,30 @@ def accumulate_chat(chunks: Iterable[Any]) -> Reply:
 
 
 def _add_chat_delta(state: _Choice, delta: Any) -> None:
-    for name, parts in (
-        ("content", state.text),
-        ("refusal", state.refusal),
-        ("reasoning_content", state.thinking),
-    ):
-        piece = field(delta, name)
-        if isinstance(piece, str):
-            parts.append(piece)
-    for fragment in field(delta, "tool_calls") or ():
-        state.add_tool_call(fragment)
-    if field(delta, "function_call") is not None:
-        state.add_function_call(field(delta, "function_call"))
+    content = getattr(delta, "content", None)
+    if content:
+        state.text.append(content)
+    if getattr(delta, "refusal", None):
+        state.refusal.append(delta.refusal)
+    if getattr(delta, "__pydantic_extra__", None) or isinstance(delta, SimpleNamespace):
+        thinking = extra(delta, "reasoning_content") or getattr(delta, "reasoning_content", None)
+        if isinstance(thinking, str):
+            state.thinking.append(thinking)
+    tool_calls = getattr(delta, "tool_calls", None)
+    if tool_calls:
+        for fragment in tool_calls:
+            state.add_tool_call(fragment)
+    function_call = getattr(delta, "function_call", None)
+    if function_call is not None:
+        state.add_function_call(function_call)
+
+
+def _state(choices: dict[int, _Choice], choice: Any) -> _Choice:
+    index = _index(choice)
+    state = choices.get(index)
+    if state is None:
+        state = choices[index] = _Choice()
+    return state
 
 
 def accumulate_completion(chunks: Iterable[Any]) -> Reply:
@@ -143,7 +175,7 @@ def accumulate_completion(chunks: Iterable[Any]) -> Reply:
         if field(chunk, "usage") is not None:
             usage = field(chunk, "usage")
         for choice in field(chunk, "choices") or ():
-            state = choices.setdefault(_index(choice), _Choice())
+            state = _state(choices, choice)
             if isinstance(field(choice, "text"), str):
                 state.text.append(field(choice, "text"))
             if field(choice, "finish_reason") is not None:
@@ -280,7 +312,7 @@ def _chat_has_content(chunk: Any) -> bool:
         delta = field(choice, "delta")
         if field(delta, "content") or field(delta, "tool_calls") or field(delta, "refusal"):
             return True
-        if field(delta, "function_call") or field(delta, "reasoning_content"):
+        if field(delta, "function_call") or extra(delta, "reasoning_content"):
             return True
     return False
 

@@ -188,6 +188,8 @@ def on_result(cap: Capture, result: Any) -> Any:
         if getattr(result, "_stream", False):
             return _proxy_raw_stream(cap, result)
         cap.extra["body_read"] = True
+    elif kind == _RAW_UNREAD:
+        cap.extra["body_read"] = False
     finish(cap, result=result)
     return result
 
@@ -299,11 +301,11 @@ def request_fields(operation: str, kwargs: Mapping[str, Any]) -> dict[str, Any]:
 def _body(cap: Capture) -> Any:
     """The response to read: the SDK object, or a raw response's decoded JSON body."""
     result = cap.result
-    http = getattr(result, "http_response", None)
-    if http is None:
+    if "body_read" not in cap.extra:  # not a raw response: the SDK's own object
         return result
-    if not cap.extra.get("body_read"):
+    if not cap.extra["body_read"]:
         return None  # with_streaming_response: the body is the app's to read
+    http = result.http_response
     if cap.operation == "audio.speech":
         return result
     try:
@@ -317,14 +319,19 @@ def _request_id(cap: Capture) -> str | None:
     request_id = getattr(result, "_request_id", None)
     if isinstance(request_id, str):
         return request_id
+    if cap.error is not None:  # APIStatusError knows it; a mid-stream APIError does not
+        request_id = getattr(cap.error, "request_id", None)
+        if isinstance(request_id, str):
+            return request_id
+    if result is None:
+        return None
     for name in ("http_response", "response"):
         headers = getattr(getattr(result, name, None), "headers", None)
         if headers is not None and hasattr(headers, "get"):
             found = headers.get("x-request-id")
             if isinstance(found, str):
                 return found
-    request_id = getattr(cap.error, "request_id", None)
-    return request_id if isinstance(request_id, str) else None
+    return None
 
 
 def _helper_label(kwargs: Mapping[str, Any]) -> str | None:
