@@ -30,10 +30,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-import anthropic  # noqa: E402
-import httpx2  # noqa: E402
+import anthropic
+import httpx2
 
-import llmlog  # noqa: E402
+import llmlog
 
 MODEL = "claude-haiku-4-5"
 DELTAS = 500
@@ -99,16 +99,50 @@ def _client(body: bytes, content_type: str) -> anthropic.Anthropic:
     return anthropic.Anthropic(api_key="sk-ant-bench", http_client=http, max_retries=0)
 
 
-def cases() -> dict[str, tuple[Call, int]]:
-    """Case name -> (one call, streamed deltas per call)."""
-    plain = _client(_message_body(), "application/json")
-    streamed = _client(_sse_body(), "text/event-stream")
-    kwargs: dict[str, Any] = {
+def scenario_fields() -> dict[str, Any]:
+    """The Anthropic row of ``bench_overhead.py``: ``Scenario(**scenario_fields())``."""
+    kwargs = _request()
+    json_headers = {"request-id": "req_bench", "content-type": "application/json"}
+    sse_headers = {"request-id": "req_bench", "content-type": "text/event-stream"}
+    message, sse = _message_body(), _sse_body()
+
+    def make_client(handler: Callable[[Any], Any]) -> anthropic.Anthropic:
+        http = httpx2.Client(transport=httpx2.MockTransport(handler))
+        return anthropic.Anthropic(api_key="sk-ant-bench", http_client=http, max_retries=0)
+
+    def stream_chunks(client: anthropic.Anthropic) -> Any:
+        return client.messages.create(**kwargs, stream=True)
+
+    def stream_call(client: anthropic.Anthropic) -> None:
+        for _event in stream_chunks(client):
+            pass
+
+    return {
+        "make_client": make_client,
+        "plain_call": lambda client: client.messages.create(**kwargs),
+        "stream_call": stream_call,
+        "plain_answer": lambda request: httpx2.Response(200, content=message, headers=json_headers),
+        "stream_answer": lambda request: httpx2.Response(200, content=sse, headers=sse_headers),
+        "stream_chunks": stream_chunks,
+        "stream_method": "messages.create",
+        "stream_operation": "messages",
+    }
+
+
+def _request() -> dict[str, Any]:
+    return {
         "model": MODEL,
         "max_tokens": 512,
         "system": SYSTEM,
         "messages": [{"role": "user", "content": PROMPT}],
     }
+
+
+def cases() -> dict[str, tuple[Call, int]]:
+    """Case name -> (one call, streamed deltas per call)."""
+    plain = _client(_message_body(), "application/json")
+    streamed = _client(_sse_body(), "text/event-stream")
+    kwargs = _request()
 
     def create() -> Any:
         return plain.messages.create(**kwargs)

@@ -474,5 +474,6 @@ class TestRawResponses:
         )
         assert [e.type for e in response.parse()][-1] == "message_stop"
         record = only(cap)
+        assert record["stream"] is True
         assert record["output"] is None
         assert record["request_id"] == fake.REQUEST_ID

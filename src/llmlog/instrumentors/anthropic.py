@@ -134,6 +134,8 @@ def on_result(cap: Capture, result: Any) -> Any:
     proxy = _proxy_for(result)
     if proxy is not None:
         return proxy(result, cap, is_content_event)
+    if cap.kwargs.get("stream") is True:  # a raw response whose SSE body the app reads
+        cap.stream = True
     finish(cap, result=result)
     return result
 
