@@ -163,6 +163,19 @@ class TestFilesAndDamage:
         assert captured.err.count("warning") == 1
         assert "not a complete JSON record" in captured.err
 
+    def test_a_damaged_gzip_file_falls_back_to_the_python_reader(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """DuckDB refuses a corrupt .gz; auto mode says so and reads the rest in Python;
+        --engine duckdb is an error that suggests the Python engine."""
+        write_jsonl(tmp_path / "llmlog.jsonl", [schema_record(1), schema_record(2)])
+        (tmp_path / "llmlog-20250101T000000Z-1.jsonl.gz").write_bytes(b"\x1f\x8b not gzip at all")
+        (group,) = stats_json(capsys, "--log", str(tmp_path))["groups"]
+        assert group["calls"] == 2
+        assert main(["stats", "--log", str(tmp_path), "--engine", "duckdb"]) == 2
+        err = capsys.readouterr().err
+        assert "DuckDB could not read the log" in err and "--engine python" in err
+
     def test_an_unknown_grouping_is_a_clear_error(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:

@@ -6,6 +6,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
+import genai_prices
 import httpx2
 import openai
 import pytest
@@ -57,7 +58,7 @@ class TestPricing:
         assert out["cost_usd"] == pytest.approx(
             genai("gpt-4o", "openai", input_tokens=1000, output_tokens=500)
         )
-        assert out["price_source"] == "genai-prices 0.2.3 openai:gpt-4o"
+        assert out["price_source"] == f"genai-prices {genai_prices.__version__} openai:gpt-4o"
 
     def test_cached_input_is_part_of_input_and_charged_once_at_the_cache_rate(self) -> None:
         """input_tokens includes cached ones; the cached share is priced lower, not twice."""
@@ -131,7 +132,12 @@ class TestPricing:
 
     @pytest.mark.parametrize(
         ("model", "provider"),
-        [("gpt-4o-mini", "openai"), ("o3", "openai"), ("claude-haiku-4-5", "anthropic")],
+        [
+            ("gpt-4o-mini", "openai"),
+            ("o3", "openai"),
+            ("claude-haiku-4-5", "anthropic"),
+            ("claude-sonnet-4-5", "anthropic"),  # volume tiers above 200k input
+        ],
     )
     def test_fast_path_agrees_with_genai_prices_on_many_usages(
         self, model: str, provider: str

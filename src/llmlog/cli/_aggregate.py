@@ -34,6 +34,10 @@ GROUP_KEYS: dict[str, str] = {
 }
 
 
+class _DuckDBFailed(Exception):
+    """DuckDB refused a file (e.g. a damaged .gz) that the Python reader can skip past."""
+
+
 @dataclass
 class GroupStats:
     """What ``stats`` reports for one group of calls."""
@@ -83,7 +87,13 @@ def aggregate(
     if by is not None and by not in GROUP_KEYS:
         raise CliError(f"cannot group by {by!r}; choose one of {', '.join(GROUP_KEYS)}")
     use_duckdb = engine == "duckdb" or (engine == "auto" and _duck.available())
-    rows = _with_duckdb(files, filters, by) if use_duckdb else _with_python(files, filters, by)
+    try:
+        rows = _with_duckdb(files, filters, by) if use_duckdb else _with_python(files, filters, by)
+    except _DuckDBFailed as exc:
+        if engine == "duckdb":
+            raise CliError(f"DuckDB could not read the log ({exc}); try --engine python") from None
+        warn(f"DuckDB could not read the log ({exc}); using the slower Python reader")
+        rows = _with_python(files, filters, by)
     if by == "day":
         return sorted(rows, key=lambda g: g.key or "")
     return sorted(rows, key=lambda g: (-g.calls, g.key or ""))
@@ -110,8 +120,12 @@ def _with_duckdb(files: list[Path], filters: Filters, by: str | None) -> list[Gr
         WHERE broken_file IS NOT NULL OR ({where})
         GROUP BY ALL
     """
+    import duckdb
+
     try:
         rows = con.execute(query, params).fetchall()
+    except duckdb.Error as exc:
+        raise _DuckDBFailed((str(exc).strip().splitlines() or [type(exc).__name__])[0]) from None
     finally:
         con.close()
     result = []

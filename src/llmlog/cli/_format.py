@@ -123,32 +123,32 @@ def _squash(text: str, width: int) -> str:
 
 
 def one_line(record: dict[str, Any], width: int | None = None) -> str:
-    """``ts  id  model  status  latency  tokens  cost  prompt -> output`` on one line."""
+    """``time  id  model  status  latency  tokens  cost  prompt → output`` in ``width`` columns.
+
+    The id is cut to 12 characters, enough for ``llmlog show``; the prompt
+    (last user turn) and the answer share what room is left.
+    """
     width = width or shutil.get_terminal_size((120, 24)).columns
-    ts = str(record.get("ts") or "")[:19].replace("T", " ")
     usage = mapping(record, "usage")
     tokens_in, tokens_out = usage.get("input_tokens"), usage.get("output_tokens")
-    token_text = f"{tokens_in if tokens_in is not None else '?'}>{tokens_out or 0}"
     price = record.get("cost_usd")
     status = str(record.get("status") or "?")
-    if status == "error" and isinstance(record.get("error"), dict):
-        status = f"error:{record['error'].get('status_code') or record['error'].get('type')}"
+    error = mapping(record, "error")
+    if status == "error" and error:
+        status = f"error:{error.get('status_code') or error.get('type')}"
     head = "  ".join(
         [
-            ts,
+            str(record.get("ts") or "")[5:19].replace("T", " "),
             str(record.get("id") or "")[:12],
-            str(record.get("response_model") or record.get("model") or "?"),
+            str(record.get("model") or record.get("response_model") or "?"),
             status,
             duration_ms(record.get("latency_ms")),
-            token_text,
-            cost(price if isinstance(price, float | int) else None, unpriced=1),
+            f"{'?' if tokens_in is None else tokens_in}>{tokens_out or 0}",
+            cost(price) if isinstance(price, float | int) else "-",
         ]
     )
-    room = max(width - len(head) - 2, 20)
-    prompt = prompt_text(record)
-    answer = output_text(record)
-    if status.startswith("error") and isinstance(record.get("error"), dict):
-        answer = str(record["error"].get("message") or "")
-    half = room // 2
-    body = f"{_squash(prompt, half - 2)} → {_squash(answer, room - min(len(prompt), half - 2) - 3)}"
-    return f"{head}  {body}"
+    room = max(width - len(head) - 5, 20)
+    prompt = " ".join(prompt_text(record).split())
+    answer = str(error.get("message") or "") if error else output_text(record)
+    prompt_room = min(len(prompt), max(room // 2, room - len(answer)))
+    return f"{head}  {_squash(prompt, prompt_room)} → {_squash(answer, room - prompt_room)}"

@@ -66,6 +66,7 @@ def _cell(value: Any) -> str:
     if value is None:
         return "NULL"
     if isinstance(value, float):
-        return f"{value:.6g}"
+        # Costs are small numbers: 0.000073, not 7.3e-05.
+        return f"{value:.8f}".rstrip("0").rstrip(".") if abs(value) < 1e9 else f"{value:.6g}"
     text = str(value) if not isinstance(value, dict | list) else orjson.dumps(value).decode()
     return text if len(text) <= 80 else text[:79] + "…"
