@@ -380,9 +380,11 @@ class TestPlatforms:
 
     def test_vertex_beta_copy_including_count_tokens(self, cap: CapturedRecords) -> None:
         """Vertex's beta class copies count_tokens as well; it is patched too."""
-        client = self.vertex(fake.message())
+        client = self.vertex(fake.message() | {"input_tokens": 9})
         client.beta.messages.create(model=fake.MODEL, max_tokens=5, messages=fake.user())
-        assert only(cap)["method"] == "beta.messages.create"
+        client.beta.messages.count_tokens(model=fake.MODEL, messages=fake.user())
+        methods = [r["method"] for r in cap.calls]
+        assert methods == ["beta.messages.create", "beta.messages.count_tokens"]
 
     async def test_async_bedrock_beta_copy(self, cap: CapturedRecords) -> None:
         """The async Bedrock beta copy is its own target."""
