@@ -6,6 +6,8 @@ the answer, usage and ids.
 
 from __future__ import annotations
 
+import importlib
+import inspect
 from collections.abc import Iterator
 from typing import Any
 
@@ -409,6 +411,23 @@ class TestPlatforms:
                 for name in ("create", "stream", "parse", "count_tokens"):
                     if name in vars(getattr(module, cls)):
                         assert (module.__name__, f"{cls}.{name}") in rows
+
+
+class TestPatchTable:
+    def test_every_row_exists_in_the_installed_sdk(self) -> None:
+        """No row of the table is silently skipped on the SDK version we test against."""
+        for target in instrumentor.TARGETS:
+            cls, name = target.qualname.split(".")
+            owner = getattr(importlib.import_module(target.module), cls)
+            assert name in vars(owner), target
+
+    def test_async_rows_match_the_sdk_functions(self) -> None:
+        """A row is async exactly when the SDK function (under its decorators) is a coroutine."""
+        for target in instrumentor.TARGETS:
+            cls, name = target.qualname.split(".")
+            function = vars(getattr(importlib.import_module(target.module), cls))[name]
+            original = inspect.unwrap(getattr(function, "__wrapped__", function))
+            assert inspect.iscoroutinefunction(original) == target.is_async, target
 
 
 class TestRawResponses:
