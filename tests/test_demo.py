@@ -146,7 +146,7 @@ class TestDemoRun:
         )
         assert demo.returncode == 0, demo.stderr
         assert not (tmp_path / "network_attempts.txt").exists()
-        log = clone / "llmlog-demo" / "llmlog.jsonl"
+        log = clone / "llm_logs" / "demo" / "llmlog.jsonl"
         assert str(log) in demo.stdout
         assert all(r["process"]["llmlog"] for r in read(log))
         assert shutil.which("llmlog-run", path=str(env_dir / "bin"))

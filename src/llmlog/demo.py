@@ -22,7 +22,7 @@ from llmlog.fake_provider import start_server
 
 __all__ = ["main"]
 
-DEFAULT_OUTPUT = "./llmlog-demo/llmlog.jsonl"
+DEFAULT_OUTPUT = "./llm_logs/demo/llmlog.jsonl"  # beside, not inside, the default log
 
 
 def main(argv: Sequence[str] | None = None) -> int:
