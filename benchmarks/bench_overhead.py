@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 SRC = str(Path(__file__).resolve().parent.parent / "src")
@@ -54,11 +55,18 @@ class Scenario:
     stream_call: Callable[[Any], Any]
     plain_answer: Callable[[Any], Any]
     stream_answer: Callable[[Any], Any]
+    stream_chunks: Callable[[Any], Any]
+    """client -> the chunk objects of one streamed answer (read bare, once)."""
+    stream_method: str
+    stream_operation: str
+    stream_is_content: Callable[[Any], bool]
 
 
 def _openai_scenario() -> Scenario:
     import httpx2
     import openai
+
+    from llmlog.instrumentors._openai_streams import is_content_for
 
     messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": QUESTION}]
     completion = json.dumps(
@@ -107,8 +115,11 @@ def _openai_scenario() -> Scenario:
             api_key="sk-bench", http_client=httpx2.Client(transport=transport), max_retries=0
         )
 
+    def stream_chunks(client: Any) -> Any:
+        return client.chat.completions.create(model="gpt-4o", messages=messages, stream=True)
+
     def stream_call(client: Any) -> None:
-        for _ in client.chat.completions.create(model="gpt-4o", messages=messages, stream=True):
+        for _ in stream_chunks(client):
             pass
 
     return Scenario(
@@ -121,6 +132,10 @@ def _openai_scenario() -> Scenario:
         stream_answer=lambda request: httpx2.Response(
             200, content=stream_body, headers=sse_headers
         ),
+        stream_chunks=stream_chunks,
+        stream_method="chat.completions.create",
+        stream_operation="chat.completions",
+        stream_is_content=is_content_for("chat.completions"),
     )
 
 
@@ -128,23 +143,48 @@ SCENARIOS: dict[str, Callable[[], Scenario]] = {"openai": _openai_scenario}
 """provider -> scenario factory (the Anthropic row is added next to this one)."""
 
 
-def measure(
-    provider: str, instrumented: bool, kind: str, calls: int, warmup: int
-) -> dict[str, float]:
-    """In this (fresh) process: per-call caller-thread CPU and total process CPU, in µs."""
+class _ListStream:
+    """A stream over chunks already in memory: isolates the proxy's per-chunk cost."""
+
+    def __init__(self, chunks: list[Any]) -> None:
+        self.chunks = chunks
+
+    def __iter__(self) -> Any:
+        return iter(self.chunks)
+
+    def close(self) -> None:
+        pass
+
+
+def measure(provider: str, mode: str, kind: str, calls: int, warmup: int) -> dict[str, float]:
+    """In this (fresh) process: per-call caller-thread CPU and total process CPU, in µs.
+
+    ``mode``: ``bare``; ``llmlog`` (instrumented, writer thread running);
+    ``caller-only`` (instrumented, finished captures kept in a list instead of
+    queued, so no writer runs: the wrapper's own cost without the writer's
+    competition for the GIL and caches).
+    """
     sys.path.insert(0, SRC)
     scenario = SCENARIOS[provider]()
     answer = scenario.plain_answer if kind == "plain" else scenario.stream_answer
     call = scenario.plain_call if kind == "plain" else scenario.stream_call
     client = scenario.make_client(answer)
-    if instrumented:
+    if kind == "proxy":
+        chunks = list(scenario.stream_chunks(client))
+        call = _proxy_call(provider, scenario, chunks, mode)
+    if mode != "bare":
         import llmlog
 
         out = Path(tempfile.mkdtemp()) / "calls.jsonl"
         llmlog.instrument(output=str(out), redact="secrets", service="bench")
+        if mode == "caller-only":
+            from llmlog.instrumentors import _base
+
+            kept: list[Any] = []
+            _base._pipeline = SimpleNamespace(submit=kept.append)  # type: ignore[assignment]
     for _ in range(warmup):
         call(client)
-    if instrumented:
+    if mode != "bare":
         llmlog.flush(30)
     gc.collect()
     per_call = []
@@ -153,7 +193,7 @@ def measure(
         start = time.thread_time_ns()
         call(client)
         per_call.append(time.thread_time_ns() - start)
-    if instrumented:
+    if mode != "bare":
         assert llmlog.flush(60), "writer did not drain"
     process_total = time.process_time_ns() - process_start
     return {
@@ -162,19 +202,49 @@ def measure(
     }
 
 
-def _run_child(
-    provider: str, instrumented: bool, kind: str, calls: int, warmup: int
-) -> dict[str, float]:
-    command = [
-        sys.executable,
-        __file__,
-        "--child",
-        f"{provider},{int(instrumented)},{kind},{calls},{warmup}",
-    ]
-    env = {**os.environ, "PYTHONPATH": SRC}
-    env = {k: v for k, v in env.items() if not k.startswith("LLMLOG_")}
+def _proxy_call(
+    provider: str, scenario: Scenario, chunks: list[Any], mode: str
+) -> Callable[[Any], None]:
+    """Iterate prebuilt chunks bare, or through the stream proxy as ``on_result`` returns it."""
+    if mode == "bare":
+
+        def bare(client: Any) -> None:
+            for _ in _ListStream(chunks):
+                pass
+
+        return bare
+    import importlib
+
+    from llmlog._record import Capture
+    from llmlog.instrumentors._stream import SyncStreamProxy
+
+    instrumentor = importlib.import_module(f"llmlog.instrumentors.{provider}")
+
+    def proxied(client: Any) -> None:
+        cap = Capture(
+            provider=provider,
+            method=scenario.stream_method,
+            operation=scenario.stream_operation,
+            kwargs={},
+            extract=instrumentor.PROVIDER.extract,
+        )
+        for _ in SyncStreamProxy(_ListStream(chunks), cap, scenario.stream_is_content):
+            pass
+
+    return proxied
+
+
+def _run_child(provider: str, mode: str, kind: str, calls: int, warmup: int) -> dict[str, float]:
+    command = [sys.executable, __file__, "--child", f"{provider},{mode},{kind},{calls},{warmup}"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LLMLOG_")}
+    env["PYTHONPATH"] = SRC
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+MODES = ("bare", "llmlog", "caller-only")
+KINDS = ("plain", "stream", "proxy")
+Results = dict[tuple[str, str], list[dict[str, float]]]
 
 
 def main() -> None:
@@ -182,51 +252,63 @@ def main() -> None:
     parser.add_argument("--provider", default="openai", choices=sorted(SCENARIOS))
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--calls", type=int, default=1000, help="non-stream calls per process")
-    parser.add_argument("--streams", type=int, default=60, help="streamed answers per process")
+    parser.add_argument("--streams", type=int, default=40, help="streamed answers per process")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        provider, instrumented, kind, calls, warmup = args.child.split(",")
-        print(json.dumps(measure(provider, instrumented == "1", kind, int(calls), int(warmup))))
+        provider, mode, kind, calls, warmup = args.child.split(",")
+        print(json.dumps(measure(provider, mode, kind, int(calls), int(warmup))))
         return
-    results: dict[tuple[str, bool], list[dict[str, float]]] = {}
+    results: Results = {}
+    counts = {"plain": args.calls, "stream": args.streams, "proxy": args.calls}
     for round_number in range(args.rounds):
-        for kind, calls in (("plain", args.calls), ("stream", args.streams)):
-            order = (False, True) if round_number % 2 == 0 else (True, False)
-            for instrumented in order:
-                result = _run_child(args.provider, instrumented, kind, calls, max(20, calls // 10))
-                results.setdefault((kind, instrumented), []).append(result)
+        for kind in KINDS:
+            # Interleaved, and the order rotates each round so no mode always runs first.
+            order = MODES[round_number % 3 :] + MODES[: round_number % 3]
+            for mode in order:
+                calls = counts[kind]
+                result = _run_child(args.provider, mode, kind, calls, max(10, calls // 10))
+                results.setdefault((kind, mode), []).append(result)
         print(f"round {round_number + 1}/{args.rounds} done", file=sys.stderr)
     report(args.provider, results, args)
 
 
-def report(
-    provider: str, results: dict[tuple[str, bool], list[dict[str, float]]], args: Any
-) -> None:
+def report(provider: str, results: Results, args: Any) -> None:
     """Markdown table: medians over rounds."""
 
-    def median(kind: str, instrumented: bool, key: str) -> float:
-        return statistics.median(r[key] for r in results[(kind, instrumented)])
+    def median(kind: str, mode: str, key: str = "thread_us") -> float:
+        return statistics.median(r[key] for r in results[(kind, mode)])
 
-    import openai  # the SDK version goes into the table
-
+    version = subprocess.run(
+        [sys.executable, "-c", f"import {provider}; print({provider}.__version__)"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    print(f"\n{provider} {version}, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs,")
+    print(f"{args.rounds} rounds; per process {args.calls} calls or {args.streams} streams")
+    print(f"of {STREAM_CHUNKS} chunks; medians over rounds of per-call medians.\n")
     print(
-        f"\n{provider} {openai.__version__}, Python {sys.version.split()[0]}, {args.rounds} rounds,"
-    )
-    print(f"{args.calls} calls / {args.streams} streams of {STREAM_CHUNKS} chunks per process\n")
-    print(
-        "| call | bare caller CPU | + llmlog caller CPU | overhead | ratio | per chunk"
-        " | total CPU added (incl. writer) |"
+        "| call | bare (caller CPU) | llmlog (caller CPU) | overhead | ratio"
+        " | overhead without writer | total CPU added incl. writer |"
     )
     print("|---|---|---|---|---|---|---|")
-    for kind in ("plain", "stream"):
-        bare = median(kind, False, "thread_us")
-        instr = median(kind, True, "thread_us")
-        added_total = median(kind, True, "process_us") - median(kind, False, "process_us")
-        per_chunk = f"{(instr - bare) / STREAM_CHUNKS:.3f} µs" if kind == "stream" else "—"
+    names = {
+        "plain": "non-stream chat call",
+        "stream": f"streamed chat answer ({STREAM_CHUNKS} chunks)",
+        "proxy": f"proxy alone over {STREAM_CHUNKS} prebuilt chunks",
+    }
+    for kind in KINDS:
+        bare, instrumented = median(kind, "bare"), median(kind, "llmlog")
+        caller_only = median(kind, "caller-only") - bare
+        total = median(kind, "llmlog", "process_us") - median(kind, "bare", "process_us")
+        per = STREAM_CHUNKS if kind != "plain" else 1
+        unit = " per chunk" if per > 1 else ""
         print(
-            f"| {kind} | {bare:.1f} µs | {instr:.1f} µs | {instr - bare:+.1f} µs | "
-            f"{instr / bare:.3f} | {per_chunk} | {added_total:+.1f} µs |"
+            f"| {names[kind]} | {bare:.1f} µs | {instrumented:.1f} µs"
+            f" | {instrumented - bare:+.1f} µs ({(instrumented - bare) / per:+.3f} µs{unit})"
+            f" | {instrumented / bare:.3f} | {caller_only / per:+.3f} µs{unit}"
+            f" | {total:+.1f} µs |"
         )
 
 
