@@ -4,6 +4,7 @@
 # llmlog is a transparency bug in llmlog, whatever the test looks like.
 #
 #   bash benchmarks/run_sdk_suite_openai.sh [WORKDIR] [extra pytest args...]
+#   SUITE_TESTS="tests/lib tests/test_client.py" bash benchmarks/run_sdk_suite_openai.sh ...
 #
 # WORKDIR (default: a new temporary directory) gets a throwaway virtualenv with the SDK at
 # the version installed in the project's environment, its test dependencies, and llmlog's
@@ -51,7 +52,8 @@ run() {  # run NAME [pytest args...] -> results/NAME.txt (one "nodeid outcome" p
   local name="$1"
   shift
   mkdir -p results
-  (cd "openai-$version" && "$work/venv/bin/python" -m pytest tests -q -p no:cacheprovider \
+  # shellcheck disable=SC2086  # SUITE_TESTS is a list of paths
+  (cd "openai-$version" && "$work/venv/bin/python" -m pytest ${SUITE_TESTS:-tests} -q -p no:cacheprovider \
       --ignore=tests/api_resources -n 2 -o addopts="" -rA --timeout=120 "$@" \
       >"$work/results/$name.log" 2>&1) || true
   grep -E '^(PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS) ' "results/$name.log" \
@@ -64,7 +66,7 @@ SUITE_LLMLOG_OUTPUT="$work/records-{pid}.jsonl" PYTHONPATH="$repo/src:$work/plug
 
 passed_bare="$(awk '$2 == "PASSED"' results/bare.txt | cut -d' ' -f1 | sort)"
 passed_llmlog="$(awk '$2 == "PASSED"' results/llmlog.txt | cut -d' ' -f1 | sort)"
-echo "openai $version test suite (without tests/api_resources):"
+echo "openai $version test suite: ${SUITE_TESTS:-tests} (without tests/api_resources):"
 echo "  bare:   $(grep -c ' PASSED' results/bare.txt) passed, $(grep -c -E ' (FAILED|ERROR)' results/bare.txt) failed/errors"
 echo "  llmlog: $(grep -c ' PASSED' results/llmlog.txt) passed, $(grep -c -E ' (FAILED|ERROR)' results/llmlog.txt) failed/errors"
 echo "  records written by llmlog: $(cat "$work"/records-*.jsonl 2>/dev/null | wc -l)"
