@@ -32,7 +32,7 @@ class TestTail:
         assert len(lines) == 4
         for line, record in zip(lines, records, strict=True):
             assert record["id"][:12] in line
-        assert "gpt-4o-2025" in lines[0] and " ok " in lines[0]
+        assert "  gpt-4o  ok  " in lines[0] and PROMPTS[0] in lines[0]
         assert "error:500" in lines[3]
 
     def test_limit_keeps_the_most_recent(
