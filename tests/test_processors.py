@@ -27,6 +27,13 @@ class TestRender:
         assert out["params"]["x"].startswith("<object object")
         assert out["params"]["b"] == {"type": "bytes", "bytes": 2}
 
+    def test_lone_surrogates_are_replaced_not_fatal(self) -> None:
+        """Invalid Unicode from a broken decode becomes U+FFFD; the record survives."""
+        out = json.loads(
+            render(None, "info", call(messages=[{"role": "user", "content": "a\ud800b"}]))
+        )
+        assert out["messages"][0]["content"] == "a\ufffdb"
+
 
 class TestPromptHash:
     def test_same_prompt_same_hash(self) -> None:

@@ -21,8 +21,6 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import structlog
-
 from llmlog import _guard
 from llmlog._config import Settings
 from llmlog._record import (
@@ -297,6 +295,8 @@ class Pipeline:
     def _emit(self, event: str, fields: dict[str, Any]) -> None:
         try:
             if self._logger is None:
+                import structlog  # here, on the writer thread: it costs ~0.3 s to import
+
                 self._logger = structlog.wrap_logger(
                     _SinkLogger(self._sinks),
                     processors=build_processors(self.settings),

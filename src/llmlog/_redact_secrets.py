@@ -49,8 +49,10 @@ _ASSIGNED_VALUE: Final = (
     r"|(?P<bare>(?=[^\s\"'`,;()\[\]{}<>]*\d)[^\s\"'`,;()\[\]{}<>]{6,}))"
 )
 
-# (entity, regex, name of the group that holds the secret or None for the whole match)
-_SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None], ...]] = (
+# (entity, regex, name of the group that holds the secret or None for the whole match,
+#  hints): a rule runs only if one of its hints occurs in the lower-cased text. Substring
+# tests cost next to nothing, so ordinary prose never reaches the slower regexes.
+_SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, tuple[str, ...]], ...]] = (
     (
         PRIVATE_KEY,
         re.compile(
@@ -58,9 +60,34 @@ _SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None], ...]] = (
             r"[\s\S]*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
         ),
         None,
+        ("private key",),
     ),
-    (API_KEY, re.compile(r"(?<![\w\-])(?:" + "|".join(_VENDOR_KEYS) + r")(?![\w\-])"), None),
-    (JWT, re.compile(r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"), None),
+    (
+        API_KEY,
+        re.compile(r"(?<![\w\-])(?:" + "|".join(_VENDOR_KEYS) + r")(?![\w\-])"),
+        None,
+        (
+            "sk-",
+            "akia",
+            "asia",
+            "abia",
+            "acca",
+            "gh",
+            "github_pat_",
+            "xox",
+            "aiza",
+            "sk_",
+            "rk_",
+            "glpat-",
+            "hf_",
+        ),
+    ),
+    (
+        JWT,
+        re.compile(r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"),
+        None,
+        ("eyj",),
+    ),
     (
         BEARER_TOKEN,
         re.compile(
@@ -68,6 +95,7 @@ _SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None], ...]] = (
             r"(?P<v>(?=[A-Za-z0-9._~+/\-]*\d)[A-Za-z0-9._~+/\-]{16,}=*)"
         ),
         "v",
+        ("bearer", "basic", "authorization"),
     ),
     (
         SECRET,
@@ -75,12 +103,14 @@ _SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None], ...]] = (
             rf"(?i)(?<![A-Za-z0-9])(?:{_SECRET_NAMES})(?![A-Za-z0-9])[\"']?\s*[:=]\s*{_ASSIGNED_VALUE}"
         ),
         "",
+        ("pass", "pwd", "secret", "key", "token"),
     ),
-    (SECRET, re.compile(r"(?i)\b[a-z][a-z0-9+.\-]*://[^\s/:@]+:(?P<v>[^\s/@]+)@"), "v"),
+    (SECRET, re.compile(r"(?i)\b[a-z][a-z0-9+.\-]*://[^\s/:@]+:(?P<v>[^\s/@]+)@"), "v", ("@",)),
     (
         API_KEY,
         re.compile(r"https://hooks\.slack\.com/services/(?P<v>T[A-Z0-9]+/B[A-Z0-9]+/[A-Za-z0-9]+)"),
         "v",
+        ("hooks.slack.com",),
     ),
 )
 
@@ -88,7 +118,10 @@ _SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None], ...]] = (
 def find_secrets(text: str) -> list[Span]:
     """Spans of API keys, tokens, private keys and assigned passwords in ``text``."""
     spans: list[Span] = []
-    for entity, pattern, group in _SECRET_RULES:
+    lowered = text.lower()
+    for entity, pattern, group, hints in _SECRET_RULES:
+        if not any(hint in lowered for hint in hints):
+            continue
         for match in pattern.finditer(text):
             if group is None:
                 spans.append((match.start(), match.end(), entity))

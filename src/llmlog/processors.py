@@ -39,9 +39,23 @@ def to_jsonable(value: Any) -> Any:
 
 def render(_logger: Any, _method: str, event_dict: dict[str, Any]) -> bytes:
     """Final processor: one JSON object on one line (newlines inside are escaped)."""
-    return orjson.dumps(
-        event_dict, default=to_jsonable, option=_JSON_OPTIONS | orjson.OPT_APPEND_NEWLINE
-    )
+    options = _JSON_OPTIONS | orjson.OPT_APPEND_NEWLINE
+    try:
+        return orjson.dumps(event_dict, default=to_jsonable, option=options)
+    except orjson.JSONEncodeError:
+        # Text that is not valid Unicode (a lone surrogate from a broken decode):
+        # replace the bad code points rather than lose the record.
+        return orjson.dumps(_valid_unicode(event_dict), default=to_jsonable, option=options)
+
+
+def _valid_unicode(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, Mapping):
+        return {_valid_unicode(k): _valid_unicode(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_valid_unicode(v) for v in value]
+    return value
 
 
 class PromptHash:
