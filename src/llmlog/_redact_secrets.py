@@ -115,12 +115,21 @@ _SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, tuple[str, ..
 )
 
 
+def _mentions(lowered: str, hints: tuple[str, ...]) -> bool:
+    # Plain `in` is a C memchr scan; a regex alternation of the hints is 10x slower,
+    # and a generator passed to any() costs more than the scans themselves.
+    for hint in hints:  # noqa: SIM110
+        if hint in lowered:
+            return True
+    return False
+
+
 def find_secrets(text: str) -> list[Span]:
     """Spans of API keys, tokens, private keys and assigned passwords in ``text``."""
     spans: list[Span] = []
     lowered = text.lower()
     for entity, pattern, group, hints in _SECRET_RULES:
-        if not any(hint in lowered for hint in hints):
+        if not _mentions(lowered, hints):
             continue
         for match in pattern.finditer(text):
             if group is None:
