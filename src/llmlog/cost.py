@@ -71,6 +71,7 @@ class _Table:
         self._rates: dict[int, tuple[Any, _Rates | None]] = {}
 
     def is_current(self) -> bool:
+        """False once genai-prices switched to another snapshot (e.g. an update)."""
         return self._snapshot_module.get_snapshot() is self.snapshot
 
     def model(self, provider: str | None, model_ref: str) -> tuple[Any, Any] | None:

@@ -55,9 +55,11 @@ class GroupStats:
 
     @property
     def error_rate(self) -> float:
+        """Share of calls with status ``error`` (0 when there are no calls)."""
         return self.errors / self.calls if self.calls else 0.0
 
     def as_json(self) -> dict[str, Any]:
+        """The group as ``stats --json`` prints it (rounded for reading)."""
         return {
             "key": self.key,
             "calls": self.calls,
@@ -169,6 +171,7 @@ class _Accumulator:
         self.cost_parts: list[float] = []
 
     def add(self, record: dict[str, Any]) -> None:
+        """Count one call record into the group."""
         stats = self.stats
         stats.calls += 1
         if record.get("status") == "error":
@@ -189,6 +192,7 @@ class _Accumulator:
             stats.unpriced += 1
 
     def finish(self) -> GroupStats:
+        """The group's statistics, percentiles computed."""
         stats = self.stats
         stats.latency_ms = _quantiles(self.latencies)
         stats.ttft_ms = _quantiles(self.ttfts)
@@ -219,6 +223,7 @@ def _quantiles(values: array[float]) -> list[float | None]:
 
 
 def python_key(record: dict[str, Any], by: str | None) -> str | None:
+    """The group a record falls in for ``--by`` (None: no grouping, or no value)."""
     if by is None:
         return None
     if by == "template":

@@ -41,6 +41,7 @@ _STATS_COLUMNS = {
 
 
 def available() -> bool:
+    """Whether the optional DuckDB extra is installed (without importing it twice)."""
     try:
         import duckdb  # noqa: F401
     except ImportError:

@@ -57,6 +57,7 @@ def parse_time(text: str, now: datetime | None = None) -> str:
 
 
 def add_filter_args(parser: argparse.ArgumentParser, *, limit: bool = True) -> None:
+    """Add the shared filter options to a subcommand (``--limit`` where it means something)."""
     group = parser.add_argument_group("filters")
     group.add_argument("--model", help="model or response model (glob: 'gpt-4o*')")
     group.add_argument("--provider", help="openai, anthropic, ...")
@@ -86,6 +87,7 @@ def _positive_int(text: str) -> int:
 
 
 def template_name(record: dict[str, Any]) -> str | None:
+    """The prompt template's name, whether logged as an object or a plain string."""
     template = record.get("template")
     if isinstance(template, dict):
         name = template.get("name")
@@ -117,6 +119,7 @@ class Filters:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Filters:
+        """Parse the filter options of a command line; bad values raise :class:`CliError`."""
         min_latency = getattr(args, "min_latency", None)
         return cls(
             model=args.model,

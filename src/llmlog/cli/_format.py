@@ -42,6 +42,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: frozense
 
 
 def duration_ms(value: float | None) -> str:
+    """``850ms``, ``2.31s``, ``12.5s``; ``-`` when unknown."""
     if value is None:
         return "-"
     if value >= 10_000:
@@ -52,6 +53,7 @@ def duration_ms(value: float | None) -> str:
 
 
 def tokens(value: int) -> str:
+    """``950``, ``12.3k``, ``45.6M``."""
     if value >= 10_000_000:
         return f"{value / 1_000_000:.1f}M"
     if value >= 10_000:
@@ -60,6 +62,7 @@ def tokens(value: int) -> str:
 
 
 def cost(value: float | None, unpriced: int = 0) -> str:
+    """Dollars with enough digits for tiny calls; ``*``: the total leaves out unpriced calls."""
     if value is None:
         return "-" if unpriced else "$0"
     if value >= 1:
@@ -101,6 +104,7 @@ def prompt_text(record: dict[str, Any]) -> str:
 
 
 def output_text(record: dict[str, Any]) -> str:
+    """What the model answered: its text, else its tool calls, else its refusal."""
     output = record.get("output")
     if not isinstance(output, dict):
         return ""

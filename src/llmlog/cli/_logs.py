@@ -162,6 +162,7 @@ def iter_records(files: list[Path], needle: bytes | None = None) -> Iterator[dic
 
 
 def report_bad_lines(path: Path, bad: list[int]) -> None:
+    """One warning for all the lines of ``path`` that did not parse."""
     if not bad:
         return
     if not bad[0]:  # lines read without numbering (following a growing file)

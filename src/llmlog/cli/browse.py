@@ -25,6 +25,7 @@ TAIL_DEFAULT = 10
 
 
 def register(commands: Subcommands, parents: list[argparse.ArgumentParser]) -> None:
+    """Add ``tail``, ``show`` and ``search``."""
     tail = commands.add_parser(
         "tail", parents=parents, help="one line per call, the most recent last"
     )
@@ -50,6 +51,7 @@ def _print(line: str) -> None:
 
 
 def run_tail(args: argparse.Namespace) -> int:
+    """The most recent calls, one line each; with ``-f``, new ones as they are written."""
     location = locate(args.log)
     filters = Filters.from_args(args)
     files = location.files() if args.follow else location.existing_files()
@@ -137,6 +139,7 @@ def _parse_all(path: Path | None, lines: list[bytes]) -> Iterator[dict[str, Any]
 
 
 def run_show(args: argparse.Namespace) -> int:
+    """One record, found by id prefix, laid out for reading (or as JSON)."""
     record = find_record(locate(args.log).existing_files(), args.id)
     if args.json:
         _print(orjson.dumps(record, option=orjson.OPT_INDENT_2).decode())
@@ -170,6 +173,7 @@ def text_matcher(text: str) -> Callable[[dict[str, Any]], bool]:
 
 
 def run_search(args: argparse.Namespace) -> int:
+    """Calls whose prompt or output contains the text; exit 1 when none do."""
     if not args.text.strip():
         raise CliError("give some text to search for")
     files = locate(args.log).existing_files()

@@ -41,6 +41,7 @@ _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'"})
 
 
 def register(commands: Subcommands, parents: list[argparse.ArgumentParser]) -> None:
+    """Add ``check``."""
     parser = commands.add_parser(
         "check",
         parents=parents,
@@ -119,6 +120,7 @@ def _scan_texts(files: list[Path], filters: Filters, hedges: bool, pii: bool) ->
 
 
 def run(args: argparse.Namespace) -> int:
+    """Compare the window against each threshold given; exit 1 on any breach."""
     max_p95 = parse_duration_s(args.max_p95_latency) * 1000 if args.max_p95_latency else None
     wanted = (args.max_error_rate, max_p95, args.max_cost_per_day, args.max_uncertain_rate)
     if all(value is None for value in wanted) and not args.pii:

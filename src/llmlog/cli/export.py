@@ -34,6 +34,7 @@ FLAT_COLUMNS = (
 
 
 def register(commands: Subcommands, parents: list[argparse.ArgumentParser]) -> None:
+    """Add ``export``."""
     parser = commands.add_parser(
         "export",
         parents=parents,
@@ -106,6 +107,7 @@ def _opened(path: str | None, binary: bool) -> Iterator[IO[Any]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Write the selected calls in the chosen format; the count goes to stderr."""
     files = locate(args.log).existing_files()
     records = select(files, Filters.from_args(args))
     if args.format == "parquet":

@@ -12,6 +12,7 @@ __all__ = ["register"]
 
 
 def register(commands: Subcommands, parents: list[argparse.ArgumentParser]) -> None:
+    """Add ``path``."""
     parser = commands.add_parser("path", parents=parents, help="print where the logs are")
     parser.add_argument(
         "--files", action="store_true", help="list every log file (rotated ones too)"
@@ -20,6 +21,7 @@ def register(commands: Subcommands, parents: list[argparse.ArgumentParser]) -> N
 
 
 def run(args: argparse.Namespace) -> int:
+    """Print the log location (``--files``: every file, with its size)."""
     location = locate(args.log)
     if not args.files:
         sys.stdout.write(f"{location.path.resolve()}\n")

@@ -30,6 +30,7 @@ _KEY_VARIABLES = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
 
 
 def register(commands: Subcommands, parents: list[argparse.ArgumentParser]) -> None:
+    """Add ``replay``."""
     parser = commands.add_parser(
         "replay",
         parents=parents,
@@ -114,6 +115,7 @@ def _is_replay_of(record: dict[str, Any], original_id: str) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Re-send one logged request, log it as a replay, print both answers."""
     location = locate(args.log)
     original = find_record(location.existing_files(), args.id)
     original_id = str(original.get("id"))

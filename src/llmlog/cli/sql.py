@@ -17,6 +17,7 @@ __all__ = ["register"]
 
 
 def register(commands: Subcommands, parents: list[argparse.ArgumentParser]) -> None:
+    """Add ``sql``."""
     parser = commands.add_parser(
         "sql",
         parents=parents,
@@ -32,6 +33,7 @@ def register(commands: Subcommands, parents: list[argparse.ArgumentParser]) -> N
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run the query over the view ``calls`` and print the rows."""
     con = _duck.connect()
     files = locate(args.log).existing_files()
     import duckdb

@@ -16,6 +16,7 @@ __all__ = ["register"]
 
 
 def register(commands: Subcommands, parents: list[argparse.ArgumentParser]) -> None:
+    """Add ``stats``."""
     parser = commands.add_parser(
         "stats",
         parents=parents,
@@ -36,6 +37,7 @@ def register(commands: Subcommands, parents: list[argparse.ArgumentParser]) -> N
 
 
 def run(args: argparse.Namespace) -> int:
+    """Print the statistics as a table, or as JSON with ``--json``."""
     files = locate(args.log).existing_files()
     groups = aggregate(files, Filters.from_args(args), args.by, engine=args.engine)
     if args.json:
@@ -52,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def render(groups: list[GroupStats], by: str | None) -> str:
+    """The groups as a text table, one row each."""
     headers = [
         by or "all",
         "calls",
