@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +17,7 @@ from llmlog.cost import add_cost
 from llmlog.testing import capture_records
 
 TS = "2026-03-01T12:00:00.000000Z"
+LATER = "2026-11-01T12:00:00.000000Z"
 
 
 def record(
@@ -44,8 +46,6 @@ def record(
 
 
 def genai(model: str, provider: str, **usage: int) -> float:
-    from datetime import datetime
-
     when = datetime.fromisoformat(TS)
     result = calc_price(Usage(**usage), model, provider_id=provider, genai_request_timestamp=when)
     return float(Decimal(result.total_price))
@@ -122,6 +122,40 @@ class TestPricing:
             None, "", record("gpt-4o", response_model="my-proxy-build-7", input_tokens=10)
         )
         assert out["price_source"].endswith("openai:gpt-4o")
+
+    @pytest.mark.parametrize("tier", ["flex", "priority"])
+    def test_an_openai_service_tier_asked_for_is_priced_at_that_tier(self, tier: str) -> None:
+        """service_tier=flex costs less and priority more, as genai-prices lists them."""
+        rec = record("gpt-5", input_tokens=10_000, output_tokens=2_000, cached_input_tokens=4_000)
+        rec["ts"] = LATER  # genai-prices lists tier prices from 2026-10-12 on
+        standard = add_cost(None, "", dict(rec))
+        tiered = add_cost(None, "", {**rec, "params": {"service_tier": tier}})
+        expected = calc_price(
+            Usage(input_tokens=10_000, output_tokens=2_000, cache_read_tokens=4_000),
+            "gpt-5",
+            provider_id="openai",
+            genai_request_timestamp=datetime.fromisoformat(LATER),
+            price_context={"service_tier": tier},
+        ).total_price
+        assert tiered["cost_usd"] == pytest.approx(float(expected))
+        assert (tiered["cost_usd"] < standard["cost_usd"]) is (tier == "flex")
+        assert tiered["price_source"].endswith(f"openai:gpt-5 ({tier} tier)")
+
+    def test_a_tier_is_priced_as_listed_on_the_day_of_the_call(self) -> None:
+        """Before genai-prices lists a tier price, the same request costs the standard price."""
+        rec = record("gpt-5", input_tokens=10_000, output_tokens=2_000)
+        flex_now = add_cost(None, "", {**rec, "ts": LATER, "params": {"service_tier": "flex"}})
+        flex_before = add_cost(None, "", {**rec, "params": {"service_tier": "flex"}})
+        assert flex_before["cost_usd"] == add_cost(None, "", dict(rec))["cost_usd"]
+        assert flex_now["cost_usd"] < flex_before["cost_usd"]
+
+    def test_auto_and_unknown_tiers_are_the_standard_price(self) -> None:
+        """service_tier=auto, or one genai-prices does not list, changes nothing."""
+        rec = record("gpt-4o", input_tokens=100, output_tokens=10)
+        standard = add_cost(None, "", dict(rec))
+        for tier in ("auto", "scale"):
+            out = add_cost(None, "", {**rec, "params": {"service_tier": tier}})
+            assert out == {**standard, "params": {"service_tier": tier}}
 
     def test_volume_tiered_prices_follow_genai_prices(self) -> None:
         """Above a long-context threshold every token costs the tier price, as billed."""

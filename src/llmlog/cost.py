@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import MutableMapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Final, NamedTuple
 
@@ -50,6 +50,15 @@ class _Rates(NamedTuple):
     max_input: int | None
 
 
+class _Priced(NamedTuple):
+    """What a call is priced with: genai's ModelPrice, its rates (None: not linear),
+    and the service tier when a tier-specific price applies."""
+
+    model_price: Any
+    rates: _Rates | None
+    tier: str | None
+
+
 class _Unpriced(Exception):
     """The call cannot be priced for an ordinary reason (not an llmlog bug)."""
 
@@ -67,8 +76,9 @@ class _Table:
         if self.snapshot.from_auto_update:
             self.version += f" (updated {self.snapshot.timestamp:%Y-%m-%dT%H:%M})"
         self._models: dict[tuple[str | None, str], tuple[Any, Any] | None] = {}
-        # id(ModelPrice) -> (the ModelPrice, kept alive; its rates or None if not linear)
-        self._rates: dict[int, tuple[Any, _Rates | None]] = {}
+        # (id(standard ModelPrice), service tier, day) -> (that ModelPrice, kept alive
+        # so the id stays its own; what to price with)
+        self._prices: dict[tuple[int, str | None, date | None], tuple[Any, _Priced]] = {}
 
     def is_current(self) -> bool:
         """False once genai-prices switched to another snapshot (e.g. an update)."""
@@ -93,12 +103,20 @@ class _Table:
             return found
         return None
 
-    def rates(self, model_price: Any) -> _Rates | None:
-        """Per-token USD rates for each of ``_KEYS``, or None if pricing is not linear."""
-        cached = self._rates.get(id(model_price))
-        if cached is None or cached[0] is not model_price:
-            cached = (model_price, _linear_rates(model_price))
-            self._rates[id(model_price)] = cached
+    def prices(self, model_info: Any, when: datetime, tier: str | None) -> _Priced:
+        """The genai ModelPrice in force at ``when`` for ``tier``, and its per-token rates."""
+        standard = model_info.get_prices(when)
+        # Tier prices start on a date (genai-prices tracks them from then on).
+        key = (id(standard), tier, when.date() if tier is not None else None)
+        cached = self._prices.get(key)
+        if cached is None or cached[0] is not standard:
+            priced = _Priced(standard, None, None)
+            if tier is not None:
+                variant = model_info.get_prices(when, {"service_tier": tier})
+                if vars(variant) != vars(standard):
+                    priced = _Priced(variant, None, tier)
+            priced = priced._replace(rates=_linear_rates(priced.model_price))
+            cached = self._prices[key] = (standard, priced)
         return cached[1]
 
 
@@ -225,16 +243,30 @@ def price(record: MutableMapping[str, Any]) -> tuple[float | None, str]:
         shown = next((n for n in names if isinstance(n, str) and n), None)
         return None, f"unpriced: model {shown!r} is not in {table.version}"
     genai_provider, model_info = found
-    model_price = model_info.get_prices(_when(record.get("ts")))
-    rates = table.rates(model_price)
+    priced = table.prices(model_info, _when(record.get("ts")), _service_tier(record))
+    rates = priced.rates
     if rates is not None and (rates.max_input is None or counts[0] <= rates.max_input):
         cost = math.fsum(rate * n for rate, n in zip(rates.per_token, counts, strict=True))
     else:
         try:
-            cost = float(_exact_price(model_price, counts))
+            cost = float(_exact_price(priced.model_price, counts))
         except (ValueError, ArithmeticError) as exc:
             return None, f"unpriced: {table.version} could not price this usage ({exc})"
-    return round(cost, 12), f"{table.version} {genai_provider.id}:{model_info.id}"
+    source = f"{table.version} {genai_provider.id}:{model_info.id}"
+    if priced.tier is not None:
+        source += f" ({priced.tier} tier)"
+    return round(cost, 12), source
+
+
+def _service_tier(record: MutableMapping[str, Any]) -> str | None:
+    """The OpenAI service tier the app asked for (``flex``, ``priority``), which changes the price.
+
+    The request's value is used because the record does not carry the tier
+    the response reports; ``auto`` and ``default`` are the standard price.
+    """
+    params = record.get("params")
+    tier = params.get("service_tier") if isinstance(params, dict) else None
+    return tier if isinstance(tier, str) and tier not in ("auto", "default") else None
 
 
 def add_cost(logger: Any, method_name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
