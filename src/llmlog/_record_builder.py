@@ -1,0 +1,111 @@
+"""The first processor: a finished :class:`~llmlog._record.Capture` becomes a record.
+
+Generic fields (ids, times, status, error, context, process) are filled here,
+the same for every provider; the provider's own ``extract`` supplies the rest.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from typing import Any
+
+from llmlog import _guard
+from llmlog._config import Settings
+from llmlog._record import (
+    EVENT_CALL,
+    FIELDS,
+    SCHEMA_VERSION,
+    STATUS_CANCELLED,
+    STATUS_ERROR,
+    Capture,
+    iso_utc,
+    new_id,
+)
+from llmlog._version import __version__
+
+
+def _error_fields(exc: BaseException) -> dict[str, Any]:
+    status_code = getattr(exc, "status_code", None)
+    message = getattr(exc, "message", None)
+    return {
+        "type": type(exc).__name__,
+        "message": message if isinstance(message, str) else str(exc),
+        "status_code": status_code if isinstance(status_code, int) else None,
+        "body": getattr(exc, "body", None),
+    }
+
+
+def _status(cap: Capture) -> str:
+    if cap.error is not None and cap.status not in (STATUS_CANCELLED,):
+        cancelled = isinstance(cap.error, KeyboardInterrupt | GeneratorExit) or (
+            type(cap.error).__name__ == "CancelledError"
+        )
+        return STATUS_CANCELLED if cancelled else STATUS_ERROR
+    return cap.status
+
+
+class CaptureToRecord:
+    """First processor: a Capture becomes a schema-1 record, fields in order."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.service = settings.service or _program_name()
+        self.host = socket.gethostname()
+        self._sdk_versions: dict[str, str | None] = {}
+
+    def __call__(self, _logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+        cap = event_dict.pop("_capture", None)
+        if cap is None:
+            return event_dict
+        fields: dict[str, Any] = {}
+        try:
+            fields = cap.extract(cap)
+        except Exception as exc:
+            _guard.report_internal_error(exc, f"{cap.provider} extraction")
+        context = cap.context or {}
+        record: dict[str, Any] = dict.fromkeys(FIELDS)
+        record.update(
+            event=EVENT_CALL,
+            schema=SCHEMA_VERSION,
+            id=new_id(cap.start_ns),
+            ts=iso_utc(cap.start_ns),
+            provider=cap.provider,
+            operation=cap.operation,
+            method=cap.method,
+            latency_ms=cap.latency_ms,
+            ttft_ms=cap.ttft_ms,
+            stream=cap.stream,
+            status=_status(cap),
+            error=_error_fields(cap.error) if cap.error is not None else None,
+            session_id=context.get("session_id"),
+            user_id=context.get("user_id"),
+            template=context.get("template"),
+            tags=context.get("tags"),
+            redactions={},
+            process=self._process(cap.provider),
+        )
+        if cap.trace_ids is not None:
+            record["trace_id"], record["span_id"] = cap.trace_ids
+        for key, value in fields.items():
+            if key in record and key not in ("event", "schema", "id", "ts", "process"):
+                record[key] = value
+        return record
+
+    def _process(self, provider: str) -> dict[str, Any]:
+        if provider not in self._sdk_versions:
+            module = sys.modules.get(provider)
+            self._sdk_versions[provider] = getattr(module, "__version__", None)
+        return {
+            "service": self.service,
+            "pid": os.getpid(),
+            "host": self.host,
+            "sdk": {"name": provider, "version": self._sdk_versions[provider]},
+            "llmlog": __version__,
+        }
+
+
+def _program_name() -> str:
+    argv0 = sys.argv[0] if sys.argv and sys.argv[0] else "python"
+    name = os.path.basename(argv0)
+    return name[:-3] if name.endswith(".py") else name or "python"
