@@ -176,6 +176,31 @@ class TestFilesAndDamage:
         err = capsys.readouterr().err
         assert "DuckDB could not read the log" in err and "--engine python" in err
 
+    @pytest.mark.parametrize("engine", ENGINES)
+    def test_calls_the_writer_dropped_are_reported_not_counted(
+        self, tmp_path: Path, engine: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """llmlog.dropped notices in the window add up to one warning; they are not calls."""
+
+        def dropped(day: int, count: int) -> dict[str, Any]:
+            ts = f"2026-01-{day:02d}T00:00:00.000000Z"
+            return {
+                "event": "llmlog.dropped",
+                "schema": 1,
+                "id": f"D{day}",
+                "ts": ts,
+                "count": count,
+            }
+
+        log = write_jsonl(
+            tmp_path / "l.jsonl", [schema_record(1), dropped(2, 5), dropped(3, 2), dropped(9, 40)]
+        )
+        argv = ["stats", "--json", "--log", str(log), "--engine", engine, "--until", "2026-01-05"]
+        assert main(argv) == 0
+        captured = capsys.readouterr()
+        assert orjson.loads(captured.out)["groups"][0]["calls"] == 1
+        assert "7 calls in this window were not logged" in captured.err
+
     def test_an_unknown_grouping_is_a_clear_error(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:

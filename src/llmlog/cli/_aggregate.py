@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from llmlog._record import EVENT_CALL, EVENT_DROPPED
 from llmlog.cli import _duck
 from llmlog.cli._filters import Filters, template_name
-from llmlog.cli._logs import CliError, warn
-from llmlog.cli._select import call_records
+from llmlog.cli._logs import CliError, iter_records, warn
 
 __all__ = ["GROUP_KEYS", "GroupStats", "aggregate"]
 
@@ -104,10 +104,11 @@ def aggregate(
 def _with_duckdb(files: list[Path], filters: Filters, by: str | None) -> list[GroupStats]:
     con = _duck.connect()
     where, params = filters.sql_where()
+    window, window_params = filters.window().sql_where()
     key = f"CAST({GROUP_KEYS[by]} AS VARCHAR)" if by else "NULL"
     quantiles = "[" + ", ".join(str(q) for q in QUANTILES) + "]"
     query = f"""
-        SELECT broken_file,
+        SELECT other,
                {key} AS key,
                count(*) AS calls,
                count(*) FILTER (WHERE status = 'error') AS errors,
@@ -117,25 +118,31 @@ def _with_duckdb(files: list[Path], filters: Filters, by: str | None) -> list[Gr
                coalesce(sum(usage.output_tokens), 0),
                coalesce(sum(usage.cached_input_tokens), 0),
                sum(cost_usd),
-               count(*) FILTER (WHERE cost_usd IS NULL)
+               count(*) FILTER (WHERE cost_usd IS NULL),
+               coalesce(sum("count"), 0)
         FROM {_duck.stats_source(files)}
-        WHERE broken_file IS NOT NULL OR ({where})
+        WHERE other LIKE 'broken:%'
+           OR (other = 'dropped' AND {window})
+           OR (other IS NULL AND {where})
         GROUP BY ALL
     """
     import duckdb
 
     try:
-        rows = con.execute(query, params).fetchall()
+        rows = con.execute(query, window_params + params).fetchall()
     except duckdb.Error as exc:
         raise _DuckDBFailed((str(exc).strip().splitlines() or [type(exc).__name__])[0]) from None
     finally:
         con.close()
     result = []
-    for broken_file, *row in rows:
-        if broken_file is not None:
+    for other, *row in rows:
+        if other == "dropped":
+            _warn_dropped(row[-1])
+            continue
+        if other is not None:
             lines = f"{row[1]} line{'s' if row[1] > 1 else ''}"
             warn(
-                f"{broken_file}: skipped {lines} (not a complete JSON record, "
+                f"{other.removeprefix('broken:')}: skipped {lines} (not a complete JSON record, "
                 f"or larger than {_duck.MAX_OBJECT_BYTES // 2**20} MB)"
             )
             continue
@@ -157,6 +164,11 @@ def _with_duckdb(files: list[Path], filters: Filters, by: str | None) -> list[Gr
     if by is None and not result:
         return [GroupStats(key=None)]
     return result
+
+
+def _warn_dropped(count: int) -> None:
+    if count:
+        warn(f"{count} calls in this window were not logged (llmlog's queue was full)")
 
 
 class _Accumulator:
@@ -239,10 +251,18 @@ def _with_python(files: list[Path], filters: Filters, by: str | None) -> list[Gr
     groups: dict[str | None, _Accumulator] = {}
     if by is None:
         groups[None] = _Accumulator(None)
-    for record in call_records(files, filters):
+    keep, in_window = filters.predicate(), filters.window().predicate()
+    dropped = 0
+    for record in iter_records(files):
+        event = record.get("event")
+        if event == EVENT_DROPPED and in_window(record):
+            dropped += _whole(record.get("count"))
+        if event != EVENT_CALL or not keep(record):
+            continue
         key = python_key(record, by)
         accumulator = groups.get(key)
         if accumulator is None:
             accumulator = groups[key] = _Accumulator(key)
         accumulator.add(record)
+    _warn_dropped(dropped)
     return [accumulator.finish() for accumulator in groups.values()]

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from llmlog._record import EVENT_CALL, EVENT_DROPPED
 from llmlog.cli._logs import CliError
 
 __all__ = ["available", "connect", "create_calls_view", "stats_source"]
@@ -37,6 +38,7 @@ _STATS_COLUMNS = {
     "session_id": "VARCHAR",
     "user_id": "VARCHAR",
     "template": "JSON",
+    "count": "BIGINT",  # of an llmlog.dropped event: calls the writer had to drop
 }
 
 
@@ -69,20 +71,22 @@ def _quote(text: str) -> str:
 
 
 def stats_source(files: list[Path]) -> str:
-    """A SQL subquery yielding one typed row per line, with ``template_name``.
+    """A SQL subquery yielding one typed row per line, with ``template_name`` and ``other``.
 
-    A line that is not a JSON object (a writer that crashed mid-line) comes
-    out as a row whose ``event`` is NULL and whose ``broken_file`` names its
-    file, so the caller can skip it and say so; other events are left out.
+    ``other`` is NULL for a call record, ``'dropped'`` for a notice of calls
+    the writer dropped, and ``'broken:<file>'`` for a line that is not a JSON
+    object (a writer that crashed mid-line), so the caller can count those
+    apart and say so. Other events are left out.
     """
     columns = "{" + ", ".join(f"{_quote(k)}: {_quote(v)}" for k, v in _STATS_COLUMNS.items()) + "}"
     return (
         "(SELECT *, coalesce(template->>'name', "
         "CASE WHEN json_type(template) = 'VARCHAR' THEN template->>'$' END) AS template_name, "
-        "CASE WHEN event IS NULL THEN filename END AS broken_file "
+        "CASE WHEN event IS NULL THEN 'broken:' || filename "
+        f"WHEN event = '{EVENT_DROPPED}' THEN 'dropped' END AS other "
         f"FROM read_json({_file_list(files)}, format='newline_delimited', columns={columns}, "
         f"ignore_errors=true, filename=true, maximum_object_size={MAX_OBJECT_BYTES}) "
-        "WHERE event IS NULL OR event = 'llm.call')"
+        f"WHERE event IS NULL OR event IN ('{EVENT_CALL}', '{EVENT_DROPPED}'))"
     )
 
 

@@ -134,6 +134,10 @@ class Filters:
             limit=getattr(args, "limit", None),
         )
 
+    def window(self) -> Filters:
+        """Only the time filters: what applies to events that are not calls."""
+        return Filters(since=self.since, until=self.until)
+
     def predicate(self) -> Callable[[dict[str, Any]], bool]:
         """A function telling whether one record passes every filter."""
         checks: list[Callable[[dict[str, Any]], bool]] = []
