@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import warnings
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -191,7 +192,7 @@ class TestLlmlogBugsStayInside:
             def __contains__(self, key: object) -> bool:
                 raise RuntimeError("llmlog bug")
 
-        monkeypatch.setattr(instrumentor, "_proxy_by_class", Broken())
+        monkeypatch.setattr(instrumentor, "_handler_by_class", Broken())
         reply = create(fake.sync_client(fake.json_handler(fake.message())))
         assert type(reply) is anthropic.types.Message
         assert reply.content[0].text == "Hello there."  # type: ignore[union-attr]
@@ -223,6 +224,52 @@ class TestAbandonedStreams:
         gc.collect()
         record = cap.calls[0]
         assert record["status"] == "cancelled"
+
+
+class TestObjectLifetimes:
+    """The SDK ends its own tracing spans when the app drops a stream or raw response;
+    a capture waiting in llmlog's queue must not keep those objects alive."""
+
+    @pytest.fixture
+    def queued(self, cap: CapturedRecords, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+        held: list[Any] = []  # finished captures, held as a slow writer would hold them
+        monkeypatch.setattr(_base._pipeline, "submit", held.append)
+        return held
+
+    def test_dropped_stream_is_freed_while_its_capture_waits(self, queued: list[Any]) -> None:
+        """Drop a half-read stream: the SDK stream object is collected at once."""
+        stream = create(fake.sync_client(fake.sse_handler(EVENTS)), stream=True)
+        inner = weakref.ref(stream.__wrapped__)
+        next(iter(stream))
+        del stream
+        gc.collect()
+        assert len(queued) == 1
+        assert inner() is None
+
+    def test_dropped_helper_stream_is_freed(self, queued: list[Any]) -> None:
+        """The same for the raw stream under ``messages.stream()``."""
+        client = fake.sync_client(fake.sse_handler(EVENTS))
+        with client.messages.stream(model=fake.MODEL, max_tokens=5, messages=fake.user()) as s:
+            inner = weakref.ref(s._raw_stream.__wrapped__)
+            s.until_done()
+        del s
+        gc.collect()
+        assert len(queued) == 1
+        assert inner() is None
+
+    def test_raw_response_is_freed(self, queued: list[Any]) -> None:
+        """A raw response the app drops is not kept by its record; the record still has it all."""
+        client = fake.sync_client(fake.json_handler(fake.message()))
+        response = client.messages.with_raw_response.create(
+            model=fake.MODEL, max_tokens=5, messages=fake.user()
+        )
+        gone = weakref.ref(response)
+        del response
+        gc.collect()
+        assert gone() is None
+        fields = instrumentor.extract(queued[0])
+        assert fields["output"]["text"] == "Hello there."
+        assert fields["request_id"] == fake.REQUEST_ID
 
 
 class TestWarnings:

@@ -20,6 +20,19 @@ _REFUSAL = "refusal"
 _MISSING: Final = object()
 
 
+@dataclass(frozen=True, slots=True)
+class HttpFacts:
+    """What a record keeps of an HTTP response: its headers, and its body if the SDK read it.
+
+    Never the SDK's stream or response object itself: the app owns their lifetime,
+    and the SDK's own tracing ends a dropped stream's span only when that object
+    is garbage collected, which a reference in the record queue would delay.
+    """
+
+    headers: Any
+    body: bytes | None = None
+
+
 def field_of(obj: Any, name: str) -> Any:
     """``obj.name`` for SDK objects, ``obj[name]`` for JSON dicts, None when absent."""
     if type(obj) is dict:

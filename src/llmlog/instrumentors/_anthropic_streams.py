@@ -20,6 +20,7 @@ import wrapt
 
 from llmlog import _guard
 from llmlog._record import STATUS_CANCELLED, STATUS_ERROR, Capture
+from llmlog.instrumentors._anthropic_response import HttpFacts
 from llmlog.instrumentors._base import finish
 from llmlog.instrumentors._stream import AsyncStreamProxy, IsContent, SyncStreamProxy
 
@@ -40,6 +41,7 @@ def _intercept(message_stream: Any, cap: Capture, proxy_type: type, is_content: 
     """Route the helper's raw events through a stream proxy (the helper reads only those)."""
     try:
         raw_stream = message_stream._raw_stream
+        cap.result = HttpFacts(raw_stream.response.headers)
         message_stream._raw_stream = proxy_type(raw_stream, cap, is_content)
     except Exception as exc:
         # An SDK version without ``_raw_stream``: no events, but still one record.

@@ -23,6 +23,7 @@ from llmlog.instrumentors._anthropic_request import (
     system_text,
 )
 from llmlog.instrumentors._anthropic_response import (
+    HttpFacts,
     field_of,
     message_output,
     normalized_usage,
@@ -33,9 +34,7 @@ from llmlog.instrumentors._anthropic_streams import (
     MessageStreamManagerProxy,
 )
 from llmlog.instrumentors._base import Provider, Target, finish
-from llmlog.instrumentors._stream import AsyncStreamProxy, IsContent, SyncStreamProxy
-
-ProxyType = Callable[[Any, Capture, IsContent], Any]
+from llmlog.instrumentors._stream import AsyncStreamProxy, SyncStreamProxy
 
 OP_MESSAGES: Final = "messages"
 OP_COUNT_TOKENS: Final = "messages.count_tokens"
@@ -95,55 +94,87 @@ def is_content_event(event: Any) -> bool:
     return getattr(event, "type", None) == "content_block_delta"
 
 
-# A result's class -> the proxy that stands in for it (None: the call is complete).
-_proxy_by_class: dict[type, ProxyType | None] = {}
+Handler = Callable[[Capture, Any], Any]
 
 
-def _proxy_for(result: Any) -> ProxyType | None:
-    """Classify a result by its class once; later calls are a dict lookup."""
+def _stream(cap: Capture, stream: Any) -> Any:
+    cap.result = HttpFacts(stream.response.headers)
+    return SyncStreamProxy(stream, cap, is_content_event)
+
+
+def _async_stream(cap: Capture, stream: Any) -> Any:
+    cap.result = HttpFacts(stream.response.headers)
+    return AsyncStreamProxy(stream, cap, is_content_event)
+
+
+def _manager(cap: Capture, manager: Any) -> Any:
+    return MessageStreamManagerProxy(manager, cap, is_content_event)
+
+
+def _async_manager(cap: Capture, manager: Any) -> Any:
+    return AsyncMessageStreamManagerProxy(manager, cap, is_content_event)
+
+
+def _raw_response(cap: Capture, response: Any) -> Any:
+    """``with_raw_response`` / ``with_streaming_response``: the app gets the SDK's object."""
+    http = response.http_response
+    body = http.content if _body_was_read(cap.kwargs) else None
+    if cap.kwargs.get("stream") is True:  # an SSE body the app reads itself
+        cap.stream = True
+    finish(cap, result=HttpFacts(http.headers, body))
+    return response
+
+
+def _complete(cap: Capture, result: Any) -> Any:
+    finish(cap, result=result)
+    return result
+
+
+# A result's class -> what on_result does with it; filled on first sight of each class.
+_handler_by_class: dict[type, Handler] = {}
+
+
+def _handler_for(result: Any) -> Handler:
     cls = type(result)
-    if cls not in _proxy_by_class:
-        _proxy_by_class[cls] = _classify(cls)
-    return _proxy_by_class[cls]
+    if cls not in _handler_by_class:
+        _handler_by_class[cls] = _classify(cls)
+    return _handler_by_class[cls]
 
 
-def _classify(cls: type) -> ProxyType | None:
+def _classify(cls: type) -> Handler:
     from anthropic import AsyncStream, Stream
     from anthropic.lib import streaming
 
-    proxies: list[tuple[tuple[type, ...], ProxyType]] = [
-        ((Stream,), SyncStreamProxy),
-        ((AsyncStream,), AsyncStreamProxy),
-        (
-            (streaming.MessageStreamManager, streaming.BetaMessageStreamManager),
-            MessageStreamManagerProxy,
-        ),
+    handlers: list[tuple[tuple[type, ...], Handler]] = [
+        ((Stream,), _stream),
+        ((AsyncStream,), _async_stream),
+        ((streaming.MessageStreamManager, streaming.BetaMessageStreamManager), _manager),
         (
             (streaming.AsyncMessageStreamManager, streaming.BetaAsyncMessageStreamManager),
-            AsyncMessageStreamManagerProxy,
+            _async_manager,
         ),
     ]
-    for classes, proxy in proxies:
+    try:
+        from anthropic._response import APIResponse, AsyncAPIResponse
+    except ImportError:  # moved in a later SDK: raw results are then kept like any result
+        pass
+    else:
+        handlers.append(((APIResponse, AsyncAPIResponse), _raw_response))
+    for classes, handler in handlers:
         if issubclass(cls, classes):
-            return proxy
-    return None
+            return handler
+    return _complete
 
 
 def on_result(cap: Capture, result: Any) -> Any:
     """What the app gets back: the result itself, or a proxy that finishes the record later."""
-    proxy = _proxy_for(result)
-    if proxy is not None:
-        return proxy(result, cap, is_content_event)
-    if cap.kwargs.get("stream") is True:  # a raw response whose SSE body the app reads
-        cap.stream = True
-    finish(cap, result=result)
-    return result
+    return _handler_for(result)(cap, result)
 
 
 def extract(cap: Capture) -> dict[str, Any]:
     """Record fields for one call (writer thread)."""
     fields = _request_fields(cap.operation, cap.kwargs)
-    response, raw_response = _response_of(cap)
+    response, headers = _response_of(cap)
     if cap.chunks is not None:
         summary = summarize_events(cap.chunks)
         fields.update(
@@ -154,7 +185,7 @@ def extract(cap: Capture) -> dict[str, Any]:
         )
     elif response is not None:
         fields.update(_answer_fields(cap.operation, response))
-    fields["request_id"] = _request_id(cap, response, raw_response)
+    fields["request_id"] = _request_id(cap, response, headers)
     return fields
 
 
@@ -173,20 +204,14 @@ def _request_fields(operation: str, kwargs: Mapping[str, Any]) -> dict[str, Any]
 
 
 def _response_of(cap: Capture) -> tuple[Any, Any]:
-    """(the response object or JSON body if there is one to read, the HTTP response)."""
+    """(the response object, or the JSON body the SDK read; the response headers if kept)."""
     result = cap.result
-    if result is None:
-        return None, None
-    raw_response = getattr(result, "http_response", None)
-    if raw_response is not None:  # with_raw_response / with_streaming_response
-        if not _body_was_read(cap.kwargs):
-            return None, raw_response
+    if not isinstance(result, HttpFacts):
+        return result, None
+    if result.body is not None:
         with _guard.guarded(f"{cap.provider} {cap.method} raw body"):
-            return json.loads(raw_response.content), raw_response
-        return None, raw_response
-    if cap.chunks is not None:  # a stream: the result is the SDK stream object
-        return None, getattr(result, "response", None)
-    return result, None
+            return json.loads(result.body), result.headers
+    return None, result.headers
 
 
 def _body_was_read(kwargs: Mapping[str, Any]) -> bool:
@@ -219,9 +244,8 @@ def _answer_fields(operation: str, response: Any) -> dict[str, Any]:
     }
 
 
-def _request_id(cap: Capture, response: Any, raw_response: Any) -> str | None:
+def _request_id(cap: Capture, response: Any, headers: Any) -> str | None:
     """From the ``request-id`` header, the parsed object, or the SDK's error."""
-    headers = getattr(raw_response, "headers", None)
     if headers is not None:
         value = headers.get("request-id")
         if isinstance(value, str):
