@@ -33,8 +33,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 import anthropic
 import httpx2
 
-import llmlog
-
 MODEL = "claude-haiku-4-5"
 DELTAS = 500
 SYSTEM = "You are a careful assistant for a logistics company. " * 6
@@ -172,6 +170,8 @@ def _caller_cpu_us(call: Call, calls: int) -> list[float]:
 
 
 def _process_cpu_us(call: Call, calls: int, flush: bool) -> float:
+    import llmlog
+
     start = time.process_time_ns()
     for _ in range(calls):
         call()
@@ -182,6 +182,8 @@ def _process_cpu_us(call: Call, calls: int, flush: bool) -> float:
 
 def measure(rounds: int, calls: int) -> list[dict[str, Any]]:
     """Interleaved bare/instrumented rounds per case; medians in microseconds."""
+    import llmlog
+
     results = []
     with tempfile.TemporaryDirectory() as folder:
         settings = {"output": str(Path(folder) / "bench.jsonl"), "redact": "secrets"}

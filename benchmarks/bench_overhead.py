@@ -139,7 +139,16 @@ def _openai_scenario() -> Scenario:
     )
 
 
-SCENARIOS: dict[str, Callable[[], Scenario]] = {"openai": _openai_scenario}
+def _anthropic_scenario() -> Scenario:
+    from _overhead_anthropic import scenario_fields
+
+    return Scenario(**scenario_fields())
+
+
+SCENARIOS: dict[str, Callable[[], Scenario]] = {
+    "openai": _openai_scenario,
+    "anthropic": _anthropic_scenario,
+}
 """provider -> scenario factory (the Anthropic row is added next to this one)."""
 
 
