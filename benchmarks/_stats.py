@@ -1,4 +1,4 @@
-"""Small statistics shared by the benchmarks: percentiles and "median (min-max)" cells."""
+"""Small statistics shared by the benchmarks: percentiles and "median (min to max)" cells."""
 
 from __future__ import annotations
 
@@ -20,11 +20,11 @@ def median(values: Sequence[float]) -> float:
 
 
 def spread(values: Sequence[float], digits: int = 0, unit: str = "") -> str:
-    """``median (min-max)`` over repetitions: the cell format of every results table."""
+    """``median (min to max)`` over repetitions: the cell format of every results table."""
     if not values:
         return "n/a"
     fmt = f"{{:,.{digits}f}}"
     mid = fmt.format(median(values)) + unit
     if len(values) == 1:
         return mid
-    return f"{mid} ({fmt.format(min(values))}-{fmt.format(max(values))})"
+    return f"{mid} ({fmt.format(min(values))} to {fmt.format(max(values))})"

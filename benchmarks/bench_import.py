@@ -55,7 +55,7 @@ def main() -> int:
     verdict = "met" if sorted(imports)[len(imports) // 2] < 50 else "**missed**"
     lines = [
         "",
-        f"### Start-up ({args.runs} fresh interpreters, ms, median (min-max))",
+        f"### Start-up ({args.runs} fresh interpreters, ms, median (min to max))",
         "",
         "| step | ms |",
         "|---|---|",

@@ -174,7 +174,7 @@ def offered_rate(
         delay = due - time.perf_counter()
         if delay > 0.0005:
             time.sleep(delay)
-            max_depth = max(max_depth, pipeline._queue.qsize())
+            max_depth = max(max_depth, _depth(pipeline))
         pipeline.submit(cap)
     sent_for = time.perf_counter() - start
     dropped_before_flush = pipeline._dropped
@@ -198,6 +198,12 @@ def offered_rate(
         "max_queue_depth": max_depth,
         "drain_after_s": drained_after,
     }
+
+
+def _depth(pipeline: Any) -> int:
+    """Records waiting for the writer (the queue's type is the pipeline's business)."""
+    queue = pipeline._queue
+    return queue.qsize() if hasattr(queue, "qsize") else len(queue)
 
 
 def part_throughput(args: argparse.Namespace, out_dir: Path) -> list[str]:
@@ -363,7 +369,7 @@ def main() -> int:
     parser.add_argument("--part", default="stages,throughput,latency")
     parser.add_argument("--seconds", type=float, default=60.0, help="per latency run")
     parser.add_argument("--latency-reps", type=int, default=1)
-    parser.add_argument("--drain-records", type=int, default=20_000)
+    parser.add_argument("--drain-records", type=int, default=10_000)
     parser.add_argument("--drain-runs", type=int, default=3)
     parser.add_argument("--offer-seconds", type=float, default=10.0)
     parser.add_argument("--out-dir", type=Path, default=HERE / "results")

@@ -19,6 +19,7 @@ export PYTHONPATH="$root/src${PYTHONPATH:+:$PYTHONPATH}"
 unset LLMLOG_ENABLED
 
 started=$(date +%s)
+code="commit $(git -C "$root" rev-parse --short HEAD), $(git -C "$root" status --short src | wc -l) file(s) under src/ uncommitted at the start"
 "$here/peers/setup.sh"
 "$python" "$here/bench_peers.py" "${quick[@]}"
 "$python" "$here/bench_load.py" "${quick[@]}"
@@ -30,6 +31,7 @@ started=$(date +%s)
     echo "# llmlog benchmark results"
     echo
     echo "Run: $(date -u +%Y-%m-%dT%H:%MZ), $(( ($(date +%s) - started) / 60 )) min${quick:+ (--quick)}."
+    echo "Code: $code."
     echo "Machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
         "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg); $("$python" -V)."
     echo
