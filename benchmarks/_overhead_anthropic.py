@@ -99,6 +99,8 @@ def _client(body: bytes, content_type: str) -> anthropic.Anthropic:
 
 def scenario_fields() -> dict[str, Any]:
     """The Anthropic row of ``bench_overhead.py``: ``Scenario(**scenario_fields())``."""
+    from llmlog.instrumentors.anthropic import is_content_event
+
     kwargs = _request()
     json_headers = {"request-id": "req_bench", "content-type": "application/json"}
     sse_headers = {"request-id": "req_bench", "content-type": "text/event-stream"}
@@ -124,6 +126,7 @@ def scenario_fields() -> dict[str, Any]:
         "stream_chunks": stream_chunks,
         "stream_method": "messages.create",
         "stream_operation": "messages",
+        "stream_is_content": is_content_event,
     }
 
 
