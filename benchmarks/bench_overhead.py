@@ -169,9 +169,8 @@ def measure(provider: str, mode: str, kind: str, calls: int, warmup: int) -> dic
     """In this (fresh) process: per-call caller-thread CPU and total process CPU, in µs.
 
     ``mode``: ``bare``; ``llmlog`` (instrumented, writer thread running);
-    ``caller-only`` (instrumented, finished captures kept in a list instead of
-    queued, so no writer runs: the wrapper's own cost without the writer's
-    competition for the GIL and caches).
+    ``caller-only`` (instrumented, finished captures dropped instead of queued,
+    so no writer runs and nothing outlives the call: the wrappers' own cost).
     """
     sys.path.insert(0, SRC)
     scenario = SCENARIOS[provider]()
@@ -189,8 +188,7 @@ def measure(provider: str, mode: str, kind: str, calls: int, warmup: int) -> dic
         if mode == "caller-only":
             from llmlog.instrumentors import _base
 
-            kept: list[Any] = []
-            _base._pipeline = SimpleNamespace(submit=kept.append)  # type: ignore[assignment]
+            _base._pipeline = SimpleNamespace(submit=lambda cap: None)  # type: ignore[assignment]
     for _ in range(warmup):
         call(client)
     if mode != "bare":
@@ -251,6 +249,59 @@ def _run_child(provider: str, mode: str, kind: str, calls: int, warmup: int) -> 
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
+def breakdown(provider: str, repeat: int = 2000) -> None:
+    """Where the time goes, piece by piece (timeit in this process; µs per call or record).
+
+    Caller thread: kwargs snapshot, capture start, ``on_result`` + ``finish``.
+    Writer thread: ``extract`` and each processor of the chain, for one
+    non-stream record and one 500-chunk streamed record.
+    """
+    import timeit
+
+    sys.path.insert(0, SRC)
+    import llmlog
+    from llmlog import _pipeline
+    from llmlog.instrumentors import _base
+
+    scenario = SCENARIOS[provider]()
+    kept: list[Any] = []
+    llmlog.instrument(output=str(Path(tempfile.mkdtemp()) / "x.jsonl"), redact="secrets")
+    _base._pipeline = SimpleNamespace(submit=kept.append)  # type: ignore[assignment]
+    scenario.plain_call(scenario.make_client(scenario.plain_answer))
+    scenario.stream_call(scenario.make_client(scenario.stream_answer))
+    plain, streamed = kept
+    provider_row = next(p for p in _base._wanted.values() if p.name == provider)
+    target = next(t for t in provider_row.targets if t.method == plain.method)
+
+    def per(func: Callable[[], Any], number: int = repeat) -> str:
+        return f"{timeit.timeit(func, number=number) / number * 1e6:.1f} µs"
+
+    def caller_path() -> None:
+        cap = _base._start(provider_row, target, plain.kwargs)
+        provider_row.on_result(cap, plain.result)
+
+    def start() -> Any:
+        return _base._start(provider_row, target, plain.kwargs)
+
+    print(f"caller: snapshot of the kwargs  {per(lambda: _base.snapshot(plain.kwargs))}")
+    print(f"caller: start a capture        {per(start)}")
+    print(f"caller: start + on_result       {per(caller_path)}")
+    kept.clear()
+    chain = _pipeline.build_processors(_pipeline.current().settings)  # type: ignore[union-attr]
+    for label, cap, number in (("non-stream", plain, repeat), ("stream", streamed, 20)):
+        print(f"writer ({label}): extract {per(lambda c=cap: c.extract(c), number)}")
+        event: Any = {"_capture": cap}
+        for processor in chain:
+            name = getattr(processor, "__name__", type(processor).__name__)
+            before = event
+
+            def run(p: Any = processor, e: Any = before) -> Any:
+                return p(None, "info", dict(e))
+
+            print(f"writer ({label}):   {name} {per(run, number)}")
+            event = processor(None, "info", dict(before))
+
+
 MODES = ("bare", "llmlog", "caller-only")
 KINDS = ("plain", "stream", "proxy")
 Results = dict[tuple[str, str], list[dict[str, float]]]
@@ -262,8 +313,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--calls", type=int, default=1000, help="non-stream calls per process")
     parser.add_argument("--streams", type=int, default=40, help="streamed answers per process")
+    parser.add_argument("--breakdown", action="store_true", help="time each piece instead")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.breakdown:
+        breakdown(args.provider)
+        return
     if args.child:
         provider, mode, kind, calls, warmup = args.child.split(",")
         print(json.dumps(measure(provider, mode, kind, int(calls), int(warmup))))

@@ -109,6 +109,14 @@ class TestCreate:
         assert record["error"]["message"] == "overloaded"
         assert record["output"]["text"] == "Hi from responses"
 
+    def test_beta_responses_are_recorded(self, llm: CapturedRecords) -> None:
+        """client.beta.responses.create is a patch point of its own, read the same way."""
+        client = fakes.sync_client(fakes.default_fake())
+        client.beta.responses.create(model="gpt-4o", input="Hi")
+        [record] = llm.calls
+        assert record["method"] == "beta.responses.create"
+        assert record["output"]["text"] == "Hi from responses"
+
     async def test_async_create_and_stream(self, llm: CapturedRecords) -> None:
         """AsyncOpenAI responses, plain and streamed."""
         client = fakes.async_client(fakes.default_fake())
