@@ -27,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -194,19 +195,42 @@ def measure(provider: str, mode: str, kind: str, calls: int, warmup: int) -> dic
     if mode != "bare":
         llmlog.flush(30)
     gc.collect()
+    gc_timer = _CallerGcTimer()
+    gc.callbacks.append(gc_timer)
     per_call = []
     process_start = time.process_time_ns()
     for _ in range(calls):
         start = time.thread_time_ns()
         call(client)
         per_call.append(time.thread_time_ns() - start)
+    gc_ns = gc_timer.total_ns
+    gc.callbacks.remove(gc_timer)
     if mode != "bare":
         assert llmlog.flush(60), "writer did not drain"
     process_total = time.process_time_ns() - process_start
     return {
         "thread_us": statistics.median(per_call) / 1000,
         "process_us": process_total / calls / 1000,
+        "gc_us": gc_ns / calls / 1000,
     }
+
+
+class _CallerGcTimer:
+    """CPU time the cyclic GC spends on the measuring thread (collections run on
+    whichever thread allocates, so objects kept alive elsewhere are paid for here)."""
+
+    def __init__(self) -> None:
+        self.caller = threading.get_ident()
+        self.total_ns = 0
+        self._start = 0
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if threading.get_ident() != self.caller:
+            return
+        if phase == "start":
+            self._start = time.thread_time_ns()
+        else:
+            self.total_ns += time.thread_time_ns() - self._start
 
 
 def _proxy_call(
@@ -354,9 +378,9 @@ def report(provider: str, results: Results, args: Any) -> None:
     print(f"of {STREAM_CHUNKS} chunks; medians over rounds of per-call medians.\n")
     print(
         "| call | bare (caller CPU) | llmlog (caller CPU) | overhead | ratio"
-        " | overhead without writer | total CPU added incl. writer |"
+        " | overhead without writer | GC on caller (bare / llmlog) | total CPU added incl. writer |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     names = {
         "plain": "non-stream chat call",
         "stream": f"streamed chat answer ({STREAM_CHUNKS} chunks)",
@@ -372,6 +396,7 @@ def report(provider: str, results: Results, args: Any) -> None:
             f"| {names[kind]} | {bare:.1f} µs | {instrumented:.1f} µs"
             f" | {instrumented - bare:+.1f} µs ({(instrumented - bare) / per:+.3f} µs{unit})"
             f" | {instrumented / bare:.3f} | {caller_only / per:+.3f} µs{unit}"
+            f" | {median(kind, 'bare', 'gc_us'):.1f} / {median(kind, 'llmlog', 'gc_us'):.1f} µs"
             f" | {total:+.1f} µs |"
         )
 
