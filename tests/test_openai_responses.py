@@ -176,6 +176,25 @@ class TestHelpers:
         )
 
 
+class TestCompact:
+    async def test_compact_is_a_model_call(self, llm: CapturedRecords) -> None:
+        """responses.compact runs a model over the conversation: recorded, with usage."""
+        body = {
+            "id": "cmp_1",
+            "created_at": 1,
+            "object": "response.compaction",
+            "output": [],
+            "usage": fakes.response_object()["usage"],
+        }
+        fake = fakes.FakeOpenAI(routes={"/responses/compact": lambda _: fakes.json_response(body)})
+        client = fakes.async_client(fake)
+        await client.responses.compact(model="gpt-5.2", input="a long conversation")
+        [record] = llm.calls
+        assert (record["method"], record["response_id"]) == ("responses.compact", "cmp_1")
+        assert record["messages"] == [{"role": "user", "content": "a long conversation"}]
+        assert record["usage"]["input_tokens"] == 30
+
+
 class TestRetrieve:
     def test_retrieve_stream_is_recorded(self, llm: CapturedRecords) -> None:
         """responses.retrieve(stream=True) resumes generation: it is recorded."""

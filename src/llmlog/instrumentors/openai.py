@@ -39,14 +39,14 @@ _TABLE: Final = (
     (
         "openai.resources.responses.responses",
         ("Responses", "AsyncResponses"),
-        ("create", "parse", "retrieve"),
+        ("create", "parse", "retrieve", "compact"),
         "responses",
         "responses",
     ),
     (
         "openai.resources.beta.responses.responses",
         ("Responses", "AsyncResponses"),
-        ("create", "retrieve"),
+        ("create", "retrieve", "compact"),
         "beta.responses",
         "responses",
     ),
