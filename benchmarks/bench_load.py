@@ -21,10 +21,10 @@ Three parts (each can be run alone with ``--part``):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -269,27 +269,30 @@ def app_run(rate: int, seconds: float, url: str, variant: str, out: Path) -> Non
         "behind_schedule_s": behind,
         "flushed": flushed,
         "written": written,
-        "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-        "children_rss_kb": _children_peak_rss_kb(),
+        "rss_kb": _peak_rss_kb(os.getpid()),
+        "children_rss_kb": sum(_peak_rss_kb(pid) for pid in _children()),
     }
     out.write_text(json.dumps(result))
 
 
-def _children_peak_rss_kb() -> int:
-    """Peak RSS (VmHWM) of this process's live children, e.g. the redaction worker."""
-    total = 0
+def _peak_rss_kb(pid: int | str) -> int:
+    """VmHWM: unlike ``ru_maxrss``, it is not inherited from the parent across ``exec``."""
     try:
-        children = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read_text().split()
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
     except OSError:
-        return 0
-    for pid in children:
-        try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    total += int(line.split()[1])
-        except OSError:
-            pass
-    return total
+        pass
+    return 0
+
+
+def _children() -> list[str]:
+    """Live children of every thread (the writer thread starts the redaction worker)."""
+    pids: list[str] = []
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        with contextlib.suppress(OSError):
+            pids += (task / "children").read_text().split()
+    return pids
 
 
 def part_latency(args: argparse.Namespace, out_dir: Path) -> list[str]:
@@ -368,7 +371,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--part", default="stages,throughput,latency")
     parser.add_argument("--seconds", type=float, default=60.0, help="per latency run")
-    parser.add_argument("--latency-reps", type=int, default=1)
+    parser.add_argument("--latency-reps", type=int, default=2)
     parser.add_argument("--drain-records", type=int, default=10_000)
     parser.add_argument("--drain-runs", type=int, default=3)
     parser.add_argument("--offer-seconds", type=float, default=10.0)
