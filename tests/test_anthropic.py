@@ -421,6 +421,12 @@ class TestPatchTable:
             owner = getattr(importlib.import_module(target.module), cls)
             assert name in vars(owner), target
 
+    def test_every_result_class_the_instrumentor_knows_exists(self) -> None:
+        """Streams, stream managers and raw responses are all recognised on this SDK version."""
+        for path, _handler in instrumentor._HANDLED_CLASSES:
+            module_name, _, class_name = path.partition(":")
+            assert isinstance(getattr(importlib.import_module(module_name), class_name), type)
+
     def test_async_rows_match_the_sdk_functions(self) -> None:
         """A row is async exactly when the SDK function (under its decorators) is a coroutine."""
         for target in instrumentor.TARGETS:

@@ -10,6 +10,7 @@ a reference; ``extract`` builds the record fields on the writer thread.
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Callable, Mapping
 from typing import Any, Final
@@ -141,27 +142,28 @@ def _handler_for(result: Any) -> Handler:
     return _handler_by_class[cls]
 
 
-def _classify(cls: type) -> Handler:
-    from anthropic import AsyncStream, Stream
-    from anthropic.lib import streaming
+# Where each kind of result class lives ("module:Class"), and what on_result does with it.
+# A class missing from the installed SDK version is simply not matched.
+_HANDLED_CLASSES: Final[tuple[tuple[str, Handler], ...]] = (
+    ("anthropic._streaming:Stream", _stream),
+    ("anthropic._streaming:AsyncStream", _async_stream),
+    ("anthropic.lib.streaming:MessageStreamManager", _manager),
+    ("anthropic.lib.streaming:BetaMessageStreamManager", _manager),
+    ("anthropic.lib.streaming:AsyncMessageStreamManager", _async_manager),
+    ("anthropic.lib.streaming:BetaAsyncMessageStreamManager", _async_manager),
+    ("anthropic._response:APIResponse", _raw_response),
+    ("anthropic._response:AsyncAPIResponse", _raw_response),
+)
 
-    handlers: list[tuple[tuple[type, ...], Handler]] = [
-        ((Stream,), _stream),
-        ((AsyncStream,), _async_stream),
-        ((streaming.MessageStreamManager, streaming.BetaMessageStreamManager), _manager),
-        (
-            (streaming.AsyncMessageStreamManager, streaming.BetaAsyncMessageStreamManager),
-            _async_manager,
-        ),
-    ]
-    try:
-        from anthropic._response import APIResponse, AsyncAPIResponse
-    except ImportError:  # moved in a later SDK: raw results are then kept like any result
-        pass
-    else:
-        handlers.append(((APIResponse, AsyncAPIResponse), _raw_response))
-    for classes, handler in handlers:
-        if issubclass(cls, classes):
+
+def _classify(cls: type) -> Handler:
+    for path, handler in _HANDLED_CLASSES:
+        module_name, _, class_name = path.partition(":")
+        try:
+            known = getattr(importlib.import_module(module_name), class_name)
+        except (ImportError, AttributeError):
+            continue
+        if issubclass(cls, known):
             return handler
     return _complete
 
