@@ -175,3 +175,22 @@ class TestInstallation:
         with capture_records(redact="off") as later:
             bound(messages=MESSAGES, model="toy-1")
             assert later.calls == []
+
+
+class TestTraceContext:
+    def test_the_active_opentelemetry_span_is_recorded(self, toy: CapturedRecords) -> None:
+        """Inside an OpenTelemetry span, the record carries its trace and span ids."""
+        trace = pytest.importorskip("opentelemetry.trace")
+        span_context = trace.SpanContext(
+            trace_id=0x0123456789ABCDEF0123456789ABCDEF,
+            span_id=0x0123456789ABCDEF,
+            is_remote=False,
+            trace_flags=trace.TraceFlags(1),
+        )
+        with trace.use_span(trace.NonRecordingSpan(span_context)):
+            toy_sdk.Client().create(messages=MESSAGES, model="toy-1")
+        toy_sdk.Client().create(messages=MESSAGES, model="toy-1")
+        inside, outside = toy.calls
+        assert inside["trace_id"] == "0123456789abcdef0123456789abcdef"
+        assert inside["span_id"] == "0123456789abcdef"
+        assert outside["trace_id"] is None

@@ -108,10 +108,19 @@ def snapshot(value: Any) -> Any:
 
 
 def _trace_ids() -> tuple[str, str] | None:
-    trace = sys.modules.get("opentelemetry.trace")
-    if trace is None:
+    """The active OpenTelemetry span's ids, read straight from the context.
+
+    Reading the context value (not ``trace.get_current_span()``) calls none of
+    OpenTelemetry's API functions, which apps and SDKs may patch or count.
+    """
+    propagation = sys.modules.get("opentelemetry.trace.propagation")
+    context = sys.modules.get("opentelemetry.context")
+    if propagation is None or context is None:
         return None
-    ctx = trace.get_current_span().get_span_context()
+    span = context.get_value(propagation._SPAN_KEY)
+    if span is None:
+        return None
+    ctx = span.get_span_context()
     if not ctx.is_valid:
         return None
     return f"{ctx.trace_id:032x}", f"{ctx.span_id:016x}"
