@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from llmlog import _guard
-from llmlog.sinks import FileSink, StreamSink, rotated_files, rotated_name, sink_for
+from llmlog.sinks import CHECK_SECONDS, FileSink, StreamSink, rotated_files, rotated_name, sink_for
 
 
 def line(i: int, size: int = 100) -> bytes:
@@ -68,14 +68,20 @@ class TestFileSink:
         assert not old.exists()
         assert rotated_files(path)
 
-    def test_a_file_rotated_by_another_process_is_reopened(self, tmp_path: Path) -> None:
-        """When the path points at a new file, the next line goes to the new file."""
+    def test_a_file_rotated_by_another_process_is_reopened(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Once the path points at a new file, lines go there (checked every CHECK_SECONDS)."""
         path = tmp_path / "llmlog.jsonl"
         sink = FileSink(path)
         sink.write(line(0))
         path.rename(tmp_path / "llmlog-elsewhere.jsonl")
-        sink.write(line(1))
-        assert path.read_bytes() == line(1)
+        sink.write(line(1))  # within the check interval: still the renamed file, not lost
+        later = time.monotonic() + CHECK_SECONDS
+        monkeypatch.setattr(time, "monotonic", lambda: later)
+        sink.write(line(2))
+        assert (tmp_path / "llmlog-elsewhere.jsonl").read_bytes() == line(0) + line(1)
+        assert path.read_bytes() == line(2)
 
     def test_rotated_names_sort_by_time(self, tmp_path: Path) -> None:
         """Rotated file names sort in the order they were made."""

@@ -19,6 +19,9 @@ from typing import Protocol
 from llmlog._guard import counts, warn_once
 
 RETRY_SECONDS = 1.0
+CHECK_SECONDS = 0.1
+"""How often a file sink looks whether another process rotated the file (a stat per
+line costs more than rendering it); lines written in between land in the rotated file."""
 
 
 class Sink(Protocol):
@@ -73,16 +76,25 @@ class FileSink:
         self.retention_days = retention_days
         self._fd: int | None = None
         self._retry_at = 0.0
+        self._checked_at = -CHECK_SECONDS
+        self._size = 0  # of the file, as of the last check plus what we wrote since
 
     def write(self, line: bytes) -> None:
-        if time.monotonic() < self._retry_at:
+        now = time.monotonic()
+        if now < self._retry_at:
             counts["sink_lost"] += 1
             return
         try:
-            fd = self._current_fd()
-            if self.max_bytes and os.fstat(fd).st_size + len(line) > self.max_bytes:
+            fd = self._fd
+            if fd is None or now - self._checked_at >= CHECK_SECONDS:
+                fd = self._current_fd()
+                self._size = os.fstat(fd).st_size
+                self._checked_at = now
+            if self.max_bytes and self._size + len(line) > self.max_bytes:
                 fd = self._rotate(fd)
+                self._size = os.fstat(fd).st_size
             os.write(fd, line)
+            self._size += len(line)
         except OSError as exc:
             self._fail(exc)
 
