@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 from llmlog import _guard
@@ -140,26 +140,37 @@ class Redact:
     def __call__(self, logger: Any, method_name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
         if self.level == "off":
             return event_dict
-        fields = {
-            name: event_dict[name] for name in TEXT_FIELDS if event_dict.get(name) is not None
-        }
-        skips = {name: _skipped_keys(name) for name in fields}
-        texts = list(
-            dict.fromkeys(s for name, value in fields.items() for s in _texts(value, skips[name]))
-        )
+        # One walk collects every text; only the fields where something was found (or
+        # that hold values rendered as text) are rebuilt. A record with nothing to
+        # redact keeps its own field objects, the common case and the cheap one.
+        fields: list[_Field] = []
+        texts: list[str] = []
+        for name in TEXT_FIELDS:
+            value = event_dict.get(name)
+            if value is not None:
+                first, skip = len(texts), _skipped_keys(name)
+                converts = _collect(value, skip, texts)
+                fields.append((name, value, skip, first, len(texts), converts))
         out = dict(event_dict)
         counts: Counter[str] = Counter(event_dict.get("redactions") or {})
+        unique = list(dict.fromkeys(texts))
         try:
-            found = dict(zip(texts, self._find_all(texts), strict=True))
+            found = {
+                text: spans
+                for text, spans in zip(unique, self._find_all(unique), strict=True)
+                if spans
+            }
         except Exception as exc:
-            out.update(dict.fromkeys(fields, FAILED_MARKER))
+            out.update(dict.fromkeys((field[0] for field in fields), FAILED_MARKER))
             out["redactions"] = dict(counts)
             _guard.report_internal_error(exc, "redaction")
             return out
         replace = _TextReplacer(found, self._new_replacer(), counts)
-        for name, value in fields.items():
+        for name, value, skip, first, stop, converts in fields:
+            if not converts and not _any_found(texts, first, stop, found):
+                continue
             try:
-                out[name] = _rebuild(value, replace, skips[name])
+                out[name] = _rebuild(value, replace, skip)
             except Exception as exc:
                 out[name] = FAILED_MARKER
                 _guard.report_internal_error(exc, f"redaction of {name}")
@@ -192,6 +203,10 @@ class Redact:
         return self._local.find_all(texts)
 
 
+# (name, value, skipped keys, first and end index of its texts, whether it converts)
+_Field = tuple[str, Any, frozenset[str], int, int, bool]
+
+
 class _TextReplacer:
     """Replaces one record's strings, counting every replacement it makes."""
 
@@ -215,19 +230,46 @@ def _skipped_keys(field_name: str) -> frozenset[str]:
     return _NO_KEYS if field_name in _APP_DATA_FIELDS else _IDENTIFIER_KEYS
 
 
-def _texts(value: Any, skip: frozenset[str]) -> Iterator[str]:
-    """Every string that :func:`_rebuild` would pass to its replacer."""
+def _collect(value: Any, skip: frozenset[str], texts: list[str]) -> bool:
+    """Append every string :func:`_rebuild` would pass to its replacer, in its order.
+
+    Returns whether rebuilding would change a value's type (a set becomes a list, an
+    object its text) even with nothing found: such a field is always rebuilt.
+    """
+    kind = type(value)
+    if kind is str:
+        texts.append(value)
+        return False
+    if kind is dict or kind is list or kind is tuple:
+        converts = False
+        items = value.values() if kind is dict else value
+        if kind is dict and skip:
+            items = [item for key, item in value.items() if key not in skip]
+        for item in items:
+            if type(item) is str:  # the common case, without a call
+                texts.append(item)
+            elif item is not None and _collect(item, skip, texts):
+                converts = True
+        return converts
+    if isinstance(value, _SCALARS):
+        return False
     if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            if key not in skip:
-                yield from _texts(item, skip)
-    elif isinstance(value, list | tuple | set | frozenset):
-        for item in value:
-            yield from _texts(item, skip)
-    elif not isinstance(value, _SCALARS):
-        yield str(value)
+        texts.append(value)
+        return False
+    if isinstance(value, dict | list | tuple | set | frozenset):
+        _collect(dict(value) if isinstance(value, dict) else list(value), skip, texts)
+    else:
+        texts.append(str(value))
+    return True
+
+
+def _any_found(texts: list[str], first: int, stop: int, found: dict[str, list[Span]]) -> bool:
+    if not found:
+        return False
+    for index in range(first, stop):  # noqa: SIM110 - a plain loop, no generator
+        if texts[index] in found:
+            return True
+    return False
 
 
 def _rebuild(value: Any, replace: Callable[[str], str], skip: frozenset[str]) -> Any:
