@@ -33,6 +33,15 @@ _open: dict[int, weakref.ref[Any]] = {}
 """Streams not finished yet, so that interpreter exit can still record them."""
 
 
+def end_early(stream: Any) -> None:
+    """Finish ``stream``'s record as ``cancelled`` if it is one of our proxies still open.
+
+    For SDK helpers that close the HTTP response behind the proxy's back.
+    """
+    if isinstance(stream, _Finisher):
+        stream._self_end(early=True)
+
+
 def finish_open_streams() -> None:
     """At exit: every stream still open ends as ``cancelled`` with what it read."""
     for ref in list(_open.values()):

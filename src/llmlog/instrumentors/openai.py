@@ -23,7 +23,7 @@ from llmlog.instrumentors import _openai_request as request
 from llmlog.instrumentors._base import Provider, Target, Wrapper, finish
 from llmlog.instrumentors._openai_response import READERS, Reply
 from llmlog.instrumentors._openai_streams import ACCUMULATORS, is_content_for
-from llmlog.instrumentors._stream import AsyncStreamProxy, SyncStreamProxy
+from llmlog.instrumentors._stream import AsyncStreamProxy, SyncStreamProxy, end_early
 
 _HELPER_HEADER: Final = "X-Stainless-Helper-Method"
 
@@ -221,9 +221,7 @@ def _async_labelled(label: str) -> Wrapper:
 
 
 def _close_raw_stream(instance: Any) -> None:
-    raw_stream = getattr(instance, "_raw_stream", None)
-    if isinstance(raw_stream, SyncStreamProxy):
-        raw_stream._self_end(early=True)
+    end_early(getattr(instance, "_raw_stream", None))
 
 
 def _helper_close(
@@ -244,9 +242,7 @@ async def _async_helper_close(
         return await wrapped(*args, **kwargs)
     finally:
         with _guard.guarded("openai stream helper close"):
-            raw_stream = getattr(instance, "_raw_stream", None)
-            if isinstance(raw_stream, AsyncStreamProxy):
-                raw_stream._self_end(early=True)
+            _close_raw_stream(instance)
 
 
 _CHAT_STREAMING: Final = "openai.lib.streaming.chat._completions"
