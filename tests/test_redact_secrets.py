@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
-from llmlog._redact_secrets import CustomPatterns, compile_deny, compile_patterns, find_secrets
+from llmlog._redact_detect import merge_spans
+from llmlog._redact_secrets import (
+    _SECRET_RULES,
+    CustomPatterns,
+    compile_deny,
+    compile_patterns,
+    find_secrets,
+)
 
 
 def found(text: str) -> list[tuple[str, str]]:
@@ -59,3 +68,58 @@ class TestCustomPatterns:
         """Empty or blank deny lists compile to nothing and match nothing."""
         assert compile_deny(["", "  "]) is None
         assert not CustomPatterns({}, ())
+
+
+def ungated(text: str) -> list[tuple[int, int, str]]:
+    """What every rule's regex finds scanning the whole text, with no gate at all."""
+    spans = []
+    for entity, pattern, group, _gate in _SECRET_RULES:
+        for match in pattern.finditer(text):
+            name = group
+            if group == "":
+                name = next(g for g in ("dq", "sq", "bare") if match.group(g) is not None)
+            spans.append((match.start(name or 0), match.end(name or 0), entity))
+    return merge_spans(spans)
+
+
+class TestGates:
+    PIECES = (
+        *("client_secret", "Client-Secret", "apikey", "API-KEY", "secret_access_key"),
+        *("refresh_token", "Private_Key", "token", "PassWD", "pwd", "Bearer ", "basic "),
+        *(
+            "AUTHORIZATION: token ",
+            "sk-",
+            "sk_live_",
+            "ghp_",
+            "github_pat_",
+            "xoxb-",
+            "ABCDEFGHIJ234567",
+        ),
+        *("glpat-", "hf_", "AKIA", "ACCA", "AIza", "eyJhbGciOiJI", ".", "https://", "u:p@"),
+        *("-----BEGIN ", "RSA PRIVATE KEY-----", "-----END ", "https://hooks.slack.com/"),
+        *("services/T0AB/B1CD/xyz", "=", ":", " ", '"', "'", "\n", "-", "_", "x", "1"),
+        *("abcd", "s3cr3t99", "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdef", "é", "\u017f", "İ"),
+    )
+
+    def test_gates_never_change_what_is_found(self) -> None:
+        """Skipping rules and trying regexes only near hints finds exactly what full scans find."""
+        rng = random.Random(7)
+        texts = [
+            "".join(rng.choice(self.PIECES) for _ in range(rng.randint(1, 14)))
+            for _ in range(20_000)
+        ]
+        found_any = 0
+        for text in texts:
+            expected = ungated(text)
+            assert merge_spans(find_secrets(text)) == expected, text
+            found_any += bool(expected)
+        assert found_any > 1_000  # the texts do exercise the rules
+
+    def test_a_secret_right_after_another_is_found(self) -> None:
+        """Two assignments back to back, the second inside the first one's reach, both go."""
+        text = "pwd='abcd1234' token=xyz98765"
+        assert found(text) == [("SECRET", "abcd1234"), ("SECRET", "xyz98765")]
+
+    def test_non_ascii_text_falls_back_to_a_full_scan(self) -> None:
+        """Lower-casing may move positions in non-ASCII text; a secret after such text is kept."""
+        assert found("İİİ api_key='abcd1234'") == [("SECRET", "abcd1234")]

@@ -136,6 +136,30 @@ class TestFields:
         out = Redact(Settings(redact="pii"))(None, "info", {"params": {"note": Note()}})
         assert out["params"]["note"] == "write to <EMAIL_ADDRESS>"
 
+    def test_fields_without_findings_are_passed_on_as_they_are(self) -> None:
+        """Only a field where something was found is rebuilt; the others are the same objects."""
+        record = {
+            "messages": [{"role": "user", "content": "mail jane.doe@example.com"}],
+            "output": {"text": "done", "tool_calls": []},
+            "params": {"temperature": 0.2},
+        }
+        out = Redact(Settings(redact="pii"))(None, "info", record)
+        assert out["messages"] == [{"role": "user", "content": "mail <EMAIL_ADDRESS>"}]
+        assert out["output"] is record["output"]
+        assert out["params"] is record["params"]
+
+    def test_values_written_as_text_or_lists_are_converted_even_without_findings(self) -> None:
+        """A set becomes a list and an object its text, whether or not anything was found."""
+
+        class Note:
+            def __str__(self) -> str:
+                return "nothing secret"
+
+        record = {"tags": {"beta"}, "params": {"note": Note(), "stop": ("END",)}}
+        out = Redact(Settings(redact="secrets"))(None, "info", record)
+        assert out["tags"] == ["beta"]
+        assert out["params"] == {"note": "nothing secret", "stop": ("END",)}
+
 
 class TestAccuracy:
     """The planted corpus (tests/data/redaction_corpus.py): full recall, no false positives."""
