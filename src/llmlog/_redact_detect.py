@@ -50,19 +50,23 @@ class Detector:
         self.config = config
         self._custom = CustomPatterns(dict(config.patterns), config.deny)
         self._ner_model = config.ner_model if config.level == "ner" else None
+        # Decided once, not per text: find() runs for every string of every record.
+        self._off = config.level == "off"
+        self._has_custom = bool(self._custom)
+        self._uses_presidio = config.uses_presidio
 
     def find(self, text: str) -> list[Span]:
         """Merged, non-overlapping spans, in order."""
-        if self.config.level == "off" or not text:
+        if self._off or not text:
             return []
         spans = find_secrets(text)
-        if self._custom:
+        if self._has_custom:
             spans += self._custom.find(text)
-        if self.config.uses_presidio:
+        if self._uses_presidio:
             from llmlog._redact_presidio import find_pii
 
             spans += without_overlaps(find_pii(text, spans, self._ner_model), spans)
-        return merge_spans(spans)
+        return merge_spans(spans) if spans else spans
 
     def find_all(self, texts: Iterable[str]) -> list[list[Span]]:
         return [self.find(text) for text in texts]

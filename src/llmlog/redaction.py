@@ -145,14 +145,15 @@ class Redact:
         # redact keeps its own field objects, the common case and the cheap one.
         fields: list[_Field] = []
         texts: list[str] = []
+        any_converts = False
         for name in TEXT_FIELDS:
             value = event_dict.get(name)
             if value is not None:
                 first, skip = len(texts), _skipped_keys(name)
                 converts = _collect(value, skip, texts)
+                any_converts = any_converts or converts
                 fields.append((name, value, skip, first, len(texts), converts))
         out = dict(event_dict)
-        counts: Counter[str] = Counter(event_dict.get("redactions") or {})
         unique = list(dict.fromkeys(texts))
         try:
             found = {
@@ -162,9 +163,13 @@ class Redact:
             }
         except Exception as exc:
             out.update(dict.fromkeys((field[0] for field in fields), FAILED_MARKER))
-            out["redactions"] = dict(counts)
+            out["redactions"] = dict(event_dict.get("redactions") or {})
             _guard.report_internal_error(exc, "redaction")
             return out
+        if not found and not any_converts:
+            out["redactions"] = dict(event_dict.get("redactions") or {})
+            return out
+        counts: Counter[str] = Counter(event_dict.get("redactions") or {})
         replace = _TextReplacer(found, self._new_replacer(), counts)
         for name, value, skip, first, stop, converts in fields:
             if not converts and not _any_found(texts, first, stop, found):
