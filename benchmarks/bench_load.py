@@ -157,14 +157,13 @@ def offered_rate(
     from llmlog._config import Settings
     from llmlog._pipeline import Pipeline
 
-    output = out_dir / f"offered-{redact}-{rate}.jsonl"
+    output = out_dir / f"offered-{redact}-{rate}-{time.time_ns()}.jsonl"
     settings = Settings.from_env({}, output=str(output), redact=redact)
     pipeline = Pipeline(settings)
     for cap in captures:
         pipeline.submit(copy.copy(cap))
     pipeline.flush(300)
-    for path in out_dir.glob(f"{output.stem}*.jsonl"):
-        path.unlink()
+    warm_up = len(captures)  # written before the offer (deleting a live log would lose lines)
     total = int(rate * seconds)
     pool = [copy.copy(captures[i % len(captures)]) for i in range(total)]
     start = time.perf_counter()
@@ -192,7 +191,7 @@ def offered_rate(
     return {
         "offered_per_s": rate,
         "achieved_per_s": total / sent_for,
-        "written": calls,
+        "written": calls - warm_up,
         "expected": total,
         "dropped": max(dropped, dropped_before_flush),
         "max_queue_depth": max_depth,
