@@ -15,10 +15,14 @@ from anthropic.lib.streaming import (
     MessageStream,
     MessageStreamManager,
 )
+from anthropic.types import RawMessageStreamEvent
+from pydantic import TypeAdapter
 
 import anthropic_fakes as fake
 import llmlog.testing
 from llmlog._record import iso_utc
+from llmlog.instrumentors import anthropic as anthropic_instrumentor
+from llmlog.instrumentors._anthropic_response import compact_event, summarize_events
 from llmlog.testing import CapturedRecords
 
 EVENTS = fake.stream_events(["Hel", "lo"], tool_json=['{"city": "Paris"}'])
@@ -243,3 +247,97 @@ class TestAsyncHelper:
         ) as stream:
             assert await stream.get_final_text() == "Hello"
         assert only(cap)["method"] == "beta.messages.stream"
+
+
+def volatile_free(record: dict[str, Any]) -> dict[str, Any]:
+    """A record without what differs between two runs of the same call (ids, clocks)."""
+    volatile = {"id", "ts", "latency_ms", "ttft_ms", "trace_id", "span_id", "process"}
+    return {key: value for key, value in record.items() if key not in volatile}
+
+
+def sdk_events(events: list[dict[str, Any]]) -> list[Any]:
+    return [TypeAdapter(RawMessageStreamEvent).validate_python(e) for e in events]
+
+
+FULL_EVENTS = fake.stream_events(["Hel", "lo"], thinking=["hm", "m"], tool_json=['{"a"', ":1}"])
+
+
+class TestCompaction:
+    def test_text_thinking_and_json_deltas_become_index_and_piece(self) -> None:
+        """The deltas that carry text are stored as (index, piece) tuples."""
+        compacted = [compact_event(e) for e in sdk_events(FULL_EVENTS)]
+        assert [c for c in compacted if type(c) is tuple] == [
+            (0, "hm"),
+            (0, "m"),
+            (1, "Hel"),
+            (1, "lo"),
+            (2, '{"a"'),
+            (2, ":1}"),
+        ]
+
+    def test_every_other_event_is_kept_whole(self) -> None:
+        """Starts, stops, signatures, message deltas and decoded JSON: the event itself."""
+        events = sdk_events(FULL_EVENTS)
+        others = [e for e in events if e.type != "content_block_delta"]
+        others += [
+            e
+            for e in events
+            if e.type == "content_block_delta" and e.delta.type == "signature_delta"
+        ]
+        assert len(others) == len(FULL_EVENTS) - 6
+        assert all(compact_event(e) is e for e in [*others, *FULL_EVENTS])
+
+    def test_summary_is_the_same_compacted_or_not(self) -> None:
+        """Whole or cut short, the events add up to the same output and usage."""
+        events = sdk_events(FULL_EVENTS)
+        for cut in (len(events), 9):
+            kept = events[:cut]
+            compacted = [compact_event(e) for e in kept]
+            assert summarize_events(compacted) == summarize_events(kept)
+        assert summarize_events([compact_event(e) for e in events]).output["text"] == "Hello"
+
+    @pytest.mark.parametrize("helper", [False, True], ids=["create", "stream_helper"])
+    def test_records_through_the_client_are_the_same_compacted_or_not(
+        self, cap: CapturedRecords, monkeypatch: pytest.MonkeyPatch, helper: bool
+    ) -> None:
+        """create(stream=True) and messages.stream(): identical records either way."""
+        client = fake.sync_client(fake.sse_handler(FULL_EVENTS))
+        request = {"model": fake.MODEL, "max_tokens": 5, "messages": fake.user()}
+
+        def read_stream() -> dict[str, Any]:
+            if helper:
+                with client.messages.stream(**request) as stream:
+                    stream.until_done()
+            else:
+                list(client.messages.create(**request, stream=True))
+            record = cap.calls[-1]
+            assert record["ttft_ms"] is not None
+            return volatile_free(record)
+
+        compacted = read_stream()
+        monkeypatch.setattr(anthropic_instrumentor, "compact_event", lambda event: event)
+        assert read_stream() == compacted
+        assert compacted["output"]["text"] == "Hello" and compacted["output"]["thinking"] == "hmm"
+
+    async def test_async_cancelled_record_is_the_same_compacted_or_not(
+        self, cap: CapturedRecords, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """An async stream closed after two text deltas: the same partial record either way."""
+        client = fake.async_client(fake.sse_handler(FULL_EVENTS))
+        request = {"model": fake.MODEL, "max_tokens": 5, "messages": fake.user()}
+
+        async def read_stream() -> dict[str, Any]:
+            stream = await client.messages.create(**request, stream=True)
+            texts = 0
+            async for event in stream:
+                if event.type == "content_block_delta" and event.delta.type == "text_delta":
+                    texts += 1
+                    if texts == 2:
+                        break
+            await stream.close()
+            return volatile_free(cap.calls[-1])
+
+        compacted = await read_stream()
+        monkeypatch.setattr(anthropic_instrumentor, "compact_event", lambda event: event)
+        assert await read_stream() == compacted
+        assert (compacted["status"], compacted["output"]["text"]) == ("cancelled", "Hello")

@@ -15,6 +15,7 @@ from pydantic import TypeAdapter
 import llmlog.testing
 import openai_fakes as fakes
 from llmlog.instrumentors import _openai_streams as streams
+from llmlog.instrumentors import openai as openai_instrumentor
 from llmlog.testing import CapturedRecords
 
 MESSAGES = [{"role": "user", "content": "Say hello"}]
@@ -250,3 +251,140 @@ class TestStreamEnds:
         )
         [record] = llm.calls
         assert record["output"]["text"] == "hello" and record["usage"]["total_tokens"] == 7
+
+
+def chat_models(raw: list[dict[str, Any]]) -> list[ChatCompletionChunk]:
+    return [ChatCompletionChunk.model_validate(c) for c in raw]
+
+
+def volatile_free(record: dict[str, Any]) -> dict[str, Any]:
+    """A record without what differs between two runs of the same call (ids, clocks)."""
+    volatile = {"id", "ts", "latency_ms", "ttft_ms", "trace_id", "span_id", "process"}
+    return {key: value for key, value in record.items() if key not in volatile}
+
+
+class TestCompaction:
+    def test_a_plain_content_chunk_becomes_its_text(self) -> None:
+        """One choice, index 0, a delta with only content: stored as the str itself."""
+        [_, content, *_] = chat_models(fakes.chat_chunks(("Hel",)))
+        assert streams.compact_chat_chunk(content) == "Hel"
+
+    def test_every_other_chat_chunk_is_kept_whole(self) -> None:
+        """Role, tool calls, finish, usage, several choices, logprobs, extras: the chunk itself."""
+        raw = fakes.chat_chunks(("a",), tool_call=("call_1", "f", ["{}"]), usage=True)
+        role, _, call_start, call_piece, finish, usage = chat_models(raw)
+        others = [
+            role,
+            call_start,
+            call_piece,
+            finish,
+            usage,
+            *chat_models(
+                [
+                    chunk([{"index": 1, "delta": {"content": "y"}}]),
+                    chunk(
+                        [
+                            {"index": 0, "delta": {"content": "x"}},
+                            {"index": 1, "delta": {"content": "y"}},
+                        ]
+                    ),
+                    chunk([{"index": 0, "delta": {"content": "x"}, "logprobs": {"content": []}}]),
+                    chunk([{"index": 0, "delta": {"content": "x", "reasoning_content": "hm"}}]),
+                    chunk([{"index": 0, "delta": {"content": "x", "refusal": "no"}}]),
+                ]
+            ),
+        ]
+        assert all(streams.compact_chat_chunk(c) is c for c in others)
+        plain_json = chunk([{"index": 0, "delta": {"content": "x"}}])
+        assert streams.compact_chat_chunk(plain_json) is plain_json
+
+    def test_chat_accumulation_is_the_same_compacted_or_not(self) -> None:
+        """Text, tool calls, finish reason, ids and usage come out identical."""
+        raw = [
+            *fakes.chat_chunks(("a", "", "b"), tool_call=("call_1", "f", ["{", "}"]), usage=True),
+            chunk([{"index": 0, "delta": {"content": "c", "reasoning_content": "hm"}}]),
+            chunk([{"index": 1, "delta": {"content": "y"}}]),
+        ]
+        models = chat_models(raw)
+        compacted = [streams.compact_chat_chunk(c) for c in models]
+        assert compacted.count("a") == 1 and "" in compacted
+        assert streams.accumulate_chat(compacted) == streams.accumulate_chat(models)
+
+    def test_legacy_completion_record_is_the_same_compacted_or_not(
+        self, llm: CapturedRecords, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Plain text chunks of choice 0 compact to str; finish and usage chunks stay whole."""
+        base = {"id": "cmpl", "object": "text_completion", "created": 1, "model": "m"}
+
+        def piece(text: str, finish: str | None = None) -> dict[str, Any]:
+            choice = {"index": 0, "text": text, "finish_reason": finish, "logprobs": None}
+            return {**base, "choices": [choice]}
+
+        usage = {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}
+        raw = [
+            piece("he"),
+            piece("llo"),
+            piece("", "stop"),
+            {**base, "choices": [], "usage": usage},
+        ]
+        fake = fakes.FakeOpenAI(routes={"/completions": lambda _: fakes.sse_response(raw)})
+        client = fakes.sync_client(fake)
+
+        def read_stream() -> tuple[list[Any], dict[str, Any]]:
+            chunks = list(client.completions.create(model="m", prompt="hi", stream=True))
+            return chunks, volatile_free(llm.calls[-1])
+
+        chunks, compacted = read_stream()
+        stored = [streams.compact_completion_chunk(c) for c in chunks]
+        assert stored[:2] == ["he", "llo"] and stored[2:] == chunks[2:]
+        monkeypatch.setattr(openai_instrumentor, "COMPACTORS", {})
+        assert read_stream()[1] == compacted
+        assert compacted["output"]["text"] == "hello" and compacted["response_id"] == "cmpl"
+
+    def test_partial_responses_stream_is_the_same_compacted_or_not(self) -> None:
+        """Only output_text deltas compact (to their text); a cut-off stream rebuilds alike."""
+        events = fakes.response_events(("Hel", "lo"), complete=False)
+        models = [TypeAdapter(ResponseStreamEvent).validate_python(e) for e in events]
+        compacted = [streams.compact_responses_event(e) for e in models]
+        assert compacted[-2:] == ["Hel", "lo"] and compacted[:-2] == models[:-2]
+        assert streams.accumulate_responses(compacted) == streams.accumulate_responses(models)
+
+    @pytest.mark.parametrize("usage", [False, True])
+    def test_records_through_the_client_are_the_same_compacted_or_not(
+        self, llm: CapturedRecords, monkeypatch: pytest.MonkeyPatch, usage: bool
+    ) -> None:
+        """A real client's stream gives the same record with and without compaction."""
+        raw = fakes.chat_chunks(("Hel", "lo", "!"), tool_call=("c", "f", ["{}"]), usage=usage)
+        fake = fakes.FakeOpenAI(routes={"/chat/completions": lambda _: fakes.sse_response(raw)})
+        client = fakes.sync_client(fake)
+
+        def read_stream() -> dict[str, Any]:
+            list(client.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True))
+            record = llm.calls[-1]
+            assert record["ttft_ms"] is not None
+            return volatile_free(record)
+
+        compacted = read_stream()
+        monkeypatch.setattr(openai_instrumentor, "COMPACTORS", {})
+        assert read_stream() == compacted
+        assert compacted["output"]["text"] == "Hello!"
+
+    async def test_async_responses_record_is_the_same_compacted_or_not(
+        self, llm: CapturedRecords, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """An async Responses stream cut short: the same record either way."""
+        events = fakes.response_events(("Hel", "lo"), complete=False)
+        fake = fakes.FakeOpenAI(
+            routes={"/responses": lambda _: fakes.sse_response(events, named=True)}
+        )
+        client = fakes.async_client(fake)
+
+        async def read_stream() -> dict[str, Any]:
+            stream = await client.responses.create(model="gpt-4o", input="hi", stream=True)
+            [event async for event in stream]
+            return volatile_free(llm.calls[-1])
+
+        compacted = await read_stream()
+        monkeypatch.setattr(openai_instrumentor, "COMPACTORS", {})
+        assert await read_stream() == compacted
+        assert compacted["output"]["text"] == "Hello"

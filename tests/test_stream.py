@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import gc
+from typing import Any
 
 import pytest
 
+from llmlog._record import Capture
+from llmlog.instrumentors._stream import AsyncStreamProxy, SyncStreamProxy
 from llmlog.testing import CapturedRecords
-from support import toy_sdk
+from support import toy_instrumentor, toy_sdk
 
 MESSAGES = [{"role": "user", "content": "one two three four"}]
 
@@ -124,3 +127,50 @@ class TestAsyncStreams:
         await stream.close()
         await stream.close()
         assert [r["status"] for r in toy.calls] == ["cancelled"]
+
+
+def compacting_proxy(proxy_type: type, stream: object) -> tuple[Any, Capture]:
+    """A proxy whose compact() upper-cases: what it stored shows in ``cap.chunks``."""
+    cap = Capture("toy", "create", "chat", {}, toy_instrumentor.extract)
+    proxy = proxy_type(stream, cap, lambda chunk: bool(chunk), compact=str.upper)
+    return proxy, cap
+
+
+class TestCompact:
+    def test_chunks_after_the_first_content_are_stored_compacted(
+        self, toy: CapturedRecords
+    ) -> None:
+        """App gets SDK chunks; past the first content the capture keeps compact(chunk)."""
+        proxy, cap = compacting_proxy(SyncStreamProxy, toy_sdk.Stream(["", "one", "two", "three"]))
+        assert list(proxy) == ["", "one", "two", "three"]
+        assert cap.chunks == ["", "one", "TWO", "THREE"]
+        assert [r["output"]["text"] for r in toy.calls] == [" one TWO THREE"]
+
+    def test_ttft_is_taken_on_the_chunk_before_compaction(self, toy: CapturedRecords) -> None:
+        """is_content sees the original chunk: an empty first chunk is no content, "one" is."""
+        proxy, cap = compacting_proxy(SyncStreamProxy, toy_sdk.Stream(["", "one"]))
+        next(proxy)
+        assert cap.first_chunk_perf is None
+        next(proxy)
+        assert cap.first_chunk_perf is not None
+
+    def test_next_compacts_like_iteration(self, toy: CapturedRecords) -> None:
+        """Explicit next() stores the same as a for loop."""
+        proxy, cap = compacting_proxy(SyncStreamProxy, toy_sdk.Stream(["one", "two"]))
+        assert [next(proxy), next(proxy)] == ["one", "two"]
+        assert cap.chunks == ["one", "TWO"]
+
+    async def test_async_iteration_compacts(self, toy: CapturedRecords) -> None:
+        """`async for` stores compact(chunk) past the first content, the app sees the original."""
+        proxy, cap = compacting_proxy(AsyncStreamProxy, toy_sdk.AsyncStream(["one", "two"]))
+        assert [w async for w in proxy] == ["one", "two"]
+        assert cap.chunks == ["one", "TWO"]
+
+    def test_without_compact_every_chunk_is_kept_as_is(self, toy: CapturedRecords) -> None:
+        """compact defaults to None: the capture holds the very objects the app received."""
+        words = ["one", "two"]
+        cap = Capture("toy", "create", "chat", {}, toy_instrumentor.extract)
+        assert list(SyncStreamProxy(toy_sdk.Stream(words), cap)) == words
+        assert cap.chunks is not None and all(
+            a is b for a, b in zip(cap.chunks, words, strict=True)
+        )

@@ -22,7 +22,7 @@ from llmlog import _guard
 from llmlog._record import STATUS_CANCELLED, STATUS_ERROR, Capture
 from llmlog.instrumentors._anthropic_response import HttpFacts
 from llmlog.instrumentors._base import finish
-from llmlog.instrumentors._stream import AsyncStreamProxy, IsContent, SyncStreamProxy
+from llmlog.instrumentors._stream import AsyncStreamProxy, Compact, IsContent, SyncStreamProxy
 
 
 def _restart_clock(cap: Capture) -> None:
@@ -37,12 +37,18 @@ def _failed(cap: Capture, exc: BaseException) -> None:
         finish(cap, error=exc, status=STATUS_CANCELLED if cancelled else STATUS_ERROR)
 
 
-def _intercept(message_stream: Any, cap: Capture, proxy_type: type, is_content: IsContent) -> None:
+def _intercept(
+    message_stream: Any,
+    cap: Capture,
+    proxy_type: type,
+    is_content: IsContent,
+    compact: Compact | None,
+) -> None:
     """Route the helper's raw events through a stream proxy (the helper reads only those)."""
     try:
         raw_stream = message_stream._raw_stream
         cap.result = HttpFacts(raw_stream.response.headers)
-        message_stream._raw_stream = proxy_type(raw_stream, cap, is_content)
+        message_stream._raw_stream = proxy_type(raw_stream, cap, is_content, compact=compact)
     except Exception as exc:
         # An SDK version without ``_raw_stream``: no events, but still one record.
         _guard.report_internal_error(exc, f"{cap.provider} {cap.method}")
@@ -53,10 +59,13 @@ def _intercept(message_stream: Any, cap: Capture, proxy_type: type, is_content: 
 class MessageStreamManagerProxy(wrapt.ObjectProxy[Any]):
     """Stands in for ``MessageStreamManager`` (and the beta one); ``isinstance`` holds."""
 
-    def __init__(self, wrapped: Any, cap: Capture, is_content: IsContent) -> None:
+    def __init__(
+        self, wrapped: Any, cap: Capture, is_content: IsContent, compact: Compact | None = None
+    ) -> None:
         super().__init__(wrapped)
         self._self_cap = cap
         self._self_is_content = is_content
+        self._self_compact = compact
 
     def __enter__(self) -> Any:
         cap = self._self_cap
@@ -66,7 +75,7 @@ class MessageStreamManagerProxy(wrapt.ObjectProxy[Any]):
         except BaseException as exc:
             _failed(cap, exc)
             raise
-        _intercept(message_stream, cap, SyncStreamProxy, self._self_is_content)
+        _intercept(message_stream, cap, SyncStreamProxy, self._self_is_content, self._self_compact)
         return message_stream
 
     def __exit__(
@@ -81,10 +90,13 @@ class MessageStreamManagerProxy(wrapt.ObjectProxy[Any]):
 class AsyncMessageStreamManagerProxy(wrapt.ObjectProxy[Any]):
     """Stands in for ``AsyncMessageStreamManager`` (and the beta one)."""
 
-    def __init__(self, wrapped: Any, cap: Capture, is_content: IsContent) -> None:
+    def __init__(
+        self, wrapped: Any, cap: Capture, is_content: IsContent, compact: Compact | None = None
+    ) -> None:
         super().__init__(wrapped)
         self._self_cap = cap
         self._self_is_content = is_content
+        self._self_compact = compact
 
     async def __aenter__(self) -> Any:
         cap = self._self_cap
@@ -94,7 +106,7 @@ class AsyncMessageStreamManagerProxy(wrapt.ObjectProxy[Any]):
         except BaseException as exc:
             _failed(cap, exc)
             raise
-        _intercept(message_stream, cap, AsyncStreamProxy, self._self_is_content)
+        _intercept(message_stream, cap, AsyncStreamProxy, self._self_is_content, self._self_compact)
         return message_stream
 
     async def __aexit__(

@@ -1,7 +1,8 @@
 """OpenAI stream chunks/events -> the same record fields as a non-stream reply.
 
 Run on the writer thread over ``cap.chunks`` (every chunk the app received,
-in order). Streams may be partial (closed early, failed mid-way) and chunks
+in order, the common plain-text ones compacted to a ``str`` by the ``compact_*``
+functions below as they passed). Streams may be partial (closed early, failed mid-way) and chunks
 may have empty ``choices`` (the ``include_usage`` chunk, Azure's filter
 results): the accumulators keep whatever arrived. No usage in the stream
 means ``usage: None``, never a guess.
@@ -114,6 +115,11 @@ def accumulate_chat(chunks: Iterable[Any]) -> Reply:
     choices: dict[int, _Choice] = {}
     response_id = model = usage = None
     for chunk in chunks:
+        if type(chunk) is str:  # compacted: choice 0 said this text, nothing else
+            state = choices.get(0) or choices.setdefault(0, _Choice())
+            if chunk:
+                state.text.append(chunk)
+            continue
         if isinstance(chunk, dict):
             chunk = as_attributes(chunk)
         if response_id is None:
@@ -170,6 +176,10 @@ def accumulate_completion(chunks: Iterable[Any]) -> Reply:
     choices: dict[int, _Choice] = {}
     response_id = model = usage = None
     for chunk in chunks:
+        if type(chunk) is str:  # compacted: choice 0 said this text, nothing else
+            state = choices.get(0) or choices.setdefault(0, _Choice())
+            state.text.append(chunk)
+            continue
         response_id = response_id or field(chunk, "id")
         model = model or field(chunk, "model")
         if field(chunk, "usage") is not None:
@@ -227,6 +237,9 @@ def _responses_from_deltas(events: list[Any]) -> Reply:
     calls: dict[int, dict[str, Any]] = {}
     response_id = model = None
     for event in events:
+        if type(event) is str:  # compacted ``response.output_text.delta``
+            pieces["text"].append(event)
+            continue
         kind = field(event, "type")
         if kind in _TEXT_DELTAS and isinstance(field(event, "delta"), str):
             pieces[_TEXT_DELTAS[kind]].append(field(event, "delta"))
@@ -338,3 +351,74 @@ CONTENT_TESTS: Mapping[str, Callable[[Any], bool]] = {
 def is_content_for(operation: str) -> Callable[[Any], bool]:
     """The first-content test for a stream of ``operation``."""
     return CONTENT_TESTS.get(operation, _event_has_content)
+
+
+def compact_chat_chunk(chunk: Any) -> Any:
+    """A chunk that only adds text to choice 0 -> that text; any other chunk as it is.
+
+    Runs on the app's thread for every chunk: attribute reads only, and any
+    field the accumulator (or a future record field) might want keeps the chunk.
+    """
+    try:
+        choices = chunk.choices
+        if len(choices) != 1 or chunk.usage is not None:
+            return chunk
+        choice = choices[0]
+        delta = choice.delta
+        content = delta.content
+        if (
+            type(content) is str
+            and choice.index == 0
+            and choice.finish_reason is None
+            and choice.logprobs is None
+            and delta.role is None
+            and delta.tool_calls is None
+            and delta.refusal is None
+            and delta.function_call is None
+            and delta.audio is None
+            and not delta.__pydantic_extra__
+        ):
+            return content
+    except (AttributeError, TypeError):  # decoded JSON or an unknown shape: keep it
+        pass
+    return chunk
+
+
+def compact_completion_chunk(chunk: Any) -> Any:
+    """A legacy completion chunk that only adds text to choice 0 -> that text."""
+    try:
+        choices = chunk.choices
+        if len(choices) != 1 or chunk.usage is not None:
+            return chunk
+        choice = choices[0]
+        text = choice.text
+        if (
+            type(text) is str
+            and choice.index == 0
+            and choice.finish_reason is None
+            and choice.logprobs is None
+        ):
+            return text
+    except (AttributeError, TypeError):
+        pass
+    return chunk
+
+
+def compact_responses_event(event: Any) -> Any:
+    """``response.output_text.delta`` -> its text (all a partial stream's rebuild reads)."""
+    try:
+        if event.type == "response.output_text.delta":
+            delta = event.delta
+            if type(delta) is str:
+                return delta
+    except AttributeError:
+        pass
+    return event
+
+
+COMPACTORS: Mapping[str, Callable[[Any], Any]] = {
+    "chat.completions": compact_chat_chunk,
+    "completions": compact_completion_chunk,
+    "responses": compact_responses_event,
+}
+"""``compact(chunk)`` per operation; streams not listed keep their chunks whole."""

@@ -5,6 +5,12 @@ holds, every attribute is forwarded, ``with`` returns the proxy). On the
 caller's thread it only appends each chunk to the capture; turning chunks
 into output and usage is the provider's ``extract``, on the writer thread.
 
+A provider may pass ``compact(chunk)``: kept SDK chunks (pydantic objects,
+about ten GC-tracked objects each) make the app's cyclic GC traverse them
+until the writer is done, so the common plain-text chunk is stored as a
+small untracked value instead (anything else comes back as the chunk itself).
+Chunks up to the first content stay whole: ids and ``ttft_ms`` come from them.
+
 The record is finished on the first of: exhaustion (``ok``), an exception
 from the stream (``error``, partial output kept), ``close()`` or leaving a
 ``with`` block early (``cancelled``), garbage collection of an abandoned
@@ -28,6 +34,7 @@ from llmlog._record import STATUS_CANCELLED, STATUS_ERROR, STATUS_OK, Capture
 from llmlog.instrumentors._base import finish
 
 IsContent = Callable[[Any], bool]
+Compact = Callable[[Any], Any]
 
 _open: dict[int, weakref.ref[Any]] = {}
 """Streams not finished yet, so that interpreter exit can still record them."""
@@ -58,25 +65,35 @@ class _Finisher:
 
     _self_cap: Capture
     _self_is_content: IsContent | None
+    _self_compact: Compact | None
     _self_done: bool
 
-    def _self_setup(self, cap: Capture, wrapped: Any, is_content: IsContent | None) -> None:
+    def _self_setup(
+        self,
+        cap: Capture,
+        wrapped: Any,
+        is_content: IsContent | None,
+        compact: Compact | None,
+    ) -> None:
         cap.stream = True
         cap.chunks = []
         if cap.result is None:
             cap.result = wrapped
         self._self_cap = cap
         self._self_is_content = is_content
+        self._self_compact = compact
         self._self_done = False
         key = id(self)
         _open[key] = weakref.ref(self, lambda _ref: _open.pop(key, None))
 
     def _self_add(self, chunk: Any) -> None:
         cap = self._self_cap
+        if cap.first_chunk_perf is not None:
+            compact = self._self_compact
+            cap.chunks.append(chunk if compact is None else compact(chunk))  # type: ignore[union-attr]
+            return
         cap.chunks.append(chunk)  # type: ignore[union-attr]
-        if cap.first_chunk_perf is None and (
-            self._self_is_content is None or self._self_is_content(chunk)
-        ):
+        if self._self_is_content is None or self._self_is_content(chunk):
             cap.first_chunk_perf = time.perf_counter()
 
     def _self_end(self, error: BaseException | None = None, *, early: bool = False) -> None:
@@ -101,9 +118,16 @@ class _Finisher:
 class SyncStreamProxy(_Finisher, wrapt.ObjectProxy):  # type: ignore[type-arg]
     """Proxy for ``openai.Stream`` / ``anthropic.Stream`` and the like."""
 
-    def __init__(self, wrapped: Any, cap: Capture, is_content: IsContent | None = None) -> None:
+    def __init__(
+        self,
+        wrapped: Any,
+        cap: Capture,
+        is_content: IsContent | None = None,
+        *,
+        compact: Compact | None = None,
+    ) -> None:
         super().__init__(wrapped)
-        self._self_setup(cap, wrapped, is_content)
+        self._self_setup(cap, wrapped, is_content, compact)
 
     def __iter__(self) -> Iterator[Any]:
         cap = self._self_cap
@@ -116,9 +140,15 @@ class SyncStreamProxy(_Finisher, wrapt.ObjectProxy):  # type: ignore[type-arg]
                     yield chunk
                     if cap.first_chunk_perf is not None:
                         break
-            for chunk in chunks:  # the hot loop: one append per chunk, nothing else
-                append(chunk)
-                yield chunk
+            compact = self._self_compact
+            if compact is None:
+                for chunk in chunks:  # the hot loop: one append per chunk, nothing else
+                    append(chunk)
+                    yield chunk
+            else:
+                for chunk in chunks:
+                    append(compact(chunk))
+                    yield chunk
         except GeneratorExit:
             raise
         except BaseException as exc:
@@ -163,9 +193,16 @@ class SyncStreamProxy(_Finisher, wrapt.ObjectProxy):  # type: ignore[type-arg]
 class AsyncStreamProxy(_Finisher, wrapt.ObjectProxy):  # type: ignore[type-arg]
     """Proxy for ``openai.AsyncStream`` / ``anthropic.AsyncStream`` and the like."""
 
-    def __init__(self, wrapped: Any, cap: Capture, is_content: IsContent | None = None) -> None:
+    def __init__(
+        self,
+        wrapped: Any,
+        cap: Capture,
+        is_content: IsContent | None = None,
+        *,
+        compact: Compact | None = None,
+    ) -> None:
         super().__init__(wrapped)
-        self._self_setup(cap, wrapped, is_content)
+        self._self_setup(cap, wrapped, is_content, compact)
 
     async def __aiter__(self) -> AsyncIterator[Any]:
         cap = self._self_cap
@@ -178,9 +215,15 @@ class AsyncStreamProxy(_Finisher, wrapt.ObjectProxy):  # type: ignore[type-arg]
                     yield chunk
                     if cap.first_chunk_perf is not None:
                         break
-            async for chunk in chunks:
-                append(chunk)
-                yield chunk
+            compact = self._self_compact
+            if compact is None:
+                async for chunk in chunks:
+                    append(chunk)
+                    yield chunk
+            else:
+                async for chunk in chunks:
+                    append(compact(chunk))
+                    yield chunk
         except GeneratorExit:
             raise
         except BaseException as exc:

@@ -25,6 +25,7 @@ from llmlog.instrumentors._anthropic_request import (
 )
 from llmlog.instrumentors._anthropic_response import (
     HttpFacts,
+    compact_event,
     field_of,
     message_output,
     normalized_usage,
@@ -100,20 +101,20 @@ Handler = Callable[[Capture, Any], Any]
 
 def _stream(cap: Capture, stream: Any) -> Any:
     cap.result = HttpFacts(stream.response.headers)
-    return SyncStreamProxy(stream, cap, is_content_event)
+    return SyncStreamProxy(stream, cap, is_content_event, compact=compact_event)
 
 
 def _async_stream(cap: Capture, stream: Any) -> Any:
     cap.result = HttpFacts(stream.response.headers)
-    return AsyncStreamProxy(stream, cap, is_content_event)
+    return AsyncStreamProxy(stream, cap, is_content_event, compact=compact_event)
 
 
 def _manager(cap: Capture, manager: Any) -> Any:
-    return MessageStreamManagerProxy(manager, cap, is_content_event)
+    return MessageStreamManagerProxy(manager, cap, is_content_event, compact_event)
 
 
 def _async_manager(cap: Capture, manager: Any) -> Any:
-    return AsyncMessageStreamManagerProxy(manager, cap, is_content_event)
+    return AsyncMessageStreamManagerProxy(manager, cap, is_content_event, compact_event)
 
 
 def _raw_response(cap: Capture, response: Any) -> Any:

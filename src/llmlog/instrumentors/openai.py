@@ -22,7 +22,7 @@ from llmlog._record import Capture
 from llmlog.instrumentors import _openai_request as request
 from llmlog.instrumentors._base import Provider, Target, Wrapper, finish
 from llmlog.instrumentors._openai_response import READERS, Reply
-from llmlog.instrumentors._openai_streams import ACCUMULATORS, is_content_for
+from llmlog.instrumentors._openai_streams import ACCUMULATORS, COMPACTORS, is_content_for
 from llmlog.instrumentors._stream import AsyncStreamProxy, SyncStreamProxy, end_early
 
 _HELPER_HEADER: Final = "X-Stainless-Helper-Method"
@@ -154,7 +154,8 @@ def _stream_proxy(cap: Capture, stream: Any) -> Any:
     proxy_class = (
         AsyncStreamProxy if _result_kind(type(stream)) == _ASYNC_STREAM else SyncStreamProxy
     )
-    return proxy_class(stream, cap, is_content_for(cap.operation))
+    operation = cap.operation
+    return proxy_class(stream, cap, is_content_for(operation), compact=COMPACTORS.get(operation))
 
 
 def _proxy_raw_stream(cap: Capture, raw: Any) -> Any:
