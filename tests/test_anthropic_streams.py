@@ -302,7 +302,7 @@ class TestCompaction:
     ) -> None:
         """create(stream=True) and messages.stream(): identical records either way."""
         client = fake.sync_client(fake.sse_handler(FULL_EVENTS))
-        request = {"model": fake.MODEL, "max_tokens": 5, "messages": fake.user()}
+        request: dict[str, Any] = {"model": fake.MODEL, "max_tokens": 5, "messages": fake.user()}
 
         def read_stream() -> dict[str, Any]:
             if helper:
@@ -324,7 +324,7 @@ class TestCompaction:
     ) -> None:
         """An async stream closed after two text deltas: the same partial record either way."""
         client = fake.async_client(fake.sse_handler(FULL_EVENTS))
-        request = {"model": fake.MODEL, "max_tokens": 5, "messages": fake.user()}
+        request: dict[str, Any] = {"model": fake.MODEL, "max_tokens": 5, "messages": fake.user()}
 
         async def read_stream() -> dict[str, Any]:
             stream = await client.messages.create(**request, stream=True)
