@@ -14,6 +14,7 @@ from pydantic import TypeAdapter
 
 import llmlog.testing
 import openai_fakes as fakes
+from llmlog.instrumentors import _openai_chunks
 from llmlog.instrumentors import _openai_streams as streams
 from llmlog.instrumentors import openai as openai_instrumentor
 from llmlog.testing import CapturedRecords
@@ -267,7 +268,7 @@ class TestCompaction:
     def test_a_plain_content_chunk_becomes_its_text(self) -> None:
         """One choice, index 0, a delta with only content: stored as the str itself."""
         [_, content, *_] = chat_models(fakes.chat_chunks(("Hel",)))
-        assert streams.compact_chat_chunk(content) == "Hel"
+        assert _openai_chunks.compact_chat_chunk(content) == "Hel"
 
     def test_every_other_chat_chunk_is_kept_whole(self) -> None:
         """Role, tool calls, finish, usage, several choices, logprobs, extras: the chunk itself."""
@@ -294,9 +295,9 @@ class TestCompaction:
                 ]
             ),
         ]
-        assert all(streams.compact_chat_chunk(c) is c for c in others)
+        assert all(_openai_chunks.compact_chat_chunk(c) is c for c in others)
         plain_json = chunk([{"index": 0, "delta": {"content": "x"}}])
-        assert streams.compact_chat_chunk(plain_json) is plain_json
+        assert _openai_chunks.compact_chat_chunk(plain_json) is plain_json
 
     def test_chat_accumulation_is_the_same_compacted_or_not(self) -> None:
         """Text, tool calls, finish reason, ids and usage come out identical."""
@@ -306,7 +307,7 @@ class TestCompaction:
             chunk([{"index": 1, "delta": {"content": "y"}}]),
         ]
         models = chat_models(raw)
-        compacted = [streams.compact_chat_chunk(c) for c in models]
+        compacted = [_openai_chunks.compact_chat_chunk(c) for c in models]
         assert compacted.count("a") == 1 and "" in compacted
         assert streams.accumulate_chat(compacted) == streams.accumulate_chat(models)
 
@@ -335,7 +336,7 @@ class TestCompaction:
             return chunks, volatile_free(llm.calls[-1])
 
         chunks, compacted = read_stream()
-        stored = [streams.compact_completion_chunk(c) for c in chunks]
+        stored = [_openai_chunks.compact_completion_chunk(c) for c in chunks]
         assert stored[:2] == ["he", "llo"] and stored[2:] == chunks[2:]
         monkeypatch.setattr(openai_instrumentor, "COMPACTORS", {})
         assert read_stream()[1] == compacted
@@ -345,7 +346,7 @@ class TestCompaction:
         """Only output_text deltas compact (to their text); a cut-off stream rebuilds alike."""
         events = fakes.response_events(("Hel", "lo"), complete=False)
         models = [TypeAdapter(ResponseStreamEvent).validate_python(e) for e in events]
-        compacted = [streams.compact_responses_event(e) for e in models]
+        compacted = [_openai_chunks.compact_responses_event(e) for e in models]
         assert compacted[-2:] == ["Hel", "lo"] and compacted[:-2] == models[:-2]
         assert streams.accumulate_responses(compacted) == streams.accumulate_responses(models)
 
@@ -366,7 +367,7 @@ class TestCompaction:
             return chunks, volatile_free(record)
 
         chunks, compacted = read_stream()
-        stored = [streams.compact_chat_chunk(c) for c in chunks]
+        stored = [_openai_chunks.compact_chat_chunk(c) for c in chunks]
         assert [c for c in stored if type(c) is str] == ["Hel", "lo", "!"]
         monkeypatch.setattr(openai_instrumentor, "COMPACTORS", {})
         assert read_stream()[1] == compacted

@@ -21,8 +21,9 @@ from llmlog import _guard
 from llmlog._record import Capture
 from llmlog.instrumentors import _openai_request as request
 from llmlog.instrumentors._base import Provider, Target, Wrapper, finish
+from llmlog.instrumentors._openai_chunks import COMPACTORS, is_content_for
 from llmlog.instrumentors._openai_response import READERS, Reply
-from llmlog.instrumentors._openai_streams import ACCUMULATORS, COMPACTORS, is_content_for
+from llmlog.instrumentors._openai_streams import ACCUMULATORS
 from llmlog.instrumentors._stream import AsyncStreamProxy, SyncStreamProxy, end_early
 
 _HELPER_HEADER: Final = "X-Stainless-Helper-Method"
