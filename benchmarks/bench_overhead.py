@@ -67,7 +67,7 @@ def _openai_scenario() -> Scenario:
     import httpx2
     import openai
 
-    from llmlog.instrumentors._openai_streams import is_content_for
+    from llmlog.instrumentors._openai_chunks import is_content_for
 
     messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": QUESTION}]
     completion = json.dumps(
