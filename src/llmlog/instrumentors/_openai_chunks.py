@@ -73,7 +73,7 @@ def compact_chat_chunk(chunk: Any) -> Any:
             and fields["tool_calls"] is None
             and fields["refusal"] is None
             and fields["function_call"] is None
-            and fields["audio"] is None
+            and fields.get("audio") is None  # absent in older SDKs
             and not delta.__pydantic_extra__
         ):
             return content
