@@ -68,30 +68,23 @@ def raw_usage(usage: Any) -> Any:
 
 def completion_usage(usage: Any) -> dict[str, Any] | None:
     """Chat / legacy ``CompletionUsage``; ``prompt_tokens`` already includes cached ones."""
-    if usage is None:
-        return None
-    prompt_details = field(usage, "prompt_tokens_details")
-    completion_details = field(usage, "completion_tokens_details")
-    return usage_record(
-        input_tokens=_int(field(usage, "prompt_tokens")),
-        output_tokens=_int(field(usage, "completion_tokens")),
-        cached_input_tokens=_int(field(prompt_details, "cached_tokens")),
-        cache_write_tokens=_int(field(prompt_details, "cache_write_tokens")),
-        reasoning_tokens=_int(field(completion_details, "reasoning_tokens")),
-        total_tokens=_int(field(usage, "total_tokens")),
-        raw=raw_usage(usage),
-    )
+    return _usage(usage, "prompt_tokens", "completion_tokens")
 
 
 def input_output_usage(usage: Any) -> dict[str, Any] | None:
     """Responses / images / transcription usage (``input_tokens`` + ``output_tokens``)."""
+    return _usage(usage, "input_tokens", "output_tokens")
+
+
+def _usage(usage: Any, input_key: str, output_key: str) -> dict[str, Any] | None:
+    """The two OpenAI usage shapes differ only in names; details sit in ``<key>_details``."""
     if usage is None:
         return None
-    input_details = field(usage, "input_tokens_details")
-    output_details = field(usage, "output_tokens_details")
+    input_details = field(usage, f"{input_key}_details")
+    output_details = field(usage, f"{output_key}_details")
     return usage_record(
-        input_tokens=_int(field(usage, "input_tokens")),
-        output_tokens=_int(field(usage, "output_tokens")),
+        input_tokens=_int(field(usage, input_key)),
+        output_tokens=_int(field(usage, output_key)),
         cached_input_tokens=_int(field(input_details, "cached_tokens")),
         cache_write_tokens=_int(field(input_details, "cache_write_tokens")),
         reasoning_tokens=_int(field(output_details, "reasoning_tokens")),
