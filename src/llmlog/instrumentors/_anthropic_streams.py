@@ -56,8 +56,8 @@ def _intercept(
             finish(cap)
 
 
-class MessageStreamManagerProxy(wrapt.ObjectProxy[Any]):
-    """Stands in for ``MessageStreamManager`` (and the beta one); ``isinstance`` holds."""
+class _ManagerProxy(wrapt.ObjectProxy[Any]):
+    """What the sync and async manager proxies hold: the call's capture and stream hooks."""
 
     def __init__(
         self, wrapped: Any, cap: Capture, is_content: IsContent, compact: Compact | None = None
@@ -66,6 +66,10 @@ class MessageStreamManagerProxy(wrapt.ObjectProxy[Any]):
         self._self_cap = cap
         self._self_is_content = is_content
         self._self_compact = compact
+
+
+class MessageStreamManagerProxy(_ManagerProxy):
+    """Stands in for ``MessageStreamManager`` (and the beta one); ``isinstance`` holds."""
 
     def __enter__(self) -> Any:
         cap = self._self_cap
@@ -87,16 +91,8 @@ class MessageStreamManagerProxy(wrapt.ObjectProxy[Any]):
         return self.__wrapped__.__exit__(exc_type, exc, tb)
 
 
-class AsyncMessageStreamManagerProxy(wrapt.ObjectProxy[Any]):
+class AsyncMessageStreamManagerProxy(_ManagerProxy):
     """Stands in for ``AsyncMessageStreamManager`` (and the beta one)."""
-
-    def __init__(
-        self, wrapped: Any, cap: Capture, is_content: IsContent, compact: Compact | None = None
-    ) -> None:
-        super().__init__(wrapped)
-        self._self_cap = cap
-        self._self_is_content = is_content
-        self._self_compact = compact
 
     async def __aenter__(self) -> Any:
         cap = self._self_cap
