@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import logging
+import random
 from pathlib import Path
 
 import pytest
 
-from llmlog._redact_presidio import is_look_alike, ner_model_problem, quiet_loggers
+from llmlog._redact_presidio import (
+    PHONE_REGIONS,
+    is_look_alike,
+    ner_model_problem,
+    phone_gate,
+    quiet_loggers,
+)
 
 
 class TestNerModel:
@@ -86,3 +93,55 @@ class TestLoggers:
             log.setLevel(saved[0])
             log.propagate = saved[1]
             log.handlers[:] = saved[2]
+
+
+class TestPhoneGate:
+    """The gate before the phone recognizer must never hide a number it would find."""
+
+    def test_short_numbers_in_prose_skip_the_phone_passes(self) -> None:
+        gate = phone_gate()
+        assert not gate.search("Tromsø, 4 nights. Bodø, 3 nights, then 2 weeks by ferry.")
+        assert gate.search("call 030 1234") and gate.search("+1 (212) 555-0147")
+
+    def test_every_text_the_recognizer_matches_passes_the_gate(self) -> None:
+        """Random digit/punctuation/letter mixes: the gate holds wherever phonenumbers finds one."""
+        from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+
+        recognizer = PhoneRecognizer(supported_regions=PHONE_REGIONS)
+        gate = phone_gate()
+        rng = random.Random(7)
+        pieces = [
+            "0",
+            "1",
+            "2",
+            "5",
+            "7",
+            "9",
+            "030",
+            "212",
+            "555",
+            "0147",
+            "44",
+            "+",
+            "+49 ",
+            " ",
+            "-",
+            ".",
+            "(",
+            ")",
+            "/",
+            " x",
+            "ext. ",
+            "a",
+            "call ",
+            "tel",
+            "\u00a0",
+        ]
+        found = 0
+        for _ in range(3000):
+            text = "".join(rng.choice(pieces) for _ in range(rng.randint(2, 12)))
+            matches = recognizer.analyze(text, ["PHONE_NUMBER"], None)
+            if matches:
+                found += 1
+                assert gate.search(text), text
+        assert found > 50  # the corpus does contain numbers, so the check means something

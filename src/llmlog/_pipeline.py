@@ -37,6 +37,13 @@ from llmlog.sinks import FileSink, Sink, sink_for
 FULL_QUEUE_WAIT = 0.05
 """Seconds the caller waits for room in a full queue before the record is dropped."""
 
+BATCH_LINGER = 0.05
+"""Seconds the writer waits after the first record of a quiet spell, so records
+are written in batches: the app's thread then wakes the writer once per batch,
+not once per call, and the two threads trade the GIL far less often (measured:
+about half the writer's cost to the app's thread). A flush, exit or a queue
+half full ends the wait at once."""
+
 Processor = Callable[[Any, str, Any], Any]
 
 
@@ -96,6 +103,7 @@ class Pipeline:
         self._queue: deque[Any] = deque()
         self._limit = self.settings.queue_size or 1
         self._wake = threading.Event()
+        self._hurry = threading.Event()
         self._writer_sleeping = False
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
@@ -126,6 +134,14 @@ class Pipeline:
         self._queue.append(item)
         if self._writer_sleeping:
             self._wake.set()
+        elif len(self._queue) * 2 > self._limit:
+            self._hurry.set()
+
+    def _put_urgent(self, item: Any) -> None:
+        """Queue a control item the writer must act on now (no batching wait)."""
+        self._queue.append(item)
+        self._hurry.set()
+        self._wake.set()
 
     def _wait_for_room(self) -> bool:
         deadline = time.monotonic() + FULL_QUEUE_WAIT
@@ -140,14 +156,14 @@ class Pipeline:
         if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
             return not self._queue
         marker = _Flush()
-        self._put(marker)
+        self._put_urgent(marker)
         return marker.done.wait(timeout)
 
     def close(self, timeout: float | None) -> None:
         """Drain (bounded by ``timeout``), stop the writer, close the sinks."""
         self.flush(timeout)
         if self._thread is not None and self._thread.is_alive() and self._pid == os.getpid():
-            self._put(_STOP)
+            self._put_urgent(_STOP)
             self._thread.join(0.5)
         for sink in self._sinks:
             sink.close()
@@ -171,7 +187,11 @@ class Pipeline:
             _register_exit_hooks()
 
     def _next_item(self) -> Any:
-        """The oldest pending item, sleeping while there is none (None after a while)."""
+        """The oldest pending item, sleeping while there is none (None after a while).
+
+        After a quiet spell the writer lingers ``BATCH_LINGER`` so that the
+        records of a busy moment are taken as one batch.
+        """
         try:
             return self._queue.popleft()
         except IndexError:
@@ -183,6 +203,9 @@ class Pipeline:
             self._wake.clear()
         finally:
             self._writer_sleeping = False
+        if self._queue:
+            self._hurry.wait(BATCH_LINGER)
+        self._hurry.clear()
         try:
             return self._queue.popleft()
         except IndexError:

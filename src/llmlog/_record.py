@@ -109,24 +109,38 @@ def usage_record(
 
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_PAIRS = tuple(a + b for a in _CROCKFORD for b in _CROCKFORD)  # 10 bits -> 2 characters
 
 
 def new_id(now_ns: int | None = None) -> str:
-    """A ULID: 26 characters, sortable by creation time, unique without coordination."""
+    """A ULID: 26 characters, sortable by creation time, unique without coordination.
+
+    48 bits of milliseconds, then 80 random bits (``os.urandom``), written
+    ten bits at a time: this runs for every record.
+    """
     ms = (time.time_ns() if now_ns is None else now_ns) // 1_000_000
     value = (ms << 80) | int.from_bytes(os.urandom(10), "big")
-    chars = []
-    for _ in range(26):
-        chars.append(_CROCKFORD[value & 31])
-        value >>= 5
-    return "".join(reversed(chars))
+    pairs = _PAIRS
+    return (
+        _CROCKFORD[value >> 125]
+        + "".join([pairs[(value >> shift) & 1023] for shift in range(115, 4, -10)])
+        + _CROCKFORD[value & 31]
+    )
+
+
+_second_prefix: tuple[int, str] = (-1, "")
+"""(epoch second, its ``YYYY-MM-DDTHH:MM:SS``): most records share their second's text."""
 
 
 def iso_utc(epoch_ns: int) -> str:
     """UTC ISO-8601 with microseconds and a ``Z``, e.g. ``2026-01-02T03:04:05.123456Z``."""
+    global _second_prefix
     seconds, ns = divmod(epoch_ns, 1_000_000_000)
-    dt = datetime.fromtimestamp(seconds, UTC).replace(microsecond=ns // 1000)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    cached_second, prefix = _second_prefix
+    if seconds != cached_second:
+        prefix = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        _second_prefix = (seconds, prefix)
+    return f"{prefix}.{ns // 1000:06d}Z"
 
 
 @dataclass(slots=True, eq=False)

@@ -82,11 +82,41 @@ class OfflineEngine:
 
     Phone matching (``phonenumbers``, once per region) costs more than everything
     else together and grows with every digit run in the text, so it runs last, on
-    the text with what the other recognizers found blanked out.
+    the text with what the other recognizers found blanked out, and only on text
+    that passes ``phone_gate``.
     """
 
     analyzer: Any
     phone: Any
+    phone_gate: re.Pattern[str]
+
+
+def phone_gate() -> re.Pattern[str]:
+    """A cheap necessary condition for a phone number: N digits close together.
+
+    phonenumbers' matcher only accepts digit blocks separated by at most four
+    punctuation characters (no letters), and a number it calls valid has at
+    least as many digits as the shortest national number of any region (read
+    from its metadata: 4 today). Text without such a run (prose, "4 nights",
+    "2 weeks") cannot hold a phone number, so its phonenumbers passes, one per
+    region, are skipped. Any four non-digits are allowed between digits: a
+    superset of phonenumbers' punctuation, so the gate never hides a match.
+    """
+    import phonenumbers
+
+    lengths = [
+        min(getattr(metadata.general_desc, "possible_length", None) or (1,))
+        for metadata in (
+            *map(phonenumbers.PhoneMetadata.metadata_for_region, phonenumbers.SUPPORTED_REGIONS),
+            *map(
+                phonenumbers.PhoneMetadata.metadata_for_nongeo_region,
+                phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS,
+            ),
+        )
+        if metadata is not None
+    ]
+    shortest = max(1, min(lengths, default=1))
+    return re.compile(r"\d(?:\D{0,4}\d)" + f"{{{shortest - 1}}}")
 
 
 @functools.lru_cache(maxsize=4)
@@ -142,6 +172,7 @@ def offline_engine(ner_model: str | None = None) -> OfflineEngine:
             registry=registry, supported_languages=["en"], nlp_engine=nlp_engine
         ),
         phone=PhoneRecognizer(supported_regions=PHONE_REGIONS),
+        phone_gate=phone_gate(),
     )
     # Warm-up: the first call loads phonenumbers metadata and compiles regexes.
     find_pii("warm up: a@example.com +1 212 555 0147", (), ner_model, engine)
@@ -162,8 +193,10 @@ def find_pii(
     results = engine.analyzer.analyze(text, language="en", score_threshold=SCORE_THRESHOLD)
     spans = [(r.start, r.end, r.entity_type) for r in results]
     spans += [(m.start("v"), m.end("v"), "US_SSN") for m in _LABELLED_SSN.finditer(text)]
-    phones = engine.phone.analyze(_blank(text, [*spans, *known]), ["PHONE_NUMBER"], None)
-    spans += [(r.start, r.end, r.entity_type) for r in phones if r.score >= SCORE_THRESHOLD]
+    blanked = _blank(text, [*spans, *known])
+    if engine.phone_gate.search(blanked):
+        phones = engine.phone.analyze(blanked, ["PHONE_NUMBER"], None)
+        spans += [(r.start, r.end, r.entity_type) for r in phones if r.score >= SCORE_THRESHOLD]
     return [s for s in spans if not is_look_alike(text, *s)]
 
 
