@@ -174,3 +174,49 @@ class TestBackPressure:
         sink.release.set()
         assert pipeline.flush(10) is True
         pipeline.close(1)
+
+
+class _ListSink:
+    def __init__(self) -> None:
+        self.lines: list[bytes] = []
+        self.arrived = threading.Event()
+
+    def write(self, line: bytes) -> None:
+        self.lines.append(line)
+        self.arrived.set()
+
+    def close(self) -> None:
+        pass
+
+
+class TestBatching:
+    def test_records_are_written_without_a_flush_in_order(self) -> None:
+        """The writer's batching wait ends by itself: nobody has to flush for records to land."""
+        sink = _ListSink()
+        pipeline = _pipeline.Pipeline(Settings(redact="off"), sinks=[sink])
+        for i in range(50):
+            cap = _capture(i)
+            cap.extract = lambda cap: {"messages": cap.kwargs["messages"]}
+            pipeline.submit(cap)
+        assert sink.arrived.wait(10)
+        deadline = threading.Event()
+        for _ in range(100):
+            if len(sink.lines) == 50:
+                break
+            deadline.wait(0.1)
+        contents = [json.loads(line)["messages"][0]["content"] for line in sink.lines]
+        assert contents == [str(i) for i in range(50)]
+        pipeline.close(1)
+
+    def test_a_half_full_queue_is_written_at_once(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Back-pressure ends the batching wait early, so a burst cannot fill the queue
+        (the wait is made endless here: only the early end can save these records)."""
+        monkeypatch.setattr(_pipeline, "BATCH_LINGER", 3600.0)
+        sink = _ListSink()
+        pipeline = _pipeline.Pipeline(Settings(queue_size=8, redact="off"), sinks=[sink])
+        pipeline.submit(_capture(0))  # wakes the writer, which now lingers
+        for i in range(1, 16):
+            pipeline.submit(_capture(i))
+        assert pipeline.flush(10)
+        assert len(sink.lines) == 16  # none dropped: the queue never stayed full
+        pipeline.close(1)

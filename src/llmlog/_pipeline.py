@@ -134,7 +134,7 @@ class Pipeline:
         self._queue.append(item)
         if self._writer_sleeping:
             self._wake.set()
-        elif len(self._queue) * 2 > self._limit:
+        if len(self._queue) * 2 > self._limit:
             self._hurry.set()
 
     def _put_urgent(self, item: Any) -> None:
