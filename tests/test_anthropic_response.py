@@ -26,6 +26,11 @@ def sdk_events(events: list[dict[str, Any]]) -> list[Any]:
     return [_EVENT.validate_python(event) for event in events]
 
 
+def tool_call(call_id: str, kind: str, name: str, arguments: str) -> dict[str, Any]:
+    """A record's tool call, as the reader should spell it."""
+    return {"id": call_id, "type": kind, "name": name, "arguments": arguments}
+
+
 class TestUsage:
     def test_input_tokens_include_cache_reads_and_writes(self) -> None:
         """input = plain + cache read + cache write, so it means what OpenAI's means."""
@@ -84,9 +89,54 @@ class TestMessageOutput:
         body = fake.message(content=content, stop_reason="tool_use")
         output = message_output(sdk_message(body))
         assert output["tool_calls"] == [
-            {"id": "toolu_01A", "name": "get_weather", "arguments": '{"city":"Paris"}'}
+            tool_call("toolu_01A", "tool_use", "get_weather", '{"city":"Paris"}')
         ]
         assert output["finish_reason"] == "tool_use"
+
+    def test_tools_run_by_anthropic_are_tool_calls_too(self) -> None:
+        """Web search and MCP calls the server made itself are listed, typed, with their
+        input; their results (search pages) are not copied into the record."""
+        content = [
+            {
+                "type": "server_tool_use",
+                "id": "srvtoolu_1",
+                "name": "web_search",
+                "input": {"query": "weather Paris"},
+            },
+            {
+                "type": "web_search_tool_result",
+                "tool_use_id": "srvtoolu_1",
+                "content": [
+                    {
+                        "type": "web_search_result",
+                        "url": "https://example.com",
+                        "title": "Weather",
+                        "encrypted_content": "opaque",
+                        "page_age": None,
+                    }
+                ],
+            },
+            {"type": "text", "text": "Sunny."},
+        ]
+        body = fake.message(content=content)
+        output = message_output(sdk_message(body))
+        assert output["tool_calls"] == [
+            tool_call("srvtoolu_1", "server_tool_use", "web_search", '{"query":"weather Paris"}')
+        ]
+        assert output["text"] == "Sunny."
+        mcp = {
+            "type": "mcp_tool_use",
+            "id": "mcptoolu_1",
+            "name": "lookup",
+            "server_name": "crm",
+            "input": {"id": 7},
+        }
+        [call] = message_output(fake.message(content=[mcp]))["tool_calls"]
+        assert (call["type"], call["server"], call["arguments"]) == (
+            "mcp_tool_use",
+            "crm",
+            '{"id":7}',
+        )
 
     def test_thinking_is_its_own_field(self) -> None:
         """Thinking text is kept apart from the answer text."""
@@ -158,9 +208,34 @@ class TestStreamSummary:
         """input_json deltas are joined per content block index into one arguments text."""
         events = fake.stream_events(["ok"], tool_json=['{"ci', 'ty": ', '"Paris"}'])
         calls = summarize_events(sdk_events(events)).output["tool_calls"]
-        assert calls == [
-            {"id": "toolu_01S", "name": "get_weather", "arguments": '{"city":"Paris"}'}
+        assert calls == [tool_call("toolu_01S", "tool_use", "get_weather", '{"city":"Paris"}')]
+
+    def test_a_streamed_server_tool_use_is_assembled_like_a_tool_use(self) -> None:
+        """A server tool's input streams as input_json deltas too (decoded JSON events)."""
+        events: list[dict[str, Any]] = [
+            {"type": "message_start", "message": fake.message(content=[])},
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {
+                    "type": "server_tool_use",
+                    "id": "srvtoolu_2",
+                    "name": "web_search",
+                    "input": {},
+                },
+            },
+            *(
+                {
+                    "type": "content_block_delta",
+                    "index": 0,
+                    "delta": {"type": "input_json_delta", "partial_json": piece},
+                }
+                for piece in ('{"query": ', '"Paris"}')
+            ),
+            {"type": "content_block_stop", "index": 0},
         ]
+        [call] = summarize_events(events).output["tool_calls"]
+        assert call == tool_call("srvtoolu_2", "server_tool_use", "web_search", '{"query":"Paris"}')
 
     def test_streamed_and_plain_tool_calls_read_the_same(self) -> None:
         """The same tool call spells its arguments the same streamed or not."""

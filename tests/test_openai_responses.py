@@ -211,3 +211,28 @@ class TestRetrieve:
         client = fakes.sync_client(retrieve_fake())
         assert client.responses.retrieve(fakes.RESPONSE_ID).id == fakes.RESPONSE_ID
         assert llm.calls == []
+
+    def test_a_failing_plain_retrieve_is_not_recorded_either(self, llm: CapturedRecords) -> None:
+        """Not a model call whatever its outcome: a 404 on a stored response makes no record,
+        and the app gets the SDK's own exception."""
+        fake = fakes.FakeOpenAI()
+        fake.routes["/responses"] = lambda _body: fakes.json_response(
+            fakes.error_body("no such response", "not_found"), 404
+        )
+        client = fakes.sync_client(fake)
+        with pytest.raises(openai.NotFoundError):
+            client.responses.retrieve(fakes.RESPONSE_ID)
+        assert llm.calls == []
+
+    async def test_a_failing_streamed_retrieve_is_recorded(self, llm: CapturedRecords) -> None:
+        """With stream=True it is a model call: its failure is one error record (async client)."""
+        fake = fakes.FakeOpenAI()
+        fake.routes["/responses"] = lambda _body: fakes.json_response(
+            fakes.error_body("no such response", "not_found"), 404
+        )
+        client = fakes.async_client(fake)
+        with pytest.raises(openai.NotFoundError) as raised:
+            await client.responses.retrieve(fakes.RESPONSE_ID, stream=True)
+        [record] = llm.calls
+        assert (record["method"], record["status"]) == ("responses.retrieve", "error")
+        assert record["error"]["status_code"] == 404 == raised.value.status_code

@@ -97,6 +97,19 @@ def _arguments_text(tool_input: Any) -> str:
     return json.dumps(plain(tool_input), ensure_ascii=False, separators=(",", ":"))
 
 
+TOOL_USE_BLOCKS: Final = frozenset({"tool_use", "server_tool_use", "mcp_tool_use"})
+"""Content blocks that are a tool call: the app's tools, and the ones Anthropic's servers
+run themselves (web search, code execution, MCP servers), which the app never sees called."""
+
+
+def _tool_call(kind: str, call_id: Any, name: Any, arguments: str, server: Any) -> dict[str, Any]:
+    """``{id, type, name, arguments}`` (+ ``server`` for an MCP tool), as OpenAI records have."""
+    call = {"id": call_id, "type": kind, "name": name, "arguments": arguments}
+    if kind == "mcp_tool_use":
+        call["server"] = server
+    return call
+
+
 def message_output(message: Any) -> dict[str, Any]:
     """``output`` for a complete message: text, tool calls, thinking, stop reason."""
     texts: list[str] = []
@@ -108,13 +121,15 @@ def message_output(message: Any) -> dict[str, Any]:
             texts.append(field_of(block, "text") or "")
         elif kind == "thinking":
             thoughts.append(field_of(block, "thinking") or "")
-        elif kind == "tool_use":
+        elif kind in TOOL_USE_BLOCKS:
             tool_calls.append(
-                {
-                    "id": field_of(block, "id"),
-                    "name": field_of(block, "name"),
-                    "arguments": _arguments_text(field_of(block, "input")),
-                }
+                _tool_call(
+                    kind,
+                    field_of(block, "id"),
+                    field_of(block, "name"),
+                    _arguments_text(field_of(block, "input")),
+                    field_of(block, "server_name"),
+                )
             )
     output = _output(texts, thoughts, tool_calls, message)
     if _may_have_parsed_output(type(message)):
@@ -163,6 +178,7 @@ class _Block:
     kind: Any
     id: Any = None
     name: Any = None
+    server: Any = None  # an MCP tool's server
     parts: list[str] = field(default_factory=list)
 
 
@@ -206,7 +222,10 @@ def summarize_events(events: Iterable[Any]) -> StreamSummary:
             index = field_of(event, "index")
             if isinstance(index, int):
                 blocks[index] = _Block(
-                    field_of(block, "type"), field_of(block, "id"), field_of(block, "name")
+                    field_of(block, "type"),
+                    field_of(block, "id"),
+                    field_of(block, "name"),
+                    field_of(block, "server_name"),
                 )
                 _seed_block(blocks[index], block)
         elif kind == "message_start":
@@ -263,9 +282,10 @@ def _stream_output(blocks: dict[int, _Block], final: dict[str, Any]) -> dict[str
             texts.append(joined)
         elif state.kind == "thinking":
             thoughts.append(joined)
-        elif state.kind == "tool_use":
+        elif state.kind in TOOL_USE_BLOCKS:
             arguments = _streamed_arguments(joined)
-            tool_calls.append({"id": state.id, "name": state.name, "arguments": arguments})
+            call = _tool_call(state.kind, state.id, state.name, arguments, state.server)
+            tool_calls.append(call)
     return _output(texts, thoughts, tool_calls, final)
 
 

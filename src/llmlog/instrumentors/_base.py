@@ -44,6 +44,9 @@ class Target:
     method: str
     operation: str
     is_async: bool
+    only_if: Callable[[Mapping[str, Any]], bool] | None = None
+    """Record the call only when this holds for its kwargs (None: always). For
+    methods that are a model call only in one form, e.g. ``retrieve(stream=True)``."""
 
 
 @dataclass(frozen=True)
@@ -155,6 +158,8 @@ def make_wrapper(provider: Provider, target: Target) -> Wrapper:
         if _wanted.get(provider.name) is not provider or _in_call.get():
             return None  # uninstrumented (a stale bound wrapper), or a nested call
         try:
+            if target.only_if is not None and not target.only_if(kwargs):
+                return None
             return _start(provider, target, kwargs)
         except Exception as exc:
             _guard.report_internal_error(exc, f"{provider.name} {target.method}")

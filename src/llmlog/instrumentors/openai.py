@@ -102,10 +102,24 @@ _TABLE: Final = (
     ),
 )
 
+
 # Every patched async method is an ``async def`` (behind a sync ``required_args`` shim,
 # so introspection cannot tell): the table says so instead.
+def _streams(kwargs: Mapping[str, Any]) -> bool:
+    """``retrieve`` is a model call only with ``stream=True`` (it resumes generation);
+    fetching a stored response is not, and makes no record, not even when it fails."""
+    return kwargs.get("stream") is True
+
+
 TARGETS: Final[tuple[Target, ...]] = tuple(
-    Target(module, f"{cls}.{name}", f"{prefix}.{name}", operation, cls == classes[1])
+    Target(
+        module,
+        f"{cls}.{name}",
+        f"{prefix}.{name}",
+        operation,
+        cls == classes[1],
+        only_if=_streams if name == "retrieve" else None,
+    )
     for module, classes, names, prefix, operation in _TABLE
     for name in names
     for cls in classes
@@ -184,8 +198,6 @@ def on_result(cap: Capture, result: Any) -> Any:
     kind = _result_kind(type(result))
     if kind in (_STREAM, _ASYNC_STREAM):
         return _stream_proxy(cap, result)
-    if cap.method.endswith(".retrieve") and cap.kwargs.get("stream") is not True:
-        return result  # fetching a stored response is not a model call: no record
     if kind == _RAW_READ:
         if getattr(result, "_stream", False):
             return _proxy_raw_stream(cap, result)
