@@ -106,8 +106,13 @@ def _langsmith() -> Flush:
     os.environ.setdefault("LANGSMITH_API_KEY", "bench")
     from langsmith import run_trees
 
+    # LangSmith's sender thread stops once nothing but its own bookkeeping refers to
+    # the client (a refcount test), and a later flush() then waits for it forever.
+    # An app keeps its client alive; so does this process, for the whole run.
+    client = run_trees.get_cached_client()
+
     def flush() -> None:
-        run_trees.get_cached_client().flush()
+        client.flush(timeout=120)
 
     return flush
 
