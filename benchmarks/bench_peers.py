@@ -294,6 +294,64 @@ def target_checks(reps: list[dict[str, dict[str, Any]]], variants: list[str]) ->
     return lines
 
 
+_NAMES = {
+    "llmlog": "**llmlog**",
+    "openinference": "OpenInference",
+    "openllmetry": "OpenLLMetry",
+    "logfire": "Logfire",
+    "langsmith": "LangSmith",
+    "naive": "naive wrapper",
+}
+
+
+def pivot_tables(reps: list[dict[str, dict[str, Any]]], variants: list[str]) -> list[str]:
+    """The README's tables: one row per contender, one column per workload."""
+    shown = [v for v in variants if v in _NAMES]
+    workloads = [
+        w for w in WORKLOADS if any(w in s.get("bare", {}).get("workloads", {}) for s in reps)
+    ]
+
+    def label(workload: str) -> str:
+        provider, mode, transport = workload.split(":")
+        text = f"{provider} {'plain' if mode == 'nonstream' else 'stream'}, {transport}"
+        chunks = max((s["bare"]["workloads"][workload].get("chunks", 0) for s in reps), default=0)
+        return f"{text} ({chunks} chunks)" if chunks else text
+
+    def cell(variant: str, workload: str, values: list[float], digits: int, unit: str) -> str:
+        if not values:
+            return "did not run"
+        text = spread(values, digits, unit)
+        if variant == "llmlog":
+            head, _, rest = text.partition(" ")
+            return f"**{head}** {rest}".strip()
+        return text
+
+    head = "| contender | " + " | ".join(label(w) for w in workloads) + " |"
+    rule = "|---|" + "---|" * len(workloads)
+    lines: list[str] = []
+    sections = (
+        ("Caller-thread CPU added per call, µs:", "cpu_med", 1.0, 0, ""),
+        ("Total CPU added per call including background threads, µs:", "process_cpu", 1.0, 0, ""),
+        ("Median wall time per call, ratio to bare (same repetition):", "ratio", 1.0, 2, "x"),
+        ("p99 wall time added per call, ms:", "wall_p99", 0.001, 1, ""),
+    )
+    for title, key, scale, digits, unit in sections:
+        lines += ["", title, "", head, rule]
+        if key == "cpu_med":
+            bare = [spread(bare_values(reps, w, "cpu_med"), 0) for w in workloads]
+            lines.append("| bare (absolute) | " + " | ".join(bare) + " |")
+        for variant in shown:
+            cells = []
+            for workload in workloads:
+                if key == "ratio":
+                    values = ratios(reps, variant, workload)
+                else:
+                    values = [v * scale for v in added(reps, variant, workload, key)]
+                cells.append(cell(variant, workload, values, digits, unit))
+            lines.append(f"| {_NAMES[variant]} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def _yes(ok: bool) -> str:
     return "met" if ok else "**missed**"
 
@@ -311,7 +369,14 @@ def main() -> int:
     parser.add_argument("--variants", default=",".join(MAIN_VARIANTS + PEERS))
     parser.add_argument("--workloads", default=",".join(WORKLOADS))
     parser.add_argument("--out-dir", type=Path, default=HERE / "results")
+    parser.add_argument(
+        "--tables-only", action="store_true", help="print the README tables of <out-dir>/peers.json"
+    )
     args = parser.parse_args()
+    if args.tables_only:
+        saved = json.loads((args.out_dir / "peers.json").read_text())
+        print("\n".join(pivot_tables(saved, ["bare", *MAIN_VARIANTS[1:], *PEERS])))
+        return 0
     if args.quick:
         args.reps, args.calls, args.stream_calls, args.warmup = 2, 200, 8, 20
     args.variants = args.variants.split(",")
@@ -325,6 +390,8 @@ def main() -> int:
         f"{args.stream_calls} streams."
     ]
     lines += target_checks(reps, args.variants)
+    lines += ["", "### Side by side (the tables of benchmarks/README.md)"]
+    lines += pivot_tables(reps, args.variants)
     for workload in args.workloads:
         lines += table(reps, args.variants, workload)
     lines += ["", "Versions per contender:", ""]

@@ -220,3 +220,26 @@ class TestBatching:
         assert pipeline.flush(10)
         assert len(sink.lines) == 16  # none dropped: the queue never stayed full
         pipeline.close(1)
+
+    def test_a_long_batch_steps_aside_for_the_app_and_loses_nothing(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """With a zero CPU slice the writer pauses before every queued record; all are written."""
+        pauses: list[float] = []
+        real_sleep = _pipeline.time.sleep
+
+        def sleep(seconds: float) -> None:
+            if threading.current_thread().name == "llmlog-writer":
+                pauses.append(seconds)
+            real_sleep(seconds)
+
+        monkeypatch.setattr(_pipeline, "GIL_SLICE", 0.0)
+        monkeypatch.setattr(_pipeline.time, "sleep", sleep)
+        sink = _ListSink()
+        pipeline = _pipeline.Pipeline(Settings(redact="off"), sinks=[sink])
+        for i in range(20):
+            pipeline.submit(_capture(i))
+        assert pipeline.flush(10)
+        assert len(sink.lines) == 20
+        assert pauses and set(pauses) == {_pipeline.GIL_PAUSE}
+        pipeline.close(1)
