@@ -106,10 +106,10 @@ def _langsmith() -> Flush:
     os.environ.setdefault("LANGSMITH_API_KEY", "bench")
     from langsmith import run_trees
 
-    # LangSmith 0.15's sender thread can stop (a refcount test on the client, and
-    # after the anthropic stream TypeError below); a later flush() then waits for it
-    # forever. The client is kept alive, and the wait bounded: runs still queued after
-    # 30 s are not sent, which can only make LangSmith's CPU look lower than it is.
+    # LangSmith 0.15's sender thread stopped mid-run in full runs (its loop ends on a
+    # refcount test of the client); a later flush() then waited for it forever. The
+    # client is kept alive, and the wait bounded: runs still queued after 30 s are not
+    # sent, which can only make LangSmith's CPU look lower than it is.
     client = run_trees.get_cached_client()
 
     def flush() -> None:
