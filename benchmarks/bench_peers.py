@@ -197,12 +197,17 @@ def bare_values(reps: list[dict[str, dict[str, Any]]], workload: str, key: str) 
     ]
 
 
-def table(reps: list[dict[str, dict[str, Any]]], variants: list[str], workload: str) -> list[str]:
-    stream = ":stream:" in workload
-    chunks = max(
-        (s["bare"]["workloads"][workload].get("chunks", 0) for s in reps if "bare" in s),
+def bare_chunks(reps: list[dict[str, dict[str, Any]]], workload: str) -> int:
+    """Chunks per streamed answer of ``workload``, as the bare runs counted them (0: none)."""
+    return max(
+        (s.get("bare", {}).get("workloads", {}).get(workload, {}).get("chunks", 0) for s in reps),
         default=0,
     )
+
+
+def table(reps: list[dict[str, dict[str, Any]]], variants: list[str], workload: str) -> list[str]:
+    stream = ":stream:" in workload
+    chunks = bare_chunks(reps, workload)
     head = (
         "| contender | caller CPU added, µs/call | total CPU added (incl. background), µs/call "
         "| wall added, median µs | wall added, p99 µs | wall ratio vs bare |"
@@ -259,9 +264,7 @@ def target_checks(reps: list[dict[str, dict[str, Any]]], variants: list[str]) ->
             f"| {total:.1f} µs | {_yes(total <= 30)} |"
         )
         workload = f"{provider}:stream:mock"
-        chunks = max(
-            (s["bare"]["workloads"].get(workload, {}).get("chunks", 0) for s in reps), default=0
-        )
+        chunks = bare_chunks(reps, workload)
         if chunks:
             per_chunk = median(added(reps, "llmlog", workload, "cpu_med")) / chunks
             lines.append(
@@ -314,10 +317,10 @@ def pivot_tables(reps: list[dict[str, dict[str, Any]]], variants: list[str]) -> 
     def label(workload: str) -> str:
         provider, mode, transport = workload.split(":")
         text = f"{provider} {'plain' if mode == 'nonstream' else 'stream'}, {transport}"
-        chunks = max((s["bare"]["workloads"][workload].get("chunks", 0) for s in reps), default=0)
+        chunks = bare_chunks(reps, workload)
         return f"{text} ({chunks} chunks)" if chunks else text
 
-    def cell(variant: str, workload: str, values: list[float], digits: int, unit: str) -> str:
+    def cell(variant: str, values: list[float], digits: int, unit: str) -> str:
         if not values:
             return "did not run"
         text = spread(values, digits, unit)
@@ -347,7 +350,7 @@ def pivot_tables(reps: list[dict[str, dict[str, Any]]], variants: list[str]) -> 
                     values = ratios(reps, variant, workload)
                 else:
                     values = [v * scale for v in added(reps, variant, workload, key)]
-                cells.append(cell(variant, workload, values, digits, unit))
+                cells.append(cell(variant, values, digits, unit))
             lines.append(f"| {_NAMES[variant]} | " + " | ".join(cells) + " |")
     return lines
 

@@ -61,20 +61,22 @@ _pipeline.before_exit.append(finish_open_streams)
 
 
 class _Finisher:
-    """Shared once-only ending for both proxies (state kept on the capture)."""
+    """What both proxies share: set-up and the once-only ending (state kept on the capture)."""
 
     _self_cap: Capture
     _self_is_content: IsContent | None
     _self_compact: Compact | None
     _self_done: bool
 
-    def _self_setup(
+    def __init__(
         self,
-        cap: Capture,
         wrapped: Any,
-        is_content: IsContent | None,
-        compact: Compact | None,
+        cap: Capture,
+        is_content: IsContent | None = None,
+        *,
+        compact: Compact | None = None,
     ) -> None:
+        super().__init__(wrapped)  # type: ignore[call-arg]  # wrapt.ObjectProxy, next in the MRO
         cap.stream = True
         cap.chunks = []
         if cap.result is None:
@@ -117,17 +119,6 @@ class _Finisher:
 
 class SyncStreamProxy(_Finisher, wrapt.ObjectProxy):  # type: ignore[type-arg]
     """Proxy for ``openai.Stream`` / ``anthropic.Stream`` and the like."""
-
-    def __init__(
-        self,
-        wrapped: Any,
-        cap: Capture,
-        is_content: IsContent | None = None,
-        *,
-        compact: Compact | None = None,
-    ) -> None:
-        super().__init__(wrapped)
-        self._self_setup(cap, wrapped, is_content, compact)
 
     def __iter__(self) -> Iterator[Any]:
         cap = self._self_cap
@@ -192,17 +183,6 @@ class SyncStreamProxy(_Finisher, wrapt.ObjectProxy):  # type: ignore[type-arg]
 
 class AsyncStreamProxy(_Finisher, wrapt.ObjectProxy):  # type: ignore[type-arg]
     """Proxy for ``openai.AsyncStream`` / ``anthropic.AsyncStream`` and the like."""
-
-    def __init__(
-        self,
-        wrapped: Any,
-        cap: Capture,
-        is_content: IsContent | None = None,
-        *,
-        compact: Compact | None = None,
-    ) -> None:
-        super().__init__(wrapped)
-        self._self_setup(cap, wrapped, is_content, compact)
 
     async def __aiter__(self) -> AsyncIterator[Any]:
         cap = self._self_cap

@@ -103,14 +103,14 @@ _TABLE: Final = (
 )
 
 
-# Every patched async method is an ``async def`` (behind a sync ``required_args`` shim,
-# so introspection cannot tell): the table says so instead.
 def _streams(kwargs: Mapping[str, Any]) -> bool:
     """``retrieve`` is a model call only with ``stream=True`` (it resumes generation);
     fetching a stored response is not, and makes no record, not even when it fails."""
     return kwargs.get("stream") is True
 
 
+# Every patched async method is an ``async def`` (behind a sync ``required_args`` shim,
+# so introspection cannot tell): the table says so instead.
 TARGETS: Final[tuple[Target, ...]] = tuple(
     Target(
         module,
