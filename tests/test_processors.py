@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from typing import Any
+
+import orjson
+import pytest
 
 from llmlog.processors import MetadataOnly, PromptHash, Truncate, render
 
@@ -51,6 +56,20 @@ class TestPromptHash:
         plain = PromptHash()(None, "info", d)["prompt_hash"]
         keyed = PromptHash("k" * 16)(None, "info", d)["prompt_hash"]
         assert plain != keyed
+
+    @pytest.mark.parametrize("key", ["", "k" * 16])
+    def test_a_long_prompt_hashes_to_the_documented_digest(self, key: str) -> None:
+        """sha256 / HMAC-sha256 of the canonical JSON, also when hashed in pieces."""
+        d = call(system="be brief", messages=[{"role": "user", "content": "x" * 10_000}])
+        canonical = orjson.dumps(
+            [d["system"], d["messages"], d["model"]], option=orjson.OPT_SORT_KEYS
+        )
+        expected = (
+            hmac.new(key.encode(), canonical, hashlib.sha256).hexdigest()
+            if key
+            else hashlib.sha256(canonical).hexdigest()
+        )
+        assert PromptHash(key)(None, "info", d)["prompt_hash"] == expected
 
     def test_input_is_not_mutated(self) -> None:
         """The processor returns a new dict."""

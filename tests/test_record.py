@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import random
 import re
 from collections.abc import Iterator
 from importlib import resources
@@ -36,6 +38,28 @@ class TestBuilders:
         assert early < late
         assert re.fullmatch(r"[0-9A-HJKMNP-TV-Z]{26}", early)
         assert len({new_id() for _ in range(10_000)}) == 10_000
+
+    def test_ids_do_not_follow_the_apps_random_seed(self) -> None:
+        """Apps seed ``random`` (every process with ``random.seed(42)``): ids must still differ."""
+        now = 1_700_000_000_000_000_000
+        random.seed(42)
+        first = new_id(now)
+        random.seed(42)
+        assert new_id(now) != first
+
+    def test_a_forked_child_does_not_repeat_its_parents_ids(self) -> None:
+        """The id generator is reseeded in a forked child."""
+        now = 1_700_000_000_000_000_000
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child
+            os.write(write, new_id(now).encode())
+            os._exit(0)
+        os.close(write)
+        child = os.read(read, 64).decode()
+        os.waitpid(pid, 0)
+        os.close(read)
+        assert child and child != new_id(now)
 
     def test_timestamps_are_utc_with_microseconds(self) -> None:
         """ts looks like 2023-11-14T22:13:20.123456Z."""

@@ -12,6 +12,7 @@ The queue drains on :func:`flush`, at interpreter exit, and at the end of a
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import sys
 import threading
@@ -32,28 +33,51 @@ from llmlog._record import (
 )
 from llmlog._record_builder import CaptureToRecord
 from llmlog.processors import MetadataOnly, PromptHash, Truncate, render
-from llmlog.sinks import FileSink, Sink, sink_for
+from llmlog.sinks import FileSink, Sink, sink_for, write_lines
 
 FULL_QUEUE_WAIT = 0.05
 """Seconds the caller waits for room in a full queue before the record is dropped."""
 
+# How the writer shares the GIL with the app --------------------------------------
+#
+# In CPython a thread that wakes up needs the GIL before it can run. While the
+# app's thread holds it and keeps letting go of it for an instant (every
+# syscall: the SDK's getrandom for request ids, socket reads), each instant
+# signals the waiting thread, which wakes on another core only to find the GIL
+# taken again, and waits on: measured in the CPU-bound benchmark as +40 µs of
+# app-thread CPU per call, with a writer that did no work at all.
+#
+# So the writer never asks for the GIL while the app is busy. The app's thread
+# hands it over: after HANDOVER_BATCH records, or when the oldest queued record
+# has waited BATCH_LINGER, it wakes the writer and blocks until the writer holds
+# the GIL. The writer works for at most GIL_SLICE of CPU without letting go of
+# the GIL (one os.write per slice, ids and hashes that do not release it), then
+# blocks again. Only an app gone quiet leaves the writer to wake itself
+# (WRITER_WAIT), and then the GIL is free.
+
+HANDOVER_BATCH = 32
+"""Queued records at which the app's thread hands the GIL to the writer."""
+
 BATCH_LINGER = 0.05
-"""Seconds the writer waits after the first record of a quiet spell, so records
-are written in batches: the app's thread then wakes the writer once per batch,
-not once per call, and the two threads trade the GIL far less often (measured:
-about half the writer's cost to the app's thread). A flush, exit or a queue
-half full ends the wait at once."""
+"""Seconds the oldest queued record may wait before a hand-over of a smaller batch."""
 
-GIL_SLICE = 0.001
-"""Seconds of writer CPU (holding the GIL, not waiting on I/O) after which the
-writer steps aside for ``GIL_PAUSE`` if more records are queued.
+WRITER_WAIT = 0.1
+"""Seconds the writer sleeps with records queued when nobody hands over: the records
+of an app gone quiet land within this (or within IDLE_WAIT if they came to an
+empty queue)."""
 
-Otherwise a batch holds the GIL until the app's thread has waited out the whole
-switch interval (5 ms): measured as +4 to +5 ms on the app's p99 over loopback.
-A pause lets a waiting app thread in at once (measured over loopback: p99 added
-+1.7 to +2.2 ms instead of +4 to +5 ms, at a tenth less peak writer rate)."""
+IDLE_WAIT = 1.0
+"""Seconds the writer sleeps with nothing queued (each wake-up needs the GIL)."""
 
-GIL_PAUSE = 0.0001
+HANDOVER_WAIT = 0.002
+"""Seconds a handing-over app thread waits for the writer to take the GIL."""
+
+GIL_SLICE = 0.002
+"""Seconds of writer CPU per hand-over (well inside the 5 ms switch interval, so the
+app's thread gets the GIL back without a forced switch)."""
+
+WRITE_BATCH = 64
+"""Lines written with one ``os.write`` at most."""
 
 Processor = Callable[[Any, str, Any], Any]
 
@@ -69,16 +93,41 @@ _STOP = object()
 
 
 class _SinkLogger:
-    """The structlog "logger" at the end of the chain: writes to the sinks."""
+    """The structlog "logger" at the end of the chain: collects lines for the sinks."""
 
     def __init__(self, sinks: Sequence[Sink]) -> None:
         self.sinks = list(sinks)
+        self.pending: list[bytes] = []
 
     def msg(self, line: bytes) -> None:
-        for sink in self.sinks:
-            sink.write(line)
+        self.pending.append(line)
+        if len(self.pending) >= WRITE_BATCH:  # a long drain still rotates files on time
+            self.write_out()
 
     info = msg
+
+    def write_out(self) -> None:
+        """The lines collected so far, to every sink (once per slice: one syscall)."""
+        lines, self.pending = self.pending, []
+        if lines:
+            for sink in self.sinks:
+                write_lines(sink, lines)
+
+
+def _new_signal() -> threading.Lock:
+    """A lock used as a one-shot signal: ``release()`` signals, ``acquire()`` waits.
+
+    Not a ``threading.Event``: signalling never blocks and takes no other lock,
+    so it is safe from anywhere, even a finalizer run in the middle of a wait.
+    """
+    signal = threading.Lock()
+    signal.acquire()
+    return signal
+
+
+def _send(signal: threading.Lock) -> None:
+    with contextlib.suppress(RuntimeError):  # already signalled
+        signal.release()
 
 
 def build_processors(settings: Settings) -> list[Processor]:
@@ -113,14 +162,18 @@ class Pipeline:
         # cost ~50 ns, where Queue.put takes a lock and a condition every time.
         self._queue: deque[Any] = deque()
         self._limit = self.settings.queue_size or 1
-        self._wake = threading.Event()
-        self._hurry = threading.Event()
-        self._writer_sleeping = False
-        self._slice_start = 0.0  # the writer's CPU time when it last paused or woke
+        self._go = _new_signal()  # the writer waits on it
+        self._taken = _new_signal()  # a handing-over thread waits on it
+        self._queued_at = 0.0  # when the oldest queued record arrived (monotonic)
+        self._urgent_sent = 0  # flushes and stops queued; the writer counts those done
+        self._urgent_done = 0
+        self._writer_ident: int | None = None
+        self._writer_waiting = False
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._pid = os.getpid()
         self._dropped = 0
+        self._lines = _SinkLogger(self._sinks)
         self._logger: Any = None
 
     # caller thread -------------------------------------------------------------
@@ -143,21 +196,41 @@ class Pipeline:
         self._put(cap)
 
     def _put(self, item: Any) -> None:
-        self._queue.append(item)
-        if self._writer_sleeping:
-            self._wake.set()
-        if len(self._queue) * 2 > self._limit:
-            self._hurry.set()
+        queue = self._queue
+        queue.append(item)
+        queued = len(queue)
+        if queued == 1:
+            self._queued_at = time.monotonic()
+        elif (
+            queued >= HANDOVER_BATCH
+            or queued * 2 > self._limit
+            or time.monotonic() - self._queued_at >= BATCH_LINGER
+        ):
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        """Wake the writer and let go of the GIL until it has it (see the top of this module).
+
+        Only while the writer waits for a hand-over (or has just woken and needs the
+        GIL): a writer busy with I/O needs none, and must not cost the app a wait.
+        """
+        if not self._writer_waiting or threading.get_ident() == self._writer_ident:
+            return  # busy, or a record finished on the writer thread itself (a collected stream)
+        self._taken.acquire(False)  # forget a hand-over nobody waited for
+        _send(self._go)
+        self._taken.acquire(True, HANDOVER_WAIT)
 
     def _put_urgent(self, item: Any) -> None:
-        """Queue a control item the writer must act on now (no batching wait)."""
+        """Queue a control item the writer must act on now, however long that takes."""
+        with self._start_lock:
+            self._urgent_sent += 1
         self._queue.append(item)
-        self._hurry.set()
-        self._wake.set()
+        _send(self._go)
 
     def _wait_for_room(self) -> bool:
         deadline = time.monotonic() + FULL_QUEUE_WAIT
         while time.monotonic() < deadline:
+            _send(self._go)
             time.sleep(0.002)
             if len(self._queue) < self._limit:
                 return True
@@ -198,53 +271,60 @@ class Pipeline:
             self._thread.start()
             _register_exit_hooks()
 
-    def _next_item(self) -> Any:
-        """The oldest pending item, sleeping while there is none (None after a while).
-
-        After a quiet spell the writer lingers ``BATCH_LINGER`` so that the
-        records of a busy moment are taken as one batch.
-        """
-        try:
-            return self._queue.popleft()
-        except IndexError:
-            pass
-        self._writer_sleeping = True
-        try:
-            if not self._queue:
-                self._wake.wait(1.0)
-            self._wake.clear()
-        finally:
-            self._writer_sleeping = False
-        if self._queue:
-            self._hurry.wait(BATCH_LINGER)
-        self._hurry.clear()
-        self._slice_start = time.thread_time()  # a new batch: a fresh slice
-        try:
-            return self._queue.popleft()
-        except IndexError:
-            return None
-
-    def _step_aside(self) -> None:
-        """After ``GIL_SLICE`` of CPU work with more queued, pause so a waiting app thread runs."""
-        if self._queue and time.thread_time() - self._slice_start > GIL_SLICE:
-            time.sleep(GIL_PAUSE)  # a real sleep: a thread waiting for the GIL gets it now
-            self._slice_start = time.thread_time()
-
     def _run(self) -> None:
+        self._writer_ident = threading.get_ident()
         while True:
-            self._step_aside()
-            item = self._next_item()
-            if item is None:
-                self._report_dropped()
-                continue
-            if item is _STOP:
-                self._report_dropped()
+            self._writer_waiting = True  # until it holds the GIL again: see _hand_over
+            busy = self._queue or self._lines.pending
+            self._go.acquire(True, WRITER_WAIT if busy else IDLE_WAIT)
+            self._writer_waiting = False
+            # I/O first: its syscalls let go of the GIL, and only now, while a
+            # handing-over app thread still waits on _taken, is nobody there to
+            # take it (later the writer would have to win it back from the app).
+            self._write_out()
+            _send(self._taken)  # a handing-over app thread may go on (once we let go)
+            if not self._work():
+                self._write_out()
                 return
-            if isinstance(item, _Flush):
-                self._report_dropped()
-                item.done.set()
-                continue
-            self._emit(EVENT_CALL, {"_capture": item})
+
+    def _work(self) -> bool:
+        """One slice: records until the queue is empty or ``GIL_SLICE`` is used up
+        (no limit while a flush or stop waits). False once told to stop.
+
+        Lines are written at the start of the next slice (or for a flush), not here.
+        """
+        queue = self._queue
+        started = time.thread_time()
+        try:
+            while queue:
+                item = queue.popleft()
+                if item is _STOP:
+                    self._urgent_done += 1
+                    self._report_dropped()
+                    return False
+                if isinstance(item, _Flush):
+                    self._urgent_done += 1
+                    self._report_dropped()
+                    self._write_out()
+                    item.done.set()
+                    continue
+                self._emit(EVENT_CALL, {"_capture": item})
+                if (
+                    time.thread_time() - started > GIL_SLICE
+                    and self._urgent_done == self._urgent_sent
+                ):
+                    break
+            self._report_dropped()
+            return True
+        finally:
+            if queue:
+                self._queued_at = time.monotonic()
+
+    def _write_out(self) -> None:
+        try:
+            self._lines.write_out()
+        except Exception as exc:
+            _guard.report_internal_error(exc, "the llmlog writer")
 
     def _emit(self, event: str, fields: dict[str, Any]) -> None:
         try:
@@ -252,7 +332,7 @@ class Pipeline:
                 import structlog  # here, on the writer thread: it costs ~0.3 s to import
 
                 self._logger = structlog.wrap_logger(
-                    _SinkLogger(self._sinks),
+                    self._lines,
                     processors=build_processors(self.settings),
                     wrapper_class=structlog.BoundLogger,
                     cache_logger_on_first_use=False,

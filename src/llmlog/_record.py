@@ -8,6 +8,7 @@ the writer thread turns it into a record with the provider's ``extract``.
 from __future__ import annotations
 
 import os
+import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -111,15 +112,20 @@ def usage_record(
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _PAIRS = tuple(a + b for a in _CROCKFORD for b in _CROCKFORD)  # 10 bits -> 2 characters
 
+_random = random.Random()  # seeded from os.urandom; the app's random.seed() cannot touch it
+os.register_at_fork(after_in_child=_random.seed)  # a forked child must not repeat its parent
+
 
 def new_id(now_ns: int | None = None) -> str:
     """A ULID: 26 characters, sortable by creation time, unique without coordination.
 
-    48 bits of milliseconds, then 80 random bits (``os.urandom``), written
-    ten bits at a time: this runs for every record.
+    48 bits of milliseconds, then 80 random bits, written ten bits at a time:
+    this runs for every record. The bits come from a generator of llmlog's own
+    seeded from ``os.urandom``, not from ``os.urandom`` per id: that call
+    releases the GIL, and the writer must not (see ``_pipeline``).
     """
     ms = (time.time_ns() if now_ns is None else now_ns) // 1_000_000
-    value = (ms << 80) | int.from_bytes(os.urandom(10), "big")
+    value = (ms << 80) | _random.getrandbits(80)
     pairs = _PAIRS
     return (
         _CROCKFORD[value >> 125]

@@ -77,11 +77,16 @@ class PromptHash:
             default=to_jsonable,
             option=_JSON_OPTIONS | orjson.OPT_SORT_KEYS,
         )
-        if self._key:
-            digest = hmac.new(self._key, canonical, hashlib.sha256).hexdigest()
-        else:
-            digest = hashlib.sha256(canonical).hexdigest()
-        return {**event_dict, "prompt_hash": digest}
+        hasher = hmac.new(self._key, None, hashlib.sha256) if self._key else hashlib.sha256()
+        view = memoryview(canonical)
+        for start in range(0, len(view), _UNDER_GIL_RELEASE):
+            hasher.update(view[start : start + _UNDER_GIL_RELEASE])
+        return {**event_dict, "prompt_hash": hasher.hexdigest()}
+
+
+_UNDER_GIL_RELEASE = 2047
+"""hashlib releases the GIL for 2,048 bytes and more at once; the writer must not
+(see ``_pipeline``), so long prompts are hashed in smaller pieces (same digest)."""
 
 
 _OUTPUT_TEXT_KEYS = ("text", "refusal", "parsed", "thinking")

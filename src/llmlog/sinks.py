@@ -32,6 +32,16 @@ class Sink(Protocol):
     def close(self) -> None: ...
 
 
+def write_lines(sink: Sink, lines: list[bytes]) -> None:
+    """Hand a batch to ``sink``: in one call if it takes batches (``write_many``)."""
+    write_many = getattr(sink, "write_many", None)
+    if write_many is not None:
+        write_many(lines)
+    else:
+        for line in lines:
+            sink.write(line)
+
+
 def rotated_name(active: Path, now_ns: int | None = None, pid: int | None = None) -> Path:
     """``llmlog.jsonl`` -> ``llmlog-20261122T204739.123456Z-4242.jsonl`` (sorts by time)."""
     ns = time.time_ns() if now_ns is None else now_ns
@@ -55,8 +65,9 @@ def rotated_files(active: Path) -> list[Path]:
 class FileSink:
     """Append-only JSONL file: 0600 file, 0700 directory, size rotation, retention.
 
-    Each record is one ``os.write`` of one whole line to an ``O_APPEND``
-    descriptor, so several processes can share the file without interleaving.
+    Whole lines only, one ``os.write`` per line or per batch of lines, to an
+    ``O_APPEND`` descriptor, so several processes can share the file without
+    interleaving.
     Rotation renames the file under an exclusive ``flock``; other processes
     notice the new inode before their next write and reopen, so a line written
     in between lands in the rotated file, never nowhere.
@@ -80,9 +91,17 @@ class FileSink:
         self._size = 0  # of the file, as of the last check plus what we wrote since
 
     def write(self, line: bytes) -> None:
+        self._write(line, 1)
+
+    def write_many(self, lines: list[bytes]) -> None:
+        """A batch of whole lines in one ``os.write`` (still atomic on an ``O_APPEND`` file)."""
+        if lines:
+            self._write(b"".join(lines), len(lines))
+
+    def _write(self, data: bytes, lines: int) -> None:
         now = time.monotonic()
         if now < self._retry_at:
-            counts["sink_lost"] += 1
+            counts["sink_lost"] += lines
             return
         try:
             fd = self._fd
@@ -90,13 +109,13 @@ class FileSink:
                 fd = self._current_fd()
                 self._size = os.fstat(fd).st_size
                 self._checked_at = now
-            if self.max_bytes and self._size + len(line) > self.max_bytes:
+            if self.max_bytes and self._size + len(data) > self.max_bytes:
                 fd = self._rotate(fd)
                 self._size = os.fstat(fd).st_size
-            os.write(fd, line)
-            self._size += len(line)
+            os.write(fd, data)
+            self._size += len(data)
         except OSError as exc:
-            self._fail(exc)
+            self._fail(exc, lines)
 
     def close(self) -> None:
         if self._fd is not None:
@@ -108,8 +127,8 @@ class FileSink:
         """In a forked child: drop the inherited descriptor (reopened on next write)."""
         self._fd = None
 
-    def _fail(self, exc: OSError) -> None:
-        counts["sink_lost"] += 1
+    def _fail(self, exc: OSError, lines: int) -> None:
+        counts["sink_lost"] += lines
         self.close()
         self._retry_at = time.monotonic() + RETRY_SECONDS
         warn_once(
