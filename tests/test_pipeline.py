@@ -225,8 +225,12 @@ class TestBatching:
             return real_wait(pipeline)
 
         monkeypatch.setattr(_pipeline.Pipeline, "_wait_for_room", wait_for_room)
+        monkeypatch.setattr(_pipeline, "HANDOVER_WAIT", 5.0)  # a loaded machine wakes slowly
         sink = _ListSink()
         pipeline = _pipeline.Pipeline(Settings(queue_size=8, redact="off"), sinks=[sink])
+        pipeline.submit(_capture(-1))
+        assert pipeline.flush(10)  # the writer is up and waiting for hand-overs
+        sink.lines.clear()
         for i in range(16):
             pipeline.submit(_capture(i))
         assert pipeline.flush(10)
