@@ -72,8 +72,8 @@ def real_captures(provider: str, stream: bool, count: int) -> list[Any]:
 
 def stage_costs(redact: str, captures: list[Any], out_dir: Path) -> dict[str, float]:
     """Median thread-CPU µs per record of each processor and of the sink write."""
+    from llmlog._chain import build_processors
     from llmlog._config import Settings
-    from llmlog._pipeline import build_processors
     from llmlog.sinks import FileSink
 
     settings = Settings.from_env({}, output=str(out_dir / f"stages-{redact}.jsonl"), redact=redact)

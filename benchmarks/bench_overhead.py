@@ -291,6 +291,7 @@ def breakdown(provider: str, repeat: int = 2000) -> None:
     sys.path.insert(0, SRC)
     import llmlog
     from llmlog import _pipeline
+    from llmlog._chain import build_processors
     from llmlog.instrumentors import _base
 
     scenario = SCENARIOS[provider]()
@@ -318,7 +319,7 @@ def breakdown(provider: str, repeat: int = 2000) -> None:
     print(f"caller: start a capture        {per(start)}")
     print(f"caller: start + on_result       {per(caller_path)}")
     kept.clear()
-    chain = _pipeline.build_processors(_pipeline.current().settings)  # type: ignore[union-attr]
+    chain = build_processors(_pipeline.current().settings)  # type: ignore[union-attr]
     for label, cap, number in (("non-stream", plain, repeat), ("stream", streamed, 20)):
         print(f"writer ({label}): extract {per(lambda c=cap: c.extract(c), number)}")
         event: Any = {"_capture": cap}

@@ -1,10 +1,10 @@
-"""The pipeline: bounded queue, one writer thread, processor chain, sinks.
+"""The pipeline: bounded queue, one writer thread, and when the writer runs.
 
 The caller's thread only calls :func:`submit` with a finished
 :class:`~llmlog._record.Capture` (one ``put`` on a bounded queue). The writer
-thread turns it into a record (the provider's ``extract``), runs it through a
-structlog logger built with ``wrap_logger`` (never ``structlog.configure``:
-the host's logging is the host's), and hands the rendered line to the sinks.
+thread runs it through the chain of :mod:`llmlog._chain` (a structlog logger
+built with ``wrap_logger``, never ``structlog.configure``: the host's logging is
+the host's) and hands the rendered lines to the sinks.
 The queue drains on :func:`flush`, at interpreter exit, and at the end of a
 ``multiprocessing`` child; after ``fork()`` the child starts afresh.
 """
@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from llmlog import _guard
+from llmlog._chain import SinkLogger, build_processors
 from llmlog._config import Settings
 from llmlog._record import (
     EVENT_CALL,
@@ -31,9 +32,7 @@ from llmlog._record import (
     iso_utc,
     new_id,
 )
-from llmlog._record_builder import CaptureToRecord
-from llmlog.processors import MetadataOnly, PromptHash, Truncate, render
-from llmlog.sinks import FileSink, Sink, sink_for, write_lines
+from llmlog.sinks import FileSink, Sink, sink_for
 
 FULL_QUEUE_WAIT = 0.05
 """Seconds the caller waits for room in a full queue before the record is dropped."""
@@ -76,11 +75,6 @@ GIL_SLICE = 0.002
 """Seconds of writer CPU per hand-over (well inside the 5 ms switch interval, so the
 app's thread gets the GIL back without a forced switch)."""
 
-WRITE_BATCH = 64
-"""Lines written with one ``os.write`` at most."""
-
-Processor = Callable[[Any, str, Any], Any]
-
 
 class _Flush:
     __slots__ = ("done",)
@@ -90,28 +84,6 @@ class _Flush:
 
 
 _STOP = object()
-
-
-class _SinkLogger:
-    """The structlog "logger" at the end of the chain: collects lines for the sinks."""
-
-    def __init__(self, sinks: Sequence[Sink]) -> None:
-        self.sinks = list(sinks)
-        self.pending: list[bytes] = []
-
-    def msg(self, line: bytes) -> None:
-        self.pending.append(line)
-        if len(self.pending) >= WRITE_BATCH:  # a long drain still rotates files on time
-            self.write_out()
-
-    info = msg
-
-    def write_out(self) -> None:
-        """The lines collected so far, to every sink (once per slice: one syscall)."""
-        lines, self.pending = self.pending, []
-        if lines:
-            for sink in self.sinks:
-                write_lines(sink, lines)
 
 
 def _new_signal() -> threading.Lock:
@@ -128,25 +100,6 @@ def _new_signal() -> threading.Lock:
 def _send(signal: threading.Lock) -> None:
     with contextlib.suppress(RuntimeError):  # already signalled
         signal.release()
-
-
-def build_processors(settings: Settings) -> list[Processor]:
-    """The chain, in order. Optional stages are imported here, on the writer thread."""
-    chain: list[Processor] = [CaptureToRecord(settings), PromptHash(settings.redact_key)]
-    try:
-        from llmlog.cost import add_cost
-    except ImportError:  # pragma: no cover - the cost module ships with llmlog
-        pass
-    else:
-        chain.append(add_cost)
-    if settings.capture == "metadata":
-        chain.append(MetadataOnly())
-    from llmlog.redaction import Redact
-
-    chain.append(Redact(settings))
-    chain.append(Truncate(settings.max_field_chars))
-    chain.append(render)
-    return chain
 
 
 class Pipeline:
@@ -173,7 +126,7 @@ class Pipeline:
         self._start_lock = threading.Lock()
         self._pid = os.getpid()
         self._dropped = 0
-        self._lines = _SinkLogger(self._sinks)
+        self._lines = SinkLogger(self._sinks)
         self._logger: Any = None
 
     # caller thread -------------------------------------------------------------

@@ -1,0 +1,62 @@
+"""What the writer runs for each record: the processor chain, and the structlog
+"logger" at its end that collects the rendered lines for the sinks.
+
+Built on the writer thread (:mod:`llmlog._pipeline` decides when it runs);
+optional stages are imported there too, never on the app's thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from llmlog._config import Settings
+from llmlog._record_builder import CaptureToRecord
+from llmlog.processors import MetadataOnly, PromptHash, Truncate, render
+from llmlog.sinks import Sink, write_lines
+
+WRITE_BATCH = 64
+"""Lines written with one ``os.write`` at most."""
+
+Processor = Callable[[Any, str, Any], Any]
+
+
+def build_processors(settings: Settings) -> list[Processor]:
+    """The chain, in order. Optional stages are imported here, on the writer thread."""
+    chain: list[Processor] = [CaptureToRecord(settings), PromptHash(settings.redact_key)]
+    try:
+        from llmlog.cost import add_cost
+    except ImportError:  # pragma: no cover - the cost module ships with llmlog
+        pass
+    else:
+        chain.append(add_cost)
+    if settings.capture == "metadata":
+        chain.append(MetadataOnly())
+    from llmlog.redaction import Redact
+
+    chain.append(Redact(settings))
+    chain.append(Truncate(settings.max_field_chars))
+    chain.append(render)
+    return chain
+
+
+class SinkLogger:
+    """The structlog "logger" at the end of the chain: collects lines for the sinks."""
+
+    def __init__(self, sinks: Sequence[Sink]) -> None:
+        self.sinks = list(sinks)
+        self.pending: list[bytes] = []
+
+    def msg(self, line: bytes) -> None:
+        self.pending.append(line)
+        if len(self.pending) >= WRITE_BATCH:  # a long drain still rotates files on time
+            self.write_out()
+
+    info = msg
+
+    def write_out(self) -> None:
+        """The lines collected so far, to every sink (once per slice: one syscall)."""
+        lines, self.pending = self.pending, []
+        if lines:
+            for sink in self.sinks:
+                write_lines(sink, lines)
