@@ -181,14 +181,20 @@ class TestBackPressure:
 class _ListSink:
     def __init__(self) -> None:
         self.lines: list[bytes] = []
-        self.arrived = threading.Event()
 
     def write(self, line: bytes) -> None:
         self.lines.append(line)
-        self.arrived.set()
 
     def close(self) -> None:
         pass
+
+    def wait_for(self, count: int) -> None:
+        """Until ``count`` lines arrived, or 10 s."""
+        pause = threading.Event()
+        for _ in range(100):
+            if len(self.lines) >= count:
+                return
+            pause.wait(0.1)
 
 
 class TestBatching:
@@ -200,12 +206,7 @@ class TestBatching:
             cap = _capture(i)
             cap.extract = lambda cap: {"messages": cap.kwargs["messages"]}
             pipeline.submit(cap)
-        assert sink.arrived.wait(10)
-        deadline = threading.Event()
-        for _ in range(100):
-            if len(sink.lines) == 50:
-                break
-            deadline.wait(0.1)
+        sink.wait_for(50)
         contents = [json.loads(line)["messages"][0]["content"] for line in sink.lines]
         assert contents == [str(i) for i in range(50)]
         pipeline.close(1)
@@ -254,13 +255,6 @@ class TestHandOver:
         sink.lines.clear()
         return pipeline
 
-    def _wait_for(self, sink: _ListSink, count: int) -> None:
-        pause = threading.Event()
-        for _ in range(100):
-            if len(sink.lines) >= count:
-                return
-            pause.wait(0.1)
-
     def test_a_full_batch_is_handed_over(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """HANDOVER_BATCH queued records are written without a flush (the writer
         sleeps for an hour on its own)."""
@@ -269,7 +263,7 @@ class TestHandOver:
         pipeline = self._ready(sink)
         for i in range(_pipeline.HANDOVER_BATCH):
             pipeline.submit(_capture(i))
-        self._wait_for(sink, _pipeline.HANDOVER_BATCH)
+        sink.wait_for(_pipeline.HANDOVER_BATCH)
         assert len(sink.lines) == _pipeline.HANDOVER_BATCH
         pipeline.close(1)
 
@@ -280,7 +274,7 @@ class TestHandOver:
         pipeline.submit(_capture(0))
         threading.Event().wait(_pipeline.BATCH_LINGER * 2)
         pipeline.submit(_capture(1))
-        self._wait_for(sink, 2)
+        sink.wait_for(2)
         assert len(sink.lines) == 2
         pipeline.close(1)
 
