@@ -229,7 +229,7 @@ def part_throughput(args: argparse.Namespace, out_dir: Path) -> list[str]:
 # latency under load -------------------------------------------------------------
 
 
-def app_run(rate: int, seconds: float, url: str, variant: str, out: Path) -> None:
+def app_run(rate: int, seconds: float, url: str, variant: str, out: Path, new_texts: bool) -> None:
     """The app (its own process): calls at a fixed rate, records each call's latency."""
     with tempfile.TemporaryDirectory() as logs:
         flush: Callable[[], Any] = lambda: None  # noqa: E731
@@ -252,6 +252,8 @@ def app_run(rate: int, seconds: float, url: str, variant: str, out: Path) -> Non
         total = int(rate * seconds)
         start = time.perf_counter()
         for index in range(total):
+            if new_texts:  # a new user message each call, the system prompt repeated
+                request["messages"][1]["content"] = f"[{index}] {LOAD_PROMPT}"
             delay = start + index / rate - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
@@ -312,6 +314,7 @@ def part_latency(args: argparse.Namespace, out_dir: Path) -> list[str]:
                     command = [
                         sys.executable, __file__, "--app", variant, "--rate", str(rate),
                         "--seconds", str(args.seconds), "--url", fake.url, "--raw", str(raw),
+                        "--texts", args.texts,
                     ]  # fmt: skip
                     env = {**os.environ, "PYTHONPATH": str(HERE.parent / "src")}
                     subprocess.run(command, env=env, check=True, timeout=args.seconds * 3 + 120)
@@ -375,14 +378,25 @@ def main() -> int:
     parser.add_argument("--drain-runs", type=int, default=3)
     parser.add_argument("--offer-seconds", type=float, default=10.0)
     parser.add_argument("--out-dir", type=Path, default=HERE / "results")
+    parser.add_argument(
+        "--texts",
+        choices=("new", "repeat"),
+        default="new",
+        help="new: every record's texts are searched by redaction (the worst case; the latency "
+        "app sends a new user message each call); repeat: texts seen before are remembered",
+    )
     parser.add_argument("--app", help=argparse.SUPPRESS)
     parser.add_argument("--rate", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--raw", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.app:
-        app_run(args.rate, args.seconds, args.url, args.app, args.raw)
+        app_run(args.rate, args.seconds, args.url, args.app, args.raw, args.texts == "new")
         return 0
+    if args.texts == "new":  # captures are replayed: without this, redaction would remember them
+        from llmlog import _redact_memo
+
+        _redact_memo.MEMO_CHARS = 0
     if args.quick:
         args.seconds, args.drain_records, args.drain_runs, args.offer_seconds = 10.0, 4000, 2, 4.0
     args.out_dir.mkdir(parents=True, exist_ok=True)

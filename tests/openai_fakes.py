@@ -178,13 +178,7 @@ def response_object(
         "tool_choice": "auto",
         "tools": [],
         "incomplete_details": {"reason": "max_output_tokens"} if status == "incomplete" else None,
-        "usage": {
-            "input_tokens": 30,
-            "input_tokens_details": {"cached_tokens": 10, "cache_write_tokens": 4},
-            "output_tokens": 12,
-            "output_tokens_details": {"reasoning_tokens": 3},
-            "total_tokens": 42,
-        },
+        "usage": input_output_usage(30, 10, 4, 12, 3),
     }
 
 
@@ -275,6 +269,53 @@ def transcription_object() -> dict[str, Any]:
     }
 
 
+def input_output_usage(
+    inputs: int, cached: int, cache_write: int, outputs: int, reasoning: int
+) -> dict[str, Any]:
+    """Usage as Responses and Decisions report it."""
+    return {
+        "input_tokens": inputs,
+        "input_tokens_details": {"cached_tokens": cached, "cache_write_tokens": cache_write},
+        "output_tokens": outputs,
+        "output_tokens_details": {"reasoning_tokens": reasoning},
+        "total_tokens": inputs + outputs,
+    }
+
+
+def decision_object() -> dict[str, Any]:
+    """Two answers and a refusal, as POST /decisions returns them."""
+    return {
+        "model": "gpt-6-luna",
+        "answers": [
+            {"type": "predicate", "name": "is_spam", "probability": 0.93},
+            {
+                "type": "choice",
+                "name": "tone",
+                "choice": "angry",
+                "confidence": 0.8,
+                "probabilities": [
+                    {"value": "angry", "probability": 0.8},
+                    {"value": "calm", "probability": 0.2},
+                ],
+            },
+            {"type": "refusal", "name": "age"},
+        ],
+        "usage": input_output_usage(40, 8, 0, 3, 0),
+    }
+
+
+def batch_object(body: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": "batch_1",
+        "object": "batch",
+        "endpoint": body["endpoint"],
+        "input_file_id": body["input_file_id"],
+        "completion_window": body["completion_window"],
+        "status": "validating",
+        "created_at": 1,
+    }
+
+
 def moderation_object() -> dict[str, Any]:
     categories = {"violence": True, "harassment": False}
     return {
@@ -345,6 +386,9 @@ def default_fake() -> FakeOpenAI:
     return FakeOpenAI(
         routes={
             "/chat/completions": chat,
+            "/responses/input_tokens": lambda body: json_response(  # before "/responses"
+                {"object": "response.input_tokens", "input_tokens": 11}
+            ),
             "/responses": responses,
             "/completions": completions,
             "/embeddings": lambda body: json_response(embedding_object()),
@@ -362,6 +406,8 @@ def default_fake() -> FakeOpenAI:
                 },
             ),
             "/moderations": lambda body: json_response(moderation_object()),
+            "/decisions": lambda body: json_response(decision_object()),
+            "/batches": lambda body: json_response(batch_object(body)),
         }
     )
 

@@ -1,4 +1,5 @@
-"""Legacy completions, embeddings, images, audio and moderations through real openai clients."""
+"""Legacy completions, embeddings, images, audio, moderations, decisions, token counts and
+batches through real openai clients."""
 
 from __future__ import annotations
 
@@ -144,3 +145,89 @@ class TestImagesAudioModerations:
         assert record["messages"] == [{"role": "user", "content": "some text"}]
         assert record["output"]["moderation"] == [{"flagged": True, "categories": ["violence"]}]
         assert record["response_id"] == "modr-1"
+
+
+QUESTIONS = [
+    {"type": "predicate", "name": "is_spam", "question": "Is this spam?"},
+    {"type": "choice", "name": "tone", "question": "Tone?", "choices": ["angry", "calm"]},
+    {"type": "score", "name": "age", "question": "Age of the writer?", "min": 0, "max": 120},
+]
+
+
+class TestDecisions:
+    def test_answers_usage_and_the_prompt(self, llm: CapturedRecords) -> None:
+        """decisions.create: input as messages, questions as params, answers in order, usage."""
+        client = fakes.sync_client(fakes.default_fake())
+        decision = client.decisions.create(
+            model="gpt-6-luna",
+            input=[
+                {"role": "developer", "content": "Judge strictly."},
+                {"role": "user", "content": "BUY NOW!!!"},
+            ],
+            questions=QUESTIONS,
+        )
+        assert decision.answers[0].probability == 0.93
+        [record] = llm.calls
+        assert (record["operation"], record["method"]) == ("decisions", "decisions.create")
+        assert record["system"] == "Judge strictly."
+        assert record["messages"] == [{"role": "user", "content": "BUY NOW!!!"}]
+        assert record["params"] == {"questions": QUESTIONS}
+        assert record["response_model"] == "gpt-6-luna"
+        answers = record["output"]["answers"]
+        assert [a["type"] for a in answers] == ["predicate", "choice", "refusal"]
+        assert answers[1]["choice"] == "angry" and answers[1]["probabilities"][1]["value"] == "calm"
+        usage = record["usage"]
+        assert (usage["input_tokens"], usage["cached_input_tokens"], usage["output_tokens"]) == (
+            40,
+            8,
+            3,
+        )
+
+    async def test_async_raw_response(self, llm: CapturedRecords) -> None:
+        """The async client's with_raw_response: the app's raw object, the record's answers."""
+        client = fakes.async_client(fakes.default_fake())
+        raw = await client.decisions.with_raw_response.create(
+            model="gpt-6-luna", input="BUY NOW!!!", questions=QUESTIONS
+        )
+        assert raw.parse().model == "gpt-6-luna"
+        [record] = llm.calls
+        assert record["messages"] == [{"role": "user", "content": "BUY NOW!!!"}]
+        assert len(record["output"]["answers"]) == 3
+        assert record["request_id"] == fakes.REQUEST_ID
+
+
+class TestInputTokenCount:
+    def test_the_count_is_output_and_usage_stays_null(self, llm: CapturedRecords) -> None:
+        """responses.input_tokens.count bills nothing: a metadata record with the count."""
+        client = fakes.sync_client(fakes.default_fake())
+        count = client.responses.input_tokens.count(
+            model="gpt-5", input="How long is this?", instructions="Be brief."
+        )
+        assert count.input_tokens == 11
+        [record] = llm.calls
+        assert record["operation"] == "responses.input_tokens"
+        assert record["method"] == "responses.input_tokens.count"
+        assert record["system"] == "Be brief."
+        assert record["messages"] == [{"role": "user", "content": "How long is this?"}]
+        assert record["output"]["token_count"] == 11 and record["usage"] is None
+
+    async def test_async(self, llm: CapturedRecords) -> None:
+        client = fakes.async_client(fakes.default_fake())
+        await client.responses.input_tokens.count(model="gpt-5", input="Hi")
+        [record] = llm.calls
+        assert record["output"]["token_count"] == 11
+
+
+class TestBatches:
+    def test_a_submitted_batch_is_a_metadata_record(self, llm: CapturedRecords) -> None:
+        """batches.create: the job's id and status; the requests live in the uploaded file."""
+        client = fakes.sync_client(fakes.default_fake())
+        client.batches.create(
+            input_file_id="file-1", endpoint="/v1/chat/completions", completion_window="24h"
+        )
+        [record] = llm.calls
+        assert (record["operation"], record["method"]) == ("batches", "batches.create")
+        assert record["messages"] is None and record["model"] is None
+        assert record["params"]["input_file_id"] == "file-1"
+        assert record["output"]["batch_status"] == "validating"
+        assert record["response_id"] == "batch_1" and record["usage"] is None

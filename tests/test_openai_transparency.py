@@ -38,6 +38,21 @@ CALLS: list[tuple[str, Callable[[openai.OpenAI], Any]]] = [
     ("images", lambda c: c.images.generate(model="gpt-image-1", prompt="cat")),
     ("moderations", lambda c: c.moderations.create(input="text")),
     (
+        "decisions",
+        lambda c: c.decisions.create(
+            model="gpt-6-luna",
+            input="Hi",
+            questions=[{"type": "predicate", "question": "Greeting?"}],
+        ),
+    ),
+    ("input-tokens", lambda c: c.responses.input_tokens.count(model="gpt-5", input="Hi")),
+    (
+        "batches",
+        lambda c: c.batches.create(
+            input_file_id="file-1", endpoint="/v1/responses", completion_window="24h"
+        ),
+    ),
+    (
         "transcriptions",
         lambda c: c.audio.transcriptions.create(
             model="whisper-1", file=("a.mp3", b"ID3", "audio/mpeg")
@@ -250,11 +265,14 @@ class TestInstrumentation:
             import openai.resources.audio.speech
             import openai.resources.audio.transcriptions
             import openai.resources.audio.translations
+            import openai.resources.batches
             import openai.resources.beta.responses.responses
             import openai.resources.completions
+            import openai.resources.decisions
             import openai.resources.embeddings
             import openai.resources.images
             import openai.resources.moderations
+            import openai.resources.responses.input_tokens
             import openai.resources.responses.responses  # noqa: F401
 
             wanted = {

@@ -14,6 +14,7 @@ import pytest
 from data.redaction_corpus import LOOK_ALIKES, PII, SECRETS
 from llmlog import _guard
 from llmlog._config import Settings
+from llmlog._redact_memo import LONGEST_REMEMBERED, SpanMemo
 from llmlog._redact_worker import client
 from llmlog.redaction import FAILED_MARKER, Redact, add_recognizer, remove_recognizer, validate
 
@@ -254,6 +255,64 @@ class TestCustomDetection:
         finally:
             remove_recognizer(ticket)
         assert redact("see TCK-1234", redact="pii") == "see TCK-1234"
+
+
+class TestMemo:
+    """A text seen lately is not searched again, and the answer is the same."""
+
+    class Counting:
+        """A recognizer that counts the texts it was asked about and finds ``TCK-`` tickets."""
+
+        supported_entities = ["TICKET"]
+
+        def __init__(self) -> None:
+            self.seen: list[str] = []
+
+        def analyze(self, text: str, *args: Any) -> list[Any]:
+            from presidio_analyzer import RecognizerResult
+
+            self.seen.append(text)
+            at = text.find("TCK-")
+            return [] if at < 0 else [RecognizerResult("TICKET", at, at + 8, 0.9)]
+
+    def test_a_resent_conversation_is_searched_once(self) -> None:
+        """The second turn resends the first: only its new message is searched."""
+        counting = self.Counting()
+        processor = Redact(Settings(redact="secrets"), recognizers=[counting])
+        system = "You help with TCK-1234 and key sk-proj-abcdefghij0123456789xyz."
+        first = {"system": system, "messages": ["hi", "see TCK-5678"]}
+        second = {"system": system, "messages": ["hi", "see TCK-5678", "ok", "and TCK-9999?"]}
+        out1 = processor(None, "info", first)
+        out2 = processor(None, "info", second)
+        assert counting.seen == [system, "hi", "see TCK-5678", "ok", "and TCK-9999?"]
+        assert out1["system"] == out2["system"] == "You help with <TICKET> and key <API_KEY>."
+        assert out2["messages"] == ["hi", "see <TICKET>", "ok", "and <TICKET>?"]
+        assert out1["redactions"] == {"TICKET": 2, "API_KEY": 1}
+        assert out2["redactions"] == {"TICKET": 3, "API_KEY": 1}
+
+    def test_a_recognizer_added_later_sees_remembered_texts(self) -> None:
+        """What was remembered under the old recognizers is forgotten when the app adds one."""
+        processor = Redact(Settings(redact="secrets"))
+        record = {"messages": ["see TCK-1234"]}
+        assert processor(None, "info", record)["messages"] == ["see TCK-1234"]
+        counting = self.Counting()
+        add_recognizer(counting)
+        try:
+            assert processor(None, "info", record)["messages"] == ["see <TICKET>"]
+        finally:
+            remove_recognizer(counting)
+        assert processor(None, "info", record)["messages"] == ["see TCK-1234"]
+
+    def test_the_memo_is_bounded_by_characters(self) -> None:
+        """Old texts are forgotten past the budget; the newest stay; a huge text is not kept."""
+        memo = SpanMemo(budget=1_000)
+        for n in range(100):
+            memo.remember(f"{n:03d}" + "x" * 97, [])
+        assert len(memo) * 100 <= 1_000
+        assert memo.get("099" + "x" * 97) == []
+        assert memo.get("000" + "x" * 97) is None
+        memo.remember("y" * (LONGEST_REMEMBERED + 1), [])
+        assert memo.get("y" * (LONGEST_REMEMBERED + 1)) is None
 
 
 class TestFailures:

@@ -163,13 +163,18 @@ class Truncate:
         }
 
     def _too_long(self, value: Any) -> bool:
-        """Cheap first pass: most records have nothing to cut."""
-        if isinstance(value, str):
-            return len(value) > self.max_chars
-        if isinstance(value, dict):
-            return any(self._too_long(v) for v in value.values())
-        if isinstance(value, list):
-            return any(self._too_long(v) for v in value)
+        """Cheap first pass: most records have nothing to cut (a loop, no recursion)."""
+        limit = self.max_chars
+        pending = [value]
+        while pending:
+            item = pending.pop()
+            if isinstance(item, str):
+                if len(item) > limit:
+                    return True
+            elif isinstance(item, dict):
+                pending.extend(item.values())
+            elif isinstance(item, list):
+                pending.extend(item)
         return False
 
     def _cut(self, value: Any, path: str, cuts: dict[str, int]) -> Any:

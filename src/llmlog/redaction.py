@@ -28,6 +28,7 @@ from llmlog import _guard
 from llmlog._config import Settings
 from llmlog._record import TEXT_FIELDS
 from llmlog._redact_detect import Detector, DetectorConfig, merge_spans
+from llmlog._redact_memo import SpanMemo
 from llmlog._redact_operators import MIN_KEY_BYTES, Replacer, apply_spans, operator_factory
 from llmlog._redact_secrets import Span, compile_patterns
 from llmlog._redact_worker import WorkerUnavailable, client
@@ -48,17 +49,22 @@ _NO_KEYS: Final[frozenset[str]] = frozenset()
 _SCALARS: Final = (int, float, bool, type(None))
 
 _app_recognizers: list[Any] = []
+_app_recognizers_changes = 0  # what each Redact remembers was found under these recognizers
 
 
 def add_recognizer(recognizer: Any) -> None:
     """Use one of your own presidio recognizers (e.g. a ``PatternRecognizer``) at every level
     but ``off``. It runs on the writer thread, for every :class:`Redact` in this process."""
+    global _app_recognizers_changes
     _app_recognizers.append(recognizer)
+    _app_recognizers_changes += 1
 
 
 def remove_recognizer(recognizer: Any) -> None:
     """Stop using a recognizer given to :func:`add_recognizer`."""
+    global _app_recognizers_changes
     _app_recognizers.remove(recognizer)
+    _app_recognizers_changes += 1
 
 
 def validate(settings: Settings) -> None:
@@ -132,6 +138,8 @@ class Redact:
         self._recognizers = list(recognizers)
         self._in_process = in_process or not self._config.uses_presidio
         self._local: Detector | None = None
+        self._memo = SpanMemo()
+        self._memo_changes = _app_recognizers_changes
 
     def warm_up(self) -> None:
         """Start the worker and build the engine now (call on the writer thread)."""
@@ -183,8 +191,21 @@ class Redact:
         return out
 
     def _find_all(self, texts: list[str]) -> list[list[Span]]:
-        if not texts:
-            return []
+        """Spans for each of ``texts`` (all different); texts seen lately are not searched again."""
+        if self._memo_changes != _app_recognizers_changes:
+            self._memo.clear()
+            self._memo_changes = _app_recognizers_changes
+        known = self._memo.get
+        result = [known(text) for text in texts]
+        new = [index for index, spans in enumerate(result) if spans is None]
+        if new:
+            remember = self._memo.remember
+            for index, spans in zip(new, self._search([texts[i] for i in new]), strict=True):
+                result[index] = spans
+                remember(texts[index], spans)
+        return result  # type: ignore[return-value]  # every None was replaced
+
+    def _search(self, texts: list[str]) -> list[list[Span]]:
         found = self._detect(texts)
         recognizers = self._recognizers + _app_recognizers
         if recognizers:

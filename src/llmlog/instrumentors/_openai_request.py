@@ -26,6 +26,9 @@ PROMPT_KEYS: Final[Mapping[str, frozenset[str]]] = {
     "audio.translations": frozenset({"file", "prompt"}),
     "audio.speech": frozenset({"input", "instructions"}),
     "moderations": frozenset({"input"}),
+    "decisions": frozenset({"input"}),
+    "responses.input_tokens": frozenset({"input", "instructions"}),
+    "batches": frozenset(),
 }
 # Kwargs that have their own record field.
 _OWN_FIELDS: Final = frozenset({"model", "stream"})

@@ -386,6 +386,37 @@ def read_moderation(response: Any) -> Reply:
     return {**_ids(response), "output": output, "usage": None}
 
 
+def read_decision(decision: Any) -> Reply:
+    """Decisions: the answers in question order (a refusal is one of them), and usage."""
+    output = empty_output()
+    output["answers"] = [plain(answer) for answer in field(decision, "answers") or ()]
+    return {
+        "response_id": None,
+        "response_model": _str(field(decision, "model")),
+        "output": output,
+        "usage": input_output_usage(field(decision, "usage")),
+    }
+
+
+def read_token_count(count: Any) -> Reply:
+    """``responses.input_tokens.count`` bills nothing: the count is output, usage stays null."""
+    output = empty_output()
+    output["token_count"] = _int(field(count, "input_tokens"))
+    return {"response_id": None, "response_model": None, "output": output, "usage": None}
+
+
+def read_batch(batch: Any) -> Reply:
+    """A submitted batch job: its id and status (its answers arrive later, in a file)."""
+    output = empty_output()
+    output["batch_status"] = _str(field(batch, "status"))
+    return {
+        "response_id": _str(field(batch, "id")),
+        "response_model": None,
+        "output": output,
+        "usage": None,
+    }
+
+
 READERS: Mapping[str, Callable[[Any], Reply]] = {
     "chat.completions": read_chat,
     "responses": read_response,
@@ -396,5 +427,8 @@ READERS: Mapping[str, Callable[[Any], Reply]] = {
     "audio.translations": read_transcript,
     "audio.speech": read_speech,
     "moderations": read_moderation,
+    "decisions": read_decision,
+    "responses.input_tokens": read_token_count,
+    "batches": read_batch,
 }
 """Non-stream result reader per ``operation``."""

@@ -100,6 +100,27 @@ _TABLE: Final = (
         "moderations",
         "moderations",
     ),
+    (
+        "openai.resources.decisions",
+        ("Decisions", "AsyncDecisions"),
+        ("create",),
+        "decisions",
+        "decisions",
+    ),
+    (
+        "openai.resources.responses.input_tokens",
+        ("InputTokens", "AsyncInputTokens"),
+        ("count",),
+        "responses.input_tokens",
+        "responses.input_tokens",
+    ),
+    (
+        "openai.resources.batches",
+        ("Batches", "AsyncBatches"),
+        ("create",),
+        "batches",
+        "batches",
+    ),
 )
 
 
@@ -290,8 +311,10 @@ def request_fields(operation: str, kwargs: Mapping[str, Any]) -> dict[str, Any]:
     messages: list[Any] | None
     if operation == "chat.completions":
         system, messages = request.chat_prompt(kwargs)
-    elif operation == "responses":
+    elif operation in ("responses", "responses.input_tokens", "decisions"):
         system, messages = request.responses_prompt(kwargs)
+    elif operation == "batches":
+        messages = None  # the requests are in an uploaded file
     elif operation == "completions":
         messages = request.texts_prompt(kwargs.get("prompt"))
     elif operation in ("embeddings", "moderations", "audio.speech"):
