@@ -16,6 +16,13 @@ Three parts (each can be run alone with ``--part``):
                 (the redaction worker).
 
     python benchmarks/bench_load.py [--quick] [--part stages,throughput,latency]
+                                    [--texts new|repeat]
+
+Redaction remembers the texts it has searched lately (a resent system prompt or
+conversation is not searched again). ``--texts new`` (the default) measures the
+worst case: the replayed captures are searched in full every time, and the
+latency app sends a new user message on each call (its system prompt repeats,
+as in real apps). ``--texts repeat`` lets replayed texts be remembered.
 """
 
 from __future__ import annotations

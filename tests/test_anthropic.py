@@ -454,14 +454,15 @@ class TestRawResponses:
         assert response.parse().content[0].text == "Hello there."
 
     def test_raw_parse_leaves_the_post_parser_to_the_app(self, cap: CapturedRecords) -> None:
-        """beta ``with_raw_response.parse``: llmlog reads the JSON, the app's parse still works."""
+        """beta ``with_raw_response.parse``: llmlog decodes the JSON answer itself, the app's
+        parse still builds its model."""
         client = fake.sync_client(fake.json_handler(fake.message(ANSWER_JSON)))
         response = client.beta.messages.with_raw_response.parse(
             model=fake.MODEL, max_tokens=5, messages=fake.user(), output_format=Answer
         )
         record = only(cap)
         assert record["output"]["text"] == ANSWER_JSON
-        assert record["output"]["parsed"] is None
+        assert record["output"]["parsed"] == {"city": "Paris"}
         assert response.parse().parsed_output == Answer(city="Paris")
 
     def test_with_streaming_response_is_metadata_only(self, cap: CapturedRecords) -> None:

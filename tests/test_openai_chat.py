@@ -156,6 +156,26 @@ class TestParse:
         assert record["output"]["parsed"] == {"name": "Oslo"}
         assert record["params"]["response_format"]["class"].endswith("City")
 
+    def test_raw_parse_decodes_the_json_answer(self, llm: CapturedRecords) -> None:
+        """with_raw_response.parse: the record decodes the JSON answer; the app's parse() still
+        builds its own model, and nothing was parsed behind its back."""
+        client = fakes.sync_client(parse_fake())
+        raw = client.chat.completions.with_raw_response.parse(
+            model="gpt-4o", messages=MESSAGES, response_format=City
+        )
+        assert raw._parsed_by_type == {}
+        [record] = llm.calls
+        assert record["output"]["parsed"] == {"name": "Oslo"}
+        assert raw.parse().choices[0].message.parsed == City(name="Oslo")
+
+    def test_raw_create_with_json_text_is_not_parsed(self, llm: CapturedRecords) -> None:
+        """Only a .parse call with a format gets output.parsed: create() answers stay text."""
+        client = fakes.sync_client(parse_fake())
+        client.chat.completions.with_raw_response.create(model="gpt-4o", messages=MESSAGES)
+        [record] = llm.calls
+        assert record["output"]["text"] == '{"name":"Oslo"}'
+        assert record["output"]["parsed"] is None
+
     async def test_async_parse(self, llm: CapturedRecords) -> None:
         """AsyncCompletions.parse is recorded once."""
         client = fakes.async_client(parse_fake())

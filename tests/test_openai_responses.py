@@ -140,6 +140,18 @@ class TestHelpers:
             "city": "Oslo"
         }
 
+    def test_raw_parse_decodes_the_json_answer(self, llm: CapturedRecords) -> None:
+        """responses.with_raw_response.parse: output.parsed from the JSON text, as with parse()."""
+        body = fakes.response_object('{"city":"Oslo"}')
+        fake = fakes.FakeOpenAI(routes={"/responses": lambda _: fakes.json_response(body)})
+        client = fakes.sync_client(fake)
+        raw = client.responses.with_raw_response.parse(
+            model="gpt-4o", input="Where?", text_format=Weather
+        )
+        [record] = llm.calls
+        assert record["output"]["parsed"] == {"city": "Oslo"}
+        assert raw.parse().output_parsed == Weather(city="Oslo")
+
     def test_stream_helper_is_one_record_labelled_with_the_helper(
         self, llm: CapturedRecords
     ) -> None:

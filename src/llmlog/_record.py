@@ -7,6 +7,8 @@ the writer thread turns it into a record with the provider's ``extract``.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import random
 import time
@@ -83,6 +85,30 @@ CONTENT_OUTPUT_FIELDS: Final = ("text", "tool_calls", "refusal", "parsed", "thin
 def empty_output() -> dict[str, Any]:
     """An ``output`` object with every key present and nothing in it."""
     return {"text": None, "tool_calls": [], "finish_reason": None, "refusal": None, "parsed": None}
+
+
+_FORMAT_KWARGS: Final = ("response_format", "text_format", "output_format")
+
+
+def parse_raw_json_text(output: Any, kwargs: Mapping[str, Any]) -> None:
+    """Fill ``output.parsed`` for a ``.parse`` call made through ``with_raw_response``.
+
+    There the SDK parses only when the app calls ``.parse()``, which llmlog never does
+    for it; the record decodes the answer's JSON text itself (the same data, before
+    the app's model validates it). Left null without a format or without JSON text.
+    """
+    if not isinstance(output, dict) or output.get("parsed") is not None:
+        return
+    text = output.get("text")
+    if not isinstance(text, str) or not text.lstrip().startswith(("{", "[")):
+        return
+    if not any(
+        kwargs.get(name) is not None and type(kwargs[name]).__name__ not in ("NotGiven", "Omit")
+        for name in _FORMAT_KWARGS
+    ):
+        return
+    with contextlib.suppress(ValueError):
+        output["parsed"] = json.loads(text)
 
 
 def usage_record(

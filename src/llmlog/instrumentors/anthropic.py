@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from llmlog import _guard
-from llmlog._record import Capture, empty_output
+from llmlog._record import Capture, empty_output, parse_raw_json_text
 from llmlog.instrumentors._anthropic_request import (
     batch_request_summary,
     messages_record,
@@ -188,6 +188,8 @@ def extract(cap: Capture) -> dict[str, Any]:
         )
     elif response is not None:
         fields.update(_answer_fields(cap.operation, response))
+        if response is not cap.result and cap.method.endswith(".parse"):
+            parse_raw_json_text(fields.get("output"), cap.kwargs)
     fields["request_id"] = _request_id(cap, response, headers)
     return fields
 

@@ -18,7 +18,7 @@ from contextvars import ContextVar
 from typing import Any, Final
 
 from llmlog import _guard
-from llmlog._record import Capture
+from llmlog._record import Capture, parse_raw_json_text
 from llmlog.instrumentors import _openai_request as request
 from llmlog.instrumentors._base import Provider, Target, Wrapper, finish
 from llmlog.instrumentors._openai_chunks import COMPACTORS, is_content_for
@@ -386,6 +386,8 @@ def extract(cap: Capture) -> dict[str, Any]:
     elif cap.result is not None:
         body = _body(cap)
         reply = READERS[cap.operation](body) if body is not None else None
+        if reply is not None and body is not cap.result and cap.method.endswith(".parse"):
+            parse_raw_json_text(reply.get("output"), cap.kwargs)
     if reply is not None:
         fields.update(reply)
     fields["request_id"] = _request_id(cap)
