@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import gc
+import inspect
 import warnings
 import weakref
 from collections.abc import Iterator
+from contextlib import nullcontext
 from typing import Any
 
 import anthropic
@@ -273,14 +275,37 @@ class TestObjectLifetimes:
 
 
 class TestWarnings:
-    @pytest.mark.xfail(
-        strict=True,
-        reason="the generic wrapper adds a frame, so the SDK's stacklevel=3 points into llmlog",
-    )
     def test_deprecation_warning_points_at_the_app(self, cap: CapturedRecords) -> None:
         """A deprecated-model warning names the app's line, as it does without llmlog."""
         client = fake.sync_client(fake.json_handler(fake.message()))
         with warnings.catch_warnings(record=True) as seen:
             warnings.simplefilter("always")
+            line = inspect.currentframe().f_lineno + 1  # type: ignore[union-attr]
             client.messages.create(model="claude-sonnet-4-5", max_tokens=5, messages=fake.user())
-        assert seen[-1].filename == __file__
+        assert (seen[-1].filename, seen[-1].lineno) == (__file__, line)
+        assert "deprecated" in str(seen[-1].message) and len(cap.calls) == 1
+
+    async def test_async_warning_names_the_same_frame_as_without_llmlog(self) -> None:
+        """Async: the warning names the frame it names bare (the SDK's stacklevel is counted
+        from its coroutine, so that is not the app's line), with llmlog on or off."""
+
+        async def call() -> tuple[str, int]:
+            client = fake.async_client(fake.json_handler(fake.message()))
+            with warnings.catch_warnings(record=True) as seen:
+                warnings.simplefilter("always")
+                await client.messages.create(
+                    model="claude-sonnet-4-5", max_tokens=5, messages=fake.user()
+                )
+            return seen[-1].filename, seen[-1].lineno
+
+        seen = []
+        for on in (False, True):
+            with llmlog.testing.capture_records(redact="off") if on else nullcontext():
+                seen.append(await call())  # the same line both times
+        assert seen[0] == seen[1]
+
+    def test_uninstrument_restores_the_sdk_module_global(self) -> None:
+        """The shim lives only while llmlog is on."""
+        with llmlog.testing.capture_records(redact="off"):
+            assert messages_module.warnings is not warnings
+        assert messages_module.warnings is warnings

@@ -29,6 +29,7 @@ import wrapt
 
 from llmlog import _context, _guard, _pipeline
 from llmlog._record import STATUS_CANCELLED, STATUS_ERROR, STATUS_OK, Capture
+from llmlog.instrumentors import _warnings_shim
 
 log = logging.getLogger("llmlog")
 
@@ -188,6 +189,7 @@ def make_wrapper(provider: Provider, target: Target) -> Wrapper:
                 _in_call.reset(token)
             return _deliver(provider, cap, result)
 
+        _warnings_shim.wrapper_codes.add(async_wrapper.__code__)
         return async_wrapper
 
     def sync_wrapper(
@@ -206,6 +208,7 @@ def make_wrapper(provider: Provider, target: Target) -> Wrapper:
             _in_call.reset(token)
         return _deliver(provider, cap, result)
 
+    _warnings_shim.wrapper_codes.add(sync_wrapper.__code__)
     return sync_wrapper
 
 
@@ -231,6 +234,7 @@ def _patch_module(module: ModuleType) -> None:
                         continue
                     handle = wrapt.wrap_function_wrapper(module, target.qualname, wrapper)
                     _handles[key] = (module, handle)
+                    _warnings_shim.install(module)
     except Exception as exc:
         # A failing import hook would break the app's own import: never let it.
         _guard.report_internal_error(exc, f"patching {getattr(module, '__name__', module)}")
@@ -261,6 +265,7 @@ def uninstall_all() -> None:
         for (_module_name, qualname), (module, handle) in list(_handles.items()):
             with _guard.guarded("uninstrument"):
                 wrapt.unwrap_object(module, qualname, handle)
+                _warnings_shim.uninstall(module)
         _handles.clear()
 
 
