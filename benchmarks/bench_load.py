@@ -22,7 +22,8 @@ Redaction remembers the texts it has searched lately (a resent system prompt or
 conversation is not searched again). ``--texts new`` (the default) measures the
 worst case: the replayed captures are searched in full every time, and the
 latency app sends a new user message on each call (its system prompt repeats,
-as in real apps). ``--texts repeat`` lets replayed texts be remembered.
+as in real apps, and so does the fake provider's answer). ``--texts repeat`` lets
+replayed texts be remembered.
 """
 
 from __future__ import annotations

@@ -13,9 +13,9 @@ import pydantic
 from anthropic.types import TextBlock
 
 from anthropic_fakes import PNG_B64
+from llmlog._record import is_sentinel
 from llmlog.instrumentors._anthropic_request import (
     batch_request_summary,
-    is_sentinel,
     messages_record,
     params_record,
     plain,

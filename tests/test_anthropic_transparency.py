@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import gc
 import inspect
+import os
+import subprocess
+import sys
 import warnings
 import weakref
 from collections.abc import Iterator
 from contextlib import nullcontext
+from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -304,8 +308,48 @@ class TestWarnings:
                 seen.append(await call())  # the same line both times
         assert seen[0] == seen[1]
 
+    def test_with_wrapts_pure_python_wrappers(self, tmp_path: Path) -> None:
+        """Where wrapt runs without its C extension, its own frame is not counted either."""
+        script = tmp_path / "app.py"
+        app = _DEPRECATED_MODEL_APP.format(
+            log=tmp_path / "calls.jsonl", call=_DEPRECATED_MODEL_CALL
+        )
+        script.write_text(app)
+        env = {**os.environ, "WRAPT_DISABLE_EXTENSIONS": "1"}
+        done = subprocess.run(
+            [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        line = script.read_text().splitlines().index(_DEPRECATED_MODEL_CALL) + 1
+        assert done.stdout.split() == ["wrapt.wrappers", str(script), str(line)]
+
     def test_uninstrument_restores_the_sdk_module_global(self) -> None:
         """The shim lives only while llmlog is on."""
         with llmlog.testing.capture_records(redact="off"):
             assert messages_module.warnings is not warnings
         assert messages_module.warnings is warnings
+
+
+_DEPRECATED_MODEL_CALL = (
+    '    client.messages.create(model="claude-sonnet-4-5", max_tokens=5, messages=[])'
+)
+_DEPRECATED_MODEL_APP = """\
+import warnings
+
+import anthropic
+import httpx2
+import wrapt
+
+import llmlog
+
+llmlog.instrument(output="{log}", redact="off")
+body = {{"id": "m", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",
+        "content": [], "stop_reason": "end_turn",
+        "usage": {{"input_tokens": 1, "output_tokens": 1}}}}
+client = anthropic.Anthropic(api_key="k", http_client=httpx2.Client(
+    transport=httpx2.MockTransport(lambda request: httpx2.Response(200, json=body))))
+with warnings.catch_warnings(record=True) as seen:
+    warnings.simplefilter("always")
+{call}
+print(wrapt.FunctionWrapper.__module__, seen[-1].filename, seen[-1].lineno)
+"""

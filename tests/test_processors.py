@@ -104,6 +104,22 @@ class TestMetadataOnly:
         assert out["template"]["variables"] is None
         assert d["messages"][0]["content"] == "my secret"
 
+    def test_a_decisions_questions_and_answers_keep_only_their_labels(self) -> None:
+        """OpenAI decisions: question texts (prompt) and answer values (output) go."""
+        question = {"type": "choice", "name": "tone", "question": "Is Jane angry?"}
+        answer = {"type": "choice", "name": "tone", "choice": "angry", "confidence": 0.8}
+        d = call(
+            params={"questions": [question], "safety_identifier": "u1"},
+            output={"text": None, "tool_calls": [], "answers": [answer]},
+        )
+        out = MetadataOnly()(None, "info", d)
+        assert out["params"] == {
+            "questions": [{"type": "choice", "name": "tone"}],
+            "safety_identifier": "u1",
+        }
+        assert out["output"]["answers"] == [{"type": "choice", "name": "tone"}]
+        assert d["params"]["questions"] == [question]
+
 
 class TestTruncate:
     def test_long_strings_are_cut_and_reported(self) -> None:

@@ -304,15 +304,24 @@ class TestMemo:
         assert processor(None, "info", record)["messages"] == ["see TCK-1234"]
 
     def test_the_memo_is_bounded_by_characters(self) -> None:
-        """Old texts are forgotten past the budget; the newest stay; a huge text is not kept."""
+        """Past the budget the least recently used texts go; one used on every call stays."""
         memo = SpanMemo(budget=1_000)
+        system = "s" * 100
+        memo.remember(system, [])
         for n in range(100):
             memo.remember(f"{n:03d}" + "x" * 97, [])
-        assert len(memo) * 100 <= 1_000
+            assert memo.get(system) == []
+            assert len(memo) * 100 <= 1_000
         assert memo.get("099" + "x" * 97) == []
         assert memo.get("000" + "x" * 97) is None
-        memo.remember("y" * (LONGEST_REMEMBERED + 1), [])
-        assert memo.get("y" * (LONGEST_REMEMBERED + 1)) is None
+
+    def test_a_huge_text_is_not_kept(self) -> None:
+        """One text over LONGEST_REMEMBERED would push out many others: it is searched each time."""
+        memo = SpanMemo(budget=10 * LONGEST_REMEMBERED)
+        memo.remember("y" * LONGEST_REMEMBERED, [])
+        memo.remember("z" * (LONGEST_REMEMBERED + 1), [])
+        assert memo.get("y" * LONGEST_REMEMBERED) == []
+        assert memo.get("z" * (LONGEST_REMEMBERED + 1)) is None
 
 
 class TestFailures:

@@ -88,6 +88,13 @@ def empty_output() -> dict[str, Any]:
 
 
 _FORMAT_KWARGS: Final = ("response_format", "text_format", "output_format")
+_SENTINEL_NAMES: Final = frozenset({"NotGiven", "Omit"})
+
+
+def is_sentinel(value: object) -> bool:
+    """The SDKs' markers for "this argument was not passed" (``not_given``, ``omit``)."""
+    cls = type(value)
+    return cls.__name__ in _SENTINEL_NAMES and cls.__module__.startswith(("openai", "anthropic"))
 
 
 def parse_raw_json_text(output: Any, kwargs: Mapping[str, Any]) -> None:
@@ -103,11 +110,10 @@ def parse_raw_json_text(output: Any, kwargs: Mapping[str, Any]) -> None:
     if not isinstance(text, str) or not text.lstrip().startswith(("{", "[")):
         return
     if not any(
-        kwargs.get(name) is not None and type(kwargs[name]).__name__ not in ("NotGiven", "Omit")
-        for name in _FORMAT_KWARGS
+        kwargs.get(name) is not None and not is_sentinel(kwargs[name]) for name in _FORMAT_KWARGS
     ):
         return
-    with contextlib.suppress(ValueError):
+    with contextlib.suppress(ValueError, RecursionError):  # RecursionError: absurdly deep JSON
         output["parsed"] = json.loads(text)
 
 

@@ -1,4 +1,4 @@
-"""What redaction found in texts it has seen lately, so a text sent again is not searched again.
+"""What redaction found in texts it used lately, so a text sent again is not searched again.
 
 Chat apps resend the same texts all the time: the system prompt on every call,
 the whole conversation so far on every turn. Finding spans is the costly part
@@ -24,7 +24,10 @@ LONGEST_REMEMBERED: Final = 200_000
 
 
 class SpanMemo:
-    """Spans per text, oldest forgotten first once ``budget`` characters are held."""
+    """Spans per text, least recently used forgotten first once ``budget`` characters are held.
+
+    For one thread at a time (the writer's).
+    """
 
     def __init__(self, budget: int | None = None) -> None:
         self._budget = MEMO_CHARS if budget is None else budget
@@ -36,8 +39,14 @@ class SpanMemo:
         return len(self._spans)
 
     def get(self, text: str) -> list[Span] | None:
-        """The spans found in ``text`` before (never to be mutated), or None."""
-        return self._spans.get(text)
+        """The spans found in ``text`` before (never to be mutated), or None.
+
+        A text found moves to the newest end: one used on every call stays.
+        """
+        spans = self._spans.pop(text, None)
+        if spans is not None:
+            self._spans[text] = spans
+        return spans
 
     def remember(self, text: str, spans: list[Span]) -> None:
         if len(text) > self._longest or text in self._spans:
@@ -45,11 +54,19 @@ class SpanMemo:
         self._spans[text] = spans
         self._chars += len(text)
         if self._chars > self._budget:
-            # Forget the older half at once: amortized O(1), and a dict popped from
-            # its front one key at a time gets slower to iterate.
-            kept = list(self._spans.items())[len(self._spans) // 2 :]
-            self._spans = dict(kept)
-            self._chars = sum(len(known) for known, _ in kept)
+            self._forget_oldest()
+
+    def _forget_oldest(self) -> None:
+        """Down to half the budget at once, least recently used first: amortized O(1)
+        (a dict popped from its front one key at a time gets slower to iterate)."""
+        excess = self._chars - self._budget // 2
+        items = iter(self._spans.items())
+        for text, _ in items:
+            excess -= len(text)
+            self._chars -= len(text)
+            if excess <= 0:
+                break
+        self._spans = dict(items)
 
     def clear(self) -> None:
         self._spans.clear()

@@ -95,7 +95,8 @@ _OUTPUT_TEXT_KEYS = ("text", "refusal", "parsed", "thinking")
 class MetadataOnly:
     """``LLMLOG_CAPTURE=metadata``: drop prompt and output text, keep the rest.
 
-    Message roles and counts, tool names, usage, latency and errors stay.
+    Message roles and counts, tool names, usage, latency and errors stay (a
+    decision's questions and answers keep their type and name).
     """
 
     def __call__(self, _logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
@@ -110,10 +111,13 @@ class MetadataOnly:
         output = new.get("output")
         if isinstance(output, Mapping):
             stripped = {k: (None if k in _OUTPUT_TEXT_KEYS else v) for k, v in output.items()}
-            calls = output.get("tool_calls")
-            if isinstance(calls, list):
-                stripped["tool_calls"] = [_tool_call_meta(c) for c in calls]
+            for key in ("tool_calls", "answers"):  # answers: OpenAI decisions
+                if isinstance(output.get(key), list):
+                    stripped[key] = [_labels_only(item) for item in output[key]]
             new["output"] = stripped
+        params = new.get("params")
+        if isinstance(params, Mapping) and isinstance(params.get("questions"), list):
+            new["params"] = {**params, "questions": [_labels_only(q) for q in params["questions"]]}
         template = new.get("template")
         if isinstance(template, Mapping) and template.get("variables") is not None:
             new["template"] = {**template, "variables": None}
@@ -126,9 +130,10 @@ def _role_only(message: Any) -> Any:
     return {"role": None}
 
 
-def _tool_call_meta(call: Any) -> Any:
-    if isinstance(call, Mapping):
-        return {k: v for k, v in call.items() if k in ("id", "type", "name")}
+def _labels_only(item: Any) -> Any:
+    """A tool call, a decision's question or answer: its id, type and name, no text."""
+    if isinstance(item, Mapping):
+        return {k: v for k, v in item.items() if k in ("id", "type", "name")}
     return None
 
 

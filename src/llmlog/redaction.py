@@ -54,7 +54,11 @@ _app_recognizers_changes = 0  # what each Redact remembers was found under these
 
 def add_recognizer(recognizer: Any) -> None:
     """Use one of your own presidio recognizers (e.g. a ``PatternRecognizer``) at every level
-    but ``off``. It runs on the writer thread, for every :class:`Redact` in this process."""
+    but ``off``. It runs on the writer thread, for every :class:`Redact` in this process.
+
+    What was found in a text is remembered, and adding or removing a recognizer forgets it
+    all; after changing a recognizer in place (a longer deny list), remove and add it again.
+    """
     global _app_recognizers_changes
     _app_recognizers.append(recognizer)
     _app_recognizers_changes += 1
@@ -111,7 +115,8 @@ class Redact:
 
     Never mutates what it is given (those may be the app's own objects), never
     touches ids, model names, timestamps or numbers, and records
-    ``redactions: {ENTITY_TYPE: count}``. Runs on the writer thread only.
+    ``redactions: {ENTITY_TYPE: count}``. Runs on the writer thread only (one
+    thread at a time: it remembers what it found in each text, see ``_redact_memo``).
     """
 
     def __init__(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from llmlog._record import media_stub
+from llmlog._record import is_sentinel, media_stub
 
 # Keys that form the prompt or have their own record field; everything else is a param.
 _NOT_PARAMS: Final = frozenset({"messages", "system", "model", "stream", "requests"})
@@ -20,16 +20,9 @@ _NOT_PARAMS: Final = frozenset({"messages", "system", "model", "stream", "reques
 _SECRET_HEADER_PARTS: Final = ("auth", "key", "token", "secret", "cookie", "signature")
 # SDK plumbing headers the raw-response wrappers add (one of them holds a class).
 _SDK_HEADER_PREFIXES: Final = ("x-stainless-", "____stainless")
-_SENTINEL_NAMES: Final = frozenset({"NotGiven", "Omit"})
 _MAX_REPR: Final = 200
 # Exact types that are already JSON: checked with one set lookup (the writer's hot path).
 _JSON_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
-
-
-def is_sentinel(value: object) -> bool:
-    """True for the SDK's "argument not given" markers (``not_given``, ``omit``)."""
-    cls = type(value)
-    return cls.__name__ in _SENTINEL_NAMES and cls.__module__.startswith("anthropic")
 
 
 def plain(value: Any) -> Any:

@@ -189,7 +189,6 @@ def make_wrapper(provider: Provider, target: Target) -> Wrapper:
                 _in_call.reset(token)
             return _deliver(provider, cap, result)
 
-        _warnings_shim.wrapper_codes.add(async_wrapper.__code__)
         return async_wrapper
 
     def sync_wrapper(
@@ -208,7 +207,6 @@ def make_wrapper(provider: Provider, target: Target) -> Wrapper:
             _in_call.reset(token)
         return _deliver(provider, cap, result)
 
-    _warnings_shim.wrapper_codes.add(sync_wrapper.__code__)
     return sync_wrapper
 
 
@@ -228,13 +226,13 @@ def _patch_module(module: ModuleType) -> None:
                     else:
                         wrapper = make_wrapper(provider, target)
                     try:
-                        wrapt.resolve_path(module, target.qualname)
+                        original = wrapt.resolve_path(module, target.qualname)[2]
                     except (AttributeError, wrapt.PathResolutionError):
                         log.debug("llmlog: %s.%s not in this SDK version; skipped", *key)
                         continue
                     handle = wrapt.wrap_function_wrapper(module, target.qualname, wrapper)
                     _handles[key] = (module, handle)
-                    _warnings_shim.install(module)
+                    _warnings_shim.install(original)
     except Exception as exc:
         # A failing import hook would break the app's own import: never let it.
         _guard.report_internal_error(exc, f"patching {getattr(module, '__name__', module)}")
@@ -265,8 +263,8 @@ def uninstall_all() -> None:
         for (_module_name, qualname), (module, handle) in list(_handles.items()):
             with _guard.guarded("uninstrument"):
                 wrapt.unwrap_object(module, qualname, handle)
-                _warnings_shim.uninstall(module)
         _handles.clear()
+        _warnings_shim.uninstall_all()
 
 
 def installed() -> list[tuple[str, str]]:

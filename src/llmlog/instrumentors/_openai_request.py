@@ -13,7 +13,7 @@ import inspect
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-from llmlog._record import media_stub
+from llmlog._record import is_sentinel, media_stub
 
 # Request kwargs that hold the prompt (per operation); they go to system/messages, not params.
 PROMPT_KEYS: Final[Mapping[str, frozenset[str]]] = {
@@ -48,12 +48,6 @@ _SDK_HEADER_PREFIX: Final = "x-stainless-"
 _SYSTEM_ROLES: Final = frozenset({"system", "developer"})
 # Fields whose string value is raw base64 (no data: prefix), and the media kind it holds.
 _RAW_BASE64_FIELDS: Final = {"data": "audio", "file_data": "file"}
-
-
-def is_sentinel(value: Any) -> bool:
-    """``NOT_GIVEN`` / ``Omit``: the SDK's markers for "this argument was not passed"."""
-    cls = type(value)
-    return cls.__name__ in ("NotGiven", "Omit") and cls.__module__.startswith("openai")
 
 
 def plain(value: Any) -> Any:

@@ -2,26 +2,32 @@
 
 An SDK method warns with a fixed ``stacklevel`` (Anthropic's deprecated-model
 warning: 3, the app's call), counted in frames. llmlog's wrapper is one more
-frame between the SDK and the app, so the warning would name llmlog's line.
-In each module llmlog patches, the global ``warnings`` is swapped for
-:data:`SHIM`, whose ``warn`` skips the wrapper frames it finds on the way up;
-everything else is the real :mod:`warnings` module.
+frame between the SDK and the app (two with wrapt's pure-Python fallback), so
+the warning would name llmlog's line. In the globals of each SDK function
+llmlog wraps, ``warnings`` is swapped for :data:`SHIM`: a module whose ``warn``
+does not count llmlog's and wrapt's frames, and which is otherwise the real
+:mod:`warnings`. Warnings raised through other modules (``typing_extensions.deprecated``)
+are out of its reach.
 """
 
 from __future__ import annotations
 
+import inspect
 import sys
 import warnings
-from types import CodeType, FrameType, ModuleType
+from types import FrameType, ModuleType
 from typing import Any
 
-wrapper_codes: set[CodeType] = set()
-"""Code of llmlog's wrappers: their frames are not counted by ``stacklevel``."""
+_NOT_COUNTED = ("llmlog.instrumentors._base", "wrapt.")
+"""Modules whose frames sit between an SDK method and its caller only because of llmlog."""
 
 
-class _WarningsShim:
+class _WarningsShim(ModuleType):
     def __getattr__(self, name: str) -> Any:
         return getattr(warnings, name)
+
+    def __dir__(self) -> list[str]:
+        return dir(warnings)
 
     def warn(
         self,
@@ -31,27 +37,40 @@ class _WarningsShim:
         source: Any = None,
         **options: Any,
     ) -> None:
+        stacklevel = max(stacklevel, 1)
         skipped = 0
         frame: FrameType | None = sys._getframe(1)  # stacklevel 1: the SDK code that warned
         level = 1
         while level < stacklevel + skipped and frame is not None:
             frame = frame.f_back
-            if frame is not None and frame.f_code in wrapper_codes:
+            if frame is not None and str(frame.f_globals.get("__name__")).startswith(_NOT_COUNTED):
                 skipped += 1
             level += 1
         # +1: this method's own frame.
-        warnings.warn(message, category, stacklevel + skipped + 1, source, **options)
+        warnings.warn(
+            message, category, stacklevel=stacklevel + skipped + 1, source=source, **options
+        )
 
 
-SHIM: Any = _WarningsShim()
+SHIM: Any = _WarningsShim("warnings", warnings.__doc__)
+
+_swapped: list[dict[str, Any]] = []
 
 
-def install(module: ModuleType) -> None:
-    """Swap ``module``'s global ``warnings`` for the shim, if it uses the real one."""
-    if module.__dict__.get("warnings") is warnings:
-        module.warnings = SHIM  # type: ignore[attr-defined]
+def install(function: Any) -> None:
+    """Swap ``warnings`` for the shim in the globals ``function``'s code reads."""
+    try:
+        code_globals = getattr(inspect.unwrap(function), "__globals__", None)
+    except ValueError:  # a __wrapped__ cycle
+        return
+    if code_globals is not None and code_globals.get("warnings") is warnings:
+        code_globals["warnings"] = SHIM
+        _swapped.append(code_globals)
 
 
-def uninstall(module: ModuleType) -> None:
-    if module.__dict__.get("warnings") is SHIM:
-        module.warnings = warnings  # type: ignore[attr-defined]
+def uninstall_all() -> None:
+    """The real module back wherever the shim still is."""
+    for code_globals in _swapped:
+        if code_globals.get("warnings") is SHIM:
+            code_globals["warnings"] = warnings
+    _swapped.clear()
