@@ -62,7 +62,14 @@ CALLS: list[tuple[str, Callable[[openai.OpenAI], Any]]] = [
 ]
 
 
-if importlib.util.find_spec("openai.resources.decisions") is not None:  # openai >= 3.5x
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a parent package is missing too
+        return False
+
+
+if _importable("openai.resources.decisions"):  # not in older SDKs
     CALLS.append(
         (
             "decisions",
@@ -269,7 +276,7 @@ class TestInstrumentation:
         with llmlog.testing.capture_records(redact="off"):
             rows = openai_instrumentor.TARGETS + openai_instrumentor.HELPERS
             # Older SDKs lack some modules (decisions): those rows are skipped by design.
-            present = {t.module for t in rows if importlib.util.find_spec(t.module) is not None}
+            present = {t.module for t in rows if _importable(t.module)}
             for module in present:
                 importlib.import_module(module)
             wanted = {(t.module, t.qualname) for t in rows if t.module in present}

@@ -315,6 +315,13 @@ class TestMemo:
         assert memo.get("099" + "x" * 97) == []
         assert memo.get("000" + "x" * 97) is None
 
+    def test_a_text_over_half_the_budget_is_not_kept(self) -> None:
+        """It would push out everything at the next eviction, itself included."""
+        memo = SpanMemo(budget=100)
+        memo.remember("a" * 10, [])
+        memo.remember("b" * 60, [])
+        assert memo.get("b" * 60) is None and memo.get("a" * 10) == []
+
     def test_a_huge_text_is_not_kept(self) -> None:
         """One text over LONGEST_REMEMBERED would push out many others: it is searched each time."""
         memo = SpanMemo(budget=10 * LONGEST_REMEMBERED)

@@ -94,7 +94,8 @@ _SENTINEL_NAMES: Final = frozenset({"NotGiven", "Omit"})
 def is_sentinel(value: object) -> bool:
     """The SDKs' markers for "this argument was not passed" (``not_given``, ``omit``)."""
     cls = type(value)
-    return cls.__name__ in _SENTINEL_NAMES and cls.__module__.startswith(("openai", "anthropic"))
+    package = cls.__module__.partition(".")[0]
+    return cls.__name__ in _SENTINEL_NAMES and package in ("openai", "anthropic")
 
 
 def parse_raw_json_text(output: Any, kwargs: Mapping[str, Any]) -> None:

@@ -31,7 +31,8 @@ class SpanMemo:
 
     def __init__(self, budget: int | None = None) -> None:
         self._budget = MEMO_CHARS if budget is None else budget
-        self._longest = min(LONGEST_REMEMBERED, self._budget)
+        # A text over half the budget would be pushed out by the next eviction anyway.
+        self._longest = min(LONGEST_REMEMBERED, self._budget // 2)
         self._spans: dict[str, list[Span]] = {}
         self._chars = 0
 

@@ -232,7 +232,7 @@ def _patch_module(module: ModuleType) -> None:
                         continue
                     handle = wrapt.wrap_function_wrapper(module, target.qualname, wrapper)
                     _handles[key] = (module, handle)
-                    _warnings_shim.install(original)
+                    _warnings_shim.install(original, target.module.partition(".")[0])
     except Exception as exc:
         # A failing import hook would break the app's own import: never let it.
         _guard.report_internal_error(exc, f"patching {getattr(module, '__name__', module)}")

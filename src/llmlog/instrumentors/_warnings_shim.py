@@ -18,8 +18,8 @@ import warnings
 from types import FrameType, ModuleType
 from typing import Any
 
-_NOT_COUNTED = ("llmlog.instrumentors._base", "wrapt.")
-"""Modules whose frames sit between an SDK method and its caller only because of llmlog."""
+_WRAPPERS_MODULE = "llmlog.instrumentors._base"
+"""Where llmlog's wrappers live (stream helpers' wrappers are not: no shimmed module has any)."""
 
 
 class _WarningsShim(ModuleType):
@@ -43,7 +43,7 @@ class _WarningsShim(ModuleType):
         level = 1
         while level < stacklevel + skipped and frame is not None:
             frame = frame.f_back
-            if frame is not None and str(frame.f_globals.get("__name__")).startswith(_NOT_COUNTED):
+            if frame is not None and _not_counted(frame):
                 skipped += 1
             level += 1
         # +1: this method's own frame.
@@ -52,18 +52,28 @@ class _WarningsShim(ModuleType):
         )
 
 
+def _not_counted(frame: FrameType) -> bool:
+    """A frame between an SDK method and its caller only because of llmlog: one of its
+    wrappers, or wrapt's pure-Python fallback calling one."""
+    module = str(frame.f_globals.get("__name__"))
+    return module == _WRAPPERS_MODULE or module.startswith("wrapt.")
+
+
 SHIM: Any = _WarningsShim("warnings", warnings.__doc__)
 
 _swapped: list[dict[str, Any]] = []
 
 
-def install(function: Any) -> None:
-    """Swap ``warnings`` for the shim in the globals ``function``'s code reads."""
+def install(function: Any, package: str) -> None:
+    """Swap ``warnings`` for the shim in the globals ``function``'s code reads, if they are
+    a module of the SDK ``package`` (never another library's patch of the method)."""
     try:
         code_globals = getattr(inspect.unwrap(function), "__globals__", None)
     except ValueError:  # a __wrapped__ cycle
         return
-    if code_globals is not None and code_globals.get("warnings") is warnings:
+    if code_globals is None or not str(code_globals.get("__name__")).startswith(f"{package}."):
+        return
+    if code_globals.get("warnings") is warnings:
         code_globals["warnings"] = SHIM
         _swapped.append(code_globals)
 
