@@ -62,6 +62,32 @@ class TestNothingIsLost:
         pids = {r["process"]["pid"] for r in read_lines(tmp_path)}  # type: ignore[index]
         assert len(pids) == 2
 
+    def test_a_fork_waits_for_the_writers_slice_to_end(self) -> None:
+        """A fork mid-slice waits for it: a child must not inherit a half-done import (a fork
+        during the writer's first import of structlog left the child's copy broken for good
+        and its records lost) or a half-done write."""
+        started, finished = threading.Event(), threading.Event()
+
+        class SlowSink(_ListSink):
+            def write(self, line: bytes) -> None:
+                started.set()
+                threading.Event().wait(0.3)  # lets go of the GIL, as an import's reads do
+                super().write(line)
+                finished.set()
+
+        pipeline = _pipeline.Pipeline(Settings(redact="off"), sinks=[SlowSink()])
+        cap = _capture(0)
+        cap.extract = lambda cap: {}
+        pipeline.submit(cap)
+        threading.Thread(target=pipeline.flush, args=(10,), daemon=True).start()
+        assert started.wait(10)
+        pid = os.fork()
+        if pid == 0:  # the child: did the write end before the fork?
+            os._exit(0 if finished.is_set() else 1)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        pipeline.close(5)
+
     @pytest.mark.parametrize("mode", ["mp-fork", "mp-spawn"])
     def test_a_multiprocessing_child_writes_its_records(self, tmp_path: Path, mode: str) -> None:
         """multiprocessing children end with os._exit (fork) or sys.exit (spawn): all written."""

@@ -6,7 +6,8 @@ thread runs it through the chain of :mod:`llmlog._chain` (a structlog logger
 built with ``wrap_logger``, never ``structlog.configure``: the host's logging is
 the host's) and hands the rendered lines to the sinks.
 The queue drains on :func:`flush`, at interpreter exit, and at the end of a
-``multiprocessing`` child; after ``fork()`` the child starts afresh.
+``multiprocessing`` child; ``fork()`` waits for the writer's current slice to
+end, and the child starts afresh.
 """
 
 from __future__ import annotations
@@ -74,6 +75,29 @@ HANDOVER_WAIT = 0.002
 GIL_SLICE = 0.002
 """Seconds of writer CPU per hand-over (well inside the 5 ms switch interval, so the
 app's thread gets the GIL back without a forced switch)."""
+
+
+FORK_WAIT = 5.0
+"""Seconds ``os.fork()`` waits for the writer to finish the slice it is in."""
+
+_fork_guard = threading.RLock()
+"""Held by the writer for each slice (the first one imports and builds its chain, which
+can take long): ``os.fork()`` waits for it, so a child never inherits a half-done
+import, which would stay broken in the child for good, or a half-done write.
+Re-entrant: a fork from the writer thread itself does not wait on itself."""
+_fork_guard_taken = False
+
+
+def _before_fork() -> None:
+    global _fork_guard_taken
+    _fork_guard_taken = _fork_guard.acquire(timeout=FORK_WAIT)
+
+
+def _after_fork_in_parent() -> None:
+    global _fork_guard_taken
+    if _fork_guard_taken:
+        _fork_guard_taken = False
+        _fork_guard.release()
 
 
 class _Flush:
@@ -231,14 +255,15 @@ class Pipeline:
             busy = self._queue or self._lines.pending
             self._go.acquire(True, WRITER_WAIT if busy else IDLE_WAIT)
             self._writer_waiting = False
-            # I/O first: its syscalls let go of the GIL, and only now, while a
-            # handing-over app thread still waits on _taken, is nobody there to
-            # take it (later the writer would have to win it back from the app).
-            self._write_out()
-            _send(self._taken)  # a handing-over app thread may go on (once we let go)
-            if not self._work():
+            with _fork_guard:
+                # I/O first: its syscalls let go of the GIL, and only now, while a
+                # handing-over app thread still waits on _taken, is nobody there to
+                # take it (later the writer would have to win it back from the app).
                 self._write_out()
-                return
+                _send(self._taken)  # a handing-over app thread may go on (once we let go)
+                if not self._work():
+                    self._write_out()
+                    return
 
     def _work(self) -> bool:
         """One slice: records until the queue is empty or ``GIL_SLICE`` is used up
@@ -397,10 +422,15 @@ def _register_exit_hooks() -> None:
 
 
 def _after_fork_in_child() -> None:
-    global _exit_hooks_pid
+    global _exit_hooks_pid, _fork_guard, _fork_guard_taken
     _exit_hooks_pid = None
+    _fork_guard, _fork_guard_taken = threading.RLock(), False
     if _current is not None:
         _current.after_fork_in_child()
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
+os.register_at_fork(
+    before=_before_fork,
+    after_in_parent=_after_fork_in_parent,
+    after_in_child=_after_fork_in_child,
+)
