@@ -7,6 +7,7 @@ stream decoding. Bodies follow the shapes the API documents.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -410,6 +411,17 @@ def default_fake() -> FakeOpenAI:
             "/batches": lambda body: json_response(batch_object(body)),
         }
     )
+
+
+def importable(module: str) -> bool:
+    """Whether the installed openai has ``module`` (older SDKs lack some resources)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a parent package is missing too
+        return False
+
+
+HAS_DECISIONS = importable("openai.resources.decisions")
 
 
 def sync_client(handler: Handler, **options: Any) -> openai.OpenAI:

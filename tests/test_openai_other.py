@@ -3,7 +3,6 @@ batches through real openai clients."""
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import warnings
 from collections.abc import Iterator
@@ -155,10 +154,7 @@ QUESTIONS = [
 ]
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("openai.resources.decisions") is None,
-    reason="this openai has no decisions endpoint",
-)
+@pytest.mark.skipif(not fakes.HAS_DECISIONS, reason="this openai has no decisions endpoint")
 class TestDecisions:
     def test_answers_usage_and_the_prompt(self, llm: CapturedRecords) -> None:
         """decisions.create: input as messages, questions as params, answers in order, usage."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import importlib.util
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -62,14 +61,7 @@ CALLS: list[tuple[str, Callable[[openai.OpenAI], Any]]] = [
 ]
 
 
-def _importable(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:  # a parent package is missing too
-        return False
-
-
-if _importable("openai.resources.decisions"):  # not in older SDKs
+if fakes.HAS_DECISIONS:
     CALLS.append(
         (
             "decisions",
@@ -276,7 +268,7 @@ class TestInstrumentation:
         with llmlog.testing.capture_records(redact="off"):
             rows = openai_instrumentor.TARGETS + openai_instrumentor.HELPERS
             # Older SDKs lack some modules (decisions): those rows are skipped by design.
-            present = {t.module for t in rows if _importable(t.module)}
+            present = {t.module for t in rows if fakes.importable(t.module)}
             for module in present:
                 importlib.import_module(module)
             wanted = {(t.module, t.qualname) for t in rows if t.module in present}

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -223,6 +224,15 @@ class _ListSink:
             pause.wait(0.1)
 
 
+def _waiting_pipeline(sink: _ListSink, **settings: Any) -> _pipeline.Pipeline:
+    """A pipeline whose writer is up and asleep on an empty queue, waiting for hand-overs."""
+    pipeline = _pipeline.Pipeline(Settings(redact="off", **settings), sinks=[sink])
+    pipeline.submit(_capture(-1))
+    assert pipeline.flush(10)
+    sink.lines.clear()
+    return pipeline
+
+
 class TestBatching:
     def test_records_are_written_without_a_flush_in_order(self) -> None:
         """The writer's batching wait ends by itself: nobody has to flush for records to land."""
@@ -254,10 +264,7 @@ class TestBatching:
         monkeypatch.setattr(_pipeline.Pipeline, "_wait_for_room", wait_for_room)
         monkeypatch.setattr(_pipeline, "HANDOVER_WAIT", 5.0)  # a loaded machine wakes slowly
         sink = _ListSink()
-        pipeline = _pipeline.Pipeline(Settings(queue_size=8, redact="off"), sinks=[sink])
-        pipeline.submit(_capture(-1))
-        assert pipeline.flush(10)  # the writer is up and waiting for hand-overs
-        sink.lines.clear()
+        pipeline = _waiting_pipeline(sink, queue_size=8)
         for i in range(16):
             pipeline.submit(_capture(i))
         assert pipeline.flush(10)
@@ -273,20 +280,12 @@ class TestHandOver:
     def _writer_never_wakes_an_empty_queue(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(_pipeline, "IDLE_WAIT", 3600.0)
 
-    def _ready(self, sink: _ListSink) -> _pipeline.Pipeline:
-        """A pipeline whose writer is up and asleep on an empty queue."""
-        pipeline = _pipeline.Pipeline(Settings(redact="off"), sinks=[sink])
-        pipeline.submit(_capture(-1))
-        assert pipeline.flush(10)
-        sink.lines.clear()
-        return pipeline
-
     def test_a_full_batch_is_handed_over(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """HANDOVER_BATCH queued records are written without a flush (the writer
         sleeps for an hour on its own)."""
         monkeypatch.setattr(_pipeline, "BATCH_LINGER", 3600.0)
         sink = _ListSink()
-        pipeline = self._ready(sink)
+        pipeline = _waiting_pipeline(sink)
         for i in range(_pipeline.HANDOVER_BATCH):
             pipeline.submit(_capture(i))
         sink.wait_for(_pipeline.HANDOVER_BATCH)
@@ -296,7 +295,7 @@ class TestHandOver:
     def test_a_lingering_record_is_handed_over_by_the_next_call(self) -> None:
         """A record older than BATCH_LINGER goes out with the next submit, batch or not."""
         sink = _ListSink()
-        pipeline = self._ready(sink)
+        pipeline = _waiting_pipeline(sink)
         pipeline.submit(_capture(0))
         threading.Event().wait(_pipeline.BATCH_LINGER * 2)
         pipeline.submit(_capture(1))
@@ -312,7 +311,7 @@ class TestHandOver:
         monkeypatch.setattr(_pipeline, "HANDOVER_BATCH", 4)
         monkeypatch.setattr(_pipeline, "BATCH_LINGER", 3600.0)
         sink = _ListSink()
-        pipeline = self._ready(sink)
+        pipeline = _waiting_pipeline(sink)
         for i in range(20):
             cap = _capture(i)
             cap.extract = lambda cap: {"messages": cap.kwargs["messages"]}

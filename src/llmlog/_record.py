@@ -98,15 +98,19 @@ def is_sentinel(value: object) -> bool:
     return cls.__name__ in _SENTINEL_NAMES and package in ("openai", "anthropic")
 
 
-def parse_raw_json_text(output: Any, kwargs: Mapping[str, Any]) -> None:
-    """Fill ``output.parsed`` for a ``.parse`` call made through ``with_raw_response``.
+def parse_raw_json_text(output: Any, cap: Capture) -> None:
+    """Fill ``output.parsed`` when ``cap`` is a ``.parse`` call whose raw body was read
+    (``with_raw_response``).
 
     There the SDK parses only when the app calls ``.parse()``, which llmlog never does
     for it; the record decodes the answer's JSON text itself (the same data, before
     the app's model validates it). Left null without a format or without JSON text.
     """
+    if not cap.method.endswith(".parse"):
+        return
     if not isinstance(output, dict) or output.get("parsed") is not None:
         return
+    kwargs = cap.kwargs
     text = output.get("text")
     if not isinstance(text, str) or not text.lstrip().startswith(("{", "[")):
         return

@@ -188,8 +188,8 @@ def extract(cap: Capture) -> dict[str, Any]:
         )
     elif response is not None:
         fields.update(_answer_fields(cap.operation, response))
-        if response is not cap.result and cap.method.endswith(".parse"):
-            parse_raw_json_text(fields.get("output"), cap.kwargs)
+        if response is not cap.result:
+            parse_raw_json_text(fields.get("output"), cap)
     fields["request_id"] = _request_id(cap, response, headers)
     return fields
 

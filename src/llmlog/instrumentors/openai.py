@@ -386,8 +386,8 @@ def extract(cap: Capture) -> dict[str, Any]:
     elif cap.result is not None:
         body = _body(cap)
         reply = READERS[cap.operation](body) if body is not None else None
-        if reply is not None and body is not cap.result and cap.method.endswith(".parse"):
-            parse_raw_json_text(reply.get("output"), cap.kwargs)
+        if reply is not None and body is not cap.result:
+            parse_raw_json_text(reply.get("output"), cap)
     if reply is not None:
         fields.update(reply)
     fields["request_id"] = _request_id(cap)
