@@ -70,8 +70,9 @@ _hooked_modules: set[str] = set()
 _wanted: dict[str, Provider] = {}
 
 
-def is_active() -> bool:
-    return _active
+def is_active(provider: str | None = None) -> bool:
+    """Whether llmlog is instrumenting (``provider``'s SDK, if given)."""
+    return _active if provider is None else provider in _wanted
 
 
 def finish(

@@ -20,6 +20,7 @@ from typing import Any, Final
 from llmlog import _guard
 from llmlog._record import Capture, parse_raw_json_text
 from llmlog.instrumentors import _openai_request as request
+from llmlog.instrumentors import _openai_websocket as websocket
 from llmlog.instrumentors._base import Provider, Target, Wrapper, finish
 from llmlog.instrumentors._openai_chunks import COMPACTORS, is_content_for
 from llmlog.instrumentors._openai_response import READERS, Reply
@@ -282,7 +283,7 @@ async def _async_helper_close(
 
 _CHAT_STREAMING: Final = "openai.lib.streaming.chat._completions"
 _RESPONSES_STREAMING: Final = "openai.lib.streaming.responses._responses"
-_HELPER_WRAPPERS: Final[Mapping[str, Wrapper]] = {
+_STREAM_HELPERS: Final[Mapping[str, Wrapper]] = {
     "ChatCompletionStream.close": _helper_close,
     "AsyncChatCompletionStream.close": _async_helper_close,
     "ResponseStream.close": _helper_close,
@@ -290,14 +291,17 @@ _HELPER_WRAPPERS: Final[Mapping[str, Wrapper]] = {
     "ResponseStreamManager.__enter__": _labelled("responses.stream"),
     "AsyncResponseStreamManager.__aenter__": _async_labelled("responses.stream"),
 }
+_HELPER_WRAPPERS: Final[Mapping[str, Wrapper]] = {**_STREAM_HELPERS, **websocket.WRAPPERS}
+
+
+def _helper_module(qualname: str) -> str:
+    if qualname in websocket.WRAPPERS:
+        return websocket.MODULE
+    return _CHAT_STREAMING if qualname.startswith(("Chat", "AsyncChat")) else _RESPONSES_STREAMING
+
+
 HELPERS: Final[tuple[Target, ...]] = tuple(
-    Target(
-        _CHAT_STREAMING if qualname.startswith(("Chat", "AsyncChat")) else _RESPONSES_STREAMING,
-        qualname,
-        qualname,
-        "helper",
-        qualname.startswith("Async"),
-    )
+    Target(_helper_module(qualname), qualname, qualname, "helper", qualname.startswith("Async"))
     for qualname in _HELPER_WRAPPERS
 )
 

@@ -1,0 +1,289 @@
+"""Responses WebSocket mode (``responses.connect()``): a real client, a loopback server."""
+
+from __future__ import annotations
+
+import gc
+import json
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import openai
+import openai.resources.responses.responses as responses_module
+import pytest
+
+import llmlog.testing
+from llmlog.instrumentors import _base
+from llmlog.testing import CapturedRecords
+
+websockets = pytest.importorskip("websockets")
+if not hasattr(responses_module, "ResponsesConnection"):
+    pytest.skip("this openai has no Responses WebSocket mode", allow_module_level=True)
+
+from openai_ws_fake import USAGE, serve_responses  # noqa: E402 - needs websockets
+
+
+@pytest.fixture
+def base_url() -> Iterator[str]:
+    with serve_responses() as url:
+        yield url
+
+
+SCHEMA = json.loads(resources.files("llmlog").joinpath("record.schema.json").read_text())
+
+
+@pytest.fixture
+def llm() -> Iterator[CapturedRecords]:
+    """Records of the test; every one of them must be a valid schema-1 record."""
+    with llmlog.testing.capture_records(redact="off") as cap:
+        yield cap
+    for record in cap.calls:
+        jsonschema.validate(record, SCHEMA)
+
+
+def client(base_url: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=base_url, api_key="sk-test", max_retries=0)
+
+
+def async_client(base_url: str) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(base_url=base_url, api_key="sk-test", max_retries=0)
+
+
+def read_until(connection: Any, *kinds: str) -> list[Any]:
+    """The events up to and including the first of ``kinds``."""
+    events = []
+    for event in connection:
+        events.append(event)
+        if event.type in kinds:
+            return events
+    raise AssertionError(f"the connection ended before {kinds}")
+
+
+def dumped(events: list[Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [(type(event).__name__, event.model_dump()) for event in events]
+
+
+def lane_request(model: str, text: str, lane: str) -> Any:
+    return {"type": "response.create", "model": model, "input": text, "stream_id": lane}
+
+
+def exchange(base_url: str, model: str, until: str, **request: Any) -> list[Any]:
+    """One response.create on a new connection; the events up to ``until``."""
+    with client(base_url).responses.connect() as connection:
+        connection.response.create(model=model, input="Hi", **request)
+        return read_until(connection, until)
+
+
+def converse(base_url: str) -> list[Any]:
+    return exchange(base_url, "gpt-5", "response.completed", instructions="Be brief.")
+
+
+class TestSync:
+    def test_one_response_is_one_record(self, base_url: str, llm: CapturedRecords) -> None:
+        """Prompt from the response.create event; output, usage and ids from the terminal event."""
+        events = converse(base_url)
+        [record] = llm.calls
+        assert (record["operation"], record["method"]) == ("responses", "responses.connect")
+        assert (record["model"], record["response_model"]) == ("gpt-5", "gpt-5-2026")
+        assert record["system"] == "Be brief."
+        assert record["messages"] == [{"role": "user", "content": "Hi"}]
+        assert record["output"]["text"] == "Hello"
+        assert record["output"]["finish_reason"] == "completed"
+        assert record["usage"]["input_tokens"] == 12
+        assert record["usage"]["cached_input_tokens"] == 4
+        assert record["usage"]["raw"] == USAGE
+        assert record["response_id"] == events[0].response.id
+        assert (record["status"], record["stream"], record["error"]) == ("ok", True, None)
+        assert 0 < record["ttft_ms"] <= record["latency_ms"]
+
+    def test_the_app_reads_the_same_events_as_without_llmlog(
+        self, base_url: str, llm: CapturedRecords
+    ) -> None:
+        instrumented = dumped(converse(base_url))
+        assert len(llm.calls) == 1
+        _base.uninstall_all()
+        bare = dumped(converse(base_url))
+        assert [event["type"] for _, event in bare] == [
+            "response.created",
+            "response.output_text.delta",
+            "response.output_text.delta",
+            "response.completed",
+        ]
+        for (kind, event), (bare_kind, bare_event) in zip(instrumented, bare, strict=True):
+            assert kind == bare_kind
+            event.pop("response", None), bare_event.pop("response", None)  # ids differ
+            assert event == bare_event
+
+    def test_each_response_on_a_connection_has_its_own_record(
+        self, base_url: str, llm: CapturedRecords
+    ) -> None:
+        with client(base_url).responses.connect() as connection:
+            for text in ("first", "second"):
+                connection.response.create(model="gpt-5", input=text)
+                read_until(connection, "response.completed")
+        assert [r["messages"][0]["content"] for r in llm.calls] == ["first", "second"]
+        assert len({r["response_id"] for r in llm.calls}) == 2
+
+    def test_events_queued_on_the_manager_before_connecting(
+        self, base_url: str, llm: CapturedRecords
+    ) -> None:
+        manager = client(base_url).responses.connect()
+        manager.send({"type": "response.create", "model": "gpt-5", "input": "queued"})
+        with manager as connection:
+            read_until(connection, "response.completed")
+        [record] = llm.calls
+        assert record["messages"] == [{"role": "user", "content": "queued"}]
+
+    def test_raw_json_with_type_last_and_recv_bytes(
+        self, base_url: str, llm: CapturedRecords
+    ) -> None:
+        """The app may write its own JSON (any key order) and read raw bytes."""
+        with client(base_url).responses.connect() as connection:
+            event = {"model": "gpt-5", "input": "raw", "type": "response.create"}
+            connection.send_raw(json.dumps(event))
+            while json.loads(connection.recv_bytes())["type"] != "response.completed":
+                pass
+        [record] = llm.calls
+        assert record["messages"] == [{"role": "user", "content": "raw"}]
+        assert record["output"]["text"] == "Hello"
+
+    def test_a_refused_request_is_an_error_record(
+        self, base_url: str, llm: CapturedRecords
+    ) -> None:
+        [error] = exchange(base_url, "fake-error", "error")
+        assert error.to_dict()["error"]["code"] == "model_not_found"
+        [record] = llm.calls
+        assert record["status"] == "error"
+        assert record["error"]["type"] == "invalid_request_error"
+        assert record["error"]["message"] == "The model does not exist."
+        assert record["error"]["status_code"] == 404
+        assert record["output"]["text"] is None and record["response_id"] is None
+
+    def test_a_failed_response_is_an_error_record(
+        self, base_url: str, llm: CapturedRecords
+    ) -> None:
+        exchange(base_url, "fake-failed", "response.failed")
+        [record] = llm.calls
+        assert record["status"] == "error"
+        assert record["error"]["message"] == "The model crashed."
+
+    def test_closing_mid_response_records_what_arrived(
+        self, base_url: str, llm: CapturedRecords
+    ) -> None:
+        exchange(base_url, "fake-hang", "response.output_text.delta")
+        [record] = llm.calls
+        assert record["status"] == "cancelled"
+        assert record["output"]["text"] == "Hel"
+        assert record["response_id"] is not None
+
+    def test_a_lost_connection_ends_the_response_as_an_error(
+        self, base_url: str, llm: CapturedRecords
+    ) -> None:
+        with pytest.raises(websockets.exceptions.ConnectionClosedError) as raised:
+            exchange(base_url, "fake-drop", "response.completed")
+        [record] = llm.calls
+        assert record["status"] == "error"
+        assert record["error"]["type"] == type(raised.value).__name__
+        assert record["output"]["text"] == "Hel"
+
+    def test_a_response_the_server_starts_on_its_own(
+        self, base_url: str, llm: CapturedRecords
+    ) -> None:
+        """A successor (after steering, or automatic) has a record without a request."""
+        with client(base_url).responses.connect() as connection:
+            connection.response.create(model="fake-successor", input="Hi")
+            read_until(connection, "response.completed")
+            read_until(connection, "response.completed")
+        first, successor = llm.calls
+        assert first["messages"] == [{"role": "user", "content": "Hi"}]
+        assert successor["messages"] is None or successor["messages"] == []
+        assert successor["output"]["text"] == "And more"
+        assert successor["response_id"] != first["response_id"]
+
+    def test_interleaved_lanes_keep_their_own_output(
+        self, base_url: str, llm: CapturedRecords
+    ) -> None:
+        with client(base_url).responses.connect() as connection:
+            connection.send(lane_request("fake-lane-first", "one", "a"))
+            read_until(connection, "response.output_text.delta")
+            connection.send(lane_request("fake-lane-second", "two", "b"))
+            read_until(connection, "response.completed")
+            read_until(connection, "response.completed")
+        by_prompt = {r["messages"][0]["content"]: r["output"]["text"] for r in llm.calls}
+        assert by_prompt == {"one": "Hello first", "two": "Hello second"}
+
+    def test_an_abandoned_connection_is_recorded_when_collected(
+        self, base_url: str, llm: CapturedRecords
+    ) -> None:
+        manager = client(base_url).responses.connect()
+        connection = manager.enter()
+        connection.response.create(model="fake-hang", input="Hi")
+        read_until(connection, "response.output_text.delta")
+        socket = connection._connection
+        del manager, connection
+        gc.collect()
+        [record] = llm.calls
+        assert (record["status"], record["output"]["text"]) == ("cancelled", "Hel")
+        socket.close()
+
+    def test_a_response_in_flight_at_exit_is_recorded(self, tmp_path: Path) -> None:
+        out = tmp_path / "llmlog.jsonl"
+        script = f"""
+            import openai, llmlog
+            from openai_ws_fake import serve_responses
+            llmlog.instrument(output={str(out)!r})
+            with serve_responses() as url:
+                client = openai.OpenAI(base_url=url, api_key="sk-test")
+                connection = client.responses.connect().enter()
+                connection.response.create(model="fake-hang", input="Hi")
+                for event in connection:
+                    if event.type == "response.output_text.delta":
+                        break
+        """
+        tests = str(Path(__file__).parent)
+        proc = subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(script)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={"PYTHONPATH": tests, "LLMLOG_RAISE_INTERNAL_ERRORS": "1"},
+        )
+        assert proc.returncode == 0, proc.stderr
+        [record] = [json.loads(line) for line in out.read_text().splitlines()]
+        assert (record["status"], record["output"]["text"]) == ("cancelled", "Hel")
+
+    def test_realtime_connections_are_not_read_as_responses(
+        self, base_url: str, llm: CapturedRecords
+    ) -> None:
+        with client(base_url).realtime.connect(model="gpt-realtime") as connection:
+            connection.send({"type": "response.create"})
+            for event in connection:
+                if event.type == "response.completed":
+                    break
+        assert llm.calls == []
+
+
+class TestAsync:
+    async def test_one_response_is_one_record(self, base_url: str, llm: CapturedRecords) -> None:
+        async with async_client(base_url).responses.connect() as connection:
+            await connection.response.create(model="gpt-5", input="Hi")
+            async for event in connection:
+                if event.type == "response.completed":
+                    break
+        [record] = llm.calls
+        assert record["messages"] == [{"role": "user", "content": "Hi"}]
+        assert (record["output"]["text"], record["status"]) == ("Hello", "ok")
+
+    async def test_closing_mid_response(self, base_url: str, llm: CapturedRecords) -> None:
+        async with async_client(base_url).responses.connect() as connection:
+            await connection.response.create(model="fake-hang", input="Hi")
+            async for event in connection:
+                if event.type == "response.output_text.delta":
+                    break
+        [record] = llm.calls
+        assert (record["status"], record["output"]["text"]) == ("cancelled", "Hel")
