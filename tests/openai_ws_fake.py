@@ -11,8 +11,9 @@ Each ``response.create`` is answered by a script chosen by its ``model``:
 - ``fake-lane-first`` / ``fake-lane-second``: the first is held after one delta until the
   second arrives; then both finish, interleaved (each on its ``stream_id``)
 
-Anything else a client sends is ignored (and a realtime ``response.create``, which has no
-``model``, gets the default script: it must not be recorded as a Responses call).
+Anything else a client sends is ignored.
+
+On ``/v1/realtime`` it speaks the Realtime protocol instead (:class:`_Realtime`).
 """
 
 from __future__ import annotations
@@ -107,12 +108,90 @@ class _Script:
             self.complete(lane, successor, "And more")
 
 
+REALTIME_USAGE = {
+    "total_tokens": 30,
+    "input_tokens": 20,
+    "output_tokens": 10,
+    "input_token_details": {"cached_tokens": 5, "text_tokens": 15, "audio_tokens": 5},
+    "output_token_details": {"text_tokens": 3, "audio_tokens": 7},
+}
+
+
+class _Realtime:
+    """A realtime session: settings, conversation items, and responses to them.
+
+    ``response.create`` (or committing the audio buffer: the server's turn detection)
+    runs a response: a transcript "Hel" + "lo" around an audio delta, then ``response.done``.
+    Its instructions ``fake-hang`` stop it after the first delta, ``fake-failed`` fail it.
+    """
+
+    def __init__(self, ws: ServerConnection, ids: Iterator[int]) -> None:
+        self.ws, self.ids = ws, ids
+        self.session = {
+            "type": "realtime",
+            "model": "gpt-realtime-2026",
+            "instructions": "Be kind.",
+        }
+        self.send({"type": "session.created", "session": self.session})
+
+    def send(self, event: dict[str, Any]) -> None:
+        self.ws.send(json.dumps(event))
+
+    def add(self, item: dict[str, Any]) -> str:
+        item = {"id": f"item_{next(self.ids)}", "status": "completed", **item}
+        self.send({"type": "conversation.item.added", "item": item})
+        self.send({"type": "conversation.item.done", "item": item})
+        return str(item["id"])
+
+    def answer(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        if kind == "session.update":
+            self.session = {**self.session, **event["session"]}
+            self.send({"type": "session.updated", "session": self.session})
+        elif kind == "conversation.item.create":
+            self.add(event["item"])
+        elif kind == "input_audio_buffer.commit":
+            heard = {"type": "input_audio", "transcript": None}
+            item_id = self.add({"type": "message", "role": "user", "content": [heard]})
+            done = {"type": "conversation.item.input_audio_transcription.completed"}
+            self.send({**done, "item_id": item_id, "content_index": 0, "transcript": "Hi there"})
+            self.respond({})
+        elif kind == "response.create":
+            self.respond(event.get("response") or {})
+
+    def respond(self, request: dict[str, Any]) -> None:
+        response = {"id": f"resp_{next(self.ids)}", "object": "realtime.response", "output": []}
+        self.send({"type": "response.created", "response": {**response, "status": "in_progress"}})
+        transcript = {"type": "response.output_audio_transcript.delta", "item_id": "item_out"}
+        self.send({**transcript, "delta": "Hel"})
+        if request.get("instructions") == "fake-hang":
+            return
+        self.send(
+            {"type": "response.output_audio.delta", "item_id": "item_out", "delta": "AAAA" * 64}
+        )
+        self.send({**transcript, "delta": "lo"})
+        done = {**response, "status": "completed", "usage": REALTIME_USAGE}
+        if request.get("instructions") == "fake-failed":
+            error = {"type": "server_error", "code": "boom", "message": "The model crashed."}
+            done.update(status="failed", status_details={"type": "failed", "error": error})
+        else:
+            part = {"type": "output_audio", "transcript": "Hello"}
+            message = {"type": "message", "role": "assistant", "content": [part]}
+            done["output"] = [{"id": "item_out", "status": "completed", **message}]
+        self.send({"type": "response.done", "response": done})
+
+
 @contextmanager
 def serve_responses() -> Iterator[str]:
     """Run the server on 127.0.0.1; yields the ``base_url`` for an ``openai`` client."""
     ids = itertools.count(1)
 
     def handle(ws: ServerConnection) -> None:
+        if ws.request is not None and ws.request.path.startswith("/v1/realtime"):
+            realtime = _Realtime(ws, ids)
+            for message in ws:
+                realtime.answer(json.loads(message))
+            return
         script = _Script(ws, ids)
         for message in ws:
             event = json.loads(message)

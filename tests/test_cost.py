@@ -107,6 +107,57 @@ class TestPricing:
         without = add_cost(None, "", record("o3", input_tokens=100, output_tokens=1000))
         assert with_reasoning["cost_usd"] == pytest.approx(without["cost_usd"])
 
+    def test_realtime_audio_and_images_are_priced_at_their_own_rates(self) -> None:
+        """Realtime counts audio inside input and output (and cached audio inside cached);
+        gpt-realtime charges audio 8x text, so pricing it as text would be far too low."""
+        details = {"audio_tokens": 600_000, "image_tokens": 50_000, "cached_tokens": 100_000}
+        details["cached_tokens_details"] = {"audio_tokens": 100_000, "image_tokens": 0}
+        raw = {"input_token_details": details, "output_token_details": {"audio_tokens": 500_000}}
+        usage = {"input_tokens": 1_000_000, "output_tokens": 1_000_000}
+        out = add_cost(
+            None, "", record("gpt-realtime", cached_input_tokens=100_000, raw=raw, **usage)
+        )
+        expected = genai(
+            "gpt-realtime",
+            "openai",
+            cache_read_tokens=100_000,
+            input_audio_tokens=600_000,
+            input_image_tokens=50_000,
+            cache_audio_read_tokens=100_000,
+            cache_image_read_tokens=0,
+            output_audio_tokens=500_000,
+            **usage,
+        )
+        as_text = genai("gpt-realtime", "openai", cache_read_tokens=100_000, **usage)
+        assert out["cost_usd"] == pytest.approx(expected)
+        assert out["cost_usd"] > 2 * as_text
+
+    @pytest.mark.parametrize(
+        ("model", "raw", "genai_usage"),
+        [
+            (  # chat with audio in and out
+                "gpt-audio",
+                {
+                    "prompt_tokens_details": {"audio_tokens": 700},
+                    "completion_tokens_details": {"audio_tokens": 300},
+                },
+                {"input_audio_tokens": 700, "output_audio_tokens": 300},
+            ),
+            (  # a transcription: the file is audio input
+                "gpt-4o-transcribe",
+                {"input_token_details": {"audio_tokens": 900, "text_tokens": 100}},
+                {"input_audio_tokens": 900},
+            ),
+        ],
+    )
+    def test_audio_in_chat_and_transcription_usage(
+        self, model: str, raw: dict[str, Any], genai_usage: dict[str, int]
+    ) -> None:
+        out = add_cost(None, "", record(model, input_tokens=1000, output_tokens=500, raw=raw))
+        expected = genai(model, "openai", input_tokens=1000, output_tokens=500, **genai_usage)
+        assert out["cost_usd"] == pytest.approx(expected)
+        assert out["cost_usd"] > genai(model, "openai", input_tokens=1000, output_tokens=500)
+
     def test_response_model_is_preferred_over_the_requested_alias(self) -> None:
         """The dated snapshot that actually ran decides the price when the table knows it."""
         out = add_cost(

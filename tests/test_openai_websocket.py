@@ -1,4 +1,4 @@
-"""Responses WebSocket mode (``responses.connect()``): a real client, a loopback server."""
+"""WebSocket sessions (``responses.connect()``, ``realtime.connect()``) through real clients."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ websockets = pytest.importorskip("websockets")
 if not hasattr(responses_module, "ResponsesConnection"):
     pytest.skip("this openai has no Responses WebSocket mode", allow_module_level=True)
 
-from openai_ws_fake import USAGE, serve_responses  # noqa: E402 - needs websockets
+from openai_ws_fake import REALTIME_USAGE, USAGE, serve_responses  # noqa: E402 - needs websockets
 
 
 @pytest.fixture
@@ -257,16 +257,6 @@ class TestSync:
         [record] = [json.loads(line) for line in out.read_text().splitlines()]
         assert (record["status"], record["output"]["text"]) == ("cancelled", "Hel")
 
-    def test_realtime_connections_are_not_read_as_responses(
-        self, base_url: str, llm: CapturedRecords
-    ) -> None:
-        with client(base_url).realtime.connect(model="gpt-realtime") as connection:
-            connection.send({"type": "response.create"})
-            for event in connection:
-                if event.type == "response.completed":
-                    break
-        assert llm.calls == []
-
 
 class TestAsync:
     async def test_one_response_is_one_record(self, base_url: str, llm: CapturedRecords) -> None:
@@ -287,3 +277,99 @@ class TestAsync:
                     break
         [record] = llm.calls
         assert (record["status"], record["output"]["text"]) == ("cancelled", "Hel")
+
+
+def realtime_turn(connection: Any, **response: Any) -> list[Any]:
+    """The app's text turn, then the events up to the response's end."""
+    connection.session.update(session={"type": "realtime", "instructions": "Answer in French."})
+    item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Hi"}]}
+    connection.conversation.item.create(item=item)
+    connection.response.create(response=response or None)  # type: ignore[arg-type]
+    return read_until(connection, "response.done")
+
+
+class TestRealtime:
+    def test_a_response_is_one_record(self, base_url: str, llm: CapturedRecords) -> None:
+        """Prompt: the items added since the last response; system and params: the session."""
+        with client(base_url).realtime.connect(model="gpt-realtime") as connection:
+            events = realtime_turn(connection)
+        [record] = llm.calls
+        assert (record["operation"], record["method"]) == ("realtime", "realtime.connect")
+        assert (record["model"], record["response_model"]) == ("gpt-realtime-2026",) * 2
+        assert record["system"] == "Answer in French."
+        assert record["messages"] == [
+            {"role": "user", "content": [{"type": "input_text", "text": "Hi"}]}
+        ]
+        assert record["params"] == {}
+        assert record["output"]["text"] == "Hello"
+        assert record["output"]["finish_reason"] == "completed"
+        assert record["usage"]["input_tokens"] == 20
+        assert record["usage"]["cached_input_tokens"] == 5
+        assert record["usage"]["raw"] == REALTIME_USAGE
+        assert record["response_id"] == events[-1].response.id
+        assert (record["status"], record["stream"]) == ("ok", True)
+        assert 0 < record["ttft_ms"] <= record["latency_ms"]
+
+    def test_each_turn_has_only_its_own_items(self, base_url: str, llm: CapturedRecords) -> None:
+        with client(base_url).realtime.connect(model="gpt-realtime") as connection:
+            realtime_turn(connection)
+            realtime_turn(connection, output_modalities=["text"])
+        first, second = llm.calls
+        assert len(first["messages"]) == len(second["messages"]) == 1
+        assert second["params"] == {"output_modalities": ["text"]}
+
+    def test_a_spoken_turn_answered_by_the_server_on_its_own(
+        self, base_url: str, llm: CapturedRecords
+    ) -> None:
+        """Voice activity detection: no response.create; the user's audio is a transcript."""
+        with client(base_url).realtime.connect(model="gpt-realtime") as connection:
+            connection.input_audio_buffer.append(audio="UklGRg==" * 50)
+            connection.input_audio_buffer.commit()
+            read_until(connection, "response.done")
+        [record] = llm.calls
+        [message] = record["messages"]
+        assert message["role"] == "user"
+        assert message["content"] == [{"type": "input_audio", "transcript": "Hi there"}]
+        assert record["output"]["text"] == "Hello"
+
+    def test_audio_the_app_sends_is_a_stub(self, base_url: str, llm: CapturedRecords) -> None:
+        audio = "UklGRiQAAABXQVZF" * 100
+        with client(base_url).realtime.connect(model="gpt-realtime") as connection:
+            part = {"type": "input_audio", "audio": audio}
+            connection.conversation.item.create(
+                item={"type": "message", "role": "user", "content": [part]}
+            )
+            connection.response.create()
+            read_until(connection, "response.done")
+        [record] = llm.calls
+        [part] = record["messages"][0]["content"]
+        assert part["audio"]["bytes"] == 1200 and len(part["audio"]["sha256"]) == 64
+        assert audio[:64] not in json.dumps(record)
+
+    def test_a_failed_response_is_an_error_record(
+        self, base_url: str, llm: CapturedRecords
+    ) -> None:
+        with client(base_url).realtime.connect(model="gpt-realtime") as connection:
+            realtime_turn(connection, instructions="fake-failed")
+        [record] = llm.calls
+        assert record["status"] == "error"
+        assert record["error"]["message"] == "The model crashed."
+        assert record["system"] == "fake-failed"  # the response's own instructions
+
+    def test_closing_mid_response_records_the_transcript_so_far(
+        self, base_url: str, llm: CapturedRecords
+    ) -> None:
+        with client(base_url).realtime.connect(model="gpt-realtime") as connection:
+            connection.response.create(response={"instructions": "fake-hang"})
+            read_until(connection, "response.output_audio_transcript.delta")
+        [record] = llm.calls
+        assert (record["status"], record["output"]["text"]) == ("cancelled", "Hel")
+
+    async def test_async(self, base_url: str, llm: CapturedRecords) -> None:
+        async with async_client(base_url).realtime.connect(model="gpt-realtime") as connection:
+            await connection.response.create()
+            async for event in connection:
+                if event.type == "response.done":
+                    break
+        [record] = llm.calls
+        assert (record["output"]["text"], record["status"]) == ("Hello", "ok")

@@ -120,10 +120,12 @@ class _Table:
         return cached[1]
 
 
-def _exact_price(model_price: Any, counts: tuple[int, ...]) -> Decimal:
+def _exact_price(
+    model_price: Any, counts: tuple[int, ...], modalities: dict[str, int] | None = None
+) -> Decimal:
     from genai_prices import Usage
 
-    usage = Usage(**dict(zip(_KEYS, counts, strict=True)))
+    usage = Usage(**dict(zip(_KEYS, counts, strict=True)), **(modalities or {}))
     return Decimal(model_price.calc_price(usage)["total_price"])
 
 
@@ -211,6 +213,36 @@ def _counts(provider: str | None, usage: Any) -> Counts:
     return (input_tokens, output_tokens, cached, cache_write, cache_write_1h, reasoning)
 
 
+# Audio and image tokens, priced apart from text (realtime, audio chat, transcription):
+# (genai-prices key, path into the provider's raw usage). Chat reports them under
+# ``*_tokens_details``, realtime and transcription under ``*_token_details``.
+_MODALITIES: Final = (
+    ("input_audio_tokens", ("prompt_tokens_details", "audio_tokens")),
+    ("input_audio_tokens", ("input_token_details", "audio_tokens")),
+    ("input_image_tokens", ("input_token_details", "image_tokens")),
+    ("cache_audio_read_tokens", ("input_token_details", "cached_tokens_details", "audio_tokens")),
+    ("cache_image_read_tokens", ("input_token_details", "cached_tokens_details", "image_tokens")),
+    ("output_audio_tokens", ("completion_tokens_details", "audio_tokens")),
+    ("output_audio_tokens", ("output_token_details", "audio_tokens")),
+)
+
+
+def _modality_counts(usage: Any) -> dict[str, int]:
+    """Audio and image token counts in the raw usage, zeros included (genai-prices wants
+    every part of an overlap spelled out); empty for text-only calls."""
+    raw = usage.get("raw") if isinstance(usage, dict) else None
+    found: dict[str, int] = {}
+    if not isinstance(raw, dict):
+        return found
+    for key, path in _MODALITIES:
+        value: Any = raw
+        for name in path:
+            value = value.get(name) if isinstance(value, dict) else None
+        if value is not None:
+            found[key] = _count(value)
+    return found if any(found.values()) else {}  # zeros alone: a text-only call
+
+
 def _when(ts: Any) -> datetime:
     if isinstance(ts, str):
         try:
@@ -231,6 +263,7 @@ def price(record: MutableMapping[str, Any]) -> tuple[float | None, str]:
     provider = provider if isinstance(provider, str) else None
     try:
         counts = _counts(provider, record.get("usage"))
+        modalities = _modality_counts(record.get("usage"))
     except _Unpriced as reason:
         return None, str(reason)
     table = _current_table()
@@ -244,12 +277,12 @@ def price(record: MutableMapping[str, Any]) -> tuple[float | None, str]:
         return None, f"unpriced: model {shown!r} is not in {table.version}"
     genai_provider, model_info = found
     priced = table.prices(model_info, _when(record.get("ts")), _service_tier(record))
-    rates = priced.rates
+    rates = None if modalities else priced.rates  # genai-prices itself splits modalities
     if rates is not None and (rates.max_input is None or counts[0] <= rates.max_input):
         cost = math.fsum(rate * n for rate, n in zip(rates.per_token, counts, strict=True))
     else:
         try:
-            cost = float(_exact_price(priced.model_price, counts))
+            cost = float(_exact_price(priced.model_price, counts, modalities))
         except (ValueError, ArithmeticError) as exc:
             return None, f"unpriced: {table.version} could not price this usage ({exc})"
     source = f"{table.version} {genai_provider.id}:{model_info.id}"

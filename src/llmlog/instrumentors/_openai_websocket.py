@@ -1,11 +1,12 @@
-"""Responses WebSocket mode (``responses.connect()``): one record per response.
+"""WebSocket sessions, one record per response; here the Responses protocol (``connect()``).
 
 On a connection the app sends ``response.create`` events and reads server
 events; every response is a model call. On the app's thread llmlog only reads
 each message's ``type`` (a match on its first bytes; JSON is decoded there only
 when ``type`` is not the first key, for error events and on lanes) and keeps
 the raw messages of the responses in flight. The writer decodes them and reads
-them like a streamed ``responses.create``.
+them like a streamed ``responses.create``. :class:`Session` is also the base of
+the Realtime protocol's reader (``_openai_realtime``).
 
 State is kept per send queue, which a connection manager shares with its
 connection, so events queued with ``manager.send()`` before connecting count
@@ -35,7 +36,6 @@ from llmlog._record import STATUS_CANCELLED, STATUS_ERROR, STATUS_OK, Capture
 from llmlog.instrumentors._base import _trace_ids, finish, is_active, snapshot
 
 METHOD: Final = "responses.connect"
-_RESPONSES_MODULE: Final = "openai.resources.responses.responses"
 _CREATE: Final = "response.create"
 _TERMINAL: Final = frozenset({"response.completed", "response.incomplete", "response.failed"})
 _LIFECYCLE: Final = frozenset({"response.created", "error", *_TERMINAL})
@@ -46,7 +46,7 @@ _TYPE_FIRST: Final = re.compile(r'\s*\{\s*"type"\s*:\s*"([^"\\]*)"')
 _TYPE_FIRST_BYTES: Final = re.compile(rb'\s*\{\s*"type"\s*:\s*"([^"\\]*)"')
 
 
-def _decode(data: Any) -> Any:
+def decode(data: Any) -> Any:
     """A raw message as JSON (None if it is not), or an event object as a dict."""
     if isinstance(data, str | bytes | bytearray):
         try:
@@ -69,7 +69,7 @@ def _kind(data: Any) -> tuple[str | None, Any]:
         text = _TYPE_FIRST.match(data)
         if text is not None:
             return text.group(1), None
-    decoded = _decode(data)
+    decoded = decode(data)
     kind = decoded.get("type") if isinstance(decoded, dict) else None
     return (kind if isinstance(kind, str) else None), decoded
 
@@ -80,13 +80,13 @@ def _mentions(data: Any, key: str) -> bool:
         return f'"{key}"' in data
     if isinstance(data, bytes | bytearray):
         return f'"{key}"'.encode() in data
-    decoded = _decode(data)
+    decoded = decode(data)
     return isinstance(decoded, dict) and key in decoded
 
 
 def _lane_of(data: Any, decoded: Any) -> str | None:
     if decoded is None:
-        decoded = _decode(data)
+        decoded = decode(data)
     lane = decoded.get("stream_id") if isinstance(decoded, dict) else None
     return lane if isinstance(lane, str) else None
 
@@ -99,8 +99,17 @@ class _Lane:
         self.current: Capture | None = None
 
 
-class _Session:
-    """The responses in flight on one connection (and its manager's queue)."""
+class Session:
+    """The responses in flight on one connection (and its manager's queue).
+
+    This class reads the Responses protocol; a subclass reads another one by
+    changing the class attributes and the ``_note`` / ``_keep`` / ``_attach`` hooks.
+    """
+
+    METHOD: str = METHOD
+    OPERATION: str = "responses"
+    TERMINAL: frozenset[str] = _TERMINAL
+    LIFECYCLE: frozenset[str] = _LIFECYCLE
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -108,13 +117,27 @@ class _Session:
         self._laned = False  # some request named a lane: route server events by stream_id
 
     @staticmethod
-    def _capture(request: Any) -> Capture:
+    def extract(cap: Capture) -> dict[str, Any]:
+        return extract(cap)
+
+    def _note(self, kind: str, data: Any) -> bool:
+        """A server message about the conversation, not a response: kept aside if True."""
+        return False
+
+    def _keep(self, kind: str) -> bool:
+        """Whether an in-flight response keeps this message (for a partial output)."""
+        return True
+
+    def _attach(self, cap: Capture) -> None:
+        """Give a response that just started what it needs beyond its own messages."""
+
+    def _capture(self, request: Any) -> Capture:
         return Capture(
             provider="openai",
-            method=METHOD,
-            operation="responses",
+            method=self.METHOD,
+            operation=self.OPERATION,
             kwargs={},
-            extract=extract,
+            extract=self.extract,
             context=_context.snapshot(),
             trace_ids=_trace_ids(),
             chunks=[],
@@ -137,13 +160,15 @@ class _Session:
         kind, decoded = _kind(data)
         if kind is None:
             return
-        if kind not in _LIFECYCLE and not self._laned:
+        if kind not in self.LIFECYCLE and not self._laned:
             # Most messages: a delta of the one response in flight. Appending needs
             # no lock (one reader per connection; a close racing it only finishes
             # the record a message early).
+            if self._note(kind, data):
+                return
             lane = self._lanes.get(None)
             cap = lane.current if lane is not None else None
-            if cap is not None and cap.chunks is not None:
+            if cap is not None and cap.chunks is not None and self._keep(kind):
                 if cap.first_chunk_perf is None and kind.endswith(_CONTENT_SUFFIXES):
                     cap.first_chunk_perf = time.perf_counter()
                 cap.chunks.append(data)
@@ -160,6 +185,7 @@ class _Session:
                 cap = lane.waiting.popleft() if lane.waiting else self._capture(None)
                 cap.chunks = [data]
                 lane.current = cap
+                self._attach(cap)
             elif lane is not None:
                 self._advance(lane, kind, data, ended)
                 if lane.current is None and not lane.waiting:
@@ -167,10 +193,9 @@ class _Session:
         for cap, status in ended:
             finish(cap, status=status)
 
-    @staticmethod
-    def _advance(lane: _Lane, kind: str, data: Any, ended: list[tuple[Capture, str]]) -> None:
+    def _advance(self, lane: _Lane, kind: str, data: Any, ended: list[tuple[Capture, str]]) -> None:
         cap = lane.current
-        if kind in _TERMINAL:
+        if kind in self.TERMINAL:
             if cap is not None:
                 cap.chunks = [data]  # the whole response is in it; the deltas are not needed
                 lane.current = None
@@ -178,7 +203,7 @@ class _Session:
         elif kind == "error":
             # An error of the response stream has a sequence number; one without
             # is the server refusing a request (the oldest one waiting).
-            decoded = _decode(data)
+            decoded = decode(data)
             if cap is not None and isinstance(decoded, dict) and "sequence_number" in decoded:
                 lane.current = None
             elif lane.waiting:
@@ -188,7 +213,7 @@ class _Session:
             assert cap.chunks is not None
             cap.chunks.append(data)
             ended.append((cap, STATUS_ERROR))
-        elif cap is not None:
+        elif cap is not None and self._keep(kind):
             assert cap.chunks is not None
             if cap.first_chunk_perf is None and kind.endswith(_CONTENT_SUFFIXES):
                 cap.first_chunk_perf = time.perf_counter()
@@ -204,7 +229,7 @@ class _Session:
                 finish(cap, error=error, status=status)
 
 
-_sessions: dict[int, _Session] = {}
+_sessions: dict[int, Session] = {}
 """Per send queue (by id; removed when the queue is collected)."""
 _sessions_lock = threading.Lock()
 
@@ -221,7 +246,7 @@ def _queue_of(instance: Any) -> Any:
     return None
 
 
-def _session(instance: Any) -> _Session | None:
+def _session(instance: Any, kind: type[Session]) -> Session | None:
     queue = _queue_of(instance)
     if queue is None:
         return None
@@ -231,7 +256,7 @@ def _session(instance: Any) -> _Session | None:
         with _sessions_lock:
             session = _sessions.get(key)
             if session is None:
-                session = _sessions[key] = _Session()
+                session = _sessions[key] = kind()
                 # Exit is end_open_sessions' job, before the queue's final drain.
                 weakref.finalize(queue, _collected, key).atexit = False
     return session
@@ -269,16 +294,18 @@ _sending: ContextVar[bool] = ContextVar("llmlog_ws_sending", default=False)
 """Set while ``send(event)`` runs: a ``send_raw`` it calls is the same message."""
 
 
-def _wrappers() -> dict[str, Wrapper]:
-    """qualname -> wrapt wrapper. Methods a class only inherits are wrapped on the
-    Responses class itself (wrapt restores that exactly), never on the SDK's shared
-    WebSocket base class, so realtime connections are left alone."""
+def wrappers(prefix: str, kind: type[Session]) -> dict[str, Wrapper]:
+    """qualname -> wrapt wrapper for ``{prefix}Connection`` (+ ``Async``, + managers).
+
+    Methods a class only inherits are wrapped on that class itself (wrapt restores
+    that exactly), never on the SDK's WebSocket base class that other protocols share.
+    """
 
     def observe(instance: Any, send: bool, data: Any) -> None:
         if not is_active("openai") or (send and _sending.get()):
             return  # uninstrumented (a stale bound wrapper), or seen already
         try:  # not _guard.guarded: this runs for every message
-            session = _session(instance)
+            session = _session(instance, kind)
             if session is None:
                 pass
             elif send:
@@ -369,22 +396,17 @@ def _wrappers() -> dict[str, Wrapper]:
         return await wrapped(*args, **kwargs)
 
     return {
-        "ResponsesConnection.send": send,
-        "AsyncResponsesConnection.send": async_send,
-        "ResponsesConnection.send_raw": send_raw,
-        "AsyncResponsesConnection.send_raw": async_send_raw,
-        "ResponsesConnection.recv_bytes": recv_bytes,
-        "AsyncResponsesConnection.recv_bytes": async_recv_bytes,
-        "ResponsesConnection.close": close,
-        "AsyncResponsesConnection.close": async_close,
-        "ResponsesConnectionManager.send": queued,
-        "AsyncResponsesConnectionManager.send": queued,
+        f"{prefix}Connection.send": send,
+        f"Async{prefix}Connection.send": async_send,
+        f"{prefix}Connection.send_raw": send_raw,
+        f"Async{prefix}Connection.send_raw": async_send_raw,
+        f"{prefix}Connection.recv_bytes": recv_bytes,
+        f"Async{prefix}Connection.recv_bytes": async_recv_bytes,
+        f"{prefix}Connection.close": close,
+        f"Async{prefix}Connection.close": async_close,
+        f"{prefix}ConnectionManager.send": queued,
+        f"Async{prefix}ConnectionManager.send": queued,
     }
-
-
-WRAPPERS: Final = _wrappers()
-"""The methods llmlog wraps, by qualname, all in :data:`MODULE`."""
-MODULE: Final = _RESPONSES_MODULE
 
 
 # Writer thread -------------------------------------------------------------------------
@@ -392,28 +414,32 @@ MODULE: Final = _RESPONSES_MODULE
 
 def extract(cap: Capture) -> dict[str, Any]:
     """Record fields: the request event as ``responses.create`` kwargs, the events as a stream."""
-    request = _decode(cap.extra.get("ws_request"))
+    request = decode(cap.extra.get("ws_request"))
     kwargs = dict(request) if isinstance(request, dict) else {}
     kwargs.pop("type", None)
     cap.kwargs = kwargs
-    events = [_decode(message) for message in cap.chunks or ()]
+    events = [decode(message) for message in cap.chunks or ()]
     error_event = events[-1] if events and _is_error(events[-1]) else None
     cap.chunks = [event for event in events if event is not None and event is not error_event]
     from llmlog.instrumentors.openai import extract as read_capture  # imports this module
 
     fields = read_capture(cap)
     if error_event is not None:
-        error = error_event.get("error")
-        error = error if isinstance(error, dict) else error_event
-        status = error_event.get("status")
-        fields["status"] = STATUS_ERROR
-        fields["error"] = {
-            "type": error.get("type") or error.get("code") or "error",
-            "message": error.get("message"),
-            "status_code": status if isinstance(status, int) else None,
-            "body": error,
-        }
+        fields["status"], fields["error"] = STATUS_ERROR, error_fields(error_event)
     return fields
+
+
+def error_fields(event: dict[str, Any]) -> dict[str, Any]:
+    """The record's ``error`` from an ``error`` event (its details nested or not)."""
+    error = event.get("error")
+    error = error if isinstance(error, dict) else event
+    status = event.get("status")
+    return {
+        "type": error.get("type") or error.get("code") or "error",
+        "message": error.get("message"),
+        "status_code": status if isinstance(status, int) else None,
+        "body": error,
+    }
 
 
 def _is_error(event: Any) -> bool:

@@ -23,6 +23,7 @@ from llmlog.instrumentors import _openai_request as request
 from llmlog.instrumentors import _openai_websocket as websocket
 from llmlog.instrumentors._base import Provider, Target, Wrapper, finish
 from llmlog.instrumentors._openai_chunks import COMPACTORS, is_content_for
+from llmlog.instrumentors._openai_realtime import RealtimeSession
 from llmlog.instrumentors._openai_response import READERS, Reply
 from llmlog.instrumentors._openai_streams import ACCUMULATORS
 from llmlog.instrumentors._stream import AsyncStreamProxy, SyncStreamProxy, end_early
@@ -291,12 +292,21 @@ _STREAM_HELPERS: Final[Mapping[str, Wrapper]] = {
     "ResponseStreamManager.__enter__": _labelled("responses.stream"),
     "AsyncResponseStreamManager.__aenter__": _async_labelled("responses.stream"),
 }
-_HELPER_WRAPPERS: Final[Mapping[str, Wrapper]] = {**_STREAM_HELPERS, **websocket.WRAPPERS}
+_WEBSOCKET_MODULES: Final = {
+    "Responses": "openai.resources.responses.responses",
+    "Realtime": "openai.resources.realtime.realtime",
+}
+_WEBSOCKET_HELPERS: Final[Mapping[str, Wrapper]] = {
+    **websocket.wrappers("Responses", websocket.Session),
+    **websocket.wrappers("Realtime", RealtimeSession),
+}
+_HELPER_WRAPPERS: Final[Mapping[str, Wrapper]] = {**_STREAM_HELPERS, **_WEBSOCKET_HELPERS}
 
 
 def _helper_module(qualname: str) -> str:
-    if qualname in websocket.WRAPPERS:
-        return websocket.MODULE
+    if qualname in _WEBSOCKET_HELPERS:
+        protocol = qualname.removeprefix("Async").partition("Connection")[0]
+        return _WEBSOCKET_MODULES[protocol]
     return _CHAT_STREAMING if qualname.startswith(("Chat", "AsyncChat")) else _RESPONSES_STREAMING
 
 

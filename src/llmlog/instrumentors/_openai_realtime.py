@@ -1,0 +1,187 @@
+"""Realtime sessions (``realtime.connect()``): one record per response.
+
+A realtime conversation lives on the server: the app (or the server's voice
+activity detection) adds items, and each ``response.created`` ... ``response.done``
+is one model call. The record's prompt is what was added to the conversation
+since the previous response (as the server echoed it: text, audio and images as
+stubs; a spoken turn's transcript when it arrived before the response started),
+its system prompt and params the session's configuration (``session.created`` /
+``session.updated``) under the response's own overrides; output, usage and status
+come from ``response.done``. Audio deltas are never kept.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from llmlog._record import (
+    STATUS_CANCELLED,
+    STATUS_ERROR,
+    Capture,
+    empty_output,
+    media_stub,
+    usage_record,
+)
+from llmlog.instrumentors._openai_request import plain, stub_media
+from llmlog.instrumentors._openai_websocket import Session, decode, error_fields
+
+_ITEM_EVENTS: Final = frozenset(
+    {
+        "conversation.item.added",
+        "conversation.item.done",
+        "conversation.item.input_audio_transcription.completed",
+    }
+)
+_TEXT_DELTAS: Final = frozenset(
+    {"response.output_text.delta", "response.output_audio_transcript.delta"}
+)
+_NOT_PARAMS: Final = frozenset(
+    {"instructions", "input", "model", "id", "object", "type", "expires_at", "client_secret"}
+)
+
+
+class RealtimeSession(Session):
+    """The Realtime protocol: conversation items and session settings kept between responses."""
+
+    METHOD = "realtime.connect"
+    OPERATION = "realtime"
+    TERMINAL = frozenset({"response.done"})
+    LIFECYCLE = frozenset({"response.created", "response.done", "error"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._settings: Any = None  # the last session.created / session.updated message
+        self._items: list[Any] = []  # item messages since the last response started
+
+    @staticmethod
+    def extract(cap: Capture) -> dict[str, Any]:
+        return extract(cap)
+
+    def _note(self, kind: str, data: Any) -> bool:
+        if kind in _ITEM_EVENTS:
+            self._items.append(data)
+            return True
+        if kind == "session.created" or kind == "session.updated":
+            self._settings = data
+            return True
+        return False
+
+    def _keep(self, kind: str) -> bool:
+        return not kind.endswith("audio.delta")  # base64 audio: large, and never recorded
+
+    def _attach(self, cap: Capture) -> None:
+        cap.extra["ws_settings"] = self._settings
+        cap.extra["ws_items"], self._items = self._items, []
+
+
+# Writer thread -------------------------------------------------------------------------
+
+
+def extract(cap: Capture) -> dict[str, Any]:
+    """Record fields of one realtime response."""
+    settings = _field(decode(cap.extra.get("ws_settings")), "session")
+    request = _field(decode(cap.extra.get("ws_request")), "response")
+    events = [decode(message) for message in cap.chunks or ()]
+    events = [event for event in events if isinstance(event, dict)]
+    params = {k: plain(v) for k, v in {**settings, **request}.items() if k not in _NOT_PARAMS}
+    model = settings.get("model")
+    instructions = request.get("instructions", settings.get("instructions"))
+    if "input" in request:  # an out-of-band response with its own input
+        items = [item for item in request["input"] if isinstance(item, dict)]
+    else:
+        items = _items(decode(message) for message in cap.extra.get("ws_items") or ())
+    fields: dict[str, Any] = {
+        "model": model if isinstance(model, str) else None,
+        "response_model": model if isinstance(model, str) else None,
+        "system": instructions if isinstance(instructions, str) else None,
+        "messages": [_message(item) for item in items],
+        "params": params,
+        "output": empty_output(),
+        "usage": None,
+    }
+    last = events[-1] if events else {}
+    if last.get("type") == "error":
+        fields["status"], fields["error"] = STATUS_ERROR, error_fields(last)
+    done = _field(last, "response") if last.get("type") == "response.done" else None
+    if done:
+        _read_done(done, fields)
+    else:
+        _read_deltas(events, fields)
+    return fields
+
+
+def _field(value: Any, name: str) -> dict[str, Any]:
+    found = value.get(name) if isinstance(value, dict) else None
+    return found if isinstance(found, dict) else {}
+
+
+def _items(events: Any) -> list[dict[str, Any]]:
+    """The items added since the last response, in order, each in its latest form."""
+    items: dict[str, dict[str, Any]] = {}
+    for event in events:
+        if not isinstance(event, dict):
+            continue
+        item = event.get("item")
+        if isinstance(item, dict):
+            items[str(item.get("id"))] = item
+        elif event.get("type") == "conversation.item.input_audio_transcription.completed":
+            heard = items.get(str(event.get("item_id")))
+            if heard is not None and isinstance(event.get("transcript"), str):
+                heard["transcript"] = event["transcript"]
+    return [item for item in items.values() if item.get("role") != "assistant"]
+
+
+def _message(item: dict[str, Any]) -> dict[str, Any]:
+    """A conversation item as a record message: audio and images as stubs."""
+    if item.get("type") == "function_call_output":
+        return {"role": "tool", "tool_call_id": item.get("call_id"), "content": item.get("output")}
+    parts = []
+    for part in item.get("content") or ():
+        if isinstance(part, dict) and isinstance(part.get("audio"), str):
+            part = {**part, "audio": media_stub("audio", None, part["audio"])}
+        if isinstance(part, dict) and isinstance(item.get("transcript"), str):
+            part = {**part, "transcript": part.get("transcript") or item["transcript"]}
+        parts.append(stub_media(part))
+    return {"role": item.get("role"), "content": parts}
+
+
+def _read_done(response: dict[str, Any], fields: dict[str, Any]) -> None:
+    output = fields["output"]
+    texts: list[str] = []
+    for item in response.get("output") or ():
+        if not isinstance(item, dict):
+            continue
+        if item.get("type") == "function_call":
+            call = {"id": item.get("call_id"), "type": "function", "name": item.get("name")}
+            output["tool_calls"].append({**call, "arguments": item.get("arguments")})
+        for part in item.get("content") or ():
+            text = part.get("text") or part.get("transcript") if isinstance(part, dict) else None
+            if isinstance(text, str):
+                texts.append(text)
+    output["text"] = "".join(texts) or None
+    status, details = response.get("status"), _field(response, "status_details")
+    output["finish_reason"] = details.get("reason") or status
+    fields["response_id"] = response.get("id")
+    usage = _field(response, "usage")
+    if usage:
+        fields["usage"] = usage_record(
+            input_tokens=usage.get("input_tokens"),
+            output_tokens=usage.get("output_tokens"),
+            cached_input_tokens=_field(usage, "input_token_details").get("cached_tokens"),
+            total_tokens=usage.get("total_tokens"),
+            raw=usage,
+        )
+    if status == "cancelled":
+        fields["status"] = STATUS_CANCELLED
+    elif status == "failed":
+        fields["status"] = STATUS_ERROR
+        fields["error"] = error_fields({"error": _field(details, "error")})
+
+
+def _read_deltas(events: list[dict[str, Any]], fields: dict[str, Any]) -> None:
+    """A response that never got its ``response.done``: the text that arrived."""
+    texts = [e["delta"] for e in events if e.get("type") in _TEXT_DELTAS and "delta" in e]
+    fields["output"]["text"] = "".join(t for t in texts if isinstance(t, str)) or None
+    for event in events:
+        if event.get("type") == "response.created":
+            fields["response_id"] = _field(event, "response").get("id")
