@@ -3,6 +3,7 @@
 Each ``response.create`` is answered by a script chosen by its ``model``:
 
 - any model: ``response.created``, two text deltas ("Hel", "lo"), ``response.completed``
+- ``fake-echo``: "answer to <input>"
 - ``fake-error``: an ``error`` event refusing the request (no response)
 - ``fake-failed``: ``response.created``, ``response.failed``
 - ``fake-hang``: ``response.created`` and one delta, then nothing
@@ -10,6 +11,10 @@ Each ``response.create`` is answered by a script chosen by its ``model``:
 - ``fake-successor``: a completed response, then one the server starts on its own
 - ``fake-lane-first`` / ``fake-lane-second``: the first is held after one delta until the
   second arrives; then both finish, interleaved (each on its ``stream_id``)
+- ``fake-steered``: held after one delta; requests arriving meanwhile wait. A
+  ``response.steer`` then ends it (incomplete, steered), the server starts a successor on
+  its own, and the waiting requests are answered. A ``fake-error`` request meanwhile is
+  refused with an error whose ``sequence_number`` is null, and the held response completes.
 
 Anything else a client sends is ignored.
 
@@ -40,6 +45,7 @@ class _Script:
     def __init__(self, ws: ServerConnection, ids: Iterator[int]) -> None:
         self.ws, self.ids = ws, ids
         self.held: list[Any] = []
+        self.deferred: list[dict[str, Any]] = []
 
     def send(self, lane: str | None, event: dict[str, Any]) -> None:
         if lane is not None:
@@ -72,12 +78,38 @@ class _Script:
         done = {**response, "status": "completed", "output": [message], "usage": USAGE}
         self.send(lane, {"type": "response.completed", "sequence_number": 9, "response": done})
 
+    def steer(self) -> None:
+        lane, held = self.held
+        self.held = []
+        self.send(lane, {"type": "response.steer.accepted", "sequence_number": 2})
+        incomplete = {**held, "status": "incomplete", "incomplete_details": {"reason": "steered"}}
+        part = {"type": "output_text", "text": "Hel", "annotations": []}
+        incomplete["output"] = [{"type": "message", "id": "msg_1", "role": "assistant"}]
+        incomplete["output"][0].update(status="incomplete", content=[part])
+        self.send(
+            lane, {"type": "response.incomplete", "sequence_number": 3, "response": incomplete}
+        )
+        successor = self.start({"model": "fake-steered"}, lane)
+        self.complete(lane, successor, "Steered on")
+        for request in self.deferred:
+            self.answer(request)
+
     def answer(self, request: dict[str, Any]) -> None:
         model, lane = request.get("model"), request.get("stream_id")
         if model == "fake-error":
             error = {"type": "invalid_request_error", "code": "model_not_found"}
             error.update(message="The model does not exist.", param="model")
-            self.send(lane, {"type": "error", "status": 404, "error": error})
+            refused = {"type": "error", "status": 404, "error": error}
+            if self.held and self.held[1]["model"] == "fake-steered-2026":
+                self.send(lane, {**refused, "sequence_number": None})
+                held_lane, held = self.held
+                self.held = []
+                self.complete(held_lane, held, "Hello first")
+            else:
+                self.send(lane, refused)
+            return
+        if self.held and self.held[1]["model"] == "fake-steered-2026":
+            self.deferred.append(request)
             return
         response = self.start(request, lane)
         if model == "fake-failed":
@@ -91,7 +123,7 @@ class _Script:
         if model == "fake-drop":
             self.ws.close(code=1011, reason="server fell over")
             return
-        if model == "fake-lane-first":
+        if model in ("fake-lane-first", "fake-steered"):
             self.held = [lane, response]
             return
         if model == "fake-lane-second":
@@ -100,6 +132,9 @@ class _Script:
             self.complete(held_lane, held, "Hello first")
             self.delta(lane, "lo second")
             self.complete(lane, response, "Hello second")
+            return
+        if model == "fake-echo":
+            self.complete(lane, response, f"answer to {request.get('input')}")
             return
         self.delta(lane, "lo")
         self.complete(lane, response, "Hello")
@@ -122,7 +157,8 @@ class _Realtime:
 
     ``response.create`` (or committing the audio buffer: the server's turn detection)
     runs a response: a transcript "Hel" + "lo" around an audio delta, then ``response.done``.
-    Its instructions ``fake-hang`` stop it after the first delta, ``fake-failed`` fail it.
+    Its instructions ``fake-hang`` stop it after the first delta, ``fake-failed`` fail it,
+    ``fake-tool`` make it call a tool.
     """
 
     def __init__(self, ws: ServerConnection, ids: Iterator[int]) -> None:
@@ -171,7 +207,12 @@ class _Realtime:
         )
         self.send({**transcript, "delta": "lo"})
         done = {**response, "status": "completed", "usage": REALTIME_USAGE}
-        if request.get("instructions") == "fake-failed":
+        if request.get("instructions") == "fake-tool":
+            call = {"id": "item_call", "type": "function_call", "call_id": "call_1"}
+            call.update(name="get_weather", arguments='{"city": "Paris"}', status="completed")
+            self.send({"type": "conversation.item.added", "item": call})
+            done["output"] = [call]
+        elif request.get("instructions") == "fake-failed":
             error = {"type": "server_error", "code": "boom", "message": "The model crashed."}
             done.update(status="failed", status_details={"type": "failed", "error": error})
         else:
@@ -197,6 +238,8 @@ def serve_responses() -> Iterator[str]:
             event = json.loads(message)
             if event.get("type") == "response.create":
                 script.answer(event.get("response") or event)
+            elif event.get("type") == "response.steer":
+                script.steer()
 
     server = serve(handle, "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -18,6 +19,7 @@ import openai.resources.responses.responses as responses_module
 import pytest
 
 import llmlog.testing
+from llmlog import instrumentors
 from llmlog.instrumentors import _base
 from llmlog.testing import CapturedRecords
 
@@ -35,6 +37,7 @@ def base_url() -> Iterator[str]:
 
 
 SCHEMA = json.loads(resources.files("llmlog").joinpath("record.schema.json").read_text())
+VALIDATOR = jsonschema.validators.validator_for(SCHEMA)(SCHEMA)
 
 
 @pytest.fixture
@@ -43,7 +46,7 @@ def llm() -> Iterator[CapturedRecords]:
     with llmlog.testing.capture_records(redact="off") as cap:
         yield cap
     for record in cap.calls:
-        jsonschema.validate(record, SCHEMA)
+        VALIDATOR.validate(record)
 
 
 def client(base_url: str) -> openai.OpenAI:
@@ -116,7 +119,9 @@ class TestSync:
         ]
         for (kind, event), (bare_kind, bare_event) in zip(instrumented, bare, strict=True):
             assert kind == bare_kind
-            event.pop("response", None), bare_event.pop("response", None)  # ids differ
+            for response in (event.get("response"), bare_event.get("response")):
+                if response is not None:
+                    response.pop("id")  # the fake numbers its responses
             assert event == bare_event
 
     def test_each_response_on_a_connection_has_its_own_record(
@@ -258,6 +263,95 @@ class TestSync:
         assert (record["status"], record["output"]["text"]) == ("cancelled", "Hel")
 
 
+class TestMatching:
+    """Which request a response belongs to, when several are in the air."""
+
+    def test_two_threads_sending_on_one_connection(
+        self, base_url: str, llm: CapturedRecords
+    ) -> None:
+        """Requests are noted in the order they go out, so every answer keeps its prompt."""
+        count = 300
+        with client(base_url).responses.connect() as connection:
+
+            def send(tag: str) -> None:
+                for i in range(count):
+                    connection.response.create(model="fake-echo", input=f"{tag}{i}")
+
+            senders = [threading.Thread(target=send, args=(tag,)) for tag in "ab"]
+            for sender in senders:
+                sender.start()
+            for _ in range(2 * count):
+                read_until(connection, "response.completed")
+            for sender in senders:
+                sender.join()
+        pairs = [(r["messages"][0]["content"], r["output"]["text"]) for r in llm.calls]
+        assert len(pairs) == 2 * count
+        assert [pair for pair in pairs if pair[1] != f"answer to {pair[0]}"] == []
+
+    def test_a_send_that_fails_is_an_error_and_takes_no_answer(
+        self, base_url: str, llm: CapturedRecords
+    ) -> None:
+        with client(base_url).responses.connect() as connection:
+            with pytest.raises(TypeError):
+                connection.send({"type": "response.create", "model": "gpt-5", "input": object()})  # type: ignore[typeddict-item]
+            connection.response.create(model="gpt-5", input="Hi")
+            read_until(connection, "response.completed")
+        failed, answered = llm.calls
+        assert (failed["status"], failed["error"]["type"], failed["output"]["text"]) == (
+            "error",
+            "TypeError",
+            None,
+        )
+        assert answered["messages"] == [{"role": "user", "content": "Hi"}]
+        assert answered["output"]["text"] == "Hello"
+
+    def test_a_steered_successor_does_not_take_a_waiting_request(
+        self, base_url: str, llm: CapturedRecords
+    ) -> None:
+        """The successor's prompt is the steering input; the queued request keeps its own."""
+        with client(base_url).responses.connect() as connection:
+            connection.response.create(model="fake-steered", input="A")
+            read_until(connection, "response.output_text.delta")
+            connection.response.create(model="gpt-5", input="B")
+            steer = {"type": "response.steer", "input": "go left", "previous_response_id": "resp_1"}
+            connection.send_raw(json.dumps(steer))  # openai 3.0 has no response.steer()
+            for _ in range(3):
+                read_until(connection, "response.completed", "response.incomplete")
+        by_output = {r["output"]["text"]: r["messages"] for r in llm.calls}
+        assert by_output == {
+            "Hel": [{"role": "user", "content": "A"}],
+            "Steered on": [{"role": "user", "content": "go left"}],
+            "Hello": [{"role": "user", "content": "B"}],
+        }
+
+    def test_a_refused_request_while_another_streams(
+        self, base_url: str, llm: CapturedRecords
+    ) -> None:
+        """An error without a sequence number (or a null one) is the request's, not the stream's."""
+        with client(base_url).responses.connect() as connection:
+            connection.response.create(model="fake-steered", input="A")
+            read_until(connection, "response.output_text.delta")
+            connection.response.create(model="fake-error", input="B")
+            read_until(connection, "response.completed")
+        by_prompt = {r["messages"][0]["content"]: r for r in llm.calls}
+        assert (by_prompt["A"]["status"], by_prompt["A"]["output"]["text"]) == ("ok", "Hello first")
+        assert (by_prompt["B"]["status"], by_prompt["B"]["response_id"]) == ("error", None)
+
+    def test_uninstrumenting_forgets_what_was_in_flight(
+        self, base_url: str, llm: CapturedRecords
+    ) -> None:
+        """Nothing half-followed from before comes back as a false record after re-instrumenting."""
+        with client(base_url).responses.connect() as connection:
+            connection.response.create(model="fake-hang", input="A")
+            read_until(connection, "response.output_text.delta")
+            _base.uninstall_all()
+            instrumentors.install(())
+            connection.response.create(model="gpt-5", input="C")
+            read_until(connection, "response.completed")
+        [record] = llm.calls
+        assert (record["messages"][0]["content"], record["status"]) == ("C", "ok")
+
+
 class TestAsync:
     async def test_one_response_is_one_record(self, base_url: str, llm: CapturedRecords) -> None:
         async with async_client(base_url).responses.connect() as connection:
@@ -345,6 +439,27 @@ class TestRealtime:
         [part] = record["messages"][0]["content"]
         assert part["audio"]["bytes"] == 1200 and len(part["audio"]["sha256"]) == 64
         assert audio[:64] not in json.dumps(record)
+
+    def test_tool_calls_and_their_results(self, base_url: str, llm: CapturedRecords) -> None:
+        """The model's call is output, never the next prompt; the app's result is a tool message."""
+        with client(base_url).realtime.connect(model="gpt-realtime") as connection:
+            realtime_turn(connection, instructions="fake-tool")
+            result = {"type": "function_call_output", "call_id": "call_1", "output": "sunny"}
+            connection.conversation.item.create(item=result)  # type: ignore[arg-type]
+            connection.response.create()
+            read_until(connection, "response.done")
+        asked, answered = llm.calls
+        assert asked["output"]["tool_calls"] == [
+            {
+                "id": "call_1",
+                "type": "function",
+                "name": "get_weather",
+                "arguments": '{"city": "Paris"}',
+            }
+        ]
+        assert answered["messages"] == [
+            {"role": "tool", "tool_call_id": "call_1", "content": "sunny"}
+        ]
 
     def test_a_failed_response_is_an_error_record(
         self, base_url: str, llm: CapturedRecords

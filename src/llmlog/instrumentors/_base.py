@@ -70,6 +70,10 @@ _hooked_modules: set[str] = set()
 _wanted: dict[str, Provider] = {}
 
 
+after_uninstall: list[Callable[[], None]] = []
+"""Called by :func:`uninstall_all` (state that must not outlive the patches)."""
+
+
 def is_active(provider: str | None = None) -> bool:
     """Whether llmlog is instrumenting (``provider``'s SDK, if given)."""
     return _active if provider is None else provider in _wanted
@@ -266,6 +270,9 @@ def uninstall_all() -> None:
                 wrapt.unwrap_object(module, qualname, handle)
         _handles.clear()
         _warnings_shim.uninstall_all()
+        for forget in after_uninstall:
+            with _guard.guarded("uninstrument"):
+                forget()
 
 
 def installed() -> list[tuple[str, str]]:

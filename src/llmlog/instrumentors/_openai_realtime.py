@@ -128,7 +128,13 @@ def _items(events: Any) -> list[dict[str, Any]]:
             heard = items.get(str(event.get("item_id")))
             if heard is not None and isinstance(event.get("transcript"), str):
                 heard["transcript"] = event["transcript"]
-    return [item for item in items.values() if item.get("role") != "assistant"]
+    return [item for item in items.values() if _is_input(item)]
+
+
+def _is_input(item: dict[str, Any]) -> bool:
+    """The app's or the user's items; the model's own (its messages, its tool calls) are output."""
+    kind = item.get("type")
+    return kind == "function_call_output" or (kind == "message" and item.get("role") != "assistant")
 
 
 def _message(item: dict[str, Any]) -> dict[str, Any]:

@@ -1,44 +1,42 @@
-"""WebSocket sessions, one record per response; here the Responses protocol (``connect()``).
+"""WebSocket sessions, one record per response: reading the Responses protocol (``connect()``).
 
 On a connection the app sends ``response.create`` events and reads server
-events; every response is a model call. On the app's thread llmlog only reads
-each message's ``type`` (a match on its first bytes; JSON is decoded there only
-when ``type`` is not the first key, for error events and on lanes) and keeps
-the raw messages of the responses in flight. The writer decodes them and reads
-them like a streamed ``responses.create``. :class:`Session` is also the base of
-the Realtime protocol's reader (``_openai_realtime``).
+events; every response is a model call. On the app's thread a :class:`Session`
+only reads each message's ``type`` (a match on its first bytes; JSON is decoded
+there only when ``type`` is not the first key, and for error and steering
+events) and keeps the raw messages of the responses in flight; the writer
+decodes them and reads them like a streamed ``responses.create``. A subclass
+reads the Realtime protocol (``_openai_realtime``); the wrappers that feed the
+sessions are ``_openai_websocket_patches``.
 
-State is kept per send queue, which a connection manager shares with its
-connection, so events queued with ``manager.send()`` before connecting count
-too. Responses are matched to requests first in, first out per lane
-(``stream_id``); a response the server starts on its own (a steered or
-automatic successor) gets a record without a request. A response ends with its
-terminal event (completed, incomplete, failed: the whole response is in it), an
-``error`` event, ``close()`` (``cancelled``), the connection lost (``error``),
-garbage collection of the connection or interpreter exit (``cancelled``).
+Responses are matched to requests first in, first out per lane (``stream_id``).
+One the server starts on its own to commit steering input it accepted (a
+successor) gets a record whose prompt is that input. A response ends with its
+terminal event (completed, incomplete, failed: the whole response is in it) or
+an ``error`` event of its stream; an ``error`` without a sequence number
+refuses the request just sent.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import sys
 import threading
 import time
-import weakref
 from collections import deque
-from collections.abc import Callable
-from contextvars import ContextVar
 from typing import Any, Final
 
-from llmlog import _context, _guard, _pipeline
+from llmlog import _context
 from llmlog._record import STATUS_CANCELLED, STATUS_ERROR, STATUS_OK, Capture
-from llmlog.instrumentors._base import _trace_ids, finish, is_active, snapshot
+from llmlog.instrumentors._base import _trace_ids, finish, snapshot
 
 METHOD: Final = "responses.connect"
 _CREATE: Final = "response.create"
 _TERMINAL: Final = frozenset({"response.completed", "response.incomplete", "response.failed"})
-_LIFECYCLE: Final = frozenset({"response.created", "error", *_TERMINAL})
+_STEERING: Final = frozenset(
+    {"response.steer.accepted", "response.steer.pending", "response.steer.failed"}
+)
+_LIFECYCLE: Final = frozenset({"response.created", "error", *_TERMINAL, *_STEERING})
 _CONTENT_SUFFIXES: Final = (".delta", ".partial_image")
 
 # OpenAI writes ``type`` first: the common case costs one match on the first bytes.
@@ -84,19 +82,47 @@ def _mentions(data: Any, key: str) -> bool:
     return isinstance(decoded, dict) and key in decoded
 
 
+_STREAM_ID: Final = re.compile(r'"stream_id"\s*:\s*"([^"\\]*)"')
+_STREAM_ID_BYTES: Final = re.compile(rb'"stream_id"\s*:\s*"([^"\\]*)"')
+
+
 def _lane_of(data: Any, decoded: Any) -> str | None:
+    """The ``stream_id`` of a message (a search in small raw deltas, else decoded)."""
+    if decoded is None and isinstance(data, str) and len(data) < 4096:
+        text = _STREAM_ID.search(data)
+        return text.group(1) if text is not None else None
+    if decoded is None and isinstance(data, bytes | bytearray) and len(data) < 4096:
+        raw = _STREAM_ID_BYTES.search(data)
+        return raw.group(1).decode("utf-8", "replace") if raw is not None else None
     if decoded is None:
         decoded = decode(data)
     lane = decoded.get("stream_id") if isinstance(decoded, dict) else None
     return lane if isinstance(lane, str) else None
 
 
+def _steering_input(inputs: Any) -> list[Any]:
+    """The inputs of the steering events, as one request's ``input`` items."""
+    items: list[Any] = []
+    for given in inputs:
+        if isinstance(given, str):
+            items.append({"role": "user", "content": given})
+        elif isinstance(given, list):
+            items += given
+    return items
+
+
 class _Lane:
-    __slots__ = ("current", "waiting")
+    __slots__ = ("current", "steer_pending", "steers", "waiting")
 
     def __init__(self) -> None:
         self.waiting: deque[Capture] = deque()  # sent, no response.created yet
         self.current: Capture | None = None
+        self.steers = 0  # steering input the server accepted and has not committed yet
+        self.steer_pending = False  # ... and will prepend to the app's next request
+
+    @property
+    def idle(self) -> bool:
+        return self.current is None and not self.waiting and not self.steers
 
 
 class Session:
@@ -113,8 +139,15 @@ class Session:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self.send_lock = threading.Lock()
+        """Held by the app's thread from noting a request to having sent it, so that
+        requests are noted in the order they go out (a threading lock: ``send`` is
+        synchronous up to the socket in the sync client; the async client holds it
+        only while noting, see the wrappers)."""
         self._lanes: dict[str | None, _Lane] = {}
         self._laned = False  # some request named a lane: route server events by stream_id
+        self._last_sent: str | None = None  # the type of the app's last event
+        self._steer_inputs: deque[Any] = deque()  # inputs of response.steer events sent
 
     @staticmethod
     def extract(cap: Capture) -> dict[str, Any]:
@@ -145,16 +178,57 @@ class Session:
             extra={"ws_request": request},
         )
 
-    def sent(self, data: Any) -> None:
+    # the app's events -------------------------------------------------------------------
+
+    def sent(self, data: Any) -> Capture | None:
+        """Note an event the app is sending; a ``response.create`` is a call starting."""
         kind, decoded = _kind(data)
+        self._last_sent = kind
+        if kind == "response.steer":
+            event = decoded if decoded is not None else decode(data)
+            if isinstance(event, dict):
+                self._steer_inputs.append(snapshot(event.get("input")))
+            return None
         if kind != _CREATE:
-            return
+            return None
         lane = _lane_of(data, decoded) if _mentions(data, "stream_id") else None
-        request = snapshot(data) if isinstance(data, dict) else data
+        if isinstance(data, dict):
+            request = snapshot(data)
+        elif isinstance(data, str | bytes | bytearray):
+            request = data  # decoded on the writer
+        else:
+            request = decoded if decoded is not None else decode(data)  # an event object
         cap = self._capture(request)
         with self._lock:
             self._laned = self._laned or lane is not None
             self._lanes.setdefault(lane, _Lane()).waiting.append(cap)
+        return cap
+
+    def unsent(self, cap: Capture, error: BaseException, kept: bool) -> None:
+        """Sending ``cap``'s request failed; unless the SDK kept it to send again after
+        reconnecting, it is a call that failed."""
+        if kept:
+            cap.extra["resend"] = True
+            return
+        with self._lock:
+            for lane_id, lane in list(self._lanes.items()):
+                if cap in lane.waiting:
+                    lane.waiting.remove(cap)
+                    if lane.idle:
+                        del self._lanes[lane_id]
+                    break
+            else:
+                return  # already answered
+        finish(cap, error=error)
+
+    def restart_clocks(self) -> None:
+        """Requests queued before connecting start when the connection sends them."""
+        with self._lock:
+            for lane in self._lanes.values():
+                for cap in lane.waiting:
+                    cap.start_ns, cap.start_perf = time.time_ns(), time.perf_counter()
+
+    # the server's events ----------------------------------------------------------------
 
     def received(self, data: Any) -> None:
         kind, decoded = _kind(data)
@@ -177,25 +251,43 @@ class Session:
         ended: list[tuple[Capture, str]] = []
         with self._lock:
             lane = self._lanes.get(lane_id)
+            if lane is None:
+                lane = self._lanes[lane_id] = _Lane()
             if kind == "response.created":
-                if lane is None:
-                    lane = self._lanes[lane_id] = _Lane()
-                if lane.current is not None:  # never ended: the server moved on
-                    ended.append((lane.current, STATUS_CANCELLED))
-                cap = lane.waiting.popleft() if lane.waiting else self._capture(None)
-                cap.chunks = [data]
-                lane.current = cap
-                self._attach(cap)
-            elif lane is not None:
+                self._started(lane, data, ended)
+            else:
                 self._advance(lane, kind, data, ended)
-                if lane.current is None and not lane.waiting:
-                    del self._lanes[lane_id]
+            if lane.idle:
+                del self._lanes[lane_id]
         for cap, status in ended:
             finish(cap, status=status)
 
+    def _started(self, lane: _Lane, data: Any, ended: list[tuple[Capture, str]]) -> None:
+        """``response.created``: the oldest waiting request's response, unless the server
+        started it on its own, to commit steering input it accepted (a successor)."""
+        if lane.current is not None:  # never ended: the server moved on
+            ended.append((lane.current, STATUS_CANCELLED))
+        if (lane.steers and not lane.steer_pending) or not lane.waiting:
+            steered = _steering_input(self._steer_inputs) if lane.steers else []
+            cap = self._capture({"input": steered} if steered else None)
+        else:
+            cap = lane.waiting.popleft()
+        if lane.steers:
+            self._steer_inputs.clear()
+            lane.steers, lane.steer_pending = 0, False
+        cap.chunks = [data]
+        lane.current = cap
+        self._attach(cap)
+
     def _advance(self, lane: _Lane, kind: str, data: Any, ended: list[tuple[Capture, str]]) -> None:
         cap = lane.current
-        if kind in self.TERMINAL:
+        if kind == "response.steer.accepted":
+            lane.steers += 1
+        elif kind == "response.steer.pending":
+            lane.steer_pending = True
+        elif kind == "response.steer.failed":
+            lane.steers = max(lane.steers - 1, 0)
+        elif kind in self.TERMINAL:
             if cap is not None:
                 cap.chunks = [data]  # the whole response is in it; the deltas are not needed
                 lane.current = None
@@ -204,12 +296,13 @@ class Session:
             # An error of the response stream has a sequence number; one without
             # is the server refusing a request (the oldest one waiting).
             decoded = decode(data)
-            if cap is not None and isinstance(decoded, dict) and "sequence_number" in decoded:
+            in_stream = isinstance(decoded, dict) and decoded.get("sequence_number") is not None
+            if cap is not None and in_stream:
                 lane.current = None
-            elif lane.waiting:
+            elif lane.waiting and not in_stream and self._last_sent == _CREATE:
                 cap = lane.waiting.popleft()
             else:
-                return
+                return  # about another event the app sent (a steer, a session update)
             assert cap.chunks is not None
             cap.chunks.append(data)
             ended.append((cap, STATUS_ERROR))
@@ -220,7 +313,7 @@ class Session:
             cap.chunks.append(data)
 
     def end_all(self, status: str, error: BaseException | None = None) -> None:
-        """Every response still waiting or in flight ends (closed, lost, collected, exit)."""
+        """Every response still waiting or in flight ends (closed, collected, exit)."""
         with self._lock:
             caps = [cap for lane in self._lanes.values() for cap in (lane.current, *lane.waiting)]
             self._lanes.clear()
@@ -228,185 +321,21 @@ class Session:
             if cap is not None:
                 finish(cap, error=error, status=status)
 
-
-_sessions: dict[int, Session] = {}
-"""Per send queue (by id; removed when the queue is collected)."""
-_sessions_lock = threading.Lock()
-
-
-def _queue_of(instance: Any) -> Any:
-    """The send queue a connection and its manager share (None on unknown SDKs)."""
-    queue = getattr(instance, "_send_queue", None)
-    if queue is not None:
-        return queue
-    for cls in type(instance).__mro__:  # the manager's name-mangled attribute
-        queue = getattr(instance, f"_{cls.__name__}__send_queue", None)
-        if queue is not None:
-            return queue
-    return None
-
-
-def _session(instance: Any, kind: type[Session]) -> Session | None:
-    queue = _queue_of(instance)
-    if queue is None:
-        return None
-    key = id(queue)
-    session = _sessions.get(key)
-    if session is None:
-        with _sessions_lock:
-            session = _sessions.get(key)
-            if session is None:
-                session = _sessions[key] = kind()
-                # Exit is end_open_sessions' job, before the queue's final drain.
-                weakref.finalize(queue, _collected, key).atexit = False
-    return session
-
-
-def _collected(key: int) -> None:
-    session = _sessions.pop(key, None)
-    if session is not None:
-        with _guard.guarded("recording an abandoned WebSocket connection"):
-            session.end_all(STATUS_CANCELLED)
-
-
-def end_open_sessions() -> None:
-    """At exit: every response still in flight ends as ``cancelled``."""
-    for session in list(_sessions.values()):
-        session.end_all(STATUS_CANCELLED)
-
-
-_pipeline.before_exit.append(end_open_sessions)
-
-
-def _is_connection_lost(exc: BaseException) -> bool:
-    exceptions = sys.modules.get("websockets.exceptions")
-    closed = getattr(exceptions, "ConnectionClosed", None)
-    return closed is not None and isinstance(exc, closed)
-
-
-# Wrappers ------------------------------------------------------------------------------
-
-
-Wrapper = Callable[[Any, Any, tuple[Any, ...], dict[str, Any]], Any]
-
-
-_sending: ContextVar[bool] = ContextVar("llmlog_ws_sending", default=False)
-"""Set while ``send(event)`` runs: a ``send_raw`` it calls is the same message."""
-
-
-def wrappers(prefix: str, kind: type[Session]) -> dict[str, Wrapper]:
-    """qualname -> wrapt wrapper for ``{prefix}Connection`` (+ ``Async``, + managers).
-
-    Methods a class only inherits are wrapped on that class itself (wrapt restores
-    that exactly), never on the SDK's WebSocket base class that other protocols share.
-    """
-
-    def observe(instance: Any, send: bool, data: Any) -> None:
-        if not is_active("openai") or (send and _sending.get()):
-            return  # uninstrumented (a stale bound wrapper), or seen already
-        try:  # not _guard.guarded: this runs for every message
-            session = _session(instance, kind)
-            if session is None:
-                pass
-            elif send:
-                session.sent(data)
-            else:
-                session.received(data)
-        except Exception as exc:
-            _guard.report_internal_error(exc, "reading a WebSocket message")
-
-    def message(args: tuple[Any, ...], kwargs: dict[str, Any], name: str) -> Any:
-        return args[0] if args else kwargs.get(name)
-
-    def send(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        observe(instance, True, message(args, kwargs, "event"))
-        token = _sending.set(True)
-        try:
-            return wrapped(*args, **kwargs)
-        finally:
-            _sending.reset(token)
-
-    async def async_send(
-        wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Any:
-        observe(instance, True, message(args, kwargs, "event"))
-        token = _sending.set(True)
-        try:
-            return await wrapped(*args, **kwargs)
-        finally:
-            _sending.reset(token)
-
-    def send_raw(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        observe(instance, True, message(args, kwargs, "data"))
-        return wrapped(*args, **kwargs)
-
-    async def async_send_raw(
-        wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Any:
-        observe(instance, True, message(args, kwargs, "data"))
-        return await wrapped(*args, **kwargs)
-
-    def queued(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        observe(instance, True, message(args, kwargs, "event"))
-        return wrapped(*args, **kwargs)
-
-    def lost(instance: Any, exc: BaseException) -> None:
-        if _is_connection_lost(exc):
-            with _guard.guarded("recording a lost WebSocket connection"):
-                session = _sessions.get(id(_queue_of(instance)))
-                if session is not None:
-                    session.end_all(STATUS_ERROR, exc)
-
-    def recv_bytes(
-        wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Any:
-        try:
-            data = wrapped(*args, **kwargs)
-        except BaseException as exc:
-            lost(instance, exc)
-            raise
-        observe(instance, False, data)
-        return data
-
-    async def async_recv_bytes(
-        wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Any:
-        try:
-            data = await wrapped(*args, **kwargs)
-        except BaseException as exc:
-            lost(instance, exc)
-            raise
-        observe(instance, False, data)
-        return data
-
-    def closing(instance: Any) -> None:
-        with _guard.guarded("recording a closed WebSocket connection"):
-            session = _sessions.get(id(_queue_of(instance)))
-            if session is not None:
-                session.end_all(STATUS_CANCELLED)
-
-    def close(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        closing(instance)
-        return wrapped(*args, **kwargs)
-
-    async def async_close(
-        wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Any:
-        closing(instance)
-        return await wrapped(*args, **kwargs)
-
-    return {
-        f"{prefix}Connection.send": send,
-        f"Async{prefix}Connection.send": async_send,
-        f"{prefix}Connection.send_raw": send_raw,
-        f"Async{prefix}Connection.send_raw": async_send_raw,
-        f"{prefix}Connection.recv_bytes": recv_bytes,
-        f"Async{prefix}Connection.recv_bytes": async_recv_bytes,
-        f"{prefix}Connection.close": close,
-        f"Async{prefix}Connection.close": async_close,
-        f"{prefix}ConnectionManager.send": queued,
-        f"Async{prefix}ConnectionManager.send": queued,
-    }
+    def lost(self, error: BaseException) -> None:
+        """The connection broke: what was sent is lost (``error``); requests the SDK kept
+        to send again after reconnecting stay waiting."""
+        ended: list[Capture] = []
+        with self._lock:
+            for lane_id, lane in list(self._lanes.items()):
+                if lane.current is not None:
+                    ended.append(lane.current)
+                    lane.current = None
+                ended += [cap for cap in lane.waiting if not cap.extra.get("resend")]
+                lane.waiting = deque(cap for cap in lane.waiting if cap.extra.get("resend"))
+                if lane.idle:
+                    del self._lanes[lane_id]
+        for cap in ended:
+            finish(cap, error=error)
 
 
 # Writer thread -------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from llmlog import _guard
 from llmlog._record import Capture, parse_raw_json_text
 from llmlog.instrumentors import _openai_request as request
 from llmlog.instrumentors import _openai_websocket as websocket
+from llmlog.instrumentors import _openai_websocket_patches as websocket_patches
 from llmlog.instrumentors._base import Provider, Target, Wrapper, finish
 from llmlog.instrumentors._openai_chunks import COMPACTORS, is_content_for
 from llmlog.instrumentors._openai_realtime import RealtimeSession
@@ -297,8 +298,8 @@ _WEBSOCKET_MODULES: Final = {
     "Realtime": "openai.resources.realtime.realtime",
 }
 _WEBSOCKET_HELPERS: Final[Mapping[str, Wrapper]] = {
-    **websocket.wrappers("Responses", websocket.Session),
-    **websocket.wrappers("Realtime", RealtimeSession),
+    **websocket_patches.wrappers("Responses", websocket.Session),
+    **websocket_patches.wrappers("Realtime", RealtimeSession),
 }
 _HELPER_WRAPPERS: Final[Mapping[str, Wrapper]] = {**_STREAM_HELPERS, **_WEBSOCKET_HELPERS}
 

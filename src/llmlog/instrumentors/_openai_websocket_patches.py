@@ -1,0 +1,261 @@
+"""The wrappers on the SDK's WebSocket connection classes, and the sessions they feed.
+
+Each connection (with its manager) has one :class:`~._openai_websocket.Session`,
+kept by the send queue they share. The app's events are noted before they are
+sent, under the session's send lock so that they are noted in the order they go
+out; a send that fails takes its request back (unless the SDK kept the message
+to resend). Every message received is read; a lost connection ends the
+responses in flight as errors, ``close()`` as cancelled, and so do garbage
+collection of the connection and interpreter exit.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from llmlog import _guard, _pipeline
+from llmlog._record import STATUS_CANCELLED, Capture
+from llmlog.instrumentors import _base
+from llmlog.instrumentors._openai_websocket import Session
+
+Wrapper = Callable[[Any, Any, tuple[Any, ...], dict[str, Any]], Any]
+
+_sessions: dict[int, Session] = {}
+"""Per send queue (by id; removed when the queue is collected or llmlog uninstrumented)."""
+_sessions_lock = threading.Lock()
+
+_sending: ContextVar[bool] = ContextVar("llmlog_ws_sending", default=False)
+"""Set while a wrapped send runs: a send it calls in turn is the same message."""
+
+
+def _queue_of(instance: Any) -> Any:
+    """The send queue a connection and its manager share (None on unknown SDKs)."""
+    queue = getattr(instance, "_send_queue", None)
+    if queue is not None:
+        return queue
+    for cls in type(instance).__mro__:  # the manager's name-mangled attribute
+        queue = getattr(instance, f"_{cls.__name__}__send_queue", None)
+        if queue is not None:
+            return queue
+    return None
+
+
+def _session(instance: Any, kind: type[Session]) -> Session | None:
+    queue = _queue_of(instance)
+    if queue is None:
+        return None
+    key = id(queue)
+    session = _sessions.get(key)
+    if session is None:
+        with _sessions_lock:
+            session = _sessions.get(key)
+            if session is None:
+                session = _sessions[key] = kind()
+                # Exit is end_open_sessions' job, before the queue's final drain.
+                weakref.finalize(queue, _collected, key).atexit = False
+    return session
+
+
+def _existing(instance: Any) -> Session | None:
+    return _sessions.get(id(_queue_of(instance)))
+
+
+def _queued_length(instance: Any) -> int:
+    try:
+        return len(_queue_of(instance))
+    except Exception:  # an SDK whose queue has no length: assume nothing was kept
+        return -1
+
+
+def _collected(key: int) -> None:
+    session = _sessions.pop(key, None)
+    if session is not None:
+        with _guard.guarded("recording an abandoned WebSocket connection"):
+            session.end_all(STATUS_CANCELLED)
+
+
+def end_open_sessions() -> None:
+    """At exit: every response still in flight ends as ``cancelled``."""
+    for session in list(_sessions.values()):
+        session.end_all(STATUS_CANCELLED)
+
+
+def _forget_sessions() -> None:
+    """After ``uninstrument()``: what was in flight is not followed any more."""
+    _sessions.clear()
+
+
+_pipeline.before_exit.append(end_open_sessions)
+_base.after_uninstall.append(_forget_sessions)
+
+
+def _is_connection_lost(exc: BaseException) -> bool:
+    exceptions = sys.modules.get("websockets.exceptions")
+    closed = getattr(exceptions, "ConnectionClosed", None)
+    return closed is not None and isinstance(exc, closed)
+
+
+def _message(args: tuple[Any, ...], kwargs: dict[str, Any], name: str) -> Any:
+    return args[0] if args else kwargs.get(name)
+
+
+def wrappers(prefix: str, kind: type[Session]) -> dict[str, Wrapper]:
+    """qualname -> wrapt wrapper for ``{prefix}Connection`` (+ ``Async``, + managers).
+
+    Methods a class only inherits are wrapped on that class itself (wrapt restores
+    that exactly), never on the SDK's WebSocket base class that other protocols share.
+    """
+
+    def session_for(instance: Any) -> Session | None:
+        if not _base.is_active("openai") or _sending.get():
+            return None  # uninstrumented (a stale bound wrapper), or noted already
+        with _guard.guarded("reading a WebSocket message"):
+            return _session(instance, kind)
+        return None
+
+    def note(session: Session, data: Any) -> Capture | None:
+        with _guard.guarded("reading a WebSocket message"):
+            return session.sent(data)
+        return None
+
+    @contextmanager
+    def sending(session: Session, instance: Any, cap: Capture | None) -> Iterator[None]:
+        """Around the SDK's send: a failure takes the request back (unless the SDK kept
+        the message to send it again: its queue grew)."""
+        queued = _queued_length(instance)
+        token = _sending.set(True)
+        try:
+            yield
+        except BaseException as exc:
+            if cap is not None:
+                kept = _queued_length(instance) > queued >= 0
+                with _guard.guarded("recording a failed WebSocket send"):
+                    session.unsent(cap, exc, kept)
+            raise
+        finally:
+            _sending.reset(token)
+
+    def sender(name: str) -> Wrapper:
+        def send(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            session = session_for(instance)
+            if session is None:
+                return wrapped(*args, **kwargs)
+            with session.send_lock:
+                cap = note(session, _message(args, kwargs, name))
+                with sending(session, instance, cap):
+                    return wrapped(*args, **kwargs)
+
+        return send
+
+    def async_sender(name: str) -> Wrapper:
+        async def send(
+            wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+        ) -> Any:
+            session = session_for(instance)
+            if session is None:
+                return await wrapped(*args, **kwargs)
+            # Noted before the await, in call order: one event loop runs the sends in
+            # that order up to the socket (a lock held across an await could deadlock).
+            with session.send_lock:
+                cap = note(session, _message(args, kwargs, name))
+            with sending(session, instance, cap):
+                return await wrapped(*args, **kwargs)
+
+        return send
+
+    def lost(instance: Any, exc: BaseException) -> None:
+        if _is_connection_lost(exc):
+            with _guard.guarded("recording a lost WebSocket connection"):
+                session = _existing(instance)
+                if session is not None:
+                    session.lost(exc)
+
+    def received(instance: Any, data: Any) -> None:
+        if not _base.is_active("openai"):
+            return
+        try:  # not _guard.guarded: this runs for every message
+            session = _session(instance, kind)
+            if session is not None:
+                session.received(data)
+        except Exception as exc:
+            _guard.report_internal_error(exc, "reading a WebSocket message")
+
+    def recv_bytes(
+        wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        try:
+            data = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            lost(instance, exc)
+            raise
+        received(instance, data)
+        return data
+
+    async def async_recv_bytes(
+        wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        try:
+            data = await wrapped(*args, **kwargs)
+        except BaseException as exc:
+            lost(instance, exc)
+            raise
+        received(instance, data)
+        return data
+
+    def closing(instance: Any) -> None:
+        with _guard.guarded("recording a closed WebSocket connection"):
+            session = _existing(instance)
+            if session is not None:
+                session.end_all(STATUS_CANCELLED)
+
+    def close(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        closing(instance)
+        return wrapped(*args, **kwargs)
+
+    async def async_close(
+        wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        closing(instance)
+        return await wrapped(*args, **kwargs)
+
+    def connected(instance: Any) -> None:
+        with _guard.guarded("starting queued WebSocket requests"):
+            session = _existing(instance)
+            if session is not None:
+                session.restart_clocks()
+
+    def enter(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        connection = wrapped(*args, **kwargs)
+        connected(instance)
+        return connection
+
+    async def async_enter(
+        wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        connection = await wrapped(*args, **kwargs)
+        connected(instance)
+        return connection
+
+    connection, manager = f"{prefix}Connection", f"{prefix}ConnectionManager"
+    return {
+        f"{connection}.send": sender("event"),
+        f"Async{connection}.send": async_sender("event"),
+        f"{connection}.send_raw": sender("data"),
+        f"Async{connection}.send_raw": async_sender("data"),
+        f"{connection}.recv_bytes": recv_bytes,
+        f"Async{connection}.recv_bytes": async_recv_bytes,
+        f"{connection}.close": close,
+        f"Async{connection}.close": async_close,
+        f"{manager}.send": sender("event"),
+        f"Async{manager}.send": sender("event"),  # queues only: synchronous
+        f"{manager}.__enter__": enter,
+        f"{manager}.enter": enter,
+        f"Async{manager}.__aenter__": async_enter,
+        f"Async{manager}.enter": async_enter,
+    }
