@@ -139,11 +139,6 @@ class Session:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.send_lock = threading.Lock()
-        """Held by the app's thread from noting a request to having sent it, so that
-        requests are noted in the order they go out (a threading lock: ``send`` is
-        synchronous up to the socket in the sync client; the async client holds it
-        only while noting, see the wrappers)."""
         self._lanes: dict[str | None, _Lane] = {}
         self._laned = False  # some request named a lane: route server events by stream_id
         self._last_sent: str | None = None  # the type of the app's last event

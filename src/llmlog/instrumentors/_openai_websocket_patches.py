@@ -1,12 +1,13 @@
 """The wrappers on the SDK's WebSocket connection classes, and the sessions they feed.
 
 Each connection (with its manager) has one :class:`~._openai_websocket.Session`,
-kept by the send queue they share. The app's events are noted before they are
-sent, under the session's send lock so that they are noted in the order they go
-out; a send that fails takes its request back (unless the SDK kept the message
-to resend). Every message received is read; a lost connection ends the
-responses in flight as errors, ``close()`` as cancelled, and so do garbage
-collection of the connection and interpreter exit.
+kept by the send queue they share. The app's events are noted as the app sends
+them; a send that fails takes its request back (unless the SDK kept the message
+to resend). Sends are never serialized or delayed: the SDK lets several threads
+send at once, so requests sent at the same instant from two threads on one lane
+may be noted in another order than they went out. Every message received is
+read; a lost connection ends the responses in flight as errors, ``close()`` as
+cancelled, and so do garbage collection of the connection and interpreter exit.
 """
 
 from __future__ import annotations
@@ -87,8 +88,12 @@ def end_open_sessions() -> None:
 
 
 def _forget_sessions() -> None:
-    """After ``uninstrument()``: what was in flight is not followed any more."""
+    """At ``uninstrument()``: what is in flight ends as ``cancelled`` (recorded before the
+    pipeline's final drain) and is not followed any more."""
+    sessions = list(_sessions.values())
     _sessions.clear()
+    for session in sessions:
+        session.end_all(STATUS_CANCELLED)
 
 
 _pipeline.before_exit.append(end_open_sessions)
@@ -146,10 +151,9 @@ def wrappers(prefix: str, kind: type[Session]) -> dict[str, Wrapper]:
             session = session_for(instance)
             if session is None:
                 return wrapped(*args, **kwargs)
-            with session.send_lock:
-                cap = note(session, _message(args, kwargs, name))
-                with sending(session, instance, cap):
-                    return wrapped(*args, **kwargs)
+            cap = note(session, _message(args, kwargs, name))
+            with sending(session, instance, cap):
+                return wrapped(*args, **kwargs)
 
         return send
 
@@ -160,10 +164,7 @@ def wrappers(prefix: str, kind: type[Session]) -> dict[str, Wrapper]:
             session = session_for(instance)
             if session is None:
                 return await wrapped(*args, **kwargs)
-            # Noted before the await, in call order: one event loop runs the sends in
-            # that order up to the socket (a lock held across an await could deadlock).
-            with session.send_lock:
-                cap = note(session, _message(args, kwargs, name))
+            cap = note(session, _message(args, kwargs, name))
             with sending(session, instance, cap):
                 return await wrapped(*args, **kwargs)
 
