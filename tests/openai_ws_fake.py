@@ -157,23 +157,28 @@ class _Realtime:
 
     ``response.create`` (or committing the audio buffer: the server's turn detection)
     runs a response: a transcript "Hel" + "lo" around an audio delta, then ``response.done``.
-    Its instructions ``fake-hang`` stop it after the first delta, ``fake-failed`` fail it,
-    ``fake-tool`` make it call a tool.
+    Instructions ``fake-hang`` stop it after the first delta, ``fake-failed`` fail it,
+    ``fake-tool`` make it call a tool, ``fake-hold`` hold it until the next response.create,
+    which then runs alongside it (both finish, the held one first); ``fake-busy`` is
+    refused as the API refuses a second response in a conversation. An item whose
+    ``call_id`` is ``bad`` is refused with an error about that item.
     """
 
     def __init__(self, ws: ServerConnection, ids: Iterator[int]) -> None:
         self.ws, self.ids = ws, ids
-        self.session = {
-            "type": "realtime",
-            "model": "gpt-realtime-2026",
-            "instructions": "Be kind.",
-        }
+        self.session = {"type": "realtime", "model": "gpt-realtime", "instructions": "Be kind."}
+        self.held: dict[str, Any] | None = None
         self.send({"type": "session.created", "session": self.session})
 
     def send(self, event: dict[str, Any]) -> None:
         self.ws.send(json.dumps(event))
 
     def add(self, item: dict[str, Any]) -> str:
+        if item.get("call_id") == "bad":
+            error = {"type": "invalid_request_error", "code": "invalid_value"}
+            error.update(message="No such call.", param="item.call_id", event_id=None)
+            self.send({"type": "error", "event_id": "event_1", "error": error})
+            return ""
         item = {"id": f"item_{next(self.ids)}", "status": "completed", **item}
         self.send({"type": "conversation.item.added", "item": item})
         self.send({"type": "conversation.item.done", "item": item})
@@ -189,23 +194,43 @@ class _Realtime:
         elif kind == "input_audio_buffer.commit":
             heard = {"type": "input_audio", "transcript": None}
             item_id = self.add({"type": "message", "role": "user", "content": [heard]})
+            response = self.start()  # the transcript comes while the answer is under way
             done = {"type": "conversation.item.input_audio_transcription.completed"}
             self.send({**done, "item_id": item_id, "content_index": 0, "transcript": "Hi there"})
-            self.respond({})
+            self.finish({}, response)
         elif kind == "response.create":
-            self.respond(event.get("response") or {})
+            request = event.get("response") or {}
+            if request.get("instructions") == "fake-busy":
+                error = {"type": "invalid_request_error", "param": None, "event_id": None}
+                error.update(code="conversation_already_has_active_response")
+                error["message"] = "Conversation already has an active response in progress"
+                self.send({"type": "error", "event_id": "event_2", "error": error})
+                return
+            response = self.start()
+            if request.get("instructions") == "fake-hold":
+                self.held = response
+                return
+            if self.held is not None:
+                held, self.held = self.held, None
+                self.finish({}, held)
+            self.finish(request, response)
 
-    def respond(self, request: dict[str, Any]) -> None:
+    def start(self) -> dict[str, Any]:
         response = {"id": f"resp_{next(self.ids)}", "object": "realtime.response", "output": []}
         self.send({"type": "response.created", "response": {**response, "status": "in_progress"}})
-        transcript = {"type": "response.output_audio_transcript.delta", "item_id": "item_out"}
-        self.send({**transcript, "delta": "Hel"})
+        self.transcript(response, "Hel")
+        return response
+
+    def transcript(self, response: dict[str, Any], text: str) -> None:
+        delta = {"type": "response.output_audio_transcript.delta", "response_id": response["id"]}
+        self.send({**delta, "item_id": "item_out", "delta": text})
+
+    def finish(self, request: dict[str, Any], response: dict[str, Any]) -> None:
         if request.get("instructions") == "fake-hang":
             return
-        self.send(
-            {"type": "response.output_audio.delta", "item_id": "item_out", "delta": "AAAA" * 64}
-        )
-        self.send({**transcript, "delta": "lo"})
+        audio = {"type": "response.output_audio.delta", "response_id": response["id"]}
+        self.send({**audio, "item_id": "item_out", "delta": "AAAA" * 64})
+        self.transcript(response, "lo")
         done = {**response, "status": "completed", "usage": REALTIME_USAGE}
         if request.get("instructions") == "fake-tool":
             call = {"id": "item_call", "type": "function_call", "call_id": "call_1"}

@@ -132,6 +132,22 @@ class TestPricing:
         assert out["cost_usd"] == pytest.approx(expected)
         assert out["cost_usd"] > 2 * as_text
 
+    def test_cached_tokens_without_their_split_are_taken_as_text(self) -> None:
+        """Realtime may report cached tokens without saying how many were audio: priced
+        (cached as text, the lowest estimate), never refused."""
+        raw = {"input_token_details": {"audio_tokens": 500, "cached_tokens": 200}}
+        usage = {"input_tokens": 1000, "output_tokens": 100}
+        out = add_cost(None, "", record("gpt-realtime", cached_input_tokens=200, raw=raw, **usage))
+        expected = genai(
+            "gpt-realtime",
+            "openai",
+            cache_read_tokens=200,
+            input_audio_tokens=500,
+            cache_audio_read_tokens=0,
+            **usage,
+        )
+        assert out["cost_usd"] == pytest.approx(expected)
+
     @pytest.mark.parametrize(
         ("model", "raw", "genai_usage"),
         [
@@ -142,6 +158,11 @@ class TestPricing:
                     "completion_tokens_details": {"audio_tokens": 300},
                 },
                 {"input_audio_tokens": 700, "output_audio_tokens": 300},
+            ),
+            (  # an image edit: the uploaded image is image input
+                "gpt-image-1",
+                {"input_tokens_details": {"image_tokens": 900, "text_tokens": 100}},
+                {"input_image_tokens": 900},
             ),
             (  # a transcription: the file is audio input
                 "gpt-4o-transcribe",

@@ -394,7 +394,7 @@ class TestRealtime:
             events = realtime_turn(connection)
         [record] = llm.calls
         assert (record["operation"], record["method"]) == ("realtime", "realtime.connect")
-        assert (record["model"], record["response_model"]) == ("gpt-realtime-2026",) * 2
+        assert (record["model"], record["response_model"]) == ("gpt-realtime",) * 2
         assert record["system"] == "Answer in French."
         assert record["messages"] == [
             {"role": "user", "content": [{"type": "input_text", "text": "Hi"}]}
@@ -407,6 +407,8 @@ class TestRealtime:
         assert record["usage"]["raw"] == REALTIME_USAGE
         assert record["response_id"] == events[-1].response.id
         assert (record["status"], record["stream"]) == ("ok", True)
+        assert record["cost_usd"] > 0  # audio at audio rates; no cached split given: as text
+        assert record["price_source"].endswith("openai:gpt-realtime")
         assert 0 < record["ttft_ms"] <= record["latency_ms"]
 
     def test_each_turn_has_only_its_own_items(self, base_url: str, llm: CapturedRecords) -> None:
@@ -430,6 +432,54 @@ class TestRealtime:
         assert message["role"] == "user"
         assert message["content"] == [{"type": "input_audio", "transcript": "Hi there"}]
         assert record["output"]["text"] == "Hello"
+
+    def test_an_out_of_band_response_alongside_the_conversations(
+        self, base_url: str, llm: CapturedRecords
+    ) -> None:
+        """Two responses at once, each followed by its id; the side one (its own input,
+        outside the conversation) leaves the conversation's items to the main one."""
+        with client(base_url).realtime.connect(model="gpt-realtime") as connection:
+            item = {
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": "Hi"}],
+            }
+            connection.conversation.item.create(item=item)  # type: ignore[arg-type]
+            connection.response.create(response={"instructions": "fake-hold"})
+            read_until(connection, "response.output_audio_transcript.delta")
+            side = {"type": "item_reference", "id": "item_1"}
+            request = {"conversation": "none", "input": [side], "instructions": "Classify."}
+            connection.response.create(response=request)  # type: ignore[arg-type]
+            read_until(connection, "response.done")
+            read_until(connection, "response.done")
+        main, aside = sorted(llm.calls, key=lambda r: r["system"] != "fake-hold")
+        assert main["messages"] == [
+            {"role": "user", "content": [{"type": "input_text", "text": "Hi"}]}
+        ]
+        assert aside["messages"] == [{"role": None, "content": [side]}]
+        assert aside["params"]["conversation"] == "none"
+        assert main["response_id"] != aside["response_id"]
+        assert (main["status"], aside["status"]) == ("ok", "ok")
+        assert main["output"]["text"] == aside["output"]["text"] == "Hello"
+
+    def test_errors_about_other_events_are_not_the_responses(
+        self, base_url: str, llm: CapturedRecords
+    ) -> None:
+        """A refused item is not the response asked for next; a refused response.create is
+        an error record even while audio keeps being sent."""
+        with client(base_url).realtime.connect(model="gpt-realtime") as connection:
+            bad = {"type": "function_call_output", "call_id": "bad", "output": "x"}
+            connection.conversation.item.create(item=bad)  # type: ignore[arg-type]
+            connection.response.create(response={"instructions": "Answer."})
+            read_until(connection, "response.done")
+            connection.response.create(response={"instructions": "fake-busy"})
+            connection.input_audio_buffer.append(audio="UklGRg==")
+            read_until(connection, "error")
+        answered, refused = llm.calls
+        assert (answered["status"], answered["system"]) == ("ok", "Answer.")
+        assert refused["status"] == "error"
+        assert refused["error"]["body"]["code"] == "conversation_already_has_active_response"
+        assert refused["system"] == "fake-busy"
 
     def test_audio_the_app_sends_is_a_stub(self, base_url: str, llm: CapturedRecords) -> None:
         audio = "UklGRiQAAABXQVZF" * 100

@@ -220,6 +220,7 @@ _MODALITIES: Final = (
     ("input_audio_tokens", ("prompt_tokens_details", "audio_tokens")),
     ("input_audio_tokens", ("input_token_details", "audio_tokens")),
     ("input_image_tokens", ("input_token_details", "image_tokens")),
+    ("input_image_tokens", ("input_tokens_details", "image_tokens")),  # image edits
     ("cache_audio_read_tokens", ("input_token_details", "cached_tokens_details", "audio_tokens")),
     ("cache_image_read_tokens", ("input_token_details", "cached_tokens_details", "image_tokens")),
     ("output_audio_tokens", ("completion_tokens_details", "audio_tokens")),
@@ -240,7 +241,14 @@ def _modality_counts(usage: Any) -> dict[str, int]:
             value = value.get(name) if isinstance(value, dict) else None
         if value is not None:
             found[key] = _count(value)
-    return found if any(found.values()) else {}  # zeros alone: a text-only call
+    if not any(found.values()):
+        return {}  # zeros alone: a text-only call
+    # genai-prices wants cached input split by modality too; without the split the
+    # cached tokens are taken as text (the lowest estimate, never a refusal).
+    for kind in ("audio", "image"):
+        if f"input_{kind}_tokens" in found:
+            found.setdefault(f"cache_{kind}_read_tokens", 0)
+    return found
 
 
 def _when(ts: Any) -> datetime:

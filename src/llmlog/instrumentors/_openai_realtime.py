@@ -12,18 +12,22 @@ come from ``response.done``. Audio deltas are never kept.
 
 from __future__ import annotations
 
+import re
+import time
 from typing import Any, Final
 
 from llmlog._record import (
     STATUS_CANCELLED,
     STATUS_ERROR,
+    STATUS_OK,
     Capture,
     empty_output,
     media_stub,
     usage_record,
 )
+from llmlog.instrumentors._base import finish
 from llmlog.instrumentors._openai_request import plain, stub_media
-from llmlog.instrumentors._openai_websocket import Session, decode, error_fields
+from llmlog.instrumentors._openai_websocket import Lane, Session, decode, error_fields, event_type
 
 _ITEM_EVENTS: Final = frozenset(
     {
@@ -40,38 +44,141 @@ _NOT_PARAMS: Final = frozenset(
 )
 
 
+_RESPONSE_ID: Final = re.compile(r'"response_id"\s*:\s*"([^"\\]*)"')
+_RESPONSE_ID_BYTES: Final = re.compile(rb'"response_id"\s*:\s*"([^"\\]*)"')
+_MAX_ITEMS: Final = 1000  # item messages kept between responses (a session that never responds)
+
+
+def _response_id(data: Any) -> str | None:
+    """The ``response_id`` of a response's delta (it comes first: the head is searched)."""
+    if isinstance(data, str):
+        text = _RESPONSE_ID.search(data, 0, 512)
+        return text.group(1) if text is not None else None
+    if isinstance(data, bytes | bytearray):
+        raw = _RESPONSE_ID_BYTES.search(data, 0, 512)
+        return raw.group(1).decode("utf-8", "replace") if raw is not None else None
+    return None
+
+
+def _response_of(event: Any) -> dict[str, Any]:
+    response = event.get("response") if isinstance(event, dict) else None
+    return response if isinstance(response, dict) else {}
+
+
+def _own_input(request: Any) -> bool:
+    """An out-of-band response (its own ``input``, or outside the conversation)."""
+    response = _response_of(decode(request))
+    return "input" in response or response.get("conversation") == "none"
+
+
+def _refuses_a_response(error: dict[str, Any], request: Any) -> bool:
+    """Whether an ``error`` is about this ``response.create`` (by its event id when the
+    app gave one, else by the error's own words) and not about another event."""
+    event_id = error.get("event_id")
+    decoded = decode(request)
+    if event_id and isinstance(decoded, dict) and decoded.get("event_id"):
+        return bool(event_id == decoded["event_id"])
+    words = f"{error.get('code') or ''} {error.get('param') or ''}"
+    return "response" in words
+
+
 class RealtimeSession(Session):
-    """The Realtime protocol: conversation items and session settings kept between responses."""
+    """The Realtime protocol: responses run side by side (out-of-band ones next to the
+    conversation's), so each is followed by its id; requests wait in the ``None`` lane.
+    Conversation items and session settings are kept between responses."""
 
     METHOD = "realtime.connect"
     OPERATION = "realtime"
-    TERMINAL = frozenset({"response.done"})
-    LIFECYCLE = frozenset({"response.created", "response.done", "error"})
 
     def __init__(self) -> None:
         super().__init__()
         self._settings: Any = None  # the last session.created / session.updated message
-        self._items: list[Any] = []  # item messages since the last response started
+        self._items: list[Any] = []  # item messages since the last in-band response started
 
     @staticmethod
     def extract(cap: Capture) -> dict[str, Any]:
         return extract(cap)
 
-    def _note(self, kind: str, data: Any) -> bool:
+    def received(self, data: Any) -> None:
+        kind, decoded = event_type(data)
+        if kind is None or self._noted(kind, data):
+            return
+        if kind in ("response.created", "response.done", "error"):
+            event = decoded if decoded is not None else decode(data)
+            if isinstance(event, dict):
+                self._lifecycle(kind, event, data)
+            return
+        if not kind.startswith("response."):
+            return
+        response_id = _response_id(data)
+        if response_id is not None:
+            lane = self._lanes.get(response_id)
+        else:  # a server that leaves the id out: the one response in flight, if only one is
+            live = [lane for key, lane in self._lanes.items() if key is not None]
+            lane = live[0] if len(live) == 1 else None
+        cap = lane.current if lane is not None else None
+        if cap is None or cap.chunks is None:
+            return
+        if cap.first_chunk_perf is None and kind.endswith(".delta"):
+            cap.first_chunk_perf = time.perf_counter()  # audio too: what the user hears
+        if not kind.endswith("audio.delta"):  # base64 audio: large, and never recorded
+            cap.chunks.append(data)
+
+    def _noted(self, kind: str, data: Any) -> bool:
         if kind in _ITEM_EVENTS:
-            self._items.append(data)
+            with self._lock:
+                if len(self._items) >= _MAX_ITEMS:
+                    del self._items[: _MAX_ITEMS // 2]
+                self._items.append(data)
+                if kind == "conversation.item.input_audio_transcription.completed":
+                    # Usually after the response to it started: give it to those in flight.
+                    for lane in self._lanes.values():
+                        if lane.current is not None:
+                            lane.current.extra["ws_items"].append(data)
             return True
         if kind == "session.created" or kind == "session.updated":
-            self._settings = data
+            with self._lock:
+                self._settings = data
+                if kind == "session.created":  # a new server session (e.g. reconnected)
+                    self._items = []
             return True
         return False
 
-    def _keep(self, kind: str) -> bool:
-        return not kind.endswith("audio.delta")  # base64 audio: large, and never recorded
-
-    def _attach(self, cap: Capture) -> None:
-        cap.extra["ws_settings"] = self._settings
-        cap.extra["ws_items"], self._items = self._items, []
+    def _lifecycle(self, kind: str, event: dict[str, Any], data: Any) -> None:
+        ended: list[tuple[Capture, str]] = []
+        with self._lock:
+            waiting = self._lanes.get(None)
+            if kind == "response.created":
+                response_id = _response_of(event).get("id")
+                cap = waiting.waiting.popleft() if waiting and waiting.waiting else None
+                cap = cap or self._capture(None)
+                cap.chunks = [data]
+                cap.extra["ws_settings"] = self._settings
+                if _own_input(cap.extra.get("ws_request")):
+                    cap.extra["ws_items"] = []
+                else:
+                    cap.extra["ws_items"], self._items = self._items, []
+                lane = self._lanes[response_id if isinstance(response_id, str) else ""] = Lane()
+                lane.current = cap
+            elif kind == "response.done":
+                lane = self._lanes.pop(str(_response_of(event).get("id")), Lane())
+                if lane.current is not None and lane.current.chunks is not None:
+                    lane.current.chunks = [data]
+                    ended.append((lane.current, STATUS_OK))
+            else:
+                error = event.get("error")
+                error = error if isinstance(error, dict) else {}
+                for cap in list(waiting.waiting if waiting else ()):
+                    if _refuses_a_response(error, cap.extra.get("ws_request")):
+                        assert waiting is not None and cap.chunks is not None
+                        waiting.waiting.remove(cap)
+                        cap.chunks.append(data)
+                        ended.append((cap, STATUS_ERROR))
+                        break
+            if waiting is not None and waiting.idle:
+                del self._lanes[None]
+        for cap, status in ended:
+            finish(cap, status=status)
 
 
 # Writer thread -------------------------------------------------------------------------
@@ -141,6 +248,8 @@ def _message(item: dict[str, Any]) -> dict[str, Any]:
     """A conversation item as a record message: audio and images as stubs."""
     if item.get("type") == "function_call_output":
         return {"role": "tool", "tool_call_id": item.get("call_id"), "content": item.get("output")}
+    if item.get("type") not in (None, "message"):  # e.g. an item_reference of an out-of-band input
+        return {"role": item.get("role"), "content": [stub_media(item)]}
     parts = []
     for part in item.get("content") or ():
         if isinstance(part, dict) and isinstance(part.get("audio"), str):

@@ -57,7 +57,7 @@ def decode(data: Any) -> Any:
     return dump(mode="json", exclude_unset=True, by_alias=True) if callable(dump) else None
 
 
-def _kind(data: Any) -> tuple[str | None, Any]:
+def event_type(data: Any) -> tuple[str | None, Any]:
     """(the event's type, the decoded event if decoding was needed to find it)."""
     if isinstance(data, bytes | bytearray):
         raw = _TYPE_FIRST_BYTES.match(data)
@@ -111,7 +111,7 @@ def _steering_input(inputs: Any) -> list[Any]:
     return items
 
 
-class _Lane:
+class Lane:
     __slots__ = ("current", "steer_pending", "steers", "waiting")
 
     def __init__(self) -> None:
@@ -139,7 +139,7 @@ class Session:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._lanes: dict[str | None, _Lane] = {}
+        self._lanes: dict[str | None, Lane] = {}
         self._laned = False  # some request named a lane: route server events by stream_id
         self._last_sent: str | None = None  # the type of the app's last event
         self._steer_inputs: deque[Any] = deque()  # inputs of response.steer events sent
@@ -177,7 +177,7 @@ class Session:
 
     def sent(self, data: Any) -> Capture | None:
         """Note an event the app is sending; a ``response.create`` is a call starting."""
-        kind, decoded = _kind(data)
+        kind, decoded = event_type(data)
         self._last_sent = kind
         if kind == "response.steer":
             event = decoded if decoded is not None else decode(data)
@@ -196,7 +196,7 @@ class Session:
         cap = self._capture(request)
         with self._lock:
             self._laned = self._laned or lane is not None
-            self._lanes.setdefault(lane, _Lane()).waiting.append(cap)
+            self._lanes.setdefault(lane, Lane()).waiting.append(cap)
         return cap
 
     def unsent(self, cap: Capture, error: BaseException, kept: bool) -> None:
@@ -226,7 +226,7 @@ class Session:
     # the server's events ----------------------------------------------------------------
 
     def received(self, data: Any) -> None:
-        kind, decoded = _kind(data)
+        kind, decoded = event_type(data)
         if kind is None:
             return
         if kind not in self.LIFECYCLE and not self._laned:
@@ -247,7 +247,7 @@ class Session:
         with self._lock:
             lane = self._lanes.get(lane_id)
             if lane is None:
-                lane = self._lanes[lane_id] = _Lane()
+                lane = self._lanes[lane_id] = Lane()
             if kind == "response.created":
                 self._started(lane, data, ended)
             else:
@@ -257,7 +257,7 @@ class Session:
         for cap, status in ended:
             finish(cap, status=status)
 
-    def _started(self, lane: _Lane, data: Any, ended: list[tuple[Capture, str]]) -> None:
+    def _started(self, lane: Lane, data: Any, ended: list[tuple[Capture, str]]) -> None:
         """``response.created``: the oldest waiting request's response, unless the server
         started it on its own, to commit steering input it accepted (a successor)."""
         if lane.current is not None:  # never ended: the server moved on
@@ -274,7 +274,7 @@ class Session:
         lane.current = cap
         self._attach(cap)
 
-    def _advance(self, lane: _Lane, kind: str, data: Any, ended: list[tuple[Capture, str]]) -> None:
+    def _advance(self, lane: Lane, kind: str, data: Any, ended: list[tuple[Capture, str]]) -> None:
         cap = lane.current
         if kind == "response.steer.accepted":
             lane.steers += 1
