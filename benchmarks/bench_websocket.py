@@ -27,6 +27,7 @@ import openai.resources.responses.responses as responses_module
 
 import llmlog
 from llmlog.instrumentors import _openai_websocket as websocket
+from llmlog.instrumentors import _openai_websocket_patches as patches
 from llmlog.instrumentors._openai_realtime import RealtimeSession
 
 TEXT_DELTA = {"type": "response.output_text.delta", "sequence_number": 7, "item_id": "msg_1"}
@@ -70,12 +71,12 @@ def _per_call(function: Callable[[], Any], count: int) -> float:
 def measure(name: str, count: int) -> tuple[float, float]:
     prefix, session_class, module, event = MESSAGES[name]
     message = json.dumps(event).encode()
-    recv = websocket.wrappers(prefix, session_class)[f"{prefix}Connection.recv_bytes"]
+    recv = patches.wrappers(prefix, session_class)[f"{prefix}Connection.recv_bytes"]
     connection = _Connection()
-    session = websocket._session(connection, session_class)
+    session = patches._session(connection, session_class)
     assert session is not None
     session.sent(json.dumps({"type": "response.create", "model": "gpt-5", "input": "Hi"}))
-    started = {"type": "response.created", "response": {"id": "resp_1", "status": "in_progress"}}
+    started = {"type": "response.created", "response": {"id": "r", "status": "in_progress"}}
     session.received(json.dumps(started).encode())
 
     def receive() -> bytes:

@@ -213,41 +213,47 @@ def _counts(provider: str | None, usage: Any) -> Counts:
     return (input_tokens, output_tokens, cached, cache_write, cache_write_1h, reasoning)
 
 
-# Audio and image tokens, priced apart from text (realtime, audio chat, transcription):
-# (genai-prices key, path into the provider's raw usage). Chat reports them under
-# ``*_tokens_details``, realtime and transcription under ``*_token_details``.
+# Audio and image tokens, priced apart from text (realtime, audio chat, transcription,
+# image edits): where the provider's raw usage reports them -> genai-prices keys. Chat
+# says ``*_tokens_details``; realtime and transcription ``*_token_details``.
 _MODALITIES: Final = (
-    ("input_audio_tokens", ("prompt_tokens_details", "audio_tokens")),
-    ("input_audio_tokens", ("input_token_details", "audio_tokens")),
-    ("input_image_tokens", ("input_token_details", "image_tokens")),
-    ("input_image_tokens", ("input_tokens_details", "image_tokens")),  # image edits
-    ("cache_audio_read_tokens", ("input_token_details", "cached_tokens_details", "audio_tokens")),
-    ("cache_image_read_tokens", ("input_token_details", "cached_tokens_details", "image_tokens")),
-    ("output_audio_tokens", ("completion_tokens_details", "audio_tokens")),
-    ("output_audio_tokens", ("output_token_details", "audio_tokens")),
+    ("prompt_tokens_details", (("audio_tokens", "input_audio_tokens"),)),
+    ("completion_tokens_details", (("audio_tokens", "output_audio_tokens"),)),
+    ("input_tokens_details", (("image_tokens", "input_image_tokens"),)),
+    (
+        "input_token_details",
+        (("audio_tokens", "input_audio_tokens"), ("image_tokens", "input_image_tokens")),
+    ),
+    ("output_token_details", (("audio_tokens", "output_audio_tokens"),)),
+)
+_CACHED_MODALITIES: Final = (
+    ("audio_tokens", "cache_audio_read_tokens"),
+    ("image_tokens", "cache_image_read_tokens"),
 )
 
 
 def _modality_counts(usage: Any) -> dict[str, int]:
     """Audio and image token counts in the raw usage, zeros included (genai-prices wants
-    every part of an overlap spelled out); empty for text-only calls."""
+    every part of an overlap spelled out); empty for text-only calls (the fast path)."""
     raw = usage.get("raw") if isinstance(usage, dict) else None
-    found: dict[str, int] = {}
     if not isinstance(raw, dict):
-        return found
-    for key, path in _MODALITIES:
-        value: Any = raw
-        for name in path:
-            value = value.get(name) if isinstance(value, dict) else None
-        if value is not None:
-            found[key] = _count(value)
+        return {}
+    found: dict[str, int] = {}
+    for container, names in _MODALITIES:
+        details = raw.get(container)
+        if isinstance(details, dict):
+            for name, key in names:
+                value = details.get(name)
+                if value is not None:
+                    found[key] = _count(value)
     if not any(found.values()):
         return {}  # zeros alone: a text-only call
-    # genai-prices wants cached input split by modality too; without the split the
-    # cached tokens are taken as text (the lowest estimate, never a refusal).
-    for kind in ("audio", "image"):
-        if f"input_{kind}_tokens" in found:
-            found.setdefault(f"cache_{kind}_read_tokens", 0)
+    details = raw.get("input_token_details")
+    cached = details.get("cached_tokens_details") if isinstance(details, dict) else None
+    for name, key in _CACHED_MODALITIES:
+        value = cached.get(name) if isinstance(cached, dict) else None
+        # Without the split the cached tokens are taken as text: the lowest estimate.
+        found[key] = 0 if value is None else _count(value)
     return found
 
 
