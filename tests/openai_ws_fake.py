@@ -160,14 +160,17 @@ class _Realtime:
     Instructions ``fake-hang`` stop it after the first delta, ``fake-failed`` fail it,
     ``fake-tool`` make it call a tool, ``fake-hold`` hold it until the next response.create,
     which then runs alongside it (both finish, the held one first); ``fake-busy`` is
-    refused as the API refuses a second response in a conversation. An item whose
-    ``call_id`` is ``bad`` is refused with an error about that item.
+    refused as the API refuses a second response in a conversation; ``fake-later`` waits
+    for the next committed audio, whose answer the server starts first. An item whose
+    ``call_id`` is ``bad`` is refused with an error about that item; a request with an
+    ``event_id`` and instructions ``fake-invalid`` is refused by that id.
     """
 
     def __init__(self, ws: ServerConnection, ids: Iterator[int]) -> None:
         self.ws, self.ids = ws, ids
         self.session = {"type": "realtime", "model": "gpt-realtime", "instructions": "Be kind."}
         self.held: dict[str, Any] | None = None
+        self.later: dict[str, Any] | None = None
         self.send({"type": "session.created", "session": self.session})
 
     def send(self, event: dict[str, Any]) -> None:
@@ -187,6 +190,15 @@ class _Realtime:
     def answer(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
         if kind == "session.update":
+            if event["session"].get("max_output_tokens") == "bad":
+                error = {"type": "invalid_request_error", "code": "invalid_value"}
+                error.update(
+                    param="session.max_response_output_tokens", event_id=event.get("event_id")
+                )
+                self.send(
+                    {"type": "error", "event_id": "event_4", "error": {**error, "message": "No."}}
+                )
+                return
             self.session = {**self.session, **event["session"]}
             self.send({"type": "session.updated", "session": self.session})
         elif kind == "conversation.item.create":
@@ -194,19 +206,30 @@ class _Realtime:
         elif kind == "input_audio_buffer.commit":
             heard = {"type": "input_audio", "transcript": None}
             item_id = self.add({"type": "message", "role": "user", "content": [heard]})
-            response = self.start()  # the transcript comes while the answer is under way
+            response = self.start(in_conversation=True)  # the transcript comes meanwhile
             done = {"type": "conversation.item.input_audio_transcription.completed"}
             self.send({**done, "item_id": item_id, "content_index": 0, "transcript": "Hi there"})
+            if self.later is not None:
+                later, self.later = self.later, None
+                self.finish(later, self.start(in_conversation=later.get("conversation") != "none"))
             self.finish({}, response)
         elif kind == "response.create":
             request = event.get("response") or {}
+            if request.get("instructions") == "fake-later":
+                self.later = request
+                return
+            if request.get("instructions") == "fake-invalid":
+                error = {"type": "invalid_request_error", "code": "invalid_value", "param": "tools"}
+                error.update(message="Invalid tools.", event_id=event.get("event_id"))
+                self.send({"type": "error", "event_id": "event_3", "error": error})
+                return
             if request.get("instructions") == "fake-busy":
                 error = {"type": "invalid_request_error", "param": None, "event_id": None}
                 error.update(code="conversation_already_has_active_response")
                 error["message"] = "Conversation already has an active response in progress"
                 self.send({"type": "error", "event_id": "event_2", "error": error})
                 return
-            response = self.start()
+            response = self.start(in_conversation=request.get("conversation") != "none")
             if request.get("instructions") == "fake-hold":
                 self.held = response
                 return
@@ -215,8 +238,9 @@ class _Realtime:
                 self.finish({}, held)
             self.finish(request, response)
 
-    def start(self) -> dict[str, Any]:
+    def start(self, in_conversation: bool) -> dict[str, Any]:
         response = {"id": f"resp_{next(self.ids)}", "object": "realtime.response", "output": []}
+        response["conversation_id"] = "conv_1" if in_conversation else None
         self.send({"type": "response.created", "response": {**response, "status": "in_progress"}})
         self.transcript(response, "Hel")
         return response
@@ -241,7 +265,8 @@ class _Realtime:
             error = {"type": "server_error", "code": "boom", "message": "The model crashed."}
             done.update(status="failed", status_details={"type": "failed", "error": error})
         else:
-            part = {"type": "output_audio", "transcript": "Hello"}
+            said = "Classified" if request.get("conversation") == "none" else "Hello"
+            part = {"type": "output_audio", "transcript": said}
             message = {"type": "message", "role": "assistant", "content": [part]}
             done["output"] = [{"id": "item_out", "status": "completed", **message}]
         self.send({"type": "response.done", "response": done})

@@ -77,6 +77,15 @@ class TestParams:
         kwargs = {"input": "hi", "instructions": "be brief", "max_output_tokens": 9}
         assert request.params(kwargs, "responses") == {"max_output_tokens": 9}
 
+    def test_media_in_params_is_a_stub(self) -> None:
+        """An image given as a prompt template's variable is never written out whole."""
+        image = "data:image/png;base64," + "iVBORw0KGgo" * 40
+        kwargs = {"input": "x", "prompt": {"id": "p", "variables": {"pic": {"image_url": image}}}}
+        out = request.params(kwargs, "responses")
+        stub = out["prompt"]["variables"]["pic"]["image_url"]
+        assert (stub["type"], stub["mime"]) == ("image", "image/png")
+        assert "iVBORw0KGgo" not in repr(out)
+
 
 class TestChatPrompt:
     def test_leading_system_and_developer_messages_form_the_system_prompt(self) -> None:

@@ -21,6 +21,8 @@ import pytest
 import llmlog.testing
 from llmlog import instrumentors
 from llmlog.instrumentors import _base
+from llmlog.instrumentors import _openai_websocket_patches as websocket_patches
+from llmlog.instrumentors._openai_realtime import RealtimeSession
 from llmlog.testing import CapturedRecords
 
 websockets = pytest.importorskip("websockets")
@@ -460,7 +462,7 @@ class TestRealtime:
         assert aside["params"]["conversation"] == "none"
         assert main["response_id"] != aside["response_id"]
         assert (main["status"], aside["status"]) == ("ok", "ok")
-        assert main["output"]["text"] == aside["output"]["text"] == "Hello"
+        assert (main["output"]["text"], aside["output"]["text"]) == ("Hello", "Classified")
 
     def test_errors_about_other_events_are_not_the_responses(
         self, base_url: str, llm: CapturedRecords
@@ -480,6 +482,43 @@ class TestRealtime:
         assert refused["status"] == "error"
         assert refused["error"]["body"]["code"] == "conversation_already_has_active_response"
         assert refused["system"] == "fake-busy"
+
+    def test_a_response_the_server_starts_does_not_take_a_waiting_side_request(
+        self, base_url: str, llm: CapturedRecords
+    ) -> None:
+        """An out-of-band request waits while the server answers a spoken turn first: each
+        response gets the request of its kind (``conversation_id`` tells them apart)."""
+        with client(base_url).realtime.connect(model="gpt-realtime") as connection:
+            side = {"type": "item_reference", "id": "item_1"}
+            request = {"conversation": "none", "input": [side], "instructions": "fake-later"}
+            connection.response.create(response=request)  # type: ignore[arg-type]
+            connection.input_audio_buffer.commit()
+            read_until(connection, "response.done")
+            read_until(connection, "response.done")
+        by_system = {r["system"]: (r["messages"], r["output"]["text"]) for r in llm.calls}
+        spoken = [{"role": "user", "content": [{"type": "input_audio", "transcript": "Hi there"}]}]
+        assert by_system == {
+            "fake-later": ([{"role": None, "content": [side]}], "Classified"),
+            "Be kind.": (spoken, "Hello"),
+        }
+
+    def test_an_error_is_matched_by_the_event_id_it_names(
+        self, base_url: str, llm: CapturedRecords
+    ) -> None:
+        """An error naming another event (even about a setting of responses) is not the
+        waiting request's; one naming the request's own event id is."""
+        with client(base_url).realtime.connect(model="gpt-realtime") as connection:
+            update: Any = {"type": "realtime", "max_output_tokens": "bad"}
+            connection.session.update(session=update, event_id="evt_update")
+            connection.response.create()
+            read_until(connection, "error")
+            read_until(connection, "response.done")
+            invalid = {"instructions": "fake-invalid"}
+            connection.response.create(response=invalid, event_id="evt_mine")  # type: ignore[arg-type]
+            read_until(connection, "error")
+        answered, refused = llm.calls
+        assert (answered["status"], answered["output"]["text"]) == ("ok", "Hello")
+        assert (refused["status"], refused["error"]["message"]) == ("error", "Invalid tools.")
 
     def test_audio_the_app_sends_is_a_stub(self, base_url: str, llm: CapturedRecords) -> None:
         audio = "UklGRiQAAABXQVZF" * 100
@@ -543,3 +582,79 @@ class TestRealtime:
                     break
         [record] = llm.calls
         assert (record["output"]["text"], record["status"]) == ("Hello", "ok")
+
+
+class TestRealtimeSessionAlone:
+    """The session's bookkeeping, fed messages directly (no server needed)."""
+
+    @staticmethod
+    def feed(session: Any, *events: dict[str, Any]) -> None:
+        for event in events:
+            session.received(json.dumps(event))
+
+    def test_ttft_is_the_first_delta_of_the_response_itself(self, llm: CapturedRecords) -> None:
+        """A transcription delta of the user's audio does not count; an audio delta does."""
+        session = RealtimeSession()
+        created = {"type": "response.created", "response": {"id": "r1"}}
+        heard = {"type": "conversation.item.input_audio_transcription.delta", "delta": "Hi"}
+        self.feed(session, created, heard)
+        [cap] = [lane.current for lane in session._lanes.values()]
+        assert cap.first_chunk_perf is None
+        audio = {"type": "response.output_audio.delta", "response_id": "r1", "delta": "AAAA"}
+        self.feed(session, audio)
+        assert cap.first_chunk_perf is not None
+        assert len(cap.chunks) == 1  # the audio itself is not kept
+        session.end_all("cancelled")
+
+    def test_deltas_without_a_response_id_go_to_the_one_response_in_flight(
+        self, llm: CapturedRecords
+    ) -> None:
+        session = RealtimeSession()
+        self.feed(
+            session,
+            {"type": "response.created", "response": {"id": "r1"}},
+            {"type": "response.output_text.delta", "delta": "Hel"},
+            {"type": "response.output_text.delta", "delta": "lo"},
+        )
+        session.end_all("cancelled")
+        [record] = llm.calls
+        assert (record["status"], record["output"]["text"]) == ("cancelled", "Hello")
+
+    def test_items_kept_between_responses_are_bounded(self, llm: CapturedRecords) -> None:
+        session = RealtimeSession()
+        for number in range(2500):
+            item = {"id": f"i{number}", "type": "message", "role": "user", "content": []}
+            self.feed(session, {"type": "conversation.item.added", "item": item})
+        assert len(session._items) <= 1000
+        self.feed(session, {"type": "session.created", "session": {"model": "gpt-realtime"}})
+        assert session._items == []
+
+    def test_a_cancelled_send_is_recorded_and_takes_no_answer(self, llm: CapturedRecords) -> None:
+        """It may have gone out, but left waiting it would pair every later answer wrongly."""
+
+        class Queue(list[Any]):
+            """Stands in for the SDK's send queue (sessions are kept per queue)."""
+
+        class Connection:
+            _send_queue = Queue()
+
+        send = websocket_patches.wrappers("Realtime", RealtimeSession)["RealtimeConnection.send"]
+
+        def interrupted(event: Any) -> None:
+            raise KeyboardInterrupt
+
+        def create(instructions: str) -> tuple[Any, ...]:
+            return ({"type": "response.create", "response": {"instructions": instructions}},)
+
+        connection = Connection()
+        with pytest.raises(KeyboardInterrupt):
+            send(interrupted, connection, create("A"), {})
+        send(lambda event: None, connection, create("B"), {})
+        session = websocket_patches._sessions[id(connection._send_queue)]
+        self.feed(
+            session,
+            {"type": "response.created", "response": {"id": "r1"}},
+            {"type": "response.done", "response": {"id": "r1", "status": "completed"}},
+        )
+        records = [(r["system"], r["status"]) for r in llm.calls]
+        assert records == [("A", "cancelled"), ("B", "ok")]

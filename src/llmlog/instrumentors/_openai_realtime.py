@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections import deque
 from typing import Any, Final
 
 from llmlog._record import (
@@ -26,7 +27,7 @@ from llmlog._record import (
     usage_record,
 )
 from llmlog.instrumentors._base import finish
-from llmlog.instrumentors._openai_request import plain, stub_media
+from llmlog.instrumentors._openai_request import plain, stub_data_urls, stub_media
 from llmlog.instrumentors._openai_websocket import Lane, Session, decode, error_fields, event_type
 
 _ITEM_EVENTS: Final = frozenset(
@@ -65,21 +66,36 @@ def _response_of(event: Any) -> dict[str, Any]:
     return response if isinstance(response, dict) else {}
 
 
-def _own_input(request: Any) -> bool:
-    """An out-of-band response (its own ``input``, or outside the conversation)."""
-    response = _response_of(decode(request))
+def _out_of_band(data: Any) -> bool:
+    """Whether a ``response.create`` asks for a response outside the conversation (its own
+    ``input``, or ``conversation: "none"``). Raw text is decoded only if it may say so."""
+    if isinstance(data, str | bytes | bytearray):
+        marks = (
+            ('"conversation"', '"input"')
+            if isinstance(data, str)
+            else (b'"conversation"', b'"input"')
+        )
+        if not any(mark in data for mark in marks):  # type: ignore[operator]
+            return False
+    response = _response_of(decode(data))
     return "input" in response or response.get("conversation") == "none"
 
 
+# Errors that can only be about a response.create.
+_CREATE_ERRORS: Final = frozenset({"conversation_already_has_active_response"})
+
+
 def _refuses_a_response(error: dict[str, Any], request: Any) -> bool:
-    """Whether an ``error`` is about this ``response.create`` (by its event id when the
-    app gave one, else by the error's own words) and not about another event."""
+    """Whether an ``error`` is about this ``response.create`` and not another event: by the
+    event id when the error carries one, else by a code or parameter only it can have."""
     event_id = error.get("event_id")
-    decoded = decode(request)
-    if event_id and isinstance(decoded, dict) and decoded.get("event_id"):
-        return bool(event_id == decoded["event_id"])
-    words = f"{error.get('code') or ''} {error.get('param') or ''}"
-    return "response" in words
+    if event_id:
+        decoded = decode(request)
+        return isinstance(decoded, dict) and decoded.get("event_id") == event_id
+    param = error.get("param")
+    return error.get("code") in _CREATE_ERRORS or (
+        isinstance(param, str) and param.startswith("response.")
+    )
 
 
 class RealtimeSession(Session):
@@ -114,7 +130,7 @@ class RealtimeSession(Session):
         if response_id is not None:
             lane = self._lanes.get(response_id)
         else:  # a server that leaves the id out: the one response in flight, if only one is
-            live = [lane for key, lane in self._lanes.items() if key is not None]
+            live = [lane for key, lane in list(self._lanes.items()) if key is not None]
             lane = live[0] if len(live) == 1 else None
         cap = lane.current if lane is not None else None
         if cap is None or cap.chunks is None:
@@ -144,27 +160,36 @@ class RealtimeSession(Session):
             return True
         return False
 
+    def sent(self, data: Any) -> Capture | None:
+        cap = super().sent(data)
+        if cap is not None:
+            cap.extra["out_of_band"] = _out_of_band(data)
+        return cap
+
     def _lifecycle(self, kind: str, event: dict[str, Any], data: Any) -> None:
         ended: list[tuple[Capture, str]] = []
+        response = _response_of(event)
+        key = response.get("id") if isinstance(response.get("id"), str) else ""
         with self._lock:
             waiting = self._lanes.get(None)
             if kind == "response.created":
-                response_id = _response_of(event).get("id")
-                cap = waiting.waiting.popleft() if waiting and waiting.waiting else None
-                cap = cap or self._capture(None)
+                cap = self._request_for(response, waiting)
                 cap.chunks = [data]
                 cap.extra["ws_settings"] = self._settings
-                if _own_input(cap.extra.get("ws_request")):
+                if cap.extra.get("out_of_band"):
                     cap.extra["ws_items"] = []
                 else:
                     cap.extra["ws_items"], self._items = self._items, []
-                lane = self._lanes[response_id if isinstance(response_id, str) else ""] = Lane()
+                replaced = self._lanes.get(key)
+                if replaced is not None and replaced.current is not None:  # never ended
+                    ended.append((replaced.current, STATUS_CANCELLED))
+                lane = self._lanes[key] = Lane()
                 lane.current = cap
             elif kind == "response.done":
-                lane = self._lanes.pop(str(_response_of(event).get("id")), Lane())
-                if lane.current is not None and lane.current.chunks is not None:
-                    lane.current.chunks = [data]
-                    ended.append((lane.current, STATUS_OK))
+                done = self._lanes.pop(key) if key in self._lanes else self._only_live()
+                if done is not None and done.current is not None:
+                    done.current.chunks = [data]
+                    ended.append((done.current, STATUS_OK))
             else:
                 error = event.get("error")
                 error = error if isinstance(error, dict) else {}
@@ -180,6 +205,25 @@ class RealtimeSession(Session):
         for cap, status in ended:
             finish(cap, status=status)
 
+    def _request_for(self, response: dict[str, Any], waiting: Lane | None) -> Capture:
+        """The waiting request a new response answers: the oldest of its kind (a response
+        outside the conversation has no ``conversation_id``); else one the server started."""
+        requests = waiting.waiting if waiting is not None else deque()
+        if "conversation_id" in response:
+            out_of_band = response["conversation_id"] is None
+            requests = deque(c for c in requests if bool(c.extra.get("out_of_band")) == out_of_band)
+        if not requests:
+            return self._capture(None)
+        assert waiting is not None
+        chosen = requests[0]
+        waiting.waiting.remove(chosen)
+        return chosen
+
+    def _only_live(self) -> Lane | None:
+        """The one response in flight, if only one is (for events without an id)."""
+        live = [key for key in list(self._lanes) if key is not None]
+        return self._lanes.pop(live[0]) if len(live) == 1 else None
+
 
 # Writer thread -------------------------------------------------------------------------
 
@@ -190,7 +234,11 @@ def extract(cap: Capture) -> dict[str, Any]:
     request = _field(decode(cap.extra.get("ws_request")), "response")
     events = [decode(message) for message in cap.chunks or ()]
     events = [event for event in events if isinstance(event, dict)]
-    params = {k: plain(v) for k, v in {**settings, **request}.items() if k not in _NOT_PARAMS}
+    params = {
+        k: stub_data_urls(plain(v))
+        for k, v in {**settings, **request}.items()
+        if k not in _NOT_PARAMS
+    }
     model = settings.get("model")
     instructions = request.get("instructions", settings.get("instructions"))
     if "input" in request:  # an out-of-band response with its own input

@@ -107,8 +107,20 @@ def params(kwargs: Mapping[str, Any], operation: str) -> dict[str, Any]:
             if headers:
                 out[name] = headers
             continue
-        out[name] = plain(value)
+        out[name] = stub_data_urls(plain(value))
     return out
+
+
+def stub_data_urls(value: Any) -> Any:
+    """``value`` with every base64 data URL in it replaced by a stub (media can hide in
+    params too, e.g. an image given as a prompt template's variable)."""
+    if isinstance(value, str):
+        return stub_media(value) if value.startswith("data:") else value
+    if isinstance(value, dict):
+        return {key: stub_data_urls(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [stub_data_urls(item) for item in value]
+    return value
 
 
 def model_requested(kwargs: Mapping[str, Any]) -> str | None:

@@ -201,7 +201,8 @@ class Session:
 
     def unsent(self, cap: Capture, error: BaseException, kept: bool) -> None:
         """Sending ``cap``'s request failed; unless the SDK kept it to send again after
-        reconnecting, it is a call that failed."""
+        reconnecting, it is a call that failed (or was cancelled: it may have gone out,
+        but a request left waiting would pair every later answer with the wrong one)."""
         if kept:
             cap.extra["resend"] = True
             return
@@ -214,7 +215,7 @@ class Session:
                     break
             else:
                 return  # already answered
-        finish(cap, error=error)
+        finish(cap, error=error, status=None if isinstance(error, Exception) else STATUS_CANCELLED)
 
     def restart_clocks(self) -> None:
         """Requests queued before connecting start when the connection sends them."""

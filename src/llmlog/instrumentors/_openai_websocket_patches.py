@@ -138,9 +138,7 @@ def wrappers(prefix: str, kind: type[Session]) -> dict[str, Wrapper]:
         try:
             yield
         except BaseException as exc:
-            # A cancelled send may have gone out already: its request stays waiting (an
-            # answer finds it; else closing the connection ends it as cancelled).
-            if cap is not None and isinstance(exc, Exception):
+            if cap is not None:
                 kept = _queued_length(instance) > queued >= 0
                 with _guard.guarded("recording a failed WebSocket send"):
                     session.unsent(cap, exc, kept)
