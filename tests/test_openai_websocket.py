@@ -502,6 +502,22 @@ class TestRealtime:
             "Be kind.": (spoken, "Hello"),
         }
 
+    def test_a_response_with_its_own_input_in_the_conversation(
+        self, base_url: str, llm: CapturedRecords
+    ) -> None:
+        """Its own input is its prompt; it is still answered in the conversation."""
+        own = {
+            "type": "message",
+            "role": "user",
+            "content": [{"type": "input_text", "text": "Own"}],
+        }
+        with client(base_url).realtime.connect(model="gpt-realtime") as connection:
+            connection.response.create(response={"input": [own]})  # type: ignore[list-item]
+            read_until(connection, "response.done")
+        [record] = llm.calls
+        assert record["status"] == "ok"
+        assert record["messages"] == [{"role": "user", "content": own["content"]}]
+
     def test_an_error_is_matched_by_the_event_id_it_names(
         self, base_url: str, llm: CapturedRecords
     ) -> None:
@@ -619,6 +635,20 @@ class TestRealtimeSessionAlone:
         session.end_all("cancelled")
         [record] = llm.calls
         assert (record["status"], record["output"]["text"]) == ("cancelled", "Hello")
+
+    def test_a_done_for_an_unknown_response_ends_nothing(self, llm: CapturedRecords) -> None:
+        session = RealtimeSession()
+        self.feed(
+            session,
+            {"type": "response.created", "response": {"id": "r1"}},
+            {"type": "response.done", "response": {"id": "r9", "status": "completed"}},
+        )
+        assert llm.calls == []
+        self.feed(
+            session, {"type": "response.done", "response": {"id": "r1", "status": "completed"}}
+        )
+        [record] = llm.calls
+        assert (record["response_id"], record["status"]) == ("r1", "ok")
 
     def test_items_kept_between_responses_are_bounded(self, llm: CapturedRecords) -> None:
         session = RealtimeSession()

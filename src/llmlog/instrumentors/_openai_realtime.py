@@ -63,12 +63,16 @@ def _response_id(data: Any) -> str | None:
 
 def _response_of(event: Any) -> dict[str, Any]:
     response = event.get("response") if isinstance(event, dict) else None
+    if response is not None and not isinstance(response, dict):
+        response = decode(response)  # a pydantic object inside a dict event
     return response if isinstance(response, dict) else {}
 
 
-def _out_of_band(data: Any) -> bool:
-    """Whether a ``response.create`` asks for a response outside the conversation (its own
-    ``input``, or ``conversation: "none"``). Raw text is decoded only if it may say so."""
+def _request_kind(data: Any) -> tuple[bool, bool]:
+    """(outside the conversation, with its own input) for a ``response.create``: the first
+    is ``conversation: "none"`` (such a response has no ``conversation_id``), the second
+    means the conversation's items are not its prompt. Raw text is decoded only if it may
+    say either."""
     if isinstance(data, str | bytes | bytearray):
         marks = (
             ('"conversation"', '"input"')
@@ -76,26 +80,28 @@ def _out_of_band(data: Any) -> bool:
             else (b'"conversation"', b'"input"')
         )
         if not any(mark in data for mark in marks):  # type: ignore[operator]
-            return False
+            return False, False
     response = _response_of(decode(data))
-    return "input" in response or response.get("conversation") == "none"
+    outside = response.get("conversation") == "none"
+    return outside, outside or "input" in response
 
 
 # Errors that can only be about a response.create.
 _CREATE_ERRORS: Final = frozenset({"conversation_already_has_active_response"})
 
 
-def _refuses_a_response(error: dict[str, Any], request: Any) -> bool:
+def _refuses_a_response(error: dict[str, Any], cap: Capture) -> bool:
     """Whether an ``error`` is about this ``response.create`` and not another event: by the
-    event id when the error carries one, else by a code or parameter only it can have."""
+    event id when the error carries one, else by a code or parameter only it can have (a
+    busy conversation refuses only requests in it)."""
     event_id = error.get("event_id")
     if event_id:
-        decoded = decode(request)
+        decoded = decode(cap.extra.get("ws_request"))
         return isinstance(decoded, dict) and decoded.get("event_id") == event_id
     param = error.get("param")
-    return error.get("code") in _CREATE_ERRORS or (
-        isinstance(param, str) and param.startswith("response.")
-    )
+    if isinstance(param, str) and param.startswith("response."):
+        return True
+    return error.get("code") in _CREATE_ERRORS and not cap.extra.get("out_of_band")
 
 
 class RealtimeSession(Session):
@@ -160,10 +166,10 @@ class RealtimeSession(Session):
             return True
         return False
 
-    def sent(self, data: Any) -> Capture | None:
-        cap = super().sent(data)
-        if cap is not None:
-            cap.extra["out_of_band"] = _out_of_band(data)
+    def _capture(self, request: Any) -> Capture:
+        cap = super()._capture(request)
+        # Read before the request is queued: an answer may come at once.
+        cap.extra["out_of_band"], cap.extra["own_input"] = _request_kind(request)
         return cap
 
     def _lifecycle(self, kind: str, event: dict[str, Any], data: Any) -> None:
@@ -176,7 +182,7 @@ class RealtimeSession(Session):
                 cap = self._request_for(response, waiting)
                 cap.chunks = [data]
                 cap.extra["ws_settings"] = self._settings
-                if cap.extra.get("out_of_band"):
+                if cap.extra.get("own_input"):
                     cap.extra["ws_items"] = []
                 else:
                     cap.extra["ws_items"], self._items = self._items, []
@@ -186,7 +192,7 @@ class RealtimeSession(Session):
                 lane = self._lanes[key] = Lane()
                 lane.current = cap
             elif kind == "response.done":
-                done = self._lanes.pop(key) if key in self._lanes else self._only_live()
+                done = self._lanes.pop(key, None) if key else self._only_live()
                 if done is not None and done.current is not None:
                     done.current.chunks = [data]
                     ended.append((done.current, STATUS_OK))
@@ -194,7 +200,7 @@ class RealtimeSession(Session):
                 error = event.get("error")
                 error = error if isinstance(error, dict) else {}
                 for cap in list(waiting.waiting if waiting else ()):
-                    if _refuses_a_response(error, cap.extra.get("ws_request")):
+                    if _refuses_a_response(error, cap):
                         assert waiting is not None and cap.chunks is not None
                         waiting.waiting.remove(cap)
                         cap.chunks.append(data)
