@@ -12,7 +12,6 @@ come from ``response.done``. Audio deltas are never kept.
 
 from __future__ import annotations
 
-import re
 import time
 from collections import deque
 from typing import Any, Final
@@ -28,7 +27,16 @@ from llmlog._record import (
 )
 from llmlog.instrumentors._base import finish
 from llmlog.instrumentors._openai_request import plain, stub_data_urls, stub_media
-from llmlog.instrumentors._openai_websocket import Lane, Session, decode, error_fields, event_type
+from llmlog.instrumentors._openai_websocket import (
+    Lane,
+    Session,
+    decode,
+    error_fields,
+    event_type,
+    mentions,
+    raw_string,
+    string_field,
+)
 
 _ITEM_EVENTS: Final = frozenset(
     {
@@ -45,20 +53,8 @@ _NOT_PARAMS: Final = frozenset(
 )
 
 
-_RESPONSE_ID: Final = re.compile(r'"response_id"\s*:\s*"([^"\\]*)"')
-_RESPONSE_ID_BYTES: Final = re.compile(rb'"response_id"\s*:\s*"([^"\\]*)"')
+_RESPONSE_ID: Final = string_field("response_id")  # a delta's comes first: its head is searched
 _MAX_ITEMS: Final = 1000  # item messages kept between responses (a session that never responds)
-
-
-def _response_id(data: Any) -> str | None:
-    """The ``response_id`` of a response's delta (it comes first: the head is searched)."""
-    if isinstance(data, str):
-        text = _RESPONSE_ID.search(data, 0, 512)
-        return text.group(1) if text is not None else None
-    if isinstance(data, bytes | bytearray):
-        raw = _RESPONSE_ID_BYTES.search(data, 0, 512)
-        return raw.group(1).decode("utf-8", "replace") if raw is not None else None
-    return None
 
 
 def _response_of(event: Any) -> dict[str, Any]:
@@ -73,14 +69,10 @@ def _request_kind(data: Any) -> tuple[bool, bool]:
     is ``conversation: "none"`` (such a response has no ``conversation_id``), the second
     means the conversation's items are not its prompt. Raw text is decoded only if it may
     say either."""
-    if isinstance(data, str | bytes | bytearray):
-        marks = (
-            ('"conversation"', '"input"')
-            if isinstance(data, str)
-            else (b'"conversation"', b'"input"')
-        )
-        if not any(mark in data for mark in marks):  # type: ignore[operator]
-            return False, False
+    if isinstance(data, str | bytes | bytearray) and not (
+        mentions(data, "conversation") or mentions(data, "input")
+    ):
+        return False, False
     response = _response_of(decode(data))
     outside = response.get("conversation") == "none"
     return outside, outside or "input" in response
@@ -132,12 +124,9 @@ class RealtimeSession(Session):
             return
         if not kind.startswith("response."):
             return
-        response_id = _response_id(data)
-        if response_id is not None:
-            lane = self._lanes.get(response_id)
-        else:  # a server that leaves the id out: the one response in flight, if only one is
-            live = [lane for key, lane in list(self._lanes.items()) if key is not None]
-            lane = live[0] if len(live) == 1 else None
+        # A server that leaves the id out: the one response in flight, if only one is.
+        key = raw_string(data, _RESPONSE_ID, 512) or self._only_live()
+        lane = self._lanes.get(key) if key is not None else None
         cap = lane.current if lane is not None else None
         if cap is None or cap.chunks is None:
             return
@@ -192,7 +181,7 @@ class RealtimeSession(Session):
                 lane = self._lanes[key] = Lane()
                 lane.current = cap
             elif kind == "response.done":
-                done = self._lanes.pop(key, None) if key else self._only_live()
+                done = self._lanes.pop(key or self._only_live() or "", None)
                 if done is not None and done.current is not None:
                     done.current.chunks = [data]
                     ended.append((done.current, STATUS_OK))
@@ -225,10 +214,10 @@ class RealtimeSession(Session):
         waiting.waiting.remove(chosen)
         return chosen
 
-    def _only_live(self) -> Lane | None:
-        """The one response in flight, if only one is (for events without an id)."""
+    def _only_live(self) -> str | None:
+        """The key of the one response in flight, if only one is (for events without an id)."""
         live = [key for key in list(self._lanes) if key is not None]
-        return self._lanes.pop(live[0]) if len(live) == 1 else None
+        return live[0] if len(live) == 1 else None
 
 
 # Writer thread -------------------------------------------------------------------------

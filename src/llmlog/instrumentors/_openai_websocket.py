@@ -6,8 +6,8 @@ only reads each message's ``type`` (a match on its first bytes; JSON is decoded
 there only when ``type`` is not the first key, and for error and steering
 events) and keeps the raw messages of the responses in flight; the writer
 decodes them and reads them like a streamed ``responses.create``. A subclass
-reads the Realtime protocol (``_openai_realtime``); the wrappers that feed the
-sessions are ``_openai_websocket_patches``.
+with its own ``received`` reads the Realtime protocol (``_openai_realtime``); the
+wrappers that feed the sessions are ``_openai_websocket_patches``.
 
 Responses are matched to requests first in, first out per lane (``stream_id``).
 One the server starts on its own to commit steering input it accepted (a
@@ -72,7 +72,7 @@ def event_type(data: Any) -> tuple[str | None, Any]:
     return (kind if isinstance(kind, str) else None), decoded
 
 
-def _mentions(data: Any, key: str) -> bool:
+def mentions(data: Any, key: str) -> bool:
     """Whether a raw message may hold ``key`` (an event object: whether it does)."""
     if isinstance(data, str):
         return f'"{key}"' in data
@@ -82,18 +82,34 @@ def _mentions(data: Any, key: str) -> bool:
     return isinstance(decoded, dict) and key in decoded
 
 
-_STREAM_ID: Final = re.compile(r'"stream_id"\s*:\s*"([^"\\]*)"')
-_STREAM_ID_BYTES: Final = re.compile(rb'"stream_id"\s*:\s*"([^"\\]*)"')
+StringField = tuple["re.Pattern[str]", "re.Pattern[bytes]"]
+
+
+def string_field(name: str) -> StringField:
+    """Patterns finding ``"name": "value"`` in a raw message, as text or as bytes."""
+    pattern = rf'"{name}"\s*:\s*"([^"\\]*)"'
+    return re.compile(pattern), re.compile(pattern.encode())
+
+
+def raw_string(data: Any, field: StringField, end: int) -> str | None:
+    """The first value of ``field`` in a raw message's first ``end`` characters (None if
+    it is not there, or the message is not raw)."""
+    if isinstance(data, str):
+        text = field[0].search(data, 0, end)
+        return text.group(1) if text is not None else None
+    if isinstance(data, bytes | bytearray):
+        raw = field[1].search(data, 0, end)
+        return raw.group(1).decode("utf-8", "replace") if raw is not None else None
+    return None
+
+
+_STREAM_ID: Final = string_field("stream_id")
 
 
 def _lane_of(data: Any, decoded: Any) -> str | None:
     """The ``stream_id`` of a message (a search in small raw deltas, else decoded)."""
-    if decoded is None and isinstance(data, str) and len(data) < 4096:
-        text = _STREAM_ID.search(data)
-        return text.group(1) if text is not None else None
-    if decoded is None and isinstance(data, bytes | bytearray) and len(data) < 4096:
-        raw = _STREAM_ID_BYTES.search(data)
-        return raw.group(1).decode("utf-8", "replace") if raw is not None else None
+    if decoded is None and isinstance(data, str | bytes | bytearray) and len(data) < 4096:
+        return raw_string(data, _STREAM_ID, len(data))
     if decoded is None:
         decoded = decode(data)
     lane = decoded.get("stream_id") if isinstance(decoded, dict) else None
@@ -111,6 +127,16 @@ def _steering_input(inputs: Any) -> list[Any]:
     return items
 
 
+def _add_message(cap: Capture, kind: str, data: Any) -> None:
+    """A message of a response in flight: kept for a partial output; the first content
+    delta is the time to first token."""
+    if cap.chunks is None:
+        return
+    if cap.first_chunk_perf is None and kind.endswith(_CONTENT_SUFFIXES):
+        cap.first_chunk_perf = time.perf_counter()
+    cap.chunks.append(data)
+
+
 class Lane:
     __slots__ = ("current", "steer_pending", "steers", "waiting")
 
@@ -126,16 +152,12 @@ class Lane:
 
 
 class Session:
-    """The responses in flight on one connection (and its manager's queue).
-
-    This class reads the Responses protocol; a subclass reads another one by
-    changing the class attributes and the ``_note`` / ``_keep`` / ``_attach`` hooks.
-    """
+    """The responses in flight on one connection (and its manager's queue), read as the
+    Responses protocol; a subclass names its own method and operation and reads another
+    protocol with its own ``received``."""
 
     METHOD: str = METHOD
     OPERATION: str = "responses"
-    TERMINAL: frozenset[str] = _TERMINAL
-    LIFECYCLE: frozenset[str] = _LIFECYCLE
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -147,17 +169,6 @@ class Session:
     @staticmethod
     def extract(cap: Capture) -> dict[str, Any]:
         return extract(cap)
-
-    def _note(self, kind: str, data: Any) -> bool:
-        """A server message about the conversation, not a response: kept aside if True."""
-        return False
-
-    def _keep(self, kind: str) -> bool:
-        """Whether an in-flight response keeps this message (for a partial output)."""
-        return True
-
-    def _attach(self, cap: Capture) -> None:
-        """Give a response that just started what it needs beyond its own messages."""
 
     def _capture(self, request: Any) -> Capture:
         return Capture(
@@ -186,7 +197,7 @@ class Session:
             return None
         if kind != _CREATE:
             return None
-        lane = _lane_of(data, decoded) if _mentions(data, "stream_id") else None
+        lane = _lane_of(data, decoded) if mentions(data, "stream_id") else None
         if isinstance(data, dict):
             request = snapshot(data)
         elif isinstance(data, str | bytes | bytearray):
@@ -230,18 +241,13 @@ class Session:
         kind, decoded = event_type(data)
         if kind is None:
             return
-        if kind not in self.LIFECYCLE and not self._laned:
+        if kind not in _LIFECYCLE and not self._laned:
             # Most messages: a delta of the one response in flight. Appending needs
             # no lock (one reader per connection; a close racing it only finishes
             # the record a message early).
-            if self._note(kind, data):
-                return
             lane = self._lanes.get(None)
-            cap = lane.current if lane is not None else None
-            if cap is not None and cap.chunks is not None and self._keep(kind):
-                if cap.first_chunk_perf is None and kind.endswith(_CONTENT_SUFFIXES):
-                    cap.first_chunk_perf = time.perf_counter()
-                cap.chunks.append(data)
+            if lane is not None and lane.current is not None:
+                _add_message(lane.current, kind, data)
             return
         lane_id = _lane_of(data, decoded) if self._laned else None
         ended: list[tuple[Capture, str]] = []
@@ -273,7 +279,6 @@ class Session:
             lane.steers, lane.steer_pending = 0, False
         cap.chunks = [data]
         lane.current = cap
-        self._attach(cap)
 
     def _advance(self, lane: Lane, kind: str, data: Any, ended: list[tuple[Capture, str]]) -> None:
         cap = lane.current
@@ -283,7 +288,7 @@ class Session:
             lane.steer_pending = True
         elif kind == "response.steer.failed":
             lane.steers = max(lane.steers - 1, 0)
-        elif kind in self.TERMINAL:
+        elif kind in _TERMINAL:
             if cap is not None:
                 cap.chunks = [data]  # the whole response is in it; the deltas are not needed
                 lane.current = None
@@ -302,11 +307,8 @@ class Session:
             assert cap.chunks is not None
             cap.chunks.append(data)
             ended.append((cap, STATUS_ERROR))
-        elif cap is not None and self._keep(kind):
-            assert cap.chunks is not None
-            if cap.first_chunk_perf is None and kind.endswith(_CONTENT_SUFFIXES):
-                cap.first_chunk_perf = time.perf_counter()
-            cap.chunks.append(data)
+        elif cap is not None:
+            _add_message(cap, kind, data)
 
     def end_all(self, status: str, error: BaseException | None = None) -> None:
         """Every response still waiting or in flight ends (closed, collected, exit)."""

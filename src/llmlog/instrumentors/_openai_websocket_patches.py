@@ -23,9 +23,8 @@ from typing import Any
 from llmlog import _guard, _pipeline
 from llmlog._record import STATUS_CANCELLED, Capture
 from llmlog.instrumentors import _base
+from llmlog.instrumentors._base import Wrapper
 from llmlog.instrumentors._openai_websocket import Session
-
-Wrapper = Callable[[Any, Any, tuple[Any, ...], dict[str, Any]], Any]
 
 _sessions: dict[int, Session] = {}
 """Per send queue (by id; removed when the queue is collected or llmlog uninstrumented)."""
@@ -63,8 +62,12 @@ def _session(instance: Any, kind: type[Session]) -> Session | None:
     return session
 
 
-def _existing(instance: Any) -> Session | None:
-    return _sessions.get(id(_queue_of(instance)))
+def _on_session(instance: Any, where: str, act: Callable[[Session], None]) -> None:
+    """``act`` on the connection's session if it has one (lifecycle hooks, guarded)."""
+    with _guard.guarded(where):
+        session = _sessions.get(id(_queue_of(instance)))
+        if session is not None:
+            act(session)
 
 
 def _queued_length(instance: Any) -> int:
@@ -172,10 +175,7 @@ def wrappers(prefix: str, kind: type[Session]) -> dict[str, Wrapper]:
 
     def lost(instance: Any, exc: BaseException) -> None:
         if _is_connection_lost(exc):
-            with _guard.guarded("recording a lost WebSocket connection"):
-                session = _existing(instance)
-                if session is not None:
-                    session.lost(exc)
+            _on_session(instance, "recording a lost WebSocket connection", lambda s: s.lost(exc))
 
     def received(instance: Any, data: Any) -> None:
         if not _base.is_active("openai"):
@@ -210,10 +210,11 @@ def wrappers(prefix: str, kind: type[Session]) -> dict[str, Wrapper]:
         return data
 
     def closing(instance: Any) -> None:
-        with _guard.guarded("recording a closed WebSocket connection"):
-            session = _existing(instance)
-            if session is not None:
-                session.end_all(STATUS_CANCELLED)
+        _on_session(
+            instance,
+            "recording a closed WebSocket connection",
+            lambda session: session.end_all(STATUS_CANCELLED),
+        )
 
     def close(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         closing(instance)
@@ -226,10 +227,7 @@ def wrappers(prefix: str, kind: type[Session]) -> dict[str, Wrapper]:
         return await wrapped(*args, **kwargs)
 
     def connected(instance: Any) -> None:
-        with _guard.guarded("starting queued WebSocket requests"):
-            session = _existing(instance)
-            if session is not None:
-                session.restart_clocks()
+        _on_session(instance, "starting queued WebSocket requests", Session.restart_clocks)
 
     def enter(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         connection = wrapped(*args, **kwargs)
