@@ -151,6 +151,14 @@ REALTIME_USAGE = {
     "output_token_details": {"text_tokens": 3, "audio_tokens": 7},
 }
 
+TRANSCRIPTION_USAGE: dict[str, Any] = {
+    "type": "tokens",
+    "input_tokens": 14,
+    "output_tokens": 3,
+    "total_tokens": 17,
+    "input_token_details": {"text_tokens": 2, "audio_tokens": 12},
+}
+
 
 class _Realtime:
     """A realtime session: settings, conversation items, and responses to them.
@@ -164,6 +172,11 @@ class _Realtime:
     for the next committed audio, whose answer the server starts first. An item whose
     ``call_id`` is ``bad`` is refused with an error about that item; a request with an
     ``event_id`` and instructions ``fake-invalid`` is refused by that id.
+
+    When the session's ``audio.input.transcription`` names a model, committed audio is
+    transcribed: "Hi" + " there", then ``completed`` with token usage (``whisper-1``:
+    billed by duration); model ``fake-fail`` fails, prompt ``fake-hang`` stops after the
+    first delta. A ``transcription`` session transcribes and never answers.
     """
 
     def __init__(self, ws: ServerConnection, ids: Iterator[int]) -> None:
@@ -204,11 +217,15 @@ class _Realtime:
         elif kind == "conversation.item.create":
             self.add(event["item"])
         elif kind == "input_audio_buffer.commit":
+            item_id = f"item_{next(self.ids)}"
+            self.send({"type": "input_audio_buffer.committed", "item_id": item_id})
             heard = {"type": "input_audio", "transcript": None}
-            item_id = self.add({"type": "message", "role": "user", "content": [heard]})
+            self.add({"id": item_id, "type": "message", "role": "user", "content": [heard]})
+            if self.session.get("type") == "transcription":
+                self.transcribe(item_id)
+                return
             response = self.start(in_conversation=True)  # the transcript comes meanwhile
-            done = {"type": "conversation.item.input_audio_transcription.completed"}
-            self.send({**done, "item_id": item_id, "content_index": 0, "transcript": "Hi there"})
+            self.transcribe(item_id)
             if self.later is not None:
                 later, self.later = self.later, None
                 self.finish(later, self.start(in_conversation=later.get("conversation") != "none"))
@@ -237,6 +254,26 @@ class _Realtime:
                 held, self.held = self.held, None
                 self.finish({}, held)
             self.finish(request, response)
+
+    def transcribe(self, item_id: str) -> None:
+        config = self.session.get("audio", {}).get("input", {}).get("transcription") or {}
+        if not config.get("model"):
+            return
+        event = {"item_id": item_id, "content_index": 0}
+        kind = "conversation.item.input_audio_transcription."
+        self.send({"type": kind + "delta", **event, "delta": "Hi"})
+        if config.get("prompt") == "fake-hang":
+            return
+        if config["model"] == "fake-fail":
+            error = {"type": "transcription_error", "code": "audio_unintelligible"}
+            error["message"] = "Audio could not be transcribed."
+            self.send({"type": kind + "failed", **event, "error": error})
+            return
+        self.send({"type": kind + "delta", **event, "delta": " there"})
+        usage = TRANSCRIPTION_USAGE
+        if config["model"] == "whisper-1":
+            usage = {"type": "duration", "seconds": 2.5}
+        self.send({"type": kind + "completed", **event, "transcript": "Hi there", "usage": usage})
 
     def start(self, in_conversation: bool) -> dict[str, Any]:
         response = {"id": f"resp_{next(self.ids)}", "object": "realtime.response", "output": []}

@@ -29,7 +29,12 @@ websockets = pytest.importorskip("websockets")
 if not hasattr(responses_module, "ResponsesConnection"):
     pytest.skip("this openai has no Responses WebSocket mode", allow_module_level=True)
 
-from openai_ws_fake import REALTIME_USAGE, USAGE, serve_responses  # noqa: E402 - needs websockets
+from openai_ws_fake import (  # noqa: E402 - needs websockets
+    REALTIME_USAGE,
+    TRANSCRIPTION_USAGE,
+    USAGE,
+    serve_responses,
+)
 
 
 @pytest.fixture
@@ -380,6 +385,11 @@ class TestAsync:
         assert (record["status"], record["output"]["text"]) == ("cancelled", "Hel")
 
 
+def transcribing(kind: str = "realtime", **transcription: Any) -> Any:
+    """Session settings asking for the user's audio to be transcribed."""
+    return {"type": kind, "audio": {"input": {"transcription": transcription}}}
+
+
 def realtime_turn(connection: Any, **response: Any) -> list[Any]:
     """The app's text turn, then the events up to the response's end."""
     connection.session.update(session={"type": "realtime", "instructions": "Answer in French."})
@@ -424,16 +434,84 @@ class TestRealtime:
     def test_a_spoken_turn_answered_by_the_server_on_its_own(
         self, base_url: str, llm: CapturedRecords
     ) -> None:
-        """Voice activity detection: no response.create; the user's audio is a transcript."""
+        """Voice activity detection: no response.create; the user's audio is a transcript,
+        and its transcription (another model, billed apart) a record of its own."""
         with client(base_url).realtime.connect(model="gpt-realtime") as connection:
+            settings = transcribing(model="gpt-4o-transcribe", language="en")
+            connection.session.update(session=settings)
             connection.input_audio_buffer.append(audio="UklGRg==" * 50)
             connection.input_audio_buffer.commit()
-            read_until(connection, "response.done")
-        [record] = llm.calls
-        [message] = record["messages"]
+            events = read_until(connection, "response.done")
+        answer, heard = sorted(llm.calls, key=lambda r: r["operation"] != "realtime")
+        [message] = answer["messages"]
         assert message["role"] == "user"
         assert message["content"] == [{"type": "input_audio", "transcript": "Hi there"}]
-        assert record["output"]["text"] == "Hello"
+        assert answer["output"]["text"] == "Hello"
+        [committed] = [e for e in events if e.type == "input_audio_buffer.committed"]
+        assert (heard["operation"], heard["method"]) == ("audio.transcriptions", "realtime.connect")
+        assert (heard["model"], heard["response_id"]) == ("gpt-4o-transcribe", committed.item_id)
+        assert heard["messages"] == [{"role": "user", "content": [{"type": "input_audio"}]}]
+        assert heard["params"] == {"language": "en"}
+        assert (heard["output"]["text"], heard["status"]) == ("Hi there", "ok")
+        assert (heard["usage"]["input_tokens"], heard["usage"]["output_tokens"]) == (14, 3)
+        assert heard["usage"]["raw"] == TRANSCRIPTION_USAGE
+        # 12 audio tokens at $6/M, 2 text at $2.50/M, 3 out at $10/M
+        assert heard["cost_usd"] == pytest.approx(1.07e-4)
+        assert 0 < heard["ttft_ms"] <= heard["latency_ms"]
+
+    def test_a_transcription_session(self, base_url: str, llm: CapturedRecords) -> None:
+        """A session that only transcribes: one record per committed input; a model billed
+        by the second has usage without tokens."""
+        with client(base_url).realtime.connect(model="gpt-realtime") as connection:
+            settings = transcribing("transcription", model="whisper-1", prompt="Names: Ana")
+            connection.session.update(session=settings)
+            for _ in range(2):
+                connection.input_audio_buffer.commit()
+                read_until(connection, "conversation.item.input_audio_transcription.completed")
+        first, second = llm.calls
+        assert {first["operation"], second["operation"]} == {"audio.transcriptions"}
+        assert first["response_id"] != second["response_id"]
+        prompt = [{"type": "text", "text": "Names: Ana"}, {"type": "input_audio"}]
+        assert first["messages"] == [{"role": "user", "content": prompt}]
+        assert first["output"]["text"] == "Hi there"
+        assert first["usage"]["input_tokens"] is None
+        assert first["usage"]["raw"] == {"type": "duration", "seconds": 2.5}
+
+    def test_a_failed_transcription_is_an_error_record(
+        self, base_url: str, llm: CapturedRecords
+    ) -> None:
+        with client(base_url).realtime.connect(model="gpt-realtime") as connection:
+            connection.session.update(session=transcribing(model="fake-fail"))
+            connection.input_audio_buffer.commit()
+            read_until(connection, "response.done")
+        answer, heard = sorted(llm.calls, key=lambda r: r["operation"] != "realtime")
+        assert answer["status"] == "ok"
+        assert (heard["status"], heard["output"]["text"]) == ("error", "Hi")
+        assert heard["error"]["type"] == "transcription_error"
+        assert heard["error"]["message"] == "Audio could not be transcribed."
+
+    def test_closing_mid_transcription_records_what_arrived(
+        self, base_url: str, llm: CapturedRecords
+    ) -> None:
+        with client(base_url).realtime.connect(model="gpt-realtime") as connection:
+            settings = transcribing("transcription", model="gpt-4o-transcribe", prompt="fake-hang")
+            connection.session.update(session=settings)
+            connection.input_audio_buffer.commit()
+            read_until(connection, "conversation.item.input_audio_transcription.delta")
+        [heard] = llm.calls
+        assert (heard["status"], heard["output"]["text"]) == ("cancelled", "Hi")
+        assert heard["usage"] is None
+
+    def test_no_transcription_no_record(self, base_url: str, llm: CapturedRecords) -> None:
+        """A session that does not ask for transcription gives only the response's record."""
+        with client(base_url).realtime.connect(model="gpt-realtime") as connection:
+            connection.input_audio_buffer.commit()
+            read_until(connection, "response.done")
+        [answer] = llm.calls
+        assert answer["operation"] == "realtime"
+        assert answer["messages"] == [
+            {"role": "user", "content": [{"type": "input_audio", "transcript": None}]}
+        ]
 
     def test_an_out_of_band_response_alongside_the_conversations(
         self, base_url: str, llm: CapturedRecords
@@ -489,13 +567,15 @@ class TestRealtime:
         """An out-of-band request waits while the server answers a spoken turn first: each
         response gets the request of its kind (``conversation_id`` tells them apart)."""
         with client(base_url).realtime.connect(model="gpt-realtime") as connection:
+            connection.session.update(session=transcribing(model="gpt-4o-transcribe"))
             side = {"type": "item_reference", "id": "item_1"}
             request = {"conversation": "none", "input": [side], "instructions": "fake-later"}
             connection.response.create(response=request)  # type: ignore[arg-type]
             connection.input_audio_buffer.commit()
             read_until(connection, "response.done")
             read_until(connection, "response.done")
-        by_system = {r["system"]: (r["messages"], r["output"]["text"]) for r in llm.calls}
+        responses = [r for r in llm.calls if r["operation"] == "realtime"]
+        by_system = {r["system"]: (r["messages"], r["output"]["text"]) for r in responses}
         spoken = [{"role": "user", "content": [{"type": "input_audio", "transcript": "Hi there"}]}]
         assert by_system == {
             "fake-later": ([{"role": None, "content": [side]}], "Classified"),
@@ -658,6 +738,27 @@ class TestRealtimeSessionAlone:
         assert len(session._items) <= 1000
         self.feed(session, {"type": "session.created", "session": {"model": "gpt-realtime"}})
         assert session._items == []
+
+    def test_transcriptions_follow_the_settings_and_are_bounded(self, llm: CapturedRecords) -> None:
+        """Committed audio starts a transcription only when the settings ask for one; one
+        that ends without a start is still recorded; a server that never ends them cannot
+        grow the session; a lost connection ends those in flight as errors."""
+        session = RealtimeSession()
+        kind = "conversation.item.input_audio_transcription."
+        self.feed(session, {"type": "input_audio_buffer.committed", "item_id": "a"})
+        assert session._transcribing == {}
+        settings = {"type": "session.updated", "session": transcribing(model="gpt-4o-transcribe")}
+        ended = {"type": kind + "completed", "item_id": "b", "transcript": "B"}
+        self.feed(session, settings, ended)
+        [unstarted] = llm.calls
+        assert (unstarted["response_id"], unstarted["output"]["text"]) == ("b", "B")
+        for number in range(150):
+            self.feed(session, {"type": "input_audio_buffer.committed", "item_id": f"i{number}"})
+        assert len(session._transcribing) == 100
+        assert [r["status"] for r in llm.calls[1:]] == ["cancelled"] * 50
+        session.lost(ConnectionError("gone"))
+        assert session._transcribing == {}
+        assert {r["status"] for r in llm.calls[51:]} == {"error"} and len(llm.calls) == 151
 
     def test_a_cancelled_send_is_recorded_and_takes_no_answer(self, llm: CapturedRecords) -> None:
         """It may have gone out, but left waiting it would pair every later answer wrongly."""

@@ -8,6 +8,11 @@ stubs; a spoken turn's transcript when it arrived before the response started),
 its system prompt and params the session's configuration (``session.created`` /
 ``session.updated``) under the response's own overrides; output, usage and status
 come from ``response.done``. Audio deltas are never kept.
+
+The user's audio is also transcribed, by a separate model billed on its own, when
+the session asks for it: each committed input is one more record (operation
+``audio.transcriptions``), from ``input_audio_buffer.committed`` to its
+transcription's ``completed`` or ``failed`` event.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from llmlog._record import (
 )
 from llmlog.instrumentors._base import finish
 from llmlog.instrumentors._openai_request import plain, stub_data_urls, stub_media
+from llmlog.instrumentors._openai_response import read_transcript
 from llmlog.instrumentors._openai_websocket import (
     Lane,
     Session,
@@ -38,13 +44,9 @@ from llmlog.instrumentors._openai_websocket import (
     string_field,
 )
 
-_ITEM_EVENTS: Final = frozenset(
-    {
-        "conversation.item.added",
-        "conversation.item.done",
-        "conversation.item.input_audio_transcription.completed",
-    }
-)
+_TRANSCRIPTION: Final = "conversation.item.input_audio_transcription."
+_TRANSCRIBED: Final = _TRANSCRIPTION + "completed"
+_ITEM_EVENTS: Final = frozenset({"conversation.item.added", "conversation.item.done", _TRANSCRIBED})
 _TEXT_DELTAS: Final = frozenset(
     {"response.output_text.delta", "response.output_audio_transcript.delta"}
 )
@@ -55,6 +57,10 @@ _NOT_PARAMS: Final = frozenset(
 
 _RESPONSE_ID: Final = string_field("response_id")  # a delta's comes first: its head is searched
 _MAX_ITEMS: Final = 1000  # item messages kept between responses (a session that never responds)
+
+_COMMITTED: Final = "input_audio_buffer.committed"
+_ITEM_ID: Final = string_field("item_id")
+_MAX_TRANSCRIBING: Final = 100  # transcriptions in flight (a server that never finishes them)
 
 
 def _response_of(event: Any) -> dict[str, Any]:
@@ -96,10 +102,18 @@ def _refuses_a_response(error: dict[str, Any], cap: Capture) -> bool:
     return error.get("code") in _CREATE_ERRORS and not cap.extra.get("out_of_band")
 
 
+def _transcription_config(settings: Any) -> dict[str, Any]:
+    """The session's input transcription settings (``{}``: the audio is not transcribed)."""
+    session = _field(settings, "session")
+    config = _field(_field(_field(session, "audio"), "input"), "transcription")
+    return config or _field(session, "input_audio_transcription")  # the beta protocol's
+
+
 class RealtimeSession(Session):
     """The Realtime protocol: responses run side by side (out-of-band ones next to the
     conversation's), so each is followed by its id; requests wait in the ``None`` lane.
-    Conversation items and session settings are kept between responses."""
+    Conversation items and session settings are kept between responses; transcriptions
+    of the user's audio are followed by their item id."""
 
     METHOD = "realtime.connect"
     OPERATION = "realtime"
@@ -108,6 +122,8 @@ class RealtimeSession(Session):
         super().__init__()
         self._settings: Any = None  # the last session.created / session.updated message
         self._items: list[Any] = []  # item messages since the last in-band response started
+        self._transcribes = False  # the settings ask for the user's audio to be transcribed
+        self._transcribing: dict[str, Capture] = {}  # by item id
 
     @staticmethod
     def extract(cap: Capture) -> dict[str, Any]:
@@ -115,7 +131,7 @@ class RealtimeSession(Session):
 
     def received(self, data: Any) -> None:
         kind, decoded = event_type(data)
-        if kind is None or self._noted(kind, data):
+        if kind is None:
             return
         if kind in ("response.created", "response.done", "error"):
             event = decoded if decoded is not None else decode(data)
@@ -123,6 +139,7 @@ class RealtimeSession(Session):
                 self._lifecycle(kind, event, data)
             return
         if not kind.startswith("response."):
+            self._noted(kind, data)
             return
         # A server that leaves the id out: the one response in flight, if only one is.
         key = raw_string(data, _RESPONSE_ID, 512) or self._only_live()
@@ -135,25 +152,79 @@ class RealtimeSession(Session):
         if not kind.endswith("audio.delta"):  # base64 audio: large, and never recorded
             cap.chunks.append(data)
 
-    def _noted(self, kind: str, data: Any) -> bool:
+    def _noted(self, kind: str, data: Any) -> None:
+        """A conversation, settings or transcription event."""
+        if kind.startswith(_TRANSCRIPTION) or kind == _COMMITTED:
+            self._transcription(kind, data)
         if kind in _ITEM_EVENTS:
             with self._lock:
                 if len(self._items) >= _MAX_ITEMS:
                     del self._items[: _MAX_ITEMS // 2]
                 self._items.append(data)
-                if kind == "conversation.item.input_audio_transcription.completed":
+                if kind == _TRANSCRIBED:
                     # Usually after the response to it started: give it to those in flight.
                     for lane in self._lanes.values():
                         if lane.current is not None:
                             lane.current.extra["ws_items"].append(data)
-            return True
-        if kind == "session.created" or kind == "session.updated":
+        elif kind == "session.created" or kind == "session.updated":
+            transcribes = bool(_transcription_config(decode(data)))  # rare: decoded here
             with self._lock:
-                self._settings = data
+                self._settings, self._transcribes = data, transcribes
                 if kind == "session.created":  # a new server session (e.g. reconnected)
                     self._items = []
-            return True
-        return False
+
+    def _transcription(self, kind: str, data: Any) -> None:
+        """Input audio committed (a transcription starts, if the session asks for one), or
+        an event of its transcription; one that ends without a start is recorded too."""
+        item_id = raw_string(data, _ITEM_ID, 512)
+        if item_id is None:
+            event = decode(data)
+            item_id = event.get("item_id") if isinstance(event, dict) else None
+        if not isinstance(item_id, str):
+            return
+        ended: list[tuple[Capture, str]] = []
+        with self._lock:
+            cap = self._transcribing.get(item_id)
+            if kind == _COMMITTED:
+                if self._transcribes and cap is None:
+                    self._transcribing[item_id] = self._transcription_capture(item_id)
+                    if len(self._transcribing) > _MAX_TRANSCRIBING:
+                        oldest = self._transcribing.pop(next(iter(self._transcribing)))
+                        ended.append((oldest, STATUS_CANCELLED))
+            elif kind.endswith(".delta"):
+                if cap is not None and cap.chunks is not None:
+                    if cap.first_chunk_perf is None:
+                        cap.first_chunk_perf = time.perf_counter()
+                    cap.chunks.append(data)
+            elif kind == _TRANSCRIBED or kind.endswith(".failed"):
+                cap = self._transcribing.pop(item_id, None) or self._transcription_capture(item_id)
+                assert cap.chunks is not None
+                cap.chunks.append(data)
+                ended.append((cap, STATUS_OK if kind == _TRANSCRIBED else STATUS_ERROR))
+        for cap, status in ended:
+            finish(cap, status=status)
+
+    def _transcription_capture(self, item_id: str) -> Capture:
+        cap = Session._capture(self, None)  # not a response.create: none of its kind to read
+        cap.operation, cap.extract = "audio.transcriptions", extract_transcription
+        cap.extra.update(ws_settings=self._settings, item_id=item_id)
+        return cap
+
+    def end_all(self, status: str, error: BaseException | None = None) -> None:
+        with self._lock:
+            transcribing = list(self._transcribing.values())
+            self._transcribing.clear()
+        super().end_all(status, error)
+        for cap in transcribing:
+            finish(cap, error=error, status=status)
+
+    def lost(self, error: BaseException) -> None:
+        with self._lock:
+            transcribing = list(self._transcribing.values())
+            self._transcribing.clear()
+        super().lost(error)
+        for cap in transcribing:
+            finish(cap, error=error)
 
     def _capture(self, request: Any) -> Capture:
         cap = super()._capture(request)
@@ -343,3 +414,36 @@ def _read_deltas(events: list[dict[str, Any]], fields: dict[str, Any]) -> None:
     for event in events:
         if event.get("type") == "response.created":
             fields["response_id"] = _field(event, "response").get("id")
+
+
+def extract_transcription(cap: Capture) -> dict[str, Any]:
+    """Record fields of one transcription of the user's audio: the session's transcription
+    settings are model, prompt and params; the audio itself never reaches llmlog."""
+    config = _transcription_config(decode(cap.extra.get("ws_settings")))
+    events = [decode(message) for message in cap.chunks or ()]
+    events = [event for event in events if isinstance(event, dict)]
+    last = events[-1] if events else {}
+    model, prompt = config.get("model"), config.get("prompt")
+    audio: list[dict[str, Any]] = [{"type": "input_audio"}]
+    done = last.get("type") == _TRANSCRIBED
+    deltas = (e.get("delta") for e in events if str(e.get("type")).endswith(".delta"))
+    text = last.get("transcript") if done else "".join(d for d in deltas if isinstance(d, str))
+    reply = read_transcript({"text": text or None, "usage": last.get("usage") if done else None})
+    fields: dict[str, Any] = {
+        "model": model if isinstance(model, str) else None,
+        "response_model": None,
+        "response_id": cap.extra.get("item_id"),
+        "system": None,
+        "messages": [
+            {
+                "role": "user",
+                "content": ([{"type": "text", "text": prompt}] if prompt else []) + audio,
+            }
+        ],
+        "params": {k: plain(v) for k, v in config.items() if k not in ("model", "prompt")},
+        "output": reply["output"],
+        "usage": reply["usage"],
+    }
+    if str(last.get("type")).endswith(".failed"):
+        fields["status"], fields["error"] = STATUS_ERROR, error_fields(last)
+    return fields
