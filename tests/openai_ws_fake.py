@@ -309,12 +309,53 @@ class _Realtime:
         self.send({"type": "response.done", "response": done})
 
 
+class _Translation:
+    """A translation session (``/v1/realtime/translations``): each appended audio chunk is
+    heard as "Good " then "morning" (when the session asks for the source transcript)
+    and translated as "Bon" then "jour", with an audio delta before each; ``session.close``
+    gets ``session.closed``; audio ``fake-drop`` breaks the connection."""
+
+    def __init__(self, ws: ServerConnection, model: str) -> None:
+        self.ws, self.chunks = ws, 0
+        self.session: dict[str, Any] = {"id": "sess_7", "type": "translation", "model": model}
+        self.session.update(expires_at=0, audio={"input": {}, "output": {"language": "es"}})
+        self.send({"type": "session.created", "session": self.session})
+
+    def send(self, event: dict[str, Any]) -> None:
+        self.ws.send(json.dumps({"event_id": "event_1", **event}))
+
+    def answer(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        if kind == "session.update":
+            self.session["audio"] = {**self.session["audio"], **event["session"].get("audio", {})}
+            self.send({"type": "session.updated", "session": self.session})
+        elif kind == "session.input_audio_buffer.append":
+            if event.get("audio") == "fake-drop":
+                self.ws.close(code=1011, reason="server fell over")
+                return
+            said, heard = ("Bon", "Good ") if self.chunks % 2 == 0 else ("jour", "morning")
+            self.chunks += 1
+            if self.session["audio"]["input"].get("transcription"):
+                self.send({"type": "session.input_transcript.delta", "delta": heard})
+            self.send({"type": "session.output_audio.delta", "delta": "AAAA" * 64})
+            self.send({"type": "session.output_transcript.delta", "delta": said})
+        elif kind == "session.close":
+            self.send({"type": "session.closed"})
+            self.ws.close()
+
+
 @contextmanager
 def serve_responses() -> Iterator[str]:
     """Run the server on 127.0.0.1; yields the ``base_url`` for an ``openai`` client."""
     ids = itertools.count(1)
 
     def handle(ws: ServerConnection) -> None:
+        path = ws.request.path if ws.request is not None else ""
+        if path.startswith("/v1/realtime/translations"):
+            translation = _Translation(ws, path.partition("model=")[2].partition("&")[0])
+            for message in ws:
+                translation.answer(json.loads(message))
+            return
         if ws.request is not None and ws.request.path.startswith("/v1/realtime"):
             realtime = _Realtime(ws, ids)
             for message in ws:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import gc
+import importlib.util
 import json
 import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -749,7 +751,7 @@ class TestRealtimeSessionAlone:
         assert session._transcribing == {}
         settings = {"type": "session.updated", "session": transcribing(model="gpt-4o-transcribe")}
         ended = {"type": kind + "completed", "item_id": "b", "transcript": "B"}
-        self.feed(session, settings, ended)
+        self.feed(session, settings, ended, ended)
         [unstarted] = llm.calls
         assert (unstarted["response_id"], unstarted["output"]["text"]) == ("b", "B")
         for number in range(150):
@@ -759,6 +761,25 @@ class TestRealtimeSessionAlone:
         session.lost(ConnectionError("gone"))
         assert session._transcribing == {}
         assert {r["status"] for r in llm.calls[51:]} == {"error"} and len(llm.calls) == 151
+        # Ended once: the late end of an evicted one, or of one a close ended, adds nothing.
+        for item in ("i0", "i149"):
+            self.feed(session, {"type": kind + "completed", "item_id": item, "transcript": "X"})
+        assert len(llm.calls) == 151 and session._transcribing == {}
+
+    def test_a_streaming_transcription_starts_at_its_first_delta(
+        self, llm: CapturedRecords
+    ) -> None:
+        """Models that transcribe as speech arrives send deltas before the commit."""
+        session = RealtimeSession()
+        kind = "conversation.item.input_audio_transcription."
+        settings = {"type": "session.created", "session": transcribing(model="gpt-live-transcribe")}
+        delta = {"type": kind + "delta", "item_id": "a", "delta": "Hel"}
+        committed = {"type": "input_audio_buffer.committed", "item_id": "a"}
+        self.feed(session, settings, delta, committed, {**delta, "delta": "lo"})
+        session.end_all("cancelled")
+        [record] = llm.calls
+        assert (record["output"]["text"], record["status"]) == ("Hello", "cancelled")
+        assert record["ttft_ms"] < 1  # the transcription is first seen with its first delta
 
     def test_a_cancelled_send_is_recorded_and_takes_no_answer(self, llm: CapturedRecords) -> None:
         """It may have gone out, but left waiting it would pair every later answer wrongly."""
@@ -789,3 +810,103 @@ class TestRealtimeSessionAlone:
         )
         records = [(r["system"], r["status"]) for r in llm.calls]
         assert records == [("A", "cancelled"), ("B", "ok")]
+
+
+def translate(connection: Any, chunks: int = 2, **settings: Any) -> list[Any]:
+    """Settings, then ``chunks`` audio chunks, each read up to its translated transcript."""
+    events = []
+    if settings:
+        connection.session.update(session={"audio": settings})
+        events += read_until(connection, "session.updated")
+    for _ in range(chunks):
+        connection.session.input_audio_buffer.append(audio="UklGRg==")
+        events += read_until(connection, "session.output_transcript.delta")
+    return events
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("openai.resources.realtime.translations") is None,
+    reason="this openai has no realtime translations",
+)
+class TestRealtimeTranslation:
+    def test_a_session_is_one_record(self, base_url: str, llm: CapturedRecords) -> None:
+        """Model and settings from the server, source transcript in, translation out."""
+        connect = client(base_url).realtime.translations.connect
+        with connect(model="gpt-realtime-translate") as connection:
+            settings = {"input": {"transcription": {"model": "gpt-4o-transcribe"}}}
+            translate(connection, **settings, output={"language": "fr"})
+            connection.session.close()
+            read_until(connection, "session.closed")
+        [record] = llm.calls
+        assert (record["method"], record["operation"]) == (
+            "realtime.translations.connect",
+            "realtime.translation",
+        )
+        assert (record["model"], record["response_id"]) == ("gpt-realtime-translate", "sess_7")
+        assert record["params"] == {"audio": {**settings, "output": {"language": "fr"}}}
+        heard = {"type": "input_audio", "transcript": "Good morning"}
+        assert record["messages"] == [{"role": "user", "content": [heard]}]
+        assert (record["output"]["text"], record["status"]) == ("Bonjour", "ok")
+        assert (record["usage"], record["cost_usd"], record["stream"]) == (None, None, True)
+        assert 0 < record["ttft_ms"] <= record["latency_ms"]
+
+    def test_leaving_the_block_ends_it(self, base_url: str, llm: CapturedRecords) -> None:
+        """Closing is how a translation ends: what arrived is all of it."""
+        connect = client(base_url).realtime.translations.connect
+        with connect(model="gpt-realtime-translate") as connection:
+            translate(connection, chunks=1)
+        [record] = llm.calls
+        assert (record["output"]["text"], record["status"]) == ("Bon", "ok")
+        assert record["messages"][0]["content"] == [{"type": "input_audio", "transcript": None}]
+        assert record["params"] == {"audio": {"input": {}, "output": {"language": "es"}}}
+
+    def test_settings_queued_before_connecting(self, base_url: str, llm: CapturedRecords) -> None:
+        """Queued on the manager: sent, and the clock started, when the connection opens."""
+        manager = client(base_url).realtime.translations.connect(model="gpt-realtime-translate")
+        german = {"audio": {"output": {"language": "de"}}}
+        manager.send({"type": "session.update", "session": german})
+        time.sleep(0.5)
+        with manager as connection:
+            read_until(connection, "session.updated")
+            translate(connection, chunks=1)
+        [record] = llm.calls
+        assert record["params"]["audio"]["output"] == {"language": "de"}
+        assert record["latency_ms"] < 500
+
+    def test_the_app_reads_the_same_events_as_without_llmlog(
+        self, base_url: str, llm: CapturedRecords
+    ) -> None:
+        def run() -> list[tuple[str, dict[str, Any]]]:
+            with client(base_url).realtime.translations.connect(model="m") as connection:
+                return dumped(translate(connection, input={"transcription": {"model": "t"}}))
+
+        instrumented = run()
+        _base.uninstall_all()
+        assert run() == instrumented
+        assert len(instrumented) == 8 and len(llm.calls) == 1
+
+    def test_a_lost_connection_is_an_error_record(
+        self, base_url: str, llm: CapturedRecords
+    ) -> None:
+        connect = client(base_url).realtime.translations.connect
+        with (
+            pytest.raises(websockets.exceptions.ConnectionClosedError) as raised,
+            connect(model="gpt-realtime-translate") as connection,
+        ):
+            translate(connection, chunks=1)
+            connection.session.input_audio_buffer.append(audio="fake-drop")
+            read_until(connection, "session.closed")
+        [record] = llm.calls
+        assert (record["status"], record["output"]["text"]) == ("error", "Bon")
+        assert record["error"]["type"] == type(raised.value).__name__
+
+    async def test_async(self, base_url: str, llm: CapturedRecords) -> None:
+        connect = async_client(base_url).realtime.translations.connect
+        async with connect(model="gpt-realtime-translate") as connection:
+            await connection.session.input_audio_buffer.append(audio="UklGRg==")
+            async for event in connection:
+                if event.type == "session.output_transcript.delta":
+                    break
+        [record] = llm.calls
+        assert (record["output"]["text"], record["status"]) == ("Bon", "ok")
+        assert record["method"] == "realtime.translations.connect"

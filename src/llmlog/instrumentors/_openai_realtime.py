@@ -124,6 +124,7 @@ class RealtimeSession(Session):
         self._items: list[Any] = []  # item messages since the last in-band response started
         self._transcribes = False  # the settings ask for the user's audio to be transcribed
         self._transcribing: dict[str, Capture] = {}  # by item id
+        self._transcribed: dict[str, None] = {}  # item ids whose transcription ended (bounded)
 
     @staticmethod
     def extract(cap: Capture) -> dict[str, Any]:
@@ -174,35 +175,44 @@ class RealtimeSession(Session):
                     self._items = []
 
     def _transcription(self, kind: str, data: Any) -> None:
-        """Input audio committed (a transcription starts, if the session asks for one), or
-        an event of its transcription; one that ends without a start is recorded too."""
+        """Input audio committed, or an event of its transcription. A transcription starts
+        at the first of them (a streaming model's deltas may come before the commit) when
+        the session asks for one; an end without a start is a transcription too. Each ends
+        once: a second end, or one racing a close, adds nothing."""
+        if kind.endswith(".segment"):
+            return  # diarized pieces of what ``completed`` holds whole
         item_id = raw_string(data, _ITEM_ID, 512)
         if item_id is None:
             event = decode(data)
             item_id = event.get("item_id") if isinstance(event, dict) else None
         if not isinstance(item_id, str):
             return
+        finished = kind == _TRANSCRIBED or kind.endswith(".failed")
         ended: list[tuple[Capture, str]] = []
         with self._lock:
             cap = self._transcribing.get(item_id)
-            if kind == _COMMITTED:
-                if self._transcribes and cap is None:
-                    self._transcribing[item_id] = self._transcription_capture(item_id)
-                    if len(self._transcribing) > _MAX_TRANSCRIBING:
-                        oldest = self._transcribing.pop(next(iter(self._transcribing)))
-                        ended.append((oldest, STATUS_CANCELLED))
-            elif kind.endswith(".delta"):
-                if cap is not None and cap.chunks is not None:
-                    if cap.first_chunk_perf is None:
-                        cap.first_chunk_perf = time.perf_counter()
-                    cap.chunks.append(data)
-            elif kind == _TRANSCRIBED or kind.endswith(".failed"):
-                cap = self._transcribing.pop(item_id, None) or self._transcription_capture(item_id)
-                assert cap.chunks is not None
+            starts = finished or self._transcribes
+            if cap is None and starts and item_id not in self._transcribed:
+                cap = self._transcribing[item_id] = self._transcription_capture(item_id)
+                if len(self._transcribing) > _MAX_TRANSCRIBING:
+                    oldest = self._ended_transcription(next(iter(self._transcribing)))
+                    ended.append((oldest, STATUS_CANCELLED))
+            if cap is not None and cap.chunks is not None and kind != _COMMITTED:
+                if not finished and cap.first_chunk_perf is None:
+                    cap.first_chunk_perf = time.perf_counter()
                 cap.chunks.append(data)
-                ended.append((cap, STATUS_OK if kind == _TRANSCRIBED else STATUS_ERROR))
+                if finished:
+                    status = STATUS_OK if kind == _TRANSCRIBED else STATUS_ERROR
+                    ended.append((self._ended_transcription(item_id), status))
         for cap, status in ended:
             finish(cap, status=status)
+
+    def _ended_transcription(self, item_id: str) -> Capture:
+        """Take a transcription out of those in flight; its item's later events are ignored."""
+        self._transcribed[item_id] = None
+        if len(self._transcribed) > _MAX_ITEMS:
+            del self._transcribed[next(iter(self._transcribed))]
+        return self._transcribing.pop(item_id)
 
     def _transcription_capture(self, item_id: str) -> Capture:
         cap = Session._capture(self, None)  # not a response.create: none of its kind to read
@@ -211,20 +221,20 @@ class RealtimeSession(Session):
         return cap
 
     def end_all(self, status: str, error: BaseException | None = None) -> None:
-        with self._lock:
-            transcribing = list(self._transcribing.values())
-            self._transcribing.clear()
+        transcribing = self._end_transcriptions()
         super().end_all(status, error)
         for cap in transcribing:
             finish(cap, error=error, status=status)
 
     def lost(self, error: BaseException) -> None:
-        with self._lock:
-            transcribing = list(self._transcribing.values())
-            self._transcribing.clear()
+        transcribing = self._end_transcriptions()
         super().lost(error)
         for cap in transcribing:
             finish(cap, error=error)
+
+    def _end_transcriptions(self) -> list[Capture]:
+        with self._lock:
+            return [self._ended_transcription(item) for item in list(self._transcribing)]
 
     def _capture(self, request: Any) -> Capture:
         cap = super()._capture(request)
@@ -440,7 +450,9 @@ def extract_transcription(cap: Capture) -> dict[str, Any]:
                 "content": ([{"type": "text", "text": prompt}] if prompt else []) + audio,
             }
         ],
-        "params": {k: plain(v) for k, v in config.items() if k not in ("model", "prompt")},
+        "params": {
+            k: plain(v) for k, v in config.items() if k not in ("model", "prompt") and v is not None
+        },
         "output": reply["output"],
         "usage": reply["usage"],
     }

@@ -227,7 +227,7 @@ def wrappers(prefix: str, kind: type[Session]) -> dict[str, Wrapper]:
         return await wrapped(*args, **kwargs)
 
     def connected(instance: Any) -> None:
-        _on_session(instance, "starting queued WebSocket requests", Session.restart_clocks)
+        _on_session(instance, "starting queued WebSocket requests", lambda s: s.restart_clocks())
 
     def enter(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         connection = wrapped(*args, **kwargs)

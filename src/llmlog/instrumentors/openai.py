@@ -27,6 +27,7 @@ from llmlog.instrumentors._openai_chunks import COMPACTORS, is_content_for
 from llmlog.instrumentors._openai_realtime import RealtimeSession
 from llmlog.instrumentors._openai_response import READERS, Reply
 from llmlog.instrumentors._openai_streams import ACCUMULATORS
+from llmlog.instrumentors._openai_translation import TranslationSession
 from llmlog.instrumentors._stream import AsyncStreamProxy, SyncStreamProxy, end_early
 
 _HELPER_HEADER: Final = "X-Stainless-Helper-Method"
@@ -296,10 +297,12 @@ _STREAM_HELPERS: Final[Mapping[str, Wrapper]] = {
 _WEBSOCKET_MODULES: Final = {
     "Responses": "openai.resources.responses.responses",
     "Realtime": "openai.resources.realtime.realtime",
+    "Translations": "openai.resources.realtime.translations.translations",
 }
 _WEBSOCKET_HELPERS: Final[Mapping[str, Wrapper]] = {
     **websocket_patches.wrappers("Responses", websocket.Session),
     **websocket_patches.wrappers("Realtime", RealtimeSession),
+    **websocket_patches.wrappers("Translations", TranslationSession),
 }
 _HELPER_WRAPPERS: Final[Mapping[str, Wrapper]] = {**_STREAM_HELPERS, **_WEBSOCKET_HELPERS}
 

@@ -1,0 +1,113 @@
+"""Realtime translation sessions (``realtime.translations.connect()``): one record each.
+
+A translation session is one continuous model call: the app streams audio in, the
+server streams the translation out (audio, and its transcript), and it ends when
+the connection does. There is no request, response or usage event to split it
+by, so the session is the record: its model and settings (``session.created`` /
+``session.updated``), the source transcript as the prompt when the session asks
+for one, the translated transcript as the output, ttft at the first translated
+delta. Closing ends it (``ok``: there is nothing left to cancel), a lost
+connection as an error. Audio is never kept.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Final
+
+from llmlog._record import STATUS_CANCELLED, STATUS_OK, Capture, empty_output
+from llmlog.instrumentors._base import finish
+from llmlog.instrumentors._openai_request import plain, stub_data_urls
+from llmlog.instrumentors._openai_websocket import Session, decode, event_type
+
+_INPUT: Final = "session.input_transcript.delta"
+_OUTPUT: Final = "session.output_transcript.delta"
+_OUTPUT_AUDIO: Final = "session.output_audio.delta"
+_MAX_DELTAS: Final = 100_000  # transcript deltas kept (hours of speech)
+_NOT_PARAMS: Final = frozenset({"model", "id", "object", "type", "expires_at", "client_secret"})
+
+
+class TranslationSession(Session):
+    """The one translation on a connection, from the first message to the close."""
+
+    METHOD = "realtime.translations.connect"
+    OPERATION = "realtime.translation"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._translation: Capture | None = self._capture(None)
+
+    @staticmethod
+    def extract(cap: Capture) -> dict[str, Any]:
+        return extract(cap)
+
+    def sent(self, data: Any) -> Capture | None:
+        return None  # settings and audio: the server's echo and transcripts say what counts
+
+    def received(self, data: Any) -> None:
+        cap = self._translation
+        if cap is None or cap.chunks is None:
+            return
+        kind, _ = event_type(data)
+        if kind in (_OUTPUT, _INPUT):
+            if kind == _OUTPUT and cap.first_chunk_perf is None:
+                cap.first_chunk_perf = time.perf_counter()
+            if len(cap.chunks) < _MAX_DELTAS:
+                cap.chunks.append(data)
+        elif kind == _OUTPUT_AUDIO:
+            if cap.first_chunk_perf is None:
+                cap.first_chunk_perf = time.perf_counter()  # what the listener hears first
+        elif kind == "session.created" or kind == "session.updated":
+            cap.extra["ws_settings"] = data
+        elif kind == "session.closed":
+            self._end(STATUS_OK)
+
+    def restart_clocks(self) -> None:
+        """The translation starts when the connection opens (events may be queued before)."""
+        cap = self._translation
+        if cap is not None:
+            cap.start_ns, cap.start_perf = time.time_ns(), time.perf_counter()
+
+    def end_all(self, status: str, error: BaseException | None = None) -> None:
+        # Closing is how a translation ends: what arrived is all of it.
+        self._end(STATUS_OK if status == STATUS_CANCELLED else status, error)
+
+    def lost(self, error: BaseException) -> None:
+        self._end(None, error)
+
+    def _end(self, status: str | None, error: BaseException | None = None) -> None:
+        with self._lock:
+            cap, self._translation = self._translation, None
+        if cap is not None:
+            finish(cap, error=error, status=status)
+
+
+# Writer thread -------------------------------------------------------------------------
+
+
+def extract(cap: Capture) -> dict[str, Any]:
+    """Record fields of one translation session."""
+    settings = decode(cap.extra.get("ws_settings"))
+    session = settings.get("session") if isinstance(settings, dict) else None
+    session = session if isinstance(session, dict) else {}
+    heard: list[str] = []
+    said: list[str] = []
+    for message in cap.chunks or ():
+        event = decode(message)
+        delta = event.get("delta") if isinstance(event, dict) else None
+        if isinstance(delta, str):
+            (said if event.get("type") == _OUTPUT else heard).append(delta)
+    model = session.get("model")
+    output = empty_output()
+    output["text"] = "".join(said) or None
+    audio: dict[str, Any] = {"type": "input_audio", "transcript": "".join(heard) or None}
+    return {
+        "model": model if isinstance(model, str) else None,
+        "response_model": model if isinstance(model, str) else None,
+        "response_id": session.get("id"),
+        "system": None,
+        "messages": [{"role": "user", "content": [audio]}],
+        "params": {k: stub_data_urls(plain(v)) for k, v in session.items() if k not in _NOT_PARAMS},
+        "output": output,
+        "usage": None,
+    }
