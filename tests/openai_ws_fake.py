@@ -313,16 +313,18 @@ class _Translation:
     """A translation session (``/v1/realtime/translations``): each appended audio chunk is
     heard as "Good " then "morning" (when the session asks for the source transcript)
     and translated as "Bon" then "jour", with an audio delta before each; ``session.close``
-    gets ``session.closed``; audio ``fake-drop`` breaks the connection."""
+    gets ``session.closed``; audio ``fake-drop`` breaks the connection (1011, which the SDK
+    may recover from), ``fake-bye`` closes it normally (1000) without ``session.closed``."""
 
-    def __init__(self, ws: ServerConnection, model: str) -> None:
+    def __init__(self, ws: ServerConnection, ids: Iterator[int], model: str) -> None:
         self.ws, self.chunks = ws, 0
-        self.session: dict[str, Any] = {"id": "sess_7", "type": "translation", "model": model}
+        session_id = f"sess_{next(ids)}"
+        self.session: dict[str, Any] = {"id": session_id, "type": "translation", "model": model}
         self.session.update(expires_at=0, audio={"input": {}, "output": {"language": "es"}})
         self.send({"type": "session.created", "session": self.session})
 
     def send(self, event: dict[str, Any]) -> None:
-        self.ws.send(json.dumps({"event_id": "event_1", **event}))
+        self.ws.send(json.dumps({**event, "event_id": "event_1"}))  # type first, as OpenAI does
 
     def answer(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
@@ -330,8 +332,9 @@ class _Translation:
             self.session["audio"] = {**self.session["audio"], **event["session"].get("audio", {})}
             self.send({"type": "session.updated", "session": self.session})
         elif kind == "session.input_audio_buffer.append":
-            if event.get("audio") == "fake-drop":
-                self.ws.close(code=1011, reason="server fell over")
+            if event.get("audio") in ("fake-drop", "fake-bye"):
+                bye = event["audio"] == "fake-bye"
+                self.ws.close(code=1000 if bye else 1011, reason="done" if bye else "fell over")
                 return
             said, heard = ("Bon", "Good ") if self.chunks % 2 == 0 else ("jour", "morning")
             self.chunks += 1
@@ -352,7 +355,7 @@ def serve_responses() -> Iterator[str]:
     def handle(ws: ServerConnection) -> None:
         path = ws.request.path if ws.request is not None else ""
         if path.startswith("/v1/realtime/translations"):
-            translation = _Translation(ws, path.partition("model=")[2].partition("&")[0])
+            translation = _Translation(ws, ids, path.partition("model=")[2].partition("&")[0])
             for message in ws:
                 translation.answer(json.loads(message))
             return

@@ -779,7 +779,7 @@ class TestRealtimeSessionAlone:
         session.end_all("cancelled")
         [record] = llm.calls
         assert (record["output"]["text"], record["status"]) == ("Hello", "cancelled")
-        assert record["ttft_ms"] < 1  # the transcription is first seen with its first delta
+        assert record["ttft_ms"] is None  # first seen with its first delta: not known
 
     def test_a_cancelled_send_is_recorded_and_takes_no_answer(self, llm: CapturedRecords) -> None:
         """It may have gone out, but left waiting it would pair every later answer wrongly."""
@@ -842,7 +842,8 @@ class TestRealtimeTranslation:
             "realtime.translations.connect",
             "realtime.translation",
         )
-        assert (record["model"], record["response_id"]) == ("gpt-realtime-translate", "sess_7")
+        assert record["model"] == "gpt-realtime-translate"
+        assert record["response_id"].startswith("sess_")
         assert record["params"] == {"audio": {**settings, "output": {"language": "fr"}}}
         heard = {"type": "input_audio", "transcript": "Good morning"}
         assert record["messages"] == [{"role": "user", "content": [heard]}]
@@ -865,20 +866,23 @@ class TestRealtimeTranslation:
         manager = client(base_url).realtime.translations.connect(model="gpt-realtime-translate")
         german = {"audio": {"output": {"language": "de"}}}
         manager.send({"type": "session.update", "session": german})
-        time.sleep(0.5)
+        time.sleep(1)
         with manager as connection:
             read_until(connection, "session.updated")
             translate(connection, chunks=1)
         [record] = llm.calls
         assert record["params"]["audio"]["output"] == {"language": "de"}
-        assert record["latency_ms"] < 500
+        assert record["latency_ms"] < 1000
 
     def test_the_app_reads_the_same_events_as_without_llmlog(
         self, base_url: str, llm: CapturedRecords
     ) -> None:
         def run() -> list[tuple[str, dict[str, Any]]]:
             with client(base_url).realtime.translations.connect(model="m") as connection:
-                return dumped(translate(connection, input={"transcription": {"model": "t"}}))
+                events = dumped(translate(connection, input={"transcription": {"model": "t"}}))
+            for _, event in events:
+                (event.get("session") or {}).pop("id", None)  # the fake numbers its sessions
+            return events
 
         instrumented = run()
         _base.uninstall_all()
@@ -899,6 +903,66 @@ class TestRealtimeTranslation:
         [record] = llm.calls
         assert (record["status"], record["output"]["text"]) == ("error", "Bon")
         assert record["error"]["type"] == type(raised.value).__name__
+
+    def test_a_session_the_sdk_reconnects_is_two_records(
+        self, base_url: str, llm: CapturedRecords
+    ) -> None:
+        """After a lost connection the SDK recovers from, the new server session (billed
+        apart) is a record of its own."""
+        connect = client(base_url).realtime.translations.connect
+        reconnecting = {"on_reconnecting": lambda event: None, "initial_delay": 0.01}
+        with connect(model="gpt-realtime-translate", **reconnecting) as connection:
+            translate(connection, chunks=1)
+            connection.session.input_audio_buffer.append(audio="fake-drop")
+            read_until(connection, "session.created")
+            translate(connection, chunks=1)
+            connection.session.close()
+            read_until(connection, "session.closed")
+        lost, again = llm.calls
+        assert (lost["status"], lost["output"]["text"]) == ("error", "Bon")
+        assert (again["status"], again["output"]["text"]) == ("ok", "Bon")
+        assert lost["response_id"] != again["response_id"]
+
+    def test_a_normal_close_by_the_server_ends_it_well(
+        self, base_url: str, llm: CapturedRecords
+    ) -> None:
+        with client(base_url).realtime.translations.connect(model="m") as connection:
+            translate(connection, chunks=1)
+            connection.session.input_audio_buffer.append(audio="fake-bye")
+            assert [event.type for event in connection] == []
+        [record] = llm.calls
+        assert (record["status"], record["output"]["text"]) == ("ok", "Bon")
+
+    def test_an_abandoned_connection_is_cancelled_when_collected(
+        self, base_url: str, llm: CapturedRecords
+    ) -> None:
+        manager = client(base_url).realtime.translations.connect(model="m")
+        connection = manager.enter()
+        translate(connection, chunks=1)
+        socket = connection._connection
+        del manager, connection
+        gc.collect()
+        [record] = llm.calls
+        assert (record["status"], record["output"]["text"]) == ("cancelled", "Bon")
+        socket.close()
+
+    def test_the_sdks_session_helper_reading_with_a_timeout(
+        self, base_url: str, llm: CapturedRecords
+    ) -> None:
+        """``recv(timeout=...)`` of ``openai.lib.realtime_translation`` reads past recv_bytes."""
+        helper = pytest.importorskip("openai.lib.realtime_translation")
+        translations = client(base_url).realtime.translations
+        with helper.TranslationSession(translations, model="gpt-realtime-translate") as connection:
+            connection.send({"type": "session.input_audio_buffer.append", "audio": "UklGRg=="})
+            kinds = [connection.recv(timeout=5).type]
+            while kinds[-1] != "session.output_transcript.delta":
+                kinds.append(connection.recv(timeout=5).type)
+            connection.send({"type": "session.close"})
+            while connection.recv(timeout=5).type != "session.closed":
+                pass
+        [record] = llm.calls
+        assert (record["model"], record["output"]["text"]) == ("gpt-realtime-translate", "Bon")
+        assert record["status"] == "ok" and record["ttft_ms"] > 0
 
     async def test_async(self, base_url: str, llm: CapturedRecords) -> None:
         connect = async_client(base_url).realtime.translations.connect

@@ -194,11 +194,13 @@ class RealtimeSession(Session):
             starts = finished or self._transcribes
             if cap is None and starts and item_id not in self._transcribed:
                 cap = self._transcribing[item_id] = self._transcription_capture(item_id)
+                cap.extra["seen_late"] = kind != _COMMITTED  # its time to first delta: unknown
                 if len(self._transcribing) > _MAX_TRANSCRIBING:
                     oldest = self._ended_transcription(next(iter(self._transcribing)))
                     ended.append((oldest, STATUS_CANCELLED))
             if cap is not None and cap.chunks is not None and kind != _COMMITTED:
-                if not finished and cap.first_chunk_perf is None:
+                first = not finished and cap.first_chunk_perf is None
+                if first and not cap.extra["seen_late"]:
                     cap.first_chunk_perf = time.perf_counter()
                 cap.chunks.append(data)
                 if finished:

@@ -6,16 +6,18 @@ the connection does. There is no request, response or usage event to split it
 by, so the session is the record: its model and settings (``session.created`` /
 ``session.updated``), the source transcript as the prompt when the session asks
 for one, the translated transcript as the output, ttft at the first translated
-delta. Closing ends it (``ok``: there is nothing left to cancel), a lost
-connection as an error. Audio is never kept.
+delta. Closing ends it (``ok``: there is nothing left to cancel; a collected
+connection or exit: ``cancelled``), a lost connection as an error (a normal close
+by the server: ``ok``). Audio is never kept.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Any, Final
 
-from llmlog._record import STATUS_CANCELLED, STATUS_OK, Capture, empty_output
+from llmlog._record import STATUS_OK, Capture, empty_output
 from llmlog.instrumentors._base import finish
 from llmlog.instrumentors._openai_request import plain, stub_data_urls
 from llmlog.instrumentors._openai_websocket import Session, decode, event_type
@@ -28,7 +30,8 @@ _NOT_PARAMS: Final = frozenset({"model", "id", "object", "type", "expires_at", "
 
 
 class TranslationSession(Session):
-    """The one translation on a connection, from the first message to the close."""
+    """The translation on a connection, from its first message to its close; after a
+    connection the SDK recovers from, the new server session is a new record."""
 
     METHOD = "realtime.translations.connect"
     OPERATION = "realtime.translation"
@@ -36,6 +39,7 @@ class TranslationSession(Session):
     def __init__(self) -> None:
         super().__init__()
         self._translation: Capture | None = self._capture(None)
+        self._over = False  # closed by the app or the server, collected, or at exit
 
     @staticmethod
     def extract(cap: Capture) -> dict[str, Any]:
@@ -45,10 +49,13 @@ class TranslationSession(Session):
         return None  # settings and audio: the server's echo and transcripts say what counts
 
     def received(self, data: Any) -> None:
+        kind, _ = event_type(data)
         cap = self._translation
+        if cap is None and kind == "session.created" and not self._over:
+            with self._lock:  # reconnected after a lost connection: a new server session
+                cap = self._translation = self._translation or self._capture(None)
         if cap is None or cap.chunks is None:
             return
-        kind, _ = event_type(data)
         if kind in (_OUTPUT, _INPUT):
             if kind == _OUTPUT and cap.first_chunk_perf is None:
                 cap.first_chunk_perf = time.perf_counter()
@@ -60,7 +67,7 @@ class TranslationSession(Session):
         elif kind == "session.created" or kind == "session.updated":
             cap.extra["ws_settings"] = data
         elif kind == "session.closed":
-            self._end(STATUS_OK)
+            self._end(STATUS_OK, over=True)
 
     def restart_clocks(self) -> None:
         """The translation starts when the connection opens (events may be queued before)."""
@@ -68,16 +75,27 @@ class TranslationSession(Session):
         if cap is not None:
             cap.start_ns, cap.start_perf = time.time_ns(), time.perf_counter()
 
+    def closed(self) -> None:
+        self._end(STATUS_OK, over=True)  # closing is how a translation ends
+
     def end_all(self, status: str, error: BaseException | None = None) -> None:
-        # Closing is how a translation ends: what arrived is all of it.
-        self._end(STATUS_OK if status == STATUS_CANCELLED else status, error)
+        self._end(status, error, over=True)  # collected, exit, uninstrument: cancelled
 
     def lost(self, error: BaseException) -> None:
-        self._end(None, error)
+        # A normal close by the server (1000, 1001) ends it well; the SDK may reconnect.
+        exceptions = sys.modules.get("websockets.exceptions")
+        closed_ok = getattr(exceptions, "ConnectionClosedOK", ())
+        if isinstance(error, closed_ok):
+            self._end(STATUS_OK)
+        else:
+            self._end(None, error)
 
-    def _end(self, status: str | None, error: BaseException | None = None) -> None:
+    def _end(
+        self, status: str | None, error: BaseException | None = None, *, over: bool = False
+    ) -> None:
         with self._lock:
             cap, self._translation = self._translation, None
+            self._over = self._over or over
         if cap is not None:
             finish(cap, error=error, status=status)
 

@@ -67,6 +67,8 @@ def event_type(data: Any) -> tuple[str | None, Any]:
         text = _TYPE_FIRST.match(data)
         if text is not None:
             return text.group(1), None
+    elif not isinstance(data, dict) and isinstance(getattr(data, "type", None), str):
+        return data.type, None  # an event object (e.g. parsed by an SDK helper)
     decoded = decode(data)
     kind = decoded.get("type") if isinstance(decoded, dict) else None
     return (kind if isinstance(kind, str) else None), decoded
@@ -309,6 +311,10 @@ class Session:
             ended.append((cap, STATUS_ERROR))
         elif cap is not None:
             _add_message(cap, kind, data)
+
+    def closed(self) -> None:
+        """The app closed the connection: what is in flight is cancelled."""
+        self.end_all(STATUS_CANCELLED)
 
     def end_all(self, status: str, error: BaseException | None = None) -> None:
         """Every response still waiting or in flight ends (closed, collected, exit)."""

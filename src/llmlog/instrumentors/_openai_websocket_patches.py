@@ -113,8 +113,10 @@ def _message(args: tuple[Any, ...], kwargs: dict[str, Any], name: str) -> Any:
     return args[0] if args else kwargs.get(name)
 
 
-def wrappers(prefix: str, kind: type[Session]) -> dict[str, Wrapper]:
-    """qualname -> wrapt wrapper for ``{prefix}Connection`` (+ ``Async``, + managers).
+def wrappers(prefix: str, kind: type[Session], helper: str = "") -> dict[str, Wrapper]:
+    """qualname -> wrapt wrapper for ``{prefix}Connection`` (+ ``Async``, + managers), and
+    for the ``recv`` of an SDK ``helper`` class around the connection that reads past
+    ``recv_bytes`` when given a timeout.
 
     Methods a class only inherits are wrapped on that class itself (wrapt restores
     that exactly), never on the SDK's WebSocket base class that other protocols share.
@@ -209,12 +211,15 @@ def wrappers(prefix: str, kind: type[Session]) -> dict[str, Wrapper]:
         received(instance, data)
         return data
 
+    def helper_recv(
+        wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        if kwargs.get("timeout") is None:  # it calls recv_bytes, which is wrapped
+            return wrapped(*args, **kwargs)
+        return recv_bytes(wrapped, getattr(instance, "_connection", None), args, kwargs)
+
     def closing(instance: Any) -> None:
-        _on_session(
-            instance,
-            "recording a closed WebSocket connection",
-            lambda session: session.end_all(STATUS_CANCELLED),
-        )
+        _on_session(instance, "recording a closed WebSocket connection", lambda s: s.closed())
 
     def close(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         closing(instance)
@@ -242,7 +247,9 @@ def wrappers(prefix: str, kind: type[Session]) -> dict[str, Wrapper]:
         return connection
 
     connection, manager = f"{prefix}Connection", f"{prefix}ConnectionManager"
+    helpers = {f"{helper}.recv": helper_recv} if helper else {}
     return {
+        **helpers,
         f"{connection}.send": sender("event"),
         f"Async{connection}.send": async_sender("event"),
         f"{connection}.send_raw": sender("data"),

@@ -298,11 +298,12 @@ _WEBSOCKET_MODULES: Final = {
     "Responses": "openai.resources.responses.responses",
     "Realtime": "openai.resources.realtime.realtime",
     "Translations": "openai.resources.realtime.translations.translations",
+    "Translation": "openai.lib.realtime_translation",  # the SDK's session helper
 }
 _WEBSOCKET_HELPERS: Final[Mapping[str, Wrapper]] = {
     **websocket_patches.wrappers("Responses", websocket.Session),
     **websocket_patches.wrappers("Realtime", RealtimeSession),
-    **websocket_patches.wrappers("Translations", TranslationSession),
+    **websocket_patches.wrappers("Translations", TranslationSession, "TranslationConnection"),
 }
 _HELPER_WRAPPERS: Final[Mapping[str, Wrapper]] = {**_STREAM_HELPERS, **_WEBSOCKET_HELPERS}
 
