@@ -179,6 +179,33 @@ class TestPricing:
         assert out["cost_usd"] == pytest.approx(expected)
         assert out["cost_usd"] > genai(model, "openai", input_tokens=1000, output_tokens=500)
 
+    def test_a_transcription_billed_by_duration_is_priced_by_its_seconds(self) -> None:
+        """whisper-1 reports seconds, not tokens ($0.36 an hour of audio)."""
+        duration = {"type": "duration", "seconds": 90.0}
+        out = add_cost(None, "", record("whisper-1", raw=duration))
+        expected = genai("whisper-1", "openai", audio_seconds=90, input_audio_seconds=90)
+        assert out["cost_usd"] == pytest.approx(expected) == pytest.approx(0.009)
+        assert out["price_source"].endswith("openai:whisper-1")
+
+    def test_speech_billed_by_characters_is_priced_by_its_input(self) -> None:
+        """tts-1 bills the characters of the text it speaks ($15 a million)."""
+        speech = record("tts-1", raw=None)
+        speech.update(operation="audio.speech", status="ok", usage=None)
+        speech["messages"] = [{"role": "user", "content": "Hello, world"}]
+        assert add_cost(None, "", speech)["cost_usd"] == pytest.approx(12 * 15e-6)
+        failed = {**speech, "status": "error"}  # not spoken, not billed
+        assert add_cost(None, "", failed)["cost_usd"] is None
+
+    def test_a_call_billed_in_tokens_it_did_not_report_stays_unpriced(self) -> None:
+        """gpt-4o-mini-tts bills tokens the speech endpoint does not return: never $0."""
+        speech = record("gpt-4o-mini-tts", raw=None)
+        speech.update(operation="audio.speech", status="ok", usage=None)
+        speech["messages"] = [{"role": "user", "content": "Hello"}]
+        out = add_cost(None, "", speech)
+        assert (out["cost_usd"], out["price_source"]) == (None, "unpriced: no usage")
+        seconds = add_cost(None, "", record("gpt-4o-transcribe", raw={"type": "duration"}))
+        assert seconds["cost_usd"] is None
+
     def test_response_model_is_preferred_over_the_requested_alias(self) -> None:
         """The dated snapshot that actually ran decides the price when the table knows it."""
         out = add_cost(

@@ -126,6 +126,13 @@ class TestImagesAudioModerations:
         assert record["params"] == {"voice": "alloy"}
         assert record["output"]["audio"] == {"type": "audio", "mime": "audio/mpeg", "bytes": 17}
         assert record["request_id"] == fakes.REQUEST_ID
+        assert record["cost_usd"] is None  # billed in tokens the endpoint does not report
+
+    def test_speech_billed_by_characters_has_its_cost(self, llm: CapturedRecords) -> None:
+        client = fakes.sync_client(fakes.default_fake())
+        client.audio.speech.create(model="tts-1", voice="alloy", input="Hello")
+        [record] = llm.calls
+        assert record["cost_usd"] == pytest.approx(5 * 15e-6)  # $15 per million characters
 
     def test_speech_streaming_response_leaves_the_body_alone(self, llm: CapturedRecords) -> None:
         """with_streaming_response speech: the app streams the audio; the record is metadata."""

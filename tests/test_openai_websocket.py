@@ -478,6 +478,7 @@ class TestRealtime:
         assert first["output"]["text"] == "Hi there"
         assert first["usage"]["input_tokens"] is None
         assert first["usage"]["raw"] == {"type": "duration", "seconds": 2.5}
+        assert first["cost_usd"] == pytest.approx(2.5 * 0.36 / 3600)  # $0.36 an hour
 
     def test_a_failed_transcription_is_an_error_record(
         self, base_url: str, llm: CapturedRecords

@@ -121,7 +121,7 @@ class _Table:
 
 
 def _exact_price(
-    model_price: Any, counts: tuple[int, ...], modalities: dict[str, int] | None = None
+    model_price: Any, counts: tuple[int, ...], modalities: dict[str, Any] | None = None
 ) -> Decimal:
     from genai_prices import Usage
 
@@ -181,6 +181,9 @@ def _count(value: Any) -> int:
     return value
 
 
+_NO_USAGE: Final = "unpriced: no usage"
+
+
 def _cache_write_1h(provider: str | None, usage: dict[str, Any]) -> int:
     """Anthropic splits cache writes by lifetime; the 1-hour kind costs more."""
     raw = usage.get("raw")
@@ -195,9 +198,9 @@ def _cache_write_1h(provider: str | None, usage: dict[str, Any]) -> int:
 
 def _counts(provider: str | None, usage: Any) -> Counts:
     if not isinstance(usage, dict):
-        raise _Unpriced("unpriced: no usage")
+        raise _Unpriced(_NO_USAGE)
     if usage.get("input_tokens") is None and usage.get("output_tokens") is None:
-        raise _Unpriced("unpriced: no usage")
+        raise _Unpriced(_NO_USAGE)
     input_tokens = _count(usage.get("input_tokens"))
     output_tokens = _count(usage.get("output_tokens"))
     cached = _count(usage.get("cached_input_tokens"))
@@ -257,6 +260,33 @@ def _modality_counts(usage: Any) -> dict[str, int]:
     return found
 
 
+def _quantities(record: MutableMapping[str, Any], model_price: Any) -> dict[str, Any] | None:
+    """What a call billed by quantity instead of tokens used, when its model has that rate:
+    seconds of audio transcribed (whisper-1 and others report ``{"type": "duration"}``),
+    characters spoken (tts-1 bills the input text). None: nothing to price by."""
+    usage = record.get("usage")
+    raw = usage.get("raw") if isinstance(usage, dict) else None
+    if isinstance(raw, dict) and raw.get("type") == "duration":
+        seconds = raw.get("seconds")
+        if (
+            isinstance(seconds, int | float)
+            and not isinstance(seconds, bool)
+            and seconds >= 0
+            and getattr(model_price, "audio_hours", None) is not None
+        ):
+            return {"audio_seconds": seconds, "input_audio_seconds": seconds}
+    if (
+        record.get("operation") == "audio.speech"
+        and record.get("status") == "ok"
+        and getattr(model_price, "input_mchars", None) is not None
+    ):
+        messages = record.get("messages") or ()
+        texts = [m.get("content") for m in messages if isinstance(m, dict)]
+        if texts and all(isinstance(text, str) for text in texts):
+            return {"input_characters": sum(len(str(text)) for text in texts)}
+    return None
+
+
 def _when(ts: Any) -> datetime:
     if isinstance(ts, str):
         try:
@@ -276,10 +306,12 @@ def price(record: MutableMapping[str, Any]) -> tuple[float | None, str]:
     provider = record.get("provider")
     provider = provider if isinstance(provider, str) else None
     try:
-        counts = _counts(provider, record.get("usage"))
+        counts: Counts | None = _counts(provider, record.get("usage"))
         modalities = _modality_counts(record.get("usage"))
     except _Unpriced as reason:
-        return None, str(reason)
+        if str(reason) != _NO_USAGE:
+            return None, str(reason)
+        counts, modalities = None, {}  # it may be billed by seconds or characters
     table = _current_table()
     found = None
     names = [record.get("response_model"), record.get("model")]
@@ -291,6 +323,11 @@ def price(record: MutableMapping[str, Any]) -> tuple[float | None, str]:
         return None, f"unpriced: model {shown!r} is not in {table.version}"
     genai_provider, model_info = found
     priced = table.prices(model_info, _when(record.get("ts")), _service_tier(record))
+    if counts is None:
+        modalities = _quantities(record, priced.model_price) or {}
+        if not modalities:
+            return None, _NO_USAGE
+        counts = (0, 0, 0, 0, 0, 0)
     rates = None if modalities else priced.rates  # genai-prices itself splits modalities
     if rates is not None and (rates.max_input is None or counts[0] <= rates.max_input):
         cost = math.fsum(rate * n for rate, n in zip(rates.per_token, counts, strict=True))
