@@ -203,8 +203,12 @@ class TestPricing:
         speech["messages"] = [{"role": "user", "content": "Hello"}]
         out = add_cost(None, "", speech)
         assert (out["cost_usd"], out["price_source"]) == (None, "unpriced: no usage")
-        seconds = add_cost(None, "", record("gpt-4o-transcribe", raw={"type": "duration"}))
-        assert seconds["cost_usd"] is None
+        duration = {"type": "duration", "seconds": 60}
+        seconds = add_cost(None, "", record("gpt-4o-transcribe", raw=duration))
+        assert seconds["cost_usd"] is None  # listed by the token only
+        tokens = add_cost(None, "", record("whisper-1", input_tokens=100, output_tokens=20))
+        assert tokens["cost_usd"] is None  # listed by the hour only
+        assert "no token rate" in tokens["price_source"]
 
     def test_response_model_is_preferred_over_the_requested_alias(self) -> None:
         """The dated snapshot that actually ran decides the price when the table knows it."""

@@ -280,11 +280,18 @@ def _quantities(record: MutableMapping[str, Any], model_price: Any) -> dict[str,
         and record.get("status") == "ok"
         and getattr(model_price, "input_mchars", None) is not None
     ):
-        messages = record.get("messages") or ()
+        messages = record.get("messages")
+        messages = messages if isinstance(messages, list) else []
         texts = [m.get("content") for m in messages if isinstance(m, dict)]
         if texts and all(isinstance(text, str) for text in texts):
             return {"input_characters": sum(len(str(text)) for text in texts)}
     return None
+
+
+def _bills_tokens(model_price: Any) -> bool:
+    """Whether a genai-prices price has any per-token rate (a zero rate counts: free)."""
+    rates = vars(model_price).items()
+    return any(key.endswith("_mtok") and value is not None for key, value in rates)
 
 
 def _when(ts: Any) -> datetime:
@@ -336,6 +343,9 @@ def price(record: MutableMapping[str, Any]) -> tuple[float | None, str]:
             cost = float(_exact_price(priced.model_price, counts, modalities))
         except (ValueError, ArithmeticError) as exc:
             return None, f"unpriced: {table.version} could not price this usage ({exc})"
+    if cost == 0 and any(counts) and not _bills_tokens(priced.model_price):
+        # e.g. tokens reported for a model listed only by the hour of audio: not free
+        return None, f"unpriced: {table.version} lists no token rate for {model_info.id}"
     source = f"{table.version} {genai_provider.id}:{model_info.id}"
     if priced.tier is not None:
         source += f" ({priced.tier} tier)"
