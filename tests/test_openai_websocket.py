@@ -23,8 +23,10 @@ import pytest
 import llmlog.testing
 from llmlog import instrumentors
 from llmlog.instrumentors import _base
+from llmlog.instrumentors import _openai_realtime_translation as realtime_translation
 from llmlog.instrumentors import _openai_websocket_patches as websocket_patches
 from llmlog.instrumentors._openai_realtime import RealtimeSession
+from llmlog.instrumentors._openai_realtime_translation import RealtimeTranslationSession
 from llmlog.testing import CapturedRecords
 
 websockets = pytest.importorskip("websockets")
@@ -964,6 +966,33 @@ class TestRealtimeTranslation:
         [record] = llm.calls
         assert (record["model"], record["output"]["text"]) == ("gpt-realtime-translate", "Bon")
         assert record["status"] == "ok" and record["ttft_ms"] > 0
+
+    def test_an_error_that_ends_it_is_the_records(self, llm: CapturedRecords) -> None:
+        """An error nothing follows ended the translation; one it recovered from did not."""
+        error = {"type": "error", "error": {"type": "invalid_request_error", "message": "Gone."}}
+        said = {"type": "session.output_transcript.delta", "delta": "Hola"}
+        for events in ([said, error], [error, said]):
+            session = RealtimeTranslationSession()
+            for event in events:
+                session.received(json.dumps(event))
+            session.closed()
+        ended, recovered = llm.calls
+        assert (ended["status"], ended["error"]["message"]) == ("error", "Gone.")
+        assert (recovered["status"], recovered["output"]["text"]) == ("ok", "Hola")
+
+    def test_each_transcript_is_bounded_on_its_own(
+        self, llm: CapturedRecords, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A long source transcript never crowds out the translation, the record's output."""
+        monkeypatch.setattr(realtime_translation, "_MAX_DELTAS", 3)
+        session = RealtimeTranslationSession()
+        for kind, delta in [("input", "a")] * 5 + [("output", "b")] * 5:
+            event = {"type": f"session.{kind}_transcript.delta", "delta": delta}
+            session.received(json.dumps(event))
+        session.closed()
+        [record] = llm.calls
+        assert record["output"]["text"] == "bbb"
+        assert record["messages"][0]["content"][0]["transcript"] == "aaa"
 
     async def test_async(self, base_url: str, llm: CapturedRecords) -> None:
         connect = async_client(base_url).realtime.translations.connect

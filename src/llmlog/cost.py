@@ -184,6 +184,10 @@ def _count(value: Any) -> int:
 _NO_USAGE: Final = "unpriced: no usage"
 
 
+class _NoUsage(_Unpriced):
+    """No token counts: the call may still be billed by seconds or characters."""
+
+
 def _cache_write_1h(provider: str | None, usage: dict[str, Any]) -> int:
     """Anthropic splits cache writes by lifetime; the 1-hour kind costs more."""
     raw = usage.get("raw")
@@ -198,9 +202,9 @@ def _cache_write_1h(provider: str | None, usage: dict[str, Any]) -> int:
 
 def _counts(provider: str | None, usage: Any) -> Counts:
     if not isinstance(usage, dict):
-        raise _Unpriced(_NO_USAGE)
+        raise _NoUsage(_NO_USAGE)
     if usage.get("input_tokens") is None and usage.get("output_tokens") is None:
-        raise _Unpriced(_NO_USAGE)
+        raise _NoUsage(_NO_USAGE)
     input_tokens = _count(usage.get("input_tokens"))
     output_tokens = _count(usage.get("output_tokens"))
     cached = _count(usage.get("cached_input_tokens"))
@@ -284,7 +288,7 @@ def _quantities(record: MutableMapping[str, Any], model_price: Any) -> dict[str,
         messages = messages if isinstance(messages, list) else []
         texts = [m.get("content") for m in messages if isinstance(m, dict)]
         if texts and all(isinstance(text, str) for text in texts):
-            return {"input_characters": sum(len(str(text)) for text in texts)}
+            return {"input_characters": sum(len(text) for text in texts if isinstance(text, str))}
     return None
 
 
@@ -315,10 +319,10 @@ def price(record: MutableMapping[str, Any]) -> tuple[float | None, str]:
     try:
         counts: Counts | None = _counts(provider, record.get("usage"))
         modalities = _modality_counts(record.get("usage"))
-    except _Unpriced as reason:
-        if str(reason) != _NO_USAGE:
-            return None, str(reason)
+    except _NoUsage:
         counts, modalities = None, {}  # it may be billed by seconds or characters
+    except _Unpriced as reason:
+        return None, str(reason)
     table = _current_table()
     found = None
     names = [record.get("response_model"), record.get("model")]
@@ -334,7 +338,7 @@ def price(record: MutableMapping[str, Any]) -> tuple[float | None, str]:
         modalities = _quantities(record, priced.model_price) or {}
         if not modalities:
             return None, _NO_USAGE
-        counts = (0, 0, 0, 0, 0, 0)
+        counts = (0, 0, 0, 0, 0, 0)  # one per _KEYS
     rates = None if modalities else priced.rates  # genai-prices itself splits modalities
     if rates is not None and (rates.max_input is None or counts[0] <= rates.max_input):
         cost = math.fsum(rate * n for rate, n in zip(rates.per_token, counts, strict=True))

@@ -1,10 +1,11 @@
-"""Realtime sessions (``realtime.connect()``): one record per response.
+"""Realtime sessions (``realtime.connect()``): one record per response, and one per
+transcription of the user's audio.
 
 A realtime conversation lives on the server: the app (or the server's voice
 activity detection) adds items, and each ``response.created`` ... ``response.done``
 is one model call. The record's prompt is what was added to the conversation
 since the previous response (as the server echoed it: text, audio and images as
-stubs; a spoken turn's transcript when it arrived before the response started),
+stubs; a spoken turn's transcript when it arrived before the response ended),
 its system prompt and params the session's configuration (``session.created`` /
 ``session.updated``) under the response's own overrides; output, usage and status
 come from ``response.done``. Audio deltas are never kept.
@@ -39,6 +40,7 @@ from llmlog.instrumentors._openai_websocket import (
     decode,
     error_fields,
     event_type,
+    member,
     mentions,
     raw_string,
     string_field,
@@ -61,6 +63,7 @@ _MAX_ITEMS: Final = 1000  # item messages kept between responses (a session that
 _COMMITTED: Final = "input_audio_buffer.committed"
 _ITEM_ID: Final = string_field("item_id")
 _MAX_TRANSCRIBING: Final = 100  # transcriptions in flight (a server that never finishes them)
+_MAX_TRANSCRIBED: Final = 1000  # item ids whose transcription ended, remembered to ignore
 
 
 def _response_of(event: Any) -> dict[str, Any]:
@@ -104,9 +107,9 @@ def _refuses_a_response(error: dict[str, Any], cap: Capture) -> bool:
 
 def _transcription_config(settings: Any) -> dict[str, Any]:
     """The session's input transcription settings (``{}``: the audio is not transcribed)."""
-    session = _field(settings, "session")
-    config = _field(_field(_field(session, "audio"), "input"), "transcription")
-    return config or _field(session, "input_audio_transcription")  # the beta protocol's
+    session = member(settings, "session")
+    config = member(member(member(session, "audio"), "input"), "transcription")
+    return config or member(session, "input_audio_transcription")  # the beta protocol's
 
 
 class RealtimeSession(Session):
@@ -212,7 +215,7 @@ class RealtimeSession(Session):
     def _ended_transcription(self, item_id: str) -> Capture:
         """Take a transcription out of those in flight; its item's later events are ignored."""
         self._transcribed[item_id] = None
-        if len(self._transcribed) > _MAX_ITEMS:
+        if len(self._transcribed) > _MAX_TRANSCRIBED:
             del self._transcribed[next(iter(self._transcribed))]
         return self._transcribing.pop(item_id)
 
@@ -308,8 +311,8 @@ class RealtimeSession(Session):
 
 def extract(cap: Capture) -> dict[str, Any]:
     """Record fields of one realtime response."""
-    settings = _field(decode(cap.extra.get("ws_settings")), "session")
-    request = _field(decode(cap.extra.get("ws_request")), "response")
+    settings = member(decode(cap.extra.get("ws_settings")), "session")
+    request = member(decode(cap.extra.get("ws_request")), "response")
     events = [decode(message) for message in cap.chunks or ()]
     events = [event for event in events if isinstance(event, dict)]
     params = {
@@ -335,17 +338,12 @@ def extract(cap: Capture) -> dict[str, Any]:
     last = events[-1] if events else {}
     if last.get("type") == "error":
         fields["status"], fields["error"] = STATUS_ERROR, error_fields(last)
-    done = _field(last, "response") if last.get("type") == "response.done" else None
+    done = member(last, "response") if last.get("type") == "response.done" else None
     if done:
         _read_done(done, fields)
     else:
         _read_deltas(events, fields)
     return fields
-
-
-def _field(value: Any, name: str) -> dict[str, Any]:
-    found = value.get(name) if isinstance(value, dict) else None
-    return found if isinstance(found, dict) else {}
 
 
 def _items(events: Any) -> list[dict[str, Any]]:
@@ -400,15 +398,15 @@ def _read_done(response: dict[str, Any], fields: dict[str, Any]) -> None:
             if isinstance(text, str):
                 texts.append(text)
     output["text"] = "".join(texts) or None
-    status, details = response.get("status"), _field(response, "status_details")
+    status, details = response.get("status"), member(response, "status_details")
     output["finish_reason"] = details.get("reason") or status
     fields["response_id"] = response.get("id")
-    usage = _field(response, "usage")
+    usage = member(response, "usage")
     if usage:
         fields["usage"] = usage_record(
             input_tokens=usage.get("input_tokens"),
             output_tokens=usage.get("output_tokens"),
-            cached_input_tokens=_field(usage, "input_token_details").get("cached_tokens"),
+            cached_input_tokens=member(usage, "input_token_details").get("cached_tokens"),
             total_tokens=usage.get("total_tokens"),
             raw=usage,
         )
@@ -416,7 +414,7 @@ def _read_done(response: dict[str, Any], fields: dict[str, Any]) -> None:
         fields["status"] = STATUS_CANCELLED
     elif status == "failed":
         fields["status"] = STATUS_ERROR
-        fields["error"] = error_fields({"error": _field(details, "error")})
+        fields["error"] = error_fields({"error": member(details, "error")})
 
 
 def _read_deltas(events: list[dict[str, Any]], fields: dict[str, Any]) -> None:
@@ -425,7 +423,7 @@ def _read_deltas(events: list[dict[str, Any]], fields: dict[str, Any]) -> None:
     fields["output"]["text"] = "".join(t for t in texts if isinstance(t, str)) or None
     for event in events:
         if event.get("type") == "response.created":
-            fields["response_id"] = _field(event, "response").get("id")
+            fields["response_id"] = member(event, "response").get("id")
 
 
 def extract_transcription(cap: Capture) -> dict[str, Any]:

@@ -1,13 +1,14 @@
-"""WebSocket sessions, one record per response: reading the Responses protocol (``connect()``).
+"""WebSocket sessions: reading the Responses protocol (``connect()``), one record per response.
 
 On a connection the app sends ``response.create`` events and reads server
 events; every response is a model call. On the app's thread a :class:`Session`
 only reads each message's ``type`` (a match on its first bytes; JSON is decoded
 there only when ``type`` is not the first key, and for error and steering
 events) and keeps the raw messages of the responses in flight; the writer
-decodes them and reads them like a streamed ``responses.create``. A subclass
-with its own ``received`` reads the Realtime protocol (``_openai_realtime``); the
-wrappers that feed the sessions are ``_openai_websocket_patches``.
+decodes them and reads them like a streamed ``responses.create``. Subclasses
+with their own ``received`` read the Realtime protocol (``_openai_realtime``) and
+realtime translation sessions (``_openai_realtime_translation``); the wrappers
+that feed the sessions are ``_openai_websocket_patches``.
 
 Responses are matched to requests first in, first out per lane (``stream_id``).
 One the server starts on its own to commit steering input it accepted (a
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import threading
 import time
 from collections import deque
@@ -72,6 +74,20 @@ def event_type(data: Any) -> tuple[str | None, Any]:
     decoded = decode(data)
     kind = decoded.get("type") if isinstance(decoded, dict) else None
     return (kind if isinstance(kind, str) else None), decoded
+
+
+def member(value: Any, name: str) -> dict[str, Any]:
+    """The object ``value[name]`` of a decoded event (``{}`` if it is not one)."""
+    found = value.get(name) if isinstance(value, dict) else None
+    return found if isinstance(found, dict) else {}
+
+
+def connection_closed(exc: BaseException, *, normally: bool = False) -> bool:
+    """Whether ``exc`` is websockets' "connection closed" (``normally``: by a close
+    frame with code 1000 or 1001), without importing websockets."""
+    exceptions = sys.modules.get("websockets.exceptions")
+    kind = getattr(exceptions, "ConnectionClosedOK" if normally else "ConnectionClosed", None)
+    return kind is not None and isinstance(exc, kind)
 
 
 def mentions(data: Any, key: str) -> bool:

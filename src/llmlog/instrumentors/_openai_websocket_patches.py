@@ -6,13 +6,14 @@ them; a send that fails takes its request back (unless the SDK kept the message
 to resend). Sends are never serialized or delayed: the SDK lets several threads
 send at once, so requests sent at the same instant from two threads on one lane
 may be noted in another order than they went out. Every message received is
-read; a lost connection ends the responses in flight as errors, ``close()`` as
-cancelled, and so do garbage collection of the connection and interpreter exit.
+read; a lost connection ends the calls in flight as errors, the app's ``close()``
+as the session says (responses: cancelled; a translation: ok), garbage collection
+of the connection and interpreter exit as cancelled. The SDK's translation helper
+reads past ``recv_bytes`` when given a timeout: its ``recv`` is wrapped too.
 """
 
 from __future__ import annotations
 
-import sys
 import threading
 import weakref
 from collections.abc import Callable, Iterator
@@ -24,7 +25,7 @@ from llmlog import _guard, _pipeline
 from llmlog._record import STATUS_CANCELLED, Capture
 from llmlog.instrumentors import _base
 from llmlog.instrumentors._base import Wrapper
-from llmlog.instrumentors._openai_websocket import Session
+from llmlog.instrumentors._openai_websocket import Session, connection_closed
 
 _sessions: dict[int, Session] = {}
 """Per send queue (by id; removed when the queue is collected or llmlog uninstrumented)."""
@@ -103,12 +104,6 @@ _pipeline.before_exit.append(end_open_sessions)
 _base.after_uninstall.append(_forget_sessions)
 
 
-def _is_connection_lost(exc: BaseException) -> bool:
-    exceptions = sys.modules.get("websockets.exceptions")
-    closed = getattr(exceptions, "ConnectionClosed", None)
-    return closed is not None and isinstance(exc, closed)
-
-
 def _message(args: tuple[Any, ...], kwargs: dict[str, Any], name: str) -> Any:
     return args[0] if args else kwargs.get(name)
 
@@ -176,7 +171,7 @@ def wrappers(prefix: str, kind: type[Session], helper: str = "") -> dict[str, Wr
         return send
 
     def lost(instance: Any, exc: BaseException) -> None:
-        if _is_connection_lost(exc):
+        if connection_closed(exc):
             _on_session(instance, "recording a lost WebSocket connection", lambda s: s.lost(exc))
 
     def received(instance: Any, data: Any) -> None:

@@ -25,9 +25,9 @@ from llmlog.instrumentors import _openai_websocket_patches as websocket_patches
 from llmlog.instrumentors._base import Provider, Target, Wrapper, finish
 from llmlog.instrumentors._openai_chunks import COMPACTORS, is_content_for
 from llmlog.instrumentors._openai_realtime import RealtimeSession
+from llmlog.instrumentors._openai_realtime_translation import RealtimeTranslationSession
 from llmlog.instrumentors._openai_response import READERS, Reply
 from llmlog.instrumentors._openai_streams import ACCUMULATORS
-from llmlog.instrumentors._openai_translation import TranslationSession
 from llmlog.instrumentors._stream import AsyncStreamProxy, SyncStreamProxy, end_early
 
 _HELPER_HEADER: Final = "X-Stainless-Helper-Method"
@@ -298,12 +298,15 @@ _WEBSOCKET_MODULES: Final = {
     "Responses": "openai.resources.responses.responses",
     "Realtime": "openai.resources.realtime.realtime",
     "Translations": "openai.resources.realtime.translations.translations",
-    "Translation": "openai.lib.realtime_translation",  # the SDK's session helper
+    # The SDK's session helper: its ``TranslationConnection`` (cut at "Connection" below).
+    "Translation": "openai.lib.realtime_translation",
 }
 _WEBSOCKET_HELPERS: Final[Mapping[str, Wrapper]] = {
     **websocket_patches.wrappers("Responses", websocket.Session),
     **websocket_patches.wrappers("Realtime", RealtimeSession),
-    **websocket_patches.wrappers("Translations", TranslationSession, "TranslationConnection"),
+    **websocket_patches.wrappers(
+        "Translations", RealtimeTranslationSession, helper="TranslationConnection"
+    ),
 }
 _HELPER_WRAPPERS: Final[Mapping[str, Wrapper]] = {**_STREAM_HELPERS, **_WEBSOCKET_HELPERS}
 

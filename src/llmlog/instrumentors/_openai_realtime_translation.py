@@ -13,23 +13,29 @@ by the server: ``ok``). Audio is never kept.
 
 from __future__ import annotations
 
-import sys
 import time
 from typing import Any, Final
 
-from llmlog._record import STATUS_OK, Capture, empty_output
+from llmlog._record import STATUS_ERROR, STATUS_OK, Capture, empty_output
 from llmlog.instrumentors._base import finish
 from llmlog.instrumentors._openai_request import plain, stub_data_urls
-from llmlog.instrumentors._openai_websocket import Session, decode, event_type
+from llmlog.instrumentors._openai_websocket import (
+    Session,
+    connection_closed,
+    decode,
+    error_fields,
+    event_type,
+    member,
+)
 
 _INPUT: Final = "session.input_transcript.delta"
 _OUTPUT: Final = "session.output_transcript.delta"
 _OUTPUT_AUDIO: Final = "session.output_audio.delta"
-_MAX_DELTAS: Final = 100_000  # transcript deltas kept (hours of speech)
-_NOT_PARAMS: Final = frozenset({"model", "id", "object", "type", "expires_at", "client_secret"})
+_MAX_DELTAS: Final = 100_000  # transcript deltas kept per direction (hours of speech)
+_NOT_PARAMS: Final = frozenset({"model", "id", "object", "type", "expires_at"})
 
 
-class TranslationSession(Session):
+class RealtimeTranslationSession(Session):
     """The translation on a connection, from its first message to its close; after a
     connection the SDK recovers from, the new server session is a new record."""
 
@@ -39,7 +45,8 @@ class TranslationSession(Session):
     def __init__(self) -> None:
         super().__init__()
         self._translation: Capture | None = self._capture(None)
-        self._over = False  # closed by the app or the server, collected, or at exit
+        self._over = False  # closed (the app, the server's session.closed), collected, exit
+        self._kept = {_INPUT: 0, _OUTPUT: 0}  # transcript deltas kept, per direction
 
     @staticmethod
     def extract(cap: Capture) -> dict[str, Any]:
@@ -53,14 +60,19 @@ class TranslationSession(Session):
         cap = self._translation
         if cap is None and kind == "session.created" and not self._over:
             with self._lock:  # reconnected after a lost connection: a new server session
-                cap = self._translation = self._translation or self._capture(None)
+                if self._translation is None:
+                    self._translation, self._kept = self._capture(None), {_INPUT: 0, _OUTPUT: 0}
+                cap = self._translation
         if cap is None or cap.chunks is None:
             return
         if kind in (_OUTPUT, _INPUT):
             if kind == _OUTPUT and cap.first_chunk_perf is None:
                 cap.first_chunk_perf = time.perf_counter()
-            if len(cap.chunks) < _MAX_DELTAS:
+            if self._kept[kind] < _MAX_DELTAS:
+                self._kept[kind] += 1
                 cap.chunks.append(data)
+        elif kind == "error":  # the record's error if nothing follows it
+            cap.chunks.append(data)
         elif kind == _OUTPUT_AUDIO:
             if cap.first_chunk_perf is None:
                 cap.first_chunk_perf = time.perf_counter()  # what the listener hears first
@@ -83,9 +95,7 @@ class TranslationSession(Session):
 
     def lost(self, error: BaseException) -> None:
         # A normal close by the server (1000, 1001) ends it well; the SDK may reconnect.
-        exceptions = sys.modules.get("websockets.exceptions")
-        closed_ok = getattr(exceptions, "ConnectionClosedOK", ())
-        if isinstance(error, closed_ok):
+        if connection_closed(error, normally=True):
             self._end(STATUS_OK)
         else:
             self._end(None, error)
@@ -105,27 +115,33 @@ class TranslationSession(Session):
 
 def extract(cap: Capture) -> dict[str, Any]:
     """Record fields of one translation session."""
-    settings = decode(cap.extra.get("ws_settings"))
-    session = settings.get("session") if isinstance(settings, dict) else None
-    session = session if isinstance(session, dict) else {}
+    session = member(decode(cap.extra.get("ws_settings")), "session")
     heard: list[str] = []
     said: list[str] = []
-    for message in cap.chunks or ():
-        event = decode(message)
-        delta = event.get("delta") if isinstance(event, dict) else None
+    events = [decode(message) for message in cap.chunks or ()]
+    events = [event for event in events if isinstance(event, dict)]
+    for event in events:
+        delta = event.get("delta")
         if isinstance(delta, str):
             (said if event.get("type") == _OUTPUT else heard).append(delta)
     model = session.get("model")
     output = empty_output()
     output["text"] = "".join(said) or None
     audio: dict[str, Any] = {"type": "input_audio", "transcript": "".join(heard) or None}
-    return {
+    fields: dict[str, Any] = {
         "model": model if isinstance(model, str) else None,
         "response_model": model if isinstance(model, str) else None,
         "response_id": session.get("id"),
         "system": None,
         "messages": [{"role": "user", "content": [audio]}],
-        "params": {k: stub_data_urls(plain(v)) for k, v in session.items() if k not in _NOT_PARAMS},
+        "params": {
+            k: stub_data_urls(plain(v))
+            for k, v in session.items()
+            if k not in _NOT_PARAMS and v is not None
+        },
         "output": output,
         "usage": None,
     }
+    if events and events[-1].get("type") == "error":  # what ended it, if nothing followed
+        fields["status"], fields["error"] = STATUS_ERROR, error_fields(events[-1])
+    return fields
