@@ -751,7 +751,7 @@ class TestRealtimeSessionAlone:
         session = RealtimeSession()
         kind = "conversation.item.input_audio_transcription."
         self.feed(session, {"type": "input_audio_buffer.committed", "item_id": "a"})
-        assert session._transcribing == {}
+        assert session._transcriptions._transcribing == {}
         settings = {"type": "session.updated", "session": transcribing(model="gpt-4o-transcribe")}
         ended = {"type": kind + "completed", "item_id": "b", "transcript": "B"}
         self.feed(session, settings, ended, ended)
@@ -759,15 +759,15 @@ class TestRealtimeSessionAlone:
         assert (unstarted["response_id"], unstarted["output"]["text"]) == ("b", "B")
         for number in range(150):
             self.feed(session, {"type": "input_audio_buffer.committed", "item_id": f"i{number}"})
-        assert len(session._transcribing) == 100
+        assert len(session._transcriptions._transcribing) == 100
         assert [r["status"] for r in llm.calls[1:]] == ["cancelled"] * 50
         session.lost(ConnectionError("gone"))
-        assert session._transcribing == {}
+        assert session._transcriptions._transcribing == {}
         assert {r["status"] for r in llm.calls[51:]} == {"error"} and len(llm.calls) == 151
         # Ended once: the late end of an evicted one, or of one a close ended, adds nothing.
         for item in ("i0", "i149"):
             self.feed(session, {"type": kind + "completed", "item_id": item, "transcript": "X"})
-        assert len(llm.calls) == 151 and session._transcribing == {}
+        assert len(llm.calls) == 151 and session._transcriptions._transcribing == {}
 
     def test_a_streaming_transcription_starts_at_its_first_delta(
         self, llm: CapturedRecords

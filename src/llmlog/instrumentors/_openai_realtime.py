@@ -8,12 +8,8 @@ since the previous response (as the server echoed it: text, audio and images as
 stubs; a spoken turn's transcript when it arrived before the response ended),
 its system prompt and params the session's configuration (``session.created`` /
 ``session.updated``) under the response's own overrides; output, usage and status
-come from ``response.done``. Audio deltas are never kept.
-
-The user's audio is also transcribed, by a separate model billed on its own, when
-the session asks for it: each committed input is one more record (operation
-``audio.transcriptions``), from ``input_audio_buffer.committed`` to its
-transcription's ``completed`` or ``failed`` event.
+come from ``response.done``. Audio deltas are never kept. The transcriptions of
+the user's audio are followed by ``_openai_realtime_transcription``.
 """
 
 from __future__ import annotations
@@ -32,12 +28,18 @@ from llmlog._record import (
     usage_record,
 )
 from llmlog.instrumentors._base import finish
+from llmlog.instrumentors._openai_realtime_transcription import (
+    COMMITTED,
+    TRANSCRIBED,
+    TRANSCRIPTION,
+    Transcriptions,
+)
 from llmlog.instrumentors._openai_request import plain, stub_data_urls, stub_media
-from llmlog.instrumentors._openai_response import read_transcript
 from llmlog.instrumentors._openai_websocket import (
     Lane,
     Session,
     decode,
+    decoded_events,
     error_fields,
     event_type,
     member,
@@ -46,9 +48,7 @@ from llmlog.instrumentors._openai_websocket import (
     string_field,
 )
 
-_TRANSCRIPTION: Final = "conversation.item.input_audio_transcription."
-_TRANSCRIBED: Final = _TRANSCRIPTION + "completed"
-_ITEM_EVENTS: Final = frozenset({"conversation.item.added", "conversation.item.done", _TRANSCRIBED})
+_ITEM_EVENTS: Final = frozenset({"conversation.item.added", "conversation.item.done", TRANSCRIBED})
 _TEXT_DELTAS: Final = frozenset(
     {"response.output_text.delta", "response.output_audio_transcript.delta"}
 )
@@ -59,11 +59,6 @@ _NOT_PARAMS: Final = frozenset(
 
 _RESPONSE_ID: Final = string_field("response_id")  # a delta's comes first: its head is searched
 _MAX_ITEMS: Final = 1000  # item messages kept between responses (a session that never responds)
-
-_COMMITTED: Final = "input_audio_buffer.committed"
-_ITEM_ID: Final = string_field("item_id")
-_MAX_TRANSCRIBING: Final = 100  # transcriptions in flight (a server that never finishes them)
-_MAX_TRANSCRIBED: Final = 1000  # item ids whose transcription ended, remembered to ignore
 
 
 def _response_of(event: Any) -> dict[str, Any]:
@@ -105,13 +100,6 @@ def _refuses_a_response(error: dict[str, Any], cap: Capture) -> bool:
     return error.get("code") in _CREATE_ERRORS and not cap.extra.get("out_of_band")
 
 
-def _transcription_config(settings: Any) -> dict[str, Any]:
-    """The session's input transcription settings (``{}``: the audio is not transcribed)."""
-    session = member(settings, "session")
-    config = member(member(member(session, "audio"), "input"), "transcription")
-    return config or member(session, "input_audio_transcription")  # the beta protocol's
-
-
 class RealtimeSession(Session):
     """The Realtime protocol: responses run side by side (out-of-band ones next to the
     conversation's), so each is followed by its id; requests wait in the ``None`` lane.
@@ -125,9 +113,7 @@ class RealtimeSession(Session):
         super().__init__()
         self._settings: Any = None  # the last session.created / session.updated message
         self._items: list[Any] = []  # item messages since the last in-band response started
-        self._transcribes = False  # the settings ask for the user's audio to be transcribed
-        self._transcribing: dict[str, Capture] = {}  # by item id
-        self._transcribed: dict[str, None] = {}  # item ids whose transcription ended (bounded)
+        self._transcriptions = Transcriptions(self._settings_capture)
 
     @staticmethod
     def extract(cap: Capture) -> dict[str, Any]:
@@ -158,88 +144,38 @@ class RealtimeSession(Session):
 
     def _noted(self, kind: str, data: Any) -> None:
         """A conversation, settings or transcription event."""
-        if kind.startswith(_TRANSCRIPTION) or kind == _COMMITTED:
-            self._transcription(kind, data)
+        if kind.startswith(TRANSCRIPTION) or kind == COMMITTED:
+            self._transcriptions.received(kind, data)
         if kind in _ITEM_EVENTS:
             with self._lock:
                 if len(self._items) >= _MAX_ITEMS:
                     del self._items[: _MAX_ITEMS // 2]
                 self._items.append(data)
-                if kind == _TRANSCRIBED:
+                if kind == TRANSCRIBED:
                     # Usually after the response to it started: give it to those in flight.
                     for lane in self._lanes.values():
                         if lane.current is not None:
                             lane.current.extra["ws_items"].append(data)
         elif kind == "session.created" or kind == "session.updated":
-            transcribes = bool(_transcription_config(decode(data)))  # rare: decoded here
+            self._transcriptions.configured(data)
             with self._lock:
-                self._settings, self._transcribes = data, transcribes
+                self._settings = data
                 if kind == "session.created":  # a new server session (e.g. reconnected)
                     self._items = []
 
-    def _transcription(self, kind: str, data: Any) -> None:
-        """Input audio committed, or an event of its transcription. A transcription starts
-        at the first of them (a streaming model's deltas may come before the commit) when
-        the session asks for one; an end without a start is a transcription too. Each ends
-        once: a second end, or one racing a close, adds nothing."""
-        if kind.endswith(".segment"):
-            return  # diarized pieces of what ``completed`` holds whole
-        item_id = raw_string(data, _ITEM_ID, 512)
-        if item_id is None:
-            event = decode(data)
-            item_id = event.get("item_id") if isinstance(event, dict) else None
-        if not isinstance(item_id, str):
-            return
-        finished = kind == _TRANSCRIBED or kind.endswith(".failed")
-        ended: list[tuple[Capture, str]] = []
-        with self._lock:
-            cap = self._transcribing.get(item_id)
-            starts = finished or self._transcribes
-            if cap is None and starts and item_id not in self._transcribed:
-                cap = self._transcribing[item_id] = self._transcription_capture(item_id)
-                cap.extra["seen_late"] = kind != _COMMITTED  # its time to first delta: unknown
-                if len(self._transcribing) > _MAX_TRANSCRIBING:
-                    oldest = self._ended_transcription(next(iter(self._transcribing)))
-                    ended.append((oldest, STATUS_CANCELLED))
-            if cap is not None and cap.chunks is not None and kind != _COMMITTED:
-                first = not finished and cap.first_chunk_perf is None
-                if first and not cap.extra["seen_late"]:
-                    cap.first_chunk_perf = time.perf_counter()
-                cap.chunks.append(data)
-                if finished:
-                    status = STATUS_OK if kind == _TRANSCRIBED else STATUS_ERROR
-                    ended.append((self._ended_transcription(item_id), status))
-        for cap, status in ended:
-            finish(cap, status=status)
-
-    def _ended_transcription(self, item_id: str) -> Capture:
-        """Take a transcription out of those in flight; its item's later events are ignored."""
-        self._transcribed[item_id] = None
-        if len(self._transcribed) > _MAX_TRANSCRIBED:
-            del self._transcribed[next(iter(self._transcribed))]
-        return self._transcribing.pop(item_id)
-
-    def _transcription_capture(self, item_id: str) -> Capture:
-        cap = Session._capture(self, None)  # not a response.create: none of its kind to read
-        cap.operation, cap.extract = "audio.transcriptions", extract_transcription
-        cap.extra.update(ws_settings=self._settings, item_id=item_id)
+    def _settings_capture(self) -> Capture:
+        """A capture with the session's settings (not a response.create: none to read)."""
+        cap = Session._capture(self, None)
+        cap.extra["ws_settings"] = self._settings
         return cap
 
     def end_all(self, status: str, error: BaseException | None = None) -> None:
-        transcribing = self._end_transcriptions()
         super().end_all(status, error)
-        for cap in transcribing:
-            finish(cap, error=error, status=status)
+        self._transcriptions.end(status, error)
 
     def lost(self, error: BaseException) -> None:
-        transcribing = self._end_transcriptions()
         super().lost(error)
-        for cap in transcribing:
-            finish(cap, error=error)
-
-    def _end_transcriptions(self) -> list[Capture]:
-        with self._lock:
-            return [self._ended_transcription(item) for item in list(self._transcribing)]
+        self._transcriptions.end(None, error)
 
     def _capture(self, request: Any) -> Capture:
         cap = super()._capture(request)
@@ -313,8 +249,7 @@ def extract(cap: Capture) -> dict[str, Any]:
     """Record fields of one realtime response."""
     settings = member(decode(cap.extra.get("ws_settings")), "session")
     request = member(decode(cap.extra.get("ws_request")), "response")
-    events = [decode(message) for message in cap.chunks or ()]
-    events = [event for event in events if isinstance(event, dict)]
+    events = decoded_events(cap)
     params = {
         k: stub_data_urls(plain(v))
         for k, v in {**settings, **request}.items()
@@ -355,7 +290,7 @@ def _items(events: Any) -> list[dict[str, Any]]:
         item = event.get("item")
         if isinstance(item, dict):
             items[str(item.get("id"))] = item
-        elif event.get("type") == "conversation.item.input_audio_transcription.completed":
+        elif event.get("type") == TRANSCRIBED:
             heard = items.get(str(event.get("item_id")))
             if heard is not None and isinstance(event.get("transcript"), str):
                 heard["transcript"] = event["transcript"]
@@ -424,38 +359,3 @@ def _read_deltas(events: list[dict[str, Any]], fields: dict[str, Any]) -> None:
     for event in events:
         if event.get("type") == "response.created":
             fields["response_id"] = member(event, "response").get("id")
-
-
-def extract_transcription(cap: Capture) -> dict[str, Any]:
-    """Record fields of one transcription of the user's audio: the session's transcription
-    settings are model, prompt and params; the audio itself never reaches llmlog."""
-    config = _transcription_config(decode(cap.extra.get("ws_settings")))
-    events = [decode(message) for message in cap.chunks or ()]
-    events = [event for event in events if isinstance(event, dict)]
-    last = events[-1] if events else {}
-    model, prompt = config.get("model"), config.get("prompt")
-    audio: list[dict[str, Any]] = [{"type": "input_audio"}]
-    done = last.get("type") == _TRANSCRIBED
-    deltas = (e.get("delta") for e in events if str(e.get("type")).endswith(".delta"))
-    text = last.get("transcript") if done else "".join(d for d in deltas if isinstance(d, str))
-    reply = read_transcript({"text": text or None, "usage": last.get("usage") if done else None})
-    fields: dict[str, Any] = {
-        "model": model if isinstance(model, str) else None,
-        "response_model": None,
-        "response_id": cap.extra.get("item_id"),
-        "system": None,
-        "messages": [
-            {
-                "role": "user",
-                "content": ([{"type": "text", "text": prompt}] if prompt else []) + audio,
-            }
-        ],
-        "params": {
-            k: plain(v) for k, v in config.items() if k not in ("model", "prompt") and v is not None
-        },
-        "output": reply["output"],
-        "usage": reply["usage"],
-    }
-    if str(last.get("type")).endswith(".failed"):
-        fields["status"], fields["error"] = STATUS_ERROR, error_fields(last)
-    return fields

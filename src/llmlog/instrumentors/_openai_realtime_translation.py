@@ -23,6 +23,7 @@ from llmlog.instrumentors._openai_websocket import (
     Session,
     connection_closed,
     decode,
+    decoded_events,
     error_fields,
     event_type,
     member,
@@ -118,8 +119,7 @@ def extract(cap: Capture) -> dict[str, Any]:
     session = member(decode(cap.extra.get("ws_settings")), "session")
     heard: list[str] = []
     said: list[str] = []
-    events = [decode(message) for message in cap.chunks or ()]
-    events = [event for event in events if isinstance(event, dict)]
+    events = decoded_events(cap)
     for event in events:
         delta = event.get("delta")
         if isinstance(delta, str):

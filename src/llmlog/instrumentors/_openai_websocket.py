@@ -82,6 +82,12 @@ def member(value: Any, name: str) -> dict[str, Any]:
     return found if isinstance(found, dict) else {}
 
 
+def decoded_events(cap: Capture) -> list[dict[str, Any]]:
+    """A capture's kept messages, decoded, the events among them (writer thread)."""
+    events = (decode(message) for message in cap.chunks or ())
+    return [event for event in events if isinstance(event, dict)]
+
+
 def connection_closed(exc: BaseException, *, normally: bool = False) -> bool:
     """Whether ``exc`` is websockets' "connection closed" (``normally``: by a close
     frame with code 1000 or 1001), without importing websockets."""
