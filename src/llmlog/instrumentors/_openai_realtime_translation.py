@@ -47,7 +47,6 @@ class RealtimeTranslationSession(Session):
         super().__init__()
         self._translation: Capture | None = self._capture(None)
         self._over = False  # closed (the app, the server's session.closed), collected, exit
-        self._kept = {_INPUT: 0, _OUTPUT: 0}  # transcript deltas kept, per direction
 
     @staticmethod
     def extract(cap: Capture) -> dict[str, Any]:
@@ -61,16 +60,15 @@ class RealtimeTranslationSession(Session):
         cap = self._translation
         if cap is None and kind == "session.created" and not self._over:
             with self._lock:  # reconnected after a lost connection: a new server session
-                if self._translation is None:
-                    self._translation, self._kept = self._capture(None), {_INPUT: 0, _OUTPUT: 0}
-                cap = self._translation
+                cap = self._translation = self._translation or self._capture(None)
         if cap is None or cap.chunks is None:
             return
         if kind in (_OUTPUT, _INPUT):
             if kind == _OUTPUT and cap.first_chunk_perf is None:
                 cap.first_chunk_perf = time.perf_counter()
-            if self._kept[kind] < _MAX_DELTAS:
-                self._kept[kind] += 1
+            kept = cap.extra.get(kind, 0)  # deltas kept in this direction
+            if kept < _MAX_DELTAS:
+                cap.extra[kind] = kept + 1
                 cap.chunks.append(data)
         elif kind == "error":  # the record's error if nothing follows it
             cap.chunks.append(data)
