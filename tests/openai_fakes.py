@@ -409,6 +409,9 @@ def default_fake() -> FakeOpenAI:
             "/moderations": lambda body: json_response(moderation_object()),
             "/decisions": lambda body: json_response(decision_object()),
             "/batches": lambda body: json_response(batch_object(body)),
+            "/live/sessions": lambda body: json_response(
+                {"session": {"id": "live_rtc_1"}, "transport": {"type": "webrtc", "sdp": "v=0"}}
+            ),
         }
     )
 
@@ -422,6 +425,7 @@ def importable(module: str) -> bool:
 
 
 HAS_DECISIONS = importable("openai.resources.decisions")
+HAS_LIVE = importable("openai.resources.live")
 
 
 def sync_client(handler: Handler, **options: Any) -> openai.OpenAI:

@@ -18,7 +18,8 @@ Each ``response.create`` is answered by a script chosen by its ``model``:
 
 Anything else a client sends is ignored.
 
-On ``/v1/realtime`` it speaks the Realtime protocol instead (:class:`_Realtime`).
+On ``/v1/realtime`` it speaks the Realtime protocol instead (:class:`_Realtime`), on
+``/v1/live`` the Live protocol (``openai_live_fake``).
 """
 
 from __future__ import annotations
@@ -351,9 +352,17 @@ class _Translation:
 def serve_responses() -> Iterator[str]:
     """Run the server on 127.0.0.1; yields the ``base_url`` for an ``openai`` client."""
     ids = itertools.count(1)
+    seconds: dict[str, float] = {}  # Live audio per session
 
     def handle(ws: ServerConnection) -> None:
         path = ws.request.path if ws.request is not None else ""
+        if path.startswith("/v1/live/sessions"):
+            from openai_live_fake import Live  # which imports this module
+
+            live = Live(ws, ids, path.partition("?")[0], seconds)
+            for message in ws:
+                live.answer(json.loads(message))
+            return
         if path.startswith("/v1/realtime/translations"):
             translation = _Translation(ws, ids, path.partition("model=")[2].partition("&")[0])
             for message in ws:

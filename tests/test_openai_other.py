@@ -4,6 +4,7 @@ batches through real openai clients."""
 from __future__ import annotations
 
 import io
+import json
 import warnings
 from collections.abc import Iterator
 
@@ -239,3 +240,31 @@ class TestBatches:
         assert record["params"]["input_file_id"] == "file-1"
         assert record["output"]["batch_status"] == "validating"
         assert record["response_id"] == "batch_1" and record["usage"] is None
+
+
+@pytest.mark.skipif(not fakes.HAS_LIVE, reason="this openai has no Live API")
+class TestLiveCreate:
+    def test_a_webrtc_session_is_a_metadata_record(self, llm: CapturedRecords) -> None:
+        """live.create: the session's settings and id; of the SDP offer (the caller's
+        network addresses) only the transport's type."""
+        client = fakes.sync_client(fakes.default_fake())
+        offer = "v=0\r\nc=IN IP4 192.168.1.20\r\n"
+        session = {
+            "model": "gpt-live-1",
+            "instructions": "Be brief.",
+            "input": [{"role": "user", "content": [{"type": "input_text", "text": "Hi"}]}],
+            "store": True,
+        }
+        created = client.live.create(session=session, transport={"type": "webrtc", "sdp": offer})
+        assert created.transport.sdp == "v=0"
+        [record] = llm.calls
+        assert (record["operation"], record["method"]) == ("live.create", "live.create")
+        assert (record["model"], record["system"]) == ("gpt-live-1", "Be brief.")
+        assert record["messages"] == session["input"]
+        assert record["params"] == {"store": True, "transport": {"type": "webrtc"}}
+        assert (record["response_id"], record["usage"], record["status"]) == (
+            "live_rtc_1",
+            None,
+            "ok",
+        )
+        assert "192.168" not in json.dumps(record)

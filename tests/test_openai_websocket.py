@@ -1,5 +1,7 @@
 """WebSocket sessions (``responses.connect()``, ``realtime.connect()``) through real clients."""
 
+# ruff: noqa: F811 - the shared fixtures (ws_testing) are parameters of the tests
+
 from __future__ import annotations
 
 import gc
@@ -10,20 +12,15 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-import openai
 import openai.resources.responses.responses as responses_module
 import pytest
 
-import llmlog.testing
 from llmlog import instrumentors
 from llmlog.instrumentors import _base
-from llmlog.instrumentors import _openai_realtime_translation as realtime_translation
+from llmlog.instrumentors import _openai_session_call as session_call
 from llmlog.instrumentors import _openai_websocket_patches as websocket_patches
 from llmlog.instrumentors._openai_realtime import RealtimeSession
 from llmlog.instrumentors._openai_realtime_translation import RealtimeTranslationSession
@@ -37,45 +34,14 @@ from openai_ws_fake import (  # noqa: E402 - needs websockets
     REALTIME_USAGE,
     TRANSCRIPTION_USAGE,
     USAGE,
-    serve_responses,
 )
-
-
-@pytest.fixture
-def base_url() -> Iterator[str]:
-    with serve_responses() as url:
-        yield url
-
-
-SCHEMA = json.loads(resources.files("llmlog").joinpath("record.schema.json").read_text())
-VALIDATOR = jsonschema.validators.validator_for(SCHEMA)(SCHEMA)
-
-
-@pytest.fixture
-def llm() -> Iterator[CapturedRecords]:
-    """Records of the test; every one of them must be a valid schema-1 record."""
-    with llmlog.testing.capture_records(redact="off") as cap:
-        yield cap
-    for record in cap.calls:
-        VALIDATOR.validate(record)
-
-
-def client(base_url: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=base_url, api_key="sk-test", max_retries=0)
-
-
-def async_client(base_url: str) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(base_url=base_url, api_key="sk-test", max_retries=0)
-
-
-def read_until(connection: Any, *kinds: str) -> list[Any]:
-    """The events up to and including the first of ``kinds``."""
-    events = []
-    for event in connection:
-        events.append(event)
-        if event.type in kinds:
-            return events
-    raise AssertionError(f"the connection ended before {kinds}")
+from ws_testing import (  # noqa: E402
+    async_client,
+    base_url,  # noqa: F401 - a fixture
+    client,
+    llm,  # noqa: F401 - a fixture
+    read_until,
+)
 
 
 def dumped(events: list[Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -984,7 +950,7 @@ class TestRealtimeTranslation:
         self, llm: CapturedRecords, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """A long source transcript never crowds out the translation, the record's output."""
-        monkeypatch.setattr(realtime_translation, "_MAX_DELTAS", 3)
+        monkeypatch.setattr(session_call, "_MAX_KEPT", 3)
         session = RealtimeTranslationSession()
         for kind, delta in [("input", "a")] * 5 + [("output", "b")] * 5:
             event = {"type": f"session.{kind}_transcript.delta", "delta": delta}

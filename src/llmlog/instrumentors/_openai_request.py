@@ -273,6 +273,26 @@ def responses_prompt(kwargs: Mapping[str, Any]) -> tuple[str | None, list[Any] |
     return _joined(system + leading), [normalize_message(m) for m in rest]
 
 
+def live_session_fields(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """``live.create``: the session's settings as model, system, messages and params; of
+    the transport only its type (the SDP offer holds the caller's network addresses)."""
+    session = kwargs.get("session")
+    session = session if isinstance(session, Mapping) else {}
+    system, messages = responses_prompt(session)
+    transport = kwargs.get("transport")
+    settings = {
+        **{k: v for k, v in kwargs.items() if k not in ("session", "transport")},
+        **{k: v for k, v in session.items() if k not in ("model", "instructions", "input")},
+        "transport": {"type": transport.get("type") if isinstance(transport, Mapping) else None},
+    }
+    return {
+        "model": model_requested(session),
+        "params": params(settings, "live.create"),
+        "system": system,
+        "messages": messages,
+    }
+
+
 def texts_prompt(value: Any) -> list[Any] | None:
     """A ``prompt``/``input`` of text(s) or token arrays as user messages."""
     if value is None or is_sentinel(value):

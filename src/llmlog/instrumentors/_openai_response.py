@@ -417,6 +417,16 @@ def read_batch(batch: Any) -> Reply:
     }
 
 
+def read_live_session(created: Any) -> Reply:
+    """A Live session created for WebRTC: its id (the conversation happens elsewhere)."""
+    return {
+        "response_id": _str(field(field(created, "session"), "id")),
+        "response_model": None,
+        "output": empty_output(),
+        "usage": None,
+    }
+
+
 READERS: Mapping[str, Callable[[Any], Reply]] = {
     "chat.completions": read_chat,
     "responses": read_response,
@@ -430,5 +440,6 @@ READERS: Mapping[str, Callable[[Any], Reply]] = {
     "decisions": read_decision,
     "responses.input_tokens": read_token_count,
     "batches": read_batch,
+    "live.create": read_live_session,
 }
 """Non-stream result reader per ``operation``."""

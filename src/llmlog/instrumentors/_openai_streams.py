@@ -208,13 +208,18 @@ _TEXT_DELTAS = {
 
 
 def accumulate_responses(events: Iterable[Any]) -> Reply:
-    """Responses events: the terminal event's full ``response`` when it came, else the deltas."""
+    """Responses events: the terminal event's full ``response`` when it came, else (or for
+    the output it left out) the deltas."""
     events = list(events)
     error_event = None
     for event in reversed(events):
         kind = field(event, "type")
         if kind in _TERMINAL_EVENTS:
-            reply = read_response(field(event, "response"))
+            response = field(event, "response")
+            reply = read_response(response)
+            if not field(response, "output"):  # cleared (Live delegation): the deltas have it
+                arrived = _responses_from_deltas(events)["output"]
+                reply["output"].update((k, v) for k, v in arrived.items() if v)
             break
         if kind == "error" and error_event is None:
             error_event = event

@@ -6,9 +6,10 @@ only reads each message's ``type`` (a match on its first bytes; JSON is decoded
 there only when ``type`` is not the first key, and for error and steering
 events) and keeps the raw messages of the responses in flight; the writer
 decodes them and reads them like a streamed ``responses.create``. Subclasses
-with their own ``received`` read the Realtime protocol (``_openai_realtime``) and
-realtime translation sessions (``_openai_realtime_translation``); the wrappers
-that feed the sessions are ``_openai_websocket_patches``.
+with their own ``received`` read the Realtime protocol (``_openai_realtime``), and
+sessions that are one call themselves (``_openai_session_call``: realtime
+translations, Live sessions with their delegated calls in ``_openai_live``); the
+wrappers that feed the sessions are ``_openai_websocket_patches``.
 
 Responses are matched to requests first in, first out per lane (``stream_id``).
 One the server starts on its own to commit steering input it accepted (a
@@ -151,7 +152,7 @@ def _steering_input(inputs: Any) -> list[Any]:
     return items
 
 
-def _add_message(cap: Capture, kind: str, data: Any) -> None:
+def add_message(cap: Capture, kind: str, data: Any) -> None:
     """A message of a response in flight: kept for a partial output; the first content
     delta is the time to first token."""
     if cap.chunks is None:
@@ -252,8 +253,9 @@ class Session:
                 return  # already answered
         finish(cap, error=error, status=None if isinstance(error, Exception) else STATUS_CANCELLED)
 
-    def restart_clocks(self) -> None:
-        """Requests queued before connecting start when the connection sends them."""
+    def opened(self, manager: Any) -> None:
+        """The connection opened (``manager`` opened it): requests queued before start
+        when the connection sends them."""
         with self._lock:
             for lane in self._lanes.values():
                 for cap in lane.waiting:
@@ -271,7 +273,7 @@ class Session:
             # the record a message early).
             lane = self._lanes.get(None)
             if lane is not None and lane.current is not None:
-                _add_message(lane.current, kind, data)
+                add_message(lane.current, kind, data)
             return
         lane_id = _lane_of(data, decoded) if self._laned else None
         ended: list[tuple[Capture, str]] = []
@@ -332,7 +334,7 @@ class Session:
             cap.chunks.append(data)
             ended.append((cap, STATUS_ERROR))
         elif cap is not None:
-            _add_message(cap, kind, data)
+            add_message(cap, kind, data)
 
     def closed(self) -> None:
         """The app closed the connection: what is in flight is cancelled."""

@@ -226,8 +226,11 @@ def wrappers(prefix: str, kind: type[Session], helper: str = "") -> dict[str, Wr
         closing(instance)
         return await wrapped(*args, **kwargs)
 
-    def connected(instance: Any) -> None:
-        _on_session(instance, "starting queued WebSocket requests", lambda s: s.restart_clocks())
+    def connected(manager: Any) -> None:
+        session = session_for(manager)  # the session begins here if nothing was queued
+        if session is not None:
+            with _guard.guarded("starting queued WebSocket requests"):
+                session.opened(manager)
 
     def enter(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         connection = wrapped(*args, **kwargs)

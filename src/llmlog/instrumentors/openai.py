@@ -24,6 +24,11 @@ from llmlog.instrumentors import _openai_websocket as websocket
 from llmlog.instrumentors import _openai_websocket_patches as websocket_patches
 from llmlog.instrumentors._base import Provider, Target, Wrapper, finish
 from llmlog.instrumentors._openai_chunks import COMPACTORS, is_content_for
+from llmlog.instrumentors._openai_live import (
+    LiveForkSession,
+    LiveSession,
+    LiveSidebandSession,
+)
 from llmlog.instrumentors._openai_realtime import RealtimeSession
 from llmlog.instrumentors._openai_realtime_translation import RealtimeTranslationSession
 from llmlog.instrumentors._openai_response import READERS, Reply
@@ -124,6 +129,13 @@ _TABLE: Final = (
         ("create",),
         "batches",
         "batches",
+    ),
+    (
+        "openai.resources.live.live",
+        ("Live", "AsyncLive"),
+        ("create",),
+        "live",
+        "live.create",
     ),
 )
 
@@ -300,6 +312,9 @@ _WEBSOCKET_MODULES: Final = {
     "Translations": "openai.resources.realtime.translations.translations",
     # The SDK's session helper: its ``TranslationConnection`` (cut at "Connection" below).
     "Translation": "openai.lib.realtime_translation",
+    "Live": "openai.resources.live.live",
+    "Forks": "openai.resources.live.forks",
+    "Sideband": "openai.resources.live.sideband",
 }
 _WEBSOCKET_HELPERS: Final[Mapping[str, Wrapper]] = {
     **websocket_patches.wrappers("Responses", websocket.Session),
@@ -307,6 +322,9 @@ _WEBSOCKET_HELPERS: Final[Mapping[str, Wrapper]] = {
     **websocket_patches.wrappers(
         "Translations", RealtimeTranslationSession, helper="TranslationConnection"
     ),
+    **websocket_patches.wrappers("Live", LiveSession),
+    **websocket_patches.wrappers("Forks", LiveForkSession),
+    **websocket_patches.wrappers("Sideband", LiveSidebandSession),
 }
 _HELPER_WRAPPERS: Final[Mapping[str, Wrapper]] = {**_STREAM_HELPERS, **_WEBSOCKET_HELPERS}
 
@@ -337,6 +355,8 @@ def request_fields(operation: str, kwargs: Mapping[str, Any]) -> dict[str, Any]:
         system, messages = request.responses_prompt(kwargs)
     elif operation == "batches":
         messages = None  # the requests are in an uploaded file
+    elif operation == "live.create":
+        return request.live_session_fields(kwargs)
     elif operation == "completions":
         messages = request.texts_prompt(kwargs.get("prompt"))
     elif operation in ("embeddings", "moderations", "audio.speech"):

@@ -1,0 +1,456 @@
+"""Live sessions (``live.connect()``, forks, sidebands) and the calls they delegate, through
+real clients and a loopback Live server (``openai_live_fake``)."""
+
+# ruff: noqa: F811 - the shared fixtures (ws_testing) are parameters of the tests
+
+from __future__ import annotations
+
+import gc
+import json
+import time
+from typing import Any
+
+import pytest
+
+from llmlog.instrumentors import _base
+from llmlog.instrumentors._openai_live import LiveSession
+from llmlog.testing import CapturedRecords
+
+websockets = pytest.importorskip("websockets")
+live_module = pytest.importorskip("openai.resources.live.live", reason="this openai has no Live")
+
+from openai_live_fake import DECISION, USAGE  # noqa: E402 - needs websockets
+from ws_testing import (  # noqa: E402
+    async_client,
+    base_url,  # noqa: F401 - a fixture
+    client,
+    llm,  # noqa: F401 - a fixture
+    read_until,
+)
+
+QUESTIONS = [{"type": "predicate", "name": "wants_booking", "question": "Booking wanted?"}]
+TOOLS = [{"type": "function", "name": "find_tables", "parameters": {"type": "object"}}]
+RESPONSES = {"type": "responses", "responses": {"model": "gpt-5.5", "instructions": "Find."}}
+
+
+def start(connection: Any, **session: Any) -> None:
+    connection.session.start(session={"model": "gpt-live-1", **session})
+    read_until(connection, "session.started")
+
+
+def speak(connection: Any, audio: str = "UklGRg==", until: str = "session.usage.updated") -> None:
+    connection.session.input_audio.append(audio=audio)
+    read_until(connection, until)
+
+
+def close(connection: Any) -> None:
+    connection.session.close()
+    read_until(connection, "session.closed")
+
+
+def by_operation(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    found = {record["operation"]: record for record in records}
+    assert len(found) == len(records)
+    return found
+
+
+class TestSession:
+    def test_a_session_is_one_record(self, base_url: str, llm: CapturedRecords) -> None:
+        """Settings from the server, the conversation in order, usage in seconds, priced."""
+        initial = [{"role": "user", "content": [{"type": "input_text", "text": "Hi, it's Ann."}]}]
+        with client(base_url).live.connect() as connection:
+            start(connection, instructions="Be brief.", input=initial, store=True)
+            speak(connection)
+            connection.session.instructions.append(content="Seats for two.", delegation_id=None)
+            read_until(connection, "session.instructions.appended")
+            speak(connection)
+            close(connection)
+        [record] = llm.calls
+        assert (record["method"], record["operation"]) == ("live.connect", "live")
+        assert (record["model"], record["status"], record["stream"]) == ("gpt-live-1", "ok", True)
+        assert record["response_id"].startswith("live_")
+        assert record["system"] == "Be brief."
+        said = {"role": "user", "content": [{"type": "input_audio", "transcript": "Book a table"}]}
+        appended = {"type": "instructions", "text": "Seats for two."}
+        assert record["messages"] == [
+            {"role": "user", "content": [{"type": "input_text", "text": "Hi, it's Ann."}]},
+            said,
+            {"role": "developer", "content": [appended]},
+            said,
+        ]
+        assert record["params"] == {"store": True}
+        assert record["output"]["text"] == "Sure, booked.\nSure, booked."
+        assert record["output"]["finish_reason"] == "close_requested"
+        assert record["usage"]["raw"] == {"type": "duration", "seconds": 3.0}
+        assert record["cost_usd"] == pytest.approx(3.0 * 3 / 3600)  # $3 per audio hour
+        assert 0 < record["ttft_ms"] <= record["latency_ms"]
+
+    def test_leaving_the_block_ends_it_with_the_usage_so_far(
+        self, base_url: str, llm: CapturedRecords
+    ) -> None:
+        with client(base_url).live.connect() as connection:
+            start(connection)
+            speak(connection)
+        [record] = llm.calls
+        assert (record["status"], record["output"]["text"]) == ("ok", "Sure, booked.")
+        assert record["output"]["finish_reason"] is None
+        assert record["usage"]["raw"]["seconds"] == 1.5
+
+    def test_the_app_reads_the_same_events_as_without_llmlog(
+        self, base_url: str, llm: CapturedRecords
+    ) -> None:
+        def run() -> list[tuple[str, dict[str, Any]]]:
+            with client(base_url).live.connect() as connection:
+                connection.session.start(session={"model": "gpt-live-1", "delegation": RESPONSES})
+                connection.session.input_audio.append(audio="fake-delegate")
+                connection.session.close()
+                events = [(type(e).__name__, e.model_dump()) for e in connection]
+            return [(name, {**e, "event_id": None}) for name, e in events]  # numbered by the fake
+
+        instrumented = run()
+        _base.uninstall_all()
+        bare = run()
+        for events in (instrumented, bare):
+            for _, event in events:
+                for holder in (event, event.get("event") or {}):
+                    (holder.get("session") or holder.get("response") or {}).pop("id", None)
+                    holder.pop("delegation_id", None)
+                (event.get("delegation") or {}).update(id=None, response_id=None)
+        assert bare == instrumented
+        assert len(instrumented) == 12 and len(llm.calls) == 2
+
+    def test_a_lost_connection_is_an_error_record(
+        self, base_url: str, llm: CapturedRecords
+    ) -> None:
+        with (
+            pytest.raises(websockets.exceptions.ConnectionClosedError) as raised,
+            client(base_url).live.connect() as connection,
+        ):
+            start(connection)
+            speak(connection)
+            speak(connection, "fake-drop")
+        [record] = llm.calls
+        assert (record["status"], record["output"]["text"]) == ("error", "Sure, booked.")
+        assert record["error"]["type"] == type(raised.value).__name__
+
+    def test_a_session_started_again_after_reconnecting_is_a_new_record(
+        self, base_url: str, llm: CapturedRecords
+    ) -> None:
+        """The SDK reconnects and the app starts a new session (billed apart): a new record."""
+        held: list[Any] = []
+
+        def start_again(event: Any) -> None:  # queued, sent once reconnected
+            held[0].session.start(session={"model": "gpt-live-1"})
+
+        reconnecting = {"on_reconnecting": start_again, "initial_delay": 0.01}
+        with client(base_url).live.connect(**reconnecting) as connection:
+            held.append(connection)
+            start(connection)
+            speak(connection, "fake-drop", "session.started")
+            speak(connection)
+            close(connection)
+        lost, again = llm.calls
+        assert (lost["status"], lost["output"]["text"]) == ("error", None)
+        assert (again["status"], again["output"]["text"]) == ("ok", "Sure, booked.")
+        assert lost["response_id"] != again["response_id"]
+
+    def test_a_normal_close_by_the_server_ends_it_well(
+        self, base_url: str, llm: CapturedRecords
+    ) -> None:
+        with client(base_url).live.connect() as connection:
+            start(connection)
+            connection.session.input_audio.append(audio="fake-bye")
+            assert [event.type for event in connection] == []
+        [record] = llm.calls
+        assert record["status"] == "ok"
+
+    def test_an_abandoned_connection_is_cancelled_when_collected(
+        self, base_url: str, llm: CapturedRecords
+    ) -> None:
+        manager = client(base_url).live.connect()
+        connection = manager.enter()
+        start(connection)
+        speak(connection)
+        socket = connection._connection
+        del manager, connection
+        gc.collect()
+        [record] = llm.calls
+        assert (record["status"], record["output"]["text"]) == ("cancelled", "Sure, booked.")
+        socket.close()
+
+    def test_an_error_that_ends_it_is_the_records(
+        self, base_url: str, llm: CapturedRecords
+    ) -> None:
+        """An error nothing follows is what ended the session; one it went on after is not."""
+        for audios in (["x", "fake-error"], ["fake-error", "x"]):
+            with client(base_url).live.connect() as connection:
+                start(connection)
+                for audio in audios:
+                    speak(
+                        connection,
+                        audio,
+                        "error" if audio == "fake-error" else "session.usage.updated",
+                    )
+        ended, recovered = llm.calls
+        assert (ended["status"], ended["error"]["message"]) == ("error", "Bad audio.")
+        assert (ended["error"]["type"], ended["output"]["text"]) == (
+            "invalid_request_error",
+            "Sure, booked.",
+        )
+        assert (recovered["status"], recovered["error"]) == ("ok", None)
+
+    def test_the_server_losing_the_session_is_an_error(self, llm: CapturedRecords) -> None:
+        session = LiveSession()
+        closed = {"type": "session.closed", "reason": "connection_lost", "usage": {"seconds": 2}}
+        session.received(json.dumps({**closed, "session": {"id": "live_1", "model": "gpt-live-1"}}))
+        [record] = llm.calls
+        assert (record["status"], record["error"]["type"]) == ("error", "connection_lost")
+        assert record["usage"]["raw"]["seconds"] == 2 and record["model"] == "gpt-live-1"
+
+    async def test_async(self, base_url: str, llm: CapturedRecords) -> None:
+        live = async_client(base_url).live
+        async with live.connect() as connection:
+            await connection.session.start(session={"model": "gpt-live-1"})
+            await connection.session.input_audio.append(audio="UklGRg==")
+            async for event in connection:
+                if event.type == "session.usage.updated":
+                    break
+            await connection.session.close()
+            async for event in connection:
+                if event.type == "session.closed":
+                    break
+        [record] = llm.calls
+        assert (record["method"], record["output"]["text"]) == ("live.connect", "Sure, booked.")
+        assert record["usage"]["raw"]["seconds"] == 1.5
+
+
+class TestForksAndSidebands:
+    def test_a_fork_is_a_session_of_its_own(self, base_url: str, llm: CapturedRecords) -> None:
+        with client(base_url).live.forks.connect(session_id="live_stored") as connection:
+            connection.session.start(session={"store": False})
+            read_until(connection, "session.started")
+            speak(connection)
+            close(connection)
+        [record] = llm.calls
+        assert (record["method"], record["model"]) == ("live.forks.connect", "gpt-live-1")
+        assert (record["output"]["text"], record["status"]) == ("Sure, booked.", "ok")
+        assert record["response_id"] not in (None, "live_stored")
+
+    def test_a_sideband_records_the_session_it_watches(
+        self, base_url: str, llm: CapturedRecords
+    ) -> None:
+        """The session attached to: its id from the app, its model when the server says it."""
+        sideband = client(base_url).live.sideband.connect
+        with sideband(session_id="live_watched") as connection:
+            connection.session.instructions.append(content="VIP caller.", delegation_id=None)
+            read_until(connection, "session.usage.updated")
+        with sideband(session_id="live_watched") as connection:
+            connection.session.instructions.append(content="Thank them.", delegation_id=None)
+            read_until(connection, "session.usage.updated")
+            close(connection)
+        left, closed = llm.calls
+        assert (left["method"], left["response_id"]) == ("live.sideband.connect", "live_watched")
+        assert (left["output"]["text"], left["status"], left["model"]) == (
+            "Sure, booked.",
+            "ok",
+            None,
+        )
+        said = {"role": "user", "content": [{"type": "input_audio", "transcript": "Book a table"}]}
+        appended = {"type": "instructions", "text": "VIP caller."}
+        assert left["messages"] == [{"role": "developer", "content": [appended]}, said]
+        assert (closed["model"], closed["response_id"]) == ("gpt-live-1", "live_watched")
+        assert closed["usage"]["raw"]["seconds"] == 3  # the session's total, as the server counts
+
+    def test_a_sideband_the_sdk_reconnects_goes_on_recording(
+        self, base_url: str, llm: CapturedRecords
+    ) -> None:
+        """No new session.started comes: the next event starts the next record, whose usage
+        counts from where the lost one's ended (together: the session's total)."""
+        held: list[Any] = []
+
+        def speak_again(event: Any) -> None:  # queued, sent once reconnected
+            held[0].session.instructions.append(content="fake-delegate", delegation_id=None)
+
+        reconnecting = {"on_reconnecting": speak_again, "initial_delay": 0.01}
+        sideband = client(base_url).live.sideband.connect
+        with sideband(session_id="live_again", **reconnecting) as connection:
+            held.append(connection)
+            connection.session.instructions.append(content="Hello.", delegation_id=None)
+            read_until(connection, "session.usage.updated")
+            connection.session.instructions.append(content="fake-drop", delegation_id=None)
+            read_until(connection, "session.usage.updated")
+            close(connection)
+        records = llm.calls
+        lost, again = (r for r in records if r["operation"] == "live")
+        assert (lost["status"], again["status"]) == ("error", "ok")
+        assert lost["response_id"] == again["response_id"] == "live_again"
+        assert lost["usage"]["raw"]["seconds"] == again["usage"]["raw"]["seconds"] == 1.5
+        assert again["output"]["text"] == "I found two."
+        assert [r["operation"] for r in records].count("responses") == 1
+
+
+class TestDelegated:
+    def test_a_delegated_response_is_a_record_of_its_own(
+        self, base_url: str, llm: CapturedRecords
+    ) -> None:
+        """Model and settings from the delegation; output from the deltas (the server
+        clears it from the snapshots); usage from the end."""
+        delegation = {**RESPONSES, "responses": {**RESPONSES["responses"], "tools": TOOLS}}
+        with client(base_url).live.connect() as connection:
+            start(connection, delegation=delegation)
+            speak(connection, "fake-delegate")
+            close(connection)
+        records = by_operation(llm.calls)
+        response, session = records["responses"], records["live"]
+        assert (response["method"], response["status"]) == ("live.connect", "ok")
+        assert (response["model"], response["system"]) == ("gpt-5.5", "Find.")
+        assert (response["messages"], response["params"]["tools"]) == (None, TOOLS)
+        assert response["output"]["text"] == "Found two."
+        assert response["output"]["finish_reason"] == "completed"
+        assert response["response_id"].startswith("resp_dlg_")
+        usage = response["usage"]
+        assert (usage["input_tokens"], usage["cached_input_tokens"]) == (12, 4)
+        assert (usage["output_tokens"], usage["reasoning_tokens"]) == (2, 0)
+        assert usage["raw"] == USAGE
+        assert 0 < response["ttft_ms"] <= response["latency_ms"] < session["latency_ms"]
+        assert session["output"]["text"] == "I found two."
+        assert session["params"]["delegation"] == delegation
+
+    def test_a_failed_delegated_response(self, base_url: str, llm: CapturedRecords) -> None:
+        with client(base_url).live.connect() as connection:
+            start(connection, delegation=RESPONSES)
+            speak(connection, "fake-delegate-fail")
+        response = by_operation(llm.calls)["responses"]
+        assert (response["status"], response["output"]["text"]) == ("error", "Found two.")
+        assert response["error"]["message"] == "The backend fell over."
+
+    def test_one_in_flight_when_the_session_ends(self, base_url: str, llm: CapturedRecords) -> None:
+        """Closing: cancelled with what arrived; a lost connection: an error."""
+        with client(base_url).live.connect() as connection:
+            start(connection, delegation=RESPONSES)
+            speak(connection, "fake-delegate-hang", "session.output_transcript.delta")
+        with (
+            pytest.raises(websockets.exceptions.ConnectionClosedError),
+            client(base_url).live.connect() as connection,
+        ):
+            start(connection, delegation=RESPONSES)
+            speak(connection, "fake-delegate-hang", "session.output_transcript.delta")
+            speak(connection, "fake-drop")
+        cancelled, lost = (r for r in llm.calls if r["operation"] == "responses")
+        assert (cancelled["status"], cancelled["output"]["text"]) == ("cancelled", "Look")
+        assert (lost["status"], lost["output"]["text"]) == ("error", "Look")
+
+    def test_a_response_the_app_asks_for_takes_its_items(
+        self, base_url: str, llm: CapturedRecords
+    ) -> None:
+        item = {"type": "message", "role": "user", "content": "Any table at eight?"}
+        with client(base_url).live.connect() as connection:
+            start(connection, delegation=RESPONSES)
+            connection.response.item.create(item=item)
+            item["content"] = "changed after sending"
+            connection.response.create()
+            read_until(connection, "response.event")
+            events = read_until(connection, "response.event", "session.usage.updated")
+            while events[-1].event["type"] != "response.completed":
+                events = read_until(connection, "response.event")
+        response = by_operation(llm.calls)["responses"]
+        assert response["messages"] == [{**item, "content": "Any table at eight?"}]
+        assert (response["output"]["text"], response["status"]) == ("Done.", "ok")
+
+    def test_a_delegated_decision(self, base_url: str, llm: CapturedRecords) -> None:
+        decisions = {"model": "gpt-6-luna", "questions": QUESTIONS}
+        with client(base_url).live.connect() as connection:
+            start(connection, delegation={"type": "decisions", "decisions": decisions})
+            speak(connection, "fake-decide")
+        decision = by_operation(llm.calls)["decisions"]
+        assert (decision["method"], decision["model"]) == ("live.connect", "gpt-6-luna")
+        assert decision["params"] == {"questions": QUESTIONS}
+        assert decision["output"]["answers"] == DECISION["answers"]
+        assert (decision["usage"]["input_tokens"], decision["usage"]["output_tokens"]) == (30, 2)
+        assert decision["latency_ms"] is not None
+
+    def test_a_triggered_decision(self, base_url: str, llm: CapturedRecords) -> None:
+        """A trigger's questions; its latency is unknown (it started with a transcript delta)."""
+        trigger = {
+            "type": "decisions",
+            "event_type": "session.input_transcript.delta",
+            "decisions": {"questions": QUESTIONS},
+        }
+        with client(base_url).live.connect() as connection:
+            start(connection, triggers=[trigger])
+            speak(connection, "fake-trigger", "decision.event")
+        decision = by_operation(llm.calls)["decisions"]
+        assert (decision["params"], decision["model"]) == ({"questions": QUESTIONS}, "gpt-6-luna")
+        assert decision["latency_ms"] is None
+
+    def test_a_decision_the_app_asks_for(self, base_url: str, llm: CapturedRecords) -> None:
+        decisions = {"model": "gpt-6-luna", "questions": QUESTIONS}
+        with client(base_url).live.connect() as connection:
+            start(connection, delegation={"type": "decisions", "decisions": decisions})
+            connection.decision.create(event_id="ask_1")
+            read_until(connection, "decision.event")
+        decision = by_operation(llm.calls)["decisions"]
+        assert decision["output"]["answers"] == DECISION["answers"]
+        assert decision["latency_ms"] > 0
+
+
+class TestRequestsTheAppSends:
+    def test_a_refused_request_leaves_no_start_behind(
+        self, base_url: str, llm: CapturedRecords
+    ) -> None:
+        """Each request is timed from its own sending: a refused one, or one continuing a
+        delegation, is never the start of a later answer; the session goes on well."""
+        decisions = {"model": "gpt-6-luna", "questions": QUESTIONS}
+        with client(base_url).live.connect() as connection:
+            start(connection, delegation={"type": "decisions", "decisions": decisions})
+            connection.decision.create(event_id="refused")
+            read_until(connection, "error")
+            time.sleep(0.5)
+            connection.decision.create(event_id="asked")
+            read_until(connection, "decision.event")
+            speak(connection)
+        decision = by_operation(llm.calls)["decisions"]
+        assert decision["latency_ms"] < 400
+        assert by_operation(llm.calls)["live"]["status"] == "ok"  # the error did not end it
+
+    def test_a_continued_delegation_takes_the_request_that_continued_it(
+        self, base_url: str, llm: CapturedRecords
+    ) -> None:
+        with client(base_url).live.connect() as connection:
+            start(connection, delegation=RESPONSES)
+            speak(connection, "fake-delegate")
+            connection.response.create(event_id="continue_1")
+            read_until(connection, "response.event")
+            completed(connection)
+            time.sleep(0.5)
+            connection.response.create()
+            completed(connection)
+        first, continued, asked = (r for r in llm.calls if r["operation"] == "responses")
+        assert first["output"]["text"] == "Found two."
+        assert continued["output"]["text"] == asked["output"]["text"] == "Done."
+        assert asked["latency_ms"] < 400 <= continued["latency_ms"] + 500
+
+    def test_no_delegated_call_starts_after_the_session_ended(self, llm: CapturedRecords) -> None:
+        """A nested event the reader hands over after another thread closed the session."""
+        session = LiveSession()
+        session.closed()
+        nested = {"type": "response.created", "response": {"id": "resp_1", "output": []}}
+        session.received(json.dumps({"type": "response.event", "event": nested}))
+        session.received(json.dumps({"type": "decision.event", "event": {}}))
+        assert [r["operation"] for r in llm.calls] == ["live"]
+
+    def test_audio_never_reaches_a_record(self, base_url: str, llm: CapturedRecords) -> None:
+        with client(base_url).live.connect() as connection:
+            start(connection, delegation=RESPONSES)
+            speak(connection, "UklGRgAAAABXQVZF")
+            speak(connection, "fake-delegate")
+            close(connection)
+        written = json.dumps(llm.calls)
+        assert "UklGRg" not in written and "AAAA" not in written
+        assert len(llm.calls) == 2
+
+
+def completed(connection: Any) -> None:
+    """Read until a nested response completes."""
+    while read_until(connection, "response.event")[-1].event["type"] != "response.completed":
+        pass
