@@ -239,7 +239,8 @@ class TestForksAndSidebands:
     def test_a_sideband_records_the_session_it_watches(
         self, base_url: str, llm: CapturedRecords
     ) -> None:
-        """The session attached to: its id from the app, its model when the server says it."""
+        """The session attached to: its id from the app, its model when the server says it,
+        the audio seconds no earlier record of this process reported."""
         sideband = client(base_url).live.sideband.connect
         with sideband(session_id="live_watched") as connection:
             connection.session.instructions.append(content="VIP caller.", delegation_id=None)
@@ -259,7 +260,8 @@ class TestForksAndSidebands:
         appended = {"type": "instructions", "text": "VIP caller."}
         assert left["messages"] == [{"role": "developer", "content": [appended]}, said]
         assert (closed["model"], closed["response_id"]) == ("gpt-live-1", "live_watched")
-        assert closed["usage"]["raw"]["seconds"] == 3  # the session's total, as the server counts
+        # The server counts the session's total (3 s); the first record reported 1.5 of them.
+        assert closed["usage"]["raw"]["seconds"] == 1.5
 
     def test_a_sideband_the_sdk_reconnects_goes_on_recording(
         self, base_url: str, llm: CapturedRecords
@@ -408,10 +410,12 @@ class TestRequestsTheAppSends:
             time.sleep(0.5)
             connection.decision.create(event_id="asked")
             read_until(connection, "decision.event")
-            speak(connection)
+            connection.decision.create(event_id="refused")
+            read_until(connection, "error")
+            close(connection)
         decision = by_operation(llm.calls)["decisions"]
         assert decision["latency_ms"] < 400
-        assert by_operation(llm.calls)["live"]["status"] == "ok"  # the error did not end it
+        assert by_operation(llm.calls)["live"]["status"] == "ok"  # a command failed, not it
 
     def test_a_continued_delegation_takes_the_request_that_continued_it(
         self, base_url: str, llm: CapturedRecords
@@ -429,6 +433,16 @@ class TestRequestsTheAppSends:
         assert first["output"]["text"] == "Found two."
         assert continued["output"]["text"] == asked["output"]["text"] == "Done."
         assert asked["latency_ms"] < 400 <= continued["latency_ms"] + 500
+
+    def test_a_start_queued_after_a_loss_is_no_session_until_the_server_starts_it(
+        self, llm: CapturedRecords
+    ) -> None:
+        """The SDK may never send it (its reconnect failed): no second record."""
+        session = LiveSession()
+        session.lost(websockets.exceptions.ConnectionClosedError(None, None))
+        session.sent(json.dumps({"type": "session.start", "session": {"model": "gpt-live-1"}}))
+        session.closed()
+        assert [r["status"] for r in llm.calls] == ["error"]
 
     def test_no_delegated_call_starts_after_the_session_ended(self, llm: CapturedRecords) -> None:
         """A nested event the reader hands over after another thread closed the session."""

@@ -946,6 +946,18 @@ class TestRealtimeTranslation:
         assert (ended["status"], ended["error"]["message"]) == ("error", "Gone.")
         assert (recovered["status"], recovered["output"]["text"]) == ("ok", "Hola")
 
+    def test_only_a_new_server_session_begins_a_record_after_a_loss(
+        self, llm: CapturedRecords
+    ) -> None:
+        """An admission error after a failed reconnect is no translation of its own."""
+        session = RealtimeTranslationSession()
+        lost = websockets.exceptions.ConnectionClosedError(None, None)
+        session.lost(lost)
+        session.received(json.dumps({"type": "error", "error": {"message": "Busy."}}))
+        session.lost(lost)
+        session.closed()
+        assert [r["status"] for r in llm.calls] == ["error"]
+
     def test_each_transcript_is_bounded_on_its_own(
         self, llm: CapturedRecords, monkeypatch: pytest.MonkeyPatch
     ) -> None:

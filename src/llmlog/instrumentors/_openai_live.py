@@ -69,6 +69,9 @@ _APPENDED: Final = {  # the app's additions to the conversation, by the part typ
 _NESTED_END: Final = frozenset(
     {"response.completed", "response.incomplete", "response.failed", "error"}
 )
+_DELEGATION_EVENTS: Final = frozenset(
+    {"response.event", "decision.event", "session.delegation.created"}
+)
 _APP_RESPONSE: Final = "response.create"
 _APP_DECISION: Final = "decision.create"
 _MAX_IN_FLIGHT: Final = 100  # delegated responses followed, starts and items remembered
@@ -106,6 +109,11 @@ def _nested(data: Any, decoded: Any) -> tuple[str | None, str | None]:
     )
 
 
+def _client_event_id(event: Any) -> str | None:
+    named = event.get("client_event_id") if isinstance(event, dict) else None
+    return named if isinstance(named, str) else None
+
+
 def _event_id(data: Any, decoded: Any) -> str | None:
     if isinstance(data, str | bytes | bytearray):
         return raw_string(data, _EVENT_ID, len(data))
@@ -130,11 +138,13 @@ class LiveSession(SessionCall):
 
     METHOD = "live.connect"
     OPERATION = "live"
+    STARTS: frozenset[str] | None = frozenset({"session.started"})  # the app starts again
+    KEEPS_CALLS: bool = False  # whether delegated calls outlive a lost connection
 
     def __init__(self) -> None:
         super().__init__()
         self._settings: Any = None  # the latest session settings message
-        self._usage: Any = None  # the latest usage message (cumulative per server session)
+        self._running = False  # the server started the session: errors naming commands
         self._responses: dict[str | None, Capture] = {}  # delegated, in flight, by delegation
         self._delegations: dict[str, tuple[int, float]] = {}  # when each one was created
         self._asked: dict[str, deque[_Asked]] = {_APP_RESPONSE: deque(), _APP_DECISION: deque()}
@@ -144,20 +154,12 @@ class LiveSession(SessionCall):
     def extract(cap: Capture) -> dict[str, Any]:
         return extract(cap)
 
-    def _current(self) -> Capture | None:
-        fresh = self._call is None
-        cap = super()._current()
-        if fresh and cap is not None and self._usage is not None:
-            cap.extra["ws_usage_base"] = self._usage  # reconnected: counted from here
-        return cap
-
     # the app's events -------------------------------------------------------------------
 
     def sent(self, data: Any) -> Capture | None:
         kind, decoded = event_type(data)
         if kind == "session.start":
             self._settings = _kept(data, decoded)
-            self._current()  # after a lost session: the new one starts now
         elif kind in _APPENDED:
             cap = self._call
             if cap is not None:
@@ -182,25 +184,28 @@ class LiveSession(SessionCall):
 
     def received(self, data: Any) -> None:
         kind, decoded = event_type(data)
-        if kind == "response.event":
-            self._delegated_event(data, decoded)
-            return
-        if kind == "decision.event":
-            self._decided(decoded if decoded is not None else decode(data))
-            return
-        if kind == "session.delegation.created":
-            self._delegated(data, decoded)
+        if kind in _DELEGATION_EVENTS:
+            cap = self._call
+            if cap is not None:
+                cap.extra.pop("ws_error", None)  # the session went on after it
+            if kind == "response.event":
+                self._delegated_event(data, decoded)
+            elif kind == "decision.event":
+                self._decided(decoded if decoded is not None else decode(data))
+            else:
+                self._delegated(data, decoded)
             return
         if kind == "error":
-            self._refused(decoded if decoded is not None else decode(data))
-        cap = self._current()
+            named = self._refused(decoded if decoded is not None else decode(data))
+            if named and self._running:
+                return  # a refused command, not the session failing
+        cap = self._current(kind)
         if cap is None or self._read(cap, kind, data):
             return
         if kind == "session.usage.updated":
-            cap.extra["ws_usage"] = self._usage = data
+            cap.extra["ws_usage"] = data
         elif kind == "session.started":
-            self._settings, self._usage = data, None  # a new server session counts from 0
-            cap.extra.pop("ws_usage_base", None)
+            self._settings, self._running = data, True
         elif kind == "session.updated":
             self._settings = data
         elif kind == "session.closed":
@@ -218,28 +223,34 @@ class LiveSession(SessionCall):
                     del self._delegations[next(iter(self._delegations))]
                 self._delegations[str(delegation.get("id"))] = (time.time_ns(), time.perf_counter())
 
-    def _refused(self, event: Any) -> None:
-        """An error naming a request the app sent: no answer will come for it."""
-        named = event.get("client_event_id") if isinstance(event, dict) else None
-        named = named or member(event, "error").get("client_event_id")
-        if not isinstance(named, str):
-            return
+    def _refused(self, event: Any) -> bool:
+        """An error naming a command the app sent (True); a request among them will have
+        no answer."""
+        named = _client_event_id(event) or _client_event_id(member(event, "error"))
+        if named is None:
+            return False
         with self._lock:
             for asked in self._asked.values():
                 for request in asked:
                     if request.event_id == named:
                         asked.remove(request)
-                        return
+                        return True
+        return True
 
-    def _child(self, operation: str, delegation: str | None, kind: str | None) -> Capture:
+    def _child(
+        self, operation: str, delegation: str | None, kind: str | None, named: str | None = None
+    ) -> Capture:
         """A delegated call's capture, started when its delegation was created or the app
-        asked for it (a continued delegation: the app's oldest request); holds the lock."""
+        asked for it (the request ``named``, else the oldest: a continued delegation);
+        holds the lock."""
         cap = self._capture(None)
         cap.operation, cap.extract = operation, _EXTRACTORS[operation]
         cap.extra["ws_settings"] = self._settings
         start = self._delegations.pop(delegation, None) if delegation is not None else None
-        if start is None and kind is not None and self._asked[kind]:
-            request = self._asked[kind].popleft()
+        asked = self._asked[kind] if start is None and kind is not None else None
+        if asked:
+            request = next((r for r in asked if named and r.event_id == named), asked[0])
+            asked.remove(request)
             start = request.start
             if request.items:
                 cap.extra["ws_items"] = request.items
@@ -261,8 +272,9 @@ class LiveSession(SessionCall):
                 elif len(self._responses) >= _MAX_IN_FLIGHT:
                     oldest = self._responses.pop(next(iter(self._responses)))
                     ended.append((oldest, STATUS_CANCELLED))
+                named = _client_event_id(decoded if decoded is not None else decode(data))
                 cap = self._responses[delegation] = self._child(
-                    "responses", delegation, _APP_RESPONSE
+                    "responses", delegation, _APP_RESPONSE, named
                 )
             if nested == "response.created":
                 cap.extra["ws_created"] = True
@@ -299,12 +311,15 @@ class LiveSession(SessionCall):
         """The session ends, and with it the delegated responses in flight (cancelled;
         on a lost connection: errors)."""
         with self._lock:
-            responses = list(self._responses.values())
-            self._responses.clear()
-            self._delegations.clear()
-            for asked in self._asked.values():
-                asked.clear()
-            self._items = []
+            self._over = self._over or over  # no delegated call begins from here on
+            responses: list[Capture] = []
+            if self._over or not self.KEEPS_CALLS:
+                responses = list(self._responses.values())
+                self._responses.clear()
+                self._delegations.clear()
+                for asked in self._asked.values():
+                    asked.clear()
+                self._items = []
         super()._end(status, error, over=over)
         for response in responses:
             finish(response, error=error, status=None if error is not None else STATUS_CANCELLED)
@@ -316,15 +331,26 @@ class LiveForkSession(LiveSession):
     METHOD = "live.forks.connect"
 
 
+_counted: dict[str, float] = {}
+"""Audio seconds of each watched session that a sideband record of this process has
+already reported: the next record on that session reports only what came after."""
+_MAX_WATCHED: Final = 1000
+
+
 class LiveSidebandSession(LiveSession):
     """A session the app watches (and steers) beside its WebRTC or SIP primary: its id
-    is the one the app attached to."""
+    is the one the app attached to. The session outlives the connection: after a
+    reconnect, the next event begins the next record, delegated calls go on, and the
+    audio seconds reported are those no earlier record reported."""
 
     METHOD = "live.sideband.connect"
+    STARTS = None
+    KEEPS_CALLS = True
 
     def __init__(self) -> None:
         super().__init__()
         self._session_id: Any = None
+        self._running = True  # attached to a running session
 
     def opened(self, manager: Any) -> None:
         super().opened(manager)
@@ -335,7 +361,18 @@ class LiveSidebandSession(LiveSession):
 
     def _ending(self, cap: Capture) -> None:
         super()._ending(cap)
-        cap.extra["ws_session_id"] = self._session_id
+        session_id = cap.extra["ws_session_id"] = self._session_id
+        if not isinstance(session_id, str):
+            return
+        total = _seconds(self._settings)  # session.closed has the final count
+        total = _seconds(cap.extra.get("ws_usage")) if total is None else total
+        counted = _counted.get(session_id)
+        if counted is not None:
+            cap.extra["ws_counted"] = counted
+        if total is not None:
+            if session_id not in _counted and len(_counted) >= _MAX_WATCHED:
+                del _counted[next(iter(_counted))]
+            _counted[session_id] = max(total, counted or 0.0)
 
 
 # Writer thread -------------------------------------------------------------------------
@@ -393,8 +430,8 @@ def extract(cap: Capture) -> dict[str, Any]:
     messages, said = _conversation(events)
     closed = message if message.get("type") == "session.closed" else {}
     seconds = _seconds(closed or cap.extra.get("ws_usage"))
-    counted = _seconds(cap.extra.get("ws_usage_base"))  # by the record before a reconnect
-    if seconds is not None and counted is not None:
+    counted = cap.extra.get("ws_counted")  # by an earlier sideband record
+    if seconds is not None and isinstance(counted, float):
         seconds = max(seconds - counted, 0)
     model = session.get("model")
     output = empty_output()

@@ -27,6 +27,7 @@ class RealtimeTranslationSession(SessionCall):
 
     METHOD = "realtime.translations.connect"
     OPERATION = "realtime.translation"
+    STARTS = frozenset({"session.created"})  # a reconnect's new server session
 
     @staticmethod
     def extract(cap: Capture) -> dict[str, Any]:
@@ -34,7 +35,7 @@ class RealtimeTranslationSession(SessionCall):
 
     def received(self, data: Any) -> None:
         kind, _ = event_type(data)
-        cap = self._current()
+        cap = self._current(kind)
         if cap is None or self._read(cap, kind, data):
             return
         if kind == "session.created" or kind == "session.updated":

@@ -3,7 +3,8 @@ session. No request, response or usage event splits them, so the session is the 
 
 One capture runs from the connection's opening to its end: the app's ``close()`` or
 the server's ``session.closed`` (ok: closing is how such a call ends), a lost
-connection (error; the next event after the SDK reconnects starts a new record), a
+connection (error; after the SDK reconnects, the server's event that begins a session starts
+a new record), a
 collected connection or exit (cancelled). Both protocols stream what was heard and
 said as ``session.input_transcript.delta`` / ``session.output_transcript.delta``:
 those are kept (bounded per direction; audio never), ttft is the first translated or
@@ -34,15 +35,19 @@ _MAX_KEPT: Final = 100_000  # messages kept per kind (transcript deltas: hours o
 class SessionCall(Session):
     """The one call on a connection; after a lost connection, the next one."""
 
+    STARTS: frozenset[str] | None = None
+    """The server events that begin a new call after a lost connection (None: any)."""
+
     def __init__(self) -> None:
         super().__init__()
         self._call: Capture | None = self._capture(None)
         self._over = False  # closed (the app, the server's session.closed), collected, exit
 
-    def _current(self) -> Capture | None:
-        """The call in progress; after a lost connection, a new one (None once over)."""
+    def _current(self, kind: str | None) -> Capture | None:
+        """The call in progress; after a lost connection, the one a server event of
+        ``kind`` begins (None once over)."""
         cap = self._call
-        if cap is None and not self._over:
+        if cap is None and not self._over and (self.STARTS is None or kind in self.STARTS):
             with self._lock:
                 cap = self._call = self._call or self._capture(None)
         return cap

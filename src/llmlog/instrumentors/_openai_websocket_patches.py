@@ -88,7 +88,8 @@ def _collected(key: int) -> None:
 def end_open_sessions() -> None:
     """At exit: every response still in flight ends as ``cancelled``."""
     for session in list(_sessions.values()):
-        session.end_all(STATUS_CANCELLED)
+        with _guard.guarded("recording WebSocket sessions open at exit"):
+            session.end_all(STATUS_CANCELLED)
 
 
 def _forget_sessions() -> None:
