@@ -444,6 +444,17 @@ class TestRequestsTheAppSends:
         session.closed()
         assert [r["status"] for r in llm.calls] == ["error"]
 
+    def test_a_second_start_does_not_change_the_running_sessions_settings(
+        self, llm: CapturedRecords
+    ) -> None:
+        session = LiveSession()
+        started = {"type": "session.started", "session": {"id": "live_1", "model": "gpt-live-1"}}
+        session.received(json.dumps(started))
+        session.sent(json.dumps({"type": "session.start", "session": {"model": "other"}}))
+        session.closed()
+        [record] = llm.calls
+        assert record["model"] == "gpt-live-1"
+
     def test_no_delegated_call_starts_after_the_session_ended(self, llm: CapturedRecords) -> None:
         """A nested event the reader hands over after another thread closed the session."""
         session = LiveSession()

@@ -158,7 +158,7 @@ class LiveSession(SessionCall):
 
     def sent(self, data: Any) -> Capture | None:
         kind, decoded = event_type(data)
-        if kind == "session.start":
+        if kind == "session.start" and not self._running:  # else the server refuses it
             self._settings = _kept(data, decoded)
         elif kind in _APPENDED:
             cap = self._call
@@ -314,6 +314,7 @@ class LiveSession(SessionCall):
             self._over = self._over or over  # no delegated call begins from here on
             responses: list[Capture] = []
             if self._over or not self.KEEPS_CALLS:
+                self._running = False  # a session the app starts again starts anew
                 responses = list(self._responses.values())
                 self._responses.clear()
                 self._delegations.clear()
