@@ -14,9 +14,14 @@ from __future__ import annotations
 from typing import Any, Final
 
 from llmlog._record import STATUS_OK, Capture, empty_output
-from llmlog.instrumentors._openai_request import plain, stub_data_urls
-from llmlog.instrumentors._openai_session_call import OUTPUT, SessionCall, call_error
-from llmlog.instrumentors._openai_websocket import decode, decoded_events, event_type, member
+from llmlog.instrumentors._openai_session_call import (
+    OUTPUT,
+    SessionCall,
+    call_error,
+    session_fields,
+    settings_of,
+)
+from llmlog.instrumentors._openai_websocket import decoded_events, event_type
 
 _NOT_PARAMS: Final = frozenset({"model", "id", "object", "type", "expires_at"})
 
@@ -49,28 +54,20 @@ class RealtimeTranslationSession(SessionCall):
 
 def extract(cap: Capture) -> dict[str, Any]:
     """Record fields of one translation session."""
-    session = member(decode(cap.extra.get("ws_settings")), "session")
+    _, session = settings_of(cap)
     heard: list[str] = []
     said: list[str] = []
     for event in decoded_events(cap):
         delta = event.get("delta")
         if isinstance(delta, str):
             (said if event.get("type") == OUTPUT else heard).append(delta)
-    model = session.get("model")
     output = empty_output()
     output["text"] = "".join(said) or None
     audio: dict[str, Any] = {"type": "input_audio", "transcript": "".join(heard) or None}
     fields: dict[str, Any] = {
-        "model": model if isinstance(model, str) else None,
-        "response_model": model if isinstance(model, str) else None,
-        "response_id": session.get("id"),
+        **session_fields(session, _NOT_PARAMS),
         "system": None,
         "messages": [{"role": "user", "content": [audio]}],
-        "params": {
-            k: stub_data_urls(plain(v))
-            for k, v in session.items()
-            if k not in _NOT_PARAMS and v is not None
-        },
         "output": output,
         "usage": None,
     }

@@ -19,11 +19,13 @@ from typing import Any, Final
 
 from llmlog._record import STATUS_ERROR, STATUS_OK, Capture
 from llmlog.instrumentors._base import finish
+from llmlog.instrumentors._openai_request import plain, stub_data_urls
 from llmlog.instrumentors._openai_websocket import (
     Session,
     connection_closed,
     decode,
     error_fields,
+    member,
 )
 
 INPUT: Final = "session.input_transcript.delta"
@@ -113,6 +115,30 @@ def keep(cap: Capture, kind: str, data: Any) -> None:
     if kept < _MAX_KEPT and cap.chunks is not None:
         cap.extra[kind] = kept + 1
         cap.chunks.append(data)
+
+
+def settings_of(cap: Capture) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the settings message a capture holds, the session settings in it) (writer)."""
+    message = decode(cap.extra.get("ws_settings"))
+    message = message if isinstance(message, dict) else {}
+    return message, member(message, "session")
+
+
+def session_fields(session: dict[str, Any], not_params: frozenset[str]) -> dict[str, Any]:
+    """Record fields from a session's settings: its model (asked and answered alike),
+    its id, and the rest as params, nulls left out (writer)."""
+    model = session.get("model")
+    model = model if isinstance(model, str) else None
+    return {
+        "model": model,
+        "response_model": model,
+        "response_id": session.get("id"),
+        "params": {
+            k: stub_data_urls(plain(v))
+            for k, v in session.items()
+            if k not in not_params and v is not None
+        },
+    }
 
 
 def call_error(cap: Capture, fields: dict[str, Any]) -> None:

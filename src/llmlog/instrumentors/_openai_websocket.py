@@ -8,7 +8,8 @@ events) and keeps the raw messages of the responses in flight; the writer
 decodes them and reads them like a streamed ``responses.create``. Subclasses
 with their own ``received`` read the Realtime protocol (``_openai_realtime``), and
 sessions that are one call themselves (``_openai_session_call``: realtime
-translations, Live sessions with their delegated calls in ``_openai_live``); the
+translations, Live sessions in ``_openai_live`` with the calls they delegate in
+``_openai_live_delegations``); the
 wrappers that feed the sessions are ``_openai_websocket_patches``.
 
 Responses are matched to requests first in, first out per lane (``stream_id``).
@@ -131,14 +132,29 @@ def raw_string(data: Any, field: StringField, end: int) -> str | None:
 _STREAM_ID: Final = string_field("stream_id")
 
 
-def _lane_of(data: Any, decoded: Any) -> str | None:
-    """The ``stream_id`` of a message (a search in small raw deltas, else decoded)."""
+def string_in(data: Any, decoded: Any, field: StringField, name: str) -> str | None:
+    """The string ``name`` of a message (``field`` searched in a small raw message,
+    else read from the decoded event)."""
     if decoded is None and isinstance(data, str | bytes | bytearray) and len(data) < 4096:
-        return raw_string(data, _STREAM_ID, len(data))
+        return raw_string(data, field, len(data))
     if decoded is None:
         decoded = decode(data)
-    lane = decoded.get("stream_id") if isinstance(decoded, dict) else None
-    return lane if isinstance(lane, str) else None
+    found = decoded.get(name) if isinstance(decoded, dict) else None
+    return found if isinstance(found, str) else None
+
+
+def _lane_of(data: Any, decoded: Any) -> str | None:
+    return string_in(data, decoded, _STREAM_ID, "stream_id")
+
+
+def kept(data: Any, decoded: Any) -> Any:
+    """A message the app sent, as kept until the writer reads it: a copy of a dict (the
+    app may change it later), raw text as it is, an event object as its dict."""
+    if isinstance(data, dict):
+        return snapshot(data)
+    if isinstance(data, str | bytes | bytearray):
+        return data
+    return decoded if decoded is not None else decode(data)
 
 
 def _steering_input(inputs: Any) -> list[Any]:
@@ -223,13 +239,7 @@ class Session:
         if kind != _CREATE:
             return None
         lane = _lane_of(data, decoded) if mentions(data, "stream_id") else None
-        if isinstance(data, dict):
-            request = snapshot(data)
-        elif isinstance(data, str | bytes | bytearray):
-            request = data  # decoded on the writer
-        else:
-            request = decoded if decoded is not None else decode(data)  # an event object
-        cap = self._capture(request)
+        cap = self._capture(kept(data, decoded))
         with self._lock:
             self._laned = self._laned or lane is not None
             self._lanes.setdefault(lane, Lane()).waiting.append(cap)
