@@ -92,7 +92,7 @@ def normalized_usage(usage: Any) -> dict[str, Any] | None:
     )
 
 
-def _arguments_text(tool_input: Any) -> str:
+def arguments_text(tool_input: Any) -> str:
     """Tool input as JSON text, the form OpenAI records use for ``arguments``."""
     return json.dumps(plain(tool_input), ensure_ascii=False, separators=(",", ":"))
 
@@ -102,7 +102,7 @@ TOOL_USE_BLOCKS: Final = frozenset({"tool_use", "server_tool_use", "mcp_tool_use
 run themselves (web search, code execution, MCP servers), which the app never sees called."""
 
 
-def _tool_call(kind: str, call_id: Any, name: Any, arguments: str, server: Any) -> dict[str, Any]:
+def tool_call(kind: str, call_id: Any, name: Any, arguments: str, server: Any) -> dict[str, Any]:
     """``{id, type, name, arguments}`` (+ ``server`` for an MCP tool), as OpenAI records have."""
     call = {"id": call_id, "type": kind, "name": name, "arguments": arguments}
     if kind == "mcp_tool_use":
@@ -123,11 +123,11 @@ def message_output(message: Any) -> dict[str, Any]:
             thoughts.append(field_of(block, "thinking") or "")
         elif kind in TOOL_USE_BLOCKS:
             tool_calls.append(
-                _tool_call(
+                tool_call(
                     kind,
                     field_of(block, "id"),
                     field_of(block, "name"),
-                    _arguments_text(field_of(block, "input")),
+                    arguments_text(field_of(block, "input")),
                     field_of(block, "server_name"),
                 )
             )
@@ -266,7 +266,7 @@ def _streamed_arguments(joined: str) -> str:
     if not joined:
         return "{}"  # a tool without input streams no JSON at all
     try:
-        return _arguments_text(json.loads(joined))
+        return arguments_text(json.loads(joined))
     except ValueError:
         return joined
 
@@ -284,7 +284,7 @@ def _stream_output(blocks: dict[int, _Block], final: dict[str, Any]) -> dict[str
             thoughts.append(joined)
         elif state.kind in TOOL_USE_BLOCKS:
             arguments = _streamed_arguments(joined)
-            call = _tool_call(state.kind, state.id, state.name, arguments, state.server)
+            call = tool_call(state.kind, state.id, state.name, arguments, state.server)
             tool_calls.append(call)
     return _output(texts, thoughts, tool_calls, final)
 

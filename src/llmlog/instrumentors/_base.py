@@ -60,6 +60,7 @@ class Provider:
     on_result: Callable[[Capture, Any], Any]
     helpers: tuple[Target, ...] = ()
     helper_wrappers: Mapping[str, Wrapper] = field(default_factory=dict)
+    """A helper's wrapper by ``module:qualname``, or by ``qualname`` alone."""
 
 
 _active = False
@@ -227,7 +228,10 @@ def _patch_module(module: ModuleType) -> None:
                     if key in _handles:
                         continue
                     if target in provider.helpers:
-                        wrapper = provider.helper_wrappers[target.qualname]
+                        wrapper = (
+                            provider.helper_wrappers.get(f"{target.module}:{target.qualname}")
+                            or provider.helper_wrappers[target.qualname]
+                        )
                     else:
                         wrapper = make_wrapper(provider, target)
                     try:

@@ -17,6 +17,7 @@ from typing import Any, Final
 
 from llmlog import _guard
 from llmlog._record import Capture, empty_output, parse_raw_json_text
+from llmlog.instrumentors import _anthropic_agent_sessions as agent_sessions
 from llmlog.instrumentors._anthropic_request import (
     batch_request_summary,
     messages_record,
@@ -267,4 +268,6 @@ PROVIDER: Final = Provider(
     targets=TARGETS,
     extract=extract,
     on_result=on_result,
+    helpers=agent_sessions.HELPERS,
+    helper_wrappers=agent_sessions.HELPER_WRAPPERS,
 )

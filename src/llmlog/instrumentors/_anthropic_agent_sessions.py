@@ -1,0 +1,662 @@
+"""Managed-agent sessions (``client.beta.sessions``): each model request the agent makes
+on Anthropic's side is a record, read from the session events the app watches.
+
+The agent loop runs on Anthropic's servers. The app sends events (``events.send``, a
+session's ``initial_events``) and watches what happens (``events.stream()``,
+``events.list()``, the same per thread of a multi-agent session). A model request
+shows up as ``span.model_request_start`` ... ``span.model_request_end`` with its token
+usage; the events before it (user, system and tool-result events since the previous
+request) are what it was asked, the agent's messages and tool calls inside it what it
+answered. A graded outcome evaluation (``span.outcome_evaluation_*``) is a model call
+too.
+
+Events are followed per session and thread, however the app reads them: one seen
+twice (a stream and a list, two watchers, the echo of a send) counts once. The
+agent's model, system prompt and tools come from the session as this process created,
+retrieved or saw it updated; without that the record's model is null (unpriced). A
+request whose end is never seen is recorded ``cancelled`` at exit or ``uninstrument()``.
+Events listed newest first (``order="desc"``) are not followed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator
+from datetime import datetime
+from typing import Any, Final
+
+import wrapt
+
+from llmlog import _context, _guard, _pipeline
+from llmlog._record import STATUS_CANCELLED, STATUS_ERROR, Capture, empty_output
+from llmlog.instrumentors import _base
+from llmlog.instrumentors._anthropic_request import plain
+from llmlog.instrumentors._anthropic_response import (
+    arguments_text,
+    field_of,
+    normalized_usage,
+    tool_call,
+)
+from llmlog.instrumentors._base import Target, Wrapper, _trace_ids, finish
+
+Follow = Callable[[Iterable[Any]], None]
+OPERATION: Final = "messages"
+_PROVIDER: Final = "anthropic"
+_REQUEST_START: Final = "span.model_request_start"
+_EVALUATION_START: Final = "span.outcome_evaluation_start"
+_ENDS: Final = {
+    "span.model_request_end": "model_request_start_id",
+    "span.outcome_evaluation_end": "outcome_evaluation_start_id",
+}
+_INPUT: Final = frozenset(
+    {
+        "user.message",
+        "user.interrupt",
+        "user.tool_confirmation",
+        "user.custom_tool_result",
+        "user.tool_result",
+        "user.define_outcome",
+        "system.message",
+        "agent.tool_result",
+        "agent.mcp_tool_result",
+        "agent.thread_message_received",
+    }
+)
+_TOOL_CALLS: Final = {
+    "agent.custom_tool_use": "tool_use",  # the app runs it
+    "agent.tool_use": "server_tool_use",  # the agent's toolset runs it
+    "agent.mcp_tool_use": "mcp_tool_use",
+}
+_OUTPUT: Final = frozenset({"agent.message", *_TOOL_CALLS})
+_EVENT_FIELDS_LEFT_OUT: Final = frozenset({"id", "type", "processed_at", "content"})
+_MAX_SESSIONS: Final = 1_024  # sessions followed at once (the least recently seen goes)
+_MAX_SEEN: Final = 5_000  # event ids remembered per session
+_MAX_RECORDED: Final = 100_000  # requests recorded, remembered across uninstrument()
+_MAX_KEPT: Final = 1_000  # input and output events kept per request
+
+
+class _Request:
+    """A model request (or outcome evaluation) begun and not ended yet."""
+
+    __slots__ = ("cap", "evaluation", "started_at")
+
+    def __init__(self, cap: Capture, started_at: Any, evaluation: bool) -> None:
+        self.cap, self.started_at, self.evaluation = cap, started_at, evaluation
+
+
+class _Conversation:
+    """One thread of a session (None: the session's own events)."""
+
+    __slots__ = ("open", "pending", "unconfirmed")
+
+    def __init__(self) -> None:
+        self.pending: list[Any] = []  # input events since the previous request
+        self.unconfirmed: list[Any] = []  # initial_events the server has not echoed yet
+        self.open: dict[str, _Request] = {}  # by start event id
+
+
+class _Session:
+    __slots__ = ("agents", "conversations", "seen", "seen_order")
+
+    def __init__(self) -> None:
+        self.agents: dict[str | None, Any] = {}  # agent configuration, per thread
+        self.conversations: dict[str | None, _Conversation] = {}
+        self.seen: set[str] = set()
+        self.seen_order: deque[str] = deque()
+
+    def first_sight(self, event_id: Any) -> bool:
+        if not isinstance(event_id, str):
+            return True
+        if event_id in self.seen:
+            return False
+        self.seen.add(event_id)
+        self.seen_order.append(event_id)
+        if len(self.seen_order) > _MAX_SEEN:
+            self.seen.discard(self.seen_order.popleft())
+        return True
+
+    def conversation(self, thread: str | None) -> _Conversation:
+        conversation = self.conversations.get(thread)
+        if conversation is None:
+            conversation = self.conversations[thread] = _Conversation()
+        return conversation
+
+    def has_open_requests(self) -> bool:
+        return any(c.open for c in self.conversations.values())
+
+    def open_requests(self) -> list[_Request]:
+        """Take the requests in flight, to be recorded cancelled (lock held)."""
+        found = [r for c in self.conversations.values() for r in c.open.values()]
+        for conversation in self.conversations.values():
+            conversation.open.clear()
+        for request in found:
+            _recording(request.cap.extra["start_id"])
+        return found
+
+
+_lock = threading.Lock()
+_sessions: OrderedDict[str, _Session] = OrderedDict()
+_recorded: OrderedDict[str, None] = OrderedDict()
+"""Requests (by start event id) already recorded: re-read later, they are not again."""
+
+
+def _recording(start_id: str) -> bool:
+    """Note that ``start_id`` is being recorded; False if it already was."""
+    if start_id in _recorded:
+        return False
+    _recorded[start_id] = None
+    if len(_recorded) > _MAX_RECORDED:
+        _recorded.popitem(last=False)
+    return True
+
+
+def _session(session_id: str) -> tuple[_Session, list[_Request]]:
+    """The session (made if new, marked recently seen) and requests of one evicted."""
+    session = _sessions.get(session_id)
+    if session is not None:
+        _sessions.move_to_end(session_id)
+        return session, []
+    session = _sessions[session_id] = _Session()
+    evicted: list[_Request] = []
+    if len(_sessions) > _MAX_SESSIONS:  # one with nothing in flight, else the oldest
+        idle = (k for k, v in _sessions.items() if not v.has_open_requests())
+        evicted = _sessions.pop(next(idle, next(iter(_sessions)))).open_requests()
+    return session, evicted
+
+
+def _ns(moment: Any) -> int | None:
+    return int(moment.timestamp() * 1e9) if isinstance(moment, datetime) else None
+
+
+def _new_capture(
+    method: str, session_id: str, thread: str | None, agent: Any, start_id: str
+) -> Capture:
+    return Capture(
+        provider=_PROVIDER,
+        method=method,
+        operation=OPERATION,
+        kwargs={},
+        extract=extract,
+        context=_context.snapshot(),
+        trace_ids=_trace_ids(),
+        extra={
+            "session": session_id,
+            "thread": thread,
+            "agent": agent,
+            "start_id": start_id,
+            "output": [],
+        },
+    )
+
+
+def _end(request: _Request, end: Any = None, status: str | None = None) -> None:
+    """Submit a request's record; timed by the server's clock when its start and end were
+    seen (an end seen alone: no latency)."""
+    cap = request.cap
+    with _guard.guarded("anthropic agent session request"):
+        if end is not None:
+            started, ended = _ns(request.started_at), _ns(field_of(end, "processed_at"))
+            if started is not None and ended is not None:
+                cap.start_perf = time.perf_counter() - max(ended - started, 0) / 1e9
+            else:
+                cap.extra["latency_unknown"] = True
+            cap.extra["end"] = end
+            if field_of(end, "is_error"):
+                status = STATUS_ERROR
+        finish(cap, status=status)
+
+
+def observe(events: Iterable[Any], session_id: Any, thread: str | None, method: str) -> None:
+    """Follow events of a session as the app reads them (caller's thread; never raises)."""
+    if not isinstance(session_id, str):
+        return
+    with _guard.guarded("anthropic agent session events"):
+        ended: list[tuple[_Request, Any]] = []
+        with _lock:
+            session, evicted = _session(session_id)
+            for event in events:
+                event_id = field_of(event, "id")
+                first = session.first_sight(event_id)
+                if first and not _read(session, event, session_id, thread, method, ended):
+                    session.seen.discard(event_id)  # of no use yet: another read may use it
+        for request in evicted:
+            _end(request, status=STATUS_CANCELLED)
+        for request, end in ended:
+            _end(request, end)
+
+
+def _read(
+    session: _Session,
+    event: Any,
+    session_id: str,
+    thread: str | None,
+    method: str,
+    ended: list[tuple[_Request, Any]],
+) -> bool:
+    """Take one event in; False if it was of no use yet (its request was not seen begin)."""
+    kind = field_of(event, "type")
+    conversation = session.conversation(field_of(event, "session_thread_id") or thread)
+    if kind in _INPUT:
+        conversation.unconfirmed.clear()  # the server's own copy of what was sent
+        if len(conversation.pending) < _MAX_KEPT:
+            conversation.pending.append(event)
+    elif kind in _OUTPUT or kind == "session.error":
+        request = _latest_request(conversation)
+        if request is None:
+            return False
+        if kind == "session.error":
+            request.cap.extra["error_event"] = event
+        elif len(request.cap.extra["output"]) < _MAX_KEPT:
+            request.cap.extra["output"].append(event)
+    elif kind in (_REQUEST_START, _EVALUATION_START):
+        start_id = str(field_of(event, "id"))
+        if start_id in _recorded:
+            return True  # recorded already (ended, or cancelled by an earlier uninstrument)
+        evaluation = kind == _EVALUATION_START
+        cap = _new_capture(method, session_id, thread, session.agents.get(thread), start_id)
+        cap.start_ns = _ns(field_of(event, "processed_at")) or cap.start_ns
+        cap.extra["evaluation"] = evaluation
+        if not evaluation:  # a grader reads the transcript, not the turn's new input
+            cap.extra["input"] = conversation.unconfirmed + conversation.pending
+            conversation.unconfirmed, conversation.pending = [], []
+        conversation.open[start_id] = _Request(cap, field_of(event, "processed_at"), evaluation)
+    elif kind in _ENDS:
+        start_id = str(field_of(event, _ENDS[kind]))
+        request = conversation.open.pop(start_id, None)
+        if request is None and start_id not in _recorded:
+            # Its start was not read (a stream opened mid-request): the usage is still known.
+            cap = _new_capture(method, session_id, thread, session.agents.get(thread), start_id)
+            cap.start_ns = _ns(field_of(event, "processed_at")) or cap.start_ns
+            cap.extra["evaluation"] = kind != "span.model_request_end"
+            request = _Request(cap, None, cap.extra["evaluation"])
+        if request is not None and _recording(start_id):
+            ended.append((request, event))
+    elif kind == "session.updated" and thread is None:
+        agent = field_of(event, "agent")
+        if agent is not None:
+            session.agents[None] = agent
+    return True
+
+
+def _latest_request(conversation: _Conversation) -> _Request | None:
+    for request in reversed(conversation.open.values()):
+        if not request.evaluation:
+            return request
+    return None
+
+
+def learn(resource: Any, thread: str | None = None, initial_events: Any = None) -> None:
+    """Note a session's (or a thread's) agent configuration, and the events it was created
+    with, from what ``create`` / ``retrieve`` / ``update`` returned."""
+    session_id = field_of(resource, "session_id") if thread else field_of(resource, "id")
+    agent = field_of(resource, "agent")
+    if not isinstance(session_id, str) or agent is None:
+        return
+    with _guard.guarded("anthropic agent session"), _lock:
+        session, evicted = _session(session_id)
+        session.agents[thread] = agent
+        if isinstance(initial_events, list | tuple) and initial_events:
+            conversation = session.conversation(None)
+            conversation.unconfirmed = [plain(e) for e in initial_events][:_MAX_KEPT]
+    for request in evicted:
+        _end(request, status=STATUS_CANCELLED)
+
+
+def end_all() -> None:
+    """At exit and ``uninstrument()``: requests whose end was not seen are cancelled."""
+    with _lock:
+        requests = [r for s in _sessions.values() for r in s.open_requests()]
+    for request in requests:
+        _end(request, status=STATUS_CANCELLED)
+
+
+def _forget() -> None:
+    end_all()
+    with _lock:
+        _sessions.clear()
+
+
+_pipeline.before_exit.append(end_all)
+_base.after_uninstall.append(_forget)
+
+
+# ------------------------------------------------------------------ writer thread
+
+
+def extract(cap: Capture) -> dict[str, Any]:
+    """Record fields for one model request of a session (writer thread)."""
+    agent = cap.extra.get("agent")
+    model_config = field_of(agent, "model")
+    model = model_config if isinstance(model_config, str) else field_of(model_config, "id")
+    end = cap.extra.get("end")
+    evaluation = cap.extra["evaluation"]
+    usage = field_of(end, "usage" if evaluation else "model_usage")
+    fields: dict[str, Any] = {
+        "model": model if isinstance(model, str) else None,
+        "response_id": cap.extra["start_id"],
+        "params": _params(cap, agent, model_config, end if evaluation else None),
+        "system": _string(field_of(agent, "system")),
+        "messages": [_message(e) for e in cap.extra["input"]] if "input" in cap.extra else None,
+        "output": _evaluation_output(end) if evaluation else _output(cap.extra["output"]),
+        "usage": normalized_usage(usage) if usage is not None else None,
+    }
+    if field_of(end, "is_error"):
+        fields["error"] = _error(cap.extra.get("error_event"))
+    if cap.extra.get("latency_unknown"):
+        fields["latency_ms"] = None
+    return fields
+
+
+def _string(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _params(cap: Capture, agent: Any, model_config: Any, evaluation_end: Any) -> dict[str, Any]:
+    params: dict[str, Any] = {"session": cap.extra["session"]}
+    if cap.extra.get("thread") is not None:
+        params["thread"] = cap.extra["thread"]
+    if agent is not None:
+        params["agent"] = {k: field_of(agent, k) for k in ("id", "name", "version")}
+        if not isinstance(model_config, str) and model_config is not None:
+            settings = plain(model_config)
+            if isinstance(settings, dict):
+                params.update((k, v) for k, v in settings.items() if k != "id" and v is not None)
+        tools = field_of(agent, "tools")
+        if tools:
+            params["tools"] = plain(tools)
+    if evaluation_end is not None:
+        params["outcome"] = {k: field_of(evaluation_end, k) for k in ("outcome_id", "iteration")}
+    return params
+
+
+def _message(event: Any) -> dict[str, Any]:
+    """An input event as a message: user (tool results too), or system."""
+    kind = field_of(event, "type")
+    role = "system" if kind == "system.message" else "user"
+    if kind in ("user.message", "system.message"):
+        return {"role": role, "content": plain(field_of(event, "content"))}
+    data = plain(event)
+    block: dict[str, Any] = {"type": kind}
+    if isinstance(data, dict):
+        block.update((k, v) for k, v in data.items() if k not in _EVENT_FIELDS_LEFT_OUT)
+        if data.get("content") is not None:
+            block["content"] = data["content"]
+    return {"role": role, "content": [block]}
+
+
+def _output(events: list[Any]) -> dict[str, Any]:
+    output = empty_output()
+    texts = []
+    for event in events:
+        kind = field_of(event, "type")
+        if kind == "agent.message":
+            blocks = field_of(event, "content") or ()
+            texts.append("".join(_text_parts(blocks)))
+        elif kind in _TOOL_CALLS:
+            output["tool_calls"].append(
+                tool_call(
+                    _TOOL_CALLS[kind],
+                    field_of(event, "id"),
+                    field_of(event, "name"),
+                    arguments_text(field_of(event, "input")),
+                    field_of(event, "mcp_server_name"),
+                )
+            )
+    if texts:
+        output["text"] = "\n".join(texts)
+    return output
+
+
+def _text_parts(blocks: Iterable[Any]) -> Iterator[str]:
+    for block in blocks:
+        text = field_of(block, "text")
+        if isinstance(text, str):
+            yield text
+
+
+def _evaluation_output(end: Any) -> dict[str, Any]:
+    output = empty_output()
+    output["text"] = _string(field_of(end, "explanation"))
+    output["finish_reason"] = _string(field_of(end, "result"))
+    return output
+
+
+def _error(event: Any) -> dict[str, Any]:
+    """The ``session.error`` seen during the request, else what the span says."""
+    error = plain(field_of(event, "error")) if event is not None else None
+    if not isinstance(error, dict):
+        return {
+            "type": "model_request_error",
+            "message": "the model request failed",
+            "status_code": None,
+            "body": None,
+        }
+    return {
+        "type": error.get("type"),
+        "message": error.get("message"),
+        "status_code": None,
+        "body": error,
+    }
+
+
+# ------------------------------------------------------------------ the SDK's methods
+
+
+def _ids(args: tuple[Any, ...], kwargs: dict[str, Any], threaded: bool) -> tuple[Any, Any]:
+    """(session id, thread id): from ``(session_id, ...)`` or ``(thread_id, *, session_id)``."""
+    first = args[0] if args else kwargs.get("thread_id" if threaded else "session_id")
+    return (kwargs.get("session_id"), first) if threaded else (first, None)
+
+
+def _is(result: Any, module: str, *names: str) -> bool:
+    """``result`` is an instance of one of the SDK's ``module`` classes ``names``."""
+    import sys
+
+    found = sys.modules.get(module)
+    return any(isinstance(result, getattr(found, name, ())) for name in names)
+
+
+class _Followed(wrapt.ObjectProxy):  # type: ignore[type-arg]
+    """An SDK object whose events are followed as the app reads them. Each subclass adds
+    only the methods its SDK class has (a page has no ``__next__``, a stream no pages)."""
+
+    def __init__(self, wrapped: Any, follow: Follow) -> None:
+        super().__init__(wrapped)
+        self._self_follow = follow
+
+
+class _Stream(_Followed):
+    def __iter__(self) -> Iterator[Any]:
+        follow = self._self_follow
+        for event in self.__wrapped__:
+            follow((event,))
+            yield event
+
+    def __next__(self) -> Any:
+        event = self.__wrapped__.__next__()
+        self._self_follow((event,))
+        return event
+
+    def __enter__(self) -> _Stream:
+        self.__wrapped__.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> Any:
+        return self.__wrapped__.__exit__(*exc_info)
+
+
+class _AsyncStream(_Followed):
+    async def __aiter__(self) -> AsyncIterator[Any]:
+        follow = self._self_follow
+        async for event in self.__wrapped__:
+            follow((event,))
+            yield event
+
+    async def __anext__(self) -> Any:
+        event = await self.__wrapped__.__anext__()
+        self._self_follow((event,))
+        return event
+
+    async def __aenter__(self) -> _AsyncStream:
+        await self.__wrapped__.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> Any:
+        return await self.__wrapped__.__aexit__(*exc_info)
+
+
+class _Page(_Followed):
+    """A page of listed events; the pages after it are followed as the app fetches them."""
+
+    def __iter__(self) -> Iterator[Any]:
+        follow = self._self_follow
+        for event in self.__wrapped__:
+            follow((event,))
+            yield event
+
+    def get_next_page(self) -> Any:
+        return _followed_page(self.__wrapped__.get_next_page(), self._self_follow)
+
+    def iter_pages(self) -> Iterator[Any]:
+        for page in self.__wrapped__.iter_pages():
+            self._self_follow(page.data)
+            yield page
+
+
+class _AsyncPage(_Followed):
+    async def __aiter__(self) -> AsyncIterator[Any]:
+        follow = self._self_follow
+        async for event in self.__wrapped__:
+            follow((event,))
+            yield event
+
+    async def get_next_page(self) -> Any:
+        return _followed_page(await self.__wrapped__.get_next_page(), self._self_follow)
+
+    async def iter_pages(self) -> AsyncIterator[Any]:
+        async for page in self.__wrapped__.iter_pages():
+            self._self_follow(page.data)
+            yield page
+
+
+class _Paginator(_AsyncPage):
+    """What async ``list()`` returns: ``await`` gives the first page, ``async for`` every
+    event (``with_raw_response`` awaits to the raw response: left as it is)."""
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        result = yield from self.__wrapped__.__await__()
+        return _followed_page(result, self._self_follow)
+
+
+def _followed_page(result: Any, follow: Follow) -> Any:
+    """``result`` as the app gets it: a page, followed (its events at once), else itself."""
+    with _guard.guarded("anthropic agent session events"):
+        if _is(result, "anthropic._base_client", "BaseSyncPage"):
+            follow(result.data)
+            return _Page(result, follow)
+        if _is(result, "anthropic._base_client", "BaseAsyncPage"):
+            follow(result.data)
+            return _AsyncPage(result, follow)
+    return result
+
+
+def _follower(args: tuple[Any, ...], kwargs: dict[str, Any], method: str, threaded: bool) -> Follow:
+    session_id, thread = _ids(args, kwargs, threaded)
+
+    def follow(events: Iterable[Any]) -> None:
+        if _base.is_active(_PROVIDER):  # a stream the app kept across uninstrument()
+            observe(events, session_id, thread, method)
+
+    return follow
+
+
+def _watch(result: Any, follow: Follow, kwargs: dict[str, Any]) -> Any:
+    """The proxy the app gets for a stream or a listing (else ``result`` itself)."""
+    if _is(result, "anthropic._streaming", "Stream"):
+        return _Stream(result, follow)
+    if _is(result, "anthropic._streaming", "AsyncStream"):
+        return _AsyncStream(result, follow)
+    if kwargs.get("types") or kwargs.get("order") == "desc":
+        return result  # part of the story, or its end first: not followed
+    if _is(result, "anthropic._base_client", "AsyncPaginator"):
+        return _Paginator(result, follow)
+    return _followed_page(result, follow)
+
+
+def _after(
+    result: Any, args: tuple[Any, ...], kwargs: dict[str, Any], job: str, method: str
+) -> Any:
+    """What a wrapped session method adds once the SDK answered (never raises)."""
+    with _guard.guarded(f"anthropic {method}"):
+        if job == "watch":
+            return _watch(result, _follower(args, kwargs, method, "threads" in method), kwargs)
+        if job == "send":
+            data = getattr(result, "data", None)
+            if isinstance(data, list):
+                observe(data, _ids(args, kwargs, False)[0], None, method)
+        elif job == "learn":
+            learn(result, initial_events=kwargs.get("initial_events"))
+        elif job == "learn_thread":
+            learn(result, thread=field_of(result, "id"))
+    return result
+
+
+def wrapper(job: str, method: str, is_async: bool) -> Wrapper:
+    """The wrapt wrapper for a session method: ``job`` is watch, send, learn or
+    learn_thread; ``is_async``: the method is a coroutine function."""
+    if is_async:
+
+        async def async_wrapped(
+            wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+        ) -> Any:
+            result = await wrapped(*args, **kwargs)
+            if not _base.is_active(_PROVIDER):
+                return result
+            return _after(result, args, kwargs, job, method)
+
+        return async_wrapped
+
+    def wrapped_call(
+        wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        result = wrapped(*args, **kwargs)
+        if not _base.is_active(_PROVIDER):
+            return result
+        return _after(result, args, kwargs, job, method)
+
+    return wrapped_call
+
+
+_SESSIONS: Final = "anthropic.resources.beta.sessions"
+_THREADS: Final = f"{_SESSIONS}.threads"
+# (module, class, method label, job, the async class's method is a coroutine)
+_METHODS: Final = (
+    (f"{_SESSIONS}.sessions", "Sessions", "beta.sessions.create", "learn", True),
+    (f"{_SESSIONS}.sessions", "Sessions", "beta.sessions.retrieve", "learn", True),
+    (f"{_SESSIONS}.sessions", "Sessions", "beta.sessions.update", "learn", True),
+    (f"{_SESSIONS}.events", "Events", "beta.sessions.events.send", "send", True),
+    (f"{_SESSIONS}.events", "Events", "beta.sessions.events.stream", "watch", True),
+    (f"{_SESSIONS}.events", "Events", "beta.sessions.events.list", "watch", False),
+    (f"{_THREADS}.threads", "Threads", "beta.sessions.threads.retrieve", "learn_thread", True),
+    (f"{_THREADS}.events", "Events", "beta.sessions.threads.events.stream", "watch", True),
+    (f"{_THREADS}.events", "Events", "beta.sessions.threads.events.list", "watch", False),
+)
+
+
+def _targets() -> tuple[tuple[Target, ...], dict[str, Wrapper]]:
+    targets, wrappers = [], {}
+    for module, cls, label, job, async_is_coroutine in _METHODS:
+        name = label.rpartition(".")[2]
+        for qualname, is_async in (
+            (f"{cls}.{name}", False),
+            (f"Async{cls}.{name}", async_is_coroutine),
+        ):
+            targets.append(Target(module, qualname, label, "helper", is_async))
+            wrappers[f"{module}:{qualname}"] = wrapper(job, label, is_async)
+    return tuple(targets), wrappers
+
+
+HELPERS, HELPER_WRAPPERS = _targets()
+"""Patch rows and wrappers for the ``anthropic`` provider (helpers: no record of their own)."""

@@ -1,0 +1,479 @@
+"""Managed-agent sessions end to end: real ``anthropic`` clients against the fake
+Managed Agents API in ``anthropic_agent_fake``. Each model request the agent makes is
+one record, however the app watches the session (stream, list, both, per thread).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anthropic
+import pytest
+
+import anthropic_agent_fake as fake
+import llmlog.testing
+from llmlog import instrumentors
+from llmlog.instrumentors import _anthropic_agent_sessions as agent_sessions
+from llmlog.instrumentors import _base
+from llmlog.testing import CapturedRecords
+
+
+@pytest.fixture(autouse=True)
+def fresh_span_ids() -> None:
+    """Every test's fake reuses the span ids; in production they are unique."""
+    agent_sessions._recorded.clear()
+
+
+@pytest.fixture
+def cap() -> Iterator[CapturedRecords]:
+    with llmlog.testing.capture_records(disabled_providers=("openai",)) as captured:
+        yield captured
+
+
+def by_span(cap: CapturedRecords) -> dict[str, dict[str, Any]]:
+    records = {r["response_id"]: r for r in cap.calls}
+    assert len(records) == len(cap.calls), cap.calls  # one record per span
+    return records
+
+
+def read_stream(client: anthropic.Anthropic, session_id: str = fake.SESSION) -> list[Any]:
+    with client.beta.sessions.events.stream(session_id) as stream:
+        return list(stream)
+
+
+def check_weather_records(cap: CapturedRecords, method: str) -> None:
+    records = by_span(cap)
+    assert sorted(records) == ["span_1", "span_2"]
+    first, second = records["span_1"], records["span_2"]
+    for record in (first, second):
+        assert record["provider"] == "anthropic"
+        assert record["operation"] == "messages"
+        assert record["method"] == method
+        assert record["model"] == fake.MODEL
+        assert record["system"] == fake.SYSTEM
+        assert record["params"]["session"] == fake.SESSION
+        assert record["params"]["agent"] == {
+            "id": "agent_011Weather",
+            "name": "weather",
+            "version": 3,
+        }
+        assert record["params"]["tools"][0]["name"] == "get_weather"
+        assert record["status"] == "ok"
+        assert record["cost_usd"] > 0
+    assert first["messages"] == [
+        {"role": "user", "content": [{"type": "text", "text": "What's the weather in Paris?"}]}
+    ]
+    assert first["output"]["text"] == "Let me check."
+    assert first["output"]["tool_calls"] == [
+        {
+            "id": "sevt_tool1",
+            "type": "tool_use",
+            "name": "get_weather",
+            "arguments": '{"city":"Paris"}',
+        }
+    ]
+    assert first["usage"]["input_tokens"] == 160  # plain + cache read + cache write
+    assert first["usage"]["cached_input_tokens"] == 50
+    assert first["usage"]["cache_write_tokens"] == 10
+    assert first["usage"]["output_tokens"] == 20
+    assert first["latency_ms"] == pytest.approx(1500, abs=50)  # the server's clock
+    assert first["ts"] == "2026-11-23T12:00:00.200000Z"
+    result = second["messages"][0]["content"][0]
+    assert result["type"] == "user.custom_tool_result"
+    assert result["custom_tool_use_id"] == "sevt_tool1"
+    assert result["content"] == [{"type": "text", "text": "sunny, 21 C"}]
+    assert second["output"]["text"] == "It is sunny in Paris."
+    assert second["output"]["tool_calls"] == []
+    assert second["usage"]["input_tokens"] == 130
+    assert second["latency_ms"] == pytest.approx(500, abs=50)
+
+
+class TestStream:
+    def test_each_model_request_is_a_record(self, cap: CapturedRecords) -> None:
+        client = fake.sync_client(fake.FakeAgents(fake.weather_turns()))
+        client.beta.sessions.create(agent="agent_011Weather", environment_id="env_011Test")
+        events = read_stream(client)
+        assert len(events) == len(fake.weather_turns())
+        check_weather_records(cap, "beta.sessions.events.stream")
+
+    def test_async(self, cap: CapturedRecords) -> None:
+        async def run() -> None:
+            client = fake.async_client(fake.FakeAgents(fake.weather_turns()))
+            await client.beta.sessions.create(agent="agent_011Weather", environment_id="e")
+            stream = await client.beta.sessions.events.stream(fake.SESSION)
+            assert isinstance(stream, anthropic.AsyncStream)
+            async with stream as entered:
+                assert entered is stream
+                events = [event async for event in entered]
+            assert len(events) == len(fake.weather_turns())
+
+        asyncio.run(run())
+        check_weather_records(cap, "beta.sessions.events.stream")
+
+    def test_the_app_gets_the_sdk_stream_and_its_events(self) -> None:
+        """Transparency: isinstance, ``with`` gives the stream, the same events as without
+        llmlog, ``next()`` works."""
+        server = fake.FakeAgents(fake.weather_turns())
+        bare = read_stream(fake.sync_client(server))
+        with llmlog.testing.capture_records(disabled_providers=("openai",)) as cap:
+            client = fake.sync_client(server)
+            stream = client.beta.sessions.events.stream(fake.SESSION)
+            assert isinstance(stream, anthropic.Stream)
+            assert type(stream) is not anthropic.Stream  # followed: a proxy
+            with stream as entered:
+                assert entered is stream
+                first = next(stream)
+                rest = list(stream)
+        events = [first, *rest]
+        assert [e.model_dump() for e in events] == [e.model_dump() for e in bare]
+        assert [type(e) for e in events] == [type(e) for e in bare]
+        assert len(cap.calls) == 2
+
+    def test_without_the_session_the_model_is_unknown(self, cap: CapturedRecords) -> None:
+        """A process that only watches (the session was created elsewhere): still every
+        request, with usage; the model and system are null, so no price is guessed."""
+        read_stream(fake.sync_client(fake.FakeAgents(fake.weather_turns())))
+        records = by_span(cap)
+        assert len(records) == 2
+        assert records["span_1"]["model"] is None
+        assert records["span_1"]["cost_usd"] is None
+        assert records["span_1"]["usage"]["output_tokens"] == 20
+        assert records["span_1"]["output"]["text"] == "Let me check."
+
+    def test_retrieve_tells_the_agent(self, cap: CapturedRecords) -> None:
+        client = fake.sync_client(fake.FakeAgents(fake.weather_turns()))
+        client.beta.sessions.retrieve(fake.SESSION)
+        read_stream(client)
+        assert {r["model"] for r in cap.calls} == {fake.MODEL}
+
+    def test_a_failed_request_is_an_error_with_the_session_error(
+        self, cap: CapturedRecords
+    ) -> None:
+        error = {
+            "type": "session.error",
+            "id": "sevt_err1",
+            "error": {"type": "model_overloaded_error", "message": "Overloaded"},
+            "processed_at": fake.at(0.9),
+        }
+        events = [
+            fake.user_message("Hi"),
+            *fake.request("span_1", 0.2, 1.0, output=[error], is_error=True),
+        ]
+        read_stream(fake.sync_client(fake.FakeAgents(events)))
+        (record,) = cap.calls
+        assert record["status"] == "error"
+        assert record["error"]["type"] == "model_overloaded_error"
+        assert record["error"]["message"] == "Overloaded"
+
+    def test_a_request_still_running_is_cancelled_at_uninstrument(
+        self, cap: CapturedRecords
+    ) -> None:
+        """The stream closed mid-request and its end was never seen: not lost, and not
+        ended twice when a stream shows its end after instrumenting again."""
+        events = [fake.user_message("Hi"), *fake.request("span_1", 0.2, 1.0)]
+        server = fake.FakeAgents(events[:-1])
+        read_stream(fake.sync_client(server))
+        assert cap.calls == []
+        _base.uninstall_all()
+        instrumentors.install(("openai",))
+        (record,) = cap.calls
+        assert record["status"] == "cancelled"
+        assert record["messages"][0]["content"][0]["text"] == "Hi"
+        server.events[(fake.SESSION, None)] = events  # the whole history, read again
+        read_stream(fake.sync_client(server))
+        assert len(cap.calls) == 1
+
+    def test_a_request_still_running_at_exit_is_recorded(self, tmp_path: Path) -> None:
+        out = tmp_path / "llmlog.jsonl"
+        script = f"""
+            import llmlog
+            llmlog.instrument(output={str(out)!r})
+            import anthropic_agent_fake as fake
+            events = [fake.user_message("Hi"), *fake.request("span_1", 0.2, 1.0)[:-1]]
+            client = fake.sync_client(fake.FakeAgents(events))
+            for event in client.beta.sessions.events.stream(fake.SESSION):
+                pass
+        """
+        proc = subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(script)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={"PYTHONPATH": str(Path(__file__).parent), "LLMLOG_RAISE_INTERNAL_ERRORS": "1"},
+        )
+        assert proc.returncode == 0, proc.stderr
+        [record] = [json.loads(line) for line in out.read_text().splitlines()]
+        assert (record["status"], record["response_id"]) == ("cancelled", "span_1")
+
+    def test_a_request_ends_whichever_stream_sees_its_end(self, cap: CapturedRecords) -> None:
+        """The app reconnects: the second stream sees the end of the request the first
+        saw begin; one record, timed from the start."""
+        events = fake.weather_turns()
+        server = fake.FakeAgents(events[:4])
+        client = fake.sync_client(server)
+        read_stream(client)
+        assert cap.calls == []
+        server.events[(fake.SESSION, None)] = events[4:]
+        read_stream(client)
+        records = by_span(cap)
+        assert records["span_1"]["output"]["text"] == "Let me check."
+        assert records["span_1"]["latency_ms"] == pytest.approx(1500, abs=50)
+        assert records["span_1"]["messages"][0]["role"] == "user"
+
+    def test_outcome_evaluation_is_a_record(self, cap: CapturedRecords) -> None:
+        events = [
+            {
+                "type": "span.outcome_evaluation_start",
+                "id": "span_eval",
+                "processed_at": fake.at(1),
+            },
+            {
+                "type": "span.outcome_evaluation_end",
+                "id": "span_eval_end",
+                "outcome_evaluation_start_id": "span_eval",
+                "outcome_id": "outc_1",
+                "iteration": 2,
+                "result": "satisfied",
+                "explanation": "All criteria met.",
+                "usage": {
+                    "input_tokens": 40,
+                    "output_tokens": 5,
+                    "cache_read_input_tokens": 0,
+                    "cache_creation_input_tokens": 0,
+                },
+                "processed_at": fake.at(2),
+            },
+        ]
+        read_stream(fake.sync_client(fake.FakeAgents(events)))
+        (record,) = cap.calls
+        assert record["output"]["text"] == "All criteria met."
+        assert record["output"]["finish_reason"] == "satisfied"
+        assert record["params"]["outcome"] == {"outcome_id": "outc_1", "iteration": 2}
+        assert record["usage"]["input_tokens"] == 40
+
+
+class TestPartialViews:
+    def test_a_stream_opened_mid_request_records_it_from_its_end(
+        self, cap: CapturedRecords
+    ) -> None:
+        """The start was not read: usage and output still recorded, latency unknown; the
+        whole history listed later does not record it again."""
+        events = fake.weather_turns()
+        server = fake.FakeAgents(events[4:])  # from the middle of the first request
+        client = fake.sync_client(server)
+        client.beta.sessions.create(agent="agent_011Weather", environment_id="env_011Test")
+        read_stream(client)
+        server.events[(fake.SESSION, None)] = events
+        list(client.beta.sessions.events.list(fake.SESSION))
+        agent_sessions.end_all()
+        records = by_span(cap)
+        assert sorted(records) == ["span_1", "span_2"]
+        first = records["span_1"]
+        assert (first["status"], first["latency_ms"], first["messages"]) == ("ok", None, None)
+        assert first["usage"]["output_tokens"] == 20
+        assert first["model"] == fake.MODEL
+        assert records["span_2"]["output"]["text"] == "It is sunny in Paris."
+
+    def test_a_thread_event_on_the_session_stream_belongs_to_the_thread(
+        self, cap: CapturedRecords
+    ) -> None:
+        """A sub-agent's tool call also shows on the session's stream (``session_thread_id``):
+        it is the thread's request's, read from whichever stream comes first."""
+        sub_tool = fake.event(
+            "agent.custom_tool_use",
+            "sevt_sub",
+            0.5,
+            name="lookup",
+            input={},
+            session_thread_id=fake.THREAD,
+        )
+        server = fake.FakeAgents(
+            [
+                fake.user_message("Plan a trip"),
+                *fake.request(
+                    "span_c", 0.1, 0.9, output=[sub_tool, fake.agent_message("Asked", "m", 0.8)]
+                ),
+            ]
+        )
+        server.events[(fake.SESSION, fake.THREAD)] = fake.request(
+            "span_t", 0.2, 0.6, output=[sub_tool]
+        )
+        client = fake.sync_client(server)
+        read_stream(client)
+        with client.beta.sessions.threads.events.stream(fake.THREAD, session_id=fake.SESSION) as s:
+            list(s)
+        records = by_span(cap)
+        assert records["span_c"]["output"]["tool_calls"] == []
+        assert records["span_c"]["output"]["text"] == "Asked"
+        assert [c["name"] for c in records["span_t"]["output"]["tool_calls"]] == ["lookup"]
+
+
+class TestOnceEach:
+    def test_stream_then_list_records_each_request_once(self, cap: CapturedRecords) -> None:
+        client = fake.sync_client(fake.FakeAgents(fake.weather_turns()))
+        client.beta.sessions.create(agent="agent_011Weather", environment_id="env_011Test")
+        read_stream(client)
+        assert len(list(client.beta.sessions.events.list(fake.SESSION))) == len(
+            fake.weather_turns()
+        )
+        read_stream(client)
+        check_weather_records(cap, "beta.sessions.events.stream")
+
+    def test_a_sent_message_and_its_echo_are_one_message(self, cap: CapturedRecords) -> None:
+        server = fake.FakeAgents()
+        client = fake.sync_client(server)
+        sent = client.beta.sessions.events.send(
+            fake.SESSION,
+            events=[{"type": "user.message", "content": [{"type": "text", "text": "Hi"}]}],
+        )
+        echo = {**server.sent[0], "id": sent.data[0].id, "processed_at": fake.at(0)}
+        server.events[(fake.SESSION, None)] = [echo, *fake.request("span_1", 0.2, 1.0)]
+        read_stream(client)
+        (record,) = cap.calls
+        assert record["messages"] == [{"role": "user", "content": [{"type": "text", "text": "Hi"}]}]
+
+    def test_initial_events_are_the_first_prompt_once(self, cap: CapturedRecords) -> None:
+        """Sent with ``create``: the first request's prompt, also when the stream repeats them."""
+        initial = [{"type": "user.message", "content": [{"type": "text", "text": "Start"}]}]
+        for echoed in (False, True):
+            server = fake.FakeAgents()
+            client = fake.sync_client(server)
+            session_id = f"sesn_initial_{echoed}"
+            server.session_body = fake.session(session_id)
+            client.beta.sessions.create(agent="a", environment_id="e", initial_events=initial)
+            echo = [{**initial[0], "id": "sevt_i", "processed_at": fake.at(0)}] if echoed else []
+            span = f"span_{echoed}"
+            server.events[(session_id, None)] = [*echo, *fake.request(span, 0.2, 1.0)]
+            read_stream(client, session_id)
+        records = cap.calls
+        assert len(records) == 2
+        for record in records:
+            assert record["messages"] == [
+                {"role": "user", "content": [{"type": "text", "text": "Start"}]}
+            ]
+
+
+class TestList:
+    def test_auto_pagination(self, cap: CapturedRecords) -> None:
+        client = fake.sync_client(fake.FakeAgents(fake.weather_turns(), page_size=3))
+        client.beta.sessions.create(agent="agent_011Weather", environment_id="env_011Test")
+        page = client.beta.sessions.events.list(fake.SESSION)
+        assert isinstance(page, anthropic.pagination.SyncPageCursor)
+        assert len(list(page)) == len(fake.weather_turns())
+        check_weather_records(cap, "beta.sessions.events.list")
+
+    def test_pages_fetched_one_by_one(self, cap: CapturedRecords) -> None:
+        client = fake.sync_client(fake.FakeAgents(fake.weather_turns(), page_size=5))
+        client.beta.sessions.create(agent="agent_011Weather", environment_id="env_011Test")
+        page = client.beta.sessions.events.list(fake.SESSION)
+        pages = [page]
+        while pages[-1].has_next_page():
+            pages.append(pages[-1].get_next_page())
+        assert sum(len(p.data) for p in pages) == len(fake.weather_turns())
+        check_weather_records(cap, "beta.sessions.events.list")
+
+    def test_async_iteration_and_await(self, cap: CapturedRecords) -> None:
+        async def run() -> None:
+            client = fake.async_client(fake.FakeAgents(fake.weather_turns(), page_size=5))
+            await client.beta.sessions.create(agent="agent_011Weather", environment_id="e")
+            first = await client.beta.sessions.events.list(fake.SESSION)
+            assert isinstance(first, anthropic.pagination.AsyncPageCursor)
+            assert len(first.data) == 5
+            events = [event async for event in client.beta.sessions.events.list(fake.SESSION)]
+            assert len(events) == len(fake.weather_turns())
+
+        asyncio.run(run())
+        check_weather_records(cap, "beta.sessions.events.list")
+
+    def test_newest_first_is_not_followed(self, cap: CapturedRecords) -> None:
+        client = fake.sync_client(fake.FakeAgents(fake.weather_turns(), page_size=20))
+        assert len(list(client.beta.sessions.events.list(fake.SESSION, order="desc"))) == len(
+            fake.weather_turns()
+        )
+        agent_sessions.end_all()  # a request begun and not ended would be recorded here
+        assert cap.calls == []
+
+    def test_a_listing_of_some_types_is_not_followed(self, cap: CapturedRecords) -> None:
+        """It tells only part of the story: a later full read records the requests whole."""
+        client = fake.sync_client(fake.FakeAgents(fake.weather_turns(), page_size=20))
+        client.beta.sessions.create(agent="agent_011Weather", environment_id="env_011Test")
+        for kinds in (["agent.message"], ["span.model_request_end"]):
+            list(client.beta.sessions.events.list(fake.SESSION, types=kinds))
+        agent_sessions.end_all()
+        assert cap.calls == []
+        list(client.beta.sessions.events.list(fake.SESSION))
+        check_weather_records(cap, "beta.sessions.events.list")
+
+
+class TestThreads:
+    def test_a_thread_stream_has_its_agent(self, cap: CapturedRecords) -> None:
+        server = fake.FakeAgents()
+        server.events[(fake.SESSION, fake.THREAD)] = [
+            fake.user_message("Find the forecast", "sevt_t1"),
+            *fake.request("span_t1", 0.2, 0.9, output=[fake.agent_message("Rain", "sevt_t2", 0.8)]),
+        ]
+        client = fake.sync_client(server)
+        client.beta.sessions.threads.retrieve(fake.THREAD, session_id=fake.SESSION)
+        with client.beta.sessions.threads.events.stream(fake.THREAD, session_id=fake.SESSION) as s:
+            list(s)
+        (record,) = cap.calls
+        assert record["method"] == "beta.sessions.threads.events.stream"
+        assert record["model"] == "claude-haiku-4-5"
+        assert record["params"]["thread"] == fake.THREAD
+        assert record["params"]["agent"]["name"] == "researcher"
+        assert record["output"]["text"] == "Rain"
+
+
+class TestHarmless:
+    def test_raw_responses_are_untouched(self, cap: CapturedRecords) -> None:
+        client = fake.sync_client(fake.FakeAgents(fake.weather_turns()))
+        raw = client.beta.sessions.events.with_raw_response.list(fake.SESSION)
+        assert isinstance(raw, anthropic._response.APIResponse)
+        assert len(json.loads(raw.http_response.content)["data"]) == 4
+        session = client.beta.sessions.with_raw_response.create(agent="a", environment_id="e")
+        assert session.parse().id == fake.SESSION
+        assert cap.calls == []
+
+    def test_an_llmlog_bug_leaves_the_stream_whole(
+        self, cap: CapturedRecords, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        def broken(*args: Any, **kwargs: Any) -> None:
+            raise RuntimeError("llmlog bug")
+
+        monkeypatch.setenv("LLMLOG_RAISE_INTERNAL_ERRORS", "0")
+        monkeypatch.setattr(agent_sessions, "_read", broken)
+        events = read_stream(fake.sync_client(fake.FakeAgents(fake.weather_turns())))
+        assert len(events) == len(fake.weather_turns())
+        assert cap.calls == []
+
+    def test_async_raw_listing_is_untouched(self, cap: CapturedRecords) -> None:
+        async def run() -> None:
+            client = fake.async_client(fake.FakeAgents(fake.weather_turns()))
+            raw = await client.beta.sessions.events.with_raw_response.list(fake.SESSION)
+            assert isinstance(raw, anthropic._response.AsyncAPIResponse)
+            assert len((await raw.parse()).data) == 4
+
+        asyncio.run(run())
+        assert cap.calls == []
+
+    def test_wrappers_kept_across_uninstrument_pass_through(self, cap: CapturedRecords) -> None:
+        """A bound method or a stream the app got while instrumented records nothing after."""
+        client = fake.sync_client(fake.FakeAgents(fake.weather_turns()))
+        stream_events = client.beta.sessions.events.stream
+        followed = client.beta.sessions.events.stream(fake.SESSION)
+        _base.uninstall_all()
+        try:
+            stream = stream_events(fake.SESSION)
+            assert type(stream) is anthropic.Stream
+            stream.close()
+            list(followed)
+        finally:
+            instrumentors.install(("openai",))
+        assert cap.calls == []
