@@ -238,3 +238,62 @@ def async_client(server: Callable[[httpx2.Request], httpx2.Response]) -> anthrop
     return anthropic.AsyncAnthropic(
         api_key="sk-ant-test", max_retries=0, http_client=httpx2.AsyncClient(transport=transport)
     )
+
+
+def dream(
+    dream_id: str = "dream_011Test", status: str = "pending", **fields: Any
+) -> dict[str, Any]:
+    """A dream as the API returns it; ``usage`` grows as it runs."""
+    done = status in ("completed", "failed", "canceled")
+    body: dict[str, Any] = {
+        "type": "dream",
+        "id": dream_id,
+        "status": status,
+        "model": {"id": MODEL, "speed": "standard"},
+        "instructions": "Merge duplicate memories.",
+        "inputs": [{"type": "sessions", "session_ids": [SESSION]}],
+        "output_behavior": {"type": "create_new"},
+        "outputs": [{"type": "memory_store", "memory_store_id": "memstore_011New"}],
+        "usage": {
+            "input_tokens": 1_000 if done else 0,
+            "output_tokens": 200 if done else 0,
+            "cache_read_input_tokens": 0,
+            "cache_creation_input_tokens": 0,
+        },
+        "created_at": at(0),
+        "ended_at": at(90) if done else None,
+    }
+    return body | fields
+
+
+class FakeDreams:
+    """``/v1/dreams``: each retrieve answers the next of ``statuses``; the list serves
+    ``listed`` in pages of two."""
+
+    def __init__(
+        self, statuses: list[str] | None = None, listed: list[dict[str, Any]] | None = None
+    ):
+        self.statuses = list(statuses or ["pending"])
+        self.listed = listed or []
+
+    def __call__(self, request: httpx2.Request) -> httpx2.Response:
+        parts = request.url.path.strip("/").split("/")
+        if parts == ["v1", "dreams"] and request.method == "POST":
+            return httpx2.Response(200, json=dream())
+        if parts == ["v1", "dreams"]:
+            start = int(request.url.params.get("page", "0"))
+            more = start + 2 < len(self.listed)
+            body = {
+                "data": self.listed[start : start + 2],
+                "next_page": str(start + 2) if more else None,
+            }
+            return httpx2.Response(200, json=body)
+        if parts[-1] == "cancel":
+            return httpx2.Response(200, json=dream(parts[2], "canceled"))
+        status = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
+        extra = (
+            {"error": {"type": "overloaded_error", "message": "try later"}}
+            if status == "failed"
+            else {}
+        )
+        return httpx2.Response(200, json=dream(parts[2], status, **extra))

@@ -134,7 +134,8 @@ class TestStream:
         events = [first, *rest]
         assert [e.model_dump() for e in events] == [e.model_dump() for e in bare]
         assert [type(e) for e in events] == [type(e) for e in bare]
-        assert len(cap.calls) == 2
+        first_record = by_span(cap)["span_1"]  # the event read with next() counts too
+        assert first_record["messages"][0]["content"][0]["text"] == "What's the weather in Paris?"
 
     def test_without_the_session_the_model_is_unknown(self, cap: CapturedRecords) -> None:
         """A process that only watches (the session was created elsewhere): still every
@@ -277,6 +278,8 @@ class TestPartialViews:
         assert sorted(records) == ["span_1", "span_2"]
         first = records["span_1"]
         assert (first["status"], first["latency_ms"], first["messages"]) == ("ok", None, None)
+        assert first["output"]["text"] == "Let me check."  # read before its end
+        assert [c["id"] for c in first["output"]["tool_calls"]] == ["sevt_tool1"]
         assert first["usage"]["output_tokens"] == 20
         assert first["model"] == fake.MODEL
         assert records["span_2"]["output"]["text"] == "It is sunny in Paris."
@@ -313,6 +316,64 @@ class TestPartialViews:
         assert records["span_c"]["output"]["tool_calls"] == []
         assert records["span_c"]["output"]["text"] == "Asked"
         assert [c["name"] for c in records["span_t"]["output"]["tool_calls"]] == ["lookup"]
+
+
+class TestLifecycle:
+    def test_a_new_turn_after_reading_the_history_again_has_only_its_input(
+        self, cap: CapturedRecords
+    ) -> None:
+        events = fake.weather_turns()
+        server = fake.FakeAgents(events)
+        client = fake.sync_client(server)
+        read_stream(client)
+        _base.uninstall_all()
+        instrumentors.install(("openai",))
+        server.events[(fake.SESSION, None)] = [
+            *events,
+            fake.user_message("And in Rome?", "sevt_user2", 4.0),
+            *fake.request("span_3", 4.1, 4.5),
+        ]
+        list(client.beta.sessions.events.list(fake.SESSION))
+        records = by_span(cap)
+        assert sorted(records) == ["span_1", "span_2", "span_3"]
+        assert records["span_3"]["messages"] == [
+            {"role": "user", "content": [{"type": "text", "text": "And in Rome?"}]}
+        ]
+
+    def test_a_terminated_session_ends_its_open_request(self, cap: CapturedRecords) -> None:
+        events = [
+            fake.user_message("Hi"),
+            *fake.request("span_1", 0.2, 1.0)[:-1],
+            fake.event("session.status_terminated", "sevt_term", 2.0),
+        ]
+        read_stream(fake.sync_client(fake.FakeAgents(events)))
+        (record,) = cap.calls  # at once, not at exit
+        assert (record["status"], record["response_id"]) == ("cancelled", "span_1")
+
+    def test_a_new_session_is_followed_when_the_others_are_busy(
+        self, cap: CapturedRecords, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(agent_sessions, "_MAX_SESSIONS", 2)
+        server = fake.FakeAgents()
+        client = fake.sync_client(server)
+        for number in range(3):
+            session_id = f"sesn_{number}"
+            server.session_body = fake.session(session_id)
+            client.beta.sessions.create(agent="a", environment_id="e")
+            server.events[(session_id, None)] = [
+                fake.user_message(f"Q{number}", f"sevt_q{number}"),
+                *fake.request(f"span_{number}", 0.2, 1.0),
+            ]
+            events = server.events[(session_id, None)]
+            server.events[(session_id, None)] = events[:-1]  # still running
+            read_stream(client, session_id)
+            server.events[(session_id, None)] = events
+        read_stream(client, "sesn_2")
+        records = by_span(cap)
+        # The oldest busy session gave way (its request cancelled); the newest is whole.
+        assert records["span_0"]["status"] == "cancelled"
+        assert (records["span_2"]["status"], records["span_2"]["model"]) == ("ok", fake.MODEL)
+        assert records["span_2"]["messages"][0]["content"][0]["text"] == "Q2"
 
 
 class TestOnceEach:
@@ -388,6 +449,21 @@ class TestList:
             assert len(first.data) == 5
             events = [event async for event in client.beta.sessions.events.list(fake.SESSION)]
             assert len(events) == len(fake.weather_turns())
+
+        asyncio.run(run())
+        check_weather_records(cap, "beta.sessions.events.list")
+
+    def test_async_pages_awaited_one_by_one(self, cap: CapturedRecords) -> None:
+        async def run() -> None:
+            client = fake.async_client(fake.FakeAgents(fake.weather_turns(), page_size=5))
+            await client.beta.sessions.create(agent="agent_011Weather", environment_id="e")
+            listing = client.beta.sessions.events.list(fake.SESSION)
+            assert not hasattr(listing, "iter_pages")  # as the SDK's paginator
+            page = await listing
+            pages = [page]
+            while pages[-1].has_next_page():
+                pages.append(await pages[-1].get_next_page())
+            assert sum(len(p.data) for p in pages) == len(fake.weather_turns())
 
         asyncio.run(run())
         check_weather_records(cap, "beta.sessions.events.list")

@@ -23,14 +23,13 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any, Final
 
-import wrapt
-
-from llmlog import _context, _guard, _pipeline
+from llmlog import _guard, _pipeline
 from llmlog._record import STATUS_CANCELLED, STATUS_ERROR, Capture, empty_output
+from llmlog.instrumentors import _anthropic_followed as followed
 from llmlog.instrumentors import _base
 from llmlog.instrumentors._anthropic_request import plain
 from llmlog.instrumentors._anthropic_response import (
@@ -39,9 +38,8 @@ from llmlog.instrumentors._anthropic_response import (
     normalized_usage,
     tool_call,
 )
-from llmlog.instrumentors._base import Target, Wrapper, _trace_ids, finish
+from llmlog.instrumentors._base import Target, Wrapper, finish, observed_capture
 
-Follow = Callable[[Iterable[Any]], None]
 OPERATION: Final = "messages"
 _PROVIDER: Final = "anthropic"
 _REQUEST_START: Final = "span.model_request_start"
@@ -71,6 +69,9 @@ _TOOL_CALLS: Final = {
 }
 _OUTPUT: Final = frozenset({"agent.message", *_TOOL_CALLS})
 _EVENT_FIELDS_LEFT_OUT: Final = frozenset({"id", "type", "processed_at", "content"})
+_TERMINATED: Final = frozenset(
+    {"session.status_terminated", "session.deleted", "session.thread_status_terminated"}
+)
 _MAX_SESSIONS: Final = 1_024  # sessions followed at once (the least recently seen goes)
 _MAX_SEEN: Final = 5_000  # event ids remembered per session
 _MAX_RECORDED: Final = 100_000  # requests recorded, remembered across uninstrument()
@@ -89,9 +90,10 @@ class _Request:
 class _Conversation:
     """One thread of a session (None: the session's own events)."""
 
-    __slots__ = ("open", "pending", "unconfirmed")
+    __slots__ = ("open", "orphans", "pending", "unconfirmed")
 
     def __init__(self) -> None:
+        self.orphans: dict[Any, Any] = {}  # output read before any request began, by id
         self.pending: list[Any] = []  # input events since the previous request
         self.unconfirmed: list[Any] = []  # initial_events the server has not echoed yet
         self.open: dict[str, _Request] = {}  # by start event id
@@ -106,16 +108,13 @@ class _Session:
         self.seen: set[str] = set()
         self.seen_order: deque[str] = deque()
 
-    def first_sight(self, event_id: Any) -> bool:
-        if not isinstance(event_id, str):
-            return True
-        if event_id in self.seen:
-            return False
-        self.seen.add(event_id)
-        self.seen_order.append(event_id)
-        if len(self.seen_order) > _MAX_SEEN:
-            self.seen.discard(self.seen_order.popleft())
-        return True
+    def used(self, event_id: Any) -> None:
+        """Remember an event taken in, so that reading it again changes nothing."""
+        if isinstance(event_id, str):
+            self.seen.add(event_id)
+            self.seen_order.append(event_id)
+            if len(self.seen_order) > _MAX_SEEN:
+                self.seen.discard(self.seen_order.popleft())
 
     def conversation(self, thread: str | None) -> _Conversation:
         conversation = self.conversations.get(thread)
@@ -158,11 +157,11 @@ def _session(session_id: str) -> tuple[_Session, list[_Request]]:
     if session is not None:
         _sessions.move_to_end(session_id)
         return session, []
-    session = _sessions[session_id] = _Session()
     evicted: list[_Request] = []
-    if len(_sessions) > _MAX_SESSIONS:  # one with nothing in flight, else the oldest
+    if len(_sessions) >= _MAX_SESSIONS:  # one with nothing in flight, else the oldest
         idle = (k for k, v in _sessions.items() if not v.has_open_requests())
         evicted = _sessions.pop(next(idle, next(iter(_sessions)))).open_requests()
+    session = _sessions[session_id] = _Session()
     return session, evicted
 
 
@@ -173,14 +172,11 @@ def _ns(moment: Any) -> int | None:
 def _new_capture(
     method: str, session_id: str, thread: str | None, agent: Any, start_id: str
 ) -> Capture:
-    return Capture(
-        provider=_PROVIDER,
-        method=method,
-        operation=OPERATION,
-        kwargs={},
-        extract=extract,
-        context=_context.snapshot(),
-        trace_ids=_trace_ids(),
+    return observed_capture(
+        _PROVIDER,
+        method,
+        OPERATION,
+        extract,
         extra={
             "session": session_id,
             "thread": thread,
@@ -218,13 +214,16 @@ def observe(events: Iterable[Any], session_id: Any, thread: str | None, method: 
             session, evicted = _session(session_id)
             for event in events:
                 event_id = field_of(event, "id")
-                first = session.first_sight(event_id)
-                if first and not _read(session, event, session_id, thread, method, ended):
-                    session.seen.discard(event_id)  # of no use yet: another read may use it
+                if event_id in session.seen:
+                    continue
+                # An event of no use yet (its request not seen begin) is not remembered:
+                # another read may use it.
+                if _read(session, event, session_id, thread, method, ended):
+                    session.used(event_id)
         for request in evicted:
             _end(request, status=STATUS_CANCELLED)
         for request, end in ended:
-            _end(request, end)
+            _end(request, end, status=None if end is not None else STATUS_CANCELLED)
 
 
 def _read(
@@ -244,7 +243,9 @@ def _read(
             conversation.pending.append(event)
     elif kind in _OUTPUT or kind == "session.error":
         request = _latest_request(conversation)
-        if request is None:
+        if request is None:  # kept for a request whose end comes without its start
+            if kind != "session.error" and len(conversation.orphans) < _MAX_KEPT:
+                conversation.orphans[field_of(event, "id")] = event
             return False
         if kind == "session.error":
             request.cap.extra["error_event"] = event
@@ -252,9 +253,14 @@ def _read(
             request.cap.extra["output"].append(event)
     elif kind in (_REQUEST_START, _EVALUATION_START):
         start_id = str(field_of(event, "id"))
-        if start_id in _recorded:
-            return True  # recorded already (ended, or cancelled by an earlier uninstrument)
         evaluation = kind == _EVALUATION_START
+        conversation.orphans.clear()
+        if start_id in _recorded or start_id in conversation.open:
+            # Recorded already (ended, or cancelled by an earlier uninstrument), or read
+            # again: the input before it was its own.
+            if not evaluation:
+                conversation.unconfirmed, conversation.pending = [], []
+            return True
         cap = _new_capture(method, session_id, thread, session.agents.get(thread), start_id)
         cap.start_ns = _ns(field_of(event, "processed_at")) or cap.start_ns
         cap.extra["evaluation"] = evaluation
@@ -270,9 +276,18 @@ def _read(
             cap = _new_capture(method, session_id, thread, session.agents.get(thread), start_id)
             cap.start_ns = _ns(field_of(event, "processed_at")) or cap.start_ns
             cap.extra["evaluation"] = kind != "span.model_request_end"
+            if not cap.extra["evaluation"]:  # what it said, as far as it was read
+                cap.extra["output"] = list(conversation.orphans.values())
+                conversation.unconfirmed, conversation.pending = [], []
+            conversation.orphans.clear()
             request = _Request(cap, None, cap.extra["evaluation"])
         if request is not None and _recording(start_id):
             ended.append((request, event))
+    elif kind in _TERMINATED:  # requests still open will never end
+        for request in conversation.open.values():
+            _recording(request.cap.extra["start_id"])
+            ended.append((request, None))
+        conversation.open.clear()
     elif kind == "session.updated" and thread is None:
         agent = field_of(event, "agent")
         if agent is not None:
@@ -304,18 +319,19 @@ def learn(resource: Any, thread: str | None = None, initial_events: Any = None) 
         _end(request, status=STATUS_CANCELLED)
 
 
-def end_all() -> None:
-    """At exit and ``uninstrument()``: requests whose end was not seen are cancelled."""
+def end_all(*, forget: bool = False) -> None:
+    """At exit and ``uninstrument()`` (``forget``: sessions are no longer followed):
+    requests whose end was not seen are cancelled."""
     with _lock:
         requests = [r for s in _sessions.values() for r in s.open_requests()]
+        if forget:
+            _sessions.clear()
     for request in requests:
         _end(request, status=STATUS_CANCELLED)
 
 
 def _forget() -> None:
-    end_all()
-    with _lock:
-        _sessions.clear()
+    end_all(forget=True)
 
 
 _pipeline.before_exit.append(end_all)
@@ -450,119 +466,9 @@ def _ids(args: tuple[Any, ...], kwargs: dict[str, Any], threaded: bool) -> tuple
     return (kwargs.get("session_id"), first) if threaded else (first, None)
 
 
-def _is(result: Any, module: str, *names: str) -> bool:
-    """``result`` is an instance of one of the SDK's ``module`` classes ``names``."""
-    import sys
-
-    found = sys.modules.get(module)
-    return any(isinstance(result, getattr(found, name, ())) for name in names)
-
-
-class _Followed(wrapt.ObjectProxy):  # type: ignore[type-arg]
-    """An SDK object whose events are followed as the app reads them. Each subclass adds
-    only the methods its SDK class has (a page has no ``__next__``, a stream no pages)."""
-
-    def __init__(self, wrapped: Any, follow: Follow) -> None:
-        super().__init__(wrapped)
-        self._self_follow = follow
-
-
-class _Stream(_Followed):
-    def __iter__(self) -> Iterator[Any]:
-        follow = self._self_follow
-        for event in self.__wrapped__:
-            follow((event,))
-            yield event
-
-    def __next__(self) -> Any:
-        event = self.__wrapped__.__next__()
-        self._self_follow((event,))
-        return event
-
-    def __enter__(self) -> _Stream:
-        self.__wrapped__.__enter__()
-        return self
-
-    def __exit__(self, *exc_info: Any) -> Any:
-        return self.__wrapped__.__exit__(*exc_info)
-
-
-class _AsyncStream(_Followed):
-    async def __aiter__(self) -> AsyncIterator[Any]:
-        follow = self._self_follow
-        async for event in self.__wrapped__:
-            follow((event,))
-            yield event
-
-    async def __anext__(self) -> Any:
-        event = await self.__wrapped__.__anext__()
-        self._self_follow((event,))
-        return event
-
-    async def __aenter__(self) -> _AsyncStream:
-        await self.__wrapped__.__aenter__()
-        return self
-
-    async def __aexit__(self, *exc_info: Any) -> Any:
-        return await self.__wrapped__.__aexit__(*exc_info)
-
-
-class _Page(_Followed):
-    """A page of listed events; the pages after it are followed as the app fetches them."""
-
-    def __iter__(self) -> Iterator[Any]:
-        follow = self._self_follow
-        for event in self.__wrapped__:
-            follow((event,))
-            yield event
-
-    def get_next_page(self) -> Any:
-        return _followed_page(self.__wrapped__.get_next_page(), self._self_follow)
-
-    def iter_pages(self) -> Iterator[Any]:
-        for page in self.__wrapped__.iter_pages():
-            self._self_follow(page.data)
-            yield page
-
-
-class _AsyncPage(_Followed):
-    async def __aiter__(self) -> AsyncIterator[Any]:
-        follow = self._self_follow
-        async for event in self.__wrapped__:
-            follow((event,))
-            yield event
-
-    async def get_next_page(self) -> Any:
-        return _followed_page(await self.__wrapped__.get_next_page(), self._self_follow)
-
-    async def iter_pages(self) -> AsyncIterator[Any]:
-        async for page in self.__wrapped__.iter_pages():
-            self._self_follow(page.data)
-            yield page
-
-
-class _Paginator(_AsyncPage):
-    """What async ``list()`` returns: ``await`` gives the first page, ``async for`` every
-    event (``with_raw_response`` awaits to the raw response: left as it is)."""
-
-    def __await__(self) -> Generator[Any, None, Any]:
-        result = yield from self.__wrapped__.__await__()
-        return _followed_page(result, self._self_follow)
-
-
-def _followed_page(result: Any, follow: Follow) -> Any:
-    """``result`` as the app gets it: a page, followed (its events at once), else itself."""
-    with _guard.guarded("anthropic agent session events"):
-        if _is(result, "anthropic._base_client", "BaseSyncPage"):
-            follow(result.data)
-            return _Page(result, follow)
-        if _is(result, "anthropic._base_client", "BaseAsyncPage"):
-            follow(result.data)
-            return _AsyncPage(result, follow)
-    return result
-
-
-def _follower(args: tuple[Any, ...], kwargs: dict[str, Any], method: str, threaded: bool) -> Follow:
+def _follower(
+    args: tuple[Any, ...], kwargs: dict[str, Any], method: str, threaded: bool
+) -> followed.Follow:
     session_id, thread = _ids(args, kwargs, threaded)
 
     def follow(events: Iterable[Any]) -> None:
@@ -572,17 +478,17 @@ def _follower(args: tuple[Any, ...], kwargs: dict[str, Any], method: str, thread
     return follow
 
 
-def _watch(result: Any, follow: Follow, kwargs: dict[str, Any]) -> Any:
+def _watch(result: Any, follow: followed.Follow, kwargs: dict[str, Any]) -> Any:
     """The proxy the app gets for a stream or a listing (else ``result`` itself)."""
-    if _is(result, "anthropic._streaming", "Stream"):
-        return _Stream(result, follow)
-    if _is(result, "anthropic._streaming", "AsyncStream"):
-        return _AsyncStream(result, follow)
+    if followed.is_sdk(result, "anthropic._streaming", "Stream"):
+        return followed.Stream(result, follow)
+    if followed.is_sdk(result, "anthropic._streaming", "AsyncStream"):
+        return followed.AsyncStream(result, follow)
     if kwargs.get("types") or kwargs.get("order") == "desc":
         return result  # part of the story, or its end first: not followed
-    if _is(result, "anthropic._base_client", "AsyncPaginator"):
-        return _Paginator(result, follow)
-    return _followed_page(result, follow)
+    if followed.is_sdk(result, "anthropic._base_client", "AsyncPaginator"):
+        return followed.Paginator(result, follow)
+    return followed.followed_page(result, follow)
 
 
 def _after(

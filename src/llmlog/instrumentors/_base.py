@@ -136,6 +136,27 @@ def _trace_ids() -> tuple[str, str] | None:
     return f"{ctx.trace_id:032x}", f"{ctx.span_id:016x}"
 
 
+def observed_capture(
+    provider: str,
+    method: str,
+    operation: str,
+    extract: Callable[[Capture], dict[str, Any]],
+    **fields: Any,
+) -> Capture:
+    """A capture for a call the app did not make itself but llmlog sees happen (a model
+    request of a hosted agent, a finished job), with the app's llmlog context now."""
+    return Capture(
+        provider=provider,
+        method=method,
+        operation=operation,
+        kwargs={},
+        extract=extract,
+        context=_context.snapshot(),
+        trace_ids=_trace_ids(),
+        **fields,
+    )
+
+
 def _start(provider: Provider, target: Target, kwargs: dict[str, Any]) -> Capture:
     return Capture(
         provider=provider.name,

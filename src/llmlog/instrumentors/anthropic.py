@@ -18,6 +18,7 @@ from typing import Any, Final
 from llmlog import _guard
 from llmlog._record import Capture, empty_output, parse_raw_json_text
 from llmlog.instrumentors import _anthropic_agent_sessions as agent_sessions
+from llmlog.instrumentors import _anthropic_dreams as dreams
 from llmlog.instrumentors._anthropic_request import (
     batch_request_summary,
     messages_record,
@@ -89,6 +90,7 @@ TARGETS: Final[tuple[Target, ...]] = (
     # The platform copies: Bedrock's beta has no count_tokens, Vertex's has.
     + _rows(_BEDROCK_BETA, "beta.messages", _MESSAGE_CLASSES, _NO_COUNT_TOKENS)
     + _rows(_VERTEX_BETA, "beta.messages", _MESSAGE_CLASSES, _MESSAGE_METHODS)
+    + dreams.CREATE_TARGETS
 )
 
 
@@ -196,6 +198,8 @@ def extract(cap: Capture) -> dict[str, Any]:
 
 
 def _request_fields(operation: str, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    if operation == dreams.OP_CREATE:
+        return dreams.request_fields(kwargs)
     params = params_record(kwargs)
     if operation == OP_BATCHES:
         model, summary = batch_request_summary(kwargs.get("requests"))
@@ -242,6 +246,8 @@ def _answer_fields(operation: str, response: Any) -> dict[str, Any]:
         output = empty_output()
         output["batch_status"] = field_of(response, "processing_status")
         return {"response_id": field_of(response, "id"), "output": output}
+    if operation == dreams.OP_CREATE:
+        return dreams.answer_fields(response)
     return {
         "response_id": field_of(response, "id"),
         "response_model": field_of(response, "model"),
@@ -268,6 +274,6 @@ PROVIDER: Final = Provider(
     targets=TARGETS,
     extract=extract,
     on_result=on_result,
-    helpers=agent_sessions.HELPERS,
-    helper_wrappers=agent_sessions.HELPER_WRAPPERS,
+    helpers=agent_sessions.HELPERS + dreams.HELPERS,
+    helper_wrappers=agent_sessions.HELPER_WRAPPERS | dreams.HELPER_WRAPPERS,
 )

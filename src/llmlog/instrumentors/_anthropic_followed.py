@@ -1,0 +1,131 @@
+"""SDK objects whose items llmlog follows as the app reads them: the anthropic SDK's
+streams, pages and async paginators, each wrapped in a proxy that hands every item to a
+``follow`` callback and is otherwise the SDK's object (``isinstance`` holds, ``with``
+returns the proxy). Each proxy class adds only the methods its SDK class has (a page
+has no ``__next__``, a stream no pages). Used for managed-agent session events and
+dreams, where the items themselves (not a call) make the records.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator
+from typing import Any
+
+import wrapt
+
+from llmlog import _guard
+
+Follow = Callable[[Iterable[Any]], None]
+
+
+def is_sdk(result: Any, module: str, *names: str) -> bool:
+    """``result`` is an instance of one of the SDK's ``module`` classes ``names``."""
+    found = sys.modules.get(module)
+    return any(isinstance(result, getattr(found, name, ())) for name in names)
+
+
+class Followed(wrapt.ObjectProxy):  # type: ignore[type-arg]
+    """An SDK object whose events are followed as the app reads them. Each subclass adds
+    only the methods its SDK class has (a page has no ``__next__``, a stream no pages)."""
+
+    def __init__(self, wrapped: Any, follow: Follow) -> None:
+        super().__init__(wrapped)
+        self._self_follow = follow
+
+
+class Stream(Followed):
+    def __iter__(self) -> Iterator[Any]:
+        follow = self._self_follow
+        for event in self.__wrapped__:
+            follow((event,))
+            yield event
+
+    def __next__(self) -> Any:
+        event = self.__wrapped__.__next__()
+        self._self_follow((event,))
+        return event
+
+    def __enter__(self) -> Stream:
+        self.__wrapped__.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> Any:
+        return self.__wrapped__.__exit__(*exc_info)
+
+
+class AsyncStream(Followed):
+    async def __aiter__(self) -> AsyncIterator[Any]:
+        follow = self._self_follow
+        async for event in self.__wrapped__:
+            follow((event,))
+            yield event
+
+    async def __anext__(self) -> Any:
+        event = await self.__wrapped__.__anext__()
+        self._self_follow((event,))
+        return event
+
+    async def __aenter__(self) -> AsyncStream:
+        await self.__wrapped__.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> Any:
+        return await self.__wrapped__.__aexit__(*exc_info)
+
+
+class Page(Followed):
+    """A page of listed events; the pages after it are followed as the app fetches them."""
+
+    def __iter__(self) -> Iterator[Any]:
+        follow = self._self_follow
+        for event in self.__wrapped__:
+            follow((event,))
+            yield event
+
+    def get_next_page(self) -> Any:
+        return followed_page(self.__wrapped__.get_next_page(), self._self_follow)
+
+    def iter_pages(self) -> Iterator[Any]:
+        for page in self.__wrapped__.iter_pages():
+            self._self_follow(page.data)
+            yield page
+
+
+class AsyncPage(Followed):
+    async def __aiter__(self) -> AsyncIterator[Any]:
+        follow = self._self_follow
+        async for event in self.__wrapped__:
+            follow((event,))
+            yield event
+
+    async def get_next_page(self) -> Any:
+        return followed_page(await self.__wrapped__.get_next_page(), self._self_follow)
+
+    async def iter_pages(self) -> AsyncIterator[Any]:
+        async for page in self.__wrapped__.iter_pages():
+            self._self_follow(page.data)
+            yield page
+
+
+class Paginator(Followed):
+    """What async ``list()`` returns: ``await`` gives the first page, ``async for`` every
+    event (``with_raw_response`` awaits to the raw response: left as it is)."""
+
+    __aiter__ = AsyncPage.__aiter__
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        result = yield from self.__wrapped__.__await__()
+        return followed_page(result, self._self_follow)
+
+
+def followed_page(result: Any, follow: Follow) -> Any:
+    """``result`` as the app gets it: a page, followed (its events at once), else itself."""
+    with _guard.guarded("anthropic followed page"):
+        if is_sdk(result, "anthropic._base_client", "BaseSyncPage"):
+            follow(result.data)
+            return Page(result, follow)
+        if is_sdk(result, "anthropic._base_client", "BaseAsyncPage"):
+            follow(result.data)
+            return AsyncPage(result, follow)
+    return result
