@@ -340,15 +340,46 @@ class TestLifecycle:
             {"role": "user", "content": [{"type": "text", "text": "And in Rome?"}]}
         ]
 
-    def test_a_terminated_session_ends_its_open_request(self, cap: CapturedRecords) -> None:
-        events = [
-            fake.user_message("Hi"),
-            *fake.request("span_1", 0.2, 1.0)[:-1],
-            fake.event("session.status_terminated", "sevt_term", 2.0),
+    def test_a_terminated_session_ends_its_open_requests(self, cap: CapturedRecords) -> None:
+        """Its own and its threads', at once (not at exit)."""
+        server = fake.FakeAgents(
+            [
+                fake.user_message("Hi"),
+                *fake.request("span_1", 0.2, 1.0)[:-1],
+                fake.event("session.status_terminated", "sevt_term", 2.0),
+            ]
+        )
+        server.events[(fake.SESSION, fake.THREAD)] = fake.request("span_t", 0.3, 1.0)[:-1]
+        client = fake.sync_client(server)
+        with client.beta.sessions.threads.events.stream(fake.THREAD, session_id=fake.SESSION) as s:
+            list(s)
+        read_stream(client)
+        records = by_span(cap)
+        assert {k: r["status"] for k, r in records.items()} == {
+            "span_1": "cancelled",
+            "span_t": "cancelled",
+        }
+
+    def test_output_read_again_never_joins_a_later_request(self, cap: CapturedRecords) -> None:
+        """Streams opened mid-request twice, the history listed in between: each request
+        has its own output only."""
+        first = [
+            fake.agent_message("ANSWER-A", "sevt_a", 0.5),
+            *fake.request("span_a", 0.2, 1.0)[1:],
         ]
-        read_stream(fake.sync_client(fake.FakeAgents(events)))
-        (record,) = cap.calls  # at once, not at exit
-        assert (record["status"], record["response_id"]) == ("cancelled", "span_1")
+        second = [
+            fake.agent_message("ANSWER-B", "sevt_b", 2.5),
+            *fake.request("span_b", 2.2, 3.0)[1:],
+        ]
+        server = fake.FakeAgents(first)
+        client = fake.sync_client(server)
+        read_stream(client)
+        list(client.beta.sessions.events.list(fake.SESSION))
+        server.events[(fake.SESSION, None)] = second
+        read_stream(client)
+        records = by_span(cap)
+        assert records["span_a"]["output"]["text"] == "ANSWER-A"
+        assert records["span_b"]["output"]["text"] == "ANSWER-B"
 
     def test_a_new_session_is_followed_when_the_others_are_busy(
         self, cap: CapturedRecords, monkeypatch: pytest.MonkeyPatch

@@ -278,16 +278,22 @@ def _read(
             cap.extra["evaluation"] = kind != "span.model_request_end"
             if not cap.extra["evaluation"]:  # what it said, as far as it was read
                 cap.extra["output"] = list(conversation.orphans.values())
+                for orphan_id in conversation.orphans:
+                    session.used(orphan_id)
                 conversation.unconfirmed, conversation.pending = [], []
-            conversation.orphans.clear()
             request = _Request(cap, None, cap.extra["evaluation"])
+        conversation.orphans.clear()  # output before an end is that request's, never a later one's
         if request is not None and _recording(start_id):
             ended.append((request, event))
     elif kind in _TERMINATED:  # requests still open will never end
-        for request in conversation.open.values():
-            _recording(request.cap.extra["start_id"])
-            ended.append((request, None))
-        conversation.open.clear()
+        if kind == "session.thread_status_terminated" or thread is not None:
+            requests = list(conversation.open.values())
+            conversation.open.clear()
+            for request in requests:
+                _recording(request.cap.extra["start_id"])
+        else:  # the whole session: every thread's
+            requests = session.open_requests()
+        ended.extend((request, None) for request in requests)
     elif kind == "session.updated" and thread is None:
         agent = field_of(event, "agent")
         if agent is not None:
