@@ -82,6 +82,11 @@ CONTENT_FIELDS: Final = ("system", "messages")
 CONTENT_OUTPUT_FIELDS: Final = ("text", "tool_calls", "refusal", "parsed", "thinking")
 
 
+def string_or_none(value: Any) -> str | None:
+    """``value`` if it is a string (an SDK field that may be absent or of another type)."""
+    return value if isinstance(value, str) else None
+
+
 def empty_output() -> dict[str, Any]:
     """An ``output`` object with every key present and nothing in it."""
     return {"text": None, "tool_calls": [], "finish_reason": None, "refusal": None, "parsed": None}

@@ -21,24 +21,24 @@ Events listed newest first (``order="desc"``) are not followed.
 from __future__ import annotations
 
 import threading
-import time
 from collections import OrderedDict, deque
-from collections.abc import Iterable, Iterator
-from datetime import datetime
+from collections.abc import Iterable
 from typing import Any, Final
 
 from llmlog import _guard, _pipeline
-from llmlog._record import STATUS_CANCELLED, STATUS_ERROR, Capture, empty_output
+from llmlog._record import STATUS_CANCELLED, STATUS_ERROR, Capture
 from llmlog.instrumentors import _anthropic_followed as followed
 from llmlog.instrumentors import _base
+from llmlog.instrumentors._anthropic_agent_records import TOOL_CALLS, extract
 from llmlog.instrumentors._anthropic_request import plain
-from llmlog.instrumentors._anthropic_response import (
-    arguments_text,
-    field_of,
-    normalized_usage,
-    tool_call,
+from llmlog.instrumentors._anthropic_response import field_of
+from llmlog.instrumentors._base import Target, Wrapper, finish
+from llmlog.instrumentors._observed import (
+    RecordedOnce,
+    epoch_ns,
+    finish_by_server_clock,
+    observed_capture,
 )
-from llmlog.instrumentors._base import Target, Wrapper, finish, observed_capture
 
 OPERATION: Final = "messages"
 _PROVIDER: Final = "anthropic"
@@ -62,13 +62,7 @@ _INPUT: Final = frozenset(
         "agent.thread_message_received",
     }
 )
-_TOOL_CALLS: Final = {
-    "agent.custom_tool_use": "tool_use",  # the app runs it
-    "agent.tool_use": "server_tool_use",  # the agent's toolset runs it
-    "agent.mcp_tool_use": "mcp_tool_use",
-}
-_OUTPUT: Final = frozenset({"agent.message", *_TOOL_CALLS})
-_EVENT_FIELDS_LEFT_OUT: Final = frozenset({"id", "type", "processed_at", "content"})
+_OUTPUT: Final = frozenset({"agent.message", *TOOL_CALLS})
 _TERMINATED: Final = frozenset(
     {"session.status_terminated", "session.deleted", "session.thread_status_terminated"}
 )
@@ -98,6 +92,14 @@ class _Conversation:
         self.unconfirmed: list[Any] = []  # initial_events the server has not echoed yet
         self.open: dict[str, _Request] = {}  # by start event id
 
+    def take_open(self) -> list[_Request]:
+        """Take the requests in flight, to be recorded cancelled (lock held)."""
+        found = list(self.open.values())
+        self.open.clear()
+        for request in found:
+            _recorded.first(request.cap.extra["start_id"])
+        return found
+
 
 class _Session:
     __slots__ = ("agents", "conversations", "seen", "seen_order")
@@ -126,29 +128,14 @@ class _Session:
         return any(c.open for c in self.conversations.values())
 
     def open_requests(self) -> list[_Request]:
-        """Take the requests in flight, to be recorded cancelled (lock held)."""
-        found = [r for c in self.conversations.values() for r in c.open.values()]
-        for conversation in self.conversations.values():
-            conversation.open.clear()
-        for request in found:
-            _recording(request.cap.extra["start_id"])
-        return found
+        """Take every thread's requests in flight, to be recorded cancelled (lock held)."""
+        return [r for c in self.conversations.values() for r in c.take_open()]
 
 
 _lock = threading.Lock()
 _sessions: OrderedDict[str, _Session] = OrderedDict()
-_recorded: OrderedDict[str, None] = OrderedDict()
+_recorded = RecordedOnce(_MAX_RECORDED)
 """Requests (by start event id) already recorded: re-read later, they are not again."""
-
-
-def _recording(start_id: str) -> bool:
-    """Note that ``start_id`` is being recorded; False if it already was."""
-    if start_id in _recorded:
-        return False
-    _recorded[start_id] = None
-    if len(_recorded) > _MAX_RECORDED:
-        _recorded.popitem(last=False)
-    return True
 
 
 def _session(session_id: str) -> tuple[_Session, list[_Request]]:
@@ -163,10 +150,6 @@ def _session(session_id: str) -> tuple[_Session, list[_Request]]:
         evicted = _sessions.pop(next(idle, next(iter(_sessions)))).open_requests()
     session = _sessions[session_id] = _Session()
     return session, evicted
-
-
-def _ns(moment: Any) -> int | None:
-    return int(moment.timestamp() * 1e9) if isinstance(moment, datetime) else None
 
 
 def _new_capture(
@@ -192,16 +175,12 @@ def _end(request: _Request, end: Any = None, status: str | None = None) -> None:
     seen (an end seen alone: no latency)."""
     cap = request.cap
     with _guard.guarded("anthropic agent session request"):
-        if end is not None:
-            started, ended = _ns(request.started_at), _ns(field_of(end, "processed_at"))
-            if started is not None and ended is not None:
-                cap.start_perf = time.perf_counter() - max(ended - started, 0) / 1e9
-            else:
-                cap.extra["latency_unknown"] = True
-            cap.extra["end"] = end
-            if field_of(end, "is_error"):
-                status = STATUS_ERROR
-        finish(cap, status=status)
+        if end is None:
+            finish(cap, status=status)
+            return
+        cap.extra["end"] = end
+        status = STATUS_ERROR if field_of(end, "is_error") else status
+        finish_by_server_clock(cap, request.started_at, field_of(end, "processed_at"), status)
 
 
 def observe(events: Iterable[Any], session_id: Any, thread: str | None, method: str) -> None:
@@ -262,7 +241,7 @@ def _read(
                 conversation.unconfirmed, conversation.pending = [], []
             return True
         cap = _new_capture(method, session_id, thread, session.agents.get(thread), start_id)
-        cap.start_ns = _ns(field_of(event, "processed_at")) or cap.start_ns
+        cap.start_ns = epoch_ns(field_of(event, "processed_at")) or cap.start_ns
         cap.extra["evaluation"] = evaluation
         if not evaluation:  # a grader reads the transcript, not the turn's new input
             cap.extra["input"] = conversation.unconfirmed + conversation.pending
@@ -274,7 +253,7 @@ def _read(
         if request is None and start_id not in _recorded:
             # Its start was not read (a stream opened mid-request): the usage is still known.
             cap = _new_capture(method, session_id, thread, session.agents.get(thread), start_id)
-            cap.start_ns = _ns(field_of(event, "processed_at")) or cap.start_ns
+            cap.start_ns = epoch_ns(field_of(event, "processed_at")) or cap.start_ns
             cap.extra["evaluation"] = kind != "span.model_request_end"
             if not cap.extra["evaluation"]:  # what it said, as far as it was read
                 cap.extra["output"] = list(conversation.orphans.values())
@@ -283,14 +262,11 @@ def _read(
                 conversation.unconfirmed, conversation.pending = [], []
             request = _Request(cap, None, cap.extra["evaluation"])
         conversation.orphans.clear()  # output before an end is that request's, never a later one's
-        if request is not None and _recording(start_id):
+        if request is not None and _recorded.first(start_id):
             ended.append((request, event))
     elif kind in _TERMINATED:  # requests still open will never end
         if kind == "session.thread_status_terminated" or thread is not None:
-            requests = list(conversation.open.values())
-            conversation.open.clear()
-            for request in requests:
-                _recording(request.cap.extra["start_id"])
+            requests = conversation.take_open()
         else:  # the whole session: every thread's
             requests = session.open_requests()
         ended.extend((request, None) for request in requests)
@@ -344,125 +320,6 @@ _pipeline.before_exit.append(end_all)
 _base.after_uninstall.append(_forget)
 
 
-# ------------------------------------------------------------------ writer thread
-
-
-def extract(cap: Capture) -> dict[str, Any]:
-    """Record fields for one model request of a session (writer thread)."""
-    agent = cap.extra.get("agent")
-    model_config = field_of(agent, "model")
-    model = model_config if isinstance(model_config, str) else field_of(model_config, "id")
-    end = cap.extra.get("end")
-    evaluation = cap.extra["evaluation"]
-    usage = field_of(end, "usage" if evaluation else "model_usage")
-    fields: dict[str, Any] = {
-        "model": model if isinstance(model, str) else None,
-        "response_id": cap.extra["start_id"],
-        "params": _params(cap, agent, model_config, end if evaluation else None),
-        "system": _string(field_of(agent, "system")),
-        "messages": [_message(e) for e in cap.extra["input"]] if "input" in cap.extra else None,
-        "output": _evaluation_output(end) if evaluation else _output(cap.extra["output"]),
-        "usage": normalized_usage(usage) if usage is not None else None,
-    }
-    if field_of(end, "is_error"):
-        fields["error"] = _error(cap.extra.get("error_event"))
-    if cap.extra.get("latency_unknown"):
-        fields["latency_ms"] = None
-    return fields
-
-
-def _string(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _params(cap: Capture, agent: Any, model_config: Any, evaluation_end: Any) -> dict[str, Any]:
-    params: dict[str, Any] = {"session": cap.extra["session"]}
-    if cap.extra.get("thread") is not None:
-        params["thread"] = cap.extra["thread"]
-    if agent is not None:
-        params["agent"] = {k: field_of(agent, k) for k in ("id", "name", "version")}
-        if not isinstance(model_config, str) and model_config is not None:
-            settings = plain(model_config)
-            if isinstance(settings, dict):
-                params.update((k, v) for k, v in settings.items() if k != "id" and v is not None)
-        tools = field_of(agent, "tools")
-        if tools:
-            params["tools"] = plain(tools)
-    if evaluation_end is not None:
-        params["outcome"] = {k: field_of(evaluation_end, k) for k in ("outcome_id", "iteration")}
-    return params
-
-
-def _message(event: Any) -> dict[str, Any]:
-    """An input event as a message: user (tool results too), or system."""
-    kind = field_of(event, "type")
-    role = "system" if kind == "system.message" else "user"
-    if kind in ("user.message", "system.message"):
-        return {"role": role, "content": plain(field_of(event, "content"))}
-    data = plain(event)
-    block: dict[str, Any] = {"type": kind}
-    if isinstance(data, dict):
-        block.update((k, v) for k, v in data.items() if k not in _EVENT_FIELDS_LEFT_OUT)
-        if data.get("content") is not None:
-            block["content"] = data["content"]
-    return {"role": role, "content": [block]}
-
-
-def _output(events: list[Any]) -> dict[str, Any]:
-    output = empty_output()
-    texts = []
-    for event in events:
-        kind = field_of(event, "type")
-        if kind == "agent.message":
-            blocks = field_of(event, "content") or ()
-            texts.append("".join(_text_parts(blocks)))
-        elif kind in _TOOL_CALLS:
-            output["tool_calls"].append(
-                tool_call(
-                    _TOOL_CALLS[kind],
-                    field_of(event, "id"),
-                    field_of(event, "name"),
-                    arguments_text(field_of(event, "input")),
-                    field_of(event, "mcp_server_name"),
-                )
-            )
-    if texts:
-        output["text"] = "\n".join(texts)
-    return output
-
-
-def _text_parts(blocks: Iterable[Any]) -> Iterator[str]:
-    for block in blocks:
-        text = field_of(block, "text")
-        if isinstance(text, str):
-            yield text
-
-
-def _evaluation_output(end: Any) -> dict[str, Any]:
-    output = empty_output()
-    output["text"] = _string(field_of(end, "explanation"))
-    output["finish_reason"] = _string(field_of(end, "result"))
-    return output
-
-
-def _error(event: Any) -> dict[str, Any]:
-    """The ``session.error`` seen during the request, else what the span says."""
-    error = plain(field_of(event, "error")) if event is not None else None
-    if not isinstance(error, dict):
-        return {
-            "type": "model_request_error",
-            "message": "the model request failed",
-            "status_code": None,
-            "body": None,
-        }
-    return {
-        "type": error.get("type"),
-        "message": error.get("message"),
-        "status_code": None,
-        "body": error,
-    }
-
-
 # ------------------------------------------------------------------ the SDK's methods
 
 
@@ -492,53 +349,29 @@ def _watch(result: Any, follow: followed.Follow, kwargs: dict[str, Any]) -> Any:
         return followed.AsyncStream(result, follow)
     if kwargs.get("types") or kwargs.get("order") == "desc":
         return result  # part of the story, or its end first: not followed
-    if followed.is_sdk(result, "anthropic._base_client", "AsyncPaginator"):
-        return followed.Paginator(result, follow)
-    return followed.followed_page(result, follow)
+    return followed.listing(result, follow)
 
 
-def _after(
-    result: Any, args: tuple[Any, ...], kwargs: dict[str, Any], job: str, method: str
-) -> Any:
-    """What a wrapped session method adds once the SDK answered (never raises)."""
-    with _guard.guarded(f"anthropic {method}"):
-        if job == "watch":
-            return _watch(result, _follower(args, kwargs, method, "threads" in method), kwargs)
-        if job == "send":
-            data = getattr(result, "data", None)
-            if isinstance(data, list):
-                observe(data, _ids(args, kwargs, False)[0], None, method)
-        elif job == "learn":
-            learn(result, initial_events=kwargs.get("initial_events"))
-        elif job == "learn_thread":
-            learn(result, thread=field_of(result, "id"))
-    return result
+def _after(job: str, method: str) -> followed.After:
+    """What a wrapped session method adds once the SDK answered (``job``: watch, send,
+    learn or learn_thread; never raises)."""
 
+    def after(result: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        with _guard.guarded(f"anthropic {method}"):
+            if job == "watch":
+                follow = _follower(args, kwargs, method, "threads" in method)
+                return _watch(result, follow, kwargs)
+            if job == "send":
+                data = getattr(result, "data", None)
+                if isinstance(data, list):
+                    observe(data, _ids(args, kwargs, False)[0], None, method)
+            elif job == "learn":
+                learn(result, initial_events=kwargs.get("initial_events"))
+            elif job == "learn_thread":
+                learn(result, thread=field_of(result, "id"))
+        return result
 
-def wrapper(job: str, method: str, is_async: bool) -> Wrapper:
-    """The wrapt wrapper for a session method: ``job`` is watch, send, learn or
-    learn_thread; ``is_async``: the method is a coroutine function."""
-    if is_async:
-
-        async def async_wrapped(
-            wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-        ) -> Any:
-            result = await wrapped(*args, **kwargs)
-            if not _base.is_active(_PROVIDER):
-                return result
-            return _after(result, args, kwargs, job, method)
-
-        return async_wrapped
-
-    def wrapped_call(
-        wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Any:
-        result = wrapped(*args, **kwargs)
-        if not _base.is_active(_PROVIDER):
-            return result
-        return _after(result, args, kwargs, job, method)
-
-    return wrapped_call
+    return after
 
 
 _SESSIONS: Final = "anthropic.resources.beta.sessions"
@@ -558,15 +391,14 @@ _METHODS: Final = (
 
 
 def _targets() -> tuple[tuple[Target, ...], dict[str, Wrapper]]:
-    targets, wrappers = [], {}
+    targets: list[Target] = []
+    wrappers: dict[str, Wrapper] = {}
     for module, cls, label, job, async_is_coroutine in _METHODS:
-        name = label.rpartition(".")[2]
-        for qualname, is_async in (
-            (f"{cls}.{name}", False),
-            (f"Async{cls}.{name}", async_is_coroutine),
-        ):
-            targets.append(Target(module, qualname, label, "helper", is_async))
-            wrappers[f"{module}:{qualname}"] = wrapper(job, label, is_async)
+        rows, row_wrappers = followed.helper_rows(
+            module, cls, label, async_is_coroutine, _after(job, label)
+        )
+        targets += rows
+        wrappers |= row_wrappers
     return tuple(targets), wrappers
 
 

@@ -13,18 +13,28 @@ no job record: the job runs on Anthropic's side.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping
-from datetime import datetime
 from typing import Any, Final
 
 from llmlog import _guard
-from llmlog._record import STATUS_CANCELLED, STATUS_ERROR, STATUS_OK, Capture, empty_output
+from llmlog._record import (
+    STATUS_CANCELLED,
+    STATUS_ERROR,
+    STATUS_OK,
+    Capture,
+    empty_output,
+    string_or_none,
+)
 from llmlog.instrumentors import _anthropic_followed as followed
 from llmlog.instrumentors import _base
 from llmlog.instrumentors._anthropic_request import params_record, plain
-from llmlog.instrumentors._anthropic_response import field_of, normalized_usage
-from llmlog.instrumentors._base import Target, Wrapper, finish, observed_capture
+from llmlog.instrumentors._anthropic_response import error_record, field_of, normalized_usage
+from llmlog.instrumentors._base import Target, Wrapper
+from llmlog.instrumentors._observed import (
+    RecordedOnce,
+    finish_by_server_clock,
+    observed_capture,
+)
 
 OP_CREATE: Final = "dreams.create"
 OP_DREAM: Final = "dreams"
@@ -34,17 +44,13 @@ _ENDED: Final = {"completed": STATUS_OK, "failed": STATUS_ERROR, "canceled": STA
 _MAX_RECORDED: Final = 100_000  # finished dreams remembered (recorded once each)
 
 _lock = threading.Lock()
-_recorded: OrderedDict[str, None] = OrderedDict()
+_recorded = RecordedOnce(_MAX_RECORDED)
 
 
 def _model_id(model: Any) -> str | None:
     """A model given as its id or as ``{"id": ..., "speed": ...}``."""
     model_id = model if isinstance(model, str) else field_of(model, "id")
     return model_id if isinstance(model_id, str) else None
-
-
-def _string(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
 
 
 def request_fields(kwargs: Mapping[str, Any]) -> dict[str, Any]:
@@ -57,7 +63,7 @@ def request_fields(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "model": _model_id(model),
         "params": params,
-        "system": _string(kwargs.get("instructions")),
+        "system": string_or_none(kwargs.get("instructions")),
     }
 
 
@@ -77,26 +83,11 @@ def seen(dreams: Iterable[Any], method: str) -> None:
             if status is None or not isinstance(dream_id, str):
                 continue
             with _lock:
-                if dream_id in _recorded:
+                if not _recorded.first(dream_id):
                     continue
-                _recorded[dream_id] = None
-                if len(_recorded) > _MAX_RECORDED:
-                    _recorded.popitem(last=False)
-            finish(_capture(dream, method), status=status)
-
-
-def _ns(moment: Any) -> int | None:
-    return int(moment.timestamp() * 1e9) if isinstance(moment, datetime) else None
-
-
-def _capture(dream: Any, method: str) -> Capture:
-    cap = observed_capture(_PROVIDER, method, OP_DREAM, extract, result=dream)
-    created, ended = _ns(field_of(dream, "created_at")), _ns(field_of(dream, "ended_at"))
-    if created is not None:
-        cap.start_ns = created
-        if ended is not None:
-            cap.extra["latency_ms"] = round(max(ended - created, 0) / 1e6, 3)
-    return cap
+            cap = observed_capture(_PROVIDER, method, OP_DREAM, extract, result=dream)
+            created, ended = field_of(dream, "created_at"), field_of(dream, "ended_at")
+            finish_by_server_clock(cap, created, ended, status)
 
 
 def extract(cap: Capture) -> dict[str, Any]:
@@ -115,20 +106,15 @@ def extract(cap: Capture) -> dict[str, Any]:
         "model": _model_id(model),
         "response_id": field_of(dream, "id"),
         "params": {k: v for k, v in params.items() if v is not None},
-        "system": _string(field_of(dream, "instructions")),
+        "system": string_or_none(field_of(dream, "instructions")),
         "output": output,
         "usage": normalized_usage(field_of(dream, "usage")),
-        "latency_ms": cap.extra.get("latency_ms"),
     }
-    error = field_of(dream, "error")
+    error = error_record(field_of(dream, "error"))
     if error is not None:
-        body = plain(error)
-        fields["error"] = {
-            "type": field_of(error, "type"),
-            "message": field_of(error, "message"),
-            "status_code": None,
-            "body": body,
-        }
+        fields["error"] = error
+    if cap.extra.get("latency_unknown"):
+        fields["latency_ms"] = None
     return fields
 
 
@@ -143,48 +129,30 @@ def _follow(method: str) -> followed.Follow:
     return follow
 
 
-def _after(result: Any, method: str) -> Any:
-    """Follow a listing of dreams, or note one dream (never raises)."""
-    with _guard.guarded(f"anthropic {method}"):
-        if followed.is_sdk(result, "anthropic._base_client", "AsyncPaginator"):
-            return followed.Paginator(result, _follow(method))
-        if followed.is_sdk(result, "anthropic._base_client", "BaseSyncPage", "BaseAsyncPage"):
-            return followed.followed_page(result, _follow(method))
-        if field_of(result, "type") == "dream":
-            seen((result,), method)
-    return result
+def _after(method: str) -> followed.After:
+    def after(result: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Follow a listing of dreams, or note one dream (never raises)."""
+        with _guard.guarded(f"anthropic {method}"):
+            listed = followed.listing(result, _follow(method))
+            if listed is not result:
+                return listed
+            if field_of(result, "type") == "dream":
+                seen((result,), method)
+        return result
 
-
-def _wrapper(method: str, is_async: bool) -> Wrapper:
-    if is_async:
-
-        async def async_wrapped(
-            wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-        ) -> Any:
-            result = await wrapped(*args, **kwargs)
-            return _after(result, method) if _base.is_active(_PROVIDER) else result
-
-        return async_wrapped
-
-    def wrapped_call(
-        wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Any:
-        result = wrapped(*args, **kwargs)
-        return _after(result, method) if _base.is_active(_PROVIDER) else result
-
-    return wrapped_call
+    return after
 
 
 def _targets() -> tuple[tuple[Target, ...], dict[str, Wrapper]]:
-    targets, wrappers = [], {}
+    targets: list[Target] = []
+    wrappers: dict[str, Wrapper] = {}
     for name, async_is_coroutine in (("retrieve", True), ("list", False), ("cancel", True)):
         label = f"beta.dreams.{name}"
-        for qualname, is_async in (
-            (f"Dreams.{name}", False),
-            (f"AsyncDreams.{name}", async_is_coroutine),
-        ):
-            targets.append(Target(_MODULE, qualname, label, "helper", is_async))
-            wrappers[f"{_MODULE}:{qualname}"] = _wrapper(label, is_async)
+        rows, row_wrappers = followed.helper_rows(
+            _MODULE, "Dreams", label, async_is_coroutine, _after(label)
+        )
+        targets += rows
+        wrappers |= row_wrappers
     return tuple(targets), wrappers
 
 

@@ -3,7 +3,8 @@ streams, pages and async paginators, each wrapped in a proxy that hands every it
 ``follow`` callback and is otherwise the SDK's object (``isinstance`` holds, ``with``
 returns the proxy). Each proxy class adds only the methods its SDK class has (a page
 has no ``__next__``, a stream no pages). Used for managed-agent session events and
-dreams, where the items themselves (not a call) make the records.
+dreams, where the items themselves (not a call) make the records; the wrappers that hand
+such methods' results over are made here too (:func:`after_call`, :func:`helper_rows`).
 """
 
 from __future__ import annotations
@@ -15,8 +16,13 @@ from typing import Any
 import wrapt
 
 from llmlog import _guard
+from llmlog.instrumentors import _base
+from llmlog.instrumentors._base import Target, Wrapper
 
 Follow = Callable[[Iterable[Any]], None]
+After = Callable[[Any, tuple[Any, ...], dict[str, Any]], Any]
+"""What a patched SDK method's result becomes: ``(result, args, kwargs) -> result``."""
+_PROVIDER = "anthropic"
 
 
 def is_sdk(result: Any, module: str, *names: str) -> bool:
@@ -129,3 +135,49 @@ def followed_page(result: Any, follow: Follow) -> Any:
             follow(result.data)
             return AsyncPage(result, follow)
     return result
+
+
+def listing(result: Any, follow: Follow) -> Any:
+    """What a ``list()`` call's result becomes: its items followed (else ``result``)."""
+    if is_sdk(result, "anthropic._base_client", "AsyncPaginator"):
+        return Paginator(result, follow)
+    return followed_page(result, follow)
+
+
+def after_call(after: After, is_async: bool) -> Wrapper:
+    """A wrapt wrapper that runs the SDK method, then hands its result to ``after`` while
+    llmlog instruments anthropic (a bound method kept across ``uninstrument()`` passes
+    through); ``is_async``: the method is a coroutine function."""
+    if is_async:
+
+        async def async_wrapped(
+            wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+        ) -> Any:
+            result = await wrapped(*args, **kwargs)
+            return after(result, args, kwargs) if _base.is_active(_PROVIDER) else result
+
+        return async_wrapped
+
+    def wrapped_call(
+        wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        result = wrapped(*args, **kwargs)
+        return after(result, args, kwargs) if _base.is_active(_PROVIDER) else result
+
+    return wrapped_call
+
+
+def helper_rows(
+    module: str, cls: str, label: str, async_is_coroutine: bool, after: After
+) -> tuple[list[Target], dict[str, Wrapper]]:
+    """Patch rows for ``cls`` and ``Async{cls}``'s method named by ``label``'s last part,
+    and their wrappers by ``module:qualname`` (helpers: no record per call)."""
+    name = label.rpartition(".")[2]
+    rows, wrappers = [], {}
+    for qualname, is_async in (
+        (f"{cls}.{name}", False),
+        (f"Async{cls}.{name}", async_is_coroutine),
+    ):
+        rows.append(Target(module, qualname, label, "helper", is_async))
+        wrappers[f"{module}:{qualname}"] = after_call(after, is_async)
+    return rows, wrappers

@@ -92,6 +92,20 @@ def normalized_usage(usage: Any) -> dict[str, Any] | None:
     )
 
 
+def error_record(error: Any) -> dict[str, Any] | None:
+    """An error object the API reports inside a result (``{type, message, ...}``) as the
+    record's ``error``; None if there is none."""
+    body = plain(error) if error is not None else None
+    if not isinstance(body, dict):
+        return None
+    return {
+        "type": body.get("type"),
+        "message": body.get("message"),
+        "status_code": None,
+        "body": body,
+    }
+
+
 def arguments_text(tool_input: Any) -> str:
     """Tool input as JSON text, the form OpenAI records use for ``arguments``."""
     return json.dumps(plain(tool_input), ensure_ascii=False, separators=(",", ":"))

@@ -86,11 +86,13 @@ def finish(
     result: Any = None,
     error: BaseException | None = None,
     status: str | None = None,
+    end_perf: float | None = None,
 ) -> None:
-    """Close a capture (end time, status, outcome) and submit it; once only."""
+    """Close a capture (end time, now unless ``end_perf``; status, outcome) and submit it;
+    once only."""
     if cap.end_perf is not None:
         return
-    cap.end_perf = time.perf_counter()
+    cap.end_perf = time.perf_counter() if end_perf is None else end_perf
     if result is not None:
         cap.result = result
     if error is not None:
@@ -134,27 +136,6 @@ def _trace_ids() -> tuple[str, str] | None:
     if not ctx.is_valid:
         return None
     return f"{ctx.trace_id:032x}", f"{ctx.span_id:016x}"
-
-
-def observed_capture(
-    provider: str,
-    method: str,
-    operation: str,
-    extract: Callable[[Capture], dict[str, Any]],
-    **fields: Any,
-) -> Capture:
-    """A capture for a call the app did not make itself but llmlog sees happen (a model
-    request of a hosted agent, a finished job), with the app's llmlog context now."""
-    return Capture(
-        provider=provider,
-        method=method,
-        operation=operation,
-        kwargs={},
-        extract=extract,
-        context=_context.snapshot(),
-        trace_ids=_trace_ids(),
-        **fields,
-    )
 
 
 def _start(provider: Provider, target: Target, kwargs: dict[str, Any]) -> Capture:

@@ -14,7 +14,13 @@ from collections.abc import Callable, Mapping
 from types import SimpleNamespace
 from typing import Any
 
-from llmlog._record import STATUS_ERROR, empty_output, media_stub, usage_record
+from llmlog._record import (
+    STATUS_ERROR,
+    empty_output,
+    media_stub,
+    string_or_none,
+    usage_record,
+)
 from llmlog.instrumentors._openai_request import plain
 
 Reply = dict[str, Any]
@@ -45,8 +51,7 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
+_str = string_or_none
 
 
 def raw_usage(usage: Any) -> Any:
