@@ -99,7 +99,7 @@ def _client(body: bytes, content_type: str) -> anthropic.Anthropic:
 
 def scenario_fields() -> dict[str, Any]:
     """The Anthropic row of ``bench_overhead.py``: ``Scenario(**scenario_fields())``."""
-    from llmlog.instrumentors.anthropic import compact_event, is_content_event
+    from llmlog.instrumentors.anthropic import is_content_event
 
     kwargs = _request()
     json_headers = {"request-id": "req_bench", "content-type": "application/json"}
@@ -127,7 +127,6 @@ def scenario_fields() -> dict[str, Any]:
         "stream_method": "messages.create",
         "stream_operation": "messages",
         "stream_is_content": is_content_event,
-        "stream_compact": compact_event,
     }
 
 

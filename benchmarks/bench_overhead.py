@@ -61,15 +61,13 @@ class Scenario:
     stream_method: str
     stream_operation: str
     stream_is_content: Callable[[Any], bool]
-    stream_compact: Callable[[Any], Any] | None
-    """What the instrumentor keeps of each chunk after the first content (None: the chunk)."""
 
 
 def _openai_scenario() -> Scenario:
     import httpx2
     import openai
 
-    from llmlog.instrumentors._openai_chunks import COMPACTORS, is_content_for
+    from llmlog.instrumentors._openai_chunks import is_content_for
 
     messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": QUESTION}]
     completion = json.dumps(
@@ -139,7 +137,6 @@ def _openai_scenario() -> Scenario:
         stream_method="chat.completions.create",
         stream_operation="chat.completions",
         stream_is_content=is_content_for("chat.completions"),
-        stream_compact=COMPACTORS["chat.completions"],
     )
 
 
@@ -156,14 +153,34 @@ SCENARIOS: dict[str, Callable[[], Scenario]] = {
 """provider -> scenario factory (the Anthropic row is added next to this one)."""
 
 
-class _ListStream:
-    """A stream over chunks already in memory: isolates the proxy's per-chunk cost."""
+class _Event:
+    """A server-sent event as the SDKs' decoders yield it."""
 
-    def __init__(self, chunks: list[Any]) -> None:
+    __slots__ = ("data",)
+
+    def __init__(self, data: str) -> None:
+        self.data = data
+
+
+class _ListDecoder:
+    def __init__(self, events: list[_Event]) -> None:
+        self.events = events
+
+    def iter_bytes(self, _body: Any) -> Any:
+        return iter(self.events)
+
+
+class _ListStream:
+    """Chunks already in memory, pulled event by event through a decoder the way the
+    SDKs' streams do: isolates what llmlog adds per chunk (the proxy and the event tee)."""
+
+    def __init__(self, chunks: list[Any], events: list[_Event]) -> None:
         self.chunks = chunks
+        self._decoder = _ListDecoder(events)
 
     def __iter__(self) -> Any:
-        return iter(self.chunks)
+        for _event, chunk in zip(self._decoder.iter_bytes(None), self.chunks, strict=True):
+            yield chunk
 
     def close(self) -> None:
         pass
@@ -183,7 +200,8 @@ def measure(provider: str, mode: str, kind: str, calls: int, warmup: int) -> dic
     client = scenario.make_client(answer)
     if kind == "proxy":
         chunks = list(scenario.stream_chunks(client))
-        call = _proxy_call(provider, scenario, chunks, mode)
+        events = [_Event(chunk.model_dump_json(exclude_unset=True)) for chunk in chunks]
+        call = _proxy_call(provider, scenario, chunks, events, mode)
     if mode != "bare":
         import llmlog
 
@@ -237,13 +255,13 @@ class _CallerGcTimer:
 
 
 def _proxy_call(
-    provider: str, scenario: Scenario, chunks: list[Any], mode: str
+    provider: str, scenario: Scenario, chunks: list[Any], events: list[_Event], mode: str
 ) -> Callable[[Any], None]:
     """Iterate prebuilt chunks bare, or through the stream proxy as ``on_result`` returns it."""
     if mode == "bare":
 
         def bare(client: Any) -> None:
-            for _ in _ListStream(chunks):
+            for _ in _ListStream(chunks, events):
                 pass
 
         return bare
@@ -262,9 +280,7 @@ def _proxy_call(
             kwargs={},
             extract=instrumentor.PROVIDER.extract,
         )
-        proxy = SyncStreamProxy(
-            _ListStream(chunks), cap, scenario.stream_is_content, compact=scenario.stream_compact
-        )
+        proxy = SyncStreamProxy(_ListStream(chunks, events), cap, scenario.stream_is_content)
         for _ in proxy:
             pass
 
@@ -392,7 +408,7 @@ def report(provider: str, results: Results, args: Any) -> None:
     names = {
         "plain": "non-stream chat call",
         "stream": f"streamed chat answer ({STREAM_CHUNKS} chunks)",
-        "proxy": f"proxy alone over {STREAM_CHUNKS} prebuilt chunks",
+        "proxy": f"proxy and event tee alone over {STREAM_CHUNKS} prebuilt chunks",
     }
     for kind in KINDS:
         bare, instrumented = median(kind, "bare"), median(kind, "llmlog")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import anthropic
+import httpx2
 import pytest
 from anthropic.lib.streaming import (
     AsyncMessageStream,
@@ -21,9 +23,9 @@ from pydantic import TypeAdapter
 import anthropic_fakes as fake
 import llmlog.testing
 from llmlog._record import iso_utc
-from llmlog.instrumentors import anthropic as anthropic_instrumentor
-from llmlog.instrumentors._anthropic_response import compact_event, summarize_events
+from llmlog.instrumentors._anthropic_response import summarize_events
 from llmlog.testing import CapturedRecords
+from stream_texts import keep_chunk_objects, spy_kept_texts
 
 EVENTS = fake.stream_events(["Hel", "lo"], tool_json=['{"city": "Paris"}'])
 
@@ -262,42 +264,30 @@ def sdk_events(events: list[dict[str, Any]]) -> list[Any]:
 FULL_EVENTS = fake.stream_events(["Hel", "lo"], thinking=["hm", "m"], tool_json=['{"a"', ":1}"])
 
 
-class TestCompaction:
-    def test_text_thinking_and_json_deltas_become_index_and_piece(self) -> None:
-        """The deltas that carry text are stored as (index, piece) tuples."""
-        compacted = [compact_event(e) for e in sdk_events(FULL_EVENTS)]
-        assert [c for c in compacted if type(c) is tuple] == [
-            (0, "hm"),
-            (0, "m"),
-            (1, "Hel"),
-            (1, "lo"),
-            (2, '{"a"'),
-            (2, ":1}"),
-        ]
-
-    def test_every_other_event_is_kept_whole(self) -> None:
-        """Starts, stops, signatures, message deltas and decoded JSON: the event itself."""
-        events = sdk_events(FULL_EVENTS)
-        others = [e for e in events if e.type != "content_block_delta"]
-        others += [
-            e
-            for e in events
-            if e.type == "content_block_delta" and e.delta.type == "signature_delta"
-        ]
-        assert len(others) == len(FULL_EVENTS) - 6
-        assert all(compact_event(e) is e for e in [*others, *FULL_EVENTS])
-
-    def test_summary_is_the_same_compacted_or_not(self) -> None:
-        """Whole or cut short, the events add up to the same output and usage."""
+class TestEventTexts:
+    def test_decoded_events_sum_up_like_sdk_events(self) -> None:
+        """Whole or cut short, decoded JSON and SDK events add up to the same summary."""
         events = sdk_events(FULL_EVENTS)
         for cut in (len(events), 9):
-            kept = events[:cut]
-            compacted = [compact_event(e) for e in kept]
-            assert summarize_events(compacted) == summarize_events(kept)
-        assert summarize_events([compact_event(e) for e in events]).output["text"] == "Hello"
+            assert summarize_events(FULL_EVENTS[:cut]) == summarize_events(events[:cut])
+        summary = summarize_events(FULL_EVENTS)
+        assert (summary.output["text"], summary.output["thinking"]) == ("Hello", "hmm")
+
+    def test_the_capture_keeps_what_the_server_sent(
+        self, cap: CapturedRecords, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The texts of the events, as sent; not one SDK event object."""
+        kept = spy_kept_texts(monkeypatch)
+        client = fake.sync_client(fake.sse_handler(FULL_EVENTS))
+        request: dict[str, Any] = {"model": fake.MODEL, "max_tokens": 5, "messages": fake.user()}
+        events = list(client.messages.create(**request, stream=True))
+        assert len(events) == len(FULL_EVENTS) and not any(isinstance(e, dict) for e in events)
+        sent = [json.loads(text) for text in kept[0]]
+        assert [e.model_dump(exclude_unset=True) for e in events] == sent  # no ping kept
+        assert cap.calls[-1]["output"]["text"] == "Hello"
 
     @pytest.mark.parametrize("helper", [False, True], ids=["create", "stream_helper"])
-    def test_records_through_the_client_are_the_same_compacted_or_not(
+    def test_records_through_the_client_are_the_same_teed_or_not(
         self, cap: CapturedRecords, monkeypatch: pytest.MonkeyPatch, helper: bool
     ) -> None:
         """create(stream=True) and messages.stream(): identical records either way."""
@@ -314,12 +304,39 @@ class TestCompaction:
             assert record["ttft_ms"] is not None
             return volatile_free(record)
 
-        compacted = read_stream()
-        monkeypatch.setattr(anthropic_instrumentor, "compact_event", lambda event: event)
-        assert read_stream() == compacted
-        assert compacted["output"]["text"] == "Hello" and compacted["output"]["thinking"] == "hmm"
+        teed = read_stream()
+        keep_chunk_objects(monkeypatch)
+        assert read_stream() == teed
+        assert teed["output"]["text"] == "Hello" and teed["output"]["thinking"] == "hmm"
+        assert teed["output"]["tool_calls"] and teed["usage"]["output_tokens"]
 
-    async def test_async_cancelled_record_is_the_same_compacted_or_not(
+    @pytest.mark.parametrize("unnamed", ["deltas", "all"])
+    def test_events_the_sdk_skips_are_not_output(
+        self, cap: CapturedRecords, monkeypatch: pytest.MonkeyPatch, unnamed: str
+    ) -> None:
+        """Unnamed events (a gateway that drops ``event:`` lines) and pings yield no chunk:
+        the record has what the app got, the same as from the SDK's objects."""
+        lines = []
+        for event in FULL_EVENTS:
+            named = unnamed == "deltas" and event["type"] != "content_block_delta"
+            lines.append(f"event: {event['type']}\n" if named else "")
+            lines.append(f"data: {json.dumps(event)}\n\n")
+            lines.append('event: ping\ndata: {"type": "ping"}\n\n')
+        body = "".join(lines).encode()
+        client = fake.sync_client(lambda request: httpx2.Response(200, content=body))
+        request: dict[str, Any] = {"model": fake.MODEL, "max_tokens": 5, "messages": fake.user()}
+
+        def read_stream() -> dict[str, Any]:
+            received = list(client.messages.create(**request, stream=True))
+            assert all(e.type not in ("content_block_delta", "ping") for e in received)
+            return volatile_free(cap.calls[-1])
+
+        teed = read_stream()
+        assert not teed["output"]["text"] and not teed["output"]["thinking"]
+        keep_chunk_objects(monkeypatch)
+        assert read_stream() == teed
+
+    async def test_async_cancelled_record_is_the_same_teed_or_not(
         self, cap: CapturedRecords, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """An async stream closed after two text deltas: the same partial record either way."""
@@ -337,7 +354,7 @@ class TestCompaction:
             await stream.close()
             return volatile_free(cap.calls[-1])
 
-        compacted = await read_stream()
-        monkeypatch.setattr(anthropic_instrumentor, "compact_event", lambda event: event)
-        assert await read_stream() == compacted
-        assert (compacted["status"], compacted["output"]["text"]) == ("cancelled", "Hello")
+        teed = await read_stream()
+        keep_chunk_objects(monkeypatch)
+        assert await read_stream() == teed
+        assert (teed["status"], teed["output"]["text"]) == ("cancelled", "Hello")

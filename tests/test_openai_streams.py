@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import json
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,10 +16,9 @@ from pydantic import TypeAdapter
 
 import llmlog.testing
 import openai_fakes as fakes
-from llmlog.instrumentors import _openai_chunks
 from llmlog.instrumentors import _openai_streams as streams
-from llmlog.instrumentors import openai as openai_instrumentor
 from llmlog.testing import CapturedRecords
+from stream_texts import keep_chunk_objects, spy_kept_texts
 
 MESSAGES = [{"role": "user", "content": "Say hello"}]
 
@@ -264,57 +265,73 @@ def volatile_free(record: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in record.items() if key not in volatile}
 
 
-class TestCompaction:
-    def test_a_plain_content_chunk_becomes_its_text(self) -> None:
-        """One choice, index 0, a delta with only content: stored as the str itself."""
-        [_, content, *_] = chat_models(fakes.chat_chunks(("Hel",)))
-        assert _openai_chunks.compact_chat_chunk(content) == "Hel"
+class TestEventTexts:
+    def test_the_capture_keeps_what_the_server_sent(
+        self, llm: CapturedRecords, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The texts of the events, as sent; not one SDK chunk object."""
+        raw = fakes.chat_chunks(("Hel", "lo"), usage=True)
+        fake = fakes.FakeOpenAI(routes={"/chat/completions": lambda _: fakes.sse_response(raw)})
+        kept = spy_kept_texts(monkeypatch)
+        request: dict[str, Any] = {"model": "gpt-4o", "messages": MESSAGES, "stream": True}
+        chunks = list(fakes.sync_client(fake).chat.completions.create(**request))
+        assert all(isinstance(c, ChatCompletionChunk) for c in chunks) and len(chunks) == len(raw)
+        assert kept == [[*(json.dumps(c) for c in raw), "[DONE]"]]
+        assert llm.calls[-1]["output"]["text"] == "Hello"
 
-    def test_every_other_chat_chunk_is_kept_whole(self) -> None:
-        """Role, tool calls, finish, usage, several choices, logprobs, extras: the chunk itself."""
-        raw = fakes.chat_chunks(("a",), tool_call=("call_1", "f", ["{}"]), usage=True)
-        role, _, call_start, call_piece, finish, usage = chat_models(raw)
-        others = [
-            role,
-            call_start,
-            call_piece,
-            finish,
-            usage,
-            *chat_models(
-                [
-                    chunk([{"index": 1, "delta": {"content": "y"}}]),
-                    chunk(
-                        [
-                            {"index": 0, "delta": {"content": "x"}},
-                            {"index": 1, "delta": {"content": "y"}},
-                        ]
-                    ),
-                    chunk([{"index": 0, "delta": {"content": "x"}, "logprobs": {"content": []}}]),
-                    chunk([{"index": 0, "delta": {"content": "x", "reasoning_content": "hm"}}]),
-                    chunk([{"index": 0, "delta": {"content": "x", "refusal": "no"}}]),
-                ]
-            ),
-        ]
-        assert all(_openai_chunks.compact_chat_chunk(c) is c for c in others)
-        plain_json = chunk([{"index": 0, "delta": {"content": "x"}}])
-        assert _openai_chunks.compact_chat_chunk(plain_json) is plain_json
+    def test_a_half_read_stream_keeps_only_what_the_app_read(
+        self, llm: CapturedRecords, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The SDK decodes an event per chunk it yields: nothing is read ahead."""
+        raw = fakes.chat_chunks(("Hel", "lo", "!"))
+        fake = fakes.FakeOpenAI(routes={"/chat/completions": lambda _: fakes.sse_response(raw)})
+        kept = spy_kept_texts(monkeypatch)
+        request: dict[str, Any] = {"model": "gpt-4o", "messages": MESSAGES, "stream": True}
+        stream = fakes.sync_client(fake).chat.completions.create(**request)
+        assert [next(stream).choices[0].delta.content for _ in range(3)] == ["", "Hel", "lo"]
+        stream.close()
+        assert len(kept[0]) == 3
+        record = llm.calls[-1]
+        assert (record["status"], record["output"]["text"]) == ("cancelled", "Hello")
 
-    def test_chat_accumulation_is_the_same_compacted_or_not(self) -> None:
-        """Text, tool calls, finish reason, ids and usage come out identical."""
+    def test_the_plain_text_reading_matches_the_general_one(self) -> None:
+        """Decoded chunks read through the plain-text shortcut or as objects: the same reply."""
         raw = [
             *fakes.chat_chunks(("a", "", "b"), tool_call=("call_1", "f", ["{", "}"]), usage=True),
             chunk([{"index": 0, "delta": {"content": "c", "reasoning_content": "hm"}}]),
+            chunk([{"index": 0, "delta": {"content": "d", "role": None, "refusal": None}}]),
+            chunk([{"index": 0, "delta": {"content": "x"}, "logprobs": {"content": []}}]),
             chunk([{"index": 1, "delta": {"content": "y"}}]),
+            chunk([{"index": 0, "delta": {"content": "z", "refusal": "no"}}]),
         ]
-        models = chat_models(raw)
-        compacted = [_openai_chunks.compact_chat_chunk(c) for c in models]
-        assert compacted.count("a") == 1 and "" in compacted
-        assert streams.accumulate_chat(compacted) == streams.accumulate_chat(models)
+        decoded = json.loads(json.dumps(raw))
+        assert streams.accumulate_chat(decoded) == streams.accumulate_chat(chat_models(raw))
+        output = streams.accumulate_chat(decoded)["output"]
+        assert [c["text"] for c in output["choices"]] == ["abcdxz", "y"]
+        assert (output["thinking"], output["refusal"]) == ("hm", "no")
 
-    def test_legacy_completion_record_is_the_same_compacted_or_not(
+    def test_which_decoded_chunks_are_plain_text(self) -> None:
+        """Only one choice, index 0, text and nothing else set: the shortcut's text."""
+        assert streams._plain_text(chunk([{"index": 0, "delta": {"content": "x"}}])) == "x"
+        nulls = {"content": "x", "role": None, "tool_calls": None}
+        assert streams._plain_text(chunk([{"index": 0, "delta": nulls}])) == "x"
+        others = [
+            chunk([{"index": 0, "delta": {"role": "assistant", "content": ""}}]),
+            chunk([{"index": 1, "delta": {"content": "y"}}]),
+            chunk([{"index": 0, "delta": {"content": "x"}}, {"index": 1, "delta": {}}]),
+            chunk([{"index": 0, "delta": {"content": "x"}, "finish_reason": "stop"}]),
+            chunk([{"index": 0, "delta": {"content": "x"}, "logprobs": {"content": []}}]),
+            chunk([{"index": 0, "delta": {"content": "x", "reasoning_content": "hm"}}]),
+            chunk([{"index": 0, "delta": {"content": None}}]),
+            chunk([{"index": 0, "delta": {"content": "x"}}], usage={"total_tokens": 1}),
+            chunk([]),
+        ]
+        assert [streams._plain_text(c) for c in others] == [None] * len(others)
+
+    def test_legacy_completion_record_is_the_same_teed_or_not(
         self, llm: CapturedRecords, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        """Plain text chunks of choice 0 compact to str; finish and usage chunks stay whole."""
+        """Legacy completions: text, finish and usage alike from texts or chunk objects."""
         base = {"id": "cmpl", "object": "text_completion", "created": 1, "model": "m"}
 
         def piece(text: str, finish: str | None = None) -> dict[str, Any]:
@@ -331,53 +348,109 @@ class TestCompaction:
         fake = fakes.FakeOpenAI(routes={"/completions": lambda _: fakes.sse_response(raw)})
         client = fakes.sync_client(fake)
 
-        def read_stream() -> tuple[list[Any], dict[str, Any]]:
-            chunks = list(client.completions.create(model="m", prompt="hi", stream=True))
-            return chunks, volatile_free(llm.calls[-1])
+        def read_stream() -> dict[str, Any]:
+            list(client.completions.create(model="m", prompt="hi", stream=True))
+            return volatile_free(llm.calls[-1])
 
-        chunks, compacted = read_stream()
-        stored = [_openai_chunks.compact_completion_chunk(c) for c in chunks]
-        assert stored[:2] == ["he", "llo"] and stored[2:] == chunks[2:]
-        monkeypatch.setattr(openai_instrumentor, "COMPACTORS", {})
-        assert read_stream()[1] == compacted
-        assert compacted["output"]["text"] == "hello" and compacted["response_id"] == "cmpl"
-
-    def test_partial_responses_stream_is_the_same_compacted_or_not(self) -> None:
-        """Only output_text deltas compact (to their text); a cut-off stream rebuilds alike."""
-        events = fakes.response_events(("Hel", "lo"), complete=False)
-        models = [TypeAdapter(ResponseStreamEvent).validate_python(e) for e in events]
-        compacted = [_openai_chunks.compact_responses_event(e) for e in models]
-        assert compacted[-2:] == ["Hel", "lo"] and compacted[:-2] == models[:-2]
-        assert streams.accumulate_responses(compacted) == streams.accumulate_responses(models)
+        teed = read_stream()
+        keep_chunk_objects(monkeypatch)
+        assert read_stream() == teed
+        assert teed["output"]["text"] == "hello" and teed["response_id"] == "cmpl"
+        assert teed["usage"]["total_tokens"] == 3
 
     @pytest.mark.parametrize("usage", [False, True])
-    def test_records_through_the_client_are_the_same_compacted_or_not(
+    def test_chat_records_are_the_same_teed_or_not(
         self, llm: CapturedRecords, monkeypatch: pytest.MonkeyPatch, usage: bool
     ) -> None:
-        """A real client's stream gives the same record with and without compaction."""
+        """A real client's stream gives the same record from texts or chunk objects."""
         raw = fakes.chat_chunks(("Hel", "lo", "!"), tool_call=("c", "f", ["{}"]), usage=usage)
         fake = fakes.FakeOpenAI(routes={"/chat/completions": lambda _: fakes.sse_response(raw)})
         client = fakes.sync_client(fake)
 
-        def read_stream() -> tuple[list[Any], dict[str, Any]]:
+        def read_stream() -> dict[str, Any]:
             request: dict[str, Any] = {"model": "gpt-4o", "messages": MESSAGES, "stream": True}
-            chunks = list(client.chat.completions.create(**request))
+            list(client.chat.completions.create(**request))
             record = llm.calls[-1]
             assert record["ttft_ms"] is not None
-            return chunks, volatile_free(record)
+            return volatile_free(record)
 
-        chunks, compacted = read_stream()
-        stored = [_openai_chunks.compact_chat_chunk(c) for c in chunks]
-        assert [c for c in stored if type(c) is str] == ["Hel", "lo", "!"]
-        monkeypatch.setattr(openai_instrumentor, "COMPACTORS", {})
-        assert read_stream()[1] == compacted
-        assert compacted["output"]["text"] == "Hello!"
+        teed = read_stream()
+        keep_chunk_objects(monkeypatch)
+        assert read_stream() == teed
+        assert teed["output"]["text"] == "Hello!" and teed["output"]["tool_calls"]
 
-    async def test_async_responses_record_is_the_same_compacted_or_not(
+    @pytest.mark.parametrize(
+        "odd",
+        [
+            {"content": " world", "logprobs": -math.inf},
+            {"content": " w\ud83d"},
+            {"content": " world", "logprobs": math.nan},
+        ],
+        ids=["infinity", "lone_surrogate", "nan"],
+    )
+    def test_json_only_pythons_parser_reads_still_counts(
+        self, llm: CapturedRecords, monkeypatch: pytest.MonkeyPatch, odd: dict[str, Any]
+    ) -> None:
+        """The SDK reads NaN, infinities and lone surrogates (json.loads): so does the record."""
+        logprobs = odd.pop("logprobs", None)
+        raw = fakes.chat_chunks(("Hel", "X", "!"))
+        raw[2]["choices"][0]["delta"] = odd
+        if logprobs is not None:
+            raw[2]["choices"][0]["logprobs"] = {"content": [{"token": "w", "logprob": logprobs}]}
+        fake = fakes.FakeOpenAI(routes={"/chat/completions": lambda _: fakes.sse_response(raw)})
+        client = fakes.sync_client(fake)
+
+        def read_stream() -> dict[str, Any]:
+            request: dict[str, Any] = {"model": "gpt-4o", "messages": MESSAGES, "stream": True}
+            received = list(client.chat.completions.create(**request))
+            assert received[2].choices[0].delta.content == odd["content"]
+            return volatile_free(llm.calls[-1])
+
+        teed = read_stream()
+        assert teed["output"]["text"].startswith("Hel w")
+        keep_chunk_objects(monkeypatch)
+        assert read_stream() == teed
+
+    def test_an_error_event_the_sdk_raises_on_is_not_output(
         self, llm: CapturedRecords, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        """An async Responses stream cut short: the same record either way."""
-        events = fakes.response_events(("Hel", "lo"), complete=False)
+        """A mid-stream chunk carrying ``error`` (and choices): the app gets APIError, not it."""
+        raw = fakes.chat_chunks(("Hel", "lo"))[:2]
+        failing = chunk([{"index": 0, "delta": {"content": "x"}, "finish_reason": "error"}])
+        raw.append({**failing, "error": {"message": "upstream overloaded", "code": 502}})
+        fake = fakes.FakeOpenAI(routes={"/chat/completions": lambda _: fakes.sse_response(raw)})
+        client = fakes.sync_client(fake)
+
+        def read_stream() -> dict[str, Any]:
+            request: dict[str, Any] = {"model": "gpt-4o", "messages": MESSAGES, "stream": True}
+            with pytest.raises(openai.APIError, match="upstream overloaded"):
+                list(client.chat.completions.create(**request))
+            return volatile_free(llm.calls[-1])
+
+        teed = read_stream()
+        assert (teed["status"], teed["output"]["text"]) == ("error", "Hel")
+        assert teed["output"]["finish_reason"] is None
+        keep_chunk_objects(monkeypatch)
+        assert read_stream() == teed
+
+    def test_an_ended_stream_leaves_no_text_to_the_sdk_cycle(self, llm: CapturedRecords) -> None:
+        """Left early: the texts go with the record, none stay on the SDK's decoder (which
+        the stream's generator keeps alive until a cyclic GC)."""
+        raw = fakes.chat_chunks(("Hel", "lo", "!"))
+        fake = fakes.FakeOpenAI(routes={"/chat/completions": lambda _: fakes.sse_response(raw)})
+        request: dict[str, Any] = {"model": "gpt-4o", "messages": MESSAGES, "stream": True}
+        stream = fakes.sync_client(fake).chat.completions.create(**request)
+        with stream:
+            next(stream), next(stream)
+        assert stream._decoder._kept == []
+        assert (llm.calls[-1]["status"], llm.calls[-1]["output"]["text"]) == ("cancelled", "Hel")
+
+    @pytest.mark.parametrize("complete", [False, True])
+    async def test_async_responses_record_is_the_same_teed_or_not(
+        self, llm: CapturedRecords, monkeypatch: pytest.MonkeyPatch, complete: bool
+    ) -> None:
+        """An async Responses stream, whole or cut short: the same record either way."""
+        events = fakes.response_events(("Hel", "lo"), complete=complete)
         fake = fakes.FakeOpenAI(
             routes={"/responses": lambda _: fakes.sse_response(events, named=True)}
         )
@@ -388,7 +461,7 @@ class TestCompaction:
             [event async for event in stream]
             return volatile_free(llm.calls[-1])
 
-        compacted = await read_stream()
-        monkeypatch.setattr(openai_instrumentor, "COMPACTORS", {})
-        assert await read_stream() == compacted
-        assert compacted["output"]["text"] == "Hello"
+        teed = await read_stream()
+        keep_chunk_objects(monkeypatch)
+        assert await read_stream() == teed
+        assert teed["output"]["text"] == "Hello"

@@ -41,6 +41,14 @@ class TestRender:
 
 
 class TestPromptHash:
+    def test_a_lone_surrogate_is_hashed_as_written(self) -> None:
+        """A prompt with invalid Unicode still gets its hash (it cost the whole record
+        before): the hash of the text as the record shows it, U+FFFD in its place."""
+        h = PromptHash()
+        broken = h(None, "info", call(messages=[{"role": "user", "content": "a\ud800b"}]))
+        shown = h(None, "info", call(messages=[{"role": "user", "content": "a\ufffdb"}]))
+        assert broken["prompt_hash"] == shown["prompt_hash"]
+
     def test_same_prompt_same_hash(self) -> None:
         """Identical (system, messages, model) give the same hash; any change differs."""
         h = PromptHash()

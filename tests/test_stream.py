@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -129,45 +130,105 @@ class TestAsyncStreams:
         assert [r["status"] for r in toy.calls] == ["cancelled"]
 
 
-def compacting_proxy(proxy_type: type, stream: object) -> tuple[Any, Capture]:
-    """A proxy whose compact() upper-cases: what it stored shows in ``cap.chunks``."""
+class _Event:
+    """A server-sent event as the SDKs' decoders yield it."""
+
+    def __init__(self, data: str) -> None:
+        self.data = data
+
+
+class _Decoder:
+    def iter_bytes(self, iterator: Iterator[bytes]) -> Iterator[_Event]:
+        for line in iterator:
+            yield _Event(line.decode())
+
+    async def aiter_bytes(self, iterator: AsyncIterator[bytes]) -> AsyncIterator[_Event]:
+        async for line in iterator:
+            yield _Event(line.decode())
+
+
+class DecodedStream:
+    """Shaped like the SDKs' ``Stream``: the decoder is read when iteration starts,
+    each event becomes a chunk object (here: the word in a list)."""
+
+    def __init__(self, words: list[str]) -> None:
+        self._lines = [word.encode() for word in words]
+        self._decoder: Any = _Decoder()
+        self._iterator = self.__stream__()
+
+    def __stream__(self) -> Iterator[list[str]]:
+        for event in self._decoder.iter_bytes(iter(self._lines)):
+            yield [event.data]
+
+    def __iter__(self) -> Iterator[list[str]]:
+        yield from self._iterator
+
+    def __next__(self) -> list[str]:
+        return next(self._iterator)
+
+
+class AsyncDecodedStream(DecodedStream):
+    def __init__(self, words: list[str]) -> None:
+        super().__init__(words)
+        self._aiterator = self.__astream__()
+
+    async def __astream__(self) -> AsyncIterator[list[str]]:
+        async def lines() -> AsyncIterator[bytes]:
+            for line in self._lines:
+                yield line
+
+        async for event in self._decoder.aiter_bytes(lines()):
+            yield [event.data]
+
+    def __aiter__(self) -> AsyncIterator[list[str]]:
+        return self._aiterator
+
+
+def decoded_proxy(proxy_type: type, stream: object) -> tuple[Any, Capture]:
     cap = Capture("toy", "create", "chat", {}, toy_instrumentor.extract)
-    proxy = proxy_type(stream, cap, lambda chunk: bool(chunk), compact=str.upper)
-    return proxy, cap
+    return proxy_type(stream, cap, lambda chunk: chunk != [""]), cap
 
 
-class TestCompact:
-    def test_chunks_after_the_first_content_are_stored_compacted(
-        self, toy: CapturedRecords
-    ) -> None:
-        """App gets SDK chunks; past the first content the capture keeps compact(chunk)."""
-        proxy, cap = compacting_proxy(SyncStreamProxy, toy_sdk.Stream(["", "one", "two", "three"]))
-        assert list(proxy) == ["", "one", "two", "three"]
-        assert cap.chunks == ["", "one", "TWO", "THREE"]
-        assert [r["output"]["text"] for r in toy.calls] == [" one TWO THREE"]
+class TestEventTexts:
+    def test_the_capture_keeps_the_event_texts_not_the_chunks(self, toy: CapturedRecords) -> None:
+        """The app gets the chunk objects; the capture holds the decoder's event texts."""
+        proxy, cap = decoded_proxy(SyncStreamProxy, DecodedStream(["", "one", "two"]))
+        assert list(proxy) == [[""], ["one"], ["two"]]
+        assert cap.chunks == ["", "one", "two"]
+        assert [r["output"]["text"] for r in toy.calls] == [" one two"]
 
-    def test_ttft_is_taken_on_the_chunk_before_compaction(self, toy: CapturedRecords) -> None:
-        """is_content sees the original chunk: an empty first chunk is no content, "one" is."""
-        proxy, cap = compacting_proxy(SyncStreamProxy, toy_sdk.Stream(["", "one"]))
+    def test_ttft_is_the_first_content_chunk(self, toy: CapturedRecords) -> None:
+        """is_content still sees the chunk objects: an empty first chunk is no content."""
+        proxy, cap = decoded_proxy(SyncStreamProxy, DecodedStream(["", "one"]))
         next(proxy)
-        assert cap.first_chunk_perf is None
+        assert cap.first_chunk_perf is None and cap.chunks == [""]
         next(proxy)
-        assert cap.first_chunk_perf is not None
+        assert cap.first_chunk_perf is not None and cap.chunks == ["", "one"]
 
-    def test_next_compacts_like_iteration(self, toy: CapturedRecords) -> None:
-        """Explicit next() stores the same as a for loop."""
-        proxy, cap = compacting_proxy(SyncStreamProxy, toy_sdk.Stream(["one", "two"]))
-        assert [next(proxy), next(proxy)] == ["one", "two"]
-        assert cap.chunks == ["one", "TWO"]
+    def test_next_and_iteration_keep_each_text_once(self, toy: CapturedRecords) -> None:
+        """next() then a for loop over the rest: every event kept once, in order."""
+        proxy, cap = decoded_proxy(SyncStreamProxy, DecodedStream(["one", "two", "three"]))
+        assert next(proxy) == ["one"]
+        assert list(proxy) == [["two"], ["three"]]
+        assert cap.chunks == ["one", "two", "three"]
 
-    async def test_async_iteration_compacts(self, toy: CapturedRecords) -> None:
-        """`async for` stores compact(chunk) past the first content, the app sees the original."""
-        proxy, cap = compacting_proxy(AsyncStreamProxy, toy_sdk.AsyncStream(["one", "two"]))
-        assert [w async for w in proxy] == ["one", "two"]
-        assert cap.chunks == ["one", "TWO"]
+    async def test_async_iteration_keeps_the_texts(self, toy: CapturedRecords) -> None:
+        """`async for`: the same, through the decoder's ``aiter_bytes``."""
+        proxy, cap = decoded_proxy(AsyncStreamProxy, AsyncDecodedStream(["one", "two"]))
+        assert [chunk async for chunk in proxy] == [["one"], ["two"]]
+        assert cap.chunks == ["one", "two"]
 
-    def test_without_compact_every_chunk_is_kept_as_is(self, toy: CapturedRecords) -> None:
-        """compact defaults to None: the capture holds the very objects the app received."""
+    def test_a_stream_read_before_the_proxy_keeps_its_chunks(self, toy: CapturedRecords) -> None:
+        """The decoder was already reading: the proxy keeps the chunk objects instead."""
+        stream = DecodedStream(["one", "two", "three"])
+        first = next(stream)
+        proxy, cap = decoded_proxy(SyncStreamProxy, stream)
+        rest = list(proxy)
+        assert first == ["one"] and cap.chunks is not None
+        assert [a is b for a, b in zip(cap.chunks, rest, strict=True)] == [True, True]
+
+    def test_without_a_decoder_every_chunk_is_kept_as_is(self, toy: CapturedRecords) -> None:
+        """A stream not shaped like the SDKs': the capture holds the very objects received."""
         words = ["one", "two"]
         cap = Capture("toy", "create", "chat", {}, toy_instrumentor.extract)
         assert list(SyncStreamProxy(toy_sdk.Stream(words), cap)) == words

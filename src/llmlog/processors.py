@@ -72,11 +72,12 @@ class PromptHash:
     def __call__(self, _logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
         if event_dict.get("event") != EVENT_CALL or event_dict.get("messages") is None:
             return event_dict
-        canonical = orjson.dumps(
-            [event_dict.get("system"), event_dict.get("messages"), event_dict.get("model")],
-            default=to_jsonable,
-            option=_JSON_OPTIONS | orjson.OPT_SORT_KEYS,
-        )
+        prompt = [event_dict.get("system"), event_dict.get("messages"), event_dict.get("model")]
+        options = _JSON_OPTIONS | orjson.OPT_SORT_KEYS
+        try:
+            canonical = orjson.dumps(prompt, default=to_jsonable, option=options)
+        except orjson.JSONEncodeError:  # a lone surrogate: hashed as ``render`` writes it
+            canonical = orjson.dumps(_valid_unicode(prompt), default=to_jsonable, option=options)
         hasher = hmac.new(self._key, None, hashlib.sha256) if self._key else hashlib.sha256()
         view = memoryview(canonical)
         for start in range(0, len(view), _UNDER_GIL_RELEASE):

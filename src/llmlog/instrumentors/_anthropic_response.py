@@ -207,7 +207,7 @@ class StreamSummary:
 
 
 def summarize_events(events: Iterable[Any]) -> StreamSummary:
-    """Fold raw stream events (or ``compact_event``'s tuples) into output and usage.
+    """Fold raw stream events (SDK objects or decoded JSON) into output and usage.
 
     ``message_delta.usage`` holds running totals, not increments: its
     ``output_tokens`` replaces the earlier count, and input or cache counts it
@@ -218,11 +218,6 @@ def summarize_events(events: Iterable[Any]) -> StreamSummary:
     usage: dict[str, Any] | None = None
     final: dict[str, Any] = {}
     for event in events:
-        if type(event) is tuple:  # compacted text/thinking/JSON delta: (index, piece)
-            state = blocks.get(event[0])
-            if state is not None:
-                state.parts.append(event[1] or "")
-            continue
         kind = field_of(event, "type")
         if kind == "content_block_delta":
             state = blocks.get(field_of(event, "index"))
@@ -301,28 +296,3 @@ def _stream_output(blocks: dict[int, _Block], final: dict[str, Any]) -> dict[str
             call = tool_call(state.kind, state.id, state.name, arguments, state.server)
             tool_calls.append(call)
     return _output(texts, thoughts, tool_calls, final)
-
-
-def compact_event(event: Any) -> Any:
-    """A text, thinking or tool-input delta -> ``(index, piece)``; any other event as it is.
-
-    Runs on the app's thread for every event, so that the SDK's event objects
-    need not stay alive (and GC-tracked) until the writer reads them.
-    """
-    try:
-        if event.type == "content_block_delta":
-            delta = event.delta
-            kind = delta.type
-            if kind == "text_delta":
-                piece = delta.text
-            elif kind == "input_json_delta":
-                piece = delta.partial_json
-            elif kind == "thinking_delta":
-                piece = delta.thinking
-            else:
-                return event
-            if type(piece) is str:
-                return (event.index, piece)
-    except AttributeError:  # decoded JSON or an unknown shape: keep it
-        pass
-    return event

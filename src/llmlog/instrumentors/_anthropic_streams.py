@@ -22,7 +22,7 @@ from llmlog import _guard
 from llmlog._record import STATUS_CANCELLED, STATUS_ERROR, Capture
 from llmlog.instrumentors._anthropic_response import HttpFacts
 from llmlog.instrumentors._base import finish
-from llmlog.instrumentors._stream import AsyncStreamProxy, Compact, IsContent, SyncStreamProxy
+from llmlog.instrumentors._stream import AsyncStreamProxy, IsContent, SyncStreamProxy
 
 
 def _restart_clock(cap: Capture) -> None:
@@ -42,13 +42,12 @@ def _intercept(
     cap: Capture,
     proxy_type: type,
     is_content: IsContent,
-    compact: Compact | None,
 ) -> None:
     """Route the helper's raw events through a stream proxy (the helper reads only those)."""
     try:
         raw_stream = message_stream._raw_stream
         cap.result = HttpFacts(raw_stream.response.headers)
-        message_stream._raw_stream = proxy_type(raw_stream, cap, is_content, compact=compact)
+        message_stream._raw_stream = proxy_type(raw_stream, cap, is_content, named_events=True)
     except Exception as exc:
         # An SDK version without ``_raw_stream``: no events, but still one record.
         _guard.report_internal_error(exc, f"{cap.provider} {cap.method}")
@@ -59,13 +58,10 @@ def _intercept(
 class _ManagerProxy(wrapt.ObjectProxy[Any]):
     """What the sync and async manager proxies hold: the call's capture and stream hooks."""
 
-    def __init__(
-        self, wrapped: Any, cap: Capture, is_content: IsContent, compact: Compact | None = None
-    ) -> None:
+    def __init__(self, wrapped: Any, cap: Capture, is_content: IsContent) -> None:
         super().__init__(wrapped)
         self._self_cap = cap
         self._self_is_content = is_content
-        self._self_compact = compact
 
 
 class MessageStreamManagerProxy(_ManagerProxy):
@@ -79,7 +75,7 @@ class MessageStreamManagerProxy(_ManagerProxy):
         except BaseException as exc:
             _failed(cap, exc)
             raise
-        _intercept(message_stream, cap, SyncStreamProxy, self._self_is_content, self._self_compact)
+        _intercept(message_stream, cap, SyncStreamProxy, self._self_is_content)
         return message_stream
 
     def __exit__(
@@ -102,7 +98,7 @@ class AsyncMessageStreamManagerProxy(_ManagerProxy):
         except BaseException as exc:
             _failed(cap, exc)
             raise
-        _intercept(message_stream, cap, AsyncStreamProxy, self._self_is_content, self._self_compact)
+        _intercept(message_stream, cap, AsyncStreamProxy, self._self_is_content)
         return message_stream
 
     async def __aexit__(

@@ -1,8 +1,8 @@
 """OpenAI stream chunks/events -> the same record fields as a non-stream reply.
 
-Run on the writer thread over ``cap.chunks`` (every chunk the app received,
-in order, the common plain-text ones compacted to a ``str`` by
-``_openai_chunks`` as they passed). Streams may be partial (closed early, failed mid-way) and chunks
+Run on the writer thread over the chunks the app received, in order: the
+events' JSON as ``_sse_tee`` kept it (decoded), or the SDK's chunk objects
+for a stream it could not tee. Streams may be partial (closed early, failed mid-way) and chunks
 may have empty ``choices`` (the ``include_usage`` chunk, Azure's filter
 results): the accumulators keep whatever arrived. No usage in the stream
 means ``usage: None``, never a guess.
@@ -115,12 +115,13 @@ def accumulate_chat(chunks: Iterable[Any]) -> Reply:
     choices: dict[int, _Choice] = {}
     response_id = model = usage = None
     for chunk in chunks:
-        if type(chunk) is str:  # compacted: choice 0 said this text, nothing else
-            state = choices.get(0) or choices.setdefault(0, _Choice())
-            if chunk:
-                state.text.append(chunk)
-            continue
-        if isinstance(chunk, dict):
+        if type(chunk) is dict:
+            text: str | None = _plain_text(chunk) if response_id is not None else None
+            if text is not None:
+                state = choices.get(0) or choices.setdefault(0, _Choice())
+                if text:
+                    state.text.append(text)
+                continue
             chunk = as_attributes(chunk)
         if response_id is None:
             response_id = getattr(chunk, "id", None)
@@ -142,6 +143,33 @@ def accumulate_chat(chunks: Iterable[Any]) -> Reply:
         "output": _outputs(choices),
         "usage": completion_usage(usage),
     }
+
+
+def _plain_text(chunk: dict[str, Any]) -> str | None:
+    """The text of a decoded chunk that says nothing but text for choice 0, else None.
+
+    Most chunks of a stream are this one; reading it from the dicts directly
+    spares turning it into attribute objects.
+    """
+    choices = chunk.get("choices")
+    if type(choices) is not list or len(choices) != 1 or chunk.get("usage") is not None:
+        return None
+    choice = choices[0]
+    if type(choice) is not dict:
+        return None
+    delta = choice.get("delta")
+    if type(delta) is not dict or choice.get("index") != 0:
+        return None
+    if choice.get("finish_reason") is not None or choice.get("logprobs") is not None:
+        return None
+    content = delta.get("content")
+    if type(content) is not str:
+        return None
+    if len(delta) > 1:  # other fields present: plain only if all are null
+        for name, value in delta.items():
+            if value is not None and name != "content":
+                return None
+    return content
 
 
 def _add_chat_delta(state: _Choice, delta: Any) -> None:
@@ -176,10 +204,6 @@ def accumulate_completion(chunks: Iterable[Any]) -> Reply:
     choices: dict[int, _Choice] = {}
     response_id = model = usage = None
     for chunk in chunks:
-        if type(chunk) is str:  # compacted: choice 0 said this text, nothing else
-            state = choices.get(0) or choices.setdefault(0, _Choice())
-            state.text.append(chunk)
-            continue
         response_id = response_id or field(chunk, "id")
         model = model or field(chunk, "model")
         if field(chunk, "usage") is not None:
@@ -242,9 +266,6 @@ def _responses_from_deltas(events: list[Any]) -> Reply:
     calls: dict[int, dict[str, Any]] = {}
     response_id = model = None
     for event in events:
-        if type(event) is str:  # compacted ``response.output_text.delta``
-            pieces["text"].append(event)
-            continue
         kind = field(event, "type")
         if kind in _TEXT_DELTAS and isinstance(field(event, "delta"), str):
             pieces[_TEXT_DELTAS[kind]].append(field(event, "delta"))

@@ -1,15 +1,13 @@
 """Transparent stream proxies that finish their call's record exactly once.
 
 The proxy *is* the SDK's stream as far as the app can tell (``isinstance``
-holds, every attribute is forwarded, ``with`` returns the proxy). On the
-caller's thread it only appends each chunk to the capture; turning chunks
-into output and usage is the provider's ``extract``, on the writer thread.
-
-A provider may pass ``compact(chunk)``: kept SDK chunks (pydantic objects,
-about ten GC-tracked objects each) make the app's cyclic GC traverse them
-until the writer is done, so the common plain-text chunk is stored as a
-small untracked value instead (anything else comes back as the chunk itself).
-Chunks up to the first content stay whole: ids and ``ttft_ms`` come from them.
+holds, every attribute is forwarded, ``with`` returns the proxy). What the
+record needs of each chunk is the text of its server-sent event, kept by
+``_sse_tee`` as the SDK decodes it; on the caller's thread the proxy only
+notes when the first content came (``ttft_ms``) and when the stream ends.
+Turning the texts into output and usage is the provider's ``extract``, on the
+writer thread. A stream without an SDK decoder has its chunk objects kept.
+``named_events``: the SDK makes chunks of named events only (anthropic).
 
 The record is finished on the first of: exhaustion (``ok``), an exception
 from the stream (``error``, partial output kept), ``close()`` or leaving a
@@ -32,9 +30,9 @@ import wrapt
 from llmlog import _guard, _pipeline
 from llmlog._record import STATUS_CANCELLED, STATUS_ERROR, STATUS_OK, Capture
 from llmlog.instrumentors._base import finish
+from llmlog.instrumentors._sse_tee import TeeDecoder, tee
 
 IsContent = Callable[[Any], bool]
-Compact = Callable[[Any], Any]
 
 _open: dict[int, weakref.ref[Any]] = {}
 """Streams not finished yet, so that interpreter exit can still record them."""
@@ -65,7 +63,7 @@ class _Finisher:
 
     _self_cap: Capture
     _self_is_content: IsContent | None
-    _self_compact: Compact | None
+    _self_tee: TeeDecoder | None
     _self_done: bool
 
     def __init__(
@@ -74,7 +72,7 @@ class _Finisher:
         cap: Capture,
         is_content: IsContent | None = None,
         *,
-        compact: Compact | None = None,
+        named_events: bool = False,
     ) -> None:
         super().__init__(wrapped)  # type: ignore[call-arg]  # wrapt.ObjectProxy, next in the MRO
         cap.stream = True
@@ -83,19 +81,22 @@ class _Finisher:
             cap.result = wrapped
         self._self_cap = cap
         self._self_is_content = is_content
-        self._self_compact = compact
+        self._self_tee = tee(wrapped, cap.chunks, named_only=named_events)
         self._self_done = False
         key = id(self)
         _open[key] = weakref.ref(self, lambda _ref: _open.pop(key, None))
 
+    def _self_teed(self) -> bool:
+        """Whether the decoder keeps the events (it was in place when reading began)."""
+        return self._self_tee is not None and self._self_tee.started
+
     def _self_add(self, chunk: Any) -> None:
         cap = self._self_cap
-        if cap.first_chunk_perf is not None:
-            compact = self._self_compact
-            cap.chunks.append(chunk if compact is None else compact(chunk))  # type: ignore[union-attr]
-            return
-        cap.chunks.append(chunk)  # type: ignore[union-attr]
-        if self._self_is_content is None or self._self_is_content(chunk):
+        if not self._self_teed():
+            cap.chunks.append(chunk)  # type: ignore[union-attr]
+        if cap.first_chunk_perf is None and (
+            self._self_is_content is None or self._self_is_content(chunk)
+        ):
             cap.first_chunk_perf = time.perf_counter()
 
     def _self_end(self, error: BaseException | None = None, *, early: bool = False) -> None:
@@ -103,6 +104,8 @@ class _Finisher:
             return
         self._self_done = True
         _open.pop(id(self), None)
+        if self._self_teed():
+            self._self_cap.chunks = self._self_tee.detach()  # type: ignore[union-attr]
         with _guard.guarded(f"{self._self_cap.provider} stream"):
             if error is not None:
                 finish(self._self_cap, error=error, status=STATUS_ERROR)
@@ -131,14 +134,12 @@ class SyncStreamProxy(_Finisher, wrapt.ObjectProxy):  # type: ignore[type-arg]
                     yield chunk
                     if cap.first_chunk_perf is not None:
                         break
-            compact = self._self_compact
-            if compact is None:
-                for chunk in chunks:  # the hot loop: one append per chunk, nothing else
-                    append(chunk)
+            if self._self_teed():
+                for chunk in chunks:  # the hot loop: the decoder keeps the event
                     yield chunk
             else:
                 for chunk in chunks:
-                    append(compact(chunk))
+                    append(chunk)
                     yield chunk
         except GeneratorExit:
             raise
@@ -195,14 +196,12 @@ class AsyncStreamProxy(_Finisher, wrapt.ObjectProxy):  # type: ignore[type-arg]
                     yield chunk
                     if cap.first_chunk_perf is not None:
                         break
-            compact = self._self_compact
-            if compact is None:
+            if self._self_teed():
                 async for chunk in chunks:
-                    append(chunk)
                     yield chunk
             else:
                 async for chunk in chunks:
-                    append(compact(chunk))
+                    append(chunk)
                     yield chunk
         except GeneratorExit:
             raise

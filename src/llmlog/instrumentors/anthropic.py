@@ -27,7 +27,6 @@ from llmlog.instrumentors._anthropic_request import (
 )
 from llmlog.instrumentors._anthropic_response import (
     HttpFacts,
-    compact_event,
     field_of,
     message_output,
     normalized_usage,
@@ -38,6 +37,7 @@ from llmlog.instrumentors._anthropic_streams import (
     MessageStreamManagerProxy,
 )
 from llmlog.instrumentors._base import Provider, Target, finish
+from llmlog.instrumentors._sse_tee import decoded
 from llmlog.instrumentors._stream import AsyncStreamProxy, SyncStreamProxy
 
 OP_MESSAGES: Final = "messages"
@@ -104,20 +104,20 @@ Handler = Callable[[Capture, Any], Any]
 
 def _stream(cap: Capture, stream: Any) -> Any:
     cap.result = HttpFacts(stream.response.headers)
-    return SyncStreamProxy(stream, cap, is_content_event, compact=compact_event)
+    return SyncStreamProxy(stream, cap, is_content_event, named_events=True)
 
 
 def _async_stream(cap: Capture, stream: Any) -> Any:
     cap.result = HttpFacts(stream.response.headers)
-    return AsyncStreamProxy(stream, cap, is_content_event, compact=compact_event)
+    return AsyncStreamProxy(stream, cap, is_content_event, named_events=True)
 
 
 def _manager(cap: Capture, manager: Any) -> Any:
-    return MessageStreamManagerProxy(manager, cap, is_content_event, compact_event)
+    return MessageStreamManagerProxy(manager, cap, is_content_event)
 
 
 def _async_manager(cap: Capture, manager: Any) -> Any:
-    return AsyncMessageStreamManagerProxy(manager, cap, is_content_event, compact_event)
+    return AsyncMessageStreamManagerProxy(manager, cap, is_content_event)
 
 
 def _raw_response(cap: Capture, response: Any) -> Any:
@@ -182,7 +182,7 @@ def extract(cap: Capture) -> dict[str, Any]:
     fields = _request_fields(cap.operation, cap.kwargs)
     response, headers = _response_of(cap)
     if cap.chunks is not None:
-        summary = summarize_events(cap.chunks)
+        summary = summarize_events(decoded(cap.chunks))
         fields.update(
             response_id=summary.response_id,
             response_model=summary.response_model,

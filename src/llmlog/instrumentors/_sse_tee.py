@@ -1,0 +1,139 @@
+"""Keep a stream's server-sent events as the text the server sent, for the writer.
+
+The SDKs decode each SSE into a pydantic chunk on the app's thread anyway.
+Keeping those chunks until the writer is done would make the app's cyclic GC
+traverse hundreds of objects per stream, and shrinking each one as it passes
+costs the app's thread per chunk. Instead the stream's SSE decoder (its
+``_decoder``, read by ``_iter_events`` when iteration starts) is wrapped: each
+event's ``data`` string, which the SDK has already built, goes to the
+capture's list as it is decoded. A string is not tracked by the GC and
+appending it is all the app's thread does; ``decoded`` turns the texts into
+JSON on the writer thread.
+
+The SDK pulls one event per chunk it yields, so the texts kept are those of
+the chunks the app read; but for the events it makes no chunk of: anthropic's
+pings, errors and unnamed events are not kept, openai's ``[DONE]`` is left
+out by ``decoded``, and an openai event carrying an ``error`` (the SDK raises
+instead) by the openai extract.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterable, Iterator
+from typing import Any
+
+import orjson
+
+
+class TeeDecoder:
+    """Stands in for a stream's SSE decoder; ``started`` once the SDK pulls its first event.
+
+    ``named_only``: keep only the events the anthropic SDK makes chunks of
+    (named, not ``ping`` or ``error``, with data); the openai SDK makes one of
+    every event until ``[DONE]`` (which ``decoded`` leaves out).
+    """
+
+    __slots__ = ("_decoder", "_kept", "_named_only", "started")
+
+    def __init__(self, decoder: Any, kept: list[Any], *, named_only: bool = False) -> None:
+        self._decoder = decoder
+        self._kept = kept
+        self._named_only = named_only
+        self.started = False
+
+    def iter_bytes(self, iterator: Iterator[bytes]) -> Iterator[Any]:
+        self.started = True
+        keep = self._kept.append
+        if self._named_only:
+            for sse in self._decoder.iter_bytes(iterator):
+                if sse.event is not None and sse.event not in _NOT_CHUNKS and sse.data:
+                    keep(sse.data)
+                yield sse
+        else:
+            for sse in self._decoder.iter_bytes(iterator):
+                keep(sse.data)
+                yield sse
+
+    async def aiter_bytes(self, iterator: AsyncIterator[bytes]) -> AsyncIterator[Any]:
+        self.started = True
+        keep = self._kept.append
+        async for sse in self._decoder.aiter_bytes(iterator):
+            if not self._named_only or (
+                sse.event is not None and sse.event not in _NOT_CHUNKS and sse.data
+            ):
+                keep(sse.data)
+            yield sse
+
+    def detach(self) -> list[Any]:
+        """The texts kept so far, in a list of their own; the tee's list is emptied.
+
+        The SDK's stream and its generator form a reference cycle that holds
+        this decoder until the cyclic GC runs: the texts must not wait for it.
+        """
+        kept = self._kept[:]
+        self._kept.clear()
+        return kept
+
+    def __getattr__(self, name: str) -> Any:
+        if name in TeeDecoder.__slots__:  # not set yet (a copy being built)
+            raise AttributeError(name)
+        return getattr(self._decoder, name)
+
+
+_NOT_CHUNKS = frozenset({"ping", "error"})
+
+
+def tee(stream: Any, chunks: list[Any], *, named_only: bool = False) -> TeeDecoder | None:
+    """Put a ``TeeDecoder`` keeping into ``chunks`` in front of ``stream``'s decoder.
+
+    None when the stream has no decoder the SDK way (the proxy then keeps the
+    chunk objects themselves).
+    """
+    decoder = getattr(stream, "_decoder", None)
+    if decoder is None or not hasattr(decoder, "iter_bytes") or isinstance(decoder, TeeDecoder):
+        return None
+    teed = TeeDecoder(decoder, chunks, named_only=named_only)
+    try:
+        stream._decoder = teed
+    except (AttributeError, TypeError):
+        return None
+    return teed
+
+
+def decoded(chunks: Iterable[Any]) -> list[Any]:
+    """Kept event texts -> their JSON objects (writer thread), in order; texts that
+    are not a JSON object (``[DONE]``, an empty keep-alive) are left out, chunk
+    objects pass as they are.
+
+    Every kept text but the last was parsed by the SDK (which stops at the
+    first that fails), so they are parsed as one JSON array when they can be
+    (12-28% cheaper than a parse each, measured on 500 chat chunks): as many
+    elements as texts means each was one object. Otherwise one by one, with
+    the SDK's own parser where orjson is stricter (``NaN``, lone surrogates).
+    """
+    items = list(chunks)
+    if all(type(item) is str for item in items):
+        texts = [text for text in items if text[:1] == "{" or text.lstrip()[:1] == "{"]
+        try:
+            events = orjson.loads("[" + ",".join(texts) + "]")
+        except orjson.JSONDecodeError:
+            pass
+        else:
+            if len(events) == len(texts):
+                return list(events)
+    return [event for event in map(_decoded, items) if event is not None]
+
+
+def _decoded(chunk: Any) -> Any:
+    """A text's JSON object (None if it is not one); a chunk object as it is."""
+    if type(chunk) is not str:
+        return chunk
+    try:
+        event = orjson.loads(chunk)
+    except orjson.JSONDecodeError:
+        try:
+            event = json.loads(chunk)
+        except ValueError:
+            return None
+    return event if type(event) is dict else None
