@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import anthropic
+import httpx2
 import pydantic
 import pytest
 
@@ -452,6 +453,17 @@ class TestRawResponses:
         assert record["request_id"] == fake.REQUEST_ID
         assert record["params"] == {"max_tokens": 5}
         assert response.parse().content[0].text == "Hello there."
+
+    def test_a_body_that_is_no_json_is_no_output_not_an_error(self, cap: CapturedRecords) -> None:
+        """An empty (or non-JSON) 200 body read by the SDK: a record without output, and no
+        llmlog error (the SDK's own tests send such bodies)."""
+        client = fake.sync_client(lambda request: httpx2.Response(200, content=b""))
+        response = client.messages.with_raw_response.create(
+            model=fake.MODEL, max_tokens=5, messages=fake.user()
+        )
+        assert response.http_response.content == b""
+        record = only(cap)
+        assert (record["status"], record["output"]) == ("ok", None)
 
     def test_raw_parse_leaves_the_post_parser_to_the_app(self, cap: CapturedRecords) -> None:
         """beta ``with_raw_response.parse``: llmlog decodes the JSON answer itself, the app's

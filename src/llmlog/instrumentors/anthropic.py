@@ -15,7 +15,6 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from llmlog import _guard
 from llmlog._record import Capture, empty_output, parse_raw_json_text
 from llmlog.instrumentors import _anthropic_agent_sessions as agent_sessions
 from llmlog.instrumentors import _anthropic_dreams as dreams
@@ -219,8 +218,10 @@ def _response_of(cap: Capture) -> tuple[Any, Any]:
     if not isinstance(result, HttpFacts):
         return result, None
     if result.body is not None:
-        with _guard.guarded(f"{cap.provider} {cap.method} raw body"):
+        try:
             return json.loads(result.body), result.headers
+        except ValueError:  # not JSON (an empty body): the SDK could not parse it either
+            pass
     return None, result.headers
 
 
