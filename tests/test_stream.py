@@ -147,23 +147,27 @@ class _Decoder:
             yield _Event(line.decode())
 
 
+class Chunk(str):
+    """A chunk object the SDK builds of an event (here: the word, as a ``str`` subclass)."""
+
+
 class DecodedStream:
     """Shaped like the SDKs' ``Stream``: the decoder is read when iteration starts,
-    each event becomes a chunk object (here: the word in a list)."""
+    each event becomes a ``Chunk``."""
 
     def __init__(self, words: list[str]) -> None:
         self._lines = [word.encode() for word in words]
         self._decoder: Any = _Decoder()
         self._iterator = self.__stream__()
 
-    def __stream__(self) -> Iterator[list[str]]:
+    def __stream__(self) -> Iterator[Chunk]:
         for event in self._decoder.iter_bytes(iter(self._lines)):
-            yield [event.data]
+            yield Chunk(event.data)
 
-    def __iter__(self) -> Iterator[list[str]]:
+    def __iter__(self) -> Iterator[Chunk]:
         yield from self._iterator
 
-    def __next__(self) -> list[str]:
+    def __next__(self) -> Chunk:
         return next(self._iterator)
 
 
@@ -172,29 +176,29 @@ class AsyncDecodedStream(DecodedStream):
         super().__init__(words)
         self._aiterator = self.__astream__()
 
-    async def __astream__(self) -> AsyncIterator[list[str]]:
+    async def __astream__(self) -> AsyncIterator[Chunk]:
         async def lines() -> AsyncIterator[bytes]:
             for line in self._lines:
                 yield line
 
         async for event in self._decoder.aiter_bytes(lines()):
-            yield [event.data]
+            yield Chunk(event.data)
 
-    def __aiter__(self) -> AsyncIterator[list[str]]:
+    def __aiter__(self) -> AsyncIterator[Chunk]:
         return self._aiterator
 
 
 def decoded_proxy(proxy_type: type, stream: object) -> tuple[Any, Capture]:
     cap = Capture("toy", "create", "chat", {}, toy_instrumentor.extract)
-    return proxy_type(stream, cap, lambda chunk: chunk != [""]), cap
+    return proxy_type(stream, cap, lambda chunk: chunk != ""), cap
 
 
 class TestEventTexts:
     def test_the_capture_keeps_the_event_texts_not_the_chunks(self, toy: CapturedRecords) -> None:
         """The app gets the chunk objects; the capture holds the decoder's event texts."""
         proxy, cap = decoded_proxy(SyncStreamProxy, DecodedStream(["", "one", "two"]))
-        assert list(proxy) == [[""], ["one"], ["two"]]
-        assert cap.chunks == ["", "one", "two"]
+        assert list(proxy) == ["", "one", "two"]
+        assert cap.chunks == ["", "one", "two"] and {type(c) for c in cap.chunks} == {str}
         assert [r["output"]["text"] for r in toy.calls] == [" one two"]
 
     def test_ttft_is_the_first_content_chunk(self, toy: CapturedRecords) -> None:
@@ -208,14 +212,14 @@ class TestEventTexts:
     def test_next_and_iteration_keep_each_text_once(self, toy: CapturedRecords) -> None:
         """next() then a for loop over the rest: every event kept once, in order."""
         proxy, cap = decoded_proxy(SyncStreamProxy, DecodedStream(["one", "two", "three"]))
-        assert next(proxy) == ["one"]
-        assert list(proxy) == [["two"], ["three"]]
+        assert next(proxy) == "one"
+        assert list(proxy) == ["two", "three"]
         assert cap.chunks == ["one", "two", "three"]
 
     async def test_async_iteration_keeps_the_texts(self, toy: CapturedRecords) -> None:
         """`async for`: the same, through the decoder's ``aiter_bytes``."""
         proxy, cap = decoded_proxy(AsyncStreamProxy, AsyncDecodedStream(["one", "two"]))
-        assert [chunk async for chunk in proxy] == [["one"], ["two"]]
+        assert [chunk async for chunk in proxy] == ["one", "two"]
         assert cap.chunks == ["one", "two"]
 
     def test_a_stream_read_before_the_proxy_keeps_its_chunks(self, toy: CapturedRecords) -> None:
@@ -224,8 +228,9 @@ class TestEventTexts:
         first = next(stream)
         proxy, cap = decoded_proxy(SyncStreamProxy, stream)
         rest = list(proxy)
-        assert first == ["one"] and cap.chunks is not None
+        assert first == "one" and cap.chunks is not None
         assert [a is b for a, b in zip(cap.chunks, rest, strict=True)] == [True, True]
+        assert [r["output"]["text"] for r in toy.calls] == ["two three"]
 
     def test_without_a_decoder_every_chunk_is_kept_as_is(self, toy: CapturedRecords) -> None:
         """A stream not shaped like the SDKs': the capture holds the very objects received."""
