@@ -127,6 +127,7 @@ def scenario_fields() -> dict[str, Any]:
         "stream_method": "messages.create",
         "stream_operation": "messages",
         "stream_is_content": is_content_event,
+        "stream_named_events": True,
     }
 
 

@@ -61,6 +61,8 @@ class Scenario:
     stream_method: str
     stream_operation: str
     stream_is_content: Callable[[Any], bool]
+    stream_named_events: bool = False
+    """The SDK makes chunks of named events only (anthropic): the tee checks each name."""
 
 
 def _openai_scenario() -> Scenario:
@@ -156,10 +158,11 @@ SCENARIOS: dict[str, Callable[[], Scenario]] = {
 class _Event:
     """A server-sent event as the SDKs' decoders yield it."""
 
-    __slots__ = ("data",)
+    __slots__ = ("data", "event")
 
-    def __init__(self, data: str) -> None:
+    def __init__(self, data: str, event: str | None) -> None:
         self.data = data
+        self.event = event
 
 
 class _ListDecoder:
@@ -200,7 +203,10 @@ def measure(provider: str, mode: str, kind: str, calls: int, warmup: int) -> dic
     client = scenario.make_client(answer)
     if kind == "proxy":
         chunks = list(scenario.stream_chunks(client))
-        events = [_Event(chunk.model_dump_json(exclude_unset=True)) for chunk in chunks]
+        events = [
+            _Event(chunk.model_dump_json(exclude_unset=True), getattr(chunk, "type", None))
+            for chunk in chunks
+        ]
         call = _proxy_call(provider, scenario, chunks, events, mode)
     if mode != "bare":
         import llmlog
@@ -280,7 +286,12 @@ def _proxy_call(
             kwargs={},
             extract=instrumentor.PROVIDER.extract,
         )
-        proxy = SyncStreamProxy(_ListStream(chunks, events), cap, scenario.stream_is_content)
+        proxy = SyncStreamProxy(
+            _ListStream(chunks, events),
+            cap,
+            scenario.stream_is_content,
+            named_events=scenario.stream_named_events,
+        )
         for _ in proxy:
             pass
 

@@ -310,19 +310,24 @@ class TestEventTexts:
         assert teed["output"]["text"] == "Hello" and teed["output"]["thinking"] == "hmm"
         assert teed["output"]["tool_calls"] and teed["usage"]["output_tokens"]
 
-    @pytest.mark.parametrize("unnamed", ["deltas", "all"])
-    def test_events_the_sdk_skips_are_not_output(
-        self, cap: CapturedRecords, monkeypatch: pytest.MonkeyPatch, unnamed: str
-    ) -> None:
-        """Unnamed events (a gateway that drops ``event:`` lines) and pings yield no chunk:
-        the record has what the app got, the same as from the SDK's objects."""
+    @staticmethod
+    def unnamed_body(unnamed: str) -> bytes:
+        """FULL_EVENTS with pings; ``event:`` lines dropped for deltas or for all events."""
         lines = []
         for event in FULL_EVENTS:
             named = unnamed == "deltas" and event["type"] != "content_block_delta"
             lines.append(f"event: {event['type']}\n" if named else "")
             lines.append(f"data: {json.dumps(event)}\n\n")
             lines.append('event: ping\ndata: {"type": "ping"}\n\n')
-        body = "".join(lines).encode()
+        return "".join(lines).encode()
+
+    @pytest.mark.parametrize("unnamed", ["deltas", "all"])
+    def test_events_the_sdk_skips_are_not_output(
+        self, cap: CapturedRecords, monkeypatch: pytest.MonkeyPatch, unnamed: str
+    ) -> None:
+        """Unnamed events (a gateway that drops ``event:`` lines) and pings yield no chunk:
+        the record has what the app got, the same as from the SDK's objects."""
+        body = self.unnamed_body(unnamed)
         client = fake.sync_client(lambda request: httpx2.Response(200, content=body))
         request: dict[str, Any] = {"model": fake.MODEL, "max_tokens": 5, "messages": fake.user()}
 
@@ -335,6 +340,16 @@ class TestEventTexts:
         assert not teed["output"]["text"] and not teed["output"]["thinking"]
         keep_chunk_objects(monkeypatch)
         assert read_stream() == teed
+
+    async def test_async_events_the_sdk_skips_are_not_output(self, cap: CapturedRecords) -> None:
+        """The same through ``aiter_bytes``: unnamed deltas give no text."""
+        body = self.unnamed_body("deltas")
+        client = fake.async_client(lambda request: httpx2.Response(200, content=body))
+        request: dict[str, Any] = {"model": fake.MODEL, "max_tokens": 5, "messages": fake.user()}
+        received = [e async for e in await client.messages.create(**request, stream=True)]
+        assert all(e.type != "content_block_delta" for e in received) and received
+        record = cap.calls[-1]
+        assert record["status"] == "ok" and not record["output"]["text"]
 
     async def test_async_cancelled_record_is_the_same_teed_or_not(
         self, cap: CapturedRecords, monkeypatch: pytest.MonkeyPatch

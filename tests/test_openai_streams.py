@@ -294,6 +294,32 @@ class TestEventTexts:
         record = llm.calls[-1]
         assert (record["status"], record["output"]["text"]) == ("cancelled", "Hello")
 
+    def test_what_is_read_after_the_end_is_not_the_records(self, llm: CapturedRecords) -> None:
+        """Closed before the first chunk, then read anyway (a buffered body allows it): the
+        record, already written, has nothing of it."""
+        raw = fakes.chat_chunks(("Hel", "lo"))
+        fake = fakes.FakeOpenAI(routes={"/chat/completions": lambda _: fakes.sse_response(raw)})
+        request: dict[str, Any] = {"model": "gpt-4o", "messages": MESSAGES, "stream": True}
+        stream = fakes.sync_client(fake).chat.completions.create(**request)
+        stream.close()
+        list(stream)
+        [record] = llm.calls
+        assert (record["status"], record["output"]["text"]) == ("cancelled", None)
+
+    async def test_aclose_ends_the_record(self, llm: CapturedRecords) -> None:
+        """``await stream.aclose()`` (openai's alias of close) ends the record at once."""
+        raw = fakes.chat_chunks(("Hel", "lo"))
+        fake = fakes.FakeOpenAI(routes={"/chat/completions": lambda _: fakes.sse_response(raw)})
+        request: dict[str, Any] = {"model": "gpt-4o", "messages": MESSAGES, "stream": True}
+        stream = await fakes.async_client(fake).chat.completions.create(**request)
+        if not hasattr(stream.__wrapped__, "aclose"):
+            assert not hasattr(stream, "aclose")  # as on the SDK's own stream
+            pytest.skip("this openai's AsyncStream has no aclose()")
+        await stream.__anext__(), await stream.__anext__()
+        await stream.aclose()
+        [record] = llm.calls
+        assert (record["status"], record["output"]["text"]) == ("cancelled", "Hel")
+
     def test_the_plain_text_reading_matches_the_general_one(self) -> None:
         """Decoded chunks read through the plain-text shortcut or as objects: the same reply."""
         raw = [

@@ -218,6 +218,17 @@ def summarize_events(events: Iterable[Any]) -> StreamSummary:
     usage: dict[str, Any] | None = None
     final: dict[str, Any] = {}
     for event in events:
+        if type(event) is dict and event.get("type") == "content_block_delta":
+            # most events of a stream, decoded JSON: read straight from the dicts
+            index: Any = event.get("index")
+            state = blocks.get(index)
+            delta = event.get("delta")
+            if state is not None and type(delta) is dict:
+                delta_type: Any = delta.get("type")
+                name = _DELTA_TEXT_FIELD.get(delta_type)
+                if name is not None:
+                    state.parts.append(delta.get(name) or "")
+            continue
         kind = field_of(event, "type")
         if kind == "content_block_delta":
             state = blocks.get(field_of(event, "index"))

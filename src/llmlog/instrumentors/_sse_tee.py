@@ -110,7 +110,9 @@ def decoded(chunks: Iterable[Any]) -> list[Any]:
     first that fails), so they are parsed as one JSON array when they can be
     (12-28% cheaper than a parse each, measured on 500 chat chunks): as many
     elements as texts means each was one object. Otherwise one by one, with
-    the SDK's own parser where orjson is stricter (``NaN``, lone surrogates).
+    the SDK's own parser where orjson refuses what it reads (``NaN``, lone
+    surrogates). (orjson reads integers beyond 64 bits as floats; no field of
+    these APIs comes near.)
     """
     items = list(chunks)
     if all(type(item) is str for item in items):

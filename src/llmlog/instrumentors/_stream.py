@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from types import TracebackType
 from typing import Any
 
@@ -92,6 +92,8 @@ class _Finisher:
 
     def _self_add(self, chunk: Any) -> None:
         cap = self._self_cap
+        if self._self_done:  # read after the end: the record is already on its way
+            return
         if not self._self_teed():
             cap.chunks.append(chunk)  # type: ignore[union-attr]
         if cap.first_chunk_perf is None and (
@@ -104,8 +106,8 @@ class _Finisher:
             return
         self._self_done = True
         _open.pop(id(self), None)
-        if self._self_teed():
-            self._self_cap.chunks = self._self_tee.detach()  # type: ignore[union-attr]
+        if self._self_tee is not None:  # the record's texts from here on are its own
+            self._self_cap.chunks = self._self_tee.detach()
         with _guard.guarded(f"{self._self_cap.provider} stream"):
             if error is not None:
                 finish(self._self_cap, error=error, status=STATUS_ERROR)
@@ -139,7 +141,8 @@ class SyncStreamProxy(_Finisher, wrapt.ObjectProxy):  # type: ignore[type-arg]
                     yield chunk
             else:
                 for chunk in chunks:
-                    append(chunk)
+                    if not self._self_done:
+                        append(chunk)
                     yield chunk
         except GeneratorExit:
             raise
@@ -201,7 +204,8 @@ class AsyncStreamProxy(_Finisher, wrapt.ObjectProxy):  # type: ignore[type-arg]
                     yield chunk
             else:
                 async for chunk in chunks:
-                    append(chunk)
+                    if not self._self_done:
+                        append(chunk)
                     yield chunk
         except GeneratorExit:
             raise
@@ -242,3 +246,16 @@ class AsyncStreamProxy(_Finisher, wrapt.ObjectProxy):  # type: ignore[type-arg]
             return await self.__wrapped__.close()
         finally:
             self._self_end(early=True)
+
+    @property
+    def aclose(self) -> Callable[[], Awaitable[Any]]:
+        """``aclose()`` where the SDK's stream has it (openai since 3.x), ending the record too."""
+        sdk_aclose = self.__wrapped__.aclose  # AttributeError where the SDK has none
+
+        async def aclose() -> Any:
+            try:
+                return await sdk_aclose()
+            finally:
+                self._self_end(early=True)
+
+        return aclose
