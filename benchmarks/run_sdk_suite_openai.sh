@@ -56,19 +56,20 @@ run() {  # run NAME [pytest args...] -> results/NAME.txt (one "nodeid outcome" p
   (cd "openai-$version" && "$work/venv/bin/python" -m pytest ${SUITE_TESTS:-tests} -q -p no:cacheprovider \
       --ignore=tests/api_resources -n 2 -o addopts="" -rA --timeout=120 "$@" \
       >"$work/results/$name.log" 2>&1) || true
-  grep -E '^(PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS) ' "results/$name.log" \
-    | awk '{print $2, $1}' | sort -u >"results/$name.txt"
+  # "<node id><TAB><outcome>"; node ids may hold spaces, failures end in " - <message>"
+  grep -E '^(PASSED|FAILED|ERROR|XFAIL|XPASS) [^ ]+::' "results/$name.log" \
+    | sed -E 's/^([A-Z]+) (.*)$/\2\t\1/; s/ - [^\t]*\t/\t/' | sort -u >"results/$name.txt"
 }
 
 run bare "$@"
 SUITE_LLMLOG_OUTPUT="$work/records-{pid}.jsonl" PYTHONPATH="$repo/src:$work/plugin" \
   run llmlog -p llmlog_on "$@"
 
-passed_bare="$(awk '$2 == "PASSED"' results/bare.txt | cut -d' ' -f1 | sort)"
-passed_llmlog="$(awk '$2 == "PASSED"' results/llmlog.txt | cut -d' ' -f1 | sort)"
+passed_bare="$(awk -F'\t' '$2 == "PASSED" {print $1}' results/bare.txt | sort)"
+passed_llmlog="$(awk -F'\t' '$2 == "PASSED" {print $1}' results/llmlog.txt | sort)"
 echo "openai $version test suite: ${SUITE_TESTS:-tests} (without tests/api_resources):"
-echo "  bare:   $(grep -c ' PASSED' results/bare.txt) passed, $(grep -c -E ' (FAILED|ERROR)' results/bare.txt) failed/errors"
-echo "  llmlog: $(grep -c ' PASSED' results/llmlog.txt) passed, $(grep -c -E ' (FAILED|ERROR)' results/llmlog.txt) failed/errors"
+echo "  bare:   $(grep -c -P '\tPASSED$' results/bare.txt) passed, $(grep -c -P '\t(FAILED|ERROR)$' results/bare.txt) failed/errors"
+echo "  llmlog: $(grep -c -P '\tPASSED$' results/llmlog.txt) passed, $(grep -c -P '\t(FAILED|ERROR)$' results/llmlog.txt) failed/errors"
 echo "  records written by llmlog: $(cat "$work"/records-*.jsonl 2>/dev/null | wc -l)"
 echo "  llmlog internal errors reported: $(grep -c 'llmlog: internal error' results/llmlog.log || true)"
 regressions="$(comm -23 <(echo "$passed_bare") <(echo "$passed_llmlog") | sed '/^$/d')"

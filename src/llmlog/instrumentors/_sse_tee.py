@@ -12,9 +12,9 @@ JSON on the writer thread.
 
 The SDK pulls one event per chunk it yields, so the texts kept are those of
 the chunks the app read; but for the events it makes no chunk of: anthropic's
-pings, errors and unnamed events are not kept, openai's ``[DONE]`` is left
-out by ``decoded``, and an openai event carrying an ``error`` (the SDK raises
-instead) by the openai extract.
+unnamed events are not kept (its pings and errors are, and read as nothing),
+openai's ``[DONE]`` is left out by ``decoded``, and an openai event carrying an
+``error`` (the SDK raises instead) by the openai extract.
 """
 
 from __future__ import annotations
@@ -29,8 +29,9 @@ import orjson
 class TeeDecoder:
     """Stands in for a stream's SSE decoder; ``started`` once the SDK pulls its first event.
 
-    ``named_only``: keep only the events the anthropic SDK makes chunks of
-    (named, not ``ping`` or ``error``, with data); the openai SDK makes one of
+    ``named_only``: keep only named events, as the anthropic SDK makes chunks
+    of named events only (of those it skips too, pings and errors say nothing
+    the writer reads, and empty data is no JSON); the openai SDK makes one of
     every event until ``[DONE]`` (which ``decoded`` leaves out).
     """
 
@@ -47,7 +48,7 @@ class TeeDecoder:
         keep = self._kept.append
         if self._named_only:
             for sse in self._decoder.iter_bytes(iterator):
-                if sse.event is not None and sse.event not in _NOT_CHUNKS and sse.data:
+                if sse.event is not None:
                     keep(sse.data)
                 yield sse
         else:
@@ -59,9 +60,7 @@ class TeeDecoder:
         self.started = True
         keep = self._kept.append
         async for sse in self._decoder.aiter_bytes(iterator):
-            if not self._named_only or (
-                sse.event is not None and sse.event not in _NOT_CHUNKS and sse.data
-            ):
+            if not self._named_only or sse.event is not None:
                 keep(sse.data)
             yield sse
 
@@ -79,9 +78,6 @@ class TeeDecoder:
         if name in TeeDecoder.__slots__:  # not set yet (a copy being built)
             raise AttributeError(name)
         return getattr(self._decoder, name)
-
-
-_NOT_CHUNKS = frozenset({"ping", "error"})
 
 
 def tee(stream: Any, chunks: list[Any], *, named_only: bool = False) -> TeeDecoder | None:
@@ -106,8 +102,8 @@ def decoded(chunks: Iterable[Any]) -> list[Any]:
     are not a JSON object (``[DONE]``, an empty keep-alive) are left out, chunk
     objects pass as they are.
 
-    Every kept text but the last was parsed by the SDK (which stops at the
-    first that fails), so they are parsed as one JSON array when they can be
+    The kept texts were parsed by the SDK (which stops at the first that
+    fails), pings aside, so they are parsed as one JSON array when they can be
     (12-28% cheaper than a parse each, measured on 500 chat chunks): as many
     elements as texts means each was one object. Otherwise one by one, with
     the SDK's own parser where orjson refuses what it reads (``NaN``, lone
