@@ -29,10 +29,10 @@ import orjson
 class TeeDecoder:
     """Stands in for a stream's SSE decoder; ``started`` once the SDK pulls its first event.
 
-    ``named_only``: keep only named events, as the anthropic SDK makes chunks
-    of named events only (of those it skips too, pings and errors say nothing
-    the writer reads, and empty data is no JSON); the openai SDK makes one of
-    every event until ``[DONE]`` (which ``decoded`` leaves out).
+    ``named_only``: keep only named events. The anthropic SDK skips unnamed
+    ones; the named ones it also skips (pings, errors) read as nothing on the
+    writer. The openai SDK makes a chunk of every event until ``[DONE]``,
+    which ``decoded`` leaves out.
     """
 
     __slots__ = ("_decoder", "_kept", "_named_only", "started")
