@@ -39,13 +39,16 @@ def to_jsonable(value: Any) -> Any:
 
 def render(_logger: Any, _method: str, event_dict: dict[str, Any]) -> bytes:
     """Final processor: one JSON object on one line (newlines inside are escaped)."""
-    options = _JSON_OPTIONS | orjson.OPT_APPEND_NEWLINE
+    return _dumps(event_dict, _JSON_OPTIONS | orjson.OPT_APPEND_NEWLINE)
+
+
+def _dumps(value: Any, options: int) -> bytes:
+    """orjson, never failing on text: text that is not valid Unicode (a lone surrogate
+    from a broken decode) has the bad code points replaced rather than lose the record."""
     try:
-        return orjson.dumps(event_dict, default=to_jsonable, option=options)
+        return orjson.dumps(value, default=to_jsonable, option=options)
     except orjson.JSONEncodeError:
-        # Text that is not valid Unicode (a lone surrogate from a broken decode):
-        # replace the bad code points rather than lose the record.
-        return orjson.dumps(_valid_unicode(event_dict), default=to_jsonable, option=options)
+        return orjson.dumps(_valid_unicode(value), default=to_jsonable, option=options)
 
 
 def _valid_unicode(value: Any) -> Any:
@@ -73,11 +76,7 @@ class PromptHash:
         if event_dict.get("event") != EVENT_CALL or event_dict.get("messages") is None:
             return event_dict
         prompt = [event_dict.get("system"), event_dict.get("messages"), event_dict.get("model")]
-        options = _JSON_OPTIONS | orjson.OPT_SORT_KEYS
-        try:
-            canonical = orjson.dumps(prompt, default=to_jsonable, option=options)
-        except orjson.JSONEncodeError:  # a lone surrogate: hashed as ``render`` writes it
-            canonical = orjson.dumps(_valid_unicode(prompt), default=to_jsonable, option=options)
+        canonical = _dumps(prompt, _JSON_OPTIONS | orjson.OPT_SORT_KEYS)  # as ``render`` writes it
         hasher = hmac.new(self._key, None, hashlib.sha256) if self._key else hashlib.sha256()
         view = memoryview(canonical)
         for start in range(0, len(view), _UNDER_GIL_RELEASE):

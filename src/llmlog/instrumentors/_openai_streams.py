@@ -24,6 +24,7 @@ from llmlog.instrumentors._openai_response import (
     read_response,
     responses_item_call,
 )
+from llmlog.instrumentors._sse_tee import decoded
 
 
 class _Choice:
@@ -104,6 +105,13 @@ def as_attributes(value: Any) -> Any:
     if isinstance(value, list):
         return [as_attributes(v) for v in value]
     return value
+
+
+def received(chunks: Iterable[Any]) -> list[Any]:
+    """A stream's kept chunks (event texts, decoded) as the app received them: an
+    event carrying an ``error`` was raised as ``APIError`` by the SDK, not yielded
+    (its error is the record's)."""
+    return [c for c in decoded(chunks) if not (type(c) is dict and c.get("error"))]
 
 
 def accumulate_chat(chunks: Iterable[Any]) -> Reply:

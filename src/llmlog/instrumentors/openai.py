@@ -32,8 +32,7 @@ from llmlog.instrumentors._openai_live import (
 from llmlog.instrumentors._openai_realtime import RealtimeSession
 from llmlog.instrumentors._openai_realtime_translation import RealtimeTranslationSession
 from llmlog.instrumentors._openai_response import READERS, Reply
-from llmlog.instrumentors._openai_streams import ACCUMULATORS
-from llmlog.instrumentors._sse_tee import decoded
+from llmlog.instrumentors._openai_streams import ACCUMULATORS, received
 from llmlog.instrumentors._stream import AsyncStreamProxy, SyncStreamProxy, end_early
 
 _HELPER_HEADER: Final = "X-Stainless-Helper-Method"
@@ -415,12 +414,6 @@ def _helper_label(kwargs: Mapping[str, Any]) -> str | None:
     return label if isinstance(label, str) else None
 
 
-def _received(chunks: list[Any]) -> list[Any]:
-    """The chunks the app received: an event carrying an ``error`` was raised
-    as ``APIError`` by the SDK, not yielded (its error is the record's)."""
-    return [c for c in decoded(chunks) if not (type(c) is dict and c.get("error"))]
-
-
 def extract(cap: Capture) -> dict[str, Any]:
     """Record fields for one call (writer thread)."""
     fields = request_fields(cap.operation, cap.kwargs)
@@ -430,7 +423,7 @@ def extract(cap: Capture) -> dict[str, Any]:
     reply: Reply | None = None
     if cap.chunks is not None:
         accumulate = ACCUMULATORS.get(cap.operation)
-        reply = accumulate(_received(cap.chunks)) if accumulate is not None else None
+        reply = accumulate(received(cap.chunks)) if accumulate is not None else None
     elif cap.result is not None:
         body = _body(cap)
         reply = READERS[cap.operation](body) if body is not None else None
