@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import os
+import stat
 import sys
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,24 @@ class TestFormats:
         assert export(path, "--status", "ok", "-o", str(out)) == 0
         assert [orjson.loads(line) for line in out.read_bytes().splitlines()] == records[:3]
         assert "wrote 3 calls" in capsys.readouterr().err
+
+    @pytest.mark.parametrize("form", ["jsonl", "csv", "parquet", "openai-chat"])
+    def test_export_files_are_private_like_the_log(
+        self, real_log: tuple[Path, list[Any]], tmp_path: Path, form: str
+    ) -> None:
+        """An export holds the log's prompts: created 0600 under any umask, and an existing
+        file it replaces made 0600 too."""
+        path = real_log[0]
+        fresh, existing = tmp_path / f"new.{form}", tmp_path / f"old.{form}"
+        existing.write_text("")
+        existing.chmod(0o644)
+        old_umask = os.umask(0)
+        try:
+            for out in (fresh, existing):
+                assert export(path, "--format", form, "-o", str(out)) == 0
+        finally:
+            os.umask(old_umask)
+        assert [stat.S_IMODE(p.stat().st_mode) for p in (fresh, existing)] == [0o600, 0o600]
 
     def test_jsonl_goes_to_stdout_without_a_file(
         self, real_log: tuple[Path, list[Any]], capsys: pytest.CaptureFixture[str]
@@ -162,3 +182,27 @@ class TestOpenAIChat:
         captured = capsys.readouterr()
         assert captured.out == ""
         assert "skipped 2 calls (2 with non-text or metadata-only messages)" in captured.err
+
+    def test_calls_with_truncated_text_are_skipped_and_counted(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A prompt or answer llmlog cut would teach the model its '…[truncated]' marker."""
+        cut = "Q" * 50 + "…[truncated 30 chars]"
+        in_prompt = schema_record(
+            1,
+            messages=[{"role": "user", "content": cut}],
+            truncated={"messages[0].content": 80},
+        )
+        in_answer = schema_record(
+            2,
+            output={"text": cut, "tool_calls": [], "finish_reason": "stop"},
+            truncated={"output.text": 80},
+        )
+        in_system = schema_record(3, system=cut, truncated={"system": 80})
+        in_params = schema_record(4, truncated={"params.tools[0].description": 9000})
+        log = write_jsonl(tmp_path / "l.jsonl", [in_prompt, in_answer, in_system, in_params])
+        assert export(log, "--format", "openai-chat") == 0
+        captured = capsys.readouterr()
+        (example,) = [orjson.loads(line) for line in captured.out.splitlines()]
+        assert example["messages"][-1]["content"] == "answer 4"
+        assert "skipped 3 calls (3 with text truncated in the log)" in captured.err

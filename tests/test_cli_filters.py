@@ -10,7 +10,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from llmlog.cli import _duck
+from llmlog.cli import _duck, main
 from llmlog.cli._filters import Filters, add_filter_args, parse_duration_s, parse_time
 from llmlog.cli._logs import CliError
 from test_cli_main import schema_record, write_jsonl
@@ -53,6 +53,45 @@ class TestParsing:
         """'yesterday' is refused with examples of what works."""
         with pytest.raises(CliError, match="ISO date"):
             parse_time("yesterday")
+
+    def test_an_eight_digit_number_is_a_basic_iso_date_not_hours(self) -> None:
+        """--since 20260115 is 15 January 2026, as fromisoformat reads it."""
+        assert parse_time("20260115", now=NOW) == "2026-01-15T00:00:00.000000Z"
+        assert parse_time("48", now=NOW) == "2026-01-08T12:00:00.000000Z"
+
+    @pytest.mark.parametrize(
+        "text",
+        ["99999999w", "1" * 400, "99999999", "0001-01-01T00:00+01:00", "9999-12-31T23:59-05:00"],
+    )
+    def test_a_time_out_of_range_is_a_clear_error_naming_the_option(self, text: str) -> None:
+        """A duration reaching before year 1, an impossible date: CliError, not a traceback."""
+        with pytest.raises(CliError, match=r"--until .* ISO date/time"):
+            parse_time(text, now=NOW, option="--until")
+
+    def test_a_year_before_1000_keeps_four_digits(self) -> None:
+        """ts strings compare as text: year 618 must read 0618 to sort before 2026."""
+        assert parse_time("0618-07-05") == "0618-07-05T00:00:00.000000Z"
+
+    @pytest.mark.parametrize(
+        ("argv", "status"),
+        [
+            (["check", "--max-error-rate", "50%", "--since", "20260101"], 0),
+            (["check", "--max-error-rate", "0%", "--since", "20260101"], 1),
+            (["check", "--max-error-rate", "50%", "--since", "99999999w"], 2),
+            (["tail", "--since", "99999999w"], 2),
+            (["stats", "--until", "99999999"], 2),
+        ],
+    )
+    def test_commands_exit_0_1_or_2_never_with_a_traceback(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], status: int
+    ) -> None:
+        """check keeps its documented statuses; a bad --since/--until is a usage error (2)."""
+        failed = schema_record(2, status="error")
+        log = write_jsonl(tmp_path / "l.jsonl", [schema_record(1), failed])
+        assert main([argv[0], "--log", str(log), *argv[1:]]) == status
+        err = capsys.readouterr().err
+        if status == 2:
+            assert err.startswith("llmlog: error: --") and "24h, 7d" in err
 
     def test_limit_must_be_positive(self) -> None:
         """--limit 0 is an argparse error, not an empty result."""

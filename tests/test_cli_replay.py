@@ -9,10 +9,11 @@ from typing import Any
 import orjson
 import pytest
 
+import llmlog
 from llmlog.cli import main
-from llmlog.cli._replayable import problems, replay_request
+from llmlog.cli._replayable import caveats, problems, replay_request
 from llmlog.fake_provider import FakeProvider, start_server
-from test_cli_main import PROMPTS, schema_record, write_real_log
+from test_cli_main import PROMPTS, clients, schema_record, write_real_log
 
 
 @pytest.fixture(scope="module")
@@ -171,3 +172,103 @@ class TestRefusals:
         assert main(["replay", "--log", str(path), records[0]["id"]]) == 2
         assert "set OPENAI_API_KEY or pass --provider-url" in capsys.readouterr().err
         assert len(records_in(path)) == 4
+
+
+class TestSystemPrompt:
+    """The log keeps the system prompt as one text; replay sends only what that text can be."""
+
+    def test_system_sent_in_pieces_is_replayed_as_one_and_said_so(
+        self, tmp_path: Path, fake: FakeProvider, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """developer + system parts (OpenAI) and cached blocks (Anthropic) were logged joined:
+        the replay sends the joined text (what the model read) and says on stderr that it
+        may have been several pieces."""
+        path = tmp_path / "llmlog.jsonl"
+        oai, claude = clients(fake)
+        llmlog.instrument(output=str(path), redact="off")
+        try:
+            oai.chat.completions.create(
+                model="gpt-4o",
+                messages=[
+                    {"role": "developer", "content": "Be terse."},
+                    {"role": "system", "content": [{"type": "text", "text": "Part A"}]},
+                    {"role": "user", "content": "hi"},
+                ],
+            )
+            claude.messages.create(
+                model="claude-haiku-4-5",
+                max_tokens=5,
+                system=[
+                    {"type": "text", "text": "Policy", "cache_control": {"type": "ephemeral"}},
+                    {"type": "text", "text": "Second block"},
+                ],
+                messages=[{"role": "user", "content": "hi"}],
+            )
+            assert llmlog.flush(10.0)
+        finally:
+            llmlog.uninstrument()
+        sent = len(fake.requests)
+        for record, pieces in zip(
+            records_in(path),
+            ["system/developer messages or text parts", "text blocks"],
+            strict=True,
+        ):
+            argv = ["replay", "--log", str(path), record["id"], "--provider-url", fake.url]
+            assert main(argv) == 0
+            err = capsys.readouterr().err
+            assert f"system may have been several {pieces}" in err
+        assert len(fake.requests) == sent + 2
+
+    def test_anthropic_blocks_logged_as_a_list_are_sent_as_that_list(self) -> None:
+        """Blocks with cache_control go back as blocks, not as one joined string."""
+        blocks = [
+            {"type": "text", "text": "Policy", "cache_control": {"type": "ephemeral"}},
+            {"type": "text", "text": "Second block"},
+        ]
+        record = schema_record(
+            1, provider="anthropic", operation="messages", model="claude-x", system=blocks
+        )
+        assert replay_request(record).kwargs["system"] == blocks
+
+    def test_one_line_of_system_text_is_one_system_message_and_later_ones_stay_in_place(
+        self,
+    ) -> None:
+        """A later developer message was never moved into system: it is sent where it was."""
+        messages = [
+            {"role": "user", "content": "hi"},
+            {"role": "developer", "content": "now in French"},
+            {"role": "user", "content": "again"},
+        ]
+        record = schema_record(1, system="Be brief.", messages=messages)
+        assert replay_request(record).kwargs["messages"] == [
+            {"role": "system", "content": "Be brief."},
+            *messages,
+        ]
+
+    def test_a_cached_anthropic_call_with_no_marker_left_is_noted(self) -> None:
+        """The prompt cache was used but nothing logged carries cache_control: the system
+        blocks did, and the one logged line of text lost it (replayed, uncached, with a note)."""
+        fields: dict[str, Any] = {
+            "provider": "anthropic",
+            "operation": "messages",
+            "model": "claude-x",
+            "system": "Long policy",
+            "usage": {"input_tokens": 5, "cache_write_tokens": 2048, "output_tokens": 1},
+        }
+        assert problems(schema_record(1, **fields)) == []
+        assert caveats(schema_record(1, **fields)) == [
+            "system carried cache_control (the call used the prompt cache, and nothing else "
+            "in the request is marked), which the log does not keep: the replay is not cached"
+        ]
+        marked = [
+            {
+                "role": "user",
+                "content": [{"type": "text", "text": "hi", "cache_control": {"type": "ephemeral"}}],
+            }
+        ]
+        assert caveats(schema_record(2, **fields, messages=marked)) == []
+
+    def test_an_openai_system_that_is_not_text_is_refused(self) -> None:
+        """Nothing logs an OpenAI system prompt as a list; replay does not guess its roles."""
+        record = schema_record(1, system=[{"type": "text", "text": "x"}])
+        assert problems(record) == ["system is logged as a list, not as text"]

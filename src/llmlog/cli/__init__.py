@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable
 
 from llmlog.cli import browse, check, export, paths, replay, sql, stats
+from llmlog.cli._format import visible
 from llmlog.cli._logs import CliError, reset_warnings
 
 __all__ = ["main"]
@@ -84,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         status: int = args.func(args)
         sys.stdout.flush()
     except CliError as exc:
-        sys.stderr.write(f"llmlog: error: {exc}\n")
+        sys.stderr.write(f"llmlog: error: {visible(str(exc))}\n")
         return 2
     except KeyboardInterrupt:
         return 130

@@ -2,7 +2,8 @@
 
 Only what can be written faithfully is exported: a successful call whose
 conversation was logged in full, as text. Anything else is skipped with a
-reason the export command counts and reports.
+reason the export command counts and reports. Text llmlog truncated (it ends
+in ``…[truncated N chars]``) would teach a model to answer with that marker.
 """
 
 from __future__ import annotations
@@ -74,10 +75,19 @@ def _message(message: Any) -> dict[str, Any] | None:
     return converted
 
 
+def _truncated_text(record: dict[str, Any]) -> bool:
+    """The log cut some of the system prompt, messages or answer (see ``record["truncated"]``)."""
+    truncated = record.get("truncated")
+    paths = truncated if isinstance(truncated, dict | list) else ()
+    return any(str(path).startswith(("system", "messages", "output")) for path in paths)
+
+
 def to_openai_chat(record: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
     """``(example, "")``, or ``(None, reason)`` when the call cannot be exported."""
     if record.get("status") != "ok":
         return None, "not successful"
+    if _truncated_text(record):
+        return None, "with text truncated in the log"
     messages = record.get("messages")
     if not isinstance(messages, list) or not messages:
         return None, "without logged messages"

@@ -34,26 +34,32 @@ def parse_duration_s(text: str, default_unit: str = "s") -> float:
     return float(match.group(1)) * _UNITS_S[match.group(2) or default_unit]
 
 
-def parse_time(text: str, now: datetime | None = None) -> str:
+_BASIC_DATE = re.compile(r"^\s*\d{8}\s*$")  # 20260131: ISO's basic date, not 20 million hours
+
+
+def parse_time(text: str, now: datetime | None = None, option: str = "--since") -> str:
     """A ``--since``/``--until`` value as a record-style ``ts`` string (UTC).
 
     Accepts a duration back from now (``24h``, ``7d``) or an ISO date/time;
-    a time without a zone is taken as UTC.
+    a time without a zone is taken as UTC. Anything else, or a time out of
+    range (``99999999w``), is a :class:`CliError` naming ``option``.
     """
     now = now or datetime.now(UTC)
-    if _DURATION.match(text):
-        moment = now - timedelta(seconds=parse_duration_s(text, default_unit="h"))
-    else:
-        try:
+    try:
+        if _DURATION.match(text) and not _BASIC_DATE.match(text):
+            moment = now - timedelta(seconds=parse_duration_s(text, default_unit="h"))
+        else:
             moment = datetime.fromisoformat(text.strip())
-        except ValueError:
-            raise CliError(
-                f"{text!r} is not a time; use a duration back from now (24h, 7d) "
-                "or an ISO date/time (2026-01-31, 2026-01-31T12:00)"
-            ) from None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+        utc = moment.astimezone(UTC)
+        # Four-digit year even before 1000: ts strings are compared as text.
+        return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S.%f}Z"
+    except (ValueError, OverflowError):
+        raise CliError(
+            f"{option} {text!r} is not a time llmlog can use; give a duration back from now "
+            "(24h, 7d) or an ISO date/time (2026-01-31, 20260131, 2026-01-31T12:00)"
+        ) from None
 
 
 def add_filter_args(parser: argparse.ArgumentParser, *, limit: bool = True) -> None:
@@ -128,8 +134,8 @@ class Filters:
             session=args.session,
             user=args.user,
             template=args.template,
-            since=parse_time(args.since) if args.since else None,
-            until=parse_time(args.until) if args.until else None,
+            since=parse_time(args.since, option="--since") if args.since else None,
+            until=parse_time(args.until, option="--until") if args.until else None,
             min_latency_ms=parse_duration_s(min_latency) * 1000 if min_latency else None,
             limit=getattr(args, "limit", None),
         )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Sequence
 from typing import Any
 
 __all__ = [
+    "clip",
     "cost",
     "duration_ms",
     "mapping",
@@ -15,7 +17,46 @@ __all__ = [
     "prompt_text",
     "table",
     "tokens",
+    "visible",
 ]
+
+# Characters a terminal acts on instead of showing: C0 controls but newline and tab,
+# DEL, C1 controls (0x9b is CSI), and the bidi marks, embeddings, overrides and isolates
+# that reorder what follows them.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def visible(text: str) -> str:
+    """``text`` safe to print: every control or bidi character spelled out (``\\x1b``).
+
+    Logged text comes from users and models; printed raw, an escape sequence
+    could retitle, clear or rewrite the reader's terminal. Newlines and tabs stay.
+    """
+    return _UNSAFE.sub(_escape, text)
+
+
+def clip(text: str, width: int) -> str:
+    """:func:`visible` text in at most ``width`` characters, ending in ``…`` when cut.
+
+    The cut falls between characters of ``text``, never inside a spelled-out escape.
+    """
+    shown = visible(text)
+    if len(shown) <= width:
+        return shown
+    pieces: list[str] = []
+    used = 0
+    for char in text[:width]:
+        piece = visible(char)
+        if used + len(piece) > width - 1:
+            break
+        pieces.append(piece)
+        used += len(piece)
+    return "".join(pieces) + "…"
 
 
 def mapping(record: dict[str, Any], key: str) -> dict[str, Any]:
@@ -25,7 +66,12 @@ def mapping(record: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: frozenset[int]) -> str:
-    """A plain-text table; columns whose index is in ``right`` are right-aligned."""
+    """A plain-text table; columns whose index is in ``right`` are right-aligned.
+
+    Cells are made :func:`visible` first, so the widths are those printed.
+    """
+    headers = [visible(h) for h in headers]
+    rows = [[visible(cell) for cell in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in rows:
         widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
@@ -120,17 +166,15 @@ def output_text(record: dict[str, Any]) -> str:
 
 
 def _squash(text: str, width: int) -> str:
-    flat = " ".join(text.split())
-    if len(flat) <= width:
-        return flat
-    return flat[: max(width - 1, 0)] + "…"
+    return clip(" ".join(text.split()), max(width, 0))
 
 
 def one_line(record: dict[str, Any], width: int | None = None) -> str:
     """``time  id  model  status  latency  tokens  cost  prompt → output`` in ``width`` columns.
 
     The id is cut to 12 characters, enough for ``llmlog show``; the prompt
-    (last user turn) and the answer share what room is left.
+    (last user turn) and the answer share what room is left. Every field is
+    made :func:`visible`.
     """
     width = width or shutil.get_terminal_size((120, 24)).columns
     usage = mapping(record, "usage")
@@ -140,19 +184,21 @@ def one_line(record: dict[str, Any], width: int | None = None) -> str:
     error = mapping(record, "error")
     if status == "error" and error:
         status = f"error:{error.get('status_code') or error.get('type')}"
-    head = "  ".join(
-        [
-            str(record.get("ts") or "")[5:19].replace("T", " "),
-            str(record.get("id") or "")[:12],
-            str(record.get("model") or record.get("response_model") or "?"),
-            status,
-            duration_ms(record.get("latency_ms")),
-            f"{'?' if tokens_in is None else tokens_in}>{tokens_out or 0}",
-            cost(price) if isinstance(price, float | int) else "-",
-        ]
+    head = visible(
+        "  ".join(
+            [
+                str(record.get("ts") or "")[5:19].replace("T", " "),
+                str(record.get("id") or "")[:12],
+                str(record.get("model") or record.get("response_model") or "?"),
+                status,
+                duration_ms(record.get("latency_ms")),
+                f"{'?' if tokens_in is None else tokens_in}>{tokens_out or 0}",
+                cost(price) if isinstance(price, float | int) else "-",
+            ]
+        )
     )
     room = max(width - len(head) - 5, 20)
     prompt = " ".join(prompt_text(record).split())
-    answer = str(error.get("message") or "") if error else output_text(record)
-    prompt_room = min(len(prompt), max(room // 2, room - len(answer)))
+    answer = " ".join((str(error.get("message") or "") if error else output_text(record)).split())
+    prompt_room = min(len(visible(prompt)), max(room // 2, room - len(visible(answer))))
     return f"{head}  {_squash(prompt, prompt_room)} → {_squash(answer, room - prompt_room)}"

@@ -18,6 +18,7 @@ from typing import Any, BinaryIO, cast
 import orjson
 
 from llmlog._config import Settings
+from llmlog.cli._format import visible
 
 __all__ = ["CliError", "LogLocation", "iter_records", "locate"]
 
@@ -123,7 +124,7 @@ def warn(message: str) -> None:
     if message in _warned:
         return
     _warned.add(message)
-    sys.stderr.write(f"llmlog: warning: {message}\n")
+    sys.stderr.write(f"llmlog: warning: {visible(message)}\n")
 
 
 def reset_warnings() -> None:

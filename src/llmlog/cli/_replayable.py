@@ -2,8 +2,16 @@
 
 A replay must send what the app sent. It cannot when the log kept less than
 the request: content captured as metadata only, inline media kept as a hash,
-text cut by truncation, values replaced by redaction tags, or a structured
-output class kept as its description. Each of those is refused, naming where.
+text cut by truncation, values replaced by redaction tags, a structured
+output class kept as its description, or a system prompt that may have been
+several pieces. Each of those is refused, naming where.
+
+The log keeps the system prompt as one text: the leading system/developer
+messages (OpenAI) or the system blocks (Anthropic) joined by line breaks, without
+their roles or ``cache_control``. One line of text can only have been one piece,
+sent back as one system message (OpenAI) or string (Anthropic); several lines may
+have been several pieces, and are refused. Anthropic blocks logged as a list are
+sent back as that list.
 """
 
 from __future__ import annotations
@@ -54,6 +62,52 @@ def _tag_pattern(kinds: list[str]) -> re.Pattern[str]:
     return re.compile(rf"<(?:{names})(?:_\d+|:[0-9a-f]{{16}})?>")
 
 
+def _system_problem(record: dict[str, Any]) -> str | None:
+    """Why the logged ``system`` cannot be turned back into what the app sent, if it cannot."""
+    system = record.get("system")
+    anthropic = record.get("provider") == "anthropic"
+    if not system:
+        return None
+    if isinstance(system, list) and anthropic:
+        if all(isinstance(block, dict) and "type" in block for block in system):
+            return None
+        return "system is a list that is not made of content blocks"
+    if not isinstance(system, str):
+        return f"system is logged as a {type(system).__name__}, not as text"
+    return None
+
+
+def caveats(record: dict[str, Any]) -> list[str]:
+    """How the replay may differ from the original without changing what the model reads.
+
+    The log keeps the leading system/developer messages (Anthropic: system blocks) as one
+    text, so a prompt sent in pieces goes back as one, and Anthropic's ``cache_control``
+    on them is not kept. Most system prompts are one piece, often of several lines:
+    replay sends them and says what it could not know, rather than refusing them all.
+    """
+    system = record.get("system")
+    if not isinstance(system, str) or not system:
+        return []
+    anthropic = record.get("provider") == "anthropic"
+    found = []
+    if "\n" in system:
+        pieces = "text blocks" if anthropic else "system/developer messages or text parts"
+        found.append(
+            f"system may have been several {pieces}, which the log keeps joined into one "
+            "text: it is sent as one"
+        )
+    usage = mapping(record, "usage")
+    cached = (usage.get("cached_input_tokens") or 0) + (usage.get("cache_write_tokens") or 0)
+    request = {"messages": record.get("messages"), "params": record.get("params")}
+    marked = any(path.endswith(".cache_control") for path, _ in _walk(request, "request"))
+    if anthropic and cached and not marked:
+        found.append(
+            "system carried cache_control (the call used the prompt cache, and nothing else "
+            "in the request is marked), which the log does not keep: the replay is not cached"
+        )
+    return found
+
+
 def problems(record: dict[str, Any]) -> list[str]:
     """Why this record cannot be replayed faithfully (empty when it can)."""
     found: list[str] = []
@@ -82,6 +136,8 @@ def problems(record: dict[str, Any]) -> list[str]:
     for path in truncated if isinstance(truncated, dict) else ():
         if str(path).startswith(("system", "messages", "params")):
             found.append(f"{path} was truncated in the log")
+    if (system := _system_problem(record)) is not None:
+        found.append(system)
     return found
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from llmlog.cli._format import cost, duration_ms
+from llmlog.cli._format import cost, duration_ms, visible
 
 __all__ = ["render_record"]
 
@@ -70,7 +70,7 @@ def _facts(record: dict[str, Any]) -> list[str]:
 
 
 def render_record(record: dict[str, Any]) -> str:
-    """The whole record as sections a person can read top to bottom."""
+    """The whole record as sections a person can read top to bottom, made :func:`visible`."""
     out = _facts(record)
     if record.get("params"):
         out += ["", "params", _indent(_json(record["params"]))]
@@ -98,4 +98,4 @@ def render_record(record: dict[str, Any]) -> str:
     others = {k: v for k, v in record.items() if k not in _SHOWN and v not in (None, [], {})}
     if others:
         out += ["", "other fields", _indent(_json(others))]
-    return "\n".join(out)
+    return visible("\n".join(out))

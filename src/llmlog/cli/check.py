@@ -11,7 +11,7 @@ from pathlib import Path
 
 from llmlog.cli._aggregate import aggregate
 from llmlog.cli._filters import Filters, Subcommands, add_filter_args, parse_duration_s
-from llmlog.cli._format import cost, duration_ms
+from llmlog.cli._format import cost, duration_ms, visible
 from llmlog.cli._logs import CliError, locate
 from llmlog.cli._select import call_records
 
@@ -169,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
                 f"first: llmlog show {texts.first_pii_id}"
             )
     for breach in breaches:
-        sys.stdout.write(f"FAIL {breach}\n")
+        sys.stdout.write(f"FAIL {visible(breach)}\n")
     if breaches:
         return 1
     sys.stdout.write(f"ok: {overall.calls} calls checked, every threshold holds\n")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -19,7 +20,7 @@ from llmlog.cli._format import mapping, output_text, prompt_text
 from llmlog.cli._logs import CliError, locate
 from llmlog.cli._select import select
 
-__all__ = ["FLAT_COLUMNS", "flat_row", "register"]
+__all__ = ["FLAT_COLUMNS", "csv_safe", "flat_row", "register"]
 
 FORMATS = ("jsonl", "csv", "parquet", "openai-chat")
 
@@ -39,7 +40,8 @@ def register(commands: Subcommands, parents: list[argparse.ArgumentParser]) -> N
         "export",
         parents=parents,
         help="write calls as jsonl, csv, parquet or an OpenAI fine-tuning file",
-        description="jsonl: the records as logged. csv/parquet: one flat row per call. "
+        description="jsonl: the records as logged. csv/parquet: one flat row per call "
+        "(a csv text cell starting with = + - @ gets a leading ' so spreadsheets show it as text). "
         "openai-chat: {messages: [...]} per successful call, for fine-tuning and evals.",
     )
     parser.add_argument("--format", choices=FORMATS, default="jsonl")
@@ -93,17 +95,43 @@ def flat_row(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# A spreadsheet reads a cell starting with one of these as a formula (OWASP "CSV injection").
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` with every text cell that a spreadsheet would run as a formula made inert.
+
+    Logged prompts and answers are untrusted; a leading ``'`` makes Excel, LibreOffice
+    and Google Sheets show such a cell as text. Numbers are left as they are.
+    """
+    return {
+        key: "'" + value if isinstance(value, str) and value.startswith(_FORMULA_STARTS) else value
+        for key, value in row.items()
+    }
+
+
 @contextmanager
 def _opened(path: str | None, binary: bool) -> Iterator[IO[Any]]:
     if path is None:
         yield sys.stdout.buffer if binary else sys.stdout
         return
     try:
+        _make_private(path)
         stream = open(path, "wb" if binary else "w", newline="" if not binary else None)  # noqa: SIM115
     except OSError as exc:
         raise CliError(f"cannot write {path}: {exc.strerror or exc}") from None
     with stream:
         yield stream
+
+
+def _make_private(path: str | Path) -> None:
+    """Create ``path`` readable by its owner only (or make it so), before anything is written.
+
+    An export holds the same prompts and answers as the log, which llmlog keeps 0600.
+    """
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    os.chmod(path, 0o600)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -113,14 +141,19 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "parquet":
         if args.output is None:
             raise CliError("parquet needs a file: add -o FILE.parquet")
+        try:
+            _make_private(args.output)
+        except OSError as exc:
+            raise CliError(f"cannot write {args.output}: {exc.strerror or exc}") from None
         count = _write_parquet(Path(args.output), (flat_row(r) for r in records))
+        os.chmod(args.output, 0o600)  # in case the writer replaced the file
     elif args.format == "csv":
         with _opened(args.output, binary=False) as out:
             writer = csv.DictWriter(out, fieldnames=FLAT_COLUMNS)
             writer.writeheader()
             count = 0
             for count, record in enumerate(records, start=1):  # noqa: B007 - count is used after
-                writer.writerow(flat_row(record))
+                writer.writerow(csv_safe(flat_row(record)))
     elif args.format == "openai-chat":
         count = _write_chat(args.output, records)
     else:

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from llmlog.cli._filters import Subcommands
+from llmlog.cli._format import visible
 from llmlog.cli._logs import locate
 
 __all__ = ["register"]
@@ -24,8 +25,8 @@ def run(args: argparse.Namespace) -> int:
     """Print the log location (``--files``: every file, with its size)."""
     location = locate(args.log)
     if not args.files:
-        sys.stdout.write(f"{location.path.resolve()}\n")
+        sys.stdout.write(f"{visible(str(location.path.resolve()))}\n")
         return 0
     for path in location.existing_files():
-        sys.stdout.write(f"{path.resolve()}\t{path.stat().st_size}\n")
+        sys.stdout.write(f"{visible(str(path.resolve()))}\t{path.stat().st_size}\n")
     return 0

@@ -19,9 +19,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from llmlog.cli._filters import Filters, Subcommands
-from llmlog.cli._format import cost, duration_ms, mapping, output_text
+from llmlog.cli._format import cost, duration_ms, mapping, output_text, visible
 from llmlog.cli._logs import CliError, LogLocation, locate
-from llmlog.cli._replayable import ReplayRequest, replay_request
+from llmlog.cli._replayable import ReplayRequest, caveats, replay_request
 from llmlog.cli._select import call_records, find_record
 
 __all__ = ["register"]
@@ -120,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
     original = find_record(location.existing_files(), args.id)
     original_id = str(original.get("id"))
     request = replay_request(original, model=args.model)
+    for caveat in caveats(original):
+        sys.stderr.write(f"llmlog: replay: {caveat}\n")
     client = _client(request.provider, args.provider_url)
     _send(request, client, original_id, _active_file(location))
     replays = list(
@@ -145,7 +147,10 @@ def _summary(record: dict[str, Any]) -> list[str]:
 
 
 def side_by_side(original: dict[str, Any], replay: dict[str, Any], width: int | None = None) -> str:
-    """Two columns: the logged answer on the left, the replayed one on the right."""
+    """Two columns: the logged answer on the left, the replayed one on the right.
+
+    Lines are wrapped first and then made :func:`visible`, so no escape is cut in two.
+    """
     width = width or shutil.get_terminal_size((120, 24)).columns
     column = max((width - 3) // 2, 20)
 
@@ -154,7 +159,7 @@ def side_by_side(original: dict[str, Any], replay: dict[str, Any], width: int | 
         text = output_text(record) or str((record.get("error") or {}).get("message") or "")
         for paragraph in text.splitlines() or [""]:
             body.extend(textwrap.wrap(paragraph, column) or [""])
-        return body
+        return [visible(line) for line in body]
 
     left, right = lines("original", original), lines("replay", replay)
     rows = max(len(left), len(right))

@@ -10,7 +10,7 @@ import orjson
 
 from llmlog.cli import _duck
 from llmlog.cli._filters import Subcommands
-from llmlog.cli._format import table
+from llmlog.cli._format import clip, table
 from llmlog.cli._logs import CliError, locate
 
 __all__ = ["register"]
@@ -71,4 +71,4 @@ def _cell(value: Any) -> str:
         # Costs are small numbers: 0.000073, not 7.3e-05.
         return f"{value:.8f}".rstrip("0").rstrip(".") if abs(value) < 1e9 else f"{value:.6g}"
     text = str(value) if not isinstance(value, dict | list) else orjson.dumps(value).decode()
-    return text if len(text) <= 80 else text[:79] + "…"
+    return clip(text, 80)

@@ -1,0 +1,168 @@
+"""Logged text is untrusted: it must not drive the reader's terminal or spreadsheet.
+
+Prompts, answers, model names, error messages and tags come from users,
+models and providers. Printed raw, ``ESC ] 0 ; ... BEL`` retitles the
+terminal, ``ESC [ 2 J`` clears it, ``\\r`` rewrites a line and U+202E reverses
+what follows; in a CSV opened by a spreadsheet, ``=HYPERLINK(...)`` runs.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from llmlog.cli import main
+from llmlog.cli._format import clip, one_line, visible
+from llmlog.cli.replay import side_by_side
+from test_cli_main import schema_record, write_jsonl
+
+ANSI = "\x1b]0;PWNED\x07\x1b[2J\x1b[31mRED\x1b[0m"
+# Everything a terminal acts on: C0 but newline and tab, DEL, C1, bidi controls.
+UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def hostile(number: int = 1, **fields: Any) -> dict[str, Any]:
+    """A record with control characters in every text field a command prints."""
+    values: dict[str, Any] = {
+        "id": f"01HOSTILE{number:017d}",
+        "model": "gpt-4o\x1b[31m",
+        "response_model": "gpt-4o-2024\x9b31m",
+        "system": "sys \u202eevil",
+        "messages": [{"role": "user", "content": f"ask {ANSI}\rover\x00nul"}],
+        "output": {"text": f"answer {ANSI}", "tool_calls": [], "finish_reason": "stop"},
+        "tags": {"team": "ops\x1b[2J"},
+    }
+    return schema_record(number, **{**values, **fields})
+
+
+def assert_harmless(text: str) -> None:
+    assert UNSAFE.search(text) is None, repr(text)
+
+
+class TestTerminal:
+    def test_visible_spells_out_controls_and_keeps_newlines_and_tabs(self) -> None:
+        """ESC, BEL, CR, NUL, C1 and bidi overrides become \\x.. / \\u....; \\n and \\t stay."""
+        assert visible(f"a{ANSI}\r\x00\x9b\u202eb\n\tc") == (
+            "a\\x1b]0;PWNED\\x07\\x1b[2J\\x1b[31mRED\\x1b[0m\\x0d\\x00\\x9b\\u202eb\n\tc"
+        )
+
+    def test_a_cut_never_falls_inside_an_escape(self) -> None:
+        """Cut at every width, the text is whole spelled-out characters plus an ellipsis."""
+        whole = ["a", "b", "\\x1b", "[", "2", "J", "c"]
+        for width in range(1, 12):
+            cut = clip("ab\x1b[2Jc", width)
+            assert len(cut) <= width
+            kept = cut.removesuffix("…")
+            assert kept in {"".join(whole[:n]) for n in range(len(whole) + 1)}, (width, cut)
+
+    def test_tail_search_and_show_print_no_control_characters(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Prompt, answer, model, system, tags and error messages are all shown harmlessly."""
+        failed = hostile(
+            2,
+            status="error",
+            output=None,
+            error={"type": "APIError\x1b[1m", "message": f"boom {ANSI}", "status_code": None},
+        )
+        log = write_jsonl(tmp_path / "l.jsonl", [hostile(1), failed])
+        for argv in (["tail"], ["search", "PWNED"], ["show", "01HOSTILE"]):
+            if argv[0] == "show":
+                argv = ["show", failed["id"]]
+            assert main([argv[0], "--log", str(log), *argv[1:]]) == 0
+            captured = capsys.readouterr()
+            assert_harmless(captured.out + captured.err)
+            assert "\\x1b]0;PWNED\\x07" in captured.out
+        assert main(["show", "--log", str(log), hostile(1)["id"]]) == 0
+        shown = capsys.readouterr().out
+        assert_harmless(shown)
+        assert "sys \\u202eevil" in shown and "ops\\u001b[2J" in shown  # JSON's own escape
+
+    def test_one_line_fits_its_width_with_escapes_spelled_out(self) -> None:
+        """The width is counted on what is printed, so the line stays one terminal line."""
+        line = one_line(hostile(), width=100)
+        assert_harmless(line)
+        assert len(line) <= 100
+
+    def test_show_json_stays_the_exact_record(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """--json is data for programs: the record as logged, not escaped for a terminal."""
+        record = hostile()
+        log = write_jsonl(tmp_path / "l.jsonl", [record])
+        assert main(["show", "--log", str(log), "--json", record["id"]]) == 0
+        assert orjson.loads(capsys.readouterr().out) == record
+
+    def test_stats_table_and_errors_and_warnings_are_harmless(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A group key, an id quoted in an error, a file name in a warning: all spelled out."""
+        log_dir = tmp_path / "logs"
+        write_jsonl(log_dir / "calls\x1b[2J.jsonl", [hostile(operation="embeddings")], b"{bad\n")
+        assert main(["stats", "--log", str(log_dir), "--by", "model", "--engine", "python"]) == 0
+        captured = capsys.readouterr()
+        assert_harmless(captured.out + captured.err)
+        assert "gpt-4o\\x1b[31m" in captured.out and "calls\\x1b[2J.jsonl" in captured.err
+        assert main(["path", "--log", str(log_dir), "--files"]) == 0
+        listed = capsys.readouterr().out
+        assert_harmless(listed)
+        assert "calls\\x1b[2J.jsonl" in listed
+        record = hostile(id="01HOSTILE\x1b]0;PWNED\x07", messages=[{"role": "user"}])
+        log = write_jsonl(tmp_path / "one.jsonl", [record])
+        assert main(["replay", "--log", str(log), "01HOSTILE", "--provider-url", "http://x"]) == 2
+        err = capsys.readouterr().err
+        assert_harmless(err)
+        assert "record 01HOSTILE\\x1b]0;PWNED\\x07 cannot be replayed" in err
+
+    def test_check_and_sql_print_logged_values_harmlessly(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A FAIL line names a day taken from the log; a sql cell is cut to 80 printed columns."""
+        record = hostile(ts="2026-\x1b[2J-01T10:00:00.000000Z", cost_usd=50.0)
+        log = write_jsonl(tmp_path / "l.jsonl", [record])
+        assert main(["check", "--log", str(log), "--max-cost-per-day", "1"]) == 1
+        out = capsys.readouterr().out
+        assert_harmless(out)
+        assert "2026-\\x1b[2J" in out
+        query = "SELECT output.text || repeat(chr(27), 100) AS t FROM calls"
+        assert main(["sql", "--log", str(log), query]) == 0
+        out = capsys.readouterr().out
+        assert_harmless(out)
+        assert 70 < max(len(line) for line in out.splitlines()) <= 80
+
+    def test_replay_columns_are_harmless(self) -> None:
+        """Both answers of a replay are printed side by side, spelled out."""
+        text = side_by_side(hostile(1), hostile(2), width=80)
+        assert_harmless(text)
+        assert "\\x1b]0;PWNED" in text
+
+
+class TestSpreadsheet:
+    def test_csv_cells_that_would_run_as_formulas_get_a_quote(self, tmp_path: Path) -> None:
+        """=, +, -, @, tab and CR at the start of a text cell: prefixed with '; numbers stay."""
+        record = schema_record(
+            1,
+            model="-gpt",
+            messages=[{"role": "user", "content": '=HYPERLINK("http://evil","x")'}],
+            output={"text": "+cmd|' /C calc'!A0", "tool_calls": [], "finish_reason": "stop"},
+            error={"type": "@SUM(A1)", "message": "\tx", "status_code": None},
+            session_id="\r=1+1",
+            user_id="plain",
+            cost_usd=-1.5,
+        )
+        out = tmp_path / "calls.csv"
+        log = write_jsonl(tmp_path / "l.jsonl", [record])
+        assert main(["export", "--log", str(log), "--format", "csv", "-o", str(out)]) == 0
+        with out.open(newline="") as stream:
+            (row,) = list(csv.DictReader(stream))
+        assert row["prompt"] == '\'=HYPERLINK("http://evil","x")'
+        assert row["output"] == "'+cmd|' /C calc'!A0"
+        assert row["model"] == "'-gpt" and row["error_type"] == "'@SUM(A1)"
+        assert row["error_message"] == "'\tx" and row["session_id"] == "'\r=1+1"
+        assert row["messages"].startswith("[") and row["user_id"] == "plain"
+        assert row["cost_usd"] == "-1.5"
