@@ -320,6 +320,23 @@ class TestBeta:
         assert record["method"] == "beta.messages.create"
         assert record["output"]["text"] == "Hello there."
 
+    def test_tool_objects_are_recorded_as_the_sdk_sends_them(self, cap: CapturedRecords) -> None:
+        """``@beta_tool`` functions in ``tools``: the definitions the model saw, not a repr."""
+
+        @anthropic.beta_tool
+        def get_weather(city: str) -> str:
+            """The weather in a city."""
+            return "sunny"
+
+        seen: list[Any] = []
+        client = fake.sync_client(fake.json_handler(fake.message(), seen=seen))
+        client.beta.messages.create(
+            model=fake.MODEL, max_tokens=5, messages=fake.user(), tools=[get_weather]
+        )
+        sent = seen[0]["tools"]
+        assert only(cap)["params"]["tools"] == sent
+        assert sent[0]["name"] == "get_weather"
+
     async def test_async_beta_streamed_create(self, cap: CapturedRecords) -> None:
         """Beta streams are proxied like first-party ones."""
         client = fake.async_client(fake.sse_handler(fake.stream_events(["x"])))

@@ -9,6 +9,7 @@ from typing import Any
 
 import anthropic
 import httpx2
+import pydantic
 import pytest
 from anthropic.lib.streaming import (
     AsyncMessageStream,
@@ -126,6 +127,45 @@ class TestSyncHelper:
         assert record["status"] == "cancelled"
         assert record["output"]["text"] == "Hel"
 
+    def test_leaving_the_block_at_message_stop_is_ok(self, cap: CapturedRecords) -> None:
+        """Stopping at the last event (before the SDK read the body's end) loses nothing:
+        the record is whole and ``ok``, not ``cancelled``; one event earlier it is not."""
+        for last, status in (("message_stop", "ok"), ("message_delta", "cancelled")):
+            client = fake.sync_client(fake.sse_handler(EVENTS))
+            with client.messages.stream(model=fake.MODEL, max_tokens=5, messages=fake.user()) as s:
+                for event in s:
+                    if event.type == last:
+                        break
+            record = cap.calls[-1]
+            assert (record["status"], record["output"]["text"]) == (status, "Hello")
+            assert record["usage"]["output_tokens"] == 15
+
+    def test_raw_stream_closed_at_message_stop_is_ok(self, cap: CapturedRecords) -> None:
+        """``create(stream=True)`` closed right after ``message_stop``: ``ok``."""
+        client = fake.sync_client(fake.sse_handler(EVENTS))
+        stream = client.messages.create(
+            model=fake.MODEL, max_tokens=5, messages=fake.user(), stream=True
+        )
+        for event in stream:
+            if event.type == "message_stop":
+                break
+        stream.close()
+        assert_complete(only(cap) | {"method": "messages.stream"})
+
+    def test_output_format_records_the_parsed_answer(self, cap: CapturedRecords) -> None:
+        """messages.stream(output_format=Model): output.parsed, as messages.parse records it."""
+
+        class City(pydantic.BaseModel):
+            city: str
+
+        events = fake.stream_events(['{"city": ', '"Paris"}'])
+        client = fake.sync_client(fake.sse_handler(events))
+        with client.messages.stream(
+            model=fake.MODEL, max_tokens=5, messages=fake.user(), output_format=City
+        ) as stream:
+            assert stream.get_final_message().parsed_output == City(city="Paris")
+        assert only(cap)["output"]["parsed"] == {"city": "Paris"}
+
     def test_request_failure_in_enter_is_an_error_record(self, cap: CapturedRecords) -> None:
         """A 529 at connect time raises from ``with`` and leaves one error record."""
         body = {"type": "error", "error": {"type": "overloaded_error", "message": "busy"}}
@@ -221,15 +261,20 @@ class TestAsyncHelper:
             await stream.until_done()
         assert_complete(only(cap))
 
-    async def test_leaving_early_is_cancelled(self, cap: CapturedRecords) -> None:
-        """Leaving the async block after one event: cancelled."""
+    @pytest.mark.parametrize(("last", "status"), [(None, "cancelled"), ("message_stop", "ok")])
+    async def test_leaving_early(self, cap: CapturedRecords, last: str | None, status: str) -> None:
+        """Leaving the async block after one event: cancelled; after the last event (before
+        the SDK saw the body end): the answer is whole, ok."""
         client = fake.async_client(fake.sse_handler(EVENTS))
         async with client.messages.stream(
             model=fake.MODEL, max_tokens=5, messages=fake.user()
         ) as stream:
-            async for _event in stream:
-                break
-        assert only(cap)["status"] == "cancelled"
+            async for event in stream:
+                if last is None or event.type == last:
+                    break
+        assert only(cap)["status"] == status
+        if status == "ok":
+            assert_complete(only(cap))
 
     async def test_request_failure_in_aenter(self, cap: CapturedRecords) -> None:
         """An HTTP error raised by ``async with`` leaves one error record."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import gc
 from collections.abc import Iterator
 from typing import Any
@@ -69,6 +70,44 @@ class TestCreate:
         messages.append({"role": "assistant", "content": "later"})
         messages[0]["content"] = "changed"
         assert llm.calls[0]["messages"] == [{"role": "user", "content": "first"}]
+
+    @pytest.mark.parametrize("kind", ["generator", "iterator", "deque"])
+    def test_messages_and_tools_from_any_iterable(self, llm: CapturedRecords, kind: str) -> None:
+        """The SDK takes any iterable: a generator (read once, by the SDK) is recorded as
+        sent, and the SDK still sends every message."""
+        tools = [{"type": "function", "function": {"name": "f", "parameters": {}}}]
+
+        def given(items: list[dict[str, Any]]) -> Any:
+            if kind == "generator":
+                return (item for item in items)
+            return iter(items) if kind == "iterator" else collections.deque(items)
+
+        fake = fakes.default_fake()
+        client = fakes.sync_client(fake)
+        client.chat.completions.create(model="gpt-4o", messages=MESSAGES, tools=tools)
+        client.chat.completions.create(model="gpt-4o", messages=given(MESSAGES), tools=given(tools))
+        as_lists, as_given = llm.calls
+        assert fake.bodies()[1]["messages"] == MESSAGES
+        for name in ("system", "messages", "params", "prompt_hash"):
+            assert as_given[name] == as_lists[name], name
+        assert as_given["messages"] and as_given["params"]["tools"] == tools
+
+    def test_a_failing_generator_fails_the_call_as_without_llmlog(
+        self, llm: CapturedRecords
+    ) -> None:
+        """The app's generator raising mid-way: the SDK meets the same exception object."""
+        boom = ValueError("no more messages")
+
+        def messages() -> Iterator[dict[str, Any]]:
+            yield MESSAGES[0]
+            raise boom
+
+        client = fakes.sync_client(fakes.default_fake())
+        with pytest.raises(ValueError) as raised:
+            client.chat.completions.create(model="gpt-4o", messages=messages())
+        assert raised.value is boom
+        [record] = llm.calls
+        assert record["status"] == "error" and record["error"]["message"] == "no more messages"
 
     def test_api_key_never_reaches_the_record(self, llm: CapturedRecords) -> None:
         """Neither the client's key nor an Authorization header passed per call is logged."""
@@ -176,6 +215,31 @@ class TestParse:
         assert record["output"]["text"] == '{"name":"Oslo"}'
         assert record["output"]["parsed"] is None
 
+    @pytest.mark.parametrize(
+        ("finish_reason", "error"),
+        [
+            ("length", openai.LengthFinishReasonError),
+            ("content_filter", openai.ContentFilterFinishReasonError),
+        ],
+    )
+    def test_parse_refusing_a_billed_answer_keeps_its_usage(
+        self, llm: CapturedRecords, finish_reason: str, error: type[Exception]
+    ) -> None:
+        """parse() raises after the call succeeded (cut short, filtered): the error record
+        still has what was billed and answered, from the completion the error carries."""
+        answer = fakes.chat_completion('{"name": "Os', finish_reason=finish_reason)
+        fake = fakes.FakeOpenAI(routes={"/chat/completions": lambda _: fakes.json_response(answer)})
+        client = fakes.sync_client(fake)
+        with pytest.raises(error):
+            client.chat.completions.parse(model="gpt-4o", messages=MESSAGES, response_format=City)
+        [record] = llm.calls
+        assert (record["status"], record["error"]["type"]) == ("error", error.__name__)
+        assert record["usage"]["input_tokens"] == answer["usage"]["prompt_tokens"]
+        assert record["output"]["text"] == '{"name": "Os'
+        assert record["output"]["finish_reason"] == finish_reason
+        assert record["response_id"] == fakes.CHAT_ID
+        assert record["cost_usd"] is not None  # (no request id: the SDK sets it after parsing)
+
     async def test_async_parse(self, llm: CapturedRecords) -> None:
         """AsyncCompletions.parse is recorded once."""
         client = fakes.async_client(parse_fake())
@@ -184,6 +248,35 @@ class TestParse:
         assert record["method"] == "chat.completions.parse" and record["output"]["parsed"] == {
             "name": "Oslo"
         }
+
+
+class TestStreamHelperFormat:
+    @pytest.mark.parametrize(("pieces", "parsed"), [(('{"name":', '"Oslo"}'), {"name": "Oslo"})])
+    def test_helper_with_a_format_records_the_parsed_answer(
+        self, llm: CapturedRecords, pieces: tuple[str, ...], parsed: Any
+    ) -> None:
+        """chat.completions.stream(response_format=Model): output.parsed, as for parse()."""
+        chunks = fakes.chat_chunks(pieces)
+        fake = fakes.FakeOpenAI(routes={"/chat/completions": lambda _: fakes.sse_response(chunks)})
+        client = fakes.sync_client(fake)
+        with client.chat.completions.stream(
+            model="gpt-4o", messages=MESSAGES, response_format=City
+        ) as stream:
+            final = stream.get_final_completion()
+        assert final.choices[0].message.parsed == City(name="Oslo")
+        [record] = llm.calls
+        assert record["output"]["parsed"] == parsed
+
+    def test_helper_without_a_format_parses_nothing(self, llm: CapturedRecords) -> None:
+        """JSON-looking text without a requested format stays text."""
+        chunks = fakes.chat_chunks(('{"name":', '"Oslo"}'))
+        fake = fakes.FakeOpenAI(routes={"/chat/completions": lambda _: fakes.sse_response(chunks)})
+        with fakes.sync_client(fake).chat.completions.stream(
+            model="gpt-4o", messages=MESSAGES
+        ) as stream:
+            stream.until_done()
+        [record] = llm.calls
+        assert record["output"]["parsed"] is None
 
 
 class TestStreamHelper:

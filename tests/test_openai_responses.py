@@ -176,6 +176,18 @@ class TestHelpers:
             gc.enable()
         assert record["status"] == "cancelled"
 
+    def test_stream_helper_with_a_format_records_the_parsed_answer(
+        self, llm: CapturedRecords
+    ) -> None:
+        """responses.stream(text_format=Model): output.parsed as the SDK's final object has it."""
+        events = fakes.response_events(['{"city": ', '"Oslo"}'])
+        fake = fakes.FakeOpenAI(routes={"/responses": lambda _: fakes.sse_response(events)})
+        client = fakes.sync_client(fake)
+        with client.responses.stream(model="gpt-4o", input="Hi", text_format=Weather) as stream:
+            assert stream.get_final_response().output_parsed == Weather(city="Oslo")
+        [record] = llm.calls
+        assert record["output"]["parsed"] == {"city": "Oslo"}
+
     async def test_async_stream_helper(self, llm: CapturedRecords) -> None:
         """The async responses.stream() helper: one record labelled responses.stream."""
         client = fakes.async_client(fakes.default_fake())

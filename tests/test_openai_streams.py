@@ -167,6 +167,90 @@ class TestStreamEnds:
         assert "".join(t or "" for t in texts) == "Hello!"
         assert len(llm.calls) == 1 and llm.calls[0]["status"] == "ok"
 
+    @pytest.mark.parametrize(
+        ("usage", "stop_after", "status"),
+        [
+            (False, "finish", "ok"),
+            (True, "usage", "ok"),
+            (True, "finish", "cancelled"),  # the usage chunk asked for is still to come
+            (False, "text", "cancelled"),
+        ],
+    )
+    def test_closing_after_the_last_chunk_is_ok(
+        self, llm: CapturedRecords, usage: bool, stop_after: str, status: str
+    ) -> None:
+        """An app that stops at the finish chunk (or the usage chunk it asked for) has the
+        whole answer, though the SDK never read ``[DONE]``: ``ok``, not ``cancelled``."""
+        chunks = fakes.chat_chunks(("Hel", "lo"), usage=usage)
+        fake = fakes.FakeOpenAI(routes={"/chat/completions": lambda _: fakes.sse_response(chunks)})
+        client = fakes.sync_client(fake)
+        options = {"stream_options": {"include_usage": True}} if usage else {}
+        with client.chat.completions.create(
+            model="gpt-4o", messages=MESSAGES, stream=True, **options
+        ) as stream:
+            for chunk in stream:
+                last = {
+                    "finish": bool(chunk.choices and chunk.choices[0].finish_reason),
+                    "usage": chunk.usage is not None,
+                    "text": bool(chunk.choices and chunk.choices[0].delta.content),
+                }
+                if last[stop_after]:
+                    break
+        [record] = llm.calls
+        text = "Hel" if stop_after == "text" else "Hello"
+        assert (record["status"], record["output"]["text"]) == (status, text)
+
+    @pytest.mark.parametrize(("complete", "status"), [(True, "ok"), (False, "cancelled")])
+    async def test_responses_closed_after_the_terminal_event_is_ok(
+        self, llm: CapturedRecords, complete: bool, status: str
+    ) -> None:
+        """A Responses stream left right after ``response.completed``: ``ok``."""
+        events = fakes.response_events(complete=complete)
+        fake = fakes.FakeOpenAI(routes={"/responses": lambda _: fakes.sse_response(events)})
+        client = fakes.async_client(fake)
+        stream = await client.responses.create(model="gpt-4o", input="hi", stream=True)
+        async for event in stream:
+            if event.type == events[-1]["type"]:
+                break
+        await stream.close()
+        [record] = llm.calls
+        assert record["status"] == status
+
+    def test_a_chunk_of_an_unexpected_shape_reaches_the_app_as_without_llmlog(
+        self, llm: CapturedRecords
+    ) -> None:
+        """A compatible server's odd chunk (``choices`` not a list) breaks nothing of the
+        app's: the SDK yields it, so must the proxy; the record keeps the rest."""
+        odd = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "choices": 5}
+        chunks = [odd, *fakes.chat_chunks(("Hel", "lo"))]
+        fake = fakes.FakeOpenAI(routes={"/chat/completions": lambda _: fakes.sse_response(chunks)})
+        client = fakes.sync_client(fake)
+        got = list(client.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True))
+        assert len(got) == len(chunks)
+        [record] = llm.calls
+        assert (record["status"], record["output"]["text"]) == ("ok", "Hello")
+
+    def test_azure_filter_chunk_first_leaves_ids_and_model_to_the_next(
+        self, llm: CapturedRecords
+    ) -> None:
+        """Azure streams a prompt-filter chunk first, with empty ``id`` and ``model``: the
+        record takes them from the first chunk that has them (and is priced by that model)."""
+        filter_chunk = {
+            "id": "",
+            "object": "",
+            "created": 0,
+            "model": "",
+            "choices": [],
+            "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": {}}],
+        }
+        chunks = [filter_chunk, *fakes.chat_chunks(("Hel", "lo"))]
+        client = fakes.azure_client(lambda _: fakes.sse_response(chunks))
+        list(client.chat.completions.create(model="my-deployment", messages=MESSAGES, stream=True))
+        [record] = llm.calls
+        assert record["response_id"] == fakes.CHAT_ID
+        assert record["response_model"] == fakes.SERVED_MODEL
+        assert record["output"]["text"] == "Hello"
+
     async def test_async_close_early_is_cancelled(self, llm: CapturedRecords) -> None:
         """AsyncStream.close() before the end: one cancelled record."""
         client = fakes.async_client(fakes.default_fake())

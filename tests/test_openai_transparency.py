@@ -250,6 +250,37 @@ class TestInstrumentation:
             "chat.completions.create"
         ]
 
+    async def test_a_call_made_during_another_call_is_recorded_too(
+        self, llm: CapturedRecords
+    ) -> None:
+        """A guardrail call through a second client, from the first client's HTTP hook (sync
+        and async): two model calls, two records."""
+        guard = fakes.sync_client(fakes.default_fake())
+
+        def check(request: httpx2.Request) -> None:
+            guard.moderations.create(input="is this fine?")
+
+        async def async_check(request: httpx2.Request) -> None:
+            check(request)
+
+        def hooked(client_class: Any, http_class: Any, hook: Any) -> Any:
+            transport = httpx2.MockTransport(fakes.default_fake())
+            http = http_class(transport=transport, event_hooks={"request": [hook]})
+            return client_class(api_key="sk-test", http_client=http)
+
+        hooked(openai.OpenAI, httpx2.Client, check).chat.completions.create(
+            model="gpt-4o", messages=MESSAGES
+        )
+        await hooked(openai.AsyncOpenAI, httpx2.AsyncClient, async_check).chat.completions.create(
+            model="gpt-4o", messages=MESSAGES
+        )
+        assert sorted(r["method"] for r in llm.calls) == [
+            "chat.completions.create",
+            "chat.completions.create",
+            "moderations.create",
+            "moderations.create",
+        ]
+
     def test_uninstrument_removes_every_openai_patch(self) -> None:
         """After uninstrument() no openai method is wrapped and calls are not recorded."""
         from openai.resources.chat.completions.completions import Completions

@@ -106,6 +106,15 @@ class TestNothingIsLost:
         assert record["status"] == "cancelled"
         assert record["output"]["text"] == "left"  # type: ignore[index]
 
+    def test_a_forked_child_leaves_the_parents_open_stream_alone(self, tmp_path: Path) -> None:
+        """A child forked mid-stream inherits the parent's list of open streams; at its exit
+        it must not record the parent's stream as cancelled (one call, one record)."""
+        proc = run_toy(tmp_path / "llmlog.jsonl", 2, "fork-open-stream")
+        assert proc.returncode == 0, proc.stderr
+        records = read_lines(tmp_path)
+        assert sorted(r["status"] for r in records if r["stream"]) == ["ok"]
+        assert len(records) == 3  # the stream and the child's two calls
+
     def test_two_processes_share_a_rotating_file(self, tmp_path: Path) -> None:
         """2 x 10,000 records into one file rotating every 256 KB: 20,000 intact lines."""
         out = tmp_path / "llmlog.jsonl"

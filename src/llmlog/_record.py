@@ -111,20 +111,33 @@ def parse_raw_json_text(output: Any, cap: Capture) -> None:
     for it; the record decodes the answer's JSON text itself (the same data, before
     the app's model validates it). Left null without a format or without JSON text.
     """
-    if not cap.method.endswith(".parse"):
-        return
+    if cap.method.endswith(".parse"):
+        decode_json_answer(output, cap.kwargs)
+
+
+def decode_json_answer(output: Any, kwargs: Mapping[str, Any]) -> None:
+    """Fill ``output.parsed`` from the answer's JSON text when the call asked for a
+    structured format (the stream helpers' final objects carry it parsed; the events
+    carry only text). Left null without a format, without JSON text, or cut short."""
     if not isinstance(output, dict) or output.get("parsed") is not None:
         return
-    kwargs = cap.kwargs
     text = output.get("text")
     if not isinstance(text, str) or not text.lstrip().startswith(("{", "[")):
         return
-    if not any(
-        kwargs.get(name) is not None and not is_sentinel(kwargs[name]) for name in _FORMAT_KWARGS
-    ):
+    if not _asks_for_format(kwargs):
         return
     with contextlib.suppress(ValueError, RecursionError):  # RecursionError: absurdly deep JSON
         output["parsed"] = json.loads(text)
+
+
+def _asks_for_format(kwargs: Mapping[str, Any]) -> bool:
+    if any(
+        kwargs.get(name) is not None and not is_sentinel(kwargs[name]) for name in _FORMAT_KWARGS
+    ):
+        return True
+    text = kwargs.get("text")  # Responses: what responses.stream(text_format=...) sends
+    form = text.get("format") if isinstance(text, Mapping) else None
+    return isinstance(form, Mapping) and form.get("type") == "json_schema"
 
 
 def usage_record(

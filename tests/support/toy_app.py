@@ -3,7 +3,8 @@
 Instruments llmlog (settings from the environment), makes N toy calls and
 exits the way MODE says: ``exit`` (normal end), ``fork`` (a forked child makes
 the calls), ``mp-fork`` / ``mp-spawn`` (a multiprocessing child does), ``open-stream``
-(a stream still open, half-read, when the interpreter exits).
+(a stream still open, half-read, when the interpreter exits), ``fork-open-stream`` (a
+child forked while the parent reads a stream ends with ``sys.exit``).
 """
 
 from __future__ import annotations
@@ -61,6 +62,18 @@ def main() -> None:
             messages=[{"role": "user", "content": "left open at exit"}], model="toy", stream=True
         )
         next(KEPT)
+    elif mode == "fork-open-stream":
+        setup(output)
+        stream = toy_sdk.Client().create(
+            messages=[{"role": "user", "content": "read by the parent"}], model="toy", stream=True
+        )
+        next(stream)
+        pid = os.fork()
+        if pid == 0:
+            calls(n, "forked")
+            sys.exit(0)  # the exit hooks run: they must not end the parent's stream
+        os.waitpid(pid, 0)
+        list(stream)
     elif mode in ("mp-fork", "mp-spawn"):
         setup(output)
         ctx = multiprocessing.get_context(mode[3:])

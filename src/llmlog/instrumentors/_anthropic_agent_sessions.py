@@ -20,6 +20,7 @@ Events listed newest first (``order="desc"``) are not followed.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Iterable
@@ -316,7 +317,15 @@ def _forget() -> None:
     end_all(forget=True)
 
 
+def _after_fork_in_child() -> None:
+    """The parent's requests are the parent's to record (and its lock may be held)."""
+    global _lock
+    _sessions.clear()
+    _lock = threading.Lock()
+
+
 _pipeline.before_exit.append(end_all)
+os.register_at_fork(after_in_child=_after_fork_in_child)
 _base.after_uninstall.append(_forget)
 
 

@@ -50,6 +50,9 @@ def _plain_other(value: Any) -> Any:
     dump = getattr(value, "model_dump", None)
     if callable(dump) and not isinstance(value, type):
         return plain(dump(mode="json", exclude_unset=True))
+    to_dict = getattr(value, "to_dict", None)  # the SDK's tool objects (@beta_tool functions)
+    if callable(to_dict) and not isinstance(value, type):
+        return plain(to_dict())
     if isinstance(value, type):
         return f"{value.__module__}.{value.__qualname__}"
     if isinstance(value, bytes | bytearray):

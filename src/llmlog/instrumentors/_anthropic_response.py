@@ -204,6 +204,8 @@ class StreamSummary:
     response_model: Any = None
     output: dict[str, Any] = field(default_factory=empty_output)
     usage: dict[str, Any] | None = None
+    complete: bool = False
+    """``message_stop`` arrived: the app received the whole answer, however it stopped."""
 
 
 def summarize_events(events: Iterable[Any]) -> StreamSummary:
@@ -260,6 +262,8 @@ def summarize_events(events: Iterable[Any]) -> StreamSummary:
             delta_usage = _fields(field_of(event, "usage"))
             if delta_usage is not None:
                 usage = (usage or {}) | delta_usage
+        elif kind == "message_stop":
+            summary.complete = True
     summary.output = _stream_output(blocks, final)
     summary.usage = normalized_usage(usage)
     return summary

@@ -19,7 +19,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -64,7 +64,10 @@ class Provider:
 
 
 _active = False
-_in_call: ContextVar[bool] = ContextVar("llmlog_in_call", default=False)
+_in_call: ContextVar[object] = ContextVar("llmlog_in_call", default=None)
+"""The SDK client whose call is in progress here: a call it makes inside its own (should an
+SDK method ever call another patched one) is not a second model call. A call through
+another client (a guardrail in an HTTP hook, a fallback) is one, and is recorded."""
 _lock = threading.RLock()
 _handles: dict[tuple[str, str], tuple[ModuleType, Any]] = {}
 _hooked_modules: set[str] = set()
@@ -102,6 +105,7 @@ def finish(
 
 
 _LEAVES = frozenset({str, int, float, bool, type(None), bytes})
+_PLAIN = _LEAVES | {list, tuple, dict}
 
 
 def snapshot(value: Any) -> Any:
@@ -116,7 +120,34 @@ def snapshot(value: Any) -> Any:
         return {k: v if type(v) in _LEAVES else snapshot(v) for k, v in value.items()}
     if kind is list or kind is tuple or isinstance(value, list | tuple):
         return [v if type(v) in _LEAVES else snapshot(v) for v in value]
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes | bytearray | memoryview):
+        return [snapshot(v) for v in value]  # a deque, a range: what the SDK reads
     return value
+
+
+def read_iterators(kwargs: dict[str, Any]) -> None:
+    """One-pass iterators among the arguments (the SDKs take any iterable for ``messages``,
+    ``tools``, ``input``; a generator is read once, by the SDK, before the writer could
+    look): read here into a list, which the SDK then gets instead, so the record sees
+    what was sent. Files are left alone. If the app's iterator raises, the SDK gets the
+    items before the failure and then the same exception, as it would have.
+    """
+    for key, value in kwargs.items():
+        if type(value) in _PLAIN or not isinstance(value, Iterator) or hasattr(value, "read"):
+            continue
+        items: list[Any] = []
+        try:
+            for item in value:
+                items.append(item)
+        except Exception as exc:
+            kwargs[key] = _replay(items, exc)
+        else:
+            kwargs[key] = items
+
+
+def _replay(items: list[Any], exc: Exception) -> Iterator[Any]:
+    yield from items
+    raise exc
 
 
 def _trace_ids() -> tuple[str, str] | None:
@@ -163,12 +194,13 @@ def _deliver(provider: Provider, cap: Capture, result: Any) -> Any:
 def make_wrapper(provider: Provider, target: Target) -> Wrapper:
     """The wrapt wrapper for one target (an ``async def`` for async targets)."""
 
-    def begin(kwargs: dict[str, Any]) -> Capture | None:
-        if _wanted.get(provider.name) is not provider or _in_call.get():
-            return None  # uninstrumented (a stale bound wrapper), or a nested call
+    def begin(client: object, kwargs: dict[str, Any]) -> Capture | None:
+        if _wanted.get(provider.name) is not provider or _in_call.get() is client:
+            return None  # uninstrumented (a stale bound wrapper), or within its own call
         try:
             if target.only_if is not None and not target.only_if(kwargs):
                 return None
+            read_iterators(kwargs)
             return _start(provider, target, kwargs)
         except Exception as exc:
             _guard.report_internal_error(exc, f"{provider.name} {target.method}")
@@ -184,10 +216,11 @@ def make_wrapper(provider: Provider, target: Target) -> Wrapper:
         async def async_wrapper(
             wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
         ) -> Any:
-            cap = begin(kwargs)
+            client = getattr(instance, "_client", instance)
+            cap = begin(client, kwargs)
             if cap is None:
                 return await wrapped(*args, **kwargs)
-            token = _in_call.set(True)
+            token = _in_call.set(client)
             try:
                 result = await wrapped(*args, **kwargs)
             except BaseException as exc:
@@ -202,10 +235,11 @@ def make_wrapper(provider: Provider, target: Target) -> Wrapper:
     def sync_wrapper(
         wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        cap = begin(kwargs)
+        client = getattr(instance, "_client", instance)
+        cap = begin(client, kwargs)
         if cap is None:
             return wrapped(*args, **kwargs)
-        token = _in_call.set(True)
+        token = _in_call.set(client)
         try:
             result = wrapped(*args, **kwargs)
         except BaseException as exc:

@@ -124,20 +124,21 @@ def accumulate_chat(chunks: Iterable[Any]) -> Reply:
     response_id = model = usage = None
     for chunk in chunks:
         if type(chunk) is dict:
-            text: str | None = _plain_text(chunk) if response_id is not None else None
+            text: str | None = _plain_text(chunk) if response_id else None
             if text is not None:
                 state = choices.get(0) or choices.setdefault(0, _Choice())
                 if text:
                     state.text.append(text)
                 continue
             chunk = as_attributes(chunk)
-        if response_id is None:
+        if not response_id:  # Azure's first chunk (filter results) has empty ones
             response_id = getattr(chunk, "id", None)
             model = getattr(chunk, "model", None)
         chunk_usage = getattr(chunk, "usage", None)
         if chunk_usage is not None:
             usage = chunk_usage
-        for choice in getattr(chunk, "choices", None) or ():
+        chunk_choices = getattr(chunk, "choices", None)
+        for choice in chunk_choices if isinstance(chunk_choices, list) else ():
             state = _state(choices, choice)
             delta = getattr(choice, "delta", None)
             if delta is not None:
@@ -352,3 +353,18 @@ ACCUMULATORS: Mapping[str, Callable[[Iterable[Any]], Reply]] = {
     "audio.transcriptions": accumulate_transcript,
 }
 """Stream accumulator per ``operation``."""
+
+
+def answered(operation: str, kwargs: Mapping[str, Any], events: list[Any], reply: Reply) -> bool:
+    """Whether a stream closed before its end had delivered the whole answer anyway (the
+    app stopped at the last chunk, before the SDK read the end of the body)."""
+    if operation == "responses":
+        return any(field(event, "type") in _TERMINAL_EVENTS for event in events)
+    if operation not in ("chat.completions", "completions"):
+        return False
+    output = reply["output"]
+    choices = output.get("choices") or [output]
+    options = kwargs.get("stream_options")
+    wants_usage = isinstance(options, Mapping) and bool(options.get("include_usage"))
+    finished = all(choice.get("finish_reason") is not None for choice in choices)
+    return bool(events) and finished and (reply["usage"] is not None or not wants_usage)

@@ -14,6 +14,7 @@ reads past ``recv_bytes`` when given a timeout: its ``recv`` is wrapped too.
 
 from __future__ import annotations
 
+import os
 import threading
 import weakref
 from collections.abc import Callable, Iterator
@@ -101,7 +102,15 @@ def _forget_sessions() -> None:
         session.end_all(STATUS_CANCELLED)
 
 
+def _after_fork_in_child() -> None:
+    """The parent's sessions are the parent's to record (and its lock may be held)."""
+    global _sessions_lock
+    _sessions.clear()
+    _sessions_lock = threading.Lock()
+
+
 _pipeline.before_exit.append(end_open_sessions)
+os.register_at_fork(after_in_child=_after_fork_in_child)
 _base.after_uninstall.append(_forget_sessions)
 
 

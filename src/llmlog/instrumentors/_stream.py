@@ -19,6 +19,7 @@ iterating.
 
 from __future__ import annotations
 
+import os
 import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -55,7 +56,19 @@ def finish_open_streams() -> None:
             proxy._self_end(early=True)
 
 
+_forks = 0
+"""How many ``fork()``s deep this process is: a stream opened before a fork is the
+parent's to record, never the child's (not at its exit, not when it collects the copy)."""
+
+
+def _after_fork_in_child() -> None:
+    global _forks
+    _forks += 1
+    _open.clear()
+
+
 _pipeline.before_exit.append(finish_open_streams)
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class _Finisher:
@@ -65,6 +78,7 @@ class _Finisher:
     _self_is_content: IsContent | None
     _self_tee: TeeDecoder | None
     _self_done: bool
+    _self_forks: int
 
     def __init__(
         self,
@@ -83,6 +97,7 @@ class _Finisher:
         self._self_is_content = is_content
         self._self_tee = tee(wrapped, cap.chunks, named_only=named_events)
         self._self_done = False
+        self._self_forks = _forks
         key = id(self)
         _open[key] = weakref.ref(self, lambda _ref: _open.pop(key, None))
 
@@ -96,10 +111,16 @@ class _Finisher:
             return
         if not self._self_teed():
             cap.chunks.append(chunk)  # type: ignore[union-attr]
-        if cap.first_chunk_perf is None and (
-            self._self_is_content is None or self._self_is_content(chunk)
-        ):
+        if cap.first_chunk_perf is None and self._self_has_content(chunk):
             cap.first_chunk_perf = time.perf_counter()
+
+    def _self_has_content(self, chunk: Any) -> bool:
+        if self._self_is_content is None:
+            return True
+        try:
+            return self._self_is_content(chunk)
+        except Exception:  # a chunk of a shape no SDK type has (an odd compatible server)
+            return False
 
     def _self_end(self, error: BaseException | None = None, *, early: bool = False) -> None:
         if self._self_done:
@@ -116,7 +137,7 @@ class _Finisher:
 
     def __del__(self) -> None:
         try:
-            if not self._self_done:
+            if not self._self_done and self._self_forks == _forks:
                 self._self_end(early=True)
         except Exception:  # interpreter shutdown: nothing sensible left to do
             pass

@@ -15,7 +15,14 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from llmlog._record import Capture, empty_output, parse_raw_json_text
+from llmlog._record import (
+    STATUS_CANCELLED,
+    STATUS_OK,
+    Capture,
+    decode_json_answer,
+    empty_output,
+    parse_raw_json_text,
+)
 from llmlog.instrumentors import _anthropic_agent_sessions as agent_sessions
 from llmlog.instrumentors import _anthropic_dreams as dreams
 from llmlog.instrumentors._anthropic_request import (
@@ -188,6 +195,10 @@ def extract(cap: Capture) -> dict[str, Any]:
             output=summary.output,
             usage=summary.usage,
         )
+        if summary.complete and cap.status == STATUS_CANCELLED and cap.error is None:
+            fields["status"] = STATUS_OK  # closed right after the last event: nothing missed
+        if cap.method.endswith(".stream"):
+            decode_json_answer(summary.output, cap.kwargs)
     elif response is not None:
         fields.update(_answer_fields(cap.operation, response))
         if response is not cap.result:

@@ -18,7 +18,13 @@ from contextvars import ContextVar
 from typing import Any, Final
 
 from llmlog import _guard
-from llmlog._record import Capture, parse_raw_json_text
+from llmlog._record import (
+    STATUS_CANCELLED,
+    STATUS_OK,
+    Capture,
+    decode_json_answer,
+    parse_raw_json_text,
+)
 from llmlog.instrumentors import _openai_request as request
 from llmlog.instrumentors import _openai_websocket as websocket
 from llmlog.instrumentors import _openai_websocket_patches as websocket_patches
@@ -32,7 +38,7 @@ from llmlog.instrumentors._openai_live import (
 from llmlog.instrumentors._openai_realtime import RealtimeSession
 from llmlog.instrumentors._openai_realtime_translation import RealtimeTranslationSession
 from llmlog.instrumentors._openai_response import READERS, Reply
-from llmlog.instrumentors._openai_streams import ACCUMULATORS, received
+from llmlog.instrumentors._openai_streams import ACCUMULATORS, answered, received
 from llmlog.instrumentors._stream import AsyncStreamProxy, SyncStreamProxy, end_early
 
 _HELPER_HEADER: Final = "X-Stainless-Helper-Method"
@@ -423,16 +429,37 @@ def extract(cap: Capture) -> dict[str, Any]:
     reply: Reply | None = None
     if cap.chunks is not None:
         accumulate = ACCUMULATORS.get(cap.operation)
-        reply = accumulate(received(cap.chunks)) if accumulate is not None else None
+        events = received(cap.chunks)
+        reply = accumulate(events) if accumulate is not None else None
+        if (
+            reply is not None
+            and cap.status == STATUS_CANCELLED
+            and cap.error is None
+            and answered(cap.operation, cap.kwargs, events, reply)
+        ):
+            reply.setdefault("status", STATUS_OK)
+        if reply is not None and (label or cap.method).endswith(".stream"):
+            decode_json_answer(reply.get("output"), cap.kwargs)
     elif cap.result is not None:
         body = _body(cap)
         reply = READERS[cap.operation](body) if body is not None else None
         if reply is not None and body is not cap.result:
             parse_raw_json_text(reply.get("output"), cap)
+    elif (answer := _answer_in_error(cap)) is not None:
+        reply = READERS[cap.operation](answer)
     if reply is not None:
         fields.update(reply)
     fields["request_id"] = _request_id(cap)
     return fields
+
+
+def _answer_in_error(cap: Capture) -> Any:
+    """The completion a ``parse()`` helper raised about after the call succeeded (and was
+    billed): ``LengthFinishReasonError``, ``ContentFilterFinishReasonError``."""
+    completion = getattr(cap.error, "completion", None)
+    if cap.operation != "chat.completions" or getattr(completion, "choices", None) is None:
+        return None
+    return completion
 
 
 PROVIDER: Final = Provider(
