@@ -13,6 +13,7 @@ import openai
 import pytest
 from genai_prices import Usage, calc_price
 
+import anthropic_fakes as afake
 from llmlog.cost import add_cost
 from llmlog.testing import capture_records
 
@@ -373,3 +374,31 @@ class TestThroughThePipeline:
         )
         assert logged["cost_usd"] == pytest.approx(expected, rel=1e-9)
         assert logged["price_source"].startswith("genai-prices ")
+
+    def test_anthropic_compaction_tokens_are_priced_too(self) -> None:
+        """A compaction (a ``usage.iterations`` entry) is billed but left out of the top-level
+        counts: the cost adds it; ``message`` iterations are already in the top level."""
+        top = {"input_tokens": 300, "output_tokens": 50}
+        iterations = [
+            {"type": "compaction", "input_tokens": 4000, "output_tokens": 900}
+            | {"cache_read_input_tokens": 1000, "cache_creation_input_tokens": 0},
+            {"type": "message", "input_tokens": 300, "output_tokens": 50}
+            | {"cache_read_input_tokens": 0, "cache_creation_input_tokens": 0},
+        ]
+        usage = afake.usage(**top, iterations=iterations)
+        body = afake.message(usage_body=usage) | {"model": "claude-haiku-4-5"}
+        client = afake.sync_client(afake.json_handler(body))
+        with capture_records(redact="off", disabled_providers=("openai",)) as cap:
+            client.beta.messages.create(
+                model="claude-haiku-4-5", max_tokens=5, messages=afake.user()
+            )
+        [logged] = cap.calls
+        expected = genai(
+            "claude-haiku-4-5",
+            "anthropic",
+            input_tokens=300 + 5000,
+            output_tokens=50 + 900,
+            cache_read_tokens=1000,
+        )
+        assert logged["usage"]["input_tokens"] == 300  # the call's own counts, as reported
+        assert logged["cost_usd"] == pytest.approx(expected)

@@ -200,6 +200,18 @@ def _cache_write_1h(provider: str | None, usage: dict[str, Any]) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
+def _compactions(provider: str | None, usage: dict[str, Any]) -> list[dict[str, Any]]:
+    """Anthropic's context compactions (``usage.iterations`` entries of type
+    ``compaction``): billed, but not in the top-level counts, unlike the other entries."""
+    raw = usage.get("raw")
+    iterations = (
+        raw.get("iterations") if provider == "anthropic" and isinstance(raw, dict) else None
+    )
+    if not isinstance(iterations, list):
+        return []
+    return [i for i in iterations if isinstance(i, dict) and i.get("type") == "compaction"]
+
+
 def _counts(provider: str | None, usage: Any) -> Counts:
     if not isinstance(usage, dict):
         raise _NoUsage(_NO_USAGE)
@@ -211,6 +223,15 @@ def _counts(provider: str | None, usage: Any) -> Counts:
     cache_write = _count(usage.get("cache_write_tokens"))
     cache_write_1h = min(_cache_write_1h(provider, usage), cache_write)
     reasoning = _count(usage.get("reasoning_tokens"))
+    for extra in _compactions(provider, usage):
+        extra_read, extra_write = (
+            _count(extra.get("cache_read_input_tokens")),
+            _count(extra.get("cache_creation_input_tokens")),
+        )
+        input_tokens += _count(extra.get("input_tokens")) + extra_read + extra_write
+        cached += extra_read
+        cache_write += extra_write
+        output_tokens += _count(extra.get("output_tokens"))
     if cached + cache_write > input_tokens:
         raise _Unpriced("unpriced: cached tokens exceed input tokens")
     if reasoning > output_tokens:
