@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import venv
@@ -72,7 +73,7 @@ def read(path: Path) -> list[dict[str, Any]]:
 class TestDemoRun:
     def test_runs_offline_and_logs_every_kind_of_call(self, tmp_path: Path) -> None:
         """Both SDKs, a stream, a tool call, two handled errors; secrets never reach the log."""
-        out = tmp_path / "demo" / "llmlog.jsonl"
+        out = tmp_path / "llm_logs" / "demo" / "llmlog.jsonl"  # as the default, two new dirs
         env = offline_env(tmp_path)
         result = subprocess.run(
             [sys.executable, "-m", "llmlog.demo", "--output", str(out), "--ttft-ms", "5"],
@@ -81,6 +82,7 @@ class TestDemoRun:
             capture_output=True,
             text=True,
             timeout=120,
+            umask=0o022,
         )
         assert result.returncode == 0, result.stderr
         assert not (tmp_path / "network_attempts.txt").exists()
@@ -96,6 +98,8 @@ class TestDemoRun:
         text = out.read_text()
         assert "jane.doe@example.com" not in text and _demo_app.LEAKED_KEY not in text
         assert "llmlog stats --log" in result.stdout
+        for directory in (out.parent.parent, out.parent):  # private like the log itself
+            assert stat.S_IMODE(directory.stat().st_mode) == 0o700, directory
 
     @pytest.mark.skipif(not (ROOT / ".git").exists(), reason="needs the git checkout")
     def test_fresh_clone_with_the_readme_command(self, tmp_path: Path) -> None:

@@ -7,10 +7,13 @@ import hmac
 import json
 from typing import Any
 
+import httpx2
 import orjson
 import pytest
 
+import openai_fakes as ofake
 from llmlog.processors import MetadataOnly, PromptHash, Truncate, render
+from llmlog.testing import capture_records
 
 
 def call(**fields: Any) -> dict[str, Any]:
@@ -128,6 +131,12 @@ class TestMetadataOnly:
         assert out["output"]["answers"] == [{"type": "choice", "name": "tone"}]
         assert d["params"]["questions"] == [question]
 
+    def test_an_audio_answer_keeps_its_stub_not_its_transcript(self) -> None:
+        """The transcript is the answer's text; the audio stub (no content) stays."""
+        audio = {"id": "audio_1", "transcript": "secret words", "data": {"type": "audio"}}
+        out = MetadataOnly()(None, "info", call(output={"text": None, "audio": audio}))
+        assert out["output"]["audio"] == {**audio, "transcript": None}
+
 
 class TestTruncate:
     def test_long_strings_are_cut_and_reported(self) -> None:
@@ -142,3 +151,44 @@ class TestTruncate:
         """Nothing over the limit: the very same dict comes back."""
         d = call(messages=[{"role": "user", "content": "short"}])
         assert Truncate(10)(None, "info", d) is d
+
+
+class TestMetadataOnlyThroughTheSDK:
+    """``LLMLOG_CAPTURE=metadata`` with the real OpenAI SDK: no prompt or output text on disk."""
+
+    TEXT = "CONFIDENTIAL-USER-TEXT"
+
+    def reply(self, request: httpx2.Request) -> httpx2.Response:
+        if request.url.path.endswith("/responses"):
+            return ofake.json_response(ofake.response_object("answer " + self.TEXT))
+        if request.url.path.endswith("/completions") and "chat" not in request.url.path:
+            return ofake.json_response(ofake.completion_object("answer " + self.TEXT))
+        return ofake.json_response(ofake.chat_completion("answer " + self.TEXT, n=2))
+
+    def test_prompt_text_in_params_and_every_choice_is_dropped(self) -> None:
+        """Reusable prompt variables, a predicted output, a completion's suffix, n > 1 choices."""
+        client = ofake.sync_client(self.reply)
+        text = self.TEXT
+        with capture_records(capture="metadata", redact="off") as cap:
+            client.responses.create(
+                model="gpt-4o",
+                input="hi " + text,
+                prompt={"id": "pmpt_1", "version": "2", "variables": {"question": "q " + text}},
+            )
+            client.chat.completions.create(
+                model="gpt-4o",
+                messages=[{"role": "user", "content": "x " + text}],
+                prediction={"type": "content", "content": "draft " + text},
+                n=2,
+            )
+            client.completions.create(
+                model="gpt-3.5-turbo-instruct", prompt="def f(", suffix="  # " + text
+            )
+        responses, chat, legacy = cap.calls
+        for record in cap.calls:
+            assert text not in json.dumps(record), record["method"]
+        assert responses["params"]["prompt"] == {"id": "pmpt_1", "version": "2", "variables": None}
+        assert chat["params"]["prediction"] == {"type": "content", "content": None}
+        assert chat["params"]["n"] == 2
+        assert [c["finish_reason"] for c in chat["output"]["choices"]] == ["stop", "stop"]
+        assert legacy["params"]["suffix"] is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
@@ -26,6 +27,19 @@ class TestFindSecrets:
         """``password=...`` keeps the name (useful context) and loses the value."""
         assert found("password=s3cret99 and user=bob") == [("SECRET", "s3cret99")]
         assert found("{'api_key': 'abcd-1234'}") == [("SECRET", "abcd-1234")]
+
+    @pytest.mark.parametrize(
+        "password", ['Tr0ub4dor"horse', 'ab"Xy9#kLm2!', "back\\slash", "plainPassw0rd"]
+    )
+    def test_quoted_values_with_escapes_are_taken_whole(self, password: str) -> None:
+        """JSON escapes a quote in a value (``"Tr0ub4dor\\"horse"``): the value ends at the
+        closing quote, not at the escaped one, and is found even when it starts with one."""
+        text = json.dumps({"user": "bob", "password": password})
+        assert found(text) == [("SECRET", json.dumps(password)[1:-1])]
+
+    def test_single_quoted_values_with_escapes_are_taken_whole(self) -> None:
+        """The same in single quotes, as Python's repr writes a value holding both quotes."""
+        assert found(repr({"password": 'it\'s "s3cret"'})) == [("SECRET", 'it\\\'s "s3cret"')]
 
     def test_code_that_names_a_secret_is_not_a_secret(self) -> None:
         """Reading a secret from somewhere is code, not a leak."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import os
 import signal
 from typing import Any
@@ -11,6 +12,7 @@ import httpx2
 import openai
 import pytest
 
+import openai_fakes as ofake
 from data.redaction_corpus import LOOK_ALIKES, PII, SECRETS
 from llmlog import _guard
 from llmlog._config import Settings
@@ -469,3 +471,34 @@ class TestThroughTheSDK:
         with capture_records(redact="pii") as cap:
             await sdk.chat.completions.create(model="gpt-4o-2024-08-06", messages=messages)  # type: ignore[arg-type]
             self.check(messages, cap.calls)
+
+
+class TestToolArgumentsThroughTheSDK:
+    @pytest.mark.parametrize("password", ['Tr0ub4dor"horse', 'ab"Xy9#kLm2!', "plainPassw0rd"])
+    def test_a_password_with_a_quote_in_json_arguments(self, password: str) -> None:
+        """Tool call arguments as the SDK sends them (JSON text): a quote inside the password
+        is escaped there, and none of the password reaches the record; the JSON stays valid."""
+        from llmlog.testing import capture_records
+
+        client = ofake.sync_client(lambda _: ofake.json_response(ofake.chat_completion("ok")))
+        call = {
+            "id": "call_1",
+            "type": "function",
+            "function": {
+                "name": "login",
+                "arguments": json.dumps({"user": "bob", "password": password}),
+            },
+        }
+        with capture_records(redact="secrets") as cap:
+            client.chat.completions.create(
+                model="gpt-4o",
+                messages=[
+                    {"role": "user", "content": "log in"},
+                    {"role": "assistant", "content": None, "tool_calls": [call]},  # type: ignore[list-item]
+                    {"role": "tool", "tool_call_id": "call_1", "content": "ok"},
+                ],
+            )
+        (record,) = cap.calls
+        logged = record["messages"][1]["tool_calls"][0]["function"]["arguments"]
+        assert json.loads(logged) == {"user": "bob", "password": "<SECRET>"}
+        assert record["redactions"] == {"SECRET": 1}

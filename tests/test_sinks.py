@@ -116,3 +116,44 @@ class TestStreamSink:
         assert isinstance(sink, StreamSink)
         sink.write(b'{"a": 1}\n')
         assert capsys.readouterr().out == '{"a": 1}\n'
+
+
+class TestPermissions:
+    def test_every_missing_directory_is_created_0700(self, tmp_path: Path) -> None:
+        """Under umask 000 too: parents made on the way are as private as the last one."""
+        previous = os.umask(0)
+        try:
+            sink = FileSink(tmp_path / "a" / "b" / "logs" / "llmlog.jsonl")
+            sink.write(line(0))
+            sink.close()
+        finally:
+            os.umask(previous)
+        for directory in ("a", "a/b", "a/b/logs"):
+            assert stat.S_IMODE(os.stat(tmp_path / directory).st_mode) == 0o700, directory
+        assert stat.S_IMODE(os.stat(tmp_path / "a/b/logs/llmlog.jsonl").st_mode) == 0o600
+
+    def test_an_existing_readable_file_is_reported_once_and_left_alone(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """The app's own choice of mode is kept, but stderr names the file and its mode."""
+        _guard._reset_for_tests()
+        path = tmp_path / "llmlog.jsonl"
+        path.write_bytes(b"")
+        path.chmod(0o644)
+        for _ in range(2):
+            sink = FileSink(path)
+            sink.write(line(0))
+            sink.close()
+        err = capsys.readouterr().err
+        assert err.count(f"{path} has mode 0o644") == 1
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644
+        assert len(path.read_bytes().splitlines()) == 2
+
+    def test_a_private_file_is_not_reported(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        _guard._reset_for_tests()
+        sink = FileSink(tmp_path / "llmlog.jsonl")
+        sink.write(line(0))
+        sink.close()
+        assert capsys.readouterr().err == ""

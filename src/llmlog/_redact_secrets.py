@@ -52,9 +52,10 @@ _SECRET_NAMES: Final = (
     r"|refresh[_\-]?token|private[_\-]?key|token"
 )
 # A literal: quoted, or a bare word holding a digit (so `token=settings.token`
-# and `api_key=os.environ[...]` in code are not mistaken for secrets).
+# and `api_key=os.environ[...]` in code are not mistaken for secrets). A quoted one
+# may hold backslash escapes (`"Tr0ub\"horse"` in JSON tool arguments): all of it is taken.
 _ASSIGNED_VALUE: Final = (
-    r"(?:\"(?P<dq>[^\"\n]{4,})\"|'(?P<sq>[^'\n]{4,})'"
+    r"(?:\"(?P<dq>(?:[^\"\\\n]|\\[^\n]){4,})\"|'(?P<sq>(?:[^'\\\n]|\\[^\n]){4,})'"
     r"|(?P<bare>(?=[^\s\"'`,;()\[\]{}<>]*\d)[^\s\"'`,;()\[\]{}<>]{6,}))"
 )
 

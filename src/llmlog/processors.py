@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
@@ -90,13 +90,24 @@ _UNDER_GIL_RELEASE = 2047
 
 
 _OUTPUT_TEXT_KEYS = ("text", "refusal", "parsed", "thinking")
+# Params that carry prompt text, and the member holding it (None: the whole param).
+_PROMPT_TEXT_PARAMS: Final[dict[str, str | None]] = {
+    "prompt": "variables",  # Responses reusable prompt: id and version stay
+    "prediction": "content",  # chat predicted output: the draft text
+    "suffix": None,  # legacy completions: the text after the insertion point
+}
 
 
 class MetadataOnly:
     """``LLMLOG_CAPTURE=metadata``: drop prompt and output text, keep the rest.
 
-    Message roles and counts, tool names, usage, latency and errors stay (a
-    decision's questions and answers keep their type and name).
+    Kept: message roles and counts, tool call ids/types/names, usage, latency,
+    ids, errors, tags and params other than text (a decision's questions and
+    answers keep their type and name; a reusable prompt its id and version).
+    Dropped: system, message content, template variables, output text,
+    refusal, parsed answer, thinking, tool arguments, every ``n > 1`` choice's
+    text, an audio answer's transcript, and params that carry prompt text
+    (``prompt.variables``, ``prediction.content``, ``suffix``).
     """
 
     def __call__(self, _logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
@@ -110,18 +121,44 @@ class MetadataOnly:
                 new[name] = None
         output = new.get("output")
         if isinstance(output, Mapping):
-            stripped = {k: (None if k in _OUTPUT_TEXT_KEYS else v) for k, v in output.items()}
-            for key in ("tool_calls", "answers"):  # answers: OpenAI decisions
-                if isinstance(output.get(key), list):
-                    stripped[key] = [_labels_only(item) for item in output[key]]
-            new["output"] = stripped
+            new["output"] = _output_labels(output)
         params = new.get("params")
-        if isinstance(params, Mapping) and isinstance(params.get("questions"), list):
-            new["params"] = {**params, "questions": [_labels_only(q) for q in params["questions"]]}
+        if isinstance(params, Mapping):
+            new["params"] = _params_without_text(params)
         template = new.get("template")
         if isinstance(template, Mapping) and template.get("variables") is not None:
             new["template"] = {**template, "variables": None}
         return new
+
+
+def _output_labels(output: Mapping[str, Any]) -> dict[str, Any]:
+    stripped = {k: (None if k in _OUTPUT_TEXT_KEYS else v) for k, v in output.items()}
+    for key in ("tool_calls", "answers"):  # answers: OpenAI decisions
+        if isinstance(output.get(key), list):
+            stripped[key] = [_labels_only(item) for item in output[key]]
+    if isinstance(output.get("choices"), list):  # n > 1: every choice holds its text
+        stripped["choices"] = [
+            _output_labels(c) if isinstance(c, Mapping) else None for c in output["choices"]
+        ]
+    audio = output.get("audio")
+    if isinstance(audio, Mapping) and audio.get("transcript") is not None:
+        stripped["audio"] = {**audio, "transcript": None}
+    return stripped
+
+
+def _params_without_text(params: Mapping[str, Any]) -> Mapping[str, Any]:
+    changed: dict[str, Any] = {}
+    if isinstance(params.get("questions"), list):
+        changed["questions"] = [_labels_only(q) for q in params["questions"]]
+    for name, member in _PROMPT_TEXT_PARAMS.items():
+        value = params.get(name)
+        if value is None:
+            continue
+        if member is None or not isinstance(value, Mapping):
+            changed[name] = None
+        elif value.get(member) is not None:
+            changed[name] = {**value, member: None}
+    return {**params, **changed} if changed else params
 
 
 def _role_only(message: Any) -> Any:

@@ -15,13 +15,32 @@ Levels (``LLMLOG_REDACT``):
 For ``pii`` and ``ner`` the matching runs in a worker process, so a busy
 redactor never holds the application's GIL; the writer thread waits for it, so
 no record is ever written less redacted than configured.
+
+What is searched, at every level but ``off``:
+
+- Every string in ``system``, ``messages``, ``output``, ``error``, ``template``,
+  ``params`` and ``tags``, except the values of the record's own identifiers in
+  ``messages``/``output``/``error`` (a message's ``role``, a block's ``type`` and
+  ``id``, a tool call's ``tool_call_id``, a media stub's ``mime``/``sha256``...).
+- App data is searched whole, its identifier-named keys included: ``params``,
+  ``template`` and ``tags``, and inside messages and output a tool call's
+  ``input``/``arguments`` and the ``parsed`` answer. There the dict keys are
+  searched too (a tag is a key); keys that become equal once redacted are merged
+  when their values are the same scalar, else the later get `` (2)``, `` (3)``.
+- Credential-named keys: a non-empty string under a key whose name, lower-cased
+  with ``-`` and ``_`` removed, ends in ``apikey``, ``accesskey``, ``secretkey``,
+  ``privatekey``, ``subscriptionkey``, ``password``, ``passwd``, ``passphrase``,
+  ``secret``, ``token`` (not ``tokens``, nor special tokens like ``eos_token``),
+  ``authorization``, ``credential(s)`` or ``cookie(s)`` is replaced whole as a
+  ``SECRET``, whatever it looks like: a header, query parameter or tool argument
+  named so holds a credential even when its format is unknown.
 """
 
 from __future__ import annotations
 
 import importlib.util
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any, Final
 
 from llmlog import _guard
@@ -30,7 +49,7 @@ from llmlog._record import TEXT_FIELDS
 from llmlog._redact_detect import Detector, DetectorConfig, merge_spans
 from llmlog._redact_memo import SpanMemo
 from llmlog._redact_operators import MIN_KEY_BYTES, Replacer, apply_spans, operator_factory
-from llmlog._redact_secrets import Span, compile_patterns
+from llmlog._redact_secrets import SECRET, Span, compile_patterns
 from llmlog._redact_worker import WorkerUnavailable, client
 
 __all__ = ["FAILED_MARKER", "Redact", "add_recognizer", "remove_recognizer", "validate"]
@@ -45,8 +64,25 @@ _IDENTIFIER_KEYS: Final = frozenset(
     | {"bytes", "index", "finish_reason", "status_code"}
 )
 _APP_DATA_FIELDS: Final = frozenset({"params", "template", "tags"})
-_NO_KEYS: Final[frozenset[str]] = frozenset()
+# Keys of messages and output whose values are the app's (or the model's) own data: a
+# tool call's input and arguments, a parsed answer. Searched like app data.
+_PAYLOAD_KEYS: Final = frozenset({"input", "arguments", "parsed"})
+# Ends of a key's name (lower-cased, `-` and `_` removed) that say its value is a credential.
+_CREDENTIAL_ENDINGS: Final = (
+    *("apikey", "accesskey", "secretkey", "privatekey", "subscriptionkey"),
+    *("password", "passwd", "passphrase", "secret", "token", "authorization"),
+    *("credential", "credentials", "cookie", "cookies"),
+)
+# Names ending in "token" that hold a tokenizer's special token, not a credential.
+_NOT_CREDENTIALS: Final = frozenset(
+    {"eostoken", "bostoken", "padtoken", "unktoken", "septoken", "clstoken", "masktoken"}
+)
 _SCALARS: Final = (int, float, bool, type(None))
+
+# What a dict key is to the walk, cached per key (few distinct keys; bounded anyway).
+_PLAIN, _IDENTIFIER, _PAYLOAD, _CREDENTIAL = 0, 1, 2, 3
+_key_kinds: dict[Any, int] = {}
+_MAX_KEY_KINDS: Final = 4096
 
 _app_recognizers: list[Any] = []
 _app_recognizers_changes = 0  # what each Redact remembers was found under these recognizers
@@ -162,10 +198,10 @@ class Redact:
         for name in TEXT_FIELDS:
             value = event_dict.get(name)
             if value is not None:
-                first, skip = len(texts), _skipped_keys(name)
-                converts = _collect(value, skip, texts)
+                first, app = len(texts), name in _APP_DATA_FIELDS
+                converts = _collect(value, app, texts)
                 any_converts = any_converts or converts
-                fields.append((name, value, skip, first, len(texts), converts))
+                fields.append((name, value, app, first, len(texts), converts))
         out = dict(event_dict)
         unique = list(dict.fromkeys(texts))
         try:
@@ -184,11 +220,11 @@ class Redact:
             return out
         counts: Counter[str] = Counter(event_dict.get("redactions") or {})
         replace = _TextReplacer(found, self._new_replacer(), counts)
-        for name, value, skip, first, stop, converts in fields:
+        for name, value, app, first, stop, converts in fields:
             if not converts and not _any_found(texts, first, stop, found):
                 continue
             try:
-                out[name] = _rebuild(value, replace, skip)
+                out[name] = _rebuild(value, replace, app)
             except Exception as exc:
                 out[name] = FAILED_MARKER
                 _guard.report_internal_error(exc, f"redaction of {name}")
@@ -234,8 +270,8 @@ class Redact:
         return self._local.find_all(texts)
 
 
-# (name, value, skipped keys, first and end index of its texts, whether it converts)
-_Field = tuple[str, Any, frozenset[str], int, int, bool]
+# (name, value, whether it is app data, first and end index of its texts, whether it converts)
+_Field = tuple[str, Any, bool, int, int, bool]
 
 
 class _TextReplacer:
@@ -256,30 +292,67 @@ class _TextReplacer:
             self._done[text] = apply_spans(text, spans, self._replacer)
         return self._done[text]
 
+    def credential(self, text: str) -> str:
+        """The whole of ``text`` replaced as a found ``SECRET`` (it sits under a credential key)."""
+        self._counts[SECRET] += 1
+        return self._replacer(SECRET, text)
 
-def _skipped_keys(field_name: str) -> frozenset[str]:
-    return _NO_KEYS if field_name in _APP_DATA_FIELDS else _IDENTIFIER_KEYS
+
+def _key_kind(key: Any) -> int:
+    """What ``key`` is to the walk (:data:`_PLAIN`, :data:`_IDENTIFIER`...), cached."""
+    kind = _PLAIN
+    if isinstance(key, str):
+        name = key.lower().replace("-", "").replace("_", "")
+        if name.endswith(_CREDENTIAL_ENDINGS) and name not in _NOT_CREDENTIALS:
+            kind = _CREDENTIAL
+        elif key in _IDENTIFIER_KEYS:
+            kind = _IDENTIFIER
+        elif key in _PAYLOAD_KEYS:
+            kind = _PAYLOAD
+    if len(_key_kinds) < _MAX_KEY_KINDS:
+        _key_kinds[key] = kind
+    return kind
 
 
-def _collect(value: Any, skip: frozenset[str], texts: list[str]) -> bool:
+def _collect(value: Any, app: bool, texts: list[str]) -> bool:
     """Append every string :func:`_rebuild` would pass to its replacer, in its order.
 
-    Returns whether rebuilding would change a value's type (a set becomes a list, an
-    object its text) even with nothing found: such a field is always rebuilt.
+    ``app``: ``value`` is app data (keys searched, identifier keys too). Returns whether
+    rebuilding would change the value even with nothing found (a set becomes a list, an
+    object its text, a credential its replacement): such a field is always rebuilt.
     """
     kind = type(value)
     if kind is str:
         texts.append(value)
         return False
-    if kind is dict or kind is list or kind is tuple:
+    if kind is dict:
         converts = False
-        items = value.values() if kind is dict else value
-        if kind is dict and skip:
-            items = [item for key, item in value.items() if key not in skip]
-        for item in items:
-            if type(item) is str:  # the common case, without a call
+        kinds = _key_kinds
+        for key, item in value.items():
+            key_kind = kinds.get(key)
+            if key_kind is None:
+                key_kind = _key_kind(key)
+            item_app = app
+            if app:
+                if isinstance(key, str):
+                    texts.append(key)
+            elif key_kind == _IDENTIFIER:
+                continue
+            elif key_kind == _PAYLOAD:
+                item_app = True
+            if key_kind == _CREDENTIAL and isinstance(item, str) and item:
+                converts = True
+            elif type(item) is str:  # the common case, without a call
                 texts.append(item)
-            elif item is not None and _collect(item, skip, texts):
+            elif item is not None and _collect(item, item_app, texts):
+                converts = True
+        return converts
+    if kind is list or kind is tuple:
+        converts = False
+        for item in value:
+            if type(item) is str:
+                texts.append(item)
+            elif item is not None and _collect(item, app, texts):
                 converts = True
         return converts
     if isinstance(value, _SCALARS):
@@ -288,7 +361,7 @@ def _collect(value: Any, skip: frozenset[str], texts: list[str]) -> bool:
         texts.append(value)
         return False
     if isinstance(value, dict | list | tuple | set | frozenset):
-        _collect(dict(value) if isinstance(value, dict) else list(value), skip, texts)
+        _collect(dict(value) if isinstance(value, dict) else list(value), app, texts)
     else:
         texts.append(str(value))
     return True
@@ -303,19 +376,56 @@ def _any_found(texts: list[str], first: int, stop: int, found: dict[str, list[Sp
     return False
 
 
-def _rebuild(value: Any, replace: Callable[[str], str], skip: frozenset[str]) -> Any:
+def _rebuild(value: Any, replace: _TextReplacer, app: bool) -> Any:
     """A copy of ``value`` with every free-text string replaced; containers are new."""
     if isinstance(value, str):
         return replace(value)
     if isinstance(value, dict):
-        return {
-            key: item if key in skip else _rebuild(item, replace, skip)
-            for key, item in value.items()
-        }
+        return _rebuild_dict(value, replace, app)
     if isinstance(value, tuple):
-        return tuple(_rebuild(item, replace, skip) for item in value)
+        return tuple(_rebuild(item, replace, app) for item in value)
     if isinstance(value, list | set | frozenset):
-        return [_rebuild(item, replace, skip) for item in value]
+        return [_rebuild(item, replace, app) for item in value]
     if isinstance(value, _SCALARS):
         return value
     return replace(str(value))  # an object would be rendered with str() anyway
+
+
+def _rebuild_dict(value: dict[Any, Any], replace: _TextReplacer, app: bool) -> dict[Any, Any]:
+    out: dict[Any, Any] = {}
+    for key, item in value.items():
+        key_kind = _key_kinds.get(key)
+        if key_kind is None:
+            key_kind = _key_kind(key)
+        item_app = app
+        new_key = key
+        if app:
+            if isinstance(key, str):
+                new_key = replace(key)
+        elif key_kind == _IDENTIFIER:
+            out[key] = item
+            continue
+        elif key_kind == _PAYLOAD:
+            item_app = True
+        if key_kind == _CREDENTIAL and isinstance(item, str) and item:
+            new_item: Any = replace.credential(item)
+        else:
+            new_item = _rebuild(item, replace, item_app)
+        if app and new_key in out:  # an earlier key was redacted to this one
+            if _same_scalar(out[new_key], new_item):
+                continue  # two tags both redacted to "<EMAIL_ADDRESS>": one tag
+            new_key = _unused_key(new_key, out)
+        out[new_key] = new_item
+    return out
+
+
+def _same_scalar(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and isinstance(a, str | int | float | bool | None) and a == b
+
+
+def _unused_key(key: str, taken: dict[Any, Any]) -> str:
+    """``key (2)``, ``key (3)``...: the first not in ``taken``."""
+    number = 2
+    while f"{key} ({number})" in taken:
+        number += 1
+    return f"{key} ({number})"

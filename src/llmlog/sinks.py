@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import stat
 import sys
 import time
 from pathlib import Path
@@ -60,6 +61,18 @@ def rotated_files(active: Path) -> list[Path]:
         if p.name.endswith((active.suffix, active.suffix + ".gz"))
     ]
     return sorted(found, key=lambda p: p.name)
+
+
+def make_private_dirs(directory: Path) -> None:
+    """Create ``directory`` and every missing parent 0700 (``mkdir(parents=True)`` would
+    give the parents the umask's mode, 0777 under umask 000)."""
+    missing: list[Path] = []
+    while not directory.exists() and directory != directory.parent:
+        missing.append(directory)
+        directory = directory.parent
+    for path in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # another process made it meanwhile
+            path.mkdir(mode=0o700)
 
 
 class FileSink:
@@ -138,11 +151,20 @@ class FileSink:
         )
 
     def _open(self) -> int:
-        directory = self.path.parent
-        if not directory.exists():
-            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        make_private_dirs(self.path.parent)
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
-        return os.open(self.path, flags, 0o600)
+        fd = os.open(self.path, flags, 0o600)
+        try:
+            mode = stat.S_IMODE(os.fstat(fd).st_mode)
+        except OSError:
+            mode = 0
+        if mode & 0o077:  # an existing file someone made readable: say so, leave it be
+            warn_once(
+                f"sink_mode:{self.path}",
+                f"{self.path} has mode {mode:#o}: other users may read the logged prompts "
+                f"(llmlog creates its files 0600; chmod 600 {self.path} to fix)",
+            )
+        return fd
 
     def _current_fd(self) -> int:
         """Our descriptor, reopened if another process rotated the file away."""
