@@ -133,6 +133,30 @@ class TestFailures:
         assert "off, secrets, pii, ner" in lines[0]
         assert records(out) == []
 
+    @pytest.mark.parametrize("value", ["2", "enabled", "True!"])
+    def test_a_switch_neither_on_nor_off_is_reported_and_the_app_runs(
+        self, fake: FakeProvider, out: Path, value: str
+    ) -> None:
+        """Not silently off (instrument() refuses the value): one line naming the variable
+        and its allowed values, the app runs unlogged, children are switched off."""
+        env = {"LLMLOG_ENABLED": value, "LLMLOG_OUTPUT": str(out)}
+        code = ACTIVATE + ACTIVATE + STATE + "import os; print(os.environ['LLMLOG_ENABLED'])"
+        result = run(code, env, fake)
+        assert result.returncode == 0
+        assert result.stdout.split() == ["False", "False", "off", "0"]
+        [line] = result.stderr.strip().splitlines()
+        assert f"LLMLOG_ENABLED={value!r}" in line
+        assert "one of 1, 0, true, false, yes, no, on, off" in line
+
+    def test_a_switch_neither_on_nor_off_stops_under_strict(
+        self, fake: FakeProvider, out: Path
+    ) -> None:
+        """LLMLOG_STRICT=1 asked never to run unlogged: status 78, as for any bad value."""
+        env = {"LLMLOG_ENABLED": "2", "LLMLOG_STRICT": "1"}
+        result = run(ACTIVATE + "print('app ran')", env, fake)
+        assert result.returncode == 78
+        assert "app ran" not in result.stdout and "LLMLOG_ENABLED='2'" in result.stderr
+
     def test_failure_switches_children_off(self, fake: FakeProvider, out: Path) -> None:
         """After a failure LLMLOG_ENABLED=0, so child processes do not repeat the message."""
         env = {"LLMLOG_ENABLED": "1", "LLMLOG_FLUSH_TIMEOUT": "soon"}
@@ -210,3 +234,5 @@ class TestFail:
         """is_on matches the settings table's truthy values, case- and space-insensitive."""
         assert [_activate.is_on(v) for v in ("1", " True ", "yes", "ON")] == [True] * 4
         assert [_activate.is_on(v) for v in ("", None, "0", "2", "off")] == [False] * 5
+        assert [_activate.is_off(v) for v in ("", None, "0", " False ", "no", "OFF")] == [True] * 6
+        assert [_activate.is_off(v) for v in ("1", "2", "enabled")] == [False] * 3

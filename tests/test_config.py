@@ -70,7 +70,15 @@ class TestParsing:
             ({"LLMLOG_CAPTURE": "everything"}, "LLMLOG_CAPTURE='everything'"),
             ({"LLMLOG_REDACT": "max"}, "one of off, secrets, pii, ner"),
             ({"LLMLOG_MAX_BYTES": "big"}, "LLMLOG_MAX_BYTES='big'"),
-            ({"LLMLOG_QUEUE_SIZE": "-1"}, "non-negative"),
+            ({"LLMLOG_MAX_BYTES": "-1"}, "non-negative"),
+            ({"LLMLOG_QUEUE_SIZE": "0"}, "a whole number of at least 1"),
+            ({"LLMLOG_FLUSH_TIMEOUT": "inf"}, "a number from 0 to 3600"),
+            ({"LLMLOG_FLUSH_TIMEOUT": "1e300"}, "a number from 0 to 3600"),
+            ({"LLMLOG_FLUSH_TIMEOUT": "nan"}, "a number from 0 to 3600"),
+            ({"LLMLOG_RETENTION_DAYS": "inf"}, "a finite non-negative number"),
+            ({"LLMLOG_OUTPUT": ""}, "stdout, stderr or a file path, not empty"),
+            ({"LLMLOG_OUTPUT": " "}, "stdout, stderr or a file path, not empty"),
+            ({"LLMLOG_SIGTERM": "ignore"}, "one of flush, default"),
             ({"LLMLOG_ENABLED": "maybe"}, "LLMLOG_ENABLED"),
             ({"LLMLOG_DISABLED_PROVIDERS": "openai,cohere"}, "openai, anthropic"),
             ({"LLMLOG_REDACT_PATTERNS": "[1, 2]"}, "JSON object"),
@@ -83,6 +91,20 @@ class TestParsing:
         with pytest.raises(ValueError, match=re.escape(fragment)) as info:
             Settings.from_env(env)
         assert next(iter(env)) in str(info.value)
+
+    def test_values_that_would_lose_every_record_are_refused_as_keywords_too(self) -> None:
+        """instrument(flush_timeout=inf) / queue_size=0 / output="": the same clear error."""
+        for bad in ({"flush_timeout": float("inf")}, {"queue_size": 0}, {"output": ""}):
+            with pytest.raises(ValueError, match=r"\(env LLMLOG_[A-Z_]+\)=.* is not valid"):
+                Settings.from_env({}, **bad)
+
+    def test_bounds_themselves_are_allowed(self) -> None:
+        """The smallest queue, no wait at exit and the longest wait are all valid."""
+        s = Settings.from_env(
+            {"LLMLOG_QUEUE_SIZE": "1", "LLMLOG_FLUSH_TIMEOUT": "0", "LLMLOG_SIGTERM": "default"}
+        )
+        assert (s.queue_size, s.flush_timeout, s.sigterm) == (1, 0.0, "default")
+        assert Settings.from_env({"LLMLOG_FLUSH_TIMEOUT": "3600"}).flush_timeout == 3600.0
 
     def test_bad_keyword_names_the_keyword_and_the_variable(self) -> None:
         """instrument(redact='max') says both `redact=` and LLMLOG_REDACT."""

@@ -112,6 +112,10 @@ class TestOptions:
         [
             (["--redact", "bogus"], "--redact", "off, secrets, pii, ner"),
             (["--max-bytes", "-5"], "--max-bytes", "non-negative whole number"),
+            (["--flush-timeout", "inf"], "--flush-timeout", "a number from 0 to 3600"),
+            (["--output", ""], "--output", "stdout, stderr or a file path, not empty"),
+            (["--queue-size", "0"], "--queue-size", "a whole number of at least 1"),
+            (["--sigterm", "ignore"], "--sigterm", "flush, default"),
             (
                 ["--disabled-providers", "openai,cohere"],
                 "--disabled-providers",
@@ -259,6 +263,24 @@ class TestBootstrap:
             py(code), env=clean_env(), capture_output=True, text=True, timeout=60
         )
         assert result.stdout.strip() == "True", result.stderr
+
+    @pytest.mark.parametrize("value", ["2", "enabled"])
+    def test_bootstrap_reports_a_switch_neither_on_nor_off(self, value: str) -> None:
+        """LLMLOG_ENABLED=2 is not silently "off": one stderr line names the variable and
+        its values, and the app runs unlogged."""
+        code = f"""
+        import os, runpy, sys
+        os.environ["LLMLOG_ENABLED"] = {value!r}
+        runpy.run_path({str(Path(BOOTSTRAP_DIR) / "sitecustomize.py")!r})
+        print("app ran", os.environ["LLMLOG_ENABLED"])
+        """
+        result = subprocess.run(
+            py(code), env=clean_env(), capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 0
+        assert result.stdout.strip() == "app ran 0"
+        [line] = result.stderr.strip().splitlines()
+        assert f"LLMLOG_ENABLED={value!r}" in line and "1, 0, true, false" in line
 
     def test_bootstrap_does_nothing_when_switched_off(self) -> None:
         """LLMLOG_ENABLED=0 (e.g. after a reported failure) keeps the bootstrap quiet."""

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import textwrap
 import threading
 from pathlib import Path
 from typing import Any
@@ -329,4 +331,159 @@ class TestHandOver:
         assert pipeline.flush(10)
         contents = [json.loads(line)["messages"][0]["content"] for line in sink.lines]
         assert contents == [str(i) for i in range(20)]
+        pipeline.close(1)
+
+
+def start_toy(output: Path, n: int, mode: str, **env: str) -> subprocess.Popen[str]:
+    """The toy app in ``mode``, its stdout readable line by line (``ready`` first)."""
+    return subprocess.Popen(
+        [sys.executable, str(TOY_APP), str(output), str(n), mode],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **env},
+    )
+
+
+def stopped_by_sigterm(proc: subprocess.Popen[str]) -> int:
+    """Send SIGTERM once the app says ``ready``; its exit status."""
+    assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=240)
+    assert "Traceback" not in err, err
+    return proc.returncode
+
+
+SLOW = {"TOY_SLOW_WRITER": "1"}  # records stay queued until something drains them
+
+
+class TestSigterm:
+    """`docker stop`, Kubernetes and Pool.terminate() end Python apps with SIGTERM."""
+
+    def test_a_sigterm_writes_every_record_and_still_kills(self, tmp_path: Path) -> None:
+        """The queue is drained, then the process dies by the signal as it would have."""
+        proc = start_toy(tmp_path / "llmlog.jsonl", 5, "sigterm", **SLOW)
+        assert stopped_by_sigterm(proc) == -signal.SIGTERM
+        assert len(read_lines(tmp_path)) == 5
+
+    def test_sigterm_default_leaves_the_signal_alone(self, tmp_path: Path) -> None:
+        """LLMLOG_SIGTERM=default: nothing installed, so nothing drains the queue."""
+        proc = start_toy(tmp_path / "llmlog.jsonl", 5, "sigterm", LLMLOG_SIGTERM="default", **SLOW)
+        assert stopped_by_sigterm(proc) == -signal.SIGTERM
+        assert read_lines(tmp_path) == []
+
+    def test_an_apps_own_handler_is_kept(self, tmp_path: Path) -> None:
+        """The app's handler (set before instrument()) runs; its sys.exit drains as usual."""
+        proc = start_toy(tmp_path / "llmlog.jsonl", 5, "own-sigterm", **SLOW)
+        assert stopped_by_sigterm(proc) == 3
+        assert len(read_lines(tmp_path)) == 5
+
+    @pytest.mark.parametrize("mode", ["pool-fork", "pool-spawn"])
+    def test_a_pool_used_as_a_with_block_loses_nothing(self, tmp_path: Path, mode: str) -> None:
+        """`with Pool() as pool:` ends with terminate(), a SIGTERM to every worker."""
+        proc = run_toy(tmp_path / "llmlog.jsonl", 3, mode, **SLOW)
+        assert proc.returncode == 0, proc.stderr
+        texts = [r["output"]["text"] for r in read_lines(tmp_path)]  # type: ignore[index]
+        assert len(texts) == 12 and all(t.startswith("pool-") for t in texts)
+
+    def test_the_handler_goes_only_where_sigterm_was_left_to_default(self, tmp_path: Path) -> None:
+        """Installed by instrument() in the main thread over SIG_DFL only, removed by
+        uninstrument(); an app's handler or an ignored SIGTERM is never replaced."""
+        code = f"""
+        import signal, threading, llmlog
+        kw = dict(output={str(tmp_path / "llmlog.jsonl")!r}, redact="secrets")
+        def state():
+            handler = signal.getsignal(signal.SIGTERM)
+            return handler.__name__ if callable(handler) else str(handler)
+        def app_handler(signum, frame):
+            pass
+        seen = [state()]
+        llmlog.instrument(**kw); seen.append(state())
+        llmlog.uninstrument(); seen.append(state())
+        llmlog.instrument(sigterm="default", **kw); seen.append(state())
+        llmlog.uninstrument()
+        worker = threading.Thread(target=llmlog.instrument, kwargs=kw)
+        worker.start(); worker.join(); seen.append(state())
+        llmlog.uninstrument()
+        for handler in (app_handler, signal.SIG_IGN):
+            signal.signal(signal.SIGTERM, handler)
+            llmlog.instrument(**kw); seen.append(state())
+            llmlog.uninstrument(); seen.append(state())
+        print(" ".join(seen))
+        """
+        proc = subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(code)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr
+        default, ignored = str(signal.SIG_DFL), str(signal.SIG_IGN)
+        assert proc.stdout.split() == [
+            default,
+            "_on_sigterm",
+            default,
+            default,
+            default,  # instrument() from a thread: no handler (and no error)
+            "app_handler",
+            "app_handler",
+            ignored,
+            ignored,
+        ]
+
+
+class TestLateCalls:
+    """Threads and exits the app does not wait for."""
+
+    def test_a_child_forked_from_a_thread_exits_when_that_thread_ends(self, tmp_path: Path) -> None:
+        """In the child that thread is the main one; when it returns, the writer is the
+        last thread left: it writes the child's records and ends, and so does the child."""
+        proc = run_toy(tmp_path / "llmlog.jsonl", 5, "fork-in-thread")
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.strip() == "child exit status 0"
+        texts = sorted(r["output"]["text"] for r in read_lines(tmp_path))  # type: ignore[index]
+        assert texts == [f"forked {i}" for i in range(5)] + ["parent 0"]
+
+    def test_a_call_from_a_later_atexit_hook_is_written(self, tmp_path: Path) -> None:
+        """An atexit hook registered before instrument() runs after llmlog's exit drain."""
+        proc = run_toy(tmp_path / "llmlog.jsonl", 5, "atexit-late", **SLOW)
+        assert proc.returncode == 0, proc.stderr
+        texts = sorted(r["output"]["text"] for r in read_lines(tmp_path))  # type: ignore[index]
+        assert texts == ["late 0"] + [f"main {i}" for i in range(5)]
+
+    def test_a_daemon_threads_calls_during_exit_are_written(self, tmp_path: Path) -> None:
+        """Every call a daemon thread completed while the interpreter exited has its record
+        (one more may have been written just before the thread was frozen)."""
+        out = tmp_path / "llmlog.jsonl"
+        proc = run_toy(out, 20, "daemon-at-exit", **SLOW)
+        assert proc.returncode == 0, proc.stderr
+        completed = len(Path(f"{out}.calls").read_bytes())
+        assert completed >= 20
+        assert completed <= len(read_lines(tmp_path)) <= completed + 1
+
+    def test_after_the_exit_drain_a_call_is_written_at_once(self) -> None:
+        """Nothing drains after the exit drain: the caller's thread writes its record."""
+        sink = _ListSink()
+        pipeline = _waiting_pipeline(sink)
+        _pipeline._drain(pipeline, 10, "at exit")
+        pipeline.submit(_capture(0))
+        assert len(sink.lines) == 1  # no flush, no writer slice: written already
+        pipeline.close(1)
+
+    def test_a_call_too_late_to_write_is_counted_and_said_once(
+        self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Once the interpreter finalizes even that is impossible: counted, one message."""
+        _guard._reset_for_tests()
+        sink = _ListSink()
+        pipeline = _waiting_pipeline(sink)
+        _pipeline._drain(pipeline, 10, "at exit")
+        monkeypatch.setattr(sys, "is_finalizing", lambda: True)
+        for i in range(3):
+            pipeline.submit(_capture(i))
+        monkeypatch.undo()
+        assert sink.lines == []
+        assert _guard.counts["lost_at_shutdown"] == 3
+        assert capsys.readouterr().err.count("could not be recorded") == 1
         pipeline.close(1)

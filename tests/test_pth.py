@@ -118,6 +118,16 @@ class TestInstalledLine:
         assert result.stdout.strip() == "app ran"
         assert "LLMLOG_CAPTURE='all'" in result.stderr and "full, metadata" in result.stderr
 
+    @pytest.mark.parametrize("value", ["2", "enabled"])
+    def test_a_switch_neither_on_nor_off_is_reported_and_app_runs(self, value: str) -> None:
+        """LLMLOG_ENABLED=2 is not silently "off" (instrument() refuses it too): one stderr
+        line names the variable and its values; start-up never fails."""
+        result = run(["-c", "print('app ran')"], LLMLOG_ENABLED=value)
+        assert result.returncode == 0
+        assert result.stdout.strip() == "app ran"
+        [line] = result.stderr.strip().splitlines()
+        assert f"LLMLOG_ENABLED={value!r}" in line and "1, 0, true, false" in line
+
     def test_strict_bad_setting_stops_cleanly(self) -> None:
         """Under LLMLOG_STRICT=1 the interpreter exits 78 at start-up, without a traceback."""
         result = run(

@@ -37,6 +37,7 @@ def instrument(**settings: Any) -> None:
         if pipeline is None or pipeline.settings != resolved:
             _pipeline.configure(resolved)
         instrumentors.install(resolved.disabled_providers)
+        _pipeline.handle_sigterm(resolved.sigterm == "flush")
 
 
 def uninstrument() -> None:
@@ -46,6 +47,7 @@ def uninstrument() -> None:
     with _lock:
         instrumentors.uninstall()
         _pipeline.shutdown()
+        _pipeline.handle_sigterm(False)
 
 
 def flush(timeout: float | None = None) -> bool:

@@ -15,12 +15,13 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 
-__all__ = ["EXIT_CODE", "activate", "activate_from_env", "fail", "is_on"]
+__all__ = ["EXIT_CODE", "activate", "activate_from_env", "fail", "is_off", "is_on"]
 
 #: Exit status under strict mode: EX_CONFIG from sysexits.h ("configuration error").
 EXIT_CODE = 78
 _SDKS = ("openai", "anthropic")
 _ON = frozenset({"1", "true", "yes", "on"})
+_OFF = frozenset({"0", "false", "no", "off", ""})
 
 _outcome: bool | None = None  # None until the first attempt in this process
 
@@ -30,15 +31,25 @@ def is_on(value: str | None) -> bool:
     return (value or "").strip().lower() in _ON
 
 
+def is_off(value: str | None) -> bool:
+    """The settings table's falsy spellings (``0``, ``false``, ``no``, ``off``, empty, unset)."""
+    return (value or "").strip().lower() in _OFF
+
+
 def activate_from_env() -> bool:
     """Instrument when ``LLMLOG_ENABLED`` is truthy, with settings from the environment.
 
     Returns whether logging is on. Safe to call more than once (the ``.pth``
     line and the bootstrap ``sitecustomize`` may both run): later calls are no-ops.
+    A value that is neither on nor off (``2``, ``enabled``) is an activation failure,
+    said on stderr: silently running unlogged would look like logging that works.
     """
-    if not is_on(os.environ.get("LLMLOG_ENABLED")):
-        return bool(_outcome)
-    return activate()
+    value = os.environ.get("LLMLOG_ENABLED")
+    if is_on(value):
+        return activate()
+    if not is_off(value):
+        fail(_enabled_problem(value), strict=is_on(os.environ.get("LLMLOG_STRICT")))
+    return bool(_outcome)
 
 
 def activate(**settings: Any) -> bool:
@@ -82,6 +93,17 @@ def fail(problem: str, *, strict: bool, stop: Callable[[int], NoReturn] = os._ex
         "(set LLMLOG_STRICT=1 to stop instead)"
     )
     os.environ["LLMLOG_ENABLED"] = "0"
+
+
+def _enabled_problem(value: str | None) -> str:
+    """The settings table's own words for a bad ``LLMLOG_ENABLED`` (variable, allowed values)."""
+    from llmlog._config import Settings
+
+    try:
+        Settings.from_env({"LLMLOG_ENABLED": value or ""})
+    except ValueError as exc:
+        return str(exc)
+    return f"LLMLOG_ENABLED={value!r} is not valid"
 
 
 def _activation_problem(settings: Mapping[str, Any]) -> str | None:

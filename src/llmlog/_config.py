@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -22,12 +23,27 @@ DEFAULT_OUTPUT = "./llm_logs/llmlog.jsonl"
 REDACT_LEVELS = ("off", "secrets", "pii", "ner")
 REDACT_OPERATORS = ("tag", "numbered", "hash")
 PROVIDERS = ("openai", "anthropic")
+SIGTERM_MODES = ("flush", "default")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
 
 
-def _setting(default: Any, doc: str, choices: tuple[str, ...] = (), secret: bool = False) -> Any:
-    metadata = {"doc": doc, "choices": choices, "secret": secret}
+def _setting(
+    default: Any,
+    doc: str,
+    choices: tuple[str, ...] = (),
+    secret: bool = False,
+    minimum: float = 0,
+    maximum: float | None = None,
+) -> Any:
+    """A field of :class:`Settings`; numbers must lie in ``[minimum, maximum]`` and be finite."""
+    metadata = {
+        "doc": doc,
+        "choices": choices,
+        "secret": secret,
+        "minimum": minimum,
+        "maximum": maximum,
+    }
     if isinstance(default, Mapping):  # dataclasses refuse mutable defaults
         return field(default_factory=lambda: MappingProxyType(dict(default)), metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -39,14 +55,16 @@ class Settings:
 
     enabled: bool = _setting(False, "Activate llmlog at interpreter start (the `.pth` hook).")
     output: str = _setting(
-        DEFAULT_OUTPUT, "Where records go: `stdout`, `stderr`, or a JSONL file path."
+        DEFAULT_OUTPUT, "Where records go: `stdout`, `stderr`, or a JSONL file path (not empty)."
     )
     max_bytes: int = _setting(50 * 1024 * 1024, "Rotate the log file when it reaches this size.")
     backup_count: int = _setting(20, "Rotated files to keep (`0` keeps none).")
     retention_days: float = _setting(30.0, "Delete rotated files older than this (`0`: no limit).")
     capture: str = _setting(
         "full",
-        "`full` logs prompts and outputs; `metadata` drops their text, keeps everything else.",
+        "`full` logs prompts and outputs; `metadata` drops their text (also prompt text in "
+        "params: `prompt.variables`, `prediction`, `suffix`; every choice's text; audio "
+        "transcripts), keeps everything else (error messages included).",
         ("full", "metadata"),
     )
     max_field_chars: int = _setting(
@@ -54,7 +72,9 @@ class Settings:
     )
     service: str = _setting("", "Service name in `process.service` (default: the program name).")
     queue_size: int = _setting(
-        10_000, "Records waiting for the writer before new ones are dropped."
+        10_000,
+        "Records waiting for the writer before new ones are dropped (at least 1).",
+        minimum=1,
     )
     disabled_providers: tuple[str, ...] = _setting(
         (), "Comma-separated providers not to instrument.", PROVIDERS
@@ -77,7 +97,18 @@ class Settings:
     ner_model: str = _setting(
         "en_core_web_sm", "Installed spaCy model used by the `ner` level (never downloaded)."
     )
-    flush_timeout: float = _setting(5.0, "Seconds to drain pending records at exit.")
+    flush_timeout: float = _setting(
+        5.0, "Seconds (at most 3600) to drain pending records at exit.", maximum=3600
+    )
+    sigterm: str = _setting(
+        "flush",
+        "`flush`: on a SIGTERM the app does not handle itself (`docker stop`, Kubernetes, a "
+        "`multiprocessing.Pool` ending its workers), write pending records (for the flush "
+        "timeout, at most 5 s), then die by the signal as usual; `default`: leave SIGTERM "
+        "alone. Set up by `instrument()` in the main thread only; a main thread stuck in a "
+        "long C call delays it.",
+        SIGTERM_MODES,
+    )
     strict: bool = _setting(False, "Exit the app if activation fails instead of running unlogged.")
 
     @classmethod
@@ -161,12 +192,21 @@ def _parse(f: dataclasses.Field[Any], raw: Any, where: str) -> Any:
             return False
         raise bad("one of 1, 0, true, false, yes, no, on, off")
     if kind in ("int", "float"):
+        low, high = f.metadata["minimum"], f.metadata["maximum"]
+        expected = _number_expected(kind, low, high)
         try:
             number = int(raw) if kind == "int" else float(raw)
-        except (TypeError, ValueError):
-            raise bad(f"a non-negative {'whole ' if kind == 'int' else ''}number") from None
-        if isinstance(raw, bool) or number < 0:
-            raise bad(f"a non-negative {'whole ' if kind == 'int' else ''}number")
+        except (TypeError, ValueError, OverflowError):
+            raise bad(expected) from None
+        # nan passes every comparison and inf any lower bound: both would lose records
+        finite = kind == "int" or math.isfinite(number)
+        if (
+            isinstance(raw, bool)
+            or not finite
+            or number < low
+            or (high is not None and number > high)
+        ):
+            raise bad(expected)
         return number
     if kind == "tuple":
         items = raw.split(",") if isinstance(raw, str) else list(raw)
@@ -188,4 +228,16 @@ def _parse(f: dataclasses.Field[Any], raw: Any, where: str) -> Any:
     text = str(raw)
     if choices and text not in choices:
         raise bad(f"one of {', '.join(choices)}")
+    if f.name == "output" and not text.strip():  # an empty path would lose every record
+        raise bad("stdout, stderr or a file path, not empty")
     return text
+
+
+def _number_expected(kind: str, low: float, high: float | None) -> str:
+    """What a number setting must be, in words (for the error message)."""
+    noun = "whole number" if kind == "int" else "number"
+    if high is not None:
+        return f"a {noun} from {low:g} to {high:g}"
+    if low == 0:
+        return f"a non-negative {noun}" if kind == "int" else f"a finite non-negative {noun}"
+    return f"a {noun} of at least {low:g}"

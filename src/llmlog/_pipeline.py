@@ -5,9 +5,9 @@ The caller's thread only calls :func:`submit` with a finished
 thread runs it through the chain of :mod:`llmlog._chain` (a structlog logger
 built with ``wrap_logger``, never ``structlog.configure``: the host's logging is
 the host's) and hands the rendered lines to the sinks.
-The queue drains on :func:`flush`, at interpreter exit, and at the end of a
-``multiprocessing`` child; ``fork()`` waits for the writer's current slice to
-end, and the child starts afresh.
+The queue drains on :func:`flush`, at interpreter exit, at the end of a
+``multiprocessing`` child, and on a SIGTERM nobody else handles; ``fork()`` waits
+for the writer's current slice to end, and the child starts afresh.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import signal
 import sys
 import threading
 import time
@@ -87,9 +88,16 @@ import, which would stay broken in the child for good, or a half-done write.
 Re-entrant: a fork from the writer thread itself does not wait on itself."""
 _fork_guard_taken = False
 
+_forking_from_main = True
+_main_is_a_thread = False
+"""True in a child forked from a thread other than the main one (or in its children):
+that thread became the child's main thread, and when it ends no interpreter exit runs.
+The writer would be left alone, keeping the child alive forever; see :func:`_alone`."""
+
 
 def _before_fork() -> None:
-    global _fork_guard_taken
+    global _fork_guard_taken, _forking_from_main
+    _forking_from_main = threading.current_thread() is threading.main_thread()
     _fork_guard_taken = _fork_guard.acquire(timeout=FORK_WAIT)
 
 
@@ -152,13 +160,17 @@ class Pipeline:
         self._dropped = 0
         self._lines = SinkLogger(self._sinks)
         self._logger: Any = None
+        self._exit_drained = False  # then each call is written on its own thread: _write_now
 
     # caller thread -------------------------------------------------------------
     def submit(self, cap: Capture) -> None:
         """Enqueue a finished call; never blocks the caller for long, never raises."""
+        if self._exit_drained:
+            self._write_now(cap)
+            return
         if self._thread is None or self._pid != os.getpid():
             if sys.is_finalizing():  # too late to start a thread; atexit already drained
-                _guard.counts["lost_at_shutdown"] += 1
+                _lost_at_shutdown()
                 return
             self._start()
         if len(self._queue) >= self._limit and not self._wait_for_room():
@@ -171,6 +183,21 @@ class Pipeline:
             )
             return
         self._put(cap)
+
+    def _write_now(self, cap: Capture) -> None:
+        """A call made after the exit drain (a later atexit hook, a daemon thread): nothing
+        would write it any more, so the caller's thread does, between the writer's slices."""
+        if sys.is_finalizing():  # the writer may be frozen mid-slice: not even this can wait
+            _lost_at_shutdown()
+            return
+        if not _fork_guard.acquire(timeout=self.settings.flush_timeout):
+            _lost_at_shutdown()
+            return
+        try:
+            self._emit(EVENT_CALL, {"_capture": cap})
+            self._write_out()
+        finally:
+            _fork_guard.release()
 
     def _put(self, item: Any) -> None:
         queue = self._queue
@@ -261,7 +288,12 @@ class Pipeline:
                 # take it (later the writer would have to win it back from the app).
                 self._write_out()
                 _send(self._taken)  # a handing-over app thread may go on (once we let go)
-                if not self._work():
+                going_on = self._work()
+                if going_on and _alone():  # write everything, then let the process end
+                    while self._queue and going_on:
+                        going_on = self._work()
+                    going_on = False
+                if not going_on:
                     self._write_out()
                     return
 
@@ -390,16 +422,96 @@ before_exit: list[Callable[[], None]] = []
 def _at_exit() -> None:
     pipeline = _current
     if pipeline is not None and pipeline._pid == os.getpid():
-        for hook in before_exit:
-            with _guard.guarded("recording open calls at exit"):
-                hook()
-        with _guard.guarded("draining at exit"):
-            if not pipeline.flush(pipeline.settings.flush_timeout):
-                _guard.warn_once(
-                    "exit_timeout",
-                    f"records still pending after LLMLOG_FLUSH_TIMEOUT="
-                    f"{pipeline.settings.flush_timeout}s at exit were lost",
-                )
+        _drain(pipeline, pipeline.settings.flush_timeout, "at exit")
+
+
+def _drain(pipeline: Pipeline, timeout: float, when: str) -> None:
+    """The last drain of a process: open calls recorded, the queue written within ``timeout``.
+
+    From here on no drain follows, so later calls are written by their own thread.
+    """
+    for hook in before_exit:
+        with _guard.guarded(f"recording open calls {when}"):
+            hook()
+    pipeline._exit_drained = True
+    with _guard.guarded(f"draining {when}"):
+        done = pipeline.flush(timeout)
+        if done and pipeline._queue:  # put by a thread that had just missed _exit_drained
+            done = pipeline.flush(timeout)
+        if not done:
+            _guard.warn_once(
+                "exit_timeout",
+                f"records still pending {timeout:g}s after the drain {when} began were lost "
+                "(LLMLOG_FLUSH_TIMEOUT)",
+            )
+
+
+def _lost_at_shutdown() -> None:
+    _guard.warn_once(
+        "lost_at_shutdown",
+        "a call made while the interpreter was shutting down could not be recorded "
+        "(too late to write it; later ones are counted, not printed)",
+    )
+
+
+def _alone() -> bool:
+    """Whether the writer is the last thread of a child forked from a thread (see
+    :data:`_main_is_a_thread`): without it the child would have ended already."""
+    if not _main_is_a_thread:
+        return False
+    me = threading.current_thread()
+    return not any(t.is_alive() for t in threading.enumerate() if t is not me)
+
+
+# SIGTERM ---------------------------------------------------------------------------
+
+SIGTERM_WAIT = 5.0
+"""At most this many seconds of drain on SIGTERM (less if LLMLOG_FLUSH_TIMEOUT is less):
+``docker stop`` kills 10 s after its SIGTERM."""
+
+
+def handle_sigterm(on: bool) -> None:
+    """Install (``on``) or remove the SIGTERM drain of :func:`_on_sigterm`.
+
+    Installed only over the default disposition, never over the app's own handler (or
+    an ignored SIGTERM); removed only if still installed. Only the main thread may set
+    signal handlers: elsewhere this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    installed = signal.getsignal(signal.SIGTERM)
+    if on and installed is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    elif not on and installed is _on_sigterm:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    """SIGTERM with default handling would lose the queue: write it, then die by the signal.
+
+    The default disposition comes back first (a second SIGTERM kills at once) and is
+    used at the end, so the exit status is the one the app would have had. The drain
+    runs on a helper thread: a lock the interrupted main thread holds cannot stall it
+    past the deadline.
+    """
+    try:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        pipeline = _current
+        if pipeline is not None:
+            wait = min(pipeline.settings.flush_timeout, SIGTERM_WAIT)
+            helper = threading.Thread(
+                target=_drain, args=(pipeline, wait, "at SIGTERM"), name="llmlog-sigterm"
+            )
+            helper.daemon = True
+            helper.start()
+            helper.join(wait)
+    except Exception as exc:
+        with contextlib.suppress(Exception):
+            _guard.report_internal_error(exc, "draining at SIGTERM")
+    finally:
+        with contextlib.suppress(Exception):
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _register_exit_hooks() -> None:
@@ -422,8 +534,9 @@ def _register_exit_hooks() -> None:
 
 
 def _after_fork_in_child() -> None:
-    global _exit_hooks_pid, _fork_guard, _fork_guard_taken
+    global _exit_hooks_pid, _fork_guard, _fork_guard_taken, _main_is_a_thread
     _exit_hooks_pid = None
+    _main_is_a_thread = _main_is_a_thread or not _forking_from_main
     _fork_guard, _fork_guard_taken = threading.RLock(), False
     if _current is not None:
         _current.after_fork_in_child()

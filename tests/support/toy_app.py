@@ -4,20 +4,39 @@ Instruments llmlog (settings from the environment), makes N toy calls and
 exits the way MODE says: ``exit`` (normal end), ``fork`` (a forked child makes
 the calls), ``mp-fork`` / ``mp-spawn`` (a multiprocessing child does), ``open-stream``
 (a stream still open, half-read, when the interpreter exits), ``fork-open-stream`` (a
-child forked while the parent reads a stream ends with ``sys.exit``).
+child forked while the parent reads a stream ends with ``sys.exit``), ``sigterm`` /
+``own-sigterm`` (prints ``ready`` and sleeps until a SIGTERM; ``own-sigterm`` has a
+handler of its own that exits 3), ``pool-fork`` / ``pool-spawn`` (a ``with Pool()``
+block whose workers make the calls), ``fork-in-thread`` (a child forked from a thread
+makes the calls, and its only thread returns), ``atexit-late`` (an atexit hook
+registered before ``instrument()`` makes one more call), ``daemon-at-exit`` (a daemon
+thread goes on calling while the interpreter exits, counting its calls in
+OUTPUT.calls).
+
+``TOY_SLOW_WRITER=1`` keeps the writer asleep until something drains the queue, so a
+record nobody drains is lost for sure rather than by timing.
 """
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing
 import os
+import signal
 import sys
+import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import llmlog
+from llmlog import _pipeline
 from llmlog.instrumentors import _base
 from support import toy_instrumentor, toy_sdk
+
+if os.environ.get("TOY_SLOW_WRITER") == "1":
+    _pipeline.IDLE_WAIT = _pipeline.WRITER_WAIT = _pipeline.BATCH_LINGER = 3600.0
+    _pipeline.HANDOVER_BATCH = 10**6
 
 
 def setup(output: str) -> None:
@@ -35,6 +54,36 @@ def calls(n: int, tag: str) -> None:
 def child(output: str, n: int) -> None:
     setup(output)
     calls(n, f"child-{os.getpid()}")
+
+
+def pool_work(args: tuple[str, int]) -> int:
+    output, n = args
+    setup(output)  # a no-op in a forked worker (same settings); spawned ones start afresh
+    calls(n, f"pool-{os.getpid()}")
+    return n
+
+
+def wait_for_sigterm() -> None:
+    print("ready", flush=True)
+    time.sleep(600)
+    sys.exit(9)  # never reached when the SIGTERM arrives
+
+
+def fork_in_thread(n: int, outcome: list[str]) -> None:
+    """The child's only thread is this one, become its main thread; it returns."""
+    pid = os.fork()
+    if pid == 0:
+        calls(n, "forked")
+        return
+    for _ in range(1200):  # up to 120 s on a loaded machine; a hung child is killed
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            outcome.append(f"child exit status {os.waitstatus_to_exitcode(status)}")
+            return
+        time.sleep(0.1)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    outcome.append("child still running after 120 s")
 
 
 KEPT: object = None
@@ -74,6 +123,41 @@ def main() -> None:
             sys.exit(0)  # the exit hooks run: they must not end the parent's stream
         os.waitpid(pid, 0)
         list(stream)
+    elif mode in ("sigterm", "own-sigterm"):
+        if mode == "own-sigterm":
+            signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(3))
+        setup(output)
+        calls(n, "main")
+        wait_for_sigterm()
+    elif mode in ("pool-fork", "pool-spawn"):
+        setup(output)
+        with multiprocessing.get_context(mode[5:]).Pool(2) as pool:  # __exit__: terminate()
+            assert pool.map(pool_work, [(output, n)] * 4) == [n] * 4
+    elif mode == "fork-in-thread":
+        setup(output)
+        calls(1, "parent")
+        outcome: list[str] = []
+        thread = threading.Thread(target=fork_in_thread, args=(n, outcome))
+        thread.start()
+        thread.join()
+        print(*outcome)
+    elif mode == "atexit-late":
+        atexit.register(calls, 1, "late")  # registered first, so it runs after llmlog's drain
+        setup(output)
+        calls(n, "main")
+    elif mode == "daemon-at-exit":
+        atexit.register(time.sleep, 0.3)  # runs after llmlog's drain: the daemon goes on
+        setup(output)
+        counter = os.open(output + ".calls", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+
+        def loop() -> None:
+            for i in range(10**9):
+                calls(1, f"daemon-{i}")
+                os.write(counter, b"x")
+
+        threading.Thread(target=loop, daemon=True).start()
+        while os.fstat(counter).st_size < n:
+            time.sleep(0.01)
     elif mode in ("mp-fork", "mp-spawn"):
         setup(output)
         ctx = multiprocessing.get_context(mode[3:])

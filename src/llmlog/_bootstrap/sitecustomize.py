@@ -13,6 +13,7 @@ import os
 import sys
 
 _TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
 
 
 def _is_on(name: str) -> bool:
@@ -20,7 +21,9 @@ def _is_on(name: str) -> bool:
 
 
 def _activate() -> None:
-    if not _is_on("LLMLOG_ENABLED"):  # turned off, or a failure already reported upstream
+    # Off, or a failure already reported upstream. Anything else goes to llmlog, which
+    # also reports a value that is neither on nor off (``2``) rather than ignoring it.
+    if os.environ.get("LLMLOG_ENABLED", "").strip().lower() in _FALSE:
         return
     try:
         from llmlog._activate import activate_from_env
