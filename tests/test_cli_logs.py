@@ -58,13 +58,15 @@ class TestLocate:
 
 class TestFiles:
     def test_rotated_files_come_first_and_unrelated_files_are_ignored(self, tmp_path: Path) -> None:
-        """<stem>-*.jsonl[.gz] siblings, oldest first, then the active file."""
+        """<stem>-<UTC time>-<pid>.jsonl[.gz] siblings (the writer's rotated names, not any
+        <stem>-* file), oldest first, then the active file."""
         old = write_jsonl(tmp_path / "llmlog-20260101T000000Z-1.jsonl", [schema_record(1)])
         older = tmp_path / "llmlog-20251201T000000Z-1.jsonl.gz"
         with gzip.open(older, "wb") as packed:
             packed.write(orjson.dumps(schema_record(2)) + b"\n")
         active = write_jsonl(tmp_path / "llmlog.jsonl", [schema_record(3)])
         write_jsonl(tmp_path / "notes.jsonl", [schema_record(4)])
+        write_jsonl(tmp_path / "llmlog-worker.jsonl", [schema_record(5)])  # another service's log
         now = time.time()
         os.utime(older, (now - 20, now - 20))
         os.utime(old, (now - 10, now - 10))

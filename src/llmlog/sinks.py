@@ -9,11 +9,14 @@ stderr, counted, and the sink tries again a little later.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
+import re
 import stat
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -54,13 +57,36 @@ def rotated_name(active: Path, now_ns: int | None = None, pid: int | None = None
 
 
 def rotated_files(active: Path) -> list[Path]:
-    """The rotated siblings of ``active``, oldest first (plain or gzip-compressed)."""
-    found = [
-        p
-        for p in active.parent.glob(f"{active.stem}-*")
-        if p.name.endswith((active.suffix, active.suffix + ".gz"))
-    ]
+    """The rotated siblings of ``active``, oldest first (plain or gzip-compressed).
+
+    Only names :func:`rotated_name` makes: another log sharing the prefix
+    (``app-worker.jsonl`` next to ``app.jsonl``) is not ours to prune.
+    """
+    pattern = re.compile(
+        rf"{re.escape(active.stem)}-\d{{8}}T\d{{6}}(\.\d{{6}})?Z-\d+{re.escape(active.suffix)}(\.gz)?"
+    )
+    found = [p for p in active.parent.glob(f"{active.stem}-*") if pattern.fullmatch(p.name)]
     return sorted(found, key=lambda p: p.name)
+
+
+def _parts(lines: list[bytes], limit: int) -> Iterator[list[bytes]]:
+    """Consecutive lines in groups of at most ``limit`` bytes (a longer line on its own)."""
+    part: list[bytes] = []
+    size = 0
+    for line in lines:
+        if part and size + len(line) > limit:
+            yield part
+            part, size = [], 0
+        part.append(line)
+        size += len(line)
+    if part:
+        yield part
+
+
+def _identity(fd: int) -> tuple[int, int]:
+    """(device, inode): which file a descriptor writes to, whatever its name now."""
+    st = os.fstat(fd)
+    return st.st_dev, st.st_ino
 
 
 def make_private_dirs(directory: Path) -> None:
@@ -84,6 +110,16 @@ class FileSink:
     Rotation renames the file under an exclusive ``flock``; other processes
     notice the new inode before their next write and reopen, so a line written
     in between lands in the rotated file, never nowhere.
+
+    A file exceeds ``max_bytes`` only by a single line bigger than that (it gets
+    a file of its own) or by what other processes append between two size checks
+    (``CHECK_SECONDS``): a batch that would cross the limit goes to a new file,
+    one bigger than ``max_bytes`` is spread over several.
+
+    A full disk cuts a write short: the whole lines written stay, the others are
+    counted lost, and our next record in that file starts with a newline: the
+    fragment stays one unparseable line that readers skip.
+    The log path itself must not be a symlink (``O_NOFOLLOW``); its directories may.
     """
 
     def __init__(
@@ -102,20 +138,29 @@ class FileSink:
         self._retry_at = 0.0
         self._checked_at = -CHECK_SECONDS
         self._size = 0  # of the file, as of the last check plus what we wrote since
+        self._torn: tuple[int, int] | None = None
+        """(device, inode) of the file our last write left ending mid-line (a full disk)."""
 
     def write(self, line: bytes) -> None:
         self._write(line, 1)
 
     def write_many(self, lines: list[bytes]) -> None:
-        """A batch of whole lines in one ``os.write`` (still atomic on an ``O_APPEND`` file)."""
-        if lines:
-            self._write(b"".join(lines), len(lines))
+        """A batch of whole lines in one ``os.write`` (still atomic on an ``O_APPEND`` file);
+        a batch bigger than ``max_bytes`` in file-sized parts, so rotation keeps its bound."""
+        data = b"".join(lines)
+        if self.max_bytes and len(data) > self.max_bytes and len(lines) > 1:
+            for part in _parts(lines, self.max_bytes):
+                self._write(b"".join(part), len(part))
+        elif lines:
+            self._write(data, len(lines))
 
     def _write(self, data: bytes, lines: int) -> None:
         now = time.monotonic()
         if now < self._retry_at:
             counts["sink_lost"] += lines
             return
+        written = 0
+        prefix = 0
         try:
             fd = self._fd
             if fd is None or now - self._checked_at >= CHECK_SECONDS:
@@ -125,10 +170,24 @@ class FileSink:
             if self.max_bytes and self._size + len(data) > self.max_bytes:
                 fd = self._rotate(fd)
                 self._size = os.fstat(fd).st_size
-            os.write(fd, data)
-            self._size += len(data)
-        except OSError as exc:
-            self._fail(exc, lines)
+            if self._torn is not None and self._torn == _identity(fd):
+                data, prefix = b"\n" + data, 1  # our fragment stays a line of its own
+            written = os.write(fd, data)
+            while written < len(data):  # a short count: the disk is filling up
+                more = os.write(fd, memoryview(data)[written:])
+                if more <= 0:
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                written += more
+            self._torn = None
+        except OSError as exc:  # the line cut short is lost too
+            if written:  # a fragment is ended in its own file only (a rotated one starts clean)
+                self._torn = None
+                if data[written - 1] != ord("\n") and self._fd is not None:
+                    with contextlib.suppress(OSError):
+                        self._torn = _identity(self._fd)
+            self._fail(exc, lines - max(0, data.count(b"\n", 0, written) - prefix))
+        finally:
+            self._size += written
 
     def close(self) -> None:
         if self._fd is not None:
@@ -144,6 +203,14 @@ class FileSink:
         counts["sink_lost"] += lines
         self.close()
         self._retry_at = time.monotonic() + RETRY_SECONDS
+        if exc.errno == errno.ELOOP and self.path.is_symlink():
+            warn_once(
+                f"sink_link:{self.path}",
+                f"{self.path} is a symbolic link, which llmlog does not write through (it "
+                "could point at anyone's file); records are being lost (the app is "
+                "unaffected; log to the file itself, not a link)",
+            )
+            return
         warn_once(
             f"sink:{self.path}",
             f"cannot write to {self.path}: {exc.strerror or exc}; records are being lost "
@@ -151,8 +218,9 @@ class FileSink:
         )
 
     def _open(self) -> int:
+        """Open (create 0600) the log; never through a symlink at the path itself."""
         make_private_dirs(self.path.parent)
-        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
         fd = os.open(self.path, flags, 0o600)
         try:
             mode = stat.S_IMODE(os.fstat(fd).st_mode)

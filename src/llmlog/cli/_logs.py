@@ -19,6 +19,7 @@ import orjson
 
 from llmlog._config import Settings
 from llmlog.cli._format import visible
+from llmlog.sinks import rotated_files
 
 __all__ = ["CliError", "LogLocation", "iter_records", "locate"]
 
@@ -46,12 +47,9 @@ class LogLocation:
         parent = self.path.parent
         if not parent.is_dir():
             raise CliError(f"log directory {parent} does not exist (no logs written yet?)")
-        stem = _stem(self.path.name)
-        rotated = [
-            p
-            for p in parent.iterdir()
-            if p.is_file() and p.name.startswith(stem + "-") and p.name.endswith(_SUFFIXES)
-        ]
+        # Only the writer's own rotated names: ``app-worker.jsonl`` beside ``app.jsonl`` is
+        # another log, not part of this one.
+        rotated = [p for p in rotated_files(self.path) if p.is_file()]
         found = sorted(rotated, key=_age_key)
         if self.path.is_file():
             found.append(self.path)
@@ -63,13 +61,6 @@ class LogLocation:
         if not found:
             raise CliError(f"no log files at {self.path} (nothing logged yet?)")
         return found
-
-
-def _stem(name: str) -> str:
-    for suffix in _SUFFIXES:
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return Path(name).stem
 
 
 def _age_key(path: Path) -> tuple[float, str]:

@@ -1,0 +1,256 @@
+"""File sink under trouble: a full disk, neighbours in the log folder, a symlinked path,
+batches bigger than a whole file."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from llmlog import _guard, sinks
+from llmlog.sinks import FileSink, rotated_files, rotated_name
+
+
+def line(i: int, size: int = 100) -> bytes:
+    return (f'{{"i": {i}, "pad": "' + "x" * size + '"}\n').encode()
+
+
+def parsed(path: Path) -> tuple[list[int], list[bytes]]:
+    """(the ``i`` of every record, the lines that are not records) of one file."""
+    good: list[int] = []
+    bad: list[bytes] = []
+    for raw in path.read_bytes().splitlines():
+        if not raw.strip():
+            continue
+        try:
+            good.append(json.loads(raw)["i"])
+        except ValueError:
+            bad.append(raw)
+    return good, bad
+
+
+class FullDisk:
+    """``os.write`` on a disk with ``room`` bytes left: a short count, then ENOSPC.
+
+    ``room = None``: space is back. Descriptors 0-2 (pytest's) are left alone.
+    """
+
+    def __init__(self, room: int | None) -> None:
+        self.room = room
+        self.real = os.write
+
+    def __call__(self, fd: int, data: bytes | memoryview) -> int:
+        if self.room is None or fd <= 2:
+            return self.real(fd, data)
+        if self.room == 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        written = self.real(fd, bytes(memoryview(data)[: self.room]))
+        self.room -= written
+        return written
+
+
+class TestFullDisk:
+    def test_a_short_write_loses_only_the_cut_lines_counted_and_glues_nothing(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The disk fills mid-batch: whole lines stay, the cut ones are counted lost and
+        reported once, and once space is back new records start on a line of their own."""
+        _guard._reset_for_tests()
+        monkeypatch.setattr(sinks, "RETRY_SECONDS", 0.0)
+        path = tmp_path / "llmlog.jsonl"
+        sink = FileSink(path)
+        sink.write(line(0))
+        disk = FullDisk(room=len(line(1)) + len(line(2)) + 20)
+        monkeypatch.setattr(os, "write", disk)
+        sink.write_many([line(i) for i in range(1, 6)])  # 1, 2 whole; 3 cut; 4, 5 not written
+        sink.write(line(6))  # disk still full
+        assert _guard.counts["sink_lost"] == 4
+        assert capsys.readouterr().err.count("cannot write to") == 1
+        disk.room = None  # space is back
+        sink.write_many([line(7), line(8)])
+        sink.write(line(9))
+        good, bad = parsed(path)
+        assert good == [0, 1, 2, 7, 8, 9]
+        assert bad == [line(3)[:20]]  # the fragment stays a line of its own
+        assert _guard.counts["sink_lost"] == 4
+        assert sink._size == path.stat().st_size
+
+    def test_a_file_rotated_away_meanwhile_gets_no_blank_line(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The newline ends our fragment in its own file; a fresh file starts clean."""
+        monkeypatch.setattr(sinks, "RETRY_SECONDS", 0.0)
+        path = tmp_path / "llmlog.jsonl"
+        sink = FileSink(path)
+        disk = FullDisk(room=30)
+        monkeypatch.setattr(os, "write", disk)
+        sink.write(line(0))
+        disk.room = None
+        path.rename(tmp_path / "llmlog-elsewhere.jsonl")  # another process rotated
+        sink.write(line(1))
+        assert path.read_bytes() == line(1)
+        assert (tmp_path / "llmlog-elsewhere.jsonl").read_bytes() == line(0)[:30]
+
+    def test_a_write_that_cannot_finish_its_batch_retries_the_rest(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A short count alone (no error) is not a loss: the rest is written after it."""
+        _guard._reset_for_tests()
+        path = tmp_path / "llmlog.jsonl"
+        sink = FileSink(path)
+        real = os.write
+        monkeypatch.setattr(os, "write", lambda fd, data: real(fd, bytes(data)[:7]))
+        sink.write_many([line(i) for i in range(3)])
+        assert path.read_bytes() == line(0) + line(1) + line(2)
+        assert sink._size == path.stat().st_size
+        assert not _guard.counts
+
+    def test_file_size_limit_in_a_real_process(self, tmp_path: Path) -> None:
+        """RLIMIT_FSIZE (like a full quota) cuts a real write short, then refuses it."""
+        script = """
+import json, resource, signal, sys
+from llmlog import _guard, sinks
+sinks.RETRY_SECONDS = 0.0
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+line = lambda i: json.dumps({"i": i, "pad": "x" * 100}).encode() + b"\\n"
+sink = sinks.FileSink(sys.argv[1])
+sink.write(line(0))
+resource.setrlimit(resource.RLIMIT_FSIZE, (1000, resource.RLIM_INFINITY))
+sink.write_many([line(i) for i in range(1, 21)])
+resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+sink.write_many([line(21), line(22)])
+print(json.dumps(dict(_guard.counts)))
+"""
+        done = subprocess.run(
+            [sys.executable, "-c", script, str(tmp_path / "llmlog.jsonl")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        counts = json.loads(done.stdout)
+        good, bad = parsed(tmp_path / "llmlog.jsonl")
+        whole = len(good) - 2
+        assert good == [*range(whole), 21, 22]
+        assert len(bad) == 1
+        assert counts["sink_lost"] == 21 - whole
+        assert done.stderr.count("File too large") == 1
+
+
+class TestPruning:
+    def neighbours(self, folder: Path) -> list[Path]:
+        """Another service's files next to ``app.jsonl``: they share its prefix."""
+        names = [
+            "app-worker.jsonl",
+            "app-worker-20260101T000000.000000Z-1.jsonl",
+            "app-worker-20260102T000000.000000Z-1.jsonl.gz",
+            "app-old.jsonl",
+            "app-.jsonl",
+            "app-20260101T000000.000000Z-1.jsonl.bak",
+        ]
+        two_days_ago = time.time() - 2 * 86400
+        paths = []
+        for name in names:
+            p = folder / name
+            p.write_bytes(b'{"other": true}\n')
+            os.utime(p, (two_days_ago, two_days_ago))
+            paths.append(p)
+        return paths
+
+    def test_backup_count_prunes_only_this_logs_rotated_files(self, tmp_path: Path) -> None:
+        """``app.jsonl`` rotating next to ``app-worker.jsonl`` leaves app-worker's files be."""
+        others = self.neighbours(tmp_path)
+        path = tmp_path / "app.jsonl"
+        sink = FileSink(path, max_bytes=300, backup_count=1)
+        for i in range(20):
+            sink.write(line(i))
+        assert all(p.exists() for p in others)
+        assert len(rotated_files(path)) == 1
+
+    def test_retention_prunes_only_this_logs_rotated_files(self, tmp_path: Path) -> None:
+        """Old neighbours survive retention; this log's own old files (.gz too) do not."""
+        others = self.neighbours(tmp_path)
+        path = tmp_path / "app.jsonl"
+        old = rotated_name(path, now_ns=1_000_000_000_000_000_000, pid=1)
+        old_gz = old.with_name(old.name + ".gz")
+        for p in (old, old_gz):
+            p.write_bytes(line(0))
+            os.utime(p, (1e9, 1e9))
+        sink = FileSink(path, max_bytes=300, backup_count=100, retention_days=1)
+        for i in range(5):
+            sink.write(line(i))
+        assert all(p.exists() for p in others)
+        assert not old.exists() and not old_gz.exists()
+        assert rotated_files(path)
+
+    def test_rotated_files_matches_exactly_the_names_rotation_makes(self, tmp_path: Path) -> None:
+        path = tmp_path / "app.jsonl"
+        made = rotated_name(path, now_ns=1_700_000_000_000_000_000, pid=4242)
+        gz = made.with_name(made.name + ".gz")
+        for p in (made, gz, *self.neighbours(tmp_path)):
+            p.touch()
+        assert rotated_files(path) == [made, gz]
+
+
+class TestSymlinks:
+    def test_a_symlink_at_the_log_path_is_not_written_through(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Someone else's file behind a link stays untouched; stderr names the link once."""
+        _guard._reset_for_tests()
+        target = tmp_path / "target"
+        target.write_bytes(b"theirs\n")
+        target.chmod(0o644)
+        path = tmp_path / "llmlog.jsonl"
+        path.symlink_to(target)
+        sink = FileSink(path)
+        for i in range(3):
+            sink.write(line(i))
+        sink.write_many([line(3), line(4)])
+        assert target.read_bytes() == b"theirs\n"
+        err = capsys.readouterr().err
+        assert err.count(str(path)) == 1 and "symbolic link" in err
+        assert _guard.counts["sink_lost"] == 5
+
+    def test_a_dangling_symlink_is_not_followed_either(self, tmp_path: Path) -> None:
+        """A link to a file not there yet would otherwise create it wherever it points."""
+        _guard._reset_for_tests()
+        path = tmp_path / "llmlog.jsonl"
+        path.symlink_to(tmp_path / "elsewhere")
+        FileSink(path).write(line(0))
+        assert not (tmp_path / "elsewhere").exists()
+        assert _guard.counts["sink_lost"] == 1
+
+    def test_a_symlinked_directory_is_fine(self, tmp_path: Path) -> None:
+        """Links earlier in the path (``/var/log -> /data/log``) are normal and followed."""
+        (tmp_path / "real").mkdir(mode=0o700)
+        (tmp_path / "logs").symlink_to(tmp_path / "real")
+        sink = FileSink(tmp_path / "logs" / "llmlog.jsonl")
+        sink.write(line(0))
+        assert (tmp_path / "real" / "llmlog.jsonl").read_bytes() == line(0)
+
+
+class TestRotationBound:
+    def test_a_batch_bigger_than_max_bytes_is_spread_over_files(self, tmp_path: Path) -> None:
+        """A batch of 64 lines does not make one file many times max_bytes."""
+        path = tmp_path / "llmlog.jsonl"
+        sink = FileSink(path, max_bytes=1000, backup_count=100)
+        sink.write(line(-1))
+        sink.write_many([line(i) for i in range(64)])
+        files = [*rotated_files(path), path]
+        assert all(p.stat().st_size <= 1000 for p in files)
+        everything = b"".join(p.read_bytes() for p in files)
+        assert everything == b"".join(line(i) for i in range(-1, 64))
+
+    def test_a_line_bigger_than_max_bytes_gets_a_file_of_its_own(self, tmp_path: Path) -> None:
+        path = tmp_path / "llmlog.jsonl"
+        sink = FileSink(path, max_bytes=1000, backup_count=100)
+        sink.write_many([line(0), line(1, size=2000), line(2)])
+        files = [*rotated_files(path), path]
+        assert [p.read_bytes() for p in files] == [line(0), line(1, size=2000), line(2)]
