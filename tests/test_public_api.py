@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from importlib import resources
+from pathlib import Path
+
+import pytest
 
 import llmlog
+import openai_fakes as fakes
 
 
 class TestPublicAPI:
@@ -16,11 +20,38 @@ class TestPublicAPI:
             "context",
             "flush",
             "instrument",
+            "trouble",
             "uninstrument",
         ]
         assert llmlog.__all__ == sorted(llmlog.__all__)
         for name in llmlog.__all__:
             assert getattr(llmlog, name) is not None
+
+    def test_trouble_counts_what_llmlog_could_not_do(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A log path that is a directory: the records are lost, said once on stderr, and
+        ``trouble()`` counts them (a copy: the app cannot reset llmlog's counts)."""
+        from llmlog import _guard
+
+        _guard._reset_for_tests()
+        client = fakes.sync_client(fakes.default_fake())
+        llmlog.instrument(output=str(tmp_path), redact="secrets")
+        try:
+            assert llmlog.trouble() == {}
+            for _ in range(3):
+                client.chat.completions.create(
+                    model="gpt-4o", messages=[{"role": "user", "content": "hi"}]
+                )
+            llmlog.flush(10)
+        finally:
+            llmlog.uninstrument()
+        found = llmlog.trouble()
+        assert found["sink_lost"] == 3
+        assert capsys.readouterr().err.count(f"cannot write to {tmp_path}") == 1
+        found.clear()
+        assert llmlog.trouble()["sink_lost"] == 3
+        _guard._reset_for_tests()
 
     def test_package_is_typed(self) -> None:
         """py.typed ships, so type checkers read our annotations."""

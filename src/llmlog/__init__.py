@@ -13,7 +13,7 @@ from typing import Any
 from llmlog._context import bind, context
 from llmlog._version import __version__
 
-__all__ = ["__version__", "bind", "context", "flush", "instrument", "uninstrument"]
+__all__ = ["__version__", "bind", "context", "flush", "instrument", "trouble", "uninstrument"]
 
 _lock = threading.Lock()
 
@@ -55,3 +55,13 @@ def flush(timeout: float | None = None) -> bool:
     from llmlog import _pipeline
 
     return _pipeline.flush(timeout)
+
+
+def trouble() -> dict[str, int]:
+    """What went wrong inside llmlog in this process, by kind, with how often: records lost
+    by the sink (``sink_lost``), cannot-write reports per file (``sink:<path>``), internal
+    errors per place (``bug:<where>``), and the other things said once on stderr (such as
+    ``redact_off``). For health checks and metrics. Empty when all is well."""
+    from llmlog import _guard
+
+    return dict(_guard.counts)
