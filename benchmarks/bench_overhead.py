@@ -222,6 +222,8 @@ def measure(provider: str, mode: str, kind: str, calls: int, warmup: int) -> dic
     if mode != "bare":
         llmlog.flush(30)
     gc.collect()
+    if os.environ.get("BENCH_GC_FREEZE"):  # bench_instructions: full collections of the
+        gc.freeze()  # SDK's import-time heap would swamp the count per call
     gc_timer = _CallerGcTimer()
     gc.callbacks.append(gc_timer)
     per_call = []
