@@ -41,6 +41,31 @@ class TestFindSecrets:
         """The same in single quotes, as Python's repr writes a value holding both quotes."""
         assert found(repr({"password": 'it\'s "s3cret"'})) == [("SECRET", 'it\\\'s "s3cret"')]
 
+    @pytest.mark.parametrize(
+        ("text", "secret"),
+        [
+            ("key SG.abcdefghijklmnopqrstuv.ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq", None),
+            ("npm token npm_abcdefghijklmnopqrstuvwxyz0123456789", None),
+            (
+                "AccountName=acct;AccountKey=Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MA==;EndpointSuffix=x",
+                "Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MA==",
+            ),
+            ("https://a.blob.core.windows.net/c/f?sv=2022&sig=AbCd%2Bef123456789xyz%3D", None),
+            ("https://b.s3.amazonaws.com/k?X-Amz-Signature=9f86d081884c7d659a2feaa0c55ad015", None),
+        ],
+    )
+    def test_more_vendor_formats(self, text: str, secret: str | None) -> None:
+        """SendGrid and npm keys, Azure storage account keys, SAS and S3 presigned-URL
+        signatures: none of it survives (``None``: the value runs to the end of the text)."""
+        spans = found(text)
+        assert spans, text
+        value = spans[-1][1]
+        assert value == secret if secret is not None else text.endswith(value), spans
+
+    def test_the_word_signature_is_not_a_secret(self) -> None:
+        """Only an assigned value is: prose about signatures is left alone."""
+        assert found("the signature of the letter; sig: none") == []
+
     def test_code_that_names_a_secret_is_not_a_secret(self) -> None:
         """Reading a secret from somewhere is code, not a leak."""
         for code in ("api_key = load_key(path)", "token=self.token", "password: str = None"):

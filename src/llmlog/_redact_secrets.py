@@ -34,6 +34,7 @@ _VENDOR_KEYS_UNDERSCORE: Final = (
     r"github_pat_[A-Za-z0-9_]{22,255}",  # GitHub fine-grained tokens
     r"(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}",  # Stripe secret/restricted keys
     r"hf_[A-Za-z]{34}",  # Hugging Face
+    r"npm_[A-Za-z0-9]{36}",  # npm access tokens
 )
 _VENDOR_KEYS_A: Final = (
     r"(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}",  # AWS access key id
@@ -49,7 +50,8 @@ def _vendor_keys(formats: tuple[str, ...]) -> re.Pattern[str]:
 _SECRET_NAMES: Final = (
     r"password|passwd|pwd|passphrase|secret|client[_\-]?secret|api[_\-]?key|apikey"
     r"|access[_\-]?key|secret[_\-]?access[_\-]?key|access[_\-]?token|auth[_\-]?token"
-    r"|refresh[_\-]?token|private[_\-]?key|token"
+    r"|refresh[_\-]?token|private[_\-]?key|token|account[_\-]?key"
+    r"|sig|signature|x-amz-signature"  # Azure connection strings, SAS and S3 presigned URLs
 )
 # A literal: quoted, or a bare word holding a digit (so `token=settings.token`
 # and `api_key=os.environ[...]` in code are not mistaken for secrets). A quoted one
@@ -95,13 +97,19 @@ _SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, _Gate], ...]]
         API_KEY,
         _vendor_keys(_VENDOR_KEYS_UNDERSCORE),
         None,
-        ("_", ("gh", "github_pat_", "sk_", "rk_", "hf_"), False, 0),
+        ("_", ("gh", "github_pat_", "sk_", "rk_", "hf_", "npm_"), False, 0),
     ),
     (
         API_KEY,  # AKIA, ASIA and ABIA all hold "IA", two characters in
         _vendor_keys(_VENDOR_KEYS_A),
         None,
         ("A", ("IA", "ACCA", "AIza"), False, 2),
+    ),
+    (
+        API_KEY,  # SendGrid: SG.<22>.<43>
+        re.compile(r"(?<![\w\-.])SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}(?![\w\-])"),
+        None,
+        (".", ("SG.",), False, 0),
     ),
     (
         JWT,
@@ -125,7 +133,7 @@ _SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, _Gate], ...]]
         ),
         "",
         # The hint furthest into a name: "key" in "private_key", 8 characters in.
-        (":=", ("pass", "pwd", "secret", "key", "token"), True, 8),
+        (":=", ("pass", "pwd", "secret", "key", "token", "sig"), True, 8),
     ),
     (
         SECRET,
