@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 
 import pytest
 import wrapt
@@ -47,6 +48,13 @@ class TestCalls:
         history[0]["content"] = "rewritten"
         [record] = toy.calls
         assert record["messages"] == [{"role": "user", "content": "first question"}]
+
+    def test_sequences_are_copied_and_string_likes_kept_whole(self) -> None:
+        """A deque is copied as the list the SDK reads; a UserString (whose items are
+        UserStrings) is one value, not an endless list."""
+        assert _base.snapshot(collections.deque([{"a": [1]}])) == [{"a": [1]}]
+        word = collections.UserString("END")
+        assert _base.snapshot({"stop": word}) == {"stop": word}
 
     async def test_async_calls_are_recorded(self, toy: CapturedRecords) -> None:
         """The async twin returns the same object and writes one record."""

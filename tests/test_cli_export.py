@@ -56,6 +56,19 @@ class TestFormats:
             os.umask(old_umask)
         assert [stat.S_IMODE(p.stat().st_mode) for p in (fresh, existing)] == [0o600, 0o600]
 
+    def test_an_export_to_a_device_leaves_the_device_alone(
+        self, real_log: tuple[Path, list[Any]]
+    ) -> None:
+        """``-o /dev/null`` works and keeps /dev/null's mode (as root, a chmod would make it
+        unwritable for every other user of the machine)."""
+        before = os.stat(os.devnull).st_mode
+        try:
+            assert export(real_log[0], "-o", os.devnull) == 0
+            assert os.stat(os.devnull).st_mode == before
+        finally:
+            if os.stat(os.devnull).st_mode != before:  # undo what a regression did
+                os.chmod(os.devnull, stat.S_IMODE(before))
+
     def test_jsonl_goes_to_stdout_without_a_file(
         self, real_log: tuple[Path, list[Any]], capsys: pytest.CaptureFixture[str]
     ) -> None:

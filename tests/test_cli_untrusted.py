@@ -89,6 +89,14 @@ class TestTerminal:
         assert_harmless(line)
         assert len(line) <= 100
 
+    def test_a_newline_in_a_field_cannot_forge_a_row(self) -> None:
+        """A model name (the server's) or id holding a newline and a fake row: still one row."""
+        fake_row = "11-23 22:00:00  0123456789ab  gpt-4o  ok  1ms  1>1  -  transfer → approved"
+        record = hostile(model=f"gpt-4o\n{fake_row}", id=f"01\n{fake_row}")
+        line = one_line(record, width=200)
+        assert "\n" not in line and "\r" not in line
+        assert_harmless(line)
+
     def test_show_json_stays_the_exact_record(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:

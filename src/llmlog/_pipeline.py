@@ -165,9 +165,9 @@ class Pipeline:
     # caller thread -------------------------------------------------------------
     def submit(self, cap: Capture) -> None:
         """Enqueue a finished call; never blocks the caller for long, never raises."""
-        if self._exit_drained:
-            self._write_now(cap)
-            return
+        if self._exit_drained and threading.current_thread() is not self._thread:
+            self._write_now(cap)  # (on the writer itself, e.g. a stream collected mid-drain,
+            return  # the queue it is draining takes it: never re-enter its chain)
         if self._thread is None or self._pid != os.getpid():
             if sys.is_finalizing():  # too late to start a thread; atexit already drained
                 _lost_at_shutdown()
@@ -505,9 +505,9 @@ def _on_sigterm(signum: int, frame: object) -> None:
             helper.daemon = True
             helper.start()
             helper.join(wait)
-    except Exception as exc:
+    except Exception as exc:  # no llmlog lock here: the signal may have cut into its holder
         with contextlib.suppress(Exception):
-            _guard.report_internal_error(exc, "draining at SIGTERM")
+            sys.stderr.write(f"llmlog: could not drain at SIGTERM ({type(exc).__name__}: {exc})\n")
     finally:
         with contextlib.suppress(Exception):
             signal.signal(signal.SIGTERM, signal.SIG_DFL)

@@ -186,7 +186,8 @@ def one_line(record: dict[str, Any], width: int | None = None) -> str:
         status = f"error:{error.get('status_code') or error.get('type')}"
     head = visible(
         "  ".join(
-            [
+            " ".join(str(part).split())  # a field's own newlines must not start a new row
+            for part in [
                 str(record.get("ts") or "")[5:19].replace("T", " "),
                 str(record.get("id") or "")[:12],
                 str(record.get("model") or record.get("response_model") or "?"),

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import os
+import stat
 import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -126,12 +128,18 @@ def _opened(path: str | None, binary: bool) -> Iterator[IO[Any]]:
 
 
 def _make_private(path: str | Path) -> None:
-    """Create ``path`` readable by its owner only (or make it so), before anything is written.
+    """Create ``path`` readable by its owner only (or make an existing file of ours so),
+    before anything is written: an export holds the log's prompts, which llmlog keeps 0600.
 
-    An export holds the same prompts and answers as the log, which llmlog keeps 0600.
+    Only regular files are touched: ``-o /dev/null`` or ``/dev/stdout`` keep their mode.
     """
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
-    os.chmod(path, 0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            with contextlib.suppress(PermissionError):  # someone else's file: theirs to set
+                os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -146,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise CliError(f"cannot write {args.output}: {exc.strerror or exc}") from None
         count = _write_parquet(Path(args.output), (flat_row(r) for r in records))
-        os.chmod(args.output, 0o600)  # in case the writer replaced the file
+        _make_private(args.output)  # in case the writer replaced the file
     elif args.format == "csv":
         with _opened(args.output, binary=False) as out:
             writer = csv.DictWriter(out, fieldnames=FLAT_COLUMNS)

@@ -19,6 +19,7 @@ import logging
 import sys
 import threading
 import time
+from collections import UserString
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -106,6 +107,8 @@ def finish(
 
 _LEAVES = frozenset({str, int, float, bool, type(None), bytes})
 _PLAIN = _LEAVES | {list, tuple, dict}
+_TEXTS = (str, bytes, bytearray, memoryview, UserString)
+"""Sequences that are one value, not a list of them (a UserString's items are UserStrings)."""
 
 
 def snapshot(value: Any) -> Any:
@@ -120,7 +123,7 @@ def snapshot(value: Any) -> Any:
         return {k: v if type(v) in _LEAVES else snapshot(v) for k, v in value.items()}
     if kind is list or kind is tuple or isinstance(value, list | tuple):
         return [v if type(v) in _LEAVES else snapshot(v) for v in value]
-    if isinstance(value, Sequence) and not isinstance(value, str | bytes | bytearray | memoryview):
+    if isinstance(value, Sequence) and not isinstance(value, _TEXTS):
         return [snapshot(v) for v in value]  # a deque, a range: what the SDK reads
     return value
 
