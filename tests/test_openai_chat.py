@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import gc
+import inspect
 from collections.abc import Iterator
 from typing import Any
 
@@ -227,6 +228,8 @@ class TestParse:
     ) -> None:
         """parse() raises after the call succeeded (cut short, filtered): the error record
         still has what was billed and answered, from the completion the error carries."""
+        if "completion" not in inspect.signature(error).parameters:
+            pytest.skip(f"this openai's {error.__name__} carries no completion")
         answer = fakes.chat_completion('{"name": "Os', finish_reason=finish_reason)
         fake = fakes.FakeOpenAI(routes={"/chat/completions": lambda _: fakes.json_response(answer)})
         client = fakes.sync_client(fake)
