@@ -466,7 +466,7 @@ class TestLateCalls:
         """Nothing drains after the exit drain: the caller's thread writes its record."""
         sink = _ListSink()
         pipeline = _waiting_pipeline(sink)
-        _pipeline._drain(pipeline, 10, "at exit")
+        _pipeline.final_drain(pipeline, 10, "at exit")
         pipeline.submit(_capture(0))
         assert len(sink.lines) == 1  # no flush, no writer slice: written already
         pipeline.close(1)
@@ -478,7 +478,7 @@ class TestLateCalls:
         _guard._reset_for_tests()
         sink = _ListSink()
         pipeline = _waiting_pipeline(sink)
-        _pipeline._drain(pipeline, 10, "at exit")
+        _pipeline.final_drain(pipeline, 10, "at exit")
         monkeypatch.setattr(sys, "is_finalizing", lambda: True)
         for i in range(3):
             pipeline.submit(_capture(i))

@@ -27,7 +27,7 @@ def instrument(**settings: Any) -> None:
     ever patched or logged twice. A bad value raises ``ValueError`` naming the
     variable, the value and what is allowed.
     """
-    from llmlog import _pipeline, instrumentors, redaction
+    from llmlog import _pipeline, _sigterm, instrumentors, redaction
     from llmlog._config import Settings
 
     resolved = Settings.from_env(**settings)
@@ -37,17 +37,17 @@ def instrument(**settings: Any) -> None:
         if pipeline is None or pipeline.settings != resolved:
             _pipeline.configure(resolved)
         instrumentors.install(resolved.disabled_providers)
-        _pipeline.handle_sigterm(resolved.sigterm == "flush")
+        _sigterm.handle_sigterm(resolved.sigterm == "flush")
 
 
 def uninstrument() -> None:
     """Stop logging: write what is pending, then remove every patch."""
-    from llmlog import _pipeline, instrumentors
+    from llmlog import _pipeline, _sigterm, instrumentors
 
     with _lock:
         instrumentors.uninstall()
         _pipeline.shutdown()
-        _pipeline.handle_sigterm(False)
+        _sigterm.handle_sigterm(False)
 
 
 def flush(timeout: float | None = None) -> bool:

@@ -6,8 +6,8 @@ thread runs it through the chain of :mod:`llmlog._chain` (a structlog logger
 built with ``wrap_logger``, never ``structlog.configure``: the host's logging is
 the host's) and hands the rendered lines to the sinks.
 The queue drains on :func:`flush`, at interpreter exit, at the end of a
-``multiprocessing`` child, and on a SIGTERM nobody else handles; ``fork()`` waits
-for the writer's current slice to end, and the child starts afresh.
+``multiprocessing`` child, and on a SIGTERM nobody else handles (:mod:`llmlog._sigterm`);
+``fork()`` waits for the writer's current slice to end, and the child starts afresh.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
-import signal
 import sys
 import threading
 import time
@@ -290,8 +289,8 @@ class Pipeline:
                 _send(self._taken)  # a handing-over app thread may go on (once we let go)
                 going_on = self._work()
                 if going_on and _alone():  # write everything, then let the process end
-                    while self._queue and going_on:
-                        going_on = self._work()
+                    while self._queue and self._work():
+                        pass
                     going_on = False
                 if not going_on:
                     self._write_out()
@@ -422,10 +421,10 @@ before_exit: list[Callable[[], None]] = []
 def _at_exit() -> None:
     pipeline = _current
     if pipeline is not None and pipeline._pid == os.getpid():
-        _drain(pipeline, pipeline.settings.flush_timeout, "at exit")
+        final_drain(pipeline, pipeline.settings.flush_timeout, "at exit")
 
 
-def _drain(pipeline: Pipeline, timeout: float, when: str) -> None:
+def final_drain(pipeline: Pipeline, timeout: float, when: str) -> None:
     """The last drain of a process: open calls recorded, the queue written within ``timeout``.
 
     From here on no drain follows, so later calls are written by their own thread.
@@ -461,57 +460,6 @@ def _alone() -> bool:
         return False
     me = threading.current_thread()
     return not any(t.is_alive() for t in threading.enumerate() if t is not me)
-
-
-# SIGTERM ---------------------------------------------------------------------------
-
-SIGTERM_WAIT = 5.0
-"""At most this many seconds of drain on SIGTERM (less if LLMLOG_FLUSH_TIMEOUT is less):
-``docker stop`` kills 10 s after its SIGTERM."""
-
-
-def handle_sigterm(on: bool) -> None:
-    """Install (``on``) or remove the SIGTERM drain of :func:`_on_sigterm`.
-
-    Installed only over the default disposition, never over the app's own handler (or
-    an ignored SIGTERM); removed only if still installed. Only the main thread may set
-    signal handlers: elsewhere this does nothing.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        return
-    installed = signal.getsignal(signal.SIGTERM)
-    if on and installed is signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, _on_sigterm)
-    elif not on and installed is _on_sigterm:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
-def _on_sigterm(signum: int, frame: object) -> None:
-    """SIGTERM with default handling would lose the queue: write it, then die by the signal.
-
-    The default disposition comes back first (a second SIGTERM kills at once) and is
-    used at the end, so the exit status is the one the app would have had. The drain
-    runs on a helper thread: a lock the interrupted main thread holds cannot stall it
-    past the deadline.
-    """
-    try:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        pipeline = _current
-        if pipeline is not None:
-            wait = min(pipeline.settings.flush_timeout, SIGTERM_WAIT)
-            helper = threading.Thread(
-                target=_drain, args=(pipeline, wait, "at SIGTERM"), name="llmlog-sigterm"
-            )
-            helper.daemon = True
-            helper.start()
-            helper.join(wait)
-    except Exception as exc:  # no llmlog lock here: the signal may have cut into its holder
-        with contextlib.suppress(Exception):
-            sys.stderr.write(f"llmlog: could not drain at SIGTERM ({type(exc).__name__}: {exc})\n")
-    finally:
-        with contextlib.suppress(Exception):
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _register_exit_hooks() -> None:

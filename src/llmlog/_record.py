@@ -115,6 +115,12 @@ def parse_raw_json_text(output: Any, cap: Capture) -> None:
         decode_json_answer(output, cap.kwargs)
 
 
+def closed_early(cap: Capture) -> bool:
+    """The app closed the stream (or left its block) before the SDK read the body's end,
+    without an error: if the last event had come, the answer is whole and the call ``ok``."""
+    return cap.status == STATUS_CANCELLED and cap.error is None
+
+
 def decode_json_answer(output: Any, kwargs: Mapping[str, Any]) -> None:
     """Fill ``output.parsed`` from the answer's JSON text when the call asked for a
     structured format (the stream helpers' final objects carry it parsed; the events

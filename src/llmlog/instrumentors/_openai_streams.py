@@ -14,7 +14,15 @@ from collections.abc import Callable, Iterable, Mapping
 from types import SimpleNamespace
 from typing import Any
 
-from llmlog._record import STATUS_ERROR, empty_output, media_stub
+from llmlog._record import (
+    STATUS_ERROR,
+    STATUS_OK,
+    Capture,
+    closed_early,
+    decode_json_answer,
+    empty_output,
+    media_stub,
+)
 from llmlog.instrumentors._openai_response import (
     Reply,
     completion_usage,
@@ -353,6 +361,22 @@ ACCUMULATORS: Mapping[str, Callable[[Iterable[Any]], Reply]] = {
     "audio.transcriptions": accumulate_transcript,
 }
 """Stream accumulator per ``operation``."""
+
+
+def stream_reply(cap: Capture, method: str) -> Reply | None:
+    """A stream's record fields from the events the app received (None: a kind of stream
+    llmlog reads no output from); ``ok`` if it was closed after its last event, and the
+    answer decoded when a stream helper (``method``) asked for a structured format."""
+    accumulate = ACCUMULATORS.get(cap.operation)
+    if accumulate is None or cap.chunks is None:
+        return None
+    events = received(cap.chunks)
+    reply = accumulate(events)
+    if closed_early(cap) and answered(cap.operation, cap.kwargs, events, reply):
+        reply.setdefault("status", STATUS_OK)
+    if method.endswith(".stream"):
+        decode_json_answer(reply.get("output"), cap.kwargs)
+    return reply
 
 
 def answered(operation: str, kwargs: Mapping[str, Any], events: list[Any], reply: Reply) -> bool:

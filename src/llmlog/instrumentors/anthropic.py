@@ -16,9 +16,9 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from llmlog._record import (
-    STATUS_CANCELLED,
     STATUS_OK,
     Capture,
+    closed_early,
     decode_json_answer,
     empty_output,
     parse_raw_json_text,
@@ -195,7 +195,7 @@ def extract(cap: Capture) -> dict[str, Any]:
             output=summary.output,
             usage=summary.usage,
         )
-        if summary.complete and cap.status == STATUS_CANCELLED and cap.error is None:
+        if summary.complete and closed_early(cap):
             fields["status"] = STATUS_OK  # closed right after the last event: nothing missed
         if cap.method.endswith(".stream"):
             decode_json_answer(summary.output, cap.kwargs)

@@ -18,13 +18,7 @@ from contextvars import ContextVar
 from typing import Any, Final
 
 from llmlog import _guard
-from llmlog._record import (
-    STATUS_CANCELLED,
-    STATUS_OK,
-    Capture,
-    decode_json_answer,
-    parse_raw_json_text,
-)
+from llmlog._record import Capture, parse_raw_json_text
 from llmlog.instrumentors import _openai_request as request
 from llmlog.instrumentors import _openai_websocket as websocket
 from llmlog.instrumentors import _openai_websocket_patches as websocket_patches
@@ -38,7 +32,7 @@ from llmlog.instrumentors._openai_live import (
 from llmlog.instrumentors._openai_realtime import RealtimeSession
 from llmlog.instrumentors._openai_realtime_translation import RealtimeTranslationSession
 from llmlog.instrumentors._openai_response import READERS, Reply
-from llmlog.instrumentors._openai_streams import ACCUMULATORS, answered, received
+from llmlog.instrumentors._openai_streams import stream_reply
 from llmlog.instrumentors._stream import AsyncStreamProxy, SyncStreamProxy, end_early
 
 _HELPER_HEADER: Final = "X-Stainless-Helper-Method"
@@ -428,18 +422,7 @@ def extract(cap: Capture) -> dict[str, Any]:
         fields["method"] = label
     reply: Reply | None = None
     if cap.chunks is not None:
-        accumulate = ACCUMULATORS.get(cap.operation)
-        events = received(cap.chunks)
-        reply = accumulate(events) if accumulate is not None else None
-        if (
-            reply is not None
-            and cap.status == STATUS_CANCELLED
-            and cap.error is None
-            and answered(cap.operation, cap.kwargs, events, reply)
-        ):
-            reply.setdefault("status", STATUS_OK)
-        if reply is not None and (label or cap.method).endswith(".stream"):
-            decode_json_answer(reply.get("output"), cap.kwargs)
+        reply = stream_reply(cap, label or cap.method)
     elif cap.result is not None:
         body = _body(cap)
         reply = READERS[cap.operation](body) if body is not None else None

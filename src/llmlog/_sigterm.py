@@ -1,0 +1,66 @@
+"""SIGTERM at its default would end the process with records still queued
+(``docker stop``, Kubernetes, ``multiprocessing.Pool`` terminating its workers).
+
+:func:`handle_sigterm` (called by ``instrument()``) puts a handler in its place
+that drains the pipeline, then lets the signal end the process as it would have.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+
+from llmlog import _pipeline
+
+SIGTERM_WAIT = 5.0
+"""At most this many seconds of drain on SIGTERM (less if LLMLOG_FLUSH_TIMEOUT is less):
+``docker stop`` kills 10 s after its SIGTERM."""
+
+
+def handle_sigterm(on: bool) -> None:
+    """Install (``on``) or remove the SIGTERM drain of :func:`_on_sigterm`.
+
+    Installed only over the default disposition, never over the app's own handler (or
+    an ignored SIGTERM); removed only if still installed. Only the main thread may set
+    signal handlers: elsewhere this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    installed = signal.getsignal(signal.SIGTERM)
+    if on and installed is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    elif not on and installed is _on_sigterm:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    """SIGTERM with default handling would lose the queue: write it, then die by the signal.
+
+    The default disposition comes back first (a second SIGTERM kills at once) and is
+    used at the end, so the exit status is the one the app would have had. The drain
+    runs on a helper thread: a lock the interrupted main thread holds cannot stall it
+    past the deadline.
+    """
+    try:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        pipeline = _pipeline.current()
+        if pipeline is not None:
+            wait = min(pipeline.settings.flush_timeout, SIGTERM_WAIT)
+            helper = threading.Thread(
+                target=_pipeline.final_drain,
+                args=(pipeline, wait, "at SIGTERM"),
+                name="llmlog-sigterm",
+            )
+            helper.daemon = True
+            helper.start()
+            helper.join(wait)
+    except Exception as exc:  # no llmlog lock here: the signal may have cut into its holder
+        with contextlib.suppress(Exception):
+            sys.stderr.write(f"llmlog: could not drain at SIGTERM ({type(exc).__name__}: {exc})\n")
+    finally:
+        with contextlib.suppress(Exception):
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
