@@ -420,3 +420,26 @@ class TestEventTexts:
         keep_chunk_objects(monkeypatch)
         assert await read_stream() == teed
         assert (teed["status"], teed["output"]["text"]) == ("cancelled", "Hello")
+
+
+@pytest.mark.parametrize("sync", [True, False])
+async def test_a_body_cut_before_message_stop_is_an_error_with_the_partial_answer(
+    cap: CapturedRecords, sync: bool
+) -> None:
+    """The SDK ends quietly when the body ends early (a connection closed mid-answer): the
+    app has part of the answer; the record says so (``ok`` would hide it)."""
+    events = [e for e in EVENTS if e["type"] not in ("message_delta", "message_stop")]
+    if sync:
+        with fake.sync_client(fake.sse_handler(events)).messages.stream(
+            model=fake.MODEL, max_tokens=64, messages=fake.user()
+        ) as stream:
+            list(stream)
+    else:
+        async with fake.async_client(fake.sse_handler(events)).messages.stream(
+            model=fake.MODEL, max_tokens=64, messages=fake.user()
+        ) as astream:
+            [e async for e in astream]
+    record = only(cap)
+    assert (record["status"], record["output"]["text"]) == ("error", "Hello")
+    assert record["error"]["type"] == "StreamEndedEarly"
+    assert "message_stop" in record["error"]["message"]

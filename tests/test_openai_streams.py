@@ -349,6 +349,48 @@ def volatile_free(record: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in record.items() if key not in volatile}
 
 
+class TestStreamCutShort:
+    """A body that ends before the stream's last event, with no error from the SDK (a
+    connection or proxy closed mid-answer): the app got part of an answer, the record
+    says so instead of ``ok``."""
+
+    @pytest.mark.parametrize(
+        ("cut", "done", "status"),
+        [(True, False, "error"), (False, False, "ok"), (True, True, "ok")],
+    )
+    def test_chat_stream(self, llm: CapturedRecords, cut: bool, done: bool, status: str) -> None:
+        """Cut before the finish chunk: error with the text so far. A server that said
+        ``[DONE]`` without a finish_reason (some compatible servers) is trusted."""
+        chunks = fakes.chat_chunks(("Hel", "lo"))
+        if cut:
+            chunks = [c for c in chunks if not c["choices"][0]["finish_reason"]]
+        fake = fakes.FakeOpenAI(
+            routes={"/chat/completions": lambda _: fakes.sse_response(chunks, done=done)}
+        )
+        client = fakes.sync_client(fake)
+        list(client.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True))
+        [record] = llm.calls
+        assert (record["status"], record["output"]["text"]) == (status, "Hello")
+        if status == "error":
+            assert record["error"]["type"] == "StreamEndedEarly"
+            assert "finish_reason" in record["error"]["message"]
+
+    @pytest.mark.parametrize("complete", [False, True])
+    async def test_responses_stream(self, llm: CapturedRecords, complete: bool) -> None:
+        events = fakes.response_events(("Hel", "lo"), complete=complete)
+        fake = fakes.FakeOpenAI(
+            routes={"/responses": lambda _: fakes.sse_response(events, named=True, done=False)}
+        )
+        client = fakes.async_client(fake)
+        stream = await client.responses.create(model="gpt-4o", input="hi", stream=True)
+        async for _ in stream:
+            pass
+        [record] = llm.calls
+        assert record["status"] == ("ok" if complete else "error")
+        assert record["output"]["text"] == "Hello"
+        assert (record["error"] or {}).get("type") == (None if complete else "StreamEndedEarly")
+
+
 class TestEventTexts:
     def test_the_capture_keeps_what_the_server_sent(
         self, llm: CapturedRecords, monkeypatch: pytest.MonkeyPatch

@@ -121,6 +121,21 @@ def closed_early(cap: Capture) -> bool:
     return cap.status == STATUS_CANCELLED and cap.error is None
 
 
+STREAM_CUT: Final = "StreamEndedEarly"
+"""``error.type`` of a stream whose body ended before its last event, without an error
+from the SDK (a connection or proxy that closed mid-answer): the app got part of it."""
+
+
+def cut_short(cap: Capture, last_event: str) -> dict[str, Any] | None:
+    """``status``/``error`` fields for a stream the SDK ended quietly before ``last_event``
+    (None when it ended otherwise: by an error, or closed by the app)."""
+    if cap.status != STATUS_OK or cap.error is not None:
+        return None
+    message = f"the stream ended before its last event ({last_event}): the answer may be partial"
+    error = {"type": STREAM_CUT, "message": message, "status_code": None, "body": None}
+    return {"status": STATUS_ERROR, "error": error}
+
+
 def decode_json_answer(output: Any, kwargs: Mapping[str, Any]) -> None:
     """Fill ``output.parsed`` from the answer's JSON text when the call asked for a
     structured format (the stream helpers' final objects carry it parsed; the events

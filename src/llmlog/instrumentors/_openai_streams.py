@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Final
 
 from llmlog._record import (
     STATUS_ERROR,
     STATUS_OK,
     Capture,
     closed_early,
+    cut_short,
     decode_json_answer,
     empty_output,
     media_stub,
@@ -374,9 +375,25 @@ def stream_reply(cap: Capture, method: str) -> Reply | None:
     reply = accumulate(events)
     if closed_early(cap) and answered(cap.operation, cap.kwargs, events, reply):
         reply.setdefault("status", STATUS_OK)
+    elif (
+        "status" not in reply
+        and cap.operation in _LAST_EVENTS
+        and not answered(cap.operation, cap.kwargs, events, reply)
+    ):
+        done = cap.operation != "responses" and "[DONE]" in cap.chunks[-1:]
+        if not done:  # (a chat server that said [DONE] is trusted, finish_reason or not)
+            reply.update(cut_short(cap, _LAST_EVENTS[cap.operation]) or {})
     if method.endswith(".stream"):
         decode_json_answer(reply.get("output"), cap.kwargs)
     return reply
+
+
+_LAST_EVENTS: Final = {
+    "chat.completions": "a finish_reason for every choice",
+    "completions": "a finish_reason for every choice",
+    "responses": "response.completed, .incomplete or .failed",
+}
+"""The streams whose end ``answered`` can tell, and what their last event is."""
 
 
 def answered(operation: str, kwargs: Mapping[str, Any], events: list[Any], reply: Reply) -> bool:

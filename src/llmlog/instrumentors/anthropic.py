@@ -19,6 +19,7 @@ from llmlog._record import (
     STATUS_OK,
     Capture,
     closed_early,
+    cut_short,
     decode_json_answer,
     empty_output,
     parse_raw_json_text,
@@ -197,6 +198,8 @@ def extract(cap: Capture) -> dict[str, Any]:
         )
         if summary.complete and closed_early(cap):
             fields["status"] = STATUS_OK  # closed right after the last event: nothing missed
+        elif not summary.complete:
+            fields.update(cut_short(cap, "message_stop") or {})
         if cap.method.endswith(".stream"):
             decode_json_answer(summary.output, cap.kwargs)
     elif response is not None:
