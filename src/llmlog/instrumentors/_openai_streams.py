@@ -389,8 +389,8 @@ def stream_reply(cap: Capture, method: str) -> Reply | None:
 
 
 _LAST_EVENTS: Final = {
-    "chat.completions": "a finish_reason for every choice",
-    "completions": "a finish_reason for every choice",
+    "chat.completions": "a finish_reason for every choice, and usage when asked",
+    "completions": "a finish_reason for every choice, and usage when asked",
     "responses": "response.completed, .incomplete or .failed",
 }
 """The streams whose end ``answered`` can tell, and what their last event is."""
