@@ -62,6 +62,39 @@ class TestFindSecrets:
         value = spans[-1][1]
         assert value == secret if secret is not None else text.endswith(value), spans
 
+    @pytest.mark.parametrize(
+        ("text", "secret"),
+        [
+            ("postgres://admin:P@ssw0rd@db.internal:5432/app", "P@ssw0rd"),
+            ("mysql://u:pa/ss@h/db and more", "pa/ss"),
+            ("redis://:s3cret@localhost:6379", "s3cret"),
+            ("https://user:pass@host/path@foo", "pass"),
+            ("https://example.com:8080/path?email=a@b.com", None),
+            ("see http://a.com:80/x and bob@example.com", None),
+        ],
+    )
+    def test_url_passwords_holding_at_signs_and_slashes(
+        self, text: str, secret: str | None
+    ) -> None:
+        """A password pasted unescaped ("P@ssw0rd") goes whole, not up to its first "@";
+        an empty user (redis) too; a port followed by an e-mail in the query is no password."""
+        assert found(text) == ([("SECRET", secret)] if secret else [])
+
+    def test_a_private_key_without_its_end_line_is_removed(self) -> None:
+        """A key pasted in part (no END line): its base64 lines go, the prose after stays."""
+        body = "MIIEpAIBAAKCAQEAx4Y7abcdefghijklmnopqrstuvwxyz0123\nAbCdEfGhIjKlMnOpQrStUvWxYz+/="
+        text = f"my key:\n-----BEGIN RSA PRIVATE KEY-----\n{body}\nwhy does it fail?"
+        [(entity, value)] = found(text)
+        assert entity == "PRIVATE_KEY" and value.endswith(body[-20:])
+        assert text.endswith("\nwhy does it fail?") and "why" not in value
+
+    def test_long_bearer_tokens_need_no_digit(self) -> None:
+        """A 32+ character credential after ``Bearer`` is one even without a digit; prose
+        about bearer authentication is not."""
+        token = "abcdefghijklmnopqrstuvwxyzABCDEFGH"
+        assert found(f"Authorization: Bearer {token}") == [("BEARER_TOKEN", token)]
+        assert found("Bearer authentication is the basic scheme here") == []
+
     def test_the_word_signature_is_not_a_secret(self) -> None:
         """Only an assigned value is: prose about signatures is left alone."""
         assert found("the signature of the letter; sig: none") == []
@@ -134,7 +167,18 @@ class TestGates:
             "xoxb-",
             "ABCDEFGHIJ234567",
         ),
-        *("glpat-", "hf_", "AKIA", "ACCA", "AIza", "eyJhbGciOiJI", ".", "https://", "u:p@"),
+        *(
+            "glpat-",
+            "hf_",
+            "AKIA",
+            "ACCA",
+            "AIza",
+            "eyJhbGciOiJI",
+            ".",
+            "https://",
+            "u:p@",
+            ":P@ss@h/",
+        ),
         *("-----BEGIN ", "RSA PRIVATE KEY-----", "-----END ", "https://hooks.slack.com/"),
         *("services/T0AB/B1CD/xyz", "=", ":", " ", '"', "'", "\n", "-", "_", "x", "1"),
         *("abcd", "s3cr3t99", "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdef", "é", "\u017f", "İ"),

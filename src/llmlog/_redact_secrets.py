@@ -82,7 +82,9 @@ _SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, _Gate], ...]]
         PRIVATE_KEY,
         re.compile(
             r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
-            r"[\s\S]*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
+            r"(?:[\s\S]*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
+            # a key pasted without its END line: its base64 lines (prose words are shorter)
+            r"|(?:\s*[A-Za-z0-9+/=]{20,})*)"
         ),
         None,
         ("-", ("-----BEGIN ",), False, 0),
@@ -121,7 +123,8 @@ _SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, _Gate], ...]]
         BEARER_TOKEN,
         re.compile(
             r"(?i)\b(?:bearer|basic|authorization:\s*token)\s+"
-            r"(?P<v>(?=[A-Za-z0-9._~+/\-]*\d)[A-Za-z0-9._~+/\-]{16,}=*)"
+            # a digit in short ones ("Bearer authentication"); random ones of 32+ have one anyway
+            r"(?P<v>(?=[A-Za-z0-9._~+/\-]*\d)[A-Za-z0-9._~+/\-]{16,}=*|[A-Za-z0-9._~+/\-]{32,}=*)"
         ),
         "v",
         ("bBzZ", ("bearer", "basic", "authorization"), True, 0),
@@ -137,7 +140,13 @@ _SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, _Gate], ...]]
     ),
     (
         SECRET,
-        re.compile(r"(?i)\b[a-z][a-z0-9+.\-]*://[^\s/:@]+:(?P<v>[^\s/@]+)@"),
+        # user:password@host. The password may hold "@" and "/" (people paste them
+        # unescaped: "P@ssw0rd"): it runs to the "@" after which only the host follows.
+        # Not a port ("host:8080/a?to=x@y"); at most 256 characters.
+        re.compile(
+            r"(?i)\b[a-z][a-z0-9+.\-]*://[^\s/:@]*:(?P<v>(?!\d*(?:[/?#]|$))\S{1,256}?)"
+            r"@(?=[^\s@/?#]*(?:[/?#\s]|$))"
+        ),
         "v",
         ("@", ("://",), False, None),
     ),
@@ -149,8 +158,8 @@ _SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, _Gate], ...]]
     ),
 )
 
-# No rule matches fewer characters (``a://b:c@``): shorter texts are skipped outright.
-_SHORTEST_SECRET: Final = 8
+# No rule matches fewer characters (``a://:c@``): shorter texts are skipped outright.
+_SHORTEST_SECRET: Final = 7
 
 
 def find_secrets(text: str) -> list[Span]:
