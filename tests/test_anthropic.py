@@ -238,7 +238,7 @@ class TestParse:
         record = only(cap)
         assert record["method"] == "messages.parse"
         assert record["output"]["parsed"] == {"city": "Paris"}
-        assert record["params"]["output_format"].endswith("Answer")
+        assert record["params"]["output_format"]["class"].endswith("Answer")
 
     async def test_async_parse_is_recorded(self, cap: CapturedRecords) -> None:
         """The async twin logs once with ``parsed``."""

@@ -107,6 +107,26 @@ class TestMessages:
         assert stub["mime"] == "application/pdf"
         assert stub["bytes"] == len(b"%PDF-")
 
+    def test_a_stubbed_document_keeps_what_the_model_reads_besides_the_bytes(self) -> None:
+        """``title``, ``context``, ``citations`` and ``cache_control`` stay (the model
+        reads them; two prompts differing there must not look the same)."""
+        document = {
+            "type": "document",
+            "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0="},
+            "title": "Q3 contract",
+            "context": "clause 4 is void",
+            "citations": {"enabled": True},
+            "cache_control": {"type": "ephemeral"},
+        }
+        recorded = messages_record([{"role": "user", "content": [document]}])
+        assert recorded is not None
+        stub = recorded[0]["content"][0]
+        assert stub["title"] == "Q3 contract" and stub["context"] == "clause 4 is void"
+        assert stub["citations"] == {"enabled": True}
+        assert stub["cache_control"] == {"type": "ephemeral"}
+        assert (stub["type"], stub["mime"], stub["bytes"]) == ("document", "application/pdf", 5)
+        assert "source" not in stub
+
     def test_media_given_as_a_file_is_described_not_read(self) -> None:
         """A file object is left unread (its position is the SDK's business)."""
         handle = io.BytesIO(b"\x89PNG")
@@ -167,13 +187,15 @@ class TestParams:
         assert params["extra_body"] == {"temperature": 0.2, "top_k": 5}
 
     def test_output_format_type_is_named(self) -> None:
-        """``parse(output_format=Model)`` records the type's name, a JSON string."""
+        """``parse(output_format=Model)`` records the type's name and the JSON schema the
+        SDK sends for it (as OpenAI's ``response_format`` does)."""
 
         class Answer(pydantic.BaseModel):
             value: int
 
         params = params_record({"output_format": Answer})
-        assert params["output_format"].endswith("Answer")
+        assert params["output_format"]["class"].endswith("Answer")
+        assert params["output_format"]["json_schema"] == Answer.model_json_schema()
 
     def test_timeout_objects_become_text(self) -> None:
         """Non-JSON leaves are written as their short repr, so the record always renders."""

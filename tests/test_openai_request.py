@@ -158,6 +158,17 @@ class TestMedia:
         stub = messages[0]["content"][0]["input_audio"]["data"]
         assert stub["type"] == "audio" and stub["mime"] == "audio/wav" and stub["bytes"] == 204
 
+    def test_an_earlier_generated_image_passed_back_as_input_becomes_a_stub(self) -> None:
+        """Apps feed ``response.output`` back as ``input``: an image_generation_call's
+        ``result`` is raw base64 (no data: prefix) and must not be written out whole."""
+        image = base64.b64encode(b"\x89PNG" + b"\x00" * 300).decode()
+        item = {"type": "image_generation_call", "id": "ig_1", "status": "completed"}
+        _, messages = request.responses_prompt({"input": [item | {"result": image}]})
+        assert messages is not None
+        stub = messages[0]["result"]
+        assert (stub["type"], stub["bytes"]) == ("image", 304) and image not in str(messages)
+        assert messages[0]["id"] == "ig_1"
+
     def test_responses_input_file_data_becomes_a_stub(self) -> None:
         """Responses input_file file_data (a PDF data URL) is stubbed; filename kept."""
         pdf = base64.b64encode(b"%PDF-1.7" + b"x" * 100).decode()

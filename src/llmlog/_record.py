@@ -266,6 +266,17 @@ class Capture:
         return round((self.first_chunk_perf - self.start_perf) * 1000.0, 3)
 
 
+def class_description(cls: type) -> dict[str, Any]:
+    """A format given as a class (``response_format=``, ``output_format=``): its name and,
+    for a pydantic model, its JSON schema (what the SDK sends in its place)."""
+    described: dict[str, Any] = {"class": f"{cls.__module__}.{cls.__qualname__}"}
+    schema = getattr(cls, "model_json_schema", None)
+    if callable(schema):
+        with contextlib.suppress(Exception):
+            described["json_schema"] = schema()
+    return described
+
+
 def media_stub(kind: str, mime: str | None, data: str | bytes) -> dict[str, Any]:
     """Stand-in for inline media: what it was, never the bytes themselves.
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from llmlog._record import is_sentinel, media_stub
+from llmlog._record import class_description, is_sentinel, media_stub
 
 # Keys that form the prompt or have their own record field; everything else is a param.
 _NOT_PARAMS: Final = frozenset({"messages", "system", "model", "stream", "requests"})
@@ -54,7 +54,7 @@ def _plain_other(value: Any) -> Any:
     if callable(to_dict) and not isinstance(value, type):
         return plain(to_dict())
     if isinstance(value, type):
-        return f"{value.__module__}.{value.__qualname__}"
+        return class_description(value)
     if isinstance(value, bytes | bytearray):
         return media_stub("binary", None, bytes(value))
     text = repr(value)
@@ -73,15 +73,22 @@ def _plain_mapping(block: Mapping[Any, Any]) -> Any:
 
 
 def _media_block_stub(block: Mapping[Any, Any], source: Mapping[Any, Any]) -> dict[str, Any]:
+    """The block with its base64 source replaced by the stub's fields; the rest (a
+    document's ``title`` and ``context``, ``citations``, ``cache_control``) kept as sent."""
     kind = str(block.get("type") or "media")
     mime = source.get("media_type")
     data = source.get("data")
     if isinstance(data, str | bytes):
-        return media_stub(kind, mime, data)
-    # A file object or path (the SDK reads it while sending): describe it, never read it here.
-    stub = media_stub(kind, mime, b"")
-    stub["bytes"] = stub["sha256"] = None
-    return stub
+        stub = media_stub(kind, mime, data)
+    else:  # a file object or path (the SDK reads it while sending): described, never read
+        stub = media_stub(kind, mime, b"")
+        stub["bytes"] = stub["sha256"] = None
+    rest = {
+        str(key): plain(item)
+        for key, item in block.items()
+        if key not in ("source", "type") and not is_sentinel(item)
+    }
+    return rest | stub if rest else stub
 
 
 def system_text(system: Any) -> str | None:

@@ -8,12 +8,11 @@ never reach it either.
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-from llmlog._record import is_sentinel, media_stub
+from llmlog._record import class_description, is_sentinel, media_stub
 
 # Request kwargs that hold the prompt (per operation); they go to system/messages, not params.
 PROMPT_KEYS: Final[Mapping[str, frozenset[str]]] = {
@@ -61,7 +60,7 @@ def plain(value: Any) -> Any:
     if isinstance(value, bytes | bytearray | memoryview):
         return media_stub("bytes", None, bytes(value))
     if inspect.isclass(value):
-        return _class_description(value)
+        return class_description(value)
     dump = getattr(value, "model_dump", None)
     if callable(dump):
         try:
@@ -69,16 +68,6 @@ def plain(value: Any) -> Any:
         except Exception:
             return repr(value)
     return repr(value)
-
-
-def _class_description(cls: type) -> dict[str, Any]:
-    """A response/text format given as a pydantic class: its name and JSON schema."""
-    described: dict[str, Any] = {"class": f"{cls.__module__}.{cls.__qualname__}"}
-    schema = getattr(cls, "model_json_schema", None)
-    if callable(schema):
-        with contextlib.suppress(Exception):
-            described["json_schema"] = schema()
-    return described
 
 
 def headers_for_record(headers: Any) -> dict[str, Any] | None:
@@ -145,6 +134,9 @@ def stub_media(value: Any, key: str = "") -> Any:
         if key == "input_audio" and isinstance(stubbed.get("data"), dict):
             fmt = value.get("format")
             stubbed["data"]["mime"] = f"audio/{fmt}" if isinstance(fmt, str) else None
+        elif value.get("type") == "image_generation_call" and isinstance(value.get("result"), str):
+            # an earlier answer's image, passed back as input: raw base64
+            stubbed["result"] = media_stub("image", None, value["result"])
         return stubbed
     if isinstance(value, list | tuple):
         return [stub_media(v, key) for v in value]
