@@ -143,6 +143,44 @@ class TestResponses:
             {"id": "ig_1", "type": "image_generation_call", "name": None, "arguments": None}
         ]
 
+    @pytest.mark.parametrize("as_model", [False, True])
+    def test_what_the_model_asked_a_built_in_tool_to_do_is_kept(self, as_model: bool) -> None:
+        """A computer action, a shell command, a patch, a search query, an MCP approval
+        request: the call's arguments (what the app must carry out), never its results."""
+        body = fakes.response_object()
+        body["output"] += [
+            {
+                "type": "local_shell_call",
+                "id": "ls_1",
+                "call_id": "call_ls",
+                "status": "completed",
+                "action": {"type": "exec", "command": ["rm", "-rf", "/tmp/x"], "env": {}},
+            },
+            {
+                "type": "web_search_call",
+                "id": "ws_1",
+                "status": "completed",
+                "action": {"type": "search", "query": "weather paris"},
+            },
+            {
+                "type": "mcp_approval_request",
+                "id": "mcpr_1",
+                "name": "delete_repo",
+                "arguments": '{"repo":"x"}',
+                "server_label": "gh",
+            },
+        ]
+        reply = response.read_response(Response.model_validate(body) if as_model else body)
+        shell, search, approval = reply["output"]["tool_calls"]
+        assert shell["id"] == "call_ls" and '"command":["rm","-rf","/tmp/x"]' in shell["arguments"]
+        assert search["type"] == "web_search_call" and "weather paris" in search["arguments"]
+        assert approval == {
+            "id": "mcpr_1",
+            "type": "mcp_approval_request",
+            "name": "delete_repo",
+            "arguments": '{"repo":"x"}',
+        }
+
 
 class TestOtherOperations:
     def test_embeddings_count_and_dimensions_never_vectors(self) -> None:

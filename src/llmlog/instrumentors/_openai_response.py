@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections.abc import Callable, Mapping
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Final
 
 from llmlog._record import (
     STATUS_ERROR,
@@ -209,14 +210,26 @@ def responses_item_call(item: Any) -> dict[str, Any] | None:
             "name": field(item, "name"),
             "arguments": field(item, "input"),
         }
-    if kind.endswith("_call"):
+    if kind.endswith("_call") or kind == "mcp_approval_request":
         return {
             "id": field(item, "call_id") or field(item, "id"),
             "type": kind,
             "name": _str(field(item, "name")),
-            "arguments": _str(field(item, "arguments")),
+            "arguments": _str(field(item, "arguments")) or _call_request(item),
         }
     return None
+
+
+_CALL_REQUEST_FIELDS: Final = ("action", "operation", "code", "queries", "input", "server_label")
+"""What the model asked a built-in tool to do (a computer action, a shell command, a
+patch, code to run, search queries): the call's arguments. Results (``output``,
+``outputs``, ``results``, ``result``) are never kept."""
+
+
+def _call_request(item: Any) -> str | None:
+    asked = {name: plain(field(item, name)) for name in _CALL_REQUEST_FIELDS}
+    asked = {name: value for name, value in asked.items() if value is not None}
+    return json.dumps(asked, ensure_ascii=False, separators=(",", ":")) if asked else None
 
 
 def read_response(response: Any) -> Reply:
