@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import gc
+import hashlib
 import json
 import math
 from collections.abc import Iterator
@@ -347,6 +349,43 @@ def volatile_free(record: dict[str, Any]) -> dict[str, Any]:
     """A record without what differs between two runs of the same call (ids, clocks)."""
     volatile = {"id", "ts", "latency_ms", "ttft_ms", "trace_id", "span_id", "process"}
     return {key: value for key, value in record.items() if key not in volatile}
+
+
+@pytest.mark.parametrize("teed", [True, False])
+def test_a_streamed_spoken_answer_keeps_its_transcript_and_a_stub_of_the_audio(
+    llm: CapturedRecords, monkeypatch: pytest.MonkeyPatch, teed: bool
+) -> None:
+    """``modalities=["text", "audio"]`` streams the answer as ``delta.audio`` pieces: the
+    record has the transcript, the audio as one stub (never the data) and a ttft, like
+    the same call without ``stream``."""
+    pcm = [bytes(range(i, i + 48)) for i in (0, 100)]
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish}
+        return {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m"} | {
+            "choices": [choice]
+        }
+
+    chunks = [
+        chunk({"role": "assistant", "content": None}),
+        chunk({"audio": {"id": "audio_1", "transcript": "Hello "}}),
+        *(chunk({"audio": {"data": base64.b64encode(p).decode()}}) for p in pcm),
+        chunk({"audio": {"transcript": "there."}}),
+        chunk({"audio": {"expires_at": 123}}, finish="stop"),
+    ]
+    if not teed:
+        keep_chunk_objects(monkeypatch)
+    fake = fakes.FakeOpenAI(routes={"/chat/completions": lambda _: fakes.sse_response(chunks)})
+    client = fakes.sync_client(fake)
+    list(
+        client.chat.completions.create(model="gpt-4o-audio-preview", messages=MESSAGES, stream=True)
+    )
+    [record] = llm.calls
+    audio = record["output"]["audio"]
+    assert (audio["id"], audio["transcript"]) == ("audio_1", "Hello there.")
+    assert audio["data"]["bytes"] == 96
+    assert audio["data"]["sha256"] == hashlib.sha256(b"".join(pcm)).hexdigest()
+    assert record["ttft_ms"] is not None and record["status"] == "ok"
 
 
 class TestStreamCutShort:

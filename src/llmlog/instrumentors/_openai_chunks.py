@@ -19,6 +19,9 @@ def _chat_has_content(chunk: Any) -> bool:
             return True
         if field(delta, "function_call") or extra(delta, "reasoning_content"):
             return True
+        audio = field(delta, "audio") or extra(delta, "audio")  # spoken answers: gpt-4o-audio
+        if audio and (field(audio, "transcript") or field(audio, "data")):
+            return True
     return False
 
 

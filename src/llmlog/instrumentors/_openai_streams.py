@@ -10,6 +10,9 @@ means ``usage: None``, never a guess.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import contextlib
 from collections.abc import Callable, Iterable, Mapping
 from types import SimpleNamespace
 from typing import Any, Final
@@ -39,7 +42,7 @@ from llmlog.instrumentors._sse_tee import decoded
 class _Choice:
     """What one ``choices[index]`` of a chat / completions stream has said so far."""
 
-    __slots__ = ("calls", "finish_reason", "refusal", "text", "thinking")
+    __slots__ = ("audio", "calls", "finish_reason", "refusal", "text", "thinking")
 
     def __init__(self) -> None:
         self.text: list[str] = []
@@ -47,6 +50,7 @@ class _Choice:
         self.thinking: list[str] = []
         self.calls: dict[int, dict[str, Any]] = {}
         self.finish_reason: Any = None
+        self.audio: _Audio | None = None
 
     def add_tool_call(self, fragment: Any) -> None:
         """Ids, types and names arrive once per ``index``; ``arguments`` in pieces."""
@@ -89,7 +93,38 @@ class _Choice:
         ]
         if self.thinking:
             output["thinking"] = "".join(self.thinking)
+        if self.audio is not None:
+            output["audio"] = self.audio.output()
         return output
+
+
+class _Audio:
+    """A spoken answer arriving in pieces (``delta.audio``): its id, transcript, and the
+    audio itself only as a stub (size and sha256 of all pieces), like a whole answer's."""
+
+    __slots__ = ("data", "id", "transcript")
+
+    def __init__(self) -> None:
+        self.id: Any = None
+        self.transcript: list[str] = []
+        self.data: list[bytes] = []
+
+    def add(self, piece: Any) -> None:
+        self.id = self.id or field(piece, "id")
+        transcript, data = field(piece, "transcript"), field(piece, "data")
+        if isinstance(transcript, str):
+            self.transcript.append(transcript)
+        if isinstance(data, str):
+            with contextlib.suppress(binascii.Error, ValueError):
+                self.data.append(base64.b64decode(data))
+
+    def output(self) -> dict[str, Any]:
+        data = b"".join(self.data)
+        return {
+            "id": self.id,
+            "transcript": "".join(self.transcript) or None,
+            "data": media_stub("audio", None, data) if data else None,
+        }
 
 
 def _outputs(choices: Mapping[int, _Choice]) -> dict[str, Any]:
@@ -200,6 +235,10 @@ def _add_chat_delta(state: _Choice, delta: Any) -> None:
         thinking = extra(delta, "reasoning_content") or getattr(delta, "reasoning_content", None)
         if isinstance(thinking, str):
             state.thinking.append(thinking)
+    audio = getattr(delta, "audio", None) or extra(delta, "audio")  # declared in newer SDKs
+    if audio is not None:
+        state.audio = state.audio or _Audio()
+        state.audio.add(audio)
     tool_calls = getattr(delta, "tool_calls", None)
     if tool_calls:
         for fragment in tool_calls:
