@@ -227,6 +227,14 @@ class TestCreateStream:
         assert record["output"]["text"] == "Hel"
 
 
+def test_the_service_tier_the_answer_reports_is_recorded(cap: CapturedRecords) -> None:
+    """Anthropic says which tier served the call in ``usage.service_tier``."""
+    body = fake.message(usage_body=fake.usage(service_tier="priority"))
+    client = fake.sync_client(fake.json_handler(body))
+    client.messages.create(model=fake.MODEL, max_tokens=5, messages=fake.user())
+    assert only(cap)["service_tier"] == "priority"
+
+
 class TestParse:
     def test_parse_is_recorded_with_the_parsed_object(self, cap: CapturedRecords) -> None:
         """``messages.parse`` (not routed through create) logs once, with ``parsed``."""

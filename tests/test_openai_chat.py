@@ -43,6 +43,26 @@ def parse_fake() -> fakes.FakeOpenAI:
     )
 
 
+@pytest.mark.parametrize("stream", [False, True])
+def test_the_service_tier_the_answer_reports_is_recorded(
+    llm: CapturedRecords, stream: bool
+) -> None:
+    """``service_tier="auto"`` asked, ``priority`` served: the record says what ran (the
+    price depends on it; only the answer knows)."""
+    answer = fakes.chat_completion() | {"service_tier": "priority"}
+    chunks = [c | {"service_tier": "priority"} for c in fakes.chat_chunks(("Hi",))]
+    reply = fakes.sse_response(chunks) if stream else fakes.json_response(answer)
+    fake = fakes.FakeOpenAI(routes={"/chat/completions": lambda _: reply})
+    client = fakes.sync_client(fake)
+    result = client.chat.completions.create(
+        model="gpt-4o", messages=MESSAGES, service_tier="auto", stream=stream
+    )
+    if stream:
+        list(result)  # type: ignore[arg-type]
+    [record] = llm.calls
+    assert (record["params"]["service_tier"], record["service_tier"]) == ("auto", "priority")
+
+
 class TestCreate:
     def test_one_record_with_the_whole_call(self, llm: CapturedRecords) -> None:
         """A plain call: model, params, system, messages, output, usage, ids, latency."""

@@ -44,6 +44,7 @@ FIELDS: Final[tuple[str, ...]] = (
     "messages",
     "output",
     "usage",
+    "service_tier",
     "cost_usd",
     "price_source",
     "latency_ms",
@@ -119,6 +120,21 @@ def closed_early(cap: Capture) -> bool:
     """The app closed the stream (or left its block) before the SDK read the body's end,
     without an error: if the last event had come, the answer is whole and the call ``ok``."""
     return cap.status == STATUS_CANCELLED and cap.error is None
+
+
+def is_cancellation(exc: BaseException) -> bool:
+    """Whether ``exc`` ends a call as ``cancelled`` rather than failed: Ctrl-C, a closed
+    coroutine or generator, asyncio's ``CancelledError`` and trio's ``Cancelled`` (what
+    anyio raises on each backend). By class name: no event-loop library is imported."""
+    if isinstance(exc, KeyboardInterrupt | GeneratorExit):
+        return True
+    for cls in type(exc).__mro__:
+        name = cls.__name__
+        if name == "CancelledError":
+            return True
+        if name == "Cancelled" and cls.__module__.partition(".")[0] == "trio":
+            return True
+    return False
 
 
 STREAM_CUT: Final = "StreamEndedEarly"

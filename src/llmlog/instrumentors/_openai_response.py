@@ -163,7 +163,13 @@ def _with_choices(outputs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _ids(obj: Any) -> Reply:
-    return {"response_id": _str(field(obj, "id")), "response_model": _str(field(obj, "model"))}
+    """Ids, model, and the service tier the call ran on (``priority``, ``flex``: the
+    price depends on it, and with ``auto`` only the answer says which it was)."""
+    return {
+        "response_id": _str(field(obj, "id")),
+        "response_model": _str(field(obj, "model")),
+        "service_tier": _str(field(obj, "service_tier")),
+    }
 
 
 def read_chat(completion: Any) -> Reply:

@@ -165,7 +165,7 @@ def accumulate_chat(chunks: Iterable[Any]) -> Reply:
     plain attribute reads only, which the SDK's models answer from their ``__dict__``.
     """
     choices: dict[int, _Choice] = {}
-    response_id = model = usage = None
+    response_id = model = usage = tier = None
     for chunk in chunks:
         if type(chunk) is dict:
             text: str | None = _plain_text(chunk) if response_id else None
@@ -181,6 +181,7 @@ def accumulate_chat(chunks: Iterable[Any]) -> Reply:
         chunk_usage = getattr(chunk, "usage", None)
         if chunk_usage is not None:
             usage = chunk_usage
+        tier = getattr(chunk, "service_tier", None) or tier
         chunk_choices = getattr(chunk, "choices", None)
         for choice in chunk_choices if isinstance(chunk_choices, list) else ():
             state = _state(choices, choice)
@@ -193,6 +194,7 @@ def accumulate_chat(chunks: Iterable[Any]) -> Reply:
     return {
         "response_id": response_id,
         "response_model": model,
+        "service_tier": tier if isinstance(tier, str) else None,
         "output": _outputs(choices),
         "usage": completion_usage(usage),
     }

@@ -207,6 +207,9 @@ def extract(cap: Capture) -> dict[str, Any]:
         if response is not cap.result:
             parse_raw_json_text(fields.get("output"), cap)
     fields["request_id"] = _request_id(cap, response, headers)
+    raw_usage = (fields.get("usage") or {}).get("raw")
+    tier = raw_usage.get("service_tier") if isinstance(raw_usage, dict) else None
+    fields["service_tier"] = tier if isinstance(tier, str) else None  # standard, priority, batch
     return fields
 
 
