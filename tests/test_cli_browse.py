@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
-from llmlog.cli import main
+from llmlog.cli import browse, main
 from llmlog.cli._logs import locate
 from llmlog.cli.browse import follow
 from test_cli_main import PROMPTS, make_real_log, schema_record, write_jsonl
@@ -170,3 +170,81 @@ class TestSearch:
         assert main(["search", "--log", str(path), "fail", "--status", "error"]) == 0
         (line,) = capsys.readouterr().out.splitlines()
         assert records[3]["id"][:12] in line
+
+
+class TestSearchLooksAtTextOnly:
+    def test_roles_and_structure_do_not_match(
+        self, real_log: tuple[Path, list[Any]], capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Every call has a 'user' role and a finish reason; neither is text anyone wrote."""
+        for word in ("user", "role", "finish_reason"):
+            assert main(["search", "--log", str(real_log[0]), word]) == 1, word
+        capsys.readouterr()
+
+    def test_text_parts_and_tool_calls_match_but_ids_and_types_do_not(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Text inside content parts, tool names and arguments are searched; the part type,
+        the tool-call id and the finish reason are not."""
+        call = {"id": "call_zq81", "name": "get_weather", "arguments": '{"city": "Oslo"}'}
+        record = schema_record(
+            1,
+            messages=[{"role": "user", "content": [{"type": "input_text", "text": "Forecast?"}]}],
+            output={"text": None, "tool_calls": [call], "finish_reason": "tool_calls"},
+        )
+        log = write_jsonl(tmp_path / "l.jsonl", [record])
+        found = {
+            word: main(["search", "--log", str(log), word])
+            for word in ("forecast", "GET_WEATHER", "oslo", "input_text", "call_zq81", "tool_calls")
+        }
+        capsys.readouterr()
+        assert found == {
+            "forecast": 0, "GET_WEATHER": 0, "oslo": 0,
+            "input_text": 1, "call_zq81": 1, "tool_calls": 1,
+        }  # fmt: skip
+
+
+class TestFollowRotation:
+    def test_lines_written_just_before_the_rotation_are_not_lost(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The writer appends a last line to the old file and renames it between follow's
+        read and its rotation check: the line is read before moving to the new file."""
+        active = write_jsonl(tmp_path / "llmlog.jsonl", [schema_record(1)])
+        real_replaced = browse._replaced
+        checks = []
+
+        def writer_rotates_meanwhile(path: Path, stream: Any) -> bool:
+            checks.append(path)
+            if len(checks) == 2:
+                with active.open("ab") as out:
+                    out.write(orjson.dumps(schema_record(2)) + b"\n")
+                active.rename(tmp_path / "llmlog-20260101T000000.000001Z-1.jsonl")
+                write_jsonl(active, [schema_record(3)])
+            return real_replaced(path, stream)
+
+        monkeypatch.setattr(browse, "_replaced", writer_rotates_meanwhile)
+        seen = [
+            record["id"]
+            for record in follow(
+                locate(str(active)), poll_s=0.001, should_stop=lambda: len(checks) >= 5
+            )
+        ]
+        assert seen == [schema_record(2)["id"], schema_record(3)["id"]]
+
+    def test_records_of_an_unknown_schema_are_not_followed(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """tail -f skips a newer writer's records too, and says so."""
+        active = write_jsonl(tmp_path / "llmlog.jsonl", [])
+        reads = []
+
+        def stop() -> bool:
+            reads.append(1)
+            if len(reads) == 2:
+                write_jsonl(active, [schema_record(1, schema=2), schema_record(2)])
+            return len(reads) > 4
+
+        seen = [r["id"] for r in follow(locate(str(active)), poll_s=0.001, should_stop=stop)]
+        assert seen == [schema_record(2)["id"]]
+        assert "1 record of an unknown schema skipped" in capsys.readouterr().err

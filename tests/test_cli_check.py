@@ -121,3 +121,63 @@ class TestUsage:
         """Rates are 0..100% or 0..1."""
         assert main(["check", "--log", str(real_log[0]), "--max-error-rate", value]) == 2
         assert "--max-error-rate" in capsys.readouterr().err
+
+
+class TestNotChecked:
+    def test_a_threshold_with_nothing_to_judge_by_says_so(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Every call unpriced, none with a latency, no text answer: three NOT CHECKED lines
+        and no claim that every threshold holds; nothing was breached, so exit 0."""
+        records = [
+            schema_record(
+                n,
+                cost_usd=None,
+                latency_ms=None,
+                output={"text": None, "tool_calls": [], "finish_reason": "stop"},
+            )
+            for n in range(1, 6)
+        ]
+        status, lines = check(
+            capsys, write_jsonl(tmp_path / "l.jsonl", records), "--max-cost-per-day", "50",
+            "--max-p95-latency", "5s", "--max-uncertain-rate", "5%", "--max-error-rate", "1%",
+        )  # fmt: skip
+        assert status == 0
+        assert lines == [
+            "NOT CHECKED p95 latency: no call has a latency",
+            "NOT CHECKED cost per day: 5 calls unpriced",
+            "NOT CHECKED uncertain answers: no successful call has a text answer",
+            "ok: 5 calls checked, no threshold breached; 3 could not be checked",
+        ]
+
+    def test_an_empty_window_checks_nothing(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """No calls in the window: the error rate is not 0%, it is unknown."""
+        log = write_jsonl(tmp_path / "l.jsonl", [schema_record(1)])
+        status, lines = check(capsys, log, "--max-error-rate", "1%", "--since", "2027-01-01")
+        assert status == 0
+        assert lines[0] == "NOT CHECKED error rate: no calls in the window"
+
+    def test_a_breach_still_fails_beside_an_unchecked_threshold(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """FAIL lines first, then what could not be checked; exit 1."""
+        records = [schema_record(n, status="error", cost_usd=None) for n in range(1, 3)]
+        status, lines = check(
+            capsys, write_jsonl(tmp_path / "l.jsonl", records), "--max-error-rate", "1%",
+            "--max-cost-per-day", "1",
+        )  # fmt: skip
+        assert status == 1
+        assert lines == [
+            "FAIL error rate 100.00% > 1.00% (2 of 2 calls)",
+            "NOT CHECKED cost per day: 2 calls unpriced",
+        ]
+
+    def test_a_latency_just_over_the_limit_shows_the_difference(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """p95 4742ms over a 4740ms limit is not printed as '4.74s > 4.74s'."""
+        log = write_jsonl(tmp_path / "l.jsonl", [schema_record(1, latency_ms=4742.0)])
+        status, lines = check(capsys, log, "--max-p95-latency", "4740ms")
+        assert status == 1 and lines == ["FAIL p95 latency 4742ms > 4740ms"]

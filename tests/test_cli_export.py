@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import io
 import os
 import stat
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,9 +15,11 @@ import orjson
 import pyarrow.parquet as pq
 import pytest
 
+import llmlog
 from llmlog.cli import main
 from llmlog.cli.export import FLAT_COLUMNS, _write_parquet_duckdb, flat_row
-from test_cli_main import PROMPTS, make_real_log, schema_record, write_jsonl
+from llmlog.fake_provider import start_server
+from test_cli_main import PROMPTS, clients, make_real_log, schema_record, write_jsonl
 
 
 @pytest.fixture(scope="module")
@@ -120,11 +124,14 @@ class TestFormats:
         monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str],
     ) -> None:
-        """No pyarrow, no DuckDB: a clear error naming the extras."""
+        """No pyarrow, no DuckDB: a clear error naming the extras, before the file is
+        created (no empty file left behind)."""
         monkeypatch.setitem(sys.modules, "pyarrow", None)
         monkeypatch.setitem(sys.modules, "duckdb", None)
-        assert export(real_log[0], "--format", "parquet", "-o", str(tmp_path / "x.parquet")) == 2
+        out = tmp_path / "x.parquet"
+        assert export(real_log[0], "--format", "parquet", "-o", str(out)) == 2
         assert "llmlog[parquet]" in capsys.readouterr().err
+        assert not out.exists()
 
     def test_parquet_needs_a_file(
         self, real_log: tuple[Path, list[Any]], capsys: pytest.CaptureFixture[str]
@@ -219,3 +226,112 @@ class TestOpenAIChat:
         (example,) = [orjson.loads(line) for line in captured.out.splitlines()]
         assert example["messages"][-1]["content"] == "answer 4"
         assert "skipped 3 calls (3 with text truncated in the log)" in captured.err
+
+
+WEATHER = {
+    "name": "get_weather",
+    "description": "Weather in a city",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+}
+
+
+def log_tool_calls(path: Path) -> list[dict[str, Any]]:
+    """The same tool offered through chat completions, Responses and Anthropic messages,
+    each call made through the real SDK against the fake provider."""
+    with start_server() as fake:
+        oai, claude = clients(fake)
+        llmlog.instrument(output=str(path), redact="off")
+        try:
+            ask = [{"role": "user", "content": "Use the get_weather tool for Paris"}]
+            oai.chat.completions.create(
+                model="gpt-4o", messages=ask, tools=[{"type": "function", "function": WEATHER}]
+            )
+            oai.responses.create(model="gpt-4o", input=ask, tools=[{"type": "function", **WEATHER}])
+            claude.messages.create(
+                model="claude-haiku-4-5",
+                max_tokens=100,
+                messages=ask,
+                tools=[{"name": WEATHER["name"], "description": WEATHER["description"],
+                        "input_schema": WEATHER["parameters"]}],
+            )  # fmt: skip
+            assert llmlog.flush(10.0)
+        finally:
+            llmlog.uninstrument()
+    return [orjson.loads(line) for line in path.read_bytes().splitlines()]
+
+
+class TestOpenAIChatScope:
+    def test_function_tools_are_written_in_the_chat_shape(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Each line carries the tools the call offered (the fine-tuning format's `tools`),
+        converted from the Responses and Anthropic shapes."""
+        records = log_tool_calls(tmp_path / "llmlog.jsonl")
+        assert [r["operation"] for r in records] == ["chat.completions", "responses", "messages"]
+        out = tmp_path / "train.jsonl"
+        assert export(tmp_path / "llmlog.jsonl", "--format", "openai-chat", "-o", str(out)) == 0
+        examples = [orjson.loads(line) for line in out.read_bytes().splitlines()]
+        assert examples, capsys.readouterr().err
+        for example in examples:
+            assert example["tools"] == [{"type": "function", "function": WEATHER}]
+
+    def test_calls_that_are_not_chat_are_not_examples(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """An image generation's revised prompt is not an assistant's answer; a hosted tool
+        cannot be written in the format: both are skipped and counted."""
+        image = schema_record(
+            1,
+            operation="images",
+            method="images.generate",
+            messages=[{"role": "user", "content": "a red fox"}],
+            output={"text": "A red fox in snow, photo", "tool_calls": [], "images": 1},
+        )
+        hosted = schema_record(2, params={"tools": [{"type": "web_search"}]})
+        log = write_jsonl(tmp_path / "l.jsonl", [image, hosted, schema_record(3)])
+        assert export(log, "--format", "openai-chat") == 0
+        captured = capsys.readouterr()
+        (example,) = [orjson.loads(line) for line in captured.out.splitlines()]
+        assert example["messages"][-1]["content"] == "answer 3" and "tools" not in example
+        assert "1 not chat calls (images)" in captured.err
+        assert "1 with tools that are not functions" in captured.err
+
+
+NON_ASCII = "Grüße, 你好 →"
+
+
+class TestEncodings:
+    def test_files_are_utf8_under_an_ascii_locale(self, tmp_path: Path) -> None:
+        """export -o writes UTF-8 whatever the locale says (here the C locale, ASCII)."""
+        log = write_jsonl(
+            tmp_path / "l.jsonl",
+            [schema_record(1, messages=[{"role": "user", "content": NON_ASCII}])],
+        )
+        out = tmp_path / "out.csv"
+        code = "from llmlog.cli import main; raise SystemExit(main())"
+        env = {**os.environ, "LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
+        env.pop("PYTHONIOENCODING", None)
+        subprocess.run(
+            [sys.executable, "-c", code, "export", "--log", str(log), "--format", "csv",
+             "-o", str(out)],
+            env=env, capture_output=True, check=True,
+        )  # fmt: skip
+        (row,) = csv.DictReader(out.read_text(encoding="utf-8").splitlines())
+        assert row["prompt"] == NON_ASCII
+
+    def test_a_terminal_that_cannot_show_a_character_gets_an_escape_not_a_traceback(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """tail and csv to an ASCII stdout print \\u escapes for what it cannot encode
+        (csv: in the prompt and the messages cells)."""
+        log = write_jsonl(
+            tmp_path / "l.jsonl",
+            [schema_record(1, messages=[{"role": "user", "content": NON_ASCII}])],
+        )
+        raw = io.BytesIO()
+        monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(raw, encoding="ascii"))
+        assert main(["tail", "--log", str(log)]) == 0
+        assert export(log, "--format", "csv") == 0
+        sys.stdout.flush()
+        printed = raw.getvalue().decode("ascii")
+        assert printed.count("Gr\\xfc\\xdfe, \\u4f60\\u597d \\u2192") == 3

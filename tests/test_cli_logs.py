@@ -96,3 +96,49 @@ class TestFiles:
         """Pointing at a directory that does not exist says which."""
         with pytest.raises(CliError, match="does not exist"):
             locate(str(tmp_path / "gone") + "/").files()
+
+
+class TestOrder:
+    @pytest.mark.parametrize("by_dir", [False, True])
+    def test_rotated_files_are_ordered_by_the_time_in_their_name_not_their_mtime(
+        self, tmp_path: Path, by_dir: bool, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A copied or restored log has fresh mtimes; the writer's names still say the order,
+        so --limit keeps the records that are really the most recent."""
+        names = [
+            "llmlog-20251231T235959Z-9.jsonl.gz",
+            "llmlog-20260101T000000.000001Z-1.jsonl",
+            "llmlog-20260102T000000.000001Z-1.jsonl",
+        ]
+        paths = []
+        for number, name in enumerate(names, start=1):
+            path = tmp_path / name
+            if name.endswith(".gz"):
+                with gzip.open(path, "wb") as packed:
+                    packed.write(orjson.dumps(schema_record(number)) + b"\n")
+            else:
+                write_jsonl(path, [schema_record(number)])
+            paths.append(path)
+        active = write_jsonl(tmp_path / "llmlog.jsonl", [schema_record(4)])
+        now = time.time()
+        for age, path in enumerate([active, *paths]):  # newest name, oldest mtime
+            os.utime(path, (now - 100 * age, now - 100 * age))
+        log = str(tmp_path) if by_dir else str(active)
+        assert locate(log).files() == [*paths, active]
+        assert main(["path", "--files", "--log", log]) == 0
+        listed = [line.split("\t")[0] for line in capsys.readouterr().out.splitlines()]
+        assert listed == [str(p.resolve()) for p in (*paths, active)]
+        assert main(["tail", "--log", log, "--limit", "1"]) == 0
+        assert schema_record(4)["id"][:12] in capsys.readouterr().out
+
+    def test_records_of_an_unknown_schema_are_skipped_with_one_warning(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Every command reads through iter_records: schema 2 (a newer writer) is left out."""
+        log = write_jsonl(
+            tmp_path / "l.jsonl",
+            [schema_record(1), schema_record(2, schema=2), schema_record(3, schema=None)],
+        )
+        assert [r["id"] for r in iter_records([log])] == [schema_record(1)["id"]]
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "2 records of an unknown schema skipped" in err

@@ -174,3 +174,14 @@ class TestRealLog:
         assert records[0]["cost_usd"] > 0 and records[3]["cost_usd"] is None
         assert records[1]["stream"] is True and records[1]["ttft_ms"] is not None
         assert "<API_KEY>" in records[2]["messages"][0]["content"]
+
+
+class TestModule:
+    def test_python_dash_m_runs_the_cli(self) -> None:
+        """`python -m llmlog.cli` is `llmlog` (where the console script is not on PATH)."""
+        import subprocess
+
+        result = subprocess.run(
+            [sys.executable, "-m", "llmlog.cli", "--help"], capture_output=True, check=False
+        )
+        assert result.returncode == 0 and b"usage: llmlog" in result.stdout

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -73,3 +75,89 @@ class TestSql:
         monkeypatch.setitem(sys.modules, "duckdb", None)
         assert main(["sql", "--log", str(real_log[0]), "SELECT 1"]) == 2
         assert "pip install 'llmlog[query]'" in capsys.readouterr().err
+
+
+def sql_rows(capsys: pytest.CaptureFixture[str], log: Path, query: str) -> list[dict[str, Any]]:
+    assert main(["sql", "--log", str(log), "--json", query]) == 0
+    return [orjson.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+class TestTypes:
+    def test_whole_records_fetch_without_pytz(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """`SELECT *` returns ts (and a zoned timestamp a query makes) without pytz, which
+        the query extra does not install."""
+        monkeypatch.setitem(sys.modules, "pytz", None)
+        log = write_jsonl(tmp_path / "l.jsonl", [schema_record(1)])
+        (row,) = sql_rows(capsys, log, "SELECT *, ts::TIMESTAMPTZ AS zoned FROM calls")
+        assert row["id"] == schema_record(1)["id"]
+        assert row["ts"] == row["zoned"] == "2026-01-02T10:00:00+00:00"
+
+    def test_ts_is_utc_whatever_the_machine_time_zone(self, tmp_path: Path) -> None:
+        """A call at 03:00 UTC on Jan 2 is on Jan 2 also for a reader in Los Angeles."""
+        log = write_jsonl(
+            tmp_path / "l.jsonl", [schema_record(1, ts="2026-01-02T03:00:00.000000Z")]
+        )
+        code = "from llmlog.cli import main; raise SystemExit(main())"
+        query = "SELECT ts::date AS day, hour(ts) AS h FROM calls"
+        result = subprocess.run(
+            [sys.executable, "-c", code, "sql", "--json", "--log", str(log), query],
+            env={**os.environ, "TZ": "America/Los_Angeles"},
+            capture_output=True,
+            check=True,
+        )
+        assert orjson.loads(result.stdout) == {"day": "2026-01-02", "h": 3}
+
+    def test_values_past_duckdbs_type_sample_are_kept(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Fields first seen after the rows DuckDB samples to guess types (trace ids,
+        truncation notes, content given as parts) are in the view, not NULL."""
+        plain = [schema_record(n) for n in range(21_000)]
+        late = [
+            schema_record(
+                n,
+                trace_id=f"{n:032x}",
+                truncated={"messages[0].content": 9},
+                messages=[{"role": "user", "content": [{"type": "text", "text": f"q{n}"}]}],
+            )
+            for n in range(21_000, 21_500)
+        ]
+        log = write_jsonl(tmp_path / "l.jsonl", plain + late)
+        query = (
+            "SELECT count(trace_id) AS traces, count(truncated) AS cut, "
+            "max(messages->0->'content'->0->>'text') AS text FROM calls"
+        )
+        assert sql_rows(capsys, log, query) == [{"traces": 500, "cut": 500, "text": "q21499"}]
+
+    def test_a_value_of_the_wrong_type_is_reported_not_silently_null(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A latency logged as text reads as NULL, and a warning names the column."""
+        log = write_jsonl(
+            tmp_path / "l.jsonl", [schema_record(1), schema_record(2, latency_ms="slow")]
+        )
+        assert main(["sql", "--log", str(log), "--json", "SELECT count(*) AS n FROM calls"]) == 0
+        captured = capsys.readouterr()
+        assert orjson.loads(captured.out) == {"n": 2}
+        assert "latency_ms (1)" in captured.err and "NULL" in captured.err
+
+    def test_output_keys_beyond_the_schema_are_kept(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """An embeddings call's output.dimensions is a field of the output struct."""
+        output = {"text": None, "tool_calls": [], "embeddings": 2, "dimensions": 1536}
+        log = write_jsonl(tmp_path / "l.jsonl", [schema_record(1, output=output)])
+        rows = sql_rows(capsys, log, "SELECT output.dimensions::INT AS d FROM calls")
+        assert rows == [{"d": 1536}]
+
+    def test_records_of_an_unknown_schema_are_left_out_with_a_warning(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A schema-2 record is not a row of `calls`; one warning says how many were skipped."""
+        log = write_jsonl(tmp_path / "l.jsonl", [schema_record(1), schema_record(2, schema=2)])
+        assert main(["sql", "--log", str(log), "--json", "SELECT count(*) AS n FROM calls"]) == 0
+        captured = capsys.readouterr()
+        assert orjson.loads(captured.out) == {"n": 1}
+        assert "1 record of an unknown schema skipped" in captured.err

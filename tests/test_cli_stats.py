@@ -226,3 +226,80 @@ class TestFilesAndDamage:
         (group,) = stats_json(capsys, "--log", str(log))["groups"]
         assert group["calls"] == 4
         assert math.isclose(group["latency_ms"]["p50"], 2.5)
+
+
+class TestSumsAndMarkers:
+    @pytest.mark.parametrize("engine", ENGINES)
+    def test_json_keeps_the_cost_of_tiny_calls(
+        self, tmp_path: Path, engine: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A call costing $0.0000002 (a few embedding tokens) is not rounded to 0.0."""
+        log = write_jsonl(tmp_path / "l.jsonl", [schema_record(1, cost_usd=2e-7)])
+        (group,) = stats_json(capsys, "--log", str(log), "--engine", engine)["groups"]
+        assert group["cost_usd"] == 2e-7
+
+    @pytest.mark.parametrize("engine", ENGINES)
+    def test_calls_of_unknown_usage_are_counted_and_marked(
+        self, tmp_path: Path, engine: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """usage null (a stream without include_usage) is not 0 tokens: the sums say they
+        leave such calls out, in JSON and with a * in the table, as cost does."""
+        log = write_jsonl(
+            tmp_path / "l.jsonl", [schema_record(1), schema_record(2, usage=None, cost_usd=None)]
+        )
+        (group,) = stats_json(capsys, "--log", str(log), "--engine", engine)["groups"]
+        assert group["input_tokens"] == 10 and group["unknown_usage_calls"] == 1
+        assert main(["stats", "--log", str(log), "--engine", engine]) == 0
+        row = capsys.readouterr().out.splitlines()[2].split()
+        assert row[-4:] == ["10*", "5*", "0*", "$0.001000*"]
+
+    @pytest.mark.parametrize("engine", ENGINES)
+    def test_every_dropped_notice_counts_when_grouping_by_day(
+        self, tmp_path: Path, engine: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Notices on three days add up to one warning of 15, not one day's 5."""
+        notices = [
+            {"event": "llmlog.dropped", "schema": 1, "id": f"D{d}", "ts": f"2026-01-0{d}T00:00Z",
+             "count": 5}
+            for d in (2, 3, 4)
+        ]  # fmt: skip
+        log = write_jsonl(tmp_path / "l.jsonl", [schema_record(1), *notices])
+        assert main(["stats", "--log", str(log), "--by", "day", "--engine", engine]) == 0
+        err = capsys.readouterr().err
+        assert "15 calls in this window were not logged" in err and err.count("warning") == 1
+
+    @pytest.mark.parametrize("engine", ENGINES)
+    @pytest.mark.parametrize(("by", "field"), [("user", "user_id"), ("session", "session_id")])
+    def test_groups_by_user_and_session(
+        self, tmp_path: Path, engine: str, by: str, field: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """--by user (the README promises it) and --by session group by the context's ids."""
+        records = [schema_record(n, **{field: f"x{n % 2}"}) for n in range(1, 6)]
+        log = write_jsonl(tmp_path / "l.jsonl", records)
+        result = stats_json(capsys, "--log", str(log), "--by", by, "--engine", engine)
+        assert [(g["key"], g["calls"]) for g in result["groups"]] == [("x1", 3), ("x0", 2)]
+
+    def test_both_engines_sum_costs_to_the_same_last_digit(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Many costs of very different sizes: DuckDB's fsum agrees with Python's math.fsum."""
+        costs = [1e-7 * (n % 7 + 1) + (0.3 if n % 10 == 0 else 0.0) for n in range(3000)]
+        log = write_jsonl(
+            tmp_path / "l.jsonl", [schema_record(n, cost_usd=c) for n, c in enumerate(costs)]
+        )
+        duck = stats_json(capsys, "--log", str(log), "--engine", "duckdb")["groups"][0]
+        python = stats_json(capsys, "--log", str(log), "--engine", "python")["groups"][0]
+        assert duck["cost_usd"] == python["cost_usd"] == math.fsum(costs)
+
+    @pytest.mark.parametrize("engine", ENGINES)
+    def test_records_of_an_unknown_schema_are_skipped_with_one_warning(
+        self, tmp_path: Path, engine: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A schema-2 record (a newer writer) is not counted as a call, and the reader hears."""
+        newer = [schema_record(n, schema=2, latency_ms=99999.0) for n in (2, 3)]
+        log = write_jsonl(tmp_path / "l.jsonl", [schema_record(1), *newer])
+        assert main(["stats", "--json", "--log", str(log), "--by", "day", "--engine", engine]) == 0
+        captured = capsys.readouterr()
+        assert [g["calls"] for g in orjson.loads(captured.out)["groups"]] == [1]
+        assert captured.err.count("warning") == 1
+        assert "2 records of an unknown schema skipped" in captured.err

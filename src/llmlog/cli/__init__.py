@@ -9,7 +9,9 @@ exit status 2 (a failed ``check`` exits 1), never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import io
 import os
 import sys
 from collections.abc import Callable
@@ -70,11 +72,21 @@ def _parents(dotted: str) -> list[str]:
     return [".".join(parts[:i]) for i in range(1, len(parts))]
 
 
+def _tolerate_narrow_encodings() -> None:
+    """Print what the terminal's encoding cannot show as escapes (``\\u4f60``), not crash:
+    under a C or Latin-1 locale, logged prompts hold characters it has no byte for."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            with contextlib.suppress(ValueError, OSError):  # closed, or detached
+                stream.reconfigure(errors="backslashreplace")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run ``llmlog`` with ``argv`` (default: the process arguments); return the exit status."""
     args_list = sys.argv[1:] if argv is None else list(argv)
     if args_list and args_list[0] in _FORWARDED:
         return _forward(args_list[0], args_list[1:])
+    _tolerate_narrow_encodings()
     parser = _parser()
     reset_warnings()
     try:

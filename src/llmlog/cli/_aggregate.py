@@ -17,7 +17,7 @@ from typing import Any
 from llmlog._record import EVENT_CALL, EVENT_DROPPED
 from llmlog.cli import _duck
 from llmlog.cli._filters import Filters, template_name
-from llmlog.cli._logs import CliError, iter_records, warn
+from llmlog.cli._logs import CliError, iter_records, warn, warn_unknown_schema
 
 __all__ = ["GROUP_KEYS", "GroupStats", "aggregate"]
 
@@ -29,6 +29,7 @@ GROUP_KEYS: dict[str, str] = {
     "provider": "provider",
     "template": "template_name",
     "session": "session_id",
+    "user": "user_id",
     "day": "substr(ts, 1, 10)",
     "status": "status",
 }
@@ -52,6 +53,7 @@ class GroupStats:
     cached_input_tokens: int = 0
     cost_usd: float | None = None
     unpriced: int = 0
+    unknown_usage: int = 0  # calls whose usage is null: not in the token sums
 
     @property
     def error_rate(self) -> float:
@@ -59,7 +61,8 @@ class GroupStats:
         return self.errors / self.calls if self.calls else 0.0
 
     def as_json(self) -> dict[str, Any]:
-        """The group as ``stats --json`` prints it (rounded for reading)."""
+        """The group as ``stats --json`` prints it (rates and times rounded; cost exact:
+        a real call can cost less than a millionth of a dollar)."""
         return {
             "key": self.key,
             "calls": self.calls,
@@ -70,7 +73,8 @@ class GroupStats:
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
             "cached_input_tokens": self.cached_input_tokens,
-            "cost_usd": None if self.cost_usd is None else round(self.cost_usd, 6),
+            "unknown_usage_calls": self.unknown_usage,
+            "cost_usd": self.cost_usd,
             "unpriced_calls": self.unpriced,
         }
 
@@ -117,11 +121,12 @@ def _with_duckdb(files: list[Path], filters: Filters, by: str | None) -> list[Gr
                coalesce(sum(usage.input_tokens), 0),
                coalesce(sum(usage.output_tokens), 0),
                coalesce(sum(usage.cached_input_tokens), 0),
-               sum(cost_usd),
+               fsum(cost_usd),
                count(*) FILTER (WHERE cost_usd IS NULL),
+               count(*) FILTER (WHERE usage IS NULL),
                coalesce(sum("count"), 0)
         FROM {_duck.stats_source(files)}
-        WHERE other LIKE 'broken:%'
+        WHERE other LIKE 'broken:%' OR other = 'unknown-schema'
            OR (other = 'dropped' AND {window})
            OR (other IS NULL AND {where})
         GROUP BY ALL
@@ -135,9 +140,13 @@ def _with_duckdb(files: list[Path], filters: Filters, by: str | None) -> list[Gr
     finally:
         con.close()
     result = []
+    dropped = unknown = 0  # summed: there is one such row per group (--by day: per day)
     for other, *row in rows:
         if other == "dropped":
-            _warn_dropped(row[-1])
+            dropped += row[-1]
+            continue
+        if other == "unknown-schema":
+            unknown += row[1]
             continue
         if other is not None:
             lines = f"{row[1]} line{'s' if row[1] > 1 else ''}"
@@ -159,8 +168,11 @@ def _with_duckdb(files: list[Path], filters: Filters, by: str | None) -> list[Gr
                 cached_input_tokens=int(row[7]),
                 cost_usd=row[8],
                 unpriced=row[9],
+                unknown_usage=row[10],
             )
         )
+    warn_unknown_schema(unknown)
+    _warn_dropped(dropped)
     if by is None and not result:
         return [GroupStats(key=None)]
     return result
@@ -195,6 +207,8 @@ class _Accumulator:
             stats.input_tokens += _whole(usage.get("input_tokens"))
             stats.output_tokens += _whole(usage.get("output_tokens"))
             stats.cached_input_tokens += _whole(usage.get("cached_input_tokens"))
+        else:
+            stats.unknown_usage += 1
         cost = record.get("cost_usd")
         if isinstance(cost, int | float) and not isinstance(cost, bool):
             self.cost_parts.append(float(cost))
@@ -243,7 +257,7 @@ def python_key(record: dict[str, Any], by: str | None) -> str | None:
     if by == "day":
         ts = record.get("ts")
         return ts[:10] if isinstance(ts, str) else None
-    value = record.get({"session": "session_id"}.get(by, by))
+    value = record.get({"session": "session_id", "user": "user_id"}.get(by, by))
     return None if value is None else str(value)
 
 

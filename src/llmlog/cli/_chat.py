@@ -1,9 +1,12 @@
-"""A logged call as an OpenAI chat fine-tuning example, ``{"messages": [...]}``.
+"""A logged call as an OpenAI chat fine-tuning example, ``{"messages": [...], "tools": [...]}``.
 
-Only what can be written faithfully is exported: a successful call whose
-conversation was logged in full, as text. Anything else is skipped with a
-reason the export command counts and reports. Text llmlog truncated (it ends
-in ``…[truncated N chars]``) would teach a model to answer with that marker.
+Only what can be written faithfully is exported: a successful chat call
+(chat completions, Responses, Anthropic messages) whose conversation was
+logged in full, as text, with the function tools it offered. Anything else is
+skipped with a reason the export command counts and reports: an image
+generation's revised prompt is not an assistant's answer. Text llmlog
+truncated (it ends in ``…[truncated N chars]``) would teach a model to answer
+with that marker.
 """
 
 from __future__ import annotations
@@ -12,9 +15,10 @@ from typing import Any
 
 from llmlog.cli._format import mapping
 
-__all__ = ["to_openai_chat"]
+__all__ = ["CHAT_OPERATIONS", "to_openai_chat"]
 
 _MESSAGE_KEYS = ("role", "content", "name", "tool_call_id", "tool_calls")
+CHAT_OPERATIONS = ("chat.completions", "responses", "messages")
 
 
 def _text_content(content: Any) -> str | None:
@@ -82,8 +86,42 @@ def _truncated_text(record: dict[str, Any]) -> bool:
     return any(str(path).startswith(("system", "messages", "output")) for path in paths)
 
 
+def _tool(tool: Any) -> dict[str, Any] | None:
+    """A function tool in the chat shape, from the chat, Responses or Anthropic one;
+    None for a tool the format cannot hold (web search, code interpreter, ...)."""
+    if not isinstance(tool, dict):
+        return None
+    function = tool.get("function")
+    if tool.get("type") == "function" and isinstance(function, dict):
+        return {"type": "function", "function": function}  # chat completions: as is
+    parameters = tool.get("parameters") if tool.get("type") == "function" else None  # Responses
+    if tool.get("type") in (None, "custom"):
+        parameters = tool.get("input_schema")  # Anthropic: no type, or "custom"
+    if not isinstance(tool.get("name"), str) or not isinstance(parameters, dict):
+        return None
+    converted: dict[str, Any] = {"name": tool["name"]}
+    for key in ("description", "strict"):
+        if tool.get(key) is not None:
+            converted[key] = tool[key]
+    converted["parameters"] = parameters
+    return {"type": "function", "function": converted}
+
+
+def _tools(params: dict[str, Any]) -> tuple[list[dict[str, Any]] | None, bool]:
+    """``(tools in the chat shape or None, whether every tool could be converted)``."""
+    tools = params.get("tools")
+    if not isinstance(tools, list) or not tools:
+        return None, True
+    converted = [_tool(tool) for tool in tools]
+    kept = [tool for tool in converted if tool is not None]
+    return kept, len(kept) == len(converted)
+
+
 def to_openai_chat(record: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
     """``(example, "")``, or ``(None, reason)`` when the call cannot be exported."""
+    operation = record.get("operation")
+    if operation not in CHAT_OPERATIONS:
+        return None, f"not chat calls ({operation})"
     if record.get("status") != "ok":
         return None, "not successful"
     if _truncated_text(record):
@@ -112,4 +150,10 @@ def to_openai_chat(record: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
     if calls is not None:
         final["tool_calls"] = calls
     conversation.append(final)
-    return {"messages": conversation}, ""
+    tools, complete = _tools(mapping(record, "params"))
+    if not complete:
+        return None, "with tools that are not functions"
+    example: dict[str, Any] = {"messages": conversation}
+    if tools:
+        example["tools"] = tools
+    return example, ""

@@ -4,7 +4,8 @@ DuckDB is imported here only, and only when a command needs it, so every
 other command works without it. Two relations are offered: ``stats_source``
 reads just the columns ``stats`` needs with fixed types (fast, and a record of
 an unexpected shape cannot change the types), and ``create_calls_view``
-exposes whole records, types inferred, for ``llmlog sql``.
+exposes whole records for ``llmlog sql``, also with the schema's types: types
+DuckDB guessed from a sample would turn values past the sample into NULL.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from llmlog._record import EVENT_CALL, EVENT_DROPPED
-from llmlog.cli._logs import CliError
+from llmlog._record import EVENT_CALL, EVENT_DROPPED, FIELDS, SCHEMA_VERSION, USAGE_FIELDS
+from llmlog.cli._logs import CliError, warn, warn_unknown_schema
 
-__all__ = ["available", "connect", "create_calls_view", "stats_source"]
+__all__ = ["available", "connect", "create_calls_view", "quote_id", "stats_source"]
 
 INSTALL_HINT = "DuckDB is not installed; install it with: pip install 'llmlog[query]'"
 # DuckDB's reader keeps buffers of this size per thread, so memory grows with
@@ -38,8 +39,47 @@ _STATS_COLUMNS = {
     "session_id": "VARCHAR",
     "user_id": "VARCHAR",
     "template": "JSON",
+    "schema": "JSON",
     "count": "BIGINT",  # of an llmlog.dropped event: calls the writer had to drop
 }
+
+# The ``calls`` view's types: a dict is a struct (keys the log holds beyond these are
+# added as JSON); JSON for values whose shape varies. Any other top-level field is VARCHAR.
+_CALL_TYPES: dict[str, str | dict[str, str]] = {
+    "schema": "BIGINT",
+    "ts": "TIMESTAMP",  # UTC: the record's ts always is; TIMESTAMPTZ would need pytz to fetch
+    "params": "JSON",
+    "messages": "JSON",
+    "output": {
+        "text": "VARCHAR",
+        "tool_calls": "JSON",
+        "finish_reason": "VARCHAR",
+        "refusal": "VARCHAR",
+        "parsed": "JSON",
+        "thinking": "VARCHAR",
+    },
+    "usage": {
+        **dict.fromkeys(USAGE_FIELDS, "BIGINT"),
+        "raw": "JSON",
+    },
+    "cost_usd": "DOUBLE",
+    "latency_ms": "DOUBLE",
+    "ttft_ms": "DOUBLE",
+    "stream": "BOOLEAN",
+    "error": {"type": "VARCHAR", "message": "VARCHAR", "status_code": "BIGINT", "body": "JSON"},
+    "template": {"name": "VARCHAR", "version": "VARCHAR", "variables": "JSON"},
+    "tags": "JSON",
+    "redactions": "JSON",
+    "truncated": "JSON",
+    "process": {
+        "service": "VARCHAR",
+        "pid": "BIGINT",
+        "host": "VARCHAR",
+        "sdk": "JSON",
+        "llmlog": "VARCHAR",
+    },
+}
+_LOSSLESS = ("VARCHAR", "JSON")  # every JSON value fits these
 
 
 def available() -> bool:
@@ -59,6 +99,7 @@ def connect() -> Any:
         raise CliError(INSTALL_HINT) from None
     con = duckdb.connect(":memory:")
     con.execute("SET enable_progress_bar = false")  # it would draw on our stderr
+    con.execute("SET TimeZone = 'UTC'")  # the log's times are UTC, not this machine's zone
     return con
 
 
@@ -74,15 +115,17 @@ def stats_source(files: list[Path]) -> str:
     """A SQL subquery yielding one typed row per line, with ``template_name`` and ``other``.
 
     ``other`` is NULL for a call record, ``'dropped'`` for a notice of calls
-    the writer dropped, and ``'broken:<file>'`` for a line that is not a JSON
-    object (a writer that crashed mid-line), so the caller can count those
-    apart and say so. Other events are left out.
+    the writer dropped, ``'unknown-schema'`` for a record of another schema, and
+    ``'broken:<file>'`` for a line that is not a JSON object (a writer that
+    crashed mid-line), so the caller can count those apart and say so. Other
+    events are left out.
     """
     columns = "{" + ", ".join(f"{_quote(k)}: {_quote(v)}" for k, v in _STATS_COLUMNS.items()) + "}"
     return (
         "(SELECT *, coalesce(template->>'name', "
         "CASE WHEN json_type(template) = 'VARCHAR' THEN template->>'$' END) AS template_name, "
         "CASE WHEN event IS NULL THEN 'broken:' || filename "
+        f"WHEN NOT {_schema_is_ours('schema')} THEN 'unknown-schema' "
         f"WHEN event = '{EVENT_DROPPED}' THEN 'dropped' END AS other "
         f"FROM read_json({_file_list(files)}, format='newline_delimited', columns={columns}, "
         f"ignore_errors=true, filename=true, maximum_object_size={MAX_OBJECT_BYTES}) "
@@ -90,11 +133,92 @@ def stats_source(files: list[Path]) -> str:
     )
 
 
+def _schema_is_ours(column: str) -> str:
+    # Exactly the integer 1, as the Python reader checks (not "1", not 1.0).
+    return (
+        f"coalesce(json_type({column}) IN ('UBIGINT', 'BIGINT') "
+        f"AND {column}::BIGINT = {SCHEMA_VERSION}, false)"
+    )
+
+
+def _struct(fields: dict[str, str]) -> str:
+    return "STRUCT(" + ", ".join(f"{quote_id(name)} {kind}" for name, kind in fields.items()) + ")"
+
+
+def _survey(con: Any, files: list[Path]) -> dict[str, Any]:
+    """One pass over the call records as untyped JSON: how many are of another schema,
+    the keys of each struct column, and values the view's types would turn into NULL."""
+    untyped = {name: "VARCHAR" if name == "event" else "JSON" for name in FIELDS}
+    read = (
+        f"read_json({_file_list(files)}, format='newline_delimited', "
+        "columns={" + ", ".join(f"{_quote(k)}: {_quote(v)}" for k, v in untyped.items()) + "}, "
+        f"ignore_errors=true, maximum_object_size={MAX_OBJECT_BYTES})"
+    )
+    ours = _schema_is_ours("schema")
+    checks: dict[str, str] = {"unknown_schema": f"count(*) FILTER (WHERE NOT {ours})"}
+    for name, kind in _CALL_TYPES.items():
+        if isinstance(kind, dict):
+            checks[f"keys:{name}"] = (
+                f"list_distinct(flatten(list(json_keys({name})) "
+                f"FILTER (WHERE {ours} AND json_type({name}) = 'OBJECT')))"
+            )
+            checks[f"bad:{name}"] = (
+                f"count(*) FILTER (WHERE {ours} AND json_type({name}) NOT IN ('OBJECT', 'NULL'))"
+            )
+            for key, leaf in kind.items():
+                if leaf not in _LOSSLESS:
+                    value = f"json_extract({name}, '$.{key}')"
+                    checks[f"bad:{name}.{key}"] = _misfits(ours, value, leaf)
+        elif kind not in _LOSSLESS:
+            checks[f"bad:{name}"] = _misfits(ours, name, kind)
+    select = ", ".join(f"{expr} AS {quote_id(label)}" for label, expr in checks.items())
+    row = con.execute(f"SELECT {select} FROM {read} WHERE event = '{EVENT_CALL}'").fetchone()
+    return dict(zip(checks, row, strict=True))
+
+
+def _misfits(ours: str, value: str, kind: str) -> str:
+    """SQL counting the records whose ``value`` is there but does not convert to ``kind``."""
+    return (
+        f"count(*) FILTER (WHERE {ours} AND json_type({value}) <> 'NULL' "
+        f"AND TRY_CAST({value} AS {kind}) IS NULL)"
+    )
+
+
+def quote_id(name: str) -> str:
+    """``name`` as a SQL identifier, whatever characters it holds."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def create_calls_view(con: Any, files: list[Path]) -> None:
-    """The ``calls`` view: every record of every file, nested fields as structs."""
+    """The ``calls`` view: every schema-1 call record of every file, nested fields as structs.
+
+    Warns, once each, about records of another schema (left out) and about
+    values that do not fit the view's types (NULL in the view).
+    """
+    survey = _survey(con, files)
+    warn_unknown_schema(survey["unknown_schema"] or 0)
+    columns: dict[str, str] = {}
+    misfits: list[str] = []
+    for name in FIELDS:
+        kind = _CALL_TYPES.get(name, "VARCHAR")
+        if isinstance(kind, dict):
+            fields = dict(kind)
+            for key in sorted(survey[f"keys:{name}"] or ()):
+                fields.setdefault(key, "JSON")  # a key the log has beyond the schema's
+            kind = _struct(fields)
+        columns[name] = kind
+    for label, value in survey.items():
+        if label.startswith("bad:") and value:
+            misfits.append(f"{label[4:]} ({value})")
+    if misfits:
+        warn(
+            "some values do not fit the type of their column and read as NULL in `calls`: "
+            + ", ".join(misfits)
+        )
+    spec = "{" + ", ".join(f"{_quote(k)}: {_quote(v)}" for k, v in columns.items()) + "}"
     con.execute(
         "CREATE VIEW calls AS SELECT * FROM read_json("
-        f"{_file_list(files)}, format='newline_delimited', union_by_name=true, "
+        f"{_file_list(files)}, format='newline_delimited', columns={spec}, "
         f"ignore_errors=true, maximum_object_size={MAX_OBJECT_BYTES}) "
-        "WHERE event = 'llm.call'"
+        f"WHERE event = '{EVENT_CALL}' AND schema = {SCHEMA_VERSION}"
     )

@@ -98,13 +98,15 @@ def duration_ms(value: float | None) -> str:
     return f"{value:.0f}ms"
 
 
-def tokens(value: int) -> str:
-    """``950``, ``12.3k``, ``45.6M``."""
+def tokens(value: int, unknown: int = 0) -> str:
+    """``950``, ``12.3k``, ``45.6M``; ``*``: the sum leaves out calls of unknown usage."""
     if value >= 10_000_000:
-        return f"{value / 1_000_000:.1f}M"
-    if value >= 10_000:
-        return f"{value / 1000:.1f}k"
-    return str(value)
+        text = f"{value / 1_000_000:.1f}M"
+    elif value >= 10_000:
+        text = f"{value / 1000:.1f}k"
+    else:
+        text = str(value)
+    return text + ("*" if unknown else "")
 
 
 def cost(value: float | None, unpriced: int = 0) -> str:

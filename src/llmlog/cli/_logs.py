@@ -9,6 +9,7 @@ skipped with one warning per file, never a traceback.
 from __future__ import annotations
 
 import gzip
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,12 +19,15 @@ from typing import Any, BinaryIO, cast
 import orjson
 
 from llmlog._config import Settings
+from llmlog._record import SCHEMA_VERSION
 from llmlog.cli._format import visible
 from llmlog.sinks import rotated_files
 
-__all__ = ["CliError", "LogLocation", "iter_records", "locate"]
+__all__ = ["CliError", "LogLocation", "iter_records", "known_schema", "locate"]
 
 _SUFFIXES = (".jsonl", ".jsonl.gz")
+# The time stamp of a rotated name (see ``sinks.rotated_name``): ``-20261122T204739.123456Z-42``.
+_ROTATED_STAMP = re.compile(r"-(\d{8}T\d{6})(\.\d{6})?Z-\d+\.jsonl(?:\.gz)?$")
 
 
 class CliError(Exception):
@@ -49,8 +53,7 @@ class LogLocation:
             raise CliError(f"log directory {parent} does not exist (no logs written yet?)")
         # Only the writer's own rotated names: ``app-worker.jsonl`` beside ``app.jsonl`` is
         # another log, not part of this one.
-        rotated = [p for p in rotated_files(self.path) if p.is_file()]
-        found = sorted(rotated, key=_age_key)
+        found = sorted((p for p in rotated_files(self.path) if p.is_file()), key=_age_key)
         if self.path.is_file():
             found.append(self.path)
         return found
@@ -63,10 +66,13 @@ class LogLocation:
         return found
 
 
-def _age_key(path: Path) -> tuple[float, str]:
-    # Oldest first, so records come out roughly in time order; a rotated file
-    # is never written again, so its modification time is when it was closed.
-    return (path.stat().st_mtime, path.name)
+def _age_key(path: Path) -> tuple[int, str, str]:
+    # Oldest first by the time the writer put in the rotated name (a copy, a restore
+    # or ``touch`` changes a file's mtime, not its name); active files, unstamped, last.
+    match = _ROTATED_STAMP.search(path.name)
+    if match is None:
+        return (1, "", path.name)
+    return (0, match.group(1) + (match.group(2) or ".000000"), path.name)
 
 
 def locate(log: str | None) -> LogLocation:
@@ -136,21 +142,43 @@ def parse_line(path: Path, number: int, line: bytes, bad: list[int]) -> dict[str
     return record
 
 
+def known_schema(record: dict[str, Any]) -> bool:
+    """The record is of the schema this CLI reads; another one's fields may mean other things."""
+    schema = record.get("schema")
+    return type(schema) is int and schema == SCHEMA_VERSION
+
+
+def warn_unknown_schema(count: int) -> None:
+    """The one warning for records skipped because their schema is not ours."""
+    if count:
+        noun = "record" if count == 1 else "records"
+        warn(
+            f"{count} {noun} of an unknown schema skipped (this llmlog reads schema "
+            f"{SCHEMA_VERSION}; a newer llmlog may read them)"
+        )
+
+
 def iter_records(files: list[Path], needle: bytes | None = None) -> Iterator[dict[str, Any]]:
-    """Every record of every file, in file order.
+    """Every record of every file, in file order; records of another schema are skipped.
 
     ``needle`` skips, before parsing, lines that do not contain those bytes:
     a cheap prefilter for commands that look for one id or one word.
     """
+    unknown = 0
     for path in files:
         bad: list[int] = []
         for number, line in iter_lines(path):
             if needle is not None and needle not in line:
                 continue
             record = parse_line(path, number, line, bad)
-            if record is not None:
+            if record is None:
+                continue
+            if known_schema(record):
                 yield record
+            else:
+                unknown += 1
         report_bad_lines(path, bad)
+    warn_unknown_schema(unknown)
 
 
 def report_bad_lines(path: Path, bad: list[int]) -> None:

@@ -15,9 +15,18 @@ import orjson
 from llmlog._record import EVENT_CALL
 from llmlog.cli._filters import Filters, Subcommands, add_filter_args
 from llmlog.cli._format import one_line
-from llmlog.cli._logs import CliError, LogLocation, locate, parse_line, report_bad_lines
+from llmlog.cli._logs import (
+    CliError,
+    LogLocation,
+    known_schema,
+    locate,
+    parse_line,
+    report_bad_lines,
+    warn_unknown_schema,
+)
 from llmlog.cli._select import find_record, select
 from llmlog.cli._show import render_record
+from llmlog.cli._texts import searchable_texts
 
 __all__ = ["follow", "register", "text_matcher"]
 
@@ -39,7 +48,13 @@ def register(commands: Subcommands, parents: list[argparse.ArgumentParser]) -> N
     show.set_defaults(func=run_show)
 
     search = commands.add_parser(
-        "search", parents=parents, help="calls whose prompt or output contains TEXT"
+        "search",
+        parents=parents,
+        help="calls whose prompt or output contains TEXT",
+        description="Look for TEXT (any case) in what was written: the system prompt, the "
+        "messages' text, the answer's text, reasoning summary and refusal, and the names and "
+        "arguments of tool calls. Not in roles, part types, ids, finish reasons or params. "
+        "Exit 1 when no call matches.",
     )
     search.add_argument("text", help="case-insensitive text to look for")
     add_filter_args(search)
@@ -90,6 +105,10 @@ def follow(
             path = path or _watched_path(location)
             if path is not None and _replaced(path, stream):
                 if stream is not None:
+                    # The writer may have appended to the old file after the read above
+                    # and before renaming it: read it to its end first.
+                    rest = (pending + stream.read()).split(b"\n")
+                    yield from _parse_all(path, rest)
                     stream.close()
                 stream, pending = _open_at(path, end=False), b""
                 continue
@@ -132,10 +151,15 @@ def _replaced(path: Path, stream: BinaryIO | None) -> bool:
 def _parse_all(path: Path | None, lines: list[bytes]) -> Iterator[dict[str, Any]]:
     bad: list[int] = []
     shown = path or Path("log")
+    unknown = 0
     for line in lines:
         if line.strip() and (record := parse_line(shown, 0, line, bad)) is not None:
-            yield record
+            if known_schema(record):
+                yield record
+            else:
+                unknown += 1
     report_bad_lines(shown, bad)
+    warn_unknown_schema(unknown)
 
 
 def run_show(args: argparse.Namespace) -> int:
@@ -148,28 +172,10 @@ def run_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _texts(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _texts(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _texts(item)
-
-
 def text_matcher(text: str) -> Callable[[dict[str, Any]], bool]:
-    """True for a record whose system prompt, messages or output contain ``text`` (any case)."""
+    """True for a record whose texts (see ``_texts``) contain ``text``, in any case."""
     wanted = text.casefold()
-
-    def matches(record: dict[str, Any]) -> bool:
-        for field in ("system", "messages", "output"):
-            if any(wanted in piece.casefold() for piece in _texts(record.get(field))):
-                return True
-        return False
-
-    return matches
+    return lambda record: any(wanted in piece.casefold() for piece in searchable_texts(record))
 
 
 def run_search(args: argparse.Namespace) -> int:

@@ -46,8 +46,11 @@ def register(commands: Subcommands, parents: list[argparse.ArgumentParser]) -> N
         "check",
         parents=parents,
         help="exit 1 when a threshold is breached (for cron and CI)",
-        description="Check the calls in the window against thresholds; print one line "
-        "per breach and exit 1, or exit 0 when all hold.",
+        description="Check the calls in the window against thresholds; print one FAIL line "
+        "per breach and exit 1, or exit 0 when none is breached. A threshold the window "
+        "gives nothing to judge by (no calls; no latencies; every call of a day unpriced; "
+        "no text answers) is not a breach: it gets a NOT CHECKED line saying why, and the "
+        "exit status is 0 unless another threshold failed. Exit 2: a usage error.",
     )
     parser.add_argument("--max-error-rate", type=_rate, help="e.g. 1%% or 0.01")
     parser.add_argument("--max-p95-latency", help="e.g. 5s or 800ms")
@@ -132,20 +135,34 @@ def run(args: argparse.Namespace) -> int:
     filters = Filters.from_args(args)
     overall = aggregate(files, filters, by=None)[0]
     breaches: list[str] = []
-    if args.max_error_rate is not None and overall.error_rate > args.max_error_rate:
+    unchecked: list[str] = []
+    none = "no calls in the window" if not overall.calls else ""
+    if args.max_error_rate is not None and none:
+        unchecked.append(f"error rate: {none}")
+    elif args.max_error_rate is not None and overall.error_rate > args.max_error_rate:
         breaches.append(
             f"error rate {overall.error_rate:.2%} > {args.max_error_rate:.2%} "
             f"({overall.errors} of {overall.calls} calls)"
         )
     p95 = overall.latency_ms[1]
-    if max_p95 is not None and p95 is not None and p95 > max_p95:
-        breaches.append(f"p95 latency {duration_ms(p95)} > {duration_ms(max_p95)}")
+    if max_p95 is not None and p95 is None:
+        unchecked.append(f"p95 latency: {none or 'no call has a latency'}")
+    elif max_p95 is not None and p95 is not None and p95 > max_p95:
+        shown, limit = _distinct(p95, max_p95)
+        breaches.append(f"p95 latency {shown} > {limit}")
     if args.max_cost_per_day is not None:
-        over = [
-            day
-            for day in aggregate(files, filters, by="day")
-            if day.cost_usd is not None and day.cost_usd > args.max_cost_per_day
-        ]
+        per_day = aggregate(files, filters, by="day")
+        over = [d for d in per_day if d.cost_usd is not None and d.cost_usd > args.max_cost_per_day]
+        unpriced = [d for d in per_day if d.cost_usd is None and d.calls]
+        if none:
+            unchecked.append(f"cost per day: {none}")
+        elif unpriced:
+            partly = len(unpriced) < len(per_day)
+            where = f" on {len(unpriced)} of {len(per_day)} days" if partly else ""
+            calls = sum(d.calls for d in unpriced)
+            unchecked.append(
+                f"cost per day{where}: {calls} call{'s' if calls != 1 else ''} unpriced"
+            )
         if over:
             worst = max(over, key=lambda day: day.cost_usd or 0.0)
             days = f"on {len(over)} days, highest " if len(over) > 1 else "on "
@@ -155,7 +172,9 @@ def run(args: argparse.Namespace) -> int:
             )
     if args.max_uncertain_rate is not None or args.pii:
         texts = _scan_texts(files, filters, args.max_uncertain_rate is not None, args.pii)
-        if args.max_uncertain_rate is not None and texts.answers:
+        if args.max_uncertain_rate is not None and not texts.answers:
+            unchecked.append(f"uncertain answers: {none or 'no successful call has a text answer'}")
+        elif args.max_uncertain_rate is not None:
             rate = texts.hedging / texts.answers
             if rate > args.max_uncertain_rate:
                 breaches.append(
@@ -168,9 +187,29 @@ def run(args: argparse.Namespace) -> int:
                 f"unredacted PII in {texts.pii_records} calls ({kinds}); "
                 f"first: llmlog show {texts.first_pii_id}"
             )
+    if args.pii and none:
+        unchecked.append(f"PII: {none}")
     for breach in breaches:
         sys.stdout.write(f"FAIL {visible(breach)}\n")
+    for reason in unchecked:
+        sys.stdout.write(f"NOT CHECKED {visible(reason)}\n")
     if breaches:
         return 1
+    if unchecked:
+        sys.stdout.write(
+            f"ok: {overall.calls} calls checked, no threshold breached; "
+            f"{len(unchecked)} could not be checked\n"
+        )
+        return 0
     sys.stdout.write(f"ok: {overall.calls} calls checked, every threshold holds\n")
     return 0
+
+
+def _distinct(value_ms: float, limit_ms: float) -> tuple[str, str]:
+    """Both durations, with as many digits as it takes to show they differ (4.74s > 4.74s)."""
+    shown, limit = duration_ms(value_ms), duration_ms(limit_ms)
+    digits = 0
+    while shown == limit and digits < 6:
+        shown, limit = f"{value_ms:.{digits}f}ms", f"{limit_ms:.{digits}f}ms"
+        digits += 1
+    return shown, limit

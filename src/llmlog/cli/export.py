@@ -44,7 +44,9 @@ def register(commands: Subcommands, parents: list[argparse.ArgumentParser]) -> N
         help="write calls as jsonl, csv, parquet or an OpenAI fine-tuning file",
         description="jsonl: the records as logged. csv/parquet: one flat row per call "
         "(a csv text cell starting with = + - @ gets a leading ' so spreadsheets show it as text). "
-        "openai-chat: {messages: [...]} per successful call, for fine-tuning and evals.",
+        "openai-chat: {messages: [...], tools: [...]} per successful chat call (chat "
+        "completions, Responses, Anthropic messages; text only), for fine-tuning and evals. "
+        "Files are written in UTF-8.",
     )
     parser.add_argument("--format", choices=FORMATS, default="jsonl")
     parser.add_argument("-o", "--output", help="file to write (default: standard output)")
@@ -120,7 +122,9 @@ def _opened(path: str | None, binary: bool) -> Iterator[IO[Any]]:
         return
     try:
         _make_private(path)
-        stream = open(path, "wb" if binary else "w", newline="" if not binary else None)  # noqa: SIM115
+        # Text in UTF-8 whatever the locale: prompts hold characters ASCII has no byte for.
+        encoding, newline = (None, None) if binary else ("utf-8", "")
+        stream: IO[Any] = open(path, "wb" if binary else "w", encoding=encoding, newline=newline)  # noqa: SIM115
     except OSError as exc:
         raise CliError(f"cannot write {path}: {exc.strerror or exc}") from None
     with stream:
@@ -149,6 +153,7 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "parquet":
         if args.output is None:
             raise CliError("parquet needs a file: add -o FILE.parquet")
+        _parquet_writer_available()  # before the file is created: no empty file on failure
         try:
             _make_private(args.output)
         except OSError as exc:
@@ -192,6 +197,19 @@ def _write_chat(output: str | None, records: Iterable[dict[str, Any]]) -> int:
     return count
 
 
+def _parquet_writer_available() -> None:
+    try:
+        import pyarrow.parquet  # noqa: F401
+    except ImportError:
+        from llmlog.cli import _duck
+
+        if not _duck.available():
+            raise CliError(_NO_PARQUET) from None
+
+
+_NO_PARQUET = "parquet needs pyarrow or DuckDB: pip install 'llmlog[parquet]' (or 'llmlog[query]')"
+
+
 def _write_parquet(path: Path, rows: Iterable[dict[str, Any]]) -> int:
     """Parquet through pyarrow (``llmlog[parquet]``), else DuckDB (``llmlog[query]``)."""
     try:
@@ -224,9 +242,7 @@ def _write_parquet_duckdb(path: Path, rows: Iterable[dict[str, Any]]) -> int:
 
     con = _duck.connect() if _duck.available() else None
     if con is None:
-        raise CliError(
-            "parquet needs pyarrow or DuckDB: pip install 'llmlog[parquet]' (or 'llmlog[query]')"
-        )
+        raise CliError(_NO_PARQUET)
     tmp = path.with_name(path.name + ".staging.jsonl")
     count = 0
     try:

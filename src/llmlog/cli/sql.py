@@ -22,8 +22,13 @@ def register(commands: Subcommands, parents: list[argparse.ArgumentParser]) -> N
         "sql",
         parents=parents,
         help="run DuckDB SQL over the view `calls` (needs llmlog[query])",
-        description="Every record is a row of the view `calls`; nested fields are "
-        "structs, e.g. usage.input_tokens, template.name, output.text.",
+        description="Every call record is a row of the view `calls`, typed as the record "
+        "schema says. output, usage, error, template and process are structs (output.text, "
+        "usage.input_tokens, template.name); params, messages, tags, redactions, truncated "
+        "and the variable parts of structs (output.tool_calls, usage.raw) are JSON "
+        "(messages->0->>'content', params->>'temperature'). ts is a TIMESTAMP in UTC, and "
+        "the session's time zone is UTC. Records of another schema are left out, with a "
+        "warning; so is a value that does not fit its column's type (it reads as NULL).",
         epilog='example: llmlog sql "SELECT model, count(*), sum(cost_usd) FROM calls '
         'GROUP BY model"',
     )
@@ -40,9 +45,9 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         _duck.create_calls_view(con, files)
-        result = con.execute(args.query)
-        headers = [column[0] for column in result.description or []]
-        rows = result.fetchall()
+        result = _without_time_zones(con.sql(args.query))
+        headers = list(result.columns) if result is not None else []
+        rows = result.fetchall() if result is not None else []
     except duckdb.Error as exc:
         raise CliError(f"query failed: {_first_line(exc)}") from None
     finally:
@@ -50,7 +55,10 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         for row in rows:
             sys.stdout.write(
-                orjson.dumps(dict(zip(headers, row, strict=True)), default=str).decode()
+                # Timestamps of the view are UTC: say so (``+00:00``).
+                orjson.dumps(
+                    dict(zip(headers, row, strict=True)), default=str, option=orjson.OPT_NAIVE_UTC
+                ).decode()
             )
             sys.stdout.write("\n")
         return 0
@@ -58,6 +66,20 @@ def run(args: argparse.Namespace) -> int:
     sys.stdout.write(table(headers, text_rows, right=frozenset()) + "\n")
     sys.stdout.write(f"({len(rows)} row{'s' if len(rows) != 1 else ''})\n")
     return 0
+
+
+def _without_time_zones(relation: Any) -> Any:
+    """Zoned timestamps as plain UTC ones: the Python client needs pytz to fetch the former."""
+    if relation is None or not any(str(t) == _ZONED for t in relation.types):
+        return relation
+    columns = [
+        f"#{n}{'::TIMESTAMP' if str(kind) == _ZONED else ''} AS {_duck.quote_id(name)}"
+        for n, (name, kind) in enumerate(zip(relation.columns, relation.types, strict=True), 1)
+    ]
+    return relation.project(", ".join(columns))
+
+
+_ZONED = "TIMESTAMP WITH TIME ZONE"
 
 
 def _first_line(exc: BaseException) -> str:

@@ -22,7 +22,10 @@ def register(commands: Subcommands, parents: list[argparse.ArgumentParser]) -> N
         parents=parents,
         help="calls, error rate, latency/TTFT percentiles, tokens and cost",
         description="Summarise calls, overall or per group. Cost marked * leaves out "
-        "calls that could not be priced.",
+        "calls that could not be priced; token counts marked * leave out calls whose usage "
+        "is unknown (not reported, e.g. a failed call or a stream without include_usage). "
+        "--json gives the counts of both (unpriced_calls, unknown_usage_calls) and the "
+        "cost unrounded.",
     )
     parser.add_argument("--by", help=f"group by one of: {', '.join(GROUP_KEYS)}")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
@@ -78,9 +81,9 @@ def render(groups: list[GroupStats], by: str | None) -> str:
             f"{g.error_rate * 100:.1f}",
             *(duration_ms(v) for v in g.latency_ms),
             *(duration_ms(v) for v in g.ttft_ms[:2]),
-            tokens(g.input_tokens),
-            tokens(g.output_tokens),
-            tokens(g.cached_input_tokens),
+            tokens(g.input_tokens, g.unknown_usage),
+            tokens(g.output_tokens, g.unknown_usage),
+            tokens(g.cached_input_tokens, g.unknown_usage),
             cost(g.cost_usd, g.unpriced),
         ]
         for g in groups

@@ -1,0 +1,7 @@
+"""``python -m llmlog.cli``: the same as the ``llmlog`` command."""
+
+import sys
+
+from llmlog.cli import main
+
+sys.exit(main())
