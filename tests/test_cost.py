@@ -14,6 +14,7 @@ import pytest
 from genai_prices import Usage, calc_price
 
 import anthropic_fakes as afake
+import openai_fakes as ofake
 from llmlog.cost import add_cost
 from llmlog.testing import capture_records
 
@@ -165,6 +166,11 @@ class TestPricing:
                 {"input_tokens_details": {"image_tokens": 900, "text_tokens": 100}},
                 {"input_image_tokens": 900},
             ),
+            (  # an image generated: output image tokens cost 3x output text (gpt-image-1.5)
+                "gpt-image-1.5",
+                {"output_tokens_details": {"image_tokens": 500, "text_tokens": 0}},
+                {"output_image_tokens": 500},
+            ),
             (  # a transcription: the file is audio input
                 "gpt-4o-transcribe",
                 {"input_token_details": {"audio_tokens": 900, "text_tokens": 100}},
@@ -179,6 +185,34 @@ class TestPricing:
         expected = genai(model, "openai", input_tokens=1000, output_tokens=500, **genai_usage)
         assert out["cost_usd"] == pytest.approx(expected)
         assert out["cost_usd"] > genai(model, "openai", input_tokens=1000, output_tokens=500)
+
+    def test_web_and_file_searches_are_priced_per_call_on_top_of_tokens(self) -> None:
+        """Anthropic counts web searches in its usage; OpenAI Responses lists one output
+        item per web or file search call. Each is billed ($10 / $2.50 a thousand)."""
+        raw = {"server_tool_use": {"web_search_requests": 5, "web_fetch_requests": 0}}
+        anthropic = record(
+            "claude-sonnet-4-5", "anthropic", input_tokens=1000, output_tokens=100, raw=raw
+        )
+        expected = genai(
+            "claude-sonnet-4-5", "anthropic", input_tokens=1000, output_tokens=100, web_searches=5
+        )
+        assert add_cost(None, "", anthropic)["cost_usd"] == pytest.approx(expected)
+        assert expected == pytest.approx(0.0545)
+        calls = [{"id": "ws_1", "type": "web_search_call", "name": None, "arguments": None}]
+        calls += [{"id": "fs_1", "type": "file_search_call", "name": None, "arguments": None}]
+        calls += [{"id": "c_1", "type": "function", "name": "f", "arguments": "{}"}]
+        responses = record("o3", input_tokens=1000, output_tokens=100)
+        responses["output"] = {"text": "ok", "tool_calls": calls + calls[:1]}
+        expected = genai(
+            "o3",
+            "openai",
+            input_tokens=1000,
+            output_tokens=100,
+            web_searches=2,
+            storage_searches=1,
+        )
+        assert add_cost(None, "", responses)["cost_usd"] == pytest.approx(expected)
+        assert expected == pytest.approx(genai("o3", "openai", input_tokens=1000) + 0.0225 + 0.0008)
 
     def test_a_transcription_billed_by_duration_is_priced_by_its_seconds(self) -> None:
         """whisper-1 reports seconds, not tokens ($0.36 an hour of audio)."""
@@ -245,6 +279,23 @@ class TestPricing:
         assert (tiered["cost_usd"] < standard["cost_usd"]) is (tier == "flex")
         assert tiered["price_source"].endswith(f"openai:gpt-5 ({tier} tier)")
 
+    @pytest.mark.parametrize(
+        ("asked", "served", "priced_as"),
+        [("auto", "priority", "priority"), ("priority", "default", None), (None, "flex", "flex")],
+    )
+    def test_the_tier_the_answer_reports_wins_over_the_one_asked(
+        self, asked: str | None, served: str, priced_as: str | None
+    ) -> None:
+        """``auto`` may be served at priority, and a priority request at default: the bill
+        follows the tier that served the call, which the record's ``service_tier`` says."""
+        rec = record("gpt-5", input_tokens=10_000, output_tokens=2_000)
+        rec["ts"] = LATER
+        expected = add_cost(None, "", {**rec, "params": {"service_tier": priced_as or "default"}})
+        params = {"service_tier": asked} if asked else {}
+        out = add_cost(None, "", {**rec, "params": params, "service_tier": served})
+        assert out["cost_usd"] == expected["cost_usd"]
+        assert out["price_source"].endswith(f"({priced_as} tier)" if priced_as else "openai:gpt-5")
+
     def test_a_tier_is_priced_as_listed_on_the_day_of_the_call(self) -> None:
         """Before genai-prices lists a tier price, the same request costs the standard price."""
         rec = record("gpt-5", input_tokens=10_000, output_tokens=2_000)
@@ -269,19 +320,19 @@ class TestPricing:
         assert out["cost_usd"] == pytest.approx(expected)
 
     @pytest.mark.parametrize(
-        ("model", "provider"),
+        ("model", "provider", "largest"),
         [
-            ("gpt-4o-mini", "openai"),
-            ("o3", "openai"),
-            ("claude-haiku-4-5", "anthropic"),
-            ("claude-sonnet-4-5", "anthropic"),  # volume tiers above 200k input
+            ("gpt-4o-mini", "openai", 123_456),
+            ("o3", "openai", 123_456),
+            ("claude-haiku-4-5", "anthropic", 66_666),  # input within its 200k context
+            ("claude-sonnet-4-5", "anthropic", 123_456),  # volume tiers above 200k input
         ],
     )
     def test_fast_path_agrees_with_genai_prices_on_many_usages(
-        self, model: str, provider: str
+        self, model: str, provider: str, largest: int
     ) -> None:
         """The cached per-token rates give genai-prices' own answer for any usage mix."""
-        for tokens in (1, 7, 999, 123_456):
+        for tokens in (1, 7, 999, largest):
             usage = {"input_tokens": tokens * 3, "output_tokens": tokens * 2}
             rec = record(
                 model,
@@ -324,6 +375,58 @@ class TestUnpriced:
         """Garbage in usage gives None, not an exception in the writer thread."""
         out = add_cost(None, "", record(input_tokens=bad, output_tokens=1))
         assert out["cost_usd"] is None
+
+    @pytest.mark.parametrize(
+        ("model", "provider", "raw", "reason"),
+        [
+            (  # gpt-4o-audio-preview bills audio ~8x text; genai-prices lists text rates only
+                "gpt-4o-audio-preview",
+                "openai",
+                {"prompt_tokens_details": {"audio_tokens": 800, "text_tokens": 200}},
+                "no audio input rate (input_audio_mtok) for gpt-4o-audio-preview",
+            ),
+            (
+                "gpt-4o-audio-preview",
+                "openai",
+                {"completion_tokens_details": {"audio_tokens": 400, "text_tokens": 100}},
+                "no audio output rate (output_audio_mtok) for gpt-4o-audio-preview",
+            ),
+            (  # web search is billed, but genai-prices lists no rate for claude-3-haiku
+                "claude-3-haiku-20240307",
+                "anthropic",
+                {"server_tool_use": {"web_search_requests": 2}},
+                "no web search rate (web_searches_kcount) for claude-3-haiku",
+            ),
+        ],
+        ids=["audio-in", "audio-out", "web-search"],
+    )
+    def test_a_part_of_usage_without_its_own_rate_is_unpriced_not_priced_as_text(
+        self, model: str, provider: str, raw: dict[str, Any], reason: str
+    ) -> None:
+        """Audio priced as text, or a search as free, would be a silent guess."""
+        out = add_cost(
+            None, "", record(model, provider, input_tokens=1000, output_tokens=500, raw=raw)
+        )
+        assert out["cost_usd"] is None
+        assert out["price_source"].startswith("unpriced: ") and reason in out["price_source"]
+
+    def test_input_past_the_listed_context_without_a_long_context_price_is_unpriced(
+        self,
+    ) -> None:
+        """Sonnet 4's 1M-context beta bills input past 200k at a premium genai-prices does
+        not list for it (it does for Sonnet 4.5): not the standard price, silently."""
+        for model in ("claude-sonnet-4-20250514", "claude-sonnet-4-0"):
+            long = record(model, "anthropic", input_tokens=250_000, output_tokens=10_000)
+            out = add_cost(None, "", long)
+            assert out["cost_usd"] is None
+            assert "250000 input tokens exceed the 200000-token context" in out["price_source"]
+            assert "claude-sonnet-4-0" in out["price_source"]
+        usual = record("claude-sonnet-4-0", "anthropic", input_tokens=200_000, output_tokens=10)
+        assert add_cost(None, "", usual)["cost_usd"] == pytest.approx(
+            genai("claude-sonnet-4-0", "anthropic", input_tokens=200_000, output_tokens=10)
+        )
+        tiered = record("claude-sonnet-4-5", "anthropic", input_tokens=250_000, output_tokens=10)
+        assert add_cost(None, "", tiered)["cost_usd"] is not None
 
     def test_a_record_without_model_is_unpriced(self) -> None:
         """Neither model nor response model: nothing to look up."""
@@ -374,6 +477,30 @@ class TestThroughThePipeline:
         )
         assert logged["cost_usd"] == pytest.approx(expected, rel=1e-9)
         assert logged["price_source"].startswith("genai-prices ")
+
+    def test_a_real_responses_call_with_web_searches_is_charged_for_them(self) -> None:
+        """The record's ``output.tool_calls`` keep each web_search_call item the cost counts."""
+        body = ofake.response_object()
+        searches = [
+            {"id": f"ws_{i}", "type": "web_search_call", "status": "completed"}
+            | {"action": {"type": "search", "query": "q"}}
+            for i in range(3)
+        ]
+        body["output"] = searches + body["output"]
+        client = ofake.sync_client(lambda request: ofake.json_response(body))
+        with capture_records(redact="off") as cap:
+            client.responses.create(model="gpt-4o", input="hi", tools=[{"type": "web_search"}])
+        [logged] = cap.calls
+        expected = genai(
+            ofake.SERVED_MODEL,
+            "openai",
+            input_tokens=30,
+            output_tokens=12,
+            cache_read_tokens=10,
+            output_reasoning_tokens=3,
+            web_searches=3,
+        )
+        assert logged["cost_usd"] == pytest.approx(expected)
 
     def test_anthropic_compaction_tokens_are_priced_too(self) -> None:
         """A compaction (a ``usage.iterations`` entry) is billed but left out of the top-level

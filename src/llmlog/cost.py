@@ -242,17 +242,16 @@ def _counts(provider: str | None, usage: Any) -> Counts:
 
 
 # Audio and image tokens, priced apart from text (realtime, audio chat, transcription,
-# image edits): where the provider's raw usage reports them -> genai-prices keys. Chat
-# says ``*_tokens_details``; realtime and transcription ``*_token_details``.
+# image generation and edits): where the provider's raw usage reports them -> genai-prices
+# keys. Chat says ``*_tokens_details``; realtime and transcription ``*_token_details``.
 _MODALITIES: Final = (
-    ("prompt_tokens_details", (("audio_tokens", "input_audio_tokens"),)),
-    ("completion_tokens_details", (("audio_tokens", "output_audio_tokens"),)),
-    ("input_tokens_details", (("image_tokens", "input_image_tokens"),)),
-    (
-        "input_token_details",
-        (("audio_tokens", "input_audio_tokens"), ("image_tokens", "input_image_tokens")),
-    ),
-    ("output_token_details", (("audio_tokens", "output_audio_tokens"),)),
+    ("prompt_tokens_details", "audio_tokens", "input_audio_tokens"),
+    ("completion_tokens_details", "audio_tokens", "output_audio_tokens"),
+    ("input_tokens_details", "image_tokens", "input_image_tokens"),
+    ("input_token_details", "audio_tokens", "input_audio_tokens"),
+    ("input_token_details", "image_tokens", "input_image_tokens"),
+    ("output_token_details", "audio_tokens", "output_audio_tokens"),
+    ("output_tokens_details", "image_tokens", "output_image_tokens"),
 )
 _CACHED_MODALITIES: Final = (
     ("audio_tokens", "cache_audio_read_tokens"),
@@ -266,16 +265,18 @@ def _modality_counts(usage: Any) -> dict[str, int]:
     raw = usage.get("raw") if isinstance(usage, dict) else None
     if not isinstance(raw, dict):
         return {}
-    found: dict[str, int] = {}
-    for container, names in _MODALITIES:
+    for container, name, _ in _MODALITIES:
         details = raw.get(container)
-        if isinstance(details, dict):
-            for name, key in names:
-                value = details.get(name)
-                if value is not None:
-                    found[key] = _count(value)
-    if not any(found.values()):
-        return {}  # zeros alone: a text-only call
+        if isinstance(details, dict) and details.get(name):
+            break
+    else:
+        return {}  # none, or zeros alone: a text-only call
+    found: dict[str, int] = {}
+    for container, name, key in _MODALITIES:
+        details = raw.get(container)
+        value = details.get(name) if isinstance(details, dict) else None
+        if value is not None:
+            found[key] = _count(value)
     details = raw.get("input_token_details")
     cached = details.get("cached_tokens_details") if isinstance(details, dict) else None
     for name, key in _CACHED_MODALITIES:
@@ -283,6 +284,68 @@ def _modality_counts(usage: Any) -> dict[str, int]:
         # Without the split the cached tokens are taken as text: the lowest estimate.
         found[key] = 0 if value is None else _count(value)
     return found
+
+
+# Responses output items billed per call, on top of tokens -> genai-prices keys.
+_TOOL_CALLS: Final = {"web_search_call": "web_searches", "file_search_call": "storage_searches"}
+
+
+def _extras(provider: str | None, record: MutableMapping[str, Any]) -> dict[str, int]:
+    """What is billed apart from text tokens; empty for text-only calls (the fast path).
+    Anthropic counts web searches in its usage; OpenAI splits audio and image tokens in
+    its usage and lists one Responses output item per web or file search."""
+    usage = record.get("usage")
+    if provider == "anthropic":
+        raw = usage.get("raw") if isinstance(usage, dict) else None
+        server = raw.get("server_tool_use") if isinstance(raw, dict) else None
+        count = server.get("web_search_requests") if isinstance(server, dict) else None
+        return {"web_searches": _count(count)} if count else {}
+    found = _modality_counts(usage)
+    output = record.get("output")
+    calls = output.get("tool_calls") if isinstance(output, dict) else None
+    for call in calls if isinstance(calls, list) else ():
+        kind = call.get("type") if isinstance(call, dict) else None
+        if isinstance(kind, str) and (key := _TOOL_CALLS.get(kind)):
+            found[key] = found.get(key, 0) + 1
+    return found
+
+
+# What genai-prices would price wrongly without its own rate (audio as text, a search as
+# free): usage key, the rate it needs, and its name in the reason.
+_NEEDS_RATE: Final = (
+    ("input_audio_tokens", "input_audio_mtok", "audio input"),
+    ("output_audio_tokens", "output_audio_mtok", "audio output"),
+    ("web_searches", "web_searches_kcount", "web search"),
+    ("storage_searches", "storage_searches_kcount", "file search"),
+)
+
+
+def _missing_rate(extras: dict[str, Any], model_price: Any) -> str | None:
+    """The rate a usage needs and the price does not list, as ``name (price key)``."""
+    for key, rate, name in _NEEDS_RATE:
+        if extras.get(key) and getattr(model_price, rate, None) is None:
+            return f"{name} rate ({rate})"
+    return None
+
+
+def _beyond_listed_context(usage: Any, model_info: Any, model_price: Any) -> str | None:
+    """Why a call's input is past the context window genai-prices lists for its model and
+    the price has no volume tier for it, else None. Such a call ran in a mode the table
+    does not price (Anthropic's 1M-context beta bills every token at a premium), so the
+    standard price would be a silent guess.
+    """
+    window = getattr(model_info, "context_window", None)
+    tokens = usage.get("input_tokens") if isinstance(usage, dict) else None
+    if not isinstance(window, int) or not isinstance(tokens, int) or tokens <= window:
+        return None
+    from genai_prices.types import TieredPrices
+
+    if any(isinstance(value, TieredPrices) for value in vars(model_price).values()):
+        return None
+    return (
+        f"{tokens} input tokens exceed the {window}-token context listed for "
+        f"{model_info.id}, which has no long-context price"
+    )
 
 
 def _quantities(record: MutableMapping[str, Any], model_price: Any) -> dict[str, Any] | None:
@@ -337,11 +400,12 @@ def price(record: MutableMapping[str, Any]) -> tuple[float | None, str]:
     """
     provider = record.get("provider")
     provider = provider if isinstance(provider, str) else None
+    usage = record.get("usage")
     try:
-        counts: Counts | None = _counts(provider, record.get("usage"))
-        modalities = _modality_counts(record.get("usage"))
+        counts: Counts | None = _counts(provider, usage)
+        extras = _extras(provider, record)
     except _NoUsage:
-        counts, modalities = None, {}  # it may be billed by seconds or characters
+        counts, extras = None, {}  # it may be billed by seconds or characters
     except _Unpriced as reason:
         return None, str(reason)
     table = _current_table()
@@ -356,16 +420,24 @@ def price(record: MutableMapping[str, Any]) -> tuple[float | None, str]:
     genai_provider, model_info = found
     priced = table.prices(model_info, _when(record.get("ts")), _service_tier(record))
     if counts is None:
-        modalities = _quantities(record, priced.model_price) or {}
-        if not modalities:
+        extras = _quantities(record, priced.model_price) or {}
+        if not extras:
             return None, _NO_USAGE
         counts = (0, 0, 0, 0, 0, 0)  # one per _KEYS
-    rates = None if modalities else priced.rates  # genai-prices itself splits modalities
+    elif extras and (missing := _missing_rate(extras, priced.model_price)):
+        return None, f"unpriced: {table.version} lists no {missing} for {model_info.id}"
+    elif provider == "anthropic" and (
+        beyond := _beyond_listed_context(usage, model_info, priced.model_price)
+    ):
+        # Anthropic only: OpenAI reports one total for all the model calls a Responses
+        # request makes (deep research), which may pass one call's window.
+        return None, f"unpriced: {beyond} in {table.version}"
+    rates = None if extras else priced.rates  # genai-prices itself prices the extras
     if rates is not None and (rates.max_input is None or counts[0] <= rates.max_input):
         cost = math.fsum(rate * n for rate, n in zip(rates.per_token, counts, strict=True))
     else:
         try:
-            cost = float(_exact_price(priced.model_price, counts, modalities))
+            cost = float(_exact_price(priced.model_price, counts, extras))
         except (ValueError, ArithmeticError) as exc:
             return None, f"unpriced: {table.version} could not price this usage ({exc})"
     if cost == 0 and any(counts) and not _bills_tokens(priced.model_price):
@@ -378,14 +450,15 @@ def price(record: MutableMapping[str, Any]) -> tuple[float | None, str]:
 
 
 def _service_tier(record: MutableMapping[str, Any]) -> str | None:
-    """The OpenAI service tier the app asked for (``flex``, ``priority``), which changes the price.
-
-    The request's value is used because the record does not carry the tier
-    the response reports; ``auto`` and ``default`` are the standard price.
+    """The service tier that changes the price (``flex``, ``priority``): the one the answer
+    says served the call, else the one the app asked for (an answer that never came, or
+    a server that does not say). ``auto``, ``default`` and ``standard`` are the standard price.
     """
-    params = record.get("params")
-    tier = params.get("service_tier") if isinstance(params, dict) else None
-    return tier if isinstance(tier, str) and tier not in ("auto", "default") else None
+    tier = record.get("service_tier")
+    if not isinstance(tier, str):
+        params = record.get("params")
+        tier = params.get("service_tier") if isinstance(params, dict) else None
+    return tier if isinstance(tier, str) and tier not in ("auto", "default", "standard") else None
 
 
 def add_cost(logger: Any, method_name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
