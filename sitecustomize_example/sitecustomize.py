@@ -15,6 +15,8 @@ import sys
 # --- llmlog start-up (keep this block self-contained) ---------------------------
 # Explicit settings: they win over LLMLOG_* environment variables. The names are
 # those of `llmlog-run --help` without the dashes (`--redact-deny` -> redact_deny).
+# A relative "output" is resolved against each process's working directory at its
+# start; use an absolute path if processes of the app start in different directories.
 LLMLOG_SETTINGS = {
     "output": "llm_logs/llmlog.jsonl",
     "redact": "pii",
@@ -26,7 +28,9 @@ STRICT = False
 
 
 def _start_llmlog() -> None:
-    # LLMLOG_ENABLED=0 still switches logging off without rebuilding the image.
+    # LLMLOG_ENABLED=0 still switches logging off without rebuilding the image. (llmlog
+    # never sets it itself: a failure of the llmlog.pth line on a bad LLMLOG_* value does
+    # not stop the settings below, which win over that value, from applying.)
     if os.environ.get("LLMLOG_ENABLED", "").strip().lower() in ("0", "false", "no", "off"):
         return
     try:
@@ -36,7 +40,8 @@ def _start_llmlog() -> None:
             "llmlog: not activated, the application runs without LLM logging: "
             f"cannot import llmlog ({type(exc).__name__}: {exc})\n"
         )
-        if STRICT or os.environ.get("LLMLOG_STRICT", "").strip().lower() in ("1", "true"):
+        strict = os.environ.get("LLMLOG_STRICT", "").strip().lower()
+        if STRICT or strict not in ("", "0", "false", "no", "off"):
             os._exit(78)
         return
     activate(strict=STRICT, **LLMLOG_SETTINGS)

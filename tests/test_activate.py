@@ -19,6 +19,8 @@ import pytest
 from llmlog import _activate
 from llmlog.fake_provider import FakeProvider, start_server
 
+ROOT = Path(__file__).resolve().parents[1]
+
 CALL_CLAUDE = """
 import anthropic
 anthropic.Anthropic().messages.create(
@@ -117,6 +119,25 @@ class TestSwitch:
         assert records(out) == []
         assert len(records(other)) == 1
 
+    def test_a_relative_output_is_one_file_for_the_app_and_its_children(
+        self, fake: FakeProvider, tmp_path: Path
+    ) -> None:
+        """Resolved at activation and exported absolute: a later chdir and a child started
+        in another directory still append to the one file."""
+        other = tmp_path / "other"
+        other.mkdir()
+        env = {"LLMLOG_ENABLED": "1", "LLMLOG_OUTPUT": "logs/x.jsonl", "LLMLOG_REDACT": "secrets"}
+        child = ACTIVATE + CALL_CLAUDE
+        code = f"os.chdir({str(tmp_path)!r})\n" + ACTIVATE + f"os.chdir({str(other)!r})\n"
+        code += CALL_CLAUDE + "import subprocess, sys\n"
+        code += f"subprocess.run([sys.executable, '-c', {child!r}], check=True)\n"
+        code += "print(os.environ['LLMLOG_OUTPUT'])\n"
+        result = run(code, env, fake)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.split()[-1] == str(tmp_path / "logs" / "x.jsonl")
+        assert len(records(tmp_path / "logs" / "x.jsonl")) == 2
+        assert not (other / "logs").exists()
+
 
 class TestFailures:
     def test_bad_setting_is_reported_once_and_the_app_runs(
@@ -138,12 +159,12 @@ class TestFailures:
         self, fake: FakeProvider, out: Path, value: str
     ) -> None:
         """Not silently off (instrument() refuses the value): one line naming the variable
-        and its allowed values, the app runs unlogged, children are switched off."""
+        and its allowed values, the app runs unlogged; the value is left for children."""
         env = {"LLMLOG_ENABLED": value, "LLMLOG_OUTPUT": str(out)}
         code = ACTIVATE + ACTIVATE + STATE + "import os; print(os.environ['LLMLOG_ENABLED'])"
         result = run(code, env, fake)
         assert result.returncode == 0
-        assert result.stdout.split() == ["False", "False", "off", "0"]
+        assert result.stdout.split() == ["False", "False", "off", value]
         [line] = result.stderr.strip().splitlines()
         assert f"LLMLOG_ENABLED={value!r}" in line
         assert "one of 1, 0, true, false, yes, no, on, off" in line
@@ -157,11 +178,64 @@ class TestFailures:
         assert result.returncode == 78
         assert "app ran" not in result.stdout and "LLMLOG_ENABLED='2'" in result.stderr
 
-    def test_failure_switches_children_off(self, fake: FakeProvider, out: Path) -> None:
-        """After a failure LLMLOG_ENABLED=0, so child processes do not repeat the message."""
+    def test_a_failure_is_said_once_per_process_tree(self, fake: FakeProvider, out: Path) -> None:
+        """A child failing the same way stays silent (the _LLMLOG_REPORTED marker), and
+        LLMLOG_ENABLED is not rewritten: a child may be an interpreter that can log."""
         env = {"LLMLOG_ENABLED": "1", "LLMLOG_FLUSH_TIMEOUT": "soon"}
-        result = run(ACTIVATE + "import os; print(os.environ['LLMLOG_ENABLED'])", env, fake)
-        assert result.stdout.split() == ["False", "0"]
+        child = "import subprocess, sys\nsubprocess.run([sys.executable, '-c', CODE], check=True)\n"
+        code = ACTIVATE + "import os; print(os.environ['LLMLOG_ENABLED'])\n"
+        result = run(f"CODE = {code!r}\n" + code + child, env, fake)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.split() == ["False", "1", "False", "1"]
+        [line] = result.stderr.strip().splitlines()
+        assert "LLMLOG_FLUSH_TIMEOUT='soon'" in line
+
+    def test_a_wrapper_without_sdk_does_not_stop_or_switch_off_the_app(
+        self, fake: FakeProvider, out: Path
+    ) -> None:
+        """poetry run / tox / a supervisor in a Python without SDK, under LLMLOG_STRICT=1:
+        said once, not stopped (nothing to log there); the app it starts is logged."""
+        hide = "import sys; sys.modules['openai'] = None; sys.modules['anthropic'] = None\n"
+        app = ACTIVATE + CALL_CLAUDE
+        wrapper = hide + ACTIVATE + STATE
+        wrapper += (
+            f"import subprocess\nsubprocess.run([sys.executable, '-c', {app!r}], check=True)\n"
+        )
+        env = {"LLMLOG_ENABLED": "1", "LLMLOG_STRICT": "1", "LLMLOG_OUTPUT": str(out)}
+        env["LLMLOG_REDACT"] = "secrets"
+        result = run(wrapper, env, fake)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.split() == ["False", "off", "True", "app", "ran"]
+        [line] = result.stderr.strip().splitlines()
+        assert "no supported SDK is installed in this interpreter" in line
+        assert sys.executable in line and "LLMLOG_STRICT" not in line
+        assert len(records(out)) == 1
+
+    def test_sitecustomize_settings_apply_after_the_line_failed_on_a_bad_value(
+        self, fake: FakeProvider, out: Path
+    ) -> None:
+        """The .pth line fails on LLMLOG_CAPTURE=all; sitecustomize_example's settings (which
+        win over it) still activate, and say so."""
+        example = ROOT / "sitecustomize_example" / "sitecustomize.py"
+        code = f"os.chdir({str(out.parent)!r})\n" + ACTIVATE + "import runpy\n"
+        code += f"runpy.run_path({str(example)!r})\n" + STATE
+        result = run(code, {"LLMLOG_ENABLED": "1", "LLMLOG_CAPTURE": "all"}, fake)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.split() == ["False", "on"]
+        first, second = result.stderr.strip().splitlines()
+        assert "not activated" in first and "LLMLOG_CAPTURE='all'" in first
+        assert "activated after all" in second
+
+    @pytest.mark.parametrize("value", ["2", "ture"])
+    def test_a_strict_value_neither_on_nor_off_stops(
+        self, fake: FakeProvider, out: Path, value: str
+    ) -> None:
+        """LLMLOG_STRICT=2 is refused, and fails closed: the app does not run unlogged."""
+        env = {"LLMLOG_ENABLED": "1", "LLMLOG_STRICT": value, "LLMLOG_OUTPUT": str(out)}
+        result = run(ACTIVATE + "print('app ran')", env, fake)
+        assert result.returncode == 78
+        assert "app ran" not in result.stdout
+        assert f"LLMLOG_STRICT={value!r} is not valid" in result.stderr
 
     def test_strict_mode_stops_before_the_app(self, fake: FakeProvider, out: Path) -> None:
         """LLMLOG_STRICT=1: the process exits with status 78 and the app never runs."""

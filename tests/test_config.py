@@ -82,6 +82,13 @@ class TestParsing:
             ({"LLMLOG_ENABLED": "maybe"}, "LLMLOG_ENABLED"),
             ({"LLMLOG_DISABLED_PROVIDERS": "openai,cohere"}, "openai, anthropic"),
             ({"LLMLOG_REDACT_PATTERNS": "[1, 2]"}, "JSON object"),
+            ({"LLMLOG_REDACT_PATTERNS": '{"X": "("}'}, "valid regexes, but 'X' has '('"),
+            ({"LLMLOG_MAX_BYTES": "\u0663"}, "a non-negative whole number"),  # Arabic-Indic 3
+            ({"LLMLOG_MAX_BYTES": "1_000"}, "a non-negative whole number"),
+            ({"LLMLOG_MAX_BYTES": "1.5"}, "a non-negative whole number"),
+            ({"LLMLOG_RETENTION_DAYS": "1_0"}, "a finite non-negative number"),
+            ({"LLMLOG_RETENTION_DAYS": "\uff11"}, "a finite non-negative number"),  # fullwidth 1
+            ({"LLMLOG_STRICT": "2"}, "one of 1, 0, true, false, yes, no, on, off"),
         ],
     )
     def test_bad_values_name_variable_value_and_allowed(
@@ -97,6 +104,54 @@ class TestParsing:
         for bad in ({"flush_timeout": float("inf")}, {"queue_size": 0}, {"output": ""}):
             with pytest.raises(ValueError, match=r"\(env LLMLOG_[A-Z_]+\)=.* is not valid"):
                 Settings.from_env({}, **bad)
+
+    def test_none_as_a_keyword_means_not_given(self) -> None:
+        """instrument(output=None) is the variable, else the default; never a file "None"."""
+        assert Settings.from_env({}, output=None).output == DEFAULT_OUTPUT
+        assert Settings.from_env({"LLMLOG_OUTPUT": "x.jsonl"}, output=None).output == "x.jsonl"
+        assert Settings.from_env({}, ner_model=None).ner_model == "en_core_web_sm"
+
+    @pytest.mark.parametrize(
+        ("keyword", "fragment"),
+        [
+            ({"service": 5}, "service= (env LLMLOG_SERVICE)=5 is not valid: expected text"),
+            ({"ner_model": 3.0}, "expected text"),
+            ({"max_bytes": 1.5}, "a non-negative whole number"),
+            ({"max_bytes": "1.5"}, "a non-negative whole number"),
+            ({"redact_patterns": {"X": "["}}, "(env LLMLOG_REDACT_PATTERNS)"),
+        ],
+    )
+    def test_keywords_of_the_wrong_kind_are_refused(
+        self, keyword: dict[str, object], fragment: str
+    ) -> None:
+        """Not stringified (service=5) nor truncated (max_bytes=1.5 is not 1)."""
+        with pytest.raises(ValueError, match=re.escape(fragment)):
+            Settings.from_env({}, **keyword)
+
+    def test_whole_floats_and_spaced_digits_are_numbers(self) -> None:
+        """max_bytes=2.0 is 2; " 12 " from the environment is 12."""
+        assert Settings.from_env({}, max_bytes=2.0).max_bytes == 2
+        assert Settings.from_env({"LLMLOG_MAX_BYTES": " 12 "}).max_bytes == 12
+
+    def test_choices_ignore_case_and_spaces_like_booleans(self) -> None:
+        """ " PII", "Metadata ", "OpenAI" are accepted, as " TRUE " is for a boolean."""
+        s = Settings.from_env(
+            {
+                "LLMLOG_REDACT": " PII",
+                "LLMLOG_CAPTURE": "Metadata ",
+                "LLMLOG_DISABLED_PROVIDERS": " OpenAI ,ANTHROPIC",
+                "LLMLOG_SIGTERM": "DEFAULT",
+                "LLMLOG_ENABLED": " TRUE ",
+            }
+        )
+        assert (s.redact, s.capture, s.sigterm, s.enabled) == ("pii", "metadata", "default", True)
+        assert s.disabled_providers == ("openai", "anthropic")
+        assert Settings.from_env({}, redact_operator=" Hash").redact_operator == "hash"
+
+    def test_zero_means_no_limit_is_documented(self) -> None:
+        """MAX_BYTES=0 never rotates and MAX_FIELD_CHARS=0 never cuts: the table says so."""
+        docs = {row[0]: row[3] for row in settings_table()}
+        assert "`0`" in docs["LLMLOG_MAX_BYTES"] and "`0`" in docs["LLMLOG_MAX_FIELD_CHARS"]
 
     def test_bounds_themselves_are_allowed(self) -> None:
         """The smallest queue, no wait at exit and the longest wait are all valid."""

@@ -101,6 +101,48 @@ class TestDemoRun:
         for directory in (out.parent.parent, out.parent):  # private like the log itself
             assert stat.S_IMODE(directory.stat().st_mode) == 0o700, directory
 
+    def test_unwritable_default_and_a_proxy_still_give_a_logged_demo(self, tmp_path: Path) -> None:
+        """Run where ./llm_logs cannot be made (a file is in the way, as a read-only folder
+        would be) and with HTTP(S)_PROXY set: it logs to a temporary folder, says so, and
+        its loopback calls bypass the proxy."""
+        (tmp_path / "llm_logs").write_text("not a folder")
+        env = offline_env(tmp_path)
+        for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+            env[name] = "http://127.0.0.1:9"  # nothing listens there
+        env.pop("NO_PROXY", None)
+        env.pop("no_proxy", None)
+        result = subprocess.run(
+            [sys.executable, "-m", "llmlog.demo", "--ttft-ms", "5", "--token-delay-ms", "1"],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        assert f"cannot write {tmp_path / 'llm_logs/demo/llmlog.jsonl'}" in result.stdout
+        fallback = Path(result.stdout.split("logging to ", 1)[1].split()[0])
+        try:
+            assert read(fallback) and f"calls logged to {fallback}" in result.stdout
+        finally:
+            shutil.rmtree(fallback.parent, ignore_errors=True)
+
+    def test_an_unwritable_output_fails_and_names_it(self, tmp_path: Path) -> None:
+        """--output where nothing can be written: exit status 1 and the path, not "0 calls"."""
+        (tmp_path / "blocker").write_text("a file, not a folder")
+        out = tmp_path / "blocker" / "llmlog.jsonl"
+        result = subprocess.run(
+            [sys.executable, "-m", "llmlog.demo", "--output", str(out)],
+            env=offline_env(tmp_path),
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 1
+        assert f"cannot write the log {out}" in result.stderr
+        assert "calls logged" not in result.stdout
+
     @pytest.mark.skipif(not (ROOT / ".git").exists(), reason="needs the git checkout")
     def test_fresh_clone_with_the_readme_command(self, tmp_path: Path) -> None:
         """Slow (~20 s): clone, `pip install -e .`, `llmlog demo`, network blocked for the demo.

@@ -328,6 +328,26 @@ class TestServer:
         )
         assert client.embeddings.create(model="e", input="x").data
 
+    def test_env_gets_past_a_proxy_set_in_the_environment(
+        self, fake: FakeProvider, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """With HTTP(S)_PROXY set (to nothing listening), fake.env()'s NO_PROXY keeps the
+        SDKs' loopback calls direct; NO_PROXY entries already there are kept."""
+        for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
+            monkeypatch.setenv(name, "http://127.0.0.1:9")  # discard port: refused
+        monkeypatch.setenv("NO_PROXY", "corp.example")
+        monkeypatch.delenv("no_proxy", raising=False)
+        env = fake.env()
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        assert env["NO_PROXY"] == env["no_proxy"] == "corp.example,127.0.0.1,localhost"
+        answer = openai.OpenAI(max_retries=0).embeddings.create(model="e", input="x")
+        assert answer.data
+        message = anthropic.Anthropic(max_retries=0).messages.create(
+            model=CLAUDE, max_tokens=5, messages=user("hi")
+        )
+        assert message.content
+
     def test_requests_are_recorded_as_sent(self, fake: FakeProvider, oai: openai.OpenAI) -> None:
         """fake.requests shows the JSON body the server received."""
         oai.chat.completions.create(model="gpt-4o-mini", messages=user("record me"))

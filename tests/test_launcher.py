@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from llmlog._config import Settings, default_label, env_name
+from llmlog._config import DEFAULT_OUTPUT, Settings, default_label, env_name
 from llmlog.fake_provider import FakeProvider, start_server
-from llmlog.launcher import BOOTSTRAP_DIR
+from llmlog.launcher import BOOTSTRAP_DIR, child_environment
 
 PY = sys.executable
 
@@ -208,6 +208,56 @@ class TestExec:
         assert "cannot run" in result.stderr
 
 
+class TestChildEnvironment:
+    @pytest.mark.parametrize(
+        ("given", "entries"),
+        [
+            (":/x", ["", "/x"]),
+            ("/x:", ["/x", ""]),
+            ("/x::/y", ["/x", "", "/y"]),
+            (":", ["", ""]),
+            ("", []),
+            (f"{BOOTSTRAP_DIR}::/x", ["", "/x"]),
+        ],
+    )
+    def test_empty_pythonpath_entries_are_kept_in_place(
+        self, given: str, entries: list[str]
+    ) -> None:
+        """An empty entry is the current directory for Python: dropping it breaks imports."""
+        env = child_environment({"PYTHONPATH": given.replace(":", os.pathsep)}, {})
+        assert env["PYTHONPATH"].split(os.pathsep) == [BOOTSTRAP_DIR, *entries]
+
+    def test_an_app_importing_from_its_working_directory_still_can(self, tmp_path: Path) -> None:
+        """PYTHONPATH=":..." (cwd first) keeps working under llmlog-run."""
+        (tmp_path / "localmod.py").write_text("VALUE = 'local'\n")
+        app = tmp_path / "bin" / "app.py"  # elsewhere: its own folder is not the cwd
+        app.parent.mkdir()
+        app.write_text("import localmod\nprint(localmod.VALUE)\n")
+        env = clean_env(PYTHONPATH=os.pathsep + os.environ.get("PYTHONPATH", ""))
+        result = launch(["--redact", "secrets", PY, str(app)], env=env, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == "local"
+
+    @pytest.mark.parametrize(
+        ("given", "expected"),
+        [
+            (None, os.path.abspath(DEFAULT_OUTPUT)),
+            ("logs/app.jsonl", os.path.abspath("logs/app.jsonl")),
+            ("/var/log/app.jsonl", "/var/log/app.jsonl"),
+            ("stdout", "stdout"),
+            ("stderr", "stderr"),
+        ],
+    )
+    def test_the_output_is_exported_as_an_absolute_path(
+        self, given: str | None, expected: str
+    ) -> None:
+        """Resolved once by the launcher, so every process of the app shares one file."""
+        base = {} if given is None else {"LLMLOG_OUTPUT": given}
+        assert child_environment(base, {})["LLMLOG_OUTPUT"] == expected
+        if given is not None:
+            assert child_environment({}, {"output": given})["LLMLOG_OUTPUT"] == expected
+
+
 class TestBootstrap:
     def test_the_bootstrap_folder_holds_only_sitecustomize(self) -> None:
         """Anything else there would shadow the app's own modules."""
@@ -267,23 +317,24 @@ class TestBootstrap:
     @pytest.mark.parametrize("value", ["2", "enabled"])
     def test_bootstrap_reports_a_switch_neither_on_nor_off(self, value: str) -> None:
         """LLMLOG_ENABLED=2 is not silently "off": one stderr line names the variable and
-        its values, and the app runs unlogged."""
+        its values, and the app runs unlogged. The variable is left as it was; the
+        "said once" marker keeps children quiet."""
         code = f"""
         import os, runpy, sys
         os.environ["LLMLOG_ENABLED"] = {value!r}
         runpy.run_path({str(Path(BOOTSTRAP_DIR) / "sitecustomize.py")!r})
-        print("app ran", os.environ["LLMLOG_ENABLED"])
+        print("app ran", os.environ["LLMLOG_ENABLED"], bool(os.environ["_LLMLOG_REPORTED"]))
         """
         result = subprocess.run(
             py(code), env=clean_env(), capture_output=True, text=True, timeout=60
         )
         assert result.returncode == 0
-        assert result.stdout.strip() == "app ran 0"
+        assert result.stdout.strip() == f"app ran {value} True"
         [line] = result.stderr.strip().splitlines()
         assert f"LLMLOG_ENABLED={value!r}" in line and "1, 0, true, false" in line
 
     def test_bootstrap_does_nothing_when_switched_off(self) -> None:
-        """LLMLOG_ENABLED=0 (e.g. after a reported failure) keeps the bootstrap quiet."""
+        """LLMLOG_ENABLED=0 keeps the bootstrap quiet."""
         code = f"""
         import os, runpy, sys
         os.environ["LLMLOG_ENABLED"] = "0"
@@ -308,6 +359,51 @@ openai.OpenAI().chat.completions.create(
 """
 
 
+class TestBootstrapFailures:
+    """A Python that cannot import llmlog (a wrapper's) must not switch the app's logging off."""
+
+    RUN = f"""
+    import os, runpy, sys
+    os.environ.update({{env}})  # here, not at start-up: the installed .pth stays out of it
+    sys.modules["llmlog"] = None  # this interpreter cannot import llmlog
+    {{hide}}
+    runpy.run_path({str(Path(BOOTSTRAP_DIR) / "sitecustomize.py")!r})
+    runpy.run_path({str(Path(BOOTSTRAP_DIR) / "sitecustomize.py")!r})
+    print("app ran", os.environ["LLMLOG_ENABLED"])
+    """
+    NO_SDK = "sys.modules['openai'] = None; sys.modules['anthropic'] = None"
+    STRICT = {"LLMLOG_ENABLED": "1", "LLMLOG_STRICT": "1"}
+
+    def test_cannot_import_llmlog_is_said_once_and_children_still_activate(self) -> None:
+        """One line naming the interpreter; LLMLOG_ENABLED stays 1 for the children."""
+        code = self.RUN.format(hide="", env={"LLMLOG_ENABLED": "1"})
+        result = subprocess.run(
+            py(code), env=clean_env(), capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 0
+        assert result.stdout.strip() == "app ran 1"
+        [line] = result.stderr.strip().splitlines()
+        assert "cannot import llmlog in" in line and sys.executable in line
+
+    def test_strict_does_not_stop_an_interpreter_without_sdk(self) -> None:
+        """With no SDK there, nothing could go unlogged: a wrapper never stops the app."""
+        code = self.RUN.format(hide=self.NO_SDK, env=self.STRICT)
+        result = subprocess.run(
+            py(code), env=clean_env(), capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == "app ran 1"
+
+    def test_strict_stops_an_interpreter_with_an_sdk(self) -> None:
+        """An SDK but no llmlog: calls would go unlogged, so strict mode stops (78)."""
+        code = self.RUN.format(hide="", env=self.STRICT)
+        result = subprocess.run(
+            py(code), env=clean_env(), capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 78
+        assert "app ran" not in result.stdout and "cannot import llmlog" in result.stderr
+
+
 class TestEndToEnd:
     def test_app_and_its_python_children_are_logged(
         self, fake: FakeProvider, tmp_path: Path
@@ -324,6 +420,27 @@ class TestEndToEnd:
         texts = sorted(r["messages"][0]["content"] for r in records)
         assert texts == ["hi from child", "hi from parent"]
         assert len({r["process"]["pid"] for r in records}) == 2
+
+    def test_children_elsewhere_and_a_chdir_share_the_relative_output(
+        self, fake: FakeProvider, tmp_path: Path
+    ) -> None:
+        """--output logs/x.jsonl is one file for the app, a child in another directory and
+        calls made after a chdir."""
+        other = tmp_path / "other"
+        other.mkdir()
+        child = CALL % "child"
+        app = (
+            f"import os, subprocess, sys\n"
+            f"subprocess.run([sys.executable, '-c', {child!r}], cwd={str(other)!r}, check=True)\n"
+            f"os.chdir({str(other)!r})\n" + CALL % "after chdir"
+        )
+        env = clean_env(**fake.env())
+        args = ["--output", "logs/x.jsonl", "--redact", "secrets", *py(app)]
+        result = launch(args, env=env, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        texts = sorted(r["messages"][0]["content"] for r in read_records(tmp_path / "logs/x.jsonl"))
+        assert texts == ["hi from after chdir", "hi from child"]
+        assert not (other / "logs").exists()
 
     @pytest.mark.skipif(
         not any((Path(d) / "llmlog.pth").exists() for d in site.getsitepackages()),

@@ -83,6 +83,57 @@ class TestLine:
         assert result.stdout.strip() == "[]", result.stderr
 
 
+def exec_line(prelude: str, after: str = "", **env: str) -> subprocess.CompletedProcess[str]:
+    """Execute the repository's line (not the installed one) after ``prelude``, with
+    ``env`` set first; ``-S``: no installed line runs at start-up."""
+    line = PTH.read_text().strip()
+    code = f"import os, sys\nos.environ.update({env!r})\n{prelude}\nexec({line!r})\n{after}"
+    full = {k: v for k, v in os.environ.items() if not k.startswith(("LLMLOG_", "_LLMLOG"))}
+    full["PYTHONPATH"] = os.pathsep.join(sys.path[1:])  # what -S leaves out, llmlog included
+    return subprocess.run(
+        [sys.executable, "-S", "-c", code], env=full, capture_output=True, text=True, timeout=60
+    )
+
+
+NO_LLMLOG = "sys.modules['llmlog'] = None"
+NO_SDK = "sys.modules['openai'] = None; sys.modules['anthropic'] = None"
+SHOW = "print('app ran', os.environ['LLMLOG_ENABLED'])"
+
+
+class TestLineFailures:
+    def test_cannot_import_llmlog_is_said_once_and_does_not_switch_children_off(self) -> None:
+        """Said once per process tree (a second run is silent); LLMLOG_ENABLED stays as it
+        was, so a child in an interpreter with llmlog still logs."""
+        after = "exec(" + repr(PTH.read_text().strip()) + ")\n" + SHOW
+        result = exec_line(NO_LLMLOG, after, LLMLOG_ENABLED="1")
+        assert result.returncode == 0
+        assert result.stdout.strip() == "app ran 1"
+        [line] = result.stderr.strip().splitlines()
+        assert "cannot import llmlog in" in line and sys.executable in line
+
+    def test_strict_without_sdk_does_not_stop(self) -> None:
+        """A wrapper's Python with neither llmlog nor an SDK cannot lose a call: it runs."""
+        result = exec_line(f"{NO_LLMLOG}; {NO_SDK}", SHOW, LLMLOG_ENABLED="1", LLMLOG_STRICT="1")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == "app ran 1"
+
+    def test_strict_with_an_sdk_stops(self) -> None:
+        """An SDK but no llmlog: calls would go unlogged, so strict mode stops with 78."""
+        result = exec_line(NO_LLMLOG, SHOW, LLMLOG_ENABLED="1", LLMLOG_STRICT="1")
+        assert result.returncode == 78
+        assert result.stdout == "" and "stopping: cannot import llmlog" in result.stderr
+
+    @pytest.mark.parametrize("program", ["/venv/bin/llmlog-run", "llmlog"])
+    def test_llmlogs_own_commands_are_not_activated(self, program: str) -> None:
+        """llmlog-run and llmlog report bad settings themselves; the line leaves them be."""
+        prelude = f"sys.argv = [{program!r}]"
+        after = "print(sorted(m for m in sys.modules if m.startswith('llmlog')))"
+        result = exec_line(prelude, after, LLMLOG_ENABLED="1", LLMLOG_STRICT="1")
+        assert result.returncode == 0 and result.stdout.strip() == "[]", result.stderr
+        app = exec_line("sys.argv = ['/srv/app.py']", after, LLMLOG_ENABLED="1")
+        assert "llmlog._activate" in app.stdout, app.stderr
+
+
 @needs_install
 class TestInstalledLine:
     @pytest.mark.parametrize("value", [None, "0", "off", ""])
@@ -139,6 +190,24 @@ class TestInstalledLine:
         assert result.returncode == 78
         assert result.stdout == ""
         assert "Traceback" not in result.stderr and "Fatal" not in result.stderr
+
+    def test_llmlog_run_reports_a_bad_value_itself(self, tmp_path: Path) -> None:
+        """With LLMLOG_ENABLED=1 exported, llmlog-run is not activated by the line: its
+        own error and exit status 2, not a start-up "not activated" and 78."""
+        script = tmp_path / "llmlog-run"  # what the console script is
+        script.write_text(
+            f"#!{sys.executable}\nimport sys\nfrom llmlog.launcher import main\nsys.exit(main())\n"
+        )
+        script.chmod(0o755)
+        result = run(
+            ["echo", "hi"],
+            python=str(script),
+            LLMLOG_ENABLED="1",
+            LLMLOG_STRICT="1",
+            LLMLOG_CAPTURE="all",
+        )
+        assert result.returncode == 2, result.stderr
+        assert "llmlog-run: error" in result.stderr and "not activated" not in result.stderr
 
     def test_children_subprocess_fork_and_spawn_are_logged(
         self, fake: FakeProvider, tmp_path: Path

@@ -203,3 +203,26 @@ class TestProcessLifecycle:
         while pid_alive(worker) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not pid_alive(worker)
+
+
+class TestIsolation:
+    def test_a_sitecustomize_that_prints_does_not_break_the_replies(self, tmp_path: Path) -> None:
+        """The worker runs the app's site (to find presidio where the app does), so also a
+        sitecustomize that prints: its stdout must not be the reply channel."""
+        (tmp_path / "sitecustomize.py").write_text("print('hello from the image sitecustomize')\n")
+        path = os.pathsep.join([str(tmp_path), SRC, os.environ.get("PYTHONPATH", "")])
+        out = run_python(
+            """
+            from llmlog import _guard
+            from llmlog._config import Settings
+            from llmlog._redact_worker import client
+            from llmlog.redaction import Redact
+            record = Redact(Settings())(None, "info", {"messages": ["mail a@example.com"]})
+            print(record["messages"][0], client()._answered, dict(_guard.counts))
+            """,
+            {"PYTHONPATH": path},
+        )
+        assert out.splitlines() == [
+            "hello from the image sitecustomize",
+            "mail <EMAIL_ADDRESS> True {}",
+        ]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import stat
+import sys
 import time
 from pathlib import Path
 
@@ -117,6 +120,65 @@ class TestStreamSink:
         sink.write(b'{"a": 1}\n')
         assert capsys.readouterr().out == '{"a": 1}\n'
 
+    @pytest.mark.parametrize("encoding", ["ascii", "latin-1", "cp1252"])
+    @pytest.mark.parametrize("name", ["stdout", "stderr"])
+    def test_a_non_utf8_stream_still_gets_the_record_in_utf8(
+        self, monkeypatch: pytest.MonkeyPatch, encoding: str, name: str
+    ) -> None:
+        """LANG=C (ascii) or a Windows code page: the record is written as UTF-8 bytes,
+        never lost to an encoding error; the app's pending text comes out first."""
+        _guard._reset_for_tests()
+        raw = io.BytesIO()
+        stream = io.TextIOWrapper(raw, encoding=encoding, write_through=False)
+        monkeypatch.setattr(sys, name, stream)
+        record = json.dumps({"text": "café ☕ 𝄞"}, ensure_ascii=False).encode() + b"\n"
+        stream.write("app line\n")  # still in the text layer
+        StreamSink(name).write(record)
+        assert raw.getvalue() == b"app line\n" + record
+        assert _guard.counts.get("sink_lost", 0) == 0
+
+    def test_a_text_only_stream_that_cannot_encode_gets_json_escapes(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """No binary buffer to write to: non-ASCII is escaped the JSON way, same record."""
+
+        class AsciiOnly:
+            def __init__(self) -> None:
+                self.text = ""
+
+            def write(self, text: str) -> int:
+                text.encode("ascii")
+                self.text += text
+                return len(text)
+
+            def flush(self) -> None:
+                pass
+
+        _guard._reset_for_tests()
+        stream = AsciiOnly()
+        monkeypatch.setattr(sys, "stdout", stream)
+        value = {"text": "café ☕ 𝄞", "n": 1}
+        StreamSink("stdout").write(json.dumps(value, ensure_ascii=False).encode() + b"\n")
+        assert stream.text.endswith("\n") and stream.text.isascii()
+        assert json.loads(stream.text) == value
+        assert _guard.counts.get("sink_lost", 0) == 0
+
+
+class TestPaths:
+    def test_a_relative_path_is_fixed_when_the_sink_is_made(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """An app that chdirs after instrument() keeps writing to the same file."""
+        monkeypatch.chdir(tmp_path)
+        sink = FileSink("logs/llmlog.jsonl")
+        assert sink.path == tmp_path / "logs" / "llmlog.jsonl"
+        (tmp_path / "elsewhere").mkdir()
+        monkeypatch.chdir(tmp_path / "elsewhere")
+        sink.write(line(0))
+        sink.close()
+        assert (tmp_path / "logs" / "llmlog.jsonl").read_bytes() == line(0)
+        assert not (tmp_path / "elsewhere" / "logs").exists()
+
 
 class TestPermissions:
     def test_every_missing_directory_is_created_0700(self, tmp_path: Path) -> None:
@@ -148,6 +210,15 @@ class TestPermissions:
         assert err.count(f"{path} has mode 0o644") == 1
         assert stat.S_IMODE(path.stat().st_mode) == 0o644
         assert len(path.read_bytes().splitlines()) == 2
+
+    def test_a_device_is_not_reported(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """/dev/null is 0666 by design and keeps nothing: no "chmod 600 /dev/null" advice."""
+        _guard._reset_for_tests()
+        sink = FileSink("/dev/null")
+        sink.write(line(0))
+        sink.close()
+        assert capsys.readouterr().err == ""
+        assert _guard.counts.get("sink_lost", 0) == 0
 
     def test_a_private_file_is_not_reported(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]

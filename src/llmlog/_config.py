@@ -13,6 +13,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -26,6 +27,11 @@ PROVIDERS = ("openai", "anthropic")
 SIGTERM_MODES = ("flush", "default")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
+STREAMS = ("stdout", "stderr")
+# ASCII only: int() and float() also take other scripts' digits ("٣") and underscores
+# ("1_000"), which no other tool reading these variables would understand alike.
+_INT_TEXT = re.compile(r"[+-]?[0-9]+")
+_FLOAT_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 def _setting(
@@ -57,7 +63,9 @@ class Settings:
     output: str = _setting(
         DEFAULT_OUTPUT, "Where records go: `stdout`, `stderr`, or a JSONL file path (not empty)."
     )
-    max_bytes: int = _setting(50 * 1024 * 1024, "Rotate the log file when it reaches this size.")
+    max_bytes: int = _setting(
+        50 * 1024 * 1024, "Rotate the log file when it reaches this size (`0`: never rotate)."
+    )
     backup_count: int = _setting(20, "Rotated files to keep (`0` keeps none).")
     retention_days: float = _setting(30.0, "Delete rotated files older than this (`0`: no limit).")
     capture: str = _setting(
@@ -68,7 +76,8 @@ class Settings:
         ("full", "metadata"),
     )
     max_field_chars: int = _setting(
-        100_000, "Cut any single text longer than this (the record says what was cut)."
+        100_000,
+        "Cut any single text longer than this (the record says what was cut; `0`: no limit).",
     )
     service: str = _setting("", "Service name in `process.service` (default: the program name).")
     queue_size: int = _setting(
@@ -109,13 +118,19 @@ class Settings:
         "long C call delays it.",
         SIGTERM_MODES,
     )
-    strict: bool = _setting(False, "Exit the app if activation fails instead of running unlogged.")
+    strict: bool = _setting(
+        False,
+        "Exit the app (status 78) if activation fails instead of running unlogged; a value "
+        "neither on nor off is refused and stops too.",
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Read ``LLMLOG_*`` from ``environ`` (default ``os.environ``); ``overrides`` win.
 
-        Raises ``ValueError`` naming the variable, the value and what is allowed.
+        An override of ``None`` counts as not given (``instrument(output=None)``: the
+        variable, else the default). Raises ``ValueError`` naming the variable, the
+        value and what is allowed.
         """
         env = os.environ if environ is None else environ
         known = {f.name: f for f in dataclasses.fields(cls)}
@@ -127,7 +142,7 @@ class Settings:
         values: dict[str, Any] = {}
         for name, f in known.items():
             var = env_name(name)
-            if name in overrides:
+            if overrides.get(name) is not None:
                 raw, where = overrides[name], f"{name}= (env {var})"
             elif var in env:
                 raw, where = env[var], var
@@ -135,6 +150,16 @@ class Settings:
                 continue
             values[name] = _parse(f, raw, where)
         return cls(**values)
+
+
+def absolute_output(output: str) -> str:
+    """A file ``output`` made absolute against the current directory (streams unchanged).
+
+    Resolved once, where logging starts (and by ``llmlog-run`` for the whole app), so
+    that every process of the app -- whatever its working directory, and even after a
+    ``chdir`` -- appends to the same file.
+    """
+    return output if output in STREAMS else os.path.abspath(output)
 
 
 def env_name(field_name: str) -> str:
@@ -195,7 +220,7 @@ def _parse(f: dataclasses.Field[Any], raw: Any, where: str) -> Any:
         low, high = f.metadata["minimum"], f.metadata["maximum"]
         expected = _number_expected(kind, low, high)
         try:
-            number = int(raw) if kind == "int" else float(raw)
+            number = _number(kind, raw)
         except (TypeError, ValueError, OverflowError):
             raise bad(expected) from None
         # nan passes every comparison and inf any lower bound: both would lose records
@@ -211,6 +236,8 @@ def _parse(f: dataclasses.Field[Any], raw: Any, where: str) -> Any:
     if kind == "tuple":
         items = raw.split(",") if isinstance(raw, str) else list(raw)
         values = tuple(str(item).strip() for item in items if str(item).strip())
+        if choices:  # like every choice: case and surrounding spaces do not matter
+            values = tuple(item.lower() for item in values)
         for item in values:
             if choices and item not in choices:
                 raise bad(f"a comma-separated list of {', '.join(choices)}")
@@ -224,13 +251,40 @@ def _parse(f: dataclasses.Field[Any], raw: Any, where: str) -> Any:
             isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()
         ):
             raise bad('a JSON object of strings such as {"ENTITY": "regex"}')
+        for entity, regex in mapping.items():
+            if not entity.strip():
+                raise bad('a JSON object of non-empty names to regexes such as {"ENTITY": "regex"}')
+            try:
+                re.compile(regex)
+            except re.error as exc:
+                raise bad(f"valid regexes, but {entity!r} has {regex!r}: {exc}") from None
         return MappingProxyType(mapping)
-    text = str(raw)
-    if choices and text not in choices:
-        raise bad(f"one of {', '.join(choices)}")
+    if not isinstance(raw, str):  # instrument(service=5): say so rather than store "5"
+        raise bad("text")
+    text = raw
+    if choices:  # like the booleans: case and surrounding spaces do not matter
+        text = text.strip().lower()
+        if text not in choices:
+            raise bad(f"one of {', '.join(choices)}")
     if f.name == "output" and not text.strip():  # an empty path would lose every record
         raise bad("stdout, stderr or a file path, not empty")
     return text
+
+
+def _number(kind: str, raw: Any) -> float:
+    """``raw`` as an int or float; text only in ASCII digits, ints only whole numbers."""
+    if isinstance(raw, str):
+        text = raw.strip()
+        if not (_INT_TEXT if kind == "int" else _FLOAT_TEXT).fullmatch(text):
+            raise ValueError(raw)  # "inf" and "nan" too: neither is a usable value here
+        return int(text) if kind == "int" else float(text)
+    if kind == "int" and isinstance(raw, float):  # max_bytes=1.5 is not silently 1
+        if not raw.is_integer():
+            raise ValueError(raw)
+        return int(raw)
+    if not isinstance(raw, (int, float)):
+        raise TypeError(raw)
+    return int(raw) if kind == "int" else float(raw)
 
 
 def _number_expected(kind: str, low: float, high: float | None) -> str:

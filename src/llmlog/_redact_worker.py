@@ -6,8 +6,13 @@ sends the texts over a pipe and waits on it (waiting releases the GIL); a child
 process does the matching and sends back spans only.
 
 The child is started lazily on first use, once per process (a forked child
-starts its own). It speaks length-prefixed JSON on stdin/stdout, is started with
-``python -P`` (the app's working directory cannot shadow modules) and
+starts its own). It reads length-prefixed JSON requests on stdin and answers on a
+pipe of its own (its descriptor number in ``argv``), never on stdout: whatever
+start-up code runs in it -- a ``sitecustomize`` or a ``.pth`` line that prints, a
+library that chats on import -- can write to stdout without breaking a reply. It
+is started with ``python -P`` (the app's working directory cannot shadow modules),
+the app's ``PYTHONPATH`` and site (so it finds presidio where the app does: a venv,
+a user install) and
 ``LLMLOG_ENABLED=0`` (it must not log itself), and it exits when its stdin
 closes, i.e. when the app exits or dies, so it never holds up interpreter exit.
 """
@@ -40,7 +45,8 @@ _SURROGATE: Final = re.compile("[\ud800-\udfff]")
 START_TIMEOUT_S: Final = 120.0
 REQUEST_TIMEOUT_S: Final = 60.0
 _BOOT: Final = (
-    "import sys; sys.path.insert(0, sys.argv[1]); from llmlog._redact_worker import serve; serve()"
+    "import sys; sys.path.insert(0, sys.argv[1]); "
+    "from llmlog._redact_worker import serve; serve(int(sys.argv[2]))"
 )
 
 
@@ -99,18 +105,28 @@ class WorkerClient:
             PYTHONWARNINGS="ignore",
         )
         try:
+            replies, reply_end = os.pipe()  # both non-inheritable but for pass_fds below
+        except OSError as exc:
+            raise WorkerError(f"cannot make a pipe: {exc}") from None
+        try:
             self._proc = subprocess.Popen(
-                [sys.executable, "-P", "-c", _BOOT, package_root],
+                [sys.executable, "-P", "-c", _BOOT, package_root, str(reply_end)],
                 stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 env=env,
                 close_fds=True,
+                pass_fds=(reply_end,),
                 start_new_session=True,  # Ctrl-C in a terminal is for the app, not for us
             )
         except OSError as exc:
+            os.close(replies)
             self._unavailable = f"cannot start {sys.executable}: {exc}"
             raise WorkerUnavailable(self._unavailable) from None
+        finally:
+            os.close(reply_end)  # the worker's end: ours closed, so its exit reads as EOF
+        # The replies pipe stands in for the stdout that is not used: closed with it.
+        self._proc.stdout = os.fdopen(replies, "rb", buffering=0)
         return self._proc
 
     def forget(self) -> None:
@@ -198,14 +214,13 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def serve() -> None:
-    """The worker's main loop: read a request, answer with spans, until stdin closes."""
+def serve(reply_fd: int) -> None:
+    """The worker's main loop: read a request, answer on ``reply_fd``, until stdin closes."""
     # Background work: under CPU contention the app's own threads go first.
     with contextlib.suppress(OSError):
         os.nice(10)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    out = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)  # stray prints from libraries must not corrupt the protocol
+    out = os.fdopen(reply_fd, "wb")  # not stdout: stray prints cannot corrupt the protocol
     source = sys.stdin.buffer
     detectors: dict[DetectorConfig, Detector] = {}
     while True:

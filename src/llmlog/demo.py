@@ -14,11 +14,13 @@ import os
 import shlex
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from llmlog.fake_provider import start_server
+from llmlog.sinks import make_private_dirs
 
 __all__ = ["main"]
 
@@ -32,7 +34,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Run a small app through the real OpenAI and Anthropic SDKs against a "
         "local fake provider, logged by llmlog-run, and summarise the log.",
     )
-    parser.add_argument("--output", default=DEFAULT_OUTPUT, help="log file to write (%(default)s)")
+    parser.add_argument(
+        "--output",
+        default=None,
+        help=f"log file to write ({DEFAULT_OUTPUT}; a temporary folder if that cannot be written)",
+    )
     parser.add_argument(
         "--ttft-ms", type=float, default=120, help="fake time to first token (%(default)s)"
     )
@@ -40,7 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--token-delay-ms", type=float, default=15, help="fake time per token (%(default)s)"
     )
     args = parser.parse_args(argv)
-    output = Path(args.output).resolve()
+    output = _writable_output(args.output)
+    if output is None:
+        return 1
     with start_server(ttft=args.ttft_ms / 1000, token_delay=args.token_delay_ms / 1000) as fake:
         print(f"llmlog demo: fake OpenAI/Anthropic API on {fake.url} (no key, no network)")
         app = [sys.executable, "-m", "llmlog._demo_app"]
@@ -55,6 +63,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\nllmlog demo: the demo app failed (exit status {status})", file=sys.stderr)
         return status if status > 0 else 128 - status  # killed by a signal: as shells report it
     records = [r for r in read_records(output) if (r.get("process") or {}).get("pid") == child.pid]
+    if not records:
+        print(
+            f"\nllmlog demo: the app ran but no call was logged to {output} "
+            "(see the messages above)",
+            file=sys.stderr,
+        )
+        return 1
     print(f"\n{len(records)} calls logged to {output}\n")
     for number, record in enumerate(records, 1):
         print("\n".join(describe(number, record)))
@@ -63,6 +78,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"\nExplore it:  llmlog stats --log {log}   |   llmlog tail --log {log}")
     print("Your app:    llmlog-run python your_app.py   (or LLMLOG_ENABLED=1 python your_app.py)")
     return 0
+
+
+def _writable_output(given: str | None) -> Path | None:
+    """The log path to use: ``given``, else the default, else one in a new temporary folder
+    (said on stdout); ``None`` after saying why ``given`` cannot be written."""
+    output = Path(given or DEFAULT_OUTPUT).resolve()
+    problem = _cannot_write(output)
+    if problem is None:
+        return output
+    if given is not None:
+        print(f"llmlog demo: cannot write the log {output}: {problem}", file=sys.stderr)
+        return None
+    fallback = Path(tempfile.mkdtemp(prefix="llmlog-demo-")) / "llmlog.jsonl"
+    print(f"llmlog demo: cannot write {output} ({problem}); logging to {fallback} instead")
+    return fallback
+
+
+def _cannot_write(path: Path) -> str | None:
+    """Why llmlog could not append to ``path`` (creating it and its folders), or ``None``."""
+    try:
+        make_private_dirs(path.parent)
+        os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600))
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
 
 
 def read_records(path: Path) -> Iterator[dict[str, Any]]:

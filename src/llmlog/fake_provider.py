@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import os
 import sys
 import threading
 import time
@@ -35,7 +36,9 @@ from typing import Any
 from llmlog import _fake_anthropic, _fake_openai
 from llmlog._fake_answer import Plain, random_id
 
-__all__ = ["FakeProvider", "main", "start_server"]
+__all__ = ["FakeProvider", "main", "no_proxy_env", "start_server"]
+
+LOOPBACK_NAMES = ("127.0.0.1", "localhost")
 
 Route = Callable[[Mapping[str, Any]], Plain | Iterator[bytes]]
 
@@ -152,6 +155,21 @@ def _error(provider: str, status: int, message: str) -> Plain:
     return _fake_openai.error(status, message)
 
 
+def no_proxy_env(environ: Mapping[str, str], *hosts: str) -> dict[str, str]:
+    """``NO_PROXY`` and ``no_proxy``: those of ``environ`` (either spelling) plus loopback
+    and ``hosts``.
+
+    Both spellings, the same value: clients differ in which one wins when both are set.
+    """
+    names: list[str] = []
+    given = f"{environ.get('no_proxy', '')},{environ.get('NO_PROXY', '')}".split(",")
+    for name in [*(n.strip() for n in given), *LOOPBACK_NAMES, *hosts]:
+        if name and name not in names:
+            names.append(name)
+    joined = ",".join(names)
+    return {"NO_PROXY": joined, "no_proxy": joined}
+
+
 class FakeProvider:
     """A running fake provider; stop it with :meth:`close` or a ``with`` block."""
 
@@ -173,13 +191,21 @@ class FakeProvider:
         """(path, JSON body) of the requests received so far (the last 1000)."""
         return list(self._server.received)
 
-    def env(self) -> dict[str, str]:
-        """Environment variables that point both SDKs at this server."""
+    def env(self, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+        """Environment variables that point both SDKs at this server.
+
+        Also ``NO_PROXY``/``no_proxy`` with the loopback names and this server's
+        address added to those of ``environ`` (default ``os.environ``): with
+        ``HTTP(S)_PROXY`` set, the SDKs (httpx) would otherwise send loopback
+        requests to the proxy.
+        """
+        host = str(self._server.server_address[0])
         return {
             "OPENAI_BASE_URL": f"{self.url}/v1",
             "OPENAI_API_KEY": "fake",
             "ANTHROPIC_BASE_URL": self.url,
             "ANTHROPIC_API_KEY": "fake",
+            **no_proxy_env(os.environ if environ is None else environ, host),
         }
 
     def close(self) -> None:

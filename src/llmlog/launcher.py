@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from llmlog._config import Settings, default_label, env_name, type_label
+from llmlog._config import Settings, absolute_output, default_label, env_name, type_label
 
 __all__ = ["BOOTSTRAP_DIR", "child_environment", "main"]
 
@@ -58,6 +58,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def child_environment(base: Mapping[str, str], overrides: Mapping[str, Any]) -> dict[str, str]:
     """The app's environment: ``base`` + ``LLMLOG_ENABLED=1`` + the options, bootstrap first.
 
+    A file output (the default included) is exported as an absolute path, resolved
+    here once, so every process of the app appends to the same file whatever its
+    working directory. ``PYTHONPATH`` keeps its empty entries, in place: for Python
+    an empty entry is the current directory, which apps may import from.
     Raises :class:`_BadValue` (a ``ValueError``) naming the option or variable
     and the allowed values when a value is not valid.
     """
@@ -71,10 +75,13 @@ def child_environment(base: Mapping[str, str], overrides: Mapping[str, Any]) -> 
         except ValueError as exc:
             raise _BadValue(f"argument --{_flag(name)}: {exc}") from None
     try:
-        Settings.from_env(env)
+        resolved = Settings.from_env(env)
     except ValueError as exc:
         raise _BadValue(f"from the environment: {exc}") from None
-    entries = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != BOOTSTRAP_DIR]
+    env[env_name("output")] = absolute_output(resolved.output)
+    # An empty PYTHONPATH adds nothing (Python ignores it), so it yields no entry here.
+    given = env.get("PYTHONPATH", "")
+    entries = [p for p in given.split(os.pathsep) if p != BOOTSTRAP_DIR] if given else []
     env["PYTHONPATH"] = os.pathsep.join([BOOTSTRAP_DIR, *entries])
     return env
 

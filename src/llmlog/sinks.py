@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import json
 import os
 import re
 import stat
@@ -18,8 +19,9 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TextIO
 
+from llmlog._config import STREAMS
 from llmlog._guard import counts, warn_once
 
 RETRY_SECONDS = 1.0
@@ -130,7 +132,8 @@ class FileSink:
         backup_count: int = 20,
         retention_days: float = 0.0,
     ) -> None:
-        self.path = Path(path)
+        # Absolute once, here: an app that chdirs later keeps writing to the same file.
+        self.path = Path(os.path.abspath(path))
         self.max_bytes = max_bytes
         self.backup_count = backup_count
         self.retention_days = retention_days
@@ -223,10 +226,13 @@ class FileSink:
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
         fd = os.open(self.path, flags, 0o600)
         try:
-            mode = stat.S_IMODE(os.fstat(fd).st_mode)
+            st = os.fstat(fd)
         except OSError:
-            mode = 0
-        if mode & 0o077:  # an existing file someone made readable: say so, leave it be
+            return fd
+        mode = stat.S_IMODE(st.st_mode)
+        # An existing file someone made readable: say so, leave it be. Only a regular
+        # file: /dev/null, a FIFO or a terminal are 0666 by design and keep nothing.
+        if stat.S_ISREG(st.st_mode) and mode & 0o077:
             warn_once(
                 f"sink_mode:{self.path}",
                 f"{self.path} has mode {mode:#o}: other users may read the logged prompts "
@@ -283,22 +289,57 @@ class FileSink:
 
 
 class StreamSink:
-    """``stdout`` or ``stderr``, looked up at each write (tests and apps swap them)."""
+    """``stdout`` or ``stderr``, looked up at each write (tests and apps swap them).
+
+    A record goes to the stream's binary ``buffer`` as UTF-8 (JSON's encoding) in one
+    write, whatever the stream's text encoding (``ascii`` under ``LANG=C``, ``cp1252``):
+    the text layer could not encode it and the record would be lost. The app's text
+    still in the text layer is flushed first, so it comes out before, not after. A
+    stream with no ``buffer`` (``io.StringIO``, a logging proxy) gets text, with every
+    non-ASCII character JSON-escaped if its encoding refuses it.
+
+    Limit: a record starts wherever the app's own output to the same stream stands; after
+    a partial line (``print(..., end="")``, or another thread in the middle of a
+    ``print``) it is glued to that line. What was last written to a pipe or a terminal
+    cannot be read back, so this cannot be detected: log to a file or to the stream
+    the app does not write to.
+    """
 
     def __init__(self, name: str) -> None:
         self.name = name
 
     def write(self, line: bytes) -> None:
         try:
-            stream = getattr(sys, self.name)
-            stream.write(line.decode("utf-8"))
-            stream.flush()
+            _write_stream(getattr(sys, self.name), line)
         except (OSError, ValueError, AttributeError) as exc:
             counts["sink_lost"] += 1
             warn_once(f"sink:{self.name}", f"cannot write to {self.name}: {exc}")
 
     def close(self) -> None:
         pass
+
+
+def _write_stream(stream: TextIO, line: bytes) -> None:
+    buffer = getattr(stream, "buffer", None)
+    if buffer is not None and callable(getattr(buffer, "write", None)):
+        stream.flush()
+        data = memoryview(line)
+        while data:  # a non-blocking stream may take part of it
+            written = buffer.write(data)
+            data = data[len(data) if written is None else written :]
+        buffer.flush()
+        return
+    text = line.decode("utf-8")
+    try:
+        stream.write(text)
+    except UnicodeError:  # a text-only stream whose encoding lacks a character: escape it
+        stream.write(_NON_ASCII.sub(lambda m: json.dumps(m.group())[1:-1], text))
+    stream.flush()
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+"""Outside ASCII; in a record that is only ever inside a JSON string, where ``\\uXXXX``
+escapes (``json.dumps``' own, surrogate pairs included) mean the same."""
 
 
 class MemorySink:
@@ -316,7 +357,7 @@ class MemorySink:
 
 def sink_for(output: str, *, max_bytes: int, backup_count: int, retention_days: float) -> Sink:
     """The sink ``LLMLOG_OUTPUT`` names."""
-    if output in ("stdout", "stderr"):
+    if output in STREAMS:
         return StreamSink(output)
     return FileSink(
         output, max_bytes=max_bytes, backup_count=backup_count, retention_days=retention_days

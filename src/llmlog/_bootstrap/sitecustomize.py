@@ -5,6 +5,12 @@
 distribution's, e.g. Debian's, or the user's). That one must still run: after
 activating, this module finds the next ``sitecustomize`` on ``sys.path`` and
 executes it under its own name, as ``site`` would have.
+
+Every Python the app starts runs this file, also one without llmlog (a wrapper
+such as ``poetry run`` or a supervisor in another interpreter): failing to import
+llmlog there is said once (marker ``_LLMLOG_REPORTED``, as in ``llmlog._activate``)
+and never switches logging off for that interpreter's children, which may well
+be the real app in an interpreter that has llmlog.
 """
 
 from __future__ import annotations
@@ -12,31 +18,53 @@ from __future__ import annotations
 import os
 import sys
 
-_TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
+_REPORTED = "_LLMLOG_REPORTED"
 
 
-def _is_on(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in _TRUE
+def _is_off(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in _FALSE
 
 
 def _activate() -> None:
-    # Off, or a failure already reported upstream. Anything else goes to llmlog, which
-    # also reports a value that is neither on nor off (``2``) rather than ignoring it.
-    if os.environ.get("LLMLOG_ENABLED", "").strip().lower() in _FALSE:
+    # Off. Anything else goes to llmlog, which also reports a value that is neither
+    # on nor off (``2``) rather than ignoring it.
+    if _is_off("LLMLOG_ENABLED"):
         return
     try:
         from llmlog._activate import activate_from_env
     except Exception as exc:  # this interpreter cannot import llmlog: say so, never crash
-        sys.stderr.write(
-            "llmlog: not activated, the application runs without LLM logging: "
-            f"cannot import llmlog in {sys.executable} ({type(exc).__name__}: {exc})\n"
-        )
-        if _is_on("LLMLOG_STRICT"):
-            os._exit(78)
-        os.environ["LLMLOG_ENABLED"] = "0"
+        _cannot_import(exc)
     else:
         activate_from_env()
+
+
+def _cannot_import(exc: Exception) -> None:
+    """Say it once per process tree; stop under strict mode only if this interpreter
+    has an SDK (without one it cannot make a call that would go unlogged)."""
+    import zlib
+
+    problem = f"cannot import llmlog in {sys.executable} ({type(exc).__name__}: {exc})"
+    if not _is_off("LLMLOG_STRICT") and _has_sdk():
+        sys.stderr.write(f"llmlog: activation failed and LLMLOG_STRICT=1, stopping: {problem}\n")
+        sys.stderr.flush()
+        os._exit(78)
+    key = format(zlib.crc32(problem.encode("utf-8", "surrogatepass")), "08x")
+    said = os.environ.get(_REPORTED, "")
+    if key not in said.split(","):
+        os.environ[_REPORTED] = f"{said},{key}".strip(",")
+        sys.stderr.write(
+            f"llmlog: not activated, the application runs without LLM logging: {problem}\n"
+        )
+
+
+def _has_sdk() -> bool:
+    import importlib.util
+
+    try:
+        return any(importlib.util.find_spec(name) for name in ("openai", "anthropic"))
+    except Exception:  # cannot tell: assume the worst
+        return True
 
 
 def _same_dir(entry: str, here: str) -> bool:
