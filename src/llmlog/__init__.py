@@ -41,11 +41,23 @@ def instrument(**settings: Any) -> None:
 
 
 def uninstrument() -> None:
-    """Stop logging: write what is pending, then remove every patch."""
-    from llmlog import _pipeline, _sigterm, instrumentors
+    """Stop logging: remove every patch, record what is still open, write what is pending.
+
+    Calls started from now on are not recorded. Each call already started gets its one
+    record: calls waiting for their answer on other threads get up to
+    ``LLMLOG_FLUSH_TIMEOUT`` seconds to end and are recorded as they end; those still
+    waiting then, and those of this thread or of the event loop it runs (which cannot end
+    while it waits here), are recorded as ``cancelled`` with what is known (their answer,
+    when it comes, reaches the app unrecorded). Streams still open are recorded as
+    ``cancelled`` with what was read so far; the app may go on reading them. Then the
+    records are written, again within ``LLMLOG_FLUSH_TIMEOUT``.
+    """
+    from llmlog import _pipeline, _sigterm
+    from llmlog.instrumentors import _base
 
     with _lock:
-        instrumentors.uninstall()
+        pipeline = _pipeline.current()
+        _base.uninstall_all(wait=pipeline.settings.flush_timeout if pipeline is not None else 0.0)
         _pipeline.shutdown()
         _sigterm.handle_sigterm(False)
 

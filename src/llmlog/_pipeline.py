@@ -139,6 +139,7 @@ class Pipeline:
     def __init__(self, settings: Settings, sinks: Sequence[Sink] | None = None) -> None:
         self.settings = settings
         self._sinks = list(sinks) if sinks is not None else [_default_sink(settings)]
+        self._starting = False  # a writer is being started: a re-entrant submit just queues
         self._reset()
 
     def _reset(self) -> None:
@@ -154,7 +155,9 @@ class Pipeline:
         self._writer_ident: int | None = None
         self._writer_waiting = False
         self._thread: threading.Thread | None = None
-        self._start_lock = threading.Lock()
+        # Re-entrant: a garbage collection while it is held (building the writer) can
+        # finish an abandoned stream, whose record comes back here through submit().
+        self._start_lock = threading.RLock()
         self._pid = os.getpid()
         self._dropped = 0
         self._lines = SinkLogger(self._sinks)
@@ -266,13 +269,20 @@ class Pipeline:
     # writer thread -------------------------------------------------------------
     def _start(self) -> None:
         with self._start_lock:
-            if self._pid != os.getpid():
-                self.after_fork_in_child()
-            if self._thread is not None:
+            if self._starting:  # re-entered (a finalizer's submit): its record is queued
                 return
-            self._thread = threading.Thread(target=self._run, name="llmlog-writer", daemon=True)
-            self._thread.start()
-            _register_exit_hooks()
+            self._starting = True
+            try:
+                if self._pid != os.getpid():
+                    self.after_fork_in_child()
+                if self._thread is not None:
+                    return
+                thread = threading.Thread(target=self._run, name="llmlog-writer", daemon=True)
+                thread.start()
+                self._thread = thread
+                _register_exit_hooks()
+            finally:
+                self._starting = False
 
     def _run(self) -> None:
         self._writer_ident = threading.get_ident()
@@ -488,6 +498,7 @@ def _after_fork_in_child() -> None:
     _fork_guard, _fork_guard_taken = threading.RLock(), False
     if _current is not None:
         _current.after_fork_in_child()
+        _current._starting = False  # (a fork while another thread started the writer)
 
 
 os.register_at_fork(

@@ -20,6 +20,7 @@ from llmlog._record import (
     STATUS_CANCELLED,
     STATUS_ERROR,
     Capture,
+    is_cancellation,
     iso_utc,
     new_id,
 )
@@ -38,11 +39,8 @@ def _error_fields(exc: BaseException) -> dict[str, Any]:
 
 
 def _status(cap: Capture) -> str:
-    if cap.error is not None and cap.status not in (STATUS_CANCELLED,):
-        cancelled = isinstance(cap.error, KeyboardInterrupt | GeneratorExit) or (
-            type(cap.error).__name__ == "CancelledError"
-        )
-        return STATUS_CANCELLED if cancelled else STATUS_ERROR
+    if cap.error is not None and cap.status != STATUS_CANCELLED:
+        return STATUS_CANCELLED if is_cancellation(cap.error) else STATUS_ERROR
     return cap.status
 
 

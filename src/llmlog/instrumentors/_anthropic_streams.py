@@ -2,7 +2,8 @@
 
 ``messages.stream()`` does not call ``create``: it returns a manager that sends
 the request only in ``__enter__`` / ``__aenter__``. The manager proxy starts the
-call's clock there, lets the SDK build its ``MessageStream``, then puts the
+call there (its clock, llmlog's context, the trace ids: the call starts when the
+request is sent), lets the SDK build its ``MessageStream``, then puts the
 stream proxy in place of the message stream's raw event stream. Every way of
 reading the helper (iterating events, ``text_stream``, ``get_final_message()``,
 ``get_final_text()``, ``until_done()``) pulls from that raw stream, and
@@ -18,23 +19,29 @@ from typing import Any
 
 import wrapt
 
-from llmlog import _guard
-from llmlog._record import STATUS_CANCELLED, STATUS_ERROR, Capture
+from llmlog import _context, _guard
+from llmlog._record import STATUS_CANCELLED, STATUS_ERROR, Capture, is_cancellation
 from llmlog.instrumentors._anthropic_response import HttpFacts
-from llmlog.instrumentors._base import finish
+from llmlog.instrumentors._base import _trace_ids, enter_flight, finish, leave_flight
 from llmlog.instrumentors._stream import AsyncStreamProxy, IsContent, SyncStreamProxy
 
 
-def _restart_clock(cap: Capture) -> None:
-    """The request leaves in ``__enter__``, not when ``stream()`` built the manager."""
+def _start(cap: Capture) -> None:
+    """The request leaves in ``__enter__``, not when ``stream()`` built the manager: the
+    call's clock, llmlog's context and the trace ids are taken here. In flight from now."""
+    with _guard.guarded(f"{cap.provider} {cap.method}"):
+        cap.context = _context.snapshot()
+        cap.trace_ids = _trace_ids()
     cap.start_ns = time.time_ns()
     cap.start_perf = time.perf_counter()
+    enter_flight(cap)
 
 
 def _failed(cap: Capture, exc: BaseException) -> None:
+    if not leave_flight(cap):
+        return  # recorded at exit or uninstrument() already
     with _guard.guarded(f"{cap.provider} {cap.method}"):
-        cancelled = isinstance(exc, KeyboardInterrupt) or type(exc).__name__ == "CancelledError"
-        finish(cap, error=exc, status=STATUS_CANCELLED if cancelled else STATUS_ERROR)
+        finish(cap, error=exc, status=STATUS_CANCELLED if is_cancellation(exc) else STATUS_ERROR)
 
 
 def _intercept(
@@ -69,13 +76,14 @@ class MessageStreamManagerProxy(_ManagerProxy):
 
     def __enter__(self) -> Any:
         cap = self._self_cap
-        _restart_clock(cap)
+        _start(cap)
         try:
             message_stream = self.__wrapped__.__enter__()
         except BaseException as exc:
             _failed(cap, exc)
             raise
-        _intercept(message_stream, cap, SyncStreamProxy, self._self_is_content)
+        if leave_flight(cap):
+            _intercept(message_stream, cap, SyncStreamProxy, self._self_is_content)
         return message_stream
 
     def __exit__(
@@ -92,13 +100,14 @@ class AsyncMessageStreamManagerProxy(_ManagerProxy):
 
     async def __aenter__(self) -> Any:
         cap = self._self_cap
-        _restart_clock(cap)
+        _start(cap)
         try:
             message_stream = await self.__wrapped__.__aenter__()
         except BaseException as exc:
             _failed(cap, exc)
             raise
-        _intercept(message_stream, cap, AsyncStreamProxy, self._self_is_content)
+        if leave_flight(cap):
+            _intercept(message_stream, cap, AsyncStreamProxy, self._self_is_content)
         return message_stream
 
     async def __aexit__(

@@ -16,6 +16,7 @@ for every provider:
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 import time
@@ -23,13 +24,14 @@ from collections import UserString
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from types import ModuleType
+from sys import _getframe
+from types import FrameType, ModuleType
 from typing import Any
 
 import wrapt
 
 from llmlog import _context, _guard, _pipeline
-from llmlog._record import STATUS_CANCELLED, STATUS_ERROR, STATUS_OK, Capture
+from llmlog._record import STATUS_CANCELLED, STATUS_ERROR, STATUS_OK, Capture, is_cancellation
 from llmlog.instrumentors import _warnings_shim
 
 log = logging.getLogger("llmlog")
@@ -65,10 +67,85 @@ class Provider:
 
 
 _active = False
-_in_call: ContextVar[object] = ContextVar("llmlog_in_call", default=None)
-"""The SDK client whose call is in progress here: a call it makes inside its own (should an
-SDK method ever call another patched one) is not a second model call. A call through
-another client (a guardrail in an HTTP hook, a fallback) is one, and is recorded."""
+
+# Calls in flight and the nesting guard -------------------------------------------------
+#
+# A call is *in flight* from the wrapper's start until the SDK method returns or raises:
+# ``_in_flight`` maps its capture to the ident of the thread running it (not the task: a
+# task the app abandons must stay collectable). Leaving it (``dict.pop``, atomic) is the
+# claim on finishing the call: at exit, or at ``uninstrument()``, calls still in it are
+# recorded as ``cancelled`` by whoever takes them first, and a wrapper that finds its
+# capture taken hands the app its result without a second record.
+#
+# The nesting guard: a call the same SDK client makes inside its own call (should an SDK
+# method ever call another patched one) is not a second model call. ``_in_call`` holds
+# [client, id of the wrapper's frame] of the call in progress, the client cleared when the
+# call ends; a new call is skipped only if it comes from that client while that frame is
+# on the stack of the code making it: within the call's dynamic extent. A task or thread
+# started during the call (from an HTTP hook, an ``api_key`` provider; a greenlet too)
+# gets a copy of the context but runs on a stack of its own, and once the call ends the
+# copy matches nothing: the calls it makes are the app's and are recorded. A call through
+# another client (a guardrail in an HTTP hook, a fallback) is one too.
+
+_in_flight: dict[Capture, int] = {}
+_in_call: ContextVar[list[Any] | None] = ContextVar("llmlog_in_call", default=None)
+_label: ContextVar[list[Any] | None] = ContextVar("llmlog_helper_label", default=None)
+"""[label, id of the wrapper's frame] of an SDK helper being entered (``responses.stream()``):
+the first call begun within it (that frame on its stack) takes the label as its ``method``;
+then, or when the helper's ``__enter__`` returns, the label is cleared, so no later call
+or copied context takes it."""
+_GONE = object()
+_get_ident = threading.get_ident
+
+
+def _on_stack(frame_id: int) -> bool:
+    """Whether the frame ``frame_id`` (alive: its call is in progress) is one of those
+    running the current code (for a task, its awaits; for a thread, its calls)."""
+    frame: FrameType | None = _getframe(1)
+    while frame is not None:
+        if id(frame) == frame_id:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def finish_in_flight() -> None:
+    """Calls still waiting for their answer end now as ``cancelled`` with what is known
+    (at exit; at ``uninstrument()``). A thread or task that gets its answer later hands
+    it to the app with no second record."""
+    for cap in list(_in_flight):
+        if _in_flight.pop(cap, _GONE) is not _GONE:
+            with _guard.guarded(f"{cap.provider} {cap.method}"):
+                finish(cap, status=STATUS_CANCELLED)
+
+
+def wait_for_in_flight(timeout: float) -> None:
+    """Wait up to ``timeout`` seconds for the calls in flight on other threads to end
+    (those of this thread, or of tasks of the event loop it runs, cannot)."""
+    here = _get_ident()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if all(thread == here for thread in list(_in_flight.values())):
+            return
+        time.sleep(0.005)
+
+
+def enter_flight(cap: Capture) -> None:
+    """``cap``'s request is on its way (for helpers that send it outside the wrapper)."""
+    _in_flight[cap] = _get_ident()
+
+
+def leave_flight(cap: Capture) -> bool:
+    """``cap``'s request came back: True if the caller is the one to finish it (False if
+    exit or ``uninstrument()`` has recorded it already)."""
+    return _in_flight.pop(cap, _GONE) is not _GONE
+
+
+def _after_fork_in_child() -> None:
+    """The parent's calls are the parent's to record (a call forked mid-flight too)."""
+    _in_flight.clear()
+
+
 _lock = threading.RLock()
 _handles: dict[tuple[str, str], tuple[ModuleType, Any]] = {}
 _hooked_modules: set[str] = set()
@@ -194,25 +271,81 @@ def _deliver(provider: Provider, cap: Capture, result: Any) -> Any:
         return result
 
 
+def _let_go(var: ContextVar[list[Any] | None], token: Any, mark: list[Any]) -> None:
+    """A call or helper is over: its mark matches nothing any more, and ``var`` is restored
+    (unless the coroutine was closed outside its task: that context is gone anyway)."""
+    mark[0] = None
+    try:  # noqa: SIM105 (suppress() would cost the caller a context manager)
+        var.reset(token)
+    except ValueError:
+        pass
+
+
+def _take_label(cap: Capture) -> None:
+    mark = _label.get()
+    if mark is not None and mark[0] is not None and _on_stack(mark[1]):
+        cap.method = mark[0]
+        mark[0] = None  # the helper's own call: later ones are not it
+
+
+def labelled(label: str, *, is_async: bool) -> Wrapper:
+    """A helper's ``__enter__`` (``__aenter__``): the call it makes is recorded as ``label``
+    (however it ends: a failed request is the helper's too)."""
+    if is_async:
+
+        async def async_labelled(
+            wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+        ) -> Any:
+            mark = [label, id(_getframe())]
+            token = _label.set(mark)
+            try:
+                return await wrapped(*args, **kwargs)
+            finally:
+                _let_go(_label, token, mark)
+
+        return async_labelled
+
+    def sync_labelled(
+        wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        mark = [label, id(_getframe())]
+        token = _label.set(mark)
+        try:
+            return wrapped(*args, **kwargs)
+        finally:
+            mark[0] = None
+            _label.reset(token)
+
+    return sync_labelled
+
+
 def make_wrapper(provider: Provider, target: Target) -> Wrapper:
     """The wrapt wrapper for one target (an ``async def`` for async targets)."""
 
     def begin(client: object, kwargs: dict[str, Any]) -> Capture | None:
-        if _wanted.get(provider.name) is not provider or _in_call.get() is client:
-            return None  # uninstrumented (a stale bound wrapper), or within its own call
+        if _wanted.get(provider.name) is not provider:
+            return None  # uninstrumented (a stale bound wrapper)
+        outer = _in_call.get()
+        if outer is not None and outer[0] is client and _on_stack(outer[1]):
+            return None  # within the same client's own call (see _in_call)
         try:
             if target.only_if is not None and not target.only_if(kwargs):
                 return None
             read_iterators(kwargs)
-            return _start(provider, target, kwargs)
+            cap = _start(provider, target, kwargs)
+            _take_label(cap)
+            return cap
         except Exception as exc:
             _guard.report_internal_error(exc, f"{provider.name} {target.method}")
             return None
 
     def failed(cap: Capture, exc: BaseException) -> None:
+        if _in_flight.pop(cap, _GONE) is _GONE:
+            return  # recorded at exit or uninstrument() already
         with _guard.guarded(f"{provider.name} {target.method}"):
-            cancelled = isinstance(exc, KeyboardInterrupt) or type(exc).__name__ == "CancelledError"
-            finish(cap, error=exc, status=STATUS_CANCELLED if cancelled else STATUS_ERROR)
+            finish(
+                cap, error=exc, status=STATUS_CANCELLED if is_cancellation(exc) else STATUS_ERROR
+            )
 
     if target.is_async:
 
@@ -223,14 +356,18 @@ def make_wrapper(provider: Provider, target: Target) -> Wrapper:
             cap = begin(client, kwargs)
             if cap is None:
                 return await wrapped(*args, **kwargs)
-            token = _in_call.set(client)
+            _in_flight[cap] = _get_ident()
+            call = [client, id(_getframe())]
+            token = _in_call.set(call)
             try:
                 result = await wrapped(*args, **kwargs)
             except BaseException as exc:
                 failed(cap, exc)
                 raise
             finally:
-                _in_call.reset(token)
+                _let_go(_in_call, token, call)
+            if _in_flight.pop(cap, _GONE) is _GONE:
+                return result  # recorded at exit or uninstrument() already
             return _deliver(provider, cap, result)
 
         return async_wrapper
@@ -242,14 +379,19 @@ def make_wrapper(provider: Provider, target: Target) -> Wrapper:
         cap = begin(client, kwargs)
         if cap is None:
             return wrapped(*args, **kwargs)
-        token = _in_call.set(client)
+        _in_flight[cap] = _get_ident()
+        call = [client, id(_getframe())]
+        token = _in_call.set(call)
         try:
             result = wrapped(*args, **kwargs)
         except BaseException as exc:
             failed(cap, exc)
             raise
         finally:
+            call[0] = None
             _in_call.reset(token)
+        if _in_flight.pop(cap, _GONE) is _GONE:
+            return result  # recorded at exit or uninstrument() already
         return _deliver(provider, cap, result)
 
     return sync_wrapper
@@ -302,8 +444,13 @@ def install(provider: Provider) -> None:
             wrapt.register_post_import_hook(_patch_module, target.module)
 
 
-def uninstall_all() -> None:
-    """Remove every wrapper we installed; stale bound wrappers become pass-throughs."""
+def uninstall_all(wait: float = 0.0) -> None:
+    """Remove every wrapper we installed; stale bound wrappers become pass-throughs.
+
+    Then the calls in flight on other threads get up to ``wait`` seconds to end (and be
+    recorded as they end); those still in flight are recorded as ``cancelled``, and so is
+    what is open (streams, sessions: the ``after_uninstall`` hooks).
+    """
     global _active
     with _lock:
         _active = False
@@ -313,9 +460,17 @@ def uninstall_all() -> None:
                 wrapt.unwrap_object(module, qualname, handle)
         _handles.clear()
         _warnings_shim.uninstall_all()
+    if wait > 0:
+        wait_for_in_flight(wait)
+    with _lock:
+        finish_in_flight()
         for forget in after_uninstall:
             with _guard.guarded("uninstrument"):
                 forget()
+
+
+_pipeline.before_exit.append(finish_in_flight)
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def installed() -> list[tuple[str, str]]:

@@ -12,7 +12,10 @@ writer thread. A stream without an SDK decoder has its chunk objects kept.
 The record is finished on the first of: exhaustion (``ok``), an exception
 from the stream (``error``, partial output kept), ``close()`` or leaving a
 ``with`` block early (``cancelled``), garbage collection of an abandoned
-stream (``cancelled``), interpreter exit while still open (``cancelled``).
+stream or an exception thrown into its iterator by whoever closes it, such as
+``asyncio.run`` cancelling the task that closes an abandoned one (``cancelled``,
+no error: the app saw none), interpreter exit or ``uninstrument()`` while still
+open (``cancelled``).
 Breaking out of a ``for`` loop alone finishes nothing: the app may resume
 iterating.
 """
@@ -30,6 +33,7 @@ import wrapt
 
 from llmlog import _guard, _pipeline
 from llmlog._record import STATUS_CANCELLED, STATUS_ERROR, STATUS_OK, Capture
+from llmlog.instrumentors import _base
 from llmlog.instrumentors._base import finish
 from llmlog.instrumentors._sse_tee import TeeDecoder, tee
 
@@ -68,6 +72,7 @@ def _after_fork_in_child() -> None:
 
 
 _pipeline.before_exit.append(finish_open_streams)
+_base.after_uninstall.append(finish_open_streams)
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
@@ -150,25 +155,41 @@ class SyncStreamProxy(_Finisher, wrapt.ObjectProxy):  # type: ignore[type-arg]
         cap = self._self_cap
         append = cap.chunks.append  # type: ignore[union-attr]
         chunks = iter(self.__wrapped__)
+        thrown = False  # an exception the consumer threw in at a ``yield``, not the stream's
         try:
             if cap.first_chunk_perf is None:
                 for chunk in chunks:
                     self._self_add(chunk)
-                    yield chunk
+                    try:
+                        yield chunk
+                    except BaseException:
+                        thrown = True
+                        raise
                     if cap.first_chunk_perf is not None:
                         break
             if self._self_teed():
                 for chunk in chunks:  # the hot loop: the decoder keeps the event
-                    yield chunk
+                    try:
+                        yield chunk
+                    except BaseException:
+                        thrown = True
+                        raise
             else:
                 for chunk in chunks:
                     if not self._self_done:
                         append(chunk)
-                    yield chunk
+                    try:
+                        yield chunk
+                    except BaseException:
+                        thrown = True
+                        raise
         except GeneratorExit:
             raise
         except BaseException as exc:
-            self._self_end(exc)
+            if thrown:  # the app let go of the stream, like an abandoned one
+                self._self_end(early=True)
+            else:
+                self._self_end(exc)
             raise
         self._self_end()
 
@@ -213,25 +234,41 @@ class AsyncStreamProxy(_Finisher, wrapt.ObjectProxy):  # type: ignore[type-arg]
         cap = self._self_cap
         append = cap.chunks.append  # type: ignore[union-attr]
         chunks = aiter(self.__wrapped__)
+        thrown = False  # an exception the consumer threw in at a ``yield``, not the stream's
         try:
             if cap.first_chunk_perf is None:
                 async for chunk in chunks:
                     self._self_add(chunk)
-                    yield chunk
+                    try:
+                        yield chunk
+                    except BaseException:
+                        thrown = True
+                        raise
                     if cap.first_chunk_perf is not None:
                         break
             if self._self_teed():
                 async for chunk in chunks:
-                    yield chunk
+                    try:
+                        yield chunk
+                    except BaseException:
+                        thrown = True
+                        raise
             else:
                 async for chunk in chunks:
                     if not self._self_done:
                         append(chunk)
-                    yield chunk
+                    try:
+                        yield chunk
+                    except BaseException:
+                        thrown = True
+                        raise
         except GeneratorExit:
             raise
         except BaseException as exc:
-            self._self_end(exc)
+            if thrown:  # the app let go of the stream, like an abandoned one
+                self._self_end(early=True)
+            else:
+                self._self_end(exc)
             raise
         self._self_end()
 

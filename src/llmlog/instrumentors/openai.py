@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from contextvars import ContextVar
 from typing import Any, Final
 
 from llmlog import _guard
@@ -22,7 +21,7 @@ from llmlog._record import Capture, parse_raw_json_text
 from llmlog.instrumentors import _openai_request as request
 from llmlog.instrumentors import _openai_websocket as websocket
 from llmlog.instrumentors import _openai_websocket_patches as websocket_patches
-from llmlog.instrumentors._base import Provider, Target, Wrapper, finish
+from llmlog.instrumentors._base import Provider, Target, Wrapper, finish, labelled
 from llmlog.instrumentors._openai_chunks import is_content_for
 from llmlog.instrumentors._openai_live import (
     LiveForkSession,
@@ -165,8 +164,6 @@ TARGETS: Final[tuple[Target, ...]] = tuple(
 
 # ---------------------------------------------------------------------------- caller thread
 
-_helper_method: ContextVar[str | None] = ContextVar("llmlog_openai_helper", default=None)
-
 # What ``on_result`` does with a result, by the result's class.
 _PLAIN, _STREAM, _ASYNC_STREAM, _RAW_READ, _RAW_UNREAD = range(5)
 
@@ -228,9 +225,6 @@ def _proxy_raw_stream(cap: Capture, raw: Any) -> Any:
 
 def on_result(cap: Capture, result: Any) -> Any:
     """What the app gets back: the result itself, or a proxy that finishes the record later."""
-    label = _helper_method.get()
-    if label is not None:
-        cap.method = label
     kind = _result_kind(type(result))
     if kind in (_STREAM, _ASYNC_STREAM):
         return _stream_proxy(cap, result)
@@ -242,32 +236,6 @@ def on_result(cap: Capture, result: Any) -> Any:
         cap.extra["body_read"] = False
     finish(cap, result=result)
     return result
-
-
-def _labelled(label: str) -> Wrapper:
-    """Helper-manager ``__enter__``: calls made inside are labelled with the helper's name."""
-
-    def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        token = _helper_method.set(label)
-        try:
-            return wrapped(*args, **kwargs)
-        finally:
-            _helper_method.reset(token)
-
-    return wrapper
-
-
-def _async_labelled(label: str) -> Wrapper:
-    async def wrapper(
-        wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Any:
-        token = _helper_method.set(label)
-        try:
-            return await wrapped(*args, **kwargs)
-        finally:
-            _helper_method.reset(token)
-
-    return wrapper
 
 
 def _close_raw_stream(instance: Any) -> None:
@@ -302,8 +270,9 @@ _STREAM_HELPERS: Final[Mapping[str, Wrapper]] = {
     "AsyncChatCompletionStream.close": _async_helper_close,
     "ResponseStream.close": _helper_close,
     "AsyncResponseStream.close": _async_helper_close,
-    "ResponseStreamManager.__enter__": _labelled("responses.stream"),
-    "AsyncResponseStreamManager.__aenter__": _async_labelled("responses.stream"),
+    # The call made inside is the helper's, also when it fails (see ``_base.labelled``).
+    "ResponseStreamManager.__enter__": labelled("responses.stream", is_async=False),
+    "AsyncResponseStreamManager.__aenter__": labelled("responses.stream", is_async=True),
 }
 _WEBSOCKET_MODULES: Final = {
     "Responses": "openai.resources.responses.responses",
