@@ -250,6 +250,38 @@ class TestInstrumentation:
             "chat.completions.create"
         ]
 
+    def test_instrument_again_without_settings_keeps_those_in_force(self, tmp_path: Path) -> None:
+        """A sitecustomize (or llmlog-run) chose the output; the app's own bare
+        ``instrument()`` must not send the log back to the default place."""
+        chosen = tmp_path / "chosen.jsonl"
+        llmlog.instrument(output=str(chosen), redact="off")
+        try:
+            llmlog.instrument()
+            fakes.sync_client(fakes.default_fake()).chat.completions.create(
+                model="gpt-4o", messages=MESSAGES
+            )
+            assert llmlog.flush(10)
+        finally:
+            llmlog.uninstrument()
+        assert "chat.completions.create" in chosen.read_text()
+
+    def test_a_provider_disabled_by_a_later_instrument_is_unpatched(self, tmp_path: Path) -> None:
+        """``instrument(disabled_providers="openai")`` after an earlier ``instrument()``:
+        openai's calls are no longer recorded (they were, to the new file)."""
+        first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+        llmlog.instrument(output=str(first), redact="off")
+        try:
+            llmlog.instrument(output=str(second), redact="off", disabled_providers="openai")
+            fakes.sync_client(fakes.default_fake()).chat.completions.create(
+                model="gpt-4o", messages=MESSAGES
+            )
+            assert llmlog.flush(10)
+            assert _base.is_active("anthropic") and not _base.is_active("openai")
+        finally:
+            llmlog.uninstrument()
+        written = [p.read_text() for p in (first, second) if p.exists()]
+        assert not any("llm.call" in text for text in written)
+
     async def test_a_call_made_during_another_call_is_recorded_too(
         self, llm: CapturedRecords
     ) -> None:

@@ -23,13 +23,18 @@ def instrument(**settings: Any) -> None:
 
     Keyword arguments are the ``LLMLOG_*`` settings in lower case without the
     prefix (``instrument(output="calls.jsonl", redact="secrets")``) and win
-    over the environment. Calling it again applies new settings; nothing is
-    ever patched or logged twice. A bad value raises ``ValueError`` naming the
-    variable, the value and what is allowed.
+    over the environment. Calling it again with settings applies them (a provider
+    now in ``disabled_providers`` is unpatched); calling it again without any keeps
+    the settings in force (those a ``sitecustomize`` or ``llmlog-run`` chose, say).
+    Nothing is ever patched or logged twice. A bad value raises ``ValueError``
+    naming the variable, the value and what is allowed.
     """
     from llmlog import _pipeline, _sigterm, instrumentors, redaction
     from llmlog._config import Settings
+    from llmlog.instrumentors import _base
 
+    if not settings and _pipeline.current() is not None and _base.is_active():
+        return
     resolved = Settings.from_env(**settings)
     redaction.validate(resolved)
     with _lock:

@@ -13,10 +13,14 @@ log = logging.getLogger("llmlog")
 
 
 def install(disabled: tuple[str, ...] = ()) -> list[str]:
-    """Patch every provider not in ``disabled`` whose SDK is installed; their names."""
+    """Patch every provider not in ``disabled`` whose SDK is installed (and unpatch those
+    in it, disabled since an earlier call); their names."""
     installed = []
     for name in PROVIDERS:
-        if name in disabled or importlib.util.find_spec(name) is None:
+        if name in disabled:
+            _base.uninstall(name)
+            continue
+        if importlib.util.find_spec(name) is None:
             continue
         if importlib.util.find_spec(f"llmlog.instrumentors.{name}") is None:
             continue  # a partial checkout; every release ships both

@@ -444,6 +444,24 @@ def install(provider: Provider) -> None:
             wrapt.register_post_import_hook(_patch_module, target.module)
 
 
+def uninstall(name: str) -> None:
+    """Stop patching one provider (disabled by a later ``instrument()``): its wrappers go,
+    its stale bound ones pass through; its calls in flight and open streams still end
+    with their records. (Its ``warnings`` shim stays: it is the module's own otherwise.)"""
+    global _active
+    with _lock:
+        provider = _wanted.pop(name, None)
+        if provider is None:
+            return
+        for target in provider.targets + provider.helpers:
+            key = (target.module, target.qualname)
+            if key in _handles:
+                module, handle = _handles.pop(key)
+                with _guard.guarded("uninstrument"):
+                    wrapt.unwrap_object(module, target.qualname, handle)
+        _active = bool(_wanted)
+
+
 def uninstall_all(wait: float = 0.0) -> None:
     """Remove every wrapper we installed; stale bound wrappers become pass-throughs.
 
