@@ -282,6 +282,20 @@ class TestInstrumentation:
         written = [p.read_text() for p in (first, second) if p.exists()]
         assert not any("llm.call" in text for text in written)
 
+    def test_arguments_nested_past_the_recursion_limit_are_still_recorded(
+        self, llm: CapturedRecords
+    ) -> None:
+        """A tool schema 450 levels deep (the SDK sends it): the call succeeds and has its
+        record, say without its params, rather than none."""
+        schema: dict[str, Any] = {"type": "string"}
+        for _ in range(450):
+            schema = {"type": "object", "properties": {"p": schema}}
+        tool = {"type": "function", "function": {"name": "f", "parameters": schema}}
+        client = fakes.sync_client(fakes.default_fake())
+        client.chat.completions.create(model="gpt-4o", messages=MESSAGES, tools=[tool])
+        [record] = llm.calls
+        assert record["status"] == "ok" and record["model"] == "gpt-4o"
+
     async def test_a_call_made_during_another_call_is_recorded_too(
         self, llm: CapturedRecords
     ) -> None:

@@ -205,6 +205,36 @@ class TestBackPressure:
         assert capsys.readouterr().err.count("queue is full") == 1
         pipeline.close(1)
 
+    def test_a_stuck_writer_makes_one_call_wait_not_every_call(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Behind a stuck sink the first call finding the queue full waits for room in vain;
+        the next ones drop at once (each waiting 50 ms would slow the app ~40x). Once the
+        writer has made room, a full queue is worth a wait again."""
+        _guard._reset_for_tests()
+        sink = _BlockedSink()
+        pipeline = _pipeline.Pipeline(Settings(queue_size=2, redact="off"), sinks=[sink])
+        waits: list[bool] = []
+        wait = pipeline._wait_for_room
+
+        def counted() -> bool:
+            waits.append(wait())
+            return waits[-1]
+
+        monkeypatch.setattr(pipeline, "_wait_for_room", counted)
+        for i in range(20):
+            pipeline.submit(_capture(i))
+        sink.release.set()
+        # (a first wait may find room: the writer takes a record before it blocks)
+        assert waits and len(waits) <= 3 and waits[-1] is False
+        assert pipeline.flush(10)
+        before = len(waits)
+        for i in range(3):  # room again: a full queue waits (and now finds room)
+            pipeline.submit(_capture(100 + i))
+        pipeline.flush(10)
+        assert pipeline._stalled is False and len(waits) >= before
+        pipeline.close(1)
+
     def test_flush_times_out_instead_of_hanging(self) -> None:
         """flush(timeout) returns False while the writer is stuck."""
         sink = _BlockedSink()

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 import openai_fakes as ofake
-from llmlog.processors import MetadataOnly, PromptHash, Truncate, render
+from llmlog.processors import MAX_DEPTH, MetadataOnly, PromptHash, Truncate, render
 from llmlog.testing import capture_records
 
 
@@ -41,6 +41,27 @@ class TestRender:
             render(None, "info", call(messages=[{"role": "user", "content": "a\ud800b"}]))
         )
         assert out["messages"][0]["content"] == "a\ufffdb"
+
+    def test_integers_beyond_64_bits_and_nesting_beyond_orjsons_limit_never_lose_it(
+        self,
+    ) -> None:
+        """``seed=2**64`` (the SDK sends it) is written as its digits; a schema 300 levels
+        deep, or a cycle, is cut at ``MAX_DEPTH`` with a marker, and keys that are not
+        text become text. The record is written either way."""
+        deep: dict[str, Any] = {"type": "string"}
+        for _ in range(300):
+            deep = {"properties": {"p": deep}}
+        cycle: dict[str, Any] = {}
+        cycle["self"] = cycle
+        params = {"seed": 2**64, "low": -(2**63) - 1, "deep": deep, "cycle": cycle, (1, 2): "t"}
+        out = json.loads(render(None, "info", call(params=params)))
+        assert (out["params"]["seed"], out["params"]["low"]) == (str(2**64), str(-(2**63) - 1))
+        assert out["params"]["(1, 2)"] == "t"
+        level = out["params"]["deep"]
+        while isinstance(level, dict):
+            level = level["properties"]["p"] if "properties" in level else level["type"]
+        assert level == f"<nested deeper than {MAX_DEPTH} levels>"
+        assert "nested deeper" in json.dumps(out["params"]["cycle"])
 
 
 class TestPromptHash:
@@ -151,6 +172,40 @@ class TestTruncate:
         """Nothing over the limit: the very same dict comes back."""
         d = call(messages=[{"role": "user", "content": "short"}])
         assert Truncate(10)(None, "info", d) is d
+
+
+class TestTruncateAroundRedaction:
+    """Through the real chain (SDK call, redaction, both cuts)."""
+
+    KEY = "sk-proj-abcdefghij1234567890ABCDEFGHIJ"
+
+    def test_only_what_is_kept_is_searched_and_the_original_length_is_reported(self) -> None:
+        """A huge prompt is cut before redaction (its tail is never searched, never
+        written); ``truncated`` gives the length the app sent, not the redacted one."""
+        head = f"my key {self.KEY} " + "y" * 900
+        text = head + "z" * (3_000_000 - len(head))
+        client = ofake.sync_client(lambda _: ofake.json_response(ofake.chat_completion("ok")))
+        with capture_records(redact="secrets", max_field_chars=1000) as cap:
+            client.chat.completions.create(
+                model="gpt-4o", messages=[{"role": "user", "content": text}]
+            )
+        [record] = cap.calls
+        kept = record["messages"][0]["content"]
+        assert self.KEY not in kept and kept.startswith("my key <API_KEY>")
+        assert record["truncated"] == {"messages[0].content": 3_000_000}
+        assert kept.endswith(f"…[truncated {3_000_000 - 1000} chars]")
+        assert "_llmlog_lengths" not in json.dumps(record)
+
+    def test_a_secret_across_the_cut_is_redacted_whole(self) -> None:
+        """A key straddling ``max_field_chars`` is seen whole by the search."""
+        text = "x" * 990 + " " + self.KEY + " " + "y" * 2000
+        client = ofake.sync_client(lambda _: ofake.json_response(ofake.chat_completion("ok")))
+        with capture_records(redact="secrets", max_field_chars=1000) as cap:
+            client.chat.completions.create(
+                model="gpt-4o", messages=[{"role": "user", "content": text}]
+            )
+        kept = cap.calls[0]["messages"][0]["content"]
+        assert "sk-proj-a" not in kept and kept.startswith("x" * 990 + " <API_")
 
 
 class TestMetadataOnlyThroughTheSDK:

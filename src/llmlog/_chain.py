@@ -34,6 +34,7 @@ def build_processors(settings: Settings) -> list[Processor]:
         chain.append(MetadataOnly())
     from llmlog.redaction import Redact
 
+    chain.append(Truncate(settings.max_field_chars, early=True))  # before the costly search
     chain.append(Redact(settings))
     chain.append(Truncate(settings.max_field_chars))
     chain.append(render)

@@ -36,7 +36,10 @@ from llmlog._record import (
 from llmlog.sinks import FileSink, Sink, sink_for
 
 FULL_QUEUE_WAIT = 0.05
-"""Seconds the caller waits for room in a full queue before the record is dropped."""
+"""Seconds a caller waits for room in a full queue before its record is dropped. Once a
+wait was in vain (a writer stuck on its output, or far slower than the app), later
+records are dropped at once, without waiting, until there is room again: a stuck
+writer must not slow every call of the app."""
 
 # How the writer shares the GIL with the app --------------------------------------
 #
@@ -160,6 +163,7 @@ class Pipeline:
         self._start_lock = threading.RLock()
         self._pid = os.getpid()
         self._dropped = 0
+        self._stalled = False  # a full queue has made a caller wait in vain (FULL_QUEUE_WAIT)
         self._lines = SinkLogger(self._sinks)
         self._logger: Any = None
         self._exit_drained = False  # then each call is written on its own thread: _write_now
@@ -175,7 +179,8 @@ class Pipeline:
                 _lost_at_shutdown()
                 return
             self._start()
-        if len(self._queue) >= self._limit and not self._wait_for_room():
+        if len(self._queue) >= self._limit and (self._stalled or not self._wait_for_room()):
+            self._stalled = True  # no more waits until the writer has made room again
             with self._start_lock:
                 self._dropped += 1
             _guard.warn_once(
@@ -202,6 +207,7 @@ class Pipeline:
             _fork_guard.release()
 
     def _put(self, item: Any) -> None:
+        self._stalled = False
         queue = self._queue
         queue.append(item)
         queued = len(queue)

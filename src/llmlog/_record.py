@@ -282,6 +282,14 @@ class Capture:
         return round((self.first_chunk_perf - self.start_perf) * 1000.0, 3)
 
 
+def safe_repr(value: object) -> str:
+    """``repr(value)`` for the record; an object whose ``__repr__`` fails is named instead."""
+    try:
+        return repr(value)
+    except Exception:
+        return f"<{type(value).__name__} object: its repr() failed>"
+
+
 def class_description(cls: type) -> dict[str, Any]:
     """A format given as a class (``response_format=``, ``output_format=``): its name and,
     for a pydantic model, its JSON schema (what the SDK sends in its place)."""

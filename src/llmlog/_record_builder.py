@@ -25,6 +25,7 @@ from llmlog._record import (
     new_id,
 )
 from llmlog._version import __version__
+from llmlog.processors import MAX_DEPTH, writable
 
 
 def _error_fields(exc: BaseException) -> dict[str, Any]:
@@ -59,6 +60,8 @@ class CaptureToRecord:
         fields: dict[str, Any] = {}
         try:
             fields = cap.extract(cap)
+        except RecursionError:  # the app's own data, not an llmlog bug
+            fields = self._extract_cut(cap)
         except Exception as exc:
             _guard.report_internal_error(exc, f"{cap.provider} extraction")
         context = cap.context or {}
@@ -89,6 +92,22 @@ class CaptureToRecord:
             if key in record and key not in ("event", "schema", "id", "ts", "process"):
                 record[key] = value
         return record
+
+    @staticmethod
+    def _extract_cut(cap: Capture) -> dict[str, Any]:
+        """Arguments nested past Python's recursion limit (a tool schema hundreds of levels
+        deep): read again with the nesting cut as the record would cut it anyway."""
+        _guard.warn_once(
+            "too_deep",
+            f"a call's arguments were nested deeper than {MAX_DEPTH} levels; "
+            "its record has them cut there",
+        )
+        cap.kwargs = writable(cap.kwargs)
+        try:
+            return cap.extract(cap)
+        except Exception as exc:
+            _guard.report_internal_error(exc, f"{cap.provider} extraction")
+            return {}
 
     def _process(self, provider: str) -> dict[str, Any]:
         if provider not in self._sdk_versions:

@@ -15,7 +15,7 @@ from typing import Any, Final
 
 import orjson
 
-from llmlog._record import CONTENT_FIELDS, EVENT_CALL, TEXT_FIELDS
+from llmlog._record import CONTENT_FIELDS, EVENT_CALL, TEXT_FIELDS, safe_repr
 
 _JSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 
@@ -34,7 +34,7 @@ def to_jsonable(value: Any) -> Any:
         return list(value)
     if isinstance(value, Mapping):
         return dict(value)
-    return repr(value)
+    return safe_repr(value)
 
 
 def render(_logger: Any, _method: str, event_dict: dict[str, Any]) -> bytes:
@@ -43,22 +43,44 @@ def render(_logger: Any, _method: str, event_dict: dict[str, Any]) -> bytes:
 
 
 def _dumps(value: Any, options: int) -> bytes:
-    """orjson, never failing on text: text that is not valid Unicode (a lone surrogate
-    from a broken decode) has the bad code points replaced rather than lose the record."""
+    """orjson, never losing the record over what is in it: when orjson refuses the
+    value, it is written from a copy that it accepts (see :func:`writable`)."""
     try:
         return orjson.dumps(value, default=to_jsonable, option=options)
     except orjson.JSONEncodeError:
-        return orjson.dumps(_valid_unicode(value), default=to_jsonable, option=options)
+        return orjson.dumps(writable(value), default=to_jsonable, option=options)
 
 
-def _valid_unicode(value: Any) -> Any:
+MAX_DEPTH: Final = 200
+"""Nesting kept in a record (orjson writes at most 255 levels); deeper is cut."""
+_TOO_DEEP: Final = f"<nested deeper than {MAX_DEPTH} levels>"
+_INT64: Final = range(-(2**63), 2**64)  # what orjson writes as a number
+
+
+def writable(value: Any, depth: int = 0) -> Any:
+    """A copy orjson accepts: text that is not valid Unicode (a lone surrogate from a broken
+    decode) with the bad code points replaced, integers beyond 64 bits (``seed=2**64``) as
+    their decimal text, nesting (a deep schema, a cycle) cut at :data:`MAX_DEPTH`."""
     if isinstance(value, str):
         return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if value in _INT64 else str(value)
+    if value is None or isinstance(value, bool | float):
+        return value
+    if depth >= MAX_DEPTH:
+        return _TOO_DEEP
     if isinstance(value, Mapping):
-        return {_valid_unicode(k): _valid_unicode(v) for k, v in value.items()}
+        return {_writable_key(k): writable(v, depth + 1) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_valid_unicode(v) for v in value]
-    return value
+        return [writable(v, depth + 1) for v in value]
+    converted = to_jsonable(value)
+    return converted if isinstance(converted, str) else writable(converted, depth + 1)
+
+
+def _writable_key(key: Any) -> Any:
+    if isinstance(key, str | int | float | bool) or key is None:
+        return writable(key)
+    return writable(str(key))
 
 
 class PromptHash:
@@ -180,20 +202,32 @@ class Truncate:
     Only the free-text fields are visited. ``truncated`` maps the field's
     path (``messages[0].content``) to its original length, so a reader knows
     exactly what is missing. Containers are rebuilt only where something was cut.
+
+    It runs twice. Before redaction (``early=True``) it cuts only what is far too long,
+    to ``max_chars`` + :data:`EARLY_MARGIN` with no marker, and notes the original
+    lengths: redaction then never searches megabytes that will not be written, and a
+    secret across the final cut is still seen whole. After redaction it makes the cut
+    and says so, with the original length.
     """
 
-    def __init__(self, max_chars: int) -> None:
+    EARLY_MARGIN: Final = 4096
+
+    def __init__(self, max_chars: int, *, early: bool = False) -> None:
         self.max_chars = max_chars
+        self.early = early
 
     def __call__(self, _logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
         if not self.max_chars:
             return event_dict
+        if self.early:
+            return self._early(event_dict)
+        lengths = event_dict.pop(_LENGTHS, None) or {}
         cuts: dict[str, int] = {}
         changed = {}
         for key in TEXT_FIELDS:
             value = event_dict.get(key)
-            if value is not None and self._too_long(value):
-                new = self._cut(value, key, cuts)
+            if value is not None and self._too_long(value, self.max_chars):
+                new = self._cut(value, key, cuts, lengths)
                 if new is not value:
                     changed[key] = new
         if not changed:
@@ -204,9 +238,21 @@ class Truncate:
             "truncated": {**(event_dict.get("truncated") or {}), **cuts},
         }
 
-    def _too_long(self, value: Any) -> bool:
+    def _early(self, event_dict: dict[str, Any]) -> dict[str, Any]:
+        limit = self.max_chars + self.EARLY_MARGIN
+        lengths: dict[str, int] = {}
+        changed = {}
+        for key in TEXT_FIELDS:
+            value = event_dict.get(key)
+            if value is not None and self._too_long(value, limit):
+                changed[key] = self._shorten(value, key, limit, lengths)
+        if not changed:
+            return event_dict
+        return {**event_dict, **changed, _LENGTHS: lengths}
+
+    @staticmethod
+    def _too_long(value: Any, limit: int) -> bool:
         """Cheap first pass: most records have nothing to cut (a loop, no recursion)."""
-        limit = self.max_chars
         pending = [value]
         while pending:
             item = pending.pop()
@@ -219,18 +265,34 @@ class Truncate:
                 pending.extend(item)
         return False
 
-    def _cut(self, value: Any, path: str, cuts: dict[str, int]) -> Any:
+    def _shorten(self, value: Any, path: str, limit: int, lengths: dict[str, int]) -> Any:
+        if isinstance(value, str):
+            if len(value) <= limit:
+                return value
+            lengths[path] = len(value)
+            return value[:limit]
+        if isinstance(value, dict):
+            return {k: self._shorten(v, f"{path}.{k}", limit, lengths) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._shorten(v, f"{path}[{i}]", limit, lengths) for i, v in enumerate(value)]
+        return value
+
+    def _cut(self, value: Any, path: str, cuts: dict[str, int], lengths: dict[str, int]) -> Any:
         if isinstance(value, str):
             if len(value) <= self.max_chars:
                 return value
-            cuts[path] = len(value)
-            return value[: self.max_chars] + f"…[truncated {len(value) - self.max_chars} chars]"
+            original = cuts[path] = lengths.get(path, len(value))
+            return value[: self.max_chars] + f"…[truncated {original - self.max_chars} chars]"
         if isinstance(value, dict):
-            new_items = {k: self._cut(v, f"{path}.{k}", cuts) for k, v in value.items()}
+            new_items = {k: self._cut(v, f"{path}.{k}", cuts, lengths) for k, v in value.items()}
             same = all(new_items[k] is v for k, v in value.items())
             return value if same else new_items
         if isinstance(value, list):
-            new_list = [self._cut(v, f"{path}[{i}]", cuts) for i, v in enumerate(value)]
+            new_list = [self._cut(v, f"{path}[{i}]", cuts, lengths) for i, v in enumerate(value)]
             same = all(a is b for a, b in zip(new_list, value, strict=True))
             return value if same else new_list
         return value
+
+
+_LENGTHS: Final = "_llmlog_lengths"
+"""Private key from the early cut to the final one: original lengths by path."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from llmlog._record import class_description, is_sentinel, media_stub
+from llmlog._record import class_description, is_sentinel, media_stub, safe_repr
 
 # Keys that form the prompt or have their own record field; everything else is a param.
 _NOT_PARAMS: Final = frozenset({"messages", "system", "model", "stream", "requests"})
@@ -57,7 +57,7 @@ def _plain_other(value: Any) -> Any:
         return class_description(value)
     if isinstance(value, bytes | bytearray):
         return media_stub("binary", None, bytes(value))
-    text = repr(value)
+    text = safe_repr(value)
     return text if len(text) <= _MAX_REPR else text[:_MAX_REPR] + "..."
 
 

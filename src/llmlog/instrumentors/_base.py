@@ -205,6 +205,17 @@ def snapshot(value: Any) -> Any:
     return value
 
 
+def _snapshot_arguments(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``snapshot(kwargs)``; arguments nested past the recursion limit (a tool schema
+    hundreds of levels deep, a cycle in ``extra_body``) are kept as they are, one level
+    down: the call is still recorded (the writer cuts what it cannot write)."""
+    try:
+        copied: dict[str, Any] = snapshot(kwargs)
+    except RecursionError:
+        return dict(kwargs)
+    return copied
+
+
 def read_iterators(kwargs: dict[str, Any]) -> None:
     """One-pass iterators among the arguments (the SDKs take any iterable for ``messages``,
     ``tools``, ``input``; a generator is read once, by the SDK, before the writer could
@@ -254,7 +265,7 @@ def _start(provider: Provider, target: Target, kwargs: dict[str, Any]) -> Captur
         provider=provider.name,
         method=target.method,
         operation=target.operation,
-        kwargs=snapshot(kwargs),
+        kwargs=_snapshot_arguments(kwargs),
         extract=provider.extract,
         context=_context.snapshot(),
         trace_ids=_trace_ids(),

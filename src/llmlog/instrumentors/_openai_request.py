@@ -12,7 +12,7 @@ import inspect
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-from llmlog._record import class_description, is_sentinel, media_stub
+from llmlog._record import class_description, is_sentinel, media_stub, safe_repr
 
 # Request kwargs that hold the prompt (per operation); they go to system/messages, not params.
 PROMPT_KEYS: Final[Mapping[str, frozenset[str]]] = {
@@ -66,8 +66,8 @@ def plain(value: Any) -> Any:
         try:
             return dump(mode="json", exclude_none=True, warnings=False)
         except Exception:
-            return repr(value)
-    return repr(value)
+            return safe_repr(value)
+    return safe_repr(value)
 
 
 def headers_for_record(headers: Any) -> dict[str, Any] | None:
