@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import copy
+import gc
 import json
 import os
 import signal
+import tracemalloc
 from typing import Any
 
 import httpx2
@@ -16,7 +18,7 @@ import openai_fakes as ofake
 from data.redaction_corpus import LOOK_ALIKES, PII, SECRETS
 from llmlog import _guard
 from llmlog._config import Settings
-from llmlog._redact_memo import LONGEST_REMEMBERED, SpanMemo
+from llmlog._redact_memo import ENTRY_COST, LONGEST_REMEMBERED, SPAN_COST, SpanMemo
 from llmlog._redact_worker import client
 from llmlog.redaction import FAILED_MARKER, Redact, add_recognizer, remove_recognizer, validate
 
@@ -317,9 +319,35 @@ class TestMemo:
         assert memo.get("099" + "x" * 97) == []
         assert memo.get("000" + "x" * 97) is None
 
+    def test_many_short_texts_stay_within_the_budget_in_memory(self) -> None:
+        """Counting characters only, 8-character texts took ~19x the budget: each entry
+        costs its characters plus ENTRY_COST, close to what it really takes."""
+        budget = 1_000_000
+        texts = [f"{n:08d}" for n in range(100_000)]
+        gc.collect()
+        tracemalloc.start()
+        try:
+            memo = SpanMemo(budget=budget)
+            for text in texts:
+                memo.remember(text, [])
+            held = tracemalloc.get_traced_memory()[0]
+        finally:
+            tracemalloc.stop()
+        texts.clear()  # the memo's texts are its own from here: count them too
+        assert len(memo) * (8 + ENTRY_COST) <= budget
+        assert held <= 1.5 * budget
+
+    def test_spans_count_against_the_budget(self) -> None:
+        """A text full of findings costs what its spans take, not only its characters."""
+        spans = [(n, n + 5, "EMAIL") for n in range(0, 1_000, 10)]
+        memo = SpanMemo(budget=3 * (1_000 + ENTRY_COST + SPAN_COST * len(spans)) - 1)
+        for letter in "xyz":  # 3 * (1_000 + ENTRY_COST) characters alone would fit
+            memo.remember(letter * 1_000, spans)
+        assert memo.get("x" * 1_000) is None and memo.get("z" * 1_000) == spans
+
     def test_a_text_over_half_the_budget_is_not_kept(self) -> None:
         """It would push out everything at the next eviction, itself included."""
-        memo = SpanMemo(budget=100)
+        memo = SpanMemo(budget=2 * (ENTRY_COST + 60) - 2)
         memo.remember("a" * 10, [])
         memo.remember("b" * 60, [])
         assert memo.get("b" * 60) is None and memo.get("a" * 10) == []

@@ -13,11 +13,28 @@ from pathlib import Path
 import pytest
 
 from llmlog import _guard
-from llmlog.sinks import CHECK_SECONDS, FileSink, StreamSink, rotated_files, rotated_name, sink_for
+from llmlog.sinks import (
+    CHECK_SECONDS,
+    PRUNE_SECONDS,
+    RECENT_SECONDS,
+    FileSink,
+    StreamSink,
+    rotated_files,
+    rotated_name,
+    sink_for,
+)
 
 
 def line(i: int, size: int = 100) -> bytes:
     return (f'{{"i": {i}, "pad": "' + "x" * size + '"}\n').encode()
+
+
+def aged(path: Path, days: float, data: bytes = b"") -> Path:
+    """``path`` holding ``data``, last written ``days`` ago."""
+    path.write_bytes(data or line(0))
+    then = time.time() - days * 86400
+    os.utime(path, (then, then))
+    return path
 
 
 class TestFileSink:
@@ -70,6 +87,69 @@ class TestFileSink:
             sink.write(line(i))
         assert not old.exists()
         assert rotated_files(path)
+
+    def test_retention_applies_when_the_sink_opens(self, tmp_path: Path) -> None:
+        """A quiet app never reaches max_bytes: its old rotated files go at its next start."""
+        path = tmp_path / "llmlog.jsonl"
+        old = aged(rotated_name(path, now_ns=1_000_000_000_000_000_000, pid=1), days=40)
+        kept = aged(rotated_name(path, now_ns=time.time_ns() - 10 * 86400 * 10**9), days=10)
+        sink = FileSink(path, retention_days=30)
+        sink.write(line(1))
+        assert not old.exists() and kept.exists()
+        assert path.read_bytes() == line(1)
+
+    def test_retention_applies_hourly_while_the_app_runs(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Checked at most every PRUNE_SECONDS from the write path (a clock compare per
+        line), so a long-running quiet app expires its files too."""
+        path = tmp_path / "llmlog.jsonl"
+        sink = FileSink(path, retention_days=30)
+        sink.write(line(0))
+        old = aged(rotated_name(path, now_ns=1_000_000_000_000_000_000, pid=1), days=40)
+        start = time.monotonic()
+        monkeypatch.setattr(time, "monotonic", lambda: start + PRUNE_SECONDS / 2)
+        sink.write(line(1))
+        assert old.exists()
+        monkeypatch.setattr(time, "monotonic", lambda: start + PRUNE_SECONDS + 1)
+        sink.write(line(2))
+        assert not old.exists()
+        assert path.read_bytes() == line(0) + line(1) + line(2)
+
+    def test_a_log_all_older_than_the_retention_is_rotated_aside_then_deleted(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Its newest record is past the retention: it is renamed aside when the sink opens
+        (another process writing to it reopens the new file; nothing is lost) and deleted
+        at a later check, once no process can still be finishing a line in it."""
+        path = tmp_path / "llmlog.jsonl"
+        other = FileSink(path)  # another process, idle for 40 days
+        other.write(line(0))
+        aged(path, days=40, data=line(0))
+        sink = FileSink(path, retention_days=30)
+        sink.write(line(1))
+        (aside,) = rotated_files(path)
+        assert aside.read_bytes() == line(0)
+        later, wall = time.monotonic() + PRUNE_SECONDS, time.time() + PRUNE_SECONDS
+        monkeypatch.setattr(time, "monotonic", lambda: later)
+        monkeypatch.setattr(time, "time", lambda: wall)
+        other.write(line(2))
+        assert path.read_bytes() == line(1) + line(2)
+        sink.write(line(3))  # an hour on
+        assert not aside.exists()
+        assert path.read_bytes() == line(1) + line(2) + line(3)
+
+    def test_a_file_rotated_moments_ago_is_not_deleted_for_its_age(self, tmp_path: Path) -> None:
+        """Another process just rotated an old log aside and may still be finishing a line
+        in it: kept for RECENT_SECONDS (the time in its name), however old its mtime."""
+        path = tmp_path / "llmlog.jsonl"
+        recent = rotated_name(path, now_ns=time.time_ns() - int(RECENT_SECONDS / 2 * 1e9))
+        aged(recent, days=40)
+        sink = FileSink(path, max_bytes=200, backup_count=100, retention_days=30)
+        for i in range(5):
+            sink.write(line(i))
+        assert recent.exists()
+        assert len(rotated_files(path)) > 1
 
     def test_a_file_rotated_by_another_process_is_reopened(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -189,6 +189,30 @@ class TestPruning:
         assert not old.exists() and not old_gz.exists()
         assert rotated_files(path)
 
+    def test_a_file_that_cannot_be_deleted_costs_no_record(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Pruning is best effort: an old file that will not go stays, records still land."""
+        _guard._reset_for_tests()
+        path = tmp_path / "app.jsonl"
+        old = rotated_name(path, now_ns=1_000_000_000_000_000_000, pid=1)
+        old.write_bytes(line(0))
+        os.utime(old, (1e9, 1e9))
+
+        def refuse(self: Path, missing_ok: bool = False) -> None:
+            raise PermissionError(13, "Permission denied", str(self))
+
+        monkeypatch.setattr(Path, "unlink", refuse)
+        sink = FileSink(path, max_bytes=300, backup_count=100, retention_days=1)
+        for i in range(10):
+            sink.write(line(i))
+        assert _guard.counts.get("sink_lost", 0) == 0
+        assert old.exists()
+        assert sorted(i for p in [*rotated_files(path), path] for i in parsed(p)[0]) == [
+            0,
+            *range(10),
+        ]
+
     def test_rotated_files_matches_exactly_the_names_rotation_makes(self, tmp_path: Path) -> None:
         path = tmp_path / "app.jsonl"
         made = rotated_name(path, now_ns=1_700_000_000_000_000_000, pid=4242)

@@ -8,10 +8,12 @@ stderr, counted, and the sink tries again a little later.
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 import errno
 import fcntl
 import json
+import math
 import os
 import re
 import stat
@@ -28,6 +30,15 @@ RETRY_SECONDS = 1.0
 CHECK_SECONDS = 0.1
 """How often a file sink looks whether another process rotated the file (a stat per
 line costs more than rendering it); lines written in between land in the rotated file."""
+
+PRUNE_SECONDS = 3600.0
+"""How often a file sink that keeps writing enforces retention (also once when it opens):
+a quiet app that never reaches ``max_bytes`` still expires its old files."""
+
+RECENT_SECONDS = 600.0
+"""A file rotated less than this long ago (by the time in its name) is not deleted for its
+age: another process may still be finishing a line in it (it reopens within
+``CHECK_SECONDS``)."""
 
 
 class Sink(Protocol):
@@ -69,6 +80,12 @@ def rotated_files(active: Path) -> list[Path]:
     )
     found = [p for p in active.parent.glob(f"{active.stem}-*") if pattern.fullmatch(p.name)]
     return sorted(found, key=lambda p: p.name)
+
+
+def _rotated_at(rotated: Path) -> float:
+    """When ``rotated`` (a name :func:`rotated_files` lists) was rotated, from its name."""
+    stamp = rotated.name.rpartition("-")[0].rpartition("-")[2][:15]  # 20261122T204739
+    return float(calendar.timegm(time.strptime(stamp, "%Y%m%dT%H%M%S")))
 
 
 def _parts(lines: list[bytes], limit: int) -> Iterator[list[bytes]]:
@@ -121,6 +138,14 @@ class FileSink:
     A full disk cuts a write short: the whole lines written stay, the others are
     counted lost, and our next record in that file starts with a newline: the
     fragment stays one unparseable line that readers skip.
+
+    Retention is enforced when the sink first opens the file and then every
+    ``PRUNE_SECONDS`` while it writes, not only when it rotates: rotated files beyond
+    ``backup_count`` are deleted, and those last written more than ``retention_days`` ago
+    unless rotated in the last ``RECENT_SECONDS`` (another process may be finishing a line
+    in one). The file being written is never deleted: if its newest line is that old, it is
+    rotated aside (when a sink opens it, or at an hourly check) and goes at a later check.
+
     The log path itself must not be a symlink (``O_NOFOLLOW``); its directories may.
     """
 
@@ -140,6 +165,8 @@ class FileSink:
         self._fd: int | None = None
         self._retry_at = 0.0
         self._checked_at = -CHECK_SECONDS
+        self._expire_at = -math.inf
+        """When (monotonic) to enforce retention next: at the first write, then hourly."""
         self._size = 0  # of the file, as of the last check plus what we wrote since
         self._torn: tuple[int, int] | None = None
         """(device, inode) of the file our last write left ending mid-line (a full disk)."""
@@ -168,6 +195,9 @@ class FileSink:
             fd = self._fd
             if fd is None or now - self._checked_at >= CHECK_SECONDS:
                 fd = self._current_fd()
+                if now >= self._expire_at:
+                    self._expire_at = now + PRUNE_SECONDS
+                    fd = self._expire(fd)
                 self._size = os.fstat(fd).st_size
                 self._checked_at = now
             if self.max_bytes and self._size + len(data) > self.max_bytes:
@@ -271,20 +301,40 @@ class FileSink:
         self._prune()
         return self._current_fd()
 
+    def _expire(self, fd: int) -> int:
+        """Enforce retention now; the descriptor to write to (a new file if ``fd``'s was
+        rotated aside for being all older than the retention)."""
+        if self.retention_days > 0:
+            st = os.fstat(fd)
+            if (
+                stat.S_ISREG(st.st_mode)
+                and st.st_size > 0
+                and st.st_mtime < time.time() - self.retention_days * 86400
+            ):
+                return self._rotate(fd)  # prunes the others; this one goes at a later check
+        self._prune()
+        return fd
+
     def _prune(self) -> None:
-        """Keep at most ``backup_count`` rotated files, none older than the retention."""
+        """Keep at most ``backup_count`` rotated files, none older than the retention.
+
+        Age is the file's mtime (its newest line), but a file rotated in the last
+        ``RECENT_SECONDS`` (the time in its name) is kept: a process that had it open may
+        still write a line to it. Best effort: a file that cannot be deleted stays.
+        """
         backups = rotated_files(self.path)
         doomed = backups[: max(0, len(backups) - self.backup_count)]
         if self.retention_days > 0:
-            cutoff = time.time() - self.retention_days * 86400
-            for p in backups:
+            now = time.time()
+            cutoff = now - self.retention_days * 86400
+            for p in backups[len(doomed) :]:
                 try:
-                    if p.stat().st_mtime < cutoff:
+                    if p.stat().st_mtime < cutoff and _rotated_at(p) < now - RECENT_SECONDS:
                         doomed.append(p)
-                except FileNotFoundError:
+                except (OSError, ValueError):
                     continue
         for p in doomed:
-            with contextlib.suppress(FileNotFoundError):
+            with contextlib.suppress(OSError):
                 p.unlink()
 
 
