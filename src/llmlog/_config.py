@@ -67,7 +67,11 @@ class Settings:
         50 * 1024 * 1024, "Rotate the log file when it reaches this size (`0`: never rotate)."
     )
     backup_count: int = _setting(20, "Rotated files to keep (`0` keeps none).")
-    retention_days: float = _setting(30.0, "Delete rotated files older than this (`0`: no limit).")
+    retention_days: float = _setting(
+        30.0,
+        "Days a rotated file is kept after its last write; checked at start and hourly "
+        "(`0`: no limit).",
+    )
     capture: str = _setting(
         "full",
         "`full` logs prompts and outputs; `metadata` drops their text (also prompt text in "
