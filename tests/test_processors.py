@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import hmac
 import json
@@ -206,6 +207,47 @@ class TestTruncateAroundRedaction:
             )
         kept = cap.calls[0]["messages"][0]["content"]
         assert "sk-proj-a" not in kept and kept.startswith("x" * 990 + " <API_")
+
+    def test_a_secret_split_by_the_early_cut_never_reaches_disk(self) -> None:
+        """Private keys (redaction shrinks them to a tag) followed by a URL whose password
+        the early cut splits: what redaction cannot recognise any more (``Sup3rSecr``) is
+        never kept, and the record says the text was cut, with the length sent."""
+        key = (
+            "-----BEGIN RSA PRIVATE KEY-----\n" + "QUJD" * 400 + "\n-----END RSA PRIVATE KEY-----\n"
+        )
+        limit = 1000 + Truncate.EARLY_MARGIN  # where the early cut falls for max 1000
+        head = key * 3
+        filler = "lorem ipsum " * ((limit - len(head)) // 12)
+        text = head + filler
+        text = text[: limit - len("postgres://admin:Sup3rSecr")]
+        text += "postgres://admin:Sup3rSecretPassw0rd@db.internal/prod" + " tail" * 50
+        assert text[:limit].endswith("Sup3rSecr")
+        client = ofake.sync_client(lambda _: ofake.json_response(ofake.chat_completion("ok")))
+        with capture_records(redact="secrets", max_field_chars=1000) as cap:
+            client.chat.completions.create(
+                model="gpt-4o", messages=[{"role": "user", "content": text}]
+            )
+        [record] = cap.calls
+        assert "Sup3r" not in json.dumps(record)
+        assert record["truncated"] == {"messages[0].content": len(text)}
+
+    def test_an_int_enum_in_a_record_the_fallback_writes_is_quick(self) -> None:
+        """An ``IntEnum`` argument in a record orjson refuses (a lone surrogate in the answer):
+        written as its number, at once (a range membership test walked 2**64 numbers)."""
+
+        class Tokens(enum.IntEnum):
+            SOME = 64
+
+        client = ofake.sync_client(
+            lambda _: ofake.json_response(ofake.chat_completion("cut mid-emoji \ud83d"))
+        )
+        with capture_records(redact="off") as cap:
+            client.chat.completions.create(
+                model="gpt-4o", messages=[{"role": "user", "content": "hi"}], max_tokens=Tokens.SOME
+            )
+        [record] = cap.calls
+        assert record["params"]["max_tokens"] == 64
+        assert record["output"]["text"] == "cut mid-emoji \ufffd"
 
 
 class TestMetadataOnlyThroughTheSDK:

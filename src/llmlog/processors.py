@@ -54,7 +54,8 @@ def _dumps(value: Any, options: int) -> bytes:
 MAX_DEPTH: Final = 200
 """Nesting kept in a record (orjson writes at most 255 levels); deeper is cut."""
 _TOO_DEEP: Final = f"<nested deeper than {MAX_DEPTH} levels>"
-_INT64: Final = range(-(2**63), 2**64)  # what orjson writes as a number
+_INT64_MIN: Final = -(2**63)  # what orjson writes as a number
+_INT64_MAX: Final = 2**64 - 1
 
 
 def writable(value: Any, depth: int = 0) -> Any:
@@ -63,8 +64,8 @@ def writable(value: Any, depth: int = 0) -> Any:
     their decimal text, nesting (a deep schema, a cycle) cut at :data:`MAX_DEPTH`."""
     if isinstance(value, str):
         return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value if value in _INT64 else str(value)
+    if isinstance(value, int) and not isinstance(value, bool):  # (an IntEnum too: compare,
+        return value if _INT64_MIN <= value <= _INT64_MAX else str(value)  # never `in range`)
     if value is None or isinstance(value, bool | float):
         return value
     if depth >= MAX_DEPTH:
@@ -73,8 +74,12 @@ def writable(value: Any, depth: int = 0) -> Any:
         return {_writable_key(k): writable(v, depth + 1) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [writable(v, depth + 1) for v in value]
-    converted = to_jsonable(value)
-    return converted if isinstance(converted, str) else writable(converted, depth + 1)
+    try:  # what orjson writes itself (numpy values, dates, UUIDs) stays as it is
+        orjson.dumps(value, option=_JSON_OPTIONS)
+    except orjson.JSONEncodeError:
+        converted = to_jsonable(value)
+        return converted if isinstance(converted, str) else writable(converted, depth + 1)
+    return value
 
 
 def _writable_key(key: Any) -> Any:
@@ -203,14 +208,17 @@ class Truncate:
     path (``messages[0].content``) to its original length, so a reader knows
     exactly what is missing. Containers are rebuilt only where something was cut.
 
-    It runs twice. Before redaction (``early=True``) it cuts only what is far too long,
-    to ``max_chars`` + :data:`EARLY_MARGIN` with no marker, and notes the original
-    lengths: redaction then never searches megabytes that will not be written, and a
-    secret across the final cut is still seen whole. After redaction it makes the cut
-    and says so, with the original length.
+    It runs twice. Before redaction (``early=True``) it cuts only what is far too long
+    (past twice ``max_chars``, and at least :data:`EARLY_MARGIN` past it) with no marker,
+    and notes the original lengths: redaction then never searches megabytes that will not
+    be written, and a secret across the final cut is still seen whole. After redaction it
+    makes the cut and says so, with the original length. A text cut early is always cut
+    again, at least :data:`EARLY_GUARD` characters before its end: the early cut may have
+    split a secret there, which no pattern then recognises.
     """
 
     EARLY_MARGIN: Final = 4096
+    EARLY_GUARD: Final = 1024
 
     def __init__(self, max_chars: int, *, early: bool = False) -> None:
         self.max_chars = max_chars
@@ -222,11 +230,12 @@ class Truncate:
         if self.early:
             return self._early(event_dict)
         lengths = event_dict.pop(_LENGTHS, None) or {}
+        cut_early = {path.partition(".")[0].partition("[")[0] for path in lengths}
         cuts: dict[str, int] = {}
         changed = {}
         for key in TEXT_FIELDS:
             value = event_dict.get(key)
-            if value is not None and self._too_long(value, self.max_chars):
+            if value is not None and (key in cut_early or self._too_long(value, self.max_chars)):
                 new = self._cut(value, key, cuts, lengths)
                 if new is not value:
                     changed[key] = new
@@ -239,7 +248,7 @@ class Truncate:
         }
 
     def _early(self, event_dict: dict[str, Any]) -> dict[str, Any]:
-        limit = self.max_chars + self.EARLY_MARGIN
+        limit = max(2 * self.max_chars, self.max_chars + self.EARLY_MARGIN)
         lengths: dict[str, int] = {}
         changed = {}
         for key in TEXT_FIELDS:
@@ -279,10 +288,14 @@ class Truncate:
 
     def _cut(self, value: Any, path: str, cuts: dict[str, int], lengths: dict[str, int]) -> Any:
         if isinstance(value, str):
-            if len(value) <= self.max_chars:
+            early = lengths.get(path)
+            if early is None and len(value) <= self.max_chars:
                 return value
-            original = cuts[path] = lengths.get(path, len(value))
-            return value[: self.max_chars] + f"…[truncated {original - self.max_chars} chars]"
+            keep = self.max_chars
+            if early is not None:  # its end may be a split secret: never keep that
+                keep = max(0, min(keep, len(value) - self.EARLY_GUARD))
+            original = cuts[path] = early or len(value)
+            return value[:keep] + f"…[truncated {original - keep} chars]"
         if isinstance(value, dict):
             new_items = {k: self._cut(v, f"{path}.{k}", cuts, lengths) for k, v in value.items()}
             same = all(new_items[k] is v for k, v in value.items())
