@@ -443,3 +443,15 @@ async def test_a_body_cut_before_message_stop_is_an_error_with_the_partial_answe
     assert (record["status"], record["output"]["text"]) == ("error", "Hello")
     assert record["error"]["type"] == "StreamEndedEarly"
     assert "message_stop" in record["error"]["message"]
+
+
+def test_a_stream_refused_before_its_first_event_is_still_a_stream(cap: CapturedRecords) -> None:
+    """``messages.stream()`` failing in ``__enter__`` (overloaded): the record says
+    ``stream: true``, as it was asked."""
+    body = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+    client = fake.sync_client(fake.json_handler(body, status=529), max_retries=0)
+    with pytest.raises(anthropic.APIStatusError):
+        with client.messages.stream(model=fake.MODEL, max_tokens=64, messages=fake.user()):
+            pass
+    record = only(cap)
+    assert (record["status"], record["stream"]) == ("error", True)

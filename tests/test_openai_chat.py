@@ -378,6 +378,19 @@ class TestRawResponses:
         assert record["messages"] == [{"role": "user", "content": "Say hello"}]
         assert record["output"] is None and record["usage"] is None
 
+    def test_a_stream_read_through_with_streaming_response_is_a_stream(
+        self, llm: CapturedRecords
+    ) -> None:
+        """``stream=True`` through ``with_streaming_response``: the app reads the events
+        itself; the record (metadata only) still says it was a stream."""
+        client = fakes.sync_client(fakes.default_fake())
+        with client.chat.completions.with_streaming_response.create(
+            model="gpt-4o", messages=MESSAGES, stream=True
+        ) as response:
+            assert b"data:" in b"".join(response.iter_bytes())
+        [record] = llm.calls
+        assert record["stream"] is True and record["output"] is None
+
     async def test_async_raw_response(self, llm: CapturedRecords) -> None:
         """Async with_raw_response is recorded with output."""
         client = fakes.async_client(fakes.default_fake())
@@ -443,3 +456,17 @@ class TestClients:
         assert record["status"] == "error" and record["request_id"] == "req_err"
         assert record["error"]["type"] == "RateLimitError" and record["error"]["status_code"] == 429
         assert record["error"]["body"]["code"] == "rate_limit_exceeded"
+
+    def test_a_stream_refused_before_its_first_event_is_still_a_stream(
+        self, llm: CapturedRecords
+    ) -> None:
+        """``stream=True`` answered by a 429: the record says ``stream: true`` (it was asked)."""
+        fake = fakes.FakeOpenAI(
+            routes={"/chat/completions": lambda _: fakes.json_response(fakes.error_body(), 429)}
+        )
+        with pytest.raises(openai.RateLimitError):
+            fakes.sync_client(fake).chat.completions.create(
+                model="gpt-4o", messages=MESSAGES, stream=True
+            )
+        [record] = llm.calls
+        assert (record["status"], record["stream"]) == ("error", True)

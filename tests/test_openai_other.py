@@ -226,6 +226,14 @@ class TestInputTokenCount:
         [record] = llm.calls
         assert record["output"]["token_count"] == 11
 
+    def test_the_beta_count_too(self, llm: CapturedRecords) -> None:
+        """``beta.responses.input_tokens.count``, like every ``beta.responses`` call."""
+        client = fakes.sync_client(fakes.default_fake())
+        client.beta.responses.input_tokens.count(model="gpt-5", input="Hi")
+        [record] = llm.calls
+        assert record["method"] == "beta.responses.input_tokens.count"
+        assert record["output"]["token_count"] == 11
+
 
 class TestBatches:
     def test_a_submitted_batch_is_a_metadata_record(self, llm: CapturedRecords) -> None:

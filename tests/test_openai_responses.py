@@ -230,6 +230,20 @@ class TestRetrieve:
             and record["output"]["text"] == "Hi from responses"
         )
 
+    def test_replaying_a_response_recorded_before_is_not_priced_again(
+        self, llm: CapturedRecords
+    ) -> None:
+        """create, then retrieve(stream=True) of the same id: the events are replayed, not
+        generated (or billed) again; the first record has the cost, the replay none. A
+        response first seen through retrieve (a background one) is priced there."""
+        client = fakes.sync_client(retrieve_fake())
+        list(client.responses.retrieve(fakes.RESPONSE_ID, stream=True))
+        list(client.responses.retrieve(fakes.RESPONSE_ID, stream=True))
+        first, replay = llm.calls
+        assert first["cost_usd"] is not None and first["usage"] is not None
+        assert replay["usage"] == first["usage"] and replay["cost_usd"] is None
+        assert replay["price_source"].startswith("not billed again")
+
     def test_plain_retrieve_is_not_a_model_call(self, llm: CapturedRecords) -> None:
         """Fetching a stored response (no stream) makes no record."""
         client = fakes.sync_client(retrieve_fake())

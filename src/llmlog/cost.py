@@ -462,7 +462,13 @@ def _service_tier(record: MutableMapping[str, Any]) -> str | None:
 
 
 def add_cost(logger: Any, method_name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
-    """Processor: fill ``cost_usd`` and ``price_source`` (never raises into the pipeline)."""
+    """Processor: fill ``cost_usd`` and ``price_source`` (never raises into the pipeline).
+
+    A ``price_source`` set already (the instrumentor knows the call is not billed, e.g. a
+    replay of a response recorded before) is kept, with no cost."""
+    if isinstance(event_dict.get("price_source"), str):
+        event_dict["cost_usd"] = None
+        return event_dict
     try:
         event_dict["cost_usd"], event_dict["price_source"] = price(event_dict)
     except Exception as exc:

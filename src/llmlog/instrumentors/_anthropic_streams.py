@@ -34,6 +34,7 @@ def _start(cap: Capture) -> None:
         cap.trace_ids = _trace_ids()
     cap.start_ns = time.time_ns()
     cap.start_perf = time.perf_counter()
+    cap.stream = True  # also when it fails before the first event
     enter_flight(cap)
 
 

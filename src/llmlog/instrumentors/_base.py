@@ -266,6 +266,7 @@ def _start(provider: Provider, target: Target, kwargs: dict[str, Any]) -> Captur
         method=target.method,
         operation=target.operation,
         kwargs=_snapshot_arguments(kwargs),
+        stream=kwargs.get("stream") is True,  # also when it fails before the first event
         extract=provider.extract,
         context=_context.snapshot(),
         trace_ids=_trace_ids(),

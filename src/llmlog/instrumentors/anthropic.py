@@ -275,9 +275,10 @@ def _answer_fields(operation: str, response: Any) -> dict[str, Any]:
 
 
 def _request_id(cap: Capture, response: Any, headers: Any) -> str | None:
-    """From the ``request-id`` header, the parsed object, or the SDK's error."""
+    """From the ``request-id`` header (Bedrock's ``x-amzn-requestid``), the parsed object,
+    or the SDK's error."""
     if headers is not None:
-        value = headers.get("request-id")
+        value = headers.get("request-id") or headers.get("x-amzn-requestid")
         if isinstance(value, str):
             return value
     for source in (response, cap.error):

@@ -13,6 +13,7 @@ reference; ``extract`` builds the record fields on the writer thread.
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -21,7 +22,14 @@ from llmlog._record import Capture, parse_raw_json_text
 from llmlog.instrumentors import _openai_request as request
 from llmlog.instrumentors import _openai_websocket as websocket
 from llmlog.instrumentors import _openai_websocket_patches as websocket_patches
-from llmlog.instrumentors._base import Provider, Target, Wrapper, finish, labelled
+from llmlog.instrumentors._base import (
+    Provider,
+    Target,
+    Wrapper,
+    after_uninstall,
+    finish,
+    labelled,
+)
 from llmlog.instrumentors._openai_chunks import is_content_for
 from llmlog.instrumentors._openai_live import (
     LiveForkSession,
@@ -120,6 +128,13 @@ _TABLE: Final = (
         ("InputTokens", "AsyncInputTokens"),
         ("count",),
         "responses.input_tokens",
+        "responses.input_tokens",
+    ),
+    (
+        "openai.resources.beta.responses.input_tokens",
+        ("InputTokens", "AsyncInputTokens"),
+        ("count",),
+        "beta.responses.input_tokens",
         "responses.input_tokens",
     ),
     (
@@ -234,6 +249,7 @@ def on_result(cap: Capture, result: Any) -> Any:
         cap.extra["body_read"] = True
     elif kind == _RAW_UNREAD:
         cap.extra["body_read"] = False
+        cap.stream = cap.kwargs.get("stream") is True  # the app reads the events itself
     finish(cap, result=result)
     return result
 
@@ -401,8 +417,33 @@ def extract(cap: Capture) -> dict[str, Any]:
         reply = READERS[cap.operation](answer)
     if reply is not None:
         fields.update(reply)
+        _mark_replay(cap, fields)
     fields["request_id"] = _request_id(cap)
     return fields
+
+
+_BILLED: OrderedDict[str, None] = OrderedDict()
+"""Responses this process has recorded with their usage (the latest 10,000; writer only)."""
+_BILLED_MAX: Final = 10_000
+after_uninstall.append(_BILLED.clear)  # a new instrument() starts a new account
+
+
+def _mark_replay(cap: Capture, fields: dict[str, Any]) -> None:
+    """``responses.retrieve(stream=True)`` of a response already recorded with its usage
+    replays it (read again, not billed again): its record is not priced a second time.
+    A background response's first full answer (its create recorded no usage) is priced."""
+    response_id = fields.get("response_id")
+    if cap.operation != "responses" or not response_id or fields.get("usage") is None:
+        return
+    retrieved = cap.method.endswith("retrieve") or "starting_after" in cap.kwargs  # (helper)
+    if retrieved and response_id in _BILLED:
+        fields["price_source"] = (
+            f"not billed again: replays {response_id}, priced when first recorded"
+        )
+        return
+    _BILLED[response_id] = None
+    if len(_BILLED) > _BILLED_MAX:
+        _BILLED.popitem(last=False)
 
 
 def _answer_in_error(cap: Capture) -> Any:
