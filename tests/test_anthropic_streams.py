@@ -450,8 +450,8 @@ def test_a_stream_refused_before_its_first_event_is_still_a_stream(cap: Captured
     ``stream: true``, as it was asked."""
     body = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
     client = fake.sync_client(fake.json_handler(body, status=529), max_retries=0)
-    with pytest.raises(anthropic.APIStatusError):
-        with client.messages.stream(model=fake.MODEL, max_tokens=64, messages=fake.user()):
-            pass
+    stream = client.messages.stream(model=fake.MODEL, max_tokens=64, messages=fake.user())
+    with pytest.raises(anthropic.APIStatusError), stream:
+        pass
     record = only(cap)
     assert (record["status"], record["stream"]) == ("error", True)
