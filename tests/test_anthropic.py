@@ -235,6 +235,23 @@ def test_the_service_tier_the_answer_reports_is_recorded(cap: CapturedRecords) -
     assert only(cap)["service_tier"] == "priority"
 
 
+def test_structured_output_asked_in_output_config_is_parsed(cap: CapturedRecords) -> None:
+    """Threads and tool runners ask for structured output as ``output_config.format`` through
+    ``create`` and parse the answer themselves: the record has it parsed too."""
+    body = fake.message('{"answer": "y"}')
+    client = fake.sync_client(fake.json_handler(body))
+    schema = {"type": "object", "properties": {"answer": {"type": "string"}}}
+    if "output_config" not in inspect.signature(client.beta.messages.create).parameters:
+        pytest.skip("this anthropic has no output_config")
+    client.beta.messages.create(
+        model=fake.MODEL,
+        max_tokens=5,
+        messages=fake.user(),
+        output_config={"format": {"type": "json_schema", "schema": schema}},
+    )
+    assert only(cap)["output"]["parsed"] == {"answer": "y"}
+
+
 class TestParse:
     def test_parse_is_recorded_with_the_parsed_object(self, cap: CapturedRecords) -> None:
         """``messages.parse`` (not routed through create) logs once, with ``parsed``."""

@@ -172,9 +172,13 @@ def _asks_for_format(kwargs: Mapping[str, Any]) -> bool:
         kwargs.get(name) is not None and not is_sentinel(kwargs[name]) for name in _FORMAT_KWARGS
     ):
         return True
-    text = kwargs.get("text")  # Responses: what responses.stream(text_format=...) sends
-    form = text.get("format") if isinstance(text, Mapping) else None
-    return isinstance(form, Mapping) and form.get("type") == "json_schema"
+    for name in ("text", "output_config"):  # what responses.stream(text_format=...) sends;
+        # Anthropic's structured output as threads and tool runners send it
+        holder = kwargs.get(name)
+        form = holder.get("format") if isinstance(holder, Mapping) else None
+        if isinstance(form, Mapping) and form.get("type") == "json_schema":
+            return True
+    return False
 
 
 def usage_record(

@@ -206,6 +206,8 @@ def extract(cap: Capture) -> dict[str, Any]:
         fields.update(_answer_fields(cap.operation, response))
         if response is not cap.result:
             parse_raw_json_text(fields.get("output"), cap)
+        elif cap.method.endswith("create"):  # structured output the SDK's helper parses later
+            decode_json_answer(fields.get("output"), cap.kwargs)
     fields["request_id"] = _request_id(cap, response, headers)
     raw_usage = (fields.get("usage") or {}).get("raw")
     tier = raw_usage.get("service_tier") if isinstance(raw_usage, dict) else None
