@@ -116,12 +116,6 @@ def parse_raw_json_text(output: Any, cap: Capture) -> None:
         decode_json_answer(output, cap.kwargs)
 
 
-def closed_early(cap: Capture) -> bool:
-    """The app closed the stream (or left its block) before the SDK read the body's end,
-    without an error: if the last event had come, the answer is whole and the call ``ok``."""
-    return cap.status == STATUS_CANCELLED and cap.error is None
-
-
 def is_cancellation(exc: BaseException) -> bool:
     """Whether ``exc`` ends a call as ``cancelled`` rather than failed: Ctrl-C, a closed
     coroutine or generator, asyncio's ``CancelledError`` and trio's ``Cancelled`` (what
@@ -142,11 +136,20 @@ STREAM_CUT: Final = "StreamEndedEarly"
 from the SDK (a connection or proxy that closed mid-answer): the app got part of it."""
 
 
-def cut_short(cap: Capture, last_event: str) -> dict[str, Any] | None:
-    """``status``/``error`` fields for a stream the SDK ended quietly before ``last_event``
-    (None when it ended otherwise: by an error, or closed by the app)."""
-    if cap.status != STATUS_OK or cap.error is not None:
-        return None
+def stream_end(cap: Capture, whole: bool, last_event: str) -> dict[str, Any]:
+    """``status``/``error`` fields for how a stream ended, given whether its last event
+    (``last_event``) came (``whole``); empty when the capture's own status stands.
+
+    Closed by the app (or its block left) before the SDK read the body's end, without an
+    error: ``ok`` if the answer was whole. Ended quietly by the SDK before the last event
+    (a connection or proxy that closed mid-answer): ``error`` / :data:`STREAM_CUT`.
+    """
+    if cap.error is not None:
+        return {}
+    if whole:
+        return {"status": STATUS_OK} if cap.status == STATUS_CANCELLED else {}
+    if cap.status != STATUS_OK:
+        return {}
     message = f"the stream ended before its last event ({last_event}): the answer may be partial"
     error = {"type": STREAM_CUT, "message": message, "status_code": None, "body": None}
     return {"status": STATUS_ERROR, "error": error}

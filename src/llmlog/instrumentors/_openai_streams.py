@@ -19,13 +19,11 @@ from typing import Any, Final
 
 from llmlog._record import (
     STATUS_ERROR,
-    STATUS_OK,
     Capture,
-    closed_early,
-    cut_short,
     decode_json_answer,
     empty_output,
     media_stub,
+    stream_end,
 )
 from llmlog.instrumentors._openai_response import (
     Reply,
@@ -414,16 +412,12 @@ def stream_reply(cap: Capture, method: str) -> Reply | None:
         return None
     events = received(cap.chunks)
     reply = accumulate(events)
-    if closed_early(cap) and answered(cap.operation, cap.kwargs, events, reply):
-        reply.setdefault("status", STATUS_OK)
-    elif (
-        "status" not in reply
-        and cap.operation in _LAST_EVENTS
-        and not answered(cap.operation, cap.kwargs, events, reply)
-    ):
+    if "status" not in reply and cap.operation in _LAST_EVENTS:
+        # A chat server that said [DONE] is trusted, finish_reason or not (the SDK ends
+        # on it, so a stream ending there was never closed early by the app).
         done = cap.operation != "responses" and "[DONE]" in cap.chunks[-1:]
-        if not done:  # (a chat server that said [DONE] is trusted, finish_reason or not)
-            reply.update(cut_short(cap, _LAST_EVENTS[cap.operation]) or {})
+        whole = done or answered(cap.operation, cap.kwargs, events, reply)
+        reply.update(stream_end(cap, whole, _LAST_EVENTS[cap.operation]))
     if method.endswith(".stream"):
         decode_json_answer(reply.get("output"), cap.kwargs)
     return reply

@@ -16,13 +16,11 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from llmlog._record import (
-    STATUS_OK,
     Capture,
-    closed_early,
-    cut_short,
     decode_json_answer,
     empty_output,
     parse_raw_json_text,
+    stream_end,
 )
 from llmlog.instrumentors import _anthropic_agent_sessions as agent_sessions
 from llmlog.instrumentors import _anthropic_dreams as dreams
@@ -196,10 +194,7 @@ def extract(cap: Capture) -> dict[str, Any]:
             output=summary.output,
             usage=summary.usage,
         )
-        if summary.complete and closed_early(cap):
-            fields["status"] = STATUS_OK  # closed right after the last event: nothing missed
-        elif not summary.complete:
-            fields.update(cut_short(cap, "message_stop") or {})
+        fields.update(stream_end(cap, summary.complete, "message_stop"))
         if cap.method.endswith(".stream"):
             decode_json_answer(summary.output, cap.kwargs)
     elif response is not None:
