@@ -200,6 +200,115 @@ class TestHelpers:
         )
 
 
+def background_fake(*statuses: str, created: float = 1_700_000_000.0) -> fakes.FakeOpenAI:
+    """A background response: ``create`` answers ``queued``; each later GET or cancel the
+    next of ``statuses`` (the last repeats), with output and usage once it ended."""
+    fake = fakes.FakeOpenAI()
+    pending = list(statuses)
+
+    def answer(status: str) -> dict[str, Any]:
+        body = {**fakes.response_object(), "background": True, "status": status}
+        body["created_at"] = created
+        if status in ("queued", "in_progress"):
+            body.update(output=[], usage=None)
+        else:
+            body["completed_at"] = created + 42.5 if status == "completed" else None
+        if status == "failed":
+            body["error"] = {"code": "server_error", "message": "the model crashed"}
+        return body
+
+    def route(body: dict[str, Any]) -> httpx2.Response:
+        request = fake.requests[-1]
+        if request.method == "POST" and not request.url.path.endswith("/cancel"):
+            return fakes.json_response(answer("queued"))
+        if request.url.params.get("stream") == "true":
+            return fakes.sse_response(fakes.response_events(), named=True, done=False)
+        status = pending.pop(0) if len(pending) > 1 else pending[0]
+        return fakes.json_response(answer(status))
+
+    fake.routes["/responses"] = route
+    return fake
+
+
+class TestBackground:
+    """A background response is recorded when created (queued, no usage), and its answer
+    once this process sees it finished (polling with plain retrieve, or cancel)."""
+
+    def test_polled_to_its_end_is_one_record_with_the_answer(self, llm: CapturedRecords) -> None:
+        client = fakes.sync_client(background_fake("queued", "in_progress", "completed"))
+        created = client.responses.create(model="o3-deep-research", input="Hi", background=True)
+        polls = [client.responses.retrieve(created.id) for _ in range(4)]
+        assert [p.status for p in polls] == ["queued", "in_progress", "completed", "completed"]
+        assert all(type(p) is openai.types.responses.Response for p in polls)
+        create, answer = llm.calls
+        assert (create["method"], create["usage"], create["cost_usd"]) == (
+            "responses.create",
+            None,
+            None,
+        )
+        assert create["output"]["finish_reason"] == "queued"
+        assert (answer["method"], answer["operation"], answer["status"]) == (
+            "responses.retrieve",
+            "responses",
+            "ok",
+        )
+        assert answer["response_id"] == create["response_id"] == fakes.RESPONSE_ID
+        assert answer["output"]["text"] == "Hi from responses"
+        assert answer["usage"]["input_tokens"] == 30 and answer["cost_usd"] > 0
+        assert answer["model"] == fakes.SERVED_MODEL and answer["params"]["background"] is True
+        assert answer["latency_ms"] == 42_500.0
+        assert answer["ts"].startswith("2023-11-14T22:13:20")
+        assert answer["request_id"] == fakes.REQUEST_ID
+
+    async def test_async_poll_and_a_failure(self, llm: CapturedRecords) -> None:
+        client = fakes.async_client(background_fake("in_progress", "failed"))
+        created = await client.responses.create(model="o3", input="Hi", background=True)
+        while (await client.responses.retrieve(created.id)).status != "failed":
+            pass
+        await client.responses.retrieve(created.id)
+        _, answer = llm.calls
+        assert (answer["status"], answer["error"]["type"]) == ("error", "server_error")
+        assert answer["error"]["message"] == "the model crashed"
+        assert answer["latency_ms"] is None  # no completed_at: the server did not say
+
+    def test_cancel_records_the_cancelled_response(self, llm: CapturedRecords) -> None:
+        client = fakes.sync_client(background_fake("cancelled"))
+        created = client.responses.create(model="o3", input="Hi", background=True)
+        assert client.responses.cancel(created.id).status == "cancelled"
+        client.responses.retrieve(created.id)  # seen again: no second record
+        _, answer = llm.calls
+        assert (answer["method"], answer["status"]) == ("responses.cancel", "cancelled")
+
+    def test_a_replay_after_the_poll_is_not_priced_again(self, llm: CapturedRecords) -> None:
+        client = fakes.sync_client(background_fake("completed"))
+        client.responses.retrieve(fakes.RESPONSE_ID)
+        list(client.responses.retrieve(fakes.RESPONSE_ID, stream=True))
+        answer, replay = llm.calls
+        assert answer["cost_usd"] is not None
+        assert replay["cost_usd"] is None and replay["price_source"].startswith("not billed")
+
+    def test_a_streamed_answer_is_not_recorded_again_when_polled(
+        self, llm: CapturedRecords
+    ) -> None:
+        """retrieve(stream=True) recorded the answer with its usage: a later poll finding
+        the response completed makes no second record."""
+        client = fakes.sync_client(background_fake("completed"))
+        list(client.responses.retrieve(fakes.RESPONSE_ID, stream=True))
+        llmlog.flush()
+        client.responses.retrieve(fakes.RESPONSE_ID)
+        [streamed] = llm.calls
+        assert streamed["stream"] is True and streamed["cost_usd"] is not None
+
+    def test_polling_through_a_stale_bound_method_after_uninstrument(self) -> None:
+        """A retrieve method kept across uninstrument() records nothing."""
+        fake = background_fake("completed")
+        with llmlog.testing.capture_records(redact="off") as llm:
+            client = fakes.sync_client(fake)
+            retrieve = client.responses.retrieve
+        assert retrieve(fakes.RESPONSE_ID).status == "completed"
+        assert llm.calls == []
+
+
 class TestCompact:
     async def test_compact_is_a_model_call(self, llm: CapturedRecords) -> None:
         """responses.compact runs a model over the conversation: recorded, with usage."""

@@ -51,6 +51,9 @@ class Target:
     only_if: Callable[[Mapping[str, Any]], bool] | None = None
     """Record the call only when this holds for its kwargs (None: always). For
     methods that are a model call only in one form, e.g. ``retrieve(stream=True)``."""
+    observe: Callable[[Any, str], None] | None = None
+    """Sees ``(result, method)`` of a call of this method not recorded (``only_if`` false):
+    a finished job it returns may be a record of its own. Never raises."""
 
 
 @dataclass(frozen=True)
@@ -359,6 +362,11 @@ def make_wrapper(provider: Provider, target: Target) -> Wrapper:
                 cap, error=exc, status=STATUS_CANCELLED if is_cancellation(exc) else STATUS_ERROR
             )
 
+    def observed(result: Any) -> Any:
+        if target.observe is not None and _wanted.get(provider.name) is provider:
+            target.observe(result, target.method)
+        return result
+
     if target.is_async:
 
         async def async_wrapper(
@@ -367,7 +375,9 @@ def make_wrapper(provider: Provider, target: Target) -> Wrapper:
             client = getattr(instance, "_client", instance)
             cap = begin(client, kwargs)
             if cap is None:
-                return await wrapped(*args, **kwargs)
+                if target.observe is None:
+                    return await wrapped(*args, **kwargs)
+                return observed(await wrapped(*args, **kwargs))
             _in_flight[cap] = _get_ident()
             call = [client, id(_getframe())]
             token = _in_call.set(call)
@@ -390,7 +400,9 @@ def make_wrapper(provider: Provider, target: Target) -> Wrapper:
         client = getattr(instance, "_client", instance)
         cap = begin(client, kwargs)
         if cap is None:
-            return wrapped(*args, **kwargs)
+            if target.observe is None:
+                return wrapped(*args, **kwargs)
+            return observed(wrapped(*args, **kwargs))
         _in_flight[cap] = _get_ident()
         call = [client, id(_getframe())]
         token = _in_call.set(call)

@@ -13,12 +13,12 @@ reference; ``extract`` builds the record fields on the writer thread.
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any, Final
 
 from llmlog import _guard
 from llmlog._record import Capture, parse_raw_json_text
+from llmlog.instrumentors import _openai_background as background
 from llmlog.instrumentors import _openai_request as request
 from llmlog.instrumentors import _openai_websocket as websocket
 from llmlog.instrumentors import _openai_websocket_patches as websocket_patches
@@ -26,7 +26,6 @@ from llmlog.instrumentors._base import (
     Provider,
     Target,
     Wrapper,
-    after_uninstall,
     finish,
     labelled,
 )
@@ -56,14 +55,14 @@ _TABLE: Final = (
     (
         "openai.resources.responses.responses",
         ("Responses", "AsyncResponses"),
-        ("create", "parse", "retrieve", "compact"),
+        ("create", "parse", "retrieve", "compact", "cancel"),
         "responses",
         "responses",
     ),
     (
         "openai.resources.beta.responses.responses",
         ("Responses", "AsyncResponses"),
-        ("create", "retrieve", "compact"),
+        ("create", "retrieve", "compact", "cancel"),
         "beta.responses",
         "responses",
     ),
@@ -156,8 +155,17 @@ _TABLE: Final = (
 
 def _streams(kwargs: Mapping[str, Any]) -> bool:
     """``retrieve`` is a model call only with ``stream=True`` (it resumes generation);
-    fetching a stored response is not, and makes no record, not even when it fails."""
+    fetching a stored response is not, and makes no record, not even when it fails
+    (a background response it finds finished is one: see ``_openai_background``)."""
     return kwargs.get("stream") is True
+
+
+def _never(kwargs: Mapping[str, Any]) -> bool:
+    """``cancel`` is not a model call (the response it cancels may be a record)."""
+    return False
+
+
+_ONLY_IF: Final = {"retrieve": _streams, "cancel": _never}
 
 
 # Every patched async method is an ``async def`` (behind a sync ``required_args`` shim,
@@ -169,7 +177,8 @@ TARGETS: Final[tuple[Target, ...]] = tuple(
         f"{prefix}.{name}",
         operation,
         cls == classes[1],
-        only_if=_streams if name == "retrieve" else None,
+        only_if=_ONLY_IF.get(name),
+        observe=background.seen if name in _ONLY_IF else None,
     )
     for module, classes, names, prefix, operation in _TABLE
     for name in names
@@ -417,33 +426,9 @@ def extract(cap: Capture) -> dict[str, Any]:
         reply = READERS[cap.operation](answer)
     if reply is not None:
         fields.update(reply)
-        _mark_replay(cap, fields)
+        background.mark_replay(cap, fields, cap.kwargs)
     fields["request_id"] = _request_id(cap)
     return fields
-
-
-_BILLED: OrderedDict[str, None] = OrderedDict()
-"""Responses this process has recorded with their usage (the latest 10,000; writer only)."""
-_BILLED_MAX: Final = 10_000
-after_uninstall.append(_BILLED.clear)  # a new instrument() starts a new account
-
-
-def _mark_replay(cap: Capture, fields: dict[str, Any]) -> None:
-    """``responses.retrieve(stream=True)`` of a response already recorded with its usage
-    replays it (read again, not billed again): its record is not priced a second time.
-    A background response's first full answer (its create recorded no usage) is priced."""
-    response_id = fields.get("response_id")
-    if cap.operation != "responses" or not response_id or fields.get("usage") is None:
-        return
-    retrieved = cap.method.endswith("retrieve") or "starting_after" in cap.kwargs  # (helper)
-    if retrieved and response_id in _BILLED:
-        fields["price_source"] = (
-            f"not billed again: replays {response_id}, priced when first recorded"
-        )
-        return
-    _BILLED[response_id] = None
-    if len(_BILLED) > _BILLED_MAX:
-        _BILLED.popitem(last=False)
 
 
 def _answer_in_error(cap: Capture) -> Any:

@@ -1,0 +1,125 @@
+"""Responses the app reads again: background ones polled to their end, stored ones replayed.
+
+``responses.create(background=True)`` returns at once (``queued``) and is recorded so, with
+no usage. The answer is a record once the app sees the response finished (a plain
+``responses.retrieve`` poll, or ``cancel``), the first time this process does: its output,
+usage (priced), latency from creation to completion by the server's clock, its error.
+
+Every response recorded with its answer is noted (the latest :data:`_MAX_NOTED`): a
+``retrieve(stream=True)`` replaying one of them is recorded, but not priced a second time,
+and a background response noted already (streamed, or seen finished before) gives no
+second record.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from llmlog import _guard
+from llmlog._record import STATUS_CANCELLED, STATUS_ERROR, STATUS_OK, Capture, string_or_none
+from llmlog.instrumentors._base import after_uninstall
+from llmlog.instrumentors._observed import finish_by_server_clock, observed_capture
+from llmlog.instrumentors._openai_request import plain
+from llmlog.instrumentors._openai_response import field, read_response
+
+_ENDED: Final = {
+    "completed": STATUS_OK,
+    "incomplete": STATUS_OK,
+    "failed": STATUS_ERROR,
+    "cancelled": STATUS_CANCELLED,
+}
+_PARAMS: Final = (
+    "background",
+    "max_output_tokens",
+    "max_tool_calls",
+    "previous_response_id",
+    "prompt_cache_key",
+    "reasoning",
+    "safety_identifier",
+    "temperature",
+    "text",
+    "tool_choice",
+    "tools",
+    "top_p",
+    "truncation",
+    "user",
+    "metadata",
+)
+"""What a response says it ran with: the params of its record (the request is not known)."""
+_MAX_NOTED: Final = 10_000
+
+_noted: OrderedDict[str, None] = OrderedDict()
+_lock = threading.Lock()
+after_uninstall.append(_noted.clear)  # a new instrument() starts a new account
+
+
+def _note(response_id: str) -> bool:
+    """Note a response as recorded with its answer; False if it was already."""
+    with _lock:
+        if response_id in _noted:
+            return False
+        _noted[response_id] = None
+        if len(_noted) > _MAX_NOTED:
+            _noted.popitem(last=False)
+        return True
+
+
+def seen(result: Any, method: str) -> None:
+    """A response a plain ``retrieve`` or ``cancel`` returned: recorded if it is a
+    background response seen finished here for the first time (caller's thread)."""
+    with _guard.guarded(f"openai {method}"):
+        if field(result, "background") is not True:
+            return  # a stored response, or a raw one: its create was the call
+        status = _ENDED.get(field(result, "status"))
+        response_id = field(result, "id")
+        if status is None or not isinstance(response_id, str) or not _note(response_id):
+            return
+        cap = observed_capture("openai", method, "responses", extract, result=result)
+        finish_by_server_clock(
+            cap,
+            _moment(field(result, "created_at")),
+            _moment(field(result, "completed_at")),
+            status,
+        )
+
+
+def _moment(seconds: Any) -> Any:
+    """A Responses timestamp (seconds since the epoch) as the server's clock reading."""
+    if isinstance(seconds, int | float) and not isinstance(seconds, bool) and seconds > 0:
+        return datetime.fromtimestamp(seconds, UTC)
+    return None
+
+
+def extract(cap: Capture) -> dict[str, Any]:
+    """Record fields for a background response seen finished (writer thread)."""
+    response = cap.result
+    params = {name: plain(field(response, name)) for name in _PARAMS}
+    fields: dict[str, Any] = {
+        "model": string_or_none(field(response, "model")),
+        "params": {name: value for name, value in params.items() if value not in (None, [], {})},
+        "system": string_or_none(field(response, "instructions")),
+        **read_response(response),
+    }
+    request_id = getattr(response, "_request_id", None)
+    fields["request_id"] = request_id if isinstance(request_id, str) else None
+    if cap.extra.get("latency_unknown"):
+        fields["latency_ms"] = None
+    return fields
+
+
+def mark_replay(cap: Capture, fields: dict[str, Any], kwargs: Mapping[str, Any]) -> None:
+    """Note a Responses record with its answer (writer thread). ``retrieve(stream=True)``
+    of a response noted already replays it (read again, not billed again): its record
+    is not priced a second time."""
+    response_id = fields.get("response_id")
+    if cap.operation != "responses" or not response_id or fields.get("usage") is None:
+        return
+    retrieved = cap.method.endswith("retrieve") or "starting_after" in kwargs  # (helper)
+    if not _note(response_id) and retrieved:
+        fields["price_source"] = (
+            f"not billed again: replays {response_id}, priced when first recorded"
+        )
