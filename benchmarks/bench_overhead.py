@@ -321,7 +321,7 @@ def breakdown(provider: str, repeat: int = 2000) -> None:
     import llmlog
     from llmlog import _pipeline
     from llmlog._chain import build_processors
-    from llmlog.instrumentors import _base
+    from llmlog.instrumentors import _arguments, _base
 
     scenario = SCENARIOS[provider]()
     kept: list[Any] = []
@@ -344,7 +344,7 @@ def breakdown(provider: str, repeat: int = 2000) -> None:
     def start() -> Any:
         return _base._start(provider_row, target, plain.kwargs)
 
-    print(f"caller: snapshot of the kwargs  {per(lambda: _base.snapshot(plain.kwargs))}")
+    print(f"caller: snapshot of the kwargs  {per(lambda: _arguments.snapshot(plain.kwargs))}")
     print(f"caller: start a capture        {per(start)}")
     print(f"caller: start + on_result       {per(caller_path)}")
     kept.clear()

@@ -9,7 +9,7 @@ import pytest
 import wrapt
 
 from llmlog import _guard
-from llmlog.instrumentors import _base
+from llmlog.instrumentors import _arguments, _base
 from llmlog.testing import CapturedRecords, capture_records
 from support import toy_instrumentor, toy_sdk
 
@@ -52,9 +52,9 @@ class TestCalls:
     def test_sequences_are_copied_and_string_likes_kept_whole(self) -> None:
         """A deque is copied as the list the SDK reads; a UserString (whose items are
         UserStrings) is one value, not an endless list."""
-        assert _base.snapshot(collections.deque([{"a": [1]}])) == [{"a": [1]}]
+        assert _arguments.snapshot(collections.deque([{"a": [1]}])) == [{"a": [1]}]
         word = collections.UserString("END")
-        assert _base.snapshot({"stop": word}) == {"stop": word}
+        assert _arguments.snapshot({"stop": word}) == {"stop": word}
 
     async def test_async_calls_are_recorded(self, toy: CapturedRecords) -> None:
         """The async twin returns the same object and writes one record."""

@@ -20,8 +20,7 @@ import os
 import sys
 import threading
 import time
-from collections import UserString
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from sys import _getframe
@@ -33,6 +32,7 @@ import wrapt
 from llmlog import _context, _guard, _pipeline
 from llmlog._record import STATUS_CANCELLED, STATUS_ERROR, STATUS_OK, Capture, is_cancellation
 from llmlog.instrumentors import _warnings_shim
+from llmlog.instrumentors._arguments import read_iterators, snapshot_arguments
 
 log = logging.getLogger("llmlog")
 
@@ -185,65 +185,6 @@ def finish(
     _pipeline.submit(cap)
 
 
-_LEAVES = frozenset({str, int, float, bool, type(None), bytes})
-_PLAIN = _LEAVES | {list, tuple, dict}
-_TEXTS = (str, bytes, bytearray, memoryview, UserString)
-"""Sequences that are one value, not a list of them (a UserString's items are UserStrings)."""
-
-
-def snapshot(value: Any) -> Any:
-    """Copy containers recursively, keep leaves: the app may mutate its lists later.
-
-    Runs on the caller's thread for every call, hence the exact-type fast paths.
-    """
-    kind = type(value)
-    if kind in _LEAVES:
-        return value
-    if kind is dict or isinstance(value, dict):
-        return {k: v if type(v) in _LEAVES else snapshot(v) for k, v in value.items()}
-    if kind is list or kind is tuple or isinstance(value, list | tuple):
-        return [v if type(v) in _LEAVES else snapshot(v) for v in value]
-    if isinstance(value, Sequence) and not isinstance(value, _TEXTS):
-        return [snapshot(v) for v in value]  # a deque, a range: what the SDK reads
-    return value
-
-
-def _snapshot_arguments(kwargs: dict[str, Any]) -> dict[str, Any]:
-    """``snapshot(kwargs)``; arguments nested past the recursion limit (a tool schema
-    hundreds of levels deep, a cycle in ``extra_body``) are kept as they are, one level
-    down: the call is still recorded (the writer cuts what it cannot write)."""
-    try:
-        copied: dict[str, Any] = snapshot(kwargs)
-    except RecursionError:
-        return dict(kwargs)
-    return copied
-
-
-def read_iterators(kwargs: dict[str, Any]) -> None:
-    """One-pass iterators among the arguments (the SDKs take any iterable for ``messages``,
-    ``tools``, ``input``; a generator is read once, by the SDK, before the writer could
-    look): read here into a list, which the SDK then gets instead, so the record sees
-    what was sent. Files are left alone. If the app's iterator raises, the SDK gets the
-    items before the failure and then the same exception, as it would have.
-    """
-    for key, value in kwargs.items():
-        if type(value) in _PLAIN or not isinstance(value, Iterator) or hasattr(value, "read"):
-            continue
-        items: list[Any] = []
-        try:
-            for item in value:
-                items.append(item)
-        except Exception as exc:
-            kwargs[key] = _replay(items, exc)
-        else:
-            kwargs[key] = items
-
-
-def _replay(items: list[Any], exc: Exception) -> Iterator[Any]:
-    yield from items
-    raise exc
-
-
 def _trace_ids() -> tuple[str, str] | None:
     """The active OpenTelemetry span's ids, read straight from the context.
 
@@ -268,7 +209,7 @@ def _start(provider: Provider, target: Target, kwargs: dict[str, Any]) -> Captur
         provider=provider.name,
         method=target.method,
         operation=target.operation,
-        kwargs=_snapshot_arguments(kwargs),
+        kwargs=snapshot_arguments(kwargs),
         stream=kwargs.get("stream") is True,  # also when it fails before the first event
         extract=provider.extract,
         context=_context.snapshot(),

@@ -1,0 +1,71 @@
+"""The app's arguments as its call saw them, taken on the caller's thread for every call.
+
+The record is built later, on the writer thread: by then the app may have appended to its
+``messages`` list, and a generator it passed has been read by the SDK. So containers are
+copied (leaves shared: they are immutable), and one-pass iterators are read here once and
+handed to the SDK as lists.
+"""
+
+from __future__ import annotations
+
+from collections import UserString
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+_LEAVES = frozenset({str, int, float, bool, type(None), bytes})
+_PLAIN = _LEAVES | {list, tuple, dict}
+_TEXTS = (str, bytes, bytearray, memoryview, UserString)
+"""Sequences that are one value, not a list of them (a UserString's items are UserStrings)."""
+
+
+def snapshot(value: Any) -> Any:
+    """Copy containers recursively, keep leaves: the app may mutate its lists later.
+
+    Runs on the caller's thread for every call, hence the exact-type fast paths.
+    """
+    kind = type(value)
+    if kind in _LEAVES:
+        return value
+    if kind is dict or isinstance(value, dict):
+        return {k: v if type(v) in _LEAVES else snapshot(v) for k, v in value.items()}
+    if kind is list or kind is tuple or isinstance(value, list | tuple):
+        return [v if type(v) in _LEAVES else snapshot(v) for v in value]
+    if isinstance(value, Sequence) and not isinstance(value, _TEXTS):
+        return [snapshot(v) for v in value]  # a deque, a range: what the SDK reads
+    return value
+
+
+def snapshot_arguments(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``snapshot(kwargs)``; arguments nested past the recursion limit (a tool schema
+    hundreds of levels deep, a cycle in ``extra_body``) are kept as they are, one level
+    down: the call is still recorded (the writer cuts what it cannot write)."""
+    try:
+        copied: dict[str, Any] = snapshot(kwargs)
+    except RecursionError:
+        return dict(kwargs)
+    return copied
+
+
+def read_iterators(kwargs: dict[str, Any]) -> None:
+    """One-pass iterators among the arguments (the SDKs take any iterable for ``messages``,
+    ``tools``, ``input``; a generator is read once, by the SDK, before the writer could
+    look): read here into a list, which the SDK then gets instead, so the record sees
+    what was sent. Files are left alone. If the app's iterator raises, the SDK gets the
+    items before the failure and then the same exception, as it would have.
+    """
+    for key, value in kwargs.items():
+        if type(value) in _PLAIN or not isinstance(value, Iterator) or hasattr(value, "read"):
+            continue
+        items: list[Any] = []
+        try:
+            for item in value:
+                items.append(item)
+        except Exception as exc:
+            kwargs[key] = _replay(items, exc)
+        else:
+            kwargs[key] = items
+
+
+def _replay(items: list[Any], exc: Exception) -> Iterator[Any]:
+    yield from items
+    raise exc
