@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -334,6 +335,89 @@ def batch_body() -> dict[str, Any]:
         "cancel_initiated_at": None,
         "results_url": None,
     }
+
+
+def batch_results_handler(*, prefix: str = "/v1/messages/batches") -> fake.Handler:
+    """A finished batch and its results: one succeeded, one errored, one canceled, one
+    expired request (the JSONL file the SDK streams)."""
+    succeeded = fake.message("Paris.", usage_body=fake.usage(100_000, 10_000, service_tier="batch"))
+    error = {"type": "error", "error": {"type": "invalid_request_error", "message": "bad"}}
+    lines = [
+        {"custom_id": "q1", "result": {"type": "succeeded", "message": succeeded}},
+        {"custom_id": "q2", "result": {"type": "errored", "error": error}},
+        {"custom_id": "q3", "result": {"type": "canceled"}},
+        {"custom_id": "q4", "result": {"type": "expired"}},
+    ]
+    batch = batch_body() | {
+        "processing_status": "ended",
+        "results_url": f"https://api.anthropic.com{prefix}/msgbatch_01/results",
+    }
+    jsonl = "".join(json.dumps(line) + "\n" for line in lines).encode()
+
+    def handle(request: httpx2.Request) -> httpx2.Response:
+        headers = {"request-id": fake.REQUEST_ID}
+        if request.url.path.endswith("/results"):
+            return httpx2.Response(200, content=jsonl, headers=headers)
+        return httpx2.Response(200, json=batch, headers=headers)
+
+    return handle
+
+
+class TestBatchResults:
+    """Each request of a batch is a record when the app reads its result, once."""
+
+    def test_each_result_read_is_one_record(self, cap: CapturedRecords) -> None:
+        client = fake.sync_client(batch_results_handler())
+        results = client.messages.batches.results("msgbatch_01")
+        assert isinstance(results, anthropic._decoders.jsonl.JSONLDecoder)
+        read = list(results)
+        assert [r.custom_id for r in read] == ["q1", "q2", "q3", "q4"]
+        assert type(read[0]) is anthropic.types.messages.MessageBatchIndividualResponse
+        list(client.messages.batches.results("msgbatch_01"))  # read again: no new records
+        ok, errored, canceled, expired = cap.calls
+        assert (ok["operation"], ok["method"], ok["status"]) == (
+            "messages",
+            "messages.batches.results",
+            "ok",
+        )
+        assert ok["params"] == {"batch_id": "msgbatch_01", "custom_id": "q1"}
+        assert ok["output"]["text"] == "Paris." and ok["response_id"] == "msg_01Test"
+        assert ok["model"] == fake.MODEL and ok["service_tier"] == "batch"
+        assert ok["usage"]["input_tokens"] == 100_000
+        # claude-haiku-4-5 at the batch price: $0.50 / MTok in, $2.50 / MTok out (half)
+        assert ok["cost_usd"] == pytest.approx(0.05 + 0.025)
+        assert ok["latency_ms"] is None and ok["messages"] is None
+        assert (errored["status"], errored["error"]["type"]) == ("error", "invalid_request_error")
+        assert errored["error"]["message"] == "bad" and errored["cost_usd"] is None
+        assert canceled["status"] == "cancelled"
+        assert (expired["status"], expired["error"]["type"]) == ("error", "expired")
+
+    async def test_async_beta_results(self, cap: CapturedRecords) -> None:
+        client = fake.async_client(batch_results_handler())
+        results = await client.beta.messages.batches.results("msgbatch_01")
+        assert isinstance(results, anthropic._decoders.jsonl.AsyncJSONLDecoder)
+        first = await results.__anext__()
+        assert first.custom_id == "q1"
+        [record] = cap.calls  # only what the app read
+        assert record["method"] == "beta.messages.batches.results"
+        assert record["output"]["text"] == "Paris."
+
+    def test_a_model_without_a_batch_price_is_unpriced(self, cap: CapturedRecords) -> None:
+        """The standard price would be twice the bill: no guess."""
+        handler = batch_results_handler()
+
+        def old_model(request: httpx2.Request) -> httpx2.Response:
+            response = handler(request)
+            if request.url.path.endswith("/results"):
+                body = response.content.replace(fake.MODEL.encode(), b"claude-3-haiku-20240307")
+                return httpx2.Response(200, content=body, headers=response.headers)
+            return response
+
+        client = fake.sync_client(old_model)
+        next(iter(client.messages.batches.results("msgbatch_01")))
+        [record] = cap.calls
+        assert record["cost_usd"] is None
+        assert "no batch price" in record["price_source"]
 
 
 class TestBeta:

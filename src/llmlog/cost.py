@@ -112,12 +112,20 @@ class _Table:
         if cached is None or cached[0] is not standard:
             priced = _Priced(standard, None, None)
             if tier is not None:
-                variant = model_info.get_prices(when, {"service_tier": tier})
+                variant = model_info.get_prices(when, _price_context(tier))
                 if vars(variant) != vars(standard):
                     priced = _Priced(variant, None, tier)
             priced = priced._replace(rates=_linear_rates(priced.model_price))
             cached = self._prices[key] = (standard, priced)
         return cached[1]
+
+
+_BATCH: Final = "batch"
+
+
+def _price_context(tier: str) -> dict[str, str]:
+    """genai-prices' condition for a tier: Anthropic's batch tier is ``processing: batch``."""
+    return {"processing": "batch"} if tier == _BATCH else {"service_tier": tier}
 
 
 def _exact_price(
@@ -418,7 +426,10 @@ def price(record: MutableMapping[str, Any]) -> tuple[float | None, str]:
         shown = next((n for n in names if isinstance(n, str) and n), None)
         return None, f"unpriced: model {shown!r} is not in {table.version}"
     genai_provider, model_info = found
-    priced = table.prices(model_info, _when(record.get("ts")), _service_tier(record))
+    tier = _service_tier(record)
+    priced = table.prices(model_info, _when(record.get("ts")), tier)
+    if tier == _BATCH and priced.tier is None:  # the standard price would be twice too high
+        return None, f"unpriced: {table.version} lists no batch price for {model_info.id}"
     if counts is None:
         extras = _quantities(record, priced.model_price) or {}
         if not extras:

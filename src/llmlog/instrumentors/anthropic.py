@@ -23,6 +23,7 @@ from llmlog._record import (
     stream_end,
 )
 from llmlog.instrumentors import _anthropic_agent_sessions as agent_sessions
+from llmlog.instrumentors import _anthropic_batch_results as batch_results
 from llmlog.instrumentors import _anthropic_dreams as dreams
 from llmlog.instrumentors._anthropic_request import (
     batch_request_summary,
@@ -290,6 +291,8 @@ PROVIDER: Final = Provider(
     targets=TARGETS,
     extract=extract,
     on_result=on_result,
-    helpers=agent_sessions.HELPERS + dreams.HELPERS,
-    helper_wrappers=agent_sessions.HELPER_WRAPPERS | dreams.HELPER_WRAPPERS,
+    helpers=agent_sessions.HELPERS + dreams.HELPERS + batch_results.HELPERS,
+    helper_wrappers=(
+        agent_sessions.HELPER_WRAPPERS | dreams.HELPER_WRAPPERS | batch_results.HELPER_WRAPPERS
+    ),
 )
