@@ -8,6 +8,7 @@ import os
 import stat
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -113,9 +114,22 @@ class TestFormats:
         """The DuckDB fallback writes the same rows."""
         records = real_log[1]
         out = tmp_path / "duck.parquet"
-        assert _write_parquet_duckdb(out, (flat_row(r) for r in records)) == 4
+        modes: list[int] = []
+
+        def rows() -> Iterator[dict[str, Any]]:
+            for record in records:  # while the staging file is written: who may read it
+                modes.extend(p.stat().st_mode & 0o777 for p in tmp_path.iterdir())
+                yield flat_row(record)
+
+        old_umask = os.umask(0o022)
+        try:
+            assert _write_parquet_duckdb(out, rows()) == 4
+        finally:
+            os.umask(old_umask)
         assert pq.read_table(out).to_pylist() == [flat_row(r) for r in records]
         assert list(tmp_path.iterdir()) == [out]
+        assert out.stat().st_mode & 0o777 == 0o600
+        assert modes and all(mode & 0o077 == 0 for mode in modes), [oct(m) for m in modes]
 
     def test_parquet_without_either_library_says_what_to_install(
         self,

@@ -116,6 +116,66 @@ class TestFindSecrets:
         assert found("sk-this-is-a-long-kebab-case-slug") == []
 
 
+class TestNamesAndFormatsUsersHit:
+    @pytest.mark.parametrize(
+        ("text", "secret"),
+        [
+            ("SECRET_KEY = 'django-insecure-7x$k2!q9'", "django-insecure-7x$k2!q9"),
+            ("app.config['SECRET_KEY'] = '9f3b2c41d0e8'", "9f3b2c41d0e8"),
+            ('os.environ["DB_PASSWORD"] = "Tr0ub4dor&3x"', "Tr0ub4dor&3x"),
+            ('{"dbPassword": "hunter2hunter"}', "hunter2hunter"),
+            ('{"SessionToken": "IQoJb3JpZ2luX2VjEJr"}', "IQoJb3JpZ2luX2VjEJr"),
+            ("PGPASSWORD=Sup3rS3cret psql -h db", "Sup3rS3cret"),
+            ("const botToken = 'xyzzy-42-plugh'", "xyzzy-42-plugh"),
+            ("secret_key_base: 'a1b2c3d4e5f6'", "a1b2c3d4e5f6"),
+            (
+                "Endpoint=sb://x.servicebus.windows.net/;SharedAccessKeyName=Root;"
+                "SharedAccessKey=s8Kx2mAbc123=",
+                "s8Kx2mAbc123=",
+            ),
+        ],
+    )
+    def test_prefixed_and_glued_names(self, text: str, secret: str) -> None:
+        """A credential name inside a longer identifier (``DB_PASSWORD``, ``dbPassword``,
+        Django's ``SECRET_KEY``, ``config['SECRET_KEY'] =``) names a secret too."""
+        assert found(text) == [("SECRET", secret)]
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "max_tokens=4096",
+            "token = settings.token",
+            'api_key=os.environ["OPENAI_API_KEY"]',
+            "passwordless = True",
+            'df["token_count"]=12345678',
+            "tokenizer = 'gpt2-large'",
+            "num_keys = 12345678",
+            "design='a1b2c3d4'",
+        ],
+    )
+    def test_look_alikes_stay(self, text: str) -> None:
+        assert found(text) == [], text
+
+    @pytest.mark.parametrize(
+        ("text", "secret"),
+        [
+            ("xapp-1-A07ABCDEF12-1234567890123-abcdefabcdef", None),
+            ("runner glrt-t1_0FZfabcdefghijklmnopqrst", "glrt-t1_0FZfabcdefghijklmnopqrst"),
+            ("deploy gldt-Ab1Cabcdefghijklmnopqrstuv", "gldt-Ab1Cabcdefghijklmnopqrstuv"),
+            ("whsec_1wNWabcdefghijklmnopqrstuvwxyz12", None),
+            ("Authorization: Basic Ym9iOmh1bnRlcjI=", "Ym9iOmh1bnRlcjI="),
+            (
+                "https://x.test/cb%3Fkey%3Dsk-proj-abcdefghij1234567890abcd",
+                "sk-proj-abcdefghij1234567890abcd",
+            ),
+        ],
+    )
+    def test_vendor_formats(self, text: str, secret: str | None) -> None:
+        """Slack app tokens, GitLab runner and deploy tokens, Stripe webhook secrets, a
+        short Basic credential (``bob:hunter2``), a key inside a %-encoded URL."""
+        assert [value for _, value in found(text)] == [secret or text]
+
+
 class TestCustomPatterns:
     def test_bad_regex_is_refused_with_its_entity(self) -> None:
         """A pattern that does not compile raises ValueError naming its entity."""
@@ -180,6 +240,7 @@ class TestGates:
             ":P@ss@h/",
         ),
         *("-----BEGIN ", "RSA PRIVATE KEY-----", "-----END ", "https://hooks.slack.com/"),
+        *("DB_", "dbPassword", "SECRET_KEY", "['", '"]', "xapp-1-", "glrt-", "whsec_", "%3D"),
         *("services/T0AB/B1CD/xyz", "=", ":", " ", '"', "'", "\n", "-", "_", "x", "1"),
         *("abcd", "s3cr3t99", "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdef", "é", "\u017f", "İ"),
     )

@@ -106,6 +106,53 @@ class TestFields:
         assert out["params"]["stop"] == ("END",)
         assert out["error"]["status_code"] == 400
 
+    def test_pii_sent_as_json_numbers_is_found(self) -> None:
+        """A tool input or metadata holding a phone or card as a number (a model's
+        ``{"phone": 4155550132}`` sent back in the next turn) is searched as its digits;
+        other numbers stay numbers."""
+        record = {
+            "messages": [
+                {
+                    "role": "assistant",
+                    "content": [
+                        {
+                            "type": "tool_use",
+                            "id": "toolu_1",
+                            "name": "pay",
+                            "input": {"card": 5425233430109903, "phone": 4155550132, "n": 3},
+                        }
+                    ],
+                }
+            ],
+            "params": {"metadata": {"caller": 4155550132, "year": 2026, "big": 10**12}},
+        }
+        out = Redact(Settings(redact="pii"))(None, "info", record)
+        tool_input = out["messages"][0]["content"][0]["input"]
+        assert tool_input == {"card": "<CREDIT_CARD>", "phone": "<PHONE_NUMBER>", "n": 3}
+        assert out["params"]["metadata"] == {
+            "caller": "<PHONE_NUMBER>",
+            "year": 2026,
+            "big": 10**12,
+        }
+
+    @pytest.mark.parametrize("level", ["secrets", "pii"])
+    def test_numbers_and_named_headers_under_credential_keys(self, level: str) -> None:
+        """``{"password": 12345678}`` goes like a text would; headers named as keys
+        (Azure Functions' ``x-functions-key``, Cloudflare's ``X-Auth-Key``) too."""
+        record = {
+            "params": {
+                "extra_body": {"password": 12345678, "pin_retries": 3},
+                "extra_headers": {"x-functions-key": "abc", "X-Auth-Key": "def", "X-Id": "1"},
+            }
+        }
+        out = Redact(Settings(redact=level))(None, "info", record)
+        assert out["params"]["extra_body"] == {"password": "<SECRET>", "pin_retries": 3}
+        assert out["params"]["extra_headers"] == {
+            "x-functions-key": "<SECRET>",
+            "X-Auth-Key": "<SECRET>",
+            "X-Id": "1",
+        }
+
     def test_input_containers_are_never_mutated(self) -> None:
         """The event dict and everything in it may be the app's own objects: all stay as given."""
         record = full_record()

@@ -7,12 +7,15 @@ the worker process stateless and the redaction key out of it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from llmlog._redact_secrets import CustomPatterns, Span, find_secrets
 
 LEVELS_WITH_PRESIDIO = frozenset({"pii", "ner"})
+# JSON / repr escapes: a value right after one is at a word boundary (same length: offsets hold).
+_ESCAPES = re.compile(r"\\[nrt]")
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,8 @@ class Detector:
         """Merged, non-overlapping spans, in order."""
         if self._off or not text:
             return []
+        if "\\" in text:
+            text = _ESCAPES.sub("  ", text)
         spans = find_secrets(text)
         if self._has_custom:
             spans += self._custom.find(text)

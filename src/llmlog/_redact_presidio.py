@@ -150,7 +150,7 @@ def phone_candidates(text: str, shortest: int) -> str | None:
 def offline_engine(ner_model: str | None = None) -> OfflineEngine:
     """The presidio engine that never touches the network (built once per model)."""
     quiet_loggers()
-    from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+    from presidio_analyzer import AnalyzerEngine, Pattern, PatternRecognizer, RecognizerRegistry
     from presidio_analyzer.nlp_engine import NoOpNlpEngine, SpacyNlpEngine
     from presidio_analyzer.predefined_recognizers import (
         CreditCardRecognizer,
@@ -165,23 +165,34 @@ def offline_engine(ner_model: str | None = None) -> OfflineEngine:
     )
     from tldextract import TLDExtract
 
+    mastercard_2_series = Pattern(
+        "Mastercard 2-series",
+        r"\b2(?:2(?:2[1-9]|[3-9]\d)|[3-6]\d\d|7(?:[01]\d|20))[- ]?\d{4}[- ]?\d{4}[- ]?\d{4}\b",
+        0.3,  # below SCORE_THRESHOLD: found only once its Luhn check passes
+    )
+    ethereum_address = Pattern("Ethereum address", r"\b0x[0-9a-fA-F]{40}\b", 0.5)
+
     # Our own extractor with no suffix-list URLs: the bundled snapshot, no fetch, no cache
     # writes, and no change to tldextract's module default that the app may rely on.
     offline_tld = TLDExtract(suffix_list_urls=(), cache_dir=None)
 
     class OfflineEmailRecognizer(EmailRecognizer):
         def validate_result(self, pattern_text: str) -> bool:
-            return bool(offline_tld(pattern_text).fqdn)
+            return bool(offline_tld(pattern_text.rpartition("@")[2]).fqdn)
 
     recognizers: list[Any] = [
         OfflineEmailRecognizer(),
-        CreditCardRecognizer(),
+        # presidio's card pattern misses Mastercard's 2221-2720 range; Luhn-checked alike
+        CreditCardRecognizer(patterns=[*CreditCardRecognizer.PATTERNS, mastercard_2_series]),
         # Built in Python, IbanRecognizer is case-sensitive unless told otherwise.
         IbanRecognizer(regex_flags=re.IGNORECASE | re.MULTILINE | re.DOTALL),
         UsSsnRecognizer(),
         UsItinRecognizer(),
         IpRecognizer(),
-        CryptoRecognizer(),
+        CryptoRecognizer(),  # Bitcoin
+        PatternRecognizer(
+            supported_entity="CRYPTO", patterns=[ethereum_address], name="EthereumRecognizer"
+        ),
     ]
     nlp_engine: Any
     if ner_model is None:
@@ -218,13 +229,23 @@ def find_pii(
     """
     engine = engine or offline_engine(ner_model)
     results = engine.analyzer.analyze(text, language="en", score_threshold=SCORE_THRESHOLD)
-    spans = [(r.start, r.end, r.entity_type) for r in results]
+    spans = [_email_after_path(text, r.start, r.end, r.entity_type) for r in results]
     spans += [(m.start("v"), m.end("v"), "US_SSN") for m in _LABELLED_SSN.finditer(text)]
     candidates = phone_candidates(_blank(text, [*spans, *known]), engine.shortest_phone)
     if candidates is not None:
         phones = engine.phone.analyze(candidates, ["PHONE_NUMBER"], None)
         spans += [(r.start, r.end, r.entity_type) for r in phones if r.score >= SCORE_THRESHOLD]
     return [s for s in spans if not is_look_alike(text, *s)]
+
+
+def _email_after_path(text: str, start: int, end: int, entity: str) -> Span:
+    """presidio takes ``/`` as part of an address (``GET /users/jane@example.com``): the
+    address starts after the last one, the path is kept."""
+    if entity == "EMAIL_ADDRESS":
+        slash = text.rfind("/", start, text.find("@", start, end))
+        if slash >= 0:
+            start = slash + 1
+    return (start, end, entity)
 
 
 def _blank(text: str, spans: Iterable[Span]) -> str:

@@ -23,16 +23,29 @@ DENY_LIST: Final = "DENY_LIST"
 
 # Vendor key formats. Each is anchored on a published prefix, so code, hashes
 # and ids that merely look random are left alone.
+_GITLAB_PREFIXES: Final = (
+    "glpat-",
+    "glrt-",
+    "gldt-",
+    "glptt-",
+    "glft-",
+    "glsoat-",
+    "glcbt-",
+    "gloas-",
+    "glimt-",
+)
 _VENDOR_KEYS_HYPHEN: Final = (
     r"sk-ant-(?:api|admin|oat)\d{2}-[A-Za-z0-9_\-]{20,}",  # Anthropic
     r"sk-(?:proj-|svcacct-|admin-|None-)?(?=[A-Za-z0-9_\-]*\d)[A-Za-z0-9_\-]{20,}",  # OpenAI
     r"xox[abposre]-[A-Za-z0-9\-]{10,}",  # Slack tokens
-    r"glpat-[A-Za-z0-9_\-]{20,}",  # GitLab
+    r"xapp-\d-[A-Za-z0-9\-]{20,}",  # Slack app-level tokens
+    rf"(?:{'|'.join(_GITLAB_PREFIXES)})[A-Za-z0-9_\-]{{20,}}",  # GitLab
 )
 _VENDOR_KEYS_UNDERSCORE: Final = (
     r"gh[pousr]_[A-Za-z0-9]{36,255}",  # GitHub tokens
     r"github_pat_[A-Za-z0-9_]{22,255}",  # GitHub fine-grained tokens
     r"(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}",  # Stripe secret/restricted keys
+    r"whsec_[A-Za-z0-9+/=]{24,}",  # Stripe webhook signing secrets
     r"hf_[A-Za-z]{34}",  # Hugging Face
     r"npm_[A-Za-z0-9]{36}",  # npm access tokens
 )
@@ -43,15 +56,40 @@ _VENDOR_KEYS_A: Final = (
 
 
 def _vendor_keys(formats: tuple[str, ...]) -> re.Pattern[str]:
-    return re.compile(r"(?<![\w\-])(?:" + "|".join(formats) + r")(?![\w\-])")
+    # Not inside a word; or right after a %-escape (`?key%3Dsk-...` in an encoded URL).
+    start = r"(?:(?<![\w\-])|(?<=%[0-9A-Fa-f]{2}))"
+    return re.compile(start + "(?:" + "|".join(formats) + r")(?![\w\-])")
 
 
-# Words after which an assigned value is a secret (`password=...`, `"api_key": "..."`).
-_SECRET_NAMES: Final = (
-    r"password|passwd|pwd|passphrase|secret|client[_\-]?secret|api[_\-]?key|apikey"
-    r"|access[_\-]?key|secret[_\-]?access[_\-]?key|access[_\-]?token|auth[_\-]?token"
-    r"|refresh[_\-]?token|private[_\-]?key|token|account[_\-]?key"
-    r"|sig|signature|x-amz-signature"  # Azure connection strings, SAS and S3 presigned URLs
+# How a name whose value is a secret ends (`password=...`, `"api_key": "..."`, and glued or
+# prefixed ones: `DB_PASSWORD`, `dbPassword`, `SECRET_KEY`, `SessionToken`). Each is a fixed
+# width, for a lookbehind; `_` and `-` between words are one character, or none.
+_SEP: Final = ("_", "-", "")
+
+
+def _spelled(*words: str) -> list[str]:
+    """Every spelling of ``words`` joined by ``_``, ``-`` or nothing."""
+    spellings = [words[0]]
+    for word in words[1:]:
+        spellings = [f"{head}{sep}{word}" for head in spellings for sep in _SEP]
+    return spellings
+
+
+_SECRET_NAME_ENDS: Final = (
+    *("password", "passwd", "pwd", "passphrase", "secret", "token", "sig", "signature"),
+    *_spelled("api", "key"),
+    *_spelled("access", "key"),
+    *_spelled("private", "key"),
+    *_spelled("account", "key"),
+    *_spelled("secret", "key"),
+    *_spelled("secret", "key", "base"),  # Rails
+    *_spelled("shared", "access", "key"),  # Azure Service Bus / IoT Hub connection strings
+)
+_SECRET_NAME: Final = (
+    # The whole identifier (possessive: one try per start), then how it ends.
+    r"(?<![A-Za-z0-9_\-])[A-Za-z0-9_\-]{1,64}+(?:"
+    + "|".join(f"(?<={re.escape(end)})" for end in _SECRET_NAME_ENDS)
+    + ")"
 )
 # A literal: quoted, or a bare word holding a digit (so `token=settings.token`
 # and `api_key=os.environ[...]` in code are not mistaken for secrets). A quoted one
@@ -93,13 +131,13 @@ _SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, _Gate], ...]]
         API_KEY,
         _vendor_keys(_VENDOR_KEYS_HYPHEN),
         None,
-        ("-", ("sk-", "xox", "glpat-"), False, 0),
+        ("-", ("sk-", "xox", "xapp-", *_GITLAB_PREFIXES), False, 0),
     ),
     (
         API_KEY,
         _vendor_keys(_VENDOR_KEYS_UNDERSCORE),
         None,
-        ("_", ("gh", "github_pat_", "sk_", "rk_", "hf_", "npm_"), False, 0),
+        ("_", ("gh", "github_pat_", "sk_", "rk_", "hf_", "npm_", "whsec_"), False, 0),
     ),
     (
         API_KEY,  # AKIA, ASIA and ABIA all hold "IA", two characters in
@@ -123,8 +161,9 @@ _SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, _Gate], ...]]
         BEARER_TOKEN,
         re.compile(
             r"(?i)\b(?:bearer|basic|authorization:\s*token)\s+"
-            # a digit in short ones ("Bearer authentication"); random ones of 32+ have one anyway
-            r"(?P<v>(?=[A-Za-z0-9._~+/\-]*\d)[A-Za-z0-9._~+/\-]{16,}=*|[A-Za-z0-9._~+/\-]{32,}=*)"
+            # a digit in short ones ("Bearer authentication"); random ones of 32+ have one anyway.
+            # 12: Basic credentials of a short user and password (`bob:hunter2`).
+            r"(?P<v>(?=[A-Za-z0-9._~+/\-]*\d)[A-Za-z0-9._~+/\-]{12,}=*|[A-Za-z0-9._~+/\-]{32,}=*)"
         ),
         "v",
         ("bBzZ", ("bearer", "basic", "authorization"), True, 0),
@@ -132,11 +171,12 @@ _SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, _Gate], ...]]
     (
         SECRET,
         re.compile(
-            rf"(?i)(?<![A-Za-z0-9])(?:{_SECRET_NAMES})(?![A-Za-z0-9])[\"']?\s*[:=]\s*{_ASSIGNED_VALUE}"
+            # `name=`, `"name":`, `['name'] =`
+            rf"(?i){_SECRET_NAME}(?:[\"']\]?|\])?\s*[:=]\s*{_ASSIGNED_VALUE}"
         ),
         "",
-        # The hint furthest into a name: "key" in "private_key", 8 characters in.
-        (":=", ("pass", "pwd", "secret", "key", "token", "sig"), True, 8),
+        # A match starts at most 64 characters before the hint it ends with.
+        (":=", ("pass", "pwd", "secret", "key", "token", "sig"), True, 64),
     ),
     (
         SECRET,

@@ -70,6 +70,7 @@ _PAYLOAD_KEYS: Final = frozenset({"input", "arguments", "parsed"})
 # Ends of a key's name (lower-cased, `-` and `_` removed) that say its value is a credential.
 _CREDENTIAL_ENDINGS: Final = (
     *("apikey", "accesskey", "secretkey", "privatekey", "subscriptionkey"),
+    *("accountkey", "functionskey", "authkey", "masterkey", "signingkey", "encryptionkey"),
     *("password", "passwd", "passphrase", "secret", "token", "authorization"),
     *("credential", "credentials", "cookie", "cookies"),
 )
@@ -78,6 +79,7 @@ _NOT_CREDENTIALS: Final = frozenset(
     {"eostoken", "bostoken", "padtoken", "unktoken", "septoken", "clstoken", "masktoken"}
 )
 _SCALARS: Final = (int, float, bool, type(None))
+_LONG_NUMBER: Final = 1_000_000  # 7+ digits: the shortest phone numbers; cards, SSNs
 
 # What a dict key is to the walk, cached per key (few distinct keys; bounded anyway).
 _PLAIN, _IDENTIFIER, _PAYLOAD, _CREDENTIAL = 0, 1, 2, 3
@@ -325,6 +327,9 @@ def _collect(value: Any, app: bool, texts: list[str]) -> bool:
     if kind is str:
         texts.append(value)
         return False
+    if kind is int and app and abs(value) >= _LONG_NUMBER:  # a phone or card as a JSON number
+        texts.append(str(value))
+        return False
     if kind is dict:
         converts = False
         kinds = _key_kinds
@@ -340,7 +345,7 @@ def _collect(value: Any, app: bool, texts: list[str]) -> bool:
                 continue
             elif key_kind == _PAYLOAD:
                 item_app = True
-            if key_kind == _CREDENTIAL and isinstance(item, str) and item:
+            if key_kind == _CREDENTIAL and _is_credential(item):
                 converts = True
             elif type(item) is str:  # the common case, without a call
                 texts.append(item)
@@ -380,6 +385,10 @@ def _rebuild(value: Any, replace: _TextReplacer, app: bool) -> Any:
     """A copy of ``value`` with every free-text string replaced; containers are new."""
     if isinstance(value, str):
         return replace(value)
+    if type(value) is int and app and abs(value) >= _LONG_NUMBER:
+        text = str(value)
+        replaced = replace(text)
+        return value if replaced is text else replaced
     if isinstance(value, dict):
         return _rebuild_dict(value, replace, app)
     if isinstance(value, tuple):
@@ -407,8 +416,8 @@ def _rebuild_dict(value: dict[Any, Any], replace: _TextReplacer, app: bool) -> d
             continue
         elif key_kind == _PAYLOAD:
             item_app = True
-        if key_kind == _CREDENTIAL and isinstance(item, str) and item:
-            new_item: Any = replace.credential(item)
+        if key_kind == _CREDENTIAL and _is_credential(item):
+            new_item: Any = replace.credential(str(item))
         else:
             new_item = _rebuild(item, replace, item_app)
         if app and new_key in out:  # an earlier key was redacted to this one
@@ -417,6 +426,14 @@ def _rebuild_dict(value: dict[Any, Any], replace: _TextReplacer, app: bool) -> d
             new_key = _unused_key(new_key, out)
         out[new_key] = new_item
     return out
+
+
+def _is_credential(item: Any) -> bool:
+    """A value under a credential key that is replaced whole: a non-empty text, or a
+    number (``{"password": 12345678}``); containers are walked."""
+    if type(item) is str:
+        return bool(item)
+    return isinstance(item, int | float) and not isinstance(item, bool)
 
 
 def _same_scalar(a: Any, b: Any) -> bool:

@@ -67,6 +67,16 @@ SECRETS: list[tuple[str, str, str]] = [
     ("SECRET", '{{"username": "bob", "password": "{v}"}}', "c0rrect horse battery"),
     ("SECRET", "aws_secret_access_key = {v}", _rand(40, _ALNUM + "/+")),
     ("SECRET", "postgres://app:{v}@db.internal:5432/prod", "s3cr3t-" + _rand(8)),
+    ("SECRET", "SECRET_KEY = '{v}'", "django-insecure-" + _rand(20)),
+    ("SECRET", '{{"dbPassword": "{v}"}}', _rand(12)),
+    ("SECRET", 'os.environ["DB_PASSWORD"] = "{v}"', _rand(12)),
+    ("API_KEY", "slack app {v}", "xa" + "pp-1-" + _rand(11) + "-" + _rand(13, string.digits)),
+    ("API_KEY", "gitlab-runner register --token {v}", "gl" + "rt-" + _rand(24, _ALNUM + "_")),
+    ("API_KEY", "STRIPE_WEBHOOK_SECRET {v}", "wh" + "sec_" + _rand(32)),
+    ("BEARER_TOKEN", "Authorization: Basic {v}", base64.b64encode(b"bob:hunter2").decode()),
+    # right after a JSON escape: "\n" is no word boundary to a regex, "n" is a letter
+    ("API_KEY", r'{{"env": "DEBUG=1\n{v}"}}', "sk-" + "ant-api03-" + _rand(93, _ALNUM) + "AA"),
+    ("API_KEY", "https://x.example/cb%3Fkey%3D{v}", "sk-" + "proj-" + _rand(40)),
 ]
 
 # (entity, template, value): caught at level `pii` and above.
@@ -108,6 +118,10 @@ PII: list[tuple[str, str, str]] = [
     ("IP_ADDRESS", "https://[{v}]:443/", "fe80::1ff:fe23:4567:890a"),
     ("CRYPTO", "send BTC to {v}", "1BoatSLRHtKNngkdXEeobR76b53LETtpyT"),
     ("CRYPTO", "segwit {v}", "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"),
+    ("CRYPTO", "pay to {v} on mainnet", "0x52908400098527886E0F7030069857D2E4169EE7"),
+    ("CREDIT_CARD", "Mastercard {v}", "2223 0031 2200 3222"),
+    ("EMAIL_ADDRESS", "404 Not Found: GET /users/{v}", "jane.roe@example.com"),
+    ("PHONE_NUMBER", r'{{"text": "call me\n{v}"}}', "+44 20 7946 0958"),
 ]
 
 # Texts that must come out unchanged at every level.
@@ -145,6 +159,9 @@ LOOK_ALIKES: list[str] = [
     "listen on port 8080, timeout=30, retries=3",
     "password = getpass.getpass()",
     "token = settings.token",
+    "SECRET_KEY = get_random_secret_key()",
+    "dbPassword = request.form['password']",
+    'df["token_count"] = 12345678',
     "task-runner-service-deployment-v2 is healthy",
     # numbers
     "usage: 1234 input tokens, 567 output, cost $0.0023, latency 1234.567 ms",

@@ -6,8 +6,10 @@ import argparse
 import contextlib
 import csv
 import os
+import shutil
 import stat
 import sys
+import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -243,7 +245,10 @@ def _write_parquet_duckdb(path: Path, rows: Iterable[dict[str, Any]]) -> int:
     con = _duck.connect() if _duck.available() else None
     if con is None:
         raise CliError(_NO_PARQUET)
-    tmp = path.with_name(path.name + ".staging.jsonl")
+    # Staging file and DuckDB's output in a directory of their own, readable by the owner
+    # only (both hold the prompts); the finished file is then moved to its place.
+    private = Path(tempfile.mkdtemp(dir=path.parent, prefix=".llmlog-export-"))
+    tmp, written = private / "rows.jsonl", private / "out.parquet"
     count = 0
     try:
         with tmp.open("wb") as staging:
@@ -253,14 +258,16 @@ def _write_parquet_duckdb(path: Path, rows: Iterable[dict[str, Any]]) -> int:
         columns = ", ".join(
             f"'{name}': '{_DUCK_TYPES.get(name, 'VARCHAR')}'" for name in FLAT_COLUMNS
         )
-        target = str(path).replace("'", "''")
+        target = str(written).replace("'", "''")
         source = str(tmp).replace("'", "''")
         con.execute(
             f"COPY (SELECT * FROM read_json('{source}', format='newline_delimited', "
             f"columns={{{columns}}})) TO '{target}' (FORMAT parquet)"
         )
+        os.chmod(written, 0o600)
+        os.replace(written, path)
     finally:
-        tmp.unlink(missing_ok=True)
+        shutil.rmtree(private, ignore_errors=True)
         con.close()
     return count
 
