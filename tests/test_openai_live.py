@@ -32,6 +32,11 @@ QUESTIONS = [{"type": "predicate", "name": "wants_booking", "question": "Booking
 TOOLS = [{"type": "function", "name": "find_tables", "parameters": {"type": "object"}}]
 RESPONSES = {"type": "responses", "responses": {"model": "gpt-5.5", "instructions": "Find."}}
 
+needs_decision_requests = pytest.mark.skipif(
+    not hasattr(live_module, "LiveDecisionResource"),
+    reason="this openai's LiveConnection has no decision.create (LiveDecisionResource)",
+)
+
 
 def start(connection: Any, **session: Any) -> None:
     connection.session.start(session={"model": "gpt-live-1", **session})
@@ -173,8 +178,7 @@ class TestSession:
         speak(connection)
         socket = connection._connection
         del manager, connection
-        gc.collect()
-        [record] = llm.calls
+        record = the_only_record(llm)
         assert (record["status"], record["output"]["text"]) == ("cancelled", "Sure, booked.")
         socket.close()
 
@@ -291,6 +295,89 @@ class TestForksAndSidebands:
         assert [r["operation"] for r in records].count("responses") == 1
 
 
+def queue_of_its_own(monkeypatch: pytest.MonkeyPatch, connection_class: type) -> None:
+    """The SDK's connection class, made to take a send queue of its own when its manager's is
+    empty, as openai 3.12-3.19 did (``send_queue or SendQueue()``: an empty queue is falsy).
+    Passing None lets the SDK itself make the new queue, on any version."""
+    init = connection_class.__init__
+
+    def __init__(self: Any, *args: Any, send_queue: Any = None, **kwargs: Any) -> None:
+        init(self, *args, send_queue=send_queue or None, **kwargs)
+
+    monkeypatch.setattr(connection_class, "__init__", __init__)
+
+
+def the_only_record(llm: CapturedRecords) -> dict[str, Any]:
+    """The one record, once the connection and its manager are collected (a phantom
+    session would be finished then)."""
+    gc.collect()
+    [record] = llm.calls
+    return record
+
+
+class TestAConnectionWithAQueueOfItsOwn:
+    """The manager queues what the app sends before the connection opens; older SDKs give
+    the connection a new queue when nothing was queued. llmlog follows the session there."""
+
+    def test_a_session_is_still_one_record(
+        self, base_url: str, llm: CapturedRecords, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        queue_of_its_own(monkeypatch, live_module.LiveConnection)
+        manager = client(base_url).live.connect()
+        with manager as connection:
+            assert connection._send_queue is not manager._LiveConnectionManager__send_queue
+            start(connection)
+            speak(connection)
+            close(connection)
+        del manager, connection
+        record = the_only_record(llm)
+        assert (record["method"], record["model"], record["status"]) == (
+            "live.connect",
+            "gpt-live-1",
+            "ok",
+        )
+        assert record["usage"]["raw"]["seconds"] == 1.5
+
+    def test_a_sideband_keeps_the_id_of_the_session_it_watches(
+        self, base_url: str, llm: CapturedRecords, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        sideband = pytest.importorskip("openai.resources.live.sideband")
+        queue_of_its_own(monkeypatch, sideband.SidebandConnection)
+        # A session no other test watches: each process counts the seconds it reported.
+        manager = client(base_url).live.sideband.connect(session_id="live_own_queue")
+        with manager as connection:
+            assert connection._send_queue is not manager._SidebandConnectionManager__send_queue
+            connection.session.instructions.append(content="Hello.", delegation_id=None)
+            read_until(connection, "session.usage.updated")
+        del manager, connection
+        record = the_only_record(llm)
+        assert (record["method"], record["response_id"], record["status"]) == (
+            "live.sideband.connect",
+            "live_own_queue",
+            "ok",
+        )
+
+    async def test_async(
+        self, base_url: str, llm: CapturedRecords, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        queue_of_its_own(monkeypatch, live_module.AsyncLiveConnection)
+        manager = async_client(base_url).live.connect()
+        async with manager as connection:
+            assert connection._send_queue is not manager._AsyncLiveConnectionManager__send_queue
+            await connection.session.start(session={"model": "gpt-live-1"})
+            await connection.session.close()
+            async for event in connection:
+                if event.type == "session.closed":
+                    break
+        del manager, connection
+        record = the_only_record(llm)
+        assert (record["method"], record["model"], record["status"]) == (
+            "live.connect",
+            "gpt-live-1",
+            "ok",
+        )
+
+
 class TestDelegated:
     def test_a_delegated_response_is_a_record_of_its_own(
         self, base_url: str, llm: CapturedRecords
@@ -385,6 +472,7 @@ class TestDelegated:
         assert (decision["params"], decision["model"]) == ({"questions": QUESTIONS}, "gpt-6-luna")
         assert decision["latency_ms"] is None
 
+    @needs_decision_requests
     def test_a_decision_the_app_asks_for(self, base_url: str, llm: CapturedRecords) -> None:
         decisions = {"model": "gpt-6-luna", "questions": QUESTIONS}
         with client(base_url).live.connect() as connection:
@@ -397,6 +485,7 @@ class TestDelegated:
 
 
 class TestRequestsTheAppSends:
+    @needs_decision_requests
     def test_a_refused_request_leaves_no_start_behind(
         self, base_url: str, llm: CapturedRecords
     ) -> None:

@@ -793,11 +793,27 @@ def translate(connection: Any, chunks: int = 2, **settings: Any) -> list[Any]:
     return events
 
 
+def has_translation_connections() -> bool:
+    """Whether ``realtime.translations.connect()`` is there (openai 3.25 has the module,
+    without ``Translations.connect`` and its ``TranslationsConnection``)."""
+    if importlib.util.find_spec("openai.resources.realtime.translations") is None:
+        return False
+    module = importlib.import_module("openai.resources.realtime.translations.translations")
+    return hasattr(module, "TranslationsConnection") and hasattr(module.Translations, "connect")
+
+
+needs_translation_connections = pytest.mark.skipif(
+    not has_translation_connections(),
+    reason="this openai has no realtime.translations.connect (TranslationsConnection)",
+)
+
+
 @pytest.mark.skipif(
     importlib.util.find_spec("openai.resources.realtime.translations") is None,
     reason="this openai has no realtime translations",
 )
 class TestRealtimeTranslation:
+    @needs_translation_connections
     def test_a_session_is_one_record(self, base_url: str, llm: CapturedRecords) -> None:
         """Model and settings from the server, source transcript in, translation out."""
         connect = client(base_url).realtime.translations.connect
@@ -820,6 +836,7 @@ class TestRealtimeTranslation:
         assert (record["usage"], record["cost_usd"], record["stream"]) == (None, None, True)
         assert 0 < record["ttft_ms"] <= record["latency_ms"]
 
+    @needs_translation_connections
     def test_leaving_the_block_ends_it(self, base_url: str, llm: CapturedRecords) -> None:
         """Closing is how a translation ends: what arrived is all of it."""
         connect = client(base_url).realtime.translations.connect
@@ -830,6 +847,7 @@ class TestRealtimeTranslation:
         assert record["messages"][0]["content"] == [{"type": "input_audio", "transcript": None}]
         assert record["params"] == {"audio": {"input": {}, "output": {"language": "es"}}}
 
+    @needs_translation_connections
     def test_settings_queued_before_connecting(self, base_url: str, llm: CapturedRecords) -> None:
         """Queued on the manager: sent, and the clock started, when the connection opens."""
         manager = client(base_url).realtime.translations.connect(model="gpt-realtime-translate")
@@ -843,6 +861,7 @@ class TestRealtimeTranslation:
         assert record["params"]["audio"]["output"] == {"language": "de"}
         assert record["latency_ms"] < 1000
 
+    @needs_translation_connections
     def test_the_app_reads_the_same_events_as_without_llmlog(
         self, base_url: str, llm: CapturedRecords
     ) -> None:
@@ -858,6 +877,7 @@ class TestRealtimeTranslation:
         assert run() == instrumented
         assert len(instrumented) == 8 and len(llm.calls) == 1
 
+    @needs_translation_connections
     def test_a_lost_connection_is_an_error_record(
         self, base_url: str, llm: CapturedRecords
     ) -> None:
@@ -873,6 +893,7 @@ class TestRealtimeTranslation:
         assert (record["status"], record["output"]["text"]) == ("error", "Bon")
         assert record["error"]["type"] == type(raised.value).__name__
 
+    @needs_translation_connections
     def test_a_session_the_sdk_reconnects_is_two_records(
         self, base_url: str, llm: CapturedRecords
     ) -> None:
@@ -892,6 +913,7 @@ class TestRealtimeTranslation:
         assert (again["status"], again["output"]["text"]) == ("ok", "Bon")
         assert lost["response_id"] != again["response_id"]
 
+    @needs_translation_connections
     def test_a_normal_close_by_the_server_ends_it_well(
         self, base_url: str, llm: CapturedRecords
     ) -> None:
@@ -902,6 +924,7 @@ class TestRealtimeTranslation:
         [record] = llm.calls
         assert (record["status"], record["output"]["text"]) == ("ok", "Bon")
 
+    @needs_translation_connections
     def test_an_abandoned_connection_is_cancelled_when_collected(
         self, base_url: str, llm: CapturedRecords
     ) -> None:
@@ -972,6 +995,7 @@ class TestRealtimeTranslation:
         assert record["output"]["text"] == "bbb"
         assert record["messages"][0]["content"][0]["transcript"] == "aaa"
 
+    @needs_translation_connections
     async def test_async(self, base_url: str, llm: CapturedRecords) -> None:
         connect = async_client(base_url).realtime.translations.connect
         async with connect(model="gpt-realtime-translate") as connection:

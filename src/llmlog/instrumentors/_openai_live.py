@@ -226,7 +226,7 @@ def extract(cap: Capture) -> dict[str, Any]:
     seconds = _seconds(closed or cap.extra.get("ws_usage"))
     counted = cap.extra.get("ws_counted")  # by an earlier sideband record
     if seconds is not None and isinstance(counted, float):
-        seconds = max(seconds - counted, 0)
+        seconds = max(seconds - counted, 0.0)
     output = empty_output()
     output["text"] = "\n".join(said) or None
     reason = closed.get("reason")

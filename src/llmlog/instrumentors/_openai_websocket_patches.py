@@ -1,15 +1,17 @@
 """The wrappers on the SDK's WebSocket connection classes, and the sessions they feed.
 
 Each connection (with its manager) has one :class:`~._openai_websocket.Session`,
-kept by the send queue they share. The app's events are noted as the app sends
-them; a send that fails takes its request back (unless the SDK kept the message
-to resend). Sends are never serialized or delayed: the SDK lets several threads
-send at once, so requests sent at the same instant from two threads on one lane
-may be noted in another order than they went out. Every message received is
-read; a lost connection ends the calls in flight as errors, the app's ``close()``
-as the session says (responses: cancelled; a translation: ok), garbage collection
-of the connection and interpreter exit as cancelled. The SDK's translation helper
-reads past ``recv_bytes`` when given a timeout: its ``recv`` is wrapped too.
+kept by the send queue they share (an older SDK gives the connection a queue of its
+own when the manager's is empty: the session follows it there). The app's events
+are noted as the app sends them; a send that fails takes its request back (unless
+the SDK kept the message to resend). Sends are never serialized or delayed: the
+SDK lets several threads send at once, so requests sent at the same instant from
+two threads on one lane may be noted in another order than they went out. Every
+message received is read; a lost connection ends the calls in flight as errors,
+the app's ``close()`` as the session says (responses: cancelled; a translation:
+ok), garbage collection of the connection and interpreter exit as cancelled. The
+SDK's translation helper reads past ``recv_bytes`` when given a timeout: its
+``recv`` is wrapped too.
 """
 
 from __future__ import annotations
@@ -62,6 +64,21 @@ def _session(instance: Any, kind: type[Session]) -> Session | None:
                 # Exit is end_open_sessions' job, before the queue's final drain.
                 weakref.finalize(queue, _collected, key).atexit = False
     return session
+
+
+def _adopt(manager: Any, connection: Any) -> None:
+    """Older SDKs (openai before 3.20) give the connection a queue of its own when the
+    manager's is empty (``send_queue or SendQueue()``, an empty queue being falsy): the
+    manager's session, if it has one, becomes the connection's."""
+    with _guard.guarded("following a WebSocket connection"):
+        mine, theirs = _queue_of(manager), _queue_of(connection)
+        if mine is None or theirs is None or mine is theirs:
+            return
+        with _sessions_lock:
+            if id(mine) not in _sessions or id(theirs) in _sessions:
+                return
+            _sessions[id(theirs)] = _sessions.pop(id(mine))
+            weakref.finalize(theirs, _collected, id(theirs)).atexit = False
 
 
 def _on_session(instance: Any, where: str, act: Callable[[Session], None]) -> None:
@@ -236,22 +253,24 @@ def wrappers(prefix: str, kind: type[Session], helper: str = "") -> dict[str, Wr
         closing(instance)
         return await wrapped(*args, **kwargs)
 
-    def connected(manager: Any) -> None:
-        session = session_for(manager)  # the session begins here if nothing was queued
+    def connected(manager: Any, connection: Any) -> None:
+        _adopt(manager, connection)
+        # the session begins here if nothing was queued (keyed by the connection's queue)
+        session = session_for(connection if _queue_of(connection) is not None else manager)
         if session is not None:
             with _guard.guarded("starting queued WebSocket requests"):
                 session.opened(manager)
 
     def enter(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         connection = wrapped(*args, **kwargs)
-        connected(instance)
+        connected(instance, connection)
         return connection
 
     async def async_enter(
         wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         connection = await wrapped(*args, **kwargs)
-        connected(instance)
+        connected(instance, connection)
         return connection
 
     connection, manager = f"{prefix}Connection", f"{prefix}ConnectionManager"
