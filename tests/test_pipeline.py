@@ -387,6 +387,42 @@ def stopped_by_sigterm(proc: subprocess.Popen[str]) -> int:
 SLOW = {"TOY_SLOW_WRITER": "1"}  # records stay queued until something drains them
 
 
+class TestProcessesEndingOtherwise:
+    @pytest.mark.parametrize("method", ["spawn", "forkserver"])
+    def test_children_of_a_module_that_instruments_at_import(
+        self, tmp_path: Path, method: str
+    ) -> None:
+        """A spawn or forkserver child runs the module's instrument() before
+        multiprocessing empties its finalizers, and ends with os._exit: its records
+        are drained all the same."""
+        output = tmp_path / "llmlog.jsonl"
+        proc = subprocess.run(
+            [sys.executable, str(TOY_APP.parent / "toy_module_level.py"), str(output), "3", method],
+            capture_output=True,
+            text=True,
+            timeout=240,
+            env={**os.environ, "TOY_OUTPUT": str(output), **SLOW},
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert len(read_lines(tmp_path)) == 6, proc.stderr
+
+    def test_execv_writes_what_was_queued_first(self, tmp_path: Path) -> None:
+        """os.exec* replaces the process and runs no exit hook: the queue goes first."""
+        proc = run_toy(tmp_path / "llmlog.jsonl", 3, "execv", **SLOW)
+        assert proc.returncode == 0, proc.stderr
+        texts = sorted(r["messages"][0]["content"] for r in read_lines(tmp_path))  # type: ignore[index]
+        assert texts == [f"before-exec {i}" for i in range(3)] + [f"main {i}" for i in range(3)]
+
+    def test_a_fork_while_the_writer_imports_its_modules(self, tmp_path: Path) -> None:
+        """The writer's first record imports modules that make loggers (logging's lock):
+        a fork then neither waits for the writer in vain nor leaves the child stuck."""
+        proc = run_toy(tmp_path / "llmlog.jsonl", 2, "fork-at-first-record")
+        assert proc.returncode == 0, proc.stderr
+        seconds = float(proc.stdout.split("fork took ")[1].split(" s")[0])
+        assert seconds < _pipeline.FORK_WAIT / 2, proc.stdout
+        assert len(read_lines(tmp_path)) == 3, proc.stderr
+
+
 class TestSigterm:
     """`docker stop`, Kubernetes and Pool.terminate() end Python apps with SIGTERM."""
 
@@ -407,6 +443,14 @@ class TestSigterm:
         proc = start_toy(tmp_path / "llmlog.jsonl", 5, "own-sigterm", **SLOW)
         assert stopped_by_sigterm(proc) == 3
         assert len(read_lines(tmp_path)) == 5
+
+    def test_an_apps_handler_chaining_to_ours_keeps_the_process(self, tmp_path: Path) -> None:
+        """A handler installed after instrument() that calls the one it replaced (as
+        well-behaved handlers do) gets the queue written, then goes on: its shutdown code
+        runs, makes a call, and ends the process its own way."""
+        proc = start_toy(tmp_path / "llmlog.jsonl", 5, "chained-sigterm", **SLOW)
+        assert stopped_by_sigterm(proc) == 4
+        assert len(read_lines(tmp_path)) == 6
 
     @pytest.mark.parametrize("mode", ["pool-fork", "pool-spawn"])
     def test_a_pool_used_as_a_with_block_loses_nothing(self, tmp_path: Path, mode: str) -> None:

@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import logging  # noqa: F401 - before our at-fork hook: see register_at_fork at the end
 import os
 import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Final
+
+import wrapt
 
 from llmlog import _guard
 from llmlog._chain import SinkLogger, build_processors
@@ -393,7 +396,8 @@ def _default_sink(settings: Settings) -> Sink:
 
 _current: Pipeline | None = None
 _hooks_lock = threading.Lock()
-_exit_hooks_pid: int | None = None
+_atexit_registered = False
+_finalizer: Any = None  # multiprocessing's Finalize for _at_exit, once it is imported
 
 
 def current() -> Pipeline | None:
@@ -406,6 +410,7 @@ def configure(settings: Settings, sinks: Sequence[Sink] | None = None) -> Pipeli
     previous = _current
     _current = Pipeline(settings, sinks)
     _register_exit_hooks()
+    _drain_before_exec(True)
     if previous is not None:
         previous.close(settings.flush_timeout)
     return _current
@@ -425,6 +430,7 @@ def flush(timeout: float | None = None) -> bool:
 def shutdown() -> None:
     """Drain and stop; no pipeline afterwards."""
     global _current
+    _drain_before_exec(False)
     pipeline, _current = _current, None
     if pipeline is not None:
         pipeline.close(pipeline.settings.flush_timeout)
@@ -436,7 +442,7 @@ before_exit: list[Callable[[], None]] = []
 
 def _at_exit() -> None:
     pipeline = _current
-    if pipeline is not None and pipeline._pid == os.getpid():
+    if pipeline is not None and pipeline._pid == os.getpid() and not pipeline._exit_drained:
         final_drain(pipeline, pipeline.settings.flush_timeout, "at exit")
 
 
@@ -461,6 +467,36 @@ def final_drain(pipeline: Pipeline, timeout: float, when: str) -> None:
             )
 
 
+_EXECS: Final = ("execv", "execve")  # every os.exec* function ends in one of them
+_exec_wrappers: dict[str, Any] = {}
+
+
+def _drain_before_exec(on: bool) -> None:
+    """``os.execv``/``os.execve`` (``on``) first drain the queue: an exec replaces the
+    process, its writer and queue, and runs no exit hook. Removed by :func:`shutdown`."""
+    for name in _EXECS:
+        installed = getattr(os, name, None)
+        if on and name not in _exec_wrappers and installed is not None:
+            wrapper = wrapt.FunctionWrapper(installed, _before_exec)
+            setattr(os, name, wrapper)
+            _exec_wrappers[name] = wrapper
+        elif not on and name in _exec_wrappers:
+            wrapper = _exec_wrappers.pop(name)
+            if installed is wrapper:  # else someone wrapped it after us: leave theirs
+                setattr(os, name, wrapper.__wrapped__)
+
+
+def _before_exec(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    pipeline = _current
+    if pipeline is None or pipeline._pid != os.getpid() or pipeline._exit_drained:
+        return wrapped(*args, **kwargs)
+    final_drain(pipeline, pipeline.settings.flush_timeout, "before exec")
+    try:
+        return wrapped(*args, **kwargs)
+    finally:  # the exec failed (no such program): this process goes on as before
+        pipeline._exit_drained = False
+
+
 def _lost_at_shutdown() -> None:
     _guard.warn_once(
         "lost_at_shutdown",
@@ -479,27 +515,27 @@ def _alone() -> bool:
 
 
 def _register_exit_hooks() -> None:
-    """atexit in every process; multiprocessing's finalizers in its children.
+    """atexit once per interpreter (a forked child inherits it); multiprocessing's
+    finalizer wherever its registry lacks ours.
 
-    A ``multiprocessing`` child ends with ``os._exit``: atexit never runs
-    there, but ``multiprocessing.util``'s finalizers do. Registered when a
-    pipeline is configured and again when a writer starts in a new process
-    (after a forked child's finalizer registry was reset).
+    A ``multiprocessing`` child ends with ``os._exit``: atexit never runs there, but
+    ``multiprocessing.util``'s finalizers do. Its registry is emptied when a child
+    starts (after a ``forkserver`` or ``spawn`` child ran the app's module-level
+    ``instrument()``, and in a forked one), so this runs when a pipeline is
+    configured and again when a writer starts, and adds the finalizer back if gone.
     """
-    global _exit_hooks_pid
+    global _atexit_registered, _finalizer
     with _hooks_lock:
-        if _exit_hooks_pid == os.getpid():
-            return
-        _exit_hooks_pid = os.getpid()
-    atexit.register(_at_exit)
-    mp_util = sys.modules.get("multiprocessing.util")
-    if mp_util is not None:
-        mp_util.Finalize(None, _at_exit, exitpriority=100)
+        if not _atexit_registered:
+            _atexit_registered = True
+            atexit.register(_at_exit)
+        mp_util = sys.modules.get("multiprocessing.util")
+        if mp_util is not None and (_finalizer is None or not _finalizer.still_active()):
+            _finalizer = mp_util.Finalize(None, _at_exit, exitpriority=100)
 
 
 def _after_fork_in_child() -> None:
-    global _exit_hooks_pid, _fork_guard, _fork_guard_taken, _main_is_a_thread
-    _exit_hooks_pid = None
+    global _fork_guard, _fork_guard_taken, _main_is_a_thread
     _main_is_a_thread = _main_is_a_thread or not _forking_from_main
     _fork_guard, _fork_guard_taken = threading.RLock(), False
     if _current is not None:
@@ -507,6 +543,9 @@ def _after_fork_in_child() -> None:
         _current._starting = False  # (a fork while another thread started the writer)
 
 
+# Before-fork hooks run in the reverse order of their registration: ours must run before
+# logging's, which takes logging's lock, as the writer may need it to finish its turn
+# (its first record imports modules that create loggers). Hence logging is imported first.
 os.register_at_fork(
     before=_before_fork,
     after_in_parent=_after_fork_in_parent,

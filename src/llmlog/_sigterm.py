@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 
 from llmlog import _pipeline
 
@@ -43,24 +44,36 @@ def _on_sigterm(signum: int, frame: object) -> None:
     used at the end, so the exit status is the one the app would have had. The drain
     runs on a helper thread: a lock the interrupted main thread holds cannot stall it
     past the deadline.
+
+    Called by a handler the app installed later, which chains to the one it replaced
+    (``if callable(previous): previous(...)``), the process is the app's to end: the
+    queue is written and the app goes on (its shutdown may still make calls).
     """
+    if signal.getsignal(signal.SIGTERM) is not _on_sigterm:
+        _drain_aside(lambda pipeline, wait: pipeline.flush(wait), "flush at SIGTERM")
+        return
     try:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        _drain_aside(
+            lambda pipeline, wait: _pipeline.final_drain(pipeline, wait, "at SIGTERM"),
+            "drain at SIGTERM",
+        )
+    finally:
+        with contextlib.suppress(Exception):
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _drain_aside(drain: Callable[[_pipeline.Pipeline, float], object], what: str) -> None:
+    """Run ``drain(pipeline, seconds)`` on a helper thread, waiting at most that long."""
+    try:
         pipeline = _pipeline.current()
         if pipeline is not None:
             wait = min(pipeline.settings.flush_timeout, SIGTERM_WAIT)
-            helper = threading.Thread(
-                target=_pipeline.final_drain,
-                args=(pipeline, wait, "at SIGTERM"),
-                name="llmlog-sigterm",
-            )
+            helper = threading.Thread(target=drain, args=(pipeline, wait), name="llmlog-sigterm")
             helper.daemon = True
             helper.start()
             helper.join(wait)
     except Exception as exc:  # no llmlog lock here: the signal may have cut into its holder
         with contextlib.suppress(Exception):
-            sys.stderr.write(f"llmlog: could not drain at SIGTERM ({type(exc).__name__}: {exc})\n")
-    finally:
-        with contextlib.suppress(Exception):
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGTERM)
+            sys.stderr.write(f"llmlog: could not {what} ({type(exc).__name__}: {exc})\n")

@@ -1,16 +1,17 @@
 """A toy app for subprocess tests: ``python toy_app.py OUTPUT N [MODE]``.
 
-Instruments llmlog (settings from the environment), makes N toy calls and
-exits the way MODE says: ``exit`` (normal end), ``fork`` (a forked child makes
-the calls), ``mp-fork`` / ``mp-spawn`` (a multiprocessing child does), ``open-stream``
-(a stream still open, half-read, when the interpreter exits), ``fork-open-stream`` (a
-child forked while the parent reads a stream ends with ``sys.exit``), ``sigterm`` /
-``own-sigterm`` (prints ``ready`` and sleeps until a SIGTERM; ``own-sigterm`` has a
-handler of its own that exits 3), ``pool-fork`` / ``pool-spawn`` (a ``with Pool()``
-block whose workers make the calls), ``fork-in-thread`` (a child forked from a thread
-makes the calls, and its only thread returns), ``atexit-late`` (an atexit hook
-registered before ``instrument()`` makes one more call), ``daemon-at-exit`` (a daemon
-thread goes on calling while the interpreter exits, counting its calls in
+Instruments llmlog (settings from the environment), makes N toy calls and exits the way
+MODE says: ``exit`` (normal end), ``fork`` (a forked child makes the calls), ``mp-fork``
+/ ``mp-spawn`` (a multiprocessing child does), ``open-stream`` (a stream still open,
+half-read, when the interpreter exits), ``fork-open-stream`` (a child forked while the
+parent reads a stream ends with ``sys.exit``), ``sigterm`` / ``own-sigterm`` (prints
+``ready`` and sleeps until a SIGTERM; ``own-sigterm`` has a handler of its own that
+exits 3), ``chained-sigterm`` (a handler installed after ``instrument()`` calls the one
+it replaced, then makes one more call and exits 4), ``pool-fork`` / ``pool-spawn`` (a
+``with Pool()`` block whose workers make the calls), ``fork-in-thread`` (a child forked
+from a thread makes the calls, and its only thread returns), ``atexit-late`` (an atexit
+hook registered before ``instrument()`` makes one more call), ``daemon-at-exit`` (a
+daemon thread goes on calling while the interpreter exits, counting its calls in
 OUTPUT.calls).
 
 ``TOY_SLOW_WRITER=1`` keeps the writer asleep until something drains the queue, so a
@@ -104,6 +105,23 @@ def main() -> None:
             os._exit(0)
         os.waitpid(pid, 0)
         calls(1, "parent-after")
+    elif mode == "fork-at-first-record":  # while the writer imports its chain's modules
+        setup(output)
+        calls(1, "parent")
+        threading.Thread(target=llmlog.flush).start()
+        while "genai_prices" not in sys.modules:  # the price table: loggers made at import
+            time.sleep(0.0005)
+        started = time.monotonic()
+        pid = os.fork()
+        if pid == 0:
+            calls(n, "forked")
+            sys.exit(0)
+        print(f"fork took {time.monotonic() - started:.1f} s", flush=True)
+        os.waitpid(pid, 0)
+    elif mode == "execv":  # the process replaces itself: what it queued must not be lost
+        setup(output)
+        calls(n, "before-exec")
+        os.execv(sys.executable, [sys.executable, __file__, output, str(n), "exit"])
     elif mode == "open-stream":
         setup(output)
         global KEPT
@@ -127,6 +145,19 @@ def main() -> None:
         if mode == "own-sigterm":
             signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(3))
         setup(output)
+        calls(n, "main")
+        wait_for_sigterm()
+    elif mode == "chained-sigterm":
+        setup(output)
+        previous = signal.getsignal(signal.SIGTERM)
+
+        def shut_down(signum: int, frame: object) -> None:
+            if callable(previous):
+                previous(signum, frame)
+            calls(1, "shutdown")
+            sys.exit(4)
+
+        signal.signal(signal.SIGTERM, shut_down)
         calls(n, "main")
         wait_for_sigterm()
     elif mode in ("pool-fork", "pool-spawn"):
