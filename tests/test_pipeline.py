@@ -406,6 +406,20 @@ class TestProcessesEndingOtherwise:
         assert proc.returncode == 0, proc.stderr
         assert len(read_lines(tmp_path)) == 6, proc.stderr
 
+    def test_records_waiting_for_the_pii_worker_at_exit_are_written(self, tmp_path: Path) -> None:
+        """A short-lived process at ``pii``: its worker (presidio) is not up before the
+        exit drain's deadline. The records go out with their texts marked, not lost."""
+        proc = run_toy(
+            tmp_path / "llmlog.jsonl", 3, TOY_REDACT="pii", LLMLOG_FLUSH_TIMEOUT="0.6", **SLOW
+        )
+        assert proc.returncode == 0, proc.stderr
+        records = read_lines(tmp_path)
+        assert len(records) == 3, proc.stderr
+        assert all(r["messages"] == "<REDACTION_FAILED>" for r in records)  # type: ignore[index]
+        assert all(r["status"] == "ok" and r["model"] == "toy" for r in records)  # type: ignore[index]
+        assert "did not answer within LLMLOG_FLUSH_TIMEOUT" in proc.stderr
+        assert "Traceback" not in proc.stderr
+
     def test_execv_writes_what_was_queued_first(self, tmp_path: Path) -> None:
         """os.exec* replaces the process and runs no exit hook: the queue goes first."""
         proc = run_toy(tmp_path / "llmlog.jsonl", 3, "execv", **SLOW)

@@ -170,6 +170,7 @@ class Pipeline:
         self._lines = SinkLogger(self._sinks)
         self._logger: Any = None
         self._exit_drained = False  # then each call is written on its own thread: _write_now
+        self._drain_deadline: float | None = None  # the last drain's (see drain_deadline)
 
     # caller thread -------------------------------------------------------------
     def submit(self, cap: Capture) -> None:
@@ -446,11 +447,20 @@ def _at_exit() -> None:
         final_drain(pipeline, pipeline.settings.flush_timeout, "at exit")
 
 
+def drain_deadline() -> float | None:
+    """When the last drain of this process gives up (``time.monotonic()``), if it has
+    begun: a stage that waits (for the redaction worker) must not wait past it, or the
+    record is lost."""
+    pipeline = _current
+    return None if pipeline is None else pipeline._drain_deadline
+
+
 def final_drain(pipeline: Pipeline, timeout: float, when: str) -> None:
     """The last drain of a process: open calls recorded, the queue written within ``timeout``.
 
     From here on no drain follows, so later calls are written by their own thread.
     """
+    pipeline._drain_deadline = time.monotonic() + timeout
     for hook in before_exit:
         with _guard.guarded(f"recording open calls {when}"):
             hook()
@@ -494,7 +504,7 @@ def _before_exec(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dic
     try:
         return wrapped(*args, **kwargs)
     finally:  # the exec failed (no such program): this process goes on as before
-        pipeline._exit_drained = False
+        pipeline._exit_drained, pipeline._drain_deadline = False, None
 
 
 def _lost_at_shutdown() -> None:

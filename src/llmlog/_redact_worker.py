@@ -54,6 +54,15 @@ class WorkerError(RuntimeError):
     """The worker process failed, died or timed out; the record's text must not be written."""
 
 
+class NoTimeLeft(WorkerError):
+    """The process is ending and its last drain's deadline leaves no time to wait for the
+    worker: the record goes out with its texts marked, rather than not at all."""
+
+
+DRAIN_MARGIN_S: Final = 0.5
+"""Kept from the last drain's time for writing what is left, after the worker's answer."""
+
+
 class WorkerUnavailable(RuntimeError):
     """No worker process can be started here (e.g. an embedded interpreter)."""
 
@@ -67,6 +76,7 @@ class WorkerClient:
         self._pid = os.getpid()
         self._answered = False  # a worker has worked in this process
         self._unavailable: str | None = None
+        self._out_of_time = False  # the last drain's deadline passed while waiting
 
     def find_all(self, config: DetectorConfig, texts: Sequence[str]) -> list[list[Span]]:
         """Spans for each text, computed in the worker process."""
@@ -76,14 +86,26 @@ class WorkerClient:
             if self._unavailable is not None:
                 raise WorkerUnavailable(self._unavailable)
             first = self._proc is None
-            proc = self._proc or self._start()
             timeout = START_TIMEOUT_S if first else REQUEST_TIMEOUT_S
             payload = _encode_request(config, texts)
+            timeout += len(payload) / 50_000
+            from llmlog._pipeline import drain_deadline
+
+            deadline = drain_deadline()
+            if deadline is not None:
+                left = deadline - DRAIN_MARGIN_S - time.monotonic()
+                if self._out_of_time or left <= 0:
+                    raise NoTimeLeft("no time left before the process ends")
+                timeout = min(timeout, left)
+            proc = self._proc or self._start()
             try:
                 _write_frame(proc, payload, timeout)
-                reply = orjson.loads(_read_frame(proc, timeout + len(payload) / 50_000))
+                reply = orjson.loads(_read_frame(proc, timeout))
             except (OSError, WorkerError, orjson.JSONDecodeError) as exc:
                 self._kill()
+                if deadline is not None and time.monotonic() >= deadline - DRAIN_MARGIN_S:
+                    self._out_of_time = True
+                    raise NoTimeLeft(f"no answer before the process ends: {exc}") from None
                 if not self._answered:  # it cannot even start here: stop trying
                     self._unavailable = f"the redaction worker cannot start: {exc}"
                     raise WorkerUnavailable(self._unavailable) from None
@@ -132,7 +154,7 @@ class WorkerClient:
     def forget(self) -> None:
         """In a forked child: drop the parent's worker without touching it."""
         proc, self._proc = self._proc, None
-        self._pid, self._answered = os.getpid(), False
+        self._pid, self._answered, self._out_of_time = os.getpid(), False, False
         if proc is not None:
             for pipe in (proc.stdin, proc.stdout):
                 if pipe is not None:

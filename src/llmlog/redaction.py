@@ -50,7 +50,7 @@ from llmlog._redact_detect import Detector, DetectorConfig, merge_spans
 from llmlog._redact_memo import SpanMemo
 from llmlog._redact_operators import MIN_KEY_BYTES, Replacer, apply_spans, operator_factory
 from llmlog._redact_secrets import SECRET, Span, compile_patterns
-from llmlog._redact_worker import WorkerUnavailable, client
+from llmlog._redact_worker import NoTimeLeft, WorkerUnavailable, client
 
 __all__ = ["FAILED_MARKER", "Redact", "add_recognizer", "remove_recognizer", "validate"]
 
@@ -215,7 +215,14 @@ class Redact:
         except Exception as exc:
             out.update(dict.fromkeys((field[0] for field in fields), FAILED_MARKER))
             out["redactions"] = dict(event_dict.get("redactions") or {})
-            _guard.report_internal_error(exc, "redaction")
+            if isinstance(exc, NoTimeLeft):  # not a bug: the process is ending
+                _guard.warn_once(
+                    "redact_at_exit",
+                    "records written at exit without their texts (<REDACTION_FAILED>): the "
+                    "PII worker did not answer within LLMLOG_FLUSH_TIMEOUT",
+                )
+            else:
+                _guard.report_internal_error(exc, "redaction")
             return out
         if not found and not any_converts:
             out["redactions"] = dict(event_dict.get("redactions") or {})
