@@ -189,7 +189,7 @@ class TestInFlightAtTheEnd:
         )
         thread.start()
         assert arrived.wait(5)
-        for hook in llmlog._pipeline.before_exit:
+        for hook in llmlog._ending.before_exit:
             hook()
         release.set()
         thread.join(5)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from llmlog import _guard, _pipeline
+from llmlog import _ending, _guard, _pipeline
 from llmlog._config import Settings
 from llmlog._record import Capture
 
@@ -554,7 +554,7 @@ class TestLateCalls:
         """Nothing drains after the exit drain: the caller's thread writes its record."""
         sink = _ListSink()
         pipeline = _waiting_pipeline(sink)
-        _pipeline.final_drain(pipeline, 10, "at exit")
+        _ending.final_drain(pipeline, 10, "at exit")
         pipeline.submit(_capture(0))
         assert len(sink.lines) == 1  # no flush, no writer slice: written already
         pipeline.close(1)
@@ -566,7 +566,7 @@ class TestLateCalls:
         _guard._reset_for_tests()
         sink = _ListSink()
         pipeline = _waiting_pipeline(sink)
-        _pipeline.final_drain(pipeline, 10, "at exit")
+        _ending.final_drain(pipeline, 10, "at exit")
         monkeypatch.setattr(sys, "is_finalizing", lambda: True)
         for i in range(3):
             pipeline.submit(_capture(i))

@@ -5,14 +5,14 @@ The caller's thread only calls :func:`submit` with a finished
 thread runs it through the chain of :mod:`llmlog._chain` (a structlog logger
 built with ``wrap_logger``, never ``structlog.configure``: the host's logging is
 the host's) and hands the rendered lines to the sinks.
-The queue drains on :func:`flush`, at interpreter exit, at the end of a
-``multiprocessing`` child, and on a SIGTERM nobody else handles (:mod:`llmlog._sigterm`);
-``fork()`` waits for the writer's current slice to end, and the child starts afresh.
+The queue drains on :func:`flush`, and for the last time when the process ends
+(:mod:`llmlog._ending`: exit, a ``multiprocessing`` child's end, ``os.exec*``; and a
+SIGTERM nobody else handles, :mod:`llmlog._sigterm`); ``fork()`` waits for the
+writer's current slice to end, and the child starts afresh.
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import logging  # noqa: F401 - before our at-fork hook: see register_at_fork at the end
 import os
@@ -20,10 +20,8 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
-from typing import Any, Final
-
-import wrapt
+from collections.abc import Sequence
+from typing import Any
 
 from llmlog import _guard
 from llmlog._chain import SinkLogger, build_processors
@@ -290,7 +288,9 @@ class Pipeline:
                 thread = threading.Thread(target=self._run, name="llmlog-writer", daemon=True)
                 thread.start()
                 self._thread = thread
-                _register_exit_hooks()
+                from llmlog import _ending
+
+                _ending.register_exit_hooks()  # (again: a child's finalizers may be gone)
             finally:
                 self._starting = False
 
@@ -393,12 +393,9 @@ def _default_sink(settings: Settings) -> Sink:
     )
 
 
-# The process's pipeline and its lifecycle hooks --------------------------------
+# The process's pipeline ---------------------------------------------------------
 
 _current: Pipeline | None = None
-_hooks_lock = threading.Lock()
-_atexit_registered = False
-_finalizer: Any = None  # multiprocessing's Finalize for _at_exit, once it is imported
 
 
 def current() -> Pipeline | None:
@@ -410,8 +407,10 @@ def configure(settings: Settings, sinks: Sequence[Sink] | None = None) -> Pipeli
     global _current
     previous = _current
     _current = Pipeline(settings, sinks)
-    _register_exit_hooks()
-    _drain_before_exec(True)
+    from llmlog import _ending
+
+    _ending.register_exit_hooks()
+    _ending.drain_before_exec(True)
     if previous is not None:
         previous.close(settings.flush_timeout)
     return _current
@@ -431,80 +430,12 @@ def flush(timeout: float | None = None) -> bool:
 def shutdown() -> None:
     """Drain and stop; no pipeline afterwards."""
     global _current
-    _drain_before_exec(False)
+    from llmlog import _ending
+
+    _ending.drain_before_exec(False)
     pipeline, _current = _current, None
     if pipeline is not None:
         pipeline.close(pipeline.settings.flush_timeout)
-
-
-before_exit: list[Callable[[], None]] = []
-"""Called at exit before the drain (e.g. to record streams the app left open)."""
-
-
-def _at_exit() -> None:
-    pipeline = _current
-    if pipeline is not None and pipeline._pid == os.getpid() and not pipeline._exit_drained:
-        final_drain(pipeline, pipeline.settings.flush_timeout, "at exit")
-
-
-def drain_deadline() -> float | None:
-    """When the last drain of this process gives up (``time.monotonic()``), if it has
-    begun: a stage that waits (for the redaction worker) must not wait past it, or the
-    record is lost."""
-    pipeline = _current
-    return None if pipeline is None else pipeline._drain_deadline
-
-
-def final_drain(pipeline: Pipeline, timeout: float, when: str) -> None:
-    """The last drain of a process: open calls recorded, the queue written within ``timeout``.
-
-    From here on no drain follows, so later calls are written by their own thread.
-    """
-    pipeline._drain_deadline = time.monotonic() + timeout
-    for hook in before_exit:
-        with _guard.guarded(f"recording open calls {when}"):
-            hook()
-    pipeline._exit_drained = True
-    with _guard.guarded(f"draining {when}"):
-        done = pipeline.flush(timeout)
-        if done and pipeline._queue:  # put by a thread that had just missed _exit_drained
-            done = pipeline.flush(timeout)
-        if not done:
-            _guard.warn_once(
-                "exit_timeout",
-                f"records still pending {timeout:g}s after the drain {when} began were lost "
-                "(LLMLOG_FLUSH_TIMEOUT)",
-            )
-
-
-_EXECS: Final = ("execv", "execve")  # every os.exec* function ends in one of them
-_exec_wrappers: dict[str, Any] = {}
-
-
-def _drain_before_exec(on: bool) -> None:
-    """``os.execv``/``os.execve`` (``on``) first drain the queue: an exec replaces the
-    process, its writer and queue, and runs no exit hook. Removed by :func:`shutdown`."""
-    for name in _EXECS:
-        installed = getattr(os, name, None)
-        if on and name not in _exec_wrappers and installed is not None:
-            wrapper = wrapt.FunctionWrapper(installed, _before_exec)
-            setattr(os, name, wrapper)
-            _exec_wrappers[name] = wrapper
-        elif not on and name in _exec_wrappers:
-            wrapper = _exec_wrappers.pop(name)
-            if installed is wrapper:  # else someone wrapped it after us: leave theirs
-                setattr(os, name, wrapper.__wrapped__)
-
-
-def _before_exec(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    pipeline = _current
-    if pipeline is None or pipeline._pid != os.getpid() or pipeline._exit_drained:
-        return wrapped(*args, **kwargs)
-    final_drain(pipeline, pipeline.settings.flush_timeout, "before exec")
-    try:
-        return wrapped(*args, **kwargs)
-    finally:  # the exec failed (no such program): this process goes on as before
-        pipeline._exit_drained, pipeline._drain_deadline = False, None
 
 
 def _lost_at_shutdown() -> None:
@@ -522,26 +453,6 @@ def _alone() -> bool:
         return False
     me = threading.current_thread()
     return not any(t.is_alive() for t in threading.enumerate() if t is not me)
-
-
-def _register_exit_hooks() -> None:
-    """atexit once per interpreter (a forked child inherits it); multiprocessing's
-    finalizer wherever its registry lacks ours.
-
-    A ``multiprocessing`` child ends with ``os._exit``: atexit never runs there, but
-    ``multiprocessing.util``'s finalizers do. Its registry is emptied when a child
-    starts (after a ``forkserver`` or ``spawn`` child ran the app's module-level
-    ``instrument()``, and in a forked one), so this runs when a pipeline is
-    configured and again when a writer starts, and adds the finalizer back if gone.
-    """
-    global _atexit_registered, _finalizer
-    with _hooks_lock:
-        if not _atexit_registered:
-            _atexit_registered = True
-            atexit.register(_at_exit)
-        mp_util = sys.modules.get("multiprocessing.util")
-        if mp_util is not None and (_finalizer is None or not _finalizer.still_active()):
-            _finalizer = mp_util.Finalize(None, _at_exit, exitpriority=100)
 
 
 def _after_fork_in_child() -> None:

@@ -89,7 +89,7 @@ class WorkerClient:
             timeout = START_TIMEOUT_S if first else REQUEST_TIMEOUT_S
             payload = _encode_request(config, texts)
             timeout += len(payload) / 50_000
-            from llmlog._pipeline import drain_deadline
+            from llmlog._ending import drain_deadline
 
             deadline = drain_deadline()
             if deadline is not None:

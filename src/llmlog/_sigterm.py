@@ -14,7 +14,7 @@ import sys
 import threading
 from collections.abc import Callable
 
-from llmlog import _pipeline
+from llmlog import _ending, _pipeline
 
 SIGTERM_WAIT = 5.0
 """At most this many seconds of drain on SIGTERM (less if LLMLOG_FLUSH_TIMEOUT is less):
@@ -55,7 +55,7 @@ def _on_sigterm(signum: int, frame: object) -> None:
     try:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         _drain_aside(
-            lambda pipeline, wait: _pipeline.final_drain(pipeline, wait, "at SIGTERM"),
+            lambda pipeline, wait: _ending.final_drain(pipeline, wait, "at SIGTERM"),
             "drain at SIGTERM",
         )
     finally:

@@ -26,7 +26,7 @@ from collections import OrderedDict, deque
 from collections.abc import Iterable
 from typing import Any, Final
 
-from llmlog import _guard, _pipeline
+from llmlog import _ending, _guard
 from llmlog._record import STATUS_CANCELLED, STATUS_ERROR, Capture
 from llmlog.instrumentors import _anthropic_followed as followed
 from llmlog.instrumentors import _base
@@ -324,7 +324,7 @@ def _after_fork_in_child() -> None:
     _lock = threading.Lock()
 
 
-_pipeline.before_exit.append(end_all)
+_ending.before_exit.append(end_all)
 os.register_at_fork(after_in_child=_after_fork_in_child)
 _base.after_uninstall.append(_forget)
 

@@ -29,7 +29,7 @@ from typing import Any
 
 import wrapt
 
-from llmlog import _context, _guard, _pipeline
+from llmlog import _context, _ending, _guard, _pipeline
 from llmlog._record import STATUS_CANCELLED, STATUS_ERROR, STATUS_OK, Capture, is_cancellation
 from llmlog.instrumentors import _warnings_shim
 from llmlog.instrumentors._arguments import read_iterators, snapshot_arguments
@@ -452,7 +452,7 @@ def uninstall_all(wait: float = 0.0) -> None:
                 forget()
 
 
-_pipeline.before_exit.append(finish_in_flight)
+_ending.before_exit.append(finish_in_flight)
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 

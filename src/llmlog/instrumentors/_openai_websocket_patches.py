@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from llmlog import _guard, _pipeline
+from llmlog import _ending, _guard
 from llmlog._record import STATUS_CANCELLED, Capture
 from llmlog.instrumentors import _base
 from llmlog.instrumentors._base import Wrapper
@@ -126,7 +126,7 @@ def _after_fork_in_child() -> None:
     _sessions_lock = threading.Lock()
 
 
-_pipeline.before_exit.append(end_open_sessions)
+_ending.before_exit.append(end_open_sessions)
 os.register_at_fork(after_in_child=_after_fork_in_child)
 _base.after_uninstall.append(_forget_sessions)
 

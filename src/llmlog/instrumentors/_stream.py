@@ -31,7 +31,7 @@ from typing import Any
 
 import wrapt
 
-from llmlog import _guard, _pipeline
+from llmlog import _ending, _guard
 from llmlog._record import STATUS_CANCELLED, STATUS_ERROR, STATUS_OK, Capture
 from llmlog.instrumentors import _base
 from llmlog.instrumentors._base import finish
@@ -71,7 +71,7 @@ def _after_fork_in_child() -> None:
     _open.clear()
 
 
-_pipeline.before_exit.append(finish_open_streams)
+_ending.before_exit.append(finish_open_streams)
 _base.after_uninstall.append(finish_open_streams)
 os.register_at_fork(after_in_child=_after_fork_in_child)
 

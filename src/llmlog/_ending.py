@@ -1,0 +1,115 @@
+"""How the end of a process reaches the pipeline: the last drain, and the hooks that run
+it (``atexit``, ``multiprocessing``'s finalizer in its children, ``os.exec*``, and, from
+:mod:`llmlog._sigterm`, a SIGTERM nobody handles).
+
+Calls still open then (streams, WebSocket sessions, calls waiting for their answer) are
+recorded first by the :data:`before_exit` hooks the instrumentors add.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Final
+
+import wrapt
+
+from llmlog import _guard, _pipeline
+
+_hooks_lock = threading.Lock()
+_atexit_registered = False
+_finalizer: Any = None  # multiprocessing's Finalize for _at_exit, once it is imported
+
+before_exit: list[Callable[[], None]] = []
+"""Called at exit before the drain (e.g. to record streams the app left open)."""
+
+
+def _at_exit() -> None:
+    pipeline = _pipeline.current()
+    if pipeline is not None and pipeline._pid == os.getpid() and not pipeline._exit_drained:
+        final_drain(pipeline, pipeline.settings.flush_timeout, "at exit")
+
+
+def drain_deadline() -> float | None:
+    """When the last drain of this process gives up (``time.monotonic()``), if it has
+    begun: a stage that waits (for the redaction worker) must not wait past it, or the
+    record is lost."""
+    pipeline = _pipeline.current()
+    return None if pipeline is None else pipeline._drain_deadline
+
+
+def final_drain(pipeline: _pipeline.Pipeline, timeout: float, when: str) -> None:
+    """The last drain of a process: open calls recorded, the queue written within ``timeout``.
+
+    From here on no drain follows, so later calls are written by their own thread.
+    """
+    pipeline._drain_deadline = time.monotonic() + timeout
+    for hook in before_exit:
+        with _guard.guarded(f"recording open calls {when}"):
+            hook()
+    pipeline._exit_drained = True
+    with _guard.guarded(f"draining {when}"):
+        done = pipeline.flush(timeout)
+        if done and pipeline._queue:  # put by a thread that had just missed _exit_drained
+            done = pipeline.flush(timeout)
+        if not done:
+            _guard.warn_once(
+                "exit_timeout",
+                f"records still pending {timeout:g}s after the drain {when} began were lost "
+                "(LLMLOG_FLUSH_TIMEOUT)",
+            )
+
+
+_EXECS: Final = ("execv", "execve")  # every os.exec* function ends in one of them
+_exec_wrappers: dict[str, Any] = {}
+
+
+def drain_before_exec(on: bool) -> None:
+    """``os.execv``/``os.execve`` (``on``) first drain the queue: an exec replaces the
+    process, its writer and queue, and runs no exit hook. Installed and removed with the
+    pipeline (:func:`llmlog._pipeline.configure`, :func:`~llmlog._pipeline.shutdown`)."""
+    for name in _EXECS:
+        installed = getattr(os, name, None)
+        if on and name not in _exec_wrappers and installed is not None:
+            wrapper = wrapt.FunctionWrapper(installed, _before_exec)
+            setattr(os, name, wrapper)
+            _exec_wrappers[name] = wrapper
+        elif not on and name in _exec_wrappers:
+            wrapper = _exec_wrappers.pop(name)
+            if installed is wrapper:  # else someone wrapped it after us: leave theirs
+                setattr(os, name, wrapper.__wrapped__)
+
+
+def _before_exec(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    pipeline = _pipeline.current()
+    if pipeline is None or pipeline._pid != os.getpid() or pipeline._exit_drained:
+        return wrapped(*args, **kwargs)
+    final_drain(pipeline, pipeline.settings.flush_timeout, "before exec")
+    try:
+        return wrapped(*args, **kwargs)
+    finally:  # the exec failed (no such program): this process goes on as before
+        pipeline._exit_drained, pipeline._drain_deadline = False, None
+
+
+def register_exit_hooks() -> None:
+    """atexit once per interpreter (a forked child inherits it); multiprocessing's
+    finalizer wherever its registry lacks ours.
+
+    A ``multiprocessing`` child ends with ``os._exit``: atexit never runs there, but
+    ``multiprocessing.util``'s finalizers do. Its registry is emptied when a child
+    starts (after a ``forkserver`` or ``spawn`` child ran the app's module-level
+    ``instrument()``, and in a forked one), so this runs when a pipeline is
+    configured and again when a writer starts, and adds the finalizer back if gone.
+    """
+    global _atexit_registered, _finalizer
+    with _hooks_lock:
+        if not _atexit_registered:
+            _atexit_registered = True
+            atexit.register(_at_exit)
+        mp_util = sys.modules.get("multiprocessing.util")
+        if mp_util is not None and (_finalizer is None or not _finalizer.still_active()):
+            _finalizer = mp_util.Finalize(None, _at_exit, exitpriority=100)
