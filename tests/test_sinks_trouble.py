@@ -1,11 +1,12 @@
 """File sink under trouble: a full disk, neighbours in the log folder, a symlinked path,
-batches bigger than a whole file."""
+batches bigger than a whole file, a file or folder deleted while the app runs."""
 
 from __future__ import annotations
 
 import errno
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from llmlog import _guard, sinks
-from llmlog.sinks import FileSink, rotated_files, rotated_name
+from llmlog.sinks import CHECK_SECONDS, FileSink, rotated_files, rotated_name
 
 
 def line(i: int, size: int = 100) -> bytes:
@@ -278,3 +279,213 @@ class TestRotationBound:
         sink.write_many([line(0), line(1, size=2000), line(2)])
         files = [*rotated_files(path), path]
         assert [p.read_bytes() for p in files] == [line(0), line(1, size=2000), line(2)]
+
+
+class Clock:
+    """``time.monotonic`` that moves only when told: a check is due after each ``tick``."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.now = time.monotonic()
+        monkeypatch.setattr(time, "monotonic", lambda: self.now)
+
+    def tick(self) -> None:
+        self.now += CHECK_SECONDS * 1.01  # a float sum may fall just short of the interval
+
+
+class TestDeletedFile:
+    """The log (or its folder) deleted while the app runs: the lines written to the deleted
+    file before the next check are written again to the new one, silently; nothing lost."""
+
+    @pytest.fixture
+    def clock(self, monkeypatch: pytest.MonkeyPatch) -> Clock:
+        """A clock to pass the sink's checks at will, and no trouble counted before."""
+        _guard._reset_for_tests()
+        return Clock(monkeypatch)
+
+    def checked(self, sink: FileSink, clock: Clock, i: int) -> None:
+        """Write ``i`` with a check: the lines before it are safely in the file."""
+        clock.tick()
+        sink.write(line(i))
+
+    def test_lines_written_after_the_file_was_deleted_are_not_lost(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str], clock: Clock
+    ) -> None:
+        path = tmp_path / "llmlog.jsonl"
+        sink = FileSink(path)
+        sink.write(line(0))
+        self.checked(sink, clock, 1)
+        path.unlink()
+        sink.write(line(2))  # before the next check: to the deleted file
+        sink.write_many([line(3), line(4)])
+        self.checked(sink, clock, 5)  # the check makes a new file
+        sink.write(line(6))
+        # 1 went with the file, but was written since the last check: it comes back
+        assert path.read_bytes() == b"".join(line(i) for i in range(1, 7))
+        assert sink._size == path.stat().st_size
+        assert not _guard.counts
+        assert capsys.readouterr().err == ""
+
+    def test_lines_written_after_the_folder_was_deleted_are_not_lost(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str], clock: Clock
+    ) -> None:
+        """``rm -rf llm_logs``: the folder comes back (0700) with every record since."""
+        folder = tmp_path / "llm_logs"
+        path = folder / "llmlog.jsonl"
+        sink = FileSink(path)
+        sink.write(line(0))
+        self.checked(sink, clock, 1)
+        shutil.rmtree(folder)
+        sink.write_many([line(2), line(3)])
+        self.checked(sink, clock, 4)
+        assert parsed(path) == ([1, 2, 3, 4], [])
+        assert (folder.stat().st_mode & 0o777, path.stat().st_mode & 0o777) == (0o700, 0o600)
+        assert not _guard.counts
+        assert capsys.readouterr().err == ""
+
+    def test_a_file_moved_over_the_log_gets_the_lines_after_its_own(
+        self, tmp_path: Path, clock: Clock
+    ) -> None:
+        """Replaced (``mv other llmlog.jsonl``): the old file is deleted just the same."""
+        path = tmp_path / "llmlog.jsonl"
+        sink = FileSink(path)
+        self.checked(sink, clock, 0)
+        other = tmp_path / "other"
+        other.write_bytes(line(100))
+        other.chmod(0o600)
+        os.replace(other, path)
+        sink.write(line(1))
+        self.checked(sink, clock, 2)
+        assert parsed(path) == ([100, 0, 1, 2], [])
+        assert not _guard.counts
+
+    def test_a_deletion_found_by_a_rotation_loses_nothing_either(
+        self, tmp_path: Path, clock: Clock
+    ) -> None:
+        """A batch crossing ``max_bytes`` before the check: the rotation finds the file
+        gone; the lines it took go first to the new file, the batch after them."""
+        path = tmp_path / "llmlog.jsonl"
+        sink = FileSink(path, max_bytes=1000, backup_count=100)
+        self.checked(sink, clock, 0)
+        path.unlink()
+        sink.write_many([line(1), line(2)])
+        sink.write_many([line(i) for i in range(3, 12)])  # crosses max_bytes: a rotation
+        files = [*rotated_files(path), path]
+        assert [i for p in files for i in parsed(p)[0]] == list(range(12))
+        assert all(p.stat().st_size <= 1000 for p in files)
+        assert not _guard.counts
+
+    def test_lines_taken_by_a_deletion_just_before_close_are_written_again(
+        self, tmp_path: Path, clock: Clock
+    ) -> None:
+        """``llmlog.uninstrument()`` (or a reconfiguration) right after the deletion."""
+        path = tmp_path / "llmlog.jsonl"
+        sink = FileSink(path)
+        self.checked(sink, clock, 0)
+        path.unlink()
+        sink.write(line(1))
+        sink.close()
+        assert parsed(path) == ([0, 1], [])
+        assert not _guard.counts
+
+    def test_a_file_deleted_after_our_last_line_does_not_get_it_back(
+        self, tmp_path: Path, clock: Clock
+    ) -> None:
+        """Deleted while the app was quiet: the lines went with the file on purpose (its
+        ctime, set by the deletion, is after its mtime, set by our last write)."""
+        _guard._reset_for_tests()
+        path = tmp_path / "llmlog.jsonl"
+        sink = FileSink(path)
+        sink.write_many([line(0), line(1)])
+        time.sleep(0.05)  # past the file system's timestamp granularity
+        path.unlink()
+        clock.tick()
+        sink.write(line(2))
+        assert path.read_bytes() == line(2)
+        sink.close()
+        assert path.read_bytes() == line(2)
+        assert not _guard.counts
+
+    def test_more_than_keep_bytes_in_the_window_is_counted_and_said_once(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Memory stays bounded: the newest lines are written again, the older ones beyond
+        ``KEEP_BYTES`` are counted lost and reported once, never dropped silently."""
+        _guard._reset_for_tests()
+        clock = Clock(monkeypatch)
+        monkeypatch.setattr(sinks, "KEEP_BYTES", 3 * len(line(0)))
+        path = tmp_path / "llmlog.jsonl"
+        sink = FileSink(path)
+        self.checked(sink, clock, 0)
+        path.unlink()
+        for i in range(1, 6):
+            sink.write(line(i))
+        self.checked(sink, clock, 6)
+        *again, last = parsed(path)[0]
+        assert last == 6 and again == list(range(6 - len(again), 6)) and again  # the newest
+        lost = 6 - len(again)  # of the 0 to 5 written since the check: the oldest
+        assert lost and _guard.counts["sink_lost"] == lost
+        self.checked(sink, clock, 7)
+        path.unlink()
+        sink.write_many([line(i) for i in range(8, 13)])  # one batch, bigger than KEEP_BYTES
+        self.checked(sink, clock, 13)
+        assert parsed(path) == ([13], [])
+        assert _guard.counts["sink_lost"] == lost + 6  # 7, and the batch
+        assert capsys.readouterr().err.count("was deleted while llmlog wrote to it") == 1
+
+    def test_rotation_by_another_process_writes_nothing_twice(
+        self, tmp_path: Path, clock: Clock
+    ) -> None:
+        """Renamed (another llmlog, logrotate ``create``): its lines stay in it."""
+        path = tmp_path / "llmlog.jsonl"
+        sink = FileSink(path)
+        self.checked(sink, clock, 0)
+        aside = tmp_path / "llmlog.jsonl.1"
+        path.rename(aside)
+        path.touch(mode=0o600)  # logrotate's create
+        sink.write(line(1))
+        self.checked(sink, clock, 2)
+        sink.close()
+        assert (aside.read_bytes(), path.read_bytes()) == (line(0) + line(1), line(2))
+
+    def test_copytruncate_writes_nothing_twice(self, tmp_path: Path, clock: Clock) -> None:
+        """logrotate ``copytruncate``: the same file, emptied; the copy has the lines."""
+        path = tmp_path / "llmlog.jsonl"
+        sink = FileSink(path)
+        self.checked(sink, clock, 0)
+        sink.write(line(1))
+        shutil.copyfile(path, tmp_path / "llmlog.jsonl.1")
+        os.truncate(path, 0)
+        sink.write(line(2))
+        self.checked(sink, clock, 3)
+        sink.close()
+        assert (tmp_path / "llmlog.jsonl.1").read_bytes() == line(0) + line(1)
+        assert path.read_bytes() == line(2) + line(3)
+
+    def test_a_rotated_file_deleted_later_does_not_come_back(
+        self, tmp_path: Path, clock: Clock
+    ) -> None:
+        """logrotate's ``create`` then its cleanup of old files: we wrote nothing since."""
+        _guard._reset_for_tests()
+        path = tmp_path / "llmlog.jsonl"
+        sink = FileSink(path)
+        sink.write(line(0))
+        time.sleep(0.05)
+        aside = tmp_path / "llmlog.jsonl.1"
+        path.rename(aside)
+        aside.unlink()
+        clock.tick()
+        sink.write(line(1))
+        assert path.read_bytes() == line(1)
+        assert not _guard.counts
+
+    def test_a_forked_child_does_not_write_its_parents_lines(self, tmp_path: Path) -> None:
+        """After a fork the parent's kept lines are the parent's to write again."""
+        path = tmp_path / "llmlog.jsonl"
+        sink = FileSink(path)
+        sink.write(line(0))
+        path.unlink()
+        sink.write(line(1))
+        sink.forget_after_fork()  # what the child does
+        sink.write(line(2))
+        sink.close()
+        assert parsed(path) == ([2], [])

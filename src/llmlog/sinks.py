@@ -29,7 +29,13 @@ from llmlog._guard import counts, warn_once
 RETRY_SECONDS = 1.0
 CHECK_SECONDS = 0.1
 """How often a file sink looks whether another process rotated the file (a stat per
-line costs more than rendering it); lines written in between land in the rotated file."""
+line costs more than rendering it); lines written in between land in the rotated file,
+or, if the file was deleted, are written again to the new one."""
+
+KEEP_BYTES = 1 << 20
+"""At most about this much of what a file sink wrote since its last check is kept (the
+newest lines, at least half as much; rendered already) to write again if the check finds
+the file deleted."""
 
 PRUNE_SECONDS = 3600.0
 """How often a file sink that keeps writing enforces retention (also once when it opens):
@@ -120,6 +126,10 @@ def make_private_dirs(directory: Path) -> None:
             path.mkdir(mode=0o700)
 
 
+class _GaveUp(Exception):
+    """Writing a deleted file's lines again failed (counted and reported there)."""
+
+
 class FileSink:
     """Append-only JSONL file: 0600 file, 0700 directory, size rotation, retention.
 
@@ -146,6 +156,18 @@ class FileSink:
     in one). The file being written is never deleted: if its newest line is that old, it is
     rotated aside (when a sink opens it, or at an hourly check) and goes at a later check.
 
+    A file deleted while we write (``rm``, ``rm -rf`` of its folder, another file moved
+    over it) is made again at the next check, and the lines written since the previous check
+    are written again to the new file: they may have gone to the deleted one. Not when the
+    deleted file's ctime (set by the unlink) is later than its mtime (our last write): then
+    they were all written before the deletion and went with it on purpose. Only a deleted
+    file's lines are written again: a renamed one (rotation, logrotate ``create``) keeps
+    them, a truncated one (``copytruncate``) is still ours. So nothing is lost, and at most
+    ``CHECK_SECONDS`` of lines written just before a deletion come back in the new file;
+    beyond about ``KEEP_BYTES`` in that window the older lines are counted lost and
+    reported. Lines a deletion takes in a process's last ``CHECK_SECONDS`` are written
+    again only if it closes the sink.
+
     The log path itself must not be a symlink (``O_NOFOLLOW``); its directories may.
     """
 
@@ -170,6 +192,17 @@ class FileSink:
         self._size = 0  # of the file, as of the last check plus what we wrote since
         self._torn: tuple[int, int] | None = None
         """(device, inode) of the file our last write left ending mid-line (a full disk)."""
+        self._kept: list[bytes] = []
+        """Whole lines written to ``_fd`` since the last check, in case that file turns out
+        deleted: the newest, up to half of ``KEEP_BYTES``, after the ``_older`` half."""
+        self._kept_bytes = 0
+        self._kept_lines = 0
+        self._older: list[bytes] = []
+        self._older_lines = 0
+        self._dropped = 0
+        """Lines written to ``_fd`` since the last check that ``_kept`` had no room for."""
+        self._orphans: list[bytes] = []
+        """Kept lines of a file found deleted, to write to the new file first."""
 
     def write(self, line: bytes) -> None:
         self._write(line, 1)
@@ -200,9 +233,14 @@ class FileSink:
                     fd = self._expire(fd)
                 self._size = os.fstat(fd).st_size
                 self._checked_at = now
+                self._forget_kept()  # written to a file that still has its name: safe
+                if self._orphans:  # but it did not: it was deleted
+                    fd = self._write_orphans(len(data))
             if self.max_bytes and self._size + len(data) > self.max_bytes:
                 fd = self._rotate(fd)
                 self._size = os.fstat(fd).st_size
+                if self._orphans:
+                    fd = self._write_orphans(len(data))
             if self._torn is not None and self._torn == _identity(fd):
                 data, prefix = b"\n" + data, 1  # our fragment stays a line of its own
             written = os.write(fd, data)
@@ -212,6 +250,13 @@ class FileSink:
                     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
                 written += more
             self._torn = None
+            self._kept.append(data[1:] if prefix else data)
+            self._kept_bytes += len(data) - prefix
+            self._kept_lines += lines
+            if 2 * self._kept_bytes > KEEP_BYTES:
+                self._shift_kept()
+        except _GaveUp:  # rewriting a deleted file's lines failed (counted, reported): this too
+            counts["sink_lost"] += lines
         except OSError as exc:  # the line cut short is lost too
             if written:  # a fragment is ended in its own file only (a rotated one starts clean)
                 self._torn = None
@@ -222,19 +267,88 @@ class FileSink:
         finally:
             self._size += written
 
+    def _write_orphans(self, then: int) -> int:
+        """Write again the lines a deleted file took, before a write of ``then`` bytes (and a
+        rotation for it if need be); the descriptor for that write."""
+        fd = self._fd
+        while self._orphans:
+            orphans, self._orphans = self._orphans, []
+            for chunk in orphans:
+                self._write(chunk, chunk.count(b"\n"))
+            fd = self._fd
+            if fd is not None and self.max_bytes and self._size + then > self.max_bytes:
+                fd = self._rotate(fd)
+                self._size = os.fstat(fd).st_size
+        if fd is None:
+            raise _GaveUp
+        return fd
+
+    def _shift_kept(self) -> None:
+        """``_kept`` has half of ``KEEP_BYTES``: it becomes ``_older``, whose lines are no
+        longer kept (all at once: no work at each write). A batch bigger than
+        ``KEEP_BYTES`` is not kept at all."""
+        self._dropped += self._older_lines
+        if self._kept_bytes > KEEP_BYTES:
+            self._dropped += self._kept_lines
+            self._older, self._older_lines = [], 0
+        else:
+            self._older, self._older_lines = self._kept, self._kept_lines
+        self._kept, self._kept_bytes, self._kept_lines = [], 0, 0
+
+    def _forget_kept(self) -> None:
+        if self._kept or self._older:
+            self._kept, self._kept_bytes, self._kept_lines = [], 0, 0
+            self._older, self._older_lines = [], 0
+        self._dropped = 0
+
     def close(self) -> None:
-        if self._fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(self._fd)
-            self._fd = None
+        """Close the file, first writing again what its deletion since the last check took."""
+        self._release()
+        if self._orphans:
+            self._write(b"", 0)
+            self._release()
+        if self._orphans:  # still failing (reported): lost
+            counts["sink_lost"] += sum(chunk.count(b"\n") for chunk in self._orphans)
+            self._orphans = []
 
     def forget_after_fork(self) -> None:
-        """In a forked child: drop the inherited descriptor (reopened on next write)."""
+        """In a forked child: drop the inherited descriptor (reopened on next write) and the
+        parent's lines (the parent writes them again if it must)."""
+        self._fd = None
+        self._forget_kept()
+        self._orphans = []
+
+    def _release(self, mine: os.stat_result | None = None) -> None:
+        """Close our descriptor. If its file (``mine``: its ``fstat``) has been deleted since
+        our last write to it, the lines written since the last check may have gone nowhere:
+        they become ``_orphans``, written again to the new file."""
+        if self._fd is None:
+            return
+        if self._kept or self._older or self._dropped:
+            try:
+                st = os.fstat(self._fd) if mine is None else mine
+                if st.st_nlink == 0 and st.st_ctime_ns <= st.st_mtime_ns:
+                    self._orphans += self._older + self._kept
+                    if self._dropped:
+                        counts["sink_lost"] += self._dropped
+                        warn_once(
+                            f"sink_deleted:{self.path}",
+                            f"{self.path} was deleted while llmlog wrote to it; "
+                            f"{self._dropped} records written to it just then were too many "
+                            f"to keep (KEEP_BYTES in {CHECK_SECONDS}s) and are lost "
+                            "(llmlog goes on in a new file)",
+                        )
+            except OSError:
+                pass
+            self._forget_kept()
+        with contextlib.suppress(OSError):
+            os.close(self._fd)
         self._fd = None
 
     def _fail(self, exc: OSError, lines: int) -> None:
-        counts["sink_lost"] += lines
-        self.close()
+        self._release()
+        counts["sink_lost"] += lines + sum(chunk.count(b"\n") for chunk in self._orphans)
+        self._orphans = []
         self._retry_at = time.monotonic() + RETRY_SECONDS
         if exc.errno == errno.ELOOP and self.path.is_symlink():
             warn_once(
@@ -271,16 +385,17 @@ class FileSink:
         return fd
 
     def _current_fd(self) -> int:
-        """Our descriptor, reopened if another process rotated the file away."""
+        """Our descriptor, reopened if another process rotated the file away or it was
+        deleted (then what we wrote to it since the last check becomes ``_orphans``)."""
         if self._fd is not None:
+            mine = os.fstat(self._fd)
             try:
                 on_disk = os.stat(self.path)
-                mine = os.fstat(self._fd)
                 if (on_disk.st_ino, on_disk.st_dev) == (mine.st_ino, mine.st_dev):
                     return self._fd
             except FileNotFoundError:
                 pass
-            self.close()
+            self._release(mine)
         self._fd = self._open()
         return self._fd
 
@@ -297,7 +412,7 @@ class FileSink:
             pass
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
-        self.close()
+        self._release()  # renamed: the lines are in the rotated file; deleted: orphans
         self._prune()
         return self._current_fd()
 
