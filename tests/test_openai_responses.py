@@ -220,6 +220,8 @@ def background_fake(*statuses: str, created: float = 1_700_000_000.0) -> fakes.F
     def route(body: dict[str, Any]) -> httpx2.Response:
         request = fake.requests[-1]
         if request.method == "POST" and not request.url.path.endswith("/cancel"):
+            if body.get("stream"):
+                return fakes.sse_response(fakes.response_events(), named=True, done=False)
             return fakes.json_response(answer("queued"))
         if request.url.params.get("stream") == "true":
             return fakes.sse_response(fakes.response_events(), named=True, done=False)
@@ -287,14 +289,19 @@ class TestBackground:
         assert answer["cost_usd"] is not None
         assert replay["cost_usd"] is None and replay["price_source"].startswith("not billed")
 
+    @pytest.mark.parametrize("how", ["create", "retrieve"])
     def test_a_streamed_answer_is_not_recorded_again_when_polled(
-        self, llm: CapturedRecords
+        self, llm: CapturedRecords, how: str
     ) -> None:
-        """retrieve(stream=True) recorded the answer with its usage: a later poll finding
-        the response completed makes no second record."""
+        """create(background=True, stream=True) or retrieve(stream=True) recorded the
+        answer with its usage: a poll right after, finding the response completed, makes
+        no second record (however far behind the writer is)."""
         client = fakes.sync_client(background_fake("completed"))
-        list(client.responses.retrieve(fakes.RESPONSE_ID, stream=True))
-        llmlog.flush()
+        if how == "create":
+            stream = client.responses.create(model="o3", input="Hi", background=True, stream=True)
+        else:
+            stream = client.responses.retrieve(fakes.RESPONSE_ID, stream=True)
+        list(stream)
         client.responses.retrieve(fakes.RESPONSE_ID)
         [streamed] = llm.calls
         assert streamed["stream"] is True and streamed["cost_usd"] is not None

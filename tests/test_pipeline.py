@@ -388,23 +388,30 @@ SLOW = {"TOY_SLOW_WRITER": "1"}  # records stay queued until something drains th
 
 
 class TestProcessesEndingOtherwise:
+    @pytest.mark.parametrize("call_at_import", ["0", "1"])
     @pytest.mark.parametrize("method", ["spawn", "forkserver"])
     def test_children_of_a_module_that_instruments_at_import(
-        self, tmp_path: Path, method: str
+        self, tmp_path: Path, method: str, call_at_import: str
     ) -> None:
-        """A spawn or forkserver child runs the module's instrument() before
-        multiprocessing empties its finalizers, and ends with os._exit: its records
-        are drained all the same."""
+        """A spawn or forkserver child runs the module's instrument() (and maybe a call:
+        the writer starts) before multiprocessing empties its finalizers, and ends with
+        os._exit: its records are drained all the same."""
         output = tmp_path / "llmlog.jsonl"
         proc = subprocess.run(
             [sys.executable, str(TOY_APP.parent / "toy_module_level.py"), str(output), "3", method],
             capture_output=True,
             text=True,
             timeout=240,
-            env={**os.environ, "TOY_OUTPUT": str(output), **SLOW},
+            env={
+                **os.environ,
+                "TOY_OUTPUT": str(output),
+                "TOY_CALL_AT_IMPORT": call_at_import,
+                **SLOW,
+            },
         )
         assert proc.returncode == 0, proc.stderr
-        assert len(read_lines(tmp_path)) == 6, proc.stderr
+        # each child's calls, and the call at import in the parent and in each child
+        assert len(read_lines(tmp_path)) == 6 + 3 * int(call_at_import), proc.stderr
 
     def test_records_waiting_for_the_pii_worker_at_exit_are_written(self, tmp_path: Path) -> None:
         """A short-lived process at ``pii``: its worker (presidio) is not up before the
@@ -426,6 +433,20 @@ class TestProcessesEndingOtherwise:
         assert proc.returncode == 0, proc.stderr
         texts = sorted(r["messages"][0]["content"] for r in read_lines(tmp_path))  # type: ignore[index]
         assert texts == [f"before-exec {i}" for i in range(3)] + [f"main {i}" for i in range(3)]
+
+    def test_a_failed_exec_leaves_open_calls_open(self, tmp_path: Path) -> None:
+        """execvp tries each PATH entry; a program that is not there: no drain (open
+        streams are not ended as cancelled), and os.execv still pickles as itself."""
+        output = tmp_path / "llmlog.jsonl"
+        proc = subprocess.run(
+            [sys.executable, str(TOY_APP.parent / "toy_exec_fails.py"), str(output)],
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
+        assert proc.returncode == 0, proc.stderr
+        [record] = read_lines(tmp_path)
+        assert record["status"] == "ok", record  # read to its end after the failed exec
 
     def test_a_fork_while_the_writer_imports_its_modules(self, tmp_path: Path) -> None:
         """The writer's first record imports modules that make loggers (logging's lock):

@@ -68,6 +68,21 @@ _EXECS: Final = ("execv", "execve")  # every os.exec* function ends in one of th
 _exec_wrappers: dict[str, Any] = {}
 
 
+class _ExecWrapper(wrapt.FunctionWrapper):  # type: ignore[type-arg]
+    """``os.execv`` as the app knows it, also to ``pickle`` and ``copy`` (by name)."""
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        # Whatever os.execv is where it is unpickled (a module cannot be pickled itself);
+        # a constant expression, no data from outside.
+        return eval, (f"__import__('os').{self.__wrapped__.__name__}",)
+
+    def __copy__(self) -> Any:
+        return self
+
+    def __deepcopy__(self, memo: Any) -> Any:
+        return self
+
+
 def drain_before_exec(on: bool) -> None:
     """``os.execv``/``os.execve`` (``on``) first drain the queue: an exec replaces the
     process, its writer and queue, and runs no exit hook. Installed and removed with the
@@ -75,7 +90,7 @@ def drain_before_exec(on: bool) -> None:
     for name in _EXECS:
         installed = getattr(os, name, None)
         if on and name not in _exec_wrappers and installed is not None:
-            wrapper = wrapt.FunctionWrapper(installed, _before_exec)
+            wrapper = _ExecWrapper(installed, _before_exec)
             setattr(os, name, wrapper)
             _exec_wrappers[name] = wrapper
         elif not on and name in _exec_wrappers:
@@ -88,11 +103,22 @@ def _before_exec(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dic
     pipeline = _pipeline.current()
     if pipeline is None or pipeline._pid != os.getpid() or pipeline._exit_drained:
         return wrapped(*args, **kwargs)
+    path = args[0] if args else kwargs.get("path")
+    if not isinstance(path, int) and not _runnable(path):
+        return wrapped(*args, **kwargs)  # it fails (execvp tries each PATH entry): open
+        # calls stay open, not recorded as cancelled by a drain that was not the last
     final_drain(pipeline, pipeline.settings.flush_timeout, "before exec")
     try:
         return wrapped(*args, **kwargs)
     finally:  # the exec failed (no such program): this process goes on as before
         pipeline._exit_drained, pipeline._drain_deadline = False, None
+
+
+def _runnable(path: Any) -> bool:
+    try:
+        return os.access(path, os.X_OK) and not os.path.isdir(path)
+    except (TypeError, ValueError):
+        return False
 
 
 def register_exit_hooks() -> None:
@@ -113,3 +139,10 @@ def register_exit_hooks() -> None:
         mp_util = sys.modules.get("multiprocessing.util")
         if mp_util is not None and (_finalizer is None or not _finalizer.still_active()):
             _finalizer = mp_util.Finalize(None, _at_exit, exitpriority=100)
+            # and in a child whose registry is emptied after the writer started (a call
+            # made while spawn or forkserver imported the app's main module)
+            mp_util.register_after_fork(_register_again, _register_again)
+
+
+def _register_again(_: object) -> None:
+    register_exit_hooks()

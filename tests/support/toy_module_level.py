@@ -2,7 +2,8 @@
 method making calls: ``python toy_module_level.py OUTPUT N METHOD``.
 
 ``spawn`` and ``forkserver`` children import this module again (as ``__mp_main__``), so
-their ``instrument()`` runs before ``multiprocessing`` empties the child's finalizers.
+their ``instrument()`` runs before ``multiprocessing`` empties the child's finalizers
+(and with ``TOY_CALL_AT_IMPORT=1`` so does a call, which starts the writer there).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from support import toy_instrumentor, toy_sdk
 
 llmlog.instrument(output=os.environ["TOY_OUTPUT"], redact="off")
 _base.install(toy_instrumentor.PROVIDER)
+if os.environ.get("TOY_CALL_AT_IMPORT") == "1":
+    toy_sdk.Client().create(messages=[{"role": "user", "content": "at import"}], model="toy")
 
 
 def work(n: int) -> None:

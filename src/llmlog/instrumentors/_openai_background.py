@@ -5,10 +5,10 @@ no usage. The answer is a record once the app sees the response finished (a plai
 ``responses.retrieve`` poll, or ``cancel``), the first time this process does: its output,
 usage (priced), latency from creation to completion by the server's clock, its error.
 
-Every response recorded with its answer is noted (the latest :data:`_MAX_NOTED`): a
-``retrieve(stream=True)`` replaying one of them is recorded, but not priced a second time,
-and a background response noted already (streamed, or seen finished before) gives no
-second record.
+Every response recorded with its answer is noted on the writer thread, in the order the
+calls ended (the latest :data:`_MAX_NOTED`): a ``retrieve(stream=True)`` replaying one of
+them is recorded, but not priced a second time, and a background response noted already
+(streamed to its end before it was polled) gives no second record.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any, Final
 from llmlog import _guard
 from llmlog._record import STATUS_CANCELLED, STATUS_ERROR, STATUS_OK, Capture, string_or_none
 from llmlog.instrumentors._base import after_uninstall
-from llmlog.instrumentors._observed import finish_by_server_clock, observed_capture
+from llmlog.instrumentors._observed import RecordedOnce, finish_by_server_clock, observed_capture
 from llmlog.instrumentors._openai_request import plain
 from llmlog.instrumentors._openai_response import field, read_response
 
@@ -55,6 +55,9 @@ _MAX_NOTED: Final = 10_000
 _noted: OrderedDict[str, None] = OrderedDict()
 _lock = threading.Lock()
 after_uninstall.append(_noted.clear)  # a new instrument() starts a new account
+_polled = RecordedOnce(_MAX_NOTED)
+"""Background responses a poll found finished (caller's threads): one record for many polls."""
+after_uninstall.append(_polled.clear)
 
 
 def _note(response_id: str) -> bool:
@@ -76,8 +79,11 @@ def seen(result: Any, method: str) -> None:
             return  # a stored response, or a raw one: its create was the call
         status = _ENDED.get(field(result, "status"))
         response_id = field(result, "id")
-        if status is None or not isinstance(response_id, str) or not _note(response_id):
+        if status is None or not isinstance(response_id, str):
             return
+        with _lock:
+            if not _polled.first(response_id):
+                return
         cap = observed_capture("openai", method, "responses", extract, result=result)
         finish_by_server_clock(
             cap,
@@ -95,8 +101,13 @@ def _moment(seconds: Any) -> Any:
 
 
 def extract(cap: Capture) -> dict[str, Any]:
-    """Record fields for a background response seen finished (writer thread)."""
+    """Record fields for a background response seen finished (writer thread); no record
+    if this process recorded its answer already (a stream read to its end)."""
     response = cap.result
+    if not _note(str(field(response, "id"))):
+        import structlog
+
+        raise structlog.DropEvent
     params = {name: plain(field(response, name)) for name in _PARAMS}
     fields: dict[str, Any] = {
         "model": string_or_none(field(response, "model")),

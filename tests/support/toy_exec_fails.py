@@ -1,0 +1,32 @@
+"""An exec that fails, with a stream open: ``python toy_exec_fails.py OUTPUT``.
+
+``os.execvp`` tries each PATH entry in turn; a program found in none raises
+``FileNotFoundError`` and the app goes on: then reads its stream to the end. Also checks
+that ``os.execv`` and ``os.execve`` still pickle and copy as themselves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import os
+import pickle
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import llmlog
+from llmlog.instrumentors import _base
+from support import toy_instrumentor, toy_sdk
+
+llmlog.instrument(output=sys.argv[1], redact="off")
+_base.install(toy_instrumentor.PROVIDER)
+stream = toy_sdk.Client().create(
+    messages=[{"role": "user", "content": "open"}], model="toy", stream=True
+)
+next(stream)
+assert pickle.loads(pickle.dumps(os.execv)) is os.execv
+assert copy.deepcopy(os.execve) is os.execve and copy.copy(os.execv) is os.execv
+with contextlib.suppress(FileNotFoundError):
+    os.execvp("no-such-program-llmlog-test", ["no-such-program-llmlog-test"])
+list(stream)
