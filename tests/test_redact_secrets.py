@@ -151,10 +151,25 @@ class TestNamesAndFormatsUsersHit:
             "tokenizer = 'gpt2-large'",
             "num_keys = 12345678",
             "design='a1b2c3d4'",
+            # pagination and idempotency tokens, code, prose
+            '{"NextToken": "AQICAHh4bWl", "nextPageToken": "CAUQAA22"}',
+            '{"ClientRequestToken": "req-2024-01-02", "LockToken": "lock0123"}',
+            "clearsig = transform.int2bytes(signature, keylength)",
+            "funcsig = 'def {}({}):'",
+            '{"typeSignature": "(int, str) -> bool", "isSecret": "true"}',
+            "OLDPWD=/home/alice/project2",
+            "MLKEM768X25519PrivateKey = rust_openssl.hpke.MLKEM768X25519PrivateKey",
+            'publicKeyToken="1fc8b3b9a1e18e3b"',
+            "start from a basic gpt-3.5-turbo prompt on basic ubuntu-22.04",
         ],
     )
     def test_look_alikes_stay(self, text: str) -> None:
         assert found(text) == [], text
+
+    def test_a_long_prefixed_name(self) -> None:
+        """An environment variable name of any length ending in a credential word."""
+        name = "SPRING_DATASOURCE_ANALYTICS_WAREHOUSE_EU_WEST_1_READ_REPLICA_CONNECTION_PASSWORD"
+        assert found(f"{name}=Zq8vLm2pXw") == [("SECRET", "Zq8vLm2pXw")]
 
     @pytest.mark.parametrize(
         ("text", "secret"),

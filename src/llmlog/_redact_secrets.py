@@ -61,9 +61,11 @@ def _vendor_keys(formats: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile(start + "(?:" + "|".join(formats) + r")(?![\w\-])")
 
 
-# How a name whose value is a secret ends (`password=...`, `"api_key": "..."`, and glued or
-# prefixed ones: `DB_PASSWORD`, `dbPassword`, `SECRET_KEY`, `SessionToken`). Each is a fixed
-# width, for a lookbehind; `_` and `-` between words are one character, or none.
+# How a name whose value is a secret ends. Each is a fixed width, for a lookbehind; `_` and
+# `-` between words are one character, or none. Unmistakable ones may end any identifier,
+# glued or prefixed (`DB_PASSWORD`, `dbPassword`, `SECRET_KEY`, `SessionToken`); the
+# common words only a whole name or its last `_`/`-` part (`token`, `client_secret`, not
+# `NextToken`, `isSecret`, `funcsig`, `OLDPWD`).
 _SEP: Final = ("_", "-", "")
 
 
@@ -75,8 +77,12 @@ def _spelled(*words: str) -> list[str]:
     return spellings
 
 
-_SECRET_NAME_ENDS: Final = (
-    *("password", "passwd", "pwd", "passphrase", "secret", "token", "sig", "signature"),
+_TOKEN_KINDS: Final = (
+    *("access", "auth", "refresh", "session", "id", "security", "api", "secret"),
+    *("bearer", "bot", "csrf", "xsrf", "oauth", "personal", "private"),
+)
+_GLUED_ENDS: Final = (
+    *("password", "passwd", "passphrase"),
     *_spelled("api", "key"),
     *_spelled("access", "key"),
     *_spelled("private", "key"),
@@ -84,19 +90,25 @@ _SECRET_NAME_ENDS: Final = (
     *_spelled("secret", "key"),
     *_spelled("secret", "key", "base"),  # Rails
     *_spelled("shared", "access", "key"),  # Azure Service Bus / IoT Hub connection strings
+    *(end for kind in _TOKEN_KINDS for end in _spelled(kind, "token")),
 )
+_WORD_ENDS: Final = ("secret", "token", "pwd", "sig", "signature")
 _SECRET_NAME: Final = (
     # The whole identifier (possessive: one try per start), then how it ends.
-    r"(?<![A-Za-z0-9_\-])[A-Za-z0-9_\-]{1,64}+(?:"
-    + "|".join(f"(?<={re.escape(end)})" for end in _SECRET_NAME_ENDS)
+    r"(?<![A-Za-z0-9_\-])[A-Za-z0-9_\-]++(?:"
+    + "|".join(f"(?<={re.escape(end)})" for end in _GLUED_ENDS)
+    + "|"
+    + "|".join(f"(?<={end})(?<![A-Za-z0-9]{end})" for end in _WORD_ENDS)
     + ")"
 )
 # A literal: quoted, or a bare word holding a digit (so `token=settings.token`
-# and `api_key=os.environ[...]` in code are not mistaken for secrets). A quoted one
+# and `api_key=os.environ[...]` in code are not mistaken for secrets) that is not code
+# either: called or indexed (`f(`, `x[`), or a dotted path (`a.b.c2`). A quoted one
 # may hold backslash escapes (`"Tr0ub\"horse"` in JSON tool arguments): all of it is taken.
 _ASSIGNED_VALUE: Final = (
     r"(?:\"(?P<dq>(?:[^\"\\\n]|\\[^\n]){4,})\"|'(?P<sq>(?:[^'\\\n]|\\[^\n]){4,})'"
-    r"|(?P<bare>(?=[^\s\"'`,;()\[\]{}<>]*\d)[^\s\"'`,;()\[\]{}<>]{6,}))"
+    r"|(?P<bare>(?![A-Za-z_]\w*(?:\.[A-Za-z_]\w*){2,}(?![^\s\"'`,;()\[\]{}<>]))"
+    r"(?=[^\s\"'`,;()\[\]{}<>]*\d)[^\s\"'`,;()\[\]{}<>]{6,}+(?![(\[])))"
 )
 
 # A rule: (entity, regex, name of the group that holds the secret or None for the whole
@@ -113,8 +125,13 @@ _ASSIGNED_VALUE: Final = (
 #   whole text. None: the match may start anywhere, the regex scans the text. A reach
 #   above 0 is only given to a regex whose lookbehind rejects a start right after a
 #   letter or digit (``str.isalnum``; the folded rule's only on ASCII text, where the
-#   two agree), so such starts are not even tried.
+#   two agree), so such starts are not even tried. :data:`WORD_START`: the one start is
+#   where the identifier (letters, digits, ``_``, ``-``) holding the hint begins.
 _Gate = tuple[str, tuple[str, ...], bool, int | None]
+WORD_START: Final = -1
+_IDENTIFIER_CHARS: Final = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+)
 _SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, _Gate], ...]] = (
     (
         PRIVATE_KEY,
@@ -161,12 +178,17 @@ _SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, _Gate], ...]]
         BEARER_TOKEN,
         re.compile(
             r"(?i)\b(?:bearer|basic|authorization:\s*token)\s+"
-            # a digit in short ones ("Bearer authentication"); random ones of 32+ have one anyway.
-            # 12: Basic credentials of a short user and password (`bob:hunter2`).
-            r"(?P<v>(?=[A-Za-z0-9._~+/\-]*\d)[A-Za-z0-9._~+/\-]{12,}=*|[A-Za-z0-9._~+/\-]{32,}=*)"
+            # a digit in short ones ("Bearer authentication"); random ones of 32+ have one anyway
+            r"(?P<v>(?=[A-Za-z0-9._~+/\-]*\d)[A-Za-z0-9._~+/\-]{16,}=*|[A-Za-z0-9._~+/\-]{32,}=*)"
         ),
         "v",
         ("bBzZ", ("bearer", "basic", "authorization"), True, 0),
+    ),
+    (
+        BEARER_TOKEN,  # a short user and password in a header (`bob:hunter2`)
+        re.compile(r"(?i)\bauthorization:\s*basic\s+(?P<v>[A-Za-z0-9+/]{8,}={0,2})"),
+        "v",
+        ("aA", ("authorization",), True, 0),
     ),
     (
         SECRET,
@@ -175,8 +197,8 @@ _SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, _Gate], ...]]
             rf"(?i){_SECRET_NAME}(?:[\"']\]?|\])?\s*[:=]\s*{_ASSIGNED_VALUE}"
         ),
         "",
-        # A match starts at most 64 characters before the hint it ends with.
-        (":=", ("pass", "pwd", "secret", "key", "token", "sig"), True, 64),
+        # A match starts where the identifier holding its hint starts (WORD_START).
+        (":=", ("pass", "pwd", "secret", "key", "token", "sig"), True, WORD_START),
     ),
     (
         SECRET,
@@ -260,6 +282,8 @@ def _matches_near(
 ) -> list[re.Match[str]]:
     """What ``pattern.finditer(text)`` finds, trying only the starts within ``reach``
     before a hint (the only places a match can start), leftmost first as finditer does."""
+    if reach == WORD_START:
+        return _matches_at_word_starts(pattern, text, hints_at)
     matches: list[re.Match[str]] = []
     end = 0  # where the last match ended: the next starts at or after it
     tried = -1  # every start up to here has been tried
@@ -276,6 +300,27 @@ def _matches_near(
                 matches.append(match)
                 end = start = match.end()  # never empty: every rule matches 8+ characters
         tried = max(tried, at)
+    return matches
+
+
+def _matches_at_word_starts(
+    pattern: re.Pattern[str], text: str, hints_at: list[int]
+) -> list[re.Match[str]]:
+    """``_matches_near`` for :data:`WORD_START`: one try per identifier holding a hint."""
+    matches: list[re.Match[str]] = []
+    end, last = 0, -1
+    identifier = _IDENTIFIER_CHARS
+    for at in hints_at:
+        start = at
+        while start > end and text[start - 1] in identifier:
+            start -= 1
+        if start == last or start < end:
+            continue
+        last = start
+        match = pattern.match(text, start)
+        if match is not None:
+            matches.append(match)
+            end = match.end()
     return matches
 
 
