@@ -306,6 +306,22 @@ class TestBackground:
         [streamed] = llm.calls
         assert streamed["stream"] is True and streamed["cost_usd"] is not None
 
+    def test_a_poll_that_records_the_answer_before_the_stream_ends(
+        self, llm: CapturedRecords
+    ) -> None:
+        """The app streams the answer while another thread polls: the poll finds it
+        finished first and records it priced; the stream's record is not priced again."""
+        client = fakes.sync_client(background_fake("completed"))
+        stream = client.responses.create(model="o3", input="Hi", background=True, stream=True)
+        next(iter(stream))
+        client.responses.retrieve(fakes.RESPONSE_ID)  # (from another thread, in an app)
+        llmlog.flush()
+        list(stream)
+        polled, streamed = llm.calls
+        assert polled["method"] == "responses.retrieve" and polled["cost_usd"] is not None
+        assert streamed["method"] == "responses.create" and streamed["cost_usd"] is None
+        assert streamed["price_source"].startswith("not billed again")
+
     def test_polling_through_a_stale_bound_method_after_uninstrument(self) -> None:
         """A retrieve method kept across uninstrument() records nothing."""
         fake = background_fake("completed")

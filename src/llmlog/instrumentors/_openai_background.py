@@ -125,12 +125,11 @@ def extract(cap: Capture) -> dict[str, Any]:
 def mark_replay(cap: Capture, fields: dict[str, Any], kwargs: Mapping[str, Any]) -> None:
     """Note a Responses record with its answer (writer thread). ``retrieve(stream=True)``
     of a response noted already replays it (read again, not billed again): its record
-    is not priced a second time."""
+    is not priced a second time. Nor is a background response's own stream when a poll
+    from another thread recorded its answer first."""
     response_id = fields.get("response_id")
     if cap.operation != "responses" or not response_id or fields.get("usage") is None:
         return
     retrieved = cap.method.endswith("retrieve") or "starting_after" in kwargs  # (helper)
-    if not _note(response_id) and retrieved:
-        fields["price_source"] = (
-            f"not billed again: replays {response_id}, priced when first recorded"
-        )
+    if not _note(response_id) and (retrieved or kwargs.get("background") is True):
+        fields["price_source"] = f"not billed again: {response_id} was priced in an earlier record"
