@@ -6,6 +6,7 @@ the answer, usage and ids.
 
 from __future__ import annotations
 
+import copy
 import importlib
 import inspect
 import json
@@ -401,6 +402,21 @@ class TestBatchResults:
         [record] = cap.calls  # only what the app read
         assert record["method"] == "beta.messages.batches.results"
         assert record["output"]["text"] == "Paris."
+
+    async def test_the_decoder_is_the_sdks_as_far_as_the_app_can_tell(
+        self, cap: CapturedRecords
+    ) -> None:
+        """Not a context manager (the same TypeError), copied like the SDK's, async too."""
+        results = fake.sync_client(batch_results_handler()).messages.batches.results("msgbatch_01")
+        with pytest.raises(TypeError, match="does not support the context manager"), results:  # type: ignore[attr-defined]
+            pass
+        assert [r.custom_id for r in copy.copy(results)] == ["q1", "q2", "q3", "q4"]
+        aclient = fake.async_client(batch_results_handler())
+        aresults = await aclient.messages.batches.results("msgbatch_01")
+        with pytest.raises(TypeError, match="asynchronous context manager"):
+            async with aresults:  # type: ignore[attr-defined]
+                pass
+        assert len(cap.calls) == 4
 
     def test_a_model_without_a_batch_price_is_unpriced(self, cap: CapturedRecords) -> None:
         """The standard price would be twice the bill: no guess."""

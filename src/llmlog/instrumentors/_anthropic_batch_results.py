@@ -13,6 +13,7 @@ and neither is the latency (the results carry no times).
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Iterable
 from typing import Any, Final
@@ -53,10 +54,21 @@ _base.after_uninstall.append(_recorded.clear)
 
 
 class _Results(followed.Followed):
-    """``JSONLDecoder``: the results, each followed as the app reads it."""
+    """``JSONLDecoder``: the results, each followed as the app reads it. A context manager
+    only if the SDK's object is one (``with`` fails as on it otherwise); a copy is followed
+    too."""
 
     __iter__ = followed.Stream.__iter__
     __next__ = followed.Stream.__next__
+
+    def __enter__(self) -> Any:
+        if not hasattr(type(self.__wrapped__), "__enter__"):
+            raise TypeError(_NOT_A_CONTEXT.format(type(self.__wrapped__).__name__, ""))
+        self.__wrapped__.__enter__()
+        return self
+
+    def __copy__(self) -> Any:
+        return type(self)(copy.copy(self.__wrapped__), self._self_follow)
 
 
 class _AsyncResults(followed.Followed):
@@ -64,6 +76,18 @@ class _AsyncResults(followed.Followed):
 
     __aiter__ = followed.AsyncStream.__aiter__
     __anext__ = followed.AsyncStream.__anext__
+
+    async def __aenter__(self) -> Any:
+        if not hasattr(type(self.__wrapped__), "__aenter__"):
+            kind = type(self.__wrapped__).__name__
+            raise TypeError(_NOT_A_CONTEXT.format(kind, "asynchronous "))
+        await self.__wrapped__.__aenter__()
+        return self
+
+    __copy__ = _Results.__copy__
+
+
+_NOT_A_CONTEXT: Final = "{!r} object does not support the {}context manager protocol"
 
 
 def seen(results: Iterable[Any], batch_id: str, method: str) -> None:
