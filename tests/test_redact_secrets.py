@@ -10,6 +10,7 @@ import pytest
 from llmlog._redact_detect import merge_spans
 from llmlog._redact_secrets import (
     _SECRET_RULES,
+    _VALUE_GROUPS,
     CustomPatterns,
     compile_deny,
     compile_patterns,
@@ -166,6 +167,12 @@ class TestNamesAndFormatsUsersHit:
     def test_look_alikes_stay(self, text: str) -> None:
         assert found(text) == [], text
 
+    def test_json_inside_a_json_string(self) -> None:
+        """A tool's result holding JSON as text, written in a JSON string: the escaped
+        quotes around the name and the value do not hide it."""
+        text = json.dumps({"output": json.dumps({"password": "hunter22", "user": "bob"})})
+        assert found(text) == [("SECRET", "hunter22")]
+
     def test_a_long_prefixed_name(self) -> None:
         """An environment variable name of any length ending in a credential word."""
         name = "SPRING_DATASOURCE_ANALYTICS_WAREHOUSE_EU_WEST_1_READ_REPLICA_CONNECTION_PASSWORD"
@@ -224,7 +231,7 @@ def ungated(text: str) -> list[tuple[int, int, str]]:
         for match in pattern.finditer(text):
             name = group
             if group == "":
-                name = next(g for g in ("dq", "sq", "bare") if match.group(g) is not None)
+                name = next(g for g in _VALUE_GROUPS if match.group(g) is not None)
             spans.append((match.start(name or 0), match.end(name or 0), entity))
     return merge_spans(spans)
 
@@ -256,6 +263,7 @@ class TestGates:
         ),
         *("-----BEGIN ", "RSA PRIVATE KEY-----", "-----END ", "https://hooks.slack.com/"),
         *("DB_", "dbPassword", "SECRET_KEY", "['", '"]', "xapp-1-", "glrt-", "whsec_", "%3D"),
+        *("\\", '\\"', "NextToken", "isSecret", "a.b.c2", "f(", "Authorization: Basic "),
         *("services/T0AB/B1CD/xyz", "=", ":", " ", '"', "'", "\n", "-", "_", "x", "1"),
         *("abcd", "s3cr3t99", "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdef", "é", "\u017f", "İ"),
     )

@@ -107,9 +107,13 @@ _SECRET_NAME: Final = (
 # may hold backslash escapes (`"Tr0ub\"horse"` in JSON tool arguments): all of it is taken.
 _ASSIGNED_VALUE: Final = (
     r"(?:\"(?P<dq>(?:[^\"\\\n]|\\[^\n]){4,})\"|'(?P<sq>(?:[^'\\\n]|\\[^\n]){4,})'"
+    # JSON inside a JSON string (a tool's result): `{\"password\": \"...\"}`
+    r"|\\\"(?P<eq>(?:[^\"\\\n]|\\[^\"\n]){4,})\\\""
     r"|(?P<bare>(?![A-Za-z_]\w*(?:\.[A-Za-z_]\w*){2,}(?![^\s\"'`,;()\[\]{}<>]))"
     r"(?=[^\s\"'`,;()\[\]{}<>]*\d)[^\s\"'`,;()\[\]{}<>]{6,}+(?![(\[])))"
 )
+
+_VALUE_GROUPS: Final = ("dq", "sq", "eq", "bare")
 
 # A rule: (entity, regex, name of the group that holds the secret or None for the whole
 # match, gate). The regex runs only where its gate allows, and every gate is a necessary
@@ -194,7 +198,7 @@ _SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, _Gate], ...]]
         SECRET,
         re.compile(
             # `name=`, `"name":`, `['name'] =`
-            rf"(?i){_SECRET_NAME}(?:[\"']\]?|\])?\s*[:=]\s*{_ASSIGNED_VALUE}"
+            rf"(?i){_SECRET_NAME}(?:\\?[\"']\]?|\])?\s*[:=]\s*{_ASSIGNED_VALUE}"
         ),
         "",
         # A match starts where the identifier holding its hint starts (WORD_START).
@@ -257,7 +261,7 @@ def find_secrets(text: str) -> list[Span]:
             if group is None:
                 spans.append((match.start(), match.end(), entity))
             elif group == "":  # the one alternative of the assigned value that matched
-                name = next(g for g in ("dq", "sq", "bare") if match.group(g) is not None)
+                name = next(g for g in _VALUE_GROUPS if match.group(g) is not None)
                 spans.append((match.start(name), match.end(name), entity))
             else:
                 spans.append((match.start(group), match.end(group), entity))
