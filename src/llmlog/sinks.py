@@ -307,7 +307,11 @@ class FileSink:
         if self._orphans:
             self._write(b"", 0)
             self._release()
-        if self._orphans:  # still failing (reported): lost
+        self._lose_orphans()  # still failing (reported): lost
+
+    def _lose_orphans(self) -> None:
+        """Count the lines a deleted file took that could not be written again as lost."""
+        if self._orphans:
             counts["sink_lost"] += sum(chunk.count(b"\n") for chunk in self._orphans)
             self._orphans = []
 
@@ -347,8 +351,8 @@ class FileSink:
 
     def _fail(self, exc: OSError, lines: int) -> None:
         self._release()
-        counts["sink_lost"] += lines + sum(chunk.count(b"\n") for chunk in self._orphans)
-        self._orphans = []
+        counts["sink_lost"] += lines
+        self._lose_orphans()
         self._retry_at = time.monotonic() + RETRY_SECONDS
         if exc.errno == errno.ELOOP and self.path.is_symlink():
             warn_once(

@@ -14,8 +14,6 @@ them is recorded, but not priced a second time, and a background response noted 
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -52,7 +50,7 @@ _PARAMS: Final = (
 """What a response says it ran with: the params of its record (the request is not known)."""
 _MAX_NOTED: Final = 10_000
 
-_noted: OrderedDict[str, None] = OrderedDict()
+_noted = RecordedOnce(_MAX_NOTED)
 _lock = threading.Lock()
 after_uninstall.append(_noted.clear)  # a new instrument() starts a new account
 _polled = RecordedOnce(_MAX_NOTED)
@@ -63,12 +61,7 @@ after_uninstall.append(_polled.clear)
 def _note(response_id: str) -> bool:
     """Note a response as recorded with its answer; False if it was already."""
     with _lock:
-        if response_id in _noted:
-            return False
-        _noted[response_id] = None
-        if len(_noted) > _MAX_NOTED:
-            _noted.popitem(last=False)
-        return True
+        return _noted.first(response_id)
 
 
 def seen(result: Any, method: str) -> None:
@@ -122,7 +115,7 @@ def extract(cap: Capture) -> dict[str, Any]:
     return fields
 
 
-def mark_replay(cap: Capture, fields: dict[str, Any], kwargs: Mapping[str, Any]) -> None:
+def mark_replay(cap: Capture, fields: dict[str, Any]) -> None:
     """Note a Responses record with its answer (writer thread). ``retrieve(stream=True)``
     of a response noted already replays it (read again, not billed again): its record
     is not priced a second time. Nor is a background response's own stream when a poll
@@ -130,6 +123,7 @@ def mark_replay(cap: Capture, fields: dict[str, Any], kwargs: Mapping[str, Any])
     response_id = fields.get("response_id")
     if cap.operation != "responses" or not response_id or fields.get("usage") is None:
         return
+    kwargs = cap.kwargs
     retrieved = cap.method.endswith("retrieve") or "starting_after" in kwargs  # (helper)
     if not _note(response_id) and (retrieved or kwargs.get("background") is True):
         fields["price_source"] = f"not billed again: {response_id} was priced in an earlier record"

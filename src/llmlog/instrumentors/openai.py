@@ -426,7 +426,7 @@ def extract(cap: Capture) -> dict[str, Any]:
         reply = READERS[cap.operation](answer)
     if reply is not None:
         fields.update(reply)
-        background.mark_replay(cap, fields, cap.kwargs)
+        background.mark_replay(cap, fields)
     fields["request_id"] = _request_id(cap)
     return fields
 
