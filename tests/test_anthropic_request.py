@@ -19,7 +19,6 @@ from llmlog.instrumentors._anthropic_request import (
     messages_record,
     params_record,
     plain,
-    safe_headers,
     system_text,
 )
 
@@ -213,12 +212,14 @@ class TestHeaders:
             "anthropic-beta": "tools-2024",
             "X-Auth-Token": "t",
         }
-        assert safe_headers(headers) == {"anthropic-beta": "tools-2024"}
+        assert params_record({"extra_headers": headers}) == {
+            "extra_headers": {"anthropic-beta": "tools-2024"}
+        }
 
     def test_sdk_plumbing_headers_are_dropped(self) -> None:
         """The raw-response wrappers' headers (one holds a class) are not the app's params."""
         headers = {"X-Stainless-Raw-Response": "raw", "____stainless_override_cast_to": object}
-        assert safe_headers(headers) == {}
+        assert params_record({"extra_headers": headers}) == {}
 
     def test_extra_headers_param_left_out_when_nothing_remains(self) -> None:
         """No empty ``extra_headers: {}`` in params after filtering."""

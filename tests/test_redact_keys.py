@@ -35,10 +35,58 @@ def one_line(cap: Any) -> tuple[dict[str, Any], str]:
     return record, json.dumps(record)
 
 
+GATEWAY_HEADERS = {
+    "Helicone-Auth": f"Bearer {OPAQUE}",
+    "cf-aig-authorization": f"Bearer {OPAQUE}",
+    "x-portkey-api-key": OPAQUE,
+    "X-Gateway-Token": OPAQUE,
+    "Proxy-Password": OPAQUE,
+    "X-Stainless-Helper-Method": "chat.completions.parse",
+    "X-Request-Source": "nightly-batch",
+}
+GATEWAY_QUERY = {"api-key": OPAQUE, "access_token": OPAQUE, "sig": OPAQUE, "region": "eu"}
+
+
+class TestTransportOptions:
+    """Headers and query parameters named like credentials never reach the record, at any
+    redaction level: a gateway's key is an opaque string no pattern recognises."""
+
+    def _openai(self) -> None:
+        client = ofake.sync_client(lambda _: ofake.json_response(ofake.chat_completion("ok")))
+        client.chat.completions.create(
+            model="gpt-4o",
+            messages=[{"role": "user", "content": "hi"}],
+            extra_headers=GATEWAY_HEADERS,
+            extra_query=GATEWAY_QUERY,
+        )
+
+    def _anthropic(self) -> None:
+        client = afake.sync_client(afake.json_handler(afake.message("ok")))
+        client.messages.create(
+            model=afake.MODEL,
+            max_tokens=10,
+            messages=afake.user("hi"),
+            extra_headers=GATEWAY_HEADERS,
+            extra_query=GATEWAY_QUERY,
+        )
+
+    @pytest.mark.parametrize("provider", ["openai", "anthropic"])
+    @pytest.mark.parametrize("level", ["off", "secrets"])
+    def test_credential_named_options_are_left_out(self, provider: str, level: str) -> None:
+        with capture_records(redact=level) as cap:
+            getattr(self, f"_{provider}")()
+        record, line = one_line(cap)
+        assert OPAQUE not in line
+        assert record["params"]["extra_headers"] == {"X-Request-Source": "nightly-batch"}
+        assert record["params"]["extra_query"] == {"region": "eu"}
+        assert record["redactions"] == {}
+
+
 class TestCredentialKeys:
     def test_openai_params_named_as_credentials_are_redacted(self) -> None:
-        """Headers, query and body fields and metadata named like a credential lose their value,
-        whatever it looks like; ordinary params named with "key" or "tokens" stay."""
+        """Body fields and metadata named like a credential lose their value, whatever it looks
+        like (headers and query parameters so named are not recorded at all: see
+        TestTransportOptions); ordinary params named with "key" or "tokens" stay."""
         client = ofake.sync_client(lambda _: ofake.json_response(ofake.chat_completion("ok")))
         with capture_records(redact="secrets") as cap:
             client.chat.completions.create(
@@ -59,18 +107,13 @@ class TestCredentialKeys:
         record, line = one_line(cap)
         assert OPAQUE not in line
         params = record["params"]
-        assert params["extra_headers"] == {
-            "x-portkey-api-key": "<SECRET>",
-            "X-Auth-Token": "<SECRET>",
-            "x-goog-api-key": "<SECRET>",
-            "X-Request-Source": "nightly-batch",
-        }
-        assert params["extra_query"] == {"api-key": "<SECRET>", "subscription-key": "<SECRET>"}
+        assert params["extra_headers"] == {"X-Request-Source": "nightly-batch"}
+        assert "extra_query" not in params
         assert params["metadata"] == {"password": "<SECRET>", "key": "plain-value", "tier": "gold"}
         assert params["extra_body"] == {"x_api_key": "<SECRET>", "idempotency_key": "idem-123"}
         assert params["max_tokens"] == 10
         assert params["prompt_cache_key"] == "cache-group-42"
-        assert record["redactions"] == {"SECRET": 7}
+        assert record["redactions"] == {"SECRET": 2}
         assert record["usage"]["input_tokens"] == ofake.usage_chat()["prompt_tokens"]
 
     def test_anthropic_mcp_token_and_tool_input_password_are_redacted(self) -> None:

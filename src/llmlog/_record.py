@@ -97,6 +97,42 @@ _FORMAT_KWARGS: Final = ("response_format", "text_format", "output_format")
 _SENTINEL_NAMES: Final = frozenset({"NotGiven", "Omit"})
 
 
+# Header and query parameter names that may carry a credential (lowercase substrings):
+# gateways and proxies take keys under names of their own (``Helicone-Auth``,
+# ``x-portkey-api-key``, ``cf-aig-authorization``, ``?api-key=``, ``?access_token=``).
+_CREDENTIAL_NAME_PARTS: Final = (
+    *("auth", "key", "token", "secret", "cookie", "signature"),
+    *("password", "passwd", "pwd", "credential"),
+)
+_CREDENTIAL_NAMES: Final = frozenset({"sig", "code"})  # an Azure SAS signature, an OAuth code
+# The SDKs' own plumbing headers (the raw-response wrappers add one that holds a class).
+_SDK_HEADER_PREFIXES: Final = ("x-stainless-", "____stainless")
+
+
+def without_credentials(options: Any, plain: Callable[[Any], Any]) -> dict[str, Any] | None:
+    """The app's ``extra_headers`` or ``extra_query`` as ``params`` keeps them: values made
+    ``plain``, without any that may be a credential and without the SDK's own headers.
+
+    Dropped by name, not found by redaction: a gateway key is an opaque string under a
+    name of the gateway's choosing, which no pattern recognises (and ``redact=off`` runs
+    no pattern), yet ``params`` must never hold credentials.
+    """
+    if not isinstance(options, Mapping):
+        return None
+    kept: dict[str, Any] = {}
+    for name, value in options.items():
+        lowered = str(name).lower()
+        if (
+            is_sentinel(value)
+            or lowered.startswith(_SDK_HEADER_PREFIXES)
+            or lowered in _CREDENTIAL_NAMES
+            or any(part in lowered for part in _CREDENTIAL_NAME_PARTS)
+        ):
+            continue
+        kept[str(name)] = plain(value)
+    return kept or None
+
+
 def is_sentinel(value: object) -> bool:
     """The SDKs' markers for "this argument was not passed" (``not_given``, ``omit``)."""
     cls = type(value)

@@ -12,14 +12,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from llmlog._record import class_description, is_sentinel, media_stub, safe_repr
+from llmlog._record import (
+    class_description,
+    is_sentinel,
+    media_stub,
+    safe_repr,
+    without_credentials,
+)
 
 # Keys that form the prompt or have their own record field; everything else is a param.
 _NOT_PARAMS: Final = frozenset({"messages", "system", "model", "stream", "requests"})
-# Header names whose values may be credentials; matched as lowercase substrings.
-_SECRET_HEADER_PARTS: Final = ("auth", "key", "token", "secret", "cookie", "signature")
-# SDK plumbing headers the raw-response wrappers add (one of them holds a class).
-_SDK_HEADER_PREFIXES: Final = ("x-stainless-", "____stainless")
+# Request options that may carry credentials: kept without them (``without_credentials``).
+_TRANSPORT_OPTIONS: Final = frozenset({"extra_headers", "extra_query"})
 _MAX_REPR: Final = 200
 # Exact types that are already JSON: checked with one set lookup (the writer's hot path).
 _JSON_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
@@ -124,30 +128,13 @@ def params_record(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     for name, value in kwargs.items():
         if name in _NOT_PARAMS or is_sentinel(value) or value is None:
             continue
-        if name == "extra_headers":
-            headers = safe_headers(value)
-            if headers:
-                params[name] = headers
+        if name in _TRANSPORT_OPTIONS:
+            options = without_credentials(value, plain)
+            if options:
+                params[name] = options
             continue
         params[name] = plain(value)
     return params
-
-
-def safe_headers(headers: Any) -> dict[str, Any]:
-    """Extra headers without credentials and without the SDK's own plumbing headers."""
-    if not isinstance(headers, Mapping):
-        return {}
-    kept: dict[str, Any] = {}
-    for name, value in headers.items():
-        lowered = str(name).lower()
-        if lowered.startswith(_SDK_HEADER_PREFIXES):
-            continue
-        if any(part in lowered for part in _SECRET_HEADER_PARTS):
-            continue
-        if is_sentinel(value):
-            continue
-        kept[str(name)] = plain(value)
-    return kept
 
 
 def batch_request_summary(requests: Any) -> tuple[str | None, dict[str, Any]]:

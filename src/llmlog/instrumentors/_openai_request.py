@@ -12,7 +12,13 @@ import inspect
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-from llmlog._record import class_description, is_sentinel, media_stub, safe_repr
+from llmlog._record import (
+    class_description,
+    is_sentinel,
+    media_stub,
+    safe_repr,
+    without_credentials,
+)
 
 # Request kwargs that hold the prompt (per operation); they go to system/messages, not params.
 PROMPT_KEYS: Final[Mapping[str, frozenset[str]]] = {
@@ -31,19 +37,8 @@ PROMPT_KEYS: Final[Mapping[str, frozenset[str]]] = {
 }
 # Kwargs that have their own record field.
 _OWN_FIELDS: Final = frozenset({"model", "stream"})
-# Headers that carry credentials, and the SDK's own bookkeeping headers.
-_SECRET_HEADERS: Final = frozenset(
-    {
-        "authorization",
-        "proxy-authorization",
-        "api-key",
-        "x-api-key",
-        "openai-api-key",
-        "ocp-apim-subscription-key",
-        "cookie",
-    }
-)
-_SDK_HEADER_PREFIX: Final = "x-stainless-"
+# Request options that may carry credentials: kept without them (``without_credentials``).
+_TRANSPORT_OPTIONS: Final = frozenset({"extra_headers", "extra_query"})
 _SYSTEM_ROLES: Final = frozenset({"system", "developer"})
 # Fields whose string value is raw base64 (no data: prefix), and the media kind it holds.
 _RAW_BASE64_FIELDS: Final = {"data": "audio", "file_data": "file"}
@@ -70,20 +65,6 @@ def plain(value: Any) -> Any:
     return safe_repr(value)
 
 
-def headers_for_record(headers: Any) -> dict[str, Any] | None:
-    """The app's ``extra_headers`` without credentials or the SDK's ``X-Stainless-*``."""
-    if not isinstance(headers, Mapping):
-        return None
-    kept = {
-        str(name): plain(value)
-        for name, value in headers.items()
-        if not is_sentinel(value)
-        and str(name).lower() not in _SECRET_HEADERS
-        and not str(name).lower().startswith(_SDK_HEADER_PREFIX)
-    }
-    return kept or None
-
-
 def params(kwargs: Mapping[str, Any], operation: str) -> dict[str, Any]:
     """Every request argument except the prompt, the model and ``stream``."""
     skip = PROMPT_KEYS.get(operation, frozenset()) | _OWN_FIELDS
@@ -91,10 +72,10 @@ def params(kwargs: Mapping[str, Any], operation: str) -> dict[str, Any]:
     for name, value in kwargs.items():
         if name in skip or is_sentinel(value) or (value is None and name.startswith("extra_")):
             continue
-        if name == "extra_headers":
-            headers = headers_for_record(value)
-            if headers:
-                out[name] = headers
+        if name in _TRANSPORT_OPTIONS:
+            options = without_credentials(value, plain)
+            if options:
+                out[name] = options
             continue
         out[name] = stub_data_urls(plain(value))
     return out
