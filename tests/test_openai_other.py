@@ -3,6 +3,8 @@ batches through real openai clients."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import json
 import warnings
@@ -15,6 +17,9 @@ import openai_fakes as fakes
 from llmlog.testing import CapturedRecords
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+USAGE_12_340 = {"input_tokens": 12, "output_tokens": 340, "total_tokens": 352}
 
 
 @pytest.fixture
@@ -134,6 +139,27 @@ class TestImagesAudioModerations:
         client.audio.speech.create(model="tts-1", voice="alloy", input="Hello")
         [record] = llm.calls
         assert record["cost_usd"] == pytest.approx(5 * 15e-6)  # $15 per million characters
+
+    @pytest.mark.parametrize("raw", [False, True])
+    def test_speech_as_events_has_its_usage_and_cost(self, llm: CapturedRecords, raw: bool) -> None:
+        """``stream_format="sse"``: the app gets the event text as without llmlog; the record
+        the audio the events carried (a stub) and the usage of ``speech.audio.done``."""
+        events = [
+            {"type": "speech.audio.delta", "audio": base64.b64encode(b"ID3fake").decode()},
+            {"type": "speech.audio.delta", "audio": base64.b64encode(b"-more").decode()},
+            {"type": "speech.audio.done", "usage": USAGE_12_340},
+        ]
+        client = fakes.sync_client(lambda _: fakes.sse_response(events, done=False))
+        create = client.audio.speech.with_raw_response.create if raw else client.audio.speech.create
+        result = create(model="gpt-4o-mini-tts", voice="alloy", input="Hi", stream_format="sse")
+        content = result.http_response.content if raw else result.content
+        assert content.startswith(b'data: {"type": "speech.audio.delta"')
+        [record] = llm.calls
+        audio = record["output"]["audio"]
+        assert audio["bytes"] == len(b"ID3fake-more")
+        assert audio["sha256"] == hashlib.sha256(b"ID3fake-more").hexdigest()
+        assert record["usage"]["input_tokens"] == 12 and record["usage"]["output_tokens"] == 340
+        assert record["cost_usd"] == pytest.approx(12 * 0.6e-6 + 340 * 12e-6)
 
     def test_speech_streaming_response_leaves_the_body_alone(self, llm: CapturedRecords) -> None:
         """with_streaming_response speech: the app streams the audio; the record is metadata."""

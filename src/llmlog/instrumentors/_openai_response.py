@@ -380,17 +380,50 @@ def read_transcript(response: Any) -> Reply:
 
 
 def read_speech(response: Any) -> Reply:
-    """Generated speech: only what the headers say (the audio body is the app's)."""
+    """Generated speech: what the headers say of the audio (its bytes are the app's), or with
+    ``stream_format="sse"`` what the events the SDK has read say: the audio and the usage."""
     http = field(response, "response") or field(response, "http_response") or response
     headers = field(http, "headers")
+    mime = headers.get("content-type") if headers is not None else None
+    if isinstance(mime, str) and mime.startswith("text/event-stream"):
+        return _speech_events(http)
     size = headers.get("content-length") if headers is not None else None
     output = empty_output()
     output["audio"] = {
         "type": "audio",
-        "mime": headers.get("content-type") if headers is not None else None,
+        "mime": mime,
         "bytes": int(size) if isinstance(size, str) and size.isdigit() else None,
     }
     return {"response_id": None, "response_model": None, "output": output, "usage": None}
+
+
+def _speech_events(http: Any) -> Reply:
+    """``speech.audio.delta`` events (base64 audio) and the ``speech.audio.done`` one, which
+    carries the usage gpt-4o-mini-tts is billed by, from a body the SDK has read."""
+    from openai._streaming import SSEDecoder
+
+    reply: Reply = {"response_id": None, "response_model": None, "output": empty_output()}
+    reply["usage"] = None
+    try:
+        content = http.content
+    except Exception:  # not read: the body is the app's to read
+        return reply
+    audio: list[bytes] = []
+    for event in SSEDecoder().iter_bytes(iter([content])):
+        try:
+            data = json.loads(event.data)
+        except ValueError:
+            continue
+        kind = data.get("type") if isinstance(data, dict) else None
+        if kind == "speech.audio.delta" and isinstance(data.get("audio"), str):
+            try:
+                audio.append(base64.b64decode(data["audio"]))
+            except (binascii.Error, ValueError):
+                continue
+        elif kind == "speech.audio.done":
+            reply["usage"] = input_output_usage(data.get("usage"))
+    reply["output"]["audio"] = media_stub("audio", None, b"".join(audio))
+    return reply
 
 
 def read_moderation(response: Any) -> Reply:
