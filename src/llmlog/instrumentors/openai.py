@@ -13,13 +13,15 @@ reference; ``extract`` builds the record fields on the writer thread.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from llmlog import _guard
 from llmlog._record import Capture, parse_raw_json_text
+from llmlog.instrumentors import _openai_agent_patches as agent_sessions
 from llmlog.instrumentors import _openai_background as background
 from llmlog.instrumentors import _openai_request as request
+from llmlog.instrumentors import _openai_session_starts as session_starts
 from llmlog.instrumentors import _openai_websocket as websocket
 from llmlog.instrumentors import _openai_websocket_patches as websocket_patches
 from llmlog.instrumentors._base import (
@@ -170,19 +172,22 @@ _ONLY_IF: Final = {"retrieve": _streams, "cancel": _never}
 
 # Every patched async method is an ``async def`` (behind a sync ``required_args`` shim,
 # so introspection cannot tell): the table says so instead.
-TARGETS: Final[tuple[Target, ...]] = tuple(
-    Target(
-        module,
-        f"{cls}.{name}",
-        f"{prefix}.{name}",
-        operation,
-        cls == classes[1],
-        only_if=_ONLY_IF.get(name),
-        observe=background.seen if name in _ONLY_IF else None,
+TARGETS: Final[tuple[Target, ...]] = (
+    tuple(
+        Target(
+            module,
+            f"{cls}.{name}",
+            f"{prefix}.{name}",
+            operation,
+            cls == classes[1],
+            only_if=_ONLY_IF.get(name),
+            observe=background.seen if name in _ONLY_IF else None,
+        )
+        for module, classes, names, prefix, operation in _TABLE
+        for name in names
+        for cls in classes
     )
-    for module, classes, names, prefix, operation in _TABLE
-    for name in names
-    for cls in classes
+    + session_starts.TARGETS
 )
 
 
@@ -329,9 +334,18 @@ def _helper_module(qualname: str) -> str:
     return _CHAT_STREAMING if qualname.startswith(("Chat", "AsyncChat")) else _RESPONSES_STREAMING
 
 
-HELPERS: Final[tuple[Target, ...]] = tuple(
-    Target(_helper_module(qualname), qualname, qualname, "helper", qualname.startswith("Async"))
-    for qualname in _HELPER_WRAPPERS
+def _provider() -> Provider:
+    return PROVIDER
+
+
+_STARTS, _STARTS_WRAPPERS = session_starts.helpers(_provider)
+HELPERS: Final[tuple[Target, ...]] = (
+    tuple(
+        Target(_helper_module(qualname), qualname, qualname, "helper", qualname.startswith("Async"))
+        for qualname in _HELPER_WRAPPERS
+    )
+    + _STARTS
+    + agent_sessions.HELPERS
 )
 
 
@@ -350,6 +364,8 @@ def request_fields(operation: str, kwargs: Mapping[str, Any]) -> dict[str, Any]:
         messages = None  # the requests are in an uploaded file
     elif operation == "live.create":
         return request.live_session_fields(kwargs)
+    elif operation in session_starts.OPERATIONS:
+        return session_starts.request_fields(operation, kwargs)
     elif operation == "completions":
         messages = request.texts_prompt(kwargs.get("prompt"))
     elif operation in ("embeddings", "moderations", "audio.speech"):
@@ -419,9 +435,11 @@ def extract(cap: Capture) -> dict[str, Any]:
         reply = stream_reply(cap, label or cap.method)
     elif cap.result is not None:
         body = _body(cap)
-        reply = READERS[cap.operation](body) if body is not None else None
+        reply = _reader(cap.operation)(body) if body is not None else None
         if reply is not None and body is not cap.result:
             parse_raw_json_text(reply.get("output"), cap)
+    elif cap.operation in session_starts.OPERATIONS and cap.error is None:
+        reply = session_starts.reader(cap.operation)(None)  # an accept answers nothing
     elif (answer := _answer_in_error(cap)) is not None:
         reply = READERS[cap.operation](answer)
     if reply is not None:
@@ -429,6 +447,12 @@ def extract(cap: Capture) -> dict[str, Any]:
         background.mark_replay(cap, fields)
     fields["request_id"] = _request_id(cap)
     return fields
+
+
+def _reader(operation: str) -> Callable[[Any], Reply]:
+    if operation in session_starts.OPERATIONS:
+        return session_starts.reader(operation)
+    return READERS[operation]
 
 
 def _answer_in_error(cap: Capture) -> Any:
@@ -446,5 +470,5 @@ PROVIDER: Final = Provider(
     extract=extract,
     on_result=on_result,
     helpers=HELPERS,
-    helper_wrappers=_HELPER_WRAPPERS,
+    helper_wrappers={**_HELPER_WRAPPERS, **_STARTS_WRAPPERS, **agent_sessions.HELPER_WRAPPERS},
 )

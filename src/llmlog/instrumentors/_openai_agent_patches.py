@@ -1,0 +1,192 @@
+"""Where ``_openai_agent_sessions`` hears of a session: the SDK's session methods, each
+wrapped to hand what it sent or returned over (helpers: no record of their own). The
+app gets the SDK's object; a stream or a listing of turns is a proxy that follows
+what the app reads. ``with_raw_response`` / ``with_streaming_response`` are not
+followed (their bodies are the app's).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Iterator
+from typing import Any, Final
+
+from llmlog import _guard
+from llmlog._record import is_sentinel
+from llmlog.instrumentors import _anthropic_followed as followed
+from llmlog.instrumentors import _base
+from llmlog.instrumentors import _openai_agent_sessions as sessions
+from llmlog.instrumentors._arguments import read_iterators, snapshot
+from llmlog.instrumentors._base import Target, Wrapper
+from llmlog.instrumentors._openai_agent_records import input_messages
+
+_PROVIDER: Final = "openai"
+_Job = Callable[[Any, str, tuple[Any, ...], dict[str, Any]], Any]
+"""``(result, method, args, kwargs) -> what the app gets``."""
+
+
+class _Paginator(followed.Paginator):
+    """Async ``list()``: ``await`` gives the first page (its turns followed), ``async
+    for`` every turn."""
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        page = yield from self.__wrapped__.__await__()
+        self._self_follow(getattr(page, "data", None) or ())
+        return page
+
+
+def _given(kwargs: dict[str, Any], name: str) -> Any:
+    value = kwargs.get(name)
+    return None if value is None or is_sentinel(value) else value
+
+
+def _create(result: Any, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    pending = input_messages(snapshot(_given(kwargs, "input"))) or []
+    if followed.is_sdk(result, "openai._streaming", "Stream", "AsyncStream"):
+        initial = [(snapshot(_given(kwargs, "agent")), pending)]
+        return _stream(result, lambda events: _follow(events, method, initial))
+    sessions.learn(result, pending)
+    return result
+
+
+def _follow(events: Any, method: str, initial: list[Any] | None = None) -> None:
+    if _base.is_active(_PROVIDER):  # a stream the app kept across uninstrument()
+        sessions.observe(events, method, initial)
+
+
+def _stream(result: Any, follow: followed.Follow) -> Any:
+    if followed.is_sdk(result, "openai._streaming", "AsyncStream"):
+        return followed.AsyncStream(result, follow)
+    return followed.Stream(result, follow)
+
+
+def _watch(result: Any, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    if not followed.is_sdk(result, "openai._streaming", "Stream", "AsyncStream"):
+        return result
+    return _stream(result, lambda events: _follow(events, method))
+
+
+def _read_inputs(kwargs: dict[str, Any]) -> None:
+    """Input messages given as a one-pass iterator inside an event, read into a list in
+    a copy of the event (the app's stays as it is), so the record sees what was sent."""
+    events = kwargs.get("events")
+    if isinstance(events, list) and any(isinstance(e, dict) and _one_pass(e) for e in events):
+        kwargs["events"] = [
+            {**e, "input": list(e["input"])} if isinstance(e, dict) and _one_pass(e) else e
+            for e in events
+        ]
+
+
+def _one_pass(event: dict[str, Any]) -> bool:
+    return isinstance(event.get("input"), Iterator)
+
+
+def _send(result: Any, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    session_id = args[0] if args else kwargs.get("session_id")
+    sessions.sent(session_id, snapshot(_given(kwargs, "events")))
+    return result
+
+
+def _learn(result: Any, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    sessions.learn(result)
+    return result
+
+
+def _delete(result: Any, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    sessions.deleted(args[0] if args else kwargs.get("session_id"))
+    return result
+
+
+def _turn(result: Any, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    sessions.observe_turns((result,), method)
+    return result
+
+
+def _turns(result: Any, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    def follow(turns: Any) -> None:
+        if _base.is_active(_PROVIDER):
+            sessions.observe_turns(turns, method)
+
+    if followed.is_sdk(result, "openai.pagination", "AsyncCursorPage"):
+        return result  # awaited already: never seen here (list() is a plain def)
+    if followed.is_sdk(result, "openai._base_client", "AsyncPaginator"):
+        return _Paginator(result, follow)
+    if followed.is_sdk(result, "openai._base_client", "BaseSyncPage"):
+        follow(result.data)
+        return followed.Page(result, follow)
+    return result
+
+
+def _wrapper(job: _Job, method: str, is_async: bool) -> Wrapper:
+    """Run the SDK method (one-pass iterators among its arguments read first, so what
+    was sent is known), then ``job`` while llmlog instruments openai."""
+
+    def after(result: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if not _base.is_active(_PROVIDER):
+            return result
+        with _guard.guarded(f"openai {method}"):
+            return job(result, method, args, kwargs)
+        return result  # pragma: no cover - reached only when the job failed
+
+    if is_async:
+
+        async def async_wrapper(
+            wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+        ) -> Any:
+            read_iterators(kwargs)
+            _read_inputs(kwargs)
+            return after(await wrapped(*args, **kwargs), args, kwargs)
+
+        return async_wrapper
+
+    def sync_wrapper(
+        wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        read_iterators(kwargs)
+        _read_inputs(kwargs)
+        return after(wrapped(*args, **kwargs), args, kwargs)
+
+    return sync_wrapper
+
+
+_SESSIONS: Final = "openai.resources.beta.agents.sessions"
+# (module, class, record `method`, job, the async class's method is a coroutine)
+_METHODS: Final = (
+    (f"{_SESSIONS}.sessions", "Sessions", "beta.agents.sessions.create", _create, True),
+    (f"{_SESSIONS}.sessions", "Sessions", "beta.agents.sessions.retrieve", _learn, True),
+    (f"{_SESSIONS}.sessions", "Sessions", "beta.agents.sessions.update", _learn, True),
+    (f"{_SESSIONS}.sessions", "Sessions", "beta.agents.sessions.delete", _delete, True),
+    (f"{_SESSIONS}.events", "Events", "beta.agents.sessions.events.create", _send, True),
+    (f"{_SESSIONS}.events", "Events", "beta.agents.sessions.events.stream", _watch, True),
+    (f"{_SESSIONS}.turns.turns", "Turns", "beta.agents.sessions.turns.retrieve", _turn, True),
+    (f"{_SESSIONS}.turns.turns", "Turns", "beta.agents.sessions.turns.list", _turns, False),
+    (
+        f"{_SESSIONS}.subagents.turns.turns",
+        "Turns",
+        "beta.agents.sessions.subagents.turns.retrieve",
+        _turn,
+        True,
+    ),
+    (
+        f"{_SESSIONS}.subagents.turns.turns",
+        "Turns",
+        "beta.agents.sessions.subagents.turns.list",
+        _turns,
+        False,
+    ),
+)
+
+
+def _targets() -> tuple[tuple[Target, ...], dict[str, Wrapper]]:
+    targets: list[Target] = []
+    wrappers: dict[str, Wrapper] = {}
+    for module, cls, method, job, async_is_coroutine in _METHODS:
+        name = method.rpartition(".")[2]
+        variants = ((f"{cls}.{name}", False), (f"Async{cls}.{name}", async_is_coroutine))
+        for qualname, is_async in variants:
+            targets.append(Target(module, qualname, method, "helper", is_async))
+            wrappers[f"{module}:{qualname}"] = _wrapper(job, method, is_async)
+    return tuple(targets), wrappers
+
+
+HELPERS, HELPER_WRAPPERS = _targets()
+"""Patch rows and wrappers for the ``openai`` provider (helpers: no record per call)."""
