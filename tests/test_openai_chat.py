@@ -417,6 +417,28 @@ class TestClients:
         )
         assert "azure-key-do-not-log" not in repr(record)
 
+    def test_a_client_made_for_one_deployment_records_that_deployment(
+        self, llm: CapturedRecords
+    ) -> None:
+        """``AzureOpenAI(azure_deployment=...)``: the SDK sends chat to that deployment whatever
+        ``model`` says, so the record's model is the deployment; Responses goes by ``model``."""
+        fake = fakes.default_fake()
+        client = openai.AzureOpenAI(
+            api_key="azure-key-do-not-log",
+            api_version="2024-10-21",
+            azure_endpoint="https://example-resource.openai.azure.com",
+            azure_deployment="prod-gpt4o",
+            http_client=httpx2.Client(transport=httpx2.MockTransport(fake)),
+            max_retries=0,
+        )
+        client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+        client.responses.create(model="my-responses-deployment", input="hi")
+        assert "/deployments/prod-gpt4o/chat/completions" in str(fake.requests[0].url)
+        assert "/deployments/" not in str(fake.requests[1].url)
+        chat, responses = llm.calls
+        assert (chat["model"], chat["response_model"]) == ("prod-gpt4o", fakes.SERVED_MODEL)
+        assert responses["model"] == "my-responses-deployment"
+
     def test_module_level_client(
         self, llm: CapturedRecords, monkeypatch: pytest.MonkeyPatch
     ) -> None:

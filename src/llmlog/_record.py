@@ -311,6 +311,7 @@ class Capture:
     stream: bool = False
     status: str = STATUS_OK
     extra: dict[str, Any] = field(default_factory=dict)
+    client: Any = None  # the SDK client called (a reference: e.g. which Azure deployment)
 
     @property
     def latency_ms(self) -> float | None:

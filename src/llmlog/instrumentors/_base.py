@@ -204,7 +204,7 @@ def _trace_ids() -> tuple[str, str] | None:
     return f"{ctx.trace_id:032x}", f"{ctx.span_id:016x}"
 
 
-def _start(provider: Provider, target: Target, kwargs: dict[str, Any]) -> Capture:
+def _start(provider: Provider, target: Target, kwargs: dict[str, Any], client: Any) -> Capture:
     return Capture(
         provider=provider.name,
         method=target.method,
@@ -214,6 +214,7 @@ def _start(provider: Provider, target: Target, kwargs: dict[str, Any]) -> Captur
         extract=provider.extract,
         context=_context.snapshot(),
         trace_ids=_trace_ids(),
+        client=client,
     )
 
 
@@ -288,7 +289,7 @@ def make_wrapper(provider: Provider, target: Target) -> Wrapper:
             if target.only_if is not None and not target.only_if(kwargs):
                 return None
             read_iterators(kwargs)
-            cap = _start(provider, target, kwargs)
+            cap = _start(provider, target, kwargs, client)
             _take_label(cap)
             return cap
         except Exception as exc:

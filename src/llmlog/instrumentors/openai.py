@@ -13,6 +13,7 @@ reference; ``extract`` builds the record fields on the writer thread.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
@@ -424,9 +425,34 @@ def _helper_label(kwargs: Mapping[str, Any]) -> str | None:
     return label if isinstance(label, str) else None
 
 
+# What an Azure client sends to its own deployment (the SDK's deployment endpoints), whatever
+# the call's ``model`` says.
+_DEPLOYMENT_OPERATIONS: Final = frozenset(
+    {"chat.completions", "completions", "embeddings", "audio.speech"}
+    | {"audio.transcriptions", "audio.translations"}
+)
+_DEPLOYMENT_IMAGE_METHODS: Final = frozenset({"images.generate", "images.edit"})
+
+
+def _client_deployment(cap: Capture) -> str | None:
+    """The deployment an Azure client was made for (``azure_deployment=``, or a base URL
+    ending in ``/deployments/<name>``), when this call went there."""
+    azure = sys.modules.get("openai.lib.azure")
+    client = cap.client
+    if azure is None or not isinstance(client, azure.BaseAzureClient):
+        return None
+    if cap.operation not in _DEPLOYMENT_OPERATIONS and cap.method not in _DEPLOYMENT_IMAGE_METHODS:
+        return None
+    _, found, rest = str(client.base_url.path).partition("/deployments/")
+    name = rest.split("/", 1)[0]
+    return name if found and name else None
+
+
 def extract(cap: Capture) -> dict[str, Any]:
     """Record fields for one call (writer thread)."""
     fields = request_fields(cap.operation, cap.kwargs)
+    if (deployment := _client_deployment(cap)) is not None:
+        fields["model"] = deployment
     label = _helper_label(cap.kwargs)
     if label is not None:
         fields["method"] = label
