@@ -105,6 +105,37 @@ class TestParsing:
             with pytest.raises(ValueError, match=r"\(env LLMLOG_[A-Z_]+\)=.* is not valid"):
                 Settings.from_env({}, **bad)
 
+    @pytest.mark.parametrize("spelled", ["STDOUT", " stdout", "stdout\r", "/dev/stdout"])
+    def test_a_stream_is_named_in_any_spelling(self, spelled: str) -> None:
+        """A CRLF ``.env`` line or a container's ``/dev/stdout`` (a symlink the file sink
+        refuses) is the stream, not a file named so."""
+        assert Settings.from_env({"LLMLOG_OUTPUT": spelled}).output == "stdout"
+        assert Settings.from_env({}, output=spelled.lower().replace("out", "err")).output == (
+            "stderr"
+        )
+
+    def test_a_file_path_is_spelled_as_the_writer_and_the_cli_read_it(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """``~`` expanded, a directory (``logs/`` or one that exists) holds the default file,
+        a ``Path`` is accepted, surrounding spaces dropped."""
+        monkeypatch.setenv("HOME", str(tmp_path))
+        default_name = Path(DEFAULT_OUTPUT).name
+        assert Settings.from_env({"LLMLOG_OUTPUT": "~/logs/a.jsonl"}).output == str(
+            tmp_path / "logs" / "a.jsonl"
+        )
+        assert Settings.from_env({"LLMLOG_OUTPUT": "new-dir/"}).output == f"new-dir/{default_name}"
+        existing = tmp_path / "existing"
+        existing.mkdir()
+        assert Settings.from_env({}, output=existing).output == str(existing / default_name)
+        assert Settings.from_env({"LLMLOG_OUTPUT": " x.jsonl\r"}).output == "x.jsonl"
+
+    def test_a_list_setting_given_something_else_is_a_clear_error(self) -> None:
+        """``instrument(disabled_providers=5)``: ValueError naming it, not a TypeError."""
+        for bad in ({"disabled_providers": 5}, {"redact_deny": 1.5}):
+            with pytest.raises(ValueError, match=r"\(env LLMLOG_[A-Z_]+\)=.* is not valid"):
+                Settings.from_env({}, **bad)
+
     def test_none_as_a_keyword_means_not_given(self) -> None:
         """instrument(output=None) is the variable, else the default; never a file "None"."""
         assert Settings.from_env({}, output=None).output == DEFAULT_OUTPUT

@@ -6,6 +6,7 @@ import json
 import os
 import random
 import re
+import sys
 from collections.abc import Iterator
 from importlib import resources
 from typing import Any
@@ -13,7 +14,9 @@ from typing import Any
 import jsonschema
 import pytest
 
+from llmlog._config import Settings
 from llmlog._record import FIELDS, iso_utc, media_stub, new_id
+from llmlog._record_builder import CaptureToRecord
 from llmlog.fake_provider import FakeProvider, start_server
 from llmlog.testing import CapturedRecords, capture_records
 from support import toy_sdk
@@ -74,6 +77,24 @@ class TestBuilders:
             "bytes": 5,
             "sha256": "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",
         }
+
+
+@pytest.mark.parametrize(
+    ("argv0", "service"),
+    [
+        ("/srv/app/worker.py", "worker"),
+        ("/venv/lib/python3.11/site-packages/uvicorn/__main__.py", "uvicorn"),
+        ("-c", "python"),
+        ("", "python"),
+        ("/usr/local/bin/celery", "celery"),
+    ],
+)
+def test_the_default_service_is_the_program_name(
+    argv0: str, service: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``python -m uvicorn`` is ``uvicorn``, not ``__main__``; ``python -c`` is ``python``."""
+    monkeypatch.setattr(sys, "argv", [argv0])
+    assert CaptureToRecord(Settings()).service == service
 
 
 class TestSchema:

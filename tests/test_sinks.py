@@ -75,6 +75,15 @@ class TestFileSink:
             sink.write(line(i))
         assert len(rotated_files(path)) == 2
 
+    def test_backup_count_holds_for_a_name_with_glob_characters(self, tmp_path: Path) -> None:
+        """``app[prod].jsonl``: its rotated files are found (and pruned) like any other's."""
+        path = tmp_path / "app[prod]*?.jsonl"
+        sink = FileSink(path, max_bytes=10, backup_count=2)
+        for i in range(6):
+            sink.write(f'{{"n": {i}}}\n'.encode())
+        sink.close()
+        assert len(rotated_files(path)) == 2
+
     def test_retention_deletes_old_rotated_files(self, tmp_path: Path) -> None:
         """Rotated files older than retention_days go at the next rotation."""
         path = tmp_path / "llmlog.jsonl"

@@ -14,7 +14,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -61,7 +61,9 @@ class Settings:
 
     enabled: bool = _setting(False, "Activate llmlog at interpreter start (the `.pth` hook).")
     output: str = _setting(
-        DEFAULT_OUTPUT, "Where records go: `stdout`, `stderr`, or a JSONL file path (not empty)."
+        DEFAULT_OUTPUT,
+        "Where records go: `stdout`, `stderr` (any case; `/dev/stdout` too), or a JSONL file "
+        "path (not empty; `~` expanded; a directory, `logs/`, gets `llmlog.jsonl` in it).",
     )
     max_bytes: int = _setting(
         50 * 1024 * 1024, "Rotate the log file when it reaches this size (`0`: never rotate)."
@@ -238,7 +240,12 @@ def _parse(f: dataclasses.Field[Any], raw: Any, where: str) -> Any:
             raise bad(expected)
         return number
     if kind == "tuple":
-        items = raw.split(",") if isinstance(raw, str) else list(raw)
+        if isinstance(raw, str):
+            items = raw.split(",")
+        elif isinstance(raw, Iterable):
+            items = list(raw)
+        else:  # instrument(disabled_providers=5)
+            raise bad(f"a comma-separated list of {', '.join(choices)}" if choices else "a list")
         values = tuple(str(item).strip() for item in items if str(item).strip())
         if choices:  # like every choice: case and surrounding spaces do not matter
             values = tuple(item.lower() for item in values)
@@ -263,6 +270,8 @@ def _parse(f: dataclasses.Field[Any], raw: Any, where: str) -> Any:
             except re.error as exc:
                 raise bad(f"valid regexes, but {entity!r} has {regex!r}: {exc}") from None
         return MappingProxyType(mapping)
+    if f.name == "output" and isinstance(raw, os.PathLike):
+        raw = os.fspath(raw)
     if not isinstance(raw, str):  # instrument(service=5): say so rather than store "5"
         raise bad("text")
     text = raw
@@ -270,9 +279,25 @@ def _parse(f: dataclasses.Field[Any], raw: Any, where: str) -> Any:
         text = text.strip().lower()
         if text not in choices:
             raise bad(f"one of {', '.join(choices)}")
-    if f.name == "output" and not text.strip():  # an empty path would lose every record
-        raise bad("stdout, stderr or a file path, not empty")
+    if f.name == "output":
+        if not text.strip():  # an empty path would lose every record
+            raise bad("stdout, stderr or a file path, not empty")
+        return _output_path(text.strip())
     return text
+
+
+def _output_path(text: str) -> str:
+    """What ``output`` names, spelled the one way the writer and the CLI both read it:
+    a stream in any case (``STDOUT``, ``/dev/stdout``: a symlink the writer would refuse),
+    ``~`` expanded, and a directory (``logs/``, or one that exists) holding the default
+    file name."""
+    stream = text.lower().removeprefix("/dev/")
+    if stream in STREAMS:
+        return stream
+    path = os.path.expanduser(text)
+    if path.endswith(("/", os.sep)) or os.path.isdir(path):
+        path = os.path.join(path, os.path.basename(DEFAULT_OUTPUT))
+    return path
 
 
 def _number(kind: str, raw: Any) -> float:

@@ -123,6 +123,10 @@ class CaptureToRecord:
 
 
 def _program_name() -> str:
-    argv0 = sys.argv[0] if sys.argv and sys.argv[0] else "python"
+    """The script's name (``app.py`` -> ``app``); for ``python -m pkg`` the package's,
+    not ``__main__``; ``python`` for ``-c`` and the interactive interpreter."""
+    argv0 = sys.argv[0] if sys.argv and sys.argv[0] not in ("", "-c", "-") else "python"
     name = os.path.basename(argv0)
+    if name == "__main__.py":  # python -m pkg runs pkg/__main__.py
+        name = os.path.basename(os.path.dirname(argv0)) or name
     return name[:-3] if name.endswith(".py") else name or "python"

@@ -12,6 +12,7 @@ import calendar
 import contextlib
 import errno
 import fcntl
+import glob
 import json
 import math
 import os
@@ -84,7 +85,8 @@ def rotated_files(active: Path) -> list[Path]:
     pattern = re.compile(
         rf"{re.escape(active.stem)}-\d{{8}}T\d{{6}}(\.\d{{6}})?Z-\d+{re.escape(active.suffix)}(\.gz)?"
     )
-    found = [p for p in active.parent.glob(f"{active.stem}-*") if pattern.fullmatch(p.name)]
+    siblings = active.parent.glob(f"{glob.escape(active.stem)}-*")  # a name may hold `[`
+    found = [p for p in siblings if pattern.fullmatch(p.name)]
     return sorted(found, key=lambda p: p.name)
 
 
