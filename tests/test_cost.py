@@ -351,6 +351,24 @@ class TestPricing:
             assert add_cost(None, "", rec)["cost_usd"] == pytest.approx(expected, rel=1e-9)
 
 
+def test_a_new_model_name_per_call_keeps_the_lookups_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A fine-tune per tenant: every name is looked up, the cache stays within its bound
+    and prices stay right after it starts again."""
+    from llmlog import cost
+
+    monkeypatch.setattr(cost, "_MAX_CACHED", 50, raising=False)
+    for n in range(400):
+        out = add_cost(None, "", record(f"ft:gpt-4o:tenant-{n}", input_tokens=10, output_tokens=5))
+        assert out["cost_usd"] is None
+    assert len(cost._current_table()._models) <= 50
+    out = add_cost(None, "", record(input_tokens=1000, output_tokens=500))
+    assert out["cost_usd"] == pytest.approx(
+        genai("gpt-4o", "openai", input_tokens=1000, output_tokens=500)
+    )
+
+
 class TestUnpriced:
     def test_unknown_model_is_null_never_zero(self) -> None:
         """A model missing from the table gets cost_usd None and a reason naming it."""

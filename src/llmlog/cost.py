@@ -63,6 +63,11 @@ class _Unpriced(Exception):
     """The call cannot be priced for an ordinary reason (not an llmlog bug)."""
 
 
+_MAX_CACHED: Final = 4_096
+"""Lookups kept per cache; past it the cache starts again (a long-running app may see a new
+model name per tenant, fine-tune or deployment, and a tiered price per day)."""
+
+
 class _Table:
     """genai-prices lookups, cached for the life of one price snapshot."""
 
@@ -88,6 +93,8 @@ class _Table:
         """(genai Provider, ModelInfo) for a model name, or None when unknown."""
         key = (provider, model_ref)
         if key not in self._models:
+            if len(self._models) >= _MAX_CACHED:  # a name per tenant or fine-tune: no end
+                self._models.clear()
             self._models[key] = self._find(provider, model_ref)
         return self._models[key]
 
@@ -110,6 +117,8 @@ class _Table:
         key = (id(standard), tier, when.date() if tier is not None else None)
         cached = self._prices.get(key)
         if cached is None or cached[0] is not standard:
+            if len(self._prices) >= _MAX_CACHED:  # a tier's key holds the day
+                self._prices.clear()
             priced = _Priced(standard, None, None)
             if tier is not None:
                 variant = model_info.get_prices(when, _price_context(tier))
