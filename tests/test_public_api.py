@@ -30,13 +30,15 @@ class TestPublicAPI:
     def test_trouble_counts_what_llmlog_could_not_do(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        """A log path that is a directory: the records are lost, said once on stderr, and
-        ``trouble()`` counts them (a copy: the app cannot reset llmlog's counts)."""
+        """A log path under a file (not a directory): the records are lost, said once on
+        stderr, and ``trouble()`` counts them (a copy: the app cannot reset llmlog's counts)."""
         from llmlog import _guard
 
         _guard._reset_for_tests()
         client = fakes.sync_client(fakes.default_fake())
-        llmlog.instrument(output=str(tmp_path), redact="secrets")
+        blocker = tmp_path / "not-a-directory"
+        blocker.write_text("")
+        llmlog.instrument(output=str(blocker / "llmlog.jsonl"), redact="secrets")
         try:
             assert llmlog.trouble() == {}
             for _ in range(3):
@@ -48,7 +50,7 @@ class TestPublicAPI:
             llmlog.uninstrument()
         found = llmlog.trouble()
         assert found["sink_lost"] == 3
-        assert capsys.readouterr().err.count(f"cannot write to {tmp_path}") == 1
+        assert capsys.readouterr().err.count(f"cannot write to {blocker}") == 1
         found.clear()
         assert llmlog.trouble()["sink_lost"] == 3
         _guard._reset_for_tests()
