@@ -5,8 +5,10 @@ platform where you own ``sitecustomize.py``; if one exists already, paste the
 block below into it. Python imports it at every interpreter start.
 
 It never stops your application: if llmlog is missing, broken or misconfigured,
-one line goes to stderr and the app runs without LLM logging. Set
-``STRICT = True`` (or ``LLMLOG_STRICT=1``) to exit with status 78 instead.
+one line goes to stderr (once per process tree) and the app runs without LLM
+logging. Set ``STRICT = True`` (or ``LLMLOG_STRICT=1``) to exit with status 78
+instead. An interpreter without an OpenAI or Anthropic SDK has nothing to log: it
+is never stopped, and says nothing.
 """
 
 import os
@@ -36,15 +38,35 @@ def _start_llmlog() -> None:
     try:
         from llmlog._activate import activate
     except Exception as exc:
-        sys.stderr.write(
-            "llmlog: not activated, the application runs without LLM logging: "
-            f"cannot import llmlog ({type(exc).__name__}: {exc})\n"
-        )
-        strict = os.environ.get("LLMLOG_STRICT", "").strip().lower()
-        if STRICT or strict not in ("", "0", "false", "no", "off"):
-            os._exit(78)
+        _cannot_import_llmlog(exc)
         return
     activate(strict=STRICT, **LLMLOG_SETTINGS)
+
+
+def _cannot_import_llmlog(exc: Exception) -> None:
+    # Only an interpreter with an SDK has calls that go unlogged: a wrapper without one
+    # (a supervisor, `poetry run`) stays silent and runs; the app it starts reports for
+    # itself. Said once per process tree (children inherit _LLMLOG_REPORTED).
+    import importlib.util
+    import zlib
+
+    try:
+        has_sdk = any(importlib.util.find_spec(m) for m in ("openai", "anthropic"))
+    except Exception:  # cannot tell: assume the worst
+        has_sdk = True
+    if not has_sdk:
+        return
+    problem = f"cannot import llmlog in {sys.executable} ({type(exc).__name__}: {exc})"
+    strict = os.environ.get("LLMLOG_STRICT", "").strip().lower()
+    if STRICT or strict not in ("", "0", "false", "no", "off"):
+        sys.stderr.write(f"llmlog: activation failed and LLMLOG_STRICT=1, stopping: {problem}\n")
+        sys.stderr.flush()
+        os._exit(78)
+    key = format(zlib.crc32(problem.encode("utf-8", "surrogatepass")), "08x")
+    said = os.environ.get("_LLMLOG_REPORTED", "")
+    if key not in said.split(","):
+        os.environ["_LLMLOG_REPORTED"] = f"{said},{key}".strip(",")
+        sys.stderr.write(f"llmlog: LLM calls made in this interpreter are not logged: {problem}\n")
 
 
 _start_llmlog()

@@ -10,6 +10,7 @@ import site
 import subprocess
 import sys
 import textwrap
+import venv
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from llmlog.fake_provider import FakeProvider, start_server
 from llmlog.launcher import BOOTSTRAP_DIR, child_environment
 
 PY = sys.executable
+_PROG_ERROR = "llmlog-run: error: "
 
 
 @pytest.fixture(scope="module")
@@ -132,6 +134,32 @@ class TestOptions:
         assert result.returncode == 2
         assert named in result.stderr and allowed in result.stderr
         assert not marker.exists()
+
+    @pytest.mark.parametrize(
+        ("args", "env", "said"),
+        [
+            (["--redact-key", "k3y"], {}, "LLMLOG_REDACT_KEY is too short (3 bytes)"),
+            ([], {"LLMLOG_REDACT_KEY": "k3y"}, "LLMLOG_REDACT_KEY is too short (3 bytes)"),
+            (["--redact-operator", "hash"], {}, "LLMLOG_REDACT_OPERATOR=hash needs a secret key"),
+        ],
+    )
+    def test_values_redaction_cannot_honour_exit_2_before_the_app_starts(
+        self, tmp_path: Path, args: list[str], env: dict[str, str], said: str
+    ) -> None:
+        """What instrument() would refuse in any interpreter is refused here, as a bad
+        value; the key itself is never shown."""
+        marker = tmp_path / "started"
+        result = launch([*args, *py(f"open({str(marker)!r}, 'w')")], env=clean_env(**env))
+        assert result.returncode == 2
+        assert f"{_PROG_ERROR}{said}" in result.stderr and "k3y" not in result.stderr
+        assert not marker.exists()
+
+    def test_what_depends_on_the_apps_interpreter_is_left_to_it(self) -> None:
+        """A spaCy model for `ner` may be installed where the app runs, not here: the
+        app starts, and its own activation says what is missing."""
+        result = launch(["--redact", "ner", "--ner-model", "/no/such/model", *py("print('ran')")])
+        assert result.returncode == 0
+        assert result.stdout.strip() == "ran" and "/no/such/model" in result.stderr
 
     def test_bad_inherited_variable_exits_2_naming_it(self) -> None:
         """A bad LLMLOG_* already in the environment is caught the same way."""
@@ -384,6 +412,44 @@ class TestBootstrapFailures:
         assert result.stdout.strip() == "app ran 1"
         [line] = result.stderr.strip().splitlines()
         assert "cannot import llmlog in" in line and sys.executable in line
+
+    def test_a_wrapper_without_sdk_says_nothing(self) -> None:
+        """Nothing could go unlogged there, and the app it starts is logged: no line."""
+        code = self.RUN.format(hide=self.NO_SDK, env={"LLMLOG_ENABLED": "1"})
+        result = subprocess.run(
+            py(code), env=clean_env(), capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 0
+        assert result.stdout.strip() == "app ran 1" and result.stderr == ""
+
+    def test_a_wrapper_logged_app_is_not_said_to_run_unlogged(
+        self, fake: FakeProvider, tmp_path: Path
+    ) -> None:
+        """llmlog-run starting a wrapper whose Python has an SDK but cannot import llmlog,
+        which runs the app in a Python with llmlog: the one line is about the wrapper's
+        own calls, and the app is logged."""
+        venv.EnvBuilder(with_pip=False).create(tmp_path / "wrapper")
+        wrapper = tmp_path / "wrapper" / "bin" / "python"
+        where = subprocess.run(
+            [wrapper, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        site_dir = Path(where.stdout.strip())
+        (site_dir / "openai").mkdir()
+        (site_dir / "openai" / "__init__.py").write_text("")
+        (site_dir / "no_llmlog.pth").write_text("import sys; sys.modules['llmlog'] = None\n")
+        out = tmp_path / "log.jsonl"
+        run_app = f"import subprocess\nsubprocess.run([{PY!r}, '-c', {CALL % 'app'!r}], check=True)"
+        args = ["--output", str(out), "--redact", "secrets", str(wrapper), "-c", run_app]
+        result = launch(args, env=clean_env(**fake.env()))
+        assert result.returncode == 0, result.stderr
+        [line] = result.stderr.strip().splitlines()
+        assert "the application runs without" not in line and "not activated" not in line
+        assert "LLM calls made in this interpreter are not logged" in line
+        assert str(wrapper) in line
+        assert [r["messages"][0]["content"] for r in read_records(out)] == ["hi from app"]
 
     def test_strict_does_not_stop_an_interpreter_without_sdk(self) -> None:
         """With no SDK there, nothing could go unlogged: a wrapper never stops the app."""

@@ -110,12 +110,19 @@ class TestLineFailures:
         assert result.stdout.strip() == "app ran 1"
         [line] = result.stderr.strip().splitlines()
         assert "cannot import llmlog in" in line and sys.executable in line
+        assert "LLM calls made in this interpreter are not logged" in line
+        assert "the application runs without" not in line  # the app it starts may well not
 
     def test_strict_without_sdk_does_not_stop(self) -> None:
         """A wrapper's Python with neither llmlog nor an SDK cannot lose a call: it runs."""
         result = exec_line(f"{NO_LLMLOG}; {NO_SDK}", SHOW, LLMLOG_ENABLED="1", LLMLOG_STRICT="1")
         assert result.returncode == 0, result.stderr
         assert result.stdout.strip() == "app ran 1"
+
+    def test_without_llmlog_and_sdk_nothing_is_said(self) -> None:
+        """Nothing there could go unlogged; the app such a wrapper starts reports for itself."""
+        result = exec_line(f"{NO_LLMLOG}; {NO_SDK}", SHOW, LLMLOG_ENABLED="1")
+        assert result.returncode == 0 and result.stderr == ""
 
     def test_strict_with_an_sdk_stops(self) -> None:
         """An SDK but no llmlog: calls would go unlogged, so strict mode stops with 78."""
@@ -256,6 +263,51 @@ class TestInstalledLine:
         }
         assert len(set(found.values())) == 4
 
+    def test_settings_given_in_code_reach_every_kind_of_child(
+        self, fake: FakeProvider, tmp_path: Path
+    ) -> None:
+        """LLMLOG_ENABLED=1 and instrument(output=relative, capture=, redact=) in the app:
+        spawn, forkserver and subprocess children, started in another directory, log to
+        the same file with the same settings; nothing goes to the default file."""
+        other = tmp_path / "other"
+        other.mkdir()
+        app = tmp_path / "app.py"
+        app.write_text(
+            textwrap.dedent(
+                f"""
+                import multiprocessing, os, subprocess, sys
+                import openai, llmlog
+
+                def call(where):
+                    message = {{"role": "user", "content": f"hi from {{where}}"}}
+                    openai.OpenAI().chat.completions.create(model="gpt-4o-mini", messages=[message])
+
+                if __name__ == "__main__":
+                    llmlog.instrument(output="logs/app.jsonl", capture="metadata", redact="secrets")
+                    call("parent")
+                    os.chdir({str(other)!r})
+                    code = "import app; app.call('subprocess')"
+                    subprocess.run([sys.executable, "-c", code], check=True,
+                                   env={{**os.environ, "PYTHONPATH": {str(tmp_path)!r}}})
+                    sys.path.insert(0, {str(tmp_path)!r})
+                    for method in ("spawn", "forkserver"):
+                        context = multiprocessing.get_context(method)
+                        child = context.Process(target=call, args=(method,))
+                        child.start()
+                        child.join()
+                        assert child.exitcode == 0
+                """
+            )
+        )
+        result = run(
+            [str(app)], cwd=tmp_path, LLMLOG_ENABLED="1", LLMLOG_REDACT="pii", **fake.env()
+        )
+        assert result.returncode == 0, result.stderr
+        written = records(tmp_path / "logs" / "app.jsonl")
+        assert len(written) == 4 and len({r["process"]["pid"] for r in written}) == 4
+        assert all(r["messages"] == [{"role": "user"}] for r in written)  # capture=metadata
+        assert list(tmp_path.rglob("llmlog.jsonl")) == []
+
 
 def throwaway_venv(where: Path) -> Path:
     """A venv without pip whose dependencies come from this interpreter's site-packages.
@@ -311,3 +363,50 @@ class TestRealInstall:
         package, bootstrap = run(["-c", code], str(python)).stdout.split()
         assert Path(package).is_relative_to(ROOT) == (mode == "editable")
         assert (Path(bootstrap) / "sitecustomize.py").is_file()
+
+
+class TestSdkInALaterSiteFolder:
+    """The SDK in a folder ``site`` adds after ``llmlog.pth`` ran (a venv with
+    ``--system-site-packages``, the user site, Debian's ``dist-packages``): built here as
+    path lines sorting before and after the line."""
+
+    @pytest.fixture
+    def python(self, tmp_path: Path) -> Path:
+        venv.EnvBuilder(with_pip=False).create(tmp_path / "venv")
+        python = tmp_path / "venv" / "bin" / "python"
+        purelib = run(["-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], str(python))
+        site_dir = Path(purelib.stdout.strip())
+        deps, late = tmp_path / "deps", tmp_path / "late"
+        deps.mkdir()
+        late.mkdir()
+        here = Path(sysconfig.get_path("purelib"))
+        for entry in here.iterdir():
+            sdk = entry.name.split("-")[0] in ("openai", "anthropic")
+            (late if sdk else deps).joinpath(entry.name).symlink_to(entry)
+        import llmlog
+
+        tested = Path(llmlog.__file__).resolve().parents[1]  # the llmlog under test
+        (site_dir / "a-early.pth").write_text(f"{tested}\n{deps}\n")
+        (site_dir / "llmlog.pth").write_text(PTH.read_text())
+        (site_dir / "zz-late.pth").write_text(f"{late}\n")
+        return python
+
+    def test_the_environment_switch_logs_even_under_strict(
+        self, python: Path, fake: FakeProvider, tmp_path: Path
+    ) -> None:
+        """Logged, nothing said (it was: "no supported SDK is installed", unlogged)."""
+        out = tmp_path / "log.jsonl"
+        env = {"LLMLOG_ENABLED": "1", "LLMLOG_STRICT": "1", "LLMLOG_REDACT": "secrets"}
+        result = run(
+            ["-c", CALL % "late"], str(python), LLMLOG_OUTPUT=str(out), **env, **fake.env()
+        )
+        assert result.returncode == 0 and result.stderr == "", result.stderr
+        assert [r["messages"][0]["content"] for r in records(out)] == ["hi from late"]
+
+    def test_the_launcher_logs(self, python: Path, fake: FakeProvider, tmp_path: Path) -> None:
+        """Under llmlog-run the line waits, and the bootstrap sitecustomize finds the SDK."""
+        out = tmp_path / "log.jsonl"
+        args = ["-m", "llmlog.launcher", "--output", str(out), "--redact", "secrets"]
+        result = run([*args, str(python), "-c", CALL % "run"], str(python), **fake.env())
+        assert result.returncode == 0 and result.stderr == "", result.stderr
+        assert [r["messages"][0]["content"] for r in records(out)] == ["hi from run"]

@@ -28,14 +28,27 @@ def instrument(**settings: Any) -> None:
     the settings in force (those a ``sitecustomize`` or ``llmlog-run`` chose, say).
     Nothing is ever patched or logged twice. A bad value raises ``ValueError``
     naming the variable, the value and what is allowed.
+
+    When the environment turns logging on for child processes (``LLMLOG_ENABLED=1``,
+    ``llmlog-run``), the settings given here are written back to it, so that children
+    log the same way (a relative output as an absolute path; the redaction key excepted,
+    see ``llmlog._activate.share``). ``enabled=False`` does not instrument: it switches
+    logging off (as ``uninstrument()`` does, when it was on) and, in that environment,
+    for the child processes started from then on.
     """
-    from llmlog import _pipeline, _sigterm, instrumentors, redaction
+    from llmlog import _activate, _pipeline, _sigterm, instrumentors, redaction
     from llmlog._config import Settings
     from llmlog.instrumentors import _base
 
     if not settings and _pipeline.current() is not None and _base.is_active():
         return
     resolved = Settings.from_env(**settings)
+    _activate.stop_waiting()  # the app's own call wins over activation waiting for an SDK
+    if settings.get("enabled") is not None and not resolved.enabled:
+        if _pipeline.current() is not None or _base.is_active():
+            uninstrument()
+        _activate.share(settings, resolved)
+        return
     redaction.validate(resolved)
     with _lock:
         pipeline = _pipeline.current()
@@ -43,6 +56,7 @@ def instrument(**settings: Any) -> None:
             _pipeline.configure(resolved)
         instrumentors.install(resolved.disabled_providers)
         _sigterm.handle_sigterm(resolved.sigterm == "flush")
+    _activate.share(settings, resolved)
 
 
 def uninstrument() -> None:

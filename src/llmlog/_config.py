@@ -59,7 +59,11 @@ def _setting(
 class Settings:
     """Resolved llmlog settings (keyword arguments win over the environment)."""
 
-    enabled: bool = _setting(False, "Activate llmlog at interpreter start (the `.pth` hook).")
+    enabled: bool = _setting(
+        False,
+        "Activate llmlog at interpreter start (the `.pth` hook); "
+        "`instrument(enabled=False)` switches logging off.",
+    )
     output: str = _setting(
         DEFAULT_OUTPUT,
         "Where records go: `stdout`, `stderr` (any case; `/dev/stdout` too), or a JSONL file "

@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from llmlog._activate import check_portable, env_text
 from llmlog._config import Settings, absolute_output, default_label, env_name, type_label
 
 __all__ = ["BOOTSTRAP_DIR", "child_environment", "main"]
@@ -63,11 +64,14 @@ def child_environment(base: Mapping[str, str], overrides: Mapping[str, Any]) -> 
     working directory. ``PYTHONPATH`` keeps its empty entries, in place: for Python
     an empty entry is the current directory, which apps may import from.
     Raises :class:`_BadValue` (a ``ValueError``) naming the option or variable
-    and the allowed values when a value is not valid.
+    and the allowed values when a value is not valid, or when values that are valid
+    alone cannot work together (``hash`` without a key, a key too short): what
+    ``instrument()`` would refuse, except what depends on the app's interpreter
+    (whether presidio or the spaCy model for ``ner`` is installed there).
     """
     env = dict(base)
     for name, value in overrides.items():
-        env[env_name(name)] = _env_text(value)
+        env[env_name(name)] = env_text(value)
     env[env_name("enabled")] = "1"
     for name in overrides:
         try:
@@ -78,6 +82,10 @@ def child_environment(base: Mapping[str, str], overrides: Mapping[str, Any]) -> 
         resolved = Settings.from_env(env)
     except ValueError as exc:
         raise _BadValue(f"from the environment: {exc}") from None
+    try:  # as instrument() would, but for what depends on the app's interpreter (ner model)
+        check_portable(resolved)
+    except ValueError as exc:
+        raise _BadValue(str(exc)) from None
     env[env_name("output")] = absolute_output(resolved.output)
     # An empty PYTHONPATH adds nothing (Python ignores it), so it yields no entry here.
     given = env.get("PYTHONPATH", "")
@@ -115,12 +123,6 @@ def _option_fields() -> list[dataclasses.Field[Any]]:
 
 def _flag(name: str) -> str:
     return name.replace("_", "-")
-
-
-def _env_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    return str(value)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -8,9 +8,10 @@ executes it under its own name, as ``site`` would have.
 
 Every Python the app starts runs this file, also one without llmlog (a wrapper
 such as ``poetry run`` or a supervisor in another interpreter): failing to import
-llmlog there is said once (marker ``_LLMLOG_REPORTED``, as in ``llmlog._activate``)
-and never switches logging off for that interpreter's children, which may well
-be the real app in an interpreter that has llmlog.
+llmlog there never switches logging off for that interpreter's children, which may
+well be the real app in an interpreter that has llmlog. It is said once (marker
+``_LLMLOG_REPORTED``, as in ``llmlog._activate``), and only where an SDK is installed:
+without one, nothing in that interpreter could go unlogged.
 """
 
 from __future__ import annotations
@@ -40,12 +41,15 @@ def _activate() -> None:
 
 
 def _cannot_import(exc: Exception) -> None:
-    """Say it once per process tree; stop under strict mode only if this interpreter
-    has an SDK (without one it cannot make a call that would go unlogged)."""
+    """Only an interpreter with an SDK has calls that go unlogged: say so once per process
+    tree, or stop under strict mode. One without an SDK (a wrapper: ``poetry run``, a
+    supervisor) loses nothing and stays silent; the app it starts reports for itself."""
     import zlib
 
+    if not _has_sdk():
+        return
     problem = f"cannot import llmlog in {sys.executable} ({type(exc).__name__}: {exc})"
-    if not _is_off("LLMLOG_STRICT") and _has_sdk():
+    if not _is_off("LLMLOG_STRICT"):
         sys.stderr.write(f"llmlog: activation failed and LLMLOG_STRICT=1, stopping: {problem}\n")
         sys.stderr.flush()
         os._exit(78)
@@ -54,7 +58,9 @@ def _cannot_import(exc: Exception) -> None:
     if key not in said.split(","):
         os.environ[_REPORTED] = f"{said},{key}".strip(",")
         sys.stderr.write(
-            f"llmlog: not activated, the application runs without LLM logging: {problem}\n"
+            f"llmlog: LLM calls made in this interpreter are not logged: {problem}; "
+            "Python processes it starts in an interpreter with llmlog still are "
+            "(set LLMLOG_STRICT=1 to stop instead)\n"
         )
 
 
