@@ -10,10 +10,18 @@ from typing import Any
 import orjson
 import pytest
 
-from llmlog.cli import browse, main
+from llmlog.cli import _follow, main
 from llmlog.cli._logs import locate
 from llmlog.cli.browse import follow
-from test_cli_main import PROMPTS, make_real_log, schema_record, write_jsonl
+from llmlog.fake_provider import start_server
+from test_cli_main import (
+    PROMPTS,
+    make_real_log,
+    schema_record,
+    write_jsonl,
+    write_real_log,
+    write_responses_tool_log,
+)
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +102,57 @@ def _wait_for(condition: Any, timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition() and time.monotonic() < deadline:
         time.sleep(0.01)
+
+
+@pytest.fixture(scope="module")
+def two_logs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Any]]:
+    """A directory of two logs: worker.jsonl written first, then api.jsonl (the newest
+    calls are in the file whose name sorts first); the newest records."""
+    logs = tmp_path_factory.mktemp("two")
+    with start_server() as server:
+        write_real_log(logs / "worker.jsonl", server)
+        return logs, write_real_log(logs / "api.jsonl", server)
+
+
+class TestSeveralLogsInADirectory:
+    @pytest.mark.parametrize("argv", [["tail"], ["search", "a"], ["export", "--format", "jsonl"]])
+    def test_limit_keeps_the_most_recent_calls_of_any_file(
+        self,
+        two_logs: tuple[Path, list[Any]],
+        capsys: pytest.CaptureFixture[str],
+        argv: list[str],
+    ) -> None:
+        """--limit 2 on a directory: the two latest calls by time, not the last file's."""
+        logs, newest = two_logs
+        assert main([*argv, "--log", f"{logs}/", "--limit", "2"]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert len(lines) == 2
+        assert [newest[2]["id"][:12] in lines[0], newest[3]["id"][:12] in lines[1]] == [True] * 2
+
+    def test_follow_reads_every_log_of_the_directory(self, tmp_path: Path) -> None:
+        """tail -f DIR/: new lines of each log, and of a log started later, all shown."""
+        api = write_jsonl(tmp_path / "api.jsonl", [schema_record(1)])
+        worker = write_jsonl(tmp_path / "worker.jsonl", [schema_record(2)])
+        seen: list[str] = []
+        stop = threading.Event()
+
+        def read() -> None:
+            for record in follow(locate(f"{tmp_path}/"), poll_s=0.01, should_stop=stop.is_set):
+                seen.append(record["id"])
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        try:
+            time.sleep(0.1)
+            for path, number in ((api, 3), (worker, 4)):
+                with path.open("ab") as out:
+                    out.write(orjson.dumps(schema_record(number)) + b"\n")
+            write_jsonl(tmp_path / "batch.jsonl", [schema_record(5)])
+            _wait_for(lambda: len(seen) == 3)
+        finally:
+            stop.set()
+            reader.join(5)
+        assert sorted(seen) == [schema_record(n)["id"] for n in (3, 4, 5)]
 
 
 class TestShow:
@@ -204,6 +263,23 @@ class TestSearchLooksAtTextOnly:
         }  # fmt: skip
 
 
+class TestSearchResponsesItems:
+    def test_function_calls_and_their_outputs_sent_back_are_searched(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A Responses input's function_call item (name, arguments) and its
+        function_call_output are tool-call text, like chat's tool_calls and tool messages."""
+        with start_server() as server:
+            first, second = write_responses_tool_log(tmp_path / "l.jsonl", server)
+        log = str(tmp_path / "l.jsonl")
+        assert main(["search", "--log", log, "sunny"]) == 0
+        (line,) = capsys.readouterr().out.splitlines()
+        assert second["id"][:12] in line
+        (call,) = first["output"]["tool_calls"]
+        assert main(["search", "--log", log, call["arguments"]]) == 0
+        assert len(capsys.readouterr().out.splitlines()) == 2  # answer of one, input of the next
+
+
 class TestFollowRotation:
     def test_lines_written_just_before_the_rotation_are_not_lost(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -211,7 +287,7 @@ class TestFollowRotation:
         """The writer appends a last line to the old file and renames it between follow's
         read and its rotation check: the line is read before moving to the new file."""
         active = write_jsonl(tmp_path / "llmlog.jsonl", [schema_record(1)])
-        real_replaced = browse._replaced
+        real_replaced = _follow._replaced
         checks = []
 
         def writer_rotates_meanwhile(path: Path, stream: Any) -> bool:
@@ -223,7 +299,7 @@ class TestFollowRotation:
                 write_jsonl(active, [schema_record(3)])
             return real_replaced(path, stream)
 
-        monkeypatch.setattr(browse, "_replaced", writer_rotates_meanwhile)
+        monkeypatch.setattr(_follow, "_replaced", writer_rotates_meanwhile)
         seen = [
             record["id"]
             for record in follow(

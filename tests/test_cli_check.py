@@ -122,6 +122,34 @@ class TestUsage:
         assert main(["check", "--log", str(real_log[0]), "--max-error-rate", value]) == 2
         assert "--max-error-rate" in capsys.readouterr().err
 
+    @pytest.mark.parametrize(
+        ("option", "value"),
+        [
+            (option, value)
+            for option in ("--max-cost-per-day", "--max-error-rate", "--max-uncertain-rate")
+            for value in ("nan", "NaN", "inf", "-inf", "-1", "$nan")
+        ]
+        + [
+            (option, value)
+            for option in ("--max-p95-latency", "--min-latency")
+            for value in ("nan", "infs", "-5s")
+        ],
+    )
+    def test_a_threshold_that_is_not_a_finite_number_is_refused(
+        self,
+        real_log: tuple[Path, list[Any]],
+        capsys: pytest.CaptureFixture[str],
+        option: str,
+        value: str,
+    ) -> None:
+        """nan is never exceeded and inf never reached: such a threshold would check
+        nothing while saying it holds. Exit 2, naming the option and the value."""
+        extra = ["--max-error-rate", "50%"] if option == "--min-latency" else []
+        assert main(["check", "--log", str(real_log[0]), *extra, f"{option}={value}"]) == 2
+        captured = capsys.readouterr()
+        assert value in captured.err and captured.out == ""
+        assert option in captured.err or "not a duration" in captured.err
+
 
 class TestNotChecked:
     def test_a_threshold_with_nothing_to_judge_by_says_so(

@@ -131,6 +131,16 @@ class TestFormats:
         assert out.stat().st_mode & 0o777 == 0o600
         assert modes and all(mode & 0o077 == 0 for mode in modes), [oct(m) for m in modes]
 
+    def test_parquet_through_duckdb_in_a_directory_named_like_a_glob(
+        self, real_log: tuple[Path, list[Any]], tmp_path: Path
+    ) -> None:
+        """DuckDB reads its staging file by its exact name, `[` in the directory or not."""
+        records = real_log[1]
+        out = tmp_path / "out[*]" / "duck.parquet"
+        out.parent.mkdir()
+        assert _write_parquet_duckdb(out, (flat_row(r) for r in records)) == 4
+        assert pq.read_table(out).to_pylist() == [flat_row(r) for r in records]
+
     def test_parquet_without_either_library_says_what_to_install(
         self,
         real_log: tuple[Path, list[Any]],
@@ -153,6 +163,37 @@ class TestFormats:
         """Binary output never goes to the terminal."""
         assert export(real_log[0], "--format", "parquet") == 2
         assert "-o FILE.parquet" in capsys.readouterr().err
+
+
+class TestNeverIntoTheLog:
+    @pytest.mark.parametrize("target", ["active", "rotated", "symlink", "dir-file"])
+    def test_an_output_that_is_a_file_of_the_log_is_refused_untouched(
+        self,
+        real_log: tuple[Path, list[Any]],
+        tmp_path: Path,
+        capsys: pytest.CaptureFixture[str],
+        target: str,
+    ) -> None:
+        """-o naming the log, a rotated file of it, a link to it, or a file of a --log
+        directory: exit 2 before the file is opened (it would be emptied, then read)."""
+        logs = tmp_path / "logs"
+        logs.mkdir()
+        active = logs / "llmlog.jsonl"
+        rotated = logs / "llmlog-20260101T000000.000000Z-7.jsonl"
+        for path in (active, rotated):
+            path.write_bytes(real_log[0].read_bytes())
+        (tmp_path / "link.jsonl").symlink_to(active)
+        log, out = {
+            "active": (active, active),
+            "rotated": (active, rotated),
+            "symlink": (active, tmp_path / "link.jsonl"),
+            "dir-file": (logs, rotated),
+        }[target]
+        before = out.read_bytes()
+        for form in ("jsonl", "csv", "parquet", "openai-chat"):
+            assert export(log, "--format", form, "-o", str(out)) == 2
+            assert "exporting into it would destroy it" in capsys.readouterr().err
+        assert out.read_bytes() == before
 
 
 class TestOpenAIChat:
@@ -336,8 +377,7 @@ class TestEncodings:
     def test_a_terminal_that_cannot_show_a_character_gets_an_escape_not_a_traceback(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        """tail and csv to an ASCII stdout print \\u escapes for what it cannot encode
-        (csv: in the prompt and the messages cells)."""
+        """tail to an ASCII stdout prints \\u escapes for what it cannot encode."""
         log = write_jsonl(
             tmp_path / "l.jsonl",
             [schema_record(1, messages=[{"role": "user", "content": NON_ASCII}])],
@@ -345,7 +385,26 @@ class TestEncodings:
         raw = io.BytesIO()
         monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(raw, encoding="ascii"))
         assert main(["tail", "--log", str(log)]) == 0
-        assert export(log, "--format", "csv") == 0
         sys.stdout.flush()
         printed = raw.getvalue().decode("ascii")
-        assert printed.count("Gr\\xfc\\xdfe, \\u4f60\\u597d \\u2192") == 3
+        assert printed.count("Gr\\xfc\\xdfe, \\u4f60\\u597d \\u2192") == 1
+
+    @pytest.mark.parametrize("encoding", ["ascii", "latin-1"])
+    def test_csv_to_stdout_is_utf8_whatever_its_encoding(
+        self, tmp_path: Path, encoding: str
+    ) -> None:
+        """csv on stdout is the same UTF-8 bytes -o writes (like jsonl), not escapes or
+        Latin-1: the stream's encoding is the terminal's, not the data's."""
+        log = write_jsonl(
+            tmp_path / "l.jsonl",
+            [schema_record(1, messages=[{"role": "user", "content": NON_ASCII}])],
+        )
+        code = "from llmlog.cli import main; raise SystemExit(main())"
+        argv = [sys.executable, "-c", code, "export", "--log", str(log), "--format", "csv"]
+        env = {**os.environ, "PYTHONIOENCODING": encoding}
+        printed = subprocess.run(argv, env=env, capture_output=True, check=True).stdout
+        out = tmp_path / "out.csv"
+        subprocess.run([*argv, "-o", str(out)], env=env, capture_output=True, check=True)
+        assert printed == out.read_bytes()
+        (row,) = csv.DictReader(printed.decode("utf-8").splitlines())
+        assert row["prompt"] == NON_ASCII

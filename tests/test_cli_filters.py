@@ -57,7 +57,19 @@ class TestParsing:
     def test_an_eight_digit_number_is_a_basic_iso_date_not_hours(self) -> None:
         """--since 20260115 is 15 January 2026, as fromisoformat reads it."""
         assert parse_time("20260115", now=NOW) == "2026-01-15T00:00:00.000000Z"
-        assert parse_time("48", now=NOW) == "2026-01-08T12:00:00.000000Z"
+
+    @pytest.mark.parametrize("option", ["--since", "--until"])
+    @pytest.mark.parametrize("value", ["48", "2026", "1.5", " 7 "])
+    def test_a_bare_number_is_a_usage_error_naming_the_forms(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str, value: str
+    ) -> None:
+        """48 hours? days? the year 2026? Exit 2, with 24h, 7d and an ISO date as examples
+        (a bare number used to be hours, silently)."""
+        log = write_jsonl(tmp_path / "l.jsonl", [schema_record(1)])
+        assert main(["tail", "--log", str(log), f"{option}={value}"]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == "" and f"{option} {value!r} is not a time" in captured.err
+        assert "24h, 7d" in captured.err and "2026-01-31" in captured.err
 
     @pytest.mark.parametrize(
         "text",

@@ -84,6 +84,33 @@ def write_real_log(path: Path, fake: FakeProvider, **settings: Any) -> list[dict
     return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
 
 
+def write_responses_tool_log(path: Path, fake: FakeProvider) -> list[dict[str, Any]]:
+    """Two Responses calls through the real SDK into ``path``; their records.
+
+    The input starts with a developer message; the second call sends back the first
+    answer's ``function_call`` item and a ``function_call_output`` (``{"sky": "sunny"}``).
+    """
+    oai, _ = clients(fake)
+    tools = [{"type": "function", "name": "get_weather", "parameters": {"type": "object"}}]
+    items: list[Any] = [
+        {"role": "developer", "content": "Be terse."},
+        {"role": "user", "content": "What is the weather in Rome? Use the tool."},
+    ]
+    llmlog.instrument(output=str(path), redact="off")
+    try:
+        first = oai.responses.create(model="gpt-4.1-mini", input=items, tools=tools)
+        call = next(item for item in first.output if item.type == "function_call")
+        items += [
+            call.model_dump(exclude_none=True),
+            {"type": "function_call_output", "call_id": call.call_id, "output": '{"sky": "sunny"}'},
+        ]
+        oai.responses.create(model="gpt-4.1-mini", input=items, tools=tools)
+        assert llmlog.flush(10.0)
+    finally:
+        llmlog.uninstrument()
+    return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+
+
 def schema_record(number: int, **fields: Any) -> dict[str, Any]:
     """A schema-1 record with chosen values, for numbers the SDKs cannot be made to produce
     (exact latencies, many days); every field of ``FIELDS`` is present."""

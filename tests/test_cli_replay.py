@@ -13,7 +13,7 @@ import llmlog
 from llmlog.cli import main
 from llmlog.cli._replayable import caveats, problems, replay_request
 from llmlog.fake_provider import FakeProvider, start_server
-from test_cli_main import PROMPTS, clients, schema_record, write_real_log
+from test_cli_main import PROMPTS, clients, schema_record, write_real_log, write_responses_tool_log
 
 
 @pytest.fixture(scope="module")
@@ -125,6 +125,33 @@ class TestRefusals:
         assert "cannot be replayed unchanged" in err
         assert "messages[0].content holds the redaction tag <API_KEY>" in err
 
+    def test_a_redacted_key_in_the_request_is_refused(
+        self, tmp_path: Path, fake: FakeProvider, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Keys of the app's data are redacted like values: metadata {"Project Falcon": ...}
+        is logged as {"<DENY_LIST>": ...}; replaying would send the tag as the key."""
+        path = tmp_path / "llmlog.jsonl"
+        oai, _ = clients(fake)
+        llmlog.instrument(output=str(path), redact="secrets", redact_deny="Project Falcon")
+        try:
+            oai.chat.completions.create(
+                model="gpt-4o-mini",
+                messages=[{"role": "user", "content": "hello"}],
+                metadata={"Project Falcon": "launch-team"},
+                store=True,
+            )
+            assert llmlog.flush(10.0)
+        finally:
+            llmlog.uninstrument()
+        (record,) = records_in(path)
+        assert record["params"]["metadata"] == {"<DENY_LIST>": "launch-team"}
+        sent = len(fake.requests)
+        assert main(["replay", "--log", str(path), record["id"], "--provider-url", fake.url]) == 2
+        assert "params.metadata has a key holding the redaction tag <DENY_LIST>" in (
+            capsys.readouterr().err
+        )
+        assert len(fake.requests) == sent
+
     def test_metadata_only_content_is_refused(self) -> None:
         """Roles without text: the record says what was asked of whom, not what was asked."""
         record = schema_record(1, messages=[{"role": "user"}])
@@ -218,6 +245,25 @@ class TestSystemPrompt:
             err = capsys.readouterr().err
             assert f"system may have been several {pieces}" in err
         assert len(fake.requests) == sent + 2
+
+    def test_a_responses_system_text_is_sent_as_instructions_and_said_so(
+        self, tmp_path: Path, fake: FakeProvider, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """The leading developer item the app sent goes back as ``instructions`` (the log keeps
+        one system text: it cannot tell the two apart) and stderr says so; the rest of the
+        input as the app sent it."""
+        path = tmp_path / "llmlog.jsonl"
+        first, second = write_responses_tool_log(path, fake)
+        sent = [body for route, body in fake.requests if route.endswith("/responses")][-2:]
+        for record, original in zip((first, second), sent, strict=True):
+            argv = ["replay", "--log", str(path), record["id"], "--provider-url", fake.url]
+            assert main(argv) == 0
+            route, body = fake.requests[-1]
+            developer, *rest = original["input"]
+            assert route.endswith("/responses") and developer["role"] == "developer"
+            assert body["instructions"] == developer["content"]
+            assert body["input"] == rest
+            assert "it is sent as instructions=" in capsys.readouterr().err
 
     def test_anthropic_blocks_logged_as_a_list_are_sent_as_that_list(self) -> None:
         """Blocks with cache_control go back as blocks, not as one joined string."""

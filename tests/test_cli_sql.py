@@ -143,6 +143,27 @@ class TestTypes:
         assert orjson.loads(captured.out) == {"n": 2}
         assert "latency_ms (1)" in captured.err and "NULL" in captured.err
 
+    def test_json_writes_decimals_and_huge_integers_as_numbers(
+        self, real_log: tuple[Path, list[Any]], capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """DECIMAL and HUGEINT (sum of BIGINT) values are JSON numbers with every digit,
+        also inside lists and structs; not text, not a traceback."""
+        path, records = real_log
+        query = (
+            "SELECT 0.5 AS half, sum(cost_usd)::DECIMAL(18, 8) AS cost, "
+            "sum(usage.input_tokens) AS tokens, (1::HUGEINT << 100) AS huge, "
+            "[1.25::DECIMAL(4, 2)] AS list, {'d': 2.5::DECIMAL(4, 1)} AS struct FROM calls"
+        )
+        assert main(["sql", "--log", str(path), "--json", query]) == 0
+        line = capsys.readouterr().out
+        assert '"half":0.5,' in line and '"huge":1267650600228229401496703205376,' in line
+        assert '"list":[1.25],"struct":{"d":2.5}}' in line
+        row = orjson.loads(line.replace("1267650600228229401496703205376", "0"))
+        assert row["cost"] == pytest.approx(
+            sum(r["cost_usd"] for r in records if r["cost_usd"] is not None), abs=1e-8
+        )
+        assert row["tokens"] == sum((r["usage"] or {}).get("input_tokens") or 0 for r in records)
+
     def test_output_keys_beyond_the_schema_are_kept(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
@@ -152,11 +173,13 @@ class TestTypes:
         rows = sql_rows(capsys, log, "SELECT output.dimensions::INT AS d FROM calls")
         assert rows == [{"d": 1536}]
 
+    @pytest.mark.parametrize("schema", [2, "1", 1.0, True])
     def test_records_of_an_unknown_schema_are_left_out_with_a_warning(
-        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str], schema: Any
     ) -> None:
-        """A schema-2 record is not a row of `calls`; one warning says how many were skipped."""
-        log = write_jsonl(tmp_path / "l.jsonl", [schema_record(1), schema_record(2, schema=2)])
+        """A schema-2 record is not a row of `calls`, nor one whose schema is "1" or 1.0
+        (as stats skips them); one warning says how many were skipped."""
+        log = write_jsonl(tmp_path / "l.jsonl", [schema_record(1), schema_record(2, schema=schema)])
         assert main(["sql", "--log", str(log), "--json", "SELECT count(*) AS n FROM calls"]) == 0
         captured = capsys.readouterr()
         assert orjson.loads(captured.out) == {"n": 1}

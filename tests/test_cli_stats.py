@@ -149,6 +149,29 @@ class TestFilesAndDamage:
         assert by_file["groups"][0]["calls"] == 3
         assert by_dir["groups"][0]["calls"] == 4
 
+    @pytest.mark.parametrize("name", ["llm*log.jsonl", "llm?log.jsonl", "logs[1]/llmlog.jsonl"])
+    def test_glob_characters_in_the_path_are_plain_characters(
+        self,
+        real_log: tuple[Path, list[Any]],
+        tmp_path: Path,
+        capsys: pytest.CaptureFixture[str],
+        name: str,
+    ) -> None:
+        """DuckDB (stats, sql) reads the named log only, as the Python reader does: a `*`,
+        `?` or `[` in its path does not bring in llmXlog.jsonl or logs1/llmlog.jsonl."""
+        log = tmp_path / name
+        log.parent.mkdir(exist_ok=True)
+        log.write_bytes(real_log[0].read_bytes())
+        decoys = [schema_record(n) for n in range(3)]
+        write_jsonl(tmp_path / "llmXlog.jsonl", decoys)
+        write_jsonl(tmp_path / "logs1" / "llmlog.jsonl", decoys)
+        counts = [
+            stats_json(capsys, "--log", str(log), "--engine", engine)["groups"][0]["calls"]
+            for engine in ENGINES
+        ]
+        assert main(["sql", "--log", str(log), "--json", "SELECT count(*) AS n FROM calls"]) == 0
+        assert [*counts, orjson.loads(capsys.readouterr().out)["n"]] == [4, 4, 4]
+
     @pytest.mark.parametrize("engine", ENGINES)
     def test_a_truncated_last_line_is_skipped_with_one_warning(
         self, tmp_path: Path, engine: str, capsys: pytest.CaptureFixture[str]

@@ -258,7 +258,7 @@ def python_key(record: dict[str, Any], by: str | None) -> str | None:
         ts = record.get("ts")
         return ts[:10] if isinstance(ts, str) else None
     value = record.get({"session": "session_id", "user": "user_id"}.get(by, by))
-    return None if value is None else str(value)
+    return value if isinstance(value, str) else None  # another type: missing, as in DuckDB
 
 
 def _with_python(files: list[Path], filters: Filters, by: str | None) -> list[GroupStats]:

@@ -10,13 +10,14 @@ DuckDB guessed from a sample would turn values past the sample into NULL.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 from llmlog._record import EVENT_CALL, EVENT_DROPPED, FIELDS, SCHEMA_VERSION, USAGE_FIELDS
 from llmlog.cli._logs import CliError, warn, warn_unknown_schema
 
-__all__ = ["available", "connect", "create_calls_view", "quote_id", "stats_source"]
+__all__ = ["available", "connect", "create_calls_view", "literal", "quote_id", "stats_source"]
 
 INSTALL_HINT = "DuckDB is not installed; install it with: pip install 'llmlog[query]'"
 # DuckDB's reader keeps buffers of this size per thread, so memory grows with
@@ -24,24 +25,47 @@ INSTALL_HINT = "DuckDB is not installed; install it with: pip install 'llmlog[qu
 # fields near LLMLOG_MAX_FIELD_CHARS) is skipped like a damaged line.
 MAX_OBJECT_BYTES = 16 * 1024 * 1024
 
+# What ``stats`` reads, as JSON: a value of the wrong type (``"cost_usd": "12.5"``) is then
+# missing, as for the Python reader, instead of whatever DuckDB's cast makes of it.
+_STATS_TEXT = ("ts", "provider", "model", "response_model", "status", "session_id", "user_id")
+_STATS_NUMBERS = ("latency_ms", "ttft_ms", "cost_usd")
+_STATS_TOKENS = ("input_tokens", "output_tokens", "cached_input_tokens")
 _STATS_COLUMNS = {
     "event": "VARCHAR",
     "id": "VARCHAR",
-    "ts": "VARCHAR",
-    "provider": "VARCHAR",
-    "model": "VARCHAR",
-    "response_model": "VARCHAR",
-    "status": "VARCHAR",
-    "latency_ms": "DOUBLE",
-    "ttft_ms": "DOUBLE",
-    "usage": "STRUCT(input_tokens BIGINT, output_tokens BIGINT, cached_input_tokens BIGINT)",
-    "cost_usd": "DOUBLE",
-    "session_id": "VARCHAR",
-    "user_id": "VARCHAR",
-    "template": "JSON",
-    "schema": "JSON",
-    "count": "BIGINT",  # of an llmlog.dropped event: calls the writer had to drop
+    **dict.fromkeys((*_STATS_TEXT, *_STATS_NUMBERS, "usage", "template", "schema"), "JSON"),
+    "count": "JSON",  # of an llmlog.dropped event: calls the writer had to drop
 }
+
+
+def _text(value: str) -> str:
+    return f"CASE WHEN json_type({value}) = 'VARCHAR' THEN ({value})->>'$' END"
+
+
+def _number(value: str) -> str:
+    numeric = "('BIGINT', 'UBIGINT', 'DOUBLE')"
+    return f"CASE WHEN json_type({value}) IN {numeric} THEN ({value})::DOUBLE END"
+
+
+def _whole(value: str) -> str:
+    return f"CASE WHEN json_type({value}) IN ('BIGINT', 'UBIGINT') THEN ({value})::HUGEINT END"
+
+
+def _typed_stats_columns() -> str:
+    usage = ", ".join(f"{key} := {_whole(f'usage->{_quote(key)}')}" for key in _STATS_TOKENS)
+    return ", ".join(
+        [
+            "event",
+            "id",
+            *(f"{_text(name)} AS {name}" for name in _STATS_TEXT),
+            *(f"{_number(name)} AS {name}" for name in _STATS_NUMBERS),
+            f"CASE WHEN json_type(usage) = 'OBJECT' THEN struct_pack({usage}) END AS usage",
+            f"{_whole(quote_id('count'))} AS {quote_id('count')}",
+            f"coalesce({_text('template->' + _quote('name'))}, {_text('template')}) "
+            "AS template_name",
+        ]
+    )
+
 
 # The ``calls`` view's types: a dict is a struct (keys the log holds beyond these are
 # added as JSON); JSON for values whose shape varies. Any other top-level field is VARCHAR.
@@ -104,7 +128,16 @@ def connect() -> Any:
 
 
 def _file_list(files: list[Path]) -> str:
-    return "[" + ", ".join(_quote(str(path)) for path in files) + "]"
+    return "[" + ", ".join(_quote(literal(str(path))) for path in files) + "]"
+
+
+_GLOB_CHARS = re.compile(r"([*?\[])")
+
+
+def literal(path: str) -> str:
+    """``path`` as a DuckDB glob matching only itself: DuckDB expands ``*``, ``?`` and
+    ``[`` in every file name it reads, so ``llm*.jsonl`` would read other files too."""
+    return _GLOB_CHARS.sub(r"[\1]", path)
 
 
 def _quote(text: str) -> str:
@@ -122,8 +155,7 @@ def stats_source(files: list[Path]) -> str:
     """
     columns = "{" + ", ".join(f"{_quote(k)}: {_quote(v)}" for k, v in _STATS_COLUMNS.items()) + "}"
     return (
-        "(SELECT *, coalesce(template->>'name', "
-        "CASE WHEN json_type(template) = 'VARCHAR' THEN template->>'$' END) AS template_name, "
+        f"(SELECT {_typed_stats_columns()}, "
         "CASE WHEN event IS NULL THEN 'broken:' || filename "
         f"WHEN NOT {_schema_is_ours('schema')} THEN 'unknown-schema' "
         f"WHEN event = '{EVENT_DROPPED}' THEN 'dropped' END AS other "
@@ -215,10 +247,13 @@ def create_calls_view(con: Any, files: list[Path]) -> None:
             "some values do not fit the type of their column and read as NULL in `calls`: "
             + ", ".join(misfits)
         )
+    # Read as JSON to keep exactly the records the warning did not count as skipped:
+    # a BIGINT column would turn "schema": "1" into 1.
+    columns["schema"] = "JSON"
     spec = "{" + ", ".join(f"{_quote(k)}: {_quote(v)}" for k, v in columns.items()) + "}"
     con.execute(
-        "CREATE VIEW calls AS SELECT * FROM read_json("
+        "CREATE VIEW calls AS SELECT * REPLACE (schema::BIGINT AS schema) FROM read_json("
         f"{_file_list(files)}, format='newline_delimited', columns={spec}, "
         f"ignore_errors=true, maximum_object_size={MAX_OBJECT_BYTES}) "
-        f"WHERE event = '{EVENT_CALL}' AND schema = {SCHEMA_VERSION}"
+        f"WHERE event = '{EVENT_CALL}' AND {_schema_is_ours('schema')}"
     )

@@ -26,12 +26,12 @@ _UNITS_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 864
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|m|h|d|w)?\s*$")
 
 
-def parse_duration_s(text: str, default_unit: str = "s") -> float:
-    """``"500ms"`` -> 0.5, ``"24h"`` -> 86400.0; a bare number uses ``default_unit``."""
+def parse_duration_s(text: str) -> float:
+    """``"500ms"`` -> 0.5, ``"24h"`` -> 86400.0; a bare number is seconds."""
     match = _DURATION.match(text)
     if not match:
         raise CliError(f"{text!r} is not a duration; use e.g. 500ms, 5s, 30m, 24h, 7d")
-    return float(match.group(1)) * _UNITS_S[match.group(2) or default_unit]
+    return float(match.group(1)) * _UNITS_S[match.group(2) or "s"]
 
 
 _BASIC_DATE = re.compile(r"^\s*\d{8}\s*$")  # 20260131: ISO's basic date, not 20 million hours
@@ -40,14 +40,17 @@ _BASIC_DATE = re.compile(r"^\s*\d{8}\s*$")  # 20260131: ISO's basic date, not 20
 def parse_time(text: str, now: datetime | None = None, option: str = "--since") -> str:
     """A ``--since``/``--until`` value as a record-style ``ts`` string (UTC).
 
-    Accepts a duration back from now (``24h``, ``7d``) or an ISO date/time;
-    a time without a zone is taken as UTC. Anything else, or a time out of
-    range (``99999999w``), is a :class:`CliError` naming ``option``.
+    Accepts a duration back from now with its unit (``24h``, ``7d``) or an ISO
+    date/time; a time without a zone is taken as UTC. Anything else (a bare ``24``),
+    or a time out of range (``99999999w``), is a :class:`CliError` naming ``option``.
     """
     now = now or datetime.now(UTC)
     try:
-        if _DURATION.match(text) and not _BASIC_DATE.match(text):
-            moment = now - timedelta(seconds=parse_duration_s(text, default_unit="h"))
+        duration = None if _BASIC_DATE.match(text) else _DURATION.match(text)
+        if duration is not None and duration.group(2) is None:
+            raise ValueError("a bare number: hours? days? a year?")  # say which, with a unit
+        if duration is not None:
+            moment = now - timedelta(seconds=parse_duration_s(text))
         else:
             moment = datetime.fromisoformat(text.strip())
             if moment.tzinfo is None:

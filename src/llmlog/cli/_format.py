@@ -87,9 +87,10 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: frozense
     return "\n".join([line(headers), rule, *(line(row) for row in rows)])
 
 
-def duration_ms(value: float | None) -> str:
-    """``850ms``, ``2.31s``, ``12.5s``; ``-`` when unknown."""
-    if value is None:
+def duration_ms(value: Any) -> str:
+    """``850ms``, ``2.31s``, ``12.5s``; ``-`` when unknown (also when not a number: a
+    damaged or hand-edited record must not stop a command)."""
+    if not isinstance(value, int | float) or isinstance(value, bool) or value != value:
         return "-"
     if value >= 10_000:
         return f"{value / 1000:.1f}s"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import gzip
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, cast
@@ -23,7 +23,7 @@ from llmlog._record import SCHEMA_VERSION
 from llmlog.cli._format import visible
 from llmlog.sinks import rotated_files
 
-__all__ = ["CliError", "LogLocation", "iter_records", "known_schema", "locate"]
+__all__ = ["CliError", "LogLocation", "is_rotated", "iter_records", "known_schema", "locate"]
 
 _SUFFIXES = (".jsonl", ".jsonl.gz")
 # The time stamp of a rotated name (see ``sinks.rotated_name``): ``-20261122T204739.123456Z-42``.
@@ -64,6 +64,11 @@ class LogLocation:
         if not found:
             raise CliError(f"no log files at {self.path} (nothing logged yet?)")
         return found
+
+
+def is_rotated(path: Path) -> bool:
+    """The file is a rotated one (a time stamp in its name): no longer written to."""
+    return _ROTATED_STAMP.search(path.name) is not None
 
 
 def _age_key(path: Path) -> tuple[int, str, str]:
@@ -166,19 +171,28 @@ def iter_records(files: list[Path], needle: bytes | None = None) -> Iterator[dic
     """
     unknown = 0
     for path in files:
-        bad: list[int] = []
-        for number, line in iter_lines(path):
-            if needle is not None and needle not in line:
-                continue
-            record = parse_line(path, number, line, bad)
+        lines = iter_lines(path)
+        if needle is not None:
+            lines = ((number, line) for number, line in lines if needle in line)
+        for record in parse_records(path, lines):
             if record is None:
-                continue
-            if known_schema(record):
-                yield record
-            else:
                 unknown += 1
-        report_bad_lines(path, bad)
+            else:
+                yield record
     warn_unknown_schema(unknown)
+
+
+def parse_records(
+    path: Path, lines: Iterable[tuple[int, bytes]]
+) -> Iterator[dict[str, Any] | None]:
+    """The record of each line of ``path``, None for one of another schema; one warning
+    for the lines that are not records (numbered 0: read while following the file)."""
+    bad: list[int] = []
+    for number, line in lines:
+        record = parse_line(path, number, line, bad)
+        if record is not None:
+            yield record if known_schema(record) else None
+    report_bad_lines(path, bad)
 
 
 def report_bad_lines(path: Path, bad: list[int]) -> None:

@@ -9,7 +9,8 @@ several pieces. Each of those is refused, naming where.
 The log keeps the system prompt as one text: the leading system/developer
 messages (OpenAI) or the system blocks (Anthropic) joined by line breaks, without
 their roles or ``cache_control``. One line of text can only have been one piece,
-sent back as one system message (OpenAI) or string (Anthropic); several lines may
+sent back as one system message (chat), ``instructions`` (Responses: the log does not
+say whether it was that or leading input items) or string (Anthropic); several lines may
 have been several pieces, and are refused. Anthropic blocks logged as a list are
 sent back as that list.
 """
@@ -96,6 +97,11 @@ def caveats(record: dict[str, Any]) -> list[str]:
             f"system may have been several {pieces}, which the log keeps joined into one "
             "text: it is sent as one"
         )
+    if record.get("operation") == "responses":
+        found.append(
+            "system may have been instructions= or leading system/developer input items, "
+            "which the log keeps as one text: it is sent as instructions="
+        )
     usage = mapping(record, "usage")
     cached = (usage.get("cached_input_tokens") or 0) + (usage.get("cache_write_tokens") or 0)
     request = {"messages": record.get("messages"), "params": record.get("params")}
@@ -132,6 +138,13 @@ def problems(record: dict[str, Any]) -> list[str]:
                 f"{where} holds the redaction tag {match.group(0)}; "
                 "replaying would send the tag, not the original value"
             )
+        if isinstance(value, dict):  # keys of the app's data are redacted too
+            for key in value:
+                if isinstance(key, str) and (match := tags.search(key)):
+                    found.append(
+                        f"{where} has a key holding the redaction tag {match.group(0)}; "
+                        "replaying would send the tag, not the original key"
+                    )
     truncated = record.get("truncated") or {}
     for path in truncated if isinstance(truncated, dict) else ():
         if str(path).startswith(("system", "messages", "params")):
@@ -163,6 +176,8 @@ def replay_request(record: dict[str, Any], model: str | None = None) -> ReplayRe
         lead = [{"role": "system", "content": system}] if system else []
         kwargs["messages"] = lead + messages
     elif operation == "responses":
+        # The log does not say whether the text was `instructions` or leading input items
+        # (see `caveats`): `instructions`, Responses' own place for it.
         kwargs["input"] = messages
         if system:
             kwargs["instructions"] = system

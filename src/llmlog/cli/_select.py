@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import deque
+import heapq
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -39,12 +39,23 @@ def select(
     also: Callable[[dict[str, Any]], bool] | None = None,
     default_limit: int | None = None,
 ) -> Iterable[dict[str, Any]]:
-    """Like :func:`call_records`, keeping only the most recent ``--limit`` records."""
+    """Like :func:`call_records`, keeping only the most recent ``--limit`` records.
+
+    Most recent by the records' time, not by file: a directory may hold several logs
+    (``api.jsonl``, ``worker.jsonl``), each file covering any stretch of time. The
+    ones kept come oldest first; records of the same time stay in the order read.
+    """
     records = call_records(files, filters, needle, also)
     limit = filters.limit or default_limit
     if limit is None:
         return records
-    return deque(records, maxlen=limit)
+    newest = heapq.nlargest(limit, enumerate(records), key=_time_then_order)
+    return [record for _, record in sorted(newest, key=_time_then_order)]
+
+
+def _time_then_order(item: tuple[int, dict[str, Any]]) -> tuple[str, int]:
+    ts = item[1].get("ts")
+    return (ts if isinstance(ts, str) else "", item[0])
 
 
 def find_record(files: list[Path], prefix: str) -> dict[str, Any]:

@@ -4,7 +4,8 @@ Searching the whole record would match its structure: every call has a
 ``user`` role, a ``text`` part type, a ``stop`` finish reason, a tool-call id.
 So only text goes in: the system prompt; each message's text (string content,
 the ``text`` / ``transcript`` / ``refusal`` of its parts, a tool result's
-content) and the name and arguments of the tool calls in it; the answer's
+content) and the name and arguments of the tool calls in it (Responses input items
+too: ``function_call`` and its ``function_call_output``); the answer's
 text, reasoning summary, refusal, and its tool calls' names and arguments.
 """
 
@@ -26,10 +27,10 @@ def searchable_texts(record: dict[str, Any]) -> Iterator[str]:
     messages = record.get("messages")
     if isinstance(messages, list):
         for message in messages:
-            if isinstance(message, dict):
+            if isinstance(message, dict) and "role" in message:
                 yield from _content(message.get("content"))
                 yield from _tool_calls(message.get("tool_calls"))
-            else:
+            else:  # a string, or a Responses item of its own (function_call, ...)
                 yield from _content(message)
     output = record.get("output")
     if isinstance(output, dict):
@@ -48,8 +49,12 @@ def _content(content: Any) -> Iterator[str]:
         for key in _PART_TEXTS:
             if isinstance(content.get(key), str):
                 yield content[key]
-        if content.get("type") in ("tool_use", "server_tool_use", "mcp_tool_use"):
-            yield from _tool_calls([content])
+        kind = content.get("type")
+        kind = kind if isinstance(kind, str) else ""
+        if kind in ("tool_use", "server_tool_use", "mcp_tool_use") or kind.endswith("_call"):
+            yield from _tool_calls([content])  # also Responses items: function_call, mcp_call
+        if kind.endswith(("_call", "_call_output")):
+            yield from _content(content.get("output"))  # function_call_output, mcp_call
         yield from _content(content.get("content"))  # a tool result's own content
 
 

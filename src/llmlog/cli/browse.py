@@ -3,27 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any, BinaryIO
+from collections.abc import Callable
+from typing import Any
 
 import orjson
 
 from llmlog._record import EVENT_CALL
 from llmlog.cli._filters import Filters, Subcommands, add_filter_args
+from llmlog.cli._follow import follow
 from llmlog.cli._format import one_line
-from llmlog.cli._logs import (
-    CliError,
-    LogLocation,
-    known_schema,
-    locate,
-    parse_line,
-    report_bad_lines,
-    warn_unknown_schema,
-)
+from llmlog.cli._logs import CliError, locate
 from llmlog.cli._select import find_record, select
 from llmlog.cli._show import render_record
 from llmlog.cli._texts import searchable_texts
@@ -80,86 +70,6 @@ def run_tail(args: argparse.Namespace) -> int:
                 _print(one_line(record))
                 sys.stdout.flush()
     return 0
-
-
-def follow(
-    location: LogLocation,
-    poll_s: float = 0.25,
-    should_stop: Callable[[], bool] = lambda: False,
-) -> Iterator[dict[str, Any]]:
-    """Records appended to the active log file from now on, across rotations.
-
-    Like ``tail -F``: the open file is read to its end even after the writer
-    renames it away; when a new file appears under the watched name, reading
-    moves to it from its start. A half-written line waits for its newline.
-    """
-    path = _watched_path(location)
-    stream = _open_at(path, end=True) if path is not None else None
-    pending = b""
-    try:
-        while not should_stop():
-            if stream is not None:
-                pending += stream.read()
-                *lines, pending = pending.split(b"\n")
-                yield from _parse_all(path, lines)
-            path = path or _watched_path(location)
-            if path is not None and _replaced(path, stream):
-                if stream is not None:
-                    # The writer may have appended to the old file after the read above
-                    # and before renaming it: read it to its end first.
-                    rest = (pending + stream.read()).split(b"\n")
-                    yield from _parse_all(path, rest)
-                    stream.close()
-                stream, pending = _open_at(path, end=False), b""
-                continue
-            time.sleep(poll_s)
-    finally:
-        if stream is not None:
-            stream.close()
-
-
-def _watched_path(location: LogLocation) -> Path | None:
-    if not location.is_dir:
-        return location.path
-    current = [p for p in location.files() if not p.name.endswith(".gz")]
-    return current[-1] if current else None
-
-
-def _open_at(path: Path | None, end: bool) -> BinaryIO | None:
-    if path is None:
-        return None
-    try:
-        stream = path.open("rb")
-    except OSError:
-        return None
-    if end:
-        stream.seek(0, os.SEEK_END)
-    return stream
-
-
-def _replaced(path: Path, stream: BinaryIO | None) -> bool:
-    """A different file now has the watched name, or the file was truncated."""
-    try:
-        now = path.stat()
-    except OSError:
-        return False  # rotated away, the new one not there yet: keep reading the old one
-    if stream is None:
-        return True
-    return now.st_ino != os.fstat(stream.fileno()).st_ino or now.st_size < stream.tell()
-
-
-def _parse_all(path: Path | None, lines: list[bytes]) -> Iterator[dict[str, Any]]:
-    bad: list[int] = []
-    shown = path or Path("log")
-    unknown = 0
-    for line in lines:
-        if line.strip() and (record := parse_line(shown, 0, line, bad)) is not None:
-            if known_schema(record):
-                yield record
-            else:
-                unknown += 1
-    report_bad_lines(shown, bad)
-    warn_unknown_schema(unknown)
 
 
 def run_show(args: argparse.Namespace) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import sys
 from collections import Counter
@@ -83,8 +84,8 @@ def _dollars(text: str) -> float:
         value = float(text.strip().lstrip("$"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an amount; use e.g. 50") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("must not be negative")
+    if not math.isfinite(value) or value < 0:  # nan would never be exceeded: no check at all
+        raise argparse.ArgumentTypeError(f"{text!r} is not an amount of 0 or more; use e.g. 50")
     return value
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import io
 import os
 import shutil
 import stat
@@ -21,10 +22,10 @@ import orjson
 from llmlog.cli._chat import to_openai_chat
 from llmlog.cli._filters import Filters, Subcommands, add_filter_args, template_name
 from llmlog.cli._format import mapping, output_text, prompt_text
-from llmlog.cli._logs import CliError, locate
+from llmlog.cli._logs import CliError, LogLocation, locate
 from llmlog.cli._select import select
 
-__all__ = ["FLAT_COLUMNS", "csv_safe", "flat_row", "register"]
+__all__ = ["FLAT_COLUMNS", "csv_safe", "flat_row", "register", "typed_row"]
 
 FORMATS = ("jsonl", "csv", "parquet", "openai-chat")
 
@@ -120,7 +121,10 @@ def csv_safe(row: dict[str, Any]) -> dict[str, Any]:
 @contextmanager
 def _opened(path: str | None, binary: bool) -> Iterator[IO[Any]]:
     if path is None:
-        yield sys.stdout.buffer if binary else sys.stdout
+        if binary:
+            yield sys.stdout.buffer
+        else:
+            yield from _utf8_stdout()
         return
     try:
         _make_private(path)
@@ -131,6 +135,18 @@ def _opened(path: str | None, binary: bool) -> Iterator[IO[Any]]:
         raise CliError(f"cannot write {path}: {exc.strerror or exc}") from None
     with stream:
         yield stream
+
+
+def _utf8_stdout() -> Iterator[IO[str]]:
+    """Standard output as UTF-8 text whatever its encoding (a Windows redirect, a Latin-1
+    locale): an export is data for a program, like the files ``-o`` writes."""
+    sys.stdout.flush()
+    text = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="")
+    try:
+        yield text
+    finally:
+        text.flush()
+        text.detach()  # leave sys.stdout's own stream open
 
 
 def _make_private(path: str | Path) -> None:
@@ -148,9 +164,28 @@ def _make_private(path: str | Path) -> None:
         os.close(fd)
 
 
+def _refuse_inputs(output: str, location: LogLocation, files: list[Path]) -> None:
+    """``-o`` naming the log (or any file read, through a link too) would empty it before
+    it is read: refuse before anything is opened."""
+    target = Path(output).expanduser()
+    inputs = [*files] if location.is_dir else [*files, location.path]
+    for path in inputs:
+        same = target.resolve() == path.resolve()
+        with contextlib.suppress(OSError):  # one of them does not exist: not the same file
+            same = same or os.path.samefile(target, path)
+        if same:
+            raise CliError(
+                f"-o {output} is {'the log' if path == location.path else 'a file of the log'}"
+                f" ({path}); exporting into it would destroy it: write to another file"
+            )
+
+
 def run(args: argparse.Namespace) -> int:
     """Write the selected calls in the chosen format; the count goes to stderr."""
-    files = locate(args.log).existing_files()
+    location = locate(args.log)
+    files = location.existing_files()
+    if args.output is not None:
+        _refuse_inputs(args.output, location, files)
     records = select(files, Filters.from_args(args))
     if args.format == "parquet":
         if args.output is None:
@@ -212,6 +247,27 @@ def _parquet_writer_available() -> None:
 _NO_PARQUET = "parquet needs pyarrow or DuckDB: pip install 'llmlog[parquet]' (or 'llmlog[query]')"
 
 
+# Typed columns of the parquet export; every other column is text.
+_NUMBERS = ("latency_ms", "ttft_ms", "cost_usd")
+_COUNTS = ("input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens")
+_INT64 = range(-(2**63), 2**63)
+
+
+def typed_row(row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` with every value its parquet column cannot hold made missing (None), as
+    ``stats`` counts it: ``"cost_usd": "12.5"`` is unpriced, ``"ts": 5`` no time."""
+    typed: dict[str, Any] = {}
+    for name, value in row.items():
+        if name in _NUMBERS:
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+        elif name in _COUNTS:
+            ok = isinstance(value, int) and not isinstance(value, bool) and value in _INT64
+        else:
+            ok = isinstance(value, str)
+        typed[name] = value if ok else None
+    return typed
+
+
 def _write_parquet(path: Path, rows: Iterable[dict[str, Any]]) -> int:
     """Parquet through pyarrow (``llmlog[parquet]``), else DuckDB (``llmlog[query]``)."""
     try:
@@ -219,10 +275,9 @@ def _write_parquet(path: Path, rows: Iterable[dict[str, Any]]) -> int:
         import pyarrow.parquet as pq
     except ImportError:
         return _write_parquet_duckdb(path, rows)
-    numbers = ("latency_ms", "ttft_ms", "cost_usd")
-    counts = ("input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens")
-    types = {**dict.fromkeys(numbers, pa.float64()), **dict.fromkeys(counts, pa.int64())}
+    types = {**dict.fromkeys(_NUMBERS, pa.float64()), **dict.fromkeys(_COUNTS, pa.int64())}
     schema = pa.schema([(name, types.get(name, pa.string())) for name in FLAT_COLUMNS])
+    rows = (typed_row(row) for row in rows)
     count = 0
     try:
         with pq.ParquetWriter(str(path), schema) as writer:
@@ -253,13 +308,13 @@ def _write_parquet_duckdb(path: Path, rows: Iterable[dict[str, Any]]) -> int:
     try:
         with tmp.open("wb") as staging:
             for row in rows:
-                staging.write(orjson.dumps(row) + b"\n")
+                staging.write(orjson.dumps(typed_row(row)) + b"\n")
                 count += 1
         columns = ", ".join(
             f"'{name}': '{_DUCK_TYPES.get(name, 'VARCHAR')}'" for name in FLAT_COLUMNS
         )
         target = str(written).replace("'", "''")
-        source = str(tmp).replace("'", "''")
+        source = _duck.literal(str(tmp)).replace("'", "''")
         con.execute(
             f"COPY (SELECT * FROM read_json('{source}', format='newline_delimited', "
             f"columns={{{columns}}})) TO '{target}' (FORMAT parquet)"
@@ -272,9 +327,4 @@ def _write_parquet_duckdb(path: Path, rows: Iterable[dict[str, Any]]) -> int:
     return count
 
 
-_DUCK_TYPES = {
-    **dict.fromkeys(("latency_ms", "ttft_ms", "cost_usd"), "DOUBLE"),
-    **dict.fromkeys(
-        ("input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens"), "BIGINT"
-    ),
-}
+_DUCK_TYPES = {**dict.fromkeys(_NUMBERS, "DOUBLE"), **dict.fromkeys(_COUNTS, "BIGINT")}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -57,7 +58,9 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.write(
                 # Timestamps of the view are UTC: say so (``+00:00``).
                 orjson.dumps(
-                    dict(zip(headers, row, strict=True)), default=str, option=orjson.OPT_NAIVE_UTC
+                    _numbers_exact(dict(zip(headers, row, strict=True))),
+                    default=str,
+                    option=orjson.OPT_NAIVE_UTC,
                 ).decode()
             )
             sys.stdout.write("\n")
@@ -66,6 +69,20 @@ def run(args: argparse.Namespace) -> int:
     sys.stdout.write(table(headers, text_rows, right=frozenset()) + "\n")
     sys.stdout.write(f"({len(rows)} row{'s' if len(rows) != 1 else ''})\n")
     return 0
+
+
+def _numbers_exact(value: Any) -> Any:
+    """DECIMAL and HUGEINT values as JSON numbers with every digit (``sum(cost_usd)::DECIMAL``
+    is a number, not the text ``"0.5"``), which orjson alone cannot write."""
+    if isinstance(value, Decimal) and value.is_finite():
+        return orjson.Fragment(str(value))
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64:
+        return orjson.Fragment(str(value))
+    if isinstance(value, dict):
+        return {key: _numbers_exact(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_numbers_exact(item) for item in value]
+    return value
 
 
 def _without_time_zones(relation: Any) -> Any:

@@ -1,0 +1,111 @@
+"""``tail -f``: records appended to the log from now on, across rotations.
+
+A log directory may hold several logs (``api.jsonl`` and ``worker.jsonl``,
+each with its rotated files): every active file in it is followed, and a log
+that appears later is read from its start.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from llmlog.cli._logs import LogLocation, is_rotated, parse_records, warn_unknown_schema
+
+__all__ = ["follow"]
+
+
+class _Watch:
+    """One watched name, like ``tail -F``: the open file is read to its end even after
+    the writer renames it away; when a new file has the name, reading moves to it from
+    its start. A half-written line waits for its newline."""
+
+    def __init__(self, path: Path, end: bool) -> None:
+        self.path = path
+        self.stream = _open_at(path, end=end) if end else None
+        self.pending = b""
+
+    def poll(self) -> Iterator[dict[str, Any]]:
+        """The records completed since the last poll."""
+        while True:
+            if self.stream is not None:
+                self.pending += self.stream.read()
+                *lines, self.pending = self.pending.split(b"\n")
+                yield from _parse_all(self.path, lines)
+            if not _replaced(self.path, self.stream):
+                return
+            if self.stream is not None:
+                # The writer may have appended to the old file after the read above
+                # and before renaming it: read it to its end first.
+                yield from _parse_all(self.path, (self.pending + self.stream.read()).split(b"\n"))
+                self.stream.close()
+            self.stream, self.pending = _open_at(self.path, end=False), b""
+            if self.stream is None:  # unreadable for now: try again at the next poll
+                return
+
+    def close(self) -> None:
+        """Let go of the open file."""
+        if self.stream is not None:
+            self.stream.close()
+
+
+def follow(
+    location: LogLocation,
+    poll_s: float = 0.25,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> Iterator[dict[str, Any]]:
+    """Records appended from now on to the log file, or to every log of a directory."""
+    watches = {path: _Watch(path, end=True) for path in _active_files(location)}
+    try:
+        while not should_stop():
+            for watch in list(watches.values()):
+                yield from watch.poll()
+            for path in _active_files(location):
+                if path not in watches:  # a log started since: all of it is new
+                    watches[path] = _Watch(path, end=False)
+            time.sleep(poll_s)
+    finally:
+        for watch in watches.values():
+            watch.close()
+
+
+def _active_files(location: LogLocation) -> list[Path]:
+    if not location.is_dir:
+        return [location.path]
+    if not location.path.is_dir():
+        return []
+    return [p for p in location.files() if not p.name.endswith(".gz") and not is_rotated(p)]
+
+
+def _open_at(path: Path, end: bool) -> BinaryIO | None:
+    try:
+        stream = path.open("rb")
+    except OSError:
+        return None
+    if end:
+        stream.seek(0, os.SEEK_END)
+    return stream
+
+
+def _replaced(path: Path, stream: BinaryIO | None) -> bool:
+    """A different file now has the watched name, or the file was truncated."""
+    try:
+        now = path.stat()
+    except OSError:
+        return False  # rotated away, the new one not there yet: keep reading the old one
+    if stream is None:
+        return True
+    return now.st_ino != os.fstat(stream.fileno()).st_ino or now.st_size < stream.tell()
+
+
+def _parse_all(path: Path, lines: list[bytes]) -> Iterator[dict[str, Any]]:
+    unknown = 0
+    for record in parse_records(path, ((0, line) for line in lines if line.strip())):
+        if record is None:
+            unknown += 1
+        else:
+            yield record
+    warn_unknown_schema(unknown)
