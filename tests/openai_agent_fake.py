@@ -99,6 +99,19 @@ def function_item(turn_id: str = "turn_1") -> dict[str, Any]:
     }
 
 
+def spawn_item(call_id: str, model: str, turn_id: str = "turn_1") -> dict[str, Any]:
+    """The root agent's call that creates a subagent on ``model``."""
+    return {
+        "id": call_id,
+        "type": "create_subagent_call",
+        "agent_id": "agent_1",
+        "turn_id": turn_id,
+        "content": [{"type": "input_text", "text": "research X"}],
+        "model": model,
+        "status": "completed",
+    }
+
+
 _EVENT_IDS = itertools.count()
 
 
@@ -167,6 +180,18 @@ class FakeAgents:
     turns: list[dict[str, Any]] = field(default_factory=list)
     status: str = "idle"
     sent: list[Any] = field(default_factory=list)
+    page_size: int = 0  # turns listed this many a page (0: all on one)
+    send_status: int = 202  # what events.create answers
+
+    def turns_page(self, after: str | None) -> dict[str, Any]:
+        """A page of turns (``after`` the one with that id), in the server's order."""
+        ids = [t["id"] for t in self.turns]
+        start = ids.index(after) + 1 if after in ids else 0
+        size = self.page_size or len(self.turns)
+        data = self.turns[start : start + size]
+        more = start + size < len(self.turns)
+        last = data[-1]["id"] if data else None
+        return {"object": "list", "data": data, "has_more": more, "last_id": last}
 
     def __call__(self, request: httpx2.Request) -> httpx2.Response:
         path = request.url.path.removeprefix("/v1")
@@ -182,11 +207,13 @@ class FakeAgents:
             return fakes.json_response(session(self.status))
         if path == f"/agents/sessions/{SESSION}/events" and request.method == "POST":
             self.sent.append(body["events"])
+            if self.send_status != 202:
+                return fakes.json_response({"error": {"message": "busy"}}, self.send_status)
             return httpx2.Response(202, headers={"x-request-id": "req_ev"})
         if path == f"/agents/sessions/{SESSION}/events":
             return fakes.sse_response(self.stream, named=True, done=False)
         if path == f"/agents/sessions/{SESSION}/turns":
-            return fakes.json_response({"object": "list", "data": self.turns, "has_more": False})
+            return fakes.json_response(self.turns_page(request.url.params.get("after")))
         if path.startswith(f"/agents/sessions/{SESSION}/turns/"):
             turn_id = path.rpartition("/")[2]
             return fakes.json_response(next(t for t in self.turns if t["id"] == turn_id))

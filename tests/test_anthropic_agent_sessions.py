@@ -126,7 +126,7 @@ class TestStream:
             client = fake.sync_client(server)
             stream = client.beta.sessions.events.stream(fake.SESSION)
             assert isinstance(stream, anthropic.Stream)
-            assert type(stream) is not anthropic.Stream  # followed: a proxy
+            assert type(stream) is anthropic.Stream  # the SDK's own, its events followed
             with stream as entered:
                 assert entered is stream
                 first = next(stream)
@@ -584,3 +584,58 @@ class TestHarmless:
         finally:
             instrumentors.install(("openai",))
         assert cap.calls == []
+
+
+class TestMemoryBounds:
+    def test_event_ids_are_remembered_up_to_a_bound_for_all_sessions(
+        self, cap: CapturedRecords, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """One window of event ids for every session (not one per session); a reread
+        within it changes nothing."""
+        from llmlog.instrumentors._anthropic_followed import SeenIds
+
+        monkeypatch.setattr(agent_sessions, "_seen", SeenIds(len(fake.weather_turns())))
+        server = fake.FakeAgents(fake.weather_turns())
+        client = fake.sync_client(server)
+        client.beta.sessions.create(agent="agent_011Weather", environment_id="env_011Test")
+        read_stream(client)
+        read_stream(client)
+        check_weather_records(cap, "beta.sessions.events.stream")
+        server.events[("sesn_other", None)] = [
+            fake.user_message("Q", "sevt_q_other"),
+            *fake.request("span_other", 0.2, 1.0),
+        ]
+        read_stream(client, "sesn_other")
+        assert len(agent_sessions._seen) == len(fake.weather_turns())
+        assert ("sesn_other", "sevt_q_other") in agent_sessions._seen
+
+    def test_threads_followed_are_bounded_idle_ones_forgotten_first(
+        self, cap: CapturedRecords, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Past the threads followed per session, one with no request in flight is
+        forgotten; a busy one keeps its request, recorded whole when it ends."""
+        monkeypatch.setattr(agent_sessions, "_MAX_THREADS", 2, raising=False)
+        server = fake.FakeAgents()
+        client = fake.sync_client(server)
+        client.beta.sessions.create(agent="agent_011Weather", environment_id="env_011Test")
+        busy = [fake.user_message("Q busy", "sevt_qb"), *fake.request("span_busy", 0.2, 1.0)]
+
+        def read_thread(thread: str, events: list[dict[str, Any]]) -> None:
+            server.events[(fake.SESSION, thread)] = events
+            stream = client.beta.sessions.threads.events.stream(thread, session_id=fake.SESSION)
+            with stream as s:
+                list(s)
+
+        read_thread("sthr_busy", busy[:-1])  # its request in flight
+        for number in range(3):
+            thread = f"sthr_{number}"
+            events = [fake.user_message("Q", f"sevt_q{number}")]
+            read_thread(thread, events + fake.request(f"span_{number}", 0.2, 1.0))
+        conversations = agent_sessions._sessions[fake.SESSION].conversations
+        assert len(conversations) <= 2
+        assert "sthr_busy" in conversations
+        read_thread("sthr_busy", busy)
+        records = by_span(cap)
+        assert sorted(records) == ["span_0", "span_1", "span_2", "span_busy"]
+        assert records["span_busy"]["status"] == "ok"
+        assert records["span_busy"]["messages"][0]["content"][0]["text"] == "Q busy"

@@ -109,6 +109,17 @@ class TestRealtimeCalls:
         assert (record["response_id"], record["request_id"]) == ("rtc_1", "req_rtc")
         assert "192.168" not in json.dumps(record)
 
+    def test_webrtc_create_raw(self, llm: CapturedRecords) -> None:
+        """with_raw_response: the app's raw response as it is; the call id from its
+        ``Location`` as for the plain call (the body is SDP, not JSON)."""
+        client = fakes.sync_client(handler)
+        raw = client.realtime.calls.with_raw_response.create(sdp=OFFER, session=REALTIME)
+        assert raw.headers["location"] == "/v1/realtime/calls/rtc_1"
+        assert raw.http_response.content == b"v=0\r\no=- answer\r\n"
+        (record,) = llm.calls
+        assert (record["response_id"], record["status"]) == ("rtc_1", "ok")
+        assert record["model"] == "gpt-realtime"
+
     def test_sip_accept(self, llm: CapturedRecords) -> None:
         """calls.accept(call_id, ...): the call id (given positionally) is the record's
         response_id; the settings are its model, system and params."""
@@ -184,3 +195,15 @@ class TestEvalRuns:
         assert source["source"] == {"type": "file_content", "content": {"rows": 2}}
         assert source["input_messages"] == EVAL_SOURCE["input_messages"]
         assert "2+2" not in json.dumps(record)
+
+    def test_too_many_positionals_fail_as_without_llmlog(self, llm: CapturedRecords) -> None:
+        """An extra positional argument: the SDK's own TypeError, word for word."""
+        client = fakes.sync_client(handler)
+        with pytest.raises(TypeError) as instrumented:
+            client.evals.runs.create("eval_1", EVAL_SOURCE)  # type: ignore[call-arg, misc]
+        runs = client.evals.runs
+        sdk_create = type(runs).create.__wrapped__  # the SDK's method, not llmlog's
+        with pytest.raises(TypeError) as plain:
+            sdk_create(runs, "eval_1", EVAL_SOURCE)
+        assert str(instrumented.value) == str(plain.value)
+        assert "positional" in str(plain.value)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any, Final
 
@@ -68,7 +68,8 @@ _TERMINATED: Final = frozenset(
     {"session.status_terminated", "session.deleted", "session.thread_status_terminated"}
 )
 _MAX_SESSIONS: Final = 1_024  # sessions followed at once (the least recently seen goes)
-_MAX_SEEN: Final = 5_000  # event ids remembered per session
+_MAX_SEEN: Final = 16_384  # event ids remembered, all sessions together (see SeenIds)
+_MAX_THREADS: Final = 64  # threads followed per session (an idle one is forgotten first)
 _MAX_RECORDED: Final = 100_000  # requests recorded, remembered across uninstrument()
 _MAX_KEPT: Final = 1_000  # input and output events kept per request
 
@@ -103,27 +104,36 @@ class _Conversation:
 
 
 class _Session:
-    __slots__ = ("agents", "conversations", "seen", "seen_order")
+    __slots__ = ("agents", "conversations", "dropped")
 
     def __init__(self) -> None:
-        self.agents: dict[str | None, Any] = {}  # agent configuration, per thread
-        self.conversations: dict[str | None, _Conversation] = {}
-        self.seen: set[str] = set()
-        self.seen_order: deque[str] = deque()
-
-    def used(self, event_id: Any) -> None:
-        """Remember an event taken in, so that reading it again changes nothing."""
-        if isinstance(event_id, str):
-            self.seen.add(event_id)
-            self.seen_order.append(event_id)
-            if len(self.seen_order) > _MAX_SEEN:
-                self.seen.discard(self.seen_order.popleft())
+        self.agents: OrderedDict[str | None, Any] = OrderedDict()  # agent config, per thread
+        self.conversations: OrderedDict[str | None, _Conversation] = OrderedDict()
+        self.dropped: list[_Request] = []  # in flight in a thread forgotten: cancelled
 
     def conversation(self, thread: str | None) -> _Conversation:
+        """The thread's conversation, made if new (marked recently used). Past
+        ``_MAX_THREADS`` one is forgotten: the least recently used with no request in
+        flight, else the least recently used (its requests go to ``dropped``)."""
         conversation = self.conversations.get(thread)
-        if conversation is None:
-            conversation = self.conversations[thread] = _Conversation()
+        if conversation is not None:
+            self.conversations.move_to_end(thread)
+            return conversation
+        if len(self.conversations) >= _MAX_THREADS:
+            threads: list[str | None] = [t for t in self.conversations if t is not None]
+            threads = threads or [None]
+            idle = (t for t in threads if not self.conversations[t].open)
+            gone = next(idle, threads[0])
+            self.dropped += self.conversations.pop(gone).take_open()
+        conversation = self.conversations[thread] = _Conversation()
         return conversation
+
+    def learn(self, thread: str | None, agent: Any) -> None:
+        """Note a thread's agent (the session's own always kept; threads' the newest)."""
+        self.agents[thread] = agent
+        self.agents.move_to_end(thread)
+        while len(self.agents) > _MAX_THREADS:
+            del self.agents[next(t for t in self.agents if t is not None)]
 
     def has_open_requests(self) -> bool:
         return any(c.open for c in self.conversations.values())
@@ -137,6 +147,14 @@ _lock = threading.Lock()
 _sessions: OrderedDict[str, _Session] = OrderedDict()
 _recorded = RecordedOnce(_MAX_RECORDED)
 """Requests (by start event id) already recorded: re-read later, they are not again."""
+_seen = followed.SeenIds(_MAX_SEEN)
+"""Events taken in, by ``(session id, event id)``: read again, they change nothing."""
+
+
+def _used(session_id: str, event_id: Any) -> None:
+    """Remember an event taken in, so that reading it again changes nothing."""
+    if isinstance(event_id, str):
+        _seen.first((session_id, event_id))
 
 
 def _session(session_id: str) -> tuple[_Session, list[_Request]]:
@@ -194,12 +212,14 @@ def observe(events: Iterable[Any], session_id: Any, thread: str | None, method: 
             session, evicted = _session(session_id)
             for event in events:
                 event_id = field_of(event, "id")
-                if event_id in session.seen:
+                if isinstance(event_id, str) and (session_id, event_id) in _seen:
                     continue
                 # An event of no use yet (its request not seen begin) is not remembered:
                 # another read may use it.
                 if _read(session, event, session_id, thread, method, ended):
-                    session.used(event_id)
+                    _used(session_id, event_id)
+            ended += [(request, None) for request in session.dropped]
+            session.dropped = []
         for request in evicted:
             _end(request, status=STATUS_CANCELLED)
         for request, end in ended:
@@ -259,7 +279,7 @@ def _read(
             if not cap.extra["evaluation"]:  # what it said, as far as it was read
                 cap.extra["output"] = list(conversation.orphans.values())
                 for orphan_id in conversation.orphans:
-                    session.used(orphan_id)
+                    _used(session_id, orphan_id)
                 conversation.unconfirmed, conversation.pending = [], []
             request = _Request(cap, None, cap.extra["evaluation"])
         conversation.orphans.clear()  # output before an end is that request's, never a later one's
@@ -274,7 +294,7 @@ def _read(
     elif kind == "session.updated" and thread is None:
         agent = field_of(event, "agent")
         if agent is not None:
-            session.agents[None] = agent
+            session.learn(None, agent)
     return True
 
 
@@ -294,10 +314,12 @@ def learn(resource: Any, thread: str | None = None, initial_events: Any = None) 
         return
     with _guard.guarded("anthropic agent session"), _lock:
         session, evicted = _session(session_id)
-        session.agents[thread] = agent
+        session.learn(thread, agent)
         if isinstance(initial_events, list | tuple) and initial_events:
             conversation = session.conversation(None)
             conversation.unconfirmed = [plain(e) for e in initial_events][:_MAX_KEPT]
+        evicted += session.dropped
+        session.dropped = []
     for request in evicted:
         _end(request, status=STATUS_CANCELLED)
 
@@ -309,6 +331,7 @@ def end_all(*, forget: bool = False) -> None:
         requests = [r for s in _sessions.values() for r in s.open_requests()]
         if forget:
             _sessions.clear()
+            _seen.clear()
     for request in requests:
         _end(request, status=STATUS_CANCELLED)
 
@@ -321,6 +344,7 @@ def _after_fork_in_child() -> None:
     """The parent's requests are the parent's to record (and its lock may be held)."""
     global _lock
     _sessions.clear()
+    _seen.clear()
     _lock = threading.Lock()
 
 
@@ -352,10 +376,9 @@ def _follower(
 
 def _watch(result: Any, follow: followed.Follow, kwargs: dict[str, Any]) -> Any:
     """The proxy the app gets for a stream or a listing (else ``result`` itself)."""
-    if followed.is_sdk(result, "anthropic._streaming", "Stream"):
-        return followed.Stream(result, follow)
-    if followed.is_sdk(result, "anthropic._streaming", "AsyncStream"):
-        return followed.AsyncStream(result, follow)
+    if followed.is_sdk(result, "anthropic._streaming", "Stream", "AsyncStream"):
+        is_async = followed.is_sdk(result, "anthropic._streaming", "AsyncStream")
+        return followed.tapped(result, follow, is_async)
     if kwargs.get("types") or kwargs.get("order") == "desc":
         return result  # part of the story, or its end first: not followed
     return followed.listing(result, follow)

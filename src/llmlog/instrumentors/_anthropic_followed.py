@@ -1,16 +1,28 @@
-"""SDK objects whose items llmlog follows as the app reads them: the anthropic SDK's
-streams, pages and async paginators, each wrapped in a proxy that hands every item to a
-``follow`` callback and is otherwise the SDK's object (``isinstance`` holds, ``with``
-returns the proxy). Each proxy class adds only the methods its SDK class has (a page
-has no ``__next__``, a stream no pages). Used for managed-agent session events and
-dreams, where the items themselves (not a call) make the records; the wrappers that hand
-such methods' results over are made here too (:func:`after_call`, :func:`helper_rows`).
+"""SDK objects whose items llmlog follows as the app reads them (the anthropic and
+openai SDKs'): a stream stays the SDK's own object, its source iterator handing every
+item to a ``follow`` callback (:func:`tapped`), so every way of reading it is seen
+(iteration, ``next()``, the SDK's own helpers); pages and async paginators are wrapped
+in a proxy that does the same and is otherwise the SDK's object (``isinstance`` holds).
+Each proxy class adds only the methods its SDK class has (a page has no ``__next__``, a
+stream no pages). Used for managed-agent session events and dreams, where the items
+themselves (not a call) make the records; the wrappers that hand such methods' results
+over are made here too (:func:`after_call`, :func:`helper_rows`), and the bounded memory
+of event ids already read (:class:`SeenIds`).
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator
+from collections import deque
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Generator,
+    Iterable,
+    Iterator,
+)
+from types import AsyncGeneratorType, GeneratorType
 from typing import Any
 
 import wrapt
@@ -29,6 +41,79 @@ def is_sdk(result: Any, module: str, *names: str) -> bool:
     """``result`` is an instance of one of the SDK's ``module`` classes ``names``."""
     found = sys.modules.get(module)
     return any(isinstance(result, getattr(found, name, ())) for name in names)
+
+
+class SeenIds:
+    """Event ids already taken in, across every session a module follows, the oldest
+    forgotten past ``limit``. One bounded window for all sessions (not one per session)
+    so that memory stays a few MB however many sessions are followed: ids are kept as
+    64-bit hashes of ``(session, event id)`` (~170 bytes each with the set and the queue,
+    whatever the ids' length). The trade-off: an event is known as read again only while
+    it is among the last ``limit`` ids taken in by the whole process, so a replay (a
+    reconnect, a listing after the stream) of events older than that is taken in again:
+    a turn or request still open may then get some of its output twice (within the
+    per-request caps), while one that ended is never recorded twice (that is by its own
+    id, in a separate memory). 16,384 ids (a module's default) are under 3 MB."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._seen: set[int] = set()
+        self._order: deque[int] = deque()
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def __contains__(self, key: object) -> bool:
+        return hash(key) in self._seen
+
+    def first(self, key: tuple[str, str]) -> bool:
+        """Remember ``key``; False if it was remembered already."""
+        hashed = hash(key)
+        if hashed in self._seen:
+            return False
+        self._seen.add(hashed)
+        self._order.append(hashed)
+        while len(self._order) > self.limit:
+            self._seen.discard(self._order.popleft())
+        return True
+
+    def clear(self) -> None:
+        self._seen.clear()
+        self._order.clear()
+
+
+def tapped(result: Any, follow: Follow, is_async: bool) -> Any:
+    """An SDK stream as the app gets it: the SDK's own object whose source iterator
+    (``_iterator``, what ``__iter__``, ``__next__`` and every helper that reads the
+    stream, such as ``get_final_result()``, consume) hands each item to ``follow`` on
+    its way; a proxy when the stream has no such iterator."""
+    with _guard.guarded("followed stream"):
+        source = getattr(result, "_iterator", None)
+        if is_async and isinstance(source, AsyncGeneratorType):
+            result._iterator = _tap_async(source, follow)
+            return result
+        if not is_async and isinstance(source, GeneratorType):
+            result._iterator = _tap(source, follow)
+            return result
+    return AsyncStream(result, follow) if is_async else Stream(result, follow)
+
+
+def _tap(source: Generator[Any, None, None], follow: Follow) -> Iterator[Any]:
+    try:
+        for item in source:
+            follow((item,))
+            yield item
+    finally:
+        source.close()
+
+
+async def _tap_async(source: AsyncGenerator[Any, None], follow: Follow) -> AsyncIterator[Any]:
+    try:
+        async for item in source:
+            follow((item,))
+            yield item
+    finally:
+        await source.aclose()
 
 
 class Followed(wrapt.ObjectProxy):  # type: ignore[type-arg]
@@ -127,19 +212,24 @@ class Paginator(Followed):
 
 def followed_page(result: Any, follow: Follow) -> Any:
     """``result`` as the app gets it: a page, followed (its events at once), else itself."""
-    with _guard.guarded("anthropic followed page"):
-        if is_sdk(result, "anthropic._base_client", "BaseSyncPage"):
-            follow(result.data)
-            return Page(result, follow)
-        if is_sdk(result, "anthropic._base_client", "BaseAsyncPage"):
-            follow(result.data)
-            return AsyncPage(result, follow)
+    with _guard.guarded("followed page"):
+        for sdk in _SDKS:
+            if is_sdk(result, sdk, "BaseSyncPage"):
+                follow(result.data)
+                return Page(result, follow)
+            if is_sdk(result, sdk, "BaseAsyncPage"):
+                follow(result.data)
+                return AsyncPage(result, follow)
     return result
+
+
+_SDKS = ("anthropic._base_client", "openai._base_client")
+"""Where the SDKs' page classes are (a page of either is followed the same way)."""
 
 
 def listing(result: Any, follow: Follow) -> Any:
     """What a ``list()`` call's result becomes: its items followed (else ``result``)."""
-    if is_sdk(result, "anthropic._base_client", "AsyncPaginator"):
+    if any(is_sdk(result, sdk, "AsyncPaginator") for sdk in _SDKS):
         return Paginator(result, follow)
     return followed_page(result, follow)
 

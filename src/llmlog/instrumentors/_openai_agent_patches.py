@@ -1,13 +1,14 @@
 """Where ``_openai_agent_sessions`` hears of a session: the SDK's session methods, each
 wrapped to hand what it sent or returned over (helpers: no record of their own). The
-app gets the SDK's object; a stream or a listing of turns is a proxy that follows
-what the app reads. ``with_raw_response`` / ``with_streaming_response`` are not
+app gets the SDK's object: a stream is the SDK's own, each event it yields followed
+however it is read (``get_final_result()`` too); a listing of turns is a proxy that
+follows every page the app fetches. ``with_raw_response`` / ``with_streaming_response`` are not
 followed (their bodies are the app's).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Final
 
 from llmlog import _guard
@@ -22,16 +23,6 @@ from llmlog.instrumentors._openai_agent_records import input_messages
 _PROVIDER: Final = "openai"
 _Job = Callable[[Any, str, tuple[Any, ...], dict[str, Any]], Any]
 """``(result, method, args, kwargs) -> what the app gets``."""
-
-
-class _Paginator(followed.Paginator):
-    """Async ``list()``: ``await`` gives the first page (its turns followed), ``async
-    for`` every turn."""
-
-    def __await__(self) -> Generator[Any, None, Any]:
-        page = yield from self.__wrapped__.__await__()
-        self._self_follow(getattr(page, "data", None) or ())
-        return page
 
 
 def _given(kwargs: dict[str, Any], name: str) -> Any:
@@ -54,9 +45,9 @@ def _follow(events: Any, method: str, initial: list[Any] | None = None) -> None:
 
 
 def _stream(result: Any, follow: followed.Follow) -> Any:
-    if followed.is_sdk(result, "openai._streaming", "AsyncStream"):
-        return followed.AsyncStream(result, follow)
-    return followed.Stream(result, follow)
+    """The SDK's stream itself, every event it yields followed (however it is read)."""
+    is_async = followed.is_sdk(result, "openai._streaming", "AsyncStream")
+    return followed.tapped(result, follow, is_async)
 
 
 def _watch(result: Any, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -80,9 +71,15 @@ def _one_pass(event: dict[str, Any]) -> bool:
     return isinstance(event.get("input"), Iterator)
 
 
-def _send(result: Any, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+def _send(args: tuple[Any, ...], kwargs: dict[str, Any]) -> sessions.Sent | None:
+    """Before ``events.create`` sends: its input noted (the server may start the turn,
+    and a listener see it begin, before the call returns)."""
     session_id = args[0] if args else kwargs.get("session_id")
-    sessions.sent(session_id, snapshot(_given(kwargs, "events")))
+    return sessions.sent(session_id, snapshot(_given(kwargs, "events")))
+
+
+def _sent(result: Any, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``events.create``'s job once it answered: none (its input was noted before)."""
     return result
 
 
@@ -106,19 +103,26 @@ def _turns(result: Any, method: str, args: tuple[Any, ...], kwargs: dict[str, An
         if _base.is_active(_PROVIDER):
             sessions.observe_turns(turns, method)
 
-    if followed.is_sdk(result, "openai.pagination", "AsyncCursorPage"):
-        return result  # awaited already: never seen here (list() is a plain def)
-    if followed.is_sdk(result, "openai._base_client", "AsyncPaginator"):
-        return _Paginator(result, follow)
-    if followed.is_sdk(result, "openai._base_client", "BaseSyncPage"):
-        follow(result.data)
-        return followed.Page(result, follow)
-    return result
+    return followed.listing(result, follow)
 
 
 def _wrapper(job: _Job, method: str, is_async: bool) -> Wrapper:
     """Run the SDK method (one-pass iterators among its arguments read first, so what
-    was sent is known), then ``job`` while llmlog instruments openai."""
+    was sent is known), then ``job`` while llmlog instruments openai. ``events.create``
+    notes its input before it is sent, taken back if the call fails."""
+
+    def before(args: tuple[Any, ...], kwargs: dict[str, Any]) -> sessions.Sent | None:
+        read_iterators(kwargs)
+        _read_inputs(kwargs)
+        if job is not _sent or not _base.is_active(_PROVIDER):
+            return None
+        with _guard.guarded(f"openai {method}"):
+            return _send(args, kwargs)
+        return None  # pragma: no cover - reached only when noting failed
+
+    def failed(noted: sessions.Sent | None) -> None:
+        with _guard.guarded(f"openai {method}"):
+            sessions.unsent(noted)
 
     def after(result: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if not _base.is_active(_PROVIDER):
@@ -132,18 +136,26 @@ def _wrapper(job: _Job, method: str, is_async: bool) -> Wrapper:
         async def async_wrapper(
             wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
         ) -> Any:
-            read_iterators(kwargs)
-            _read_inputs(kwargs)
-            return after(await wrapped(*args, **kwargs), args, kwargs)
+            noted = before(args, kwargs)
+            try:
+                result = await wrapped(*args, **kwargs)
+            except BaseException:
+                failed(noted)
+                raise
+            return after(result, args, kwargs)
 
         return async_wrapper
 
     def sync_wrapper(
         wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        read_iterators(kwargs)
-        _read_inputs(kwargs)
-        return after(wrapped(*args, **kwargs), args, kwargs)
+        noted = before(args, kwargs)
+        try:
+            result = wrapped(*args, **kwargs)
+        except BaseException:
+            failed(noted)
+            raise
+        return after(result, args, kwargs)
 
     return sync_wrapper
 
@@ -155,7 +167,7 @@ _METHODS: Final = (
     (f"{_SESSIONS}.sessions", "Sessions", "beta.agents.sessions.retrieve", _learn, True),
     (f"{_SESSIONS}.sessions", "Sessions", "beta.agents.sessions.update", _learn, True),
     (f"{_SESSIONS}.sessions", "Sessions", "beta.agents.sessions.delete", _delete, True),
-    (f"{_SESSIONS}.events", "Events", "beta.agents.sessions.events.create", _send, True),
+    (f"{_SESSIONS}.events", "Events", "beta.agents.sessions.events.create", _sent, True),
     (f"{_SESSIONS}.events", "Events", "beta.agents.sessions.events.stream", _watch, True),
     (f"{_SESSIONS}.turns.turns", "Turns", "beta.agents.sessions.turns.retrieve", _turn, True),
     (f"{_SESSIONS}.turns.turns", "Turns", "beta.agents.sessions.turns.list", _turns, False),

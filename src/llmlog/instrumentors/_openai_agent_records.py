@@ -93,6 +93,16 @@ def _output(items: list[Any], deltas: list[str]) -> dict[str, Any]:
                     else json.dumps(arguments, ensure_ascii=False, separators=(",", ":")),
                 }
             )
+        elif kind == "command_execution":  # the built-in shell: what it was asked to run
+            asked = {k: v for k in ("command", "cwd") if (v := field(item, k)) is not None}
+            output["tool_calls"].append(
+                {
+                    "id": field(item, "id"),
+                    "type": kind,
+                    "name": None,
+                    "arguments": json.dumps(asked, ensure_ascii=False, separators=(",", ":")),
+                }
+            )
         elif (call := responses_item_call(item)) is not None:
             output["tool_calls"].append(call)
     if texts:

@@ -10,16 +10,21 @@ sees it end, however the app looks: a session created with ``stream=True``,
 ``turns.retrieve`` / ``turns.list`` (subagents' too). A turn id is recorded once, read
 however many times. The input a root turn answers is what the app sent since the
 previous one began (function results sent while the turn waits for them are its
-input too); the agent's model and instructions come from the session as this process
-created, retrieved or updated it. A turn seen begin whose end never is, is
-``cancelled`` at exit or ``uninstrument()``; one never seen at all makes no record.
+input too; input is noted before it is sent, so a turn the server starts at once takes
+it); turns seen only ending (a poll) take one send each by creation order, or none when
+that cannot be known. The agent's model and instructions come from the session as this
+process created, retrieved or updated it, or as its events show it; a subagent's turn has
+the model its ``create_subagent_call`` asked for when that call is known to be its own.
+A turn seen begin whose end never is, is ``cancelled`` at exit, at ``uninstrument()`` or
+when its session is deleted (a session forgotten to make room keeps its open turns, up
+to a bound); one never seen at all makes no record.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from functools import partial
@@ -27,6 +32,7 @@ from typing import Any, Final
 
 from llmlog import _ending, _guard
 from llmlog._record import STATUS_CANCELLED, STATUS_ERROR, Capture
+from llmlog.instrumentors import _anthropic_followed as followed
 from llmlog.instrumentors import _base
 from llmlog.instrumentors._base import finish
 from llmlog.instrumentors._observed import RecordedOnce, finish_by_server_clock, observed_capture
@@ -41,51 +47,153 @@ _ENDED: Final = {
     "agent.session.turn.cancelled": STATUS_CANCELLED,
 }
 _TURN_STATUS: Final = {"completed": None, "failed": STATUS_ERROR, "cancelled": STATUS_CANCELLED}
-_MAX_SESSIONS: Final = 1_024  # sessions followed at once (the least recently seen goes)
-_MAX_SEEN: Final = 5_000  # event ids remembered per session
-_MAX_KEPT: Final = 1_000  # input messages, items and deltas kept per turn
+_SESSION_EVENTS: Final = frozenset(
+    {
+        "agent.session.created",
+        "agent.session.in_progress",
+        "agent.session.idle",
+        "agent.session.requires_action",
+        "agent.session.failed",
+        "agent.session.budget_reached",
+    }
+)
+"""Events that carry the whole session (its agent, model included)."""
+_ITEM_EVENTS: Final = frozenset({"agent.session.turn.item.added", "agent.session.turn.item.done"})
+_MAX_SESSIONS: Final = 1_024  # sessions followed at once (an idle one goes first)
+_MAX_ORPHANS: Final = 1_024  # open turns of sessions no longer followed, kept to end well
+_MAX_SEEN: Final = 16_384  # event ids remembered, all sessions together (see SeenIds)
+_MAX_KEPT: Final = 1_000  # input messages, items and deltas kept per turn (and pending)
+_MAX_SUBAGENTS: Final = 64  # subagents' models remembered per session
+
+
+class _Subagents:
+    """The model each subagent of a session runs: the one its ``create_subagent_call``
+    asked for, known when exactly one such call was waiting as the subagent first
+    showed; else None (never another subagent's, nor the root agent's)."""
+
+    __slots__ = ("asked", "expected", "models", "settled", "unexplained")
+
+    def __init__(self) -> None:
+        self.asked: dict[str, Any] = {}  # calls waiting for their subagent: id -> model
+        self.settled: OrderedDict[str, None] = OrderedDict()  # calls matched or given up
+        self.models: OrderedDict[str, Any] = OrderedDict()  # subagent id -> model (or None)
+        self.expected = 0  # subagents of calls given up on (several waited at once)
+        self.unexplained = 0  # subagents that showed with no call waiting (theirs is late)
+
+    def asked_for(self, item: Any) -> None:
+        """A ``create_subagent_call`` item (added or done)."""
+        call_id = field(item, "id")
+        if not isinstance(call_id, str) or call_id in self.asked or call_id in self.settled:
+            return
+        if self.unexplained:  # a subagent showed before it: most likely this call's
+            self.unexplained -= 1
+            self._settle(call_id)
+        elif len(self.asked) < _MAX_SUBAGENTS:
+            self.asked[call_id] = field(item, "model")
+
+    def model(self, subagent_id: Any) -> Any:
+        if not isinstance(subagent_id, str):
+            return None
+        if subagent_id not in self.models:
+            waiting = list(self.asked.values())
+            if not waiting and self.expected:
+                self.expected -= 1
+            elif not waiting:
+                self.unexplained = min(self.unexplained + 1, _MAX_SUBAGENTS)
+            self.expected += max(len(waiting) - 1, 0)
+            for call_id in self.asked:
+                self._settle(call_id)
+            self.asked.clear()
+            self.models[subagent_id] = waiting[0] if len(waiting) == 1 else None
+            while len(self.models) > _MAX_SUBAGENTS:
+                self.models.popitem(last=False)
+        return self.models[subagent_id]
+
+    def _settle(self, call_id: str) -> None:
+        self.settled[call_id] = None
+        while len(self.settled) > _MAX_SUBAGENTS:
+            self.settled.popitem(last=False)
 
 
 class _Session:
-    __slots__ = ("agent", "open", "pending", "seen", "seen_order")
+    __slots__ = ("agent", "open", "overflow", "pending", "subagents")
 
     def __init__(self) -> None:
         self.agent: Any = None  # the agent's configuration, as last known
-        self.pending: list[Any] = []  # input sent since the last root turn began
+        # Input sent since the last root turn began: one list per send, the newest kept.
+        self.pending: list[list[Any]] = []
+        self.overflow = False  # sends were dropped from ``pending``: their count is unknown
         self.open: dict[str, Capture] = {}  # turns begun, not ended, by id
-        self.seen: set[str] = set()
-        self.seen_order: deque[str] = deque()
+        self.subagents = _Subagents()
 
-    def used(self, event_id: Any) -> bool:
-        """Remember an event; False if it was seen already."""
-        if not isinstance(event_id, str):
-            return True
-        if event_id in self.seen:
-            return False
-        self.seen.add(event_id)
-        self.seen_order.append(event_id)
-        if len(self.seen_order) > _MAX_SEEN:
-            self.seen.discard(self.seen_order.popleft())
-        return True
+    def send(self, messages: list[Any]) -> None:
+        """Note one send's input messages, the newest ``_MAX_KEPT`` kept in all."""
+        self.pending.append(messages)
+        extra = sum(len(sent) for sent in self.pending) - _MAX_KEPT
+        while extra > 0 and self.pending:
+            oldest = self.pending[0]
+            dropped = min(extra, len(oldest))
+            del oldest[:dropped]
+            extra -= dropped
+            if not oldest and len(self.pending) > 1:
+                self.pending.pop(0)
+                self.overflow = True
+
+    def take(self) -> list[Any] | None:
+        """All the input sent since the last root turn began (it is that turn's)."""
+        taken = [message for sent in self.pending for message in sent]
+        self.pending, self.overflow = [], False
+        return taken or None
+
+    def take_each(self, count: int) -> list[list[Any] | None]:
+        """The input of ``count`` root turns seen only ending, oldest first: one send
+        each when there were exactly that many sends, else unknowable (None each)."""
+        if count == len(self.pending) and not self.overflow:
+            each: list[list[Any] | None] = [sent or None for sent in self.pending]
+        else:
+            each = [None] * count
+        self.pending, self.overflow = [], False
+        return each
 
 
 _lock = threading.Lock()
 _sessions: OrderedDict[str, _Session] = OrderedDict()
+_orphans: OrderedDict[str, tuple[str, Capture]] = OrderedDict()
+"""Open turns of sessions forgotten to make room, by turn id (with their session's id):
+still ending well (usage, input, output so far) when their end is seen. Past
+``_MAX_ORPHANS`` the oldest is dropped unrecorded: its end, when seen, still makes its
+record (usage and cost), without what was gathered before."""
+_seen = followed.SeenIds(_MAX_SEEN)
 _recorded = RecordedOnce(100_000)
 """Turn ids already recorded: seen again (a listing after the stream), they are not."""
 
 
-def _session(session_id: str) -> tuple[_Session, list[Capture]]:
-    """The session's state (lock held), and turns of a session evicted to make room."""
+def _session(session_id: str) -> _Session:
+    """The session's state (lock held). Past ``_MAX_SESSIONS`` one is forgotten: one
+    with no turn open, else the least recently seen, whose open turns become orphans."""
     session = _sessions.get(session_id)
     if session is not None:
         _sessions.move_to_end(session_id)
-        return session, []
+        return session
+    if len(_sessions) >= _MAX_SESSIONS:
+        idle = (key for key, state in _sessions.items() if not state.open)
+        gone_id = next(idle, next(iter(_sessions)))
+        for turn_id, cap in _sessions.pop(gone_id).open.items():
+            _orphans[turn_id] = (gone_id, cap)
+        while len(_orphans) > _MAX_ORPHANS:
+            _orphans.popitem(last=False)
     session = _sessions[session_id] = _Session()
-    evicted: list[Capture] = []
-    while len(_sessions) > _MAX_SESSIONS:
-        evicted += _take_open(_sessions.popitem(last=False)[1])
-    return session, evicted
+    return session
+
+
+def _open_turn(session: _Session, turn_id: Any) -> Capture | None:
+    """The capture of a turn seen begin and not end (an orphan comes back)."""
+    if not isinstance(turn_id, str):
+        return None
+    cap = session.open.get(turn_id)
+    if cap is None and turn_id in _orphans:
+        cap = session.open[turn_id] = _orphans.pop(turn_id)[1]
+    return cap
 
 
 def _take_open(session: _Session) -> list[Capture]:
@@ -94,9 +202,20 @@ def _take_open(session: _Session) -> list[Capture]:
     return caps
 
 
-def _begin(session: _Session, session_id: str, turn: Any, method: str) -> Capture:
-    """A capture for a turn; a root turn takes the input sent since the previous one."""
-    cap = observed_capture(
+def _agent_of(session: _Session, turn: Any) -> Any:
+    """The agent that runs a turn: the session's, or for a subagent only the model it
+    was asked for (None when unknown: its instructions and tools are its own)."""
+    subagent = field(turn, "subagent_id")
+    if subagent is None:
+        return session.agent
+    return {"model": session.subagents.model(subagent)}
+
+
+def _begin(
+    session: _Session, session_id: str, turn: Any, method: str, messages: Any = None
+) -> Capture:
+    """A capture for a turn (``messages``: a root turn's input)."""
+    return observed_capture(
         _PROVIDER,
         method,
         OPERATION,
@@ -104,15 +223,12 @@ def _begin(session: _Session, session_id: str, turn: Any, method: str) -> Captur
         extra={
             "session": session_id,
             "turn_id": field(turn, "id"),
-            "agent": session.agent,
+            "agent": _agent_of(session, turn),
             "items": [],
             "deltas": [],
+            "input": messages if field(turn, "subagent_id") is None else None,
         },
     )
-    if field(turn, "subagent_id") is None:  # a subagent's input comes from its parent
-        cap.extra["input"] = session.pending or None
-        session.pending = []
-    return cap
 
 
 def _seconds(value: Any) -> datetime | None:
@@ -130,26 +246,34 @@ def _end(cap: Capture, turn: Any, status: str | None) -> None:
         finish_by_server_clock(cap, started, _seconds(field(turn, "completed_at")), status)
 
 
+def _session_id(event: Any) -> Any:
+    return (
+        field(event, "session_id")
+        or field(field(event, "session"), "id")
+        or field(field(event, "subagent"), "session_id")
+    )
+
+
 def observe(events: Iterable[Any], method: str, initial: list[Any] | None = None) -> None:
     """Follow a session's events as the app reads them (caller's thread; never raises).
     ``initial``: ``[(agent, input)]`` of the ``sessions.create`` whose stream this is,
     taken (emptied) by its session's first event."""
     with _guard.guarded("openai agent session events"):
         ended: list[tuple[Capture, Any, str | None]] = []
-        evicted: list[Capture] = []
         with _lock:
             for event in events:
-                session_id = field(event, "session_id") or field(field(event, "session"), "id")
+                session_id = _session_id(event)
                 if not isinstance(session_id, str):
                     continue
-                session, gone = _session(session_id)
-                evicted += gone
+                session = _session(session_id)
                 if initial:  # the create's own session: its agent and input
-                    session.agent, session.pending = initial.pop()
-                if session.used(field(event, "event_id")):
+                    session.agent, pending = initial.pop()
+                    session.pending, session.overflow = [], False
+                    if pending:
+                        session.send(pending)
+                event_id = field(event, "event_id")
+                if not isinstance(event_id, str) or _seen.first((session_id, event_id)):
                     _read(session, session_id, event, method, ended)
-        for cap in evicted:
-            _end(cap, None, STATUS_CANCELLED)
         for cap, turn, status in ended:
             _end(cap, turn, status)
 
@@ -163,32 +287,62 @@ def _read(
 ) -> None:
     kind = field(event, "type")
     turn_id = field(event, "turn_id")
-    if kind == "agent.session.created":
-        session.agent = field(field(event, "session"), "agent") or session.agent
+    if kind in _SESSION_EVENTS:
+        _learn_agent(session, field(field(event, "session"), "agent"))
+    elif kind == "agent.session.subagent.created":
+        session.subagents.model(field(field(event, "subagent"), "id"))
     elif kind == "agent.session.turn.created":
-        if isinstance(turn_id, str) and turn_id not in _recorded and turn_id not in session.open:
-            session.open[turn_id] = _begin(session, session_id, field(event, "turn"), method)
+        turn = field(event, "turn")
+        if (
+            isinstance(turn_id, str)
+            and turn_id not in _recorded
+            and _open_turn(session, turn_id) is None
+        ):
+            messages = session.take() if field(turn, "subagent_id") is None else None
+            session.open[turn_id] = _begin(session, session_id, turn, method, messages)
     elif kind in _ENDED:
         turn = field(event, "turn")
-        cap = session.open.pop(turn_id, None) if isinstance(turn_id, str) else None
+        cap = _open_turn(session, turn_id)
+        if cap is not None:
+            del session.open[turn_id]
         if isinstance(turn_id, str) and _recorded.first(turn_id):
-            cap = cap or _begin(session, session_id, turn, method)
+            if cap is None:  # seen only ending: its input is the one send, if one
+                root = field(turn, "subagent_id") is None
+                messages = session.take_each(1)[0] if root else None
+                cap = _begin(session, session_id, turn, method, messages)
             cap.extra["usage"] = field(event, "usage")
             ended.append((cap, turn, _ENDED[kind]))
-    elif (cap := session.open.get(turn_id)) is not None:
+    elif (cap := _open_turn(session, turn_id)) is not None:
+        item = field(event, "item")
+        if field(item, "type") == "create_subagent_call" and kind in _ITEM_EVENTS:
+            session.subagents.asked_for(item)
         if kind == "agent.session.turn.item.done" and len(cap.extra["items"]) < _MAX_KEPT:
-            cap.extra["items"].append(field(event, "item"))
+            cap.extra["items"].append(item)
         elif kind == "agent.session.turn.output_text.delta":
             delta = field(event, "delta")
             if isinstance(delta, str) and len(cap.extra["deltas"]) < _MAX_KEPT:
                 cap.extra["deltas"].append(delta)
 
 
+def _learn_agent(session: _Session, agent: Any) -> None:
+    """The session's agent as an event or a call showed it; open root turns that did not
+    know it take it."""
+    if agent is None:
+        return
+    session.agent = agent
+    for cap in session.open.values():
+        if cap.extra["agent"] is None:
+            cap.extra["agent"] = agent
+
+
 def observe_turns(turns: Iterable[Any], method: str) -> None:
-    """Turns the app fetched: one that has ended is recorded, if it was not already."""
+    """Turns the app fetched: one that has ended is recorded, if it was not already. Root
+    turns seen only ending share the input sent since the last one began by their order
+    (``created_at``): one send each, else unknown."""
     with _guard.guarded("openai agent session turns"):
         ended: list[tuple[Capture, Any, str | None]] = []
         with _lock:
+            fresh: dict[str, list[Any]] = {}  # root turns seen only ending, by session
             for turn in turns:
                 turn_id, session_id = field(turn, "id"), field(turn, "session_id")
                 status = field(turn, "status")
@@ -196,9 +350,22 @@ def observe_turns(turns: Iterable[Any], method: str) -> None:
                     continue
                 if status not in _TURN_STATUS or not _recorded.first(turn_id):
                     continue
-                session, _ = _session(session_id)
-                cap = session.open.pop(turn_id, None) or _begin(session, session_id, turn, method)
-                ended.append((cap, turn, _TURN_STATUS[status]))
+                session = _session(session_id)
+                cap = _open_turn(session, turn_id)
+                if cap is not None:
+                    session.open.pop(turn_id)
+                    ended.append((cap, turn, _TURN_STATUS[status]))
+                elif field(turn, "subagent_id") is None:
+                    fresh.setdefault(session_id, []).append(turn)
+                else:
+                    cap = _begin(session, session_id, turn, method)
+                    ended.append((cap, turn, _TURN_STATUS[status]))
+            for session_id, found in fresh.items():
+                found.sort(key=lambda t: c if isinstance(c := field(t, "created_at"), int) else 0)
+                session = _session(session_id)
+                for turn, messages in zip(found, session.take_each(len(found)), strict=True):
+                    cap = _begin(session, session_id, turn, method, messages)
+                    ended.append((cap, turn, _TURN_STATUS[field(turn, "status")]))
         for cap, turn, ending in ended:
             _end(cap, turn, ending)
 
@@ -209,34 +376,56 @@ def learn(session: Any, pending: list[Any] | None = None) -> None:
     if not isinstance(session_id, str) or agent is None:
         return
     with _lock:
-        state, evicted = _session(session_id)
-        state.agent = agent
+        state = _session(session_id)
+        _learn_agent(state, agent)
         if pending:
-            state.pending = pending
-    for cap in evicted:
-        _end(cap, None, STATUS_CANCELLED)
+            state.send(list(pending))
 
 
-def sent(session_id: Any, events: Any) -> None:
-    """Input the app sent: messages start the next turn; a function result belongs to the
-    turn that waits for it (else the next)."""
+Sent = tuple[str, list[Any], list[tuple[list[Any], Any]]]
+"""What one send added: its session, its messages, (list, message) of function results."""
+
+
+def sent(session_id: Any, events: Any) -> Sent | None:
+    """Input the app is sending (noted before it is sent, so that a turn the server
+    starts at once takes it): messages start the next turn; a function result belongs to
+    the turn that waits for it (else the next). :func:`unsent` takes it back."""
     if not isinstance(session_id, str) or not isinstance(events, list):
-        return
+        return None
     with _lock:
-        session, evicted = _session(session_id)
+        session = _session(session_id)
+        messages: list[Any] = []
+        results: list[tuple[list[Any], Any]] = []
         for event in events:
             kind = field(event, "type")
             if kind == "agent.session.input.message":
-                session.pending += input_messages(field(event, "input")) or []
+                messages += input_messages(field(event, "input")) or []
             elif kind == "agent.session.input.tool_result" and isinstance(event, dict):
-                cap = session.open.get(field(event, "turn_id"))
-                kept = session.pending
-                if cap is not None:  # the turn waiting for it
-                    kept = cap.extra["input"] = cap.extra.get("input") or []
+                cap = _open_turn(session, field(event, "turn_id"))
+                if cap is None:  # no turn waits for it: the next one's
+                    messages.append(tool_result_message(event))
+                    continue
+                kept = cap.extra["input"] = cap.extra.get("input") or []
                 if len(kept) < _MAX_KEPT:
-                    kept.append(tool_result_message(event))
-    for cap in evicted:
-        _end(cap, None, STATUS_CANCELLED)
+                    kept.append(message := tool_result_message(event))
+                    results.append((kept, message))
+        if messages:
+            session.send(messages)
+    return session_id, messages, results
+
+
+def unsent(noted: Sent | None) -> None:
+    """A send that failed: its input, where no turn took it yet, is forgotten."""
+    if noted is None:
+        return
+    session_id, messages, results = noted
+    with _lock:
+        session = _sessions.get(session_id)
+        if session is not None:
+            session.pending = [sent for sent in session.pending if sent is not messages]
+        for kept, message in results:
+            if any(m is message for m in kept):
+                kept[:] = [m for m in kept if m is not message]
 
 
 def deleted(session_id: Any) -> None:
@@ -252,21 +441,29 @@ def end_all(*, forget: bool = False) -> None:
 
 
 def _cancel_open(session_ids: list[str] | None, forget: bool = False) -> None:
-    """Record the open turns of these sessions (None: all) as cancelled; a session named
-    is forgotten (it is gone)."""
+    """Record the open turns of these sessions (None: all, orphans too) as cancelled; a
+    session named is forgotten (it is gone)."""
     with _lock:
         chosen = list(_sessions) if session_ids is None else session_ids
         caps = [cap for i in chosen if i in _sessions for cap in _take_open(_sessions[i])]
+        for turn_id, (session_id, cap) in list(_orphans.items()):
+            if session_ids is None or session_id in session_ids:
+                del _orphans[turn_id]
+                if _recorded.first(turn_id):
+                    caps.append(cap)
         for session_id in chosen if forget or session_ids is not None else ():
             _sessions.pop(session_id, None)
+        if forget:
+            _seen.clear()
     for cap in caps:
         _end(cap, None, STATUS_CANCELLED)
 
 
 def _after_fork_in_child() -> None:
     """The parent's turns are the parent's to record (and its lock may be held)."""
-    global _lock, _sessions
-    _lock, _sessions = threading.Lock(), OrderedDict()
+    global _lock, _sessions, _orphans
+    _lock, _sessions, _orphans = threading.Lock(), OrderedDict(), OrderedDict()
+    _seen.clear()
 
 
 _ending.before_exit.append(end_all)

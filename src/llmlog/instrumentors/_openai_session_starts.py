@@ -29,6 +29,8 @@ _TABLE: Final = (
 )
 OPERATIONS: Final = frozenset(row[3] for row in _TABLE)
 _ID_ARGUMENT: Final[dict[str, str | None]] = {row[3]: row[4] for row in _TABLE}
+STARTED: Final = OPERATIONS - {"evals.runs.create"}
+"""Operations read by :func:`read_started` (a raw response is read as it is)."""
 
 
 def _rows(keyword: bool) -> tuple[Target, ...]:
@@ -46,8 +48,9 @@ _RENAMED: Final = _rows(keyword=True)
 
 
 def keyword_first(target: Target, provider: Callable[[], Provider]) -> Wrapper:
-    """A wrapper that passes the first positional argument by its name (what the SDK
-    method accepts too), so the record sees it, then records the call as ``target``.
+    """A wrapper that passes the only positional argument by its name (what the SDK
+    method accepts too), so the record sees it, then records the call as ``target``;
+    other calls (more positionals: the SDK raises its own TypeError) pass as they are.
     ``provider()`` is the provider (its module imports this one)."""
     name = _ID_ARGUMENT[target.operation] or ""
     made: list[tuple[Provider, Wrapper]] = []
@@ -59,9 +62,9 @@ def keyword_first(target: Target, provider: Callable[[], Provider]) -> Wrapper:
         return made[0][1]
 
     def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if args and name not in kwargs:
+        if len(args) == 1 and name not in kwargs:  # else the SDK's own error, as it is
             kwargs = {name: args[0], **kwargs}
-            args = args[1:]
+            args = ()
         return recording()(wrapped, instance, args, kwargs)
 
     return wrapper
@@ -122,7 +125,8 @@ def read_started(result: Any) -> Reply:
     """What a start returns: an SDP answer (the call's id is in its ``Location``), or
     nothing (an accepted call; its id was the request's)."""
     reply: Reply = {"response_model": None, "output": empty_output(), "usage": None}
-    location = getattr(getattr(result, "response", None), "headers", {}).get("location")
+    http = getattr(result, "http_response", None) or getattr(result, "response", None)
+    location = getattr(http, "headers", {}).get("location")
     if isinstance(location, str) and location.rstrip("/"):
         reply["response_id"] = location.rstrip("/").rpartition("/")[2]
     return reply

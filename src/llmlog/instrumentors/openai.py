@@ -391,8 +391,8 @@ def _body(cap: Capture) -> Any:
     if not cap.extra["body_read"]:
         return None  # with_streaming_response: the body is the app's to read
     http = result.http_response
-    if cap.operation == "audio.speech":
-        return result
+    if cap.operation == "audio.speech" or cap.operation in session_starts.STARTED:
+        return result  # its body is SDP or empty: what was started is in the headers
     try:
         return json.loads(http.content)
     except ValueError:
