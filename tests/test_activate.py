@@ -40,6 +40,7 @@ class Hidden:
 hidden = Hidden()
 sys.meta_path.insert(0, hidden)
 """
+SECRET = "sk-ant-api03-abcdefghij0123456789abcdEFGH"
 #: Prints whether llmlog's pipeline runs, without the cost of importing an SDK.
 STATE = "import llmlog._pipeline\nprint('on' if llmlog._pipeline.current() else 'off')\n"
 
@@ -278,6 +279,30 @@ class TestFailures:
         assert result.stderr == ""
         assert [r["provider"] for r in records(out)] == ["anthropic"]
 
+    def test_uninstrument_cancels_an_activation_waiting_for_the_sdk(
+        self, fake: FakeProvider, out: Path
+    ) -> None:
+        """uninstrument() before the SDK's import: logging stays off, as it would with the SDK
+        importable at start-up."""
+        env = {"LLMLOG_ENABLED": "1", "LLMLOG_OUTPUT": str(out), "LLMLOG_REDACT": "secrets"}
+        code = HIDE_SDKS_FOR_NOW + ACTIVATE + "import llmlog\nllmlog.uninstrument()\n"
+        result = run(code + "sys.meta_path.remove(hidden)\n" + CALL_CLAUDE, env, fake)
+        assert result.returncode == 0, result.stderr
+        assert records(out) == []
+
+    def test_a_failure_at_the_sdks_import_never_stops_the_running_app(
+        self, fake: FakeProvider, out: Path
+    ) -> None:
+        """A setting only found unusable when the SDK is imported (its key too short): said on
+        stderr, the app goes on, even under strict mode (its side effects are done by then)."""
+        env = {"LLMLOG_ENABLED": "1", "LLMLOG_STRICT": "1", "LLMLOG_OUTPUT": str(out)}
+        env.update(LLMLOG_REDACT="secrets", LLMLOG_REDACT_KEY="short")
+        code = HIDE_SDKS_FOR_NOW + ACTIVATE + "print('charged')\nsys.meta_path.remove(hidden)\n"
+        result = run(code + CALL_CLAUDE, env, fake)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.split() == ["False", "charged", "app", "ran"]
+        assert "LLMLOG_REDACT_KEY" in result.stderr and records(out) == []
+
     def test_disabled_provider_does_not_count_as_missing(
         self, fake: FakeProvider, out: Path
     ) -> None:
@@ -353,30 +378,72 @@ class TestSettingsGivenInCode:
         assert "Hello" not in json.dumps(record["messages"])
         assert not (other / "llm_logs").exists() and not (tmp_path / "llm_logs").exists()
 
-    def test_the_redact_key_stays_out_of_the_environment_and_children_refuse_without_it(
+    def test_the_redact_key_never_goes_to_children_who_redact_by_tag_without_it(
         self, fake: FakeProvider, out: Path
     ) -> None:
-        """Only a fingerprint goes to children: without the key (or with another) they say
-        so and do not log with another key or none; given LLMLOG_REDACT_KEY, they log."""
+        """The key stays out of the environment; a child without it in LLMLOG_REDACT_KEY still
+        logs, redacting by tag (hashing needs the key), silently; one given the key hashes."""
         key = "k" * 20
         env = {"LLMLOG_ENABLED": "1", "LLMLOG_REDACT": "secrets", "LLMLOG_OUTPUT": str(out)}
-        code = ACTIVATE + "import os\nprint(os.environ.get('LLMLOG_REDACT_KEY'))\n" + STATE
+        call = CALL_CLAUDE.replace("Hello", f"Hello {SECRET}")
+        code = ACTIVATE + "import os\nprint(os.environ.get('LLMLOG_REDACT_KEY'))\n" + call
         app = f"CODE = {code!r}\n" + ACTIVATE + "import llmlog\n"
-        app += f"llmlog.instrument(redact_key={key!r})\n"
+        app += f"llmlog.instrument(redact_key={key!r}, redact_operator='hash')\n" + call
         app += CHILD.format(extra="")
-        app += CHILD.format(extra=", env={**os.environ, 'LLMLOG_REDACT_KEY': 'x' * 20}")
         app += CHILD.format(extra=f", env={{**os.environ, 'LLMLOG_REDACT_KEY': {key!r}}}")
         result = run(app, env, fake)
         assert result.returncode == 0, result.stderr
         assert result.stdout.split() == [
-            *["True", "False", "None", "off"],
-            *["False", "x" * 20, "off"],
-            *["True", key, "on"],
+            *["True", "app", "ran"],
+            *["True", "None", "app", "ran"],
+            *["True", key, "app", "ran"],
         ]
-        lines = result.stderr.strip().splitlines()  # siblings: each says it
-        assert len(lines) == 2, result.stderr
-        assert all("not activated" in n and "is not the redact_key given" in n for n in lines)
-        assert key not in result.stderr
+        assert result.stderr == "" and key not in json.dumps(records(out))
+        texts = sorted(r["messages"][0]["content"] for r in records(out))  # any order
+        assert texts[0].startswith("Hello <API_KEY:") and texts[1] == texts[0]
+        assert texts[2] == "Hello <API_KEY>"  # the child without the key
+
+    def test_strict_children_running_the_apps_own_instrument_are_not_stopped(
+        self, fake: FakeProvider, out: Path
+    ) -> None:
+        """A worker re-running the app's module (spawn, a pool, the same script) passes the
+        key itself: under strict mode it starts and logs, as its parent does."""
+        key = "k" * 20
+        env = {"LLMLOG_ENABLED": "1", "LLMLOG_STRICT": "1", "LLMLOG_OUTPUT": str(out)}
+        own = f"import llmlog\nllmlog.instrument(redact_key={key!r}, redact_operator='hash')\n"
+        code = ACTIVATE + own + CALL_CLAUDE
+        app = f"CODE = {code!r}\n" + ACTIVATE + own + CALL_CLAUDE + CHILD.format(extra="")
+        result = run(app, env, fake)
+        assert result.returncode == 0, result.stderr
+        assert len(records(out)) == 2
+
+    def test_an_earlier_instrument_call_does_not_change_a_later_one(
+        self, fake: FakeProvider, out: Path, tmp_path: Path
+    ) -> None:
+        """What one call passed on to children is not read back by this process: after
+        uninstrument(), instrument(output=...) has the defaults (a suite instrumenting per test)."""
+        later = tmp_path / "later.jsonl"
+        env = {"LLMLOG_ENABLED": "1", "LLMLOG_REDACT": "secrets", "LLMLOG_OUTPUT": str(out)}
+        app = ACTIVATE + "import llmlog\n"
+        app += "llmlog.instrument(disabled_providers=['anthropic'], capture='metadata')\n"
+        app += f"llmlog.uninstrument()\nllmlog.instrument(output={str(later)!r})\n"
+        result = run(app + CALL_CLAUDE + "llmlog.flush(10)\n", env, fake)
+        assert result.returncode == 0, result.stderr
+        [record] = records(later)
+        assert record["messages"] == [{"role": "user", "content": "Hello"}]
+
+    def test_enabled_false_then_true_switches_children_back_on(
+        self, fake: FakeProvider, out: Path
+    ) -> None:
+        """instrument(enabled=False) then instrument(enabled=True): children log again."""
+        env = {"LLMLOG_ENABLED": "1", "LLMLOG_REDACT": "secrets", "LLMLOG_OUTPUT": str(out)}
+        code = ACTIVATE + CALL_CLAUDE
+        app = f"CODE = {code!r}\n" + ACTIVATE + "import llmlog\n"
+        app += "llmlog.instrument(enabled=False)\nllmlog.instrument(enabled=True)\n"
+        app += CALL_CLAUDE + "llmlog.flush(10)\n" + CHILD.format(extra="")
+        result = run(app, env, fake)
+        assert result.returncode == 0, result.stderr
+        assert len(records(out)) == 2
 
     def test_enabled_false_does_not_log_here_nor_in_children(
         self, fake: FakeProvider, out: Path

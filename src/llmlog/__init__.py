@@ -30,9 +30,9 @@ def instrument(**settings: Any) -> None:
     naming the variable, the value and what is allowed.
 
     When the environment turns logging on for child processes (``LLMLOG_ENABLED=1``,
-    ``llmlog-run``), the settings given here are written back to it, so that children
-    log the same way (a relative output as an absolute path; the redaction key excepted,
-    see ``llmlog._activate.share``). ``enabled=False`` does not instrument: it switches
+    ``llmlog-run``), the settings given here are passed on to them, as keywords there too
+    (a relative output as an absolute path; the redaction key excepted, see
+    ``llmlog._activate.share``). ``enabled=False`` does not instrument: it switches
     logging off (as ``uninstrument()`` does, when it was on) and, in that environment,
     for the child processes started from then on.
     """
@@ -42,7 +42,8 @@ def instrument(**settings: Any) -> None:
 
     if not settings and _pipeline.current() is not None and _base.is_active():
         return
-    resolved = Settings.from_env(**settings)
+    given = {k: v for k, v in settings.items() if v is not None}
+    resolved = Settings.from_env(**{**_activate.inherited(), **given})
     _activate.stop_waiting()  # the app's own call wins over activation waiting for an SDK
     if settings.get("enabled") is not None and not resolved.enabled:
         if _pipeline.current() is not None or _base.is_active():
@@ -71,9 +72,10 @@ def uninstrument() -> None:
     ``cancelled`` with what was read so far; the app may go on reading them. Then the
     records are written, again within ``LLMLOG_FLUSH_TIMEOUT``.
     """
-    from llmlog import _pipeline, _sigterm
+    from llmlog import _activate, _pipeline, _sigterm
     from llmlog.instrumentors import _base
 
+    _activate.stop_waiting()  # an activation waiting for an SDK's import does not happen
     with _lock:
         pipeline = _pipeline.current()
         _base.uninstall_all(wait=pipeline.settings.flush_timeout if pipeline is not None else 0.0)

@@ -23,12 +23,10 @@ import (a post-import hook) and logs from then on; a wrapper without an SDK is
 never stopped and says nothing.
 
 Settings an application gives ``instrument()`` as keywords reach its child
-processes when the environment activates them (``LLMLOG_ENABLED`` on): they are
-written back as ``LLMLOG_*`` variables (:func:`share`). The one exception is the
-redaction key: it never goes into the environment (every descendant, Python or
-not, would get it). A fingerprint of it does (:data:`KEY_ID`), and a child
-activating from the environment without that key refuses, rather than hashing
-with another key or none.
+processes when the environment activates them (``LLMLOG_ENABLED`` on), as keywords
+there too (:data:`SHARED`, :func:`share`), never as ``LLMLOG_*`` variables this
+process would read back. The one exception is the redaction key: it never goes
+into the environment (every descendant, Python or not, would get it).
 """
 
 from __future__ import annotations
@@ -47,14 +45,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EXIT_CODE",
-    "KEY_ID",
     "REPORTED",
+    "SHARED",
     "activate",
     "activate_from_env",
     "check_portable",
     "env_text",
     "fail",
     "first_report",
+    "inherited",
     "is_off",
     "is_on",
     "share",
@@ -71,14 +70,16 @@ _OFF = frozenset({"0", "false", "no", "off", ""})
 #: Not an ``LLMLOG_*`` setting; the ``.pth`` line and the bootstrap write it the same way.
 REPORTED = "_LLMLOG_REPORTED"
 _KEEP_REPORTED = 32
-#: Marker for children: a fingerprint of the ``redact_key`` given to ``instrument()``,
-#: which is never written to the environment itself (see :func:`share`).
-KEY_ID = "_LLMLOG_KEY_ID"
+#: The settings given to ``instrument()`` in code, as JSON, for child processes (:func:`share`).
+SHARED = "_LLMLOG_SETTINGS"
+_HASH_NEEDS_KEY = "_hash_needs_key"  # in SHARED: the parent hashed with a key given in code
 
 _outcome: bool | None = None  # None until an attempt ended (also while waiting for an SDK)
 _said_here = False  # a failure was said by this process (see activate's "after all")
 _pending: dict[str, Any] | None = None  # settings to activate with once an SDK is imported
 _hooked = False  # the post-import hooks for the SDKs are registered
+_inherited: dict[str, Any] | None = None  # SHARED as this process found it (inherited())
+_switched_off = False  # instrument(enabled=False) set LLMLOG_ENABLED=0 for children
 
 
 def is_on(value: str | None) -> bool:
@@ -208,29 +209,68 @@ def _enabled_problem(value: str | None) -> str:
 
 
 def share(given: Mapping[str, Any], resolved: Settings) -> None:
-    """Write the settings ``given`` to ``instrument()`` into the environment, as ``resolved``,
-    so that the child processes the environment activates (``LLMLOG_ENABLED`` on) log
-    the way this process does: keywords win over the environment in them too.
+    """Pass the settings ``given`` to ``instrument()`` on to the child processes the
+    environment activates (``LLMLOG_ENABLED`` on), as :data:`SHARED`: in them they count
+    as keywords, as here. This process never reads its own (see :func:`inherited`), so
+    a later ``instrument()`` here is not changed by an earlier one.
 
-    A file output goes as an absolute path (one file for the whole app). ``strict`` is
-    only ever passed on switched on (a ``sitecustomize``'s ``strict=False`` must not
-    undo an operator's ``LLMLOG_STRICT=1``). ``enabled=False`` passes ``LLMLOG_ENABLED=0``
-    on. The redaction key stays out of the environment: only its fingerprint goes, as
-    :data:`KEY_ID`, for children to refuse to log without that key (module docstring).
+    Each call replaces what the previous one passed on. A file output goes as an absolute
+    path (one file for the whole app). The redaction key never goes (every descendant,
+    Python or not, would get it): a ``hash`` operator given with a key in code is ``tag``
+    (still redacted, not joinable) in a child without ``LLMLOG_REDACT_KEY``. ``strict``
+    only ever goes switched on. ``enabled=False`` switches children off
+    (``LLMLOG_ENABLED=0``), a later ``enabled=True`` back on.
     """
+    global _switched_off
     from llmlog._config import absolute_output, env_name
 
-    if not is_on(os.environ.get(env_name("enabled"))):
+    enabled = env_name("enabled")
+    if given.get("enabled") is not None:
+        if not resolved.enabled and is_on(os.environ.get(enabled)):
+            os.environ[enabled], _switched_off = "0", True
+        elif resolved.enabled and _switched_off:
+            os.environ[enabled], _switched_off = "1", False
+    if not is_on(os.environ.get(enabled)):
         return  # children do not activate from the environment: nothing to pass on
+    passed: dict[str, Any] = {}
     for name, value in given.items():
-        if value is None or (name == "strict" and not resolved.strict):
+        if value is None or name in ("enabled", "redact_key"):
             continue
-        if name == "redact_key":
-            _share_key(resolved.redact_key)
+        if name == "strict" and not resolved.strict:
             continue
         chosen = getattr(resolved, name)
-        text = absolute_output(chosen) if name == "output" else env_text(chosen)
-        os.environ[env_name(name)] = text
+        passed[name] = absolute_output(chosen) if name == "output" else _plain(chosen)
+    keyed = resolved.redact_operator == "hash"
+    if keyed and resolved.redact_key != os.environ.get(env_name("redact_key"), ""):
+        passed[_HASH_NEEDS_KEY] = True
+    if passed:
+        os.environ[SHARED] = json.dumps(passed)
+    else:
+        os.environ.pop(SHARED, None)
+
+
+def inherited() -> dict[str, Any]:
+    """The settings this process's parent gave ``instrument()`` (:func:`share`), read
+    from the environment as this process started; ``{}`` if none or unreadable."""
+    global _inherited
+    if _inherited is None:
+        try:
+            found = json.loads(os.environ.get(SHARED) or "{}")
+        except ValueError:
+            found = {}
+        _inherited = found if isinstance(found, dict) else {}
+        if _inherited.pop(_HASH_NEEDS_KEY, False) and not os.environ.get("LLMLOG_REDACT_KEY"):
+            _inherited["redact_operator"] = "tag"  # the parent's key is not here to hash with
+    return dict(_inherited)
+
+
+def _plain(value: Any) -> Any:
+    """A resolved setting as JSON (tuples as lists, mappings as dicts)."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, tuple):
+        return list(value)
+    return value
 
 
 def env_text(value: Any) -> str:
@@ -249,44 +289,11 @@ def check_portable(resolved: Settings) -> None:
     key, the hash operator, the patterns); not those that depend on what this one has
     installed (presidio, the spaCy model). Raises ``ValueError``.
 
-    For ``llmlog-run``, before the app's interpreter runs, and for activation waiting for
-    an SDK (``site`` may not have added the folders of presidio or the model yet either).
+    For ``llmlog-run``, before the app's interpreter runs.
     """
     from llmlog import redaction
 
     redaction.validate(dataclasses.replace(resolved, redact="secrets"))
-
-
-def _share_key(key: str) -> None:
-    from llmlog._config import env_name
-
-    if key == os.environ.get(env_name("redact_key"), ""):
-        os.environ.pop(KEY_ID, None)  # children have it already
-    elif not key:  # no key at all: removing one from the environment leaks nothing
-        os.environ[env_name("redact_key")] = ""
-        os.environ.pop(KEY_ID, None)
-    else:
-        os.environ[KEY_ID] = _key_id(key)
-
-
-def _key_id(key: str) -> str:
-    """A fingerprint of ``key`` that tells keys apart without giving any away."""
-    import hashlib
-    import hmac
-
-    mac = hmac.new(key.encode("utf-8", "surrogatepass"), b"llmlog redact key id", hashlib.sha256)
-    return mac.hexdigest()[:16]
-
-
-def _check_key(resolved: Settings) -> None:
-    """Refuse a child activating without the key its application gave ``instrument()``."""
-    wanted = os.environ.get(KEY_ID)
-    if wanted and _key_id(resolved.redact_key) != wanted:
-        raise ValueError(
-            "LLMLOG_REDACT_KEY is not the redact_key given to instrument() by the process "
-            "that started this one (llmlog never puts a key in the environment): set "
-            "LLMLOG_REDACT_KEY to that key for the whole application"
-        )
 
 
 def _attempt(settings: Mapping[str, Any]) -> str | bool | None:
@@ -295,6 +302,7 @@ def _attempt(settings: Mapping[str, Any]) -> str | bool | None:
     or what stands in the way, in words."""
     from llmlog._config import Settings, absolute_output, env_name
 
+    settings = {**inherited(), **{k: v for k, v in settings.items() if v is not None}}
     try:
         resolved = Settings.from_env(**settings)
     except ValueError as exc:
@@ -304,11 +312,6 @@ def _attempt(settings: Mapping[str, Any]) -> str | bool | None:
     if settings.get("enabled") is not None and not resolved.enabled:
         llmlog.instrument(**settings)  # switches off, and passes that on
         return False
-    try:
-        _check_key(resolved)
-        check_portable(resolved)
-    except ValueError as exc:
-        return str(exc)
     output = absolute_output(resolved.output)
     if settings.get("output") is None:  # from the environment or the default: share it
         os.environ[env_name("output")] = output
@@ -344,14 +347,22 @@ def stop_waiting() -> None:
 
 
 def _sdk_imported(module: object) -> None:
-    """Inside the app's ``import openai``: activate with what was waiting; never raises."""
+    """Inside the app's ``import openai``: activate with what was waiting; never raises,
+    and never stops the process, strict or not: the app is running by now (its side
+    effects done), so a failure here is said as it would be without strict mode."""
+    global _outcome, _pending
     settings = _pending
     if settings is None or _outcome:
         return
+    _pending = None
     try:
-        activate(**settings)
-    except Exception as exc:  # activate() contains everything; this is for an llmlog bug
-        _say(f"llmlog: not activated: {type(exc).__name__}: {exc}")
+        result = _attempt(settings)
+    except Exception as exc:  # a broken install or an llmlog bug
+        result = f"{type(exc).__name__}: {exc}"
+    if isinstance(result, str):
+        fail(result, strict=False)
+    else:
+        _outcome = bool(result)
 
 
 def _installed(module: str) -> bool:

@@ -299,7 +299,7 @@ def _output_path(text: str) -> str:
     if stream in STREAMS:
         return stream
     path = os.path.expanduser(text)
-    if path.endswith(("/", os.sep)) or os.path.isdir(path):
+    if path.endswith(("/", "\\", os.sep)) or os.path.isdir(path):  # as the CLI reads --log
         path = os.path.join(path, os.path.basename(DEFAULT_OUTPUT))
     return path
 
