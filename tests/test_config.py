@@ -125,6 +125,7 @@ class TestParsing:
             tmp_path / "logs" / "a.jsonl"
         )
         assert Settings.from_env({"LLMLOG_OUTPUT": "new-dir/"}).output == f"new-dir/{default_name}"
+        assert Settings.from_env({"LLMLOG_OUTPUT": "win\\"}).output.endswith(f"/{default_name}")
         existing = tmp_path / "existing"
         existing.mkdir()
         assert Settings.from_env({}, output=existing).output == str(existing / default_name)
