@@ -98,6 +98,21 @@ def one_each(llm: CapturedRecords, method: str) -> dict[str, Any]:
 
 @pytest.mark.skipif(not fakes.importable("openai.resources.realtime.calls"), reason="no calls")
 class TestRealtimeCalls:
+    def test_the_patched_methods_read_through_the_class_are_one_object(
+        self, llm: CapturedRecords
+    ) -> None:
+        """``Calls.create is Calls.create`` as without llmlog (the SDK's own tests check that
+        a client's resource has the class's method)."""
+        from openai.resources.evals.runs.runs import Runs
+        from openai.resources.live.sessions import Sessions
+        from openai.resources.realtime.calls import AsyncCalls, Calls
+
+        client = fakes.sync_client(fakes.default_fake())
+        assert type(client.realtime.calls).create is Calls.create
+        for cls, name in [(Calls, "accept"), (AsyncCalls, "create"), (Sessions, "accept")]:
+            assert getattr(cls, name) is getattr(cls, name)
+        assert Runs.create is Runs.create
+
     def test_webrtc_create(self, llm: CapturedRecords) -> None:
         """calls.create: the session's settings, the call id from ``Location``; the SDP
         offer (the caller's network addresses) is left out."""

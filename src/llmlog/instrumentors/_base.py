@@ -54,6 +54,9 @@ class Target:
     observe: Callable[[Any, str], None] | None = None
     """Sees ``(result, method)`` of a call of this method not recorded (``only_if`` false):
     a finished job it returns may be a record of its own. Never raises."""
+    stable: bool = False
+    """``Cls.method is Cls.method`` holds, as without llmlog (see :class:`_StableWrapper`):
+    for methods called too seldom for its cost to matter."""
 
 
 @dataclass(frozen=True)
@@ -363,6 +366,25 @@ def make_wrapper(provider: Provider, target: Target) -> Wrapper:
     return sync_wrapper
 
 
+class _StableWrapper(wrapt.FunctionWrapper):  # type: ignore[type-arg]
+    """A method wrapper whose reads through the class give one object, as the plain method's
+    do (wrapt binds anew at each read: ``Cls.method is Cls.method`` would not hold). The
+    Python-level ``__get__`` costs ~0.7 µs at every read, so the hot methods (a chat call)
+    keep wrapt's own."""
+
+    def __init__(self, wrapped: Any, wrapper: Wrapper) -> None:
+        super().__init__(wrapped, wrapper)
+        self._self_class_reads: dict[Any, Any] = {}
+
+    def __get__(self, instance: Any, owner: Any = None) -> Any:
+        if instance is not None:
+            return super().__get__(instance, owner)
+        found = self._self_class_reads.get(owner)
+        if found is None:
+            found = self._self_class_reads[owner] = super().__get__(None, owner)
+        return found
+
+
 def _patch_module(module: ModuleType) -> None:
     """Post-import hook: wrap every wanted target living in ``module``. Never raises."""
     try:
@@ -386,7 +408,8 @@ def _patch_module(module: ModuleType) -> None:
                     except (AttributeError, wrapt.PathResolutionError):
                         log.debug("llmlog: %s.%s not in this SDK version; skipped", *key)
                         continue
-                    handle = wrapt.wrap_function_wrapper(module, target.qualname, wrapper)
+                    kind = _StableWrapper if target.stable else wrapt.FunctionWrapper
+                    handle = wrapt.wrap_object(module, target.qualname, kind, (wrapper,))
                     _handles[key] = (module, handle)
                     _warnings_shim.install(original, target.module.partition(".")[0])
     except Exception as exc:

@@ -35,7 +35,9 @@ STARTED: Final = OPERATIONS - {"evals.runs.create"}
 
 def _rows(keyword: bool) -> tuple[Target, ...]:
     return tuple(
-        Target(module, f"{prefix}{cls}.{name}", operation, operation, prefix == "Async")
+        Target(
+            module, f"{prefix}{cls}.{name}", operation, operation, prefix == "Async", stable=True
+        )
         for module, cls, name, operation, first in _TABLE
         if (first is not None) is keyword
         for prefix in ("", "Async")
