@@ -195,6 +195,17 @@ class TestNeverIntoTheLog:
             assert "exporting into it would destroy it" in capsys.readouterr().err
         assert out.read_bytes() == before
 
+    def test_a_new_file_in_a_log_directory_is_refused(
+        self, real_log: tuple[Path, list[Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """-o dir/new.jsonl with --log dir/: it would be read as the log next time."""
+        logs = tmp_path / "logs"
+        logs.mkdir()
+        (logs / "llmlog.jsonl").write_bytes(real_log[0].read_bytes())
+        assert export(logs, "-o", str(logs / "export.jsonl")) == 2
+        assert "is in the log directory" in capsys.readouterr().err
+        assert not (logs / "export.jsonl").exists()
+
 
 class TestOpenAIChat:
     def test_successful_calls_become_fine_tuning_examples(

@@ -178,6 +178,11 @@ def _refuse_inputs(output: str, location: LogLocation, files: list[Path]) -> Non
                 f"-o {output} is {'the log' if path == location.path else 'a file of the log'}"
                 f" ({path}); exporting into it would destroy it: write to another file"
             )
+    if location.is_dir and target.resolve().parent == location.path.resolve():
+        raise CliError(
+            f"-o {output} is in the log directory {location.path}, whose files are all read as "
+            "the log: the export would be counted as calls next time; write it elsewhere"
+        )
 
 
 def run(args: argparse.Namespace) -> int:
