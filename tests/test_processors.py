@@ -197,6 +197,27 @@ class TestTruncateAroundRedaction:
         assert kept.endswith(f"…[truncated {3_000_000 - 1000} chars]")
         assert "_llmlog_lengths" not in json.dumps(record)
 
+    def test_a_text_redaction_makes_longer_than_the_limit_is_cut(self) -> None:
+        """A text that fitted before redaction (walked once, early) and that a ``hash``
+        token made longer is still cut after it; the unchanged fields are left whole."""
+        short = "pw: " + "a1b2c3d4" * 2
+        text = f"password={short[4:]} " + "x" * (60 - len(short) - 10)
+        client = ofake.sync_client(lambda _: ofake.json_response(ofake.chat_completion("ok")))
+        settings = {"redact_operator": "hash", "redact_key": "k" * 20, "max_field_chars": 60}
+        with capture_records(redact="secrets", **settings) as cap:
+            client.chat.completions.create(
+                model="gpt-4o",
+                messages=[{"role": "user", "content": text}],
+                metadata={"note": "n" * 60},
+            )
+        [record] = cap.calls
+        assert len(text) <= 60 and record["redactions"] == {"SECRET": 1}
+        kept = record["messages"][0]["content"]
+        assert kept.startswith("password=<SECRET:") and "…[truncated" in kept
+        assert list(record["truncated"]) == ["messages[0].content"]
+        assert record["params"]["metadata"] == {"note": "n" * 60}
+        assert "_llmlog_fits" not in json.dumps(record)
+
     def test_a_secret_across_the_cut_is_redacted_whole(self) -> None:
         """A key straddling ``max_field_chars`` is seen whole by the search."""
         text = "x" * 990 + " " + self.KEY + " " + "y" * 2000
