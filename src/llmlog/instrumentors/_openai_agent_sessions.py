@@ -37,6 +37,7 @@ from llmlog.instrumentors import _base
 from llmlog.instrumentors._base import finish
 from llmlog.instrumentors._observed import RecordedOnce, finish_by_server_clock, observed_capture
 from llmlog.instrumentors._openai_agent_records import extract, input_messages, tool_result_message
+from llmlog.instrumentors._openai_agent_subagents import Subagents
 from llmlog.instrumentors._openai_response import field
 
 OPERATION: Final = "agents.sessions.turns"
@@ -63,56 +64,6 @@ _MAX_SESSIONS: Final = 1_024  # sessions followed at once (an idle one goes firs
 _MAX_ORPHANS: Final = 1_024  # open turns of sessions no longer followed, kept to end well
 _MAX_SEEN: Final = 16_384  # event ids remembered, all sessions together (see SeenIds)
 _MAX_KEPT: Final = 1_000  # input messages, items and deltas kept per turn (and pending)
-_MAX_SUBAGENTS: Final = 64  # subagents' models remembered per session
-
-
-class _Subagents:
-    """The model each subagent of a session runs: the one its ``create_subagent_call``
-    asked for, known when exactly one such call was waiting as the subagent first
-    showed; else None (never another subagent's, nor the root agent's)."""
-
-    __slots__ = ("asked", "expected", "models", "settled", "unexplained")
-
-    def __init__(self) -> None:
-        self.asked: dict[str, Any] = {}  # calls waiting for their subagent: id -> model
-        self.settled: OrderedDict[str, None] = OrderedDict()  # calls matched or given up
-        self.models: OrderedDict[str, Any] = OrderedDict()  # subagent id -> model (or None)
-        self.expected = 0  # subagents of calls given up on (several waited at once)
-        self.unexplained = 0  # subagents that showed with no call waiting (theirs is late)
-
-    def asked_for(self, item: Any) -> None:
-        """A ``create_subagent_call`` item (added or done)."""
-        call_id = field(item, "id")
-        if not isinstance(call_id, str) or call_id in self.asked or call_id in self.settled:
-            return
-        if self.unexplained:  # a subagent showed before it: most likely this call's
-            self.unexplained -= 1
-            self._settle(call_id)
-        elif len(self.asked) < _MAX_SUBAGENTS:
-            self.asked[call_id] = field(item, "model")
-
-    def model(self, subagent_id: Any) -> Any:
-        if not isinstance(subagent_id, str):
-            return None
-        if subagent_id not in self.models:
-            waiting = list(self.asked.values())
-            if not waiting and self.expected:
-                self.expected -= 1
-            elif not waiting:
-                self.unexplained = min(self.unexplained + 1, _MAX_SUBAGENTS)
-            self.expected += max(len(waiting) - 1, 0)
-            for call_id in self.asked:
-                self._settle(call_id)
-            self.asked.clear()
-            self.models[subagent_id] = waiting[0] if len(waiting) == 1 else None
-            while len(self.models) > _MAX_SUBAGENTS:
-                self.models.popitem(last=False)
-        return self.models[subagent_id]
-
-    def _settle(self, call_id: str) -> None:
-        self.settled[call_id] = None
-        while len(self.settled) > _MAX_SUBAGENTS:
-            self.settled.popitem(last=False)
 
 
 class _Session:
@@ -124,7 +75,7 @@ class _Session:
         self.pending: list[list[Any]] = []
         self.overflow = False  # sends were dropped from ``pending``: their count is unknown
         self.open: dict[str, Capture] = {}  # turns begun, not ended, by id
-        self.subagents = _Subagents()
+        self.subagents = Subagents()
 
     def send(self, messages: list[Any]) -> None:
         """Note one send's input messages, the newest ``_MAX_KEPT`` kept in all."""
