@@ -31,7 +31,6 @@ into the environment (every descendant, Python or not, would get it).
 
 from __future__ import annotations
 
-import dataclasses
 import importlib.util
 import json
 import os
@@ -49,8 +48,6 @@ __all__ = [
     "SHARED",
     "activate",
     "activate_from_env",
-    "check_portable",
-    "env_text",
     "fail",
     "first_report",
     "inherited",
@@ -271,29 +268,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, tuple):
         return list(value)
     return value
-
-
-def env_text(value: Any) -> str:
-    """A setting's value as its ``LLMLOG_*`` variable spells it (read back the same)."""
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, Mapping):
-        return json.dumps(dict(value))
-    if isinstance(value, (tuple, list)):
-        return ",".join(str(item) for item in value)
-    return str(value)
-
-
-def check_portable(resolved: Settings) -> None:
-    """``redaction.validate``'s checks whose answer is the same in every interpreter (the
-    key, the hash operator, the patterns); not those that depend on what this one has
-    installed (presidio, the spaCy model). Raises ``ValueError``.
-
-    For ``llmlog-run``, before the app's interpreter runs.
-    """
-    from llmlog import redaction
-
-    redaction.validate(dataclasses.replace(resolved, redact="secrets"))
 
 
 def _attempt(settings: Mapping[str, Any]) -> str | bool | None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import shutil
 import sys
@@ -22,7 +23,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from llmlog._activate import check_portable, env_text
 from llmlog._config import Settings, absolute_output, default_label, env_name, type_label
 
 __all__ = ["BOOTSTRAP_DIR", "child_environment", "main"]
@@ -71,7 +71,7 @@ def child_environment(base: Mapping[str, str], overrides: Mapping[str, Any]) -> 
     """
     env = dict(base)
     for name, value in overrides.items():
-        env[env_name(name)] = env_text(value)
+        env[env_name(name)] = _env_text(value)
     env[env_name("enabled")] = "1"
     for name in overrides:
         try:
@@ -83,7 +83,7 @@ def child_environment(base: Mapping[str, str], overrides: Mapping[str, Any]) -> 
     except ValueError as exc:
         raise _BadValue(f"from the environment: {exc}") from None
     try:  # as instrument() would, but for what depends on the app's interpreter (ner model)
-        check_portable(resolved)
+        _check_portable(resolved)
     except ValueError as exc:
         raise _BadValue(str(exc)) from None
     env[env_name("output")] = absolute_output(resolved.output)
@@ -92,6 +92,29 @@ def child_environment(base: Mapping[str, str], overrides: Mapping[str, Any]) -> 
     entries = [p for p in given.split(os.pathsep) if p != BOOTSTRAP_DIR] if given else []
     env["PYTHONPATH"] = os.pathsep.join([BOOTSTRAP_DIR, *entries])
     return env
+
+
+def _env_text(value: Any) -> str:
+    """A setting's value as its ``LLMLOG_*`` variable spells it (read back the same)."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, Mapping):
+        return json.dumps(dict(value))
+    if isinstance(value, (tuple, list)):
+        return ",".join(str(item) for item in value)
+    return str(value)
+
+
+def _check_portable(resolved: Settings) -> None:
+    """``redaction.validate``'s checks whose answer is the same in every interpreter (the
+    key, the hash operator, the patterns); not those that depend on what this one has
+    installed (presidio, the spaCy model). Raises ``ValueError``.
+
+    Checked here, before the app's interpreter runs; the rest is left to it.
+    """
+    from llmlog import redaction
+
+    redaction.validate(dataclasses.replace(resolved, redact="secrets"))
 
 
 class _BadValue(ValueError):
