@@ -402,8 +402,12 @@ def _speech_events(http: Any) -> Reply:
     carries the usage gpt-4o-mini-tts is billed by, from a body the SDK has read."""
     from openai._streaming import SSEDecoder
 
-    reply: Reply = {"response_id": None, "response_model": None, "output": empty_output()}
-    reply["usage"] = None
+    reply: Reply = {
+        "response_id": None,
+        "response_model": None,
+        "output": empty_output(),
+        "usage": None,
+    }
     try:
         content = http.content
     except Exception:  # not read: the body is the app's to read
