@@ -13,12 +13,12 @@ of event ids already read (:class:`SeenIds`).
 from __future__ import annotations
 
 import sys
-from collections import deque
 from collections.abc import (
     AsyncGenerator,
     AsyncIterator,
     Callable,
     Generator,
+    Hashable,
     Iterable,
     Iterator,
 )
@@ -30,6 +30,7 @@ import wrapt
 from llmlog import _guard
 from llmlog.instrumentors import _base
 from llmlog.instrumentors._base import Target, Wrapper
+from llmlog.instrumentors._observed import RecordedOnce
 
 Follow = Callable[[Iterable[Any]], None]
 After = Callable[[Any, tuple[Any, ...], dict[str, Any]], Any]
@@ -43,43 +44,24 @@ def is_sdk(result: Any, module: str, *names: str) -> bool:
     return any(isinstance(result, getattr(found, name, ())) for name in names)
 
 
-class SeenIds:
+class SeenIds(RecordedOnce):
     """Event ids already taken in, across every session a module follows, the oldest
     forgotten past ``limit``. One bounded window for all sessions (not one per session)
     so that memory stays a few MB however many sessions are followed: ids are kept as
-    64-bit hashes of ``(session, event id)`` (~170 bytes each with the set and the queue,
-    whatever the ids' length). The trade-off: an event is known as read again only while
-    it is among the last ``limit`` ids taken in by the whole process, so a replay (a
-    reconnect, a listing after the stream) of events older than that is taken in again:
-    a turn or request still open may then get some of its output twice (within the
-    per-request caps), while one that ended is never recorded twice (that is by its own
-    id, in a separate memory). 16,384 ids (a module's default) are under 3 MB."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._seen: set[int] = set()
-        self._order: deque[int] = deque()
-
-    def __len__(self) -> int:
-        return len(self._order)
+    64-bit hashes of ``(session, event id)`` (~120 bytes each, whatever the ids' length).
+    The trade-off: an event is known as read again only while it is among the last
+    ``limit`` ids taken in by the whole process, so a replay (a reconnect, a listing after
+    the stream) of events older than that is taken in again: a turn or request still open
+    may then get some of its output twice (within the per-request caps), while one that
+    ended is never recorded twice (that is by its own id, in a separate memory). 16,384
+    ids (a module's default) are about 2 MB."""
 
     def __contains__(self, key: object) -> bool:
-        return hash(key) in self._seen
+        return super().__contains__(hash(key))
 
-    def first(self, key: tuple[str, str]) -> bool:
+    def first(self, key: Hashable) -> bool:
         """Remember ``key``; False if it was remembered already."""
-        hashed = hash(key)
-        if hashed in self._seen:
-            return False
-        self._seen.add(hashed)
-        self._order.append(hashed)
-        while len(self._order) > self.limit:
-            self._seen.discard(self._order.popleft())
-        return True
-
-    def clear(self) -> None:
-        self._seen.clear()
-        self._order.clear()
+        return super().first(hash(key))
 
 
 def tapped(result: Any, follow: Follow, is_async: bool) -> Any:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from datetime import datetime
 from typing import Any
 
@@ -64,13 +64,16 @@ class RecordedOnce:
     """Ids of what was recorded already, the oldest forgotten past ``limit``."""
 
     def __init__(self, limit: int) -> None:
-        self._ids: OrderedDict[str, None] = OrderedDict()
+        self._ids: OrderedDict[Hashable, None] = OrderedDict()
         self._limit = limit
+
+    def __len__(self) -> int:
+        return len(self._ids)
 
     def __contains__(self, key: object) -> bool:
         return key in self._ids
 
-    def first(self, key: str) -> bool:
+    def first(self, key: Hashable) -> bool:
         """Note ``key`` as recorded; False if it already was."""
         if key in self._ids:
             return False
