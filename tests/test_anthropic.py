@@ -648,14 +648,43 @@ class TestRawResponses:
         assert second["output"] is None
         assert second["request_id"] == fake.REQUEST_ID
 
-    def test_raw_streamed_create_is_metadata_only(self, cap: CapturedRecords) -> None:
-        """Raw + stream=True: the SSE body is the app's to read; the app's stream works."""
-        client = fake.sync_client(fake.sse_handler(fake.stream_events(["a"])))
+    def test_raw_streamed_create_records_what_parse_reads(self, cap: CapturedRecords) -> None:
+        """Raw + stream=True: the stream ``.parse()`` gives the app is recorded like a plain
+        stream (output, usage, cost), and stays the SDK's stream, the same object each time."""
+        client = fake.sync_client(fake.sse_handler(fake.stream_events(["a", "b"])))
         response = client.messages.with_raw_response.create(
             model=fake.MODEL, max_tokens=5, messages=fake.user(), stream=True
         )
-        assert [e.type for e in response.parse()][-1] == "message_stop"
+        assert cap.calls == []  # nothing read yet
+        stream = response.parse()
+        assert isinstance(stream, anthropic.Stream) and response.parse() is stream
+        assert [e.type for e in stream][-1] == "message_stop"
         record = only(cap)
-        assert record["stream"] is True
-        assert record["output"] is None
+        assert (record["status"], record["stream"]) == ("ok", True)
+        assert record["output"]["text"] == "ab"
+        assert record["usage"]["output_tokens"] == 15
+        assert record["cost_usd"] is not None
         assert record["request_id"] == fake.REQUEST_ID
+
+    async def test_async_raw_streamed_create_records_what_parse_reads(
+        self, cap: CapturedRecords
+    ) -> None:
+        client = fake.async_client(fake.sse_handler(fake.stream_events(["a", "b"])))
+        response = await client.messages.with_raw_response.create(
+            model=fake.MODEL, max_tokens=5, messages=fake.user(), stream=True
+        )
+        stream = await response.parse()
+        assert isinstance(stream, anthropic.AsyncStream) and await response.parse() is stream
+        assert [e.type async for e in stream][-1] == "message_stop"
+        record = only(cap)
+        assert (record["status"], record["output"]["text"]) == ("ok", "ab")
+
+    def test_streaming_response_of_a_stream_is_metadata_only(self, cap: CapturedRecords) -> None:
+        """``with_streaming_response`` + stream=True: the app reads the body itself."""
+        client = fake.sync_client(fake.sse_handler(fake.stream_events(["a"])))
+        with client.messages.with_streaming_response.create(
+            model=fake.MODEL, max_tokens=5, messages=fake.user(), stream=True
+        ) as response:
+            assert any(b"message_stop" in line.encode() for line in response.iter_lines())
+        record = only(cap)
+        assert (record["status"], record["stream"], record["output"]) == ("ok", True, None)

@@ -213,6 +213,33 @@ class TestSyncHelper:
         assert record["method"] == "beta.messages.stream"
         assert record["output"]["text"] == "Hello"
 
+    @pytest.mark.parametrize("how", ["helper", "create"])
+    def test_a_fallback_model_answered(self, cap: CapturedRecords, how: str) -> None:
+        """A ``fallback`` block names the model that served: the record says so and prices
+        it, as the SDK relabels its final message (not the model asked for first)."""
+        asked, served = "claude-opus-4-1", "claude-haiku-4-5"
+        fallback = {"type": "fallback", "from": {"model": asked}, "to": {"model": served}}
+        events = fake.stream_events(["Hi"])
+        events[0]["message"]["model"] = asked
+        for event in events[1:]:
+            if "index" in event:  # the fallback block comes first, as the API sends it
+                event["index"] += 1
+        events[1:1] = [
+            {"type": "content_block_start", "index": 0, "content_block": fallback},
+            {"type": "content_block_stop", "index": 0},
+        ]
+        client = fake.sync_client(fake.sse_handler(events))
+        request: dict[str, Any] = {"model": asked, "max_tokens": 5, "messages": fake.user()}
+        if how == "helper":
+            with client.beta.messages.stream(**request) as stream:
+                assert stream.get_final_message().model == served
+        else:
+            assert list(client.beta.messages.create(**request, stream=True))
+        record = only(cap)
+        assert (record["model"], record["response_model"]) == (asked, served)
+        assert record["output"]["text"] == "Hi"
+        assert record["price_source"].endswith(f"anthropic:{served}")
+
     def test_helper_does_not_also_log_create(self, cap: CapturedRecords) -> None:
         """stream() builds its own request; a second record would double count."""
         client = fake.sync_client(fake.sse_handler(EVENTS))

@@ -250,6 +250,9 @@ def summarize_events(events: Iterable[Any]) -> StreamSummary:
                     field_of(block, "server_name"),
                 )
                 _seed_block(blocks[index], block)
+            if field_of(block, "type") == "fallback":
+                # the model that answered, as the SDK relabels its final message
+                summary.response_model = field_of(field_of(block, "to"), "model")
         elif kind == "message_start":
             message = field_of(event, "message")
             summary.response_id = field_of(message, "id")

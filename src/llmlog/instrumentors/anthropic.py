@@ -11,8 +11,10 @@ a reference; ``extract`` builds the record fields on the writer thread.
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any, Final
 
 from llmlog._record import (
@@ -43,6 +45,7 @@ from llmlog.instrumentors._anthropic_streams import (
     MessageStreamManagerProxy,
 )
 from llmlog.instrumentors._base import Provider, Target, finish
+from llmlog.instrumentors._raw_streams import proxy_parsed_stream
 from llmlog.instrumentors._sse_tee import decoded
 from llmlog.instrumentors._stream import AsyncStreamProxy, SyncStreamProxy
 
@@ -127,11 +130,22 @@ def _async_manager(cap: Capture, manager: Any) -> Any:
 
 
 def _raw_response(cap: Capture, response: Any) -> Any:
-    """``with_raw_response`` / ``with_streaming_response``: the app gets the SDK's object."""
+    """``with_raw_response`` / ``with_streaming_response``: the app gets the SDK's object.
+
+    A raw stream's events are recorded when the app reads them from ``.parse()``;
+    ``with_streaming_response`` bodies are the app's own to read (metadata only).
+    """
     http = response.http_response
-    body = http.content if _body_was_read(cap.kwargs) else None
-    if cap.kwargs.get("stream") is True:  # an SSE body the app reads itself
-        cap.stream = True
+    streamed = cap.kwargs.get("stream") is True
+    if streamed and _raw_mode(cap.kwargs) == "raw":
+        cap.result = HttpFacts(http.headers)
+        async_parse = inspect.iscoroutinefunction(response.parse)
+        proxy_class = AsyncStreamProxy if async_parse else SyncStreamProxy
+        make_proxy = partial(proxy_class, cap=cap, is_content=is_content_event, named_events=True)
+        if proxy_parsed_stream(response, make_proxy):
+            return response
+    body = http.content if not streamed and _raw_mode(cap.kwargs) == "raw" else None
+    cap.stream = streamed  # an SSE body the app reads itself
     finish(cap, result=HttpFacts(http.headers, body))
     return response
 
@@ -240,17 +254,14 @@ def _response_of(cap: Capture) -> tuple[Any, Any]:
     return None, result.headers
 
 
-def _body_was_read(kwargs: Mapping[str, Any]) -> bool:
-    """True for ``with_raw_response`` without ``stream=True``: the SDK read the body.
-
-    ``with_streaming_response`` (mode "stream") and raw SSE bodies are the app's to
-    read; llmlog never touches them, so those records carry metadata only.
-    """
+def _raw_mode(kwargs: Mapping[str, Any]) -> str | None:
+    """ "raw" for ``with_raw_response`` (the SDK reads a plain body before returning),
+    "stream" for ``with_streaming_response`` (the body is the app's to read)."""
     headers = kwargs.get("extra_headers")
-    if not isinstance(headers, Mapping) or kwargs.get("stream") is True:
-        return False
+    if not isinstance(headers, Mapping):
+        return None
     modes = [value for name, value in headers.items() if str(name).lower() == _RAW_MODE_HEADER]
-    return modes == ["raw"]
+    return modes[0] if len(modes) == 1 else None
 
 
 def _answer_fields(operation: str, response: Any) -> dict[str, Any]:

@@ -42,6 +42,7 @@ from llmlog.instrumentors._openai_realtime import RealtimeSession
 from llmlog.instrumentors._openai_realtime_translation import RealtimeTranslationSession
 from llmlog.instrumentors._openai_response import READERS, Reply
 from llmlog.instrumentors._openai_streams import stream_reply
+from llmlog.instrumentors._raw_streams import proxy_parsed_stream
 from llmlog.instrumentors._stream import AsyncStreamProxy, SyncStreamProxy, end_early
 
 _HELPER_HEADER: Final = "X-Stainless-Helper-Method"
@@ -236,23 +237,6 @@ def _stream_proxy(cap: Capture, stream: Any) -> Any:
     return proxy_class(stream, cap, is_content_for(cap.operation))
 
 
-def _proxy_raw_stream(cap: Capture, raw: Any) -> Any:
-    """``with_raw_response.create(stream=True)``: the app's later ``.parse()`` yields our proxy.
-
-    ``LegacyAPIResponse.parse()`` caches what it builds, so building the stream
-    now and putting the proxy in its place changes nothing the app can see,
-    except that the chunks it reads are recorded.
-    """
-    cache = getattr(raw, "_parsed_by_type", None)
-    stream = raw.parse()
-    proxy = _stream_proxy(cap, stream)
-    if isinstance(cache, dict):
-        for key, value in cache.items():
-            if value is stream:
-                cache[key] = proxy
-    return raw
-
-
 def on_result(cap: Capture, result: Any) -> Any:
     """What the app gets back: the result itself, or a proxy that finishes the record later."""
     kind = _result_kind(type(result))
@@ -260,7 +244,8 @@ def on_result(cap: Capture, result: Any) -> Any:
         return _stream_proxy(cap, result)
     if kind == _RAW_READ:
         if getattr(result, "_stream", False):
-            return _proxy_raw_stream(cap, result)
+            proxy_parsed_stream(result, lambda stream: _stream_proxy(cap, stream))
+            return result
         cap.extra["body_read"] = True
     elif kind == _RAW_UNREAD:
         cap.extra["body_read"] = False
