@@ -218,7 +218,7 @@ class TestSync:
         script = f"""
             import openai, llmlog
             from openai_ws_fake import serve_responses
-            llmlog.instrument(output={str(out)!r})
+            llmlog.instrument(output={str(out)!r}, redact="secrets")  # no worker to wait for
             with serve_responses() as url:
                 client = openai.OpenAI(base_url=url, api_key="sk-test")
                 connection = client.responses.connect().enter()

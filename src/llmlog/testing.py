@@ -27,7 +27,7 @@ class CapturedRecords:
     @property
     def records(self) -> list[dict[str, Any]]:
         """Every record so far (pending ones are flushed first), as written."""
-        _pipeline.flush(10.0)
+        _pipeline.flush(60.0)  # returns once written: the bound is for a cold PII worker
         return [orjson.loads(line) for line in self._sink.lines]
 
     @property
