@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
+from collections.abc import AsyncIterator, Generator
+from typing import Any
 
 import pytest
 
@@ -88,6 +91,75 @@ class TestContext:
 
         await asyncio.gather(task("a"), task("b"))
         assert sorted(r["session_id"] for r in toy.calls) == ["a"] * 5 + ["b"] * 5
+
+    async def test_one_instance_entered_by_many_tasks_and_threads(
+        self, toy: CapturedRecords
+    ) -> None:
+        """A context made once (a module constant) used by concurrent tasks and threads:
+        each leaves on its own, nothing is raised into the app."""
+        shared = llmlog.context(tags=["batch"])
+
+        async def task(name: str, pause: float) -> None:
+            with shared, llmlog.context(session_id=name):
+                await asyncio.sleep(pause)
+                await toy_sdk.Client().acreate(messages=MESSAGES, model="toy")
+
+        def worker(name: str, pause: float) -> None:
+            with shared:
+                llmlog.bind(session_id=name)
+                time.sleep(pause)
+                ask()
+
+        threads = [threading.Thread(target=worker, args=(f"t{i}", i / 50)) for i in range(2)]
+        for thread in threads:
+            thread.start()
+        await asyncio.gather(task("first", 0.01), task("second", 0.03))
+        for thread in threads:
+            thread.join()
+        got = sorted((r["session_id"], r["tags"]) for r in toy.calls)
+        batch = {"batch": True}
+        assert got == [("first", batch), ("second", batch), ("t0", batch), ("t1", batch)]
+        assert _context.snapshot() == {}
+
+    def test_decorated_generators_apply_to_each_step_only(self, toy: CapturedRecords) -> None:
+        """``@llmlog.context`` on a generator: its calls get the values, the caller's calls
+        between its steps do not; send, throw, close and the return value pass through."""
+
+        @llmlog.context(session_id="gen")
+        def answers() -> Generator[Any, Any, None]:
+            ask()
+            try:
+                received = yield 1
+            except KeyError:
+                received = "thrown"
+            ask()
+            yield received
+
+        steps = answers()
+        assert next(steps) == 1
+        ask()  # the caller's own call, between steps
+        assert steps.throw(KeyError()) == "thrown"
+        steps.close()
+        assert [r["session_id"] for r in toy.calls] == ["gen", None, "gen"]
+
+    async def test_decorated_async_generators_apply_to_each_step_only(
+        self, toy: CapturedRecords
+    ) -> None:
+        """The streaming-endpoint shape: ``async def ... yield`` decorated."""
+
+        @llmlog.context(session_id="agen", tags=["stream"])
+        async def chunks() -> AsyncIterator[str]:
+            for text in ("a", "b"):
+                await toy_sdk.Client().acreate(messages=MESSAGES, model="toy")
+                yield text
+
+        got = []
+        async for text in chunks():
+            got.append(text)
+            ask()  # the consumer's call is not the generator's
+        assert got == ["a", "b"]
+        sessions = [(r["session_id"], r["tags"]) for r in toy.calls]
+        assert sessions == [("agen", {"stream": True}), (None, None)] * 2
 
     def test_values_are_taken_when_the_call_starts(self, toy: CapturedRecords) -> None:
         """A stream read after leaving the context still carries the context of its call."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Mapping
-from contextvars import ContextVar, Token
+from contextvars import ContextVar
 from types import MappingProxyType, TracebackType
 from typing import Any, TypeVar
 
@@ -76,10 +76,11 @@ def _merged(
 class context:
     """Attach session, user, template and tags to the calls made inside.
 
-    Use as ``with llmlog.context(session_id="s1"):`` or as a decorator on a sync
-    or async function. Nested contexts add to the outer one (tags merge).
-    ``template`` is a name or ``{"name", "version", "variables"}``; ``tags`` is a
-    mapping or a list of labels.
+    Use as ``with llmlog.context(session_id="s1"):`` or as a decorator on a
+    function, coroutine function or (async) generator function. Nested contexts
+    add to the outer one (tags merge). One instance may be entered by many
+    threads and tasks at once. ``template`` is a name or ``{"name", "version",
+    "variables"}``; ``tags`` is a mapping or a list of labels.
     """
 
     def __init__(
@@ -92,16 +93,11 @@ class context:
     ) -> None:
         _template(template)  # validate now, where the mistake is made
         self._values = (session_id, user_id, template, tags)
-        self._kwargs = {
-            "session_id": session_id,
-            "user_id": user_id,
-            "template": template,
-            "tags": tags,
-        }
-        self._tokens: list[Token[Mapping[str, Any]]] = []
 
     def __enter__(self) -> context:
-        self._tokens.append(_current.set(_merged(_current.get(), *self._values)))
+        outer = _current.get()
+        _entered.set((*_entered.get(), (self, outer)))
+        _current.set(_merged(outer, *self._values))
         return self
 
     def __exit__(
@@ -110,29 +106,92 @@ class context:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        _current.reset(self._tokens.pop())
+        entered = _entered.get()
+        for index in range(len(entered) - 1, -1, -1):
+            instance, outer = entered[index]
+            if instance is self:
+                _current.set(outer)
+                _entered.set(entered[:index] + entered[index + 1 :])
+                return
+        # entered in another thread or task (a generator resumed elsewhere): nothing to undo
 
     def __call__(self, func: _F) -> _F:
-        values = self._values
-        if inspect.iscoroutinefunction(func):
+        if inspect.isasyncgenfunction(func):
+            wrapper: Callable[..., Any] = _async_generator(self, func)
+        elif inspect.isgeneratorfunction(func):
+            wrapper = _generator(self, func)
+        elif inspect.iscoroutinefunction(func):
 
-            @functools.wraps(func)
-            async def run_async(*args: Any, **kwargs: Any) -> Any:
-                with context(
-                    session_id=values[0], user_id=values[1], template=values[2], tags=values[3]
-                ):
+            async def wrapper(*args: Any, **kwargs: Any) -> Any:
+                with self:
                     return await func(*args, **kwargs)
 
-            return run_async  # type: ignore[return-value]
+        else:
 
-        @functools.wraps(func)
-        def run(*args: Any, **kwargs: Any) -> Any:
-            with context(
-                session_id=values[0], user_id=values[1], template=values[2], tags=values[3]
-            ):
-                return func(*args, **kwargs)
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                with self:
+                    return func(*args, **kwargs)
 
-        return run  # type: ignore[return-value]
+        return functools.wraps(func)(wrapper)  # type: ignore[return-value]
+
+
+_entered: ContextVar[tuple[tuple[context, Mapping[str, Any]], ...]] = ContextVar(
+    "llmlog_context_entered", default=()
+)
+"""The contexts this thread or task is inside, each with the values it replaced."""
+
+
+def _generator(values: context, func: Callable[..., Any]) -> Callable[..., Any]:
+    """A generator whose every step runs inside ``values`` and none of the caller's code does
+    (a ``with`` around ``yield`` would leak the values to the caller between steps)."""
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        inner = func(*args, **kwargs)
+        step, sent = inner.send, None
+        try:
+            while True:
+                with values:
+                    try:
+                        item = step(sent)
+                    except StopIteration as done:
+                        return done.value
+                try:
+                    step, sent = inner.send, (yield item)
+                except GeneratorExit:
+                    raise
+                except BaseException as exc:  # thrown in by the caller: the inner one's to handle
+                    step, sent = inner.throw, exc
+        finally:
+            with values:
+                inner.close()
+
+    return run
+
+
+def _async_generator(values: context, func: Callable[..., Any]) -> Callable[..., Any]:
+    """:func:`_generator` for ``async def ... yield`` functions."""
+
+    async def run(*args: Any, **kwargs: Any) -> Any:
+        inner = func(*args, **kwargs)
+        step, sent = inner.asend, None
+        try:
+            while True:
+                with values:
+                    try:
+                        item = await step(sent)
+                    except StopAsyncIteration:
+                        return
+                try:
+                    step, sent = inner.asend, (yield item)
+                except GeneratorExit:
+                    raise
+                except BaseException as exc:
+                    step, sent = inner.athrow, exc
+        finally:
+            with values:
+                await inner.aclose()
+
+    return run
 
 
 def bind(
