@@ -53,6 +53,16 @@ def genai(model: str, provider: str, **usage: int) -> float:
     return float(Decimal(result.total_price))
 
 
+def logged_anthropic(usage: dict[str, Any], model: str, asked: str | None = None) -> dict[str, Any]:
+    """The record of one real ``beta.messages.create`` answered by ``model`` with ``usage``."""
+    body = afake.message(usage_body=usage) | {"model": model}
+    client = afake.sync_client(afake.json_handler(body))
+    with capture_records(redact="off", disabled_providers=("openai",)) as cap:
+        client.beta.messages.create(model=asked or model, max_tokens=5, messages=afake.user())
+    [logged] = cap.calls
+    return logged
+
+
 class TestPricing:
     def test_plain_call_costs_what_genai_prices_says(self) -> None:
         """Input and output tokens are priced with genai-prices' table, nothing hand-written."""
@@ -530,14 +540,7 @@ class TestThroughThePipeline:
             {"type": "message", "input_tokens": 300, "output_tokens": 50}
             | {"cache_read_input_tokens": 0, "cache_creation_input_tokens": 0},
         ]
-        usage = afake.usage(**top, iterations=iterations)
-        body = afake.message(usage_body=usage) | {"model": "claude-haiku-4-5"}
-        client = afake.sync_client(afake.json_handler(body))
-        with capture_records(redact="off", disabled_providers=("openai",)) as cap:
-            client.beta.messages.create(
-                model="claude-haiku-4-5", max_tokens=5, messages=afake.user()
-            )
-        [logged] = cap.calls
+        logged = logged_anthropic(afake.usage(**top, iterations=iterations), "claude-haiku-4-5")
         expected = genai(
             "claude-haiku-4-5",
             "anthropic",
@@ -547,3 +550,55 @@ class TestThroughThePipeline:
         )
         assert logged["usage"]["input_tokens"] == 300  # the call's own counts, as reported
         assert logged["cost_usd"] == pytest.approx(expected)
+
+    @pytest.mark.parametrize("advisor_in_top_level", [True, False])
+    def test_an_advisors_tokens_are_priced_at_the_advisors_rate(
+        self, advisor_in_top_level: bool
+    ) -> None:
+        """An executor consulting an advisor: each model's iterations at its own price, the
+        web search fee once, whether the top level counts the advisor's tokens or not."""
+        executor, advisor = "claude-haiku-4-5", "claude-opus-4-1"
+        turns = [
+            {"type": "message", "input_tokens": 300, "output_tokens": 40},
+            {"type": "advisor_message", "model": advisor, "input_tokens": 900},
+            {"type": "message", "input_tokens": 700, "output_tokens": 60},
+        ]
+        turns[1]["output_tokens"] = 500
+        iterations = [
+            turn | {"cache_read_input_tokens": 100, "cache_creation_input_tokens": 0}
+            for turn in turns
+        ]
+        top = {"input_tokens": 1000, "output_tokens": 100, "cache_read": 200}
+        if advisor_in_top_level:
+            top = {"input_tokens": 1900, "output_tokens": 600, "cache_read": 300}
+        usage = afake.usage(**top, iterations=iterations)
+        usage["server_tool_use"] = {"web_search_requests": 1}
+        logged = logged_anthropic(usage, executor)
+        executor_cost = genai(
+            executor,
+            "anthropic",
+            input_tokens=1200,
+            output_tokens=100,
+            cache_read_tokens=200,
+            web_searches=1,
+        )
+        advisor_cost = genai(
+            advisor, "anthropic", input_tokens=1000, output_tokens=500, cache_read_tokens=100
+        )
+        assert logged["cost_usd"] == pytest.approx(executor_cost + advisor_cost)
+        assert f"anthropic:{executor}" in logged["price_source"]
+        assert f"anthropic:{advisor}" in logged["price_source"]
+
+    def test_iterations_that_do_not_add_up_leave_one_model_priced(self) -> None:
+        """Entries that do not account for the top-level counts are not split on a guess."""
+        iterations = [
+            {"type": "message", "model": "claude-opus-4-1", "input_tokens": 1000}
+            | {"output_tokens": 0, "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0},
+            {"type": "fallback_message", "model": "claude-haiku-4-5", "input_tokens": 1000}
+            | {"output_tokens": 10, "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0},
+        ]
+        usage = afake.usage(input_tokens=1000, output_tokens=10, iterations=iterations)
+        logged = logged_anthropic(usage, "claude-haiku-4-5", asked="claude-opus-4-1")
+        expected = genai("claude-haiku-4-5", "anthropic", input_tokens=1000, output_tokens=10)
+        assert logged["cost_usd"] == pytest.approx(expected)
+        assert logged["price_source"].endswith("anthropic:claude-haiku-4-5")

@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Final, NamedTuple
 
+from llmlog._cost_by_model import parts_by_model
 from llmlog._guard import report_internal_error
 
 __all__ = ["add_cost", "price"]
@@ -412,9 +413,24 @@ def _when(ts: Any) -> datetime:
 def price(record: MutableMapping[str, Any]) -> tuple[float | None, str]:
     """``(cost_usd, price_source)`` for one record; ``cost_usd`` is None when unpriced.
 
-    Prefers ``response_model`` (the model that actually ran, often a dated
-    snapshot) and falls back to the requested ``model``.
+    A call several models worked on is priced one model at a time, and unpriced if any is.
     """
+    parts = parts_by_model(record)
+    if parts is None:
+        return _price_one_model(record)
+    costs, sources = [], []
+    for part in parts:
+        cost, source = _price_one_model(part)
+        if cost is None:
+            return None, source
+        costs.append(cost)
+        sources.append(source)
+    return round(math.fsum(costs), 12), " + ".join(sources)
+
+
+def _price_one_model(record: MutableMapping[str, Any]) -> tuple[float | None, str]:
+    """Prefers ``response_model`` (the model that actually ran, often a dated
+    snapshot) and falls back to the requested ``model``."""
     provider = record.get("provider")
     provider = provider if isinstance(provider, str) else None
     usage = record.get("usage")
