@@ -68,7 +68,7 @@ class TestCreate:
         assert record["params"] == {
             "max_tokens": 64,
             "metadata": {"user_id": "u-1"},
-            "extra_body": {"temperature": 0.1},
+            "temperature": 0.1,  # sent in the body's top level, as extra_body puts it
         }
         assert record["system"] == "Be brief."
         assert record["messages"] == [{"role": "user", "content": "Hi"}]

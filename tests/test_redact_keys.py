@@ -110,7 +110,7 @@ class TestCredentialKeys:
         assert params["extra_headers"] == {"X-Request-Source": "nightly-batch"}
         assert "extra_query" not in params
         assert params["metadata"] == {"password": "<SECRET>", "key": "plain-value", "tier": "gold"}
-        assert params["extra_body"] == {"x_api_key": "<SECRET>", "idempotency_key": "idem-123"}
+        assert (params["x_api_key"], params["idempotency_key"]) == ("<SECRET>", "idem-123")
         assert params["max_tokens"] == 10
         assert params["prompt_cache_key"] == "cache-group-42"
         assert record["redactions"] == {"SECRET": 2}

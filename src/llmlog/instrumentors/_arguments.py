@@ -2,14 +2,14 @@
 
 The record is built later, on the writer thread: by then the app may have appended to its
 ``messages`` list, and a generator it passed has been read by the SDK. So containers are
-copied (leaves shared: they are immutable), and one-pass iterators are read here once and
-handed to the SDK as lists.
+copied (leaves shared: they are immutable), SDK objects dumped, and one-pass iterators are
+read here once and handed to the SDK as lists.
 """
 
 from __future__ import annotations
 
 from collections import UserString
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, MappingView, Sequence, Set
 from typing import Any
 
 _LEAVES = frozenset({str, int, float, bool, type(None), bytes})
@@ -30,19 +30,33 @@ def snapshot(value: Any) -> Any:
         return {k: v if type(v) in _LEAVES else snapshot(v) for k, v in value.items()}
     if kind is list or kind is tuple or isinstance(value, list | tuple):
         return [v if type(v) in _LEAVES else snapshot(v) for v in value]
-    if isinstance(value, Sequence) and not isinstance(value, _TEXTS):
-        return [snapshot(v) for v in value]  # a deque, a range: what the SDK reads
+    if isinstance(value, Sequence | Set | MappingView) and not isinstance(value, _TEXTS):
+        return [snapshot(v) for v in value]  # a deque, a set, dict.values(): what the SDK reads
+    dump = getattr(value, "model_dump", None)
+    if dump is not None and not isinstance(value, type):
+        # an SDK object passed back (``response.content`` as the next turn's history):
+        # dumped as the SDK sends it, so later changes to it do not reach the record
+        try:
+            return dump(mode="json", exclude_unset=True, warnings=False)
+        except Exception:
+            return value
     return value
 
 
 def snapshot_arguments(kwargs: dict[str, Any]) -> dict[str, Any]:
-    """``snapshot(kwargs)``; arguments nested past the recursion limit (a tool schema
-    hundreds of levels deep, a cycle in ``extra_body``) are kept as they are, one level
-    down: the call is still recorded (the writer cuts what it cannot write)."""
+    """``snapshot(kwargs)`` with ``extra_body`` merged over the other arguments, as the
+    SDKs merge it into the body they send (``model``, ``messages``, ``temperature``
+    given there are what was sent). Arguments nested past the recursion limit (a tool
+    schema hundreds of levels deep, a cycle in ``extra_body``) are kept as they are, one
+    level down: the call is still recorded (the writer cuts what it cannot write)."""
     try:
         copied: dict[str, Any] = snapshot(kwargs)
     except RecursionError:
         return dict(kwargs)
+    extra_body = copied.get("extra_body")
+    if isinstance(extra_body, dict):
+        del copied["extra_body"]
+        copied.update(extra_body)
     return copied
 
 

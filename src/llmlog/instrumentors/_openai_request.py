@@ -59,7 +59,7 @@ def plain(value: Any) -> Any:
     dump = getattr(value, "model_dump", None)
     if callable(dump):
         try:
-            return dump(mode="json", exclude_none=True, warnings=False)
+            return dump(mode="json", exclude_unset=True, warnings=False)  # as the SDK sends
         except Exception:
             return safe_repr(value)
     return safe_repr(value)

@@ -1,0 +1,96 @@
+"""The record's request is what went over the wire, however the app gave its arguments."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import anthropic_fakes as afake
+import llmlog.testing
+import openai_fakes as ofake
+from llmlog.testing import CapturedRecords
+
+
+@pytest.fixture
+def cap() -> Iterator[CapturedRecords]:
+    with llmlog.testing.capture_records(redact="off") as captured:
+        yield captured
+
+
+def test_sdk_objects_passed_back_are_recorded_as_sent_not_as_changed_later(
+    cap: CapturedRecords,
+) -> None:
+    """The tool-use loop shape: the previous answer's content blocks go back as history.
+    The app changing those objects after the call does not change the record."""
+    sent: list[Any] = []
+    client = afake.sync_client(afake.json_handler(afake.message(), seen=sent))
+    previous = client.messages.create(model=afake.MODEL, max_tokens=5, messages=afake.user())
+    history = [
+        *afake.user("q"),
+        {"role": "assistant", "content": previous.content},
+        *afake.user("more"),
+    ]
+    client.messages.create(model=afake.MODEL, max_tokens=5, messages=history)
+    previous.content[0].text = "rewritten after the call"  # type: ignore[union-attr]
+    record = cap.calls[1]
+    assert record["messages"] == sent[1]["messages"]
+    assert record["messages"][1]["content"][0]["text"] == "Hello there."
+
+
+def test_openai_objects_are_recorded_with_the_fields_the_sdk_sends(
+    cap: CapturedRecords,
+) -> None:
+    """An answer's message passed back keeps its explicit nulls (the SDK sends the fields
+    that were set), and a parsed answer keeps a null field."""
+    fake = ofake.default_fake()
+    client = ofake.sync_client(fake)
+    answer = client.chat.completions.create(
+        model="gpt-4o", messages=[{"role": "user", "content": "x"}]
+    )
+    history = [{"role": "user", "content": "x"}, answer.choices[0].message]
+    client.chat.completions.create(model="gpt-4o", messages=history)
+    assert cap.calls[1]["messages"] == fake.bodies()[1]["messages"]
+    assert cap.calls[1]["messages"][1]["refusal"] is None
+
+
+def test_messages_in_any_collection_are_recorded(cap: CapturedRecords) -> None:
+    """``dict.values()`` or a set of one message: the SDK sends the items, the record has them."""
+    fake = ofake.default_fake()
+    client = ofake.sync_client(fake)
+    by_id = {"m1": {"role": "user", "content": "from a dict view"}}
+    client.chat.completions.create(model="gpt-4o", messages=by_id.values())
+    assert cap.calls[0]["messages"] == fake.bodies()[0]["messages"]
+    assert cap.calls[0]["messages"][0]["content"] == "from a dict view"
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_extra_body_is_recorded_as_the_values_sent(cap: CapturedRecords, provider: str) -> None:
+    """``extra_body`` overrides and adds to the body: model, prompt and params say what was
+    sent, not what the arguments said (a gateway rewriting requests, anthropic 2.x's
+    sampling settings)."""
+    override = {
+        "model": "model-actually-sent",
+        "temperature": 0.7,
+        "messages": [{"role": "user", "content": "sent instead"}],
+        "vendor_flag": True,
+    }
+    if provider == "openai":
+        fake = ofake.default_fake()
+        ofake.sync_client(fake).chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": "x"}], extra_body=override
+        )
+        [sent] = fake.bodies()
+    else:
+        seen: list[Any] = []
+        client = afake.sync_client(afake.json_handler(afake.message(), seen=seen))
+        client.messages.create(
+            model=afake.MODEL, max_tokens=5, messages=afake.user("x"), extra_body=override
+        )
+        [sent] = seen
+    [record] = cap.calls
+    assert (record["model"], record["messages"]) == (sent["model"], sent["messages"])
+    assert record["params"]["temperature"] == sent["temperature"] == 0.7
+    assert record["params"]["vendor_flag"] is True
+    assert "extra_body" not in record["params"]
