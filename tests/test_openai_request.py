@@ -5,15 +5,18 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+from typing import Any
 
 import openai
 import pydantic
+import pytest
 from openai.types.chat import ChatCompletionMessage
 
 from llmlog.instrumentors import _openai_request as request
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
 PNG_B64 = base64.b64encode(PNG).decode()
+IMAGE_PART = {"type": "image_url", "image_url": {"url": "https://example.com/logo.png"}}
 
 
 class Answer(pydantic.BaseModel):
@@ -105,6 +108,28 @@ class TestChatPrompt:
             {"role": "developer", "content": "late note"},
         ]
 
+    @pytest.mark.parametrize(
+        "carries_more",
+        [
+            {"role": "system", "content": "Rules.", "name": "policy"},
+            {"role": "developer", "content": [{"type": "text", "text": "Rules."}, IMAGE_PART]},
+            {
+                "role": "system",
+                "content": [{"type": "text", "text": "Rules.", "cache_control": {"x": 1}}],
+            },
+        ],
+    )
+    def test_a_system_message_with_more_than_text_stays_whole_in_messages(
+        self, carries_more: dict[str, Any]
+    ) -> None:
+        """A name, an image or a part's own settings would be lost in the text-only
+        ``system``: that message, and those after it, stay in ``messages`` as sent."""
+        later = {"role": "system", "content": "Later rules."}
+        user = {"role": "user", "content": "Hi"}
+        system, messages = request.chat_prompt({"messages": [carries_more, later, user]})
+        assert system is None
+        assert messages == [carries_more, later, user]
+
     def test_sdk_message_objects_are_recorded_as_data(self) -> None:
         """Apps pass the previous assistant message object back in; it is recorded as a dict."""
         previous = ChatCompletionMessage(role="assistant", content="Sunny.")
@@ -143,6 +168,13 @@ class TestMedia:
             "sha256": hashlib.sha256(PNG).hexdigest(),
         }
         assert PNG_B64 not in repr(messages)
+
+    def test_words_that_start_with_a_data_url_are_kept(self) -> None:
+        """A user's text that begins with a small data URL and goes on is their words."""
+        text = "data:text/plain;base64,SGVsbG8gd29ybGQ= <- please decode this"
+        part = {"type": "text", "text": text}
+        _, messages = request.chat_prompt({"messages": [{"role": "user", "content": [part]}]})
+        assert messages[0]["content"][0] == part
 
     def test_remote_image_url_is_kept(self) -> None:
         """An https image URL is not inline media: it stays as sent."""

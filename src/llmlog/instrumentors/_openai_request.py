@@ -102,7 +102,7 @@ def model_requested(kwargs: Mapping[str, Any]) -> str | None:
 def stub_media(value: Any, key: str = "") -> Any:
     """A JSON-ready copy of message content with inline media replaced by stubs."""
     if isinstance(value, str):
-        if value.startswith("data:") and ";base64," in value[:200]:
+        if value.startswith("data:") and ";base64," in value[:200] and _one_token(value):
             header, _, payload = value.partition(",")
             mime = header[5:].split(";", 1)[0] or None
             kind = mime.split("/", 1)[0] if mime else "file"
@@ -126,6 +126,12 @@ def stub_media(value: Any, key: str = "") -> Any:
     if hasattr(value, "model_dump"):
         return stub_media(plain(value), key)
     return plain(value)
+
+
+def _one_token(text: str) -> bool:
+    """A data URL has no spaces (wrapped base64 has line breaks); text that starts with
+    one and goes on (a user asking about it) is the user's words, kept."""
+    return " " not in text
 
 
 def _media_kind(major: str) -> str:
@@ -168,14 +174,35 @@ def file_stub(value: Any) -> dict[str, Any]:
     return stub
 
 
-def _text_of(content: Any) -> str | None:
-    """The text of a message's content: a string, or the text parts joined."""
+def _system_text(message: Any) -> str | None:
+    """The text of a system/developer message that is text and nothing else: a string, or
+    text parts joined. None when it carries more (a name, an image or file part, a part's
+    own settings): such a message stays in ``messages`` whole, so nothing sent is lost."""
+    if not isinstance(message, Mapping) or not _only(message, _TEXT_MESSAGE_KEYS):
+        return None
+    content = message.get("content")
     if isinstance(content, str):
         return content
-    if isinstance(content, list | tuple):
-        texts = [_field(p, "text") for p in content]
-        return "\n".join(t for t in texts if isinstance(t, str)) or None
-    return None
+    if not isinstance(content, list | tuple) or not content:
+        return None
+    texts = []
+    for part in content:
+        if not isinstance(part, Mapping) or not _only(part, _TEXT_PART_KEYS):
+            return None
+        text = part.get("text")
+        if not isinstance(text, str) or part.get("type") not in ("text", "input_text"):
+            return None
+        texts.append(text)
+    return "\n".join(texts)
+
+
+_TEXT_MESSAGE_KEYS: Final = frozenset({"role", "content", "type"})
+_TEXT_PART_KEYS: Final = frozenset({"type", "text"})
+
+
+def _only(mapping: Mapping[str, Any], keys: frozenset[str]) -> bool:
+    """Whether ``mapping`` has no key outside ``keys`` (keys holding null do not count)."""
+    return all(key in keys or value is None for key, value in mapping.items())
 
 
 def _field(obj: Any, name: str) -> Any:
@@ -205,7 +232,7 @@ def split_system(items: Iterable[Any]) -> tuple[list[str], list[Any]]:
         item = _as_message(raw)
         role = _field(item, "role")
         if leading and role in _SYSTEM_ROLES:
-            text = _text_of(_field(item, "content"))
+            text = _system_text(item)
             if text is not None:
                 system.append(text)
                 continue
