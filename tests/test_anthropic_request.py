@@ -180,10 +180,10 @@ class TestParams:
             "tools": [{"name": "t", "input_schema": {"type": "object"}}],
         }
 
-    def test_sampling_settings_in_extra_body_are_kept(self) -> None:
-        """anthropic 2.x takes temperature and friends only through ``extra_body``."""
-        params = params_record({"max_tokens": 5, "extra_body": {"temperature": 0.2, "top_k": 5}})
-        assert params["extra_body"] == {"temperature": 0.2, "top_k": 5}
+    def test_an_explicit_none_is_kept_as_the_null_the_sdk_sends(self) -> None:
+        """``container=None`` goes out as ``"container": null``; the record says so too."""
+        params = params_record({"max_tokens": 5, "container": None, "speed": None})
+        assert params == {"max_tokens": 5, "container": None, "speed": None}
 
     def test_output_format_type_is_named(self) -> None:
         """``parse(output_format=Model)`` records the type's name and the JSON schema the

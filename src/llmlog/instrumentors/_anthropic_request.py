@@ -126,7 +126,7 @@ def params_record(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     """Every request argument except the prompt and fields the record holds on its own."""
     params: dict[str, Any] = {}
     for name, value in kwargs.items():
-        if name in _NOT_PARAMS or is_sentinel(value) or value is None:
+        if name in _NOT_PARAMS or is_sentinel(value):  # an explicit None is sent as null
             continue
         if name in _TRANSPORT_OPTIONS:
             options = without_credentials(value, plain)
