@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import pydantic
 import pytest
 
 import anthropic_fakes as afake
@@ -94,3 +95,42 @@ def test_extra_body_is_recorded_as_the_values_sent(cap: CapturedRecords, provide
     assert record["params"]["temperature"] == sent["temperature"] == 0.7
     assert record["params"]["vendor_flag"] is True
     assert "extra_body" not in record["params"]
+
+
+class Weather(pydantic.BaseModel):
+    city: str
+    note: str | None = None
+
+
+def test_a_format_class_is_recorded_with_the_schema_the_sdk_sent(cap: CapturedRecords) -> None:
+    """``parse(response_format=Class)``, ``responses.parse(text_format=...)`` and Anthropic's
+    ``output_format``: the class's name and the schema as sent (the SDKs' strict or
+    transformed form, not pydantic's own)."""
+    answer = '{"city": "Paris"}'
+    fake = ofake.FakeOpenAI(
+        routes={
+            "/chat/completions": lambda body: ofake.json_response(ofake.chat_completion(answer)),
+            "/responses": lambda body: ofake.json_response(ofake.response_object(answer)),
+        }
+    )
+    client = ofake.sync_client(fake)
+    user = [{"role": "user", "content": "w"}]
+    client.chat.completions.parse(model="gpt-4o", messages=user, response_format=Weather)
+    client.responses.parse(model="gpt-4o", input="w", text_format=Weather)
+    seen: list[Any] = []
+    aclient = afake.sync_client(afake.json_handler(afake.message(answer), seen=seen))
+    aclient.messages.parse(
+        model=afake.MODEL, max_tokens=5, messages=afake.user(), output_format=Weather
+    )
+    chat, responses, anthropic = cap.calls
+    chat_sent, responses_sent = fake.bodies()
+    assert chat["params"]["response_format"] == {
+        "class": f"{__name__}.Weather",
+        "json_schema": chat_sent["response_format"]["json_schema"]["schema"],
+    }
+    assert (
+        responses["params"]["text_format"]["json_schema"]
+        == responses_sent["text"]["format"]["schema"]
+    )
+    sent_schema = seen[0]["output_config"]["format"]["schema"]
+    assert anthropic["params"]["output_format"]["json_schema"] == sent_schema

@@ -8,6 +8,7 @@ the writer thread turns it into a record with the provider's ``extract``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import random
@@ -334,14 +335,27 @@ def safe_repr(value: object) -> str:
         return f"<{type(value).__name__} object: its repr() failed>"
 
 
-def class_description(cls: type) -> dict[str, Any]:
-    """A format given as a class (``response_format=``, ``output_format=``): its name and,
-    for a pydantic model, its JSON schema (what the SDK sends in its place)."""
+def class_description(
+    cls: type, sent_schema: Callable[[type], Any] | None = None
+) -> dict[str, Any]:
+    """A format given as a class (``response_format=``, ``output_format=``): its name and the
+    JSON schema the SDK sends in its place (``sent_schema``: the SDK's own conversion; else
+    pydantic's schema). Built once per class: schemas are costly to generate."""
+    return dict(_described(cls, sent_schema))
+
+
+@functools.lru_cache(maxsize=256)
+def _described(cls: type, sent_schema: Callable[[type], Any] | None) -> dict[str, Any]:
     described: dict[str, Any] = {"class": f"{cls.__module__}.{cls.__qualname__}"}
-    schema = getattr(cls, "model_json_schema", None)
-    if callable(schema):
-        with contextlib.suppress(Exception):
-            described["json_schema"] = schema()
+    pydantic_schema = getattr(cls, "model_json_schema", None)
+    for schema_of in (sent_schema, lambda _cls: pydantic_schema()):  # type: ignore[misc]
+        if schema_of is None:
+            continue
+        try:
+            described["json_schema"] = schema_of(cls)
+            break
+        except Exception:  # an SDK without that conversion, a class pydantic cannot describe
+            continue
     return described
 
 

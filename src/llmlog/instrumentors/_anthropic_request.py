@@ -58,7 +58,7 @@ def _plain_other(value: Any) -> Any:
     if callable(to_dict) and not isinstance(value, type):
         return plain(to_dict())
     if isinstance(value, type):
-        return class_description(value)
+        return class_description(value, _sent_schema)
     if isinstance(value, bytes | bytearray):
         return media_stub("binary", None, bytes(value))
     text = safe_repr(value)
@@ -120,6 +120,14 @@ def messages_record(messages: Any) -> list[Any] | None:
         return [plain(message) for message in messages]
     # An iterator the SDK consumed: the snapshot cannot hold its items.
     return None
+
+
+def _sent_schema(cls: type) -> Any:
+    """The schema the SDK sends for ``output_format=cls`` (its transformed form)."""
+    import pydantic
+    from anthropic.lib._parse._transform import transform_schema
+
+    return transform_schema(pydantic.TypeAdapter(cls).json_schema())
 
 
 def params_record(kwargs: Mapping[str, Any]) -> dict[str, Any]:

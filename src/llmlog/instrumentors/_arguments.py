@@ -9,7 +9,7 @@ read here once and handed to the SDK as lists.
 from __future__ import annotations
 
 from collections import UserString
-from collections.abc import Iterator, MappingView, Sequence, Set
+from collections.abc import ItemsView, Iterator, KeysView, Sequence, Set, ValuesView
 from typing import Any
 
 _LEAVES = frozenset({str, int, float, bool, type(None), bytes})
@@ -30,7 +30,9 @@ def snapshot(value: Any) -> Any:
         return {k: v if type(v) in _LEAVES else snapshot(v) for k, v in value.items()}
     if kind is list or kind is tuple or isinstance(value, list | tuple):
         return [v if type(v) in _LEAVES else snapshot(v) for v in value]
-    if isinstance(value, Sequence | Set | MappingView) and not isinstance(value, _TEXTS):
+    if isinstance(value, Sequence | Set | KeysView | ValuesView | ItemsView) and not isinstance(
+        value, _TEXTS
+    ):
         return [snapshot(v) for v in value]  # a deque, a set, dict.values(): what the SDK reads
     dump = getattr(value, "model_dump", None)
     if dump is not None and not isinstance(value, type):

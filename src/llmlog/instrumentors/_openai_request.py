@@ -55,7 +55,7 @@ def plain(value: Any) -> Any:
     if isinstance(value, bytes | bytearray | memoryview):
         return media_stub("bytes", None, bytes(value))
     if inspect.isclass(value):
-        return class_description(value)
+        return class_description(value, _strict_schema)
     dump = getattr(value, "model_dump", None)
     if callable(dump):
         try:
@@ -63,6 +63,16 @@ def plain(value: Any) -> Any:
         except Exception:
             return safe_repr(value)
     return safe_repr(value)
+
+
+def _strict_schema(cls: type) -> Any:
+    """The schema the SDK sends for a format class (strict: every field required, no
+    additional properties), not pydantic's own."""
+    import pydantic
+    from openai.lib._pydantic import to_strict_json_schema
+
+    is_model = issubclass(cls, pydantic.BaseModel)
+    return to_strict_json_schema(cls if is_model else pydantic.TypeAdapter(cls))
 
 
 def params(kwargs: Mapping[str, Any], operation: str) -> dict[str, Any]:
