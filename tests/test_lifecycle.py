@@ -134,12 +134,16 @@ class TestWriterStart:
     def test_a_collection_while_the_writer_starts_cannot_deadlock(
         self, cap: CapturedRecords, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        """The first record starts the writer; a garbage collection right then (here: the
+        """The first call starts the writer; a garbage collection right then (here: the
         writer's Thread being built) finishes an abandoned stream, whose record comes back
-        into the pipeline: queued, not a second writer, not a deadlock."""
+        into the pipeline: queued, not a second writer, not a deadlock. (The stream is
+        opened under ``cap``; the calls below go to a fresh pipeline, its writer not
+        started yet.)"""
         client = openai_client(default_fake())
         abandoned = [client.chat.completions.create(model="m", messages=MESSAGES, stream=True)]
         next(iter(abandoned[0]))
+        fresh = capture_records()
+        cap = fresh.__enter__()
         outcome: list[Any] = []
 
         def first_call() -> None:
@@ -158,13 +162,16 @@ class TestWriterStart:
                 super().__init__(*args, **kwargs)
 
         monkeypatch.setattr(threading, "Thread", CollectingThread)
-        caller.start()
-        caller.join(10)
-        monkeypatch.undo()
-        assert not caller.is_alive(), "deadlocked"
-        assert outcome
-        assert writers == ["started"]
-        assert sorted(r["status"] for r in cap.calls) == ["cancelled", "ok"]
+        try:
+            caller.start()
+            caller.join(10)
+            monkeypatch.undo()
+            assert not caller.is_alive(), "deadlocked"
+            assert outcome
+            assert writers == ["started"]
+            assert sorted(r["status"] for r in cap.calls) == ["cancelled", "ok"]
+        finally:
+            fresh.__exit__(None, None, None)
 
 
 class TestInFlightAtTheEnd:

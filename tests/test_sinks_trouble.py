@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -143,6 +144,18 @@ print(json.dumps(dict(_guard.counts)))
         assert counts["sink_lost"] == 21 - whole
         assert done.stderr.count("File too large") == 1
 
+    def test_a_fragment_another_writer_left_is_not_glued_to_our_line(self, tmp_path: Path) -> None:
+        """Another process (or an earlier run) had its line cut by a full disk: our first
+        line starts on a line of its own and is counted by nobody as lost."""
+        path = tmp_path / "llmlog.jsonl"
+        path.write_bytes(line(0) + line(1)[:20])  # someone else's cut line
+        path.chmod(0o600)
+        sink = FileSink(path)
+        sink.write(line(2))
+        sink.write(line(3))
+        sink.close()
+        assert parsed(path) == ([0, 2, 3], [line(1)[:20]])
+
 
 class TestPruning:
     def neighbours(self, folder: Path) -> list[Path]:
@@ -259,6 +272,50 @@ class TestSymlinks:
         sink = FileSink(tmp_path / "logs" / "llmlog.jsonl")
         sink.write(line(0))
         assert (tmp_path / "real" / "llmlog.jsonl").read_bytes() == line(0)
+
+
+class TestRotationBlocked:
+    def test_a_folder_we_may_not_rename_in_loses_no_record(
+        self,
+        tmp_path: Path,
+        capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """The file stays writable but cannot be rotated (a read-only folder: rename is
+        refused): it grows past max_bytes (said once), every record is kept."""
+        _guard._reset_for_tests()
+        path = tmp_path / "llmlog.jsonl"
+        sink = FileSink(path, max_bytes=500)
+        sink.write(line(0))
+
+        def refused(src: object, dst: object) -> None:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+
+        monkeypatch.setattr(os, "rename", refused)
+        for i in range(1, 20):
+            sink.write(line(i))
+        sink.close()
+        assert parsed(path) == (list(range(20)), [])
+        assert not _guard.counts.get("sink_lost")
+        assert capsys.readouterr().err.count("cannot rotate") == 1
+
+
+class TestFifo:
+    def test_a_fifo_nobody_reads_yet_does_not_hang_the_writer(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Opening it fails at once (reported, counted, retried) instead of blocking the
+        writer, and with it every os.fork() and the exit."""
+        _guard._reset_for_tests()
+        fifo = tmp_path / "llmlog.fifo"
+        os.mkfifo(fifo, 0o600)
+        sink = FileSink(fifo)
+        writer = threading.Thread(target=sink.write, args=(line(0),), daemon=True)
+        writer.start()
+        writer.join(5)
+        assert not writer.is_alive()
+        assert _guard.counts["sink_lost"] == 1
+        assert "cannot write to" in capsys.readouterr().err
 
 
 class TestRotationBound:
@@ -477,6 +534,17 @@ class TestDeletedFile:
         sink.write(line(1))
         assert path.read_bytes() == line(1)
         assert not _guard.counts
+
+    def test_a_forked_child_closes_the_descriptor_it_inherited(self, tmp_path: Path) -> None:
+        """Kept open, it would hold a rotated-away file on disk for the child's life."""
+        path = tmp_path / "llmlog.jsonl"
+        sink = FileSink(path)
+        sink.write(line(0))
+        inherited = sink._fd
+        assert inherited is not None
+        sink.forget_after_fork()  # what the child does
+        with pytest.raises(OSError):
+            os.fstat(inherited)
 
     def test_a_forked_child_does_not_write_its_parents_lines(self, tmp_path: Path) -> None:
         """After a fork the parent's kept lines are the parent's to write again."""

@@ -171,6 +171,14 @@ class Pipeline:
         self._drain_deadline: float | None = None  # the last drain's (see drain_deadline)
 
     # caller thread -------------------------------------------------------------
+    def prepare(self) -> None:
+        """A call has started: start the writer now, so that it imports and builds its chain
+        while the call runs. Left to the first record, that can happen at exit (a script
+        stopped by Ctrl-C in its first call), and an import while the interpreter exits
+        turns the exit status of a Ctrl-C (130) into 1."""
+        if (self._thread is None or self._pid != os.getpid()) and not sys.is_finalizing():
+            self._start()
+
     def submit(self, cap: Capture) -> None:
         """Enqueue a finished call; never blocks the caller for long, never raises."""
         if self._exit_drained and threading.current_thread() is not self._thread:
@@ -296,6 +304,8 @@ class Pipeline:
 
     def _run(self) -> None:
         self._writer_ident = threading.get_ident()
+        with _fork_guard:
+            self._chain_ready()
         while True:
             self._writer_waiting = True  # until it holds the GIL again: see _hand_over
             busy = self._queue or self._lines.pending
@@ -355,18 +365,22 @@ class Pipeline:
         except Exception as exc:
             _guard.report_internal_error(exc, "the llmlog writer")
 
+    def _chain_ready(self) -> Any:
+        """The structlog logger and its processors, built on first use."""
+        if self._logger is None:
+            import structlog  # here, on the writer thread: it costs ~0.3 s to import
+
+            self._logger = structlog.wrap_logger(
+                self._lines,
+                processors=build_processors(self.settings),
+                wrapper_class=structlog.BoundLogger,
+                cache_logger_on_first_use=False,
+            )
+        return self._logger
+
     def _emit(self, event: str, fields: dict[str, Any]) -> None:
         try:
-            if self._logger is None:
-                import structlog  # here, on the writer thread: it costs ~0.3 s to import
-
-                self._logger = structlog.wrap_logger(
-                    self._lines,
-                    processors=build_processors(self.settings),
-                    wrapper_class=structlog.BoundLogger,
-                    cache_logger_on_first_use=False,
-                )
-            self._logger.info(event, **fields)
+            self._chain_ready().info(event, **fields)
         except Exception as exc:
             _guard.report_internal_error(exc, "the llmlog writer")
 
@@ -414,6 +428,12 @@ def configure(settings: Settings, sinks: Sequence[Sink] | None = None) -> Pipeli
     if previous is not None:
         previous.close(settings.flush_timeout)
     return _current
+
+
+def prepare() -> None:
+    pipeline = _current
+    if pipeline is not None:
+        pipeline.prepare()
 
 
 def submit(cap: Capture) -> None:

@@ -116,6 +116,25 @@ def _identity(fd: int) -> tuple[int, int]:
     return st.st_dev, st.st_ino
 
 
+def _ends_mid_line(path: Path, st: os.stat_result) -> bool:
+    """Whether the regular file ``st`` (at ``path``) ends without a newline: a line cut short
+    by a full disk, by another process or an earlier run. Our next line must not be glued on."""
+    if not stat.S_ISREG(st.st_mode) or st.st_size == 0:
+        return False
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        mine = os.fstat(fd)
+        same = (mine.st_dev, mine.st_ino) == (st.st_dev, st.st_ino)
+        return same and os.pread(fd, 1, mine.st_size - 1) not in (b"\n", b"")
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
 def make_private_dirs(directory: Path) -> None:
     """Create ``directory`` and every missing parent 0700 (``mkdir(parents=True)`` would
     give the parents the umask's mode, 0777 under umask 000)."""
@@ -192,6 +211,7 @@ class FileSink:
         self._expire_at = -math.inf
         """When (monotonic) to enforce retention next: at the first write, then hourly."""
         self._size = 0  # of the file, as of the last check plus what we wrote since
+        self._rotate_after = 0.0  # (monotonic) a rotation that could not rename waits
         self._torn: tuple[int, int] | None = None
         """(device, inode) of the file our last write left ending mid-line (a full disk)."""
         self._kept: list[bytes] = []
@@ -233,12 +253,19 @@ class FileSink:
                 if now >= self._expire_at:
                     self._expire_at = now + PRUNE_SECONDS
                     fd = self._expire(fd)
-                self._size = os.fstat(fd).st_size
+                st = os.fstat(fd)
+                self._size = st.st_size
+                if self._torn is None and _ends_mid_line(self.path, st):
+                    self._torn = (st.st_dev, st.st_ino)  # another writer's fragment
                 self._checked_at = now
                 self._forget_kept()  # written to a file that still has its name: safe
                 if self._orphans:  # but it did not: it was deleted
                     fd = self._write_orphans(len(data))
-            if self.max_bytes and self._size + len(data) > self.max_bytes:
+            if (
+                self.max_bytes
+                and self._size + len(data) > self.max_bytes
+                and now >= self._rotate_after
+            ):
                 fd = self._rotate(fd)
                 self._size = os.fstat(fd).st_size
                 if self._orphans:
@@ -318,8 +345,12 @@ class FileSink:
             self._orphans = []
 
     def forget_after_fork(self) -> None:
-        """In a forked child: drop the inherited descriptor (reopened on next write) and the
-        parent's lines (the parent writes them again if it must)."""
+        """In a forked child: close the inherited descriptor (reopened on next write; kept
+        open, a rotated-away file would stay on disk as long as the child lives) and drop
+        the parent's lines (the parent writes them again if it must)."""
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
         self._fd = None
         self._forget_kept()
         self._orphans = []
@@ -374,8 +405,11 @@ class FileSink:
         """Open (create 0600) the log; never through a symlink at the path itself."""
         make_private_dirs(self.path.parent)
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
-        fd = os.open(self.path, flags, 0o600)
+        # Non-blocking only to open: a FIFO nobody reads yet fails (ENXIO: retried later)
+        # instead of hanging the writer, and with it every os.fork() and the exit.
+        fd = os.open(self.path, flags | os.O_NONBLOCK, 0o600)
         try:
+            os.set_blocking(fd, True)
             st = os.fstat(fd)
         except OSError:
             return fd
@@ -416,6 +450,14 @@ class FileSink:
                 os.rename(self.path, rotated_name(self.path))
         except FileNotFoundError:
             pass
+        except OSError as exc:  # a folder we may not rename in: the file still takes lines
+            warn_once(
+                f"sink_rotate:{self.path}",
+                f"cannot rotate {self.path} ({exc.strerror or exc}): it grows past "
+                "LLMLOG_MAX_BYTES until it can (no record is lost)",
+            )
+            self._rotate_after = time.monotonic() + RETRY_SECONDS
+            return fd
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
         self._release()  # renamed: the lines are in the rotated file; deleted: orphans

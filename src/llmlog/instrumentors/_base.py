@@ -208,6 +208,7 @@ def _trace_ids() -> tuple[str, str] | None:
 
 
 def _start(provider: Provider, target: Target, kwargs: dict[str, Any], client: Any) -> Capture:
+    _pipeline.prepare()  # the writer gets ready while the call runs
     return Capture(
         provider=provider.name,
         method=target.method,
