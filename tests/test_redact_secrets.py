@@ -10,7 +10,6 @@ import pytest
 from llmlog._redact_detect import merge_spans
 from llmlog._redact_secrets import (
     _SECRET_RULES,
-    _VALUE_GROUPS,
     CustomPatterns,
     compile_deny,
     compile_patterns,
@@ -19,8 +18,8 @@ from llmlog._redact_secrets import (
 
 
 def found(text: str) -> list[tuple[str, str]]:
-    """(entity, matched text) for each secret in ``text``."""
-    return [(entity, text[start:end]) for start, end, entity in find_secrets(text)]
+    """(entity, matched text) for each secret in ``text``, overlaps merged as by the detector."""
+    return [(entity, text[start:end]) for start, end, entity in merge_spans(find_secrets(text))]
 
 
 class TestFindSecrets:
@@ -231,7 +230,7 @@ def ungated(text: str) -> list[tuple[int, int, str]]:
         for match in pattern.finditer(text):
             name = group
             if group == "":
-                name = next(g for g in _VALUE_GROUPS if match.group(g) is not None)
+                name = match.lastgroup
             spans.append((match.start(name or 0), match.end(name or 0), entity))
     return merge_spans(spans)
 
@@ -266,6 +265,10 @@ class TestGates:
         *("\\", '\\"', "NextToken", "isSecret", "a.b.c2", "f(", "Authorization: Basic "),
         *("services/T0AB/B1CD/xyz", "=", ":", " ", '"', "'", "\n", "-", "_", "x", "1"),
         *("abcd", "s3cr3t99", "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdef", "é", "\u017f", "İ"),
+        # the formats and forms added for the reviewed leaks
+        *("gsk_", "xai-", "ya29.", "hvs.", "ATATT3", "dapi", "7123456789:AA", "secret_", "..."),
+        *("0123456789abcdef0123456789abcdef", "Cookie: ", "Set-Cookie: sid=", "?key=", "&"),
+        *("  password: ", "Password=", "DB_PASSWORD=", ";", "export ", "\r\n", "- ", "\uff1a"),
     )
 
     def test_gates_never_change_what_is_found(self) -> None:

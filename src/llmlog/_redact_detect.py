@@ -8,14 +8,25 @@ the worker process stateless and the redaction key out of it.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from llmlog._redact_secrets import CustomPatterns, Span, find_secrets
 
 LEVELS_WITH_PRESIDIO = frozenset({"pii", "ner"})
-# JSON / repr escapes: a value right after one is at a word boundary (same length: offsets hold).
+# JSON / repr escapes, blanked: a value right after one is at a word boundary (same
+# length: offsets hold). `\u00e9`, `\u5bc6` too (Python's json.dumps writes every
+# non-ASCII character so), but a full-width colon keeps its meaning: `password\uff1a...`.
 _ESCAPES = re.compile(r"\\[nrt]")
+_NON_ASCII_ESCAPES = re.compile(r"\\u(?!00[2-7])[0-9A-Fa-f]{4}")
+_FULL_WIDTH_COLONS = (("\\uff1a", "     :"), ("\\uFF1A", "     :"))
+# Escapes of ASCII, decoded before searching (positions found are mapped back): Go's
+# `\u0026`, .NET's `\u0022`, PHP's `\/`, a URL's `%3A`. A key right after `\u003c` or
+# `%3D` is then at a word boundary, `\u0022password\u0022:` a name, `postgres:\/\/u:pw@h`
+# a URL. `\\` is matched only to skip it: a literal backslash.
+_ASCII_ESCAPES = re.compile(r"\\(?:u00[2-7][0-9A-Fa-f]|[/\\])|%[2-7][0-9A-Fa-f]")
+_PERCENT_ESCAPE = re.compile(r"%[2-7][0-9A-Fa-f]")
 
 
 @dataclass(frozen=True)
@@ -62,8 +73,19 @@ class Detector:
         """Merged, non-overlapping spans, in order."""
         if self._off or not text:
             return []
+        moved = None
         if "\\" in text:
             text = _ESCAPES.sub("  ", text)
+            if "\\u" in text:
+                for escape, colon in _FULL_WIDTH_COLONS:
+                    text = text.replace(escape, colon)
+                text = _NON_ASCII_ESCAPES.sub("      ", text)
+        if (
+            "\\u00" in text
+            or "\\/" in text
+            or ("%" in text and _PERCENT_ESCAPE.search(text) is not None)
+        ):
+            text, moved = _decoded(text)
         spans = find_secrets(text)
         if self._has_custom:
             spans += self._custom.find(text)
@@ -71,10 +93,54 @@ class Detector:
             from llmlog._redact_presidio import find_pii
 
             spans += without_overlaps(find_pii(text, spans, self._ner_model), spans)
+        if moved is not None and spans:
+            spans = moved.spans(spans)
         return merge_spans(spans) if spans else spans
 
     def find_all(self, texts: Iterable[str]) -> list[list[Span]]:
         return [self.find(text) for text in texts]
+
+
+class _Moves:
+    """Where positions in a decoded text lie in the original: from ``starts[i]`` on,
+    ``shifts[i]`` characters further on."""
+
+    def __init__(self) -> None:
+        self.starts: list[int] = []
+        self.shifts: list[int] = []
+
+    def original(self, position: int) -> int:
+        index = bisect_right(self.starts, position) - 1
+        return position + self.shifts[index] if index >= 0 else position
+
+    def spans(self, spans: Iterable[Span]) -> list[Span]:
+        """``spans`` of the decoded text, over the escapes they cover in the original."""
+        return [(self.original(s), self.original(e), entity) for s, e, entity in spans]
+
+
+def _decoded(text: str) -> tuple[str, _Moves | None]:
+    """``text`` with :data:`_ASCII_ESCAPES` decoded, and how positions moved (None: they
+    did not)."""
+    parts: list[str] = []
+    moves = _Moves()
+    last = shift = 0
+    for match in _ASCII_ESCAPES.finditer(text):
+        escape = match.group()
+        if escape == "\\\\":
+            continue
+        start, end = match.span()
+        char = escape[1] if len(escape) == 2 else chr(int(escape[-2:], 16))
+        parts.append(text[last:start])
+        parts.append(char)
+        last = end
+        # the decoded character is at `start - shift`; what follows moved by one more escape
+        moves.starts.append(start - shift + 1)
+        shift += end - start - 1
+        moves.shifts.append(shift)
+    if not parts:
+        return text, None
+    parts.append(text[last:])
+    return "".join(parts), moves
 
 
 def without_overlaps(spans: Iterable[Span], winners: Sequence[Span]) -> list[Span]:

@@ -36,10 +36,17 @@ _GITLAB_PREFIXES: Final = (
 )
 _VENDOR_KEYS_HYPHEN: Final = (
     r"sk-ant-(?:api|admin|oat)\d{2}-[A-Za-z0-9_\-]{20,}",  # Anthropic
-    r"sk-(?:proj-|svcacct-|admin-|None-)?(?=[A-Za-z0-9_\-]*\d)[A-Za-z0-9_\-]{20,}",  # OpenAI
+    # OpenAI; DeepSeek, OpenRouter (sk-or-v1-<64 hex>)...
+    r"sk-(?:proj-|svcacct-|admin-|None-)?(?=[A-Za-z0-9_\-]*\d)[A-Za-z0-9_\-]{20,}",
     r"xox[abposre]-[A-Za-z0-9\-]{10,}",  # Slack tokens
     r"xapp-\d-[A-Za-z0-9\-]{20,}",  # Slack app-level tokens
-    rf"(?:{'|'.join(_GITLAB_PREFIXES)})[A-Za-z0-9_\-]{{20,}}",  # GitLab
+    # GitLab; a routable token ends in `.01.` and a 9-character checksum
+    rf"(?:{'|'.join(_GITLAB_PREFIXES)})[A-Za-z0-9_\-]{{20,}}(?:\.[0-9a-z]{{2}}\.[0-9A-Za-z]{{7,9}})?",
+    r"xai-[A-Za-z0-9]{80}",  # xAI
+    r"pplx-[A-Za-z0-9]{48}",  # Perplexity
+    r"tvly-(?:dev-|prod-)?[A-Za-z0-9]{32}",  # Tavily
+    r"GOCSPX-[A-Za-z0-9_\-]{28}",  # Google OAuth client secrets
+    r"pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{50,}",  # PyPI API tokens (a macaroon for pypi.org)
 )
 _VENDOR_KEYS_UNDERSCORE: Final = (
     r"gh[pousr]_[A-Za-z0-9]{36,255}",  # GitHub tokens
@@ -48,17 +55,40 @@ _VENDOR_KEYS_UNDERSCORE: Final = (
     r"whsec_[A-Za-z0-9+/=]{24,}",  # Stripe webhook signing secrets
     r"hf_[A-Za-z]{34}",  # Hugging Face
     r"npm_[A-Za-z0-9]{36}",  # npm access tokens
+    r"gsk_[A-Za-z0-9]{52}",  # Groq
+    r"r8_[A-Za-z0-9]{37}",  # Replicate
+    r"lsv2_(?:pt|sk)_[0-9a-f]{32}_[0-9a-f]{10}",  # LangSmith
+    r"do[opr]_v1_[0-9a-f]{64}",  # DigitalOcean
+    r"ntn_[A-Za-z0-9]{46}",  # Notion
+    r"secret_(?=[A-Za-z]*\d)[A-Za-z0-9]{43}",  # Notion's older tokens (a digit: not a name)
+)
+# The gates' hints: every key of a group starts with one of its group's prefixes.
+_HYPHEN_PREFIXES: Final = ("sk-", "xox", "xapp-", "xai-", "pplx-", "tvly-", "GOCSPX-", "pypi-")
+_UNDERSCORE_PREFIXES: Final = (
+    *("gh", "github_pat_", "sk_", "rk_", "hf_", "npm_", "whsec_", "gsk_", "r8_", "lsv2_"),
+    *("dop_v1_", "doo_v1_", "dor_v1_", "ntn_", "secret_"),
 )
 _VENDOR_KEYS_A: Final = (
     r"(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}",  # AWS access key id
     r"AIza[0-9A-Za-z_\-]{35}",  # Google API keys
+)
+# Keys holding a digit, gated on one: prose without digits pays nothing for them. (Vault's
+# and Databricks' random parts lack one but for a 1e-7 chance; the regexes require it.)
+_VENDOR_KEYS_DIGIT: Final = (
+    r"ya29\.[A-Za-z0-9_\-]{30,}",  # Google OAuth access tokens
+    r"hv[sb]\.(?=[A-Za-z_\-]*\d)[A-Za-z0-9_\-]{90,}",  # HashiCorp Vault service/batch tokens
+    r"ATATT3[A-Za-z0-9_\-=]{150,}",  # Atlassian API tokens
+    r"dapi(?=[a-f]*\d)[0-9a-f]{32}(?:-\d)?",  # Databricks
+    r"\d{8,10}:AA[A-Za-z0-9_\-]{33}",  # Telegram bots: the bot's id, 35 characters from "AA"
 )
 
 
 def _vendor_keys(formats: tuple[str, ...]) -> re.Pattern[str]:
     # Not inside a word; or right after a %-escape (`?key%3Dsk-...` in an encoded URL).
     start = r"(?:(?<![\w\-])|(?<=%[0-9A-Fa-f]{2}))"
-    return re.compile(start + "(?:" + "|".join(formats) + r")(?![\w\-])")
+    # A key pydantic shortened in an error (`'sk-proj-AbC...xyz'`): its tail goes too.
+    tail = r"(?:\.\.\.[A-Za-z0-9_\-]+)?"
+    return re.compile(start + "(?:" + "|".join(formats) + ")" + tail + r"(?![\w\-])")
 
 
 # How a name whose value is a secret ends. Each is a fixed width, for a lookbehind; `_` and
@@ -93,13 +123,24 @@ _GLUED_ENDS: Final = (
     *(end for kind in _TOKEN_KINDS for end in _spelled(kind, "token")),
 )
 _WORD_ENDS: Final = ("secret", "token", "pwd", "sig", "signature")
-_SECRET_NAME: Final = (
-    # The whole identifier (possessive: one try per start), then how it ends.
-    r"(?<![A-Za-z0-9_\-])[A-Za-z0-9_\-]++(?:"
-    + "|".join(f"(?<={re.escape(end)})" for end in _GLUED_ENDS)
-    + "|"
-    + "|".join(f"(?<={end})(?<![A-Za-z0-9]{end})" for end in _WORD_ENDS)
-    + ")"
+
+
+def _name(glued_ends: Iterable[str], word_ends: Iterable[str]) -> str:
+    """A regex for a name ending so: the whole identifier (possessive: one try per start),
+    then how it ends."""
+    return (
+        r"(?<![A-Za-z0-9_\-])[A-Za-z0-9_\-]++(?:"
+        + "|".join(f"(?<={re.escape(end)})" for end in glued_ends)
+        + "|"
+        + "|".join(f"(?<={end})(?<![A-Za-z0-9]{end})" for end in word_ends)
+        + ")"
+    )
+
+
+_SECRET_NAME: Final = _name(_GLUED_ENDS, _WORD_ENDS)
+# Names no code or prose uses for anything but a password: their value needs no digit.
+_PASSWORD_NAME: Final = _name(
+    ("password", "passwd", "passphrase", *_spelled("secret", "key")), ("secret", "pwd")
 )
 # A literal: quoted, or a bare word holding a digit (so `token=settings.token`
 # and `api_key=os.environ[...]` in code are not mistaken for secrets) that is not code
@@ -113,7 +154,37 @@ _ASSIGNED_VALUE: Final = (
     r"(?=[^\s\"'`,;()\[\]{}<>]*\d)[^\s\"'`,;()\[\]{}<>]{6,}+(?![(\[])))"
 )
 
-_VALUE_GROUPS: Final = ("dq", "sq", "eq", "bare")
+# A password's whole line, in a .env or YAML file (`DB_PASSWORD=Xy9!a;Bc.7`,
+# `  password: bluemoonrising`): at the start of a line (.env: not indented, as code's
+# `    password=password` is), ending it; not a path (`PWD=/home/x`), a variable, a
+# placeholder or a type (`password: SecretStr`).
+_LINE_VALUE: Final = (
+    r"(?![\"'`$%<*/~])(?!(?:none|null|nil|true|false|empty|string|secretstr|secretbytes"
+    r"|required|optional|undefined|redacted|hidden|masked)[ \t]*\r?$)"
+    r"[^\s(){}\[\]<>]{5,}[^\s(){}\[\]<>,;](?=[ \t]*\r?$)"
+)
+_LIST_ITEMS: Final = tuple(" " * n + "- " for n in range(0, 9, 2))  # docker-compose's `- X=y`
+_ENV_STARTS: Final = ("", "export ", *_LIST_ITEMS)
+_YAML_STARTS: Final = (*(" " * n for n in range(13)), "\t", "\t\t", "\t\t\t", *_LIST_ITEMS)
+# In a connection string (`...;Password=correct horse;...`) the value runs to the `;`.
+_CS_VALUE: Final = r"(?![\"'{$(])[^;\r\n\"'(){}\[\]]{4,}?"
+
+
+def _at_line_start(starts: Iterable[str]) -> str:
+    return "(?:" + "|".join(f"(?<=^{re.escape(start)})" for start in starts) + ")"
+
+
+_PASSWORD_ASSIGNED: Final = (
+    rf"(?im){_at_line_start(_ENV_STARTS)}{_PASSWORD_NAME}=(?P<env>{_LINE_VALUE})"
+    rf"|{_at_line_start(_YAML_STARTS)}{_PASSWORD_NAME}:[ \t]+(?P<yaml>{_LINE_VALUE})"
+    rf"|(?<=;){_PASSWORD_NAME}=(?P<cs_last>{_CS_VALUE})(?=[;\"'\r\n]|$)"
+    rf"|(?<!\.){_PASSWORD_NAME}=(?P<cs>{_CS_VALUE})(?=;)"  # not `this.password=x;`
+)
+# A session cookie in a `Cookie:` or `Set-Cookie:` header (the first such in each).
+_SESSION_COOKIE: Final = (
+    r"(?i)\b(?:set-)?cookie:[ \t]*(?:[^\r\n]*?[; \t])?"
+    r"[\w.\-]*?(?:sess|sid|auth|token|jwt)[\w.\-]*=(?P<v>[^;\s,\"']{8,})"
+)
 
 # A rule: (entity, regex, name of the group that holds the secret or None for the whole
 # match, gate). The regex runs only where its gate allows, and every gate is a necessary
@@ -152,19 +223,25 @@ _SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, _Gate], ...]]
         API_KEY,
         _vendor_keys(_VENDOR_KEYS_HYPHEN),
         None,
-        ("-", ("sk-", "xox", "xapp-", *_GITLAB_PREFIXES), False, 0),
+        ("-", (*_HYPHEN_PREFIXES, *_GITLAB_PREFIXES), False, 0),
     ),
     (
         API_KEY,
         _vendor_keys(_VENDOR_KEYS_UNDERSCORE),
         None,
-        ("_", ("gh", "github_pat_", "sk_", "rk_", "hf_", "npm_", "whsec_"), False, 0),
+        ("_", _UNDERSCORE_PREFIXES, False, 0),
     ),
     (
         API_KEY,  # AKIA, ASIA and ABIA all hold "IA", two characters in
         _vendor_keys(_VENDOR_KEYS_A),
         None,
         ("A", ("IA", "ACCA", "AIza"), False, 2),
+    ),
+    (
+        API_KEY,  # a Telegram token starts up to 10 digits before its ":AA"
+        _vendor_keys(_VENDOR_KEYS_DIGIT),
+        None,
+        ("0123456789", ("ya29.", "hv", "ATATT3", "dapi", ":AA"), False, 10),
     ),
     (
         API_KEY,  # SendGrid: SG.<22>.<43>
@@ -197,12 +274,22 @@ _SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, _Gate], ...]]
     (
         SECRET,
         re.compile(
+            # A password's own forms first (their values are the longer), then
             # `name=`, `"name":`, `['name'] =`
-            rf"(?i){_SECRET_NAME}(?:\\?[\"']\]?|\])?\s*[:=]\s*{_ASSIGNED_VALUE}"
+            rf"{_PASSWORD_ASSIGNED}"
+            rf"|{_SECRET_NAME}(?:\\?[\"']\]?|\])?\s*[:=\uff1a]\s*{_ASSIGNED_VALUE}"
         ),
         "",
         # A match starts where the identifier holding its hint starts (WORD_START).
-        (":=", ("pass", "pwd", "secret", "key", "token", "sig"), True, WORD_START),
+        (":=\uff1a", ("pass", "pwd", "secret", "key", "token", "sig"), True, WORD_START),
+    ),
+    # every cookie holds a "=", prose seldom does
+    (SECRET, re.compile(_SESSION_COOKIE), "v", ("=", ("cookie:",), True, 4)),
+    (
+        SECRET,  # `?key=` in a URL: an API key, of any format
+        re.compile(r"(?<=[?&])key=(?P<v>[^&#\s\"'<>]{16,})"),
+        "v",
+        ("=", ("key=",), False, 0),
     ),
     (
         SECRET,
@@ -261,7 +348,7 @@ def find_secrets(text: str) -> list[Span]:
             if group is None:
                 spans.append((match.start(), match.end(), entity))
             elif group == "":  # the one alternative of the assigned value that matched
-                name = next(g for g in _VALUE_GROUPS if match.group(g) is not None)
+                name = match.lastgroup or 0
                 spans.append((match.start(name), match.end(name), entity))
             else:
                 spans.append((match.start(group), match.end(group), entity))
@@ -294,7 +381,8 @@ def _matches_near(
     for at in hints_at:
         start = max(end, at - reach, tried + 1)
         while start <= at:
-            if reach and start and text[start - 1].isalnum():  # see `reach` above
+            # see `reach` above; a vendor key may also start right after a %-escape (`%3D`)
+            if reach and start and text[start - 1].isalnum() and text[start - 3 : start - 2] != "%":
                 start += 1
                 continue
             match = pattern.match(text, start)  # sees text before `start` for lookbehinds

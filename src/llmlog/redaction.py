@@ -20,10 +20,11 @@ What is searched, at every level but ``off``:
 
 - Every string in ``system``, ``messages``, ``output``, ``error``, ``template``,
   ``params`` and ``tags``, except the values of the record's own identifiers in
-  ``messages``/``output``/``error`` (a message's ``role``, a block's ``type`` and
+  ``messages``/``output`` (a message's ``role``, a block's ``type`` and
   ``id``, a tool call's ``tool_call_id``, a media stub's ``mime``/``sha256``...).
 - App data is searched whole, its identifier-named keys included: ``params``,
-  ``template`` and ``tags``, and inside messages and output a tool call's
+  ``template``, ``tags`` and ``error`` (its body is the server's data, whose ``type``
+  or ``id`` may echo a key), and inside messages and output a tool call's
   ``input``/``arguments`` and the ``parsed`` answer. There the dict keys are
   searched too (a tag is a key); keys that become equal once redacted are merged
   when their values are the same scalar, else the later get `` (2)``, `` (3)``.
@@ -33,7 +34,10 @@ What is searched, at every level but ``off``:
   ``secret``, ``token`` (not ``tokens``, nor special tokens like ``eos_token``),
   ``authorization``, ``credential(s)`` or ``cookie(s)`` is replaced whole as a
   ``SECRET``, whatever it looks like: a header, query parameter or tool argument
-  named so holds a credential even when its format is unknown.
+  named so holds a credential even when its format is unknown. So is, in a dict under a
+  key ending in ``headers`` (a request's, an MCP tool's), a header whose name holds
+  ``auth``, ``key``, ``token``, ``secret``, ``cookie``, ``passw``, ``session``,
+  ``signature`` or ``credential`` (``X-Auth``, ``Authentication``).
 """
 
 from __future__ import annotations
@@ -63,7 +67,8 @@ _IDENTIFIER_KEYS: Final = frozenset(
     {"type", "role", "id", "tool_call_id", "tool_use_id", "call_id", "mime", "sha256"}
     | {"bytes", "index", "finish_reason", "status_code"}
 )
-_APP_DATA_FIELDS: Final = frozenset({"params", "template", "tags"})
+# `error` too: its body is the server's data, and its `type` or `id` may echo a key.
+_APP_DATA_FIELDS: Final = frozenset({"params", "template", "tags", "error"})
 # Keys of messages and output whose values are the app's (or the model's) own data: a
 # tool call's input and arguments, a parsed answer. Searched like app data.
 _PAYLOAD_KEYS: Final = frozenset({"input", "arguments", "parsed"})
@@ -78,12 +83,19 @@ _CREDENTIAL_ENDINGS: Final = (
 _NOT_CREDENTIALS: Final = frozenset(
     {"eostoken", "bostoken", "padtoken", "unktoken", "septoken", "clstoken", "masktoken"}
 )
+# Words in a header's name (lower-cased) that say its value is a credential: in a request's
+# or a tool's `headers` (an MCP server's `X-Auth`, `Authentication`) it is one, whatever
+# its format.
+_CREDENTIAL_HEADER_WORDS: Final = (
+    *("auth", "key", "token", "secret", "cookie", "passw", "session", "signature", "credential"),
+)
 _SCALARS: Final = (int, float, bool, type(None))
 _LONG_NUMBER: Final = 1_000_000  # 7+ digits: the shortest phone numbers; cards, SSNs
 
 # What a dict key is to the walk, cached per key (few distinct keys; bounded anyway).
-_PLAIN, _IDENTIFIER, _PAYLOAD, _CREDENTIAL = 0, 1, 2, 3
+_PLAIN, _IDENTIFIER, _PAYLOAD, _CREDENTIAL, _HEADERS = 0, 1, 2, 3, 4
 _key_kinds: dict[Any, int] = {}
+_header_kinds: dict[Any, bool] = {}
 _MAX_KEY_KINDS: Final = 4096
 
 _app_recognizers: list[Any] = []
@@ -314,6 +326,8 @@ def _key_kind(key: Any) -> int:
         name = key.lower().replace("-", "").replace("_", "")
         if name.endswith(_CREDENTIAL_ENDINGS) and name not in _NOT_CREDENTIALS:
             kind = _CREDENTIAL
+        elif name.endswith("headers"):
+            kind = _HEADERS
         elif key in _IDENTIFIER_KEYS:
             kind = _IDENTIFIER
         elif key in _PAYLOAD_KEYS:
@@ -323,10 +337,21 @@ def _key_kind(key: Any) -> int:
     return kind
 
 
-def _collect(value: Any, app: bool, texts: list[str]) -> bool:
+def _credential_header(name: Any) -> bool:
+    """Whether a header named ``name`` holds a credential (see _CREDENTIAL_HEADER_WORDS)."""
+    kind = _header_kinds.get(name)
+    if kind is None:
+        kind = isinstance(name, str) and any(w in name.lower() for w in _CREDENTIAL_HEADER_WORDS)
+        if len(_header_kinds) < _MAX_KEY_KINDS:
+            _header_kinds[name] = kind
+    return kind
+
+
+def _collect(value: Any, app: bool, texts: list[str], headers: bool = False) -> bool:
     """Append every string :func:`_rebuild` would pass to its replacer, in its order.
 
-    ``app``: ``value`` is app data (keys searched, identifier keys too). Returns whether
+    ``app``: ``value`` is app data (keys searched, identifier keys too); ``headers``: it is
+    a ``headers`` dict (credential headers are replaced whole). Returns whether
     rebuilding would change the value even with nothing found (a set becomes a list, an
     object its text, a credential its replacement): such a field is always rebuilt.
     """
@@ -352,11 +377,12 @@ def _collect(value: Any, app: bool, texts: list[str]) -> bool:
                 continue
             elif key_kind == _PAYLOAD:
                 item_app = True
-            if key_kind == _CREDENTIAL and _is_credential(item):
+            credential = key_kind == _CREDENTIAL or (headers and _credential_header(key))
+            if credential and _is_credential(item):
                 converts = True
             elif type(item) is str:  # the common case, without a call
                 texts.append(item)
-            elif item is not None and _collect(item, item_app, texts):
+            elif item is not None and _collect(item, item_app, texts, key_kind == _HEADERS):
                 converts = True
         return converts
     if kind is list or kind is tuple:
@@ -388,7 +414,7 @@ def _any_found(texts: list[str], first: int, stop: int, found: dict[str, list[Sp
     return False
 
 
-def _rebuild(value: Any, replace: _TextReplacer, app: bool) -> Any:
+def _rebuild(value: Any, replace: _TextReplacer, app: bool, headers: bool = False) -> Any:
     """A copy of ``value`` with every free-text string replaced; containers are new."""
     if isinstance(value, str):
         return replace(value)
@@ -397,7 +423,7 @@ def _rebuild(value: Any, replace: _TextReplacer, app: bool) -> Any:
         replaced = replace(text)
         return value if replaced is text else replaced
     if isinstance(value, dict):
-        return _rebuild_dict(value, replace, app)
+        return _rebuild_dict(value, replace, app, headers)
     if isinstance(value, tuple):
         return tuple(_rebuild(item, replace, app) for item in value)
     if isinstance(value, list | set | frozenset):
@@ -407,7 +433,9 @@ def _rebuild(value: Any, replace: _TextReplacer, app: bool) -> Any:
     return replace(str(value))  # an object would be rendered with str() anyway
 
 
-def _rebuild_dict(value: dict[Any, Any], replace: _TextReplacer, app: bool) -> dict[Any, Any]:
+def _rebuild_dict(
+    value: dict[Any, Any], replace: _TextReplacer, app: bool, headers: bool
+) -> dict[Any, Any]:
     out: dict[Any, Any] = {}
     for key, item in value.items():
         key_kind = _key_kinds.get(key)
@@ -423,10 +451,11 @@ def _rebuild_dict(value: dict[Any, Any], replace: _TextReplacer, app: bool) -> d
             continue
         elif key_kind == _PAYLOAD:
             item_app = True
-        if key_kind == _CREDENTIAL and _is_credential(item):
+        credential = key_kind == _CREDENTIAL or (headers and _credential_header(key))
+        if credential and _is_credential(item):
             new_item: Any = replace.credential(str(item))
         else:
-            new_item = _rebuild(item, replace, item_app)
+            new_item = _rebuild(item, replace, item_app, key_kind == _HEADERS)
         if app and new_key in out:  # an earlier key was redacted to this one
             if _same_scalar(out[new_key], new_item):
                 continue  # two tags both redacted to "<EMAIL_ADDRESS>": one tag

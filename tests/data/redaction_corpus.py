@@ -77,6 +77,62 @@ SECRETS: list[tuple[str, str, str]] = [
     # right after a JSON escape: "\n" is no word boundary to a regex, "n" is a letter
     ("API_KEY", r'{{"env": "DEBUG=1\n{v}"}}', "sk-" + "ant-api03-" + _rand(93, _ALNUM) + "AA"),
     ("API_KEY", "https://x.example/cb%3Fkey%3D{v}", "sk-" + "proj-" + _rand(40)),
+    # escaped by another JSON encoder: Go (\u003c), .NET (\u0022), Python (non-ASCII), PHP (\/)
+    ("API_KEY", r'{{"note": "\u003c{v}\u003e"}}', "sk-" + "proj-" + _rand(40)),
+    ("SECRET", r'{{"c": "{{\u0022apiKey\u0022:\u0022{v}\u0022}}"}}', _rand(16)),
+    ("API_KEY", r'{{"k": "API\u5bc6\u94a5\uff1a{v}"}}', "gh" + "p_" + _rand(36)),
+    ("SECRET", r'{{"cfg": "password\uff1a{v}"}}', "Zq8" + _rand(8)),
+    ("SECRET", r'{{"dsn": "postgres:\/\/app:{v}@db.internal:5432\/prod"}}', "S3cret" + _rand(6)),
+    ("SECRET", r'{{"u": "https://x/cb?state=1\u0026token={v}"}}', "a8f3" + _rand(16)),
+    ("SECRET", "next=postgres%3A%2F%2Fapp%3A{v}%40db.internal%2Fprod", "S3cret" + _rand(6)),
+    # vendor formats
+    ("API_KEY", "My Groq key is {v} ok", "gs" + "k_" + _rand(52)),
+    ("API_KEY", "xAI: {v}", "xa" + "i-" + _rand(80)),
+    ("API_KEY", "perplexity {v}", "pp" + "lx-" + _rand(48)),
+    ("API_KEY", "replicate: {v} ;", "r8" + "_" + _rand(37)),
+    ("API_KEY", "tavily {v}", "tv" + "ly-" + _rand(32)),
+    (
+        "API_KEY",
+        "langsmith {v}",
+        "lsv2" + "_pt_" + _rand(32, "0123456789abcdef") + "_" + _rand(10, "0123456789abcdef"),
+    ),
+    ("API_KEY", "openrouter {v}", "sk-" + "or-v1-" + _rand(64, "0123456789abcdef")),
+    ("API_KEY", "gcloud auth print-access-token -> {v}", "ya" + "29." + _rand(140, _ALNUM + "_-")),
+    ("API_KEY", "OAuth client secret {v}", "GOC" + "SPX-" + _rand(28, _ALNUM + "_-")),
+    (
+        "API_KEY",
+        "twine upload -p {v} dist/*",
+        "pypi-" + "AgEIcHlwaS5vcmc" + _rand(150, _ALNUM + "_-"),
+    ),
+    (
+        "API_KEY",
+        "databricks configure --token {v}",
+        "da" + "pi" + "7" + _rand(31, "0123456789abcdef"),
+    ),
+    ("API_KEY", "jira {v}", "ATA" + "TT3xFfGF0" + _rand(180, _ALNUM + "_-")),
+    ("API_KEY", "doctl auth init -t {v}", "do" + "p_v1_" + _rand(64, "0123456789abcdef")),
+    ("API_KEY", "vault {v}", "hv" + "s." + "7" + _rand(90, _ALNUM + "_-")),
+    ("API_KEY", "notion {v}", "nt" + "n_" + _rand(46)),
+    ("API_KEY", "telegram bot {v}", "7123456789:" + "AA" + _rand(33, _ALNUM + "_-")),
+    (
+        "API_KEY",
+        "gitlab {v}",
+        "gl"
+        + "pat-"
+        + _rand(27, _ALNUM + "_-")
+        + ".01.0w"
+        + _rand(7, "0123456789abcdefghijklmnopqrstuvwxyz"),
+    ),
+    # assigned passwords with no digit, or `;` `,` `.` in them
+    ("SECRET", "Server=tcp:sql1,1433;User ID=admin;Password={v};Encrypt=True;", "correcthorse"),
+    ("SECRET", "DB_USER=app\nDB_PASSWORD={v}\n", "supersecretpassword"),
+    ("SECRET", "JWT_SECRET={v}", "imaginaryllamawhisper"),
+    ("SECRET", "spring:\n  datasource:\n    password: {v}\n", "bluemoonrising"),
+    ("SECRET", "DB_PASSWORD={v}\nDEBUG=1", "Xy9!a;Bc7$dEfGh"),
+    ("SECRET", "export REDIS_PASSWORD={v}", "Summer.Sun.Rise2024"),
+    ("SECRET", "curl -H 'Cookie: theme=dark; sessionid={v}' https://app.example/", _rand(32)),
+    ("SECRET", "Set-Cookie: connect.sid={v}; Path=/; HttpOnly", "s%3A" + _rand(40)),
+    ("SECRET", "https://mcp.example.com/sse?key={v}", _rand(40)),
 ]
 
 # (entity, template, value): caught at level `pii` and above.
@@ -166,4 +222,19 @@ LOOK_ALIKES: list[str] = [
     # numbers
     "usage: 1234 input tokens, 567 output, cost $0.0023, latency 1234.567 ms",
     "ratio 3:4 at 09:30",
+    # names of passwords without one
+    "the password is required",
+    "password: see below",
+    "Password: required",
+    "class Login(BaseModel):\n    password: SecretStr\n    secret: str",
+    "PWD=/home/alice/project\nOLDPWD=/home/alice",
+    "client.login(\n    user=user,\n    password=password\n)",
+    "password: ${DB_PASSWORD}",
+    "Set-Cookie: theme=dark; Path=/",
+    "// JS: this.password=value; return",
+    # prefixes of vendor keys, without the key
+    "the dapi endpoint and ya29. tokens, hvs. tokens, gsk_ keys",
+    "secret_sauce_recipe_version_two_of_the_year and r8_cache",
+    "call 12345678:AA later",
+    "50% off, 100%ABC, 2+2=4",
 ]

@@ -1,0 +1,123 @@
+"""Leaks a review found end to end: secrets in other encoders' JSON escapes, in headers of
+tool definitions, in error bodies and pydantic's shortened error values."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pydantic
+import pytest
+
+from llmlog._config import Settings
+from llmlog._redact_detect import Detector, DetectorConfig
+from llmlog._redact_operators import apply_spans, tag
+from llmlog.redaction import Redact
+
+OPENAI_KEY = "sk-" + "proj-" + "Ab3dEfGh1jKlMnOpQrStUvWxYz0123456789abcd"
+GITHUB_TOKEN = "gh" + "p_" + "a1" * 18
+OPAQUE = "gmANb7qiSXbcmjoaRsuUwpNFgFULh2GNqTmSH4Bb"
+
+
+def redacted(text: str) -> str:
+    detector = Detector(DetectorConfig(level="secrets"))
+    return apply_spans(text, detector.find(text), tag)
+
+
+class TestEscapes:
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            # Go escapes `<`, `>`, `&`; .NET `"`: the key is right after hex digits
+            (rf'"\u003c{OPENAI_KEY}\u003e"', r'"\u003c<API_KEY>\u003e"'),
+            (
+                rf'"{{\u0022token\u0022:\u0022{GITHUB_TOKEN}\u0022}}"',
+                r'"{\u0022token\u0022:\u0022<API_KEY>\u0022}"',
+            ),
+            (r'"a=1\u0026token=a8f3k2m9q1w7e5r3t6y0"', r'"a=1\u0026token=<SECRET>"'),
+            # an escaped ASCII character inside the key is decoded, the span covers it
+            (json.dumps(OPENAI_KEY).replace("-", "\\u002d"), '"<API_KEY>"'),
+            # PHP escapes `/`
+            (
+                r'"postgres:\/\/app:S3cretPw99@db.internal:5432\/prod"',
+                r'"postgres:\/\/app:<SECRET>@db.internal:5432\/prod"',
+            ),
+            # a literal backslash before `u0041` is no escape, and the key after it still goes
+            (rf"C:\\u0041 {OPENAI_KEY}", r"C:\\u0041 <API_KEY>"),
+        ],
+    )
+    def test_other_encoders_json(self, text: str, expected: str) -> None:
+        """Escapes of ASCII are decoded for the search; the span found covers the escapes."""
+        assert redacted(text) == expected
+
+    def test_python_json_dumps_of_non_ascii_text(self) -> None:
+        """``json.dumps`` writes a CJK colon, a guillemet or an arrow as ``\\uXXXX`` right
+        before the key; a full-width colon still assigns a password."""
+        text = json.dumps(
+            {
+                "a": f"API密钥\uff1a{OPENAI_KEY}",
+                "b": f"clé «{GITHUB_TOKEN}»",
+                "c": "数据库密码password\uff1aZq8pL2mXw9",
+            }
+        )
+        out = redacted(text)
+        assert OPENAI_KEY not in out and GITHUB_TOKEN not in out and "Zq8pL2mXw9" not in out
+        assert json.loads(out) == {
+            "a": "API密钥\uff1a<API_KEY>",
+            "b": "clé «<API_KEY>»",
+            "c": "数据库密码password\uff1a<SECRET>",
+        }
+
+    def test_percent_encoded_urls(self) -> None:
+        """A URL inside a URL's parameter: its password and token are found once decoded."""
+        text = (
+            "next=postgres%3A%2F%2Fapp%3AS3cretPw99%40db"
+            " and r=https%3A%2F%2Fx%2F%3Ftoken%3Da8f3k2m9q1w7e5r3"
+        )
+        assert redacted(text) == (
+            "next=postgres%3A%2F%2Fapp%3A<SECRET>%40db and r=https%3A%2F%2Fx%2F%3Ftoken%3D<SECRET>"
+        )
+
+
+class TestPydanticErrors:
+    def test_the_tail_of_a_shortened_key_goes_with_its_head(self) -> None:
+        """pydantic writes a long input as ``'first...last'``: the tail is redacted too."""
+
+        class Config(pydantic.BaseModel):
+            port: int
+
+        with pytest.raises(pydantic.ValidationError) as error:
+            Config(port=OPENAI_KEY + "XyZ0123456789abcdefghijk")  # type: ignore[arg-type]
+        out = redacted(str(error.value))
+        assert "<API_KEY>'" in out and "XyZ0123456789" not in out
+
+
+def redact_record(record: dict[str, Any]) -> dict[str, Any]:
+    return Redact(Settings(redact="secrets"))(None, "info", record)
+
+
+class TestRecordPlaces:
+    def test_credential_headers_of_an_mcp_tool(self) -> None:
+        """A tool's ``headers`` named like a credential go whatever their format; a
+        ``?key=`` in its server URL too; other headers are only searched."""
+        tool = {
+            "type": "mcp",
+            "server_url": f"https://mcp.example.com/sse?key={OPAQUE}",
+            "headers": {"X-Auth": OPAQUE, "Authentication": OPAQUE, "X-Trace": "abc"},
+        }
+        out = redact_record({"params": {"tools": [tool]}})["params"]["tools"][0]
+        assert out["server_url"] == "https://mcp.example.com/sse?key=<SECRET>"
+        assert out["headers"] == {
+            "X-Auth": "<SECRET>",
+            "Authentication": "<SECRET>",
+            "X-Trace": "abc",
+        }
+
+    def test_type_and_id_of_an_error_body_are_searched(self) -> None:
+        """``error.body`` is the server's: its ``type`` or ``id`` may echo a key."""
+        body = {"error": {"type": GITHUB_TOKEN, "message": "bad key"}, "id": OPENAI_KEY}
+        out = redact_record({"error": {"type": "AuthenticationError", "body": body}})
+        assert out["error"] == {
+            "type": "AuthenticationError",
+            "body": {"error": {"type": "<API_KEY>", "message": "bad key"}, "id": "<API_KEY>"},
+        }
