@@ -307,20 +307,29 @@ class TestPricing:
         assert out["price_source"].endswith(f"({priced_as} tier)" if priced_as else "openai:gpt-5")
 
     def test_a_tier_is_priced_as_listed_on_the_day_of_the_call(self) -> None:
-        """Before genai-prices lists a tier price, the same request costs the standard price."""
+        """Before genai-prices lists a tier price (flex costed half then too), the call is
+        unpriced with the reason, never priced at the standard rate."""
         rec = record("gpt-5", input_tokens=10_000, output_tokens=2_000)
         flex_now = add_cost(None, "", {**rec, "ts": LATER, "params": {"service_tier": "flex"}})
         flex_before = add_cost(None, "", {**rec, "params": {"service_tier": "flex"}})
-        assert flex_before["cost_usd"] == add_cost(None, "", dict(rec))["cost_usd"]
-        assert flex_now["cost_usd"] < flex_before["cost_usd"]
+        assert flex_now["cost_usd"] < add_cost(None, "", dict(rec))["cost_usd"]
+        assert flex_before["cost_usd"] is None
+        assert flex_before["price_source"] == (
+            f"unpriced: genai-prices {genai_prices.__version__} lists no flex tier price "
+            "for gpt-5 on 2026-03-01"
+        )
 
-    def test_auto_and_unknown_tiers_are_the_standard_price(self) -> None:
-        """service_tier=auto, or one genai-prices does not list, changes nothing."""
+    def test_standard_tiers_are_the_standard_price_and_unlisted_ones_unpriced(self) -> None:
+        """auto / default / standard (and Anthropic's request value standard_only) are the
+        standard price; scale, which genai-prices does not list, is not priced as it."""
         rec = record("gpt-4o", input_tokens=100, output_tokens=10)
         standard = add_cost(None, "", dict(rec))
-        for tier in ("auto", "scale"):
+        for tier in ("auto", "default", "standard", "standard_only"):
             out = add_cost(None, "", {**rec, "params": {"service_tier": tier}})
             assert out == {**standard, "params": {"service_tier": tier}}
+        scale = add_cost(None, "", {**rec, "ts": LATER, "service_tier": "scale"})
+        assert scale["cost_usd"] is None
+        assert "lists no scale tier price for gpt-4o on 2026-11-01" in scale["price_source"]
 
     def test_volume_tiered_prices_follow_genai_prices(self) -> None:
         """Above a long-context threshold every token costs the tier price, as billed."""
@@ -602,3 +611,228 @@ class TestThroughThePipeline:
         expected = genai("claude-haiku-4-5", "anthropic", input_tokens=1000, output_tokens=10)
         assert logged["cost_usd"] == pytest.approx(expected)
         assert logged["price_source"].endswith("anthropic:claude-haiku-4-5")
+
+
+def chat_answer(model: str, **extra: Any) -> httpx2.Response:
+    """A chat completion answered by ``model`` (10k tokens in, 2k out)."""
+    usage = {"prompt_tokens": 10_000, "completion_tokens": 2_000, "total_tokens": 12_000}
+    body = ofake.chat_completion() | {"model": model, "usage": usage} | extra
+    return ofake.json_response(body)
+
+
+def logged_chat(client: Any, model: str = "gpt-4o") -> dict[str, Any]:
+    with capture_records(redact="off") as cap:
+        client.chat.completions.create(model=model, messages=[{"role": "user", "content": "hi"}])
+    [logged] = cap.calls
+    return logged
+
+
+def priced_at(
+    model: str, provider: str, context: dict[str, str] | None = None, **usage: int
+) -> float:
+    """genai-prices' own price for a call made now (the pipeline's records are dated now)."""
+    result = calc_price(Usage(**usage), model, provider_id=provider, price_context=context)
+    return float(result.total_price)
+
+
+class TestWhereAndHowTheCallRan:
+    def test_a_tier_genai_prices_lists_no_price_for_is_unpriced_not_standard(self) -> None:
+        """Priority served where genai-prices has no priority price (OpenAI gpt-5.4-nano,
+        Anthropic at all) is not billed at the standard rate; a listed one is priced."""
+        nano = ofake.sync_client(lambda r: chat_answer("gpt-5.4-nano", service_tier="priority"))
+        logged = logged_chat(nano, "gpt-5.4-nano")
+        assert logged["cost_usd"] is None
+        assert "lists no priority tier price for gpt-5.4-nano" in logged["price_source"]
+        listed = ofake.sync_client(lambda r: chat_answer("gpt-4.1", service_tier="priority"))
+        logged = logged_chat(listed, "gpt-4.1")
+        tokens = {"input_tokens": 10_000, "output_tokens": 2_000}
+        expected = priced_at("gpt-4.1", "openai", {"service_tier": "priority"}, **tokens)
+        assert logged["cost_usd"] == pytest.approx(expected)
+        assert logged["price_source"].endswith("openai:gpt-4.1 (priority tier)")
+        priority = afake.usage(10_000, 2_000, service_tier="priority")
+        logged = logged_anthropic(priority, "claude-opus-4-5")
+        assert logged["cost_usd"] is None
+        assert "lists no priority tier price for claude-opus-4-5" in logged["price_source"]
+
+    def test_anthropic_fast_mode_is_priced_at_the_fast_price(self) -> None:
+        """``usage.speed: fast`` (else the ``speed`` asked) costs genai-prices' fast price;
+        a model it lists no fast price for is unpriced, not billed at the standard rate."""
+        tokens = {"input_tokens": 10_000, "output_tokens": 2_000}
+        fast = priced_at("claude-opus-5", "anthropic", {"speed": "fast"}, **tokens)
+        assert fast == pytest.approx(2 * priced_at("claude-opus-5", "anthropic", **tokens))
+        served = logged_anthropic(afake.usage(10_000, 2_000, speed="fast"), "claude-opus-5")
+        assert served["cost_usd"] == pytest.approx(fast)
+        assert served["price_source"].endswith("anthropic:claude-opus-5 (fast mode)")
+        body = afake.message(usage_body=afake.usage(10_000, 2_000)) | {"model": "claude-opus-5"}
+        client = afake.sync_client(afake.json_handler(body))
+        with capture_records(redact="off", disabled_providers=("openai",)) as cap:
+            client.messages.create(
+                model="claude-opus-5", max_tokens=5, messages=afake.user(), speed="fast"
+            )
+        [asked] = cap.calls
+        assert asked["cost_usd"] == pytest.approx(fast)
+        unlisted = logged_anthropic(afake.usage(10_000, 2_000, speed="fast"), "claude-opus-4-6")
+        assert unlisted["cost_usd"] is None
+        assert (
+            "lists no fast mode price (speed: fast) for claude-opus-4-6"
+            in (unlisted["price_source"])
+        )
+
+    def test_a_us_inference_geo_is_unpriced(self) -> None:
+        """``inference_geo: us`` bills 1.1x, which genai-prices does not list; global is
+        the standard price."""
+        us = logged_anthropic(afake.usage(10_000, 2_000, inference_geo="us"), "claude-opus-4-6")
+        assert us["cost_usd"] is None
+        assert us["price_source"].startswith("unpriced: inference_geo 'us' bills a premium")
+        world = logged_anthropic(
+            afake.usage(10_000, 2_000, inference_geo="global"), "claude-opus-4-6"
+        )
+        tokens = {"input_tokens": 10_000, "output_tokens": 2_000}
+        assert world["cost_usd"] == pytest.approx(
+            priced_at("claude-opus-4-6", "anthropic", **tokens)
+        )
+
+    @pytest.mark.parametrize(
+        ("base_url", "host", "model", "source"),
+        [
+            (None, "api.openai.com", "gpt-4o", "openai:gpt-4o"),
+            (
+                "https://api.cerebras.ai/v1",
+                "api.cerebras.ai",
+                "gpt-oss-120b",
+                "cerebras:gpt-oss-120b",
+            ),
+            ("https://api.groq.com/openai/v1", "api.groq.com", "llama-3.3-70b-versatile", "groq:"),
+            (
+                "https://oai.helicone.ai/v1",
+                "oai.helicone.ai",
+                "gpt-4o",
+                "openai:gpt-4o via oai.helicone.ai",
+            ),
+            (
+                "http://LocalHost:8000/v1",
+                "localhost",
+                "gpt-4o",
+                "openai:gpt-4o via localhost",
+            ),
+            ("https://llm.corp.example/v1", "llm.corp.example", "gpt-4o", "via llm.corp.example"),
+        ],
+        ids=["openai", "cerebras", "groq", "gateway", "local", "company-gateway"],
+    )
+    def test_a_server_reached_through_the_openai_sdk_is_priced_at_its_own_price(
+        self, base_url: str | None, host: str, model: str, source: str
+    ) -> None:
+        """The record names the server the client talked to (``server_address``); it is
+        priced at that provider's price: gpt-oss-120b costs something else at Cerebras
+        than at OpenAI. A host genai-prices does not know is taken for a gateway in front
+        of the SDK's provider (LiteLLM on localhost, a company's), and named."""
+        options = {"base_url": base_url} if base_url else {}
+        client = ofake.sync_client(lambda r: chat_answer(model), **options)
+        logged = logged_chat(client, model)
+        assert logged["server_address"] == host
+        provider = source.split(":")[0] if ":" in source else "openai"
+        tokens = {"input_tokens": 10_000, "output_tokens": 2_000}
+        assert logged["cost_usd"] == pytest.approx(priced_at(model, provider, **tokens))
+        assert source in logged["price_source"]
+
+    def test_an_azure_deployment_is_priced_at_openai_prices(self) -> None:
+        client = ofake.azure_client(lambda r: chat_answer("gpt-4o-2024-08-06"))
+        logged = logged_chat(client, "prod-chat")
+        assert logged["server_address"] == "example-resource.openai.azure.com"
+        assert logged["price_source"].endswith("openai:gpt-4o")
+
+    @pytest.mark.parametrize(
+        ("profile", "genai_model"),
+        [
+            (
+                "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+                "regional.anthropic.claude-sonnet-4-5",
+            ),
+            (
+                "global.anthropic.claude-sonnet-4-5-20250929-v1:0",
+                "global.anthropic.claude-sonnet-4-5",
+            ),
+        ],
+    )
+    def test_bedrock_inference_profiles_are_priced_at_bedrock_prices(
+        self, profile: str, genai_model: str
+    ) -> None:
+        """A regional (``us.``) profile costs 10% more than the first-party price, a global
+        one the same: priced with genai-prices' aws table and the profile asked for (the
+        answer names the plain model)."""
+        import anthropic
+
+        body = afake.message(usage_body=afake.usage(10_000, 2_000))
+        body["model"] = "claude-sonnet-4-5-20250929"
+        client = anthropic.AnthropicBedrock(
+            api_key="k",
+            aws_region="us-east-1",
+            http_client=httpx2.Client(transport=httpx2.MockTransport(afake.json_handler(body))),
+            max_retries=0,
+        )
+        with capture_records(redact="off", disabled_providers=("openai",)) as cap:
+            client.messages.create(model=profile, max_tokens=5, messages=afake.user())
+        [logged] = cap.calls
+        assert logged["server_address"] == "bedrock-runtime.us-east-1.amazonaws.com"
+        tokens = {"input_tokens": 10_000, "output_tokens": 2_000}
+        first_party = priced_at("claude-sonnet-4-5", "anthropic", **tokens)
+        assert logged["cost_usd"] == pytest.approx(priced_at(profile, "aws", **tokens))
+        assert logged["cost_usd"] == pytest.approx(
+            first_party * (1.1 if profile.startswith("us.") else 1)
+        )
+        assert f"aws:{genai_model}" in logged["price_source"]
+
+    @pytest.mark.skipif(not ofake.HAS_DECISIONS, reason="this openai SDK has no decisions")
+    def test_decisions_are_priced_with_their_own_entry(self) -> None:
+        """genai-prices lists Decisions as ``openai-decisions``: input only, cache subsets
+        at the input rate (the chat table would charge output and cut cached input)."""
+        body = ofake.decision_object()
+        body["usage"] = ofake.input_output_usage(100_000, 40_000, 10_000, 500, 0)
+        client = ofake.sync_client(lambda r: ofake.json_response(body))
+        with capture_records(redact="off") as cap:
+            client.decisions.create(  # type: ignore[attr-defined]
+                model="gpt-6-luna",
+                input="BUY NOW",
+                questions=[{"type": "predicate", "name": "is_spam", "question": "spam?"}],
+            )
+        [logged] = cap.calls
+        usage = Usage(
+            input_tokens=100_000,
+            output_tokens=500,
+            cache_read_tokens=40_000,
+            cache_write_tokens=10_000,
+        )
+        expected = calc_price(usage, "gpt-6-luna", provider_id="openai-decisions").total_price
+        assert logged["cost_usd"] == pytest.approx(float(expected)) == pytest.approx(0.01)
+        assert logged["price_source"].endswith("openai-decisions:gpt-6-luna")
+
+    def test_a_streamed_image_is_priced_at_the_image_output_rate(self) -> None:
+        """The stream's completed event has no output split: its output tokens are the
+        image's (the SDK: "the number of image tokens in the output image"), priced as the
+        plain call that reports the split, not at the text rate (a third of it)."""
+        usage = {"input_tokens": 600, "output_tokens": 4160, "total_tokens": 4760}
+        usage["input_tokens_details"] = {"text_tokens": 100, "image_tokens": 500}
+        image = {"b64_json": "aW1n", "background": "opaque", "created_at": 1}
+        image |= {"output_format": "png", "quality": "high", "size": "1024x1024"}
+        events = [
+            {"type": "image_generation.partial_image", "partial_image_index": 0} | image,
+            {"type": "image_generation.completed", "usage": usage} | image,
+        ]
+        split = usage | {"output_tokens_details": {"image_tokens": 4160, "text_tokens": 0}}
+        plain = {"created": 1, "data": [{"b64_json": "aW1n"}], "usage": split}
+        streamed_client = ofake.sync_client(
+            lambda r: ofake.sse_response(events, named=True, done=False)
+        )
+        plain_client = ofake.sync_client(lambda r: ofake.json_response(plain))
+        with capture_records(redact="off") as cap:
+            stream = streamed_client.images.generate(
+                model="gpt-image-1.5", prompt="cat", stream=True, partial_images=1
+            )
+            for _ in stream:
+                pass
+            plain_client.images.generate(model="gpt-image-1.5", prompt="cat")
+        streamed, answered = cap.calls
+        assert streamed["stream"] is True
+        assert streamed["cost_usd"] == pytest.approx(answered["cost_usd"])
+        as_text = priced_at("gpt-image-1.5", "openai", input_tokens=600, output_tokens=4160)
+        assert streamed["cost_usd"] > 2 * as_text

@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -172,6 +174,38 @@ class TestWriterStart:
             assert sorted(r["status"] for r in cap.calls) == ["cancelled", "ok"]
         finally:
             fresh.__exit__(None, None, None)
+
+
+class TestCtrlC:
+    def test_ctrl_c_in_the_first_call_keeps_the_exit_status_of_a_sigint(
+        self, tmp_path: Path
+    ) -> None:
+        """A script stopped by Ctrl-C during its first (slow) call dies of SIGINT as it does
+        without llmlog, its record written: the writer got ready while the call ran (an
+        import while the interpreter exits turns that status into 1)."""
+        out = tmp_path / "llmlog.jsonl"
+        script = f"""
+            import time, llmlog
+            from openai_fakes import sync_client
+            llmlog.instrument(output={str(out)!r}, redact="secrets")
+            def slow(request):
+                time.sleep(1.5)
+                raise KeyboardInterrupt  # the user presses Ctrl-C while the call waits
+            sync_client(slow).chat.completions.create(model="m", messages=[])
+        """
+        tested = Path(llmlog.__file__).parents[1]  # the llmlog under test, in the child too
+        path = os.pathsep.join([str(Path(__file__).parent), str(tested)])
+        env = {"PYTHONPATH": path, "LLMLOG_RAISE_INTERNAL_ERRORS": "1"}
+        proc = subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(script)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
+        assert proc.returncode == -signal.SIGINT, proc.stderr
+        [record] = [json.loads(line) for line in out.read_text().splitlines()]
+        assert record["status"] == "cancelled"
 
 
 class TestInFlightAtTheEnd:

@@ -79,6 +79,20 @@ class TestBuilders:
         }
 
 
+def test_server_address_is_the_host_the_client_talks_to() -> None:
+    """OpenTelemetry's ``server.address``: the base URL's host, lowercase, without the port;
+    a client whose base URL is changed afterwards is read again; no client, no host."""
+    openai = pytest.importorskip("openai")
+    from llmlog._record import server_address
+
+    client = openai.OpenAI(api_key="k", base_url="http://LocalHost:8000/v1")
+    assert server_address(client) == "localhost"
+    client.base_url = "https://api.cerebras.ai/v1"  # type: ignore[assignment]
+    assert server_address(client) == "api.cerebras.ai"
+    assert server_address(openai.OpenAI(api_key="k")) == "api.openai.com"
+    assert server_address(None) is None
+
+
 @pytest.mark.parametrize(
     ("argv0", "service"),
     [

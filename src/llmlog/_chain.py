@@ -25,10 +25,11 @@ def build_processors(settings: Settings) -> list[Processor]:
     """The chain, in order. Optional stages are imported here, on the writer thread."""
     chain: list[Processor] = [CaptureToRecord(settings), PromptHash(settings.redact_key)]
     try:
-        from llmlog.cost import add_cost
+        from llmlog.cost import add_cost, warm_up
     except ImportError:  # pragma: no cover - the cost module ships with llmlog
         pass
     else:
+        warm_up()
         chain.append(add_cost)
     if settings.capture == "metadata":
         chain.append(MetadataOnly())

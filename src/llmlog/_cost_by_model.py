@@ -14,6 +14,8 @@ from collections.abc import Mapping, MutableMapping
 from typing import Any, Final
 
 _SAMPLING: Final = frozenset({"message", "fallback_message", "advisor_message"})
+# What the whole request ran under, which prices every model's part (see ``_cost_mode``).
+_REQUEST_MODE: Final = ("speed", "inference_geo")
 _COUNTS: Final = (
     "input_tokens",
     "cache_read_input_tokens",
@@ -45,8 +47,9 @@ def parts_by_model(record: Mapping[str, Any]) -> list[dict[str, Any]] | None:
         model = entry.get("model")
         by_model.setdefault(model if isinstance(model, str) else main, []).append(entry)
     compactions = [i for i in iterations if isinstance(i, dict) and i.get("type") == "compaction"]
+    mode = {key: raw[key] for key in _REQUEST_MODE if isinstance(raw, dict) and key in raw}
     return [
-        _part(record, model, group, raw if model == main else None, compactions)
+        _part(record, model, group, raw if model == main else None, compactions, mode)
         for model, group in by_model.items()
     ]
 
@@ -68,6 +71,7 @@ def _part(
     entries: list[dict[str, Any]],
     main_raw: Mapping[str, Any] | None,
     compactions: list[dict[str, Any]],
+    mode: Mapping[str, Any],
 ) -> dict[str, Any]:
     """A copy of ``record`` for ``model`` alone; the main model's part also carries what is
     billed per request (server tool fees) and the compactions, priced at its rate."""
@@ -77,7 +81,7 @@ def _part(
         creation = entry.get("cache_creation")
         hour = creation.get("ephemeral_1h_input_tokens") if isinstance(creation, dict) else None
         one_hour += hour if isinstance(hour, int) and not isinstance(hour, bool) else 0
-    raw: dict[str, Any] = {"cache_creation": {"ephemeral_1h_input_tokens": one_hour}}
+    raw: dict[str, Any] = {"cache_creation": {"ephemeral_1h_input_tokens": one_hour}, **mode}
     if main_raw is not None:
         raw["server_tool_use"] = main_raw.get("server_tool_use")
         raw["iterations"] = compactions

@@ -36,6 +36,7 @@ FIELDS: Final[tuple[str, ...]] = (
     "provider",
     "operation",
     "method",
+    "server_address",
     "request_id",
     "response_id",
     "model",
@@ -82,6 +83,25 @@ TEXT_FIELDS: Final = ("system", "messages", "output", "error", "template", "para
 # Fields dropped when capture is "metadata".
 CONTENT_FIELDS: Final = ("system", "messages")
 CONTENT_OUTPUT_FIELDS: Final = ("text", "tool_calls", "refusal", "parsed", "thinking")
+
+
+_hosts: dict[int, tuple[Any, str | None]] = {}
+"""id(a client's base URL) -> (that URL, kept alive so the id stays its own; its host)."""
+
+
+def server_address(client: Any) -> str | None:
+    """The host an SDK ``client`` sends its calls to (OpenTelemetry's ``server.address``,
+    lowercase, no port): it decides who billed the call. Read once per base URL."""
+    url = getattr(client, "base_url", None)
+    cached = _hosts.get(id(url))
+    if cached is not None and cached[0] is url:
+        return cached[1]
+    host = getattr(url, "host", None)
+    host = host.lower() if isinstance(host, str) and host else None
+    if len(_hosts) >= 256:  # clients made per request: no end
+        _hosts.clear()
+    _hosts[id(url)] = (url, host)
+    return host
 
 
 def string_or_none(value: Any) -> str | None:

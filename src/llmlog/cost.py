@@ -5,10 +5,11 @@ historic prices and cache/reasoning partitions); none are written here. An
 unpriced call gets ``cost_usd: None``, never 0, and ``price_source`` says why.
 
 The processor runs on the writer thread for every record, so it is built to be
-cheap after the first call per model: the model lookup is cached per
-``(provider, model)``, and the per-token rates (linear below any volume tier)
-are derived once from genai-prices itself and verified, so a record costs a
-few multiplications instead of genai-prices' full decomposition (~100 µs).
+cheap after the first call per model: which price table a server's calls use
+(``_cost_where``) and the model lookup are cached, and the per-token rates (linear
+below any volume tier) are derived once from genai-prices itself and verified, so a
+record costs a few multiplications instead of genai-prices' full decomposition (~100 µs).
+The conditions that change a price (tier, fast mode, geo) are read by ``_cost_mode``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Final, NamedTuple
 
+from llmlog import _cost_mode
 from llmlog._cost_by_model import parts_by_model
+from llmlog._cost_where import Where, resolve
 from llmlog._guard import report_internal_error
 
 __all__ = ["add_cost", "price"]
@@ -52,12 +55,13 @@ class _Rates(NamedTuple):
 
 
 class _Priced(NamedTuple):
-    """What a call is priced with: genai's ModelPrice, its rates (None: not linear),
-    and the service tier when a tier-specific price applies."""
+    """What a call is priced with: genai's ModelPrice, its rates (None: not linear), the
+    conditions it was priced at, and the first one genai-prices lists no price for."""
 
     model_price: Any
     rates: _Rates | None
-    tier: str | None
+    conditions: _cost_mode.Context
+    missing: tuple[str, str] | None = None
 
 
 class _Unpriced(Exception):
@@ -81,27 +85,38 @@ class _Table:
         self.version = f"genai-prices {genai_prices.__version__}"
         if self.snapshot.from_auto_update:
             self.version += f" (updated {self.snapshot.timestamp:%Y-%m-%dT%H:%M})"
-        self._models: dict[tuple[str | None, str], tuple[Any, Any] | None] = {}
-        # (id(standard ModelPrice), service tier, day) -> (that ModelPrice, kept alive
+        self._wheres: dict[tuple[str | None, str | None, bool], Where | str] = {}
+        self._models: dict[tuple[tuple[str | None, ...], str], tuple[Any, Any] | None] = {}
+        # (id(standard ModelPrice), price context, day) -> (that ModelPrice, kept alive
         # so the id stays its own; what to price with)
-        self._prices: dict[tuple[int, str | None, date | None], tuple[Any, _Priced]] = {}
+        self._prices: dict[tuple[int, _cost_mode.Context, date | None], tuple[Any, _Priced]] = {}
 
     def is_current(self) -> bool:
         """False once genai-prices switched to another snapshot (e.g. an update)."""
         return self._snapshot_module.get_snapshot() is self.snapshot
 
-    def model(self, provider: str | None, model_ref: str) -> tuple[Any, Any] | None:
+    def where(self, provider: str | None, host: Any, operation: Any) -> Where | str:
+        """Which providers' prices apply to a call to ``host`` (see ``_cost_where``)."""
+        host = host if isinstance(host, str) and host else None
+        key = (provider, host, operation == "decisions")
+        found = self._wheres.get(key)
+        if found is None:
+            if len(self._wheres) >= _MAX_CACHED:  # a host per tenant or gateway: no end
+                self._wheres.clear()
+            found = self._wheres[key] = resolve(self.snapshot, provider, host, operation)
+        return found
+
+    def model(self, providers: tuple[str | None, ...], model_ref: str) -> tuple[Any, Any] | None:
         """(genai Provider, ModelInfo) for a model name, or None when unknown."""
-        key = (provider, model_ref)
+        key = (providers, model_ref)
         if key not in self._models:
             if len(self._models) >= _MAX_CACHED:  # a name per tenant or fine-tune: no end
                 self._models.clear()
-            self._models[key] = self._find(provider, model_ref)
+            self._models[key] = self._find(providers, model_ref)
         return self._models[key]
 
-    def _find(self, provider: str | None, model_ref: str) -> tuple[Any, Any] | None:
-        attempts = [provider, None] if provider else [None]
-        for provider_id in attempts:
+    def _find(self, providers: tuple[str | None, ...], model_ref: str) -> tuple[Any, Any] | None:
+        for provider_id in providers:
             try:
                 found: tuple[Any, Any] = self.snapshot.find_provider_model(
                     model_ref, None, provider_id, None
@@ -111,31 +126,25 @@ class _Table:
             return found
         return None
 
-    def prices(self, model_info: Any, when: datetime, tier: str | None) -> _Priced:
-        """The genai ModelPrice in force at ``when`` for ``tier``, and its per-token rates."""
+    def prices(self, model_info: Any, when: datetime, context: _cost_mode.Context) -> _Priced:
+        """The genai ModelPrice in force at ``when`` under ``context``, and its per-token
+        rates; ``missing`` names a condition genai-prices lists no price for."""
         standard = model_info.get_prices(when)
-        # Tier prices start on a date (genai-prices tracks them from then on).
-        key = (id(standard), tier, when.date() if tier is not None else None)
+        # Variant prices start on a date (genai-prices tracks them from then on).
+        key = (id(standard), context, when.date() if context else None)
         cached = self._prices.get(key)
         if cached is None or cached[0] is not standard:
-            if len(self._prices) >= _MAX_CACHED:  # a tier's key holds the day
+            if len(self._prices) >= _MAX_CACHED:  # a variant's key holds the day
                 self._prices.clear()
-            priced = _Priced(standard, None, None)
-            if tier is not None:
-                variant = model_info.get_prices(when, _price_context(tier))
-                if vars(variant) != vars(standard):
-                    priced = _Priced(variant, None, tier)
-            priced = priced._replace(rates=_linear_rates(priced.model_price))
+            if not context:
+                priced = _Priced(standard, _linear_rates(standard), ())
+            elif missing := _cost_mode.unlisted(model_info, when, context):
+                priced = _Priced(standard, None, (), missing)
+            else:
+                variant = model_info.get_prices(when, dict(context))
+                priced = _Priced(variant, _linear_rates(variant), context)
             cached = self._prices[key] = (standard, priced)
         return cached[1]
-
-
-_BATCH: Final = "batch"
-
-
-def _price_context(tier: str) -> dict[str, str]:
-    """genai-prices' condition for a tier: Anthropic's batch tier is ``processing: batch``."""
-    return {"processing": "batch"} if tier == _BATCH else {"service_tier": tier}
 
 
 def _exact_price(
@@ -179,6 +188,16 @@ def _linear_rates(model_price: Any) -> _Rates | None:
     if abs(predicted - at_probe) > Decimal("1e-9"):
         return None
     return _Rates(tuple(float(rate) for rate in rates), limit)
+
+
+def warm_up() -> None:
+    """Load the price table and price one made-up call now, as the writer starts: left to
+    the first record, the imports can run while the interpreter exits, which turns the
+    exit status of a Ctrl-C (130) into 1."""
+    try:
+        price({"provider": "openai", "model": "gpt-4o", "usage": {"input_tokens": 1}})
+    except Exception as exc:
+        report_internal_error(exc, "cost")
 
 
 _table: _Table | None = None
@@ -319,6 +338,8 @@ def _extras(provider: str | None, record: MutableMapping[str, Any]) -> dict[str,
         count = server.get("web_search_requests") if isinstance(server, dict) else None
         return {"web_searches": _count(count)} if count else {}
     found = _modality_counts(usage)
+    if record.get("operation") == "images":
+        _image_output(usage, found)
     output = record.get("output")
     calls = output.get("tool_calls") if isinstance(output, dict) else None
     for call in calls if isinstance(calls, list) else ():
@@ -326,6 +347,19 @@ def _extras(provider: str | None, record: MutableMapping[str, Any]) -> dict[str,
         if isinstance(kind, str) and (key := _TOOL_CALLS.get(kind)):
             found[key] = found.get(key, 0) + 1
     return found
+
+
+def _image_output(usage: Any, found: dict[str, int]) -> None:
+    """An image generation or edit without an output split (the stream's completed event,
+    an older answer): its output tokens are the image's. The SDK's usage of the streamed
+    events says so ("The number of image tokens in the output image"); priced as text
+    they would cost a third of the bill (gpt-image-1.5: $10 against $32 a million)."""
+    raw = usage.get("raw") if isinstance(usage, dict) else None
+    if not isinstance(raw, dict) or isinstance(raw.get("output_tokens_details"), dict):
+        return
+    tokens = _count(raw.get("output_tokens"))
+    if tokens:
+        found["output_image_tokens"] = tokens
 
 
 # What genai-prices would price wrongly without its own rate (audio as text, a search as
@@ -344,26 +378,6 @@ def _missing_rate(extras: dict[str, Any], model_price: Any) -> str | None:
         if extras.get(key) and getattr(model_price, rate, None) is None:
             return f"{name} rate ({rate})"
     return None
-
-
-def _beyond_listed_context(usage: Any, model_info: Any, model_price: Any) -> str | None:
-    """Why a call's input is past the context window genai-prices lists for its model and
-    the price has no volume tier for it, else None. Such a call ran in a mode the table
-    does not price (Anthropic's 1M-context beta bills every token at a premium), so the
-    standard price would be a silent guess.
-    """
-    window = getattr(model_info, "context_window", None)
-    tokens = usage.get("input_tokens") if isinstance(usage, dict) else None
-    if not isinstance(window, int) or not isinstance(tokens, int) or tokens <= window:
-        return None
-    from genai_prices.types import TieredPrices
-
-    if any(isinstance(value, TieredPrices) for value in vars(model_price).values()):
-        return None
-    return (
-        f"{tokens} input tokens exceed the {window}-token context listed for "
-        f"{model_info.id}, which has no long-context price"
-    )
 
 
 def _quantities(record: MutableMapping[str, Any], model_price: Any) -> dict[str, Any] | None:
@@ -442,19 +456,25 @@ def _price_one_model(record: MutableMapping[str, Any]) -> tuple[float | None, st
     except _Unpriced as reason:
         return None, str(reason)
     table = _current_table()
+    where = table.where(provider, record.get("server_address"), record.get("operation"))
+    if isinstance(where, str):
+        return None, where
     found = None
     names = [record.get("response_model"), record.get("model")]
+    if where.requested_first:
+        names.reverse()
     for name in names:
-        if isinstance(name, str) and name and (found := table.model(provider, name)):
+        if isinstance(name, str) and name and (found := table.model(where.providers, name)):
             break
     if found is None:
         shown = next((n for n in names if isinstance(n, str) and n), None)
-        return None, f"unpriced: model {shown!r} is not in {table.version}"
+        listed = "" if None in where.providers else f" for {', '.join(map(str, where.providers))}"
+        return None, f"unpriced: model {shown!r} is not in {table.version}{listed}"
     genai_provider, model_info = found
-    tier = _service_tier(record)
-    priced = table.prices(model_info, _when(record.get("ts")), tier)
-    if tier == _BATCH and priced.tier is None:  # the standard price would be twice too high
-        return None, f"unpriced: {table.version} lists no batch price for {model_info.id}"
+    when = _when(record.get("ts"))
+    priced = table.prices(model_info, when, _cost_mode.context(record, provider))
+    if priced.missing is not None:
+        return None, _cost_mode.unpriced_reason(priced.missing, table.version, model_info.id, when)
     if counts is None:
         extras = _quantities(record, priced.model_price) or {}
         if not extras:
@@ -463,7 +483,7 @@ def _price_one_model(record: MutableMapping[str, Any]) -> tuple[float | None, st
     elif extras and (missing := _missing_rate(extras, priced.model_price)):
         return None, f"unpriced: {table.version} lists no {missing} for {model_info.id}"
     elif provider == "anthropic" and (
-        beyond := _beyond_listed_context(usage, model_info, priced.model_price)
+        beyond := _cost_mode.beyond_listed_context(usage, model_info, priced.model_price)
     ):
         # Anthropic only: OpenAI reports one total for all the model calls a Responses
         # request makes (deep research), which may pass one call's window.
@@ -480,21 +500,11 @@ def _price_one_model(record: MutableMapping[str, Any]) -> tuple[float | None, st
         # e.g. tokens reported for a model listed only by the hour of audio: not free
         return None, f"unpriced: {table.version} lists no token rate for {model_info.id}"
     source = f"{table.version} {genai_provider.id}:{model_info.id}"
-    if priced.tier is not None:
-        source += f" ({priced.tier} tier)"
+    if where.via is not None:
+        source += f" via {where.via}"
+    if priced.conditions:
+        source += _cost_mode.label(priced.conditions)
     return round(cost, 12), source
-
-
-def _service_tier(record: MutableMapping[str, Any]) -> str | None:
-    """The service tier that changes the price (``flex``, ``priority``): the one the answer
-    says served the call, else the one the app asked for (an answer that never came, or
-    a server that does not say). ``auto``, ``default`` and ``standard`` are the standard price.
-    """
-    tier = record.get("service_tier")
-    if not isinstance(tier, str):
-        params = record.get("params")
-        tier = params.get("service_tier") if isinstance(params, dict) else None
-    return tier if isinstance(tier, str) and tier not in ("auto", "default", "standard") else None
 
 
 def add_cost(logger: Any, method_name: str, event_dict: dict[str, Any]) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from llmlog._record import (
     decode_json_answer,
     empty_output,
     parse_raw_json_text,
+    server_address,
     stream_end,
 )
 from llmlog.instrumentors import _anthropic_agent_sessions as agent_sessions
@@ -219,6 +220,7 @@ def extract(cap: Capture) -> dict[str, Any]:
         elif cap.method.endswith("create"):  # structured output the SDK's helper parses later
             decode_json_answer(fields.get("output"), cap.kwargs)
     fields["request_id"] = _request_id(cap, response, headers)
+    fields["server_address"] = server_address(cap.client)
     raw_usage = (fields.get("usage") or {}).get("raw")
     tier = raw_usage.get("service_tier") if isinstance(raw_usage, dict) else None
     fields["service_tier"] = tier if isinstance(tier, str) else None  # standard, priority, batch

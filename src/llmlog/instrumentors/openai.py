@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from llmlog import _guard
-from llmlog._record import Capture, parse_raw_json_text
+from llmlog._record import Capture, parse_raw_json_text, server_address
 from llmlog.instrumentors import _openai_agent_patches as agent_sessions
 from llmlog.instrumentors import _openai_background as background
 from llmlog.instrumentors import _openai_request as request
@@ -457,6 +457,7 @@ def extract(cap: Capture) -> dict[str, Any]:
         fields.update(reply)
         background.mark_replay(cap, fields)
     fields["request_id"] = _request_id(cap)
+    fields["server_address"] = server_address(cap.client)
     return fields
 
 
