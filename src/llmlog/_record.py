@@ -114,6 +114,22 @@ def empty_output() -> dict[str, Any]:
     return {"text": None, "tool_calls": [], "finish_reason": None, "refusal": None, "parsed": None}
 
 
+def add_citations(output: dict[str, Any], citations: list[Any]) -> None:
+    """``output["citations"]``: the sources the answer cites (URL, title, file, cited
+    text), as the provider gave them, when there are any. Opaque fields that say nothing
+    to a reader (Anthropic's ``encrypted_index``) are left out."""
+    kept = [
+        {k: v for k, v in c.items() if k not in _OPAQUE_CITATION_KEYS}
+        for c in citations
+        if isinstance(c, dict)
+    ]
+    if kept:
+        output["citations"] = kept
+
+
+_OPAQUE_CITATION_KEYS: Final = frozenset({"encrypted_index"})
+
+
 _FORMAT_KWARGS: Final = ("response_format", "text_format", "output_format")
 _SENTINEL_NAMES: Final = frozenset({"NotGiven", "Omit"})
 

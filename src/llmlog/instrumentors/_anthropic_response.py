@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from llmlog._record import empty_output, usage_record
+from llmlog._record import add_citations, empty_output, usage_record
 from llmlog.instrumentors._anthropic_request import plain
 
 _REFUSAL = "refusal"
@@ -129,10 +129,12 @@ def message_output(message: Any) -> dict[str, Any]:
     texts: list[str] = []
     thoughts: list[str] = []
     tool_calls: list[dict[str, Any]] = []
+    citations: list[Any] = []
     for block in field_of(message, "content") or ():
         kind = field_of(block, "type")
         if kind == "text":
             texts.append(field_of(block, "text") or "")
+            citations += [plain(c) for c in field_of(block, "citations") or ()]
         elif kind == "thinking":
             thoughts.append(field_of(block, "thinking") or "")
         elif kind in TOOL_USE_BLOCKS:
@@ -146,6 +148,7 @@ def message_output(message: Any) -> dict[str, Any]:
                 )
             )
     output = _output(texts, thoughts, tool_calls, message)
+    add_citations(output, citations)
     if _may_have_parsed_output(type(message)):
         parsed = message.parsed_output
         if parsed is not None:
@@ -219,6 +222,7 @@ def summarize_events(events: Iterable[Any]) -> StreamSummary:
     blocks: dict[int, _Block] = {}
     usage: dict[str, Any] | None = None
     final: dict[str, Any] = {}
+    citations: list[Any] = []
     for event in events:
         if type(event) is dict and event.get("type") == "content_block_delta":
             # most events of a stream, decoded JSON: read straight from the dicts
@@ -230,6 +234,8 @@ def summarize_events(events: Iterable[Any]) -> StreamSummary:
                 name = _DELTA_TEXT_FIELD.get(delta_type)
                 if name is not None:
                     state.parts.append(delta.get(name) or "")
+                elif delta_type == "citations_delta":
+                    citations.append(plain(delta.get("citation")))
             continue
         kind = field_of(event, "type")
         if kind == "content_block_delta":
@@ -239,6 +245,8 @@ def summarize_events(events: Iterable[Any]) -> StreamSummary:
                 name = _DELTA_TEXT_FIELD.get(field_of(delta, "type"))
                 if name is not None:
                     state.parts.append(field_of(delta, name) or "")
+                elif field_of(delta, "type") == "citations_delta":
+                    citations.append(plain(field_of(delta, "citation")))
         elif kind == "content_block_start":
             block = field_of(event, "content_block")
             index = field_of(event, "index")
@@ -268,6 +276,7 @@ def summarize_events(events: Iterable[Any]) -> StreamSummary:
         elif kind == "message_stop":
             summary.complete = True
     summary.output = _stream_output(blocks, final)
+    add_citations(summary.output, citations)
     summary.usage = normalized_usage(usage)
     return summary
 

@@ -17,6 +17,7 @@ from typing import Any, Final
 
 from llmlog._record import (
     STATUS_ERROR,
+    add_citations,
     empty_output,
     media_stub,
     string_or_none,
@@ -130,6 +131,7 @@ def chat_choice(choice: Any) -> dict[str, Any]:
             }
         )
     output["tool_calls"] = calls
+    add_citations(output, [plain(a) for a in field(message, "annotations") or ()])
     parsed = field(message, "parsed")
     if parsed is not None:
         output["parsed"] = plain(parsed)
@@ -244,6 +246,7 @@ def read_response(response: Any) -> Reply:
     refusals: list[str] = []
     thinking: list[str] = []
     calls: list[dict[str, Any]] = []
+    citations: list[Any] = []
     for item in field(response, "output") or ():
         kind = field(item, "type")
         if kind == "message":
@@ -251,6 +254,7 @@ def read_response(response: Any) -> Reply:
                 part_type = field(part, "type")
                 if part_type == "output_text" and isinstance(field(part, "text"), str):
                     texts.append(field(part, "text"))
+                    citations += [plain(a) for a in field(part, "annotations") or ()]
                 elif part_type == "refusal" and isinstance(field(part, "refusal"), str):
                     refusals.append(field(part, "refusal"))
         elif kind == "reasoning":
@@ -266,6 +270,7 @@ def read_response(response: Any) -> Reply:
     output["refusal"] = "".join(refusals) if refusals else None
     output["tool_calls"] = calls
     output["finish_reason"] = responses_finish_reason(response)
+    add_citations(output, citations)
     if thinking:
         output["thinking"] = "\n".join(thinking)
     parsed = _parsed_response(response)
