@@ -216,7 +216,9 @@ def measure(provider: str, mode: str, kind: str, calls: int, warmup: int) -> dic
         if mode == "caller-only":
             from llmlog.instrumentors import _base
 
-            _base._pipeline = SimpleNamespace(submit=lambda cap: None)  # type: ignore[assignment]
+            _base._pipeline = SimpleNamespace(  # type: ignore[assignment]
+                submit=lambda cap: None, prepare=lambda: None
+            )
     for _ in range(warmup):
         call(client)
     if mode != "bare":
@@ -326,7 +328,9 @@ def breakdown(provider: str, repeat: int = 2000) -> None:
     scenario = SCENARIOS[provider]()
     kept: list[Any] = []
     llmlog.instrument(output=str(Path(tempfile.mkdtemp()) / "x.jsonl"), redact="secrets")
-    _base._pipeline = SimpleNamespace(submit=kept.append)  # type: ignore[assignment]
+    _base._pipeline = SimpleNamespace(  # type: ignore[assignment]
+        submit=kept.append, prepare=lambda: None
+    )
     scenario.plain_call(scenario.make_client(scenario.plain_answer))
     scenario.stream_call(scenario.make_client(scenario.stream_answer))
     plain, streamed = kept
