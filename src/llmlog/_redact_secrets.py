@@ -166,8 +166,9 @@ _LINE_VALUE: Final = (
 _LIST_ITEMS: Final = tuple(" " * n + "- " for n in range(0, 9, 2))  # docker-compose's `- X=y`
 _ENV_STARTS: Final = ("", "export ", *_LIST_ITEMS)
 _YAML_STARTS: Final = (*(" " * n for n in range(13)), "\t", "\t\t", "\t\t\t", *_LIST_ITEMS)
-# In a connection string (`...;Password=correct horse;...`) the value runs to the `;`.
-_CS_VALUE: Final = r"(?![\"'{$(])[^;\r\n\"'(){}\[\]]{4,}?"
+# In a connection string (`...;Password=correct horse;...`) the value runs to the `;`
+# (at most 128 characters: unbounded, a long line of names without one took quadratic time).
+_CS_VALUE: Final = r"(?![\"'{$(])[^;\r\n\"'(){}\[\]]{4,128}?"
 
 
 def _at_line_start(starts: Iterable[str]) -> str:
@@ -287,7 +288,7 @@ _SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, _Gate], ...]]
     (SECRET, re.compile(_SESSION_COOKIE), "v", ("=", ("cookie:",), True, 4)),
     (
         SECRET,  # `?key=` in a URL: an API key, of any format
-        re.compile(r"(?<=[?&])key=(?P<v>[^&#\s\"'<>]{16,})"),
+        re.compile(r"(?<=[?&])key=(?=[^&#\s\"'<>]*\d)(?P<v>[^&#\s\"'<>]{16,})"),  # a digit in it
         "v",
         ("=", ("key=",), False, 0),
     ),
