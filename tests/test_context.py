@@ -142,6 +142,34 @@ class TestContext:
         steps.close()
         assert [r["session_id"] for r in toy.calls] == ["gen", None, "gen"]
 
+    def test_what_a_decorated_generator_binds_or_enters_lasts_across_its_yields(
+        self, toy: CapturedRecords
+    ) -> None:
+        """``bind()`` and a ``with`` around ``yield`` inside the generator hold for its later
+        steps, and stay its own: the caller's calls between steps get none of it."""
+
+        @llmlog.context(session_id="gen")
+        def steps() -> Generator[None, None, None]:
+            llmlog.bind(user_id="bound")
+            with llmlog.context(tags=["inner"]):
+                yield
+                ask()
+            yield
+            ask()
+
+        running = steps()
+        next(running)
+        ask()  # the caller's, between steps
+        next(running)
+        next(running, None)
+        got = [(r["session_id"], r["user_id"], r["tags"]) for r in toy.calls]
+        assert got == [
+            (None, None, None),
+            ("gen", "bound", {"inner": True}),
+            ("gen", "bound", None),
+        ]
+        assert _context.snapshot() == {}
+
     async def test_decorated_async_generators_apply_to_each_step_only(
         self, toy: CapturedRecords
     ) -> None:

@@ -141,16 +141,41 @@ _entered: ContextVar[tuple[tuple[context, Mapping[str, Any]], ...]] = ContextVar
 """The contexts this thread or task is inside, each with the values it replaced."""
 
 
+class _Steps:
+    """The context of one decorated generator, carried from each of its steps to the next:
+    what a step binds or enters (``bind()``, a ``with llmlog.context`` around a ``yield``)
+    stays the generator's own; the caller's code between steps sees none of it."""
+
+    def __init__(self, values: context) -> None:
+        self._values = values._values
+        self._own: tuple[Mapping[str, Any], Any] | None = None
+        self._caller: tuple[Mapping[str, Any], Any] = (_EMPTY, ())
+
+    def __enter__(self) -> None:
+        self._caller = (_current.get(), _entered.get())
+        if self._own is None:  # the first step: the caller's values and the decorator's
+            _current.set(_merged(self._caller[0], *self._values))
+        else:
+            _current.set(self._own[0])
+            _entered.set(self._own[1])
+
+    def __exit__(self, *exc: object) -> None:
+        self._own = (_current.get(), _entered.get())
+        _current.set(self._caller[0])
+        _entered.set(self._caller[1])
+
+
 def _generator(values: context, func: Callable[..., Any]) -> Callable[..., Any]:
-    """A generator whose every step runs inside ``values`` and none of the caller's code does
-    (a ``with`` around ``yield`` would leak the values to the caller between steps)."""
+    """A generator whose every step runs in its own context (see :class:`_Steps`): a
+    ``with`` around ``yield`` would leak the values to the caller between steps."""
 
     def run(*args: Any, **kwargs: Any) -> Any:
         inner = func(*args, **kwargs)
+        steps = _Steps(values)
         step, sent = inner.send, None
         try:
             while True:
-                with values:
+                with steps:
                     try:
                         item = step(sent)
                     except StopIteration as done:
@@ -162,7 +187,7 @@ def _generator(values: context, func: Callable[..., Any]) -> Callable[..., Any]:
                 except BaseException as exc:  # thrown in by the caller: the inner one's to handle
                     step, sent = inner.throw, exc
         finally:
-            with values:
+            with steps:
                 inner.close()
 
     return run
@@ -173,10 +198,11 @@ def _async_generator(values: context, func: Callable[..., Any]) -> Callable[...,
 
     async def run(*args: Any, **kwargs: Any) -> Any:
         inner = func(*args, **kwargs)
+        steps = _Steps(values)
         step, sent = inner.asend, None
         try:
             while True:
-                with values:
+                with steps:
                     try:
                         item = await step(sent)
                     except StopAsyncIteration:
@@ -188,7 +214,7 @@ def _async_generator(values: context, func: Callable[..., Any]) -> Callable[...,
                 except BaseException as exc:
                     step, sent = inner.athrow, exc
         finally:
-            with values:
+            with steps:
                 await inner.aclose()
 
     return run
