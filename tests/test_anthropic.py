@@ -7,6 +7,7 @@ the answer, usage and ids.
 from __future__ import annotations
 
 import copy
+import gc
 import importlib
 import inspect
 import json
@@ -678,6 +679,21 @@ class TestRawResponses:
         assert [e.type async for e in stream][-1] == "message_stop"
         record = only(cap)
         assert (record["status"], record["output"]["text"]) == ("ok", "ab")
+
+    def test_raw_stream_read_another_way_is_metadata_only_and_ok(
+        self, cap: CapturedRecords
+    ) -> None:
+        """Raw + stream=True read with ``iter_lines()`` (never through ``.parse()``): llmlog
+        saw none of it, so the record says only what it knows, not ``cancelled``."""
+        client = fake.sync_client(fake.sse_handler(fake.stream_events(["a"])))
+        response = client.messages.with_raw_response.create(
+            model=fake.MODEL, max_tokens=5, messages=fake.user(), stream=True
+        )
+        assert any("message_stop" in line for line in response.http_response.iter_lines())
+        del response
+        gc.collect()
+        record = only(cap)
+        assert (record["status"], record["stream"], record["output"]) == ("ok", True, None)
 
     def test_streaming_response_of_a_stream_is_metadata_only(self, cap: CapturedRecords) -> None:
         """``with_streaming_response`` + stream=True: the app reads the body itself."""

@@ -84,6 +84,7 @@ class _Finisher:
     _self_tee: TeeDecoder | None
     _self_done: bool
     _self_forks: int
+    _self_raw: bool
 
     def __init__(
         self,
@@ -92,6 +93,7 @@ class _Finisher:
         is_content: IsContent | None = None,
         *,
         named_events: bool = False,
+        raw: bool = False,
     ) -> None:
         super().__init__(wrapped)  # type: ignore[call-arg]  # wrapt.ObjectProxy, next in the MRO
         cap.stream = True
@@ -103,6 +105,9 @@ class _Finisher:
         self._self_tee = tee(wrapped, cap.chunks, named_only=named_events)
         self._self_done = False
         self._self_forks = _forks
+        self._self_raw = raw
+        """A raw response's stream: the app may read the body without it (``iter_lines()``,
+        ``parse(to=...)``), so one never read says nothing: metadata only, ``ok``."""
         key = id(self)
         _open[key] = weakref.ref(self, lambda _ref: _open.pop(key, None))
 
@@ -132,6 +137,12 @@ class _Finisher:
             return
         self._self_done = True
         _open.pop(id(self), None)
+        cap = self._self_cap
+        if self._self_raw and not self._self_teed() and not cap.chunks and error is None:
+            cap.chunks = None  # never read through us: what the app did with the body is its own
+            with _guard.guarded(f"{cap.provider} stream"):
+                finish(cap, status=STATUS_OK)
+            return
         if self._self_tee is not None:  # the record's texts from here on are its own
             self._self_cap.chunks = self._self_tee.detach()
         with _guard.guarded(f"{self._self_cap.provider} stream"):

@@ -142,7 +142,9 @@ def _raw_response(cap: Capture, response: Any) -> Any:
         cap.result = HttpFacts(http.headers)
         async_parse = inspect.iscoroutinefunction(response.parse)
         proxy_class = AsyncStreamProxy if async_parse else SyncStreamProxy
-        make_proxy = partial(proxy_class, cap=cap, is_content=is_content_event, named_events=True)
+        make_proxy = partial(
+            proxy_class, cap=cap, is_content=is_content_event, named_events=True, raw=True
+        )
         if proxy_parsed_stream(response, make_proxy):
             return response
     body = http.content if not streamed and _raw_mode(cap.kwargs) == "raw" else None

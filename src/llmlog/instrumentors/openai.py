@@ -230,11 +230,11 @@ def _classify(cls: type) -> int:
     return _PLAIN
 
 
-def _stream_proxy(cap: Capture, stream: Any) -> Any:
+def _stream_proxy(cap: Capture, stream: Any, *, raw: bool = False) -> Any:
     proxy_class = (
         AsyncStreamProxy if _result_kind(type(stream)) == _ASYNC_STREAM else SyncStreamProxy
     )
-    return proxy_class(stream, cap, is_content_for(cap.operation))
+    return proxy_class(stream, cap, is_content_for(cap.operation), raw=raw)
 
 
 def on_result(cap: Capture, result: Any) -> Any:
@@ -244,9 +244,11 @@ def on_result(cap: Capture, result: Any) -> Any:
         return _stream_proxy(cap, result)
     if kind == _RAW_READ:
         if getattr(result, "_stream", False):
-            proxy_parsed_stream(result, lambda stream: _stream_proxy(cap, stream))
-            return result
-        cap.extra["body_read"] = True
+            if proxy_parsed_stream(result, lambda stream: _stream_proxy(cap, stream, raw=True)):
+                return result
+            cap.stream = True  # not swapped: a metadata record now, as for an unread body
+        else:
+            cap.extra["body_read"] = True
     elif kind == _RAW_UNREAD:
         cap.extra["body_read"] = False
         cap.stream = cap.kwargs.get("stream") is True  # the app reads the events itself
