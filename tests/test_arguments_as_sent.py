@@ -134,3 +134,33 @@ def test_a_format_class_is_recorded_with_the_schema_the_sdk_sent(cap: CapturedRe
     )
     sent_schema = seen[0]["output_config"]["format"]["schema"]
     assert anthropic["params"]["output_format"]["json_schema"] == sent_schema
+
+
+def test_sdk_objects_are_dumped_with_their_wire_names_and_without_local_fields(
+    cap: CapturedRecords,
+) -> None:
+    """Anthropic's aliased fields (``from_`` is sent as ``from``); OpenAI's parsed Responses
+    items leave out what the SDK never sends (``parsed_arguments``)."""
+    from anthropic.types.beta import BetaFallbackBlock
+    from openai.types.responses import ParsedResponseFunctionToolCall
+
+    block = BetaFallbackBlock.model_validate(
+        {
+            "type": "fallback",
+            "from": {"model": "a"},
+            "to": {"model": "b"},
+            "trigger": {"type": "refusal"},
+        }
+    )
+    seen: list[Any] = []
+    client = afake.sync_client(afake.json_handler(afake.message(), seen=seen))
+    history = [*afake.user(), {"role": "assistant", "content": [block]}, *afake.user("go on")]
+    client.beta.messages.create(model=afake.MODEL, max_tokens=5, messages=history)
+    call = ParsedResponseFunctionToolCall(
+        type="function_call", call_id="c1", name="f", arguments='{"x":1}', parsed_arguments={"x": 1}
+    )
+    fake = ofake.default_fake()
+    ofake.sync_client(fake).responses.create(model="gpt-4.1", input=[call])
+    anthropic_record, openai_record = cap.calls
+    assert anthropic_record["messages"] == seen[0]["messages"]
+    assert openai_record["messages"] == fake.bodies()[0]["input"]

@@ -128,7 +128,11 @@ def _ends_mid_line(path: Path, st: os.stat_result) -> bool:
     try:
         mine = os.fstat(fd)
         same = (mine.st_dev, mine.st_ino) == (st.st_dev, st.st_ino)
-        return same and os.pread(fd, 1, mine.st_size - 1) not in (b"\n", b"")
+        if not same or os.pread(fd, 1, mine.st_size - 1) in (b"\n", b""):
+            return False
+        # Still that size: a fragment. Grown meanwhile: another process's big line being
+        # appended (the size grows page by page), no fragment.
+        return os.fstat(fd).st_size == mine.st_size
     except OSError:
         return False
     finally:

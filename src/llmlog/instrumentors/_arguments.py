@@ -39,7 +39,13 @@ def snapshot(value: Any) -> Any:
         # an SDK object passed back (``response.content`` as the next turn's history):
         # dumped as the SDK sends it, so later changes to it do not reach the record
         try:
-            return dump(mode="json", exclude_unset=True, warnings=False)
+            return dump(
+                mode="json",
+                exclude_unset=True,
+                exclude=getattr(value, "__api_exclude__", None),  # fields never sent
+                by_alias=type(value).__module__.startswith("anthropic"),  # its wire names
+                warnings=False,
+            )
         except Exception:
             return value
     return value
