@@ -139,8 +139,11 @@ def _name(glued_ends: Iterable[str], word_ends: Iterable[str]) -> str:
 
 _SECRET_NAME: Final = _name(_GLUED_ENDS, _WORD_ENDS)
 # Names no code or prose uses for anything but a password: their value needs no digit.
+# `secret` only with a prefix (`JWT_SECRET`, `client-secret`): alone it is prose's too
+# (`Secret: patience`), and a bare secret value then needs a digit like any other name's.
 _PASSWORD_NAME: Final = _name(
-    ("password", "passwd", "passphrase", *_spelled("secret", "key")), ("secret", "pwd")
+    ("password", "passwd", "passphrase", *_spelled("secret", "key"), "_secret", "-secret"),
+    ("pwd",),
 )
 # A literal: quoted, or a bare word holding a digit (so `token=settings.token`
 # and `api_key=os.environ[...]` in code are not mistaken for secrets) that is not code

@@ -224,6 +224,9 @@ LOOK_ALIKES: list[str] = [
     "ratio 3:4 at 09:30",
     # names of passwords without one
     "the password is required",
+    "Secret: patience, and a little luck",
+    "secret: collaboration",
+    "let secret=randomWord;",
     "password: see below",
     "Password: required",
     "class Login(BaseModel):\n    password: SecretStr\n    secret: str",
