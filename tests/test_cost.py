@@ -636,6 +636,50 @@ def priced_at(
 
 
 class TestWhereAndHowTheCallRan:
+    def test_values_that_mean_standard_are_priced_standard(self) -> None:
+        """Groq says ``service_tier: on_demand`` in every answer; Anthropic says
+        ``inference_geo: not_available`` where no residency applies: no premium either."""
+        groq = ofake.sync_client(
+            lambda r: chat_answer("llama-3.3-70b-versatile", service_tier="on_demand"),
+            base_url="https://api.groq.com/openai/v1",
+        )
+        logged = logged_chat(groq, "llama-3.3-70b-versatile")
+        tokens = {"input_tokens": 10_000, "output_tokens": 2_000}
+        assert logged["cost_usd"] == pytest.approx(
+            priced_at("llama-3.3-70b-versatile", "groq", **tokens)
+        )
+        usage = afake.usage(1000, 500, inference_geo="not_available")
+        anthropic_record = logged_anthropic(usage, "claude-sonnet-4-6")
+        assert anthropic_record["cost_usd"] == pytest.approx(
+            priced_at("claude-sonnet-4-6", "anthropic", input_tokens=1000, output_tokens=500)
+        )
+
+    def test_a_gateway_serving_another_providers_model_prices_it_there(self) -> None:
+        """Claude through LiteLLM on localhost with the OpenAI SDK: Anthropic's price."""
+        client = ofake.sync_client(
+            lambda r: chat_answer("claude-sonnet-4-5"), base_url="http://localhost:4000/v1"
+        )
+        logged = logged_chat(client, "claude-sonnet-4-5")
+        tokens = {"input_tokens": 10_000, "output_tokens": 2_000}
+        assert logged["cost_usd"] == pytest.approx(
+            priced_at("claude-sonnet-4-5", "anthropic", **tokens)
+        )
+        assert logged["price_source"].endswith("anthropic:claude-sonnet-4-5 via localhost")
+
+    def test_the_server_is_the_one_the_call_went_to(self) -> None:
+        """The app points its client elsewhere before the record is built (here: while its
+        stream is open): the record names the server the call went to."""
+        fake = ofake.default_fake()
+        client = ofake.sync_client(fake)
+        with capture_records(redact="off") as cap:
+            stream = client.chat.completions.create(
+                model="gpt-4o", messages=[{"role": "user", "content": "hi"}], stream=True
+            )
+            client.base_url = "https://api.together.xyz/v1"  # type: ignore[assignment]
+            list(stream)
+        [logged] = cap.calls
+        assert logged["server_address"] == "api.openai.com"
+
     def test_a_tier_genai_prices_lists_no_price_for_is_unpriced_not_standard(self) -> None:
         """Priority served where genai-prices has no priority price (OpenAI gpt-5.4-nano,
         Anthropic at all) is not billed at the standard rate; a listed one is priced."""

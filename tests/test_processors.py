@@ -112,6 +112,12 @@ class TestPromptHash:
 
 
 class TestMetadataOnly:
+    def test_cited_sources_go_too(self) -> None:
+        """Citations hold the cited text, document titles and URLs: content, not metadata."""
+        cited = {"type": "char_location", "cited_text": "Patient Jane Roe", "document_title": "t"}
+        d = call(output={"text": "a", "tool_calls": [], "citations": [cited]})
+        assert MetadataOnly()(None, "info", d)["output"]["citations"] is None
+
     def test_text_goes_and_metadata_stays(self) -> None:
         """Roles, tool names, usage stay; prompt, output text and arguments go."""
         d = call(

@@ -23,7 +23,10 @@ Context = tuple[tuple[str, str], ...]
 
 # Tier names that mean the standard price: OpenAI's ``auto`` / ``default``, Anthropic's
 # ``standard`` and the ``auto`` / ``standard_only`` it takes as a request parameter.
-_STANDARD_TIERS: Final = frozenset({"auto", "default", "standard", "standard_only"})
+# `on_demand`: Groq's standard tier, in every one of its answers.
+_STANDARD_TIERS: Final = frozenset({"auto", "default", "standard", "standard_only", "on_demand"})
+# Anthropic's `inference_geo` values with no residency premium.
+_NO_GEO_PREMIUM: Final = frozenset({"global", "not_available"})
 _BATCH: Final = ("processing", "batch")  # Anthropic's batch tier in genai-prices' terms
 
 
@@ -46,7 +49,7 @@ def context(record: Mapping[str, Any], provider: str | None) -> Context:
     if speed is not None and speed != "standard":
         pairs += (("speed", speed),)
     geo = _served_or_asked(raw.get("inference_geo"), params, "inference_geo")
-    if geo is not None and geo != "global":
+    if geo is not None and geo not in _NO_GEO_PREMIUM:
         pairs += (("inference_geo", geo),)
     return pairs
 

@@ -116,7 +116,7 @@ _UNDER_GIL_RELEASE = 2047
 (see ``_pipeline``), so long prompts are hashed in smaller pieces (same digest)."""
 
 
-_OUTPUT_TEXT_KEYS = ("text", "refusal", "parsed", "thinking")
+_OUTPUT_TEXT_KEYS = ("text", "refusal", "parsed", "thinking", "citations")  # cited text, URLs
 # Params that carry prompt text, and the member holding it (None: the whole param).
 _PROMPT_TEXT_PARAMS: Final[dict[str, str | None]] = {
     "prompt": "variables",  # Responses reusable prompt: id and version stay

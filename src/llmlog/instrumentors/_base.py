@@ -30,7 +30,14 @@ from typing import Any
 import wrapt
 
 from llmlog import _context, _ending, _guard, _pipeline
-from llmlog._record import STATUS_CANCELLED, STATUS_ERROR, STATUS_OK, Capture, is_cancellation
+from llmlog._record import (
+    STATUS_CANCELLED,
+    STATUS_ERROR,
+    STATUS_OK,
+    Capture,
+    is_cancellation,
+    server_address,
+)
 from llmlog.instrumentors import _warnings_shim
 from llmlog.instrumentors._arguments import read_iterators, snapshot_arguments
 
@@ -209,7 +216,7 @@ def _trace_ids() -> tuple[str, str] | None:
 
 def _start(provider: Provider, target: Target, kwargs: dict[str, Any], client: Any) -> Capture:
     _pipeline.prepare()  # the writer gets ready while the call runs
-    return Capture(
+    cap = Capture(
         provider=provider.name,
         method=target.method,
         operation=target.operation,
@@ -220,6 +227,10 @@ def _start(provider: Provider, target: Target, kwargs: dict[str, Any], client: A
         trace_ids=_trace_ids(),
         client=client,
     )
+    # where the call goes, read now: the app may point the client elsewhere before the
+    # writer builds the record
+    cap.extra["server_address"] = server_address(client)
+    return cap
 
 
 def _deliver(provider: Provider, cap: Capture, result: Any) -> Any:

@@ -222,7 +222,7 @@ def extract(cap: Capture) -> dict[str, Any]:
         elif cap.method.endswith("create"):  # structured output the SDK's helper parses later
             decode_json_answer(fields.get("output"), cap.kwargs)
     fields["request_id"] = _request_id(cap, response, headers)
-    fields["server_address"] = server_address(cap.client)
+    fields["server_address"] = cap.extra.get("server_address") or server_address(cap.client)
     raw_usage = (fields.get("usage") or {}).get("raw")
     tier = raw_usage.get("service_tier") if isinstance(raw_usage, dict) else None
     fields["service_tier"] = tier if isinstance(tier, str) else None  # standard, priority, batch

@@ -459,7 +459,7 @@ def extract(cap: Capture) -> dict[str, Any]:
         fields.update(reply)
         background.mark_replay(cap, fields)
     fields["request_id"] = _request_id(cap)
-    fields["server_address"] = server_address(cap.client)
+    fields["server_address"] = cap.extra.get("server_address") or server_address(cap.client)
     return fields
 
 
