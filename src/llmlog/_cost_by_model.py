@@ -86,7 +86,9 @@ def _part(
         raw["server_tool_use"] = main_raw.get("server_tool_use")
         raw["iterations"] = compactions
     part: MutableMapping[str, Any] = dict(record)
-    part["response_model"] = part["model"] = model
+    part["response_model"] = model
+    if main_raw is None:  # another model's part; the main one keeps the model asked for
+        part["model"] = model  # (a Bedrock profile: global. or regional, priced as asked)
     part["usage"] = {
         "input_tokens": plain + read + write,
         "output_tokens": output,
