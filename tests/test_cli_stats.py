@@ -46,7 +46,9 @@ class TestOnARealLog:
         assert group["unpriced_calls"] == 1
         assert group["ttft_ms"]["p50"] == pytest.approx(records[1]["ttft_ms"], abs=1e-3)
 
-    @pytest.mark.parametrize("by", ["model", "provider", "template", "session", "day", "status"])
+    @pytest.mark.parametrize(
+        "by", ["model", "provider", "template", "session", "day", "status", "server"]
+    )
     def test_both_engines_agree_for_every_grouping(
         self, real_log: tuple[Path, list[Any]], by: str, capsys: pytest.CaptureFixture[str]
     ) -> None:
@@ -122,6 +124,19 @@ class TestNumbers:
         result = stats_json(capsys, "--log", str(log), "--engine", engine, "--model", "nope")
         assert result["groups"][0]["calls"] == 0
         assert result["groups"][0]["cost_usd"] is None
+
+    @pytest.mark.parametrize("engine", ENGINES)
+    def test_calls_grouped_by_the_server_they_went_to(
+        self, tmp_path: Path, engine: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """--by server: a gateway's calls apart from the provider's own; a value of the
+        wrong type counts as missing in both engines."""
+        servers = ["api.openai.com", "llm.corp.example", "api.openai.com", 123]
+        records = [schema_record(n, server_address=s) for n, s in enumerate(servers)]
+        log = write_jsonl(tmp_path / "l.jsonl", records)
+        groups = stats_json(capsys, "--log", str(log), "--by", "server", "--engine", engine)
+        counts = {g["key"]: g["calls"] for g in groups["groups"]}
+        assert counts == {"api.openai.com": 2, "llm.corp.example": 1, None: 1}
 
     @pytest.mark.parametrize("engine", ENGINES)
     def test_days_are_listed_in_date_order(

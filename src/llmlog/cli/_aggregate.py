@@ -32,6 +32,7 @@ GROUP_KEYS: dict[str, str] = {
     "user": "user_id",
     "day": "substr(ts, 1, 10)",
     "status": "status",
+    "server": "server_address",
 }
 
 
@@ -257,7 +258,7 @@ def python_key(record: dict[str, Any], by: str | None) -> str | None:
     if by == "day":
         ts = record.get("ts")
         return ts[:10] if isinstance(ts, str) else None
-    value = record.get({"session": "session_id", "user": "user_id"}.get(by, by))
+    value = record.get(GROUP_KEYS[by])
     return value if isinstance(value, str) else None  # another type: missing, as in DuckDB
 
 

@@ -27,7 +27,10 @@ MAX_OBJECT_BYTES = 16 * 1024 * 1024
 
 # What ``stats`` reads, as JSON: a value of the wrong type (``"cost_usd": "12.5"``) is then
 # missing, as for the Python reader, instead of whatever DuckDB's cast makes of it.
-_STATS_TEXT = ("ts", "provider", "model", "response_model", "status", "session_id", "user_id")
+_STATS_TEXT = (
+    *("ts", "provider", "model", "response_model", "status", "session_id", "user_id"),
+    "server_address",
+)
 _STATS_NUMBERS = ("latency_ms", "ttft_ms", "cost_usd")
 _STATS_TOKENS = ("input_tokens", "output_tokens", "cached_input_tokens")
 _STATS_COLUMNS = {

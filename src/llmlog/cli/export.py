@@ -31,9 +31,10 @@ FORMATS = ("jsonl", "csv", "parquet", "openai-chat")
 
 # Columns of the csv and parquet exports; nested values are JSON text.
 FLAT_COLUMNS = (
-    "id", "ts", "provider", "operation", "model", "response_model", "status",
+    "id", "ts", "provider", "operation", "model", "response_model", "server_address", "status",
     "latency_ms", "ttft_ms", "input_tokens", "output_tokens", "cached_input_tokens",
-    "reasoning_tokens", "cost_usd", "session_id", "user_id", "template", "template_version",
+    "reasoning_tokens", "cost_usd", "price_source", "session_id", "user_id", "template",
+    "template_version",
     "system", "prompt", "messages", "output", "finish_reason", "tool_calls", "error_type",
     "error_message", "prompt_hash",
 )  # fmt: skip
@@ -78,6 +79,7 @@ def flat_row(record: dict[str, Any]) -> dict[str, Any]:
         "operation": record.get("operation"),
         "model": record.get("model"),
         "response_model": record.get("response_model"),
+        "server_address": record.get("server_address"),
         "status": record.get("status"),
         "latency_ms": record.get("latency_ms"),
         "ttft_ms": record.get("ttft_ms"),
@@ -86,6 +88,7 @@ def flat_row(record: dict[str, Any]) -> dict[str, Any]:
         "cached_input_tokens": usage.get("cached_input_tokens"),
         "reasoning_tokens": usage.get("reasoning_tokens"),
         "cost_usd": record.get("cost_usd"),
+        "price_source": record.get("price_source"),
         "session_id": record.get("session_id"),
         "user_id": record.get("user_id"),
         "template": template_name(record),
