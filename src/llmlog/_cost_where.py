@@ -55,14 +55,15 @@ def resolve(snapshot: Any, sdk: str | None, host: str | None, operation: Any) ->
     Without a host (a session over a websocket, a record written before the field) the
     table of the SDK's provider is tried first, then any provider listing the model.
     """
+    sdk_then_any = (sdk, None) if sdk else (None,)
     if host is None:
-        where = Where((sdk, None) if sdk else (None,))
+        where = Where(sdk_then_any)
     elif host in _OWN:
         where = Where((_OWN[host],))
     elif host.endswith(_AZURE):
         where = Where((sdk, "azure"))
     elif host in _GATEWAYS:
-        where = Where((sdk, None), via=host)  # a gateway may serve other providers' models
+        where = Where(sdk_then_any, via=host)  # a gateway may serve other providers' models
     elif sdk == "anthropic" and _claude_platform(host):
         where = Where(("anthropic",))
     elif host.startswith("bedrock-mantle."):  # Bedrock's newer endpoint: Bedrock's prices
@@ -75,7 +76,7 @@ def resolve(snapshot: Any, sdk: str | None, host: str | None, operation: Any) ->
             # the SDK's provider (a company's, LiteLLM on localhost), so the model is that
             # provider's, priced so, the host named (a model served by the host itself
             # under a provider's model name would be priced as the provider's).
-            return Where((sdk, None) if sdk else (None,), via=host)
+            return Where(sdk_then_any, via=host)
         where = Where((found.id,), requested_first=found.id == "aws")
     if operation == "decisions" and where.providers[0] == "openai":
         # Decisions bill input only (genai-prices lists them as a provider of their own).

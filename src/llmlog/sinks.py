@@ -258,9 +258,13 @@ class FileSink:
                     self._expire_at = now + PRUNE_SECONDS
                     fd = self._expire(fd)
                 st = os.fstat(fd)
-                self._size = st.st_size
-                if self._torn is None and _ends_mid_line(self.path, st):
+                if (
+                    self._torn is None
+                    and st.st_size != self._size  # someone else wrote (or a file new to us)
+                    and _ends_mid_line(self.path, st)
+                ):
                     self._torn = (st.st_dev, st.st_ino)  # another writer's fragment
+                self._size = st.st_size
                 self._checked_at = now
                 self._forget_kept()  # written to a file that still has its name: safe
                 if self._orphans:  # but it did not: it was deleted

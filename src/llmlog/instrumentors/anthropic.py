@@ -22,7 +22,6 @@ from llmlog._record import (
     decode_json_answer,
     empty_output,
     parse_raw_json_text,
-    server_address,
     stream_end,
 )
 from llmlog.instrumentors import _anthropic_agent_sessions as agent_sessions
@@ -138,7 +137,8 @@ def _raw_response(cap: Capture, response: Any) -> Any:
     """
     http = response.http_response
     streamed = cap.kwargs.get("stream") is True
-    if streamed and _raw_mode(cap.kwargs) == "raw":
+    raw = _raw_mode(cap.kwargs) == "raw"
+    if streamed and raw:
         cap.result = HttpFacts(http.headers)
         async_parse = inspect.iscoroutinefunction(response.parse)
         proxy_class = AsyncStreamProxy if async_parse else SyncStreamProxy
@@ -147,7 +147,7 @@ def _raw_response(cap: Capture, response: Any) -> Any:
         )
         if proxy_parsed_stream(response, make_proxy):
             return response
-    body = http.content if not streamed and _raw_mode(cap.kwargs) == "raw" else None
+    body = http.content if raw and not streamed else None
     cap.stream = streamed  # an SSE body the app reads itself
     finish(cap, result=HttpFacts(http.headers, body))
     return response
@@ -222,7 +222,7 @@ def extract(cap: Capture) -> dict[str, Any]:
         elif cap.method.endswith("create"):  # structured output the SDK's helper parses later
             decode_json_answer(fields.get("output"), cap.kwargs)
     fields["request_id"] = _request_id(cap, response, headers)
-    fields["server_address"] = cap.extra.get("server_address") or server_address(cap.client)
+    fields["server_address"] = cap.extra.get("server_address")  # read when the call started
     raw_usage = (fields.get("usage") or {}).get("raw")
     tier = raw_usage.get("service_tier") if isinstance(raw_usage, dict) else None
     fields["service_tier"] = tier if isinstance(tier, str) else None  # standard, priority, batch

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from llmlog import _guard
-from llmlog._record import Capture, parse_raw_json_text, server_address
+from llmlog._record import Capture, parse_raw_json_text
 from llmlog.instrumentors import _openai_agent_patches as agent_sessions
 from llmlog.instrumentors import _openai_background as background
 from llmlog.instrumentors import _openai_request as request
@@ -459,7 +459,7 @@ def extract(cap: Capture) -> dict[str, Any]:
         fields.update(reply)
         background.mark_replay(cap, fields)
     fields["request_id"] = _request_id(cap)
-    fields["server_address"] = cap.extra.get("server_address") or server_address(cap.client)
+    fields["server_address"] = cap.extra.get("server_address")  # read when the call started
     return fields
 
 
