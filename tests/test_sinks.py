@@ -13,16 +13,9 @@ from pathlib import Path
 import pytest
 
 from llmlog import _guard
-from llmlog.sinks import (
-    CHECK_SECONDS,
-    PRUNE_SECONDS,
-    RECENT_SECONDS,
-    FileSink,
-    StreamSink,
-    rotated_files,
-    rotated_name,
-    sink_for,
-)
+from llmlog._file_sink import CHECK_SECONDS, PRUNE_SECONDS, FileSink
+from llmlog._log_files import RECENT_SECONDS, rotated_files, rotated_name
+from llmlog.sinks import StreamSink, sink_for
 
 
 def line(i: int, size: int = 100) -> bytes:

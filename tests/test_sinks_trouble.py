@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from llmlog import _guard, sinks
-from llmlog.sinks import CHECK_SECONDS, FileSink, rotated_files, rotated_name
+from llmlog import _file_sink, _guard
+from llmlog._file_sink import CHECK_SECONDS, FileSink
+from llmlog._log_files import rotated_files, rotated_name
 
 
 def line(i: int, size: int = 100) -> bytes:
@@ -64,7 +65,7 @@ class TestFullDisk:
         """The disk fills mid-batch: whole lines stay, the cut ones are counted lost and
         reported once, and once space is back new records start on a line of their own."""
         _guard._reset_for_tests()
-        monkeypatch.setattr(sinks, "RETRY_SECONDS", 0.0)
+        monkeypatch.setattr(_file_sink, "RETRY_SECONDS", 0.0)
         path = tmp_path / "llmlog.jsonl"
         sink = FileSink(path)
         sink.write(line(0))
@@ -87,7 +88,7 @@ class TestFullDisk:
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """The newline ends our fragment in its own file; a fresh file starts clean."""
-        monkeypatch.setattr(sinks, "RETRY_SECONDS", 0.0)
+        monkeypatch.setattr(_file_sink, "RETRY_SECONDS", 0.0)
         path = tmp_path / "llmlog.jsonl"
         sink = FileSink(path)
         disk = FullDisk(room=30)
@@ -117,11 +118,11 @@ class TestFullDisk:
         """RLIMIT_FSIZE (like a full quota) cuts a real write short, then refuses it."""
         script = """
 import json, resource, signal, sys
-from llmlog import _guard, sinks
-sinks.RETRY_SECONDS = 0.0
+from llmlog import _file_sink, _guard
+_file_sink.RETRY_SECONDS = 0.0
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 line = lambda i: json.dumps({"i": i, "pad": "x" * 100}).encode() + b"\\n"
-sink = sinks.FileSink(sys.argv[1])
+sink = _file_sink.FileSink(sys.argv[1])
 sink.write(line(0))
 resource.setrlimit(resource.RLIMIT_FSIZE, (1000, resource.RLIM_INFINITY))
 sink.write_many([line(i) for i in range(1, 21)])
@@ -469,7 +470,7 @@ class TestDeletedFile:
         ``KEEP_BYTES`` are counted lost and reported once, never dropped silently."""
         _guard._reset_for_tests()
         clock = Clock(monkeypatch)
-        monkeypatch.setattr(sinks, "KEEP_BYTES", 3 * len(line(0)))
+        monkeypatch.setattr(_file_sink, "KEEP_BYTES", 3 * len(line(0)))
         path = tmp_path / "llmlog.jsonl"
         sink = FileSink(path)
         self.checked(sink, clock, 0)

@@ -19,8 +19,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from llmlog._log_files import make_private_dirs
 from llmlog.fake_provider import start_server
-from llmlog.sinks import make_private_dirs
 
 __all__ = ["main"]
 

@@ -19,14 +19,14 @@ from typing import Any, BinaryIO, cast
 import orjson
 
 from llmlog._config import Settings
+from llmlog._log_files import rotated_files
 from llmlog._record import SCHEMA_VERSION
 from llmlog.cli._format import visible
-from llmlog.sinks import rotated_files
 
 __all__ = ["CliError", "LogLocation", "is_rotated", "iter_records", "known_schema", "locate"]
 
 _SUFFIXES = (".jsonl", ".jsonl.gz")
-# The time stamp of a rotated name (see ``sinks.rotated_name``): ``-20261122T204739.123456Z-42``.
+# The time stamp of a rotated name (``_log_files.rotated_name``): ``-20261122T204739.123456Z-42``.
 _ROTATED_STAMP = re.compile(r"-(\d{8}T\d{6})(\.\d{6})?Z-\d+\.jsonl(?:\.gz)?$")
 
 
