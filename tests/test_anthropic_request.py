@@ -211,6 +211,8 @@ class TestHeaders:
             "Authorization": "Bearer t",
             "anthropic-beta": "tools-2024",
             "X-Auth-Token": "t",
+            "X-Session": "s",
+            "X-Db-Pwd": "p",
         }
         assert params_record({"extra_headers": headers}) == {
             "extra_headers": {"anthropic-beta": "tools-2024"}

@@ -103,13 +103,19 @@ class TestRecordPlaces:
         tool = {
             "type": "mcp",
             "server_url": f"https://mcp.example.com/sse?key={OPAQUE}",
-            "headers": {"X-Auth": OPAQUE, "Authentication": OPAQUE, "X-Trace": "abc"},
+            "headers": {
+                "X-Auth": OPAQUE,
+                "Authentication": OPAQUE,
+                "X-Db-Pwd": OPAQUE,
+                "X-Trace": "abc",
+            },
         }
         out = redact_record({"params": {"tools": [tool]}})["params"]["tools"][0]
         assert out["server_url"] == "https://mcp.example.com/sse?key=<SECRET>"
         assert out["headers"] == {
             "X-Auth": "<SECRET>",
             "Authentication": "<SECRET>",
+            "X-Db-Pwd": "<SECRET>",
             "X-Trace": "abc",
         }
 

@@ -134,13 +134,15 @@ _FORMAT_KWARGS: Final = ("response_format", "text_format", "output_format")
 _SENTINEL_NAMES: Final = frozenset({"NotGiven", "Omit"})
 
 
-# Header and query parameter names that may carry a credential (lowercase substrings):
-# gateways and proxies take keys under names of their own (``Helicone-Auth``,
-# ``x-portkey-api-key``, ``cf-aig-authorization``, ``?api-key=``, ``?access_token=``).
-_CREDENTIAL_NAME_PARTS: Final = (
+CREDENTIAL_NAME_PARTS: Final = (
     *("auth", "key", "token", "secret", "cookie", "signature"),
-    *("password", "passwd", "pwd", "credential"),
+    *("passw", "pwd", "credential", "session"),
 )
+"""Lower-cased substrings of a header or query parameter name that say its value may be a
+credential, whatever its format: gateways and proxies take keys under names of their own
+(``Helicone-Auth``, ``x-portkey-api-key``, ``cf-aig-authorization``, ``?api-key=``,
+``?access_token=``), MCP servers too (``X-Auth``, ``Authentication``). One rule for what
+``params`` leaves out and for what redaction replaces in any ``headers`` dict."""
 _CREDENTIAL_NAMES: Final = frozenset({"sig", "code"})  # an Azure SAS signature, an OAuth code
 # The SDKs' own plumbing headers (the raw-response wrappers add one that holds a class).
 _SDK_HEADER_PREFIXES: Final = ("x-stainless-", "____stainless")
@@ -163,7 +165,7 @@ def without_credentials(options: Any, plain: Callable[[Any], Any]) -> dict[str, 
             is_sentinel(value)
             or lowered.startswith(_SDK_HEADER_PREFIXES)
             or lowered in _CREDENTIAL_NAMES
-            or any(part in lowered for part in _CREDENTIAL_NAME_PARTS)
+            or any(part in lowered for part in CREDENTIAL_NAME_PARTS)
         ):
             continue
         kept[str(name)] = plain(value)

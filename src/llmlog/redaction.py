@@ -49,7 +49,7 @@ from typing import Any, Final
 
 from llmlog import _guard
 from llmlog._config import Settings
-from llmlog._record import TEXT_FIELDS
+from llmlog._record import CREDENTIAL_NAME_PARTS, TEXT_FIELDS
 from llmlog._redact_detect import Detector, DetectorConfig, merge_spans
 from llmlog._redact_memo import SpanMemo
 from llmlog._redact_operators import MIN_KEY_BYTES, Replacer, apply_spans, operator_factory
@@ -82,12 +82,6 @@ _CREDENTIAL_ENDINGS: Final = (
 # Names ending in "token" that hold a tokenizer's special token, not a credential.
 _NOT_CREDENTIALS: Final = frozenset(
     {"eostoken", "bostoken", "padtoken", "unktoken", "septoken", "clstoken", "masktoken"}
-)
-# Words in a header's name (lower-cased) that say its value is a credential: in a request's
-# or a tool's `headers` (an MCP server's `X-Auth`, `Authentication`) it is one, whatever
-# its format.
-_CREDENTIAL_HEADER_WORDS: Final = (
-    *("auth", "key", "token", "secret", "cookie", "passw", "session", "signature", "credential"),
 )
 _SCALARS: Final = (int, float, bool, type(None))
 _LONG_NUMBER: Final = 1_000_000  # 7+ digits: the shortest phone numbers; cards, SSNs
@@ -338,10 +332,10 @@ def _key_kind(key: Any) -> int:
 
 
 def _credential_header(name: Any) -> bool:
-    """Whether a header named ``name`` holds a credential (see _CREDENTIAL_HEADER_WORDS)."""
+    """Whether a header named ``name`` holds a credential (see CREDENTIAL_NAME_PARTS)."""
     kind = _header_kinds.get(name)
     if kind is None:
-        kind = isinstance(name, str) and any(w in name.lower() for w in _CREDENTIAL_HEADER_WORDS)
+        kind = isinstance(name, str) and any(w in name.lower() for w in CREDENTIAL_NAME_PARTS)
         if len(_header_kinds) < _MAX_KEY_KINDS:
             _header_kinds[name] = kind
     return kind
