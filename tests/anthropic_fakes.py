@@ -79,6 +79,7 @@ def stream_events(
     thinking: Iterable[str] = (),
     tool_json: Iterable[str] | None = None,
     stop_reason: str = "end_turn",
+    stop_sequence: str | None = None,
     start_usage: dict[str, Any] | None = None,
     delta_usage: dict[str, Any] | None = None,
     message_id: str = "msg_01Stream",
@@ -131,7 +132,7 @@ def stream_events(
     events.append(
         {
             "type": "message_delta",
-            "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+            "delta": {"stop_reason": stop_reason, "stop_sequence": stop_sequence},
             "usage": final_usage,
         }
     )

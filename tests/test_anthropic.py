@@ -80,6 +80,39 @@ class TestCreate:
         assert record["usage"]["cache_write_tokens"] == 3
         assert (record["status"], record["stream"]) == ("ok", False)
 
+    def test_system_blocks_with_cache_control_are_kept_as_sent(self, cap: CapturedRecords) -> None:
+        """Where the prompt cache breakpoints were is part of what was sent: blocks that
+        carry more than text are in ``params.system`` as sent; ``system`` is still the text."""
+        client = fake.sync_client(fake.json_handler(fake.message()))
+        blocks = [
+            {"type": "text", "text": "Policy", "cache_control": {"type": "ephemeral"}},
+            {"type": "text", "text": "Today"},
+        ]
+        client.messages.create(model=fake.MODEL, max_tokens=5, system=blocks, messages=fake.user())
+        client.messages.create(
+            model=fake.MODEL,
+            max_tokens=5,
+            system=[{"type": "text", "text": "Plain"}],
+            messages=fake.user(),
+        )
+        cached, plain = cap.calls
+        assert cached["system"] == "Policy\nToday"
+        assert cached["params"]["system"] == blocks
+        assert plain["system"] == "Plain"
+        assert "system" not in plain["params"]
+
+    def test_the_stop_sequence_that_ended_the_answer_is_recorded(
+        self, cap: CapturedRecords
+    ) -> None:
+        """``stop_reason: stop_sequence`` says a stop sequence ended it; which one is kept."""
+        body = fake.message(stop_reason="stop_sequence", stop_sequence="END")
+        client = fake.sync_client(fake.json_handler(body))
+        client.messages.create(
+            model=fake.MODEL, max_tokens=5, messages=fake.user(), stop_sequences=["END", "STOP"]
+        )
+        output = only(cap)["output"]
+        assert (output["finish_reason"], output["stop_sequence"]) == ("stop_sequence", "END")
+
     async def test_async_call_is_recorded(self, cap: CapturedRecords) -> None:
         """``AsyncAnthropic`` records the same fields."""
         client = fake.async_client(fake.json_handler(fake.message()))
@@ -174,6 +207,16 @@ class TestCreateStream:
         assert record["ttft_ms"] is not None
         assert record["request_id"] == fake.REQUEST_ID
         assert record["response_id"] == "msg_01Stream"
+
+    def test_a_streamed_stop_sequence_is_recorded(self, cap: CapturedRecords) -> None:
+        """The ``message_delta`` event names the stop sequence."""
+        events = fake.stream_events(["a"], stop_reason="stop_sequence", stop_sequence="###")
+        client = fake.sync_client(fake.sse_handler(events))
+        with client.messages.stream(
+            model=fake.MODEL, max_tokens=5, messages=fake.user(), stop_sequences=["###"]
+        ) as stream:
+            assert stream.get_final_message().stop_sequence == "###"
+        assert only(cap)["output"]["stop_sequence"] == "###"
 
     async def test_async_streamed_call_is_one_record(self, cap: CapturedRecords) -> None:
         """``AsyncStream`` is proxied the same way."""

@@ -201,15 +201,22 @@ class TestRefusals:
         assert len(records_in(path)) == 4
 
 
+CACHED_BLOCKS = [
+    {"type": "text", "text": "Policy", "cache_control": {"type": "ephemeral"}},
+    {"type": "text", "text": "Second block"},
+]
+
+
 class TestSystemPrompt:
     """The log keeps the system prompt as one text; replay sends only what that text can be."""
 
     def test_system_sent_in_pieces_is_replayed_as_one_and_said_so(
         self, tmp_path: Path, fake: FakeProvider, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        """developer + system parts (OpenAI) and cached blocks (Anthropic) were logged joined:
+        """developer + system parts (OpenAI) and text blocks (Anthropic) were logged joined:
         the replay sends the joined text (what the model read) and says on stderr that it
-        may have been several pieces."""
+        may have been several pieces. Blocks with cache_control were logged as sent
+        (``params.system``): they go back as they were, with nothing to say."""
         path = tmp_path / "llmlog.jsonl"
         oai, claude = clients(fake)
         llmlog.instrument(output=str(path), redact="off")
@@ -225,10 +232,13 @@ class TestSystemPrompt:
             claude.messages.create(
                 model="claude-haiku-4-5",
                 max_tokens=5,
-                system=[
-                    {"type": "text", "text": "Policy", "cache_control": {"type": "ephemeral"}},
-                    {"type": "text", "text": "Second block"},
-                ],
+                system=[{"type": "text", "text": "Policy"}, {"type": "text", "text": "More"}],
+                messages=[{"role": "user", "content": "hi"}],
+            )
+            claude.messages.create(
+                model="claude-haiku-4-5",
+                max_tokens=5,
+                system=CACHED_BLOCKS,
                 messages=[{"role": "user", "content": "hi"}],
             )
             assert llmlog.flush(10.0)
@@ -237,14 +247,17 @@ class TestSystemPrompt:
         sent = len(fake.requests)
         for record, pieces in zip(
             records_in(path),
-            ["system/developer messages or text parts", "text blocks"],
+            ["system/developer messages or text parts", "text blocks", None],
             strict=True,
         ):
             argv = ["replay", "--log", str(path), record["id"], "--provider-url", fake.url]
             assert main(argv) == 0
             err = capsys.readouterr().err
-            assert f"system may have been several {pieces}" in err
-        assert len(fake.requests) == sent + 2
+            assert ("system may have been several" in err) is (pieces is not None)
+            if pieces is not None:
+                assert f"system may have been several {pieces}" in err
+        assert len(fake.requests) == sent + 3
+        assert fake.requests[-1][1]["system"] == CACHED_BLOCKS
 
     def test_a_responses_system_text_is_sent_as_instructions_and_said_so(
         self, tmp_path: Path, fake: FakeProvider, capsys: pytest.CaptureFixture[str]

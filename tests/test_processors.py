@@ -118,6 +118,18 @@ class TestMetadataOnly:
         d = call(output={"text": "a", "tool_calls": [], "citations": [cited]})
         assert MetadataOnly()(None, "info", d)["output"]["citations"] is None
 
+    def test_system_block_texts_in_params_go_and_cache_control_stays(self) -> None:
+        """Anthropic system blocks kept as sent (``params.system``) hold the system prompt;
+        a gateway's ``system`` text in params (``extra_body``) too."""
+        blocks = [{"type": "text", "text": "secret policy", "cache_control": {"type": "e"}}]
+        d = call(params={"system": blocks, "max_tokens": 5})
+        assert MetadataOnly()(None, "info", d)["params"] == {
+            "system": [{"type": "text", "cache_control": {"type": "e"}}],
+            "max_tokens": 5,
+        }
+        d = call(params={"system": "secret policy"})
+        assert MetadataOnly()(None, "info", d)["params"] == {"system": None}
+
     def test_text_goes_and_metadata_stays(self) -> None:
         """Roles, tool names, usage stay; prompt, output text and arguments go."""
         d = call(

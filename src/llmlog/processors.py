@@ -134,7 +134,8 @@ class MetadataOnly:
     Dropped: system, message content, template variables, output text,
     refusal, parsed answer, thinking, tool arguments, every ``n > 1`` choice's
     text, an audio answer's transcript, and params that carry prompt text
-    (``prompt.variables``, ``prediction.content``, ``suffix``).
+    (``prompt.variables``, ``prediction.content``, ``suffix``, the texts of
+    Anthropic's system blocks).
     """
 
     def __call__(self, _logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
@@ -175,6 +176,10 @@ def _output_labels(output: Mapping[str, Any]) -> dict[str, Any]:
 
 def _params_without_text(params: Mapping[str, Any]) -> Mapping[str, Any]:
     changed: dict[str, Any] = {}
+    system = params.get("system")  # Anthropic's blocks (cache_control kept), a gateway's text
+    if system is not None:
+        blocks = system if isinstance(system, list) else ()
+        changed["system"] = [_block_settings(b) for b in blocks] if blocks else None
     if isinstance(params.get("questions"), list):
         changed["questions"] = [_labels_only(q) for q in params["questions"]]
     for name, member in _PROMPT_TEXT_PARAMS.items():
@@ -192,6 +197,13 @@ def _role_only(message: Any) -> Any:
     if isinstance(message, Mapping):
         return {"role": message.get("role")}
     return {"role": None}
+
+
+def _block_settings(block: Any) -> Any:
+    """A system block's type and ``cache_control``: no text, no cited text."""
+    if isinstance(block, Mapping):
+        return {k: v for k, v in block.items() if k in ("type", "cache_control")}
+    return None
 
 
 def _labels_only(item: Any) -> Any:

@@ -11,8 +11,8 @@ messages (OpenAI) or the system blocks (Anthropic) joined by line breaks, withou
 their roles or ``cache_control``. One line of text can only have been one piece,
 sent back as one system message (chat), ``instructions`` (Responses: the log does not
 say whether it was that or leading input items) or string (Anthropic); several lines may
-have been several pieces, and are refused. Anthropic blocks logged as a list are
-sent back as that list.
+have been several pieces: sent as one, with a caveat. Anthropic blocks that carried more than
+text are also logged as sent, in ``params.system``, and sent back as that list.
 """
 
 from __future__ import annotations
@@ -78,6 +78,13 @@ def _system_problem(record: dict[str, Any]) -> str | None:
     return None
 
 
+def _system_blocks(record: dict[str, Any]) -> list[Any] | None:
+    """Anthropic system blocks logged as sent (``params.system``: they carried more than
+    text, e.g. ``cache_control``), which a replay sends as they are."""
+    blocks = mapping(record, "params").get("system")
+    return blocks if record.get("provider") == "anthropic" and isinstance(blocks, list) else None
+
+
 def caveats(record: dict[str, Any]) -> list[str]:
     """How the replay may differ from the original without changing what the model reads.
 
@@ -87,7 +94,7 @@ def caveats(record: dict[str, Any]) -> list[str]:
     replay sends them and says what it could not know, rather than refusing them all.
     """
     system = record.get("system")
-    if not isinstance(system, str) or not system:
+    if not isinstance(system, str) or not system or _system_blocks(record) is not None:
         return []
     anthropic = record.get("provider") == "anthropic"
     found = []
@@ -183,6 +190,6 @@ def replay_request(record: dict[str, Any], model: str | None = None) -> ReplayRe
             kwargs["instructions"] = system
     else:
         kwargs["messages"] = messages
-        if system:
+        if system and _system_blocks(record) is None:  # the blocks as sent are in params
             kwargs["system"] = system
     return ReplayRequest(str(provider), method, kwargs)

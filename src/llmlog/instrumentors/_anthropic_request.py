@@ -107,6 +107,22 @@ def system_text(system: Any) -> str | None:
     return _block_text(system)
 
 
+def system_blocks(system: Any) -> list[Any] | None:
+    """The system blocks as sent when one carries more than its text (``cache_control``,
+    ``citations``), for ``params["system"]``: the joined text alone would lose where the
+    prompt cache breakpoints were. None for a string or text-only blocks."""
+    if not isinstance(system, list | tuple):
+        return None
+    blocks = [plain(block) for block in system]
+    if all(isinstance(block, dict) and _text_only(block) for block in blocks):
+        return None
+    return blocks
+
+
+def _text_only(block: dict[str, Any]) -> bool:
+    return all(key in ("type", "text") or value is None for key, value in block.items())
+
+
 def _block_text(block: Any) -> str | None:
     text = block.get("text") if isinstance(block, Mapping) else getattr(block, "text", None)
     return text if isinstance(text, str) else None

@@ -125,7 +125,8 @@ def tool_call(kind: str, call_id: Any, name: Any, arguments: str, server: Any) -
 
 
 def message_output(message: Any) -> dict[str, Any]:
-    """``output`` for a complete message: text, tool calls, thinking, stop reason."""
+    """``output`` for a complete message: text, tool calls, thinking, stop reason (and the
+    stop sequence that ended it)."""
     texts: list[str] = []
     thoughts: list[str] = []
     tool_calls: list[dict[str, Any]] = []
@@ -176,6 +177,8 @@ def _output(
     output["thinking"] = "\n".join(thoughts) if thoughts else None
     stop_reason = field_of(final, "stop_reason")
     output["finish_reason"] = stop_reason
+    if stop_reason == "stop_sequence":  # which of the app's stop_sequences ended it
+        output["stop_sequence"] = field_of(final, "stop_sequence")
     if stop_reason == _REFUSAL:
         output["refusal"] = _refusal_text(field_of(final, "stop_details"))
     return output
@@ -270,6 +273,7 @@ def summarize_events(events: Iterable[Any]) -> StreamSummary:
             delta = field_of(event, "delta")
             final["stop_reason"] = field_of(delta, "stop_reason")
             final["stop_details"] = field_of(delta, "stop_details")
+            final["stop_sequence"] = field_of(delta, "stop_sequence")
             delta_usage = _fields(field_of(event, "usage"))
             if delta_usage is not None:
                 usage = (usage or {}) | delta_usage

@@ -31,6 +31,7 @@ from llmlog.instrumentors._anthropic_request import (
     batch_request_summary,
     messages_record,
     params_record,
+    system_blocks,
     system_text,
 )
 from llmlog.instrumentors._anthropic_response import (
@@ -237,6 +238,8 @@ def _request_fields(operation: str, kwargs: Mapping[str, Any]) -> dict[str, Any]
         model, summary = batch_request_summary(kwargs.get("requests"))
         return {"model": model, "params": summary | params}
     model = kwargs.get("model")
+    if (blocks := system_blocks(kwargs.get("system"))) is not None:
+        params["system"] = blocks
     return {
         "model": model if isinstance(model, str) else None,
         "params": params,
