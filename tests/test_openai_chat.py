@@ -290,6 +290,47 @@ class TestStreamHelperFormat:
         [record] = llm.calls
         assert record["output"]["parsed"] == parsed
 
+    @pytest.mark.parametrize(
+        ("finish_reason", "error"),
+        [
+            ("length", openai.LengthFinishReasonError),
+            ("content_filter", openai.ContentFilterFinishReasonError),
+        ],
+    )
+    def test_helper_raising_over_a_cut_answer_records_its_error(
+        self, llm: CapturedRecords, finish_reason: str, error: type[Exception]
+    ) -> None:
+        """The helper itself raises over the last chunk (the raw stream ended well): the app
+        got that error, so the record is it, with the partial answer, as ``parse()``'s is."""
+        chunks = fakes.chat_chunks(('{"name": "Os',))
+        chunks[-1]["choices"][0]["finish_reason"] = finish_reason
+        fake = fakes.FakeOpenAI(routes={"/chat/completions": lambda _: fakes.sse_response(chunks)})
+        with (
+            pytest.raises(error),
+            fakes.sync_client(fake).chat.completions.stream(
+                model="gpt-4o", messages=MESSAGES, response_format=City
+            ) as stream,
+        ):
+            stream.until_done()
+        [record] = llm.calls
+        assert (record["status"], record["error"]["type"]) == ("error", error.__name__)
+        assert record["output"]["text"] == '{"name": "Os'
+        assert record["output"]["finish_reason"] == finish_reason
+
+    async def test_async_helper_error_caught_inside_the_block(self, llm: CapturedRecords) -> None:
+        """Caught by the app inside the block, the helper's error is still the record's."""
+        chunks = fakes.chat_chunks(('{"name": "Os',))
+        chunks[-1]["choices"][0]["finish_reason"] = "length"
+        fake = fakes.FakeOpenAI(routes={"/chat/completions": lambda _: fakes.sse_response(chunks)})
+        async with fakes.async_client(fake).chat.completions.stream(
+            model="gpt-4o", messages=MESSAGES, response_format=City
+        ) as stream:
+            with pytest.raises(openai.LengthFinishReasonError):
+                async for _event in stream:
+                    pass
+        [record] = llm.calls
+        assert (record["status"], record["error"]["type"]) == ("error", "LengthFinishReasonError")
+
     def test_helper_without_a_format_parses_nothing(self, llm: CapturedRecords) -> None:
         """JSON-looking text without a requested format stays text."""
         chunks = fakes.chat_chunks(('{"name":', '"Oslo"}'))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 
 import pytest
 from openai.types import CreateEmbeddingResponse, ImagesResponse
@@ -127,6 +128,14 @@ class TestResponses:
         assert reply["status"] == "error"
         assert reply["error"]["type"] == "server_error" and reply["error"]["message"] == "boom"
 
+    def test_failed_without_details_is_still_an_error(self) -> None:
+        """status=failed with ``error: null``: the call failed all the same."""
+        body = fakes.response_object(status="failed")
+        body["error"] = None
+        reply = response.read_response(Response.model_validate(body))
+        assert reply["status"] == "error"
+        assert (reply["error"]["type"], reply["error"]["message"]) == ("response.failed", None)
+
     def test_tool_results_are_never_copied(self) -> None:
         """Built-in tool calls are listed by id and type; their payloads (e.g. images) are not."""
         body = fakes.response_object()
@@ -169,9 +178,38 @@ class TestResponses:
                 "arguments": '{"repo":"x"}',
                 "server_label": "gh",
             },
+            {
+                "type": "computer_call",
+                "id": "cu_1",
+                "call_id": "call_cu",
+                "status": "completed",
+                "pending_safety_checks": [],
+                "actions": [{"type": "click", "button": "left", "x": 10, "y": 20}],
+            },
+            {
+                "type": "tool_search_call",
+                "id": "ts_1",
+                "call_id": "call_ts",
+                "status": "completed",
+                "execution": "server",
+                "arguments": {"query": "weather tools"},
+            },
+            {
+                "type": "program",
+                "id": "pg_1",
+                "call_id": "call_pg",
+                "code": "return await tools.get_weather({city: 'Paris'});",
+                "fingerprint": "f",
+            },
         ]
         reply = response.read_response(Response.model_validate(body) if as_model else body)
-        shell, search, approval = reply["output"]["tool_calls"]
+        shell, search, approval, computer, tool_search, program = reply["output"]["tool_calls"]
+        assert computer["id"] == "call_cu"
+        assert json.loads(computer["arguments"]) == {
+            "actions": [{"type": "click", "button": "left", "x": 10, "y": 20}]
+        }
+        assert tool_search["arguments"] == '{"query":"weather tools"}'
+        assert program["type"] == "program" and "tools.get_weather" in program["arguments"]
         assert shell["id"] == "call_ls" and '"command":["rm","-rf","/tmp/x"]' in shell["arguments"]
         assert search["type"] == "web_search_call" and "weather paris" in search["arguments"]
         assert approval == {

@@ -218,20 +218,34 @@ def responses_item_call(item: Any) -> dict[str, Any] | None:
             "name": field(item, "name"),
             "arguments": field(item, "input"),
         }
-    if kind.endswith("_call") or kind == "mcp_approval_request":
+    if kind.endswith("_call") or kind in _OTHER_CALLS:
         return {
             "id": field(item, "call_id") or field(item, "id"),
             "type": kind,
             "name": _str(field(item, "name")),
-            "arguments": _str(field(item, "arguments")) or _call_request(item),
+            "arguments": _arguments_text(field(item, "arguments")) or _call_request(item),
         }
     return None
 
 
-_CALL_REQUEST_FIELDS: Final = ("action", "operation", "code", "queries", "input", "server_label")
+_OTHER_CALLS: Final = frozenset({"mcp_approval_request", "program"})
+"""Items the model asks to run that are not named ``*_call``: an MCP approval request, a
+program (programmatic tool calling: the model's ``code``)."""
+
+_CALL_REQUEST_FIELDS: Final = (
+    *("action", "actions", "operation", "code", "queries", "input", "server_label"),
+)
 """What the model asked a built-in tool to do (a computer action, a shell command, a
 patch, code to run, search queries): the call's arguments. Results (``output``,
 ``outputs``, ``results``, ``result``) are never kept."""
+
+
+def _arguments_text(arguments: Any) -> str | None:
+    """A call's ``arguments`` as JSON text: a string as sent, an object (a tool search's
+    query) encoded."""
+    if arguments is None or isinstance(arguments, str):
+        return arguments
+    return json.dumps(plain(arguments), ensure_ascii=False, separators=(",", ":"))
 
 
 def _call_request(item: Any) -> str | None:
@@ -282,7 +296,7 @@ def read_response(response: Any) -> Reply:
         "usage": input_output_usage(field(response, "usage")),
     }
     error = field(response, "error")
-    if error is not None and field(response, "status") == "failed":
+    if field(response, "status") == "failed":  # with or without the error's details
         reply["status"] = STATUS_ERROR
         reply["error"] = {
             "type": _str(field(error, "code")) or "response.failed",

@@ -52,6 +52,14 @@ def end_early(stream: Any) -> None:
         stream._self_end(early=True)
 
 
+def end_failed(stream: Any, error: BaseException) -> None:
+    """Finish ``stream``'s record with ``error`` if it is one of our proxies still open.
+
+    For SDK helpers that raise over the events they read (the proxy below saw none)."""
+    if isinstance(stream, _Finisher):
+        stream._self_end(error)
+
+
 def finish_open_streams() -> None:
     """At exit: every stream still open ends as ``cancelled`` with what it read."""
     for ref in list(_open.values()):

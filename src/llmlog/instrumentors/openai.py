@@ -17,7 +17,6 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from llmlog import _guard
 from llmlog._record import Capture, parse_raw_json_text
 from llmlog.instrumentors import _openai_agent_patches as agent_sessions
 from llmlog.instrumentors import _openai_background as background
@@ -30,7 +29,6 @@ from llmlog.instrumentors._base import (
     Target,
     Wrapper,
     finish,
-    labelled,
 )
 from llmlog.instrumentors._openai_chunks import is_content_for
 from llmlog.instrumentors._openai_live import (
@@ -41,9 +39,14 @@ from llmlog.instrumentors._openai_live import (
 from llmlog.instrumentors._openai_realtime import RealtimeSession
 from llmlog.instrumentors._openai_realtime_translation import RealtimeTranslationSession
 from llmlog.instrumentors._openai_response import READERS, Reply
+from llmlog.instrumentors._openai_stream_helpers import (
+    CHAT_STREAMING,
+    RESPONSES_STREAMING,
+    STREAM_HELPERS,
+)
 from llmlog.instrumentors._openai_streams import stream_reply
 from llmlog.instrumentors._raw_streams import proxy_parsed_stream
-from llmlog.instrumentors._stream import AsyncStreamProxy, SyncStreamProxy, end_early
+from llmlog.instrumentors._stream import AsyncStreamProxy, SyncStreamProxy
 
 _HELPER_HEADER: Final = "X-Stainless-Helper-Method"
 
@@ -256,42 +259,6 @@ def on_result(cap: Capture, result: Any) -> Any:
     return result
 
 
-def _close_raw_stream(instance: Any) -> None:
-    end_early(getattr(instance, "_raw_stream", None))
-
-
-def _helper_close(
-    wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    """``ChatCompletionStream.close()`` closes the HTTP response, bypassing our proxy: finish it."""
-    try:
-        return wrapped(*args, **kwargs)
-    finally:
-        with _guard.guarded("openai stream helper close"):
-            _close_raw_stream(instance)
-
-
-async def _async_helper_close(
-    wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    try:
-        return await wrapped(*args, **kwargs)
-    finally:
-        with _guard.guarded("openai stream helper close"):
-            _close_raw_stream(instance)
-
-
-_CHAT_STREAMING: Final = "openai.lib.streaming.chat._completions"
-_RESPONSES_STREAMING: Final = "openai.lib.streaming.responses._responses"
-_STREAM_HELPERS: Final[Mapping[str, Wrapper]] = {
-    "ChatCompletionStream.close": _helper_close,
-    "AsyncChatCompletionStream.close": _async_helper_close,
-    "ResponseStream.close": _helper_close,
-    "AsyncResponseStream.close": _async_helper_close,
-    # The call made inside is the helper's, also when it fails (see ``_base.labelled``).
-    "ResponseStreamManager.__enter__": labelled("responses.stream", is_async=False),
-    "AsyncResponseStreamManager.__aenter__": labelled("responses.stream", is_async=True),
-}
 _WEBSOCKET_MODULES: Final = {
     "Responses": "openai.resources.responses.responses",
     "Realtime": "openai.resources.realtime.realtime",
@@ -312,14 +279,14 @@ _WEBSOCKET_HELPERS: Final[Mapping[str, Wrapper]] = {
     **websocket_patches.wrappers("Forks", LiveForkSession),
     **websocket_patches.wrappers("Sideband", LiveSidebandSession),
 }
-_HELPER_WRAPPERS: Final[Mapping[str, Wrapper]] = {**_STREAM_HELPERS, **_WEBSOCKET_HELPERS}
+_HELPER_WRAPPERS: Final[Mapping[str, Wrapper]] = {**STREAM_HELPERS, **_WEBSOCKET_HELPERS}
 
 
 def _helper_module(qualname: str) -> str:
     if qualname in _WEBSOCKET_HELPERS:
         protocol = qualname.removeprefix("Async").partition("Connection")[0]
         return _WEBSOCKET_MODULES[protocol]
-    return _CHAT_STREAMING if qualname.startswith(("Chat", "AsyncChat")) else _RESPONSES_STREAMING
+    return CHAT_STREAMING if qualname.startswith(("Chat", "AsyncChat")) else RESPONSES_STREAMING
 
 
 def _provider() -> Provider:
