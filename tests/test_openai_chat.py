@@ -29,6 +29,13 @@ def llm() -> Iterator[CapturedRecords]:
         yield cap
 
 
+CUT_ANSWER_ERRORS = [
+    ("length", openai.LengthFinishReasonError),
+    ("content_filter", openai.ContentFilterFinishReasonError),
+]
+"""What the SDK raises over a structured answer cut short, by finish reason."""
+
+
 class City(pydantic.BaseModel):
     name: str
 
@@ -236,13 +243,7 @@ class TestParse:
         assert record["output"]["text"] == '{"name":"Oslo"}'
         assert record["output"]["parsed"] is None
 
-    @pytest.mark.parametrize(
-        ("finish_reason", "error"),
-        [
-            ("length", openai.LengthFinishReasonError),
-            ("content_filter", openai.ContentFilterFinishReasonError),
-        ],
-    )
+    @pytest.mark.parametrize(("finish_reason", "error"), CUT_ANSWER_ERRORS)
     def test_parse_refusing_a_billed_answer_keeps_its_usage(
         self, llm: CapturedRecords, finish_reason: str, error: type[Exception]
     ) -> None:
@@ -290,13 +291,7 @@ class TestStreamHelperFormat:
         [record] = llm.calls
         assert record["output"]["parsed"] == parsed
 
-    @pytest.mark.parametrize(
-        ("finish_reason", "error"),
-        [
-            ("length", openai.LengthFinishReasonError),
-            ("content_filter", openai.ContentFilterFinishReasonError),
-        ],
-    )
+    @pytest.mark.parametrize(("finish_reason", "error"), CUT_ANSWER_ERRORS)
     def test_helper_raising_over_a_cut_answer_records_its_error(
         self, llm: CapturedRecords, finish_reason: str, error: type[Exception]
     ) -> None:
