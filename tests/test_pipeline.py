@@ -187,10 +187,11 @@ class TestBackPressure:
     def test_a_full_queue_drops_counts_and_says_so(
         self, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        """Queue of 2 behind a stuck sink: extra records are dropped, counted in a record."""
+        """Queue of 2 behind a stuck sink: extra records are dropped, counted in a line of
+        llmlog's own (its name first; no cost or redaction fields: it is not a call)."""
         _guard._reset_for_tests()
         sink = _BlockedSink()
-        pipeline = _pipeline.Pipeline(Settings(queue_size=2, redact="off"), sinks=[sink])
+        pipeline = _pipeline.Pipeline(Settings(queue_size=2, redact="secrets"), sinks=[sink])
         for i in range(10):
             pipeline.submit(_capture(i))
         sink.release.set()
@@ -199,6 +200,9 @@ class TestBackPressure:
         dropped = [r for r in records if r["event"] == "llmlog.dropped"]
         calls = [r for r in records if r["event"] == "llm.call"]
         assert len(calls) + sum(r["count"] for r in dropped) == 10
+        assert [list(r) for r in dropped] == [["event", "schema", "id", "ts", "count"]] * len(
+            dropped
+        )
         assert (
             dropped and len(calls) < 10
         )  # the queue, and one slice of lines waiting to be written

@@ -9,6 +9,7 @@ import re
 import sys
 from collections.abc import Iterator
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -128,6 +129,15 @@ class TestSchema:
         for record in records:
             validate(record)
             assert tuple(record) == FIELDS
+
+    def test_the_schema_and_the_readme_example_have_every_field_in_order(self) -> None:
+        """Every field is required by the schema, and the README's example shows them all,
+        in the order records have them."""
+        assert set(SCHEMA["$defs"]["call"]["required"]) == set(FIELDS)
+        readme = (Path(__file__).parents[1] / "README.md").read_text()
+        example = readme.split("Example (pretty-printed here", 1)[1].split("```json", 1)[1]
+        record = json.loads(example.split("```", 1)[0])
+        assert tuple(record) == FIELDS
 
     def test_real_openai_records_are_valid(self, fake: FakeProvider) -> None:
         """Chat, streamed chat, Responses, embeddings and an error through the real openai SDK."""

@@ -55,8 +55,8 @@ class CaptureToRecord:
 
     def __call__(self, _logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
         cap = event_dict.pop("_capture", None)
-        if cap is None:
-            return event_dict
+        if cap is None:  # llmlog's own line (llmlog.dropped): its name first, as in records
+            return {"event": event_dict.pop("event", None), **event_dict}
         fields: dict[str, Any] = {}
         try:
             fields = cap.extract(cap)

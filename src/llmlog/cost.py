@@ -25,6 +25,7 @@ from llmlog import _cost_mode
 from llmlog._cost_by_model import parts_by_model
 from llmlog._cost_where import Where, resolve
 from llmlog._guard import report_internal_error
+from llmlog._record import EVENT_DROPPED
 
 __all__ = ["add_cost", "price"]
 
@@ -512,6 +513,8 @@ def add_cost(logger: Any, method_name: str, event_dict: dict[str, Any]) -> dict[
 
     A ``price_source`` set already (the instrumentor knows the call is not billed, e.g. a
     replay of a response recorded before) is kept, with no cost."""
+    if event_dict.get("event") == EVENT_DROPPED:  # llmlog's own line costs nothing
+        return event_dict
     if isinstance(event_dict.get("price_source"), str):
         event_dict["cost_usd"] = None
         return event_dict

@@ -49,7 +49,7 @@ from typing import Any, Final
 
 from llmlog import _guard
 from llmlog._config import Settings
-from llmlog._record import CREDENTIAL_NAME_PARTS, TEXT_FIELDS
+from llmlog._record import CREDENTIAL_NAME_PARTS, EVENT_DROPPED, TEXT_FIELDS
 from llmlog._redact_detect import Detector, DetectorConfig, merge_spans
 from llmlog._redact_memo import SpanMemo
 from llmlog._redact_operators import MIN_KEY_BYTES, Replacer, apply_spans, operator_factory
@@ -195,7 +195,7 @@ class Redact:
         self._find_all(["warm up"])
 
     def __call__(self, logger: Any, method_name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
-        if self.level == "off":
+        if self.level == "off" or event_dict.get("event") == EVENT_DROPPED:  # llmlog's count
             return event_dict
         # One walk collects every text; only the fields where something was found (or
         # that hold values rendered as text) are rebuilt. A record with nothing to
