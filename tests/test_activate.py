@@ -256,6 +256,25 @@ class TestFailures:
         assert "LLMLOG_STRICT=1, stopping" in result.stderr
         assert "Traceback" not in result.stderr
 
+    def test_strict_mode_stops_when_the_log_cannot_be_written(
+        self, fake: FakeProvider, tmp_path: Path
+    ) -> None:
+        """Strict: a log file that cannot be made (its folder is a file) would be running
+        unlogged; the app does not run, and the message names LLMLOG_OUTPUT and why. Not
+        strict, the app runs (the file may become writable later)."""
+        blocker = tmp_path / "not-a-folder"
+        blocker.write_text("")
+        output = str(blocker / "llmlog.jsonl")
+        env = {"LLMLOG_ENABLED": "1", "LLMLOG_STRICT": "1", "LLMLOG_OUTPUT": output}
+        result = run(ACTIVATE + "print('app ran')", env, fake)
+        assert result.returncode == 78
+        assert "app ran" not in result.stdout
+        assert f"LLMLOG_OUTPUT={output} cannot be written: {blocker} is not a folder" in (
+            result.stderr
+        )
+        result = run(ACTIVATE + "print('app ran')", {**env, "LLMLOG_STRICT": "0"}, fake)
+        assert (result.returncode, result.stdout) == (0, "True\napp ran\n")
+
     def test_settings_redaction_cannot_honour_are_a_failure(
         self, fake: FakeProvider, out: Path
     ) -> None:

@@ -45,7 +45,8 @@ class TestPublicAPI:
                 client.chat.completions.create(
                     model="gpt-4o", messages=[{"role": "user", "content": "hi"}]
                 )
-            llmlog.flush(10)
+            assert llmlog.flush(10) is False  # records were lost, not written
+            assert llmlog.flush(10) is True  # none lost since
         finally:
             llmlog.uninstrument()
         found = llmlog.trouble()

@@ -84,7 +84,9 @@ def uninstrument() -> None:
 
 
 def flush(timeout: float | None = None) -> bool:
-    """Block until every call made so far is written; ``False`` if ``timeout`` ran out."""
+    """Block until every call made so far is written; ``False`` if ``timeout`` ran out, or
+    if a record was lost since the last flush (queue full, a log file it cannot write:
+    :func:`trouble` says which)."""
     from llmlog import _pipeline
 
     return _pipeline.flush(timeout)

@@ -37,6 +37,7 @@ import os
 import sys
 import zlib
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
@@ -287,6 +288,8 @@ def _attempt(settings: Mapping[str, Any]) -> str | bool | None:
         llmlog.instrument(**settings)  # switches off, and passes that on
         return False
     output = absolute_output(resolved.output)
+    if resolved.strict and (problem := _output_problem(output)):
+        return problem  # strict: running with every record lost is running unlogged
     if settings.get("output") is None:  # from the environment or the default: share it
         os.environ[env_name("output")] = output
     wanted = [sdk for sdk in _SDKS if sdk not in resolved.disabled_providers]
@@ -298,6 +301,15 @@ def _attempt(settings: Mapping[str, Any]) -> str | bool | None:
     except ValueError as exc:
         return str(exc)
     return True
+
+
+def _output_problem(output: str) -> str | None:
+    """Why the log file cannot be written, naming ``LLMLOG_OUTPUT``; None if it can."""
+    from llmlog._config import STREAMS
+    from llmlog._log_files import write_problem
+
+    problem = None if output in STREAMS else write_problem(Path(output))
+    return f"LLMLOG_OUTPUT={output} cannot be written: {problem}" if problem else None
 
 
 def _wait_for_sdk(settings: dict[str, Any]) -> None:

@@ -131,8 +131,9 @@ class Settings:
     )
     strict: bool = _setting(
         False,
-        "Exit the app (status 78) if activation fails instead of running unlogged; a value "
-        "neither on nor off is refused and stops too.",
+        "Exit the app (status 78) if activation fails instead of running unlogged (a bad "
+        "setting, a log file that cannot be created or written); a value neither on nor off "
+        "is refused and stops too.",
     )
 
     @classmethod

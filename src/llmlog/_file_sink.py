@@ -306,8 +306,8 @@ class FileSink:
             return
         warn_once(
             f"sink:{self.path}",
-            f"cannot write to {self.path}: {exc.strerror or exc}; records are being lost "
-            "(the app is unaffected; llmlog keeps retrying)",
+            f"cannot write to {self.path} (LLMLOG_OUTPUT): {exc.strerror or exc}; records are "
+            "being lost (the app is unaffected; llmlog keeps retrying)",
         )
 
     def _open(self) -> int:

@@ -105,6 +105,25 @@ def ends_mid_line(path: Path, st: os.stat_result) -> bool:
         os.close(fd)
 
 
+def write_problem(path: Path) -> str | None:
+    """Why a log file at ``path`` could not be created or appended to now, in words; None
+    when it can (a check without creating anything, for strict start-up)."""
+    if os.path.lexists(path):
+        if path.is_symlink():
+            return f"{path} is a symbolic link (llmlog does not write through one)"
+        if path.is_dir():
+            return f"{path} is a folder"
+        return None if os.access(path, os.W_OK) else f"no permission to write {path}"
+    folder = path.parent
+    while not os.path.lexists(folder) and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        return f"{folder} is not a folder"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"no permission to create files in {folder}"
+    return None
+
+
 def make_private_dirs(directory: Path) -> None:
     """Create ``directory`` and every missing parent 0700 (``mkdir(parents=True)`` would
     give the parents the umask's mode, 0777 under umask 000)."""

@@ -442,9 +442,19 @@ def submit(cap: Capture) -> None:
         pipeline.submit(cap)
 
 
+_lost_at_last_flush = 0
+"""Records lost (queue full, unwritable file) as of the last :func:`flush`."""
+
+
 def flush(timeout: float | None = None) -> bool:
+    """Whether every record so far is written: False if ``timeout`` ran out, or if a
+    record was lost since the last flush (``llmlog.trouble()`` says how)."""
+    global _lost_at_last_flush
     pipeline = _current
-    return True if pipeline is None else pipeline.flush(timeout)
+    written = True if pipeline is None else pipeline.flush(timeout)
+    lost = _guard.counts["sink_lost"] + _guard.counts["queue_full"]
+    complete, _lost_at_last_flush = lost == _lost_at_last_flush, lost
+    return written and complete
 
 
 def shutdown() -> None:
