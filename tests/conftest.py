@@ -7,11 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
-os.environ["LLMLOG_RAISE_INTERNAL_ERRORS"] = "1"
+os.environ["_LLMLOG_RAISE_INTERNAL_ERRORS"] = "1"
 # Tests must never read settings from the developer's or CI's environment.
 for _name in [n for n in os.environ if n.startswith("LLMLOG_")]:
-    if _name != "LLMLOG_RAISE_INTERNAL_ERRORS":
-        del os.environ[_name]
+    del os.environ[_name]
 
 
 @pytest.fixture

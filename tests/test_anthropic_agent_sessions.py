@@ -207,7 +207,7 @@ class TestStream:
             capture_output=True,
             text=True,
             timeout=120,
-            env={"PYTHONPATH": str(Path(__file__).parent), "LLMLOG_RAISE_INTERNAL_ERRORS": "1"},
+            env={"PYTHONPATH": str(Path(__file__).parent), "_LLMLOG_RAISE_INTERNAL_ERRORS": "1"},
         )
         assert proc.returncode == 0, proc.stderr
         [record] = [json.loads(line) for line in out.read_text().splitlines()]
@@ -554,7 +554,7 @@ class TestHarmless:
         def broken(*args: Any, **kwargs: Any) -> None:
             raise RuntimeError("llmlog bug")
 
-        monkeypatch.setenv("LLMLOG_RAISE_INTERNAL_ERRORS", "0")
+        monkeypatch.setenv("_LLMLOG_RAISE_INTERNAL_ERRORS", "0")
         monkeypatch.setattr(agent_sessions, "_read", broken)
         events = read_stream(fake.sync_client(fake.FakeAgents(fake.weather_turns())))
         assert len(events) == len(fake.weather_turns())

@@ -192,7 +192,7 @@ class TestLlmlogBugsStayInside:
         self, monkeypatch: pytest.MonkeyPatch, cap: CapturedRecords
     ) -> None:
         """If reading the result fails inside llmlog, the app still gets its Message."""
-        monkeypatch.setenv("LLMLOG_RAISE_INTERNAL_ERRORS", "0")
+        monkeypatch.setenv("_LLMLOG_RAISE_INTERNAL_ERRORS", "0")
 
         class Broken(dict[type, Any]):
             def __contains__(self, key: object) -> bool:
@@ -208,7 +208,7 @@ class TestLlmlogBugsStayInside:
         self, monkeypatch: pytest.MonkeyPatch, cap: CapturedRecords
     ) -> None:
         """If folding events fails on the writer, the app's stream is complete anyway."""
-        monkeypatch.setenv("LLMLOG_RAISE_INTERNAL_ERRORS", "0")
+        monkeypatch.setenv("_LLMLOG_RAISE_INTERNAL_ERRORS", "0")
 
         def broken(events: Any) -> Any:
             raise RuntimeError("llmlog bug")

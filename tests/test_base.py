@@ -98,7 +98,7 @@ class TestNeverHarmsTheApp:
         capsys: pytest.CaptureFixture[str],
     ) -> None:
         """Extraction blowing up: the app still gets its answer; stderr says so once."""
-        monkeypatch.setenv("LLMLOG_RAISE_INTERNAL_ERRORS", "0")
+        monkeypatch.setenv("_LLMLOG_RAISE_INTERNAL_ERRORS", "0")
         _guard._reset_for_tests()
 
         def broken(cap: object) -> dict[str, object]:

@@ -195,7 +195,7 @@ class TestCtrlC:
         """
         tested = Path(llmlog.__file__).parents[1]  # the llmlog under test, in the child too
         path = os.pathsep.join([str(Path(__file__).parent), str(tested)])
-        env = {"PYTHONPATH": path, "LLMLOG_RAISE_INTERNAL_ERRORS": "1"}
+        env = {"PYTHONPATH": path, "_LLMLOG_RAISE_INTERNAL_ERRORS": "1"}
         proc = subprocess.run(
             [sys.executable, "-c", textwrap.dedent(script)],
             capture_output=True,

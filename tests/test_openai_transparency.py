@@ -192,7 +192,7 @@ class TestErrors:
         self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
     ) -> None:
         """If extraction raises (an llmlog bug) the app still gets its result; it is reported."""
-        monkeypatch.setenv("LLMLOG_RAISE_INTERNAL_ERRORS", "0")
+        monkeypatch.setenv("_LLMLOG_RAISE_INTERNAL_ERRORS", "0")
 
         def broken(cap: Any) -> dict[str, Any]:
             raise RuntimeError("extraction bug")
@@ -214,7 +214,7 @@ class TestErrors:
         self, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """If on_result raises, the app gets the SDK's own result object."""
-        monkeypatch.setenv("LLMLOG_RAISE_INTERNAL_ERRORS", "0")
+        monkeypatch.setenv("_LLMLOG_RAISE_INTERNAL_ERRORS", "0")
 
         def broken(cap: Any, result: Any) -> Any:
             raise RuntimeError("on_result bug")

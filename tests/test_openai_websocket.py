@@ -233,7 +233,7 @@ class TestSync:
             capture_output=True,
             text=True,
             timeout=120,
-            env={"PYTHONPATH": tests, "LLMLOG_RAISE_INTERNAL_ERRORS": "1"},
+            env={"PYTHONPATH": tests, "_LLMLOG_RAISE_INTERNAL_ERRORS": "1"},
         )
         assert proc.returncode == 0, proc.stderr
         [record] = [json.loads(line) for line in out.read_text().splitlines()]

@@ -56,6 +56,25 @@ class TestPublicAPI:
         assert llmlog.trouble()["sink_lost"] == 3
         _guard._reset_for_tests()
 
+    def test_an_unknown_llmlog_variable_is_named_once(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A misspelt variable would silently not apply: it is said, with the setting it
+        may have meant, once however often logging is turned on."""
+        from llmlog import _activate, _guard
+
+        _guard._reset_for_tests()
+        monkeypatch.delenv(_activate.REPORTED, raising=False)
+        monkeypatch.setenv("LLMLOG_OUPUT", "calls.jsonl")
+        try:
+            for redact in ("secrets", "off"):
+                llmlog.instrument(output=str(tmp_path / "llmlog.jsonl"), redact=redact)
+        finally:
+            llmlog.uninstrument()
+            _guard._reset_for_tests()
+        said = "ignoring LLMLOG_OUPUT (did you mean LLMLOG_OUTPUT?): not an llmlog setting"
+        assert capsys.readouterr().err.count(said) == 1
+
     def test_package_is_typed(self) -> None:
         """py.typed ships, so type checkers read our annotations."""
         assert resources.files("llmlog").joinpath("py.typed").is_file()

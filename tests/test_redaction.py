@@ -412,7 +412,7 @@ class TestFailures:
     @pytest.fixture
     def reported(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """Internal errors reported as in production (once on stderr), not raised."""
-        monkeypatch.delenv("LLMLOG_RAISE_INTERNAL_ERRORS")
+        monkeypatch.delenv("_LLMLOG_RAISE_INTERNAL_ERRORS")
         _guard._reset_for_tests()
 
     @pytest.mark.usefixtures("reported")

@@ -51,6 +51,7 @@ def instrument(**settings: Any) -> None:
         _activate.share(settings, resolved)
         return
     redaction.validate(resolved)
+    _activate.say_unknown_variables()
     with _lock:
         pipeline = _pipeline.current()
         if pipeline is None or pipeline.settings != resolved:

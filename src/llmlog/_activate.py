@@ -185,6 +185,19 @@ def first_report(problem: str) -> bool:
     return True
 
 
+def say_unknown_variables() -> None:
+    """Once per process tree: the ``LLMLOG_*`` variables that are no setting are ignored."""
+    from llmlog import _guard
+    from llmlog._config import unknown_variables
+
+    names = unknown_variables(os.environ)
+    if names:
+        what = "not an llmlog setting" if len(names) == 1 else "not llmlog settings"
+        message = f"ignoring {', '.join(names)}: {what}"
+        if first_report(message):
+            _guard.warn_once("unknown_variables", message)
+
+
 def _strict_env() -> bool:
     """``LLMLOG_STRICT`` asks to stop: any value but an off one (``2``, ``ture``) counts.
 

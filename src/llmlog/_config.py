@@ -10,6 +10,7 @@ generated from these fields, so nothing here may be declared twice.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import math
 import os
@@ -172,6 +173,17 @@ def absolute_output(output: str) -> str:
     ``chdir`` -- appends to the same file.
     """
     return output if output in STREAMS else os.path.abspath(output)
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """``LLMLOG_*`` names in ``environ`` that are no setting (a typo such as ``LLMLOG_OUPUT``
+    would otherwise go unnoticed), each with the setting it may have meant."""
+    known = [env_name(f.name) for f in dataclasses.fields(Settings)]
+    found = []
+    for name in sorted(n for n in environ if n.startswith(PREFIX) and n not in known):
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.8)
+        found.append(f"{name} (did you mean {close[0]}?)" if close else name)
+    return found
 
 
 def env_name(field_name: str) -> str:

@@ -4,7 +4,7 @@ Every place where llmlog code runs inside the app's call (wrappers, stream
 proxies, finalizers, the writer) goes through :func:`report_internal_error`.
 It prints one traceback per place on stderr, counts every occurrence, and
 lets the app carry on. Under llmlog's own test suite
-(``LLMLOG_RAISE_INTERNAL_ERRORS=1``) it re-raises, so bugs are not hidden.
+(``_LLMLOG_RAISE_INTERNAL_ERRORS=1``) it re-raises, so bugs are not hidden.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ counts: Counter[str] = Counter()
 
 
 def _raise_mode() -> bool:
-    return os.environ.get("LLMLOG_RAISE_INTERNAL_ERRORS", "") == "1"
+    return os.environ.get("_LLMLOG_RAISE_INTERNAL_ERRORS", "") == "1"
 
 
 def warn_once(key: str, message: str) -> None:
@@ -48,7 +48,7 @@ def warn_once(key: str, message: str) -> None:
 def report_internal_error(exc: BaseException, where: str) -> None:
     """Report an llmlog bug at ``where`` once (with traceback) and count it.
 
-    Re-raises ``exc`` when ``LLMLOG_RAISE_INTERNAL_ERRORS=1``.
+    Re-raises ``exc`` when ``_LLMLOG_RAISE_INTERNAL_ERRORS=1``.
     """
     if _raise_mode():
         raise exc
