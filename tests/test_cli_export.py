@@ -206,6 +206,36 @@ class TestNeverIntoTheLog:
         assert "is in the log directory" in capsys.readouterr().err
         assert not (logs / "export.jsonl").exists()
 
+    def test_a_new_file_named_like_a_rotated_file_of_the_log_is_refused(
+        self,
+        real_log: tuple[Path, list[Any]],
+        tmp_path: Path,
+        capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """-o llm_logs/llmlog-<time>Z-<pid>.jsonl beside the default log: the next read would
+        take it for a rotated file of the log and count every call twice. Refused, not made;
+        another log's rotated name (llmlog-worker-...) or one in another folder is written."""
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.delenv("LLMLOG_OUTPUT", raising=False)
+        log = tmp_path / "llm_logs" / "llmlog.jsonl"
+        log.parent.mkdir()
+        log.write_bytes(real_log[0].read_bytes())
+        for name in (
+            "llmlog-20260101T000000Z-1.jsonl",
+            "llmlog-20260101T000000.123456Z-42.jsonl",
+            "llmlog-20260101T000000Z-1.jsonl.gz",
+        ):
+            assert main(["export", "-o", f"llm_logs/{name}"]) == 2
+            assert "named like a rotated file of the log" in capsys.readouterr().err
+        assert sorted(p.name for p in log.parent.iterdir()) == ["llmlog.jsonl"]
+        for allowed in (
+            "llm_logs/llmlog-worker-20260101T000000Z-1.jsonl",
+            "llmlog-20260101T000000Z-1.jsonl",
+        ):
+            assert main(["export", "-o", allowed]) == 0
+            assert Path(allowed).read_bytes() == log.read_bytes()
+
 
 class TestOpenAIChat:
     def test_successful_calls_become_fine_tuning_examples(

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import orjson
 import pytest
 
 from llmlog.cli import _duck, main
@@ -104,6 +105,34 @@ class TestParsing:
         err = capsys.readouterr().err
         if status == 2:
             assert err.startswith("llmlog: error: --") and "24h, 7d" in err
+
+    @pytest.mark.parametrize("given", ["ERROR", "Error", " error "])
+    def test_status_is_taken_in_any_case(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str], given: str
+    ) -> None:
+        """--status ERROR selects the error calls: a status written in capitals is the same
+        status, not a filter that matches nothing."""
+        log = write_jsonl(
+            tmp_path / "l.jsonl", [schema_record(1), schema_record(2, status="error")]
+        )
+        assert main(["stats", "--json", "--log", str(log), "--status", given]) == 0
+        (group,) = orjson.loads(capsys.readouterr().out)["groups"]
+        assert (group["calls"], group["errors"]) == (1, 1)
+
+    @pytest.mark.parametrize(
+        "command", [["stats"], ["check"], ["tail"], ["search", "question"], ["export"]]
+    )
+    @pytest.mark.parametrize("given", ["bogus", "failed", ""])
+    def test_an_unknown_status_is_a_usage_error_naming_the_statuses(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str], given: str
+    ) -> None:
+        """--status bogus would select nothing and print "0 calls" as if that were the answer:
+        exit 2 and the three statuses a record can have."""
+        log = write_jsonl(tmp_path / "l.jsonl", [schema_record(1)])
+        assert main([command[0], "--log", str(log), *command[1:], "--status", given]) == 2
+        captured = capsys.readouterr()
+        assert "argument --status" in captured.err and "ok, error, cancelled" in captured.err
+        assert captured.out == ""
 
     def test_limit_must_be_positive(self) -> None:
         """--limit 0 is an argparse error, not an empty result."""

@@ -201,3 +201,33 @@ class TestContext:
         with pytest.raises(ValueError, match="name"):
             llmlog.context(template={"version": "1"})
         _context.clear()
+
+    @pytest.mark.parametrize("tags", [5, 1.5, True, object()])
+    @pytest.mark.parametrize("setter", ["context", "bind"])
+    def test_bad_tags_fail_where_they_are_written_and_say_what_tags_may_be(
+        self, tags: Any, setter: str
+    ) -> None:
+        """tags=5 is refused when the context is made (not when entered), with what tags
+        may be rather than "'int' object is not iterable"."""
+        make = llmlog.context if setter == "context" else llmlog.bind
+        with pytest.raises(TypeError, match=r"tags must be a mapping .* labels, not "):
+            make(tags=tags)
+        assert _context.snapshot() == {}
+
+    def test_tags_of_every_accepted_kind_reach_the_record(self, toy: CapturedRecords) -> None:
+        """A mapping, a label, and a list, tuple, set or iterator of labels are all taken,
+        an iterator as often as the context is entered."""
+        kinds: list[Any] = [{"team": "a"}, "solo", ["l"], ("t",), {"s"}, iter(["i"])]
+        contexts = [llmlog.context(tags=tags) for tags in kinds]
+        for ctx in (*contexts, contexts[-1]):
+            with ctx:
+                ask()
+        assert [r["tags"] for r in toy.calls] == [
+            {"team": "a"},
+            {"solo": True},
+            {"l": True},
+            {"t": True},
+            {"s": True},
+            {"i": True},
+            {"i": True},
+        ]

@@ -24,6 +24,7 @@ from llmlog import _demo_app
 from llmlog.demo import describe, totals
 
 ROOT = Path(__file__).resolve().parents[1]
+FAST_DEMO = ("-m", "llmlog.demo", "--ttft-ms", "5", "--token-delay-ms", "1")
 
 NO_NETWORK = """
 import os, socket
@@ -66,6 +67,13 @@ def offline_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
+def run_in(cwd: Path, env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
+    """``python *argv`` in ``cwd`` with ``env`` (see :func:`offline_env`)."""
+    return subprocess.run(
+        [sys.executable, *argv], env=env, cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+
+
 def read(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
@@ -97,7 +105,7 @@ class TestDemoRun:
         assert {"EMAIL_ADDRESS", "API_KEY"} <= found
         text = out.read_text()
         assert "jane.doe@example.com" not in text and _demo_app.LEAKED_KEY not in text
-        assert "llmlog stats --log" in result.stdout
+        assert "llmlog stats --by model --log llm_logs/demo" in result.stdout  # cwd-relative
         for directory in (out.parent.parent, out.parent):  # private like the log itself
             assert stat.S_IMODE(directory.stat().st_mode) == 0o700, directory
 
@@ -111,14 +119,7 @@ class TestDemoRun:
             env[name] = "http://127.0.0.1:9"  # nothing listens there
         env.pop("NO_PROXY", None)
         env.pop("no_proxy", None)
-        result = subprocess.run(
-            [sys.executable, "-m", "llmlog.demo", "--ttft-ms", "5", "--token-delay-ms", "1"],
-            env=env,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        result = run_in(tmp_path, env, *FAST_DEMO)
         assert result.returncode == 0, result.stderr
         assert f"cannot write {tmp_path / 'llm_logs/demo/llmlog.jsonl'}" in result.stdout
         fallback = Path(result.stdout.split("logging to ", 1)[1].split()[0])
@@ -131,17 +132,36 @@ class TestDemoRun:
         """--output where nothing can be written: exit status 1 and the path, not "0 calls"."""
         (tmp_path / "blocker").write_text("a file, not a folder")
         out = tmp_path / "blocker" / "llmlog.jsonl"
-        result = subprocess.run(
-            [sys.executable, "-m", "llmlog.demo", "--output", str(out)],
-            env=offline_env(tmp_path),
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        result = run_in(tmp_path, offline_env(tmp_path), "-m", "llmlog.demo", "--output", str(out))
         assert result.returncode == 1
         assert f"cannot write the log {out}" in result.stderr
         assert "calls logged" not in result.stdout
+
+    def test_the_commands_it_suggests_read_the_demo_log(self, tmp_path: Path) -> None:
+        """The demo logs apart from the app's log, which `llmlog` reads by default: the
+        commands it prints name the demo's log, and each works when pasted as printed."""
+        env = offline_env(tmp_path)
+        result = run_in(tmp_path, env, *FAST_DEMO)
+        assert result.returncode == 0, result.stderr
+        commands = [line.split() for line in result.stdout.splitlines() if line[:9] == "  llmlog "]
+        assert [c[1] for c in commands] == ["stats", "tail", "show"]
+        first_id = read(tmp_path / "llm_logs" / "demo" / "llmlog.jsonl")[0]["id"]
+        outputs = []
+        for command in commands:
+            assert command[-2:] == ["--log", "llm_logs/demo"]
+            ran = run_in(tmp_path, env, "-m", "llmlog.cli", *command[1:])
+            assert ran.returncode == 0, ran.stderr
+            outputs.append(ran.stdout)
+        assert "fake-error" in outputs[0] and "claude-haiku-4-5" in outputs[0]
+        assert len(outputs[1].splitlines()) == 2 and first_id in outputs[2]
+
+    @pytest.mark.parametrize("flag", ["--ttft-ms", "--token-delay-ms"])
+    def test_a_negative_delay_is_a_usage_error(self, tmp_path: Path, flag: str) -> None:
+        """--ttft-ms -5: exit 2 naming the flag and its range, before anything runs."""
+        result = run_in(tmp_path, offline_env(tmp_path), "-m", "llmlog.cli", "demo", flag, "-5")
+        assert result.returncode == 2
+        assert f"argument {flag}: '-5' is not a delay" in result.stderr
+        assert "Traceback" not in result.stderr and not (tmp_path / "llm_logs").exists()
 
     @pytest.mark.skipif(not (ROOT / ".git").exists(), reason="needs the git checkout")
     def test_fresh_clone_with_the_readme_command(self, tmp_path: Path) -> None:

@@ -378,3 +378,39 @@ class TestServer:
         finally:
             child.terminate()
             child.wait(timeout=10)
+
+    @pytest.mark.parametrize(
+        ("argv", "flag", "allowed"),
+        [
+            (["--port", "99999"], "--port", "0 to 65535"),
+            (["--port", "-1"], "--port", "0 to 65535"),
+            (["--port", "0", "--ttft-ms", "-5"], "--ttft-ms", "from 0 to"),
+            (["--port", "0", "--token-delay-ms", "-5"], "--token-delay-ms", "from 0 to"),
+            (["--port", "0", "--ttft-ms", "nan"], "--ttft-ms", "from 0 to"),
+            (["--port", "0", "--token-delay-ms", "1e300"], "--token-delay-ms", "from 0 to"),
+        ],
+    )
+    def test_cli_refuses_a_port_or_delay_it_cannot_use(
+        self, argv: list[str], flag: str, allowed: str
+    ) -> None:
+        """A port out of range or a negative delay is a usage error (exit 2) naming the flag
+        and what it takes: not a traceback from bind, nor a server whose every request fails."""
+        result = subprocess.run(
+            [sys.executable, "-m", "llmlog.cli", "fake-provider", "--quiet", *argv],
+            capture_output=True,
+            text=True,
+            timeout=20,  # before the fix, a bad delay started a server that never ended
+        )
+        assert result.returncode == 2
+        assert f"argument {flag}:" in result.stderr and allowed in result.stderr
+        assert "Traceback" not in result.stderr and "listening" not in result.stdout
+
+    @pytest.mark.parametrize(
+        "delays", [{"ttft": -0.005}, {"token_delay": float("nan")}, {"ttft": 1e12}]
+    )
+    def test_start_server_refuses_a_delay_no_request_could_wait(
+        self, delays: dict[str, float]
+    ) -> None:
+        """start_server(ttft=-0.005) fails at once rather than serving errors."""
+        with pytest.raises(ValueError, match="from 0 to 3600 seconds"):
+            start_server(**delays).close()

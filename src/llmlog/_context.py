@@ -47,11 +47,19 @@ def _template(value: Any) -> dict[str, Any] | None:
 
 
 def _tags(value: Any) -> dict[str, Any]:
+    """Tags as the record holds them: ``{"name": value}``; a label stands for ``{label: True}``."""
     if isinstance(value, Mapping):
         return {str(k): v for k, v in value.items()}
     if isinstance(value, str):
         return {value: True}
-    return {str(tag): True for tag in value}
+    try:
+        labels = iter(value)
+    except TypeError:
+        raise TypeError(
+            "tags must be a mapping of names to values, a label (str) or a list, tuple or "
+            f"set of labels, not {type(value).__name__}"
+        ) from None
+    return {str(tag): True for tag in labels}
 
 
 def _merged(
@@ -80,7 +88,7 @@ class context:
     function, coroutine function or (async) generator function. Nested contexts
     add to the outer one (tags merge). One instance may be entered by many
     threads and tasks at once. ``template`` is a name or ``{"name", "version",
-    "variables"}``; ``tags`` is a mapping or a list of labels.
+    "variables"}``; ``tags`` is a mapping or a list (tuple, set) of labels.
     """
 
     def __init__(
@@ -92,7 +100,9 @@ class context:
         tags: Mapping[str, Any] | list[str] | tuple[str, ...] | None = None,
     ) -> None:
         _template(template)  # validate now, where the mistake is made
-        self._values = (session_id, user_id, template, tags)
+        # Taken now too: a mistake is reported here, and an iterator is read only once.
+        labels = None if tags is None else _tags(tags)
+        self._values = (session_id, user_id, template, labels)
 
     def __enter__(self) -> context:
         outer = _current.get()

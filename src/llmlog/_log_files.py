@@ -32,15 +32,19 @@ def rotated_name(active: Path, now_ns: int | None = None, pid: int | None = None
     )
 
 
+def rotated_pattern(active: Path) -> re.Pattern[str]:
+    """The file names :func:`rotated_name` gives ``active``'s rotations (or their ``.gz``)."""
+    stem, suffix = re.escape(active.stem), re.escape(active.suffix)
+    return re.compile(rf"{stem}-\d{{8}}T\d{{6}}(\.\d{{6}})?Z-\d+{suffix}(\.gz)?")
+
+
 def rotated_files(active: Path) -> list[Path]:
     """The rotated siblings of ``active``, oldest first (plain or gzip-compressed).
 
     Only names :func:`rotated_name` makes: another log sharing the prefix
     (``app-worker.jsonl`` next to ``app.jsonl``) is not ours to prune.
     """
-    pattern = re.compile(
-        rf"{re.escape(active.stem)}-\d{{8}}T\d{{6}}(\.\d{{6}})?Z-\d+{re.escape(active.suffix)}(\.gz)?"
-    )
+    pattern = rotated_pattern(active)
     siblings = active.parent.glob(f"{glob.escape(active.stem)}-*")  # a name may hold `[`
     found = [p for p in siblings if pattern.fullmatch(p.name)]
     return sorted(found, key=lambda p: p.name)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from llmlog._log_files import make_private_dirs
-from llmlog.fake_provider import start_server
+from llmlog.fake_provider import delay_ms, start_server
 
 __all__ = ["main"]
 
@@ -40,10 +40,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         help=f"log file to write ({DEFAULT_OUTPUT}; a temporary folder if that cannot be written)",
     )
     parser.add_argument(
-        "--ttft-ms", type=float, default=120, help="fake time to first token (%(default)s)"
+        "--ttft-ms", type=delay_ms, default=120, help="fake time to first token (%(default)s)"
     )
     parser.add_argument(
-        "--token-delay-ms", type=float, default=15, help="fake time per token (%(default)s)"
+        "--token-delay-ms", type=delay_ms, default=15, help="fake time per token (%(default)s)"
     )
     args = parser.parse_args(argv)
     output = _writable_output(args.output)
@@ -74,10 +74,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     for number, record in enumerate(records, 1):
         print("\n".join(describe(number, record)))
     print(totals(records))
-    log = shlex.quote(str(output.parent))
-    print(f"\nExplore it:  llmlog stats --log {log}   |   llmlog tail --log {log}")
-    print("Your app:    llmlog-run python your_app.py   (or LLMLOG_ENABLED=1 python your_app.py)")
+    print("\nExplore it (the demo logs apart from your app, so each command names its --log):")
+    for command in follow_ups(output, records):
+        print(f"  {command}")
+    print("Your app:  llmlog-run python your_app.py   (or LLMLOG_ENABLED=1 python your_app.py)")
     return 0
+
+
+def follow_ups(output: Path, records: list[dict[str, Any]]) -> list[str]:
+    """``llmlog`` commands to run next, ready to paste: without ``--log`` they would read the
+    app's log (``./llm_logs/llmlog.jsonl``), which the demo leaves alone."""
+    log = shlex.quote(_shown(output.parent))
+    first = shlex.quote(str(records[0].get("id")))
+    return [
+        f"llmlog stats --by model --log {log}",
+        f"llmlog tail --limit 2 --log {log}",
+        f"llmlog show {first} --log {log}",
+    ]
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the working directory when inside it (short, as the user would
+    type it), else absolute."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def _writable_output(given: str | None) -> Path | None:

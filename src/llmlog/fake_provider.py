@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import math
 import os
 import sys
 import threading
@@ -36,9 +37,12 @@ from typing import Any
 from llmlog import _fake_anthropic, _fake_openai
 from llmlog._fake_answer import Plain, random_id
 
-__all__ = ["FakeProvider", "main", "no_proxy_env", "start_server"]
+__all__ = ["FakeProvider", "delay_ms", "main", "no_proxy_env", "port_number", "start_server"]
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost")
+
+#: The longest delay taken (an hour; SDKs give up after ten minutes; far longer overflows).
+MAX_DELAY_MS = 3_600_000.0
 
 Route = Callable[[Mapping[str, Any]], Plain | Iterator[bytes]]
 
@@ -239,7 +243,36 @@ def start_server(
     ``ttft`` delays every response (time to first token) and ``token_delay``
     spaces stream events, both in seconds, for realistic latency numbers.
     """
+    longest = MAX_DELAY_MS / 1000
+    for name, seconds in (("ttft", ttft), ("token_delay", token_delay)):
+        if not 0 <= seconds <= longest:  # else every request would fail inside the server
+            raise ValueError(f"{name} must be from 0 to {longest:.0f} seconds, not {seconds!r}")
     return FakeProvider(_Server((host, port), ttft, token_delay, verbose))
+
+
+def port_number(text: str) -> int:
+    """``--port``: checked here, so 99999 is a usage error rather than a traceback from bind."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port: use 0 to 65535 (0: any free)")
+    return port
+
+
+def delay_ms(text: str) -> float:
+    """A delay flag in milliseconds: checked here, so a negative one is a usage error rather
+    than a failure of every request (``time.sleep`` refuses it in the server)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value <= MAX_DELAY_MS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a delay: use milliseconds from 0 to {MAX_DELAY_MS:.0f}"
+        )
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -251,10 +284,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "fake-stream-error produce errors.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (%(default)s)")
-    parser.add_argument("--port", type=int, default=8089, help="port, 0 for any (%(default)s)")
-    parser.add_argument("--ttft-ms", type=float, default=0.0, help="delay before each response")
     parser.add_argument(
-        "--token-delay-ms", type=float, default=0.0, help="delay between stream events"
+        "--port", type=port_number, default=8089, help="port, 0 for any (%(default)s)"
+    )
+    parser.add_argument("--ttft-ms", type=delay_ms, default=0.0, help="delay before each response")
+    parser.add_argument(
+        "--token-delay-ms", type=delay_ms, default=0.0, help="delay between stream events"
     )
     parser.add_argument("--quiet", action="store_true", help="do not log requests")
     args = parser.parse_args(argv)

@@ -15,12 +15,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeAlias
 
+from llmlog._record import STATUS_CANCELLED, STATUS_ERROR, STATUS_OK
 from llmlog.cli._logs import CliError
 
 __all__ = ["Filters", "Subcommands", "add_filter_args", "parse_duration_s", "parse_time"]
 
 # What `add_subparsers()` returns (a string: the class is not subscriptable at run time).
 Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+STATUSES = (STATUS_OK, STATUS_ERROR, STATUS_CANCELLED)  # what --status takes, any case
 
 _UNITS_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|m|h|d|w)?\s*$")
@@ -70,7 +73,9 @@ def add_filter_args(parser: argparse.ArgumentParser, *, limit: bool = True) -> N
     group = parser.add_argument_group("filters")
     group.add_argument("--model", help="model or response model (glob: 'gpt-4o*')")
     group.add_argument("--provider", help="openai, anthropic, ...")
-    group.add_argument("--status", help="ok, error or cancelled")
+    group.add_argument(
+        "--status", type=_status, metavar="{" + ",".join(STATUSES) + "}", help="how the call ended"
+    )
     group.add_argument("--session", help="session id")
     group.add_argument("--user", help="user id")
     group.add_argument("--template", help="prompt template name (glob)")
@@ -83,6 +88,15 @@ def add_filter_args(parser: argparse.ArgumentParser, *, limit: bool = True) -> N
         group.add_argument(
             "--limit", type=_positive_int, help="at most N records (the most recent)"
         )
+
+
+def _status(text: str) -> str:
+    """A record's ``status`` (any case): a value no record can have would select nothing
+    and look like an answer ("0 calls")."""
+    status = text.strip().lower()
+    if status not in STATUSES:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a status: use {', '.join(STATUSES)}")
+    return status
 
 
 def _positive_int(text: str) -> int:

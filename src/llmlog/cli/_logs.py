@@ -19,7 +19,7 @@ from typing import Any, BinaryIO, cast
 import orjson
 
 from llmlog._config import Settings
-from llmlog._log_files import rotated_files
+from llmlog._log_files import rotated_files, rotated_pattern
 from llmlog._record import SCHEMA_VERSION
 from llmlog.cli._format import visible
 
@@ -57,6 +57,18 @@ class LogLocation:
         if self.path.is_file():
             found.append(self.path)
         return found
+
+    def rotated_name(self, path: Path) -> bool:
+        """Whether ``path`` is in the log's folder under a name rotation gives it
+        (``llmlog-20260101T000000Z-1.jsonl``, or ``.gz``): :meth:`files` reads such a file as
+        part of the log, so one written there later is read too. Never for a directory."""
+        if self.is_dir:
+            return False
+        active = self.path
+        pattern = rotated_pattern(active)
+        folder = active.parent.resolve()
+        named, linked = path.parent.resolve() / path.name, path.resolve()
+        return any(p.parent == folder and pattern.fullmatch(p.name) for p in (named, linked))
 
     def existing_files(self) -> list[Path]:
         """Like :meth:`files`, but an empty log is an error the user should hear about."""

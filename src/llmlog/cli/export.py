@@ -168,9 +168,16 @@ def _make_private(path: str | Path) -> None:
 
 
 def _refuse_inputs(output: str, location: LogLocation, files: list[Path]) -> None:
-    """``-o`` naming the log (or any file read, through a link too) would empty it before
-    it is read: refuse before anything is opened."""
+    """Refuse ``-o`` naming a file the log is read from, now or next time, before anything
+    is opened: exporting into it would destroy the log or be counted as calls."""
     target = Path(output).expanduser()
+    _refuse_files_read(output, target, location, files)
+    _refuse_files_read_later(output, target, location)
+
+
+def _refuse_files_read(output: str, target: Path, location: LogLocation, files: list[Path]) -> None:
+    """``-o`` naming the log (or any file read, through a link too) would empty it before
+    it is read."""
     inputs = [*files] if location.is_dir else [*files, location.path]
     for path in inputs:
         same = target.resolve() == path.resolve()
@@ -181,10 +188,21 @@ def _refuse_inputs(output: str, location: LogLocation, files: list[Path]) -> Non
                 f"-o {output} is {'the log' if path == location.path else 'a file of the log'}"
                 f" ({path}); exporting into it would destroy it: write to another file"
             )
+
+
+def _refuse_files_read_later(output: str, target: Path, location: LogLocation) -> None:
+    """``-o`` where the next read of the log would find it (a file of a ``--log`` directory,
+    a name rotation gives the log): every exported call would then be counted twice."""
     if location.is_dir and target.resolve().parent == location.path.resolve():
         raise CliError(
             f"-o {output} is in the log directory {location.path}, whose files are all read as "
             "the log: the export would be counted as calls next time; write it elsewhere"
+        )
+    if location.rotated_name(target):
+        raise CliError(
+            f"-o {output} is named like a rotated file of the log {location.path}, so it would "
+            "be read as part of the log: the export would be counted as calls next time; "
+            "write it elsewhere"
         )
 
 
