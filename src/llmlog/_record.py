@@ -245,6 +245,18 @@ def decode_json_answer(output: Any, kwargs: Mapping[str, Any]) -> None:
         output["parsed"] = json.loads(text)
 
 
+def parsed_json(parsed: Any, plain: Callable[[Any], Any]) -> Any:
+    """A parse helper's answer object as JSON data, spelled as the model wrote it: a
+    pydantic model by its aliases, a dataclass or TypedDict as its fields (a stream's record
+    decodes the same answer from its text: the two agree). ``plain`` for anything else."""
+    import pydantic_core
+
+    try:
+        return pydantic_core.to_jsonable_python(parsed, by_alias=True)
+    except (pydantic_core.PydanticSerializationError, ValueError, TypeError):
+        return plain(parsed)
+
+
 def _asks_for_format(kwargs: Mapping[str, Any]) -> bool:
     if any(
         kwargs.get(name) is not None and not is_sentinel(kwargs[name]) for name in _FORMAT_KWARGS

@@ -116,7 +116,8 @@ _UNDER_GIL_RELEASE = 2047
 (see ``_pipeline``), so long prompts are hashed in smaller pieces (same digest)."""
 
 
-_OUTPUT_TEXT_KEYS = ("text", "refusal", "parsed", "thinking", "citations")  # cited text, URLs
+# citations: cited text, URLs; compaction: a summary of the conversation
+_OUTPUT_TEXT_KEYS = ("text", "refusal", "parsed", "thinking", "citations", "compaction")
 # Params that carry prompt text, and the member holding it (None: the whole param).
 _PROMPT_TEXT_PARAMS: Final[dict[str, str | None]] = {
     "prompt": "variables",  # Responses reusable prompt: id and version stay

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from llmlog._record import add_citations, empty_output, usage_record
+from llmlog._record import add_citations, empty_output, parsed_json, usage_record
 from llmlog.instrumentors._anthropic_request import plain
 
 _REFUSAL = "refusal"
@@ -129,6 +129,7 @@ def message_output(message: Any) -> dict[str, Any]:
     stop sequence that ended it)."""
     texts: list[str] = []
     thoughts: list[str] = []
+    summaries: list[str] = []
     tool_calls: list[dict[str, Any]] = []
     citations: list[Any] = []
     for block in field_of(message, "content") or ():
@@ -138,6 +139,8 @@ def message_output(message: Any) -> dict[str, Any]:
             citations += [plain(c) for c in field_of(block, "citations") or ()]
         elif kind == "thinking":
             thoughts.append(field_of(block, "thinking") or "")
+        elif kind == "compaction" and isinstance(content := field_of(block, "content"), str):
+            summaries.append(content)
         elif kind in TOOL_USE_BLOCKS:
             tool_calls.append(
                 tool_call(
@@ -150,10 +153,11 @@ def message_output(message: Any) -> dict[str, Any]:
             )
     output = _output(texts, thoughts, tool_calls, message)
     add_citations(output, citations)
+    add_compaction(output, summaries)
     if _may_have_parsed_output(type(message)):
         parsed = message.parsed_output
         if parsed is not None:
-            output["parsed"] = plain(parsed)
+            output["parsed"] = parsed_json(parsed, plain)
     return output
 
 
@@ -184,6 +188,13 @@ def _output(
     return output
 
 
+def add_compaction(output: dict[str, Any], summaries: list[str]) -> None:
+    """``output["compaction"]``: the summary a context compaction wrote (the whole answer
+    of a compaction call), when there is one."""
+    if summaries:
+        output["compaction"] = "\n".join(summaries)
+
+
 def _refusal_text(details: Any) -> str:
     """Why the model refused: the explanation, else the category, else just "refusal"."""
     for name in ("explanation", "category"):
@@ -200,6 +211,7 @@ class _Block:
     name: Any = None
     server: Any = None  # an MCP tool's server
     parts: list[str] = field(default_factory=list)
+    start_input: Any = None  # a tool's input given whole in its start (no deltas follow)
 
 
 @dataclass
@@ -239,6 +251,8 @@ def summarize_events(events: Iterable[Any]) -> StreamSummary:
                     state.parts.append(delta.get(name) or "")
                 elif delta_type == "citations_delta":
                     citations.append(plain(delta.get("citation")))
+                elif delta_type == "compaction_delta":  # the summary so far, whole
+                    state.parts[:] = [delta.get("content") or ""]
             continue
         kind = field_of(event, "type")
         if kind == "content_block_delta":
@@ -250,6 +264,8 @@ def summarize_events(events: Iterable[Any]) -> StreamSummary:
                     state.parts.append(field_of(delta, name) or "")
                 elif field_of(delta, "type") == "citations_delta":
                     citations.append(plain(field_of(delta, "citation")))
+                elif field_of(delta, "type") == "compaction_delta":
+                    state.parts[:] = [field_of(delta, "content") or ""]
         elif kind == "content_block_start":
             block = field_of(event, "content_block")
             index = field_of(event, "index")
@@ -294,11 +310,16 @@ _DELTA_TEXT_FIELD: Final = {
 
 
 def _seed_block(state: _Block, block: Any) -> None:
-    """Text or thinking a ``content_block_start`` already carries (usually empty)."""
+    """What a ``content_block_start`` already carries (usually nothing): text, thinking, a
+    compaction's summary, a tool's whole input (its deltas, if any come, replace it)."""
     if state.kind == "text":
         state.parts.append(field_of(block, "text") or "")
     elif state.kind == "thinking":
         state.parts.append(field_of(block, "thinking") or "")
+    elif state.kind == "compaction":
+        state.parts.append(field_of(block, "content") or "")
+    elif state.kind in TOOL_USE_BLOCKS:
+        state.start_input = field_of(block, "input")
 
 
 def _streamed_arguments(joined: str) -> str:
@@ -314,6 +335,7 @@ def _streamed_arguments(joined: str) -> str:
 def _stream_output(blocks: dict[int, _Block], final: dict[str, Any]) -> dict[str, Any]:
     texts: list[str] = []
     thoughts: list[str] = []
+    summaries: list[str] = []
     tool_calls: list[dict[str, Any]] = []
     for index in sorted(blocks):
         state = blocks[index]
@@ -322,8 +344,15 @@ def _stream_output(blocks: dict[int, _Block], final: dict[str, Any]) -> dict[str
             texts.append(joined)
         elif state.kind == "thinking":
             thoughts.append(joined)
+        elif state.kind == "compaction" and joined:
+            summaries.append(joined)
         elif state.kind in TOOL_USE_BLOCKS:
-            arguments = _streamed_arguments(joined)
+            given = state.start_input
+            arguments = (
+                arguments_text(given) if given and not joined else _streamed_arguments(joined)
+            )
             call = tool_call(state.kind, state.id, state.name, arguments, state.server)
             tool_calls.append(call)
-    return _output(texts, thoughts, tool_calls, final)
+    output = _output(texts, thoughts, tool_calls, final)
+    add_compaction(output, summaries)
+    return output

@@ -15,15 +15,21 @@ from __future__ import annotations
 
 import time
 from types import TracebackType
-from typing import Any
+from typing import Any, Final
 
 import wrapt
 
 from llmlog import _context, _guard
 from llmlog._record import STATUS_CANCELLED, STATUS_ERROR, Capture, is_cancellation
 from llmlog.instrumentors._anthropic_response import HttpFacts
-from llmlog.instrumentors._base import _trace_ids, enter_flight, finish, leave_flight
-from llmlog.instrumentors._stream import AsyncStreamProxy, IsContent, SyncStreamProxy
+from llmlog.instrumentors._base import Target, _trace_ids, enter_flight, finish, leave_flight
+from llmlog.instrumentors._stream import (
+    AsyncStreamProxy,
+    IsContent,
+    SyncStreamProxy,
+    async_helper_events,
+    helper_events,
+)
 
 
 def _start(cap: Capture) -> None:
@@ -61,6 +67,24 @@ def _intercept(
         _guard.report_internal_error(exc, f"{cap.provider} {cap.method}")
         with _guard.guarded(f"{cap.provider} {cap.method}"):
             finish(cap)
+
+
+_STREAM_CLASSES: Final = {
+    "anthropic.lib.streaming._messages": ("MessageStream", "AsyncMessageStream"),
+    "anthropic.lib.streaming._beta_messages": ("BetaMessageStream", "BetaAsyncMessageStream"),
+}
+HELPERS: Final = tuple(
+    Target(module, f"{name}.__stream__", f"{name}.__stream__", "helper", "Async" in name)
+    for module, names in _STREAM_CLASSES.items()
+    for name in names
+)
+"""The message stream helpers' event generators: what they raise over the events (an
+``output_format`` answer that does not validate, tool input JSON they cannot parse) is
+the call's error. Also for the streams threads and tool runners make over ``create``."""
+HELPER_WRAPPERS: Final = {
+    f"{row.module}:{row.qualname}": async_helper_events if row.is_async else helper_events
+    for row in HELPERS
+}
 
 
 class _ManagerProxy(wrapt.ObjectProxy[Any]):

@@ -20,6 +20,7 @@ from llmlog._record import (
     add_citations,
     empty_output,
     media_stub,
+    parsed_json,
     string_or_none,
     usage_record,
 )
@@ -134,7 +135,7 @@ def chat_choice(choice: Any) -> dict[str, Any]:
     add_citations(output, [plain(a) for a in field(message, "annotations") or ()])
     parsed = field(message, "parsed")
     if parsed is not None:
-        output["parsed"] = plain(parsed)
+        output["parsed"] = parsed_json(parsed, plain)
     audio = field(message, "audio")
     if audio is not None:
         output["audio"] = audio_output(audio)
@@ -289,7 +290,7 @@ def read_response(response: Any) -> Reply:
         output["thinking"] = "\n".join(thinking)
     parsed = _parsed_response(response)
     if parsed is not None:
-        output["parsed"] = plain(parsed)
+        output["parsed"] = parsed_json(parsed, plain)
     reply: Reply = {
         **_ids(response),
         "output": output,

@@ -60,6 +60,44 @@ def end_failed(stream: Any, error: BaseException) -> None:
         stream._self_end(error)
 
 
+def helper_events(
+    wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """Wrapper of an SDK stream helper's event generator (``__stream__``, reading the raw
+    stream in its ``_raw_stream``): see :func:`_failures_recorded`."""
+    return _failures_recorded(wrapped(*args, **kwargs), instance)
+
+
+def async_helper_events(
+    wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """:func:`helper_events` for an async helper."""
+    return _async_failures_recorded(wrapped(*args, **kwargs), instance)
+
+
+def _failures_recorded(events: Iterator[Any], helper: Any) -> Iterator[Any]:
+    """``events`` unchanged. An exception the helper raises over them (a structured answer
+    cut short, a tool input it cannot parse, a protocol error) ends the record of the proxy
+    it reads with that error: the proxy itself never sees it, and the app got it. The proxy
+    is looked up then: llmlog may put it in place after the helper was made."""
+    try:
+        return (yield from events)
+    except Exception as exc:
+        with _guard.guarded("stream helper"):
+            end_failed(getattr(helper, "_raw_stream", None), exc)
+        raise
+
+
+async def _async_failures_recorded(events: AsyncIterator[Any], helper: Any) -> AsyncIterator[Any]:
+    try:
+        async for event in events:
+            yield event
+    except Exception as exc:
+        with _guard.guarded("stream helper"):
+            end_failed(getattr(helper, "_raw_stream", None), exc)
+        raise
+
+
 def finish_open_streams() -> None:
     """At exit: every stream still open ends as ``cancelled`` with what it read."""
     for ref in list(_open.values()):

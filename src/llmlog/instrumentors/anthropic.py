@@ -27,6 +27,7 @@ from llmlog._record import (
 from llmlog.instrumentors import _anthropic_agent_sessions as agent_sessions
 from llmlog.instrumentors import _anthropic_batch_results as batch_results
 from llmlog.instrumentors import _anthropic_dreams as dreams
+from llmlog.instrumentors import _anthropic_streams as stream_helpers
 from llmlog.instrumentors._anthropic_request import (
     batch_request_summary,
     messages_record,
@@ -35,6 +36,7 @@ from llmlog.instrumentors._anthropic_request import (
     system_text,
 )
 from llmlog.instrumentors._anthropic_response import (
+    TOOL_USE_BLOCKS,
     HttpFacts,
     field_of,
     message_output,
@@ -105,8 +107,15 @@ TARGETS: Final[tuple[Target, ...]] = (
 
 
 def is_content_event(event: Any) -> bool:
-    """The first ``content_block_delta`` is the first content (``ttft_ms``)."""
-    return getattr(event, "type", None) == "content_block_delta"
+    """The first content (``ttft_ms``): a ``content_block_delta``, or a block that comes
+    whole in its start (a tool called without input, redacted thinking)."""
+    kind = getattr(event, "type", None)
+    if kind == "content_block_start":
+        return getattr(getattr(event, "content_block", None), "type", None) in _WHOLE_BLOCKS
+    return kind == "content_block_delta"
+
+
+_WHOLE_BLOCKS: Final = TOOL_USE_BLOCKS | {"redacted_thinking"}
 
 
 Handler = Callable[[Capture, Any], Any]
@@ -214,7 +223,7 @@ def extract(cap: Capture) -> dict[str, Any]:
             usage=summary.usage,
         )
         fields.update(stream_end(cap, summary.complete, "message_stop"))
-        if cap.method.endswith(".stream"):
+        if cap.method.endswith((".stream", "create")):  # the helper's, or one a thread parses
             decode_json_answer(summary.output, cap.kwargs)
     elif response is not None:
         fields.update(_answer_fields(cap.operation, response))
@@ -309,8 +318,13 @@ PROVIDER: Final = Provider(
     targets=TARGETS,
     extract=extract,
     on_result=on_result,
-    helpers=agent_sessions.HELPERS + dreams.HELPERS + batch_results.HELPERS,
+    helpers=(
+        agent_sessions.HELPERS + dreams.HELPERS + batch_results.HELPERS + stream_helpers.HELPERS
+    ),
     helper_wrappers=(
-        agent_sessions.HELPER_WRAPPERS | dreams.HELPER_WRAPPERS | batch_results.HELPER_WRAPPERS
+        agent_sessions.HELPER_WRAPPERS
+        | dreams.HELPER_WRAPPERS
+        | batch_results.HELPER_WRAPPERS
+        | stream_helpers.HELPER_WRAPPERS
     ),
 )
