@@ -23,6 +23,15 @@ from typing import Any, Final, NamedTuple
 
 from llmlog import _cost_mode
 from llmlog._cost_by_model import parts_by_model
+from llmlog._cost_usage import (
+    NO_USAGE,
+    Counts,
+    NoUsage,
+    Unpriced,
+    billed_extras,
+    quantities,
+    token_counts,
+)
 from llmlog._cost_where import Where, resolve
 from llmlog._guard import report_internal_error
 from llmlog._record import EVENT_DROPPED
@@ -45,8 +54,6 @@ _KEYS: Final = (
 # after adding one more million of any key) at which the rates are probed.
 _PROBE: Final = (8 * _MTOK, 8 * _MTOK, 2 * _MTOK, 2 * _MTOK, _MTOK, 2 * _MTOK)
 
-Counts = tuple[int, int, int, int, int, int]
-
 
 class _Rates(NamedTuple):
     """USD per token for each of ``_KEYS``, valid while input tokens <= ``max_input``."""
@@ -63,10 +70,6 @@ class _Priced(NamedTuple):
     rates: _Rates | None
     conditions: _cost_mode.Context
     missing: tuple[str, str] | None = None
-
-
-class _Unpriced(Exception):
-    """The call cannot be priced for an ordinary reason (not an llmlog bug)."""
 
 
 _MAX_CACHED: Final = 4_096
@@ -211,158 +214,6 @@ def _current_table() -> _Table:
     return _table
 
 
-def _count(value: Any) -> int:
-    if value is None:
-        return 0
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise _Unpriced("unpriced: usage has a token count that is not a whole number")
-    return value
-
-
-_NO_USAGE: Final = "unpriced: no usage"
-
-
-class _NoUsage(_Unpriced):
-    """No token counts: the call may still be billed by seconds or characters."""
-
-
-def _cache_write_1h(provider: str | None, usage: dict[str, Any]) -> int:
-    """Anthropic splits cache writes by lifetime; the 1-hour kind costs more."""
-    raw = usage.get("raw")
-    if provider != "anthropic" or not isinstance(raw, dict):
-        return 0
-    creation = raw.get("cache_creation")
-    if not isinstance(creation, dict):
-        return 0
-    value = creation.get("ephemeral_1h_input_tokens")
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
-
-
-def _compactions(provider: str | None, usage: dict[str, Any]) -> list[dict[str, Any]]:
-    """Anthropic's context compactions (``usage.iterations`` entries of type
-    ``compaction``): billed, but not in the top-level counts, unlike the other entries."""
-    raw = usage.get("raw")
-    iterations = (
-        raw.get("iterations") if provider == "anthropic" and isinstance(raw, dict) else None
-    )
-    if not isinstance(iterations, list):
-        return []
-    return [i for i in iterations if isinstance(i, dict) and i.get("type") == "compaction"]
-
-
-def _counts(provider: str | None, usage: Any) -> Counts:
-    if not isinstance(usage, dict):
-        raise _NoUsage(_NO_USAGE)
-    if usage.get("input_tokens") is None and usage.get("output_tokens") is None:
-        raise _NoUsage(_NO_USAGE)
-    input_tokens = _count(usage.get("input_tokens"))
-    output_tokens = _count(usage.get("output_tokens"))
-    cached = _count(usage.get("cached_input_tokens"))
-    cache_write = _count(usage.get("cache_write_tokens"))
-    cache_write_1h = min(_cache_write_1h(provider, usage), cache_write)
-    reasoning = _count(usage.get("reasoning_tokens"))
-    for extra in _compactions(provider, usage):
-        extra_read, extra_write = (
-            _count(extra.get("cache_read_input_tokens")),
-            _count(extra.get("cache_creation_input_tokens")),
-        )
-        input_tokens += _count(extra.get("input_tokens")) + extra_read + extra_write
-        cached += extra_read
-        cache_write += extra_write
-        output_tokens += _count(extra.get("output_tokens"))
-    if cached + cache_write > input_tokens:
-        raise _Unpriced("unpriced: cached tokens exceed input tokens")
-    if reasoning > output_tokens:
-        # Both providers bill reasoning inside output; a count outside it is
-        # priced as plain output rather than dropped.
-        reasoning = 0
-    return (input_tokens, output_tokens, cached, cache_write, cache_write_1h, reasoning)
-
-
-# Audio and image tokens, priced apart from text (realtime, audio chat, transcription,
-# image generation and edits): where the provider's raw usage reports them -> genai-prices
-# keys. Chat says ``*_tokens_details``; realtime and transcription ``*_token_details``.
-_MODALITIES: Final = (
-    ("prompt_tokens_details", "audio_tokens", "input_audio_tokens"),
-    ("completion_tokens_details", "audio_tokens", "output_audio_tokens"),
-    ("input_tokens_details", "image_tokens", "input_image_tokens"),
-    ("input_token_details", "audio_tokens", "input_audio_tokens"),
-    ("input_token_details", "image_tokens", "input_image_tokens"),
-    ("output_token_details", "audio_tokens", "output_audio_tokens"),
-    ("output_tokens_details", "image_tokens", "output_image_tokens"),
-)
-_CACHED_MODALITIES: Final = (
-    ("audio_tokens", "cache_audio_read_tokens"),
-    ("image_tokens", "cache_image_read_tokens"),
-)
-
-
-def _modality_counts(usage: Any) -> dict[str, int]:
-    """Audio and image token counts in the raw usage, zeros included (genai-prices wants
-    every part of an overlap spelled out); empty for text-only calls (the fast path)."""
-    raw = usage.get("raw") if isinstance(usage, dict) else None
-    if not isinstance(raw, dict):
-        return {}
-    for container, name, _ in _MODALITIES:
-        details = raw.get(container)
-        if isinstance(details, dict) and details.get(name):
-            break
-    else:
-        return {}  # none, or zeros alone: a text-only call
-    found: dict[str, int] = {}
-    for container, name, key in _MODALITIES:
-        details = raw.get(container)
-        value = details.get(name) if isinstance(details, dict) else None
-        if value is not None:
-            found[key] = _count(value)
-    details = raw.get("input_token_details")
-    cached = details.get("cached_tokens_details") if isinstance(details, dict) else None
-    for name, key in _CACHED_MODALITIES:
-        value = cached.get(name) if isinstance(cached, dict) else None
-        # Without the split the cached tokens are taken as text: the lowest estimate.
-        found[key] = 0 if value is None else _count(value)
-    return found
-
-
-# Responses output items billed per call, on top of tokens -> genai-prices keys.
-_TOOL_CALLS: Final = {"web_search_call": "web_searches", "file_search_call": "storage_searches"}
-
-
-def _extras(provider: str | None, record: MutableMapping[str, Any]) -> dict[str, int]:
-    """What is billed apart from text tokens; empty for text-only calls (the fast path).
-    Anthropic counts web searches in its usage; OpenAI splits audio and image tokens in
-    its usage and lists one Responses output item per web or file search."""
-    usage = record.get("usage")
-    if provider == "anthropic":
-        raw = usage.get("raw") if isinstance(usage, dict) else None
-        server = raw.get("server_tool_use") if isinstance(raw, dict) else None
-        count = server.get("web_search_requests") if isinstance(server, dict) else None
-        return {"web_searches": _count(count)} if count else {}
-    found = _modality_counts(usage)
-    if record.get("operation") == "images":
-        _image_output(usage, found)
-    output = record.get("output")
-    calls = output.get("tool_calls") if isinstance(output, dict) else None
-    for call in calls if isinstance(calls, list) else ():
-        kind = call.get("type") if isinstance(call, dict) else None
-        if isinstance(kind, str) and (key := _TOOL_CALLS.get(kind)):
-            found[key] = found.get(key, 0) + 1
-    return found
-
-
-def _image_output(usage: Any, found: dict[str, int]) -> None:
-    """An image generation or edit without an output split (the stream's completed event,
-    an older answer): its output tokens are the image's. The SDK's usage of the streamed
-    events says so ("The number of image tokens in the output image"); priced as text
-    they would cost a third of the bill (gpt-image-1.5: $10 against $32 a million)."""
-    raw = usage.get("raw") if isinstance(usage, dict) else None
-    if not isinstance(raw, dict) or isinstance(raw.get("output_tokens_details"), dict):
-        return
-    tokens = _count(raw.get("output_tokens"))
-    if tokens:
-        found["output_image_tokens"] = tokens
-
-
 # What genai-prices would price wrongly without its own rate (audio as text, a search as
 # free): usage key, the rate it needs, and its name in the reason.
 _NEEDS_RATE: Final = (
@@ -378,34 +229,6 @@ def _missing_rate(extras: dict[str, Any], model_price: Any) -> str | None:
     for key, rate, name in _NEEDS_RATE:
         if extras.get(key) and getattr(model_price, rate, None) is None:
             return f"{name} rate ({rate})"
-    return None
-
-
-def _quantities(record: MutableMapping[str, Any], model_price: Any) -> dict[str, Any] | None:
-    """What a call billed by quantity instead of tokens used, when its model has that rate:
-    seconds of audio transcribed (whisper-1 and others report ``{"type": "duration"}``),
-    characters spoken (tts-1 bills the input text). None: nothing to price by."""
-    usage = record.get("usage")
-    raw = usage.get("raw") if isinstance(usage, dict) else None
-    if isinstance(raw, dict) and raw.get("type") == "duration":
-        seconds = raw.get("seconds")
-        if (
-            isinstance(seconds, int | float)
-            and not isinstance(seconds, bool)
-            and seconds >= 0
-            and getattr(model_price, "audio_hours", None) is not None
-        ):
-            return {"audio_seconds": seconds, "input_audio_seconds": seconds}
-    if (
-        record.get("operation") == "audio.speech"
-        and record.get("status") == "ok"
-        and getattr(model_price, "input_mchars", None) is not None
-    ):
-        messages = record.get("messages")
-        messages = messages if isinstance(messages, list) else []
-        texts = [m.get("content") for m in messages if isinstance(m, dict)]
-        if texts and all(isinstance(text, str) for text in texts):
-            return {"input_characters": sum(len(text) for text in texts if isinstance(text, str))}
     return None
 
 
@@ -450,11 +273,11 @@ def _price_one_model(record: MutableMapping[str, Any]) -> tuple[float | None, st
     provider = provider if isinstance(provider, str) else None
     usage = record.get("usage")
     try:
-        counts: Counts | None = _counts(provider, usage)
-        extras = _extras(provider, record)
-    except _NoUsage:
+        counts: Counts | None = token_counts(provider, usage)
+        extras = billed_extras(provider, record)
+    except NoUsage:
         counts, extras = None, {}  # it may be billed by seconds or characters
-    except _Unpriced as reason:
+    except Unpriced as reason:
         return None, str(reason)
     table = _current_table()
     where = table.where(provider, record.get("server_address"), record.get("operation"))
@@ -477,9 +300,9 @@ def _price_one_model(record: MutableMapping[str, Any]) -> tuple[float | None, st
     if priced.missing is not None:
         return None, _cost_mode.unpriced_reason(priced.missing, table.version, model_info.id, when)
     if counts is None:
-        extras = _quantities(record, priced.model_price) or {}
+        extras = quantities(record, priced.model_price) or {}
         if not extras:
-            return None, _NO_USAGE
+            return None, NO_USAGE
         counts = (0, 0, 0, 0, 0, 0)  # one per _KEYS
     elif extras and (missing := _missing_rate(extras, priced.model_price)):
         return None, f"unpriced: {table.version} lists no {missing} for {model_info.id}"
