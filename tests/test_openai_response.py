@@ -11,6 +11,7 @@ from openai.types.chat import ChatCompletion
 from openai.types.responses import Response
 
 import openai_fakes as fakes
+from llmlog.instrumentors import _openai_other_replies as other
 from llmlog.instrumentors import _openai_response as response
 
 CALL = {
@@ -223,7 +224,7 @@ class TestResponses:
 class TestOtherOperations:
     def test_embeddings_count_and_dimensions_never_vectors(self) -> None:
         """Embeddings: how many and how long, usage; the vectors themselves never."""
-        reply = response.read_embeddings(
+        reply = other.read_embeddings(
             CreateEmbeddingResponse.model_validate(fakes.embedding_object(3, 16))
         )
         assert reply["output"]["embeddings"] == 3 and reply["output"]["dimensions"] == 16
@@ -234,27 +235,27 @@ class TestOtherOperations:
         """encoding_format=base64 vectors are measured as float32 counts."""
         body = fakes.embedding_object(1, 4)
         body["data"][0]["embedding"] = base64.b64encode(b"\x00" * 16 * 4).decode()
-        assert response.read_embeddings(body)["output"]["dimensions"] == 16
+        assert other.read_embeddings(body)["output"]["dimensions"] == 16
 
     def test_images_are_stubbed_and_revised_prompt_is_text(self) -> None:
         """Generated base64 images become stubs; the revised prompt is the text; usage read."""
-        reply = response.read_images(ImagesResponse.model_validate(fakes.images_object()))
+        reply = other.read_images(ImagesResponse.model_validate(fakes.images_object()))
         assert reply["output"]["text"] == "a red cat, digital art"
         assert reply["output"]["images"][0]["b64_json"]["bytes"] == len(b"image-bytes")
         assert reply["usage"]["input_tokens"] == 50 and reply["usage"]["output_tokens"] == 100
 
     def test_transcript_text_and_token_usage(self) -> None:
         """Transcriptions: the text and token usage; a plain-text result works too."""
-        reply = response.read_transcript(fakes.transcription_object())
+        reply = other.read_transcript(fakes.transcription_object())
         assert (
             reply["output"]["text"] == "hello from audio" and reply["usage"]["total_tokens"] == 18
         )
-        assert response.read_transcript("plain text")["output"]["text"] == "plain text"
+        assert other.read_transcript("plain text")["output"]["text"] == "plain text"
 
     def test_duration_billed_transcript_keeps_raw_usage_only(self) -> None:
         """Usage billed in seconds has no token counts; the raw usage is kept."""
         body = {"text": "x", "usage": {"type": "duration", "seconds": 3.5}}
-        usage = response.read_transcript(body)["usage"]
+        usage = other.read_transcript(body)["usage"]
         assert usage["input_tokens"] is None and usage["raw"] == {
             "type": "duration",
             "seconds": 3.5,
@@ -262,6 +263,6 @@ class TestOtherOperations:
 
     def test_moderation_flags(self) -> None:
         """Moderations: flagged and the flagged category names."""
-        reply = response.read_moderation(fakes.moderation_object())
+        reply = other.read_moderation(fakes.moderation_object())
         assert reply["output"]["moderation"] == [{"flagged": True, "categories": ["violence"]}]
         assert reply["response_model"] == "omni-moderation-latest"

@@ -258,7 +258,7 @@ def extract_decision(cap: Capture) -> dict[str, Any]:
     else:
         config = member(member(session, "delegation"), "decisions")
     from llmlog.instrumentors import openai  # imports this module
-    from llmlog.instrumentors._openai_response import read_decision
+    from llmlog.instrumentors._openai_other_replies import read_decision
 
     fields = openai.request_fields(
         "decisions", {"model": config.get("model"), "questions": config.get("questions")}

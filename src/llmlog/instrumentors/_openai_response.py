@@ -1,4 +1,5 @@
-"""OpenAI response objects -> record fields: output, usage, response id and model.
+"""OpenAI text answers (chat, legacy completions, Responses) -> record fields: output,
+usage, response id and model; the other operations' are in ``_openai_other_replies``.
 
 Pure functions run on the writer thread. Every reader accepts the SDK's
 pydantic model *or* the same data as a plain dict (what a raw response's
@@ -8,10 +9,8 @@ JSON body decodes to), so ``with_raw_response`` is read without ever calling
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from types import SimpleNamespace
 from typing import Any, Final
 
@@ -50,7 +49,7 @@ def extra(obj: Any, name: str) -> Any:
     return extras.get(name) if extras else None
 
 
-def _int(value: Any) -> int | None:
+def int_or_none(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
@@ -76,27 +75,27 @@ def raw_usage(usage: Any) -> Any:
 
 def completion_usage(usage: Any) -> dict[str, Any] | None:
     """Chat / legacy ``CompletionUsage``; ``prompt_tokens`` already includes cached ones."""
-    return _usage(usage, "prompt_tokens", "completion_tokens")
+    return counted_usage(usage, "prompt_tokens", "completion_tokens")
 
 
 def input_output_usage(usage: Any) -> dict[str, Any] | None:
     """Responses / images / transcription usage (``input_tokens`` + ``output_tokens``)."""
-    return _usage(usage, "input_tokens", "output_tokens")
+    return counted_usage(usage, "input_tokens", "output_tokens")
 
 
-def _usage(usage: Any, input_key: str, output_key: str) -> dict[str, Any] | None:
+def counted_usage(usage: Any, input_key: str, output_key: str) -> dict[str, Any] | None:
     """The two OpenAI usage shapes differ only in names; details sit in ``<key>_details``."""
     if usage is None:
         return None
     input_details = field(usage, f"{input_key}_details")
     output_details = field(usage, f"{output_key}_details")
     return usage_record(
-        input_tokens=_int(field(usage, input_key)),
-        output_tokens=_int(field(usage, output_key)),
-        cached_input_tokens=_int(field(input_details, "cached_tokens")),
-        cache_write_tokens=_int(field(input_details, "cache_write_tokens")),
-        reasoning_tokens=_int(field(output_details, "reasoning_tokens")),
-        total_tokens=_int(field(usage, "total_tokens")),
+        input_tokens=int_or_none(field(usage, input_key)),
+        output_tokens=int_or_none(field(usage, output_key)),
+        cached_input_tokens=int_or_none(field(input_details, "cached_tokens")),
+        cache_write_tokens=int_or_none(field(input_details, "cache_write_tokens")),
+        reasoning_tokens=int_or_none(field(output_details, "reasoning_tokens")),
+        total_tokens=int_or_none(field(usage, "total_tokens")),
         raw=raw_usage(usage),
     )
 
@@ -165,7 +164,7 @@ def _with_choices(outputs: list[dict[str, Any]]) -> dict[str, Any]:
     return output
 
 
-def _ids(obj: Any) -> Reply:
+def response_ids(obj: Any) -> Reply:
     """Ids, model, and the service tier the call ran on (``priority``, ``flex``: the
     price depends on it, and with ``auto`` only the answer says which it was)."""
     return {
@@ -179,7 +178,7 @@ def read_chat(completion: Any) -> Reply:
     """ChatCompletion / ParsedChatCompletion."""
     outputs = [chat_choice(c) for c in field(completion, "choices") or ()]
     return {
-        **_ids(completion),
+        **response_ids(completion),
         "output": _with_choices(outputs),
         "usage": completion_usage(field(completion, "usage")),
     }
@@ -194,7 +193,7 @@ def read_completion(completion: Any) -> Reply:
         output["finish_reason"] = field(choice, "finish_reason")
         outputs.append(output)
     return {
-        **_ids(completion),
+        **response_ids(completion),
         "output": _with_choices(outputs),
         "usage": completion_usage(field(completion, "usage")),
     }
@@ -292,7 +291,7 @@ def read_response(response: Any) -> Reply:
     if parsed is not None:
         output["parsed"] = parsed_json(parsed, plain)
     reply: Reply = {
-        **_ids(response),
+        **response_ids(response),
         "output": output,
         "usage": input_output_usage(field(response, "usage")),
     }
@@ -324,203 +323,3 @@ def _parsed_response(response: Any) -> Any:
         return response.output_parsed
     except Exception:
         return None
-
-
-def read_embeddings(response: Any) -> Reply:
-    """How many vectors and of what size; never the vectors themselves."""
-    data = field(response, "data") or []
-    output = empty_output()
-    output["embeddings"] = len(data)
-    output["dimensions"] = _dimensions(field(data[0], "embedding")) if data else None
-    usage = field(response, "usage")
-    return {
-        "response_id": None,
-        "response_model": _str(field(response, "model")),
-        "output": output,
-        "usage": None
-        if usage is None
-        else usage_record(
-            input_tokens=_int(field(usage, "prompt_tokens")),
-            total_tokens=_int(field(usage, "total_tokens")),
-            raw=raw_usage(usage),
-        ),
-    }
-
-
-def _dimensions(vector: Any) -> int | None:
-    if isinstance(vector, list):
-        return len(vector)
-    if isinstance(vector, str):  # encoding_format="base64": little-endian float32
-        try:
-            return len(base64.b64decode(vector)) // 4
-        except (binascii.Error, ValueError):
-            return None
-    return None
-
-
-def read_images(response: Any) -> Reply:
-    """Image URLs kept, generated base64 images stubbed, revised prompts as text."""
-    images = []
-    revised = []
-    for image in field(response, "data") or ():
-        b64 = field(image, "b64_json")
-        images.append(
-            {
-                "url": _str(field(image, "url")),
-                "b64_json": media_stub("image", None, b64) if isinstance(b64, str) else None,
-            }
-        )
-        if isinstance(field(image, "revised_prompt"), str):
-            revised.append(field(image, "revised_prompt"))
-    output = empty_output()
-    output["text"] = "\n".join(revised) if revised else None
-    output["images"] = images
-    return {
-        "response_id": None,
-        "response_model": None,
-        "output": output,
-        "usage": input_output_usage(field(response, "usage")),
-    }
-
-
-def read_transcript(response: Any) -> Reply:
-    """Transcription / translation: the text, and usage when billed in tokens."""
-    output = empty_output()
-    output["text"] = response if isinstance(response, str) else _str(field(response, "text"))
-    usage = field(response, "usage")
-    tokens = usage is not None and field(usage, "type") != "duration"
-    return {
-        "response_id": None,
-        "response_model": None,
-        "output": output,
-        "usage": input_output_usage(usage)
-        if tokens
-        else (None if usage is None else usage_record(raw=raw_usage(usage))),
-    }
-
-
-def read_speech(response: Any) -> Reply:
-    """Generated speech: what the headers say of the audio (its bytes are the app's), or with
-    ``stream_format="sse"`` what the events the SDK has read say: the audio and the usage."""
-    http = field(response, "response") or field(response, "http_response") or response
-    headers = field(http, "headers")
-    mime = headers.get("content-type") if headers is not None else None
-    if isinstance(mime, str) and mime.startswith("text/event-stream"):
-        return _speech_events(http)
-    size = headers.get("content-length") if headers is not None else None
-    output = empty_output()
-    output["audio"] = {
-        "type": "audio",
-        "mime": mime,
-        "bytes": int(size) if isinstance(size, str) and size.isdigit() else None,
-    }
-    return {"response_id": None, "response_model": None, "output": output, "usage": None}
-
-
-def _speech_events(http: Any) -> Reply:
-    """``speech.audio.delta`` events (base64 audio) and the ``speech.audio.done`` one, which
-    carries the usage gpt-4o-mini-tts is billed by, from a body the SDK has read."""
-    from openai._streaming import SSEDecoder
-
-    reply: Reply = {
-        "response_id": None,
-        "response_model": None,
-        "output": empty_output(),
-        "usage": None,
-    }
-    try:
-        content = http.content
-    except Exception:  # not read: the body is the app's to read
-        return reply
-    audio: list[bytes] = []
-    for event in SSEDecoder().iter_bytes(iter([content])):
-        try:
-            data = json.loads(event.data)
-        except ValueError:
-            continue
-        kind = data.get("type") if isinstance(data, dict) else None
-        if kind == "speech.audio.delta" and isinstance(data.get("audio"), str):
-            try:
-                audio.append(base64.b64decode(data["audio"]))
-            except (binascii.Error, ValueError):
-                continue
-        elif kind == "speech.audio.done":
-            reply["usage"] = input_output_usage(data.get("usage"))
-    reply["output"]["audio"] = media_stub("audio", None, b"".join(audio))
-    return reply
-
-
-def read_moderation(response: Any) -> Reply:
-    """Which inputs were flagged and for which categories."""
-    results = []
-    for result in field(response, "results") or ():
-        categories = field(result, "categories")
-        flagged = plain(categories) if categories is not None else {}
-        results.append(
-            {
-                "flagged": bool(field(result, "flagged")),
-                "categories": sorted(k for k, v in flagged.items() if v is True),
-            }
-        )
-    output = empty_output()
-    output["moderation"] = results
-    return {**_ids(response), "output": output, "usage": None}
-
-
-def read_decision(decision: Any) -> Reply:
-    """Decisions: the answers in question order (a refusal is one of them), and usage."""
-    output = empty_output()
-    output["answers"] = [plain(answer) for answer in field(decision, "answers") or ()]
-    return {
-        "response_id": None,
-        "response_model": _str(field(decision, "model")),
-        "output": output,
-        "usage": input_output_usage(field(decision, "usage")),
-    }
-
-
-def read_token_count(count: Any) -> Reply:
-    """``responses.input_tokens.count`` bills nothing: the count is output, usage stays null."""
-    output = empty_output()
-    output["token_count"] = _int(field(count, "input_tokens"))
-    return {"response_id": None, "response_model": None, "output": output, "usage": None}
-
-
-def read_batch(batch: Any) -> Reply:
-    """A submitted batch job: its id and status (its answers arrive later, in a file)."""
-    output = empty_output()
-    output["batch_status"] = _str(field(batch, "status"))
-    return {
-        "response_id": _str(field(batch, "id")),
-        "response_model": None,
-        "output": output,
-        "usage": None,
-    }
-
-
-def read_live_session(created: Any) -> Reply:
-    """A Live session created for WebRTC: its id (the conversation happens elsewhere)."""
-    return {
-        "response_id": _str(field(field(created, "session"), "id")),
-        "response_model": None,
-        "output": empty_output(),
-        "usage": None,
-    }
-
-
-READERS: Mapping[str, Callable[[Any], Reply]] = {
-    "chat.completions": read_chat,
-    "responses": read_response,
-    "completions": read_completion,
-    "embeddings": read_embeddings,
-    "images": read_images,
-    "audio.transcriptions": read_transcript,
-    "audio.translations": read_transcript,
-    "audio.speech": read_speech,
-    "moderations": read_moderation,
-    "decisions": read_decision,
-    "responses.input_tokens": read_token_count,
-    "batches": read_batch,
-    "live.create": read_live_session,
-}
-"""Non-stream result reader per ``operation``."""

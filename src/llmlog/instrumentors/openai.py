@@ -36,9 +36,10 @@ from llmlog.instrumentors._openai_live import (
     LiveSession,
     LiveSidebandSession,
 )
+from llmlog.instrumentors._openai_other_replies import READERS
 from llmlog.instrumentors._openai_realtime import RealtimeSession
 from llmlog.instrumentors._openai_realtime_translation import RealtimeTranslationSession
-from llmlog.instrumentors._openai_response import READERS, Reply
+from llmlog.instrumentors._openai_response import Reply
 from llmlog.instrumentors._openai_stream_helpers import (
     CHAT_STREAMING,
     RESPONSES_STREAMING,
