@@ -93,6 +93,29 @@ class TestHelperErrors:
         assert (record["method"], record["status"]) == ("beta.messages.create", "error")
 
 
+class TestValidationErrors:
+    def test_the_error_says_what_failed_without_quoting_the_answer(
+        self, cap: CapturedRecords
+    ) -> None:
+        """pydantic quotes the answer cut to ``head...tail``, a fragment of a key or a
+        number redaction cannot recognise once cut: the record's message leaves the values
+        out (the answer is in ``output``, redacted whole)."""
+        token = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+        answer = '{"city": "' + token + '", "temp": "warm"}'
+        client = fake.sync_client(fake.json_handler(fake.message(answer)))
+        with pytest.raises(pydantic.ValidationError):
+            client.messages.parse(
+                model=fake.MODEL, max_tokens=5, messages=fake.user(), output_format=City
+            )
+        error = only(cap)["error"]
+        assert error["type"] == "ValidationError"
+        assert error["message"] == (
+            "1 validation error for City\ntemp\n"
+            "  Input should be a valid integer, unable to parse string as an integer "
+            "[type=int_parsing]"
+        )
+
+
 class TestStructuredAnswers:
     def test_a_threads_streamed_answer_is_parsed(self, cap: CapturedRecords) -> None:
         """A structured answer streamed through ``create`` (threads, tool runners) is parsed

@@ -31,12 +31,35 @@ from llmlog.processors import MAX_DEPTH, writable
 def _error_fields(exc: BaseException) -> dict[str, Any]:
     status_code = getattr(exc, "status_code", None)
     message = getattr(exc, "message", None)
+    if not isinstance(message, str):
+        message = _validation_message(exc) or str(exc)
     return {
         "type": type(exc).__name__,
-        "message": message if isinstance(message, str) else str(exc),
+        "message": message,
         "status_code": status_code if isinstance(status_code, int) else None,
         "body": getattr(exc, "body", None),
     }
+
+
+def _validation_message(exc: BaseException) -> str | None:
+    """A pydantic ``ValidationError`` (a ``parse()`` answer that does not fit its format)
+    said as pydantic says it, without the input values it quotes: they are the model's
+    answer, cut to ``head...tail``, which redaction cannot recognise once cut (the answer
+    itself is in ``output``). None for any other exception."""
+    errors = getattr(exc, "errors", None)
+    title = getattr(exc, "title", None)
+    if type(exc).__name__ != "ValidationError" or not callable(errors) or title is None:
+        return None
+    try:
+        found = errors(include_input=False, include_url=False, include_context=False)
+    except TypeError:  # not pydantic's
+        return None
+    lines = [f"{len(found)} validation error{'' if len(found) == 1 else 's'} for {title}"]
+    for error in found:
+        if error.get("loc"):
+            lines.append(".".join(str(part) for part in error["loc"]))
+        lines.append(f"  {error.get('msg')} [type={error.get('type')}]")
+    return "\n".join(lines)
 
 
 def _status(cap: Capture) -> str:
