@@ -130,6 +130,31 @@ class TestMetadataOnly:
         d = call(params={"system": "secret policy"})
         assert MetadataOnly()(None, "info", d)["params"] == {"system": None}
 
+    def test_what_the_app_tells_the_model_about_tools_goes_and_their_shape_stays(self) -> None:
+        """Tool and schema descriptions are prompt text the app wrote; an eval run's
+        template is a prompt. Names, types and the schemas' structure stay."""
+        tool = {
+            "type": "function",
+            "function": {
+                "name": "refund",
+                "description": "Refund Jane Roe's order 58213",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"id": {"type": "string", "description": "Jane's order"}},
+                },
+            },
+        }
+        source = {"type": "completions", "input_messages": {"template": [{"content": "secret"}]}}
+        d = call(params={"tools": [tool], "data_source": source, "temperature": 0})
+        params = MetadataOnly()(None, "info", d)["params"]
+        assert "Jane" not in json.dumps(params) and "secret" not in json.dumps(params)
+        assert params["tools"][0]["function"]["name"] == "refund"
+        assert params["tools"][0]["function"]["parameters"]["properties"] == {
+            "id": {"type": "string"}
+        }
+        assert params["data_source"] == {"type": "completions", "input_messages": None}
+        assert params["temperature"] == 0
+
     def test_text_goes_and_metadata_stays(self) -> None:
         """Roles, tool names, usage stay; prompt, output text and arguments go."""
         d = call(

@@ -82,9 +82,9 @@ class Settings:
     capture: str = _setting(
         "full",
         "`full` logs prompts and outputs; `metadata` drops their text (also prompt text in "
-        "params: `prompt.variables`, `prediction`, `suffix`, Anthropic system blocks' text; "
-        "every choice's text; audio transcripts), keeps everything else (error messages "
-        "included).",
+        "params: `prompt.variables`, `prediction`, `suffix`, Anthropic system blocks' text, "
+        "tool and schema descriptions, an eval run's template; every choice's text; audio "
+        "transcripts), keeps everything else (error messages included).",
         ("full", "metadata"),
     )
     max_field_chars: int = _setting(

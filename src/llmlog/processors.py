@@ -136,7 +136,8 @@ class MetadataOnly:
     refusal, parsed answer, thinking, tool arguments, every ``n > 1`` choice's
     text, an audio answer's transcript, and params that carry prompt text
     (``prompt.variables``, ``prediction.content``, ``suffix``, the texts of
-    Anthropic's system blocks).
+    Anthropic's system blocks, the descriptions of tools and formats, an eval
+    run's prompt template).
     """
 
     def __call__(self, _logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
@@ -183,6 +184,12 @@ def _params_without_text(params: Mapping[str, Any]) -> Mapping[str, Any]:
         changed["system"] = [_block_settings(b) for b in blocks] if blocks else None
     if isinstance(params.get("questions"), list):
         changed["questions"] = [_labels_only(q) for q in params["questions"]]
+    for name in _DESCRIBED_PARAMS:  # what the app tells the model its tools and formats are
+        if params.get(name) is not None:
+            changed[name] = _without_descriptions(params[name])
+    source = params.get("data_source")  # an eval run's prompt template
+    if isinstance(source, Mapping) and isinstance(source.get("input_messages"), Mapping):
+        changed["data_source"] = {**source, "input_messages": None}
     for name, member in _PROMPT_TEXT_PARAMS.items():
         value = params.get(name)
         if value is None:
@@ -192,6 +199,21 @@ def _params_without_text(params: Mapping[str, Any]) -> Mapping[str, Any]:
         elif value.get(member) is not None:
             changed[name] = {**value, member: None}
     return {**params, **changed} if changed else params
+
+
+_DESCRIBED_PARAMS: Final = (
+    *("tools", "functions", "response_format", "text", "output_format", "output_config"),
+)
+
+
+def _without_descriptions(value: Any) -> Any:
+    """``value`` without its ``description`` texts, however deep (a tool's, its parameters'):
+    prompt text the app wrote for the model; names, types and schemas stay."""
+    if isinstance(value, Mapping):
+        return {k: _without_descriptions(v) for k, v in value.items() if k != "description"}
+    if isinstance(value, list):
+        return [_without_descriptions(item) for item in value]
+    return value
 
 
 def _role_only(message: Any) -> Any:
