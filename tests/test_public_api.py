@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from importlib import resources
 from pathlib import Path
 
@@ -74,6 +75,29 @@ class TestPublicAPI:
             _guard._reset_for_tests()
         said = "ignoring LLMLOG_OUPUT (did you mean LLMLOG_OUTPUT?): not an llmlog setting"
         assert capsys.readouterr().err.count(said) == 1
+
+    def test_prompt_hashes_are_keyed_by_a_key_kept_beside_the_log(self, tmp_path: Path) -> None:
+        """An unkeyed sha256 would give a redacted SSN back to whoever tries them all: the
+        hash is an HMAC with a random key kept beside the log (0600), so two processes or
+        runs writing that log still hash equal prompts equally."""
+        from llmlog._hash_key import KEY_FILE
+        from llmlog.processors import PromptHash
+
+        client = fakes.sync_client(fakes.default_fake())
+        messages = [{"role": "user", "content": "My SSN is 123-45-6789"}]
+        out = tmp_path / "logs" / "llmlog.jsonl"
+        for _ in range(2):  # a restart: a new pipeline reads the same key
+            llmlog.instrument(output=str(out), redact="off")
+            try:
+                client.chat.completions.create(model="gpt-4o", messages=messages)
+                assert llmlog.flush(10)
+            finally:
+                llmlog.uninstrument()
+        first, second = (json.loads(line) for line in out.read_text().splitlines())
+        assert first["prompt_hash"] == second["prompt_hash"]
+        unkeyed = PromptHash("")(None, "info", {**first, "prompt_hash": None})["prompt_hash"]
+        assert first["prompt_hash"] != unkeyed
+        assert (out.parent / KEY_FILE).stat().st_mode & 0o777 == 0o600
 
     def test_package_is_typed(self) -> None:
         """py.typed ships, so type checkers read our annotations."""

@@ -8,9 +8,11 @@ optional stages are imported there too, never on the app's thread.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from llmlog._config import Settings
+from llmlog._hash_key import prompt_hash_key
 from llmlog._record_builder import CaptureToRecord
 from llmlog.processors import MetadataOnly, PromptHash, Truncate, render
 from llmlog.sinks import Sink, write_lines
@@ -21,9 +23,13 @@ WRITE_BATCH = 64
 Processor = Callable[[Any, str, Any], Any]
 
 
-def build_processors(settings: Settings) -> list[Processor]:
-    """The chain, in order. Optional stages are imported here, on the writer thread."""
-    chain: list[Processor] = [CaptureToRecord(settings), PromptHash(settings.redact_key)]
+def build_processors(settings: Settings, log_file: Path | None = None) -> list[Processor]:
+    """The chain, in order. Optional stages are imported here, on the writer thread.
+
+    ``log_file``: the file the records go to, beside which the prompt hash key is kept
+    (:mod:`llmlog._hash_key`)."""
+    key = prompt_hash_key(settings.redact_key, log_file)
+    chain: list[Processor] = [CaptureToRecord(settings), PromptHash(key)]
     try:
         from llmlog.cost import add_cost, warm_up
     except ImportError:  # pragma: no cover - the cost module ships with llmlog

@@ -92,8 +92,9 @@ class PromptHash:
     """``prompt_hash``: sha256 of the canonical, unredacted (system, messages, model).
 
     Identical prompts get identical hashes, so "has this happened before?" is
-    a ``GROUP BY``. With ``key`` (``LLMLOG_REDACT_KEY``) it is an HMAC, so a
-    hash of a short secret prompt cannot be reversed by guessing.
+    a ``GROUP BY``. With ``key`` it is an HMAC, so a hash of a prompt whose redacted
+    value has few possibilities cannot be reversed by guessing; the chain always
+    gives one (:mod:`llmlog._hash_key`).
     """
 
     def __init__(self, key: str = "") -> None:
