@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from llmlog import _file_sink, _guard
+from llmlog import _file_sink, _guard, _log_files
 from llmlog._file_sink import CHECK_SECONDS, FileSink
 from llmlog._log_files import rotated_files, rotated_name
 
@@ -156,6 +156,31 @@ print(json.dumps(dict(_guard.counts)))
         sink.write(line(3))
         sink.close()
         assert parsed(path) == ([0, 2, 3], [line(1)[:20]])
+
+    def test_another_writers_line_still_being_appended_is_no_fragment(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A file ending mid-line while another process appends a long line (page by page,
+        its writer descheduled between pages) is not a fragment: a newline before our line
+        would leave a blank line once that write ends. The other writer ends its line while
+        the sink waits to be sure."""
+        path = tmp_path / "llmlog.jsonl"
+        path.write_bytes(line(0) + line(1)[:20])  # the other writer's first page so far
+        path.chmod(0o600)
+        pauses: list[float] = []
+
+        def other_writer_goes_on(seconds: float) -> None:
+            if not pauses:
+                with path.open("ab") as f:
+                    f.write(line(1)[20:])
+            pauses.append(seconds)
+
+        monkeypatch.setattr(_log_files.time, "sleep", other_writer_goes_on)
+        sink = FileSink(path)
+        sink.write(line(2))
+        sink.close()
+        assert parsed(path) == ([0, 1, 2], [])
+        assert b"\n\n" not in path.read_bytes() and len(pauses) == 1
 
 
 class TestPruning:

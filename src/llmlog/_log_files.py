@@ -86,6 +86,11 @@ def identity(fd: int) -> tuple[int, int]:
     return st.st_dev, st.st_ino
 
 
+_SETTLE = (0.001, 0.004, 0.016, 0.032)
+"""Pauses (s) before a file ending mid-line is taken for a fragment (rare: paid once per
+fragment found, on the writer thread)."""
+
+
 def ends_mid_line(path: Path, st: os.stat_result) -> bool:
     """Whether the regular file ``st`` (at ``path``) ends without a newline: a line cut short
     by a full disk, by another process or an earlier run. Our next line must not be glued on."""
@@ -100,9 +105,15 @@ def ends_mid_line(path: Path, st: os.stat_result) -> bool:
         same = (mine.st_dev, mine.st_ino) == (st.st_dev, st.st_ino)
         if not same or os.pread(fd, 1, mine.st_size - 1) in (b"\n", b""):
             return False
-        # Still that size: a fragment. Grown meanwhile: another process's big line being
-        # appended (the size grows page by page), no fragment.
-        return os.fstat(fd).st_size == mine.st_size
+        # Grown meanwhile: another process's big line being appended (the size grows page
+        # by page; its writer may be descheduled between pages on a loaded machine), no
+        # fragment: taken for one, our newline before the next line would leave a blank
+        # line once that write ends. Still that size after a while: a fragment.
+        for pause in _SETTLE:
+            time.sleep(pause)
+            if os.fstat(fd).st_size != mine.st_size:
+                return False
+        return True
     except OSError:
         return False
     finally:
