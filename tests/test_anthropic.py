@@ -6,8 +6,10 @@ the answer, usage and ids.
 
 from __future__ import annotations
 
+import base64
 import copy
 import gc
+import hashlib
 import importlib
 import inspect
 import json
@@ -145,10 +147,16 @@ class TestCreate:
         client.messages.create(
             model=fake.MODEL, max_tokens=5, messages=[{"role": "user", "content": [image]}]
         )
-        stub = only(cap)["messages"][0]["content"][0]
-        assert stub["type"] == "image"
-        assert stub["mime"] == "image/png"
-        assert "data" not in stub
+        record = only(cap)
+        assert fake.PNG_B64 not in json.dumps(record)  # nowhere: not in a nested source either
+        stub = record["messages"][0]["content"][0]
+        png = base64.b64decode(fake.PNG_B64)
+        assert stub == {
+            "type": "image",
+            "mime": "image/png",
+            "bytes": len(png),
+            "sha256": hashlib.sha256(png).hexdigest(),
+        }
 
     def test_tool_use_and_thinking_are_recorded(self, cap: CapturedRecords) -> None:
         """Tool calls and thinking come out of the content blocks."""

@@ -25,6 +25,7 @@ import pytest
 import anthropic_fakes
 import llmlog
 from llmlog._record import is_cancellation
+from llmlog.instrumentors import _base
 from llmlog.testing import CapturedRecords, capture_records
 from openai_fakes import async_client, chat_chunks, chat_completion, default_fake, json_response
 from openai_fakes import sync_client as openai_client
@@ -292,14 +293,22 @@ class TestInFlightAtTheEnd:
         the stream as ``cancelled``; each app thread gets its answer untouched."""
         out = tmp_path / "calls.jsonl"
         arrived = {"quick": threading.Event(), "slow": threading.Event()}
+        release = {"quick": threading.Event(), "slow": threading.Event()}
         answers: dict[str, Any] = {}
 
         def handle(request: httpx2.Request) -> httpx2.Response:
             text = json.loads(request.content)["messages"][0]["content"]
             if text in arrived:
                 arrived[text].set()
-                time.sleep(0.3 if text == "quick" else 2.5)
+                assert release[text].wait(30)
             return default_fake()(request)
+
+        def release_quick_once_uninstrumenting() -> None:
+            """Lets "quick" answer once uninstrument() has begun (and so waits for it)."""
+            deadline = time.monotonic() + 30
+            while _base._active and time.monotonic() < deadline:
+                time.sleep(0.001)
+            release["quick"].set()
 
         client = openai_client(handle)
 
@@ -307,7 +316,9 @@ class TestInFlightAtTheEnd:
             messages = [{"role": "user", "content": text}]
             answers[text] = client.chat.completions.create(model="m", messages=messages)
 
-        llmlog.instrument(output=str(out), redact="off", flush_timeout=1.0)
+        # (the timeout only bounds the wait for "slow", held until uninstrument() is over;
+        # "quick" is let go as the wait begins, and needs a fraction of it)
+        llmlog.instrument(output=str(out), redact="off", flush_timeout=2.0)
         try:
             threads = [threading.Thread(target=call, args=(text,)) for text in arrived]
             for thread in threads:
@@ -318,8 +329,13 @@ class TestInFlightAtTheEnd:
                 model="m", messages=[{"role": "user", "content": "stream"}], stream=True
             )
             next(iter(stream))
+            releaser = threading.Thread(target=release_quick_once_uninstrumenting)
+            releaser.start()
         finally:
             llmlog.uninstrument()
+            for event in release.values():  # "slow" answers only now ("quick" did already)
+                event.set()
+        releaser.join(5)
         assert [chunk.id for chunk in stream]  # the app reads on, as without llmlog
         for thread in threads:
             thread.join(5)

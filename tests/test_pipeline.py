@@ -162,9 +162,11 @@ class TestNeverHarmsTheApp:
 class _BlockedSink:
     def __init__(self) -> None:
         self.release = threading.Event()
+        self.writing = threading.Event()  # set once the writer is in write()
         self.lines: list[bytes] = []
 
     def write(self, line: bytes) -> None:
+        self.writing.set()
         self.release.wait(10)
         self.lines.append(line)
 
@@ -232,11 +234,18 @@ class TestBackPressure:
         # (a first wait may find room: the writer takes a record before it blocks)
         assert waits and len(waits) <= 3 and waits[-1] is False
         assert pipeline.flush(10)
+        # the writer made room: stuck again, the first call to find the queue full waits
+        sink.release.clear()
+        sink.writing.clear()
+        pipeline.submit(_capture(100))
+        pipeline.flush(0)  # wakes the writer, which takes the record and blocks writing it
+        assert sink.writing.wait(10)
         before = len(waits)
-        for i in range(3):  # room again: a full queue waits (and now finds room)
-            pipeline.submit(_capture(100 + i))
-        pipeline.flush(10)
-        assert pipeline._stalled is False and len(waits) >= before
+        for i in range(5):  # two fill the queue, the next one waits in vain, the rest drop
+            pipeline.submit(_capture(101 + i))
+        assert waits[before:] == [False]
+        sink.release.set()
+        assert pipeline.flush(10)
         pipeline.close(1)
 
     def test_flush_times_out_instead_of_hanging(self) -> None:
@@ -457,8 +466,7 @@ class TestProcessesEndingOtherwise:
         a fork then neither waits for the writer in vain nor leaves the child stuck."""
         proc = run_toy(tmp_path / "llmlog.jsonl", 2, "fork-at-first-record")
         assert proc.returncode == 0, proc.stderr
-        seconds = float(proc.stdout.split("fork took ")[1].split(" s")[0])
-        assert seconds < _pipeline.FORK_WAIT / 2, proc.stdout
+        assert "fork guard taken: [True]" in proc.stdout, proc.stdout  # not a FORK_WAIT timeout
         assert len(read_lines(tmp_path)) == 3, proc.stderr
 
 

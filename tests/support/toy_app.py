@@ -30,10 +30,25 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import llmlog
-from llmlog import _pipeline
-from llmlog.instrumentors import _base
-from support import toy_instrumentor, toy_sdk
+FORK_GUARD_TAKEN: list[bool] = []
+"""Per fork in this process: whether llmlog's before-fork hook got its fork guard (False:
+it waited FORK_WAIT in vain). Read by an after-fork hook registered before llmlog's, so
+it runs before llmlog's own resets the flag."""
+
+
+def _read_fork_guard() -> None:
+    pipeline = sys.modules.get("llmlog._pipeline")
+    if pipeline is not None:
+        FORK_GUARD_TAKEN.append(pipeline._fork_guard_taken)
+
+
+os.register_at_fork(after_in_parent=_read_fork_guard)
+
+# (imported after the at-fork hook above)
+import llmlog  # noqa: E402
+from llmlog import _pipeline  # noqa: E402
+from llmlog.instrumentors import _base  # noqa: E402
+from support import toy_instrumentor, toy_sdk  # noqa: E402
 
 if os.environ.get("TOY_SLOW_WRITER") == "1":
     _pipeline.IDLE_WAIT = _pipeline.WRITER_WAIT = _pipeline.BATCH_LINGER = 3600.0
@@ -111,12 +126,11 @@ def main() -> None:
         threading.Thread(target=llmlog.flush).start()
         while "genai_prices" not in sys.modules:  # the price table: loggers made at import
             time.sleep(0.0005)
-        started = time.monotonic()
         pid = os.fork()
         if pid == 0:
             calls(n, "forked")
             sys.exit(0)
-        print(f"fork took {time.monotonic() - started:.1f} s", flush=True)
+        print(f"fork guard taken: {FORK_GUARD_TAKEN}", flush=True)
         os.waitpid(pid, 0)
     elif mode == "execv":  # the process replaces itself: what it queued must not be lost
         setup(output)
