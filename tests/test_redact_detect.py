@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from llmlog._redact_detect import Detector, DetectorConfig, merge_spans, without_overlaps
+from llmlog._redact_operators import apply_spans, tag
 
 
 class TestMergeSpans:
@@ -35,3 +38,48 @@ class TestDetector:
     def test_off_finds_nothing(self) -> None:
         """Level ``off`` never looks."""
         assert Detector(DetectorConfig("off")).find("sk-proj-abc123DEF456ghi789JKL0") == []
+
+
+OPENAI_KEY = "sk-" + "proj-" + "Ab3dEfGh1jKlMnOpQrStUvWxYz0123456789abcd"
+GITHUB_TOKEN = "gh" + "p_" + "a1" * 18
+CARD = "4111111111111111"
+
+
+def redacted(text: str, level: str = "secrets") -> str:
+    return apply_spans(text, Detector(DetectorConfig(level)).find(text), tag)
+
+
+class TestTerminalEscapes:
+    """Shell tool output is coloured: a value right after an escape sequence's final letter
+    (``\\x1b[32m``) is at a word boundary, as on the screen."""
+
+    @pytest.mark.parametrize(
+        "escape",
+        [
+            "\x1b[32m",
+            "\x1b[01;31m",
+            "\x1b[1m",
+            "\x1b[38;2;255;0;0m",
+            "\x1b(B\x1b[m",  # tput sgr0
+            "\\u001b[32m",  # in JSON text
+            "\\x1b[0m",  # in a repr
+        ],
+    )
+    def test_a_key_right_after_an_escape_sequence(self, escape: str) -> None:
+        """The key and token go; the escape sequences stay as they were. A hyperlink's URL (an
+        OSC) is still searched."""
+        link = "\x1b]8;;https://app:S3cretPw99@db.internal/\x1b\\db\x1b]8;;\x1b\\"
+        text = f"OPENAI: {escape}{OPENAI_KEY}\x1b[0m\n{escape}{GITHUB_TOKEN} {link}"
+        assert redacted(text) == (
+            f"OPENAI: {escape}<API_KEY>\x1b[0m\n{escape}<API_KEY> "
+            + link.replace("S3cretPw99", "<SECRET>")
+        )
+
+    def test_pii_right_after_an_escape_sequence(self) -> None:
+        """presidio searches the same blanked text: a card and a national phone number right
+        after a colour code are found; a broken escape does not swallow a card's digits."""
+        text = f"card on file: \x1b[33m{CARD}\x1b[0m, call \x1b[1m4155550132\x1b[0m; \x1b[{CARD}"
+        assert redacted(text, "pii") == (
+            "card on file: \x1b[33m<CREDIT_CARD>\x1b[0m, call \x1b[1m<PHONE_NUMBER>\x1b[0m; "
+            "\x1b[<CREDIT_CARD>"
+        )

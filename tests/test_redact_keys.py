@@ -216,6 +216,9 @@ class TestCredentialKeys:
             "eos_token",
             "token_type",
             "password_hint",
+            "bypass",
+            "compass",
+            "passes",
         ],
     )
     def test_ordinary_names(self, name: str) -> None:
@@ -224,6 +227,58 @@ class TestCredentialKeys:
         out = redact(record)
         assert out["params"] == record["params"]
         assert out["redactions"] == {}
+
+    @pytest.mark.parametrize("name", ["smtp_pass", "DB_PASS", "redis-pass"])
+    def test_pass_names(self, name: str) -> None:
+        """``*_PASS`` (``SMTP_PASS``) names a password as a key, as in a pasted .env."""
+        out = redact({"params": {"extra_body": {name: OPAQUE}}})
+        assert out["params"]["extra_body"] == {name: "<SECRET>"}
+        assert out["redactions"] == {"SECRET": 1}
+
+    @pytest.mark.parametrize("level", ["secrets", "pii"])
+    def test_containers_under_credential_keys(self, level: str) -> None:
+        """A list, tuple, set or dict under a credential key (or a credential header) has
+        every text, number and object in it replaced, at any depth; None, empty texts and
+        booleans stay; a dict's keys in app data are searched like any key."""
+        record = {
+            "params": {
+                "extra_body": {
+                    "password": [OPAQUE + "a", OPAQUE + "b"],
+                    "api_key": {"value": OPAQUE + "c", "rotated": [None, "", True, 1234]},
+                    "client_secret": (OPAQUE + "d",),
+                    "credentials": {EMAIL: {OPAQUE + "e"}},
+                    "tier": ["gold"],
+                },
+                "extra_headers": {"X-Auth": [OPAQUE + "f"], "X-Trace": ["abc"]},
+            },
+            "messages": [
+                {
+                    "role": "assistant",
+                    "content": [
+                        {
+                            "type": "tool_use",
+                            "id": "toolu_1",
+                            "name": "login",
+                            "input": {"token": {"access": OPAQUE + "g"}},
+                        }
+                    ],
+                }
+            ],
+        }
+        out = redact(record, level=level)
+        assert OPAQUE not in json.dumps(out)
+        assert out["params"]["extra_body"] == {
+            "password": ["<SECRET>", "<SECRET>"],
+            "api_key": {"value": "<SECRET>", "rotated": [None, "", True, "<SECRET>"]},
+            "client_secret": ("<SECRET>",),
+            "credentials": {
+                ("<EMAIL_ADDRESS>" if level == "pii" else EMAIL): ["<SECRET>"],
+            },
+            "tier": ["gold"],
+        }
+        assert out["params"]["extra_headers"] == {"X-Auth": ["<SECRET>"], "X-Trace": ["abc"]}
+        assert out["messages"][0]["content"][0]["input"] == {"token": {"access": "<SECRET>"}}
+        assert out["redactions"] == {"SECRET": 8} | ({"EMAIL_ADDRESS": 1} if level == "pii" else {})
 
     def test_everywhere_in_the_record_and_with_every_operator(self) -> None:
         """Messages and output too; the replacement is the operator's, like any secret's."""
@@ -241,6 +296,80 @@ class TestCredentialKeys:
         hashed = redact(record, redact_operator="hash", redact_key="k" * 32)
         assert hashed["output"]["parsed"]["password"].startswith("<SECRET:")
         assert redact(record, level="off") is record
+
+
+# A tool's arguments named only as credentials, their values in no known format.
+CONFIG_ARGS = {
+    "master_key": OPAQUE + "m",
+    "encryption_key": OPAQUE + "e",
+    "signing_key": OPAQUE + "s",
+    "smtp_pass": OPAQUE + "p",
+    "region": "eu",
+}
+REDACTED_ARGS = dict.fromkeys(
+    ["master_key", "encryption_key", "signing_key", "smtp_pass"], "<SECRET>"
+)
+
+
+class TestCredentialNamesThroughTheSDKs:
+    """The same credential names as dict keys and in text, through the real SDKs."""
+
+    @pytest.mark.parametrize("level", ["secrets", "pii"])
+    def test_openai_tool_call_arguments_pasted_env_and_containers(self, level: str) -> None:
+        """The model's tool call arguments (JSON text), a pasted .env and request fields
+        holding a list or a dict under a credential name."""
+        call = {
+            "id": "call_1",
+            "type": "function",
+            "function": {"name": "configure", "arguments": json.dumps(CONFIG_ARGS)},
+        }
+        reply = ofake.chat_completion(None, tool_calls=[call], finish_reason="tool_calls")
+        client = ofake.sync_client(lambda _: ofake.json_response(reply))
+        env = f"my .env:\nENCRYPTION_KEY={OPAQUE}1\nMASTER_KEY={OPAQUE}2\nSMTP_PASS=correcthorse\n"
+        with capture_records(redact=level) as cap:
+            client.chat.completions.create(
+                model="gpt-4o",
+                messages=[{"role": "user", "content": env}],
+                extra_body={"password": [OPAQUE + "l"], "api_key": {"value": OPAQUE + "d"}},
+            )
+        record, line = one_line(cap)
+        assert OPAQUE not in line and "correcthorse" not in line
+        arguments = record["output"]["tool_calls"][0]["arguments"]
+        assert json.loads(arguments) == REDACTED_ARGS | {"region": "eu"}
+        assert record["messages"][0]["content"] == (
+            "my .env:\nENCRYPTION_KEY=<SECRET>\nMASTER_KEY=<SECRET>\nSMTP_PASS=<SECRET>\n"
+        )
+        assert record["params"]["password"] == ["<SECRET>"]
+        assert record["params"]["api_key"] == {"value": "<SECRET>"}
+        assert record["redactions"] == {"SECRET": 9}
+
+    def test_anthropic_tool_input_as_a_dict_and_as_text_alike(self) -> None:
+        """An Anthropic tool's input is a dict in the messages and JSON text in the output's
+        tool calls: both lose the same values."""
+        block = {"type": "tool_use", "id": "toolu_1", "name": "configure", "input": CONFIG_ARGS}
+        reply = afake.message(content=[block], stop_reason="tool_use")
+        client = afake.sync_client(afake.json_handler(reply))
+        with capture_records(redact="secrets") as cap:
+            client.messages.create(
+                model=afake.MODEL,
+                max_tokens=10,
+                messages=[
+                    {"role": "user", "content": "configure"},
+                    {"role": "assistant", "content": [block]},  # type: ignore[list-item]
+                    {
+                        "role": "user",
+                        "content": [
+                            {"type": "tool_result", "tool_use_id": "toolu_1", "content": "done"}
+                        ],
+                    },
+                ],
+            )
+        record, line = one_line(cap)
+        assert OPAQUE not in line
+        assert record["messages"][1]["content"][0]["input"] == REDACTED_ARGS | {"region": "eu"}
+        arguments = record["output"]["tool_calls"][0]["arguments"]
+        assert json.loads(arguments) == REDACTED_ARGS | {"region": "eu"}
+        assert record["redactions"] == {"SECRET": 8}
 
 
 class TestDictKeys:

@@ -9,10 +9,12 @@ from typing import Any
 import pydantic
 import pytest
 
+import openai_fakes as ofake
 from llmlog._config import Settings
 from llmlog._redact_detect import Detector, DetectorConfig
 from llmlog._redact_operators import apply_spans, tag
 from llmlog.redaction import Redact
+from llmlog.testing import capture_records
 
 OPENAI_KEY = "sk-" + "proj-" + "Ab3dEfGh1jKlMnOpQrStUvWxYz0123456789abcd"
 GITHUB_TOKEN = "gh" + "p_" + "a1" * 18
@@ -135,3 +137,42 @@ def test_a_query_key_without_a_digit_is_a_word_not_a_credential() -> None:
 
     assert find_secrets("https://shop.example/list?key=product-category-shoes&page=2") == []
     assert find_secrets("https://maps.example/api?key=a8f3b2c9d4e5f6a7b8c9d0e1") != []
+
+
+CARD = "4111111111111111"
+
+
+class TestShellToolOutput:
+    """A shell tool's coloured output sent back to the model, through the real OpenAI SDK."""
+
+    @pytest.mark.parametrize("level", ["secrets", "pii"])
+    def test_values_right_after_colour_codes(self, level: str) -> None:
+        """A key, a token and (at ``pii``) a card printed in colour are redacted; the
+        colour codes are kept."""
+        client = ofake.sync_client(lambda _: ofake.json_response(ofake.chat_completion("ok")))
+        output = (
+            f"$ env | grep KEY\n\x1b[01;31mOPENAI\x1b[0m: \x1b[32m{OPENAI_KEY}\x1b[0m\n"
+            f"\x1b[1m{GITHUB_TOKEN}\x1b[0m\ncard on file: \x1b[33m{CARD}\x1b[0m"
+        )
+        call = {
+            "id": "call_1",
+            "type": "function",
+            "function": {"name": "shell", "arguments": "{}"},
+        }
+        with capture_records(redact=level) as cap:
+            client.chat.completions.create(
+                model="gpt-4o",
+                messages=[
+                    {"role": "user", "content": "what is in my env?"},
+                    {"role": "assistant", "content": None, "tool_calls": [call]},  # type: ignore[list-item]
+                    {"role": "tool", "tool_call_id": "call_1", "content": output},
+                ],
+            )
+        (record,) = cap.calls
+        expected = output.replace(OPENAI_KEY, "<API_KEY>").replace(GITHUB_TOKEN, "<API_KEY>")
+        if level == "pii":
+            expected = expected.replace(CARD, "<CREDIT_CARD>")
+        assert record["messages"][2]["content"] == expected
+        assert record["redactions"] == {"API_KEY": 2} | (
+            {"CREDIT_CARD": 1} if level == "pii" else {}
+        )

@@ -158,6 +158,11 @@ class TestNamesAndFormatsUsersHit:
             "funcsig = 'def {}({}):'",
             '{"typeSignature": "(int, str) -> bool", "isSecret": "true"}',
             "OLDPWD=/home/alice/project2",
+            # `pass` only as the last part of a longer name
+            "bypass=abc12345",
+            "PASS: tests/check_utf8.test\nPASS: test_login_2 (0.01s)",
+            "compass: 'north12'",
+            '{"Set-Cookie-Policy": "strict", "cookies_enabled": "yes12"}',
             "MLKEM768X25519PrivateKey = rust_openssl.hpke.MLKEM768X25519PrivateKey",
             'publicKeyToken="1fc8b3b9a1e18e3b"',
             "start from a basic gpt-3.5-turbo prompt on basic ubuntu-22.04",
@@ -165,6 +170,32 @@ class TestNamesAndFormatsUsersHit:
     )
     def test_look_alikes_stay(self, text: str) -> None:
         assert found(text) == [], text
+
+    @pytest.mark.parametrize(
+        ("text", "secret"),
+        [
+            # every name a dict key is known by: a tool call's arguments are JSON text
+            ('{"master_key": "Zq8pL2mXw9TkMasterVal"}', "Zq8pL2mXw9TkMasterVal"),
+            ('{"encryptionKey": "Zq8pL2mXw9TkEncVal"}', "Zq8pL2mXw9TkEncVal"),
+            ('{"signing-key": "Zq8pL2mXw9TkSignVal"}', "Zq8pL2mXw9TkSignVal"),
+            ('{"x_functions_key": "Zq8pL2mXw9TkFnVal"}', "Zq8pL2mXw9TkFnVal"),
+            ('{"ocp_subscription_key": "Zq8pL2mXw9TkSubVal"}', "Zq8pL2mXw9TkSubVal"),
+            ('{"authorization": "Zq8pL2mXw9TkAuthVal"}', "Zq8pL2mXw9TkAuthVal"),
+            ('{"aws_credentials": "Zq8pL2mXw9TkCredVal"}', "Zq8pL2mXw9TkCredVal"),
+            ('{"cookie": "theme=dark; sid=Zq8pL2mX"}', "theme=dark; sid=Zq8pL2mX"),
+            ('{"smtp_pass": "Zq8pL2mXw9TkSmtpVal"}', "Zq8pL2mXw9TkSmtpVal"),
+            # a pasted .env: `*_PASS` is a password, its value needs no digit
+            ("ENCRYPTION_KEY=Zq8pL2mXw9TkEncVal", "Zq8pL2mXw9TkEncVal"),
+            ("MASTER_KEY=Zq8pL2mXw9TkMasterVal", "Zq8pL2mXw9TkMasterVal"),
+            ("SMTP_PASS=Zq8pL2mXw9TkSmtpVal", "Zq8pL2mXw9TkSmtpVal"),
+            ("DB_PASS=correcthorsebattery", "correcthorsebattery"),
+            ("  db-pass: correcthorsebattery", "correcthorsebattery"),
+        ],
+    )
+    def test_credential_names_of_dict_keys_in_text(self, text: str, secret: str) -> None:
+        """The names whose value goes as a dict key's (``llmlog.redaction``) name a secret
+        in text too: the same tool argument as a dict or as JSON text is redacted alike."""
+        assert found(text) == [("SECRET", secret)]
 
     def test_json_inside_a_json_string(self) -> None:
         """A tool's result holding JSON as text, written in a JSON string: the escaped
@@ -269,6 +300,8 @@ class TestGates:
         *("gsk_", "xai-", "ya29.", "hvs.", "ATATT3", "dapi", "7123456789:AA", "secret_", "..."),
         *("0123456789abcdef0123456789abcdef", "Cookie: ", "Set-Cookie: sid=", "?key=", "&"),
         *("  password: ", "Password=", "DB_PASSWORD=", ";", "export ", "\r\n", "- ", "\uff1a"),
+        *("MASTER_KEY", "signingKey", "smtp_pass", "PASS", "bypass", "x-Authorization"),
+        *('"cookie": ', "cookies", "aws_credentials", "Credential"),
     )
 
     def test_gates_never_change_what_is_found(self) -> None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import copy
 import gc
 import json
+import math
 import os
 import signal
 import tracemalloc
 from typing import Any
 
 import httpx2
+import numpy
 import openai
 import pytest
 
@@ -134,6 +136,34 @@ class TestFields:
             "year": 2026,
             "big": 10**12,
         }
+
+    def test_pii_sent_as_whole_floats_is_found(self) -> None:
+        """A phone or card in a float column (pandas' float64: ``4155550132.0``) is searched
+        as its digits and replaced as an int would be; other floats stay as they are."""
+        record = {
+            "template": {
+                "name": "t",
+                "variables": {"phone": 4155550132.0, "card": numpy.float64(4111111111111111)},
+            },
+            "params": {
+                "temperature": 0.2,
+                "metadata": {
+                    "calls": [4155550132.0, 3.0],
+                    "big": 1e12,
+                    "ratio": 4155550132.5,
+                    "nan": math.nan,
+                    "inf": math.inf,
+                },
+            },
+        }
+        out = Redact(Settings(redact="pii"))(None, "info", record)
+        assert out["template"]["variables"] == {"phone": "<PHONE_NUMBER>", "card": "<CREDIT_CARD>"}
+        metadata = out["params"]["metadata"]
+        assert metadata["calls"] == ["<PHONE_NUMBER>", 3.0]
+        assert metadata["big"] == 1e12 and metadata["ratio"] == 4155550132.5
+        assert math.isnan(metadata["nan"]) and metadata["inf"] == math.inf
+        assert out["params"]["temperature"] == 0.2
+        assert out["redactions"] == {"PHONE_NUMBER": 2, "CREDIT_CARD": 1}
 
     @pytest.mark.parametrize("level", ["secrets", "pii"])
     def test_numbers_and_named_headers_under_credential_keys(self, level: str) -> None:
@@ -306,6 +336,18 @@ class TestCustomDetection:
         finally:
             remove_recognizer(ticket)
         assert redact("see TCK-1234", redact="pii") == "see TCK-1234"
+
+    def test_app_recognizers_see_values_right_after_colour_codes(self) -> None:
+        """The app's recognizers search the text with terminal escapes blanked, as the
+        built-in ones do (``\\b`` holds after ``\\x1b[1m``)."""
+        from presidio_analyzer import Pattern, PatternRecognizer
+
+        ticket = PatternRecognizer(
+            supported_entity="TICKET", patterns=[Pattern("ticket", r"\bTCK-\d{4}\b", 0.9)]
+        )
+        record = {"messages": ["see \x1b[1mTCK-1234\x1b[0m"]}
+        out = Redact(Settings(redact="secrets"), recognizers=[ticket])(None, "info", record)
+        assert out["messages"] == ["see \x1b[1m<TICKET>\x1b[0m"]
 
 
 class TestMemo:
@@ -577,3 +619,28 @@ class TestToolArgumentsThroughTheSDK:
         logged = record["messages"][1]["tool_calls"][0]["function"]["arguments"]
         assert json.loads(logged) == {"user": "bob", "password": "<SECRET>"}
         assert record["redactions"] == {"SECRET": 1}
+
+
+def test_whole_floats_through_the_sdk() -> None:
+    """A phone and a card from a float column, as template variables and a body field of a
+    real OpenAI call, are redacted like ints."""
+    import llmlog
+    from llmlog.testing import capture_records
+
+    client = ofake.sync_client(lambda _: ofake.json_response(ofake.chat_completion("ok")))
+    variables = {"phone": 4155550132.0, "card": 4111111111111111.0}
+    with (
+        capture_records(redact="pii") as cap,
+        llmlog.context(template={"name": "t", "version": "1", "variables": variables}),
+    ):
+        client.chat.completions.create(
+            model="gpt-4o",
+            messages=[{"role": "user", "content": "x"}],
+            extra_body={"customer": {"phone": 4155550132.0, "score": 0.5}},
+        )
+    (record,) = cap.calls
+    line = json.dumps(record)
+    assert "4155550132" not in line and "4111111111111111" not in line
+    assert record["template"]["variables"] == {"phone": "<PHONE_NUMBER>", "card": "<CREDIT_CARD>"}
+    assert record["params"]["customer"] == {"phone": "<PHONE_NUMBER>", "score": 0.5}
+    assert record["redactions"] == {"PHONE_NUMBER": 2, "CREDIT_CARD": 1}

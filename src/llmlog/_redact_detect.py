@@ -27,6 +27,26 @@ _FULL_WIDTH_COLONS = (("\\uff1a", "     :"), ("\\uFF1A", "     :"))
 # a URL. `\\` is matched only to skip it: a literal backslash.
 _ASCII_ESCAPES = re.compile(r"\\(?:u00[2-7][0-9A-Fa-f]|[/\\])|%[2-7][0-9A-Fa-f]")
 _PERCENT_ESCAPE = re.compile(r"%[2-7][0-9A-Fa-f]")
+# Terminal escape sequences (a shell tool's colours, `\x1b[32m`), blanked: a key or card
+# right after one is at a word boundary, not glued to its final letter. Raw, or written as
+# an escape in JSON (`\u001b`) or a repr (`\x1b`, `\033`). A CSI's parameters are short
+# numbers (a card after a broken one is not taken for them); an OSC's text (a title, a
+# link's URL) is searched: only its `ESC ]` and its `ESC \` are blanked, as any 2-character one.
+_CSI = r"\[[<=>?]?(?:\d{0,5}[;:])*\d{0,5}[ -/]?[@-~]"
+_TERMINAL_ESCAPES = re.compile(
+    rf"\x1b(?:{_CSI}|[ -/]*[0-~])|\\(?:u001[bB]|x1[bB]|033)(?:{_CSI}|\\\\|[ -/]*[0-~])"
+)
+
+
+def _spaces(match: re.Match[str]) -> str:
+    return " " * (match.end() - match.start())
+
+
+def without_terminal_escapes(text: str) -> str:
+    """``text`` with its terminal escape sequences blanked (same length: offsets hold)."""
+    if "\x1b" in text or ("\\" in text and ("\\u001" in text or "\\x1" in text or "\\033" in text)):
+        return _TERMINAL_ESCAPES.sub(_spaces, text)
+    return text
 
 
 @dataclass(frozen=True)
@@ -74,6 +94,7 @@ class Detector:
         if self._off or not text:
             return []
         moved = None
+        text = without_terminal_escapes(text)
         if "\\" in text:
             text = _ESCAPES.sub("  ", text)
             if "\\u" in text:

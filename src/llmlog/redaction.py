@@ -28,16 +28,24 @@ What is searched, at every level but ``off``:
   ``input``/``arguments`` and the ``parsed`` answer. There the dict keys are
   searched too (a tag is a key); keys that become equal once redacted are merged
   when their values are the same scalar, else the later get `` (2)``, `` (3)``.
-- Credential-named keys: a non-empty string under a key whose name, lower-cased
-  with ``-`` and ``_`` removed, ends in ``apikey``, ``accesskey``, ``secretkey``,
-  ``privatekey``, ``subscriptionkey``, ``password``, ``passwd``, ``passphrase``,
-  ``secret``, ``token`` (not ``tokens``, nor special tokens like ``eos_token``),
-  ``authorization``, ``credential(s)`` or ``cookie(s)`` is replaced whole as a
-  ``SECRET``, whatever it looks like: a header, query parameter or tool argument
-  named so holds a credential even when its format is unknown. So is, in a dict under a
-  key ending in ``headers`` (a request's, an MCP tool's), a header whose name holds
-  ``auth``, ``key``, ``token``, ``secret``, ``cookie``, ``passw``, ``session``,
-  ``signature`` or ``credential`` (``X-Auth``, ``Authentication``).
+- Long numbers in app data: an int, or a float that is a whole number (a pandas float64
+  column's ``4155550132.0``), of 7 digits or more is searched as its digits.
+- Credential-named keys: a non-empty string or a number under a key whose name,
+  lower-cased with ``-`` and ``_`` removed, ends in a credential name the text rules know
+  too (``llmlog._redact_secrets.CREDENTIAL_NAMES``: ``apikey``, ``accesskey``,
+  ``secretkey``, ``privatekey``, ``subscriptionkey``, ``masterkey``, ``signingkey``,
+  ``encryptionkey``, ``password``, ``passwd``, ``passphrase``, ``secret``, ``token`` (not
+  ``tokens``, nor special tokens like ``eos_token``), ``authorization``, ``credential(s)``,
+  ``cookie(s)``...), or whose last ``_``/``-`` part is ``pass`` (``SMTP_PASS``; not
+  ``bypass``, nor ``pass`` alone), is replaced whole as a ``SECRET``, whatever it looks
+  like: a header, query parameter or tool argument named so holds a credential even when
+  its format is unknown. A list, tuple, set or dict there has every string, number and
+  object in it replaced so, at any depth. So is, in a dict under a key ending in
+  ``headers`` (a request's, an MCP tool's), a header whose name holds ``auth``, ``key``,
+  ``token``, ``secret``, ``cookie``, ``passw``, ``session``, ``signature`` or
+  ``credential`` (``X-Auth``, ``Authentication``).
+- Terminal escape sequences (``\\x1b[32m``, also JSON's ``\\u001b[32m``) are searched as
+  spaces: a value right after one is at a word boundary.
 """
 
 from __future__ import annotations
@@ -50,10 +58,23 @@ from typing import Any, Final
 from llmlog import _guard
 from llmlog._config import Settings
 from llmlog._record import CREDENTIAL_NAME_PARTS, EVENT_DROPPED, TEXT_FIELDS
-from llmlog._redact_detect import Detector, DetectorConfig, merge_spans
+from llmlog._redact_detect import (
+    Detector,
+    DetectorConfig,
+    merge_spans,
+    without_terminal_escapes,
+)
 from llmlog._redact_memo import SpanMemo
 from llmlog._redact_operators import MIN_KEY_BYTES, Replacer, apply_spans, operator_factory
-from llmlog._redact_secrets import SECRET, Span, compile_patterns
+from llmlog._redact_secrets import (
+    CREDENTIAL_NAMES,
+    CREDENTIAL_PARTS,
+    CREDENTIAL_WORDS,
+    QUOTED_CREDENTIAL_WORDS,
+    SECRET,
+    Span,
+    compile_patterns,
+)
 from llmlog._redact_worker import NoTimeLeft, WorkerUnavailable, client
 
 __all__ = ["FAILED_MARKER", "Redact", "add_recognizer", "remove_recognizer", "validate"]
@@ -72,18 +93,25 @@ _APP_DATA_FIELDS: Final = frozenset({"params", "template", "tags", "error"})
 # Keys of messages and output whose values are the app's (or the model's) own data: a
 # tool call's input and arguments, a parsed answer. Searched like app data.
 _PAYLOAD_KEYS: Final = frozenset({"input", "arguments", "parsed"})
-# Ends of a key's name (lower-cased, `-` and `_` removed) that say its value is a credential.
-_CREDENTIAL_ENDINGS: Final = (
-    *("apikey", "accesskey", "secretkey", "privatekey", "subscriptionkey"),
-    *("accountkey", "functionskey", "authkey", "masterkey", "signingkey", "encryptionkey"),
-    *("password", "passwd", "passphrase", "secret", "token", "authorization"),
-    *("credential", "credentials", "cookie", "cookies"),
+# Ends of a key's name (lower-cased, `-` and `_` removed) that say its value is a credential:
+# the names the text rules know (_redact_secrets), one list for both.
+_CREDENTIAL_ENDINGS: Final = tuple(
+    dict.fromkeys(
+        [
+            *("".join(words) for words in CREDENTIAL_NAMES),
+            *CREDENTIAL_WORDS,
+            *QUOTED_CREDENTIAL_WORDS,
+        ]
+    )
 )
+# Words that say so only as the last `_`/`-` part of a name (`smtp_pass`, not `bypass`).
+_CREDENTIAL_LAST_PARTS: Final = tuple(f"{sep}{part}" for part in CREDENTIAL_PARTS for sep in "_-")
 # Names ending in "token" that hold a tokenizer's special token, not a credential.
 _NOT_CREDENTIALS: Final = frozenset(
     {"eostoken", "bostoken", "padtoken", "unktoken", "septoken", "clstoken", "masktoken"}
 )
 _SCALARS: Final = (int, float, bool, type(None))
+_CONTAINERS: Final = (dict, list, tuple, set, frozenset)
 _LONG_NUMBER: Final = 1_000_000  # 7+ digits: the shortest phone numbers; cards, SSNs
 
 # What a dict key is to the walk, cached per key (few distinct keys; bounded anyway).
@@ -268,7 +296,7 @@ class Redact:
             from llmlog._redact_presidio import recognizer_spans
 
             found = [
-                merge_spans(spans + recognizer_spans(recognizers, text))
+                merge_spans(spans + recognizer_spans(recognizers, without_terminal_escapes(text)))
                 for spans, text in zip(found, texts, strict=True)
             ]
         return found
@@ -317,8 +345,11 @@ def _key_kind(key: Any) -> int:
     """What ``key`` is to the walk (:data:`_PLAIN`, :data:`_IDENTIFIER`...), cached."""
     kind = _PLAIN
     if isinstance(key, str):
-        name = key.lower().replace("-", "").replace("_", "")
-        if name.endswith(_CREDENTIAL_ENDINGS) and name not in _NOT_CREDENTIALS:
+        lowered = key.lower()
+        name = lowered.replace("-", "").replace("_", "")
+        if (
+            name.endswith(_CREDENTIAL_ENDINGS) or lowered.endswith(_CREDENTIAL_LAST_PARTS)
+        ) and name not in _NOT_CREDENTIALS:
             kind = _CREDENTIAL
         elif name.endswith("headers"):
             kind = _HEADERS
@@ -372,7 +403,8 @@ def _collect(value: Any, app: bool, texts: list[str], headers: bool = False) -> 
             elif key_kind == _PAYLOAD:
                 item_app = True
             credential = key_kind == _CREDENTIAL or (headers and _credential_header(key))
-            if credential and _is_credential(item):
+            if credential and (_is_credential(item) or isinstance(item, _CONTAINERS)):
+                _collect_credentials(item, app, texts)
                 converts = True
             elif type(item) is str:  # the common case, without a call
                 texts.append(item)
@@ -387,12 +419,15 @@ def _collect(value: Any, app: bool, texts: list[str], headers: bool = False) -> 
             elif item is not None and _collect(item, app, texts):
                 converts = True
         return converts
+    if isinstance(value, float) and app and abs(value) >= _LONG_NUMBER and value.is_integer():
+        texts.append(str(int(value)))  # a phone or card in a float column (pandas' float64)
+        return False
     if isinstance(value, _SCALARS):
         return False
     if isinstance(value, str):
         texts.append(value)
         return False
-    if isinstance(value, dict | list | tuple | set | frozenset):
+    if isinstance(value, _CONTAINERS):
         _collect(dict(value) if isinstance(value, dict) else list(value), app, texts)
     else:
         texts.append(str(value))
@@ -422,6 +457,10 @@ def _rebuild(value: Any, replace: _TextReplacer, app: bool, headers: bool = Fals
         return tuple(_rebuild(item, replace, app) for item in value)
     if isinstance(value, list | set | frozenset):
         return [_rebuild(item, replace, app) for item in value]
+    if isinstance(value, float) and app and abs(value) >= _LONG_NUMBER and value.is_integer():
+        text = str(int(value))  # as an int is
+        replaced = replace(text)
+        return value if replaced is text else replaced
     if isinstance(value, _SCALARS):
         return value
     return replace(str(value))  # an object would be rendered with str() anyway
@@ -446,8 +485,8 @@ def _rebuild_dict(
         elif key_kind == _PAYLOAD:
             item_app = True
         credential = key_kind == _CREDENTIAL or (headers and _credential_header(key))
-        if credential and _is_credential(item):
-            new_item: Any = replace.credential(str(item))
+        if credential and (_is_credential(item) or isinstance(item, _CONTAINERS)):
+            new_item: Any = _credentials_replaced(item, replace, app)
         else:
             new_item = _rebuild(item, replace, item_app, key_kind == _HEADERS)
         if app and new_key in out:  # an earlier key was redacted to this one
@@ -460,10 +499,48 @@ def _rebuild_dict(
 
 def _is_credential(item: Any) -> bool:
     """A value under a credential key that is replaced whole: a non-empty text, or a
-    number (``{"password": 12345678}``); containers are walked."""
+    number (``{"password": 12345678}``); a container has its contents so replaced."""
     if type(item) is str:
         return bool(item)
     return isinstance(item, int | float) and not isinstance(item, bool)
+
+
+def _collect_credentials(value: Any, app: bool, texts: list[str]) -> None:
+    """:func:`_collect` for a value under a credential key: only the keys of app data in
+    it are searched (:func:`_credentials_replaced` replaces every value whole)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if app and isinstance(key, str):
+                texts.append(key)
+            _collect_credentials(item, app, texts)
+    elif isinstance(value, _CONTAINERS):
+        for item in value:
+            _collect_credentials(item, app, texts)
+
+
+def _credentials_replaced(value: Any, replace: _TextReplacer, app: bool) -> Any:
+    """A value under a credential key replaced whole as a ``SECRET``; a container
+    (``{"password": ["x"]}``, ``{"api_key": {"value": "x"}}``) copied with every text,
+    number or object in it so replaced."""
+    if isinstance(value, dict):
+        out: dict[Any, Any] = {}
+        for key, item in value.items():
+            new_key = replace(key) if app and isinstance(key, str) else key
+            new_item = _credentials_replaced(item, replace, app)
+            if app and new_key in out:
+                if _same_scalar(out[new_key], new_item):
+                    continue
+                new_key = _unused_key(new_key, out)
+            out[new_key] = new_item
+        return out
+    if isinstance(value, tuple):
+        return tuple(_credentials_replaced(item, replace, app) for item in value)
+    if isinstance(value, list | set | frozenset):
+        return [_credentials_replaced(item, replace, app) for item in value]
+    if value is None or isinstance(value, bool):
+        return value
+    text = str(value)  # a number; an object would be rendered with str() anyway
+    return replace.credential(text) if text else text
 
 
 def _same_scalar(a: Any, b: Any) -> bool:
