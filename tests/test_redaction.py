@@ -412,17 +412,18 @@ class TestMemo:
         """Counting characters only, 8-character texts took ~19x the budget: each entry
         costs its characters plus ENTRY_COST, close to what it really takes."""
         budget = 1_000_000
-        texts = [f"{n:08d}" for n in range(100_000)]
         gc.collect()
         tracemalloc.start()
         try:
+            texts = [f"{n:08d}" for n in range(100_000)]  # traced: the memo keeps some
             memo = SpanMemo(budget=budget)
             for text in texts:
                 memo.remember(text, [])
+            texts.clear()  # only what the memo holds is left: its entries and their texts
+            gc.collect()
             held = tracemalloc.get_traced_memory()[0]
         finally:
             tracemalloc.stop()
-        texts.clear()  # the memo's texts are its own from here: count them too
         assert len(memo) * (8 + ENTRY_COST) <= budget
         assert held <= 1.5 * budget
 
