@@ -32,10 +32,10 @@ _PERCENT_ESCAPE = re.compile(r"%[2-7][0-9A-Fa-f]")
 # an escape in JSON (`\u001b`) or a repr (`\x1b`, `\033`). A CSI's parameters are short
 # numbers (a card after a broken one is not taken for them); an OSC's text (a title, a
 # link's URL) is searched: only its `ESC ]` and its `ESC \` are blanked, as any 2-character one.
+# Two patterns, so that each starts with a literal (the regex engine then skips to it).
 _CSI = r"\[[<=>?]?(?:\d{0,5}[;:])*\d{0,5}[ -/]?[@-~]"
-_TERMINAL_ESCAPES = re.compile(
-    rf"\x1b(?:{_CSI}|[ -/]*[0-~])|\\(?:u001[bB]|x1[bB]|033)(?:{_CSI}|\\\\|[ -/]*[0-~])"
-)
+_TERMINAL_ESCAPES = re.compile(rf"\x1b(?:{_CSI}|[ -/]*[0-~])")
+_ESCAPED_TERMINAL_ESCAPES = re.compile(rf"\\(?:u001[bB]|x1[bB]|033)(?:{_CSI}|\\\\|[ -/]*[0-~])")
 
 
 def _spaces(match: re.Match[str]) -> str:
@@ -44,8 +44,10 @@ def _spaces(match: re.Match[str]) -> str:
 
 def without_terminal_escapes(text: str) -> str:
     """``text`` with its terminal escape sequences blanked (same length: offsets hold)."""
-    if "\x1b" in text or ("\\" in text and ("\\u001" in text or "\\x1" in text or "\\033" in text)):
-        return _TERMINAL_ESCAPES.sub(_spaces, text)
+    if "\x1b" in text:
+        text = _TERMINAL_ESCAPES.sub(_spaces, text)
+    if "\\" in text and ("\\u001" in text or "\\x1" in text or "\\033" in text):
+        text = _ESCAPED_TERMINAL_ESCAPES.sub(_spaces, text)
     return text
 
 
