@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from llmlog.instrumentors._openai_response import extra, field
+from llmlog.instrumentors._openai_responses_stream import TERMINAL_EVENTS
 
 
 def _chat_has_content(chunk: Any) -> bool:
@@ -34,9 +35,6 @@ def _event_has_content(event: Any) -> bool:
     return isinstance(kind, str) and (
         kind.endswith(".delta") or kind.endswith(".partial_image") or kind.endswith(".completed")
     )
-
-
-_TERMINAL: Final = ("response.completed", "response.incomplete", "response.failed")
 
 
 def _yes(_event: Any) -> bool:
@@ -118,7 +116,7 @@ _RESPONSE_EVENT_TESTS: Final[Mapping[str, Callable[[Any], bool]]] = {
         ("response.reasoning_summary_part.added", "response.reasoning_summary_part.done"),
         _part_has_content,
     ),
-    **dict.fromkeys(_TERMINAL, _response_has_content),
+    **dict.fromkeys(TERMINAL_EVENTS, _response_has_content),
 }
 """Responses events that carry model output (text, refusal, reasoning, audio, what the model
 asks a tool to do, a partial image) or may (an item, a part, a terminal response with some).
