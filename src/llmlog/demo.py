@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from llmlog._log_files import make_private_dirs
+from llmlog._log_files import write_problem
 from llmlog.fake_provider import delay_ms, start_server
 
 __all__ = ["main"]
@@ -106,7 +106,7 @@ def _writable_output(given: str | None) -> Path | None:
     """The log path to use: ``given``, else the default, else one in a new temporary folder
     (said on stdout); ``None`` after saying why ``given`` cannot be written."""
     output = Path(given or DEFAULT_OUTPUT).resolve()
-    problem = _cannot_write(output)
+    problem = write_problem(output)
     if problem is None:
         return output
     if given is not None:
@@ -115,16 +115,6 @@ def _writable_output(given: str | None) -> Path | None:
     fallback = Path(tempfile.mkdtemp(prefix="llmlog-demo-")) / "llmlog.jsonl"
     print(f"llmlog demo: cannot write {output} ({problem}); logging to {fallback} instead")
     return fallback
-
-
-def _cannot_write(path: Path) -> str | None:
-    """Why llmlog could not append to ``path`` (creating it and its folders), or ``None``."""
-    try:
-        make_private_dirs(path.parent)
-        os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600))
-    except OSError as exc:
-        return exc.strerror or str(exc)
-    return None
 
 
 def read_records(path: Path) -> Iterator[dict[str, Any]]:
