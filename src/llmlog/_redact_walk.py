@@ -1,0 +1,296 @@
+"""The walk over a record's values that redaction rebuilds: which strings are searched
+(dict keys too, in the app's own data; long numbers as their digits), which keys say their
+value is a credential (replaced whole), and the copies made where something was found.
+The rules are said in :mod:`llmlog.redaction`'s docstring."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Final
+
+from llmlog._record import CREDENTIAL_NAME_PARTS
+from llmlog._redact_operators import Replacer, apply_spans
+from llmlog._redact_secrets import (
+    CREDENTIAL_NAMES,
+    CREDENTIAL_PARTS,
+    CREDENTIAL_WORDS,
+    QUOTED_CREDENTIAL_WORDS,
+    SECRET,
+    Span,
+)
+
+# Keys whose values are identifiers the record defines, not free text. Inside the
+# app's own data (params such as `metadata`, template variables, tags) every key counts.
+_IDENTIFIER_KEYS: Final = frozenset(
+    {"type", "role", "id", "tool_call_id", "tool_use_id", "call_id", "mime", "sha256"}
+    | {"bytes", "index", "finish_reason", "status_code"}
+)
+# `error` too: its body is the server's data, and its `type` or `id` may echo a key.
+APP_DATA_FIELDS: Final = frozenset({"params", "template", "tags", "error"})
+# Keys of messages and output whose values are the app's (or the model's) own data: a
+# tool call's input and arguments, a parsed answer. Searched like app data.
+_PAYLOAD_KEYS: Final = frozenset({"input", "arguments", "parsed"})
+# Ends of a key's name (lower-cased, `-` and `_` removed) that say its value is a credential:
+# the names the text rules know (_redact_secrets), one list for both.
+_CREDENTIAL_ENDINGS: Final = tuple(
+    dict.fromkeys(
+        [
+            *("".join(words) for words in CREDENTIAL_NAMES),
+            *CREDENTIAL_WORDS,
+            *QUOTED_CREDENTIAL_WORDS,
+        ]
+    )
+)
+# Words that say so only as the last `_`/`-` part of a name (`smtp_pass`, not `bypass`).
+_CREDENTIAL_LAST_PARTS: Final = tuple(f"{sep}{part}" for part in CREDENTIAL_PARTS for sep in "_-")
+# Names ending in "token" that hold a tokenizer's special token, not a credential.
+_NOT_CREDENTIALS: Final = frozenset(
+    {"eostoken", "bostoken", "padtoken", "unktoken", "septoken", "clstoken", "masktoken"}
+)
+_SCALARS: Final = (int, float, bool, type(None))
+_CONTAINERS: Final = (dict, list, tuple, set, frozenset)
+_LONG_NUMBER: Final = 1_000_000  # 7+ digits: the shortest phone numbers; cards, SSNs
+
+# What a dict key is to the walk, cached per key (few distinct keys; bounded anyway).
+_PLAIN, _IDENTIFIER, _PAYLOAD, _CREDENTIAL, _HEADERS = 0, 1, 2, 3, 4
+_key_kinds: dict[Any, int] = {}
+_header_kinds: dict[Any, bool] = {}
+_MAX_KEY_KINDS: Final = 4096
+
+
+class TextReplacer:
+    """Replaces one record's strings, counting every replacement it makes."""
+
+    def __init__(
+        self, found: dict[str, list[Span]], replacer: Replacer, counts: Counter[str]
+    ) -> None:
+        self._found, self._replacer, self._counts = found, replacer, counts
+        self._done: dict[str, str] = {}
+
+    def __call__(self, text: str) -> str:
+        spans = self._found.get(text)
+        if not spans:
+            return text
+        self._counts.update(entity for _, _, entity in spans)
+        if text not in self._done:
+            self._done[text] = apply_spans(text, spans, self._replacer)
+        return self._done[text]
+
+    def credential(self, text: str) -> str:
+        """The whole of ``text`` replaced as a found ``SECRET`` (it sits under a credential key)."""
+        self._counts[SECRET] += 1
+        return self._replacer(SECRET, text)
+
+
+def _key_kind(key: Any) -> int:
+    """What ``key`` is to the walk (:data:`_PLAIN`, :data:`_IDENTIFIER`...), cached."""
+    kind = _PLAIN
+    if isinstance(key, str):
+        lowered = key.lower()
+        name = lowered.replace("-", "").replace("_", "")
+        if (
+            name.endswith(_CREDENTIAL_ENDINGS) or lowered.endswith(_CREDENTIAL_LAST_PARTS)
+        ) and name not in _NOT_CREDENTIALS:
+            kind = _CREDENTIAL
+        elif name.endswith("headers"):
+            kind = _HEADERS
+        elif key in _IDENTIFIER_KEYS:
+            kind = _IDENTIFIER
+        elif key in _PAYLOAD_KEYS:
+            kind = _PAYLOAD
+    if len(_key_kinds) < _MAX_KEY_KINDS:
+        _key_kinds[key] = kind
+    return kind
+
+
+def _credential_header(name: Any) -> bool:
+    """Whether a header named ``name`` holds a credential (see CREDENTIAL_NAME_PARTS)."""
+    kind = _header_kinds.get(name)
+    if kind is None:
+        kind = isinstance(name, str) and any(w in name.lower() for w in CREDENTIAL_NAME_PARTS)
+        if len(_header_kinds) < _MAX_KEY_KINDS:
+            _header_kinds[name] = kind
+    return kind
+
+
+def collect(value: Any, app: bool, texts: list[str], headers: bool = False) -> bool:
+    """Append every string :func:`_rebuild` would pass to its replacer, in its order.
+
+    ``app``: ``value`` is app data (keys searched, identifier keys too); ``headers``: it is
+    a ``headers`` dict (credential headers are replaced whole). Returns whether
+    rebuilding would change the value even with nothing found (a set becomes a list, an
+    object its text, a credential its replacement): such a field is always rebuilt.
+    """
+    kind = type(value)
+    if kind is str:
+        texts.append(value)
+        return False
+    if kind is int and app and abs(value) >= _LONG_NUMBER:  # a phone or card as a JSON number
+        texts.append(str(value))
+        return False
+    if kind is dict:
+        converts = False
+        kinds = _key_kinds
+        for key, item in value.items():
+            key_kind = kinds.get(key)
+            if key_kind is None:
+                key_kind = _key_kind(key)
+            item_app = app
+            if app:
+                if isinstance(key, str):
+                    texts.append(key)
+            elif key_kind == _IDENTIFIER:
+                continue
+            elif key_kind == _PAYLOAD:
+                item_app = True
+            credential = key_kind == _CREDENTIAL or (headers and _credential_header(key))
+            if credential and (_is_credential(item) or isinstance(item, _CONTAINERS)):
+                _collect_credentials(item, app, texts)
+                converts = True
+            elif type(item) is str:  # the common case, without a call
+                texts.append(item)
+            elif item is not None and collect(item, item_app, texts, key_kind == _HEADERS):
+                converts = True
+        return converts
+    if kind is list or kind is tuple:
+        converts = False
+        for item in value:
+            if type(item) is str:
+                texts.append(item)
+            elif item is not None and collect(item, app, texts):
+                converts = True
+        return converts
+    if isinstance(value, float) and app and abs(value) >= _LONG_NUMBER and value.is_integer():
+        texts.append(str(int(value)))  # a phone or card in a float column (pandas' float64)
+        return False
+    if isinstance(value, _SCALARS):
+        return False
+    if isinstance(value, str):
+        texts.append(value)
+        return False
+    if isinstance(value, _CONTAINERS):
+        collect(dict(value) if isinstance(value, dict) else list(value), app, texts)
+    else:
+        texts.append(str(value))
+    return True
+
+
+def any_found(texts: list[str], first: int, stop: int, found: dict[str, list[Span]]) -> bool:
+    if not found:
+        return False
+    for index in range(first, stop):  # noqa: SIM110 - a plain loop, no generator
+        if texts[index] in found:
+            return True
+    return False
+
+
+def rebuild(value: Any, replace: TextReplacer, app: bool, headers: bool = False) -> Any:
+    """A copy of ``value`` with every free-text string replaced; containers are new."""
+    if isinstance(value, str):
+        return replace(value)
+    if type(value) is int and app and abs(value) >= _LONG_NUMBER:
+        text = str(value)
+        replaced = replace(text)
+        return value if replaced is text else replaced
+    if isinstance(value, dict):
+        return _rebuild_dict(value, replace, app, headers)
+    if isinstance(value, tuple):
+        return tuple(rebuild(item, replace, app) for item in value)
+    if isinstance(value, list | set | frozenset):
+        return [rebuild(item, replace, app) for item in value]
+    if isinstance(value, float) and app and abs(value) >= _LONG_NUMBER and value.is_integer():
+        text = str(int(value))  # as an int is
+        replaced = replace(text)
+        return value if replaced is text else replaced
+    if isinstance(value, _SCALARS):
+        return value
+    return replace(str(value))  # an object would be rendered with str() anyway
+
+
+def _rebuild_dict(
+    value: dict[Any, Any], replace: TextReplacer, app: bool, headers: bool
+) -> dict[Any, Any]:
+    out: dict[Any, Any] = {}
+    for key, item in value.items():
+        key_kind = _key_kinds.get(key)
+        if key_kind is None:
+            key_kind = _key_kind(key)
+        item_app = app
+        new_key = key
+        if app:
+            if isinstance(key, str):
+                new_key = replace(key)
+        elif key_kind == _IDENTIFIER:
+            out[key] = item
+            continue
+        elif key_kind == _PAYLOAD:
+            item_app = True
+        credential = key_kind == _CREDENTIAL or (headers and _credential_header(key))
+        if credential and (_is_credential(item) or isinstance(item, _CONTAINERS)):
+            new_item: Any = _credentials_replaced(item, replace, app)
+        else:
+            new_item = rebuild(item, replace, item_app, key_kind == _HEADERS)
+        if app and new_key in out:  # an earlier key was redacted to this one
+            if _same_scalar(out[new_key], new_item):
+                continue  # two tags both redacted to "<EMAIL_ADDRESS>": one tag
+            new_key = _unused_key(new_key, out)
+        out[new_key] = new_item
+    return out
+
+
+def _is_credential(item: Any) -> bool:
+    """A value under a credential key that is replaced whole: a non-empty text, or a
+    number (``{"password": 12345678}``); a container has its contents so replaced."""
+    if type(item) is str:
+        return bool(item)
+    return isinstance(item, int | float) and not isinstance(item, bool)
+
+
+def _collect_credentials(value: Any, app: bool, texts: list[str]) -> None:
+    """:func:`_collect` for a value under a credential key: only the keys of app data in
+    it are searched (:func:`_credentials_replaced` replaces every value whole)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if app and isinstance(key, str):
+                texts.append(key)
+            _collect_credentials(item, app, texts)
+    elif isinstance(value, _CONTAINERS):
+        for item in value:
+            _collect_credentials(item, app, texts)
+
+
+def _credentials_replaced(value: Any, replace: TextReplacer, app: bool) -> Any:
+    """A value under a credential key replaced whole as a ``SECRET``; a container
+    (``{"password": ["x"]}``, ``{"api_key": {"value": "x"}}``) copied with every text,
+    number or object in it so replaced."""
+    if isinstance(value, dict):
+        out: dict[Any, Any] = {}
+        for key, item in value.items():
+            new_key = replace(key) if app and isinstance(key, str) else key
+            new_item = _credentials_replaced(item, replace, app)
+            if app and new_key in out:
+                if _same_scalar(out[new_key], new_item):
+                    continue
+                new_key = _unused_key(new_key, out)
+            out[new_key] = new_item
+        return out
+    if isinstance(value, tuple):
+        return tuple(_credentials_replaced(item, replace, app) for item in value)
+    if isinstance(value, list | set | frozenset):
+        return [_credentials_replaced(item, replace, app) for item in value]
+    if value is None or isinstance(value, bool):
+        return value
+    text = str(value)  # a number; an object would be rendered with str() anyway
+    return replace.credential(text) if text else text
+
+
+def _same_scalar(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and isinstance(a, str | int | float | bool | None) and a == b
+
+
+def _unused_key(key: str, taken: dict[Any, Any]) -> str:
+    """``key (2)``, ``key (3)``...: the first not in ``taken``."""
+    number = 2
+    while f"{key} ({number})" in taken:
+        number += 1
+    return f"{key} ({number})"
