@@ -507,6 +507,14 @@ class TestSigterm:
         texts = [r["output"]["text"] for r in read_lines(tmp_path)]  # type: ignore[index]
         assert len(texts) == 12 and all(t.startswith("pool-") for t in texts)
 
+    def test_a_sigterm_during_the_exit_drain_lets_it_finish(self, tmp_path: Path) -> None:
+        """A second drain from the handler would wait for the lock the interrupted one
+        holds until its deadline, and lose the queue (a Pool worker exiting as
+        terminate() signals it); the exit's drain finishes, then the signal ends it."""
+        proc = run_toy(tmp_path / "llmlog.jsonl", 5, "sigterm-in-exit-drain", **SLOW)
+        assert proc.returncode == -signal.SIGTERM, proc.stderr
+        assert len(read_lines(tmp_path)) == 5
+
     def test_the_handler_goes_only_where_sigterm_was_left_to_default(self, tmp_path: Path) -> None:
         """Installed by instrument() in the main thread over SIG_DFL only, removed by
         uninstrument(); an app's handler or an ignored SIGTERM is never replaced."""

@@ -42,11 +42,41 @@ def drain_deadline() -> float | None:
     return None if pipeline is None else pipeline._drain_deadline
 
 
+_draining_thread: int | None = None
+"""The thread running :func:`final_drain`, while it does."""
+_signal_after_drain: int | None = None
+
+
+def end_by_signal_after_drain(signum: int) -> bool:
+    """If this thread was interrupted inside :func:`final_drain`, let that drain finish and
+    then end the process by ``signum``; True if so.
+
+    A second drain would wait for the locks the interrupted one holds (a ``Pool`` worker
+    exiting as ``terminate()`` signals it), until its deadline, and lose the queue.
+    """
+    global _signal_after_drain
+    if _draining_thread != threading.get_ident():
+        return False
+    _signal_after_drain = signum
+    return True
+
+
 def final_drain(pipeline: _pipeline.Pipeline, timeout: float, when: str) -> None:
     """The last drain of a process: open calls recorded, the queue written within ``timeout``.
 
     From here on no drain follows, so later calls are written by their own thread.
     """
+    global _draining_thread
+    _draining_thread = threading.get_ident()
+    try:
+        _drain(pipeline, timeout, when)
+    finally:
+        _draining_thread = None
+        if _signal_after_drain is not None:
+            os.kill(os.getpid(), _signal_after_drain)
+
+
+def _drain(pipeline: _pipeline.Pipeline, timeout: float, when: str) -> None:
     pipeline._drain_deadline = time.monotonic() + timeout
     for hook in before_exit:
         with _guard.guarded(f"recording open calls {when}"):

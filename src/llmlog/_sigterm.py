@@ -43,7 +43,7 @@ def _on_sigterm(signum: int, frame: object) -> None:
     The default disposition comes back first (a second SIGTERM kills at once) and is
     used at the end, so the exit status is the one the app would have had. The drain
     runs on a helper thread: a lock the interrupted main thread holds cannot stall it
-    past the deadline.
+    past the deadline. A signal that cuts into the exit's own drain lets it finish first.
 
     Called by a handler the app installed later, which chains to the one it replaced
     (``if callable(previous): previous(...)``), the process is the app's to end: the
@@ -52,8 +52,10 @@ def _on_sigterm(signum: int, frame: object) -> None:
     if signal.getsignal(signal.SIGTERM) is not _on_sigterm:
         _drain_aside(lambda pipeline, wait: pipeline.flush(wait), "flush at SIGTERM")
         return
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if _ending.end_by_signal_after_drain(signum):
+        return  # it cut into the exit's own drain, which goes on
     try:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         _drain_aside(
             lambda pipeline, wait: _ending.final_drain(pipeline, wait, "at SIGTERM"),
             "drain at SIGTERM",

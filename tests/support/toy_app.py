@@ -14,6 +14,9 @@ hook registered before ``instrument()`` makes one more call), ``daemon-at-exit``
 daemon thread goes on calling while the interpreter exits, counting its calls in
 OUTPUT.calls).
 
+``sigterm-in-exit-drain`` (a SIGTERM arrives while the exit's drain holds a lock, as
+when ``Pool.terminate()`` signals a worker that is just exiting).
+
 ``TOY_SLOW_WRITER=1`` keeps the writer asleep until something drains the queue, so a
 record nobody drains is lost for sure rather than by timing.
 """
@@ -178,6 +181,22 @@ def main() -> None:
         setup(output)
         with multiprocessing.get_context(mode[5:]).Pool(2) as pool:  # __exit__: terminate()
             assert pool.map(pool_work, [(output, n)] * 4) == [n] * 4
+    elif mode == "sigterm-in-exit-drain":
+        from llmlog import _ending
+        from llmlog.instrumentors import _openai_agent_sessions
+
+        setup(output)
+        calls(n, "main")
+        signalled: list[bool] = []
+
+        def signal_mid_drain() -> None:
+            if not signalled:  # (a second drain would call it again)
+                signalled.append(True)
+                with _openai_agent_sessions._lock:  # a later before-exit hook takes it
+                    os.kill(os.getpid(), signal.SIGTERM)
+                    time.sleep(0.05)
+
+        _ending.before_exit.insert(0, signal_mid_drain)
     elif mode == "fork-in-thread":
         setup(output)
         calls(1, "parent")
