@@ -194,6 +194,17 @@ class TestCredentialKeys:
             "ocp-apim-subscription-key",
             "credentials",
             "Cookie",
+            # plurals (a list of keys), the short words alone or as the last part
+            "api_keys",
+            "passwords",
+            "secrets",
+            "app_key",
+            "license-key",
+            "SENTRY_DSN",
+            "pin",
+            "card_pin",
+            "CVV",
+            "otp",
         ],
     )
     def test_credential_names(self, name: str) -> None:
@@ -219,6 +230,12 @@ class TestCredentialKeys:
             "bypass",
             "compass",
             "passes",
+            "valid_tokens",
+            "reasoning_tokens",
+            "monkeys",
+            "spin",
+            "pinned",
+            "topping",
         ],
     )
     def test_ordinary_names(self, name: str) -> None:

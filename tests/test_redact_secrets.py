@@ -190,6 +190,8 @@ class TestNamesAndFormatsUsersHit:
             ("SMTP_PASS=Zq8pL2mXw9TkSmtpVal", "Zq8pL2mXw9TkSmtpVal"),
             ("DB_PASS=correcthorsebattery", "correcthorsebattery"),
             ("  db-pass: correcthorsebattery", "correcthorsebattery"),
+            ('{"app_key": "Zq8pL2mXw9TkAppVal"}', "Zq8pL2mXw9TkAppVal"),
+            ("LICENSE_KEY=AB12-CD34-EF56-GH78", "AB12-CD34-EF56-GH78"),
         ],
     )
     def test_credential_names_of_dict_keys_in_text(self, text: str, secret: str) -> None:

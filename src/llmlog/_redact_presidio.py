@@ -40,6 +40,13 @@ _VERSION_BEFORE: Final = re.compile(r"(?i)(?:\bv|\bversion:?\s*|\bver\.?\s*|[=<>
 _LABELLED_SSN: Final = re.compile(
     r"(?i)\b(?:ssn|social security(?: number| no\.?)?)\W{0,3}(?P<v>\d{3}([- ]?)\d{2}\2\d{4})\b"
 )
+# A short code said to be one (`PIN: 4821`, `card_pin=4821`, `{"cvc2": "077"}`, `your OTP
+# code is 482913`): too short for any other rule. A `SECRET`, like a value under such a key.
+_SHORT_CODE: Final = re.compile(
+    r"(?i)(?<![A-Za-z0-9])(?:pin|cvv2?|cvc2?|otp|passcode)(?:[ _\-]?(?:code|number|no\.?))?"
+    r"(?:[\"']?\s*[:=\uff1a]\s*[\"']?|\s+is\s+)(?P<v>\d{3,8})(?![\w\-])"
+)
+_SHORT_CODE_HINTS: Final = ("pin", "cvv", "cvc", "otp", "passcode")  # a scan each: µs, not 30
 
 
 def ner_model_problem(model: str) -> str | None:
@@ -231,6 +238,9 @@ def find_pii(
     results = engine.analyzer.analyze(text, language="en", score_threshold=SCORE_THRESHOLD)
     spans = [_email_after_path(text, r.start, r.end, r.entity_type) for r in results]
     spans += [(m.start("v"), m.end("v"), "US_SSN") for m in _LABELLED_SSN.finditer(text)]
+    lowered = text.lower()
+    if any(hint in lowered for hint in _SHORT_CODE_HINTS):
+        spans += [(m.start("v"), m.end("v"), "SECRET") for m in _SHORT_CODE.finditer(text)]
     candidates = phone_candidates(_blank(text, [*spans, *known]), engine.shortest_phone)
     if candidates is not None:
         phones = engine.phone.analyze(candidates, ["PHONE_NUMBER"], None)

@@ -11,6 +11,13 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Final
 
+from llmlog._credential_names import (
+    PASSWORD_NAME,
+    QUOTED_CREDENTIAL_WORDS,
+    SECRET_NAME,
+    name_regex,
+)
+
 # (start, end, ENTITY_TYPE): where a detector found something, never the value.
 Span = tuple[int, int, str]
 
@@ -91,87 +98,6 @@ def _vendor_keys(formats: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile(start + "(?:" + "|".join(formats) + ")" + tail + r"(?![\w\-])")
 
 
-# How a name whose value is a secret ends. Each is a fixed width, for a lookbehind; `_` and
-# `-` between words are one character, or none. Unmistakable ones may end any identifier,
-# glued or prefixed (`DB_PASSWORD`, `dbPassword`, `SECRET_KEY`, `SessionToken`); the
-# common words only a whole name or its last `_`/`-` part (`token`, `client_secret`, not
-# `NextToken`, `isSecret`, `funcsig`, `OLDPWD`).
-_SEP: Final = ("[_\\-]", "")
-
-
-def _spelled(*words: str) -> list[str]:
-    """Regexes for every spelling of ``words``: joined by ``_``, ``-`` or nothing."""
-    spellings = [words[0]]
-    for word in words[1:]:
-        spellings = [f"{head}{sep}{word}" for head in spellings for sep in _SEP]
-    return spellings
-
-
-# The credential names, one list for both rules that know them: this module's in text
-# (`ENCRYPTION_KEY=...`, `{"master_key": "..."}` in a tool call's JSON arguments) and
-# llmlog.redaction's for a dict key (whose value is replaced whole, whatever it looks like).
-# Names of several words, spelled any way, that may end any identifier:
-_TOKEN_KINDS: Final = (
-    *("access", "auth", "refresh", "session", "id", "security", "api", "secret"),
-    *("bearer", "bot", "csrf", "xsrf", "oauth", "personal", "private"),
-)
-_KEY_KINDS: Final = (
-    *("api", "access", "secret", "private", "account", "subscription", "functions", "auth"),
-    *("master", "signing", "encryption"),
-)
-CREDENTIAL_NAMES: Final[tuple[tuple[str, ...], ...]] = (
-    *(("password",), ("passwd",), ("passphrase",)),
-    *((kind, "key") for kind in _KEY_KINDS),
-    ("secret", "key", "base"),  # Rails
-    ("shared", "access", "key"),  # Azure Service Bus / IoT Hub connection strings
-    *((kind, "token") for kind in _TOKEN_KINDS),
-)
-# Common words: in text only a whole name or its last `_`/`-` part; a dict key may end in
-# them glued (`nextPageToken` is a key named for its value, not prose).
-CREDENTIAL_WORDS: Final = ("secret", "token")
-# Alike, but in text only with a quoted value (`{"cookie": "sid=..."}`, `{'authorization':
-# '...'}`): unquoted, `Authorization:` and `Cookie:` are headers, whose credentials the
-# Bearer/Basic and session-cookie rules find (keeping the scheme and the cookie's name).
-QUOTED_CREDENTIAL_WORDS: Final = ("authorization", "credential", "credentials", "cookie", "cookies")
-# `pass`: only as the last `_`/`-` part of a longer name, in text and as a key (`SMTP_PASS`,
-# `db-pass`; not `bypass`, nor a test runner's `PASS: test_x`).
-CREDENTIAL_PARTS: Final = ("pass",)
-_PART_ENDS: Final = tuple(f"[_\\-]{part}" for part in CREDENTIAL_PARTS)
-_GLUED_ENDS: Final = (
-    *(end for words in CREDENTIAL_NAMES for end in _spelled(*words)),
-    *_PART_ENDS,
-)
-# Only in text: as a key, `signature` is a thinking block's and `pwd` a directory.
-_WORD_ENDS: Final = (*CREDENTIAL_WORDS, "pwd", "sig", "signature")
-
-
-def _name(glued_ends: Iterable[str], word_ends: Iterable[str]) -> str:
-    """A regex for a name ending so: the whole identifier (possessive: one try per start),
-    then how it ends (``glued_ends``: regexes of a fixed width; ``word_ends``: words)."""
-    # Grouped by their last 3 letters, looked behind for once: an identifier ending in none
-    # of them is refused in a few steps, one ending in `key` tries only the `*key`s.
-    by_last: dict[str, list[str]] = {}
-    for end in glued_ends:
-        by_last.setdefault(end[-3:], []).append(f"(?<={end})")
-    ends = [
-        f"(?<={last})(?:{'|'.join(group)})" if len(group) > 1 else group[0]
-        for last, group in by_last.items()
-    ]
-    ends += [f"(?<={end})(?<![A-Za-z0-9]{end})" for end in word_ends]
-    return r"(?<![A-Za-z0-9_\-])[A-Za-z0-9_\-]++(?:" + "|".join(ends) + ")"
-
-
-_SECRET_NAME: Final = _name(_GLUED_ENDS, _WORD_ENDS)
-# Names no code or prose uses for anything but a password: their value needs no digit.
-# `secret` only with a prefix (`JWT_SECRET`, `client-secret`): alone it is prose's too
-# (`Secret: patience`), and a bare secret value then needs a digit like any other name's.
-# `pass` too, only with a prefix (`SMTP_PASS=`, `db-pass: `; `PASS: test_x` is a test's).
-_PASSWORD_NAME: Final = _name(
-    ("password", "passwd", "passphrase", *_spelled("secret", "key"), "[_\\-]secret", *_PART_ENDS),
-    ("pwd",),
-)
-
-
 def _quoted(name: str) -> str:
     """A quoted literal, in groups named ``<name>dq``, ``<name>sq`` and ``<name>eq``."""
     return (
@@ -216,10 +142,10 @@ def _at_line_start(starts: Iterable[str]) -> str:
 
 
 _PASSWORD_ASSIGNED: Final = (
-    rf"(?im){_at_line_start(_ENV_STARTS)}{_PASSWORD_NAME}=(?P<env>{_LINE_VALUE})"
-    rf"|{_at_line_start(_YAML_STARTS)}{_PASSWORD_NAME}:[ \t]+(?P<yaml>{_LINE_VALUE})"
-    rf"|(?<=;){_PASSWORD_NAME}=(?P<cs_last>{_CS_VALUE})(?=[;\"'\r\n]|$)"
-    rf"|(?<!\.){_PASSWORD_NAME}=(?P<cs>{_CS_VALUE})(?=;)"  # not `this.password=x;`
+    rf"(?im){_at_line_start(_ENV_STARTS)}{PASSWORD_NAME}=(?P<env>{_LINE_VALUE})"
+    rf"|{_at_line_start(_YAML_STARTS)}{PASSWORD_NAME}:[ \t]+(?P<yaml>{_LINE_VALUE})"
+    rf"|(?<=;){PASSWORD_NAME}=(?P<cs_last>{_CS_VALUE})(?=[;\"'\r\n]|$)"
+    rf"|(?<!\.){PASSWORD_NAME}=(?P<cs>{_CS_VALUE})(?=;)"  # not `this.password=x;`
 )
 # A session cookie in a `Cookie:` or `Set-Cookie:` header (the first such in each).
 _SESSION_COOKIE: Final = (
@@ -318,7 +244,7 @@ _SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, _Gate], ...]]
             # A password's own forms first (their values are the longer), then
             # `name=`, `"name":`, `['name'] =`
             rf"{_PASSWORD_ASSIGNED}"
-            rf"|{_SECRET_NAME}{_ASSIGNED}{_ASSIGNED_VALUE}"
+            rf"|{SECRET_NAME}{_ASSIGNED}{_ASSIGNED_VALUE}"
         ),
         "",
         # A match starts where the identifier holding its hint starts (WORD_START).
@@ -326,7 +252,7 @@ _SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, _Gate], ...]]
     ),
     (
         SECRET,  # the names whose value is a secret only when quoted (a quote: its gate)
-        re.compile(rf"(?i){_name((), QUOTED_CREDENTIAL_WORDS)}{_ASSIGNED}(?:{_quoted('')})"),
+        re.compile(rf"(?i){name_regex((), QUOTED_CREDENTIAL_WORDS)}{_ASSIGNED}(?:{_quoted('')})"),
         "",
         ("\"'", ("authorization", "credential", "cookie"), True, WORD_START),
     ),

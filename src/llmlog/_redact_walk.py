@@ -8,16 +8,16 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Final
 
-from llmlog._record import CREDENTIAL_NAME_PARTS
-from llmlog._redact_operators import Replacer, apply_spans
-from llmlog._redact_secrets import (
+from llmlog._credential_names import (
     CREDENTIAL_NAMES,
     CREDENTIAL_PARTS,
     CREDENTIAL_WORDS,
     QUOTED_CREDENTIAL_WORDS,
-    SECRET,
-    Span,
+    SHORT_CREDENTIAL_WORDS,
 )
+from llmlog._record import CREDENTIAL_NAME_PARTS
+from llmlog._redact_operators import Replacer, apply_spans
+from llmlog._redact_secrets import SECRET, Span
 
 # Keys whose values are identifiers the record defines, not free text. Inside the
 # app's own data (params such as `metadata`, template variables, tags) every key counts.
@@ -41,8 +41,17 @@ _CREDENTIAL_ENDINGS: Final = tuple(
         ]
     )
 )
-# Words that say so only as the last `_`/`-` part of a name (`smtp_pass`, not `bypass`).
-_CREDENTIAL_LAST_PARTS: Final = tuple(f"{sep}{part}" for part in CREDENTIAL_PARTS for sep in "_-")
+# Their plurals, but a token's (`max_tokens`, `valid_tokens` are counts): `api_keys`, `secrets`.
+_CREDENTIAL_PLURALS: Final = (
+    *(f"{''.join(words)}s" for words in CREDENTIAL_NAMES if words[-1] != "token"),
+    "secrets",
+)
+# Words that say so only as the last `_`/`-` part of a name (`smtp_pass`, not `bypass`);
+# short ones also alone (`pin`, `card_pin`; not `spin`).
+_CREDENTIAL_LAST_PARTS: Final = tuple(
+    f"{sep}{part}" for part in (*CREDENTIAL_PARTS, *SHORT_CREDENTIAL_WORDS) for sep in "_-"
+)
+_CREDENTIAL_WHOLE: Final = frozenset(SHORT_CREDENTIAL_WORDS)
 # Names ending in "token" that hold a tokenizer's special token, not a credential.
 _NOT_CREDENTIALS: Final = frozenset(
     {"eostoken", "bostoken", "padtoken", "unktoken", "septoken", "clstoken", "masktoken"}
@@ -89,7 +98,10 @@ def _key_kind(key: Any) -> int:
         lowered = key.lower()
         name = lowered.replace("-", "").replace("_", "")
         if (
-            name.endswith(_CREDENTIAL_ENDINGS) or lowered.endswith(_CREDENTIAL_LAST_PARTS)
+            name.endswith(_CREDENTIAL_ENDINGS)
+            or name.endswith(_CREDENTIAL_PLURALS)
+            or lowered.endswith(_CREDENTIAL_LAST_PARTS)
+            or lowered in _CREDENTIAL_WHOLE
         ) and name not in _NOT_CREDENTIALS:
             kind = _CREDENTIAL
         elif name.endswith("headers"):

@@ -30,20 +30,22 @@ What is searched, at every level but ``off``:
   when their values are the same scalar, else the later get `` (2)``, `` (3)``.
 - Long numbers in app data: an int, or a float that is a whole number (a pandas float64
   column's ``4155550132.0``), of 7 digits or more is searched as its digits.
-- Credential-named keys: a non-empty string or a number under a key whose name,
-  lower-cased with ``-`` and ``_`` removed, ends in a credential name the text rules know
-  too (``llmlog._redact_secrets.CREDENTIAL_NAMES``: ``apikey``, ``accesskey``,
-  ``secretkey``, ``privatekey``, ``subscriptionkey``, ``masterkey``, ``signingkey``,
-  ``encryptionkey``, ``password``, ``passwd``, ``passphrase``, ``secret``, ``token`` (not
-  ``tokens``, nor special tokens like ``eos_token``), ``authorization``, ``credential(s)``,
-  ``cookie(s)``...), or whose last ``_``/``-`` part is ``pass`` (``SMTP_PASS``; not
-  ``bypass``, nor ``pass`` alone), is replaced whole as a ``SECRET``, whatever it looks
-  like: a header, query parameter or tool argument named so holds a credential even when
-  its format is unknown. A list, tuple, set or dict there has every string, number and
-  object in it replaced so, at any depth. So is, in a dict under a key ending in
-  ``headers`` (a request's, an MCP tool's), a header whose name holds ``auth``, ``key``,
-  ``token``, ``secret``, ``cookie``, ``passw``, ``session``, ``signature`` or
-  ``credential`` (``X-Auth``, ``Authentication``).
+- Credential-named keys: a non-empty string or a number under a key whose name, lower-cased
+  with ``-`` and ``_`` removed, ends in a credential name the text rules know too
+  (``llmlog._credential_names.CREDENTIAL_NAMES``: ``apikey``, ``accesskey``, ``secretkey``,
+  ``privatekey``, ``subscriptionkey``, ``masterkey``, ``signingkey``, ``encryptionkey``,
+  ``password``, ``passwd``, ``passphrase``, ``secret``, ``token`` (not ``tokens``, nor
+  special tokens like ``eos_token``), ``authorization``, ``credential(s)``,
+  ``cookie(s)``...) or their plurals but a token's (``apikeys``, ``passwords``; not
+  ``max_tokens``), or whose last ``_``/``-`` part is ``pass`` (``SMTP_PASS``; not
+  ``bypass``, nor ``pass`` alone), or that is ``pin``, ``cvv``, ``cvc``, ``otp`` or ``dsn``
+  or ends in one after a ``_``/``-`` (``card_pin``, ``SENTRY_DSN``), is replaced whole as a
+  ``SECRET``, whatever it looks like: a header, query parameter or tool argument named so
+  holds a credential even when its format is unknown. A list, tuple, set or dict there has
+  every string, number and object in it replaced so, at any depth. So is, in a dict under a
+  key ending in ``headers`` (a request's, an MCP tool's), a header whose name holds
+  ``auth``, ``key``, ``token``, ``secret``, ``cookie``, ``passw``, ``session``,
+  ``signature`` or ``credential`` (``X-Auth``, ``Authentication``).
 - Terminal escape sequences (``\\x1b[32m``, also JSON's ``\\u001b[32m``) are searched as
   spaces: a value right after one is at a word boundary.
 """
