@@ -46,6 +46,11 @@ _SHORT_CODE: Final = re.compile(
     r"(?i)(?<![A-Za-z0-9])(?:pin|cvv2?|cvc2?|otp|passcode)(?:[ _\-]?(?:code|number|no\.?))?"
     r"(?:[\"']?\s*[:=\uff1a]\s*[\"']?|\s+is\s+)(?P<v>\d{3,8})(?![\w\-])"
 )
+# An address with a file's extension glued on (`jane@example.com.pdf`, an attachment's name):
+# the whole fails the domain check, the address without the extension passes it.
+_EMAIL_IN_FILE_NAME: Final = re.compile(
+    r"(?<![\w.+%\-])(?P<address>[\w.+%\-]+@[\w\-]+(?:\.[\w\-]+)+)\.[A-Za-z0-9]{1,5}\b(?!@)"
+)
 _SHORT_CODE_HINTS: Final = ("pin", "cvv", "cvc", "otp", "passcode")  # a scan each: µs, not 30
 
 
@@ -157,7 +162,13 @@ def phone_candidates(text: str, shortest: int) -> str | None:
 def offline_engine(ner_model: str | None = None) -> OfflineEngine:
     """The presidio engine that never touches the network (built once per model)."""
     quiet_loggers()
-    from presidio_analyzer import AnalyzerEngine, Pattern, PatternRecognizer, RecognizerRegistry
+    from presidio_analyzer import (
+        AnalyzerEngine,
+        Pattern,
+        PatternRecognizer,
+        RecognizerRegistry,
+        RecognizerResult,
+    )
     from presidio_analyzer.nlp_engine import NoOpNlpEngine, SpacyNlpEngine
     from presidio_analyzer.predefined_recognizers import (
         CreditCardRecognizer,
@@ -186,6 +197,18 @@ def offline_engine(ner_model: str | None = None) -> OfflineEngine:
     class OfflineEmailRecognizer(EmailRecognizer):
         def validate_result(self, pattern_text: str) -> bool:
             return bool(offline_tld(pattern_text.rpartition("@")[2]).fqdn)
+
+        def analyze(self, text: str, entities: Any, *args: Any, **kwargs: Any) -> Any:
+            results = super().analyze(text, entities, *args, **kwargs)
+            if "@" in text:
+                found = [(r.start, r.end) for r in results]
+                for match in _EMAIL_IN_FILE_NAME.finditer(text):
+                    start, end = match.span("address")
+                    if not any(s < end and start < e for s, e in found) and self.validate_result(
+                        match["address"]
+                    ):
+                        results.append(RecognizerResult("EMAIL_ADDRESS", start, end, 1.0))
+            return results
 
     recognizers: list[Any] = [
         OfflineEmailRecognizer(),

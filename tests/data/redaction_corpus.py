@@ -137,6 +137,8 @@ SECRETS: list[tuple[str, str, str]] = [
 
 # (entity, template, value): caught at level `pii` and above.
 PII: list[tuple[str, str, str]] = [
+    ("EMAIL_ADDRESS", "attached {v}.pdf to the ticket", "jane.doe@example.com"),
+    ("EMAIL_ADDRESS", "saved as {v}.docx", "jane@example.co.uk"),
     ("EMAIL_ADDRESS", "Contact {v} for details.", "john.smith@example.com"),
     ("EMAIL_ADDRESS", "<{v}>", "Maria.Garcia+newsletter@mail.example.co.uk"),
     ("EMAIL_ADDRESS", "cc: {v}, thanks", "a.b-c_d@sub.domain.io"),
@@ -189,6 +191,8 @@ PII: list[tuple[str, str, str]] = [
 
 # Texts that must come out unchanged at every level.
 LOOK_ALIKES: list[str] = [
+    # a package at a version, not an address with a file's extension
+    "installed pkg@2.1.0.tgz and left@x.pdf",
     # pins that are no codes
     "pin 13 is 5V; GPIO pin 12 high; pins: 40",
     "spin: 1234, ping: 1234, Pin: 3, shopping: 4821",
