@@ -430,7 +430,12 @@ class TestProcessesEndingOtherwise:
         """A short-lived process at ``pii``: its worker (presidio) is not up before the
         exit drain's deadline. The records go out with their texts marked, not lost."""
         proc = run_toy(
-            tmp_path / "llmlog.jsonl", 3, TOY_REDACT="pii", LLMLOG_FLUSH_TIMEOUT="0.6", **SLOW
+            tmp_path / "llmlog.jsonl",
+            3,
+            "exit-chain-built",  # (else the writer's own imports may take the 0.6 s)
+            TOY_REDACT="pii",
+            LLMLOG_FLUSH_TIMEOUT="0.6",
+            **SLOW,
         )
         assert proc.returncode == 0, proc.stderr
         records = read_lines(tmp_path)

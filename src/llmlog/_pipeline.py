@@ -8,13 +8,12 @@ the host's) and hands the rendered lines to the sinks.
 The queue drains on :func:`flush`, and for the last time when the process ends
 (:mod:`llmlog._ending`: exit, a ``multiprocessing`` child's end, ``os.exec*``; and a
 SIGTERM nobody else handles, :mod:`llmlog._sigterm`); ``fork()`` waits for the
-writer's current slice to end, and the child starts afresh.
+writer's current slice to end (:mod:`llmlog._forks`), and the child starts afresh.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging  # noqa: F401 - before our at-fork hook: see register_at_fork at the end
 import os
 import sys
 import threading
@@ -24,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from llmlog import _guard
+from llmlog import _forks, _guard
 from llmlog._chain import SinkLogger, build_processors
 from llmlog._config import Settings
 from llmlog._record import (
@@ -80,36 +79,6 @@ HANDOVER_WAIT = 0.002
 GIL_SLICE = 0.002
 """Seconds of writer CPU per hand-over (well inside the 5 ms switch interval, so the
 app's thread gets the GIL back without a forced switch)."""
-
-
-FORK_WAIT = 5.0
-"""Seconds ``os.fork()`` waits for the writer to finish the slice it is in."""
-
-_fork_guard = threading.RLock()
-"""Held by the writer for each slice (the first one imports and builds its chain, which
-can take long): ``os.fork()`` waits for it, so a child never inherits a half-done
-import, which would stay broken in the child for good, or a half-done write.
-Re-entrant: a fork from the writer thread itself does not wait on itself."""
-_fork_guard_taken = False
-
-_forking_from_main = True
-_main_is_a_thread = False
-"""True in a child forked from a thread other than the main one (or in its children):
-that thread became the child's main thread, and when it ends no interpreter exit runs.
-The writer would be left alone, keeping the child alive forever; see :func:`_alone`."""
-
-
-def _before_fork() -> None:
-    global _fork_guard_taken, _forking_from_main
-    _forking_from_main = threading.current_thread() is threading.main_thread()
-    _fork_guard_taken = _fork_guard.acquire(timeout=FORK_WAIT)
-
-
-def _after_fork_in_parent() -> None:
-    global _fork_guard_taken
-    if _fork_guard_taken:
-        _fork_guard_taken = False
-        _fork_guard.release()
 
 
 class _Flush:
@@ -208,14 +177,14 @@ class Pipeline:
         if sys.is_finalizing():  # the writer may be frozen mid-slice: not even this can wait
             _lost_at_shutdown()
             return
-        if not _fork_guard.acquire(timeout=self.settings.flush_timeout):
+        if not _forks.guard.acquire(timeout=self.settings.flush_timeout):
             _lost_at_shutdown()
             return
         try:
             self._emit(EVENT_CALL, {"_capture": cap})
             self._write_out()
         finally:
-            _fork_guard.release()
+            _forks.guard.release()
 
     def _put(self, item: Any) -> None:
         self._stalled = False
@@ -305,21 +274,21 @@ class Pipeline:
 
     def _run(self) -> None:
         self._writer_ident = threading.get_ident()
-        with _fork_guard:
+        with _forks.guard:
             self._chain_ready()
         while True:
             self._writer_waiting = True  # until it holds the GIL again: see _hand_over
             busy = self._queue or self._lines.pending
             self._go.acquire(True, WRITER_WAIT if busy else IDLE_WAIT)
             self._writer_waiting = False
-            with _fork_guard:
+            with _forks.guard:
                 # I/O first: its syscalls let go of the GIL, and only now, while a
                 # handing-over app thread still waits on _taken, is nobody there to
                 # take it (later the writer would have to win it back from the app).
                 self._write_out()
                 _send(self._taken)  # a handing-over app thread may go on (once we let go)
                 going_on = self._work()
-                if going_on and _alone():  # write everything, then let the process end
+                if going_on and _forks.writer_alone():  # write everything, then let the process end
                     while self._queue and self._work():
                         pass
                     going_on = False
@@ -481,29 +450,10 @@ def _lost_at_shutdown() -> None:
     )
 
 
-def _alone() -> bool:
-    """Whether the writer is the last thread of a child forked from a thread (see
-    :data:`_main_is_a_thread`): without it the child would have ended already."""
-    if not _main_is_a_thread:
-        return False
-    me = threading.current_thread()
-    return not any(t.is_alive() for t in threading.enumerate() if t is not me)
-
-
 def _after_fork_in_child() -> None:
-    global _fork_guard, _fork_guard_taken, _main_is_a_thread
-    _main_is_a_thread = _main_is_a_thread or not _forking_from_main
-    _fork_guard, _fork_guard_taken = threading.RLock(), False
     if _current is not None:
         _current.after_fork_in_child()
         _current._starting = False  # (a fork while another thread started the writer)
 
 
-# Before-fork hooks run in the reverse order of their registration: ours must run before
-# logging's, which takes logging's lock, as the writer may need it to finish its turn
-# (its first record imports modules that create loggers). Hence logging is imported first.
-os.register_at_fork(
-    before=_before_fork,
-    after_in_parent=_after_fork_in_parent,
-    after_in_child=_after_fork_in_child,
-)
+os.register_at_fork(after_in_child=_after_fork_in_child)  # after _forks' own: its guard is new

@@ -14,6 +14,7 @@ hook registered before ``instrument()`` makes one more call), ``daemon-at-exit``
 daemon thread goes on calling while the interpreter exits, counting its calls in
 OUTPUT.calls).
 
+``exit-chain-built`` (``exit`` once the writer has built its chain),
 ``sigterm-in-exit-drain`` (a SIGTERM arrives while the exit's drain holds a lock, as
 when ``Pool.terminate()`` signals a worker that is just exiting).
 
@@ -40,9 +41,9 @@ it runs before llmlog's own resets the flag."""
 
 
 def _read_fork_guard() -> None:
-    pipeline = sys.modules.get("llmlog._pipeline")
-    if pipeline is not None:
-        FORK_GUARD_TAKEN.append(pipeline._fork_guard_taken)
+    forks = sys.modules.get("llmlog._forks")
+    if forks is not None:
+        FORK_GUARD_TAKEN.append(forks.taken)
 
 
 os.register_at_fork(after_in_parent=_read_fork_guard)
@@ -113,6 +114,14 @@ def main() -> None:
     if mode == "exit":
         setup(output)
         calls(n, "main")
+    elif mode == "exit-chain-built":  # the writer's chain is built when the process ends
+        setup(output)
+        calls(n, "main")
+        pipeline = _pipeline.current()
+        for _ in range(6000):  # (its imports took over a second on a loaded machine)
+            if pipeline is None or pipeline._logger is not None:
+                break
+            time.sleep(0.01)
     elif mode == "fork":
         setup(output)
         calls(1, "parent-before")
