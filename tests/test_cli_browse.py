@@ -168,6 +168,14 @@ class TestShow:
         assert "Be brief." in out and PROMPTS[0] in out and record["output"]["text"] in out
         assert "genai-prices" in out and "greet" in out
 
+    def test_an_id_is_read_in_any_case(
+        self, real_log: tuple[Path, list[Any]], capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """ULIDs are case-insensitive: a prefix typed in lower case finds the call."""
+        path, records = real_log
+        assert main(["show", "--log", str(path), "--json", records[0]["id"][:-3].lower()]) == 0
+        assert orjson.loads(capsys.readouterr().out) == records[0]
+
     def test_json_is_the_record_as_logged(
         self, real_log: tuple[Path, list[Any]], capsys: pytest.CaptureFixture[str]
     ) -> None:

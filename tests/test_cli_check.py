@@ -56,6 +56,23 @@ class TestThresholds:
         assert status == 1
         assert lines == ["FAIL cost per day over $20.00 on 2 days, highest 2026-01-03: $70.00"]
 
+    def test_cost_per_day_counts_the_whole_day_of_a_short_window(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """`--since 1h` run hourly (README's cron line) asks whether today is over the limit:
+        the day's earlier calls count too, not only the last hour's."""
+        records = [
+            schema_record(2, cost_usd=c, ts=f"2026-01-03T{hour:02d}:00:00.000000Z")
+            for hour, c in ((1, 40.0), (9, 40.0), (23, 5.0))
+        ]
+        log = write_jsonl(tmp_path / "l.jsonl", records)
+        since = ("--since", "2026-01-03T22:30")
+        status, lines = check(capsys, log, "--max-cost-per-day", "50", *since)
+        assert status == 1
+        assert lines == ["FAIL cost per day over $50.00 on 2026-01-03: $85.00"]
+        status, lines = check(capsys, log, "--max-error-rate", "1%", *since)
+        assert status == 0 and lines == ["ok: 1 call checked, every threshold holds"]
+
     def test_hedging_answers_count_against_the_uncertain_rate(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
@@ -81,6 +98,28 @@ class TestThresholds:
         assert check(capsys, log, "--max-error-rate", "0", "--since", "2026-01-05")[0] == 0
 
 
+class TestArguments:
+    def test_a_provider_is_taken_in_any_case_and_an_unknown_one_refused(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """--provider OpenAI selected nothing and the check passed; bogus is refused."""
+        log = write_jsonl(tmp_path / "l.jsonl", [schema_record(1, status="error")])
+        assert check(capsys, log, "--max-error-rate", "1%", "--provider", "OpenAI")[0] == 1
+        assert (
+            main(["check", "--log", str(log), "--max-error-rate", "1%", "--provider", "bogus"]) == 2
+        )
+        assert "'bogus' is not a provider: use openai, anthropic" in capsys.readouterr().err
+
+    def test_tiny_costs_do_not_print_as_zero(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """An embedding's $0.00000004 is over a $0 limit; it printed as $0.000000."""
+        log = write_jsonl(tmp_path / "l.jsonl", [schema_record(1, cost_usd=4e-8)])
+        status, lines = check(capsys, log, "--max-cost-per-day", "0")
+        assert status == 1
+        assert lines == ["FAIL cost per day over $0.0000 on 2026-01-02: <$0.000001"]
+
+
 class TestPii:
     def test_unredacted_pii_is_found_and_redacted_tags_are_not(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -95,7 +134,7 @@ class TestPii:
         status, lines = check(capsys, write_jsonl(tmp_path / "a.jsonl", [clear, tagged]), "--pii")
         assert status == 1
         assert lines == [
-            f"FAIL unredacted PII in 1 calls (EMAIL_ADDRESS x1); first: llmlog show {clear['id']}"
+            f"FAIL unredacted PII in 1 call (EMAIL_ADDRESS x1); first: llmlog show {clear['id']}"
         ]
         assert check(capsys, write_jsonl(tmp_path / "b" / "b.jsonl", [tagged]), "--pii")[0] == 0
 

@@ -92,6 +92,22 @@ class TestFiles:
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "3 lines (first: line 2)" in err
 
+    def test_a_rotated_file_damaged_inside_is_read_up_to_the_damage(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """zlib's own error (a bad deflate block), not only gzip's: a warning, no traceback,
+        and no exit 1 that `check` would mean as a breach."""
+        (tmp_path / "llmlog.jsonl").write_bytes(b"")
+        lines = b"".join(orjson.dumps(schema_record(n)) + b"\n" for n in range(400))
+        packed = bytearray(gzip.compress(lines))
+        packed[100:108] = b"\xff" * 8  # zlib: "invalid distance too far back"
+        (tmp_path / "llmlog-20260101T000000Z-1.jsonl.gz").write_bytes(bytes(packed))
+        read = list(iter_records(locate(str(tmp_path / "llmlog.jsonl")).existing_files()))
+        assert len(read) < 400
+        assert "stopped reading at a damaged part" in capsys.readouterr().err
+        status = main(["check", "--log", str(tmp_path), "--max-error-rate", "50%"])
+        assert status == 0
+
     def test_a_missing_directory_is_a_clear_error(self, tmp_path: Path) -> None:
         """Pointing at a directory that does not exist says which."""
         with pytest.raises(CliError, match="does not exist"):

@@ -86,6 +86,39 @@ class TestReplay:
         assert body["model"] == "gpt-4.1" and "stream" not in body and "stream_options" not in body
         assert records_in(path)[-1]["model"] == "gpt-4.1"
 
+    @pytest.mark.parametrize("provider", ["openai", "anthropic"])
+    def test_extra_body_keys_are_sent_again_in_the_body(
+        self, tmp_path: Path, fake: FakeProvider, provider: str
+    ) -> None:
+        """The record's params hold an ``extra_body``'s keys merged in; the SDK method does
+        not take them as arguments, so the replay sends them as ``extra_body`` again."""
+        path = tmp_path / "llmlog.jsonl"
+        oai, claude = clients(fake)
+        llmlog.instrument(output=str(path), redact="secrets")
+        try:
+            if provider == "openai":
+                oai.chat.completions.create(
+                    model="gpt-4o",
+                    messages=[{"role": "user", "content": "hi"}],
+                    extra_body={"top_k": 5},
+                )
+            else:
+                claude.messages.create(
+                    model="claude-haiku-4-5",
+                    max_tokens=64,
+                    messages=[{"role": "user", "content": "hi"}],
+                    extra_body={"top_k": 5},
+                )
+            llmlog.flush(30)
+        finally:
+            llmlog.uninstrument()
+        (original,) = records_in(path)
+        assert main(["replay", "--log", str(path), original["id"], "--provider-url", fake.url]) == 0
+        _, body = fake.requests[-1]
+        assert body["top_k"] == 5 and body["messages"] == [{"role": "user", "content": "hi"}]
+        new = records_in(path)[-1]
+        assert new["status"] == "ok" and new["tags"]["replay_of"] == original["id"]
+
     def test_a_provider_error_is_reported_and_the_failed_replay_is_logged(
         self, log: tuple[Path, list[Any]], fake: FakeProvider, capsys: pytest.CaptureFixture[str]
     ) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeAlias
 
+from llmlog._config import PROVIDERS
 from llmlog._record import STATUS_CANCELLED, STATUS_ERROR, STATUS_OK
 from llmlog.cli._logs import CliError
 
@@ -72,7 +73,9 @@ def add_filter_args(parser: argparse.ArgumentParser, *, limit: bool = True) -> N
     """Add the shared filter options to a subcommand (``--limit`` where it means something)."""
     group = parser.add_argument_group("filters")
     group.add_argument("--model", help="model or response model (glob: 'gpt-4o*')")
-    group.add_argument("--provider", help="openai, anthropic, ...")
+    group.add_argument(
+        "--provider", type=_provider, metavar="{" + ",".join(PROVIDERS) + "}", help="whose SDK"
+    )
     group.add_argument(
         "--status", type=_status, metavar="{" + ",".join(STATUSES) + "}", help="how the call ended"
     )
@@ -88,6 +91,14 @@ def add_filter_args(parser: argparse.ArgumentParser, *, limit: bool = True) -> N
         group.add_argument(
             "--limit", type=_positive_int, help="at most N records (the most recent)"
         )
+
+
+def _provider(text: str) -> str:
+    """A record's ``provider`` (any case), refused like :func:`_status` when unknown."""
+    provider = text.strip().lower()
+    if provider not in PROVIDERS:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a provider: use {', '.join(PROVIDERS)}")
+    return provider
 
 
 def _status(text: str) -> str:

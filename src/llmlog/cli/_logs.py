@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import re
 import sys
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,7 +127,7 @@ def iter_lines(path: Path) -> Iterator[tuple[int, bytes]]:
             for number, line in enumerate(stream, start=1):
                 if line.strip():
                     yield number, line
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, zlib.error) as exc:  # zlib's: a rotated .gz damaged inside
             warn(f"{path}: stopped reading at a damaged part ({exc})")
 
 

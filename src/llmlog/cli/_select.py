@@ -60,7 +60,7 @@ def _time_then_order(item: tuple[int, dict[str, Any]]) -> tuple[str, int]:
 
 def find_record(files: list[Path], prefix: str) -> dict[str, Any]:
     """The one call record whose id starts with ``prefix``; a clear error otherwise."""
-    prefix = prefix.strip()
+    prefix = prefix.strip().upper()  # ULIDs are read in any case
     if not prefix:
         raise CliError("give a record id (or a unique prefix of it)")
     found = [

@@ -7,7 +7,7 @@ import math
 import re
 import sys
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from llmlog.cli._aggregate import aggregate
@@ -123,6 +123,10 @@ def _scan_texts(files: list[Path], filters: Filters, hedges: bool, pii: bool) ->
     return found
 
 
+def _calls(count: int) -> str:
+    return f"{count} call{'' if count == 1 else 's'}"
+
+
 def run(args: argparse.Namespace) -> int:
     """Compare the window against each threshold given; exit 1 on any breach."""
     max_p95 = parse_duration_s(args.max_p95_latency) * 1000 if args.max_p95_latency else None
@@ -152,18 +156,22 @@ def run(args: argparse.Namespace) -> int:
         shown, limit = _distinct(p95, max_p95)
         breaches.append(f"p95 latency {shown} > {limit}")
     if args.max_cost_per_day is not None:
-        per_day = aggregate(files, filters, by="day")
+        # Whole UTC days: `--since 1h` run hourly asks whether today is over, not the hour.
+        whole_days = (
+            replace(filters, since=f"{filters.since[:10]}T00:00:00.000000Z")
+            if filters.since
+            else filters
+        )
+        per_day = [d for d in aggregate(files, whole_days, by="day") if d.calls]
         over = [d for d in per_day if d.cost_usd is not None and d.cost_usd > args.max_cost_per_day]
-        unpriced = [d for d in per_day if d.cost_usd is None and d.calls]
-        if none:
-            unchecked.append(f"cost per day: {none}")
+        unpriced = [d for d in per_day if d.cost_usd is None]
+        if not per_day:
+            unchecked.append("cost per day: no calls in the window")
         elif unpriced:
             partly = len(unpriced) < len(per_day)
             where = f" on {len(unpriced)} of {len(per_day)} days" if partly else ""
             calls = sum(d.calls for d in unpriced)
-            unchecked.append(
-                f"cost per day{where}: {calls} call{'s' if calls != 1 else ''} unpriced"
-            )
+            unchecked.append(f"cost per day{where}: {_calls(calls)} unpriced")
         if over:
             worst = max(over, key=lambda day: day.cost_usd or 0.0)
             days = f"on {len(over)} days, highest " if len(over) > 1 else "on "
@@ -185,7 +193,7 @@ def run(args: argparse.Namespace) -> int:
         if texts.pii:
             kinds = ", ".join(f"{kind} x{count}" for kind, count in sorted(texts.pii.items()))
             breaches.append(
-                f"unredacted PII in {texts.pii_records} calls ({kinds}); "
+                f"unredacted PII in {_calls(texts.pii_records)} ({kinds}); "
                 f"first: llmlog show {texts.first_pii_id}"
             )
     if args.pii and none:
@@ -198,11 +206,11 @@ def run(args: argparse.Namespace) -> int:
         return 1
     if unchecked:
         sys.stdout.write(
-            f"ok: {overall.calls} calls checked, no threshold breached; "
+            f"ok: {_calls(overall.calls)} checked, no threshold breached; "
             f"{len(unchecked)} could not be checked\n"
         )
         return 0
-    sys.stdout.write(f"ok: {overall.calls} calls checked, every threshold holds\n")
+    sys.stdout.write(f"ok: {_calls(overall.calls)} checked, every threshold holds\n")
     return 0
 
 

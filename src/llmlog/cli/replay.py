@@ -96,7 +96,7 @@ def _send(request: ReplayRequest, client: Any, original_id: str, log_file: Path)
         target = getattr(target, name)
     try:
         with _link(original_id):
-            target(**request.kwargs)
+            target(**_fitted(target, request.kwargs))
     except Exception as exc:
         status = getattr(exc, "status_code", None)
         raise CliError(
@@ -106,6 +106,22 @@ def _send(request: ReplayRequest, client: Any, original_id: str, log_file: Path)
     finally:
         llmlog.flush(30.0)
         llmlog.uninstrument()
+
+
+def _fitted(method: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``kwargs`` with the names ``method`` does not take put back into ``extra_body``: the
+    record's params hold an ``extra_body``'s keys merged in (``top_k``), as they were sent."""
+    try:
+        parameters = inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return kwargs
+    unknown = {k: v for k, v in kwargs.items() if k not in parameters}
+    if not unknown or "extra_body" not in parameters:
+        return kwargs
+    fitted = {k: v for k, v in kwargs.items() if k in parameters}
+    given = kwargs.get("extra_body")
+    fitted["extra_body"] = {**(given if isinstance(given, dict) else {}), **unknown}
+    return fitted
 
 
 def _is_replay_of(record: dict[str, Any], original_id: str) -> bool:
