@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 import subprocess
 import sys
@@ -184,3 +185,53 @@ class TestTypes:
         captured = capsys.readouterr()
         assert orjson.loads(captured.out) == {"n": 1}
         assert "1 record of an unknown schema skipped" in captured.err
+
+
+class TestNestedValues:
+    QUERY = (
+        "SELECT histogram(usage.input_tokens) AS h, list(latency_ms::DECIMAL(10, 3)) AS l, "
+        "{'span': max(ts) - min(ts)} AS s FROM calls"
+    )
+
+    def test_maps_decimals_and_intervals_inside_lists_and_structs_print(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A MAP's keys are numbers (histogram), a list holds DECIMALs, a struct an INTERVAL:
+        JSON in the table and with --json, not a traceback."""
+        log = write_jsonl(tmp_path / "l.jsonl", [schema_record(1), schema_record(2)])
+        assert main(["sql", "--log", str(log), self.QUERY]) == 0
+        assert '{"10":2}  [1.000,2.000]  {"span":"1 day, 0:00:00"}' in capsys.readouterr().out
+        assert sql_rows(capsys, log, self.QUERY) == [
+            {"h": {"10": 2}, "l": [1.0, 2.0], "s": {"span": "1 day, 0:00:00"}}
+        ]
+
+
+class TestDamagedFiles:
+    def test_a_broken_line_is_counted_in_a_warning(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Lines that are not JSON records are not rows, and one warning per file says
+        how many, as stats says it."""
+        log = write_jsonl(
+            tmp_path / "l.jsonl", [schema_record(1)], tail=b'garbled\n{"event": "llm.'
+        )
+        assert main(["sql", "--log", str(log), "--json", "SELECT count(*) AS n FROM calls"]) == 0
+        captured = capsys.readouterr()
+        assert orjson.loads(captured.out) == {"n": 1} and captured.err.count("warning") == 1
+        assert f"{log}: skipped 2 lines (not a complete JSON record" in captured.err
+
+    @pytest.mark.parametrize(("keep", "calls"), [(0, 1), (100, 1), (-8, 10)])
+    def test_a_gz_file_cut_short_is_read_as_far_as_it_goes(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str], keep: int, calls: int
+    ) -> None:
+        """DuckDB fails the whole query on an empty or cut .gz file (the first 100 bytes,
+        all but the 8-byte trailer); sql reads the rest of the log and the readable part
+        of that file, and names it in one warning."""
+        lines = b"".join(orjson.dumps(schema_record(n)) + b"\n" for n in range(9))
+        damaged = tmp_path / "llmlog-20260101T000000Z-1.jsonl.gz"
+        damaged.write_bytes(gzip.compress(lines)[:keep])
+        log = write_jsonl(tmp_path / "llmlog.jsonl", [schema_record(10)])
+        assert main(["sql", "--log", str(log), "--json", "SELECT count(*) AS n FROM calls"]) == 0
+        captured = capsys.readouterr()
+        assert orjson.loads(captured.out) == {"n": calls} and captured.err.count("warning") == 1
+        assert f"{damaged}: stopped reading at a damaged part" in captured.err

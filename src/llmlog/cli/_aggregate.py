@@ -150,11 +150,7 @@ def _with_duckdb(files: list[Path], filters: Filters, by: str | None) -> list[Gr
             unknown += row[1]
             continue
         if other is not None:
-            lines = f"{row[1]} line{'s' if row[1] > 1 else ''}"
-            warn(
-                f"{other.removeprefix('broken:')}: skipped {lines} (not a complete JSON record, "
-                f"or larger than {_duck.MAX_OBJECT_BYTES // 2**20} MB)"
-            )
+            _duck.warn_broken_lines(other.removeprefix("broken:"), row[1])
             continue
         latency, ttft = row[3], row[4]
         result.append(

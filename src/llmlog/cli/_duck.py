@@ -15,9 +15,17 @@ from pathlib import Path
 from typing import Any
 
 from llmlog._record import EVENT_CALL, EVENT_DROPPED, FIELDS, SCHEMA_VERSION, USAGE_FIELDS
-from llmlog.cli._logs import CliError, warn, warn_unknown_schema
+from llmlog.cli._logs import CliError, iter_lines, warn, warn_unknown_schema
 
-__all__ = ["available", "connect", "create_calls_view", "literal", "quote_id", "stats_source"]
+__all__ = [
+    "available",
+    "connect",
+    "create_calls_view",
+    "literal",
+    "quote_id",
+    "stats_source",
+    "warn_broken_lines",
+]
 
 INSTALL_HINT = "DuckDB is not installed; install it with: pip install 'llmlog[query]'"
 # DuckDB's reader keeps buffers of this size per thread, so memory grows with
@@ -182,15 +190,19 @@ def _struct(fields: dict[str, str]) -> str:
 
 def _survey(con: Any, files: list[Path]) -> dict[str, Any]:
     """One pass over the call records as untyped JSON: how many are of another schema,
-    the keys of each struct column, and values the view's types would turn into NULL."""
+    the keys of each struct column, values the view's types would turn into NULL, and
+    the broken lines of each file (as ``stats_source`` counts them: no event)."""
     untyped = {name: "VARCHAR" if name == "event" else "JSON" for name in FIELDS}
     read = (
         f"read_json({_file_list(files)}, format='newline_delimited', "
         "columns={" + ", ".join(f"{_quote(k)}: {_quote(v)}" for k, v in untyped.items()) + "}, "
-        f"ignore_errors=true, maximum_object_size={MAX_OBJECT_BYTES})"
+        f"ignore_errors=true, filename=true, maximum_object_size={MAX_OBJECT_BYTES})"
     )
     ours = _schema_is_ours("schema")
-    checks: dict[str, str] = {"unknown_schema": f"count(*) FILTER (WHERE NOT {ours})"}
+    checks: dict[str, str] = {
+        "broken": "histogram(filename) FILTER (WHERE event IS NULL)",
+        "unknown_schema": f"count(*) FILTER (WHERE event IS NOT NULL AND NOT {ours})",
+    }
     for name, kind in _CALL_TYPES.items():
         if isinstance(kind, dict):
             checks[f"keys:{name}"] = (
@@ -207,8 +219,51 @@ def _survey(con: Any, files: list[Path]) -> dict[str, Any]:
         elif kind not in _LOSSLESS:
             checks[f"bad:{name}"] = _misfits(ours, name, kind)
     select = ", ".join(f"{expr} AS {quote_id(label)}" for label, expr in checks.items())
-    row = con.execute(f"SELECT {select} FROM {read} WHERE event = '{EVENT_CALL}'").fetchone()
+    where = f"event IS NULL OR event = '{EVENT_CALL}'"
+    row = con.execute(f"SELECT {select} FROM {read} WHERE {where}").fetchone()
     return dict(zip(checks, row, strict=True))
+
+
+def _readable_survey(con: Any, files: list[Path], scratch: Path) -> dict[str, Any]:
+    """:func:`_survey`, with each .gz file DuckDB cannot read (cut short, empty) replaced
+    in ``files`` by a copy of its readable part: DuckDB fails the whole query on it, where
+    the Python reader warns and reads on. ``"broken"`` names the log's files."""
+    import duckdb
+
+    copies: dict[str, str] = {}  # the copy's name -> the file it stands for
+    while True:
+        try:
+            survey = _survey(con, files)
+        except duckdb.IOException as exc:
+            damaged = [n for n, f in enumerate(files) if f.suffix == ".gz" and str(f) in str(exc)]
+            if not damaged:
+                raise
+            n = max(damaged, key=lambda n: len(str(files[n])))
+            copy = scratch / f"{len(copies)}.jsonl"
+            _copy_readable_part(files[n], copy)
+            copies[str(copy)] = str(files[n])
+            files[n] = copy
+            continue
+        broken = survey["broken"] or {}
+        survey["broken"] = {copies.get(name, name): count for name, count in broken.items()}
+        return survey
+
+
+def _copy_readable_part(path: Path, copy: Path) -> None:
+    with copy.open("wb") as out:
+        for _, line in iter_lines(path):  # warns where it stops
+            out.write(line if line.endswith(b"\n") else line + b"\n")
+    if not path.stat().st_size:  # Python reads no gzip data as nothing, DuckDB as an error
+        warn(f"{path}: stopped reading at a damaged part (an empty file, not gzip data)")
+
+
+def warn_broken_lines(name: str, count: int) -> None:
+    """The warning for lines DuckDB skipped in one file, worded as the Python reader's."""
+    lines = f"{count} line{'s' if count > 1 else ''}"
+    warn(
+        f"{name}: skipped {lines} (not a complete JSON record, "
+        f"or larger than {MAX_OBJECT_BYTES // 2**20} MB)"
+    )
 
 
 def _misfits(ours: str, value: str, kind: str) -> str:
@@ -224,13 +279,18 @@ def quote_id(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def create_calls_view(con: Any, files: list[Path]) -> None:
+def create_calls_view(con: Any, files: list[Path], scratch: Path) -> None:
     """The ``calls`` view: every schema-1 call record of every file, nested fields as structs.
 
-    Warns, once each, about records of another schema (left out) and about
-    values that do not fit the view's types (NULL in the view).
+    Warns, once each, about broken lines and records of another schema (left
+    out), about values that do not fit the view's types (NULL in the view), and
+    about a damaged .gz file, whose readable part is copied to ``scratch``
+    (which must outlive the view).
     """
-    survey = _survey(con, files)
+    files = list(files)
+    survey = _readable_survey(con, files, scratch)
+    for name, count in survey.pop("broken").items():
+        warn_broken_lines(name, count)
     warn_unknown_schema(survey["unknown_schema"] or 0)
     columns: dict[str, str] = {}
     misfits: list[str] = []

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -28,8 +30,9 @@ def register(commands: Subcommands, parents: list[argparse.ArgumentParser]) -> N
         "usage.input_tokens, template.name); params, messages, tags, redactions, truncated "
         "and the variable parts of structs (output.tool_calls, usage.raw) are JSON "
         "(messages->0->>'content', params->>'temperature'). ts is a TIMESTAMP in UTC, and "
-        "the session's time zone is UTC. Records of another schema are left out, with a "
-        "warning; so is a value that does not fit its column's type (it reads as NULL).",
+        "the session's time zone is UTC. Broken lines and records of another schema are left "
+        "out, with a warning; so is a value that does not fit its column's type (it reads as "
+        "NULL), and the part of a damaged .gz file past the damage.",
         epilog='example: llmlog sql "SELECT model, count(*), sum(cost_usd) FROM calls '
         'GROUP BY model"',
     )
@@ -45,25 +48,18 @@ def run(args: argparse.Namespace) -> int:
     import duckdb
 
     try:
-        _duck.create_calls_view(con, files)
-        result = _without_time_zones(con.sql(args.query))
-        headers = list(result.columns) if result is not None else []
-        rows = result.fetchall() if result is not None else []
+        with tempfile.TemporaryDirectory(prefix="llmlog-sql-") as scratch:
+            _duck.create_calls_view(con, files, Path(scratch))
+            result = _without_time_zones(con.sql(args.query))
+            headers = list(result.columns) if result is not None else []
+            rows = result.fetchall() if result is not None else []
     except duckdb.Error as exc:
         raise CliError(f"query failed: {_first_line(exc)}") from None
     finally:
         con.close()
     if args.json:
         for row in rows:
-            sys.stdout.write(
-                # Timestamps of the view are UTC: say so (``+00:00``).
-                orjson.dumps(
-                    _numbers_exact(dict(zip(headers, row, strict=True))),
-                    default=str,
-                    option=orjson.OPT_NAIVE_UTC,
-                ).decode()
-            )
-            sys.stdout.write("\n")
+            sys.stdout.write(_json(dict(zip(headers, row, strict=True))) + "\n")
         return 0
     text_rows = [[_cell(value) for value in row] for row in rows]
     sys.stdout.write(table(headers, text_rows, right=frozenset()) + "\n")
@@ -71,18 +67,33 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _json(value: Any) -> str:
+    """``value`` as JSON, whatever DuckDB returned; timestamps of the view are UTC: say so
+    (``+00:00``). Values JSON has no type for (INTERVAL, BLOB) are their text."""
+    return orjson.dumps(_numbers_exact(value), default=str, option=orjson.OPT_NAIVE_UTC).decode()
+
+
 def _numbers_exact(value: Any) -> Any:
     """DECIMAL and HUGEINT values as JSON numbers with every digit (``sum(cost_usd)::DECIMAL``
-    is a number, not the text ``"0.5"``), which orjson alone cannot write."""
+    is a number, not the text ``"0.5"``), which orjson alone cannot write; a MAP's keys as
+    text (``histogram()`` has numbers for keys), as JSON's must be."""
     if isinstance(value, Decimal) and value.is_finite():
         return orjson.Fragment(str(value))
     if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64:
         return orjson.Fragment(str(value))
     if isinstance(value, dict):
-        return {key: _numbers_exact(item) for key, item in value.items()}
+        return {_key(key): _numbers_exact(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_numbers_exact(item) for item in value]
     return value
+
+
+def _key(key: Any) -> str:
+    # The key's JSON text, unquoted: 3, 2.5, 2026-01-02T10:00:00+00:00, null.
+    if isinstance(key, str):
+        return key
+    text = _json(key)
+    return str(orjson.loads(text)) if text.startswith('"') else text
 
 
 def _without_time_zones(relation: Any) -> Any:
@@ -109,5 +120,5 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         # Costs are small numbers: 0.000073, not 7.3e-05.
         return f"{value:.8f}".rstrip("0").rstrip(".") if abs(value) < 1e9 else f"{value:.6g}"
-    text = str(value) if not isinstance(value, dict | list) else orjson.dumps(value).decode()
+    text = _json(value) if isinstance(value, dict | list | tuple) else str(value)
     return clip(text, 80)
