@@ -395,6 +395,7 @@ def default_fake() -> FakeOpenAI:
             "/embeddings": lambda body: json_response(embedding_object()),
             "/images/generations": lambda body: json_response(images_object()),
             "/images/edits": lambda body: json_response(images_object()),
+            "/images/variations": lambda body: json_response(images_object()),
             "/audio/transcriptions": lambda body: json_response(transcription_object()),
             "/audio/translations": lambda body: json_response({"text": "hello translated"}),
             "/audio/speech": lambda body: httpx2.Response(

@@ -477,6 +477,23 @@ class TestClients:
         assert (chat["model"], chat["response_model"]) == ("prod-gpt4o", fakes.SERVED_MODEL)
         assert responses["model"] == "my-responses-deployment"
 
+    def test_a_client_made_with_a_deployments_base_url_sends_every_call_there(
+        self, llm: CapturedRecords
+    ) -> None:
+        """``base_url=.../deployments/<name>``: the SDK sends image variations (not one of its
+        deployment endpoints) there too, so the record's model is that deployment."""
+        fake = fakes.default_fake()
+        client = openai.AzureOpenAI(
+            api_key="azure-key-do-not-log",
+            api_version="2024-10-21",
+            base_url="https://example-resource.openai.azure.com/openai/deployments/my-dalle2",
+            http_client=httpx2.Client(transport=httpx2.MockTransport(fake)),
+            max_retries=0,
+        )
+        client.images.create_variation(image=("a.png", b"\x89PNG" * 10), model="dall-e-2")
+        assert "/deployments/my-dalle2/images/variations" in str(fake.requests[0].url)
+        assert llm.calls[0]["model"] == "my-dalle2"
+
     def test_module_level_client(
         self, llm: CapturedRecords, monkeypatch: pytest.MonkeyPatch
     ) -> None:

@@ -134,6 +134,39 @@ class TestImagesAudioModerations:
         assert record["request_id"] == fakes.REQUEST_ID
         assert record["cost_usd"] is None  # billed in tokens the endpoint does not report
 
+    def test_chunked_speech_has_its_size(self, llm: CapturedRecords) -> None:
+        """The speech endpoint answers chunked, without content-length: the size of the body
+        the SDK read (it was null)."""
+        audio = b"ID3" + b"\0" * 4997
+        client = fakes.sync_client(
+            lambda _: fakes.httpx2.Response(
+                200,
+                content=iter([audio[:2500], audio[2500:]]),
+                headers={"content-type": "audio/mpeg", "x-request-id": fakes.REQUEST_ID},
+            )
+        )
+        assert client.audio.speech.create(model="tts-1", voice="alloy", input="Hi").content == audio
+        [record] = llm.calls
+        assert record["output"]["audio"] == {"type": "audio", "mime": "audio/mpeg", "bytes": 5000}
+
+    @pytest.mark.parametrize("body", [b"42\n", b"null", b"Hello there.\n"])
+    def test_a_raw_text_transcript_is_its_text_even_when_it_reads_as_json(
+        self, llm: CapturedRecords, body: bytes
+    ) -> None:
+        """``response_format="text"`` through with_raw_response: the app's parse() is the text,
+        and so is the record's (a transcript "42" decoded as JSON had no text)."""
+        client = fakes.sync_client(
+            lambda _: fakes.httpx2.Response(
+                200, content=body, headers={"content-type": "text/plain"}
+            )
+        )
+        raw = client.audio.transcriptions.with_raw_response.create(
+            model="whisper-1", file=("a.wav", b"RIFF"), response_format="text"
+        )
+        assert raw.parse() == body.decode()
+        [record] = llm.calls
+        assert record["output"]["text"] == body.decode()
+
     def test_speech_billed_by_characters_has_its_cost(self, llm: CapturedRecords) -> None:
         client = fakes.sync_client(fakes.default_fake())
         client.audio.speech.create(model="tts-1", voice="alloy", input="Hello")

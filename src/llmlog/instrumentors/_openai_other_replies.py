@@ -117,9 +117,19 @@ def read_speech(response: Any) -> Reply:
     output["audio"] = {
         "type": "audio",
         "mime": mime,
-        "bytes": int(size) if isinstance(size, str) and size.isdigit() else None,
+        "bytes": int(size) if isinstance(size, str) and size.isdigit() else _read_size(http),
     }
     return {"response_id": None, "response_model": None, "output": output, "usage": None}
+
+
+def _read_size(http: Any) -> int | None:
+    """The size of a body the SDK has read (chunked, so no content-length); None while the
+    app has yet to read it (``with_streaming_response``): reading it is the app's."""
+    try:
+        content = http.content  # raises, reading nothing, if the body has not been read
+    except Exception:
+        return None
+    return len(content) if isinstance(content, bytes) else None
 
 
 def _speech_events(http: Any) -> Reply:

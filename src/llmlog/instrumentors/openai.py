@@ -348,10 +348,15 @@ def _body(cap: Capture) -> Any:
     http = result.http_response
     if cap.operation == "audio.speech" or cap.operation in session_starts.STARTED:
         return result  # its body is SDP or empty: what was started is in the headers
+    if cap.kwargs.get("response_format") in _TEXT_FORMATS:
+        return http.text  # a transcript as text: "42" or "null" would decode as JSON
     try:
         return json.loads(http.content)
     except ValueError:
         return http.text  # e.g. a transcription with response_format="text"
+
+
+_TEXT_FORMATS: Final = frozenset({"text", "srt", "vtt"})  # transcripts the SDK returns as str
 
 
 def _request_id(cap: Capture) -> str | None:
@@ -396,11 +401,22 @@ def _client_deployment(cap: Capture) -> str | None:
     client = cap.client
     if azure is None or not isinstance(client, azure.BaseAzureClient):
         return None
-    if cap.operation not in _DEPLOYMENT_OPERATIONS and cap.method not in _DEPLOYMENT_IMAGE_METHODS:
-        return None
     _, found, rest = str(client.base_url.path).partition("/deployments/")
     name = rest.split("/", 1)[0]
-    return name if found and name else None
+    if not (found and name):
+        return None
+    # Made with azure_endpoint= and azure_deployment=, the SDK sends only its deployment
+    # endpoints there; made with a base URL naming the deployment, it sends every call there.
+    endpoint_too = getattr(client, "_azure_deployment", None) and getattr(
+        client, "_azure_endpoint", None
+    )
+    if (
+        endpoint_too
+        and cap.operation not in _DEPLOYMENT_OPERATIONS
+        and cap.method not in _DEPLOYMENT_IMAGE_METHODS
+    ):
+        return None
+    return name
 
 
 def extract(cap: Capture) -> dict[str, Any]:
