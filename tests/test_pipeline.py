@@ -53,6 +53,15 @@ class TestNothingIsLost:
         assert len(records) == 10_000
         assert len({r["id"] for r in records}) == 10_000
 
+    def test_a_forked_child_ending_with_os_exit_writes_its_records(self, tmp_path: Path) -> None:
+        """os._exit runs no exit hook (socketserver's forking servers end each request's
+        child so): the queue is written first, and the exit status is the child's."""
+        proc = run_toy(tmp_path / "llmlog.jsonl", 5, "fork-os-exit", **SLOW)
+        assert proc.returncode == 0, proc.stderr
+        assert "child exit status 3" in proc.stdout
+        texts = [r["output"]["text"] for r in read_lines(tmp_path)]  # type: ignore[index]
+        assert sorted(texts) == [f"forked {i}" for i in range(5)]
+
     def test_a_forked_child_writes_its_own_records(self, tmp_path: Path) -> None:
         """os.fork(): the child's records are written by the child, none twice."""
         out = tmp_path / "llmlog.jsonl"
@@ -453,8 +462,9 @@ class TestProcessesEndingOtherwise:
         assert texts == [f"before-exec {i}" for i in range(3)] + [f"main {i}" for i in range(3)]
 
     def test_a_failed_exec_leaves_open_calls_open(self, tmp_path: Path) -> None:
-        """execvp tries each PATH entry; a program that is not there: no drain (open
-        streams are not ended as cancelled), and os.execv still pickles as itself."""
+        """execvp tries each PATH entry; a program that is not there, a text file without
+        #!, a script whose interpreter is missing: no drain (open streams are not ended as
+        cancelled), and os.execv still pickles as itself."""
         output = tmp_path / "llmlog.jsonl"
         proc = subprocess.run(
             [sys.executable, str(TOY_APP.parent / "toy_exec_fails.py"), str(output)],
@@ -519,6 +529,21 @@ class TestSigterm:
         proc = run_toy(tmp_path / "llmlog.jsonl", 5, "sigterm-in-exit-drain", **SLOW)
         assert proc.returncode == -signal.SIGTERM, proc.stderr
         assert len(read_lines(tmp_path)) == 5
+
+    def test_an_app_ended_by_ctrl_c_still_dies_by_sigint(self, tmp_path: Path) -> None:
+        """Its records are written, and the status stays the one of a Ctrl-C (130 in a
+        shell): the writer's imports at exit (string exec) made CPython forget it (1)."""
+        proc = run_toy(tmp_path / "llmlog.jsonl", 3, "ctrl-c")
+        assert proc.returncode == -signal.SIGINT, proc.stderr
+        assert len(read_lines(tmp_path)) == 3
+
+    def test_ctrl_c_during_the_exit_drain_is_one_line_not_a_traceback(self, tmp_path: Path) -> None:
+        """A user pressing Ctrl-C while the queue is written at exit: no llmlog traceback
+        ("Exception ignored in atexit callback"), one line saying records may be lost."""
+        proc = run_toy(tmp_path / "llmlog.jsonl", 3, "ctrl-c-in-exit-drain", **SLOW)
+        assert proc.returncode == 0, proc.stderr
+        assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr
+        assert proc.stderr.count("interrupted at exit (Ctrl-C)") == 1
 
     def test_the_handler_goes_only_where_sigterm_was_left_to_default(self, tmp_path: Path) -> None:
         """Installed by instrument() in the main thread over SIG_DFL only, removed by

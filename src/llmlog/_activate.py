@@ -11,7 +11,7 @@ written back): a child may well be another interpreter -- ``poetry run``, ``tox`
 or a supervisor script runs in a Python without llmlog or without an SDK, and
 starts the real app in one that has both. Whether *this* interpreter can log
 says nothing about the next. "Said once" is kept with a separate marker,
-:data:`REPORTED` (checksums of the messages already said in this process tree):
+:data:`REPORTED` (checksums of the messages already said in this process and its descendants):
 a child that fails the same way (the same bad value, the same interpreter)
 stays silent.
 
@@ -110,7 +110,7 @@ def activate_from_env() -> bool:
 def activate(**settings: Any) -> bool:
     """Instrument with ``settings`` (over the environment), never raising into the app.
 
-    On failure: one message on stderr (once per process tree, see
+    On failure: one message on stderr (once per process and its descendants, see
     :data:`REPORTED`) and ``False``. Under strict mode (the ``strict`` setting or
     ``LLMLOG_STRICT``) the process exits with :data:`EXIT_CODE` instead. Repeated
     calls without settings do nothing; explicit settings are applied even after an
@@ -151,7 +151,7 @@ def activate(**settings: Any) -> bool:
 def fail(problem: str, *, strict: bool, stop: Callable[[int], NoReturn] = os._exit) -> None:
     """Report an activation failure; stop the process under strict mode.
 
-    The message is said once per process tree (:func:`first_report`); the
+    The message is said once per process and its descendants (:func:`first_report`); the
     environment's ``LLMLOG_ENABLED`` is left alone, so children still activate
     (module docstring).
 
@@ -173,7 +173,7 @@ def fail(problem: str, *, strict: bool, stop: Callable[[int], NoReturn] = os._ex
 
 
 def first_report(problem: str) -> bool:
-    """Whether ``problem`` was not yet said in this process tree; marks it said.
+    """Whether ``problem`` was not yet said in this process and its descendants; marks it said.
 
     The mark lives in :data:`REPORTED` in the environment, inherited by children.
     """
@@ -186,7 +186,8 @@ def first_report(problem: str) -> bool:
 
 
 def say_unknown_variables() -> None:
-    """Once per process tree: the ``LLMLOG_*`` variables that are no setting are ignored."""
+    """Once per process and its descendants: the ``LLMLOG_*`` variables that are no
+    setting are ignored."""
     from llmlog import _guard
     from llmlog._config import unknown_variables
 

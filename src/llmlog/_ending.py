@@ -9,6 +9,7 @@ recorded first by the :data:`before_exit` hooks the instrumentors add.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import sys
 import threading
@@ -31,7 +32,25 @@ before_exit: list[Callable[[], None]] = []
 def _at_exit() -> None:
     pipeline = _pipeline.current()
     if pipeline is not None and pipeline._pid == os.getpid() and not pipeline._exit_drained:
-        final_drain(pipeline, pipeline.settings.flush_timeout, "at exit")
+        try:
+            final_drain(pipeline, pipeline.settings.flush_timeout, "at exit")
+        except KeyboardInterrupt:  # Ctrl-C while it waits: the user's to end, not a traceback
+            _guard.warn_once(
+                "exit_interrupted",
+                "interrupted at exit (Ctrl-C) while records were still being written: "
+                "those not yet written are lost",
+            )
+    _still_ended_by_ctrl_c()
+
+
+def _still_ended_by_ctrl_c() -> None:
+    """An app ended by Ctrl-C dies by SIGINT (status 130). CPython forgets that whenever
+    code runs from a string (``exec``, ``eval``: a dataclass, a namedtuple), as the writer's
+    first imports may at exit; raising it again from a string marks it again."""
+    ended_by = getattr(sys, "last_exc", None) or getattr(sys, "last_value", None)
+    if isinstance(ended_by, KeyboardInterrupt):
+        with contextlib.suppress(KeyboardInterrupt):
+            exec("raise KeyboardInterrupt")  # a constant: sets CPython's flag, then caught
 
 
 def drain_deadline() -> float | None:
@@ -94,12 +113,12 @@ def _drain(pipeline: _pipeline.Pipeline, timeout: float, when: str) -> None:
             )
 
 
-_EXECS: Final = ("execv", "execve")  # every os.exec* function ends in one of them
 _exec_wrappers: dict[str, Any] = {}
 
 
 class _ExecWrapper(wrapt.FunctionWrapper):  # type: ignore[type-arg]
-    """``os.execv`` as the app knows it, also to ``pickle`` and ``copy`` (by name)."""
+    """``os.execv`` (or ``os._exit``) as the app knows it, also to ``pickle`` and ``copy``
+    (by name)."""
 
     def __reduce_ex__(self, protocol: Any) -> Any:
         # Whatever os.execv is where it is unpickled (a module cannot be pickled itself);
@@ -113,14 +132,15 @@ class _ExecWrapper(wrapt.FunctionWrapper):  # type: ignore[type-arg]
         return self
 
 
-def drain_before_exec(on: bool) -> None:
-    """``os.execv``/``os.execve`` (``on``) first drain the queue: an exec replaces the
-    process, its writer and queue, and runs no exit hook. Installed and removed with the
-    pipeline (:func:`llmlog._pipeline.configure`, :func:`~llmlog._pipeline.shutdown`)."""
-    for name in _EXECS:
+def drain_before_exec_and_exit(on: bool) -> None:
+    """``os.execv``/``os.execve`` and ``os._exit`` (``on``) first drain the queue: an exec
+    replaces the process, its writer and queue, and neither runs an exit hook. Installed and
+    removed with the pipeline (:func:`llmlog._pipeline.configure`,
+    :func:`~llmlog._pipeline.shutdown`)."""
+    for name, drain in _DRAINS.items():
         installed = getattr(os, name, None)
         if on and name not in _exec_wrappers and installed is not None:
-            wrapper = _ExecWrapper(installed, _before_exec)
+            wrapper = _ExecWrapper(installed, drain)
             setattr(os, name, wrapper)
             _exec_wrappers[name] = wrapper
         elif not on and name in _exec_wrappers:
@@ -144,11 +164,41 @@ def _before_exec(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dic
         pipeline._exit_drained, pipeline._drain_deadline = False, None
 
 
-def _runnable(path: Any) -> bool:
+def _before_os_exit(
+    wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """How a forked child usually ends (``socketserver.ForkingMixIn``'s request handlers):
+    its calls would be lost. The exit happens whatever the drain does (Ctrl-C in it too)."""
     try:
-        return os.access(path, os.X_OK) and not os.path.isdir(path)
+        pipeline = _pipeline.current()
+        if pipeline is not None and pipeline._pid == os.getpid() and not pipeline._exit_drained:
+            final_drain(pipeline, pipeline.settings.flush_timeout, "at os._exit")
+    finally:
+        wrapped(*args, **kwargs)
+
+
+_DRAINS: Final = {"execv": _before_exec, "execve": _before_exec, "_exit": _before_os_exit}
+"""Every ``os.exec*`` function ends in ``execv`` or ``execve``."""
+
+
+def _runnable(path: Any) -> bool:
+    """Whether an exec of ``path`` can succeed: a drain before one that fails would have
+    ended the calls still open as cancelled. Refused: not executable, a directory, a
+    script whose ``#!`` interpreter is missing, a text file without ``#!`` (ENOEXEC)."""
+    try:
+        if not os.access(path, os.X_OK) or os.path.isdir(path):
+            return False
     except (TypeError, ValueError):
         return False
+    try:
+        with open(path, "rb") as file:
+            head = file.read(256)
+    except OSError:
+        return True  # executable, not readable (mode 711): the kernel may still run it
+    if head.startswith(b"#!"):
+        interpreter = head[2:].split(b"\n", 1)[0].split()
+        return bool(interpreter) and os.access(interpreter[0], os.X_OK)
+    return b"\0" in head or not head.isascii()  # a binary (any format the kernel may know)
 
 
 def register_exit_hooks() -> None:

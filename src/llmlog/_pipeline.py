@@ -398,7 +398,7 @@ def configure(settings: Settings, sinks: Sequence[Sink] | None = None) -> Pipeli
     from llmlog import _ending
 
     _ending.register_exit_hooks()
-    _ending.drain_before_exec(True)
+    _ending.drain_before_exec_and_exit(True)
     if previous is not None:
         previous.close(settings.flush_timeout)
     return _current
@@ -436,7 +436,7 @@ def shutdown() -> None:
     global _current
     from llmlog import _ending
 
-    _ending.drain_before_exec(False)
+    _ending.drain_before_exec_and_exit(False)
     pipeline, _current = _current, None
     if pipeline is not None:
         pipeline.close(pipeline.settings.flush_timeout)

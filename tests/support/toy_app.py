@@ -14,6 +14,9 @@ hook registered before ``instrument()`` makes one more call), ``daemon-at-exit``
 daemon thread goes on calling while the interpreter exits, counting its calls in
 OUTPUT.calls).
 
+``ctrl-c`` (a KeyboardInterrupt ends the app right after its calls),
+``ctrl-c-in-exit-drain`` (a SIGINT arrives while the exit's drain runs),
+``fork-os-exit`` (a forked child makes the calls and ends with ``os._exit``),
 ``exit-chain-built`` (``exit`` once the writer has built its chain),
 ``sigterm-in-exit-drain`` (a SIGTERM arrives while the exit's drain holds a lock, as
 when ``Pool.terminate()`` signals a worker that is just exiting).
@@ -132,6 +135,24 @@ def main() -> None:
             os._exit(0)
         os.waitpid(pid, 0)
         calls(1, "parent-after")
+    elif mode == "ctrl-c":  # Ctrl-C right after the calls, while the writer imports
+        setup(output)
+        calls(n, "main")
+        raise KeyboardInterrupt
+    elif mode == "ctrl-c-in-exit-drain":  # Ctrl-C while the exit's drain runs
+        from llmlog import _ending
+
+        setup(output)
+        calls(n, "main")
+        _ending.before_exit.insert(0, lambda: os.kill(os.getpid(), signal.SIGINT))
+    elif mode == "fork-os-exit":  # a child ends with os._exit, no flush (ForkingMixIn's way)
+        setup(output)
+        pid = os.fork()
+        if pid == 0:
+            calls(n, "forked")
+            os._exit(3)
+        _, status = os.waitpid(pid, 0)
+        print(f"child exit status {os.waitstatus_to_exitcode(status)}")
     elif mode == "fork-at-first-record":  # while the writer imports its chain's modules
         setup(output)
         calls(1, "parent")

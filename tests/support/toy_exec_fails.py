@@ -1,7 +1,9 @@
 """An exec that fails, with a stream open: ``python toy_exec_fails.py OUTPUT``.
 
 ``os.execvp`` tries each PATH entry in turn; a program found in none raises
-``FileNotFoundError`` and the app goes on: then reads its stream to the end. Also checks
+``FileNotFoundError`` and the app goes on: then reads its stream to the end. So it does
+after ``os.execv`` of an executable text file without ``#!`` (ENOEXEC) and of a script
+whose ``#!`` interpreter is missing (ENOENT), both files made beside OUTPUT. Also checks
 that ``os.execv`` and ``os.execve`` still pickle and copy as themselves.
 """
 
@@ -29,4 +31,11 @@ assert pickle.loads(pickle.dumps(os.execv)) is os.execv
 assert copy.deepcopy(os.execve) is os.execve and copy.copy(os.execv) is os.execv
 with contextlib.suppress(FileNotFoundError):
     os.execvp("no-such-program-llmlog-test", ["no-such-program-llmlog-test"])
+for name, text in (("no-shebang", "echo hi\n"), ("bad-shebang", "#!/no/such/interpreter\n")):
+    script = os.path.join(os.path.dirname(sys.argv[1]), name)
+    with open(script, "w") as file:
+        file.write(text)
+    os.chmod(script, 0o755)
+    with contextlib.suppress(OSError):
+        os.execv(script, [script])
 list(stream)
