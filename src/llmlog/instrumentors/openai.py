@@ -13,7 +13,6 @@ reference; ``extract`` builds the record fields on the writer thread.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
@@ -30,6 +29,7 @@ from llmlog.instrumentors._base import (
     Wrapper,
     finish,
 )
+from llmlog.instrumentors._openai_azure import azure_deployment
 from llmlog.instrumentors._openai_chunks import is_content_for
 from llmlog.instrumentors._openai_live import (
     LiveForkSession,
@@ -385,44 +385,10 @@ def _helper_label(kwargs: Mapping[str, Any]) -> str | None:
     return label if isinstance(label, str) else None
 
 
-# What an Azure client sends to its own deployment (the SDK's deployment endpoints), whatever
-# the call's ``model`` says.
-_DEPLOYMENT_OPERATIONS: Final = frozenset(
-    {"chat.completions", "completions", "embeddings", "audio.speech"}
-    | {"audio.transcriptions", "audio.translations"}
-)
-_DEPLOYMENT_IMAGE_METHODS: Final = frozenset({"images.generate", "images.edit"})
-
-
-def _client_deployment(cap: Capture) -> str | None:
-    """The deployment an Azure client was made for (``azure_deployment=``, or a base URL
-    ending in ``/deployments/<name>``), when this call went there."""
-    azure = sys.modules.get("openai.lib.azure")
-    client = cap.client
-    if azure is None or not isinstance(client, azure.BaseAzureClient):
-        return None
-    _, found, rest = str(client.base_url.path).partition("/deployments/")
-    name = rest.split("/", 1)[0]
-    if not (found and name):
-        return None
-    # Made with azure_endpoint= and azure_deployment=, the SDK sends only its deployment
-    # endpoints there; made with a base URL naming the deployment, it sends every call there.
-    endpoint_too = getattr(client, "_azure_deployment", None) and getattr(
-        client, "_azure_endpoint", None
-    )
-    if (
-        endpoint_too
-        and cap.operation not in _DEPLOYMENT_OPERATIONS
-        and cap.method not in _DEPLOYMENT_IMAGE_METHODS
-    ):
-        return None
-    return name
-
-
 def extract(cap: Capture) -> dict[str, Any]:
     """Record fields for one call (writer thread)."""
     fields = request_fields(cap.operation, cap.kwargs)
-    if (deployment := _client_deployment(cap)) is not None:
+    if (deployment := azure_deployment(cap)) is not None:
         fields["model"] = deployment
     label = _helper_label(cap.kwargs)
     if label is not None:
