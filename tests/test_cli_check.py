@@ -72,6 +72,9 @@ class TestThresholds:
         assert lines == ["FAIL cost per day over $50.00 on 2026-01-03: $85.00"]
         status, lines = check(capsys, log, "--max-error-rate", "1%", *since)
         assert status == 0 and lines == ["ok: 1 call checked, every threshold holds"]
+        window = ("--since", "2026-01-03T08:00", "--until", "2026-01-03T10:00")
+        status, lines = check(capsys, log, "--max-cost-per-day", "50", *window)
+        assert lines == ["FAIL cost per day over $50.00 on 2026-01-03: $85.00"]
 
     def test_hedging_answers_count_against_the_uncertain_rate(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -114,10 +117,11 @@ class TestArguments:
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
         """An embedding's $0.00000004 is over a $0 limit; it printed as $0.000000."""
-        log = write_jsonl(tmp_path / "l.jsonl", [schema_record(1, cost_usd=4e-8)])
-        status, lines = check(capsys, log, "--max-cost-per-day", "0")
-        assert status == 1
-        assert lines == ["FAIL cost per day over $0.0000 on 2026-01-02: <$0.000001"]
+        for tiny in (4e-8, 5e-7):  # (the second rounds down to $0.000000 too)
+            log = write_jsonl(tmp_path / f"{tiny}.jsonl", [schema_record(1, cost_usd=tiny)])
+            status, lines = check(capsys, log, "--max-cost-per-day", "0")
+            assert status == 1
+            assert lines == ["FAIL cost per day over $0.0000 on 2026-01-02: <$0.000001"]
 
 
 class TestPii:

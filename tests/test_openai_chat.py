@@ -246,6 +246,17 @@ class TestParse:
         assert record["output"]["text"] == '{"name":"Oslo"}'
         assert record["output"]["parsed"] is None
 
+    def test_raw_create_with_a_response_format_dict_keeps_its_answer(
+        self, llm: CapturedRecords
+    ) -> None:
+        """A chat call's ``response_format`` is a dict (a transcript's is text, "srt"...)."""
+        client = fakes.sync_client(parse_fake())
+        client.chat.completions.with_raw_response.create(
+            model="gpt-4o", messages=MESSAGES, response_format={"type": "json_object"}
+        )
+        [record] = llm.calls
+        assert record["output"]["text"] == '{"name":"Oslo"}'
+
     @pytest.mark.parametrize(("finish_reason", "error"), CUT_ANSWER_ERRORS)
     def test_parse_refusing_a_billed_answer_keeps_its_usage(
         self, llm: CapturedRecords, finish_reason: str, error: type[Exception]

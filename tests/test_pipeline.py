@@ -35,6 +35,17 @@ def run_toy(
     )
 
 
+def run_code(code: str) -> subprocess.CompletedProcess[str]:
+    """``python -c`` of an indented script."""
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 def read_lines(directory: Path) -> list[dict[str, object]]:
     lines: list[dict[str, object]] = []
     for path in sorted(directory.glob("*.jsonl")):
@@ -61,6 +72,13 @@ class TestNothingIsLost:
         assert "child exit status 3" in proc.stdout
         texts = [r["output"]["text"] for r in read_lines(tmp_path)]  # type: ignore[index]
         assert sorted(texts) == [f"forked {i}" for i in range(5)]
+
+    def test_os_exit_from_a_handler_holding_a_drain_lock_still_exits(self, tmp_path: Path) -> None:
+        """The drain before os._exit runs aside, bounded by LLMLOG_FLUSH_TIMEOUT: a lock
+        its caller holds (a signal handler cut into a hook) cannot hang the process."""
+        output = tmp_path / "llmlog.jsonl"
+        proc = run_toy(output, 2, "os-exit-in-handler", LLMLOG_FLUSH_TIMEOUT="0.5", **SLOW)
+        assert proc.returncode == 3, proc.stderr
 
     def test_a_forked_child_writes_its_own_records(self, tmp_path: Path) -> None:
         """os.fork(): the child's records are written by the child, none twice."""
@@ -537,6 +555,20 @@ class TestSigterm:
         assert proc.returncode == -signal.SIGINT, proc.stderr
         assert len(read_lines(tmp_path)) == 3
 
+    def test_a_ctrl_c_a_console_caught_does_not_end_the_app_by_sigint(self, tmp_path: Path) -> None:
+        """code.InteractiveConsole (and python -i) keeps the KeyboardInterrupt it showed in
+        sys.last_value; the app then ends normally, with status 0."""
+        code = f"""
+        import code, llmlog
+        llmlog.instrument(output={str(tmp_path / "llmlog.jsonl")!r}, redact="off")
+        console = code.InteractiveConsole()
+        console.push("raise KeyboardInterrupt")
+        console.push("print('after')")
+        """
+        proc = run_code(code)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout == "after\n"
+
     def test_ctrl_c_during_the_exit_drain_is_one_line_not_a_traceback(self, tmp_path: Path) -> None:
         """A user pressing Ctrl-C while the queue is written at exit: no llmlog traceback
         ("Exception ignored in atexit callback"), one line saying records may be lost."""
@@ -570,13 +602,7 @@ class TestSigterm:
             llmlog.uninstrument(); seen.append(state())
         print(" ".join(seen))
         """
-        proc = subprocess.run(
-            [sys.executable, "-c", textwrap.dedent(code)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        proc = run_code(code)
         assert proc.returncode == 0, proc.stderr
         default, ignored = str(signal.SIG_DFL), str(signal.SIG_IGN)
         assert proc.stdout.split() == [

@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import re
 import sys
 import threading
 import time
@@ -48,7 +49,7 @@ def _still_ended_by_ctrl_c() -> None:
     code runs from a string (``exec``, ``eval``: a dataclass, a namedtuple), as the writer's
     first imports may at exit; raising it again from a string marks it again."""
     ended_by = getattr(sys, "last_exc", None) or getattr(sys, "last_value", None)
-    if isinstance(ended_by, KeyboardInterrupt):
+    if isinstance(ended_by, KeyboardInterrupt) and _ended_the_main_module(ended_by):
         with contextlib.suppress(KeyboardInterrupt):
             exec("raise KeyboardInterrupt")  # a constant: sets CPython's flag, then caught
 
@@ -168,17 +169,55 @@ def _before_os_exit(
     wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
     """How a forked child usually ends (``socketserver.ForkingMixIn``'s request handlers):
-    its calls would be lost. The exit happens whatever the drain does (Ctrl-C in it too)."""
+    its calls would be lost. The exit happens whatever the drain does (Ctrl-C in it too),
+    within LLMLOG_FLUSH_TIMEOUT even if the caller holds a lock the drain needs (a signal
+    handler calling ``os._exit``)."""
     try:
         pipeline = _pipeline.current()
-        if pipeline is not None and pipeline._pid == os.getpid() and not pipeline._exit_drained:
-            final_drain(pipeline, pipeline.settings.flush_timeout, "at os._exit")
+        if (
+            pipeline is not None
+            and pipeline._pid == os.getpid()
+            and not pipeline._exit_drained
+            and _draining_thread is None
+        ):
+            drain_aside(
+                lambda pipeline, wait: final_drain(pipeline, wait, "at os._exit"), "drain at exit"
+            )
     finally:
         wrapped(*args, **kwargs)
 
 
+def drain_aside(
+    drain: Callable[[_pipeline.Pipeline, float], object], what: str, most: float | None = None
+) -> None:
+    """Run ``drain(pipeline, seconds)`` on a helper thread, waiting at most that long (the
+    flush timeout, or ``most``): a lock the interrupted thread holds cannot stall it longer."""
+    try:
+        pipeline = _pipeline.current()
+        if pipeline is not None:
+            wait = pipeline.settings.flush_timeout
+            wait = wait if most is None else min(wait, most)
+            helper = threading.Thread(target=drain, args=(pipeline, wait), name="llmlog-drain")
+            helper.daemon = True
+            helper.start()
+            helper.join(wait)
+    except Exception as exc:  # no llmlog lock here: a signal may have cut into its holder
+        with contextlib.suppress(Exception):
+            sys.stderr.write(f"llmlog: could not {what} ({type(exc).__name__}: {exc})\n")
+
+
 _DRAINS: Final = {"execv": _before_exec, "execve": _before_exec, "_exit": _before_os_exit}
 """Every ``os.exec*`` function ends in ``execv`` or ``execve``."""
+
+
+def _ended_the_main_module(exc: BaseException) -> bool:
+    """Whether ``exc`` ended the program (its traceback starts in ``__main__``, or in runpy
+    for ``-m``), not one a REPL or ``code.interact`` caught and showed."""
+    if sys.flags.interactive or hasattr(sys, "ps1"):
+        return False
+    traceback = exc.__traceback__
+    module = traceback.tb_frame.f_globals.get("__name__") if traceback is not None else None
+    return module in ("__main__", "runpy")
 
 
 def _runnable(path: Any) -> bool:
@@ -195,10 +234,10 @@ def _runnable(path: Any) -> bool:
             head = file.read(256)
     except OSError:
         return True  # executable, not readable (mode 711): the kernel may still run it
-    if head.startswith(b"#!"):
-        interpreter = head[2:].split(b"\n", 1)[0].split()
-        return bool(interpreter) and os.access(interpreter[0], os.X_OK)
-    return b"\0" in head or not head.isascii()  # a binary (any format the kernel may know)
+    if head.startswith(b"#!"):  # the kernel ends its name at a blank or the line's end only
+        interpreter = re.split(rb"[ \t]+", head[2:].split(b"\n", 1)[0].strip(b" \t"))[0]
+        return os.path.isfile(interpreter) and os.access(interpreter, os.X_OK)
+    return b"\0" in head  # a binary (ELF, Mach-O, a binfmt format); a text file: ENOEXEC
 
 
 def register_exit_hooks() -> None:

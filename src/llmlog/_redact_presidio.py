@@ -44,13 +44,12 @@ _LABELLED_SSN: Final = re.compile(
 # code is 482913`): too short for any other rule. A `SECRET`, like a value under such a key.
 _SHORT_CODE: Final = re.compile(
     r"(?i)(?<![A-Za-z0-9])(?:pin|cvv2?|cvc2?|otp|passcode)(?:[ _\-]?(?:code|number|no\.?))?"
-    r"(?:[\"']?\s*[:=\uff1a]\s*[\"']?|\s+is\s+)(?P<v>\d{3,8})(?![\w\-])"
+    r"(?:[\"']?\s*[:=\uff1a]\s*[\"']?|\s+is:?\s+)(?P<v>\d(?:[ \-]?\d){2,7})(?![\w\-])"
 )
-# An address with a file's extension glued on (`jane@example.com.pdf`, an attachment's name):
-# the whole fails the domain check, the address without the extension passes it.
-_EMAIL_IN_FILE_NAME: Final = re.compile(
-    r"(?<![\w.+%\-])(?P<address>[\w.+%\-]+@[\w\-]+(?:\.[\w\-]+)+)\.[A-Za-z0-9]{1,5}\b(?!@)"
-)
+# An address with a file's extensions glued on (`jane@example.com.pdf`, `.tar.gz`: an
+# attachment's name): the whole fails the domain check, the address without them passes it.
+_EMAIL_IN_FILE_NAME: Final = re.compile(r"(?<![\w.+%\-])[\w.+%\-]+@[\w\-]+(?:\.[\w\-]+){2,}(?!@)")
+_FILE_EXTENSION: Final = re.compile(r"\.[A-Za-z0-9]{1,5}$")
 _SHORT_CODE_HINTS: Final = ("pin", "cvv", "cvc", "otp", "passcode")  # a scan each: µs, not 30
 
 
@@ -203,11 +202,19 @@ def offline_engine(ner_model: str | None = None) -> OfflineEngine:
             if "@" in text:
                 found = [(r.start, r.end) for r in results]
                 for match in _EMAIL_IN_FILE_NAME.finditer(text):
-                    start, end = match.span("address")
-                    if not any(s < end and start < e for s, e in found) and self.validate_result(
-                        match["address"]
-                    ):
-                        results.append(RecognizerResult("EMAIL_ADDRESS", start, end, 1.0))
+                    start, end = match.span()
+                    if any(s < end and start < e for s, e in found):
+                        continue
+                    address = match.group()
+                    for _ in range(2):  # `.pdf`, `.tar.gz`
+                        extension = _FILE_EXTENSION.search(address)
+                        if extension is None:
+                            break
+                        address = address[: extension.start()]
+                        if address.count(".", address.index("@")) and self.validate_result(address):
+                            end = start + len(address)
+                            results.append(RecognizerResult("EMAIL_ADDRESS", start, end, 1.0))
+                            break
             return results
 
     recognizers: list[Any] = [

@@ -10,11 +10,9 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import sys
 import threading
-from collections.abc import Callable
 
-from llmlog import _ending, _pipeline
+from llmlog import _ending
 
 SIGTERM_WAIT = 5.0
 """At most this many seconds of drain on SIGTERM (less if LLMLOG_FLUSH_TIMEOUT is less):
@@ -50,32 +48,20 @@ def _on_sigterm(signum: int, frame: object) -> None:
     queue is written and the app goes on (its shutdown may still make calls).
     """
     if signal.getsignal(signal.SIGTERM) is not _on_sigterm:
-        _drain_aside(lambda pipeline, wait: pipeline.flush(wait), "flush at SIGTERM")
+        _ending.drain_aside(
+            lambda pipeline, wait: pipeline.flush(wait), "flush at SIGTERM", SIGTERM_WAIT
+        )
         return
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if _ending.end_by_signal_after_drain(signum):
         return  # it cut into the exit's own drain, which goes on
     try:
-        _drain_aside(
+        _ending.drain_aside(
             lambda pipeline, wait: _ending.final_drain(pipeline, wait, "at SIGTERM"),
             "drain at SIGTERM",
+            SIGTERM_WAIT,
         )
     finally:
         with contextlib.suppress(Exception):
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGTERM)
-
-
-def _drain_aside(drain: Callable[[_pipeline.Pipeline, float], object], what: str) -> None:
-    """Run ``drain(pipeline, seconds)`` on a helper thread, waiting at most that long."""
-    try:
-        pipeline = _pipeline.current()
-        if pipeline is not None:
-            wait = min(pipeline.settings.flush_timeout, SIGTERM_WAIT)
-            helper = threading.Thread(target=drain, args=(pipeline, wait), name="llmlog-sigterm")
-            helper.daemon = True
-            helper.start()
-            helper.join(wait)
-    except Exception as exc:  # no llmlog lock here: the signal may have cut into its holder
-        with contextlib.suppress(Exception):
-            sys.stderr.write(f"llmlog: could not {what} ({type(exc).__name__}: {exc})\n")

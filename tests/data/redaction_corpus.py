@@ -139,6 +139,7 @@ SECRETS: list[tuple[str, str, str]] = [
 PII: list[tuple[str, str, str]] = [
     ("EMAIL_ADDRESS", "attached {v}.pdf to the ticket", "jane.doe@example.com"),
     ("EMAIL_ADDRESS", "saved as {v}.docx", "jane@example.co.uk"),
+    ("EMAIL_ADDRESS", "sent {v}.tar.gz to the ticket", "jane@example.com"),
     ("EMAIL_ADDRESS", "Contact {v} for details.", "john.smith@example.com"),
     ("EMAIL_ADDRESS", "<{v}>", "Maria.Garcia+newsletter@mail.example.co.uk"),
     ("EMAIL_ADDRESS", "cc: {v}, thanks", "a.b-c_d@sub.domain.io"),
@@ -176,6 +177,9 @@ PII: list[tuple[str, str, str]] = [
     ("SECRET", "Your OTP code is {v}.", "482913"),
     ("SECRET", '{{"cvc2": "{v}"}}', "077"),
     ("SECRET", "passcode = {v}", "90210"),
+    ("SECRET", "OTP: {v}", "482 913"),
+    ("SECRET", "Your OTP code is {v}.", "482-913"),
+    ("SECRET", "your OTP is: {v}", "482913"),
     ("US_ITIN", "ITIN {v}", "912-70-1234"),
     ("IP_ADDRESS", "server at {v} is down", "203.0.113.42"),
     ("IP_ADDRESS", "ssh from {v} port 22", "10.0.0.7"),

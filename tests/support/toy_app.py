@@ -16,7 +16,9 @@ OUTPUT.calls).
 
 ``ctrl-c`` (a KeyboardInterrupt ends the app right after its calls),
 ``ctrl-c-in-exit-drain`` (a SIGINT arrives while the exit's drain runs),
-``fork-os-exit`` (a forked child makes the calls and ends with ``os._exit``),
+``os-exit-in-handler`` (a SIGTERM handler calls ``os._exit`` while the main thread
+holds a lock the exit's drain needs), ``fork-os-exit`` (a forked child makes the calls
+and ends with ``os._exit``),
 ``exit-chain-built`` (``exit`` once the writer has built its chain),
 ``sigterm-in-exit-drain`` (a SIGTERM arrives while the exit's drain holds a lock, as
 when ``Pool.terminate()`` signals a worker that is just exiting).
@@ -145,6 +147,15 @@ def main() -> None:
         setup(output)
         calls(n, "main")
         _ending.before_exit.insert(0, lambda: os.kill(os.getpid(), signal.SIGINT))
+    elif mode == "os-exit-in-handler":  # a SIGTERM handler calls os._exit mid-lock
+        from llmlog.instrumentors import _openai_agent_sessions
+
+        setup(output)
+        calls(n, "main")
+        signal.signal(signal.SIGTERM, lambda *_: os._exit(3))
+        with _openai_agent_sessions._lock:  # a before-exit hook takes it
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(60)
     elif mode == "fork-os-exit":  # a child ends with os._exit, no flush (ForkingMixIn's way)
         setup(output)
         pid = os.fork()

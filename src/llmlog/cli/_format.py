@@ -118,7 +118,7 @@ def cost(value: float | None, unpriced: int = 0) -> str:
         text = f"${value:,.2f}"
     else:
         text = f"${value:.4f}" if value >= 0.01 or value == 0 else f"${value:.6f}"
-        if 0 < value < 0.0000005:  # would print as $0.000000: a cost, not none
+        if value > 0 and text == "$0.000000":  # a cost, not none
             text = "<$0.000001"
     return text + ("*" if unpriced else "")
 

@@ -8,6 +8,7 @@ import re
 import sys
 from collections import Counter
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from llmlog.cli._aggregate import aggregate
@@ -123,6 +124,17 @@ def _scan_texts(files: list[Path], filters: Filters, hedges: bool, pii: bool) ->
     return found
 
 
+_MIDNIGHT = "T00:00:00.000000Z"
+
+
+def _next_midnight(until: str) -> str:
+    """The end of ``until``'s UTC day (itself if it is a midnight): a day counts whole."""
+    if until.endswith(_MIDNIGHT):
+        return until
+    day = datetime.fromisoformat(until[:10]) + timedelta(days=1)
+    return f"{day:%Y-%m-%d}{_MIDNIGHT}"
+
+
 def _calls(count: int) -> str:
     return f"{count} call{'' if count == 1 else 's'}"
 
@@ -157,10 +169,10 @@ def run(args: argparse.Namespace) -> int:
         breaches.append(f"p95 latency {shown} > {limit}")
     if args.max_cost_per_day is not None:
         # Whole UTC days: `--since 1h` run hourly asks whether today is over, not the hour.
-        whole_days = (
-            replace(filters, since=f"{filters.since[:10]}T00:00:00.000000Z")
-            if filters.since
-            else filters
+        whole_days = replace(
+            filters,
+            since=filters.since and f"{filters.since[:10]}{_MIDNIGHT}",
+            until=filters.until and _next_midnight(filters.until),
         )
         per_day = [d for d in aggregate(files, whole_days, by="day") if d.calls]
         over = [d for d in per_day if d.cost_usd is not None and d.cost_usd > args.max_cost_per_day]

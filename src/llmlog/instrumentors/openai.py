@@ -348,7 +348,8 @@ def _body(cap: Capture) -> Any:
     http = result.http_response
     if cap.operation == "audio.speech" or cap.operation in session_starts.STARTED:
         return result  # its body is SDP or empty: what was started is in the headers
-    if cap.kwargs.get("response_format") in _TEXT_FORMATS:
+    text_format = cap.kwargs.get("response_format")  # (a chat call's is a dict)
+    if isinstance(text_format, str) and text_format in _TEXT_FORMATS:
         return http.text  # a transcript as text: "42" or "null" would decode as JSON
     try:
         return json.loads(http.content)
