@@ -110,6 +110,11 @@ class TestFindSecrets:
             ("BEARER_TOKEN", "abcdefgh12345678ijkl")
         ]
 
+    def test_a_key_glued_to_a_name_by_hyphens_is_found(self) -> None:
+        """`token-ghp_...-prod` (a secret's file or variable name): the key, not the name."""
+        key = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+        assert found(f"saved as token-{key}-prod.txt") == [("API_KEY", key)]
+
     def test_prefixes_inside_longer_words_are_ignored(self) -> None:
         """``task-...`` is not ``sk-...``; kebab-case slugs without digits are not keys."""
         assert found("task-abcdefghijklmnopqrstuvwxyz01") == []

@@ -91,11 +91,12 @@ _VENDOR_KEYS_DIGIT: Final = (
 
 
 def _vendor_keys(formats: tuple[str, ...]) -> re.Pattern[str]:
-    # Not inside a word; or right after a %-escape (`?key%3Dsk-...` in an encoded URL).
-    start = r"(?:(?<![\w\-])|(?<=%[0-9A-Fa-f]{2}))"
+    # Not inside a word; or right after a %-escape (`?key%3Dsk-...` in an encoded URL). A
+    # hyphen may glue it to a name either side (`token-ghp_...-prod`, a secret's file name).
+    start = r"(?:(?<!\w)|(?<=%[0-9A-Fa-f]{2}))"
     # A key pydantic shortened in an error (`'sk-proj-AbC...xyz'`): its tail goes too.
     tail = r"(?:\.\.\.[A-Za-z0-9_\-]+)?"
-    return re.compile(start + "(?:" + "|".join(formats) + ")" + tail + r"(?![\w\-])")
+    return re.compile(start + "(?:" + "|".join(formats) + ")" + tail + r"(?!\w)")
 
 
 def _quoted(name: str) -> str:
