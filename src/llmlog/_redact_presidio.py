@@ -30,6 +30,8 @@ _QUIET_LOGGERS: Final = ("presidio-analyzer", "presidio_analyzer", "tldextract")
 # `claude-sonnet-4-5-20250929`, a UUID, a version, a file name.
 _GLUED_BEFORE: Final = re.compile(r"[\w\-./]$")
 _GLUED_AFTER: Final = re.compile(r"^[\w\-]|^\.\d")
+# A WhatsApp link's path is a phone number (`wa.me/447911123456`), not an id in a URL.
+_PHONE_LINK: Final = re.compile(r"(?i)(?<![\w.])wa\.me/$")
 _DATE: Final = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # `v1.2.3.4`, `version 1.2.3.4`, `pkg==1.2.3.4`: a version, not an address.
 _VERSION_BEFORE: Final = re.compile(r"(?i)(?:\bv|\bversion:?\s*|\bver\.?\s*|[=<>~^]=?\s*)$")
@@ -311,7 +313,10 @@ def is_look_alike(text: str, start: int, end: int, entity: str) -> bool:
     value = text[start:end]
     if entity == "PHONE_NUMBER":
         return bool(
-            _GLUED_BEFORE.search(text[max(0, start - 1) : start])
+            (
+                _GLUED_BEFORE.search(text[max(0, start - 1) : start])
+                and not _PHONE_LINK.search(text[max(0, start - 7) : start])
+            )
             or _GLUED_AFTER.search(text[end : end + 2])
             or _DATE.match(value)
         )

@@ -170,6 +170,7 @@ PII: list[tuple[str, str, str]] = [
     ("US_SSN", "social security number: {v}", "536-22-8726"),
     ("US_SSN", "ssn:{v}", "512447830"),
     ("US_SSN", "SSN {v} (the sample number)", "123-45-6789"),
+    ("PHONE_NUMBER", "chat with us on https://wa.me/{v} today", "447911123456"),
     # short codes said to be one: too short for any other rule
     ("SECRET", "Card ending 4242, PIN: {v}", "4821"),
     ("SECRET", "card_pin={v}", "4821"),
