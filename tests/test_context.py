@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 import time
 from collections.abc import AsyncIterator, Generator
@@ -46,6 +47,63 @@ class TestContext:
         inner, outer = toy.calls
         assert inner["tags"] == {"team": "a", "step": "2"} and inner["user_id"] == "u"
         assert outer["tags"] == {"team": "a"} and outer["user_id"] is None
+
+    def test_a_context_left_before_one_entered_inside_it_leaves_nothing_behind(
+        self, toy: CapturedRecords
+    ) -> None:
+        """A generator holding a context, closed inside another block: once both are left,
+        no value is stuck on the thread; until then the later one's values stay."""
+
+        def numbers() -> Generator[int, None, None]:
+            with llmlog.context(session_id="g"):
+                yield 1
+                yield 2
+
+        gen = numbers()
+        next(gen)
+        with llmlog.context(user_id="u"):
+            gen.close()
+            ask()
+        ask()
+        inside, after = toy.calls
+        assert (inside["session_id"], inside["user_id"]) == (None, "u")
+        assert (after["session_id"], after["user_id"]) == (None, None)
+
+    def test_an_async_function_under_another_decorator_runs_inside(
+        self, toy: CapturedRecords
+    ) -> None:
+        """A plain functools.wraps decorator hides the coroutine function: the coroutine
+        it returns still runs in the context."""
+
+        def passthrough(func: Any) -> Any:
+            @functools.wraps(func)
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                return func(*args, **kwargs)
+
+            return wrapper
+
+        @llmlog.context(session_id="wrapped")
+        @passthrough
+        async def handler() -> None:
+            await toy_sdk.Client().acreate(messages=MESSAGES, model="toy")
+
+        asyncio.run(handler())
+        assert toy.calls[0]["session_id"] == "wrapped"
+
+    @pytest.mark.parametrize(
+        ("template", "named"),
+        [
+            ({"name": "t", "variables": "abc"}, "'variables'"),
+            ({"name": "t", "variables": [1, 2]}, "'variables'"),
+            ({"name": None}, "'name'"),
+            ({"name": ""}, "'name'"),
+        ],
+    )
+    def test_a_bad_template_is_refused_naming_the_part(
+        self, template: dict[str, Any], named: str
+    ) -> None:
+        with pytest.raises((TypeError, ValueError), match=named):
+            llmlog.context(template=template)
 
     def test_decorators_work_on_sync_and_async_functions(self, toy: CapturedRecords) -> None:
         """@llmlog.context(...) wraps plain and coroutine functions alike."""

@@ -508,6 +508,20 @@ class TestClients:
         assert "/deployments/my-dalle2/images/variations" in str(fake.requests[0].url)
         assert llm.calls[0]["model"] == "my-dalle2"
 
+    def test_a_capture_leaving_openai_out_gives_it_back_afterwards(self, tmp_path: Any) -> None:
+        """capture_records(disabled_providers=...) restores the app's own patches."""
+        log = tmp_path / "l.jsonl"
+        llmlog.instrument(output=str(log), redact="off")
+        try:
+            with llmlog.testing.capture_records(disabled_providers=("openai",)):
+                pass
+            client = fakes.sync_client(fakes.default_fake())
+            client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+            llmlog.flush(30)
+        finally:
+            llmlog.uninstrument()
+        assert len(log.read_text().splitlines()) == 1
+
     def test_module_level_client(
         self, llm: CapturedRecords, monkeypatch: pytest.MonkeyPatch
     ) -> None:

@@ -320,6 +320,11 @@ class TestCustomDetection:
             )
             assert out == "<EMPLOYEE_ID> works on <DENY_LIST> (not falconry)"
 
+    def test_what_is_no_recognizer_is_refused_where_it_is_added(self) -> None:
+        """Accepted, it would fail every record on the writer thread, as an llmlog bug."""
+        with pytest.raises(TypeError, match="presidio recognizer"):
+            add_recognizer("not a recognizer")
+
     def test_presidio_recognizers_from_the_app(self) -> None:
         """A recognizer passed to Redact or to add_recognizer is used; removal stops it."""
         from presidio_analyzer import Pattern, PatternRecognizer

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 from types import MappingProxyType, TracebackType
 from typing import Any, TypeVar
@@ -37,9 +37,16 @@ def _template(value: Any) -> dict[str, Any] | None:
                 "template must be a name or a mapping with 'name' and optionally "
                 f"'version' and 'variables'; got keys {sorted(value)}"
             )
-        variables = value.get("variables")
+        variables, name = value.get("variables"), value["name"]
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"template 'name' must be a non-empty str, not {name!r}")
+        if variables is not None and not isinstance(variables, Mapping):
+            raise TypeError(
+                "template 'variables' must be a mapping of names to values, "
+                f"not {type(variables).__name__}"
+            )
         return {
-            "name": str(value["name"]),
+            "name": name,
             "version": None if value.get("version") is None else str(value["version"]),
             "variables": dict(variables) if variables is not None else None,
         }
@@ -97,7 +104,7 @@ class context:
         session_id: str | None = None,
         user_id: str | None = None,
         template: str | Mapping[str, Any] | None = None,
-        tags: Mapping[str, Any] | list[str] | tuple[str, ...] | None = None,
+        tags: Mapping[str, Any] | str | Iterable[str] | None = None,
     ) -> None:
         _template(template)  # validate now, where the mistake is made
         # Taken now too: a mistake is reported here, and an iterator is read only once.
@@ -120,8 +127,14 @@ class context:
         for index in range(len(entered) - 1, -1, -1):
             instance, outer = entered[index]
             if instance is self:
+                # Left before contexts entered inside it (a generator closed in another
+                # block): those stay, now over what was outside this one.
+                kept = list(entered[:index])
+                for inner, _ in entered[index + 1 :]:
+                    kept.append((inner, outer))
+                    outer = _merged(outer, *inner._values)
                 _current.set(outer)
-                _entered.set(entered[:index] + entered[index + 1 :])
+                _entered.set(tuple(kept))
                 return
         # entered in another thread or task (a generator resumed elsewhere): nothing to undo
 
@@ -140,9 +153,17 @@ class context:
 
             def wrapper(*args: Any, **kwargs: Any) -> Any:
                 with self:
-                    return func(*args, **kwargs)
+                    result = func(*args, **kwargs)
+                if inspect.iscoroutine(result):  # an async function under another decorator
+                    return _awaited_inside(self, result)
+                return result
 
         return functools.wraps(func)(wrapper)  # type: ignore[return-value]
+
+
+async def _awaited_inside(scope: context, coroutine: Any) -> Any:
+    with scope:
+        return await coroutine
 
 
 _entered: ContextVar[tuple[tuple[context, Mapping[str, Any]], ...]] = ContextVar(
@@ -235,7 +256,7 @@ def bind(
     session_id: str | None = None,
     user_id: str | None = None,
     template: str | Mapping[str, Any] | None = None,
-    tags: Mapping[str, Any] | list[str] | tuple[str, ...] | None = None,
+    tags: Mapping[str, Any] | str | Iterable[str] | None = None,
 ) -> None:
     """Set context values for the rest of the current thread or asyncio task."""
     _current.set(_merged(_current.get(), session_id, user_id, template, tags))

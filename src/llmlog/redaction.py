@@ -92,6 +92,13 @@ def add_recognizer(recognizer: Any) -> None:
     all; after changing a recognizer in place (a longer deny list), remove and add it again.
     """
     global _app_recognizers_changes
+    if not callable(getattr(recognizer, "analyze", None)) or not hasattr(
+        recognizer, "supported_entities"
+    ):
+        raise TypeError(
+            "add_recognizer takes a presidio recognizer (with analyze() and "
+            f"supported_entities), not {type(recognizer).__name__}"
+        )
     _app_recognizers.append(recognizer)
     _app_recognizers_changes += 1
 

@@ -56,3 +56,5 @@ def capture_records(**settings: Any) -> Iterator[CapturedRecords]:
         _pipeline._current = previous
         if previous is None:
             instrumentors.uninstall()
+        else:  # the providers it patched, also one the capture left out
+            instrumentors.install(previous.settings.disabled_providers)
