@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from llmlog._record import EVENT_CALL, EVENT_DROPPED, FIELDS, SCHEMA_VERSION, USAGE_FIELDS
+from llmlog.cli._format import counted
 from llmlog.cli._logs import CliError, iter_lines, warn, warn_unknown_schema
 
 __all__ = [
@@ -259,9 +260,8 @@ def _copy_readable_part(path: Path, copy: Path) -> None:
 
 def warn_broken_lines(name: str, count: int) -> None:
     """The warning for lines DuckDB skipped in one file, worded as the Python reader's."""
-    lines = f"{count} line{'s' if count > 1 else ''}"
     warn(
-        f"{name}: skipped {lines} (not a complete JSON record, "
+        f"{name}: skipped {counted(count, 'line')} (not a complete JSON record, "
         f"or larger than {MAX_OBJECT_BYTES // 2**20} MB)"
     )
 

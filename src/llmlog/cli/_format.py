@@ -40,6 +40,11 @@ def visible(text: str) -> str:
     return _UNSAFE.sub(_escape, text)
 
 
+def counted(count: int, noun: str) -> str:
+    """``1 call``, ``2 calls``, ``0 calls``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def clip(text: str, width: int) -> str:
     """:func:`visible` text in at most ``width`` characters, ending in ``…`` when cut.
 

@@ -22,7 +22,7 @@ import orjson
 from llmlog._config import Settings
 from llmlog._log_files import rotated_files, rotated_pattern
 from llmlog._record import SCHEMA_VERSION
-from llmlog.cli._format import visible
+from llmlog.cli._format import counted, visible
 
 __all__ = ["CliError", "LogLocation", "is_rotated", "iter_records", "known_schema", "locate"]
 
@@ -169,9 +169,8 @@ def known_schema(record: dict[str, Any]) -> bool:
 def warn_unknown_schema(count: int) -> None:
     """The one warning for records skipped because their schema is not ours."""
     if count:
-        noun = "record" if count == 1 else "records"
         warn(
-            f"{count} {noun} of an unknown schema skipped (this llmlog reads schema "
+            f"{counted(count, 'record')} of an unknown schema skipped (this llmlog reads schema "
             f"{SCHEMA_VERSION}; a newer llmlog may read them)"
         )
 

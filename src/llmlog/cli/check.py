@@ -13,7 +13,7 @@ from pathlib import Path
 
 from llmlog.cli._aggregate import aggregate
 from llmlog.cli._filters import Filters, Subcommands, add_filter_args, parse_duration_s
-from llmlog.cli._format import cost, duration_ms, visible
+from llmlog.cli._format import cost, counted, duration_ms, visible
 from llmlog.cli._logs import CliError, locate
 from llmlog.cli._select import call_records
 
@@ -135,10 +135,6 @@ def _next_midnight(until: str) -> str:
     return f"{day:%Y-%m-%d}{_MIDNIGHT}"
 
 
-def _calls(count: int) -> str:
-    return f"{count} call{'' if count == 1 else 's'}"
-
-
 def run(args: argparse.Namespace) -> int:
     """Compare the window against each threshold given; exit 1 on any breach."""
     max_p95 = parse_duration_s(args.max_p95_latency) * 1000 if args.max_p95_latency else None
@@ -183,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
             partly = len(unpriced) < len(per_day)
             where = f" on {len(unpriced)} of {len(per_day)} days" if partly else ""
             calls = sum(d.calls for d in unpriced)
-            unchecked.append(f"cost per day{where}: {_calls(calls)} unpriced")
+            unchecked.append(f"cost per day{where}: {counted(calls, 'call')} unpriced")
         if over:
             worst = max(over, key=lambda day: day.cost_usd or 0.0)
             days = f"on {len(over)} days, highest " if len(over) > 1 else "on "
@@ -205,7 +201,7 @@ def run(args: argparse.Namespace) -> int:
         if texts.pii:
             kinds = ", ".join(f"{kind} x{count}" for kind, count in sorted(texts.pii.items()))
             breaches.append(
-                f"unredacted PII in {_calls(texts.pii_records)} ({kinds}); "
+                f"unredacted PII in {counted(texts.pii_records, 'call')} ({kinds}); "
                 f"first: llmlog show {texts.first_pii_id}"
             )
     if args.pii and none:
@@ -218,11 +214,11 @@ def run(args: argparse.Namespace) -> int:
         return 1
     if unchecked:
         sys.stdout.write(
-            f"ok: {_calls(overall.calls)} checked, no threshold breached; "
+            f"ok: {counted(overall.calls, 'call')} checked, no threshold breached; "
             f"{len(unchecked)} could not be checked\n"
         )
         return 0
-    sys.stdout.write(f"ok: {_calls(overall.calls)} checked, every threshold holds\n")
+    sys.stdout.write(f"ok: {counted(overall.calls, 'call')} checked, every threshold holds\n")
     return 0
 
 

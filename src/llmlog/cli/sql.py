@@ -13,7 +13,7 @@ import orjson
 
 from llmlog.cli import _duck
 from llmlog.cli._filters import Subcommands
-from llmlog.cli._format import clip, table
+from llmlog.cli._format import clip, counted, table
 from llmlog.cli._logs import CliError, locate
 
 __all__ = ["register"]
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     text_rows = [[_cell(value) for value in row] for row in rows]
     sys.stdout.write(table(headers, text_rows, right=frozenset()) + "\n")
-    sys.stdout.write(f"({len(rows)} row{'s' if len(rows) != 1 else ''})\n")
+    sys.stdout.write(f"({counted(len(rows), 'row')})\n")
     return 0
 
 
