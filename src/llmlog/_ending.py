@@ -30,9 +30,17 @@ before_exit: list[Callable[[], None]] = []
 """Called at exit before the drain (e.g. to record streams the app left open)."""
 
 
-def _at_exit() -> None:
+def _undrained() -> _pipeline.Pipeline | None:
+    """This process's pipeline, if its last drain has not run yet."""
     pipeline = _pipeline.current()
-    if pipeline is not None and pipeline._pid == os.getpid() and not pipeline._exit_drained:
+    if pipeline is None or pipeline._pid != os.getpid() or pipeline._exit_drained:
+        return None
+    return pipeline
+
+
+def _at_exit() -> None:
+    pipeline = _undrained()
+    if pipeline is not None:
         try:
             final_drain(pipeline, pipeline.settings.flush_timeout, "at exit")
         except KeyboardInterrupt:  # Ctrl-C while it waits: the user's to end, not a traceback
@@ -151,8 +159,8 @@ def drain_before_exec_and_exit(on: bool) -> None:
 
 
 def _before_exec(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    pipeline = _pipeline.current()
-    if pipeline is None or pipeline._pid != os.getpid() or pipeline._exit_drained:
+    pipeline = _undrained()
+    if pipeline is None:
         return wrapped(*args, **kwargs)
     path = args[0] if args else kwargs.get("path")
     if not isinstance(path, int) and not _runnable(path):
@@ -173,13 +181,7 @@ def _before_os_exit(
     within LLMLOG_FLUSH_TIMEOUT even if the caller holds a lock the drain needs (a signal
     handler calling ``os._exit``)."""
     try:
-        pipeline = _pipeline.current()
-        if (
-            pipeline is not None
-            and pipeline._pid == os.getpid()
-            and not pipeline._exit_drained
-            and _draining_thread is None
-        ):
+        if _undrained() is not None and _draining_thread is None:
             drain_aside(
                 lambda pipeline, wait: final_drain(pipeline, wait, "at os._exit"), "drain at exit"
             )
