@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -273,6 +274,23 @@ class TestBackPressure:
         assert waits[before:] == [False]
         sink.release.set()
         assert pipeline.flush(10)
+        pipeline.close(1)
+
+    def test_flush_without_waiting_says_true_once_everything_is_written(self) -> None:
+        """``flush(0)`` is a health check: True when nothing is left to write, False while
+        a record is still on its way (the writer stuck on its sink)."""
+        sink = _BlockedSink()
+        pipeline = _pipeline.Pipeline(Settings(redact="off"), sinks=[sink])
+        pipeline.submit(_capture(0))
+        assert sink.writing.wait(10)
+        assert pipeline.flush(0) is False
+        sink.release.set()
+        assert pipeline.flush(10) is True
+        deadline = time.monotonic() + 10
+        while not pipeline._writer_waiting and time.monotonic() < deadline:
+            time.sleep(0.001)  # the writer ends the flush's slice, then waits
+        assert pipeline.flush(0) is True
+        assert pipeline.flush(0) is True
         pipeline.close(1)
 
     def test_flush_times_out_instead_of_hanging(self) -> None:

@@ -128,6 +128,7 @@ class Pipeline:
         self._urgent_done = 0
         self._writer_ident: int | None = None
         self._writer_waiting = False
+        self._wakes = 0  # the writer's wake-ups, counted by the writer (see _idle)
         self._thread: threading.Thread | None = None
         # Re-entrant: a garbage collection while it is held (building the writer) can
         # finish an abandoned stream, whose record comes back here through submit().
@@ -232,9 +233,23 @@ class Pipeline:
         """Wait until everything submitted so far is written; False on timeout."""
         if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
             return not self._queue
+        if self._idle():
+            return True
         marker = _Flush()
         self._put_urgent(marker)
         return marker.done.wait(timeout)
+
+    def _idle(self) -> bool:
+        """Everything submitted is written and the writer waits: ``flush(0)`` can say so.
+
+        Read between two reads of the writer's wake-up count: when it did not wake in
+        between and was waiting at both ends, it took nothing from the queue meanwhile
+        (it sets ``_writer_waiting`` only after a slice, with that slice's lines pending).
+        """
+        wakes = self._wakes
+        idle = self._writer_waiting and not self._exit_drained
+        idle = idle and not self._queue and not self._lines.pending and not self._dropped
+        return idle and self._writer_waiting and wakes == self._wakes
 
     def close(self, timeout: float | None) -> None:
         """Drain (bounded by ``timeout``), stop the writer, close the sinks."""
@@ -280,6 +295,7 @@ class Pipeline:
             self._writer_waiting = True  # until it holds the GIL again: see _hand_over
             busy = self._queue or self._lines.pending
             self._go.acquire(True, WRITER_WAIT if busy else IDLE_WAIT)
+            self._wakes += 1  # before _writer_waiting: see _idle
             self._writer_waiting = False
             with _forks.guard:
                 # I/O first: its syscalls let go of the GIL, and only now, while a
