@@ -760,8 +760,14 @@ class TestWhereAndHowTheCallRan:
                 "openai:gpt-4o via localhost",
             ),
             ("https://llm.corp.example/v1", "llm.corp.example", "gpt-4o", "via llm.corp.example"),
+            (
+                "https://myws.cloud.databricks.com/serving-endpoints",
+                "myws.cloud.databricks.com",
+                "databricks-kimi-k3",
+                "databricks:databricks-kimi-k3",
+            ),
         ],
-        ids=["openai", "cerebras", "groq", "gateway", "local", "company-gateway"],
+        ids=["openai", "cerebras", "groq", "gateway", "local", "company-gateway", "databricks"],
     )
     def test_a_server_reached_through_the_openai_sdk_is_priced_at_its_own_price(
         self, base_url: str | None, host: str, model: str, source: str
@@ -778,6 +784,7 @@ class TestWhereAndHowTheCallRan:
         tokens = {"input_tokens": 10_000, "output_tokens": 2_000}
         assert logged["cost_usd"] == pytest.approx(priced_at(model, provider, **tokens))
         assert source in logged["price_source"]
+        assert ("via" in source) == (" via " in logged["price_source"])
 
     def test_an_azure_deployment_is_priced_at_openai_prices(self) -> None:
         client = ofake.azure_client(lambda r: chat_answer("gpt-4o-2024-08-06"))

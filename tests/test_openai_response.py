@@ -53,6 +53,32 @@ class TestChat:
             "total_tokens": 25,
         }
 
+    def test_reasoning_counted_apart_from_the_answer_is_added_to_output(self) -> None:
+        """xAI counts reasoning outside ``completion_tokens`` (its total says so): the
+        record's ``output_tokens`` holds both, as OpenAI's does, so cost bills both."""
+        body = fakes.chat_completion()
+        body["usage"] = {
+            "prompt_tokens": 1000,
+            "completion_tokens": 10,
+            "total_tokens": 3010,
+            "completion_tokens_details": {"reasoning_tokens": 2000},
+        }
+        usage = response.read_chat(ChatCompletion.model_validate(body))["usage"]
+        assert (usage["output_tokens"], usage["reasoning_tokens"]) == (2010, 2000)
+        assert usage["total_tokens"] == 3010
+        body["usage"]["total_tokens"] = 1010  # OpenAI's way: reasoning inside the answer's
+        body["usage"]["completion_tokens_details"]["reasoning_tokens"] = 8
+        usage = response.read_chat(body)["usage"]
+        assert (usage["output_tokens"], usage["reasoning_tokens"]) == (10, 8)
+
+    def test_cached_tokens_said_at_the_top_are_read(self) -> None:
+        """Databricks says ``cache_read_input_tokens`` beside ``prompt_tokens``."""
+        body = fakes.chat_completion()
+        body["usage"] = {"prompt_tokens": 100, "completion_tokens": 1, "total_tokens": 101}
+        body["usage"]["cache_read_input_tokens"] = 90
+        for answer in (body, ChatCompletion.model_validate(body)):
+            assert response.read_chat(answer)["usage"]["cached_input_tokens"] == 90
+
     def test_tool_calls_are_flat(self) -> None:
         """Tool calls are {id, type, name, arguments}."""
         body = fakes.chat_completion(None, tool_calls=[CALL], finish_reason="tool_calls")

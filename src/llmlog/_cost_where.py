@@ -70,7 +70,7 @@ def resolve(snapshot: Any, sdk: str | None, host: str | None, operation: Any) ->
         where = Where(("aws",), requested_first=True)
     else:
         try:
-            found = snapshot.find_provider(None, None, f"https://{host}")
+            found = _provider_at(snapshot, host)
         except LookupError:
             # A host genai-prices does not know: most often a gateway or proxy in front of
             # the SDK's provider (a company's, LiteLLM on localhost), so the model is that
@@ -82,6 +82,16 @@ def resolve(snapshot: Any, sdk: str | None, host: str | None, operation: Any) ->
         # Decisions bill input only (genai-prices lists them as a provider of their own).
         where = where._replace(providers=("openai-decisions",))
     return where
+
+
+def _provider_at(snapshot: Any, host: str) -> Any:
+    """genai-prices' provider serving at ``host``. The record keeps no URL path, and
+    Databricks is only known by its: its OpenAI-compatible API is always under
+    ``/serving-endpoints``, so that is tried when the host alone is not known."""
+    try:
+        return snapshot.find_provider(None, None, f"https://{host}")
+    except LookupError:
+        return snapshot.find_provider(None, None, f"https://{host}/serving-endpoints")
 
 
 def _claude_platform(host: str) -> bool:

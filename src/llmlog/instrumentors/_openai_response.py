@@ -89,13 +89,27 @@ def counted_usage(usage: Any, input_key: str, output_key: str) -> dict[str, Any]
         return None
     input_details = field(usage, f"{input_key}_details")
     output_details = field(usage, f"{output_key}_details")
+    input_tokens = int_or_none(field(usage, input_key))
+    output_tokens = int_or_none(field(usage, output_key))
+    reasoning = int_or_none(field(output_details, "reasoning_tokens"))
+    total = int_or_none(field(usage, "total_tokens"))
+    if (
+        reasoning
+        and output_tokens is not None
+        and input_tokens is not None
+        and (reasoning > output_tokens or total == input_tokens + output_tokens + reasoning)
+    ):
+        output_tokens += reasoning  # counted apart from the answer's (xAI), billed as output
+    cached = int_or_none(field(input_details, "cached_tokens"))
+    if cached is None:  # hosts that say it at the top, as Anthropic does (Databricks)
+        cached = int_or_none(field(usage, "cache_read_input_tokens"))
     return usage_record(
-        input_tokens=int_or_none(field(usage, input_key)),
-        output_tokens=int_or_none(field(usage, output_key)),
-        cached_input_tokens=int_or_none(field(input_details, "cached_tokens")),
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cached_input_tokens=cached,
         cache_write_tokens=int_or_none(field(input_details, "cache_write_tokens")),
-        reasoning_tokens=int_or_none(field(output_details, "reasoning_tokens")),
-        total_tokens=int_or_none(field(usage, "total_tokens")),
+        reasoning_tokens=reasoning,
+        total_tokens=total,
         raw=raw_usage(usage),
     )
 
