@@ -192,6 +192,32 @@ class TestSyncHelper:
         record = only(cap)
         assert (record["status"], record["output"]["text"]) == ("error", "Hel")
 
+    @pytest.mark.parametrize("beta", [False, True], ids=["messages", "beta"])
+    def test_a_manager_entered_again_sends_again_and_each_request_is_recorded(
+        self, cap: CapturedRecords, beta: bool
+    ) -> None:
+        """The SDK's manager sends its request anew at each ``with`` (a retry loop that
+        reuses it): one record per request, each with its own answer and clock."""
+        answers = iter(["first", "second", "third"])
+
+        def handler(request: httpx2.Request) -> httpx2.Response:
+            body = fake.sse_body(fake.stream_events([next(answers)]))
+            return httpx2.Response(200, content=body, headers={"content-type": "text/event-stream"})
+
+        client = fake.sync_client(handler)
+        messages = client.beta.messages if beta else client.messages
+        manager = messages.stream(model=fake.MODEL, max_tokens=5, messages=fake.user())
+        texts = []
+        for _ in range(3):
+            with manager as stream:
+                texts.append(stream.get_final_text())
+            assert llmlog.flush(10)
+        assert texts == ["first", "second", "third"]
+        records = cap.calls
+        assert [r["output"]["text"] for r in records] == texts
+        assert all(r["status"] == "ok" and r["latency_ms"] >= r["ttft_ms"] > 0 for r in records)
+        assert len({r["id"] for r in records}) == 3
+
     def test_a_manager_never_entered_sends_nothing_and_logs_nothing(
         self, cap: CapturedRecords
     ) -> None:
@@ -312,6 +338,22 @@ class TestAsyncHelper:
                 pass
         record = only(cap)
         assert (record["status"], record["error"]["status_code"]) == ("error", 500)
+
+    async def test_a_manager_entered_again_fails_as_the_sdks_does(
+        self, cap: CapturedRecords
+    ) -> None:
+        """The async manager holds one coroutine: a second ``async with`` raises the SDK's
+        own error, recorded as a call of its own; the first record stays whole."""
+        client = fake.async_client(fake.sse_handler(EVENTS))
+        manager = client.messages.stream(model=fake.MODEL, max_tokens=5, messages=fake.user())
+        async with manager as stream:
+            assert await stream.get_final_text() == "Hello"
+        with pytest.raises(RuntimeError, match="reuse already awaited"):
+            async with manager:
+                pass
+        first, second = cap.calls
+        assert_complete(first)
+        assert (second["status"], second["error"]["type"]) == ("error", "RuntimeError")
 
     async def test_async_beta_helper(self, cap: CapturedRecords) -> None:
         """``beta.messages.stream()`` on the async client."""

@@ -94,13 +94,32 @@ class _ManagerProxy(wrapt.ObjectProxy[Any]):
         super().__init__(wrapped)
         self._self_cap = cap
         self._self_is_content = is_content
+        self._self_extra = dict(cap.extra)  # as the call was made, for a second entry
+        self._self_entered = False
+
+    def _self_call(self) -> Capture:
+        """The capture of this entry: the SDK's manager sends its request again each time
+        it is entered (a retry loop reusing it), and each request is a call of its own."""
+        cap = self._self_cap
+        if self._self_entered:
+            cap = Capture(
+                provider=cap.provider,
+                method=cap.method,
+                operation=cap.operation,
+                kwargs=cap.kwargs,
+                extract=cap.extract,
+                extra=dict(self._self_extra),
+                client=cap.client,
+            )
+        self._self_entered = True
+        return cap
 
 
 class MessageStreamManagerProxy(_ManagerProxy):
     """Stands in for ``MessageStreamManager`` (and the beta one); ``isinstance`` holds."""
 
     def __enter__(self) -> Any:
-        cap = self._self_cap
+        cap = self._self_call()
         _start(cap)
         try:
             message_stream = self.__wrapped__.__enter__()
@@ -124,7 +143,7 @@ class AsyncMessageStreamManagerProxy(_ManagerProxy):
     """Stands in for ``AsyncMessageStreamManager`` (and the beta one)."""
 
     async def __aenter__(self) -> Any:
-        cap = self._self_cap
+        cap = self._self_call()
         _start(cap)
         try:
             message_stream = await self.__wrapped__.__aenter__()
