@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -100,8 +102,54 @@ class TestSyncStreams:
         assert record["status"] == "ok"
         assert record["output"]["text"] == "one two three four"
 
+    @pytest.mark.parametrize("how", ["loop", "next"])
+    def test_a_stream_left_unread_lasted_until_the_app_stopped_reading(
+        self, toy: CapturedRecords, how: str
+    ) -> None:
+        """Broken out of (or read by ``next()``) and let go later: ``latency_ms`` ends when
+        the app stopped reading, not when it let go of the stream (its own work between)."""
+        stream = open_stream()
+        if how == "loop":
+            for _ in stream:
+                break
+        else:
+            next(stream)
+        time.sleep(HELD)
+        del stream
+        gc.collect()
+        [record] = toy.calls
+        assert record["status"] == "cancelled"
+        assert record["latency_ms"] < HELD * 1000
+
+    def test_a_block_left_after_the_apps_own_work_ends_where_reading_stopped(
+        self, toy: CapturedRecords
+    ) -> None:
+        with open_stream() as stream:
+            for _ in stream:
+                break
+            time.sleep(HELD)
+        [record] = toy.calls
+        assert record["latency_ms"] < HELD * 1000
+
+
+HELD = 0.5
+"""Seconds the app holds a stream it stopped reading (far above a toy stream's time)."""
+
 
 class TestAsyncStreams:
+    async def test_a_loop_left_early_ends_when_the_app_stopped_reading(
+        self, toy: CapturedRecords
+    ) -> None:
+        stream = await toy_sdk.Client().acreate(messages=MESSAGES, model="toy-1", stream=True)
+        async for _ in stream:
+            break
+        await asyncio.sleep(HELD)
+        del stream
+        gc.collect()
+        [record] = toy.calls
+        assert record["status"] == "cancelled"
+        assert record["latency_ms"] < HELD * 1000
+
     async def test_async_iteration_records_once(self, toy: CapturedRecords) -> None:
         """`async for` to the end: one ok record with the whole text."""
         stream = await toy_sdk.Client().acreate(messages=MESSAGES, model="toy-1", stream=True)

@@ -354,6 +354,7 @@ class Capture:
     start_perf: float = field(default_factory=time.perf_counter)
     end_perf: float | None = None
     first_chunk_perf: float | None = None
+    read_end_perf: float | None = None  # a stream: when the app last stopped reading it
     context: Mapping[str, Any] | None = None
     trace_ids: tuple[str, str] | None = None
     result: Any = None

@@ -194,8 +194,10 @@ class _Finisher:
         with _guard.guarded(f"{self._self_cap.provider} stream"):
             if error is not None:
                 finish(self._self_cap, error=error, status=STATUS_ERROR)
+            elif early:  # the call lasted until the app stopped reading, not until it let go
+                finish(cap, status=STATUS_CANCELLED, end_perf=cap.read_end_perf)
             else:
-                finish(self._self_cap, status=STATUS_CANCELLED if early else STATUS_OK)
+                finish(self._self_cap, status=STATUS_OK)
 
     def __del__(self) -> None:
         try:
@@ -213,6 +215,7 @@ class SyncStreamProxy(_Finisher, wrapt.ObjectProxy):  # type: ignore[type-arg]
         append = cap.chunks.append  # type: ignore[union-attr]
         chunks = iter(self.__wrapped__)
         thrown = False  # an exception the consumer threw in at a ``yield``, not the stream's
+        cap.read_end_perf = None  # reading (again)
         try:
             if cap.first_chunk_perf is None:
                 for chunk in chunks:
@@ -240,7 +243,8 @@ class SyncStreamProxy(_Finisher, wrapt.ObjectProxy):  # type: ignore[type-arg]
                     except BaseException:
                         thrown = True
                         raise
-        except GeneratorExit:
+        except GeneratorExit:  # the app left its loop (or let go of the loop's iterator)
+            cap.read_end_perf = time.perf_counter()
             raise
         except BaseException as exc:
             if thrown:  # the app let go of the stream, like an abandoned one
@@ -260,6 +264,7 @@ class SyncStreamProxy(_Finisher, wrapt.ObjectProxy):  # type: ignore[type-arg]
             self._self_end(exc)
             raise
         self._self_add(chunk)
+        self._self_cap.read_end_perf = time.perf_counter()
         return chunk
 
     def __enter__(self) -> SyncStreamProxy:
@@ -292,6 +297,7 @@ class AsyncStreamProxy(_Finisher, wrapt.ObjectProxy):  # type: ignore[type-arg]
         append = cap.chunks.append  # type: ignore[union-attr]
         chunks = aiter(self.__wrapped__)
         thrown = False  # an exception the consumer threw in at a ``yield``, not the stream's
+        cap.read_end_perf = None  # reading (again)
         try:
             if cap.first_chunk_perf is None:
                 async for chunk in chunks:
@@ -319,7 +325,8 @@ class AsyncStreamProxy(_Finisher, wrapt.ObjectProxy):  # type: ignore[type-arg]
                     except BaseException:
                         thrown = True
                         raise
-        except GeneratorExit:
+        except GeneratorExit:  # the app left its loop (or let go of the loop's iterator)
+            cap.read_end_perf = time.perf_counter()
             raise
         except BaseException as exc:
             if thrown:  # the app let go of the stream, like an abandoned one
@@ -339,6 +346,7 @@ class AsyncStreamProxy(_Finisher, wrapt.ObjectProxy):  # type: ignore[type-arg]
             self._self_end(exc)
             raise
         self._self_add(chunk)
+        self._self_cap.read_end_perf = time.perf_counter()
         return chunk
 
     async def __aenter__(self) -> AsyncStreamProxy:
