@@ -129,6 +129,24 @@ class TestSameResults:
             instrumented = sent()
         assert instrumented == bare
 
+    @pytest.mark.parametrize("instrumented", [False, True], ids=["bare", "llmlog"])
+    def test_an_async_call_is_a_coroutine_named_as_the_sdks(self, instrumented: bool) -> None:
+        """What a warning for a coroutine never awaited, ``repr(task)`` and asyncio's debug
+        log show: the SDK's method, not llmlog's wrapper."""
+        with llmlog.testing.capture_records(disabled_providers=() if instrumented else ("openai",)):
+            client = fakes.async_client(fakes.default_fake())
+            calls = [
+                client.chat.completions.create(model="m", messages=[]),
+                client.embeddings.create(model="m", input="x"),
+            ]
+        for coroutine in calls:
+            coroutine.close()
+        assert [c.__qualname__ for c in calls] == [
+            "AsyncCompletions.create",
+            "AsyncEmbeddings.create",
+        ]
+        assert [c.__name__ for c in calls] == ["create", "create"]
+
 
 class TestErrors:
     def test_sdk_exceptions_propagate_as_the_same_object(self, llm: CapturedRecords) -> None:

@@ -15,6 +15,7 @@ for every provider:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -326,7 +327,18 @@ def make_wrapper(provider: Provider, target: Target) -> Wrapper:
 
     if target.is_async:
 
-        async def async_wrapper(
+        def async_wrapper(
+            wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+        ) -> Any:
+            """The call's coroutine, named as the SDK's own (a warning that it was never
+            awaited, ``repr(task)``, asyncio's debug log name the SDK's method)."""
+            coroutine: Any = async_call(wrapped, instance, args, kwargs)
+            with contextlib.suppress(AttributeError, TypeError):
+                coroutine.__name__ = wrapped.__name__
+                coroutine.__qualname__ = wrapped.__qualname__
+            return coroutine
+
+        async def async_call(
             wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
         ) -> Any:
             client = getattr(instance, "_client", instance)
