@@ -14,6 +14,7 @@ import pytest
 import llmlog.testing
 import openai_fakes as fakes
 from llmlog.testing import CapturedRecords
+from ws_testing import VALIDATOR
 
 
 @pytest.fixture
@@ -60,6 +61,27 @@ class TestCreate:
             fakes.RESPONSE_ID,
             fakes.REQUEST_ID,
         )
+
+    def test_a_tool_loops_items_are_kept_as_sent_and_the_record_is_valid(
+        self, llm: CapturedRecords
+    ) -> None:
+        """The second turn of a tool loop sends the first answer's items back (reasoning,
+        function call) and the tool's output: items with a ``type`` and no ``role``,
+        recorded as sent, and the record still matches the published schema."""
+        client = fakes.sync_client(fakes.default_fake())
+        first = client.responses.create(model="gpt-4o", input="Weather in Oslo?")
+        items: list[Any] = [{"role": "user", "content": "Weather in Oslo?"}, *first.output]
+        items.append({"type": "function_call_output", "call_id": "call_1", "output": "sunny"})
+        client.responses.create(model="gpt-4o", input=items)
+        record = llm.calls[1]
+        assert [m.get("role") or m["type"] for m in record["messages"]] == [
+            "user",
+            "reasoning",
+            "assistant",
+            "function_call_output",
+        ]
+        for record in llm.calls:
+            VALIDATOR.validate(record)
 
     def test_stream_uses_the_terminal_event(self, llm: CapturedRecords) -> None:
         """A streamed response: full output and usage from response.completed."""
