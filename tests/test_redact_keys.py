@@ -35,6 +35,7 @@ def one_line(cap: Any) -> tuple[dict[str, Any], str]:
     return record, json.dumps(record)
 
 
+MESSAGES = [{"role": "user", "content": "hi"}]
 GATEWAY_HEADERS = {
     "Helicone-Auth": f"Bearer {OPAQUE}",
     "cf-aig-authorization": f"Bearer {OPAQUE}",
@@ -296,6 +297,40 @@ class TestCredentialKeys:
         assert out["params"]["extra_headers"] == {"X-Auth": ["<SECRET>"], "X-Trace": ["abc"]}
         assert out["messages"][0]["content"][0]["input"] == {"token": {"access": "<SECRET>"}}
         assert out["redactions"] == {"SECRET": 8} | ({"EMAIL_ADDRESS": 1} if level == "pii" else {})
+
+    @pytest.mark.parametrize("provider", ["openai", "anthropic"])
+    def test_a_tool_schema_naming_credential_fields_is_logged_as_sent(self, provider: str) -> None:
+        """A tool's JSON Schema describes a ``new_password`` field, it holds none: logged as
+        sent, no redaction counted (the record stays replayable). A value under such a name
+        elsewhere in ``properties`` (not a schema node) is still a credential."""
+        schema = {
+            "type": "object",
+            "properties": {
+                "user": {"type": "string"},
+                "new_password": {"type": "string", "minLength": 12},
+                "session_token": {"$ref": "#/$defs/token"},
+                "api_key": {"description": "the caller's key", "default": ""},
+            },
+            "$defs": {"token": {"type": "string"}, "secret": {"enum": ["a", "b"]}},
+        }
+        with capture_records(redact="secrets") as cap:
+            if provider == "openai":
+                client = ofake.sync_client(lambda _: ofake.json_response(ofake.chat_completion()))
+                tool = {"type": "function", "function": {"name": "reset", "parameters": schema}}
+                client.chat.completions.create(model="m", messages=MESSAGES, tools=[tool])
+                logged = one_line(cap)[0]["params"]["tools"][0]["function"]["parameters"]
+            else:
+                client = afake.sync_client(afake.json_handler(afake.message()))
+                tool = {"name": "reset", "input_schema": schema}
+                client.messages.create(model="m", max_tokens=5, messages=afake.user(), tools=[tool])
+                logged = one_line(cap)[0]["params"]["tools"][0]["input_schema"]
+            assert logged == schema
+            assert cap.calls[0]["redactions"] == {}
+        metadata = {"properties": {"password": OPAQUE, "api_key": {"value": OPAQUE}}}
+        out = redact({"params": {"metadata": metadata}})
+        assert out["params"]["metadata"] == {
+            "properties": {"password": "<SECRET>", "api_key": {"value": "<SECRET>"}}
+        }
 
     def test_everywhere_in_the_record_and_with_every_operator(self) -> None:
         """Messages and output too; the replacement is the operator's, like any secret's."""

@@ -61,7 +61,16 @@ _CONTAINERS: Final = (dict, list, tuple, set, frozenset)
 _LONG_NUMBER: Final = 1_000_000  # 7+ digits: the shortest phone numbers; cards, SSNs
 
 # What a dict key is to the walk, cached per key (few distinct keys; bounded anyway).
-_PLAIN, _IDENTIFIER, _PAYLOAD, _CREDENTIAL, _HEADERS = 0, 1, 2, 3, 4
+_PLAIN, _IDENTIFIER, _PAYLOAD, _CREDENTIAL, _HEADERS, _SCHEMA_NAMES = 0, 1, 2, 3, 4, 5
+# Keys of a JSON Schema (a tool's parameters, a response format) whose dict is keyed by the
+# names of the fields it describes: `{"properties": {"new_password": {"type": "string"}}}`
+# names a field, it holds no password.
+_SCHEMA_NAME_KEYS: Final = frozenset({"properties", "patternProperties", "$defs", "definitions"})
+# Words of JSON Schema: a dict holding one describes a field.
+_SCHEMA_WORDS: Final = frozenset(
+    {"type", "$ref", "anyOf", "oneOf", "allOf", "enum", "const", "items", "properties"}
+    | {"description", "format", "pattern", "minLength", "maxLength", "title", "default"}
+)
 _key_kinds: dict[Any, int] = {}
 _header_kinds: dict[Any, bool] = {}
 _MAX_KEY_KINDS: Final = 4096
@@ -106,6 +115,8 @@ def _key_kind(key: Any) -> int:
             kind = _CREDENTIAL
         elif name.endswith("headers"):
             kind = _HEADERS
+        elif key in _SCHEMA_NAME_KEYS:
+            kind = _SCHEMA_NAMES
         elif key in _IDENTIFIER_KEYS:
             kind = _IDENTIFIER
         elif key in _PAYLOAD_KEYS:
@@ -125,11 +136,12 @@ def _credential_header(name: Any) -> bool:
     return kind
 
 
-def collect(value: Any, app: bool, texts: list[str], headers: bool = False) -> bool:
+def collect(value: Any, app: bool, texts: list[str], within: int = _PLAIN) -> bool:
     """Append every string :func:`_rebuild` would pass to its replacer, in its order.
 
-    ``app``: ``value`` is app data (keys searched, identifier keys too); ``headers``: it is
-    a ``headers`` dict (credential headers are replaced whole). Returns whether
+    ``app``: ``value`` is app data (keys searched, identifier keys too); ``within``: the
+    kind of the key it is under (a ``headers`` dict's credential headers are replaced whole;
+    a schema's field names are not credentials: :func:`_is_credential_key`). Returns whether
     rebuilding would change the value even with nothing found (a set becomes a list, an
     object its text, a credential its replacement): such a field is always rebuilt.
     """
@@ -155,13 +167,15 @@ def collect(value: Any, app: bool, texts: list[str], headers: bool = False) -> b
                 continue
             elif key_kind == _PAYLOAD:
                 item_app = True
-            credential = key_kind == _CREDENTIAL or (headers and _credential_header(key))
+            credential = (key_kind == _CREDENTIAL or within == _HEADERS) and _is_credential_key(
+                key, key_kind, within, item
+            )
             if credential and (_is_credential(item) or isinstance(item, _CONTAINERS)):
                 _collect_credentials(item, app, texts)
                 converts = True
             elif type(item) is str:  # the common case, without a call
                 texts.append(item)
-            elif item is not None and collect(item, item_app, texts, key_kind == _HEADERS):
+            elif item is not None and collect(item, item_app, texts, key_kind):
                 converts = True
         return converts
     if kind is list or kind is tuple:
@@ -196,7 +210,7 @@ def any_found(texts: list[str], first: int, stop: int, found: dict[str, list[Spa
     return False
 
 
-def rebuild(value: Any, replace: TextReplacer, app: bool, headers: bool = False) -> Any:
+def rebuild(value: Any, replace: TextReplacer, app: bool, within: int = _PLAIN) -> Any:
     """A copy of ``value`` with every free-text string replaced; containers are new."""
     if isinstance(value, str):
         return replace(value)
@@ -205,7 +219,7 @@ def rebuild(value: Any, replace: TextReplacer, app: bool, headers: bool = False)
         replaced = replace(text)
         return value if replaced is text else replaced
     if isinstance(value, dict):
-        return _rebuild_dict(value, replace, app, headers)
+        return _rebuild_dict(value, replace, app, within)
     if isinstance(value, tuple):
         return tuple(rebuild(item, replace, app) for item in value)
     if isinstance(value, list | set | frozenset):
@@ -220,7 +234,7 @@ def rebuild(value: Any, replace: TextReplacer, app: bool, headers: bool = False)
 
 
 def _rebuild_dict(
-    value: dict[Any, Any], replace: TextReplacer, app: bool, headers: bool
+    value: dict[Any, Any], replace: TextReplacer, app: bool, within: int
 ) -> dict[Any, Any]:
     out: dict[Any, Any] = {}
     for key, item in value.items():
@@ -237,17 +251,32 @@ def _rebuild_dict(
             continue
         elif key_kind == _PAYLOAD:
             item_app = True
-        credential = key_kind == _CREDENTIAL or (headers and _credential_header(key))
+        credential = (key_kind == _CREDENTIAL or within == _HEADERS) and _is_credential_key(
+            key, key_kind, within, item
+        )
         if credential and (_is_credential(item) or isinstance(item, _CONTAINERS)):
             new_item: Any = _credentials_replaced(item, replace, app)
         else:
-            new_item = rebuild(item, replace, item_app, key_kind == _HEADERS)
+            new_item = rebuild(item, replace, item_app, key_kind)
         if app and new_key in out:  # an earlier key was redacted to this one
             if _same_scalar(out[new_key], new_item):
                 continue  # two tags both redacted to "<EMAIL_ADDRESS>": one tag
             new_key = _unused_key(new_key, out)
         out[new_key] = new_item
     return out
+
+
+def _is_credential_key(key: Any, key_kind: int, within: int, item: Any) -> bool:
+    """Whether ``key`` (of kind ``key_kind``, in a dict under a key of kind ``within``)
+    says ``item`` is a credential: by its name, or as a credential header; but not a
+    field a schema describes (a dict in JSON Schema's words under ``properties``)."""
+    if within == _HEADERS:
+        return key_kind == _CREDENTIAL or _credential_header(key)
+    if key_kind != _CREDENTIAL:
+        return False
+    return not (
+        within == _SCHEMA_NAMES and type(item) is dict and not _SCHEMA_WORDS.isdisjoint(item)
+    )
 
 
 def _is_credential(item: Any) -> bool:
