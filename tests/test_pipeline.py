@@ -202,6 +202,13 @@ class _BlockedSink:
         pass
 
 
+class _ClosableBlockedSink(_BlockedSink):
+    closed = 0
+
+    def close(self) -> None:
+        self.closed += 1
+
+
 def _capture(i: int) -> Capture:
     return Capture(
         provider="toy",
@@ -292,6 +299,37 @@ class TestBackPressure:
         assert pipeline.flush(0) is True
         assert pipeline.flush(0) is True
         pipeline.close(1)
+
+    def test_a_pipeline_closed_with_records_left_writes_them_and_flush_waits(self) -> None:
+        """``uninstrument()`` or ``instrument()`` again while the writer is behind: its
+        records are still written (the writer goes on, then closes its sinks), and
+        ``flush()`` says False until they are."""
+        sink = _ClosableBlockedSink()
+        pipeline = _pipeline.Pipeline(Settings(redact="off"), sinks=[sink])
+        for i in range(5):
+            pipeline.submit(_capture(i))
+        assert sink.writing.wait(10)
+        pipeline.close(0.1)
+        assert pipeline in _pipeline._retired and not sink.closed
+        assert _pipeline.wait_for_retired(0.1) is False
+        sink.release.set()
+        assert _pipeline.wait_for_retired(10) is True
+        assert len(sink.lines) == 5 and sink.closed == 1
+        assert pipeline not in _pipeline._retired
+
+    def test_the_exit_waits_for_a_closed_pipelines_writer_and_says_what_it_lost(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        _guard._reset_for_tests()
+        sink = _ClosableBlockedSink()
+        pipeline = _pipeline.Pipeline(Settings(redact="off", flush_timeout=0.2), sinks=[sink])
+        pipeline.submit(_capture(0))
+        assert sink.writing.wait(10)
+        pipeline.close(0)
+        _ending._drain_retired()  # the writer still stuck after the flush timeout
+        assert "were lost" in capsys.readouterr().err
+        sink.release.set()
+        assert _pipeline.wait_for_retired(10) is True
 
     def test_flush_times_out_instead_of_hanging(self) -> None:
         """flush(timeout) returns False while the writer is stuck."""

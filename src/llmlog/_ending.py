@@ -40,16 +40,24 @@ def _undrained() -> _pipeline.Pipeline | None:
 
 def _at_exit() -> None:
     pipeline = _undrained()
-    if pipeline is not None:
-        try:
+    try:
+        if pipeline is not None:
             final_drain(pipeline, pipeline.settings.flush_timeout, "at exit")
-        except KeyboardInterrupt:  # Ctrl-C while it waits: the user's to end, not a traceback
-            _guard.warn_once(
-                "exit_interrupted",
-                "interrupted at exit (Ctrl-C) while records were still being written: "
-                "those not yet written are lost",
-            )
+        _drain_retired()
+    except KeyboardInterrupt:  # Ctrl-C while it waits: the user's to end, not a traceback
+        _guard.warn_once(
+            "exit_interrupted",
+            "interrupted at exit (Ctrl-C) while records were still being written: "
+            "those not yet written are lost",
+        )
     _still_ended_by_ctrl_c()
+
+
+def _drain_retired() -> None:
+    """The writers of pipelines replaced or removed with records left finish them too."""
+    timeout = max((p.settings.flush_timeout for p in _pipeline._retired), default=0.0)
+    if not _pipeline.wait_for_retired(timeout):
+        _lost_after(timeout, "at exit")
 
 
 def _still_ended_by_ctrl_c() -> None:
@@ -115,11 +123,15 @@ def _drain(pipeline: _pipeline.Pipeline, timeout: float, when: str) -> None:
         if done and pipeline._queue:  # put by a thread that had just missed _exit_drained
             done = pipeline.flush(timeout)
         if not done:
-            _guard.warn_once(
-                "exit_timeout",
-                f"records still pending {timeout:g}s after the drain {when} began were lost "
-                "(LLMLOG_FLUSH_TIMEOUT)",
-            )
+            _lost_after(timeout, when)
+
+
+def _lost_after(timeout: float, when: str) -> None:
+    _guard.warn_once(
+        "exit_timeout",
+        f"records still pending {timeout:g}s after the drain {when} began were lost "
+        "(LLMLOG_FLUSH_TIMEOUT)",
+    )
 
 
 _exec_wrappers: dict[str, Any] = {}

@@ -134,6 +134,7 @@ class Pipeline:
         # finish an abandoned stream, whose record comes back here through submit().
         self._start_lock = threading.RLock()
         self._pid = os.getpid()
+        self._retired = False  # closed with records left: the writer closes the sinks
         self._dropped = 0
         self._stalled = False  # a full queue has made a caller wait in vain (FULL_QUEUE_WAIT)
         self._lines = SinkLogger(self._sinks)
@@ -252,12 +253,29 @@ class Pipeline:
         return idle and self._writer_waiting and wakes == self._wakes
 
     def close(self, timeout: float | None) -> None:
-        """Drain (bounded by ``timeout``), stop the writer, close the sinks."""
-        self.flush(timeout)
-        if self._thread is not None and self._thread.is_alive() and self._pid == os.getpid():
+        """Drain (bounded by ``timeout``), stop the writer, close the sinks.
+
+        A writer with records left when ``timeout`` runs out writes them on in the
+        background and then closes the sinks itself: the next :func:`flush` and the exit
+        wait for it (:data:`_retired`), so replacing or removing llmlog loses nothing.
+        """
+        drained = self.flush(timeout)
+        thread = self._thread
+        if thread is not None and thread.is_alive() and self._pid == os.getpid():
             self._put_urgent(_STOP)
-            self._thread.join(0.5)
-        for sink in self._sinks:
+            thread.join(0.5 if drained else 0.0)
+            if thread.is_alive():
+                self._retired = True
+                _retired.append(self)
+                if thread.is_alive():  # (else it may have stopped before it saw _retired)
+                    return
+        self._close_sinks()
+
+    def _close_sinks(self) -> None:
+        """Once, by whichever of the closing thread and a retired writer comes last."""
+        with self._start_lock:
+            sinks, self._sinks = self._sinks, []
+        for sink in sinks:
             sink.close()
 
     def after_fork_in_child(self) -> None:
@@ -310,6 +328,8 @@ class Pipeline:
                     going_on = False
                 if not going_on:
                     self._write_out()
+                    if self._retired:
+                        self._close_sinks()
                     return
 
     def _work(self) -> bool:
@@ -435,6 +455,24 @@ def submit(cap: Capture) -> None:
 _lost_at_last_flush = 0
 """Records lost (queue full, unwritable file) as of the last :func:`flush`."""
 
+_retired: list[Pipeline] = []
+"""Pipelines closed (``instrument()`` again, ``uninstrument()``) while their writer still
+had records to write: it goes on, and flushes and the exit wait for it."""
+
+
+def wait_for_retired(timeout: float | None) -> bool:
+    """Wait up to ``timeout`` for the writers of :data:`_retired` to end; True if all did."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    for pipeline in list(_retired):
+        thread = pipeline._thread
+        if thread is not None and pipeline._pid == os.getpid():
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            if thread.is_alive():
+                continue
+        with contextlib.suppress(ValueError):  # (a concurrent wait took it)
+            _retired.remove(pipeline)
+    return not _retired
+
 
 def flush(timeout: float | None = None) -> bool:
     """Whether every record so far is written: False if ``timeout`` ran out, or if a
@@ -442,6 +480,7 @@ def flush(timeout: float | None = None) -> bool:
     global _lost_at_last_flush
     pipeline = _current
     written = True if pipeline is None else pipeline.flush(timeout)
+    written = wait_for_retired(timeout) and written
     lost = _guard.counts["sink_lost"] + _guard.counts["queue_full"]
     complete, _lost_at_last_flush = lost <= _lost_at_last_flush, lost  # (counts reset: tests)
     return written and complete
@@ -467,6 +506,7 @@ def _lost_at_shutdown() -> None:
 
 
 def _after_fork_in_child() -> None:
+    _retired.clear()  # their writers are the parent's
     if _current is not None:
         _current.after_fork_in_child()
         _current._starting = False  # (a fork while another thread started the writer)
