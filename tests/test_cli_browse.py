@@ -201,6 +201,68 @@ class TestShow:
         assert main(["show", "--log", str(log), "ZZZ"]) == 2
         assert "no record with an id starting 'ZZZ'" in capsys.readouterr().err
 
+    def test_tool_calls_and_tool_results_of_a_chat_history_are_shown(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """An assistant turn that only called a tool shows the call (name, arguments), not
+        ``null``; the tool's answer keeps its tool_call_id; a plain turn prints as before."""
+        call = {
+            "id": "call_1",
+            "type": "function",
+            "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'},
+        }
+        record = schema_record(
+            1,
+            messages=[
+                {"role": "user", "content": "Weather in Paris?"},
+                {"role": "assistant", "content": None, "tool_calls": [call]},
+                {"role": "tool", "tool_call_id": "call_1", "content": "sunny"},
+            ],
+        )
+        log = write_jsonl(tmp_path / "l.jsonl", [record])
+        assert main(["show", "--log", str(log), record["id"]]) == 0
+        out = capsys.readouterr().out
+        assert "\n\nuser\n    Weather in Paris?\n\nassistant\n    {\n" in out
+        assert '"name": "get_weather"' in out and '"arguments": "{\\"city\\":\\"Paris\\"}"' in out
+        assert '\ntool\n    sunny\n    {\n      "tool_call_id": "call_1"\n    }\n' in out
+        assert "null" not in out
+
+    def test_responses_items_without_a_role_are_shown_under_their_type(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """The function_call item sent back and its function_call_output: their type, name,
+        call_id and output, where ``?`` and ``null`` stood."""
+        with start_server() as server:
+            _, second = write_responses_tool_log(tmp_path / "l.jsonl", server)
+        assert main(["show", "--log", str(tmp_path / "l.jsonl"), second["id"]]) == 0
+        out = capsys.readouterr().out
+        (call,) = [m for m in second["messages"] if m.get("type") == "function_call"]
+        assert "\nfunction_call\n    {\n" in out and "\nfunction_call_output\n    {\n" in out
+        assert out.count(f'"call_id": "{call["call_id"]}"') == 2
+        assert '"name": "get_weather"' in out and '"output": "{\\"sky\\": \\"sunny\\"}"' in out
+        assert "\n?\n" not in out and "null" not in out
+
+    def test_reasoning_and_item_references_are_labelled_by_their_type(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Any item without a role goes under its type, with what it holds."""
+        summary = [{"type": "summary_text", "text": "Thinking it over"}]
+        record = schema_record(
+            1,
+            operation="responses",
+            method="responses.create",
+            messages=[
+                {"role": "user", "content": "Hi"},
+                {"type": "reasoning", "id": "rs_1", "summary": summary},
+                {"type": "item_reference", "id": "msg_7"},
+            ],
+        )
+        log = write_jsonl(tmp_path / "l.jsonl", [record])
+        assert main(["show", "--log", str(log), record["id"]]) == 0
+        out = capsys.readouterr().out
+        assert "\nreasoning\n    {\n" in out and '"text": "Thinking it over"' in out
+        assert '\nitem_reference\n    {\n      "id": "msg_7"\n    }\n' in out
+
 
 class TestSearch:
     def test_finds_text_in_prompts_case_insensitively(

@@ -46,6 +46,20 @@ class TestSql:
         assert lines[0].split() == ["provider", "n"]
         assert lines[2].split() == ["openai", "3"] and lines[-1] == "(2 rows)"
 
+    def test_a_value_holding_a_newline_stays_one_row(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A model's answer with a line break and a fake id after it: one printed line per
+        row, as the count says, the break spelled out."""
+        answer = "Paris.\n01ZZZZZZZZZZZZZZZZZZZZZZZZ  All good\u2028here"
+        output = {"text": answer, "tool_calls": [], "finish_reason": "stop"}
+        log = write_jsonl(tmp_path / "l.jsonl", [schema_record(n, output=output) for n in (1, 2)])
+        query = "SELECT id, output.text AS text FROM calls ORDER BY id"
+        assert main(["sql", "--log", str(log), query]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert len(lines) == 2 + 2 + 1 and lines[-1] == "(2 rows)"
+        assert lines[2] == f"{schema_record(1)['id']}  Paris.\\x0a01{'Z' * 24}  All good\\u2028here"
+
     def test_rotated_and_damaged_files_are_part_of_the_view(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:

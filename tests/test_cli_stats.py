@@ -317,6 +317,23 @@ class TestSumsAndMarkers:
         result = stats_json(capsys, "--log", str(log), "--by", by, "--engine", engine)
         assert [(g["key"], g["calls"]) for g in result["groups"]] == [("x1", 3), ("x0", 2)]
 
+    @pytest.mark.parametrize("engine", ENGINES)
+    def test_a_user_id_holding_a_newline_stays_one_row(
+        self, tmp_path: Path, engine: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """An end user picks "eve", a newline and a fake row as their id: the table shows
+        one row for them, the newline spelled out, and no row for a user who made no call."""
+        fake_row = "alice  1  0  0.0  1ms  1ms  1ms  -  -  20  5  8  $0.000090"
+        records = [
+            schema_record(1, user_id="mallory"),
+            schema_record(2, user_id=f"eve\n{fake_row}"),
+        ]
+        log = write_jsonl(tmp_path / "l.jsonl", records)
+        assert main(["stats", "--log", str(log), "--by", "user", "--engine", engine]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert len(lines) == 2 + 2
+        assert sorted(line.split()[0] for line in lines[2:]) == ["eve\\x0aalice", "mallory"]
+
     def test_both_engines_sum_costs_to_the_same_last_digit(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:

@@ -17,7 +17,7 @@ import orjson
 import pytest
 
 from llmlog.cli import main
-from llmlog.cli._format import clip, one_line, visible
+from llmlog.cli._format import clip, one_line, table, visible
 from llmlog.cli.replay import side_by_side
 from test_cli_main import schema_record, write_jsonl
 
@@ -97,6 +97,28 @@ class TestTerminal:
         assert "\n" not in line and "\r" not in line
         assert_harmless(line)
 
+    def test_show_prints_tool_calls_and_item_types_harmlessly(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Tool-call arguments, a tool_call_id and a Responses item's type are shown now:
+        spelled out like the content, and a type holding a newline stays one line."""
+        call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": ANSI}}
+        record = hostile(
+            messages=[
+                {"role": "assistant", "content": None, "tool_calls": [call]},
+                {"role": "tool", "tool_call_id": f"c1{ANSI}", "content": "ok"},
+                {"type": f"reasoning{ANSI}\nstatus    ok", "id": "rs_1"},
+            ]
+        )
+        log = write_jsonl(tmp_path / "l.jsonl", [record])
+        assert main(["show", "--log", str(log), record["id"]]) == 0
+        out = capsys.readouterr().out
+        assert_harmless(out)
+        assert '"arguments": "\\u001b]0;PWNED\\u0007' in out
+        assert '"tool_call_id": "c1\\u001b]0;PWNED' in out
+        assert "\nreasoning\\x1b]0;PWNED\\x07" in out and "\\x0astatus    ok\n" in out
+        assert [line for line in out.splitlines() if line.startswith("status")] == ["status    ok"]
+
     def test_show_json_stays_the_exact_record(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
@@ -148,6 +170,46 @@ class TestTerminal:
         text = side_by_side(hostile(1), hostile(2), width=80)
         assert_harmless(text)
         assert "\\x1b]0;PWNED" in text
+
+
+class TestForgedLines:
+    """A logged value holding a line break and a fake row or fact after it: tables and
+    ``show``'s facts print one line per row and per fact, the break spelled out."""
+
+    BREAKS = "\n\r\x0b\x0c\x85\u2028\u2029"
+
+    def test_a_table_cell_stays_on_its_row(self) -> None:
+        """Every line break str.splitlines() knows is spelled out; the widths are those printed."""
+        text = table(["h", "n"], [[f"a{self.BREAKS}\tb", "1"]], right=frozenset({1}))
+        lines = text.splitlines()
+        assert len(lines) == 3
+        assert lines[2] == "a\\x0a\\x0d\\x0b\\x0c\\x85\\u2028\\u2029\\x09b  1"
+        assert len({len(line) for line in lines}) == 1
+
+    def test_show_prints_one_line_per_fact(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """The server's model name cannot add a status; a role or a message's own lines
+        cannot either (the body's lines stay indented)."""
+        record = schema_record(
+            1,
+            model="gpt-4o\nstatus    ok\nlatency   12ms",
+            status="error",
+            price_source=f"list{self.BREAKS}price",
+            messages=[{"role": "user\nstatus    ok", "content": "hi\nstatus    ok\u2028x"}],
+        )
+        log = write_jsonl(tmp_path / "l.jsonl", [record])
+        assert main(["show", "--log", str(log), record["id"]]) == 0
+        out = capsys.readouterr().out
+        facts = out.split("\n\n")[0].splitlines()
+        assert [line.split()[0] for line in facts] == [
+            "id", "time", "call", "model", "status", "latency", "tokens", "cost"
+        ]  # fmt: skip
+        assert "model     gpt-4o\\x0astatus    ok\\x0alatency   12ms" in facts
+        assert facts[-1].endswith("(list\\x0a\\x0d\\x0b\\x0c\\x85\\u2028\\u2029price)")
+        status = [line for line in out.splitlines() if line.startswith("status")]
+        assert status == ["status    error"]
+        assert "\nuser\\x0astatus    ok\n    hi\n    status    ok\n    x\n" in out
 
 
 class TestSpreadsheet:

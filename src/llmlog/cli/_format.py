@@ -18,12 +18,16 @@ __all__ = [
     "table",
     "tokens",
     "visible",
+    "visible_line",
 ]
 
 # Characters a terminal acts on instead of showing: C0 controls but newline and tab,
 # DEL, C1 controls (0x9b is CSI), and the bidi marks, embeddings, overrides and isolates
 # that reorder what follows them.
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_CONTROLS = "\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_UNSAFE = re.compile(f"[{_CONTROLS}]")
+# On one line, also newline, tab and the Unicode line and paragraph separators.
+_UNSAFE_IN_LINE = re.compile(f"[\n\t\u2028\u2029{_CONTROLS}]")
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -40,23 +44,32 @@ def visible(text: str) -> str:
     return _UNSAFE.sub(_escape, text)
 
 
+def visible_line(text: str) -> str:
+    """:func:`visible` ``text`` on one line: newlines and tabs spelled out too (``\\x0a``).
+
+    For a table cell or a labelled value: a logged value holding a newline and
+    a fake row or fact must not print as that row or fact.
+    """
+    return _UNSAFE_IN_LINE.sub(_escape, text)
+
+
 def counted(count: int, noun: str) -> str:
     """``1 call``, ``2 calls``, ``0 calls``."""
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def clip(text: str, width: int) -> str:
-    """:func:`visible` text in at most ``width`` characters, ending in ``…`` when cut.
+    """:func:`visible_line` text in at most ``width`` characters, ending in ``…`` when cut.
 
     The cut falls between characters of ``text``, never inside a spelled-out escape.
     """
-    shown = visible(text)
+    shown = visible_line(text)
     if len(shown) <= width:
         return shown
     pieces: list[str] = []
     used = 0
     for char in text[:width]:
-        piece = visible(char)
+        piece = visible_line(char)
         if used + len(piece) > width - 1:
             break
         pieces.append(piece)
@@ -73,10 +86,11 @@ def mapping(record: dict[str, Any], key: str) -> dict[str, Any]:
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: frozenset[int]) -> str:
     """A plain-text table; columns whose index is in ``right`` are right-aligned.
 
-    Cells are made :func:`visible` first, so the widths are those printed.
+    Cells are made :func:`visible_line` first, so the widths are those printed and a
+    cell's own newline cannot start a row.
     """
-    headers = [visible(h) for h in headers]
-    rows = [[visible(cell) for cell in row] for row in rows]
+    headers = [visible_line(h) for h in headers]
+    rows = [[visible_line(cell) for cell in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in rows:
         widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]

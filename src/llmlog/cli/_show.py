@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from llmlog.cli._format import cost, duration_ms, visible
+from llmlog.cli._format import cost, duration_ms, visible, visible_line
 
 __all__ = ["render_record"]
 
@@ -35,21 +35,26 @@ def _indent(text: str, prefix: str = "    ") -> str:
 
 
 def _facts(record: dict[str, Any]) -> list[str]:
+    """``label     value`` lines, each value on its one line (see :func:`visible_line`)."""
     usage = record.get("usage") if isinstance(record.get("usage"), dict) else None
     model = record.get("model")
     response_model = record.get("response_model")
     if response_model and response_model != model:
         model = f"{model} -> {response_model}"
     price = record.get("cost_usd")
-    lines = [
-        f"id        {record.get('id')}",
-        f"time      {record.get('ts')}",
-        f"call      {record.get('provider')} {record.get('method') or record.get('operation')}"
-        + ("  (stream)" if record.get("stream") else ""),
-        f"model     {model}",
-        f"status    {record.get('status')}",
-        f"latency   {duration_ms(record.get('latency_ms'))}"
-        + (f"  (first token {duration_ms(record['ttft_ms'])})" if record.get("ttft_ms") else ""),
+    call = f"{record.get('provider')} {record.get('method') or record.get('operation')}"
+    if record.get("stream"):
+        call += "  (stream)"
+    latency = duration_ms(record.get("latency_ms"))
+    if record.get("ttft_ms"):
+        latency += f"  (first token {duration_ms(record['ttft_ms'])})"
+    facts = [
+        ("id", record.get("id")),
+        ("time", record.get("ts")),
+        ("call", call),
+        ("model", model),
+        ("status", record.get("status")),
+        ("latency", latency),
     ]
     if usage:
         parts = [
@@ -63,10 +68,26 @@ def _facts(record: dict[str, Any]) -> list[str]:
             )
             if usage.get(key) is not None
         ]
-        lines.append("tokens    " + ", ".join(parts))
+        facts.append(("tokens", ", ".join(parts)))
     price_text = cost(price) if isinstance(price, int | float) else "unpriced"
-    lines.append(f"cost      {price_text}  ({record.get('price_source') or 'no price source'})")
-    return lines
+    facts.append(("cost", f"{price_text}  ({record.get('price_source') or 'no price source'})"))
+    return [f"{label:<10}{visible_line(str(value))}" for label, value in facts]
+
+
+def _turn(message: dict[str, Any]) -> list[str]:
+    """A message under its role; a Responses item without one (reasoning, function_call,
+    function_call_output, item_reference) under its type. Keys besides the content
+    (tool_calls, tool_call_id, name, call_id, arguments, ...) follow as JSON."""
+    label = "role" if "role" in message else "type"
+    rest = {
+        k: v for k, v in message.items() if k not in (label, "content") and v not in (None, [], {})
+    }
+    body = []
+    if message.get("content") is not None or not rest:
+        body.append(_indent(_content(message.get("content"))))
+    if rest:
+        body.append(_indent(_json(rest)))
+    return ["", visible_line(str(message.get(label, "?"))), *body]
 
 
 def render_record(record: dict[str, Any]) -> str:
@@ -80,11 +101,7 @@ def render_record(record: dict[str, Any]) -> str:
     if isinstance(messages, list):
         for message in messages:
             if isinstance(message, dict):
-                out += [
-                    "",
-                    str(message.get("role", "?")),
-                    _indent(_content(message.get("content"))),
-                ]
+                out += _turn(message)
     output = record.get("output")
     if isinstance(output, dict):
         out += ["", "output"]
