@@ -71,6 +71,19 @@ class TestChat:
         usage = response.read_chat(body)["usage"]
         assert (usage["output_tokens"], usage["reasoning_tokens"]) == (10, 8)
 
+    def test_counts_no_server_means_are_null(self) -> None:
+        """A negative count, or one past 64 bits (written as a string by the renderer),
+        would break the schema and price nonsense: null, the raw usage keeps it."""
+        body = fakes.chat_completion()
+        body["usage"] = {"prompt_tokens": -3, "completion_tokens": 1 << 70, "total_tokens": 5}
+        usage = response.read_chat(body)["usage"]
+        assert (usage["input_tokens"], usage["output_tokens"], usage["total_tokens"]) == (
+            None,
+            None,
+            5,
+        )
+        assert usage["raw"]["completion_tokens"] == 1 << 70
+
     def test_cached_tokens_said_at_the_top_are_read(self) -> None:
         """Databricks says ``cache_read_input_tokens`` beside ``prompt_tokens``."""
         body = fakes.chat_completion()

@@ -281,18 +281,24 @@ def usage_record(
     total_tokens: int | None = None,
     raw: Any = None,
 ) -> dict[str, Any]:
-    """A normalized ``usage`` object; ``total_tokens`` is derived when absent."""
+    """A normalized ``usage`` object; ``total_tokens`` is derived when absent. A count no
+    server means (negative, or past 64 bits) is null: the raw usage still shows it."""
+    input_tokens, output_tokens = _token_count(input_tokens), _token_count(output_tokens)
     if total_tokens is None and input_tokens is not None and output_tokens is not None:
         total_tokens = input_tokens + output_tokens
     return {
         "input_tokens": input_tokens,
         "output_tokens": output_tokens,
-        "cached_input_tokens": cached_input_tokens,
-        "cache_write_tokens": cache_write_tokens,
-        "reasoning_tokens": reasoning_tokens,
-        "total_tokens": total_tokens,
+        "cached_input_tokens": _token_count(cached_input_tokens),
+        "cache_write_tokens": _token_count(cache_write_tokens),
+        "reasoning_tokens": _token_count(reasoning_tokens),
+        "total_tokens": _token_count(total_tokens),
         "raw": raw,
     }
+
+
+def _token_count(value: int | None) -> int | None:
+    return value if value is not None and 0 <= value < 1 << 63 else None
 
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
