@@ -151,6 +151,8 @@ class TestParsing:
             ({"max_bytes": 1.5}, "a non-negative whole number"),
             ({"max_bytes": "1.5"}, "a non-negative whole number"),
             ({"redact_patterns": {"X": "["}}, "(env LLMLOG_REDACT_PATTERNS)"),
+            ({"output": "logs/llm\0.jsonl"}, "a file path, without NUL characters"),
+            ({"output": Path("llm\0.jsonl")}, "(env LLMLOG_OUTPUT)=PosixPath('llm\\x00.jsonl')"),
         ],
     )
     def test_keywords_of_the_wrong_kind_are_refused(

@@ -583,3 +583,185 @@ class TestDeletedFile:
         sink.write(line(2))
         sink.close()
         assert parsed(path) == ([2], [])
+
+
+class TestNoFlock:
+    def test_a_filesystem_without_flock_still_rotates_and_loses_nothing(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Lustre without ``-o flock`` (ENOSYS), some NFS (ENOLCK): rotation goes on
+        without the lock; no record is lost past the first ``max_bytes``."""
+        _guard._reset_for_tests()
+
+        class NoFlock:
+            LOCK_EX, LOCK_UN = _file_sink.fcntl.LOCK_EX, _file_sink.fcntl.LOCK_UN
+
+            @staticmethod
+            def flock(fd: int, operation: int) -> None:
+                raise OSError(errno.ENOSYS, os.strerror(errno.ENOSYS))
+
+        monkeypatch.setattr(_file_sink, "fcntl", NoFlock)
+        path = tmp_path / "llmlog.jsonl"
+        sink = FileSink(path, max_bytes=1000, backup_count=100)
+        for i in range(50):
+            sink.write(line(i))
+        sink.close()
+        backups = rotated_files(path)
+        assert len(backups) >= 4
+        assert all(p.stat().st_size <= 1000 for p in backups)
+        everything = b"".join(p.read_bytes() for p in [*backups, path])
+        assert everything == b"".join(line(i) for i in range(50))
+        assert not _guard.counts.get("sink_lost")
+
+
+_SHARED_PIPE_WRITERS = """
+import json, os, sys
+from llmlog.sinks import sink_for, write_lines
+sink = sink_for(sys.argv[1], max_bytes=0, backup_count=0, retention_days=0)
+kids = []
+for k in range(4):  # forked workers (gunicorn, multiprocessing) sharing the sink's target
+    pid = os.fork()
+    if pid == 0:
+        for i in range(0, 16, 2):
+            pad = chr(ord("a") + k) * 100_000  # a record far bigger than PIPE_BUF
+            write_lines(sink, [json.dumps({"k": k, "i": j, "pad": pad}).encode() + b"\\n"
+                               for j in (i, i + 1)])
+        os._exit(0)
+    kids.append(pid)
+for pid in kids:
+    os.waitpid(pid, 0)
+"""
+
+
+class TestPipes:
+    @staticmethod
+    def records(data: bytes) -> tuple[list[tuple[int, int]], int]:
+        """((k, i) of every whole record, sorted; how many lines are not records)."""
+        good, bad = [], 0
+        for raw in data.splitlines():
+            try:
+                record = json.loads(raw)
+                good.append((record["k"], record["i"]))
+            except ValueError:
+                bad += 1
+        return sorted(good), bad
+
+    @staticmethod
+    def read_slowly(fd: int) -> bytes:
+        """Everything until EOF, a pipe's worth at a time, so the writers find it full."""
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+            time.sleep(0.001)
+        return b"".join(chunks)
+
+    def test_processes_sharing_stdout_never_interleave_records(self) -> None:
+        """Forked workers logging 100 KB records to stdout, a pipe (``| tee``, a
+        container's log driver): every record arrives whole."""
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _SHARED_PIPE_WRITERS, "stdout"], stdout=subprocess.PIPE
+        )
+        assert proc.stdout is not None
+        data = self.read_slowly(proc.stdout.fileno())
+        assert proc.wait(timeout=30) == 0
+        assert self.records(data) == ([(k, i) for k in range(4) for i in range(16)], 0)
+
+    def test_processes_sharing_a_fifo_never_interleave_records(self, tmp_path: Path) -> None:
+        """The same through a FIFO at ``LLMLOG_OUTPUT`` (batches of records in one write)."""
+        fifo = tmp_path / "llmlog.fifo"
+        os.mkfifo(fifo, 0o600)
+        reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+        os.set_blocking(reader, True)
+        keep_open = os.open(fifo, os.O_WRONLY)  # no EOF before the writers are done
+        proc = subprocess.Popen([sys.executable, "-c", _SHARED_PIPE_WRITERS, str(fifo)])
+        closer = threading.Thread(target=lambda: (proc.wait(30), os.close(keep_open)))
+        closer.start()
+        try:
+            data = self.read_slowly(reader)
+        finally:
+            closer.join()
+            os.close(reader)
+        assert proc.returncode == 0
+        assert self.records(data) == ([(k, i) for k in range(4) for i in range(16)], 0)
+
+    @pytest.mark.parametrize("unbuffered", ["1", ""])
+    def test_a_non_blocking_stdout_read_slowly_loses_nothing(self, unbuffered: str) -> None:
+        """stdout in O_NONBLOCK mode (a parent such as node set it) whose reader lags: a
+        record waits for room instead of being dropped (unbuffered: silently) or cut."""
+        script = """
+import fcntl, json, os, sys
+from llmlog import _guard
+from llmlog.sinks import StreamSink
+fcntl.fcntl(1, fcntl.F_SETFL, fcntl.fcntl(1, fcntl.F_GETFL) | os.O_NONBLOCK)
+sink = StreamSink("stdout")
+sys.stderr.write("writing\\n")
+sys.stderr.flush()
+for i in range(200):
+    sink.write(json.dumps({"k": 0, "i": i, "pad": "x" * 3000}).encode() + b"\\n")
+sys.stderr.write(json.dumps(dict(_guard.counts)) + "\\n")
+"""
+        proc = _child(script, unbuffered)
+        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stderr.readline() == b"writing\n"
+        time.sleep(0.3)  # 600 KB into a 64 KB pipe meanwhile: it is full long before
+        data = proc.stdout.read()
+        counts = json.loads(proc.stderr.read().splitlines()[-1])
+        assert proc.wait(timeout=30) == 0
+        assert self.records(data) == ([(0, i) for i in range(200)], 0)
+        assert counts == {}
+
+    @pytest.mark.parametrize("unbuffered", ["1", ""])
+    def test_a_non_blocking_stdout_nobody_reads_loses_whole_records_counted(
+        self, unbuffered: str
+    ) -> None:
+        """Nobody reads: once the pipe is full, a record waits ``STREAM_WAIT_SECONDS`` and
+        is counted lost and said once, never cut (records of ``PIPE_BUF`` bytes: a pipe
+        takes them whole or not at all)."""
+        script = """
+import fcntl, json, os, sys
+from llmlog import _guard, sinks
+sinks.STREAM_WAIT_SECONDS = 0.2
+fcntl.fcntl(1, fcntl.F_SETFL, fcntl.fcntl(1, fcntl.F_GETFL) | os.O_NONBLOCK)
+sink = sinks.StreamSink("stdout")
+for i in range(100):  # 400 KB: far more than a pipe holds
+    record = json.dumps({"k": 0, "i": i, "pad": ""}).encode()
+    sink.write(record[:-2] + b"x" * (4096 - len(record) - 1) + b'"}\\n')
+    if _guard.counts["sink_lost"]:
+        break
+sys.stderr.write(json.dumps(dict(_guard.counts)) + "\\n")
+"""
+        proc = _child(script, unbuffered)
+        assert proc.wait(timeout=30) == 0  # nothing read from its stdout until it is done
+        assert proc.stdout is not None and proc.stderr is not None
+        good, bad = self.records(proc.stdout.read())
+        err = proc.stderr.read()
+        assert json.loads(err.splitlines()[-1]).get("sink_lost") == 1 and bad == 0
+        assert 0 < len(good) < 99 and good == [(0, i) for i in range(len(good))]
+        assert err.count(b"cannot write to stdout") == 1
+
+
+class TestSinkFailing:
+    def test_lines_a_sink_fails_on_unexpectedly_are_counted_lost(self, tmp_path: Path) -> None:
+        """A sink raising something it does not handle (here the OS layer's ValueError for
+        a NUL in the path): its lines are counted lost (``flush()`` says False), the other
+        sinks still get them, and the error goes on to the writer's report."""
+        from llmlog._chain import SinkLogger
+        from llmlog.sinks import MemorySink
+
+        _guard._reset_for_tests()
+        memory = MemorySink()
+        logger = SinkLogger([FileSink(f"{tmp_path}/log\0.jsonl"), memory])
+        logger.msg(line(0))
+        logger.msg(line(1))
+        with pytest.raises(ValueError, match="null"):
+            logger.write_out()
+        assert _guard.counts["sink_lost"] == 2
+        assert memory.lines == [line(0), line(1)]
+
+
+def _child(script: str, unbuffered: str) -> subprocess.Popen[bytes]:
+    """``python -c script`` with its stdout and stderr piped to us."""
+    env = {**os.environ, "PYTHONUNBUFFERED": unbuffered}
+    return subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from llmlog._config import Settings
+from llmlog._guard import counts
 from llmlog._hash_key import prompt_hash_key
 from llmlog._record_builder import CaptureToRecord
 from llmlog.processors import MetadataOnly, PromptHash, Truncate, render
@@ -63,8 +64,21 @@ class SinkLogger:
     info = msg
 
     def write_out(self) -> None:
-        """The lines collected so far, to every sink (once per slice: one syscall)."""
+        """The lines collected so far, to every sink (once per slice: one syscall).
+
+        A sink handles its write errors itself; anything else it raises (a bug, a
+        ``ValueError`` from the OS layer) means these lines are lost to it: counted as
+        lost, so ``flush()`` says False, and raised for the writer to report once, after
+        the other sinks had them."""
         lines, self.pending = self.pending, []
-        if lines:
-            for sink in self.sinks:
+        if not lines:
+            return
+        failed: Exception | None = None
+        for sink in self.sinks:
+            try:
                 write_lines(sink, lines)
+            except Exception as exc:
+                counts["sink_lost"] += len(lines)
+                failed = failed or exc
+        if failed is not None:
+            raise failed

@@ -300,6 +300,8 @@ def _parse(f: dataclasses.Field[Any], raw: Any, where: str) -> Any:
     if f.name == "output":
         if not text.strip():  # an empty path would lose every record
             raise bad("stdout, stderr or a file path, not empty")
+        if "\0" in text:  # no system call takes it: every record would be lost
+            raise bad("stdout, stderr or a file path, without NUL characters")
         return _output_path(text.strip())
     return text
 

@@ -52,6 +52,38 @@ def _parts(lines: list[bytes], limit: int) -> Iterator[list[bytes]]:
         yield part
 
 
+@contextlib.contextmanager
+def pipe_turn(fd: int | None) -> Iterator[None]:
+    """Hold the pipe or FIFO ``fd`` to ourselves while writing (None: not a pipe, no need).
+
+    A write to a pipe is atomic only up to ``PIPE_BUF`` (4096 bytes): a longer record
+    written by two processes sharing one (forked workers logging to stdout, a FIFO) comes
+    out interleaved. An exclusive POSIX record lock makes llmlog's processes take turns:
+    ``lockf`` locks belong to a process (forked children contend; none is inherited), and
+    a regular file needs none (``O_APPEND``). Writers that take no lock (the app's own
+    ``print``) are not held back. Where the lock is refused the write goes ahead unlocked.
+    """
+    locked = None
+    if fd is not None:
+        with contextlib.suppress(OSError):
+            fcntl.lockf(fd, fcntl.LOCK_EX)
+            locked = fd
+    try:
+        yield
+    finally:
+        if locked is not None:
+            with contextlib.suppress(OSError):
+                fcntl.lockf(locked, fcntl.LOCK_UN)
+
+
+def is_pipe(fd: int) -> bool:
+    """Whether ``fd`` is a pipe or FIFO (to take turns at with :func:`pipe_turn`)."""
+    try:
+        return stat.S_ISFIFO(os.fstat(fd).st_mode)
+    except OSError:
+        return False
+
+
 class _GaveUp(Exception):
     """Writing a deleted file's lines again failed (counted and reported there)."""
 
@@ -61,10 +93,16 @@ class FileSink:
 
     Whole lines only, one ``os.write`` per line or per batch of lines, to an
     ``O_APPEND`` descriptor, so several processes can share the file without
-    interleaving.
+    interleaving. A FIFO at the path is written under :func:`pipe_turn` (a pipe
+    write over ``PIPE_BUF`` is not atomic).
     Rotation renames the file under an exclusive ``flock``; other processes
     notice the new inode before their next write and reopen, so a line written
-    in between lands in the rotated file, never nowhere.
+    in between lands in the rotated file, never nowhere. On a filesystem without
+    ``flock`` (Lustre, some NFS: ENOSYS, ENOLCK) it rotates without the lock rather
+    than never: the lock only keeps two processes from both rotating; unlocked, the
+    loser renames a file another process has just begun (a small extra rotated file)
+    or finds the name gone. A rename loses no line either way, and rotated names
+    hold the pid, so none overwrites another.
 
     A file exceeds ``max_bytes`` only by a single line bigger than that (it gets
     a file of its own) or by what other processes append between two size checks
@@ -111,6 +149,8 @@ class FileSink:
         self.backup_count = backup_count
         self.retention_days = retention_days
         self._fd: int | None = None
+        self._pipe: int | None = None
+        """``_fd`` if it is a FIFO (written under :func:`pipe_turn`), decided when opened."""
         self._retry_at = 0.0
         self._checked_at = -CHECK_SECONDS
         self._expire_at = -math.inf
@@ -181,12 +221,13 @@ class FileSink:
                     fd = self._write_orphans(len(data))
             if self._torn is not None and self._torn == identity(fd):
                 data, prefix = b"\n" + data, 1  # our fragment stays a line of its own
-            written = os.write(fd, data)
-            while written < len(data):  # a short count: the disk is filling up
-                more = os.write(fd, memoryview(data)[written:])
-                if more <= 0:
-                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-                written += more
+            with pipe_turn(self._pipe):
+                written = os.write(fd, data)
+                while written < len(data):  # a short count: the disk is filling up
+                    more = os.write(fd, memoryview(data)[written:])
+                    if more <= 0:
+                        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                    written += more
             self._torn = None
             self._kept.append(data[1:] if prefix else data)
             self._kept_bytes += len(data) - prefix
@@ -317,11 +358,13 @@ class FileSink:
         # Non-blocking only to open: a FIFO nobody reads yet fails (ENXIO: retried later)
         # instead of hanging the writer, and with it every os.fork() and the exit.
         fd = os.open(self.path, flags | os.O_NONBLOCK, 0o600)
+        self._pipe = None
         try:
             os.set_blocking(fd, True)
             st = os.fstat(fd)
         except OSError:
             return fd
+        self._pipe = fd if stat.S_ISFIFO(st.st_mode) else None
         mode = stat.S_IMODE(st.st_mode)
         # An existing file someone made readable: say so, leave it be. Only a regular
         # file: /dev/null, a FIFO or a terminal are 0666 by design and keep nothing.
@@ -349,7 +392,11 @@ class FileSink:
         return self._fd
 
     def _rotate(self, fd: int) -> int:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            locked = True
+        except OSError:  # no flock on this filesystem: rotate unlocked (see the class)
+            locked = False
         try:
             # Another process may have rotated while we waited for the lock.
             on_disk = os.stat(self.path)
@@ -368,7 +415,9 @@ class FileSink:
             self._rotate_after = time.monotonic() + RETRY_SECONDS
             return fd
         finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+            if locked:
+                with contextlib.suppress(OSError):
+                    fcntl.flock(fd, fcntl.LOCK_UN)
         self._release()  # renamed: the lines are in the rotated file; deleted: orphans
         prune_rotated(self.path, self.backup_count, self.retention_days)
         return self._current_fd()

@@ -8,14 +8,25 @@ on stderr, counted, and the sink tries again a little later. The file sink is
 
 from __future__ import annotations
 
+import errno
 import json
+import math
+import os
 import re
+import select
 import sys
-from typing import Protocol, TextIO
+import time
+from typing import BinaryIO, Protocol, TextIO
 
 from llmlog._config import STREAMS
-from llmlog._file_sink import FileSink
+from llmlog._file_sink import FileSink, is_pipe, pipe_turn
 from llmlog._guard import counts, warn_once
+
+STREAM_WAIT_SECONDS = 5.0
+"""How long a record waits for a non-blocking stream (stdout a parent such as node set
+``O_NONBLOCK``, read slowly) to take its first byte before it is counted lost. Once the
+stream took part of it, the rest is waited for as long as it takes, as a blocking stream
+would: cut short, the next record would be glued to the piece."""
 
 __all__ = ["FileSink", "MemorySink", "Sink", "StreamSink", "sink_for", "write_lines"]
 
@@ -41,12 +52,17 @@ def write_lines(sink: Sink, lines: list[bytes]) -> None:
 class StreamSink:
     """``stdout`` or ``stderr``, looked up at each write (tests and apps swap them).
 
-    A record goes to the stream's binary ``buffer`` as UTF-8 (JSON's encoding) in one
-    write, whatever the stream's text encoding (``ascii`` under ``LANG=C``, ``cp1252``):
-    the text layer could not encode it and the record would be lost. The app's text
-    still in the text layer is flushed first, so it comes out before, not after. A
-    stream with no ``buffer`` (``io.StringIO``, a logging proxy) gets text, with every
-    non-ASCII character JSON-escaped if its encoding refuses it.
+    A record goes as UTF-8 (JSON's encoding) to the descriptor under the stream's binary
+    ``buffer`` (or to the ``buffer`` itself if it has none), whatever the stream's text
+    encoding (``ascii`` under ``LANG=C``, ``cp1252``): the text layer could not encode it
+    and the record would be lost. The app's text still in the stream is flushed first, so
+    it comes out before, not after. A stream with no ``buffer`` (``io.StringIO``, a logging
+    proxy) gets text, with every non-ASCII character JSON-escaped if its encoding refuses it.
+
+    A pipe (``| tee``, a container's log driver) is written under
+    :func:`~llmlog._file_sink.pipe_turn`, so several processes' records do not interleave.
+    A descriptor in ``O_NONBLOCK`` mode (set by a parent such as node) that has no room is
+    waited for (:data:`STREAM_WAIT_SECONDS`), not taken for a failure.
 
     Limit: a record starts wherever the app's own output to the same stream stands; after
     a partial line (``print(..., end="")``, or another thread in the middle of a
@@ -57,10 +73,23 @@ class StreamSink:
 
     def __init__(self, name: str) -> None:
         self.name = name
+        self._buffer: BinaryIO | None = None
+        self._fd: int | None = None
+        """``_buffer``'s descriptor (None: it has none), looked up once per stream."""
+        self._pipe = False
 
     def write(self, line: bytes) -> None:
         try:
-            _write_stream(getattr(sys, self.name), line)
+            stream = getattr(sys, self.name)
+            buffer: BinaryIO | None = getattr(stream, "buffer", None)
+            if buffer is None or not callable(getattr(buffer, "write", None)):
+                _write_text(stream, line)
+                return
+            if buffer is not self._buffer:
+                self._buffer, self._fd = buffer, _fd_of(buffer)
+                self._pipe = self._fd is not None and is_pipe(self._fd)
+            with pipe_turn(self._fd if self._pipe else None):
+                _write_binary(stream, buffer, self._fd, line)
         except (OSError, ValueError, AttributeError) as exc:
             counts["sink_lost"] += 1
             warn_once(f"sink:{self.name}", f"cannot write to {self.name}: {exc}")
@@ -69,16 +98,52 @@ class StreamSink:
         pass
 
 
-def _write_stream(stream: TextIO, line: bytes) -> None:
-    buffer = getattr(stream, "buffer", None)
-    if buffer is not None and callable(getattr(buffer, "write", None)):
+def _fd_of(buffer: BinaryIO) -> int | None:
+    try:
+        return buffer.fileno()
+    except (OSError, ValueError, AttributeError):  # io.BytesIO, a test's capture
+        return None
+
+
+def _write_binary(stream: TextIO, buffer: BinaryIO, fd: int | None, line: bytes) -> None:
+    """The app's pending text, then ``line``. With a descriptor, ``line`` goes straight to
+    it (``os.write`` says exactly what went out, where ``buffer`` may keep what a
+    non-blocking descriptor refused), waiting while it has no room."""
+    if fd is None:  # in memory: never full
         stream.flush()
-        data = memoryview(line)
-        while data:  # a non-blocking stream may take part of it
-            written = buffer.write(data)
-            data = data[len(data) if written is None else written :]
+        buffer.write(line)
         buffer.flush()
         return
+    deadline = time.monotonic() + STREAM_WAIT_SECONDS
+    while True:
+        try:
+            stream.flush()
+            break
+        except BlockingIOError:  # buffer keeps what it could not write: wait, try again
+            _wait_for_room(fd, deadline)
+    data = memoryview(line)
+    while data:
+        try:
+            data = data[os.write(fd, data) :]
+        except BlockingIOError:  # once begun, waited for until done: cut, it would glue
+            _wait_for_room(fd, deadline if len(data) == len(line) else None)
+
+
+def _wait_for_room(fd: int, deadline: float | None) -> None:
+    """Until ``fd`` is writable (or broken: the next write says how); past ``deadline``
+    (None: none) the record is lost."""
+    timeout = None if deadline is None else deadline - time.monotonic()
+    if timeout is not None and timeout <= 0:
+        raise TimeoutError(
+            errno.EAGAIN,
+            f"no room in {STREAM_WAIT_SECONDS:g} s (a non-blocking stream read too slowly)",
+        )
+    poll = select.poll()
+    poll.register(fd, select.POLLOUT)
+    poll.poll(None if timeout is None else max(1, math.ceil(timeout * 1000)))
+
+
+def _write_text(stream: TextIO, line: bytes) -> None:
     text = line.decode("utf-8")
     try:
         stream.write(text)
