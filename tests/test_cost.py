@@ -786,6 +786,22 @@ class TestWhereAndHowTheCallRan:
         assert source in logged["price_source"]
         assert ("via" in source) == (" via " in logged["price_source"])
 
+    def test_hugging_faces_router_is_priced_at_the_provider_the_model_names(self) -> None:
+        """``model:provider`` picks who serves it there (genai-prices' ``huggingface_*``);
+        without the suffix the router picks, and the call is unpriced, saying why."""
+        client = ofake.sync_client(
+            lambda r: chat_answer("openai/gpt-oss-120b"),
+            base_url="https://router.huggingface.co/v1",
+        )
+        logged = logged_chat(client, "openai/gpt-oss-120b:cerebras")
+        tokens = {"input_tokens": 10_000, "output_tokens": 2_000}
+        expected = priced_at("openai/gpt-oss-120b", "huggingface_cerebras", **tokens)
+        assert logged["cost_usd"] == pytest.approx(expected)
+        assert "huggingface_cerebras:openai/gpt-oss-120b" in logged["price_source"]
+        unnamed = logged_chat(client, "openai/gpt-oss-120b")
+        assert unnamed["cost_usd"] is None
+        assert "':provider'" in unnamed["price_source"]
+
     def test_an_azure_deployment_is_priced_at_openai_prices(self) -> None:
         client = ofake.azure_client(lambda r: chat_answer("gpt-4o-2024-08-06"))
         logged = logged_chat(client, "prod-chat")

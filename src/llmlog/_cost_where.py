@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Final, NamedTuple
 
-__all__ = ["Where", "resolve"]
+__all__ = ["HF_ROUTER", "Where", "resolve"]
 
 
 class Where(NamedTuple):
@@ -29,6 +29,9 @@ class Where(NamedTuple):
 
 
 _OWN: Final = {"api.openai.com": "openai", "api.anthropic.com": "anthropic"}
+HF_ROUTER: Final = "huggingface_<provider> (named by the model's ':provider')"
+"""Hugging Face's router serves each model at a provider of its choosing unless the model
+names one (``openai/gpt-oss-120b:cerebras``): genai-prices' ``huggingface_cerebras``."""
 # Gateways that pass calls on to the provider the SDK is made for (the model name is that
 # provider's): priced at its price, with the gateway named.
 _GATEWAYS: Final = frozenset(
@@ -66,6 +69,8 @@ def resolve(snapshot: Any, sdk: str | None, host: str | None, operation: Any) ->
         where = Where(sdk_then_any, via=host)  # a gateway may serve other providers' models
     elif sdk == "anthropic" and _claude_platform(host):
         where = Where(("anthropic",))
+    elif host == "router.huggingface.co":
+        where = Where((HF_ROUTER,))
     elif host.startswith("bedrock-mantle."):  # Bedrock's newer endpoint: Bedrock's prices
         where = Where(("aws",), requested_first=True)
     else:

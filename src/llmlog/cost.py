@@ -32,7 +32,7 @@ from llmlog._cost_usage import (
     quantities,
     token_counts,
 )
-from llmlog._cost_where import Where, resolve
+from llmlog._cost_where import HF_ROUTER, Where, resolve
 from llmlog._guard import report_internal_error
 from llmlog._record import EVENT_DROPPED
 
@@ -121,6 +121,11 @@ class _Table:
 
     def _find(self, providers: tuple[str | None, ...], model_ref: str) -> tuple[Any, Any] | None:
         for provider_id in providers:
+            if provider_id == HF_ROUTER:
+                model_ref, _, served_by = model_ref.rpartition(":")
+                if not model_ref:
+                    continue
+                provider_id = f"huggingface_{served_by}"
             try:
                 found: tuple[Any, Any] = self.snapshot.find_provider_model(
                     model_ref, None, provider_id, None
