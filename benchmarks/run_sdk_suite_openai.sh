@@ -31,7 +31,7 @@ if [ ! -x venv/bin/python ]; then
   venv/bin/pip install --quiet "openai[aiohttp,realtime]==$version" \
     pytest pytest-asyncio pytest-xdist inline-snapshot rich numpy trio griffe cryptography \
     dirty-equals time-machine nest-asyncio pytest-timeout \
-    "wrapt>=2.0" "structlog>=24.1" "orjson>=3.9" "genai-prices>=0.1.11"
+    "wrapt>=2.4" "structlog>=24.1" "orjson>=3.9" "genai-prices>=0.2.3"
 fi
 
 # A pytest plugin loaded with -p runs before any conftest imports openai (and in every
