@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import unicodedata
+
 import pytest
 
 from llmlog._redact_detect import Detector, DetectorConfig, merge_spans, without_overlaps
@@ -83,3 +86,57 @@ class TestTerminalEscapes:
             "card on file: \x1b[33m<CREDIT_CARD>\x1b[0m, call \x1b[1m<PHONE_NUMBER>\x1b[0m; "
             "\x1b[<CREDIT_CARD>"
         )
+
+
+class TestJsonEscapedFiles:
+    """A tool's result holding a file, as JSON text: its lines are escaped ``\\n``."""
+
+    def test_env_and_yaml_passwords(self) -> None:
+        """A .env or YAML file's password lines are found as in the raw file, a value
+        holding ``;`` whole."""
+        env = "APP_NAME=shop\nDB_PASSWORD=correcthorsebattery\nREDIS_PASSWORD=Xy9!a;Bc.7Qz\n"
+        yml = "db:\n  host: db.internal\n  password: hunter-two-hunter\n"
+        text = json.dumps({"files": [{"path": ".env", "content": env}, {"content": yml}]})
+        out = redacted(text)
+        assert not any(s in out for s in ("correcthorsebattery", "Xy9!a", "Bc.7Qz", "hunter-two"))
+        assert json.loads(out) == {
+            "files": [
+                {
+                    "path": ".env",
+                    "content": "APP_NAME=shop\nDB_PASSWORD=<SECRET>\nREDIS_PASSWORD=<SECRET>\n",
+                },
+                {"content": "db:\n  host: db.internal\n  password: <SECRET>\n"},
+            ]
+        }
+
+
+ZERO_WIDTH = ("\u200b", "\u00ad", "\ufeff", "\u2060", "\u200d", "\u202e")
+
+
+class TestFormatCharacters:
+    @pytest.mark.parametrize("char", ZERO_WIDTH)
+    def test_an_invisible_character_inside_a_key(self, char: str) -> None:
+        """A zero-width space, soft hyphen, BOM or word joiner pasted inside a key does not
+        hide it: the whole key goes, the characters inside it and right after it too."""
+        text = f"key: {OPENAI_KEY[:20]}{char}{OPENAI_KEY[20:]} and {GITHUB_TOKEN[:9]}{char}"
+        text += f"{GITHUB_TOKEN[9:]}{char}."
+        assert redacted(text) == "key: <API_KEY> and <API_KEY>."
+        assert redacted(f"{char}{char}{OPENAI_KEY}{char}") == f"{char}{char}<API_KEY>"
+
+    def test_with_json_escapes_and_other_scripts(self) -> None:
+        """Removed characters and decoded escapes map back together; a key glued to CJK text
+        with a zero-width space inside is still found."""
+        key = OPENAI_KEY.replace("-", "\\u002d")
+        text = f"密钥\u200b是{key[:15]}\u200b{key[15:]}\uff0c\u00ad{GITHUB_TOKEN}"
+        assert redacted(text) == "密钥\u200b是<API_KEY>\uff0c\u00ad<API_KEY>"
+
+    def test_every_removed_character_is_a_format_character(self) -> None:
+        """The class holds Unicode's format characters (Cf) only (the tag block's unassigned
+        ones aside), the common invisible ones among them."""
+        from llmlog._redact_detect import _FORMAT_CHARS
+
+        chars = [chr(c) for c in range(0xE0080) if _FORMAT_CHARS.fullmatch(chr(c))]
+        assert all(unicodedata.category(c) == "Cf" or 0xE0000 <= ord(c) <= 0xE007F for c in chars)
+        assert set("\u00ad\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\U000e0041") <= set(chars)
+        bmp_cf = {chr(c) for c in range(0x10000) if unicodedata.category(chr(c)) == "Cf"}
+        assert bmp_cf <= set(chars)

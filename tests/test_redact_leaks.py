@@ -176,3 +176,47 @@ class TestShellToolOutput:
         assert record["redactions"] == {"API_KEY": 2} | (
             {"CREDIT_CARD": 1} if level == "pii" else {}
         )
+
+
+class TestSecondReviewThroughTheSDK:
+    def test_an_agents_conversation(self) -> None:
+        """Through the real OpenAI SDK at ``secrets``: a key glued to Chinese text or holding
+        a zero-width space, a .env file and a proxy log (one line of many ``Cookie:`` headers)
+        as a tool's JSON result, ``clientSecret`` in a tool call's JSON arguments, a
+        ``docker run -e ..._PASSWORD=`` command: none of it reaches the record."""
+        env = "APP_NAME=shop\nDB_PASSWORD=correcthorsebattery\n"
+        log = "".join(f"GET /p?{i} HTTP/1.1 Cookie: theme=dark; lang=en\n" for i in range(300))
+        log += "GET /admin Cookie: sessionid=k3j4h5g6f7d8s9a0; csrftoken=Zx9Cv8Bn7Mm6Ll5K\n"
+        result = json.dumps({"env": env, "log": log})
+        arguments = json.dumps({"clientId": "my-app", "clientSecret": "QkFNlRXpTzWvHyJdLcMb"})
+        call = {
+            "id": "call_1",
+            "type": "function",
+            "function": {"name": "configure", "arguments": arguments},
+        }
+        messages: list[Any] = [
+            {"role": "user", "content": f"我的OpenAI密钥是{OPENAI_KEY}\uff0c请帮我写一个调用示例"},
+            {"role": "user", "content": f"key: {OPENAI_KEY[:20]}\u200b{OPENAI_KEY[20:]}"},
+            {"role": "user", "content": "docker run -e POSTGRES_PASSWORD=mysecretpassword pg"},
+            {"role": "assistant", "content": None, "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": "call_1", "content": result},
+        ]
+        client = ofake.sync_client(lambda _: ofake.json_response(ofake.chat_completion("ok")))
+        with capture_records(redact="secrets") as cap:
+            client.chat.completions.create(model="gpt-4o", messages=messages)
+        (record,) = cap.calls
+        out = record["messages"]
+        assert out[0]["content"] == "我的OpenAI密钥是<API_KEY>\uff0c请帮我写一个调用示例"
+        assert out[1]["content"] == "key: <API_KEY>"
+        assert out[2]["content"] == "docker run -e POSTGRES_PASSWORD=<SECRET> pg"
+        assert json.loads(out[3]["tool_calls"][0]["function"]["arguments"]) == {
+            "clientId": "my-app",
+            "clientSecret": "<SECRET>",
+        }
+        assert json.loads(out[4]["content"]) == {
+            "env": "APP_NAME=shop\nDB_PASSWORD=<SECRET>\n",
+            "log": log.replace("k3j4h5g6f7d8s9a0", "<SECRET>").replace(
+                "Zx9Cv8Bn7Mm6Ll5K", "<SECRET>"
+            ),
+        }
+        assert record["redactions"] == {"API_KEY": 2, "SECRET": 5}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import random
 
@@ -11,6 +12,7 @@ from llmlog._redact_detect import merge_spans
 from llmlog._redact_secrets import (
     _SECRET_RULES,
     CustomPatterns,
+    add_spans,
     compile_deny,
     compile_patterns,
     find_secrets,
@@ -263,13 +265,10 @@ class TestCustomPatterns:
 
 def ungated(text: str) -> list[tuple[int, int, str]]:
     """What every rule's regex finds scanning the whole text, with no gate at all."""
-    spans = []
+    spans: list[tuple[int, int, str]] = []
     for entity, pattern, group, _gate in _SECRET_RULES:
         for match in pattern.finditer(text):
-            name = group
-            if group == "":
-                name = match.lastgroup
-            spans.append((match.start(name or 0), match.end(name or 0), entity))
+            add_spans(spans, text, entity, match, group)
     return merge_spans(spans)
 
 
@@ -309,6 +308,11 @@ class TestGates:
         *("  password: ", "Password=", "DB_PASSWORD=", ";", "export ", "\r\n", "- ", "\uff1a"),
         *("MASTER_KEY", "signingKey", "smtp_pass", "PASS", "bypass", "x-Authorization"),
         *('"cookie": ', "cookies", "aws_credentials", "Credential"),
+        # the forms added for the second review
+        *("; sessionid=", "csrftoken=", "密钥", "キー", "з", "/bot", "LS0tLS1CRUdJTi", "curl "),
+        *("Authorization: ApiKey ", "-u ", "admin:", "Ym9iOmh1bnRlcjI=", '"clientSecret": '),
+        *("eos_token", "password = ", " PGPASSWORD=", "hooks.slack.com/workflows/T0AB/"),
+        *("LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0t", "/1234567890/", "QUJD" * 16, "\n"),
     )
 
     def test_gates_never_change_what_is_found(self) -> None:
@@ -333,3 +337,250 @@ class TestGates:
     def test_non_ascii_text_falls_back_to_a_full_scan(self) -> None:
         """Lower-casing may move positions in non-ASCII text; a secret after such text is kept."""
         assert found("İİİ api_key='abcd1234'") == [("SECRET", "abcd1234")]
+
+
+# Fake credentials of the formats the second review found leaking, built here.
+OPENAI_KEY = "sk-" + "proj-" + "Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4zAb3dEf6hIj9kLm2n"
+AWS_KEY_ID = "AKIA" + "IOSFODNN7EXAMPLE"
+GITHUB_TOKEN = "gh" + "p_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+JWT_TOKEN = (
+    "eyJ" + "hbGciOiJIUzI1NiJ9." + "eyJ" + "zdWIiOiIxMjM0NTY3ODkwIn0." + "dozjgNryP4J3jVmNHl0w5N"
+)
+TELEGRAM_TOKEN = "110201543:" + "AA" + "HdqTcvCH1vGWJxfSeofSAs0K5PALDsawX"
+
+
+class TestSessionCookies:
+    @pytest.mark.parametrize(
+        ("header", "secrets"),
+        [
+            # Django: the session cookie first, a csrftoken after
+            (
+                "Cookie: sessionid=k3j4h5g6f7d8s9a0q1w2e3r4; csrftoken=Zx9Cv8Bn7Mm6Ll5Kk4Jj3Hh2",
+                ["k3j4h5g6f7d8s9a0q1w2e3r4", "Zx9Cv8Bn7Mm6Ll5Kk4Jj3Hh2"],
+            ),
+            # Express and Angular
+            (
+                "Cookie: connect.sid=s:AbCdEf1234567890.XyZ0987; XSRF-TOKEN=Qw12Er34Ty56Ui78",
+                ["s:AbCdEf1234567890.XyZ0987", "Qw12Er34Ty56Ui78"],
+            ),
+            (
+                "Cookie: sid=abcd1234efgh5678ijkl; user_session=zzzz1111yyyy2222; theme=dark",
+                ["abcd1234efgh5678ijkl", "zzzz1111yyyy2222"],
+            ),
+            (
+                "Set-Cookie: __Host-session=Zq8pL2mXw9Tk; Path=/; Secure; HttpOnly",
+                ["Zq8pL2mXw9Tk"],
+            ),
+            ("Cookie: theme=dark; lang=en-US; _ga=GA1.2.12345678", []),
+        ],
+    )
+    def test_every_session_cookie_of_a_header_goes(self, header: str, secrets: list[str]) -> None:
+        """Each cookie of a header is looked at on its own: a session cookie written
+        before another named like one (``csrftoken``) goes too; other cookies stay."""
+        assert found(f"GET /admin HTTP/1.1\nHost: shop.example\n{header}\n") == [
+            ("SECRET", secret) for secret in secrets
+        ]
+
+    @pytest.mark.timeout(60)  # a hang, not a speed: quadratic, this text takes minutes
+    def test_many_cookie_headers_on_one_line_are_each_read_once(self) -> None:
+        """A proxy log as JSON text is one line with hundreds of ``Cookie:`` headers and no
+        session cookie: each header is read up to its end, not to the end of the line (the
+        old rule took 12 s for 100 KB, and the record was lost at exit)."""
+        line = "GET /a HTTP/1.1 Host: x Cookie: theme=dark; lang=en " + "x" * 200 + " "
+        assert found(line * 1500) == []
+
+    @pytest.mark.timeout(60)  # a hang, not a speed: unbounded, this text takes a minute
+    def test_a_run_of_key_prefixes_without_a_digit_is_read_in_bounded_steps(self) -> None:
+        """Each ``sk-`` looks for the key's digit in at most 256 characters, not to the end
+        of the run (``sk-proj-`` repeated 4,000 times took 3 s)."""
+        assert found("sk-proj-" * 16000) == []
+
+
+class TestNonAsciiNeighbours:
+    @pytest.mark.parametrize(
+        ("text", "secret", "entity"),
+        [
+            (f"我的OpenAI密钥是{OPENAI_KEY}\uff0c请帮我写一个调用示例", OPENAI_KEY, "API_KEY"),
+            (f"APIキーは{OPENAI_KEY}です", OPENAI_KEY, "API_KEY"),
+            (f"好的\uff0c已把密钥{AWS_KEY_ID}写入配置。", AWS_KEY_ID, "API_KEY"),
+            (f"токен{GITHUB_TOKEN}ошибка", GITHUB_TOKEN, "API_KEY"),
+            (f"clé{OPENAI_KEY}é", OPENAI_KEY, "API_KEY"),
+            (f"令牌是{JWT_TOKEN}。", JWT_TOKEN, "JWT"),
+            (f"机器人{TELEGRAM_TOKEN}好", TELEGRAM_TOKEN, "API_KEY"),
+            ("数据库postgres://app:S3cretPw99@db.internal/app", "S3cretPw99", "SECRET"),
+        ],
+    )
+    def test_a_secret_glued_to_letters_of_other_scripts(
+        self, text: str, secret: str, entity: str
+    ) -> None:
+        """Chinese, Japanese, Cyrillic or accented letters right before or after a key are
+        not part of it (Python's ``\\w`` and ``str.isalnum`` take them for word characters)."""
+        assert found(text) == [(entity, secret)]
+
+
+class TestPasswordsMidLine:
+    @pytest.mark.parametrize(
+        ("text", "secret"),
+        [
+            ("docker run --name pg -e POSTGRES_PASSWORD=mysecretpassword -d postgres", None),
+            ('docker run -e "MYSQL_ROOT_PASSWORD=correcthorse" mysql:8', "correcthorse"),
+            ("PGPASSWORD=correcthorse psql -h db.internal -U app", "correcthorse"),
+            ("connect('host=db dbname=app user=app password=correcthorsebattery')", None),
+            ("[client]\nuser = root\npassword = bluemoonrising\n", "bluemoonrising"),
+            ("https://h.example/login?user=bob&password=bluemoonrising&next=/", None),
+            ("mysqldump --password=bluemoonrising app > dump.sql", "bluemoonrising"),
+        ],
+    )
+    def test_a_password_needs_no_digit(self, text: str, secret: str | None) -> None:
+        """``NAME=value`` of a password name is one anywhere in a line: in a shell command,
+        a libpq connection string, an INI file (``None``: the secret is the word after ``=``)."""
+        expected = secret or text.split("ASSWORD=")[-1].split("assword=")[-1]
+        expected = expected.split()[0].split("'")[0].split("&")[0]
+        assert found(text) == [("SECRET", expected)]
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "client.login(user=user, password=password)",
+            "connect(host, password=pw_from_env, timeout=3)",
+            "db = Db(password=self.password)",
+            "x = dict(\n    password=password\n)",
+            "password=None other",
+            "docker run -e POSTGRES_PASSWORD=$PGPASS postgres",
+            "curl -d password=<your-password> https://x",
+            "--password=${DB_PASSWORD} --user=app",
+            "password = settings.DB_PASSWORD",
+            "self.password=password ",
+        ],
+    )
+    def test_code_and_placeholders_stay(self, text: str) -> None:
+        """A keyword argument (its value followed by ``,`` or ``)``, or on its own
+        indented line), a dotted path, a variable or a placeholder is not a password."""
+        assert found(text) == [], text
+
+
+class TestMoreFormats:
+    def test_camel_case_secret_keys_of_json_text(self) -> None:
+        """A tool call's JSON arguments as text: ``clientSecret`` goes as the same key of a
+        dict does, in JSON inside a JSON string too; a yes/no value stays."""
+        args = {
+            "clientId": "my-app",
+            "clientSecret": "QkFNlRXpTzWvHyJdLcMb",
+            "consumerSecret": "vHyJdLcMbQkFNlRXpTzW",
+            "accessTokenSecret": "LcMbQkFNlRXpTzWvHyJd",
+            "isSecret": "false",
+        }
+        secrets = [("SECRET", args[key]) for key in args if key.endswith("Secret")][:3]
+        assert found(json.dumps(args)) == secrets
+        assert found(json.dumps({"arguments": json.dumps(args)})) == secrets
+
+    @pytest.mark.parametrize(
+        ("text", "secret"),
+        [
+            (
+                f'requests.post("https://api.telegram.org/bot{TELEGRAM_TOKEN}/sendMessage")',
+                TELEGRAM_TOKEN,
+            ),
+            (
+                "https://hooks.slack.com/triggers/T01ABCDEF/1234567890123/0a1b2c3d4e5f60718293a4b5",
+                "T01ABCDEF/1234567890123/0a1b2c3d4e5f60718293a4b5",
+            ),
+            (
+                "https://hooks.slack.com/workflows/T01ABCDEF/A02DEFGHI/123456789012/Ab12Cd34Ef56",
+                "T01ABCDEF/A02DEFGHI/123456789012/Ab12Cd34Ef56",
+            ),
+        ],
+    )
+    def test_bot_and_webhook_urls(self, text: str, secret: str) -> None:
+        """A Telegram bot's token in the Bot API's URL (glued to ``bot``); Slack's workflow
+        and trigger webhooks, not only its incoming ones."""
+        assert [value for _, value in found(text)] == [secret]
+
+    @pytest.mark.parametrize(
+        ("text", "secret"),
+        [
+            (
+                "curl -H 'Authorization: ApiKey VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHA==' https://es",
+                "VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHA==",
+            ),
+            (
+                "Authorization: SSWS 00QCjAl4MlV-WPXM-0K8uEXAMPLEqrstuvwxYZ12345",
+                "00QCjAl4MlV-WPXM-0K8uEXAMPLEqrstuvwxYZ12345",
+            ),
+            (
+                '"Authorization: Bot MTIzNDU2Nzg5MDEyMzQ1Njc4.GAbCdE.abcdefghijklmnop0123"',
+                "MTIzNDU2Nzg5MDEyMzQ1Njc4.GAbCdE.abcdefghijklmnop0123",
+            ),
+            ("curl -u admin:S3cr3tPassw0rd https://jenkins.internal/api", "S3cr3tPassw0rd"),
+            ("curl -s \\\n  --user 'admin:bluemoonrising' https://x", "bluemoonrising"),
+        ],
+    )
+    def test_other_authorization_schemes_and_curl_users(self, text: str, secret: str) -> None:
+        """Any scheme's credential in an ``Authorization:`` header; ``curl -u user:password``."""
+        assert found(text) == [(found(text)[0][0], secret)]
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            'Authorization: Digest username="Mufasa", realm="testrealm@host.com", nonce="dc"',
+            "Authorization: see the documentation below for details",
+            "docker run -u 1000:1000 -v /data:/data image",
+            'curl -u "$API_USER:$API_PASS" https://x',
+        ],
+    )
+    def test_authorization_look_alikes_stay(self, text: str) -> None:
+        assert found(text) == [], text
+
+    def test_base64_encoded_private_keys(self) -> None:
+        """A Kubernetes TLS Secret's ``tls.key`` and a kubeconfig's ``client-key-data`` are
+        base64 of a PEM private key: they go, wrapped at 76 or not; a certificate stays."""
+        body = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj" * 3
+        pem = f"-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----\n".encode()
+        one_line = base64.b64encode(pem).decode()
+        wrapped = base64.encodebytes(pem).decode().rstrip("\n")
+        cert = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMIIC" + b"A" * 40).decode()
+        text = f"data:\n  tls.crt: {cert}\n  tls.key: {one_line}\n"
+        assert found(text) == [("PRIVATE_KEY", one_line)]
+        rsa = base64.b64encode(pem.replace(b" PRIVATE", b" RSA PRIVATE")).decode()
+        assert found(f"    client-key-data: {rsa}\n") == [("PRIVATE_KEY", rsa)]
+        assert found(f"$ base64 key.pem\n{wrapped}\nWhy does it fail?") == [
+            ("PRIVATE_KEY", wrapped)
+        ]
+
+
+class TestLookAlikesOfTheSecondReview:
+    def test_a_tokenizers_special_tokens_are_no_secrets(self) -> None:
+        """A pasted tokenizer_config.json: ``"eos_token": "<|end_of_text|>"`` names a special
+        token, as the dict-key rule knows; an access token beside it still goes."""
+        config = {
+            "bos_token": "<|begin_of_text|>",
+            "eos_token": "<|end_of_text|>",
+            "pad_token": "<|finetune_right_pad_id|>",
+            "unk_token": "<unk>",
+            "sep_token": "[SEP]",
+            "cls_token": "[CLS]",
+            "mask_token": "[MASK]",
+            "hub_token": "Zq8pL2mXw9TkHubVal",
+        }
+        assert found(json.dumps(config, indent=2)) == [("SECRET", "Zq8pL2mXw9TkHubVal")]
+        assert found("tokenizer.eos_token = '<|eot_id|>'") == []
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "Give me a basic HTTP/1.1-compliant server setup",
+            "Copy the basic /usr/local/lib/python3.12/site-packages layout",
+            "pin a basic en_core_web_sm-3.8.0 model and a basic docker-compose.override.yml",
+            "a basic understanding12 of it",
+        ],
+    )
+    def test_the_adjective_basic(self, text: str) -> None:
+        """``basic`` before a version, a path or a file name is no Basic credential."""
+        assert found(text) == [], text
+
+    def test_a_basic_credential_is_base64_of_a_user_and_password(self) -> None:
+        """Still found outside a header: ``basic`` and base64 of ``user:password``."""
+        credential = base64.b64encode(b"deploy:bluemoonrising").decode()
+        assert found(f"use auth=basic {credential} for the mirror") == [
+            ("BEARER_TOKEN", credential)
+        ]

@@ -61,11 +61,17 @@ _GLUED_ENDS: Final = (
 SHORT_CREDENTIAL_WORDS: Final = ("dsn", "pin", "cvv", "cvc", "otp")
 # Only in text: as a key, `signature` is a thinking block's and `pwd` a directory.
 _WORD_ENDS: Final = (*CREDENTIAL_WORDS, "pwd", "sig", "signature")
+# A tokenizer's special tokens (`"eos_token": "<|end_of_text|>"` in a pasted
+# tokenizer_config.json, or a dict): named like a credential, never one.
+SPECIAL_TOKENS: Final = ("eos", "bos", "pad", "unk", "sep", "cls", "mask")
 
 
-def name_regex(glued_ends: Iterable[str], word_ends: Iterable[str]) -> str:
+def name_regex(
+    glued_ends: Iterable[str], word_ends: Iterable[str], not_names: Iterable[str] = ()
+) -> str:
     """A regex for a name ending so: the whole identifier (possessive: one try per start),
-    then how it ends (``glued_ends``: regexes of a fixed width; ``word_ends``: words)."""
+    then how it ends (``glued_ends``: regexes of a fixed width; ``word_ends``: words), and
+    is none of ``not_names`` (regexes of whole names)."""
     # Grouped by their last 3 letters, looked behind for once: an identifier ending in none
     # of them is refused in a few steps, one ending in `key` tries only the `*key`s.
     by_last: dict[str, list[str]] = {}
@@ -76,10 +82,14 @@ def name_regex(glued_ends: Iterable[str], word_ends: Iterable[str]) -> str:
         for last, group in by_last.items()
     ]
     ends += [f"(?<={end})(?<![A-Za-z0-9]{end})" for end in word_ends]
-    return r"(?<![A-Za-z0-9_\-])[A-Za-z0-9_\-]++(?:" + "|".join(ends) + ")"
+    excluded = "|".join(not_names)
+    not_one = rf"(?!(?:{excluded})(?![A-Za-z0-9_\-]))" if excluded else ""
+    return r"(?<![A-Za-z0-9_\-])" + not_one + r"[A-Za-z0-9_\-]++(?:" + "|".join(ends) + ")"
 
 
-SECRET_NAME: Final = name_regex(_GLUED_ENDS, _WORD_ENDS)
+SECRET_NAME: Final = name_regex(
+    _GLUED_ENDS, _WORD_ENDS, [f"{word}[_\\-]?token" for word in SPECIAL_TOKENS]
+)
 # Names no code or prose uses for anything but a password: their value needs no digit.
 # `secret` only with a prefix (`JWT_SECRET`, `client-secret`): alone it is prose's too
 # (`Secret: patience`), and a bare secret value then needs a digit like any other name's.

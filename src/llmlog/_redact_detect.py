@@ -16,9 +16,10 @@ from llmlog._redact_secrets import CustomPatterns, Span, find_secrets
 
 LEVELS_WITH_PRESIDIO = frozenset({"pii", "ner"})
 # JSON / repr escapes, blanked: a value right after one is at a word boundary (same
-# length: offsets hold). `\u00e9`, `\u5bc6` too (Python's json.dumps writes every
-# non-ASCII character so), but a full-width colon keeps its meaning: `password\uff1a...`.
-_ESCAPES = re.compile(r"\\[nrt]")
+# length: offsets hold). `\n` keeps a newline (a JSON-escaped .env or YAML file's
+# `\nDB_PASSWORD=...` starts a line). `\u00e9`, `\u5bc6` too (Python's json.dumps writes
+# every non-ASCII character so), but a full-width colon keeps its meaning: `password\uff1a...`.
+_ESCAPES = (("\\n", " \n"), ("\\r", "  "), ("\\t", "  "))
 _NON_ASCII_ESCAPES = re.compile(r"\\u(?!00[2-7])[0-9A-Fa-f]{4}")
 _FULL_WIDTH_COLONS = (("\\uff1a", "     :"), ("\\uFF1A", "     :"))
 # Escapes of ASCII, decoded before searching (positions found are mapped back): Go's
@@ -36,6 +37,16 @@ _PERCENT_ESCAPE = re.compile(r"%[2-7][0-9A-Fa-f]")
 _CSI = r"\[[<=>?]?(?:\d{0,5}[;:])*\d{0,5}[ -/]?[@-~]"
 _TERMINAL_ESCAPES = re.compile(rf"\x1b(?:{_CSI}|[ -/]*[0-~])")
 _ESCAPED_TERMINAL_ESCAPES = re.compile(rf"\\(?:u001[bB]|x1[bB]|033)(?:{_CSI}|\\\\|[ -/]*[0-~])")
+# Unicode's invisible format characters (category Cf: soft hyphen, zero-width space and
+# joiners, word joiner, BOM, bidi marks, tags), removed before searching (positions found
+# are mapped back, over them): one pasted from a web page or chat app inside a key hides it.
+# Those of the BMP as of Unicode 14 and the tag block; not the few of scripts no key is
+# written in (Kaithi, Egyptian hieroglyphs, musical symbols): each astral range costs the
+# search of every non-ASCII text ~1 ns a character more.
+_FORMAT_CHARS = re.compile(
+    "[\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f"
+    "\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000e0000-\U000e007f]"
+)
 
 
 def _spaces(match: re.Match[str]) -> str:
@@ -95,10 +106,14 @@ class Detector:
         """Merged, non-overlapping spans, in order."""
         if self._off or not text:
             return []
-        moved = None
+        moves: list[_Moves] = []  # in the order made: undone last first
+        if not text.isascii() and _FORMAT_CHARS.search(text) is not None:
+            text, removed = _without_format_chars(text)
+            moves.append(removed)
         text = without_terminal_escapes(text)
         if "\\" in text:
-            text = _ESCAPES.sub("  ", text)
+            for escape, blank in _ESCAPES:
+                text = text.replace(escape, blank)
             if "\\u" in text:
                 for escape, colon in _FULL_WIDTH_COLONS:
                     text = text.replace(escape, colon)
@@ -109,6 +124,8 @@ class Detector:
             or ("%" in text and _PERCENT_ESCAPE.search(text) is not None)
         ):
             text, moved = _decoded(text)
+            if moved is not None:
+                moves.append(moved)
         spans = find_secrets(text)
         if self._has_custom:
             spans += self._custom.find(text)
@@ -116,8 +133,9 @@ class Detector:
             from llmlog._redact_presidio import find_pii
 
             spans += without_overlaps(find_pii(text, spans, self._ner_model), spans)
-        if moved is not None and spans:
-            spans = moved.spans(spans)
+        if spans:
+            for moved in reversed(moves):
+                spans = moved.spans(spans)
         return merge_spans(spans) if spans else spans
 
     def find_all(self, texts: Iterable[str]) -> list[list[Span]]:
@@ -162,6 +180,23 @@ def _decoded(text: str) -> tuple[str, _Moves | None]:
         moves.shifts.append(shift)
     if not parts:
         return text, None
+    parts.append(text[last:])
+    return "".join(parts), moves
+
+
+def _without_format_chars(text: str) -> tuple[str, _Moves]:
+    """``text`` without :data:`_FORMAT_CHARS`, and how positions moved. A span ending right
+    before a removed character covers it: a key's whole original text is replaced."""
+    parts: list[str] = []
+    moves = _Moves()
+    last = 0
+    for match in _FORMAT_CHARS.finditer(text):
+        start = match.start()
+        parts.append(text[last:start])
+        last = match.end()
+        # what was right after it is now at `start - shift`, one character further back
+        moves.starts.append(start - len(moves.starts))
+        moves.shifts.append(len(moves.starts))
     parts.append(text[last:])
     return "".join(parts), moves
 

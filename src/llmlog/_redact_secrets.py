@@ -7,8 +7,9 @@ worker process for ``pii``/``ner``) without importing anything heavy.
 
 from __future__ import annotations
 
+import binascii
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Final
 
 from llmlog._credential_names import (
@@ -44,7 +45,8 @@ _GITLAB_PREFIXES: Final = (
 _VENDOR_KEYS_HYPHEN: Final = (
     r"sk-ant-(?:api|admin|oat)\d{2}-[A-Za-z0-9_\-]{20,}",  # Anthropic
     # OpenAI; DeepSeek, OpenRouter (sk-or-v1-<64 hex>)...
-    r"sk-(?:proj-|svcacct-|admin-|None-)?(?=[A-Za-z0-9_\-]*\d)[A-Za-z0-9_\-]{20,}",
+    # (a digit within 256 characters: unbounded, a run of `sk-sk-sk-...` took seconds)
+    r"sk-(?:proj-|svcacct-|admin-|None-)?(?=[A-Za-z0-9_\-]{0,255}\d)[A-Za-z0-9_\-]{20,}",
     r"xox[abposre]-[A-Za-z0-9\-]{10,}",  # Slack tokens
     r"xapp-\d-[A-Za-z0-9\-]{20,}",  # Slack app-level tokens
     # GitLab; a routable token ends in `.01.` and a 9-character checksum
@@ -83,20 +85,26 @@ _VENDOR_KEYS_A: Final = (
 # and Databricks' random parts lack one but for a 1e-7 chance; the regexes require it.)
 _VENDOR_KEYS_DIGIT: Final = (
     r"ya29\.[A-Za-z0-9_\-]{30,}",  # Google OAuth access tokens
-    r"hv[sb]\.(?=[A-Za-z_\-]*\d)[A-Za-z0-9_\-]{90,}",  # HashiCorp Vault service/batch tokens
+    r"hv[sb]\.(?=[A-Za-z_\-]{0,255}\d)[A-Za-z0-9_\-]{90,}",  # HashiCorp Vault service/batch tokens
     r"ATATT3[A-Za-z0-9_\-=]{150,}",  # Atlassian API tokens
     r"dapi(?=[a-f]*\d)[0-9a-f]{32}(?:-\d)?",  # Databricks
-    r"\d{8,10}:AA[A-Za-z0-9_\-]{33}",  # Telegram bots: the bot's id, 35 characters from "AA"
+    r"[0-9]{8,10}:AA[A-Za-z0-9_\-]{33}",  # Telegram bots: the bot's id, 35 characters from "AA"
 )
+# Letters, digits and `_` of ASCII only: a key glued to Chinese, Japanese, Cyrillic or accented
+# text (`密钥是sk-proj-...写入`, `APIキーはsk-...です`) is at a word boundary, as it is to a
+# reader, though `\w`, `\b` and `str.isalnum` take those letters for word characters.
+_NOT_AFTER_WORD: Final = r"(?<![A-Za-z0-9_])"
+_NOT_BEFORE_WORD: Final = r"(?![A-Za-z0-9_])"
+_ASCII_ALNUM: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 
 
 def _vendor_keys(formats: tuple[str, ...]) -> re.Pattern[str]:
     # Not inside a word; or right after a %-escape (`?key%3Dsk-...` in an encoded URL). A
     # hyphen may glue it to a name either side (`token-ghp_...-prod`, a secret's file name).
-    start = r"(?:(?<!\w)|(?<=%[0-9A-Fa-f]{2}))"
+    start = rf"(?:{_NOT_AFTER_WORD}|(?<=%[0-9A-Fa-f]{{2}}))"
     # A key pydantic shortened in an error (`'sk-proj-AbC...xyz'`): its tail goes too.
     tail = r"(?:\.\.\.[A-Za-z0-9_\-]+)?"
-    return re.compile(start + "(?:" + "|".join(formats) + ")" + tail + r"(?!\w)")
+    return re.compile(start + "(?:" + "|".join(formats) + ")" + tail + _NOT_BEFORE_WORD)
 
 
 def _quoted(name: str) -> str:
@@ -142,20 +150,56 @@ def _at_line_start(starts: Iterable[str]) -> str:
     return "(?:" + "|".join(f"(?<=^{re.escape(start)})" for start in starts) + ")"
 
 
+# Code's, not a password: a dotted path (`password = settings.DB_PASSWORD`).
+_NOT_DOTTED: Final = r"(?![A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?:[\s\"'`&\\]|$))"
+# A password mid-line (`docker run -e POSTGRES_PASSWORD=mysecretpassword`, `PGPASSWORD=
+# correcthorse psql`, libpq's `'... password=correcthorse'`, `?password=abc&`): the value
+# needs no digit, but ends at a space, a quote, `&` or the end, so a keyword argument
+# (`f(password=pw)`, `password=pw,`) is not taken; nor a path, a variable, a placeholder.
+_MID_VALUE: Final = (
+    rf"(?![\"'`$%<*/~{{\[=]){_NOT_DOTTED}"  # `=`: not `password===x`
+    r"(?!(?:none|null|nil|true|false|required|optional|undefined|redacted|hidden|masked)"
+    r"(?:[\s\"'`&\\]|$))"
+    r"[^\s\"'`,;()\[\]{}<>&|\\]{6,}+(?=[\s\"'`&\\]|$)"
+)
 _PASSWORD_ASSIGNED: Final = (
     rf"(?im){_at_line_start(_ENV_STARTS)}{PASSWORD_NAME}=(?P<env>{_LINE_VALUE})"
     rf"|{_at_line_start(_YAML_STARTS)}{PASSWORD_NAME}:[ \t]+(?P<yaml>{_LINE_VALUE})"
+    # an INI file's `password = bluemoonrising` (not indented, as code is)
+    rf"|(?<=^){PASSWORD_NAME}[ \t]*=[ \t]*(?P<ini>{_NOT_DOTTED}{_LINE_VALUE})"
     rf"|(?<=;){PASSWORD_NAME}=(?P<cs_last>{_CS_VALUE})(?=[;\"'\r\n]|$)"
     rf"|(?<!\.){PASSWORD_NAME}=(?P<cs>{_CS_VALUE})(?=;)"  # not `this.password=x;`
+    # after a word and a space, a quote, `?` or `&`, or at a line's start; not indented (a
+    # keyword argument's line), nor after `.` or `(` (`self.password=`, `f(password=`)
+    rf"|(?:(?<=[^\s][ \t])|(?<=[\"'`?&])|(?<=^)){PASSWORD_NAME}=(?P<mid>{_MID_VALUE})"
 )
-# A session cookie in a `Cookie:` or `Set-Cookie:` header (the first such in each).
-_SESSION_COOKIE: Final = (
-    r"(?i)\b(?:set-)?cookie:[ \t]*(?:[^\r\n]*?[; \t])?"
-    r"[\w.\-]*?(?:sess|sid|auth|token|jwt)[\w.\-]*=(?P<v>[^;\s,\"']{8,})"
+# A glued `...Secret` is prose's or code's (`isSecret`, `showSecret`), but a quoted JSON
+# key so named holds one (`{"clientSecret": "..."}` in a tool call's arguments), as the
+# same key of a dict does; unless its value says yes or no.
+_JSON_SECRET_KEY: Final = (
+    r"(?<=\")[A-Za-z0-9_\-]++(?<=secret)\\?\"\s*:\s*"
+    r"(?!\\?\"(?:true|false|null|none|yes|no)\\?\")(?:" + _quoted("key") + ")"
 )
+# A `Cookie:` or `Set-Cookie:` header: each of its cookies is looked at on its own
+# (:func:`_session_cookies`), so a session cookie first and a `csrftoken` after both go.
+_COOKIE_HEADER: Final = rf"(?i){_NOT_AFTER_WORD}(?:set-)?cookie:[ \t]*"
+# One `name=value` of it, and the `;` after it if another follows. Bounded by the header's
+# syntax (no spaces in a cookie, `;` between them): each cookie is read once, linear time.
+_COOKIE_PAIR: Final = re.compile(
+    r"(?P<name>[^=;\s,\"'\\]{1,256})(?:=(?P<value>[^;\s,\"'\\]*))?[ \t]*(?P<more>;[ \t]*)?"
+)
+_SESSION_NAME: Final = re.compile(r"(?i)sess|sid|auth|token|jwt")
+_MAX_COOKIES: Final = 100
+_EACH_COOKIE: Final = "<each cookie>"  # a rule's group: its match is a Cookie header's start
 
-# A rule: (entity, regex, name of the group that holds the secret or None for the whole
-# match, gate). The regex runs only where its gate allows, and every gate is a necessary
+# After a scheme: a token68 (RFC 7235). A digit in short ones ("Bearer authentication");
+# random ones of 32+ have one anyway.
+_TOKEN68: Final = r"(?=[A-Za-z0-9._~+/\-]*\d)[A-Za-z0-9._~+/\-]{16,}=*|[A-Za-z0-9._~+/\-]{32,}=*"
+
+# A rule: (entity, regex, name of the group that holds the secret, gate). The group: None
+# for the whole match; "" for the last group that matched; :data:`_EACH_COOKIE` for the
+# session cookies of the Cookie header matched; one in :data:`_CHECKS` only if its check
+# agrees. The regex runs only where its gate allows, and every gate is a necessary
 # condition of its regex matching, so gating never loses a match: a regex pass over a
 # whole text costs ~25 ns a character, substring tests ~1 ns, one-character tests less.
 #
@@ -166,10 +210,10 @@ _SESSION_COOKIE: Final = (
 # - ``reach``: every match starts at most this many characters before a hint it
 #   contains, so the regex is tried only at those few positions, never over the
 #   whole text. None: the match may start anywhere, the regex scans the text. A reach
-#   above 0 is only given to a regex whose lookbehind rejects a start right after a
-#   letter or digit (``str.isalnum``; the folded rule's only on ASCII text, where the
-#   two agree), so such starts are not even tried. :data:`WORD_START`: the one start is
-#   where the identifier (letters, digits, ``_``, ``-``) holding the hint begins.
+#   above 0 is only given to a regex whose lookbehind rejects a start right after an
+#   ASCII letter or digit (:data:`_NOT_AFTER_WORD`), so such starts are not even tried.
+#   :data:`WORD_START`: the one start is where the identifier (letters, digits, ``_``,
+#   ``-``) holding the hint begins.
 _Gate = tuple[str, tuple[str, ...], bool, int | None]
 WORD_START: Final = -1
 _IDENTIFIER_CHARS: Final = frozenset(
@@ -186,6 +230,18 @@ _SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, _Gate], ...]]
         ),
         None,
         ("-", ("-----BEGIN ",), False, 0),
+    ),
+    (
+        PRIVATE_KEY,  # the same, base64-encoded: a Kubernetes Secret's `tls.key: LS0tLS1C...`
+        # (`-----BEGIN`), kubeconfig's `client-key-data:`. `base64` wraps it at 76 characters:
+        # after a full line, the next goes too if it is all base64.
+        re.compile(
+            r"(?<![A-Za-z0-9+/])(?P<pem64>LS0tLS1CRUdJTi[A-Za-z0-9+/]{20,}={0,2}"
+            r"(?:(?<=[A-Za-z0-9+/]{60})[ \t]*\r?\n[ \t]*[A-Za-z0-9+/]+={0,2}"
+            r"(?=[ \t]*(?:[\r\n\"']|$)))*)"
+        ),
+        "pem64",  # a private key's, not a certificate's: _is_encoded_private_key
+        ("L", ("LS0tLS1CRUdJTi",), False, 0),
     ),
     (
         API_KEY,
@@ -212,6 +268,12 @@ _SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, _Gate], ...]]
         ("0123456789", ("ya29.", "hv", "ATATT3", "dapi", ":AA"), False, 10),
     ),
     (
+        API_KEY,  # glued to `bot` in the Bot API's URL: `api.telegram.org/bot<id>:AA.../getMe`
+        re.compile(r"/bot(?P<v>[0-9]{8,10}:AA[A-Za-z0-9_\-]{33})(?![A-Za-z0-9_\-])"),
+        "v",
+        ("/", ("/bot",), False, 0),
+    ),
+    (
         API_KEY,  # SendGrid: SG.<22>.<43>
         re.compile(r"(?<![\w\-.])SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}(?![\w\-])"),
         None,
@@ -219,25 +281,39 @@ _SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, _Gate], ...]]
     ),
     (
         JWT,
-        re.compile(r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"),
+        re.compile(
+            rf"{_NOT_AFTER_WORD}eyJ[A-Za-z0-9_\-]{{8,}}\.eyJ[A-Za-z0-9_\-]{{8,}}\.[A-Za-z0-9_\-]{{8,}}"
+        ),
         None,
         ("J", ("eyJ",), False, 0),
     ),
     (
-        BEARER_TOKEN,
+        BEARER_TOKEN,  # one regex for every scheme: one pass for the four
         re.compile(
-            r"(?i)\b(?:bearer|basic|authorization:\s*token)\s+"
-            # a digit in short ones ("Bearer authentication"); random ones of 32+ have one anyway
-            r"(?P<v>(?=[A-Za-z0-9._~+/\-]*\d)[A-Za-z0-9._~+/\-]{16,}=*|[A-Za-z0-9._~+/\-]{32,}=*)"
+            rf"(?i){_NOT_AFTER_WORD}(?:"
+            rf"(?:bearer|authorization:\s*token)\s+(?P<v>{_TOKEN68})"
+            # a short user and password in a header (`bob:hunter2`)
+            r"|authorization:\s*basic\s+(?P<header_basic>[A-Za-z0-9+/]{8,}={0,2})"
+            # other schemes: `ApiKey` (Elastic), `SSWS` (Okta), `Bot` (Discord)... Not Digest's
+            # `username="..."` parameters, nor AWS4's `Credential=...`
+            r"|authorization:[ \t]*(?!(?:bearer|basic|token|digest)(?![A-Za-z0-9_\-]))"
+            rf"[a-z][a-z0-9_\-]*[ \t]+(?P<scheme>{_TOKEN68})(?![A-Za-z0-9._~+/=\-])"
+            # `basic` and base64 of `user:password` (checked), not prose's (`a basic HTTP/1.1`)
+            r"|basic\s+(?P<basic>[A-Za-z0-9+/]{8,}={0,2})(?![A-Za-z0-9+/=._~\-])"
+            ")"
         ),
-        "v",
+        "",
         ("bBzZ", ("bearer", "basic", "authorization"), True, 0),
     ),
     (
-        BEARER_TOKEN,  # a short user and password in a header (`bob:hunter2`)
-        re.compile(r"(?i)\bauthorization:\s*basic\s+(?P<v>[A-Za-z0-9+/]{8,}={0,2})"),
+        SECRET,  # `curl -u user:password` (`--user`), on the command's line or continued,
+        # up to the next `curl` (each character is looked at for one command: linear time)
+        re.compile(
+            rf"(?i){_NOT_AFTER_WORD}curl\s(?:(?!curl\s)[^\r\n]|\\\r?\n){{0,1024}}?"
+            r"(?<=\s)(?:-u|--user)(?:[ \t]*|=)[\"']?[^\s:\"'$]*:(?P<v>(?!\$)[^\s\"']{1,256})"
+        ),
         "v",
-        ("aA", ("authorization",), True, 0),
+        ("-", ("curl",), True, 0),
     ),
     (
         SECRET,
@@ -252,13 +328,19 @@ _SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, _Gate], ...]]
         (":=\uff1a", ("pass", "pwd", "secret", "key", "token", "sig"), True, WORD_START),
     ),
     (
+        SECRET,  # a quoted JSON key glued to `Secret` (a quote: its gate)
+        re.compile(_JSON_SECRET_KEY, re.IGNORECASE),
+        "",
+        ('"', ("secret",), True, WORD_START),
+    ),
+    (
         SECRET,  # the names whose value is a secret only when quoted (a quote: its gate)
         re.compile(rf"(?i){name_regex((), QUOTED_CREDENTIAL_WORDS)}{_ASSIGNED}(?:{_quoted('')})"),
         "",
         ("\"'", ("authorization", "credential", "cookie"), True, WORD_START),
     ),
     # every cookie holds a "=", prose seldom does
-    (SECRET, re.compile(_SESSION_COOKIE), "v", ("=", ("cookie:",), True, 4)),
+    (SECRET, re.compile(_COOKIE_HEADER), _EACH_COOKIE, ("=", ("cookie:",), True, 4)),
     (
         SECRET,  # `?key=` in a URL: an API key, of any format
         re.compile(r"(?<=[?&])key=(?=[^&#\s\"'<>]*\d)(?P<v>[^&#\s\"'<>]{16,})"),  # a digit in it
@@ -271,7 +353,7 @@ _SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, _Gate], ...]]
         # unescaped: "P@ssw0rd"): it runs to the "@" after which only the host follows.
         # Not a port ("host:8080/a?to=x@y"); at most 256 characters.
         re.compile(
-            r"(?i)\b[a-z][a-z0-9+.\-]*://[^\s/:@]*:(?P<v>(?!\d*(?:[/?#]|$))\S{1,256}?)"
+            rf"(?i){_NOT_AFTER_WORD}[a-z][a-z0-9+.\-]*://[^\s/:@]*:(?P<v>(?!\d*(?:[/?#]|$))\S{{1,256}}?)"
             r"@(?=[^\s@/?#]*(?:[/?#\s]|$))"
         ),
         "v",
@@ -279,7 +361,11 @@ _SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, _Gate], ...]]
     ),
     (
         API_KEY,
-        re.compile(r"https://hooks\.slack\.com/services/(?P<v>T[A-Z0-9]+/B[A-Z0-9]+/[A-Za-z0-9]+)"),
+        # incoming webhooks (`services/T../B../<secret>`), workflows' and triggers' too
+        re.compile(
+            r"https://hooks\.slack\.com/(?:services|workflows|triggers)/"
+            r"(?P<v>T[A-Z0-9]+(?:/[A-Za-z0-9]+){2,3})"
+        ),
         "v",
         ("/", ("https://hooks.slack.com/",), False, 0),
     ),
@@ -319,14 +405,72 @@ def find_secrets(text: str) -> list[Span]:
         else:
             matches = _matches_near(pattern, text, _occurrences(haystack, hints), reach)
         for match in matches:
-            if group is None:
-                spans.append((match.start(), match.end(), entity))
-            elif group == "":  # the one alternative of the assigned value that matched
-                name = match.lastgroup or 0
-                spans.append((match.start(name), match.end(name), entity))
-            else:
-                spans.append((match.start(group), match.end(group), entity))
+            add_spans(spans, text, entity, match, group)
     return spans
+
+
+def add_spans(
+    spans: list[Span], text: str, entity: str, match: re.Match[str], group: str | None
+) -> None:
+    """Append what a rule's ``match`` found to ``spans``: its ``group`` (see _SECRET_RULES)."""
+    if group is None:
+        spans.append((match.start(), match.end(), entity))
+        return
+    if group == _EACH_COOKIE:
+        spans.extend(_session_cookies(text, match.end(), entity))
+        return
+    name = group or match.lastgroup or 0  # "": the one alternative of the value that matched
+    start, end = match.span(name)
+    check = _CHECKS.get(name)
+    if check is None or check(text[start:end]):
+        spans.append((start, end, entity))
+
+
+def _session_cookies(text: str, at: int, entity: str) -> list[Span]:
+    """The session cookies' values of the Cookie header whose cookies start at ``at``."""
+    spans: list[Span] = []
+    for _ in range(_MAX_COOKIES):
+        cookie = _COOKIE_PAIR.match(text, at)
+        if cookie is None:
+            break
+        start, end = cookie.span("value")
+        if end - start >= 8 and _SESSION_NAME.search(cookie["name"]):
+            spans.append((start, end, entity))
+        if cookie["more"] is None:
+            break
+        at = cookie.end()
+    return spans
+
+
+def _b64decoded(value: str) -> bytes | None:
+    try:
+        return binascii.a2b_base64(value + "=" * (-len(value) % 4), strict_mode=True)
+    except ValueError:  # binascii.Error, or a non-ASCII letter (?i) took for one
+        return None
+
+
+def _is_basic_credential(value: str) -> bool:
+    """Whether ``value`` after ``Basic`` is one: base64 of a printable ``user:password``."""
+    decoded = _b64decoded(value.rstrip("="))
+    try:
+        text = decoded.decode() if decoded is not None else ""
+    except UnicodeDecodeError:
+        return False
+    return ":" in text and text.isprintable()
+
+
+def _is_encoded_private_key(value: str) -> bool:
+    """Whether base64 ``LS0tLS1CRUdJTi...`` (``-----BEGIN``) begins a private key's PEM."""
+    head = value[:64].split(None, 1)[0]
+    decoded = _b64decoded(head[: len(head) // 4 * 4])
+    return decoded is not None and b"PRIVATE KEY" in decoded
+
+
+# The rules' groups whose text is a secret only if its check says so.
+_CHECKS: Final[dict[str | int, Callable[[str], bool]]] = {
+    "basic": _is_basic_credential,
+    "pem64": _is_encoded_private_key,
+}
 
 
 def _occurrences(haystack: str, hints: tuple[str, ...]) -> list[int]:
@@ -356,7 +500,12 @@ def _matches_near(
         start = max(end, at - reach, tried + 1)
         while start <= at:
             # see `reach` above; a vendor key may also start right after a %-escape (`%3D`)
-            if reach and start and text[start - 1].isalnum() and text[start - 3 : start - 2] != "%":
+            if (
+                reach
+                and start
+                and text[start - 1] in _ASCII_ALNUM
+                and text[start - 3 : start - 2] != "%"
+            ):
                 start += 1
                 continue
             match = pattern.match(text, start)  # sees text before `start` for lookbehinds
@@ -364,7 +513,7 @@ def _matches_near(
                 start += 1
             else:
                 matches.append(match)
-                end = start = match.end()  # never empty: every rule matches 8+ characters
+                end = start = match.end()  # never empty: every rule matches 7+ characters
         tried = max(tried, at)
     return matches
 

@@ -14,6 +14,7 @@ from llmlog._credential_names import (
     CREDENTIAL_WORDS,
     QUOTED_CREDENTIAL_WORDS,
     SHORT_CREDENTIAL_WORDS,
+    SPECIAL_TOKENS,
 )
 from llmlog._record import CREDENTIAL_NAME_PARTS
 from llmlog._redact_operators import Replacer, apply_spans
@@ -53,9 +54,7 @@ _CREDENTIAL_LAST_PARTS: Final = tuple(
 )
 _CREDENTIAL_WHOLE: Final = frozenset(SHORT_CREDENTIAL_WORDS)
 # Names ending in "token" that hold a tokenizer's special token, not a credential.
-_NOT_CREDENTIALS: Final = frozenset(
-    {"eostoken", "bostoken", "padtoken", "unktoken", "septoken", "clstoken", "masktoken"}
-)
+_NOT_CREDENTIALS: Final = frozenset(f"{word}token" for word in SPECIAL_TOKENS)
 _SCALARS: Final = (int, float, bool, type(None))
 _CONTAINERS: Final = (dict, list, tuple, set, frozenset)
 _LONG_NUMBER: Final = 1_000_000  # 7+ digits: the shortest phone numbers; cards, SSNs
