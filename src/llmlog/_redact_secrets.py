@@ -7,9 +7,8 @@ worker process for ``pii``/``ner``) without importing anything heavy.
 
 from __future__ import annotations
 
-import binascii
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Final
 
 from llmlog._credential_names import (
@@ -18,6 +17,7 @@ from llmlog._credential_names import (
     SECRET_NAME,
     name_regex,
 )
+from llmlog._redact_secret_checks import CHECKS, session_cookies
 
 # (start, end, ENTITY_TYPE): where a detector found something, never the value.
 Span = tuple[int, int, str]
@@ -181,15 +181,8 @@ _JSON_SECRET_KEY: Final = (
     r"(?!\\?\"(?:true|false|null|none|yes|no)\\?\")(?:" + _quoted("key") + ")"
 )
 # A `Cookie:` or `Set-Cookie:` header: each of its cookies is looked at on its own
-# (:func:`_session_cookies`), so a session cookie first and a `csrftoken` after both go.
+# (`_redact_secret_checks.session_cookies`): a session cookie first, a `csrftoken` after.
 _COOKIE_HEADER: Final = rf"(?i){_NOT_AFTER_WORD}(?:set-)?cookie:[ \t]*"
-# One `name=value` of it, and the `;` after it if another follows. Bounded by the header's
-# syntax (no spaces in a cookie, `;` between them): each cookie is read once, linear time.
-_COOKIE_PAIR: Final = re.compile(
-    r"(?P<name>[^=;\s,\"'\\]{1,256})(?:=(?P<value>[^;\s,\"'\\]*))?[ \t]*(?P<more>;[ \t]*)?"
-)
-_SESSION_NAME: Final = re.compile(r"(?i)sess|sid|auth|token|jwt")
-_MAX_COOKIES: Final = 100
 _EACH_COOKIE: Final = "<each cookie>"  # a rule's group: its match is a Cookie header's start
 
 # After a scheme: a token68 (RFC 7235). A digit in short ones ("Bearer authentication");
@@ -198,8 +191,8 @@ _TOKEN68: Final = r"(?=[A-Za-z0-9._~+/\-]*\d)[A-Za-z0-9._~+/\-]{16,}=*|[A-Za-z0-
 
 # A rule: (entity, regex, name of the group that holds the secret, gate). The group: None
 # for the whole match; "" for the last group that matched; :data:`_EACH_COOKIE` for the
-# session cookies of the Cookie header matched; one in :data:`_CHECKS` only if its check
-# agrees. The regex runs only where its gate allows, and every gate is a necessary
+# session cookies of the Cookie header matched; one in `_redact_secret_checks.CHECKS` only
+# if its check agrees. The regex runs only where its gate allows, and every gate is a necessary
 # condition of its regex matching, so gating never loses a match: a regex pass over a
 # whole text costs ~25 ns a character, substring tests ~1 ns, one-character tests less.
 #
@@ -417,60 +410,13 @@ def add_spans(
         spans.append((match.start(), match.end(), entity))
         return
     if group == _EACH_COOKIE:
-        spans.extend(_session_cookies(text, match.end(), entity))
+        spans.extend((start, end, entity) for start, end in session_cookies(text, match.end()))
         return
     name = group or match.lastgroup or 0  # "": the one alternative of the value that matched
     start, end = match.span(name)
-    check = _CHECKS.get(name)
+    check = CHECKS.get(name)
     if check is None or check(text[start:end]):
         spans.append((start, end, entity))
-
-
-def _session_cookies(text: str, at: int, entity: str) -> list[Span]:
-    """The session cookies' values of the Cookie header whose cookies start at ``at``."""
-    spans: list[Span] = []
-    for _ in range(_MAX_COOKIES):
-        cookie = _COOKIE_PAIR.match(text, at)
-        if cookie is None:
-            break
-        start, end = cookie.span("value")
-        if end - start >= 8 and _SESSION_NAME.search(cookie["name"]):
-            spans.append((start, end, entity))
-        if cookie["more"] is None:
-            break
-        at = cookie.end()
-    return spans
-
-
-def _b64decoded(value: str) -> bytes | None:
-    try:
-        return binascii.a2b_base64(value + "=" * (-len(value) % 4), strict_mode=True)
-    except ValueError:  # binascii.Error, or a non-ASCII letter (?i) took for one
-        return None
-
-
-def _is_basic_credential(value: str) -> bool:
-    """Whether ``value`` after ``Basic`` is one: base64 of a printable ``user:password``."""
-    decoded = _b64decoded(value.rstrip("="))
-    try:
-        text = decoded.decode() if decoded is not None else ""
-    except UnicodeDecodeError:
-        return False
-    return ":" in text and text.isprintable()
-
-
-def _is_encoded_private_key(value: str) -> bool:
-    """Whether base64 ``LS0tLS1CRUdJTi...`` (``-----BEGIN``) begins a private key's PEM."""
-    head = value[:64].split(None, 1)[0]
-    decoded = _b64decoded(head[: len(head) // 4 * 4])
-    return decoded is not None and b"PRIVATE KEY" in decoded
-
-
-# The rules' groups whose text is a secret only if its check says so.
-_CHECKS: Final[dict[str | int, Callable[[str], bool]]] = {
-    "basic": _is_basic_credential,
-    "pem64": _is_encoded_private_key,
-}
 
 
 def _occurrences(haystack: str, hints: tuple[str, ...]) -> list[int]:
