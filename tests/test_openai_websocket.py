@@ -7,6 +7,7 @@ from __future__ import annotations
 import gc
 import importlib.util
 import json
+import socket
 import subprocess
 import sys
 import textwrap
@@ -120,6 +121,22 @@ class TestSync:
             read_until(connection, "response.completed")
         [record] = llm.calls
         assert record["messages"] == [{"role": "user", "content": "queued"}]
+
+    def test_requests_queued_before_a_connection_that_fails_are_its_errors(
+        self, llm: CapturedRecords
+    ) -> None:
+        """No server there (or a bad key): the app gets the SDK's error from ``with``, and
+        each request it queued is an ``error`` record with it, at once."""
+        manager = client(f"http://127.0.0.1:{_closed_port()}/v1").responses.connect()
+        manager.send({"type": "response.create", "model": "gpt-5", "input": "queued"})
+        with pytest.raises(OSError) as raised, manager:
+            pass
+        [record] = llm.calls
+        assert (record["status"], record["messages"]) == (
+            "error",
+            [{"role": "user", "content": "queued"}],
+        )
+        assert record["error"]["type"] == type(raised.value).__name__
 
     def test_raw_json_with_type_last_and_recv_bytes(
         self, base_url: str, llm: CapturedRecords
@@ -334,7 +351,22 @@ class TestMatching:
         assert records == [("A", "cancelled"), ("C", "ok")]
 
 
+def _closed_port() -> int:
+    """A loopback port nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 class TestAsync:
+    async def test_a_queued_request_of_a_connection_that_fails(self, llm: CapturedRecords) -> None:
+        manager = async_client(f"http://127.0.0.1:{_closed_port()}/v1").responses.connect()
+        manager.send({"type": "response.create", "model": "gpt-5", "input": "queued"})
+        with pytest.raises(OSError):
+            async with manager:
+                pass
+        assert [r["status"] for r in llm.calls] == ["error"]
+
     async def test_one_response_is_one_record(self, base_url: str, llm: CapturedRecords) -> None:
         async with async_client(base_url).responses.connect() as connection:
             await connection.response.create(model="gpt-5", input="Hi")

@@ -25,7 +25,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from llmlog import _ending, _guard
-from llmlog._record import STATUS_CANCELLED, Capture
+from llmlog._record import STATUS_CANCELLED, STATUS_ERROR, Capture
 from llmlog.instrumentors import _base
 from llmlog.instrumentors._base import Wrapper
 from llmlog.instrumentors._openai_websocket import Session, connection_closed
@@ -261,15 +261,33 @@ def wrappers(prefix: str, kind: type[Session], helper: str = "") -> dict[str, Wr
             with _guard.guarded("starting queued WebSocket requests"):
                 session.opened(manager)
 
+    def not_connected(manager: Any, exc: BaseException) -> None:
+        """The handshake failed (a bad key, no network): the requests the app queued end
+        with its error now, as the app sees it (entered again, the SDK sends them still:
+        README, Known limits)."""
+        _on_session(
+            manager,
+            "recording a failed WebSocket connection",
+            lambda s: s.end_all(STATUS_ERROR, exc),
+        )
+
     def enter(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        connection = wrapped(*args, **kwargs)
+        try:
+            connection = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            not_connected(instance, exc)
+            raise
         connected(instance, connection)
         return connection
 
     async def async_enter(
         wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        connection = await wrapped(*args, **kwargs)
+        try:
+            connection = await wrapped(*args, **kwargs)
+        except BaseException as exc:
+            not_connected(instance, exc)
+            raise
         connected(instance, connection)
         return connection
 
