@@ -705,6 +705,29 @@ class TestRealtimeSessionAlone:
         assert len(cap.chunks) == 1  # the audio itself is not kept
         session.end_all("cancelled")
 
+    def test_a_response_voice_activity_started_as_the_app_asked_is_the_servers(
+        self, llm: CapturedRecords
+    ) -> None:
+        """The user speaks just as the app sends ``response.create``: the server starts its
+        own response, then refuses the app's as busy. The running response is the server's
+        (the session's instructions); the app's request is the refusal's error record."""
+        session = RealtimeSession()
+        self.feed(session, {"type": "session.created", "session": {"instructions": "Be kind."}})
+        asked = {"type": "response.create", "response": {"instructions": "Answer in French."}}
+        session.sent(json.dumps(asked))
+        busy = {"code": "conversation_already_has_active_response", "message": "busy"}
+        self.feed(
+            session,
+            {"type": "response.created", "response": {"id": "r1", "conversation_id": "c"}},
+            {"type": "error", "error": {"type": "invalid_request_error", **busy}},
+            {"type": "response.output_text.delta", "response_id": "r1", "delta": "Hi"},
+            {"type": "response.done", "response": {"id": "r1", "status": "completed"}},
+        )
+        refused, answered = llm.calls
+        assert (refused["status"], refused["system"]) == ("error", "Answer in French.")
+        assert (answered["status"], answered["system"]) == ("ok", "Be kind.")
+        assert (answered["response_id"], refused["response_id"]) == ("r1", None)
+
     def test_deltas_without_a_response_id_go_to_the_one_response_in_flight(
         self, llm: CapturedRecords
     ) -> None:

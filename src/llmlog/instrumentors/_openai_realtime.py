@@ -114,6 +114,9 @@ class RealtimeSession(Session):
         self._settings: Any = None  # the last session.created / session.updated message
         self._items: list[Any] = []  # item messages since the last in-band response started
         self._transcriptions = Transcriptions(self._settings_capture)
+        # The last response.created that took a waiting request, and when it came: see
+        # _taken_back.
+        self._took: tuple[Capture, int, float] | None = None
 
     @staticmethod
     def extract(cap: Capture) -> dict[str, Any]:
@@ -191,6 +194,8 @@ class RealtimeSession(Session):
             waiting = self._lanes.get(None)
             if kind == "response.created":
                 cap = self._request_for(response, waiting)
+                taken = cap.extra.get("ws_request") is not None and not cap.extra["out_of_band"]
+                self._took = (cap, time.time_ns(), time.perf_counter()) if taken else None
                 cap.chunks = [data]
                 cap.extra["ws_settings"] = self._settings
                 if cap.extra.get("own_input"):
@@ -217,10 +222,33 @@ class RealtimeSession(Session):
                         cap.chunks.append(data)
                         ended.append((cap, STATUS_ERROR))
                         break
+                else:
+                    refused = self._taken_back(error, data)
+                    if refused is not None:
+                        ended.append((refused, STATUS_ERROR))
             if waiting is not None and waiting.idle:
                 del self._lanes[None]
         for cap, status in ended:
             finish(cap, status=status)
+
+    def _taken_back(self, error: dict[str, Any], data: Any) -> Capture | None:
+        """A busy refusal no waiting request can be: the app's request was refused, and the
+        response that took it is one the server started at that instant (voice activity
+        detection while the app asked). That response runs on as the server's (no request:
+        the session's settings, timed from its start); the request is the refusal's record."""
+        if self._took is None or error.get("code") not in _CREATE_ERRORS:
+            return None
+        running, start_ns, start_perf = self._took
+        self._took = None
+        if not any(lane.current is running for lane in self._lanes.values()):
+            return None  # ended already: the refusal is about something else
+        refused = Session._capture(self, running.extra["ws_request"])
+        refused.context, refused.trace_ids = running.context, running.trace_ids
+        refused.start_ns, refused.start_perf = running.start_ns, running.start_perf
+        refused.chunks = [data]
+        running.extra["ws_request"] = None
+        running.start_ns, running.start_perf = start_ns, start_perf
+        return refused
 
     def _request_for(self, response: dict[str, Any], waiting: Lane | None) -> Capture:
         """The waiting request a new response answers: the oldest of its kind (a response
