@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from llmlog.instrumentors import _base
-from llmlog.instrumentors._openai_live import LiveSession
+from llmlog.instrumentors._openai_live import LiveSession, LiveSidebandSession
 from llmlog.testing import CapturedRecords
 
 websockets = pytest.importorskip("websockets")
@@ -267,6 +267,31 @@ class TestForksAndSidebands:
         assert (closed["model"], closed["response_id"]) == ("gpt-live-1", "live_watched")
         # The server counts the session's total (3 s); the first record reported 1.5 of them.
         assert closed["usage"]["raw"]["seconds"] == 1.5
+
+    def test_two_sidebands_watching_at_once_both_report_the_time_they_share(
+        self, llm: CapturedRecords
+    ) -> None:
+        """A and B watch one session from its start; A leaves at 30 s, B at 40 s: each
+        reports what no record that ended before it began reported (A 30, B 40)."""
+
+        class Manager:
+            def __init__(self) -> None:
+                self._Manager__session_id = "live_shared"
+
+        def usage(session: LiveSidebandSession, seconds: int) -> None:
+            event = {"type": "session.usage.updated", "usage": {"seconds": seconds}}
+            session.received(json.dumps(event))
+
+        first, second = LiveSidebandSession(), LiveSidebandSession()
+        first.opened(Manager())
+        second.opened(Manager())
+        for seconds in (10, 20, 30):
+            usage(first, seconds)
+            usage(second, seconds)
+        first.closed()
+        usage(second, 40)
+        second.closed()
+        assert [r["usage"]["raw"]["seconds"] for r in llm.calls] == [30, 40]
 
     def test_a_sideband_the_sdk_reconnects_goes_on_recording(
         self, base_url: str, llm: CapturedRecords

@@ -152,6 +152,7 @@ class LiveSidebandSession(LiveSession):
         super().__init__()
         self._session_id: Any = None
         self._running = True  # attached to a running session
+        self._counted_before: float | None = None  # reported by other records when this began
 
     def opened(self, manager: Any) -> None:
         super().opened(manager)
@@ -159,6 +160,8 @@ class LiveSidebandSession(LiveSession):
             self._session_id = self._session_id or getattr(
                 manager, f"_{cls.__name__}__session_id", None
             )
+        if isinstance(self._session_id, str):
+            self._counted_before = _counted.get(self._session_id)
 
     def _ending(self, cap: Capture) -> None:
         super()._ending(cap)
@@ -167,13 +170,16 @@ class LiveSidebandSession(LiveSession):
             return
         total = _seconds(self._settings)  # session.closed has the final count
         total = _seconds(cap.extra.get("ws_usage")) if total is None else total
-        counted = _counted.get(session_id)
+        # Less what records ended before this one began reported: one ended meanwhile (a
+        # second sideband watching alongside) shares this one's time, which both report.
+        counted = self._counted_before
         if counted is not None:
             cap.extra["ws_counted"] = counted
         if total is not None:
             if session_id not in _counted and len(_counted) >= _MAX_WATCHED:
                 del _counted[next(iter(_counted))]
-            _counted[session_id] = max(total, counted or 0.0)
+            _counted[session_id] = max(total, _counted.get(session_id) or 0.0)
+        self._counted_before = _counted.get(session_id)  # the next record's (a reconnect)
 
 
 # Writer thread -------------------------------------------------------------------------
