@@ -16,6 +16,7 @@ import pytest
 import llmlog
 import llmlog.testing
 import openai_fakes as fakes
+from llmlog import _pipeline
 from llmlog.instrumentors import _base
 from llmlog.instrumentors import openai as openai_instrumentor
 from llmlog.testing import CapturedRecords
@@ -283,6 +284,28 @@ class TestInstrumentation:
             llmlog.uninstrument()
         assert "chat.completions.create" in chosen.read_text()
 
+    def test_instrument_again_changes_only_the_settings_it_names(self, tmp_path: Path) -> None:
+        """A later ``instrument(service=...)`` keeps the output and the redaction level
+        chosen before (not the environment's ``off``); ``None`` resets one; after
+        ``uninstrument()`` nothing is kept."""
+        chosen = tmp_path / "chosen.jsonl"
+        llmlog.instrument(output=str(chosen), redact="secrets")
+        try:
+            llmlog.instrument(service="checkout")
+            pipeline = _pipeline.current()
+            assert pipeline is not None
+            kept = pipeline.settings
+            assert (kept.output, kept.redact, kept.service) == (str(chosen), "secrets", "checkout")
+            llmlog.instrument(service=None)
+            assert pipeline_settings().service == "" and pipeline_settings().redact == "secrets"
+        finally:
+            llmlog.uninstrument()
+        llmlog.instrument(service="fresh")
+        try:
+            assert pipeline_settings().output != str(chosen)
+        finally:
+            llmlog.uninstrument()
+
     def test_a_provider_disabled_by_a_later_instrument_is_unpatched(self, tmp_path: Path) -> None:
         """``instrument(disabled_providers="openai")`` after an earlier ``instrument()``:
         openai's calls are no longer recorded (they were, to the new file)."""
@@ -384,3 +407,9 @@ class TestInstrumentation:
         with llmlog.testing.capture_records(redact="off"):
             raw = raw_api.create(model="gpt-4o", messages=MESSAGES)
             assert raw.parse().choices[0].message.content == "Hello there!"
+
+
+def pipeline_settings() -> Any:
+    pipeline = _pipeline.current()
+    assert pipeline is not None
+    return pipeline.settings

@@ -16,6 +16,8 @@ from llmlog._version import __version__
 __all__ = ["__version__", "bind", "context", "flush", "instrument", "trouble", "uninstrument"]
 
 _lock = threading.Lock()
+_given: dict[str, Any] = {}
+"""The keyword settings in force, from this process's ``instrument()`` calls so far."""
 
 
 def instrument(**settings: Any) -> None:
@@ -23,9 +25,11 @@ def instrument(**settings: Any) -> None:
 
     Keyword arguments are the ``LLMLOG_*`` settings in lower case without the
     prefix (``instrument(output="calls.jsonl", redact="secrets")``) and win
-    over the environment. Calling it again with settings applies them (a provider
-    now in ``disabled_providers`` is unpatched); calling it again without any keeps
-    the settings in force (those a ``sitecustomize`` or ``llmlog-run`` chose, say).
+    over the environment. Calling it again changes the settings it names and keeps
+    those earlier calls gave (``instrument(service="api")`` keeps the output and
+    redaction chosen before; a provider now in ``disabled_providers`` is unpatched; a
+    setting given as ``None`` goes back to the environment's or the default); after
+    ``uninstrument()`` a call starts afresh.
     Nothing is ever patched or logged twice. A bad value raises ``ValueError``
     naming the variable, the value and what is allowed.
 
@@ -42,8 +46,14 @@ def instrument(**settings: Any) -> None:
 
     if not settings and _pipeline.current() is not None and _base.is_active():
         return
-    given = {k: v for k, v in settings.items() if v is not None}
-    resolved = Settings.from_env(**{**_activate.inherited(), **given})
+    given = dict(_given)
+    for name, value in settings.items():
+        if value is None:
+            given.pop(name, None)
+        elif name != "enabled":
+            given[name] = value
+    switch = {"enabled": settings["enabled"]} if settings.get("enabled") is not None else {}
+    resolved = Settings.from_env(**{**_activate.inherited(), **given, **switch})
     _activate.stop_waiting()  # the app's own call wins over activation waiting for an SDK
     if settings.get("enabled") is not None and not resolved.enabled:
         if _pipeline.current() is not None or _base.is_active():
@@ -58,7 +68,9 @@ def instrument(**settings: Any) -> None:
             _pipeline.configure(resolved)
         instrumentors.install(resolved.disabled_providers)
         _sigterm.handle_sigterm(resolved.sigterm == "flush")
-    _activate.share(settings, resolved)
+        _given.clear()
+        _given.update(given)
+    _activate.share({**given, **settings}, resolved)
 
 
 def uninstrument() -> None:
@@ -82,6 +94,7 @@ def uninstrument() -> None:
         _base.uninstall_all(wait=pipeline.settings.flush_timeout if pipeline is not None else 0.0)
         _pipeline.shutdown()
         _sigterm.handle_sigterm(False)
+        _given.clear()
 
 
 def flush(timeout: float | None = None) -> bool:
