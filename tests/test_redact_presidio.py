@@ -10,6 +10,7 @@ import pytest
 
 from llmlog._redact_presidio import (
     PHONE_REGIONS,
+    find_pii,
     is_look_alike,
     ner_model_problem,
     phone_candidates,
@@ -50,6 +51,15 @@ class TestLookAlikes:
         """A number glued to a word or dash, or shaped like a date, is not a phone number."""
         start = text.index(value)
         assert is_look_alike(text, start, start + len(value), "PHONE_NUMBER")
+
+    @pytest.mark.parametrize("number", ["1648", "1693", "16930", "164314"])
+    def test_short_bare_numbers_are_no_phone_numbers(self, number: str) -> None:
+        """A year or a ticket number that phonenumbers reads as a German number (1640-1649,
+        1680-1699...) is left alone at ``pii``; one with its trunk 0 or country code is not."""
+        text = f"signed in {number}; see ticket {number}."
+        assert find_pii(text, [], None) == []
+        for phone in ("030 1648", "+49 30 1648"):
+            assert [e for _, _, e in find_pii(f"call {phone} now", [], None)] == ["PHONE_NUMBER"]
 
     def test_a_free_standing_phone_number_is_kept(self) -> None:
         """Separators such as ``:`` or a space in front do not hide a real number."""

@@ -308,6 +308,13 @@ def recognizer_spans(recognizers: list[Any], text: str) -> list[Span]:
     return spans
 
 
+def _short_and_bare(value: str) -> bool:
+    """Under 7 digits with no ``+``, leading ``0`` or ``(``: a year, a ticket, a count (`signed
+    in 1648`, `ticket 16930`), though phonenumbers takes some for German numbers. A real short
+    number is written with its trunk ``0`` or country code (`030 1234`, `+49 30 1234`)."""
+    return sum(ch.isdigit() for ch in value) < 7 and not value.startswith(("+", "0", "("))
+
+
 def is_look_alike(text: str, start: int, end: int, entity: str) -> bool:
     """True for matches that are known to be something else in LLM traffic."""
     value = text[start:end]
@@ -319,6 +326,7 @@ def is_look_alike(text: str, start: int, end: int, entity: str) -> bool:
             )
             or _GLUED_AFTER.search(text[end : end + 2])
             or _DATE.match(value)
+            or _short_and_bare(value)
         )
     if entity == "IP_ADDRESS":
         if ":" in value:  # IPv6: `c::d` in code has no digit; `::1` is no one's address
