@@ -253,7 +253,7 @@ class TestFailures:
         result = run(ACTIVATE + "print('app ran')", env, fake)
         assert result.returncode == _activate.EXIT_CODE == 78
         assert "app ran" not in result.stdout
-        assert "LLMLOG_STRICT=1, stopping" in result.stderr
+        assert "in strict mode, stopping" in result.stderr
         assert "Traceback" not in result.stderr
 
     def test_strict_mode_stops_when_the_log_cannot_be_written(
@@ -360,7 +360,7 @@ class TestFail:
             _activate.fail("because", strict=True, stop=stop)
         assert stopped.value.args == (78,)
         assert capsys.readouterr().err == (
-            "llmlog: activation failed and LLMLOG_STRICT=1, stopping: because\n"
+            "llmlog: activation failed in strict mode, stopping: because\n"
         )
 
     def test_is_on_accepts_the_settings_spellings(self) -> None:

@@ -102,7 +102,9 @@ class TestParsing:
     def test_values_that_would_lose_every_record_are_refused_as_keywords_too(self) -> None:
         """instrument(flush_timeout=inf) / queue_size=0 / output="": the same clear error."""
         for bad in ({"flush_timeout": float("inf")}, {"queue_size": 0}, {"output": ""}):
-            with pytest.raises(ValueError, match=r"\(env LLMLOG_[A-Z_]+\)=.* is not valid"):
+            with pytest.raises(
+                ValueError, match=r"\(or LLMLOG_[A-Z_]+ in the environment\)=.* is not valid"
+            ):
                 Settings.from_env({}, **bad)
 
     @pytest.mark.parametrize("spelled", ["STDOUT", " stdout", "stdout\r", "/dev/stdout"])
@@ -134,7 +136,9 @@ class TestParsing:
     def test_a_list_setting_given_something_else_is_a_clear_error(self) -> None:
         """``instrument(disabled_providers=5)``: ValueError naming it, not a TypeError."""
         for bad in ({"disabled_providers": 5}, {"redact_deny": 1.5}):
-            with pytest.raises(ValueError, match=r"\(env LLMLOG_[A-Z_]+\)=.* is not valid"):
+            with pytest.raises(
+                ValueError, match=r"\(or LLMLOG_[A-Z_]+ in the environment\)=.* is not valid"
+            ):
                 Settings.from_env({}, **bad)
 
     def test_none_as_a_keyword_means_not_given(self) -> None:
@@ -146,13 +150,20 @@ class TestParsing:
     @pytest.mark.parametrize(
         ("keyword", "fragment"),
         [
-            ({"service": 5}, "service= (env LLMLOG_SERVICE)=5 is not valid: expected text"),
+            (
+                {"service": 5},
+                "keyword service (or LLMLOG_SERVICE in the environment)=5 is not valid: "
+                "expected text",
+            ),
             ({"ner_model": 3.0}, "expected text"),
             ({"max_bytes": 1.5}, "a non-negative whole number"),
             ({"max_bytes": "1.5"}, "a non-negative whole number"),
-            ({"redact_patterns": {"X": "["}}, "(env LLMLOG_REDACT_PATTERNS)"),
+            ({"redact_patterns": {"X": "["}}, "(or LLMLOG_REDACT_PATTERNS in the environment)"),
             ({"output": "logs/llm\0.jsonl"}, "a file path, without NUL characters"),
-            ({"output": Path("llm\0.jsonl")}, "(env LLMLOG_OUTPUT)=PosixPath('llm\\x00.jsonl')"),
+            (
+                {"output": Path("llm\0.jsonl")},
+                "(or LLMLOG_OUTPUT in the environment)=PosixPath('llm\\x00.jsonl')",
+            ),
         ],
     )
     def test_keywords_of_the_wrong_kind_are_refused(
@@ -196,8 +207,11 @@ class TestParsing:
         assert Settings.from_env({"LLMLOG_FLUSH_TIMEOUT": "3600"}).flush_timeout == 3600.0
 
     def test_bad_keyword_names_the_keyword_and_the_variable(self) -> None:
-        """instrument(redact='max') says both `redact=` and LLMLOG_REDACT."""
-        with pytest.raises(ValueError, match=r"redact= \(env LLMLOG_REDACT\)='max'"):
+        """instrument(redact='max') says it was the keyword (not the environment, which may
+        not have the variable at all) and the variable's name."""
+        with pytest.raises(
+            ValueError, match=r"^keyword redact \(or LLMLOG_REDACT in the environment\)='max'"
+        ):
             Settings.from_env({}, redact="max")
 
     def test_unknown_keyword_is_refused(self) -> None:

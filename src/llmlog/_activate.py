@@ -161,7 +161,7 @@ def fail(problem: str, *, strict: bool, stop: Callable[[int], NoReturn] = os._ex
     """
     global _said_here
     if strict:
-        _say(f"llmlog: activation failed and LLMLOG_STRICT=1, stopping: {problem}")
+        _say(f"llmlog: activation failed in strict mode, stopping: {problem}")
         stop(EXIT_CODE)
     if not first_report(problem):
         return

@@ -156,7 +156,7 @@ class Settings:
         for name, f in known.items():
             var = env_name(name)
             if overrides.get(name) is not None:
-                raw, where = overrides[name], f"{name}= (env {var})"
+                raw, where = overrides[name], f"keyword {name} (or {var} in the environment)"
             elif var in env:
                 raw, where = env[var], var
             else:

@@ -50,7 +50,7 @@ def _cannot_import(exc: Exception) -> None:
         return
     problem = f"cannot import llmlog in {sys.executable} ({type(exc).__name__}: {exc})"
     if not _is_off("LLMLOG_STRICT"):
-        sys.stderr.write(f"llmlog: activation failed and LLMLOG_STRICT=1, stopping: {problem}\n")
+        sys.stderr.write(f"llmlog: activation failed in strict mode, stopping: {problem}\n")
         sys.stderr.flush()
         os._exit(78)
     key = format(zlib.crc32(problem.encode("utf-8", "surrogatepass")), "08x")
