@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import collections
+import datetime
 from collections.abc import Iterator
 from typing import Any
 
@@ -66,6 +68,34 @@ def test_messages_in_any_collection_are_recorded(cap: CapturedRecords) -> None:
     assert cap.calls[0]["messages"][0]["content"] == "from a dict view"
 
 
+def test_arrays_and_mappings_are_recorded_as_sent_not_as_changed_later(
+    cap: CapturedRecords,
+) -> None:
+    """A numpy array as embeddings input (``df.text.values``) is its items, not numpy's
+    abbreviated repr; a ``UserDict`` or ``MappingProxyType`` message is copied, not kept by
+    reference; a ``datetime`` in metadata is the text the SDK sends."""
+    numpy = pytest.importorskip("numpy")
+    fake = ofake.default_fake()
+    client = ofake.sync_client(fake)
+    documents = numpy.array([f"doc {i}" for i in range(2000)], dtype=object)
+    client.embeddings.create(model="text-embedding-3-small", input=documents)
+    documents[1000] = "changed after the call"
+    message = collections.UserDict({"role": "user", "content": "as sent"})
+    when = datetime.datetime(2024, 1, 2, 3, 4, 5)
+    client.chat.completions.create(
+        model="gpt-4o",
+        messages=[message],
+        metadata={"requested_at": when},  # type: ignore[list-item, dict-item]
+    )
+    message["content"] = "changed after the call"
+    embedded, chat = cap.calls
+    sent = fake.bodies()
+    assert embedded["messages"] == [{"role": "user", "content": f"doc {i}"} for i in range(2000)]
+    assert sent[0]["input"][1000] == "doc 1000"
+    assert chat["messages"] == sent[1]["messages"] == [{"role": "user", "content": "as sent"}]
+    assert chat["params"]["metadata"] == sent[1]["metadata"] == {"requested_at": when.isoformat()}
+
+
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
 def test_extra_body_is_recorded_as_the_values_sent(cap: CapturedRecords, provider: str) -> None:
     """``extra_body`` overrides and adds to the body: model, prompt and params say what was
@@ -95,6 +125,25 @@ def test_extra_body_is_recorded_as_the_values_sent(cap: CapturedRecords, provide
     assert record["params"]["temperature"] == sent["temperature"] == 0.7
     assert record["params"]["vendor_flag"] is True
     assert "extra_body" not in record["params"]
+
+
+def test_extra_body_not_given_leaves_the_argument_as_sent(cap: CapturedRecords) -> None:
+    """The SDK leaves ``NOT_GIVEN`` values of ``extra_body`` out: the argument given beside
+    it is still sent, and recorded (``omit`` removes it, from both)."""
+    import openai
+
+    fake = ofake.default_fake()
+    client = ofake.sync_client(fake)
+    for extra in ({"temperature": openai.NOT_GIVEN}, {"temperature": openai.omit}):
+        client.chat.completions.create(
+            model="gpt-4o",
+            messages=[{"role": "user", "content": "x"}],
+            temperature=0.1,
+            extra_body=extra,
+        )
+    kept, omitted = cap.calls
+    assert kept["params"].get("temperature") == fake.bodies()[0].get("temperature") == 0.1
+    assert "temperature" not in omitted["params"] and "temperature" not in fake.bodies()[1]
 
 
 class Weather(pydantic.BaseModel):

@@ -9,7 +9,7 @@ read here once and handed to the SDK as lists.
 from __future__ import annotations
 
 from collections import UserString
-from collections.abc import ItemsView, Iterator, KeysView, Sequence, Set, ValuesView
+from collections.abc import ItemsView, Iterator, KeysView, Mapping, Sequence, Set, ValuesView
 from typing import Any
 
 _LEAVES = frozenset({str, int, float, bool, type(None), bytes})
@@ -30,10 +30,20 @@ def snapshot(value: Any) -> Any:
         return {k: v if type(v) in _LEAVES else snapshot(v) for k, v in value.items()}
     if kind is list or kind is tuple or isinstance(value, list | tuple):
         return [v if type(v) in _LEAVES else snapshot(v) for v in value]
+    if isinstance(value, Mapping):  # a UserDict, a mappingproxy: copied as a dict is
+        return {k: snapshot(v) for k, v in value.items()}
     if isinstance(value, Sequence | Set | KeysView | ValuesView | ItemsView) and not isinstance(
         value, _TEXTS
     ):
         return [snapshot(v) for v in value]  # a deque, a set, dict.values(): what the SDK reads
+    to_list = getattr(value, "tolist", None)
+    if callable(to_list) and not isinstance(value, type):
+        # a numpy array or a pandas Series (`df.text.values` as embeddings input): its items,
+        # not numpy's abbreviated repr, and not the array the app may change afterwards
+        try:
+            return snapshot(to_list())
+        except Exception:
+            return value
     dump = getattr(value, "model_dump", None)
     if dump is not None and not isinstance(value, type):
         # an SDK object passed back (``response.content`` as the next turn's history):
@@ -64,7 +74,8 @@ def snapshot_arguments(kwargs: dict[str, Any]) -> dict[str, Any]:
     extra_body = copied.get("extra_body")
     if isinstance(extra_body, dict):
         del copied["extra_body"]
-        copied.update(extra_body)
+        # The SDK leaves out extra_body's NOT_GIVEN values (an `omit` removes the argument)
+        copied.update((k, v) for k, v in extra_body.items() if type(v).__name__ != "NotGiven")
     return copied
 
 

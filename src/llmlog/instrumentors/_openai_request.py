@@ -8,6 +8,7 @@ never reach it either.
 
 from __future__ import annotations
 
+import datetime
 import inspect
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
@@ -56,6 +57,8 @@ def plain(value: Any) -> Any:
         return media_stub("bytes", None, bytes(value))
     if inspect.isclass(value):
         return class_description(value, _strict_schema)
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()  # as the SDK sends it
     dump = getattr(value, "model_dump", None)
     if callable(dump):
         try:
