@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import orjson
 import pytest
@@ -96,6 +99,51 @@ class TestTail:
             stop.set()
             reader.join(5)
         assert [r["id"] for r in seen] == [schema_record(2)["id"], schema_record(3)["id"]]
+
+
+class TestFollowBeforeTheFirstCall:
+    @pytest.mark.parametrize("log", [None, "llm_logs", "llm_logs/"])
+    def test_tail_f_waits_for_the_log_the_app_writes_later(
+        self, tmp_path: Path, log: str | None
+    ) -> None:
+        """`llmlog tail -f` started before the app's first call (no llm_logs/ yet) says it
+        waits, then shows the calls once the app writes llm_logs/llmlog.jsonl: with the
+        default log, and with --log naming the folder, trailing / or not."""
+        env = {k: v for k, v in os.environ.items() if k != "LLMLOG_OUTPUT"}
+        argv = [sys.executable, "-m", "llmlog.cli", "tail", "-f"]
+        tail = subprocess.Popen(
+            [*argv, *(["--log", log] if log else [])],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        out, err = _read_lines(tail.stdout), _read_lines(tail.stderr)
+        try:
+            _wait_for(lambda: err, timeout=60)  # started (or failed) on a loaded machine
+            assert "waiting for the first call" in err[0]
+            write_jsonl(
+                tmp_path / "llm_logs" / "llmlog.jsonl", [schema_record(1), schema_record(2)]
+            )
+            _wait_for(lambda: len(out) == 2, timeout=60)
+        finally:
+            tail.kill()
+            tail.wait(30)
+        assert len(out) == 2 and "question 1" in out[0] and "question 2" in out[1], (out, err)
+
+
+def _read_lines(stream: IO[str] | None) -> list[str]:
+    """The lines of a child's output, as they come (read by a thread: never blocks a test)."""
+    assert stream is not None
+    lines: list[str] = []
+
+    def read() -> None:
+        for line in stream:
+            lines.append(line)
+
+    threading.Thread(target=read, daemon=True).start()
+    return lines
 
 
 def _wait_for(condition: Any, timeout: float = 5.0) -> None:
@@ -299,6 +347,21 @@ class TestSearch:
         assert main(["search", "--log", str(path), "fail", "--status", "error"]) == 0
         (line,) = capsys.readouterr().out.splitlines()
         assert records[3]["id"][:12] in line
+
+
+class TestSearchUnicode:
+    @pytest.mark.parametrize("text", ["\u00e9cole", "e\u0301cole", "\u00c9COLE", "E\u0301COLE"])
+    def test_accents_match_in_either_unicode_form_and_any_case(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str
+    ) -> None:
+        """école typed precomposed or decomposed, lower or upper case, finds it logged either
+        way (NFC + casefold on both sides)."""
+        composed = schema_record(1, messages=[{"role": "user", "content": "\u00e9cole (one)"}])
+        split = schema_record(2, messages=[{"role": "user", "content": "e\u0301cole (two)"}])
+        log = write_jsonl(tmp_path / "l.jsonl", [composed, split])
+        assert main(["search", "--log", str(log), text]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert len(lines) == 2 and "(one)" in lines[0] and "(two)" in lines[1]
 
 
 class TestSearchLooksAtTextOnly:

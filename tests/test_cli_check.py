@@ -230,6 +230,31 @@ class TestNotChecked:
         assert status == 0
         assert lines[0] == "NOT CHECKED error rate: no calls in the window"
 
+    @pytest.mark.parametrize("log", [None, "llm_logs", "llm_logs/"])
+    def test_no_log_yet_is_no_calls_not_an_error(
+        self,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+        log: str | None,
+    ) -> None:
+        """CI whose app made no call: no llm_logs/ at all (default log, or --log naming it).
+        Nothing to judge: NOT CHECKED and exit 0, with one warning naming where llmlog looked."""
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.delenv("LLMLOG_OUTPUT", raising=False)
+        argv = ["check", "--max-error-rate", "1%", "--max-cost-per-day", "5"]
+        assert main([*argv, *(["--log", log] if log else [])]) == 0
+        captured = capsys.readouterr()
+        assert captured.out.splitlines() == [
+            "NOT CHECKED error rate: no calls in the window",
+            "NOT CHECKED cost per day: no calls in the window",
+            "ok: 0 calls checked, no threshold breached; 2 could not be checked",
+        ]
+        where = Path(log or "llm_logs/llmlog.jsonl")
+        assert captured.err == (
+            f"llmlog: warning: no log at {where} yet (nothing logged?); checking 0 calls\n"
+        )
+
     def test_a_breach_still_fails_beside_an_unchecked_threshold(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:

@@ -82,6 +82,23 @@ class TestFormats:
         assert export(path, "--limit", "1") == 0
         assert orjson.loads(capsys.readouterr().out) == records[-1]
 
+    @pytest.mark.parametrize("form", ["jsonl", "csv", "openai-chat"])
+    def test_dash_is_standard_output_not_a_file_named_dash(
+        self,
+        real_log: tuple[Path, list[Any]],
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+        form: str,
+    ) -> None:
+        """-o - writes to standard output, as with no -o; no file named '-' appears."""
+        monkeypatch.chdir(tmp_path)
+        assert export(real_log[0], "--format", form) == 0
+        to_stdout = capsys.readouterr().out
+        assert export(real_log[0], "--format", form, "-o", "-") == 0
+        assert capsys.readouterr().out == to_stdout != ""
+        assert list(tmp_path.iterdir()) == []
+
     def test_csv_has_one_flat_row_per_call(
         self, real_log: tuple[Path, list[Any]], tmp_path: Path
     ) -> None:

@@ -81,6 +81,14 @@ class TestParsing:
         with pytest.raises(CliError, match=r"--until .* ISO date/time"):
             parse_time(text, now=NOW, option="--until")
 
+    def test_a_date_given_to_until_takes_in_that_whole_day(self) -> None:
+        """--until 2026-01-05 ends at the next midnight (any ISO date form); a time is kept."""
+        for text in ("2026-01-05", "20260105", " 2026-01-05 "):
+            until = parse_time(text, option="--until", end_of_day=True)
+            assert until == "2026-01-06T00:00:00.000000Z"
+        until = parse_time("2026-01-05T12:00", option="--until", end_of_day=True)
+        assert until == "2026-01-05T12:00:00.000000Z"
+
     def test_a_year_before_1000_keeps_four_digits(self) -> None:
         """ts strings compare as text: year 618 must read 0618 to sort before 2026."""
         assert parse_time("0618-07-05") == "0618-07-05T00:00:00.000000Z"
@@ -140,6 +148,79 @@ class TestParsing:
         add_filter_args(parser)
         with pytest.raises(SystemExit):
             parser.parse_args(["--limit", "0"])
+
+
+# One call a day, 2026-01-02 to 2026-01-04, each at 10:00 UTC.
+DAYS = [schema_record(n) for n in (1, 2, 3)]
+# How many calls each command shows, read from its output.
+COMMAND_COUNTS = {
+    "tail": (["tail"], lambda out: len(out.splitlines())),
+    "search": (["search", "question"], lambda out: len(out.splitlines())),
+    "export": (["export"], lambda out: len(out.splitlines())),
+    "stats-python": (
+        ["stats", "--json", "--engine", "python"],
+        lambda out: sum(g["calls"] for g in orjson.loads(out)["groups"]),
+    ),
+    "stats-duckdb": (
+        ["stats", "--json", "--engine", "duckdb"],
+        lambda out: sum(g["calls"] for g in orjson.loads(out)["groups"]),
+    ),
+    "check": (
+        ["check", "--max-error-rate", "50%"],
+        lambda out: int(out.split("ok: ")[1].split(" call")[0]),
+    ),
+}
+
+
+class TestWindow:
+    @pytest.mark.parametrize("command", COMMAND_COUNTS)
+    @pytest.mark.parametrize(
+        ("since", "until", "calls"),
+        [
+            ("2026-01-03", "2026-01-03", 1),  # the day itself, not nothing
+            ("2026-01-02", "20260103", 2),
+            ("2026-01-03T09:00", "2026-01-03T10:00", 0),  # a time is where the window ends
+            ("2026-01-03T09:00", "2026-01-03T10:00:01", 1),
+        ],
+    )
+    def test_until_a_date_includes_that_day_in_every_command(
+        self,
+        tmp_path: Path,
+        capsys: pytest.CaptureFixture[str],
+        command: str,
+        since: str,
+        until: str,
+        calls: int,
+    ) -> None:
+        """--since D --until D is the day D (it used to select nothing), alike in every
+        command and in both stats engines."""
+        log = write_jsonl(tmp_path / "l.jsonl", DAYS)
+        argv, count = COMMAND_COUNTS[command]
+        status = main([*argv, "--log", str(log), "--since", since, "--until", until])
+        assert status == (1 if command == "search" and not calls else 0)
+        assert count(capsys.readouterr().out) == calls
+
+    @pytest.mark.parametrize("command", COMMAND_COUNTS)
+    @pytest.mark.parametrize(
+        ("since", "until"),
+        [("2026-01-04", "2026-01-03"), ("2026-01-03T10:00", "2026-01-03T10:00"), ("1h", "2h")],
+    )
+    def test_a_window_that_ends_before_it_starts_is_a_usage_error(
+        self,
+        tmp_path: Path,
+        capsys: pytest.CaptureFixture[str],
+        command: str,
+        since: str,
+        until: str,
+    ) -> None:
+        """--since not before --until: exit 2 saying so, not a silent "0 calls"."""
+        log = write_jsonl(tmp_path / "l.jsonl", DAYS)
+        argv = COMMAND_COUNTS[command][0]
+        assert main([*argv, "--log", str(log), "--since", since, "--until", until]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        assert f"llmlog: error: --since {since} (" in captured.err
+        assert f"is not before --until {until} (" in captured.err
 
 
 RECORDS = [

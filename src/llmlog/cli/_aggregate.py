@@ -93,7 +93,8 @@ def aggregate(
     """One :class:`GroupStats` per group (or one for everything when ``by`` is None)."""
     if by is not None and by not in GROUP_KEYS:
         raise CliError(f"cannot group by {by!r}; choose one of {', '.join(GROUP_KEYS)}")
-    use_duckdb = engine == "duckdb" or (engine == "auto" and _duck.available())
+    # No files (``check`` before the first call) are no calls; DuckDB refuses to read none.
+    use_duckdb = bool(files) and (engine == "duckdb" or (engine == "auto" and _duck.available()))
     try:
         rows = _with_duckdb(files, filters, by) if use_duckdb else _with_python(files, filters, by)
     except _DuckDBFailed as exc:

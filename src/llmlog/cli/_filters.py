@@ -12,7 +12,7 @@ import fnmatch
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeAlias
 
 from llmlog._config import PROVIDERS
@@ -41,12 +41,17 @@ def parse_duration_s(text: str) -> float:
 _BASIC_DATE = re.compile(r"^\s*\d{8}\s*$")  # 20260131: ISO's basic date, not 20 million hours
 
 
-def parse_time(text: str, now: datetime | None = None, option: str = "--since") -> str:
+def parse_time(
+    text: str, now: datetime | None = None, option: str = "--since", end_of_day: bool = False
+) -> str:
     """A ``--since``/``--until`` value as a record-style ``ts`` string (UTC).
 
     Accepts a duration back from now with its unit (``24h``, ``7d``) or an ISO
     date/time; a time without a zone is taken as UTC. Anything else (a bare ``24``),
     or a time out of range (``99999999w``), is a :class:`CliError` naming ``option``.
+    With ``end_of_day`` (``--until``), a date without a time is the end of that UTC day:
+    ``--until 2026-01-31`` takes in the 31st, as people mean it (and as ``check``
+    counts days whole), so ``--since D --until D`` is the day D, not nothing.
     """
     now = now or datetime.now(UTC)
     try:
@@ -59,6 +64,8 @@ def parse_time(text: str, now: datetime | None = None, option: str = "--since") 
             moment = datetime.fromisoformat(text.strip())
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=UTC)
+            if end_of_day and _date_only(text):
+                moment += timedelta(days=1)
         utc = moment.astimezone(UTC)
         # Four-digit year even before 1000: ts strings are compared as text.
         return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S.%f}Z"
@@ -67,6 +74,15 @@ def parse_time(text: str, now: datetime | None = None, option: str = "--since") 
             f"{option} {text!r} is not a time llmlog can use; give a duration back from now "
             "(24h, 7d) or an ISO date/time (2026-01-31, 20260131, 2026-01-31T12:00)"
         ) from None
+
+
+def _date_only(text: str) -> bool:
+    """An ISO date without a time (``2026-01-31``, ``20260131``)."""
+    try:
+        date.fromisoformat(text.strip())
+    except ValueError:
+        return False
+    return True
 
 
 def add_filter_args(parser: argparse.ArgumentParser, *, limit: bool = True) -> None:
@@ -83,7 +99,11 @@ def add_filter_args(parser: argparse.ArgumentParser, *, limit: bool = True) -> N
     group.add_argument("--user", help="user id")
     group.add_argument("--template", help="prompt template name (glob)")
     group.add_argument("--since", help="24h, 7d, or an ISO date/time (UTC)")
-    group.add_argument("--until", help="24h, 7d, or an ISO date/time (UTC)")
+    group.add_argument(
+        "--until",
+        help="24h, 7d, or an ISO date/time (UTC), later than --since; a date counts whole: "
+        "--until 2026-01-31 takes in the 31st",
+    )
     group.add_argument(
         "--min-latency", help="only calls at least this slow: 500ms, 2s (bare number: seconds)"
     )
@@ -155,6 +175,14 @@ class Filters:
     def from_args(cls, args: argparse.Namespace) -> Filters:
         """Parse the filter options of a command line; bad values raise :class:`CliError`."""
         min_latency = getattr(args, "min_latency", None)
+        since = parse_time(args.since, option="--since") if args.since else None
+        until = parse_time(args.until, option="--until", end_of_day=True) if args.until else None
+        if since is not None and until is not None and since >= until:
+            # Nothing can be in the window: say so rather than answer "0 calls".
+            raise CliError(
+                f"--since {args.since} ({since}) is not before --until {args.until} ({until}): "
+                "no call can be in that window"
+            )
         return cls(
             model=args.model,
             provider=args.provider,
@@ -162,8 +190,8 @@ class Filters:
             session=args.session,
             user=args.user,
             template=args.template,
-            since=parse_time(args.since, option="--since") if args.since else None,
-            until=parse_time(args.until, option="--until") if args.until else None,
+            since=since,
+            until=until,
             min_latency_ms=parse_duration_s(min_latency) * 1000 if min_latency else None,
             limit=getattr(args, "limit", None),
         )

@@ -2,7 +2,8 @@
 
 A log directory may hold several logs (``api.jsonl`` and ``worker.jsonl``,
 each with its rotated files): every active file in it is followed, and a log
-that appears later is read from its start.
+that appears later is read from its start. So is a log that did not exist yet
+when following began (the app has not made its first call).
 """
 
 from __future__ import annotations
@@ -56,9 +57,16 @@ def follow(
     location: LogLocation,
     poll_s: float = 0.25,
     should_stop: Callable[[], bool] = lambda: False,
+    shown: list[Path] | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Records appended from now on to the log file, or to every log of a directory."""
-    watches = {path: _Watch(path, end=True) for path in _active_files(location)}
+    """Records appended from now on to the log file, or to every log of a directory.
+
+    ``shown``: the files whose records were already printed (default: every file there now).
+    A file not among them was created since, by the app's first call say: all of it is new.
+    """
+    watches = {
+        path: _Watch(path, end=shown is None or path in shown) for path in _active_files(location)
+    }
     try:
         while not should_stop():
             for watch in list(watches.values()):
@@ -73,11 +81,17 @@ def follow(
 
 
 def _active_files(location: LogLocation) -> list[Path]:
-    if not location.is_dir:
-        return [location.path]
-    if not location.path.is_dir():
-        return []
-    return [p for p in location.files() if not p.name.endswith(".gz") and not is_rotated(p)]
+    """The files written to: the log file, or the active file of each log in the directory.
+
+    A name that was nothing yet when ``tail -f`` started (``--log llm_logs`` before the
+    app's first call) was taken for a file; if a directory appears under it, as the writer
+    makes ``llm_logs/llmlog.jsonl``, that directory is followed (the watch on the name
+    itself then finds no file to open, and stays idle).
+    """
+    if location.path.is_dir():
+        files = LogLocation(location.path, is_dir=True).files()
+        return [p for p in files if not p.name.endswith(".gz") and not is_rotated(p)]
+    return [] if location.is_dir else [location.path]
 
 
 def _open_at(path: Path, end: bool) -> BinaryIO | None:

@@ -71,6 +71,13 @@ class LogLocation:
         named, linked = path.parent.resolve() / path.name, path.resolve()
         return any(p.parent == folder and pattern.fullmatch(p.name) for p in (named, linked))
 
+    def files_so_far(self) -> list[Path]:
+        """Like :meth:`files`, but a log whose folder is not there yet has no files: the app
+        has made no call so far (the writer creates the folder with its first record).
+        For ``tail -f``, which waits for the log, and ``check``, for which it is no calls."""
+        folder = self.path if self.is_dir else self.path.parent
+        return self.files() if folder.is_dir() else []
+
     def existing_files(self) -> list[Path]:
         """Like :meth:`files`, but an empty log is an error the user should hear about."""
         found = self.files()

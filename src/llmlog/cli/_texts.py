@@ -11,12 +11,13 @@ text, reasoning summary, refusal, and its tool calls' names and arguments.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterator
 from typing import Any
 
 import orjson
 
-__all__ = ["searchable_texts"]
+__all__ = ["fold", "searchable_texts"]
 
 _PART_TEXTS = ("text", "transcript", "refusal")
 
@@ -37,6 +38,15 @@ def searchable_texts(record: dict[str, Any]) -> Iterator[str]:
         for key in ("text", "thinking", "refusal"):
             yield from _content(output.get(key))
         yield from _tool_calls(output.get("tool_calls"))
+
+
+def fold(text: str) -> str:
+    """``text`` as ``search`` compares it: in NFC and case-folded, so that ``école`` typed
+    precomposed finds it logged decomposed (``e`` + U+0301, as macOS and some SDKs give it)
+    and ``ÉCOLE`` finds both. ASCII text, most of a log, skips the normalisation."""
+    if text.isascii():
+        return text.casefold()
+    return unicodedata.normalize("NFC", text).casefold()
 
 
 def _content(content: Any) -> Iterator[str]:

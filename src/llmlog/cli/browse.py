@@ -13,10 +13,10 @@ from llmlog._record import EVENT_CALL
 from llmlog.cli._filters import Filters, Subcommands, add_filter_args
 from llmlog.cli._follow import follow
 from llmlog.cli._format import one_line
-from llmlog.cli._logs import CliError, locate
+from llmlog.cli._logs import CliError, locate, warn
 from llmlog.cli._select import find_record, select
 from llmlog.cli._show import render_record
-from llmlog.cli._texts import searchable_texts
+from llmlog.cli._texts import fold, searchable_texts
 
 __all__ = ["follow", "register", "text_matcher"]
 
@@ -28,7 +28,12 @@ def register(commands: Subcommands, parents: list[argparse.ArgumentParser]) -> N
     tail = commands.add_parser(
         "tail", parents=parents, help="one line per call, the most recent last"
     )
-    tail.add_argument("-f", "--follow", action="store_true", help="keep printing new calls")
+    tail.add_argument(
+        "-f",
+        "--follow",
+        action="store_true",
+        help="keep printing new calls (waiting for a log not written yet)",
+    )
     add_filter_args(tail)
     tail.set_defaults(func=run_tail)
 
@@ -41,12 +46,13 @@ def register(commands: Subcommands, parents: list[argparse.ArgumentParser]) -> N
         "search",
         parents=parents,
         help="calls whose prompt or output contains TEXT",
-        description="Look for TEXT (any case) in what was written: the system prompt, the "
-        "messages' text, the answer's text, reasoning summary and refusal, and the names and "
-        "arguments of tool calls. Not in roles, part types, ids, finish reasons or params. "
-        "Exit 1 when no call matches.",
+        description="Look for TEXT (any case; an accented letter matches whether logged as "
+        "one character or as a letter and a combining accent) in what was written: the "
+        "system prompt, the messages' text, the answer's text, reasoning summary and refusal, "
+        "and the names and arguments of tool calls. Not in roles, part types, ids, finish "
+        "reasons or params. Exit 1 when no call matches.",
     )
-    search.add_argument("text", help="case-insensitive text to look for")
+    search.add_argument("text", help="text to look for, in any case")
     add_filter_args(search)
     search.set_defaults(func=run_search)
 
@@ -59,13 +65,15 @@ def run_tail(args: argparse.Namespace) -> int:
     """The most recent calls, one line each; with ``-f``, new ones as they are written."""
     location = locate(args.log)
     filters = Filters.from_args(args)
-    files = location.files() if args.follow else location.existing_files()
+    files = location.files_so_far() if args.follow else location.existing_files()
+    if args.follow and not files:  # started before the app's first call: wait for the log
+        warn(f"nothing logged at {location.path} yet; waiting for the first call")
     for record in select(files, filters, default_limit=TAIL_DEFAULT):
         _print(one_line(record))
     if args.follow:
         sys.stdout.flush()
         keep = filters.predicate()
-        for record in follow(location):
+        for record in follow(location, shown=files):
             if record.get("event") == EVENT_CALL and keep(record):
                 _print(one_line(record))
                 sys.stdout.flush()
@@ -83,9 +91,10 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def text_matcher(text: str) -> Callable[[dict[str, Any]], bool]:
-    """True for a record whose texts (see ``_texts``) contain ``text``, in any case."""
-    wanted = text.casefold()
-    return lambda record: any(wanted in piece.casefold() for piece in searchable_texts(record))
+    """True for a record whose texts (see ``_texts``) contain ``text``, in any case and
+    whatever the Unicode form of its accents (:func:`fold`)."""
+    wanted = fold(text)
+    return lambda record: any(wanted in fold(piece) for piece in searchable_texts(record))
 
 
 def run_search(args: argparse.Namespace) -> int:

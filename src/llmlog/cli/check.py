@@ -14,7 +14,7 @@ from pathlib import Path
 from llmlog.cli._aggregate import aggregate
 from llmlog.cli._filters import Filters, Subcommands, add_filter_args, parse_duration_s
 from llmlog.cli._format import cost, counted, duration_ms, visible
-from llmlog.cli._logs import CliError, locate
+from llmlog.cli._logs import CliError, locate, warn
 from llmlog.cli._select import call_records
 
 __all__ = ["HEDGES", "register"]
@@ -50,9 +50,9 @@ def register(commands: Subcommands, parents: list[argparse.ArgumentParser]) -> N
         help="exit 1 when a threshold is breached (for cron and CI)",
         description="Check the calls in the window against thresholds; print one FAIL line "
         "per breach and exit 1, or exit 0 when none is breached. A threshold the window "
-        "gives nothing to judge by (no calls; no latencies; every call of a day unpriced; "
-        "no text answers) is not a breach: it gets a NOT CHECKED line saying why, and the "
-        "exit status is 0 unless another threshold failed. Exit 2: a usage error.",
+        "gives nothing to judge by (no calls, or no log yet; no latencies; every call of a "
+        "day unpriced; no text answers) is not a breach: it gets a NOT CHECKED line saying "
+        "why, and the exit status is 0 unless another threshold failed. Exit 2: a usage error.",
     )
     parser.add_argument("--max-error-rate", type=_rate, help="e.g. 1%% or 0.01")
     parser.add_argument("--max-p95-latency", help="e.g. 5s or 800ms")
@@ -144,7 +144,10 @@ def run(args: argparse.Namespace) -> int:
             "nothing to check; give at least one of --max-error-rate, --max-p95-latency, "
             "--max-cost-per-day, --max-uncertain-rate, --pii"
         )
-    files = locate(args.log).existing_files()
+    location = locate(args.log)
+    files = location.files_so_far()
+    if not files:  # an app that made no call yet writes no log: nothing to judge, not an error
+        warn(f"no log at {location.path} yet (nothing logged?); checking 0 calls")
     filters = Filters.from_args(args)
     overall = aggregate(files, filters, by=None)[0]
     breaches: list[str] = []

@@ -53,9 +53,19 @@ def register(commands: Subcommands, parents: list[argparse.ArgumentParser]) -> N
         "Files are written in UTF-8.",
     )
     parser.add_argument("--format", choices=FORMATS, default="jsonl")
-    parser.add_argument("-o", "--output", help="file to write (default: standard output)")
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=_output_file,
+        help="file to write (default, or -: standard output)",
+    )
     add_filter_args(parser)
     parser.set_defaults(func=run)
+
+
+def _output_file(text: str) -> str | None:
+    """``-o -`` is standard output, as for most tools (a file named ``-`` is ``-o ./-``)."""
+    return None if text == "-" else text
 
 
 def _json_text(value: Any) -> str | None:
