@@ -23,6 +23,7 @@ import pytest
 
 import anthropic_fakes as fake
 import llmlog.testing
+from llmlog.instrumentors import _anthropic_batch_results as _batch_results
 from llmlog.instrumentors import anthropic as instrumentor
 from llmlog.testing import CapturedRecords
 
@@ -327,6 +328,22 @@ class TestParse:
         )
         assert only(cap)["output"]["parsed"] == {"city": "Paris"}
 
+    def test_parse_with_a_format_in_output_config_records_the_answer_decoded(
+        self, cap: CapturedRecords
+    ) -> None:
+        """A JSON-schema format given in ``output_config`` (the SDK leaves ``parsed_output``
+        None): decoded from the answer's text, as ``create`` with the same format is."""
+        schema = {"type": "object", "properties": {"city": {"type": "string"}}}
+        config = {"format": {"type": "json_schema", "schema": schema}}
+        client = fake.sync_client(fake.json_handler(fake.message(ANSWER_JSON)))
+        client.messages.parse(
+            model=fake.MODEL, max_tokens=5, messages=fake.user(), output_config=config
+        )
+        client.messages.create(
+            model=fake.MODEL, max_tokens=5, messages=fake.user(), output_config=config
+        )
+        assert [r["output"]["parsed"] for r in cap.calls] == [{"city": "Paris"}] * 2
+
 
 class TestMetadataCalls:
     def test_count_tokens_is_a_metadata_record(self, cap: CapturedRecords) -> None:
@@ -418,6 +435,27 @@ def batch_results_handler(*, prefix: str = "/v1/messages/batches") -> fake.Handl
 
 class TestBatchResults:
     """Each request of a batch is a record when the app reads its result, once."""
+
+    @pytest.fixture(autouse=True)
+    def _results_not_read_yet(self) -> None:
+        _batch_results._recorded.clear()  # each test reads msgbatch_01 as if for the first time
+
+    def test_results_read_again_after_instrumenting_again_are_not_recorded_again(
+        self, tmp_path: Any
+    ) -> None:
+        """The process read them: a second record would bill them twice."""
+        client = fake.sync_client(batch_results_handler())
+        output = tmp_path / "calls.jsonl"
+        try:
+            llmlog.instrument(output=str(output), redact="off")
+            list(client.messages.batches.results("msgbatch_01"))
+            llmlog.uninstrument()
+            llmlog.instrument(output=str(output), redact="off")
+            list(client.messages.batches.results("msgbatch_01"))
+            assert llmlog.flush(10)
+        finally:
+            llmlog.uninstrument()
+        assert len(output.read_text().splitlines()) == 4
 
     def test_each_result_read_is_one_record(self, cap: CapturedRecords) -> None:
         client = fake.sync_client(batch_results_handler())

@@ -317,6 +317,26 @@ class TestPartialViews:
         assert records["span_c"]["output"]["text"] == "Asked"
         assert [c["name"] for c in records["span_t"]["output"]["tool_calls"]] == ["lookup"]
 
+    def test_a_thread_request_on_the_session_stream_has_the_threads_agent(
+        self, cap: CapturedRecords
+    ) -> None:
+        """A model request tagged with a thread (``session_thread_id``) read from the
+        session's stream is the thread's: its agent, model (so its price) and thread."""
+        tagged = [
+            {**event, "session_thread_id": fake.THREAD}
+            for event in fake.request(
+                "span_t", 0.4, 0.9, output=[fake.agent_message("Found flights", "m1", 0.8)]
+            )
+        ]
+        server = fake.FakeAgents([fake.user_message("Plan a trip"), *tagged])
+        client = fake.sync_client(server)
+        client.beta.sessions.create(agent="agent_011Weather", environment_id="env_011Test")
+        client.beta.sessions.threads.retrieve(fake.THREAD, session_id=fake.SESSION)
+        with client.beta.sessions.events.stream(fake.SESSION) as stream:
+            list(stream)
+        record = by_span(cap)["span_t"]
+        assert (record["model"], record["params"]["thread"]) == ("claude-haiku-4-5", fake.THREAD)
+
 
 class TestLifecycle:
     def test_a_new_turn_after_reading_the_history_again_has_only_its_input(

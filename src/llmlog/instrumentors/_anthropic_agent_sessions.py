@@ -236,7 +236,8 @@ def _read(
 ) -> bool:
     """Take one event in; False if it was of no use yet (its request was not seen begin)."""
     kind = field_of(event, "type")
-    conversation = session.conversation(field_of(event, "session_thread_id") or thread)
+    thread = field_of(event, "session_thread_id") or thread  # a thread's event on the session's
+    conversation = session.conversation(thread)
     if kind in _INPUT:
         conversation.unconfirmed.clear()  # the server's own copy of what was sent
         if len(conversation.pending) < _MAX_KEPT:

@@ -49,8 +49,7 @@ _MAX_RECORDED: Final = 100_000  # results remembered (recorded once each): ~20 M
 _DECODERS: Final = "anthropic._decoders.jsonl"
 
 _lock = threading.Lock()
-_recorded = RecordedOnce(_MAX_RECORDED)
-_base.after_uninstall.append(_recorded.clear)
+_recorded = RecordedOnce(_MAX_RECORDED)  # kept across uninstrument(): read again, not billed again
 
 
 class _Results(followed.Followed):

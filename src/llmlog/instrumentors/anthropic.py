@@ -229,7 +229,7 @@ def extract(cap: Capture) -> dict[str, Any]:
         fields.update(_answer_fields(cap.operation, response))
         if response is not cap.result:
             parse_raw_json_text(fields.get("output"), cap)
-        elif cap.method.endswith("create"):  # structured output the SDK's helper parses later
+        elif cap.method.endswith(("create", "parse")):  # a format the SDK parses later, or not
             decode_json_answer(fields.get("output"), cap.kwargs)
     fields["request_id"] = _request_id(cap, response, headers)
     fields["server_address"] = cap.extra.get("server_address")  # read when the call started
