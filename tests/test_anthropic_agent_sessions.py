@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import anthropic
+import httpx2
 import pytest
 
 import anthropic_agent_fake as fake
@@ -379,6 +380,21 @@ class TestLifecycle:
             "span_1": "cancelled",
             "span_t": "cancelled",
         }
+
+    def test_a_session_the_app_deletes_ends_its_open_requests(self, cap: CapturedRecords) -> None:
+        """``sessions.delete()``: its open requests will never end, ``cancelled`` at once."""
+        server = fake.FakeAgents([fake.user_message("Hi"), *fake.request("span_1", 0.2, 1.0)[:-1]])
+
+        def answer(request: httpx2.Request) -> httpx2.Response:
+            if request.method == "DELETE":
+                return httpx2.Response(200, json={"type": "session_deleted", "id": fake.SESSION})
+            return server(request)
+
+        client = fake.sync_client(answer)
+        read_stream(client)
+        assert cap.calls == []
+        client.beta.sessions.delete(fake.SESSION)
+        assert [r["status"] for r in cap.calls] == ["cancelled"]
 
     def test_output_read_again_never_joins_a_later_request(self, cap: CapturedRecords) -> None:
         """Streams opened mid-request twice, the history listed in between: each request

@@ -337,6 +337,16 @@ def end_all(*, forget: bool = False) -> None:
         _end(request, status=STATUS_CANCELLED)
 
 
+def deleted(session_id: Any) -> None:
+    """The app deleted a session: its requests still open will never end (``cancelled``
+    now, not at exit), and it is no longer followed."""
+    with _lock:
+        session = _sessions.pop(session_id, None)
+        requests = session.open_requests() if session is not None else []
+    for request in requests:
+        _end(request, status=STATUS_CANCELLED)
+
+
 def _forget() -> None:
     end_all(forget=True)
 
@@ -402,6 +412,8 @@ def _after(job: str, method: str) -> followed.After:
                 learn(result, initial_events=kwargs.get("initial_events"))
             elif job == "learn_thread":
                 learn(result, thread=field_of(result, "id"))
+            elif job == "deleted":
+                deleted(_ids(args, kwargs, False)[0])
         return result
 
     return after
@@ -414,6 +426,7 @@ _METHODS: Final = (
     (f"{_SESSIONS}.sessions", "Sessions", "beta.sessions.create", "learn", True),
     (f"{_SESSIONS}.sessions", "Sessions", "beta.sessions.retrieve", "learn", True),
     (f"{_SESSIONS}.sessions", "Sessions", "beta.sessions.update", "learn", True),
+    (f"{_SESSIONS}.sessions", "Sessions", "beta.sessions.delete", "deleted", True),
     (f"{_SESSIONS}.events", "Events", "beta.sessions.events.send", "send", True),
     (f"{_SESSIONS}.events", "Events", "beta.sessions.events.stream", "watch", True),
     (f"{_SESSIONS}.events", "Events", "beta.sessions.events.list", "watch", False),
