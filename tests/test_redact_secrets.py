@@ -389,6 +389,24 @@ class TestSessionCookies:
         line = "GET /a HTTP/1.1 Host: x Cookie: theme=dark; lang=en " + "x" * 200 + " "
         assert found(line * 1500) == []
 
+    @pytest.mark.timeout(60)  # a hang, not a speed: unbounded, each of these took minutes
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "see https://user@host/ " + "-".join(["lorem", "ipsum", "dolor"] * 33_000),
+            "api_key=" * 75_000,
+            "café " + "api_key=" * 75_000,
+            "?password=" * 60_000 + ",",
+            "?key=" * 120_000,
+            "-eyJ" * 150_000,
+        ],
+        ids=["url-scheme", "name-equals", "name-equals-non-ascii", "password", "url-key", "jwt"],
+    )
+    def test_rule_lookaheads_and_runs_are_bounded(self, text: str) -> None:
+        """600 KB of what each rule's unbounded scan read to the end of from every start
+        (the writer stalled, and the whole app with it where one regex call held the GIL)."""
+        assert found(text) == []
+
     @pytest.mark.timeout(60)  # a hang, not a speed: unbounded, this text takes a minute
     def test_a_run_of_key_prefixes_without_a_digit_is_read_in_bounded_steps(self) -> None:
         """Each ``sk-`` looks for the key's digit in at most 256 characters, not to the end

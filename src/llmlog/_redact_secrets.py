@@ -126,7 +126,7 @@ _ASSIGNED_VALUE: Final = (
     "(?:"
     + _quoted("")
     + r"|(?P<bare>(?![A-Za-z_]\w*(?:\.[A-Za-z_]\w*){2,}(?![^\s\"'`,;()\[\]{}<>]))"
-    r"(?=[^\s\"'`,;()\[\]{}<>]*\d)[^\s\"'`,;()\[\]{}<>]{6,}+(?![(\[])))"
+    r"(?=[^\s\"'`,;()\[\]{}<>]{0,255}\d)[^\s\"'`,;()\[\]{}<>]{6,}+(?![(\[])))"
 )
 
 # A password's whole line, in a .env or YAML file (`DB_PASSWORD=Xy9!a;Bc.7`,
@@ -160,7 +160,7 @@ _MID_VALUE: Final = (
     rf"(?![\"'`$%<*/~{{\[=]){_NOT_DOTTED}"  # `=`: not `password===x`
     r"(?!(?:none|null|nil|true|false|required|optional|undefined|redacted|hidden|masked)"
     r"(?:[\s\"'`&\\]|$))"
-    r"[^\s\"'`,;()\[\]{}<>&|\\]{6,}+(?=[\s\"'`&\\]|$)"
+    r"[^\s\"'`,;()\[\]{}<>&|\\]{6,256}+(?=[\s\"'`&\\]|$)"
 )
 _PASSWORD_ASSIGNED: Final = (
     rf"(?im){_at_line_start(_ENV_STARTS)}{PASSWORD_NAME}=(?P<env>{_LINE_VALUE})"
@@ -217,7 +217,9 @@ _SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, _Gate], ...]]
         PRIVATE_KEY,
         re.compile(
             r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
-            r"(?:[\s\S]*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
+            # (an END within 16 KB: a 4096-bit key is ~3.3 KB; unbounded, a list of BEGIN
+            # lines without their keys, `grep -rn` output, took quadratic time)
+            r"(?:[\s\S]{0,16384}?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
             # a key pasted without its END line: its base64 lines (prose words are shorter)
             r"|(?:\s*[A-Za-z0-9+/=]{20,})*)"
         ),
@@ -275,7 +277,9 @@ _SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, _Gate], ...]]
     (
         JWT,
         re.compile(
-            rf"{_NOT_AFTER_WORD}eyJ[A-Za-z0-9_\-]{{8,}}\.eyJ[A-Za-z0-9_\-]{{8,}}\.[A-Za-z0-9_\-]{{8,}}"
+            # (a header of at most 1 KB: unbounded, a run of `-eyJ` was read to its end per hint)
+            rf"{_NOT_AFTER_WORD}eyJ[A-Za-z0-9_\-]{{8,1024}}+\.eyJ[A-Za-z0-9_\-]{{8,}}\."
+            r"[A-Za-z0-9_\-]{8,}"
         ),
         None,
         ("J", ("eyJ",), False, 0),
@@ -336,7 +340,7 @@ _SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, _Gate], ...]]
     (SECRET, re.compile(_COOKIE_HEADER), _EACH_COOKIE, ("=", ("cookie:",), True, 4)),
     (
         SECRET,  # `?key=` in a URL: an API key, of any format
-        re.compile(r"(?<=[?&])key=(?=[^&#\s\"'<>]*\d)(?P<v>[^&#\s\"'<>]{16,})"),  # a digit in it
+        re.compile(r"(?<=[?&])key=(?=[^&#\s\"'<>]{0,255}\d)(?P<v>[^&#\s\"'<>]{16,})"),  # a digit
         "v",
         ("=", ("key=",), False, 0),
     ),
@@ -346,7 +350,10 @@ _SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, _Gate], ...]]
         # unescaped: "P@ssw0rd"): it runs to the "@" after which only the host follows.
         # Not a port ("host:8080/a?to=x@y"); at most 256 characters.
         re.compile(
-            rf"(?i){_NOT_AFTER_WORD}[a-z][a-z0-9+.\-]*://[^\s/:@]*:(?P<v>(?!\d*(?:[/?#]|$))\S{{1,256}}?)"
+            # (a scheme of at most 32 characters: unbounded, a long kebab-case run was read
+            # to its end from every start)
+            rf"(?i){_NOT_AFTER_WORD}[a-z][a-z0-9+.\-]{{0,31}}://[^\s/:@]*:"
+            r"(?P<v>(?!\d*(?:[/?#]|$))\S{1,256}?)"
             r"@(?=[^\s@/?#]*(?:[/?#\s]|$))"
         ),
         "v",
