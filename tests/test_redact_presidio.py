@@ -61,6 +61,13 @@ class TestLookAlikes:
         for phone in ("030 1648", "+49 30 1648"):
             assert [e for _, _, e in find_pii(f"call {phone} now", [], None)] == ["PHONE_NUMBER"]
 
+    @pytest.mark.timeout(60)  # a hang, not a speed: over the whole text presidio took 60 s
+    def test_an_address_after_a_long_url_path_is_found_at_once(self) -> None:
+        """presidio's e-mail pattern is run around each ``@`` only: over 64 KB of a URL path
+        it read from every word start to the ``@``, then gave up and kept the address."""
+        text = "https://example.com/" + "/".join(["segment-name"] * 5000) + " write to bob@x.com"
+        assert [text[a:b] for a, b, _ in find_pii(text, [], None)] == ["bob@x.com"]
+
     def test_a_free_standing_phone_number_is_kept(self) -> None:
         """Separators such as ``:`` or a space in front do not hide a real number."""
         text = "tel:+1 415-555-0132."
