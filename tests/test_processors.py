@@ -12,9 +12,13 @@ import httpx2
 import orjson
 import pytest
 
+import anthropic_fakes as afake
+import llmlog
 import openai_fakes as ofake
 from llmlog.processors import MAX_DEPTH, MetadataOnly, PromptHash, Truncate, render
 from llmlog.testing import capture_records
+
+CYCLE = "<cycle>"  # what a back-reference is written as
 
 
 def call(**fields: Any) -> dict[str, Any]:
@@ -47,8 +51,8 @@ class TestRender:
         self,
     ) -> None:
         """``seed=2**64`` (the SDK sends it) is written as its digits; a schema 300 levels
-        deep, or a cycle, is cut at ``MAX_DEPTH`` with a marker, and keys that are not
-        text become text. The record is written either way."""
+        deep is cut at ``MAX_DEPTH`` with a marker, a cycle where it closes, and keys that
+        are not text become text. The record is written either way."""
         deep: dict[str, Any] = {"type": "string"}
         for _ in range(300):
             deep = {"properties": {"p": deep}}
@@ -62,7 +66,51 @@ class TestRender:
         while isinstance(level, dict):
             level = level["properties"]["p"] if "properties" in level else level["type"]
         assert level == f"<nested deeper than {MAX_DEPTH} levels>"
-        assert "nested deeper" in json.dumps(out["params"]["cycle"])
+        assert out["params"]["cycle"] == {"self": CYCLE}
+
+
+class TestCycles:
+    """A cyclic argument never stops the writer (it did, and every later record was lost)."""
+
+    @pytest.mark.timeout(60)
+    def test_two_back_references_a_level_are_closed_at_once(self) -> None:
+        """Two messages that each link to their conversation: the SDK refuses them at once,
+        the record says so with each back-reference written as ``<cycle>`` (the walk of the
+        tree the cycle unfolds into took 2**200 steps), and the next call is recorded."""
+        conversation: list[Any] = []
+        conversation.append({"role": "user", "content": "hi", "conversation": conversation})
+        conversation.append({"role": "user", "content": "again", "conversation": conversation})
+        client = ofake.sync_client(lambda _: ofake.json_response(ofake.chat_completion("ok")))
+        later = [{"role": "user", "content": "a later call"}]
+        with capture_records(redact="secrets") as cap:
+            with pytest.raises(ValueError, match="Circular reference"):
+                client.chat.completions.create(model="gpt-4o", messages=conversation)
+            client.chat.completions.create(model="gpt-4o", messages=later)
+        failed, ok = cap.calls
+        assert failed["status"] == "error"
+        assert [m["conversation"] for m in failed["messages"]] == [CYCLE, CYCLE]
+        assert ok["messages"] == later
+
+    @pytest.mark.timeout(60)
+    def test_a_cycle_in_the_context_is_closed_too(self) -> None:
+        """Tags and template variables reach the record as the app gave them (no SDK looks
+        at them): a cycle there kept the truncation's walk going for ever."""
+        node: dict[str, Any] = {"name": "n"}
+        node["up"] = node
+        node["again"] = node
+        client = ofake.sync_client(lambda _: ofake.json_response(ofake.chat_completion("ok")))
+        template = {"name": "t", "variables": {"node": node}}
+        with (
+            capture_records(redact="secrets") as cap,
+            llmlog.context(tags={"node": node}, template=template),
+        ):
+            client.chat.completions.create(
+                model="gpt-4o", messages=[{"role": "user", "content": "hi"}]
+            )
+        [record] = cap.calls
+        closed = {"name": "n", "up": CYCLE, "again": CYCLE}
+        assert record["tags"] == {"node": closed}
+        assert record["template"]["variables"] == {"node": closed}
 
 
 class TestPromptHash:
@@ -113,10 +161,12 @@ class TestPromptHash:
 
 class TestMetadataOnly:
     def test_cited_sources_go_too(self) -> None:
-        """Citations hold the cited text, document titles and URLs: content, not metadata."""
+        """Citations hold the cited text, document titles and URLs: content, not metadata.
+        Their types stay, as a tool call's do: the record says the answer cited sources
+        (and stays an array, as the schema says)."""
         cited = {"type": "char_location", "cited_text": "Patient Jane Roe", "document_title": "t"}
         d = call(output={"text": "a", "tool_calls": [], "citations": [cited]})
-        assert MetadataOnly()(None, "info", d)["output"]["citations"] is None
+        assert MetadataOnly()(None, "info", d)["output"]["citations"] == [{"type": "char_location"}]
 
     def test_system_block_texts_in_params_go_and_cache_control_stays(self) -> None:
         """Anthropic system blocks kept as sent (``params.system``) hold the system prompt;
@@ -202,6 +252,52 @@ class TestMetadataOnly:
         out = MetadataOnly()(None, "info", call(output={"text": None, "audio": audio}))
         assert out["output"]["audio"] == {**audio, "transcript": None}
 
+    def test_examples_of_tools_and_formats_go_like_their_descriptions(self) -> None:
+        """Anthropic's ``input_examples`` and JSON Schema's ``examples`` are sample prompts
+        the app wrote; the schema's shape stays."""
+        schema = {"type": "object", "properties": {"q": {"type": "string", "examples": ["Jane"]}}}
+        tool = {"name": "lookup", "input_schema": schema, "input_examples": [{"q": "Jane Roe"}]}
+        fmt = {"type": "json_schema", "json_schema": {"name": "f", "schema": schema}}
+        d = call(params={"tools": [tool], "response_format": fmt})
+        params = MetadataOnly()(None, "info", d)["params"]
+        assert "Jane" not in json.dumps(params)
+        shape = {"type": "object", "properties": {"q": {"type": "string"}}}
+        assert params["tools"] == [{"name": "lookup", "input_schema": shape}]
+        assert params["response_format"]["json_schema"] == {"name": "f", "schema": shape}
+
+    def test_a_field_named_description_is_no_description(self) -> None:
+        """``properties`` (``$defs``...) is keyed by field names: a field called
+        ``description`` (or ``examples``) stays, with its type; its own description goes."""
+        field = {"type": "string", "description": "what went wrong"}
+        schema = {
+            "type": "object",
+            "properties": {"description": field, "examples": {"type": "array"}},
+            "$defs": {"description": {"type": "string"}},
+            "required": ["description"],
+        }
+        d = call(params={"tools": [{"type": "function", "function": {"parameters": schema}}]})
+        params = MetadataOnly()(None, "info", d)["params"]
+        assert params["tools"][0]["function"]["parameters"] == {
+            "type": "object",
+            "properties": {"description": {"type": "string"}, "examples": {"type": "array"}},
+            "$defs": {"description": {"type": "string"}},
+            "required": ["description"],
+        }
+
+    def test_model_output_an_error_message_quotes_goes(self) -> None:
+        """Anthropic's stream helper quotes the tool input it could not parse (the model's
+        output) after ``JSON:``; what went wrong stays."""
+        message = (
+            "Unable to parse tool parameter JSON from model. Please retry your request or "
+            'adjust your prompt. Error: EOF at line 1 column 20. JSON: {"note": "Jane Roe'
+        )
+        error = {"type": "ValueError", "message": message, "status_code": None, "body": None}
+        out = MetadataOnly()(None, "info", call(error=error))
+        assert out["error"]["message"] == (
+            message.partition(" JSON: ")[0] + " JSON: <model output not logged>"
+        )
+        assert error["message"] == message
+
 
 class TestTruncate:
     def test_long_strings_are_cut_and_reported(self) -> None:
@@ -238,11 +334,11 @@ class TestTruncateAroundRedaction:
         assert self.KEY not in kept and kept.startswith("my key <API_KEY>")
         assert record["truncated"] == {"messages[0].content": 3_000_000}
         assert kept.endswith(f"…[truncated {3_000_000 - 1000} chars]")
-        assert "_llmlog_lengths" not in json.dumps(record)
+        assert "_llmlog_early" not in json.dumps(record)
 
-    def test_a_text_redaction_makes_longer_than_the_limit_is_cut(self) -> None:
-        """A text that fitted before redaction (walked once, early) and that a ``hash``
-        token made longer is still cut after it; the unchanged fields are left whole."""
+    def test_a_text_that_fitted_is_not_cut_for_the_token_redaction_put_in(self) -> None:
+        """A text that fitted before redaction and that a ``hash`` token made longer than
+        the limit is left whole: the limit is on what the app sent."""
         short = "pw: " + "a1b2c3d4" * 2
         text = f"password={short[4:]} " + "x" * (60 - len(short) - 10)
         client = ofake.sync_client(lambda _: ofake.json_response(ofake.chat_completion("ok")))
@@ -256,10 +352,10 @@ class TestTruncateAroundRedaction:
         [record] = cap.calls
         assert len(text) <= 60 and record["redactions"] == {"SECRET": 1}
         kept = record["messages"][0]["content"]
-        assert kept.startswith("password=<SECRET:") and "…[truncated" in kept
-        assert list(record["truncated"]) == ["messages[0].content"]
+        assert kept.startswith("password=<SECRET:") and kept.endswith(" " + "x" * 30)
+        assert len(kept) > 60 and record["truncated"] is None
         assert record["params"]["metadata"] == {"note": "n" * 60}
-        assert "_llmlog_fits" not in json.dumps(record)
+        assert "_llmlog_early" not in json.dumps(record)
 
     def test_a_secret_across_the_cut_is_redacted_whole(self) -> None:
         """A key straddling ``max_field_chars`` is seen whole by the search."""
@@ -295,6 +391,63 @@ class TestTruncateAroundRedaction:
         assert "Sup3r" not in json.dumps(record)
         assert record["truncated"] == {"messages[0].content": len(text)}
 
+    def test_a_text_cut_early_under_a_key_redaction_renames_keeps_its_guard(self) -> None:
+        """``metadata={"owner bob@example.com": text}``: the early cut splits a token, and
+        redaction shrinks the private keys before it and renames the key. The text is still
+        cut before its end (the token's head never reaches disk), and says so, with the
+        length sent, under the key as written."""
+        key = (
+            "-----BEGIN RSA PRIVATE KEY-----\n" + "QUJD" * 400 + "\n-----END RSA PRIVATE KEY-----\n"
+        )
+        token = "ghp_" + "A1b2C3d4E5" * 3 + "F6g7H8"
+        limit = 1000 + Truncate.EARLY_MARGIN  # where the early cut falls for max 1000
+        text = key * 3
+        text += "lorem ipsum " * ((limit - 30 - len(text)) // 12)
+        text = text.ljust(limit - 30) + token + " " + "y" * 20_000
+        assert text[:limit].endswith(token[:30])
+        client = ofake.sync_client(lambda _: ofake.json_response(ofake.chat_completion("ok")))
+        with capture_records(redact="pii", max_field_chars=1000) as cap:
+            client.chat.completions.create(
+                model="gpt-4o",
+                messages=[{"role": "user", "content": "hi"}],
+                metadata={"owner bob@example.com": text},
+            )
+        [record] = cap.calls
+        assert token[:12] not in json.dumps(record)
+        path = "params.metadata.owner <EMAIL_ADDRESS>"
+        assert record["truncated"] == {path: len(text)}
+        kept = record["params"]["metadata"]["owner <EMAIL_ADDRESS>"]
+        assert kept.endswith(f"…[truncated {len(text)} chars]")
+
+    def test_truncated_gives_the_length_sent_and_a_cut_never_splits_a_tag(self) -> None:
+        """A key that redaction shortens to ``<API_KEY>`` right where the limit falls: the
+        text is cut before the tag, not inside it, and ``truncated`` has the length the app
+        sent, not the redacted one."""
+        text = "Please use this: " + "x" * 30 + " api key " + self.KEY + " thanks " + "y" * 70
+        client = ofake.sync_client(lambda _: ofake.json_response(ofake.chat_completion("ok")))
+        with capture_records(redact="secrets", max_field_chars=60) as cap:
+            client.chat.completions.create(
+                model="gpt-4o", messages=[{"role": "user", "content": text}]
+            )
+        [record] = cap.calls
+        kept = record["messages"][0]["content"]
+        head = "Please use this: " + "x" * 30 + " api key "
+        assert kept == head + f"…[truncated {len(text) - len(head)} chars]"
+        assert record["truncated"] == {"messages[0].content": len(text)}
+
+    def test_a_text_that_fitted_is_not_cut_for_the_tags_redaction_put_in(self) -> None:
+        """Eight short addresses (55 characters, the limit 60): the tags make it 127, and it
+        stays whole: what the app sent fitted."""
+        text = " ".join(["a@b.io"] * 8)
+        client = ofake.sync_client(lambda _: ofake.json_response(ofake.chat_completion("ok")))
+        with capture_records(redact="pii", max_field_chars=60) as cap:
+            client.chat.completions.create(
+                model="gpt-4o", messages=[{"role": "user", "content": text}]
+            )
+        [record] = cap.calls
+        assert record["messages"][0]["content"] == " ".join(["<EMAIL_ADDRESS>"] * 8)
+        assert record["truncated"] is None
+
     def test_an_int_enum_in_a_record_the_fallback_writes_is_quick(self) -> None:
         """An ``IntEnum`` argument in a record orjson refuses (a lone surrogate in the answer):
         written as its number, at once (a range membership test walked 2**64 numbers)."""
@@ -316,6 +469,22 @@ class TestTruncateAroundRedaction:
 
 class TestMetadataOnlyThroughTheSDK:
     """``LLMLOG_CAPTURE=metadata`` with the real OpenAI SDK: no prompt or output text on disk."""
+
+    def test_a_tool_input_the_stream_helper_cannot_parse_is_not_in_the_error(self) -> None:
+        """The helper's ValueError quotes the model's broken tool input: not on disk."""
+        events = afake.stream_events(["ok"], tool_json=['{"note": "Jane Roe", 12'])
+        client = afake.sync_client(afake.sse_handler(events))
+        with (
+            capture_records(capture="metadata", redact="off") as cap,
+            pytest.raises(ValueError, match="Jane Roe"),
+            client.messages.stream(
+                model="claude-haiku-4-5", max_tokens=10, messages=afake.user()
+            ) as stream,
+        ):
+            stream.get_final_message()
+        [record] = cap.calls
+        assert "Jane" not in json.dumps(record)
+        assert record["error"]["message"].startswith("Unable to parse tool parameter JSON")
 
     TEXT = "CONFIDENTIAL-USER-TEXT"
 

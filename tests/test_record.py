@@ -15,6 +15,8 @@ from typing import Any
 import jsonschema
 import pytest
 
+import anthropic_fakes as afake
+import openai_fakes as ofake
 from llmlog._config import Settings
 from llmlog._record import FIELDS, iso_utc, media_stub, new_id
 from llmlog._record_builder import CaptureToRecord
@@ -129,6 +131,29 @@ class TestSchema:
         for record in records:
             validate(record)
             assert tuple(record) == FIELDS
+
+    def test_metadata_records_of_cited_answers_are_valid(self) -> None:
+        """``LLMLOG_CAPTURE=metadata``: citations keep their types only, still the array the
+        schema says (they were null), for Anthropic and OpenAI alike."""
+        cited = {"type": "char_location", "cited_text": "ct", "document_index": 0}
+        answer = afake.message(content=[{"type": "text", "text": "a", "citations": [cited]}])
+        chat = ofake.chat_completion("a")
+        url = {"url": "https://example.com/jane", "title": "t", "start_index": 0, "end_index": 1}
+        chat["choices"][0]["message"]["annotations"] = [
+            {"type": "url_citation", "url_citation": url}
+        ]
+        with capture_records(capture="metadata", redact="off") as cap:
+            afake.sync_client(afake.json_handler(answer)).messages.create(
+                model="claude-haiku-4-5", max_tokens=5, messages=afake.user()
+            )
+            ofake.sync_client(lambda _: ofake.json_response(chat)).chat.completions.create(
+                model="gpt-4o", messages=[{"role": "user", "content": "q"}]
+            )
+        anthropic_record, openai_record = cap.calls
+        for record in cap.calls:
+            validate(record)
+        assert anthropic_record["output"]["citations"] == [{"type": "char_location"}]
+        assert openai_record["output"]["citations"] == [{"type": "url_citation"}]
 
     def test_the_schema_and_the_readme_example_have_every_field_in_order(self) -> None:
         """Every field is required by the schema, and the README's example shows them all,

@@ -25,7 +25,7 @@ from llmlog._record import (
     new_id,
 )
 from llmlog._version import __version__
-from llmlog.processors import MAX_DEPTH, writable
+from llmlog.processors import CYCLE, MAX_DEPTH, writable
 
 
 def _error_fields(exc: BaseException) -> dict[str, Any]:
@@ -119,11 +119,13 @@ class CaptureToRecord:
     @staticmethod
     def _extract_cut(cap: Capture) -> dict[str, Any]:
         """Arguments nested past Python's recursion limit (a tool schema hundreds of levels
-        deep): read again with the nesting cut as the record would cut it anyway."""
+        deep, a message that links to its own conversation): read again from a copy with
+        the nesting cut as the record would cut it anyway, and each cycle closed by a
+        marker (see :func:`~llmlog.processors.writable`)."""
         _guard.warn_once(
             "too_deep",
-            f"a call's arguments were nested deeper than {MAX_DEPTH} levels; "
-            "its record has them cut there",
+            f"a call's arguments were nested deeper than {MAX_DEPTH} levels or held "
+            f"themselves; its record has them cut there, a cycle written as {CYCLE!r}",
         )
         cap.kwargs = writable(cap.kwargs)
         try:

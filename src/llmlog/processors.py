@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
+import re
+from collections.abc import Collection, Mapping
 from typing import Any, Final
 
 import orjson
 
 from llmlog._record import CONTENT_FIELDS, EVENT_CALL, TEXT_FIELDS, safe_repr
+from llmlog._redact_walk import _SCHEMA_NAME_KEYS
 
 _JSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 
@@ -58,10 +60,22 @@ _INT64_MIN: Final = -(2**63)  # what orjson writes as a number
 _INT64_MAX: Final = 2**64 - 1
 
 
-def writable(value: Any, depth: int = 0) -> Any:
+def writable(value: Any) -> Any:
     """A copy orjson accepts: text that is not valid Unicode (a lone surrogate from a broken
     decode) with the bad code points replaced, integers beyond 64 bits (``seed=2**64``) as
-    their decimal text, nesting (a deep schema, a cycle) cut at :data:`MAX_DEPTH`."""
+    their decimal text, nesting (a deep schema) cut at :data:`MAX_DEPTH`, and a back-reference
+    (a message that links to its own conversation) written as :data:`CYCLE`. The copy has no
+    cycles, so every later walk over the record ends; and a cycle costs one step per link,
+    not a walk of the tree it unfolds into (2**200 paths for two back-references a level)."""
+    return _writable(value, 0, set())
+
+
+CYCLE: Final = "<cycle>"
+"""What :func:`writable` writes in place of a container that holds itself."""
+
+
+def _writable(value: Any, depth: int, on_path: set[int]) -> Any:
+    """:func:`writable`; ``on_path``: the ids of the containers being copied above ``value``."""
     if isinstance(value, str):
         return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
     if isinstance(value, int) and not isinstance(value, bool):  # (an IntEnum too: compare,
@@ -70,15 +84,22 @@ def writable(value: Any, depth: int = 0) -> Any:
         return value
     if depth >= MAX_DEPTH:
         return _TOO_DEEP
-    if isinstance(value, Mapping):
-        return {_writable_key(k): writable(v, depth + 1) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [writable(v, depth + 1) for v in value]
+    if isinstance(value, Mapping | list | tuple):
+        if id(value) in on_path:
+            return CYCLE
+        on_path.add(id(value))
+        if isinstance(value, Mapping):
+            items = value.items()
+            copy: Any = {_writable_key(k): _writable(v, depth + 1, on_path) for k, v in items}
+        else:
+            copy = [_writable(v, depth + 1, on_path) for v in value]
+        on_path.discard(id(value))
+        return copy
     try:  # what orjson writes itself (numpy values, dates, UUIDs) stays as it is
         orjson.dumps(value, option=_JSON_OPTIONS)
     except orjson.JSONEncodeError:
         converted = to_jsonable(value)
-        return converted if isinstance(converted, str) else writable(converted, depth + 1)
+        return converted if isinstance(converted, str) else _writable(converted, depth + 1, on_path)
     return value
 
 
@@ -117,8 +138,8 @@ _UNDER_GIL_RELEASE = 2047
 (see ``_pipeline``), so long prompts are hashed in smaller pieces (same digest)."""
 
 
-# citations: cited text, URLs; compaction: a summary of the conversation
-_OUTPUT_TEXT_KEYS = ("text", "refusal", "parsed", "thinking", "citations", "compaction")
+# compaction: a summary of the conversation
+_OUTPUT_TEXT_KEYS = ("text", "refusal", "parsed", "thinking", "compaction")
 # Params that carry prompt text, and the member holding it (None: the whole param).
 _PROMPT_TEXT_PARAMS: Final[dict[str, str | None]] = {
     "prompt": "variables",  # Responses reusable prompt: id and version stay
@@ -130,15 +151,15 @@ _PROMPT_TEXT_PARAMS: Final[dict[str, str | None]] = {
 class MetadataOnly:
     """``LLMLOG_CAPTURE=metadata``: drop prompt and output text, keep the rest.
 
-    Kept: message roles and counts, tool call ids/types/names, usage, latency,
-    ids, errors, tags and params other than text (a decision's questions and
-    answers keep their type and name; a reusable prompt its id and version).
-    Dropped: system, message content, template variables, output text,
-    refusal, parsed answer, thinking, tool arguments, every ``n > 1`` choice's
-    text, an audio answer's transcript, and params that carry prompt text
-    (``prompt.variables``, ``prediction.content``, ``suffix``, the texts of
-    Anthropic's system blocks, the descriptions of tools and formats, an eval
-    run's prompt template).
+    Kept: message roles and counts, tool call ids/types/names, citations' types,
+    usage, latency, ids, errors, tags and params other than text (a decision's
+    questions and answers keep their type and name; a reusable prompt its id and
+    version). Dropped: system, message content, template variables, output text,
+    refusal, parsed answer, thinking, tool arguments, cited text and sources, every
+    ``n > 1`` choice's text, an audio answer's transcript, model output an error
+    message quotes, and params that carry prompt text (``prompt.variables``,
+    ``prediction.content``, ``suffix``, the texts of Anthropic's system blocks, the
+    descriptions and examples of tools and formats, an eval run's prompt template).
     """
 
     def __call__(self, _logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
@@ -159,12 +180,30 @@ class MetadataOnly:
         template = new.get("template")
         if isinstance(template, Mapping) and template.get("variables") is not None:
             new["template"] = {**template, "variables": None}
+        error = new.get("error")
+        if isinstance(error, Mapping) and isinstance(error.get("message"), str):
+            message = _without_quoted_output(error["message"])
+            if message is not error["message"]:
+                new["error"] = {**error, "message": message}
         return new
+
+
+_QUOTED_OUTPUT: Final = ". JSON: "
+"""Where an SDK's error message starts quoting the model's output: Anthropic's stream helper
+("Unable to parse tool parameter JSON from model. ... Error: {e}. JSON: {the tool input}")."""
+
+
+def _without_quoted_output(message: str) -> str:
+    """``message`` without the model output it quotes (the head says what went wrong)."""
+    head, quote, _ = message.partition(_QUOTED_OUTPUT)
+    return f"{head}{quote}<model output not logged>" if quote else message
 
 
 def _output_labels(output: Mapping[str, Any]) -> dict[str, Any]:
     stripped = {k: (None if k in _OUTPUT_TEXT_KEYS else v) for k, v in output.items()}
-    for key in ("tool_calls", "answers"):  # answers: OpenAI decisions
+    # answers: OpenAI decisions; citations: their types stay (the schema's array of objects),
+    # the cited text, titles and URLs go
+    for key in ("tool_calls", "answers", "citations"):
         if isinstance(output.get(key), list):
             stripped[key] = [_labels_only(item) for item in output[key]]
     if isinstance(output.get("choices"), list):  # n > 1: every choice holds its text
@@ -207,14 +246,33 @@ _DESCRIBED_PARAMS: Final = (
 )
 
 
+_PROMPT_TEXT_KEYS: Final = frozenset({"description", "examples", "example", "input_examples"})
+"""What a tool or format says to the model in words: its descriptions, JSON Schema's
+``examples`` and Anthropic's ``input_examples`` (sample inputs the app wrote)."""
+
+
 def _without_descriptions(value: Any) -> Any:
-    """``value`` without its ``description`` texts, however deep (a tool's, its parameters'):
-    prompt text the app wrote for the model; names, types and schemas stay."""
-    if isinstance(value, Mapping):
-        return {k: _without_descriptions(v) for k, v in value.items() if k != "description"}
+    """``value`` without its descriptions and examples, however deep (a tool's, its
+    parameters'): prompt text the app wrote for the model; names, types and schemas stay.
+    Under ``properties`` (``$defs``...) the keys are the names of the fields a schema
+    describes: a field named ``description`` is no description, it stays."""
     if isinstance(value, list):
         return [_without_descriptions(item) for item in value]
-    return value
+    if not isinstance(value, Mapping):
+        return value
+    out = {}
+    for key, item in value.items():
+        if key in _PROMPT_TEXT_KEYS:
+            continue
+        if key in _SCHEMA_NAME_KEYS and isinstance(item, Mapping):
+            item = {name: _without_descriptions(field) for name, field in item.items()}
+        elif not isinstance(item, _SCALARS):
+            item = _without_descriptions(item)
+        out[key] = item
+    return out
+
+
+_SCALARS: Final = (str, int, float, bool, type(None))
 
 
 def _role_only(message: Any) -> Any:
@@ -248,11 +306,17 @@ class Truncate:
     (past twice ``max_chars``, and at least :data:`EARLY_MARGIN` past it) with no marker,
     and notes the original lengths: redaction then never searches megabytes that will not
     be written, and a secret across the final cut is still seen whole. After redaction it
-    makes the cut and says so, with the original length. A text cut early is always cut
-    again, at least :data:`EARLY_GUARD` characters before its end: the early cut may have
-    split a secret there, which no pattern then recognises. The early walk also notes the
-    fields with nothing past ``max_chars``: unless redaction rebuilt them, the final pass
-    does not walk them again (most records: one walk instead of two).
+    makes the cut and says so. A text cut early is always cut again, at least
+    :data:`EARLY_GUARD` characters before its end: the early cut may have split a secret
+    there, which no pattern then recognises.
+
+    Whether a text is cut, and the length ``truncated`` gives, are the text's as the app
+    sent it, before redaction: a text that fitted is never cut for the tags redaction put in
+    it, and a cut never ends inside a tag. So the final pass pairs each text with what it
+    was before redaction, walking the field as redaction left it beside the field as the
+    early pass left it (redaction keeps every container's order; it renames keys of the
+    app's data, so a path before redaction would not find its text after it). A field with
+    nothing past ``max_chars`` as sent is not walked again (most records: one walk, not two).
     """
 
     EARLY_MARGIN: Final = 4096
@@ -267,19 +331,24 @@ class Truncate:
             return event_dict
         if self.early:
             return self._early(event_dict)
-        lengths = event_dict.pop(_LENGTHS, None) or {}
-        fits = event_dict.pop(_FITS, None) or {}
-        cut_early = {path.partition(".")[0].partition("[")[0] for path in lengths}
+        early: _Early | None = event_dict.pop(_EARLY, None)
         cuts: dict[str, int] = {}
         changed = {}
         for key in TEXT_FIELDS:
             value = event_dict.get(key)
-            if value is None or fits.get(key) is value:  # walked early, not rebuilt since
+            if value is None:
                 continue
-            if key in cut_early or self._longest(value) > self.max_chars:
-                new = self._cut(value, key, cuts, lengths)
-                if new is not value:
-                    changed[key] = new
+            if early is None:  # no early pass: the field is as sent
+                was, lengths = value, {}
+                if self._longest(value) <= self.max_chars:
+                    continue
+            elif key in early[0]:
+                was, lengths = early[0][key], early[1]
+            else:  # nothing in it was longer than max_chars as sent
+                continue
+            new = self._cut(value, was, key, cuts, lengths)
+            if new is not value:
+                changed[key] = new
         if not changed:
             return event_dict
         return {
@@ -290,27 +359,34 @@ class Truncate:
 
     def _early(self, event_dict: dict[str, Any]) -> dict[str, Any]:
         limit = max(2 * self.max_chars, self.max_chars + self.EARLY_MARGIN)
-        lengths: dict[str, int] = {}
+        lengths: dict[int, int] = {}
+        before: dict[str, Any] = {}
         changed = {}
-        fits = {}
         for key in TEXT_FIELDS:
             value = event_dict.get(key)
             if value is None:
                 continue
             longest = self._longest(value)
+            if longest < 0:  # a cycle in the app's data (template variables, tags)
+                value = changed[key] = writable(value)
+                longest = self._longest(value)
             if longest > limit:
-                changed[key] = self._shorten(value, key, limit, lengths)
-            elif longest <= self.max_chars:
-                fits[key] = value
-        event_dict[_FITS] = fits  # the event dict is llmlog's own (its values may not be)
+                value = changed[key] = self._shorten(value, limit, lengths)
+            if longest > self.max_chars:
+                before[key] = value
         if not changed:
+            event_dict[_EARLY] = (before, lengths)  # the event dict is llmlog's own
             return event_dict
-        return {**event_dict, **changed, _LENGTHS: lengths}
+        return {**event_dict, **changed, _EARLY: (before, lengths)}
 
     @staticmethod
     def _longest(value: Any) -> int:
-        """The length of the longest string in ``value`` (a loop, no recursion)."""
+        """The length of the longest string in ``value`` (a loop, no recursion); -1 for a
+        cycle (it would keep this loop, and every later walk, going for ever: the early pass
+        has :func:`writable` copy such a value). Past :data:`_MANY_CONTAINERS` containers (a
+        cycle, or a field that big) the walk starts again, noting each container it meets."""
         longest = 0
+        budget = _MANY_CONTAINERS
         pending = [value]
         while pending:
             item = pending.pop()
@@ -318,46 +394,132 @@ class Truncate:
                 if len(item) > longest:
                     longest = len(item)
             elif isinstance(item, dict):
+                budget -= 1
+                if budget < 0:
+                    return _longest_once(value)
                 pending.extend(item.values())
             elif isinstance(item, list):
+                budget -= 1
+                if budget < 0:
+                    return _longest_once(value)
                 pending.extend(item)
         return longest
 
-    def _shorten(self, value: Any, path: str, limit: int, lengths: dict[str, int]) -> Any:
+    @classmethod
+    def _shorten(cls, value: Any, limit: int, lengths: dict[int, int]) -> Any:
+        """``value`` with its texts longer than ``limit`` cut there; ``lengths``: the id of
+        each cut text (a new object, kept alive until the final pass) to its length."""
         if isinstance(value, str):
             if len(value) <= limit:
                 return value
-            lengths[path] = len(value)
-            return value[:limit]
+            cut = value[:limit]
+            lengths[id(cut)] = len(value)
+            return cut
         if isinstance(value, dict):
-            return {k: self._shorten(v, f"{path}.{k}", limit, lengths) for k, v in value.items()}
+            return {k: cls._shorten(v, limit, lengths) for k, v in value.items()}
         if isinstance(value, list):
-            return [self._shorten(v, f"{path}[{i}]", limit, lengths) for i, v in enumerate(value)]
+            return [cls._shorten(v, limit, lengths) for v in value]
         return value
 
-    def _cut(self, value: Any, path: str, cuts: dict[str, int], lengths: dict[str, int]) -> Any:
+    def _cut(
+        self, value: Any, was: Any, path: str, cuts: dict[str, int], lengths: dict[int, int]
+    ) -> Any:
+        """``value`` (as redaction left it) cut; ``was``: the same before redaction."""
         if isinstance(value, str):
-            early = lengths.get(path)
-            if early is None and len(value) <= self.max_chars:
+            early = lengths.get(id(was))
+            if early is not None:
+                original = early
+            else:
+                original = len(was) if isinstance(was, str) else len(value)
+            if original <= self.max_chars:
                 return value
             keep = self.max_chars
             if early is not None:  # its end may be a split secret: never keep that
                 keep = max(0, min(keep, len(value) - self.EARLY_GUARD))
-            original = cuts[path] = early or len(value)
+            elif len(value) <= keep:  # redaction made it short enough
+                return value
+            keep = _outside_tag(value, keep)
+            cuts[path] = original
             return value[:keep] + f"…[truncated {original - keep} chars]"
         if isinstance(value, dict):
-            new_items = {k: self._cut(v, f"{path}.{k}", cuts, lengths) for k, v in value.items()}
+            olds = _values_before(value, was, lengths)
+            new_items = {
+                k: self._cut(v, old, f"{path}.{k}", cuts, lengths)
+                for (k, v), old in zip(value.items(), olds, strict=True)
+            }
             same = all(new_items[k] is v for k, v in value.items())
             return value if same else new_items
         if isinstance(value, list):
-            new_list = [self._cut(v, f"{path}[{i}]", cuts, lengths) for i, v in enumerate(value)]
+            olds = was if isinstance(was, list) and len(was) == len(value) else [None] * len(value)
+            new_list = [
+                self._cut(v, old, f"{path}[{i}]", cuts, lengths)
+                for i, (v, old) in enumerate(zip(value, olds, strict=True))
+            ]
             same = all(a is b for a, b in zip(new_list, value, strict=True))
             return value if same else new_list
         return value
 
 
-_LENGTHS: Final = "_llmlog_lengths"
-"""Private key from the early cut to the final one: original lengths by path."""
-_FITS: Final = "_llmlog_fits"
-"""Private key from the early cut to the final one: the fields (the objects) it found with
-nothing past ``max_chars``."""
+_MANY_CONTAINERS: Final = 10_000
+
+
+def _longest_once(value: Any) -> int:
+    """:meth:`Truncate._longest`, each container met once: -1 if one is met again (a cycle;
+    or a container shared, which :func:`writable` copies as a tree all the same)."""
+    longest = 0
+    pending = [value]
+    seen: set[int] = set()
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            longest = max(longest, len(item))
+        elif isinstance(item, dict | list):
+            if id(item) in seen:
+                return -1
+            seen.add(id(item))
+            pending.extend(item.values() if isinstance(item, dict) else item)
+    return longest
+
+
+def _values_before(value: dict[Any, Any], was: Any, lengths: dict[int, int]) -> Collection[Any]:
+    """What each of ``value``'s values was before redaction, from ``was`` (the same dict
+    then). Redaction keeps a dict's order, renaming keys in place; but two keys redacted
+    alike whose values are the same text become one (``{"<EMAIL_ADDRESS>": "x"}``). Then
+    containers, never merged, still pair in order; a text under a key redaction left alone
+    pairs by it, and one under a renamed key is taken for the longest text there that was
+    cut early, if any: its guard applies, whatever the pairing."""
+    if not isinstance(was, dict):
+        return [None] * len(value)
+    if len(was) == len(value):
+        return was.values()
+    containers = iter([v for v in was.values() if isinstance(v, _CONTAINERS)])
+    cut_early = [v for v in was.values() if id(v) in lengths]
+    text = max(cut_early, key=lambda v: lengths[id(v)], default=None)
+    return [
+        next(containers, None) if isinstance(v, _CONTAINERS) else was.get(k, text)
+        for k, v in value.items()
+    ]
+
+
+_CONTAINERS: Final = (dict, list, tuple, set, frozenset)  # redaction makes a set a list
+_TAG: Final = re.compile(r"<[A-Za-z0-9_]+(?::[0-9a-f]+)?>")
+"""A redaction tag in each operator's form: ``<EMAIL_ADDRESS>``, ``<EMAIL_ADDRESS_1>``,
+``<EMAIL_ADDRESS:9f86d081884c7d65>``."""
+_LONGEST_TAG: Final = 128
+
+
+def _outside_tag(text: str, keep: int) -> int:
+    """``keep``, or where a tag it falls inside starts: a cut tag is no tag to a reader."""
+    start = text.rfind("<", max(0, keep - _LONGEST_TAG), keep)
+    if start >= 0:
+        tag = _TAG.match(text, start)
+        if tag is not None and tag.end() > keep:
+            return start
+    return keep
+
+
+_Early = tuple[dict[str, Any], dict[int, int]]
+_EARLY: Final = "_llmlog_early"
+"""Private key from the early cut to the final one: the text fields with something past
+``max_chars``, as the early pass left them (what redaction got), and the original length
+of each text it cut (by the id of the cut text)."""
