@@ -190,14 +190,14 @@ class _Finisher:
                 finish(cap, status=STATUS_OK)
             return
         if self._self_tee is not None:  # the record's texts from here on are its own
-            self._self_cap.chunks = self._self_tee.detach()
-        with _guard.guarded(f"{self._self_cap.provider} stream"):
+            cap.chunks = self._self_tee.detach()
+        with _guard.guarded(f"{cap.provider} stream"):
             if error is not None:
-                finish(self._self_cap, error=error, status=STATUS_ERROR)
+                finish(cap, error=error, status=STATUS_ERROR)
             elif early:  # the call lasted until the app stopped reading, not until it let go
                 finish(cap, status=STATUS_CANCELLED, end_perf=cap.read_end_perf)
             else:
-                finish(self._self_cap, status=STATUS_OK)
+                finish(cap, status=STATUS_OK)
 
     def __del__(self) -> None:
         try:
