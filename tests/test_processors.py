@@ -92,16 +92,20 @@ class TestCycles:
         assert ok["messages"] == later
 
     @pytest.mark.timeout(60)
-    def test_a_cycle_in_the_context_is_closed_too(self) -> None:
+    @pytest.mark.parametrize("max_field_chars", [None, 0], ids=["truncated", "never-truncated"])
+    def test_a_cycle_in_the_context_is_closed_too(self, max_field_chars: int | None) -> None:
         """Tags and template variables reach the record as the app gave them (no SDK looks
-        at them): a cycle there kept the truncation's walk going for ever."""
+        at them): a cycle there kept the truncation's walk going for ever, and with no
+        truncation (``max_field_chars=0``) redaction's walk hit the recursion limit and the
+        record was lost."""
+        limit = {} if max_field_chars is None else {"max_field_chars": max_field_chars}
         node: dict[str, Any] = {"name": "n"}
         node["up"] = node
         node["again"] = node
         client = ofake.sync_client(lambda _: ofake.json_response(ofake.chat_completion("ok")))
         template = {"name": "t", "variables": {"node": node}}
         with (
-            capture_records(redact="secrets") as cap,
+            capture_records(redact="secrets", **limit) as cap,
             llmlog.context(tags={"node": node}, template=template),
         ):
             client.chat.completions.create(

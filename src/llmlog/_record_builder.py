@@ -104,8 +104,8 @@ class CaptureToRecord:
             error=_error_fields(cap.error) if cap.error is not None else None,
             session_id=context.get("session_id"),
             user_id=context.get("user_id"),
-            template=context.get("template"),
-            tags=context.get("tags"),
+            template=_app_values(context.get("template")),
+            tags=_app_values(context.get("tags")),
             redactions={},
             process=self._process(cap.provider),
         )
@@ -145,6 +145,13 @@ class CaptureToRecord:
             "sdk": {"name": provider, "version": self._sdk_versions[provider]},
             "llmlog": __version__,
         }
+
+
+def _app_values(value: Any) -> Any:
+    """Context values as given by the app (tags, template variables) made safe for every
+    later walk: a value that holds itself becomes :data:`~llmlog.processors.CYCLE` here,
+    also when no truncation pass would have copied it (``LLMLOG_MAX_FIELD_CHARS=0``)."""
+    return writable(value) if value else value
 
 
 def _program_name() -> str:
