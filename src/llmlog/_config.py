@@ -83,13 +83,17 @@ class Settings:
         "full",
         "`full` logs prompts and outputs; `metadata` drops their text (also prompt text in "
         "params: `prompt.variables`, `prediction`, `suffix`, Anthropic system blocks' text, "
-        "tool and schema descriptions, an eval run's template; every choice's text; audio "
-        "transcripts), keeps everything else (error messages included).",
+        "tool and schema descriptions and examples, an eval run's template; every choice's "
+        "text; audio transcripts; cited text; model output an error message quotes), keeps "
+        "everything else (error messages, roles, tool names, citations' types, a schema "
+        "property named `description`).",
         ("full", "metadata"),
     )
     max_field_chars: int = _setting(
         100_000,
-        "Cut any single text longer than this (the record says what was cut; `0`: no limit).",
+        "Cut any single text longer than this, counted as the app sent it, before "
+        "redaction (`truncated` gives each cut text's path and original length; `0`: no "
+        "limit).",
     )
     service: str = _setting("", "Service name in `process.service` (default: the program name).")
     queue_size: int = _setting(
