@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from llmlog.instrumentors._sse_tee import TeeDecoder, decoded, tee
+from llmlog.instrumentors._sse_tee import DECODE_BATCH, TeeDecoder, decoded, tee
 
 
 class _Decoder:
@@ -22,33 +22,42 @@ class TestDecoded:
     def test_texts_become_their_objects_in_order(self) -> None:
         """[DONE] and keep-alives are not events; leading blanks are fine."""
         texts = ['{"a": 1}', "[DONE]", "", ' {"b": 2}', '{"c": "x,y}{"}']
-        assert decoded(texts) == [{"a": 1}, {"b": 2}, {"c": "x,y}{"}]
+        assert list(decoded(texts)) == [{"a": 1}, {"b": 2}, {"c": "x,y}{"}]
 
     def test_a_broken_text_leaves_the_others(self) -> None:
         """One text that is no JSON: the array parse fails, the others still count."""
-        assert decoded(['{"a": 1}', '{"b": ', '{"c": 3}']) == [{"a": 1}, {"c": 3}]
+        assert list(decoded(['{"a": 1}', '{"b": ', '{"c": 3}'])) == [{"a": 1}, {"c": 3}]
 
     def test_two_objects_in_one_text_are_not_an_event(self) -> None:
         """A text holding two objects would shift every later one: it is dropped."""
         texts = ['{"a": 1}', '{"b": 2}, {"x": 0}', '{"c": 3}']
-        assert decoded(texts) == [{"a": 1}, {"c": 3}]
+        assert list(decoded(texts)) == [{"a": 1}, {"c": 3}]
 
     def test_what_only_pythons_parser_reads_counts(self) -> None:
         """NaN, infinities, lone surrogates: orjson refuses them, the SDK reads them."""
         texts = ['{"a": NaN}', '{"b": -Infinity}', '{"c": "\\ud83d"}', '{"d": 1}']
-        events = decoded(texts)
+        events = list(decoded(texts))
         assert [sorted(e) for e in events] == [["a"], ["b"], ["c"], ["d"]]
         assert events[2]["c"] == "\ud83d" and events[1]["b"] == float("-inf")
 
     def test_json_that_is_no_object_is_not_an_event(self) -> None:
         """Numbers, strings, arrays: the SDK builds no chunk of them either."""
-        assert decoded(["1", '"s"', "[1]", '{"a": 1}']) == [{"a": 1}]
+        assert list(decoded(["1", '"s"', "[1]", '{"a": 1}'])) == [{"a": 1}]
+
+    def test_a_long_stream_is_read_in_batches_in_order(self) -> None:
+        """Past one batch, a broken text costs only its own batch the array parse; every
+        other event is still there, in order, across the batches' seams."""
+        count = 2 * DECODE_BATCH + 3
+        texts = [f'{{"n": {n}}}' for n in range(count)]
+        texts[DECODE_BATCH + 1] = '{"n": '
+        kept = [n for n in range(count) if n != DECODE_BATCH + 1]
+        assert [event["n"] for event in decoded(texts)] == kept
 
     def test_chunk_objects_pass_as_they_are(self) -> None:
         """A stream that kept its chunk objects (no decoder to tee): the very objects."""
         chunk = object()
-        assert decoded([chunk, '{"a": 1}'])[0] is chunk
-        assert decoded([chunk, '{"a": 1}'])[1:] == [{"a": 1}]
+        first, *rest = decoded([chunk, '{"a": 1}'])
+        assert first is chunk and rest == [{"a": 1}]
 
 
 class TestTee:

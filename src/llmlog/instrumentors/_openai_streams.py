@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import SimpleNamespace
 from typing import Any, Final
 
@@ -153,11 +153,11 @@ def as_attributes(value: Any) -> Any:
     return value
 
 
-def received(chunks: Iterable[Any]) -> list[Any]:
-    """A stream's kept chunks (event texts, decoded) as the app received them: an
-    event carrying an ``error`` was raised as ``APIError`` by the SDK, not yielded
-    (its error is the record's)."""
-    return [c for c in decoded(chunks) if not (type(c) is dict and c.get("error"))]
+def received(chunks: Iterable[Any]) -> Iterator[Any]:
+    """A stream's kept chunks (event texts, decoded as they are read) as the app received
+    them: an event carrying an ``error`` was raised as ``APIError`` by the SDK, not
+    yielded (its error is the record's)."""
+    return (c for c in decoded(chunks) if not (type(c) is dict and c.get("error")))
 
 
 def accumulate_chat(chunks: Iterable[Any]) -> Reply:
@@ -343,8 +343,10 @@ def stream_reply(cap: Capture, method: str) -> Reply | None:
     accumulate = ACCUMULATORS.get(cap.operation)
     if accumulate is None or cap.chunks is None:
         return None
-    events = received(cap.chunks)
-    reply = accumulate(events)
+    # Responses events are read again below; the others are folded as they are decoded
+    # (a long stream's events are never all held at once).
+    events: list[Any] = list(received(cap.chunks)) if cap.operation == "responses" else []
+    reply = accumulate(events or received(cap.chunks))
     if "status" not in reply and cap.operation in _LAST_EVENTS:
         # A chat server that said [DONE] is trusted, finish_reason or not (the SDK ends
         # on it, so a stream ending there was never closed early by the app).
@@ -383,7 +385,8 @@ _LAST_EVENTS: Final = {
 
 def answered(operation: str, kwargs: Mapping[str, Any], events: list[Any], reply: Reply) -> bool:
     """Whether a stream closed before its end had delivered the whole answer anyway (the
-    app stopped at the last chunk, before the SDK read the end of the body)."""
+    app stopped at the last chunk, before the SDK read the end of the body). ``events``:
+    a Responses stream's (a chat answer with no event has no finish reason either)."""
     if operation == "responses":
         return any(field(event, "type") in TERMINAL_EVENTS for event in events)
     if operation not in ("chat.completions", "completions"):
@@ -393,4 +396,4 @@ def answered(operation: str, kwargs: Mapping[str, Any], events: list[Any], reply
     options = kwargs.get("stream_options")
     wants_usage = isinstance(options, Mapping) and bool(options.get("include_usage"))
     finished = all(choice.get("finish_reason") is not None for choice in choices)
-    return bool(events) and finished and (reply["usage"] is not None or not wants_usage)
+    return finished and (reply["usage"] is not None or not wants_usage)
