@@ -293,6 +293,38 @@ class TestForksAndSidebands:
         second.closed()
         assert [r["usage"]["raw"]["seconds"] for r in llm.calls] == [30, 40]
 
+    def test_active_and_paused_seconds_are_kept_each_record_its_own(
+        self, llm: CapturedRecords
+    ) -> None:
+        """openai 3.57 splits the billed seconds into active and paused ones: each record
+        keeps the split of its own time (a later watcher of the session: what came after)."""
+
+        class Manager:
+            def __init__(self) -> None:
+                self._Manager__session_id = "live_paused"
+
+        def watch(usage: dict[str, int]) -> None:
+            session = LiveSidebandSession()
+            session.opened(Manager())
+            session.received(json.dumps({"type": "session.usage.updated", "usage": usage}))
+            session.closed()
+
+        watch({"seconds": 30, "active_seconds": 10, "paused_seconds": 20})
+        watch({"seconds": 50, "active_seconds": 25, "paused_seconds": 25})
+        first, later = (r["usage"]["raw"] for r in llm.calls)
+        assert first == {
+            "type": "duration",
+            "seconds": 30,
+            "active_seconds": 10,
+            "paused_seconds": 20,
+        }
+        assert later == {
+            "type": "duration",
+            "seconds": 20,
+            "active_seconds": 15,
+            "paused_seconds": 5,
+        }
+
     def test_a_sideband_the_sdk_reconnects_goes_on_recording(
         self, base_url: str, llm: CapturedRecords
     ) -> None:

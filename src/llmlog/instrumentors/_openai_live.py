@@ -132,9 +132,10 @@ class LiveForkSession(LiveSession):
     METHOD = "live.forks.connect"
 
 
-_counted: dict[str, float] = {}
-"""Audio seconds of each watched session that a sideband record of this process has
-already reported: the next record on that session reports only what came after."""
+_counted: dict[str, dict[str, float]] = {}
+"""Seconds of each watched session (billed, active, paused: :data:`SECONDS`) that a sideband
+record of this process has already reported: the next record on that session reports only
+what came after."""
 _MAX_WATCHED: Final = 1000
 
 
@@ -152,7 +153,7 @@ class LiveSidebandSession(LiveSession):
         super().__init__()
         self._session_id: Any = None
         self._running = True  # attached to a running session
-        self._counted_before: float | None = None  # reported by other records when this began
+        self._counted_before: dict[str, float] | None = None  # reported by other records
 
     def opened(self, manager: Any) -> None:
         super().opened(manager)
@@ -169,16 +170,20 @@ class LiveSidebandSession(LiveSession):
         if not isinstance(session_id, str):
             return
         total = _seconds(self._settings)  # session.closed has the final count
-        total = _seconds(cap.extra.get("ws_usage")) if total is None else total
+        total = total or _seconds(cap.extra.get("ws_usage"))
         # Less what records ended before this one began reported: one ended meanwhile (a
         # second sideband watching alongside) shares this one's time, which both report.
         counted = self._counted_before
         if counted is not None:
             cap.extra["ws_counted"] = counted
-        if total is not None:
+        if total:
             if session_id not in _counted and len(_counted) >= _MAX_WATCHED:
                 del _counted[next(iter(_counted))]
-            _counted[session_id] = max(total, _counted.get(session_id) or 0.0)
+            before = _counted.get(session_id) or {}
+            _counted[session_id] = {
+                **before,
+                **{k: max(v, before.get(k, 0.0)) for k, v in total.items()},
+            }
         self._counted_before = _counted.get(session_id)  # the next record's (a reconnect)
 
 
@@ -230,9 +235,8 @@ def extract(cap: Capture) -> dict[str, Any]:
     messages, said = _conversation(events)
     closed = message if message.get("type") == "session.closed" else {}
     seconds = _seconds(closed or cap.extra.get("ws_usage"))
-    counted = cap.extra.get("ws_counted")  # by an earlier sideband record
-    if seconds is not None and isinstance(counted, float):
-        seconds = max(seconds - counted, 0.0)
+    counted = cap.extra.get("ws_counted") or {}  # by an earlier sideband record
+    seconds = {k: max(v - counted.get(k, 0.0), 0.0) for k, v in seconds.items()}
     output = empty_output()
     output["text"] = "\n".join(said) or None
     reason = closed.get("reason")
@@ -242,7 +246,7 @@ def extract(cap: Capture) -> dict[str, Any]:
         "system": system,
         "messages": (initial or []) + messages,
         "output": output,
-        "usage": None if seconds is None else usage_record(raw=_duration(seconds)),
+        "usage": usage_record(raw=_duration(seconds)) if "seconds" in seconds else None,
     }
     fields["response_id"] = fields["response_id"] or cap.extra.get("ws_session_id")
     call_error(cap, fields)
@@ -252,14 +256,22 @@ def extract(cap: Capture) -> dict[str, Any]:
     return fields
 
 
-def _seconds(message: Any) -> float | None:
-    """The cumulative audio seconds of a usage (or closing) message."""
-    seconds = member(decode(message), "usage").get("seconds")
-    if isinstance(seconds, int | float) and not isinstance(seconds, bool):
-        return float(seconds)
-    return None
+SECONDS: Final = ("seconds", "active_seconds", "paused_seconds")
+"""A Live session's usage: the billed seconds, and (since openai 3.57) how many of them
+the session was active or paused."""
 
 
-def _duration(seconds: float) -> dict[str, Any]:
-    """Live bills by the second of session audio: usage as a duration, priced per hour."""
-    return {"type": "duration", "seconds": int(seconds) if seconds.is_integer() else seconds}
+def _seconds(message: Any) -> dict[str, float]:
+    """The cumulative :data:`SECONDS` a usage (or closing) message gives."""
+    usage = member(decode(message), "usage")
+    return {
+        name: float(value)
+        for name in SECONDS
+        if isinstance(value := usage.get(name), int | float) and not isinstance(value, bool)
+    }
+
+
+def _duration(seconds: dict[str, float]) -> dict[str, Any]:
+    """Live bills by the second of session time: usage as a duration, priced per hour (by
+    ``seconds``; active and paused seconds are its parts, kept as the SDK gives them)."""
+    return {"type": "duration"} | {k: int(v) if v.is_integer() else v for k, v in seconds.items()}
