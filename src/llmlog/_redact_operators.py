@@ -3,15 +3,18 @@
 An operator instance lives for one record, so ``numbered`` restarts at 1 for
 every record while ``hash`` (keyed with ``LLMLOG_REDACT_KEY``) gives the same
 token for the same value in every record and process. The key never leaves
-this module and is never logged.
+this module and is never logged. "The same value" is the value as :func:`canonical`
+writes it: an address in capitals, a phone number or card with spaces, is the same.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections import Counter
 from collections.abc import Callable, Sequence
+from typing import Final
 
 from llmlog._redact_secrets import Span
 
@@ -19,6 +22,25 @@ from llmlog._redact_secrets import Span
 Replacer = Callable[[str, str], str]
 MIN_KEY_BYTES = 16
 _HASH_HEX_CHARS = 16
+
+
+_CASELESS: Final = frozenset({"EMAIL_ADDRESS", "IP_ADDRESS", "URL"})
+_NUMBERS: Final = frozenset({"PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE"})
+_NOT_NUMBER_PART: Final = re.compile(r"[^0-9A-Za-z+]")
+
+
+def canonical(entity: str, value: str) -> str:
+    """``value`` as ``numbered`` and ``hash`` compare it: ``Jane@Example.com`` is
+    ``jane@example.com``; ``+44 20 7946-0958`` and ``0044 (20) 79460958`` are
+    ``+442079460958``; a card, IBAN or SSN is its digits and letters, in capitals.
+    A national form (``020 7946 0958``) stays apart: without the country it is another
+    string of digits."""
+    if entity in _CASELESS:
+        return value.casefold()
+    if entity in _NUMBERS:
+        plain = _NOT_NUMBER_PART.sub("", value).upper()
+        return "+" + plain[2:] if plain.startswith("00") and entity == "PHONE_NUMBER" else plain
+    return value
 
 
 def tag(entity: str, _value: str) -> str:
@@ -34,10 +56,11 @@ class Numbered:
         self._next: Counter[str] = Counter()
 
     def __call__(self, entity: str, value: str) -> str:
-        number = self._seen.get((entity, value))
+        key = (entity, canonical(entity, value))
+        number = self._seen.get(key)
         if number is None:
             self._next[entity] += 1
-            number = self._seen[(entity, value)] = self._next[entity]
+            number = self._seen[key] = self._next[entity]
         return f"<{entity}_{number}>"
 
 
@@ -52,7 +75,8 @@ class KeyedHash:
         self._key = key.encode("utf-8")
 
     def __call__(self, entity: str, value: str) -> str:
-        digest = hmac.new(self._key, value.encode("utf-8"), hashlib.sha256).hexdigest()
+        same = canonical(entity, value).encode("utf-8")
+        digest = hmac.new(self._key, same, hashlib.sha256).hexdigest()
         return f"<{entity}:{digest[:_HASH_HEX_CHARS]}>"
 
 
