@@ -666,6 +666,69 @@ class TestWhereAndHowTheCallRan:
         )
         assert logged["price_source"].endswith("anthropic:claude-sonnet-4-5 via localhost")
 
+    @pytest.mark.parametrize(
+        ("base_url", "model"),
+        [
+            ("http://localhost:11434/v1", "deepseek-r1:7b"),  # Ollama's tag
+            ("http://localhost:8000/v1", "deepseek-r1-distill-qwen-32b"),  # vLLM
+        ],
+    )
+    def test_an_open_model_served_locally_is_not_priced_at_a_providers_api(
+        self, base_url: str, model: str
+    ) -> None:
+        """genai-prices' DeepSeek entry takes any ``deepseek-r1*`` name for its API's
+        ``deepseek-reasoner``: a distilled or quantized copy run by the app's own server
+        was billed at DeepSeek's price (0.685 USD for 1M in and out). Unpriced, saying so;
+        a dated name of a provider's model through the same kind of host still is priced."""
+        client = ofake.sync_client(lambda r: chat_answer(model), base_url=base_url)
+        logged = logged_chat(client, model)
+        assert logged["cost_usd"] is None
+        assert logged["price_source"].startswith(f"unpriced: model {model!r}")
+        dated = "claude-sonnet-4-5-20250929"
+        client = ofake.sync_client(lambda r: chat_answer(dated), base_url=base_url)
+        tokens = {"input_tokens": 10_000, "output_tokens": 2_000}
+        assert logged_chat(client, dated)["cost_usd"] == pytest.approx(
+            priced_at(dated, "anthropic", **tokens)
+        )
+
+    @pytest.mark.parametrize(
+        ("usage", "expected", "source"),
+        [
+            ({"cost": 0.0745}, 0.0745, "openrouter usage.cost"),
+            (
+                {"cost": 0.002, "is_byok": True, "cost_details": {"upstream_inference_cost": 0.04}},
+                0.042,
+                "openrouter usage.cost + upstream_inference_cost (BYOK)",
+            ),
+            (  # not BYOK: the upstream cost is part of what OpenRouter billed
+                {"cost": 0.04, "is_byok": False, "cost_details": {"upstream_inference_cost": 0.04}},
+                0.04,
+                "openrouter usage.cost",
+            ),
+        ],
+    )
+    def test_openrouter_is_priced_at_what_it_says_it_billed(
+        self, usage: dict[str, Any], expected: float, source: str
+    ) -> None:
+        """OpenRouter routes a model to one of several upstream providers, each at its own
+        price: the amount its answer reports is the call's cost, not the table's."""
+        tokens = {"prompt_tokens": 10_000, "completion_tokens": 2_000, "total_tokens": 12_000}
+        body = {"model": "deepseek/deepseek-r1", "usage": tokens | usage}
+        client = ofake.sync_client(
+            lambda r: ofake.json_response(ofake.chat_completion() | body),
+            base_url="https://openrouter.ai/api/v1",
+        )
+        logged = logged_chat(client, "deepseek/deepseek-r1")
+        assert (logged["cost_usd"], logged["price_source"]) == (pytest.approx(expected), source)
+
+    def test_openrouter_without_a_reported_cost_is_priced_from_the_table(self) -> None:
+        client = ofake.sync_client(
+            lambda r: chat_answer("deepseek/deepseek-r1"), base_url="https://openrouter.ai/api/v1"
+        )
+        logged = logged_chat(client, "deepseek/deepseek-r1")
+        assert logged["price_source"].endswith("openrouter:deepseek/deepseek-r1")
+        assert logged["cost_usd"] > 0
+
     def test_the_server_is_the_one_the_call_went_to(self) -> None:
         """The app points its client elsewhere before the record is built (here: while its
         stream is open): the record names the server the call went to."""

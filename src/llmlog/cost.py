@@ -132,6 +132,8 @@ class _Table:
                 )
             except LookupError:
                 continue
+            if provider_id is None and not _same_model(model_ref, found[1].id):
+                continue
             return found
         return None
 
@@ -237,6 +239,16 @@ def _missing_rate(extras: dict[str, Any], model_price: Any) -> str | None:
     return None
 
 
+def _same_model(name: str, model_id: str) -> bool:
+    """Whether a name some provider's table matched is that provider's model (its id, or
+    a dated or tagged version of it: ``claude-sonnet-4-5-20250929``), not an open model
+    that only shares a prefix with it (``deepseek-r1:7b`` under Ollama, a
+    ``deepseek-r1-distill-*`` on vLLM: genai-prices' DeepSeek rule takes any
+    ``deepseek-r1*`` for its API's ``deepseek-reasoner``). Checked where no host said
+    who served the call."""
+    return name.casefold().startswith(model_id.casefold())
+
+
 def _bills_tokens(model_price: Any) -> bool:
     """Whether a genai-prices price has any per-token rate (a zero rate counts: free)."""
     rates = vars(model_price).items()
@@ -257,7 +269,12 @@ def price(record: MutableMapping[str, Any]) -> tuple[float | None, str]:
     """``(cost_usd, price_source)`` for one record; ``cost_usd`` is None when unpriced.
 
     A call several models worked on is priced one model at a time, and unpriced if any is.
+    What OpenRouter says it billed is taken as it is (it picks the upstream provider, each
+    with its own price).
     """
+    billed = _openrouter_billed(record)
+    if billed is not None:
+        return billed
     parts = parts_by_model(record)
     if parts is None:
         return _price_one_model(record)
@@ -269,6 +286,38 @@ def price(record: MutableMapping[str, Any]) -> tuple[float | None, str]:
         costs.append(cost)
         sources.append(source)
     return round(math.fsum(costs), 12), " + ".join(sources)
+
+
+OPENROUTER: Final = "openrouter.ai"
+
+
+def _openrouter_billed(record: MutableMapping[str, Any]) -> tuple[float, str] | None:
+    """``usage.cost`` of an OpenRouter answer (credits: US dollars), plus, for a call made
+    with the app's own provider key (``is_byok``), the ``upstream_inference_cost`` that
+    provider bills apart; None when the answer does not say."""
+    usage = record.get("usage")
+    raw = usage.get("raw") if isinstance(usage, dict) else None
+    if record.get("server_address") != OPENROUTER or not isinstance(raw, dict):
+        return None
+    cost = _amount(raw.get("cost"))
+    if cost is None:
+        return None
+    source = "openrouter usage.cost"
+    details = raw.get("cost_details")
+    upstream = _amount(
+        details.get("upstream_inference_cost") if isinstance(details, dict) else None
+    )
+    if raw.get("is_byok") is True and upstream is not None:
+        cost += upstream
+        source += " + upstream_inference_cost (BYOK)"
+    return round(cost, 12), source
+
+
+def _amount(value: Any) -> float | None:
+    """A reported amount of money (None: not one)."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    return None
 
 
 def _price_one_model(record: MutableMapping[str, Any]) -> tuple[float | None, str]:
