@@ -120,6 +120,32 @@ class TestNeverHarmsTheApp:
         assert err.count("internal error in toy extraction") == 1
         assert _guard.counts["bug:toy extraction"] == 3
 
+    def test_a_secret_in_an_internal_errors_message_is_not_printed(
+        self,
+        toy: CapturedRecords,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        """An exception's message may quote the app's data (a header, an argument's
+        repr); the traceback on stderr goes through the ``secrets`` rules first."""
+        monkeypatch.setenv("_LLMLOG_RAISE_INTERNAL_ERRORS", "0")
+        _guard._reset_for_tests()
+        key = "sk-proj-" + "Q7x" * 16
+
+        def broken(cap: object) -> dict[str, object]:
+            raise TypeError(f"cannot read header Authorization: Bearer {key}")
+
+        original = toy_instrumentor.PROVIDER.extract
+        object.__setattr__(toy_instrumentor.PROVIDER, "extract", broken)
+        try:
+            toy_sdk.Client().create(messages=MESSAGES, model="toy-1")
+            assert len(toy.calls) == 1
+        finally:
+            object.__setattr__(toy_instrumentor.PROVIDER, "extract", original)
+        err = capsys.readouterr().err
+        assert "cannot read header Authorization:" in err and "internal error" in err
+        assert key not in err and key[:20] not in err
+
 
 class TestInstallation:
     def test_instrumenting_twice_never_logs_twice(self) -> None:

@@ -52,12 +52,26 @@ def report_internal_error(exc: BaseException, where: str) -> None:
     """
     if _raise_mode():
         raise exc
-    text = "".join(traceback.format_exception(exc)).rstrip()
+    text = _printable(exc)
     warn_once(
         f"bug:{where}",
         f"internal error in {where} (the app's call was not affected; "
         f"further errors here are counted, not printed):\n{text}",
     )
+
+
+def _printable(exc: BaseException) -> str:
+    """``exc``'s traceback as printed: its message may quote the app's data (a key in a
+    header, a password in an argument's ``repr``), and stderr is not redacted, so the
+    ``secrets`` rules run over it; if they fail, only the exception's type is printed."""
+    text = "".join(traceback.format_exception(exc)).rstrip()
+    try:
+        from llmlog._redact_detect import Detector, DetectorConfig
+        from llmlog._redact_operators import apply_spans, tag
+
+        return apply_spans(text, Detector(DetectorConfig("secrets")).find(text), tag)
+    except Exception:
+        return f"{type(exc).__name__} (not shown: the secrets rules failed on it)"
 
 
 @contextmanager
