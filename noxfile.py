@@ -12,7 +12,7 @@ nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = True
 
 PYTHONS = ["3.11"]  # requires-python = ">=3.11"; add versions as the machines grow them
-OLDEST = {"openai": "openai==3.0.0", "anthropic": "anthropic==2.0.0"}
+OLDEST = {"openai": "openai==3.4.0", "anthropic": "anthropic==2.0.0"}
 LATEST = {"openai": "openai", "anthropic": "anthropic"}
 TEST_TOOLS = ["pytest", "pytest-asyncio", "pytest-timeout", "jsonschema", "duckdb"]
 

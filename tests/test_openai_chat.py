@@ -522,6 +522,17 @@ class TestClients:
             llmlog.uninstrument()
         assert len(log.read_text().splitlines()) == 1
 
+    def test_a_stream_still_open_when_a_capture_ends_is_recorded_in_it(self) -> None:
+        """The block ends with a stream half read (as ``uninstrument()`` would): its record
+        is in the capture, ``cancelled``; it was lost (or, with llmlog on, went to the
+        app's log)."""
+        client = fakes.sync_client(fakes.default_fake())
+        with llmlog.testing.capture_records(redact="off") as cap:
+            stream = client.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True)
+            next(iter(stream))
+        assert [(r["stream"], r["status"]) for r in cap.calls] == [(True, "cancelled")]
+        stream.close()
+
     def test_module_level_client(
         self, llm: CapturedRecords, monkeypatch: pytest.MonkeyPatch
     ) -> None:

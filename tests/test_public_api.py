@@ -117,3 +117,21 @@ class TestPublicAPI:
             [sys.executable, "-c", code], capture_output=True, text=True, check=True
         ).stdout
         assert out.strip() == "[]"
+
+    def test_submodules_the_readme_names_work_after_a_plain_import(self) -> None:
+        """`llmlog.fake_provider.start_server()`, `llmlog.testing.capture_records()`,
+        `llmlog.redaction.add_recognizer(...)` as the README writes them, with no import of
+        the submodule first; they are not imported by `import llmlog` itself."""
+        import subprocess
+        import sys
+
+        code = (
+            "import sys, llmlog; "
+            "before = [m for m in ('llmlog.fake_provider', 'llmlog.testing') if m in sys.modules]; "
+            "names = (llmlog.fake_provider.start_server, llmlog.testing.capture_records, "
+            "llmlog.redaction.add_recognizer); print(before, len(names))"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout
+        assert out.strip() == "[] 3"

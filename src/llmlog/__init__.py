@@ -114,3 +114,16 @@ def trouble() -> dict[str, int]:
     from llmlog import _guard
 
     return dict(_guard.counts)
+
+
+_SUBMODULES = frozenset({"fake_provider", "redaction", "testing", "cost", "processors", "sinks"})
+
+
+def __getattr__(name: str) -> Any:
+    """``llmlog.testing``, ``llmlog.fake_provider``... after a plain ``import llmlog``, as
+    the README writes them; imported when first named, so ``import llmlog`` stays cheap."""
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"llmlog.{name}")
+    raise AttributeError(f"module 'llmlog' has no attribute {name!r}")

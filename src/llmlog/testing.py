@@ -40,7 +40,10 @@ class CapturedRecords:
 def capture_records(**settings: Any) -> Iterator[CapturedRecords]:
     """Instrument with ``settings`` and keep every record in memory, not in files.
 
-    The previous llmlog state (pipeline and patches) is restored afterwards.
+    The previous llmlog state (pipeline and patches) is restored afterwards. A stream
+    still open when the block ends is recorded in it as ``cancelled`` (as by
+    ``uninstrument()``) when llmlog was off before; when it was on, its record goes to
+    the app's log when the stream ends.
     """
     resolved = Settings.from_env(**settings)
     redaction.validate(resolved)
@@ -52,9 +55,11 @@ def capture_records(**settings: Any) -> Iterator[CapturedRecords]:
     try:
         yield CapturedRecords(sink)
     finally:
-        pipeline.close(resolved.flush_timeout)
-        _pipeline._current = previous
-        if previous is None:
-            instrumentors.uninstall()
-        else:  # the providers it patched, also one the capture left out
-            instrumentors.install(previous.settings.disabled_providers)
+        try:
+            if previous is None:  # what is still open is recorded (cancelled) here, not lost
+                instrumentors.uninstall()
+        finally:
+            pipeline.close(resolved.flush_timeout)
+            _pipeline._current = previous
+            if previous is not None:  # the providers it patched, also one the capture left out
+                instrumentors.install(previous.settings.disabled_providers)
