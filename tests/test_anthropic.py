@@ -13,6 +13,7 @@ import hashlib
 import importlib
 import inspect
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -779,10 +780,13 @@ class TestRawResponses:
             model=fake.MODEL, max_tokens=5, messages=fake.user(), stream=True
         )
         assert any("message_stop" in line for line in response.http_response.iter_lines())
+        time.sleep(0.5)  # the app goes on holding the response
         del response
         gc.collect()
         record = only(cap)
         assert (record["status"], record["stream"], record["output"]) == ("ok", True, None)
+        # timed to when the SDK handed the response over, not to its collection
+        assert record["latency_ms"] < 500
 
     def test_streaming_response_of_a_stream_is_metadata_only(self, cap: CapturedRecords) -> None:
         """``with_streaming_response`` + stream=True: the app reads the body itself."""

@@ -130,7 +130,7 @@ class _Finisher:
     _self_tee: TeeDecoder | None
     _self_done: bool
     _self_forks: int
-    _self_raw: bool
+    _self_raw: float | None
 
     def __init__(
         self,
@@ -151,9 +151,11 @@ class _Finisher:
         self._self_tee = tee(wrapped, cap.chunks, named_only=named_events)
         self._self_done = False
         self._self_forks = _forks
-        self._self_raw = raw
-        """A raw response's stream: the app may read the body without it (``iter_lines()``,
-        ``parse(to=...)``), so one never read says nothing: metadata only, ``ok``."""
+        self._self_raw = time.perf_counter() if raw else None
+        """A raw response's stream: when the SDK handed it over (headers in). The app may
+        read the body without it (``iter_lines()``, ``parse(to=...)``), so one never read
+        says nothing: metadata only, ``ok``, timed to then (when the app stopped reading
+        the body is not known; the record is written when the stream is collected)."""
         key = id(self)
         _open[key] = weakref.ref(self, lambda _ref: _open.pop(key, None))
 
@@ -184,10 +186,10 @@ class _Finisher:
         self._self_done = True
         _open.pop(id(self), None)
         cap = self._self_cap
-        if self._self_raw and not self._self_teed() and not cap.chunks and error is None:
+        if self._self_raw is not None and not self._self_teed() and not cap.chunks and not error:
             cap.chunks = None  # never read through us: what the app did with the body is its own
             with _guard.guarded(f"{cap.provider} stream"):
-                finish(cap, status=STATUS_OK)
+                finish(cap, status=STATUS_OK, end_perf=self._self_raw)
             return
         if self._self_tee is not None:  # the record's texts from here on are its own
             cap.chunks = self._self_tee.detach()
