@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -12,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from llmlog._config import Settings
-from llmlog._redact_worker import client
+from llmlog._redact_detect import DetectorConfig
+from llmlog._redact_worker import WorkerError, client
 from llmlog.redaction import Redact
 
 SRC = str(Path(__file__).resolve().parent.parent / "src")
@@ -225,4 +227,147 @@ class TestIsolation:
         assert out.splitlines() == [
             "hello from the image sitecustomize",
             "mail <EMAIL_ADDRESS> True {}",
+        ]
+
+
+class TestWorkerTrouble:
+    """A real worker, really killed or stopped: records keep being redacted, or fail fast."""
+
+    @pytest.mark.timeout(120)
+    @pytest.mark.parametrize("when", ["idle", "mid-request"])
+    def test_a_killed_worker_is_replaced_and_the_record_sent_again(self, when: str) -> None:
+        """SIGKILL (the OOM killer) while idle (the next write is a broken pipe) or while the
+        request waits in its pipe (end of file before any reply): the record is redacted by a
+        new worker, and llmlog says once what happened, as a warning, not as a bug."""
+        out = run_python(
+            f"""
+            import contextlib, io, os, signal, threading, time
+            from llmlog import _guard
+            from llmlog._config import Settings
+            from llmlog._redact_worker import client
+            from llmlog.redaction import Redact
+
+            def dead(pid):  # a zombie, or reaped already (by the client, mid-request)
+                try:
+                    with open(f"/proc/{{pid}}/stat") as stat:
+                        return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+                except FileNotFoundError:
+                    return True
+
+            processor = Redact(Settings())
+            processor.warm_up()
+            old, found, err = client().worker_pid, {{}}, io.StringIO()
+            redact = lambda: found.update(r=processor(None, "info", {{"messages": ["a@b.com"]}}))
+            asking = threading.Thread(target=redact)
+            with contextlib.redirect_stderr(err):
+                try:
+                    if {when!r} == "mid-request":
+                        os.kill(old, signal.SIGSTOP)
+                        asking.start()
+                        time.sleep(0.5)  # the request waits in the pipe, unanswered
+                finally:
+                    os.kill(old, signal.SIGKILL)
+                deadline = time.monotonic() + 30
+                while not dead(old) and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                if {when!r} == "idle":
+                    asking.start()
+                asking.join()
+                print(found["r"]["messages"][0], client().worker_pid not in (None, old))
+                print(processor(None, "info", {{"messages": ["c@d.com"]}})["messages"][0])
+            print(dict(_guard.counts))
+            print(err.getvalue().replace(str(old), "PID"))
+            """
+        )
+        assert out.splitlines()[:4] == [
+            "<EMAIL_ADDRESS> True",
+            "<EMAIL_ADDRESS>",
+            "{'redact_worker_died': 1}",
+            "llmlog: the PII redaction worker (pid PID) was killed by SIGKILL; a new one was "
+            "started and the record sent again (said once, counted as redact_worker_died)",
+        ]
+
+    @pytest.mark.timeout(120)
+    def test_the_record_fails_when_the_new_worker_fails_too(self) -> None:
+        """The record is sent again once only: if the new worker cannot answer either, its
+        texts are marked as before, and both troubles are counted."""
+        out = run_python(
+            """
+            import contextlib, io, os, shutil, signal, sys
+            from llmlog import _guard
+            from llmlog._config import Settings
+            from llmlog._redact_worker import client
+            from llmlog.redaction import Redact
+            processor = Redact(Settings())
+            processor.warm_up()
+            sys.executable = shutil.which("false")  # every new worker exits at once
+            os.kill(client().worker_pid, signal.SIGKILL)
+            with contextlib.redirect_stderr(io.StringIO()):
+                for _ in range(2):
+                    print(processor(None, "info", {"messages": ["a@b.com"]})["messages"])
+            print(sorted(_guard.counts.items()))
+            """,
+            {"_LLMLOG_RAISE_INTERNAL_ERRORS": "0"},
+        )
+        assert out.splitlines() == [
+            "<REDACTION_FAILED>",
+            "<REDACTION_FAILED>",
+            "[('bug:redaction', 2), ('redact_worker_died', 1)]",
+        ]
+
+    @pytest.mark.timeout(120)
+    def test_a_hung_worker_with_a_small_request_is_given_up_on_in_seconds(self) -> None:
+        """A stopped worker costs the writer seconds (5 s for a small request; it took 60 s),
+        then it is replaced and the next record is redacted."""
+        config = DetectorConfig(level="pii")
+        client().find_all(config, ["warm up"])
+        hung = client().worker_pid
+        assert hung is not None
+        os.kill(hung, signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            with pytest.raises(WorkerError, match="did not answer in time"):
+                client().find_all(config, ["mail a@example.com"])
+            waited = time.monotonic() - started
+        finally:
+            if client().worker_pid == hung:  # not reaped yet: still ours to signal
+                os.kill(hung, signal.SIGCONT)
+                os.kill(hung, signal.SIGKILL)
+        assert waited < 30  # a generous bound: the timeout is 5 s, it was 60 s
+        assert client().worker_pid is None  # the hung worker was killed
+        assert not pid_alive(hung)
+        assert client().find_all(config, ["mail b@example.com"]) == [[(5, 18, "EMAIL_ADDRESS")]]
+        assert client().worker_pid not in (None, hung)
+
+    @pytest.mark.timeout(120)
+    def test_a_worker_that_cannot_import_presidio_falls_back_to_the_writer_thread(
+        self, tmp_path: Path
+    ) -> None:
+        """The app found presidio on a path it added at run time, its worker's interpreter
+        does not: the record is redacted on the writer thread, and llmlog says so once."""
+        blocker = tmp_path / "presidio_analyzer"
+        blocker.mkdir()
+        (blocker / "__init__.py").write_text("raise ImportError('not for this interpreter')\n")
+        out = run_python(
+            f"""
+            import contextlib, io, os, sys
+            from llmlog import _guard
+            from llmlog._config import Settings
+            from llmlog._redact_worker import client
+            from llmlog.redaction import Redact
+            os.environ["PYTHONPATH"] = {str(tmp_path)!r}  # what the worker will import from
+            processor, err = Redact(Settings()), io.StringIO()
+            with contextlib.redirect_stderr(err):
+                for _ in range(2):
+                    print(processor(None, "info", {{"messages": ["mail a@example.com"]}}))
+            print(client().worker_pid, dict(_guard.counts))
+            print(err.getvalue().replace(sys.executable, "PYTHON"))
+            """
+        )
+        assert out.splitlines()[:4] == [
+            "{'messages': ['mail <EMAIL_ADDRESS>'], 'redactions': {'EMAIL_ADDRESS': 1}}",
+            "{'messages': ['mail <EMAIL_ADDRESS>'], 'redactions': {'EMAIL_ADDRESS': 1}}",
+            "None {'redact_in_process': 1}",
+            "llmlog: the redaction worker (PYTHON) cannot import presidio: ImportError: not for "
+            "this interpreter; redacting on the writer thread",
         ]

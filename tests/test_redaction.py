@@ -6,8 +6,6 @@ import copy
 import gc
 import json
 import math
-import os
-import signal
 import tracemalloc
 from typing import Any
 
@@ -21,7 +19,6 @@ from data.redaction_corpus import LOOK_ALIKES, PII, SECRETS
 from llmlog import _guard
 from llmlog._config import Settings
 from llmlog._redact_memo import ENTRY_COST, LONGEST_REMEMBERED, SPAN_COST, SpanMemo
-from llmlog._redact_worker import client
 from llmlog.redaction import FAILED_MARKER, Redact, add_recognizer, remove_recognizer, validate
 
 KEY = "0123456789abcdef-test-key"
@@ -482,20 +479,6 @@ class TestFailures:
             assert out["model"] == "gpt-4o-2024-08-06"
         assert capsys.readouterr().err.count("internal error in redaction") == 1
         assert _guard.counts["bug:redaction"] == 2
-
-    @pytest.mark.usefixtures("reported")
-    def test_a_dead_worker_fails_one_record_and_is_restarted(self) -> None:
-        """If the worker process dies, that record gets markers and the next one is redacted."""
-        processor = Redact(Settings(redact="pii"))
-        processor.warm_up()
-        pid = client().worker_pid
-        assert pid is not None
-        os.kill(pid, signal.SIGKILL)
-        failed = processor(None, "info", {"messages": ["a@example.com"]})
-        assert failed["messages"] == FAILED_MARKER
-        again = processor(None, "info", {"messages": ["a@example.com"]})
-        assert again["messages"] == ["<EMAIL_ADDRESS>"]
-        assert client().worker_pid not in (None, pid)
 
 
 class TestValidate:

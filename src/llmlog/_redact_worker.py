@@ -35,6 +35,7 @@ from typing import Any, Final
 
 import orjson
 
+from llmlog import _guard
 from llmlog._redact_detect import Detector, DetectorConfig
 from llmlog._redact_secrets import Span
 
@@ -43,7 +44,12 @@ _SURROGATE: Final = re.compile("[\ud800-\udfff]")
 # Generous: the first request waits for importing presidio and building the
 # engine (seconds on a loaded machine, more with a large spaCy model).
 START_TIMEOUT_S: Final = 120.0
-REQUEST_TIMEOUT_S: Final = 60.0
+# A request takes ~3 ms for a typical record and grows with its text: at worst ~1 s per
+# 50 KB (1 MB of dense phone numbers: 20 s, of e-mail addresses: 16 s, on 2 idle cores).
+# About 5x that, so a hung worker costs seconds, not a minute, and is then replaced.
+REQUEST_TIMEOUT_S: Final = 5.0
+REQUEST_TIMEOUT_PER_BYTE_S: Final = 5.0 / 50_000
+REQUEST_TIMEOUT_MAX_S: Final = 60.0
 _BOOT: Final = (
     "import sys; sys.path.insert(0, sys.argv[1]); "
     "from llmlog._redact_worker import serve; serve(int(sys.argv[2]))"
@@ -52,6 +58,11 @@ _BOOT: Final = (
 
 class WorkerError(RuntimeError):
     """The worker process failed, died or timed out; the record's text must not be written."""
+
+
+class WorkerGone(WorkerError):
+    """A worker that had answered before was gone before answering this request (killed
+    while idle, e.g. by the OOM killer): a new one is started and asked once more."""
 
 
 class NoTimeLeft(WorkerError):
@@ -85,35 +96,66 @@ class WorkerClient:
                 self.forget()
             if self._unavailable is not None:
                 raise WorkerUnavailable(self._unavailable)
-            first = self._proc is None
-            timeout = START_TIMEOUT_S if first else REQUEST_TIMEOUT_S
             payload = _encode_request(config, texts)
-            timeout += len(payload) / 50_000
-            from llmlog._ending import drain_deadline
-
-            deadline = drain_deadline()
-            if deadline is not None:
-                left = deadline - DRAIN_MARGIN_S - time.monotonic()
-                if self._out_of_time or left <= 0:
-                    raise NoTimeLeft("no time left before the process ends")
-                timeout = min(timeout, left)
-            proc = self._proc or self._start()
             try:
-                _write_frame(proc, payload, timeout)
-                reply = orjson.loads(_read_frame(proc, timeout))
-            except (OSError, WorkerError, orjson.JSONDecodeError) as exc:
-                self._kill()
-                if deadline is not None and time.monotonic() >= deadline - DRAIN_MARGIN_S:
-                    self._out_of_time = True
-                    raise NoTimeLeft(f"no answer before the process ends: {exc}") from None
-                if not self._answered:  # it cannot even start here: stop trying
-                    self._unavailable = f"the redaction worker cannot start: {exc}"
-                    raise WorkerUnavailable(self._unavailable) from None
-                raise WorkerError(f"redaction worker failed: {exc}") from None
-            self._answered = True
+                reply = self._ask(payload)
+            except WorkerGone as exc:  # a new worker (started by _ask) gets one more try
+                _guard.warn_once(
+                    "redact_worker_died",
+                    f"the PII redaction worker {exc}; a new one was started and the record "
+                    "sent again (said once, counted as redact_worker_died)",
+                )
+                reply = self._ask(payload)
+            if (
+                reply[0] == "unavailable"
+            ):  # the worker's interpreter lacks presidio, the app's may not
+                problem = (
+                    f"the redaction worker ({sys.executable}) cannot import presidio: {reply[1]}"
+                )
+                if not self._answered:  # none has worked here: stop trying
+                    self._kill()
+                    self._unavailable = problem
+                raise WorkerUnavailable(problem)
             if reply[0] == "error":
                 raise WorkerError(f"redaction worker failed: {reply[1]}")
+            self._answered = True
             return [[(s, e, str(kind)) for s, e, kind in spans] for spans in reply[1]]
+
+    def _ask(self, payload: bytes) -> list[Any]:
+        """One request to the worker (started first if there is none): its decoded reply."""
+        first = self._proc is None
+        timeout = min(
+            REQUEST_TIMEOUT_S + len(payload) * REQUEST_TIMEOUT_PER_BYTE_S, REQUEST_TIMEOUT_MAX_S
+        )
+        if first:
+            timeout += START_TIMEOUT_S
+        from llmlog._ending import drain_deadline
+
+        deadline = drain_deadline()
+        if deadline is not None:
+            left = deadline - DRAIN_MARGIN_S - time.monotonic()
+            if self._out_of_time or left <= 0:
+                raise NoTimeLeft("no time left before the process ends")
+            timeout = min(timeout, left)
+        proc = self._proc or self._start()
+        try:
+            _write_frame(proc, payload, timeout)
+            reply: list[Any] = orjson.loads(_read_frame(proc, timeout))
+        except (OSError, WorkerError, orjson.JSONDecodeError) as exc:
+            # Gone before any reply byte, having answered before: it died while idle.
+            gone = not first and isinstance(exc, (BrokenPipeError, WorkerGone))
+            how = _how_it_ended(proc) if gone else ""
+            self._kill()
+            if deadline is not None and time.monotonic() >= deadline - DRAIN_MARGIN_S:
+                self._out_of_time = True
+                raise NoTimeLeft(f"no answer before the process ends: {exc}") from None
+            if gone:
+                raise WorkerGone(f"(pid {proc.pid}) {how}") from None
+            if not self._answered:  # it cannot even start here: stop trying
+                self._unavailable = f"the redaction worker cannot start: {exc}"
+                raise WorkerUnavailable(self._unavailable) from None
+            raise WorkerError(f"redaction worker failed: {exc}") from None
+        return reply
 
     def _start(self) -> subprocess.Popen[bytes]:
         if not sys.executable or not hasattr(select, "poll"):
@@ -175,6 +217,17 @@ class WorkerClient:
                     pipe.close()
 
 
+def _how_it_ended(proc: subprocess.Popen[bytes]) -> str:
+    try:
+        code = proc.wait(timeout=1.0)  # its pipes are closed: it is exiting, if not gone
+    except subprocess.TimeoutExpired:
+        return "closed its pipes"
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"was killed by {signal.Signals(-code).name}"
+    return f"exited with status {code}"
+
+
 def _encode_request(config: DetectorConfig, texts: Sequence[str]) -> bytes:
     try:
         return orjson.dumps([config.to_wire(), list(texts)])
@@ -195,16 +248,19 @@ def _write_frame(proc: subprocess.Popen[bytes], payload: bytes, timeout: float) 
 def _read_frame(proc: subprocess.Popen[bytes], timeout: float) -> bytes:
     assert proc.stdout is not None
     fd, deadline = proc.stdout.fileno(), time.monotonic() + timeout
-    (size,) = _HEADER.unpack(_read_exact(fd, _HEADER.size, deadline))
+    (size,) = _HEADER.unpack(_read_exact(fd, _HEADER.size, deadline, reply_start=True))
     return _read_exact(fd, size, deadline)
 
 
-def _read_exact(fd: int, size: int, deadline: float) -> bytes:
-    chunks, remaining = [], size
+def _read_exact(fd: int, size: int, deadline: float, *, reply_start: bool = False) -> bytes:
+    chunks: list[bytes] = []
+    remaining = size
     while remaining:
         _wait(fd, deadline, writable=False)
         chunk = os.read(fd, min(remaining, 1 << 20))
         if not chunk:
+            if reply_start and not chunks:
+                raise WorkerGone("the worker process exited before answering")
             raise WorkerError("the worker process exited")
         chunks.append(chunk)
         remaining -= len(chunk)
@@ -258,6 +314,8 @@ def serve(reply_fd: int) -> None:
             if detector is None:
                 detector = detectors[config] = Detector(config)
             reply = ["ok", detector.find_all(texts)]
+        except ImportError as exc:  # this interpreter lacks presidio: the app may have it
+            reply = ["unavailable", f"{type(exc).__name__}: {str(exc)[:300]}"]
         except Exception as exc:  # answer, never die: the app side reports it
             reply = ["error", f"{type(exc).__name__}: {str(exc)[:300]}"]
         body = orjson.dumps(reply)
