@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from llmlog.instrumentors._openai_response import extra, field
+from llmlog.instrumentors._openai_response import extra, field, reasoning_text
 from llmlog.instrumentors._openai_responses_stream import TERMINAL_EVENTS
 
 
@@ -18,7 +18,7 @@ def _chat_has_content(chunk: Any) -> bool:
         delta = field(choice, "delta")
         if field(delta, "content") or field(delta, "tool_calls") or field(delta, "refusal"):
             return True
-        if field(delta, "function_call") or extra(delta, "reasoning_content"):
+        if field(delta, "function_call") or reasoning_text(delta):
             return True
         audio = field(delta, "audio") or extra(delta, "audio")  # spoken answers: gpt-4o-audio
         if audio and (field(audio, "transcript") or field(audio, "data")):

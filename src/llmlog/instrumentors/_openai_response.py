@@ -101,6 +101,8 @@ def counted_usage(usage: Any, input_key: str, output_key: str) -> dict[str, Any]
     ):
         output_tokens += reasoning  # counted apart from the answer's (xAI), billed as output
     cached = int_or_none(field(input_details, "cached_tokens"))
+    if cached is None:  # DeepSeek's own name for it
+        cached = int_or_none(field(usage, "prompt_cache_hit_tokens"))
     if cached is None:  # hosts that say it at the top, as Anthropic does (Databricks)
         cached = int_or_none(field(usage, "cache_read_input_tokens"))
     return usage_record(
@@ -126,11 +128,42 @@ def tool_call(call: Any) -> dict[str, Any]:
     return {"id": field(call, "id"), "type": kind, "name": name, "arguments": arguments}
 
 
+def reasoning_text(message: Any) -> str | None:
+    """The reasoning an OpenAI-compatible server sends beside the answer (a message or a
+    delta): ``reasoning_content`` (DeepSeek), else ``reasoning`` (vLLM, OpenRouter, Ollama,
+    Groq); OpenRouter's structured ``reasoning_details`` are not read."""
+    return _str(extra(message, "reasoning_content")) or _str(extra(message, "reasoning"))
+
+
+def content_parts(content: Any) -> tuple[str | None, str | None]:
+    """``content`` as (text, thinking): a string as sent, or a list of chunks (Mistral's
+    Magistral) whose ``text`` parts are the text and ``thinking`` parts (a string, or a
+    list of text parts) the thinking. Any other part, or a content of another type, is
+    left out."""
+    if isinstance(content, str):
+        return content, None
+    texts: list[str] = []
+    thoughts: list[str] = []
+    for part in content if isinstance(content, list | tuple) else ():
+        kind = field(part, "type")
+        if kind == "text" and isinstance(field(part, "text"), str):
+            texts.append(field(part, "text"))
+        elif kind == "thinking":
+            thinking = field(part, "thinking")
+            if isinstance(thinking, str):
+                thoughts.append(thinking)
+                continue
+            for piece in thinking if isinstance(thinking, list | tuple) else ():
+                if isinstance(field(piece, "text"), str):
+                    thoughts.append(field(piece, "text"))
+    return ("".join(texts) if texts else None), ("".join(thoughts) or None)
+
+
 def chat_choice(choice: Any) -> dict[str, Any]:
     """One ``choices[i]`` of a ChatCompletion as an ``output`` object."""
     message = field(choice, "message")
     output = empty_output()
-    output["text"] = _str(field(message, "content"))
+    output["text"], content_thinking = content_parts(field(message, "content"))
     output["refusal"] = _str(field(message, "refusal"))
     output["finish_reason"] = field(choice, "finish_reason")
     calls = [tool_call(c) for c in field(message, "tool_calls") or ()]
@@ -152,7 +185,7 @@ def chat_choice(choice: Any) -> dict[str, Any]:
     audio = field(message, "audio")
     if audio is not None:
         output["audio"] = audio_output(audio)
-    thinking = _str(extra(message, "reasoning_content"))
+    thinking = reasoning_text(message) or content_thinking
     if thinking:
         output["thinking"] = thinking
     return output
@@ -189,12 +222,40 @@ def response_ids(obj: Any) -> Reply:
 
 
 def read_chat(completion: Any) -> Reply:
-    """ChatCompletion / ParsedChatCompletion."""
-    outputs = [chat_choice(c) for c in field(completion, "choices") or ()]
-    return {
+    """ChatCompletion / ParsedChatCompletion; an error in the body (a gateway's, such as
+    OpenRouter's, answered with HTTP 200) makes it ``status: error``."""
+    choices = field(completion, "choices") or ()
+    reply: Reply = {
         **response_ids(completion),
-        "output": _with_choices(outputs),
+        "output": _with_choices([chat_choice(c) for c in choices]),
         "usage": completion_usage(field(completion, "usage")),
+    }
+    error = _body_error(completion, choices)
+    if error is not None:
+        reply["status"] = STATUS_ERROR
+        reply["error"] = error
+    return reply
+
+
+def _body_error(completion: Any, choices: Any) -> dict[str, Any] | None:
+    """The error a chat completion's body reports: a top-level ``error``, else a choice's
+    own ``error`` or ``finish_reason: "error"`` (OpenRouter); None when there is none."""
+    found = field(completion, "error")
+    if not found:
+        for choice in choices:
+            found = field(choice, "error")
+            if found or field(choice, "finish_reason") == "error":
+                break
+        else:
+            return None
+    code = field(found, "code") if not isinstance(found, str) else None
+    known_code = isinstance(code, str | int) and not isinstance(code, bool) and code != ""
+    message = found if isinstance(found, str) else _str(field(found, "message"))
+    return {
+        "type": str(code) if known_code else "provider_error",
+        "message": message,
+        "status_code": None,
+        "body": plain(found) if found else None,
     }
 
 

@@ -27,6 +27,7 @@ from llmlog._record import (
 from llmlog.instrumentors._openai_response import (
     Reply,
     completion_usage,
+    content_parts,
     extra,
     field,
     input_output_usage,
@@ -85,15 +86,19 @@ class _Choice:
 
     def output(self) -> dict[str, Any]:
         output = empty_output()
-        output["text"] = "".join(self.text) or None
-        output["refusal"] = "".join(self.refusal) or None
+        thinking = self.thinking
+        try:
+            output["text"] = "".join(self.text) or None
+        except TypeError:  # a content that is not a string: a list of chunks (Mistral)
+            output["text"], thinking = _text_and_thinking(self.text, thinking)
+        output["refusal"] = _joined(self.refusal)
         output["finish_reason"] = self.finish_reason
         output["tool_calls"] = [
             {**call, "arguments": "".join(call["arguments"])}
             for _, call in sorted(self.calls.items(), key=lambda item: item[0])
         ]
-        if self.thinking:
-            output["thinking"] = "".join(self.thinking)
+        if thinking:
+            output["thinking"] = "".join(thinking)
         if self.audio is not None:
             output["audio"] = self.audio.output()
         return output
@@ -126,6 +131,28 @@ class _Audio:
             "transcript": "".join(self.transcript) or None,
             "data": media_stub("audio", None, data) if data else None,
         }
+
+
+def _joined(pieces: list[Any]) -> str | None:
+    """Pieces of text joined (None if empty); a piece that is not a string is left out."""
+    try:
+        return "".join(pieces) or None
+    except TypeError:
+        return "".join(piece for piece in pieces if isinstance(piece, str)) or None
+
+
+def _text_and_thinking(contents: list[Any], thinking: list[str]) -> tuple[str | None, list[str]]:
+    """Content deltas that are not all strings: each list of chunks split into its text and
+    its thinking (after the thinking sent apart); anything else left out."""
+    texts: list[str] = []
+    thoughts = list(thinking)
+    for content in contents:
+        text, thought = content_parts(content)
+        if text:
+            texts.append(text)
+        if thought:
+            thoughts.append(thought)
+    return "".join(texts) or None, thoughts
 
 
 def _outputs(choices: Mapping[int, _Choice]) -> dict[str, Any]:
@@ -167,7 +194,7 @@ def accumulate_chat(chunks: Iterable[Any]) -> Reply:
     plain attribute reads only, which the SDK's models answer from their ``__dict__``.
     """
     choices: dict[int, _Choice] = {}
-    response_id = model = usage = tier = None
+    response_id = model = usage = tier = chunk = None
     for chunk in chunks:
         if type(chunk) is dict:
             text: str | None = _plain_text(chunk) if response_id else None
@@ -198,8 +225,23 @@ def accumulate_chat(chunks: Iterable[Any]) -> Reply:
         "response_model": model,
         "service_tier": tier if isinstance(tier, str) else None,
         "output": _outputs(choices),
-        "usage": completion_usage(usage),
+        "usage": completion_usage(usage if usage is not None else _groq_usage(chunk)),
     }
+
+
+def _groq_usage(last_chunk: Any) -> Any:
+    """Groq's usage: in its last chunk's ``x_groq`` (``usage`` stays null)."""
+    if type(last_chunk) is dict:
+        x_groq = last_chunk.get("x_groq")
+    else:
+        x_groq = (_undeclared(last_chunk) or {}).get("x_groq")
+    return field(x_groq, "usage")
+
+
+def _undeclared(obj: Any) -> Any:
+    """The fields of a chunk (or delta) the SDK's model does not declare, as a dict; a
+    decoded chunk read as attributes has them all in its ``__dict__``."""
+    return vars(obj) if type(obj) is SimpleNamespace else getattr(obj, "__pydantic_extra__", None)
 
 
 def _plain_text(chunk: dict[str, Any]) -> str | None:
@@ -235,9 +277,10 @@ def _add_chat_delta(state: _Choice, delta: Any) -> None:
         state.text.append(content)
     if getattr(delta, "refusal", None):
         state.refusal.append(delta.refusal)
-    if getattr(delta, "__pydantic_extra__", None) or isinstance(delta, SimpleNamespace):
-        thinking = extra(delta, "reasoning_content") or getattr(delta, "reasoning_content", None)
-        if isinstance(thinking, str):
+    undeclared = _undeclared(delta)
+    if undeclared:  # ``reasoning_text``, inline
+        thinking = undeclared.get("reasoning_content") or undeclared.get("reasoning")
+        if thinking and type(thinking) is str:
             state.thinking.append(thinking)
     audio = getattr(delta, "audio", None) or extra(delta, "audio")  # declared in newer SDKs
     if audio is not None:
