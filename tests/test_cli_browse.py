@@ -441,6 +441,51 @@ class TestFollowRotation:
         ]
         assert seen == [schema_record(2)["id"], schema_record(3)["id"]]
 
+    @pytest.mark.parametrize("by_dir", [False, True])
+    def test_files_rotated_between_two_polls_are_all_read(
+        self, tmp_path: Path, by_dir: bool
+    ) -> None:
+        """The log rotated twice between two polls (a busy app, a small LLMLOG_MAX_BYTES):
+        the file in between was skipped whole. Every record is read, in order, once."""
+        active = write_jsonl(tmp_path / "llmlog.jsonl", [schema_record(1)])
+        polls = []
+
+        def stop() -> bool:
+            polls.append(1)
+            if len(polls) == 2:
+                for n in (2, 3):
+                    with active.open("ab") as out:
+                        out.write(orjson.dumps(schema_record(n)) + b"\n")
+                    active.rename(tmp_path / f"llmlog-20260101T000000.00000{n}Z-1.jsonl")
+                write_jsonl(active, [schema_record(4)])
+            return len(polls) > 5
+
+        log = f"{tmp_path}/" if by_dir else str(active)
+        seen = [r["id"] for r in follow(locate(log), poll_s=0.001, should_stop=stop)]
+        assert seen == [schema_record(n)["id"] for n in (2, 3, 4)]
+
+    def test_a_log_started_and_rotated_between_two_polls_is_read_whole(
+        self, tmp_path: Path
+    ) -> None:
+        """`tail -f` waiting on an empty directory: the app's first calls rotate the log
+        twice before the next poll. The rotated files are new too: every record is read."""
+        polls = []
+
+        def stop() -> bool:
+            polls.append(1)
+            if len(polls) == 2:
+                for n in (1, 2):
+                    write_jsonl(tmp_path / "llmlog.jsonl", [schema_record(n)])
+                    (tmp_path / "llmlog.jsonl").rename(
+                        tmp_path / f"llmlog-20260101T000000.00000{n}Z-1.jsonl"
+                    )
+                write_jsonl(tmp_path / "llmlog.jsonl", [schema_record(3)])
+            return len(polls) > 5
+
+        location = locate(f"{tmp_path}/")
+        seen = [r["id"] for r in follow(location, poll_s=0.001, should_stop=stop, shown=[])]
+        assert seen == [schema_record(n)["id"] for n in (1, 2, 3)]
+
     def test_records_of_an_unknown_schema_are_not_followed(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
+import llmlog
 from llmlog.cli import main
-from test_cli_main import make_real_log, schema_record, write_jsonl
+from llmlog.cli._format import cost
+from llmlog.fake_provider import FakeProvider, start_server
+from test_cli_main import clients, make_real_log, schema_record, write_jsonl, write_real_log
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeProvider]:
+    with start_server() as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -191,7 +203,54 @@ class TestUsage:
         assert main(["check", "--log", str(real_log[0]), *extra, f"{option}={value}"]) == 2
         captured = capsys.readouterr()
         assert value in captured.err and captured.out == ""
-        assert option in captured.err or "not a duration" in captured.err
+        assert option in captured.err
+
+    @pytest.mark.parametrize(
+        ("argv", "named"),
+        [
+            (["check", "--max-p95-latency", "slow"], "--max-p95-latency 'slow' is not a duration"),
+            (["tail", "--min-latency", "fast"], "--min-latency 'fast' is not a duration"),
+            (
+                ["check", "--max-error-rate", "1%", "--min-latency", "fast"],
+                "--min-latency 'fast' is not a duration",
+            ),
+        ],
+    )
+    def test_a_bad_duration_names_its_option(
+        self,
+        real_log: tuple[Path, list[Any]],
+        capsys: pytest.CaptureFixture[str],
+        argv: list[str],
+        named: str,
+    ) -> None:
+        """Which of the options was not a duration: the error says, as other errors do."""
+        assert main([*argv, "--log", str(real_log[0])]) == 2
+        assert named in capsys.readouterr().err
+
+    @pytest.mark.parametrize("value", ["1", "1.0", "5", "50"])
+    def test_a_bare_rate_of_1_or_more_is_refused_as_ambiguous(
+        self, real_log: tuple[Path, list[Any]], value: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """`--max-error-rate 1` was read as the fraction 1 (100%: it can never fail) where 1%
+        was meant; a bare number is a fraction below 1, else write the %."""
+        assert main(["check", "--log", str(real_log[0]), "--max-error-rate", value]) == 2
+        err = capsys.readouterr().err
+        assert f"--max-error-rate: {value!r} is ambiguous" in err
+        assert f"write {value}%" in err and "100%" in err
+        assert check(capsys, real_log[0], "--max-error-rate", "0.5")[0] == 0
+        assert check(capsys, real_log[0], "--max-error-rate", "1%")[0] == 1
+
+    def test_a_log_file_name_not_there_beside_other_logs_is_a_typo(
+        self, real_log: tuple[Path, list[Any]], capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """`--log llm_logs/llmlg.jsonl` beside llm_logs/llmlog.jsonl checked 0 calls and
+        passed ("no log yet"); it is an error naming the path and the logs there."""
+        typo = real_log[0].parent / "llmlg.jsonl"
+        assert main(["check", "--log", str(typo), "--max-error-rate", "1%"]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        assert f"--log {typo}: no such log file" in captured.err
+        assert "holds other llmlog logs (llmlog.jsonl)" in captured.err
 
 
 class TestNotChecked:
@@ -248,12 +307,67 @@ class TestNotChecked:
         assert captured.out.splitlines() == [
             "NOT CHECKED error rate: no calls in the window",
             "NOT CHECKED cost per day: no calls in the window",
-            "ok: 0 calls checked, no threshold breached; 2 could not be checked",
+            "nothing checked: 0 calls in the window, and no threshold had anything to judge it by",
         ]
         where = Path(log or "llm_logs/llmlog.jsonl")
         assert captured.err == (
             f"llmlog: warning: no log at {where} yet (nothing logged?); checking 0 calls\n"
         )
+
+    def test_fail_on_no_data_makes_nothing_checked_exit_1(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """An empty window checks nothing: said apart from "ok", and with --fail-on-no-data
+        it is exit 1 (CI whose app stopped logging must not pass). A window that checks
+        every threshold still exits 0 with it."""
+        log = write_jsonl(tmp_path / "l.jsonl", [schema_record(1)])
+        window = ("--since", "2027-01-01")
+        status, lines = check(capsys, log, "--max-error-rate", "1%", *window)
+        assert status == 0
+        assert lines[-1] == (
+            "nothing checked: 0 calls in the window, and no threshold had anything to judge it by"
+        )
+        failing = check(capsys, log, "--max-error-rate", "1%", "--fail-on-no-data", *window)
+        assert failing == (1, lines)
+        assert check(capsys, log, "--max-error-rate", "1%", "--fail-on-no-data")[0] == 0
+
+    def test_a_day_partly_unpriced_is_a_lower_bound_not_a_pass(
+        self, tmp_path: Path, fake: FakeProvider, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A priced call and two streams without usage (no include_usage: unpriced) on one
+        day passed --max-cost-per-day as if the day were priced. Now the line says how many
+        calls are unpriced, the day is not fully checked, and --fail-on-no-data fails it.
+        A failed call (HTTP 500: not billed) does not count as unpriced."""
+        path = tmp_path / "llmlog.jsonl"
+        write_real_log(path, fake)  # three priced calls and a failed one
+        oai, _ = clients(fake)
+        llmlog.instrument(output=str(path), redact="off")
+        try:
+            for _ in range(2):
+                for _ in oai.chat.completions.create(
+                    model="gpt-4o", messages=[{"role": "user", "content": "x"}], stream=True
+                ):
+                    pass
+            assert llmlog.flush(10.0)
+        finally:
+            llmlog.uninstrument()
+        records = [orjson.loads(line) for line in path.read_bytes().splitlines()]
+        unpriced = [r["cost_usd"] is None for r in records]
+        assert unpriced == [False, False, False, True, True, True]
+        assert records[3]["status"] == "error"
+        day = records[0]["ts"][:10]
+        priced = math.fsum(r["cost_usd"] for r in records[:3])
+        status, lines = check(capsys, path, "--max-cost-per-day", "1000")
+        assert status == 0
+        assert lines == [
+            f"NOT CHECKED cost per day on {day} ({cost(priced)} priced): 2 of 6 calls "
+            "unpriced; cost is a lower bound",
+            "ok: 6 calls checked, no threshold breached; 1 could not be checked",
+        ]
+        assert check(capsys, path, "--max-cost-per-day", "1000", "--fail-on-no-data")[0] == 1
+        status, lines = check(capsys, path, "--max-cost-per-day", "0")  # over even so: a breach
+        assert status == 1
+        assert lines == [f"FAIL cost per day over {cost(0.0)} on {day}: {cost(priced)}"]
 
     def test_a_breach_still_fails_beside_an_unchecked_threshold(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]

@@ -466,3 +466,41 @@ class TestEncodings:
         assert printed == out.read_bytes()
         (row,) = csv.DictReader(printed.decode("utf-8").splitlines())
         assert row["prompt"] == NON_ASCII
+
+
+class TestLimitMemory:
+    @pytest.mark.parametrize("gz", [False, True])
+    def test_limit_holds_one_record_at_a_time_not_n(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str], gz: bool
+    ) -> None:
+        """`export --limit N` kept the N newest records parsed while choosing them (N large
+        records: gigabytes). It chooses on their times and places, then reads the chosen
+        again one at a time: the same records, in the same order, with a small peak."""
+        import gzip
+        import tracemalloc
+
+        big = "x" * 40_000
+        records = [
+            schema_record(n, messages=[{"role": "user", "content": f"{n} {big}"}])
+            for n in range(1, 201)
+        ]
+        rotated = tmp_path / "llmlog-20260101T000000.000000Z-1.jsonl"
+        write_jsonl(rotated, records[:100])
+        if gz:
+            Path(f"{rotated}.gz").write_bytes(gzip.compress(rotated.read_bytes()))
+            rotated.unlink()
+        write_jsonl(tmp_path / "llmlog.jsonl", records[100:])
+        out = tmp_path / "out" / "export.jsonl"
+        out.parent.mkdir()
+        tracemalloc.start()
+        try:
+            assert main(["export", "--log", str(tmp_path), "--limit", "150", "-o", str(out)]) == 0
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        capsys.readouterr()
+        newest = sorted(records, key=lambda r: (r["ts"], int(r["id"][-3:])))[-150:]
+        assert [orjson.loads(line)["id"] for line in out.read_bytes().splitlines()] == [
+            r["id"] for r in newest
+        ]
+        assert peak < 3_000_000  # 150 records of 40 kB held at once: over 6 MB

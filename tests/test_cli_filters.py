@@ -14,9 +14,14 @@ import pytest
 from llmlog.cli import _duck, main
 from llmlog.cli._filters import Filters, add_filter_args, parse_duration_s, parse_time
 from llmlog.cli._logs import CliError
-from test_cli_main import schema_record, write_jsonl
+from test_cli_main import make_real_log, schema_record, write_jsonl
 
 NOW = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def real_log(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Any]]:
+    return make_real_log(tmp_path_factory)
 
 
 class TestParsing:
@@ -167,7 +172,7 @@ COMMAND_COUNTS = {
     ),
     "check": (
         ["check", "--max-error-rate", "50%"],
-        lambda out: int(out.split("ok: ")[1].split(" call")[0]),
+        lambda out: int(out.splitlines()[-1].split(": ")[1].split(" call")[0]),
     ),
 }
 
@@ -269,3 +274,90 @@ class TestSelection:
         )
         rows = duckdb.connect().execute(query, params).fetchall()
         assert [int(row[0][-3:]) for row in rows] == expected
+
+
+def _error(kind: Any, message: Any, code: Any) -> dict[str, Any]:
+    return {"type": kind, "message": message, "status_code": code, "body": None}
+
+
+ERROR_RECORDS = [
+    schema_record(1),
+    schema_record(7, status="error", error=_error("RateLimitError", "Error code: 429 - slow", 429)),
+    schema_record(
+        8,
+        status="error",
+        error=_error("BadRequestError", "This model's maximum context length is 8192", 400),
+    ),
+    schema_record(9, status="error", error=_error("APIConnectionError", "Connection error.", None)),
+    schema_record(10, status="error", error=_error("X", "Ünïcode ÉCOLE", "503")),
+    schema_record(11, status="error", error="a string, not an error object"),
+    schema_record(12, status="error", error=_error(None, 42, True)),
+]
+
+ERROR_CASES: list[tuple[str, list[int]]] = [
+    ("429", [7]),
+    ("ratelimit", [7]),
+    ("ratelimiterror", [7]),
+    ("context length", [8]),
+    ("400", [8]),
+    ("connection", [9]),
+    ("école", [10]),
+    ("503", []),  # a status code logged as text is no status code, in either engine
+    ("string", []),
+    ("42", [7]),
+    ("error", [7, 8, 9]),
+]
+
+
+class TestErrorFilter:
+    """--error TEXT: "has this error happened before?" by type, status code or message."""
+
+    @pytest.mark.parametrize(("text", "expected"), ERROR_CASES)
+    def test_python_and_sql_select_the_same_errors(
+        self, tmp_path: Path, text: str, expected: list[int]
+    ) -> None:
+        log = write_jsonl(tmp_path / "l.jsonl", ERROR_RECORDS)
+        keep = Filters(error=text).predicate()
+        assert [int(r["id"][-3:]) for r in ERROR_RECORDS if keep(r)] == expected
+        where, params = Filters(error=text).sql_where()
+        query = (
+            f"SELECT id FROM {_duck.stats_source([log])} "
+            f"WHERE event IS NOT NULL AND {where} ORDER BY id"
+        )
+        rows = duckdb.connect().execute(query, params).fetchall()
+        assert [int(row[0][-3:]) for row in rows] == expected
+
+    @pytest.mark.parametrize(
+        "argv",
+        [
+            ["stats", "--json", "--engine", "python"],
+            ["stats", "--json", "--engine", "duckdb"],
+            ["tail"],
+            ["search", "fail"],
+            ["export"],
+        ],
+    )
+    def test_every_command_selects_by_error_in_a_real_log(
+        self,
+        real_log: tuple[Path, list[Any]],
+        capsys: pytest.CaptureFixture[str],
+        argv: list[str],
+    ) -> None:
+        """The real log's failed call (HTTP 500 from the fake provider) is found by its
+        status code, its type in any case, or words of its message; nothing else is."""
+        path, records = real_log
+        failed = records[3]
+        assert failed["error"]["status_code"] == 500
+        for text in ("500", "internalservererror", "INTERNAL", "error code: 500"):
+            assert main([*argv, "--log", str(path), "--error", text]) == 0
+            out = capsys.readouterr().out
+            if argv[0] == "stats":
+                assert [g["calls"] for g in orjson.loads(out)["groups"]] == [1]
+            else:
+                assert len(out.splitlines()) == 1 and failed["id"][:12] in out
+        status = main([*argv, "--log", str(path), "--error", "429"])
+        out = capsys.readouterr().out
+        if argv[0] == "stats":
+            assert status == 0 and sum(g["calls"] for g in orjson.loads(out)["groups"]) == 0
+        else:
+            assert out == ""

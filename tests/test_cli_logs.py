@@ -6,13 +6,14 @@ import gzip
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 
 from llmlog.cli import main
 from llmlog.cli._logs import CliError, iter_records, locate
-from test_cli_main import schema_record, write_jsonl
+from test_cli_main import make_real_log, schema_record, write_jsonl
 
 
 class TestLocate:
@@ -158,3 +159,68 @@ class TestOrder:
         assert [r["id"] for r in iter_records([log])] == [schema_record(1)["id"]]
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "2 records of an unknown schema skipped" in err
+
+
+@pytest.fixture(scope="module")
+def real_log(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Any]]:
+    return make_real_log(tmp_path_factory)
+
+
+class TestOtherFiles:
+    @pytest.mark.parametrize(
+        ("argv", "skipped"),
+        [
+            (
+                ["stats", "--json", "--engine", "python"],
+                "skipped line 5 (not a complete JSON record, or not llmlog's)",
+            ),
+            (
+                ["stats", "--json", "--engine", "duckdb"],
+                "skipped 1 line (not a complete JSON record, or not llmlog's",
+            ),
+            (["tail"], "skipped line 5 (not a complete JSON record, or not llmlog's)"),
+        ],
+    )
+    def test_another_programs_json_line_is_skipped_as_foreign_by_both_engines(
+        self,
+        tmp_path: Path,
+        real_log: tuple[Path, list[Any]],
+        capsys: pytest.CaptureFixture[str],
+        argv: list[str],
+        skipped: str,
+    ) -> None:
+        """A JSON object without ``event`` (another program's log line in the file) was "a
+        record of an unknown schema ... a newer llmlog may read them" to the Python reader
+        and a foreign line to DuckDB's: both skip it as not llmlog's."""
+        log = tmp_path / "llmlog.jsonl"
+        log.write_bytes(real_log[0].read_bytes() + b'{"level": "info", "msg": "started"}\n')
+        assert main([*argv, "--log", str(log)]) == 0
+        captured = capsys.readouterr()
+        if argv[0] == "stats":
+            assert sum(g["calls"] for g in orjson.loads(captured.out)["groups"]) == 4
+        else:
+            assert len(captured.out.splitlines()) == 4
+        assert skipped in captured.err and "unknown schema" not in captured.err
+
+    @pytest.mark.parametrize("by_dir", [False, True])
+    def test_a_rotated_file_and_its_gz_copy_are_read_once(
+        self,
+        tmp_path: Path,
+        real_log: tuple[Path, list[Any]],
+        capsys: pytest.CaptureFixture[str],
+        by_dir: bool,
+    ) -> None:
+        """`gzip -k` (or logrotate between compressing and deleting) leaves a rotated file
+        and its .gz side by side: the same records, counted twice. The plain one is read."""
+        rotated = tmp_path / "llmlog-20260101T000000.000000Z-1.jsonl"
+        rotated.write_bytes(real_log[0].read_bytes())
+        Path(f"{rotated}.gz").write_bytes(gzip.compress(rotated.read_bytes()))
+        active = write_jsonl(tmp_path / "llmlog.jsonl", [schema_record(1)])
+        log = f"{tmp_path}/" if by_dir else str(active)
+        assert locate(log).files() == [rotated, active]
+        for engine in ("python", "duckdb"):
+            assert main(["stats", "--json", "--engine", engine, "--log", log]) == 0
+            groups = orjson.loads(capsys.readouterr().out)["groups"]
+            assert sum(g["calls"] for g in groups) == 5
+        assert main(["tail", "--log", log]) == 0
+        assert len(capsys.readouterr().out.splitlines()) == 5

@@ -6,10 +6,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anthropic
+import httpx2
+import openai
 import orjson
 import pytest
 
+import anthropic_fakes
 import llmlog
+import openai_fakes
 from llmlog.cli import main
 from llmlog.cli._replayable import caveats, problems, replay_request
 from llmlog.fake_provider import FakeProvider, start_server
@@ -62,10 +67,11 @@ class TestReplay:
         assert original["id"] in out and new["id"] in out
         assert out.splitlines()[0].split() == ["original", "|", "replay"]
 
-    def test_a_stream_is_replayed_as_one_answer_and_the_model_can_change(
+    def test_a_stream_is_replayed_as_a_stream_and_the_model_can_change(
         self, log: tuple[Path, list[Any]], fake: FakeProvider, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        """--model sends to another model; stream options are left out of the replay."""
+        """--model sends to another model; a stream goes out as a stream again, with its
+        stream_options, and its assembled answer is printed as a whole answer is."""
         path, records = log
         assert (
             main(
@@ -83,8 +89,36 @@ class TestReplay:
             == 0
         )
         _, body = fake.requests[-1]
-        assert body["model"] == "gpt-4.1" and "stream" not in body and "stream_options" not in body
-        assert records_in(path)[-1]["model"] == "gpt-4.1"
+        assert body["model"] == "gpt-4.1" and body["stream"] is True
+        assert body["stream_options"] == {"include_usage": True}
+        new = records_in(path)[-1]
+        assert new["model"] == "gpt-4.1" and new["stream"] is True and new["usage"] is not None
+        assert "This is a fake answer from gpt-4.1" in capsys.readouterr().out
+
+    def test_an_anthropic_stream_is_replayed_as_a_stream(
+        self, tmp_path: Path, fake: FakeProvider, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """``messages.stream`` sent ``"stream": true``: so does the replay."""
+        path = tmp_path / "llmlog.jsonl"
+        _, claude = clients(fake)
+        llmlog.instrument(output=str(path), redact="off")
+        try:
+            with claude.messages.stream(
+                model="claude-haiku-4-5",
+                max_tokens=50,
+                messages=[{"role": "user", "content": "hi"}],
+            ) as stream:
+                stream.get_final_text()
+            assert llmlog.flush(10.0)
+        finally:
+            llmlog.uninstrument()
+        (original,) = records_in(path)
+        assert main(["replay", "--log", str(path), original["id"], "--provider-url", fake.url]) == 0
+        route, body = fake.requests[-1]
+        assert route.endswith("/messages") and body["stream"] is True
+        new = records_in(path)[-1]
+        assert new["stream"] is True and new["output"]["text"] == original["output"]["text"]
+        assert "This is a fake answer" in capsys.readouterr().out
 
     @pytest.mark.parametrize("provider", ["openai", "anthropic"])
     def test_extra_body_keys_are_sent_again_in_the_body(
@@ -225,13 +259,128 @@ class TestRefusals:
             replay_request(schema_record(1, operation="embeddings"))
 
     def test_without_a_key_or_url_it_says_which_variable_to_set(
-        self, log: tuple[Path, list[Any]], capsys: pytest.CaptureFixture[str]
+        self,
+        log: tuple[Path, list[Any]],
+        fake: FakeProvider,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
     ) -> None:
-        """No OPENAI_API_KEY and no --provider-url: nothing is sent."""
+        """No OPENAI_API_KEY and no --provider-url: nothing is sent. (OPENAI_BASE_URL names
+        the host the call went to, so that is where a replay would go.)"""
         path, records = log
+        monkeypatch.setenv("OPENAI_BASE_URL", f"{fake.url}/v1")
         assert main(["replay", "--log", str(path), records[0]["id"]]) == 2
         assert "set OPENAI_API_KEY or pass --provider-url" in capsys.readouterr().err
         assert len(records_in(path)) == 4
+
+
+def _intercepted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every OpenAI / Anthropic client made from now on answers from a MockTransport: the
+    URLs it was asked for, and nothing leaves the machine."""
+    sent: list[str] = []
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        sent.append(str(request.url))
+        if request.url.path.endswith("/messages"):
+            return httpx2.Response(200, json=anthropic_fakes.message())
+        return openai_fakes.json_response(openai_fakes.chat_completion())
+
+    for cls in (openai.OpenAI, anthropic.Anthropic):
+        init = cls.__init__
+
+        def patched(self: Any, *args: Any, _init: Any = init, **kwargs: Any) -> None:
+            kwargs["http_client"] = httpx2.Client(transport=httpx2.MockTransport(answer))
+            _init(self, *args, **kwargs)
+
+        monkeypatch.setattr(cls, "__init__", patched)
+    return sent
+
+
+class TestWhereItGoes:
+    """A prompt is re-sent only to the host it went to, unless --provider-url says where."""
+
+    @pytest.fixture
+    def elsewhere(self, tmp_path: Path) -> tuple[Path, list[dict[str, Any]]]:
+        """Calls the app made to Azure (OpenAI SDK) and to a gateway (Anthropic SDK)."""
+        path = tmp_path / "llmlog.jsonl"
+        azure = openai_fakes.azure_client(
+            lambda _: openai_fakes.json_response(openai_fakes.chat_completion())
+        )
+        gateway = anthropic_fakes.sync_client(
+            anthropic_fakes.json_handler(anthropic_fakes.message()),
+            base_url="https://llm-gateway.example.com",
+        )
+        llmlog.instrument(output=str(path), redact="off")
+        try:
+            azure.chat.completions.create(
+                model="my-deploy", messages=[{"role": "user", "content": "EU-only data"}]
+            )
+            gateway.messages.create(
+                model="claude-haiku-4-5",
+                max_tokens=50,
+                messages=[{"role": "user", "content": "EU-only data"}],
+            )
+            assert llmlog.flush(10.0)
+        finally:
+            llmlog.uninstrument()
+        return path, records_in(path)
+
+    def test_a_call_to_another_host_is_refused_naming_it_and_provider_url(
+        self,
+        elsewhere: tuple[Path, list[dict[str, Any]]],
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        """Azure's and the gateway's calls were re-sent to api.openai.com and
+        api.anthropic.com with the keys in the environment, exit 0. Now: exit 2, the record's
+        host and --provider-url named, nothing sent."""
+        path, records = elsewhere
+        assert [r["server_address"] for r in records] == [
+            "example-resource.openai.azure.com",
+            "llm-gateway.example.com",
+        ]
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-prod")
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-prod")
+        for name in ("OPENAI_BASE_URL", "ANTHROPIC_BASE_URL"):
+            monkeypatch.delenv(name, raising=False)
+        sent = _intercepted(monkeypatch)
+        for record, default in zip(records, ("api.openai.com", "api.anthropic.com"), strict=True):
+            assert main(["replay", "--log", str(path), record["id"]]) == 2
+            err = capsys.readouterr().err
+            assert f"the call went to {record['server_address']}" in err
+            assert f"would go to {default}" in err and "pass --provider-url" in err
+        assert sent == [] and len(records_in(path)) == 2
+
+    def test_a_call_is_replayed_where_it_went_and_not_where_an_env_url_points(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A call to api.openai.com goes back there; with OPENAI_BASE_URL naming another host
+        it would not: refused. --provider-url sends it where it says."""
+        path = tmp_path / "llmlog.jsonl"
+        client = openai_fakes.sync_client(
+            lambda _: openai_fakes.json_response(openai_fakes.chat_completion())
+        )
+        llmlog.instrument(output=str(path), redact="off")
+        try:
+            client.chat.completions.create(
+                model="gpt-4o", messages=[{"role": "user", "content": "hi"}]
+            )
+            assert llmlog.flush(10.0)
+        finally:
+            llmlog.uninstrument()
+        (record,) = records_in(path)
+        assert record["server_address"] == "api.openai.com"
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-prod")
+        sent = _intercepted(monkeypatch)
+        monkeypatch.setenv("OPENAI_BASE_URL", "https://proxy.example.com/v1")
+        assert main(["replay", "--log", str(path), record["id"]]) == 2
+        assert "would go to proxy.example.com" in capsys.readouterr().err and sent == []
+        monkeypatch.delenv("OPENAI_BASE_URL")
+        assert main(["replay", "--log", str(path), record["id"]]) == 0
+        assert sent == ["https://api.openai.com/v1/chat/completions"]
+        argv = ["--provider-url", "https://proxy.example.com"]
+        assert main(["replay", "--log", str(path), record["id"], *argv]) == 0
+        assert sent[-1] == "https://proxy.example.com/v1/chat/completions"
 
 
 CACHED_BLOCKS = [
@@ -291,6 +440,38 @@ class TestSystemPrompt:
                 assert f"system may have been several {pieces}" in err
         assert len(fake.requests) == sent + 3
         assert fake.requests[-1][1]["system"] == CACHED_BLOCKS
+
+    def test_a_developer_role_is_said_and_an_empty_system_message_is_sent_again(
+        self, tmp_path: Path, fake: FakeProvider, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """The log keeps a leading developer message as ``system`` text, without its role:
+        replay says it sends a system message. An empty leading system message (logged as
+        "") was left out of the replay; it is sent again."""
+        path = tmp_path / "llmlog.jsonl"
+        oai, _ = clients(fake)
+        llmlog.instrument(output=str(path), redact="off")
+        try:
+            for lead in (
+                {"role": "developer", "content": "Formatting re-enabled."},
+                {"role": "system", "content": ""},
+            ):
+                oai.chat.completions.create(
+                    model="gpt-4o", messages=[lead, {"role": "user", "content": "hi"}]
+                )
+            assert llmlog.flush(10.0)
+        finally:
+            llmlog.uninstrument()
+        developer, empty = records_in(path)
+        assert (developer["system"], empty["system"]) == ("Formatting re-enabled.", "")
+        for record, lead in ((developer, "Formatting re-enabled."), (empty, "")):
+            argv = ["replay", "--log", str(path), record["id"], "--provider-url", fake.url]
+            assert main(argv) == 0
+            assert fake.requests[-1][1]["messages"] == [
+                {"role": "system", "content": lead},
+                {"role": "user", "content": "hi"},
+            ]
+            err = capsys.readouterr().err
+            assert "system may have been a developer message, or text parts" in err
 
     def test_a_responses_system_text_is_sent_as_instructions_and_said_so(
         self, tmp_path: Path, fake: FakeProvider, capsys: pytest.CaptureFixture[str]

@@ -143,6 +143,7 @@ def _with_duckdb(files: list[Path], filters: Filters, by: str | None) -> list[Gr
         con.close()
     result = []
     dropped = unknown = 0  # summed: there is one such row per group (--by day: per day)
+    broken: dict[str, int] = {}
     for other, *row in rows:
         if other == "dropped":
             dropped += row[-1]
@@ -150,8 +151,9 @@ def _with_duckdb(files: list[Path], filters: Filters, by: str | None) -> list[Gr
         if other == "unknown-schema":
             unknown += row[1]
             continue
-        if other is not None:
-            _duck.warn_broken_lines(other.removeprefix("broken:"), row[1])
+        if other is not None:  # one row per group (--by day: per day), one warning per file
+            name = other.removeprefix("broken:")
+            broken[name] = broken.get(name, 0) + row[1]
             continue
         latency, ttft = row[3], row[4]
         result.append(
@@ -169,6 +171,8 @@ def _with_duckdb(files: list[Path], filters: Filters, by: str | None) -> list[Gr
                 unknown_usage=row[10],
             )
         )
+    for name, count in broken.items():
+        _duck.warn_broken_lines(name, count)
     warn_unknown_schema(unknown)
     _warn_dropped(dropped)
     if by is None and not result:

@@ -46,6 +46,7 @@ _STATS_COLUMNS = {
     "event": "VARCHAR",
     "id": "VARCHAR",
     **dict.fromkeys((*_STATS_TEXT, *_STATS_NUMBERS, "usage", "template", "schema"), "JSON"),
+    "error": "JSON",  # for --error: its type, message and status code
     "count": "JSON",  # of an llmlog.dropped event: calls the writer had to drop
 }
 
@@ -73,6 +74,8 @@ def _typed_stats_columns() -> str:
             *(f"{_number(name)} AS {name}" for name in _STATS_NUMBERS),
             f"CASE WHEN json_type(usage) = 'OBJECT' THEN struct_pack({usage}) END AS usage",
             f"{_whole(quote_id('count'))} AS {quote_id('count')}",
+            *(f"{_text(f'error->{_quote(key)}')} AS error_{key}" for key in ("type", "message")),
+            f"{_whole('error->' + _quote('status_code'))} AS error_status_code",
             f"coalesce({_text('template->' + _quote('name'))}, {_text('template')}) "
             "AS template_name",
         ]
@@ -262,7 +265,7 @@ def warn_broken_lines(name: str, count: int) -> None:
     """The warning for lines DuckDB skipped in one file, worded as the Python reader's."""
     warn(
         f"{name}: skipped {counted(count, 'line')} (not a complete JSON record, "
-        f"or larger than {MAX_OBJECT_BYTES // 2**20} MB)"
+        f"or not llmlog's, or larger than {MAX_OBJECT_BYTES // 2**20} MB)"
     )
 
 

@@ -30,11 +30,13 @@ _UNITS_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 864
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|m|h|d|w)?\s*$")
 
 
-def parse_duration_s(text: str) -> float:
-    """``"500ms"`` -> 0.5, ``"24h"`` -> 86400.0; a bare number is seconds."""
+def parse_duration_s(text: str, option: str | None = None) -> float:
+    """``"500ms"`` -> 0.5, ``"24h"`` -> 86400.0; a bare number is seconds. A bad value is a
+    :class:`CliError` naming ``option`` (the command-line option it was given to)."""
     match = _DURATION.match(text)
     if not match:
-        raise CliError(f"{text!r} is not a duration; use e.g. 500ms, 5s, 30m, 24h, 7d")
+        where = f"{option} " if option else ""
+        raise CliError(f"{where}{text!r} is not a duration; use e.g. 500ms, 5s, 30m, 24h, 7d")
     return float(match.group(1)) * _UNITS_S[match.group(2) or "s"]
 
 
@@ -107,6 +109,12 @@ def add_filter_args(parser: argparse.ArgumentParser, *, limit: bool = True) -> N
     group.add_argument(
         "--min-latency", help="only calls at least this slow: 500ms, 2s (bare number: seconds)"
     )
+    group.add_argument(
+        "--error",
+        metavar="TEXT",
+        help="only failed calls whose error matches: its type or part of its message (any "
+        "case), or its HTTP status code: RateLimitError, 429, 'context length'",
+    )
     if limit:
         group.add_argument(
             "--limit", type=_positive_int, help="at most N records (the most recent)"
@@ -169,6 +177,7 @@ class Filters:
     since: str | None = None
     until: str | None = None
     min_latency_ms: float | None = None
+    error: str | None = None  # lower case
     limit: int | None = None
 
     @classmethod
@@ -192,7 +201,10 @@ class Filters:
             template=args.template,
             since=since,
             until=until,
-            min_latency_ms=parse_duration_s(min_latency) * 1000 if min_latency else None,
+            min_latency_ms=(
+                parse_duration_s(min_latency, "--min-latency") * 1000 if min_latency else None
+            ),
+            error=args.error.strip().lower() if getattr(args, "error", None) else None,
             limit=getattr(args, "limit", None),
         )
 
@@ -228,6 +240,8 @@ class Filters:
         if self.min_latency_ms is not None:
             floor = self.min_latency_ms
             checks.append(lambda r: _number(r.get("latency_ms")) >= floor)
+        if self.error is not None:
+            checks.append(_error_matches(self.error))
         return lambda record: all(check(record) for check in checks)
 
     def sql_where(self) -> tuple[str, list[Any]]:
@@ -263,7 +277,41 @@ class Filters:
         if self.min_latency_ms is not None:
             clauses.append("coalesce(latency_ms, -1) >= ?")
             params.append(self.min_latency_ms)
+        if self.error is not None:
+            # Typed in ``_duck`` as the Python reader reads them: text, or a whole number.
+            found = [f"coalesce(contains(lower({c}), ?), false)" for c in _ERROR_TEXTS]
+            params += [self.error] * len(_ERROR_TEXTS)
+            if (code := _status_code(self.error)) is not None:
+                found.append("coalesce(error_status_code = ?, false)")
+                params.append(code)
+            clauses.append("(" + " OR ".join(found) + ")")
         return (" AND ".join(clauses) or "TRUE"), params
+
+
+_ERROR_TEXTS = ("error_type", "error_message")  # columns of ``_duck``'s relation
+
+
+def _status_code(text: str) -> int | None:
+    return int(text) if re.fullmatch(r"[0-9]{1,18}", text) else None
+
+
+def _error_matches(needle: str) -> Callable[[dict[str, Any]], bool]:
+    """``--error``: the record's error has ``needle`` (lower case) in its type or message,
+    or it is the HTTP status code."""
+    code = _status_code(needle)
+
+    def matches(record: dict[str, Any]) -> bool:
+        error = record.get("error")
+        if not isinstance(error, dict):
+            return False
+        for key in ("type", "message"):
+            text = error.get(key)
+            if isinstance(text, str) and needle in text.lower():
+                return True
+        status = error.get("status_code")
+        return code is not None and type(status) is int and status == code
+
+    return matches
 
 
 def _equals(field: str, wanted: str) -> Callable[[dict[str, Any]], bool]:

@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from llmlog.cli._logs import LogLocation, is_rotated, parse_records, warn_unknown_schema
+from llmlog._log_files import rotated_files
+from llmlog.cli._logs import LogLocation, age_key, is_rotated, parse_records, warn_unknown_schema
 
 __all__ = ["follow"]
 
@@ -24,10 +25,13 @@ class _Watch:
     the writer renames it away; when a new file has the name, reading moves to it from
     its start. A half-written line waits for its newline."""
 
-    def __init__(self, path: Path, end: bool) -> None:
+    def __init__(self, path: Path, end: bool, known: set[Path]) -> None:
         self.path = path
         self.stream = _open_at(path, end=end) if end else None
         self.pending = b""
+        # Rotated files there when following began: printed already, or not wanted. One
+        # rotated since (a log started and rotated between two polls) is read at the first.
+        self.rotated = {p for p in _rotated(path) if p in known}
 
     def poll(self) -> Iterator[dict[str, Any]]:
         """The records completed since the last poll."""
@@ -38,14 +42,34 @@ class _Watch:
                 yield from _parse_all(self.path, lines)
             if not _replaced(self.path, self.stream):
                 return
+            read, renamed = None, True
             if self.stream is not None:
                 # The writer may have appended to the old file after the read above
                 # and before renaming it: read it to its end first.
                 yield from _parse_all(self.path, (self.pending + self.stream.read()).split(b"\n"))
+                read = os.fstat(self.stream.fileno()).st_ino
+                renamed = _inode(self.path) != read  # not truncated in place
                 self.stream.close()
+            # Rotated more than once since the last poll: the files in between are read too.
+            yield from self._rotated_since(read, renamed)
             self.stream, self.pending = _open_at(self.path, end=False), b""
             if self.stream is None:  # unreadable for now: try again at the next poll
                 return
+
+    def _rotated_since(self, read: int | None, renamed: bool) -> Iterator[dict[str, Any]]:
+        """Records of the files rotated since the last look, oldest first, except the one
+        just read to its end (inode ``read``). None when the file was truncated in place: a
+        rotated file new since then is a copy of what was read."""
+        for path in _rotated(self.path):
+            if path in self.rotated:
+                continue
+            self.rotated.add(path)
+            stream = _open_at(path, end=False) if renamed else None
+            if stream is None:
+                continue
+            with stream:
+                if os.fstat(stream.fileno()).st_ino != read:
+                    yield from _parse_all(path, stream.read().split(b"\n"))
 
     def close(self) -> None:
         """Let go of the open file."""
@@ -64,16 +88,16 @@ def follow(
     ``shown``: the files whose records were already printed (default: every file there now).
     A file not among them was created since, by the app's first call say: all of it is new.
     """
-    watches = {
-        path: _Watch(path, end=shown is None or path in shown) for path in _active_files(location)
-    }
+    active = _active_files(location)
+    known = set(shown) if shown is not None else {p for a in active for p in _rotated(a)}
+    watches = {path: _Watch(path, shown is None or path in shown, known) for path in active}
     try:
         while not should_stop():
             for watch in list(watches.values()):
                 yield from watch.poll()
             for path in _active_files(location):
                 if path not in watches:  # a log started since: all of it is new
-                    watches[path] = _Watch(path, end=False)
+                    watches[path] = _Watch(path, end=False, known=known)
             time.sleep(poll_s)
     finally:
         for watch in watches.values():
@@ -92,6 +116,20 @@ def _active_files(location: LogLocation) -> list[Path]:
         files = LogLocation(location.path, is_dir=True).files()
         return [p for p in files if not p.name.endswith(".gz") and not is_rotated(p)]
     return [] if location.is_dir else [location.path]
+
+
+def _rotated(active: Path) -> list[Path]:
+    """The uncompressed rotated files of ``active``, oldest first (the writer compresses none;
+    a ``.gz`` made later holds records read before)."""
+    found = [p for p in rotated_files(active) if not p.name.endswith(".gz") and p.is_file()]
+    return sorted(found, key=age_key)
+
+
+def _inode(path: Path) -> int | None:
+    try:
+        return path.stat().st_ino
+    except OSError:
+        return None
 
 
 def _open_at(path: Path, end: bool) -> BinaryIO | None:

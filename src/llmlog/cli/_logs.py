@@ -24,7 +24,16 @@ from llmlog._log_files import rotated_files, rotated_pattern
 from llmlog._record import SCHEMA_VERSION
 from llmlog.cli._format import counted, visible
 
-__all__ = ["CliError", "LogLocation", "is_rotated", "iter_records", "known_schema", "locate"]
+__all__ = [
+    "CliError",
+    "LogLocation",
+    "is_rotated",
+    "iter_records",
+    "known_schema",
+    "locate",
+    "located_records",
+    "records_at",
+]
 
 _SUFFIXES = (".jsonl", ".jsonl.gz")
 # The time stamp of a rotated name (``_log_files.rotated_name``): ``-20261122T204739.123456Z-42``.
@@ -48,13 +57,13 @@ class LogLocation:
             if not self.path.is_dir():
                 raise CliError(f"log directory {self.path} does not exist")
             found = [p for p in self.path.iterdir() if p.is_file() and p.name.endswith(_SUFFIXES)]
-            return sorted(found, key=_age_key)
+            return sorted(_one_copy(found), key=age_key)
         parent = self.path.parent
         if not parent.is_dir():
             raise CliError(f"log directory {parent} does not exist (no logs written yet?)")
         # Only the writer's own rotated names: ``app-worker.jsonl`` beside ``app.jsonl`` is
         # another log, not part of this one.
-        found = sorted((p for p in rotated_files(self.path) if p.is_file()), key=_age_key)
+        found = sorted(_one_copy(p for p in rotated_files(self.path) if p.is_file()), key=age_key)
         if self.path.is_file():
             found.append(self.path)
         return found
@@ -78,6 +87,15 @@ class LogLocation:
         folder = self.path if self.is_dir else self.path.parent
         return self.files() if folder.is_dir() else []
 
+    def logs_beside(self) -> list[Path]:
+        """For a log file that is not there: the llmlog logs in its folder (files whose first
+        line is an llmlog record). A name beside them that matches none is likely a typo,
+        not a log still to come; for a directory, or a folder holding none, nothing."""
+        folder = self.path.parent
+        if self.is_dir or self.path.exists() or not folder.is_dir():
+            return []
+        return [p for p in sorted(folder.iterdir()) if p.name.endswith(_SUFFIXES) and _is_log(p)]
+
     def existing_files(self) -> list[Path]:
         """Like :meth:`files`, but an empty log is an error the user should hear about."""
         found = self.files()
@@ -86,12 +104,32 @@ class LogLocation:
         return found
 
 
+def _one_copy(paths: Iterable[Path]) -> list[Path]:
+    """``paths`` without a ``.gz`` whose plain file is there too (``gzip -k``, or logrotate
+    between compressing and deleting): the same records twice. The plain one is read: the
+    ``.gz`` may still be being written."""
+    found = list(paths)
+    plain = {p.name for p in found if not p.name.endswith(".gz")}
+    return [p for p in found if not (p.name.endswith(".gz") and p.name[:-3] in plain)]
+
+
+def _is_log(path: Path) -> bool:
+    """The first line of ``path`` is an llmlog record (has ``event`` and ``schema``)."""
+    try:
+        with open_lines(path) as stream:
+            first = stream.readline(1 << 20)
+        record = orjson.loads(first)
+    except (CliError, OSError, EOFError, zlib.error, orjson.JSONDecodeError):
+        return False
+    return isinstance(record, dict) and "event" in record and "schema" in record
+
+
 def is_rotated(path: Path) -> bool:
     """The file is a rotated one (a time stamp in its name): no longer written to."""
     return _ROTATED_STAMP.search(path.name) is not None
 
 
-def _age_key(path: Path) -> tuple[int, str, str]:
+def age_key(path: Path) -> tuple[int, str, str]:
     # Oldest first by the time the writer put in the rotated name (a copy, a restore
     # or ``touch`` changes a file's mtime, not its name); active files, unstamped, last.
     match = _ROTATED_STAMP.search(path.name)
@@ -129,11 +167,18 @@ def open_lines(path: Path) -> BinaryIO:
 
 def iter_lines(path: Path) -> Iterator[tuple[int, bytes]]:
     """(line number, raw line) for every non-empty line of one file."""
+    return ((number, line) for number, _, line in _lines_at(path))
+
+
+def _lines_at(path: Path) -> Iterator[tuple[int, int, bytes]]:
+    """(line number, offset in the uncompressed bytes, raw line) for every non-empty line."""
+    offset = 0
     with open_lines(path) as stream:
         try:
             for number, line in enumerate(stream, start=1):
                 if line.strip():
-                    yield number, line
+                    yield number, offset, line
+                offset += len(line)
         except (OSError, EOFError, zlib.error) as exc:  # zlib's: a rotated .gz damaged inside
             warn(f"{path}: stopped reading at a damaged part ({exc})")
 
@@ -161,7 +206,9 @@ def parse_line(path: Path, number: int, line: bytes, bad: list[int]) -> dict[str
     except orjson.JSONDecodeError:
         bad.append(number)
         return None
-    if not isinstance(record, dict):
+    if not isinstance(record, dict) or record.get("event") is None:
+        # Not an llmlog record at all (another program's JSON line): skipped like a broken
+        # line, as DuckDB does, not taken for a record of a newer schema.
         bad.append(number)
         return None
     return record
@@ -188,17 +235,53 @@ def iter_records(files: list[Path], needle: bytes | None = None) -> Iterator[dic
     ``needle`` skips, before parsing, lines that do not contain those bytes:
     a cheap prefilter for commands that look for one id or one word.
     """
+    return (record for _, _, record in located_records(files, needle))
+
+
+def located_records(
+    files: list[Path], needle: bytes | None = None
+) -> Iterator[tuple[int, int, dict[str, Any]]]:
+    """Like :func:`iter_records`, each record with where it is: (index in ``files``, offset
+    of its line), so that it can be read again (:func:`records_at`)."""
     unknown = 0
-    for path in files:
-        lines = iter_lines(path)
+    for index, path in enumerate(files):
+        lines = _lines_at(path)
         if needle is not None:
-            lines = ((number, line) for number, line in lines if needle in line)
-        for record in parse_records(path, lines):
+            lines = (item for item in lines if needle in item[2])
+        bad: list[int] = []
+        for number, offset, line in lines:
+            record = parse_line(path, number, line, bad)
             if record is None:
-                unknown += 1
+                continue
+            if known_schema(record):
+                yield index, offset, record
             else:
-                yield record
+                unknown += 1
+        report_bad_lines(path, bad)
     warn_unknown_schema(unknown)
+
+
+def records_at(files: list[Path], places: list[tuple[int, int, Any]]) -> Iterator[dict[str, Any]]:
+    """The records at ``places`` ((index in ``files``, offset, id), from
+    :func:`located_records`), in that order, read one at a time. A record not there any
+    more (the log rotated since) is a :class:`CliError`."""
+    last = {index: n for n, (index, _, _) in enumerate(places)}
+    streams: dict[int, BinaryIO] = {}
+    try:
+        for n, (index, offset, record_id) in enumerate(places):
+            stream = streams.get(index)
+            if stream is None or stream.tell() > offset:  # (a .gz seeks back from its start)
+                stream = streams[index] = open_lines(files[index])
+            stream.seek(offset)
+            record = parse_line(files[index], 0, stream.readline(), [])
+            if record is None or record.get("id") != record_id:
+                raise CliError(f"{files[index]} changed while it was read (rotated?); run again")
+            yield record
+            if last[index] == n:
+                streams.pop(index).close()
+    finally:
+        for stream in streams.values():
+            stream.close()
 
 
 def parse_records(
@@ -224,4 +307,4 @@ def report_bad_lines(path: Path, bad: list[int]) -> None:
         where = f"line {bad[0]}"
     else:
         where = f"{len(bad)} lines (first: line {bad[0]})"
-    warn(f"{path}: skipped {where} (not a complete JSON record)")
+    warn(f"{path}: skipped {where} (not a complete JSON record, or not llmlog's)")

@@ -33,8 +33,6 @@ SUPPORTED = {
     ("openai", "responses"): ("responses", "create"),
     ("anthropic", "messages"): ("messages", "create"),
 }
-# Streaming is a transport detail; a replay asks for the whole answer at once.
-_DROPPED_PARAMS = frozenset({"stream", "stream_options"})
 _MEDIA_STUB_KEYS = frozenset({"type", "mime", "bytes", "sha256"})
 _FAILED = "REDACTION_FAILED"
 
@@ -94,10 +92,17 @@ def caveats(record: dict[str, Any]) -> list[str]:
     replay sends them and says what it could not know, rather than refusing them all.
     """
     system = record.get("system")
-    if not isinstance(system, str) or not system or _system_blocks(record) is not None:
+    if not isinstance(system, str) or _system_blocks(record) is not None:
         return []
     anthropic = record.get("provider") == "anthropic"
     found = []
+    if record.get("operation") == "chat.completions":
+        found.append(
+            "system may have been a developer message, or text parts, which the log does not "
+            "tell apart: it is sent as a system message holding a string"
+        )
+    if not system:  # "" is sent as the empty system message it was (chat) or left out
+        return found
     if "\n" in system:
         pieces = "text blocks" if anthropic else "system/developer messages or text parts"
         found.append(
@@ -173,14 +178,16 @@ def replay_request(record: dict[str, Any], model: str | None = None) -> ReplayRe
         raise CliError(
             f"record {record.get('id')} cannot be replayed unchanged: " + "; ".join(found)
         )
-    params = mapping(record, "params")
-    kwargs = {k: v for k, v in params.items() if k not in _DROPPED_PARAMS}
+    kwargs = dict(mapping(record, "params"))
+    if record.get("stream") is True:  # the log keeps it beside params; stream_options in them
+        kwargs["stream"] = True
     kwargs["model"] = model or record.get("model")
     if not isinstance(kwargs["model"], str):
         raise CliError(f"record {record.get('id')} has no model; pass --model")
     system, messages = record.get("system"), record["messages"]
     if operation == "chat.completions":
-        lead = [{"role": "system", "content": system}] if system else []
+        # "" is one empty system message the app sent: sent again, not left out.
+        lead = [{"role": "system", "content": system}] if isinstance(system, str) else []
         kwargs["messages"] = lead + messages
     elif operation == "responses":
         # The log does not say whether the text was `instructions` or leading input items

@@ -9,7 +9,7 @@ from typing import Any
 
 from llmlog._record import EVENT_CALL
 from llmlog.cli._filters import Filters
-from llmlog.cli._logs import CliError, iter_records
+from llmlog.cli._logs import CliError, located_records, records_at
 
 __all__ = ["call_records", "find_record", "select"]
 
@@ -24,12 +24,21 @@ def call_records(
 
     Other events in the log (such as notices of dropped records) are skipped.
     """
+    return (record for _, _, record in _located_calls(files, filters, needle, also))
+
+
+def _located_calls(
+    files: list[Path],
+    filters: Filters,
+    needle: bytes | None,
+    also: Callable[[dict[str, Any]], bool] | None,
+) -> Iterator[tuple[int, int, dict[str, Any]]]:
     keep = filters.predicate()
-    for record in iter_records(files, needle=needle):
+    for index, number, record in located_records(files, needle=needle):
         if record.get("event") != EVENT_CALL or not keep(record):
             continue
         if also is None or also(record):
-            yield record
+            yield index, number, record
 
 
 def select(
@@ -45,17 +54,25 @@ def select(
     (``api.jsonl``, ``worker.jsonl``), each file covering any stretch of time. The
     ones kept come oldest first; records of the same time stay in the order read.
     """
-    records = call_records(files, filters, needle, also)
     limit = filters.limit or default_limit
     if limit is None:
-        return records
-    newest = heapq.nlargest(limit, enumerate(records), key=_time_then_order)
-    return [record for _, record in sorted(newest, key=_time_then_order)]
+        return call_records(files, filters, needle, also)
+    # Only where each record is and what it is sorted by is kept while choosing (a record
+    # can be large: N of them at once could be gigabytes); the N chosen are read again, one
+    # at a time, as they are written out.
+    keys = (
+        (_time(record), order, index, offset, record.get("id"))
+        for order, (index, offset, record) in enumerate(
+            _located_calls(files, filters, needle, also)
+        )
+    )
+    newest = sorted(heapq.nlargest(limit, keys, key=lambda key: key[:2]))
+    return records_at(files, [key[2:] for key in newest])
 
 
-def _time_then_order(item: tuple[int, dict[str, Any]]) -> tuple[str, int]:
-    ts = item[1].get("ts")
-    return (ts if isinstance(ts, str) else "", item[0])
+def _time(record: dict[str, Any]) -> str:
+    ts = record.get("ts")
+    return ts if isinstance(ts, str) else ""
 
 
 def find_record(files: list[Path], prefix: str) -> dict[str, Any]:

@@ -11,10 +11,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from llmlog.cli._aggregate import aggregate
+from llmlog._record import STATUS_ERROR
+from llmlog.cli._aggregate import GroupStats, aggregate
 from llmlog.cli._filters import Filters, Subcommands, add_filter_args, parse_duration_s
 from llmlog.cli._format import cost, counted, duration_ms, visible
-from llmlog.cli._logs import CliError, locate, warn
+from llmlog.cli._logs import CliError, is_rotated, locate, warn
 from llmlog.cli._select import call_records
 
 __all__ = ["HEDGES", "register"]
@@ -51,8 +52,10 @@ def register(commands: Subcommands, parents: list[argparse.ArgumentParser]) -> N
         description="Check the calls in the window against thresholds; print one FAIL line "
         "per breach and exit 1, or exit 0 when none is breached. A threshold the window "
         "gives nothing to judge by (no calls, or no log yet; no latencies; every call of a "
-        "day unpriced; no text answers) is not a breach: it gets a NOT CHECKED line saying "
-        "why, and the exit status is 0 unless another threshold failed. Exit 2: a usage error.",
+        "day unpriced, or some: the cost is then a lower bound; no text answers) is not a "
+        "breach: it gets a NOT CHECKED line saying why, and the exit status is 0 unless "
+        "another threshold failed (with --fail-on-no-data: 1). When no threshold had anything "
+        "to judge by, the last line says 'nothing checked'. Exit 2: a usage error.",
     )
     parser.add_argument("--max-error-rate", type=_rate, help="e.g. 1%% or 0.01")
     parser.add_argument("--max-p95-latency", help="e.g. 5s or 800ms")
@@ -65,6 +68,12 @@ def register(commands: Subcommands, parents: list[argparse.ArgumentParser]) -> N
     parser.add_argument(
         "--pii", action="store_true", help="fail if logged text still holds PII or secrets"
     )
+    parser.add_argument(
+        "--fail-on-no-data",
+        action="store_true",
+        help="exit 1, not 0, when a threshold could not be checked (NOT CHECKED: no log, no "
+        "calls in the window, unpriced calls...)",
+    )
     add_filter_args(parser, limit=False)
     parser.set_defaults(func=run)
 
@@ -75,6 +84,12 @@ def _rate(text: str) -> float:
         value = float(cleaned[:-1]) / 100 if cleaned.endswith("%") else float(cleaned)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a rate; use e.g. 1% or 0.01") from None
+    if value >= 1 and not cleaned.endswith("%") and math.isfinite(value):
+        # A bare 1 would be a fraction, 100% (never breached), not the 1% it likely means.
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is ambiguous: a rate without % is a fraction of calls (0.01 is 1%); "
+            f"write {cleaned}% for that percentage, or 100% for all calls"
+        )
     if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not between 0% and 100%")
     return value
@@ -137,7 +152,8 @@ def _next_midnight(until: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Compare the window against each threshold given; exit 1 on any breach."""
-    max_p95 = parse_duration_s(args.max_p95_latency) * 1000 if args.max_p95_latency else None
+    p95_limit = args.max_p95_latency
+    max_p95 = parse_duration_s(p95_limit, "--max-p95-latency") * 1000 if p95_limit else None
     wanted = (args.max_error_rate, max_p95, args.max_cost_per_day, args.max_uncertain_rate)
     if all(value is None for value in wanted) and not args.pii:
         raise CliError(
@@ -146,15 +162,25 @@ def run(args: argparse.Namespace) -> int:
         )
     location = locate(args.log)
     files = location.files_so_far()
+    beside = location.logs_beside() if args.log is not None and not files else []
+    if beside:  # `--log llm_logs/llmlg.jsonl` beside llmlog.jsonl: a typo, not "no calls yet"
+        beside = [p for p in beside if not is_rotated(p)] or beside  # active ones, if any
+        names = ", ".join(p.name for p in beside[:3]) + (", ..." if len(beside) > 3 else "")
+        raise CliError(
+            f"--log {args.log}: no such log file, but {location.path.parent} holds other "
+            f"llmlog logs ({names}); check the name, or pass the directory"
+        )
     if not files:  # an app that made no call yet writes no log: nothing to judge, not an error
         warn(f"no log at {location.path} yet (nothing logged?); checking 0 calls")
     filters = Filters.from_args(args)
     overall = aggregate(files, filters, by=None)[0]
     breaches: list[str] = []
     unchecked: list[str] = []
+    blind: set[str] = set()  # thresholds with nothing at all to judge them by
     none = "no calls in the window" if not overall.calls else ""
     if args.max_error_rate is not None and none:
         unchecked.append(f"error rate: {none}")
+        blind.add("error rate")
     elif args.max_error_rate is not None and overall.error_rate > args.max_error_rate:
         breaches.append(
             f"error rate {overall.error_rate:.2%} > {args.max_error_rate:.2%} "
@@ -163,6 +189,7 @@ def run(args: argparse.Namespace) -> int:
     p95 = overall.latency_ms[1]
     if max_p95 is not None and p95 is None:
         unchecked.append(f"p95 latency: {none or 'no call has a latency'}")
+        blind.add("p95")
     elif max_p95 is not None and p95 is not None and p95 > max_p95:
         shown, limit = _distinct(p95, max_p95)
         breaches.append(f"p95 latency {shown} > {limit}")
@@ -176,13 +203,33 @@ def run(args: argparse.Namespace) -> int:
         per_day = [d for d in aggregate(files, whole_days, by="day") if d.calls]
         over = [d for d in per_day if d.cost_usd is not None and d.cost_usd > args.max_cost_per_day]
         unpriced = [d for d in per_day if d.cost_usd is None]
+        # Some calls priced, some not: the day's cost is a lower bound. Over the limit even
+        # so, it is a breach (below); under it, the day is not known to hold.
+        partial = _unpriced_billed(
+            files, whole_days, [d for d in per_day if d.cost_usd is not None and d not in over]
+        )
         if not per_day:
             unchecked.append("cost per day: no calls in the window")
+            blind.add("cost")
         elif unpriced:
             partly = len(unpriced) < len(per_day)
             where = f" on {len(unpriced)} of {len(per_day)} days" if partly else ""
             calls = sum(d.calls for d in unpriced)
             unchecked.append(f"cost per day{where}: {counted(calls, 'call')} unpriced")
+            if not partly:
+                blind.add("cost")
+        if partial:
+            first = partial[0][0]
+            where = (
+                f"on {first.key} ({cost(first.cost_usd)} priced)"
+                if len(partial) == 1
+                else f"on {len(partial)} of {len(per_day)} days"
+            )
+            missing, calls = sum(n for _, n in partial), sum(d.calls for d, _ in partial)
+            unchecked.append(
+                f"cost per day {where}: {missing} of {counted(calls, 'call')} unpriced; "
+                "cost is a lower bound"
+            )
         if over:
             worst = max(over, key=lambda day: day.cost_usd or 0.0)
             days = f"on {len(over)} days, highest " if len(over) > 1 else "on "
@@ -194,6 +241,7 @@ def run(args: argparse.Namespace) -> int:
         texts = _scan_texts(files, filters, args.max_uncertain_rate is not None, args.pii)
         if args.max_uncertain_rate is not None and not texts.answers:
             unchecked.append(f"uncertain answers: {none or 'no successful call has a text answer'}")
+            blind.add("uncertain")
         elif args.max_uncertain_rate is not None:
             rate = texts.hedging / texts.answers
             if rate > args.max_uncertain_rate:
@@ -209,20 +257,45 @@ def run(args: argparse.Namespace) -> int:
             )
     if args.pii and none:
         unchecked.append(f"PII: {none}")
+        blind.add("pii")
     for breach in breaches:
         sys.stdout.write(f"FAIL {visible(breach)}\n")
     for reason in unchecked:
         sys.stdout.write(f"NOT CHECKED {visible(reason)}\n")
     if breaches:
         return 1
+    failing = 1 if args.fail_on_no_data else 0
+    given = sum(value is not None for value in wanted) + args.pii
+    if len(blind) == given:
+        sys.stdout.write(
+            f"nothing checked: {counted(overall.calls, 'call')} in the window, and no "
+            f"threshold had anything to judge it by\n"
+        )
+        return failing
     if unchecked:
         sys.stdout.write(
             f"ok: {counted(overall.calls, 'call')} checked, no threshold breached; "
             f"{len(unchecked)} could not be checked\n"
         )
-        return 0
+        return failing
     sys.stdout.write(f"ok: {counted(overall.calls, 'call')} checked, every threshold holds\n")
     return 0
+
+
+def _unpriced_billed(
+    files: list[Path], filters: Filters, days: list[GroupStats]
+) -> list[tuple[GroupStats, int]]:
+    """Of ``days``, those with unpriced calls a provider bills, and how many: failed calls
+    (a 429, a 500: not billed, no usage) are not counted."""
+    days = [d for d in days if d.unpriced]
+    failed: dict[str | None, int] = {}
+    if days and filters.status is None:
+        rows = aggregate(files, replace(filters, status=STATUS_ERROR), by="day")
+        failed = {d.key: d.unpriced for d in rows}
+    elif filters.status == STATUS_ERROR:  # only failed calls in the window
+        failed = {d.key: d.unpriced for d in days}
+    billed = [(d, d.unpriced - failed.get(d.key, 0)) for d in days]
+    return [(d, count) for d, count in billed if count > 0]
 
 
 def _distinct(value_ms: float, limit_ms: float) -> tuple[str, str]:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from llmlog._record import server_address
 from llmlog.cli._filters import Filters, Subcommands
 from llmlog.cli._format import cost, duration_ms, mapping, output_text, visible
 from llmlog.cli._logs import CliError, LogLocation, locate
@@ -48,23 +49,44 @@ def register(commands: Subcommands, parents: list[argparse.ArgumentParser]) -> N
     parser.set_defaults(func=run)
 
 
-def _client(provider: str, url: str | None) -> Any:
+def _client(provider: str, url: str | None, sent_to: Any) -> Any:
+    """The SDK client to replay with. Without ``--provider-url`` it must send where the
+    original call went (the record's ``server_address``): a call the app made to Azure,
+    Groq or a gateway is not re-sent to the provider's own API, nor the other way round."""
     key_variable = _KEY_VARIABLES[provider]
     api_key = os.environ.get(key_variable)
-    if api_key is None and url is None:
-        raise CliError(f"set {key_variable} or pass --provider-url to replay a {provider} call")
+    client: Any
     try:
         if provider == "openai":
             import openai
 
             if url is not None and urlsplit(url).path in ("", "/"):
                 url = url.rstrip("/") + "/v1"  # the OpenAI SDK's base URL includes /v1
-            return openai.OpenAI(api_key=api_key or "llmlog-replay", base_url=url, max_retries=0)
-        import anthropic
+            client = openai.OpenAI(api_key=api_key or "llmlog-replay", base_url=url, max_retries=0)
+        else:
+            import anthropic
 
-        return anthropic.Anthropic(api_key=api_key or "llmlog-replay", base_url=url, max_retries=0)
+            client = anthropic.Anthropic(
+                api_key=api_key or "llmlog-replay", base_url=url, max_retries=0
+            )
     except ImportError:
         raise CliError(f"the {provider} SDK is not installed: pip install {provider}") from None
+    if url is None:
+        host = server_address(client)  # as the writer reads it: env and SDK config included
+        if not isinstance(sent_to, str) or not sent_to:
+            raise CliError(
+                "the record does not say which host the call went to; pass --provider-url "
+                "with the base URL of the API to send it to"
+            )
+        if host != sent_to:
+            raise CliError(
+                f"the call went to {sent_to}, and without --provider-url the replay would go "
+                f"to {host}; pass --provider-url with the base URL of {sent_to}'s API (or of "
+                "the API you mean to send this prompt to)"
+            )
+        if api_key is None:
+            raise CliError(f"set {key_variable} or pass --provider-url to replay a {provider} call")
+    return client
 
 
 def _link(original_id: str) -> AbstractContextManager[Any]:
@@ -96,7 +118,11 @@ def _send(request: ReplayRequest, client: Any, original_id: str, log_file: Path)
         target = getattr(target, name)
     try:
         with _link(original_id):
-            target(**_fitted(target, request.kwargs))
+            answer = target(**_fitted(target, request.kwargs))
+            if request.kwargs.get("stream") is True:  # sent as a stream, as the app did
+                with answer:
+                    for _ in answer:
+                        pass
     except Exception as exc:
         status = getattr(exc, "status_code", None)
         raise CliError(
@@ -136,9 +162,9 @@ def run(args: argparse.Namespace) -> int:
     original = find_record(location.existing_files(), args.id)
     original_id = str(original.get("id"))
     request = replay_request(original, model=args.model)
+    client = _client(request.provider, args.provider_url, original.get("server_address"))
     for caveat in caveats(original):
         sys.stderr.write(f"llmlog: replay: {caveat}\n")
-    client = _client(request.provider, args.provider_url)
     _send(request, client, original_id, _active_file(location))
     replays = list(
         call_records(location.files(), Filters(), also=lambda r: _is_replay_of(r, original_id))
