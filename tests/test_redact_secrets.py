@@ -140,11 +140,26 @@ class TestNamesAndFormatsUsersHit:
                 "SharedAccessKey=s8Kx2mAbc123=",
                 "s8Kx2mAbc123=",
             ),
+            # JavaScript's unquoted keys glued to `Secret`, a Python dict's quoted one
+            ("const config = { clientSecret: 'QkFNlRXpTzWvHyJd' }", "QkFNlRXpTzWvHyJd"),
+            ('export default { jwtSecret: "keyboard cat" };', "keyboard cat"),
+            ("{'consumerSecret': 'vHyJdLcMbQkF'}", "vHyJdLcMbQkF"),
+            # an object's `pass` (nodemailer's, mongoose's options)
+            (
+                "auth: {\n    user: 'me@example.com',\n    pass: 'app-password-x'\n  }",
+                "app-password-x",
+            ),
+            (
+                "mongoose.connect(url, { user: process.env.DB_USER, pass: 'hunter2xyz' })",
+                "hunter2xyz",
+            ),
+            ('{"username": "bob", "pass": "hunter2xyz"}', "hunter2xyz"),
         ],
     )
     def test_prefixed_and_glued_names(self, text: str, secret: str) -> None:
         """A credential name inside a longer identifier (``DB_PASSWORD``, ``dbPassword``,
-        Django's ``SECRET_KEY``, ``config['SECRET_KEY'] =``) names a secret too."""
+        Django's ``SECRET_KEY``, ``config['SECRET_KEY'] =``, JavaScript's ``clientSecret:``)
+        names a secret too; so does an object's key ``pass`` with a quoted value."""
         assert found(text) == [("SECRET", secret)]
 
     @pytest.mark.parametrize(
@@ -173,6 +188,14 @@ class TestNamesAndFormatsUsersHit:
             "MLKEM768X25519PrivateKey = rust_openssl.hpke.MLKEM768X25519PrivateKey",
             'publicKeyToken="1fc8b3b9a1e18e3b"',
             "start from a basic gpt-3.5-turbo prompt on basic ubuntu-22.04",
+            # TypeScript's types, variables, yes/no values; `pass` as no key of a password
+            "interface Config { password: string; clientSecret?: string; apiKey: string }",
+            "const config = { apiKey: process.env.KEY, clientSecret: process.env.SECRET }",
+            "{ isSecret: 'false', showSecret: \"yes\" }",
+            "const results = { pass: 12, fail: 0 }; expect(r).toEqual({ pass: true })",
+            "PASS: 'tests/login.test.ts'\nyou pass: 'abcd' and { pass: 'yes' }",
+            '{"role": "user", "content": "did it pass: \'yes\'"}',
+            "https://discord.com/channels/123456789012345678/123456789012345678",
         ],
     )
     def test_look_alikes_stay(self, text: str) -> None:
@@ -313,6 +336,15 @@ class TestGates:
         *("Authorization: ApiKey ", "-u ", "admin:", "Ym9iOmh1bnRlcjI=", '"clientSecret": '),
         *("eos_token", "password = ", " PGPASSWORD=", "hooks.slack.com/workflows/T0AB/"),
         *("LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0t", "/1234567890/", "QUJD" * 16, "\n"),
+        # command lines, credential files, webhooks and object keys
+        *("mysql ", "mysqldump ", " -p", "-pS3cret", " -p'a b'", "sshpass ", "docker login "),
+        *("docker ", "--password ", " -u x", " -v", "htpasswd ", " -nb ", "-b ", "$X"),
+        *("db:5432:app:u:pw", "\nh:5432:d:u:", "*:*:*:", ":5432", "_auth=", "/:_authToken="),
+        *("machine ", "h.example ", "login ", "password ", "discord.com/api/webhooks/", "/x"),
+        *("discord.com/api/webhooks/123456789012345678/" + "AbCd" * 17, "AbCd" * 17, "\\:"),
+        *("discordapp.com/api/v10/webhooks/123456789012345678/", "https://ptb.", "/webhooks/"),
+        *("clientSecret: ", "{ user: 'bob', pass: ", ", pass: ", "\n  pass: ", "pass", "'x12'"),
+        *("machine h.example login u password ", "'s3cr3t99'", "\nh.example:5432:d:u:pw"),
     )
 
     def test_gates_never_change_what_is_found(self) -> None:
@@ -477,6 +509,9 @@ class TestPasswordsMidLine:
         assert found(text) == [], text
 
 
+DISCORD_TOKEN = "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-" + "aBcDeFgHiJkLmNoPqRsTuVwXyZ0123"
+
+
 class TestMoreFormats:
     def test_camel_case_secret_keys_of_json_text(self) -> None:
         """A tool call's JSON arguments as text: ``clientSecret`` goes as the same key of a
@@ -507,11 +542,22 @@ class TestMoreFormats:
                 "https://hooks.slack.com/workflows/T01ABCDEF/A02DEFGHI/123456789012/Ab12Cd34Ef56",
                 "T01ABCDEF/A02DEFGHI/123456789012/Ab12Cd34Ef56",
             ),
+            (f"https://discord.com/api/webhooks/123456789012345678/{DISCORD_TOKEN}", DISCORD_TOKEN),
+            (
+                f"https://discordapp.com/api/webhooks/123456789012345678/{DISCORD_TOKEN}?wait=1",
+                DISCORD_TOKEN,
+            ),
+            (
+                f"requests.post('https://canary.discord.com/api/v10/webhooks/123456789012345678/"
+                f"{DISCORD_TOKEN}/slack', json=payload)",
+                DISCORD_TOKEN,
+            ),
         ],
     )
     def test_bot_and_webhook_urls(self, text: str, secret: str) -> None:
         """A Telegram bot's token in the Bot API's URL (glued to ``bot``); Slack's workflow
-        and trigger webhooks, not only its incoming ones."""
+        and trigger webhooks, not only its incoming ones; a Discord webhook's token (its id,
+        the webhook's, stays)."""
         assert [value for _, value in found(text)] == [secret]
 
     @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ from llmlog._credential_names import (
     name_regex,
 )
 from llmlog._redact_secret_checks import CHECKS, session_cookies
+from llmlog._redact_secret_tools import TOOL_RULES, Gate
 
 # (start, end, ENTITY_TYPE): where a detector found something, never the value.
 Span = tuple[int, int, str]
@@ -173,12 +174,29 @@ _PASSWORD_ASSIGNED: Final = (
     # keyword argument's line), nor after `.` or `(` (`self.password=`, `f(password=`)
     rf"|(?:(?<=[^\s][ \t])|(?<=[\"'`?&])|(?<=^)){PASSWORD_NAME}=(?P<mid>{_MID_VALUE})"
 )
-# A glued `...Secret` is prose's or code's (`isSecret`, `showSecret`), but a quoted JSON
-# key so named holds one (`{"clientSecret": "..."}` in a tool call's arguments), as the
-# same key of a dict does; unless its value says yes or no.
+# A glued `...Secret` is prose's or code's (`isSecret`, `showSecret`), but a JSON key so
+# named holds one (`{"clientSecret": "..."}` in a tool call's arguments), as the same key of
+# a dict does, and so does a JavaScript object's unquoted key (`{ clientSecret: '...' }`, not
+# a type's `clientSecret: string`); unless its value says yes or no.
+_NOT_YES_OR_NO: Final = r"(?!\\?[\"'](?:true|false|null|none|yes|no)\\?[\"'])"
 _JSON_SECRET_KEY: Final = (
-    r"(?<=\")[A-Za-z0-9_\-]++(?<=secret)\\?\"\s*:\s*"
-    r"(?!\\?\"(?:true|false|null|none|yes|no)\\?\")(?:" + _quoted("key") + ")"
+    r"(?<![A-Za-z0-9_\-$.])[A-Za-z0-9_\-]++(?<=secret)(?:\\?[\"'])?\s*:\s*"
+    + _NOT_YES_OR_NO
+    + "(?:"
+    + _quoted("key")
+    + ")"
+)
+# `pass` alone names no password (`PASS: test_x`, `{"pass": 12}`), but an object's key `pass`
+# does, with a quoted value: nodemailer's and mongoose's options in JavaScript (`auth: {
+# user: 'me', pass: '...' }`), after a `{` or `,`, or first on its line (lower case only).
+_PASS_KEY: Final = (
+    r"(?:(?<=[,{])|(?<=[,{][ \t])|(?<=[,{][\"'])|(?<=[,{][ \t][\"'])|"
+    + _at_line_start(_YAML_STARTS)
+    + r")(?-i:pass)[\"']?[ \t]{0,16}:[ \t]{0,16}"
+    + _NOT_YES_OR_NO
+    + "(?:"
+    + _quoted("pass")
+    + ")"
 )
 # A `Cookie:` or `Set-Cookie:` header: each of its cookies is looked at on its own
 # (`_redact_secret_checks.session_cookies`): a session cookie first, a `csrftoken` after.
@@ -207,12 +225,11 @@ _TOKEN68: Final = r"(?=[A-Za-z0-9._~+/\-]*\d)[A-Za-z0-9._~+/\-]{16,}=*|[A-Za-z0-
 #   ASCII letter or digit (:data:`_NOT_AFTER_WORD`), so such starts are not even tried.
 #   :data:`WORD_START`: the one start is where the identifier (letters, digits, ``_``,
 #   ``-``) holding the hint begins.
-_Gate = tuple[str, tuple[str, ...], bool, int | None]
 WORD_START: Final = -1
 _IDENTIFIER_CHARS: Final = frozenset(
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
 )
-_SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, _Gate], ...]] = (
+_SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, Gate], ...]] = (
     (
         PRIVATE_KEY,
         re.compile(
@@ -319,16 +336,12 @@ _SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, _Gate], ...]]
             # `name=`, `"name":`, `['name'] =`
             rf"{_PASSWORD_ASSIGNED}"
             rf"|{SECRET_NAME}{_ASSIGNED}{_ASSIGNED_VALUE}"
+            # a key glued to `Secret`, an object's `pass` (their hints are this rule's)
+            rf"|{_JSON_SECRET_KEY}|{_PASS_KEY}"
         ),
         "",
         # A match starts where the identifier holding its hint starts (WORD_START).
         (":=\uff1a", ("pass", "pwd", "secret", "key", "token", "sig"), True, WORD_START),
-    ),
-    (
-        SECRET,  # a quoted JSON key glued to `Secret` (a quote: its gate)
-        re.compile(_JSON_SECRET_KEY, re.IGNORECASE),
-        "",
-        ('"', ("secret",), True, WORD_START),
     ),
     (
         SECRET,  # the names whose value is a secret only when quoted (a quote: its gate)
@@ -369,6 +382,20 @@ _SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, _Gate], ...]]
         "v",
         ("/", ("https://hooks.slack.com/",), False, 0),
     ),
+    (
+        API_KEY,  # Discord webhooks (`discord.com/api/webhooks/<id>/<token>`, discordapp.com,
+        # `ptb.`, `canary.`): the token, not the webhook's id
+        # (a match starts at most 22 characters before its "/webhooks/", a longer hint and so
+        # a quicker search than "discord")
+        re.compile(
+            r"(?<![A-Za-z0-9_\-])discord(?:app)?\.com/api/(?:v[0-9]{1,2}/)?webhooks/[0-9]{17,20}/"
+            r"(?P<v>[A-Za-z0-9_\-]{60,100})(?![A-Za-z0-9_\-])"
+        ),
+        "v",
+        ("/", ("/webhooks/",), False, 22),
+    ),
+    # command lines' and credential files' (llmlog._redact_secret_tools)
+    *((SECRET, *rule) for rule in TOOL_RULES),
 )
 
 # No rule matches fewer characters (``a://:c@``): shorter texts are skipped outright.

@@ -1,0 +1,123 @@
+"""Secrets of command lines and credential files, as a shell tool prints them or a user pastes
+them: ``mysql -pS3cret``, ``sshpass -p``, ``docker login -p``, ``htpasswd -b``, and the lines
+of ``~/.pgpass``, ``.npmrc`` and ``.netrc``.
+
+Kept apart from :mod:`llmlog._redact_secrets`, which runs these rules with its own (see
+``_SECRET_RULES`` there for what a rule and its gate are): none holds a credential's name,
+each is known by its command's or its file's shape, and each is gated on that command's
+name or that file's keyword (a ~/.pgpass line, which has none, on a colon and a line's
+start), so a text without one pays a substring test or two.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+__all__ = ["TOOL_RULES", "Gate"]
+
+# (chars, hints, folded, reach): see `_SECRET_RULES` in llmlog._redact_secrets.
+Gate = tuple[str, tuple[str, ...], bool, int | None]
+
+# Not inside a word or a path's name (`.htpasswd`, `my-mysql`): a command's own name.
+_COMMAND_START: Final = r"(?<![A-Za-z0-9_.\-])"
+_SPACES: Final = r"[ \t]{1,16}"  # between a command's words (bounded, as every run here)
+# A command's word (quoted or bare), to step over.
+_WORD: Final = r"(?:'[^'\r\n]{0,256}'|\"(?:[^\"\\\r\n]|\\[^\r\n]){0,256}\"|[^\s;&|<>'\"]{1,256}+)"
+
+
+def _value(name: str) -> str:
+    """A password given in a command: quoted, or a bare word that is no variable
+    (``$PW``, ``${PW}``, ``"$PW"``), placeholder (``<password>``, ``[pw]``) or mask
+    (``****``). In groups named ``<name>`` and ``<name>_sq``, ``<name>_dq``."""
+    return (
+        rf"(?:'(?P<{name}_sq>[^'\r\n]{{1,256}})'"
+        rf"|\"(?P<{name}_dq>(?![$`])(?:[^\"\\\r\n]|\\[^\r\n]){{1,256}})\""
+        rf"|(?P<{name}>(?![$<*\[{{(`'\"])[^\s;&|<>()`'\"]{{1,256}}+))"
+    )
+
+
+def _option(words: str, option: str) -> str:
+    """``option`` anywhere in the command named by ``words``: at most 512 characters on,
+    over ``\\``-continued lines, not past a ``;``, ``|``, ``&`` or the next such command
+    (so each character is looked at for one command only: linear time)."""
+    return (
+        rf"{_COMMAND_START}(?:{words})(?=[ \t])"
+        rf"(?:(?!(?:{words})[ \t])[^\r\n;&|]|\\\r?\n){{1,512}}?(?<=[ \t]){option}"
+    )
+
+
+# htpasswd's flags (`-b`, `-nb`, `-bc`, `-B -C 10`), at most four.
+_HT_FLAG: Final = rf"{_SPACES}-[A-Za-z]{{1,8}}(?:{_SPACES}[0-9]{{1,3}})?"
+
+
+def _ht_flags_holding(letter: str) -> str:
+    return rf"(?:{_HT_FLAG}){{0,3}}{_SPACES}-[A-Za-z]{{0,7}}{letter}"
+
+
+_COMMANDS: Final = (
+    # MySQL's clients (`mysql`, `mysqldump`, `mysqladmin`...): `-p` glued to the password
+    # (`-pS3cret`, `-p'a b'`); `-p` alone prompts for one (the next word is the database).
+    # `--password=` is a password's `NAME=value`, found by llmlog._redact_secrets.
+    _option(r"mysql[A-Za-z_\-]{0,16}", "-p" + _value("mysql")),
+    # sshpass's `-p` comes before the command it runs (whose own `-p` is ssh's port)
+    rf"{_COMMAND_START}sshpass(?:{_SPACES}-(?:[vVeh]|[fdP][ \t]{{0,16}}{_WORD})){{0,4}}"
+    rf"{_SPACES}-p[ \t]{{0,16}}" + _value("sshpass"),
+    # `docker login -u me -p secret registry` (`--password secret`, `--password=secret`;
+    # not `--password-stdin`); `-p 8080:80` of `docker run` is a port
+    _option(rf"docker{_SPACES}login", rf"(?:-p|--password)(?:{_SPACES}|=)" + _value("docker")),
+    # `htpasswd -b[flags] file user password`, `htpasswd -nb user password`: the password
+    # is the command's last word
+    rf"{_COMMAND_START}htpasswd(?={_ht_flags_holding('b')})"
+    rf"(?:(?={_ht_flags_holding('n')})(?:{_HT_FLAG}){{1,4}}{_SPACES}{_WORD}"
+    rf"|(?!{_ht_flags_holding('n')})(?:{_HT_FLAG}){{1,4}}(?:{_SPACES}{_WORD}){{2}})"
+    rf"{_SPACES}" + _value("htpasswd") + r"(?=[ \t]{0,16}(?:[;&|<>\r\n]|\Z))",
+)
+
+# A line of ~/.pgpass, whole and not indented (so a line of code fails at its first
+# character): `hostname:port:database:username:password`, the port a number
+# (or `*`), the host no number (`12:30:45:...`) and no path (`grep -n`'s `src/a.py:12:...`);
+# `\:` and `\\` escape in a field. The password runs to the line's end (spaces there are not
+# its, nor is a `"`: in JSON text, as a tool's result holds one, a line ends with `\n` or `"`).
+_PGPASS_LINE: Final = (
+    r"(?![0-9]{1,253}:)(?:[A-Za-z0-9._\-]{1,253}+|\*):(?:[0-9]{1,5}|\*)"
+    r"(?::(?:[^\s:\\]|\\[^\r\n]){1,64}){2}"
+    r":(?P<pgpass>(?:[^:\\\r\n\"]|\\[^\r\n]){0,255}(?:[^\s:\\\"]|\\[^\r\n]))[ \t]{0,16}"
+    r"(?=\r?\n|\Z|\")"
+)
+
+# .npmrc's `_auth=` (base64 of `user:password`) and `_authToken=`, of a registry
+# (`//registry.npmjs.org/:_authToken=...`) or of all; not `${NPM_TOKEN}`. Unscoped, at a
+# line's, a word's or a string's start and glued to its `=` (not code's `self._auth = ...`).
+_NPMRC: Final = (
+    r"(?:(?<=/:)_auth(?:Token)?[ \t]{0,16}=[ \t]{0,16}|(?<![^\s\"])_auth(?:Token)?=)"
+    r"(?:\"(?P<npmrc_dq>[^\"\r\n$]{4,512})\""
+    r"|(?P<npmrc>(?![$\"'])[^\s\"';&|]{4,512}+))(?=[\s;&|\"]|\Z)"
+)
+
+# .netrc / _netrc: `machine host login me password secret`, on one line or several; a
+# `login` (or `account`, `port`) first, so prose's `machine room password reset` stays.
+_NETRC: Final = (
+    r"(?<![A-Za-z0-9_\-])machine[ \t\r\n]{1,64}[^\s]{1,253}"
+    r"(?:[ \t\r\n]{1,64}(?:login|account|port)[ \t\r\n]{1,64}[^\s]{1,256}){1,3}"
+    r"[ \t\r\n]{1,64}password[ \t\r\n]{1,64}"
+    r"(?:\"(?P<netrc_dq>[^\"\r\n]{1,256})\"|'(?P<netrc_sq>[^'\r\n]{1,256})'"
+    r"|(?P<netrc>(?!\$)[^\s\"']{1,256}))"
+)
+
+TOOL_RULES: Final[tuple[tuple[re.Pattern[str], str | None, Gate], ...]] = (
+    (
+        # every command's password comes after an option (`-p`, `-b`): a "-"
+        re.compile("|".join(_COMMANDS)),
+        "",
+        ("-", ("mysql", "sshpass", "docker", "htpasswd"), False, 0),
+    ),
+    # A ~/.pgpass line starts a line: after a "\n" (the regex's first character, so the
+    # regex engine skips to each), or the text.
+    (re.compile(r"\n" + _PGPASS_LINE), "pgpass", (":", ("\n",), False, None)),
+    (re.compile(r"\A" + _PGPASS_LINE), "pgpass", (":", (":",), False, None)),
+    (re.compile(_NPMRC), "", ("=", ("_auth",), False, 0)),
+    (re.compile(_NETRC), "", (" \t\r\n", ("machine",), False, 0)),
+)
+"""The rules of this module: each finds a ``SECRET``, in the group named (``""``: the last
+group that matched)."""

@@ -1,0 +1,161 @@
+"""Secrets of command lines and credential files (llmlog._redact_secret_tools), as a shell
+tool's output or a pasted config shows them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from llmlog._redact_detect import Detector, DetectorConfig, merge_spans
+from llmlog._redact_operators import apply_spans, tag
+from llmlog._redact_secrets import find_secrets
+
+
+def secrets(text: str) -> list[str]:
+    """The values found in ``text``, each a ``SECRET``, overlaps merged as by the detector."""
+    spans = merge_spans(find_secrets(text))
+    assert {entity for _, _, entity in spans} <= {"SECRET"}, spans
+    return [text[start:end] for start, end, _ in spans]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # MySQL's glued `-p<password>`
+        ("mysql -u root -pS3cretPass db", ["S3cretPass"]),
+        ("$ mysqldump -u root -p'secret pass' app > app.sql", ["secret pass"]),
+        ('mysqladmin -uroot -p"hunter2x" status', ["hunter2x"]),
+        ("docker exec -it db mysql -h 127.0.0.1 -uapp -pbluemoon app", ["bluemoon"]),
+        ("mysql -h db.internal \\\n  -u app \\\n  -pCorrectHorse app", ["CorrectHorse"]),
+        # sshpass, docker login, htpasswd -b
+        ("sshpass -p 'secret pw' ssh deploy@host uptime", ["secret pw"]),
+        ("sshpass -v -pbluemoon scp a.txt host:/tmp", ["bluemoon"]),
+        ("docker login -u bob -p bluemoon registry.example.com", ["bluemoon"]),
+        ("docker login --username bob --password bluemoon ghcr.io", ["bluemoon"]),
+        ("htpasswd -b /etc/nginx/.htpasswd admin bluemoon", ["bluemoon"]),
+        ("htpasswd -nbB admin 'blue moon' > .htpasswd", ["blue moon"]),
+        ("htpasswd -c -b -C 10 .htpasswd admin bluemoon && nginx -s reload", ["bluemoon"]),
+        # ~/.pgpass, first line of the text or not, `\:` escaped
+        (
+            "$ cat ~/.pgpass\n# hostname:port:database:username:password\n"
+            "db.internal:5432:app:appuser:Tr0ub4dor&3\n*:*:*:postgres:blue moon\n",
+            ["Tr0ub4dor&3", "blue moon"],
+        ),
+        ("localhost:5432:*:postgres:correcthorse", ["correcthorse"]),
+        ("10.0.0.5:6432:app:app:pa\\:ss\\\\word\r\nok", ["pa\\:ss\\\\word"]),
+        # .npmrc
+        (
+            "registry=https://registry.npmjs.org/\n_auth=dXNlcjpwYXNzd29yZA==\n",
+            ["dXNlcjpwYXNzd29yZA=="],
+        ),
+        ("//registry.npmjs.org/:_authToken=npm_abcdefghijklmnop", ["npm_abcdefghijklmnop"]),
+        ("//npm.pkg.github.com/:_authToken = abcdefghijklmnopqrst", ["abcdefghijklmnopqrst"]),
+        (
+            "npm config set //r.example/:_auth=YWRtaW46Ymx1ZW1vb24= && npm ci",
+            ["YWRtaW46Ymx1ZW1vb24="],
+        ),
+        # .netrc, on one line or several
+        ("machine api.github.com login octocat password ghs_secretvalue", ["ghs_secretvalue"]),
+        ("machine example.com\n  login bob\n  password hunter2xyz\n", ["hunter2xyz"]),
+        ('echo "machine ftp.example login me password bluemoon" > ~/.netrc', ["bluemoon"]),
+        ("machine h login u port 21 password 'bluemoon'", ["bluemoon"]),
+    ],
+)
+def test_the_password_goes(text: str, expected: list[str]) -> None:
+    """MySQL's glued ``-p<password>``, ``sshpass -p``, ``docker login -p`` / ``--password``,
+    ``htpasswd -b``'s last word; the password of a ``~/.pgpass`` line, ``.npmrc``'s ``_auth``
+    and ``_authToken``, ``.netrc``'s ``machine ... login ... password ...``."""
+    assert secrets(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # `-p` alone prompts (`mydb` is the database); variables, placeholders, masks, ports
+        "mysql -u root -p mydb",
+        "mysql -u root -p",
+        'mysql -u root -p"$MYSQL_ROOT_PASSWORD" app',
+        "mysql -u root -p$MYSQL_PWD app; mysql -u root -p<password>",
+        "mysql -h db -P 3306 -u app --protocol=tcp",
+        "mysql -u root -p**** (masked)",
+        "docker run -p 3306:3306 -e MYSQL_DATABASE=app mysql:8",
+        "docker login -u bob --password-stdin registry.example.com",
+        "sshpass -f ~/.pw ssh -p 2222 deploy@host",
+        "htpasswd -c /etc/nginx/.htpasswd admin",
+        "cat /etc/nginx/.htpasswd; ls -p /var/lib/mysql",
+        "the mysql -p option asks for the password",
+        # colon-separated text that is no ~/.pgpass line
+        "meeting at 12:30:45 today\n12:30:45\n2024-01-15 12:30:45:123",
+        "01:00:00:00:12",  # a timecode: the host is a number
+        "src/app.py:12:foo:bar:baz",  # grep -n: a path is no host
+        "aa:bb:cc:dd:ee:ff\n00:1a:2b:3c:4d:5e",  # MAC addresses
+        "# hostname:port:database:username:password",
+        "db:5432:app:user:pass:extra",  # six fields
+        "WARNING:root:5:x:y",
+        # .npmrc's variables, code's `_auth`
+        "//registry.npmjs.org/:_authToken=${NPM_TOKEN}",
+        "self._auth = auth_from_env\n_auth = get_auth()",
+        "client(_auth=token_value123)",
+        # prose's machines, a variable
+        "the machine room password reset is due",
+        "a machine learning login password policy",
+        "machine example.com login bob password $NETRC_PASSWORD",
+    ],
+)
+def test_look_alikes_stay(text: str) -> None:
+    assert secrets(text) == [], text
+
+
+def test_json_escaped_tool_results() -> None:
+    """A shell tool's result as JSON text: the passwords go, the JSON stays JSON (an escaped
+    line's end, `\\n` or the closing quote, is no part of a password)."""
+    output = (
+        "_auth=YWRtaW46Ymx1ZW1vb24=\n$ mysql -u root -pS3cretPass -e 'show databases'\n"
+        "$ cat ~/.pgpass\n"
+        "db:5432:app:app:Tr0ub4dor&3\nh:5432:*:u:blue moon\n$ cat ~/.netrc\n"
+        "machine h login u password bluemoon\n"
+    )
+    for text in (json.dumps({"output": output}), json.dumps({"output": output.rstrip()})):
+        spans = Detector(DetectorConfig(level="secrets")).find(text)
+        assert [text[start:end] for start, end, _ in spans] == [
+            *("YWRtaW46Ymx1ZW1vb24=", "S3cretPass", "Tr0ub4dor&3", "blue moon", "bluemoon")
+        ]
+        assert json.loads(apply_spans(text, spans, tag))["output"].count("<SECRET>") == 5
+
+
+@pytest.mark.timeout(60)  # a hang, not a speed: quadratic, each of these takes minutes
+@pytest.mark.parametrize(
+    "text",
+    [
+        "mysql " * 35_000,
+        "mysql -u" + " -x" * 70_000,
+        "docker login " * 16_000,
+        "sshpass -v" * 20_000,
+        "sshpass" + " -P x" * 50_000,
+        "htpasswd -b" * 20_000,
+        "htpasswd -b -n" + " x" * 100_000,
+        "\na:1:b:c:" * 25_000,
+        "\n" + "a" * 200_000,
+        "a:1:b:c:" + "x" * 200_000,
+        "x:1" + ":y" * 100_000,
+        "_auth=" * 35_000,
+        "/:_authToken=" + "x" * 200_000,
+        "machine " * 25_000,
+        "machine x login " * 13_000,
+        "machine x" + " login y" * 25_000,
+        # the rules added with these in llmlog._redact_secrets: Discord's, object keys'
+        "discord.com/api/webhooks/" * 8_000,
+        "discord.com/api/webhooks/123456789012345678/" + "a" * 200_000,
+        "/webhooks/" * 20_000,
+        "clientSecret: " * 15_000,
+        "aSecret:'" + "x" * 200_000,
+        ", pass: 'x\n" * 18_000,
+        '\n  pass: "' * 20_000,
+        ",pass:" * 35_000,
+    ],
+    ids=lambda text: repr(text[:16]),
+)
+def test_long_runs_are_read_in_bounded_steps(text: str) -> None:
+    """200 KB of what each rule might read to its end from every start."""
+    assert merge_spans(find_secrets(text)) == []
