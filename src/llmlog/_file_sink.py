@@ -15,9 +15,11 @@ from pathlib import Path
 
 from llmlog._guard import counts, warn_once
 from llmlog._log_files import (
+    UntrustedPath,
     ends_mid_line,
     identity,
     make_private_dirs,
+    open_log,
     prune_rotated,
     rotated_name,
 )
@@ -133,6 +135,9 @@ class FileSink:
     again only if it closes the sink.
 
     The log path itself must not be a symlink (``O_NOFOLLOW``); its directories may.
+    Nothing is written to a folder another user owns or may write to (a sticky one
+    excepted), nor to a file there another user owns (their FIFO, or their file moved
+    over ours): each open checks, the reopen after a rotation or deletion too.
     """
 
     def __init__(
@@ -337,6 +342,13 @@ class FileSink:
         counts["sink_lost"] += lines
         self._lose_orphans()
         self._retry_at = time.monotonic() + RETRY_SECONDS
+        if isinstance(exc, UntrustedPath):
+            warn_once(
+                f"sink_untrusted:{self.path}",
+                f"refusing to write {self.path} (LLMLOG_OUTPUT): {exc}; records are being "
+                "lost (the app is unaffected; llmlog keeps checking)",
+            )
+            return
         if exc.errno == errno.ELOOP and self.path.is_symlink():
             warn_once(
                 f"sink_link:{self.path}",
@@ -352,12 +364,13 @@ class FileSink:
         )
 
     def _open(self) -> int:
-        """Open (create 0600) the log; never through a symlink at the path itself."""
+        """Open (create 0600) the log; never through a symlink at the path itself, nor where
+        another user could read or swap it (:func:`~llmlog._log_files.open_log`)."""
         make_private_dirs(self.path.parent)
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
         # Non-blocking only to open: a FIFO nobody reads yet fails (ENXIO: retried later)
         # instead of hanging the writer, and with it every os.fork() and the exit.
-        fd = os.open(self.path, flags | os.O_NONBLOCK, 0o600)
+        fd = open_log(self.path, flags | os.O_NONBLOCK)
         self._pipe = None
         try:
             os.set_blocking(fd, True)

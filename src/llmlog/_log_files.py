@@ -1,5 +1,6 @@
 """A log's files on disk: the names rotation gives, which files are rotated siblings,
-their pruning, private directories, and whether a file ends mid-line.
+their pruning, private directories, whether a file ends mid-line, and whether another
+user could read or swap what is written there (:func:`open_log`).
 
 Stateless helpers for :class:`~llmlog._file_sink.FileSink` and the CLI (which reads
 the rotated files back).
@@ -9,8 +10,11 @@ from __future__ import annotations
 
 import calendar
 import contextlib
+import functools
 import glob
+import grp
 import os
+import pwd
 import re
 import stat
 import time
@@ -20,6 +24,14 @@ RECENT_SECONDS = 600.0
 """A file rotated less than this long ago (by the time in its name) is not deleted for its
 age: another process may still be finishing a line in it (it reopens within
 ``CHECK_SECONDS``)."""
+
+CLOCK_SKEW_SECONDS = 300.0
+"""A rotated name dated later than this past now was not made by a process of ours (each
+names its file by its own clock): it is neither counted nor pruned."""
+
+
+class UntrustedPath(OSError):
+    """A log path another user could read or swap (its folder, or the file found there)."""
 
 
 def rotated_name(active: Path, now_ns: int | None = None, pid: int | None = None) -> Path:
@@ -50,6 +62,23 @@ def rotated_files(active: Path) -> list[Path]:
     return sorted(found, key=lambda p: p.name)
 
 
+def own_rotated_files(active: Path) -> list[Path]:
+    """The :func:`rotated_files` of ``active`` this user wrote, oldest first: regular files
+    (``lstat``: a symlink is never followed) owned by the effective uid, dated no later than
+    ``CLOCK_SKEW_SECONDS`` from now. Another user's file under such a name (planted in a
+    shared folder, dated 2099 to sort last) is never deleted, nor counted as a backup."""
+    euid, latest = os.geteuid(), time.time() + CLOCK_SKEW_SECONDS
+    own = []
+    for p in rotated_files(active):
+        try:
+            st = p.lstat()
+            if stat.S_ISREG(st.st_mode) and st.st_uid == euid and _rotated_at(p) <= latest:
+                own.append(p)
+        except (OSError, ValueError):
+            continue
+    return own
+
+
 def _rotated_at(rotated: Path) -> float:
     """When ``rotated`` (a name :func:`rotated_files` lists) was rotated, from its name."""
     stamp = rotated.name.rpartition("-")[0].rpartition("-")[2][:15]  # 20261122T204739
@@ -58,20 +87,20 @@ def _rotated_at(rotated: Path) -> float:
 
 def prune_rotated(active: Path, backup_count: int, retention_days: float) -> None:
     """Keep at most ``backup_count`` rotated files of ``active``, none older than
-    ``retention_days`` (0: no age limit).
+    ``retention_days`` (0: no age limit). Only this user's (:func:`own_rotated_files`).
 
     Age is the file's mtime (its newest line), but a file rotated in the last
     ``RECENT_SECONDS`` (the time in its name) is kept: a process that had it open may
     still write a line to it. Best effort: a file that cannot be deleted stays.
     """
-    backups = rotated_files(active)
+    backups = own_rotated_files(active)
     doomed = backups[: max(0, len(backups) - backup_count)]
     if retention_days > 0:
         now = time.time()
         cutoff = now - retention_days * 86400
         for p in backups[len(doomed) :]:
             try:
-                if p.stat().st_mtime < cutoff and _rotated_at(p) < now - RECENT_SECONDS:
+                if p.lstat().st_mtime < cutoff and _rotated_at(p) < now - RECENT_SECONDS:
                     doomed.append(p)
             except (OSError, ValueError):
                 continue
@@ -128,6 +157,9 @@ def write_problem(path: Path) -> str | None:
             return f"{path} is a symbolic link (llmlog does not write through one)"
         if path.is_dir():
             return f"{path} is a folder"
+        with contextlib.suppress(OSError):
+            if problem := trust_problem(path, path.parent.stat(), path.lstat()):
+                return problem
         return None if os.access(path, os.W_OK) else f"no permission to write {path}"
     folder = path.parent
     while not os.path.lexists(folder) and folder != folder.parent:
@@ -136,7 +168,105 @@ def write_problem(path: Path) -> str | None:
         return f"{folder} is not a folder"
     if not os.access(folder, os.W_OK | os.X_OK):
         return f"no permission to create files in {folder}"
+    if folder == path.parent:  # a folder llmlog makes is its own
+        with contextlib.suppress(OSError):
+            return trust_problem(path, folder.stat(), None)
     return None
+
+
+UNTRUSTED = (
+    "another user could read or replace what llmlog writes there, so it writes nothing "
+    "(name a file in a new folder instead: llmlog makes it 0700)"
+)
+
+
+def trust_problem(path: Path, folder: os.stat_result, file: os.stat_result | None) -> str | None:
+    """Why the log file ``path`` must not be written, ``folder`` being its folder's stat and
+    ``file`` the file's (``lstat``; None: none yet), in words; None when it may."""
+    if problem := folder_problem(folder):
+        return f"its folder {path.parent} {problem}: {UNTRUSTED}"
+    if file is not None and (problem := file_problem(file)):
+        return f"{path} {problem}: {UNTRUSTED}"
+    return None
+
+
+def folder_problem(st: os.stat_result) -> str | None:
+    """Why another user could plant, swap or delete files in the folder ``st`` (its stat),
+    in words; None when only this user and root can. A sticky folder (``/tmp``) passes:
+    others may add names to it but not replace ours (each file is checked as it is opened,
+    :func:`file_problem`)."""
+    if st.st_uid not in (os.geteuid(), 0):
+        return f"is owned by another user (uid {st.st_uid})"
+    mode = stat.S_IMODE(st.st_mode)
+    if mode & stat.S_ISVTX:
+        return None
+    if mode & stat.S_IWOTH:
+        return f"is writable by every user (mode {mode:#o}, without the sticky bit)"
+    if mode & stat.S_IWGRP and not _private_group(st.st_gid, st.st_uid):
+        return f"is writable by group {st.st_gid}, which has other members (mode {mode:#o})"
+    return None
+
+
+@functools.lru_cache(maxsize=16)
+def _private_group(gid: int, uid: int) -> bool:
+    """Whether user ``uid`` is the one member of group ``gid`` (a user private group: under
+    the umask 002 of Debian and Ubuntu users, the folders they make are group-writable).
+    As Debian's OpenSSH decides it: the group is that user's primary group and no one
+    else's, and lists no other member."""
+    try:
+        name = pwd.getpwuid(uid).pw_name
+        members = set(grp.getgrgid(gid).gr_mem)
+        members.update(user.pw_name for user in pwd.getpwall() if user.pw_gid == gid)
+    except (KeyError, OSError):
+        return False
+    return members == {name}
+
+
+def file_problem(st: os.stat_result) -> str | None:
+    """Why llmlog must not write to the file ``st`` found at a log path, in words; None when
+    it may: a file, FIFO or device of this user or root (``mkfifo`` of one's own, a terminal,
+    ``/dev/null``). Another user's never: planted in a shared folder, their FIFO would read
+    every record, their 0666 file hand them the later ones."""
+    if st.st_uid not in (os.geteuid(), 0):
+        return f"is owned by another user (uid {st.st_uid})"
+    if stat.S_ISSOCK(st.st_mode) or stat.S_ISBLK(st.st_mode):
+        return "is a socket or block device, not a file"
+    return None
+
+
+FOLDER_FLAGS = os.O_DIRECTORY | os.O_CLOEXEC | getattr(os, "O_PATH", os.O_RDONLY)
+"""To open a folder only to stat it and open files in it (``O_PATH``: no read permission
+needed)."""
+
+
+def open_log(path: Path, flags: int) -> int:
+    """Open the log file ``path`` with ``flags`` (created 0600) if no other user can read or
+    swap what is written to it (:func:`trust_problem`), else raise :class:`UntrustedPath`.
+
+    The folder is opened first and the file opened in it, so the folder checked is the one
+    written to; another user's file is refused before it is opened (opening their FIFO
+    would wake its reader) and, should it replace ours meanwhile, after."""
+    folder = os.open(path.parent, FOLDER_FLAGS)
+    try:
+        folder_st = os.fstat(folder)
+        try:
+            found: os.stat_result | None = os.stat(path.name, dir_fd=folder, follow_symlinks=False)
+        except FileNotFoundError:
+            found = None
+        if found is not None and stat.S_ISLNK(found.st_mode):
+            found = None  # O_NOFOLLOW refuses it, said as a link
+        if problem := trust_problem(path, folder_st, found):
+            raise UntrustedPath(problem)
+        fd = os.open(path.name, flags, 0o600, dir_fd=folder)
+    finally:
+        os.close(folder)
+    try:
+        if problem := trust_problem(path, folder_st, os.fstat(fd)):
+            raise UntrustedPath(problem)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
 
 
 def make_private_dirs(directory: Path) -> None:
