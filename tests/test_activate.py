@@ -275,6 +275,19 @@ class TestFailures:
         result = run(ACTIVATE + "print('app ran')", {**env, "LLMLOG_STRICT": "0"}, fake)
         assert (result.returncode, result.stdout) == (0, "True\napp ran\n")
 
+    def test_strict_start_up_sees_a_name_too_long_to_create(self, tmp_path: Path) -> None:
+        """``os.access`` on the folder said yes, the writer then failed on every record: a
+        file or folder name past the file system's limit is found before the app runs."""
+        from llmlog._log_files import write_problem
+
+        too_long = "a" * 300
+        for path in (tmp_path / f"{too_long}.jsonl", tmp_path / too_long / "llmlog.jsonl"):
+            problem = write_problem(path)
+            assert problem is not None and "a name longer than" in problem
+        assert write_problem(tmp_path / "new" / "llmlog.jsonl") is None
+        (tmp_path / "old.jsonl").write_text("")
+        assert write_problem(tmp_path / "old.jsonl") is None
+
     def test_settings_redaction_cannot_honour_are_a_failure(
         self, fake: FakeProvider, out: Path
     ) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import calendar
 import contextlib
+import errno
 import functools
 import glob
 import grp
@@ -160,7 +161,7 @@ def write_problem(path: Path) -> str | None:
         with contextlib.suppress(OSError):
             if problem := trust_problem(path, path.parent.stat(), path.lstat()):
                 return problem
-        return None if os.access(path, os.W_OK) else f"no permission to write {path}"
+        return _append_problem(path)
     folder = path.parent
     while not os.path.lexists(folder) and folder != folder.parent:
         folder = folder.parent
@@ -168,9 +169,37 @@ def write_problem(path: Path) -> str | None:
         return f"{folder} is not a folder"
     if not os.access(folder, os.W_OK | os.X_OK):
         return f"no permission to create files in {folder}"
+    if problem := _name_problem(folder, path.relative_to(folder).parts):
+        return problem
     if folder == path.parent:  # a folder llmlog makes is its own
         with contextlib.suppress(OSError):
             return trust_problem(path, folder.stat(), None)
+    return None
+
+
+def _append_problem(path: Path) -> str | None:
+    """Why the existing file ``path`` cannot be opened to append to (opened and closed, no
+    byte written: ``os.access`` says yes to root for anything)."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        os.close(os.open(path, flags))
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:  # a FIFO nobody reads yet: the writer waits for one
+            return None
+        return f"cannot write {path}: {exc.strerror}"
+    return None
+
+
+def _name_problem(folder: Path, names: tuple[str, ...]) -> str | None:
+    """Why the folders and file ``names`` cannot be made in the existing ``folder``: a name
+    longer than its file system allows."""
+    try:
+        longest = os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return None
+    for name in names:
+        if len(os.fsencode(name)) > longest:
+            return f"cannot create {folder / name[:40]}...: a name longer than {longest} bytes"
     return None
 
 
