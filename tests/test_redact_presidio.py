@@ -45,10 +45,18 @@ class TestLookAlikes:
             ("claude-sonnet-4-5-20250929", "4-5-20250929"),
             ("id 446655440000-x", "446655440000"),
             ("on 2024-08-06", "2024-08-06"),
+            ("on 06.08.2024", "06.08.2024"),
+            ("due 08-06-2024", "08-06-2024"),
+            ("on 2024.08.06", "2024.08.06"),
+            ("score 0.84441234", "0.84441234"),
+            ("[0.42826962, 1]", "[0.42826962"),
+            ("ver+14155550132x", "+14155550132"),
+            ("1.0.0+20240806123", "+20240806123"),
         ],
     )
     def test_phone_matches_inside_other_tokens_are_dropped(self, text: str, value: str) -> None:
-        """A number glued to a word or dash, or shaped like a date, is not a phone number."""
+        """A number glued to a word or dash, or shaped like a date or a decimal, is not a phone
+        number; an international one only when glued to a digit, or a word after it."""
         start = text.index(value)
         assert is_look_alike(text, start, start + len(value), "PHONE_NUMBER")
 
@@ -68,18 +76,37 @@ class TestLookAlikes:
         text = "https://example.com/" + "/".join(["segment-name"] * 5000) + " write to bob@x.com"
         assert [text[a:b] for a, b, _ in find_pii(text, [], None)] == ["bob@x.com"]
 
-    def test_a_free_standing_phone_number_is_kept(self) -> None:
-        """Separators such as ``:`` or a space in front do not hide a real number."""
-        text = "tel:+1 415-555-0132."
-        start = text.index("+")
-        assert not is_look_alike(text, start, text.index("."), "PHONE_NUMBER")
+    @pytest.mark.parametrize(
+        ("text", "value"),
+        [
+            ("tel:+1 415-555-0132.", "+1 415-555-0132"),
+            ("Tel.+44 20 7946 0958", "+44 20 7946 0958"),
+            ("/customers/+14155550132/orders", "+14155550132"),
+            ("Telefon+49 30 901820", "+49 30 901820"),
+            ("電話番号は+81-90-1234-5678です", "+81-90-1234-5678"),
+            ("call 415.555.0132", "415.555.0132"),
+        ],
+    )
+    def test_a_free_standing_phone_number_is_kept(self, text: str, value: str) -> None:
+        """Separators such as ``:`` or a space in front do not hide a real number, nor a
+        path's, a word's or a CJK word's letters an international one."""
+        start = text.index(value)
+        assert not is_look_alike(text, start, start + len(value), "PHONE_NUMBER")
 
     @pytest.mark.parametrize(
         ("text", "value", "dropped"),
         [
             ("version 1.2.3.4", "1.2.3.4", True),
             ("pkg==1.2.3.4", "1.2.3.4", True),
+            ("pkg>=1.2.3.4", "1.2.3.4", True),
+            ('"^1.2.3.4"', "1.2.3.4", True),
+            ("oid 1.3.6.1.4.1", "1.3.6.1", True),
+            ("oid 1.3.6.1.4.1", "6.1.4.1", True),
             ("host 1.2.3.4", "1.2.3.4", False),
+            ("client_ip=1.2.3.4", "1.2.3.4", False),
+            ("<td>1.2.3.4</td>", "1.2.3.4", False),
+            ("ip.addr==1.2.3.4", "1.2.3.4", False),
+            ("go -> 1.2.3.4.", "1.2.3.4", False),
             ("return c::d", "c::d", True),
             ("lo ::1", "::1", True),
             ("fe80::1 up", "fe80::1", False),

@@ -127,12 +127,15 @@ class Detector:
             if moved is not None:
                 moves.append(moved)
         spans = find_secrets(text)
-        if self._has_custom:
-            spans += self._custom.find(text)
         if self._uses_presidio:
             from llmlog._redact_presidio import find_pii
 
+            # Only a secret wins over PII it overlaps (a token in `https://TOKEN@host`). A
+            # deny-list term or custom pattern inside PII (`jane.doe@acme.com` with "Acme") is
+            # merged with it: the whole address goes, named after the longer of the two.
             spans += without_overlaps(find_pii(text, spans, self._ner_model), spans)
+        if self._has_custom:
+            spans += self._custom.find(text)
         if spans:
             for moved in reversed(moves):
                 spans = moved.spans(spans)

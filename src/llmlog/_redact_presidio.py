@@ -12,11 +12,13 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from llmlog._redact_detect import merge_spans
+from llmlog._redact_pii_text import CJK, pii_text
 from llmlog._redact_secrets import Span
 
 SCORE_THRESHOLD: Final = 0.4
@@ -27,14 +29,33 @@ NER_ENTITIES: Final = ("PERSON", "LOCATION", "NRP")
 _QUIET_LOGGERS: Final = ("presidio-analyzer", "presidio_analyzer", "tldextract")
 
 # A phone match glued to a word, a dash or a dot is part of something else:
-# `claude-sonnet-4-5-20250929`, a UUID, a version, a file name.
-_GLUED_BEFORE: Final = re.compile(r"[\w\-./]$")
-_GLUED_AFTER: Final = re.compile(r"^[\w\-]|^\.\d")
+# `claude-sonnet-4-5-20250929`, a UUID, a version, a file name. Not to Chinese, Japanese or
+# Korean words (no spaces between words there). An international number (`+CC`) only to a
+# digit or a dash: `Tel.+44 20 7946 0958`, `Telefon+49 30 901820`, `/customers/+1415.../`.
+_GLUED_BEFORE: Final = re.compile(rf"(?:[^\W{CJK}]|[\-./])$")
+_GLUED_BEFORE_INTERNATIONAL: Final = re.compile(r"[\d\-]$")
+_GLUED_AFTER: Final = re.compile(rf"^(?:[^\W{CJK}]|-)|^\.\d")
 # A WhatsApp link's path is a phone number (`wa.me/447911123456`), not an id in a URL.
 _PHONE_LINK: Final = re.compile(r"(?i)(?<![\w.])wa\.me/$")
-_DATE: Final = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-# `v1.2.3.4`, `version 1.2.3.4`, `pkg==1.2.3.4`: a version, not an address.
-_VERSION_BEFORE: Final = re.compile(r"(?i)(?:\bv|\bversion:?\s*|\bver\.?\s*|[=<>~^]=?\s*)$")
+# Dates (2024-08-06, 06.08.2024, 08/06/2024, 2024.08.06) and decimals (0.84441234, a score):
+# phonenumbers takes some for numbers, a list's `[` included (`[0.42826962`). A phone number
+# written with dots has two or more (`415.555.0132`, `+33 1.42.68.53.00`).
+_DAY: Final = r"(?:0?[1-9]|[12]\d|3[01])"
+_YEAR: Final = r"(?:19|20)\d\d"
+_NUMBER_LOOK_ALIKE: Final = re.compile(
+    rf"[(\[]?(?:{_YEAR}([-./]){_DAY}\1{_DAY}|{_DAY}([-./]){_DAY}\2{_YEAR}|[+\-]?\d+\.\d+)"
+)
+# Four numbers of a longer dotted run: an OID (`1.3.6.1.4.1.311`), a phone number
+# (`+33 1.42.68.53.00`), a version.
+_DOTTED_BEFORE: Final = re.compile(r"\d\.$")
+_DOTTED_AFTER: Final = re.compile(r"\.\d")
+# `v1.2.3.4`, `version 1.2.3.4`, `pkg==1.2.3.4`, `pkg>=1.2.3.4`, `^1.2.3.4`: a version, not an
+# address. Only a package manager's operator right before it: `ip=`, `<td>`, `-> ` and
+# `--host=` come before addresses; so do `ip.addr==` (Wireshark) and `host!=`.
+_VERSION_BEFORE: Final = re.compile(
+    r"(?i)(?:\bv|\bversion:?\s*|\bver\.?\s*|(?<!ip)(?<!addr)(?<!host)(?<!src)(?<!dst)"
+    r"(?:[=<>~!]=|[~^]))$"
+)
 
 
 # An SSN written right after the word: presidio's recognizer scores undashed
@@ -49,8 +70,10 @@ _SHORT_CODE: Final = re.compile(
     r"(?:[\"']?\s*[:=\uff1a]\s*[\"']?|\s+is:?\s+)(?P<v>\d(?:[ \-]?\d){2,7})(?![\w\-])"
 )
 # An address with a file's extensions glued on (`jane@example.com.pdf`, `.tar.gz`: an
-# attachment's name): the whole fails the domain check, the address without them passes it.
-_EMAIL_IN_FILE_NAME: Final = re.compile(r"(?<![\w.+%\-])[\w.+%\-]+@[\w\-]+(?:\.[\w\-]+){2,}(?!@)")
+# attachment's name) or more of its name after a `_` (no domain holds one:
+# `invoice_jane@example.com_2024.pdf`): the whole fails the domain check, the address
+# without them passes it.
+_EMAIL_IN_FILE_NAME: Final = re.compile(r"(?<![\w.+%\-])[\w.+%\-]+@[\w\-]+(?:\.[\w\-]+)+(?!@)")
 _FILE_EXTENSION: Final = re.compile(r"\.[A-Za-z0-9]{1,5}$")
 _SHORT_CODE_HINTS: Final = ("pin", "cvv", "cvc", "otp", "passcode")  # a scan each: µs, not 30
 
@@ -202,21 +225,19 @@ def offline_engine(ner_model: str | None = None) -> OfflineEngine:
         def analyze(self, text: str, entities: Any, *args: Any, **kwargs: Any) -> Any:
             results = self._near_each_at(text, entities, *args, **kwargs)
             if "@" in text:
-                found = [(r.start, r.end) for r in results]
+                # what presidio found, in order: each match is checked against it in one walk
+                found = merge_spans((r.start, r.end, "") for r in results)
+                i = 0
                 for match in _EMAIL_IN_FILE_NAME.finditer(text):
                     start, end = match.span()
-                    if any(s < end and start < e for s, e in found):
+                    while i < len(found) and found[i][1] <= start:
+                        i += 1
+                    if i < len(found) and found[i][0] < end:
                         continue
-                    address = match.group()
-                    for _ in range(2):  # `.pdf`, `.tar.gz`
-                        extension = _FILE_EXTENSION.search(address)
-                        if extension is None:
-                            break
-                        address = address[: extension.start()]
-                        if address.count(".", address.index("@")) and self.validate_result(address):
-                            end = start + len(address)
-                            results.append(RecognizerResult("EMAIL_ADDRESS", start, end, 1.0))
-                            break
+                    address = address_in_file_name(match.group(), self.validate_result)
+                    if address:
+                        end = start + len(address)
+                        results.append(RecognizerResult("EMAIL_ADDRESS", start, end, 1.0))
             return results
 
         def _near_each_at(self, text: str, entities: Any, *args: Any, **kwargs: Any) -> Any:
@@ -285,17 +306,41 @@ def find_pii(
     ``known``: spans already found elsewhere (secrets); no phone number is looked for there.
     """
     engine = engine or offline_engine(ner_model)
+    text = pii_text(text)
     results = engine.analyzer.analyze(text, language="en", score_threshold=SCORE_THRESHOLD)
     spans = [_email_after_path(text, r.start, r.end, r.entity_type) for r in results]
     spans += [(m.start("v"), m.end("v"), "US_SSN") for m in _LABELLED_SSN.finditer(text)]
     lowered = text.lower()
     if any(hint in lowered for hint in _SHORT_CODE_HINTS):
         spans += [(m.start("v"), m.end("v"), "SECRET") for m in _SHORT_CODE.finditer(text)]
+    # Look-alikes out first: a phone number is not looked for where one was (an OID's or a
+    # French number's `1.42.68.53`, no address, must not hide `+33 1.42.68.53.00`).
+    spans = [s for s in spans if not is_look_alike(text, *s)]
     candidates = phone_candidates(_blank(text, [*spans, *known]), engine.shortest_phone)
     if candidates is not None:
         phones = engine.phone.analyze(candidates, ["PHONE_NUMBER"], None)
-        spans += [(r.start, r.end, r.entity_type) for r in phones if r.score >= SCORE_THRESHOLD]
-    return [s for s in spans if not is_look_alike(text, *s)]
+        for r in phones:
+            # phonenumbers takes a `[` before a number as its start (`[+1 415 555 0132]`)
+            start = r.start + (text[r.start] == "[" and "]" not in text[r.start : r.end])
+            if r.score >= SCORE_THRESHOLD and not is_look_alike(text, start, r.end, r.entity_type):
+                spans.append((start, r.end, r.entity_type))
+    return spans
+
+
+def address_in_file_name(name: str, valid: Callable[[str], bool]) -> str | None:
+    """The address a file's name starts with (``jane@example.com_2024.pdf``,
+    ``jane@example.com.tar.gz``), or None."""
+    at = name.index("@")
+    if "_" in name[at:]:
+        name = name[: name.index("_", at)]
+    for _ in range(3):  # as is, without `.pdf`, without `.tar.gz`
+        if name.count(".", at) and valid(name):
+            return name
+        extension = _FILE_EXTENSION.search(name)
+        if extension is None:
+            return None
+        name = name[: extension.start()]
+    return None
 
 
 def _email_after_path(text: str, start: int, end: int, entity: str) -> Span:
@@ -337,18 +382,23 @@ def is_look_alike(text: str, start: int, end: int, entity: str) -> bool:
     """True for matches that are known to be something else in LLM traffic."""
     value = text[start:end]
     if entity == "PHONE_NUMBER":
+        glued = _GLUED_BEFORE_INTERNATIONAL if value.startswith("+") else _GLUED_BEFORE
         return bool(
             (
-                _GLUED_BEFORE.search(text[max(0, start - 1) : start])
+                glued.search(text[max(0, start - 1) : start])
                 and not _PHONE_LINK.search(text[max(0, start - 7) : start])
             )
             or _GLUED_AFTER.search(text[end : end + 2])
-            or _DATE.match(value)
+            or _NUMBER_LOOK_ALIKE.fullmatch(value)
             or _short_and_bare(value)
         )
     if entity == "IP_ADDRESS":
         if ":" in value:  # IPv6: `c::d` in code has no digit; `::1` is no one's address
             groups = [g for g in value.split(":") if g]
             return not any(ch.isdigit() for ch in value) or len(groups) < 2
-        return bool(_VERSION_BEFORE.search(text[max(0, start - 10) : start]))
+        return bool(
+            _VERSION_BEFORE.search(text[max(0, start - 10) : start])
+            or _DOTTED_BEFORE.search(text[max(0, start - 2) : start])
+            or _DOTTED_AFTER.match(text, end)
+        )
     return False
