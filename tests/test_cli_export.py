@@ -504,3 +504,68 @@ class TestLimitMemory:
             r["id"] for r in newest
         ]
         assert peak < 3_000_000  # 150 records of 40 kB held at once: over 6 MB
+
+
+ANOTHER_UID = 2000
+as_root = pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0,
+    reason="needs root, to give a file to another user (uid 2000) as an attacker would",
+)
+
+
+class TestPlantedOutput:
+    """-o in a folder others can write to (a shared /tmp folder): what is planted there."""
+
+    @pytest.fixture
+    def shared(self, tmp_path: Path) -> Path:
+        folder = tmp_path / "shared"
+        folder.mkdir()
+        folder.chmod(0o1777)
+        return folder
+
+    @pytest.mark.parametrize("form", ["jsonl", "csv", "parquet", "openai-chat"])
+    def test_a_symlink_at_the_output_is_refused_and_its_target_untouched(
+        self,
+        real_log: tuple[Path, list[Any]],
+        tmp_path: Path,
+        shared: Path,
+        capsys: pytest.CaptureFixture[str],
+        form: str,
+    ) -> None:
+        """export.csv -> the victim's file: the export truncated it, made it 0600 and
+        wrote the prompts into it. Now exit 2, the file as it was."""
+        victim = tmp_path / "victimfile"
+        victim.write_text("precious\n")
+        victim.chmod(0o640)
+        (shared / "export.out").symlink_to(victim)
+        assert export(real_log[0], "--format", form, "-o", str(shared / "export.out")) == 2
+        assert "is a symbolic link" in capsys.readouterr().err
+        assert victim.read_text() == "precious\n" and stat.S_IMODE(victim.stat().st_mode) == 0o640
+        assert sorted(p.name for p in shared.iterdir()) == ["export.out"]
+
+    @as_root
+    def test_another_users_file_at_the_output_is_refused(
+        self, real_log: tuple[Path, list[Any]], shared: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A 0666 file another user made at the name got the prompts; now refused, untouched."""
+        planted = shared / "export.jsonl"
+        planted.write_text("")
+        planted.chmod(0o666)
+        os.chown(planted, ANOTHER_UID, ANOTHER_UID)
+        assert export(real_log[0], "-o", str(planted)) == 2
+        assert f"another user's file (uid {ANOTHER_UID})" in capsys.readouterr().err
+        assert planted.read_text() == "" and planted.stat().st_uid == ANOTHER_UID
+
+    def test_the_export_is_a_new_private_file_renamed_into_place(
+        self, real_log: tuple[Path, list[Any]], shared: Path
+    ) -> None:
+        """An existing file of one's own is replaced, not written through: a hard link to
+        it (or anyone holding it open) keeps the old contents; no temporary file is left."""
+        out = shared / "export.jsonl"
+        out.write_text("old\n")
+        os.link(out, shared / "other-name")
+        assert export(real_log[0], "-o", str(out)) == 0
+        assert (shared / "other-name").read_text() == "old\n"
+        assert out.read_bytes() == real_log[0].read_bytes()
+        assert stat.S_IMODE(out.stat().st_mode) == 0o600
+        assert sorted(p.name for p in shared.iterdir()) == ["export.jsonl", "other-name"]

@@ -224,3 +224,72 @@ class TestOtherFiles:
             assert sum(g["calls"] for g in groups) == 5
         assert main(["tail", "--log", log]) == 0
         assert len(capsys.readouterr().out.splitlines()) == 5
+
+
+ANOTHER_UID = 2000
+as_root = pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0,
+    reason="needs root, to give files to another user (uid 2000) as an attacker would",
+)
+
+
+def _forged(number: int) -> dict[str, Any]:
+    return schema_record(number, id=f"01FORGED{number:018d}", cost_usd=999.0)
+
+
+class TestPlantedFiles:
+    """In a folder others can write to, a file under a rotated name is not the app's."""
+
+    def test_a_rotated_name_dated_in_the_future_is_not_read(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """app-20991231T...: sorted last, read as the newest calls. Now skipped, with one
+        warning naming it; a name dated a minute ahead (another clock) is still read."""
+        log = write_jsonl(tmp_path / "app.jsonl", [schema_record(1)])
+        write_jsonl(tmp_path / "app-20991231T000000.000000Z-1.jsonl", [_forged(2)])
+        soon = time.strftime("%Y%m%dT%H%M%S", time.gmtime(time.time() + 60))
+        write_jsonl(tmp_path / f"app-{soon}.000000Z-1.jsonl", [schema_record(3)])
+        assert main(["stats", "--log", str(log), "--json", "--engine", "python"]) == 0
+        captured = capsys.readouterr()
+        assert orjson.loads(captured.out)["groups"][0]["calls"] == 2
+        assert captured.err.count("llmlog: warning:") == 1
+        assert "app-20991231T000000.000000Z-1.jsonl (dated ahead of now)" in captured.err
+
+    @as_root
+    @pytest.mark.parametrize("as_directory", [False, True])
+    def test_another_users_files_are_not_read(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str], as_directory: bool
+    ) -> None:
+        """Files uid 2000 planted beside the app's log (a rotated name, a .jsonl in a --log
+        directory) held records stats, check and replay took for the app's calls."""
+        shared = tmp_path / "shared"
+        log = write_jsonl(shared / "app.jsonl", [schema_record(1)])
+        shared.chmod(0o1777)
+        planted = [
+            write_jsonl(shared / "app-20260101T000000.000000Z-1.jsonl", [_forged(2)]),
+            write_jsonl(shared / "extra.jsonl", [_forged(3)]),
+        ]
+        for path in planted:
+            os.chown(path, ANOTHER_UID, ANOTHER_UID)
+        where = str(shared) if as_directory else str(log)
+        assert main(["stats", "--log", where, "--json", "--engine", "python"]) == 0
+        captured = capsys.readouterr()
+        assert orjson.loads(captured.out)["groups"][0]["calls"] == 1
+        assert f"app-20260101T000000.000000Z-1.jsonl (uid {ANOTHER_UID})" in captured.err
+        assert main(["show", "--log", where, "01FORGED"]) == 2
+        assert "no record with an id starting '01FORGED'" in capsys.readouterr().err
+
+    @as_root
+    def test_root_reads_the_log_of_the_user_who_owns_it(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """An admin inspecting an app's log as root reads every file of the app's user."""
+        folder = tmp_path / "app_logs"
+        log = write_jsonl(folder / "app.jsonl", [schema_record(1)])
+        rotated = write_jsonl(folder / "app-20260101T000000.000000Z-1.jsonl", [schema_record(2)])
+        for path in (folder, log, rotated):
+            os.chown(path, ANOTHER_UID, ANOTHER_UID)
+        for where in (log, folder):
+            assert main(["stats", "--log", str(where), "--json", "--engine", "python"]) == 0
+            captured = capsys.readouterr()
+            assert orjson.loads(captured.out)["groups"][0]["calls"] == 2 and captured.err == ""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,14 @@ import openai_fakes
 from llmlog.cli import main
 from llmlog.cli._replayable import caveats, problems, replay_request
 from llmlog.fake_provider import FakeProvider, start_server
-from test_cli_main import PROMPTS, clients, schema_record, write_real_log, write_responses_tool_log
+from test_cli_main import (
+    PROMPTS,
+    clients,
+    schema_record,
+    write_jsonl,
+    write_real_log,
+    write_responses_tool_log,
+)
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +59,17 @@ class TestReplay:
         path, records = log
         original = records[0]
         assert (
-            main(["replay", "--log", str(path), original["id"][:20], "--provider-url", fake.url])
+            main(
+                [
+                    "replay",
+                    "--yes",
+                    "--log",
+                    str(path),
+                    original["id"][:20],
+                    "--provider-url",
+                    fake.url,
+                ]
+            )
             == 0
         )
         route, body = fake.requests[-1]
@@ -77,6 +96,7 @@ class TestReplay:
             main(
                 [
                     "replay",
+                    "--yes",
                     "--log",
                     str(path),
                     records[1]["id"],
@@ -113,7 +133,12 @@ class TestReplay:
         finally:
             llmlog.uninstrument()
         (original,) = records_in(path)
-        assert main(["replay", "--log", str(path), original["id"], "--provider-url", fake.url]) == 0
+        assert (
+            main(
+                ["replay", "--yes", "--log", str(path), original["id"], "--provider-url", fake.url]
+            )
+            == 0
+        )
         route, body = fake.requests[-1]
         assert route.endswith("/messages") and body["stream"] is True
         new = records_in(path)[-1]
@@ -147,7 +172,12 @@ class TestReplay:
         finally:
             llmlog.uninstrument()
         (original,) = records_in(path)
-        assert main(["replay", "--log", str(path), original["id"], "--provider-url", fake.url]) == 0
+        assert (
+            main(
+                ["replay", "--yes", "--log", str(path), original["id"], "--provider-url", fake.url]
+            )
+            == 0
+        )
         _, body = fake.requests[-1]
         assert body["top_k"] == 5 and body["messages"] == [{"role": "user", "content": "hi"}]
         new = records_in(path)[-1]
@@ -162,6 +192,7 @@ class TestReplay:
             main(
                 [
                     "replay",
+                    "--yes",
                     "--log",
                     str(path),
                     records[0]["id"],
@@ -274,13 +305,13 @@ class TestRefusals:
         assert len(records_in(path)) == 4
 
 
-def _intercepted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+def _intercepted(monkeypatch: pytest.MonkeyPatch) -> list[httpx2.Request]:
     """Every OpenAI / Anthropic client made from now on answers from a MockTransport: the
-    URLs it was asked for, and nothing leaves the machine."""
-    sent: list[str] = []
+    requests it was asked to send, and nothing leaves the machine."""
+    sent: list[httpx2.Request] = []
 
     def answer(request: httpx2.Request) -> httpx2.Response:
-        sent.append(str(request.url))
+        sent.append(request)
         if request.url.path.endswith("/messages"):
             return httpx2.Response(200, json=anthropic_fakes.message())
         return openai_fakes.json_response(openai_fakes.chat_completion())
@@ -376,11 +407,11 @@ class TestWhereItGoes:
         assert main(["replay", "--log", str(path), record["id"]]) == 2
         assert "would go to proxy.example.com" in capsys.readouterr().err and sent == []
         monkeypatch.delenv("OPENAI_BASE_URL")
-        assert main(["replay", "--log", str(path), record["id"]]) == 0
-        assert sent == ["https://api.openai.com/v1/chat/completions"]
-        argv = ["--provider-url", "https://proxy.example.com"]
+        assert main(["replay", "--yes", "--log", str(path), record["id"]]) == 0
+        assert [str(r.url) for r in sent] == ["https://api.openai.com/v1/chat/completions"]
+        argv = ["--yes", "--provider-url", "https://proxy.example.com"]
         assert main(["replay", "--log", str(path), record["id"], *argv]) == 0
-        assert sent[-1] == "https://proxy.example.com/v1/chat/completions"
+        assert str(sent[-1].url) == "https://proxy.example.com/v1/chat/completions"
 
 
 CACHED_BLOCKS = [
@@ -432,7 +463,7 @@ class TestSystemPrompt:
             ["system/developer messages or text parts", "text blocks", None],
             strict=True,
         ):
-            argv = ["replay", "--log", str(path), record["id"], "--provider-url", fake.url]
+            argv = ["replay", "--yes", "--log", str(path), record["id"], "--provider-url", fake.url]
             assert main(argv) == 0
             err = capsys.readouterr().err
             assert ("system may have been several" in err) is (pieces is not None)
@@ -464,7 +495,7 @@ class TestSystemPrompt:
         developer, empty = records_in(path)
         assert (developer["system"], empty["system"]) == ("Formatting re-enabled.", "")
         for record, lead in ((developer, "Formatting re-enabled."), (empty, "")):
-            argv = ["replay", "--log", str(path), record["id"], "--provider-url", fake.url]
+            argv = ["replay", "--yes", "--log", str(path), record["id"], "--provider-url", fake.url]
             assert main(argv) == 0
             assert fake.requests[-1][1]["messages"] == [
                 {"role": "system", "content": lead},
@@ -483,7 +514,7 @@ class TestSystemPrompt:
         first, second = write_responses_tool_log(path, fake)
         sent = [body for route, body in fake.requests if route.endswith("/responses")][-2:]
         for record, original in zip((first, second), sent, strict=True):
-            argv = ["replay", "--log", str(path), record["id"], "--provider-url", fake.url]
+            argv = ["replay", "--yes", "--log", str(path), record["id"], "--provider-url", fake.url]
             assert main(argv) == 0
             route, body = fake.requests[-1]
             developer, *rest = original["input"]
@@ -545,3 +576,143 @@ class TestSystemPrompt:
         """Nothing logs an OpenAI system prompt as a list; replay does not guess its roles."""
         record = schema_record(1, system=[{"type": "text", "text": "x"}])
         assert problems(record) == ["system is logged as a list, not as text"]
+
+
+class _Terminal(io.StringIO):
+    """Standard input that is a terminal, where the user types ``answer``."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def _costly_log(path: Path, **fields: Any) -> dict[str, Any]:
+    """A log holding one call as a forged line would have it: another project's header, a
+    query, a timeout, 64 answers of up to 100k tokens from o1-pro."""
+    params = {
+        "n": 64,
+        "max_completion_tokens": 100000,
+        "extra_headers": {"OpenAI-Project": "proj_someone_else"},
+        "extra_query": {"x": "1"},
+        "timeout": 600,
+        "extra_body": {"top_k": 5},
+    }
+    record = schema_record(1, model="o1-pro", params=params, **fields)
+    write_jsonl(path, [record])
+    return record
+
+
+class TestBeforeSending:
+    """What a log line asks for is not all sent, and nothing is sent unseen."""
+
+    def test_headers_query_and_timeout_from_the_log_are_not_sent(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """The logged OpenAI-Project header and ?x=1 went out with the user's key: now they
+        are left out, and said so; extra_body (part of the body as sent) still goes."""
+        path = tmp_path / "llmlog.jsonl"
+        record = _costly_log(path, server_address="api.openai.com")
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-prod")
+        monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+        sent = _intercepted(monkeypatch)
+        assert main(["replay", "--yes", "--log", str(path), record["id"]]) == 0
+        (request,) = sent
+        assert str(request.url) == "https://api.openai.com/v1/chat/completions"
+        assert "openai-project" not in request.headers
+        body = orjson.loads(request.content)
+        assert body["top_k"] == 5 and body["n"] == 64
+        err = capsys.readouterr().err
+        assert "params.extra_headers, params.extra_query, params.timeout are not sent" in err
+
+    def test_without_a_terminal_it_shows_what_would_be_sent_and_asks_for_yes(
+        self, tmp_path: Path, fake: FakeProvider, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Host, model, n, token limits and stream are printed first; with no terminal to
+        ask on and no --yes: exit 2 naming --yes, nothing sent."""
+        path = tmp_path / "llmlog.jsonl"
+        record = _costly_log(path)
+        sent = len(fake.requests)
+        assert main(["replay", "--log", str(path), record["id"], "--provider-url", fake.url]) == 2
+        err = capsys.readouterr().err
+        assert f"to {fake.url}/v1/: model o1-pro, n 64, max_completion_tokens 100000" in err
+        assert "stream no" in err and "pass --yes to send it" in err
+        assert len(fake.requests) == sent and len(records_in(path)) == 1
+
+    @pytest.mark.parametrize(("answer", "status"), [("y\n", 0), ("n\n", 2), ("\n", 2)])
+    def test_at_a_terminal_only_a_y_sends_it(
+        self,
+        tmp_path: Path,
+        fake: FakeProvider,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+        answer: str,
+        status: int,
+    ) -> None:
+        path = tmp_path / "llmlog.jsonl"
+        record = _costly_log(path)
+        monkeypatch.setattr(sys, "stdin", _Terminal(answer))
+        sent = len(fake.requests)
+        assert main(["replay", "--log", str(path), record["id"], "--provider-url", fake.url]) == (
+            status
+        )
+        err = capsys.readouterr().err
+        assert "send it? [y/N]" in err
+        assert len(fake.requests) == sent + (status == 0)
+        assert ("llmlog: error: not sent" in err) is (status != 0)
+
+
+class TestWhichKey:
+    """The environment's key goes only where the call went, never over plain http."""
+
+    @pytest.fixture
+    def to_openai(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str]:
+        path = tmp_path / "llmlog.jsonl"
+        record = schema_record(1, server_address="api.openai.com")
+        write_jsonl(path, [record])
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-prod")
+        monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+        return path, record["id"]
+
+    def test_another_host_gets_a_dummy_key_unless_api_key_env_names_one(
+        self,
+        to_openai: tuple[Path, str],
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        """--provider-url to another host sent OPENAI_API_KEY there; now a dummy key, or the
+        variable --api-key-env names; the call's own host still gets OPENAI_API_KEY."""
+        path, record_id = to_openai
+        monkeypatch.setenv("PROXY_KEY", "sk-proxy")
+        sent = _intercepted(monkeypatch)
+        replay = ["replay", "--yes", "--log", str(path), record_id, "--provider-url"]
+        assert main([*replay, "https://proxy.example.com"]) == 0
+        assert "API key: none (a dummy key" in capsys.readouterr().err
+        assert main([*replay, "https://proxy.example.com", "--api-key-env", "PROXY_KEY"]) == 0
+        assert "API key: $PROXY_KEY" in capsys.readouterr().err
+        assert main([*replay, "https://api.openai.com"]) == 0
+        assert [(r.url.host, r.headers["authorization"]) for r in sent] == [
+            ("proxy.example.com", "Bearer replay"),
+            ("proxy.example.com", "Bearer sk-proxy"),
+            ("api.openai.com", "Bearer sk-prod"),
+        ]
+        assert main([*replay, "https://proxy.example.com", "--api-key-env", "UNSET_KEY"]) == 2
+        assert "--api-key-env UNSET_KEY: that variable is not set" in capsys.readouterr().err
+        assert len(sent) == 3
+
+    def test_plain_http_is_refused_unless_to_this_machine(
+        self,
+        to_openai: tuple[Path, str],
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        """http:// to another machine would carry the prompt (and a key) in clear: exit 2,
+        nothing sent. Loopback (the fake provider) is fine."""
+        path, record_id = to_openai
+        sent = _intercepted(monkeypatch)
+        replay = ["replay", "--yes", "--log", str(path), record_id, "--provider-url"]
+        for url in ("http://10.0.0.5:8080", "http://api.openai.com", "ftp://127.0.0.1"):
+            assert main([*replay, url]) == 2
+            assert "llmlog: error: --provider-url" in capsys.readouterr().err
+        assert sent == []
+        for url in ("http://127.0.0.1:8089", "http://localhost:8089", "http://[::1]:8089"):
+            assert main([*replay, url]) == 0
+        assert [r.headers["authorization"] for r in sent] == ["Bearer replay"] * 3

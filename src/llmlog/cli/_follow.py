@@ -122,7 +122,7 @@ def _rotated(active: Path) -> list[Path]:
     """The uncompressed rotated files of ``active``, oldest first (the writer compresses none;
     a ``.gz`` made later holds records read before)."""
     found = [p for p in rotated_files(active) if not p.name.endswith(".gz") and p.is_file()]
-    return sorted(found, key=age_key)
+    return sorted(LogLocation(active, is_dir=False).trusted(found), key=age_key)
 
 
 def _inode(path: Path) -> int | None:

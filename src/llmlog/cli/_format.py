@@ -11,6 +11,7 @@ __all__ = [
     "clip",
     "cost",
     "duration_ms",
+    "json_visible",
     "mapping",
     "one_line",
     "output_text",
@@ -23,16 +24,44 @@ __all__ = [
 
 # Characters a terminal acts on instead of showing: C0 controls but newline and tab,
 # DEL, C1 controls (0x9b is CSI), and the bidi marks, embeddings, overrides and isolates
-# that reorder what follows them.
-_CONTROLS = "\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+# that reorder what follows them. Then characters that show as nothing, which can hide
+# text from the reader that a model still reads: zero-width spaces and joiners, the word
+# joiner and invisible operators, the byte-order mark, and Unicode tag characters (an
+# instruction spelled in tags is invisible in a terminal).
+_ACTING = "\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_HIDDEN = "\u200b-\u200d\u2060-\u2064\ufeff\U000e0000-\U000e007f"
+_CONTROLS = f"\x00-\x08\x0b-\x1f{_ACTING}{_HIDDEN}"
 _UNSAFE = re.compile(f"[{_CONTROLS}]")
+# In JSON text, C0 controls are escaped by JSON itself; these are written raw by orjson.
+_UNSAFE_IN_JSON = re.compile(f"[{_ACTING}{_HIDDEN}]")
 # On one line, also newline, tab and the Unicode line and paragraph separators.
 _UNSAFE_IN_LINE = re.compile(f"[\n\t\u2028\u2029{_CONTROLS}]")
 
 
 def _escape(match: re.Match[str]) -> str:
     code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    high, low = divmod(code - 0x10000, 0x400)  # JSON spells it as a UTF-16 surrogate pair
+    return f"\\u{0xD800 + high:04x}\\u{0xDC00 + low:04x}"
+
+
+def json_visible(data: bytes) -> bytes:
+    """orjson's ``data`` with every character :func:`visible` spells out written as a JSON
+    escape (``\\u009b``, ``\\u202e``): the same JSON value, safe to print. orjson writes
+    C0 controls escaped already, but DEL, C1 controls, bidi and invisible characters raw,
+    and a terminal acts on those. Outside strings JSON text is ASCII, so only strings change.
+    """
+    if data.isascii() and b"\x7f" not in data:
+        return data
+    return _UNSAFE_IN_JSON.sub(_json_escape, data.decode()).encode()
 
 
 def visible(text: str) -> str:

@@ -8,9 +8,14 @@ skipped with one warning per file, never a traceback.
 
 from __future__ import annotations
 
+import calendar
+import contextlib
 import gzip
+import math
+import os
 import re
 import sys
+import time
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -36,6 +41,9 @@ __all__ = [
 ]
 
 _SUFFIXES = (".jsonl", ".jsonl.gz")
+# A rotated name dated later than this from now was not given by a writer (each names its
+# file by its own clock): it is not read (:meth:`LogLocation.trusted`).
+FUTURE_SECONDS = 300.0
 # The time stamp of a rotated name (``_log_files.rotated_name``): ``-20261122T204739.123456Z-42``.
 _ROTATED_STAMP = re.compile(r"-(\d{8}T\d{6})(\.\d{6})?Z-\d+\.jsonl(?:\.gz)?$")
 
@@ -57,16 +65,58 @@ class LogLocation:
             if not self.path.is_dir():
                 raise CliError(f"log directory {self.path} does not exist")
             found = [p for p in self.path.iterdir() if p.is_file() and p.name.endswith(_SUFFIXES)]
-            return sorted(_one_copy(found), key=age_key)
+            return sorted(_one_copy(self.trusted(found)), key=age_key)
         parent = self.path.parent
         if not parent.is_dir():
             raise CliError(f"log directory {parent} does not exist (no logs written yet?)")
         # Only the writer's own rotated names: ``app-worker.jsonl`` beside ``app.jsonl`` is
         # another log, not part of this one.
-        found = sorted(_one_copy(p for p in rotated_files(self.path) if p.is_file()), key=age_key)
+        rotated = self.trusted([p for p in rotated_files(self.path) if p.is_file()])
+        found = sorted(_one_copy(rotated), key=age_key)
         if self.path.is_file():
             found.append(self.path)
         return found
+
+    def trusted(self, paths: list[Path]) -> list[Path]:
+        """``paths`` without the files another user could have planted, with one warning
+        naming them: a file (or a link to one) owned by neither the log's owner (of the log
+        file, else of its folder; of the directory for a ``--log`` directory) nor this
+        user, and a rotated name dated more than five minutes from now. In a folder others
+        may write to, such a file under a rotated name (``llmlog-20991231T000000Z-1.jsonl``)
+        would otherwise be read as calls of the app: forged records for ``stats``, ``check``
+        and ``replay``. An admin reading an app's log as root still reads the app's files."""
+        owners = {os.geteuid(), *self._owner()}
+        latest = time.time() + FUTURE_SECONDS
+        kept, skipped = [], []
+        for path in paths:
+            try:
+                uids = {path.lstat().st_uid, path.stat().st_uid}
+            except OSError:
+                continue  # gone since it was listed
+            if not uids <= owners:
+                skipped.append(f"{path.name} (uid {max(uids - owners)})")
+            elif _rotated_at(path) > latest:
+                skipped.append(f"{path.name} (dated ahead of now)")
+            else:
+                kept.append(path)
+        if skipped:
+            shown = ", ".join(skipped[:3]) + (
+                f" and {len(skipped) - 3} more" if skipped[3:] else ""
+            )
+            warn(
+                f"not read as the log, as another user may have put them there: {shown} "
+                f"(files of the log are owned by uid {' or '.join(map(str, sorted(owners)))})"
+            )
+        return kept
+
+    def _owner(self) -> list[int]:
+        """The uid owning the log: its file if there is one, else its folder (none if
+        neither can be looked at)."""
+        places = [self.path] if self.is_dir else [self.path, self.path.parent]
+        for place in places:
+            with contextlib.suppress(OSError):
+                return [place.stat().st_uid]
+        return []
 
     def rotated_name(self, path: Path) -> bool:
         """Whether ``path`` is in the log's folder under a name rotation gives it
@@ -127,6 +177,17 @@ def _is_log(path: Path) -> bool:
 def is_rotated(path: Path) -> bool:
     """The file is a rotated one (a time stamp in its name): no longer written to."""
     return _ROTATED_STAMP.search(path.name) is not None
+
+
+def _rotated_at(path: Path) -> float:
+    """The UTC time in a rotated name (inf for a stamp that is no date); 0 when unstamped."""
+    match = _ROTATED_STAMP.search(path.name)
+    if match is None:
+        return 0.0
+    try:
+        return calendar.timegm(time.strptime(match.group(1), "%Y%m%dT%H%M%S"))
+    except ValueError:
+        return math.inf
 
 
 def age_key(path: Path) -> tuple[int, str, str]:

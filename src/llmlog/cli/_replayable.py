@@ -34,6 +34,12 @@ SUPPORTED = {
     ("anthropic", "messages"): ("messages", "create"),
 }
 _MEDIA_STUB_KEYS = frozenset({"type", "mime", "bytes", "sha256"})
+# Request options logged in params that a replay does not send: headers and query
+# parameters from a log line (which anyone who can write to the log can forge) could pick
+# the organization or project billed (``OpenAI-Project``) or reach another endpoint, and a
+# timeout is the app's, not the replay's. ``extra_body`` is sent: it is part of the request
+# body, as the app sent it.
+NOT_SENT = ("extra_headers", "extra_query", "timeout")
 _FAILED = "REDACTION_FAILED"
 
 
@@ -90,12 +96,22 @@ def caveats(record: dict[str, Any]) -> list[str]:
     text, so a prompt sent in pieces goes back as one, and Anthropic's ``cache_control``
     on them is not kept. Most system prompts are one piece, often of several lines:
     replay sends them and says what it could not know, rather than refusing them all.
+    The logged request options it leaves out (:data:`NOT_SENT`) are said too.
     """
+    params = mapping(record, "params")
+    dropped = [key for key in NOT_SENT if key in params]
+    found = (
+        [
+            f"params.{', params.'.join(dropped)} {'is' if len(dropped) == 1 else 'are'} not sent "
+            "(headers, query parameters and timeouts from a log could pick the project billed)"
+        ]
+        if dropped
+        else []
+    )
     system = record.get("system")
     if not isinstance(system, str) or _system_blocks(record) is not None:
-        return []
+        return found
     anthropic = record.get("provider") == "anthropic"
-    found = []
     if record.get("operation") == "chat.completions":
         found.append(
             "system may have been a developer message, or text parts, which the log does not "
@@ -178,7 +194,7 @@ def replay_request(record: dict[str, Any], model: str | None = None) -> ReplayRe
         raise CliError(
             f"record {record.get('id')} cannot be replayed unchanged: " + "; ".join(found)
         )
-    kwargs = dict(mapping(record, "params"))
+    kwargs = {k: v for k, v in mapping(record, "params").items() if k not in NOT_SENT}
     if record.get("stream") is True:  # the log keeps it beside params; stream_options in them
         kwargs["stream"] = True
     kwargs["model"] = model or record.get("model")

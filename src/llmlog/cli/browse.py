@@ -12,7 +12,7 @@ import orjson
 from llmlog._record import EVENT_CALL
 from llmlog.cli._filters import Filters, Subcommands, add_filter_args
 from llmlog.cli._follow import follow
-from llmlog.cli._format import one_line
+from llmlog.cli._format import json_visible, one_line
 from llmlog.cli._logs import CliError, locate, warn
 from llmlog.cli._select import find_record, select
 from llmlog.cli._show import render_record
@@ -84,7 +84,7 @@ def run_show(args: argparse.Namespace) -> int:
     """One record, found by id prefix, laid out for reading (or as JSON)."""
     record = find_record(locate(args.log).existing_files(), args.id)
     if args.json:
-        _print(orjson.dumps(record, option=orjson.OPT_INDENT_2).decode())
+        _print(json_visible(orjson.dumps(record, option=orjson.OPT_INDENT_2)).decode())
     else:
         _print(render_record(record))
     return 0

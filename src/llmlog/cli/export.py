@@ -21,7 +21,7 @@ import orjson
 
 from llmlog.cli._chat import to_openai_chat
 from llmlog.cli._filters import Filters, Subcommands, add_filter_args, template_name
-from llmlog.cli._format import mapping, output_text, prompt_text
+from llmlog.cli._format import json_visible, mapping, output_text, prompt_text, visible
 from llmlog.cli._logs import CliError, LogLocation, locate
 from llmlog.cli._select import select
 
@@ -133,48 +133,100 @@ def csv_safe(row: dict[str, Any]) -> dict[str, Any]:
 
 @contextmanager
 def _opened(path: str | None, binary: bool) -> Iterator[IO[Any]]:
-    if path is None:
+    with _output_stream(path) as out:
         if binary:
-            yield sys.stdout.buffer
-        else:
-            yield from _utf8_stdout()
+            yield out
+            return
+        # Text in UTF-8 whatever the locale or the stream's encoding (a Windows redirect, a
+        # Latin-1 terminal): prompts hold characters ASCII has no byte for.
+        text = io.TextIOWrapper(out, encoding="utf-8", newline="")
+        try:
+            yield text
+        finally:
+            text.flush()
+            text.detach()  # leave the binary stream to its owner
+
+
+@contextmanager
+def _output_stream(path: str | None) -> Iterator[IO[bytes]]:
+    """Standard output (no ``-o``), else a new file that replaces ``path`` once it is
+    whole (:func:`_replacing`), else the device or FIFO ``path`` names (``/dev/null``)."""
+    if path is None:
+        sys.stdout.flush()
+        yield sys.stdout.buffer
         return
     try:
-        _make_private(path)
-        # Text in UTF-8 whatever the locale: prompts hold characters ASCII has no byte for.
-        encoding, newline = (None, None) if binary else ("utf-8", "")
-        stream: IO[Any] = open(path, "wb" if binary else "w", encoding=encoding, newline=newline)  # noqa: SIM115
+        if _in_place(path):
+            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+            mode = os.fstat(fd).st_mode
+            if not (stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)):
+                os.close(fd)  # swapped for a file since it was looked at: not written
+                raise CliError(f"-o {path} changed while it was opened; run again")
+            with os.fdopen(fd, "wb") as stream:
+                yield stream
+        else:
+            with _replacing(path) as stream:
+                yield stream
     except OSError as exc:
         raise CliError(f"cannot write {path}: {exc.strerror or exc}") from None
-    with stream:
-        yield stream
 
 
-def _utf8_stdout() -> Iterator[IO[str]]:
-    """Standard output as UTF-8 text whatever its encoding (a Windows redirect, a Latin-1
-    locale): an export is data for a program, like the files ``-o`` writes."""
-    sys.stdout.flush()
-    text = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="")
+def _in_place(path: str) -> bool:
+    """Whether ``-o path`` is written in place: a character device or FIFO of this user or
+    root (``/dev/null``, ``mkfifo``; ``/dev/stdout`` through its link). False: a new file
+    replaces ``path`` (absent, or a regular file of this user). Anything else is refused
+    before anything is opened: a symbolic link (planted in a shared folder, it would have
+    the export truncate the file it points at), another user's file (they would get the
+    prompts), a folder or socket."""
     try:
-        yield text
-    finally:
-        text.flush()
-        text.detach()  # leave sys.stdout's own stream open
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    ours = (os.geteuid(), 0)
+    if stat.S_ISLNK(st.st_mode):
+        with contextlib.suppress(OSError):
+            target = os.stat(path)
+            if (stat.S_ISCHR(target.st_mode) or stat.S_ISFIFO(target.st_mode)) and (
+                target.st_uid in ours
+            ):
+                return True
+        raise CliError(
+            f"-o {path} is a symbolic link: export does not write through one (it would "
+            "overwrite whatever it points at); name the file itself"
+        )
+    if stat.S_ISCHR(st.st_mode) or stat.S_ISFIFO(st.st_mode):
+        if st.st_uid in ours:
+            return True
+    elif stat.S_ISREG(st.st_mode):
+        if st.st_uid == os.geteuid():
+            return False
+        raise CliError(
+            f"-o {path} is another user's file (uid {st.st_uid}): they could read the "
+            "prompts exported into it; name a file of your own"
+        )
+    raise CliError(f"-o {path} is not a regular file of yours; name another")
 
 
-def _make_private(path: str | Path) -> None:
-    """Create ``path`` readable by its owner only (or make an existing file of ours so),
-    before anything is written: an export holds the log's prompts, which llmlog keeps 0600.
-
-    Only regular files are touched: ``-o /dev/null`` or ``/dev/stdout`` keep their mode.
-    """
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+@contextmanager
+def _replacing(path: str) -> Iterator[IO[bytes]]:
+    """A new file beside ``path``, readable by its owner only (an export holds the log's
+    prompts, which llmlog keeps 0600), renamed over ``path`` when the block ends without
+    an error, and removed when it does not. Nothing at ``path`` is opened or followed."""
+    target = Path(path)
+    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    made = os.fstat(fd)
     try:
-        if stat.S_ISREG(os.fstat(fd).st_mode):
-            with contextlib.suppress(PermissionError):  # someone else's file: theirs to set
-                os.fchmod(fd, 0o600)
-    finally:
-        os.close(fd)
+        with os.fdopen(fd, "wb") as stream:
+            yield stream
+        now = os.lstat(temp)
+        if (now.st_dev, now.st_ino) != (made.st_dev, made.st_ino):
+            raise CliError(f"the file written for -o {path} was replaced meanwhile; run again")
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            if os.path.samestat(os.lstat(temp), made):
+                os.unlink(temp)
+        raise
 
 
 def _refuse_inputs(output: str, location: LogLocation, files: list[Path]) -> None:
@@ -227,30 +279,40 @@ def run(args: argparse.Namespace) -> int:
         if args.output is None:
             raise CliError("parquet needs a file: add -o FILE.parquet")
         _parquet_writer_available()  # before the file is created: no empty file on failure
-        try:
-            _make_private(args.output)
-        except OSError as exc:
-            raise CliError(f"cannot write {args.output}: {exc.strerror or exc}") from None
-        count = _write_parquet(Path(args.output), (flat_row(r) for r in records))
-        _make_private(args.output)  # in case the writer replaced the file
+        with _output_stream(args.output) as out:
+            count = _write_parquet(out, (flat_row(r) for r in records))
     elif args.format == "csv":
+        # On a terminal a cell is read, not parsed: its control characters are spelled out.
+        to_terminal = args.output is None and sys.stdout.isatty()
         with _opened(args.output, binary=False) as out:
             writer = csv.DictWriter(out, fieldnames=FLAT_COLUMNS)
             writer.writeheader()
             count = 0
             for count, record in enumerate(records, start=1):  # noqa: B007 - count is used after
-                writer.writerow(csv_safe(flat_row(record)))
+                row = csv_safe(flat_row(record))
+                writer.writerow(_visible_cells(row) if to_terminal else row)
     elif args.format == "openai-chat":
         count = _write_chat(args.output, records)
     else:
         with _opened(args.output, binary=True) as out:
             count = 0
             for record in records:
-                out.write(orjson.dumps(record) + b"\n")
+                out.write(_json_line(record, args.output))
                 count += 1
     if args.output is not None:
         sys.stderr.write(f"llmlog: wrote {count} calls to {args.output}\n")
     return 0
+
+
+def _visible_cells(row: dict[str, Any]) -> dict[str, Any]:
+    return {key: visible(value) if isinstance(value, str) else value for key, value in row.items()}
+
+
+def _json_line(value: Any, output: str | None) -> bytes:
+    """One JSON line: a file gets the exact bytes; standard output the same JSON with the
+    characters a terminal acts on written as escapes (:func:`json_visible`)."""
+    line = orjson.dumps(value) + b"\n"
+    return line if output is not None else json_visible(line)
 
 
 def _write_chat(output: str | None, records: Iterable[dict[str, Any]]) -> int:
@@ -262,7 +324,7 @@ def _write_chat(output: str | None, records: Iterable[dict[str, Any]]) -> int:
             if example is None:
                 skipped[reason] += 1
                 continue
-            out.write(orjson.dumps(example) + b"\n")
+            out.write(_json_line(example, output))
             count += 1
     if skipped:
         reasons = ", ".join(f"{n} {why}" for why, n in skipped.most_common())
@@ -304,19 +366,19 @@ def typed_row(row: dict[str, Any]) -> dict[str, Any]:
     return typed
 
 
-def _write_parquet(path: Path, rows: Iterable[dict[str, Any]]) -> int:
+def _write_parquet(out: IO[bytes], rows: Iterable[dict[str, Any]]) -> int:
     """Parquet through pyarrow (``llmlog[parquet]``), else DuckDB (``llmlog[query]``)."""
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError:
-        return _write_parquet_duckdb(path, rows)
+        return _write_parquet_duckdb(out, rows)
     types = {**dict.fromkeys(_NUMBERS, pa.float64()), **dict.fromkeys(_COUNTS, pa.int64())}
     schema = pa.schema([(name, types.get(name, pa.string())) for name in FLAT_COLUMNS])
     rows = (typed_row(row) for row in rows)
     count = 0
     try:
-        with pq.ParquetWriter(str(path), schema) as writer:
+        with pq.ParquetWriter(out, schema) as writer:
             batch: list[dict[str, Any]] = []
             for row in rows:
                 batch.append(row)
@@ -326,11 +388,13 @@ def _write_parquet(path: Path, rows: Iterable[dict[str, Any]]) -> int:
                     batch = []
             writer.write_table(pa.Table.from_pylist(batch, schema=schema))
     except OSError as exc:
-        raise CliError(f"cannot write {path}: {exc}") from None
+        raise CliError(f"cannot write the parquet file: {exc}") from None
     return count
 
 
-def _write_parquet_duckdb(path: Path, rows: Iterable[dict[str, Any]]) -> int:
+def _write_parquet_duckdb(path: Path | IO[bytes], rows: Iterable[dict[str, Any]]) -> int:
+    """Parquet through DuckDB, to the file ``path`` (moved there when finished) or into
+    the stream ``path``."""
     from llmlog.cli import _duck
 
     con = _duck.connect() if _duck.available() else None
@@ -338,7 +402,8 @@ def _write_parquet_duckdb(path: Path, rows: Iterable[dict[str, Any]]) -> int:
         raise CliError(_NO_PARQUET)
     # Staging file and DuckDB's output in a directory of their own, readable by the owner
     # only (both hold the prompts); the finished file is then moved to its place.
-    private = Path(tempfile.mkdtemp(dir=path.parent, prefix=".llmlog-export-"))
+    folder = path.parent if isinstance(path, Path) else None
+    private = Path(tempfile.mkdtemp(dir=folder, prefix=".llmlog-export-"))
     tmp, written = private / "rows.jsonl", private / "out.parquet"
     count = 0
     try:
@@ -355,8 +420,12 @@ def _write_parquet_duckdb(path: Path, rows: Iterable[dict[str, Any]]) -> int:
             f"COPY (SELECT * FROM read_json('{source}', format='newline_delimited', "
             f"columns={{{columns}}})) TO '{target}' (FORMAT parquet)"
         )
-        os.chmod(written, 0o600)
-        os.replace(written, path)
+        if isinstance(path, Path):
+            os.chmod(written, 0o600)
+            os.replace(written, path)
+        else:
+            with written.open("rb") as finished:
+                shutil.copyfileobj(finished, path)
     finally:
         shutil.rmtree(private, ignore_errors=True)
         con.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import ipaddress
 import os
 import shutil
 import sys
@@ -20,7 +21,7 @@ from urllib.parse import urlsplit
 
 from llmlog._record import server_address
 from llmlog.cli._filters import Filters, Subcommands
-from llmlog.cli._format import cost, duration_ms, mapping, output_text, visible
+from llmlog.cli._format import cost, duration_ms, mapping, output_text, visible, visible_line
 from llmlog.cli._logs import CliError, LogLocation, locate
 from llmlog.cli._replayable import ReplayRequest, caveats, replay_request
 from llmlog.cli._select import call_records, find_record
@@ -44,17 +45,66 @@ def register(commands: Subcommands, parents: list[argparse.ArgumentParser]) -> N
     parser.add_argument("--model", help="send to this model instead of the logged one")
     parser.add_argument(
         "--provider-url",
-        help="base URL of the API to send to, e.g. the fake provider http://127.0.0.1:8089",
+        help="base URL of the API to send to, e.g. the fake provider http://127.0.0.1:8089 "
+        "(https, or http to this machine only)",
+    )
+    parser.add_argument(
+        "--api-key-env",
+        metavar="VAR",
+        help="environment variable holding the API key to send (default: OPENAI_API_KEY or "
+        "ANTHROPIC_API_KEY, and with --provider-url to another host than the call's, none: "
+        "a dummy key)",
+    )
+    parser.add_argument(
+        "-y", "--yes", action="store_true", help="send without asking (needed without a terminal)"
     )
     parser.set_defaults(func=run)
 
 
-def _client(provider: str, url: str | None, sent_to: Any) -> Any:
-    """The SDK client to replay with. Without ``--provider-url`` it must send where the
-    original call went (the record's ``server_address``): a call the app made to Azure,
-    Groq or a gateway is not re-sent to the provider's own API, nor the other way round."""
-    key_variable = _KEY_VARIABLES[provider]
+_DUMMY_KEY = "replay"
+_LOOPBACK_NAMES = ("localhost",)
+
+
+def _checked_url(url: str) -> str:
+    """``--provider-url`` if the prompt and key may go there: https, or plain http to this
+    machine (the fake provider), whose traffic no one else on the network sees."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in ("http", "https") or not host:
+        raise CliError(f"--provider-url {url} is not an http(s) URL with a host")
+    if parts.scheme == "http" and not _loopback(host):
+        raise CliError(
+            f"--provider-url {url} is plain http to another machine: the prompt (and any key) "
+            "would cross the network readable by anyone on the way; use https"
+        )
+    return host
+
+
+def _loopback(host: str) -> bool:
+    if host in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _client(
+    provider: str, url: str | None, sent_to: Any, key_env: str | None = None
+) -> tuple[Any, str]:
+    """The SDK client to replay with, and where its API key comes from (for the summary).
+
+    Without ``--provider-url`` it must send where the original call went (the record's
+    ``server_address``): a call the app made to Azure, Groq or a gateway is not re-sent to
+    the provider's own API, nor the other way round. With ``--provider-url`` to a host other
+    than the call's, the environment's key is sent only if ``--api-key-env`` names it: the
+    default one is for the provider, not for whatever URL a log line or a typo names."""
+    key_variable = key_env or _KEY_VARIABLES[provider]
     api_key = os.environ.get(key_variable)
+    if key_env is not None and api_key is None:
+        raise CliError(f"--api-key-env {key_env}: that variable is not set")
+    if url is not None and _checked_url(url) != sent_to and key_env is None:
+        api_key = None
     client: Any
     try:
         if provider == "openai":
@@ -62,13 +112,11 @@ def _client(provider: str, url: str | None, sent_to: Any) -> Any:
 
             if url is not None and urlsplit(url).path in ("", "/"):
                 url = url.rstrip("/") + "/v1"  # the OpenAI SDK's base URL includes /v1
-            client = openai.OpenAI(api_key=api_key or "llmlog-replay", base_url=url, max_retries=0)
+            client = openai.OpenAI(api_key=api_key or _DUMMY_KEY, base_url=url, max_retries=0)
         else:
             import anthropic
 
-            client = anthropic.Anthropic(
-                api_key=api_key or "llmlog-replay", base_url=url, max_retries=0
-            )
+            client = anthropic.Anthropic(api_key=api_key or _DUMMY_KEY, base_url=url, max_retries=0)
     except ImportError:
         raise CliError(f"the {provider} SDK is not installed: pip install {provider}") from None
     if url is None:
@@ -86,7 +134,42 @@ def _client(provider: str, url: str | None, sent_to: Any) -> Any:
             )
         if api_key is None:
             raise CliError(f"set {key_variable} or pass --provider-url to replay a {provider} call")
-    return client
+    key = f"${key_variable}" if api_key else "none (a dummy key; --api-key-env VAR sends one)"
+    return client, key
+
+
+# Request settings that multiply what a call costs, shown before it is sent.
+_LIMITS = ("max_tokens", "max_completion_tokens", "max_output_tokens", "service_tier")
+
+
+def summary(request: ReplayRequest, client: Any, key: str) -> str:
+    """What is about to be sent, and where, in one paragraph: a logged request may ask for
+    64 answers of 100k tokens from the priciest model (``n``, token limits)."""
+    kwargs = request.kwargs
+    settings = [f"model {kwargs.get('model')}", f"n {kwargs.get('n', 1)}"]
+    settings += [f"{name} {kwargs[name]}" for name in _LIMITS if name in kwargs]
+    if not any(name in kwargs for name in _LIMITS[:3]):
+        settings.append("no token limit set")
+    settings.append(f"stream {'yes' if kwargs.get('stream') is True else 'no'}")
+    return (
+        f"llmlog: replay: to {visible_line(str(getattr(client, 'base_url', '?')))}: "
+        f"{visible_line(', '.join(settings))}; API key: {visible_line(key)}\n"
+    )
+
+
+def _confirm(yes: bool) -> None:
+    """Go on with ``--yes`` or a "y" typed at the terminal; else stop before sending."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise CliError(
+            "replay sends a new call, billed to the key sent: pass --yes to send it "
+            "(there is no terminal to ask on)"
+        )
+    sys.stderr.write("llmlog: send it? [y/N] ")
+    sys.stderr.flush()
+    if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+        raise CliError("not sent")
 
 
 def _link(original_id: str) -> AbstractContextManager[Any]:
@@ -162,9 +245,13 @@ def run(args: argparse.Namespace) -> int:
     original = find_record(location.existing_files(), args.id)
     original_id = str(original.get("id"))
     request = replay_request(original, model=args.model)
-    client = _client(request.provider, args.provider_url, original.get("server_address"))
+    client, key = _client(
+        request.provider, args.provider_url, original.get("server_address"), args.api_key_env
+    )
     for caveat in caveats(original):
         sys.stderr.write(f"llmlog: replay: {caveat}\n")
+    sys.stderr.write(summary(request, client, key))
+    _confirm(args.yes)
     _send(request, client, original_id, _active_file(location))
     replays = list(
         call_records(location.files(), Filters(), also=lambda r: _is_replay_of(r, original_id))

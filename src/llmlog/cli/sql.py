@@ -13,7 +13,7 @@ import orjson
 
 from llmlog.cli import _duck
 from llmlog.cli._filters import Subcommands
-from llmlog.cli._format import clip, counted, table
+from llmlog.cli._format import clip, counted, json_visible, table
 from llmlog.cli._logs import CliError, locate
 
 __all__ = ["register"]
@@ -70,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
 def _json(value: Any) -> str:
     """``value`` as JSON, whatever DuckDB returned; timestamps of the view are UTC: say so
     (``+00:00``). Values JSON has no type for (INTERVAL, BLOB) are their text."""
-    return orjson.dumps(_numbers_exact(value), default=str, option=orjson.OPT_NAIVE_UTC).decode()
+    data = orjson.dumps(_numbers_exact(value), default=str, option=orjson.OPT_NAIVE_UTC)
+    return json_visible(data).decode()
 
 
 def _numbers_exact(value: Any) -> Any:
