@@ -7,6 +7,7 @@ import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
+import anthropic
 import pydantic
 import pytest
 
@@ -14,6 +15,11 @@ import anthropic_fakes as fake
 import llmlog.testing
 from llmlog.processors import MetadataOnly
 from llmlog.testing import CapturedRecords
+
+NEEDS_THREADS = pytest.mark.skipif(
+    not hasattr(anthropic.resources.beta.messages.Messages, "thread"),
+    reason="this anthropic has no beta.messages.thread (2.2+)",
+)
 
 
 @pytest.fixture
@@ -78,6 +84,7 @@ class TestHelperErrors:
                 await stream.get_final_message()
         assert only(cap)["error"]["type"] == "ValueError"
 
+    @NEEDS_THREADS
     def test_a_threads_stream_that_raises_is_the_records_error(self, cap: CapturedRecords) -> None:
         """Threads stream over ``beta.messages.create(stream=True)``: their helper's error
         reaches that call's record too."""
@@ -117,6 +124,7 @@ class TestValidationErrors:
 
 
 class TestStructuredAnswers:
+    @NEEDS_THREADS
     def test_a_threads_streamed_answer_is_parsed(self, cap: CapturedRecords) -> None:
         """A structured answer streamed through ``create`` (threads, tool runners) is parsed
         as the non-streamed one is."""

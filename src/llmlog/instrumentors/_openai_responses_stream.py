@@ -7,6 +7,8 @@ came, else the ``added`` item and the deltas after it), in ``output_index`` orde
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Iterable
 from typing import Any, Final
 
@@ -208,11 +210,27 @@ def output_items(events: list[Any]) -> list[Any]:
 
 def final_answers(items: list[Any]) -> list[str]:
     """The texts the SDK parses for ``output_parsed``: a message's ``output_text`` whose
-    ``phase`` is ``final_answer`` or absent (commentary before the answer is not it)."""
+    ``phase`` is ``final_answer`` or absent (commentary before the answer is not it), or,
+    with an SDK that parses every message (before openai 3.14.1), each message's."""
+    by_phase = _sdk_parses_by_phase()
     return [
         field(part, "text")
         for item in items
-        if field(item, "type") == "message" and field(item, "phase") in (None, "final_answer")
+        if field(item, "type") == "message"
+        and (not by_phase or field(item, "phase") in (None, "final_answer"))
         for part in field(item, "content") or ()
         if field(part, "type") == "output_text" and isinstance(field(part, "text"), str)
     ]
+
+
+@functools.cache
+def _sdk_parses_by_phase() -> bool:
+    """Whether the installed openai SDK leaves a message's text unparsed by its ``phase``."""
+    try:
+        from openai.lib._parsing._responses import parse_text
+    except ImportError:
+        return True
+    try:
+        return "phase" in inspect.signature(parse_text).parameters
+    except (TypeError, ValueError):
+        return True
