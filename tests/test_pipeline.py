@@ -633,14 +633,18 @@ class TestSigterm:
         assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr
         assert proc.stderr.count("interrupted at exit (Ctrl-C)") == 1
 
-    def test_the_handler_goes_only_where_sigterm_was_left_to_default(self, tmp_path: Path) -> None:
+    @pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP"])
+    def test_the_handler_goes_only_where_sigterm_was_left_to_default(
+        self, tmp_path: Path, name: str
+    ) -> None:
         """Installed by instrument() in the main thread over SIG_DFL only, removed by
-        uninstrument(); an app's handler or an ignored SIGTERM is never replaced."""
+        uninstrument(); an app's handler or an ignored signal (``nohup``) is never replaced;
+        LLMLOG_SIGTERM=default leaves both alone."""
         code = f"""
         import signal, threading, llmlog
         kw = dict(output={str(tmp_path / "llmlog.jsonl")!r}, redact="secrets")
         def state():
-            handler = signal.getsignal(signal.SIGTERM)
+            handler = signal.getsignal(signal.{name})
             return handler.__name__ if callable(handler) else str(handler)
         def app_handler(signum, frame):
             pass
@@ -653,7 +657,7 @@ class TestSigterm:
         worker.start(); worker.join(); seen.append(state())
         llmlog.uninstrument()
         for handler in (app_handler, signal.SIG_IGN):
-            signal.signal(signal.SIGTERM, handler)
+            signal.signal(signal.{name}, handler)
             llmlog.instrument(**kw); seen.append(state())
             llmlog.uninstrument(); seen.append(state())
         print(" ".join(seen))

@@ -18,7 +18,7 @@ import pytest
 import anthropic_fakes as afake
 import openai_fakes as ofake
 from llmlog._config import Settings
-from llmlog._record import FIELDS, iso_utc, media_stub, new_id
+from llmlog._record import FIELDS, is_cancellation, iso_utc, media_stub, new_id
 from llmlog._record_builder import CaptureToRecord
 from llmlog.fake_provider import FakeProvider, start_server
 from llmlog.testing import CapturedRecords, capture_records
@@ -94,6 +94,25 @@ def test_server_address_is_the_host_the_client_talks_to() -> None:
     assert server_address(client) == "api.cerebras.ai"
     assert server_address(openai.OpenAI(api_key="k")) == "api.openai.com"
     assert server_address(None) is None
+
+
+def test_the_app_ending_a_call_cancels_it_as_ctrl_c_does(toy: CapturedRecords) -> None:
+    """``sys.exit()`` from a signal handler (a graceful SIGTERM handler, gunicorn's QUIT/INT)
+    raises SystemExit inside the call: ``cancelled``, with its type, as KeyboardInterrupt."""
+    assert is_cancellation(SystemExit(0)) and is_cancellation(KeyboardInterrupt())
+    for ending in (SystemExit(0), KeyboardInterrupt()):
+
+        def cut(request: Any, ending: BaseException = ending) -> Any:
+            raise ending
+
+        with pytest.raises(type(ending)):
+            ofake.sync_client(cut).chat.completions.create(model="m", messages=[])
+    cut_by_exit, cut_by_ctrl_c = toy.calls
+    assert (cut_by_exit["status"], cut_by_exit["error"]["type"]) == ("cancelled", "SystemExit")
+    assert (cut_by_ctrl_c["status"], cut_by_ctrl_c["error"]["type"]) == (
+        "cancelled",
+        "KeyboardInterrupt",
+    )
 
 
 @pytest.mark.parametrize(

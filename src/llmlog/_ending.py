@@ -38,11 +38,22 @@ def _undrained() -> _pipeline.Pipeline | None:
     return pipeline
 
 
+threads_joined_after = False
+"""True during the drain at exit (and at a ``multiprocessing`` child's end, whose
+finalizers run before its threads are joined): the interpreter still waits for its
+non-daemon threads, whose calls in flight can end and be recorded by their own thread."""
+
+
 def _at_exit() -> None:
+    global threads_joined_after
     pipeline = _undrained()
     try:
         if pipeline is not None:
-            final_drain(pipeline, pipeline.settings.flush_timeout, "at exit")
+            threads_joined_after = True
+            try:
+                final_drain(pipeline, pipeline.settings.flush_timeout, "at exit")
+            finally:
+                threads_joined_after = False
         _drain_retired()
     except KeyboardInterrupt:  # Ctrl-C while it waits: the user's to end, not a traceback
         _guard.warn_once(
@@ -73,9 +84,18 @@ def _still_ended_by_ctrl_c() -> None:
 def drain_deadline() -> float | None:
     """When the last drain of this process gives up (``time.monotonic()``), if it has
     begun: a stage that waits (for the redaction worker) must not wait past it, or the
-    record is lost."""
+    record is lost.
+
+    Once that drain has returned, the deadline holds only for the writer (the records it
+    had left then were given up on: they go out as fast as they can); a later call, written
+    by its own thread (a late ``atexit`` hook, a daemon thread), has none.
+    """
     pipeline = _pipeline.current()
-    return None if pipeline is None else pipeline._drain_deadline
+    if pipeline is None:
+        return None
+    if pipeline._drain_over and threading.current_thread() is not pipeline._thread:
+        return None
+    return pipeline._drain_deadline
 
 
 _draining_thread: int | None = None
@@ -97,41 +117,65 @@ def end_by_signal_after_drain(signum: int) -> bool:
     return True
 
 
-def final_drain(pipeline: _pipeline.Pipeline, timeout: float, when: str) -> None:
-    """The last drain of a process: open calls recorded, the queue written within ``timeout``.
+def final_drain(
+    pipeline: _pipeline.Pipeline, timeout: float, when: str, *, report: bool = True
+) -> bool:
+    """The last drain of a process: open calls recorded, the queue written within ``timeout``;
+    True if it was. A loss is said on stderr unless ``report`` is false (the caller says it:
+    :func:`drain_aside`).
 
-    From here on no drain follows, so later calls are written by their own thread.
+    From here on no drain follows, so later calls are written by their own thread, with
+    no deadline once it has returned (:func:`drain_deadline`: a call of a late ``atexit``
+    hook or a daemon thread waits for the PII worker as any call does).
     """
     global _draining_thread
     _draining_thread = threading.get_ident()
     try:
-        _drain(pipeline, timeout, when)
+        return _drain(pipeline, timeout, when, report)
     finally:
         _draining_thread = None
+        pipeline._drain_over = True
         if _signal_after_drain is not None:
             os.kill(os.getpid(), _signal_after_drain)
 
 
-def _drain(pipeline: _pipeline.Pipeline, timeout: float, when: str) -> None:
-    pipeline._drain_deadline = time.monotonic() + timeout
+def _drain(pipeline: _pipeline.Pipeline, timeout: float, when: str, report: bool) -> bool:
+    pipeline._drain_deadline, pipeline._drain_over = time.monotonic() + timeout, False
     for hook in before_exit:
         with _guard.guarded(f"recording open calls {when}"):
             hook()
     pipeline._exit_drained = True
+    done = False
     with _guard.guarded(f"draining {when}"):
         done = pipeline.flush(timeout)
         if done and pipeline._queue:  # put by a thread that had just missed _exit_drained
             done = pipeline.flush(timeout)
-        if not done:
-            _lost_after(timeout, when)
+    if not done and report:
+        _lost_after(timeout, when)
+    return done
 
 
 def _lost_after(timeout: float, when: str) -> None:
-    _guard.warn_once(
-        "exit_timeout",
+    _guard.warn_once("exit_timeout", _lost_message(timeout, when))
+
+
+def _lost_message(timeout: float, when: str) -> str:
+    return (
         f"records still pending {timeout:g}s after the drain {when} began were lost "
-        "(LLMLOG_FLUSH_TIMEOUT)",
+        "(LLMLOG_FLUSH_TIMEOUT)"
     )
+
+
+def _say_lost_without_waiting(timeout: float, when: str) -> None:
+    """:func:`_lost_after` from a thread that may be a signal handler cut into the holder of
+    ``_guard``'s lock (its own thread): that lock is not waited for long."""
+    if _guard._lock.acquire(timeout=0.1):
+        _guard._lock.release()
+        _lost_after(timeout, when)
+        return
+    with contextlib.suppress(Exception):
+        sys.stderr.write(f"llmlog: {_lost_message(timeout, when)}\n")
+        sys.stderr.flush()
 
 
 _exec_wrappers: dict[str, Any] = {}
@@ -183,6 +227,7 @@ def _before_exec(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dic
         return wrapped(*args, **kwargs)
     finally:  # the exec failed (no such program): this process goes on as before
         pipeline._exit_drained, pipeline._drain_deadline = False, None
+        pipeline._drain_over = False
 
 
 def _before_os_exit(
@@ -194,27 +239,51 @@ def _before_os_exit(
     handler calling ``os._exit``)."""
     try:
         if _undrained() is not None and _draining_thread is None:
-            drain_aside(
-                lambda pipeline, wait: final_drain(pipeline, wait, "at os._exit"), "drain at exit"
-            )
+            drain_aside(None, "drain at exit", last="at os._exit")
     finally:
         wrapped(*args, **kwargs)
 
 
+DRAIN_ASIDE_MARGIN = 0.1
+"""At most this many seconds (a tenth of its time if less) are kept from a last drain on
+a helper thread for it to end and say what it did: the process ends when the wait does."""
+
+
 def drain_aside(
-    drain: Callable[[_pipeline.Pipeline, float], object], what: str, most: float | None = None
+    drain: Callable[[_pipeline.Pipeline, float], object] | None,
+    what: str,
+    most: float | None = None,
+    *,
+    last: str | None = None,
 ) -> None:
     """Run ``drain(pipeline, seconds)`` on a helper thread, waiting at most that long (the
-    flush timeout, or ``most``): a lock the interrupted thread holds cannot stall it longer."""
+    flush timeout, or ``most``): a lock the interrupted thread holds cannot stall it longer.
+
+    With ``last`` (``"at SIGTERM"``), the drain is the process's last (:func:`final_drain`,
+    ``drain`` is None): the helper gets a little less time, and records it did not write by
+    then are said lost by the waiting thread (once: the helper does not say it), before
+    the process ends.
+    """
     try:
         pipeline = _pipeline.current()
         if pipeline is not None:
             wait = pipeline.settings.flush_timeout
             wait = wait if most is None else min(wait, most)
-            helper = threading.Thread(target=drain, args=(pipeline, wait), name="llmlog-drain")
+            done: list[bool] = []
+            target, seconds = drain, wait
+            if last is not None:
+                when = last
+
+                def target(pipeline: _pipeline.Pipeline, seconds: float) -> None:
+                    done.append(final_drain(pipeline, seconds, when, report=False))
+
+                seconds = wait - min(DRAIN_ASIDE_MARGIN, wait / 10)
+            helper = threading.Thread(target=target, args=(pipeline, seconds), name="llmlog-drain")
             helper.daemon = True
             helper.start()
             helper.join(wait)
+            if last is not None and done != [True]:
+                _say_lost_without_waiting(wait, last)
     except Exception as exc:  # no llmlog lock here: a signal may have cut into its holder
         with contextlib.suppress(Exception):
             sys.stderr.write(f"llmlog: could not {what} ({type(exc).__name__}: {exc})\n")

@@ -73,6 +73,11 @@ empty queue)."""
 IDLE_WAIT = 1.0
 """Seconds the writer sleeps with nothing queued (each wake-up needs the GIL)."""
 
+ALONE_WAIT = 0.05
+"""At most this many seconds of sleep for the writer of a child forked from a thread: it
+checks this often whether it is the last thread left (:func:`llmlog._forks.writer_alone`),
+so that the child ends about when its threads do, as without llmlog."""
+
 HANDOVER_WAIT = 0.002
 """Seconds a handing-over app thread waits for the writer to take the GIL."""
 
@@ -141,6 +146,7 @@ class Pipeline:
         self._logger: Any = None
         self._exit_drained = False  # then each call is written on its own thread: _write_now
         self._drain_deadline: float | None = None  # the last drain's (see drain_deadline)
+        self._drain_over = False  # it has returned: its deadline holds for the writer only
 
     # caller thread -------------------------------------------------------------
     def prepare(self) -> None:
@@ -312,7 +318,8 @@ class Pipeline:
         while True:
             self._writer_waiting = True  # until it holds the GIL again: see _hand_over
             busy = self._queue or self._lines.pending
-            self._go.acquire(True, WRITER_WAIT if busy else IDLE_WAIT)
+            wait = WRITER_WAIT if busy else IDLE_WAIT
+            self._go.acquire(True, min(wait, ALONE_WAIT) if _forks.main_is_a_thread else wait)
             self._wakes += 1  # before _writer_waiting: see _idle
             self._writer_waiting = False
             with _forks.guard:

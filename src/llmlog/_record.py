@@ -192,10 +192,11 @@ def parse_raw_json_text(output: Any, cap: Capture) -> None:
 
 
 def is_cancellation(exc: BaseException) -> bool:
-    """Whether ``exc`` ends a call as ``cancelled`` rather than failed: Ctrl-C, a closed
-    coroutine or generator, asyncio's ``CancelledError`` and trio's ``Cancelled`` (what
-    anyio raises on each backend). By class name: no event-loop library is imported."""
-    if isinstance(exc, KeyboardInterrupt | GeneratorExit):
+    """Whether ``exc`` ends a call as ``cancelled`` rather than failed: Ctrl-C, ``sys.exit()``
+    (a graceful SIGTERM handler, gunicorn's QUIT/INT), a closed coroutine or generator,
+    asyncio's ``CancelledError`` and trio's ``Cancelled`` (what anyio raises on each backend).
+    By class name: no event-loop library is imported."""
+    if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
         return True
     for cls in type(exc).__mro__:
         name = cls.__name__

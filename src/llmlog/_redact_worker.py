@@ -87,7 +87,11 @@ class WorkerClient:
         self._pid = os.getpid()
         self._answered = False  # a worker has worked in this process
         self._unavailable: str | None = None
-        self._out_of_time = False  # the last drain's deadline passed while waiting
+        # The last drain's deadline (time.monotonic()), if it passed while waiting for the
+        # worker: later records of that drain do not wait. Tied to that deadline, which
+        # the drain clears as it ends: calls made after it (a late atexit hook, a daemon
+        # thread) wait for the worker as any call does.
+        self._out_of_time: float | None = None
 
     def find_all(self, config: DetectorConfig, texts: Sequence[str]) -> list[list[Span]]:
         """Spans for each text, computed in the worker process."""
@@ -134,7 +138,7 @@ class WorkerClient:
         deadline = drain_deadline()
         if deadline is not None:
             left = deadline - DRAIN_MARGIN_S - time.monotonic()
-            if self._out_of_time or left <= 0:
+            if self._out_of_time == deadline or left <= 0:
                 raise NoTimeLeft("no time left before the process ends")
             timeout = min(timeout, left)
         proc = self._proc or self._start()
@@ -147,7 +151,7 @@ class WorkerClient:
             how = _how_it_ended(proc) if gone else ""
             self._kill()
             if deadline is not None and time.monotonic() >= deadline - DRAIN_MARGIN_S:
-                self._out_of_time = True
+                self._out_of_time = deadline
                 raise NoTimeLeft(f"no answer before the process ends: {exc}") from None
             if gone:
                 raise WorkerGone(f"(pid {proc.pid}) {how}") from None
@@ -196,7 +200,7 @@ class WorkerClient:
     def forget(self) -> None:
         """In a forked child: drop the parent's worker without touching it."""
         proc, self._proc = self._proc, None
-        self._pid, self._answered, self._out_of_time = os.getpid(), False, False
+        self._pid, self._answered, self._out_of_time = os.getpid(), False, None
         if proc is not None:
             for pipe in (proc.stdin, proc.stdout):
                 if pipe is not None:

@@ -1,8 +1,10 @@
-"""SIGTERM at its default would end the process with records still queued
-(``docker stop``, Kubernetes, ``multiprocessing.Pool`` terminating its workers).
+"""SIGTERM or SIGHUP at its default would end the process with records still queued
+(``docker stop``, Kubernetes, ``multiprocessing.Pool`` terminating its workers; a closed
+terminal or SSH session, ``kill -HUP``).
 
 :func:`handle_sigterm` (called by ``instrument()``) puts a handler in its place
 that drains the pipeline, then lets the signal end the process as it would have.
+Other signals whose default ends the process (SIGUSR1, SIGALRM, ...) are left alone.
 """
 
 from __future__ import annotations
@@ -15,53 +17,65 @@ import threading
 from llmlog import _ending
 
 SIGTERM_WAIT = 5.0
-"""At most this many seconds of drain on SIGTERM (less if LLMLOG_FLUSH_TIMEOUT is less):
-``docker stop`` kills 10 s after its SIGTERM."""
+"""At most this many seconds of drain on SIGTERM or SIGHUP (less if LLMLOG_FLUSH_TIMEOUT is
+less): ``docker stop`` kills 10 s after its SIGTERM."""
+
+HANDLED: tuple[signal.Signals, ...] = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+"""The signals drained before they end the process (SIGHUP: not on Windows)."""
 
 
 def handle_sigterm(on: bool) -> None:
-    """Install (``on``) or remove the SIGTERM drain of :func:`_on_sigterm`.
+    """Install (``on``) or remove the drain of :func:`_on_sigterm` for each of :data:`HANDLED`.
 
     Installed only over the default disposition, never over the app's own handler (or
-    an ignored SIGTERM); removed only if still installed. Only the main thread may set
-    signal handlers: elsewhere this does nothing.
+    an ignored signal: ``nohup``); removed only if still installed. Only the main thread
+    may set signal handlers: elsewhere this does nothing.
     """
     if threading.current_thread() is not threading.main_thread():
         return
-    installed = signal.getsignal(signal.SIGTERM)
-    if on and installed is signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, _on_sigterm)
-    elif not on and installed is _on_sigterm:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    for signum in HANDLED:
+        installed = signal.getsignal(signum)
+        if on and installed is signal.SIG_DFL:
+            signal.signal(signum, _on_sigterm)
+        elif not on and installed is _on_sigterm:
+            signal.signal(signum, signal.SIG_DFL)
 
 
 def _on_sigterm(signum: int, frame: object) -> None:
-    """SIGTERM with default handling would lose the queue: write it, then die by the signal.
+    """SIGTERM (or SIGHUP) with default handling would lose the queue: write it, then die
+    by the signal.
 
-    The default disposition comes back first (a second SIGTERM kills at once) and is
+    The default disposition comes back first (a second signal kills at once) and is
     used at the end, so the exit status is the one the app would have had. The drain
     runs on a helper thread: a lock the interrupted main thread holds cannot stall it
-    past the deadline. A signal that cuts into the exit's own drain lets it finish first.
+    past the deadline; records it could not write by then are said lost on stderr. A
+    signal that cuts into the exit's own drain lets it finish first.
 
     Called by a handler the app installed later, which chains to the one it replaced
     (``if callable(previous): previous(...)``), the process is the app's to end: the
     queue is written and the app goes on (its shutdown may still make calls).
     """
-    if signal.getsignal(signal.SIGTERM) is not _on_sigterm:
+    name = _name(signum)
+    if signal.getsignal(signum) is not _on_sigterm:
         _ending.drain_aside(
-            lambda pipeline, wait: pipeline.flush(wait), "flush at SIGTERM", SIGTERM_WAIT
+            lambda pipeline, wait: pipeline.flush(wait), f"flush at {name}", SIGTERM_WAIT
         )
         return
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signum, signal.SIG_DFL)
     if _ending.end_by_signal_after_drain(signum):
         return  # it cut into the exit's own drain, which goes on
     try:
-        _ending.drain_aside(
-            lambda pipeline, wait: _ending.final_drain(pipeline, wait, "at SIGTERM"),
-            "drain at SIGTERM",
-            SIGTERM_WAIT,
-        )
+        _ending.drain_aside(None, f"drain at {name}", SIGTERM_WAIT, last=f"at {name}")
     finally:
         with contextlib.suppress(Exception):
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGTERM)
+            signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+
+def _name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"

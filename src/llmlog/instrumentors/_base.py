@@ -123,14 +123,61 @@ def _on_stack(frame_id: int) -> bool:
     return False
 
 
-def finish_in_flight() -> None:
+def finish_in_flight(spared: frozenset[int] = frozenset()) -> None:
     """Calls still waiting for their answer end now as ``cancelled`` with what is known
-    (at exit; at ``uninstrument()``). A thread or task that gets its answer later hands
-    it to the app with no second record."""
-    for cap in list(_in_flight):
-        if _in_flight.pop(cap, _GONE) is not _GONE:
+    (at exit; at ``uninstrument()``), but those of the threads ``spared``. A thread or task
+    that gets its answer later hands it to the app with no second record."""
+    for cap, thread in list(_in_flight.items()):
+        if thread not in spared and _in_flight.pop(cap, _GONE) is not _GONE:
             with _guard.guarded(f"{cap.provider} {cap.method}"):
                 finish(cap, status=STATUS_CANCELLED)
+
+
+def _finish_in_flight_at_exit() -> None:
+    """At the last drain, :func:`finish_in_flight`; but where the interpreter still waits
+    for its threads (at exit after all, a ``multiprocessing`` child's end: its finalizers run
+    before the join), the calls of live non-daemon threads are left to end: their own
+    thread records them then (written at once, as every call after the drain)."""
+    spared: frozenset[int] = frozenset()
+    if _ending.threads_joined_after:
+        here = _get_ident()
+        spared = frozenset(
+            t.ident
+            for t in threading.enumerate()
+            if t.ident is not None and t.ident != here and not t.daemon and t.is_alive()
+        )
+    finish_in_flight(spared)
+
+
+class _LastWord:
+    """Says, as the interpreter clears ``sys`` at its very end (its daemon threads stopped
+    for good, every ``atexit`` hook done), how many calls were still in flight then: begun
+    after the exit drain (by a daemon thread) and never ended, they have no record.
+    Kept in ``sys`` (cleared last and for sure, where a module of ours may never be);
+    written with ``os.write``: ``sys.stderr`` may be gone by then."""
+
+    def __init__(self) -> None:
+        self.in_flight = _in_flight  # (the module's globals are cleared around it)
+        self.finalizing = sys.is_finalizing
+        self.write = os.write
+        self.counts = _guard.counts
+
+    def __del__(self) -> None:
+        try:
+            left = len(self.in_flight)
+            if not left or not self.finalizing():
+                return
+            self.counts["lost_at_shutdown"] += left
+            self.write(
+                2,
+                f"llmlog: {left} call(s) still in flight when the interpreter stopped its "
+                "threads (daemon threads) have no record\n".encode(),
+            )
+        except Exception:  # nothing may be left to report with
+            pass
+
+
+sys._llmlog_last_word = _LastWord()  # type: ignore[attr-defined]
 
 
 def wait_for_in_flight(timeout: float) -> None:
@@ -500,7 +547,7 @@ def uninstall_all(wait: float = 0.0) -> None:
                 forget()
 
 
-_ending.before_exit.append(finish_in_flight)
+_ending.before_exit.append(_finish_in_flight_at_exit)
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
