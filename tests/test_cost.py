@@ -684,12 +684,17 @@ class TestWhereAndHowTheCallRan:
         logged = logged_chat(client, model)
         assert logged["cost_usd"] is None
         assert logged["price_source"].startswith(f"unpriced: model {model!r}")
-        dated = "claude-sonnet-4-5-20250929"
-        client = ofake.sync_client(lambda r: chat_answer(dated), base_url=base_url)
         tokens = {"input_tokens": 10_000, "output_tokens": 2_000}
-        assert logged_chat(client, dated)["cost_usd"] == pytest.approx(
-            priced_at(dated, "anthropic", **tokens)
-        )
+        for name, provider in [
+            ("claude-sonnet-4-5-20250929", "anthropic"),
+            ("claude-sonnet-4-20250514", "anthropic"),  # matched by genai-prices' aliases
+            ("grok-4-latest", "x-ai"),
+            ("deepseek-r1-0528", "deepseek"),  # DeepSeek's own name for its API's model
+        ]:
+            client = ofake.sync_client(lambda r, name=name: chat_answer(name), base_url=base_url)
+            assert logged_chat(client, name)["cost_usd"] == pytest.approx(
+                priced_at(name, provider, **tokens)
+            ), name
 
     @pytest.mark.parametrize(
         ("usage", "expected", "source"),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 from collections.abc import MutableMapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -239,14 +240,22 @@ def _missing_rate(extras: dict[str, Any], model_price: Any) -> str | None:
     return None
 
 
+_OPEN_WEIGHTS_COPY: Final = re.compile(
+    r"distill|:(?:latest|\d+(?:\.\d+)?[bm](?![a-z])|\d+x\d+b|[\w.-]*(?:q[2-8]_|fp16|bf16|gguf))",
+    re.IGNORECASE,
+)
+"""A name of an open model's copy run by the app's own server: a distillation
+(``deepseek-r1-distill-qwen-32b``) or an Ollama tag of size or quantization
+(``deepseek-r1:7b``, ``llama3:latest``, ``qwen2.5:14b-instruct-q4_K_M``); not a Bedrock
+version (``...-v1:0``) or a fine-tune (``ft:gpt-4o:...``)."""
+
+
 def _same_model(name: str, model_id: str) -> bool:
-    """Whether a name some provider's table matched is that provider's model (its id, or
-    a dated or tagged version of it: ``claude-sonnet-4-5-20250929``), not an open model
-    that only shares a prefix with it (``deepseek-r1:7b`` under Ollama, a
-    ``deepseek-r1-distill-*`` on vLLM: genai-prices' DeepSeek rule takes any
-    ``deepseek-r1*`` for its API's ``deepseek-reasoner``). Checked where no host said
+    """Whether a name some provider's table matched is that provider's model, not an open
+    model's copy that only shares a prefix with it (genai-prices' DeepSeek rule takes any
+    ``deepseek-r1*`` name for its API's ``deepseek-reasoner``). Checked where no host said
     who served the call."""
-    return name.casefold().startswith(model_id.casefold())
+    return not _OPEN_WEIGHTS_COPY.search(name)
 
 
 def _bills_tokens(model_price: Any) -> bool:
