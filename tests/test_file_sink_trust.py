@@ -5,6 +5,7 @@ files beside it are neither pruned nor counted: the attacks of a shared or forei
 from __future__ import annotations
 
 import os
+import select
 import stat
 import time
 from pathlib import Path
@@ -95,7 +96,8 @@ class TestFolders:
         path = folder(tmp_path, 0o770, gid=65534) / "app.jsonl"  # nogroup: others' group
         FileSink(path).write(line(0))
         assert not path.exists()
-        assert refused(capsys, "is writable by group 65534, which has other members")
+        group = _log_files._group_name(65534)
+        assert refused(capsys, f"is writable by group {group}, which has other members")
 
     @as_root
     def test_another_users_folder_and_fifo_get_no_record(
@@ -107,15 +109,18 @@ class TestFolders:
         theirs = folder(tmp_path, 0o755, uid=OTHER, gid=OTHER)
         assert fifo_gets(theirs / "app.jsonl", OTHER) == b""
         assert _guard.counts["sink_lost"] == 1
-        assert refused(capsys, f"its folder {theirs} is owned by another user (uid {OTHER})")
+        assert refused(capsys, f"{theirs / 'app.jsonl'} is owned by another user (uid {OTHER})")
 
     @as_root
-    def test_strict_start_up_refuses_another_users_folder(self, tmp_path: Path) -> None:
-        """LLMLOG_STRICT checks the log can be written: here it must not be."""
+    def test_root_writes_its_own_file_in_another_users_folder(self, tmp_path: Path) -> None:
+        """``sudo`` after a run as the user, a root container on a bind mount: the folder
+        is the user's, the file root makes there is root's 0600 (and the file's own checks
+        refuse whatever the user might put in its place, as above)."""
         theirs = folder(tmp_path, 0o755, uid=OTHER, gid=OTHER)
-        problem = _activate._output_problem(str(theirs / "app.jsonl"))
-        assert problem is not None
-        assert f"its folder {theirs} is owned by another user (uid {OTHER})" in problem
+        assert _activate._output_problem(str(theirs / "app.jsonl")) is None
+        FileSink(theirs / "app.jsonl").write(line(0))
+        written = (theirs / "app.jsonl").stat()
+        assert (written.st_uid, written.st_mode & 0o777) == (0, 0o600)
 
 
 class TestFiles:
@@ -126,6 +131,19 @@ class TestFiles:
         (tmp_path / "x").mkdir()
         assert write_problem(folder(tmp_path / "x", 0o700) / "app.jsonl") is None
         assert write_problem(tmp_path / "new" / "deeper" / "app.jsonl") is None
+
+    def test_strict_start_up_leaves_a_fifos_reader_alone(self, tmp_path: Path) -> None:
+        """The start-up check opened an existing log to see it could append: a FIFO's
+        reader (``cat log.jsonl > out``) saw its writer come and go, ended, and every
+        record was lost."""
+        fifo = tmp_path / "llm.jsonl"
+        os.mkfifo(fifo, 0o600)
+        reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            assert write_problem(fifo) is None
+            assert os.read(reader, 10) == b"" and not select.select([reader], [], [], 0)[0]
+        finally:
+            os.close(reader)
 
     def test_ones_own_fifo_is_written(self, tmp_path: Path) -> None:
         """A FIFO of one's own (mkfifo by the same user) is an output like any other."""

@@ -182,6 +182,8 @@ def _append_problem(path: Path) -> str | None:
     byte written: ``os.access`` says yes to root for anything)."""
     flags = os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     try:
+        if not stat.S_ISREG(path.lstat().st_mode):  # a FIFO's reader would see its end
+            return None
         os.close(os.open(path, flags))
     except OSError as exc:
         if exc.errno == errno.ENXIO:  # a FIFO nobody reads yet: the writer waits for one
@@ -224,16 +226,26 @@ def folder_problem(st: os.stat_result) -> str | None:
     in words; None when only this user and root can. A sticky folder (``/tmp``) passes:
     others may add names to it but not replace ours (each file is checked as it is opened,
     :func:`file_problem`)."""
-    if st.st_uid not in (os.geteuid(), 0):
+    euid = os.geteuid()
+    if st.st_uid not in (euid, 0) and euid != 0:  # root: the file's own checks suffice
         return f"is owned by another user (uid {st.st_uid})"
     mode = stat.S_IMODE(st.st_mode)
     if mode & stat.S_ISVTX:
         return None
     if mode & stat.S_IWOTH:
         return f"is writable by every user (mode {mode:#o}, without the sticky bit)"
-    if mode & stat.S_IWGRP and not _private_group(st.st_gid, st.st_uid):
-        return f"is writable by group {st.st_gid}, which has other members (mode {mode:#o})"
+    private = _private_group(st.st_gid, st.st_uid) or _private_group(st.st_gid, euid)
+    if mode & stat.S_IWGRP and not private:
+        group = _group_name(st.st_gid)
+        return f"is writable by group {group}, which has other members (mode {mode:#o})"
     return None
+
+
+def _group_name(gid: int) -> str:
+    try:
+        return f"{grp.getgrgid(gid).gr_name} ({gid})"
+    except (KeyError, OSError):
+        return str(gid)
 
 
 @functools.lru_cache(maxsize=16)
