@@ -716,3 +716,19 @@ class TestWhichKey:
         for url in ("http://127.0.0.1:8089", "http://localhost:8089", "http://[::1]:8089"):
             assert main([*replay, url]) == 0
         assert [r.headers["authorization"] for r in sent] == ["Bearer replay"] * 3
+
+    @pytest.mark.parametrize("host", ["ollama", "10.0.0.5", "gpu-box.lan"])
+    def test_plain_http_to_the_calls_own_lan_server_is_replayed(
+        self, host: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A call the app made to Ollama or vLLM on the local network went there over http:
+        it may be replayed there (with a dummy key: the environment's never in clear); a
+        public host over http stays refused."""
+        path = tmp_path / "llmlog.jsonl"
+        record = schema_record(1, server_address=host)
+        write_jsonl(path, [record])
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-prod")
+        sent = _intercepted(monkeypatch)
+        replay = ["replay", "--yes", "--log", str(path), record["id"], "--provider-url"]
+        assert main([*replay, f"http://{host}:11434"]) == 0
+        assert [(r.url.host, r.headers["authorization"]) for r in sent] == [(host, "Bearer replay")]

@@ -84,8 +84,9 @@ class LogLocation:
         user, and a rotated name dated more than five minutes from now. In a folder others
         may write to, such a file under a rotated name (``llmlog-20991231T000000Z-1.jsonl``)
         would otherwise be read as calls of the app: forged records for ``stats``, ``check``
-        and ``replay``. An admin reading an app's log as root still reads the app's files."""
-        owners = {os.geteuid(), *self._owner()}
+        and ``replay``. An admin reading an app's log as root still reads the app's files,
+        and root's files are read by anyone (root could change this user's anyway)."""
+        owners = {os.geteuid(), 0, *self._owner()}  # root's files: root could write ours
         latest = time.time() + FUTURE_SECONDS
         kept, skipped = [], []
         for path in paths:

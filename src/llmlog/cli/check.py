@@ -163,14 +163,15 @@ def run(args: argparse.Namespace) -> int:
     location = locate(args.log)
     files = location.files_so_far()
     beside = location.logs_beside() if args.log is not None and not files else []
-    if beside:  # `--log llm_logs/llmlg.jsonl` beside llmlog.jsonl: a typo, not "no calls yet"
+    if beside:  # `--log llm_logs/llmlg.jsonl` beside llmlog.jsonl: a typo, or an idle worker
         beside = [p for p in beside if not is_rotated(p)] or beside  # active ones, if any
         names = ", ".join(p.name for p in beside[:3]) + (", ..." if len(beside) > 3 else "")
-        raise CliError(
+        warn(
             f"--log {args.log}: no such log file, but {location.path.parent} holds other "
-            f"llmlog logs ({names}); check the name, or pass the directory"
+            f"llmlog logs ({names}): a typo? checking 0 calls (--fail-on-no-data makes "
+            "this a failure)"
         )
-    if not files:  # an app that made no call yet writes no log: nothing to judge, not an error
+    elif not files:  # an app that made no call yet writes no log: nothing to judge, no error
         warn(f"no log at {location.path} yet (nothing logged?); checking 0 calls")
     filters = Filters.from_args(args)
     overall = aggregate(files, filters, by=None)[0]

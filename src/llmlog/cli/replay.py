@@ -65,19 +65,29 @@ _DUMMY_KEY = "replay"
 _LOOPBACK_NAMES = ("localhost",)
 
 
-def _checked_url(url: str) -> str:
+def _checked_url(url: str, sent_to: Any = None) -> str:
     """``--provider-url`` if the prompt and key may go there: https, or plain http to this
-    machine (the fake provider), whose traffic no one else on the network sees."""
+    machine (the fake provider), whose traffic no one else on the network sees, or to the
+    host the call itself went to when that is a machine of the local network (an Ollama or
+    vLLM server: the prompt crossed that way already)."""
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     if parts.scheme not in ("http", "https") or not host:
         raise CliError(f"--provider-url {url} is not an http(s) URL with a host")
-    if parts.scheme == "http" and not _loopback(host):
+    if parts.scheme == "http" and not _loopback(host) and not (host == sent_to and _local(host)):
         raise CliError(
             f"--provider-url {url} is plain http to another machine: the prompt (and any key) "
             "would cross the network readable by anyone on the way; use https"
         )
     return host
+
+
+def _local(host: str) -> bool:
+    """A host of the local network: a private address, or a name with no public domain."""
+    try:
+        return ipaddress.ip_address(host).is_private
+    except ValueError:
+        return "." not in host or host.endswith((".local", ".lan", ".internal", ".home.arpa"))
 
 
 def _loopback(host: str) -> bool:
@@ -103,8 +113,11 @@ def _client(
     api_key = os.environ.get(key_variable)
     if key_env is not None and api_key is None:
         raise CliError(f"--api-key-env {key_env}: that variable is not set")
-    if url is not None and _checked_url(url) != sent_to and key_env is None:
-        api_key = None
+    if url is not None:
+        target = _checked_url(url, sent_to)
+        plain = urlsplit(url).scheme == "http"  # the environment's key never in clear
+        if key_env is None and (target != sent_to or plain):
+            api_key = None
     client: Any
     try:
         if provider == "openai":
@@ -130,7 +143,8 @@ def _client(
             raise CliError(
                 f"the call went to {sent_to}, and without --provider-url the replay would go "
                 f"to {host}; pass --provider-url with the base URL of {sent_to}'s API (or of "
-                "the API you mean to send this prompt to)"
+                "the API you mean to send this prompt to), or set OPENAI_BASE_URL / "
+                "ANTHROPIC_BASE_URL to it"
             )
         if api_key is None:
             raise CliError(f"set {key_variable} or pass --provider-url to replay a {provider} call")
