@@ -108,6 +108,8 @@ class TestAddressAfterOperators:
             "--bind=0.0.0.0 --host=203.0.113.7",
             "ssh user@host ~ 203.0.113.7",
             "filter ip.addr==203.0.113.7 and host!=203.0.113.7",
+            "server=203.0.113.7 observer_ip=192.168.1.10",
+            "version=2 client_ip=203.0.113.7 host=192.168.1.10",
         ],
     )
     def test_an_address_after_an_equals_sign_or_a_bracket(self, text: str) -> None:
@@ -122,6 +124,12 @@ class TestAddressAfterOperators:
             "v1.2.3.4, version 1.2.3.4, ver. 1.2.3.4",
             "OID 1.3.6.1.4.1.311, SNMP 1.3.6.1.2.1.1.5.0",
             "release 10.0.19045.4651",
+            # a name ending in `version`, or `ver`, assigned one
+            "Set AssemblyVersion=1.0.0.0 and FileVersion=1.2.3.4 in the csproj",
+            "dotnet build /p:Version=2.1.0.0",
+            "Chrome version=120.0.0.0 fails",
+            "ver=1.2.3.4",
+            "AssemblyFileVersion = 1.2.3.4, VER: 1.2.3.4",
         ],
     )
     def test_versions_and_oids_are_left(self, text: str) -> None:

@@ -39,10 +39,13 @@ def secrets(text: str) -> list[str]:
         # ~/.pgpass, first line of the text or not, `\:` escaped
         (
             "$ cat ~/.pgpass\n# hostname:port:database:username:password\n"
-            "db.internal:5432:app:appuser:Tr0ub4dor&3\n*:*:*:postgres:blue moon\n",
-            ["Tr0ub4dor&3", "blue moon"],
+            "db.internal:5432:app:appuser:Tr0ub4dor&3\n*:*:*:postgres:blue_moon\n",
+            ["Tr0ub4dor&3", "blue_moon"],
         ),
         ("localhost:5432:*:postgres:correcthorse", ["correcthorse"]),
+        ("db.example.com:5432:mydb:alice:S3cretPw", ["S3cretPw"]),
+        ("localhost:*:*:postgres:pw123456", ["pw123456"]),
+        ("log:\n192.168.0.7:65535:app:app:Tr0ub4dor&3  \n", ["Tr0ub4dor&3"]),
         ("10.0.0.5:6432:app:app:pa\\:ss\\\\word\r\nok", ["pa\\:ss\\\\word"]),
         # .npmrc
         (
@@ -59,7 +62,14 @@ def secrets(text: str) -> list[str]:
         ("machine api.github.com login octocat password ghs_secretvalue", ["ghs_secretvalue"]),
         ("machine example.com\n  login bob\n  password hunter2xyz\n", ["hunter2xyz"]),
         ('echo "machine ftp.example login me password bluemoon" > ~/.netrc', ["bluemoon"]),
-        ("machine h login u port 21 password 'bluemoon'", ["bluemoon"]),
+        ("machine h.example login u port 21 password 'bluemoon'", ["bluemoon"]),
+        ("machine api.github.com login octocat password ghp_xxx", ["ghp_xxx"]),
+        ("machine api.github.com\nlogin octocat\npassword ghp_xxx\n", ["ghp_xxx"]),
+        ("machine localhost login me password bluemoon", ["bluemoon"]),
+        ("machine 10.0.0.5 login me password bluemoon", ["bluemoon"]),
+        # .npmrc's lines, as a JSON string's content too
+        ("_authToken=npm_abcdefghijklmnop", ["npm_abcdefghijklmnop"]),
+        ('{"npmrc": "_auth=YWRtaW46Ymx1ZW1vb24="}', ["YWRtaW46Ymx1ZW1vb24="]),
     ],
 )
 def test_the_password_goes(text: str, expected: list[str]) -> None:
@@ -93,13 +103,26 @@ def test_the_password_goes(text: str, expected: list[str]) -> None:
         "# hostname:port:database:username:password",
         "db:5432:app:user:pass:extra",  # six fields
         "WARNING:root:5:x:y",
+        # a log's and a linter's lines: a space in the last field, a port out of range
+        "INFO:12:server:main:Started server on port 8000",
+        "app.py:12:E501:line:too long",
+        "host:70000:app:user:secret99",
+        "host:0:app:user:secret99",
+        "my_host:5432:app:user:secret99",  # `_` is no hostname's
+        "*:*:*:postgres:blue moon",
         # .npmrc's variables, code's `_auth`
         "//registry.npmjs.org/:_authToken=${NPM_TOKEN}",
         "self._auth = auth_from_env\n_auth = get_auth()",
         "client(_auth=token_value123)",
+        "requests.get(url, _auth=auth_handler)",
+        "session = Session(_auth=auth_handler, timeout=5)",
+        "x _authToken=abcdefghijklmnop",
         # prose's machines, a variable
         "the machine room password reset is due",
         "a machine learning login password policy",
+        "Our machine learning login portal password policy requires 12 characters.",
+        "machine learning\nlogin portal\npassword policy",
+        "machine a.b loginx u password bluemoon",
         "machine example.com login bob password $NETRC_PASSWORD",
     ],
 )
@@ -113,13 +136,13 @@ def test_json_escaped_tool_results() -> None:
     output = (
         "_auth=YWRtaW46Ymx1ZW1vb24=\n$ mysql -u root -pS3cretPass -e 'show databases'\n"
         "$ cat ~/.pgpass\n"
-        "db:5432:app:app:Tr0ub4dor&3\nh:5432:*:u:blue moon\n$ cat ~/.netrc\n"
-        "machine h login u password bluemoon\n"
+        "db:5432:app:app:Tr0ub4dor&3\nh:5432:*:u:blue_moon\n$ cat ~/.netrc\n"
+        "machine h.example login u password bluemoon\n"
     )
     for text in (json.dumps({"output": output}), json.dumps({"output": output.rstrip()})):
         spans = Detector(DetectorConfig(level="secrets")).find(text)
         assert [text[start:end] for start, end, _ in spans] == [
-            *("YWRtaW46Ymx1ZW1vb24=", "S3cretPass", "Tr0ub4dor&3", "blue moon", "bluemoon")
+            *("YWRtaW46Ymx1ZW1vb24=", "S3cretPass", "Tr0ub4dor&3", "blue_moon", "bluemoon")
         ]
         assert json.loads(apply_spans(text, spans, tag))["output"].count("<SECRET>") == 5
 
@@ -144,6 +167,11 @@ def test_json_escaped_tool_results() -> None:
         "machine " * 25_000,
         "machine x login " * 13_000,
         "machine x" + " login y" * 25_000,
+        "machine a." + "b." * 100_000,
+        "machine a.b" + " login y" * 25_000,
+        "\n_auth=" * 30_000,
+        "\na.b:5432:c:d:" + "x" * 200_000 + " y",
+        '{pass: "' + "x" * 200_000,
         # the rules added with these in llmlog._redact_secrets: Discord's, object keys'
         "discord.com/api/webhooks/" * 8_000,
         "discord.com/api/webhooks/123456789012345678/" + "a" * 200_000,

@@ -154,6 +154,8 @@ class TestNamesAndFormatsUsersHit:
                 "hunter2xyz",
             ),
             ('{"username": "bob", "pass": "hunter2xyz"}', "hunter2xyz"),
+            ("auth: { user: 'me', pass: 'hunter2xyz' }", "hunter2xyz"),
+            ('{"pass": "Passw0rd!"}', "Passw0rd!"),
         ],
     )
     def test_prefixed_and_glued_names(self, text: str, secret: str) -> None:
@@ -195,6 +197,11 @@ class TestNamesAndFormatsUsersHit:
             "const results = { pass: 12, fail: 0 }; expect(r).toEqual({ pass: true })",
             "PASS: 'tests/login.test.ts'\nyou pass: 'abcd' and { pass: 'yes' }",
             '{"role": "user", "content": "did it pass: \'yes\'"}',
+            # a test run's counts and words: spaces, `N/M`, a result, under 6 characters
+            '{"suite": "api", "pass": "41/42", "fail": "1/42", "skip": "0"}',
+            'Results:\npass: "all 12 tests"\nfail: "none"',
+            "{ pass: 'passed', fail: 'failed' }, { pass: 'FAILED' }, {pass: 'Success'}",
+            '{"pass": "12/12"}, {"pass": "abc12"}',
             "https://discord.com/channels/123456789012345678/123456789012345678",
         ],
     )

@@ -51,11 +51,16 @@ _DOTTED_BEFORE: Final = re.compile(r"\d\.$")
 _DOTTED_AFTER: Final = re.compile(r"\.\d")
 # `v1.2.3.4`, `version 1.2.3.4`, `pkg==1.2.3.4`, `pkg>=1.2.3.4`, `^1.2.3.4`: a version, not an
 # address. Only a package manager's operator right before it: `ip=`, `<td>`, `-> ` and
-# `--host=` come before addresses; so do `ip.addr==` (Wireshark) and `host!=`.
+# `--host=` come before addresses; so do `ip.addr==` (Wireshark) and `host!=`. A name
+# ending in `version` assigned one is a version too (`AssemblyVersion=1.0.0.0`,
+# `/p:Version=2.1.0.0`, `version=120.0.0.0`), as is `ver=1.2.3.4` (not `server=`).
 _VERSION_BEFORE: Final = re.compile(
-    r"(?i)(?:\bv|\bversion:?\s*|\bver\.?\s*|(?<!ip)(?<!addr)(?<!host)(?<!src)(?<!dst)"
-    r"(?:[=<>~!]=|[~^]))$"
+    r"(?i)(?:\bv|\bversion:?\s{0,8}|version\s{0,8}[=:]\s{0,8}|\bver\.?\s{0,8}"
+    r"|\bver\s{0,8}[=:]\s{0,8}"
+    r"|(?<!ip)(?<!addr)(?<!host)(?<!src)(?<!dst)(?:[=<>~!]=|[~^]))$"
 )
+# How far before an address its version context is looked for: `AssemblyVersion = `.
+_VERSION_REACH: Final = 32
 
 
 # An SSN written right after the word: presidio's recognizer scores undashed
@@ -397,7 +402,7 @@ def is_look_alike(text: str, start: int, end: int, entity: str) -> bool:
             groups = [g for g in value.split(":") if g]
             return not any(ch.isdigit() for ch in value) or len(groups) < 2
         return bool(
-            _VERSION_BEFORE.search(text[max(0, start - 10) : start])
+            _VERSION_BEFORE.search(text[max(0, start - _VERSION_REACH) : start])
             or _DOTTED_BEFORE.search(text[max(0, start - 2) : start])
             or _DOTTED_AFTER.match(text, end)
         )

@@ -75,30 +75,45 @@ _COMMANDS: Final = (
 )
 
 # A line of ~/.pgpass, whole and not indented (so a line of code fails at its first
-# character): `hostname:port:database:username:password`, the port a number
-# (or `*`), the host no number (`12:30:45:...`) and no path (`grep -n`'s `src/a.py:12:...`);
-# `\:` and `\\` escape in a field. The password runs to the line's end (spaces there are not
-# its, nor is a `"`: in JSON text, as a tool's result holds one, a line ends with `\n` or `"`).
+# character): `hostname:port:database:username:password` and nothing more. The host a
+# hostname's or an address's letters, digits, dots and hyphens (or `*`), no number
+# (`12:30:45:...`) and no path (`grep -n`'s `src/a.py:12:...`); the port a number of 1 to
+# 65535 (or `*`); no field holds a space, the password neither (`INFO:12:server:main:Started
+# server on port 8000`, `app.py:12:E501:line:too long` are a log's and a linter's lines);
+# `\:` and `\\` escape in a field. Spaces after the password are not its, nor is a `"`: in
+# JSON text, as a tool's result holds one, a line ends with `\n` or `"`.
+_PORT: Final = (
+    r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}"
+    r"|[1-9][0-9]{0,3})"
+)
 _PGPASS_LINE: Final = (
-    r"(?![0-9]{1,253}:)(?:[A-Za-z0-9._\-]{1,253}+|\*):(?:[0-9]{1,5}|\*)"
-    r"(?::(?:[^\s:\\]|\\[^\r\n]){1,64}){2}"
-    r":(?P<pgpass>(?:[^:\\\r\n\"]|\\[^\r\n]){0,255}(?:[^\s:\\\"]|\\[^\r\n]))[ \t]{0,16}"
+    rf"(?![0-9]{{1,253}}:)(?:[A-Za-z0-9.\-]{{1,253}}+|\*):(?:{_PORT}|\*)"
+    r"(?::(?:[^\s:\\]|\\[^\s]){1,64}){2}"
+    r":(?P<pgpass>(?:[^\s:\\\"]|\\[^\s]){1,256}+)[ \t]{0,16}"
     r"(?=\r?\n|\Z|\")"
 )
 
 # .npmrc's `_auth=` (base64 of `user:password`) and `_authToken=`, of a registry
-# (`//registry.npmjs.org/:_authToken=...`) or of all; not `${NPM_TOKEN}`. Unscoped, at a
-# line's, a word's or a string's start and glued to its `=` (not code's `self._auth = ...`).
+# (`//registry.npmjs.org/:_authToken=...`) or of all; not `${NPM_TOKEN}`. Unscoped, only at
+# a line's start (or a JSON string's, or after its escaped `\n`) and glued to its `=` (not
+# code's `self._auth = ...` nor a keyword argument's `f(url, _auth=handler)`). The value runs
+# to a space, and never past a `)`, `,` or `;`.
 _NPMRC: Final = (
-    r"(?:(?<=/:)_auth(?:Token)?[ \t]{0,16}=[ \t]{0,16}|(?<![^\s\"])_auth(?:Token)?=)"
+    r"(?:(?<=/:)_auth(?:Token)?[ \t]{0,16}=[ \t]{0,16}"
+    r"|(?:(?<![^\n])|(?<=\\n)|(?<=\"))_auth(?:Token)?=)"
     r"(?:\"(?P<npmrc_dq>[^\"\r\n$]{4,512})\""
-    r"|(?P<npmrc>(?![$\"'])[^\s\"';&|]{4,512}+))(?=[\s;&|\"]|\Z)"
+    r"|(?P<npmrc>(?![$\"'])[^\s\"';&|),]{4,512}+))(?=[\s;&|\"),]|\Z)"
 )
 
-# .netrc / _netrc: `machine host login me password secret`, on one line or several; a
-# `login` (or `account`, `port`) first, so prose's `machine room password reset` stays.
+# .netrc / _netrc: `machine host login me password secret`, on one line or several; the
+# host a hostname's (dotted, or `localhost`) or an address, then a `login` (or `account`,
+# `port`), each its own word with a value, so prose's `machine room password reset` and
+# `machine learning login portal password policy` stay.
+_NETRC_HOST: Final = (
+    r"(?:localhost|[A-Za-z0-9_\-]{0,63}(?:\.[A-Za-z0-9_\-]{1,63}){1,16}\.?)(?=[ \t\r\n])"
+)
 _NETRC: Final = (
-    r"(?<![A-Za-z0-9_\-])machine[ \t\r\n]{1,64}[^\s]{1,253}"
+    rf"(?<![A-Za-z0-9_\-])machine[ \t\r\n]{{1,64}}{_NETRC_HOST}"
     r"(?:[ \t\r\n]{1,64}(?:login|account|port)[ \t\r\n]{1,64}[^\s]{1,256}){1,3}"
     r"[ \t\r\n]{1,64}password[ \t\r\n]{1,64}"
     r"(?:\"(?P<netrc_dq>[^\"\r\n]{1,256})\"|'(?P<netrc_sq>[^'\r\n]{1,256})'"

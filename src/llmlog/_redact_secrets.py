@@ -189,14 +189,20 @@ _JSON_SECRET_KEY: Final = (
 # `pass` alone names no password (`PASS: test_x`, `{"pass": 12}`), but an object's key `pass`
 # does, with a quoted value: nodemailer's and mongoose's options in JavaScript (`auth: {
 # user: 'me', pass: '...' }`), after a `{` or `,`, or first on its line (lower case only).
+# Only a value that looks like a password: 6 or more characters, no space, no count
+# (`{"pass": "41/42", "fail": "1/42"}`) and no word of a test's result (`pass: "all 12 tests"`).
+_PASS_NOT_A_RESULT: Final = (
+    r"(?!(?:(?i:(?:pass|fail)(?:ed|es|ing)?|true|false|yes|no|null|none|ok|skipped|success)"
+    r"|[0-9]{1,9}/[0-9]{1,9})\\?[\"'])"
+)
 _PASS_KEY: Final = (
     r"(?:(?<=[,{])|(?<=[,{][ \t])|(?<=[,{][\"'])|(?<=[,{][ \t][\"'])|"
     + _at_line_start(_YAML_STARTS)
     + r")(?-i:pass)[\"']?[ \t]{0,16}:[ \t]{0,16}"
-    + _NOT_YES_OR_NO
-    + "(?:"
-    + _quoted("pass")
-    + ")"
+    + rf"(?:\"(?P<passdq>{_PASS_NOT_A_RESULT}(?:[^\s\"\\]|\\\S){{6,1024}})\""
+    + rf"|'(?P<passsq>{_PASS_NOT_A_RESULT}(?:[^\s'\\]|\\\S){{6,1024}})'"
+    # JSON inside a JSON string (a tool's result): `{\"pass\": \"...\"}`
+    + rf"|\\\"(?P<passeq>{_PASS_NOT_A_RESULT}(?:[^\s\"\\]|\\[^\s\"]){{6,1024}})\\\")"
 )
 # A `Cookie:` or `Set-Cookie:` header: each of its cookies is looked at on its own
 # (`_redact_secret_checks.session_cookies`): a session cookie first, a `csrftoken` after.
