@@ -234,6 +234,28 @@ class TestWorkerTrouble:
     """A real worker, really killed or stopped: records keep being redacted, or fail fast."""
 
     @pytest.mark.timeout(120)
+    def test_an_app_with_sigpipe_at_its_default_survives_a_dead_worker(self) -> None:
+        """CLI tools set SIGPIPE back to its default (so that ``| head`` ends quietly): the
+        write to a worker that died raised it on the writer's thread, and the app died
+        with status 141. Now the write fails with EPIPE and the worker is replaced."""
+        out = run_python(
+            """
+            import os, signal, time
+            signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+            from llmlog._config import Settings
+            from llmlog._redact_worker import client
+            from llmlog.redaction import Redact
+
+            processor = Redact(Settings())
+            processor.warm_up()
+            os.kill(client().worker_pid, signal.SIGKILL)
+            time.sleep(0.5)
+            print(processor(None, "info", {"messages": ["a@b.com"]})["messages"])
+            """
+        )
+        assert out.strip() == "['<EMAIL_ADDRESS>']"
+
+    @pytest.mark.timeout(120)
     @pytest.mark.parametrize("when", ["idle", "mid-request"])
     def test_a_killed_worker_is_replaced_and_the_record_sent_again(self, when: str) -> None:
         """SIGKILL (the OOM killer) while idle (the next write is a broken pipe) or while the

@@ -29,7 +29,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -49,7 +49,7 @@ START_TIMEOUT_S: Final = 120.0
 # About 5x that, so a hung worker costs seconds, not a minute, and is then replaced.
 REQUEST_TIMEOUT_S: Final = 5.0
 REQUEST_TIMEOUT_PER_BYTE_S: Final = 5.0 / 50_000
-REQUEST_TIMEOUT_MAX_S: Final = 60.0
+REQUEST_TIMEOUT_MAX_S: Final = 300.0  # a slow machine's 2 MB of phone numbers: ~100 s
 _BOOT: Final = (
     "import sys; sys.path.insert(0, sys.argv[1]); "
     "from llmlog._redact_worker import serve; serve(int(sys.argv[2]))"
@@ -244,9 +244,30 @@ def _write_frame(proc: subprocess.Popen[bytes], payload: bytes, timeout: float) 
     assert proc.stdin is not None
     fd, data = proc.stdin.fileno(), memoryview(_HEADER.pack(len(payload)) + payload)
     deadline = time.monotonic() + timeout
-    while data:
-        _wait(fd, deadline, writable=True)
-        data = data[os.write(fd, data) :]
+    with _no_sigpipe():
+        while data:
+            _wait(fd, deadline, writable=True)
+            data = data[os.write(fd, data) :]
+
+
+@contextlib.contextmanager
+def _no_sigpipe() -> Iterator[None]:
+    """Writing to a worker that died raises SIGPIPE in this thread: an app that set it back
+    to its default (a CLI tool, so that ``| head`` works) would be killed by it. Blocked
+    here, and consumed if it came: the write fails with EPIPE instead."""
+    sigpipe = getattr(signal, "SIGPIPE", None)
+    if sigpipe is None or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {sigpipe})
+    try:
+        yield
+    finally:
+        if sigpipe not in before:
+            with contextlib.suppress(OSError):
+                while signal.sigtimedwait([sigpipe], 0) is not None:
+                    pass
+            signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 def _read_frame(proc: subprocess.Popen[bytes], timeout: float) -> bytes:
