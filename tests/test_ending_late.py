@@ -1,5 +1,5 @@
 """How a process's end reaches the pipeline, in real processes: a loss at os._exit or a
-signal is said before the process dies; SIGHUP drains as SIGTERM does; a call cut by
+signal is said before the process dies; SIGHUP is left to the app; a call cut by
 ``sys.exit()`` is cancelled; calls after the exit drain (at ``pii`` too) and calls of
 threads the exit still waits for get their real record; a call nobody can record any
 more is said; a child forked from a thread ends when its threads do."""
@@ -152,25 +152,19 @@ class TestALossAtTheEndIsSaid:
 
 
 class TestSighup:
-    @pytest.mark.timeout(120)
-    def test_a_sighup_writes_every_record_and_still_kills(self, tmp_path: Path) -> None:
-        """A closed terminal or SSH session, ``kill -HUP``: as SIGTERM, the queue is
-        written, then the signal ends the process (status 129 in a shell)."""
-        out = tmp_path / "llmlog.jsonl"
-        proc = run(
-            """
-            queue_until_drained()
-            setup()
-            for i in range(10):
-                call(f"c{i}")
-            os.kill(os.getpid(), signal.SIGHUP)
-            time.sleep(60)
-            """,
-            out,
+    def test_sighup_is_left_to_the_app(self) -> None:
+        """No handler on SIGHUP: programs tell they run under ``nohup`` by
+        ``signal.getsignal(SIGHUP) != SIG_DFL``, and one put there by llmlog made an app in
+        a terminal think it was detached (a SIGHUP's queue is lost: README, Known limits)."""
+        code = (
+            "import signal, llmlog, tempfile\n"
+            "llmlog.instrument(output=tempfile.mkdtemp() + '/l.jsonl', redact='secrets')\n"
+            "print(signal.getsignal(signal.SIGHUP) is signal.SIG_DFL)\n"
         )
-        assert proc.returncode == -signal.SIGHUP, proc.stderr
-        assert sorted(texts(out)) == sorted(f"c{i}" for i in range(10))
-        assert "Traceback" not in proc.stderr
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+        )
+        assert done.stdout.strip() == "True"
 
 
 class TestSysExitInACall:

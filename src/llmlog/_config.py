@@ -127,11 +127,11 @@ class Settings:
     )
     sigterm: str = _setting(
         "flush",
-        "`flush`: on a SIGTERM or SIGHUP the app does not handle itself (`docker stop`, "
-        "Kubernetes, a `multiprocessing.Pool` ending its workers, a closed terminal or SSH "
-        "session), write pending records (for the flush timeout, at most 5 s), then die by "
-        "the signal as usual; `default`: leave both alone. Set up by `instrument()` in the "
-        "main thread only; a main thread stuck in a long C call delays it.",
+        "`flush`: on a SIGTERM the app does not handle itself (`docker stop`, Kubernetes, a "
+        "`multiprocessing.Pool` ending its workers), write pending records (for the flush "
+        "timeout, at most 5 s), then die by the signal as usual; `default`: leave SIGTERM "
+        "alone. Set up by `instrument()` in the main thread only; a main thread stuck in a "
+        "long C call delays it.",
         SIGTERM_MODES,
     )
     strict: bool = _setting(

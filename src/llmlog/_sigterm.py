@@ -1,10 +1,11 @@
-"""SIGTERM or SIGHUP at its default would end the process with records still queued
-(``docker stop``, Kubernetes, ``multiprocessing.Pool`` terminating its workers; a closed
-terminal or SSH session, ``kill -HUP``).
+"""SIGTERM at its default would end the process with records still queued (``docker
+stop``, Kubernetes, ``multiprocessing.Pool`` terminating its workers).
 
 :func:`handle_sigterm` (called by ``instrument()``) puts a handler in its place
 that drains the pipeline, then lets the signal end the process as it would have.
-Other signals whose default ends the process (SIGUSR1, SIGALRM, ...) are left alone.
+Other signals whose default ends the process (SIGHUP, SIGUSR1, SIGALRM, ...) are left
+alone: a handler there is seen by the app (``signal.getsignal(SIGHUP) != SIG_DFL`` is how
+programs tell they run under ``nohup``).
 """
 
 from __future__ import annotations
@@ -17,13 +18,11 @@ import threading
 from llmlog import _ending
 
 SIGTERM_WAIT = 5.0
-"""At most this many seconds of drain on SIGTERM or SIGHUP (less if LLMLOG_FLUSH_TIMEOUT is
-less): ``docker stop`` kills 10 s after its SIGTERM."""
+"""At most this many seconds of drain on SIGTERM (less if LLMLOG_FLUSH_TIMEOUT is less):
+``docker stop`` kills 10 s after its SIGTERM."""
 
-HANDLED: tuple[signal.Signals, ...] = tuple(
-    getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
-)
-"""The signals drained before they end the process (SIGHUP: not on Windows)."""
+HANDLED: tuple[signal.Signals, ...] = (signal.SIGTERM,)
+"""The signals drained before they end the process."""
 
 
 def handle_sigterm(on: bool) -> None:
@@ -44,7 +43,7 @@ def handle_sigterm(on: bool) -> None:
 
 
 def _on_sigterm(signum: int, frame: object) -> None:
-    """SIGTERM (or SIGHUP) with default handling would lose the queue: write it, then die
+    """SIGTERM with default handling would lose the queue: write it, then die
     by the signal.
 
     The default disposition comes back first (a second signal kills at once) and is
