@@ -717,6 +717,22 @@ class TestWhichKey:
             assert main([*replay, url]) == 0
         assert [r.headers["authorization"] for r in sent] == ["Bearer replay"] * 3
 
+    def test_a_base_url_in_the_environment_over_http_gets_no_key(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The host error suggests OPENAI_BASE_URL; set to a LAN server over plain http, it
+        must not carry OPENAI_API_KEY in clear either (a dummy key, unless --api-key-env)."""
+        path = tmp_path / "llmlog.jsonl"
+        record = schema_record(1, server_address="10.0.0.5")
+        write_jsonl(path, [record])
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-prod")
+        monkeypatch.setenv("OPENAI_BASE_URL", "http://10.0.0.5:11434/v1")
+        sent = _intercepted(monkeypatch)
+        assert main(["replay", "--yes", "--log", str(path), record["id"]]) == 0
+        assert [(r.url.host, r.headers["authorization"]) for r in sent] == [
+            ("10.0.0.5", "Bearer replay")
+        ]
+
     @pytest.mark.parametrize("host", ["ollama", "10.0.0.5", "gpu-box.lan"])
     def test_plain_http_to_the_calls_own_lan_server_is_replayed(
         self, host: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

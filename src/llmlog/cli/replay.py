@@ -146,7 +146,12 @@ def _client(
                 "the API you mean to send this prompt to), or set OPENAI_BASE_URL / "
                 "ANTHROPIC_BASE_URL to it"
             )
-        if api_key is None:
+        base = urlsplit(str(client.base_url))
+        if base.scheme == "http" and not _loopback(host) and key_env is None:
+            # OPENAI_BASE_URL=http://lan-server: the environment's key never in clear
+            api_key = None
+            client = client.with_options(api_key=_DUMMY_KEY)
+        elif api_key is None:
             raise CliError(f"set {key_variable} or pass --provider-url to replay a {provider} call")
     key = f"${key_variable}" if api_key else "none (a dummy key; --api-key-env VAR sends one)"
     return client, key
