@@ -151,6 +151,26 @@ class TestALossAtTheEndIsSaid:
         assert "llmlog:" not in proc.stderr
 
 
+class TestNoFalseLoss:
+    @pytest.mark.timeout(120)
+    def test_a_written_queue_is_not_said_lost_with_no_flush_time(self, tmp_path: Path) -> None:
+        """``LLMLOG_FLUSH_TIMEOUT=0`` and every record written already: ``flush(0)`` says
+        False once the exit drain began, and the exit said records were lost."""
+        out = tmp_path / "llmlog.jsonl"
+        proc = run(
+            """
+            setup(flush_timeout=0)
+            call("c0")
+            assert llmlog.flush(30)
+            time.sleep(0.3)
+            """,
+            out,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert texts(out) == ["c0"]
+        assert "were lost" not in proc.stderr
+
+
 class TestSighup:
     def test_sighup_is_left_to_the_app(self) -> None:
         """No handler on SIGHUP: programs tell they run under ``nohup`` by
