@@ -51,6 +51,11 @@ def records_in(path: Path) -> list[dict[str, Any]]:
     return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
 
 
+def replay_to_fake(path: Path, record_id: str, fake: FakeProvider) -> int:
+    """``llmlog replay --yes`` of ``record_id`` in ``path`` to the fake provider: exit status."""
+    return main(["replay", "--yes", "--log", str(path), record_id, "--provider-url", fake.url])
+
+
 class TestReplay:
     def test_the_same_request_is_sent_and_logged_as_a_replay(
         self, log: tuple[Path, list[Any]], fake: FakeProvider, capsys: pytest.CaptureFixture[str]
@@ -133,12 +138,7 @@ class TestReplay:
         finally:
             llmlog.uninstrument()
         (original,) = records_in(path)
-        assert (
-            main(
-                ["replay", "--yes", "--log", str(path), original["id"], "--provider-url", fake.url]
-            )
-            == 0
-        )
+        assert replay_to_fake(path, original["id"], fake) == 0
         route, body = fake.requests[-1]
         assert route.endswith("/messages") and body["stream"] is True
         new = records_in(path)[-1]
@@ -172,12 +172,7 @@ class TestReplay:
         finally:
             llmlog.uninstrument()
         (original,) = records_in(path)
-        assert (
-            main(
-                ["replay", "--yes", "--log", str(path), original["id"], "--provider-url", fake.url]
-            )
-            == 0
-        )
+        assert replay_to_fake(path, original["id"], fake) == 0
         _, body = fake.requests[-1]
         assert body["top_k"] == 5 and body["messages"] == [{"role": "user", "content": "hi"}]
         new = records_in(path)[-1]
@@ -463,8 +458,7 @@ class TestSystemPrompt:
             ["system/developer messages or text parts", "text blocks", None],
             strict=True,
         ):
-            argv = ["replay", "--yes", "--log", str(path), record["id"], "--provider-url", fake.url]
-            assert main(argv) == 0
+            assert replay_to_fake(path, record["id"], fake) == 0
             err = capsys.readouterr().err
             assert ("system may have been several" in err) is (pieces is not None)
             if pieces is not None:
@@ -495,8 +489,7 @@ class TestSystemPrompt:
         developer, empty = records_in(path)
         assert (developer["system"], empty["system"]) == ("Formatting re-enabled.", "")
         for record, lead in ((developer, "Formatting re-enabled."), (empty, "")):
-            argv = ["replay", "--yes", "--log", str(path), record["id"], "--provider-url", fake.url]
-            assert main(argv) == 0
+            assert replay_to_fake(path, record["id"], fake) == 0
             assert fake.requests[-1][1]["messages"] == [
                 {"role": "system", "content": lead},
                 {"role": "user", "content": "hi"},
@@ -514,8 +507,7 @@ class TestSystemPrompt:
         first, second = write_responses_tool_log(path, fake)
         sent = [body for route, body in fake.requests if route.endswith("/responses")][-2:]
         for record, original in zip((first, second), sent, strict=True):
-            argv = ["replay", "--yes", "--log", str(path), record["id"], "--provider-url", fake.url]
-            assert main(argv) == 0
+            assert replay_to_fake(path, record["id"], fake) == 0
             route, body = fake.requests[-1]
             developer, *rest = original["input"]
             assert route.endswith("/responses") and developer["role"] == "developer"

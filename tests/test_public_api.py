@@ -105,33 +105,30 @@ class TestPublicAPI:
 
     def test_importing_llmlog_imports_no_sdk_and_no_presidio(self) -> None:
         """`import llmlog` stays light: no provider SDK, no presidio, no duckdb."""
-        import subprocess
-        import sys
-
         code = (
             "import sys, llmlog; "
             "heavy = [m for m in ('openai', 'anthropic', 'presidio_analyzer', 'spacy', 'duckdb') "
             "if m in sys.modules]; print(heavy)"
         )
-        out = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, check=True
-        ).stdout
-        assert out.strip() == "[]"
+        assert printed_by(code) == "[]"
 
     def test_submodules_the_readme_names_work_after_a_plain_import(self) -> None:
         """`llmlog.fake_provider.start_server()`, `llmlog.testing.capture_records()`,
         `llmlog.redaction.add_recognizer(...)` as the README writes them, with no import of
         the submodule first; they are not imported by `import llmlog` itself."""
-        import subprocess
-        import sys
-
         code = (
             "import sys, llmlog; "
             "before = [m for m in ('llmlog.fake_provider', 'llmlog.testing') if m in sys.modules]; "
             "names = (llmlog.fake_provider.start_server, llmlog.testing.capture_records, "
             "llmlog.redaction.add_recognizer); print(before, len(names))"
         )
-        out = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, check=True
-        ).stdout
-        assert out.strip() == "[] 3"
+        assert printed_by(code) == "[] 3"
+
+
+def printed_by(code: str) -> str:
+    """What ``code`` prints in a fresh interpreter (nothing imported before it)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return done.stdout.strip()
