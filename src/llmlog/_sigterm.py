@@ -21,32 +21,27 @@ SIGTERM_WAIT = 5.0
 """At most this many seconds of drain on SIGTERM (less if LLMLOG_FLUSH_TIMEOUT is less):
 ``docker stop`` kills 10 s after its SIGTERM."""
 
-HANDLED: tuple[signal.Signals, ...] = (signal.SIGTERM,)
-"""The signals drained before they end the process."""
-
 
 def handle_sigterm(on: bool) -> None:
-    """Install (``on``) or remove the drain of :func:`_on_sigterm` for each of :data:`HANDLED`.
+    """Install (``on``) or remove the SIGTERM drain of :func:`_on_sigterm`.
 
     Installed only over the default disposition, never over the app's own handler (or
-    an ignored signal: ``nohup``); removed only if still installed. Only the main thread
-    may set signal handlers: elsewhere this does nothing.
+    an ignored SIGTERM); removed only if still installed. Only the main thread may set
+    signal handlers: elsewhere this does nothing.
     """
     if threading.current_thread() is not threading.main_thread():
         return
-    for signum in HANDLED:
-        installed = signal.getsignal(signum)
-        if on and installed is signal.SIG_DFL:
-            signal.signal(signum, _on_sigterm)
-        elif not on and installed is _on_sigterm:
-            signal.signal(signum, signal.SIG_DFL)
+    installed = signal.getsignal(signal.SIGTERM)
+    if on and installed is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    elif not on and installed is _on_sigterm:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _on_sigterm(signum: int, frame: object) -> None:
-    """SIGTERM with default handling would lose the queue: write it, then die
-    by the signal.
+    """SIGTERM with default handling would lose the queue: write it, then die by the signal.
 
-    The default disposition comes back first (a second signal kills at once) and is
+    The default disposition comes back first (a second SIGTERM kills at once) and is
     used at the end, so the exit status is the one the app would have had. The drain
     runs on a helper thread: a lock the interrupted main thread holds cannot stall it
     past the deadline; records it could not write by then are said lost on stderr. A
@@ -56,25 +51,17 @@ def _on_sigterm(signum: int, frame: object) -> None:
     (``if callable(previous): previous(...)``), the process is the app's to end: the
     queue is written and the app goes on (its shutdown may still make calls).
     """
-    name = _name(signum)
-    if signal.getsignal(signum) is not _on_sigterm:
+    if signal.getsignal(signal.SIGTERM) is not _on_sigterm:
         _ending.drain_aside(
-            lambda pipeline, wait: pipeline.flush(wait), f"flush at {name}", SIGTERM_WAIT
+            lambda pipeline, wait: pipeline.flush(wait), "flush at SIGTERM", SIGTERM_WAIT
         )
         return
-    signal.signal(signum, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if _ending.end_by_signal_after_drain(signum):
         return  # it cut into the exit's own drain, which goes on
     try:
-        _ending.drain_aside(None, f"drain at {name}", SIGTERM_WAIT, last=f"at {name}")
+        _ending.drain_aside(None, "drain at SIGTERM", SIGTERM_WAIT, last="at SIGTERM")
     finally:
         with contextlib.suppress(Exception):
-            signal.signal(signum, signal.SIG_DFL)
-        os.kill(os.getpid(), signum)
-
-
-def _name(signum: int) -> str:
-    try:
-        return signal.Signals(signum).name
-    except ValueError:
-        return f"signal {signum}"
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
