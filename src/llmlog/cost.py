@@ -127,13 +127,13 @@ class _Table:
                 if not model_ref:
                     continue
                 provider_id = f"huggingface_{served_by}"
+            if provider_id is None and _OPEN_WEIGHTS_COPY.search(model_ref):
+                continue  # see _OPEN_WEIGHTS_COPY: no host said who served it
             try:
                 found: tuple[Any, Any] = self.snapshot.find_provider_model(
                     model_ref, None, provider_id, None
                 )
             except LookupError:
-                continue
-            if provider_id is None and not _same_model(model_ref, found[1].id):
                 continue
             return found
         return None
@@ -247,15 +247,9 @@ _OPEN_WEIGHTS_COPY: Final = re.compile(
 """A name of an open model's copy run by the app's own server: a distillation
 (``deepseek-r1-distill-qwen-32b``) or an Ollama tag of size or quantization
 (``deepseek-r1:7b``, ``llama3:latest``, ``qwen2.5:14b-instruct-q4_K_M``); not a Bedrock
-version (``...-v1:0``) or a fine-tune (``ft:gpt-4o:...``)."""
-
-
-def _same_model(name: str, model_id: str) -> bool:
-    """Whether a name some provider's table matched is that provider's model, not an open
-    model's copy that only shares a prefix with it (genai-prices' DeepSeek rule takes any
-    ``deepseek-r1*`` name for its API's ``deepseek-reasoner``). Checked where no host said
-    who served the call."""
-    return not _OPEN_WEIGHTS_COPY.search(name)
+version (``...-v1:0``) or a fine-tune (``ft:gpt-4o:...``). Not priced from any provider's
+table (genai-prices' DeepSeek rule takes any ``deepseek-r1*`` name for its API's
+``deepseek-reasoner``) where no host said who served the call."""
 
 
 def _bills_tokens(model_price: Any) -> bool:
