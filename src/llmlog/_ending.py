@@ -150,7 +150,7 @@ def _drain(pipeline: _pipeline.Pipeline, timeout: float, when: str, report: bool
         done = pipeline.flush(timeout)
         if done and pipeline._queue:  # put by a thread that had just missed _exit_drained
             done = pipeline.flush(timeout)
-    done = done or not _pending(pipeline)  # flush(0) says False once the drain began
+    done = done or pipeline._written_all()  # flush(0) says False once the drain began
     if not done and report:
         _lost_after(timeout, when)
     return done
@@ -283,24 +283,11 @@ def drain_aside(
             helper.daemon = True
             helper.start()
             helper.join(wait)
-            if last is not None and done != [True] and _pending(pipeline):
+            if last is not None and done != [True] and not pipeline._written_all():
                 _say_lost_without_waiting(wait, last)
     except Exception as exc:  # no llmlog lock here: a signal may have cut into its holder
         with contextlib.suppress(Exception):
             sys.stderr.write(f"llmlog: could not {what} ({type(exc).__name__}: {exc})\n")
-
-
-def _pending(pipeline: _pipeline.Pipeline) -> bool:
-    """Whether records may still be waiting (read without a lock: a signal may have cut into
-    its holder): a drain that ran out of time (``LLMLOG_FLUSH_TIMEOUT=0``) with the queue
-    written already lost nothing (its own flush request may still be queued). The drain's
-    wake-up keeps the writer busy for a moment with nothing to do: waited for, 50 ms at
-    most."""
-    deadline = time.monotonic() + 0.05
-    while not pipeline._writer_waiting and time.monotonic() < deadline:
-        time.sleep(0.002)
-    queued = [item for item in list(pipeline._queue) if not isinstance(item, _pipeline._Flush)]
-    return bool(queued or pipeline._lines.pending or not pipeline._writer_waiting)
 
 
 _DRAINS: Final = {"execv": _before_exec, "execve": _before_exec, "_exit": _before_os_exit}

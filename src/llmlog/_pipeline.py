@@ -258,6 +258,16 @@ class Pipeline:
         idle = idle and not self._queue and not self._lines.pending and not self._dropped
         return idle and self._writer_waiting and wakes == self._wakes
 
+    def _written_all(self) -> bool:
+        """Every record submitted is written (read without a lock: a signal may have cut into
+        its holder; a flush request may still be queued). A wake-up keeps the writer busy for
+        a moment with nothing to do: waited for, 50 ms at most."""
+        deadline = time.monotonic() + 0.05
+        while not self._writer_waiting and time.monotonic() < deadline:
+            time.sleep(0.002)
+        queued = [item for item in list(self._queue) if not isinstance(item, _Flush)]
+        return self._writer_waiting and not queued and not self._lines.pending
+
     def close(self, timeout: float | None) -> None:
         """Drain (bounded by ``timeout``), stop the writer, close the sinks.
 
