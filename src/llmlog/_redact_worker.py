@@ -110,9 +110,7 @@ class WorkerClient:
                     "sent again (said once, counted as redact_worker_died)",
                 )
                 reply = self._ask(payload)
-            if (
-                reply[0] == "unavailable"
-            ):  # the worker's interpreter lacks presidio, the app's may not
+            if reply[0] == "unavailable":  # the worker's interpreter lacks presidio
                 problem = (
                     f"the redaction worker ({sys.executable}) cannot import presidio: {reply[1]}"
                 )
