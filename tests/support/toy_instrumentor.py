@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from llmlog._record import Capture, empty_output, usage_record
-from llmlog.instrumentors._base import Provider, Target, finish
+from llmlog.instrumentors._base import Provider, Target
+from llmlog.instrumentors._in_flight import finish
 from llmlog.instrumentors._stream import AsyncStreamProxy, SyncStreamProxy
 
 MODULE = "support.toy_sdk"

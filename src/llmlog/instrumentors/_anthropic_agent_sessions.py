@@ -33,7 +33,8 @@ from llmlog.instrumentors import _base
 from llmlog.instrumentors._anthropic_agent_records import TOOL_CALLS, extract
 from llmlog.instrumentors._anthropic_request import plain
 from llmlog.instrumentors._anthropic_response import field_of
-from llmlog.instrumentors._base import Target, Wrapper, finish
+from llmlog.instrumentors._base import Target, Wrapper
+from llmlog.instrumentors._in_flight import finish
 from llmlog.instrumentors._observed import (
     RecordedOnce,
     epoch_ns,

@@ -22,7 +22,8 @@ import wrapt
 from llmlog import _context, _guard
 from llmlog._record import STATUS_CANCELLED, STATUS_ERROR, Capture, is_cancellation
 from llmlog.instrumentors._anthropic_response import HttpFacts
-from llmlog.instrumentors._base import Target, _trace_ids, enter_flight, finish, leave_flight
+from llmlog.instrumentors._base import Target, _trace_ids
+from llmlog.instrumentors._in_flight import enter_flight, finish, leave_flight
 from llmlog.instrumentors._stream import (
     AsyncStreamProxy,
     IsContent,

@@ -13,7 +13,8 @@ from typing import Any
 
 from llmlog import _context
 from llmlog._record import Capture
-from llmlog.instrumentors._base import _trace_ids, finish
+from llmlog.instrumentors._base import _trace_ids
+from llmlog.instrumentors._in_flight import finish
 
 
 def observed_capture(

@@ -34,7 +34,7 @@ from llmlog import _ending, _guard
 from llmlog._record import STATUS_CANCELLED, STATUS_ERROR, Capture
 from llmlog.instrumentors import _anthropic_followed as followed
 from llmlog.instrumentors import _base
-from llmlog.instrumentors._base import finish
+from llmlog.instrumentors._in_flight import finish
 from llmlog.instrumentors._observed import RecordedOnce, finish_by_server_clock, observed_capture
 from llmlog.instrumentors._openai_agent_records import extract, input_messages, tool_result_message
 from llmlog.instrumentors._openai_agent_subagents import Subagents

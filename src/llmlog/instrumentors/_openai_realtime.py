@@ -27,7 +27,7 @@ from llmlog._record import (
     media_stub,
     usage_record,
 )
-from llmlog.instrumentors._base import finish
+from llmlog.instrumentors._in_flight import finish
 from llmlog.instrumentors._openai_realtime_transcription import (
     COMMITTED,
     TRANSCRIBED,

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from llmlog._record import STATUS_CANCELLED, STATUS_ERROR, STATUS_OK, Capture
-from llmlog.instrumentors._base import finish
+from llmlog.instrumentors._in_flight import finish
 from llmlog.instrumentors._openai_other_replies import read_transcript
 from llmlog.instrumentors._openai_request import plain
 from llmlog.instrumentors._openai_websocket import (

@@ -18,7 +18,7 @@ import time
 from typing import Any, Final
 
 from llmlog._record import STATUS_ERROR, STATUS_OK, Capture
-from llmlog.instrumentors._base import finish
+from llmlog.instrumentors._in_flight import finish
 from llmlog.instrumentors._openai_request import plain, stub_data_urls
 from llmlog.instrumentors._openai_websocket import (
     Session,

@@ -33,7 +33,8 @@ from typing import Any, Final
 from llmlog import _context
 from llmlog._record import STATUS_CANCELLED, STATUS_ERROR, STATUS_OK, Capture
 from llmlog.instrumentors._arguments import snapshot
-from llmlog.instrumentors._base import _trace_ids, finish
+from llmlog.instrumentors._base import _trace_ids
+from llmlog.instrumentors._in_flight import finish
 
 METHOD: Final = "responses.connect"
 _CREATE: Final = "response.create"

@@ -34,7 +34,7 @@ import wrapt
 from llmlog import _ending, _guard
 from llmlog._record import STATUS_CANCELLED, STATUS_ERROR, STATUS_OK, Capture
 from llmlog.instrumentors import _base
-from llmlog.instrumentors._base import finish
+from llmlog.instrumentors._in_flight import finish
 from llmlog.instrumentors._sse_tee import TeeDecoder, tee
 
 IsContent = Callable[[Any], bool]

@@ -47,7 +47,8 @@ from llmlog.instrumentors._anthropic_streams import (
     AsyncMessageStreamManagerProxy,
     MessageStreamManagerProxy,
 )
-from llmlog.instrumentors._base import Provider, Target, finish
+from llmlog.instrumentors._base import Provider, Target
+from llmlog.instrumentors._in_flight import finish
 from llmlog.instrumentors._raw_streams import proxy_parsed_stream
 from llmlog.instrumentors._sse_tee import decoded
 from llmlog.instrumentors._stream import AsyncStreamProxy, SyncStreamProxy

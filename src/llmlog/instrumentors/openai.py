@@ -23,12 +23,8 @@ from llmlog.instrumentors import _openai_request as request
 from llmlog.instrumentors import _openai_session_starts as session_starts
 from llmlog.instrumentors import _openai_websocket as websocket
 from llmlog.instrumentors import _openai_websocket_patches as websocket_patches
-from llmlog.instrumentors._base import (
-    Provider,
-    Target,
-    Wrapper,
-    finish,
-)
+from llmlog.instrumentors._base import Provider, Target, Wrapper
+from llmlog.instrumentors._in_flight import finish
 from llmlog.instrumentors._openai_azure import azure_deployment
 from llmlog.instrumentors._openai_chunks import is_content_for
 from llmlog.instrumentors._openai_live import (
