@@ -43,6 +43,9 @@ _TRANSPORT_OPTIONS: Final = frozenset({"extra_headers", "extra_query"})
 _SYSTEM_ROLES: Final = frozenset({"system", "developer"})
 # Fields whose string value is raw base64 (no data: prefix), and the media kind it holds.
 _RAW_BASE64_FIELDS: Final = {"data": "audio", "file_data": "file"}
+# Fields holding the server's own encrypted state, passed back as input (reasoning and
+# compaction items, and beta ``encrypted_content`` items): unreadable, resent every turn.
+_ENCRYPTED_FIELDS: Final = frozenset({"encrypted_content"})
 
 
 def plain(value: Any) -> Any:
@@ -113,8 +116,11 @@ def model_requested(kwargs: Mapping[str, Any]) -> str | None:
 
 
 def stub_media(value: Any, key: str = "") -> Any:
-    """A JSON-ready copy of message content with inline media replaced by stubs."""
+    """A JSON-ready copy of message content with inline media and encrypted state replaced
+    by stubs."""
     if isinstance(value, str):
+        if key in _ENCRYPTED_FIELDS:
+            return encrypted_stub(value)
         if value.startswith("data:") and ";base64," in value[:200] and _one_token(value):
             header, _, payload = value.partition(",")
             mime = header[5:].split(";", 1)[0] or None
@@ -139,6 +145,13 @@ def stub_media(value: Any, key: str = "") -> Any:
     if hasattr(value, "model_dump"):
         return stub_media(plain(value), key)
     return plain(value)
+
+
+def encrypted_stub(blob: str) -> dict[str, Any]:
+    """Stand-in for an encrypted blob: a media stub of type ``encrypted`` whose size and
+    sha256 are of the text as sent (it is opaque: nothing to decode), so a record stays
+    small and unscanned however many turns resend it, and equal blobs still group."""
+    return media_stub("encrypted", None, blob.encode("utf-8", "replace"))
 
 
 def _one_token(text: str) -> bool:

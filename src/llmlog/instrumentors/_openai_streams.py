@@ -24,13 +24,18 @@ from llmlog._record import (
     media_stub,
     stream_end,
 )
+from llmlog.instrumentors._openai_media_streams import (
+    LAST_EVENT_TYPES,
+    LastEventWatch,
+    accumulate_images,
+    accumulate_transcript,
+)
 from llmlog.instrumentors._openai_response import (
     Reply,
     completion_usage,
     content_parts,
     extra,
     field,
-    input_output_usage,
 )
 from llmlog.instrumentors._openai_responses_stream import (
     TERMINAL_EVENTS,
@@ -326,49 +331,6 @@ def accumulate_completion(chunks: Iterable[Any]) -> Reply:
     }
 
 
-def accumulate_images(events: Iterable[Any]) -> Reply:
-    """Image generation/edit events: final images (stubbed) and usage from ``*.completed``."""
-    images = []
-    usage = None
-    for event in events:
-        kind = field(event, "type")
-        if isinstance(kind, str) and kind.endswith(".completed"):
-            b64 = field(event, "b64_json")
-            images.append(
-                {"url": None, "b64_json": media_stub("image", None, b64) if b64 else None}
-            )
-            usage = field(event, "usage") or usage
-    output = empty_output()
-    output["images"] = images
-    return {
-        "response_id": None,
-        "response_model": None,
-        "output": output,
-        "usage": input_output_usage(usage),
-    }
-
-
-def accumulate_transcript(events: Iterable[Any]) -> Reply:
-    """Transcription events: the ``done`` text (or the deltas so far) and its usage."""
-    deltas: list[str] = []
-    text = usage = None
-    for event in events:
-        kind = field(event, "type")
-        if kind == "transcript.text.delta" and isinstance(field(event, "delta"), str):
-            deltas.append(field(event, "delta"))
-        elif kind == "transcript.text.done":
-            text = field(event, "text")
-            usage = field(event, "usage")
-    output = empty_output()
-    output["text"] = text if isinstance(text, str) else ("".join(deltas) or None)
-    return {
-        "response_id": None,
-        "response_model": None,
-        "output": output,
-        "usage": input_output_usage(usage),
-    }
-
-
 ACCUMULATORS: Mapping[str, Callable[[Iterable[Any]], Reply]] = {
     "chat.completions": accumulate_chat,
     "responses": accumulate_responses,
@@ -389,12 +351,13 @@ def stream_reply(cap: Capture, method: str) -> Reply | None:
     # Responses events are read again below; the others are folded as they are decoded
     # (a long stream's events are never all held at once).
     events: list[Any] = list(received(cap.chunks)) if cap.operation == "responses" else []
-    reply = accumulate(events or received(cap.chunks))
+    last_event = LastEventWatch(LAST_EVENT_TYPES.get(cap.operation, frozenset()))
+    reply = accumulate(events or last_event.watch(received(cap.chunks)))
     if "status" not in reply and cap.operation in _LAST_EVENTS:
-        # A chat server that said [DONE] is trusted, finish_reason or not (the SDK ends
-        # on it, so a stream ending there was never closed early by the app).
+        # A server that said [DONE] is trusted, finish_reason or not (the SDK ends on
+        # it, so a stream ending there was never closed early by the app).
         done = cap.operation != "responses" and "[DONE]" in cap.chunks[-1:]
-        whole = done or answered(cap.operation, cap.kwargs, events, reply)
+        whole = done or last_event.seen or answered(cap.operation, cap.kwargs, events, reply)
         reply.update(stream_end(cap, whole, _LAST_EVENTS[cap.operation]))
     if method.endswith(".stream"):
         _decode_answer(cap, events, reply)
@@ -422,8 +385,11 @@ _LAST_EVENTS: Final = {
     "chat.completions": "a finish_reason for every choice, and usage when asked",
     "completions": "a finish_reason for every choice, and usage when asked",
     "responses": "response.completed, .incomplete or .failed",
+    "images": "image_generation.completed or image_edit.completed",
+    "audio.transcriptions": "transcript.text.done",
 }
-"""The streams whose end ``answered`` can tell, and what their last event is."""
+"""The streams whose end can be told (by ``answered``, or for image and transcription
+streams by their last event going by), and what their last event is."""
 
 
 def answered(operation: str, kwargs: Mapping[str, Any], events: list[Any], reply: Reply) -> bool:
