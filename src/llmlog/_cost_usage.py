@@ -122,13 +122,23 @@ def _modalitytoken_counts(usage: Any) -> dict[str, int]:
         value = details.get(name) if isinstance(details, dict) else None
         if value is not None:
             found[key] = _count(value)
-    details = raw.get("input_token_details")
-    cached = details.get("cached_tokens_details") if isinstance(details, dict) else None
     for name, key in _CACHED_MODALITIES:
-        value = cached.get(name) if isinstance(cached, dict) else None
+        value = _cached_modality(raw, name)
         # Without the split the cached tokens are taken as text: the lowest estimate.
         found[key] = 0 if value is None else _count(value)
     return found
+
+
+def _cached_modality(raw: dict[str, Any], name: str) -> Any:
+    """Cached audio or image tokens: realtime's ``input_token_details.cached_tokens_details``
+    says ``image_tokens``, the Responses image tool's ``cached_tokens_details`` says
+    ``cached_image_tokens``."""
+    details = raw.get("input_token_details")
+    cached = details.get("cached_tokens_details") if isinstance(details, dict) else None
+    if isinstance(cached, dict) and name in cached:
+        return cached[name]
+    cached = raw.get("cached_tokens_details")
+    return cached.get(f"cached_{name}") if isinstance(cached, dict) else None
 
 
 # Responses output items billed per call, on top of tokens -> genai-prices keys.
@@ -138,7 +148,8 @@ _TOOL_CALLS: Final = {"web_search_call": "web_searches", "file_search_call": "st
 def billed_extras(provider: str | None, record: MutableMapping[str, Any]) -> dict[str, int]:
     """What is billed apart from text tokens; empty for text-only calls (the fast path).
     Anthropic counts web searches in its usage; OpenAI splits audio and image tokens in
-    its usage and lists one Responses output item per web or file search."""
+    its usage, counts billable web searches in a Response's ``tool_usage`` and lists one
+    Responses output item per web search action or file search."""
     usage = record.get("usage")
     if provider == "anthropic":
         raw = usage.get("raw") if isinstance(usage, dict) else None
@@ -148,13 +159,35 @@ def billed_extras(provider: str | None, record: MutableMapping[str, Any]) -> dic
     found = _modalitytoken_counts(usage)
     if record.get("operation") == "images":
         _image_output(usage, found)
+    searches = _billed_web_searches(usage)
+    if searches:
+        found["web_searches"] = searches
     output = record.get("output")
     calls = output.get("tool_calls") if isinstance(output, dict) else None
     for call in calls if isinstance(calls, list) else ():
         kind = call.get("type") if isinstance(call, dict) else None
         if isinstance(kind, str) and (key := _TOOL_CALLS.get(kind)):
+            if key == "web_searches" and searches is not None:
+                continue  # counted by the usage, which leaves out opening a page
             found[key] = found.get(key, 0) + 1
     return found
+
+
+def _tool_usage(usage: Any) -> dict[str, Any] | None:
+    """The Responses hosted tools' usage, which ``read_response`` keeps in the raw usage."""
+    raw = usage.get("raw") if isinstance(usage, dict) else None
+    found = raw.get("tool_usage") if isinstance(raw, dict) else None
+    return found if isinstance(found, dict) else None
+
+
+def _billed_web_searches(usage: Any) -> int | None:
+    """``tool_usage.web_search.num_requests``: the searches billed (the SDK: "actions such
+    as opening a page are excluded", and so is a ``web_search_call`` item for each). None
+    where it is not reported (older SDKs, other servers): every such item is one search."""
+    web_search = (_tool_usage(usage) or {}).get("web_search")
+    if not isinstance(web_search, dict) or web_search.get("num_requests") is None:
+        return None
+    return _count(web_search["num_requests"])
 
 
 def _image_output(usage: Any, found: dict[str, int]) -> None:
@@ -168,6 +201,55 @@ def _image_output(usage: Any, found: dict[str, int]) -> None:
     tokens = _count(raw.get("output_tokens"))
     if tokens:
         found["output_image_tokens"] = tokens
+
+
+IMAGE_TOOL_DEFAULT: Final = "gpt-image-2.6-sunburst"
+"""The image_generation tool's model when the request names none, as openai 3.57 documents
+it (gpt-image-1, the default before, was shut down on 2026-10-23)."""
+
+
+def image_tool_part(record: MutableMapping[str, Any]) -> dict[str, Any] | None:
+    """The Responses image_generation tool's tokens (``tool_usage.image_gen``, apart from the
+    model's usage) as a record of their own, to price at the tool's image model, read from
+    the request; None when there are none. Raises :class:`Unpriced` when the request names
+    no such tool (it came from a stored prompt): the image model is unknown."""
+    if record.get("provider") != "openai":
+        return None
+    image = (_tool_usage(record.get("usage")) or {}).get("image_gen")
+    if not isinstance(image, dict):
+        return None
+    input_tokens, output_tokens = (
+        _count(image.get("input_tokens")),
+        _count(image.get("output_tokens")),
+    )
+    if not input_tokens and not output_tokens:
+        return None
+    part = dict(record)
+    part.update(
+        operation="images",  # priced as an image generation's usage, the same shape
+        model=_image_tool_model(record.get("params")),
+        response_model=None,
+        output=None,
+        usage={
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "cached_input_tokens": image.get("cached_tokens"),
+            "raw": image,
+        },
+    )
+    return part
+
+
+def _image_tool_model(params: Any) -> str:
+    tools = params.get("tools") if isinstance(params, dict) else None
+    for tool in tools if isinstance(tools, list) else ():
+        if isinstance(tool, dict) and tool.get("type") == "image_generation":
+            model = tool.get("model")
+            return model if isinstance(model, str) and model else IMAGE_TOOL_DEFAULT
+    raise Unpriced(
+        "unpriced: tool_usage reports image_gen tokens but the request names no "
+        "image_generation tool, so the image model is unknown"
+    )
 
 
 def quantities(record: MutableMapping[str, Any], model_price: Any) -> dict[str, Any] | None:

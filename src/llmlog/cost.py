@@ -30,6 +30,7 @@ from llmlog._cost_usage import (
     NoUsage,
     Unpriced,
     billed_extras,
+    image_tool_part,
     quantities,
     token_counts,
 )
@@ -271,24 +272,38 @@ def _when(ts: Any) -> datetime:
 def price(record: MutableMapping[str, Any]) -> tuple[float | None, str]:
     """``(cost_usd, price_source)`` for one record; ``cost_usd`` is None when unpriced.
 
-    A call several models worked on is priced one model at a time, and unpriced if any is.
+    A call several models worked on is priced one model at a time, and unpriced if any is;
+    so is the image generation a Responses call ran as a tool, at the tool's image model.
     What OpenRouter says it billed is taken as it is (it picks the upstream provider, each
     with its own price).
     """
     billed = _openrouter_billed(record)
     if billed is not None:
         return billed
+    try:
+        image_tool = image_tool_part(record)
+    except Unpriced as reason:
+        return None, str(reason)
     parts = parts_by_model(record)
-    if parts is None:
+    if parts is None and image_tool is None:
         return _price_one_model(record)
+    labelled: list[tuple[MutableMapping[str, Any], str]] = [(record, "")]
+    if parts is not None:
+        labelled = [(part, "") for part in parts]
+    if image_tool is not None:
+        labelled.append((image_tool, _IMAGE_TOOL))
     costs, sources = [], []
-    for part in parts:
+    for part, label in labelled:
         cost, source = _price_one_model(part)
         if cost is None:
-            return None, source
+            return None, source + label
         costs.append(cost)
-        sources.append(source)
+        sources.append(source + label)
     return round(math.fsum(costs), 12), " + ".join(sources)
+
+
+_IMAGE_TOOL: Final = " (image_generation tool)"
+"""How ``price_source`` names the part priced at the Responses image tool's model."""
 
 
 OPENROUTER: Final = "openrouter.ai"

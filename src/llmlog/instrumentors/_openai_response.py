@@ -368,7 +368,7 @@ def read_response(response: Any) -> Reply:
     reply: Reply = {
         **response_ids(response),
         "output": output,
-        "usage": input_output_usage(field(response, "usage")),
+        "usage": responses_usage(response),
     }
     error = field(response, "error")
     if field(response, "status") == "failed":  # with or without the error's details
@@ -380,6 +380,21 @@ def read_response(response: Any) -> Reply:
             "body": plain(error),
         }
     return reply
+
+
+def responses_usage(response: Any) -> dict[str, Any] | None:
+    """A Response's usage, with the hosted tools' usage (``tool_usage``) in its ``raw``:
+    OpenAI reports image generation's tokens and the billable web searches apart from the
+    model's tokens, and the cost needs both (the record has no other place for them)."""
+    usage = input_output_usage(field(response, "usage"))
+    tool_usage = raw_usage(field(response, "tool_usage"))
+    if not tool_usage:  # older SDKs and other servers leave it out
+        return usage
+    if usage is None:
+        usage = usage_record()
+    raw = usage["raw"] if isinstance(usage["raw"], dict) else {}
+    usage["raw"] = {**raw, "tool_usage": tool_usage}
+    return usage
 
 
 def responses_finish_reason(response: Any) -> str | None:
