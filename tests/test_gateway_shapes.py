@@ -13,6 +13,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+import anthropic_fakes as afakes
 import llmlog.testing
 import openai_fakes as fakes
 from llmlog.testing import CapturedRecords
@@ -292,3 +293,30 @@ def test_deepseeks_cache_hits_are_cached_input(llm: CapturedRecords, details: in
     [record] = llm.calls
     assert record["usage"]["cached_input_tokens"] == (details or 800)
     assert record["usage"]["input_tokens"] == 1000
+
+
+class TestFinishReasonNotAString:
+    """A server that says its finish reason as a number: the record stays valid against
+    the schema (``finish_reason`` is a string or null), the answer kept."""
+
+    @pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
+    def test_openai_chat(self, llm: CapturedRecords, stream: bool) -> None:
+        if stream:
+            call([chunk({"content": "Hi"}), chunk({}, finish=1)], stream=True)  # type: ignore[arg-type]
+        else:
+            body = answer({"content": "Hi"})
+            body["choices"][0]["finish_reason"] = 1
+            call(body)
+        [record] = llm.calls
+        assert record["output"]["text"] == "Hi"
+        assert record["output"]["finish_reason"] is None
+        jsonschema.validate(record, SCHEMA)
+
+    def test_anthropic_message(self, llm: CapturedRecords) -> None:
+        body = afakes.message("Hi", stop_reason=1)  # type: ignore[arg-type]
+        client = afakes.sync_client(afakes.json_handler(body))
+        client.messages.create(model=afakes.MODEL, max_tokens=5, messages=afakes.user())
+        [record] = llm.calls
+        assert record["output"]["text"] == "Hi"
+        assert record["output"]["finish_reason"] is None
+        jsonschema.validate(record, SCHEMA)

@@ -13,7 +13,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from llmlog._record import add_citations, empty_output, parsed_json, usage_record
+from llmlog._record import (
+    add_citations,
+    empty_output,
+    parsed_json,
+    string_or_none,
+    usage_record,
+)
 from llmlog.instrumentors._anthropic_request import plain
 
 _REFUSAL = "refusal"
@@ -180,7 +186,7 @@ def _output(
     output["tool_calls"] = tool_calls
     output["thinking"] = "\n".join(thoughts) if thoughts else None
     stop_reason = field_of(final, "stop_reason")
-    output["finish_reason"] = stop_reason
+    output["finish_reason"] = string_or_none(stop_reason)
     if stop_reason == "stop_sequence":  # which of the app's stop_sequences ended it
         output["stop_sequence"] = field_of(final, "stop_sequence")
     if stop_reason == _REFUSAL:

@@ -165,7 +165,7 @@ def chat_choice(choice: Any) -> dict[str, Any]:
     output = empty_output()
     output["text"], content_thinking = content_parts(field(message, "content"))
     output["refusal"] = _str(field(message, "refusal"))
-    output["finish_reason"] = field(choice, "finish_reason")
+    output["finish_reason"] = _str(field(choice, "finish_reason"))
     calls = [tool_call(c) for c in field(message, "tool_calls") or ()]
     legacy_call = field(message, "function_call")
     if legacy_call is not None:
@@ -265,7 +265,7 @@ def read_completion(completion: Any) -> Reply:
     for choice in field(completion, "choices") or ():
         output = empty_output()
         output["text"] = _str(field(choice, "text"))
-        output["finish_reason"] = field(choice, "finish_reason")
+        output["finish_reason"] = _str(field(choice, "finish_reason"))
         outputs.append(output)
     return {
         **response_ids(completion),

@@ -23,6 +23,7 @@ from llmlog._record import (
     empty_output,
     media_stub,
     stream_end,
+    string_or_none,
 )
 from llmlog.instrumentors._openai_media_streams import (
     LAST_EVENT_TYPES,
@@ -97,7 +98,7 @@ class _Choice:
         except TypeError:  # a content that is not a string: a list of chunks (Mistral)
             output["text"], thinking = _text_and_thinking(self.text, thinking)
         output["refusal"] = _joined(self.refusal)
-        output["finish_reason"] = self.finish_reason
+        output["finish_reason"] = string_or_none(self.finish_reason)
         output["tool_calls"] = [
             {**call, "arguments": "".join(call["arguments"])}
             for _, call in sorted(self.calls.items(), key=lambda item: item[0])
