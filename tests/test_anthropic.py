@@ -348,14 +348,17 @@ class TestParse:
 
 class TestMetadataCalls:
     def test_count_tokens_is_a_metadata_record(self, cap: CapturedRecords) -> None:
-        """count_tokens bills nothing: the count is in output, usage stays null."""
+        """count_tokens bills nothing: the count is in output, usage stays null, cost 0."""
         client = fake.sync_client(fake.json_handler({"input_tokens": 42}))
         client.messages.count_tokens(model=fake.MODEL, messages=fake.user(), system="S")
         record = only(cap)
         assert record["operation"] == "messages.count_tokens"
         assert record["output"]["token_count"] == 42
         assert record["usage"] is None
-        assert record["cost_usd"] is None
+        assert (record["cost_usd"], record["price_source"]) == (
+            0.0,
+            "not billed: counting tokens is free",
+        )
 
     async def test_async_count_tokens(self, cap: CapturedRecords) -> None:
         """The async twin gives the same record."""

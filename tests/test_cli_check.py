@@ -11,6 +11,7 @@ import orjson
 import pytest
 
 import llmlog
+import openai_fakes
 from llmlog.cli import main
 from llmlog.cli._format import cost
 from llmlog.fake_provider import FakeProvider, start_server
@@ -372,6 +373,23 @@ class TestNotChecked:
         status, lines = check(capsys, path, "--max-cost-per-day", "0")  # over even so: a breach
         assert status == 1
         assert lines == [f"FAIL cost per day over {cost(0.0)} on {day}: {cost(priced)}"]
+
+    def test_a_day_with_free_calls_is_fully_priced(
+        self, tmp_path: Path, fake: FakeProvider, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A moderation bills nothing: its cost is 0, not unknown, so a day with one is
+        checked whole, not called a lower bound (nor failed by --fail-on-no-data)."""
+        path = tmp_path / "llmlog.jsonl"
+        write_real_log(path, fake)  # three priced calls and a failed one
+        llmlog.instrument(output=str(path), redact="off")
+        try:
+            moderator = openai_fakes.sync_client(openai_fakes.default_fake())
+            moderator.moderations.create(model="omni-moderation-latest", input="x")
+            assert llmlog.flush(10.0)
+        finally:
+            llmlog.uninstrument()
+        status, lines = check(capsys, path, "--max-cost-per-day", "1000", "--fail-on-no-data")
+        assert (status, lines) == (0, ["ok: 5 calls checked, every threshold holds"])
 
     def test_a_breach_still_fails_beside_an_unchecked_threshold(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]

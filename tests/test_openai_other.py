@@ -205,13 +205,17 @@ class TestImagesAudioModerations:
         assert record["output"] is None and record["request_id"] == fakes.REQUEST_ID
 
     def test_moderation(self, llm: CapturedRecords) -> None:
-        """moderations.create: input, flagged categories, id and model."""
+        """moderations.create: input, flagged categories, id and model; free (cost 0)."""
         client = fakes.sync_client(fakes.default_fake())
         client.moderations.create(model="omni-moderation-latest", input="some text")
         [record] = llm.calls
         assert record["messages"] == [{"role": "user", "content": "some text"}]
         assert record["output"]["moderation"] == [{"flagged": True, "categories": ["violence"]}]
         assert record["response_id"] == "modr-1"
+        assert (record["cost_usd"], record["price_source"]) == (
+            0.0,
+            "not billed: moderations are free",
+        )
 
 
 QUESTIONS = [
@@ -278,6 +282,10 @@ class TestInputTokenCount:
         assert record["system"] == "Be brief."
         assert record["messages"] == [{"role": "user", "content": "How long is this?"}]
         assert record["output"]["token_count"] == 11 and record["usage"] is None
+        assert (record["cost_usd"], record["price_source"]) == (
+            0.0,
+            "not billed: counting input tokens is free",
+        )
 
     async def test_async(self, llm: CapturedRecords) -> None:
         client = fakes.async_client(fakes.default_fake())

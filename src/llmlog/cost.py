@@ -403,15 +403,32 @@ def _price_one_model(record: MutableMapping[str, Any]) -> tuple[float | None, st
     return round(cost, 12), source
 
 
+FREE_OPERATIONS: Final = {
+    ("openai", "moderations"): "moderations are free",
+    ("openai", "responses.input_tokens"): "counting input tokens is free",
+    ("anthropic", "messages.count_tokens"): "counting tokens is free",
+}
+"""Calls the provider bills nothing for: their cost is 0, not unknown (a day of them is
+fully priced for ``llmlog check``)."""
+
+NOT_BILLED: Final = "not billed"
+"""How a ``price_source`` of a call that cost nothing starts (its ``cost_usd`` is 0)."""
+
+
 def add_cost(logger: Any, method_name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
     """Processor: fill ``cost_usd`` and ``price_source`` (never raises into the pipeline).
 
     A ``price_source`` set already (the instrumentor knows the call is not billed, e.g. a
-    replay of a response recorded before) is kept, with no cost."""
+    replay of a response recorded before: ``not billed again: ...``) is kept, with a cost
+    of 0 if it says the call is not billed, else none."""
     if event_dict.get("event") == EVENT_DROPPED:  # llmlog's own line costs nothing
         return event_dict
-    if isinstance(event_dict.get("price_source"), str):
-        event_dict["cost_usd"] = None
+    free = FREE_OPERATIONS.get((event_dict.get("provider"), event_dict.get("operation")))
+    if free is not None and event_dict.get("price_source") is None:
+        event_dict["price_source"] = f"{NOT_BILLED}: {free}"
+    source = event_dict.get("price_source")
+    if isinstance(source, str):
+        event_dict["cost_usd"] = 0.0 if source.startswith(NOT_BILLED) else None
         return event_dict
     try:
         event_dict["cost_usd"], event_dict["price_source"] = price(event_dict)
