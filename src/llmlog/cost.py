@@ -403,7 +403,7 @@ def _price_one_model(record: MutableMapping[str, Any]) -> tuple[float | None, st
     return round(cost, 12), source
 
 
-FREE_OPERATIONS: Final = {
+FREE_OPERATIONS: Final[dict[tuple[Any, Any], str]] = {
     ("openai", "moderations"): "moderations are free",
     ("openai", "responses.input_tokens"): "counting input tokens is free",
     ("anthropic", "messages.count_tokens"): "counting tokens is free",
