@@ -276,7 +276,8 @@ class TestParse:
         assert record["output"]["text"] == '{"name": "Os'
         assert record["output"]["finish_reason"] == finish_reason
         assert record["response_id"] == fakes.CHAT_ID
-        assert record["cost_usd"] is not None  # (no request id: the SDK sets it after parsing)
+        assert record["cost_usd"] is not None
+        assert record["request_id"] == fakes.REQUEST_ID  # from the HTTP response it came in
 
     async def test_async_parse(self, llm: CapturedRecords) -> None:
         """AsyncCompletions.parse is recorded once."""

@@ -5,6 +5,10 @@ no usage. The answer is a record once the app sees the response finished (a plai
 ``responses.retrieve`` poll, or ``cancel``), the first time this process does: its output,
 usage (priced), latency from creation to completion by the server's clock, its error.
 
+A resumed stream (``retrieve(stream=True)``, ``responses.stream(response_id=...)``) names
+no model: its record takes ``model``, ``system`` and params from the response its events
+carry, as a poll's record does.
+
 Every response recorded with its answer is noted on the writer thread, in the order the
 calls ended (the latest :data:`_MAX_NOTED`): a ``retrieve(stream=True)`` replaying one of
 them is recorded, but not priced a second time, and a background response noted already
@@ -23,6 +27,7 @@ from llmlog.instrumentors._base import after_uninstall
 from llmlog.instrumentors._observed import RecordedOnce, finish_by_server_clock, observed_capture
 from llmlog.instrumentors._openai_request import plain
 from llmlog.instrumentors._openai_response import field, read_response
+from llmlog.instrumentors._sse_tee import decoded
 
 _ENDED: Final = {
     "completed": STATUS_OK,
@@ -93,6 +98,17 @@ def _moment(seconds: Any) -> Any:
     return None
 
 
+def ran_with(response: Any) -> dict[str, Any]:
+    """``model``, ``params`` and ``system`` as a response says it ran: for a record whose
+    request this process does not know (a poll, a resumed stream)."""
+    params = {name: plain(field(response, name)) for name in _PARAMS}
+    return {
+        "model": string_or_none(field(response, "model")),
+        "params": {name: value for name, value in params.items() if value not in (None, [], {})},
+        "system": string_or_none(field(response, "instructions")),
+    }
+
+
 def extract(cap: Capture) -> dict[str, Any]:
     """Record fields for a background response seen finished (writer thread); no record
     if this process recorded its answer already (a stream read to its end)."""
@@ -101,13 +117,7 @@ def extract(cap: Capture) -> dict[str, Any]:
         import structlog
 
         raise structlog.DropEvent
-    params = {name: plain(field(response, name)) for name in _PARAMS}
-    fields: dict[str, Any] = {
-        "model": string_or_none(field(response, "model")),
-        "params": {name: value for name, value in params.items() if value not in (None, [], {})},
-        "system": string_or_none(field(response, "instructions")),
-        **read_response(response),
-    }
+    fields: dict[str, Any] = {**ran_with(response), **read_response(response)}
     request_id = getattr(response, "_request_id", None)
     fields["request_id"] = request_id if isinstance(request_id, str) else None
     if cap.extra.get("latency_unknown"):
@@ -123,7 +133,40 @@ def mark_replay(cap: Capture, fields: dict[str, Any]) -> None:
     response_id = fields.get("response_id")
     if cap.operation != "responses" or not response_id or fields.get("usage") is None:
         return
-    kwargs = cap.kwargs
-    retrieved = cap.method.endswith("retrieve") or "starting_after" in kwargs  # (helper)
-    if not _note(response_id) and (retrieved or kwargs.get("background") is True):
+    if not _note(response_id) and (_resumes(cap) or cap.kwargs.get("background") is True):
         fields["price_source"] = f"not billed again: {response_id} was priced in an earlier record"
+
+
+def _resumes(cap: Capture) -> bool:
+    """A ``retrieve(stream=True)``: a response created before, read again. Behind
+    ``responses.stream()`` the record has the helper's ``method``: its ``create`` names a
+    model (the helper passes every argument, and requires one), its ``retrieve`` never."""
+    if cap.method.endswith("retrieve"):
+        return True
+    return cap.method.endswith("responses.stream") and "model" not in cap.kwargs
+
+
+def fill_resumed(cap: Capture, fields: dict[str, Any]) -> None:
+    """A resumed stream's record (writer thread): what its request does not say (``model``,
+    ``system``, the params it ran with), from the stream's last response, as a poll's record
+    has them; what the request does say (``starting_after``...) stays."""
+    if cap.operation != "responses" or cap.chunks is None or not _resumes(cap):
+        return
+    response = _last_response(cap.chunks)
+    if response is None:
+        return
+    known = ran_with(response)
+    fields["model"] = fields.get("model") or known["model"]
+    fields["system"] = fields.get("system") or known["system"]
+    fields["params"] = {**known["params"], **(fields.get("params") or {})}
+
+
+def _last_response(chunks: list[Any]) -> Any:
+    """The ``response`` of a Responses stream's last event carrying one (the terminal
+    event's; for a stream cut short, the latest): the events read from the end, one by one."""
+    for chunk in reversed(chunks):
+        for event in decoded([chunk]):
+            response = field(event, "response")
+            if response is not None:
+                return response
+    return None

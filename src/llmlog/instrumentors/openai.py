@@ -33,6 +33,7 @@ from llmlog.instrumentors._openai_live import (
     LiveSidebandSession,
 )
 from llmlog.instrumentors._openai_other_replies import READERS
+from llmlog.instrumentors._openai_parse_answers import RefusedAnswer, answer_in_error
 from llmlog.instrumentors._openai_realtime import RealtimeSession
 from llmlog.instrumentors._openai_realtime_translation import RealtimeTranslationSession
 from llmlog.instrumentors._openai_response import Reply
@@ -391,6 +392,7 @@ def extract(cap: Capture) -> dict[str, Any]:
     if label is not None:
         fields["method"] = label
     reply: Reply | None = None
+    refused: RefusedAnswer | None = None
     if cap.chunks is not None:
         reply = stream_reply(cap, label or cap.method)
     elif cap.result is not None:
@@ -400,12 +402,13 @@ def extract(cap: Capture) -> dict[str, Any]:
             parse_raw_json_text(reply.get("output"), cap)
     elif cap.operation in session_starts.OPERATIONS and cap.error is None:
         reply = session_starts.reader(cap.operation)(None)  # an accept answers nothing
-    elif (answer := _answer_in_error(cap)) is not None:
-        reply = READERS[cap.operation](answer)
+    elif (refused := answer_in_error(cap)) is not None:
+        reply = READERS[cap.operation](refused.answer)
     if reply is not None:
         fields.update(reply)
         background.mark_replay(cap, fields)
-    fields["request_id"] = _request_id(cap)
+        background.fill_resumed(cap, fields)
+    fields["request_id"] = _request_id(cap) or (refused.request_id if refused else None)
     fields["server_address"] = cap.extra.get("server_address")  # read when the call started
     return fields
 
@@ -414,15 +417,6 @@ def _reader(operation: str) -> Callable[[Any], Reply]:
     if operation in session_starts.OPERATIONS:
         return session_starts.reader(operation)
     return READERS[operation]
-
-
-def _answer_in_error(cap: Capture) -> Any:
-    """The completion a ``parse()`` helper raised about after the call succeeded (and was
-    billed): ``LengthFinishReasonError``, ``ContentFilterFinishReasonError``."""
-    completion = getattr(cap.error, "completion", None)
-    if cap.operation != "chat.completions" or getattr(completion, "choices", None) is None:
-        return None
-    return completion
 
 
 PROVIDER: Final = Provider(
