@@ -85,6 +85,8 @@ def _output_labels(output: Mapping[str, Any]) -> dict[str, Any]:
         stripped["choices"] = [
             _output_labels(c) if isinstance(c, Mapping) else None for c in output["choices"]
         ]
+    if isinstance(output.get("tool_results"), list):  # Anthropic's server-run tools
+        stripped["tool_results"] = [_result_labels(r) for r in output["tool_results"]]
     audio = output.get("audio")
     if isinstance(audio, Mapping) and audio.get("transcript") is not None:
         stripped["audio"] = {**audio, "transcript": None}
@@ -160,6 +162,14 @@ def _block_settings(block: Any) -> Any:
     """A system block's type and ``cache_control``: no text, no cited text."""
     if isinstance(block, Mapping):
         return {k: v for k, v in block.items() if k in ("type", "cache_control")}
+    return None
+
+
+def _result_labels(result: Any) -> Any:
+    """A server-run tool's result: which call, its type and error flag; no content."""
+    if isinstance(result, Mapping):
+        kept = {k: v for k, v in result.items() if k in ("tool_use_id", "type", "is_error")}
+        return kept | {"content": None}
     return None
 
 

@@ -21,6 +21,12 @@ from llmlog._record import (
     usage_record,
 )
 from llmlog.instrumentors._anthropic_request import plain
+from llmlog.instrumentors._anthropic_server_tools import (
+    add_server_tool_output,
+    container_record,
+    is_tool_result,
+    tool_result,
+)
 
 _REFUSAL = "refusal"
 _MISSING: Final = object()
@@ -132,11 +138,13 @@ def tool_call(kind: str, call_id: Any, name: Any, arguments: str, server: Any) -
 
 def message_output(message: Any) -> dict[str, Any]:
     """``output`` for a complete message: text, tool calls, thinking, stop reason (and the
-    stop sequence that ended it)."""
+    stop sequence that ended it), server-run tools' results, the code container."""
     texts: list[str] = []
     thoughts: list[str] = []
     summaries: list[str] = []
     tool_calls: list[dict[str, Any]] = []
+    tool_results: list[dict[str, Any]] = []
+    redacted_thinking = 0
     citations: list[Any] = []
     for block in field_of(message, "content") or ():
         kind = field_of(block, "type")
@@ -157,9 +165,14 @@ def message_output(message: Any) -> dict[str, Any]:
                     field_of(block, "server_name"),
                 )
             )
+        elif kind == "redacted_thinking":
+            redacted_thinking += 1
+        elif is_tool_result(kind):
+            tool_results.append(tool_result(block))
     output = _output(texts, thoughts, tool_calls, message)
     add_citations(output, citations)
     add_compaction(output, summaries)
+    add_server_tool_output(output, tool_results, redacted_thinking)
     if _may_have_parsed_output(type(message)):
         parsed = message.parsed_output
         if parsed is not None:
@@ -190,7 +203,10 @@ def _output(
     if stop_reason == "stop_sequence":  # which of the app's stop_sequences ended it
         output["stop_sequence"] = field_of(final, "stop_sequence")
     if stop_reason == _REFUSAL:
-        output["refusal"] = _refusal_text(field_of(final, "stop_details"))
+        _add_refusal(output, field_of(final, "stop_details"))
+    container = container_record(field_of(final, "container"))
+    if container is not None:
+        output["container"] = container
     return output
 
 
@@ -199,6 +215,15 @@ def add_compaction(output: dict[str, Any], summaries: list[str]) -> None:
     of a compaction call), when there is one."""
     if summaries:
         output["compaction"] = "\n".join(summaries)
+
+
+def _add_refusal(output: dict[str, Any], details: Any) -> None:
+    """``output["refusal"]`` (why the model refused), and ``output["refusal_category"]``
+    (the policy it cited, e.g. "cyber") when the API names one, explanation or not."""
+    output["refusal"] = _refusal_text(details)
+    category = field_of(details, "category") if details is not None else None
+    if isinstance(category, str) and category:
+        output["refusal_category"] = category
 
 
 def _refusal_text(details: Any) -> str:
@@ -218,6 +243,7 @@ class _Block:
     server: Any = None  # an MCP tool's server
     parts: list[str] = field(default_factory=list)
     start_input: Any = None  # a tool's input given whole in its start (no deltas follow)
+    result: dict[str, Any] | None = None  # a server-run tool's result: whole in its start
 
 
 @dataclass
@@ -291,11 +317,14 @@ def summarize_events(events: Iterable[Any]) -> StreamSummary:
             summary.response_id = field_of(message, "id")
             summary.response_model = field_of(message, "model")
             usage = _fields(field_of(message, "usage"))
+            final["container"] = field_of(message, "container")
         elif kind == "message_delta":
             delta = field_of(event, "delta")
             final["stop_reason"] = field_of(delta, "stop_reason")
             final["stop_details"] = field_of(delta, "stop_details")
             final["stop_sequence"] = field_of(delta, "stop_sequence")
+            if (container := field_of(delta, "container")) is not None:
+                final["container"] = container
             delta_usage = _fields(field_of(event, "usage"))
             if delta_usage is not None:
                 usage = (usage or {}) | delta_usage
@@ -317,7 +346,8 @@ _DELTA_TEXT_FIELD: Final = {
 
 def _seed_block(state: _Block, block: Any) -> None:
     """What a ``content_block_start`` already carries (usually nothing): text, thinking, a
-    compaction's summary, a tool's whole input (its deltas, if any come, replace it)."""
+    compaction's summary, a tool's whole input (its deltas, if any come, replace it), a
+    server-run tool's whole result."""
     if state.kind == "text":
         state.parts.append(field_of(block, "text") or "")
     elif state.kind == "thinking":
@@ -326,6 +356,8 @@ def _seed_block(state: _Block, block: Any) -> None:
         state.parts.append(field_of(block, "content") or "")
     elif state.kind in TOOL_USE_BLOCKS:
         state.start_input = field_of(block, "input")
+    elif is_tool_result(state.kind):
+        state.result = tool_result(block)
 
 
 def _streamed_arguments(joined: str) -> str:
@@ -343,6 +375,8 @@ def _stream_output(blocks: dict[int, _Block], final: dict[str, Any]) -> dict[str
     thoughts: list[str] = []
     summaries: list[str] = []
     tool_calls: list[dict[str, Any]] = []
+    tool_results: list[dict[str, Any]] = []
+    redacted_thinking = 0
     for index in sorted(blocks):
         state = blocks[index]
         joined = "".join(state.parts)
@@ -359,6 +393,11 @@ def _stream_output(blocks: dict[int, _Block], final: dict[str, Any]) -> dict[str
             )
             call = tool_call(state.kind, state.id, state.name, arguments, state.server)
             tool_calls.append(call)
+        elif state.kind == "redacted_thinking":
+            redacted_thinking += 1
+        elif state.result is not None:
+            tool_results.append(state.result)
     output = _output(texts, thoughts, tool_calls, final)
     add_compaction(output, summaries)
+    add_server_tool_output(output, tool_results, redacted_thinking)
     return output
