@@ -71,7 +71,7 @@ def resolve(snapshot: Any, sdk: str | None, host: str | None, operation: Any) ->
         where = Where(("anthropic",))
     elif host == "router.huggingface.co":
         where = Where((HF_ROUTER,))
-    elif host.startswith("bedrock-mantle."):  # Bedrock's newer endpoint: Bedrock's prices
+    elif _bedrock(host):
         where = Where(("aws",), requested_first=True)
     else:
         try:
@@ -97,6 +97,22 @@ def _provider_at(snapshot: Any, host: str) -> Any:
         return snapshot.find_provider(None, None, f"https://{host}")
     except LookupError:
         return snapshot.find_provider(None, None, f"https://{host}/serving-endpoints")
+
+
+_BEDROCK_SERVICES: Final = frozenset(
+    {"bedrock-runtime", "bedrock-runtime-fips", "bedrock-mantle", "bedrock-mantle-fips"}
+)
+_AWS_DOMAINS: Final = (".amazonaws.com", ".api.aws")
+
+
+def _bedrock(host: str) -> bool:
+    """Bedrock's runtime (and its newer Mantle endpoint) under any of its AWS names: the
+    regional host, its FIPS twin, a VPC endpoint (``vpce-0abc.bedrock-runtime.us-east-1.
+    vpce.amazonaws.com``). genai-prices knows only the regional host; the others are the
+    same service at the same prices, not a gateway in front of Anthropic."""
+    if not host.endswith(_AWS_DOMAINS):
+        return False
+    return not _BEDROCK_SERVICES.isdisjoint(host.split("."))
 
 
 def _claude_platform(host: str) -> bool:

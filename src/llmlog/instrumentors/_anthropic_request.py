@@ -3,8 +3,10 @@
 Runs on the writer thread over the kwargs snapshot the wrapper took on the
 caller's thread. Everything returned is plain JSON data: SDK sentinels are left
 out, pydantic objects (content blocks an app passes back from an earlier
-response) are dumped, inline base64 media becomes a media stub, and headers that
-could carry credentials never reach the record.
+response) are dumped, inline base64 media becomes a media stub, the API's own
+encrypted state passed back (redacted thinking, signatures, ``encrypted_*`` fields)
+becomes an ``encrypted`` stub, and headers that could carry credentials never reach
+the record.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from llmlog._record import (
     safe_repr,
     without_credentials,
 )
+from llmlog.instrumentors._openai_request import encrypted_stub
 
 # Keys that form the prompt or have their own record field; everything else is a param.
 _NOT_PARAMS: Final = frozenset({"messages", "system", "model", "stream", "requests"})
@@ -27,6 +30,16 @@ _TRANSPORT_OPTIONS: Final = frozenset({"extra_headers", "extra_query"})
 _MAX_REPR: Final = 200
 # Exact types that are already JSON: checked with one set lookup (the writer's hot path).
 _JSON_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
+# Opaque fields of blocks an app passes back verbatim (by block type), beside every
+# ``encrypted_*`` field (a search result's ``encrypted_content``, a citation's
+# ``encrypted_index``, ``encrypted_stdout``): the API's encrypted state, unreadable and
+# resent whole on every later turn.
+_OPAQUE_FIELDS: Final[dict[str, tuple[str, ...]]] = {
+    "redacted_thinking": ("data",),
+    "thinking": ("signature",),
+    "compaction": ("signature",),
+}
+_ENCRYPTED_PREFIX: Final = "encrypted_"
 
 
 def plain(value: Any) -> Any:
@@ -69,11 +82,23 @@ def _plain_mapping(block: Mapping[Any, Any]) -> Any:
     source = block.get("source")
     if source is not None and isinstance(source, Mapping) and source.get("type") == "base64":
         return _media_block_stub(block, source)
-    return {
+    fields = {
         key if type(key) is str else str(key): plain(item)
         for key, item in block.items()
         if type(item) in _JSON_SCALARS or not is_sentinel(item)
     }
+    kind = fields.get("type")
+    if type(kind) is str:  # a typed block: content, a search result, a citation
+        _stub_opaque(fields, _OPAQUE_FIELDS.get(kind, ()))
+    return fields
+
+
+def _stub_opaque(fields: dict[str, Any], opaque: tuple[str, ...]) -> None:
+    """Replace a block's encrypted text by stubs, in place (``fields`` is our copy): the
+    app sends the blob itself, the record keeps its size and hash."""
+    for name, value in fields.items():
+        if type(value) is str and (name.startswith(_ENCRYPTED_PREFIX) or name in opaque):
+            fields[name] = encrypted_stub(value)
 
 
 def _media_block_stub(block: Mapping[Any, Any], source: Mapping[Any, Any]) -> dict[str, Any]:

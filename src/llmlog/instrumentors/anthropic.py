@@ -27,6 +27,7 @@ from llmlog._record import (
 from llmlog.instrumentors import _anthropic_agent_sessions as agent_sessions
 from llmlog.instrumentors import _anthropic_batch_results as batch_results
 from llmlog.instrumentors import _anthropic_dreams as dreams
+from llmlog.instrumentors import _anthropic_request_ids as request_ids
 from llmlog.instrumentors import _anthropic_streams as stream_helpers
 from llmlog.instrumentors._anthropic_request import (
     batch_request_summary,
@@ -165,8 +166,14 @@ def _raw_response(cap: Capture, response: Any) -> Any:
 
 
 def _complete(cap: Capture, result: Any) -> Any:
+    noted = request_ids.take_noted(result)  # Bedrock's, which the SDK leaves off the object
+    if noted is not None:
+        cap.extra[_NOTED_REQUEST_ID] = noted
     finish(cap, result=result)
     return result
+
+
+_NOTED_REQUEST_ID: Final = "noted_request_id"
 
 
 # A result's class -> what on_result does with it; filled on first sight of each class.
@@ -301,14 +308,15 @@ def _answer_fields(operation: str, response: Any) -> dict[str, Any]:
 
 
 def _request_id(cap: Capture, response: Any, headers: Any) -> str | None:
-    """From the ``request-id`` header (Bedrock's ``x-amzn-requestid``), the parsed object,
-    or the SDK's error."""
-    if headers is not None:
-        value = headers.get("request-id") or headers.get("x-amzn-requestid")
-        if isinstance(value, str):
-            return value
-    for source in (response, cap.error):
-        value = getattr(source, "_request_id", None) or getattr(source, "request_id", None)
+    """From the response headers if kept (``request-id``, Bedrock's ``x-amzn-requestid``),
+    the parsed object (or the id noted for it), or the SDK's error and its headers."""
+    for value in (
+        request_ids.from_headers(headers),
+        getattr(response, "_request_id", None),
+        getattr(response, "request_id", None),
+        cap.extra.get(_NOTED_REQUEST_ID),
+        request_ids.from_error(cap.error),
+    ):
         if isinstance(value, str):
             return value
     return None
@@ -320,12 +328,17 @@ PROVIDER: Final = Provider(
     extract=extract,
     on_result=on_result,
     helpers=(
-        agent_sessions.HELPERS + dreams.HELPERS + batch_results.HELPERS + stream_helpers.HELPERS
+        agent_sessions.HELPERS
+        + dreams.HELPERS
+        + batch_results.HELPERS
+        + stream_helpers.HELPERS
+        + request_ids.HELPERS
     ),
     helper_wrappers=(
         agent_sessions.HELPER_WRAPPERS
         | dreams.HELPER_WRAPPERS
         | batch_results.HELPER_WRAPPERS
         | stream_helpers.HELPER_WRAPPERS
+        | request_ids.HELPER_WRAPPERS
     ),
 )
