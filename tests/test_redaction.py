@@ -206,10 +206,10 @@ class TestFields:
         assert out["messages"] == ["\ud800 <EMAIL_ADDRESS>"]
 
     def test_objects_are_redacted_through_their_text(self) -> None:
-        """A value that is not plain data is rendered as text, so it is redacted as text."""
+        """A value that is not JSON data is written as its ``repr``, so that is redacted."""
 
         class Note:
-            def __str__(self) -> str:
+            def __repr__(self) -> str:
                 return "write to jane.doe@example.com"
 
         out = Redact(Settings(redact="pii"))(None, "info", {"params": {"note": Note()}})
@@ -228,10 +228,10 @@ class TestFields:
         assert out["params"] is record["params"]
 
     def test_values_written_as_text_or_lists_are_converted_even_without_findings(self) -> None:
-        """A set becomes a list and an object its text, whether or not anything was found."""
+        """A set becomes a list and an object its repr, whether or not anything was found."""
 
         class Note:
-            def __str__(self) -> str:
+            def __repr__(self) -> str:
                 return "nothing secret"
 
         record = {"tags": {"beta"}, "params": {"note": Note(), "stop": ("END",)}}

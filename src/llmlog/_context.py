@@ -2,17 +2,20 @@
 
 One ``ContextVar`` holds an immutable mapping, so threads and asyncio tasks
 each see their own values and reading it on the caller's thread costs one
-lookup. A call's record gets the values current when the call *started*.
+lookup. A call's record gets the values current when the call *started*: tags
+and template variables that are not plain texts, numbers or booleans (a list,
+a dict, a lazy proxy such as Flask's ``current_user``) are read then, on the
+caller's thread, as the JSON data the record holds (see :func:`snapshot`).
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from types import MappingProxyType, TracebackType
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -21,8 +24,63 @@ _current: ContextVar[Mapping[str, Any]] = ContextVar("llmlog_context", default=_
 
 
 def snapshot() -> Mapping[str, Any]:
-    """The context in force right now (immutable; safe to keep)."""
-    return _current.get()
+    """The context in force right now (immutable; safe to keep), for a call starting now.
+
+    The record is written later on another thread: a tag value the app changes after the
+    call, or one readable only inside the request (Flask's ``current_user``), is read here.
+    Plain values (most tags) are shared as they are: they cannot change, and cost nothing.
+    """
+    current = _current.get()
+    if current.__class__ is _ReadAtCall:  # (faster than type(current): no call)
+        return current.read()
+    return current
+
+
+_PLAIN: Final = frozenset({str, int, float, bool, type(None)})  # exact types: immutable
+
+
+def _all_plain(values: Mapping[Any, Any] | None) -> bool:
+    """Whether every key is a str and every value immutable as it is written."""
+    if values:
+        plain = _PLAIN
+        for key, value in values.items():  # a loop: twice as fast as all() over a generator
+            if type(key) is not str or type(value) not in plain:
+                return False
+    return True
+
+
+class _ReadAtCall(Mapping[str, Any]):
+    """Context values of which some tags or template variables are the app's objects
+    (mutable, or lazy): :meth:`read` takes them as the record will hold them."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self._values = values
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def read(self) -> Mapping[str, Any]:
+        """The values now: tags and template variables as JSON data (never raises; a value
+        that cannot be read is written as its ``repr``)."""
+        from llmlog._jsonable import app_values  # here: not imported with ``import llmlog``
+
+        values = dict(self._values)
+        tags = values.get("tags")
+        if tags and not _all_plain(tags):
+            values["tags"] = app_values(tags)
+        template = values.get("template") or {}
+        variables = template.get("variables")
+        if variables and not _all_plain(variables):
+            values["template"] = {**template, "variables": app_values(variables)}
+        return MappingProxyType(values)
 
 
 def _template(value: Any) -> dict[str, Any] | None:
@@ -85,7 +143,11 @@ def _merged(
         new["template"] = _template(template)
     if tags is not None:
         new["tags"] = {**base.get("tags", {}), **_tags(tags)}
-    return MappingProxyType(new)
+    template_now = new.get("template")
+    variables = None if template_now is None else template_now["variables"]
+    if _all_plain(new.get("tags")) and _all_plain(variables):
+        return MappingProxyType(new)
+    return _ReadAtCall(MappingProxyType(new))
 
 
 class context:

@@ -21,7 +21,7 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from llmlog import _forks, _guard
 from llmlog._chain import SinkLogger, build_processors
@@ -35,6 +35,10 @@ from llmlog._record import (
     new_id,
 )
 from llmlog.sinks import FileSink, Sink, sink_for
+
+_WRITER: Final = "the llmlog writer"
+"""Where a record lost in the writer (its chain or its sinks failed) is reported; each
+such failure makes the next :func:`flush` say False."""
 
 FULL_QUEUE_WAIT = 0.05
 """Seconds a caller waits for room in a full queue before its record is dropped. Once a
@@ -386,7 +390,7 @@ class Pipeline:
         try:
             self._lines.write_out()
         except Exception as exc:
-            _guard.report_internal_error(exc, "the llmlog writer")
+            _guard.report_internal_error(exc, _WRITER)
 
     def _chain_ready(self) -> Any:
         """The structlog logger and its processors, built on first use."""
@@ -409,7 +413,7 @@ class Pipeline:
         try:
             self._chain_ready().info(event, **fields)
         except Exception as exc:
-            _guard.report_internal_error(exc, "the llmlog writer")
+            _guard.report_internal_error(exc, _WRITER)
 
     def _report_dropped(self) -> None:
         if self._dropped:
@@ -470,7 +474,8 @@ def submit(cap: Capture) -> None:
 
 
 _lost_at_last_flush = 0
-"""Records lost (queue full, unwritable file) as of the last :func:`flush`."""
+"""Records lost (queue full, unwritable file, a failure in the writer) as of the last
+:func:`flush`."""
 
 _retired: list[Pipeline] = []
 """Pipelines closed (``instrument()`` again, ``uninstrument()``) while their writer still
@@ -498,7 +503,8 @@ def flush(timeout: float | None = None) -> bool:
     pipeline = _current
     written = True if pipeline is None else pipeline.flush(timeout)
     written = wait_for_retired(timeout) and written
-    lost = _guard.counts["sink_lost"] + _guard.counts["queue_full"]
+    counts = _guard.counts
+    lost = counts["sink_lost"] + counts["queue_full"] + counts[f"bug:{_WRITER}"]
     complete, _lost_at_last_flush = lost <= _lost_at_last_flush, lost  # (counts reset: tests)
     return written and complete
 

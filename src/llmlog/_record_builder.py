@@ -23,22 +23,41 @@ from llmlog._record import (
     is_cancellation,
     iso_utc,
     new_id,
+    safe_repr,
 )
 from llmlog._version import __version__
 from llmlog.processors import CYCLE, MAX_DEPTH, writable
 
 
 def _error_fields(exc: BaseException) -> dict[str, Any]:
-    status_code = getattr(exc, "status_code", None)
-    message = getattr(exc, "message", None)
+    """The error of a call, which may be the app's own exception (raised in an httpx event
+    hook, a messages iterator): read so that none of it can lose the record."""
+    status_code = _attribute(exc, "status_code")
+    message = _attribute(exc, "message")
     if not isinstance(message, str):
-        message = _validation_message(exc) or str(exc)
+        message = _validation_message(exc) or _exception_text(exc)
     return {
         "type": type(exc).__name__,
         "message": message,
         "status_code": status_code if isinstance(status_code, int) else None,
-        "body": getattr(exc, "body", None),
+        "body": _attribute(exc, "body"),
     }
+
+
+def _attribute(exc: BaseException, name: str) -> Any:
+    """``exc.name``, or None when there is none or reading it fails (a property)."""
+    try:
+        return getattr(exc, name, None)
+    except Exception:
+        return None
+
+
+def _exception_text(exc: BaseException) -> str:
+    """``str(exc)``; when its ``__str__`` fails, its ``repr`` (``BadError('x')``)."""
+    try:
+        return str(exc)
+    except Exception:
+        return safe_repr(exc)
 
 
 def _validation_message(exc: BaseException) -> str | None:
@@ -46,19 +65,20 @@ def _validation_message(exc: BaseException) -> str | None:
     said as pydantic says it, without the input values it quotes: they are the model's
     answer, cut to ``head...tail``, which redaction cannot recognise once cut (the answer
     itself is in ``output``). None for any other exception."""
-    errors = getattr(exc, "errors", None)
-    title = getattr(exc, "title", None)
-    if type(exc).__name__ != "ValidationError" or not callable(errors) or title is None:
+    if type(exc).__name__ != "ValidationError":
+        return None
+    errors, title = _attribute(exc, "errors"), _attribute(exc, "title")
+    if not callable(errors) or title is None:
         return None
     try:
         found = errors(include_input=False, include_url=False, include_context=False)
-    except TypeError:  # not pydantic's
+        lines = [f"{len(found)} validation error{'' if len(found) == 1 else 's'} for {title}"]
+        for error in found:
+            if error.get("loc"):
+                lines.append(".".join(str(part) for part in error["loc"]))
+            lines.append(f"  {error.get('msg')} [type={error.get('type')}]")
+    except Exception:  # not pydantic's
         return None
-    lines = [f"{len(found)} validation error{'' if len(found) == 1 else 's'} for {title}"]
-    for error in found:
-        if error.get("loc"):
-            lines.append(".".join(str(part) for part in error["loc"]))
-        lines.append(f"  {error.get('msg')} [type={error.get('type')}]")
     return "\n".join(lines)
 
 
@@ -148,9 +168,10 @@ class CaptureToRecord:
 
 
 def _app_values(value: Any) -> Any:
-    """Context values as given by the app (tags, template variables) made safe for every
-    later walk: a value that holds itself becomes :data:`~llmlog.processors.CYCLE` here,
-    also when no truncation pass would have copied it (``LLMLOG_MAX_FIELD_CHARS=0``)."""
+    """Context values (tags, template variables; read as JSON data when the call started,
+    see :func:`llmlog._context.snapshot`) made safe for every later walk: a value that
+    holds itself becomes :data:`~llmlog.processors.CYCLE` here, also when no truncation
+    pass would have copied it (``LLMLOG_MAX_FIELD_CHARS=0``)."""
     return writable(value) if value else value
 
 

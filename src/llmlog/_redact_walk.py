@@ -16,6 +16,7 @@ from llmlog._credential_names import (
     SHORT_CREDENTIAL_WORDS,
     SPECIAL_TOKENS,
 )
+from llmlog._jsonable import json_data, unused_key
 from llmlog._record import CREDENTIAL_NAME_PARTS
 from llmlog._redact_operators import Replacer, apply_spans
 from llmlog._redact_secrets import SECRET, Span
@@ -57,6 +58,7 @@ _CREDENTIAL_WHOLE: Final = frozenset(SHORT_CREDENTIAL_WORDS)
 _NOT_CREDENTIALS: Final = frozenset(f"{word}token" for word in SPECIAL_TOKENS)
 _SCALARS: Final = (int, float, bool, type(None))
 _CONTAINERS: Final = (dict, list, tuple, set, frozenset)
+_CREDENTIAL_SCALARS: Final = (str, int, float, bool, type(None))
 _LONG_NUMBER: Final = 1_000_000  # 7+ digits: the shortest phone numbers; cards, SSNs
 
 # What a dict key is to the walk, cached per key (few distinct keys; bounded anyway).
@@ -142,7 +144,7 @@ def collect(value: Any, app: bool, texts: list[str], within: int = _PLAIN) -> bo
     kind of the key it is under (a ``headers`` dict's credential headers are replaced whole;
     a schema's field names are not credentials: :func:`_is_credential_key`). Returns whether
     rebuilding would change the value even with nothing found (a set becomes a list, an
-    object its text, a credential its replacement): such a field is always rebuilt.
+    object its JSON data, a credential its replacement): such a field is always rebuilt.
     """
     kind = type(value)
     if kind is str:
@@ -196,7 +198,7 @@ def collect(value: Any, app: bool, texts: list[str], within: int = _PLAIN) -> bo
     if isinstance(value, _CONTAINERS):
         collect(dict(value) if isinstance(value, dict) else list(value), app, texts)
     else:
-        texts.append(str(value))
+        collect(json_data(value), app, texts, within)
     return True
 
 
@@ -229,7 +231,9 @@ def rebuild(value: Any, replace: TextReplacer, app: bool, within: int = _PLAIN) 
         return value if replaced is text else replaced
     if isinstance(value, _SCALARS):
         return value
-    return replace(str(value))  # an object would be rendered with str() anyway
+    # An object: as the record will hold it (its JSON data: an enum's value, a dataclass's
+    # fields), what it is when not redacted; never its str(), which would change its type.
+    return rebuild(json_data(value), replace, app, within)
 
 
 def _rebuild_dict(
@@ -260,7 +264,7 @@ def _rebuild_dict(
         if app and new_key in out:  # an earlier key was redacted to this one
             if _same_scalar(out[new_key], new_item):
                 continue  # two tags both redacted to "<EMAIL_ADDRESS>": one tag
-            new_key = _unused_key(new_key, out)
+            new_key = unused_key(new_key, out)
         out[new_key] = new_item
     return out
 
@@ -279,11 +283,12 @@ def _is_credential_key(key: Any, key_kind: int, within: int, item: Any) -> bool:
 
 
 def _is_credential(item: Any) -> bool:
-    """A value under a credential key that is replaced whole: a non-empty text, or a
-    number (``{"password": 12345678}``); a container has its contents so replaced."""
+    """A value under a credential key that is replaced whole: a non-empty text, a number
+    (``{"password": 12345678}``), or an object (``SecretStr``: as it would be written); a
+    container has its contents so replaced."""
     if type(item) is str:
         return bool(item)
-    return isinstance(item, int | float) and not isinstance(item, bool)
+    return item is not None and not isinstance(item, (str, bool, *_CONTAINERS))
 
 
 def _collect_credentials(value: Any, app: bool, texts: list[str]) -> None:
@@ -297,6 +302,8 @@ def _collect_credentials(value: Any, app: bool, texts: list[str]) -> None:
     elif isinstance(value, _CONTAINERS):
         for item in value:
             _collect_credentials(item, app, texts)
+    elif not isinstance(value, _CREDENTIAL_SCALARS):
+        _collect_credentials(json_data(value), app, texts)
 
 
 def _credentials_replaced(value: Any, replace: TextReplacer, app: bool) -> Any:
@@ -311,7 +318,7 @@ def _credentials_replaced(value: Any, replace: TextReplacer, app: bool) -> Any:
             if app and new_key in out:
                 if _same_scalar(out[new_key], new_item):
                     continue
-                new_key = _unused_key(new_key, out)
+                new_key = unused_key(new_key, out)
             out[new_key] = new_item
         return out
     if isinstance(value, tuple):
@@ -320,17 +327,11 @@ def _credentials_replaced(value: Any, replace: TextReplacer, app: bool) -> Any:
         return [_credentials_replaced(item, replace, app) for item in value]
     if value is None or isinstance(value, bool):
         return value
-    text = str(value)  # a number; an object would be rendered with str() anyway
+    if not isinstance(value, _CREDENTIAL_SCALARS):  # an object: its JSON data, so replaced
+        return _credentials_replaced(json_data(value), replace, app)
+    text = str(value)
     return replace.credential(text) if text else text
 
 
 def _same_scalar(a: Any, b: Any) -> bool:
     return type(a) is type(b) and isinstance(a, str | int | float | bool | None) and a == b
-
-
-def _unused_key(key: str, taken: dict[Any, Any]) -> str:
-    """``key (2)``, ``key (3)``...: the first not in ``taken``."""
-    number = 2
-    while f"{key} ({number})" in taken:
-        number += 1
-    return f"{key} ({number})"

@@ -11,13 +11,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from typing import Any, Final
 
 import orjson
 
+from llmlog._jsonable import CYCLE, JSON_OPTIONS, MAX_DEPTH, dumps, to_jsonable, writable
 from llmlog._metadata_only import MetadataOnly
-from llmlog._record import EVENT_CALL, TEXT_FIELDS, safe_repr
+from llmlog._record import EVENT_CALL, TEXT_FIELDS
 
 __all__ = [
     "CYCLE",
@@ -30,94 +31,10 @@ __all__ = [
     "writable",
 ]
 
-_JSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
-
-
-def to_jsonable(value: Any) -> Any:
-    """orjson's fallback for what it cannot encode itself: never fails."""
-    dump = getattr(value, "model_dump", None)
-    if callable(dump):
-        try:
-            return dump(mode="json", warnings=False)
-        except Exception:
-            pass
-    if isinstance(value, bytes | bytearray | memoryview):
-        return {"type": "bytes", "bytes": len(value)}
-    if isinstance(value, set | frozenset | tuple):
-        return list(value)
-    if isinstance(value, Mapping):
-        return dict(value)
-    return safe_repr(value)
-
 
 def render(_logger: Any, _method: str, event_dict: dict[str, Any]) -> bytes:
     """Final processor: one JSON object on one line (newlines inside are escaped)."""
-    return _dumps(event_dict, _JSON_OPTIONS | orjson.OPT_APPEND_NEWLINE)
-
-
-def _dumps(value: Any, options: int) -> bytes:
-    """orjson, never losing the record over what is in it: when orjson refuses the
-    value, it is written from a copy that it accepts (see :func:`writable`)."""
-    try:
-        return orjson.dumps(value, default=to_jsonable, option=options)
-    except orjson.JSONEncodeError:
-        return orjson.dumps(writable(value), default=to_jsonable, option=options)
-
-
-MAX_DEPTH: Final = 200
-"""Nesting kept in a record (orjson writes at most 255 levels); deeper is cut."""
-_TOO_DEEP: Final = f"<nested deeper than {MAX_DEPTH} levels>"
-_INT64_MIN: Final = -(2**63)  # what orjson writes as a number
-_INT64_MAX: Final = 2**64 - 1
-
-
-def writable(value: Any) -> Any:
-    """A copy orjson accepts: text that is not valid Unicode (a lone surrogate from a broken
-    decode) with the bad code points replaced, integers beyond 64 bits (``seed=2**64``) as
-    their decimal text, nesting (a deep schema) cut at :data:`MAX_DEPTH`, and a back-reference
-    (a message that links to its own conversation) written as :data:`CYCLE`. The copy has no
-    cycles, so every later walk over the record ends; and a cycle costs one step per link,
-    not a walk of the tree it unfolds into (2**200 paths for two back-references a level)."""
-    return _writable(value, 0, set())
-
-
-CYCLE: Final = "<cycle>"
-"""What :func:`writable` writes in place of a container that holds itself."""
-
-
-def _writable(value: Any, depth: int, on_path: set[int]) -> Any:
-    """:func:`writable`; ``on_path``: the ids of the containers being copied above ``value``."""
-    if isinstance(value, str):
-        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    if isinstance(value, int) and not isinstance(value, bool):  # (an IntEnum too: compare,
-        return value if _INT64_MIN <= value <= _INT64_MAX else str(value)  # never `in range`)
-    if value is None or isinstance(value, bool | float):
-        return value
-    if depth >= MAX_DEPTH:
-        return _TOO_DEEP
-    if isinstance(value, Mapping | list | tuple):
-        if id(value) in on_path:
-            return CYCLE
-        on_path.add(id(value))
-        if isinstance(value, Mapping):
-            items = value.items()
-            copy: Any = {_writable_key(k): _writable(v, depth + 1, on_path) for k, v in items}
-        else:
-            copy = [_writable(v, depth + 1, on_path) for v in value]
-        on_path.discard(id(value))
-        return copy
-    try:  # what orjson writes itself (numpy values, dates, UUIDs) stays as it is
-        orjson.dumps(value, option=_JSON_OPTIONS)
-    except orjson.JSONEncodeError:
-        converted = to_jsonable(value)
-        return converted if isinstance(converted, str) else _writable(converted, depth + 1, on_path)
-    return value
-
-
-def _writable_key(key: Any) -> Any:
-    if isinstance(key, str | int | float | bool) or key is None:
-        return writable(key)
-    return writable(str(key))
+    return dumps(event_dict, JSON_OPTIONS | orjson.OPT_APPEND_NEWLINE)
 
 
 class PromptHash:
@@ -136,7 +53,7 @@ class PromptHash:
         if event_dict.get("event") != EVENT_CALL or event_dict.get("messages") is None:
             return event_dict
         prompt = [event_dict.get("system"), event_dict.get("messages"), event_dict.get("model")]
-        canonical = _dumps(prompt, _JSON_OPTIONS | orjson.OPT_SORT_KEYS)  # as ``render`` writes it
+        canonical = dumps(prompt, JSON_OPTIONS | orjson.OPT_SORT_KEYS)  # as ``render`` writes it
         hasher = hmac.new(self._key, None, hashlib.sha256) if self._key else hashlib.sha256()
         view = memoryview(canonical)
         for start in range(0, len(view), _UNDER_GIL_RELEASE):
