@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import UserString
 from collections.abc import ItemsView, Iterator, KeysView, Mapping, Sequence, Set, ValuesView
-from typing import Any
+from typing import Any, TypeGuard
 
 _LEAVES = frozenset({str, int, float, bool, type(None), bytes})
 _PLAIN = _LEAVES | {list, tuple, dict}
@@ -81,24 +81,100 @@ def snapshot_arguments(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 def read_iterators(kwargs: dict[str, Any]) -> None:
     """One-pass iterators among the arguments (the SDKs take any iterable for ``messages``,
-    ``tools``, ``input``; a generator is read once, by the SDK, before the writer could
-    look): read here into a list, which the SDK then gets instead, so the record sees
-    what was sent. Files are left alone. If the app's iterator raises, the SDK gets the
-    items before the failure and then the same exception, as it would have.
+    ``tools``, ``input``, and within a message for its content blocks): a generator is
+    read once, by the SDK, before the writer could look. So each is read here into a
+    list, which the SDK then gets instead, and the record sees what was sent. Files are
+    left alone. If the app's iterator raises, the SDK gets the items before the failure
+    and then the same exception, as it would have.
     """
     for key, value in kwargs.items():
-        if type(value) in _PLAIN or not isinstance(value, Iterator) or hasattr(value, "read"):
+        if _one_pass(value):
+            kwargs[key] = _read(value)
+    messages = kwargs.get("messages")
+    if (type(messages) is list or type(messages) is tuple) and not _plain(messages):
+        kwargs["messages"] = _read_each(messages)
+
+
+_NESTED = ("content", "tool_calls", "citations")
+"""Fields of a message or content block the SDKs type as any iterable: content (a
+message's, a ``tool_result``'s, a ``search_result``'s), openai's ``tool_calls``, a text
+block's ``citations``. Content given as a list holds blocks of its own."""
+
+_LIST_OR_NONE = frozenset({list, type(None)})
+
+
+def _plain(items: list[Any] | tuple[Any, ...]) -> bool:
+    """Whether no message or block in ``items`` (nor in the content lists they hold) has
+    anything but text or a list in a field of :data:`_NESTED`. Runs for every call, so it
+    neither copies nor calls anything for a message of text."""
+    for item in items:
+        if not isinstance(item, dict):
             continue
-        items: list[Any] = []
-        try:
-            for item in value:
-                items.append(item)
-        except Exception as exc:
-            kwargs[key] = _replay(items, exc)
-        else:
-            kwargs[key] = items
+        content = item.get("content")
+        if type(content) is list:
+            if not _plain(content):
+                return False
+        elif content is not None and type(content) is not str:
+            return False
+        if ("tool_calls" in item or "citations" in item) and (
+            type(item.get("tool_calls")) not in _LIST_OR_NONE
+            or type(item.get("citations")) not in _LIST_OR_NONE
+        ):
+            return False
+    return True
+
+
+def _one_pass(value: Any) -> TypeGuard[Iterator[Any]]:
+    return type(value) not in _PLAIN and isinstance(value, Iterator) and not hasattr(value, "read")
+
+
+def _read(iterator: Iterator[Any]) -> list[Any] | Iterator[Any]:
+    """The iterator's items; a replay of them and its exception if it raised."""
+    items: list[Any] = []
+    try:
+        for item in iterator:
+            items.append(item)
+    except Exception as exc:
+        return _replay(items, exc)
+    return items
 
 
 def _replay(items: list[Any], exc: Exception) -> Iterator[Any]:
     yield from items
     raise exc
+
+
+def _read_each(items: list[Any] | tuple[Any, ...]) -> list[Any] | tuple[Any, ...]:
+    """``items`` with the one-pass iterators in each dict's :data:`_NESTED` fields read
+    (and in the blocks those hold, and so on). The very same sequence if none held one;
+    else a new list in which only the dicts that held one are copies: the app's own
+    messages are never changed."""
+    read: list[Any] | None = None
+    for index, item in enumerate(items):
+        if isinstance(item, dict):
+            new = _read_fields(item)
+            if new is not item:
+                if read is None:
+                    read = list(items)
+                read[index] = new
+    return items if read is None else read
+
+
+def _read_fields(item: dict[str, Any]) -> dict[str, Any]:
+    """``item``, or a shallow copy of it with its fields' iterators read."""
+    copied: dict[str, Any] | None = None
+    for field in _NESTED:
+        value = item.get(field)
+        if field == "content" and (type(value) is list or type(value) is tuple):
+            new: Any = _read_each(value)
+        elif _one_pass(value):
+            new = _read(value)
+            if field == "content" and type(new) is list:  # blocks, which may hold some too
+                new = _read_each(new)
+        else:
+            continue
+        if new is not value:
+            if copied is None:
+                copied = dict(item)
+            copied[field] = new
+    return item if copied is None else copied

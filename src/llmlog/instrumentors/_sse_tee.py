@@ -56,13 +56,10 @@ class TeeDecoder:
                 keep(sse.data)
                 yield sse
 
-    async def aiter_bytes(self, iterator: AsyncIterator[bytes]) -> AsyncIterator[Any]:
+    def aiter_bytes(self, iterator: AsyncIterator[bytes]) -> _AsyncTee:
+        """The decoder's events, kept as they pass. The SDK reads them as soon as it asks."""
         self.started = True
-        keep = self._kept.append
-        async for sse in self._decoder.aiter_bytes(iterator):
-            if not self._named_only or sse.event is not None:
-                keep(sse.data)
-            yield sse
+        return _AsyncTee(self._decoder.aiter_bytes(iterator), self._kept, self._named_only)
 
     def detach(self) -> list[Any]:
         """The texts kept so far, in a list of their own; the tee's list is emptied.
@@ -78,6 +75,34 @@ class TeeDecoder:
         if name in TeeDecoder.__slots__:  # not set yet (a copy being built)
             raise AttributeError(name)
         return getattr(self._decoder, name)
+
+
+class _AsyncTee:
+    """:meth:`TeeDecoder.aiter_bytes`'s events. A class, not an async generator: event
+    loops track those, and trio warns of each one collected unfinished (a stream the app
+    left), which would name llmlog in the app's warnings. ``aclose()`` closes the
+    decoder's own iterator, as the SDK closing that one would."""
+
+    __slots__ = ("_events", "_keep", "_named_only")
+
+    def __init__(self, events: AsyncIterator[Any], kept: list[Any], named_only: bool) -> None:
+        self._events = events
+        self._keep = kept.append
+        self._named_only = named_only
+
+    def __aiter__(self) -> _AsyncTee:
+        return self
+
+    async def __anext__(self) -> Any:
+        sse = await self._events.__anext__()
+        if not self._named_only or sse.event is not None:
+            self._keep(sse.data)
+        return sse
+
+    async def aclose(self) -> None:
+        inner_aclose = getattr(self._events, "aclose", None)
+        if inner_aclose is not None:
+            await inner_aclose()
 
 
 def tee(stream: Any, chunks: list[Any], *, named_only: bool = False) -> TeeDecoder | None:

@@ -12,10 +12,9 @@ writer thread. A stream without an SDK decoder has its chunk objects kept.
 The record is finished on the first of: exhaustion (``ok``), an exception
 from the stream (``error``, partial output kept), ``close()`` or leaving a
 ``with`` block early (``cancelled``), garbage collection of an abandoned
-stream or an exception thrown into its iterator by whoever closes it, such as
-``asyncio.run`` cancelling the task that closes an abandoned one (``cancelled``,
-no error: the app saw none), interpreter exit or ``uninstrument()`` while still
-open (``cancelled``).
+stream or an exception thrown into its (sync) iterator by whoever closes it
+(``cancelled``, no error: the app saw none), interpreter exit or
+``uninstrument()`` while still open (``cancelled``).
 Breaking out of a ``for`` loop alone finishes nothing: the app may resume
 iterating.
 """
@@ -294,49 +293,8 @@ class SyncStreamProxy(_Finisher, wrapt.ObjectProxy):  # type: ignore[type-arg]
 class AsyncStreamProxy(_Finisher, wrapt.ObjectProxy):  # type: ignore[type-arg]
     """Proxy for ``openai.AsyncStream`` / ``anthropic.AsyncStream`` and the like."""
 
-    async def __aiter__(self) -> AsyncIterator[Any]:
-        cap = self._self_cap
-        append = cap.chunks.append  # type: ignore[union-attr]
-        chunks = aiter(self.__wrapped__)
-        thrown = False  # an exception the consumer threw in at a ``yield``, not the stream's
-        cap.read_end_perf = None  # reading (again)
-        try:
-            if cap.first_chunk_perf is None:
-                async for chunk in chunks:
-                    self._self_add(chunk)
-                    try:
-                        yield chunk
-                    except BaseException:
-                        thrown = True
-                        raise
-                    if cap.first_chunk_perf is not None:
-                        break
-            if self._self_teed():
-                async for chunk in chunks:
-                    try:
-                        yield chunk
-                    except BaseException:
-                        thrown = True
-                        raise
-            else:
-                async for chunk in chunks:
-                    if not self._self_done:
-                        append(chunk)
-                    try:
-                        yield chunk
-                    except BaseException:
-                        thrown = True
-                        raise
-        except GeneratorExit:  # the app left its loop (or let go of the loop's iterator)
-            cap.read_end_perf = time.perf_counter()
-            raise
-        except BaseException as exc:
-            if thrown:  # the app let go of the stream, like an abandoned one
-                self._self_end(early=True)
-            else:
-                self._self_end(exc)
-            raise
-        self._self_end()
+    def __aiter__(self) -> _AsyncReading:
+        return _AsyncReading(self)
 
     async def __anext__(self) -> Any:
         try:
@@ -384,3 +342,91 @@ class AsyncStreamProxy(_Finisher, wrapt.ObjectProxy):  # type: ignore[type-arg]
                 self._self_end(early=True)
 
         return aclose
+
+
+class _AsyncReading:
+    """One ``async for`` over an :class:`AsyncStreamProxy`, reading the SDK's own iterator.
+
+    A class, not an async generator: event loops track every async generator, and trio
+    (asyncio too, in debug mode) warns of each one collected unfinished, which would name
+    llmlog in an app's warnings about a stream it left. Like a generator it reads as
+    exhausted once it ended (the stream's end, an error, ``aclose()``), and raises
+    ``RuntimeError`` when read twice at once. Letting go of it, or ``aclose()``, is where
+    the app stopped reading.
+    """
+
+    __slots__ = ("_chunks", "_over", "_proxy", "_running", "_teed")
+
+    def __init__(self, proxy: AsyncStreamProxy) -> None:
+        self._proxy = proxy
+        self._over = False
+        self._running = False
+        self._teed: bool | None = None
+        """Whether the decoder keeps the events; known once the first content came."""
+        try:
+            self._chunks = aiter(proxy.__wrapped__)
+        except BaseException as exc:  # not async-iterable: the stream cannot be read
+            self._over = True
+            proxy._self_end(exc)
+            raise
+        proxy._self_cap.read_end_perf = None  # reading (again)
+
+    def __aiter__(self) -> _AsyncReading:
+        return self
+
+    async def __anext__(self) -> Any:
+        if self._over:
+            raise StopAsyncIteration
+        if self._running:
+            raise RuntimeError("anext(): asynchronous generator is already running")
+        self._running = True
+        try:
+            chunk = await self._chunks.__anext__()
+        except StopAsyncIteration:
+            self._over = True
+            self._proxy._self_end()
+            raise
+        except GeneratorExit:  # the app's coroutine was closed while it waited here
+            self._over = True
+            self._stopped_reading()
+            raise
+        except BaseException as exc:
+            self._over = True
+            self._proxy._self_end(exc)
+            raise
+        finally:
+            self._running = False
+        self._keep(chunk)
+        return chunk
+
+    def _keep(self, chunk: Any) -> None:
+        proxy = self._proxy
+        cap = proxy._self_cap
+        if cap.first_chunk_perf is None:
+            proxy._self_add(chunk)
+        elif not proxy._self_done:
+            if self._teed is None:
+                self._teed = proxy._self_teed()
+            if not self._teed:  # no decoder keeps the event texts: the chunk itself
+                cap.chunks.append(chunk)  # type: ignore[union-attr]
+
+    async def aclose(self) -> None:
+        """Stop reading, as an async generator's ``aclose()`` does; the stream stays open."""
+        if self._over:
+            return
+        self._over = True
+        self._stopped_reading()
+        inner_aclose = getattr(self._chunks, "aclose", None)
+        if inner_aclose is not None:
+            await inner_aclose()
+
+    def _stopped_reading(self) -> None:
+        if not self._proxy._self_done:
+            self._proxy._self_cap.read_end_perf = time.perf_counter()
+
+    def __del__(self) -> None:
+        try:
+            if not self._over:  # the app left its loop (or let go of the loop's iterator)
+                self._stopped_reading()
+        except Exception:  # interpreter shutdown: nothing sensible left to do
+            pass
