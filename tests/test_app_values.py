@@ -290,6 +290,29 @@ class TestKeys:
             "(1, 2)": "t",
         }
 
+    def test_request_keys_are_recorded_as_the_sdk_sent_them(self, llm: CapturedRecords) -> None:
+        """``metadata={None: .., True: ..}`` goes out as ``null`` and ``true``: the record's
+        params say the same, not ``None`` and ``True``."""
+        client = fakes.sync_client(fakes.default_fake())
+        metadata: Any = {None: "x", True: "y", "null": "z"}
+        client.chat.completions.create(model="gpt-4o", messages=MESSAGES, metadata=metadata)
+        [record] = llm.calls
+        assert record["params"]["metadata"] == {"null": "x", "true": "y", "null (2)": "z"}
+
+    def test_an_argument_whose_attributes_raise_still_gets_its_record(
+        self, llm: CapturedRecords
+    ) -> None:
+        """The SDK refuses to send it (TypeError, as without llmlog); the call's record
+        says so, the value as its repr."""
+        client = fakes.sync_client(fakes.default_fake())
+        with pytest.raises(TypeError, match="not JSON serializable"):
+            client.chat.completions.create(
+                model="gpt-4o", messages=MESSAGES, extra_body={"odd": Unreadable()}
+            )
+        [record] = llm.calls
+        assert (record["status"], record["error"]["type"]) == ("error", "TypeError")
+        assert "Unreadable" in record["params"]["odd"]
+
 
 class TestFlush:
     @pytest.mark.usefixtures("capsys")  # (the writer's failure is reported on stderr)

@@ -214,6 +214,18 @@ class TestCreate:
 
 
 class TestParse:
+    def test_an_apps_helper_header_does_not_rename_the_method(self, llm: CapturedRecords) -> None:
+        """The SDK's helpers name themselves in ``X-Stainless-Helper-Method``; the same
+        header sent by the app with another value leaves the record's ``method`` alone."""
+        client = fakes.sync_client(fakes.default_fake())
+        headers = {"X-Stainless-Helper-Method": "anything the app says"}
+        client.chat.completions.create(model="gpt-4o", messages=MESSAGES, extra_headers=headers)
+        client.chat.completions.parse(model="gpt-4o", messages=MESSAGES)
+        assert [r["method"] for r in llm.calls] == [
+            "chat.completions.create",
+            "chat.completions.parse",
+        ]
+
     def test_parse_is_recorded_with_the_parsed_object(self, llm: CapturedRecords) -> None:
         """parse() bypasses create: it has its own record, with output.parsed."""
         client = fakes.sync_client(parse_fake())

@@ -258,6 +258,19 @@ class TestBackground:
     """A background response is recorded when created (queued, no usage), and its answer
     once this process sees it finished (polling with plain retrieve, or cancel)."""
 
+    @pytest.mark.parametrize("created", [1_700_000_000_000.0, 1e20], ids=["ms", "huge"])
+    def test_a_server_clock_out_of_range_still_records_the_answer(
+        self, llm: CapturedRecords, created: float
+    ) -> None:
+        """A gateway's ``created_at`` in milliseconds (or garbage): the answer is recorded,
+        its latency unknown, not lost."""
+        client = fakes.sync_client(background_fake("completed", created=created))
+        created_response = client.responses.create(model="o3", input="Hi", background=True)
+        client.responses.retrieve(created_response.id)
+        _, answer = llm.calls
+        assert (answer["method"], answer["status"]) == ("responses.retrieve", "ok")
+        assert answer["output"]["text"] == "Hi from responses"
+
     def test_polled_to_its_end_is_one_record_with_the_answer(self, llm: CapturedRecords) -> None:
         client = fakes.sync_client(background_fake("queued", "in_progress", "completed"))
         created = client.responses.create(model="o3-deep-research", input="Hi", background=True)

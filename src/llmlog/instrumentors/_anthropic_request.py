@@ -16,12 +16,12 @@ from typing import Any, Final
 
 from llmlog._record import (
     class_description,
+    encrypted_stub,
     is_sentinel,
     media_stub,
     safe_repr,
     without_credentials,
 )
-from llmlog.instrumentors._openai_request import encrypted_stub
 
 # Keys that form the prompt or have their own record field; everything else is a param.
 _NOT_PARAMS: Final = frozenset({"messages", "system", "model", "stream", "requests"})

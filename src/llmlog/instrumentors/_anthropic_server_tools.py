@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from llmlog._record import encrypted_stub
 from llmlog.instrumentors._anthropic_request import plain
-from llmlog.instrumentors._openai_request import encrypted_stub
 
 _TOOL_RESULT_SUFFIX: Final = "_tool_result"
 """Ends the type of every block that is a server-run tool's result (``web_search_tool_result``,

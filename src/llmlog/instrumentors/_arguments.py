@@ -36,7 +36,11 @@ def snapshot(value: Any) -> Any:
         value, _TEXTS
     ):
         return [snapshot(v) for v in value]  # a deque, a set, dict.values(): what the SDK reads
-    to_list = getattr(value, "tolist", None)
+    try:
+        to_list = getattr(value, "tolist", None)
+        dump = getattr(value, "model_dump", None)
+    except Exception:  # an app object whose attributes raise: kept as it is
+        return value
     if callable(to_list) and not isinstance(value, type):
         # a numpy array or a pandas Series (`df.text.values` as embeddings input): its items,
         # not numpy's abbreviated repr, and not the array the app may change afterwards
@@ -44,7 +48,6 @@ def snapshot(value: Any) -> Any:
             return snapshot(to_list())
         except Exception:
             return value
-    dump = getattr(value, "model_dump", None)
     if dump is not None and not isinstance(value, type):
         # an SDK object passed back (``response.content`` as the next turn's history):
         # dumped as the SDK sends it, so later changes to it do not reach the record

@@ -94,7 +94,10 @@ def seen(result: Any, method: str) -> None:
 def _moment(seconds: Any) -> Any:
     """A Responses timestamp (seconds since the epoch) as the server's clock reading."""
     if isinstance(seconds, int | float) and not isinstance(seconds, bool) and seconds > 0:
-        return datetime.fromtimestamp(seconds, UTC)
+        try:
+            return datetime.fromtimestamp(seconds, UTC)
+        except (OverflowError, ValueError, OSError):  # milliseconds (a gateway's), garbage
+            return None
     return None
 
 

@@ -13,8 +13,10 @@ import inspect
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
+from llmlog._jsonable import key_text, unused_key
 from llmlog._record import (
     class_description,
+    encrypted_stub,
     is_sentinel,
     media_stub,
     safe_repr,
@@ -53,7 +55,7 @@ def plain(value: Any) -> Any:
     if value is None or isinstance(value, str | int | float | bool):
         return value
     if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items() if not is_sentinel(v)}
+        return _plain_mapping(value)
     if isinstance(value, list | tuple | set | frozenset):
         return [plain(v) for v in value if not is_sentinel(v)]
     if isinstance(value, bytes | bytearray | memoryview):
@@ -62,13 +64,25 @@ def plain(value: Any) -> Any:
         return class_description(value, _strict_schema)
     if isinstance(value, datetime.date | datetime.time):
         return value.isoformat()  # as the SDK sends it
-    dump = getattr(value, "model_dump", None)
-    if callable(dump):
-        try:
+    try:
+        dump = getattr(value, "model_dump", None)
+        if callable(dump):
             return dump(mode="json", exclude_unset=True, warnings=False)  # as the SDK sends
-        except Exception:
-            return safe_repr(value)
+    except Exception:  # an app object whose attributes raise
+        pass
     return safe_repr(value)
+
+
+def _plain_mapping(value: Mapping[Any, Any]) -> dict[str, Any]:
+    """A mapping's plain copy, its keys as JSON spells them (``None`` -> ``null``, as the
+    SDK sends them), two keys spelled alike both kept."""
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        if is_sentinel(item):
+            continue
+        name = key if isinstance(key, str) else key_text(key)
+        out[unused_key(name, out) if name in out else name] = plain(item)
+    return out
 
 
 def _strict_schema(cls: type) -> Any:
@@ -145,13 +159,6 @@ def stub_media(value: Any, key: str = "") -> Any:
     if hasattr(value, "model_dump"):
         return stub_media(plain(value), key)
     return plain(value)
-
-
-def encrypted_stub(blob: str) -> dict[str, Any]:
-    """Stand-in for an encrypted blob: a media stub of type ``encrypted`` whose size and
-    sha256 are of the text as sent (it is opaque: nothing to decode), so a record stays
-    small and unscanned however many turns resend it, and equal blobs still group."""
-    return media_stub("encrypted", None, blob.encode("utf-8", "replace"))
 
 
 def _one_token(text: str) -> bool:

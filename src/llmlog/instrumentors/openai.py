@@ -47,6 +47,9 @@ from llmlog.instrumentors._raw_streams import proxy_parsed_stream
 from llmlog.instrumentors._stream import AsyncStreamProxy, SyncStreamProxy
 
 _HELPER_HEADER: Final = "X-Stainless-Helper-Method"
+_HELPER_LABELS: Final = frozenset({"chat.completions.parse", "chat.completions.stream"})
+"""The helpers that name themselves in that header (the SDK's own values; any other value
+is the app's header, which must not rename the record's ``method``)."""
 
 # (module, (sync class, async class), method names, record `method` prefix, operation)
 _TABLE: Final = (
@@ -380,7 +383,7 @@ def _request_id(cap: Capture) -> str | None:
 def _helper_label(kwargs: Mapping[str, Any]) -> str | None:
     headers = kwargs.get("extra_headers")
     label = headers.get(_HELPER_HEADER) if isinstance(headers, Mapping) else None
-    return label if isinstance(label, str) else None
+    return label if label in _HELPER_LABELS else None
 
 
 def extract(cap: Capture) -> dict[str, Any]:
