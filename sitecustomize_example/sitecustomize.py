@@ -40,7 +40,8 @@ def _start_llmlog() -> None:
     except Exception as exc:
         _cannot_import_llmlog(exc)
         return
-    activate(strict=STRICT, **LLMLOG_SETTINGS)
+    # strict=None, not False: LLMLOG_STRICT (checked, a bad value refused) decides then.
+    activate(strict=True if STRICT else None, **LLMLOG_SETTINGS)
 
 
 def _cannot_import_llmlog(exc: Exception) -> None:

@@ -22,6 +22,7 @@ class TestPublicAPI:
             "flush",
             "instrument",
             "trouble",
+            "unbind",
             "uninstrument",
         ]
         assert llmlog.__all__ == sorted(llmlog.__all__)

@@ -10,14 +10,27 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from llmlog import _context
 from llmlog._context import bind, context
 from llmlog._version import __version__
 
-__all__ = ["__version__", "bind", "context", "flush", "instrument", "trouble", "uninstrument"]
+__all__ = [
+    "__version__",
+    "bind",
+    "context",
+    "flush",
+    "instrument",
+    "trouble",
+    "unbind",
+    "uninstrument",
+]
 
 _lock = threading.Lock()
 _given: dict[str, Any] = {}
 """The keyword settings in force, from this process's ``instrument()`` calls so far."""
+_output: tuple[str, str] = ("", "")
+"""The output in force: as the settings spell it, and the absolute path it was resolved to
+where logging started (``("", "")`` while logging is off)."""
 
 
 def instrument(**settings: Any) -> None:
@@ -31,7 +44,9 @@ def instrument(**settings: Any) -> None:
     setting given as ``None`` goes back to the environment's or the default); after
     ``uninstrument()`` a call starts afresh.
     Nothing is ever patched or logged twice. A bad value raises ``ValueError``
-    naming the variable, the value and what is allowed.
+    naming the variable, the value and what is allowed. A relative output (the default
+    too) is resolved once, where logging starts: a later call after a ``chdir`` keeps
+    writing to the same file.
 
     When the environment turns logging on for child processes (``LLMLOG_ENABLED=1``,
     ``llmlog-run``), the settings given here are passed on to them, as keywords there too
@@ -40,10 +55,13 @@ def instrument(**settings: Any) -> None:
     logging off (as ``uninstrument()`` does, when it was on) and, in that environment,
     for the child processes started from then on.
     """
+    from dataclasses import replace
+
     from llmlog import _activate, _pipeline, _sigterm, instrumentors, redaction
     from llmlog._config import Settings
     from llmlog.instrumentors import _base
 
+    global _output
     if not settings and _pipeline.current() is not None and _base.is_active():
         return
     given = dict(_given)
@@ -59,10 +77,13 @@ def instrument(**settings: Any) -> None:
         if _pipeline.current() is not None or _base.is_active():
             uninstrument()
         _activate.share(settings, resolved)
+        _activate.settled()
         return
     redaction.validate(resolved)
     _activate.say_unknown_variables()
     with _lock:
+        spelled = resolved.output
+        resolved = replace(resolved, output=_output_in_force(spelled))
         pipeline = _pipeline.current()
         if pipeline is None or pipeline.settings != resolved:
             _pipeline.configure(resolved)
@@ -70,7 +91,19 @@ def instrument(**settings: Any) -> None:
         _sigterm.handle_sigterm(resolved.sigterm == "flush")
         _given.clear()
         _given.update(given)
+        _output = (spelled, resolved.output)
     _activate.share({**given, **settings}, resolved)
+    _activate.settled()
+
+
+def _output_in_force(spelled: str) -> str:
+    """Where the output ``spelled`` writes: where it did since logging started, if it is the
+    one in force (a relative path is resolved once, see ``instrument()``), else resolved
+    against the current directory now."""
+    from llmlog._config import absolute_output
+
+    kept, path = _output
+    return path if spelled == kept else absolute_output(spelled)
 
 
 def uninstrument() -> None:
@@ -88,29 +121,47 @@ def uninstrument() -> None:
     from llmlog import _activate, _pipeline, _sigterm
     from llmlog.instrumentors import _base
 
+    global _output
     _activate.stop_waiting()  # an activation waiting for an SDK's import does not happen
+    _activate.settled()  # logging is off as asked: no longer an activation's failure
     with _lock:
         pipeline = _pipeline.current()
         _base.uninstall_all(wait=pipeline.settings.flush_timeout if pipeline is not None else 0.0)
         _pipeline.shutdown()
         _sigterm.handle_sigterm(False)
         _given.clear()
+        _output = ("", "")
+
+
+def unbind() -> None:
+    """Forget every value ``bind()`` set in the current thread or asyncio task.
+
+    A pooled thread (``ThreadPoolExecutor``, gunicorn's ``gthread`` workers) keeps its
+    context from one work item to the next: call this where an item starts, so a user id
+    bound for the previous one is not written on the next one's calls. Inside a
+    ``with llmlog.context(...)`` block it forgets that block's values too, until the
+    block ends.
+    """
+    _context.clear()
 
 
 def flush(timeout: float | None = None) -> bool:
-    """Block until every call made so far is written; ``False`` if ``timeout`` ran out, or
-    if a record was lost since the last flush (queue full, a log file it cannot write:
-    :func:`trouble` says which)."""
-    from llmlog import _pipeline
+    """Block until every call made so far is written; ``False`` if ``timeout`` ran out, if
+    a record was lost since the last flush (queue full, a log file it cannot write:
+    :func:`trouble` says which), or while logging asked for at start-up is off because
+    its activation failed (``activation_failed``)."""
+    from llmlog import _activate, _pipeline
 
-    return _pipeline.flush(timeout)
+    written = _pipeline.flush(timeout)
+    return written and not _activate.failed()
 
 
 def trouble() -> dict[str, int]:
     """What went wrong inside llmlog in this process, by kind, with how often: records lost
     by the sink (``sink_lost``), cannot-write reports per file (``sink:<path>``), internal
-    errors per place (``bug:<where>``), and the other things said once on stderr (such as
-    ``redact_off``). For health checks and metrics. Empty when all is well."""
+    errors per place (``bug:<where>``), start-up activations that failed, leaving this
+    process unlogged (``activation_failed``), and the other things said once on stderr
+    (such as ``redact_off``). For health checks and metrics. Empty when all is well."""
     from llmlog import _guard
 
     return dict(_guard.counts)

@@ -50,10 +50,12 @@ __all__ = [
     "activate",
     "activate_from_env",
     "fail",
+    "failed",
     "first_report",
     "inherited",
     "is_off",
     "is_on",
+    "settled",
     "share",
     "stop_waiting",
 ]
@@ -78,6 +80,7 @@ _pending: dict[str, Any] | None = None  # settings to activate with once an SDK 
 _hooked = False  # the post-import hooks for the SDKs are registered
 _inherited: dict[str, Any] | None = None  # SHARED as this process found it (inherited())
 _switched_off = False  # instrument(enabled=False) set LLMLOG_ENABLED=0 for children
+_failed = False  # logging was asked for and is off: activation failed (see failed())
 
 
 def is_on(value: str | None) -> bool:
@@ -103,7 +106,7 @@ def activate_from_env() -> bool:
     if is_on(value):
         return activate()
     if not is_off(value):
-        fail(_enabled_problem(value), strict=_strict_env())
+        fail(_setting_problem("enabled", value), strict=_strict_env())
     return bool(_outcome)
 
 
@@ -153,16 +156,24 @@ def fail(problem: str, *, strict: bool, stop: Callable[[int], NoReturn] = os._ex
 
     The message is said once per process and its descendants (:func:`first_report`); the
     environment's ``LLMLOG_ENABLED`` is left alone, so children still activate
-    (module docstring).
+    (module docstring). Each process counts its own failure (``activation_failed`` in
+    ``llmlog.trouble()``), and ``llmlog.flush()`` is ``False`` while it lasts
+    (:func:`failed`): a health check must not read "all is well" from a process
+    running unlogged.
 
     ``os._exit`` rather than ``SystemExit``: during interpreter start-up
     (``.pth``, ``sitecustomize``) a ``SystemExit`` becomes a "Fatal Python
     error" with a traceback instead of a clean exit.
     """
-    global _said_here
+    global _said_here, _failed
+    from llmlog import _guard
+
     if strict:
         _say(f"llmlog: activation failed in strict mode, stopping: {problem}")
         stop(EXIT_CODE)
+    with _guard._lock:
+        _guard.counts["activation_failed"] += 1
+    _failed = True
     if not first_report(problem):
         return
     _said_here = True
@@ -170,6 +181,19 @@ def fail(problem: str, *, strict: bool, stop: Callable[[int], NoReturn] = os._ex
         "llmlog: not activated, the application runs without LLM logging: "
         f"{problem} (set LLMLOG_STRICT=1 to stop instead)"
     )
+
+
+def failed() -> bool:
+    """Whether logging was asked for and is off because activation failed: until the app
+    (or a later activation) instruments, or ``uninstrument()`` says logging is not wanted."""
+    return _failed
+
+
+def settled() -> None:
+    """Logging is now as the app asked (instrumented, or switched off on purpose): an
+    earlier activation failure no longer leaves it off (:func:`failed`)."""
+    global _failed
+    _failed = False
 
 
 def first_report(problem: str) -> bool:
@@ -209,15 +233,26 @@ def _strict_env() -> bool:
     return not is_off(os.environ.get("LLMLOG_STRICT"))
 
 
-def _enabled_problem(value: str | None) -> str:
-    """The settings table's own words for a bad ``LLMLOG_ENABLED`` (variable, allowed values)."""
-    from llmlog._config import Settings
+def _setting_problem(name: str, value: str | None) -> str:
+    """The settings table's own words for a bad ``LLMLOG_<NAME>`` (variable, allowed values)."""
+    from llmlog._config import Settings, env_name
 
+    variable = env_name(name)
     try:
-        Settings.from_env({"LLMLOG_ENABLED": value or ""})
+        Settings.from_env({variable: value or ""})
     except ValueError as exc:
         return str(exc)
-    return f"LLMLOG_ENABLED={value!r} is not valid"
+    return f"{variable}={value!r} is not valid"
+
+
+def _strict_problem() -> str | None:
+    """A ``LLMLOG_STRICT`` neither on nor off, refused even when the code passed ``strict``
+    (a copy of the sitecustomize example that passes ``strict=False``): the keyword would
+    otherwise hide the variable's typo, and strict mode fails closed (:func:`_strict_env`)."""
+    value = os.environ.get("LLMLOG_STRICT")
+    if is_on(value) or is_off(value):
+        return None
+    return _setting_problem("strict", value)
 
 
 def share(given: Mapping[str, Any], resolved: Settings) -> None:
@@ -231,17 +266,18 @@ def share(given: Mapping[str, Any], resolved: Settings) -> None:
     Python or not, would get it): a ``hash`` operator given with a key in code is ``tag``
     (still redacted, not joinable) in a child without ``LLMLOG_REDACT_KEY``. ``strict``
     only ever goes switched on. ``enabled=False`` switches children off
-    (``LLMLOG_ENABLED=0``), a later ``enabled=True`` back on.
+    (``LLMLOG_ENABLED=0``); any later call that instruments switches them back on, named
+    ``enabled=True`` or not (as ``uninstrument()`` then ``instrument()`` would).
     """
     global _switched_off
     from llmlog._config import absolute_output, env_name
 
     enabled = env_name("enabled")
-    if given.get("enabled") is not None:
-        if not resolved.enabled and is_on(os.environ.get(enabled)):
-            os.environ[enabled], _switched_off = "0", True
-        elif resolved.enabled and _switched_off:
-            os.environ[enabled], _switched_off = "1", False
+    switching_off = given.get("enabled") is not None and not resolved.enabled
+    if switching_off and is_on(os.environ.get(enabled)):
+        os.environ[enabled], _switched_off = "0", True
+    elif not switching_off and _switched_off:
+        os.environ[enabled], _switched_off = "1", False
     if not is_on(os.environ.get(enabled)):
         return  # children do not activate from the environment: nothing to pass on
     passed: dict[str, Any] = {}
@@ -301,8 +337,11 @@ def _attempt(settings: Mapping[str, Any]) -> str | bool | None:
     if settings.get("enabled") is not None and not resolved.enabled:
         llmlog.instrument(**settings)  # switches off, and passes that on
         return False
+    if problem := _strict_problem():
+        return problem
     output = absolute_output(resolved.output)
-    if resolved.strict and (problem := _output_problem(output)):
+    strict = resolved.strict or _strict_env()  # LLMLOG_STRICT=1 over strict=False, as in activate()
+    if strict and (problem := _output_problem(output)):
         return problem  # strict: running with every record lost is running unlogged
     if settings.get("output") is None:  # from the environment or the default: share it
         os.environ[env_name("output")] = output

@@ -33,6 +33,9 @@ STREAMS = ("stdout", "stderr")
 # ("1_000"), which no other tool reading these variables would understand alike.
 _INT_TEXT = re.compile(r"[+-]?[0-9]+")
 _FLOAT_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+# $NAME or ${...}: a shell would expand it, systemd's Environment= and many .env loaders do
+# not, and the writer would create a folder literally named "$HOME".
+_VARIABLE = re.compile(r"\$(?:[A-Za-z_]|\{)")
 
 
 def _setting(
@@ -84,7 +87,8 @@ class Settings:
         "`full` logs prompts and outputs; `metadata` drops their text (also prompt text in "
         "params: `prompt.variables`, `prediction`, `suffix`, Anthropic system blocks' text, "
         "tool and schema descriptions and examples, an eval run's template; every choice's "
-        "text; audio transcripts; cited text; model output an error message quotes), keeps "
+        "text; audio transcripts; cited text; what Anthropic's server-run tools returned; model "
+        "output an error message quotes), keeps "
         "everything else (error messages, roles, tool names, citations' types, a schema "
         "property named `description`).",
         ("full", "metadata"),
@@ -296,17 +300,26 @@ def _parse(f: dataclasses.Field[Any], raw: Any, where: str) -> Any:
         raw = os.fspath(raw)
     if not isinstance(raw, str):  # instrument(service=5): say so rather than store "5"
         raise bad("text")
-    text = raw
-    if choices:  # like the booleans: case and surrounding spaces do not matter
-        text = text.strip().lower()
+    if f.metadata["secret"]:  # a key is used exactly as given: its bytes key the hashes
+        return raw
+    text = raw.strip()  # like every other setting: surrounding spaces do not matter
+    if choices:  # like the booleans: case does not matter either
+        text = text.lower()
         if text not in choices:
             raise bad(f"one of {', '.join(choices)}")
     if f.name == "output":
-        if not text.strip():  # an empty path would lose every record
+        if not text:  # an empty path would lose every record
             raise bad("stdout, stderr or a file path, not empty")
         if "\0" in text:  # no system call takes it: every record would be lost
             raise bad("stdout, stderr or a file path, without NUL characters")
-        return _output_path(text.strip())
+        if _VARIABLE.search(text):
+            raise bad(
+                "stdout, stderr or a file path without $NAME or ${NAME}: variables are "
+                "not expanded (~ is)"
+            )
+        return _output_path(text)
+    if f.name == "ner_model" and not text:  # found only at the first call otherwise
+        raise bad("the name of an installed spaCy model, such as en_core_web_sm")
     return text
 
 

@@ -32,6 +32,8 @@ BOOTSTRAP_DIR = str(Path(__file__).resolve().parent / "_bootstrap")
 #: Settings the launcher sets itself rather than taking as options.
 _IMPLIED = frozenset({"enabled"})
 _PROG = "llmlog-run"
+#: Options whose values may well start with a dash, which argparse reads as an option.
+_DASHED_VALUES = frozenset({"redact_deny"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -155,14 +157,17 @@ def _parser() -> argparse.ArgumentParser:
         description="Run COMMAND (any Python program or console script) with every OpenAI "
         "and Anthropic SDK call logged. Each option sets the LLMLOG_* variable named in "
         "its help; the command and its Python child processes inherit them.",
+        allow_abbrev=False,  # --outp is a typo, not --output (nor, later, ambiguous)
         epilog="The command replaces llmlog-run (same pid, signals and exit status). "
-        "Exit status 2: bad option; 127: command not found. python -S runs unlogged; "
+        "Exit status 2: bad option; 126: the command cannot be run (not executable); "
+        "127: command not found. Options are never abbreviated. python -S runs unlogged; "
         "python -I and -E ignore PYTHONPATH, so only llmlog installed in that interpreter "
         "(its .pth line) can still log.",
     )
     group = parser.add_argument_group("llmlog settings (default: the environment, else shown)")
     for f in _option_fields():
-        help_text = f"{_plain(f.metadata['doc'])} [{env_name(f.name)}, default: {_shown(f)}]"
+        help_text = f"{_plain(f.metadata['doc'])}{_dash_hint(f.name)} "
+        help_text += f"[{env_name(f.name)}, default: {_shown(f)}]"
         if isinstance(f.default, bool):
             group.add_argument(
                 f"--{_flag(f.name)}",
@@ -179,6 +184,13 @@ def _parser() -> argparse.ArgumentParser:
             )
     parser.add_argument("command", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     return parser
+
+
+def _dash_hint(name: str) -> str:
+    """How to give a value that starts with ``-`` (argparse takes ``--opt -x`` for options)."""
+    if name not in _DASHED_VALUES:
+        return ""
+    return f" A value starting with - goes after =: --{_flag(name)}=-secret."
 
 
 def _metavar(f: dataclasses.Field[Any]) -> str:
