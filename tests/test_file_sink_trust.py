@@ -25,7 +25,7 @@ as_root = pytest.mark.skipif(
 
 
 def line(i: int) -> bytes:
-    return f'{{"i": {i}, "prompt": "confidential"}}\n'.encode()
+    return f'{{"event":"llm.call","schema":1,"i": {i}, "prompt": "confidential"}}\n'.encode()
 
 
 def folder(tmp_path: Path, mode: int, uid: int = -1, gid: int = -1) -> Path:

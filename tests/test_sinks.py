@@ -19,7 +19,8 @@ from llmlog.sinks import StreamSink, sink_for
 
 
 def line(i: int, size: int = 100) -> bytes:
-    return (f'{{"i": {i}, "pad": "' + "x" * size + '"}\n').encode()
+    """A line that starts as llmlog's do: a file that does not is refused."""
+    return f'{{"event":"llm.call","schema":1,"i": {i}, "pad": "{"x" * size}"}}\n'.encode()
 
 
 def aged(path: Path, days: float, data: bytes = b"") -> Path:
@@ -73,7 +74,7 @@ class TestFileSink:
         path = tmp_path / "app[prod]*?.jsonl"
         sink = FileSink(path, max_bytes=10, backup_count=2)
         for i in range(6):
-            sink.write(f'{{"n": {i}}}\n'.encode())
+            sink.write(f'{{"event":"llm.call","schema":1,"n": {i}}}\n'.encode())
         sink.close()
         assert len(rotated_files(path)) == 2
 

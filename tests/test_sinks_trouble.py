@@ -21,7 +21,8 @@ from llmlog._log_files import rotated_files, rotated_name
 
 
 def line(i: int, size: int = 100) -> bytes:
-    return (f'{{"i": {i}, "pad": "' + "x" * size + '"}\n').encode()
+    """A line that starts as llmlog's do: a file that does not is refused."""
+    return f'{{"event":"llm.call","schema":1,"i": {i}, "pad": "{"x" * size}"}}\n'.encode()
 
 
 def parsed(path: Path) -> tuple[list[int], list[bytes]]:
@@ -121,7 +122,8 @@ import json, resource, signal, sys
 from llmlog import _file_sink, _guard
 _file_sink.RETRY_SECONDS = 0.0
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-line = lambda i: json.dumps({"i": i, "pad": "x" * 100}).encode() + b"\\n"
+line = lambda i: json.dumps({"event": "llm.call", "schema": 1, "i": i, "pad": "x" * 100}
+                           ).encode() + b"\\n"
 sink = _file_sink.FileSink(sys.argv[1])
 sink.write(line(0))
 resource.setrlimit(resource.RLIMIT_FSIZE, (1000, resource.RLIM_INFINITY))

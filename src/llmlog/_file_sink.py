@@ -23,6 +23,7 @@ from llmlog._log_files import (
     prune_rotated,
     rotated_name,
 )
+from llmlog._log_signature import ForeignLog
 
 RETRY_SECONDS = 1.0
 CHECK_SECONDS = 0.1
@@ -133,6 +134,9 @@ class FileSink:
     beyond about ``KEEP_BYTES`` in that window the older lines are counted lost and
     reported. Lines a deletion takes in a process's last ``CHECK_SECONDS`` are written
     again only if it closes the sink.
+
+    A file whose first line is not llmlog's (a CSV, the app's own log) is never written,
+    rotated or pruned (:mod:`llmlog._log_signature`): refused as an unwritable path is.
 
     The log path itself must not be a symlink (``O_NOFOLLOW``); its directories may.
     Nothing is written to a folder another user owns or may write to (a sticky one
@@ -342,9 +346,10 @@ class FileSink:
         counts["sink_lost"] += lines
         self._lose_orphans()
         self._retry_at = time.monotonic() + RETRY_SECONDS
-        if isinstance(exc, UntrustedPath):
+        if isinstance(exc, (UntrustedPath, ForeignLog)):
+            kind = "untrusted" if isinstance(exc, UntrustedPath) else "foreign"
             warn_once(
-                f"sink_untrusted:{self.path}",
+                f"sink_{kind}:{self.path}",
                 f"refusing to write {self.path} (LLMLOG_OUTPUT): {exc}; records are being "
                 "lost (the app is unaffected; llmlog keeps checking)",
             )

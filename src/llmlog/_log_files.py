@@ -21,6 +21,8 @@ import stat
 import time
 from pathlib import Path
 
+from llmlog._log_signature import NOT_A_LOG, is_log_file, vet_log
+
 RECENT_SECONDS = 600.0
 """A file rotated less than this long ago (by the time in its name) is not deleted for its
 age: another process may still be finishing a line in it (it reopens within
@@ -88,26 +90,37 @@ def _rotated_at(rotated: Path) -> float:
 
 def prune_rotated(active: Path, backup_count: int, retention_days: float) -> None:
     """Keep at most ``backup_count`` rotated files of ``active``, none older than
-    ``retention_days`` (0: no age limit). Only this user's (:func:`own_rotated_files`).
+    ``retention_days`` (0: no age limit). Only this user's (:func:`own_rotated_files`), and
+    only llmlog logs (:func:`~llmlog._log_signature.is_log_file`): another file under such
+    a name is neither deleted nor counted as a backup.
 
     Age is the file's mtime (its newest line), but a file rotated in the last
     ``RECENT_SECONDS`` (the time in its name) is kept: a process that had it open may
     still write a line to it. Best effort: a file that cannot be deleted stays.
     """
     backups = own_rotated_files(active)
+    checked = len(backups) > backup_count  # else none goes for the count: read none yet
+    if checked:
+        backups = [p for p in backups if is_log_file(p)]
     doomed = backups[: max(0, len(backups) - backup_count)]
     if retention_days > 0:
-        now = time.time()
-        cutoff = now - retention_days * 86400
-        for p in backups[len(doomed) :]:
-            try:
-                if p.lstat().st_mtime < cutoff and _rotated_at(p) < now - RECENT_SECONDS:
-                    doomed.append(p)
-            except (OSError, ValueError):
-                continue
+        doomed += [p for p in backups[len(doomed) :] if _expired(p, retention_days)]
+        if not checked:
+            doomed = [p for p in doomed if is_log_file(p)]
     for p in doomed:
         with contextlib.suppress(OSError):
             p.unlink()
+
+
+def _expired(rotated: Path, retention_days: float) -> bool:
+    """Whether ``rotated``'s newest line is older than ``retention_days``, and it was not
+    rotated in the last ``RECENT_SECONDS``."""
+    now = time.time()
+    try:
+        old = rotated.lstat().st_mtime < now - retention_days * 86400
+        return old and _rotated_at(rotated) < now - RECENT_SECONDS
+    except (OSError, ValueError):
+        return False
 
 
 def identity(fd: int) -> tuple[int, int]:
@@ -161,6 +174,8 @@ def write_problem(path: Path) -> str | None:
         with contextlib.suppress(OSError):
             if problem := trust_problem(path, path.parent.stat(), path.lstat()):
                 return problem
+        if path.is_file() and not is_log_file(path):
+            return f"{path}: {NOT_A_LOG}"
         return _append_problem(path)
     folder = path.parent
     while not os.path.lexists(folder) and folder != folder.parent:
@@ -280,27 +295,48 @@ FOLDER_FLAGS = os.O_DIRECTORY | os.O_CLOEXEC | getattr(os, "O_PATH", os.O_RDONLY
 needed)."""
 
 
+OPEN_ATTEMPTS = 3
+"""Opens of a log path whose file is replaced between opening it and reading its start
+(another process rotating it just then) before giving up for now."""
+
+
 def open_log(path: Path, flags: int) -> int:
     """Open the log file ``path`` with ``flags`` (created 0600) if no other user can read or
-    swap what is written to it (:func:`trust_problem`), else raise :class:`UntrustedPath`.
+    swap what is written to it (:func:`trust_problem`), else raise :class:`UntrustedPath`;
+    and if the file found there is llmlog's (:func:`~llmlog._log_signature.vet_log`), else
+    raise :class:`~llmlog._log_signature.ForeignLog` (nothing is written to it).
 
     The folder is opened first and the file opened in it, so the folder checked is the one
     written to; another user's file is refused before it is opened (opening their FIFO
     would wake its reader) and, should it replace ours meanwhile, after."""
     folder = os.open(path.parent, FOLDER_FLAGS)
     try:
-        folder_st = os.fstat(folder)
-        try:
-            found: os.stat_result | None = os.stat(path.name, dir_fd=folder, follow_symlinks=False)
-        except FileNotFoundError:
-            found = None
-        if found is not None and stat.S_ISLNK(found.st_mode):
-            found = None  # O_NOFOLLOW refuses it, said as a link
-        if problem := trust_problem(path, folder_st, found):
-            raise UntrustedPath(problem)
-        fd = os.open(path.name, flags, 0o600, dir_fd=folder)
+        for _ in range(OPEN_ATTEMPTS):
+            fd = _open_trusted(path, flags, folder)
+            try:
+                if vet_log(path, fd, folder):
+                    return fd
+            except OSError:
+                os.close(fd)
+                raise
+            os.close(fd)
     finally:
         os.close(folder)
+    raise OSError(errno.EAGAIN, "it kept being replaced while llmlog opened it")
+
+
+def _open_trusted(path: Path, flags: int, folder: int) -> int:
+    """:func:`open_log`'s open of ``path``'s name in its open ``folder``, trust checked."""
+    folder_st = os.fstat(folder)
+    try:
+        found: os.stat_result | None = os.stat(path.name, dir_fd=folder, follow_symlinks=False)
+    except FileNotFoundError:
+        found = None
+    if found is not None and stat.S_ISLNK(found.st_mode):
+        found = None  # O_NOFOLLOW refuses it, said as a link
+    if problem := trust_problem(path, folder_st, found):
+        raise UntrustedPath(problem)
+    fd = os.open(path.name, flags, 0o600, dir_fd=folder)
     try:
         if problem := trust_problem(path, folder_st, os.fstat(fd)):
             raise UntrustedPath(problem)
