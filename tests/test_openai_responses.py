@@ -222,7 +222,9 @@ class TestHelpers:
         )
 
 
-def background_fake(*statuses: str, created: float = 1_700_000_000.0) -> fakes.FakeOpenAI:
+def background_fake(
+    *statuses: str, created: float = 1_700_000_000.0, tool_usage: dict[str, Any] | None = None
+) -> fakes.FakeOpenAI:
     """A background response: ``create`` answers ``queued``; each later GET or cancel the
     next of ``statuses`` (the last repeats), with output and usage once it ended."""
     fake = fakes.FakeOpenAI()
@@ -231,6 +233,8 @@ def background_fake(*statuses: str, created: float = 1_700_000_000.0) -> fakes.F
     def answer(status: str) -> dict[str, Any]:
         body = {**fakes.response_object(), "background": True, "status": status}
         body["created_at"] = created
+        if tool_usage is not None:
+            body["tool_usage"] = tool_usage
         if status in ("queued", "in_progress"):
             body.update(output=[], usage=None)
         else:
@@ -257,6 +261,18 @@ def background_fake(*statuses: str, created: float = 1_700_000_000.0) -> fakes.F
 class TestBackground:
     """A background response is recorded when created (queued, no usage), and its answer
     once this process sees it finished (polling with plain retrieve, or cancel)."""
+
+    def test_tool_usage_on_the_queued_answer_is_no_usage(self, llm: CapturedRecords) -> None:
+        """Every 3.57 answer carries ``tool_usage`` (zeros while queued): the queued
+        create still has no usage, and the answer polled later is still recorded."""
+        fake = background_fake("completed", tool_usage={"web_search": {"num_requests": 0}})
+        client = fakes.sync_client(fake)
+        created = client.responses.create(model="o3", input="Hi", background=True)
+        client.responses.retrieve(created.id)
+        create, answer = llm.calls
+        assert (create["usage"], create["output"]["finish_reason"]) == (None, "queued")
+        assert answer["method"] == "responses.retrieve" and answer["usage"]["input_tokens"] == 30
+        assert answer["usage"]["raw"]["tool_usage"] == {"web_search": {"num_requests": 0}}
 
     @pytest.mark.parametrize("created", [1_700_000_000_000.0, 1e20], ids=["ms", "huge"])
     def test_a_server_clock_out_of_range_still_records_the_answer(

@@ -388,10 +388,8 @@ def responses_usage(response: Any) -> dict[str, Any] | None:
     model's tokens, and the cost needs both (the record has no other place for them)."""
     usage = input_output_usage(field(response, "usage"))
     tool_usage = raw_usage(field(response, "tool_usage"))
-    if not tool_usage:  # older SDKs and other servers leave it out
+    if not tool_usage or usage is None:  # left out (older SDKs, other servers), or queued
         return usage
-    if usage is None:
-        usage = usage_record()
     raw = usage["raw"] if isinstance(usage["raw"], dict) else {}
     usage["raw"] = {**raw, "tool_usage": tool_usage}
     return usage
