@@ -268,6 +268,17 @@ class TestRefusals:
             "system was truncated in the log",
         ]
 
+    def test_encrypted_state_passed_back_is_named_as_such(self) -> None:
+        """A thinking block's signature (or a reasoning item's encrypted_content) is kept as
+        a hash: replay names it as the provider's encrypted state, not as media."""
+        signature = {"type": "encrypted", "mime": None, "bytes": 400, "sha256": "cd"}
+        block = {"type": "thinking", "thinking": "Let me see.", "signature": signature}
+        record = schema_record(1, messages=[{"role": "assistant", "content": [block]}])
+        assert problems(record) == [
+            "messages[0].content[0].signature is the provider's encrypted state (a thinking "
+            "block's signature or data, a reasoning item's encrypted_content), kept only as a hash"
+        ]
+
     def test_numbered_and_hashed_tags_count_as_redacted(self) -> None:
         """<EMAIL_ADDRESS_2> and <EMAIL_ADDRESS:0123456789abcdef> are tags too."""
         for tag in ("<EMAIL_ADDRESS_2>", "<EMAIL_ADDRESS:0123456789abcdef>"):

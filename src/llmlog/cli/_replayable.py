@@ -158,7 +158,13 @@ def problems(record: dict[str, Any]) -> list[str]:
     for path, value in _walk(request, "request"):
         where = path.removeprefix("request.")
         if isinstance(value, dict) and set(value) >= _MEDIA_STUB_KEYS and "sha256" in value:
-            found.append(f"{where} is inline {value.get('type')} kept only as a hash")
+            if value.get("type") == "encrypted":
+                found.append(
+                    f"{where} is the provider's encrypted state (a thinking block's signature "
+                    "or data, a reasoning item's encrypted_content), kept only as a hash"
+                )
+            else:
+                found.append(f"{where} is inline {value.get('type')} kept only as a hash")
         elif isinstance(value, dict) and "class" in value and "json_schema" in value:
             found.append(f"{where} is a Python class ({value['class']}) kept as its description")
         elif isinstance(value, str) and (match := tags.search(value)):
