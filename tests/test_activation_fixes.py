@@ -54,6 +54,24 @@ class TestAFailedStartUpIsCounted:
         assert started == '{"activation_failed": 1} True'
         assert result.stderr.count("LLMLOG_REDACT='FULL' is not valid") == 1
 
+    def test_bad_settings_over_logging_already_on_leave_it_on(
+        self, fake: FakeProvider, tmp_path: Path
+    ) -> None:
+        """The environment turned logging on, then a sitecustomize's settings are bad: the
+        failure is counted, but logging goes on with the settings in force, stderr says so
+        (not "runs without LLM logging") and flush() stays True."""
+        out = tmp_path / "log.jsonl"
+        env = {"LLMLOG_ENABLED": "1", "LLMLOG_OUTPUT": str(out)}
+        code = "import json\n" + ACTIVATE
+        code += "from llmlog._activate import activate\nactivate(capture='everything')\n"
+        code += CALL_CLAUDE + HEALTH
+        result = run(code, env, fake)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.splitlines()[-1] == '{"activation_failed": 1} True'
+        assert "logging goes on with those already in force" in result.stderr
+        assert "runs without LLM logging" not in result.stderr
+        assert len(records(out)) == 1
+
     def test_a_child_failing_the_same_way_counts_it_too(self, fake: FakeProvider) -> None:
         """Said once per process tree, but counted in every process that runs unlogged."""
         env = {"LLMLOG_ENABLED": "1", "LLMLOG_CAPTURE": "all"}
@@ -198,10 +216,10 @@ class TestValuesAreReadAsWritten:
         )
 
     @pytest.mark.parametrize("value", ["", "  "])
-    def test_a_blank_ner_model_is_refused_naming_the_variable(self, value: str) -> None:
-        """Not found only at the first call ("needs the spaCy model ''")."""
-        with pytest.raises(ValueError, match=r"^LLMLOG_NER_MODEL=.* installed spaCy model"):
-            Settings.from_env({"LLMLOG_NER_MODEL": value})
+    def test_a_blank_ner_model_is_the_default_model(self, value: str) -> None:
+        """A deployment template's empty value neither names a model that is not there
+        ("needs the spaCy model ''" at the first call) nor stops logging."""
+        assert Settings.from_env({"LLMLOG_NER_MODEL": value}).ner_model == "en_core_web_sm"
 
     def test_the_redaction_key_is_kept_exactly(self) -> None:
         """Its bytes key the hashes: spaces in it are part of it."""

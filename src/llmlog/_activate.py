@@ -173,14 +173,23 @@ def fail(problem: str, *, strict: bool, stop: Callable[[int], NoReturn] = os._ex
         stop(EXIT_CODE)
     with _guard._lock:
         _guard.counts["activation_failed"] += 1
-    _failed = True
+    logging_on = _logging_on()
+    _failed = _failed or not logging_on
     if not first_report(problem):
         return
     _said_here = True
-    _say(
-        "llmlog: not activated, the application runs without LLM logging: "
-        f"{problem} (set LLMLOG_STRICT=1 to stop instead)"
+    outcome = (
+        "these settings were not applied, logging goes on with those already in force"
+        if logging_on
+        else "not activated, the application runs without LLM logging"
     )
+    _say(f"llmlog: {outcome}: {problem} (set LLMLOG_STRICT=1 to stop instead)")
+
+
+def _logging_on() -> bool:
+    """Whether an earlier activation (or the app) has logging on in this process."""
+    base = sys.modules.get("llmlog.instrumentors._base")
+    return base is not None and bool(base.is_active())
 
 
 def failed() -> bool:

@@ -318,8 +318,8 @@ def _parse(f: dataclasses.Field[Any], raw: Any, where: str) -> Any:
                 "not expanded (~ is)"
             )
         return _output_path(text)
-    if f.name == "ner_model" and not text:  # found only at the first call otherwise
-        raise bad("the name of an installed spaCy model, such as en_core_web_sm")
+    if f.name == "ner_model" and not text:  # a template's empty value: the default model
+        return str(f.default)
     return text
 
 
