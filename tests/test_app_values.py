@@ -18,6 +18,7 @@ import numpy
 import orjson
 import pytest
 
+import anthropic_fakes
 import llmlog
 import openai_fakes as fakes
 from llmlog import _context
@@ -298,6 +299,21 @@ class TestKeys:
         client.chat.completions.create(model="gpt-4o", messages=MESSAGES, metadata=metadata)
         [record] = llm.calls
         assert record["params"]["metadata"] == {"null": "x", "true": "y", "null (2)": "z"}
+
+    def test_anthropic_request_keys_too(self, llm: CapturedRecords) -> None:
+        """The same for the anthropic SDK: ``null`` and ``true``, not ``None``/``True``."""
+        client = anthropic_fakes.sync_client(
+            anthropic_fakes.json_handler(anthropic_fakes.message())
+        )
+        metadata: Any = {None: "x", True: "y", "null": "z"}
+        client.messages.create(
+            model=anthropic_fakes.MODEL,
+            max_tokens=5,
+            messages=anthropic_fakes.user(),
+            extra_body={"tags": metadata},
+        )
+        [record] = llm.calls
+        assert record["params"]["tags"] == {"null": "x", "true": "y", "null (2)": "z"}
 
     def test_an_argument_whose_attributes_raise_still_gets_its_record(
         self, llm: CapturedRecords

@@ -254,9 +254,23 @@ def anthropic_call(messages: list[dict[str, Any]]) -> dict[str, Any]:
     return body  # type: ignore[no-any-return]
 
 
+def responses_input(given: Callable[[list[Any]], Any]) -> list[dict[str, Any]]:
+    """Responses input items whose content parts are passed through ``given``."""
+    return [{"role": "user", "content": given([{"type": "input_text", "text": "inner gen"}])}]
+
+
+def responses_call(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the server got for a Responses call with ``items`` as input."""
+    fake = openai_fakes.default_fake()
+    openai_fakes.sync_client(fake).responses.create(model="gpt-4o", input=items)
+    [body] = fake.bodies()
+    return body
+
+
 CALLS = {
     "openai": (openai_call, openai_conversation),
     "anthropic": (anthropic_call, anthropic_conversation),
+    "responses": (responses_call, responses_input),
 }
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+from llmlog._jsonable import key_text, unused_key
 from llmlog._record import (
     class_description,
     encrypted_stub,
@@ -82,11 +83,12 @@ def _plain_mapping(block: Mapping[Any, Any]) -> Any:
     source = block.get("source")
     if source is not None and isinstance(source, Mapping) and source.get("type") == "base64":
         return _media_block_stub(block, source)
-    fields = {
-        key if type(key) is str else str(key): plain(item)
-        for key, item in block.items()
-        if type(item) in _JSON_SCALARS or not is_sentinel(item)
-    }
+    fields: dict[str, Any] = {}
+    for key, item in block.items():
+        if type(item) not in _JSON_SCALARS and is_sentinel(item):
+            continue
+        name = key if type(key) is str else key_text(key)  # as the SDK sends it: null, true
+        fields[unused_key(name, fields) if name in fields else name] = plain(item)
     kind = fields.get("type")
     if type(kind) is str:  # a typed block: content, a search result, a citation
         _stub_opaque(fields, _OPAQUE_FIELDS.get(kind, ()))

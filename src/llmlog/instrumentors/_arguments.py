@@ -93,9 +93,15 @@ def read_iterators(kwargs: dict[str, Any]) -> None:
     for key, value in kwargs.items():
         if _one_pass(value):
             kwargs[key] = _read(value)
-    messages = kwargs.get("messages")
-    if (type(messages) is list or type(messages) is tuple) and not _plain(messages):
-        kwargs["messages"] = _read_each(messages)
+    for key in _MESSAGE_LISTS:
+        messages = kwargs.get(key)
+        if (type(messages) is list or type(messages) is tuple) and not _plain(messages):
+            kwargs[key] = _read_each(messages)
+
+
+_MESSAGE_LISTS = ("messages", "input")
+"""Arguments holding messages (chat, Anthropic) or input items (Responses) whose fields
+may hold iterators of their own."""
 
 
 _NESTED = ("content", "tool_calls", "citations")
