@@ -85,11 +85,30 @@ async def anthropic_left_unclosed() -> None:
     gc.collect()
 
 
+async def openai_helper_read_to_the_end() -> None:
+    client = openai_fakes.async_client(openai_fakes.default_fake())
+    async with client.chat.completions.stream(model="m", messages=MESSAGES) as stream:
+        async for _ in stream:
+            pass
+
+
+async def anthropic_helper_left_early() -> None:
+    handler = anthropic_fakes.sse_handler(anthropic_fakes.stream_events())
+    client = anthropic_fakes.async_client(handler)
+    async with client.messages.stream(
+        model=anthropic_fakes.MODEL, max_tokens=5, messages=MESSAGES
+    ) as stream:
+        async for _ in stream:
+            break
+
+
 SCENARIOS = [
     openai_read_to_the_end,
     openai_left_and_closed,
     anthropic_read_to_the_end,
     anthropic_left_unclosed,
+    openai_helper_read_to_the_end,
+    anthropic_helper_left_early,
 ]
 
 

@@ -71,7 +71,7 @@ def async_helper_events(
     wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
     """:func:`helper_events` for an async helper."""
-    return _async_failures_recorded(wrapped(*args, **kwargs), instance)
+    return _AsyncFailuresRecorded(wrapped(*args, **kwargs).__aiter__(), instance)
 
 
 def _failures_recorded(events: Iterator[Any], helper: Any) -> Iterator[Any]:
@@ -87,14 +87,33 @@ def _failures_recorded(events: Iterator[Any], helper: Any) -> Iterator[Any]:
         raise
 
 
-async def _async_failures_recorded(events: AsyncIterator[Any], helper: Any) -> AsyncIterator[Any]:
-    try:
-        async for event in events:
-            yield event
-    except Exception as exc:
-        with _guard.guarded("stream helper"):
-            end_failed(getattr(helper, "_raw_stream", None), exc)
-        raise
+class _AsyncFailuresRecorded:
+    """:func:`_failures_recorded` for an async helper: a class, not an async generator, so
+    that an event loop sees (and warns about) only the SDK's own generators."""
+
+    __slots__ = ("_events", "_helper")
+
+    def __init__(self, events: AsyncIterator[Any], helper: Any) -> None:
+        self._events = events
+        self._helper = helper
+
+    def __aiter__(self) -> _AsyncFailuresRecorded:
+        return self
+
+    async def __anext__(self) -> Any:
+        try:
+            return await self._events.__anext__()
+        except StopAsyncIteration:
+            raise
+        except Exception as exc:
+            with _guard.guarded("stream helper"):
+                end_failed(getattr(self._helper, "_raw_stream", None), exc)
+            raise
+
+    async def aclose(self) -> None:
+        close = getattr(self._events, "aclose", None)
+        if close is not None:
+            await close()
 
 
 def finish_open_streams() -> None:
