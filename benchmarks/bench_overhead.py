@@ -214,11 +214,11 @@ def measure(provider: str, mode: str, kind: str, calls: int, warmup: int) -> dic
         out = Path(tempfile.mkdtemp()) / "calls.jsonl"
         llmlog.instrument(output=str(out), redact="secrets", service="bench")
         if mode == "caller-only":
-            from llmlog.instrumentors import _base
+            from llmlog.instrumentors import _base, _in_flight
 
-            _base._pipeline = SimpleNamespace(  # type: ignore[assignment]
-                submit=lambda cap: None, prepare=lambda: None
-            )
+            dropped = SimpleNamespace(submit=lambda cap: None, prepare=lambda: None)
+            _base._pipeline = dropped  # type: ignore[assignment]  # (prepare)
+            _in_flight._pipeline = dropped  # type: ignore[assignment]  # (submit, in finish)
     for _ in range(warmup):
         call(client)
     if mode != "bare":
@@ -323,14 +323,14 @@ def breakdown(provider: str, repeat: int = 2000) -> None:
     import llmlog
     from llmlog import _pipeline
     from llmlog._chain import build_processors
-    from llmlog.instrumentors import _arguments, _base
+    from llmlog.instrumentors import _arguments, _base, _in_flight
 
     scenario = SCENARIOS[provider]()
     kept: list[Any] = []
     llmlog.instrument(output=str(Path(tempfile.mkdtemp()) / "x.jsonl"), redact="secrets")
-    _base._pipeline = SimpleNamespace(  # type: ignore[assignment]
-        submit=kept.append, prepare=lambda: None
-    )
+    keeping = SimpleNamespace(submit=kept.append, prepare=lambda: None)
+    _base._pipeline = keeping  # type: ignore[assignment]
+    _in_flight._pipeline = keeping  # type: ignore[assignment]
     scenario.plain_call(scenario.make_client(scenario.plain_answer))
     scenario.stream_call(scenario.make_client(scenario.stream_answer))
     plain, streamed = kept
