@@ -20,8 +20,14 @@ import openai_fakes
 from llmlog import _guard
 from llmlog._config import Settings
 from llmlog._file_sink import FileSink
-from llmlog._log_files import prune_rotated, rotated_files, rotated_name, write_problem
-from llmlog._log_signature import is_log_file, looks_like_log
+from llmlog._log_files import (
+    FOLDER_FLAGS,
+    prune_rotated,
+    rotated_files,
+    rotated_name,
+    write_problem,
+)
+from llmlog._log_signature import is_log_file, looks_like_log, vet_log
 from llmlog._record import EVENT_DROPPED
 from llmlog._record_builder import CaptureToRecord
 from llmlog.processors import render
@@ -129,6 +135,39 @@ class TestForeignFileAtTheLogPath:
         assert untouched(path, before)
         assert siblings(path) == ["app.log"]
 
+    def test_a_log_emptied_with_echo_is_used(self, tmp_path: Path) -> None:
+        """``echo > llmlog.jsonl`` leaves one newline: still an empty log, not a foreign
+        file (every record would be lost until someone moved it)."""
+        path = tmp_path / "llmlog.jsonl"
+        path.write_bytes(b"\n")
+        path.chmod(0o600)
+        assert run_app(path)[1] is True
+        assert b'{"event":"llm.call"' in path.read_bytes()
+        assert no_sink_trouble()
+
+    def test_a_log_rotated_aside_while_it_is_checked_is_judged_as_itself(
+        self, tmp_path: Path
+    ) -> None:
+        """Another process renames the log just opened and makes a new file at the name:
+        the file opened is judged (llmlog's), not the one now under the name."""
+        path = tmp_path / "llmlog.jsonl"
+        path.write_bytes(record(0))
+        path.chmod(0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        folder = os.open(tmp_path, FOLDER_FLAGS)
+        try:
+            path.rename(tmp_path / "llmlog-rotated.jsonl")
+            path.write_bytes(CSV)  # (not what fd writes to)
+            assert vet_log(path, fd, folder) is True
+        finally:
+            os.close(fd)
+            os.close(folder)
+
+    def test_a_name_gone_is_no_verdict(self, tmp_path: Path) -> None:
+        """A rotated name deleted (or renamed) by another process before it is read is
+        neither an llmlog log nor a foreign file: strict start-up never calls it foreign."""
+        assert is_log_file(tmp_path / "gone.jsonl") is None
+
     def test_an_empty_file_is_used(self, tmp_path: Path) -> None:
         path = tmp_path / "empty.jsonl"
         path.touch(mode=0o600)
@@ -219,6 +258,10 @@ class TestSignature:
             b'{"event":"llm.ca\n' + record(1),  # a first line a full disk cut short
             b'{"ev',  # and nothing after it yet
             record(0)[:60],  # a first line longer than what was read
+            b"\n",  # emptied with `echo > llmlog.jsonl`
+            b"\r\n\n  \n",
+            b"\n\n" + record(0),
+            b"\xef\xbb\xbf" + record(0),  # a byte-order mark an editor put there
         ],
     )
     def test_llmlog_logs(self, head: bytes) -> None:

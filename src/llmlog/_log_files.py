@@ -174,7 +174,7 @@ def write_problem(path: Path) -> str | None:
         with contextlib.suppress(OSError):
             if problem := trust_problem(path, path.parent.stat(), path.lstat()):
                 return problem
-        if path.is_file() and not is_log_file(path):
+        if path.is_file() and is_log_file(path) is False:  # (None: rotated aside just now)
             return f"{path}: {NOT_A_LOG}"
         return _append_problem(path)
     folder = path.parent

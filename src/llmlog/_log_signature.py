@@ -10,6 +10,7 @@ signature. Checked when a file is opened and before one is deleted, never per re
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import re
@@ -25,6 +26,9 @@ _START = b'{"event":"llm'
 _RECORD = re.compile(rb'\{\s*"event"\s*:\s*"llm(?:log)?\.[\w.]+"\s*,\s*"schema"\s*:')
 """The signature, spaces allowed (a log rewritten by ``json.dumps`` is still one)."""
 _GZIP_MAGIC = b"\x1f\x8b"
+_BOM = b"\xef\xbb\xbf"
+_PROC_FDS = Path("/proc/self/fd")
+"""Where Linux reopens an open file for reading, renamed or not (:func:`_reader_of`)."""
 
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
@@ -39,10 +43,14 @@ class ForeignLog(OSError):
 
 
 def looks_like_log(head: bytes) -> bool:
-    """Whether ``head`` (a file's first bytes) starts as an llmlog log: empty, or a first
-    line with llmlog's signature. A first line cut short by a full disk (a start of the
-    signature, or the signature without its end) passes if the line after it has it, or
-    if nothing follows it yet."""
+    """Whether ``head`` (a file's first bytes) starts as an llmlog log: empty (blank lines
+    and a byte-order mark count as nothing: ``echo > llmlog.jsonl`` empties a log), or a
+    first line with llmlog's signature. A first line cut short by a full disk (a start of
+    the signature, or the signature without its end) passes if the line after it has it,
+    or if nothing follows it yet."""
+    head = head.removeprefix(_BOM).lstrip()
+    if not head:
+        return True
     first, newline, rest = head.partition(b"\n")
     if _RECORD.match(first):
         return True
@@ -52,12 +60,15 @@ def looks_like_log(head: bytes) -> bool:
     return cut_short and _RECORD.match(rest) is not None
 
 
-def is_log_file(path: Path) -> bool:
+def is_log_file(path: Path) -> bool | None:
     """Whether ``path`` is a regular file (not followed if a link) that is an llmlog log:
     empty, or its first bytes (decompressed, if gzip data) :func:`looks_like_log`.
-    A file that cannot be read or decompressed is not known to be one."""
+    A file that cannot be read or decompressed is not known to be one. None when there is
+    no file by that name (any more: another process may have rotated it just then)."""
     try:
         fd = os.open(path, _READ_FLAGS)
+    except FileNotFoundError:
+        return None
     except OSError:
         return False
     try:
@@ -92,12 +103,12 @@ def vet_log(path: Path, fd: int, folder: int) -> bool:
     """Check that the file ``fd`` (opened at ``path``'s name in the open ``folder``) is
     llmlog's to write: raise :class:`ForeignLog` if it is a regular file,
     not empty and not an llmlog log. False if the name holds another file by now (open it
-    again); True otherwise. ``fd`` may be write-only: the name is opened again to read."""
+    again); True otherwise. ``fd`` may be write-only: the file is opened again to read."""
     mine = os.fstat(fd)
     if not stat.S_ISREG(mine.st_mode) or mine.st_size == 0:
         return True
     try:
-        reader = os.open(path.name, _READ_FLAGS, dir_fd=folder)
+        reader = _reader_of(path, fd, folder)
     except OSError as exc:
         if isinstance(exc, FileNotFoundError) or exc.errno == errno.ELOOP:
             return False  # gone, or a link now: not the file ``fd`` writes to
@@ -114,3 +125,13 @@ def vet_log(path: Path, fd: int, folder: int) -> bool:
     finally:
         os.close(reader)
     return True
+
+
+def _reader_of(path: Path, fd: int, folder: int) -> int:
+    """A read-only descriptor of the file ``fd`` writes to: on Linux through ``/proc``, the
+    very file even if another process has just rotated it aside (so a log rotated
+    constantly by others is never given up on); elsewhere by its name in ``folder``."""
+    if _PROC_FDS.is_dir():
+        with contextlib.suppress(FileNotFoundError):  # no /proc in this sandbox after all
+            return os.open(_PROC_FDS / str(fd), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    return os.open(path.name, _READ_FLAGS, dir_fd=folder)
