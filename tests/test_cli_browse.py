@@ -74,29 +74,29 @@ class TestTail:
         after rotation the new active file is followed."""
         active = write_jsonl(tmp_path / "llmlog.jsonl", [schema_record(1)])
         seen: list[dict[str, Any]] = []
-        stop = threading.Event()
+        polls = _Polls()
 
         def read() -> None:
-            for record in follow(locate(str(active)), poll_s=0.01, should_stop=stop.is_set):
+            for record in follow(locate(str(active)), poll_s=0.01, should_stop=polls):
                 seen.append(record)
 
         reader = threading.Thread(target=read)
         reader.start()
         try:
-            time.sleep(0.1)
+            assert polls.started.wait(10)  # watching: the log is open, at its end
             line = orjson.dumps(schema_record(2)) + b"\n"
             with active.open("ab") as out:
                 out.write(line[:20])
                 out.flush()
-                time.sleep(0.1)
+                polls.wait_for_another()  # the half line was read, and is held
                 out.write(line[20:])
             _wait_for(lambda: len(seen) == 1)
             active.rename(tmp_path / "llmlog-20260101T000000Z-1.jsonl")
-            time.sleep(0.05)
+            polls.wait_for_another()  # the log gone, seen
             write_jsonl(active, [schema_record(3)])
             _wait_for(lambda: len(seen) == 2)
         finally:
-            stop.set()
+            polls.stop.set()
             reader.join(5)
         assert [r["id"] for r in seen] == [schema_record(2)["id"], schema_record(3)["id"]]
 
@@ -146,6 +146,26 @@ def _read_lines(stream: IO[str] | None) -> list[str]:
     return lines
 
 
+class _Polls:
+    """``follow``'s ``should_stop``: counts its polls, so a test knows when it watches
+    (the first call comes once every log is open) and when another poll went by."""
+
+    def __init__(self) -> None:
+        self.started = threading.Event()
+        self.stop = threading.Event()
+        self.count = 0
+
+    def __call__(self) -> bool:
+        self.count += 1
+        self.started.set()
+        return self.stop.is_set()
+
+    def wait_for_another(self) -> None:
+        """Until a whole poll went by (two calls: the one under way may be past its read)."""
+        seen = self.count
+        _wait_for(lambda: self.count >= seen + 2)
+
+
 def _wait_for(condition: Any, timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition() and time.monotonic() < deadline:
@@ -182,23 +202,23 @@ class TestSeveralLogsInADirectory:
         api = write_jsonl(tmp_path / "api.jsonl", [schema_record(1)])
         worker = write_jsonl(tmp_path / "worker.jsonl", [schema_record(2)])
         seen: list[str] = []
-        stop = threading.Event()
+        polls = _Polls()
 
         def read() -> None:
-            for record in follow(locate(f"{tmp_path}/"), poll_s=0.01, should_stop=stop.is_set):
+            for record in follow(locate(f"{tmp_path}/"), poll_s=0.01, should_stop=polls):
                 seen.append(record["id"])
 
         reader = threading.Thread(target=read)
         reader.start()
         try:
-            time.sleep(0.1)
+            assert polls.started.wait(10)  # watching: every log is open, at its end
             for path, number in ((api, 3), (worker, 4)):
                 with path.open("ab") as out:
                     out.write(orjson.dumps(schema_record(number)) + b"\n")
             write_jsonl(tmp_path / "batch.jsonl", [schema_record(5)])
             _wait_for(lambda: len(seen) == 3)
         finally:
-            stop.set()
+            polls.stop.set()
             reader.join(5)
         assert sorted(seen) == [schema_record(n)["id"] for n in (3, 4, 5)]
 

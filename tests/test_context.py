@@ -200,6 +200,41 @@ class TestContext:
         steps.close()
         assert [r["session_id"] for r in toy.calls] == ["gen", None, "gen"]
 
+        @llmlog.context(session_id="gen")
+        def echo() -> Generator[str, str, str]:
+            received = yield "ready"
+            return received + "!"
+
+        def outer() -> Generator[str, str, None]:
+            result = yield from echo()
+            yield result
+
+        delegating = outer()
+        assert next(delegating) == "ready"
+        assert delegating.send("hi") == "hi!"  # sent in, and returned out of ``yield from``
+
+    def test_closing_a_decorated_generator_runs_its_cleanup_in_its_context(
+        self, toy: CapturedRecords
+    ) -> None:
+        """``close()`` reaches the generator at once, and its ``finally`` runs with its
+        values, not later (when collected) with none."""
+        cleaned = []
+
+        @llmlog.context(session_id="gen")
+        def steps() -> Generator[int, None, None]:
+            try:
+                yield 1
+                yield 2
+            finally:
+                cleaned.append(True)
+                ask()
+
+        running = steps()
+        assert next(running) == 1
+        running.close()
+        assert cleaned == [True]
+        assert [r["session_id"] for r in toy.calls] == ["gen"]
+
     def test_what_a_decorated_generator_binds_or_enters_lasts_across_its_yields(
         self, toy: CapturedRecords
     ) -> None:
@@ -226,6 +261,29 @@ class TestContext:
             ("gen", "bound", {"inner": True}),
             ("gen", "bound", None),
         ]
+        assert _context.snapshot() == {}
+
+    def test_a_with_around_a_yield_never_reaches_a_block_the_caller_has_left(
+        self, toy: CapturedRecords
+    ) -> None:
+        """Started inside the caller's ``with``, the generator hands back the caller's own
+        block at each yield: once the caller has left it, its calls get none of the
+        generator's values."""
+
+        @llmlog.context(session_id="gen")
+        def steps() -> Generator[None, None, None]:
+            with llmlog.context(tags=["inner"]):
+                yield
+                ask()
+
+        with llmlog.context(user_id="caller"):
+            running = steps()
+            next(running)
+        ask()  # the caller's, after leaving its block
+        next(running, None)
+        got = [(r["session_id"], r["user_id"], r["tags"]) for r in toy.calls]
+        # the generator keeps what it started with: the caller's values then, and its own
+        assert got == [(None, None, None), ("gen", "caller", {"inner": True})]
         assert _context.snapshot() == {}
 
     async def test_decorated_async_generators_apply_to_each_step_only(

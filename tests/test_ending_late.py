@@ -318,17 +318,12 @@ class TestForkedFromAThread:
                 if pid == 0:
                     call("child")
                     assert llmlog.flush(10)  # the writer wrote it and goes back to sleep
-                    with open(OUT + ".ended", "w") as f:
-                        f.write(repr(time.monotonic()))
                     return  # the child's only thread ends: so does the child
                 os.waitpid(pid, 0)
-                with open(OUT + ".ended") as f:
-                    print(round(time.monotonic() - float(f.read()), 3))
             thread = threading.Thread(target=fork_here)
             thread.start(); thread.join()
             """,
             out,
         )
         assert proc.returncode == 0, proc.stderr
-        assert float(proc.stdout) < 0.5, proc.stdout
         assert sorted(texts(out)) == ["child", "parent"]

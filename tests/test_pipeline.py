@@ -10,6 +10,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -443,21 +444,37 @@ class TestHandOver:
     def test_a_slice_ends_with_records_left_and_none_is_lost(
         self, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        """With a zero CPU slice a hand-over takes one record; a flush takes the rest, in order."""
+        """With a zero CPU slice a hand-over takes one record and leaves the rest queued;
+        a flush takes the rest, in order. (The writer never wakes by itself here: its
+        waits are an hour long, so only the hand-over wakes it.)"""
         monkeypatch.setattr(_pipeline, "GIL_SLICE", 0.0)
         monkeypatch.setattr(_pipeline, "HANDOVER_BATCH", 4)
         monkeypatch.setattr(_pipeline, "BATCH_LINGER", 3600.0)
+        monkeypatch.setattr(_pipeline, "WRITER_WAIT", 3600.0)
         sink = _ListSink()
         pipeline = _waiting_pipeline(sink)
-        for i in range(20):
+        _until(lambda: pipeline._writer_waiting)
+        wakes = pipeline._wakes
+        for i in range(_pipeline.HANDOVER_BATCH):  # the last one hands over
             cap = _capture(i)
             cap.extract = lambda cap: {"messages": cap.kwargs["messages"]}
             pipeline.submit(cap)
-        assert len(sink.lines) < 20  # one record per hand-over: the last ones wait
+        _until(lambda: pipeline._wakes > wakes and pipeline._writer_waiting)  # its slice ended
+        assert pipeline._wakes == wakes + 1
+        assert len(pipeline._queue) == _pipeline.HANDOVER_BATCH - 1  # it took one record
         assert pipeline.flush(10)
         contents = [json.loads(line)["messages"][0]["content"] for line in sink.lines]
-        assert contents == [str(i) for i in range(20)]
+        assert contents == [str(i) for i in range(_pipeline.HANDOVER_BATCH)]
         pipeline.close(1)
+
+
+def _until(condition: Callable[[], bool]) -> None:
+    """Until ``condition()`` holds, or 10 s (a hang detector, not a timed assertion)."""
+    pause = threading.Event()
+    for _ in range(1000):
+        if condition():
+            return
+        pause.wait(0.01)
 
 
 def start_toy(output: Path, n: int, mode: str, **env: str) -> subprocess.Popen[str]:

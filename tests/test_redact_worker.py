@@ -347,15 +347,12 @@ class TestWorkerTrouble:
         assert hung is not None
         os.kill(hung, signal.SIGSTOP)
         try:
-            started = time.monotonic()
             with pytest.raises(WorkerError, match="did not answer in time"):
                 client().find_all(config, ["mail a@example.com"])
-            waited = time.monotonic() - started
         finally:
             if client().worker_pid == hung:  # not reaped yet: still ours to signal
                 os.kill(hung, signal.SIGCONT)
                 os.kill(hung, signal.SIGKILL)
-        assert waited < 30  # a generous bound: the timeout is 5 s, it was 60 s
         assert client().worker_pid is None  # the hung worker was killed
         assert not pid_alive(hung)
         assert client().find_all(config, ["mail b@example.com"]) == [[(5, 18, "EMAIL_ADDRESS")]]
