@@ -87,10 +87,7 @@ def app_values(values: Mapping[Any, Any]) -> dict[str, Any]:
     JSON text (:func:`key_text`); never raises."""
     out: dict[str, Any] = {}
     for key, value in values.items():
-        name = key_text(key)
-        if name in out:
-            name = unused_key(name, out)
-        out[name] = value if type(value) in _SHARED else json_data(value)
+        out[unused_key(key_text(key), out)] = value if type(value) in _SHARED else json_data(value)
     return out
 
 
@@ -115,8 +112,11 @@ def _str(value: Any) -> str:
 
 
 def unused_key(key: str, taken: Mapping[Any, Any]) -> str:
-    """``key (2)``, ``key (3)``...: the first not in ``taken`` (two keys that would be
-    written alike, as JSON has no way to hold both under one name)."""
+    """``key`` if ``taken`` has no such key, else ``key (2)``, ``key (3)``...: the first not
+    in ``taken`` (two keys that would be written alike, as JSON has no way to hold both
+    under one name)."""
+    if key not in taken:
+        return key
     number = 2
     while f"{key} ({number})" in taken:
         number += 1
@@ -176,10 +176,7 @@ def _container_copy(value: Any, depth: int, on_path: set[int]) -> Any:
     if isinstance(value, Mapping):
         copy: dict[str, Any] = {}
         for key, item in value.items():
-            name = key_text(key)
-            if name in copy:
-                name = unused_key(name, copy)
-            copy[name] = _writable(item, depth + 1, on_path)
+            copy[unused_key(key_text(key), copy)] = _writable(item, depth + 1, on_path)
         return copy
     items = []
     for item in value:  # a loop, not a comprehension: one frame less a level (MAX_DEPTH)

@@ -88,7 +88,7 @@ def _plain_mapping(block: Mapping[Any, Any]) -> Any:
         if type(item) not in _JSON_SCALARS and is_sentinel(item):
             continue
         name = key if type(key) is str else key_text(key)  # as the SDK sends it: null, true
-        fields[unused_key(name, fields) if name in fields else name] = plain(item)
+        fields[unused_key(name, fields)] = plain(item)
     kind = fields.get("type")
     if type(kind) is str:  # a typed block: content, a search result, a citation
         _stub_opaque(fields, _OPAQUE_FIELDS.get(kind, ()))

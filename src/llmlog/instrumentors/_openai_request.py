@@ -81,7 +81,7 @@ def _plain_mapping(value: Mapping[Any, Any]) -> dict[str, Any]:
         if is_sentinel(item):
             continue
         name = key if isinstance(key, str) else key_text(key)
-        out[unused_key(name, out) if name in out else name] = plain(item)
+        out[unused_key(name, out)] = plain(item)
     return out
 
 
