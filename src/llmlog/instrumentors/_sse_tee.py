@@ -25,6 +25,8 @@ from typing import Any, Final
 
 import orjson
 
+from llmlog.instrumentors._async_pass import AsyncPassThrough
+
 
 class TeeDecoder:
     """Stands in for a stream's SSE decoder; ``started`` once the SDK pulls its first event.
@@ -77,32 +79,22 @@ class TeeDecoder:
         return getattr(self._decoder, name)
 
 
-class _AsyncTee:
-    """:meth:`TeeDecoder.aiter_bytes`'s events. A class, not an async generator: event
-    loops track those, and trio warns of each one collected unfinished (a stream the app
-    left), which would name llmlog in the app's warnings. ``aclose()`` closes the
-    decoder's own iterator, as the SDK closing that one would."""
+class _AsyncTee(AsyncPassThrough):
+    """:meth:`TeeDecoder.aiter_bytes`'s events, each kept as it passes (see
+    :mod:`~llmlog.instrumentors._async_pass` for why a class)."""
 
-    __slots__ = ("_events", "_keep", "_named_only")
+    __slots__ = ("_keep", "_named_only")
 
     def __init__(self, events: AsyncIterator[Any], kept: list[Any], named_only: bool) -> None:
-        self._events = events
+        super().__init__(events)
         self._keep = kept.append
         self._named_only = named_only
-
-    def __aiter__(self) -> _AsyncTee:
-        return self
 
     async def __anext__(self) -> Any:
         sse = await self._events.__anext__()
         if not self._named_only or sse.event is not None:
             self._keep(sse.data)
         return sse
-
-    async def aclose(self) -> None:
-        inner_aclose = getattr(self._events, "aclose", None)
-        if inner_aclose is not None:
-            await inner_aclose()
 
 
 def tee(stream: Any, chunks: list[Any], *, named_only: bool = False) -> TeeDecoder | None:

@@ -33,6 +33,7 @@ import wrapt
 from llmlog import _ending, _guard
 from llmlog._record import STATUS_CANCELLED, STATUS_ERROR, STATUS_OK, Capture
 from llmlog.instrumentors import _base
+from llmlog.instrumentors._async_pass import AsyncPassThrough, aclose_of
 from llmlog.instrumentors._in_flight import finish
 from llmlog.instrumentors._sse_tee import TeeDecoder, tee
 
@@ -87,18 +88,14 @@ def _failures_recorded(events: Iterator[Any], helper: Any) -> Iterator[Any]:
         raise
 
 
-class _AsyncFailuresRecorded:
-    """:func:`_failures_recorded` for an async helper: a class, not an async generator, so
-    that an event loop sees (and warns about) only the SDK's own generators."""
+class _AsyncFailuresRecorded(AsyncPassThrough):
+    """:func:`_failures_recorded` for an async helper."""
 
-    __slots__ = ("_events", "_helper")
+    __slots__ = ("_helper",)
 
     def __init__(self, events: AsyncIterator[Any], helper: Any) -> None:
-        self._events = events
+        super().__init__(events)
         self._helper = helper
-
-    def __aiter__(self) -> _AsyncFailuresRecorded:
-        return self
 
     async def __anext__(self) -> Any:
         try:
@@ -109,11 +106,6 @@ class _AsyncFailuresRecorded:
             with _guard.guarded("stream helper"):
                 end_failed(getattr(self._helper, "_raw_stream", None), exc)
             raise
-
-    async def aclose(self) -> None:
-        close = getattr(self._events, "aclose", None)
-        if close is not None:
-            await close()
 
 
 def finish_open_streams() -> None:
@@ -366,9 +358,8 @@ class AsyncStreamProxy(_Finisher, wrapt.ObjectProxy):  # type: ignore[type-arg]
 class _AsyncReading:
     """One ``async for`` over an :class:`AsyncStreamProxy`, reading the SDK's own iterator.
 
-    A class, not an async generator: event loops track every async generator, and trio
-    (asyncio too, in debug mode) warns of each one collected unfinished, which would name
-    llmlog in an app's warnings about a stream it left. Like a generator it reads as
+    A class, not an async generator (see :mod:`~llmlog.instrumentors._async_pass`). Like
+    a generator it reads as
     exhausted once it ended (the stream's end, an error, ``aclose()``), and raises
     ``RuntimeError`` when read twice at once. Letting go of it, or ``aclose()``, is where
     the app stopped reading.
@@ -435,9 +426,7 @@ class _AsyncReading:
             return
         self._over = True
         self._stopped_reading()
-        inner_aclose = getattr(self._chunks, "aclose", None)
-        if inner_aclose is not None:
-            await inner_aclose()
+        await aclose_of(self._chunks)
 
     def _stopped_reading(self) -> None:
         if not self._proxy._self_done:
