@@ -140,6 +140,21 @@ def stream_events(
     return events
 
 
+def block_events(*blocks: dict[str, Any], **delta: Any) -> list[dict[str, Any]]:
+    """A streamed message whose content blocks each arrive whole in their start event;
+    ``delta`` goes into its ``message_delta`` (a stop reason, its details, the container)."""
+    head, stop, end = stream_events([])
+    starts = [
+        event
+        for index, block in enumerate(blocks)
+        for event in (
+            {"type": "content_block_start", "index": index, "content_block": block},
+            {"type": "content_block_stop", "index": index},
+        )
+    ]
+    return [head, *starts, stop | {"delta": stop["delta"] | delta}, end]
+
+
 def sse_body(events: Iterable[dict[str, Any]], *, ping: bool = True) -> bytes:
     """Server-sent events as the API writes them (with a ``ping`` the SDK skips)."""
     lines: list[str] = []

@@ -37,20 +37,6 @@ CUT_JSON = '{"city": "Paris", "te'
 """A structured answer cut short: it does not validate."""
 
 
-def block_events(*blocks: dict[str, Any], stop_reason: str = "end_turn") -> list[dict[str, Any]]:
-    """A streamed message whose content blocks each arrive whole in their start event."""
-    events = fake.stream_events([], stop_reason=stop_reason)
-    starts = [
-        event
-        for index, block in enumerate(blocks)
-        for event in (
-            {"type": "content_block_start", "index": index, "content_block": block},
-            {"type": "content_block_stop", "index": index},
-        )
-    ]
-    return [events[0], *starts, *events[1:]]
-
-
 class TestHelperErrors:
     """The helpers parse what they read; what they raise over it is the call's error."""
 
@@ -165,7 +151,7 @@ class TestBlocksThatArriveWhole:
         """A compaction call's answer is its summary: ``output.compaction``, streamed (its
         deltas replace the summary, as the SDK's accumulator does) or not."""
         block = {"type": "compaction", "content": None}
-        events = block_events(block, stop_reason="compaction")
+        events = fake.block_events(block, stop_reason="compaction")
         replaced = [
             {"type": "compaction_delta", "content": "draft"},
             {"type": "compaction_delta", "content": "Summary of earlier turns"},
@@ -192,7 +178,7 @@ class TestBlocksThatArriveWhole:
         """A tool block with no deltas (no input, or input given in its start): ttft is set
         (it was null), and the input in the start is the call's arguments (it was ``{}``)."""
         tool = {"type": "tool_use", "id": "toolu_1", "name": "lookup", "input": {"q": "paris"}}
-        client = fake.sync_client(fake.sse_handler(block_events(tool, stop_reason="tool_use")))
+        client = fake.sync_client(fake.sse_handler(fake.block_events(tool, stop_reason="tool_use")))
         with client.messages.stream(model=fake.MODEL, max_tokens=5, messages=fake.user()) as s:
             assert s.get_final_message().content[0].input == {"q": "paris"}
         record = only(cap)

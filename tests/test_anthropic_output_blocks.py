@@ -83,21 +83,6 @@ def only_output(cap: CapturedRecords) -> dict[str, Any]:
     return output
 
 
-def streamed(*blocks: dict[str, Any], **delta: Any) -> list[dict[str, Any]]:
-    """A streamed message whose content blocks each arrive whole in their start event;
-    ``delta`` goes into its ``message_delta`` (a stop reason, its details, the container)."""
-    head, stop, end = fake.stream_events([])
-    starts = [
-        event
-        for index, block in enumerate(blocks)
-        for event in (
-            {"type": "content_block_start", "index": index, "content_block": block},
-            {"type": "content_block_stop", "index": index},
-        )
-    ]
-    return [head, *starts, stop | {"delta": stop["delta"] | delta}, end]
-
-
 def read_stream(events: list[dict[str, Any]], cap: CapturedRecords, *, beta: bool) -> None:
     client = fake.sync_client(fake.sse_handler(events))
     messages = client.beta.messages if beta else client.messages
@@ -144,7 +129,7 @@ def test_streamed_answer_keeps_server_tool_results_and_container(
     ``message_delta``: the record has them as a plain call's record does."""
     if read_as == "chunk objects":
         keep_chunk_objects(monkeypatch)
-    events = streamed(*SERVER_BLOCKS, stop_reason="pause_turn", container=CONTAINER)
+    events = fake.block_events(*SERVER_BLOCKS, stop_reason="pause_turn", container=CONTAINER)
     read_stream(events, cap, beta=False)
     output = only_output(cap)
     assert_server_tool_output(output)
@@ -177,7 +162,7 @@ def test_mcp_results_keep_their_error_flag(cap: CapturedRecords, stream: bool) -
     ]
     blocks[0]["input"] = {"id": 7}
     if stream:
-        read_stream(streamed(*blocks), cap, beta=True)
+        read_stream(fake.block_events(*blocks), cap, beta=True)
     else:
         client = fake.sync_client(fake.json_handler(fake.message(content=blocks)))
         client.beta.messages.create(model=fake.MODEL, max_tokens=5, messages=fake.user())
@@ -199,7 +184,7 @@ def test_only_redacted_thinking_is_counted(cap: CapturedRecords, stream: bool) -
         {"type": "text", "text": "Answer"}
     ]
     if stream:
-        read_stream(streamed(*blocks), cap, beta=False)
+        read_stream(fake.block_events(*blocks), cap, beta=False)
     else:
         client = fake.sync_client(fake.json_handler(fake.message(content=blocks)))
         client.messages.create(model=fake.MODEL, max_tokens=5, messages=fake.user())
@@ -218,7 +203,9 @@ def test_refusal_keeps_its_category(
 ) -> None:
     """The category of a refusal (which policy) is kept next to its explanation."""
     if stream:
-        events = streamed({"type": "text", "text": ""}, stop_reason="refusal", stop_details=details)
+        events = fake.block_events(
+            {"type": "text", "text": ""}, stop_reason="refusal", stop_details=details
+        )
         read_stream(events, cap, beta=False)
     else:
         body = fake.message("", stop_reason="refusal", stop_details=details)
