@@ -14,7 +14,7 @@ from typing import Any, Final
 
 import orjson
 
-from llmlog._record import safe_repr
+from llmlog._record import safe_repr, safe_str
 
 JSON_OPTIONS: Final = orjson.OPT_SERIALIZE_NUMPY
 """orjson's options for every record. A dict key that is not a str is refused (not written
@@ -100,15 +100,8 @@ def key_text(key: Any) -> str:
     try:
         [text] = orjson.loads(orjson.dumps({key: None}, option=orjson.OPT_NON_STR_KEYS))
     except Exception:  # not a key JSON can spell (a tuple, an integer past 64 bits)
-        text = _str(key)
+        text = safe_str(key)
     return _mended(text)
-
-
-def _str(value: Any) -> str:
-    try:
-        return str(value)
-    except Exception:
-        return safe_repr(value)
 
 
 def unused_key(key: str, taken: Mapping[Any, Any]) -> str:

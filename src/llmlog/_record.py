@@ -393,6 +393,14 @@ def safe_repr(value: object) -> str:
         return f"<{type(value).__name__} object: its repr() failed>"
 
 
+def safe_str(value: object) -> str:
+    """``str(value)``; when its ``__str__`` fails, its :func:`safe_repr` (``BadError('x')``)."""
+    try:
+        return str(value)
+    except Exception:
+        return safe_repr(value)
+
+
 def class_description(
     cls: type, sent_schema: Callable[[type], Any] | None = None
 ) -> dict[str, Any]:

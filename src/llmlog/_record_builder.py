@@ -23,7 +23,7 @@ from llmlog._record import (
     is_cancellation,
     iso_utc,
     new_id,
-    safe_repr,
+    safe_str,
 )
 from llmlog._version import __version__
 from llmlog.processors import CYCLE, MAX_DEPTH, writable
@@ -35,7 +35,7 @@ def _error_fields(exc: BaseException) -> dict[str, Any]:
     status_code = _attribute(exc, "status_code")
     message = _attribute(exc, "message")
     if not isinstance(message, str):
-        message = _validation_message(exc) or _exception_text(exc)
+        message = _validation_message(exc) or safe_str(exc)
     return {
         "type": type(exc).__name__,
         "message": message,
@@ -50,14 +50,6 @@ def _attribute(exc: BaseException, name: str) -> Any:
         return getattr(exc, name, None)
     except Exception:
         return None
-
-
-def _exception_text(exc: BaseException) -> str:
-    """``str(exc)``; when its ``__str__`` fails, its ``repr`` (``BadError('x')``)."""
-    try:
-        return str(exc)
-    except Exception:
-        return safe_repr(exc)
 
 
 def _validation_message(exc: BaseException) -> str | None:
