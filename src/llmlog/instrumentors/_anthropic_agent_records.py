@@ -13,10 +13,10 @@ from llmlog.instrumentors._anthropic_request import plain
 from llmlog.instrumentors._anthropic_response import (
     arguments_text,
     error_record,
-    field_of,
     normalized_usage,
     tool_call,
 )
+from llmlog.instrumentors._sdk_field import field as field_of
 
 TOOL_CALLS: Final = {
     "agent.custom_tool_use": "tool_use",  # the app runs it

@@ -32,7 +32,6 @@ from llmlog.instrumentors import _anthropic_followed as followed
 from llmlog.instrumentors import _base
 from llmlog.instrumentors._anthropic_agent_records import TOOL_CALLS, extract
 from llmlog.instrumentors._anthropic_request import plain
-from llmlog.instrumentors._anthropic_response import field_of
 from llmlog.instrumentors._base import Target, Wrapper
 from llmlog.instrumentors._in_flight import finish
 from llmlog.instrumentors._observed import (
@@ -41,6 +40,7 @@ from llmlog.instrumentors._observed import (
     finish_by_server_clock,
     observed_capture,
 )
+from llmlog.instrumentors._sdk_field import field as field_of
 
 OPERATION: Final = "messages"
 _PROVIDER: Final = "anthropic"

@@ -22,14 +22,10 @@ from llmlog import _guard
 from llmlog._record import STATUS_CANCELLED, STATUS_ERROR, STATUS_OK, Capture
 from llmlog.instrumentors import _anthropic_followed as followed
 from llmlog.instrumentors import _base
-from llmlog.instrumentors._anthropic_response import (
-    error_record,
-    field_of,
-    message_output,
-    normalized_usage,
-)
+from llmlog.instrumentors._anthropic_response import error_record, message_output, normalized_usage
 from llmlog.instrumentors._base import Target, Wrapper
 from llmlog.instrumentors._observed import RecordedOnce, finish_by_server_clock, observed_capture
+from llmlog.instrumentors._sdk_field import field as field_of
 
 _PROVIDER: Final = "anthropic"
 _OPERATION: Final = "messages"

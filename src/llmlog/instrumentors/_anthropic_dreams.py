@@ -28,13 +28,14 @@ from llmlog._record import (
 from llmlog.instrumentors import _anthropic_followed as followed
 from llmlog.instrumentors import _base
 from llmlog.instrumentors._anthropic_request import params_record, plain
-from llmlog.instrumentors._anthropic_response import error_record, field_of, normalized_usage
+from llmlog.instrumentors._anthropic_response import error_record, normalized_usage
 from llmlog.instrumentors._base import Target, Wrapper
 from llmlog.instrumentors._observed import (
     RecordedOnce,
     finish_by_server_clock,
     observed_capture,
 )
+from llmlog.instrumentors._sdk_field import field as field_of
 
 OP_CREATE: Final = "dreams.create"
 OP_DREAM: Final = "dreams"

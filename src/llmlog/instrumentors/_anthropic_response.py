@@ -27,9 +27,9 @@ from llmlog.instrumentors._anthropic_server_tools import (
     is_tool_result,
     tool_result,
 )
+from llmlog.instrumentors._sdk_field import field as field_of
 
 _REFUSAL = "refusal"
-_MISSING: Final = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,17 +43,6 @@ class HttpFacts:
 
     headers: Any
     body: bytes | None = None
-
-
-def field_of(obj: Any, name: str) -> Any:
-    """``obj.name`` for SDK objects, ``obj[name]`` for JSON dicts, None when absent."""
-    if type(obj) is dict:
-        return obj.get(name)
-    value = getattr(obj, name, _MISSING)
-    if value is not _MISSING:
-        return value
-    # isinstance() on pydantic objects is slow, so Mapping is only tried last.
-    return obj.get(name) if isinstance(obj, Mapping) else None
 
 
 def _fields(obj: Any) -> dict[str, Any] | None:

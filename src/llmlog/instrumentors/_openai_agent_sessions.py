@@ -38,7 +38,7 @@ from llmlog.instrumentors._in_flight import finish
 from llmlog.instrumentors._observed import RecordedOnce, finish_by_server_clock, observed_capture
 from llmlog.instrumentors._openai_agent_records import extract, input_messages, tool_result_message
 from llmlog.instrumentors._openai_agent_subagents import Subagents
-from llmlog.instrumentors._openai_response import field
+from llmlog.instrumentors._sdk_field import field
 
 OPERATION: Final = "agents.sessions.turns"
 _PROVIDER: Final = "openai"

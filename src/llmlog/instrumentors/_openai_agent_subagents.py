@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any, Final
 
-from llmlog.instrumentors._openai_response import field
+from llmlog.instrumentors._sdk_field import field
 
 _MAX_SUBAGENTS: Final = 64  # subagents' models remembered per session
 

@@ -26,7 +26,8 @@ from llmlog._record import STATUS_CANCELLED, STATUS_ERROR, STATUS_OK, Capture, s
 from llmlog.instrumentors._base import after_uninstall
 from llmlog.instrumentors._observed import RecordedOnce, finish_by_server_clock, observed_capture
 from llmlog.instrumentors._openai_request import plain
-from llmlog.instrumentors._openai_response import field, read_response
+from llmlog.instrumentors._openai_response import read_response
+from llmlog.instrumentors._sdk_field import field
 from llmlog.instrumentors._sse_tee import decoded
 
 _ENDED: Final = {

@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from llmlog.instrumentors._openai_response import extra, field, reasoning_text
+from llmlog.instrumentors._openai_response import extra, reasoning_text
 from llmlog.instrumentors._openai_responses_stream import TERMINAL_EVENTS
+from llmlog.instrumentors._sdk_field import field
 
 
 def _chat_has_content(chunk: Any) -> bool:

@@ -18,7 +18,6 @@ from llmlog._record import empty_output, media_stub, string_or_none, usage_recor
 from llmlog.instrumentors._openai_request import plain
 from llmlog.instrumentors._openai_response import (
     Reply,
-    field,
     input_output_usage,
     int_or_none,
     raw_usage,
@@ -27,6 +26,7 @@ from llmlog.instrumentors._openai_response import (
     read_response,
     response_ids,
 )
+from llmlog.instrumentors._sdk_field import field
 
 
 def read_embeddings(response: Any) -> Reply:

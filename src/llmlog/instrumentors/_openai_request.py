@@ -22,6 +22,7 @@ from llmlog._record import (
     safe_repr,
     without_credentials,
 )
+from llmlog.instrumentors._sdk_field import field
 
 # Request kwargs that hold the prompt (per operation); they go to system/messages, not params.
 PROMPT_KEYS: Final[Mapping[str, frozenset[str]]] = {
@@ -238,12 +239,6 @@ def _only(mapping: Mapping[str, Any], keys: frozenset[str]) -> bool:
     return all(key in keys or value is None for key, value in mapping.items())
 
 
-def _field(obj: Any, name: str) -> Any:
-    if isinstance(obj, dict):
-        return obj.get(name)
-    return getattr(obj, name, None)
-
-
 def _as_message(item: Any) -> Any:
     if isinstance(item, dict):
         return item
@@ -263,7 +258,7 @@ def split_system(items: Iterable[Any]) -> tuple[list[str], list[Any]]:
     leading = True
     for raw in items:
         item = _as_message(raw)
-        role = _field(item, "role")
+        role = field(item, "role")
         if leading and role in _SYSTEM_ROLES:
             text = _system_text(item)
             if text is not None:

@@ -24,20 +24,10 @@ from llmlog._record import (
     usage_record,
 )
 from llmlog.instrumentors._openai_request import plain
+from llmlog.instrumentors._sdk_field import field
 
 Reply = dict[str, Any]
 """Record fields read from a response: response_id, response_model, output, usage (+ error)."""
-
-
-def field(obj: Any, name: str) -> Any:
-    """``obj.name`` for SDK models, ``obj[name]`` for decoded JSON; None when absent.
-
-    Decoded JSON and the kwargs snapshot are plain dicts, so the cheap ``dict``
-    check comes first (this runs for every stream chunk on the writer thread).
-    """
-    if isinstance(obj, dict):
-        return obj.get(name)
-    return getattr(obj, name, None)
 
 
 def extra(obj: Any, name: str) -> Any:

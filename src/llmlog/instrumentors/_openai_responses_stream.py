@@ -14,7 +14,8 @@ from typing import Any, Final
 
 from llmlog._record import STATUS_ERROR
 from llmlog.instrumentors._openai_request import plain
-from llmlog.instrumentors._openai_response import Reply, field, read_response
+from llmlog.instrumentors._openai_response import Reply, read_response
+from llmlog.instrumentors._sdk_field import field
 
 TERMINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
 _STARTS: Final = frozenset({"response.created", "response.in_progress", "response.queued"})

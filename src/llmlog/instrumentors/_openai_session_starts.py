@@ -18,7 +18,8 @@ from llmlog._record import empty_output
 from llmlog.instrumentors import _base
 from llmlog.instrumentors import _openai_request as request
 from llmlog.instrumentors._base import Provider, Target, Wrapper
-from llmlog.instrumentors._openai_response import Reply, field
+from llmlog.instrumentors._openai_response import Reply
+from llmlog.instrumentors._sdk_field import field
 
 # (module, classes, method, record `method` = operation, name of the first positional)
 _TABLE: Final = (

@@ -39,7 +39,6 @@ from llmlog.instrumentors._anthropic_request import (
 from llmlog.instrumentors._anthropic_response import (
     TOOL_USE_BLOCKS,
     HttpFacts,
-    field_of,
     message_output,
     normalized_usage,
     summarize_events,
@@ -51,6 +50,7 @@ from llmlog.instrumentors._anthropic_streams import (
 from llmlog.instrumentors._base import Provider, Target
 from llmlog.instrumentors._in_flight import finish
 from llmlog.instrumentors._raw_streams import proxy_parsed_stream
+from llmlog.instrumentors._sdk_field import field as field_of
 from llmlog.instrumentors._sse_tee import decoded
 from llmlog.instrumentors._stream import AsyncStreamProxy, SyncStreamProxy
 
@@ -310,13 +310,15 @@ def _answer_fields(operation: str, response: Any) -> dict[str, Any]:
 def _request_id(cap: Capture, response: Any, headers: Any) -> str | None:
     """From the response headers if kept (``request-id``, Bedrock's ``x-amzn-requestid``),
     the parsed object (or the id noted for it), or the SDK's error and its headers."""
-    for value in (
-        request_ids.from_headers(headers),
-        getattr(response, "_request_id", None),
-        getattr(response, "request_id", None),
-        cap.extra.get(_NOTED_REQUEST_ID),
-        request_ids.from_error(cap.error),
-    ):
+    sources = (
+        lambda: request_ids.from_headers(headers),
+        lambda: field_of(response, "_request_id"),
+        lambda: field_of(response, "request_id"),
+        lambda: cap.extra.get(_NOTED_REQUEST_ID),
+        lambda: request_ids.from_error(cap.error),
+    )
+    for source in sources:  # in turn: most answers have one in the first or second
+        value = source()
         if isinstance(value, str):
             return value
     return None
