@@ -20,7 +20,10 @@ def field(obj: Any, name: str) -> Any:
     """``obj[name]`` for decoded JSON, ``obj.name`` for SDK objects; None when absent."""
     if isinstance(obj, dict):
         return obj.get(name)
-    if _is_model(type(obj)):
+    is_model = _models.get(type(obj))  # (inline: this runs ~30 times per record)
+    if is_model is None:
+        is_model = _is_model(type(obj))
+    if is_model:
         value = obj.__dict__.get(name, _ABSENT)
         if value is not _ABSENT:
             return value
