@@ -467,10 +467,12 @@ class TestDictKeys:
             "<API_KEY> (2) (2)": "3",
         }
 
-    def test_record_keys_outside_app_data_are_left_alone(self) -> None:
-        """Keys of messages and output are the record's own names, never searched."""
+    def test_keys_of_messages_are_searched_but_the_record_own_names(self) -> None:
+        """A key of a message that is not one of the record's own names is text: searched."""
         record = {"messages": [{"role": "user", "content": "hi", OPENAI_KEY: "x"}]}
-        assert redact(record)["messages"] is record["messages"]
+        message = redact(record)["messages"][0]
+        assert OPENAI_KEY not in message
+        assert (message["role"], message["content"]) == ("user", "hi")
 
 
 class Contact(pydantic.BaseModel):

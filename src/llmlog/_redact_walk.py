@@ -1,6 +1,8 @@
 """The walk over a record's values that redaction rebuilds: which strings are searched
-(dict keys too, in the app's own data; long numbers as their digits), which keys say their
+(dict keys too, but the record's own; long numbers as their digits), which keys say their
 value is a credential (replaced whole), and the copies made where something was found.
+A subclass of ``str`` or ``int`` (a ``StrEnum``, an ``IntEnum``, a ``SafeString``) is
+searched and replaced as the plain value it holds, as the record's JSON writes it.
 The rules are said in :mod:`llmlog.redaction`'s docstring."""
 
 from __future__ import annotations
@@ -19,10 +21,13 @@ from llmlog._credential_names import (
 from llmlog._jsonable import json_data, unused_key
 from llmlog._record import CREDENTIAL_NAME_PARTS
 from llmlog._redact_operators import Replacer, apply_spans
+from llmlog._redact_schema_keys import SCHEMA_KEYS
 from llmlog._redact_secrets import SECRET, Span
 
-# Keys whose values are identifiers the record defines, not free text. Inside the
-# app's own data (params such as `metadata`, template variables, tags) every key counts.
+# Keys whose values are identifiers the record defines, not free text, when they are a
+# short text or a number (anything else under one is walked: `{"id": {"note": "..."}}`).
+# Inside the app's own data (params such as `metadata`, template variables, tags) every
+# key counts.
 _IDENTIFIER_KEYS: Final = frozenset(
     {"type", "role", "id", "tool_call_id", "tool_use_id", "call_id", "mime", "sha256"}
     | {"bytes", "index", "finish_reason", "status_code"}
@@ -32,6 +37,8 @@ APP_DATA_FIELDS: Final = frozenset({"params", "template", "tags", "error"})
 # Keys of messages and output whose values are the app's (or the model's) own data: a
 # tool call's input and arguments, a parsed answer. Searched like app data.
 _PAYLOAD_KEYS: Final = frozenset({"input", "arguments", "parsed"})
+# Keys of messages and output that are the record's own: not searched as text.
+_OWN_KEYS: Final = SCHEMA_KEYS | _IDENTIFIER_KEYS | _PAYLOAD_KEYS
 # Ends of a key's name (lower-cased, `-` and `_` removed) that say its value is a credential:
 # the names the text rules know (_redact_secrets), one list for both.
 _CREDENTIAL_ENDINGS: Final = tuple(
@@ -57,12 +64,17 @@ _CREDENTIAL_WHOLE: Final = frozenset(SHORT_CREDENTIAL_WORDS)
 # Names ending in "token" that hold a tokenizer's special token, not a credential.
 _NOT_CREDENTIALS: Final = frozenset(f"{word}token" for word in SPECIAL_TOKENS)
 _SCALARS: Final = (int, float, bool, type(None))
+_EXACT_INTS: Final = frozenset({int, bool})  # not subclasses walked as the int they hold
 _CONTAINERS: Final = (dict, list, tuple, set, frozenset)
 _CREDENTIAL_SCALARS: Final = (str, int, float, bool, type(None))
 _LONG_NUMBER: Final = 1_000_000  # 7+ digits: the shortest phone numbers; cards, SSNs
+# Longest text under an identifier key left unsearched: the SDKs' ids, hashes and MIME
+# types are shorter; an API key (Anthropic's 108 characters, OpenAI's project keys) longer.
+_MAX_IDENTIFIER: Final = 100
 
 # What a dict key is to the walk, cached per key (few distinct keys; bounded anyway).
-_PLAIN, _IDENTIFIER, _PAYLOAD, _CREDENTIAL, _HEADERS, _SCHEMA_NAMES = 0, 1, 2, 3, 4, 5
+# _OWN: one of the record's own names (_OWN_KEYS) and nothing more, so never searched.
+_PLAIN, _IDENTIFIER, _PAYLOAD, _CREDENTIAL, _HEADERS, _SCHEMA_NAMES, _OWN = 0, 1, 2, 3, 4, 5, 6
 # Keys of a JSON Schema (a tool's parameters, a response format) whose dict is keyed by the
 # names of the fields it describes: `{"properties": {"new_password": {"type": "string"}}}`
 # names a field, it holds no password.
@@ -122,6 +134,8 @@ def _key_kind(key: Any) -> int:
             kind = _IDENTIFIER
         elif key in _PAYLOAD_KEYS:
             kind = _PAYLOAD
+        elif key in _OWN_KEYS:
+            kind = _OWN
     if len(_key_kinds) < _MAX_KEY_KINDS:
         _key_kinds[key] = kind
     return kind
@@ -138,13 +152,15 @@ def _credential_header(name: Any) -> bool:
 
 
 def collect(value: Any, app: bool, texts: list[str], within: int = _PLAIN) -> bool:
-    """Append every string :func:`_rebuild` would pass to its replacer, in its order.
+    """Append every string :func:`rebuild` would pass to its replacer, in its order.
 
-    ``app``: ``value`` is app data (keys searched, identifier keys too); ``within``: the
-    kind of the key it is under (a ``headers`` dict's credential headers are replaced whole;
-    a schema's field names are not credentials: :func:`_is_credential_key`). Returns whether
-    rebuilding would change the value even with nothing found (a set becomes a list, an
-    object its JSON data, a credential its replacement): such a field is always rebuilt.
+    ``app``: ``value`` is app data (every key searched, identifier keys' values too; else
+    neither the record's own keys nor a short id under an identifier key are searched:
+    :func:`_opaque_identifier`); ``within``: the kind of the key it is under (a
+    ``headers`` dict's credential headers are replaced whole; a schema's field names are
+    not credentials: :func:`_is_credential_key`). Returns whether rebuilding would change
+    the value even with nothing found (a set becomes a list, an object its JSON data, a
+    credential its replacement): such a field is always rebuilt.
     """
     kind = type(value)
     if kind is str:
@@ -165,9 +181,14 @@ def collect(value: Any, app: bool, texts: list[str], within: int = _PLAIN) -> bo
                 if isinstance(key, str):
                     texts.append(key)
             elif key_kind == _IDENTIFIER:
-                continue
+                if len(item) <= _MAX_IDENTIFIER if type(item) is str else _opaque_scalar(item):
+                    continue  # an id, a type: not searched (inline: the most common keys)
+            elif key_kind == _OWN:
+                pass
             elif key_kind == _PAYLOAD:
                 item_app = True
+            elif _searched_key(key, app):
+                texts.append(key)
             credential = (key_kind == _CREDENTIAL or within == _HEADERS) and _is_credential_key(
                 key, key_kind, within, item
             )
@@ -191,9 +212,11 @@ def collect(value: Any, app: bool, texts: list[str], within: int = _PLAIN) -> bo
         texts.append(str(int(value)))  # a phone or card in a float column (pandas' float64)
         return False
     if isinstance(value, _SCALARS):
+        if app and kind not in _EXACT_INTS and isinstance(value, int):  # an IntEnum
+            collect(int.__int__(value), app, texts)
         return False
     if isinstance(value, str):
-        texts.append(value)
+        texts.append(str.__str__(value))  # a StrEnum, a SafeString: the text it holds
         return False
     if isinstance(value, _CONTAINERS):
         collect(dict(value) if isinstance(value, dict) else list(value), app, texts)
@@ -214,7 +237,7 @@ def any_found(texts: list[str], first: int, stop: int, found: dict[str, list[Spa
 def rebuild(value: Any, replace: TextReplacer, app: bool, within: int = _PLAIN) -> Any:
     """A copy of ``value`` with every free-text string replaced; containers are new."""
     if isinstance(value, str):
-        return replace(value)
+        return replace(value if type(value) is str else str.__str__(value))
     if type(value) is int and app and abs(value) >= _LONG_NUMBER:
         text = str(value)
         replaced = replace(text)
@@ -230,6 +253,10 @@ def rebuild(value: Any, replace: TextReplacer, app: bool, within: int = _PLAIN) 
         replaced = replace(text)
         return value if replaced is text else replaced
     if isinstance(value, _SCALARS):
+        if app and type(value) not in _EXACT_INTS and isinstance(value, int):  # an IntEnum
+            number = int.__int__(value)
+            replaced = rebuild(number, replace, app)
+            return value if replaced is number else replaced
         return value
     # An object: as the record will hold it (its JSON data: an enum's value, a dataclass's
     # fields), what it is when not redacted; never its str(), which would change its type.
@@ -250,10 +277,15 @@ def _rebuild_dict(
             if isinstance(key, str):
                 new_key = replace(key)
         elif key_kind == _IDENTIFIER:
-            out[key] = item
-            continue
+            if _opaque_identifier(item):
+                out[key] = item
+                continue
+        elif key_kind == _OWN:
+            pass
         elif key_kind == _PAYLOAD:
             item_app = True
+        elif _searched_key(key, app):
+            new_key = replace(key)
         credential = (key_kind == _CREDENTIAL or within == _HEADERS) and _is_credential_key(
             key, key_kind, within, item
         )
@@ -261,12 +293,32 @@ def _rebuild_dict(
             new_item: Any = _credentials_replaced(item, replace, app)
         else:
             new_item = rebuild(item, replace, item_app, key_kind)
-        if app and new_key in out:  # an earlier key was redacted to this one
+        if new_key in out:  # an earlier key was redacted to this one
             if _same_scalar(out[new_key], new_item):
                 continue  # two tags both redacted to "<EMAIL_ADDRESS>": one tag
             new_key = unused_key(new_key, out)
         out[new_key] = new_item
     return out
+
+
+def _opaque_identifier(item: Any) -> bool:
+    """Whether ``item``, under an identifier key of messages or output, is left unsearched:
+    a short text or a number is an id, a type, a MIME type; a longer text, a container or
+    an object is walked, as under any other key."""
+    if type(item) is str:
+        return len(item) <= _MAX_IDENTIFIER
+    return _opaque_scalar(item)
+
+
+def _opaque_scalar(item: Any) -> bool:
+    kind = type(item)
+    return kind is int or kind is float or kind is bool or item is None
+
+
+def _searched_key(key: Any, app: bool) -> bool:
+    """Whether the dict key ``key`` is searched: any text key of app data; in messages and
+    output, one that is not the record's own (:data:`_OWN_KEYS`)."""
+    return isinstance(key, str) and (app or key not in _OWN_KEYS)
 
 
 def _is_credential_key(key: Any, key_kind: int, within: int, item: Any) -> bool:
@@ -286,17 +338,17 @@ def _is_credential(item: Any) -> bool:
     """A value under a credential key that is replaced whole: a non-empty text, a number
     (``{"password": 12345678}``), or an object (``SecretStr``: as it would be written); a
     container has its contents so replaced."""
-    if type(item) is str:
+    if isinstance(item, str):  # a StrEnum member, a SafeString too
         return bool(item)
-    return item is not None and not isinstance(item, (str, bool, *_CONTAINERS))
+    return item is not None and not isinstance(item, (bool, *_CONTAINERS))
 
 
 def _collect_credentials(value: Any, app: bool, texts: list[str]) -> None:
-    """:func:`_collect` for a value under a credential key: only the keys of app data in
-    it are searched (:func:`_credentials_replaced` replaces every value whole)."""
+    """:func:`collect` for a value under a credential key: only the keys in it are searched
+    (:func:`_credentials_replaced` replaces every value whole)."""
     if isinstance(value, dict):
         for key, item in value.items():
-            if app and isinstance(key, str):
+            if _searched_key(key, app):
                 texts.append(key)
             _collect_credentials(item, app, texts)
     elif isinstance(value, _CONTAINERS):
@@ -313,9 +365,9 @@ def _credentials_replaced(value: Any, replace: TextReplacer, app: bool) -> Any:
     if isinstance(value, dict):
         out: dict[Any, Any] = {}
         for key, item in value.items():
-            new_key = replace(key) if app and isinstance(key, str) else key
+            new_key = replace(key) if _searched_key(key, app) else key
             new_item = _credentials_replaced(item, replace, app)
-            if app and new_key in out:
+            if new_key in out:
                 if _same_scalar(out[new_key], new_item):
                     continue
                 new_key = unused_key(new_key, out)
@@ -329,8 +381,18 @@ def _credentials_replaced(value: Any, replace: TextReplacer, app: bool) -> Any:
         return value
     if not isinstance(value, _CREDENTIAL_SCALARS):  # an object: its JSON data, so replaced
         return _credentials_replaced(json_data(value), replace, app)
-    text = str(value)
+    text = _plain_text(value)
     return replace.credential(text) if text else text
+
+
+def _plain_text(value: object) -> str:
+    """A credential's text as its base type spells it (a ``StrEnum``'s value, an
+    ``IntEnum``'s digits), whatever its class's ``__str__`` says."""
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, int):
+        return int.__repr__(value)
+    return str(value)
 
 
 def _same_scalar(a: Any, b: Any) -> bool:
