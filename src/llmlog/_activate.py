@@ -336,7 +336,9 @@ def _attempt(settings: Mapping[str, Any]) -> str | bool | None:
     or what stands in the way, in words."""
     from llmlog._config import Settings, absolute_output, env_name
 
-    settings = {**inherited(), **{k: v for k, v in settings.items() if v is not None}}
+    given = {k: v for k, v in settings.items() if v is not None}
+    say_overridden(given)
+    settings = {**inherited(), **given}
     try:
         resolved = Settings.from_env(**settings)
     except ValueError as exc:
@@ -350,7 +352,7 @@ def _attempt(settings: Mapping[str, Any]) -> str | bool | None:
         return problem
     output = absolute_output(resolved.output)
     strict = resolved.strict or _strict_env()  # LLMLOG_STRICT=1 over strict=False, as in activate()
-    if strict and (problem := _output_problem(output)):
+    if strict and (problem := _output_problem(output, "output" in given)):
         return problem  # strict: running with every record lost is running unlogged
     if settings.get("output") is None:  # from the environment or the default: share it
         os.environ[env_name("output")] = output
@@ -365,13 +367,38 @@ def _attempt(settings: Mapping[str, Any]) -> str | bool | None:
     return True
 
 
-def _output_problem(output: str) -> str | None:
-    """Why the log file cannot be written, naming ``LLMLOG_OUTPUT``; None if it can."""
+def _output_problem(output: str, keyword: bool = False) -> str | None:
+    """Why the log file cannot be written, naming where it was set (``LLMLOG_OUTPUT``,
+    or the keyword ``output``); None if it can."""
     from llmlog._config import STREAMS
     from llmlog._log_files import write_problem
 
     problem = None if output in STREAMS else write_problem(Path(output))
-    return f"LLMLOG_OUTPUT={output} cannot be written: {problem}" if problem else None
+    where = "keyword output" if keyword else "LLMLOG_OUTPUT"
+    return f"{where}={output} cannot be written: {problem}" if problem else None
+
+
+def say_overridden(given: Mapping[str, Any]) -> None:
+    """Once per process tree: each keyword given to :func:`activate` (a sitecustomize's
+    settings) that overrides a different ``LLMLOG_*`` value of the environment, such as
+    ``llmlog-run --output``: the keyword wins, as documented, but never silently."""
+    from llmlog._config import Settings, absolute_output, env_name
+
+    for name, value in given.items():
+        var = env_name(name)
+        if name == "strict" or var not in os.environ:
+            continue
+        try:
+            ours = getattr(Settings.from_env({}, **{name: value}), name)
+            theirs = getattr(Settings.from_env({var: os.environ[var]}), name)
+        except ValueError:  # a bad value on either side is reported where it is used
+            continue
+        if name == "output":
+            ours, theirs = absolute_output(ours), absolute_output(theirs)
+        if ours != theirs:
+            message = f"keyword {name}={value!r} overrides {var}={os.environ[var]}"
+            if first_report(message):
+                _say(f"llmlog: {message} (settings given to activate() win)")
 
 
 def _wait_for_sdk(settings: dict[str, Any]) -> None:
