@@ -196,7 +196,7 @@ class TestFields:
         assert out == {"messages": ["hello there"], "redactions": {}}
 
     def test_level_off_returns_the_record_untouched(self) -> None:
-        """``off`` does no work at all."""
+        """``off`` leaves a record without credentials in its params as it is."""
         record = full_record()
         assert Redact(Settings(redact="off"))(None, "info", record) is record
 

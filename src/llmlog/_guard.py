@@ -10,13 +10,14 @@ lets the app carry on. Under llmlog's own test suite
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
 import traceback
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import ParamSpec, TypeVar
+from typing import Final, ParamSpec, TypeVar
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -61,17 +62,32 @@ def report_internal_error(exc: BaseException, where: str) -> None:
 
 
 def _printable(exc: BaseException) -> str:
-    """``exc``'s traceback as printed: its message may quote the app's data (a key in a
-    header, a password in an argument's ``repr``), and stderr is not redacted, so the
-    ``secrets`` rules run over it; if they fail, only the exception's type is printed."""
+    """``exc``'s traceback as printed. Its frames (file, line, function) and type are what a
+    bug report needs; its messages and the app's source lines may quote the app's data (a key
+    in a header, an address in a value's ``repr``), and stderr is often kept in log files, so
+    the ``secrets`` rules run over it, then e-mail addresses and long numbers are masked (plain
+    ``re``: this path never waits for presidio). If the rules fail, only the type is printed."""
     text = "".join(traceback.format_exception(exc)).rstrip()
     try:
         from llmlog._redact_detect import Detector, DetectorConfig
         from llmlog._redact_operators import apply_spans, tag
 
-        return apply_spans(text, Detector(DetectorConfig("secrets")).find(text), tag)
+        text = apply_spans(text, Detector(DetectorConfig("secrets")).find(text), tag)
     except Exception:
         return f"{type(exc).__name__} (not shown: the secrets rules failed on it)"
+    return _masked(text)
+
+
+_EMAIL: Final = re.compile(r"[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63})+")
+# 7 digits or more, a separator or two between them allowed: phones, cards, SSNs, IPv4.
+# Not a newline: a frame's line number and the source line under it stay apart.
+_LONG_NUMBER: Final = re.compile(r"\d(?:[ ().\-]{0,2}\d){6,}")
+
+
+def _masked(text: str) -> str:
+    """``text`` with e-mail addresses and long numbers replaced by tags (bounded patterns:
+    linear in the text)."""
+    return _LONG_NUMBER.sub("<NUMBER>", _EMAIL.sub("<EMAIL_ADDRESS>", text))
 
 
 @contextmanager

@@ -2,7 +2,8 @@
 
 Levels (``LLMLOG_REDACT``):
 
-- ``off``: nothing is removed (llmlog says so once on stderr).
+- ``off``: nothing is searched (llmlog says so once on stderr). Only the credential-named
+  keys rule below still runs, on ``params`` alone: ``params`` never holds credentials.
 - ``secrets``: API keys and tokens, JWTs, bearer tokens, private-key blocks,
   ``password=``/``api_key=`` assignments, passwords in URLs. Plain ``re``,
   run on the writer thread.
@@ -20,8 +21,12 @@ What is searched, at every level but ``off``:
 
 - Every string in ``system``, ``messages``, ``output``, ``error``, ``template``,
   ``params`` and ``tags``, except the values of the record's own identifiers in
-  ``messages``/``output`` (a message's ``role``, a block's ``type`` and
-  ``id``, a tool call's ``tool_call_id``, a media stub's ``mime``/``sha256``...).
+  ``messages``/``output`` when they are short texts or numbers (a message's ``role``, a
+  block's ``type`` and ``id``, a tool call's ``tool_call_id``, a media stub's
+  ``mime``/``sha256``...; a dict or a long text under such a key is searched). The dict
+  keys of messages and output are searched too, but for the record's own names
+  (``llmlog._redact_schema_keys``). A ``str`` or ``int`` subclass (``StrEnum``,
+  ``IntEnum``) is searched as the plain value it holds.
 - App data is searched whole, its identifier-named keys included: ``params``,
   ``template``, ``tags`` and ``error`` (its body is the server's data, whose ``type``
   or ``id`` may echo a key), and inside messages and output a tool call's
@@ -133,7 +138,9 @@ def validate(settings: Settings) -> None:
 def _check_cheap(settings: Settings) -> None:
     if settings.redact == "off":
         _guard.warn_once(
-            "redact_off", "LLMLOG_REDACT=off: prompts and outputs are logged unredacted"
+            "redact_off",
+            "LLMLOG_REDACT=off: prompts and outputs are logged unredacted "
+            "(values under credential names in params are still replaced)",
         )
     key_bytes = len(settings.redact_key.encode("utf-8"))
     if settings.redact_operator == "hash" and not key_bytes:
@@ -190,8 +197,10 @@ class Redact:
         self._find_all(["warm up"])
 
     def __call__(self, logger: Any, method_name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
-        if self.level == "off" or event_dict.get("event") == EVENT_DROPPED:  # llmlog's count
+        if event_dict.get("event") == EVENT_DROPPED:  # llmlog's count
             return event_dict
+        if self.level == "off":
+            return self._credentials_only(event_dict)
         # One walk collects every text; only the fields where something was found (or
         # that hold values rendered as text) are rebuilt. A record with nothing to
         # redact keeps its own field objects, the common case and the cheap one.
@@ -240,6 +249,23 @@ class Redact:
                 _guard.report_internal_error(exc, f"redaction of {name}")
         out["redactions"] = dict(counts)
         return out
+
+    def _credentials_only(self, event_dict: dict[str, Any]) -> dict[str, Any]:
+        """``off``: ``params`` still never holds credentials (an MCP server's token, a tool's
+        ``headers``), so values under credential names there are replaced; nothing is searched.
+        A record with none (or nothing else the walk converts) is returned as it is."""
+        params = event_dict.get("params")
+        if not params:
+            return event_dict
+        counts: Counter[str] = Counter(event_dict.get("redactions") or {})
+        try:
+            if not collect(params, True, []):
+                return event_dict
+            cleaned = rebuild(params, TextReplacer({}, self._new_replacer(), counts), True)
+        except Exception as exc:
+            cleaned = FAILED_MARKER
+            _guard.report_internal_error(exc, "redaction of params")
+        return {**event_dict, "params": cleaned, "redactions": dict(counts)}
 
     def _find_all(self, texts: list[str]) -> list[list[Span]]:
         """Spans for each of ``texts`` (all different); texts seen lately are not searched again."""
