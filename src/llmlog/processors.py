@@ -47,14 +47,16 @@ class PromptHash:
     """
 
     def __init__(self, key: str = "") -> None:
-        self._key = key.encode("utf-8") if key else b""
+        encoded = key.encode("utf-8") if key else b""
+        # Copied per record: the key's own hashing is done once, not for every record.
+        self._empty = hmac.new(encoded, None, hashlib.sha256) if encoded else hashlib.sha256()
 
     def __call__(self, _logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
         if event_dict.get("event") != EVENT_CALL or event_dict.get("messages") is None:
             return event_dict
         prompt = [event_dict.get("system"), event_dict.get("messages"), event_dict.get("model")]
         canonical = dumps(prompt, JSON_OPTIONS | orjson.OPT_SORT_KEYS)  # as ``render`` writes it
-        hasher = hmac.new(self._key, None, hashlib.sha256) if self._key else hashlib.sha256()
+        hasher = self._empty.copy()
         view = memoryview(canonical)
         for start in range(0, len(view), _UNDER_GIL_RELEASE):
             hasher.update(view[start : start + _UNDER_GIL_RELEASE])
