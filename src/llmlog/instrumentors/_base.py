@@ -23,8 +23,8 @@ from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from sys import _getframe
-from types import FrameType, ModuleType
-from typing import Any
+from types import CodeType, FrameType, ModuleType
+from typing import Any, Final
 
 import wrapt
 
@@ -38,6 +38,7 @@ from llmlog._record import (
 )
 from llmlog.instrumentors import _warnings_shim
 from llmlog.instrumentors._arguments import read_iterators, snapshot_arguments
+from llmlog.instrumentors._client_defaults import note_client_options
 from llmlog.instrumentors._in_flight import (
     enter_flight,
     finish,
@@ -168,6 +169,7 @@ def _start(provider: Provider, target: Target, kwargs: dict[str, Any], client: A
     # where the call goes, read now: the app may point the client elsewhere before the
     # writer builds the record
     cap.extra["server_address"] = server_address(client)
+    note_client_options(cap, client)  # default headers and query the app set on it
     return cap
 
 
@@ -325,6 +327,15 @@ def make_wrapper(provider: Provider, target: Target) -> Wrapper:
         return _deliver(provider, cap, result)
 
     return sync_wrapper
+
+
+CALL_FRAMES: Final = frozenset(
+    code
+    for code in make_wrapper.__code__.co_consts
+    if isinstance(code, CodeType) and code.co_name in ("sync_wrapper", "async_call")
+)
+"""The code of the frames a patched call runs in, its capture in their local ``cap`` (None
+for a call not recorded): how a hook deep in the SDK finds the call it serves."""
 
 
 class _StableWrapper(wrapt.FunctionWrapper):  # type: ignore[type-arg]

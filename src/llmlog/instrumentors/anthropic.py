@@ -27,6 +27,7 @@ from llmlog._record import (
 from llmlog.instrumentors import _anthropic_agent_sessions as agent_sessions
 from llmlog.instrumentors import _anthropic_batch_results as batch_results
 from llmlog.instrumentors import _anthropic_dreams as dreams
+from llmlog.instrumentors import _anthropic_middleware as middleware
 from llmlog.instrumentors import _anthropic_request_ids as request_ids
 from llmlog.instrumentors import _anthropic_streams as stream_helpers
 from llmlog.instrumentors._anthropic_request import (
@@ -220,7 +221,7 @@ def on_result(cap: Capture, result: Any) -> Any:
 
 def extract(cap: Capture) -> dict[str, Any]:
     """Record fields for one call (writer thread)."""
-    fields = _request_fields(cap.operation, cap.kwargs)
+    fields = _sent_request_fields(cap)
     response, headers = _response_of(cap)
     if cap.chunks is not None:
         summary = summarize_events(decoded(cap.chunks))
@@ -245,6 +246,22 @@ def extract(cap: Capture) -> dict[str, Any]:
     tier = raw_usage.get("service_tier") if isinstance(raw_usage, dict) else None
     fields["service_tier"] = tier if isinstance(tier, str) else None  # standard, priority, batch
     return fields
+
+
+def _sent_request_fields(cap: Capture) -> dict[str, Any]:
+    """The prompt side of the record from the request sent: through a client's middleware,
+    the one its chain last sent (it may differ from the app's arguments)."""
+    if cap.operation not in _BODY_IS_ARGUMENTS:
+        return _request_fields(cap.operation, cap.kwargs)
+    arguments = middleware.sent_arguments(cap)
+    fields = _request_fields(cap.operation, arguments)
+    if arguments is not cap.kwargs:
+        middleware.note_requested_model(fields, cap.kwargs)
+    return fields
+
+
+_BODY_IS_ARGUMENTS: Final = frozenset({OP_MESSAGES, OP_COUNT_TOKENS, OP_BATCHES})
+"""Operations whose request body holds the arguments under their own names."""
 
 
 def _request_fields(operation: str, kwargs: Mapping[str, Any]) -> dict[str, Any]:
@@ -335,6 +352,7 @@ PROVIDER: Final = Provider(
         + batch_results.HELPERS
         + stream_helpers.HELPERS
         + request_ids.HELPERS
+        + middleware.HELPERS
     ),
     helper_wrappers=(
         agent_sessions.HELPER_WRAPPERS
@@ -342,5 +360,6 @@ PROVIDER: Final = Provider(
         | batch_results.HELPER_WRAPPERS
         | stream_helpers.HELPER_WRAPPERS
         | request_ids.HELPER_WRAPPERS
+        | middleware.HELPER_WRAPPERS
     ),
 )
