@@ -341,12 +341,14 @@ def breakdown(provider: str, repeat: int = 2000) -> None:
         func()  # first-use work (the price table, compiled patterns) is not per record
         return f"{timeit.timeit(func, number=number) / number * 1e6:.1f} µs"
 
+    client = scenario.make_client(scenario.plain_answer)
+
     def caller_path() -> None:
-        cap = _base._start(provider_row, target, plain.kwargs)
+        cap = _base._start(provider_row, target, plain.kwargs, client)
         provider_row.on_result(cap, plain.result)
 
     def start() -> Any:
-        return _base._start(provider_row, target, plain.kwargs)
+        return _base._start(provider_row, target, plain.kwargs, client)
 
     print(f"caller: snapshot of the kwargs  {per(lambda: _arguments.snapshot(plain.kwargs))}")
     print(f"caller: start a capture        {per(start)}")
