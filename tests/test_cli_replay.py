@@ -564,8 +564,9 @@ class TestSystemPrompt:
         }
         assert problems(schema_record(1, **fields)) == []
         assert caveats(schema_record(1, **fields)) == [
-            "system carried cache_control (the call used the prompt cache, and nothing else "
-            "in the request is marked), which the log does not keep: the replay is not cached"
+            "the call used the prompt cache, yet nothing logged is marked cache_control: its "
+            "system prompt may have been (the log does not keep that), so the replay may not "
+            "be cached"
         ]
         marked = [
             {

@@ -43,7 +43,7 @@ class TestOnARealLog:
         assert group["cost_usd"] == pytest.approx(
             sum(r["cost_usd"] for r in records if r["cost_usd"] is not None), abs=1e-6
         )
-        assert group["unpriced_calls"] == 1
+        assert group["unpriced_calls"] == 0  # the failed call: no usage, not billed
         assert group["ttft_ms"]["p50"] == pytest.approx(records[1]["ttft_ms"], abs=1e-3)
 
     @pytest.mark.parametrize(
@@ -77,11 +77,12 @@ class TestOnARealLog:
     def test_the_default_output_is_a_table(
         self, real_log: tuple[Path, list[Any]], capsys: pytest.CaptureFixture[str]
     ) -> None:
-        """A header with the percentile columns, one row per model, unpriced cost marked."""
+        """A header with the percentile columns, one row per model; the failed call's model
+        costs $0 (not billed), not an unknown cost."""
         assert main(["stats", "--log", str(real_log[0]), "--by", "model"]) == 0
         lines = capsys.readouterr().out.splitlines()
         assert lines[0].split()[:7] == ["model", "calls", "errors", "err%", "p50", "p95", "p99"]
-        assert any(line.startswith("fake-error") and line.rstrip().endswith("-") for line in lines)
+        assert any(line.startswith("fake-error") and line.rstrip().endswith("$0") for line in lines)
         assert len(lines) == 2 + 4
 
 

@@ -145,4 +145,5 @@ class TestBothEnginesAgree:
         log = str(edited(real_log, tmp_path, cost_usd="12.5"))
         assert main(["stats", "--json", "--log", log, "--engine", "duckdb"]) == 0
         (group,) = orjson.loads(capsys.readouterr().out)["groups"]
-        assert group["cost_usd"] < 1 and group["unpriced_calls"] == 2
+        # The edited call; the failed one (no usage, not billed) is not unpriced.
+        assert group["cost_usd"] < 1 and group["unpriced_calls"] == 1

@@ -218,9 +218,11 @@ class TestOpenAIErrors:
 
 class TestAnthropicMessages:
     def test_plain_message_with_cache_read(self, claude: anthropic.Anthropic) -> None:
-        """The system prompt is a cache read, counted apart from input_tokens."""
+        """A system prompt marked cache_control is a cache read, counted apart from
+        input_tokens."""
+        system: Any = [{"type": "text", "text": "Be nice.", "cache_control": {"type": "ephemeral"}}]
         reply = claude.messages.create(
-            model=CLAUDE, max_tokens=100, system="Be nice.", messages=user("Hello Claude")
+            model=CLAUDE, max_tokens=100, system=system, messages=user("Hello Claude")
         )
         block: Any = reply.content[0]
         assert "Hello Claude" in block.text
@@ -228,6 +230,28 @@ class TestAnthropicMessages:
         assert reply.usage.input_tokens == 2
         assert reply._request_id and reply._request_id.startswith("req_")
         assert reply.stop_reason == "end_turn"
+
+    def test_nothing_is_read_from_the_cache_unless_the_request_marks_it(
+        self, claude: anthropic.Anthropic
+    ) -> None:
+        """As Anthropic does: a plain system prompt is all input; any cache_control mark
+        (here on a message block) makes the system prompt a cache read."""
+        plain = claude.messages.create(
+            model=CLAUDE, max_tokens=100, system="Be nice.", messages=user("Hello Claude")
+        )
+        assert (plain.usage.cache_read_input_tokens, plain.usage.input_tokens) == (0, 5)
+        marked: Any = [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "Hello Claude", "cache_control": {"type": "ephemeral"}}
+                ],
+            }
+        ]
+        reply = claude.messages.create(
+            model=CLAUDE, max_tokens=100, system="Be nice.", messages=marked
+        )
+        assert (reply.usage.cache_read_input_tokens, reply.usage.input_tokens) == (3, 2)
 
     def test_stream_helper_with_thinking(self, claude: anthropic.Anthropic) -> None:
         """message_start..message_stop events accumulate into a thinking + text message."""

@@ -73,6 +73,10 @@ class Prompt:
     tool_result: str | None = None
     tools: Sequence[Tool] = ()
     max_tokens: int | None = None
+    cacheable: bool = True
+    """Whether the system prompt is read from the prompt cache: OpenAI caches on its own,
+    Anthropic only for a request that marks something ``cache_control``
+    (:func:`marks_cache`)."""
 
 
 @dataclass(frozen=True)
@@ -103,7 +107,7 @@ class Answer:
 def answer(prompt: Prompt, *, thinking: bool = False) -> Answer:
     """Decide the reply: call a tool when offered one and asked to, else echo-answer."""
     input_tokens = max(1, count_tokens(prompt.all_text))
-    cached_tokens = min(count_tokens(prompt.system), input_tokens)
+    cached_tokens = min(count_tokens(prompt.system), input_tokens) if prompt.cacheable else 0
     tool = _chosen_tool(prompt)
     if tool is not None:
         arguments = json.dumps(_arguments_for(tool, prompt.user_text))
@@ -129,6 +133,18 @@ def answer(prompt: Prompt, *, thinking: bool = False) -> Answer:
         output_tokens=len(chunks),
         thinking=thought if thinking else "",
     )
+
+
+def marks_cache(value: Any) -> bool:
+    """Whether a request body marks anything ``cache_control`` (a system or message block,
+    a tool, or the whole request): Anthropic reads from its prompt cache only then."""
+    if isinstance(value, Mapping):
+        if value.get("cache_control") is not None:
+            return True
+        return any(marks_cache(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return any(marks_cache(item) for item in value)
+    return False
 
 
 def embedding(text: str, dimensions: int) -> list[float]:

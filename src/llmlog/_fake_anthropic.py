@@ -15,6 +15,7 @@ from llmlog._fake_answer import (
     Tool,
     answer,
     count_tokens,
+    marks_cache,
     random_id,
     sse,
 )
@@ -120,6 +121,7 @@ def _prompt(body: Mapping[str, Any]) -> Prompt:
         tool_result=_text_of(results) if results else None,
         tools=tools,
         max_tokens=body.get("max_tokens"),
+        cacheable=marks_cache(body),
     )
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from llmlog._record import EVENT_CALL, EVENT_DROPPED
+from llmlog._record import EVENT_CALL, EVENT_DROPPED, STATUS_ERROR
 from llmlog.cli import _duck
 from llmlog.cli._filters import Filters, template_name
 from llmlog.cli._logs import CliError, iter_records, warn, warn_unknown_schema
@@ -36,6 +36,17 @@ GROUP_KEYS: dict[str, str] = {
 }
 
 
+# A failed call that reported no usage (a 429, a 500) was not billed: without a cost it is
+# still not unpriced (no ``*`` on its group's cost; for ``check`` no lower bound on its day).
+# The one rule, for the Python reader and for DuckDB.
+_NOT_BILLED_SQL = f"coalesce(status = '{STATUS_ERROR}' AND usage IS NULL, false)"
+
+
+def _not_billed(record: dict[str, Any]) -> bool:
+    """A failed call without usage (see :data:`_NOT_BILLED_SQL`)."""
+    return record.get("status") == STATUS_ERROR and not isinstance(record.get("usage"), dict)
+
+
 class _DuckDBFailed(Exception):
     """DuckDB refused a file (e.g. a damaged .gz) that the Python reader can skip past."""
 
@@ -53,7 +64,7 @@ class GroupStats:
     output_tokens: int = 0
     cached_input_tokens: int = 0
     cost_usd: float | None = None
-    unpriced: int = 0
+    unpriced: int = 0  # calls without a cost, failed calls without usage left out (not billed)
     unknown_usage: int = 0  # calls whose usage is null: not in the token sums
 
     @property
@@ -124,7 +135,7 @@ def _with_duckdb(files: list[Path], filters: Filters, by: str | None) -> list[Gr
                coalesce(sum(usage.output_tokens), 0),
                coalesce(sum(usage.cached_input_tokens), 0),
                fsum(cost_usd),
-               count(*) FILTER (WHERE cost_usd IS NULL),
+               count(*) FILTER (WHERE cost_usd IS NULL AND NOT {_NOT_BILLED_SQL}),
                count(*) FILTER (WHERE usage IS NULL),
                coalesce(sum("count"), 0)
         FROM {_duck.stats_source(files)}
@@ -216,7 +227,7 @@ class _Accumulator:
             self.cost_parts.append(float(cost))
             if len(self.cost_parts) > 4096:
                 self.cost_parts = [math.fsum(self.cost_parts)]
-        else:
+        elif not _not_billed(record):
             stats.unpriced += 1
 
     def finish(self) -> GroupStats:

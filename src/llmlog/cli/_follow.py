@@ -3,19 +3,23 @@
 A log directory may hold several logs (``api.jsonl`` and ``worker.jsonl``,
 each with its rotated files): every active file in it is followed, and a log
 that appears later is read from its start. So is a log that did not exist yet
-when following began (the app has not made its first call).
+when following began (the app has not made its first call). Following ends
+when standard output is a pipe whose reader has gone (``tail -f | head``).
 """
 
 from __future__ import annotations
 
 import os
+import select
+import stat
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from llmlog._log_files import rotated_files
-from llmlog.cli._logs import LogLocation, age_key, is_rotated, parse_records, warn_unknown_schema
+from llmlog.cli._log_names import age_key, is_rotated
+from llmlog.cli._logs import LogLocation, parse_records, warn_unknown_schema
 
 __all__ = ["follow"]
 
@@ -91,6 +95,7 @@ def follow(
     active = _active_files(location)
     known = set(shown) if shown is not None else {p for a in active for p in _rotated(a)}
     watches = {path: _Watch(path, shown is None or path in shown, known) for path in active}
+    reader = _ReaderWatch()
     try:
         while not should_stop():
             for watch in list(watches.values()):
@@ -98,10 +103,37 @@ def follow(
             for path in _active_files(location):
                 if path not in watches:  # a log started since: all of it is new
                     watches[path] = _Watch(path, end=False, known=known)
-            time.sleep(poll_s)
+            if reader.gone_after(poll_s):
+                return
     finally:
         for watch in watches.values():
             watch.close()
+
+
+class _ReaderWatch:
+    """Whether the reader of standard output has gone, when it is a pipe or socket: ``tail
+    -f | grep -m1 X`` must end when grep does, not at its next write of a record that may
+    be hours away (as coreutils' ``tail -f`` does, by polling its output for an error)."""
+
+    def __init__(self) -> None:
+        self.poller: select.poll | None = None
+        try:
+            mode = os.fstat(1).st_mode
+        except OSError:
+            return
+        if hasattr(select, "poll") and (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)):
+            self.poller = select.poll()
+            # A hang-up or an error is reported whatever the mask; POLLRDBAND (as coreutils
+            # asks) is an event a pipe's write end never has, so nothing else wakes the wait.
+            self.poller.register(1, select.POLLRDBAND)
+
+    def gone_after(self, seconds: float) -> bool:
+        """Wait ``seconds`` (less if the reader goes meanwhile); True if it has gone."""
+        if self.poller is None:
+            time.sleep(seconds)
+            return False
+        gone = select.POLLERR | select.POLLHUP | select.POLLNVAL
+        return any(events & gone for _, events in self.poller.poll(seconds * 1000))
 
 
 def _active_files(location: LogLocation) -> list[Path]:

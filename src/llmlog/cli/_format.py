@@ -17,6 +17,7 @@ __all__ = [
     "output_text",
     "prompt_text",
     "table",
+    "token_counts",
     "tokens",
     "visible",
     "visible_line",
@@ -158,6 +159,14 @@ def tokens(value: int, unknown: int = 0) -> str:
     return text + ("*" if unknown else "")
 
 
+def token_counts(record: dict[str, Any]) -> str:
+    """``12>34``: the call's input and output tokens, ``?`` for a count not known (a
+    cancelled stream, a failed call): no usage is not zero tokens."""
+    usage = mapping(record, "usage")
+    counts = (usage.get("input_tokens"), usage.get("output_tokens"))
+    return ">".join("?" if count is None else str(count) for count in counts)
+
+
 def cost(value: float | None, unpriced: int = 0) -> str:
     """Dollars with enough digits for tiny calls; ``*``: the total leaves out unpriced calls."""
     if value is None:
@@ -230,8 +239,6 @@ def one_line(record: dict[str, Any], width: int | None = None) -> str:
     made :func:`visible`.
     """
     width = width or shutil.get_terminal_size((120, 24)).columns
-    usage = mapping(record, "usage")
-    tokens_in, tokens_out = usage.get("input_tokens"), usage.get("output_tokens")
     price = record.get("cost_usd")
     status = str(record.get("status") or "?")
     error = mapping(record, "error")
@@ -246,7 +253,7 @@ def one_line(record: dict[str, Any], width: int | None = None) -> str:
                 str(record.get("model") or record.get("response_model") or "?"),
                 status,
                 duration_ms(record.get("latency_ms")),
-                f"{'?' if tokens_in is None else tokens_in}>{tokens_out or 0}",
+                token_counts(record),
                 cost(price) if isinstance(price, float | int) else "-",
             ]
         )

@@ -2,18 +2,18 @@
 
 The CLI finds the log the way the writer does (``LLMLOG_OUTPUT`` or the
 default path), and reads every rotated file next to it, compressed or not, in
-time order. A line that does not parse (a writer that crashed mid-line) is
-skipped with one warning per file, never a traceback.
+time order: the writer's own (``llmlog-<UTC time>-<pid>.jsonl``) and logrotate's
+numbered ones (``llmlog.jsonl.1``, ``llmlog.jsonl.2.gz``). A line that does not
+parse (a writer that crashed mid-line) is skipped with one warning per file,
+never a traceback.
 """
 
 from __future__ import annotations
 
-import calendar
 import contextlib
 import gzip
-import math
 import os
-import re
+import stat
 import sys
 import time
 import zlib
@@ -28,6 +28,17 @@ from llmlog._config import Settings
 from llmlog._log_files import rotated_files, rotated_pattern
 from llmlog._record import SCHEMA_VERSION
 from llmlog.cli._format import counted, visible
+from llmlog.cli._log_names import (
+    LOG_SUFFIXES,
+    READ_NAMES,
+    age_key,
+    is_rotated,
+    log_name,
+    numbered_files,
+    numbered_pattern,
+    one_copy,
+    rotated_at,
+)
 
 __all__ = [
     "CliError",
@@ -40,12 +51,9 @@ __all__ = [
     "records_at",
 ]
 
-_SUFFIXES = (".jsonl", ".jsonl.gz")
 # A rotated name dated later than this from now was not given by a writer (each names its
 # file by its own clock): it is not read (:meth:`LogLocation.trusted`).
 FUTURE_SECONDS = 300.0
-# The time stamp of a rotated name (``_log_files.rotated_name``): ``-20261122T204739.123456Z-42``.
-_ROTATED_STAMP = re.compile(r"-(\d{8}T\d{6})(\.\d{6})?Z-\d+\.jsonl(?:\.gz)?$")
 
 
 class CliError(Exception):
@@ -64,15 +72,16 @@ class LogLocation:
         if self.is_dir:
             if not self.path.is_dir():
                 raise CliError(f"log directory {self.path} does not exist")
-            found = [p for p in self.path.iterdir() if p.is_file() and p.name.endswith(_SUFFIXES)]
-            return sorted(_one_copy(self.trusted(found)), key=age_key)
+            found = [p for p in self.path.iterdir() if p.is_file() and log_name(p.name)]
+            return sorted(one_copy(self.trusted(found)), key=age_key)
         parent = self.path.parent
         if not parent.is_dir():
             raise CliError(f"log directory {parent} does not exist (no logs written yet?)")
-        # Only the writer's own rotated names: ``app-worker.jsonl`` beside ``app.jsonl`` is
+        # Only the rotated names of this log: ``app-worker.jsonl`` beside ``app.jsonl`` is
         # another log, not part of this one.
-        rotated = self.trusted([p for p in rotated_files(self.path) if p.is_file()])
-        found = sorted(_one_copy(rotated), key=age_key)
+        siblings = [*rotated_files(self.path), *numbered_files(self.path)]
+        rotated = self.trusted([p for p in siblings if p.is_file()])
+        found = sorted(one_copy(rotated), key=age_key)
         if self.path.is_file():
             found.append(self.path)
         return found
@@ -96,7 +105,7 @@ class LogLocation:
                 continue  # gone since it was listed
             if not uids <= owners:
                 skipped.append(f"{path.name} (uid {max(uids - owners)})")
-            elif _rotated_at(path) > latest:
+            elif rotated_at(path) > latest:
                 skipped.append(f"{path.name} (dated ahead of now)")
             else:
                 kept.append(path)
@@ -121,15 +130,19 @@ class LogLocation:
 
     def rotated_name(self, path: Path) -> bool:
         """Whether ``path`` is in the log's folder under a name rotation gives it
-        (``llmlog-20260101T000000Z-1.jsonl``, or ``.gz``): :meth:`files` reads such a file as
-        part of the log, so one written there later is read too. Never for a directory."""
+        (``llmlog-20260101T000000Z-1.jsonl``, logrotate's ``llmlog.jsonl.1``, or their
+        ``.gz``): :meth:`files` reads such a file as part of the log, so one written there
+        later is read too. Never for a directory."""
         if self.is_dir:
             return False
         active = self.path
-        pattern = rotated_pattern(active)
+        patterns = (rotated_pattern(active), numbered_pattern(active))
         folder = active.parent.resolve()
         named, linked = path.parent.resolve() / path.name, path.resolve()
-        return any(p.parent == folder and pattern.fullmatch(p.name) for p in (named, linked))
+        return any(
+            p.parent == folder and any(pattern.fullmatch(p.name) for pattern in patterns)
+            for p in (named, linked)
+        )
 
     def files_so_far(self) -> list[Path]:
         """Like :meth:`files`, but a log whose folder is not there yet has no files: the app
@@ -145,23 +158,36 @@ class LogLocation:
         folder = self.path.parent
         if self.is_dir or self.path.exists() or not folder.is_dir():
             return []
-        return [p for p in sorted(folder.iterdir()) if p.name.endswith(_SUFFIXES) and _is_log(p)]
+        return [p for p in sorted(folder.iterdir()) if p.name.endswith(LOG_SUFFIXES) and _is_log(p)]
 
     def existing_files(self) -> list[Path]:
         """Like :meth:`files`, but an empty log is an error the user should hear about."""
         found = self.files()
         if not found:
-            raise CliError(f"no log files at {self.path} (nothing logged yet?)")
+            raise CliError(self._none_found())
         return found
 
+    def _none_found(self) -> str:
+        """Why :meth:`existing_files` found nothing: nothing logged yet, or a directory
+        holding only files under other names (``calls.log``), which are not read."""
+        others = self._other_files()
+        if not others:
+            return f"no log files at {self.path} (nothing logged yet?)"
+        shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if others[3:] else "")
+        return (
+            f"no log files in {self.path}: it holds {shown}, but in a log directory only "
+            f"{READ_NAMES} are read; pass --log FILE to read one of them"
+        )
 
-def _one_copy(paths: Iterable[Path]) -> list[Path]:
-    """``paths`` without a ``.gz`` whose plain file is there too (``gzip -k``, or logrotate
-    between compressing and deleting): the same records twice. The plain one is read: the
-    ``.gz`` may still be being written."""
-    found = list(paths)
-    plain = {p.name for p in found if not p.name.endswith(".gz")}
-    return [p for p in found if not (p.name.endswith(".gz") and p.name[:-3] in plain)]
+    def _other_files(self) -> list[str]:
+        """For a directory: the names of its files that are not read as logs, hidden ones
+        left out (the writer's ``.llmlog-hash-key`` is there before the first record)."""
+        if not self.is_dir:
+            return []
+        with contextlib.suppress(OSError):
+            names = (p.name for p in self.path.iterdir() if p.is_file())
+            return sorted(name for name in names if not name.startswith(".") and not log_name(name))
+        return []
 
 
 def _is_log(path: Path) -> bool:
@@ -173,31 +199,6 @@ def _is_log(path: Path) -> bool:
     except (CliError, OSError, EOFError, zlib.error, orjson.JSONDecodeError):
         return False
     return isinstance(record, dict) and "event" in record and "schema" in record
-
-
-def is_rotated(path: Path) -> bool:
-    """The file is a rotated one (a time stamp in its name): no longer written to."""
-    return _ROTATED_STAMP.search(path.name) is not None
-
-
-def _rotated_at(path: Path) -> float:
-    """The UTC time in a rotated name (inf for a stamp that is no date); 0 when unstamped."""
-    match = _ROTATED_STAMP.search(path.name)
-    if match is None:
-        return 0.0
-    try:
-        return calendar.timegm(time.strptime(match.group(1), "%Y%m%dT%H%M%S"))
-    except ValueError:
-        return math.inf
-
-
-def age_key(path: Path) -> tuple[int, str, str]:
-    # Oldest first by the time the writer put in the rotated name (a copy, a restore
-    # or ``touch`` changes a file's mtime, not its name); active files, unstamped, last.
-    match = _ROTATED_STAMP.search(path.name)
-    if match is None:
-        return (1, "", path.name)
-    return (0, match.group(1) + (match.group(2) or ".000000"), path.name)
 
 
 def locate(log: str | None) -> LogLocation:
@@ -213,8 +214,25 @@ def locate(log: str | None) -> LogLocation:
                 "pass --log PATH (a file or a directory)"
             )
         log = output
+    elif log == "-" or _is_stream(log):
+        raise CliError(
+            f"cannot read the log from {'standard input' if log == '-' else log}: a pipe or "
+            "device can be read only once, and llmlog reads a log more than once (DuckDB's "
+            "passes, check's per-day pass); save it to a file first "
+            "(docker logs app > calls.jsonl) and pass --log calls.jsonl"
+        )
     path = Path(log).expanduser()
     return LogLocation(path, is_dir=path.is_dir() or log.endswith(("/", "\\")))
+
+
+def _is_stream(log: str) -> bool:
+    """``log`` is a pipe, socket or device (``/dev/stdin`` piped into, ``<(...)``), whose
+    lines can be read only once; a file redirected to ``/dev/stdin`` is a file."""
+    try:
+        mode = os.stat(Path(log).expanduser()).st_mode
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode)
 
 
 def open_lines(path: Path) -> BinaryIO:

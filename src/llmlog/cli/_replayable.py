@@ -93,9 +93,11 @@ def caveats(record: dict[str, Any]) -> list[str]:
     """How the replay may differ from the original without changing what the model reads.
 
     The log keeps the leading system/developer messages (Anthropic: system blocks) as one
-    text, so a prompt sent in pieces goes back as one, and Anthropic's ``cache_control``
-    on them is not kept. Most system prompts are one piece, often of several lines:
-    replay sends them and says what it could not know, rather than refusing them all.
+    text, so a prompt sent in pieces goes back as one (Anthropic blocks with
+    ``cache_control`` are kept as sent, in ``params.system``; a call that used the prompt
+    cache with nothing logged marked may have lost a mark). Most system prompts are one
+    piece, often of several lines: replay sends them and says what it could not know,
+    rather than refusing them all.
     The logged request options it leaves out (:data:`NOT_SENT`) are said too.
     """
     params = mapping(record, "params")
@@ -136,8 +138,9 @@ def caveats(record: dict[str, Any]) -> list[str]:
     marked = any(path.endswith(".cache_control") for path, _ in _walk(request, "request"))
     if anthropic and cached and not marked:
         found.append(
-            "system carried cache_control (the call used the prompt cache, and nothing else "
-            "in the request is marked), which the log does not keep: the replay is not cached"
+            "the call used the prompt cache, yet nothing logged is marked cache_control: its "
+            "system prompt may have been (the log does not keep that), so the replay may not "
+            "be cached"
         )
     return found
 

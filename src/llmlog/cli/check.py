@@ -11,8 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from llmlog._record import STATUS_ERROR
-from llmlog.cli._aggregate import GroupStats, aggregate
+from llmlog.cli._aggregate import aggregate
 from llmlog.cli._filters import Filters, Subcommands, add_filter_args, parse_duration_s
 from llmlog.cli._format import cost, counted, duration_ms, visible
 from llmlog.cli._logs import CliError, is_rotated, locate, warn
@@ -203,19 +202,23 @@ def run(args: argparse.Namespace) -> int:
         )
         per_day = [d for d in aggregate(files, whole_days, by="day") if d.calls]
         over = [d for d in per_day if d.cost_usd is not None and d.cost_usd > args.max_cost_per_day]
-        unpriced = [d for d in per_day if d.cost_usd is None]
+        # No call priced: the day's cost is unknown, unless none was billed (only failed
+        # calls without usage, which ``aggregate`` does not count as unpriced): then it is $0.
+        unpriced = [d for d in per_day if d.cost_usd is None and d.unpriced]
         # Some calls priced, some not: the day's cost is a lower bound. Over the limit even
         # so, it is a breach (below); under it, the day is not known to hold.
-        partial = _unpriced_billed(
-            files, whole_days, [d for d in per_day if d.cost_usd is not None and d not in over]
-        )
+        partial = [
+            (d, d.unpriced)
+            for d in per_day
+            if d.cost_usd is not None and d not in over and d.unpriced
+        ]
         if not per_day:
             unchecked.append("cost per day: no calls in the window")
             blind.add("cost")
         elif unpriced:
             partly = len(unpriced) < len(per_day)
             where = f" on {len(unpriced)} of {len(per_day)} days" if partly else ""
-            calls = sum(d.calls for d in unpriced)
+            calls = sum(d.unpriced for d in unpriced)
             unchecked.append(f"cost per day{where}: {counted(calls, 'call')} unpriced")
             if not partly:
                 blind.add("cost")
@@ -281,22 +284,6 @@ def run(args: argparse.Namespace) -> int:
         return failing
     sys.stdout.write(f"ok: {counted(overall.calls, 'call')} checked, every threshold holds\n")
     return 0
-
-
-def _unpriced_billed(
-    files: list[Path], filters: Filters, days: list[GroupStats]
-) -> list[tuple[GroupStats, int]]:
-    """Of ``days``, those with unpriced calls a provider bills, and how many: failed calls
-    (a 429, a 500: not billed, no usage) are not counted."""
-    days = [d for d in days if d.unpriced]
-    failed: dict[str | None, int] = {}
-    if days and filters.status is None:
-        rows = aggregate(files, replace(filters, status=STATUS_ERROR), by="day")
-        failed = {d.key: d.unpriced for d in rows}
-    elif filters.status == STATUS_ERROR:  # only failed calls in the window
-        failed = {d.key: d.unpriced for d in days}
-    billed = [(d, d.unpriced - failed.get(d.key, 0)) for d in days]
-    return [(d, count) for d, count in billed if count > 0]
 
 
 def _distinct(value_ms: float, limit_ms: float) -> tuple[str, str]:

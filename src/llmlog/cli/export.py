@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import gzip
 import io
 import os
 import shutil
@@ -15,7 +16,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import orjson
 
@@ -50,7 +51,8 @@ def register(commands: Subcommands, parents: list[argparse.ArgumentParser]) -> N
         "(a csv text cell starting with = + - @ gets a leading ' so spreadsheets show it as text). "
         "openai-chat: {messages: [...], tools: [...]} per successful chat call (chat "
         "completions, Responses, Anthropic messages; text only), for fine-tuning and evals. "
-        "Files are written in UTF-8.",
+        "Files are written in UTF-8; jsonl, openai-chat and csv are gzipped when -o ends "
+        "in .gz.",
     )
     parser.add_argument("--format", choices=FORMATS, default="jsonl")
     parser.add_argument(
@@ -133,7 +135,7 @@ def csv_safe(row: dict[str, Any]) -> dict[str, Any]:
 
 @contextmanager
 def _opened(path: str | None, binary: bool) -> Iterator[IO[Any]]:
-    with _output_stream(path) as out:
+    with _output_stream(path) as raw, _compressed(raw, path) as out:
         if binary:
             yield out
             return
@@ -145,6 +147,25 @@ def _opened(path: str | None, binary: bool) -> Iterator[IO[Any]]:
         finally:
             text.flush()
             text.detach()  # leave the binary stream to its owner
+
+
+def _gzip_named(path: str) -> bool:
+    """``-o`` names a gzip file (``.gz``, as the log readers decide: they read such a file
+    decompressed)."""
+    return path.endswith(".gz")
+
+
+@contextmanager
+def _compressed(out: IO[bytes], path: str | None) -> Iterator[IO[bytes]]:
+    """``out`` itself, or for a ``.gz`` name a gzip stream into it, finished (its trailer
+    written) when the block ends: plain lines under that name would be read back by
+    ``stats`` and ``check`` as a damaged gzip file, i.e. no calls."""
+    if path is None or not _gzip_named(path):
+        yield out
+        return
+    # The header names the file inside as the target's name (not the temporary file's).
+    with gzip.GzipFile(filename=os.path.basename(path), mode="wb", fileobj=out) as packed:
+        yield cast(IO[bytes], packed)
 
 
 @contextmanager
@@ -278,6 +299,11 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "parquet":
         if args.output is None:
             raise CliError("parquet needs a file: add -o FILE.parquet")
+        if _gzip_named(args.output):
+            raise CliError(
+                f"-o {args.output}: a parquet file is compressed inside and is not gzipped; "
+                "name it FILE.parquet"
+            )
         _parquet_writer_available()  # before the file is created: no empty file on failure
         with _output_stream(args.output) as out:
             count = _write_parquet(out, (flat_row(r) for r in records))

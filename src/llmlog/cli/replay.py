@@ -21,8 +21,9 @@ from urllib.parse import urlsplit
 
 from llmlog._record import server_address
 from llmlog.cli._filters import Filters, Subcommands
-from llmlog.cli._format import cost, duration_ms, mapping, output_text, visible, visible_line
-from llmlog.cli._logs import CliError, LogLocation, locate
+from llmlog.cli._format import cost, duration_ms, output_text, token_counts, visible, visible_line
+from llmlog.cli._logs import CliError, locate
+from llmlog.cli._replay_target import replay_log_files, replay_target
 from llmlog.cli._replayable import ReplayRequest, caveats, replay_request
 from llmlog.cli._select import call_records, find_record
 
@@ -200,13 +201,6 @@ def _link(original_id: str) -> AbstractContextManager[Any]:
     return llmlog.context(tags={"replay_of": original_id})
 
 
-def _active_file(location: LogLocation) -> Path:
-    if not location.is_dir:
-        return location.path
-    current = [p for p in location.files() if not p.name.endswith(".gz")]
-    return current[-1] if current else location.path / "llmlog.jsonl"
-
-
 def _send(request: ReplayRequest, client: Any, original_id: str, log_file: Path) -> None:
     import llmlog
 
@@ -261,8 +255,10 @@ def _is_replay_of(record: dict[str, Any], original_id: str) -> bool:
 def run(args: argparse.Namespace) -> int:
     """Re-send one logged request, log it as a replay, print both answers."""
     location = locate(args.log)
-    original = find_record(location.existing_files(), args.id)
+    files = location.existing_files()
+    original = find_record(files, args.id)
     original_id = str(original.get("id"))
+    log_file = replay_target(location, files, original_id)
     request = replay_request(original, model=args.model)
     client, key = _client(
         request.provider, args.provider_url, original.get("server_address"), args.api_key_env
@@ -271,9 +267,13 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write(f"llmlog: replay: {caveat}\n")
     sys.stderr.write(summary(request, client, key))
     _confirm(args.yes)
-    _send(request, client, original_id, _active_file(location))
+    _send(request, client, original_id, log_file)
     replays = list(
-        call_records(location.files(), Filters(), also=lambda r: _is_replay_of(r, original_id))
+        call_records(
+            replay_log_files(location, log_file),
+            Filters(),
+            also=lambda r: _is_replay_of(r, original_id),
+        )
     )
     if not replays:
         raise CliError("the replay was sent but its record was not found in the log")
@@ -282,13 +282,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _summary(record: dict[str, Any]) -> list[str]:
-    usage = mapping(record, "usage")
     price = record.get("cost_usd")
     return [
         f"{record.get('id')}",
         f"{record.get('response_model') or record.get('model')}  {record.get('status')}",
-        f"{duration_ms(record.get('latency_ms'))}  "
-        f"{usage.get('input_tokens')}>{usage.get('output_tokens')} tokens  "
+        f"{duration_ms(record.get('latency_ms'))}  {token_counts(record)} tokens  "
         f"{cost(price) if isinstance(price, int | float) else 'unpriced'}",
         "",
     ]

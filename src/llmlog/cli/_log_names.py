@@ -1,0 +1,94 @@
+"""Which files make up a log, by their names, and their order (oldest first).
+
+A log is its active file (``llmlog.jsonl``) and the files rotated from it: the
+writer's own (``llmlog-<UTC time>-<pid>.jsonl``) and logrotate's numbered ones
+(``llmlog.jsonl.1``, ``llmlog.jsonl.2.gz``), any of them gzipped.
+"""
+
+from __future__ import annotations
+
+import calendar
+import glob
+import math
+import re
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+__all__ = [
+    "LOG_SUFFIXES",
+    "READ_NAMES",
+    "age_key",
+    "is_rotated",
+    "log_name",
+    "numbered_files",
+    "numbered_pattern",
+    "one_copy",
+    "rotated_at",
+]
+
+LOG_SUFFIXES = (".jsonl", ".jsonl.gz")
+# The time stamp of a rotated name (``_log_files.rotated_name``): ``-20261122T204739.123456Z-42``.
+_ROTATED_STAMP = re.compile(r"-(\d{8}T\d{6})(\.\d{6})?Z-\d+\.jsonl(?:\.gz)?$")
+# logrotate's names for rotated files of ``X.jsonl`` (without ``dateext``): ``X.jsonl.1``, the
+# newest, then ``X.jsonl.2.gz`` and so on (``compress``), each renamed to the next at rotation.
+_NUMBERED = re.compile(r"\.jsonl\.(\d+)(?:\.gz)?$")
+READ_NAMES = "*.jsonl and *.jsonl.gz files (and logrotate's *.jsonl.1, *.jsonl.2.gz)"
+
+
+def log_name(name: str) -> bool:
+    """A name read as a log file in a ``--log`` directory."""
+    return name.endswith(LOG_SUFFIXES) or _NUMBERED.search(name) is not None
+
+
+def numbered_pattern(active: Path) -> re.Pattern[str]:
+    """logrotate's names for ``active``'s rotated files: ``llmlog.jsonl.1``, ``.2.gz``."""
+    return re.compile(rf"{re.escape(active.name)}\.\d+(\.gz)?")
+
+
+def numbered_files(active: Path) -> list[Path]:
+    """``active``'s rotated files under logrotate's names (in no order: :func:`age_key`)."""
+    pattern = numbered_pattern(active)
+    siblings = active.parent.glob(f"{glob.escape(active.name)}.*")  # a name may hold `[`
+    return [p for p in siblings if pattern.fullmatch(p.name)]
+
+
+def one_copy(paths: Iterable[Path]) -> list[Path]:
+    """``paths`` without a ``.gz`` whose plain file is there too (``gzip -k``, or logrotate
+    between compressing and deleting): the same records twice. The plain one is read: the
+    ``.gz`` may still be being written."""
+    found = list(paths)
+    plain = {p.name for p in found if not p.name.endswith(".gz")}
+    return [p for p in found if not (p.name.endswith(".gz") and p.name[:-3] in plain)]
+
+
+def is_rotated(path: Path) -> bool:
+    """The file is a rotated one (a time stamp in its name, or logrotate's number): no
+    longer written to."""
+    return _ROTATED_STAMP.search(path.name) is not None or _NUMBERED.search(path.name) is not None
+
+
+def rotated_at(path: Path) -> float:
+    """The UTC time in a rotated name (inf for a stamp that is no date); 0 when unstamped."""
+    match = _ROTATED_STAMP.search(path.name)
+    if match is None:
+        return 0.0
+    try:
+        return calendar.timegm(time.strptime(match.group(1), "%Y%m%dT%H%M%S"))
+    except ValueError:
+        return math.inf
+
+
+def age_key(path: Path) -> tuple[int, str, int, str]:
+    """The sort key putting a log's files in time order, oldest first."""
+    # Oldest first by the time the writer put in the rotated name (a copy, a restore
+    # or ``touch`` changes a file's mtime, not its name); active files, unstamped, last.
+    # logrotate's numbered files carry no time: the highest number (the oldest) first, all
+    # before the writer's own rotated files (which of the two is older is not known).
+    numbered = _NUMBERED.search(path.name)
+    if numbered is not None:
+        return (0, "", -int(numbered.group(1)), path.name)
+    match = _ROTATED_STAMP.search(path.name)
+    if match is None:
+        return (1, "", 0, path.name)
+    return (0, match.group(1) + (match.group(2) or ".000000"), 0, path.name)
