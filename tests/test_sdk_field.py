@@ -68,3 +68,19 @@ def test_a_property_of_the_same_name_wins_over_an_extra_as_with_getattr() -> Non
 def test_decoded_json_and_plain_objects(obj: Any) -> None:
     assert field(obj, "text") == "hi"
     assert field(obj, "missing") is None
+
+
+def test_classes_made_per_call_are_not_kept_for_ever() -> None:
+    """An app that makes its answer class per call (``pydantic.create_model``): the reader's
+    caches stay bounded and let the classes go."""
+    import gc
+    import weakref
+
+    made = []
+    for number in range(5000):
+        cls = pydantic.create_model(f"Answer{number}", text=(str, ...))
+        assert field(cls(text="hi"), "missing") is None
+        made.append(weakref.ref(cls))
+        del cls
+    gc.collect()
+    assert sum(ref() is not None for ref in made) < 5000

@@ -39,6 +39,9 @@ def field(obj: Any, name: str) -> Any:
 
 _models: dict[type, bool] = {}
 _class_attributes: dict[tuple[type, str], bool] = {}
+_MAX_KEPT: Final = 4096
+"""Entries of each cache at most: an app that makes its answer classes per call
+(``pydantic.create_model``) must not grow them, nor keep its classes alive, for ever."""
 
 
 def _is_model(cls: type) -> bool:
@@ -51,6 +54,8 @@ def _is_model(cls: type) -> bool:
             known = False
         else:
             known = issubclass(cls, BaseModel)
+        if len(_models) >= _MAX_KEPT:
+            _models.clear()
         _models[cls] = known
     return known
 
@@ -59,5 +64,7 @@ def _on_class(cls: type, name: str) -> bool:
     """Whether ``name`` is an attribute of the class itself (a property, a method)."""
     known = _class_attributes.get((cls, name))
     if known is None:
+        if len(_class_attributes) >= _MAX_KEPT:
+            _class_attributes.clear()
         known = _class_attributes[cls, name] = any(name in vars(k) for k in cls.__mro__)
     return known
