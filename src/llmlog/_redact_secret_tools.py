@@ -1,6 +1,6 @@
 """Secrets of command lines and credential files, as a shell tool prints them or a user pastes
-them: ``mysql -pS3cret``, ``sshpass -p``, ``docker login -p``, ``htpasswd -b``, and the lines
-of ``~/.pgpass``, ``.npmrc`` and ``.netrc``.
+them: ``mysql -pS3cret``, ``sshpass -p``, ``docker login -p``, ``htpasswd -b``, any
+command's ``--password hunter2``, and the lines of ``~/.pgpass``, ``.npmrc`` and ``.netrc``.
 
 Kept apart from :mod:`llmlog._redact_secrets`, which runs these rules with its own (see
 ``_SECRET_RULES`` there for what a rule and its gate are): none holds a credential's name,
@@ -14,10 +14,14 @@ from __future__ import annotations
 import re
 from typing import Final
 
-__all__ = ["TOOL_RULES", "Gate"]
+from llmlog._redact_password_forms import BARE_CHARS, LIKE_A_PASSWORD, closed_or_cut
+
+__all__ = ["TOOL_RULES", "WORD_START", "Gate"]
 
 # (chars, hints, folded, reach): see `_SECRET_RULES` in llmlog._redact_secrets.
 Gate = tuple[str, tuple[str, ...], bool, int | None]
+WORD_START: Final = -1
+"""A gate's reach: a match starts where the identifier holding its hint starts."""
 
 # Not inside a word or a path's name (`.htpasswd`, `my-mysql`): a command's own name.
 _COMMAND_START: Final = r"(?<![A-Za-z0-9_.\-])"
@@ -74,6 +78,21 @@ _COMMANDS: Final = (
     rf"{_SPACES}" + _value("htpasswd") + r"(?=[ \t]{0,16}(?:[;&|<>\r\n]|\Z))",
 )
 
+# Any command's option named for a password (in lower case, as options are), its value the
+# next word: `--password hunter2horse` (mongosh's, influx's, rabbitmqadmin's...), `--db-password
+# 'a b'`, `-passphrase ...`. Not `--password-file /path`, `--password $PW`, `--password --host
+# db`, nor prose's `the --password flag` (a bare value needs a digit or a symbol).
+# (`--password=...` is a password's `NAME=value`, found by llmlog._redact_secrets.)
+_OPTION_SQ: Final = closed_or_cut("option_sq", r"[^'\r\n]", 4, "'", 256)
+_OPTION_DQ: Final = closed_or_cut("option_dq", r"(?:[^\"\\\r\n]|\\[^\r\n])", 4, '"', 256)
+_NOT_A_STAND_IN: Final = r"(?![$<*`{])"  # in quotes too: `"$PW"`, `'<password>'`
+_PASSWORD_OPTION: Final = (
+    r"(?<![A-Za-z0-9_\-])--?(?:[A-Za-z0-9]{1,32}[_\-]){0,8}(?:password|passwd|passphrase|pass)"
+    rf"(?![A-Za-z0-9_\-])[ \t]{{1,16}}(?:'{_NOT_A_STAND_IN}{_OPTION_SQ}"
+    rf"|\"{_NOT_A_STAND_IN}{_OPTION_DQ}"
+    rf"|{LIKE_A_PASSWORD}(?P<option>{BARE_CHARS}{{6,256}}+)(?=[\s;|)]|\Z))"
+)
+
 # A line of ~/.pgpass, whole and not indented (so a line of code fails at its first
 # character): `hostname:port:database:username:password` and nothing more. The host a
 # hostname's or an address's letters, digits, dots and hyphens (or `*`), no number
@@ -122,10 +141,12 @@ _NETRC: Final = (
 
 TOOL_RULES: Final[tuple[tuple[re.Pattern[str], str | None, Gate], ...]] = (
     (
-        # every command's password comes after an option (`-p`, `-b`): a "-"
-        re.compile("|".join(_COMMANDS)),
+        # every command's password comes after an option (`-p`, `-b`): a "-". Each match
+        # starts where its command's name or its option's does: "pass" is in `sshpass`,
+        # `htpasswd` and every password option (one search for the three)
+        re.compile("|".join((*_COMMANDS, _PASSWORD_OPTION))),
         "",
-        ("-", ("mysql", "sshpass", "docker", "htpasswd"), False, 0),
+        ("-", ("mysql", "pass", "docker"), False, WORD_START),
     ),
     # A ~/.pgpass line starts a line: after a "\n" (the regex's first character, so the
     # regex engine skips to each), or the text.

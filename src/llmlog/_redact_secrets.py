@@ -17,8 +17,16 @@ from llmlog._credential_names import (
     SECRET_NAME,
     name_regex,
 )
+from llmlog._redact_password_forms import (
+    PASSWORD_BESIDE_NAME,
+    PASSWORD_BESIDE_NAME_HINTS,
+    closed_or_cut,
+    deeply_escaped,
+    hash_rocket,
+    quoted,
+)
 from llmlog._redact_secret_checks import CHECKS, session_cookies
-from llmlog._redact_secret_tools import TOOL_RULES, Gate
+from llmlog._redact_secret_tools import TOOL_RULES, WORD_START, Gate
 
 # (start, end, ENTITY_TYPE): where a detector found something, never the value.
 Span = tuple[int, int, str]
@@ -108,24 +116,17 @@ def _vendor_keys(formats: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile(start + "(?:" + "|".join(formats) + ")" + tail + _NOT_BEFORE_WORD)
 
 
-def _quoted(name: str) -> str:
-    """A quoted literal, in groups named ``<name>dq``, ``<name>sq`` and ``<name>eq``."""
-    return (
-        rf"\"(?P<{name}dq>(?:[^\"\\\n]|\\[^\n]){{4,}})\"|'(?P<{name}sq>(?:[^'\\\n]|\\[^\n]){{4,}})'"
-        # JSON inside a JSON string (a tool's result): `{\"password\": \"...\"}`
-        rf"|\\\"(?P<{name}eq>(?:[^\"\\\n]|\\[^\"\n]){{4,}})\\\""
-    )
-
-
-# After a name: `name=`, `"name":`, `['name'] =`.
-_ASSIGNED: Final = r"(?:\\?[\"']\]?|\])?\s*[:=\uff1a]\s*"
+# After a name: `name=`, `"name":`, `['name'] =` (the quote or bracket closing it, then
+# the sign).
+_NAME_CLOSED: Final = r"(?:\\?[\"']\]?|\])?\s*"
+_ASSIGNED: Final = _NAME_CLOSED + r"[:=\uff1a]\s*"
 # A literal: quoted, or a bare word holding a digit (so `token=settings.token`
 # and `api_key=os.environ[...]` in code are not mistaken for secrets) that is not code
-# either: called or indexed (`f(`, `x[`), or a dotted path (`a.b.c2`). A quoted one
-# may hold backslash escapes (`"Tr0ub\"horse"` in JSON tool arguments): all of it is taken.
+# either: called or indexed (`f(`, `x[`), or a dotted path (`a.b.c2`). A quoted one is
+# taken whole, escapes and all, or up to the text's end if that cuts it off.
 _ASSIGNED_VALUE: Final = (
     "(?:"
-    + _quoted("")
+    + quoted("")
     + r"|(?P<bare>(?![A-Za-z_]\w*(?:\.[A-Za-z_]\w*){2,}(?![^\s\"'`,;()\[\]{}<>]))"
     r"(?=[^\s\"'`,;()\[\]{}<>]{0,255}\d)[^\s\"'`,;()\[\]{}<>]{6,}+(?![(\[])))"
 )
@@ -183,7 +184,7 @@ _JSON_SECRET_KEY: Final = (
     r"(?<![A-Za-z0-9_\-$.])[A-Za-z0-9_\-]++(?<=secret)(?:\\?[\"'])?\s*:\s*"
     + _NOT_YES_OR_NO
     + "(?:"
-    + _quoted("key")
+    + quoted("key")
     + ")"
 )
 # `pass` alone names no password (`PASS: test_x`, `{"pass": 12}`), but an object's key `pass`
@@ -199,10 +200,14 @@ _PASS_KEY: Final = (
     r"(?:(?<=[,{])|(?<=[,{][ \t])|(?<=[,{][\"'])|(?<=[,{][ \t][\"'])|"
     + _at_line_start(_YAML_STARTS)
     + r")(?-i:pass)[\"']?[ \t]{0,16}:[ \t]{0,16}"
-    + rf"(?:\"(?P<passdq>{_PASS_NOT_A_RESULT}(?:[^\s\"\\]|\\\S){{6,1024}})\""
-    + rf"|'(?P<passsq>{_PASS_NOT_A_RESULT}(?:[^\s'\\]|\\\S){{6,1024}})'"
+    + rf"(?:\"{_PASS_NOT_A_RESULT}"
+    + closed_or_cut("passdq", r"(?:[^\s\"\\]|\\\S)", 6, '"', 1024)
+    + rf"|'{_PASS_NOT_A_RESULT}"
+    + closed_or_cut("passsq", r"(?:[^\s'\\]|\\\S)", 6, "'", 1024)
     # JSON inside a JSON string (a tool's result): `{\"pass\": \"...\"}`
-    + rf"|\\\"(?P<passeq>{_PASS_NOT_A_RESULT}(?:[^\s\"\\]|\\[^\s\"]){{6,1024}})\\\")"
+    + rf"|\\\"{_PASS_NOT_A_RESULT}"
+    + closed_or_cut("passeq", r"(?:[^\s\"\\]|\\[^\s\"])", 6, r"\\\"", 1024)
+    + ")"
 )
 # A `Cookie:` or `Set-Cookie:` header: each of its cookies is looked at on its own
 # (`_redact_secret_checks.session_cookies`): a session cookie first, a `csrftoken` after.
@@ -231,7 +236,6 @@ _TOKEN68: Final = r"(?=[A-Za-z0-9._~+/\-]*\d)[A-Za-z0-9._~+/\-]{16,}=*|[A-Za-z0-
 #   ASCII letter or digit (:data:`_NOT_AFTER_WORD`), so such starts are not even tried.
 #   :data:`WORD_START`: the one start is where the identifier (letters, digits, ``_``,
 #   ``-``) holding the hint begins.
-WORD_START: Final = -1
 _IDENTIFIER_CHARS: Final = frozenset(
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
 )
@@ -341,7 +345,10 @@ _SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, Gate], ...]] 
             # A password's own forms first (their values are the longer), then
             # `name=`, `"name":`, `['name'] =`
             rf"{_PASSWORD_ASSIGNED}"
-            rf"|{SECRET_NAME}{_ASSIGNED}{_ASSIGNED_VALUE}"
+            # (or Ruby's `name => '...'`; or in JSON escaped three times or more). The
+            # name is matched once, for every form (each try costs the more where it fails)
+            rf"|{SECRET_NAME}(?:{_NAME_CLOSED}(?:[:=\uff1a]\s*{_ASSIGNED_VALUE}"
+            rf"|{hash_rocket('rocket')})|{deeply_escaped('')})"
             # a key glued to `Secret`, an object's `pass` (their hints are this rule's)
             rf"|{_JSON_SECRET_KEY}|{_PASS_KEY}"
         ),
@@ -351,7 +358,7 @@ _SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, Gate], ...]] 
     ),
     (
         SECRET,  # the names whose value is a secret only when quoted (a quote: its gate)
-        re.compile(rf"(?i){name_regex((), QUOTED_CREDENTIAL_WORDS)}{_ASSIGNED}(?:{_quoted('')})"),
+        re.compile(rf"(?i){name_regex((), QUOTED_CREDENTIAL_WORDS)}{_ASSIGNED}(?:{quoted('')})"),
         "",
         ("\"'", ("authorization", "credential", "cookie"), True, WORD_START),
     ),
@@ -400,12 +407,18 @@ _SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, Gate], ...]] 
         "v",
         ("/", ("/webhooks/",), False, 22),
     ),
+    (
+        SECRET,  # `<password>...</password>`, `password<TAB>...`
+        re.compile(PASSWORD_BESIDE_NAME, re.ASCII),
+        "",
+        ("<\t", PASSWORD_BESIDE_NAME_HINTS, True, WORD_START),
+    ),
     # command lines' and credential files' (llmlog._redact_secret_tools)
     *((SECRET, *rule) for rule in TOOL_RULES),
 )
 
-# No rule matches fewer characters (``a://:c@``): shorter texts are skipped outright.
-_SHORTEST_SECRET: Final = 7
+# No rule matches fewer characters (``pwd="a``, cut off): shorter texts are skipped outright.
+_SHORTEST_SECRET: Final = 6
 
 
 def find_secrets(text: str) -> list[Span]:
@@ -426,7 +439,10 @@ def find_secrets(text: str) -> list[Span]:
             if lowered is None:
                 lowered = text.lower()
             haystack = lowered
-            if not text.isascii():  # lower() may move positions; (?i) may fold non-ASCII
+            # In non-ASCII text lower() may move positions, and (?i) fold other letters into
+            # ASCII ones (U+017F, U+212A): the regex scans the text. Not one that folds ASCII
+            # only (re.ASCII), if no position moved.
+            if not text.isascii() and (not pattern.flags & re.ASCII or len(text) != len(lowered)):
                 reach = None
         if reach is None:
             for hint in hints:
@@ -499,7 +515,7 @@ def _matches_near(
                 start += 1
             else:
                 matches.append(match)
-                end = start = match.end()  # never empty: every rule matches 7+ characters
+                end = start = match.end()  # never empty: every rule matches 6+ characters
         tried = max(tried, at)
     return matches
 
