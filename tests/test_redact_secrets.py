@@ -368,6 +368,23 @@ class TestGates:
             found_any += bool(expected)
         assert found_any > 1_000  # the texts do exercise the rules
 
+    def test_gates_hold_in_text_with_any_non_ascii_letter(self) -> None:
+        """Non-ASCII text is searched near its hints too (a full scan of it cost 10x): the
+        same finds as full scans, with an em dash, accents, CJK, and the letters (?i) folds
+        into ASCII ones (U+0130, U+0131, U+017F, U+212A), which make the regex scan the text."""
+        rng = random.Random(11)
+        extra = ("\u2014", "\u00e9", "\u201c", "\u5bc6", "\u0130", "\u0131", "\u017f", "\u212a")
+        pieces = (*self.PIECES, *extra, "\u212aey=", "pa\u017fsword=", "\u0130TOKEN=")
+        found_any = 0
+        for _ in range(20_000):
+            parts = [rng.choice(pieces) for _ in range(rng.randint(1, 14))]
+            parts.insert(rng.randint(0, len(parts)), rng.choice(extra))
+            text = "".join(parts)
+            expected = ungated(text)
+            assert merge_spans(find_secrets(text)) == expected, text
+            found_any += bool(expected)
+        assert found_any > 1_000
+
     def test_a_secret_right_after_another_is_found(self) -> None:
         """Two assignments back to back, the second inside the first one's reach, both go."""
         text = "pwd='abcd1234' token=xyz98765"

@@ -427,6 +427,7 @@ def find_secrets(text: str) -> list[Span]:
     if len(text) < _SHORTEST_SECRET:
         return spans
     lowered: str | None = None
+    odd_letters = False
     for entity, pattern, group, (chars, hints, folded, reach) in _SECRET_RULES:
         # Plain loops, not any(<generator>): the generator costs more than the scans.
         for char in chars:
@@ -437,12 +438,14 @@ def find_secrets(text: str) -> list[Span]:
         haystack = text
         if folded:
             if lowered is None:
-                lowered = text.lower()
+                odd_letters = not text.isascii() and _has_odd_letters(text)
+                lowered = (text.translate(_AS_ASCII) if odd_letters else text).lower()
             haystack = lowered
-            # In non-ASCII text lower() may move positions, and (?i) fold other letters into
-            # ASCII ones (U+017F, U+212A): the regex scans the text. Not one that folds ASCII
-            # only (re.ASCII), if no position moved.
-            if not text.isascii() and (not pattern.flags & re.ASCII or len(text) != len(lowered)):
+            # Non-ASCII text (an em dash, é) lowers position for position, and (?i) matches
+            # no letter to an ASCII one but the odd letters, taken as theirs in the haystack:
+            # the hints are where the regex would match them. With an odd letter the regex
+            # still scans the whole text (a start found near a hint assumes ASCII names).
+            if odd_letters:
                 reach = None
         if reach is None:
             for hint in hints:
@@ -456,6 +459,16 @@ def find_secrets(text: str) -> list[Span]:
         for match in matches:
             add_spans(spans, text, entity, match, group)
     return spans
+
+
+_AS_ASCII: Final = {0x130: "i", 0x131: "i", 0x17F: "s", 0x212A: "k"}
+"""The odd letters: the only non-ASCII ones ``(?i)`` matches to ASCII letters (dotted and
+dotless i, long s, the Kelvin sign), and the only ones whose ``lower()`` is an ASCII letter
+or changes the text's length (dotted I, Kelvin)."""
+
+
+def _has_odd_letters(text: str) -> bool:
+    return any(chr(code) in text for code in _AS_ASCII)
 
 
 def add_spans(
