@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from llmlog.fake_provider import FakeProvider, start_server
+from llmlog.launcher import child_environment
 from test_activate import run
 
 CHILD = (
@@ -61,3 +62,37 @@ def test_a_strict_stop_names_the_keyword_not_the_unset_variable(
     assert result.returncode == 78
     assert f"keyword output={blocker / 'x.jsonl'} cannot be written" in result.stderr
     assert "LLMLOG_OUTPUT=" not in result.stderr
+
+
+def test_a_secret_setting_is_named_never_shown(fake: FakeProvider, tmp_path: Path) -> None:
+    ours, theirs = "sitecustomize-key-0123456789abcdef", "environment-key-0123456789abcdef"
+    code = activating(output=str(tmp_path / "x.jsonl"), redact_operator="hash", redact_key=ours)
+    result = run(code, {"LLMLOG_REDACT_KEY": theirs}, fake)
+    assert result.returncode == 0, result.stderr
+    assert "keyword redact_key overrides a different LLMLOG_REDACT_KEY" in result.stderr
+    assert ours not in result.stderr and theirs not in result.stderr
+
+
+def test_the_default_llmlog_exported_itself_is_not_overridden(
+    fake: FakeProvider, tmp_path: Path
+) -> None:
+    """The ``.pth`` line's activation exported the default output; a sitecustomize's
+    keyword then chose the file: no choice of the user's was overridden."""
+    code = f"os.chdir({str(tmp_path)!r})\n"
+    code += "from llmlog._activate import activate_from_env\nactivate_from_env()\n"
+    code += activating(output=str(tmp_path / "mine.jsonl"))
+    result = run(code, {"LLMLOG_ENABLED": "1"}, fake)
+    assert result.returncode == 0, result.stderr
+    assert "overrides" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("options", "defaulted"), [({}, True), ({"output": "chosen.jsonl"}, False)]
+)
+def test_the_launcher_marks_only_the_default_output(
+    options: dict[str, str], defaulted: bool
+) -> None:
+    from llmlog._activate import OUTPUT_DEFAULTED
+
+    env = child_environment({}, options)
+    assert (env.get(OUTPUT_DEFAULTED) == env["LLMLOG_OUTPUT"]) is defaulted

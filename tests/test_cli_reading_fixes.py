@@ -218,16 +218,19 @@ class TestUnpriced:
         self, tmp_path: Path, engine: str, capsys: pytest.CaptureFixture[str]
     ) -> None:
         """Without a cost: a successful call, a cancelled one and a failed one that reported
-        usage (billed for it) are unpriced; a failed one without usage is not."""
+        usage (billed for it) or streamed content are unpriced; a failed one without usage
+        or content is not."""
         records = [
             schema_record(1, cost_usd=None),
             schema_record(2, cost_usd=None, status="cancelled", usage=None),
             schema_record(3, cost_usd=None, status="error"),
             schema_record(4, cost_usd=None, status="error", usage=None),
             schema_record(5, cost_usd=None, status="error", usage="10 tokens"),  # no usage
+            # a stream that failed after its first words: tokens were generated, and billed
+            schema_record(6, cost_usd=None, status="error", usage=None, ttft_ms=120.0),
         ]
         log = write_jsonl(tmp_path / "llmlog.jsonl", records)
-        assert stats_group(capsys, "--log", str(log), "--engine", engine)["unpriced_calls"] == 3
+        assert stats_group(capsys, "--log", str(log), "--engine", engine)["unpriced_calls"] == 4
 
     def test_check_and_stats_agree_on_a_day_of_failed_calls(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]

@@ -108,6 +108,29 @@ class TestWhereTheReplayIsLogged:
         assert packed.read_bytes() == before
         assert len(replays_of(app, record_id)) == 1
 
+    @pytest.mark.parametrize("numbered", ["llmlog.jsonl.1", "llmlog.jsonl.2.gz"])
+    def test_logrotates_numbered_files_are_rotated_files_too(
+        self, tmp_path: Path, fake: FakeProvider, numbered: str
+    ) -> None:
+        """A call in logrotate's ``llmlog.jsonl.1`` or ``.2.gz``: the replay goes to
+        ``llmlog.jsonl``, and every record of the numbered file is still read."""
+        active = tmp_path / "llmlog.jsonl"
+        record_id = one_call(active, fake)
+        one_call(active, fake, "another")
+        old = tmp_path / numbered
+        if numbered.endswith(".gz"):
+            old.write_bytes(gzip.compress(active.read_bytes()))
+            active.unlink()
+        else:
+            active.rename(old)
+        before = old.read_bytes()
+        assert replay(tmp_path, record_id, fake) == 0
+        assert old.read_bytes() == before
+        assert sorted(p.name for p in tmp_path.glob("llmlog.jsonl*")) == sorted(
+            {"llmlog.jsonl", numbered}
+        )
+        assert len(replays_of(active, record_id)) == 1
+
     def test_log_naming_a_rotated_file_writes_to_its_active_file(
         self, tmp_path: Path, fake: FakeProvider, capsys: pytest.CaptureFixture[str]
     ) -> None:

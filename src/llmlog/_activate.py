@@ -72,6 +72,9 @@ REPORTED = "_LLMLOG_REPORTED"
 _KEEP_REPORTED = 32
 #: The settings given to ``instrument()`` in code, as JSON, for child processes (:func:`share`).
 SHARED = "_LLMLOG_SETTINGS"
+#: The ``LLMLOG_OUTPUT`` llmlog wrote itself where none was given (the default, made
+#: absolute, by the launcher or an activation): no choice of the user's to override.
+OUTPUT_DEFAULTED = "_LLMLOG_OUTPUT_DEFAULTED"
 _HASH_NEEDS_KEY = "_hash_needs_key"  # in SHARED: the parent hashed with a key given in code
 
 _outcome: bool | None = None  # None until an attempt ended (also while waiting for an SDK)
@@ -355,6 +358,8 @@ def _attempt(settings: Mapping[str, Any]) -> str | bool | None:
     if strict and (problem := _output_problem(output, "output" in given)):
         return problem  # strict: running with every record lost is running unlogged
     if settings.get("output") is None:  # from the environment or the default: share it
+        if env_name("output") not in os.environ:
+            os.environ[OUTPUT_DEFAULTED] = output
         os.environ[env_name("output")] = output
     wanted = [sdk for sdk in _SDKS if sdk not in resolved.disabled_providers]
     if wanted and not any(_installed(sdk) for sdk in wanted):
@@ -388,6 +393,8 @@ def say_overridden(given: Mapping[str, Any]) -> None:
         var = env_name(name)
         if name == "strict" or var not in os.environ:
             continue
+        if name == "output" and os.environ[var] == os.environ.get(OUTPUT_DEFAULTED):
+            continue  # llmlog's own default, not a value the user chose
         try:
             ours = getattr(Settings.from_env({}, **{name: value}), name)
             theirs = getattr(Settings.from_env({var: os.environ[var]}), name)
@@ -396,7 +403,12 @@ def say_overridden(given: Mapping[str, Any]) -> None:
         if name == "output":
             ours, theirs = absolute_output(ours), absolute_output(theirs)
         if ours != theirs:
-            message = f"keyword {name}={value!r} overrides {var}={os.environ[var]}"
+            # values shown for the output only: others may be secret (redact_key, deny terms)
+            message = (
+                f"keyword {name}={value!r} overrides {var}={os.environ[var]}"
+                if name == "output"
+                else f"keyword {name} overrides a different {var}"
+            )
             if first_report(message):
                 _say(f"llmlog: {message} (settings given to activate() win)")
 

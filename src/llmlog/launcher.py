@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from llmlog._activate import OUTPUT_DEFAULTED
 from llmlog._config import Settings, absolute_output, default_label, env_name, type_label
 
 __all__ = ["BOOTSTRAP_DIR", "child_environment", "main"]
@@ -88,6 +89,8 @@ def child_environment(base: Mapping[str, str], overrides: Mapping[str, Any]) -> 
         _check_portable(resolved)
     except ValueError as exc:
         raise _BadValue(str(exc)) from None
+    if env_name("output") not in env:  # the default: not a choice of the user's
+        env[OUTPUT_DEFAULTED] = absolute_output(resolved.output)
     env[env_name("output")] = absolute_output(resolved.output)
     # An empty PYTHONPATH adds nothing (Python ignores it), so it yields no entry here.
     given = env.get("PYTHONPATH", "")

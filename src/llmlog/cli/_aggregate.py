@@ -36,15 +36,22 @@ GROUP_KEYS: dict[str, str] = {
 }
 
 
-# A failed call that reported no usage (a 429, a 500) was not billed: without a cost it is
-# still not unpriced (no ``*`` on its group's cost; for ``check`` no lower bound on its day).
-# The one rule, for the Python reader and for DuckDB.
-_NOT_BILLED_SQL = f"coalesce(status = '{STATUS_ERROR}' AND usage IS NULL, false)"
+# A failed call that reported no usage and streamed nothing (a 429, a 500) was not billed:
+# without a cost it is still not unpriced (no ``*`` on its group's cost; for ``check`` no
+# lower bound on its day). A stream that failed after its first content (``ttft_ms``) had
+# tokens generated, and billed: unpriced. The one rule, for the Python reader and DuckDB.
+_NOT_BILLED_SQL = (
+    f"coalesce(status = '{STATUS_ERROR}' AND usage IS NULL AND ttft_ms IS NULL, false)"
+)
 
 
 def _not_billed(record: dict[str, Any]) -> bool:
-    """A failed call without usage (see :data:`_NOT_BILLED_SQL`)."""
-    return record.get("status") == STATUS_ERROR and not isinstance(record.get("usage"), dict)
+    """A failed call without usage or content (see :data:`_NOT_BILLED_SQL`)."""
+    return (
+        record.get("status") == STATUS_ERROR
+        and not isinstance(record.get("usage"), dict)
+        and record.get("ttft_ms") is None
+    )
 
 
 class _DuckDBFailed(Exception):

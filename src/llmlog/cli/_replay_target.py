@@ -24,10 +24,16 @@ __all__ = ["replay_log_files", "replay_target"]
 _ROTATED = re.compile(r"(?P<stem>.+)-\d{8}T\d{6}(?:\.\d{6})?Z-\d+(?P<suffix>\.[^.]+)?")
 
 
+# logrotate's numbered names: ``app.jsonl.1``, ``app.jsonl.2.gz`` (see ``_log_names``).
+_NUMBERED = re.compile(r"(?<=\.jsonl)\.\d+(?:\.gz)?$")
+
+
 def active_name(path: Path) -> Path:
     """The active file ``path`` is (or was rotated from): ``app.jsonl`` for
-    ``app-20261125T000000.000000Z-1.jsonl``, its ``.gz`` or ``app.jsonl.gz``."""
-    name = path.name.removesuffix(".gz") or path.name
+    ``app-20261125T000000.000000Z-1.jsonl``, its ``.gz``, ``app.jsonl.gz``, and
+    logrotate's ``app.jsonl.1`` and ``app.jsonl.2.gz``."""
+    name = _NUMBERED.sub("", path.name)
+    name = name.removesuffix(".gz") or name
     rotated = _ROTATED.fullmatch(name)
     if rotated is not None:
         name = rotated.group("stem") + (rotated.group("suffix") or "")
