@@ -17,10 +17,12 @@ from typing import Any
 import anthropic
 import httpx2
 import openai
+import pydantic
 import pytest
 
 import anthropic_fakes as A
 import openai_fakes as F
+from llmlog.cli._replayable import replay_request
 from llmlog.testing import capture_records
 
 PRIMARY = "claude-opus-4-6"
@@ -77,8 +79,9 @@ class TestAppMiddleware:
         assert seen[0]["body"]["messages"] == [{"role": "user", "content": SCRUBBED}]
         assert record["messages"] == [{"role": "user", "content": SCRUBBED}]
         assert record["system"] == "Policy v2"
-        assert record["model"] == "claude-haiku-4-5"
-        assert record["params"] == {"max_tokens": 10, "requested_model": PRIMARY}
+        assert record["model"] == PRIMARY  # the model asked for, as for every call
+        assert record["response_model"] == "claude-haiku-4-5"
+        assert record["params"] == {"max_tokens": 10}
 
     def test_async_client_too(self) -> None:
         """The async client's chain is read the same way."""
@@ -92,7 +95,82 @@ class TestAppMiddleware:
             asyncio.run(call())
             (record,) = cap.calls
         assert record["messages"] == [{"role": "user", "content": SCRUBBED}]
-        assert record["params"]["requested_model"] == PRIMARY
+        assert (record["model"], record["response_model"]) == (PRIMARY, "claude-haiku-4-5")
+
+    def test_a_routed_call_replays_as_the_app_made_it(self) -> None:
+        """A router middleware sending another model: the record's ``model`` is the app's
+        (``response_model`` the one that answered) and its params hold no key of
+        llmlog's own, so ``llmlog replay`` sends what the app sent."""
+
+        def route(request: Any, call_next: Any) -> Any:
+            return call_next(request.copy(body={**request.json, "model": FALLBACK}))
+
+        client = A.sync_client(message_answer, middleware=[route])
+        with capture_records(redact="off") as cap:
+            client.messages.create(model=PRIMARY, max_tokens=10, messages=A.user("hi"))
+            (record,) = cap.calls
+        assert (record["model"], record["response_model"]) == (PRIMARY, FALLBACK)
+        assert record["params"] == {"max_tokens": 10}
+        replayed = replay_request(json.loads(json.dumps(record)))
+        seen: list[dict[str, Any]] = []
+        A.sync_client(wire_recorder(message_answer, seen)).messages.create(**replayed.kwargs)
+        assert seen[0]["body"] == {
+            "model": PRIMARY,
+            "max_tokens": 10,
+            "messages": [{"role": "user", "content": "hi"}],
+        }
+
+    def test_a_pass_through_middleware_leaves_the_record_as_without(self) -> None:
+        """A logging middleware sending what the app gave: the record is the one the
+        call makes without middleware (parse's ``output_format``, ``betas`` without
+        their ``anthropic-beta`` header again, SDK objects passed back)."""
+
+        def log_only(request: Any, call_next: Any) -> Any:
+            return call_next(request)
+
+        def calls(client: Any) -> list[dict[str, Any]]:
+            with capture_records(redact="off") as cap:
+                client.messages.parse(
+                    model=PRIMARY, max_tokens=10, messages=A.user("hi"), output_format=City
+                )
+                answer = client.beta.messages.create(
+                    model=PRIMARY, max_tokens=10, messages=A.user("hi"), betas=["b-1", "b-2"]
+                )
+                history = [*A.user(), {"role": "assistant", "content": answer.content}]
+                client.messages.create(
+                    model=PRIMARY,
+                    max_tokens=10,
+                    system=[{"type": "text", "text": "S"}],
+                    messages=[*history, *A.user("more")],
+                    extra_headers={"X-Trace": "1"},
+                )
+            return [{k: r[k] for k in _PROMPT_FIELDS} for r in cap.calls]
+
+        plain = calls(A.sync_client(city_answer))
+        through_middleware = calls(A.sync_client(city_answer, middleware=[log_only]))
+        assert through_middleware == plain
+        assert plain[1]["params"] == {"max_tokens": 10, "betas": ["b-1", "b-2"]}
+
+    def test_a_beta_header_repeating_betas_is_left_out(self) -> None:
+        """A middleware changing the prompt of a call with ``betas``: the header the SDK
+        makes of them is not recorded again; one the middleware changed is."""
+
+        def scrub_and_beta(request: Any, call_next: Any) -> Any:
+            body = _scrubbed(request.json)
+            if request.json["max_tokens"] == 11:
+                headers = {**request.headers, "anthropic-beta": "b-1,extra"}
+                return call_next(request.copy(body=body, headers=headers))
+            return call_next(request.copy(body=body))
+
+        client = A.sync_client(message_answer, middleware=[scrub_and_beta])
+        with capture_records(redact="off") as cap:
+            for max_tokens in (10, 11):
+                client.beta.messages.create(
+                    model=PRIMARY, max_tokens=max_tokens, messages=A.user(), betas=["b-1"]
+                )
+            same, added = cap.calls
+        assert same["params"] == {"betas": ["b-1"], "max_tokens": 10}
+        assert added["params"]["extra_headers"] == {"anthropic-beta": "b-1,extra"}
 
     def test_the_last_attempt_is_the_one_recorded(self) -> None:
         """The chain runs once per attempt: a retried call is one record, with the body
@@ -188,7 +266,18 @@ class TestAppMiddleware:
                 stream.get_final_text()
             (record,) = cap.calls
         assert record["messages"] == [{"role": "user", "content": SCRUBBED}]
-        assert record["params"]["requested_model"] == PRIMARY
+        assert record["model"] == PRIMARY
+
+
+class City(pydantic.BaseModel):
+    city: str
+
+
+def city_answer(request: httpx2.Request) -> httpx2.Response:
+    return httpx2.Response(200, json=A.message('{"city": "Paris"}'))
+
+
+_PROMPT_FIELDS = ("model", "system", "messages", "params")
 
 
 def refusing_then_serving(request: httpx2.Request) -> httpx2.Response:
@@ -224,16 +313,16 @@ def fallback_client(handler: Any, **options: Any) -> Any:
 class TestRefusalFallback:
     def test_one_record_with_the_answering_model(self) -> None:
         """The SDK's refusal fallback resends to another model inside the call: one
-        record, with the model sent and answering, the app's model noted, and the
-        ``anthropic-beta`` the middleware added."""
+        record, with the app's model, the one that answered, and the ``anthropic-beta``
+        the middleware added."""
         seen: list[dict[str, Any]] = []
         client = fallback_client(wire_recorder(refusing_then_serving, seen))
         with capture_records(redact="off") as cap:
             client.beta.messages.create(model=PRIMARY, max_tokens=10, messages=A.user())
             (record,) = cap.calls
         assert [request["body"]["model"] for request in seen] == [PRIMARY, FALLBACK]
-        assert record["model"] == record["response_model"] == FALLBACK
-        assert record["params"]["requested_model"] == PRIMARY
+        assert (record["model"], record["response_model"]) == (PRIMARY, FALLBACK)
+        assert "requested_model" not in record["params"]
         assert record["params"]["extra_headers"] == {
             "anthropic-beta": seen[-1]["headers"]["anthropic-beta"]
         }
@@ -268,8 +357,7 @@ class TestRefusalFallback:
             for _ in stream:
                 pass
             (record,) = cap.calls
-        assert record["model"] == FALLBACK
-        assert record["params"]["requested_model"] == PRIMARY
+        assert (record["model"], record["response_model"]) == (PRIMARY, FALLBACK)
         assert record["output"]["text"] == "Sure."
 
 
@@ -335,6 +423,43 @@ class TestClientDefaults:
             (record,) = cap.calls
         assert record["params"]["betas"] == ["call-b"]
         assert "extra_headers" not in record["params"]
+
+    def test_each_call_has_the_client_headers_it_sent(self) -> None:
+        """An app changing its ``default_headers`` dict between calls (the SDK keeps that
+        very dict): each record has the value its own call sent."""
+        headers = {"X-Tenant": "t1"}
+        client = F.sync_client(chat_answer, default_headers=headers, default_query={"v": "1"})
+        query = client._custom_query
+        with capture_records(redact="off") as cap:
+            for tenant in ("t1", "t2", "t3"):
+                headers["X-Tenant"] = tenant
+                query["v"] = tenant
+                chat(client)
+            records = cap.calls
+        assert [r["params"]["extra_headers"]["X-Tenant"] for r in records] == ["t1", "t2", "t3"]
+        assert [r["params"]["extra_query"]["v"] for r in records] == ["t1", "t2", "t3"]
+
+    def test_signed_tokens_under_their_own_names_never_recorded(self) -> None:
+        """Identity-aware proxies' tokens (``X-JWT-Assertion``, ``X-Bearer``, ``?jwt=``)
+        are left out at ``redact=off``; ordinary headers stay."""
+        token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NSJ9.abcdefghijklmnop"
+        client = F.sync_client(
+            chat_answer,
+            default_headers={
+                "X-JWT-Assertion": token,
+                "X-Bearer": "abc123secretvalue",
+                "anthropic-beta": "b-1",
+                "X-Request-Source": "batch",
+            },
+            default_query={"jwt": token, "region": "eu"},
+        )
+        with capture_records(redact="off") as cap:
+            chat(client)
+            (record,) = cap.calls
+        assert record["params"] == {
+            "extra_headers": {"anthropic-beta": "b-1", "X-Request-Source": "batch"},
+            "extra_query": {"region": "eu"},
+        }
 
     def test_credentials_and_sdk_headers_never_recorded(self) -> None:
         """A gateway key set on the client (header or query) never reaches the record;

@@ -137,11 +137,13 @@ _SENTINEL_NAMES: Final = frozenset({"NotGiven", "Omit"})
 CREDENTIAL_NAME_PARTS: Final = (
     *("auth", "key", "token", "secret", "cookie", "signature"),
     *("passw", "pwd", "credential", "session"),
+    *("jwt", "bearer", "assertion"),
 )
 """Lower-cased substrings of a header or query parameter name that say its value may be a
 credential, whatever its format: gateways and proxies take keys under names of their own
 (``Helicone-Auth``, ``x-portkey-api-key``, ``cf-aig-authorization``, ``?api-key=``,
-``?access_token=``), MCP servers too (``X-Auth``, ``Authentication``). One rule for what
+``?access_token=``), MCP servers too (``X-Auth``, ``Authentication``), identity-aware
+proxies' signed tokens (``X-JWT-Assertion``, ``X-Bearer``, ``?jwt=``). One rule for what
 ``params`` leaves out and for what redaction replaces in any ``headers`` dict."""
 _CREDENTIAL_NAMES: Final = frozenset({"sig", "code"})  # an Azure SAS signature, an OAuth code
 # The SDKs' own plumbing headers (the raw-response wrappers add one that holds a class).

@@ -7,8 +7,11 @@ that resends a refused request to another model, strips ``fallback`` blocks from
 history and adds an ``anthropic-beta`` header. The chain's innermost step hands each
 request to the SDK through ``_prepare_middleware_options``; a hook there copies the
 request's body, headers and query for the call it belongs to (the last one sent wins). The
-writer builds the record's model, system, messages and params from that copy; the app's
-own model, when another was sent, stays in ``params["requested_model"]``.
+writer builds the record's system, messages and params from that copy; ``model`` stays the
+one the app asked for (as for every call: ``response_model`` names the one that answered).
+A chain that sent the app's model, system and messages (logging, tracing) leaves the app's
+arguments, so the record has the shape it has without middleware; headers the chain sent
+are kept either way, without an ``anthropic-beta`` that only repeats the call's ``betas``.
 
 A client without middleware never reaches that function: nothing here runs for its calls.
 The call a request belongs to is the nearest patched call on the stack (its wrapper's
@@ -26,7 +29,8 @@ from types import FrameType
 from typing import Any, Final
 
 from llmlog import _guard
-from llmlog._record import Capture
+from llmlog._record import Capture, is_sentinel
+from llmlog.instrumentors._anthropic_request import plain
 from llmlog.instrumentors._anthropic_streams import (
     AsyncMessageStreamManagerProxy,
     MessageStreamManagerProxy,
@@ -38,8 +42,10 @@ from llmlog.instrumentors._client_defaults import with_client_options
 SENT: Final = "sent_request"
 """``cap.extra`` key of the call's :class:`SentRequest` (only through a middleware chain)."""
 
-REQUESTED_MODEL: Final = "requested_model"
-"""``params`` key of the model the app asked for, when the request sent named another."""
+_PROMPT: Final = ("model", "system", "messages")
+"""Body fields that, sent as the app gave them, make the chain one that passed the call on."""
+
+_BETA_HEADER: Final = "anthropic-beta"
 
 _OPTIONS: Final = frozenset({"timeout", "betas"})
 """Arguments that are options of the call, not fields of its body: kept from the app's.
@@ -119,24 +125,53 @@ def _call_frame() -> FrameType | None:
 
 def sent_arguments(cap: Capture) -> Mapping[str, Any]:
     """Writer thread: the call's arguments as the request last sent for it has them (its
-    body, its headers and query with the client's under them, the call's options), or the
-    app's arguments when no request went through a middleware chain."""
+    body, the app's model, the call's options), or the app's arguments when no request
+    went through a middleware chain or the chain sent the app's prompt; with the headers
+    and query the chain sent, the client's under them."""
     sent = cap.extra.get(SENT)
     if not isinstance(sent, SentRequest) or not isinstance(sent.body, Mapping):
         return cap.kwargs
-    arguments = {name: value for name, value in cap.kwargs.items() if name in _OPTIONS}
-    arguments.update(sent.body)
-    arguments["extra_headers"] = sent.headers
+    if _prompt_as_given(sent.body, cap.kwargs):
+        arguments = dict(cap.kwargs)
+    else:
+        arguments = {name: value for name, value in cap.kwargs.items() if name in _OPTIONS}
+        arguments.update(sent.body)
+        if "model" in cap.kwargs:  # the requested model, by the schema
+            arguments["model"] = cap.kwargs["model"]
+    arguments["extra_headers"] = _without_repeated_betas(sent.headers, cap.kwargs)
     arguments["extra_query"] = sent.query
     return with_client_options(arguments, cap)
 
 
-def note_requested_model(fields: dict[str, Any], kwargs: Mapping[str, Any]) -> None:
-    """``params["requested_model"]``: the app's model, when the request sent named another."""
-    requested = kwargs.get("model")
-    params = fields.get("params")
-    if isinstance(requested, str) and requested != fields.get("model") and isinstance(params, dict):
-        params[REQUESTED_MODEL] = requested
+def _prompt_as_given(body: Mapping[str, Any], kwargs: Mapping[str, Any]) -> bool:
+    """Whether the body sent has the app's model, system and messages, compared as the
+    record holds them (the app's may be SDK objects the body has as JSON)."""
+    return all(plain(body.get(name)) == _given_plain(kwargs.get(name)) for name in _PROMPT)
+
+
+def _given_plain(value: Any) -> Any:
+    return None if is_sentinel(value) else plain(value)
+
+
+def _without_repeated_betas(headers: Any, kwargs: Mapping[str, Any]) -> Any:
+    """The headers sent, less an ``anthropic-beta`` that is the call's ``betas`` as the
+    SDK sends them (comma-joined), unless the app set that header itself: params has the
+    ``betas`` already."""
+    betas = kwargs.get("betas")
+    if not isinstance(headers, Mapping) or not isinstance(betas, list | tuple):
+        return headers
+    if _names_header(kwargs.get("extra_headers"), _BETA_HEADER):
+        return headers
+    joined = ",".join(str(beta) for beta in betas)
+    return {
+        name: value
+        for name, value in headers.items()
+        if not (str(name).lower() == _BETA_HEADER and value == joined)
+    }
+
+
+def _names_header(headers: Any, wanted: str) -> bool:
+    return isinstance(headers, Mapping) and any(str(name).lower() == wanted for name in headers)
 
 
 HELPERS: Final = (

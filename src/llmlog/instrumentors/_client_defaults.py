@@ -8,8 +8,9 @@ on, so the record shows them: merged under the call's own, through the same
 the app set is read (the stainless clients' ``_custom_headers`` / ``_custom_query``), never
 the SDK's own headers (``X-Stainless-*``, ``user-agent``, ``anthropic-version``).
 
-On the caller's thread only references are taken, and only when there is something;
-the merge runs on the writer thread, before the provider reads the arguments.
+On the caller's thread they are copied (shallow), and only when there is something: the
+SDK keeps the app's own dict, which an app may change before its next call. The merge
+runs on the writer thread, before the provider reads the arguments.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any, Final
 from llmlog._record import Capture, is_sentinel
 
 CLIENT_OPTIONS: Final = "client_options"
-"""``cap.extra`` key: (the client's custom headers, its custom query), as references."""
+"""``cap.extra`` key: (the client's custom headers, its custom query), as copies."""
 
 _HEADERS_FROM_ARGUMENTS: Final = (("betas", "anthropic-beta"),)
 """Arguments the SDK sends as a header of the call's own (over the client's header of the
@@ -29,13 +30,18 @@ same name): Anthropic's ``betas=[...]`` is the ``anthropic-beta`` header."""
 
 
 def note_client_options(cap: Capture, client: Any) -> None:
-    """Caller's thread: keep references to what the app set on ``client``, when it set
-    anything, and have the record read the call's arguments merged with them."""
+    """Caller's thread: copy what the app set on ``client`` as this call sends it, when it
+    set anything, and have the record read the call's arguments merged with them."""
     headers = getattr(client, "_custom_headers", None)
     query = getattr(client, "_custom_query", None)
     if headers or query:
-        cap.extra[CLIENT_OPTIONS] = (headers, query)
+        cap.extra[CLIENT_OPTIONS] = (_copy(headers), _copy(query))
         cap.extract = partial(_extract_with_client_options, cap.extract)
+
+
+def _copy(options: Any) -> dict[Any, Any] | None:
+    """A shallow copy: the values are strings, the dict is the app's to change."""
+    return dict(options) if isinstance(options, Mapping) and options else None
 
 
 def _extract_with_client_options(

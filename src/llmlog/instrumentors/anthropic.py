@@ -253,11 +253,7 @@ def _sent_request_fields(cap: Capture) -> dict[str, Any]:
     the one its chain last sent (it may differ from the app's arguments)."""
     if cap.operation not in _BODY_IS_ARGUMENTS:
         return _request_fields(cap.operation, cap.kwargs)
-    arguments = middleware.sent_arguments(cap)
-    fields = _request_fields(cap.operation, arguments)
-    if arguments is not cap.kwargs:
-        middleware.note_requested_model(fields, cap.kwargs)
-    return fields
+    return _request_fields(cap.operation, middleware.sent_arguments(cap))
 
 
 _BODY_IS_ARGUMENTS: Final = frozenset({OP_MESSAGES, OP_COUNT_TOKENS, OP_BATCHES})
