@@ -84,3 +84,17 @@ def test_classes_made_per_call_are_not_kept_for_ever() -> None:
         del cls
     gc.collect()
     assert sum(ref() is not None for ref in made) < 5000
+
+
+def test_a_model_with_its_own_getattr_is_asked_as_getattr_would() -> None:
+    class Lenient(pydantic.BaseModel):
+        text: str
+
+        def __getattr__(self, name: str) -> Any:
+            return f"computed {name}"
+
+    assert field(Lenient(text="hi"), "anything") == "computed anything"
+
+
+def test_a_model_made_without_its_init_reads_as_absent() -> None:
+    assert field(Answer.__new__(Answer), "added") is None

@@ -29,7 +29,10 @@ def field(obj: Any, name: str) -> Any:
             return value
         if name.startswith("_") or _on_class(type(obj), name):  # private, property, method
             return getattr(obj, name, None)
-        extras = obj.__pydantic_extra__
+        try:
+            extras = obj.__pydantic_extra__
+        except AttributeError:  # made without its __init__ (Model.__new__): as getattr does
+            return getattr(obj, name, None)
         return extras.get(name) if extras else None
     value = getattr(obj, name, _ABSENT)
     if value is not _ABSENT:
@@ -52,8 +55,8 @@ def _is_model(cls: type) -> bool:
             from pydantic import BaseModel
         except ImportError:  # pragma: no cover - both SDKs depend on pydantic
             known = False
-        else:
-            known = issubclass(cls, BaseModel)
+        else:  # (a model with a __getattr__ of its own answers more than its fields)
+            known = issubclass(cls, BaseModel) and _same(cls, BaseModel, "__getattr__")
         if len(_models) >= _MAX_KEPT:
             _models.clear()
         _models[cls] = known
@@ -68,3 +71,7 @@ def _on_class(cls: type, name: str) -> bool:
             _class_attributes.clear()
         known = _class_attributes[cls, name] = any(name in vars(k) for k in cls.__mro__)
     return known
+
+
+def _same(cls: type, base: type, name: str) -> bool:
+    return getattr(cls, name, None) is getattr(base, name, None)
