@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+from pathlib import Path
 
 import anthropic
 import httpx2
@@ -135,6 +136,27 @@ class TestMessages:
         assert recorded is not None
         assert recorded[0]["content"][0]["bytes"] is None
         assert handle.tell() == 0
+
+    def test_media_given_as_a_path_or_named_file_keeps_its_name(self, tmp_path: Path) -> None:
+        """Unread as above, but two files sent are told apart by their names (no folders:
+        those may name the user)."""
+        chart = tmp_path / "chart.png"
+        chart.write_bytes(b"\x89PNG")
+        with chart.open("rb") as opened:
+            recorded = messages_record(
+                [
+                    {
+                        "role": "user",
+                        "content": [
+                            {"type": "image", "source": {"type": "base64", "data": data}}
+                            for data in (chart, opened)
+                        ],
+                    }
+                ]
+            )
+            assert opened.tell() == 0
+        assert recorded is not None
+        assert [block.get("name") for block in recorded[0]["content"]] == ["chart.png"] * 2
 
     def test_url_images_are_kept(self) -> None:
         """An image by URL carries no bytes and stays as sent."""

@@ -11,6 +11,7 @@ the record.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -114,12 +115,24 @@ def _media_block_stub(block: Mapping[Any, Any], source: Mapping[Any, Any]) -> di
     else:  # a file object or path (the SDK reads it while sending): described, never read
         stub = media_stub(kind, mime, b"")
         stub["bytes"] = stub["sha256"] = None
+        name = _file_name(data)
+        if name:  # tells one file from another, as the OpenAI file stubs' name does
+            stub["name"] = name
     rest = {
         str(key): plain(item)
         for key, item in block.items()
         if key not in ("source", "type") and not is_sentinel(item)
     }
     return rest | stub if rest else stub
+
+
+def _file_name(data: Any) -> str | None:
+    """The base name of a path, or of an open file's ``name``; None for neither."""
+    name = data if isinstance(data, os.PathLike) else getattr(data, "name", None)
+    try:
+        return os.path.basename(os.fsdecode(name)) if name is not None else None
+    except TypeError:  # a name that is no path (an int: a file opened from a descriptor)
+        return None
 
 
 def system_text(system: Any) -> str | None:
