@@ -12,7 +12,7 @@ import pytest
 import anthropic_fakes as afake
 import openai_fakes as ofake
 from llmlog._redact_detect import merge_spans
-from llmlog._redact_secrets import find_secrets
+from llmlog._redact_secret_search import find_secrets
 from llmlog.testing import capture_records
 from test_redact_secrets import ungated
 

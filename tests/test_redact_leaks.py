@@ -133,7 +133,7 @@ class TestRecordPlaces:
 
 def test_a_query_key_without_a_digit_is_a_word_not_a_credential() -> None:
     """``?key=product-category-shoes`` names a page; an API key has digits in it."""
-    from llmlog._redact_secrets import find_secrets
+    from llmlog._redact_secret_search import find_secrets
 
     assert find_secrets("https://shop.example/list?key=product-category-shoes&page=2") == []
     assert find_secrets("https://maps.example/api?key=a8f3b2c9d4e5f6a7b8c9d0e1") != []

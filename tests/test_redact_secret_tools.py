@@ -9,7 +9,7 @@ import pytest
 
 from llmlog._redact_detect import Detector, DetectorConfig, merge_spans
 from llmlog._redact_operators import apply_spans, tag
-from llmlog._redact_secrets import find_secrets
+from llmlog._redact_secret_search import find_secrets
 
 
 def secrets(text: str) -> list[str]:

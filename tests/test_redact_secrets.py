@@ -8,15 +8,10 @@ import random
 
 import pytest
 
+from llmlog._redact_custom import CustomPatterns, compile_deny, compile_patterns
 from llmlog._redact_detect import merge_spans
-from llmlog._redact_secrets import (
-    _SECRET_RULES,
-    CustomPatterns,
-    add_spans,
-    compile_deny,
-    compile_patterns,
-    find_secrets,
-)
+from llmlog._redact_secret_search import add_spans, find_secrets
+from llmlog._redact_secrets import SECRET_RULES
 
 
 def found(text: str) -> list[tuple[str, str]]:
@@ -296,7 +291,7 @@ class TestCustomPatterns:
 def ungated(text: str) -> list[tuple[int, int, str]]:
     """What every rule's regex finds scanning the whole text, with no gate at all."""
     spans: list[tuple[int, int, str]] = []
-    for entity, pattern, group, _gate in _SECRET_RULES:
+    for entity, pattern, group, _gate in SECRET_RULES:
         for match in pattern.finditer(text):
             add_spans(spans, text, entity, match, group)
     return merge_spans(spans)

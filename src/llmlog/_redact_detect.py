@@ -12,7 +12,9 @@ from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from llmlog._redact_secrets import CustomPatterns, Span, find_secrets
+from llmlog._redact_custom import CustomPatterns
+from llmlog._redact_secret_search import find_secrets
+from llmlog._redact_secrets import Span
 
 LEVELS_WITH_PRESIDIO = frozenset({"pii", "ner"})
 # JSON / repr escapes, blanked: a value right after one is at a word boundary (same

@@ -3,7 +3,7 @@ them: ``mysql -pS3cret``, ``sshpass -p``, ``docker login -p``, ``htpasswd -b``, 
 command's ``--password hunter2``, and the lines of ``~/.pgpass``, ``.npmrc`` and ``.netrc``.
 
 Kept apart from :mod:`llmlog._redact_secrets`, which runs these rules with its own (see
-``_SECRET_RULES`` there for what a rule and its gate are): none holds a credential's name,
+``SECRET_RULES`` there for what a rule and its gate are): none holds a credential's name,
 each is known by its command's or its file's shape, and each is gated on that command's
 name or that file's keyword (a ~/.pgpass line, which has none, on a colon and a line's
 start), so a text without one pays a substring test or two.
@@ -18,7 +18,7 @@ from llmlog._redact_password_forms import BARE_CHARS, LIKE_A_PASSWORD, closed_or
 
 __all__ = ["TOOL_RULES", "WORD_START", "Gate"]
 
-# (chars, hints, folded, reach): see `_SECRET_RULES` in llmlog._redact_secrets.
+# (chars, hints, folded, reach): see `SECRET_RULES` in llmlog._redact_secrets.
 Gate = tuple[str, tuple[str, ...], bool, int | None]
 WORD_START: Final = -1
 """A gate's reach: a match starts where the identifier holding its hint starts."""

@@ -1,4 +1,7 @@
-"""The cheap tier: secrets, user patterns and deny terms, with stdlib ``re`` only.
+"""The cheap tier's rules: secrets (API keys, tokens, private keys, assigned passwords),
+as stdlib ``re`` patterns with the gates that say where each can match. The search that
+runs them is :mod:`llmlog._redact_secret_search`; the user's own patterns and deny terms
+are :mod:`llmlog._redact_custom`.
 
 Everything here is precompiled at import and costs microseconds per KB, so it
 can run wherever it is needed (the writer thread for level ``secrets``, the
@@ -8,7 +11,7 @@ worker process for ``pii``/``ner``) without importing anything heavy.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Final
 
 from llmlog._credential_names import (
@@ -25,7 +28,6 @@ from llmlog._redact_password_forms import (
     hash_rocket,
     quoted,
 )
-from llmlog._redact_secret_checks import CHECKS, session_cookies
 from llmlog._redact_secret_tools import TOOL_RULES, WORD_START, Gate
 
 # (start, end, ENTITY_TYPE): where a detector found something, never the value.
@@ -104,7 +106,7 @@ _VENDOR_KEYS_DIGIT: Final = (
 # reader, though `\w`, `\b` and `str.isalnum` take those letters for word characters.
 _NOT_AFTER_WORD: Final = r"(?<![A-Za-z0-9_])"
 _NOT_BEFORE_WORD: Final = r"(?![A-Za-z0-9_])"
-_ASCII_ALNUM: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+ASCII_ALNUM: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 
 
 def _vendor_keys(formats: tuple[str, ...]) -> re.Pattern[str]:
@@ -212,14 +214,14 @@ _PASS_KEY: Final = (
 # A `Cookie:` or `Set-Cookie:` header: each of its cookies is looked at on its own
 # (`_redact_secret_checks.session_cookies`): a session cookie first, a `csrftoken` after.
 _COOKIE_HEADER: Final = rf"(?i){_NOT_AFTER_WORD}(?:set-)?cookie:[ \t]*"
-_EACH_COOKIE: Final = "<each cookie>"  # a rule's group: its match is a Cookie header's start
+EACH_COOKIE: Final = "<each cookie>"  # a rule's group: its match is a Cookie header's start
 
 # After a scheme: a token68 (RFC 7235). A digit in short ones ("Bearer authentication");
 # random ones of 32+ have one anyway.
 _TOKEN68: Final = r"(?=[A-Za-z0-9._~+/\-]*\d)[A-Za-z0-9._~+/\-]{16,}=*|[A-Za-z0-9._~+/\-]{32,}=*"
 
 # A rule: (entity, regex, name of the group that holds the secret, gate). The group: None
-# for the whole match; "" for the last group that matched; :data:`_EACH_COOKIE` for the
+# for the whole match; "" for the last group that matched; :data:`EACH_COOKIE` for the
 # session cookies of the Cookie header matched; one in `_redact_secret_checks.CHECKS` only
 # if its check agrees. The regex runs only where its gate allows, and every gate is a necessary
 # condition of its regex matching, so gating never loses a match: a regex pass over a
@@ -236,10 +238,10 @@ _TOKEN68: Final = r"(?=[A-Za-z0-9._~+/\-]*\d)[A-Za-z0-9._~+/\-]{16,}=*|[A-Za-z0-
 #   ASCII letter or digit (:data:`_NOT_AFTER_WORD`), so such starts are not even tried.
 #   :data:`WORD_START`: the one start is where the identifier (letters, digits, ``_``,
 #   ``-``) holding the hint begins.
-_IDENTIFIER_CHARS: Final = frozenset(
+IDENTIFIER_CHARS: Final = frozenset(
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
 )
-_SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, Gate], ...]] = (
+SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, Gate], ...]] = (
     (
         PRIVATE_KEY,
         re.compile(
@@ -363,7 +365,7 @@ _SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, Gate], ...]] 
         ("\"'", ("authorization", "credential", "cookie"), True, WORD_START),
     ),
     # every cookie holds a "=", prose seldom does
-    (SECRET, re.compile(_COOKIE_HEADER), _EACH_COOKIE, ("=", ("cookie:",), True, 4)),
+    (SECRET, re.compile(_COOKIE_HEADER), EACH_COOKIE, ("=", ("cookie:",), True, 4)),
     (
         SECRET,  # `?key=` in a URL: an API key, of any format
         re.compile(r"(?<=[?&])key=(?=[^&#\s\"'<>]{0,255}\d)(?P<v>[^&#\s\"'<>]{16,})"),  # a digit
@@ -416,182 +418,3 @@ _SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, Gate], ...]] 
     # command lines' and credential files' (llmlog._redact_secret_tools)
     *((SECRET, *rule) for rule in TOOL_RULES),
 )
-
-# No rule matches fewer characters (``pwd="a``, cut off): shorter texts are skipped outright.
-_SHORTEST_SECRET: Final = 6
-
-
-def find_secrets(text: str) -> list[Span]:
-    """Spans of API keys, tokens, private keys and assigned passwords in ``text``."""
-    spans: list[Span] = []
-    if len(text) < _SHORTEST_SECRET:
-        return spans
-    lowered: str | None = None
-    odd_letters = False
-    for entity, pattern, group, (chars, hints, folded, reach) in _SECRET_RULES:
-        # Plain loops, not any(<generator>): the generator costs more than the scans.
-        for char in chars:
-            if char in text:
-                break
-        else:
-            continue
-        haystack = text
-        if folded:
-            if lowered is None:
-                odd_letters = not text.isascii() and _has_odd_letters(text)
-                lowered = (text.translate(_AS_ASCII) if odd_letters else text).lower()
-            haystack = lowered
-            # Non-ASCII text (an em dash, é) lowers position for position, and (?i) matches
-            # no letter to an ASCII one but the odd letters, taken as theirs in the haystack:
-            # the hints are where the regex would match them. With an odd letter the regex
-            # still scans the whole text (a start found near a hint assumes ASCII names).
-            if odd_letters:
-                reach = None
-        if reach is None:
-            for hint in hints:
-                if hint in haystack:
-                    break
-            else:
-                continue
-            matches: Iterable[re.Match[str]] = pattern.finditer(text)
-        else:
-            matches = _matches_near(pattern, text, _occurrences(haystack, hints), reach)
-        for match in matches:
-            add_spans(spans, text, entity, match, group)
-    return spans
-
-
-_AS_ASCII: Final = {0x130: "i", 0x131: "i", 0x17F: "s", 0x212A: "k"}
-"""The odd letters: the only non-ASCII ones ``(?i)`` matches to ASCII letters (dotted and
-dotless i, long s, the Kelvin sign), and the only ones whose ``lower()`` is an ASCII letter
-or changes the text's length (dotted I, Kelvin)."""
-
-
-def _has_odd_letters(text: str) -> bool:
-    return any(chr(code) in text for code in _AS_ASCII)
-
-
-def add_spans(
-    spans: list[Span], text: str, entity: str, match: re.Match[str], group: str | None
-) -> None:
-    """Append what a rule's ``match`` found to ``spans``: its ``group`` (see _SECRET_RULES)."""
-    if group is None:
-        spans.append((match.start(), match.end(), entity))
-        return
-    if group == _EACH_COOKIE:
-        spans.extend((start, end, entity) for start, end in session_cookies(text, match.end()))
-        return
-    name = group or match.lastgroup or 0  # "": the one alternative of the value that matched
-    start, end = match.span(name)
-    check = CHECKS.get(name)
-    if check is None or check(text[start:end]):
-        spans.append((start, end, entity))
-
-
-def _occurrences(haystack: str, hints: tuple[str, ...]) -> list[int]:
-    """Every position where a hint starts, in order."""
-    found: list[int] = []
-    for hint in hints:
-        position = haystack.find(hint)
-        while position >= 0:
-            found.append(position)
-            position = haystack.find(hint, position + 1)
-    if len(hints) > 1:
-        found.sort()
-    return found
-
-
-def _matches_near(
-    pattern: re.Pattern[str], text: str, hints_at: list[int], reach: int
-) -> list[re.Match[str]]:
-    """What ``pattern.finditer(text)`` finds, trying only the starts within ``reach``
-    before a hint (the only places a match can start), leftmost first as finditer does."""
-    if reach == WORD_START:
-        return _matches_at_word_starts(pattern, text, hints_at)
-    matches: list[re.Match[str]] = []
-    end = 0  # where the last match ended: the next starts at or after it
-    tried = -1  # every start up to here has been tried
-    for at in hints_at:
-        start = max(end, at - reach, tried + 1)
-        while start <= at:
-            # see `reach` above; a vendor key may also start right after a %-escape (`%3D`)
-            if (
-                reach
-                and start
-                and text[start - 1] in _ASCII_ALNUM
-                and text[start - 3 : start - 2] != "%"
-            ):
-                start += 1
-                continue
-            match = pattern.match(text, start)  # sees text before `start` for lookbehinds
-            if match is None:
-                start += 1
-            else:
-                matches.append(match)
-                end = start = match.end()  # never empty: every rule matches 6+ characters
-        tried = max(tried, at)
-    return matches
-
-
-def _matches_at_word_starts(
-    pattern: re.Pattern[str], text: str, hints_at: list[int]
-) -> list[re.Match[str]]:
-    """``_matches_near`` for :data:`WORD_START`: one try per identifier holding a hint."""
-    matches: list[re.Match[str]] = []
-    end, last = 0, -1
-    identifier = _IDENTIFIER_CHARS
-    for at in hints_at:
-        start = at
-        while start > end and text[start - 1] in identifier:
-            start -= 1
-        if start == last or start < end:
-            continue
-        last = start
-        match = pattern.match(text, start)
-        if match is not None:
-            matches.append(match)
-            end = match.end()
-    return matches
-
-
-def compile_patterns(patterns: Mapping[str, str]) -> tuple[tuple[str, re.Pattern[str]], ...]:
-    """Compile the user's ``{ENTITY: regex}``; a bad regex raises ``ValueError`` naming it."""
-    compiled = []
-    for entity, regex in patterns.items():
-        if not entity.strip():
-            raise ValueError("redact_patterns: an entity name must not be empty")
-        try:
-            compiled.append((entity.strip().upper(), re.compile(regex)))
-        except re.error as exc:
-            raise ValueError(f"redact_patterns[{entity!r}] is not a valid regex: {exc}") from None
-    return tuple(compiled)
-
-
-def compile_deny(terms: Iterable[str]) -> re.Pattern[str] | None:
-    """One case-insensitive whole-word pattern for every deny-list term (None if no terms)."""
-    words = sorted({term.strip() for term in terms if term.strip()}, key=len, reverse=True)
-    if not words:
-        return None
-    return re.compile(r"(?i)(?<!\w)(?:" + "|".join(map(re.escape, words)) + r")(?!\w)")
-
-
-class CustomPatterns:
-    """The user's own patterns and deny terms, matched with plain ``re``."""
-
-    def __init__(self, patterns: Mapping[str, str], deny: Iterable[str]) -> None:
-        self._patterns = compile_patterns(patterns)
-        self._deny = compile_deny(deny)
-
-    def __bool__(self) -> bool:
-        return bool(self._patterns) or self._deny is not None
-
-    def find(self, text: str) -> list[Span]:
-        spans = [
-            (m.start(), m.end(), entity)
-            for entity, pattern in self._patterns
-            for m in pattern.finditer(text)
-            if m.end() > m.start()
-        ]
-        if self._deny is not None:
-            spans.extend((m.start(), m.end(), DENY_LIST) for m in self._deny.finditer(text))
-        return spans

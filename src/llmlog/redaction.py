@@ -65,6 +65,7 @@ from typing import Any, Final
 from llmlog import _guard
 from llmlog._config import Settings
 from llmlog._record import EVENT_DROPPED, TEXT_FIELDS
+from llmlog._redact_custom import compile_patterns
 from llmlog._redact_detect import (
     Detector,
     DetectorConfig,
@@ -73,10 +74,7 @@ from llmlog._redact_detect import (
 )
 from llmlog._redact_memo import SpanMemo
 from llmlog._redact_operators import MIN_KEY_BYTES, operator_factory
-from llmlog._redact_secrets import (
-    Span,
-    compile_patterns,
-)
+from llmlog._redact_secrets import Span
 from llmlog._redact_walk import APP_DATA_FIELDS, TextReplacer, any_found, collect, rebuild
 from llmlog._redact_worker import NoTimeLeft, WorkerUnavailable, client
 

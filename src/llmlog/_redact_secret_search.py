@@ -1,0 +1,157 @@
+"""The search of the cheap tier: :data:`~llmlog._redact_secrets.SECRET_RULES` run over a
+text, each regex tried only where its gate says it can match (near its hints), so a text
+costs microseconds per KB."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Final
+
+from llmlog._redact_secret_checks import CHECKS, session_cookies
+from llmlog._redact_secret_tools import WORD_START
+from llmlog._redact_secrets import (
+    ASCII_ALNUM,
+    EACH_COOKIE,
+    IDENTIFIER_CHARS,
+    SECRET_RULES,
+    Span,
+)
+
+__all__ = ["add_spans", "find_secrets"]
+
+# No rule matches fewer characters (``pwd="a``, cut off): shorter texts are skipped outright.
+_SHORTEST_SECRET: Final = 6
+
+
+def find_secrets(text: str) -> list[Span]:
+    """Spans of API keys, tokens, private keys and assigned passwords in ``text``."""
+    spans: list[Span] = []
+    if len(text) < _SHORTEST_SECRET:
+        return spans
+    lowered: str | None = None
+    odd_letters = False
+    for entity, pattern, group, (chars, hints, folded, reach) in SECRET_RULES:
+        # Plain loops, not any(<generator>): the generator costs more than the scans.
+        for char in chars:
+            if char in text:
+                break
+        else:
+            continue
+        haystack = text
+        if folded:
+            if lowered is None:
+                odd_letters = not text.isascii() and _has_odd_letters(text)
+                lowered = (text.translate(_AS_ASCII) if odd_letters else text).lower()
+            haystack = lowered
+            # Non-ASCII text (an em dash, é) lowers position for position, and (?i) matches
+            # no letter to an ASCII one but the odd letters, taken as theirs in the haystack:
+            # the hints are where the regex would match them. With an odd letter the regex
+            # still scans the whole text (a start found near a hint assumes ASCII names).
+            if odd_letters:
+                reach = None
+        if reach is None:
+            for hint in hints:
+                if hint in haystack:
+                    break
+            else:
+                continue
+            matches: Iterable[re.Match[str]] = pattern.finditer(text)
+        else:
+            matches = _matches_near(pattern, text, _occurrences(haystack, hints), reach)
+        for match in matches:
+            add_spans(spans, text, entity, match, group)
+    return spans
+
+
+_AS_ASCII: Final = {0x130: "i", 0x131: "i", 0x17F: "s", 0x212A: "k"}
+"""The odd letters: the only non-ASCII ones ``(?i)`` matches to ASCII letters (dotted and
+dotless i, long s, the Kelvin sign), and the only ones whose ``lower()`` is an ASCII letter
+or changes the text's length (dotted I, Kelvin)."""
+
+
+def _has_odd_letters(text: str) -> bool:
+    return any(chr(code) in text for code in _AS_ASCII)
+
+
+def add_spans(
+    spans: list[Span], text: str, entity: str, match: re.Match[str], group: str | None
+) -> None:
+    """Append what a rule's ``match`` found to ``spans``: its ``group`` (see SECRET_RULES)."""
+    if group is None:
+        spans.append((match.start(), match.end(), entity))
+        return
+    if group == EACH_COOKIE:
+        spans.extend((start, end, entity) for start, end in session_cookies(text, match.end()))
+        return
+    name = group or match.lastgroup or 0  # "": the one alternative of the value that matched
+    start, end = match.span(name)
+    check = CHECKS.get(name)
+    if check is None or check(text[start:end]):
+        spans.append((start, end, entity))
+
+
+def _occurrences(haystack: str, hints: tuple[str, ...]) -> list[int]:
+    """Every position where a hint starts, in order."""
+    found: list[int] = []
+    for hint in hints:
+        position = haystack.find(hint)
+        while position >= 0:
+            found.append(position)
+            position = haystack.find(hint, position + 1)
+    if len(hints) > 1:
+        found.sort()
+    return found
+
+
+def _matches_near(
+    pattern: re.Pattern[str], text: str, hints_at: list[int], reach: int
+) -> list[re.Match[str]]:
+    """What ``pattern.finditer(text)`` finds, trying only the starts within ``reach``
+    before a hint (the only places a match can start), leftmost first as finditer does."""
+    if reach == WORD_START:
+        return _matches_at_word_starts(pattern, text, hints_at)
+    matches: list[re.Match[str]] = []
+    end = 0  # where the last match ended: the next starts at or after it
+    tried = -1  # every start up to here has been tried
+    for at in hints_at:
+        start = max(end, at - reach, tried + 1)
+        while start <= at:
+            # see `reach` above; a vendor key may also start right after a %-escape (`%3D`)
+            if (
+                reach
+                and start
+                and text[start - 1] in ASCII_ALNUM
+                and text[start - 3 : start - 2] != "%"
+            ):
+                start += 1
+                continue
+            match = pattern.match(text, start)  # sees text before `start` for lookbehinds
+            if match is None:
+                start += 1
+            else:
+                matches.append(match)
+                end = start = match.end()  # never empty: every rule matches 6+ characters
+        tried = max(tried, at)
+    return matches
+
+
+def _matches_at_word_starts(
+    pattern: re.Pattern[str], text: str, hints_at: list[int]
+) -> list[re.Match[str]]:
+    """``_matches_near`` for :data:`WORD_START`: one try per identifier holding a hint."""
+    matches: list[re.Match[str]] = []
+    end, last = 0, -1
+    identifier = IDENTIFIER_CHARS
+    for at in hints_at:
+        start = at
+        while start > end and text[start - 1] in identifier:
+            start -= 1
+        if start == last or start < end:
+            continue
+        last = start
+        match = pattern.match(text, start)
+        if match is not None:
+            matches.append(match)
+            end = match.end()
+    return matches
