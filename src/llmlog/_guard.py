@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import sys
 import threading
 import traceback
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import CodeType
 from typing import Final, ParamSpec, TypeVar
 
 _P = ParamSpec("_P")
@@ -49,9 +51,10 @@ def warn_once(key: str, message: str) -> None:
 def report_internal_error(exc: BaseException, where: str) -> None:
     """Report an llmlog bug at ``where`` once (with traceback) and count it.
 
-    Re-raises ``exc`` when ``_LLMLOG_RAISE_INTERNAL_ERRORS=1``.
+    Re-raises ``exc`` when ``_LLMLOG_RAISE_INTERNAL_ERRORS=1``, and always when the app's
+    signal handler raised it (see :func:`raised_by_signal_handler`): no bug of ours.
     """
-    if _raise_mode():
+    if _raise_mode() or raised_by_signal_handler(exc):
         raise exc
     text = _printable(exc)
     warn_once(
@@ -59,6 +62,38 @@ def report_internal_error(exc: BaseException, where: str) -> None:
         f"internal error in {where} (the app's call was not affected; "
         f"further errors here are counted, not printed):\n{text}",
     )
+
+
+def raised_by_signal_handler(exc: BaseException) -> bool:
+    """Whether ``exc`` came out of a Python signal handler the app installed (a deadline of
+    ``timeout-decorator``, ``stopit``, Celery's soft time limit): CPython runs a handler
+    between two bytecodes of whatever code runs, llmlog's too, and what it raises is the
+    app's, to reach the app as it would without llmlog. Its traceback runs through the
+    handler's frame. Read only on the error path: it looks up every signal's handler."""
+    handlers = _signal_handler_codes()
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code in handlers:
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def _signal_handler_codes() -> set[CodeType]:
+    """The code of every Python signal handler installed now (a function, a method, an
+    object's ``__call__``)."""
+    codes: set[CodeType] = set()
+    for signum in signal.valid_signals():
+        try:
+            handler = signal.getsignal(signum)
+        except (OSError, ValueError):  # not a signal this platform lets one read
+            continue
+        code = getattr(handler, "__code__", None)
+        if code is None and callable(handler):
+            code = getattr(type(handler).__call__, "__code__", None)
+        if isinstance(code, CodeType):
+            codes.add(code)
+    return codes
 
 
 def _printable(exc: BaseException) -> str:
@@ -92,7 +127,8 @@ def _masked(text: str) -> str:
 
 @contextmanager
 def guarded(where: str) -> Iterator[None]:
-    """Run a block of llmlog code; any ``Exception`` is reported, never propagated."""
+    """Run a block of llmlog code; any ``Exception`` is reported, never propagated (but
+    what the app's signal handler raised: see :func:`report_internal_error`)."""
     try:
         yield
     except Exception as exc:

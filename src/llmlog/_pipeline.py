@@ -145,6 +145,7 @@ class Pipeline:
         self._pid = os.getpid()
         self._retired = False  # closed with records left: the writer closes the sinks
         self._dropped = 0
+        self.last_put: Any = None  # the item queued last (or about to be)
         self._stalled = False  # a full queue has made a caller wait in vain (FULL_QUEUE_WAIT)
         self._lines = SinkLogger(self._sinks)
         self._logger: Any = None
@@ -201,6 +202,7 @@ class Pipeline:
     def _put(self, item: Any) -> None:
         self._stalled = False
         queue = self._queue
+        self.last_put = item  # no signal handler runs between this and the append: queued()
         queue.append(item)
         queued = len(queue)
         if queued == 1:
@@ -471,6 +473,13 @@ def submit(cap: Capture) -> None:
     pipeline = _current
     if pipeline is not None:
         pipeline.submit(cap)
+
+
+def queued(cap: Capture) -> bool:
+    """Whether a :func:`submit` of ``cap`` interrupted by an exception (Ctrl-C, or one a
+    signal handler raised) had queued it: then its record is on its way."""
+    pipeline = _current
+    return pipeline is not None and pipeline.last_put is cap
 
 
 _lost_at_last_flush = 0

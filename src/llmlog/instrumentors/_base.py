@@ -29,21 +29,15 @@ from typing import Any, Final
 import wrapt
 
 from llmlog import _context, _guard, _pipeline
-from llmlog._record import (
-    STATUS_CANCELLED,
-    STATUS_ERROR,
-    Capture,
-    is_cancellation,
-    server_address,
-)
+from llmlog._record import Capture, server_address
 from llmlog.instrumentors import _warnings_shim
 from llmlog.instrumentors._arguments import read_iterators, snapshot_arguments
 from llmlog.instrumentors._client_defaults import note_client_options
 from llmlog.instrumentors._in_flight import (
+    deliver,
     enter_flight,
-    finish,
+    failed,
     finish_in_flight,
-    leave_flight,
     wait_for_in_flight,
 )
 
@@ -173,20 +167,12 @@ def _start(provider: Provider, target: Target, kwargs: dict[str, Any], client: A
     return cap
 
 
-def _deliver(provider: Provider, cap: Capture, result: Any) -> Any:
-    try:
-        return provider.on_result(cap, result)
-    except Exception as exc:
-        _guard.report_internal_error(exc, f"{provider.name} {cap.method}")
-        with _guard.guarded(f"{provider.name} {cap.method}"):
-            finish(cap, result=result)
-        return result
-
-
 def _let_go(var: ContextVar[list[Any] | None], token: Any, mark: list[Any]) -> None:
     """A call or helper is over: its mark matches nothing any more, and ``var`` is restored
-    (unless the coroutine was closed outside its task: that context is gone anyway)."""
+    (unless the coroutine was closed outside its task, or ``set()`` cut short: no token)."""
     mark[0] = None
+    if token is None:
+        return
     try:  # noqa: SIM105 (suppress() would cost the caller a context manager)
         var.reset(token)
     except ValueError:
@@ -208,9 +194,9 @@ def labelled(label: str, *, is_async: bool) -> Wrapper:
         async def async_labelled(
             wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
         ) -> Any:
-            mark = [label, id(_getframe())]
-            token = _label.set(mark)
-            try:
+            mark, token = [label, id(_getframe())], None
+            try:  # set within: Ctrl-C as set() returns must not leave it armed
+                token = _label.set(mark)
                 return await wrapped(*args, **kwargs)
             finally:
                 _let_go(_label, token, mark)
@@ -220,13 +206,12 @@ def labelled(label: str, *, is_async: bool) -> Wrapper:
     def sync_labelled(
         wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        mark = [label, id(_getframe())]
-        token = _label.set(mark)
+        mark, token = [label, id(_getframe())], None
         try:
+            token = _label.set(mark)
             return wrapped(*args, **kwargs)
         finally:
-            mark[0] = None
-            _label.reset(token)
+            _let_go(_label, token, mark)
 
     return sync_labelled
 
@@ -250,14 +235,6 @@ def make_wrapper(provider: Provider, target: Target) -> Wrapper:
         except Exception as exc:
             _guard.report_internal_error(exc, f"{provider.name} {target.method}")
             return None
-
-    def failed(cap: Capture, exc: BaseException) -> None:
-        if not leave_flight(cap):
-            return  # recorded at exit or uninstrument() already
-        with _guard.guarded(f"{provider.name} {target.method}"):
-            finish(
-                cap, error=exc, status=STATUS_CANCELLED if is_cancellation(exc) else STATUS_ERROR
-            )
 
     def observed(result: Any) -> Any:
         if target.observe is not None and _wanted.get(provider.name) is provider:
@@ -287,18 +264,17 @@ def make_wrapper(provider: Provider, target: Target) -> Wrapper:
                     return await wrapped(*args, **kwargs)
                 return observed(await wrapped(*args, **kwargs))
             enter_flight(cap)
-            call = [client, id(_getframe())]
-            token = _in_call.set(call)
-            try:
+            call, token = [client, 0], None
+            try:  # armed within: see sync_wrapper
+                call[1] = id(_getframe())
+                token = _in_call.set(call)
                 result = await wrapped(*args, **kwargs)
             except BaseException as exc:
                 failed(cap, exc)
                 raise
             finally:
                 _let_go(_in_call, token, call)
-            if not leave_flight(cap):
-                return result  # recorded at exit or uninstrument() already
-            return _deliver(provider, cap, result)
+            return deliver(cap, result, provider.on_result)
 
         return async_wrapper
 
@@ -312,19 +288,19 @@ def make_wrapper(provider: Provider, target: Target) -> Wrapper:
                 return wrapped(*args, **kwargs)
             return observed(wrapped(*args, **kwargs))
         enter_flight(cap)
-        call = [client, id(_getframe())]
-        token = _in_call.set(call)
-        try:
+        call, token = [client, 0], None
+        try:  # armed within: Ctrl-C as set() returns must not leave later calls "nested"
+            call[1] = id(_getframe())
+            token = _in_call.set(call)
             result = wrapped(*args, **kwargs)
         except BaseException as exc:
             failed(cap, exc)
             raise
         finally:
             call[0] = None
-            _in_call.reset(token)
-        if not leave_flight(cap):
-            return result  # recorded at exit or uninstrument() already
-        return _deliver(provider, cap, result)
+            if token is not None:
+                _in_call.reset(token)
+        return deliver(cap, result, provider.on_result)
 
     return sync_wrapper
 

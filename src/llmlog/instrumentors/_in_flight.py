@@ -15,10 +15,11 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from llmlog import _ending, _guard, _pipeline
-from llmlog._record import STATUS_CANCELLED, STATUS_ERROR, STATUS_OK, Capture
+from llmlog._record import STATUS_CANCELLED, STATUS_ERROR, STATUS_OK, Capture, is_cancellation
 
 _in_flight: dict[Capture, int] = {}
 _GONE = object()
@@ -37,13 +38,26 @@ def finish(
     once only."""
     if cap.end_perf is not None:
         return
-    cap.end_perf = time.perf_counter() if end_perf is None else end_perf
-    if result is not None:
-        cap.result = result
-    if error is not None:
-        cap.error = error
-    cap.status = status or (STATUS_ERROR if error is not None else STATUS_OK)
-    _pipeline.submit(cap)
+    try:
+        cap.end_perf = time.perf_counter() if end_perf is None else end_perf
+        if result is not None:
+            cap.result = result
+        if error is not None:
+            cap.error = error
+        cap.status = status or (STATUS_ERROR if error is not None else STATUS_OK)
+        _pipeline.submit(cap)
+    except BaseException:
+        _unfinish(cap)
+        raise
+
+
+def _unfinish(cap: Capture) -> None:
+    """:func:`finish` was interrupted (Ctrl-C, an exception the app's signal handler
+    raised): unless ``cap`` was queued, it is open again and back in flight, for a later
+    ``finish`` (a stream's end, its collection) or the exit to record it, once."""
+    if not _pipeline.queued(cap):
+        cap.end_perf = None
+        _in_flight[cap] = _get_ident()
 
 
 def finish_in_flight(spared: frozenset[int] = frozenset()) -> None:
@@ -123,6 +137,49 @@ def leave_flight(cap: Capture) -> bool:
     """``cap``'s request came back: True if the caller is the one to finish it (False if
     exit or ``uninstrument()`` has recorded it already)."""
     return _in_flight.pop(cap, _GONE) is not _GONE
+
+
+def failed(cap: Capture, exc: BaseException) -> None:
+    """The SDK method raised ``exc``: the call's record, unless exit or ``uninstrument()``
+    made it already."""
+    try:
+        if leave_flight(cap):
+            with _guard.guarded(f"{cap.provider} {cap.method}"):
+                status = STATUS_CANCELLED if is_cancellation(exc) else STATUS_ERROR
+                finish(cap, error=exc, status=status)
+    except BaseException:
+        _back_in_flight(cap)
+        raise
+
+
+def deliver(cap: Capture, result: Any, on_result: Callable[[Capture, Any], Any]) -> Any:
+    """The SDK method returned ``result``: what ``on_result`` makes of it (the record, or the
+    stream proxy that will make it), unless exit or ``uninstrument()`` recorded the call
+    already. Should ``on_result`` fail, the call is recorded as it is; an llmlog bug is
+    reported, Ctrl-C or what the app's signal handler raised goes on to the app."""
+    try:
+        if not leave_flight(cap):
+            return result
+        return on_result(cap, result)
+    except BaseException as exc:
+        try:
+            if not isinstance(exc, Exception):
+                raise
+            _guard.report_internal_error(exc, f"{cap.provider} {cap.method}")
+        finally:
+            try:
+                with _guard.guarded(f"{cap.provider} {cap.method}"):
+                    finish(cap, result=result)
+            finally:
+                _back_in_flight(cap)
+        return result
+
+
+def _back_in_flight(cap: Capture) -> None:
+    """Interrupted (Ctrl-C, the app's signal handler) after taking ``cap`` out of flight
+    and before its record was queued: back in, for the exit to record it."""
+    if cap.end_perf is None:
+        _in_flight[cap] = _get_ident()
 
 
 def _after_fork_in_child() -> None:

@@ -33,7 +33,8 @@ import wrapt
 from llmlog import _ending, _guard
 from llmlog._record import STATUS_CANCELLED, STATUS_ERROR, STATUS_OK, Capture
 from llmlog.instrumentors import _base
-from llmlog.instrumentors._async_pass import AsyncPassThrough, aclose_of
+from llmlog.instrumentors._async_pass import AsyncPassThrough
+from llmlog.instrumentors._async_reading import AsyncReading
 from llmlog.instrumentors._in_flight import finish
 from llmlog.instrumentors._sse_tee import TeeDecoder, tee
 
@@ -166,6 +167,9 @@ class _Finisher:
         read the body without it (``iter_lines()``, ``parse(to=...)``), so one never read
         says nothing: metadata only, ``ok``, timed to then (when the app stopped reading
         the body is not known; the record is written when the stream is collected)."""
+        self._self_open()
+
+    def _self_open(self) -> None:
         key = id(self)
         _open[key] = weakref.ref(self, lambda _ref: _open.pop(key, None))
 
@@ -187,15 +191,38 @@ class _Finisher:
             return True
         try:
             return self._self_is_content(chunk)
-        except Exception:  # a chunk of a shape no SDK type has (an odd compatible server)
+        except Exception as exc:  # a chunk of a shape no SDK type has (an odd server)
+            if _guard.raised_by_signal_handler(exc):
+                raise  # the app's own (a deadline): it reaches the app as without us
             return False
 
     def _self_end(self, error: BaseException | None = None, *, early: bool = False) -> None:
         if self._self_done:
             return
         self._self_done = True
+        kept = self._self_cap.chunks
+        try:
+            self._self_finish(error, early)
+        except BaseException:  # Ctrl-C, or the app's signal handler raised
+            self._self_reopen(kept)
+            raise
+
+    def _self_reopen(self, kept: list[Any] | None) -> None:
+        """The end was cut short before the record was queued: open again (the texts back
+        where the decoder keeps them), for its close, collection or the exit to end it."""
+        cap = self._self_cap
+        if cap.end_perf is None:  # (else queued: the record is on its way)
+            if kept is not None and cap.chunks is not kept:
+                kept[:0] = cap.chunks or []
+                cap.chunks = kept
+            self._self_done = False
+            self._self_open()
+
+    def _self_finish(self, error: BaseException | None, early: bool) -> None:
         _open.pop(id(self), None)
         cap = self._self_cap
+        if cap.end_perf is not None:
+            return  # recorded already (at exit, after an interrupted end)
         if self._self_raw is not None and not self._self_teed() and not cap.chunks and not error:
             cap.chunks = None  # never read through us: what the app did with the body is its own
             with _guard.guarded(f"{cap.provider} stream"):
@@ -304,8 +331,8 @@ class SyncStreamProxy(_Finisher, wrapt.ObjectProxy):  # type: ignore[type-arg]
 class AsyncStreamProxy(_Finisher, wrapt.ObjectProxy):  # type: ignore[type-arg]
     """Proxy for ``openai.AsyncStream`` / ``anthropic.AsyncStream`` and the like."""
 
-    def __aiter__(self) -> _AsyncReading:
-        return _AsyncReading(self)
+    def __aiter__(self) -> AsyncReading:
+        return AsyncReading(self)
 
     async def __anext__(self) -> Any:
         try:
@@ -353,88 +380,3 @@ class AsyncStreamProxy(_Finisher, wrapt.ObjectProxy):  # type: ignore[type-arg]
                 self._self_end(early=True)
 
         return aclose
-
-
-class _AsyncReading:
-    """One ``async for`` over an :class:`AsyncStreamProxy`, reading the SDK's own iterator.
-
-    A class, not an async generator (see :mod:`~llmlog.instrumentors._async_pass`). Like
-    a generator it reads as
-    exhausted once it ended (the stream's end, an error, ``aclose()``), and raises
-    ``RuntimeError`` when read twice at once. Letting go of it, or ``aclose()``, is where
-    the app stopped reading.
-    """
-
-    __slots__ = ("_chunks", "_over", "_proxy", "_running", "_teed")
-
-    def __init__(self, proxy: AsyncStreamProxy) -> None:
-        self._proxy = proxy
-        self._over = False
-        self._running = False
-        self._teed: bool | None = None
-        """Whether the decoder keeps the events; known once the first content came."""
-        try:
-            self._chunks = aiter(proxy.__wrapped__)
-        except BaseException as exc:  # not async-iterable: the stream cannot be read
-            self._over = True
-            proxy._self_end(exc)
-            raise
-        proxy._self_cap.read_end_perf = None  # reading (again)
-
-    def __aiter__(self) -> _AsyncReading:
-        return self
-
-    async def __anext__(self) -> Any:
-        if self._over:
-            raise StopAsyncIteration
-        if self._running:
-            raise RuntimeError("anext(): asynchronous generator is already running")
-        self._running = True
-        try:
-            chunk = await self._chunks.__anext__()
-        except StopAsyncIteration:
-            self._over = True
-            self._proxy._self_end()
-            raise
-        except GeneratorExit:  # the app's coroutine was closed while it waited here
-            self._over = True
-            self._stopped_reading()
-            raise
-        except BaseException as exc:
-            self._over = True
-            self._proxy._self_end(exc)
-            raise
-        finally:
-            self._running = False
-        self._keep(chunk)
-        return chunk
-
-    def _keep(self, chunk: Any) -> None:
-        proxy = self._proxy
-        cap = proxy._self_cap
-        if cap.first_chunk_perf is None:
-            proxy._self_add(chunk)
-        elif not proxy._self_done:
-            if self._teed is None:
-                self._teed = proxy._self_teed()
-            if not self._teed:  # no decoder keeps the event texts: the chunk itself
-                cap.chunks.append(chunk)  # type: ignore[union-attr]
-
-    async def aclose(self) -> None:
-        """Stop reading, as an async generator's ``aclose()`` does; the stream stays open."""
-        if self._over:
-            return
-        self._over = True
-        self._stopped_reading()
-        await aclose_of(self._chunks)
-
-    def _stopped_reading(self) -> None:
-        if not self._proxy._self_done:
-            self._proxy._self_cap.read_end_perf = time.perf_counter()
-
-    def __del__(self) -> None:
-        try:
-            if not self._over:  # the app left its loop (or let go of the loop's iterator)
-                self._stopped_reading()
-        except Exception:  # interpreter shutdown: nothing sensible left to do
-            pass
