@@ -18,6 +18,7 @@ from pathlib import Path
 __all__ = [
     "LOG_SUFFIXES",
     "READ_NAMES",
+    "active_name",
     "age_key",
     "is_rotated",
     "log_name",
@@ -29,7 +30,10 @@ __all__ = [
 
 LOG_SUFFIXES = (".jsonl", ".jsonl.gz")
 # The time stamp of a rotated name (``_log_files.rotated_name``): ``-20261122T204739.123456Z-42``.
-_ROTATED_STAMP = re.compile(r"-(\d{8}T\d{6})(\.\d{6})?Z-\d+\.jsonl(?:\.gz)?$")
+_STAMP = r"-(\d{8}T\d{6})(\.\d{6})?Z-\d+"
+_ROTATED_STAMP = re.compile(_STAMP + r"\.jsonl(?:\.gz)?$")
+# Any active file's rotated name: its stem, the stamp, then its suffix (none if it had none).
+_ROTATED_NAME = re.compile(r"(?P<stem>.+)" + _STAMP + r"(?P<suffix>\.[^.]+)?")
 # logrotate's names for rotated files of ``X.jsonl`` (without ``dateext``): ``X.jsonl.1``, the
 # newest, then ``X.jsonl.2.gz`` and so on (``compress``), each renamed to the next at rotation.
 _NUMBERED = re.compile(r"\.jsonl\.(\d+)(?:\.gz)?$")
@@ -51,6 +55,21 @@ def numbered_files(active: Path) -> list[Path]:
     pattern = numbered_pattern(active)
     siblings = active.parent.glob(f"{glob.escape(active.name)}.*")  # a name may hold `[`
     return [p for p in siblings if pattern.fullmatch(p.name)]
+
+
+def active_name(path: Path) -> Path:
+    """The active file ``path`` is (or was rotated from): ``app.jsonl`` for
+    ``app-20261125T000000.000000Z-1.jsonl``, its ``.gz``, ``app.jsonl.gz``, and
+    logrotate's ``app.jsonl.1`` and ``app.jsonl.2.gz``."""
+    name = path.name
+    numbered = _NUMBERED.search(name)
+    if numbered is not None:
+        name = name[: numbered.start()] + ".jsonl"
+    name = name.removesuffix(".gz") or name
+    rotated = _ROTATED_NAME.fullmatch(name)
+    if rotated is not None:
+        name = rotated.group("stem") + (rotated.group("suffix") or "")
+    return path.with_name(name)
 
 
 def one_copy(paths: Iterable[Path]) -> list[Path]:

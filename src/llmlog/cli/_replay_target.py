@@ -9,35 +9,15 @@ any more (only rotated ones are left), the name it rotated from is started again
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import orjson
 
 from llmlog._record import EVENT_CALL
+from llmlog.cli._log_names import active_name
 from llmlog.cli._logs import CliError, LogLocation, iter_lines, known_schema
 
 __all__ = ["replay_log_files", "replay_target"]
-
-# A name rotation gave (``_log_files.rotated_name``): the active name's stem, a time
-# stamp and a process id, then the active name's suffix (none when it had none).
-_ROTATED = re.compile(r"(?P<stem>.+)-\d{8}T\d{6}(?:\.\d{6})?Z-\d+(?P<suffix>\.[^.]+)?")
-
-
-# logrotate's numbered names: ``app.jsonl.1``, ``app.jsonl.2.gz`` (see ``_log_names``).
-_NUMBERED = re.compile(r"(?<=\.jsonl)\.\d+(?:\.gz)?$")
-
-
-def active_name(path: Path) -> Path:
-    """The active file ``path`` is (or was rotated from): ``app.jsonl`` for
-    ``app-20261125T000000.000000Z-1.jsonl``, its ``.gz``, ``app.jsonl.gz``, and
-    logrotate's ``app.jsonl.1`` and ``app.jsonl.2.gz``."""
-    name = _NUMBERED.sub("", path.name)
-    name = name.removesuffix(".gz") or name
-    rotated = _ROTATED.fullmatch(name)
-    if rotated is not None:
-        name = rotated.group("stem") + (rotated.group("suffix") or "")
-    return path.with_name(name)
 
 
 def replay_target(location: LogLocation, files: list[Path], record_id: str) -> Path:
