@@ -142,6 +142,12 @@ class TestPasswordBesideItsName:
             f"<config><password>{HUNTER}</password></config>",
             f"<server>\n  <id>repo</id>\n  <Password>{HUNTER}</Password>\n</server>",
             f"<dbPassword>{HUNTER}</dbPassword>",
+            # with attributes, or named by an attribute (.NET, Spring, Java properties)
+            f'<password encrypted="false">{HUNTER}</password>',
+            f'<appSettings><add key="DbPassword" value="{HUNTER}" /></appSettings>',
+            f"<property name='password' value='{HUNTER}'/>",
+            f'<entry key="db.password">{HUNTER}</entry>',
+            f'<input type="password" value="{HUNTER}">',
             f"$ psql --host db --username app --password {HUNTER}",
             f"$ psql --host db --password={HUNTER} app",
             f"app --db-password '{HUNTER}' --verbose",
@@ -171,6 +177,11 @@ class TestPasswordBesideItsName:
             "<password/> and <password></password> and <password> tags",
             "<password>${env.MAVEN_PASSWORD}</password> <password>***</password>",
             "<password>\n  <value>x</value>\n</password>",
+            '<label for="password">Password:</label> <th class="password">Password</th>',
+            '<input type="password" value=""> <input type="password" value="{{ pw }}">',
+            '<input type="password" name="password" placeholder="Password">',
+            '<entry key="db.password">${DB_PASSWORD}</entry> <td class="password">****</td>',
+            '<field name="password" type="string" required="true"/>',
             "use the --password flag, or --password-file /run/secrets/db_password",
             "--password-stdin < token.txt; --password $PGPASS; --password <your-password>",
             "run psql --password\nthen type it; --password --host db",
@@ -193,7 +204,8 @@ class TestPasswordBesideItsName:
 
 
 PIECES = (
-    *("<password>", "</password>", "<", ">", "</", "--password", "-passphrase", "--db-pass"),
+    *("<password>", "</password>", "<", ">", "</", ' a="b"', '"password" ', "value=", "key='"),
+    *("--password", "-passphrase", "--db-pass"),
     *("--password-file", " ", "\t", "\n", "password", "Password", "PASS", "pass", "pwd"),
     *(HUNTER, "hunter", "h2", "'", '"', "\\", '\\\\\\"', "\\\\\\", ": ", " => ", "=", "$X"),
     *("{", "}", "x", "-", "_", "é", "İ", "\u017f", "\u212a", "—", "api_key", "token", "***"),

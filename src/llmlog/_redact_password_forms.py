@@ -93,11 +93,23 @@ LIKE_A_PASSWORD: Final = r"(?![\-$<*\[{(`%~/])(?=[^\s]{0,255}?[0-9!@#$%^&*+=~])"
 BARE_CHARS: Final = r"[^\s\"'`;|<>(){}\[\]]"
 
 _XML_VALUE: Final = closed_or_cut("xml", r"[^\s<>]", 4, "(?=</)", 256)
+_NOT_A_PLACEHOLDER: Final = r"(?![$%{*'\"`])"  # `${env.PW}`, `***`, `{{ pw }}`
 _XML_ELEMENT: Final = (
-    # `<password>hunter2horse</password>` (Maven's settings.xml); not `<password/>`,
-    # `<password>${env.PW}</password>`, `<password>***</password>`, nor a tag in prose
-    # (`<password> tags`, `'<password>'`)
-    rf"(?<=<){_PASSWORD_WORD}>(?![$%{{*'\"`]){_XML_VALUE}"
+    # `<password>hunter2horse</password>` (Maven's settings.xml), also with attributes
+    # (`<password encrypted="false">`); not `<password/>`, `<password>${env.PW}</password>`,
+    # `<password>***</password>`, nor a tag in prose (`<password> tags`, `'<password>'`)
+    rf"(?<=<){_PASSWORD_WORD}(?:[ \t\r\n][^<>]{{0,256}}?)?>{_NOT_A_PLACEHOLDER}{_XML_VALUE}"
+)
+_XML_ATTRIBUTE_VALUE: Final = closed_or_cut("xmlattr", r"[^\"'<>\n]", 4, "[\"']", 256)
+_XML_TEXT: Final = closed_or_cut("xmltext", r"[^\s<>]", 4, "(?=</)", 256)
+_NAMED_BY_ATTRIBUTE: Final = (
+    # the name is an attribute's value and the password the next attribute's (.NET's
+    # `<add key="DbPassword" value="..."/>`, Spring's `<property name="password" value=...>`)
+    # or the element's text (`<entry key="db.password">...</entry>`); not
+    # `<label for="password">Password:</label>`, `<input type="password" value="">`
+    rf"{_PASSWORD_WORD}[\"'](?:[ \t\r\n]+value[ \t]*=[ \t]*[\"']{_NOT_A_PLACEHOLDER}"
+    rf"{LIKE_A_PASSWORD}{_XML_ATTRIBUTE_VALUE}"
+    rf"|[^<>]{{0,256}}?>{_NOT_A_PLACEHOLDER}{LIKE_A_PASSWORD}{_XML_TEXT})"
 )
 _TAB_SEPARATED: Final = (
     # `password<TAB>hunter2horse`, a line of two columns (pasted from a table); not a
@@ -105,9 +117,9 @@ _TAB_SEPARATED: Final = (
     rf"(?<![^\n]){_PASSWORD_WORD}[ \t]*\t[ \t]*{LIKE_A_PASSWORD}"
     rf"(?P<tsv>{BARE_CHARS}{{6,256}}+)(?=[ \t]*(?:\r?\n|\Z))"
 )
-PASSWORD_BESIDE_NAME: Final = rf"(?i){_XML_ELEMENT}|{_TAB_SEPARATED}"
-"""A password's value beside its name with no ``=`` or ``:`` between: an XML element's or
-a tab-separated line's (a command's ``--password`` flag's is in
-:mod:`llmlog._redact_secret_tools`). Each match starts where the name does."""
+PASSWORD_BESIDE_NAME: Final = rf"(?i){_XML_ELEMENT}|{_NAMED_BY_ATTRIBUTE}|{_TAB_SEPARATED}"
+"""A password's value beside its name with no ``=`` or ``:`` between: an XML element's (the
+name its tag or an attribute's value) or a tab-separated line's (a command's ``--password``
+flag's is in :mod:`llmlog._redact_secret_tools`). Each match starts where the name does."""
 PASSWORD_BESIDE_NAME_HINTS: Final = ("pass",)
 """Every match of :data:`PASSWORD_BESIDE_NAME` holds one of these, lower-cased."""

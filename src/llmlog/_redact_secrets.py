@@ -410,10 +410,10 @@ SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, Gate], ...]] =
         ("/", ("/webhooks/",), False, 22),
     ),
     (
-        SECRET,  # `<password>...</password>`, `password<TAB>...`
+        SECRET,  # `<password>...</password>`, `key="password" value="..."`, `password<TAB>...`
         re.compile(PASSWORD_BESIDE_NAME, re.ASCII),
         "",
-        ("<\t", PASSWORD_BESIDE_NAME_HINTS, True, WORD_START),
+        ("<\t\"'", PASSWORD_BESIDE_NAME_HINTS, True, WORD_START),
     ),
     # command lines' and credential files' (llmlog._redact_secret_tools)
     *((SECRET, *rule) for rule in TOOL_RULES),
