@@ -196,6 +196,9 @@ def _output(
     container = container_record(field_of(final, "container"))
     if container is not None:
         output["container"] = container
+    diagnostics = field_of(final, "diagnostics")  # asked for with `diagnostics=`
+    if diagnostics is not None:  # why the prompt cache missed: a cost jump's cause
+        output["cache_diagnostics"] = plain(diagnostics)
     return output
 
 
@@ -307,6 +310,7 @@ def summarize_events(events: Iterable[Any]) -> StreamSummary:
             summary.response_model = field_of(message, "model")
             usage = _fields(field_of(message, "usage"))
             final["container"] = field_of(message, "container")
+            final["diagnostics"] = field_of(message, "diagnostics")
         elif kind == "message_delta":
             delta = field_of(event, "delta")
             final["stop_reason"] = field_of(delta, "stop_reason")
