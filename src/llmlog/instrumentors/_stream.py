@@ -37,6 +37,7 @@ from llmlog.instrumentors._async_pass import AsyncPassThrough
 from llmlog.instrumentors._async_reading import AsyncReading
 from llmlog.instrumentors._in_flight import finish
 from llmlog.instrumentors._sse_tee import TeeDecoder, tee
+from llmlog.instrumentors._stream_shape import ASYNC_LACKS, SYNC_LACKS, StreamShape, hide_absent
 
 IsContent = Callable[[Any], bool]
 
@@ -152,7 +153,7 @@ class _Finisher:
         named_events: bool = False,
         raw: bool = False,
     ) -> None:
-        super().__init__(wrapped)  # type: ignore[call-arg]  # wrapt.ObjectProxy, next in the MRO
+        super().__init__(wrapped)  # type: ignore[call-arg]  # wrapt's proxy, next in the MRO
         cap.stream = True
         cap.chunks = []
         if cap.result is None:
@@ -246,7 +247,7 @@ class _Finisher:
             pass
 
 
-class SyncStreamProxy(_Finisher, wrapt.ObjectProxy):  # type: ignore[type-arg]
+class SyncStreamProxy(_Finisher, StreamShape, wrapt.BaseObjectProxy):  # type: ignore[type-arg]
     """Proxy for ``openai.Stream`` / ``anthropic.Stream`` and the like."""
 
     def __iter__(self) -> Iterator[Any]:
@@ -328,8 +329,9 @@ class SyncStreamProxy(_Finisher, wrapt.ObjectProxy):  # type: ignore[type-arg]
             self._self_end(early=True)
 
 
-class AsyncStreamProxy(_Finisher, wrapt.ObjectProxy):  # type: ignore[type-arg]
-    """Proxy for ``openai.AsyncStream`` / ``anthropic.AsyncStream`` and the like."""
+class AsyncStreamProxy(_Finisher, StreamShape, wrapt.BaseObjectProxy):  # type: ignore[type-arg]
+    """Proxy for ``openai.AsyncStream`` / ``anthropic.AsyncStream`` and the like (not
+    iterable with a plain ``for``, as they are not: wrapt's base type has no ``__iter__``)."""
 
     def __aiter__(self) -> AsyncReading:
         return AsyncReading(self)
@@ -380,3 +382,7 @@ class AsyncStreamProxy(_Finisher, wrapt.ObjectProxy):  # type: ignore[type-arg]
                 self._self_end(early=True)
 
         return aclose
+
+
+hide_absent(SyncStreamProxy, SYNC_LACKS)
+hide_absent(AsyncStreamProxy, ASYNC_LACKS)
