@@ -37,6 +37,7 @@ FIELDS: Final[tuple[str, ...]] = (
     "operation",
     "method",
     "server_address",
+    "server_port",  # only when not the scheme's default
     "request_id",
     "response_id",
     "model",
@@ -51,9 +52,12 @@ FIELDS: Final[tuple[str, ...]] = (
     "price_source",
     "latency_ms",
     "ttft_ms",
+    "attempts",  # requests the SDK sent for the call: 1 + its retries
+    "retried",  # the failed attempts it retried: status_code, request_id, error
     "stream",
     "status",
     "error",
+    "response_headers",  # allow-listed: rate limits, retry-after, processing time, billing
     "prompt_hash",
     "session_id",
     "user_id",
@@ -84,6 +88,10 @@ TEXT_FIELDS: Final = ("system", "messages", "output", "error", "template", "para
 CONTENT_FIELDS: Final = ("system", "messages")
 CONTENT_OUTPUT_FIELDS: Final = ("text", "tool_calls", "refusal", "parsed", "thinking")
 
+
+BASE_URL: Final = "base_url"
+"""``cap.extra`` key: the client's base URL when the call started (its port is the
+record's ``server_port``)."""
 
 _hosts: dict[int, tuple[Any, str | None]] = {}
 """id(a client's base URL) -> (that URL, kept alive so the id stays its own; its host)."""

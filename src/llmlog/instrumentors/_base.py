@@ -29,7 +29,7 @@ from typing import Any, Final
 import wrapt
 
 from llmlog import _context, _guard, _pipeline
-from llmlog._record import Capture, server_address
+from llmlog._record import BASE_URL, Capture, server_address
 from llmlog.instrumentors import _warnings_shim
 from llmlog.instrumentors._arguments import read_iterators, snapshot_arguments
 from llmlog.instrumentors._client_defaults import note_client_options
@@ -64,6 +64,19 @@ class Target:
     stable: bool = False
     """``Cls.method is Cls.method`` holds, as without llmlog (see :class:`_StableWrapper`):
     for methods called too seldom for its cost to matter."""
+
+
+def sync_and_async_helpers(
+    module: str, classes: tuple[tuple[str, bool], ...], method: str, sync: Wrapper, async_: Wrapper
+) -> tuple[tuple[Target, ...], dict[str, Wrapper]]:
+    """Helper rows (no record of their own) for ``method`` of each ``(class, is_async)`` in
+    ``module``, and their wrappers: ``async_`` for the async classes, ``sync`` for the rest."""
+    rows = tuple(
+        Target(module, f"{cls}.{method}", f"{cls}.{method}", "helper", is_async)
+        for cls, is_async in classes
+    )
+    wrappers = {f"{row.module}:{row.qualname}": async_ if row.is_async else sync for row in rows}
+    return rows, wrappers
 
 
 @dataclass(frozen=True)
@@ -163,6 +176,7 @@ def _start(provider: Provider, target: Target, kwargs: dict[str, Any], client: A
     # where the call goes, read now: the app may point the client elsewhere before the
     # writer builds the record
     cap.extra["server_address"] = server_address(client)
+    cap.extra[BASE_URL] = getattr(client, "base_url", None)  # its port, read by the writer
     note_client_options(cap, client)  # default headers and query the app set on it
     return cap
 

@@ -30,6 +30,8 @@ from llmlog.instrumentors import _anthropic_dreams as dreams
 from llmlog.instrumentors import _anthropic_middleware as middleware
 from llmlog.instrumentors import _anthropic_request_ids as request_ids
 from llmlog.instrumentors import _anthropic_streams as stream_helpers
+from llmlog.instrumentors import _parsed_responses as parsed_responses
+from llmlog.instrumentors import _retries as retries
 from llmlog.instrumentors._anthropic_request import (
     batch_request_summary,
     messages_record,
@@ -48,12 +50,13 @@ from llmlog.instrumentors._anthropic_streams import (
     AsyncMessageStreamManagerProxy,
     MessageStreamManagerProxy,
 )
-from llmlog.instrumentors._base import Provider, Target
+from llmlog.instrumentors._base import CALL_FRAMES, Provider, Target
 from llmlog.instrumentors._in_flight import finish
 from llmlog.instrumentors._raw_streams import proxy_parsed_stream
 from llmlog.instrumentors._sdk_field import field as field_of
 from llmlog.instrumentors._sse_tee import decoded
 from llmlog.instrumentors._stream import AsyncStreamProxy, SyncStreamProxy
+from llmlog.instrumentors._wire_facts import wire_fields
 
 OP_MESSAGES: Final = "messages"
 OP_COUNT_TOKENS: Final = "messages.count_tokens"
@@ -167,14 +170,11 @@ def _raw_response(cap: Capture, response: Any) -> Any:
 
 
 def _complete(cap: Capture, result: Any) -> Any:
-    noted = request_ids.take_noted(result)  # Bedrock's, which the SDK leaves off the object
+    noted = parsed_responses.take_noted(result)  # the response it was parsed from
     if noted is not None:
-        cap.extra[_NOTED_REQUEST_ID] = noted
+        cap.extra[parsed_responses.NOTED] = noted
     finish(cap, result=result)
     return result
-
-
-_NOTED_REQUEST_ID: Final = "noted_request_id"
 
 
 # A result's class -> what on_result does with it; filled on first sight of each class.
@@ -242,6 +242,7 @@ def extract(cap: Capture) -> dict[str, Any]:
             decode_json_answer(fields.get("output"), cap.kwargs)
     fields["request_id"] = _request_id(cap, response, headers)
     fields["server_address"] = cap.extra.get("server_address")  # read when the call started
+    fields.update(wire_fields(cap, request_ids.from_headers, headers))
     raw_usage = (fields.get("usage") or {}).get("raw")
     tier = raw_usage.get("service_tier") if isinstance(raw_usage, dict) else None
     fields["service_tier"] = tier if isinstance(tier, str) else None  # standard, priority, batch
@@ -327,7 +328,7 @@ def _request_id(cap: Capture, response: Any, headers: Any) -> str | None:
         lambda: request_ids.from_headers(headers),
         lambda: field_of(response, "_request_id"),
         lambda: field_of(response, "request_id"),
-        lambda: cap.extra.get(_NOTED_REQUEST_ID),
+        lambda: request_ids.from_noted(cap),
         lambda: request_ids.from_error(cap.error),
     )
     for source in sources:  # in turn: most answers have one in the first or second
@@ -336,6 +337,13 @@ def _request_id(cap: Capture, response: Any, headers: Any) -> str | None:
             return value
     return None
 
+
+_CALL_FRAMES: Final = CALL_FRAMES | {
+    MessageStreamManagerProxy.__enter__.__code__,
+    AsyncMessageStreamManagerProxy.__aenter__.__code__,
+}
+"""Where a call runs: a patched method's wrapper, or the stream helper's ``__enter__``."""
+_RETRIES, _RETRY_WRAPPERS = retries.helpers("anthropic._base_client", _CALL_FRAMES)
 
 PROVIDER: Final = Provider(
     name="anthropic",
@@ -349,6 +357,7 @@ PROVIDER: Final = Provider(
         + stream_helpers.HELPERS
         + request_ids.HELPERS
         + middleware.HELPERS
+        + _RETRIES
     ),
     helper_wrappers=(
         agent_sessions.HELPER_WRAPPERS
@@ -357,5 +366,6 @@ PROVIDER: Final = Provider(
         | stream_helpers.HELPER_WRAPPERS
         | request_ids.HELPER_WRAPPERS
         | middleware.HELPER_WRAPPERS
+        | _RETRY_WRAPPERS
     ),
 )

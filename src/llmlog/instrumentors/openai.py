@@ -23,7 +23,9 @@ from llmlog.instrumentors import _openai_request as request
 from llmlog.instrumentors import _openai_session_starts as session_starts
 from llmlog.instrumentors import _openai_websocket as websocket
 from llmlog.instrumentors import _openai_websocket_patches as websocket_patches
-from llmlog.instrumentors._base import Provider, Target, Wrapper
+from llmlog.instrumentors import _parsed_responses as parsed_responses
+from llmlog.instrumentors import _retries as retries
+from llmlog.instrumentors._base import CALL_FRAMES, Provider, Target, Wrapper
 from llmlog.instrumentors._in_flight import finish
 from llmlog.instrumentors._openai_azure import azure_deployment
 from llmlog.instrumentors._openai_chunks import is_content_for
@@ -45,6 +47,7 @@ from llmlog.instrumentors._openai_stream_helpers import (
 from llmlog.instrumentors._openai_streams import stream_reply
 from llmlog.instrumentors._raw_streams import proxy_parsed_stream
 from llmlog.instrumentors._stream import AsyncStreamProxy, SyncStreamProxy
+from llmlog.instrumentors._wire_facts import wire_fields
 
 _HELPER_HEADER: Final = "X-Stainless-Helper-Method"
 _HELPER_LABELS: Final = frozenset({"chat.completions.parse", "chat.completions.stream"})
@@ -256,6 +259,10 @@ def on_result(cap: Capture, result: Any) -> Any:
     elif kind == _RAW_UNREAD:
         cap.extra["body_read"] = False
         cap.stream = cap.kwargs.get("stream") is True  # the app reads the events itself
+    else:
+        noted = parsed_responses.take_noted(result)  # the response it was parsed from
+        if noted is not None:
+            cap.extra[parsed_responses.NOTED] = noted
     finish(cap, result=result)
     return result
 
@@ -295,6 +302,8 @@ def _provider() -> Provider:
 
 
 _STARTS, _STARTS_WRAPPERS = session_starts.helpers(_provider)
+_PARSES, _PARSE_WRAPPERS = parsed_responses.helpers("openai", "openai._response")
+_RETRIES, _RETRY_WRAPPERS = retries.helpers("openai._base_client", CALL_FRAMES)
 HELPERS: Final[tuple[Target, ...]] = (
     tuple(
         Target(_helper_module(qualname), qualname, qualname, "helper", qualname.startswith("Async"))
@@ -302,6 +311,8 @@ HELPERS: Final[tuple[Target, ...]] = (
     )
     + _STARTS
     + agent_sessions.HELPERS
+    + _PARSES
+    + _RETRIES
 )
 
 
@@ -413,7 +424,13 @@ def extract(cap: Capture) -> dict[str, Any]:
         background.fill_resumed(cap, fields)
     fields["request_id"] = _request_id(cap) or (refused.request_id if refused else None)
     fields["server_address"] = cap.extra.get("server_address")  # read when the call started
+    fields.update(wire_fields(cap, _header_request_id))
     return fields
+
+
+def _header_request_id(headers: Any) -> str | None:
+    found = headers.get("x-request-id") if hasattr(headers, "get") else None
+    return found if isinstance(found, str) else None
 
 
 def _reader(operation: str) -> Callable[[Any], Reply]:
@@ -428,5 +445,11 @@ PROVIDER: Final = Provider(
     extract=extract,
     on_result=on_result,
     helpers=HELPERS,
-    helper_wrappers={**_HELPER_WRAPPERS, **_STARTS_WRAPPERS, **agent_sessions.HELPER_WRAPPERS},
+    helper_wrappers={
+        **_HELPER_WRAPPERS,
+        **_STARTS_WRAPPERS,
+        **agent_sessions.HELPER_WRAPPERS,
+        **_PARSE_WRAPPERS,
+        **_RETRY_WRAPPERS,
+    },
 )
