@@ -19,7 +19,7 @@ from llmlog.cli import _duck
 from llmlog.cli._filters import Filters, template_name
 from llmlog.cli._logs import CliError, iter_records, warn, warn_unknown_schema
 
-__all__ = ["GROUP_KEYS", "GroupStats", "aggregate"]
+__all__ = ["GROUP_KEYS", "Aggregation", "GroupStats", "aggregate"]
 
 QUANTILES = (0.5, 0.95, 0.99)
 
@@ -98,6 +98,15 @@ class GroupStats:
         }
 
 
+@dataclass
+class Aggregation:
+    """The groups, and how many calls of the window went unlogged: the writer's queue was
+    full and it logged an ``llmlog.dropped`` notice with their count instead."""
+
+    groups: list[GroupStats]
+    dropped: int = 0
+
+
 def _named_quantiles(values: list[float | None]) -> dict[str, float | None]:
     return {
         f"p{round(q * 100)}": None if v is None else round(v, 3)
@@ -107,25 +116,31 @@ def _named_quantiles(values: list[float | None]) -> dict[str, float | None]:
 
 def aggregate(
     files: list[Path], filters: Filters, by: str | None, engine: str = "auto"
-) -> list[GroupStats]:
-    """One :class:`GroupStats` per group (or one for everything when ``by`` is None)."""
+) -> Aggregation:
+    """One :class:`GroupStats` per group (or one for everything when ``by`` is None), and
+    the calls dropped in the window (``filters``' time window only: a notice has no model)."""
     if by is not None and by not in GROUP_KEYS:
         raise CliError(f"cannot group by {by!r}; choose one of {', '.join(GROUP_KEYS)}")
     # No files (``check`` before the first call) are no calls; DuckDB refuses to read none.
     use_duckdb = bool(files) and (engine == "duckdb" or (engine == "auto" and _duck.available()))
     try:
-        rows = _with_duckdb(files, filters, by) if use_duckdb else _with_python(files, filters, by)
+        result = (
+            _with_duckdb(files, filters, by) if use_duckdb else _with_python(files, filters, by)
+        )
     except _DuckDBFailed as exc:
         if engine == "duckdb":
             raise CliError(f"DuckDB could not read the log ({exc}); try --engine python") from None
         warn(f"DuckDB could not read the log ({exc}); using the slower Python reader")
-        rows = _with_python(files, filters, by)
+        result = _with_python(files, filters, by)
+    _warn_dropped(result.dropped)
     if by == "day":
-        return sorted(rows, key=lambda g: g.key or "")
-    return sorted(rows, key=lambda g: (-g.calls, g.key or ""))
+        result.groups.sort(key=lambda g: g.key or "")
+    else:
+        result.groups.sort(key=lambda g: (-g.calls, g.key or ""))
+    return result
 
 
-def _with_duckdb(files: list[Path], filters: Filters, by: str | None) -> list[GroupStats]:
+def _with_duckdb(files: list[Path], filters: Filters, by: str | None) -> Aggregation:
     con = _duck.connect()
     where, params = filters.sql_where()
     window, window_params = filters.window().sql_where()
@@ -192,10 +207,9 @@ def _with_duckdb(files: list[Path], filters: Filters, by: str | None) -> list[Gr
     for name, count in broken.items():
         _duck.warn_broken_lines(name, count)
     warn_unknown_schema(unknown)
-    _warn_dropped(dropped)
     if by is None and not result:
-        return [GroupStats(key=None)]
-    return result
+        result = [GroupStats(key=None)]
+    return Aggregation(result, dropped)
 
 
 def _warn_dropped(count: int) -> None:
@@ -281,7 +295,7 @@ def python_key(record: dict[str, Any], by: str | None) -> str | None:
     return value if isinstance(value, str) else None  # another type: missing, as in DuckDB
 
 
-def _with_python(files: list[Path], filters: Filters, by: str | None) -> list[GroupStats]:
+def _with_python(files: list[Path], filters: Filters, by: str | None) -> Aggregation:
     groups: dict[str | None, _Accumulator] = {}
     if by is None:
         groups[None] = _Accumulator(None)
@@ -298,5 +312,4 @@ def _with_python(files: list[Path], filters: Filters, by: str | None) -> list[Gr
         if accumulator is None:
             accumulator = groups[key] = _Accumulator(key)
         accumulator.add(record)
-    _warn_dropped(dropped)
-    return [accumulator.finish() for accumulator in groups.values()]
+    return Aggregation([accumulator.finish() for accumulator in groups.values()], dropped)

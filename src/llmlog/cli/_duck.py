@@ -209,8 +209,10 @@ def _survey(con: Any, files: list[Path]) -> dict[str, Any]:
     }
     for name, kind in _CALL_TYPES.items():
         if isinstance(kind, dict):
+            # DISTINCT: a list per distinct key set (a handful), not one per record, which
+            # held every record's keys in memory at once (1.4 GB for a 1 GB log).
             checks[f"keys:{name}"] = (
-                f"list_distinct(flatten(list(json_keys({name})) "
+                f"list_distinct(flatten(list(DISTINCT json_keys({name})) "
                 f"FILTER (WHERE {ours} AND json_type({name}) = 'OBJECT')))"
             )
             checks[f"bad:{name}"] = (

@@ -54,7 +54,9 @@ def register(commands: Subcommands, parents: list[argparse.ArgumentParser]) -> N
         "day unpriced, or some: the cost is then a lower bound; no text answers) is not a "
         "breach: it gets a NOT CHECKED line saying why, and the exit status is 0 unless "
         "another threshold failed (with --fail-on-no-data: 1). When no threshold had anything "
-        "to judge by, the last line says 'nothing checked'. Exit 2: a usage error.",
+        "to judge by, the last line says 'nothing checked'. Calls llmlog could not log (its "
+        "queue was full: an llmlog.dropped notice in the window) fail the check whatever "
+        "thresholds are given, unless --max-dropped allows them. Exit 2: a usage error.",
     )
     parser.add_argument("--max-error-rate", type=_rate, help="e.g. 1%% or 0.01")
     parser.add_argument("--max-p95-latency", help="e.g. 5s or 800ms")
@@ -66,6 +68,14 @@ def register(commands: Subcommands, parents: list[argparse.ArgumentParser]) -> N
     )
     parser.add_argument(
         "--pii", action="store_true", help="fail if logged text still holds PII or secrets"
+    )
+    parser.add_argument(
+        "--max-dropped",
+        type=_count,
+        metavar="N",
+        help="calls in the window that llmlog could not log (its queue was full) before "
+        "the check fails; default 0: any dropped call fails it, as the other thresholds "
+        "then judge only the calls that were logged",
     )
     parser.add_argument(
         "--fail-on-no-data",
@@ -91,6 +101,16 @@ def _rate(text: str) -> float:
         )
     if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not between 0% and 100%")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of calls; use e.g. 0") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of calls of 0 or more")
     return value
 
 
@@ -154,10 +174,10 @@ def run(args: argparse.Namespace) -> int:
     p95_limit = args.max_p95_latency
     max_p95 = parse_duration_s(p95_limit, "--max-p95-latency") * 1000 if p95_limit else None
     wanted = (args.max_error_rate, max_p95, args.max_cost_per_day, args.max_uncertain_rate)
-    if all(value is None for value in wanted) and not args.pii:
+    if all(value is None for value in wanted) and not args.pii and args.max_dropped is None:
         raise CliError(
             "nothing to check; give at least one of --max-error-rate, --max-p95-latency, "
-            "--max-cost-per-day, --max-uncertain-rate, --pii"
+            "--max-cost-per-day, --max-uncertain-rate, --pii, --max-dropped"
         )
     location = locate(args.log)
     files = location.files_so_far()
@@ -173,8 +193,16 @@ def run(args: argparse.Namespace) -> int:
     elif not files:  # an app that made no call yet writes no log: nothing to judge, no error
         warn(f"no log at {location.path} yet (nothing logged?); checking 0 calls")
     filters = Filters.from_args(args)
-    overall = aggregate(files, filters, by=None)[0]
+    totals = aggregate(files, filters, by=None)
+    overall = totals.groups[0]
     breaches: list[str] = []
+    max_dropped = 0 if args.max_dropped is None else args.max_dropped
+    if totals.dropped > max_dropped:
+        breaches.append(
+            f"{counted(totals.dropped, 'call')} in the window not logged (llmlog's queue was "
+            f"full) > --max-dropped {max_dropped}; the other thresholds judge only the "
+            f"{counted(overall.calls, 'call')} logged"
+        )
     unchecked: list[str] = []
     blind: set[str] = set()  # thresholds with nothing at all to judge them by
     none = "no calls in the window" if not overall.calls else ""
@@ -200,7 +228,7 @@ def run(args: argparse.Namespace) -> int:
             since=filters.since and f"{filters.since[:10]}{_MIDNIGHT}",
             until=filters.until and _next_midnight(filters.until),
         )
-        per_day = [d for d in aggregate(files, whole_days, by="day") if d.calls]
+        per_day = [d for d in aggregate(files, whole_days, by="day").groups if d.calls]
         over = [d for d in per_day if d.cost_usd is not None and d.cost_usd > args.max_cost_per_day]
         # No call priced: the day's cost is unknown, unless none was billed (only failed
         # calls without usage, which ``aggregate`` does not count as unpriced): then it is $0.
@@ -270,6 +298,8 @@ def run(args: argparse.Namespace) -> int:
         return 1
     failing = 1 if args.fail_on_no_data else 0
     given = sum(value is not None for value in wanted) + args.pii
+    if args.max_dropped is not None:  # asked for, and a count always has something to judge
+        given += 1
     if len(blind) == given:
         sys.stdout.write(
             f"nothing checked: {counted(overall.calls, 'call')} in the window, and no "

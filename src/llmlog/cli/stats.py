@@ -9,7 +9,7 @@ import orjson
 
 from llmlog.cli._aggregate import GROUP_KEYS, GroupStats, aggregate
 from llmlog.cli._filters import Filters, Subcommands, add_filter_args
-from llmlog.cli._format import cost, duration_ms, table, tokens
+from llmlog.cli._format import cost, counted, duration_ms, table, tokens
 from llmlog.cli._logs import locate
 
 __all__ = ["register"]
@@ -25,7 +25,9 @@ def register(commands: Subcommands, parents: list[argparse.ArgumentParser]) -> N
         "calls that could not be priced; token counts marked * leave out calls whose usage "
         "is unknown (not reported, e.g. a failed call or a stream without include_usage). "
         "--json gives the counts of both (unpriced_calls, unknown_usage_calls) and the "
-        "cost unrounded.",
+        "cost unrounded. Calls the app made but llmlog could not log (its queue was full) "
+        "are not in the groups: a line under the table counts them, as does dropped_calls "
+        "in --json.",
     )
     parser.add_argument("--by", help=f"group by one of: {', '.join(GROUP_KEYS)}")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
@@ -42,18 +44,24 @@ def register(commands: Subcommands, parents: list[argparse.ArgumentParser]) -> N
 def run(args: argparse.Namespace) -> int:
     """Print the statistics as a table, or as JSON with ``--json``."""
     files = locate(args.log).existing_files()
-    groups = aggregate(files, Filters.from_args(args), args.by, engine=args.engine)
+    result = aggregate(files, Filters.from_args(args), args.by, engine=args.engine)
     if args.json:
-        sys.stdout.write(
-            orjson.dumps(
-                {"by": args.by, "groups": [g.as_json() for g in groups]},
-                option=orjson.OPT_INDENT_2,
-            ).decode()
-            + "\n"
-        )
+        summary = {
+            "by": args.by,
+            "groups": [g.as_json() for g in result.groups],
+            "dropped_calls": result.dropped,
+        }
+        sys.stdout.write(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode() + "\n")
         return 0
-    sys.stdout.write(render(groups, args.by) + "\n")
+    sys.stdout.write(render(result.groups, args.by) + "\n")
+    if result.dropped:
+        sys.stdout.write(f"{_dropped_line(result.dropped)}\n")
     return 0
+
+
+def _dropped_line(count: int) -> str:
+    """Under the table: calls that are in no group because llmlog could not log them."""
+    return f"not logged: {counted(count, 'call')} (llmlog's queue was full), not in the table"
 
 
 def render(groups: list[GroupStats], by: str | None) -> str:
