@@ -18,6 +18,7 @@ from llmlog._record import EVENT_CALL, EVENT_DROPPED, STATUS_ERROR
 from llmlog.cli import _duck
 from llmlog.cli._filters import Filters, template_name
 from llmlog.cli._logs import CliError, iter_records, warn, warn_unknown_schema
+from llmlog.cli._window import files_for_window
 
 __all__ = ["GROUP_KEYS", "Aggregation", "GroupStats", "aggregate"]
 
@@ -121,6 +122,7 @@ def aggregate(
     the calls dropped in the window (``filters``' time window only: a notice has no model)."""
     if by is not None and by not in GROUP_KEYS:
         raise CliError(f"cannot group by {by!r}; choose one of {', '.join(GROUP_KEYS)}")
+    files = files_for_window(files, filters.since)  # a file older than --since: no call in it
     # No files (``check`` before the first call) are no calls; DuckDB refuses to read none.
     use_duckdb = bool(files) and (engine == "duckdb" or (engine == "auto" and _duck.available()))
     try:

@@ -16,6 +16,7 @@ from typing import Any
 
 from llmlog._record import EVENT_CALL, EVENT_DROPPED, FIELDS, SCHEMA_VERSION, USAGE_FIELDS
 from llmlog.cli._format import counted
+from llmlog.cli._held import held_name, shown_name
 from llmlog.cli._logs import CliError, iter_lines, warn, warn_unknown_schema
 
 __all__ = [
@@ -39,6 +40,7 @@ MAX_OBJECT_BYTES = 16 * 1024 * 1024
 _STATS_TEXT = (
     *("ts", "provider", "model", "response_model", "status", "session_id", "user_id"),
     "server_address",
+    *("request_id", "response_id", "prompt_hash"),  # --request-id and the like
 )
 _STATS_NUMBERS = ("latency_ms", "ttft_ms", "cost_usd")
 _STATS_TOKENS = ("input_tokens", "output_tokens", "cached_input_tokens")
@@ -143,7 +145,9 @@ def connect() -> Any:
 
 
 def _file_list(files: list[Path]) -> str:
-    return "[" + ", ".join(_quote(literal(str(path))) for path in files) + "]"
+    """The files as DuckDB reads them: an active file through the descriptor the command
+    opened it with (:mod:`llmlog.cli._held`), so a rotation meanwhile loses no call."""
+    return "[" + ", ".join(_quote(literal(held_name(path))) for path in files) + "]"
 
 
 _GLOB_CHARS = re.compile(r"([*?\[])")
@@ -266,7 +270,7 @@ def _copy_readable_part(path: Path, copy: Path) -> None:
 def warn_broken_lines(name: str, count: int) -> None:
     """The warning for lines DuckDB skipped in one file, worded as the Python reader's."""
     warn(
-        f"{name}: skipped {counted(count, 'line')} (not a complete JSON record, "
+        f"{shown_name(name)}: skipped {counted(count, 'line')} (not a complete JSON record, "
         f"or not llmlog's, or larger than {MAX_OBJECT_BYTES // 2**20} MB)"
     )
 

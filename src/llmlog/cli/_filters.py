@@ -1,8 +1,9 @@
 """The filters every command shares, as a Python predicate and as SQL.
 
 ``--model gpt-4o*`` style globs, ``--since 24h`` / ``--since 2026-01-02``,
-``--min-latency 2s``. Both forms must select exactly the same records: the
-DuckDB path of ``stats`` and the pure-Python path are compared in the tests.
+``--min-latency 2s``, ``--request-id req_...`` (exact ids). Both forms must select
+exactly the same records: the DuckDB path of ``stats`` and the pure-Python path are
+compared in the tests.
 """
 
 from __future__ import annotations
@@ -98,6 +99,8 @@ def add_filter_args(parser: argparse.ArgumentParser, *, limit: bool = True) -> N
         "--status", type=_status, metavar="{" + ",".join(STATUSES) + "}", help="how the call ended"
     )
     group.add_argument("--session", help="session id")
+    for option, field in _ID_OPTIONS:
+        group.add_argument(option, metavar="ID", help=_ID_HELP[field])
     group.add_argument("--user", help="user id")
     group.add_argument("--template", help="prompt template name (glob)")
     group.add_argument("--since", help="24h, 7d, or an ISO date/time (UTC)")
@@ -119,6 +122,19 @@ def add_filter_args(parser: argparse.ArgumentParser, *, limit: bool = True) -> N
         group.add_argument(
             "--limit", type=_positive_int, help="at most N records (the most recent)"
         )
+
+
+# The exact-id filters: option, and the record field it must equal.
+_ID_OPTIONS = (
+    ("--request-id", "request_id"),
+    ("--response-id", "response_id"),
+    ("--prompt-hash", "prompt_hash"),
+)
+_ID_HELP = {
+    "request_id": "the provider's request id (its x-request-id / request-id header: req_...)",
+    "response_id": "the provider's response id (chatcmpl-..., resp_..., msg_...)",
+    "prompt_hash": "the prompt's hash (64 hex digits): the calls that sent the same prompt",
+}
 
 
 def _provider(text: str) -> str:
@@ -173,6 +189,9 @@ class Filters:
     status: str | None = None
     session: str | None = None
     user: str | None = None
+    request_id: str | None = None
+    response_id: str | None = None
+    prompt_hash: str | None = None
     template: str | None = None
     since: str | None = None
     until: str | None = None
@@ -198,6 +217,9 @@ class Filters:
             status=args.status,
             session=args.session,
             user=args.user,
+            request_id=_exact(getattr(args, "request_id", None)),
+            response_id=_exact(getattr(args, "response_id", None)),
+            prompt_hash=_exact(getattr(args, "prompt_hash", None)),
             template=args.template,
             since=since,
             until=until,
@@ -207,6 +229,17 @@ class Filters:
             error=args.error.strip().lower() if getattr(args, "error", None) else None,
             limit=getattr(args, "limit", None),
         )
+
+    def needle(self) -> bytes | None:
+        """Bytes every line of a selected record holds (an exact id's, as JSON writes it):
+        lines without them are skipped unparsed. None when no such filter is given."""
+        for wanted in self._ids():
+            if wanted is not None and _plain(wanted):
+                return f'"{wanted}"'.encode()
+        return None
+
+    def _ids(self) -> tuple[str | None, ...]:
+        return (self.request_id, self.response_id, self.prompt_hash)
 
     def window(self) -> Filters:
         """Only the time filters: what applies to events that are not calls."""
@@ -220,12 +253,7 @@ class Filters:
             checks.append(
                 lambda r: match_model(r.get("model")) or match_model(r.get("response_model"))
             )
-        for field, wanted in (
-            ("provider", self.provider),
-            ("status", self.status),
-            ("session_id", self.session),
-            ("user_id", self.user),
-        ):
+        for field, wanted in self._equalities():
             if wanted is not None:
                 checks.append(_equals(field, wanted))
         if self.template is not None:
@@ -244,6 +272,17 @@ class Filters:
             checks.append(_error_matches(self.error))
         return lambda record: all(check(record) for check in checks)
 
+    def _equalities(self) -> tuple[tuple[str, str | None], ...]:
+        """The fields a record must have equal to a value given (column names alike)."""
+        ids = tuple(zip((field for _, field in _ID_OPTIONS), self._ids(), strict=True))
+        return (
+            ("provider", self.provider),
+            ("status", self.status),
+            ("session_id", self.session),
+            ("user_id", self.user),
+            *ids,
+        )
+
     def sql_where(self) -> tuple[str, list[Any]]:
         """The same selection as :meth:`predicate`, as a SQL condition and its parameters.
 
@@ -255,12 +294,7 @@ class Filters:
             op = "GLOB" if any(ch in self.model for ch in "*?[") else "="
             clauses.append(f"(model {op} ? OR response_model {op} ?)")
             params += [self.model, self.model]
-        for column, wanted in (
-            ("provider", self.provider),
-            ("status", self.status),
-            ("session_id", self.session),
-            ("user_id", self.user),
-        ):
+        for column, wanted in self._equalities():
             if wanted is not None:
                 clauses.append(f"{column} = ?")
                 params.append(wanted)
@@ -312,6 +346,17 @@ def _error_matches(needle: str) -> Callable[[dict[str, Any]], bool]:
         return code is not None and type(status) is int and status == code
 
     return matches
+
+
+def _exact(text: str | None) -> str | None:
+    """An id as given, without the blanks a copy and paste brings along."""
+    return None if text is None else text.strip()
+
+
+def _plain(text: str) -> bool:
+    """``text`` is written by JSON as itself (printable ASCII, no quote, no backslash), so
+    a line holding the value holds its bytes."""
+    return text.isascii() and text.isprintable() and '"' not in text and "\\" not in text
 
 
 def _equals(field: str, wanted: str) -> Callable[[dict[str, Any]], bool]:

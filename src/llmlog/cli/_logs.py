@@ -3,8 +3,8 @@
 The CLI finds the log the way the writer does (``LLMLOG_OUTPUT`` or the
 default path), and reads every rotated file next to it, compressed or not, in
 time order: the writer's own (``llmlog-<UTC time>-<pid>.jsonl``) and logrotate's
-numbered ones (``llmlog.jsonl.1``, ``llmlog.jsonl.2.gz``). A line that does not
-parse (a writer that crashed mid-line) is skipped with one warning per file,
+(``llmlog.jsonl.1``, ``llmlog.jsonl.2.gz``, ``llmlog.jsonl-20261122``). A line that does
+not parse (a writer that crashed mid-line) is skipped with one warning per file,
 never a traceback.
 """
 
@@ -28,17 +28,22 @@ from llmlog._config import Settings
 from llmlog._log_files import rotated_files, rotated_pattern
 from llmlog._record import SCHEMA_VERSION
 from llmlog.cli._format import counted, visible
+from llmlog.cli._held import held_identity, hold, open_held, release_all
 from llmlog.cli._log_names import (
     LOG_SUFFIXES,
     READ_NAMES,
     age_key,
+    dated_files,
+    dated_pattern,
     is_rotated,
     log_name,
     numbered_files,
     numbered_pattern,
     one_copy,
     rotated_at,
+    unread_siblings,
 )
+from llmlog.cli._window import written_before
 
 __all__ = [
     "CliError",
@@ -48,7 +53,6 @@ __all__ = [
     "known_schema",
     "locate",
     "located_records",
-    "records_at",
 ]
 
 # A rotated name dated later than this from now was not given by a writer (each names its
@@ -68,23 +72,46 @@ class LogLocation:
     is_dir: bool
 
     def files(self) -> list[Path]:
-        """Every log file, oldest first; the active file (no timestamp) last."""
+        """Every log file, oldest first; the active file (no timestamp) last.
+
+        The active files are opened first and read through those descriptors (``_held``):
+        one the app rotates meanwhile is still read whole, and not twice."""
         if self.is_dir:
-            if not self.path.is_dir():
-                raise CliError(f"log directory {self.path} does not exist")
-            found = [p for p in self.path.iterdir() if p.is_file() and log_name(p.name)]
-            return sorted(one_copy(self.trusted(found)), key=age_key)
+            return self._files_in_folder()
         parent = self.path.parent
         if not parent.is_dir():
             raise CliError(f"log directory {parent} does not exist (no logs written yet?)")
+        active = hold(self.path)
         # Only the rotated names of this log: ``app-worker.jsonl`` beside ``app.jsonl`` is
         # another log, not part of this one.
-        siblings = [*rotated_files(self.path), *numbered_files(self.path)]
-        rotated = self.trusted([p for p in siblings if p.is_file()])
-        found = sorted(one_copy(rotated), key=age_key)
-        if self.path.is_file():
+        siblings = [
+            *rotated_files(self.path),
+            *numbered_files(self.path),
+            *dated_files(self.path),
+        ]
+        _warn_unread(self.path, siblings)
+        rotated = [p for p in siblings if p.is_file() and held_identity(p) != active]
+        found = sorted(one_copy(self.trusted(rotated)), key=age_key)
+        if active is not None:
             found.append(self.path)
         return found
+
+    def _files_in_folder(self) -> list[Path]:
+        """:meth:`files` of a ``--log`` directory: its active files held first, as one."""
+        if not self.path.is_dir():
+            raise CliError(f"log directory {self.path} does not exist")
+        held = {p: hold(p) for p in self._log_files() if _active(p)}
+        opened = {identity for identity in held.values() if identity is not None}
+        found = [p for p in held if held[p] is not None]
+        for path in self._log_files():
+            if path not in held and held_identity(path) not in opened:
+                found.append(path)
+        for active in held:
+            _warn_unread(active, found)
+        return sorted(one_copy(self.trusted(found)), key=age_key)
+
+    def _log_files(self) -> list[Path]:
+        return [p for p in self.path.iterdir() if p.is_file() and log_name(p.name)]
 
     def trusted(self, paths: list[Path]) -> list[Path]:
         """``paths`` without the files another user could have planted, with one warning
@@ -136,7 +163,7 @@ class LogLocation:
         if self.is_dir:
             return False
         active = self.path
-        patterns = (rotated_pattern(active), numbered_pattern(active))
+        patterns = (rotated_pattern(active), numbered_pattern(active), dated_pattern(active))
         folder = active.parent.resolve()
         named, linked = path.parent.resolve() / path.name, path.resolve()
         return any(
@@ -190,6 +217,25 @@ class LogLocation:
         return []
 
 
+def _warn_unread(active: Path, read: list[Path]) -> None:
+    """One warning naming the files beside ``active`` that look like its rotated files under
+    a name llmlog does not read (``llmlog.jsonl.1.bz2``): their calls would be missing
+    without a word."""
+    unread = unread_siblings(active, read)
+    if unread:
+        shown = ", ".join(unread[:3]) + (f" and {len(unread) - 3} more" if unread[3:] else "")
+        warn(
+            f"not read as part of the log {active.name}: {shown} (llmlog reads its rotated "
+            "files under the writer's names and logrotate's numbered and dated ones, plain or "
+            ".gz; pass --log FILE to read another)"
+        )
+
+
+def _active(path: Path) -> bool:
+    """A file a writer appends to (no rotated name, not compressed): held when listed."""
+    return not is_rotated(path) and not path.name.endswith(".gz")
+
+
 def _is_log(path: Path) -> bool:
     """The first line of ``path`` is an llmlog record (has ``event`` and ``schema``)."""
     try:
@@ -236,8 +282,12 @@ def _is_stream(log: str) -> bool:
 
 
 def open_lines(path: Path) -> BinaryIO:
-    """The file as a binary stream, decompressed when it ends in ``.gz``."""
+    """The file as a binary stream, decompressed when it ends in ``.gz``; an active file
+    through the descriptor opened when the log was listed (:meth:`LogLocation.files`)."""
     try:
+        held = open_held(path)
+        if held is not None:
+            return held
         if path.name.endswith(".gz"):
             return cast(BinaryIO, gzip.open(path, "rb"))
         return path.open("rb")
@@ -275,8 +325,10 @@ def warn(message: str) -> None:
 
 
 def reset_warnings() -> None:
-    """Forget warnings given so far (each command run starts afresh)."""
+    """Forget warnings given so far, and close the files an earlier listing of the log
+    held open (each command run starts afresh)."""
     _warned.clear()
+    release_all()
 
 
 def parse_line(path: Path, number: int, line: bytes, bad: list[int]) -> dict[str, Any] | None:
@@ -309,22 +361,28 @@ def warn_unknown_schema(count: int) -> None:
         )
 
 
-def iter_records(files: list[Path], needle: bytes | None = None) -> Iterator[dict[str, Any]]:
+def iter_records(
+    files: list[Path], needle: bytes | None = None, since: str | None = None
+) -> Iterator[dict[str, Any]]:
     """Every record of every file, in file order; records of another schema are skipped.
 
     ``needle`` skips, before parsing, lines that do not contain those bytes:
-    a cheap prefilter for commands that look for one id or one word.
+    a cheap prefilter for commands that look for one id or one word. ``since`` (a record
+    ``ts``) skips the files written to before then (:func:`~llmlog.cli._window.written_before`):
+    none of their records can be that recent; the caller still filters the others.
     """
-    return (record for _, _, record in located_records(files, needle))
+    return (record for _, _, record in located_records(files, needle, since))
 
 
 def located_records(
-    files: list[Path], needle: bytes | None = None
+    files: list[Path], needle: bytes | None = None, since: str | None = None
 ) -> Iterator[tuple[int, int, dict[str, Any]]]:
     """Like :func:`iter_records`, each record with where it is: (index in ``files``, offset
-    of its line), so that it can be read again (:func:`records_at`)."""
+    of its line), so that it can be read again (:func:`~llmlog.cli._reread.records_at`)."""
     unknown = 0
     for index, path in enumerate(files):
+        if since is not None and written_before(path, since):
+            continue
         lines = _lines_at(path)
         if needle is not None:
             lines = (item for item in lines if needle in item[2])
@@ -339,29 +397,6 @@ def located_records(
                 unknown += 1
         report_bad_lines(path, bad)
     warn_unknown_schema(unknown)
-
-
-def records_at(files: list[Path], places: list[tuple[int, int, Any]]) -> Iterator[dict[str, Any]]:
-    """The records at ``places`` ((index in ``files``, offset, id), from
-    :func:`located_records`), in that order, read one at a time. A record not there any
-    more (the log rotated since) is a :class:`CliError`."""
-    last = {index: n for n, (index, _, _) in enumerate(places)}
-    streams: dict[int, BinaryIO] = {}
-    try:
-        for n, (index, offset, record_id) in enumerate(places):
-            stream = streams.get(index)
-            if stream is None or stream.tell() > offset:  # (a .gz seeks back from its start)
-                stream = streams[index] = open_lines(files[index])
-            stream.seek(offset)
-            record = parse_line(files[index], 0, stream.readline(), [])
-            if record is None or record.get("id") != record_id:
-                raise CliError(f"{files[index]} changed while it was read (rotated?); run again")
-            yield record
-            if last[index] == n:
-                streams.pop(index).close()
-    finally:
-        for stream in streams.values():
-            stream.close()
 
 
 def parse_records(

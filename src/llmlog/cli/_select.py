@@ -9,7 +9,8 @@ from typing import Any
 
 from llmlog._record import EVENT_CALL
 from llmlog.cli._filters import Filters
-from llmlog.cli._logs import CliError, located_records, records_at
+from llmlog.cli._logs import CliError, located_records
+from llmlog.cli._reread import records_at
 
 __all__ = ["call_records", "find_record", "select"]
 
@@ -34,7 +35,8 @@ def _located_calls(
     also: Callable[[dict[str, Any]], bool] | None,
 ) -> Iterator[tuple[int, int, dict[str, Any]]]:
     keep = filters.predicate()
-    for index, number, record in located_records(files, needle=needle):
+    needle = filters.needle() if needle is None else needle
+    for index, number, record in located_records(files, needle=needle, since=filters.since):
         if record.get("event") != EVENT_CALL or not keep(record):
             continue
         if also is None or also(record):
@@ -59,7 +61,7 @@ def select(
         return call_records(files, filters, needle, also)
     # Only where each record is and what it is sorted by is kept while choosing (a record
     # can be large: N of them at once could be gigabytes); the N chosen are read again, one
-    # at a time, as they are written out.
+    # at a time, as they are written out, each file read forward once (``_reread``).
     keys = (
         (_time(record), order, index, offset, record.get("id"))
         for order, (index, offset, record) in enumerate(
@@ -75,9 +77,11 @@ def _time(record: dict[str, Any]) -> str:
     return ts if isinstance(ts, str) else ""
 
 
-def find_record(files: list[Path], prefix: str) -> dict[str, Any]:
-    """The one call record whose id starts with ``prefix``; a clear error otherwise."""
-    prefix = prefix.strip().upper()  # ULIDs are read in any case
+def find_record(files: list[Path], wanted: str) -> dict[str, Any]:
+    """The one call record whose id starts with ``wanted``, else whose request id or response
+    id is ``wanted`` (the id an error message or the provider's dashboard shows); a clear
+    error otherwise."""
+    prefix = wanted.strip().upper()  # ULIDs are read in any case
     if not prefix:
         raise CliError("give a record id (or a unique prefix of it)")
     found = [
@@ -86,9 +90,35 @@ def find_record(files: list[Path], prefix: str) -> dict[str, Any]:
         if str(record.get("id", "")).startswith(prefix)
     ]
     if not found:
-        raise CliError(f"no record with an id starting {prefix!r}")
+        return _by_provider_id(files, wanted.strip(), prefix)
     ids = sorted({str(record.get("id")) for record in found})
     if len(ids) > 1:
         shown = ", ".join(ids[:5]) + (", ..." if len(ids) > 5 else "")
         raise CliError(f"{prefix!r} matches {len(ids)} records ({shown}); give more characters")
     return found[-1]
+
+
+def _by_provider_id(files: list[Path], wanted: str, prefix: str) -> dict[str, Any]:
+    """The one call record whose request id or response id is ``wanted`` exactly."""
+    fields = ("request_id", "response_id")
+    found = list(
+        call_records(
+            files,
+            Filters(),
+            needle=Filters(request_id=wanted).needle(),
+            also=lambda record: any(record.get(field) == wanted for field in fields),
+        )
+    )
+    if not found:
+        raise CliError(
+            f"no record with an id starting {prefix!r}, nor a call with request id or "
+            f"response id {wanted!r}"
+        )
+    if len(found) > 1:
+        shown = ", ".join(str(record.get("id")) for record in found[:5])
+        raise CliError(
+            f"{len(found)} calls have the request or response id {wanted!r} ({shown}"
+            f"{', ...' if len(found) > 5 else ''}); show one by its record id, or list them "
+            f"with: llmlog tail --request-id {wanted} (or --response-id)"
+        )
+    return found[0]

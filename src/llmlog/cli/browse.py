@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -38,7 +39,9 @@ def register(commands: Subcommands, parents: list[argparse.ArgumentParser]) -> N
     tail.set_defaults(func=run_tail)
 
     show = commands.add_parser("show", parents=parents, help="one whole call, pretty")
-    show.add_argument("id", help="record id, or a unique prefix of it")
+    show.add_argument(
+        "id", help="record id, or a unique prefix of it; or the call's request id or response id"
+    )
     show.add_argument("--json", action="store_true", help="the record as indented JSON")
     show.set_defaults(func=run_show)
 
@@ -50,7 +53,8 @@ def register(commands: Subcommands, parents: list[argparse.ArgumentParser]) -> N
         "one character or as a letter and a combining accent) in what was written: the "
         "system prompt, the messages' text, the answer's text, reasoning summary and refusal, "
         "and the names and arguments of tool calls. Not in roles, part types, ids, finish "
-        "reasons or params. Exit 1 when no call matches.",
+        "reasons or params (for ids: --request-id, --response-id, --prompt-hash). Exit 1 "
+        "when no call matches.",
     )
     search.add_argument("text", help="text to look for, in any case")
     add_filter_args(search)
@@ -108,6 +112,31 @@ def run_search(args: argparse.Namespace) -> int:
         _print(one_line(record))
         count += 1
     if count == 0:
-        sys.stderr.write(f"llmlog: no calls contain {args.text!r}\n")
+        sys.stderr.write(f"llmlog: no calls contain {args.text!r}\n{_id_hint(args.text)}")
         return 1
     return 0
+
+
+# Ids people paste into ``search``: a prompt hash (sha256), a request id, a response id.
+_ID_SHAPES = (
+    (re.compile(r"[0-9a-fA-F]{64}"), "--prompt-hash"),
+    (
+        re.compile(r"req_\w+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"),
+        "--request-id",
+    ),
+    (re.compile(r"(chatcmpl-|resp_|msg_|msgbatch_|cmpl-)[\w-]+"), "--response-id"),
+)
+
+
+def _id_hint(text: str) -> str:
+    """For a ``search`` text shaped like an id (which is not searched: only what was
+    written is), the option that finds a call by it; else nothing."""
+    for shape, option in _ID_SHAPES:
+        if shape.fullmatch(text.strip()):
+            return (
+                f"llmlog: {text.strip()!r} looks like an id, and search looks only in what "
+                f"was written; to find a call by its id: llmlog tail {option} "
+                f"{text.strip()} (or llmlog show {text.strip()} for a request or response "
+                "id)\n"
+            )
+    return ""
