@@ -35,6 +35,7 @@ class TestChat:
             "finish_reason": "stop",
             "refusal": None,
             "parsed": None,
+            "system_fingerprint": "fp_fake",
         }
         assert reply["usage"]["input_tokens"] == 20
         assert reply["usage"]["raw"]["prompt_tokens_details"]["cached_tokens"] == 8

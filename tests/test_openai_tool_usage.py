@@ -97,12 +97,13 @@ def answer(body: dict[str, Any], streamed: bool) -> fakes.Handler:
 
 
 def logged(
-    llm: CapturedRecords, body: dict[str, Any], streamed: bool, tools: list[dict[str, Any]]
+    llm: CapturedRecords, body: dict[str, Any], streamed: bool, **arguments: Any
 ) -> dict[str, Any]:
-    """The record of one real ``responses.create`` answered with ``body``."""
+    """The record of one real ``responses.create`` answered with ``body`` (``arguments``
+    over a plain default call)."""
     client = fakes.sync_client(answer(body, streamed))
     create: Any = client.responses.create  # tools as plain dicts, stream either way
-    result = create(model="gpt-4.1", input="Hi", tools=tools, stream=streamed)
+    result = create(**{"model": "gpt-4.1", "input": "Hi", "stream": streamed, **arguments})
     if streamed:
         list(result)
     [record] = llm.calls
@@ -118,7 +119,7 @@ class TestWebSearch:
         not three, and the record keeps tool_usage beside the model's raw usage."""
         usage = tool_usage(searches=1)
         body = response_body(SEARCH_AND_BROWSE, usage)
-        record = logged(llm, body, streamed, [{"type": "web_search"}])
+        record = logged(llm, body, streamed, tools=[{"type": "web_search"}])
         assert record["usage"]["raw"]["tool_usage"] == usage
         assert record["usage"]["raw"]["input_tokens"] == 100
         assert record["usage"]["input_tokens"] == 100
@@ -130,7 +131,7 @@ class TestWebSearch:
         self, llm: CapturedRecords, streamed: bool
     ) -> None:
         """Older SDKs and other servers send no tool_usage: each item is one search."""
-        record = logged(llm, response_body(SEARCH_AND_BROWSE, None), streamed, [])
+        record = logged(llm, response_body(SEARCH_AND_BROWSE, None), streamed, tools=[])
         assert "tool_usage" not in record["usage"]["raw"]
         assert record["cost_usd"] == pytest.approx(text_cost() + 0.03)
 
@@ -143,7 +144,7 @@ class TestImageGeneration:
         """4160 image tokens from gpt-image-1.5 cost $32 a million on top of gpt-4.1's."""
         body = response_body(IMAGE_CALL, tool_usage(image_in=50, image_out=4160))
         tools = [{"type": "image_generation", "model": "gpt-image-1.5"}]
-        record = logged(llm, body, streamed, tools)
+        record = logged(llm, body, streamed, tools=tools)
         image = genai(
             "gpt-image-1.5", input_tokens=50, output_tokens=4160, output_image_tokens=4160
         )
@@ -167,7 +168,7 @@ class TestImageGeneration:
         """Never the text alone: the reason names the image model, the default one when the
         tool names none (gpt-image-2.6-sunburst, which genai-prices 0.2.3 does not list)."""
         body = response_body(IMAGE_CALL, tool_usage(image_in=50, image_out=4160))
-        record = logged(llm, body, streamed, [tool])
+        record = logged(llm, body, streamed, tools=[tool])
         assert record["cost_usd"] is None
         assert record["price_source"].startswith("unpriced: ")
         assert f"model {model!r} is not in {VERSION}" in record["price_source"]
@@ -177,7 +178,7 @@ class TestImageGeneration:
         self, llm: CapturedRecords, streamed: bool
     ) -> None:
         """openai 3.57 servers send zeros for tools not used: a text call costs the same."""
-        record = logged(llm, response_body([], tool_usage()), streamed, [])
+        record = logged(llm, response_body([], tool_usage()), streamed, tools=[])
         assert record["cost_usd"] == pytest.approx(text_cost())
         assert record["price_source"] == MAIN
 

@@ -23,6 +23,12 @@ from llmlog._record import (
     string_or_none,
     usage_record,
 )
+from llmlog.instrumentors._openai_answer_facts import (
+    add_chat_facts,
+    add_choice_filters,
+    add_response_facts,
+    undeclared,
+)
 from llmlog.instrumentors._openai_request import plain
 from llmlog.instrumentors._sdk_field import field
 
@@ -95,15 +101,30 @@ def counted_usage(usage: Any, input_key: str, output_key: str) -> dict[str, Any]
         cached = int_or_none(field(usage, "prompt_cache_hit_tokens"))
     if cached is None:  # hosts that say it at the top, as Anthropic does (Databricks)
         cached = int_or_none(field(usage, "cache_read_input_tokens"))
+    raw = raw_usage(usage)
+    written = int_or_none(field(input_details, "cache_write_tokens"))
+    if written is None and isinstance(raw, dict):  # Anthropic's name (LiteLLM, Databricks)
+        written = _anthropic_cache_writes(raw, f"{input_key}_details")
     return usage_record(
         input_tokens=input_tokens,
         output_tokens=output_tokens,
         cached_input_tokens=cached,
-        cache_write_tokens=int_or_none(field(input_details, "cache_write_tokens")),
+        cache_write_tokens=written,
         reasoning_tokens=reasoning,
         total_tokens=total,
-        raw=raw_usage(usage),
+        raw=raw,
     )
+
+
+def _anthropic_cache_writes(raw: dict[str, Any], details_key: str) -> int | None:
+    """Cache writes in Anthropic's name, from OpenAI-compatible hosts: in the details
+    (LiteLLM), else at the top beside ``cache_read_input_tokens`` (Databricks). Read from
+    the usage as sent (``raw``): no SDK declares the name, so no field lookup misses."""
+    details = raw.get(details_key)
+    written = details.get("cache_creation_input_tokens") if isinstance(details, dict) else None
+    if written is None:
+        written = raw.get("cache_creation_input_tokens")
+    return written if written is None else int_or_none(written)
 
 
 def tool_call(call: Any) -> dict[str, Any]:
@@ -178,6 +199,9 @@ def chat_choice(choice: Any) -> dict[str, Any]:
     thinking = reasoning_text(message) or content_thinking
     if thinking:
         output["thinking"] = thinking
+    extras = undeclared(choice)
+    if extras:  # Azure's verdict on the choice's text
+        add_choice_filters(output, extras)
     return output
 
 
@@ -215,9 +239,15 @@ def read_chat(completion: Any) -> Reply:
     """ChatCompletion / ParsedChatCompletion; an error in the body (a gateway's, such as
     OpenRouter's, answered with HTTP 200) makes it ``status: error``."""
     choices = field(completion, "choices") or ()
+    output = _with_choices([chat_choice(c) for c in choices])
+    fingerprint, moderation = (
+        field(completion, "system_fingerprint"),
+        field(completion, "moderation"),
+    )
+    add_chat_facts(output, fingerprint, moderation, undeclared(completion))
     reply: Reply = {
         **response_ids(completion),
-        "output": _with_choices([chat_choice(c) for c in choices]),
+        "output": output,
         "usage": completion_usage(field(completion, "usage")),
     }
     error = _body_error(completion, choices)
@@ -256,10 +286,15 @@ def read_completion(completion: Any) -> Reply:
         output = empty_output()
         output["text"] = _str(field(choice, "text"))
         output["finish_reason"] = _str(field(choice, "finish_reason"))
+        extras = undeclared(choice)
+        if extras:
+            add_choice_filters(output, extras)
         outputs.append(output)
+    whole = _with_choices(outputs)
+    add_chat_facts(whole, field(completion, "system_fingerprint"), None, undeclared(completion))
     return {
         **response_ids(completion),
-        "output": _with_choices(outputs),
+        "output": whole,
         "usage": completion_usage(field(completion, "usage")),
     }
 
@@ -360,6 +395,7 @@ def read_response(response: Any) -> Reply:
         "output": output,
         "usage": responses_usage(response),
     }
+    add_response_facts(reply, output, response)
     error = field(response, "error")
     if field(response, "status") == "failed":  # with or without the error's details
         reply["status"] = STATUS_ERROR

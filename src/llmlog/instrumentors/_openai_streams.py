@@ -25,6 +25,11 @@ from llmlog._record import (
     stream_end,
     string_or_none,
 )
+from llmlog.instrumentors._openai_answer_facts import (
+    add_chat_facts,
+    merge_filters,
+    undeclared,
+)
 from llmlog.instrumentors._openai_media_streams import (
     LAST_EVENT_TYPES,
     LastEventWatch,
@@ -45,7 +50,7 @@ from llmlog.instrumentors._sse_tee import decoded
 class _Choice:
     """What one ``choices[index]`` of a chat / completions stream has said so far."""
 
-    __slots__ = ("audio", "calls", "finish_reason", "refusal", "text", "thinking")
+    __slots__ = ("audio", "calls", "filters", "finish_reason", "refusal", "text", "thinking")
 
     def __init__(self) -> None:
         self.text: list[str] = []
@@ -54,6 +59,7 @@ class _Choice:
         self.calls: dict[int, dict[str, Any]] = {}
         self.finish_reason: Any = None
         self.audio: _Audio | None = None
+        self.filters: dict[str, Any] | None = None  # Azure's content filter verdicts
 
     def add_tool_call(self, fragment: Any) -> None:
         """Ids, types and names arrive once per ``index``; ``arguments`` in pieces."""
@@ -102,6 +108,8 @@ class _Choice:
             output["thinking"] = "".join(thinking)
         if self.audio is not None:
             output["audio"] = self.audio.output()
+        if self.filters is not None:
+            output["content_filter_results"] = self.filters
         return output
 
 
@@ -195,7 +203,8 @@ def accumulate_chat(chunks: Iterable[Any]) -> Reply:
     plain attribute reads only, which the SDK's models answer from their ``__dict__``.
     """
     choices: dict[int, _Choice] = {}
-    response_id = model = usage = tier = chunk = None
+    response_id = model = usage = tier = chunk = fingerprint = moderation = None
+    facts: dict[str, Any] = {}  # what the answer says beside it (Azure's prompt filters...)
     for chunk in chunks:
         if type(chunk) is dict:
             text: str | None = _plain_text(chunk) if response_id else None
@@ -208,10 +217,14 @@ def accumulate_chat(chunks: Iterable[Any]) -> Reply:
         if not response_id:  # Azure's first chunk (filter results) has empty ones
             response_id = getattr(chunk, "id", None)
             model = getattr(chunk, "model", None)
+            _add_facts(facts, chunk, "prompt_filter_results")
         chunk_usage = getattr(chunk, "usage", None)
         if chunk_usage is not None:
             usage = chunk_usage
+            _add_facts(facts, chunk, "prompt_cache_diagnostics")
         tier = getattr(chunk, "service_tier", None) or tier
+        fingerprint = fingerprint or getattr(chunk, "system_fingerprint", None)
+        moderation = getattr(chunk, "moderation", None) or moderation
         chunk_choices = getattr(chunk, "choices", None)
         for choice in chunk_choices if isinstance(chunk_choices, list) else ():
             state = _state(choices, choice)
@@ -221,13 +234,25 @@ def accumulate_chat(chunks: Iterable[Any]) -> Reply:
             finish_reason = getattr(choice, "finish_reason", None)
             if finish_reason is not None:
                 state.finish_reason = finish_reason
+            filters = undeclared(choice).get("content_filter_results")  # Azure's
+            if filters is not None:
+                state.filters = merge_filters(state.filters, filters)
+    output = _outputs(choices)
+    add_chat_facts(output, fingerprint, moderation, facts)
     return {
         "response_id": response_id,
         "response_model": model,
         "service_tier": tier if isinstance(tier, str) else None,
-        "output": _outputs(choices),
+        "output": output,
         "usage": completion_usage(usage if usage is not None else _groq_usage(chunk)),
     }
+
+
+def _add_facts(facts: dict[str, Any], chunk: Any, name: str) -> None:
+    """``name`` from a chunk's undeclared fields, if it has it."""
+    found = undeclared(chunk).get(name)
+    if found is not None:
+        facts[name] = found
 
 
 def _groq_usage(last_chunk: Any) -> Any:
@@ -254,6 +279,8 @@ def _plain_text(chunk: dict[str, Any]) -> str | None:
     choices = chunk.get("choices")
     if type(choices) is not list or len(choices) != 1 or chunk.get("usage") is not None:
         return None
+    if chunk.get("moderation") is not None:  # the verdicts, should a chunk carry text too
+        return None
     choice = choices[0]
     if type(choice) is not dict:
         return None
@@ -261,6 +288,8 @@ def _plain_text(chunk: dict[str, Any]) -> str | None:
     if type(delta) is not dict or choice.get("index") != 0:
         return None
     if choice.get("finish_reason") is not None or choice.get("logprobs") is not None:
+        return None
+    if "content_filter_results" in choice:  # Azure's verdict on this piece
         return None
     content = delta.get("content")
     if type(content) is not str:
@@ -307,10 +336,11 @@ def _state(choices: dict[int, _Choice], choice: Any) -> _Choice:
 def accumulate_completion(chunks: Iterable[Any]) -> Reply:
     """Legacy ``Completion`` chunks -> text per choice, finish reason, usage."""
     choices: dict[int, _Choice] = {}
-    response_id = model = usage = None
+    response_id = model = usage = fingerprint = None
     for chunk in chunks:
         response_id = response_id or field(chunk, "id")
         model = model or field(chunk, "model")
+        fingerprint = fingerprint or field(chunk, "system_fingerprint")
         if field(chunk, "usage") is not None:
             usage = field(chunk, "usage")
         for choice in field(chunk, "choices") or ():
@@ -319,10 +349,12 @@ def accumulate_completion(chunks: Iterable[Any]) -> Reply:
                 state.text.append(field(choice, "text"))
             if field(choice, "finish_reason") is not None:
                 state.finish_reason = field(choice, "finish_reason")
+    output = _outputs(choices)
+    add_chat_facts(output, fingerprint, None, {})
     return {
         "response_id": response_id,
         "response_model": model,
-        "output": _outputs(choices),
+        "output": output,
         "usage": completion_usage(usage),
     }
 

@@ -419,6 +419,8 @@ def extract(cap: Capture) -> dict[str, Any]:
     elif (refused := answer_in_error(cap)) is not None:
         reply = READERS[cap.operation](refused.answer)
     if reply is not None:
+        if fields.get("system") is not None:  # the app's own, not a stored prompt's
+            reply.pop("system", None)
         fields.update(reply)
         background.mark_replay(cap, fields)
         background.fill_resumed(cap, fields)
