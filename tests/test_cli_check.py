@@ -134,7 +134,7 @@ class TestArguments:
             log = write_jsonl(tmp_path / f"{tiny}.jsonl", [schema_record(1, cost_usd=tiny)])
             status, lines = check(capsys, log, "--max-cost-per-day", "0")
             assert status == 1
-            assert lines == ["FAIL cost per day over $0.0000 on 2026-01-02: <$0.000001"]
+            assert lines == ["FAIL cost per day over $0 on 2026-01-02: <$0.000001"]
 
 
 class TestPii:
@@ -358,7 +358,7 @@ class TestNotChecked:
             llmlog.uninstrument()
         records = [orjson.loads(line) for line in path.read_bytes().splitlines()]
         unpriced = [r["cost_usd"] is None for r in records]
-        assert unpriced == [False, False, False, True, True, True]
+        assert unpriced == [False, False, False, False, True, True]  # the refused call: $0
         assert records[3]["status"] == "error"
         day = records[0]["ts"][:10]
         priced = math.fsum(r["cost_usd"] for r in records[:3])

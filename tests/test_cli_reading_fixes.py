@@ -201,11 +201,12 @@ class TestUnpriced:
     def test_a_failed_call_without_usage_is_not_unpriced(
         self, real_log: tuple[Path, list[Any]], engine: str, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        """The real log's failed call (HTTP 500: no usage, not billed) made stats mark the
-        cost incomplete, where check leaves such calls out. One rule now, in both engines."""
+        """The real log's failed call (HTTP 500: no usage, not billed; its record now says so)
+        made stats mark the cost incomplete, where check leaves such calls out. One rule now,
+        in both engines."""
         log, records = real_log
         assert [(r["status"], r["usage"], r["cost_usd"]) for r in records[3:]] == [
-            ("error", None, None)
+            ("error", None, 0.0)
         ]
         group = stats_group(capsys, "--log", str(log), "--engine", engine)
         assert (group["calls"], group["unpriced_calls"]) == (4, 0)

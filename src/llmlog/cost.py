@@ -411,6 +411,22 @@ FREE_OPERATIONS: Final[dict[tuple[Any, Any], str]] = {
 """Calls the provider bills nothing for: their cost is 0, not unknown (a day of them is
 fully priced for ``llmlog check``)."""
 
+
+def _refused(record: dict[str, Any]) -> str | None:
+    """Why a call the provider answered with an HTTP error, reporting no usage and sending
+    no content, cost nothing (None: it was not such a call; a timeout or a dropped
+    connection may have been billed, and stays unpriced)."""
+    if record.get("status") != "error" or record.get("usage") is not None:
+        return None
+    error = record.get("error")
+    code = error.get("status_code") if isinstance(error, dict) else None
+    if not isinstance(code, int) or isinstance(code, bool) or code < 400:
+        return None
+    if record.get("ttft_ms") is not None:  # a stream failed after its first content
+        return None
+    return f"the provider refused the call (HTTP {code})"
+
+
 NOT_BILLED: Final = "not billed"
 """How a ``price_source`` of a call that cost nothing starts (its ``cost_usd`` is 0)."""
 
@@ -424,6 +440,8 @@ def add_cost(logger: Any, method_name: str, event_dict: dict[str, Any]) -> dict[
     if event_dict.get("event") == EVENT_DROPPED:  # llmlog's own line costs nothing
         return event_dict
     free = FREE_OPERATIONS.get((event_dict.get("provider"), event_dict.get("operation")))
+    if free is None:
+        free = _refused(event_dict)
     if free is not None and event_dict.get("price_source") is None:
         event_dict["price_source"] = f"{NOT_BILLED}: {free}"
     source = event_dict.get("price_source")

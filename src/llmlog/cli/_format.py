@@ -169,12 +169,12 @@ def token_counts(record: dict[str, Any]) -> str:
 
 def cost(value: float | None, unpriced: int = 0) -> str:
     """Dollars with enough digits for tiny calls; ``*``: the total leaves out unpriced calls."""
-    if value is None:
-        return "-" if unpriced else "$0"
+    if value is None or value == 0:  # none billed (a refused call, a free one)
+        return ("-" if unpriced else "$0") if value is None else "$0" + ("*" if unpriced else "")
     if value >= 1:
         text = f"${value:,.2f}"
     else:
-        text = f"${value:.4f}" if value >= 0.01 or value == 0 else f"${value:.6f}"
+        text = f"${value:.4f}" if value >= 0.01 else f"${value:.6f}"
         if value > 0 and text == "$0.000000":  # a cost, not none
             text = "<$0.000001"
     return text + ("*" if unpriced else "")
