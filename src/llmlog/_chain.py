@@ -14,8 +14,9 @@ from typing import Any
 from llmlog._config import Settings
 from llmlog._guard import counts
 from llmlog._hash_key import prompt_hash_key
+from llmlog._per_call import MetadataWhereAsked, NoteCaptureAsked, context_defaults
 from llmlog._record_builder import CaptureToRecord
-from llmlog.processors import MetadataOnly, PromptHash, Truncate, render
+from llmlog.processors import PromptHash, Truncate, render
 from llmlog.sinks import Sink, write_lines
 
 WRITE_BATCH = 64
@@ -30,7 +31,11 @@ def build_processors(settings: Settings, log_file: Path | None = None) -> list[P
     ``log_file``: the file the records go to, beside which the prompt hash key is kept
     (:mod:`llmlog._hash_key`)."""
     key = prompt_hash_key(settings.redact_key, log_file)
-    chain: list[Processor] = [CaptureToRecord(settings), PromptHash(key)]
+    chain: list[Processor] = [
+        NoteCaptureAsked(CaptureToRecord(settings)),
+        *context_defaults(settings),
+        PromptHash(key),
+    ]
     try:
         from llmlog.cost import add_cost, warm_up
     except ImportError:  # pragma: no cover - the cost module ships with llmlog
@@ -38,8 +43,7 @@ def build_processors(settings: Settings, log_file: Path | None = None) -> list[P
     else:
         warm_up()
         chain.append(add_cost)
-    if settings.capture == "metadata":
-        chain.append(MetadataOnly())
+    chain.append(MetadataWhereAsked(everywhere=settings.capture == "metadata"))
     from llmlog.redaction import Redact
 
     chain.append(Truncate(settings.max_field_chars, early=True))  # before the costly search

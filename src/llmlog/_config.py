@@ -15,7 +15,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -45,14 +45,18 @@ def _setting(
     secret: bool = False,
     minimum: float = 0,
     maximum: float | None = None,
+    label: str = "",
 ) -> Any:
-    """A field of :class:`Settings`; numbers must lie in ``[minimum, maximum]`` and be finite."""
+    """A field of :class:`Settings`; numbers must lie in ``[minimum, maximum]`` and be finite.
+    ``label``: what the values are, in the README and ``llmlog-run --help``, where the type
+    does not say it."""
     metadata = {
         "doc": doc,
         "choices": choices,
         "secret": secret,
         "minimum": minimum,
         "maximum": maximum,
+        "label": label,
     }
     if isinstance(default, Mapping):  # dataclasses refuse mutable defaults
         return field(default_factory=lambda: MappingProxyType(dict(default)), metadata=metadata)
@@ -100,6 +104,21 @@ class Settings:
         "limit).",
     )
     service: str = _setting("", "Service name in `process.service` (default: the program name).")
+    tags: Mapping[str, str] = _setting(
+        MappingProxyType({}),
+        "Tags every record gets, as comma-separated `key=value` pairs "
+        "(`env=staging,team=search`; spaces around keys and values are dropped; a value "
+        "holds no comma, and may hold `=`; each key once, neither part empty). Tags "
+        "given to `llmlog.context()` / `bind()` are merged over them (a call's own value "
+        "for a key wins).",
+        label="key=value,...",
+    )
+    session_id: str = _setting(
+        "", "`session_id` of every call not given one by `llmlog.context()` / `bind()`."
+    )
+    user_id: str = _setting(
+        "", "`user_id` of every call not given one by `llmlog.context()` / `bind()`."
+    )
     queue_size: int = _setting(
         10_000,
         "Records waiting for the writer before new ones are dropped (at least 1).",
@@ -208,6 +227,8 @@ def settings_table() -> Iterator[tuple[str, str, str, str]]:
 def type_label(f: dataclasses.Field[Any]) -> str:
     choices = f.metadata["choices"]
     kind = _kind(f)
+    if f.metadata["label"]:
+        return str(f.metadata["label"])
     if choices:
         names = " / ".join(choices)
         return f"list of {names}" if kind == "tuple" else names
@@ -279,6 +300,8 @@ def _parse(f: dataclasses.Field[Any], raw: Any, where: str) -> Any:
             if choices and item not in choices:
                 raise bad(f"a comma-separated list of {', '.join(choices)}")
         return values
+    if f.name == "tags":
+        return _tags(raw, bad)
     if kind == "Mapping":
         try:
             mapping = json.loads(raw) if isinstance(raw, str) else dict(raw)
@@ -321,6 +344,36 @@ def _parse(f: dataclasses.Field[Any], raw: Any, where: str) -> Any:
     if f.name == "ner_model" and not text:  # a template's empty value: the default model
         return str(f.default)
     return text
+
+
+_TAGS_EXPECTED = "comma-separated key=value pairs such as env=staging,team=search"
+
+
+def _tags(raw: Any, bad: Callable[[str], ValueError]) -> Mapping[str, Any]:
+    """``LLMLOG_TAGS`` (``env=staging,team=search``) as the record's tags; the keyword
+    also takes a mapping (as ``instrument()`` passes it on to child processes)."""
+    if isinstance(raw, Mapping):
+        for key, value in raw.items():
+            if not isinstance(key, str) or not key.strip():
+                raise bad(f"{_TAGS_EXPECTED}, or a mapping of non-empty names to values")
+            if not isinstance(value, (str, int, float)):  # bool is an int
+                raise bad(f"{_TAGS_EXPECTED}, or a mapping of names to texts or numbers")
+        return MappingProxyType({key.strip(): value for key, value in raw.items()})
+    if not isinstance(raw, str):
+        raise bad(_TAGS_EXPECTED)
+    tags: dict[str, str] = {}
+    for item in raw.split(","):
+        if not item.strip():  # a trailing comma, as in the list settings
+            continue
+        key, equals, value = (part.strip() for part in item.partition("="))
+        if not equals:
+            raise bad(f"{_TAGS_EXPECTED}; {item.strip()!r} has no '='")
+        if not key or not value:
+            raise bad(f"{_TAGS_EXPECTED}; {item.strip()!r} has an empty key or value")
+        if key in tags:
+            raise bad(f"{_TAGS_EXPECTED}; {key!r} is given twice")
+        tags[key] = value
+    return MappingProxyType(tags)
 
 
 def _output_path(text: str) -> str:

@@ -1,4 +1,5 @@
-"""Who and what a call belongs to: session, user, prompt template, tags.
+"""Who and what a call belongs to: session, user, prompt template, tags; and what of it
+is captured (``capture="metadata"``: no prompt or output text, for this call only).
 
 One ``ContextVar`` holds an immutable mapping, so threads and asyncio tasks
 each see their own values and reading it on the caller's thread costs one
@@ -15,7 +16,7 @@ import inspect
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from types import MappingProxyType, TracebackType
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Literal, TypeVar
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -111,6 +112,29 @@ def _template(value: Any) -> dict[str, Any] | None:
     raise TypeError(f"template must be a str or a mapping, not {type(value).__name__}")
 
 
+CAPTURE_LEVELS: Final = ("full", "metadata")
+"""What ``capture=`` takes, least strict first (``LLMLOG_CAPTURE``'s values)."""
+
+Capture = Literal["full", "metadata"]
+
+
+def _capture(value: Any) -> str | None:
+    """``capture=`` checked where it is given: a typo must not log medical notes in full."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value in CAPTURE_LEVELS:
+        return str(value)
+    raise ValueError(f"capture must be one of 'full', 'metadata' (or None), not {value!r}")
+
+
+def _stricter(outer: str | None, inner: str) -> str:
+    """The capture in force when ``inner`` is asked inside ``outer``: the stricter wins, so
+    a library's ``capture="full"`` cannot widen what the app narrowed around it."""
+    if outer is None:
+        return inner
+    return max(outer, inner, key=CAPTURE_LEVELS.index)
+
+
 def _tags(value: Any) -> dict[str, Any]:
     """Tags as the record holds them: ``{"name": value}``; a label stands for ``{label: True}``."""
     if isinstance(value, Mapping):
@@ -133,8 +157,11 @@ def _merged(
     user_id: str | None,
     template: Any,
     tags: Any,
+    capture: str | None = None,
 ) -> Mapping[str, Any]:
     new = dict(base)
+    if capture is not None:
+        new["capture"] = _stricter(base.get("capture"), capture)
     if session_id is not None:
         new["session_id"] = str(session_id)
     if user_id is not None:
@@ -158,6 +185,9 @@ class context:
     add to the outer one (tags merge). One instance may be entered by many
     threads and tasks at once. ``template`` is a name or ``{"name", "version",
     "variables"}``; ``tags`` is a mapping or a list (tuple, set) of labels.
+    ``capture="metadata"`` logs the calls inside without their prompt and output text
+    (as ``LLMLOG_CAPTURE=metadata`` does for all); ``"full"`` never widens a stricter
+    capture around it (that setting, an outer context).
     """
 
     def __init__(
@@ -167,11 +197,12 @@ class context:
         user_id: str | None = None,
         template: str | Mapping[str, Any] | None = None,
         tags: Mapping[str, Any] | str | Iterable[str] | None = None,
+        capture: Capture | None = None,
     ) -> None:
         _template(template)  # validate now, where the mistake is made
         # Taken now too: a mistake is reported here, and an iterator is read only once.
         labels = None if tags is None else _tags(tags)
-        self._values = (session_id, user_id, template, labels)
+        self._values = (session_id, user_id, template, labels, _capture(capture))
 
     def __enter__(self) -> context:
         outer = _current.get()
@@ -319,9 +350,12 @@ def bind(
     user_id: str | None = None,
     template: str | Mapping[str, Any] | None = None,
     tags: Mapping[str, Any] | str | Iterable[str] | None = None,
+    capture: Capture | None = None,
 ) -> None:
-    """Set context values for the rest of the current thread or asyncio task."""
-    _current.set(_merged(_current.get(), session_id, user_id, template, tags))
+    """Set context values for the rest of the current thread or asyncio task
+    (``capture`` as in :class:`context`: it only ever narrows)."""
+    checked = _capture(capture)
+    _current.set(_merged(_current.get(), session_id, user_id, template, tags, checked))
 
 
 def clear() -> None:
