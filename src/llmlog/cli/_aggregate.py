@@ -3,13 +3,15 @@
 Both engines return the same :class:`GroupStats` rows for the same records
 (the tests hold them to it): DuckDB for speed over big logs, Python so that
 ``stats`` and ``check`` work without the optional extra. Percentiles are
-linear-interpolated, like DuckDB's ``quantile_cont``.
+linear-interpolated, like DuckDB's ``quantile_cont``. A stream's output speed is its
+output tokens over the time from its first token to its end (``latency_ms - ttft_ms``).
 """
 
 from __future__ import annotations
 
 import math
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,11 +20,13 @@ from llmlog._record import EVENT_CALL, EVENT_DROPPED, STATUS_ERROR
 from llmlog.cli import _duck
 from llmlog.cli._filters import Filters, template_name
 from llmlog.cli._logs import CliError, iter_records, warn, warn_unknown_schema
+from llmlog.cli._match import ERROR_KEY_SQL, error_key, service
 from llmlog.cli._window import files_for_window
 
 __all__ = ["GROUP_KEYS", "Aggregation", "GroupStats", "aggregate"]
 
 QUANTILES = (0.5, 0.95, 0.99)
+SPEED_QUANTILES = (0.5, 0.95)  # of output tokens per second
 
 # --by value -> (key of a record in Python, the same key in SQL)
 GROUP_KEYS: dict[str, str] = {
@@ -34,7 +38,24 @@ GROUP_KEYS: dict[str, str] = {
     "day": "substr(ts, 1, 10)",
     "status": "status",
     "server": "server_address",
+    "service": "service",
+    "error": ERROR_KEY_SQL,  # type:code; None for a call without an error
 }
+
+# --by values whose key a record holds somewhere else than under GROUP_KEYS[by].
+_PYTHON_KEYS: dict[str, Callable[[dict[str, Any]], str | None]] = {
+    "template": template_name,
+    "day": lambda record: record["ts"][:10] if isinstance(record.get("ts"), str) else None,
+    "service": service,
+    "error": error_key,
+}
+
+# Output tokens per second of a stream (see the module's docstring): only where both times
+# and the output tokens are known and some time passed after the first token.
+_SPEED_SQL = (
+    "CASE WHEN stream AND latency_ms > ttft_ms AND usage.output_tokens IS NOT NULL "
+    "THEN usage.output_tokens::DOUBLE / ((latency_ms - ttft_ms) / 1000) END"
+)
 
 
 # A failed call that reported no usage and streamed nothing (a 429, a 500) was not billed:
@@ -68,6 +89,7 @@ class GroupStats:
     errors: int = 0
     latency_ms: list[float | None] = field(default_factory=lambda: [None, None, None])
     ttft_ms: list[float | None] = field(default_factory=lambda: [None, None, None])
+    output_tokens_per_s: list[float | None] = field(default_factory=lambda: [None, None])
     input_tokens: int = 0
     output_tokens: int = 0
     cached_input_tokens: int = 0
@@ -90,6 +112,7 @@ class GroupStats:
             "error_rate": round(self.error_rate, 6),
             "latency_ms": _named_quantiles(self.latency_ms),
             "ttft_ms": _named_quantiles(self.ttft_ms),
+            "output_tokens_per_s": _named_quantiles(self.output_tokens_per_s, SPEED_QUANTILES),
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
             "cached_input_tokens": self.cached_input_tokens,
@@ -108,10 +131,12 @@ class Aggregation:
     dropped: int = 0
 
 
-def _named_quantiles(values: list[float | None]) -> dict[str, float | None]:
+def _named_quantiles(
+    values: list[float | None], quantiles: tuple[float, ...] = QUANTILES
+) -> dict[str, float | None]:
     return {
         f"p{round(q * 100)}": None if v is None else round(v, 3)
-        for q, v in zip(QUANTILES, values, strict=True)
+        for q, v in zip(quantiles, values, strict=True)
     }
 
 
@@ -148,6 +173,7 @@ def _with_duckdb(files: list[Path], filters: Filters, by: str | None) -> Aggrega
     window, window_params = filters.window().sql_where()
     key = f"CAST({GROUP_KEYS[by]} AS VARCHAR)" if by else "NULL"
     quantiles = "[" + ", ".join(str(q) for q in QUANTILES) + "]"
+    speed_quantiles = "[" + ", ".join(str(q) for q in SPEED_QUANTILES) + "]"
     query = f"""
         SELECT other,
                {key} AS key,
@@ -161,6 +187,7 @@ def _with_duckdb(files: list[Path], filters: Filters, by: str | None) -> Aggrega
                fsum(cost_usd),
                count(*) FILTER (WHERE cost_usd IS NULL AND NOT {_NOT_BILLED_SQL}),
                count(*) FILTER (WHERE usage IS NULL),
+               quantile_cont({_SPEED_SQL}, {speed_quantiles}),
                coalesce(sum("count"), 0)
         FROM {_duck.stats_source(files)}
         WHERE other LIKE 'broken:%' OR other = 'unknown-schema'
@@ -190,7 +217,7 @@ def _with_duckdb(files: list[Path], filters: Filters, by: str | None) -> Aggrega
             name = other.removeprefix("broken:")
             broken[name] = broken.get(name, 0) + row[1]
             continue
-        latency, ttft = row[3], row[4]
+        latency, ttft, speed = row[3], row[4], row[11]
         result.append(
             GroupStats(
                 key=row[0],
@@ -198,6 +225,9 @@ def _with_duckdb(files: list[Path], filters: Filters, by: str | None) -> Aggrega
                 errors=row[2],
                 latency_ms=list(latency) if latency is not None else [None] * len(QUANTILES),
                 ttft_ms=list(ttft) if ttft is not None else [None] * len(QUANTILES),
+                output_tokens_per_s=(
+                    list(speed) if speed is not None else [None] * len(SPEED_QUANTILES)
+                ),
                 input_tokens=int(row[5]),
                 output_tokens=int(row[6]),
                 cached_input_tokens=int(row[7]),
@@ -222,12 +252,13 @@ def _warn_dropped(count: int) -> None:
 class _Accumulator:
     """Running totals for one group; latencies kept as packed doubles (8 bytes each)."""
 
-    __slots__ = ("cost_parts", "latencies", "stats", "ttfts")
+    __slots__ = ("cost_parts", "latencies", "speeds", "stats", "ttfts")
 
     def __init__(self, key: str | None) -> None:
         self.stats = GroupStats(key=key)
         self.latencies = array("d")
         self.ttfts = array("d")
+        self.speeds = array("d")
         self.cost_parts: list[float] = []
 
     def add(self, record: dict[str, Any]) -> None:
@@ -243,6 +274,7 @@ class _Accumulator:
             stats.input_tokens += _whole(usage.get("input_tokens"))
             stats.output_tokens += _whole(usage.get("output_tokens"))
             stats.cached_input_tokens += _whole(usage.get("cached_input_tokens"))
+            _append_number(self.speeds, _speed(record, usage))
         else:
             stats.unknown_usage += 1
         cost = record.get("cost_usd")
@@ -258,25 +290,45 @@ class _Accumulator:
         stats = self.stats
         stats.latency_ms = _quantiles(self.latencies)
         stats.ttft_ms = _quantiles(self.ttfts)
+        stats.output_tokens_per_s = _quantiles(self.speeds, SPEED_QUANTILES)
         stats.cost_usd = math.fsum(self.cost_parts) if self.cost_parts else None
         return stats
 
 
 def _append_number(values: array[float], value: Any) -> None:
+    if (number := _number(value)) is not None:
+        values.append(number)
+
+
+def _number(value: Any) -> float | None:
     if isinstance(value, int | float) and not isinstance(value, bool):
-        values.append(float(value))
+        return float(value)
+    return None
+
+
+def _speed(record: dict[str, Any], usage: dict[str, Any]) -> float | None:
+    """A stream's output tokens per second (see :data:`_SPEED_SQL`), or None."""
+    tokens = usage.get("output_tokens")
+    latency, ttft = _number(record.get("latency_ms")), _number(record.get("ttft_ms"))
+    if record.get("stream") is not True or type(tokens) is not int:
+        return None
+    if latency is None or ttft is None or not latency > ttft:
+        return None
+    return float(tokens) / ((latency - ttft) / 1000)
 
 
 def _whole(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
-def _quantiles(values: array[float]) -> list[float | None]:
+def _quantiles(
+    values: array[float], quantiles: tuple[float, ...] = QUANTILES
+) -> list[float | None]:
     if not values:
-        return [None] * len(QUANTILES)
+        return [None] * len(quantiles)
     ordered = sorted(values)
     result: list[float | None] = []
-    for q in QUANTILES:
+    for q in quantiles:
         position = q * (len(ordered) - 1)
         low = math.floor(position)
         high = min(low + 1, len(ordered) - 1)
@@ -288,11 +340,8 @@ def python_key(record: dict[str, Any], by: str | None) -> str | None:
     """The group a record falls in for ``--by`` (None: no grouping, or no value)."""
     if by is None:
         return None
-    if by == "template":
-        return template_name(record)
-    if by == "day":
-        ts = record.get("ts")
-        return ts[:10] if isinstance(ts, str) else None
+    if by in _PYTHON_KEYS:
+        return _PYTHON_KEYS[by](record)
     value = record.get(GROUP_KEYS[by])
     return value if isinstance(value, str) else None  # another type: missing, as in DuckDB
 

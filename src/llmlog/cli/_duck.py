@@ -48,7 +48,10 @@ _STATS_COLUMNS = {
     "event": "VARCHAR",
     "id": "VARCHAR",
     **dict.fromkeys((*_STATS_TEXT, *_STATS_NUMBERS, "usage", "template", "schema"), "JSON"),
-    "error": "JSON",  # for --error: its type, message and status code
+    "error": "JSON",  # for --error: its type, message, code, causes and status code
+    "process": "JSON",  # for --service
+    "output": "JSON",  # for --tool
+    "stream": "JSON",  # for the output tokens per second of streams
     "count": "JSON",  # of an llmlog.dropped event: calls the writer had to drop
 }
 
@@ -66,8 +69,16 @@ def _whole(value: str) -> str:
     return f"CASE WHEN json_type({value}) IN ('BIGINT', 'UBIGINT') THEN ({value})::HUGEINT END"
 
 
+def _texts(value: str, path: str) -> str:
+    """The strings at the JSON ``path`` (``$.a[*].b``) of ``value``, as a list."""
+    found = f"list_filter(json_extract({value}, '{path}'), lambda v: json_type(v) = 'VARCHAR')"
+    return f"list_transform({found}, lambda v: v->>'$')"
+
+
 def _typed_stats_columns() -> str:
     usage = ", ".join(f"{key} := {_whole(f'usage->{_quote(key)}')}" for key in _STATS_TOKENS)
+    errors = ("type", "message", "code")
+    causes = ", ".join(_texts("error", f"$.cause[*].{key}") for key in ("type", "message"))
     return ", ".join(
         [
             "event",
@@ -76,10 +87,14 @@ def _typed_stats_columns() -> str:
             *(f"{_number(name)} AS {name}" for name in _STATS_NUMBERS),
             f"CASE WHEN json_type(usage) = 'OBJECT' THEN struct_pack({usage}) END AS usage",
             f"{_whole(quote_id('count'))} AS {quote_id('count')}",
-            *(f"{_text(f'error->{_quote(key)}')} AS error_{key}" for key in ("type", "message")),
+            *(f"{_text(f'error->{_quote(key)}')} AS error_{key}" for key in errors),
+            f"list_concat({causes}) AS error_causes",  # see ``_match``: the Python reader's twins
             f"{_whole('error->' + _quote('status_code'))} AS error_status_code",
             f"coalesce({_text('template->' + _quote('name'))}, {_text('template')}) "
             "AS template_name",
+            f"{_text('process->' + _quote('service'))} AS service",
+            f"{_texts('output', '$.tool_calls[*].name')} AS tool_names",
+            "coalesce(json_type(stream) = 'BOOLEAN' AND stream::BOOLEAN, false) AS stream",
         ]
     )
 

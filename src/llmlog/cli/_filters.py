@@ -1,15 +1,15 @@
 """The filters every command shares, as a Python predicate and as SQL.
 
-``--model gpt-4o*`` style globs, ``--since 24h`` / ``--since 2026-01-02``,
-``--min-latency 2s``, ``--request-id req_...`` (exact ids). Both forms must select
-exactly the same records: the DuckDB path of ``stats`` and the pure-Python path are
-compared in the tests.
+``--model gpt-4o*`` style globs (also ``--service``, ``--tool``), ``--since 24h`` /
+``--since 2026-01-02``, ``--min-latency 2s``, ``--request-id req_...`` (exact ids). Both
+forms must select exactly the same records: the DuckDB path of ``stats`` and the
+pure-Python path are compared in the tests (what a record holds is read alike by
+``_match``).
 """
 
 from __future__ import annotations
 
 import argparse
-import fnmatch
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +19,15 @@ from typing import Any, TypeAlias
 from llmlog._config import PROVIDERS
 from llmlog._record import STATUS_CANCELLED, STATUS_ERROR, STATUS_OK
 from llmlog.cli._logs import CliError
+from llmlog.cli._match import (
+    error_matches,
+    error_sql,
+    glob,
+    glob_sql,
+    service,
+    tool_names,
+    tool_sql,
+)
 
 __all__ = ["Filters", "Subcommands", "add_filter_args", "parse_duration_s", "parse_time"]
 
@@ -103,6 +112,11 @@ def add_filter_args(parser: argparse.ArgumentParser, *, limit: bool = True) -> N
         group.add_argument(option, metavar="ID", help=_ID_HELP[field])
     group.add_argument("--user", help="user id")
     group.add_argument("--template", help="prompt template name (glob)")
+    group.add_argument("--service", help="the app that made the call: process.service (glob)")
+    group.add_argument(
+        "--tool",
+        help="only calls whose answer asked for this tool: output.tool_calls[].name (glob)",
+    )
     group.add_argument("--since", help="24h, 7d, or an ISO date/time (UTC)")
     group.add_argument(
         "--until",
@@ -115,8 +129,9 @@ def add_filter_args(parser: argparse.ArgumentParser, *, limit: bool = True) -> N
     group.add_argument(
         "--error",
         metavar="TEXT",
-        help="only failed calls whose error matches: its type or part of its message (any "
-        "case), or its HTTP status code: RateLimitError, 429, 'context length'",
+        help="only failed calls whose error matches: part of its type, message, code or of "
+        "a cause's type or message (any case), or its HTTP status code: RateLimitError, "
+        "429, 'context length', insufficient_quota, ConnectError",
     )
     if limit:
         group.add_argument(
@@ -173,13 +188,6 @@ def template_name(record: dict[str, Any]) -> str | None:
     return template if isinstance(template, str) else None
 
 
-def _glob(pattern: str) -> Callable[[Any], bool]:
-    if not any(ch in pattern for ch in "*?["):
-        return lambda value: value == pattern
-    regex = re.compile(fnmatch.translate(pattern))
-    return lambda value: isinstance(value, str) and regex.match(value) is not None
-
-
 @dataclass(frozen=True)
 class Filters:
     """Resolved filter values; ``None`` means "no filter"."""
@@ -193,6 +201,8 @@ class Filters:
     response_id: str | None = None
     prompt_hash: str | None = None
     template: str | None = None
+    service: str | None = None
+    tool: str | None = None
     since: str | None = None
     until: str | None = None
     min_latency_ms: float | None = None
@@ -221,6 +231,8 @@ class Filters:
             response_id=_exact(getattr(args, "response_id", None)),
             prompt_hash=_exact(getattr(args, "prompt_hash", None)),
             template=args.template,
+            service=getattr(args, "service", None),
+            tool=getattr(args, "tool", None),
             since=since,
             until=until,
             min_latency_ms=(
@@ -249,7 +261,7 @@ class Filters:
         """A function telling whether one record passes every filter."""
         checks: list[Callable[[dict[str, Any]], bool]] = []
         if self.model is not None:
-            match_model = _glob(self.model)
+            match_model = glob(self.model)
             checks.append(
                 lambda r: match_model(r.get("model")) or match_model(r.get("response_model"))
             )
@@ -257,8 +269,14 @@ class Filters:
             if wanted is not None:
                 checks.append(_equals(field, wanted))
         if self.template is not None:
-            match_template = _glob(self.template)
+            match_template = glob(self.template)
             checks.append(lambda r: match_template(template_name(r)))
+        if self.service is not None:
+            match_service = glob(self.service)
+            checks.append(lambda r: match_service(service(r)))
+        if self.tool is not None:
+            match_tool = glob(self.tool)
+            checks.append(lambda r: any(match_tool(name) for name in tool_names(r)))
         if self.since is not None:
             since = self.since
             checks.append(lambda r: isinstance(r.get("ts"), str) and r["ts"] >= since)
@@ -269,7 +287,7 @@ class Filters:
             floor = self.min_latency_ms
             checks.append(lambda r: _number(r.get("latency_ms")) >= floor)
         if self.error is not None:
-            checks.append(_error_matches(self.error))
+            checks.append(error_matches(self.error))
         return lambda record: all(check(record) for check in checks)
 
     def _equalities(self) -> tuple[tuple[str, str | None], ...]:
@@ -291,17 +309,20 @@ class Filters:
         clauses: list[str] = []
         params: list[Any] = []
         if self.model is not None:
-            op = "GLOB" if any(ch in self.model for ch in "*?[") else "="
+            op = glob_sql(self.model)
             clauses.append(f"(model {op} ? OR response_model {op} ?)")
             params += [self.model, self.model]
         for column, wanted in self._equalities():
             if wanted is not None:
                 clauses.append(f"{column} = ?")
                 params.append(wanted)
-        if self.template is not None:
-            op = "GLOB" if any(ch in self.template for ch in "*?[") else "="
-            clauses.append(f"template_name {op} ?")
-            params.append(self.template)
+        for column, pattern in (("template_name", self.template), ("service", self.service)):
+            if pattern is not None:
+                clauses.append(f"{column} {glob_sql(pattern)} ?")
+                params.append(pattern)
+        if self.tool is not None:
+            clauses.append(tool_sql().format(op=glob_sql(self.tool)))
+            params.append(self.tool)
         if self.since is not None:
             clauses.append("ts >= ?")
             params.append(self.since)
@@ -313,39 +334,10 @@ class Filters:
             params.append(self.min_latency_ms)
         if self.error is not None:
             # Typed in ``_duck`` as the Python reader reads them: text, or a whole number.
-            found = [f"coalesce(contains(lower({c}), ?), false)" for c in _ERROR_TEXTS]
-            params += [self.error] * len(_ERROR_TEXTS)
-            if (code := _status_code(self.error)) is not None:
-                found.append("coalesce(error_status_code = ?, false)")
-                params.append(code)
-            clauses.append("(" + " OR ".join(found) + ")")
+            condition, error_params = error_sql(self.error)
+            clauses.append(condition)
+            params += error_params
         return (" AND ".join(clauses) or "TRUE"), params
-
-
-_ERROR_TEXTS = ("error_type", "error_message")  # columns of ``_duck``'s relation
-
-
-def _status_code(text: str) -> int | None:
-    return int(text) if re.fullmatch(r"[0-9]{1,18}", text) else None
-
-
-def _error_matches(needle: str) -> Callable[[dict[str, Any]], bool]:
-    """``--error``: the record's error has ``needle`` (lower case) in its type or message,
-    or it is the HTTP status code."""
-    code = _status_code(needle)
-
-    def matches(record: dict[str, Any]) -> bool:
-        error = record.get("error")
-        if not isinstance(error, dict):
-            return False
-        for key in ("type", "message"):
-            text = error.get(key)
-            if isinstance(text, str) and needle in text.lower():
-                return True
-        status = error.get("status_code")
-        return code is not None and type(status) is int and status == code
-
-    return matches
 
 
 def _exact(text: str | None) -> str | None:

@@ -12,7 +12,7 @@ from llmlog.cli._filters import Filters
 from llmlog.cli._logs import CliError, located_records
 from llmlog.cli._reread import records_at
 
-__all__ = ["call_records", "find_record", "select"]
+__all__ = ["call_records", "find_record", "nth_latest", "select"]
 
 
 def call_records(
@@ -70,6 +70,21 @@ def select(
     )
     newest = sorted(heapq.nlargest(limit, keys, key=lambda key: key[:2]))
     return records_at(files, [key[2:] for key in newest])
+
+
+def nth_latest(files: list[Path], filters: Filters, n: int) -> dict[str, Any]:
+    """The ``n``-th most recent call passing ``filters`` (1: the latest), by the records'
+    time as for ``--limit``; a clear error when there are fewer."""
+    chosen = list(select(files, filters, default_limit=n))
+    if len(chosen) < n:
+        count = f"only {len(chosen)}" if chosen else "no"
+        calls = "call" if len(chosen) == 1 else "calls"
+        matching = "" if filters == Filters() else " matching the filters"
+        raise CliError(
+            f"cannot show call -{n}: the log has {count} {calls}{matching} "
+            "(-1 is the latest, -2 the one before)"
+        )
+    return chosen[0]
 
 
 def _time(record: dict[str, Any]) -> str:

@@ -15,7 +15,7 @@ from llmlog.cli._filters import Filters, Subcommands, add_filter_args
 from llmlog.cli._follow import follow
 from llmlog.cli._format import json_visible, one_line
 from llmlog.cli._logs import CliError, locate, warn
-from llmlog.cli._select import find_record, select
+from llmlog.cli._select import find_record, nth_latest, select
 from llmlog.cli._show import render_record
 from llmlog.cli._texts import fold, searchable_texts
 
@@ -38,11 +38,21 @@ def register(commands: Subcommands, parents: list[argparse.ArgumentParser]) -> N
     add_filter_args(tail)
     tail.set_defaults(func=run_tail)
 
-    show = commands.add_parser("show", parents=parents, help="one whole call, pretty")
+    show = commands.add_parser(
+        "show",
+        parents=parents,
+        help="one whole call, pretty",
+        description="Show one call: by its id, or the latest (-1, or latest), the one "
+        "before (-2), and so on, by time. The filters narrow what latest and -N count "
+        "(show latest --status error: the last failure).",
+    )
     show.add_argument(
-        "id", help="record id, or a unique prefix of it; or the call's request id or response id"
+        "id",
+        help="record id, or a unique prefix of it; the call's request id or response id; "
+        "latest, or -N: the N-th most recent call (-1 is the latest)",
     )
     show.add_argument("--json", action="store_true", help="the record as indented JSON")
+    add_filter_args(show, limit=False)
     show.set_defaults(func=run_show)
 
     search = commands.add_parser(
@@ -84,9 +94,26 @@ def run_tail(args: argparse.Namespace) -> int:
     return 0
 
 
+_RECENT = re.compile(r"\s*(?:latest|-([0-9]+))\s*", re.IGNORECASE)
+
+
 def run_show(args: argparse.Namespace) -> int:
-    """One record, found by id prefix, laid out for reading (or as JSON)."""
-    record = find_record(locate(args.log).existing_files(), args.id)
+    """One record, found by id prefix or as the N-th most recent, laid out for reading (or
+    as JSON)."""
+    files = locate(args.log).existing_files()
+    filters = Filters.from_args(args)
+    recent = _RECENT.fullmatch(args.id)
+    if recent is not None:
+        n = int(recent.group(1) or 1)
+        if n < 1:
+            raise CliError("-1 is the latest call, -2 the one before: there is no -0")
+        record = nth_latest(files, filters, n)
+    elif filters != Filters():
+        raise CliError(
+            "the filters choose among calls for show latest or show -N; an id names one call"
+        )
+    else:
+        record = find_record(files, args.id)
     if args.json:
         _print(json_visible(orjson.dumps(record, option=orjson.OPT_INDENT_2)).decode())
     else:

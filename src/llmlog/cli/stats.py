@@ -27,7 +27,9 @@ def register(commands: Subcommands, parents: list[argparse.ArgumentParser]) -> N
         "--json gives the counts of both (unpriced_calls, unknown_usage_calls) and the "
         "cost unrounded. Calls the app made but llmlog could not log (its queue was full) "
         "are not in the groups: a line under the table counts them, as does dropped_calls "
-        "in --json.",
+        "in --json. tok/s is the output tokens per second of streamed calls, from the "
+        "first token to the end (output_tokens_per_s in --json); --by error groups failed "
+        "calls by error type and code.",
     )
     parser.add_argument("--by", help=f"group by one of: {', '.join(GROUP_KEYS)}")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
@@ -64,6 +66,11 @@ def _dropped_line(count: int) -> str:
     return f"not logged: {counted(count, 'call')} (llmlog's queue was full), not in the table"
 
 
+def _speed(value: float | None) -> str:
+    """Output tokens per second of streams; ``-`` without a stream to measure."""
+    return "-" if value is None else f"{value:.1f}"
+
+
 def render(groups: list[GroupStats], by: str | None) -> str:
     """The groups as a text table, one row each."""
     headers = [
@@ -76,6 +83,7 @@ def render(groups: list[GroupStats], by: str | None) -> str:
         "p99",
         "ttft p50",
         "ttft p95",
+        "tok/s p50",
         "in",
         "out",
         "cached",
@@ -89,6 +97,7 @@ def render(groups: list[GroupStats], by: str | None) -> str:
             f"{g.error_rate * 100:.1f}",
             *(duration_ms(v) for v in g.latency_ms),
             *(duration_ms(v) for v in g.ttft_ms[:2]),
+            _speed(g.output_tokens_per_s[0]),
             tokens(g.input_tokens, g.unknown_usage),
             tokens(g.output_tokens, g.unknown_usage),
             tokens(g.cached_input_tokens, g.unknown_usage),
