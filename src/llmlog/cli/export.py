@@ -5,25 +5,23 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
-import gzip
-import io
 import os
 import shutil
-import stat
 import sys
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, Any
 
 import orjson
 
 from llmlog.cli._chat import to_openai_chat
+from llmlog.cli._cursor import add_cursor_option, open_cursor
 from llmlog.cli._filters import Filters, Subcommands, add_filter_args, template_name
 from llmlog.cli._format import json_visible, mapping, output_text, prompt_text, visible
 from llmlog.cli._logs import CliError, LogLocation, locate
+from llmlog.cli._output import gzip_named, opened, output_stream
 from llmlog.cli._select import select
 
 __all__ = ["FLAT_COLUMNS", "csv_safe", "flat_row", "register", "typed_row"]
@@ -62,6 +60,7 @@ def register(commands: Subcommands, parents: list[argparse.ArgumentParser]) -> N
         help="file to write (default, or -: standard output)",
     )
     add_filter_args(parser)
+    add_cursor_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -133,123 +132,6 @@ def csv_safe(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@contextmanager
-def _opened(path: str | None, binary: bool) -> Iterator[IO[Any]]:
-    with _output_stream(path) as raw, _compressed(raw, path) as out:
-        if binary:
-            yield out
-            return
-        # Text in UTF-8 whatever the locale or the stream's encoding (a Windows redirect, a
-        # Latin-1 terminal): prompts hold characters ASCII has no byte for.
-        text = io.TextIOWrapper(out, encoding="utf-8", newline="")
-        try:
-            yield text
-        finally:
-            text.flush()
-            text.detach()  # leave the binary stream to its owner
-
-
-def _gzip_named(path: str) -> bool:
-    """``-o`` names a gzip file (``.gz``, as the log readers decide: they read such a file
-    decompressed)."""
-    return path.endswith(".gz")
-
-
-@contextmanager
-def _compressed(out: IO[bytes], path: str | None) -> Iterator[IO[bytes]]:
-    """``out`` itself, or for a ``.gz`` name a gzip stream into it, finished (its trailer
-    written) when the block ends: plain lines under that name would be read back by
-    ``stats`` and ``check`` as a damaged gzip file, i.e. no calls."""
-    if path is None or not _gzip_named(path):
-        yield out
-        return
-    # The header names the file inside as the target's name (not the temporary file's).
-    with gzip.GzipFile(filename=os.path.basename(path), mode="wb", fileobj=out) as packed:
-        yield cast(IO[bytes], packed)
-
-
-@contextmanager
-def _output_stream(path: str | None) -> Iterator[IO[bytes]]:
-    """Standard output (no ``-o``), else a new file that replaces ``path`` once it is
-    whole (:func:`_replacing`), else the device or FIFO ``path`` names (``/dev/null``)."""
-    if path is None:
-        sys.stdout.flush()
-        yield sys.stdout.buffer
-        return
-    try:
-        if _in_place(path):
-            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
-            mode = os.fstat(fd).st_mode
-            if not (stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)):
-                os.close(fd)  # swapped for a file since it was looked at: not written
-                raise CliError(f"-o {path} changed while it was opened; run again")
-            with os.fdopen(fd, "wb") as stream:
-                yield stream
-        else:
-            with _replacing(path) as stream:
-                yield stream
-    except OSError as exc:
-        raise CliError(f"cannot write {path}: {exc.strerror or exc}") from None
-
-
-def _in_place(path: str) -> bool:
-    """Whether ``-o path`` is written in place: a character device or FIFO of this user or
-    root (``/dev/null``, ``mkfifo``; ``/dev/stdout`` through its link). False: a new file
-    replaces ``path`` (absent, or a regular file of this user). Anything else is refused
-    before anything is opened: a symbolic link (planted in a shared folder, it would have
-    the export truncate the file it points at), another user's file (they would get the
-    prompts), a folder or socket."""
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return False
-    ours = (os.geteuid(), 0)
-    if stat.S_ISLNK(st.st_mode):
-        with contextlib.suppress(OSError):
-            target = os.stat(path)
-            if (stat.S_ISCHR(target.st_mode) or stat.S_ISFIFO(target.st_mode)) and (
-                target.st_uid in ours
-            ):
-                return True
-        raise CliError(
-            f"-o {path} is a symbolic link: export does not write through one (it would "
-            "overwrite whatever it points at); name the file itself"
-        )
-    if stat.S_ISCHR(st.st_mode) or stat.S_ISFIFO(st.st_mode):
-        if st.st_uid in ours:
-            return True
-    elif stat.S_ISREG(st.st_mode):
-        if st.st_uid == os.geteuid():
-            return False
-        raise CliError(
-            f"-o {path} is another user's file (uid {st.st_uid}): they could read the "
-            "prompts exported into it; name a file of your own"
-        )
-    raise CliError(f"-o {path} is not a regular file of yours; name another")
-
-
-@contextmanager
-def _replacing(path: str) -> Iterator[IO[bytes]]:
-    """A new file beside ``path``, readable by its owner only (an export holds the log's
-    prompts, which llmlog keeps 0600), renamed over ``path`` when the block ends without
-    an error, and removed when it does not. Nothing at ``path`` is opened or followed."""
-    target = Path(path)
-    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    made = os.fstat(fd)
-    try:
-        with os.fdopen(fd, "wb") as stream:
-            yield stream
-        now = os.lstat(temp)
-        if (now.st_dev, now.st_ino) != (made.st_dev, made.st_ino):
-            raise CliError(f"the file written for -o {path} was replaced meanwhile; run again")
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            if os.path.samestat(os.lstat(temp), made):
-                os.unlink(temp)
-        raise
-
-
 def _refuse_inputs(output: str, location: LogLocation, files: list[Path]) -> None:
     """Refuse ``-o`` naming a file the log is read from, now or next time, before anything
     is opened: exporting into it would destroy the log or be counted as calls."""
@@ -295,22 +177,24 @@ def run(args: argparse.Namespace) -> int:
     files = location.existing_files()
     if args.output is not None:
         _refuse_inputs(args.output, location, files)
-    records = select(files, Filters.from_args(args))
+    cursor = open_cursor(args, location, files)  # None without --cursor
+    filters = Filters.from_args(args)
+    records = select(files, filters) if cursor is None else cursor.records(files, filters)
     if args.format == "parquet":
         if args.output is None:
             raise CliError("parquet needs a file: add -o FILE.parquet")
-        if _gzip_named(args.output):
+        if gzip_named(args.output):
             raise CliError(
                 f"-o {args.output}: a parquet file is compressed inside and is not gzipped; "
                 "name it FILE.parquet"
             )
         _parquet_writer_available()  # before the file is created: no empty file on failure
-        with _output_stream(args.output) as out:
+        with output_stream(args.output) as out:
             count = _write_parquet(out, (flat_row(r) for r in records))
     elif args.format == "csv":
         # On a terminal a cell is read, not parsed: its control characters are spelled out.
         to_terminal = args.output is None and sys.stdout.isatty()
-        with _opened(args.output, binary=False) as out:
+        with opened(args.output, binary=False) as out:
             writer = csv.DictWriter(out, fieldnames=FLAT_COLUMNS)
             writer.writeheader()
             count = 0
@@ -320,11 +204,13 @@ def run(args: argparse.Namespace) -> int:
     elif args.format == "openai-chat":
         count = _write_chat(args.output, records)
     else:
-        with _opened(args.output, binary=True) as out:
+        with opened(args.output, binary=True) as out:
             count = 0
             for record in records:
                 out.write(_json_line(record, args.output))
                 count += 1
+    if cursor is not None:
+        cursor.save()  # only now: the calls read are all written out
     if args.output is not None:
         sys.stderr.write(f"llmlog: wrote {count} calls to {args.output}\n")
     return 0
@@ -344,7 +230,7 @@ def _json_line(value: Any, output: str | None) -> bytes:
 def _write_chat(output: str | None, records: Iterable[dict[str, Any]]) -> int:
     skipped: Counter[str] = Counter()
     count = 0
-    with _opened(output, binary=True) as out:
+    with opened(output, binary=True) as out:
         for record in records:
             example, reason = to_openai_chat(record)
             if example is None:
