@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable, Iterator
 from importlib import resources
 from typing import Any
+from unittest.mock import ANY
 
 import anthropic
 import httpx2
@@ -130,10 +131,16 @@ def twice_failed(fail: Callable[[str], Answer], then: Answer) -> Answer:
 
 def assert_retried_twice(record: dict[str, Any], status: int) -> None:
     assert record["attempts"] == 3
-    assert record["retried"] == [
-        {"status_code": status, "request_id": "req_fail_1", "error": None},
-        {"status_code": status, "request_id": "req_fail_2", "error": None},
+    assert [without_times(attempt) for attempt in record["retried"]] == [
+        {"status_code": status, "request_id": "req_fail_1", "error": None, "message": ANY},
+        {"status_code": status, "request_id": "req_fail_2", "error": None, "message": ANY},
     ]
+
+
+def without_times(attempt: dict[str, Any]) -> dict[str, Any]:
+    """A retried attempt without its ``backoff_ms`` (a measured time)."""
+    assert isinstance(attempt.pop("backoff_ms"), float)
+    return attempt
 
 
 class TestOpenAIRetries:
@@ -176,8 +183,13 @@ class TestOpenAIRetries:
         ofake.sync_client(answers(refused, openai_ok), max_retries=1).chat.completions.create(**ASK)
         record = one_record(cap)
         assert record["attempts"] == 2
-        assert record["retried"] == [
-            {"status_code": None, "request_id": None, "error": "ConnectError"}
+        assert [without_times(attempt) for attempt in record["retried"]] == [
+            {
+                "status_code": None,
+                "request_id": None,
+                "error": "ConnectError",
+                "message": "connection refused",
+            }
         ]
 
     def test_a_raw_response_call(self, cap: CapturedRecords) -> None:

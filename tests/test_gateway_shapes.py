@@ -205,7 +205,9 @@ class TestErrorsInA200Body:
             "type": kind,
             "message": message,
             "status_code": None,
+            "code": str(error["code"]) if error else None,
             "body": error,
+            "cause": None,
         }
         choices = body.get("choices")
         assert record["output"]["text"] == (choices[0]["message"]["content"] if choices else None)

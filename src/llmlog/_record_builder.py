@@ -1,7 +1,8 @@
 """The first processor: a finished :class:`~llmlog._record.Capture` becomes a record.
 
-Generic fields (ids, times, status, error, context, process) are filled here,
-the same for every provider; the provider's own ``extract`` supplies the rest.
+Generic fields (ids, times, status, error (see :mod:`._error_record`), context, process)
+are filled here, the same for every provider; the provider's own ``extract`` supplies the
+rest.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any, Final
 
 from llmlog import _guard
 from llmlog._config import Settings
+from llmlog._error_record import completed_error, error_fields
 from llmlog._record import (
     EVENT_CALL,
     FIELDS,
@@ -23,55 +25,9 @@ from llmlog._record import (
     is_cancellation,
     iso_utc,
     new_id,
-    safe_str,
 )
 from llmlog._version import __version__
 from llmlog.processors import CYCLE, MAX_DEPTH, writable
-
-
-def _error_fields(exc: BaseException) -> dict[str, Any]:
-    """The error of a call, which may be the app's own exception (raised in an httpx event
-    hook, a messages iterator): read so that none of it can lose the record."""
-    status_code = _attribute(exc, "status_code")
-    message = _attribute(exc, "message")
-    if not isinstance(message, str):
-        message = _validation_message(exc) or safe_str(exc)
-    return {
-        "type": type(exc).__name__,
-        "message": message,
-        "status_code": status_code if isinstance(status_code, int) else None,
-        "body": _attribute(exc, "body"),
-    }
-
-
-def _attribute(exc: BaseException, name: str) -> Any:
-    """``exc.name``, or None when there is none or reading it fails (a property)."""
-    try:
-        return getattr(exc, name, None)
-    except Exception:
-        return None
-
-
-def _validation_message(exc: BaseException) -> str | None:
-    """A pydantic ``ValidationError`` (a ``parse()`` answer that does not fit its format)
-    said as pydantic says it, without the input values it quotes: they are the model's
-    answer, cut to ``head...tail``, which redaction cannot recognise once cut (the answer
-    itself is in ``output``). None for any other exception."""
-    if type(exc).__name__ != "ValidationError":
-        return None
-    errors, title = _attribute(exc, "errors"), _attribute(exc, "title")
-    if not callable(errors) or title is None:
-        return None
-    try:
-        found = errors(include_input=False, include_url=False, include_context=False)
-        lines = [f"{len(found)} validation error{'' if len(found) == 1 else 's'} for {title}"]
-        for error in found:
-            if error.get("loc"):
-                lines.append(".".join(str(part) for part in error["loc"]))
-            lines.append(f"  {error.get('msg')} [type={error.get('type')}]")
-    except Exception:  # not pydantic's
-        return None
-    return "\n".join(lines)
 
 
 def _status(cap: Capture) -> str:
@@ -117,7 +73,7 @@ class CaptureToRecord:
             ttft_ms=cap.ttft_ms,
             stream=cap.stream,
             status=_status(cap),
-            error=_error_fields(cap.error) if cap.error is not None else None,
+            error=error_fields(cap.error) if cap.error is not None else None,
             session_id=context.get("session_id"),
             user_id=context.get("user_id"),
             template=_app_values(context.get("template")),
@@ -133,6 +89,8 @@ class CaptureToRecord:
             for key, value in fields.items():
                 if key in _EXTRACTED:
                     record[key] = value
+        if "error" in fields:  # an error object the answer or an event held
+            record["error"] = completed_error(record["error"])
         return record
 
     @staticmethod

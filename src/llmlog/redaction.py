@@ -20,13 +20,13 @@ no record is ever written less redacted than configured.
 What is searched, at every level but ``off``:
 
 - Every string in ``system``, ``messages``, ``output``, ``error``, ``template``,
-  ``params`` and ``tags``, except the values of the record's own identifiers in
-  ``messages``/``output`` when they are short texts or numbers (a message's ``role``, a
-  block's ``type`` and ``id``, a tool call's ``tool_call_id``, a media stub's
-  ``mime``/``sha256``...; a dict or a long text under such a key is searched). The dict
-  keys of messages and output are searched too, but for the record's own names
-  (``llmlog._redact_schema_keys``). A ``str`` or ``int`` subclass (``StrEnum``,
-  ``IntEnum``) is searched as the plain value it holds.
+  ``params`` and ``tags``, and the error ``message`` of each ``retried`` attempt, except
+  the values of the record's own identifiers in ``messages``/``output`` when they are
+  short texts or numbers (a message's ``role``, a block's ``type`` and ``id``, a tool
+  call's ``tool_call_id``, a media stub's ``mime``/``sha256``...; a dict or a long text
+  under such a key is searched). The dict keys of messages and output are searched too,
+  but for the record's own names (``llmlog._redact_schema_keys``). A ``str`` or ``int``
+  subclass (``StrEnum``, ``IntEnum``) is searched as the plain value it holds.
 - App data is searched whole, its identifier-named keys included: ``params``,
   ``template``, ``tags`` and ``error`` (its body is the server's data, whose ``type``
   or ``id`` may echo a key), and inside messages and output a tool call's
@@ -59,7 +59,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any, Final
 
 from llmlog import _guard
@@ -74,6 +74,7 @@ from llmlog._redact_detect import (
 )
 from llmlog._redact_memo import SpanMemo
 from llmlog._redact_operators import MIN_KEY_BYTES, operator_factory
+from llmlog._redact_retried import RETRIED, retried_messages, with_messages
 from llmlog._redact_secrets import Span
 from llmlog._redact_walk import APP_DATA_FIELDS, TextReplacer, any_found, collect, rebuild
 from llmlog._redact_worker import NoTimeLeft, WorkerUnavailable, client
@@ -205,8 +206,7 @@ class Redact:
         fields: list[_Field] = []
         texts: list[str] = []
         any_converts = False
-        for name in TEXT_FIELDS:
-            value = event_dict.get(name)
+        for name, value in _searched_fields(event_dict):
             if value is not None:
                 first, app = len(texts), name in APP_DATA_FIELDS
                 converts = collect(value, app, texts)
@@ -221,7 +221,8 @@ class Redact:
                 if spans
             }
         except Exception as exc:
-            out.update(dict.fromkeys((field[0] for field in fields), FAILED_MARKER))
+            for field in fields:
+                _put(out, field[0], FAILED_MARKER)
             out["redactions"] = dict(event_dict.get("redactions") or {})
             if isinstance(exc, NoTimeLeft):  # not a bug: the process is ending
                 _guard.warn_once(
@@ -241,9 +242,9 @@ class Redact:
             if not converts and not any_found(texts, first, stop, found):
                 continue
             try:
-                out[name] = rebuild(value, replace, app)
+                _put(out, name, rebuild(value, replace, app))
             except Exception as exc:
-                out[name] = FAILED_MARKER
+                _put(out, name, FAILED_MARKER)
                 _guard.report_internal_error(exc, f"redaction of {name}")
         out["redactions"] = dict(counts)
         return out
@@ -306,3 +307,18 @@ class Redact:
 
 # (name, value, whether it is app data, first and end index of its texts, whether it converts)
 _Field = tuple[str, Any, bool, int, int, bool]
+
+
+def _searched_fields(event_dict: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    """Each free-text field's name and value; of ``retried``, its error messages alone."""
+    for name in TEXT_FIELDS:
+        yield name, event_dict.get(name)
+    yield RETRIED, retried_messages(event_dict.get(RETRIED))
+
+
+def _put(out: dict[str, Any], name: str, value: Any) -> None:
+    """Set a searched field, as redacted (or the failure marker), in the record ``out``."""
+    if name == RETRIED:
+        out[RETRIED] = with_messages(out[RETRIED], value)
+    else:
+        out[name] = value

@@ -1,21 +1,24 @@
 """What the HTTP exchange of a call says beyond its answer (writer thread).
 
 ``attempts``: how many requests the SDK sent for the call (1 + its retries); ``retried``:
-the status and request id of each failed attempt it retried; ``response_headers``: the
-last response's rate-limit, retry and billing headers, by an allow-list (no other header
-is ever kept: no cookie, no header a gateway adds); ``server_port``: a port that is not
-the scheme's default. Read from references the caller's thread kept: nothing here runs
-on the app's thread.
+the status, request id and error message of each failed attempt it retried, and the
+backoff the SDK slept after it (``latency_ms`` less these is the attempts' own time);
+``response_headers``: the last response's rate-limit, retry and billing headers, by an
+allow-list (no other header is ever kept: no cookie, no header a gateway adds);
+``server_port``: a port that is not the scheme's default. Read from references the
+caller's thread kept: nothing here runs on the app's thread.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any, Final
 
+from llmlog._error_record import bounded
 from llmlog._record import BASE_URL, Capture
 from llmlog.instrumentors._parsed_responses import noted_response
-from llmlog.instrumentors._retries import RETRIED
+from llmlog.instrumentors._retries import RETRIED, FailedAttempt
 
 KEPT_HEADERS: Final = frozenset(
     {
@@ -32,6 +35,8 @@ KEPT_HEADER_PREFIXES: Final = ("x-ratelimit-", "anthropic-ratelimit-")
 """Header families kept whole: the rate limits' limits, what remains, when they reset."""
 _RETRY_COUNT_HEADER: Final = "x-stainless-retry-count"
 """The retry number the SDKs send on each attempt (0 on the first)."""
+_MAX_ERROR_BODY: Final = 65536
+"""A failed attempt's body longer than this is not an API's error object: not parsed."""
 
 RequestIdOf = Callable[[Any], "str | None"]
 """A provider's reader of the request id in a response's headers."""
@@ -76,7 +81,7 @@ def wire_fields(cap: Capture, request_id_of: RequestIdOf, headers: Any = None) -
         response, headers, retries_taken = error_response, None, None
     if headers is None:
         headers = _attribute(response, "headers")
-    retried = [_failed_attempt(r, error, request_id_of) for r, error in _noted_retries(cap)]
+    retried = [_failed_attempt(attempt, request_id_of) for attempt in _noted_retries(cap)]
     if not isinstance(retries_taken, int):
         retries_taken = _retry_count(_attribute(cap.error, "request") or _request_of(response))
     known = cap.error is None or retries_taken is not None or retried
@@ -105,19 +110,38 @@ def server_port(cap: Capture) -> int | None:
     return port if isinstance(port, int) else None
 
 
-def _noted_retries(cap: Capture) -> list[tuple[Any, str | None]]:
+def _noted_retries(cap: Capture) -> list[FailedAttempt]:
     noted = cap.extra.get(RETRIED)
     return noted if isinstance(noted, list) else []
 
 
-def _failed_attempt(response: Any, error: str | None, request_id_of: RequestIdOf) -> dict[str, Any]:
+def _failed_attempt(attempt: FailedAttempt, request_id_of: RequestIdOf) -> dict[str, Any]:
+    response = attempt.response
     status = _attribute(response, "status_code")
     headers = _attribute(response, "headers")
     return {
         "status_code": status if isinstance(status, int) else None,
         "request_id": request_id_of(headers) if headers is not None else None,
-        "error": error,
+        "error": attempt.error,
+        "message": attempt.message if response is None else _body_message(response),
+        "backoff_ms": attempt.backoff_ms,
     }
+
+
+def _body_message(response: Any) -> str | None:
+    """The error message in a failed response's JSON body, as the SDKs read it (``error.
+    message``, else ``message``); None when the body was not read (a stream's is closed
+    unread before a retry), is not JSON or has none."""
+    content = _attribute(response, "content")  # httpx raises for a body not read
+    if not isinstance(content, bytes) or len(content) > _MAX_ERROR_BODY:
+        return None
+    try:
+        body = json.loads(content)
+    except ValueError:
+        return None
+    error = body.get("error", body) if isinstance(body, dict) else None
+    message = error.get("message") if isinstance(error, dict) else None
+    return bounded(message) if isinstance(message, str) and message else None
 
 
 def _retry_count(request: Any) -> int | None:
