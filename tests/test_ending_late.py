@@ -47,7 +47,12 @@ def queue_until_drained():
 
 def run(code: str, out: Path, timeout: float = 100) -> subprocess.CompletedProcess[str]:
     """``code`` after :data:`PRELUDE` in a new interpreter (``OUT`` is the log file)."""
-    script = f"OUT = {str(out)!r}\n" + PRELUDE + textwrap.dedent(code)
+    return run_python(f"OUT = {str(out)!r}\n" + PRELUDE + textwrap.dedent(code), timeout)
+
+
+def run_python(script: str, timeout: float, **options: Any) -> subprocess.CompletedProcess[str]:
+    """``script`` in a new interpreter that imports this checkout's llmlog and the tests'
+    helpers, llmlog's own errors raised; ``options`` for :func:`subprocess.run`."""
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(TESTS), str(TESTED)]),
@@ -60,6 +65,7 @@ def run(code: str, out: Path, timeout: float = 100) -> subprocess.CompletedProce
         timeout=timeout,
         env=env,
         check=False,
+        **options,
     )
 
 

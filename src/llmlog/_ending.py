@@ -18,9 +18,8 @@ import time
 from collections.abc import Callable
 from typing import Any, Final
 
-import wrapt
-
-from llmlog import _guard, _pipeline
+from llmlog import _deaf_threads, _guard, _pipeline
+from llmlog._swapped_functions import SwappedFunction, swap
 
 _hooks_lock = threading.Lock()
 _atexit_registered = False
@@ -136,7 +135,9 @@ def final_drain(
         _draining_thread = None
         pipeline._drain_over = True
         if _signal_after_drain is not None:
-            os.kill(os.getpid(), _signal_after_drain)
+            from llmlog import _self_signals
+
+            _self_signals.kill_unwatched(os.getpid(), _signal_after_drain)
 
 
 def _drain(pipeline: _pipeline.Pipeline, timeout: float, when: str, report: bool) -> bool:
@@ -179,40 +180,19 @@ def _say_lost_without_waiting(timeout: float, when: str) -> None:
         sys.stderr.flush()
 
 
-_exec_wrappers: dict[str, Any] = {}
-
-
-class _ExecWrapper(wrapt.FunctionWrapper):  # type: ignore[type-arg]
-    """``os.execv`` (or ``os._exit``) as the app knows it, also to ``pickle`` and ``copy``
-    (by name)."""
-
-    def __reduce_ex__(self, protocol: Any) -> Any:
-        # Whatever os.execv is where it is unpickled (a module cannot be pickled itself);
-        # a constant expression, no data from outside.
-        return eval, (f"__import__('os').{self.__wrapped__.__name__}",)
-
-    def __copy__(self) -> Any:
-        return self
-
-    def __deepcopy__(self, memo: Any) -> Any:
-        return self
+_exec_wrappers: dict[str, SwappedFunction] = {}
 
 
 def drain_before_exec_and_exit(on: bool) -> None:
     """``os.execv``/``os.execve`` and ``os._exit`` (``on``) first drain the queue: an exec
     replaces the process, its writer and queue, and neither runs an exit hook. Installed and
     removed with the pipeline (:func:`llmlog._pipeline.configure`,
-    :func:`~llmlog._pipeline.shutdown`)."""
-    for name, drain in _DRAINS.items():
-        installed = getattr(os, name, None)
-        if on and name not in _exec_wrappers and installed is not None:
-            wrapper = _ExecWrapper(installed, drain)
-            setattr(os, name, wrapper)
-            _exec_wrappers[name] = wrapper
-        elif not on and name in _exec_wrappers:
-            wrapper = _exec_wrappers.pop(name)
-            if installed is wrapper:  # else someone wrapped it after us: leave theirs
-                setattr(os, name, wrapper.__wrapped__)
+    :func:`~llmlog._pipeline.shutdown`), with the drain before a signal the process sends
+    itself to end (:mod:`llmlog._self_signals`)."""
+    from llmlog import _self_signals
+
+    _self_signals.drain_before_self_signals(on)
+    swap(on, [(os, name, drain) for name, drain in _DRAINS.items()], _exec_wrappers)
 
 
 def _before_exec(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -281,7 +261,7 @@ def drain_aside(
                 seconds = wait - min(DRAIN_ASIDE_MARGIN, wait / 10)
             helper = threading.Thread(target=target, args=(pipeline, seconds), name="llmlog-drain")
             helper.daemon = True
-            helper.start()
+            _deaf_threads.start_deaf(helper)
             helper.join(wait)
             if last is not None and done != [True] and not pipeline._written_all():
                 _say_lost_without_waiting(wait, last)

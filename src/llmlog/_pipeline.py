@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from llmlog import _forks, _guard
+from llmlog import _deaf_threads, _forks, _guard
 from llmlog._chain import SinkLogger, build_processors
 from llmlog._config import Settings
 from llmlog._record import (
@@ -71,11 +71,16 @@ BATCH_LINGER = 0.05
 
 WRITER_WAIT = 0.1
 """Seconds the writer sleeps with records queued when nobody hands over: the records
-of an app gone quiet land within this (or within IDLE_WAIT if they came to an
-empty queue)."""
+of an app gone quiet land within this."""
 
 IDLE_WAIT = 1.0
 """Seconds the writer sleeps with nothing queued (each wake-up needs the GIL)."""
+
+QUIET_AFTER = 0.1
+"""A record that comes to an empty queue this long after the last batch began wakes the
+writer (one lock release): an app this quiet is not busy with the GIL, and its record
+lands now, not up to IDLE_WAIT later (a process killed meanwhile would lose it). A busy
+app's records keep coming sooner, and wait for a hand-over as before."""
 
 ALONE_WAIT = 0.05
 """At most this many seconds of sleep for the writer of a child forked from a thread: it
@@ -206,7 +211,10 @@ class Pipeline:
         queue.append(item)
         queued = len(queue)
         if queued == 1:
-            self._queued_at = time.monotonic()
+            now = time.monotonic()
+            if now - self._queued_at >= QUIET_AFTER:
+                _send(self._go)  # the first record after a quiet spell: the GIL is free
+            self._queued_at = now
         elif (
             queued >= HANDOVER_BATCH
             or queued * 2 > self._limit
@@ -319,7 +327,7 @@ class Pipeline:
                 if self._thread is not None:
                     return
                 thread = threading.Thread(target=self._run, name="llmlog-writer", daemon=True)
-                thread.start()
+                _deaf_threads.start_deaf(thread)  # the app's signals are the app's threads'
                 self._thread = thread
                 from llmlog import _ending
 

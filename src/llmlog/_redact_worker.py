@@ -35,7 +35,7 @@ from typing import Any, Final
 
 import orjson
 
-from llmlog import _guard
+from llmlog import _deaf_threads, _guard
 from llmlog._redact_detect import Detector, DetectorConfig
 from llmlog._redact_secrets import Span
 
@@ -148,6 +148,7 @@ class WorkerClient:
             gone = not first and isinstance(exc, (BrokenPipeError, WorkerGone))
             how = _how_it_ended(proc) if gone else ""
             self._kill()
+            deadline = drain_deadline()  # (it may have begun while this waited)
             if deadline is not None and time.monotonic() >= deadline - DRAIN_MARGIN_S:
                 self._out_of_time = deadline
                 raise NoTimeLeft(f"no answer before the process ends: {exc}") from None
@@ -290,13 +291,30 @@ def _read_exact(fd: int, size: int, deadline: float, *, reply_start: bool = Fals
     return b"".join(chunks)
 
 
+WAIT_SLICE_S: Final = 0.1
+"""A wait for the worker looks this often whether the process's last drain has begun
+meanwhile: the wait then ends with that drain's deadline (a worker still starting when a
+short script exits must not hold its records past it)."""
+
+
 def _wait(fd: int, deadline: float, *, writable: bool) -> None:
     # poll, not select: the app may hold more than FD_SETSIZE descriptors.
     poller = select.poll()
     poller.register(fd, select.POLLOUT if writable else select.POLLIN)
-    left_ms = max(deadline - time.monotonic(), 0.0) * 1000
-    if not poller.poll(left_ms):
-        raise WorkerError("the worker process did not answer in time")
+    while True:
+        left = _until(deadline) - time.monotonic()
+        if left <= 0:
+            raise WorkerError("the worker process did not answer in time")
+        if poller.poll(min(left, WAIT_SLICE_S) * 1000):
+            return
+
+
+def _until(deadline: float) -> float:
+    """``deadline``, or sooner if the process's last drain has begun and ends sooner."""
+    from llmlog._ending import drain_deadline
+
+    ending = drain_deadline()
+    return deadline if ending is None else min(deadline, ending - DRAIN_MARGIN_S)
 
 
 _client = WorkerClient()
@@ -317,6 +335,7 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 
 def serve(reply_fd: int) -> None:
     """The worker's main loop: read a request, answer on ``reply_fd``, until stdin closes."""
+    _deaf_threads.unblock_all()  # started from the writer thread, whose mask it inherited
     # Background work: under CPU contention the app's own threads go first.
     with contextlib.suppress(OSError):
         os.nice(10)

@@ -15,7 +15,7 @@ import os
 import signal
 import threading
 
-from llmlog import _ending
+from llmlog import _ending, _self_signals
 
 SIGTERM_WAIT = 5.0
 """At most this many seconds of drain on SIGTERM (less if LLMLOG_FLUSH_TIMEOUT is less):
@@ -64,4 +64,4 @@ def _on_sigterm(signum: int, frame: object) -> None:
     finally:
         with contextlib.suppress(Exception):
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGTERM)
+        _self_signals.kill_unwatched(os.getpid(), signal.SIGTERM)  # drained: no second drain

@@ -49,6 +49,24 @@ def finish(
     except BaseException:
         _unfinish(cap)
         raise
+    if isinstance(error, SystemExit | KeyboardInterrupt):
+        _write_before_the_end()
+
+
+ENDING_CALL_WAIT = 1.0
+"""At most this many seconds (less if LLMLOG_FLUSH_TIMEOUT is less) a call cut short by
+``SystemExit`` or Ctrl-C waits for its record to be written."""
+
+
+def _write_before_the_end() -> None:
+    """A call cut short by ``SystemExit`` or Ctrl-C: the process is ending, and may be killed
+    before its exit drain runs (celery's cold shutdown raises ``SystemExit`` in the task, and
+    its pool kills the worker with SIGTERM a moment later). The queue is written now; the
+    calling thread waits for it, ``ENDING_CALL_WAIT`` at most."""
+    pipeline = _pipeline.current()
+    if pipeline is None or pipeline._exit_drained or _get_ident() == pipeline._writer_ident:
+        return  # written at once already, or on the writer itself (it cannot wait for itself)
+    pipeline.flush(min(ENDING_CALL_WAIT, pipeline.settings.flush_timeout))
 
 
 def _unfinish(cap: Capture) -> None:
