@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Final
 
-from llmlog import _deaf_threads, _guard, _pipeline
+from llmlog import _guard, _pipeline
 from llmlog._swapped_functions import SwappedFunction, swap
 
 _hooks_lock = threading.Lock()
@@ -239,6 +239,7 @@ def drain_aside(
 ) -> None:
     """Run ``drain(pipeline, seconds)`` on a helper thread, waiting at most that long (the
     flush timeout, or ``most``): a lock the interrupted thread holds cannot stall it longer.
+    Where no thread can be started, on this thread.
 
     With ``last`` (``"at SIGTERM"``), the drain is the process's last (:func:`final_drain`,
     ``drain`` is None): the helper gets a little less time, and records it did not write by
@@ -261,8 +262,10 @@ def drain_aside(
                 seconds = wait - min(DRAIN_ASIDE_MARGIN, wait / 10)
             helper = threading.Thread(target=target, args=(pipeline, seconds), name="llmlog-drain")
             helper.daemon = True
-            _deaf_threads.start_deaf(helper)
-            helper.join(wait)
+            if _pipeline.start_thread(helper):
+                helper.join(wait)
+            elif target is not None:  # no thread to be had (CPython 3.12.0-2 at exit): here,
+                target(pipeline, seconds)  # bounded by the drain's own timeout
             if last is not None and done != [True] and not pipeline._written_all():
                 _say_lost_without_waiting(wait, last)
     except Exception as exc:  # no llmlog lock here: a signal may have cut into its holder

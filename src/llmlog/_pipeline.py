@@ -155,6 +155,8 @@ class Pipeline:
         self._lines = SinkLogger(self._sinks)
         self._logger: Any = None
         self._exit_drained = False  # then each call is written on its own thread: _write_now
+        self._threadless = False  # no thread could be started: each call writes its own record
+        self._writing_here: list[int] = []  # the threads writing their own records then
         self._drain_deadline: float | None = None  # the last drain's (see drain_deadline)
         self._drain_over = False  # it has returned: its deadline holds for the writer only
 
@@ -177,6 +179,9 @@ class Pipeline:
                 _lost_at_shutdown()
                 return
             self._start()
+            if self._threadless:  # (reset by a fork: this process's own finding)
+                self._write_without_writer(cap)
+                return
         if len(self._queue) >= self._limit and (self._stalled or not self._wait_for_room()):
             self._stalled = True  # no more waits until the writer has made room again
             with self._start_lock:
@@ -190,8 +195,9 @@ class Pipeline:
         self._put(cap)
 
     def _write_now(self, cap: Capture) -> None:
-        """A call made after the exit drain (a later atexit hook, a daemon thread): nothing
-        would write it any more, so the caller's thread does, between the writer's slices."""
+        """A call made after the exit drain (a later atexit hook, a daemon thread), or with no
+        writer thread to be had: nothing else would write it, so the caller's thread does,
+        between the writer's slices."""
         if sys.is_finalizing():  # the writer may be frozen mid-slice: not even this can wait
             _lost_at_shutdown()
             return
@@ -203,6 +209,22 @@ class Pipeline:
             self._write_out()
         finally:
             _forks.guard.release()
+
+    def _write_without_writer(self, cap: Capture) -> None:
+        """No writer thread could be started (:meth:`_start`): the caller's thread writes its
+        record, and any a finalizer queued while the start failed."""
+        ident = threading.get_ident()
+        with self._start_lock:
+            self._writing_here.append(ident)
+        try:
+            while self._queue:
+                item = self._queue.popleft()
+                if isinstance(item, Capture):
+                    self._write_now(item)
+            self._write_now(cap)
+        finally:
+            with self._start_lock:
+                self._writing_here.remove(ident)
 
     def _put(self, item: Any) -> None:
         self._stalled = False
@@ -252,6 +274,8 @@ class Pipeline:
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until everything submitted so far is written; False on timeout."""
+        if self._thread is None and self._threadless and self._pid == os.getpid():
+            return self._written_here(timeout)
         if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
             return not self._queue
         if self._idle():
@@ -259,6 +283,19 @@ class Pipeline:
         marker = _Flush()
         self._put_urgent(marker)
         return marker.done.wait(timeout)
+
+    def _written_here(self, timeout: float | None) -> bool:
+        """Wait up to ``timeout`` for the other threads writing their own records (no writer):
+        the exit drain must not end the process under a daemon thread's record. (This
+        thread's own write, cut into by a signal whose handler drains, cannot be waited for.)"""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self._others_writing() and (deadline is None or time.monotonic() < deadline):
+            time.sleep(0.002)
+        return not self._others_writing() and not self._queue
+
+    def _others_writing(self) -> bool:
+        me = threading.get_ident()
+        return any(ident != me for ident in list(self._writing_here))
 
     def _idle(self) -> bool:
         """Everything submitted is written and the writer waits: ``flush(0)`` can say so.
@@ -276,6 +313,8 @@ class Pipeline:
         """Every record submitted is written (read without a lock: a signal may have cut into
         its holder; a flush request may still be queued). A wake-up keeps the writer busy for
         a moment with nothing to do: waited for, 50 ms at most."""
+        if self._threadless:
+            return self._written_here(0.0)
         deadline = time.monotonic() + 0.05
         while not self._writer_waiting and time.monotonic() < deadline:
             time.sleep(0.002)
@@ -324,10 +363,12 @@ class Pipeline:
             try:
                 if self._pid != os.getpid():
                     self.after_fork_in_child()
-                if self._thread is not None:
+                if self._thread is not None or self._threadless:
                     return
                 thread = threading.Thread(target=self._run, name="llmlog-writer", daemon=True)
-                _deaf_threads.start_deaf(thread)  # the app's signals are the app's threads'
+                if not start_thread(thread):
+                    self._threadless = True  # for good: this process starts no more threads
+                    return
                 self._thread = thread
                 from llmlog import _ending
 
@@ -437,6 +478,18 @@ class Pipeline:
                     "count": count,
                 },
             )
+
+
+def start_thread(thread: threading.Thread) -> bool:
+    """Start one of llmlog's threads; False if the interpreter refuses. CPython 3.12.0 to
+    3.12.2 refuse any new thread once the main thread has returned (while the exit waits
+    for the app's other threads, and in ``atexit`` hooks), ``sys.is_finalizing()`` still
+    False: the caller then does the thread's work itself."""
+    try:
+        _deaf_threads.start_deaf(thread)  # the app's signals are the app's threads'
+    except RuntimeError:
+        return False
+    return True
 
 
 def _default_sink(settings: Settings) -> Sink:

@@ -19,7 +19,7 @@ from typing import Any, Final
 
 import wrapt
 
-from llmlog import _context, _guard
+from llmlog import _context, _guard, _pipeline
 from llmlog._record import STATUS_CANCELLED, STATUS_ERROR, Capture, is_cancellation
 from llmlog.instrumentors._anthropic_response import HttpFacts
 from llmlog.instrumentors._base import Target, _trace_ids
@@ -36,6 +36,7 @@ from llmlog.instrumentors._stream import (
 def _start(cap: Capture) -> None:
     """The request leaves in ``__enter__``, not when ``stream()`` built the manager: the
     call's clock, llmlog's context and the trace ids are taken here. In flight from now."""
+    _pipeline.prepare()  # the writer gets ready while the call runs
     with _guard.guarded(f"{cap.provider} {cap.method}"):
         cap.context = _context.snapshot()
         cap.trace_ids = _trace_ids()

@@ -11,7 +11,7 @@ from collections.abc import Callable, Hashable
 from datetime import datetime
 from typing import Any
 
-from llmlog import _context
+from llmlog import _context, _pipeline
 from llmlog._record import Capture
 from llmlog.instrumentors._base import _trace_ids
 from llmlog.instrumentors._in_flight import finish
@@ -26,6 +26,7 @@ def observed_capture(
 ) -> Capture:
     """A capture for a call the app did not make itself but llmlog sees happen, with the
     app's llmlog context now."""
+    _pipeline.prepare()  # the writer gets ready now, not at the first record (maybe at exit)
     return Capture(
         provider=provider,
         method=method,

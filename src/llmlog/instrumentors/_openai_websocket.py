@@ -30,7 +30,7 @@ import time
 from collections import deque
 from typing import Any, Final
 
-from llmlog import _context
+from llmlog import _context, _pipeline
 from llmlog._record import STATUS_CANCELLED, STATUS_ERROR, STATUS_OK, Capture
 from llmlog.instrumentors._arguments import snapshot
 from llmlog.instrumentors._base import _trace_ids
@@ -214,6 +214,7 @@ class Session:
         return extract(cap)
 
     def _capture(self, request: Any) -> Capture:
+        _pipeline.prepare()  # the writer gets ready while the response runs
         return Capture(
             provider="openai",
             method=self.METHOD,
