@@ -189,12 +189,13 @@ class TestWriterReadyAtTheCallsStart:
         )
 
 
-PY312 = os.environ.get("TEST_PY312_FOR_LLMLOG", "/root/.pyenv/versions/3.12.1/bin/python3.12")
+PY312 = os.environ.get("TEST_PY312_FOR_LLMLOG", "")
+"""A CPython 3.12.0-3.12.2 with llmlog's dependencies, named by the one who runs the tests."""
 
 
 def _usable(python: str) -> bool:
     """``python`` is a CPython 3.12.0-3.12.2 that has llmlog's dependencies."""
-    if not Path(python).exists():
+    if not python or not Path(python).exists():
         return False
     probe = (
         "import sys, openai, httpx2, structlog, wrapt; sys.exit(sys.version_info[:3] > (3, 12, 2))"
@@ -208,7 +209,7 @@ def test_the_real_cpython_3_12_1(tmp_path: Path) -> None:
     """The worker scenario on the Python that refuses for real (TEST_PY312_FOR_LLMLOG names one
     with the dependencies installed; a bare interpreter has none: skipped)."""
     if not _usable(PY312):
-        pytest.skip(f"no CPython 3.12.0-3.12.2 with llmlog's dependencies at {PY312}")
+        pytest.skip("TEST_PY312_FOR_LLMLOG names no CPython 3.12.0-3.12.2 with the dependencies")
     out = tmp_path / "llmlog.jsonl"
     real = "threading.Thread.start = _start  # the interpreter's own refusal\n"
     proc = run(real + WORKER_AFTER_MAIN, out, python=PY312)

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from llmlog import _guard, _pipeline
+from llmlog._caller_writes import start_thread
 from llmlog._swapped_functions import SwappedFunction, swap
 
 _hooks_lock = threading.Lock()
@@ -262,7 +263,7 @@ def drain_aside(
                 seconds = wait - min(DRAIN_ASIDE_MARGIN, wait / 10)
             helper = threading.Thread(target=target, args=(pipeline, seconds), name="llmlog-drain")
             helper.daemon = True
-            if _pipeline.start_thread(helper):
+            if start_thread(helper):
                 helper.join(wait)
             elif target is not None:  # no thread to be had (CPython 3.12.0-2 at exit): here,
                 target(pipeline, seconds)  # bounded by the drain's own timeout

@@ -23,7 +23,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from llmlog import _deaf_threads, _forks, _guard
+from llmlog import _forks, _guard
+from llmlog._caller_writes import CallerWrites, lost_at_shutdown, start_thread
 from llmlog._chain import SinkLogger, build_processors
 from llmlog._config import Settings
 from llmlog._record import (
@@ -121,7 +122,7 @@ def _send(signal: threading.Lock) -> None:
         signal.release()
 
 
-class Pipeline:
+class Pipeline(CallerWrites):
     """One process's queue, writer thread and sinks."""
 
     def __init__(self, settings: Settings, sinks: Sequence[Sink] | None = None) -> None:
@@ -176,7 +177,7 @@ class Pipeline:
             return  # the queue it is draining takes it: never re-enter its chain)
         if self._thread is None or self._pid != os.getpid():
             if sys.is_finalizing():  # too late to start a thread; atexit already drained
-                _lost_at_shutdown()
+                lost_at_shutdown()
                 return
             self._start()
             if self._threadless:  # (reset by a fork: this process's own finding)
@@ -193,38 +194,6 @@ class Pipeline:
             )
             return
         self._put(cap)
-
-    def _write_now(self, cap: Capture) -> None:
-        """A call made after the exit drain (a later atexit hook, a daemon thread), or with no
-        writer thread to be had: nothing else would write it, so the caller's thread does,
-        between the writer's slices."""
-        if sys.is_finalizing():  # the writer may be frozen mid-slice: not even this can wait
-            _lost_at_shutdown()
-            return
-        if not _forks.guard.acquire(timeout=self.settings.flush_timeout):
-            _lost_at_shutdown()
-            return
-        try:
-            self._emit(EVENT_CALL, {"_capture": cap})
-            self._write_out()
-        finally:
-            _forks.guard.release()
-
-    def _write_without_writer(self, cap: Capture) -> None:
-        """No writer thread could be started (:meth:`_start`): the caller's thread writes its
-        record, and any a finalizer queued while the start failed."""
-        ident = threading.get_ident()
-        with self._start_lock:
-            self._writing_here.append(ident)
-        try:
-            while self._queue:
-                item = self._queue.popleft()
-                if isinstance(item, Capture):
-                    self._write_now(item)
-            self._write_now(cap)
-        finally:
-            with self._start_lock:
-                self._writing_here.remove(ident)
 
     def _put(self, item: Any) -> None:
         self._stalled = False
@@ -283,19 +252,6 @@ class Pipeline:
         marker = _Flush()
         self._put_urgent(marker)
         return marker.done.wait(timeout)
-
-    def _written_here(self, timeout: float | None) -> bool:
-        """Wait up to ``timeout`` for the other threads writing their own records (no writer):
-        the exit drain must not end the process under a daemon thread's record. (This
-        thread's own write, cut into by a signal whose handler drains, cannot be waited for.)"""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self._others_writing() and (deadline is None or time.monotonic() < deadline):
-            time.sleep(0.002)
-        return not self._others_writing() and not self._queue
-
-    def _others_writing(self) -> bool:
-        me = threading.get_ident()
-        return any(ident != me for ident in list(self._writing_here))
 
     def _idle(self) -> bool:
         """Everything submitted is written and the writer waits: ``flush(0)`` can say so.
@@ -480,18 +436,6 @@ class Pipeline:
             )
 
 
-def start_thread(thread: threading.Thread) -> bool:
-    """Start one of llmlog's threads; False if the interpreter refuses. CPython 3.12.0 to
-    3.12.2 refuse any new thread once the main thread has returned (while the exit waits
-    for the app's other threads, and in ``atexit`` hooks), ``sys.is_finalizing()`` still
-    False: the caller then does the thread's work itself."""
-    try:
-        _deaf_threads.start_deaf(thread)  # the app's signals are the app's threads'
-    except RuntimeError:
-        return False
-    return True
-
-
 def _default_sink(settings: Settings) -> Sink:
     return sink_for(
         settings.output,
@@ -588,14 +532,6 @@ def shutdown() -> None:
     pipeline, _current = _current, None
     if pipeline is not None:
         pipeline.close(pipeline.settings.flush_timeout)
-
-
-def _lost_at_shutdown() -> None:
-    _guard.warn_once(
-        "lost_at_shutdown",
-        "a call made while the interpreter was shutting down could not be recorded "
-        "(too late to write it; later ones are counted, not printed)",
-    )
 
 
 def _after_fork_in_child() -> None:
