@@ -14,7 +14,7 @@ from typing import Any
 from llmlog._config import Settings
 from llmlog._guard import counts
 from llmlog._hash_key import prompt_hash_key
-from llmlog._per_call import MetadataWhereAsked, NoteCaptureAsked, context_defaults
+from llmlog._per_call import MetadataWhereAsked, context_defaults
 from llmlog._record_builder import CaptureToRecord
 from llmlog.processors import PromptHash, Truncate, render
 from llmlog.sinks import Sink, write_lines
@@ -32,7 +32,7 @@ def build_processors(settings: Settings, log_file: Path | None = None) -> list[P
     (:mod:`llmlog._hash_key`)."""
     key = prompt_hash_key(settings.redact_key, log_file)
     chain: list[Processor] = [
-        NoteCaptureAsked(CaptureToRecord(settings)),
+        CaptureToRecord(settings),
         *context_defaults(settings),
         PromptHash(key),
     ]

@@ -18,26 +18,9 @@ from llmlog._record import EVENT_CALL
 Processor = Callable[[Any, str, Any], Any]
 
 METADATA_ASKED: Final = "_llmlog_metadata_asked"
-"""The record's private mark, from :class:`NoteCaptureAsked` to :class:`MetadataWhereAsked`
-(which takes it off before anything is written): the call asked for metadata only."""
-
-
-class NoteCaptureAsked:
-    """The first processor (``to_record``, a Capture becomes a record), marking the records
-    of calls whose context asked for ``capture="metadata"``: the mark waits on the record
-    until :class:`MetadataWhereAsked`, which runs where ``LLMLOG_CAPTURE=metadata`` would
-    (after the prompt hash and the cost are taken from the full record)."""
-
-    def __init__(self, to_record: Processor) -> None:
-        self._to_record = to_record
-
-    def __call__(self, logger: Any, method: str, event_dict: dict[str, Any]) -> Any:
-        cap = event_dict.get("_capture")
-        context = getattr(cap, "context", None)
-        record = self._to_record(logger, method, event_dict)
-        if context and context.get("capture") == "metadata":
-            record[METADATA_ASKED] = True
-        return record
+"""The record's private mark, from :class:`~llmlog._record_builder.CaptureToRecord` to
+:class:`MetadataWhereAsked` (which takes it off before anything is written, after the prompt
+hash and the cost are taken from the full record): the call asked for metadata only."""
 
 
 class MetadataWhereAsked:

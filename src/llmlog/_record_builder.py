@@ -15,6 +15,7 @@ from typing import Any, Final
 from llmlog import _guard
 from llmlog._config import Settings
 from llmlog._error_record import completed_error, error_fields
+from llmlog._per_call import METADATA_ASKED
 from llmlog._record import (
     EVENT_CALL,
     FIELDS,
@@ -83,6 +84,8 @@ class CaptureToRecord:
         )
         if cap.trace_ids is not None:
             record["trace_id"], record["span_id"] = cap.trace_ids
+        if context.get("capture") == "metadata":  # llmlog.context(capture="metadata")
+            record[METADATA_ASKED] = True
         if fields.keys() <= _EXTRACTED:  # every extractor's fields (one set test, not ~30)
             record.update(fields)
         else:
