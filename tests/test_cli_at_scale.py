@@ -441,3 +441,15 @@ class TestSinceSkipsOldFiles:
             out, err = capsys.readouterr()
             assert orjson.loads(out)["groups"][0]["calls"] == 4
             assert err == ""
+
+
+@pytest.mark.parametrize("engine", ["python", "duckdb"])
+def test_a_gz_given_as_the_log_is_read_decompressed(
+    tmp_path: Path, engine: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--log app.jsonl.gz` (an archive): the Python engine read its compressed bytes."""
+    log = write_gz(tmp_path / "app.jsonl.gz", [call(n) for n in range(1, 6)])
+    assert main(["stats", "--json", "--engine", engine, "--log", str(log)]) == 0
+    assert orjson.loads(capsys.readouterr().out)["groups"][0]["calls"] == 5
+    assert main(["tail", "--log", str(log)]) == 0
+    assert len(shown_ids(capsys.readouterr().out)) == 5

@@ -64,21 +64,33 @@ def kill_unwatched(pid: int, signum: int) -> None:
 def _raise_signal(
     wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
-    _drain_if_ending(_argument(args, kwargs, 0, "signalnum"))
-    return wrapped(*args, **kwargs)
+    return _sent_after_drain(wrapped, args, kwargs, _argument(args, kwargs, 0, "signalnum"))
 
 
 def _kill(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     pid = _argument(args, kwargs, 0, "pid")
     if isinstance(pid, int) and pid in (os.getpid(), 0, -os.getpgrp()):
-        _drain_if_ending(_argument(args, kwargs, 1, "signal"))
+        return _sent_after_drain(wrapped, args, kwargs, _argument(args, kwargs, 1, "signal"))
     return wrapped(*args, **kwargs)
 
 
 def _killpg(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     group = _argument(args, kwargs, 0, "pgid")
     if isinstance(group, int) and group in (0, os.getpgrp()):
-        _drain_if_ending(_argument(args, kwargs, 1, "signal"))
+        return _sent_after_drain(wrapped, args, kwargs, _argument(args, kwargs, 1, "signal"))
+    return wrapped(*args, **kwargs)
+
+
+def _sent_after_drain(
+    wrapped: Any, args: tuple[Any, ...], kwargs: dict[str, Any], signum: Any
+) -> Any:
+    """The drain, then the signal: sent also when something interrupts the drain (a Ctrl-C,
+    the app's own handler raising), whose exception then goes on to the app."""
+    try:
+        _drain_if_ending(signum)
+    except BaseException:
+        wrapped(*args, **kwargs)
+        raise
     return wrapped(*args, **kwargs)
 
 
@@ -101,8 +113,8 @@ def _drain_if_ending(signum: Any) -> None:
 
 
 def _ends_the_process(signum: Any) -> bool:
-    if not isinstance(signum, int) or signum not in _ENDING:
-        return False
+    if not isinstance(signum, int) or signum not in _ENDING or os.getpid() == 1:
+        return False  # (a container's init ignores a default-action signal it sends itself)
     if signal.getsignal(signum) != signal.SIG_DFL:  # (a handler: the app's to decide)
         return False
     blocked = (

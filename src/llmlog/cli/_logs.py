@@ -81,7 +81,8 @@ class LogLocation:
         parent = self.path.parent
         if not parent.is_dir():
             raise CliError(f"log directory {parent} does not exist (no logs written yet?)")
-        active = hold(self.path)
+        # (a .gz given as the log is an archive: read by name, decompressed)
+        active = None if self.path.name.endswith(".gz") else hold(self.path)
         # Only the rotated names of this log: ``app-worker.jsonl`` beside ``app.jsonl`` is
         # another log, not part of this one.
         siblings = [
@@ -92,7 +93,7 @@ class LogLocation:
         _warn_unread(self.path, siblings)
         rotated = [p for p in siblings if p.is_file() and held_identity(p) != active]
         found = sorted(one_copy(self.trusted(rotated)), key=age_key)
-        if active is not None:
+        if active is not None or (self.path.name.endswith(".gz") and self.path.is_file()):
             found.append(self.path)
         return found
 
