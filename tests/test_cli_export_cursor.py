@@ -156,6 +156,23 @@ class TestRotation:
         assert exported(log, cursor) == [5, 6]
         assert exported(log, cursor) == []
 
+    def test_a_gz_on_the_inode_of_another_exported_file(self, log: Path, cursor: Path) -> None:
+        """gzip deletes a file and the next new file may get its inode: ``.2.gz`` (the
+        calls of ``.2``) on the inode ``.1`` had. Matched by its first bytes, not taken
+        for ``.1`` rewritten: nothing is exported again."""
+        first, second = log.with_name("llmlog.jsonl.1"), log.with_name("llmlog.jsonl.2")
+        append(second, 1, 2)
+        append(first, 3, 4)
+        append(log, 5)
+        assert sorted(exported(log, cursor)) == [1, 2, 3, 4, 5]
+        packed = gzip.compress(second.read_bytes())
+        with first.open("r+b") as reused:  # .1's inode, now holding .2's calls gzipped
+            reused.truncate(0)
+            reused.write(packed)
+        first.rename(log.with_name("llmlog.jsonl.2.gz"))
+        second.unlink()
+        assert exported(log, cursor) == []
+
     def test_a_rotated_file_gzipped_with_calls_not_yet_exported(
         self, log: Path, cursor: Path
     ) -> None:

@@ -327,6 +327,8 @@ def _resume_same_file(source: _Source, unclaimed: list[Mark]) -> None:
         if (mark.dev, mark.ino) != (source.dev, source.ino):
             continue
         if not source.matches(mark) and mark.head_len:
+            if any(source.matches(other) for other in unclaimed if other is not mark):
+                return  # the inode was freed and reused (gzip, copytruncate): by its head
             warn(f"{source.path}: rewritten or truncated since the last run: read from its start")
             source.start = 0  # the mark is left for a copy of the old file (copytruncate)
             return
