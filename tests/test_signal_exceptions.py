@@ -11,6 +11,7 @@ see what it would without llmlog, and every call must still get its one record.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -32,9 +33,13 @@ class Deadline(Exception):
     """An app's time limit, as timeout-decorator, stopit or Celery raise it."""
 
 
-def _interrupt_once(where: str, c_function: str, interrupt: Callable[[], None]) -> None:
-    """Profile hook: ``interrupt()`` once, when ``c_function`` returns to the frame of a
-    function named ``where``."""
+@contextlib.contextmanager
+def _interrupted_once(
+    where: str, c_function: str, interrupt: Callable[[], None], raises: type[BaseException]
+) -> Iterator[None]:
+    """``interrupt()`` once, when ``c_function`` returns to the frame of a function named
+    ``where`` (a profile hook) in the block, which must raise ``raises``; the hook is gone
+    after the block."""
     armed = [True]
 
     def hook(frame: FrameType, event: str, arg: Any) -> None:
@@ -48,6 +53,11 @@ def _interrupt_once(where: str, c_function: str, interrupt: Callable[[], None]) 
             interrupt()
 
     sys.setprofile(hook)
+    try:
+        with pytest.raises(raises):
+            yield
+    finally:
+        sys.setprofile(None)
 
 
 def _ctrl_c() -> None:
@@ -86,12 +96,8 @@ def _users(records: list[dict[str, Any]]) -> list[Any]:
 def test_ctrl_c_as_the_nesting_guard_is_armed_leaves_later_calls_recorded() -> None:
     client = fakes.sync_client(fakes.default_fake())
     with capture_records(redact="off") as cap:
-        _interrupt_once("sync_wrapper", "set", _ctrl_c)
-        try:
-            with pytest.raises(KeyboardInterrupt):
-                client.chat.completions.create(model="gpt-4o", messages=MESSAGES, user="u1")
-        finally:
-            sys.setprofile(None)
+        with _interrupted_once("sync_wrapper", "set", _ctrl_c, KeyboardInterrupt):
+            client.chat.completions.create(model="gpt-4o", messages=MESSAGES, user="u1")
         for user in ("u2", "u3", "u4"):
             client.chat.completions.create(model="gpt-4o", messages=MESSAGES, user=user)
     assert _users(cap.records) == ["u1", "u2", "u3", "u4"]
@@ -101,12 +107,8 @@ def test_ctrl_c_as_the_async_nesting_guard_is_armed_leaves_later_calls_recorded(
     client = fakes.async_client(fakes.default_fake())
 
     async def calls() -> None:
-        _interrupt_once("async_call", "set", _ctrl_c)
-        try:
-            with pytest.raises(KeyboardInterrupt):
-                await client.chat.completions.create(model="gpt-4o", messages=MESSAGES, user="u1")
-        finally:
-            sys.setprofile(None)
+        with _interrupted_once("async_call", "set", _ctrl_c, KeyboardInterrupt):
+            await client.chat.completions.create(model="gpt-4o", messages=MESSAGES, user="u1")
         for user in ("u2", "u3"):
             await client.chat.completions.create(model="gpt-4o", messages=MESSAGES, user=user)
 
@@ -120,15 +122,11 @@ def test_ctrl_c_as_a_helper_label_is_set_leaves_no_label_behind() -> None:
 
     client = fakes.sync_client(fakes.default_fake())
     with capture_records(redact="off"):
-        _interrupt_once("sync_labelled", "set", _ctrl_c)
-        try:
-            with (
-                pytest.raises(KeyboardInterrupt),
-                client.responses.stream(model="gpt-4o", input="hi"),
-            ):
-                pass
-        finally:
-            sys.setprofile(None)
+        with (
+            _interrupted_once("sync_labelled", "set", _ctrl_c, KeyboardInterrupt),
+            client.responses.stream(model="gpt-4o", input="hi"),
+        ):
+            pass
         mark = _base._label.get()
     assert mark is None or mark[0] is None
 
@@ -143,12 +141,8 @@ def test_a_signal_handlers_deadline_while_a_stream_is_recorded_reaches_the_app(
         stream = client.chat.completions.create(
             model="gpt-4o", messages=MESSAGES, stream=True, user="u1"
         )
-        _interrupt_once("submit", "getpid", deadline_handler)
-        try:
-            with pytest.raises(Deadline):
-                _read(stream)
-        finally:
-            sys.setprofile(None)
+        with _interrupted_once("submit", "getpid", deadline_handler, Deadline):
+            _read(stream)
         assert not _new_bugs(bugs_before)
         stream.close()  # the app lets go of it: now its record
         assert _users(cap.records) == ["u1"]
@@ -163,12 +157,8 @@ def test_a_signal_handlers_deadline_as_a_call_is_recorded_reaches_the_app(
     client = fakes.sync_client(fakes.default_fake())
     bugs_before = llmlog.trouble()
     with capture_records(redact="off") as cap:
-        _interrupt_once("submit", "getpid", deadline_handler)
-        try:
-            with pytest.raises(Deadline):
-                client.chat.completions.create(model="gpt-4o", messages=MESSAGES, user="u1")
-        finally:
-            sys.setprofile(None)
+        with _interrupted_once("submit", "getpid", deadline_handler, Deadline):
+            client.chat.completions.create(model="gpt-4o", messages=MESSAGES, user="u1")
         assert not _new_bugs(bugs_before)
     assert _users(cap.records) == ["u1"]  # recorded at the end (as cancelled), not lost
 
@@ -179,12 +169,8 @@ def test_ctrl_c_as_a_streams_record_is_queued_keeps_its_record() -> None:
         stream = client.chat.completions.create(
             model="gpt-4o", messages=MESSAGES, stream=True, user="u1"
         )
-        _interrupt_once("submit", "getpid", _ctrl_c)
-        try:
-            with pytest.raises(KeyboardInterrupt):
-                _read(stream)
-        finally:
-            sys.setprofile(None)
+        with _interrupted_once("submit", "getpid", _ctrl_c, KeyboardInterrupt):
+            _read(stream)
         stream.close()
         assert _users(cap.records) == ["u1"]
         assert cap.records[0]["output"]  # the texts read before Ctrl-C are kept
