@@ -19,6 +19,7 @@ import pytest
 from llmlog import _ending, _guard, _pipeline
 from llmlog._config import Settings
 from llmlog._record import Capture
+from support.blocked_sink import BlockedSink
 
 TOY_APP = Path(__file__).parent / "support" / "toy_app.py"
 
@@ -188,22 +189,7 @@ class TestNeverHarmsTheApp:
         assert "not-a-dir" in proc.stderr
 
 
-class _BlockedSink:
-    def __init__(self) -> None:
-        self.release = threading.Event()
-        self.writing = threading.Event()  # set once the writer is in write()
-        self.lines: list[bytes] = []
-
-    def write(self, line: bytes) -> None:
-        self.writing.set()
-        self.release.wait(10)
-        self.lines.append(line)
-
-    def close(self) -> None:
-        pass
-
-
-class _ClosableBlockedSink(_BlockedSink):
+class _ClosableBlockedSink(BlockedSink):
     closed = 0
 
     def close(self) -> None:
@@ -228,7 +214,7 @@ class TestBackPressure:
         """Queue of 2 behind a stuck sink: extra records are dropped, counted in a line of
         llmlog's own (its name first; no cost or redaction fields: it is not a call)."""
         _guard._reset_for_tests()
-        sink = _BlockedSink()
+        sink = BlockedSink()
         pipeline = _pipeline.Pipeline(Settings(queue_size=2, redact="secrets"), sinks=[sink])
         for i in range(10):
             pipeline.submit(_capture(i))
@@ -254,7 +240,7 @@ class TestBackPressure:
         the next ones drop at once (each waiting 50 ms would slow the app ~40x). Once the
         writer has made room, a full queue is worth a wait again."""
         _guard._reset_for_tests()
-        sink = _BlockedSink()
+        sink = BlockedSink()
         pipeline = _pipeline.Pipeline(Settings(queue_size=2, redact="off"), sinks=[sink])
         waits: list[bool] = []
         wait = pipeline._wait_for_room
@@ -287,7 +273,7 @@ class TestBackPressure:
     def test_flush_without_waiting_says_true_once_everything_is_written(self) -> None:
         """``flush(0)`` is a health check: True when nothing is left to write, False while
         a record is still on its way (the writer stuck on its sink)."""
-        sink = _BlockedSink()
+        sink = BlockedSink()
         pipeline = _pipeline.Pipeline(Settings(redact="off"), sinks=[sink])
         pipeline.submit(_capture(0))
         assert sink.writing.wait(10)
@@ -334,7 +320,7 @@ class TestBackPressure:
 
     def test_flush_times_out_instead_of_hanging(self) -> None:
         """flush(timeout) returns False while the writer is stuck."""
-        sink = _BlockedSink()
+        sink = BlockedSink()
         pipeline = _pipeline.Pipeline(Settings(redact="off"), sinks=[sink])
         pipeline.submit(_capture(0))
         assert pipeline.flush(0.2) is False

@@ -3,8 +3,8 @@
 Anthropic's API sends ``request-id``; Bedrock sends ``x-amzn-requestid``. The SDK reads
 only the first: onto a parsed answer (``message._request_id``) and an error
 (``error.request_id``). An error keeps its response, so its headers are read here; a
-parsed answer keeps nothing of its response, so the response it was parsed from is noted
-for it (see :mod:`._parsed_responses`) and its headers read on the writer thread.
+parsed answer keeps nothing of its response, so the headers of the response it was parsed
+from are noted for it (see :mod:`._parsed_responses`) and read on the writer thread.
 """
 
 from __future__ import annotations
@@ -43,8 +43,7 @@ def from_error(error: BaseException | None) -> str | None:
 def from_noted(cap: Any) -> str | None:
     """The request id in the headers of the response ``cap``'s answer was parsed from
     (Bedrock's, which the SDK leaves off the object it parsed)."""
-    http_response, _retries = _parsed_responses.noted_response(cap)
-    headers = getattr(http_response, "headers", None)
+    headers, _retries = _parsed_responses.noted_response(cap)
     return from_headers(headers) if hasattr(headers, "get") else None
 
 

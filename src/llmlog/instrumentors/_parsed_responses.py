@@ -4,9 +4,10 @@ The object a plain call returns (a ``ChatCompletion``, a ``Message``) keeps noth
 its HTTP response but the request id; the record wants more of it (allow-listed headers,
 the SDK's retry count, Bedrock's request id, which the SDK leaves out). So the SDK's
 ``APIResponse.parse`` is patched (a helper row: no record of its own) to note, for the
-object it returns, the HTTP response and the SDK's retry count: a context variable holding
-a weak reference to that object and the two references, nothing read from them (not the
-``APIResponse``: it caches what it parsed, which a note must not keep alive). The
+object it returns, the response's headers and the SDK's retry count: a context variable
+holding a weak reference to that object and the two values, nothing read from them. Only
+the headers: the whole HTTP response (its request, body, stream) kept alive until the
+writer reads it would be many more objects for the app's garbage collector to walk. The
 wrapper's ``on_result`` runs in the same context right after and takes the note only if
 its result is that very object (never another call's); the writer reads the headers. A
 stream is not noted: its ``response`` is on it.
@@ -22,8 +23,8 @@ from llmlog.instrumentors import _base
 from llmlog.instrumentors._base import Target, Wrapper, sync_and_async_helpers
 
 NOTED: Final = "noted_response"
-"""``cap.extra`` key of (HTTP response, SDK's retry count) a plain call's answer was
-parsed from (see :func:`take_noted`)."""
+"""``cap.extra`` key of (headers, SDK's retry count) of the HTTP response a plain call's
+answer was parsed from (see :func:`take_noted`)."""
 
 _noted: ContextVar[tuple[weakref.ref[Any], Any, Any] | None] = ContextVar(
     "llmlog_parsed_response", default=None
@@ -34,18 +35,19 @@ _PARSERS: Final = (("APIResponse", False), ("AsyncAPIResponse", True))
 
 
 def take_noted(result: Any) -> tuple[Any, Any] | None:
-    """(HTTP response, SDK's retry count) noted for ``result`` (None: none noted, or noted
-    for another object); the note is cleared."""
+    """(response headers, SDK's retry count) noted for ``result`` (None: none noted, or
+    noted for another object); the note is cleared."""
     noted = _noted.get()
     if noted is None:
         return None
     _noted.set(None)
-    reference, http_response, retries_taken = noted
-    return (http_response, retries_taken) if reference() is result else None
+    reference, headers, retries_taken = noted
+    return (headers, retries_taken) if reference() is result else None
 
 
 def noted_response(cap: Any) -> tuple[Any, Any]:
-    """Writer thread: (HTTP response, SDK's retry count) noted for ``cap``, or (None, None)."""
+    """Writer thread: (response headers, SDK's retry count) noted for ``cap``, or (None,
+    None)."""
     noted = cap.extra.get(NOTED)
     return noted if isinstance(noted, tuple) else (None, None)
 
@@ -54,10 +56,10 @@ def _note(api_response: Any, parsed: Any) -> None:
     """Note what ``parsed`` came from (never raises: read with defaults)."""
     if getattr(api_response, "_is_sse_stream", False):
         return  # a stream keeps its response: nothing to note
-    http_response = getattr(api_response, "http_response", None)
+    headers = getattr(getattr(api_response, "http_response", None), "headers", None)
     retries_taken = getattr(api_response, "retries_taken", None)
     try:  # noqa: SIM105 (suppress() would cost the caller a context manager)
-        _noted.set((weakref.ref(parsed), http_response, retries_taken))
+        _noted.set((weakref.ref(parsed), headers, retries_taken))
     except TypeError:  # no weak reference to it (a str, bytes): nothing to note it for
         pass
 

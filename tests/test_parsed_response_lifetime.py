@@ -1,0 +1,90 @@
+"""A plain call's HTTP response is not kept alive for the writer.
+
+The record reads the headers of the response a plain call's answer was parsed from; only
+those are kept until the writer gets to the call. The whole response (its request, body
+and stream) waiting in the queue would be many more objects for the app's garbage
+collector to walk at every collection while the writer is behind.
+"""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx2
+import pytest
+
+import anthropic_fakes as afake
+import openai_fakes as ofake
+from llmlog import _pipeline, instrumentors
+from llmlog._config import Settings
+from support.blocked_sink import BlockedSink
+
+
+@pytest.fixture
+def stuck_writer() -> Iterator[BlockedSink]:
+    sink = BlockedSink()
+    previous = _pipeline.current()
+    _pipeline._current = None
+    pipeline = _pipeline.configure(Settings.from_env(redact="off"), sinks=[sink])
+    instrumentors.install(())
+    try:
+        yield sink
+    finally:
+        sink.release.set()
+        instrumentors.uninstall()
+        pipeline.close(10)
+        _pipeline._current = previous
+        if previous is not None:
+            instrumentors.install(previous.settings.disabled_providers)
+
+
+Handler = Callable[[httpx2.Request], httpx2.Response]
+
+
+def _answering(body: dict[str, Any], kept: list[weakref.ref[httpx2.Response]]) -> Handler:
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        headers = {
+            "x-request-id": "req_1",
+            "request-id": "req_1",
+            "x-ratelimit-limit-requests": "9",
+        }
+        response = httpx2.Response(200, json=body, headers=headers)
+        kept.append(weakref.ref(response))
+        return response
+
+    return answer
+
+
+def _openai_call(handler: Handler) -> Any:
+    messages = [{"role": "user", "content": "hi"}]
+    return ofake.sync_client(handler).chat.completions.create(model="gpt-4o", messages=messages)  # type: ignore[arg-type]
+
+
+def _anthropic_call(handler: Handler) -> Any:
+    client = afake.sync_client(handler)
+    return client.messages.create(model=afake.MODEL, max_tokens=5, messages=afake.user())
+
+
+CALLS: dict[str, tuple[Callable[[Handler], Any], dict[str, Any]]] = {
+    "openai": (_openai_call, ofake.chat_completion("A")),
+    "anthropic": (_anthropic_call, afake.message()),
+}
+
+
+@pytest.mark.parametrize("provider", CALLS)
+def test_a_queued_call_keeps_only_its_headers(stuck_writer: BlockedSink, provider: str) -> None:
+    call, body = CALLS[provider]
+    first: list[weakref.ref[httpx2.Response]] = []
+    call(_answering(body, first))
+    assert stuck_writer.writing.wait(10)  # the writer is stuck on the first record
+    queued: list[weakref.ref[httpx2.Response]] = []
+    answer = call(_answering(body, queued))
+    gc.collect()
+    assert answer is not None and queued[0]() is None  # the app dropped the response
+    stuck_writer.release.set()
+    assert _pipeline.flush(10)
+    assert b'"x-ratelimit-limit-requests":"9"' in stuck_writer.lines[-1]  # its headers kept
+    assert b'"request_id":"req_1"' in stuck_writer.lines[-1]
