@@ -375,13 +375,13 @@ def test_a_new_model_name_per_call_keeps_the_lookups_bounded(
 ) -> None:
     """A fine-tune per tenant: every name is looked up, the cache stays within its bound
     and prices stay right after it starts again."""
-    from llmlog import cost
+    from llmlog import _cost_table
 
-    monkeypatch.setattr(cost, "_MAX_CACHED", 50, raising=False)
+    monkeypatch.setattr(_cost_table, "_MAX_CACHED", 50)
     for n in range(400):
         out = add_cost(None, "", record(f"ft:gpt-4o:tenant-{n}", input_tokens=10, output_tokens=5))
         assert out["cost_usd"] is None
-    assert len(cost._current_table()._models) <= 50
+    assert len(_cost_table.current_table()._models) <= 50
     out = add_cost(None, "", record(input_tokens=1000, output_tokens=500))
     assert out["cost_usd"] == pytest.approx(
         genai("gpt-4o", "openai", input_tokens=1000, output_tokens=500)

@@ -9,7 +9,7 @@ from typing import Any, Final
 
 Counts = tuple[int, int, int, int, int, int]
 """Input, output, cache read, cache write, 1-hour cache write and reasoning tokens: the
-genai-prices keys ``cost._KEYS`` names, in that order (totals first, then partitions)."""
+genai-prices keys ``_cost_table.KEYS`` names, in that order (totals first, then partitions)."""
 
 
 class Unpriced(Exception):
