@@ -6,6 +6,11 @@ under a rotated name the list does not have: they would be missing from the answ
 active file is opened before its rotated siblings are listed, and read through that
 descriptor whatever its name is by then (:func:`open_held`); a sibling that turns out to be
 that same file (rotated between the two) is left out of the list (:func:`held_identity`).
+
+A folder may hold more active files than the process may have open (one log per worker:
+400 files, ``ulimit -n 256``): only as many are held as the open-file limit leaves room
+for (:func:`hold_some`); the others are read by their name, as every file was before
+holding existed (a rotation in between then loses the calls of that one file).
 """
 
 from __future__ import annotations
@@ -13,13 +18,32 @@ from __future__ import annotations
 import io
 import os
 import stat
+from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO, cast
 
-__all__ = ["held_identity", "held_name", "hold", "open_held", "release_all", "shown_name"]
+__all__ = [
+    "held_identity",
+    "held_name",
+    "hold",
+    "hold_some",
+    "open_held",
+    "release_all",
+    "shown_name",
+]
 
 # Absolute path of an active file -> the descriptor opened when the log was listed.
 _held: dict[str, int] = {}
+
+# Descriptors kept free of held files: the command's own (the output, DuckDB's threads and
+# the files it reads, a .gz being decompressed), as a share of the soft open-file limit...
+_SHARE_KEPT_FREE = 2
+# ...and at least this many, whatever the limit.
+_KEPT_FREE = 64
+# Where the limit cannot be asked (no ``resource`` module: Windows), the files held at most.
+_HELD_WITHOUT_LIMIT = 256
+# With no soft limit, the system's own (nr_open: 1M on Linux) is the bound; hold this many.
+_HELD_UNLIMITED = 1 << 16
 
 
 def _key(path: Path) -> str:
@@ -45,6 +69,34 @@ def hold(path: Path) -> tuple[int, int] | None:
     _let_go(_key(path))
     _held[_key(path)] = fd
     return st.st_dev, st.st_ino
+
+
+def hold_some(paths: Iterable[Path]) -> dict[Path, tuple[int, int] | None]:
+    """:func:`hold` each of ``paths`` in turn while the open-file limit leaves room for
+    another (:func:`most_held`): each one held or tried, with its (device, inode) or None.
+    A path not in the answer was not tried: it is read by its name. Files held before under
+    one of ``paths`` are let go first (a path not held now is not read through them)."""
+    paths = list(paths)
+    for path in paths:
+        _let_go(_key(path))
+    room = max(0, most_held() - len(_held))
+    return {path: hold(path) for path in paths[:room]}
+
+
+def most_held() -> int:
+    """How many files may be held at once: what the soft open-file limit leaves after
+    keeping half of it, and at least :data:`_KEPT_FREE`, for what else the command opens."""
+    try:
+        import resource
+    except ImportError:  # no such limit to ask for (Windows)
+        return _HELD_WITHOUT_LIMIT
+    try:
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (OSError, ValueError):
+        return _HELD_WITHOUT_LIMIT
+    if soft == resource.RLIM_INFINITY or soft < 0:
+        return _HELD_UNLIMITED
+    return max(0, soft - max(soft // _SHARE_KEPT_FREE, _KEPT_FREE))
 
 
 def held_identity(path: Path) -> tuple[int, int] | None:

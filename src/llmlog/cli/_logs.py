@@ -28,7 +28,7 @@ from llmlog._config import Settings
 from llmlog._log_files import rotated_files, rotated_pattern
 from llmlog._record import SCHEMA_VERSION
 from llmlog.cli._format import counted, visible
-from llmlog.cli._held import held_identity, hold, open_held, release_all
+from llmlog.cli._held import held_identity, hold, hold_some, open_held, release_all
 from llmlog.cli._log_names import (
     LOG_SUFFIXES,
     READ_NAMES,
@@ -101,13 +101,15 @@ class LogLocation:
         """:meth:`files` of a ``--log`` directory: its active files held first, as one."""
         if not self.path.is_dir():
             raise CliError(f"log directory {self.path} does not exist")
-        held = {p: hold(p) for p in self._log_files() if _active(p)}
+        actives = [p for p in self._log_files() if _active(p)]
+        # (past the open-file limit's room, the files written to longest ago are read by name)
+        held = hold_some(sorted(actives, key=_last_written, reverse=True))
         opened = {identity for identity in held.values() if identity is not None}
         found = [p for p in held if held[p] is not None]
         for path in self._log_files():
             if path not in held and held_identity(path) not in opened:
                 found.append(path)
-        for active in held:
+        for active in actives:
             _warn_unread(active, found)
         return sorted(one_copy(self.trusted(found)), key=age_key)
 
@@ -235,6 +237,15 @@ def _warn_unread(active: Path, read: list[Path]) -> None:
 def _active(path: Path) -> bool:
     """A file a writer appends to (no rotated name, not compressed): held when listed."""
     return not is_rotated(path) and not path.name.endswith(".gz")
+
+
+def _last_written(path: Path) -> float:
+    """When ``path`` was last written to (0 if it cannot be looked at): a file written to
+    lately is the likeliest to be rotated while the command runs, so it is held first."""
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def _is_log(path: Path) -> bool:
