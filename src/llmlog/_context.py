@@ -1,5 +1,6 @@
-"""Who and what a call belongs to: session, user, prompt template, tags; and what of it
-is captured (``capture="metadata"``: no prompt or output text, for this call only).
+"""Who and what a call belongs to: session, user, prompt template, tags; what of it
+is captured (``capture="metadata"``: no prompt or output text, for this call only); and
+whether it is logged at all (``log=False``: no record, decided as the call starts).
 
 One ``ContextVar`` holds an immutable mapping, so threads and asyncio tasks
 each see their own values and reading it on the caller's thread costs one
@@ -37,6 +38,22 @@ def snapshot() -> Mapping[str, Any]:
     return current
 
 
+_LOG: Final = "log"
+"""The context key of ``log=False`` (only ever False: a call logs unless it is there)."""
+
+
+def logging_off() -> bool:
+    """Whether a call starting now is left out of the log (``log=False`` in force): asked
+    before anything of the call is copied, so such a call costs the app one lookup."""
+    return _current.get().get(_LOG) is False
+
+
+def left_out(values: Mapping[str, Any] | None) -> bool:
+    """Whether a call whose context (its :func:`snapshot`) is ``values`` has no record:
+    for the calls llmlog must follow even so (a WebSocket's answers are paired in order)."""
+    return values is not None and values.get(_LOG) is False
+
+
 _PLAIN: Final = frozenset({str, int, float, bool, type(None)})  # exact types: immutable
 
 
@@ -67,6 +84,10 @@ class _ReadAtCall(Mapping[str, Any]):
 
     def __len__(self) -> int:
         return len(self._values)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """(``Mapping.get`` would raise and catch a ``KeyError`` for each missing key.)"""
+        return self._values.get(key, default)
 
     def read(self) -> Mapping[str, Any]:
         """The values now: tags and template variables as JSON data (never raises; a value
@@ -135,6 +156,13 @@ def _stricter(outer: str | None, inner: str) -> str:
     return max(outer, inner, key=CAPTURE_LEVELS.index)
 
 
+def _log(value: Any) -> bool:
+    """``log=`` checked where it is given: ``log="no"`` must not log a call kept out."""
+    if isinstance(value, bool):
+        return value
+    raise TypeError(f"log must be True or False, not {type(value).__name__}")
+
+
 def _tags(value: Any) -> dict[str, Any]:
     """Tags as the record holds them: ``{"name": value}``; a label stands for ``{label: True}``."""
     if isinstance(value, Mapping):
@@ -158,8 +186,11 @@ def _merged(
     template: Any,
     tags: Any,
     capture: str | None = None,
+    log: bool = True,
 ) -> Mapping[str, Any]:
     new = dict(base)
+    if not log:  # never set back to True here: a call kept out stays out (see context)
+        new[_LOG] = False
     if capture is not None:
         new["capture"] = _stricter(base.get("capture"), capture)
     if session_id is not None:
@@ -188,6 +219,11 @@ class context:
     ``capture="metadata"`` logs the calls inside without their prompt and output text
     (as ``LLMLOG_CAPTURE=metadata`` does for all); ``"full"`` never widens a stricter
     capture around it (that setting, an outer context).
+    ``log=False`` leaves the calls started inside out of the log: no record, not counted
+    as dropped, their arguments not copied, a stream handed over as the SDK's own (a
+    WebSocket's responses are still followed, to pair the others' answers). As with
+    ``capture``, the stricter wins: an inner ``log=True`` (a library's) does not log what
+    an outer ``log=False`` leaves out; ``llmlog.unbind()`` ends a ``bind(log=False)``.
     """
 
     def __init__(
@@ -198,11 +234,12 @@ class context:
         template: str | Mapping[str, Any] | None = None,
         tags: Mapping[str, Any] | str | Iterable[str] | None = None,
         capture: Capture | None = None,
+        log: bool = True,
     ) -> None:
         _template(template)  # validate now, where the mistake is made
         # Taken now too: a mistake is reported here, and an iterator is read only once.
         labels = None if tags is None else _tags(tags)
-        self._values = (session_id, user_id, template, labels, _capture(capture))
+        self._values = (session_id, user_id, template, labels, _capture(capture), _log(log))
 
     def __enter__(self) -> context:
         outer = _current.get()
@@ -351,11 +388,12 @@ def bind(
     template: str | Mapping[str, Any] | None = None,
     tags: Mapping[str, Any] | str | Iterable[str] | None = None,
     capture: Capture | None = None,
+    log: bool = True,
 ) -> None:
     """Set context values for the rest of the current thread or asyncio task
-    (``capture`` as in :class:`context`: it only ever narrows)."""
-    checked = _capture(capture)
-    _current.set(_merged(_current.get(), session_id, user_id, template, tags, checked))
+    (``capture`` and ``log`` as in :class:`context`: they only ever narrow)."""
+    checked, logged = _capture(capture), _log(log)
+    _current.set(_merged(_current.get(), session_id, user_id, template, tags, checked, logged))
 
 
 def clear() -> None:

@@ -121,6 +121,8 @@ class MessageStreamManagerProxy(_ManagerProxy):
     """Stands in for ``MessageStreamManager`` (and the beta one); ``isinstance`` holds."""
 
     def __enter__(self) -> Any:
+        if _context.logging_off():  # entered inside llmlog.context(log=False)
+            return self.__wrapped__.__enter__()
         cap = self._self_call()
         _start(cap)
         try:
@@ -145,6 +147,8 @@ class AsyncMessageStreamManagerProxy(_ManagerProxy):
     """Stands in for ``AsyncMessageStreamManager`` (and the beta one)."""
 
     async def __aenter__(self) -> Any:
+        if _context.logging_off():  # entered inside llmlog.context(log=False)
+            return await self.__wrapped__.__aenter__()
         cap = self._self_call()
         _start(cap)
         try:

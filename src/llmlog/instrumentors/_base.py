@@ -236,6 +236,8 @@ def make_wrapper(provider: Provider, target: Target) -> Wrapper:
     def begin(client: object, kwargs: dict[str, Any]) -> Capture | None:
         if _wanted.get(provider.name) is not provider:
             return None  # uninstrumented (a stale bound wrapper)
+        if _context.logging_off():
+            return None  # llmlog.context(log=False): no record, nothing copied, no proxy
         outer = _in_call.get()
         if outer is not None and outer[0] is client and _on_stack(outer[1]):
             return None  # within the same client's own call (see _in_call)

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from llmlog import _ending, _guard, _pipeline
+from llmlog import _context, _ending, _guard, _pipeline
 from llmlog._record import STATUS_CANCELLED, STATUS_ERROR, STATUS_OK, Capture, is_cancellation
 
 _in_flight: dict[Capture, int] = {}
@@ -37,6 +37,9 @@ def finish(
     """Close a capture (end time, now unless ``end_perf``; status, outcome) and submit it;
     once only."""
     if cap.end_perf is not None:
+        return
+    if _context.left_out(cap.context):  # llmlog.context(log=False) where it started
+        cap.end_perf = time.perf_counter()
         return
     try:
         cap.end_perf = time.perf_counter() if end_perf is None else end_perf
