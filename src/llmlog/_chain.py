@@ -16,7 +16,8 @@ from llmlog._guard import counts
 from llmlog._hash_key import prompt_hash_key
 from llmlog._per_call import MetadataWhereAsked, context_defaults
 from llmlog._record_builder import CaptureToRecord
-from llmlog.processors import PromptHash, Truncate, render
+from llmlog._record_cap import CapRecord
+from llmlog.processors import PromptHash, Truncate
 from llmlog.sinks import Sink, write_lines
 
 WRITE_BATCH = 64
@@ -49,7 +50,7 @@ def build_processors(settings: Settings, log_file: Path | None = None) -> list[P
     chain.append(Truncate(settings.max_field_chars, early=True))  # before the costly search
     chain.append(Redact(settings))
     chain.append(Truncate(settings.max_field_chars))
-    chain.append(render)
+    chain.append(CapRecord(settings.max_record_bytes))  # renders; shrinks a line too long
     return chain
 
 

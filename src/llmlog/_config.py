@@ -22,6 +22,8 @@ from typing import Any
 
 PREFIX = "LLMLOG_"
 DEFAULT_OUTPUT = "./llm_logs/llmlog.jsonl"
+MAX_RECORD_BYTES = 1024 * 1024
+MIN_RECORD_BYTES = 4096  # room for a record's metadata (see llmlog._record_cap)
 REDACT_LEVELS = ("off", "secrets", "pii", "ner")
 REDACT_OPERATORS = ("tag", "numbered", "hash")
 PROVIDERS = ("openai", "anthropic")
@@ -46,10 +48,11 @@ def _setting(
     minimum: float = 0,
     maximum: float | None = None,
     label: str = "",
+    zero_is_off: bool = False,
 ) -> Any:
     """A field of :class:`Settings`; numbers must lie in ``[minimum, maximum]`` and be finite.
     ``label``: what the values are, in the README and ``llmlog-run --help``, where the type
-    does not say it."""
+    does not say it. ``zero_is_off``: ``0`` (no limit) is allowed below ``minimum``."""
     metadata = {
         "doc": doc,
         "choices": choices,
@@ -57,6 +60,7 @@ def _setting(
         "minimum": minimum,
         "maximum": maximum,
         "label": label,
+        "zero_is_off": zero_is_off,
     }
     if isinstance(default, Mapping):  # dataclasses refuse mutable defaults
         return field(default_factory=lambda: MappingProxyType(dict(default)), metadata=metadata)
@@ -102,6 +106,16 @@ class Settings:
         "Cut any single text longer than this, counted as the app sent it, before "
         "redaction (`truncated` gives each cut text's path and original length; `0`: no "
         "limit).",
+    )
+    max_record_bytes: int = _setting(
+        MAX_RECORD_BYTES,
+        "Longest line a record may take, in bytes (newline included). A longer record is "
+        "shrunk after redaction: its longest texts (messages, tools, params, output) are cut "
+        "first, then its biggest parts emptied; ids, model, usage, cost, latency, status, "
+        "error and attempts are kept, and `truncated` gives `record_bytes` (its size before) "
+        "and each cut path (`0`: no limit; else at least 4096).",
+        minimum=MIN_RECORD_BYTES,
+        zero_is_off=True,
     )
     service: str = _setting("", "Service name in `process.service` (default: the program name).")
     tags: Mapping[str, str] = _setting(
@@ -272,6 +286,8 @@ def _parse(f: dataclasses.Field[Any], raw: Any, where: str) -> Any:
     if kind in ("int", "float"):
         low, high = f.metadata["minimum"], f.metadata["maximum"]
         expected = _number_expected(kind, low, high)
+        if f.metadata["zero_is_off"]:
+            expected = f"0 (no limit) or {expected}"
         try:
             number = _number(kind, raw)
         except (TypeError, ValueError, OverflowError):
@@ -281,7 +297,7 @@ def _parse(f: dataclasses.Field[Any], raw: Any, where: str) -> Any:
         if (
             isinstance(raw, bool)
             or not finite
-            or number < low
+            or (number < low and not (number == 0 and f.metadata["zero_is_off"]))
             or (high is not None and number > high)
         ):
             raise bad(expected)
