@@ -49,9 +49,13 @@ def _on_sigterm(signum: int, frame: object) -> None:
 
     Called by a handler the app installed later, which chains to the one it replaced
     (``if callable(previous): previous(...)``), the process is the app's to end: the
-    queue is written and the app goes on (its shutdown may still make calls).
+    queue is written and the app goes on (its shutdown may still make calls). So in PID 1
+    (a container's entrypoint run without an init, ``docker stop``'s target): the kernel
+    ignores a default-action signal there, the app goes on as without llmlog, and a call
+    in flight must not be ended as cancelled; what is queued is written before the
+    ``SIGKILL`` that follows.
     """
-    if signal.getsignal(signal.SIGTERM) is not _on_sigterm:
+    if signal.getsignal(signal.SIGTERM) is not _on_sigterm or os.getpid() == 1:
         _ending.drain_aside(
             lambda pipeline, wait: pipeline.flush(wait), "flush at SIGTERM", SIGTERM_WAIT
         )
