@@ -14,6 +14,13 @@ The hash of the first bytes finds a file again under another inode: the copy log
 ``compress``), read from the same offset of its decompressed lines. A file whose start no
 longer matches, or that is shorter than its offset, was truncated or rewritten: read again
 from its start, with a warning. A file gone from the log is forgotten.
+
+Every file is looked at (identity, first bytes) before any is read, but a folder may hold
+more files than the process may have open (one log per worker): only as many stay open
+until their turn as the open-file limit leaves room for (:func:`room_to_hold`), the others
+are closed and opened again by name when read. One that is then another file (renamed,
+gzipped or removed meanwhile) is not read: its mark keeps where it was, and the next run
+finds it by inode or first bytes.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ import orjson
 
 from llmlog._record import EVENT_CALL
 from llmlog.cli._filters import Filters
+from llmlog.cli._held import is_held, room_to_hold
 from llmlog.cli._log_names import log_name
 from llmlog.cli._logs import (
     CliError,
@@ -82,10 +90,10 @@ class Mark:
 
 @dataclass
 class _Source:
-    """One log file of this run, opened, with what identifies it."""
+    """One log file of this run, with what identifies it (and open, if kept open)."""
 
     path: Path
-    stream: IO[bytes]
+    stream: IO[bytes] | None  # None: opened again by name when read
     dev: int
     ino: int
     size: int  # on disk
@@ -93,6 +101,7 @@ class _Source:
     start: int | None = None  # where to read from; None until decided
     end: int = 0  # the end of the last complete line read
     done: bool = False  # nothing new since the last run: not read
+    unread: bool = False  # another file under its name when read: left for the next run
 
     @property
     def packed(self) -> bool:
@@ -115,7 +124,7 @@ class _Source:
             offset=self.end,
             head=_digest(self.head),
             head_len=len(self.head),
-            packed=self.size if self.packed else None,
+            packed=self.size if self.packed and not self.unread else None,
         )
 
 
@@ -253,22 +262,24 @@ class Cursor:
                 report_bad_lines(source.path, bad)
                 marks.append(source.mark())
         finally:
-            for source in sources:
-                source.stream.close()
+            _close_all(sources)
         warn_unknown_schema(unknown)
         self._next = marks
 
     def _open(self, files: list[Path]) -> list[_Source]:
-        """Every file opened, each with where to start reading it."""
+        """Every file looked at, each with where to start reading it; kept open while the
+        open-file limit leaves room (a held file is read through its held descriptor)."""
         sources: list[_Source] = []
+        room = room_to_hold()
         try:
             for path in files:
-                source = _opened_source(path)
+                keep = room > 0 and not is_held(path)
+                source = _opened_source(path, keep)
                 if source is not None:
                     sources.append(source)
+                    room -= keep
         except BaseException:
-            for source in sources:
-                source.stream.close()
+            _close_all(sources)
             raise
         unclaimed = list(self._marks)
         for source in sources:  # the same file first, then one that begins the same way
@@ -303,8 +314,9 @@ def _checked_mark(entry: Any) -> Mark:
     return mark
 
 
-def _opened_source(path: Path) -> _Source | None:
-    """``path`` opened, its identity and first bytes read; None if it is gone already."""
+def _opened_source(path: Path, keep: bool) -> _Source | None:
+    """``path`` opened, its identity and first bytes read, then closed unless ``keep``;
+    None if it is gone already."""
     try:
         stream = open_lines(path)
     except CliError:
@@ -317,7 +329,41 @@ def _opened_source(path: Path) -> _Source | None:
     except (OSError, EOFError, zlib.error) as exc:
         stream.close()  # not skipped: the cursor would forget the file and export it again
         raise CliError(f"cannot read {path} ({exc}); the cursor is left as it was") from None
-    return _Source(path, stream, st.st_dev, st.st_ino, st.st_size, head)
+    if not keep:
+        stream.close()
+    return _Source(path, stream if keep else None, st.st_dev, st.st_ino, st.st_size, head)
+
+
+def _reopened(source: _Source) -> IO[bytes] | None:
+    """``source`` opened again by its name, if that is still the file first looked at (its
+    inode, beginning the same way); None, with a warning, if it is gone or another one."""
+    try:
+        stream = open_lines(source.path)
+    except CliError:
+        if source.path.exists():
+            raise
+        stream = None
+    if stream is not None:
+        try:
+            st = os.fstat(stream.fileno())
+            head = stream.read(len(source.head))
+        except (OSError, EOFError, zlib.error) as exc:
+            stream.close()
+            raise CliError(
+                f"cannot read {source.path} ({exc}); the cursor is left as it was"
+            ) from None
+        if (st.st_dev, st.st_ino) == (source.dev, source.ino) and head == source.head:
+            return stream
+        stream.close()
+    warn(f"{source.path}: renamed or removed while the log was read: left for the next run")
+    return None
+
+
+def _close_all(sources: list[_Source]) -> None:
+    for source in sources:
+        if source.stream is not None:
+            source.stream.close()
+            source.stream = None
 
 
 def _resume_same_file(source: _Source, unclaimed: list[Mark]) -> None:
@@ -362,15 +408,22 @@ def _complete_lines(source: _Source) -> Iterator[bytes]:
     source.end = source.start or 0
     if source.done:
         return
+    stream = source.stream if source.stream is not None else _reopened(source)
+    source.stream, source.unread = stream, stream is None
+    if stream is None:
+        return
     try:
-        source.stream.seek(source.end)
-        for line in source.stream:
+        stream.seek(source.end)
+        for line in stream:
             if not line.endswith(b"\n"):
                 return
             source.end += len(line)
             yield line
     except (OSError, EOFError, zlib.error) as exc:  # a .gz damaged, or still being written
         warn(f"{source.path}: stopped reading at a damaged part ({exc})")
+    finally:
+        stream.close()
+        source.stream = None
 
 
 def _write_replacing(path: Path, data: bytes) -> None:

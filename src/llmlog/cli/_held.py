@@ -27,6 +27,7 @@ __all__ = [
     "held_name",
     "hold",
     "hold_some",
+    "is_held",
     "open_held",
     "release_all",
     "shown_name",
@@ -79,8 +80,19 @@ def hold_some(paths: Iterable[Path]) -> dict[Path, tuple[int, int] | None]:
     paths = list(paths)
     for path in paths:
         _let_go(_key(path))
-    room = max(0, most_held() - len(_held))
+    room = room_to_hold()
     return {path: hold(path) for path in paths[:room]}
+
+
+def room_to_hold() -> int:
+    """How many more files may be open for the command's length (held, or kept open by a
+    reader that must see them unchanged) within :func:`most_held`."""
+    return max(0, most_held() - len(_held))
+
+
+def is_held(path: Path) -> bool:
+    """A file is held under ``path``: reading it again reads that same file."""
+    return _key(path) in _held
 
 
 def most_held() -> int:
