@@ -53,20 +53,25 @@ def run(code: str, out: Path, timeout: float = 100) -> subprocess.CompletedProce
 def run_python(script: str, timeout: float, **options: Any) -> subprocess.CompletedProcess[str]:
     """``script`` in a new interpreter that imports this checkout's llmlog and the tests'
     helpers, llmlog's own errors raised; ``options`` for :func:`subprocess.run`."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(TESTS), str(TESTED)]),
-        "_LLMLOG_RAISE_INTERNAL_ERRORS": "1",
-    }
     return subprocess.run(
         [sys.executable, "-c", script],
         capture_output=True,
         text=True,
         timeout=timeout,
-        env=env,
+        env=child_env(),
         check=False,
         **options,
     )
+
+
+def child_env() -> dict[str, str]:
+    """The environment of a child interpreter that imports this checkout's llmlog and the
+    tests' helpers, llmlog's own errors raised."""
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(TESTS), str(TESTED)]),
+        "_LLMLOG_RAISE_INTERNAL_ERRORS": "1",
+    }
 
 
 def records(out: Path) -> list[dict[str, Any]]:

@@ -18,27 +18,14 @@ import pytest
 
 import anthropic_fakes as afake
 import openai_fakes as ofake
-from llmlog import _pipeline, instrumentors
-from llmlog._config import Settings
-from support.blocked_sink import BlockedSink
+from llmlog import _pipeline
+from support.blocked_sink import BlockedSink, logging_to
 
 
 @pytest.fixture
 def stuck_writer() -> Iterator[BlockedSink]:
-    sink = BlockedSink()
-    previous = _pipeline.current()
-    _pipeline._current = None
-    pipeline = _pipeline.configure(Settings.from_env(redact="off"), sinks=[sink])
-    instrumentors.install(())
-    try:
+    with logging_to(BlockedSink(), redact="off") as sink:
         yield sink
-    finally:
-        sink.release.set()
-        instrumentors.uninstall()
-        pipeline.close(10)
-        _pipeline._current = previous
-        if previous is not None:
-            instrumentors.install(previous.settings.disabled_providers)
 
 
 Handler = Callable[[httpx2.Request], httpx2.Response]

@@ -162,6 +162,15 @@ class Settings:
     flush_timeout: float = _setting(
         5.0, "Seconds (at most 3600) to drain pending records at exit.", maximum=3600
     )
+    sync_writes: bool = _setting(
+        False,
+        "Each call returns to the app only once its record is written (at most the flush "
+        "timeout). For serverless runtimes that freeze or end the process as soon as the "
+        "handler returns (AWS Lambda, Cloud Functions, Cloud Run with CPU only during "
+        "requests): the writer thread may not get its turn before. The call pays the "
+        "writer's work (~0.1 ms; more for PII redaction at `pii`, ~1 s once while its "
+        "worker starts).",
+    )
     sigterm: str = _setting(
         "flush",
         "`flush`: on a SIGTERM the app does not handle itself (`docker stop`, Kubernetes, a "

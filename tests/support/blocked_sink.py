@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 
 class BlockedSink:
@@ -21,3 +24,25 @@ class BlockedSink:
 
     def close(self) -> None:
         pass
+
+
+@contextmanager
+def logging_to(sink: BlockedSink, **settings: Any) -> Iterator[BlockedSink]:
+    """llmlog on with ``settings``, its records going to ``sink`` (released at the end); the
+    previous pipeline and patches are back afterwards."""
+    from llmlog import _pipeline, instrumentors
+    from llmlog._config import Settings
+
+    previous = _pipeline.current()
+    _pipeline._current = None
+    pipeline = _pipeline.configure(Settings.from_env(**settings), sinks=[sink])
+    instrumentors.install(())
+    try:
+        yield sink
+    finally:
+        sink.release.set()
+        instrumentors.uninstall()
+        pipeline.close(10)
+        _pipeline._current = previous
+        if previous is not None:
+            instrumentors.install(previous.settings.disabled_providers)

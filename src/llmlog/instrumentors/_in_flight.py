@@ -53,23 +53,33 @@ def finish(
         _unfinish(cap)
         raise
     if isinstance(error, SystemExit | KeyboardInterrupt):
-        _write_before_the_end()
+        _wait_until_written(ENDING_CALL_WAIT)
+    elif _sync_writes():
+        _wait_until_written(None)
 
 
 ENDING_CALL_WAIT = 1.0
 """At most this many seconds (less if LLMLOG_FLUSH_TIMEOUT is less) a call cut short by
-``SystemExit`` or Ctrl-C waits for its record to be written."""
+``SystemExit`` or Ctrl-C waits for its record to be written: the process is ending, and may
+be killed before its exit drain runs (celery's cold shutdown raises ``SystemExit`` in the
+task, and its pool kills the worker with SIGTERM a moment later)."""
 
 
-def _write_before_the_end() -> None:
-    """A call cut short by ``SystemExit`` or Ctrl-C: the process is ending, and may be killed
-    before its exit drain runs (celery's cold shutdown raises ``SystemExit`` in the task, and
-    its pool kills the worker with SIGTERM a moment later). The queue is written now; the
-    calling thread waits for it, ``ENDING_CALL_WAIT`` at most."""
+def _sync_writes() -> bool:
+    pipeline = _pipeline.current()
+    return pipeline is not None and pipeline.settings.sync_writes
+
+
+def _wait_until_written(wait: float | None) -> None:
+    """The queue is written now and the calling thread waits for it (``wait`` seconds at
+    most, never more than LLMLOG_FLUSH_TIMEOUT): a call cut short as the process ends, or
+    every call under ``LLMLOG_SYNC_WRITES`` (a serverless runtime freezes the process once
+    the handler returns)."""
     pipeline = _pipeline.current()
     if pipeline is None or pipeline._exit_drained or _get_ident() == pipeline._writer_ident:
         return  # written at once already, or on the writer itself (it cannot wait for itself)
-    pipeline.flush(min(ENDING_CALL_WAIT, pipeline.settings.flush_timeout))
+    timeout = pipeline.settings.flush_timeout
+    pipeline.flush(timeout if wait is None else min(wait, timeout))
 
 
 def _unfinish(cap: Capture) -> None:
