@@ -17,6 +17,7 @@ import httpx2
 import pytest
 
 import openai_fakes as ofake
+from llmlog._config import Settings
 from support.blocked_sink import BlockedSink, logging_to
 from test_ending_late import child_env, records
 
@@ -84,3 +85,19 @@ time.sleep(60)
         child.kill()
         child.wait(60)
     assert len(records(out)) == (1 if sync_writes else 0)
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({}, False),
+        ({"AWS_LAMBDA_FUNCTION_NAME": "answer-bot"}, True),
+        ({"FUNCTION_TARGET": "handle"}, True),
+        ({"AWS_LAMBDA_FUNCTION_NAME": "answer-bot", "LLMLOG_SYNC_WRITES": "0"}, False),
+        ({"LLMLOG_SYNC_WRITES": "1"}, True),
+    ],
+)
+def test_on_by_default_where_the_runtime_freezes_the_process(
+    environ: dict[str, str], expected: bool
+) -> None:
+    assert Settings.from_env(environ).sync_writes is expected

@@ -27,6 +27,9 @@ MIN_RECORD_BYTES = 4096  # room for a record's metadata (see llmlog._record_cap)
 REDACT_LEVELS = ("off", "secrets", "pii", "ner")
 REDACT_OPERATORS = ("tag", "numbered", "hash")
 PROVIDERS = ("openai", "anthropic")
+FREEZING_RUNTIMES = ("AWS_LAMBDA_FUNCTION_NAME", "FUNCTION_TARGET")
+"""Variables set where a process is frozen as soon as its handler returns (AWS Lambda, Google
+Cloud Functions): there ``sync_writes`` is on unless set."""
 SIGTERM_MODES = ("flush", "default")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
@@ -169,7 +172,8 @@ class Settings:
         "handler returns (AWS Lambda, Cloud Functions, Cloud Run with CPU only during "
         "requests): the writer thread may not get its turn before. The call pays the "
         "writer's work (~0.1 ms; more for PII redaction at `pii`, ~1 s once while its "
-        "worker starts).",
+        "worker starts). On by default where `AWS_LAMBDA_FUNCTION_NAME` or `FUNCTION_TARGET` "
+        "(Google Cloud Functions) is set.",
     )
     sigterm: str = _setting(
         "flush",
@@ -212,6 +216,8 @@ class Settings:
             else:
                 continue
             values[name] = _parse(f, raw, where)
+        if "sync_writes" not in values and any(env.get(name) for name in FREEZING_RUNTIMES):
+            values["sync_writes"] = True
         return cls(**values)
 
 
