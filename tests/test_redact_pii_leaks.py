@@ -138,6 +138,32 @@ class TestAddressAfterOperators:
         assert redacted(text) == text
 
 
+class TestNoOnesAddress:
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "git remote add origin git@github.com:acme/api.git",
+            "clone ssh://git@gitlab.com/acme/api.git, then git+ssh://git@bitbucket.org/a/b",
+            "uvicorn app:app --host 0.0.0.0 --port 8080; curl http://127.0.0.1:8080/health",
+        ],
+    )
+    def test_git_remotes_and_local_addresses_are_left(self, text: str) -> None:
+        """What code-review and agent prompts are full of: git's SSH user on a host, and
+        addresses of no host of anyone's (every interface, this one)."""
+        assert redacted(text) == text
+
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            ("write to git@example.com please", "write to <EMAIL_ADDRESS> please"),
+            ("jane@example.com:she wrote", "<EMAIL_ADDRESS>:she wrote"),
+            ("from 10.0.0.7 and 0.0.0.1", "from <IP_ADDRESS> and <IP_ADDRESS>"),
+        ],
+    )
+    def test_addresses_beside_them_are_still_found(self, text: str, expected: str) -> None:
+        assert redacted(text) == expected
+
+
 class TestUnicodeSeparators:
     @pytest.mark.parametrize(
         ("text", "expected"),

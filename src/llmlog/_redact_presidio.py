@@ -49,6 +49,9 @@ _NUMBER_LOOK_ALIKE: Final = re.compile(
 # (`+33 1.42.68.53.00`), a version.
 _DOTTED_BEFORE: Final = re.compile(r"\d\.$")
 _DOTTED_AFTER: Final = re.compile(r"\.\d")
+_NO_ONES_ADDRESS: Final = re.compile(r"0\.0\.0\.0\Z|127\.")
+"""IPv4 that names no host of anyone's: every interface (`0.0.0.0:8080`), this host
+(`127.0.0.1`)."""
 # `v1.2.3.4`, `version 1.2.3.4`, `pkg==1.2.3.4`, `pkg>=1.2.3.4`, `^1.2.3.4`: a version, not an
 # address. Only a package manager's operator right before it: `ip=`, `<td>`, `-> ` and
 # `--host=` come before addresses; so do `ip.addr==` (Wireshark) and `host!=`. A name
@@ -397,12 +400,17 @@ def is_look_alike(text: str, start: int, end: int, entity: str) -> bool:
             or _NUMBER_LOOK_ALIKE.fullmatch(value)
             or _short_and_bare(value)
         )
+    if entity == "EMAIL_ADDRESS":  # git's SSH user: `git@github.com:acme/api.git`
+        return value.startswith("git@") and (
+            text.startswith(":", end) or text.endswith("://", 0, start)
+        )
     if entity == "IP_ADDRESS":
         if ":" in value:  # IPv6: `c::d` in code has no digit; `::1` is no one's address
             groups = [g for g in value.split(":") if g]
             return not any(ch.isdigit() for ch in value) or len(groups) < 2
         return bool(
-            _VERSION_BEFORE.search(text[max(0, start - _VERSION_REACH) : start])
+            _NO_ONES_ADDRESS.match(value)
+            or _VERSION_BEFORE.search(text[max(0, start - _VERSION_REACH) : start])
             or _DOTTED_BEFORE.search(text[max(0, start - 2) : start])
             or _DOTTED_AFTER.match(text, end)
         )
