@@ -20,6 +20,8 @@ __all__ = [
     "LIKE_A_PASSWORD",
     "PASSWORD_BESIDE_NAME",
     "PASSWORD_BESIDE_NAME_HINTS",
+    "PROSE_SECRET",
+    "PROSE_SECRET_HINTS",
     "closed_or_cut",
     "deeply_escaped",
     "hash_rocket",
@@ -123,3 +125,91 @@ name its tag or an attribute's value) or a tab-separated line's (a command's ``-
 flag's is in :mod:`llmlog._redact_secret_tools`). Each match starts where the name does."""
 PASSWORD_BESIDE_NAME_HINTS: Final = ("pass",)
 """Every match of :data:`PASSWORD_BESIDE_NAME` holds one of these, lower-cased."""
+
+
+# Passwords and keys written as prose, as a support email or a chat gives them: `my password
+# is Tr0ub4dor&3x`, `Password is: X`, `pw: X`, `user jdoe pass X`, `API Key: X`, `| API Key |
+# X |`, `Passwort: X`, `mot de passe : X`, `密码: X`. Each match starts at one of
+# PROSE_SECRET_HINTS (`mot de passe` at its `passe`, `API key` at its `key`).
+_NOT_IN_NAME: Final = r"(?<![A-Za-z0-9_\-])"
+_NOT_NAME_ON: Final = r"(?![A-Za-z0-9_\-])"
+_PROSE_PASSWORD_LABEL: Final = (
+    rf"{_NOT_IN_NAME}(?:pass(?:word|wd|phrase|code|wort)|(?<=mot de )passe|kennwort"
+    rf"|contraseña|senha|wachtwoord|пароль){_NOT_NAME_ON}"
+)
+_PROSE_CJK_LABEL: Final = r"(?:密码|口令|パスワード|비밀번호)"
+_PROSE_KEY_LABEL: Final = (
+    r"(?:(?<=(?<![A-Za-z0-9])(?:api|app) )|(?<=(?<![A-Za-z0-9])(?:api|app)-)"
+    r"|(?<=(?<![A-Za-z0-9])secret[ \-])|(?<=(?<![A-Za-z0-9])access[ \-])"
+    r"|(?<=(?<![A-Za-z0-9])private[ \-])|(?<=(?<![A-Za-z0-9])license[ \-]))key"
+    rf"{_NOT_NAME_ON}|{_NOT_IN_NAME}token{_NOT_NAME_ON}"
+)
+# Between a name and its value: up to three of `is`, `was`, `will be`, `now`, `:`, `-`, `=`,
+# `|` (`Password is: X`, `| API Key | X |`), in the languages above too; then maybe a line
+# break (`Password:\nX`). A glued `password=` is an assignment's, a URL's or a command's,
+# and the rules of llmlog._redact_secrets know where its value ends.
+_PROSE_SEPARATOR: Final = (
+    r"(?:[ \t]{0,4}[:|\-\uff1a]|[ \t]{1,4}(?:=|is|was|are|will[ \t]be|now|ist|est|es|era|é)"
+    r"(?![A-Za-z]))"
+)
+_PROSE_SEPARATORS: Final = rf"(?:{_PROSE_SEPARATOR}){{1,3}}[ \t]{{0,4}}(?:\r?\n[ \t]{{0,16}})?"
+# A password's characters in prose: printable ASCII but quotes and brackets, so the sentence
+# around it (a full-width comma, `"}`) is not its.
+_PROSE_CHAR: Final = r"(?:(?![\"'`;|<>(){}\[\]])[!-~])"
+# Not code's (a dotted path, `hashlib.sha256`), nor a count (`12-characters`, `256-bit`), nor
+# a word that merely ends in a symbol (`wrong!`): a digit, or a symbol with more after it.
+_DOTTED: Final = r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+"
+_A_COUNT: Final = (
+    r"[0-9]{1,4}[\-+]?(?:char(?:acter)?s?|digits?|letters?|bits?|bytes?|days?|hours?"
+    r"|min(?:ute)?s?|months?|weeks?|years?|times?|attempts?|steps?|clicks?|factor|fa|[kmg]b|%)"
+)
+_PROSE_NOT_A_VALUE: Final = (
+    rf"(?![\-$<*\[{{(`%~/])(?!(?:{_DOTTED}|{_A_COUNT}|{_PROSE_CHAR}*-[A-Za-z]+(?:ed|ing))"
+    rf"(?!{_PROSE_CHAR}))"
+)
+_PROSE_LIKE_A_PASSWORD: Final = (
+    rf"(?={_PROSE_CHAR}{{0,127}}?(?:[0-9]|[!@#$%^&*+=~](?={_PROSE_CHAR}{{0,127}}?[A-Za-z0-9])))"
+)
+
+
+def _prose_password(name: str) -> str:
+    """A password after its name in prose, in group ``name`` (bare: 6 to 128 characters, not
+    called or indexed) or ``name`` + ``sq``/``dq``/``bq``/``eq`` (quoted; spaces allowed)."""
+    quoted_forms = (("sq", "'", "'"), ("dq", '"', '"'), ("bq", "`", "`"), ("eq", r'\\"', r'\\"'))
+    forms = [
+        rf"{opening}(?![$<*{{%\[])(?=[^\"'`\n]{{0,127}}?[0-9!@#$%^&*+=~])"
+        rf"(?P<{name}{suffix}>[^\"'`\\\n]{{4,128}}){closing}"
+        for suffix, opening, closing in quoted_forms
+    ]
+    bare = rf"{_PROSE_NOT_A_VALUE}{_PROSE_LIKE_A_PASSWORD}(?P<{name}>{_PROSE_CHAR}{{6,128}}+)"
+    return "(?:" + "|".join([*forms, bare + r"(?![(\[])"]) + ")"
+
+
+# A key or token after its name: 16 or more characters of a key's (hex, base64, `-`, `_`),
+# a digit and a letter among them; not a dotted path nor a snake_case name.
+_KEY_CHAR: Final = r"[A-Za-z0-9_\-+/=.]"
+_LIKE_A_KEY: Final = (
+    rf"(?![\-$<*\[{{(`%~/.])(?!(?:{_DOTTED}|[a-z]+(?:_[a-z0-9]+)+)(?!{_KEY_CHAR}))"
+    rf"(?={_KEY_CHAR}{{0,511}}?[0-9])(?={_KEY_CHAR}{{0,511}}?[A-Za-z])"
+)
+_PROSE_KEY: Final = (
+    rf"(?:{_LIKE_A_KEY}(?P<prosekey>{_KEY_CHAR}{{16,512}}+)(?![(\[])"
+    rf"|[\"'`]{_LIKE_A_KEY}(?P<prosekey_q>{_KEY_CHAR}{{16,512}}+)[\"'`])"
+)
+PROSE_SECRET: Final = (
+    rf"(?i){_PROSE_PASSWORD_LABEL}{_PROSE_SEPARATORS}{_prose_password('prose')}"
+    rf"|{_PROSE_CJK_LABEL}[ \t]*(?:[:\uff1a=]|是|为|は|는)[ \t]*{_prose_password('prosecjk')}"
+    rf"|{_NOT_IN_NAME}pw(?:[ \t]*[:\uff1a]|[ \t]{{1,4}}=)[ \t]*{_prose_password('prosepw')}"
+    # `user jdoe pass X`, `login: jdoe / pass: X`
+    rf"|{_NOT_IN_NAME}(?:user(?:name)?|login)[ \t]{{0,4}}[:=]?[ \t]{{1,4}}[^\s]{{1,64}}"
+    rf"[ \t]{{1,4}}(?:[,;/][ \t]{{0,4}})?pass(?:word)?[ \t]{{0,4}}[:=]?[ \t]{{1,4}}"
+    rf"{_prose_password('proseuser')}"
+    # `API key 9f8e...` needs no separator: a key's value is long and unmistakable
+    rf"|(?:{_PROSE_KEY_LABEL})(?:{_PROSE_SEPARATORS}|[ \t]{{1,4}}){_PROSE_KEY}"
+)
+"""A password or key named in prose (see above); every match starts at one of
+:data:`PROSE_SECRET_HINTS`, lower-cased."""
+PROSE_SECRET_HINTS: Final = (
+    *("pass", "pw", "key", "token", "user", "login", "kennwort", "contraseña", "senha"),
+    *("wachtwoord", "пароль", "密码", "口令", "パスワード", "비밀번호"),
+)

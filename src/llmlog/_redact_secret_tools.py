@@ -14,7 +14,13 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from llmlog._redact_password_forms import BARE_CHARS, LIKE_A_PASSWORD, closed_or_cut
+from llmlog._redact_password_forms import (
+    BARE_CHARS,
+    LIKE_A_PASSWORD,
+    PROSE_SECRET,
+    PROSE_SECRET_HINTS,
+    closed_or_cut,
+)
 
 __all__ = ["TOOL_RULES", "WORD_START", "Gate"]
 
@@ -30,14 +36,19 @@ _SPACES: Final = r"[ \t]{1,16}"  # between a command's words (bounded, as every 
 _WORD: Final = r"(?:'[^'\r\n]{0,256}'|\"(?:[^\"\\\r\n]|\\[^\r\n]){0,256}\"|[^\s;&|<>'\"]{1,256}+)"
 
 
-def _value(name: str) -> str:
+_BARE_CHAR: Final = r"[^\s;&|<>()`'\"]"
+# In a JSON string (a tool call's `{"command": "..."}`): `\n`, `\t` and `\"` end a word.
+_BARE_CHAR_IN_JSON: Final = r"(?:[^\s;&|<>()`'\"\\]|\\[^nrt\"\s])"
+
+
+def _value(name: str, bare_char: str = _BARE_CHAR) -> str:
     """A password given in a command: quoted, or a bare word that is no variable
     (``$PW``, ``${PW}``, ``"$PW"``), placeholder (``<password>``, ``[pw]``) or mask
     (``****``). In groups named ``<name>`` and ``<name>_sq``, ``<name>_dq``."""
     return (
         rf"(?:'(?P<{name}_sq>[^'\r\n]{{1,256}})'"
         rf"|\"(?P<{name}_dq>(?![$`])(?:[^\"\\\r\n]|\\[^\r\n]){{1,256}})\""
-        rf"|(?P<{name}>(?![$<*\[{{(`'\"])[^\s;&|<>()`'\"]{{1,256}}+))"
+        rf"|(?P<{name}>(?![$<*\[{{(`'\"]){bare_char}{{1,256}}+))"
     )
 
 
@@ -75,7 +86,11 @@ _COMMANDS: Final = (
     rf"{_COMMAND_START}htpasswd(?={_ht_flags_holding('b')})"
     rf"(?:(?={_ht_flags_holding('n')})(?:{_HT_FLAG}){{1,4}}{_SPACES}{_WORD}"
     rf"|(?!{_ht_flags_holding('n')})(?:{_HT_FLAG}){{1,4}}(?:{_SPACES}{_WORD}){{2}})"
-    rf"{_SPACES}" + _value("htpasswd") + r"(?=[ \t]{0,16}(?:[;&|<>\r\n]|\Z))",
+    # (its end: the command's, or the JSON string's holding it, `{"command": "htpasswd ..."}`,
+    # or the quote closing `sh -c '...'`)
+    rf"{_SPACES}(?:\\\"(?P<htpasswd_eq>(?![$`])[^\"\\\r\n]{{1,256}})\\\"|"
+    + _value("htpasswd", _BARE_CHAR_IN_JSON)
+    + r")(?=[ \t]{0,16}(?:[;&|<>\r\n\"'`)]|\\[nrt]|\Z))",
 )
 
 # Any command's option named for a password (in lower case, as options are), its value the
@@ -100,7 +115,8 @@ _PASSWORD_OPTION: Final = (
 # 65535 (or `*`); no field holds a space, the password neither (`INFO:12:server:main:Started
 # server on port 8000`, `app.py:12:E501:line:too long` are a log's and a linter's lines);
 # `\:` and `\\` escape in a field. Spaces after the password are not its, nor is a `"`: in
-# JSON text, as a tool's result holds one, a line ends with `\n` or `"`.
+# JSON text, as a tool's result holds one, a line starts after a `"` or an escaped `\n` and
+# ends with `\n` or `"` (`{"stdout": "db:5432:prod:app:Pw0rd!\n"}`).
 _PORT: Final = (
     r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}"
     r"|[1-9][0-9]{0,3})"
@@ -108,9 +124,12 @@ _PORT: Final = (
 _PGPASS_LINE: Final = (
     rf"(?![0-9]{{1,253}}:)(?:[A-Za-z0-9.\-]{{1,253}}+|\*):(?:{_PORT}|\*)"
     r"(?::(?:[^\s:\\]|\\[^\s]){1,64}){2}"
-    r":(?P<pgpass>(?:[^\s:\\\"]|\\[^\s]){1,256}+)[ \t]{0,16}"
-    r"(?=\r?\n|\Z|\")"
+    r":(?P<pgpass>(?:[^\s:\\\"]|\\[^\snr]){1,256}+)[ \t]{0,16}"
+    r"(?=\r?\n|\Z|\"|\\[rn])"
 )
+# In JSON, where a string holds a time (`"sat:10:00-sat:11:00"`) more often than a ~/.pgpass
+# line, a port of 3 digits or more (or `*`).
+_JSON_PGPASS_LINE: Final = r"(?=[A-Za-z0-9.\-*]{1,253}:(?:[0-9]{3,5}|\*):)" + _PGPASS_LINE
 
 # .npmrc's `_auth=` (base64 of `user:password`) and `_authToken=`, of a registry
 # (`//registry.npmjs.org/:_authToken=...`) or of all; not `${NPM_TOKEN}`. Unscoped, only at
@@ -139,6 +158,63 @@ _NETRC: Final = (
     r"|(?P<netrc>(?!\$)[^\s\"']{1,256}))"
 )
 
+# SQL that sets a password: MySQL's `CREATE USER 'app'@'%' IDENTIFIED BY 'S3cr3t!'` (in a
+# GRANT too; `IDENTIFIED BY PASSWORD '*hash'`, `IDENTIFIED WITH plugin BY '...'`), Oracle's
+# bare `IDENTIFIED BY S3cr3t9`, PostgreSQL's `CREATE ROLE app WITH LOGIN PASSWORD '...'` and
+# `ALTER ROLE app ENCRYPTED PASSWORD '...'`, `SET PASSWORD FOR u = '...'` and `PASSWORD('...')`.
+# (`WITH PASSWORD = '...'` is a password's `NAME = value`, found by llmlog._redact_secrets.)
+# Each match starts at one of `_SQL_HINTS`. Not a driver's placeholder (`'%s'`, `'{pw}'`).
+_SQL_HINTS: Final = ("identified", "create", "alter", "password")
+_SQL_GAP: Final = r"[ \t\r\n]{1,16}"
+_SQL_NAME: Final = (
+    r"(?:'[^'\r\n]{0,64}'|\"[^\"\r\n]{0,64}\"|`[^`\r\n]{0,64}`|[A-Za-z0-9_$.%\-]{1,64})"
+)
+_SQL_USER: Final = rf"{_SQL_NAME}(?:@{_SQL_NAME})?"
+
+
+def _sql_quoted(name: str) -> str:
+    """A SQL string literal (`''` and `\\'` escape a quote), or one quoted in JSON, in
+    group ``name`` + ``_sq``, ``_dq`` or ``_eq``."""
+    return (
+        rf"(?:'(?![%{{$<?:]|\*\*)(?P<{name}_sq>(?:[^'\\\r\n]|''|\\[^\r\n]){{1,256}}+)'"
+        rf"|\"(?![%{{$<?:]|\*\*)(?P<{name}_dq>[^\"\\\r\n]{{1,256}})\""
+        rf"|\\\"(?![%{{$<?:]|\*\*)(?P<{name}_eq>[^\"\\\r\n]{{1,256}})\\\")"
+    )
+
+
+# Oracle's unquoted password is an identifier; one that holds no digit nor `$`/`#` only
+# before a `;` (prose's `identified by name` is left).
+_SQL_BARE: Final = (
+    r"(?:(?=[A-Za-z0-9_$#]{0,127}[0-9$#])(?P<sql_bare>[A-Za-z][A-Za-z0-9_$#]{0,127}+)"
+    r"(?=[\s;\"]|\Z)|(?P<sql_bare_end>[A-Za-z][A-Za-z0-9_$#]{0,127}+)(?=[ \t]*;))"
+)
+# Not prose's `a library identified by 'name'.`: the keyword before the value in upper case
+# (`BY`, `AS`, `PASSWORD`), or the value holds a digit or a symbol, or ends the statement
+# (`... identified by 'dragonfruit';`).
+_SQL_NOT_PROSE: Final = (
+    r"(?:(?<=(?-i:[A-Z]{2})[ \t])"
+    r"|(?=[\"'`]?[^\"'`\s]{0,255}[0-9!@#$%^&*+=~])"
+    r"|(?=(?:'[^'\r\n]{0,256}'|\"[^\"\r\n]{0,256}\"|[A-Za-z0-9_$#]{1,128})"
+    r"[ \t]{0,16}(?:;|\r?\n|\\n|\Z)))"
+)
+_SQL_PASSWORD: Final = (
+    r"(?i)(?<![A-Za-z0-9_])(?:"
+    rf"identified(?:{_SQL_GAP}with{_SQL_GAP}{_SQL_NAME})?{_SQL_GAP}(?:by|as)"
+    rf"(?:{_SQL_GAP}(?:password|values))?{_SQL_GAP}{_SQL_NOT_PROSE}"
+    rf"(?:{_sql_quoted('sql_by')}|{_SQL_BARE})"
+    # PostgreSQL's options before PASSWORD: `WITH`, `LOGIN`, `VALID UNTIL '...'`, `CONNECTION
+    # LIMIT 5`...
+    rf"|(?:create|alter){_SQL_GAP}(?:role|user|group){_SQL_GAP}"
+    rf"(?:if{_SQL_GAP}not{_SQL_GAP}exists{_SQL_GAP})?{_SQL_NAME}"
+    rf"(?:{_SQL_GAP}(?:[A-Za-z_]{{1,32}}|-?[0-9]{{1,10}}|'[^'\r\n]{{0,64}}')){{0,12}}?"
+    rf"{_SQL_GAP}password{_SQL_GAP}{_sql_quoted('sql_role')}"
+    rf"|(?<=(?<![A-Za-z0-9_])set[ \t])password(?:{_SQL_GAP}for{_SQL_GAP}{_SQL_USER})?"
+    rf"[ \t]{{0,16}}=[ \t]{{0,16}}(?:(?:old_)?password[ \t]{{0,16}}\([ \t]{{0,16}})?"
+    rf"{_sql_quoted('sql_set')}"
+    rf"|(?<![.\-])password[ \t]{{0,16}}\([ \t]{{0,16}}{_sql_quoted('sql_fn')}[ \t]{{0,16}}\)"
+    ")"
+)
+
 TOOL_RULES: Final[tuple[tuple[re.Pattern[str], str | None, Gate], ...]] = (
     (
         # every command's password comes after an option (`-p`, `-b`): a "-". Each match
@@ -152,8 +228,15 @@ TOOL_RULES: Final[tuple[tuple[re.Pattern[str], str | None, Gate], ...]] = (
     # regex engine skips to each), or the text.
     (re.compile(r"\n" + _PGPASS_LINE), "pgpass", (":", ("\n",), False, None)),
     (re.compile(r"\A" + _PGPASS_LINE), "pgpass", (":", (":",), False, None)),
+    # ...or a JSON string's line: after its opening `"`, or an escaped `\n` (each the
+    # regex's first characters, as above: a search in C, no try per quote in Python)
+    (re.compile('"' + _JSON_PGPASS_LINE), "pgpass", (":", ('"',), False, None)),
+    (re.compile(r"\\n" + _JSON_PGPASS_LINE), "pgpass", (":", ("\\n",), False, None)),
     (re.compile(_NPMRC), "", ("=", ("_auth",), False, 0)),
     (re.compile(_NETRC), "", (" \t\r\n", ("machine",), False, 0)),
+    (re.compile(_SQL_PASSWORD), "", (" \t\r\n(", _SQL_HINTS, True, 0)),
+    # passwords and keys in prose (llmlog._redact_password_forms)
+    (re.compile(PROSE_SECRET), "", (" \t:=|\uff1a是为は는", PROSE_SECRET_HINTS, True, 0)),
 )
 """The rules of this module: each finds a ``SECRET``, in the group named (``""``: the last
 group that matched)."""
