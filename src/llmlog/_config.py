@@ -141,6 +141,15 @@ class Settings:
         "Records waiting for the writer before new ones are dropped (at least 1).",
         minimum=1,
     )
+    queue_bytes: int = _setting(
+        256 * 1024 * 1024,
+        "Bytes of prompt and answer text the records waiting for the writer may hold before "
+        "new ones are dropped and counted (measured only once the writer is behind; `0`: no "
+        "limit; else at least 1 MiB). A queued record holds the whole request, images "
+        "included: `LLMLOG_QUEUE_SIZE` alone would let 10,000 queued 1 MB prompts hold 10 GB.",
+        minimum=1024 * 1024,
+        zero_is_off=True,
+    )
     disabled_providers: tuple[str, ...] = _setting(
         (), "Comma-separated providers not to instrument.", PROVIDERS
     )

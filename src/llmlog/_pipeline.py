@@ -27,6 +27,7 @@ from llmlog import _forks, _guard
 from llmlog._caller_writes import CallerWrites, lost_at_shutdown, start_thread
 from llmlog._chain import SinkLogger, build_processors
 from llmlog._config import Settings
+from llmlog._queue_bytes import MEASURED_FROM, measured, taken
 from llmlog._record import (
     EVENT_CALL,
     EVENT_DROPPED,
@@ -151,6 +152,7 @@ class Pipeline(CallerWrites):
         self._pid = os.getpid()
         self._retired = False  # closed with records left: the writer closes the sinks
         self._dropped = 0
+        self._queued_bytes = 0  # measured texts of the queued records (see _queue_bytes)
         self.last_put: Any = None  # the item queued last (or about to be)
         self._stalled = False  # a full queue has made a caller wait in vain (FULL_QUEUE_WAIT)
         self._lines = SinkLogger(self._sinks)
@@ -183,17 +185,36 @@ class Pipeline(CallerWrites):
             if self._threadless:  # (reset by a fork: this process's own finding)
                 self._write_without_writer(cap)
                 return
-        if len(self._queue) >= self._limit and (self._stalled or not self._wait_for_room()):
+        queued = len(self._queue)
+        if queued >= self._limit and (self._stalled or not self._wait_for_room()):
             self._stalled = True  # no more waits until the writer has made room again
-            with self._start_lock:
-                self._dropped += 1
-            _guard.warn_once(
-                "queue_full",
-                "the record queue is full (raise LLMLOG_QUEUE_SIZE?); records are "
-                "being dropped and counted in an llmlog.dropped record",
-            )
+            self._drop("the record queue is full (raise LLMLOG_QUEUE_SIZE?)")
+            return
+        if queued >= MEASURED_FROM and self.settings.queue_bytes and not self._room_for(cap):
+            self._drop("the queued records hold LLMLOG_QUEUE_BYTES (raise it?)")
             return
         self._put(cap)
+
+    def _drop(self, why: str) -> None:
+        with self._start_lock:
+            self._dropped += 1
+        _guard.warn_once(
+            why, f"{why}; records are being dropped and counted in an llmlog.dropped record"
+        )
+
+    def _room_for(self, cap: Capture) -> bool:
+        """The writer is behind: whether ``cap``'s texts fit in what the queue may hold (see
+        :mod:`llmlog._queue_bytes`); if so they are counted in."""
+        try:
+            size = measured(cap)
+        except Exception as exc:  # never the caller's problem: queued unmeasured
+            _guard.report_internal_error(exc, "the queue's byte count")
+            return True
+        with self._start_lock:
+            if self._queued_bytes + size > self.settings.queue_bytes:
+                return False
+            self._queued_bytes += size
+        return True
 
     def _put(self, item: Any) -> None:
         self._stalled = False
@@ -382,16 +403,27 @@ class Pipeline(CallerWrites):
                     item.done.set()
                     continue
                 self._emit(EVENT_CALL, {"_capture": item})
+                if self._queued_bytes:
+                    self._count_out(item)
                 if (
                     time.thread_time() - started > GIL_SLICE
                     and self._urgent_done == self._urgent_sent
                 ):
                     break
             self._report_dropped()
+            if self._queued_bytes and not queue:  # all out (also those drained elsewhere)
+                with self._start_lock:
+                    self._queued_bytes = 0
             return True
         finally:
             if queue:
                 self._queued_at = time.monotonic()
+
+    def _count_out(self, item: Any) -> None:
+        size = taken(item)
+        if size:
+            with self._start_lock:
+                self._queued_bytes = max(0, self._queued_bytes - size)
 
     def _write_out(self) -> None:
         try:
