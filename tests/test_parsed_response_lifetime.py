@@ -14,11 +14,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx2
+import pydantic
 import pytest
 
 import anthropic_fakes as afake
 import openai_fakes as ofake
 from llmlog import _pipeline
+from llmlog.testing import capture_records
 from support.blocked_sink import BlockedSink, logging_to
 
 
@@ -75,3 +77,22 @@ def test_a_queued_call_keeps_only_its_headers(stuck_writer: BlockedSink, provide
     assert _pipeline.flush(10)
     assert b'"x-ratelimit-limit-requests":"9"' in stuck_writer.lines[-1]  # its headers kept
     assert b'"request_id":"req_1"' in stuck_writer.lines[-1]
+
+
+def test_a_format_class_made_per_call_is_not_kept_alive() -> None:
+    """``response_format=`` a class the app makes per call (``pydantic.create_model``): the
+    record describes it, and once the call is written nothing of llmlog keeps it alive."""
+    answer = httpx2.Response(200, json=ofake.chat_completion('{"name": "Oslo"}'))
+    client = ofake.sync_client(lambda request: answer)
+    made: list[weakref.ref[type]] = []
+    with capture_records(redact="off") as cap:
+        for n in range(3):
+            city = pydantic.create_model(f"City{n}", name=(str, ...))
+            made.append(weakref.ref(city))
+            messages = [{"role": "user", "content": "a city"}]
+            client.chat.completions.parse(model="gpt-4o", messages=messages, response_format=city)  # type: ignore[arg-type]
+            del city
+        described = [r["params"]["response_format"]["class"] for r in cap.calls]
+    gc.collect()
+    assert described == [f"{__name__}.City{n}" for n in range(3)]
+    assert [reference() for reference in made] == [None, None, None]

@@ -8,11 +8,11 @@ the writer thread turns it into a record with the provider's ``extract``.
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import os
 import random
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -416,12 +416,25 @@ def class_description(
 ) -> dict[str, Any]:
     """A format given as a class (``response_format=``, ``output_format=``): its name and the
     JSON schema the SDK sends in its place (``sent_schema``: the SDK's own conversion; else
-    pydantic's schema). Built once per class: schemas are costly to generate."""
-    return dict(_described(cls, sent_schema))
+    pydantic's schema). Built once per class, schemas being costly to generate, and kept
+    only while the class lives: an app that makes its class per call
+    (``pydantic.create_model``) must get them back."""
+    try:
+        per_class = _described.setdefault(cls, {})
+    except TypeError:  # no weak reference to it
+        return _describe(cls, sent_schema)
+    described = per_class.get(sent_schema)
+    if described is None:
+        described = per_class[sent_schema] = _describe(cls, sent_schema)
+    return dict(described)
 
 
-@functools.lru_cache(maxsize=256)
-def _described(cls: type, sent_schema: Callable[[type], Any] | None) -> dict[str, Any]:
+_described: weakref.WeakKeyDictionary[type, dict[Any, dict[str, Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _describe(cls: type, sent_schema: Callable[[type], Any] | None) -> dict[str, Any]:
     described: dict[str, Any] = {"class": f"{cls.__module__}.{cls.__qualname__}"}
     pydantic_schema = getattr(cls, "model_json_schema", None)
     for schema_of in (sent_schema, lambda _cls: pydantic_schema()):  # type: ignore[misc]
