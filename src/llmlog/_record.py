@@ -429,9 +429,7 @@ def class_description(
     return dict(described)
 
 
-_described: weakref.WeakKeyDictionary[type, dict[Any, dict[str, Any]]] = (
-    weakref.WeakKeyDictionary()
-)
+_described: weakref.WeakKeyDictionary[type, dict[Any, dict[str, Any]]] = weakref.WeakKeyDictionary()
 
 
 def _describe(cls: type, sent_schema: Callable[[type], Any] | None) -> dict[str, Any]:
