@@ -32,12 +32,20 @@ _TOKEN_KINDS: Final = (
 _KEY_KINDS: Final = (
     *("api", "access", "secret", "private", "account", "subscription", "functions", "auth"),
     *("master", "signing", "encryption", "app", "license"),
+    # a cipher's or a signature's key (`FERNET_KEY`, `HMAC_KEY`, `JWT_KEY`), a vendor's
+    # server-side kinds (`SERVICE_KEY`, `ALGOLIA_ADMIN_KEY`, `DD_APPLICATION_KEY`, OAuth 1's
+    # `CONSUMER_KEY`). Not `cache`, `idempotency`, `sort`, `partition`, `primary`: a record's.
+    *("fernet", "hmac", "jwt", "aes", "cipher", "webhook", "service", "admin"),
+    *("application", "consumer"),
 )
 CREDENTIAL_NAMES: Final[tuple[tuple[str, ...], ...]] = (
     *(("password",), ("passwd",), ("passphrase",)),
     *((kind, "key") for kind in _KEY_KINDS),
     ("secret", "key", "base"),  # Rails
     ("shared", "access", "key"),  # Azure Service Bus / IoT Hub connection strings
+    ("service", "role", "key"),  # Supabase
+    # a wallet's recovery words (BIP-39: 12 to 24 of them)
+    *(("mnemonic",), ("seed", "phrase"), ("recovery", "phrase")),
     *((kind, "token") for kind in _TOKEN_KINDS),
 )
 # Common words: in text only a whole name or its last `_`/`-` part; a dict key may end in
@@ -94,7 +102,14 @@ SECRET_NAME: Final = name_regex(
 # `secret` only with a prefix (`JWT_SECRET`, `client-secret`): alone it is prose's too
 # (`Secret: patience`), and a bare secret value then needs a digit like any other name's.
 # `pass` too, only with a prefix (`SMTP_PASS=`, `db-pass: `; `PASS: test_x` is a test's).
+# A wallet's recovery words too (`MNEMONIC=`, `SEED_PHRASE:`): named so, they are the wallet.
+_PHRASE_ENDS: Final = ("mnemonic", *spelled("seed", "phrase"), *spelled("recovery", "phrase"))
 PASSWORD_NAME: Final = name_regex(
-    ("password", "passwd", "passphrase", *spelled("secret", "key"), "[_\\-]secret", *_PART_ENDS),
+    (
+        *("password", "passwd", "passphrase", *spelled("secret", "key"), "[_\\-]secret"),
+        *(*_PART_ENDS, *_PHRASE_ENDS),
+    ),
     ("pwd",),
 )
+# Their own names, for their value of words (`seed_phrase: abandon ability able ...`).
+PHRASE_NAME: Final = name_regex(_PHRASE_ENDS, ())

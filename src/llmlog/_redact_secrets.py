@@ -16,6 +16,7 @@ from typing import Final
 
 from llmlog._credential_names import (
     PASSWORD_NAME,
+    PHRASE_NAME,
     QUOTED_CREDENTIAL_WORDS,
     SECRET_NAME,
     name_regex,
@@ -29,6 +30,7 @@ from llmlog._redact_password_forms import (
     quoted,
 )
 from llmlog._redact_secret_tools import TOOL_RULES, WORD_START, Gate
+from llmlog._redact_vendor_tokens import NOT_AFTER_WORD, VENDOR_RULES
 
 # (start, end, ENTITY_TYPE): where a detector found something, never the value.
 Span = tuple[int, int, str]
@@ -40,82 +42,9 @@ PRIVATE_KEY: Final = "PRIVATE_KEY"
 SECRET: Final = "SECRET"
 DENY_LIST: Final = "DENY_LIST"
 
-# Vendor key formats. Each is anchored on a published prefix, so code, hashes
-# and ids that merely look random are left alone.
-_GITLAB_PREFIXES: Final = (
-    "glpat-",
-    "glrt-",
-    "gldt-",
-    "glptt-",
-    "glft-",
-    "glsoat-",
-    "glcbt-",
-    "gloas-",
-    "glimt-",
-)
-_VENDOR_KEYS_HYPHEN: Final = (
-    r"sk-ant-(?:api|admin|oat)\d{2}-[A-Za-z0-9_\-]{20,}",  # Anthropic
-    # OpenAI; DeepSeek, OpenRouter (sk-or-v1-<64 hex>)...
-    # (a digit within 256 characters: unbounded, a run of `sk-sk-sk-...` took seconds)
-    r"sk-(?:proj-|svcacct-|admin-|None-)?(?=[A-Za-z0-9_\-]{0,255}\d)[A-Za-z0-9_\-]{20,}",
-    r"xox[abposre]-[A-Za-z0-9\-]{10,}",  # Slack tokens
-    r"xapp-\d-[A-Za-z0-9\-]{20,}",  # Slack app-level tokens
-    # GitLab; a routable token ends in `.01.` and a 9-character checksum
-    rf"(?:{'|'.join(_GITLAB_PREFIXES)})[A-Za-z0-9_\-]{{20,}}(?:\.[0-9a-z]{{2}}\.[0-9A-Za-z]{{7,9}})?",
-    r"xai-[A-Za-z0-9]{80}",  # xAI
-    r"pplx-[A-Za-z0-9]{48}",  # Perplexity
-    r"tvly-(?:dev-|prod-)?[A-Za-z0-9]{32}",  # Tavily
-    r"GOCSPX-[A-Za-z0-9_\-]{28}",  # Google OAuth client secrets
-    r"pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{50,}",  # PyPI API tokens (a macaroon for pypi.org)
-)
-_VENDOR_KEYS_UNDERSCORE: Final = (
-    r"gh[pousr]_[A-Za-z0-9]{36,255}",  # GitHub tokens
-    r"github_pat_[A-Za-z0-9_]{22,255}",  # GitHub fine-grained tokens
-    r"(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}",  # Stripe secret/restricted keys
-    r"whsec_[A-Za-z0-9+/=]{24,}",  # Stripe webhook signing secrets
-    r"hf_[A-Za-z]{34}",  # Hugging Face
-    r"npm_[A-Za-z0-9]{36}",  # npm access tokens
-    r"gsk_[A-Za-z0-9]{52}",  # Groq
-    r"r8_[A-Za-z0-9]{37}",  # Replicate
-    r"lsv2_(?:pt|sk)_[0-9a-f]{32}_[0-9a-f]{10}",  # LangSmith
-    r"do[opr]_v1_[0-9a-f]{64}",  # DigitalOcean
-    r"ntn_[A-Za-z0-9]{46}",  # Notion
-    r"secret_(?=[A-Za-z]*\d)[A-Za-z0-9]{43}",  # Notion's older tokens (a digit: not a name)
-)
-# The gates' hints: every key of a group starts with one of its group's prefixes.
-_HYPHEN_PREFIXES: Final = ("sk-", "xox", "xapp-", "xai-", "pplx-", "tvly-", "GOCSPX-", "pypi-")
-_UNDERSCORE_PREFIXES: Final = (
-    *("gh", "github_pat_", "sk_", "rk_", "hf_", "npm_", "whsec_", "gsk_", "r8_", "lsv2_"),
-    *("dop_v1_", "doo_v1_", "dor_v1_", "ntn_", "secret_"),
-)
-_VENDOR_KEYS_A: Final = (
-    r"(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}",  # AWS access key id
-    r"AIza[0-9A-Za-z_\-]{35}",  # Google API keys
-)
-# Keys holding a digit, gated on one: prose without digits pays nothing for them. (Vault's
-# and Databricks' random parts lack one but for a 1e-7 chance; the regexes require it.)
-_VENDOR_KEYS_DIGIT: Final = (
-    r"ya29\.[A-Za-z0-9_\-]{30,}",  # Google OAuth access tokens
-    r"hv[sb]\.(?=[A-Za-z_\-]{0,255}\d)[A-Za-z0-9_\-]{90,}",  # HashiCorp Vault service/batch tokens
-    r"ATATT3[A-Za-z0-9_\-=]{150,}",  # Atlassian API tokens
-    r"dapi(?=[a-f]*\d)[0-9a-f]{32}(?:-\d)?",  # Databricks
-    r"[0-9]{8,10}:AA[A-Za-z0-9_\-]{33}",  # Telegram bots: the bot's id, 35 characters from "AA"
-)
-# Letters, digits and `_` of ASCII only: a key glued to Chinese, Japanese, Cyrillic or accented
-# text (`密钥是sk-proj-...写入`, `APIキーはsk-...です`) is at a word boundary, as it is to a
-# reader, though `\w`, `\b` and `str.isalnum` take those letters for word characters.
-_NOT_AFTER_WORD: Final = r"(?<![A-Za-z0-9_])"
-_NOT_BEFORE_WORD: Final = r"(?![A-Za-z0-9_])"
+# Not inside a word (of ASCII letters and digits: see llmlog._redact_vendor_tokens).
+_NOT_AFTER_WORD: Final = NOT_AFTER_WORD
 ASCII_ALNUM: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
-
-
-def _vendor_keys(formats: tuple[str, ...]) -> re.Pattern[str]:
-    # Not inside a word; or right after a %-escape (`?key%3Dsk-...` in an encoded URL). A
-    # hyphen may glue it to a name either side (`token-ghp_...-prod`, a secret's file name).
-    start = rf"(?:{_NOT_AFTER_WORD}|(?<=%[0-9A-Fa-f]{{2}}))"
-    # A key pydantic shortened in an error (`'sk-proj-AbC...xyz'`): its tail goes too.
-    tail = r"(?:\.\.\.[A-Za-z0-9_\-]+)?"
-    return re.compile(start + "(?:" + "|".join(formats) + ")" + tail + _NOT_BEFORE_WORD)
 
 
 # After a name: `name=`, `"name":`, `['name'] =` (the quote or bracket closing it, then
@@ -143,8 +72,9 @@ _LINE_VALUE: Final = (
     r"[^\s(){}\[\]<>]{5,}[^\s(){}\[\]<>,;](?=[ \t]*\r?$)"
 )
 _LIST_ITEMS: Final = tuple(" " * n + "- " for n in range(0, 9, 2))  # docker-compose's `- X=y`
-_ENV_STARTS: Final = ("", "export ", *_LIST_ITEMS)
-_YAML_STARTS: Final = (*(" " * n for n in range(13)), "\t", "\t\t", "\t\t\t", *_LIST_ITEMS)
+_ENV_STARTS: Final = ("", "export ", "$env:", *_LIST_ITEMS)  # `$env:`: PowerShell's
+_YAML_INDENTS: Final = (*(" " * n for n in range(13)), "\t", "\t\t", "\t\t\t")
+_YAML_STARTS: Final = (*_YAML_INDENTS, *_LIST_ITEMS)
 # In a connection string (`...;Password=correct horse;...`) the value runs to the `;`
 # (at most 128 characters: unbounded, a long line of names without one took quadratic time).
 _CS_VALUE: Final = r"(?![\"'{$(])[^;\r\n\"'(){}\[\]]{4,128}?"
@@ -152,6 +82,18 @@ _CS_VALUE: Final = r"(?![\"'{$(])[^;\r\n\"'(){}\[\]]{4,128}?"
 
 def _at_line_start(starts: Iterable[str]) -> str:
     return "(?:" + "|".join(f"(?<=^{re.escape(start)})" for start in starts) + ")"
+
+
+# A file's line as a tool shows it: in a diff, after its `+` or `-` (`+DB_PASSWORD=...`,
+# `+    password: ...`); in grep's output, after `path:12:` (`./.env:3:SMTP_PASSWORD=...`).
+_GREP_LINE: Final = tuple(f"(?<=:[0-9]{{{digits}}}:)" for digits in range(1, 8))
+
+
+def _file_line_start(starts: Iterable[str], diffed: Iterable[str]) -> str:
+    """At a line's start, after one of ``starts``; or after a diff's mark and one of
+    ``diffed``; or after grep's ``path:line:``."""
+    marked = [f"(?<=^[+\\-]{re.escape(start)})" for start in diffed]
+    return "(?:" + _at_line_start(starts) + "|" + "|".join((*marked, *_GREP_LINE)) + ")"
 
 
 # Code's, not a password: a dotted path (`password = settings.DB_PASSWORD`).
@@ -166,16 +108,70 @@ _MID_VALUE: Final = (
     r"(?:[\s\"'`&\\]|$))"
     r"[^\s\"'`,;()\[\]{}<>&|\\]{6,256}+(?=[\s\"'`&\\]|$)"
 )
+_ENV_LINE: Final = _file_line_start(_ENV_STARTS, ("", "export "))
+_YAML_LINE: Final = _file_line_start(_YAML_STARTS, _YAML_INDENTS)
+# A password's name then `=` or `:`: the line forms' first test, cheaper than their many
+# lookbehinds (each name with a hint is tried here first, mostly in vain).
+_PASSWORD_THEN_SIGN: Final = rf"(?={PASSWORD_NAME}[ \t]*[=:])"
 _PASSWORD_ASSIGNED: Final = (
-    rf"(?im){_at_line_start(_ENV_STARTS)}{PASSWORD_NAME}=(?P<env>{_LINE_VALUE})"
-    rf"|{_at_line_start(_YAML_STARTS)}{PASSWORD_NAME}:[ \t]+(?P<yaml>{_LINE_VALUE})"
+    rf"{_PASSWORD_THEN_SIGN}(?:{_ENV_LINE}{PASSWORD_NAME}=(?P<env>{_LINE_VALUE})"
+    rf"|{_YAML_LINE}{PASSWORD_NAME}:[ \t]+(?P<yaml>{_LINE_VALUE})"
     # an INI file's `password = bluemoonrising` (not indented, as code is)
-    rf"|(?<=^){PASSWORD_NAME}[ \t]*=[ \t]*(?P<ini>{_NOT_DOTTED}{_LINE_VALUE})"
+    rf"|{_file_line_start(('',), ('',))}{PASSWORD_NAME}[ \t]*=[ \t]*"
+    rf"(?P<ini>{_NOT_DOTTED}{_LINE_VALUE}))"
     rf"|(?<=;){PASSWORD_NAME}=(?P<cs_last>{_CS_VALUE})(?=[;\"'\r\n]|$)"
     rf"|(?<!\.){PASSWORD_NAME}=(?P<cs>{_CS_VALUE})(?=;)"  # not `this.password=x;`
     # after a word and a space, a quote, `?` or `&`, or at a line's start; not indented (a
     # keyword argument's line), nor after `.` or `(` (`self.password=`, `f(password=`)
-    rf"|(?:(?<=[^\s][ \t])|(?<=[\"'`?&])|(?<=^)){PASSWORD_NAME}=(?P<mid>{_MID_VALUE})"
+    # (or kubectl's `--from-literal=password=...`)
+    rf"|(?:(?<=[^\s][ \t])|(?<=[\"'`?&])|(?<=^)|(?<=--from-literal=))"
+    rf"{PASSWORD_NAME}=(?P<mid>{_MID_VALUE})"
+)
+# Any other UPPER_SNAKE `..._KEY` of a .env or YAML line (`OPENAI_KEY=`, `MAPS_KEY: `,
+# printenv's `MY_SERVICE_KEY=`), but a record's or a lookup's (`IDEMPOTENCY_KEY`, `SORT_KEY`)
+# or a public one, when its value looks like a key: 16 to 256 characters, letters and digits
+# both, maybe quoted, ending the line; not a path, a file's name or a dotted name.
+_NOT_KEY_KINDS: Final = (
+    *("CACHE", "IDEMPOTENCY", "SORT", "PARTITION", "PRIMARY", "FOREIGN", "ROUTING", "SHARD"),
+    *("HASH", "RANGE", "LOOKUP", "GROUP", "DEDUP", "OBJECT", "PUBLIC", "PUBLISHABLE"),
+)
+_ANY_KEY_NAME: Final = (
+    rf"(?-i:-?(?!(?:{'|'.join(_NOT_KEY_KINDS)})_KEY[=:])[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*_KEY"
+    + "".join(f"(?<!_{kind}_KEY)" for kind in _NOT_KEY_KINDS)
+    + ")"
+)
+_KEY_CHARS: Final = r"[A-Za-z0-9+/=_.~\-]"
+
+
+def _any_key_value(group: str) -> str:
+    return (
+        rf"[\"']?(?P<{group}>(?![./~]){_NOT_DOTTED}(?={_KEY_CHARS}{{0,255}}[0-9])"
+        rf"(?={_KEY_CHARS}{{0,255}}[A-Za-z]){_KEY_CHARS}{{16,256}}+)"
+        r"(?<!\.[A-Za-z]{2})(?<!\.[A-Za-z]{3})(?<!\.[A-Za-z]{4})[\"']?(?=[ \t]*\r?$)"
+    )
+
+
+_ANY_KEY_ASSIGNED: Final = (
+    rf"(?=(?-i:-?[A-Z0-9_]++(?<=_KEY))[=:])(?:{_ENV_LINE}{_ANY_KEY_NAME}={_any_key_value('env_key')}"
+    rf"|{_YAML_LINE}{_ANY_KEY_NAME}:[ \t]+{_any_key_value('yaml_key')})"
+)
+# A wallet's recovery words given bare (quoted, they are any credential's value): 12 to 24
+# words of BIP-39's list (3 to 8 letters).
+_PHRASE_ASSIGNED: Final = (
+    rf"{PHRASE_NAME}{_NAME_CLOSED}[:=\uff1a][ \t]*"
+    r"(?P<phrase>[a-z]{3,8}(?:[ \t]+[a-z]{3,8}){11,23})(?![A-Za-z])"
+)
+_PHRASE_HINTS: Final = ("mnemonic", "phrase")
+# Query parameters whose value is a credential, whatever its format (`?api_key=`, `?token=`:
+# their names are credentials' anywhere).
+_URL_CREDENTIALS: Final = ("key=", "appid=", "auth=", "jwt=", "session=", "sid=", "code=")
+# A Java properties file's dotted name ending in a password's or a secret's (`spring.mail.
+# password = ...`), first on its line (at most 96 characters before it), not code's `self.`.
+_PROPERTIES_REACH: Final = 96
+_PROPERTIES_PASSWORD: Final = (
+    r"(?im)(?<=^)(?!(?:self|this|cls)\.)[a-z][a-z0-9_.\-]{0,94}"
+    r"\.(?:password|passwd|secret)[ \t]*[=:][ \t]*"
+    rf"(?P<v>{_NOT_DOTTED}{_LINE_VALUE})"
 )
 # A glued `...Secret` is prose's or code's (`isSecret`, `showSecret`), but a JSON key so
 # named holds one (`{"clientSecret": "..."}` in a tool call's arguments), as the same key of
@@ -267,42 +263,7 @@ SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, Gate], ...]] =
         "pem64",  # a private key's, not a certificate's: _is_encoded_private_key
         ("L", ("LS0tLS1CRUdJTi",), False, 0),
     ),
-    (
-        API_KEY,
-        _vendor_keys(_VENDOR_KEYS_HYPHEN),
-        None,
-        ("-", (*_HYPHEN_PREFIXES, *_GITLAB_PREFIXES), False, 0),
-    ),
-    (
-        API_KEY,
-        _vendor_keys(_VENDOR_KEYS_UNDERSCORE),
-        None,
-        ("_", _UNDERSCORE_PREFIXES, False, 0),
-    ),
-    (
-        API_KEY,  # AKIA, ASIA and ABIA all hold "IA", two characters in
-        _vendor_keys(_VENDOR_KEYS_A),
-        None,
-        ("A", ("IA", "ACCA", "AIza"), False, 2),
-    ),
-    (
-        API_KEY,  # a Telegram token starts up to 10 digits before its ":AA"
-        _vendor_keys(_VENDOR_KEYS_DIGIT),
-        None,
-        ("0123456789", ("ya29.", "hv", "ATATT3", "dapi", ":AA"), False, 10),
-    ),
-    (
-        API_KEY,  # glued to `bot` in the Bot API's URL: `api.telegram.org/bot<id>:AA.../getMe`
-        re.compile(r"/bot(?P<v>[0-9]{8,10}:AA[A-Za-z0-9_\-]{33})(?![A-Za-z0-9_\-])"),
-        "v",
-        ("/", ("/bot",), False, 0),
-    ),
-    (
-        API_KEY,  # SendGrid: SG.<22>.<43>
-        re.compile(r"(?<![\w\-.])SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}(?![\w\-])"),
-        None,
-        (".", ("SG.",), False, 0),
-    ),
+    *((API_KEY, *rule) for rule in VENDOR_RULES),
     (
         JWT,
         re.compile(
@@ -346,17 +307,25 @@ SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, Gate], ...]] =
         re.compile(
             # A password's own forms first (their values are the longer), then
             # `name=`, `"name":`, `['name'] =`
-            rf"{_PASSWORD_ASSIGNED}"
+            # (a wallet's words first: a password's forms would take only the first)
+            rf"(?im){_PHRASE_ASSIGNED}|{_PASSWORD_ASSIGNED}"
             # (or Ruby's `name => '...'`; or in JSON escaped three times or more). The
             # name is matched once, for every form (each try costs the more where it fails)
             rf"|{SECRET_NAME}(?:{_NAME_CLOSED}(?:[:=\uff1a]\s*{_ASSIGNED_VALUE}"
             rf"|{hash_rocket('rocket')})|{deeply_escaped('')})"
             # a key glued to `Secret`, an object's `pass` (their hints are this rule's)
             rf"|{_JSON_SECRET_KEY}|{_PASS_KEY}"
+            # any `..._KEY=` of a file's line
+            rf"|{_ANY_KEY_ASSIGNED}"
         ),
         "",
         # A match starts where the identifier holding its hint starts (WORD_START).
-        (":=\uff1a", ("pass", "pwd", "secret", "key", "token", "sig"), True, WORD_START),
+        (
+            ":=\uff1a",
+            (*("pass", "pwd", "secret", "key", "token", "sig"), *_PHRASE_HINTS),
+            True,
+            WORD_START,
+        ),
     ),
     (
         SECRET,  # the names whose value is a secret only when quoted (a quote: its gate)
@@ -364,13 +333,29 @@ SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, Gate], ...]] =
         "",
         ("\"'", ("authorization", "credential", "cookie"), True, WORD_START),
     ),
+    (
+        SECRET,  # a Java properties file's `spring.datasource.password=...`, `app.jwt.secret`
+        re.compile(_PROPERTIES_PASSWORD),
+        "v",
+        (".", (".passw", ".secret"), True, _PROPERTIES_REACH),
+    ),
+    (
+        SECRET,  # a Dockerfile's `ENV DB_PASSWORD value` (its other form, `ENV X=y`, is above)
+        re.compile(rf"(?im)(?<=^)(?-i:ENV)[ \t]+{PASSWORD_NAME}[ \t]+(?P<v>{_LINE_VALUE})"),
+        "v",
+        ("V", ("ENV ",), False, 0),
+    ),
     # every cookie holds a "=", prose seldom does
     (SECRET, re.compile(_COOKIE_HEADER), EACH_COOKIE, ("=", ("cookie:",), True, 4)),
     (
-        SECRET,  # `?key=` in a URL: an API key, of any format
-        re.compile(r"(?<=[?&])key=(?=[^&#\s\"'<>]{0,255}\d)(?P<v>[^&#\s\"'<>]{16,})"),  # a digit
+        SECRET,  # `?key=` in a URL: an API key, of any format; OpenWeatherMap's `?appid=`, a
+        # session's or a signed link's `?auth=`, `?jwt=`, `?session=`, `?sid=`, OAuth's `?code=`
+        re.compile(
+            rf"(?<=[?&])(?:{'|'.join(_URL_CREDENTIALS)})"
+            r"(?=[^&#\s\"'<>]{0,255}\d)(?P<v>[^&#\s\"'<>]{16,})"  # a digit
+        ),
         "v",
-        ("=", ("key=",), False, 0),
+        ("=", _URL_CREDENTIALS, False, 0),
     ),
     (
         SECRET,
