@@ -216,7 +216,9 @@ def measure(provider: str, mode: str, kind: str, calls: int, warmup: int) -> dic
         if mode == "caller-only":
             from llmlog.instrumentors import _base, _in_flight
 
-            dropped = SimpleNamespace(submit=lambda cap: None, prepare=lambda: None)
+            dropped = SimpleNamespace(
+                submit=lambda cap: None, prepare=lambda: None, current=lambda: None
+            )
             _base._pipeline = dropped  # type: ignore[assignment]  # (prepare)
             _in_flight._pipeline = dropped  # type: ignore[assignment]  # (submit, in finish)
     for _ in range(warmup):
@@ -328,7 +330,7 @@ def breakdown(provider: str, repeat: int = 2000) -> None:
     scenario = SCENARIOS[provider]()
     kept: list[Any] = []
     llmlog.instrument(output=str(Path(tempfile.mkdtemp()) / "x.jsonl"), redact="secrets")
-    keeping = SimpleNamespace(submit=kept.append, prepare=lambda: None)
+    keeping = SimpleNamespace(submit=kept.append, prepare=lambda: None, current=lambda: None)
     _base._pipeline = keeping  # type: ignore[assignment]
     _in_flight._pipeline = keeping  # type: ignore[assignment]
     scenario.plain_call(scenario.make_client(scenario.plain_answer))
