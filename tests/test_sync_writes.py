@@ -10,6 +10,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -101,3 +102,14 @@ def test_on_by_default_where_the_runtime_freezes_the_process(
     environ: dict[str, str], expected: bool
 ) -> None:
     assert Settings.from_env(environ).sync_writes is expected
+
+
+def test_a_stuck_writer_costs_one_wait_not_one_per_call() -> None:
+    """A hung disk: the first call waits its flush timeout in vain; the next ones do not
+    wait (each would have taken the 3 s again: 12 s for these four)."""
+    with logging_to(BlockedSink(), redact="secrets", sync_writes=True, flush_timeout=3):
+        client = ofake.sync_client(_answer)
+        started = time.monotonic()
+        for _ in range(4):
+            client.chat.completions.create(**ASK)  # type: ignore[call-overload]
+        assert time.monotonic() - started < 9  # a hang detector, not a speed test

@@ -181,7 +181,9 @@ class Settings:
         "handler returns (AWS Lambda, Cloud Functions, Cloud Run with CPU only during "
         "requests): the writer thread may not get its turn before. The call pays the "
         "writer's work (~0.1 ms; more for PII redaction at `pii`, ~1 s once while its "
-        "worker starts). On by default where `AWS_LAMBDA_FUNCTION_NAME` or `FUNCTION_TARGET` "
+        "worker starts), and in an async app its event loop waits with it. A writer that "
+        "cannot write in the flush timeout (a hung disk) costs one call that wait, not "
+        "each. On by default where `AWS_LAMBDA_FUNCTION_NAME` or `FUNCTION_TARGET` "
         "(Google Cloud Functions) is set.",
     )
     sigterm: str = _setting(

@@ -153,6 +153,9 @@ class Pipeline(CallerWrites):
         self._retired = False  # closed with records left: the writer closes the sinks
         self._dropped = 0
         self._queued_bytes = 0  # measured texts of the queued records (see _queue_bytes)
+        # A call's wait for its record (sync_writes, a call cut short as the process ends)
+        # timed out: no call waits again until the writer has finished a flush.
+        self.waited_in_vain = False
         self.last_put: Any = None  # the item queued last (or about to be)
         self._stalled = False  # a full queue has made a caller wait in vain (FULL_QUEUE_WAIT)
         self._lines = SinkLogger(self._sinks)
@@ -401,6 +404,7 @@ class Pipeline(CallerWrites):
                     self._report_dropped()
                     self._write_out()
                     item.done.set()
+                    self.waited_in_vain = False
                     continue
                 self._emit(EVENT_CALL, {"_capture": item})
                 if self._queued_bytes:

@@ -76,10 +76,16 @@ def _wait_until_written(wait: float | None) -> None:
     every call under ``LLMLOG_SYNC_WRITES`` (a serverless runtime freezes the process once
     the handler returns)."""
     pipeline = _pipeline.current()
-    if pipeline is None or pipeline._exit_drained or _get_ident() == pipeline._writer_ident:
-        return  # written at once already, or on the writer itself (it cannot wait for itself)
+    if (
+        pipeline is None
+        or pipeline._drain_deadline is not None  # the last drain has begun: it writes all
+        or pipeline.waited_in_vain
+        or _get_ident() == pipeline._writer_ident  # (it cannot wait for itself)
+    ):
+        return
     timeout = pipeline.settings.flush_timeout
-    pipeline.flush(timeout if wait is None else min(wait, timeout))
+    if not pipeline.flush(timeout if wait is None else min(wait, timeout)):
+        pipeline.waited_in_vain = True  # a writer stuck (a hung disk) costs one wait, not each
 
 
 def _unfinish(cap: Capture) -> None:
