@@ -134,6 +134,19 @@ class TestHugeRecordOnDisk:
         assert_metadata_kept(record)
         assert RECORD_BYTES in record["truncated"]
 
+    def test_many_small_tags_go_before_ids_and_model(self, tmp_path: Path) -> None:
+        """100 tags of 50 characters (none big enough to be emptied as a part) under a 4 KiB
+        cap: the tags are dropped, the ids and model are not cut."""
+        path = tmp_path / "calls.jsonl"
+        tags = {f"tag{n:03}": "v" * 50 for n in range(100)}
+        with logged_to(path, redact="off", max_record_bytes=4096), llmlog.context(tags=tags):
+            client = fakes.sync_client(fakes.default_fake())
+            client.chat.completions.create(model="gpt-4o", messages=conversation(200, 500))
+        line, record = only_line(path)
+        assert len(line) <= 4096
+        assert_metadata_kept(record)
+        assert record["tags"] is None and record["truncated"]["tags"] == 100
+
     def test_many_tool_definitions_are_emptied_when_cutting_texts_is_not_enough(
         self, tmp_path: Path
     ) -> None:

@@ -47,7 +47,7 @@ _CONTENT_INNER: Final = (("usage", "raw"), ("error", "body"))
 _SMALL_PART: Final = 256
 _DROPPED: Final = ("system", "messages", "params", "template")
 _LAST_DROPPED: Final = ("tags", "redactions", "retried", "response_headers")
-_METADATA_TEXT_CUTS: Final = (1000, 100, 0)
+_METADATA_TEXT_CUTS: Final = (1000, 100, None, 0)  # None: drop the _LAST_DROPPED fields
 _LLMLOG_TEXTS: Final = frozenset(
     {"event", "id", "ts", "provider", "operation", "method", "status", "prompt_hash"}
     | {"trace_id", "span_id"}
@@ -267,12 +267,13 @@ def _metadata_only(record: dict[str, Any], cuts: _Cuts, limit: int, line: bytes)
         if isinstance(holder, dict):
             _drop(holder, inner, f"{outer}.{inner}", cuts)
     for longest in _METADATA_TEXT_CUTS:
-        if longest == 0:  # the last resort: the app's maps and the retries' details go too
+        if longest is None:  # the app's maps and the retries' details, before ids and model
             for field in _LAST_DROPPED:
                 _drop(record, field, field, cuts)
-        for field in record:
-            if field not in _LLMLOG_TEXTS and field != "truncated":
-                _cut_all(record, field, field, longest, cuts)
+        else:
+            for field in record:
+                if field not in _LLMLOG_TEXTS and field != "truncated":
+                    _cut_all(record, field, field, longest, cuts)
         line = cuts.written(record)
         if len(line) <= limit:
             break
