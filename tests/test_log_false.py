@@ -16,7 +16,6 @@ import openai
 import orjson
 import pytest
 from anthropic._response import APIResponse as AnthropicRaw
-from anthropic.lib.streaming import MessageStreamManager
 from openai._legacy_response import LegacyAPIResponse as OpenAIRaw
 
 import anthropic_fakes as afake
@@ -190,10 +189,6 @@ ANTHROPIC_CALLS: dict[str, tuple[AnthropicCall, type | None]] = {
         lambda c: read_message_stream(c.messages.stream(**MESSAGE)),
         anthropic.types.ParsedMessage,
     ),
-    "messages.stream manager": (
-        lambda c: c.messages.stream(**MESSAGE),
-        MessageStreamManager,
-    ),
 }
 
 
@@ -225,6 +220,17 @@ class TestAnthropic:
         assert type(stream._raw_stream) is anthropic.Stream
         assert type(message) is anthropic.types.ParsedMessage
         only_the_logged(llm, 0)
+
+    def test_a_message_stream_made_inside_and_entered_outside_is_logged(
+        self, llm: CapturedRecords
+    ) -> None:
+        """The request leaves when the manager is entered: decided there, as documented."""
+        client = afake.sync_client(anthropic_handler)
+        with llmlog.context(log=False):
+            manager = client.messages.stream(**MESSAGE)
+        with manager as stream:
+            stream.get_final_message()
+        assert [r["event"] for r in llm.records] == ["llm.call"]
 
     def test_async_calls_inside_have_no_record(self, llm: CapturedRecords) -> None:
         client = afake.async_client(anthropic_handler)

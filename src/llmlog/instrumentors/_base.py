@@ -64,6 +64,9 @@ class Target:
     stable: bool = False
     """``Cls.method is Cls.method`` holds, as without llmlog (see :class:`_StableWrapper`):
     for methods called too seldom for its cost to matter."""
+    sends_when_entered: bool = False
+    """The method returns a manager whose ``with`` sends the request (Anthropic's
+    ``messages.stream()``): whether the call is logged (``log=False``) is decided there."""
 
 
 def sync_and_async_helpers(
@@ -236,7 +239,7 @@ def make_wrapper(provider: Provider, target: Target) -> Wrapper:
     def begin(client: object, kwargs: dict[str, Any]) -> Capture | None:
         if _wanted.get(provider.name) is not provider:
             return None  # uninstrumented (a stale bound wrapper)
-        if _context.logging_off():
+        if _context.logging_off() and not target.sends_when_entered:
             return None  # llmlog.context(log=False): no record, nothing copied, no proxy
         outer = _in_call.get()
         if outer is not None and outer[0] is client and _on_stack(outer[1]):

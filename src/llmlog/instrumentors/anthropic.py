@@ -91,8 +91,22 @@ def _rows(
     rows = []
     for name, operation, async_is_coroutine in methods:
         method = f"{prefix}.{name}"
-        rows.append(Target(module, f"{sync_class}.{name}", method, operation, False))
-        rows.append(Target(module, f"{async_class}.{name}", method, operation, async_is_coroutine))
+        manager = name == "stream"  # its request leaves when the app enters it
+        rows.append(
+            Target(
+                module, f"{sync_class}.{name}", method, operation, False, sends_when_entered=manager
+            )
+        )
+        rows.append(
+            Target(
+                module,
+                f"{async_class}.{name}",
+                method,
+                operation,
+                async_is_coroutine,
+                sends_when_entered=manager,
+            )
+        )
     return tuple(rows)
 
 
