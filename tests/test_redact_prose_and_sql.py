@@ -14,6 +14,7 @@ import llmlog
 import openai_fakes as ofake
 from llmlog._redact_detect import merge_spans
 from llmlog._redact_secret_search import find_secrets
+from llmlog.testing import capture_records
 
 HEX_KEY = "9f8e7d6c5b4a39281706f5e4d3c2b1a0"
 
@@ -128,6 +129,98 @@ def test_sentences_about_passwords_and_keys_stay(text: str) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
+        # Markdown, as a chat model answers
+        ("Your login:\n- **Username:** admin\n- **Password:** Tr0ub4dor&3x", "Tr0ub4dor&3x"),
+        ("**Password**: Tr0ub4dor&3x", "Tr0ub4dor&3x"),
+        (f"- **API Key:** {HEX_KEY}", HEX_KEY),
+        (f"**Token:** {HEX_KEY}", HEX_KEY),
+        # whose password, between its name and the separator
+        ("The password for the staging database is Tr0ub4dor&3x", "Tr0ub4dor&3x"),
+        ("Password for admin: Tr0ub4dor&3x", "Tr0ub4dor&3x"),
+        ("password for root is Tr0ub4dor&3x", "Tr0ub4dor&3x"),
+        ("the password to the wifi is Tr0ub4dor&3x", "Tr0ub4dor&3x"),
+        (f"The API key for prod is {HEX_KEY}", HEX_KEY),
+        (f"the token for prod is {HEX_KEY}", HEX_KEY),
+        ("Das Passwort für den Server lautet Tr0ub4dor&3x", "Tr0ub4dor&3x"),
+        ("Das Passwort für den Server ist Tr0ub4dor&3x", "Tr0ub4dor&3x"),
+        ("Das Passwort lautet Tr0ub4dor&3x", "Tr0ub4dor&3x"),
+        ("La contraseña del servidor es Tr0ub4dor&3x", "Tr0ub4dor&3x"),
+        ("Le mot de passe du serveur est Tr0ub4dor&3x", "Tr0ub4dor&3x"),
+        ("pw is Tr0ub4dor&3x", "Tr0ub4dor&3x"),
+        # an HTML table's row
+        ("<td>Password</td><td>Tr0ub4dor&3x</td>", "Tr0ub4dor&3x"),
+        ("<tr><th>Password</th>\n  <td>Tr0ub4dor&3x</td></tr>", "Tr0ub4dor&3x"),
+    ],
+)
+def test_a_password_or_key_in_an_answer_goes(text: str, expected: str) -> None:
+    """The forms a chat model's answer gives one in: Markdown's bold name, the password
+    *for* something, German's ``lautet``, an HTML table's cells."""
+    assert secrets(text) == [expected]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a key's sentence ends after it; a base64 key holds `/`; Heroku's API key is a UUID
+        (f"Our API key: {HEX_KEY}.", HEX_KEY),
+        (
+            "Secret access key: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        ),
+        (
+            "my Heroku API key is 01234567-89ab-cdef-0123-456789abcdef",
+            "01234567-89ab-cdef-0123-456789abcdef",
+        ),
+    ],
+)
+def test_a_key_is_taken_whole_and_no_more(text: str, expected: str) -> None:
+    assert secrets(text) == [expected]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The model token is gpt-4o-2024-08-06 for this run",
+        "Use the token 'gpt-4o-mini-2024-07-18' in the model field",
+        "the token is claude-3-5-sonnet-20241022",
+        "token is 123e4567-e89b-12d3-a456-426614174000",
+        "Access key: docs/aws/iam-setup-guide-v2.md",
+        "The password for the account is reset weekly",
+        "The password for your account is required",
+        "the token for each request is counted",
+        "The password of 8 characters is too short",
+        "**Password**: ********",
+        "- **Password:** <your password>",
+        "<td>Password</td><td>required</td>",
+        'pw = input("Password: ")',
+    ],
+)
+def test_names_beside_no_key_stay(text: str) -> None:
+    """A model's name, a UUID or a file's path after ``token``/``key``, an answer's words
+    after a qualified name, masks, and code's prompt string cut off by the text's end."""
+    assert secrets(text) == []
+
+
+def test_an_answers_markdown_login_is_not_logged() -> None:
+    """End to end: a chat model's answer listing a login in Markdown reaches the record
+    with the password replaced, the list kept."""
+    answer = "Your login:\n- **Username:** admin\n- **Password:** Tr0ub4dor&3x"
+    client = ofake.sync_client(
+        lambda request: httpx2.Response(200, json=ofake.chat_completion(answer))
+    )
+    with capture_records(redact="secrets") as cap:
+        client.chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": "the staging login?"}]
+        )
+    (record,) = cap.calls
+    logged = json.dumps(record)
+    assert "Tr0ub4dor&3x" not in logged
+    assert "- **Password:** <SECRET>" in logged
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
         ("CREATE USER 'app'@'%' IDENTIFIED BY 'S3cr3t!';", "S3cr3t!"),
         ("ALTER USER 'root'@'localhost' IDENTIFIED BY 'dragonfruit';", "dragonfruit"),
         ('create user app identified by "S3cr3t!";', "S3cr3t!"),
@@ -180,6 +273,9 @@ def test_sql_setting_a_password_goes(text: str, expected: str) -> None:
         "Each request is identified by its id and logged.",
         "Load and return a dynamic library identified by 'name'.",
         "The user identified by email gets a reset link",
+        "The bug was identified by sha256",
+        "each record is identified by id2",
+        "The bug was identified by user123 in the sha256 step",
         "Create a user with a strong password.",
         "alter the user password policy in settings",
         "SET PASSWORD is deprecated in MySQL 8",

@@ -184,6 +184,12 @@ def test_json_escaped_tool_results() -> None:
         # one identifier full of a rule's hints: its start was walked back to per hint
         "- " + "pass" * 50_000,
         "-" + "mysql" * 40_000,
+        # prose's names in one run of characters: each value's test read the run to its end
+        "pw:" * 70_000,
+        "**Password**: " * 15_000,
+        "password for a b c d " * 10_000,
+        "<td>Password</td>" * 12_000,
+        "token: " + "a/" * 100_000,
     ],
     ids=lambda text: repr(text[:16]),
 )

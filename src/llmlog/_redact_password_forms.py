@@ -35,22 +35,27 @@ _AT_CUT: Final = r"\\?\Z"
 _LONGEST_CUT: Final = 1024
 
 
-def closed_or_cut(group: str, char: str, least: int, close: str, most: int | None = None) -> str:
+def closed_or_cut(
+    group: str, char: str, least: int, close: str, most: int | None = None, cut_start: str = ""
+) -> str:
     """A value of ``least`` or more ``char``s (a regex of one character or escape) then
     ``close``, in group ``group``; or one of 1 to 1024 (or ``most``) that the text's end
-    cuts off, in ``group + "cut"``. Possessive: no ``char`` can begin ``close``, so no
-    shorter try could match."""
+    cuts off, in ``group + "cut"``, where ``cut_start`` (a lookahead) allows. Possessive: no
+    ``char`` can begin ``close``, so no shorter try could match."""
     bound = "" if most is None else str(most)
     cut_bound = min(most or _LONGEST_CUT, _LONGEST_CUT)
     return (
         rf"(?:(?P<{group}>{char}{{{least},{bound}}}+){close}"
-        rf"|(?P<{group}cut>{char}{{1,{cut_bound}}}+){_AT_CUT})"
+        rf"|{cut_start}(?P<{group}cut>{char}{{1,{cut_bound}}}+){_AT_CUT})"
     )
 
 
 _IN_DOUBLE: Final = r"(?:[^\"\\\n]|\\[^\n])"
 _IN_SINGLE: Final = r"(?:[^'\\\n]|\\[^\n])"
 _IN_ESCAPED: Final = r"(?:[^\"\\\n]|\\[^\"\n])"  # no `\"`: that closes it
+# A "value" cut off that starts with a bracket or `,` closing code follows a string's
+# closing quote, not an opening one: `input("Password: ")` at a text's end.
+_NOT_CODE_AFTER: Final = r"(?![)\]},;])"
 _DOUBLE: Final = '"'
 _SINGLE: Final = "'"
 _ESCAPED: Final = r'\\"'
@@ -60,8 +65,8 @@ def quoted(name: str) -> str:
     """A quoted literal of 4 or more characters, in groups named ``<name>dq``, ``<name>sq``
     and ``<name>eq`` (``...cut`` if the text ends inside it). A value may hold escapes
     (``"Tr0ub\\"horse"`` in JSON tool arguments): all of it is taken."""
-    double = closed_or_cut(name + "dq", _IN_DOUBLE, 4, _DOUBLE)
-    single = closed_or_cut(name + "sq", _IN_SINGLE, 4, _SINGLE)
+    double = closed_or_cut(name + "dq", _IN_DOUBLE, 4, _DOUBLE, cut_start=_NOT_CODE_AFTER)
+    single = closed_or_cut(name + "sq", _IN_SINGLE, 4, _SINGLE, cut_start=_NOT_CODE_AFTER)
     # JSON inside a JSON string (a tool's result): `{\"password\": \"...\"}`
     escaped = closed_or_cut(name + "eq", _IN_ESCAPED, 4, _ESCAPED)
     return rf"\"{double}|'{single}|\\\"{escaped}"
@@ -142,17 +147,31 @@ _PROSE_KEY_LABEL: Final = (
     r"(?:(?<=(?<![A-Za-z0-9])(?:api|app) )|(?<=(?<![A-Za-z0-9])(?:api|app)-)"
     r"|(?<=(?<![A-Za-z0-9])secret[ \-])|(?<=(?<![A-Za-z0-9])access[ \-])"
     r"|(?<=(?<![A-Za-z0-9])private[ \-])|(?<=(?<![A-Za-z0-9])license[ \-]))key"
-    rf"{_NOT_NAME_ON}|{_NOT_IN_NAME}token{_NOT_NAME_ON}"
+    rf"{_NOT_NAME_ON}"
 )
 # Between a name and its value: up to three of `is`, `was`, `will be`, `now`, `:`, `-`, `=`,
-# `|` (`Password is: X`, `| API Key | X |`), in the languages above too; then maybe a line
-# break (`Password:\nX`). A glued `password=` is an assignment's, a URL's or a command's,
-# and the rules of llmlog._redact_secrets know where its value ends.
+# `|` (`Password is: X`, `| API Key | X |`), in the languages above too, each maybe closing
+# Markdown's bold (`**Password:** X`, `**Password**: X`); then maybe a line break
+# (`Password:\nX`). A glued `password=` is an assignment's, a URL's or a command's, and the
+# rules of llmlog._redact_secrets know where its value ends.
+_BOLD: Final = r"\*{0,2}"
 _PROSE_SEPARATOR: Final = (
-    r"(?:[ \t]{0,4}[:|\-\uff1a]|[ \t]{1,4}(?:=|is|was|are|will[ \t]be|now|ist|est|es|era|é)"
-    r"(?![A-Za-z]))"
+    r"(?:[ \t]{0,4}[:|\-\uff1a]|[ \t]{1,4}(?:=|is|was|are|will[ \t]be|now|ist|lautet|est|es"
+    rf"|era|é)(?![A-Za-z])){_BOLD}"
 )
-_PROSE_SEPARATORS: Final = rf"(?:{_PROSE_SEPARATOR}){{1,3}}[ \t]{{0,4}}(?:\r?\n[ \t]{{0,16}})?"
+_PROSE_SEPARATORS: Final = (
+    rf"{_BOLD}(?:{_PROSE_SEPARATOR}){{1,3}}[ \t]{{0,4}}(?:\r?\n[ \t]{{0,16}})?"
+)
+# Whose or what's password between its name and the separator, in up to four words: `the
+# password for the staging database is X`, `Passwort für den Server lautet X`, `contraseña
+# del servidor es X`, `mot de passe du serveur est X`. Each word is read once (possessive).
+_PROSE_QUALIFIER: Final = (
+    r"[ \t]{1,4}(?:for|of|to|on|für|del|de|du)(?:[ \t]{1,4}[^\s:|=*\uff1a]{1,64}+){1,4}"
+)
+_BEFORE_A_KEY: Final = rf"(?:(?:{_PROSE_QUALIFIER})?{_PROSE_SEPARATORS}|[ \t]{{1,4}})"
+# An HTML table's row: `<td>Password</td><td>X</td>` (`<th>` too), over a line break.
+_HTML_CELL_LABEL: Final = r"(?<=<t[dh]>)"
+_HTML_NEXT_CELL: Final = r"</t[dh]>[ \t]{0,16}(?:\r?\n[ \t]{0,16})?<td(?:[ \t][^<>\n]{0,128})?>"
 # A password's characters in prose: printable ASCII but quotes and brackets, so the sentence
 # around it (a full-width comma, `"}`) is not its.
 _PROSE_CHAR: Final = r"(?:(?![\"'`;|<>(){}\[\]])[!-~])"
@@ -164,7 +183,7 @@ _A_COUNT: Final = (
     r"|min(?:ute)?s?|months?|weeks?|years?|times?|attempts?|steps?|clicks?|factor|fa|[kmg]b|%)"
 )
 _PROSE_NOT_A_VALUE: Final = (
-    rf"(?![\-$<*\[{{(`%~/])(?!(?:{_DOTTED}|{_A_COUNT}|{_PROSE_CHAR}*-[A-Za-z]+(?:ed|ing))"
+    rf"(?![\-$<*\[{{(`%~/])(?!(?:{_DOTTED}|{_A_COUNT}|{_PROSE_CHAR}{{0,127}}-[A-Za-z]+(?:ed|ing))"
     rf"(?!{_PROSE_CHAR}))"
 )
 _PROSE_LIKE_A_PASSWORD: Final = (
@@ -186,26 +205,49 @@ def _prose_password(name: str) -> str:
 
 
 # A key or token after its name: 16 or more characters of a key's (hex, base64, `-`, `_`),
-# a digit and a letter among them; not a dotted path nor a snake_case name.
+# a digit and a letter among them, a sentence's full stop after it not its; not a dotted
+# path nor a snake_case name, nor a file's path (a `/` and a `-`, `_` or `.` that base64
+# holds none of: `docs/aws/iam-setup-v2.md`), nor a model's name or an API's id (`The model
+# token is gpt-4o-2024-08-06`).
 _KEY_CHAR: Final = r"[A-Za-z0-9_\-+/=.]"
+_KEY_RUN_CHAR: Final = r"(?:[A-Za-z0-9_\-+/=]|\.(?=[A-Za-z0-9_\-+/=]))"
+_A_PATH: Final = rf"(?=(?={_KEY_CHAR}{{0,511}}?/)(?={_KEY_CHAR}{{0,511}}?(?:[\-_]|\.[A-Za-z0-9])))"
+_A_MODEL_OR_ID: Final = (
+    r"(?:(?:chat)?gpt|claude|o[1-9]|gemini|text-embedding|llama|mistral|chatcmpl)-|msg_"
+)
 _LIKE_A_KEY: Final = (
     rf"(?![\-$<*\[{{(`%~/.])(?!(?:{_DOTTED}|[a-z]+(?:_[a-z0-9]+)+)(?!{_KEY_CHAR}))"
+    rf"(?!{_A_PATH}|{_A_MODEL_OR_ID})"
     rf"(?={_KEY_CHAR}{{0,511}}?[0-9])(?={_KEY_CHAR}{{0,511}}?[A-Za-z])"
 )
-_PROSE_KEY: Final = (
-    rf"(?:{_LIKE_A_KEY}(?P<prosekey>{_KEY_CHAR}{{16,512}}+)(?![(\[])"
-    rf"|[\"'`]{_LIKE_A_KEY}(?P<prosekey_q>{_KEY_CHAR}{{16,512}}+)[\"'`])"
-)
+# A token named in prose is, as often, a request's or a record's UUID: left (an API key
+# that is one, Heroku's, is still taken).
+_A_UUID: Final = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?![\w\-])"
+
+
+def _prose_key(name: str, not_this: str = "") -> str:
+    """A key after its name, bare or quoted, in group ``name`` or ``name`` + ``_q``; not
+    one that ``not_this`` (a regex) matches at its start."""
+    refused = f"(?!{not_this})" if not_this else ""
+    value = rf"{_LIKE_A_KEY}{refused}{_KEY_RUN_CHAR}{{16,512}}+"
+    return rf"(?:(?P<{name}>{value})(?![(\[])|[\"'`](?P<{name}_q>{value})[\"'`])"
+
+
 PROSE_SECRET: Final = (
-    rf"(?i){_PROSE_PASSWORD_LABEL}{_PROSE_SEPARATORS}{_prose_password('prose')}"
+    rf"(?i){_PROSE_PASSWORD_LABEL}(?:{_PROSE_QUALIFIER})?{_PROSE_SEPARATORS}"
+    rf"{_prose_password('prose')}"
+    rf"|{_HTML_CELL_LABEL}{_PROSE_PASSWORD_LABEL}{_HTML_NEXT_CELL}{_prose_password('prosecell')}"
     rf"|{_PROSE_CJK_LABEL}[ \t]*(?:[:\uff1a=]|是|为|は|는)[ \t]*{_prose_password('prosecjk')}"
-    rf"|{_NOT_IN_NAME}pw(?:[ \t]*[:\uff1a]|[ \t]{{1,4}}=)[ \t]*{_prose_password('prosepw')}"
+    rf"|{_NOT_IN_NAME}pw(?:[ \t]*[:\uff1a]|[ \t]{{1,4}}(?:=|is(?![A-Za-z])))[ \t]*"
+    rf"{_prose_password('prosepw')}"
     # `user jdoe pass X`, `login: jdoe / pass: X`
     rf"|{_NOT_IN_NAME}(?:user(?:name)?|login)[ \t]{{0,4}}[:=]?[ \t]{{1,4}}[^\s]{{1,64}}"
     rf"[ \t]{{1,4}}(?:[,;/][ \t]{{0,4}})?pass(?:word)?[ \t]{{0,4}}[:=]?[ \t]{{1,4}}"
     rf"{_prose_password('proseuser')}"
     # `API key 9f8e...` needs no separator: a key's value is long and unmistakable
-    rf"|(?:{_PROSE_KEY_LABEL})(?:{_PROSE_SEPARATORS}|[ \t]{{1,4}}){_PROSE_KEY}"
+    # (after a qualifier, `the token for prod is X`, only with a separator)
+    rf"|{_PROSE_KEY_LABEL}{_BEFORE_A_KEY}{_prose_key('prosekey')}"
+    rf"|{_NOT_IN_NAME}token{_NOT_NAME_ON}{_BEFORE_A_KEY}{_prose_key('prosetoken', _A_UUID)}"
 )
 """A password or key named in prose (see above); every match starts at one of
 :data:`PROSE_SECRET_HINTS`, lower-cased."""

@@ -183,10 +183,13 @@ def _sql_quoted(name: str) -> str:
 
 
 # Oracle's unquoted password is an identifier; one that holds no digit nor `$`/`#` only
-# before a `;` (prose's `identified by name` is left).
+# before a `;` (prose's `identified by name` is left). And only after an upper-case `BY`
+# (`AS`, `PASSWORD`) or before a `;`: prose's `The bug was identified by sha256`, `each
+# record is identified by id2` is left too.
 _SQL_BARE: Final = (
-    r"(?:(?=[A-Za-z0-9_$#]{0,127}[0-9$#])(?P<sql_bare>[A-Za-z][A-Za-z0-9_$#]{0,127}+)"
-    r"(?=[\s;\"]|\Z)|(?P<sql_bare_end>[A-Za-z][A-Za-z0-9_$#]{0,127}+)(?=[ \t]*;))"
+    r"(?:(?<=(?-i:[A-Z]{2})[ \t])(?=[A-Za-z0-9_$#]{0,127}[0-9$#])"
+    r"(?P<sql_bare>[A-Za-z][A-Za-z0-9_$#]{0,127}+)(?=[\s;\"]|\Z)"
+    r"|(?P<sql_bare_end>[A-Za-z][A-Za-z0-9_$#]{0,127}+)(?=[ \t]*;))"
 )
 # Not prose's `a library identified by 'name'.`: the keyword before the value in upper case
 # (`BY`, `AS`, `PASSWORD`), or the value holds a digit or a symbol, or ends the statement
@@ -236,7 +239,8 @@ TOOL_RULES: Final[tuple[tuple[re.Pattern[str], str | None, Gate], ...]] = (
     (re.compile(_NETRC), "", (" \t\r\n", ("machine",), False, 0)),
     (re.compile(_SQL_PASSWORD), "", (" \t\r\n(", _SQL_HINTS, True, 0)),
     # passwords and keys in prose (llmlog._redact_password_forms)
-    (re.compile(PROSE_SECRET), "", (" \t:=|\uff1a是为は는", PROSE_SECRET_HINTS, True, 0)),
+    # (`>`: an HTML table's `<td>Password</td><td>X</td>` holds no other)
+    (re.compile(PROSE_SECRET), "", (" \t:=|>\uff1a是为は는", PROSE_SECRET_HINTS, True, 0)),
 )
 """The rules of this module: each finds a ``SECRET``, in the group named (``""``: the last
 group that matched)."""
