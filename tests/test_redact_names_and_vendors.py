@@ -96,6 +96,72 @@ class TestCredentialNames:
         credential, however random its value looks."""
         assert found(text) == []
 
+    @pytest.mark.parametrize(
+        "text",
+        [
+            '{"service_key": "payments-service", "port": 8080}',
+            '{"admin_key": "Ctrl+Shift+A"}',
+            '{"consumer_key": "group-1"}',
+            '{"cipher_key": "AES-256-GCM"}',
+            '{"webhook_key": "order.created"}',
+            "application_key = 'billing_application_v2'",
+            "SERVICE_KEY=payments-service-eu-west-1",
+        ],
+    )
+    def test_a_service_admin_or_cipher_key_that_is_a_name_is_left_alone(self, text: str) -> None:
+        """Named ``service``/``admin``/``consumer``/``cipher``/``webhook``/``application``
+        key, a value is a key only if it looks like one: 16+ characters, a digit and a letter."""
+        assert found(text) == []
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            f'{{"admin_key": "{HEX}"}}',
+            f"consumerKey: '{HEX}'",
+            f'{{\\"webhook_key\\": \\"{HEX}\\"}}',
+            f"cipher-key={HEX} rest",
+        ],
+    )
+    def test_a_service_admin_or_cipher_key_that_looks_like_one_goes(self, text: str) -> None:
+        assert secrets_in(text) == [HEX]
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "S3_KEY=uploads/2024/01/15/report_final_v2.parquet",
+            "FEATURE_FLAG_KEY=new-checkout-flow-2024",
+            "TRANSLATION_KEY=checkout_button_submit_v2",
+            "app:\n    REDIS_KEY: user-sessions-v2-prod\n",
+            "MODEL_KEY=gpt-4o-mini-2024-07-18",
+            "MODEL_KEY=Qwen2.5-72B-Instruct-AWQ",
+            "  - CONFIG_KEY=service-a-2024-config",
+            "ASSET_KEY=images2024/hero_banner.webp",
+            "GPG_KEY=7169605F62C751356D054A26A821E680E5FA6305",
+            "MAINTAINER_PGP_KEY=7169605F62C751356D054A26A821E680E5FA6305",
+        ],
+    )
+    def test_slugs_paths_model_names_and_fingerprints_are_left_alone(self, text: str) -> None:
+        """Any ``..._KEY=`` line: a path, a slug or an id of words and short parts, a model's
+        name, a file's name, a GPG key's (public) fingerprint are no key."""
+        assert found(text) == []
+
+    @pytest.mark.parametrize(
+        "value",
+        [
+            HEX,
+            "key_" + HEX,
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            "AB12-CD34-EF56-GH78-IJ90",
+            "ab12-cd34-ef56-gh78",
+            "550e8400-e29b-41d4-a716-446655440000",
+        ],
+    )
+    def test_a_key_with_slashes_or_short_parts_still_goes(self, value: str) -> None:
+        """Base64 of both cases may hold a `/`; a license key's parts are no words; a UUID's
+        last part is long."""
+        for name in ("MY_SERVICE_KEY", "ALGOLIA_ADMIN_KEY", "HMAC_KEY", "ZENDESK_KEY"):
+            assert secrets_in(f"{name}={value}") == [value], name
+
 
 class TestPasswordLinesBehindAPrefix:
     @pytest.mark.parametrize(
@@ -133,6 +199,37 @@ class TestPasswordLinesBehindAPrefix:
         ],
     )
     def test_dotted_names_variables_and_other_lines_are_left_alone(self, text: str) -> None:
+        assert found(text) == []
+
+    @pytest.mark.parametrize(
+        ("text", "secret"),
+        [
+            ("spring.datasource.password=changeme", "changeme"),
+            ("app.password=changeme", "changeme"),
+            ("spring.mail.password = changeme", "changeme"),
+            ("spring.datasource.password: changeme", "changeme"),
+            ("mail.password = hunter22", "hunter22"),
+            ("db.secret = s3cr3t_value", "s3cr3t_value"),
+        ],
+    )
+    def test_a_properties_password_goes(self, text: str, secret: str) -> None:
+        """A properties file's line: two dots or more, or no space before the sign; or a
+        value with a digit."""
+        assert secrets_in(text) == [secret]
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "user.password = hashed_password",
+            "db.secret = generate_secret",
+            "user.password = new_hash\nuser.save()",
+            "form.secret = request_secret",
+            # one dot, spaced, a word with no digit: code's and a properties file's alike
+            "app.password = changeme",
+        ],
+    )
+    def test_code_assigning_a_variable_to_a_dotted_password_is_left_alone(self, text: str) -> None:
+        """Top-level code (a script, a notebook) starts its line with a dotted name too."""
         assert found(text) == []
 
 
@@ -235,9 +332,57 @@ class TestRecoveryPhrases:
         assert found("a mnemonic device helps you remember twelve words: abandon ability") == []
         assert found('{"mnemonic": "mov", "operands": 2}') == []
 
+    @pytest.mark.parametrize(
+        "text",
+        [
+            '{"term": "Order of operations", "mnemonic": "Please Excuse My Dear Aunt Sally"}',
+            '{"opcode": "0x8B", "mnemonic": "MOV r32, r/m32"}',
+            'mnemonic = "mov eax, 1"',
+            '{"mnemonic": "HOMES", "meaning": "Great Lakes"}',
+            "- mnemonic: ROYGBIV",
+            'mnemonic = "the quick brown fox jumps over the lazy dog"',
+            "Mnemonic: never eat soggy waffles when you are hungry because they taste really bad"
+            " at night",
+            f'seed_phrase: "{WORDS.upper()}"',
+        ],
+    )
+    def test_a_memory_aid_or_an_opcode_named_mnemonic_is_left_alone(self, text: str) -> None:
+        """Only a value of 12 to 24 lower-case words of 3 to 8 letters, whole, is a wallet's."""
+        assert found(text) == []
+
+    @pytest.mark.parametrize(
+        "text",
+        [f"seed_phrase: '{WORDS}' # mine", f'{{\\"mnemonic\\": \\"{WORDS}\\"}}'],
+    )
+    def test_quoted_words_go(self, text: str) -> None:
+        assert secrets_in(text) == [WORDS]
+
 
 def _chat(request: httpx2.Request) -> httpx2.Response:
     return ofake.json_response(ofake.chat_completion("done"))
+
+
+def test_params_named_like_a_service_key_or_a_mnemonic_are_kept(tmp_path: Path) -> None:
+    """A dict key of the kinds a value must look like a key for (``service_key``...), and
+    ``mnemonic``, is no credential's name: its value is searched as text, not replaced whole."""
+    output = tmp_path / "calls.jsonl"
+    client = ofake.sync_client(_chat)
+    metadata = {
+        "service_key": "payments-service",
+        "admin_key": "Ctrl+Shift+A",
+        "consumer_key": "group-1",
+        "mnemonic": "Please Excuse My Dear Aunt Sally",
+    }
+    try:
+        llmlog.instrument(output=str(output), redact="secrets")
+        client.chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": "hi"}], metadata=metadata
+        )
+        assert llmlog.flush(10)
+    finally:
+        llmlog.uninstrument()
+    [record] = [json.loads(line) for line in output.read_text().splitlines()]
+    assert record["params"]["metadata"] == metadata
 
 
 def test_end_to_end_through_a_real_client_to_the_log_file(tmp_path: Path) -> None:

@@ -32,20 +32,22 @@ _TOKEN_KINDS: Final = (
 _KEY_KINDS: Final = (
     *("api", "access", "secret", "private", "account", "subscription", "functions", "auth"),
     *("master", "signing", "encryption", "app", "license"),
-    # a cipher's or a signature's key (`FERNET_KEY`, `HMAC_KEY`, `JWT_KEY`), a vendor's
-    # server-side kinds (`SERVICE_KEY`, `ALGOLIA_ADMIN_KEY`, `DD_APPLICATION_KEY`, OAuth 1's
-    # `CONSUMER_KEY`). Not `cache`, `idempotency`, `sort`, `partition`, `primary`: a record's.
-    *("fernet", "hmac", "jwt", "aes", "cipher", "webhook", "service", "admin"),
-    *("application", "consumer"),
+    # a cipher's or a signature's key (`FERNET_KEY`, `HMAC_KEY`, `JWT_KEY`). Not `cache`,
+    # `idempotency`, `sort`, `partition`, `primary`: a record's.
+    *("fernet", "hmac", "jwt", "aes"),
 )
+# A vendor's server-side kinds (`SERVICE_KEY`, `ALGOLIA_ADMIN_KEY`, `DD_APPLICATION_KEY`,
+# OAuth 1's `CONSUMER_KEY`) and a cipher's or a webhook's: named so, a key only if its value
+# looks like one (`{"service_key": "payments-service"}` is a service's name, `"admin_key":
+# "Ctrl+Shift+A"` a shortcut, `"cipher_key": "AES-256-GCM"` a cipher's). Not credential names
+# then: as a dict key they would replace any value whole.
+KEY_LIKE_NAME_KINDS: Final = ("service", "admin", "application", "consumer", "cipher", "webhook")
 CREDENTIAL_NAMES: Final[tuple[tuple[str, ...], ...]] = (
     *(("password",), ("passwd",), ("passphrase",)),
     *((kind, "key") for kind in _KEY_KINDS),
     ("secret", "key", "base"),  # Rails
     ("shared", "access", "key"),  # Azure Service Bus / IoT Hub connection strings
     ("service", "role", "key"),  # Supabase
-    # a wallet's recovery words (BIP-39: 12 to 24 of them)
-    *(("mnemonic",), ("seed", "phrase"), ("recovery", "phrase")),
     *((kind, "token") for kind in _TOKEN_KINDS),
 )
 # Common words: in text only a whole name or its last `_`/`-` part; a dict key may end in
@@ -98,18 +100,21 @@ def name_regex(
 SECRET_NAME: Final = name_regex(
     _GLUED_ENDS, _WORD_ENDS, [f"{word}[_\\-]?token" for word in SPECIAL_TOKENS]
 )
+# The names of KEY_LIKE_NAME_KINDS, for their rule (a value that looks like a key).
+KEY_LIKE_NAME: Final = name_regex(
+    [end for kind in KEY_LIKE_NAME_KINDS for end in spelled(kind, "key")], ()
+)
 # Names no code or prose uses for anything but a password: their value needs no digit.
 # `secret` only with a prefix (`JWT_SECRET`, `client-secret`): alone it is prose's too
 # (`Secret: patience`), and a bare secret value then needs a digit like any other name's.
 # `pass` too, only with a prefix (`SMTP_PASS=`, `db-pass: `; `PASS: test_x` is a test's).
-# A wallet's recovery words too (`MNEMONIC=`, `SEED_PHRASE:`): named so, they are the wallet.
-_PHRASE_ENDS: Final = ("mnemonic", *spelled("seed", "phrase"), *spelled("recovery", "phrase"))
 PASSWORD_NAME: Final = name_regex(
-    (
-        *("password", "passwd", "passphrase", *spelled("secret", "key"), "[_\\-]secret"),
-        *(*_PART_ENDS, *_PHRASE_ENDS),
-    ),
+    ("password", "passwd", "passphrase", *spelled("secret", "key"), "[_\\-]secret", *_PART_ENDS),
     ("pwd",),
 )
-# Their own names, for their value of words (`seed_phrase: abandon ability able ...`).
-PHRASE_NAME: Final = name_regex(_PHRASE_ENDS, ())
+# A wallet's recovery words' names (`MNEMONIC=`, `seed_phrase:`), only for a value of such
+# words (`abandon ability able ...`): a mnemonic is also a memory aid's or an opcode's
+# (`"mnemonic": "MOV r32, r/m32"`), so these are no credential names.
+PHRASE_NAME: Final = name_regex(
+    ("mnemonic", *spelled("seed", "phrase"), *spelled("recovery", "phrase")), ()
+)

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from typing import Final
 
 from llmlog._credential_names import (
+    KEY_LIKE_NAME,
     PASSWORD_NAME,
     PHRASE_NAME,
     QUOTED_CREDENTIAL_WORDS,
@@ -129,11 +130,12 @@ _PASSWORD_ASSIGNED: Final = (
 )
 # Any other UPPER_SNAKE `..._KEY` of a .env or YAML line (`OPENAI_KEY=`, `MAPS_KEY: `,
 # printenv's `MY_SERVICE_KEY=`), but a record's or a lookup's (`IDEMPOTENCY_KEY`, `SORT_KEY`)
-# or a public one, when its value looks like a key: 16 to 256 characters, letters and digits
-# both, maybe quoted, ending the line; not a path, a file's name or a dotted name.
+# or a public one (`PUBLIC_KEY`, a GPG key's fingerprint), when its value looks like a key
+# (_key_like), maybe quoted, ending the line.
 _NOT_KEY_KINDS: Final = (
     *("CACHE", "IDEMPOTENCY", "SORT", "PARTITION", "PRIMARY", "FOREIGN", "ROUTING", "SHARD"),
     *("HASH", "RANGE", "LOOKUP", "GROUP", "DEDUP", "OBJECT", "PUBLIC", "PUBLISHABLE"),
+    *("GPG", "PGP", "GNUPG", "FINGERPRINT"),
 )
 _ANY_KEY_NAME: Final = (
     rf"(?-i:-?(?!(?:{'|'.join(_NOT_KEY_KINDS)})_KEY[=:])[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*_KEY"
@@ -141,25 +143,55 @@ _ANY_KEY_NAME: Final = (
     + ")"
 )
 _KEY_CHARS: Final = r"[A-Za-z0-9+/=_.~\-]"
+# A `/` is a path's (`uploads/2024/01/report_v2.parquet`), but in base64 of both cases.
+_BASE64: Final = (
+    r"(?-i:(?=[A-Za-z0-9+/]{0,255}[A-Z])(?=[A-Za-z0-9+/]{0,255}[a-z])"
+    rf"[A-Za-z0-9+/]{{16,256}}+={{0,2}}(?!{_KEY_CHARS}))"
+)
+_NOT_A_PATH: Final = rf"(?![./~])(?!(?!{_BASE64})[A-Za-z0-9+=_.~\-]{{0,255}}/)"
+# A slug, an id or a model's name: words and short parts (`new-checkout-flow-2024`,
+# `checkout_button_submit_v2`, `gpt-4o-mini-2024-07-18`, `Qwen2.5-72B-Instruct`), one a word
+# of 3 letters or more; a key's random parts are longer, a license key's no words.
+# (atomic: a part of letters matches both ways, and trying each for 31 parts took minutes)
+_SLUG_PART: Final = r"(?>[A-Za-z]{1,64}+(?![A-Za-z0-9])|[A-Za-z0-9]{1,8}+(?![A-Za-z0-9]))"
+_SLUG: Final = (
+    rf"(?-i:(?=(?:{_SLUG_PART}[\-_.]){{0,31}}[A-Za-z][a-z]{{2,63}}(?![A-Za-z0-9]))"
+    rf"{_SLUG_PART}(?:[\-_.]{_SLUG_PART}){{1,31}}(?!{_KEY_CHARS}))"
+)
+# A file's name: its extension of 1 to 8 letters (`report.parquet`, `server.pem`).
+_NOT_A_FILE: Final = "".join(rf"(?<!\.[A-Za-z]{{{n}}})" for n in range(1, 9))
 
 
-def _any_key_value(group: str) -> str:
+def _key_like(group: str) -> str:
+    """A value that looks like a key, in group ``group``: 16 to 256 characters, letters and
+    digits both, no space; not a path, a slug, a file's name or a dotted name."""
     return (
-        rf"[\"']?(?P<{group}>(?![./~]){_NOT_DOTTED}(?={_KEY_CHARS}{{0,255}}[0-9])"
-        rf"(?={_KEY_CHARS}{{0,255}}[A-Za-z]){_KEY_CHARS}{{16,256}}+)"
-        r"(?<!\.[A-Za-z]{2})(?<!\.[A-Za-z]{3})(?<!\.[A-Za-z]{4})[\"']?(?=[ \t]*\r?$)"
+        rf"(?P<{group}>{_NOT_A_PATH}{_NOT_DOTTED}(?!{_SLUG})(?={_KEY_CHARS}{{0,255}}[0-9])"
+        rf"(?={_KEY_CHARS}{{0,255}}[A-Za-z]){_KEY_CHARS}{{16,256}}+{_NOT_A_FILE})"
     )
 
 
+def _any_key_value(group: str) -> str:
+    return rf"[\"']?{_key_like(group)}[\"']?(?=[ \t]*\r?$)"
+
+
+# A name of KEY_LIKE_NAME_KINDS (`SERVICE_KEY`, `"admin_key":`), with a value like a key:
+# quoted, closed right after it, or bare.
+_KEY_LIKE_ASSIGNED: Final = (
+    rf"{KEY_LIKE_NAME}{_NAME_CLOSED}[:=\uff1a][ \t]*(?P<keyq>\\?[\"']|){_key_like('keylike')}"
+    rf"(?P=keyq)(?!{_KEY_CHARS})"
+)
 _ANY_KEY_ASSIGNED: Final = (
     rf"(?=(?-i:-?[A-Z0-9_]++(?<=_KEY))[=:])(?:{_ENV_LINE}{_ANY_KEY_NAME}={_any_key_value('env_key')}"
     rf"|{_YAML_LINE}{_ANY_KEY_NAME}:[ \t]+{_any_key_value('yaml_key')})"
 )
-# A wallet's recovery words given bare (quoted, they are any credential's value): 12 to 24
-# words of BIP-39's list (3 to 8 letters).
+# A wallet's recovery words, bare or quoted: 12 to 24 lower-case words of BIP-39's list (3
+# to 8 letters), the whole value (a memory aid's words run on: `Mnemonic: never eat soggy
+# waffles when you are hungry because they taste really bad at night`).
 _PHRASE_ASSIGNED: Final = (
-    rf"{PHRASE_NAME}{_NAME_CLOSED}[:=\uff1a][ \t]*"
-    r"(?P<phrase>[a-z]{3,8}(?:[ \t]+[a-z]{3,8}){11,23})(?![A-Za-z])"
+    rf"{PHRASE_NAME}{_NAME_CLOSED}[:=\uff1a][ \t]*(?P<phraseq>\\?[\"']|)"
+    r"(?P<phrase>(?-i:[a-z]{3,8}(?:[ \t]+[a-z]{3,8}){11,23}))(?![A-Za-z])(?P=phraseq)"
+    r"(?:(?<=[\"'])|[ \t]*\r?$)"
 )
 _PHRASE_HINTS: Final = ("mnemonic", "phrase")
 # Query parameters whose value is a credential, whatever its format (`?api_key=`, `?token=`:
@@ -167,11 +199,17 @@ _PHRASE_HINTS: Final = ("mnemonic", "phrase")
 _URL_CREDENTIALS: Final = ("key=", "appid=", "auth=", "jwt=", "session=", "sid=", "code=")
 # A Java properties file's dotted name ending in a password's or a secret's (`spring.mail.
 # password = ...`), first on its line (at most 96 characters before it), not code's `self.`.
+# Code's too is first on its line at top level (`user.password = hashed_password`): a
+# properties file's has two dots or more (`spring.mail.password = x`), or no space before
+# its sign (`app.password=changeme`); else a value that is a word with no digit is code's
+# variable (`hunter2` is a password's).
 _PROPERTIES_REACH: Final = 96
+_PROPERTIES_NAME: Final = r"[a-z][a-z0-9_.\-]{0,94}\.(?:password|passwd|secret)"
 _PROPERTIES_PASSWORD: Final = (
-    r"(?im)(?<=^)(?!(?:self|this|cls)\.)[a-z][a-z0-9_.\-]{0,94}"
-    r"\.(?:password|passwd|secret)[ \t]*[=:][ \t]*"
-    rf"(?P<v>{_NOT_DOTTED}{_LINE_VALUE})"
+    r"(?im)(?<=^)(?!(?:self|this|cls)\.)"
+    rf"(?:(?=[a-z0-9_\-]*\.[a-z0-9_\-]*\.){_PROPERTIES_NAME}[ \t]*[=:]"
+    rf"|{_PROPERTIES_NAME}(?:[=:]|[ \t]+[=:](?![ \t]*[a-z_]+[ \t]*\r?$)))"
+    rf"[ \t]*(?P<v>{_NOT_DOTTED}{_LINE_VALUE})"
 )
 # A glued `...Secret` is prose's or code's (`isSecret`, `showSecret`), but a JSON key so
 # named holds one (`{"clientSecret": "..."}` in a tool call's arguments), as the same key of
@@ -315,8 +353,8 @@ SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, Gate], ...]] =
             rf"|{hash_rocket('rocket')})|{deeply_escaped('')})"
             # a key glued to `Secret`, an object's `pass` (their hints are this rule's)
             rf"|{_JSON_SECRET_KEY}|{_PASS_KEY}"
-            # any `..._KEY=` of a file's line
-            rf"|{_ANY_KEY_ASSIGNED}"
+            # a key's of a kind named so, when it looks like one; any `..._KEY=` of a file's line
+            rf"|{_KEY_LIKE_ASSIGNED}|{_ANY_KEY_ASSIGNED}"
         ),
         "",
         # A match starts where the identifier holding its hint starts (WORD_START).
