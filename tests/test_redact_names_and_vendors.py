@@ -417,3 +417,60 @@ def test_end_to_end_through_a_real_client_to_the_log_file(tmp_path: Path) -> Non
     assert params["prompt_cache_key"] == "tenant42-onboarding-v2"
     assert params["metadata"]["idempotency_key"] == "order-2024-06-01-0001"
     assert "AZURE_OPENAI_KEY=" in record["messages"][0]["content"]
+
+
+# A re-check's false positives: camelCase names and Stripe's ids under any `..._KEY=`, and
+# names and promo codes in a URL's generic parameters.
+@pytest.mark.parametrize(
+    "text",
+    [
+        "TRANSLATION_KEY=checkoutButtonLabel2",
+        "EXPERIMENT_KEY=experimentBaselineV12",
+        "LOCK_KEY=inventoryReservation2024",
+        "QUEUE_KEY=ordersCreatedEventsV2",
+        "FEATURE_FLAG_KEY: enableNewCheckout2024",
+        "STATE_KEY=reduxPersistRootV3",
+        "  TENANT_KEY: acmeCorpProduction01",
+        "export RELEASE_KEY=release20240601build7",
+        "STRIPE_PRICE_KEY=price_1MoBy5LkdIwHu7ixZhnattbh",
+        "https://x.io/r?session=2024-keynote-day2-track3",
+        "https://x.io/r?session=2024-spring-cohort-A",
+        "https://x.io/r?code=SUMMER2024SALE50OFF",
+        "https://x.io/r?code=python3_solution_v2",
+        "https://x.io/r?code=int_main_return_0_v2",
+        "https://x.io/r?auth=email_and_password_2fa",
+        "https://x.io/r?jwt=disabled_for_localhost2",
+    ],
+)
+def test_names_under_a_key_or_in_a_urls_generic_parameter_stay(text: str) -> None:
+    assert secrets_in(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (f"TRANSLATION_KEY={HEX}", HEX),
+        (
+            "RELEASE_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        ),
+        ("PRICE_KEY=sk_live_4eC39HqLyTZ2jtWsx9Q8rZbN", "sk_live_4eC39HqLyTZ2jtWsx9Q8rZbN"),
+        ("LOCK_KEY=aB3dE5fG7hJ9kL1mN3pQ5rS7", "aB3dE5fG7hJ9kL1mN3pQ5rS7"),
+        ("https://x.io/r?session=a8Fk2LmQ9xZ3bN7vR1tY", "a8Fk2LmQ9xZ3bN7vR1tY"),
+        ("https://x.io/r?code=4/0AX4XfWhK2pL9mQ3rS5tV7", "4/0AX4XfWhK2pL9mQ3rS5tV7"),
+        # `key=` takes any value, a slug's too
+        ("https://x.io/r?key=2024-keynote-day2-track3", "2024-keynote-day2-track3"),
+    ],
+)
+def test_keys_beside_those_names_still_go(text: str, expected: str) -> None:
+    assert secrets_in(text) == [expected]
+
+
+def test_random_keys_are_not_taken_for_camel_case_names() -> None:
+    """A name is two words with a vowel and nothing a random key's: 1,000
+    random base62 keys of 20 to 40 characters, a digit in each (the rule's own need), all
+    stay keys."""
+    keys = [_random(_RANDOM.randint(19, 39)) + _random(1, string.digits) for _ in range(1000)]
+    keys = [key[-7:] + key[:-7] for key in keys]  # the digit among the rest
+    missed = [key for key in keys if secrets_in(f"SERVICE_KEY={key}") != [key]]
+    assert missed == []

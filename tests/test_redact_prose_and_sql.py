@@ -366,3 +366,57 @@ def test_the_log_file_holds_none_of_them(tmp_path: Path) -> None:
     for secret in ("Tr0ub4dor&3x", HEX_KEY, "Kx9#mPq2vL", "Hh7pAss9x", "Pg0pass!", "Sq1pass!"):
         assert secret not in logged
     assert "My password is" in logged and "CREATE ROLE app WITH LOGIN PASSWORD" in logged
+
+
+# A re-check's false positives: words describing a key or a password, `pw` as a width, a
+# hash's name, a YAML tag or a rule's setting after `Password:`.
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The token is base64url-encoded and signed with HS256.",
+        "The access token is HMAC-SHA256-signed by the gateway.",
+        "The API key is 32-hex-characters long.",
+        "The private key is secp256k1-compatible and 32 bytes.",
+        "The secret key is 256-bits-of-entropy long.",
+        "The license key is AGPL-3.0-or-later compatible.",
+        "| token | 4096-dimensional | embedding size |",
+        "| Access key | AKIA-prefixed-20-chars | IAM |",
+        "**Access token:** Bearer-JWT-RS256-signed",
+        "The USDT token 0xdAC17F958D2ee523a2206206994597C13D831ec7 is an ERC-20 contract.",
+        "| token | sha256_of_the_request |",
+        "The token is checkoutButtonLabel2.",
+        "pw = 2*np.pi*r",
+        "pw = width*0.5 + pad",
+        "pw: 1920px",
+        "pw = 1.5e-3",
+        "The password is SHA-256 hashed before storage.",
+        "password: !vault |",
+        "Password: min_length=12, must include a digit",
+        "**Password**: v2-compatible",
+        "The new password is 14-chars-long",
+        "The password is: argon2id$v=19$m=65536",
+    ],
+)
+def test_words_describing_a_key_or_a_password_stay(text: str) -> None:
+    assert secrets(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (f"The token is {HEX_KEY}.", HEX_KEY),
+        ("The access token is aB3dE5-fG7hJ9kL1mN3pQ5rS7 now", "aB3dE5-fG7hJ9kL1mN3pQ5rS7"),
+        ("| Access key | AKIA4XQ2M9PLR7TZ8WNB | IAM |", "AKIA4XQ2M9PLR7TZ8WNB"),
+        (
+            "The private key is 0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318",
+            "0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318",
+        ),
+        ("pw: Welcome123", "Welcome123"),
+        ("pw = Tr0ub4dor&3x", "Tr0ub4dor&3x"),
+        ("The password is Sha256Secret!", "Sha256Secret!"),
+        ("password: !Vault2024x", "!Vault2024x"),
+        ("The new password is 14chars-Tr0ub4dor", "14chars-Tr0ub4dor"),
+    ],
+)
+def test_secrets_beside_those_words_still_go(text: str, expected: str) -> None:
+    assert secrets(text) == [expected]

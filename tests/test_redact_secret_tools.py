@@ -190,9 +190,39 @@ def test_json_escaped_tool_results() -> None:
         "password for a b c d " * 10_000,
         "<td>Password</td>" * 12_000,
         "token: " + "a/" * 100_000,
+        # names that look like keys (llmlog._redact_value_shapes) and prose's refusals
+        "\nLOCK_KEY=" + "checkoutButton2" * 14_000,
+        "\nLOCK_KEY=" * 20_000,
+        "?code=" + "SALE" * 50_000,
+        "?session=" + "spring-cohort-" * 15_000,
+        "?jwt=" * 35_000,
+        "The token is " + "base-" * 40_000,
+        "The token is " + "aBcdefg" * 30_000,
+        "pw:" + " 1.5e" * 40_000,
+        "The password is " + "sha-" * 50_000,
     ],
     ids=lambda text: repr(text[:16]),
 )
 def test_long_runs_are_read_in_bounded_steps(text: str) -> None:
     """200 KB of what each rule might read to its end from every start."""
     assert merge_spans(find_secrets(text)) == []
+
+
+@pytest.mark.timeout(60)  # a hang, not a speed
+@pytest.mark.parametrize(
+    "text",
+    [
+        "?code=" + "SALE50" * 35_000,
+        "?session=" + "spring-2024-" * 17_000,
+        "The token is 0x" + "a" * 200_000,
+        "pw: " + "w*" * 100_000,
+        "pw = " + "1" * 200_000,
+        "Password: " + "min_" * 50_000 + "=1",
+        "Password: !" + "a" * 200_000 + "1",
+    ],
+    ids=lambda text: repr(text[:16]),
+)
+def test_long_secrets_like_names_are_read_in_bounded_steps(text: str) -> None:
+    """200 KB of what the refusals of names (a slug, a width, a setting) might read to its
+    end from every start; the value itself, too long to be a name, goes."""
+    assert merge_spans(find_secrets(text)) != []

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Final
 
 from llmlog._credential_names import name_regex
+from llmlog._redact_value_shapes import slug, words_name
 
 __all__ = [
     "BARE_CHARS",
@@ -182,25 +183,42 @@ _A_COUNT: Final = (
     r"[0-9]{1,4}[\-+]?(?:char(?:acter)?s?|digits?|letters?|bits?|bytes?|days?|hours?"
     r"|min(?:ute)?s?|months?|weeks?|years?|times?|attempts?|steps?|clicks?|factor|fa|[kmg]b|%)"
 )
+# nor a word describing it (`base64url-encoded`, `v2-compatible`, `14-chars-long`)
 _PROSE_NOT_A_VALUE: Final = (
-    rf"(?![\-$<*\[{{(`%~/])(?!(?:{_DOTTED}|{_A_COUNT}|{_PROSE_CHAR}{{0,127}}-[A-Za-z]+(?:ed|ing))"
-    rf"(?!{_PROSE_CHAR}))"
+    rf"(?![\-$<*\[{{(`%~/])(?!(?:{_DOTTED}|{_A_COUNT}"
+    rf"|{_PROSE_CHAR}{{0,127}}-(?:[A-Za-z]+(?:ed|ing|ible|able)|long))(?!{_PROSE_CHAR}))"
+)
+# A password's, not its hash's (`SHA-256 hashed`, `argon2id$v=19...`), nor a YAML tag
+# (`password: !vault |`) or a rule's setting (`Password: min_length=12`).
+_NOT_A_HASH_OR_SETTING: Final = (
+    r"(?!(?:sha-?[0-9]{1,3}|md5|bcrypt|scrypt|argon2(?:id|i|d)?|pbkdf2|hmac)(?![A-Za-z0-9])"
+    r"|![A-Za-z]++(?![!-~])|[a-z][a-z0-9]*+(?:_[a-z0-9]++)++=[0-9])"
+)
+# `pw` is as often a width: not arithmetic (`2*np.pi*r`), a size (`1920px`) nor `1.5e-3`.
+_NOT_A_WIDTH: Final = (
+    r"(?!(?:[\w.]++[*/])++[\w.]++(?![!-~])"
+    r"|[0-9]++(?:\.[0-9]++)?(?:e[\-+]?[0-9]++|px|em|rem|pt|vh|vw|ms|s|%|mm|cm|dp|sp)(?![!-~]))"
 )
 _PROSE_LIKE_A_PASSWORD: Final = (
     rf"(?={_PROSE_CHAR}{{0,127}}?(?:[0-9]|[!@#$%^&*+=~](?={_PROSE_CHAR}{{0,127}}?[A-Za-z0-9])))"
 )
 
 
-def _prose_password(name: str) -> str:
+def _prose_password(name: str, not_this: str = "") -> str:
     """A password after its name in prose, in group ``name`` (bare: 6 to 128 characters, not
-    called or indexed) or ``name`` + ``sq``/``dq``/``bq``/``eq`` (quoted; spaces allowed)."""
+    called or indexed, nor one ``not_this`` refuses) or ``name`` + ``sq``/``dq``/``bq``/``eq``
+    (quoted; spaces allowed)."""
     quoted_forms = (("sq", "'", "'"), ("dq", '"', '"'), ("bq", "`", "`"), ("eq", r'\\"', r'\\"'))
     forms = [
         rf"{opening}(?![$<*{{%\[])(?=[^\"'`\n]{{0,127}}?[0-9!@#$%^&*+=~])"
         rf"(?P<{name}{suffix}>[^\"'`\\\n]{{4,128}}){closing}"
         for suffix, opening, closing in quoted_forms
     ]
-    bare = rf"{_PROSE_NOT_A_VALUE}{_PROSE_LIKE_A_PASSWORD}(?P<{name}>{_PROSE_CHAR}{{6,128}}+)"
+    bare = (
+        rf"{_PROSE_NOT_A_VALUE}{_NOT_A_HASH_OR_SETTING}{not_this}{_PROSE_LIKE_A_PASSWORD}"
+        rf"(?P<{name}>"
+    )
+    bare += rf"{_PROSE_CHAR}{{6,128}}+)"
     return "(?:" + "|".join([*forms, bare + r"(?![(\[])"]) + ")"
 
 
@@ -215,9 +233,15 @@ _A_PATH: Final = rf"(?=(?={_KEY_CHAR}{{0,511}}?/)(?={_KEY_CHAR}{{0,511}}?(?:[\-_
 _A_MODEL_OR_ID: Final = (
     r"(?:(?:chat)?gpt|claude|o[1-9]|gemini|text-embedding|llama|mistral|chatcmpl)-|msg_"
 )
+# Nor a name or a word describing the key (`32-hex-characters`, `AGPL-3.0-or-later`,
+# `Bearer-JWT-RS256-signed`), nor a contract's public address (`0x` and 40 hex digits).
+_KEY_ENDS: Final = r"(?![A-Za-z0-9_\-+/=~]|\.[A-Za-z0-9_\-+/=~])"
+_A_NAME_OR_ADDRESS: Final = (
+    rf"{slug(_KEY_ENDS)}|{words_name(_KEY_ENDS)}|0x[0-9a-f]{{40}}+(?![A-Za-z0-9])"
+)
 _LIKE_A_KEY: Final = (
-    rf"(?![\-$<*\[{{(`%~/.])(?!(?:{_DOTTED}|[a-z]+(?:_[a-z0-9]+)+)(?!{_KEY_CHAR}))"
-    rf"(?!{_A_PATH}|{_A_MODEL_OR_ID})"
+    rf"(?![\-$<*\[{{(`%~/.])(?!(?:{_DOTTED}|[a-z][a-z0-9]*+(?:_[a-z0-9]+)+)(?!{_KEY_CHAR}))"
+    rf"{_PROSE_NOT_A_VALUE}(?!{_A_PATH}|{_A_MODEL_OR_ID}|{_A_NAME_OR_ADDRESS})"
     rf"(?={_KEY_CHAR}{{0,511}}?[0-9])(?={_KEY_CHAR}{{0,511}}?[A-Za-z])"
 )
 # A token named in prose is, as often, a request's or a record's UUID: left (an API key
@@ -239,7 +263,7 @@ PROSE_SECRET: Final = (
     rf"|{_HTML_CELL_LABEL}{_PROSE_PASSWORD_LABEL}{_HTML_NEXT_CELL}{_prose_password('prosecell')}"
     rf"|{_PROSE_CJK_LABEL}[ \t]*(?:[:\uff1a=]|是|为|は|는)[ \t]*{_prose_password('prosecjk')}"
     rf"|{_NOT_IN_NAME}pw(?:[ \t]*[:\uff1a]|[ \t]{{1,4}}(?:=|is(?![A-Za-z])))[ \t]*"
-    rf"{_prose_password('prosepw')}"
+    rf"{_prose_password('prosepw', _NOT_A_WIDTH)}"
     # `user jdoe pass X`, `login: jdoe / pass: X`
     rf"|{_NOT_IN_NAME}(?:user(?:name)?|login)[ \t]{{0,4}}[:=]?[ \t]{{1,4}}[^\s]{{1,64}}"
     rf"[ \t]{{1,4}}(?:[,;/][ \t]{{0,4}})?pass(?:word)?[ \t]{{0,4}}[:=]?[ \t]{{1,4}}"

@@ -31,6 +31,7 @@ from llmlog._redact_password_forms import (
     quoted,
 )
 from llmlog._redact_secret_tools import TOOL_RULES, WORD_START, Gate
+from llmlog._redact_value_shapes import KEY_CHARS, slug, upper_words, words_name
 from llmlog._redact_vendor_tokens import NOT_AFTER_WORD, VENDOR_RULES
 
 # (start, end, ENTITY_TYPE): where a detector found something, never the value.
@@ -54,12 +55,13 @@ _NAME_CLOSED: Final = r"(?:\\?[\"']\]?|\])?\s*"
 _ASSIGNED: Final = _NAME_CLOSED + r"[:=\uff1a]\s*"
 # A literal: quoted, or a bare word holding a digit (so `token=settings.token`
 # and `api_key=os.environ[...]` in code are not mistaken for secrets) that is not code
-# either: called or indexed (`f(`, `x[`), or a dotted path (`a.b.c2`). A quoted one is
+# either: called or indexed (`f(`, `x[`), a dotted path (`a.b.c2`) or a setting. A quoted one is
 # taken whole, escapes and all, or up to the text's end if that cuts it off.
 _ASSIGNED_VALUE: Final = (
     "(?:"
     + quoted("")
     + r"|(?P<bare>(?![A-Za-z_]\w*(?:\.[A-Za-z_]\w*){2,}(?![^\s\"'`,;()\[\]{}<>]))"
+    r"(?![a-z][a-z0-9]*+(?:_[a-z0-9]++)++=[0-9])"  # a setting: `Password: min_length=12`
     r"(?=[^\s\"'`,;()\[\]{}<>]{0,255}\d)[^\s\"'`,;()\[\]{}<>]{6,}+(?![(\[])))"
 )
 
@@ -142,22 +144,16 @@ _ANY_KEY_NAME: Final = (
     + "".join(f"(?<!_{kind}_KEY)" for kind in _NOT_KEY_KINDS)
     + ")"
 )
-_KEY_CHARS: Final = r"[A-Za-z0-9+/=_.~\-]"
+_KEY_CHARS: Final = KEY_CHARS
 # A `/` is a path's (`uploads/2024/01/report_v2.parquet`), but in base64 of both cases.
 _BASE64: Final = (
     r"(?-i:(?=[A-Za-z0-9+/]{0,255}[A-Z])(?=[A-Za-z0-9+/]{0,255}[a-z])"
     rf"[A-Za-z0-9+/]{{16,256}}+={{0,2}}(?!{_KEY_CHARS}))"
 )
 _NOT_A_PATH: Final = rf"(?![./~])(?!(?!{_BASE64})[A-Za-z0-9+=_.~\-]{{0,255}}/)"
-# A slug, an id or a model's name: words and short parts (`new-checkout-flow-2024`,
-# `checkout_button_submit_v2`, `gpt-4o-mini-2024-07-18`, `Qwen2.5-72B-Instruct`), one a word
-# of 3 letters or more; a key's random parts are longer, a license key's no words.
-# (atomic: a part of letters matches both ways, and trying each for 31 parts took minutes)
-_SLUG_PART: Final = r"(?>[A-Za-z]{1,64}+(?![A-Za-z0-9])|[A-Za-z0-9]{1,8}+(?![A-Za-z0-9]))"
-_SLUG: Final = (
-    rf"(?-i:(?=(?:{_SLUG_PART}[\-_.]){{0,31}}[A-Za-z][a-z]{{2,63}}(?![A-Za-z0-9]))"
-    rf"{_SLUG_PART}(?:[\-_.]{_SLUG_PART}){{1,31}}(?!{_KEY_CHARS}))"
-)
+# A slug, an id or a model's name, a camelCase name (`checkoutButtonLabel2`), or a price's or
+# a product's id of Stripe's (`price_1MoBy5...`): a name, no key.
+_A_NAME: Final = rf"{slug()}|{words_name()}|(?:price|prod)_[A-Za-z0-9]{{8,32}}+(?!{_KEY_CHARS})"
 # A file's name: its extension of 1 to 8 letters (`report.parquet`, `server.pem`).
 _NOT_A_FILE: Final = "".join(rf"(?<!\.[A-Za-z]{{{n}}})" for n in range(1, 9))
 
@@ -166,7 +162,7 @@ def _key_like(group: str) -> str:
     """A value that looks like a key, in group ``group``: 16 to 256 characters, letters and
     digits both, no space; not a path, a slug, a file's name or a dotted name."""
     return (
-        rf"(?P<{group}>{_NOT_A_PATH}{_NOT_DOTTED}(?!{_SLUG})(?={_KEY_CHARS}{{0,255}}[0-9])"
+        rf"(?P<{group}>{_NOT_A_PATH}{_NOT_DOTTED}(?!{_A_NAME})(?={_KEY_CHARS}{{0,255}}[0-9])"
         rf"(?={_KEY_CHARS}{{0,255}}[A-Za-z]){_KEY_CHARS}{{16,256}}+{_NOT_A_FILE})"
     )
 
@@ -197,6 +193,9 @@ _PHRASE_HINTS: Final = ("mnemonic", "phrase")
 # Query parameters whose value is a credential, whatever its format (`?api_key=`, `?token=`:
 # their names are credentials' anywhere).
 _URL_CREDENTIALS: Final = ("key=", "appid=", "auth=", "jwt=", "session=", "sid=", "code=")
+# The generic ones (not `key=`, `appid=`) as often hold a name: `?session=2024-spring-cohort-A`,
+# `?code=python3_solution_v2`, `?code=SUMMER2024SALE50OFF`.
+_A_URL_NAME: Final = rf"{_A_NAME}|{upper_words()}"
 # A Java properties file's dotted name ending in a password's or a secret's (`spring.mail.
 # password = ...`), first on its line (at most 96 characters before it), not code's `self.`.
 # Code's too is first on its line at top level (`user.password = hashed_password`): a
@@ -389,7 +388,7 @@ SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, Gate], ...]] =
         SECRET,  # `?key=` in a URL: an API key, of any format; OpenWeatherMap's `?appid=`, a
         # session's or a signed link's `?auth=`, `?jwt=`, `?session=`, `?sid=`, OAuth's `?code=`
         re.compile(
-            rf"(?<=[?&])(?:{'|'.join(_URL_CREDENTIALS)})"
+            rf"(?<=[?&])(?:key=|appid=|(?:auth|jwt|session|sid|code)=(?!{_A_URL_NAME}))"
             r"(?=[^&#\s\"'<>]{0,255}\d)(?P<v>[^&#\s\"'<>]{16,})"  # a digit
         ),
         "v",
