@@ -181,6 +181,8 @@ def test_json_escaped_tool_results() -> None:
         ", pass: 'x\n" * 18_000,
         '\n  pass: "' * 20_000,
         ",pass:" * 35_000,
+        '"auth": "' * 20_000,
+        '\\"auth\\": \\"' + "QUJD" * 50_000,
         # one identifier full of a rule's hints: its start was walked back to per hint
         "- " + "pass" * 50_000,
         "-" + "mysql" * 40_000,

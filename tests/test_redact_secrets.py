@@ -667,3 +667,31 @@ class TestLookAlikesOfTheSecondReview:
         assert found(f"use auth=basic {credential} for the mirror") == [
             ("BEARER_TOKEN", credential)
         ]
+
+
+DOCKER_AUTH = base64.b64encode(b"deploy:Tr0ub4dor3x").decode()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        json.dumps({"auths": {"registry.example.com": {"auth": DOCKER_AUTH}}}, indent=2),
+        json.dumps({"stdout": json.dumps({"auths": {"ghcr.io": {"auth": DOCKER_AUTH}}})}),
+    ],
+    ids=["config.json", "in a tool's JSON result"],
+)
+def test_a_docker_configs_auth_goes(text: str) -> None:
+    """`cat ~/.docker/config.json` in an agent's shell: `auth` is base64 of user:password."""
+    assert found(text) == [("SECRET", DOCKER_AUTH)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"auth": "email_and_password"}',
+        json.dumps({"auth": base64.b64encode(b"no colon in here").decode()}),
+        '{"auth": "bearer"}',
+    ],
+)
+def test_an_auth_that_is_no_user_and_password_stays(text: str) -> None:
+    assert found(text) == []

@@ -300,6 +300,13 @@ SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, Gate], ...]] =
         "pem64",  # a private key's, not a certificate's: _is_encoded_private_key
         ("L", ("LS0tLS1CRUdJTi",), False, 0),
     ),
+    (
+        SECRET,  # a Docker config's `"auth": "<base64 of user:password>"` (`cat
+        # ~/.docker/config.json` in an agent's shell), also JSON-escaped: checked as Basic's
+        re.compile(r'\\*"auth\\*"\s*:\s*\\*"(?P<basic>[A-Za-z0-9+/]{8,1024}={0,2})\\*"'),
+        "basic",
+        ('"', ('"auth', '\\"auth'), False, 0),
+    ),
     *((API_KEY, *rule) for rule in VENDOR_RULES),
     (
         JWT,
