@@ -15,7 +15,7 @@ from llmlog._config import Settings
 from support.blocked_sink import BlockedSink, logging_to
 
 PROMPT = "x" * 100_000  # 100 KB per call
-CALLS = 120
+CALLS = 200
 
 
 def _answer(request: httpx2.Request) -> httpx2.Response:
@@ -40,9 +40,11 @@ def _call_while_the_writer_is_stuck(**settings: object) -> tuple[list[dict[str, 
 def test_past_the_byte_budget_records_are_dropped_and_counted() -> None:
     calls, dropped = _call_while_the_writer_is_stuck(queue_bytes=2 * 1024 * 1024)
     assert len(calls) + dropped == CALLS  # every call is a record or counted
-    # the writer's first record, MEASURED_FROM queued unmeasured, then ~20 of 100 KB
-    kept = 1 + _queue_bytes.MEASURED_FROM + 2 * 1024 * 1024 // len(PROMPT)
-    assert len(calls) == pytest.approx(kept, abs=2)
+    # What the writer took before its write hung (a slice's worth: a few dozen at most),
+    # MEASURED_FROM queued unmeasured, then the ~20 of 100 KB the budget holds
+    measured = 2 * 1024 * 1024 // len(PROMPT)
+    assert _queue_bytes.MEASURED_FROM + measured <= len(calls) <= 130
+    assert dropped >= CALLS - 130
 
 
 def test_no_limit_keeps_them_all() -> None:
