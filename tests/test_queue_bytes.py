@@ -43,7 +43,7 @@ def test_past_the_byte_budget_records_are_dropped_and_counted() -> None:
     # What the writer took before its write hung (a slice's worth: a few dozen at most),
     # MEASURED_FROM queued unmeasured, then the ~20 of 100 KB the budget holds
     measured = 2 * 1024 * 1024 // len(PROMPT)
-    assert _queue_bytes.MEASURED_FROM + measured <= len(calls) <= 130
+    assert _queue_bytes.MEASURED_FROM + measured // 2 <= len(calls) <= 130
     assert dropped >= CALLS - 130
 
 
