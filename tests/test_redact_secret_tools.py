@@ -70,6 +70,14 @@ def secrets(text: str) -> list[str]:
         # .npmrc's lines, as a JSON string's content too
         ("_authToken=npm_abcdefghijklmnop", ["npm_abcdefghijklmnop"]),
         ('{"npmrc": "_auth=YWRtaW46Ymx1ZW1vb24="}', ["YWRtaW46Ymx1ZW1vb24="]),
+        # Redis: the client's -a / --pass, redis.conf's lines, CONFIG SET
+        ("redis-cli -h cache.internal -a S3cretRedis9 ping", ["S3cretRedis9"]),
+        ('redis-cli --pass "my pw" info', ["my pw"]),
+        (
+            "bind 0.0.0.0\nrequirepass Tr0ub4dor3x\nmasterauth replicaPw7\n",
+            ["Tr0ub4dor3x", "replicaPw7"],
+        ),
+        ('CONFIG SET requirepass "n3wPass!"', ["n3wPass!"]),
     ],
 )
 def test_the_password_goes(text: str, expected: list[str]) -> None:
@@ -124,6 +132,11 @@ def test_the_password_goes(text: str, expected: list[str]) -> None:
         "machine learning\nlogin portal\npassword policy",
         "machine a.b loginx u password bluemoon",
         "machine example.com login bob password $NETRC_PASSWORD",
+        # Redis: a variable, the prompting option, prose about the directive
+        "redis-cli -a $REDIS_PASSWORD ping",
+        "redis-cli --askpass",
+        "requirepass ${REDIS_PASSWORD}",
+        "Set the requirepass directive in redis.conf.",
     ],
 )
 def test_look_alikes_stay(text: str) -> None:
@@ -183,6 +196,9 @@ def test_json_escaped_tool_results() -> None:
         ",pass:" * 35_000,
         '"auth": "' * 20_000,
         '\\"auth\\": \\"' + "QUJD" * 50_000,
+        "redis-cli -a" * 20_000,
+        "\nrequirepass" * 20_000,
+        "CONFIG SET requirepass $X " * 8_000,
         # one identifier full of a rule's hints: its start was walked back to per hint
         "- " + "pass" * 50_000,
         "-" + "mysql" * 40_000,

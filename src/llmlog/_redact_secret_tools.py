@@ -81,6 +81,11 @@ _COMMANDS: Final = (
     # `docker login -u me -p secret registry` (`--password secret`, `--password=secret`;
     # not `--password-stdin`); `-p 8080:80` of `docker run` is a port
     _option(rf"docker{_SPACES}login", rf"(?:-p|--password)(?:{_SPACES}|=)" + _value("docker")),
+    # `redis-cli -a secret` (`--pass secret`; `--askpass` prompts)
+    _option("redis-cli", rf"(?:-a|--pass){_SPACES}" + _value("rediscli")),
+    # redis.conf's `requirepass secret` / `masterauth secret` (a line's start), and
+    # `CONFIG SET requirepass secret`; not prose's `the requirepass directive`
+    r"(?:(?<![^\n])|(?<=[Ss][Ee][Tt] ))(?i:requirepass|masterauth)" + _SPACES + _value("redisconf"),
     # `htpasswd -b[flags] file user password`, `htpasswd -nb user password`: the password
     # is the command's last word
     rf"{_COMMAND_START}htpasswd(?={_ht_flags_holding('b')})"
@@ -225,7 +230,7 @@ TOOL_RULES: Final[tuple[tuple[re.Pattern[str], str | None, Gate], ...]] = (
         # `htpasswd` and every password option (one search for the three)
         re.compile("|".join((*_COMMANDS, _PASSWORD_OPTION))),
         "",
-        ("-", ("mysql", "pass", "docker"), False, WORD_START),
+        ("- \t", ("mysql", "pass", "docker", "redis", "masterauth"), False, WORD_START),
     ),
     # A ~/.pgpass line starts a line: after a "\n" (the regex's first character, so the
     # regex engine skips to each), or the text.
