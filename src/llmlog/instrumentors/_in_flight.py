@@ -52,10 +52,9 @@ def finish(
     except BaseException:
         _unfinish(cap)
         raise
-    if isinstance(error, SystemExit | KeyboardInterrupt):
-        _wait_until_written(ENDING_CALL_WAIT)
-    elif _sync_writes():
-        _wait_until_written(None)
+    _wait_until_written(
+        ENDING_CALL_WAIT if isinstance(error, SystemExit | KeyboardInterrupt) else None
+    )
 
 
 ENDING_CALL_WAIT = 1.0
@@ -65,19 +64,15 @@ be killed before its exit drain runs (celery's cold shutdown raises ``SystemExit
 task, and its pool kills the worker with SIGTERM a moment later)."""
 
 
-def _sync_writes() -> bool:
-    pipeline = _pipeline.current()
-    return pipeline is not None and pipeline.settings.sync_writes
-
-
 def _wait_until_written(wait: float | None) -> None:
-    """The queue is written now and the calling thread waits for it (``wait`` seconds at
-    most, never more than LLMLOG_FLUSH_TIMEOUT): a call cut short as the process ends, or
-    every call under ``LLMLOG_SYNC_WRITES`` (a serverless runtime freezes the process once
-    the handler returns)."""
+    """The queue is written now and the calling thread waits for it, never longer than
+    LLMLOG_FLUSH_TIMEOUT: ``wait`` seconds at most for a call cut short as the process ends;
+    None for any other call, which waits only under ``LLMLOG_SYNC_WRITES`` (a serverless
+    runtime freezes the process once the handler returns)."""
     pipeline = _pipeline.current()
     if (
         pipeline is None
+        or (wait is None and not pipeline.settings.sync_writes)
         or pipeline._drain_deadline is not None  # the last drain has begun: it writes all
         or pipeline.waited_in_vain
         or _get_ident() == pipeline._writer_ident  # (it cannot wait for itself)
