@@ -20,7 +20,6 @@ MEASURED_FROM: Final = 64
 """Queued records past which a new record is measured (fewer: the writer keeps up)."""
 QUEUED_BYTES: Final = "queued_bytes"
 """``cap.extra`` key of a measured record's size, taken off the total once written."""
-_BYTES_PER_CHARACTER: Final = 1  # most prompt text is ASCII; base64 media always is
 
 
 def measured(cap: Capture) -> int:
@@ -43,7 +42,7 @@ def _size(value: Any, depth: int = 0) -> int:
     lists and leaves; an SDK answer's fields), to 32 levels down."""
     kind = type(value)
     if kind is str:
-        return len(value) * _BYTES_PER_CHARACTER
+        return len(value)  # a byte per character: most prompt text is ASCII, base64 media is
     if kind is bytes or kind is bytearray:
         return len(value)
     if depth > 32:
