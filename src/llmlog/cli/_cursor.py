@@ -317,18 +317,10 @@ def _checked_mark(entry: Any) -> Mark:
 def _opened_source(path: Path, keep: bool) -> _Source | None:
     """``path`` opened, its identity and first bytes read, then closed unless ``keep``;
     None if it is gone already."""
-    try:
-        stream = open_lines(path)
-    except CliError:
-        if not path.exists():
-            return None
-        raise
-    try:
-        st = os.fstat(stream.fileno())
-        head = stream.read(HEAD_BYTES)
-    except (OSError, EOFError, zlib.error) as exc:
-        stream.close()  # not skipped: the cursor would forget the file and export it again
-        raise CliError(f"cannot read {path} ({exc}); the cursor is left as it was") from None
+    looked = _looked_at(path, HEAD_BYTES)
+    if looked is None:
+        return None
+    stream, st, head = looked
     if not keep:
         stream.close()
     return _Source(path, stream if keep else None, st.st_dev, st.st_ino, st.st_size, head)
@@ -337,26 +329,30 @@ def _opened_source(path: Path, keep: bool) -> _Source | None:
 def _reopened(source: _Source) -> IO[bytes] | None:
     """``source`` opened again by its name, if that is still the file first looked at (its
     inode, beginning the same way); None, with a warning, if it is gone or another one."""
-    try:
-        stream = open_lines(source.path)
-    except CliError:
-        if source.path.exists():
-            raise
-        stream = None
-    if stream is not None:
-        try:
-            st = os.fstat(stream.fileno())
-            head = stream.read(len(source.head))
-        except (OSError, EOFError, zlib.error) as exc:
-            stream.close()
-            raise CliError(
-                f"cannot read {source.path} ({exc}); the cursor is left as it was"
-            ) from None
+    looked = _looked_at(source.path, len(source.head))
+    if looked is not None:
+        stream, st, head = looked
         if (st.st_dev, st.st_ino) == (source.dev, source.ino) and head == source.head:
             return stream
         stream.close()
     warn(f"{source.path}: renamed or removed while the log was read: left for the next run")
     return None
+
+
+def _looked_at(path: Path, head_bytes: int) -> tuple[IO[bytes], os.stat_result, bytes] | None:
+    """``path`` opened, with its identity and first ``head_bytes`` (decompressed); None if
+    it is gone."""
+    try:
+        stream = open_lines(path)
+    except CliError:
+        if not path.exists():
+            return None
+        raise
+    try:
+        return stream, os.fstat(stream.fileno()), stream.read(head_bytes)
+    except (OSError, EOFError, zlib.error) as exc:
+        stream.close()  # not skipped: the cursor would forget the file and export it again
+        raise CliError(f"cannot read {path} ({exc}); the cursor is left as it was") from None
 
 
 def _close_all(sources: list[_Source]) -> None:
