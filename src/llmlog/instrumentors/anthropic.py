@@ -92,21 +92,12 @@ def _rows(
     for name, operation, async_is_coroutine in methods:
         method = f"{prefix}.{name}"
         manager = name == "stream"  # its request leaves when the app enters it
-        rows.append(
-            Target(
-                module, f"{sync_class}.{name}", method, operation, False, sends_when_entered=manager
+        for cls, is_async in ((sync_class, False), (async_class, async_is_coroutine)):
+            rows.append(
+                Target(
+                    module, f"{cls}.{name}", method, operation, is_async, sends_when_entered=manager
+                )
             )
-        )
-        rows.append(
-            Target(
-                module,
-                f"{async_class}.{name}",
-                method,
-                operation,
-                async_is_coroutine,
-                sends_when_entered=manager,
-            )
-        )
     return tuple(rows)
 
 
