@@ -43,7 +43,7 @@ def from_error(error: BaseException | None) -> str | None:
 def from_noted(cap: Any) -> str | None:
     """The request id in the headers of the response ``cap``'s answer was parsed from
     (Bedrock's, which the SDK leaves off the object it parsed)."""
-    headers, _retries = _parsed_responses.noted_response(cap)
+    headers, _retries = _parsed_responses.noted_headers(cap)
     return from_headers(headers) if hasattr(headers, "get") else None
 
 

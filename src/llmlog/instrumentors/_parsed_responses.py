@@ -22,7 +22,7 @@ from typing import Any, Final
 from llmlog.instrumentors import _base
 from llmlog.instrumentors._base import Target, Wrapper, sync_and_async_helpers
 
-NOTED: Final = "noted_response"
+NOTED: Final = "noted_headers"
 """``cap.extra`` key of (headers, SDK's retry count) of the HTTP response a plain call's
 answer was parsed from (see :func:`take_noted`)."""
 
@@ -45,7 +45,7 @@ def take_noted(result: Any) -> tuple[Any, Any] | None:
     return (headers, retries_taken) if reference() is result else None
 
 
-def noted_response(cap: Any) -> tuple[Any, Any]:
+def noted_headers(cap: Any) -> tuple[Any, Any]:
     """Writer thread: (response headers, SDK's retry count) noted for ``cap``, or (None,
     None)."""
     noted = cap.extra.get(NOTED)

@@ -17,7 +17,7 @@ from typing import Any, Final
 
 from llmlog._error_record import bounded
 from llmlog._record import BASE_URL, Capture
-from llmlog.instrumentors._parsed_responses import noted_response
+from llmlog.instrumentors._parsed_responses import noted_headers
 from llmlog.instrumentors._retries import RETRIED, FailedAttempt
 
 KEPT_HEADERS: Final = frozenset(
@@ -73,15 +73,15 @@ def wire_fields(cap: Capture, request_id_of: RequestIdOf, headers: Any = None) -
     """``attempts``, ``retried``, ``response_headers`` and ``server_port`` of a call, from
     the last response kept for it: an error's, the one its answer was parsed from, a raw
     response's or a stream's (or only its ``headers``, when that is what was kept)."""
-    noted_headers, retries_taken = noted_response(cap)
+    noted, retries_taken = noted_headers(cap)
     response = None
-    if noted_headers is None:
+    if noted is None:
         response, retries_taken = last_response(cap.result)
     error_response = _attribute(cap.error, "response")
     if _attribute(error_response, "headers") is not None:
-        response, headers, noted_headers, retries_taken = error_response, None, None, None
+        response, headers, noted, retries_taken = error_response, None, None, None
     if headers is None:
-        headers = noted_headers if noted_headers is not None else _attribute(response, "headers")
+        headers = noted if noted is not None else _attribute(response, "headers")
     retried = [_failed_attempt(attempt, request_id_of) for attempt in _noted_retries(cap)]
     if not isinstance(retries_taken, int):
         retries_taken = _retry_count(_attribute(cap.error, "request") or _request_of(response))
