@@ -389,3 +389,17 @@ def serve_responses() -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join(5)
+
+
+def hanging_response(url: str) -> Any:
+    """A client's Responses WebSocket to the server at ``url``, its ``fake-hang`` response
+    read to its first text delta, after which the server sends nothing: the response stays
+    in flight while the connection returned lives."""
+    import openai
+
+    connection = openai.OpenAI(base_url=url, api_key="sk-test").responses.connect().enter()
+    connection.response.create(model="fake-hang", input="Hi")
+    for event in connection:
+        if event.type == "response.output_text.delta":
+            break
+    return connection

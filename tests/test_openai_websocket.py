@@ -233,16 +233,11 @@ class TestSync:
     def test_a_response_in_flight_at_exit_is_recorded(self, tmp_path: Path) -> None:
         out = tmp_path / "llmlog.jsonl"
         script = f"""
-            import openai, llmlog
-            from openai_ws_fake import serve_responses
+            import llmlog
+            from openai_ws_fake import hanging_response, serve_responses
             llmlog.instrument(output={str(out)!r}, redact="secrets")  # no worker to wait for
             with serve_responses() as url:
-                client = openai.OpenAI(base_url=url, api_key="sk-test")
-                connection = client.responses.connect().enter()
-                connection.response.create(model="fake-hang", input="Hi")
-                for event in connection:
-                    if event.type == "response.output_text.delta":
-                        break
+                connection = hanging_response(url)
         """
         tests = str(Path(__file__).parent)
         proc = subprocess.run(

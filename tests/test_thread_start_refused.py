@@ -161,16 +161,10 @@ class TestWriterReadyAtTheCallsStart:
     def test_a_websocket_response(self, tmp_path: Path) -> None:
         self.writer_running(
             """
-            import openai
-            from openai_ws_fake import serve_responses
+            from openai_ws_fake import hanging_response, serve_responses
             llmlog.instrument(output=OUT, redact="secrets")
             with serve_responses() as url:
-                client = openai.OpenAI(base_url=url, api_key="sk-test")
-                connection = client.responses.connect().enter()
-                connection.response.create(model="fake-hang", input="Hi")
-                for event in connection:
-                    if event.type == "response.output_text.delta":
-                        break
+                connection = hanging_response(url)
             """,
             tmp_path,
         )
