@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any, Final
 
 from llmlog._record import safe_str
+from llmlog.processors import truncation_marker
 
 MAX_CAUSES: Final = 5
 """Causes kept, nearest first: past a few links a chain repeats itself (httpx's error,
@@ -120,7 +121,7 @@ def bounded(text: str, limit: int = MAX_CAUSE_CHARS) -> str:
     cut = limit
     while cut > 0 and not text[cut].isspace():
         cut -= 1
-    return f"{text[:cut]}…[truncated {len(text) - cut} chars]"
+    return text[:cut] + truncation_marker(len(text) - cut)
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:

@@ -35,7 +35,7 @@ import orjson
 
 from llmlog import _guard
 from llmlog._record import EVENT_CALL
-from llmlog.processors import _outside_tag, render
+from llmlog.processors import _outside_tag, render, truncation_marker
 
 RECORD_BYTES: Final = "record_bytes"
 """Key of ``truncated`` giving the size in bytes of a record the cap shrank."""
@@ -153,17 +153,13 @@ class _Text:
     def __init__(self, parent: Any, key: Any, path: str, cuts: _Cuts) -> None:
         self.parent, self.key, self.path = parent, key, path
         self.text, self.length = cuts.original(path, parent[key])
-        overhead = len(_marker(self.length).encode()) + len(path.encode()) + 16
+        overhead = len(truncation_marker(self.length).encode()) + len(path.encode()) + 16
         self.effective = len(self.text) - overhead
 
     def cut_to(self, keep: int, cuts: _Cuts) -> None:
         keep = _outside_tag(self.text, keep)
-        self.parent[self.key] = self.text[:keep] + _marker(self.length - keep)
+        self.parent[self.key] = self.text[:keep] + truncation_marker(self.length - keep)
         cuts.paths[self.path] = self.length
-
-
-def _marker(cut: int) -> str:
-    return f"…[truncated {cut} chars]"
 
 
 def _level(effective: list[int], excess: int) -> int:
@@ -222,7 +218,7 @@ def _empty_parts(record: dict[str, Any], cuts: _Cuts, limit: int, line: bytes) -
     for parent, key, path, size in parts:
         value = parent[key]
         length = cuts.original(path, value)[1] if isinstance(value, str) else len(value)
-        parent[key] = _marker(length) if isinstance(value, str) else type(value)()
+        parent[key] = truncation_marker(length) if isinstance(value, str) else type(value)()
         cuts.empty(path, length)
         excess -= size - len(orjson.dumps(parent[key])) - len(path.encode()) - 16
         if excess <= 0:

@@ -68,6 +68,11 @@ _UNDER_GIL_RELEASE = 2047
 (see ``_pipeline``), so long prompts are hashed in smaller pieces (same digest)."""
 
 
+def truncation_marker(cut: int) -> str:
+    """What ends a text cut short, wherever llmlog cuts one: how many characters went."""
+    return f"…[truncated {cut} chars]"
+
+
 class Truncate:
     """Cut any string longer than ``max_chars``; record each cut in ``truncated``.
 
@@ -213,7 +218,7 @@ class Truncate:
                 return value
             keep = _outside_tag(value, keep)
             cuts[path] = original
-            return value[:keep] + f"…[truncated {original - keep} chars]"
+            return value[:keep] + truncation_marker(original - keep)
         if isinstance(value, dict):
             olds = _values_before(value, was, lengths)
             new_items = {
