@@ -27,7 +27,7 @@ from llmlog import _forks, _guard
 from llmlog._caller_writes import CallerWrites, lost_at_shutdown, start_thread
 from llmlog._chain import SinkLogger, build_processors
 from llmlog._config import Settings
-from llmlog._queue_bytes import MEASURED_FROM, measured, taken
+from llmlog._queue_bytes import MEASURED_FROM, QueueBytes
 from llmlog._record import (
     EVENT_CALL,
     EVENT_DROPPED,
@@ -123,7 +123,7 @@ def _send(signal: threading.Lock) -> None:
         signal.release()
 
 
-class Pipeline(CallerWrites):
+class Pipeline(CallerWrites, QueueBytes):
     """One process's queue, writer thread and sinks."""
 
     def __init__(self, settings: Settings, sinks: Sequence[Sink] | None = None) -> None:
@@ -204,20 +204,6 @@ class Pipeline(CallerWrites):
         _guard.warn_once(
             why, f"{why}; records are being dropped and counted in an llmlog.dropped record"
         )
-
-    def _room_for(self, cap: Capture) -> bool:
-        """The writer is behind: whether ``cap``'s texts fit in what the queue may hold (see
-        :mod:`llmlog._queue_bytes`); if so they are counted in."""
-        try:
-            size = measured(cap)
-        except Exception as exc:  # never the caller's problem: queued unmeasured
-            _guard.report_internal_error(exc, "the queue's byte count")
-            return True
-        with self._start_lock:
-            if self._queued_bytes + size > self.settings.queue_bytes:
-                return False
-            self._queued_bytes += size
-        return True
 
     def _put(self, item: Any) -> None:
         self._stalled = False
@@ -422,12 +408,6 @@ class Pipeline(CallerWrites):
         finally:
             if queue:
                 self._queued_at = time.monotonic()
-
-    def _count_out(self, item: Any) -> None:
-        size = taken(item)
-        if size:
-            with self._start_lock:
-                self._queued_bytes = max(0, self._queued_bytes - size)
 
     def _write_out(self) -> None:
         try:

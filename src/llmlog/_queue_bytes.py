@@ -12,8 +12,11 @@ measured while the writer keeps up: a call then pays nothing for this.
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Final
 
+from llmlog import _guard
+from llmlog._config import Settings
 from llmlog._record import Capture
 
 MEASURED_FROM: Final = 64
@@ -55,3 +58,33 @@ def _size(value: Any, depth: int = 0) -> int:
         return 0
     fields = getattr(value, "__dict__", None)  # a pydantic model's fields
     return _size(fields, depth + 1) if type(fields) is dict else 0
+
+
+class QueueBytes:
+    """The pipeline's count of the measured bytes queued (mixed into
+    :class:`llmlog._pipeline.Pipeline`)."""
+
+    settings: Settings
+    _start_lock: threading.RLock
+    _queued_bytes: int
+
+    def _room_for(self, cap: Capture) -> bool:
+        """The writer is behind: whether ``cap``'s texts fit in what the queue may hold (see
+        the module's text); if so they are counted in."""
+        try:
+            size = measured(cap)
+        except Exception as exc:  # never the caller's problem: queued unmeasured
+            _guard.report_internal_error(exc, "the queue's byte count")
+            return True
+        with self._start_lock:
+            if self._queued_bytes + size > self.settings.queue_bytes:
+                return False
+            self._queued_bytes += size
+        return True
+
+    def _count_out(self, item: Any) -> None:
+        """``item`` is written: its measured size is no longer queued."""
+        size = taken(item)
+        if size:
+            with self._start_lock:
+                self._queued_bytes = max(0, self._queued_bytes - size)
