@@ -202,6 +202,26 @@ class TestStreamEnds:
         text = "Hel" if stop_after == "text" else "Hello"
         assert (record["status"], record["output"]["text"]) == (status, text)
 
+    @pytest.mark.parametrize("asked", [False, True])
+    def test_a_stream_without_usage_says_how_to_get_it(
+        self, llm: CapturedRecords, asked: bool
+    ) -> None:
+        """A chat stream the app did not ask usage of is unpriced, and its price_source says
+        what would price it; one that asked but got none (a server that ignores the option)
+        says only that there was no usage."""
+        chunks = fakes.chat_chunks(("Hel", "lo"), usage=False)
+        fake = fakes.FakeOpenAI(routes={"/chat/completions": lambda _: fakes.sse_response(chunks)})
+        client = fakes.sync_client(fake)
+        options = {"stream_options": {"include_usage": True}} if asked else {}
+        for _ in client.chat.completions.create(
+            model="gpt-4o", messages=MESSAGES, stream=True, **options
+        ):
+            pass
+        [record] = llm.calls
+        assert (record["usage"], record["cost_usd"]) == (None, None)
+        hint = " (streamed without stream_options={'include_usage': True})"
+        assert record["price_source"] == "unpriced: no usage" + ("" if asked else hint)
+
     @pytest.mark.parametrize(("complete", "status"), [(True, "ok"), (False, "cancelled")])
     async def test_responses_closed_after_the_terminal_event_is_ok(
         self, llm: CapturedRecords, complete: bool, status: str

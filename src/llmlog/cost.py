@@ -187,7 +187,7 @@ def _price_one_model(record: MutableMapping[str, Any]) -> tuple[float | None, st
     if counts is None:
         extras = quantities(record, priced.model_price) or {}
         if not extras:
-            return None, NO_USAGE
+            return None, _why_no_usage(record)
         counts = (0, 0, 0, 0, 0, 0)  # one per genai-prices usage key (KEYS)
     elif extras and (missing := _missing_rate(extras, priced.model_price)):
         return None, f"unpriced: {table.version} lists no {missing} for {model_info.id}"
@@ -214,6 +214,23 @@ def _price_one_model(record: MutableMapping[str, Any]) -> tuple[float | None, st
     if priced.conditions:
         source += _cost_mode.label(priced.conditions)
     return round(cost, 12), source
+
+
+def _why_no_usage(record: MutableMapping[str, Any]) -> str:
+    """:data:`NO_USAGE`, with the fix when the app could have had it: an OpenAI chat or
+    completions stream reports usage only when asked (llmlog never asks for the app: the
+    extra chunk it adds has no choices, and code reading ``chunk.choices[0]`` breaks)."""
+    params = record.get("params")
+    options = params.get("stream_options") if isinstance(params, dict) else None
+    asked = isinstance(options, dict) and options.get("include_usage")
+    if (
+        record.get("stream") is True
+        and record.get("provider") == "openai"
+        and record.get("operation") in ("chat.completions", "completions")
+        and not asked
+    ):
+        return f"{NO_USAGE} (streamed without stream_options={{'include_usage': True}})"
+    return NO_USAGE
 
 
 FREE_OPERATIONS: Final[dict[tuple[Any, Any], str]] = {
