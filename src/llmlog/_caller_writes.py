@@ -13,7 +13,7 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from llmlog import _deaf_threads, _forks, _guard
+from llmlog import _deaf_threads, _fork_warning, _forks, _guard
 from llmlog._config import Settings
 from llmlog._record import EVENT_CALL, Capture
 
@@ -87,6 +87,7 @@ def start_thread(thread: threading.Thread) -> bool:
         _deaf_threads.start_deaf(thread)  # the app's signals are the app's threads'
     except RuntimeError:
         return False
+    _fork_warning.own(thread)  # a fork beside it alone does not warn (Python 3.12+)
     return True
 
 

@@ -249,7 +249,8 @@ def drain_aside(
     """
     try:
         pipeline = _pipeline.current()
-        if pipeline is not None:
+        # (a child forked an instant ago still has its parent's, with nothing of its own)
+        if pipeline is not None and pipeline._pid == os.getpid():
             wait = pipeline.settings.flush_timeout
             wait = wait if most is None else min(wait, most)
             done: list[bool] = []

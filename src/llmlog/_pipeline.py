@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from llmlog import _forks, _guard
+from llmlog import _fork_warning, _forks, _guard
 from llmlog._caller_writes import CallerWrites, lost_at_shutdown, start_thread
 from llmlog._chain import SinkLogger, build_processors
 from llmlog._config import Settings
@@ -479,6 +479,7 @@ def configure(settings: Settings, sinks: Sequence[Sink] | None = None) -> Pipeli
 
     _ending.register_exit_hooks()
     _ending.drain_before_exec_and_exit(True)
+    _fork_warning.quiet_for_our_threads(True)
     if previous is not None:
         previous.close(settings.flush_timeout)
     return _current
@@ -545,6 +546,7 @@ def shutdown() -> None:
     from llmlog import _ending
 
     _ending.drain_before_exec_and_exit(False)
+    _fork_warning.quiet_for_our_threads(False)
     pipeline, _current = _current, None
     if pipeline is not None:
         pipeline.close(pipeline.settings.flush_timeout)

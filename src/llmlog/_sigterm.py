@@ -6,6 +6,15 @@ that drains the pipeline, then lets the signal end the process as it would have.
 Other signals whose default ends the process (SIGHUP, SIGUSR1, SIGALRM, ...) are left
 alone: a handler there is seen by the app (``signal.getsignal(SIGHUP) != SIG_DFL`` is how
 programs tell they run under ``nohup``).
+
+A handler in Python has one gap the default has not: a forked child inherits it, and a
+signal that reaches the child before the interpreter has set itself up there is dropped
+(CPython clears the signals noted as pending then, so the handler never runs). The default
+would have ended the child. ``multiprocessing.Pool``'s ``terminate()`` (``with Pool() as
+pool:`` at its end) sends SIGTERM to workers that may have been forked an instant before: one
+left alive blocks the app's exit for ever. So while a fork is under way the forking thread
+blocks SIGTERM; the kernel keeps one sent meanwhile pending, and it is delivered, to the
+handler, once the child (or the parent) is ready for it.
 """
 
 from __future__ import annotations
@@ -69,3 +78,38 @@ def _on_sigterm(signum: int, frame: object) -> None:
         with contextlib.suppress(Exception):
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
         _self_signals.kill_unwatched(os.getpid(), signal.SIGTERM)  # drained: no second drain
+
+
+_blocked_for_fork: set[int] = set()
+"""The threads that blocked SIGTERM for the fork they are making (a child has the one)."""
+
+
+def _before_fork() -> None:
+    if signal.getsignal(signal.SIGTERM) is not _on_sigterm:
+        return
+    was_blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    if signal.SIGTERM not in was_blocked:
+        _blocked_for_fork.add(threading.get_ident())
+
+
+def _after_fork_in_parent() -> None:
+    """SIGTERM as the thread had it; one sent meanwhile is delivered now."""
+    me = threading.get_ident()
+    if me in _blocked_for_fork:
+        _blocked_for_fork.discard(me)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+
+
+def _after_fork_in_child() -> None:
+    """As in the parent, once CPython has cleared the signals it had noted; the other
+    threads' entries went with their threads."""
+    _after_fork_in_parent()
+    _blocked_for_fork.clear()
+
+
+if hasattr(os, "register_at_fork") and hasattr(signal, "pthread_sigmask"):
+    os.register_at_fork(
+        before=_before_fork,
+        after_in_parent=_after_fork_in_parent,
+        after_in_child=_after_fork_in_child,
+    )
