@@ -13,7 +13,7 @@ import nox
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = True
 
-PYTHONS = ["3.11"]  # requires-python = ">=3.11"; add versions as the machines grow them
+PYTHONS = ["3.11", "3.12", "3.13"]  # requires-python = ">=3.11"; CI runs the first
 OLDEST = {"openai": "openai==3.4.0", "anthropic": "anthropic==2.0.0"}
 LATEST = {"openai": "openai", "anthropic": "anthropic"}
 # The test extra but its SDK pins (pyproject.toml), so that the pins above hold.
