@@ -206,6 +206,49 @@ class TestProcessLifecycle:
             time.sleep(0.05)
         assert not pid_alive(worker)
 
+    def test_an_app_exit_leaves_no_worker_or_pipe_behind(self, tmp_path: Path) -> None:
+        """Python warns at exit of a child process still running and of pipes left open
+        (``-W default``, ``-X dev``): an app that logged at the default level showed three
+        ResourceWarnings the same app without llmlog did not, and its worker outlived it
+        (~200 ms of tearing presidio down). The exit lets the worker go and reaps it."""
+        code = """
+            import json, sys
+            import httpx2, openai, llmlog
+            from llmlog._fake_openai import chat_completions
+            from llmlog._redact_worker import client
+
+            def answer(request):
+                reply = chat_completions(json.loads(request.content))
+                return httpx2.Response(reply.status, json=dict(reply.body))
+
+            llmlog.instrument(output=sys.argv[-1])
+            app = openai.OpenAI(
+                api_key="sk-test", http_client=httpx2.Client(transport=httpx2.MockTransport(answer))
+            )
+            hello = [{"role": "user", "content": "hi"}]
+            app.chat.completions.create(model="gpt-4o", messages=hello)
+            assert llmlog.flush(60)
+            print(client().worker_pid, flush=True)
+            """
+        env = {**os.environ, "PYTHONPATH": SRC}
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-W",
+                "always",
+                "-c",
+                textwrap.dedent(code),
+                str(tmp_path / "l.jsonl"),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        worker = int(done.stdout.split()[0])
+        assert not pid_alive(worker)
+        assert (done.returncode, done.stderr) == (0, "")
+
 
 class TestIsolation:
     def test_a_sitecustomize_that_prints_does_not_break_the_replies(self, tmp_path: Path) -> None:

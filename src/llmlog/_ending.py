@@ -55,6 +55,7 @@ def _at_exit() -> None:
             finally:
                 threads_joined_after = False
         _drain_retired()
+        _release_redaction_worker()
     except KeyboardInterrupt:  # Ctrl-C while it waits: the user's to end, not a traceback
         _guard.warn_once(
             "exit_interrupted",
@@ -62,6 +63,13 @@ def _at_exit() -> None:
             "those not yet written are lost",
         )
     _still_ended_by_ctrl_c()
+
+
+def _release_redaction_worker() -> None:
+    """The PII worker's pipes closed and the process reaped (if one was started here)."""
+    worker = sys.modules.get("llmlog._redact_worker")
+    if worker is not None:
+        worker.client().release()
 
 
 def _drain_retired() -> None:

@@ -50,6 +50,7 @@ START_TIMEOUT_S: Final = 120.0
 REQUEST_TIMEOUT_S: Final = 5.0
 REQUEST_TIMEOUT_PER_BYTE_S: Final = 5.0 / 50_000
 REQUEST_TIMEOUT_MAX_S: Final = 300.0  # a slow machine's 2 MB of phone numbers: ~100 s
+RELEASE_WAIT_S: Final = 0.1  # at exit: an idle worker is gone in a few ms
 _BOOT: Final = (
     "import sys; sys.path.insert(0, sys.argv[1]); "
     "from llmlog._redact_worker import serve; serve(int(sys.argv[2]))"
@@ -206,6 +207,28 @@ class WorkerClient:
                     pipe.close()
             proc.returncode = 0  # not ours to reap: the parent owns that process
 
+    def release(self) -> None:
+        """At exit, after the last drain: the worker is let go (its stdin closes, it exits)
+        and reaped, so the app's exit leaves no process or pipe open behind it (Python says
+        so under ``-W default`` / ``-X dev``: three ResourceWarnings). A call made later (a
+        daemon thread's) starts another. A worker still busy (a drain that ran out of time)
+        is left to exit by itself."""
+        if not self._lock.acquire(timeout=RELEASE_WAIT_S):
+            return
+        try:
+            proc = self._proc
+            if proc is None or self._pid != os.getpid():
+                return
+            self._proc = None
+            for pipe in (proc.stdin, proc.stdout):
+                if pipe is not None:
+                    with contextlib.suppress(OSError):
+                        pipe.close()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(RELEASE_WAIT_S)
+        finally:
+            self._lock.release()
+
     @property
     def worker_pid(self) -> int | None:
         return self._proc.pid if self._proc is not None else None
@@ -345,8 +368,8 @@ def serve(reply_fd: int) -> None:
     detectors: dict[DetectorConfig, Detector] = {}
     while True:
         header = source.read(_HEADER.size)
-        if len(header) < _HEADER.size:
-            return
+        if len(header) < _HEADER.size:  # the app has exited or let us go: every reply sent
+            os._exit(0)  # at once: tearing down presidio's modules took ~200 ms
         (size,) = _HEADER.unpack(header)
         reply: list[Any]
         try:
