@@ -306,3 +306,39 @@ class TestOtherOperations:
         reply = other.read_moderation(fakes.moderation_object())
         assert reply["output"]["moderation"] == [{"flagged": True, "categories": ["violence"]}]
         assert reply["response_model"] == "omni-moderation-latest"
+
+
+@pytest.mark.parametrize(
+    "usage",
+    [
+        {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3},
+        {
+            "prompt_tokens": 1,
+            "completion_tokens": 2,
+            "total_tokens": 3,
+            "prompt_tokens_details": {"cached_tokens": 1, "audio_tokens": None},
+            "completion_tokens_details": None,
+        },
+        {  # OpenRouter's and DeepSeek's own keys, one a nested object
+            "prompt_tokens": 1,
+            "completion_tokens": 2,
+            "total_tokens": 3,
+            "prompt_cache_hit_tokens": 4,
+            "cost": 0.01,
+            "is_byok": False,
+            "cost_details": {"upstream_inference_cost": None},
+        },
+    ],
+)
+def test_raw_usage_is_what_the_sdk_would_dump(usage: dict[str, object]) -> None:
+    """usage.raw is read from the model's fields (a fifth of model_dump's cost) and must be
+    exactly what model_dump(mode="json", exclude_unset=True) gives: the keys as sent, nulls
+    sent kept, undeclared keys kept, in the same order."""
+    sent = ChatCompletion.model_validate(
+        {"id": "c", "object": "chat.completion", "created": 1, "model": "m", "choices": []}
+        | {"usage": usage}
+    ).usage
+    assert sent is not None
+    expected = sent.model_dump(mode="json", exclude_unset=True, warnings=False)
+    got = response.raw_usage(sent)
+    assert json.dumps(got) == json.dumps(expected)

@@ -60,6 +60,9 @@ def raw_usage(usage: Any) -> Any:
         return {
             k: raw_usage(v) if isinstance(v, SimpleNamespace) else v for k, v in vars(usage).items()
         }
+    sent = _as_sent(usage)
+    if sent is not None:
+        return sent
     dump = getattr(usage, "model_dump", None)
     if callable(dump):
         try:
@@ -67,6 +70,32 @@ def raw_usage(usage: Any) -> Any:
         except Exception:
             return None
     return None
+
+
+_AS_SENT: Final = (int, float, str, bool, dict, list)
+
+
+def _as_sent(obj: Any) -> dict[str, Any] | None:
+    """What ``model_dump(mode="json", exclude_unset=True)`` gives for a pydantic object of
+    numbers (a usage), read from its ``__dict__`` at a fifth of the cost; None when a value
+    is anything else (then ``model_dump`` converts it). Values are the SDK's own, not copies:
+    the record is never changed in place (see :mod:`llmlog.processors`)."""
+    try:
+        sent, values, extras = obj.__pydantic_fields_set__, obj.__dict__, obj.__pydantic_extra__
+    except AttributeError:
+        return None
+    out: dict[str, Any] = {}
+    for key, value in (values | extras if extras else values).items():
+        if key not in sent and key in values:
+            continue
+        if value is None or type(value) in _AS_SENT:  # (a dict or list: undeclared, as sent)
+            out[key] = value
+        else:
+            nested = _as_sent(value)
+            if nested is None:
+                return None
+            out[key] = nested
+    return out
 
 
 def completion_usage(usage: Any) -> dict[str, Any] | None:
