@@ -4,7 +4,6 @@ without ``=`` or ``:``: the cheap secrets tier finds both (llmlog._redact_passwo
 from __future__ import annotations
 
 import json
-import random
 from typing import Any
 
 import pytest
@@ -14,7 +13,7 @@ import openai_fakes as ofake
 from llmlog._redact_detect import merge_spans
 from llmlog._redact_secret_search import find_secrets
 from llmlog.testing import capture_records
-from test_redact_secrets import ungated
+from test_redact_secrets import assert_gates_find_what_full_scans_find
 
 PASSWORD = "Tr0ub4dor&3horse"
 HUNTER = "hunter2horse"
@@ -217,14 +216,7 @@ PIECES = (
 @pytest.mark.parametrize("seed", range(4))
 def test_gates_never_change_what_is_found(seed: int) -> None:
     """The new forms and cut values, gated as the rules are, find what full scans find."""
-    rng = random.Random(seed)
-    found_any = 0
-    for _ in range(4_000):
-        text = "".join(rng.choice(PIECES) for _ in range(rng.randint(1, 12)))
-        expected = ungated(text)
-        assert merge_spans(find_secrets(text)) == expected, text
-        found_any += bool(expected)
-    assert found_any > 100
+    assert_gates_find_what_full_scans_find(PIECES, seed, 4_000, 100)
 
 
 @pytest.mark.timeout(60)  # a hang, not a speed: quadratic, each of these takes minutes

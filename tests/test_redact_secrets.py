@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import random
+from collections.abc import Sequence
 
 import pytest
 
@@ -297,6 +298,21 @@ def ungated(text: str) -> list[tuple[int, int, str]]:
     return merge_spans(spans)
 
 
+def assert_gates_find_what_full_scans_find(
+    pieces: Sequence[str], seed: int, texts: int, at_least: int, longest: int = 12
+) -> None:
+    """Texts joined at random from ``pieces``: the gated search finds exactly what full
+    scans find, and more than ``at_least`` of them have a find (they exercise the rules)."""
+    rng = random.Random(seed)
+    found_any = 0
+    for _ in range(texts):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, longest)))
+        expected = ungated(text)
+        assert merge_spans(find_secrets(text)) == expected, text
+        found_any += bool(expected)
+    assert found_any > at_least
+
+
 class TestGates:
     PIECES = (
         *("client_secret", "Client-Secret", "apikey", "API-KEY", "secret_access_key"),
@@ -351,17 +367,7 @@ class TestGates:
 
     def test_gates_never_change_what_is_found(self) -> None:
         """Skipping rules and trying regexes only near hints finds exactly what full scans find."""
-        rng = random.Random(7)
-        texts = [
-            "".join(rng.choice(self.PIECES) for _ in range(rng.randint(1, 14)))
-            for _ in range(20_000)
-        ]
-        found_any = 0
-        for text in texts:
-            expected = ungated(text)
-            assert merge_spans(find_secrets(text)) == expected, text
-            found_any += bool(expected)
-        assert found_any > 1_000  # the texts do exercise the rules
+        assert_gates_find_what_full_scans_find(self.PIECES, 7, 20_000, 1_000, longest=14)
 
     def test_gates_hold_in_text_with_any_non_ascii_letter(self) -> None:
         """Non-ASCII text is searched near its hints too (a full scan of it cost 10x): the

@@ -112,6 +112,13 @@ PASSWORD_NAME: Final = name_regex(
     ("password", "passwd", "passphrase", *spelled("secret", "key"), "[_\\-]secret", *_PART_ENDS),
     ("pwd",),
 )
+# A Java properties file's or a dotted config's key of those kinds (`aws.secret.key`,
+# `stripe.api.key`, `jwt.signing.key`; not `cache.key`): a name like `secret_key`, matched
+# at its `key` (a dotted name is no identifier: the rules start a name after a `.`), which
+# comes first: elsewhere the regex fails on its first letter, not after a look at each kind.
+DOTTED_KEY_NAME: Final = (
+    "key(?:" + "|".join(f"(?<={kind}\\.key)" for kind in _KEY_KINDS) + ")(?![A-Za-z0-9_\\-])"
+)
 # A wallet's recovery words' names (`MNEMONIC=`, `seed_phrase:`), only for a value of such
 # words (`abandon ability able ...`): a mnemonic is also a memory aid's or an opcode's
 # (`"mnemonic": "MOV r32, r/m32"`), so these are no credential names.

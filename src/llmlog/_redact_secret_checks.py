@@ -9,7 +9,11 @@ import re
 from collections.abc import Callable
 from typing import Final
 
-__all__ = ["CHECKS", "session_cookies"]
+__all__ = ["CHECKS", "Reader", "real_password", "session_cookies"]
+
+Reader = Callable[[str, re.Match[str]], list[tuple[int, int]]]
+"""A rule's reader: where the secrets are that its match leads to (in the text), when they
+are not one of its groups (each cookie of a ``Cookie:`` header, a column's value by position)."""
 
 # One `name=value` of a Cookie header, and the `;` after it if another follows. Bounded by
 # the header's syntax (no spaces in a cookie, `;` between them): each cookie is read once,
@@ -21,10 +25,11 @@ _SESSION_NAME: Final = re.compile(r"(?i)sess|sid|auth|token|jwt")
 _MAX_COOKIES: Final = 100
 
 
-def session_cookies(text: str, at: int) -> list[tuple[int, int]]:
-    """Where the session cookies' values are, in the Cookie header whose cookies start at
-    ``at``: every cookie named so, not only the first (`sessionid=...; csrftoken=...`)."""
+def session_cookies(text: str, header: re.Match[str]) -> list[tuple[int, int]]:
+    """Where the session cookies' values are, in the Cookie header whose cookies start where
+    ``header`` ends: every cookie named so, not only the first (`sessionid=...; csrftoken=...`)."""
     found: list[tuple[int, int]] = []
+    at = header.end()
     for _ in range(_MAX_COOKIES):
         cookie = _COOKIE_PAIR.match(text, at)
         if cookie is None:
@@ -64,8 +69,34 @@ def _is_encoded_private_key(value: str) -> bool:
     return decoded is not None and b"PRIVATE KEY" in decoded
 
 
+# What a manual writes where a password goes: `IDENTIFIED BY 'password'`, `'your_password'`,
+# `'<password>'`, `'xxx'`, `'***'`, `'...'`.
+_PLACEHOLDER: Final = re.compile(
+    r"(?i)(?:(?:your|my|new|old|the|some|a|db|user|strong|secure)[_\- ]?)?"
+    r"(?:password|passwd|passphrase)(?:[_\- ]?here)?"
+    r"|x{3,}|\*{3,}|\.{3,}|\u2026|<[^<>]*>|\[[^\[\]]*\]|\{[^{}]*\}|\?"
+)
+
+
+def real_password(value: str) -> bool:
+    """Whether a password given in SQL is one, not a manual's placeholder for it."""
+    return _PLACEHOLDER.fullmatch(value.strip()) is None
+
+
+# The groups of SQL's passwords (llmlog._redact_secret_tools' `IDENTIFIED BY`, `PASSWORD '...'`,
+# `SET PASSWORD`, `PASSWORD('...')`; llmlog._redact_sql_values' `E'...'` and `$$...$$`).
+_SQL_PASSWORD_GROUPS: Final = (
+    *(
+        f"sql_{form}_{quote}"
+        for form in ("by", "role", "set", "fn")
+        for quote in ("sq", "dq", "eq")
+    ),
+    *("sql_bare", "sql_bare_end", "sql_escape_string", "sql_dollar"),
+)
+
 CHECKS: Final[dict[str | int, Callable[[str], bool]]] = {
     "basic": _is_basic_credential,
     "pem64": _is_encoded_private_key,
+    **dict.fromkeys(_SQL_PASSWORD_GROUPS, real_password),
 }
 """The rules' groups whose text is a secret only if its check says so."""

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from typing import Final
 
 from llmlog._credential_names import (
+    DOTTED_KEY_NAME,
     KEY_LIKE_NAME,
     PASSWORD_NAME,
     PHRASE_NAME,
@@ -30,12 +31,23 @@ from llmlog._redact_password_forms import (
     hash_rocket,
     quoted,
 )
+from llmlog._redact_positional import POSITIONAL_RULES
+from llmlog._redact_secret_checks import Reader, session_cookies
 from llmlog._redact_secret_tools import TOOL_RULES, WORD_START, Gate
-from llmlog._redact_value_shapes import KEY_CHARS, slug, upper_words, words_name
+from llmlog._redact_sql_values import SQL_RULES
+from llmlog._redact_value_shapes import (
+    A_NAME,
+    KEY_CHARS,
+    NOT_DOTTED,
+    key_like,
+    upper_words,
+)
 from llmlog._redact_vendor_tokens import NOT_AFTER_WORD, VENDOR_RULES
 
 # (start, end, ENTITY_TYPE): where a detector found something, never the value.
 Span = tuple[int, int, str]
+# A rule's group: see SECRET_RULES.
+Group = str | Reader | None
 
 API_KEY: Final = "API_KEY"
 JWT: Final = "JWT"
@@ -99,8 +111,7 @@ def _file_line_start(starts: Iterable[str], diffed: Iterable[str]) -> str:
     return "(?:" + _at_line_start(starts) + "|" + "|".join((*marked, *_GREP_LINE)) + ")"
 
 
-# Code's, not a password: a dotted path (`password = settings.DB_PASSWORD`).
-_NOT_DOTTED: Final = r"(?![A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?:[\s\"'`&\\]|$))"
+_NOT_DOTTED: Final = NOT_DOTTED
 # A password mid-line (`docker run -e POSTGRES_PASSWORD=mysecretpassword`, `PGPASSWORD=
 # correcthorse psql`, libpq's `'... password=correcthorse'`, `?password=abc&`): the value
 # needs no digit, but ends at a space, a quote, `&` or the end, so a keyword argument
@@ -133,7 +144,7 @@ _PASSWORD_ASSIGNED: Final = (
 # Any other UPPER_SNAKE `..._KEY` of a .env or YAML line (`OPENAI_KEY=`, `MAPS_KEY: `,
 # printenv's `MY_SERVICE_KEY=`), but a record's or a lookup's (`IDEMPOTENCY_KEY`, `SORT_KEY`)
 # or a public one (`PUBLIC_KEY`, a GPG key's fingerprint), when its value looks like a key
-# (_key_like), maybe quoted, ending the line.
+# (key_like), maybe quoted, ending the line.
 _NOT_KEY_KINDS: Final = (
     *("CACHE", "IDEMPOTENCY", "SORT", "PARTITION", "PRIMARY", "FOREIGN", "ROUTING", "SHARD"),
     *("HASH", "RANGE", "LOOKUP", "GROUP", "DEDUP", "OBJECT", "PUBLIC", "PUBLISHABLE"),
@@ -145,36 +156,17 @@ _ANY_KEY_NAME: Final = (
     + ")"
 )
 _KEY_CHARS: Final = KEY_CHARS
-# A `/` is a path's (`uploads/2024/01/report_v2.parquet`), but in base64 of both cases.
-_BASE64: Final = (
-    r"(?-i:(?=[A-Za-z0-9+/]{0,255}[A-Z])(?=[A-Za-z0-9+/]{0,255}[a-z])"
-    rf"[A-Za-z0-9+/]{{16,256}}+={{0,2}}(?!{_KEY_CHARS}))"
-)
-_NOT_A_PATH: Final = rf"(?![./~])(?!(?!{_BASE64})[A-Za-z0-9+=_.~\-]{{0,255}}/)"
-# A slug, an id or a model's name, a camelCase name (`checkoutButtonLabel2`), or a price's or
-# a product's id of Stripe's (`price_1MoBy5...`): a name, no key.
-_A_NAME: Final = rf"{slug()}|{words_name()}|(?:price|prod)_[A-Za-z0-9]{{8,32}}+(?!{_KEY_CHARS})"
-# A file's name: its extension of 1 to 8 letters (`report.parquet`, `server.pem`).
-_NOT_A_FILE: Final = "".join(rf"(?<!\.[A-Za-z]{{{n}}})" for n in range(1, 9))
-
-
-def _key_like(group: str) -> str:
-    """A value that looks like a key, in group ``group``: 16 to 256 characters, letters and
-    digits both, no space; not a path, a slug, a file's name or a dotted name."""
-    return (
-        rf"(?P<{group}>{_NOT_A_PATH}{_NOT_DOTTED}(?!{_A_NAME})(?={_KEY_CHARS}{{0,255}}[0-9])"
-        rf"(?={_KEY_CHARS}{{0,255}}[A-Za-z]){_KEY_CHARS}{{16,256}}+{_NOT_A_FILE})"
-    )
+_A_NAME: Final = A_NAME
 
 
 def _any_key_value(group: str) -> str:
-    return rf"[\"']?{_key_like(group)}[\"']?(?=[ \t]*\r?$)"
+    return rf"[\"']?{key_like(group)}[\"']?(?=[ \t]*\r?$)"
 
 
 # A name of KEY_LIKE_NAME_KINDS (`SERVICE_KEY`, `"admin_key":`), with a value like a key:
 # quoted, closed right after it, or bare.
 _KEY_LIKE_ASSIGNED: Final = (
-    rf"{KEY_LIKE_NAME}{_NAME_CLOSED}[:=\uff1a][ \t]*(?P<keyq>\\?[\"']|){_key_like('keylike')}"
+    rf"{KEY_LIKE_NAME}{_NAME_CLOSED}[:=\uff1a][ \t]*(?P<keyq>\\?[\"']|){key_like('keylike')}"
     rf"(?P=keyq)(?!{_KEY_CHARS})"
 )
 _ANY_KEY_ASSIGNED: Final = (
@@ -203,7 +195,7 @@ _A_URL_NAME: Final = rf"{_A_NAME}|{upper_words()}"
 # its sign (`app.password=changeme`); else a value that is a word with no digit is code's
 # variable (`hunter2` is a password's).
 _PROPERTIES_REACH: Final = 96
-_PROPERTIES_NAME: Final = r"[a-z][a-z0-9_.\-]{0,94}\.(?:password|passwd|secret)"
+_PROPERTIES_NAME: Final = r"[a-z][a-z0-9_.\-]{0,94}\.(?:password|passwd|passphrase|pass|pwd|secret)"
 _PROPERTIES_PASSWORD: Final = (
     r"(?im)(?<=^)(?!(?:self|this|cls)\.)"
     rf"(?:(?=[a-z0-9_\-]*\.[a-z0-9_\-]*\.){_PROPERTIES_NAME}[ \t]*[=:]"
@@ -247,23 +239,30 @@ _PASS_KEY: Final = (
 # A `Cookie:` or `Set-Cookie:` header: each of its cookies is looked at on its own
 # (`_redact_secret_checks.session_cookies`): a session cookie first, a `csrftoken` after.
 _COOKIE_HEADER: Final = rf"(?i){_NOT_AFTER_WORD}(?:set-)?cookie:[ \t]*"
-EACH_COOKIE: Final = "<each cookie>"  # a rule's group: its match is a Cookie header's start
 
 # After a scheme: a token68 (RFC 7235). A digit in short ones ("Bearer authentication");
 # random ones of 32+ have one anyway.
 _TOKEN68: Final = r"(?=[A-Za-z0-9._~+/\-]*\d)[A-Za-z0-9._~+/\-]{16,}=*|[A-Za-z0-9._~+/\-]{32,}=*"
+# A header's whole value, with no scheme: 16 or more characters, a digit and a letter among
+# them, not a name (`Authorization: see-section-4-2-of-the-docs`).
+_SCHEMELESS_TOKEN: Final = (
+    rf"(?!{_A_NAME})(?=[A-Za-z0-9._~+/\-]{{0,511}}[0-9])(?=[A-Za-z0-9._~+/\-]{{0,511}}[A-Za-z])"
+    r"[A-Za-z0-9._~+/\-]{16,512}+=*(?=[ \t]*(?:[\r\n\\\"'`,;)}\]]|$))"
+)
 
 # A rule: (entity, regex, name of the group that holds the secret, gate). The group: None
-# for the whole match; "" for the last group that matched; :data:`EACH_COOKIE` for the
-# session cookies of the Cookie header matched; one in `_redact_secret_checks.CHECKS` only
-# if its check agrees. The regex runs only where its gate allows, and every gate is a necessary
-# condition of its regex matching, so gating never loses a match: a regex pass over a
-# whole text costs ~25 ns a character, substring tests ~1 ns, one-character tests less.
+# for the whole match; "" for the last group that matched; a reader (`_redact_secret_checks.
+# Reader`) for the values the match leads to (the session cookies of a Cookie header); one in
+# `_redact_secret_checks.CHECKS` only if its check agrees. The regex runs only where its gate
+# allows, and every gate is a necessary condition of its regex matching, so gating never loses
+# a match: a regex pass over a whole text costs ~25 ns a character, substring tests ~1 ns,
+# one-character tests less.
 #
 # A gate is (chars, hints, folded, reach):
 # - one of ``chars`` must occur in the text (a one-character `in` is a memchr scan);
 # - one of ``hints`` must occur in the text, lower-cased first if ``folded`` (only for
-#   the case-insensitive regexes);
+#   the case-insensitive regexes; a folded hint another gate's hints hold is looked for
+#   once, see `_redact_secret_search._rooted`); the empty hint always does;
 # - ``reach``: every match starts at most this many characters before a hint it
 #   contains, so the regex is tried only at those few positions, never over the
 #   whole text. None: the match may start anywhere, the regex scans the text. A reach
@@ -274,7 +273,7 @@ _TOKEN68: Final = r"(?=[A-Za-z0-9._~+/\-]*\d)[A-Za-z0-9._~+/\-]{16,}=*|[A-Za-z0-
 IDENTIFIER_CHARS: Final = frozenset(
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
 )
-SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, Gate], ...]] = (
+SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], Group, Gate], ...]] = (
     (
         PRIVATE_KEY,
         re.compile(
@@ -329,6 +328,8 @@ SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, Gate], ...]] =
             # `username="..."` parameters, nor AWS4's `Credential=...`
             r"|authorization:[ \t]*(?!(?:bearer|basic|token|digest)(?![A-Za-z0-9_\-]))"
             rf"[a-z][a-z0-9_\-]*[ \t]+(?P<scheme>{_TOKEN68})(?![A-Za-z0-9._~+/=\-])"
+            # no scheme: the token alone is the header's value (`Authorization: 9f8e...`)
+            rf"|authorization:[ \t]*(?P<schemeless>{_SCHEMELESS_TOKEN})"
             # `basic` and base64 of `user:password` (checked), not prose's (`a basic HTTP/1.1`)
             r"|basic\s+(?P<basic>[A-Za-z0-9+/]{8,}={0,2})(?![A-Za-z0-9+/=._~\-])"
             ")"
@@ -355,7 +356,7 @@ SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, Gate], ...]] =
             rf"(?im){_PHRASE_ASSIGNED}|{_PASSWORD_ASSIGNED}"
             # (or Ruby's `name => '...'`; or in JSON escaped three times or more). The
             # name is matched once, for every form (each try costs the more where it fails)
-            rf"|{SECRET_NAME}(?:{_NAME_CLOSED}(?:[:=\uff1a]\s*{_ASSIGNED_VALUE}"
+            rf"|(?:{SECRET_NAME}|{DOTTED_KEY_NAME})(?:{_NAME_CLOSED}(?:[:=\uff1a]\s*{_ASSIGNED_VALUE}"
             rf"|{hash_rocket('rocket')})|{deeply_escaped('')})"
             # a key glued to `Secret`, an object's `pass` (their hints are this rule's)
             rf"|{_JSON_SECRET_KEY}|{_PASS_KEY}"
@@ -381,7 +382,7 @@ SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, Gate], ...]] =
         SECRET,  # a Java properties file's `spring.datasource.password=...`, `app.jwt.secret`
         re.compile(_PROPERTIES_PASSWORD),
         "v",
-        (".", (".passw", ".secret"), True, _PROPERTIES_REACH),
+        (".", (".pass", ".pwd", ".secret"), True, _PROPERTIES_REACH),
     ),
     (
         SECRET,  # a Dockerfile's `ENV DB_PASSWORD value` (its other form, `ENV X=y`, is above)
@@ -390,7 +391,7 @@ SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, Gate], ...]] =
         ("V", ("ENV ",), False, 0),
     ),
     # every cookie holds a "=", prose seldom does
-    (SECRET, re.compile(_COOKIE_HEADER), EACH_COOKIE, ("=", ("cookie:",), True, 4)),
+    (SECRET, re.compile(_COOKIE_HEADER), session_cookies, ("=", ("cookie:",), True, 4)),
     (
         SECRET,  # `?key=` in a URL: an API key, of any format; OpenWeatherMap's `?appid=`, a
         # session's or a signed link's `?auth=`, `?jwt=`, `?session=`, `?sid=`, OAuth's `?code=`
@@ -446,4 +447,6 @@ SECRET_RULES: Final[tuple[tuple[str, re.Pattern[str], str | None, Gate], ...]] =
     ),
     # command lines' and credential files' (llmlog._redact_secret_tools)
     *((SECRET, *rule) for rule in TOOL_RULES),
+    # SQL's and by their place (llmlog._redact_sql_values, llmlog._redact_positional)
+    *((SECRET, *rule) for rule in (*SQL_RULES, *POSITIONAL_RULES)),
 )
