@@ -213,6 +213,25 @@ class TestCreate:
         assert streamed["output"]["text"] == "Hello!" and streamed["status"] == "ok"
 
 
+def test_a_tracers_headers_stay_out_of_params(llm: CapturedRecords) -> None:
+    """OpenLLMetry and Sentry add trace headers to each call: the record has the trace's ids,
+    and kept they made params differ per call (and a replay resend a stale trace). The
+    app's own headers stay; the server still gets every header."""
+    fake = fakes.default_fake()
+    client = fakes.sync_client(fake)
+    headers = {
+        "traceparent": "00-c6150000000000000000000000000001-12430f2cdad975b0-03",
+        "tracestate": "vendor=1",
+        "baggage": "user=1",
+        "sentry-trace": "c6150000000000000000000000000001-12430f2cdad975b0-1",
+        "X-Team": "search",
+    }
+    client.chat.completions.create(model="gpt-4o", messages=MESSAGES, extra_headers=headers)
+    [record] = llm.calls
+    assert record["params"]["extra_headers"] == {"X-Team": "search"}
+    assert fake.requests[-1].headers["traceparent"] == headers["traceparent"]
+
+
 class TestParse:
     def test_an_apps_helper_header_does_not_rename_the_method(self, llm: CapturedRecords) -> None:
         """The SDK's helpers name themselves in ``X-Stainless-Helper-Method``; the same

@@ -7,6 +7,7 @@ import gc
 import hashlib
 import json
 import math
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -156,6 +157,20 @@ class TestStreamEnds:
         gc.collect()
         [record] = llm.calls
         assert record["status"] == "cancelled" and record["output"]["text"] == "Hel"
+
+    def test_a_stream_read_to_its_end_is_not_kept_alive(self, llm: CapturedRecords) -> None:
+        """Once its record is written, the last call's stream (its response, its prompt) is
+        llmlog's no longer: the pipeline kept the last queued capture until the next call,
+        so a tool that ends its span when the stream is collected (Logfire) waited for it."""
+        client = fakes.sync_client(fakes.default_fake())
+        stream = client.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True)
+        for _ in stream:
+            pass
+        sdk_stream = weakref.ref(stream.__wrapped__)
+        assert llm.calls[0]["status"] == "ok"
+        del stream
+        gc.collect()
+        assert sdk_stream() is None
 
     def test_with_block_returns_the_proxy(self, llm: CapturedRecords) -> None:
         """`with stream as s`: s is the recorded proxy, still an openai.Stream."""

@@ -156,7 +156,6 @@ class Pipeline(CallerWrites, QueueBytes):
         # A call's wait for its record (sync_writes, a call cut short as the process ends)
         # timed out: no call waits again until the writer has finished a flush.
         self.waited_in_vain = False
-        self.last_put: Any = None  # the item queued last (or about to be)
         self._stalled = False  # a full queue has made a caller wait in vain (FULL_QUEUE_WAIT)
         self._lines = SinkLogger(self._sinks)
         self._logger: Any = None
@@ -205,10 +204,10 @@ class Pipeline(CallerWrites, QueueBytes):
             why, f"{why}; records are being dropped and counted in an llmlog.dropped record"
         )
 
-    def _put(self, item: Any) -> None:
+    def _put(self, item: Capture) -> None:
         self._stalled = False
         queue = self._queue
-        self.last_put = item  # no signal handler runs between this and the append: queued()
+        item.queued = True  # no signal handler runs between this and the append: queued()
         queue.append(item)
         queued = len(queue)
         if queued == 1:
@@ -499,9 +498,11 @@ def submit(cap: Capture) -> None:
 
 def queued(cap: Capture) -> bool:
     """Whether a :func:`submit` of ``cap`` interrupted by an exception (Ctrl-C, or one a
-    signal handler raised) had queued it: then its record is on its way."""
-    pipeline = _current
-    return pipeline is not None and pipeline.last_put is cap
+    signal handler raised) had queued it: then its record is on its way. (A mark on the
+    capture, not a reference to the one queued last: that kept the last call's result, a
+    whole stream, alive until the next call, and another thread's record queued meanwhile
+    made this one look unqueued.)"""
+    return cap.queued
 
 
 _lost_at_last_flush = 0

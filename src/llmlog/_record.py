@@ -156,11 +156,14 @@ proxies' signed tokens (``X-JWT-Assertion``, ``X-Bearer``, ``?jwt=``). One rule 
 _CREDENTIAL_NAMES: Final = frozenset({"sig", "code"})  # an Azure SAS signature, an OAuth code
 # The SDKs' own plumbing headers (the raw-response wrappers add one that holds a class).
 _SDK_HEADER_PREFIXES: Final = ("x-stainless-", "____stainless")
+# What a tracer puts in a call's headers (OpenLLMetry, Sentry): the record has the trace's
+# ids; kept, they made params differ per call, and a replay would send a stale trace on.
+_TRACE_HEADERS: Final = frozenset({"traceparent", "tracestate", "baggage", "sentry-trace", "b3"})
 
 
 def without_credentials(options: Any, plain: Callable[[Any], Any]) -> dict[str, Any] | None:
     """The app's ``extra_headers`` or ``extra_query`` as ``params`` keeps them: values made
-    ``plain``, without any that may be a credential and without the SDK's own headers.
+    ``plain``, without any that may be a credential, the SDK's own headers or a tracer's.
 
     Dropped by name, not found by redaction: a gateway key is an opaque string under a
     name of the gateway's choosing, which no pattern recognises (and ``redact=off`` runs
@@ -174,6 +177,7 @@ def without_credentials(options: Any, plain: Callable[[Any], Any]) -> dict[str, 
         if (
             is_sentinel(value)
             or lowered.startswith(_SDK_HEADER_PREFIXES)
+            or lowered in _TRACE_HEADERS
             or lowered in _CREDENTIAL_NAMES
             or any(part in lowered for part in CREDENTIAL_NAME_PARTS)
         ):
@@ -381,6 +385,7 @@ class Capture:
     status: str = STATUS_OK
     extra: dict[str, Any] = field(default_factory=dict)
     client: Any = None  # the SDK client called (a reference: e.g. which Azure deployment)
+    queued: bool = False  # set as it joins the writer's queue (see _pipeline.queued)
 
     @property
     def latency_ms(self) -> float | None:

@@ -187,7 +187,7 @@ _handler_by_class: dict[type, Handler] = {}
 
 
 def _handler_for(result: Any) -> Handler:
-    cls = type(result)
+    cls = result.__class__  # (another tool's proxy around a stream says the stream's class)
     if cls not in _handler_by_class:
         _handler_by_class[cls] = _classify(cls)
     return _handler_by_class[cls]

@@ -239,14 +239,18 @@ def _classify(cls: type) -> int:
 
 def _stream_proxy(cap: Capture, stream: Any, *, raw: bool = False) -> Any:
     proxy_class = (
-        AsyncStreamProxy if _result_kind(type(stream)) == _ASYNC_STREAM else SyncStreamProxy
+        AsyncStreamProxy if _result_kind(stream.__class__) == _ASYNC_STREAM else SyncStreamProxy
     )
     return proxy_class(stream, cap, is_content_for(cap.operation), raw=raw)
 
 
 def on_result(cap: Capture, result: Any) -> Any:
-    """What the app gets back: the result itself, or a proxy that finishes the record later."""
-    kind = _result_kind(type(result))
+    """What the app gets back: the result itself, or a proxy that finishes the record later.
+
+    Classified by ``__class__``, not ``type()``: another tool's proxy around the result
+    (OpenInference, OpenTelemetry's instrumentations wrap streams with wrapt) says the
+    class of what it wraps, and a stream it wraps is still read to its end."""
+    kind = _result_kind(result.__class__)
     if kind in (_STREAM, _ASYNC_STREAM):
         return _stream_proxy(cap, result)
     if kind == _RAW_READ:
