@@ -74,3 +74,32 @@ def test_an_anthropic_stream_in_a_proxy_is_read_to_its_end(llm: CapturedRecords)
     assert (whole["status"], whole["output"]["text"]) == ("ok", "Hello")
     assert whole["usage"] is not None
     assert left["status"] == "cancelled"
+
+
+class PlainWrapper:
+    """A tool's own stream wrapper that is no proxy (OpenTelemetry's ``ChatStreamWrapper``)."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def __iter__(self) -> Any:
+        return iter(self.stream)
+
+
+def test_a_stream_in_a_wrapper_llmlog_cannot_see_through_is_said_once(
+    llm: CapturedRecords, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """llmlog cannot watch such a stream: the record has no answer, and stderr says why and
+    what to do, once."""
+    fake = ofake.FakeOpenAI(
+        routes={"/chat/completions": lambda _: ofake.sse_response(ofake.chat_chunks(("Hi",)))}
+    )
+    client = ofake.sync_client(fake)
+    request = client.request
+    client.request = lambda *args, **kwargs: PlainWrapper(request(*args, **kwargs))  # type: ignore[method-assign]
+    for _ in range(2):
+        list(client.chat.completions.create(model="gpt-4o", messages=[], stream=True))
+    assert [(r["output"]["text"], r["usage"]) for r in llm.calls] == [(None, None)] * 2
+    said = capsys.readouterr().err
+    assert said.count("another tool's wrapper") == 1
+    assert f"{__name__}.PlainWrapper" in said and "Activate llmlog before" in said

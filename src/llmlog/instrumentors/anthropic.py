@@ -30,6 +30,7 @@ from llmlog.instrumentors import _anthropic_dreams as dreams
 from llmlog.instrumentors import _anthropic_middleware as middleware
 from llmlog.instrumentors import _anthropic_request_ids as request_ids
 from llmlog.instrumentors import _anthropic_streams as stream_helpers
+from llmlog.instrumentors import _foreign_streams as foreign_streams
 from llmlog.instrumentors import _parsed_responses as parsed_responses
 from llmlog.instrumentors import _retries as retries
 from llmlog.instrumentors._anthropic_request import (
@@ -221,7 +222,10 @@ def _classify(cls: type) -> Handler:
 
 def on_result(cap: Capture, result: Any) -> Any:
     """What the app gets back: the result itself, or a proxy that finishes the record later."""
-    return _handler_for(result)(cap, result)
+    handler = _handler_for(result)
+    if handler is _complete and (cap.stream or cap.method.endswith("stream")):
+        foreign_streams.note(cap, result)
+    return handler(cap, result)
 
 
 def extract(cap: Capture) -> dict[str, Any]:

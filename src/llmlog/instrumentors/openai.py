@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from llmlog._record import Capture, parse_raw_json_text
+from llmlog.instrumentors import _foreign_streams as foreign_streams
 from llmlog.instrumentors import _openai_agent_patches as agent_sessions
 from llmlog.instrumentors import _openai_background as background
 from llmlog.instrumentors import _openai_request as request
@@ -267,6 +268,8 @@ def on_result(cap: Capture, result: Any) -> Any:
         noted = parsed_responses.take_noted(result)  # the response it was parsed from
         if noted is not None:
             cap.extra[parsed_responses.NOTED] = noted
+        if cap.stream:
+            foreign_streams.note(cap, result)
     finish(cap, result=result)
     return result
 
