@@ -62,7 +62,10 @@ def instrument(**settings: Any) -> None:
     from llmlog.instrumentors import _base
 
     global _output
-    if not settings and _pipeline.current() is not None and _base.is_active():
+    pipeline = _pipeline.current()
+    if not settings and pipeline is not None and _base.is_active():
+        # (a patch another tool's uninstrument took off is put back: _patch_presence)
+        instrumentors.install(pipeline.settings.disabled_providers)
         return
     given = dict(_given)
     for name, value in settings.items():

@@ -8,7 +8,9 @@ for every provider:
   SDK and a hook that fails can never break the app's ``import openai``;
 - a target missing from the installed SDK version is skipped with one debug line;
 - each wrapper's handle is kept, so ``uninstrument()`` removes exactly our
-  wrapper with ``wrapt.unwrap_object`` even under another library's wrapper;
+  wrapper with ``wrapt.unwrap_object`` even under another library's wrapper (one
+  held in another's closure stays, a pass-through); ``instrument()`` re-applies those
+  another tool removed (``_patch_presence``);
 - a module-level switch turns stale bound wrappers (SDK objects such as
   ``with_raw_response`` capture the method once) into pass-throughs.
 """
@@ -40,6 +42,8 @@ from llmlog.instrumentors._in_flight import (
     finish_in_flight,
     wait_for_in_flight,
 )
+from llmlog.instrumentors._patch_presence import still_patched, take_off
+from llmlog.instrumentors._wrapper_kinds import wrapper_class
 
 log = logging.getLogger("llmlog")
 
@@ -62,7 +66,7 @@ class Target:
     """Sees ``(result, method)`` of a call of this method not recorded (``only_if`` false):
     a finished job it returns may be a record of its own. Never raises."""
     stable: bool = False
-    """``Cls.method is Cls.method`` holds, as without llmlog (see :class:`_StableWrapper`):
+    """``Cls.method is Cls.method`` holds, as without llmlog (``_wrapper_kinds``):
     for methods called too seldom for its cost to matter."""
     sends_when_entered: bool = False
     """The method returns a manager whose ``with`` sends the request (Anthropic's
@@ -131,6 +135,8 @@ def _on_stack(frame_id: int) -> bool:
 
 _lock = threading.RLock()
 _handles: dict[tuple[str, str], tuple[ModuleType, Any]] = {}
+_held: dict[tuple[str, str], tuple[ModuleType, Any]] = {}
+"""Wrappers left beneath another tool's at uninstrument (see ``_patch_presence``)."""
 _hooked_modules: set[str] = set()
 _wanted: dict[str, Provider] = {}
 
@@ -333,25 +339,6 @@ CALL_FRAMES: Final = frozenset(
 for a call not recorded): how a hook deep in the SDK finds the call it serves."""
 
 
-class _StableWrapper(wrapt.FunctionWrapper):  # type: ignore[type-arg]
-    """A method wrapper whose reads through the class give one object, as the plain method's
-    do (wrapt binds anew at each read: ``Cls.method is Cls.method`` would not hold). The
-    Python-level ``__get__`` costs ~0.7 µs at every read, so the hot methods (a chat call)
-    keep wrapt's own."""
-
-    def __init__(self, wrapped: Any, wrapper: Wrapper) -> None:
-        super().__init__(wrapped, wrapper)
-        self._self_class_reads: dict[Any, Any] = {}
-
-    def __get__(self, instance: Any, owner: Any = None) -> Any:
-        if instance is not None:
-            return super().__get__(instance, owner)
-        found = self._self_class_reads.get(owner)
-        if found is None:
-            found = self._self_class_reads[owner] = super().__get__(None, owner)
-        return found
-
-
 def _patch_module(module: ModuleType) -> None:
     """Post-import hook: wrap every wanted target living in ``module``. Never raises."""
     try:
@@ -361,7 +348,7 @@ def _patch_module(module: ModuleType) -> None:
                     if target.module != module.__name__:
                         continue
                     key = (target.module, target.qualname)
-                    if key in _handles:
+                    if still_patched(key, _handles, _held):
                         continue
                     if target in provider.helpers:
                         wrapper = (
@@ -375,7 +362,7 @@ def _patch_module(module: ModuleType) -> None:
                     except (AttributeError, wrapt.PathResolutionError):
                         log.debug("llmlog: %s.%s not in this SDK version; skipped", *key)
                         continue
-                    kind = _StableWrapper if target.stable else wrapt.FunctionWrapper
+                    kind = wrapper_class(stable=target.stable, is_async=target.is_async)
                     handle = wrapt.wrap_object(module, target.qualname, kind, (wrapper,))
                     _handles[key] = (module, handle)
                     _warnings_shim.install(original, target.module.partition(".")[0])
@@ -390,14 +377,14 @@ def install(provider: Provider) -> None:
     with _lock:
         _wanted[provider.name] = provider
         _active = True
-        for target in provider.targets + provider.helpers:
-            if target.module in _hooked_modules:
-                module = sys.modules.get(target.module)
+        for name in dict.fromkeys(target.module for target in provider.targets + provider.helpers):
+            if name in _hooked_modules:
+                module = sys.modules.get(name)
                 if module is not None:
                     _patch_module(module)
                 continue
-            _hooked_modules.add(target.module)
-            wrapt.register_post_import_hook(_patch_module, target.module)
+            _hooked_modules.add(name)
+            wrapt.register_post_import_hook(_patch_module, name)
 
 
 def uninstall(name: str) -> None:
@@ -412,9 +399,7 @@ def uninstall(name: str) -> None:
         for target in provider.targets + provider.helpers:
             key = (target.module, target.qualname)
             if key in _handles:
-                module, handle = _handles.pop(key)
-                with _guard.guarded("uninstrument"):
-                    wrapt.unwrap_object(module, target.qualname, handle)
+                take_off(key, *_handles.pop(key), _held)
         _active = bool(_wanted)
 
 
@@ -429,9 +414,8 @@ def uninstall_all(wait: float = 0.0) -> None:
     with _lock:
         _active = False
         _wanted.clear()
-        for (_module_name, qualname), (module, handle) in list(_handles.items()):
-            with _guard.guarded("uninstrument"):
-                wrapt.unwrap_object(module, qualname, handle)
+        for key, (module, handle) in list(_handles.items()):
+            take_off(key, module, handle, _held)
         _handles.clear()
         _warnings_shim.uninstall_all()
     if wait > 0:

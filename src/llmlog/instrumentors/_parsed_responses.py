@@ -15,6 +15,7 @@ stream is not noted: its ``response`` is on it.
 
 from __future__ import annotations
 
+import contextlib
 import weakref
 from contextvars import ContextVar
 from typing import Any, Final
@@ -74,10 +75,19 @@ def helpers(provider: str, module: str) -> tuple[tuple[Target, ...], dict[str, W
             _note(instance, parsed)
         return parsed
 
-    async def async_parse(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: Any) -> Any:
+    async def noting_parse(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: Any) -> Any:
         parsed = await wrapped(*args, **kwargs)
         if _base.is_active(provider):
             _note(instance, parsed)
         return parsed
+
+    def async_parse(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: Any) -> Any:
+        """The coroutine named as the SDK's ``parse`` (a warning that it was never awaited
+        names ``AsyncAPIResponse.parse``, as bare)."""
+        coroutine: Any = noting_parse(wrapped, instance, args, kwargs)
+        with contextlib.suppress(AttributeError, TypeError):
+            coroutine.__name__ = wrapped.__name__
+            coroutine.__qualname__ = wrapped.__qualname__
+        return coroutine
 
     return sync_and_async_helpers(module, _PARSERS, "parse", sync_parse, async_parse)
