@@ -127,3 +127,29 @@ def test_llmlogs_thread_alone_does_not_make_a_fork_warn(tmp_path: Path) -> None:
     )
     assert threaded.returncode == 0
     assert "is multi-threaded, use of fork()" in threaded.stderr
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])
+def test_a_multiprocessing_child_ends_by_sigterm_at_once(tmp_path: Path, method: str) -> None:
+    """A Pool worker waits for its next task in a semaphore, and a SIGTERM that comes just
+    before the wait begins never runs a handler in Python: the worker, and the app's exit
+    with it, waited for ever. In a multiprocessing child SIGTERM keeps its default (the
+    parent keeps llmlog's drain), and each call there is written before it returns."""
+    proc = run_app(
+        f"""
+        import multiprocessing, signal
+        import llmlog
+
+        llmlog.instrument()
+
+        def default_sigterm(_):
+            return signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+        if __name__ == "__main__":
+            with multiprocessing.get_context({method!r}).Pool(1) as pool:
+                in_child = pool.map(default_sigterm, [0])
+            print(in_child, default_sigterm(0))
+        """,
+        tmp_path,
+    )
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "[True] False\n", "")

@@ -188,11 +188,12 @@ class Settings:
     )
     sigterm: str = _setting(
         "flush",
-        "`flush`: on a SIGTERM the app does not handle itself (`docker stop`, Kubernetes, a "
-        "`multiprocessing.Pool` ending its workers), write pending records (for the flush "
-        "timeout, at most 5 s), then die by the signal as usual; `default`: leave SIGTERM "
-        "alone. Set up by `instrument()` in the main thread only; a main thread stuck in a "
-        "long C call delays it.",
+        "`flush`: on a SIGTERM the app does not handle itself (`docker stop`, Kubernetes), "
+        "write pending records (for the flush timeout, at most 5 s), then die by the signal "
+        "as usual; `default`: leave SIGTERM alone. Set up by `instrument()` in the main "
+        "thread only; a main thread stuck in a long C call delays it. Not in a "
+        "`multiprocessing` child (a `Pool` ends its workers with SIGTERM): there SIGTERM "
+        "keeps its default, and each call waits for its record to be written.",
         SIGTERM_MODES,
     )
     strict: bool = _setting(

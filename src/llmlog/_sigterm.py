@@ -22,9 +22,14 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import threading
+from types import ModuleType
+
+import wrapt
 
 from llmlog import _ending, _self_signals
+from llmlog.instrumentors import _in_flight
 
 SIGTERM_WAIT = 5.0
 """At most this many seconds of drain on SIGTERM (less if LLMLOG_FLUSH_TIMEOUT is less):
@@ -36,9 +41,16 @@ def handle_sigterm(on: bool) -> None:
 
     Installed only over the default disposition, never over the app's own handler (or
     an ignored SIGTERM); removed only if still installed. Only the main thread may set
-    signal handlers: elsewhere this does nothing.
+    signal handlers: elsewhere this does nothing. Not in a ``multiprocessing`` child
+    (see :func:`_in_a_multiprocessing_child`).
     """
-    if threading.current_thread() is not threading.main_thread():
+    global _watched
+    if on and not _watched:
+        _watched = True
+        wrapt.register_post_import_hook(_watch_for_children, "multiprocessing.util")
+    if on and not _a_child and _started_by_multiprocessing():
+        _in_a_multiprocessing_child(None)  # (spawn, forkserver: no after-fork hooks run)
+    if threading.current_thread() is not threading.main_thread() or _a_child:
         return
     installed = signal.getsignal(signal.SIGTERM)
     if on and installed is signal.SIG_DFL:
@@ -113,3 +125,45 @@ if hasattr(os, "register_at_fork") and hasattr(signal, "pthread_sigmask"):
         after_in_parent=_after_fork_in_parent,
         after_in_child=_after_fork_in_child,
     )
+
+
+_a_child = False
+_watched = False
+
+
+class _Watching:
+    """What ``multiprocessing.util.register_after_fork`` keeps (weakly) for our hook."""
+
+
+_watching = _Watching()
+
+
+def _watch_for_children(util: ModuleType) -> None:
+    util.register_after_fork(_watching, _in_a_multiprocessing_child)
+
+
+def _started_by_multiprocessing() -> bool:
+    """Whether this process is a ``multiprocessing`` child: one it is still preparing (a
+    ``spawn`` or ``forkserver`` child importing the app's main module), or one running."""
+    process = sys.modules.get("multiprocessing.process")
+    if process is None:
+        return False
+    preparing = getattr(process.current_process(), "_inheriting", False)
+    return bool(preparing) or process.parent_process() is not None
+
+
+def _in_a_multiprocessing_child(_: object) -> None:
+    """In a ``multiprocessing`` child (a forked one runs this as multiprocessing's own
+    after-fork hook; ``spawn`` and ``forkserver`` ones as ``instrument()`` finds them), SIGTERM
+    goes back to its default, and each call there waits for its record instead.
+
+    ``Pool.terminate()`` (``with Pool() as pool:`` at its end) sends SIGTERM to workers
+    waiting for their next task in a semaphore; a handler in Python runs only once the
+    waiting thread wakes, and a SIGTERM that comes just before the wait begins wakes
+    nothing: the worker, and the app's exit with it, then waited for ever (1 run in ~40 of
+    16 pools under load). At its default the kernel ends the worker at once; its records
+    were written as each call ended. (A call in flight at that SIGTERM has no record.)"""
+    global _a_child
+    _in_flight.each_call_written = True
+    handle_sigterm(False)
+    _a_child = True

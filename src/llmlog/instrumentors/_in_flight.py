@@ -64,6 +64,11 @@ be killed before its exit drain runs (celery's cold shutdown raises ``SystemExit
 task, and its pool kills the worker with SIGTERM a moment later)."""
 
 
+each_call_written = False
+"""True in a ``multiprocessing`` child: it is ended by a SIGTERM at its default (see
+:mod:`llmlog._sigterm`), so each call waits for its record as under LLMLOG_SYNC_WRITES."""
+
+
 def _wait_until_written(wait: float | None) -> None:
     """The queue is written now and the calling thread waits for it, never longer than
     LLMLOG_FLUSH_TIMEOUT: ``wait`` seconds at most for a call cut short as the process ends;
@@ -72,7 +77,7 @@ def _wait_until_written(wait: float | None) -> None:
     pipeline = _pipeline.current()
     if (
         pipeline is None
-        or (wait is None and not pipeline.settings.sync_writes)
+        or (wait is None and not (pipeline.settings.sync_writes or each_call_written))
         or pipeline._drain_deadline is not None  # the last drain has begun: it writes all
         or pipeline.waited_in_vain
         or _get_ident() == pipeline._writer_ident  # (it cannot wait for itself)
