@@ -7,6 +7,8 @@ optional stages are imported there too, never on the app's thread.
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -52,6 +54,26 @@ def build_processors(settings: Settings, log_file: Path | None = None) -> list[P
     chain.append(Truncate(settings.max_field_chars))
     chain.append(CapRecord(settings.max_record_bytes))  # renders; shrinks a line too long
     return chain
+
+
+def import_structlog() -> Any:
+    """structlog asks ``sys.stdout.isatty()`` as it is imported (to colour its own default
+    output): an app that had closed its stdout made that import fail, the writer died with
+    it, and every record was lost. Such a stdout is stood in for by ``os.devnull`` while
+    structlog is imported."""
+    stdout = sys.stdout
+    if not getattr(stdout, "closed", False):
+        import structlog
+
+        return structlog
+    with open(os.devnull, "w") as stand_in:
+        sys.stdout = stand_in
+        try:
+            import structlog
+        finally:
+            if sys.stdout is stand_in:
+                sys.stdout = stdout
+    return structlog
 
 
 class SinkLogger:

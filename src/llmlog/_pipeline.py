@@ -25,7 +25,7 @@ from typing import Any, Final
 
 from llmlog import _fork_warning, _forks, _guard
 from llmlog._caller_writes import CallerWrites, lost_at_shutdown, start_thread
-from llmlog._chain import SinkLogger, build_processors
+from llmlog._chain import SinkLogger, build_processors, import_structlog
 from llmlog._config import Settings
 from llmlog._queue_bytes import MEASURED_FROM, QueueBytes
 from llmlog._record import (
@@ -417,8 +417,7 @@ class Pipeline(CallerWrites, QueueBytes):
     def _chain_ready(self) -> Any:
         """The structlog logger and its processors, built on first use."""
         if self._logger is None:
-            import structlog  # here, on the writer thread: it costs ~0.3 s to import
-
+            structlog = import_structlog()  # here, on the writer thread: ~0.3 s
             self._logger = structlog.wrap_logger(
                 self._lines,
                 processors=build_processors(self.settings, self._log_file()),
