@@ -4,7 +4,9 @@ above it): llmlog still sees a stream, and records it whole."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -103,3 +105,22 @@ def test_a_stream_in_a_wrapper_llmlog_cannot_see_through_is_said_once(
     said = capsys.readouterr().err
     assert said.count("another tool's wrapper") == 1
     assert f"{__name__}.PlainWrapper" in said and "Activate llmlog before" in said
+
+
+def test_logfire_is_told_llmlogs_frames_are_not_the_apps(
+    llm: CapturedRecords, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Logfire names the app's line on each span, skipping site-packages only: llmlog
+    installed elsewhere made every span name llmlog's wrapper as the caller. When the app
+    imports Logfire, llmlog's package is given to its add_non_user_code_prefix."""
+    (tmp_path / "logfire.py").write_text(
+        "told = []\ndef add_non_user_code_prefix(path):\n    told.append(path)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "logfire", raising=False)
+    try:
+        import logfire  # type: ignore[import-not-found]
+
+        assert [Path(p) for p in logfire.told] == [Path(llmlog.__file__).resolve().parent]
+    finally:
+        sys.modules.pop("logfire", None)

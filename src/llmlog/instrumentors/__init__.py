@@ -7,7 +7,7 @@ import importlib.util
 import logging
 
 from llmlog._config import PROVIDERS
-from llmlog.instrumentors import _base
+from llmlog.instrumentors import _base, _logfire_frames
 
 log = logging.getLogger("llmlog")
 
@@ -16,6 +16,7 @@ def install(disabled: tuple[str, ...] = ()) -> list[str]:
     """Patch every provider not in ``disabled`` whose SDK is installed (and unpatch those
     in it, disabled since an earlier call); their names."""
     installed = []
+    _logfire_frames.watch()
     for name in PROVIDERS:
         if name in disabled:
             _base.uninstall(name)
