@@ -207,7 +207,7 @@ class Pipeline(CallerWrites, QueueBytes):
     def _put(self, item: Capture) -> None:
         self._stalled = False
         queue = self._queue
-        item.queued = True  # no signal handler runs between this and the append: queued()
+        item.queued = True  # no signal handler runs between this and the append
         queue.append(item)
         queued = len(queue)
         if queued == 1:
@@ -493,15 +493,6 @@ def submit(cap: Capture) -> None:
     pipeline = _current
     if pipeline is not None:
         pipeline.submit(cap)
-
-
-def queued(cap: Capture) -> bool:
-    """Whether a :func:`submit` of ``cap`` interrupted by an exception (Ctrl-C, or one a
-    signal handler raised) had queued it: then its record is on its way. (A mark on the
-    capture, not a reference to the one queued last: that kept the last call's result, a
-    whole stream, alive until the next call, and another thread's record queued meanwhile
-    made this one look unqueued.)"""
-    return cap.queued
 
 
 _lost_at_last_flush = 0

@@ -385,7 +385,10 @@ class Capture:
     status: str = STATUS_OK
     extra: dict[str, Any] = field(default_factory=dict)
     client: Any = None  # the SDK client called (a reference: e.g. which Azure deployment)
-    queued: bool = False  # set as it joins the writer's queue (see _pipeline.queued)
+    # Set as it joins the writer's queue: a finish() cut short after that leaves it there
+    # (a mark on the capture: a reference to the capture queued last kept the last call's
+    # stream alive until the next call, and another thread's record made it look unqueued)
+    queued: bool = False
 
     @property
     def latency_ms(self) -> float | None:

@@ -92,7 +92,7 @@ def _unfinish(cap: Capture) -> None:
     """:func:`finish` was interrupted (Ctrl-C, an exception the app's signal handler
     raised): unless ``cap`` was queued, it is open again and back in flight, for a later
     ``finish`` (a stream's end, its collection) or the exit to record it, once."""
-    if not _pipeline.queued(cap):
+    if not cap.queued:
         cap.end_perf = None
         _in_flight[cap] = _get_ident()
 
