@@ -13,6 +13,7 @@ from openai.types.responses import Response
 import openai_fakes as fakes
 from llmlog.instrumentors import _openai_other_replies as other
 from llmlog.instrumentors import _openai_response as response
+from llmlog.instrumentors import _openai_usage as openai_usage
 
 CALL = {
     "id": "call_1",
@@ -340,5 +341,5 @@ def test_raw_usage_is_what_the_sdk_would_dump(usage: dict[str, object]) -> None:
     ).usage
     assert sent is not None
     expected = sent.model_dump(mode="json", exclude_unset=True, warnings=False)
-    got = response.raw_usage(sent)
+    got = openai_usage.raw_usage(sent)
     assert json.dumps(got) == json.dumps(expected)

@@ -12,7 +12,8 @@ from typing import Any, Final
 
 from llmlog._record import Capture, empty_output, string_or_none
 from llmlog.instrumentors._openai_request import plain, responses_prompt
-from llmlog.instrumentors._openai_response import input_output_usage, responses_item_call
+from llmlog.instrumentors._openai_response import responses_item_call
+from llmlog.instrumentors._openai_usage import input_output_usage
 from llmlog.instrumentors._sdk_field import field
 
 _AGENT_PARAMS: Final = ("reasoning", "service_tier", "text", "tools", "multi_agent", "compaction")

@@ -11,7 +11,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Final
 
 from llmlog._record import empty_output, media_stub
-from llmlog.instrumentors._openai_response import Reply, input_output_usage
+from llmlog.instrumentors._openai_response import Reply
+from llmlog.instrumentors._openai_usage import input_output_usage
 from llmlog.instrumentors._sdk_field import field
 
 LAST_EVENT_TYPES: Final[Mapping[str, frozenset[str]]] = {

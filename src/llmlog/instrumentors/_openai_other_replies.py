@@ -18,14 +18,12 @@ from llmlog._record import empty_output, media_stub, string_or_none, usage_recor
 from llmlog.instrumentors._openai_request import plain
 from llmlog.instrumentors._openai_response import (
     Reply,
-    input_output_usage,
-    int_or_none,
-    raw_usage,
     read_chat,
     read_completion,
     read_response,
     response_ids,
 )
+from llmlog.instrumentors._openai_usage import input_output_usage, int_or_none, raw_usage
 from llmlog.instrumentors._sdk_field import field
 
 

@@ -36,13 +36,14 @@ from llmlog.instrumentors._openai_media_streams import (
     accumulate_images,
     accumulate_transcript,
 )
-from llmlog.instrumentors._openai_response import Reply, completion_usage, content_parts, extra
+from llmlog.instrumentors._openai_response import Reply, content_parts, extra
 from llmlog.instrumentors._openai_responses_stream import (
     TERMINAL_EVENTS,
     accumulate_responses,
     final_answers,
     output_items,
 )
+from llmlog.instrumentors._openai_usage import completion_usage
 from llmlog.instrumentors._sdk_field import field
 from llmlog.instrumentors._sse_tee import decoded
 
