@@ -35,6 +35,7 @@ def run_toy(
         env=full_env,
         timeout=240,
         check=False,
+        start_new_session=True,  # as an app: never served by the test run's own PII worker
     )
 
 

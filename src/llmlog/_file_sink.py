@@ -24,6 +24,9 @@ from llmlog._log_files import (
     rotated_name,
 )
 from llmlog._log_signature import ForeignLog
+from llmlog._own_fds import moved_high, names
+from llmlog._pipe_turn import is_pipe as is_pipe  # (sinks.py imports it from here)
+from llmlog._pipe_turn import pipe_turn as pipe_turn
 
 RETRY_SECONDS = 1.0
 CHECK_SECONDS = 0.1
@@ -53,38 +56,6 @@ def _parts(lines: list[bytes], limit: int) -> Iterator[list[bytes]]:
         size += len(line)
     if part:
         yield part
-
-
-@contextlib.contextmanager
-def pipe_turn(fd: int | None) -> Iterator[None]:
-    """Hold the pipe or FIFO ``fd`` to ourselves while writing (None: not a pipe, no need).
-
-    A write to a pipe is atomic only up to ``PIPE_BUF`` (4096 bytes): a longer record
-    written by two processes sharing one (forked workers logging to stdout, a FIFO) comes
-    out interleaved. An exclusive POSIX record lock makes llmlog's processes take turns:
-    ``lockf`` locks belong to a process (forked children contend; none is inherited), and
-    a regular file needs none (``O_APPEND``). Writers that take no lock (the app's own
-    ``print``) are not held back. Where the lock is refused the write goes ahead unlocked.
-    """
-    locked = None
-    if fd is not None:
-        with contextlib.suppress(OSError):
-            fcntl.lockf(fd, fcntl.LOCK_EX)
-            locked = fd
-    try:
-        yield
-    finally:
-        if locked is not None:
-            with contextlib.suppress(OSError):
-                fcntl.lockf(locked, fcntl.LOCK_UN)
-
-
-def is_pipe(fd: int) -> bool:
-    """Whether ``fd`` is a pipe or FIFO (to take turns at with :func:`pipe_turn`)."""
-    try:
-        return stat.S_ISFIFO(os.fstat(fd).st_mode)
-    except OSError:
-        return False
 
 
 class _GaveUp(Exception):
@@ -138,6 +109,10 @@ class FileSink:
     A file whose first line is not llmlog's (a CSV, the app's own log) is never written,
     rotated or pruned (:mod:`llmlog._log_signature`): refused as an unwritable path is.
 
+    The descriptor sits above the numbers an app's files get first, and each write checks
+    it still names the file opened (:mod:`llmlog._own_fds`): one the app closed (its number
+    perhaps the app's own file now) is neither written nor closed; the log is reopened.
+
     The log path itself must not be a symlink (``O_NOFOLLOW``); its directories may.
     Nothing is written to a folder another user owns or may write to (a sticky one
     excepted), nor to a file there another user owns (their FIFO, or their file moved
@@ -158,6 +133,8 @@ class FileSink:
         self.backup_count = backup_count
         self.retention_days = retention_days
         self._fd: int | None = None
+        self._file = (0, 0)
+        """(device, inode) of the file ``_fd`` was opened on (:meth:`_ours`)."""
         self._pipe: int | None = None
         """``_fd`` if it is a FIFO (written under :func:`pipe_turn`), decided when opened."""
         self._retry_at = 0.0
@@ -201,7 +178,7 @@ class FileSink:
         written = 0
         prefix = 0
         try:
-            fd = self._fd
+            fd = self._ours()
             if fd is None or now - self._checked_at >= CHECK_SECONDS:
                 fd = self._current_fd()
                 if now >= self._expire_at:
@@ -307,22 +284,43 @@ class FileSink:
         """In a forked child: close the inherited descriptor (reopened on next write; kept
         open, a rotated-away file would stay on disk as long as the child lives) and drop
         the parent's lines (the parent writes them again if it must)."""
-        if self._fd is not None:
+        if (fd := self._ours()) is not None:
             with contextlib.suppress(OSError):
-                os.close(self._fd)
+                os.close(fd)
         self._fd = None
         self._forget_kept()
         self._orphans = []
 
+    def _ours(self) -> int | None:
+        """``_fd`` if it still names the file opened on it, else None (:meth:`_let_go`)."""
+        if self._fd is not None and not names(self._fd, self._file):
+            self._let_go()
+        return self._fd
+
+    def _let_go(self) -> None:
+        """The app closed our descriptor (``os.closerange``) and may have opened a file of its
+        own on the number since: forget it, never writing to it nor closing it. Whatever we
+        wrote is in our file; the next write opens the log again."""
+        warn_once(
+            f"sink_closed:{self.path}",
+            f"the app closed llmlog's descriptor of {self.path} (fd {self._fd}): llmlog "
+            "reopens the file and goes on there (it writes nothing to, and does not close, "
+            "a file the app opens on that number)",
+        )
+        self._fd = self._pipe = None
+        self._forget_kept()
+
     def _release(self, mine: os.stat_result | None = None) -> None:
-        """Close our descriptor. If its file (``mine``: its ``fstat``) has been deleted since
-        our last write to it, the lines written since the last check may have gone nowhere:
-        they become ``_orphans``, written again to the new file."""
-        if self._fd is None:
+        """Close our descriptor (if the app closed it, only forget it). If its file (``mine``:
+        its ``fstat``) has been deleted since our last write to it, the lines written since
+        the last check may have gone nowhere: they become ``_orphans``, written again to the
+        new file."""
+        fd = self._ours()
+        if fd is None:
             return
         if self._kept or self._older or self._dropped:
             try:
-                st = os.fstat(self._fd) if mine is None else mine
+                st = os.fstat(fd) if mine is None else mine
                 if st.st_nlink == 0 and st.st_ctime_ns <= st.st_mtime_ns:
                     self._orphans += self._older + self._kept
                     if self._dropped:
@@ -338,7 +336,7 @@ class FileSink:
                 pass
             self._forget_kept()
         with contextlib.suppress(OSError):
-            os.close(self._fd)
+            os.close(fd)
         self._fd = None
 
     def _fail(self, exc: OSError, lines: int) -> None:
@@ -375,13 +373,14 @@ class FileSink:
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
         # Non-blocking only to open: a FIFO nobody reads yet fails (ENXIO: retried later)
         # instead of hanging the writer, and with it every os.fork() and the exit.
-        fd = open_log(self.path, flags | os.O_NONBLOCK)
-        self._pipe = None
+        fd = moved_high(open_log(self.path, flags | os.O_NONBLOCK))
         try:
             os.set_blocking(fd, True)
             st = os.fstat(fd)
         except OSError:
-            return fd
+            os.close(fd)
+            raise
+        self._file = (st.st_dev, st.st_ino)
         self._pipe = fd if stat.S_ISFIFO(st.st_mode) else None
         mode = stat.S_IMODE(st.st_mode)
         # An existing file someone made readable: say so, leave it be. Only a regular

@@ -8,9 +8,12 @@ interpreter exit when that thread ends: :func:`writer_alone` tells the writer so
 
 from __future__ import annotations
 
+import contextlib
 import logging  # noqa: F401 - before our at-fork hook: see register_at_fork at the end
 import os
 import threading
+from collections.abc import Iterator
+from typing import Any
 
 FORK_WAIT = 5.0
 """Seconds ``os.fork()`` waits for the writer to finish the slice it is in."""
@@ -40,6 +43,23 @@ def _after_fork_in_parent() -> None:
     if taken:
         taken = False
         guard.release()
+
+
+@contextlib.contextmanager
+def open_to_forks() -> Iterator[None]:
+    """Around a wait for another process (the PII worker's answer: a second and more while it
+    starts) during which this thread holds :data:`guard` but nothing a child could inherit
+    half-done: ``os.fork()`` goes ahead instead of waiting for it. Every level of the
+    re-entrant guard is let go and taken back after, as ``threading.Condition`` does."""
+    lock: Any = guard
+    if not lock._is_owned():
+        yield
+        return
+    held = lock._release_save()
+    try:
+        yield
+    finally:
+        lock._acquire_restore(held)
 
 
 def writer_alone() -> bool:

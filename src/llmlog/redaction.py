@@ -77,7 +77,8 @@ from llmlog._redact_operators import MIN_KEY_BYTES, operator_factory
 from llmlog._redact_retried import RETRIED, retried_messages, with_messages
 from llmlog._redact_secrets import Span
 from llmlog._redact_walk import APP_DATA_FIELDS, TextReplacer, any_found, collect, rebuild
-from llmlog._redact_worker import NoTimeLeft, WorkerUnavailable, client
+from llmlog._redact_worker import client
+from llmlog._redact_worker_channel import NoTimeLeft, WorkerUnavailable
 
 __all__ = ["FAILED_MARKER", "Redact", "add_recognizer", "remove_recognizer", "validate"]
 

@@ -1,0 +1,213 @@
+"""The PII worker beside the app's processes: not the app's child, one for a whole process
+group, and no ``os.fork()`` waits for it to start.
+
+Every process ran here is a session leader of its own (``start_new_session``), so that it
+never meets the worker of the test run's own process group.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+SRC = str(Path(__file__).resolve().parent.parent / "src")
+
+PRELUDE = """
+import os, subprocess, sys
+from llmlog._config import Settings
+from llmlog._redact_worker import client
+from llmlog.redaction import Redact
+
+def parent_of(pid):
+    with open(f"/proc/{pid}/stat") as stat:
+        return int(stat.read().rsplit(")", 1)[1].split()[1])
+
+processor = Redact(Settings(redact="pii"))
+
+def redacted(text):
+    return processor(None, "info", {"messages": [text]})["messages"][0]
+"""
+
+
+def run_app(code: str, tmp_path: Path, timeout: float = 120) -> list[str]:
+    """Run ``code`` (after PRELUDE) as a script in a session of its own; its stdout lines."""
+    script = tmp_path / "app.py"
+    script.write_text(textwrap.dedent(PRELUDE) + textwrap.dedent(code))
+    env = {**os.environ, "PYTHONPATH": SRC}
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        start_new_session=True,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+def test_an_app_that_reaps_all_its_children_does_not_wait_for_the_worker(
+    tmp_path: Path,
+) -> None:
+    """``while True: os.wait()`` until there are no children (a pre-fork server's or a
+    script's own reaping) waited for ever: the worker was the app's child, alive until the
+    app exits. The process the app starts forks the worker and exits."""
+    out = run_app(
+        """
+        print(redacted("mail a@example.com"))
+        child = os.fork()
+        if child == 0:
+            os._exit(7)
+        reaped = []
+        while True:
+            try:
+                reaped.append(os.wait()[0])
+            except ChildProcessError:
+                break
+        print(reaped == [child], client().worker_pid is not None)
+        """,
+        tmp_path,
+        timeout=60,
+    )
+    assert out == ["mail <EMAIL_ADDRESS>", "True True"]
+
+
+def test_a_forked_child_is_served_by_a_fork_of_its_parents_worker(tmp_path: Path) -> None:
+    """A forked child (a ``multiprocessing`` fork worker) does not start a worker of its own
+    (~1 s before its first record, ~100 MB): its parent's forks one for it, presidio built."""
+    out = run_app(
+        """
+        print(redacted("mail a@example.com"))
+        parents_worker = client().worker_pid
+        read_end, write_end = os.pipe()
+        child = os.fork()
+        if child == 0:
+            try:
+                text = redacted("call +44 20 7946 0958")
+                mine = client().worker_pid
+                os.write(write_end, f"{text} {parent_of(mine) == parents_worker}".encode())
+            finally:
+                os._exit(0)
+        os.close(write_end)
+        os.waitpid(child, 0)
+        print(os.read(read_end, 1000).decode())
+        print(redacted("mail b@example.com"), client().worker_pid == parents_worker)
+        """,
+        tmp_path,
+    )
+    assert out == ["mail <EMAIL_ADDRESS>", "call <PHONE_NUMBER> True", "mail <EMAIL_ADDRESS> True"]
+
+
+def test_the_processes_of_one_group_share_its_worker_and_no_others(tmp_path: Path) -> None:
+    """A subprocess of the same group, interpreter and PYTHONPATH is served by the app's
+    worker; one in a session of its own, or with another PYTHONPATH (its worker would import
+    other things), starts its own."""
+    out = run_app(
+        """
+        print(redacted("mail a@example.com"))
+        app_worker = client().worker_pid
+        probe = (
+            "import sys; sys.path.insert(0, sys.argv[1]);"
+            "from llmlog._config import Settings;"
+            "from llmlog._redact_worker import client;"
+            "from llmlog.redaction import Redact;"
+            "r = Redact(Settings(redact='pii'))(None, 'info', {'messages': ['a@example.com']});"
+            "stat = open(f'/proc/{client().worker_pid}/stat').read();"
+            "print(r['messages'][0], stat.rsplit(')', 1)[1].split()[1])"
+        )
+        other_path = {**os.environ, "PYTHONPATH": os.environ["PYTHONPATH"] + os.pathsep}
+        for how in [{}, {"start_new_session": True}, {"env": other_path}]:
+            done = subprocess.run(
+                [sys.executable, "-c", probe, sys.path[0]], capture_output=True, text=True,
+                check=True, **how
+            )
+            text, parent = done.stdout.split()
+            print(text, "served by the app's worker" if int(parent) == app_worker else "own")
+        """,
+        tmp_path,
+    )
+    assert out == [
+        "mail <EMAIL_ADDRESS>",
+        "<EMAIL_ADDRESS> served by the app's worker",
+        "<EMAIL_ADDRESS> own",
+        "<EMAIL_ADDRESS> own",
+    ]
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])
+def test_a_pools_workers_are_served_by_the_apps_worker(method: str, tmp_path: Path) -> None:
+    """``multiprocessing`` children of every start method find the app's worker."""
+    out = run_app(
+        f"""
+        import multiprocessing
+
+        def redact_in_child(text):
+            return redacted(text), parent_of(client().worker_pid)
+
+        if __name__ == "__main__":
+            print(redacted("mail a@example.com"))
+            app_worker = client().worker_pid
+            with multiprocessing.get_context({method!r}).Pool(2) as pool:
+                results = pool.map(redact_in_child, ["a@example.com", "b@example.com"] * 2)
+            print(sorted({{text for text, _ in results}}))
+            print(all(parent == app_worker for _, parent in results))
+        """,
+        tmp_path,
+    )
+    assert out == ["mail <EMAIL_ADDRESS>", "['<EMAIL_ADDRESS>']", "True"]
+
+
+def test_a_fork_does_not_wait_for_the_worker_to_start(tmp_path: Path) -> None:
+    """The writer waiting for the worker (its start: a second, more on a loaded machine)
+    held the lock ``os.fork()`` waits for (up to ``FORK_WAIT``): a fork right after the
+    first call waited as long (here 90 s, past the test's timeout). The wait for another
+    process lets forks go ahead."""
+    slow_site = tmp_path / "slow_site"
+    slow_site.mkdir()
+    (slow_site / "sitecustomize.py").write_text("import time\ntime.sleep(90)\n")
+    out = run_app(
+        f"""
+        import json, time
+        import httpx2, openai, llmlog
+        from llmlog import _forks
+        from llmlog._fake_openai import chat_completions
+
+        def answer(request):
+            reply = chat_completions(json.loads(request.content))
+            return httpx2.Response(reply.status, json=dict(reply.body))
+
+        _forks.FORK_WAIT = 600.0  # a fork waiting for the writer outlasts the test's timeout
+        llmlog.instrument(output={str(tmp_path / "l.jsonl")!r}, redact="pii")
+        # What the worker will import: its interpreter takes 90 s to start.
+        os.environ["PYTHONPATH"] = {str(slow_site)!r} + os.pathsep + os.environ["PYTHONPATH"]
+        app = openai.OpenAI(
+            api_key="sk-test", http_client=httpx2.Client(transport=httpx2.MockTransport(answer))
+        )
+        app.chat.completions.create(model="gpt-4o", messages=[{{"role": "user", "content": "hi"}}])
+        while not any(open(f"/proc/self/task/{{t}}/children").read().strip()
+                      for t in os.listdir("/proc/self/task")):
+            time.sleep(0.05)  # until the writer has started the worker's process
+        time.sleep(0.5)  # and waits for its hello
+        child = os.fork()
+        if child == 0:
+            os._exit(0)
+        os.waitpid(child, 0)
+        print("forked")
+        for task in os.listdir("/proc/self/task"):  # for the test to end the sleeper
+            print(open(f"/proc/self/task/{{task}}/children").read().strip())
+        os._exit(0)
+        """,
+        tmp_path,
+        timeout=60,
+    )
+    for pid in " ".join(out[out.index("forked") + 1 :]).split():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(pid), signal.SIGKILL)
+    assert "forked" in out
