@@ -30,7 +30,7 @@ import os
 import llmlog
 
 llmlog.instrument(
-    output=os.path.join(os.environ["LLMLOG_SDK_SUITE_LOGS"], f"llmlog-{os.getpid()}.jsonl"),
+    output=os.path.join(os.environ["SUITE_LLMLOG_LOGS"], f"llmlog-{os.getpid()}.jsonl"),
 )
 PY
 mkdir -p "$work/logs"
@@ -46,7 +46,7 @@ run() {
 echo "bare:"
 run bare "$@"
 echo "with llmlog:"
-PYTHONPATH="$work:$repo_src${PYTHONPATH:+:$PYTHONPATH}" LLMLOG_SDK_SUITE_LOGS="$work/logs" \
+PYTHONPATH="$work:$repo_src${PYTHONPATH:+:$PYTHONPATH}" SUITE_LLMLOG_LOGS="$work/logs" \
     run llmlog -p llmlog_sdk_suite_plugin "$@"
 
 python - "$work" <<'PY'

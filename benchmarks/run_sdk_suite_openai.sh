@@ -62,6 +62,7 @@ run() {  # run NAME [pytest args...] -> results/NAME.txt (one "nodeid outcome" p
 }
 
 run bare "$@"
+rm -f "$work"/records-*.jsonl  # this run's records only (the count below reads them all)
 SUITE_LLMLOG_OUTPUT="$work/records-{pid}.jsonl" PYTHONPATH="$repo/src:$work/plugin" \
   run llmlog -p llmlog_on "$@"
 
