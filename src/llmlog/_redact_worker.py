@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import re
 import select
+import socket
 import subprocess
 import sys
 import threading
@@ -62,7 +63,8 @@ REQUEST_TIMEOUT_MAX_S: Final = 300.0  # a slow machine's 2 MB of phone numbers: 
 RELEASE_WAIT_S: Final = 0.1  # at exit: an idle worker is gone in a few ms
 _BOOT: Final = (
     "import sys; sys.path.insert(0, sys.argv[1]); "
-    "from llmlog._redact_worker_process import boot; boot(int(sys.argv[2]), sys.argv[3])"
+    "from llmlog._redact_worker_process import boot; "
+    "boot(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])"
 )
 
 
@@ -90,14 +92,14 @@ class WorkerClient:
                 raise WorkerUnavailable(self._unavailable)
             payload = _encode_request(config, texts)
             try:
-                reply = self._ask(payload)
+                reply = self._ask(payload, config)
             except WorkerGone as exc:  # a new worker (started by _ask) gets one more try
                 _guard.warn_once(
                     "redact_worker_died",
                     f"the PII redaction worker {exc}; a new one was started and the record "
                     "sent again (said once, counted as redact_worker_died)",
                 )
-                reply = self._ask(payload)
+                reply = self._ask(payload, config)
             if reply[0] == "unavailable":  # the worker's interpreter lacks presidio
                 problem = (
                     f"the redaction worker ({sys.executable}) cannot import presidio: {reply[1]}"
@@ -111,7 +113,7 @@ class WorkerClient:
             self._answered = True
             return [[(s, e, str(kind)) for s, e, kind in spans] for spans in reply[1]]
 
-    def _ask(self, payload: bytes) -> list[Any]:
+    def _ask(self, payload: bytes, config: DetectorConfig) -> list[Any]:
         """One request to the worker (found or started first if there is none): its
         decoded reply."""
         first = self._worker is None
@@ -132,7 +134,7 @@ class WorkerClient:
             self._let_go()
             first = True
             timeout += START_TIMEOUT_S
-        worker = self._worker or self._start()
+        worker = self._worker or self._start(config)
         try:
             try:
                 return exchange(worker, payload, timeout)
@@ -140,7 +142,7 @@ class WorkerClient:
                 if not worker.shared or worker.pid is not None:
                     raise
                 self._kill()  # the group's worker was ending as we connected: start our own
-                worker = self._start(share=False)
+                worker = self._start(config, share=False)
                 return exchange(worker, payload, timeout)
         except (OSError, WorkerError, orjson.JSONDecodeError) as exc:
             # Gone before any reply byte, having answered before: it died while idle.
@@ -158,14 +160,29 @@ class WorkerClient:
                 raise WorkerUnavailable(self._unavailable) from None
             raise WorkerError(f"redaction worker failed: {exc}") from None
 
-    def _start(self, *, share: bool = True) -> Worker:
+    def _start(self, config: DetectorConfig, *, share: bool = True) -> Worker:
         """This process group's worker if one listens (:mod:`_redact_worker_address`), else
-        a worker of our own, which listens for the group's next processes."""
-        address = _redact_worker_address.group_address()
-        shared = _redact_worker_address.connect(address) if address and share else None
-        if shared is not None:
-            self._worker = Worker(requests=shared, replies=SAME_AS_REQUESTS, shared=True)
-            return self._worker
+        a worker of our own (its detector built for ``config``), which listens for the
+        group's next processes. The name is bound here, before the worker starts, so that
+        processes whose first records come together wait for one worker, not start one
+        each."""
+        address = _redact_worker_address.group_address() if share else None
+        listener = None
+        if address is not None:
+            if (shared := _redact_worker_address.connect(address)) is None:
+                listener = _redact_worker_address.listen(address)
+                if listener is None:  # another process bound it just now
+                    shared = _redact_worker_address.connect_soon(address)
+            if shared is not None:
+                self._worker = Worker(requests=shared, replies=SAME_AS_REQUESTS, shared=True)
+                return self._worker
+        try:
+            return self._start_own(config, listener)
+        finally:
+            if listener is not None:  # the worker's now (or nobody's: askers see it closed)
+                listener.close()
+
+    def _start_own(self, config: DetectorConfig, listener: socket.socket | None) -> Worker:
         if not sys.executable or not hasattr(select, "poll"):
             raise WorkerUnavailable("no interpreter to start, or no poll() on this platform")
         package_root = str(Path(__file__).resolve().parent.parent)
@@ -184,13 +201,17 @@ class WorkerClient:
             raise WorkerError(f"cannot make a pipe: {exc}") from None
         try:
             starter = subprocess.Popen(
-                [sys.executable, "-P", "-c", _BOOT, package_root, str(reply_end), address or ""],
+                [
+                    *(sys.executable, "-P", "-c", _BOOT, package_root, str(reply_end)),
+                    str(listener.fileno() if listener is not None else -1),
+                    orjson.dumps(config.to_wire()).decode(),
+                ],
                 stdin=requests,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 env=env,
                 close_fds=True,
-                pass_fds=(reply_end,),
+                pass_fds=(reply_end,) if listener is None else (reply_end, listener.fileno()),
                 start_new_session=True,  # Ctrl-C in a terminal is for the app, not for us
             )
         except OSError as exc:
@@ -209,7 +230,8 @@ class WorkerClient:
         worker, self._worker = self._worker, None
         self._pid, self._answered, self._out_of_time = os.getpid(), False, None
         if worker is not None:
-            worker.starter = None  # not ours to reap: the parent started it
+            if worker.starter is not None:  # the parent's to reap: not waited for here
+                worker.starter.returncode = 0
             worker.close()
 
     def release(self) -> None:

@@ -18,6 +18,7 @@ import os
 import socket
 import struct
 import sys
+import time
 from pathlib import Path
 from typing import Final
 
@@ -78,6 +79,19 @@ def connect(address: str) -> int | None:
         return None
     finally:
         sock.close()
+
+
+BOUND_WAIT_S: Final = 0.5
+"""How long a name just bound by another process may take to listen (bind and listen are
+two steps); connections refused meanwhile are tried again."""
+
+
+def connect_soon(address: str) -> int | None:
+    """:func:`connect` to a name another process has just bound, allowing it to listen."""
+    deadline = time.monotonic() + BOUND_WAIT_S
+    while (fd := connect(address)) is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return fd
 
 
 def listen(address: str) -> socket.socket | None:

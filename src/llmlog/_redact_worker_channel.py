@@ -25,6 +25,10 @@ from llmlog._own_fds import moved_high, names
 from llmlog._redact_worker_process import HEADER
 
 SAME_AS_REQUESTS: Final = -2  # replies come on the requests' descriptor (a socket)
+SHARED_HELLO_TIMEOUT_S: Final = 20.0
+"""A group's worker only accepts and forks, at once but while it builds presidio (seconds on
+a loaded machine): one that says nothing for this long (stopped, swapped out) is given up
+for a worker of our own."""
 STARTER_WAIT_S: Final = 1.0  # the started process forks the worker and exits at once
 
 
@@ -105,11 +109,7 @@ class Worker:
         """Whether it ended within ``timeout`` seconds."""
         if self.pidfd is None:
             return False
-        gone = (
-            bool(select.poll_for_pidfd(self.pidfd, timeout))
-            if False
-            else _readable(self.pidfd, timeout)
-        )
+        gone = _readable(self.pidfd, timeout)  # a pidfd reads as ready once the process ends
         if gone and self.pid is not None:  # our child only where we are init: reap it
             with contextlib.suppress(ChildProcessError, OSError):
                 os.waitpid(self.pid, os.WNOHANG)
@@ -135,7 +135,8 @@ class Worker:
 def exchange(worker: Worker, payload: bytes, timeout: float) -> list[Any]:
     """Send ``payload`` to ``worker`` (read its hello first, if not yet): its reply."""
     if worker.pid is None:
-        worker.greeted(orjson.loads(_read_frame(worker.replies, timeout)))
+        hello_timeout = min(timeout, SHARED_HELLO_TIMEOUT_S) if worker.shared else timeout
+        worker.greeted(orjson.loads(_read_frame(worker.replies, hello_timeout)))
     _write_frame(worker.requests, payload, timeout)
     reply: list[Any] = orjson.loads(_read_frame(worker.replies, timeout))
     return reply

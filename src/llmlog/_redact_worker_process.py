@@ -2,14 +2,14 @@
 
 The app's writer starts a process that forks the worker and exits at once: the worker is
 not the app's child, so an app that reaps its children with ``os.wait()`` until there
-are none does not wait for ever on ours. The worker says hello (its pid) on its reply
-pipe, then answers length-prefixed JSON requests read on stdin until stdin closes (the
-app exited or let it go).
-
-It also listens where the other processes of its group look for one
-(:mod:`llmlog._redact_worker_address`). Each connection is served by a fork of the
-worker, its presidio engine already built (milliseconds instead of a second's start),
-which ends when the connection closes; the worker itself goes on answering its app.
+are none does not wait for ever on ours (unless the app is PID 1 or a subreaper: orphans
+come back to it). The worker builds its detector, then serves by forking: one fork
+answers the app (hello with its pid on the reply pipe, then length-prefixed JSON requests
+read on stdin until stdin closes), and one fork serves each connection made by the other
+processes of its group where the app bound the group's name
+(:mod:`llmlog._redact_worker_address`), presidio already built (milliseconds instead of
+a second's start). The worker itself only accepts, and exits when the app's end of stdin
+closes (the app exited or let it go).
 """
 
 from __future__ import annotations
@@ -34,61 +34,70 @@ _detectors: dict[DetectorConfig, Detector] = {}
 """Built once per configuration; a fork for another process starts with them built."""
 
 
-def boot(reply_fd: int, address: str) -> None:
+def boot(reply_fd: int, listener_fd: int, config_wire: str) -> None:
     """The started process's entry point: fork the worker, and exit so the app reaps us."""
     if os.fork() != 0:
         os._exit(0)
-    serve(reply_fd, address or None)
+    listener = socket.socket(fileno=listener_fd) if listener_fd >= 0 else None
+    serve(reply_fd, listener, DetectorConfig.from_wire(orjson.loads(config_wire)))
 
 
-def serve(reply_fd: int, address: str | None) -> None:
-    """Answer requests on stdin (replies on ``reply_fd``) and hand the connections made at
-    ``address`` to forks, until stdin closes."""
+def serve(reply_fd: int, listener: socket.socket | None, config: DetectorConfig) -> None:
+    """Build the detector for ``config``, leave the app's requests (stdin, replies on
+    ``reply_fd``) to a fork, and fork one for each connection made to ``listener``, until
+    the app closes stdin. Forking the app's server too keeps this process free to accept:
+    another process's first record never waits behind the app's long request."""
     _deaf_threads.unblock_all()  # started from the writer thread, whose mask it inherited
     # Background work: under CPU contention the app's own threads go first.
     with contextlib.suppress(OSError):
         os.nice(10)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the forks are reaped by the kernel
-    listener = _redact_worker_address.listen(address) if address else None
-    _send(reply_fd, ["hello", os.getpid()])
+    with contextlib.suppress(Exception):  # (a request for it says what failed)
+        _detectors[config] = Detector(config)
+    _fork_to_serve(0, reply_fd, listener)
+    os.close(reply_fd)
     poller = select.poll()
-    poller.register(0, select.POLLIN)
+    poller.register(0, 0)  # no reading: only its end (the app exited or let it go)
     if listener is not None:
         poller.register(listener.fileno(), select.POLLIN)
     while True:
-        ready = {fd for fd, _ in poller.poll()}
-        if 0 in ready and not _answer(0, reply_fd):
-            os._exit(0)  # at once: tearing down presidio's modules took ~200 ms
-        if listener is not None and listener.fileno() in ready:
-            _serve_in_a_fork(listener, reply_fd)
+        for fd, _ in poller.poll():
+            if fd == 0:
+                os._exit(0)  # at once: tearing down presidio's modules took ~200 ms
+            _accept(listener)  # type: ignore[arg-type]
 
 
-def _serve_in_a_fork(listener: socket.socket, reply_fd: int) -> None:
+def _accept(listener: socket.socket) -> None:
     """Accept one connection and leave it to a fork of this process."""
     try:
         conn, _ = listener.accept()
     except OSError:
         return
     with conn:
-        if not _redact_worker_address.peer_is_ours(conn):
-            return
-        try:
-            pid = os.fork()
-        except OSError:
-            return  # the asker sees the connection close, and starts a worker of its own
-        if pid != 0:
-            return
-        try:  # the fork: it serves this connection only, and never returns to the loop
+        if _redact_worker_address.peer_is_ours(conn):
+            _fork_to_serve(conn.fileno(), conn.fileno(), listener)
+
+
+def _fork_to_serve(source: int, reply_fd: int, listener: socket.socket | None) -> None:
+    """A fork that says hello (its pid) and answers the requests read from ``source`` until
+    it ends; it never returns here."""
+    try:
+        pid = os.fork()
+    except OSError:
+        return  # the asker sees end of file, and starts a worker of its own
+    if pid != 0:
+        return
+    try:
+        if listener is not None:
             listener.close()
+        if source != 0:
             os.close(0)
-            os.close(reply_fd)
-            fd = conn.fileno()
-            _send(fd, ["hello", os.getpid()])
-            while _answer(fd, fd):
-                pass
-        finally:
-            os._exit(0)
+        _send(reply_fd, ["hello", os.getpid()])
+        while _answer(source, reply_fd):
+            pass
+    finally:
+        os._exit(0)
 
 
 def _answer(source: int, reply_fd: int) -> bool:
