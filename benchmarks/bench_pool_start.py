@@ -9,8 +9,8 @@ PII worker is up) or not
 
 - the first call's wall time in each pool worker (median over runs, and the worst);
 - the pool's whole ``map`` of 8 calls;
-- the private memory (``Private_Dirty``) of the app's PII worker and of one serving a
-  pool worker (``--memory``).
+- the private memory (``Private_Dirty``) of the group's PII worker and of the forks
+  serving the app and a forked child (``--memory``).
 
 Run: ``PYTHONPATH=src python benchmarks/bench_pool_start.py [--runs 3]``; compare with
 another tree by pointing ``PYTHONPATH`` at its ``src``.
@@ -73,23 +73,30 @@ MEMORY = textwrap.dedent(
     from llmlog.redaction import Redact
 
     def private_mb(pid):
+        sizes = {}
         for line in open(f"/proc/{pid}/smaps_rollup"):
-            if line.startswith("Private_Dirty:"):
-                return int(line.split()[1]) / 1024
+            name, *value = line.split()
+            if name in ("Rss:", "Pss:", "Private_Dirty:"):
+                sizes[name[:-1]] = int(value[0]) // 1024
+        return ", ".join(f"{name} {mb} MB" for name, mb in sizes.items())
 
     redact = Redact(Settings(redact="pii"))
     text = "call Mary Jones at +1 415 555 0100, mail mary@example.com. " * 20
     redact(None, "info", {"messages": [text]})
-    print(f"app's worker: {private_mb(client().worker_pid):.0f} MB private")
+    server = client().worker_pid  # a fork of the group's worker serves the app too
+    with open(f"/proc/{server}/stat") as stat:
+        group_worker = int(stat.read().rsplit(")", 1)[1].split()[1])
+    print(f"the group's worker: {private_mb(group_worker)}")
+    print(f"the fork serving the app: {private_mb(server)}")
     read_end, write_end = os.pipe()
     child = os.fork()
     if child == 0:
         for i in range(50):
             redact(None, "info", {"messages": [f"{i} " + text]})
-        os.write(write_end, f"{private_mb(client().worker_pid):.0f}".encode())
+        os.write(write_end, private_mb(client().worker_pid).encode())
         os._exit(0)
     os.waitpid(child, 0)
-    print(f"a forked child's worker after 50 records: {os.read(read_end, 100).decode()} MB private")
+    print(f"the fork serving a forked child, after 50 records: {os.read(read_end, 200).decode()}")
     """
 )
 

@@ -34,6 +34,9 @@ _detectors: dict[DetectorConfig, Detector] = {}
 """Built once per configuration; a fork for another process starts with them built."""
 
 
+_WARM_UP: Final = "Warm up: Jane Doe, jane@example.com, +1 415 555 0100, 4111 1111 1111 1111."
+
+
 def boot(reply_fd: int, listener_fd: int, config_wire: str) -> None:
     """The started process's entry point: fork the worker, and exit so the app reaps us."""
     if os.fork() != 0:
@@ -54,7 +57,8 @@ def serve(reply_fd: int, listener: socket.socket | None, config: DetectorConfig)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the forks are reaped by the kernel
     with contextlib.suppress(Exception):  # (a request for it says what failed)
-        _detectors[config] = Detector(config)
+        detector = _detectors[config] = Detector(config)
+        detector.find_all([_WARM_UP])  # presidio loads on first use: before any fork
     _fork_to_serve(0, reply_fd, listener)
     os.close(reply_fd)
     poller = select.poll()
