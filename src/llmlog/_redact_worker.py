@@ -60,6 +60,7 @@ START_TIMEOUT_S: Final = 120.0
 REQUEST_TIMEOUT_S: Final = 5.0
 REQUEST_TIMEOUT_PER_BYTE_S: Final = 5.0 / 50_000
 REQUEST_TIMEOUT_MAX_S: Final = 300.0  # a slow machine's 2 MB of phone numbers: ~100 s
+GROUP_WORKER_GONE_S: Final = 0.05  # a group worker whose app left exits within ms
 RELEASE_WAIT_S: Final = 0.1  # at exit: an idle worker is gone in a few ms
 _BOOT: Final = (
     "import sys; sys.path.insert(0, sys.argv[1]); "
@@ -141,8 +142,12 @@ class WorkerClient:
             except (OSError, WorkerError, orjson.JSONDecodeError):
                 if not worker.shared or worker.pid is not None:
                     raise
-                self._kill()  # the group's worker was ending as we connected: start our own
-                worker = self._start(config, share=False)
+                self._kill()  # the group's worker was ending as we connected: once it is
+                time.sleep(GROUP_WORKER_GONE_S)  # gone, start ours (and bind the name)
+                worker = self._start(config)
+                if worker.shared:  # another process's, since: no third try
+                    self._kill()
+                    worker = self._start(config, share=False)
                 return exchange(worker, payload, timeout)
         except (OSError, WorkerError, orjson.JSONDecodeError) as exc:
             # Gone before any reply byte, having answered before: it died while idle.
@@ -250,6 +255,7 @@ class WorkerClient:
             worker.hang_up()
             worker.wait_gone(RELEASE_WAIT_S)
             worker.close()
+            worker.reap_group_worker()
         finally:
             self._lock.release()
 

@@ -67,6 +67,7 @@ class Worker:
     pidfd: int | None = None
     files: tuple[tuple[int, int], ...] = ()  # what requests and replies were opened on
     shared: bool = False  # a fork of the worker of another process of the group
+    group_worker: int | None = None  # the process that forked ours, where we started it
 
     def __post_init__(self) -> None:
         """Our descriptors go where an app's files do not (see :mod:`llmlog._own_fds`)."""
@@ -83,6 +84,8 @@ class Worker:
         if hello[:1] != ["hello"] or not isinstance(hello[1], int):
             raise WorkerError(f"the worker process said {str(hello)[:100]} for hello")
         self.pid = hello[1]
+        if self.starter is not None and len(hello) > 2 and isinstance(hello[2], int):
+            self.group_worker = hello[2]  # the process that forked it: ours to reap as init
         if hasattr(os, "pidfd_open"):
             with contextlib.suppress(OSError):
                 self.pidfd = moved_high(os.pidfd_open(self.pid))
@@ -104,6 +107,24 @@ class Worker:
             self.starter.wait()
         self.wait_gone(STARTER_WAIT_S)
         self.close()
+        self.reap_group_worker()
+
+    def reap_group_worker(self) -> None:
+        """Once our pipes are closed, the group's worker we started exits: waited for (the
+        name it held is free for the next start to bind), and reaped where the app is PID 1
+        or a subreaper, whose child it then is (orphans come back to it), not left a
+        zombie. Elsewhere it is not ours to reap (ChildProcessError)."""
+        pid, self.group_worker = self.group_worker, None
+        if pid is None:
+            return
+        with contextlib.suppress(OSError):
+            pidfd = os.pidfd_open(pid)
+            try:
+                _readable(pidfd, STARTER_WAIT_S)
+            finally:
+                os.close(pidfd)
+        with contextlib.suppress(ChildProcessError, OSError):
+            os.waitpid(pid, os.WNOHANG)
 
     def wait_gone(self, timeout: float) -> bool:
         """Whether it ended within ``timeout`` seconds."""

@@ -67,20 +67,27 @@ def serve(reply_fd: int, listener: socket.socket | None, config: DetectorConfig)
         poller.register(listener.fileno(), select.POLLIN)
     while True:
         for fd, _ in poller.poll():
-            if fd == 0:
-                os._exit(0)  # at once: tearing down presidio's modules took ~200 ms
-            _accept(listener)  # type: ignore[arg-type]
+            if fd != 0 and listener is not None:
+                _accept(listener)
+            elif fd == 0:  # those already waiting are served, then the worker exits at once
+                if listener is not None:  # (tearing presidio's modules down took ~200 ms)
+                    listener.setblocking(False)
+                    while _accept(listener):
+                        pass
+                os._exit(0)
 
 
-def _accept(listener: socket.socket) -> None:
-    """Accept one connection and leave it to a fork of this process."""
+def _accept(listener: socket.socket) -> bool:
+    """Accept one connection and leave it to a fork of this process; False if none waited."""
     try:
         conn, _ = listener.accept()
     except OSError:
-        return
+        return False
     with conn:
+        conn.setblocking(True)
         if _redact_worker_address.peer_is_ours(conn):
             _fork_to_serve(conn.fileno(), conn.fileno(), listener)
+    return True
 
 
 def _fork_to_serve(source: int, reply_fd: int, listener: socket.socket | None) -> None:
@@ -97,7 +104,7 @@ def _fork_to_serve(source: int, reply_fd: int, listener: socket.socket | None) -
             listener.close()
         if source != 0:
             os.close(0)
-        _send(reply_fd, ["hello", os.getpid()])
+        _send(reply_fd, ["hello", os.getpid(), os.getppid()])
         while _answer(source, reply_fd):
             pass
     finally:
