@@ -401,3 +401,34 @@ def test_the_group_keeps_a_worker_when_the_apps_is_replaced(tmp_path: Path) -> N
         tmp_path,
     )
     assert out == ["mail <EMAIL_ADDRESS>"] * 4 + ["mail <EMAIL_ADDRESS> True"]
+
+
+def test_a_worker_killed_as_it_starts_is_started_once_more(tmp_path: Path) -> None:
+    """A worker that ended before its hello (killed as it loaded presidio: the OOM killer on
+    a tight container) made its process redact on the writer thread for good, presidio
+    holding the app's GIL. It is started once more first."""
+    site = tmp_path / "site"
+    site.mkdir()
+    marker = tmp_path / "killed_once"
+    (site / "sitecustomize.py").write_text(
+        textwrap.dedent(
+            f"""
+            import os, pathlib, signal
+            marker = pathlib.Path({str(marker)!r})
+            if os.environ.get("LLMLOG_ENABLED") == "0" and not marker.exists():
+                marker.touch()  # the first worker's interpreter is killed as it starts
+                os.kill(os.getpid(), signal.SIGKILL)
+            """
+        )
+    )
+    out = run_app(
+        f"""
+        from llmlog import _guard
+        os.environ["PYTHONPATH"] = {str(site)!r} + os.pathsep + os.environ["PYTHONPATH"]
+        print(redacted("mail a@example.com"), client().worker_pid is not None)
+        print(dict(_guard.counts))
+        """,
+        tmp_path,
+    )
+    assert marker.exists()
+    assert out == ["mail <EMAIL_ADDRESS> True", "{}"]

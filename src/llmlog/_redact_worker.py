@@ -78,6 +78,7 @@ class WorkerClient:
         self._pid = os.getpid()
         self._answered = False  # a worker has worked in this process
         self._unavailable: str | None = None
+        self._restarted = False  # a worker that ended before answering was started again
         # The last drain's deadline (time.monotonic()), if it passed while waiting for the
         # worker: later records of that drain do not wait. Tied to that deadline, which
         # the drain clears as it ends: calls made after it (a late atexit hook, a daemon
@@ -160,6 +161,9 @@ class WorkerClient:
                 raise NoTimeLeft(f"no answer before the process ends: {exc}") from None
             if gone:
                 raise WorkerGone(f"(pid {worker.pid}) {how}") from None
+            if not self._answered and isinstance(exc, WorkerGone) and not self._restarted:
+                self._restarted = True  # ended before its hello (killed as it loaded
+                return self._ask(payload, config)  # presidio, say): a second start, once
             if not self._answered:  # it cannot even start here: stop trying
                 self._unavailable = f"the redaction worker cannot start: {exc}"
                 raise WorkerUnavailable(self._unavailable) from None
@@ -234,6 +238,7 @@ class WorkerClient:
         """In a forked child: drop the parent's worker without touching it."""
         worker, self._worker = self._worker, None
         self._pid, self._answered, self._out_of_time = os.getpid(), False, None
+        self._restarted = False
         if worker is not None:
             if worker.starter is not None:  # the parent's to reap: not waited for here
                 worker.starter.returncode = 0
