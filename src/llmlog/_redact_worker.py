@@ -118,6 +118,8 @@ class WorkerClient:
     def _ask(self, payload: bytes, config: DetectorConfig) -> list[Any]:
         """One request to the worker (found or started first if there is none): its
         decoded reply."""
+        if self._worker is not None and not self._worker.intact():
+            self._let_go(self._worker)
         first = self._worker is None
         timeout = min(
             REQUEST_TIMEOUT_S + len(payload) * REQUEST_TIMEOUT_PER_BYTE_S, REQUEST_TIMEOUT_MAX_S
@@ -132,10 +134,6 @@ class WorkerClient:
             if self._out_of_time == deadline or left <= 0:
                 raise NoTimeLeft("no time left before the process ends")
             timeout = min(timeout, left)
-        if self._worker is not None and not self._worker.intact():
-            self._let_go()
-            first = True
-            timeout += START_TIMEOUT_S
         worker = self._worker or self._start(config)
         try:
             try:
@@ -240,9 +238,7 @@ class WorkerClient:
         self._pid, self._answered, self._out_of_time = os.getpid(), False, None
         self._restarted = False
         if worker is not None:
-            if worker.starter is not None:  # the parent's to reap: not waited for here
-                worker.starter.returncode = 0
-            worker.close()
+            worker.close()  # (its starter is the parent's to reap: marked, not waited for)
 
     def release(self) -> None:
         """At exit, after the last drain: the worker is let go (its stdin closes, it exits)
@@ -268,16 +264,16 @@ class WorkerClient:
     def worker_pid(self) -> int | None:
         return self._worker.pid if self._worker is not None else None
 
-    def _let_go(self) -> None:
-        """The app closed our descriptors of the worker (``os.closerange``): they are not
+    def _let_go(self, worker: Worker) -> None:
+        """The app closed our descriptors of ``worker`` (``os.closerange``): they are not
         touched again, not even closed (their numbers may be the app's files now). The
         worker, its requests pipe closed, exits; the next request starts another."""
-        worker, self._worker = self._worker, None
+        self._worker = None
         _guard.warn_once(
             "redact_worker_closed",
             f"the app closed llmlog's descriptors of its PII redaction worker (fds "
-            f"{worker.requests if worker else '?'}, {worker.replies if worker else '?'}): a new "
-            "worker is used (nothing is written to, or closed on, those numbers)",
+            f"{worker.requests}, {worker.replies}): a new worker is used (nothing is written "
+            "to, or closed on, those numbers)",
         )
 
     def _kill(self) -> None:

@@ -72,7 +72,8 @@ class Worker:
     def __post_init__(self) -> None:
         """Our descriptors go where an app's files do not (see :mod:`llmlog._own_fds`)."""
         self.requests = moved_high(self.requests)
-        self.replies = self.requests if self.replies == -2 else moved_high(self.replies)
+        same = self.replies == SAME_AS_REQUESTS
+        self.replies = self.requests if same else moved_high(self.replies)
         self.files = (identity(self.requests), identity(self.replies))
 
     def intact(self) -> bool:
@@ -120,21 +121,15 @@ class Worker:
         with contextlib.suppress(OSError):
             pidfd = os.pidfd_open(pid)
             try:
-                _readable(pidfd, STARTER_WAIT_S)
+                _ended(pid, pidfd, STARTER_WAIT_S)
             finally:
                 os.close(pidfd)
-        with contextlib.suppress(ChildProcessError, OSError):
-            os.waitpid(pid, os.WNOHANG)
 
     def wait_gone(self, timeout: float) -> bool:
         """Whether it ended within ``timeout`` seconds."""
-        if self.pidfd is None:
+        if self.pidfd is None or self.pid is None:
             return False
-        gone = _readable(self.pidfd, timeout)  # a pidfd reads as ready once the process ends
-        if gone and self.pid is not None:  # our child only where we are init: reap it
-            with contextlib.suppress(ChildProcessError, OSError):
-                os.waitpid(self.pid, os.WNOHANG)
-        return gone
+        return _ended(self.pid, self.pidfd, timeout)
 
     def hang_up(self) -> None:
         """Close our ends of its pipes (or socket): it reads end of file and exits."""
@@ -169,6 +164,16 @@ def how_it_ended(worker: Worker) -> str:
     if worker.wait_gone(1.0):  # its pipes are closed: it is exiting, if not gone
         return "ended unexpectedly (killed, or crashed)"
     return "closed its pipes"
+
+
+def _ended(pid: int, pidfd: int, timeout: float) -> bool:
+    """Whether process ``pid`` (watched by ``pidfd``) ended within ``timeout`` seconds;
+    reaped if it is our child (where the app is init to orphans)."""
+    if not _readable(pidfd, timeout):  # a pidfd reads as ready once its process ends
+        return False
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
+    return True
 
 
 def _readable(fd: int, timeout: float) -> bool:
